@@ -1,0 +1,22 @@
+//! Settle's domain: the pure types and rules every other crate builds on.
+//!
+//! - [`amount`]: [`Amount`], an exact non-negative integer in minor units (up to 2^256-1), and [`Currency`].
+//! - [`ids`]: [`PaymentId`] (0x + 64 hex, usable as an on-chain bytes32) and [`OrderId`].
+//! - [`address`]: [`Address`], a 20-byte EVM address.
+//! - [`payment`]: [`PaymentStatus`], [`Rail`], [`EventType`] and the payment state machine.
+//! - [`error`]: [`DomainError`], what a parse or a rule rejects, naming the field.
+//!
+//! Nothing here does I/O, awaits, or knows a framework: values are parsed once at the edge
+//! ("parse, don't validate") and deeper code takes the typed value.
+
+pub mod address;
+pub mod amount;
+pub mod error;
+pub mod ids;
+pub mod payment;
+
+pub use address::Address;
+pub use amount::{Amount, Currency};
+pub use error::DomainError;
+pub use ids::{OrderId, PaymentId};
+pub use payment::{EventType, PaymentStatus, Rail, Transition};

@@ -1,0 +1,210 @@
+//! The payment state machine: `PENDING -> PROCESSING -> COMPLETED | FAILED`, `PENDING -> FAILED | CANCELLED`.
+//! Terminal states never change.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+/// Where a payment's status stands.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PaymentStatus {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl PaymentStatus {
+    pub const ALL: [PaymentStatus; 5] =
+        [Self::Pending, Self::Processing, Self::Completed, Self::Failed, Self::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Processing => "PROCESSING",
+            Self::Completed => "COMPLETED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+
+    /// Whether the machine allows `self -> to`.
+    pub fn can_become(self, to: PaymentStatus) -> bool {
+        use PaymentStatus::*;
+        matches!(
+            (self, to),
+            (Pending, Processing) | (Pending, Failed) | (Pending, Cancelled) | (Processing, Completed) | (Processing, Failed)
+        )
+    }
+
+    /// The transition `self -> to`, or why it is not allowed.
+    pub fn transition(self, to: PaymentStatus) -> Result<Transition, DomainError> {
+        if self.can_become(to) {
+            Ok(Transition { from: self, to })
+        } else {
+            Err(DomainError::InvalidTransition { from: self, to })
+        }
+    }
+
+    /// Parses a status filter value (upper-case names only).
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
+        s.parse().map_err(|_| {
+            DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED")
+        })
+    }
+}
+
+impl FromStr for PaymentStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or(())
+    }
+}
+
+impl fmt::Display for PaymentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An allowed status change; only [`PaymentStatus::transition`] makes one.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Transition {
+    pub from: PaymentStatus,
+    pub to: PaymentStatus,
+}
+
+impl Transition {
+    /// The event recorded when this transition commits.
+    pub fn event(self) -> EventType {
+        match self.to {
+            PaymentStatus::Pending => EventType::Created,
+            PaymentStatus::Processing => EventType::Submitted,
+            PaymentStatus::Completed => EventType::Confirmed,
+            PaymentStatus::Failed => EventType::Failed,
+            PaymentStatus::Cancelled => EventType::Cancelled,
+        }
+    }
+}
+
+/// How a payment is paid.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Rail {
+    Chain,
+    Card,
+}
+
+impl Rail {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Chain => "CHAIN",
+            Self::Card => "CARD",
+        }
+    }
+}
+
+impl FromStr for Rail {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "CHAIN" => Ok(Self::Chain),
+            "CARD" => Ok(Self::Card),
+            _ => Err(()),
+        }
+    }
+}
+
+/// Entries of a payment's append-only history.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    Created,
+    Submitted,
+    Confirmed,
+    Failed,
+    Cancelled,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Created => "CREATED",
+            Self::Submitted => "SUBMITTED",
+            Self::Confirmed => "CONFIRMED",
+            Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
+        }
+    }
+
+    /// The name of the outbox / SSE event for this entry (`payment.created`, ...).
+    pub fn topic(self) -> &'static str {
+        match self {
+            Self::Created => "payment.created",
+            Self::Submitted => "payment.processing",
+            Self::Confirmed => "payment.completed",
+            Self::Failed => "payment.failed",
+            Self::Cancelled => "payment.cancelled",
+        }
+    }
+}
+
+impl FromStr for EventType {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        [Self::Created, Self::Submitted, Self::Confirmed, Self::Failed, Self::Cancelled]
+            .into_iter()
+            .find(|e| e.as_str() == s)
+            .ok_or(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn status() -> impl Strategy<Value = PaymentStatus> {
+        proptest::sample::select(PaymentStatus::ALL.to_vec())
+    }
+
+    proptest! {
+        #[test]
+        fn terminal_states_never_change(from in status(), to in status()) {
+            if from.is_terminal() {
+                prop_assert!(from.transition(to).is_err());
+            }
+        }
+
+        #[test]
+        fn any_walk_ends_or_stays_consistent(steps in proptest::collection::vec(status(), 0..20)) {
+            let mut cur = PaymentStatus::Pending;
+            for to in steps {
+                if let Ok(t) = cur.transition(to) {
+                    prop_assert_eq!(t.from, cur);
+                    prop_assert!(!cur.is_terminal());
+                    cur = t.to;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_machine() {
+        use PaymentStatus::*;
+        assert!(Pending.can_become(Cancelled));
+        assert!(!Processing.can_become(Cancelled));
+        assert!(!Pending.can_become(Completed));
+        assert!(!Pending.can_become(Pending));
+        assert_eq!(PaymentStatus::parse("s", "PENDING").unwrap(), Pending);
+        assert!(PaymentStatus::parse("s", "pending").is_err());
+    }
+}
