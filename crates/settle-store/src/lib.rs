@@ -1,1 +1,31 @@
-//! placeholder
+//! Settle's database layer, and the only crate that knows SQL or SeaORM.
+//!
+//! - [`connect`]: opening a pool for SQLite, PostgreSQL or MySQL/MariaDB from a URL, and write transactions.
+//! - [`migration`]: versioned migrations ([`migration::Migrator`]).
+//! - [`entity`]: the SeaORM entities, one per table.
+//! - [`merchants`], [`payments`]: tenant-scoped queries.
+//! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
+//! - [`error`]: [`StoreError`].
+//!
+//! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
+//! in one transaction and owns its boundary. Every value is bound, never interpolated.
+
+pub mod connect;
+pub mod entity;
+pub mod error;
+pub mod idempotency;
+pub mod leases;
+pub mod merchants;
+pub mod migration;
+pub mod outbox;
+pub mod payments;
+
+pub use connect::{Backend, begin, connect, ping};
+pub use error::StoreError;
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+
+/// Now, as UTC epoch milliseconds: the unit of every time column.
+pub fn now_ms() -> i64 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

@@ -1,0 +1,268 @@
+//! The payment cache: read-through, TTL 300 s, keys `payment:{paymentId}` and `payment:chainId:{paymentId}`.
+//!
+//! Every write carries the row version and never replaces a newer one (a Lua compare-and-set on Redis,
+//! `and_compute_with` in memory), so a slow reader cannot put an old status back. Redis failing never fails a
+//! request: the caller falls back to the database, the cache reports itself degraded, and for a short while
+//! no Redis call is tried. A write that could not reach Redis leaves its key "dirty": before Redis is used
+//! again, the dirty keys are deleted there, so a value cached before the outage is never served after it.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+    },
+    time::Duration,
+};
+
+use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use serde::{Deserialize, Serialize};
+
+/// Cache TTL (seed 000).
+pub const TTL: Duration = Duration::from_secs(300);
+/// After a Redis failure, how long requests skip Redis before trying it again.
+const RETRY_AFTER_MS: i64 = 1_000;
+const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// What the cache holds of a payment: enough to answer `GET /payments/{id}/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CachedStatus {
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub status: String,
+    pub chain_id: Option<i64>,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+/// The state `/health` reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheHealth {
+    Ok,
+    Degraded,
+    Memory,
+}
+
+impl CacheHealth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Degraded => "degraded",
+            Self::Memory => "memory",
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PaymentCache {
+    inner: Arc<Inner>,
+}
+
+enum Backend {
+    Redis(ConnectionManager),
+    Memory(moka::future::Cache<String, CachedStatus>),
+}
+
+struct Inner {
+    backend: Backend,
+    /// Epoch ms until which Redis is skipped after a failure.
+    skip_until: AtomicI64,
+    degraded: AtomicBool,
+    dirty: Mutex<HashSet<String>>,
+}
+
+const SET_IF_NEWER: &str = r#"
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, obj = pcall(cjson.decode, cur)
+  if ok and type(obj) == 'table' and obj['version'] and tonumber(obj['version']) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"#;
+
+fn now_ms() -> i64 {
+    settle_store::now_ms()
+}
+
+pub fn status_key(payment_id: &str) -> String {
+    format!("payment:{payment_id}")
+}
+
+pub fn chain_key(payment_id: &str) -> String {
+    format!("payment:chainId:{payment_id}")
+}
+
+impl PaymentCache {
+    /// An in-process cache (no REDIS_URL).
+    pub fn memory() -> Self {
+        let cache = moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build();
+        Self::with(Backend::Memory(cache))
+    }
+
+    /// A Redis cache. The connection is made lazily and re-made automatically; a bad URL fails here.
+    pub fn redis(url: &str) -> Result<Self, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let mgr = ConnectionManager::new_lazy_with_config(client, cfg)?;
+        Ok(Self::with(Backend::Redis(mgr)))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                backend,
+                skip_until: AtomicI64::new(0),
+                degraded: AtomicBool::new(false),
+                dirty: Mutex::new(HashSet::new()),
+            }),
+        }
+    }
+
+    pub fn is_redis(&self) -> bool {
+        matches!(self.inner.backend, Backend::Redis(_))
+    }
+
+    /// The cached status of a payment, or None on a miss (or when Redis cannot be asked).
+    pub async fn get_status(&self, payment_id: &str) -> Option<CachedStatus> {
+        let key = status_key(payment_id);
+        match &self.inner.backend {
+            Backend::Memory(c) => c.get(&key).await,
+            Backend::Redis(mgr) => {
+                let mut conn = self.usable(mgr).await?;
+                let res: redis::RedisResult<Option<String>> = conn.get(&key).await;
+                match res {
+                    Ok(v) => {
+                        self.healthy();
+                        v.and_then(|s| serde_json::from_str(&s).ok())
+                    }
+                    Err(e) => {
+                        self.failed(&e, None);
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores `v` unless the cache already holds the same or a newer version.
+    pub async fn put_status(&self, v: &CachedStatus) {
+        let key = status_key(&v.payment_id);
+        match &self.inner.backend {
+            Backend::Memory(c) => {
+                let new = v.clone();
+                c.entry(key)
+                    .and_compute_with(|cur| {
+                        let op = match cur {
+                            Some(e) if e.value().version >= new.version => moka::ops::compute::Op::Nop,
+                            _ => moka::ops::compute::Op::Put(new),
+                        };
+                        std::future::ready(op)
+                    })
+                    .await;
+            }
+            Backend::Redis(mgr) => {
+                let Some(mut conn) = self.usable(mgr).await else {
+                    self.mark_dirty(key);
+                    return;
+                };
+                let body = serde_json::to_string(v).unwrap_or_default();
+                let mut pipe = redis::pipe();
+                let script = Script::new(SET_IF_NEWER);
+                let res: redis::RedisResult<i32> =
+                    script.key(&key).arg(body).arg(v.version).arg(TTL.as_secs()).invoke_async(&mut conn).await;
+                let res = match (res, v.chain_id) {
+                    (Ok(_), Some(chain)) => {
+                        pipe.set_ex(chain_key(&v.payment_id), chain, TTL.as_secs()).ignore();
+                        pipe.query_async::<()>(&mut conn).await.map(|_| 0)
+                    }
+                    (r, _) => r,
+                };
+                match res {
+                    Ok(_) => self.healthy(),
+                    Err(e) => self.failed(&e, Some(key)),
+                }
+            }
+        }
+    }
+
+    /// A Redis connection if Redis is not in its skip window and the keys written during an outage have been
+    /// cleared; None otherwise (the caller uses the database).
+    async fn usable(&self, mgr: &ConnectionManager) -> Option<ConnectionManager> {
+        if now_ms() < self.inner.skip_until.load(Ordering::Relaxed) {
+            metrics::counter!("settle_cache_skipped_total").increment(1);
+            return None;
+        }
+        let mut conn = mgr.clone();
+        let dirty: Vec<String> = self.inner.dirty.lock().map(|d| d.iter().cloned().collect()).unwrap_or_default();
+        if !dirty.is_empty() {
+            let res: redis::RedisResult<()> = conn.del(&dirty).await;
+            match res {
+                Ok(()) => {
+                    if let Ok(mut d) = self.inner.dirty.lock() {
+                        for k in &dirty {
+                            d.remove(k);
+                        }
+                    }
+                    tracing::info!(keys = dirty.len(), "cache: cleared keys written during the Redis outage");
+                }
+                Err(e) => {
+                    self.failed(&e, None);
+                    return None;
+                }
+            }
+        }
+        Some(conn)
+    }
+
+    fn mark_dirty(&self, key: String) {
+        if let Ok(mut d) = self.inner.dirty.lock() {
+            d.insert(key);
+        }
+    }
+
+    fn healthy(&self) {
+        if self.inner.degraded.swap(false, Ordering::Relaxed) {
+            tracing::info!("cache: Redis is answering again");
+        }
+    }
+
+    fn failed(&self, e: &redis::RedisError, dirty_key: Option<String>) {
+        if let Some(k) = dirty_key {
+            self.mark_dirty(k);
+        }
+        self.inner.skip_until.store(now_ms() + RETRY_AFTER_MS, Ordering::Relaxed);
+        metrics::counter!("settle_cache_errors_total").increment(1);
+        if !self.inner.degraded.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %e, "cache: Redis failed; serving from the database");
+        }
+    }
+
+    /// Checks the cache for `/health`: pings Redis (outside the skip window) and reports ok, degraded or memory.
+    pub async fn health(&self) -> CacheHealth {
+        match &self.inner.backend {
+            Backend::Memory(_) => CacheHealth::Memory,
+            Backend::Redis(mgr) => {
+                let Some(mut conn) = self.usable(mgr).await else { return CacheHealth::Degraded };
+                let res: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
+                match res {
+                    Ok(_) => {
+                        self.healthy();
+                        CacheHealth::Ok
+                    }
+                    Err(e) => {
+                        self.failed(&e, None);
+                        CacheHealth::Degraded
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The application context: built once at startup, cloned cheaply into every request and worker.
+
+use std::{sync::Arc, time::Duration};
+
+use settle_store::DatabaseConnection;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
+
+use crate::{cache::PaymentCache, outbox};
+
+/// Tunables of the application layer (the binary fills them from configuration).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long an Idempotency-Key record lives (24 h).
+    pub idempotency_ttl: Duration,
+    /// How long a request waits for another in-flight request with its key before answering 409.
+    pub idempotency_wait: Duration,
+    /// An IN_FLIGHT key older than this is taken to be from a crashed request and may be taken over.
+    pub idempotency_stale: Duration,
+    /// How often an idle outbox relay looks for rows committed by other instances.
+    pub outbox_poll: Duration,
+    /// Lease time of single-active workers.
+    pub lease_ttl: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_wait: Duration::from_secs(10),
+            idempotency_stale: Duration::from_secs(60),
+            outbox_poll: Duration::from_millis(200),
+            lease_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a request or a worker needs.
+#[derive(Clone)]
+pub struct Context {
+    pub db: DatabaseConnection,
+    pub cache: PaymentCache,
+    pub settings: Settings,
+    /// This process's name in lease rows.
+    pub instance_id: String,
+    /// Woken after a commit that queued outbox rows, so the relay publishes at once.
+    pub outbox_wake: Arc<Notify>,
+    /// The highest outbox seq this instance published; SSE streams wait on it.
+    pub published: watch::Sender<i64>,
+    pub(crate) auth_cache: moka::future::Cache<String, String>,
+}
+
+impl Context {
+    pub fn new(db: DatabaseConnection, cache: PaymentCache, settings: Settings) -> Self {
+        let (published, _) = watch::channel(0);
+        Self {
+            db,
+            cache,
+            settings,
+            instance_id: format!("settle-{}", uuid::Uuid::now_v7().simple()),
+            outbox_wake: Arc::new(Notify::new()),
+            published,
+            auth_cache: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    /// Starts the background workers; they stop when `stop` turns true.
+    pub fn spawn_workers(&self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let relay = outbox::Relay::new(self.clone());
+        let relay_stop = stop.clone();
+        let wake = self.outbox_wake.clone();
+        let poll = self.settings.outbox_poll;
+        let janitor_ctx = self.clone();
+        let mut janitor_stop = stop;
+        vec![
+            tokio::spawn(async move {
+                let r = relay.clone();
+                crate::worker::run_loop("outbox-relay", move || { let r = r.clone(); async move { r.run_once().await } }, wake, poll, relay_stop).await;
+                relay.release().await;
+            }),
+            tokio::spawn(async move {
+                loop {
+                    match settle_store::idempotency::purge_expired(&janitor_ctx.db, settle_store::now_ms()).await {
+                        Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                        _ = janitor_stop.changed() => break,
+                    }
+                }
+            }),
+        ]
+    }
+}

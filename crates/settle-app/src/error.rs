@@ -1,0 +1,77 @@
+//! Errors of the application layer.
+//!
+//! Policy: services return [`AppError`]; each variant is one stable outcome a caller can act on, and the HTTP
+//! edge maps it to a status and code in one place. [`AppError::Internal`] carries the cause for the logs only;
+//! it never reaches a client.
+
+use settle_domain::DomainError;
+use settle_store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// Bad input; `param` names the field.
+    #[error("{message}")]
+    Invalid { param: Option<String>, message: String },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("a payment for this orderId already exists")]
+    DuplicateOrder,
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("this Idempotency-Key was used with another request")]
+    IdempotencyMismatch,
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInFlight,
+    #[error("{0} is unavailable")]
+    Unavailable(&'static str),
+    #[error("internal error")]
+    Internal(#[source] anyhow_like::Error),
+}
+
+impl AppError {
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Invalid { param: Some(param.into()), message: message.into() }
+    }
+
+    pub fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(anyhow_like::Error(Box::new(e)))
+    }
+}
+
+impl From<DomainError> for AppError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid { field, reason } => Self::invalid(field, format!("{field} {reason}")),
+            DomainError::InvalidTransition { .. } => Self::InvalidState(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("resource"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+/// A boxed cause, so [`AppError`] stays `Send + Sync` without pulling anyhow into a library.
+pub mod anyhow_like {
+    #[derive(Debug)]
+    pub struct Error(pub Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            std::fmt::Display::fmt(&self.0, f)
+        }
+    }
+
+    impl std::error::Error for Error {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.0.source()
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Merchants, API keys and authentication. A key is shown once; only its SHA-256 is stored.
+
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::{AppError, Context};
+
+/// The demo merchant `settle serve --demo` and `settle seed` create. Its key is fixed so that the README's
+/// curl tour works verbatim; it is for local use only.
+pub const DEMO_MERCHANT_ID: &str = "mch_demo";
+pub const DEMO_MERCHANT_NAME: &str = "Demo Shop";
+pub const DEMO_API_KEY: &str = "sk_demo_0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A merchant with its API key, shown once at creation.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedMerchant {
+    pub merchant_id: String,
+    pub name: String,
+    pub api_key: String,
+}
+
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+fn new_key() -> String {
+    let mut b = [0u8; 32];
+    rand::rng().fill_bytes(&mut b);
+    format!("sk_{}", hex::encode(b))
+}
+
+/// Creates a merchant with a fresh API key.
+pub async fn create(ctx: &Context, name: &str) -> Result<CreatedMerchant, AppError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(AppError::invalid("name", "name must be 1 to 255 characters"));
+    }
+    let merchant_id = format!("mch_{}", uuid::Uuid::now_v7().simple());
+    let key = new_key();
+    let now = settle_store::now_ms();
+    let txn = settle_store::begin(&ctx.db).await?;
+    settle_store::merchants::create(&txn, &merchant_id, name, &hash_key(&key), &key[..8], now).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
+    Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key })
+}
+
+/// Creates the demo merchant and its key if absent; running it again changes nothing.
+pub async fn seed_demo(ctx: &Context) -> Result<CreatedMerchant, AppError> {
+    let now = settle_store::now_ms();
+    let txn = settle_store::begin(&ctx.db).await?;
+    if settle_store::merchants::find(&txn, DEMO_MERCHANT_ID).await?.is_none() {
+        settle_store::merchants::create(&txn, DEMO_MERCHANT_ID, DEMO_MERCHANT_NAME, &hash_key(DEMO_API_KEY), &DEMO_API_KEY[..8], now).await?;
+    } else if settle_store::merchants::find_by_key_hash(&txn, &hash_key(DEMO_API_KEY)).await?.is_none() {
+        settle_store::merchants::add_key(&txn, DEMO_MERCHANT_ID, &hash_key(DEMO_API_KEY), &DEMO_API_KEY[..8], now).await?;
+    }
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
+    Ok(CreatedMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into() })
+}
+
+/// The merchant an API key belongs to.
+pub async fn authenticate(ctx: &Context, api_key: &str) -> Result<String, AppError> {
+    if api_key.is_empty() || api_key.len() > 200 {
+        return Err(AppError::Unauthenticated);
+    }
+    let h = hash_key(api_key);
+    if let Some(m) = ctx.auth_cache.get(&h).await {
+        return Ok(m);
+    }
+    let m = settle_store::merchants::find_by_key_hash(&ctx.db, &h).await?.ok_or(AppError::Unauthenticated)?;
+    ctx.auth_cache.insert(h, m.clone()).await;
+    Ok(m)
+}

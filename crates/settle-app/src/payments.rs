@@ -1,0 +1,329 @@
+//! The payment use cases and the JSON views they answer with.
+//!
+//! Each change runs one database transaction: the state change, its payment_event, its outbox row and the
+//! idempotency record commit together. The cache is written after the commit, guarded by the row version.
+
+use serde::Serialize;
+use settle_domain::{Address, Amount, Currency, OrderId, PaymentId, PaymentStatus, Rail};
+use settle_store::{
+    StoreError,
+    payments::{self as store, EventRow, ListFilter, NewPayment, PaymentRow},
+};
+use utoipa::ToSchema;
+
+use crate::{
+    AppError, Context,
+    cache::CachedStatus,
+    idempotency::{self, IdemKey, Reply, Start},
+};
+
+/// A payment as the API shows it.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    /// 0x + 64 hex; usable as the on-chain bytes32.
+    #[schema(example = "0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a")]
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub order_id: String,
+    /// `CHAIN` or `CARD`.
+    pub rail: String,
+    /// Exact integer amount in minor units, as a decimal string.
+    #[schema(example = "1500")]
+    pub amount: String,
+    pub currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chain_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recipient_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub card_last4: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_payment_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure_message: Option<String>,
+    /// PENDING, PROCESSING, COMPLETED, FAILED or CANCELLED.
+    pub status: String,
+    /// Row version; increases with every status change.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&PaymentRow> for PaymentView {
+    fn from(r: &PaymentRow) -> Self {
+        Self {
+            payment_id: r.payment_id.clone(),
+            merchant_id: r.merchant_id.clone(),
+            order_id: r.order_id.clone(),
+            rail: r.rail.clone(),
+            amount: r.amount.clone(),
+            currency: r.currency.clone(),
+            chain_id: r.chain_id,
+            token_address: r.token_address.clone(),
+            recipient_address: r.recipient_address.clone(),
+            card_type: r.card_type.clone(),
+            card_last4: r.card_last4.clone(),
+            external_payment_key: r.external_payment_key.clone(),
+            failure_message: r.failure_message.clone(),
+            status: r.status.clone(),
+            version: r.version,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+/// `GET /payments/{id}/status`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    pub payment_id: String,
+    pub status: String,
+    pub chain_id: Option<i64>,
+    pub updated_at: String,
+}
+
+/// One entry of a payment's history.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// CREATED, SUBMITTED, CONFIRMED, FAILED or CANCELLED.
+    pub event_type: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub version: i64,
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<serde_json::Value>,
+    pub created_at: String,
+}
+
+impl From<&EventRow> for EventView {
+    fn from(e: &EventRow) -> Self {
+        Self {
+            event_type: e.event_type.clone(),
+            from_status: e.from_status.clone(),
+            to_status: e.to_status.clone(),
+            version: e.version,
+            data: e.event_data.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+            created_at: rfc3339(e.created_at),
+        }
+    }
+}
+
+/// A page of payments.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentList {
+    pub data: Vec<PaymentView>,
+    pub has_more: bool,
+}
+
+/// A payment's history, oldest first.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventList {
+    pub data: Vec<EventView>,
+}
+
+/// Epoch milliseconds as RFC 3339 UTC with milliseconds.
+pub fn rfc3339(ms: i64) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
+}
+
+/// A parsed `POST /payments/create`.
+#[derive(Clone, Debug)]
+pub enum CreatePayment {
+    Chain {
+        order_id: OrderId,
+        amount: Amount,
+        currency: Currency,
+        chain_id: i64,
+        token_address: Address,
+        recipient_address: Address,
+    },
+    Card {
+        order_id: OrderId,
+        amount: Amount,
+        currency: Currency,
+    },
+}
+
+fn cached(r: &PaymentRow) -> CachedStatus {
+    CachedStatus {
+        payment_id: r.payment_id.clone(),
+        merchant_id: r.merchant_id.clone(),
+        status: r.status.clone(),
+        chain_id: r.chain_id,
+        version: r.version,
+        updated_at: r.updated_at,
+    }
+}
+
+fn body_of<T: Serialize>(v: &T) -> Result<String, AppError> {
+    serde_json::to_string(v).map_err(AppError::internal)
+}
+
+/// The outbox payload of a payment event.
+fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Value {
+    serde_json::json!({ "type": topic, "data": view })
+}
+
+/// Creates a PENDING payment.
+pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
+        return Ok(r);
+    }
+    let res = create_in_txn(ctx, merchant_id, input, key).await;
+    finish(ctx, merchant_id, key, res).await
+}
+
+async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<&IdemKey>) -> Result<(Reply, PaymentRow), AppError> {
+    let now = settle_store::now_ms();
+    let new = match input {
+        CreatePayment::Chain { order_id, amount, currency, chain_id, token_address, recipient_address } => NewPayment {
+            payment_id: PaymentId::generate().to_string(),
+            merchant_id: merchant_id.to_owned(),
+            order_id: order_id.as_str().to_owned(),
+            rail: Rail::Chain.as_str().to_owned(),
+            amount: amount.to_string(),
+            currency: currency.to_string(),
+            chain_id: Some(chain_id),
+            token_address: Some(token_address.to_string()),
+            recipient_address: Some(recipient_address.to_string()),
+        },
+        CreatePayment::Card { order_id, amount, currency } => NewPayment {
+            payment_id: PaymentId::generate().to_string(),
+            merchant_id: merchant_id.to_owned(),
+            order_id: order_id.as_str().to_owned(),
+            rail: Rail::Card.as_str().to_owned(),
+            amount: amount.to_string(),
+            currency: currency.to_string(),
+            chain_id: None,
+            token_address: None,
+            recipient_address: None,
+        },
+    };
+    let txn = settle_store::begin(&ctx.db).await?;
+    let row = store::insert(&txn, new, now).await.map_err(|e| match e {
+        StoreError::Unique(_) => AppError::DuplicateOrder,
+        other => other.into(),
+    })?;
+    let view = PaymentView::from(&row);
+    settle_store::outbox::enqueue(&txn, merchant_id, "payment.created", &row.payment_id, &event_payload("payment.created", &view), now).await?;
+    let reply = Reply { status: 201, body: body_of(&view)?, replayed: false };
+    idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok((reply, row))
+}
+
+/// After a change: on success, refresh the cache and wake the relay; on failure, free the idempotency key.
+async fn finish(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, res: Result<(Reply, PaymentRow), AppError>) -> Result<Reply, AppError> {
+    match res {
+        Ok((reply, row)) => {
+            ctx.outbox_wake.notify_one();
+            ctx.cache.put_status(&cached(&row)).await;
+            Ok(reply)
+        }
+        Err(e) => {
+            idempotency::abandon(ctx, merchant_id, key).await;
+            Err(e)
+        }
+    }
+}
+
+fn parse_id(payment_id: &str) -> Result<PaymentId, AppError> {
+    Ok(PaymentId::parse("paymentId", payment_id)?)
+}
+
+async fn load(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<PaymentRow, AppError> {
+    let id = parse_id(payment_id)?;
+    store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))
+}
+
+/// A merchant's payment.
+pub async fn get(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<PaymentView, AppError> {
+    Ok(PaymentView::from(&load(ctx, merchant_id, payment_id).await?))
+}
+
+/// A payment's status, from the cache when it holds it.
+pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<StatusView, AppError> {
+    let id = parse_id(payment_id)?;
+    if let Some(c) = ctx.cache.get_status(id.as_str()).await
+        && c.merchant_id == merchant_id
+    {
+        metrics::counter!("settle_cache_requests_total", "result" => "hit").increment(1);
+        tracing::debug!(payment_id = %id, "status cache hit");
+        return Ok(StatusView { payment_id: c.payment_id, status: c.status, chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) });
+    }
+    metrics::counter!("settle_cache_requests_total", "result" => "miss").increment(1);
+    tracing::debug!(payment_id = %id, "status cache miss");
+    let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+    ctx.cache.put_status(&cached(&row)).await;
+    Ok(StatusView { payment_id: row.payment_id, status: row.status, chain_id: row.chain_id, updated_at: rfc3339(row.updated_at) })
+}
+
+/// Query of `GET /payments`, parsed.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    pub status: Option<PaymentStatus>,
+    pub order_id: Option<String>,
+    pub limit: u64,
+    pub starting_after: Option<PaymentId>,
+}
+
+/// A merchant's payments, newest first.
+pub async fn list(ctx: &Context, merchant_id: &str, q: ListQuery) -> Result<PaymentList, AppError> {
+    let f = ListFilter {
+        status: q.status,
+        order_id: q.order_id,
+        limit: q.limit,
+        starting_after: q.starting_after.map(|p| p.to_string()),
+    };
+    let (rows, has_more) = store::list(&ctx.db, merchant_id, &f).await.map_err(|e| match e {
+        StoreError::NotFound => AppError::invalid("startingAfter", "startingAfter names no payment of yours"),
+        other => other.into(),
+    })?;
+    Ok(PaymentList { data: rows.iter().map(PaymentView::from).collect(), has_more })
+}
+
+/// A payment's history, oldest first.
+pub async fn events(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<EventList, AppError> {
+    let row = load(ctx, merchant_id, payment_id).await?;
+    let evs = store::events(&ctx.db, &row.payment_id).await?;
+    Ok(EventList { data: evs.iter().map(EventView::from).collect() })
+}
+
+/// PENDING -> CANCELLED. From any other state, or when a concurrent change wins, 409 `invalid_state`.
+pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+    let id = parse_id(payment_id)?;
+    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
+        return Ok(r);
+    }
+    let res = async {
+        let current = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+        let from: PaymentStatus = current.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", current.status)))?;
+        let t = from.transition(PaymentStatus::Cancelled)?;
+        let now = settle_store::now_ms();
+        let txn = settle_store::begin(&ctx.db).await?;
+        let Some(row) = store::transition(&txn, &current, t, Default::default(), None, now).await? else {
+            return Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into()));
+        };
+        let view = PaymentView::from(&row);
+        settle_store::outbox::enqueue(&txn, merchant_id, "payment.cancelled", &row.payment_id, &event_payload("payment.cancelled", &view), now).await?;
+        let reply = Reply { status: 200, body: body_of(&view)?, replayed: false };
+        idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok((reply, row))
+    }
+    .await;
+    finish(ctx, merchant_id, key, res).await
+}

@@ -1,0 +1,78 @@
+//! Opening the database.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+use crate::StoreError;
+
+/// Which SQL dialect a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Backend {
+    /// The backend of a database URL, or None for an unknown scheme.
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split(':').next()?;
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" | "mariadb" => Some(Self::Mysql),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
+        }
+    }
+}
+
+/// Opens a pool. SQLite files are created if absent and run in WAL mode; `max_connections` bounds the pool.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
+    let backend = Backend::of_url(url)
+        .ok_or_else(|| StoreError::Db(sea_orm::DbErr::Custom("DATABASE_URL must start with sqlite:, postgres: or mysql:".into())))?;
+    let mut url = url.replacen("mariadb:", "mysql:", 1);
+    if backend == Backend::Sqlite && !url.contains("mode=") {
+        url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+    }
+    let mut opts = ConnectOptions::new(url);
+    opts.max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    let db = Database::connect(opts).await?;
+    if backend == Backend::Sqlite {
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
+        db.execute_unprepared("PRAGMA synchronous=NORMAL").await?;
+    }
+    Ok(db)
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so two
+/// writers queue on the busy timeout instead of failing when one upgrades a read snapshot.
+pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let opts = TransactionOptions {
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
+            .then_some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    };
+    Ok(db.begin_with_options(opts).await?)
+}
+
+/// A round trip to the database.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await?;
+    Ok(())
+}

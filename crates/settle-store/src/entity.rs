@@ -1,0 +1,10 @@
+//! SeaORM entities, one module per table. Times are UTC epoch milliseconds (BIGINT) on every backend.
+
+pub mod api_key;
+pub mod idempotency_key;
+pub mod lease;
+pub mod merchant;
+pub mod outbox;
+pub mod payment;
+pub mod payment_event;
+pub mod relay_request;

@@ -1,0 +1,32 @@
+use sea_orm::entity::prelude::*;
+
+/// A payment. `amount` holds the canonical decimal digits of an exact integer in minor units.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "payments")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub order_id: String,
+    pub rail: String,
+    pub amount: String,
+    pub currency: String,
+    pub chain_id: Option<i64>,
+    pub token_address: Option<String>,
+    pub recipient_address: Option<String>,
+    pub card_type: Option<String>,
+    pub card_last4: Option<String>,
+    pub external_payment_key: Option<String>,
+    pub failure_message: Option<String>,
+    pub status: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,32 @@
+//! Store errors: a thiserror enum the services match on. Constraint violations that mean something to a
+//! caller become their own variants here, in one place, rather than a match on driver messages everywhere.
+
+use sea_orm::{DbErr, SqlErr};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; the text is the driver's message (for logs only).
+    #[error("unique constraint violated: {0}")]
+    Unique(String),
+    /// A row the caller named does not exist (or belongs to another tenant).
+    #[error("not found")]
+    NotFound,
+    /// Anything else the database said, including a lost connection.
+    #[error("database error: {0}")]
+    Db(DbErr),
+}
+
+impl From<DbErr> for StoreError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(msg)) => Self::Unique(msg),
+            _ => Self::Db(e),
+        }
+    }
+}
+
+impl StoreError {
+    pub fn is_unique(&self) -> bool {
+        matches!(self, Self::Unique(_))
+    }
+}

@@ -1,0 +1,144 @@
+//! Idempotency-Key records (Stripe semantics). A request claims its key by inserting an IN_FLIGHT row;
+//! the business transaction completes it with the response in the same commit as the change; a request
+//! that fails before any change releases it.
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
+
+use crate::{StoreError, entity::idempotency_key};
+
+pub use idempotency_key::Model as IdempotencyRow;
+
+pub const IN_FLIGHT: &str = "IN_FLIGHT";
+pub const DONE: &str = "DONE";
+
+/// What a claim found.
+#[derive(Debug)]
+pub enum Claim {
+    /// The key is ours now: run the request, then [`complete`] or [`release`].
+    Claimed,
+    /// Someone used the key before: compare hashes, replay or wait.
+    Existing(IdempotencyRow),
+}
+
+/// Claims `(merchant_id, key)` for a request whose body hashes to `hash`. An expired record, or an
+/// IN_FLIGHT one whose owner stopped more than `stale_ms` ago (a crash), is taken over.
+pub async fn claim(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    key: &str,
+    hash: &str,
+    now: i64,
+    ttl_ms: i64,
+    stale_ms: i64,
+) -> Result<Claim, StoreError> {
+    let row = idempotency_key::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        idem_key: Set(key.to_owned()),
+        request_hash: Set(hash.to_owned()),
+        state: Set(IN_FLIGHT.to_owned()),
+        response_status: Set(None),
+        response_body: Set(None),
+        locked_at: Set(now),
+        created_at: Set(now),
+        expires_at: Set(now + ttl_ms),
+        ..Default::default()
+    };
+    match idempotency_key::Entity::insert(row).exec_without_returning(conn).await {
+        Ok(_) => return Ok(Claim::Claimed),
+        Err(e) => {
+            let e = StoreError::from(e);
+            if !e.is_unique() {
+                return Err(e);
+            }
+        }
+    }
+    let Some(existing) = find(conn, merchant_id, key).await? else {
+        // Deleted between our insert and this read: the caller may try again.
+        return Ok(Claim::Existing(missing(merchant_id, key, hash, now)));
+    };
+    let expired = existing.expires_at < now;
+    let stale = existing.state == IN_FLIGHT && existing.locked_at < now - stale_ms;
+    if expired || stale {
+        // Take it over only if nobody else did since we read it.
+        let res = idempotency_key::Entity::update_many()
+            .col_expr(idempotency_key::Column::RequestHash, Expr::value(hash))
+            .col_expr(idempotency_key::Column::State, Expr::value(IN_FLIGHT))
+            .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(Option::<i32>::None))
+            .col_expr(idempotency_key::Column::ResponseBody, Expr::value(Option::<String>::None))
+            .col_expr(idempotency_key::Column::LockedAt, Expr::value(now))
+            .col_expr(idempotency_key::Column::CreatedAt, Expr::value(now))
+            .col_expr(idempotency_key::Column::ExpiresAt, Expr::value(now + ttl_ms))
+            .filter(idempotency_key::Column::Id.eq(existing.id))
+            .filter(idempotency_key::Column::LockedAt.eq(existing.locked_at))
+            .filter(idempotency_key::Column::State.eq(existing.state.as_str()))
+            .exec(conn)
+            .await?;
+        if res.rows_affected == 1 {
+            return Ok(Claim::Claimed);
+        }
+        return Ok(Claim::Existing(find(conn, merchant_id, key).await?.unwrap_or(existing)));
+    }
+    Ok(Claim::Existing(existing))
+}
+
+fn missing(merchant_id: &str, key: &str, hash: &str, now: i64) -> IdempotencyRow {
+    IdempotencyRow {
+        id: 0,
+        merchant_id: merchant_id.to_owned(),
+        idem_key: key.to_owned(),
+        request_hash: hash.to_owned(),
+        state: IN_FLIGHT.to_owned(),
+        response_status: None,
+        response_body: None,
+        locked_at: now,
+        created_at: now,
+        expires_at: now,
+    }
+}
+
+pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str, key: &str) -> Result<Option<IdempotencyRow>, StoreError> {
+    Ok(idempotency_key::Entity::find()
+        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .filter(idempotency_key::Column::IdemKey.eq(key))
+        .one(conn)
+        .await?)
+}
+
+/// Stores the response of a claimed key; call it inside the business transaction.
+pub async fn complete(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> Result<(), StoreError> {
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::State, Expr::value(DONE))
+        .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(i32::from(status)))
+        .col_expr(idempotency_key::Column::ResponseBody, Expr::value(body))
+        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .filter(idempotency_key::Column::IdemKey.eq(key))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Gives a claimed key back (the request failed before changing anything), so a retry runs afresh.
+pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str) -> Result<(), StoreError> {
+    idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .filter(idempotency_key::Column::IdemKey.eq(key))
+        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes records past their 24 h; returns how many.
+pub async fn purge_expired(conn: &impl ConnectionTrait, now: i64) -> Result<u64, StoreError> {
+    Ok(idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::ExpiresAt.lt(now))
+        .exec(conn)
+        .await?
+        .rows_affected)
+}

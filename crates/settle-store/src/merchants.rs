@@ -1,0 +1,62 @@
+//! Merchants and their API keys (stored as SHA-256 hashes).
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::{
+    StoreError,
+    entity::{api_key, merchant},
+};
+
+/// Inserts a merchant and one API key (by its hash).
+pub async fn create(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    name: &str,
+    key_hash: &str,
+    key_prefix: &str,
+    now: i64,
+) -> Result<merchant::Model, StoreError> {
+    let m = merchant::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        name: Set(name.to_owned()),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    merchant::Entity::insert(m).exec_without_returning(conn).await?;
+    add_key(conn, merchant_id, key_hash, key_prefix, now).await?;
+    find(conn, merchant_id).await?.ok_or(StoreError::NotFound)
+}
+
+/// Adds an API key to a merchant.
+pub async fn add_key(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    key_hash: &str,
+    key_prefix: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let k = api_key::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        key_hash: Set(key_hash.to_owned()),
+        key_prefix: Set(key_prefix.to_owned()),
+        created_at: Set(now),
+        revoked_at: Set(None),
+        ..Default::default()
+    };
+    api_key::Entity::insert(k).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Option<merchant::Model>, StoreError> {
+    Ok(merchant::Entity::find().filter(merchant::Column::MerchantId.eq(merchant_id)).one(conn).await?)
+}
+
+/// The merchant an unrevoked API key (by hash) belongs to.
+pub async fn find_by_key_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Result<Option<String>, StoreError> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(key_hash))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(conn)
+        .await?
+        .map(|k| k.merchant_id))
+}

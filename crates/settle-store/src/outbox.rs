@@ -1,0 +1,102 @@
+//! The transactional outbox. A state change inserts its row (seq NULL) in its own transaction; the relay,
+//! holding the `outbox-relay` lease, gives committed rows a gap-free increasing `seq`. Consumers read by
+//! `seq`, so a row whose transaction commits late is published after, never skipped. The unique index on
+//! `seq` makes two relays that both think they hold the lease fail rather than assign one seq twice.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
+};
+
+use crate::{StoreError, entity::outbox};
+
+pub use outbox::Model as OutboxRow;
+
+/// Queues an event; call it inside the transaction of the change it reports.
+pub async fn enqueue(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    topic: &str,
+    aggregate_id: &str,
+    payload: &serde_json::Value,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = outbox::ActiveModel {
+        seq: Set(None),
+        merchant_id: Set(merchant_id.to_owned()),
+        topic: Set(topic.to_owned()),
+        aggregate_id: Set(aggregate_id.to_owned()),
+        payload: Set(payload.to_string()),
+        created_at: Set(now),
+        published_at: Set(None),
+        ..Default::default()
+    };
+    outbox::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// The highest assigned seq, 0 when none.
+pub async fn max_seq(conn: &impl ConnectionTrait) -> Result<i64, StoreError> {
+    let row = outbox::Entity::find()
+        .filter(outbox::Column::Seq.is_not_null())
+        .order_by_desc(outbox::Column::Seq)
+        .one(conn)
+        .await?;
+    Ok(row.and_then(|r| r.seq).unwrap_or(0))
+}
+
+/// Assigns the next seqs to up to `limit` committed, unpublished rows in insert order; call it in a
+/// transaction. Returns the rows as published.
+pub async fn publish_batch(conn: &impl ConnectionTrait, limit: u64, now: i64) -> Result<Vec<OutboxRow>, StoreError> {
+    let pending = outbox::Entity::find()
+        .filter(outbox::Column::Seq.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    if pending.is_empty() {
+        return Ok(pending);
+    }
+    let mut seq = max_seq(conn).await?;
+    let mut out = Vec::with_capacity(pending.len());
+    for mut row in pending {
+        seq += 1;
+        let res = outbox::Entity::update_many()
+            .col_expr(outbox::Column::Seq, Expr::value(seq))
+            .col_expr(outbox::Column::PublishedAt, Expr::value(now))
+            .filter(outbox::Column::Id.eq(row.id))
+            .filter(outbox::Column::Seq.is_null())
+            .exec(conn)
+            .await?;
+        if res.rows_affected != 1 {
+            return Err(StoreError::Unique("outbox row published concurrently".into()));
+        }
+        row.seq = Some(seq);
+        row.published_at = Some(now);
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// A merchant's published events after `after_seq`, in seq order.
+pub async fn read_after(conn: &impl ConnectionTrait, merchant_id: &str, after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::MerchantId.eq(merchant_id))
+        .filter(outbox::Column::Seq.gt(after_seq))
+        .order_by_asc(outbox::Column::Seq)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// How many rows wait for the relay, and the creation time of the oldest.
+pub async fn backlog(conn: &impl ConnectionTrait) -> Result<(u64, Option<i64>), StoreError> {
+    let n = outbox::Entity::find().filter(outbox::Column::Seq.is_null()).count(conn).await?;
+    let oldest = outbox::Entity::find()
+        .filter(outbox::Column::Seq.is_null())
+        .order_by_asc(outbox::Column::Id)
+        .one(conn)
+        .await?
+        .map(|r| r.created_at);
+    Ok((n, oldest))
+}

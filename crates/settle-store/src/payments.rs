@@ -1,0 +1,214 @@
+//! Payments and their event history. Every merchant-facing query takes the merchant id: another merchant's
+//! payment is simply not found.
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
+};
+use settle_domain::{PaymentStatus, Transition};
+
+use crate::{
+    StoreError,
+    entity::{payment, payment_event},
+};
+
+pub use payment::Model as PaymentRow;
+pub use payment_event::Model as EventRow;
+
+/// What a new payment is made of (already parsed and checked by the domain).
+#[derive(Clone, Debug)]
+pub struct NewPayment {
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub order_id: String,
+    pub rail: String,
+    pub amount: String,
+    pub currency: String,
+    pub chain_id: Option<i64>,
+    pub token_address: Option<String>,
+    pub recipient_address: Option<String>,
+}
+
+/// Inserts a PENDING payment at version 1 and its CREATED event. A second payment for the same
+/// `(merchant_id, order_id)` fails with [`StoreError::Unique`].
+pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> Result<PaymentRow, StoreError> {
+    let row = payment::ActiveModel {
+        payment_id: Set(new.payment_id.clone()),
+        merchant_id: Set(new.merchant_id),
+        order_id: Set(new.order_id),
+        rail: Set(new.rail),
+        amount: Set(new.amount),
+        currency: Set(new.currency),
+        chain_id: Set(new.chain_id),
+        token_address: Set(new.token_address),
+        recipient_address: Set(new.recipient_address),
+        card_type: Set(None),
+        card_last4: Set(None),
+        external_payment_key: Set(None),
+        failure_message: Set(None),
+        status: Set(PaymentStatus::Pending.as_str().to_owned()),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    payment::Entity::insert(row).exec_without_returning(conn).await?;
+    insert_event(conn, &new.payment_id, "CREATED", None, PaymentStatus::Pending, 1, None, now).await?;
+    find_any(conn, &new.payment_id).await?.ok_or(StoreError::NotFound)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_event(
+    conn: &impl ConnectionTrait,
+    payment_id: &str,
+    event_type: &str,
+    from: Option<PaymentStatus>,
+    to: PaymentStatus,
+    version: i64,
+    data: Option<String>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let ev = payment_event::ActiveModel {
+        payment_id: Set(payment_id.to_owned()),
+        event_type: Set(event_type.to_owned()),
+        from_status: Set(from.map(|s| s.as_str().to_owned())),
+        to_status: Set(to.as_str().to_owned()),
+        version: Set(version),
+        event_data: Set(data),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    payment_event::Entity::insert(ev).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// A merchant's payment by its public id.
+pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str, payment_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::PaymentId.eq(payment_id))
+        .filter(payment::Column::MerchantId.eq(merchant_id))
+        .one(conn)
+        .await?)
+}
+
+/// A payment by its public id, for background workers that act for every merchant.
+pub async fn find_any(conn: &impl ConnectionTrait, payment_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+    Ok(payment::Entity::find().filter(payment::Column::PaymentId.eq(payment_id)).one(conn).await?)
+}
+
+/// A merchant's payment by its order id.
+pub async fn find_by_order(conn: &impl ConnectionTrait, merchant_id: &str, order_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::MerchantId.eq(merchant_id))
+        .filter(payment::Column::OrderId.eq(order_id))
+        .one(conn)
+        .await?)
+}
+
+/// Filters of [`list`].
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub status: Option<PaymentStatus>,
+    pub order_id: Option<String>,
+    /// 1..=100, checked by the caller.
+    pub limit: u64,
+    /// Public id of the last payment of the previous page.
+    pub starting_after: Option<String>,
+}
+
+/// A merchant's payments, newest first, and whether more follow. An unknown `starting_after` is
+/// [`StoreError::NotFound`].
+pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter) -> Result<(Vec<PaymentRow>, bool), StoreError> {
+    let mut q = payment::Entity::find().filter(payment::Column::MerchantId.eq(merchant_id));
+    if let Some(after) = &f.starting_after {
+        let cursor = find(conn, merchant_id, after).await?.ok_or(StoreError::NotFound)?;
+        q = q.filter(payment::Column::Id.lt(cursor.id));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(payment::Column::Status.eq(s.as_str()));
+    }
+    if let Some(o) = &f.order_id {
+        q = q.filter(payment::Column::OrderId.eq(o.as_str()));
+    }
+    let mut rows = q.order_by_desc(payment::Column::Id).limit(f.limit + 1).all(conn).await?;
+    let has_more = rows.len() as u64 > f.limit;
+    rows.truncate(f.limit as usize);
+    Ok((rows, has_more))
+}
+
+/// Column changes that travel with a transition (card and failure details).
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub card_type: Option<String>,
+    pub card_last4: Option<String>,
+    pub external_payment_key: Option<String>,
+    pub failure_message: Option<String>,
+}
+
+/// Applies `t` to `current` as a compare-and-set on `(id, version)` and appends its event. Returns the new
+/// row, or `None` when another writer changed the payment first (the caller re-reads and decides).
+pub async fn transition(
+    conn: &impl ConnectionTrait,
+    current: &PaymentRow,
+    t: Transition,
+    changes: Changes,
+    event_data: Option<serde_json::Value>,
+    now: i64,
+) -> Result<Option<PaymentRow>, StoreError> {
+    let next_version = current.version + 1;
+    let mut upd = payment::Entity::update_many()
+        .col_expr(payment::Column::Status, Expr::value(t.to.as_str()))
+        .col_expr(payment::Column::Version, Expr::value(next_version))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now));
+    if let Some(v) = changes.card_type {
+        upd = upd.col_expr(payment::Column::CardType, Expr::value(v));
+    }
+    if let Some(v) = changes.card_last4 {
+        upd = upd.col_expr(payment::Column::CardLast4, Expr::value(v));
+    }
+    if let Some(v) = changes.external_payment_key {
+        upd = upd.col_expr(payment::Column::ExternalPaymentKey, Expr::value(v));
+    }
+    if let Some(v) = changes.failure_message {
+        upd = upd.col_expr(payment::Column::FailureMessage, Expr::value(v));
+    }
+    let res = upd
+        .filter(
+            Condition::all()
+                .add(payment::Column::Id.eq(current.id))
+                .add(payment::Column::Version.eq(current.version))
+                .add(payment::Column::Status.eq(t.from.as_str())),
+        )
+        .exec(conn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    insert_event(
+        conn,
+        &current.payment_id,
+        t.event().as_str(),
+        Some(t.from),
+        t.to,
+        next_version,
+        event_data.map(|v| v.to_string()),
+        now,
+    )
+    .await?;
+    Ok(find_any(conn, &current.payment_id).await?)
+}
+
+/// A payment's history, oldest first.
+pub async fn events(conn: &impl ConnectionTrait, payment_id: &str) -> Result<Vec<EventRow>, StoreError> {
+    Ok(payment_event::Entity::find()
+        .filter(payment_event::Column::PaymentId.eq(payment_id))
+        .order_by_asc(payment_event::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Number of payments (all merchants); used by tests and the status page.
+pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
+    use sea_orm::PaginatorTrait;
+    Ok(payment::Entity::find().count(conn).await?)
+}
