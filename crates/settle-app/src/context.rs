@@ -99,3 +99,17 @@ impl Context {
         ]
     }
 }
+
+impl Context {
+    /// One round trip to the database.
+    pub async fn ping_db(&self) -> Result<(), settle_store::StoreError> {
+        settle_store::ping(&self.db).await
+    }
+
+    /// Outbox rows not yet published, and the age in seconds of the oldest (for /metrics).
+    pub async fn outbox_backlog(&self) -> Result<(u64, f64), settle_store::StoreError> {
+        let (n, oldest) = settle_store::outbox::backlog(&self.db).await?;
+        let age = oldest.map(|t| (settle_store::now_ms() - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
+        Ok((n, age))
+    }
+}

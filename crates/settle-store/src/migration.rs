@@ -23,3 +23,45 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+
+use crate::StoreError;
+
+/// Applies every pending migration.
+pub async fn up(db: &DatabaseConnection) -> Result<(), StoreError> {
+    Ok(Migrator::up(db, None).await?)
+}
+
+/// Rolls back the last `steps` migrations.
+pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<(), StoreError> {
+    Ok(Migrator::down(db, Some(steps)).await?)
+}
+
+/// Every migration's name and whether it is applied, in order.
+pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, StoreError> {
+    let all = Migrator::get_migration_with_status(db).await?;
+    Ok(all
+        .iter()
+        .map(|m| (m.name().to_owned(), m.status() == sea_orm_migration::MigrationStatus::Applied))
+        .collect())
+}
+
+/// Names of pending migrations (the server refuses to start with `--no-migrate` while any are).
+pub async fn pending(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
+    Ok(Migrator::get_pending_migrations(db).await?.iter().map(|m| m.name().to_owned()).collect())
+}
+
+/// The tables of the current database/schema, sorted.
+pub async fn tables(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+        DbBackend::Postgres => "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema()",
+        _ => "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = DATABASE()",
+    };
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await?;
+    let mut names: Vec<String> = rows.iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect();
+    names.sort();
+    Ok(names)
+}

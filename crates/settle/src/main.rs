@@ -1,1 +1,13 @@
-fn main() {}
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = settle::cli::Cli::parse();
+    match settle::cli::run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("settle: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! The one error envelope: `{"error": {"type", "code", "message", "param"?, "requestId"}}`.
+//!
+//! Policy: every failure a client sees goes through [`ApiError`], with a stable `code` (`payment_not_found`,
+//! `duplicate_order`, `idempotency_key_reused`, ...). An internal error is logged with its whole cause chain
+//! and the request id; the client gets `internal_error` and the request id, never the cause.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use settle_app::AppError;
+use utoipa::ToSchema;
+
+tokio::task_local! {
+    /// The id of the request being served, for error bodies and logs.
+    pub static REQUEST_ID: String;
+}
+
+fn request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+    pub retry_after: Option<u64>,
+}
+
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// invalid_request_error, authentication_error, idempotency_error, rate_limit_error or api_error.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A stable machine-readable code.
+    pub code: &'static str,
+    pub message: String,
+    /// The request field at fault, for 400s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    pub request_id: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), param: None, retry_after: None }
+    }
+
+    pub fn invalid(param: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { param: Some(param.into()), ..Self::new(StatusCode::BAD_REQUEST, "parameter_invalid", message) }
+    }
+
+    pub fn missing(param: impl Into<String>) -> Self {
+        let p = param.into();
+        Self { message: format!("{p} is required"), param: Some(p), ..Self::new(StatusCode::BAD_REQUEST, "parameter_missing", "") }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        let code = match what {
+            "payment" => "payment_not_found",
+            _ => "not_found",
+        };
+        Self::new(StatusCode::NOT_FOUND, code, format!("no such {what}"))
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid API key is required: Authorization: Bearer <apiKey>")
+    }
+
+    fn kind(&self) -> &'static str {
+        match (self.status.as_u16(), self.code) {
+            (401, _) => "authentication_error",
+            (_, "idempotency_key_reused" | "idempotency_in_flight") => "idempotency_error",
+            (429, _) => "rate_limit_error",
+            (s, _) if s >= 500 => "api_error",
+            _ => "invalid_request_error",
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid { param, message } => Self { param, ..Self::new(StatusCode::BAD_REQUEST, "parameter_invalid", message) },
+            AppError::Unauthenticated => Self::unauthorized(),
+            AppError::NotFound(what) => Self::not_found(what),
+            AppError::DuplicateOrder => Self {
+                param: Some("orderId".into()),
+                ..Self::new(StatusCode::CONFLICT, "duplicate_order", "a payment for this orderId already exists")
+            },
+            AppError::InvalidState(m) => Self::new(StatusCode::CONFLICT, "invalid_state", m),
+            AppError::IdempotencyMismatch => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was already used with another request",
+            ),
+            AppError::IdempotencyInFlight => Self::new(
+                StatusCode::CONFLICT,
+                "idempotency_in_flight",
+                "a request with this Idempotency-Key is still in progress; retry later",
+            ),
+            AppError::Unavailable(what) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what} is unavailable")),
+            AppError::Internal(cause) => {
+                let mut chain = cause.to_string();
+                let mut src = std::error::Error::source(&cause);
+                while let Some(s) = src {
+                    chain.push_str(": ");
+                    chain.push_str(&s.to_string());
+                    src = s.source();
+                }
+                tracing::error!(error = %chain, "internal error");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an internal error occurred; quote the request id when reporting it")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_client_error() {
+            tracing::debug!(status = self.status.as_u16(), code = self.code, "request refused");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail { kind: self.kind(), code: self.code, message: self.message, param: self.param, request_id: request_id() },
+        };
+        let mut res = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(s) = self.retry_after {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        res
+    }
+}
+
+impl ApiError {
+    /// A rejected domain value (names its field in `param`).
+    pub fn from_domain(e: settle_domain::DomainError) -> Self {
+        AppError::from(e).into()
+    }
+}

@@ -1,0 +1,123 @@
+//! Extractors: every rejection answers with the error envelope, never axum's plain-text defaults.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Request},
+    http::{StatusCode, header, request::Parts},
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use settle_app::idempotency::{IdemKey, Reply};
+
+use crate::{ApiError, AppState};
+
+/// The merchant the request's API key (`Authorization: Bearer <apiKey>`) belongs to.
+pub struct Merchant(pub String);
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+}
+
+impl FromRequestParts<AppState> for Merchant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        Ok(Self(settle_app::merchants::authenticate(&st.ctx, key).await?))
+    }
+}
+
+/// The admin token of `POST /merchants`, checked in constant time.
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        use secrecy::ExposeSecret;
+        let Some(expected) = &st.cfg.admin_token else {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "POST /merchants is disabled; set SETTLE_ADMIN_TOKEN to enable it"));
+        };
+        let given = bearer(parts).ok_or_else(ApiError::unauthorized)?;
+        let (a, b) = (given.as_bytes(), expected.expose_secret().as_bytes());
+        let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+        if same { Ok(Self) } else { Err(ApiError::unauthorized()) }
+    }
+}
+
+/// Parses a JSON body into `T`, naming the field at fault in `param`.
+pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    let raw: &[u8] = if raw.iter().all(u8::is_ascii_whitespace) { b"{}" } else { raw };
+    let de = &mut serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = inner.to_string();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", format!("the body is not valid JSON: {msg}"));
+        }
+        // serde names a missing or unknown field only in its message.
+        let named = |prefix: &str| msg.strip_prefix(prefix).and_then(|r| r.split('`').next()).map(str::to_owned);
+        if let Some(f) = named("missing field `") {
+            return ApiError::missing(f);
+        }
+        if let Some(f) = named("unknown field `") {
+            return ApiError::invalid(f.clone(), format!("unknown field {f}"));
+        }
+        let param = if path == "." { String::new() } else { path };
+        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+        if param.is_empty() {
+            ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", format!("the body must be a JSON object: {msg}"))
+        } else {
+            ApiError::invalid(param.clone(), format!("{param}: {msg}"))
+        }
+    })
+}
+
+/// A mutating request: the caller (authenticated first), its Idempotency-Key, and its parsed JSON body.
+pub struct Mutation<T> {
+    pub merchant: String,
+    pub idem: Option<IdemKey>,
+    pub body: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let Merchant(merchant) = Merchant::from_request_parts(&mut parts, st).await?;
+        let key = match parts.headers.get("idempotency-key") {
+            None => None,
+            Some(v) => Some(
+                v.to_str()
+                    .map_err(|_| ApiError::invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII"))?
+                    .to_owned(),
+            ),
+        };
+        let method = parts.method.to_string();
+        let path = parts.uri.path().to_owned();
+        let raw = Bytes::from_request(Request::from_parts(parts, body), st).await.map_err(|rej| {
+            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+            } else {
+                ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "the request body could not be read")
+            }
+        })?;
+        let body = parse_json(&raw)?;
+        let idem = key.map(|k| IdemKey::new(&k, &method, &path, &raw)).transpose()?;
+        Ok(Self { merchant, idem, body })
+    }
+}
+
+/// Sends a stored or fresh reply as JSON, marking replays with `Idempotent-Replayed: true`.
+pub fn reply(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let mut res = (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response();
+    if r.replayed {
+        res.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+    }
+    res
+}

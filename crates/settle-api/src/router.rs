@@ -1,0 +1,117 @@
+//! One route table builds both the axum router and the OpenAPI document.
+
+use std::sync::OnceLock;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::{HeaderName, HeaderValue, Method, StatusCode, header},
+    middleware,
+    response::IntoResponse,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    ApiError, AppState,
+    middleware::{Limiter, rate_limit, request_context},
+    routes::{events, health, merchants, meta, payments},
+};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Settle", description = "Payments that reach a final state: card gateway or EVM chain, never lost, never charged twice."),
+    modifiers(&Security),
+    tags(
+        (name = "payments", description = "Create, read, list and cancel payments"),
+        (name = "events", description = "Server-Sent Events of a merchant's payments"),
+        (name = "merchants", description = "Merchant administration"),
+        (name = "health", description = "Liveness, readiness, dependencies"),
+        (name = "meta", description = "Metrics and API description"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A merchant API key")).build()));
+        c.add_security_scheme("admin", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("SETTLE_ADMIN_TOKEN")).build()));
+    }
+}
+
+fn table() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(merchants::create_merchant))
+        .routes(routes!(payments::create::create_payment))
+        .routes(routes!(payments::list::list_payments))
+        .routes(routes!(payments::get::get_payment))
+        .routes(routes!(payments::status::payment_status))
+        .routes(routes!(payments::events::payment_events))
+        .routes(routes!(payments::cancel::cancel_payment))
+        .routes(routes!(events::stream_events))
+        .routes(routes!(health::health))
+        .routes(routes!(health::live))
+        .routes(routes!(health::ready))
+        .routes(routes!(meta::metrics))
+        .routes(routes!(meta::openapi_json))
+        .routes(routes!(meta::docs))
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    table().split_for_parts().1
+}
+
+pub(crate) fn openapi_json() -> &'static str {
+    static DOC: OnceLock<String> = OnceLock::new();
+    DOC.get_or_init(|| openapi().to_pretty_json().unwrap_or_else(|_| "{}".into()))
+}
+
+async fn fallback() -> impl IntoResponse {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key"), HeaderName::from_static("last-event-id")])
+        .expose_headers([HeaderName::from_static("x-request-id"), HeaderName::from_static("idempotent-replayed"), header::RETRY_AFTER])
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let (mut router, _) = table().split_for_parts();
+    router = router.fallback(fallback);
+    if let Some(rl) = state.cfg.rate_limit {
+        router = router.layer(middleware::from_fn_with_state(Limiter::new(rl), rate_limit));
+    }
+    let request_id = HeaderName::from_static("x-request-id");
+    router
+        .layer(middleware::from_fn_with_state(state.clone(), request_context))
+        .layer(DefaultBodyLimit::max(state.cfg.body_limit))
+        .layer(cors(&state.cfg.cors_origins))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,7 @@
+//! Handlers, grouped by resource.
+
+pub mod events;
+pub mod health;
+pub mod merchants;
+pub mod meta;
+pub mod payments;

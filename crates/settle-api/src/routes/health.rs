@@ -1,0 +1,70 @@
+//! Health: `/health` (database and cache), `/health/live`, `/health/ready`.
+
+use std::time::Instant;
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::AppState;
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// ok or unavailable.
+    pub status: &'static str,
+    pub database: DatabaseHealth,
+    pub cache: CacheHealthView,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DatabaseHealth {
+    pub status: &'static str,
+    pub latency_ms: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CacheHealthView {
+    /// ok, degraded (Redis unreachable: requests use the database) or memory (in-process cache).
+    pub status: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Probe {
+    pub status: &'static str,
+}
+
+/// Database and cache state. 503 when the database does not answer.
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
+    let started = Instant::now();
+    let db_ok = tokio::time::timeout(std::time::Duration::from_secs(3), st.ctx.ping_db())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    let latency = started.elapsed();
+    metrics::histogram!("settle_db_ping_seconds").record(latency.as_secs_f64());
+    let cache = st.ctx.cache.health().await;
+    let body = Health {
+        status: if db_ok { "ok" } else { "unavailable" },
+        database: DatabaseHealth { status: if db_ok { "ok" } else { "unavailable" }, latency_ms: latency.as_millis() as u64 },
+        cache: CacheHealthView { status: cache.as_str() },
+    };
+    (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
+}
+
+/// The process is up.
+#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, body = Probe)))]
+pub async fn live() -> Json<Probe> {
+    Json(Probe { status: "ok" })
+}
+
+/// Ready for traffic: the database answers and shutdown has not begun.
+#[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200, body = Probe), (status = 503, body = Probe)))]
+pub async fn ready(State(st): State<AppState>) -> (StatusCode, Json<Probe>) {
+    let ok = !*st.stopping.borrow()
+        && tokio::time::timeout(std::time::Duration::from_secs(3), st.ctx.ping_db())
+            .await
+            .is_ok_and(|r| r.is_ok());
+    if ok { (StatusCode::OK, Json(Probe { status: "ok" })) } else { (StatusCode::SERVICE_UNAVAILABLE, Json(Probe { status: "unavailable" })) }
+}

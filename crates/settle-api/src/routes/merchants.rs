@@ -1,0 +1,35 @@
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Deserialize;
+use settle_app::merchants::{self, CreatedMerchant};
+use utoipa::ToSchema;
+
+use crate::{
+    ApiError, AppState,
+    error::ErrorBody,
+    extract::{Admin, parse_json},
+};
+
+/// `POST /merchants`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMerchantRequest {
+    #[schema(example = "Acme Shop")]
+    pub name: String,
+}
+
+/// Create a merchant and its API key (shown once). Needs the admin token.
+#[utoipa::path(
+    post, path = "/merchants", tag = "merchants",
+    request_body = CreateMerchantRequest,
+    responses(
+        (status = 201, body = CreatedMerchant),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+    ),
+    security(("admin" = []))
+)]
+pub async fn create_merchant(State(st): State<AppState>, _admin: Admin, body: axum::body::Bytes) -> Result<(StatusCode, Json<CreatedMerchant>), ApiError> {
+    let req: CreateMerchantRequest = parse_json(&body)?;
+    Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name).await?)))
+}

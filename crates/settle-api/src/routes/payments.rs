@@ -1,0 +1,8 @@
+//! `/payments`: create, read, status, list, history, cancel.
+
+pub mod cancel;
+pub mod create;
+pub mod events;
+pub mod get;
+pub mod list;
+pub mod status;

@@ -1,0 +1,37 @@
+use axum::{
+    extract::{Path, State},
+    response::Response,
+};
+use serde::Deserialize;
+use settle_app::payments::{self, PaymentView};
+use utoipa::ToSchema;
+
+use crate::{
+    ApiError, AppState,
+    error::ErrorBody,
+    extract::{Mutation, reply},
+};
+
+/// `POST /payments/{paymentId}/cancel` takes an empty body or `{}`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelRequest {}
+
+/// Cancel a PENDING payment.
+#[utoipa::path(
+    post, path = "/payments/{paymentId}/cancel", tag = "payments",
+    params(
+        ("paymentId" = String, Path, description = "0x + 64 hex"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key"),
+    ),
+    responses(
+        (status = 200, description = "Cancelled", body = PaymentView),
+        (status = 404, description = "Unknown payment", body = ErrorBody),
+        (status = 409, description = "invalid_state: the payment is not PENDING", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn cancel_payment(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<CancelRequest>) -> Result<Response, ApiError> {
+    let _ = m.body;
+    Ok(reply(payments::cancel(&st.ctx, &m.merchant, &id, m.idem.as_ref()).await?))
+}

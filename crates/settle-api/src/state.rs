@@ -1,0 +1,51 @@
+//! The state every handler receives.
+
+use std::{sync::Arc, time::Duration};
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::SecretString;
+use settle_app::Context;
+use tokio::sync::watch;
+
+/// A per-caller rate limit: a steady rate and a burst.
+#[derive(Clone, Copy, Debug)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub burst: u32,
+}
+
+/// Settings of the HTTP edge.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Enables `POST /merchants` for callers presenting this token.
+    pub admin_token: Option<SecretString>,
+    /// Allowed CORS origins; empty allows none, `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// None disables rate limiting.
+    pub rate_limit: Option<RateLimit>,
+    /// Largest accepted request body.
+    pub body_limit: usize,
+    /// Bound on one request (SSE streams excepted).
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            admin_token: None,
+            cors_origins: Vec::new(),
+            rate_limit: Some(RateLimit { per_second: 1000, burst: 2000 }),
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub ctx: Context,
+    pub cfg: Arc<ApiConfig>,
+    pub prometheus: PrometheusHandle,
+    /// Turns true at shutdown: readiness fails and SSE streams end.
+    pub stopping: watch::Receiver<bool>,
+}
