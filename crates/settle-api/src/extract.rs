@@ -50,6 +50,9 @@ impl FromRequestParts<AppState> for Admin {
 /// Parses a JSON body into `T`, naming the field at fault in `param`.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     let raw: &[u8] = if raw.iter().all(u8::is_ascii_whitespace) { b"{}" } else { raw };
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "the body must be a JSON object"));
+    }
     let de = &mut serde_json::Deserializer::from_slice(raw);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -8,6 +8,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; the text is the driver's message (for logs only).
     #[error("unique constraint violated: {0}")]
     Unique(String),
+    /// Another writer changed the rows first (a lost race); the caller retries or gives up.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// A row the caller named does not exist (or belongs to another tenant).
     #[error("not found")]
     NotFound,

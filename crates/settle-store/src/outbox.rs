@@ -69,7 +69,7 @@ pub async fn publish_batch(conn: &impl ConnectionTrait, limit: u64, now: i64) ->
             .exec(conn)
             .await?;
         if res.rows_affected != 1 {
-            return Err(StoreError::Unique("outbox row published concurrently".into()));
+            return Err(StoreError::Conflict("outbox row published by another relay"));
         }
         row.seq = Some(seq);
         row.published_at = Some(now);

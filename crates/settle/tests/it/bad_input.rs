@@ -1,0 +1,92 @@
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{helpers::*, matrix};
+
+matrix!(bad_input_is_a_400_naming_the_field);
+
+fn with(f: impl FnOnce(&mut Value)) -> String {
+    let mut b = TestApp::chain_payment("bad-1");
+    f(&mut b);
+    b.to_string()
+}
+
+async fn bad_input_is_a_400_naming_the_field(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.body_limit = Some(4096);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+
+    let over = "115792089237316195423570985008687907853269984665640564039457584007913129639936";
+    let cases: Vec<(String, &str, Option<&str>)> = vec![
+        (r#"{"orderId":"#.into(), "body_invalid", None),
+        ("[1,2]".into(), "body_invalid", None),
+        ("not json".into(), "body_invalid", None),
+        (with(|b| b["amount"] = json!(1500)), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!("-1")), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!("1.5")), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!("1e3")), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!(over)), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!("0")), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!("")), "parameter_invalid", Some("amount")),
+        (with(|b| b["amount"] = json!(null)), "parameter_invalid", Some("amount")),
+        (with(|b| b["orderId"] = json!(5)), "parameter_invalid", Some("orderId")),
+        (with(|b| b["orderId"] = json!("")), "parameter_invalid", Some("orderId")),
+        (with(|b| b["chainId"] = json!("1")), "parameter_invalid", Some("chainId")),
+        (with(|b| b["chainId"] = json!(-1)), "parameter_invalid", Some("chainId")),
+        (with(|b| b["chainId"] = json!(1.5)), "parameter_invalid", Some("chainId")),
+        (with(|b| b["chainId"] = json!(1u64 << 60)), "parameter_invalid", Some("chainId")),
+        (with(|b| b["tokenAddress"] = json!("0x123")), "parameter_invalid", Some("tokenAddress")),
+        (with(|b| b["tokenAddress"] = json!("5FbDB2315678afecb367f032d93F642f64180aa3")), "parameter_invalid", Some("tokenAddress")),
+        (with(|b| b["recipientAddress"] = json!("0xZZ997970C51812dc3A010C7d01b50e0d17dc79C8")), "parameter_invalid", Some("recipientAddress")),
+        (with(|b| b["currency"] = json!("usd")), "parameter_invalid", Some("currency")),
+        (with(|b| b["rail"] = json!("PAYPAL")), "parameter_invalid", Some("rail")),
+        (with(|b| b["foo"] = json!(1)), "parameter_invalid", Some("foo")),
+        (with(|b| b["rail"] = json!("CARD")), "parameter_invalid", Some("chainId")),
+        (with(|b| { b.as_object_mut().unwrap().remove("orderId"); }), "parameter_missing", Some("orderId")),
+        (with(|b| { b.as_object_mut().unwrap().remove("amount"); }), "parameter_missing", Some("amount")),
+        (with(|b| { b.as_object_mut().unwrap().remove("chainId"); }), "parameter_missing", Some("chainId")),
+        (with(|b| { b.as_object_mut().unwrap().remove("tokenAddress"); }), "parameter_missing", Some("tokenAddress")),
+        ("{}".into(), "parameter_missing", Some("orderId")),
+    ];
+    for (body, code, param) in &cases {
+        let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(body), &[]).await;
+        let got = r.assert_error(400, code);
+        assert_eq!(got.as_deref(), *param, "body {body}: {}", r.text);
+    }
+
+    // Path and query values.
+    for path in ["/payments/0x123", "/payments/abc/status", "/payments/0xzz/events"] {
+        let r = app.get(path).await;
+        assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("paymentId"), "{path}");
+    }
+    let r = app.post("/payments/0x1/cancel", &json!({})).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("paymentId"));
+    for (q, param) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=-1", "limit"),
+        ("status=pending", "status"),
+        ("status=DONE", "status"),
+        ("startingAfter=xyz", "startingAfter"),
+    ] {
+        let r = app.get(&format!("/payments?{q}")).await;
+        assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{q}");
+    }
+    let r = app.request(Method::GET, "/events", Some(&app.key), None, &[("last-event-id", "abc")]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Last-Event-ID"));
+    let long_key = "k".repeat(300);
+    let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", &long_key)]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Idempotency-Key"));
+    let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", "")]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Idempotency-Key"));
+
+    // Too large: 413 in the same envelope.
+    let huge = with(|b| b["orderId"] = json!("x".repeat(10_000)));
+    app.request(Method::POST, "/payments/create", Some(&app.key), Some(&huge), &[]).await.assert_error(413, "body_too_large");
+
+    // Nothing was created, and every refusal left the server healthy.
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0);
+    assert_eq!(app.create_payment("good-after-bad").await["status"], "PENDING");
+    app.finish().await;
+}

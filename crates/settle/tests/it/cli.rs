@@ -1,0 +1,120 @@
+//! The `settle` binary as a user runs it.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use crate::helpers::TempDir;
+
+fn settle(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_settle"));
+    c.args(args).current_dir(&dir.0).env_remove("DATABASE_URL").env_remove("REDIS_URL").env("SETTLE_LOG", "warn");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run settle")
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "settle failed: {}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn merchant_create_seed_and_migrate_commands() {
+    let dir = TempDir::new();
+    // The default database is settle.db in the working directory, created if absent.
+    let out = stdout(&settle(&dir, &["merchant", "create", "--name", "Acme"], &[]));
+    let m: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(m["name"], "Acme");
+    assert!(m["merchantId"].as_str().unwrap().starts_with("mch_"));
+    assert!(m["apiKey"].as_str().unwrap().starts_with("sk_"));
+    assert!(dir.0.join("settle.db").exists());
+
+    let a = stdout(&settle(&dir, &["seed"], &[]));
+    let b = stdout(&settle(&dir, &["seed"], &[]));
+    assert_eq!(a, b, "seeding twice changes nothing");
+
+    let status = stdout(&settle(&dir, &["migrate", "status"], &[]));
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied ")).count(), 3, "{status}");
+    stdout(&settle(&dir, &["migrate", "down", "3"], &[]));
+    let status = stdout(&settle(&dir, &["migrate", "status"], &[]));
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending ")).count(), 3, "{status}");
+    // Serving without migrating refuses pending migrations, with one clear line.
+    let o = settle(&dir, &["serve", "--no-migrate"], &[("SETTLE_LISTEN", "127.0.0.1:0")]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pending migrations"));
+    stdout(&settle(&dir, &["migrate", "up"], &[]));
+}
+
+#[test]
+fn a_bad_setting_fails_at_start_with_one_line_naming_it() {
+    let dir = TempDir::new();
+    for (k, v) in [("SETTLE_LISTEN", "not-an-address"), ("DATABASE_URL", "oracle://db"), ("SETTLE_LOG_FORMAT", "xml"), ("SETTLE_RATE_LIMIT_PER_SEC", "lots")] {
+        let o = settle(&dir, &["serve"], &[(k, v)]);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(err.contains(k), "{err}");
+    }
+    std::fs::write(dir.0.join("settle.toml"), "listen = \"127.0.0.1:0\"\nbogus = 1\n").unwrap();
+    let o = settle(&dir, &["serve"], &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bogus"));
+}
+
+#[test]
+fn serve_demo_answers_and_sigterm_exits_zero() {
+    let dir = TempDir::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["serve", "--demo"])
+        .current_dir(&dir.0)
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("SETTLE_LISTEN", "127.0.0.1:0")
+        .env("SETTLE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut key = None;
+    let mut base = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(k) = line.split("API key (local use only): ").nth(1) {
+            key = Some(k.trim().to_owned());
+        }
+        if let Some(rest) = line.strip_prefix("Settle listening on ") {
+            base = Some(rest.split_whitespace().next().unwrap().to_owned());
+            break;
+        }
+    }
+    let (key, base) = (key.expect("demo key printed"), base.expect("address printed"));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let r = c
+            .post(format!("{base}/payments/create"))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"orderId": "cli-1", "amount": "1", "currency": "USDC", "chainId": 1,
+                "tokenAddress": crate::helpers::TOKEN, "recipientAddress": crate::helpers::RECIPIENT}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    });
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            assert!(s.success(), "exit status {s:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

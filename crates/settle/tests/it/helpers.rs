@@ -1,0 +1,419 @@
+//! The test harness: a real Settle on port 0 over a fresh database per test (SQLite file, PostgreSQL or
+//! MySQL database created for the test), with Redis or the in-process cache, and typed helpers per endpoint.
+//!
+//! The backend matrix comes from SETTLE_TEST_BACKENDS (default `sqlite,postgres,mysql`). A service that does not
+//! answer is skipped with a notice locally and fails the run when CI=true.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use reqwest::{Method, StatusCode, header::HeaderMap};
+use serde_json::{Value, json};
+use settle::{App, BuildOptions, Config};
+use settle_store::ConnectionTrait;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const TOKEN: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+pub const RECIPIENT: &str = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cache {
+    Memory,
+    Redis,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Variant {
+    pub db: Db,
+    pub cache: Cache,
+}
+
+fn ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("SETTLE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn mysql_admin_url() -> String {
+    std::env::var("SETTLE_TEST_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306/test".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("SETTLE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Whether `service` can be used; otherwise prints why and (in CI) fails.
+fn unavailable(service: &str, why: &str) -> bool {
+    assert!(!ci(), "{service} is required in CI but {why}");
+    eprintln!("SKIPPED: {service} {why}");
+    true
+}
+
+impl Variant {
+    fn db_name(self) -> &'static str {
+        match self.db {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+            Db::Mysql => "mysql",
+        }
+    }
+
+    /// False (with a printed notice) when this variant's services are not in the matrix or not reachable.
+    pub async fn available(self) -> bool {
+        let wanted = std::env::var("SETTLE_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres,mysql".into());
+        if !wanted.split(',').any(|b| b.trim() == self.db_name()) {
+            eprintln!("SKIPPED: {} is not in SETTLE_TEST_BACKENDS", self.db_name());
+            return false;
+        }
+        if self.cache == Cache::Redis && !redis_answers(&redis_url()).await {
+            return !unavailable("Redis", &format!("does not answer at {}", redis_url()));
+        }
+        true
+    }
+}
+
+async fn redis_answers(url: &str) -> bool {
+    let addr = url.trim_start_matches("redis://").trim_end_matches('/');
+    tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(addr)).await.is_ok_and(|r| r.is_ok())
+}
+
+/// A database made for one test, dropped by [`TestDb::drop_now`].
+pub struct TestDb {
+    pub url: String,
+    kind: Db,
+    name: String,
+    _dir: Option<Arc<TempDir>>,
+}
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let p = std::env::temp_dir().join(format!("settle-test-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&p).expect("temp dir");
+        Self(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl TestDb {
+    /// Creates an empty database; None when the backend is unavailable (skipped).
+    pub async fn create(kind: Db) -> Option<Self> {
+        let name = format!("settle_t_{}", &uuid::Uuid::now_v7().simple().to_string()[16..]);
+        match kind {
+            Db::Sqlite => {
+                let dir = Arc::new(TempDir::new());
+                let url = format!("sqlite://{}", dir.0.join("settle.db").display());
+                Some(Self { url, kind, name, _dir: Some(dir) })
+            }
+            Db::Postgres | Db::Mysql => {
+                let admin = if kind == Db::Postgres { pg_admin_url() } else { mysql_admin_url() };
+                let conn = match settle_store::connect(&admin, 1).await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        unavailable(if kind == Db::Postgres { "PostgreSQL" } else { "MySQL" }, &format!("does not answer at {admin}: {e}"));
+                        return None;
+                    }
+                };
+                // The name is generated here, never user input.
+                conn.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create database");
+                let _ = conn.close().await;
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Some(Self { url: format!("{base}/{name}"), kind, name, _dir: None })
+            }
+        }
+    }
+
+    pub async fn drop_now(&self) {
+        let admin = match self.kind {
+            Db::Sqlite => return,
+            Db::Postgres => pg_admin_url(),
+            Db::Mysql => mysql_admin_url(),
+        };
+        if let Ok(conn) = settle_store::connect(&admin, 1).await {
+            let sql = match self.kind {
+                Db::Postgres => format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+                _ => format!("DROP DATABASE IF EXISTS {}", self.name),
+            };
+            let _ = conn.execute_unprepared(&sql).await;
+            let _ = conn.close().await;
+        }
+    }
+}
+
+/// How a test wants Settle set up.
+#[derive(Clone)]
+pub struct Setup {
+    pub variant: Variant,
+    pub redis_url: Option<String>,
+    pub settings: settle_app::Settings,
+    pub rate_limit: Option<(u32, u32)>,
+    pub body_limit: Option<usize>,
+}
+
+impl Setup {
+    pub fn new(variant: Variant) -> Self {
+        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None }
+    }
+}
+
+/// A running Settle.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    /// The demo merchant's API key.
+    pub key: String,
+    pub ctx: settle_app::Context,
+    pub db: Arc<TestDb>,
+    pub setup: Setup,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an error envelope with this status and code; returns its `param`.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) -> Option<String> {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        let e = &self.body["error"];
+        assert_eq!(e["code"], code, "body: {}", self.text);
+        assert!(e["type"].is_string() && e["message"].is_string(), "body: {}", self.text);
+        assert!(e["requestId"].as_str().is_some_and(|s| !s.is_empty()), "no requestId: {}", self.text);
+        e["param"].as_str().map(str::to_owned)
+    }
+}
+
+impl TestApp {
+    /// Settle for `variant`, or None when the variant is skipped.
+    pub async fn spawn(variant: Variant) -> Option<Self> {
+        Self::spawn_with(Setup::new(variant)).await
+    }
+
+    pub async fn spawn_with(setup: Setup) -> Option<Self> {
+        if !setup.variant.available().await {
+            return None;
+        }
+        let db = Arc::new(TestDb::create(setup.variant.db).await?);
+        Some(Self::start(setup, db).await)
+    }
+
+    /// Starts Settle on an existing database (a restart).
+    pub async fn start(setup: Setup, db: Arc<TestDb>) -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            settle::telemetry::init_logs(settle::config::LogFormat::Pretty, "debug,sqlx=warn,sea_orm=warn,hyper=info");
+        }
+        let mut cfg = Config { database_url: db.url.clone(), listen: SocketAddr::from(([127, 0, 0, 1], 0)), db_max_connections: 10, ..Config::default() };
+        cfg.admin_token = Some(ADMIN_TOKEN.to_owned().into());
+        cfg.redis_url = match setup.variant.cache {
+            Cache::Memory => None,
+            Cache::Redis => Some(setup.redis_url.clone().unwrap_or_else(redis_url)),
+        };
+        match setup.rate_limit {
+            Some((rate, burst)) => {
+                cfg.rate_limit_per_sec = rate;
+                cfg.rate_limit_burst = burst;
+            }
+            None => cfg.rate_limit_per_sec = 0,
+        }
+        if let Some(b) = setup.body_limit {
+            cfg.body_limit_bytes = b;
+        }
+        let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, settings: setup.settings.clone() }).await.expect("build app");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let ctx = app.context().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        Self {
+            base,
+            client: reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client"),
+            key: settle_app::merchants::DEMO_API_KEY.to_owned(),
+            ctx,
+            db,
+            setup,
+            stop: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    /// Stops Settle gracefully (as SIGTERM would) and waits for it.
+    pub async fn shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("app task").expect("app stopped cleanly");
+        }
+    }
+
+    /// Stops Settle and drops its database.
+    pub async fn finish(mut self) {
+        self.shutdown().await;
+        self.db.drop_now().await;
+    }
+
+    pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<&str>, extra: &[(&str, &str)]) -> Resp {
+        let mut rb = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            rb = rb.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            rb = rb.header("content-type", "application/json").body(b.to_owned());
+        }
+        for (k, v) in extra {
+            rb = rb.header(*k, *v);
+        }
+        let res = rb.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, Some(&self.key), None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        self.request(Method::POST, path, Some(&self.key), Some(&body.to_string()), &[]).await
+    }
+
+    pub fn chain_payment(order_id: &str) -> Value {
+        json!({"orderId": order_id, "amount": "1500", "currency": "USDC", "chainId": 31337, "tokenAddress": TOKEN, "recipientAddress": RECIPIENT})
+    }
+
+    /// Creates a chain payment for the demo merchant and returns it.
+    pub async fn create_payment(&self, order_id: &str) -> Value {
+        let r = self.post("/payments/create", &Self::chain_payment(order_id)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    }
+
+    /// Creates another merchant through the admin API; returns its API key.
+    pub async fn other_merchant(&self, name: &str) -> String {
+        let r = self.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": name}).to_string()), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["apiKey"].as_str().expect("apiKey").to_owned()
+    }
+
+    /// Runs the outbox relay until nothing is left to publish (the app's own relay may publish some rows
+    /// meanwhile: a lost race is retried).
+    pub async fn drain_outbox(&self) {
+        let relay = settle_app::outbox::Relay::new(self.ctx.clone());
+        for _ in 0..100 {
+            match settle_app::worker::run_until_idle(|| relay.run_once()).await {
+                Ok(_) if settle_store::outbox::backlog(&self.ctx.db).await.expect("backlog").0 == 0 => return,
+                Ok(_) | Err(settle_store::StoreError::Conflict(_)) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Err(e) => panic!("relay: {e}"),
+            }
+        }
+        panic!("the outbox did not drain");
+    }
+}
+
+/// A TCP proxy that can be cut (every connection dropped, new ones refused) and restored, to make a
+/// dependency fail without stopping the shared service.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("addr");
+        let (cut, cut_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { break };
+                if *cut_rx.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut rx = cut_rx.clone();
+                tokio::spawn(async move {
+                    let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
+                        _ = rx.wait_for(|c| *c) => {}
+                    }
+                });
+            }
+        });
+        Self { addr, cut }
+    }
+
+    pub fn cut(&self) {
+        let _ = self.cut.send(true);
+    }
+
+    pub fn restore(&self) {
+        let _ = self.cut.send(false);
+    }
+}
+
+/// One test function run over the whole matrix: every database with the in-process cache and with Redis.
+#[macro_export]
+macro_rules! matrix {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::helpers::{Cache, Db, Variant};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite_memory() { super::$name(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite_redis() { super::$name(Variant { db: Db::Sqlite, cache: Cache::Redis }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres_memory() { super::$name(Variant { db: Db::Postgres, cache: Cache::Memory }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres_redis() { super::$name(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mysql_memory() { super::$name(Variant { db: Db::Mysql, cache: Cache::Memory }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mysql_redis() { super::$name(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
+        }
+    )*};
+}
+
+/// One test function run once per database.
+#[macro_export]
+macro_rules! per_db {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::helpers::{Cache, Db, Variant};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() { super::$name(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() { super::$name(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mysql() { super::$name(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
+        }
+    )*};
+}

@@ -1,0 +1,225 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::{helpers::*, matrix};
+
+matrix!(create_get_status_list_events_cancel, tenants_and_auth, health_metrics_openapi_docs, rate_limit_answers_429, exact_amounts_round_trip);
+
+async fn create_get_status_list_events_cancel(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+
+    // Create: 201 with the whole payment.
+    let p = app.create_payment("order-1").await;
+    let id = p["paymentId"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("0x") && id.len() == 66 && id[2..].bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(p["status"], "PENDING");
+    assert_eq!(p["merchantId"], "mch_demo");
+    assert_eq!(p["orderId"], "order-1");
+    assert_eq!(p["amount"], "1500");
+    assert_eq!(p["currency"], "USDC");
+    assert_eq!(p["chainId"], 31337);
+    assert_eq!(p["rail"], "CHAIN");
+    assert_eq!(p["tokenAddress"], TOKEN.to_lowercase());
+    assert_eq!(p["recipientAddress"], RECIPIENT.to_lowercase());
+    assert!(p["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    // Duplicate orderId without the same Idempotency-Key: 409 duplicate_order, nothing created.
+    let dup = app.post("/payments/create", &TestApp::chain_payment("order-1")).await;
+    assert_eq!(dup.assert_error(409, "duplicate_order").as_deref(), Some("orderId"));
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);
+
+    // Get and status (status twice: the second is a cache hit either way).
+    let g = app.get(&format!("/payments/{id}")).await;
+    assert_eq!(g.status, 200);
+    assert_eq!(g.body, p);
+    for _ in 0..2 {
+        let s = app.get(&format!("/payments/{id}/status")).await;
+        assert_eq!(s.status, 200, "{}", s.text);
+        assert_eq!(s.body, json!({"paymentId": id, "status": "PENDING", "chainId": 31337, "updatedAt": p["updatedAt"]}));
+    }
+
+    // List: newest first, pagination, filters.
+    let mut ids = vec![id.clone()];
+    for i in 2..=5 {
+        ids.push(app.create_payment(&format!("order-{i}")).await["paymentId"].as_str().unwrap().to_owned());
+    }
+    let all = app.get("/payments?limit=100").await;
+    let listed: Vec<&str> = all.body["data"].as_array().unwrap().iter().map(|x| x["paymentId"].as_str().unwrap()).collect();
+    let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
+    assert_eq!(listed, newest_first);
+    assert_eq!(all.body["hasMore"], false);
+    let page1 = app.get("/payments?limit=2").await;
+    assert_eq!(page1.body["data"].as_array().unwrap().len(), 2);
+    assert_eq!(page1.body["hasMore"], true);
+    let last = page1.body["data"][1]["paymentId"].as_str().unwrap().to_owned();
+    let page2 = app.get(&format!("/payments?limit=2&startingAfter={last}")).await;
+    let p2: Vec<&str> = page2.body["data"].as_array().unwrap().iter().map(|x| x["paymentId"].as_str().unwrap()).collect();
+    assert_eq!(p2, newest_first[2..4].to_vec());
+    let by_order = app.get("/payments?orderId=order-3").await;
+    assert_eq!(by_order.body["data"].as_array().unwrap().len(), 1);
+    assert_eq!(by_order.body["data"][0]["orderId"], "order-3");
+
+    // Cancel: PENDING -> CANCELLED, then 409 invalid_state.
+    let c = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    assert_eq!(c.body["status"], "CANCELLED");
+    assert_eq!(c.body["version"], 2);
+    let again = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), None, &[]).await;
+    again.assert_error(409, "invalid_state");
+    let s = app.get(&format!("/payments/{id}/status")).await;
+    assert_eq!(s.body["status"], "CANCELLED", "the status after a cancel is never stale");
+    let pending = app.get("/payments?status=PENDING&limit=100").await;
+    assert_eq!(pending.body["data"].as_array().unwrap().len(), 4);
+    let cancelled = app.get("/payments?status=CANCELLED").await;
+    assert_eq!(cancelled.body["data"][0]["paymentId"], id.as_str());
+
+    // History, oldest first.
+    let ev = app.get(&format!("/payments/{id}/events")).await;
+    assert_eq!(ev.status, 200);
+    let types: Vec<&str> = ev.body["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+    assert_eq!(types, ["CREATED", "CANCELLED"]);
+    assert_eq!(ev.body["data"][1]["fromStatus"], "PENDING");
+    assert_eq!(ev.body["data"][1]["toStatus"], "CANCELLED");
+
+    // Unknown ids: 404; a well-formed id of nobody: 404.
+    let unknown = format!("0x{}", "ab".repeat(32));
+    for path in [format!("/payments/{unknown}"), format!("/payments/{unknown}/status"), format!("/payments/{unknown}/events")] {
+        app.get(&path).await.assert_error(404, "payment_not_found");
+    }
+    app.post(&format!("/payments/{unknown}/cancel"), &json!({})).await.assert_error(404, "payment_not_found");
+
+    // Every response carries a request id.
+    assert!(c.header("x-request-id").is_some_and(|h| !h.is_empty()));
+    app.finish().await;
+}
+
+async fn tenants_and_auth(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let p = app.create_payment("shared-order").await;
+    let id = p["paymentId"].as_str().unwrap();
+    let other = app.other_merchant("Other Shop").await;
+
+    // Another merchant sees nothing of it: 404, never 403.
+    for path in [format!("/payments/{id}"), format!("/payments/{id}/status"), format!("/payments/{id}/events")] {
+        app.request(Method::GET, &path, Some(&other), None, &[]).await.assert_error(404, "payment_not_found");
+    }
+    app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&other), Some("{}"), &[]).await.assert_error(404, "payment_not_found");
+    let list = app.request(Method::GET, "/payments", Some(&other), None, &[]).await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 0);
+    // startingAfter naming another merchant's payment is refused, not followed.
+    let r = app.request(Method::GET, &format!("/payments?startingAfter={id}"), Some(&other), None, &[]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("startingAfter"));
+    // Order ids are per merchant: the other merchant may use the same one.
+    let body = TestApp::chain_payment("shared-order").to_string();
+    let r = app.request(Method::POST, "/payments/create", Some(&other), Some(&body), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let still = app.get(&format!("/payments/{id}")).await;
+    assert_eq!(still.body["status"], "PENDING", "the other merchant's cancel did nothing");
+
+    // 401 without a key, with a wrong key, with a malformed header.
+    for key in [None, Some("sk_wrong"), Some("")] {
+        for (m, path) in [(Method::GET, format!("/payments/{id}")), (Method::GET, "/payments".into()), (Method::POST, "/payments/create".into()), (Method::GET, "/events".into())] {
+            let r = app.request(m.clone(), &path, key, Some("{}"), &[]).await;
+            r.assert_error(401, "unauthorized");
+            assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+        }
+    }
+    let r = app.request(Method::GET, "/payments", None, None, &[("authorization", "Basic abc")]).await;
+    r.assert_error(401, "unauthorized");
+
+    // POST /merchants needs the admin token.
+    let r = app.request(Method::POST, "/merchants", Some(&app.key), Some(r#"{"name":"x"}"#), &[]).await;
+    r.assert_error(401, "unauthorized");
+    let r = app.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(r#"{"name":""}"#), &[]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("name"));
+    app.finish().await;
+}
+
+async fn health_metrics_openapi_docs(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let h = app.request(Method::GET, "/health", None, None, &[]).await;
+    assert_eq!(h.status, 200, "{}", h.text);
+    assert_eq!(h.body["status"], "ok");
+    assert_eq!(h.body["database"]["status"], "ok");
+    assert!(h.body["database"]["latencyMs"].is_u64());
+    let expected_cache = if v.cache == Cache::Redis { "ok" } else { "memory" };
+    assert_eq!(h.body["cache"]["status"], expected_cache);
+    assert_eq!(app.request(Method::GET, "/health/live", None, None, &[]).await.status, 200);
+    assert_eq!(app.request(Method::GET, "/health/ready", None, None, &[]).await.status, 200);
+
+    let p = app.create_payment("m-1").await;
+    let id = p["paymentId"].as_str().unwrap();
+    app.get(&format!("/payments/{id}/status")).await;
+    let m = app.request(Method::GET, "/metrics", None, None, &[]).await;
+    assert_eq!(m.status, 200);
+    for needle in ["settle_http_request_duration_seconds_bucket", "route=\"/payments/create\"", "settle_cache_requests_total", "settle_outbox_backlog"] {
+        assert!(m.text.contains(needle), "/metrics lacks {needle}");
+    }
+
+    let doc = app.request(Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(doc.status, 200);
+    let paths = doc.body["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/merchants", "post"),
+        ("/payments/create", "post"),
+        ("/payments", "get"),
+        ("/payments/{paymentId}", "get"),
+        ("/payments/{paymentId}/status", "get"),
+        ("/payments/{paymentId}/events", "get"),
+        ("/payments/{paymentId}/cancel", "post"),
+        ("/events", "get"),
+        ("/health", "get"),
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/metrics", "get"),
+        ("/openapi.json", "get"),
+        ("/docs", "get"),
+    ] {
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the OpenAPI document");
+    }
+    for schema in ["PaymentView", "CreatePaymentRequest", "StatusView", "PaymentList", "EventList", "ErrorBody", "Health", "CreatedMerchant"] {
+        assert!(doc.body["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
+    }
+    let docs = app.request(Method::GET, "/docs", None, None, &[]).await;
+    assert_eq!(docs.status, 200);
+    assert!(docs.text.contains("/openapi.json") && !docs.text.contains("https://"), "the docs page loads nothing from elsewhere");
+
+    app.request(Method::GET, "/nope", None, None, &[]).await.assert_error(404, "not_found");
+    app.finish().await;
+}
+
+async fn rate_limit_answers_429(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.rate_limit = Some((1, 3));
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let mut codes = Vec::new();
+    for _ in 0..6 {
+        codes.push(app.get("/payments").await);
+    }
+    let ok = codes.iter().filter(|r| r.status == 200).count();
+    let limited: Vec<_> = codes.iter().filter(|r| r.status == 429).collect();
+    assert!(ok >= 3 && !limited.is_empty(), "burst 3 then 429: {:?}", codes.iter().map(|r| r.status).collect::<Vec<_>>());
+    for r in limited {
+        r.assert_error(429, "rate_limited");
+        assert!(r.header("retry-after").and_then(|s| s.parse::<u64>().ok()).is_some_and(|s| s >= 1));
+    }
+    // Another caller has its own bucket.
+    let other = app.other_merchant("Second").await;
+    assert_eq!(app.request(Method::GET, "/payments", Some(&other), None, &[]).await.status, 200);
+    app.finish().await;
+}
+
+async fn exact_amounts_round_trip(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+    for (i, amount) in ["1", "9007199254740993", "18446744073709551617", max].iter().enumerate() {
+        let mut body = TestApp::chain_payment(&format!("amt-{i}"));
+        body["amount"] = json!(amount);
+        let r = app.post("/payments/create", &body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["amount"], *amount);
+        let id = r.body["paymentId"].as_str().unwrap();
+        assert_eq!(app.get(&format!("/payments/{id}")).await.body["amount"], *amount, "stored exactly");
+    }
+    app.finish().await;
+}

@@ -1,0 +1,127 @@
+use std::{sync::Arc, time::Duration};
+
+use futures::StreamExt;
+
+use crate::{helpers::*, matrix};
+
+matrix!(sse_resumes_exactly_after_last_event_id);
+
+#[derive(Debug, Clone)]
+struct Sse {
+    id: i64,
+    event: String,
+    data: serde_json::Value,
+}
+
+/// Opens /events and returns a receiver of parsed events.
+async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc::Receiver<Sse> {
+    let mut rb = app.client.get(format!("{}/events", app.base)).bearer_auth(&app.key);
+    if let Some(l) = last {
+        rb = rb.header("last-event-id", l.to_string());
+    }
+    let res = rb.send().await.expect("sse");
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let (tx, rx) = tokio::sync::mpsc::channel(1000);
+    tokio::spawn(async move {
+        let mut stream = res.bytes_stream();
+        let mut buf = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let frame: String = buf.drain(..end + 2).collect();
+                let (mut id, mut event, mut data) = (None, String::new(), String::new());
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        id = v.trim().parse().ok();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event = v.trim().to_owned();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if let Some(id) = id
+                    && tx.send(Sse { id, event, data: serde_json::from_str(&data).unwrap_or_default() }).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::Receiver<Sse>) -> Sse {
+    tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.expect("an event in time").expect("stream open")
+}
+
+async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let app = Arc::new(app);
+    let other = app.other_merchant("Other").await;
+
+    // Writers commit concurrently all along: the demo merchant and another one.
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let app = app.clone();
+            let other = other.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    let key = if w == 2 { other.as_str() } else { app.key.as_str() };
+                    let body = TestApp::chain_payment(&format!("sse-{w}-{i}")).to_string();
+                    let r = app.request(reqwest::Method::POST, "/payments/create", Some(key), Some(&body), &[]).await;
+                    assert_eq!(r.status, 201);
+                    if i % 3 == 0 && w != 2 {
+                        let id = r.body["paymentId"].as_str().unwrap();
+                        app.request(reqwest::Method::POST, &format!("/payments/{id}/cancel"), Some(key), None, &[]).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                }
+            })
+        })
+        .collect();
+
+    // Read k events from the beginning, then disconnect.
+    let mut first = open(&app, Some(0)).await;
+    let k = 7;
+    let mut seen = Vec::new();
+    for _ in 0..k {
+        seen.push(next(&mut first).await);
+    }
+    drop(first);
+    let last = seen.last().unwrap().id;
+
+    for w in writers {
+        w.await.unwrap();
+    }
+    app.drain_outbox().await;
+
+    // Every event of this merchant, by seq, from the database.
+    let all = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 10_000).await.unwrap();
+    let expected: Vec<i64> = all.iter().map(|r| r.seq.unwrap()).collect();
+    assert_eq!(expected.len(), 20 + 8, "20 created and 8 cancelled events");
+    assert_eq!(seen.iter().map(|e| e.id).collect::<Vec<_>>(), expected[..k].to_vec(), "the first k events in seq order");
+
+    // Reconnect after event k: exactly the rest, no gap, no repeat.
+    let mut second = open(&app, Some(last)).await;
+    let mut rest = Vec::new();
+    while rest.len() < expected.len() - k {
+        rest.push(next(&mut second).await);
+    }
+    assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), expected[k..].to_vec());
+    assert!(tokio::time::timeout(Duration::from_millis(700), second.recv()).await.is_err(), "nothing more, no repeat");
+    for e in seen.iter().chain(&rest) {
+        assert!(e.event == "payment.created" || e.event == "payment.cancelled", "{e:?}");
+        assert_eq!(e.data["type"], e.event.as_str());
+        assert_eq!(e.data["data"]["merchantId"], "mch_demo", "only the caller's events");
+    }
+
+    // Seqs are gap-free across merchants.
+    let mut every: Vec<i64> = Vec::new();
+    for m in ["mch_demo"] {
+        every.extend(settle_store::outbox::read_after(&app.ctx.db, m, 0, 10_000).await.unwrap().iter().map(|r| r.seq.unwrap()));
+    }
+    let max = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
+    assert_eq!(max, 20 + 8 + 10, "one seq per event, gap-free: 28 for the demo merchant, 10 for the other");
+    Arc::into_inner(app).unwrap().finish().await;
+}
