@@ -81,8 +81,17 @@ if cur then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+if ARGV[4] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[3])
+end
 return 1
 "#;
+
+/// The compiled script, hashed once (invocations use EVALSHA and load it on NOSCRIPT).
+fn set_if_newer() -> &'static Script {
+    static S: std::sync::OnceLock<Script> = std::sync::OnceLock::new();
+    S.get_or_init(|| Script::new(SET_IF_NEWER))
+}
 
 fn now_ms() -> i64 {
     settle_store::now_ms()
@@ -174,17 +183,16 @@ impl PaymentCache {
                     return;
                 };
                 let body = serde_json::to_string(v).unwrap_or_default();
-                let mut pipe = redis::pipe();
-                let script = Script::new(SET_IF_NEWER);
-                let res: redis::RedisResult<i32> =
-                    script.key(&key).arg(body).arg(v.version).arg(TTL.as_secs()).invoke_async(&mut conn).await;
-                let res = match (res, v.chain_id) {
-                    (Ok(_), Some(chain)) => {
-                        pipe.set_ex(chain_key(&v.payment_id), chain, TTL.as_secs()).ignore();
-                        pipe.query_async::<()>(&mut conn).await.map(|_| 0)
-                    }
-                    (r, _) => r,
-                };
+                let chain = v.chain_id.map(|c| c.to_string()).unwrap_or_default();
+                let res: redis::RedisResult<i32> = set_if_newer()
+                    .key(&key)
+                    .key(chain_key(&v.payment_id))
+                    .arg(body)
+                    .arg(v.version)
+                    .arg(TTL.as_secs())
+                    .arg(chain)
+                    .invoke_async(&mut conn)
+                    .await;
                 match res {
                     Ok(_) => self.healthy(),
                     Err(e) => self.failed(&e, Some(key)),

@@ -5,7 +5,8 @@
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    QuerySelect,
+    sea_query::{CaseStatement, Expr},
 };
 
 use crate::{StoreError, entity::outbox};
@@ -57,23 +58,27 @@ pub async fn publish_batch(conn: &impl ConnectionTrait, limit: u64, now: i64) ->
     if pending.is_empty() {
         return Ok(pending);
     }
-    let mut seq = max_seq(conn).await?;
+    // One statement for the whole batch: seq = CASE id WHEN .. THEN .. END, only for rows still unpublished.
+    let base = max_seq(conn).await?;
+    let mut case = CaseStatement::new();
     let mut out = Vec::with_capacity(pending.len());
-    for mut row in pending {
-        seq += 1;
-        let res = outbox::Entity::update_many()
-            .col_expr(outbox::Column::Seq, Expr::value(seq))
-            .col_expr(outbox::Column::PublishedAt, Expr::value(now))
-            .filter(outbox::Column::Id.eq(row.id))
-            .filter(outbox::Column::Seq.is_null())
-            .exec(conn)
-            .await?;
-        if res.rows_affected != 1 {
-            return Err(StoreError::Conflict("outbox row published by another relay"));
-        }
+    for (i, mut row) in pending.into_iter().enumerate() {
+        let seq = base + 1 + i as i64;
+        case = case.case(outbox::Column::Id.eq(row.id), Expr::value(seq));
         row.seq = Some(seq);
         row.published_at = Some(now);
         out.push(row);
+    }
+    let ids: Vec<i64> = out.iter().map(|r| r.id).collect();
+    let res = outbox::Entity::update_many()
+        .col_expr(outbox::Column::Seq, case.into())
+        .col_expr(outbox::Column::PublishedAt, Expr::value(now))
+        .filter(outbox::Column::Id.is_in(ids))
+        .filter(outbox::Column::Seq.is_null())
+        .exec(conn)
+        .await?;
+    if res.rows_affected != out.len() as u64 {
+        return Err(StoreError::Conflict("outbox rows published by another relay"));
     }
     Ok(out)
 }

@@ -2,7 +2,7 @@
 //! payment is simply not found.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
 use settle_domain::{PaymentStatus, Transition};
@@ -32,29 +32,31 @@ pub struct NewPayment {
 /// Inserts a PENDING payment at version 1 and its CREATED event. A second payment for the same
 /// `(merchant_id, order_id)` fails with [`StoreError::Unique`].
 pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> Result<PaymentRow, StoreError> {
-    let row = payment::ActiveModel {
-        payment_id: Set(new.payment_id.clone()),
-        merchant_id: Set(new.merchant_id),
-        order_id: Set(new.order_id),
-        rail: Set(new.rail),
-        amount: Set(new.amount),
-        currency: Set(new.currency),
-        chain_id: Set(new.chain_id),
-        token_address: Set(new.token_address),
-        recipient_address: Set(new.recipient_address),
-        card_type: Set(None),
-        card_last4: Set(None),
-        external_payment_key: Set(None),
-        failure_message: Set(None),
-        status: Set(PaymentStatus::Pending.as_str().to_owned()),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let mut row = PaymentRow {
+        id: 0,
+        payment_id: new.payment_id,
+        merchant_id: new.merchant_id,
+        order_id: new.order_id,
+        rail: new.rail,
+        amount: new.amount,
+        currency: new.currency,
+        chain_id: new.chain_id,
+        token_address: new.token_address,
+        recipient_address: new.recipient_address,
+        card_type: None,
+        card_last4: None,
+        external_payment_key: None,
+        failure_message: None,
+        status: PaymentStatus::Pending.as_str().to_owned(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
     };
-    payment::Entity::insert(row).exec_without_returning(conn).await?;
-    insert_event(conn, &new.payment_id, "CREATED", None, PaymentStatus::Pending, 1, None, now).await?;
-    find_any(conn, &new.payment_id).await?.ok_or(StoreError::NotFound)
+    let mut am = payment::ActiveModel::from(row.clone()).reset_all();
+    am.id = sea_orm::ActiveValue::NotSet;
+    row.id = payment::Entity::insert(am).exec(conn).await?.last_insert_id;
+    insert_event(conn, &row.payment_id, "CREATED", None, PaymentStatus::Pending, 1, None, now).await?;
+    Ok(row)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -156,21 +158,29 @@ pub async fn transition(
     now: i64,
 ) -> Result<Option<PaymentRow>, StoreError> {
     let next_version = current.version + 1;
+    let mut next = current.clone();
+    next.status = t.to.as_str().to_owned();
+    next.version = next_version;
+    next.updated_at = now;
     let mut upd = payment::Entity::update_many()
         .col_expr(payment::Column::Status, Expr::value(t.to.as_str()))
         .col_expr(payment::Column::Version, Expr::value(next_version))
         .col_expr(payment::Column::UpdatedAt, Expr::value(now));
     if let Some(v) = changes.card_type {
-        upd = upd.col_expr(payment::Column::CardType, Expr::value(v));
+        upd = upd.col_expr(payment::Column::CardType, Expr::value(v.clone()));
+        next.card_type = Some(v);
     }
     if let Some(v) = changes.card_last4 {
-        upd = upd.col_expr(payment::Column::CardLast4, Expr::value(v));
+        upd = upd.col_expr(payment::Column::CardLast4, Expr::value(v.clone()));
+        next.card_last4 = Some(v);
     }
     if let Some(v) = changes.external_payment_key {
-        upd = upd.col_expr(payment::Column::ExternalPaymentKey, Expr::value(v));
+        upd = upd.col_expr(payment::Column::ExternalPaymentKey, Expr::value(v.clone()));
+        next.external_payment_key = Some(v);
     }
     if let Some(v) = changes.failure_message {
-        upd = upd.col_expr(payment::Column::FailureMessage, Expr::value(v));
+        upd = upd.col_expr(payment::Column::FailureMessage, Expr::value(v.clone()));
+        next.failure_message = Some(v);
     }
     let res = upd
         .filter(
@@ -195,7 +205,7 @@ pub async fn transition(
         now,
     )
     .await?;
-    Ok(find_any(conn, &current.payment_id).await?)
+    Ok(Some(next))
 }
 
 /// A payment's history, oldest first.
