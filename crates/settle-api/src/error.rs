@@ -110,7 +110,12 @@ impl From<AppError> for ApiError {
                 "idempotency_in_flight",
                 "a request with this Idempotency-Key is still in progress; retry later",
             ),
-            AppError::Unavailable(what) => Self::new(StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", format!("{what} is unavailable")),
+            AppError::Unavailable(what) => {
+                let code = if what == "the database" { "database_unavailable" } else { "service_unavailable" };
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, format!("{what} is unavailable; retry later (with the same Idempotency-Key to be safe)"));
+                e.retry_after = Some(1);
+                e
+            }
             AppError::Internal(cause) => {
                 let mut chain = cause.to_string();
                 let mut src = std::error::Error::source(&cause);

@@ -32,4 +32,19 @@ impl StoreError {
     pub fn is_unique(&self) -> bool {
         matches!(self, Self::Unique(_))
     }
+
+    /// The database could not be reached (refused, reset, pool exhausted or closed): a 503, not a bug.
+    pub fn is_unavailable(&self) -> bool {
+        use sea_orm::{RuntimeErr, sqlx};
+        let Self::Db(e) = self else { return false };
+        match e {
+            DbErr::ConnectionAcquire(_) => true,
+            DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
+                e.as_ref(),
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
+            ),
+            DbErr::Conn(_) => true,
+            _ => false,
+        }
+    }
 }

@@ -5,7 +5,7 @@
 //! - [`entity`]: the SeaORM entities, one per table.
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
-//! - [`error`]: [`StoreError`].
+//! - [`error`]: the store error type, [`StoreError`].
 //!
 //! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
 //! in one transaction and owns its boundary. Every value is bound, never interpolated.

@@ -139,6 +139,22 @@ impl TestDb {
         }
     }
 
+    /// The same database reached through another address (a proxy).
+    pub fn via(&self, addr: SocketAddr) -> Self {
+        let (scheme, rest) = self.url.split_once("://").expect("url");
+        let (userhost, path) = rest.split_once('/').expect("path");
+        let user = userhost.rsplit_once('@').map(|(u, _)| format!("{u}@")).unwrap_or_default();
+        Self { url: format!("{scheme}://{user}{addr}/{path}"), kind: self.kind, name: self.name.clone(), _dir: self._dir.clone() }
+    }
+
+    /// host:port of the server.
+    pub fn server_addr(&self) -> Option<SocketAddr> {
+        let rest = self.url.split_once("://")?.1;
+        let host = rest.split_once('/')?.0;
+        let host = host.rsplit_once('@').map(|(_, h)| h).unwrap_or(host);
+        host.parse().ok()
+    }
+
     pub async fn drop_now(&self) {
         let admin = match self.kind {
             Db::Sqlite => return,

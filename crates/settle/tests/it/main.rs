@@ -1,4 +1,5 @@
 //! Settle's integration tests: the real server on port 0, real databases, real Redis.
+#![allow(clippy::unwrap_used)]
 
 mod helpers;
 
@@ -8,6 +9,7 @@ mod cli;
 mod concurrency;
 mod idempotency;
 mod migrations;
+mod outage;
 mod payments_api;
 mod restart;
 mod sse;
