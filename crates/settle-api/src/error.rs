@@ -116,6 +116,16 @@ impl From<AppError> for ApiError {
                 e.retry_after = Some(1);
                 e
             }
+            AppError::CircuitOpen => {
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "circuit_open", "the card gateway is failing; nothing was sent and the payment is unchanged. Retry later");
+                e.retry_after = Some(5);
+                e
+            }
+            AppError::GatewayBusy => {
+                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "gateway_busy", "too many card gateway calls at once; nothing was sent and the payment is unchanged. Retry later");
+                e.retry_after = Some(1);
+                e
+            }
             AppError::Internal(cause) => {
                 let mut chain = cause.to_string();
                 let mut src = std::error::Error::source(&cause);

@@ -23,6 +23,35 @@ pub struct Settings {
     pub outbox_poll: Duration,
     /// Lease time of single-active workers.
     pub lease_ttl: Duration,
+    /// The card rail's reconciliation timings.
+    pub card: CardSettings,
+}
+
+/// Timings of the card rail.
+#[derive(Clone, Debug)]
+pub struct CardSettings {
+    /// Where the gateway POSTs results (Settle's `/payments/callback`).
+    pub callback_url: String,
+    /// A PROCESSING card payment older than this is asked about by the reconciler.
+    pub reconcile_after: Duration,
+    /// Pauses between successive questions about one payment (the last repeats).
+    pub backoff: Vec<Duration>,
+    /// A payment the gateway never recorded becomes FAILED this long after it went PROCESSING.
+    pub not_recorded_deadline: Duration,
+    /// How often an idle reconciler looks for work.
+    pub poll: Duration,
+}
+
+impl Default for CardSettings {
+    fn default() -> Self {
+        Self {
+            callback_url: "http://127.0.0.1:3000/payments/callback".into(),
+            reconcile_after: Duration::from_secs(5),
+            backoff: [5, 30, 120, 600].into_iter().map(Duration::from_secs).collect(),
+            not_recorded_deadline: Duration::from_secs(120),
+            poll: Duration::from_secs(1),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -33,6 +62,7 @@ impl Default for Settings {
             idempotency_stale: Duration::from_secs(60),
             outbox_poll: Duration::from_millis(200),
             lease_ttl: Duration::from_secs(10),
+            card: CardSettings::default(),
         }
     }
 }
@@ -49,6 +79,8 @@ pub struct Context {
     pub outbox_wake: Arc<Notify>,
     /// The highest outbox seq this instance published; SSE streams wait on it.
     pub published: watch::Sender<i64>,
+    /// The card gateway client (None: the card rail is off).
+    pub pg: Option<Arc<settle_card::client::PgClient>>,
     pub(crate) auth_cache: moka::future::Cache<String, String>,
 }
 
@@ -62,6 +94,7 @@ impl Context {
             instance_id: format!("settle-{}", uuid::Uuid::now_v7().simple()),
             outbox_wake: Arc::new(Notify::new()),
             published,
+            pg: None,
             auth_cache: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(60))
@@ -76,8 +109,19 @@ impl Context {
         let wake = self.outbox_wake.clone();
         let poll = self.settings.outbox_poll;
         let janitor_ctx = self.clone();
+        let reconciler = crate::card::Reconciler::new(self.clone());
+        let recon_stop = stop.clone();
+        let recon_poll = self.settings.card.poll;
         let mut janitor_stop = stop;
-        vec![
+        let mut handles = Vec::new();
+        if self.pg.is_some() {
+            handles.push(tokio::spawn(async move {
+                let r = reconciler.clone();
+                crate::worker::run_loop("card-reconciler", move || { let r = r.clone(); async move { r.run_once().await } }, Arc::new(Notify::new()), recon_poll, recon_stop).await;
+                reconciler.release().await;
+            }));
+        }
+        handles.extend([
             tokio::spawn(async move {
                 let r = relay.clone();
                 crate::worker::run_loop("outbox-relay", move || { let r = r.clone(); async move { r.run_once().await } }, wake, poll, relay_stop).await;
@@ -96,7 +140,8 @@ impl Context {
                     }
                 }
             }),
-        ]
+        ]);
+        handles
     }
 }
 

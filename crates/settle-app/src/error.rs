@@ -26,6 +26,12 @@ pub enum AppError {
     IdempotencyInFlight,
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
+    /// The gateway circuit is open: nothing was sent, the payment is unchanged.
+    #[error("the card gateway circuit is open")]
+    CircuitOpen,
+    /// Too many gateway calls at once: nothing was sent, the payment is unchanged.
+    #[error("too many card gateway calls at once")]
+    GatewayBusy,
     #[error("internal error")]
     Internal(#[source] anyhow_like::Error),
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`context`]: [`Context`], everything a request or a worker needs, built once at startup.
 //! - [`payments`]: [`payments::PaymentService`], the payment use cases and their JSON views.
+//! - [`card`]: the card rail: charge through the gateway, confirmed callbacks, the reconciler.
 //! - [`merchants`]: merchants, API keys, the demo seed, authentication.
 //! - [`idempotency`]: Idempotency-Key handling (claim, wait, replay) around a business transaction.
 //! - [`cache`]: the version-guarded payment cache over Redis or in-process memory.
@@ -11,6 +12,7 @@
 //! - [`error`]: [`AppError`], what a use case can answer besides success.
 
 pub mod cache;
+pub mod card;
 pub mod context;
 pub mod error;
 pub mod idempotency;
@@ -19,5 +21,5 @@ pub mod outbox;
 pub mod payments;
 pub mod worker;
 
-pub use context::{Context, Settings};
+pub use context::{CardSettings, Context, Settings};
 pub use error::AppError;

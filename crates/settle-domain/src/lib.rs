@@ -2,6 +2,7 @@
 //!
 //! - [`amount`]: [`Amount`], an exact non-negative integer in minor units (up to 2^256-1), and [`Currency`].
 //! - [`ids`]: [`PaymentId`] (0x + 64 hex, usable as an on-chain bytes32) and [`OrderId`].
+//! - [`card`]: [`CardNumber`] (Luhn-checked, masking Debug) and [`CardType`].
 //! - [`address`]: [`Address`], a 20-byte EVM address.
 //! - [`payment`]: [`PaymentStatus`], [`Rail`], [`EventType`] and the payment state machine.
 //! - [`error`]: [`DomainError`], what a parse or a rule rejects, naming the field.
@@ -11,12 +12,14 @@
 
 pub mod address;
 pub mod amount;
+pub mod card;
 pub mod error;
 pub mod ids;
 pub mod payment;
 
 pub use address::Address;
 pub use amount::{Amount, Currency};
+pub use card::{CardNumber, CardType};
 pub use error::DomainError;
 pub use ids::{OrderId, PaymentId};
 pub use payment::{EventType, PaymentStatus, Rail, Transition};

@@ -9,6 +9,7 @@ use sea_orm_migration::prelude::*;
 mod m0001_merchants;
 mod m0002_payments;
 mod m0003_mechanisms;
+mod m0004_card_reconcile;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_merchants::Migration),
             Box::new(m0002_payments::Migration),
             Box::new(m0003_mechanisms::Migration),
+            Box::new(m0004_card_reconcile::Migration),
         ]
     }
 }

@@ -51,6 +51,8 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> R
         version: 1,
         created_at: now,
         updated_at: now,
+        recon_attempts: 0,
+        next_check_at: None,
     };
     let mut am = payment::ActiveModel::from(row.clone()).reset_all();
     am.id = sea_orm::ActiveValue::NotSet;
@@ -221,4 +223,50 @@ pub async fn events(conn: &impl ConnectionTrait, payment_id: &str) -> Result<Vec
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     use sea_orm::PaginatorTrait;
     Ok(payment::Entity::find().count(conn).await?)
+}
+
+/// Records the gateway's transaction key on a payment (no status change), as a compare-and-set on its
+/// version. Returns the new row, or None when another writer changed the payment first.
+pub async fn set_external_key(conn: &impl ConnectionTrait, current: &PaymentRow, key: &str, now: i64) -> Result<Option<PaymentRow>, StoreError> {
+    let res = payment::Entity::update_many()
+        .col_expr(payment::Column::ExternalPaymentKey, Expr::value(key))
+        .col_expr(payment::Column::Version, Expr::value(current.version + 1))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now))
+        .filter(payment::Column::Id.eq(current.id))
+        .filter(payment::Column::Version.eq(current.version))
+        .exec(conn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    let mut next = current.clone();
+    next.external_payment_key = Some(key.to_owned());
+    next.version += 1;
+    next.updated_at = now;
+    Ok(Some(next))
+}
+
+/// PROCESSING card payments the reconciler should ask the gateway about: in PROCESSING since before
+/// `settled_before`, and due (never checked, or `next_check_at` passed).
+pub async fn due_for_reconcile(conn: &impl ConnectionTrait, settled_before: i64, now: i64, limit: u64) -> Result<Vec<PaymentRow>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::Rail.eq("CARD"))
+        .filter(payment::Column::Status.eq(PaymentStatus::Processing.as_str()))
+        .filter(payment::Column::UpdatedAt.lt(settled_before))
+        .filter(Condition::any().add(payment::Column::NextCheckAt.is_null()).add(payment::Column::NextCheckAt.lte(now)))
+        .order_by_asc(payment::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Sets when the reconciler asks about a payment next (bookkeeping only: no version change).
+pub async fn schedule_check(conn: &impl ConnectionTrait, id: i64, attempts: i32, next_at: i64) -> Result<(), StoreError> {
+    payment::Entity::update_many()
+        .col_expr(payment::Column::ReconAttempts, Expr::value(attempts))
+        .col_expr(payment::Column::NextCheckAt, Expr::value(next_at))
+        .filter(payment::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

@@ -34,6 +34,54 @@ pub enum Command {
         #[command(subcommand)]
         action: MerchantAction,
     },
+    /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
+    PgSim(PgSimArgs),
+}
+
+/// Knobs of `settle pg-sim`; all can be changed later with `PUT /admin/knobs`.
+#[derive(clap::Args, Debug)]
+pub struct PgSimArgs {
+    #[arg(long, default_value = "127.0.0.1:4000")]
+    pub listen: std::net::SocketAddr,
+    /// Share of charge requests answered 500 before anything is recorded.
+    #[arg(long, default_value_t = 0.4)]
+    pub failure_rate: f64,
+    /// Latency of every request, MIN,MAX milliseconds.
+    #[arg(long, default_value = "100,500", value_parser = range)]
+    pub latency_ms: [u64; 2],
+    /// Time to a result, MIN,MAX milliseconds.
+    #[arg(long, default_value = "1000,5000", value_parser = range)]
+    pub processing_ms: [u64; 2],
+    /// Share of transactions that succeed (the rest fail: limit exceeded or invalid card).
+    #[arg(long, default_value_t = 0.7)]
+    pub success_rate: f64,
+    /// Share of charge requests never answered.
+    #[arg(long, default_value_t = 0.0)]
+    pub hang_rate: f64,
+    /// Share of charge requests recorded but answered 500.
+    #[arg(long, default_value_t = 0.0)]
+    pub fail_after_record_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub callback_drop_rate: f64,
+    #[arg(long, default_value_t = 0.0)]
+    pub callback_duplicate_rate: f64,
+    /// Callback delay, MIN,MAX milliseconds.
+    #[arg(long, default_value = "0,0", value_parser = range)]
+    pub callback_delay_ms: [u64; 2],
+    /// Amounts above this are declined at once.
+    #[arg(long)]
+    pub decline_above: Option<u64>,
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+fn range(s: &str) -> Result<[u64; 2], String> {
+    let (a, b) = s.split_once(',').ok_or("expected MIN,MAX")?;
+    let (a, b) = (a.trim().parse::<u64>().map_err(|e| e.to_string())?, b.trim().parse::<u64>().map_err(|e| e.to_string())?);
+    if a > b {
+        return Err("MIN must not exceed MAX".into());
+    }
+    Ok([a, b])
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,6 +113,33 @@ async fn context(cfg: &Config) -> anyhow::Result<settle_app::Context> {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::PgSim(a) = cli.command {
+        crate::telemetry::init_logs(crate::config::LogFormat::Pretty, "info");
+        for (name, v) in [("--failure-rate", a.failure_rate), ("--success-rate", a.success_rate), ("--hang-rate", a.hang_rate), ("--fail-after-record-rate", a.fail_after_record_rate), ("--callback-drop-rate", a.callback_drop_rate), ("--callback-duplicate-rate", a.callback_duplicate_rate)] {
+            if !(0.0..=1.0).contains(&v) {
+                anyhow::bail!("{name} must be between 0 and 1");
+            }
+        }
+        let knobs = settle_card::sim::Knobs {
+            request_failure_rate: a.failure_rate,
+            latency_ms: a.latency_ms,
+            processing_ms: a.processing_ms,
+            success_rate: a.success_rate,
+            hang_rate: a.hang_rate,
+            fail_after_record_rate: a.fail_after_record_rate,
+            callback_drop_rate: a.callback_drop_rate,
+            callback_duplicate_rate: a.callback_duplicate_rate,
+            callback_delay_ms: a.callback_delay_ms,
+            decline_above: a.decline_above,
+            seed: a.seed,
+        };
+        let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", a.listen))?;
+        let sim = settle_card::sim::start(listener, knobs);
+        println!("PG simulator listening on {} (knobs: GET/PUT /admin/knobs)", sim.url());
+        startup::shutdown_signal().await;
+        sim.stop().await;
+        return Ok(());
+    }
     let cfg = Config::load()?;
     crate::telemetry::init_logs(cfg.log_format, &cfg.log_filter);
     match cli.command {
@@ -75,6 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Settle listening on http://{addr} (docs: http://{addr}/docs)");
             app.run_until_stopped(startup::shutdown_signal()).await
         }
+        Command::PgSim(_) => Ok(()),
         Command::Migrate { action } => {
             let db = startup::open_database(&cfg).await?;
             match action {

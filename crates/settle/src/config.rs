@@ -1,17 +1,71 @@
 //! Configuration: defaults, then an optional `settle.toml` (or the file SETTLE_CONFIG names), then
-//! environment variables. A bad value fails at start with one line that names the setting.
+//! environment variables. A file key is the variable's name in snake_case without the `SETTLE_` prefix
+//! (`listen`, `database_url`, `cb_failure_rate`, ...). A bad value fails at start with one line that names it.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{collections::HashMap, net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
-use serde::Deserialize;
+use settle_card::breaker::BreakerConfig;
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
     Json,
     Pretty,
+}
+
+/// The card rail's settings.
+#[derive(Clone, Debug)]
+pub struct CardConfig {
+    /// SETTLE_PG_URL: the card gateway; unset runs the PG simulator in-process.
+    pub pg_url: Option<String>,
+    /// SETTLE_CALLBACK_URL: where the gateway POSTs results; default `http://{listen}/payments/callback`.
+    pub callback_url: Option<String>,
+    /// SETTLE_PG_CONNECT_TIMEOUT_MS.
+    pub connect_timeout: Duration,
+    /// SETTLE_PG_TIMEOUT_MS: bound on one gateway request.
+    pub request_timeout: Duration,
+    /// SETTLE_PG_READ_RETRIES: extra attempts of a gateway read.
+    pub read_retries: u32,
+    /// SETTLE_PG_CHARGE_RETRIES: extra attempts of a charge, made only when the gateway certainly recorded nothing.
+    pub charge_retries: u32,
+    /// SETTLE_PG_BACKOFF_MS: first retry pause (doubling, with full jitter, up to SETTLE_PG_BACKOFF_MAX_MS).
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// SETTLE_PG_MAX_CONCURRENT: bulkhead size.
+    pub max_concurrent: usize,
+    /// SETTLE_PG_MAX_WAIT_MS: how long a charge waits for a bulkhead place.
+    pub max_wait: Duration,
+    /// SETTLE_CB_*: the circuit breaker.
+    pub breaker: BreakerConfig,
+    /// SETTLE_RECONCILE_AFTER_SECS: a PROCESSING card payment older than this is asked about.
+    pub reconcile_after: Duration,
+    /// SETTLE_RECONCILE_BACKOFF_SECS: pauses between questions about one payment, comma-separated.
+    pub reconcile_backoff: Vec<Duration>,
+    /// SETTLE_RECONCILE_DEADLINE_SECS: a payment the gateway never recorded becomes FAILED after this.
+    pub reconcile_deadline: Duration,
+}
+
+impl Default for CardConfig {
+    fn default() -> Self {
+        Self {
+            pg_url: None,
+            callback_url: None,
+            connect_timeout: Duration::from_millis(1000),
+            request_timeout: Duration::from_millis(3000),
+            read_retries: 3,
+            charge_retries: 2,
+            backoff_base: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(2000),
+            max_concurrent: 25,
+            max_wait: Duration::from_millis(500),
+            breaker: BreakerConfig::default(),
+            reconcile_after: Duration::from_secs(5),
+            reconcile_backoff: [5, 30, 120, 600].into_iter().map(Duration::from_secs).collect(),
+            reconcile_deadline: Duration::from_secs(120),
+        }
+    }
 }
 
 /// Everything Settle reads at start.
@@ -43,6 +97,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
+    /// The card rail.
+    pub card: CardConfig,
 }
 
 impl Default for Config {
@@ -61,27 +117,59 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
+            card: CardConfig::default(),
         }
     }
 }
 
-/// The file form: the same settings, snake_case names.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    database_url: Option<String>,
-    redis_url: Option<String>,
-    listen: Option<String>,
-    admin_token: Option<String>,
-    cors_origins: Option<Vec<String>>,
-    rate_limit_per_sec: Option<u32>,
-    rate_limit_burst: Option<u32>,
-    log_format: Option<String>,
-    log: Option<String>,
-    body_limit_bytes: Option<usize>,
-    request_timeout_secs: Option<u64>,
-    shutdown_timeout_secs: Option<u64>,
-    db_max_connections: Option<u32>,
+/// Every setting's variable name.
+const KNOWN: &[&str] = &[
+    "DATABASE_URL", "REDIS_URL", "SETTLE_LISTEN", "SETTLE_ADMIN_TOKEN", "SETTLE_CORS_ORIGINS", "SETTLE_RATE_LIMIT_PER_SEC",
+    "SETTLE_RATE_LIMIT_BURST", "SETTLE_LOG_FORMAT", "SETTLE_LOG", "SETTLE_BODY_LIMIT_BYTES", "SETTLE_REQUEST_TIMEOUT_SECS",
+    "SETTLE_SHUTDOWN_TIMEOUT_SECS", "SETTLE_DB_MAX_CONNECTIONS", "SETTLE_PG_URL", "SETTLE_CALLBACK_URL", "SETTLE_PG_CONNECT_TIMEOUT_MS",
+    "SETTLE_PG_TIMEOUT_MS", "SETTLE_PG_READ_RETRIES", "SETTLE_PG_CHARGE_RETRIES", "SETTLE_PG_BACKOFF_MS", "SETTLE_PG_BACKOFF_MAX_MS",
+    "SETTLE_PG_MAX_CONCURRENT", "SETTLE_PG_MAX_WAIT_MS", "SETTLE_CB_WINDOW", "SETTLE_CB_MIN_CALLS", "SETTLE_CB_FAILURE_RATE",
+    "SETTLE_CB_SLOW_CALL_RATE", "SETTLE_CB_SLOW_CALL_MS", "SETTLE_CB_OPEN_WAIT_SECS", "SETTLE_CB_HALF_OPEN_CALLS",
+    "SETTLE_RECONCILE_AFTER_SECS", "SETTLE_RECONCILE_BACKOFF_SECS", "SETTLE_RECONCILE_DEADLINE_SECS",
+];
+
+/// The file key of a variable: `SETTLE_CB_WINDOW` -> `cb_window`, `DATABASE_URL` -> `database_url`.
+fn file_key(var: &str) -> String {
+    var.strip_prefix("SETTLE_").unwrap_or(var).to_ascii_lowercase()
+}
+
+fn read_file(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<HashMap<String, String>> {
+    let path = env("SETTLE_CONFIG");
+    let text = match &path {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("SETTLE_CONFIG: cannot read {p}"))?,
+        None if Path::new("settle.toml").exists() => std::fs::read_to_string("settle.toml").context("settle.toml: cannot read it")?,
+        None => return Ok(HashMap::new()),
+    };
+    let name = path.as_deref().unwrap_or("settle.toml");
+    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message().trim()))?;
+    let mut out = HashMap::new();
+    for (k, v) in table {
+        let Some(var) = KNOWN.iter().find(|var| file_key(var) == k) else {
+            bail!("{name}: unknown setting `{k}`");
+        };
+        let s = match v {
+            toml::Value::Array(a) => a.iter().map(scalar).collect::<Option<Vec<_>>>().map(|v| v.join(",")),
+            other => scalar(&other),
+        }
+        .ok_or_else(|| anyhow::anyhow!("{name}: `{k}` must be a string, a number, a boolean or a list of them"))?;
+        out.insert((*var).to_owned(), s);
+    }
+    Ok(out)
+}
+
+fn scalar(v: &toml::Value) -> Option<String> {
+    match v {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Float(f) => Some(f.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 impl Config {
@@ -92,103 +180,71 @@ impl Config {
 
     /// Reads the configuration through `env` (a test passes its own map).
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let file = read_file(&env)?;
+        let get = |k: &str| env(k).filter(|v| !v.is_empty()).or_else(|| file.get(k).cloned());
         let mut c = Self::default();
-        let path = env("SETTLE_CONFIG");
-        let file = match &path {
-            Some(p) => Some(std::fs::read_to_string(p).with_context(|| format!("SETTLE_CONFIG: cannot read {p}"))?),
-            None if Path::new("settle.toml").exists() => Some(std::fs::read_to_string("settle.toml").context("settle.toml: cannot read it")?),
-            None => None,
-        };
-        if let Some(text) = file {
-            let name = path.as_deref().unwrap_or("settle.toml");
-            let f: FileConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message()))?;
-            c.apply_file(f)?;
-        }
-        let set = |k: &str| env(k).filter(|v| !v.is_empty());
-        if let Some(v) = set("DATABASE_URL") {
+        if let Some(v) = get("DATABASE_URL") {
             c.database_url = v;
         }
-        if let Some(v) = set("REDIS_URL") {
-            c.redis_url = Some(v);
+        c.redis_url = get("REDIS_URL");
+        if let Some(v) = get("SETTLE_LISTEN") {
+            c.listen = v.parse().map_err(|_| anyhow::anyhow!("SETTLE_LISTEN={v} is not an address such as 127.0.0.1:3000"))?;
         }
-        if let Some(v) = set("SETTLE_LISTEN") {
-            c.listen = parse_listen("SETTLE_LISTEN", &v)?;
+        if let Some(v) = get("SETTLE_ADMIN_TOKEN") {
+            if v.len() < 16 {
+                bail!("SETTLE_ADMIN_TOKEN must be at least 16 characters");
+            }
+            c.admin_token = Some(SecretString::from(v));
         }
-        if let Some(v) = set("SETTLE_ADMIN_TOKEN") {
-            c.admin_token = Some(admin_token("SETTLE_ADMIN_TOKEN", v)?);
-        }
-        if let Some(v) = set("SETTLE_CORS_ORIGINS") {
+        if let Some(v) = get("SETTLE_CORS_ORIGINS") {
             c.cors_origins = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
         }
-        if let Some(v) = set("SETTLE_RATE_LIMIT_PER_SEC") {
-            c.rate_limit_per_sec = num("SETTLE_RATE_LIMIT_PER_SEC", &v)?;
+        num(&get, "SETTLE_RATE_LIMIT_PER_SEC", &mut c.rate_limit_per_sec)?;
+        num(&get, "SETTLE_RATE_LIMIT_BURST", &mut c.rate_limit_burst)?;
+        if let Some(v) = get("SETTLE_LOG_FORMAT") {
+            c.log_format = match v.as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => bail!("SETTLE_LOG_FORMAT={v} must be json or pretty"),
+            };
         }
-        if let Some(v) = set("SETTLE_RATE_LIMIT_BURST") {
-            c.rate_limit_burst = num("SETTLE_RATE_LIMIT_BURST", &v)?;
-        }
-        if let Some(v) = set("SETTLE_LOG_FORMAT") {
-            c.log_format = log_format("SETTLE_LOG_FORMAT", &v)?;
-        }
-        if let Some(v) = set("SETTLE_LOG").or_else(|| set("RUST_LOG")) {
+        if let Some(v) = get("SETTLE_LOG").or_else(|| env("RUST_LOG").filter(|v| !v.is_empty())) {
             c.log_filter = v;
         }
-        if let Some(v) = set("SETTLE_BODY_LIMIT_BYTES") {
-            c.body_limit_bytes = num("SETTLE_BODY_LIMIT_BYTES", &v)?;
-        }
-        if let Some(v) = set("SETTLE_REQUEST_TIMEOUT_SECS") {
-            c.request_timeout = Duration::from_secs(num("SETTLE_REQUEST_TIMEOUT_SECS", &v)?);
-        }
-        if let Some(v) = set("SETTLE_SHUTDOWN_TIMEOUT_SECS") {
-            c.shutdown_timeout = Duration::from_secs(num("SETTLE_SHUTDOWN_TIMEOUT_SECS", &v)?);
-        }
-        if let Some(v) = set("SETTLE_DB_MAX_CONNECTIONS") {
-            c.db_max_connections = num("SETTLE_DB_MAX_CONNECTIONS", &v)?;
+        num(&get, "SETTLE_BODY_LIMIT_BYTES", &mut c.body_limit_bytes)?;
+        secs(&get, "SETTLE_REQUEST_TIMEOUT_SECS", &mut c.request_timeout)?;
+        secs(&get, "SETTLE_SHUTDOWN_TIMEOUT_SECS", &mut c.shutdown_timeout)?;
+        num(&get, "SETTLE_DB_MAX_CONNECTIONS", &mut c.db_max_connections)?;
+
+        let k = &mut c.card;
+        k.pg_url = get("SETTLE_PG_URL");
+        k.callback_url = get("SETTLE_CALLBACK_URL");
+        millis(&get, "SETTLE_PG_CONNECT_TIMEOUT_MS", &mut k.connect_timeout)?;
+        millis(&get, "SETTLE_PG_TIMEOUT_MS", &mut k.request_timeout)?;
+        num(&get, "SETTLE_PG_READ_RETRIES", &mut k.read_retries)?;
+        num(&get, "SETTLE_PG_CHARGE_RETRIES", &mut k.charge_retries)?;
+        millis(&get, "SETTLE_PG_BACKOFF_MS", &mut k.backoff_base)?;
+        millis(&get, "SETTLE_PG_BACKOFF_MAX_MS", &mut k.backoff_max)?;
+        num(&get, "SETTLE_PG_MAX_CONCURRENT", &mut k.max_concurrent)?;
+        millis(&get, "SETTLE_PG_MAX_WAIT_MS", &mut k.max_wait)?;
+        num(&get, "SETTLE_CB_WINDOW", &mut k.breaker.window_size)?;
+        num(&get, "SETTLE_CB_MIN_CALLS", &mut k.breaker.minimum_calls)?;
+        num(&get, "SETTLE_CB_FAILURE_RATE", &mut k.breaker.failure_rate_threshold)?;
+        num(&get, "SETTLE_CB_SLOW_CALL_RATE", &mut k.breaker.slow_call_rate_threshold)?;
+        millis(&get, "SETTLE_CB_SLOW_CALL_MS", &mut k.breaker.slow_call_duration)?;
+        secs(&get, "SETTLE_CB_OPEN_WAIT_SECS", &mut k.breaker.open_wait)?;
+        num(&get, "SETTLE_CB_HALF_OPEN_CALLS", &mut k.breaker.half_open_calls)?;
+        secs(&get, "SETTLE_RECONCILE_AFTER_SECS", &mut k.reconcile_after)?;
+        secs(&get, "SETTLE_RECONCILE_DEADLINE_SECS", &mut k.reconcile_deadline)?;
+        if let Some(v) = get("SETTLE_RECONCILE_BACKOFF_SECS") {
+            k.reconcile_backoff = v
+                .split(',')
+                .map(|s| s.trim().parse::<u64>().map(Duration::from_secs))
+                .collect::<Result<_, _>>()
+                .map_err(|_| anyhow::anyhow!("SETTLE_RECONCILE_BACKOFF_SECS={v} must be comma-separated whole seconds"))?;
         }
         c.validate()?;
         Ok(c)
-    }
-
-    fn apply_file(&mut self, f: FileConfig) -> anyhow::Result<()> {
-        if let Some(v) = f.database_url {
-            self.database_url = v;
-        }
-        if let Some(v) = f.redis_url {
-            self.redis_url = Some(v);
-        }
-        if let Some(v) = f.listen {
-            self.listen = parse_listen("listen", &v)?;
-        }
-        if let Some(v) = f.admin_token {
-            self.admin_token = Some(admin_token("admin_token", v)?);
-        }
-        if let Some(v) = f.cors_origins {
-            self.cors_origins = v;
-        }
-        if let Some(v) = f.rate_limit_per_sec {
-            self.rate_limit_per_sec = v;
-        }
-        if let Some(v) = f.rate_limit_burst {
-            self.rate_limit_burst = v;
-        }
-        if let Some(v) = f.log_format {
-            self.log_format = log_format("log_format", &v)?;
-        }
-        if let Some(v) = f.log {
-            self.log_filter = v;
-        }
-        if let Some(v) = f.body_limit_bytes {
-            self.body_limit_bytes = v;
-        }
-        if let Some(v) = f.request_timeout_secs {
-            self.request_timeout = Duration::from_secs(v);
-        }
-        if let Some(v) = f.shutdown_timeout_secs {
-            self.shutdown_timeout = Duration::from_secs(v);
-        }
-        if let Some(v) = f.db_max_connections {
-            self.db_max_connections = v;
-        }
-        Ok(())
     }
 
     fn validate(&self) -> anyhow::Result<()> {
@@ -212,31 +268,56 @@ impl Config {
         if self.db_max_connections == 0 {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");
         }
+        let k = &self.card;
+        for (name, url) in [("SETTLE_PG_URL", &k.pg_url), ("SETTLE_CALLBACK_URL", &k.callback_url)] {
+            if let Some(u) = url
+                && !(u.starts_with("http://") || u.starts_with("https://"))
+            {
+                bail!("{name} must start with http:// or https:// (got {})", redact(u));
+            }
+        }
+        let b = &k.breaker;
+        if !(0.0..=100.0).contains(&b.failure_rate_threshold) || b.failure_rate_threshold == 0.0 {
+            bail!("SETTLE_CB_FAILURE_RATE must be a percentage above 0 and at most 100");
+        }
+        if !(0.0..=100.0).contains(&b.slow_call_rate_threshold) || b.slow_call_rate_threshold == 0.0 {
+            bail!("SETTLE_CB_SLOW_CALL_RATE must be a percentage above 0 and at most 100");
+        }
+        if b.window_size == 0 || b.minimum_calls == 0 || b.half_open_calls == 0 {
+            bail!("SETTLE_CB_WINDOW, SETTLE_CB_MIN_CALLS and SETTLE_CB_HALF_OPEN_CALLS must be at least 1");
+        }
+        if k.max_concurrent == 0 {
+            bail!("SETTLE_PG_MAX_CONCURRENT must be at least 1");
+        }
+        if k.request_timeout.is_zero() || k.connect_timeout.is_zero() {
+            bail!("SETTLE_PG_TIMEOUT_MS and SETTLE_PG_CONNECT_TIMEOUT_MS must be at least 1");
+        }
+        if k.reconcile_backoff.is_empty() {
+            bail!("SETTLE_RECONCILE_BACKOFF_SECS must list at least one pause");
+        }
         Ok(())
     }
 }
 
-fn parse_listen(name: &str, v: &str) -> anyhow::Result<SocketAddr> {
-    v.parse().map_err(|_| anyhow::anyhow!("{name}={v} is not an address such as 127.0.0.1:3000"))
-}
-
-fn num<T: std::str::FromStr>(name: &str, v: &str) -> anyhow::Result<T> {
-    v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v} is not a non-negative integer"))
-}
-
-fn log_format(name: &str, v: &str) -> anyhow::Result<LogFormat> {
-    match v {
-        "json" => Ok(LogFormat::Json),
-        "pretty" => Ok(LogFormat::Pretty),
-        _ => bail!("{name}={v} must be json or pretty"),
+fn num<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &str, into: &mut T) -> anyhow::Result<()> {
+    if let Some(v) = get(name) {
+        *into = v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v} is not a valid non-negative number"))?;
     }
+    Ok(())
 }
 
-fn admin_token(name: &str, v: String) -> anyhow::Result<SecretString> {
-    if v.len() < 16 {
-        bail!("{name} must be at least 16 characters");
-    }
-    Ok(SecretString::from(v))
+fn secs(get: &impl Fn(&str) -> Option<String>, name: &str, into: &mut Duration) -> anyhow::Result<()> {
+    let mut n = into.as_secs();
+    num(get, name, &mut n)?;
+    *into = Duration::from_secs(n);
+    Ok(())
+}
+
+fn millis(get: &impl Fn(&str) -> Option<String>, name: &str, into: &mut Duration) -> anyhow::Result<()> {
+    let mut n = into.as_millis() as u64;
+    num(get, name, &mut n)?;
+    *into = Duration::from_millis(n);
+    Ok(())
 }
 
 /// A URL with its password replaced by `***`, for messages and logs.
@@ -255,8 +336,6 @@ pub fn redact(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn load(pairs: &[(&str, &str)]) -> anyhow::Result<Config> {
@@ -269,6 +348,7 @@ mod tests {
         let c = load(&[]).unwrap();
         assert_eq!(c.database_url, "sqlite://settle.db");
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.card.breaker.window_size, 100);
     }
 
     #[test]
@@ -280,11 +360,20 @@ mod tests {
             ("SETTLE_RATE_LIMIT_PER_SEC", "-1"),
             ("SETTLE_LOG_FORMAT", "xml"),
             ("SETTLE_ADMIN_TOKEN", "short"),
+            ("SETTLE_CB_FAILURE_RATE", "150"),
+            ("SETTLE_PG_URL", "ftp://x"),
+            ("SETTLE_RECONCILE_BACKOFF_SECS", "5,x"),
         ] {
             let e = load(&[(k, v)]).unwrap_err().to_string();
             assert!(e.contains(k), "{e}");
             assert!(!e.contains('\n'), "{e}");
         }
+    }
+
+    #[test]
+    fn file_keys_are_the_variables_in_snake_case() {
+        assert_eq!(file_key("SETTLE_CB_WINDOW"), "cb_window");
+        assert_eq!(file_key("DATABASE_URL"), "database_url");
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct BuildOptions {
 
 pub struct App {
     listener: TcpListener,
+    /// The in-process PG simulator, when no SETTLE_PG_URL is set.
+    sim: Option<settle_card::sim::SimHandle>,
     state: AppState,
     stop: watch::Sender<bool>,
     shutdown_timeout: Duration,
@@ -53,12 +55,28 @@ impl App {
             Some(url) => PaymentCache::redis(url).with_context(|| format!("REDIS_URL {}: invalid", redact(url)))?,
             None => PaymentCache::memory(),
         };
-        let ctx = Context::new(db, cache, opts.settings.clone());
+        let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("SETTLE_LISTEN {}: cannot listen", cfg.listen))?;
+        let local = listener.local_addr().context("reading the listen address")?;
+        let (pg_url, sim) = match &cfg.card.pg_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let l = TcpListener::bind("127.0.0.1:0").await.context("starting the in-process PG simulator")?;
+                let sim = settle_card::sim::start(l, settle_card::sim::Knobs::default());
+                tracing::info!(url = %sim.url(), "no SETTLE_PG_URL: running the PG simulator in-process");
+                (sim.url(), Some(sim))
+            }
+        };
+        let mut settings = opts.settings.clone();
+        settings.card.callback_url = cfg.card.callback_url.clone().unwrap_or_else(|| format!("http://{local}/payments/callback"));
+        settings.card.reconcile_after = cfg.card.reconcile_after;
+        settings.card.backoff = cfg.card.reconcile_backoff.clone();
+        settings.card.not_recorded_deadline = cfg.card.reconcile_deadline;
+        let mut ctx = Context::new(db, cache, settings);
+        ctx.pg = Some(Arc::new(settle_card::client::PgClient::new(pg_config(&cfg.card, pg_url))));
         if opts.demo {
             let demo = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding the demo merchant: {e}"))?;
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
         }
-        let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("SETTLE_LISTEN {}: cannot listen", cfg.listen))?;
         let (stop, stopping) = watch::channel(false);
         let api = ApiConfig {
             admin_token: cfg.admin_token.clone(),
@@ -68,7 +86,7 @@ impl App {
             request_timeout: cfg.request_timeout,
         };
         let state = AppState { ctx, cfg: Arc::new(api), prometheus: crate::telemetry::prometheus(), stopping };
-        Ok(Self { listener, state, stop, shutdown_timeout: cfg.shutdown_timeout })
+        Ok(Self { listener, sim, state, stop, shutdown_timeout: cfg.shutdown_timeout })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -87,7 +105,7 @@ impl App {
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish within the
     /// shutdown bound, stops the workers (releasing their leases) and closes the pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, state, stop, shutdown_timeout } = self;
+        let Self { listener, sim, state, stop, shutdown_timeout } = self;
         let ctx = state.ctx.clone();
         let workers = ctx.spawn_workers(stop.subscribe());
         let router = settle_api::router(state);
@@ -122,12 +140,30 @@ impl App {
         for w in workers {
             let _ = tokio::time::timeout(Duration::from_secs(5), w).await;
         }
+        if let Some(sim) = sim {
+            sim.stop().await;
+        }
         if let Err(e) = ctx.db.clone().close().await {
             tracing::warn!(error = %e, "closing the database pool");
         }
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The gateway client's settings from configuration.
+pub fn pg_config(c: &crate::config::CardConfig, base_url: String) -> settle_card::client::PgConfig {
+    let mut p = settle_card::client::PgConfig::new(base_url);
+    p.connect_timeout = c.connect_timeout;
+    p.request_timeout = c.request_timeout;
+    p.read_retries = c.read_retries;
+    p.charge_retries = c.charge_retries;
+    p.backoff_base = c.backoff_base;
+    p.backoff_max = c.backoff_max;
+    p.breaker = c.breaker.clone();
+    p.max_concurrent_calls = c.max_concurrent;
+    p.max_wait = c.max_wait;
+    p
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

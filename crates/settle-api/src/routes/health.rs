@@ -15,6 +15,15 @@ pub struct Health {
     pub status: &'static str,
     pub database: DatabaseHealth,
     pub cache: CacheHealthView,
+    /// The card gateway's circuit, when the card rail is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayHealth>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GatewayHealth {
+    /// closed, open or half_open.
+    pub circuit: &'static str,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -49,6 +58,7 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         status: if db_ok { "ok" } else { "unavailable" },
         database: DatabaseHealth { status: if db_ok { "ok" } else { "unavailable" }, latency_ms: latency.as_millis() as u64 },
         cache: CacheHealthView { status: cache.as_str() },
+        gateway: st.ctx.pg.as_ref().map(|pg| GatewayHealth { circuit: pg.circuit_state().as_str() }),
     };
     (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -1,6 +1,8 @@
 //! `/payments`: create, read, status, list, history, cancel.
 
+pub mod callback;
 pub mod cancel;
+pub mod card;
 pub mod create;
 pub mod events;
 pub mod get;

@@ -24,6 +24,10 @@ pub struct Model {
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Card rail: times the reconciler asked the gateway about this payment.
+    pub recon_attempts: i32,
+    /// Card rail: when the reconciler asks next.
+    pub next_check_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

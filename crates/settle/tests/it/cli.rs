@@ -38,10 +38,10 @@ fn merchant_create_seed_and_migrate_commands() {
     assert_eq!(a, b, "seeding twice changes nothing");
 
     let status = stdout(&settle(&dir, &["migrate", "status"], &[]));
-    assert_eq!(status.lines().filter(|l| l.starts_with("applied ")).count(), 3, "{status}");
-    stdout(&settle(&dir, &["migrate", "down", "3"], &[]));
+    assert_eq!(status.lines().filter(|l| l.starts_with("applied ")).count(), 4, "{status}");
+    stdout(&settle(&dir, &["migrate", "down", "4"], &[]));
     let status = stdout(&settle(&dir, &["migrate", "status"], &[]));
-    assert_eq!(status.lines().filter(|l| l.starts_with("pending ")).count(), 3, "{status}");
+    assert_eq!(status.lines().filter(|l| l.starts_with("pending ")).count(), 4, "{status}");
     // Serving without migrating refuses pending migrations, with one clear line.
     let o = settle(&dir, &["serve", "--no-migrate"], &[("SETTLE_LISTEN", "127.0.0.1:0")]);
     assert!(!o.status.success());

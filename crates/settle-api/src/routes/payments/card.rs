@@ -1,0 +1,53 @@
+use axum::{
+    extract::{Path, State},
+    response::Response,
+};
+use serde::Deserialize;
+use settle_app::{card::{self, CardInput}, payments::PaymentView};
+use settle_domain::{CardNumber, CardType};
+use utoipa::ToSchema;
+
+use crate::{
+    ApiError, AppState,
+    error::ErrorBody,
+    extract::{Mutation, reply},
+};
+
+/// `POST /payments/{paymentId}/card`. The card number is checked here and sent only to the gateway: Settle
+/// keeps the card type and the last four digits.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CardRequest {
+    /// SAMSUNG, KB or HYUNDAI.
+    #[schema(example = "SAMSUNG")]
+    pub card_type: String,
+    /// xxxx-xxxx-xxxx-xxxx, Luhn-valid.
+    #[schema(example = "4111-1111-1111-1111")]
+    pub card_no: String,
+}
+
+/// Pay a CARD payment with a card through the gateway.
+#[utoipa::path(
+    post, path = "/payments/{paymentId}/card", tag = "payments",
+    request_body = CardRequest,
+    params(
+        ("paymentId" = String, Path, description = "0x + 64 hex"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body"),
+    ),
+    responses(
+        (status = 202, description = "PROCESSING: the gateway accepted the charge (externalPaymentKey), or its outcome is being resolved", body = PaymentView),
+        (status = 402, description = "FAILED: the gateway declined, or could not be reached and nothing was charged (failureMessage)", body = PaymentView),
+        (status = 400, description = "Invalid card input; nothing was sent", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_state: not a PENDING CARD payment", body = ErrorBody),
+        (status = 503, description = "circuit_open or gateway_busy: nothing was sent, the payment stays PENDING", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<CardRequest>) -> Result<Response, ApiError> {
+    let input = CardInput {
+        card_type: CardType::parse("cardType", &m.body.card_type).map_err(ApiError::from_domain)?,
+        card_no: CardNumber::parse("cardNo", &m.body.card_no).map_err(ApiError::from_domain)?,
+    };
+    Ok(reply(card::charge(&st.ctx, &m.merchant, &id, input, m.idem.as_ref()).await?))
+}

@@ -1,0 +1,309 @@
+//! The PG simulator: a real HTTP server that behaves like a card gateway without idempotency.
+//!
+//! - `POST /api/v1/payments` (header `X-USER-ID` required) waits a random latency, fails a share of requests
+//!   with 500 before recording anything, otherwise records a PENDING transaction and answers its key. A
+//!   second POST for an order makes a second transaction, as a real gateway would.
+//! - Processing ends after a random delay as SUCCESS or FAILED (limit exceeded, invalid card); the result is
+//!   POSTed to the callback URL, unless dropped; some callbacks are sent twice.
+//! - `GET /api/v1/payments/{transactionKey}`, `GET /api/v1/payments?orderId=`.
+//! - Fault knobs ([`Knobs`]) are set at start and through `GET`/`PUT /admin/knobs`; `GET /admin/stats`
+//!   counts requests; `GET /admin/transactions` lists every transaction (for tests).
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use serde::{Deserialize, Serialize};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use crate::wire::{Callback, ChargeAccepted, ChargeRequest, GatewayError, OrderTransactions, Transaction};
+
+/// The simulator's behaviour. Rates are 0.0 ..= 1.0; ranges are milliseconds `[min, max]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Knobs {
+    /// Share of charge requests answered 500 before anything is recorded.
+    pub request_failure_rate: f64,
+    /// Latency of every request.
+    pub latency_ms: [u64; 2],
+    /// Time from an accepted charge to its result.
+    pub processing_ms: [u64; 2],
+    /// Share of processed transactions that succeed; the rest fail, split between limit exceeded and invalid card.
+    pub success_rate: f64,
+    /// Share of charge requests that never get an answer (the client times out); nothing is recorded.
+    pub hang_rate: f64,
+    /// Share of charge requests recorded (the card is charged) but answered 500: the response is lost.
+    pub fail_after_record_rate: f64,
+    pub callback_drop_rate: f64,
+    pub callback_duplicate_rate: f64,
+    pub callback_delay_ms: [u64; 2],
+    /// Amounts above this are declined at once with 400 (limit exceeded).
+    pub decline_above: Option<u64>,
+    /// Seed of the random choices (None: from the OS).
+    pub seed: Option<u64>,
+}
+
+impl Default for Knobs {
+    /// Seed 004's gateway: about 40 % failures, 100-500 ms latency, results 1-5 s later.
+    fn default() -> Self {
+        Self {
+            request_failure_rate: 0.4,
+            latency_ms: [100, 500],
+            processing_ms: [1000, 5000],
+            success_rate: 0.7,
+            hang_rate: 0.0,
+            fail_after_record_rate: 0.0,
+            callback_drop_rate: 0.0,
+            callback_duplicate_rate: 0.0,
+            callback_delay_ms: [0, 0],
+            decline_above: None,
+            seed: None,
+        }
+    }
+}
+
+impl Knobs {
+    /// A gateway that answers at once and never fails (tests set what they need on top).
+    pub fn calm() -> Self {
+        Self { request_failure_rate: 0.0, latency_ms: [0, 0], processing_ms: [50, 50], success_rate: 1.0, ..Self::default() }
+    }
+}
+
+/// Request counts, for tests ("no traffic reached the gateway").
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    pub charge_requests: u64,
+    pub get_requests: u64,
+    pub callbacks_sent: u64,
+}
+
+struct Sim {
+    knobs: Mutex<Knobs>,
+    rng: Mutex<StdRng>,
+    txs: Mutex<HashMap<String, (Transaction, String)>>,
+    by_order: Mutex<HashMap<String, Vec<String>>>,
+    charges: AtomicU64,
+    gets: AtomicU64,
+    callbacks: AtomicU64,
+    http: reqwest::Client,
+}
+
+type Shared = Arc<Sim>;
+
+impl Sim {
+    fn roll(&self) -> f64 {
+        self.rng.lock().unwrap_or_else(|p| p.into_inner()).random::<f64>()
+    }
+
+    fn between(&self, [lo, hi]: [u64; 2]) -> Duration {
+        let ms = if hi > lo { self.rng.lock().unwrap_or_else(|p| p.into_inner()).random_range(lo..=hi) } else { lo };
+        Duration::from_millis(ms)
+    }
+
+    fn knobs(&self) -> Knobs {
+        self.knobs.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// A running simulator.
+pub struct SimHandle {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving (accepted connections are closed).
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.abort();
+            let _ = t.await;
+        }
+    }
+}
+
+/// Starts the simulator on `listener`.
+pub fn start(listener: TcpListener, knobs: Knobs) -> SimHandle {
+    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let rng = match knobs.seed {
+        Some(s) => StdRng::seed_from_u64(s),
+        None => StdRng::from_os_rng(),
+    };
+    let sim = Arc::new(Sim {
+        knobs: Mutex::new(knobs),
+        rng: Mutex::new(rng),
+        txs: Mutex::new(HashMap::new()),
+        by_order: Mutex::new(HashMap::new()),
+        charges: AtomicU64::new(0),
+        gets: AtomicU64::new(0),
+        callbacks: AtomicU64::new(0),
+        http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default(),
+    });
+    let app = Router::new()
+        .route("/api/v1/payments", get(find_by_order).post(charge))
+        .route("/api/v1/payments/{key}", get(get_tx))
+        .route("/admin/knobs", get(get_knobs).put(put_knobs))
+        .route("/admin/stats", get(stats))
+        .route("/admin/transactions", get(all_transactions))
+        .with_state(sim);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    SimHandle { addr, stop: Some(tx), task: Some(task) }
+}
+
+fn gw_error(status: StatusCode, error: &str, message: &str) -> Response {
+    (status, Json(GatewayError { error: error.into(), message: message.into() })).into_response()
+}
+
+async fn charge(State(sim): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    sim.charges.fetch_add(1, Ordering::Relaxed);
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.latency_ms)).await;
+    if headers.get("x-user-id").and_then(|v| v.to_str().ok()).is_none_or(str::is_empty) {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    }
+    let Ok(req) = serde_json::from_slice::<ChargeRequest>(&body) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "invalid body");
+    };
+    if !["SAMSUNG", "KB", "HYUNDAI"].contains(&req.card_type.as_str()) || req.card_no.len() != 19 || req.amount == 0 {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "invalid card or amount");
+    }
+    if k.decline_above.is_some_and(|limit| req.amount > limit) {
+        return gw_error(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", "limit exceeded");
+    }
+    if sim.roll() < k.hang_rate {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+    if sim.roll() < k.request_failure_rate {
+        return gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure");
+    }
+    let key = format!("TX-{}", uuid::Uuid::now_v7().simple());
+    let tx = Transaction {
+        transaction_key: key.clone(),
+        order_id: req.order_id.clone(),
+        card_type: req.card_type.clone(),
+        card_last4: req.card_no[req.card_no.len() - 4..].to_owned(),
+        amount: req.amount,
+        status: "PENDING".into(),
+        reason: None,
+    };
+    sim.txs.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), (tx, req.callback_url.clone()));
+    sim.by_order.lock().unwrap_or_else(|p| p.into_inner()).entry(req.order_id.clone()).or_default().push(key.clone());
+    tokio::spawn(process(sim.clone(), key.clone()));
+    if sim.roll() < k.fail_after_record_rate {
+        return gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure");
+    }
+    (StatusCode::OK, Json(ChargeAccepted { transaction_key: key, status: "PENDING".into() })).into_response()
+}
+
+/// Finishes a transaction after the processing delay and sends its callback.
+async fn process(sim: Shared, key: String) {
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.processing_ms)).await;
+    let roll = sim.roll();
+    let (status, reason) = if roll < k.success_rate {
+        ("SUCCESS", None)
+    } else if roll < k.success_rate + (1.0 - k.success_rate) / 2.0 {
+        ("FAILED", Some("limit exceeded"))
+    } else {
+        ("FAILED", Some("invalid card"))
+    };
+    let (tx, url) = {
+        let mut txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((tx, url)) = txs.get_mut(&key) else { return };
+        tx.status = status.into();
+        tx.reason = reason.map(Into::into);
+        (tx.clone(), url.clone())
+    };
+    if sim.roll() < k.callback_drop_rate {
+        return;
+    }
+    let times = if sim.roll() < k.callback_duplicate_rate { 2 } else { 1 };
+    let cb = Callback { transaction_key: tx.transaction_key, order_id: tx.order_id, status: tx.status, reason: tx.reason };
+    for _ in 0..times {
+        tokio::time::sleep(sim.between(k.callback_delay_ms)).await;
+        sim.callbacks.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = sim.http.post(&url).json(&cb).send().await {
+            tracing::debug!(error = %e, "pg-sim: callback not delivered");
+        }
+    }
+}
+
+async fn get_tx(State(sim): State<Shared>, Path(key): Path<String>) -> Response {
+    sim.gets.fetch_add(1, Ordering::Relaxed);
+    tokio::time::sleep(sim.between(sim.knobs().latency_ms)).await;
+    match sim.txs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        Some((tx, _)) => Json(tx.clone()).into_response(),
+        None => gw_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such transaction"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OrderQuery {
+    order_id: Option<String>,
+}
+
+async fn find_by_order(State(sim): State<Shared>, Query(q): Query<OrderQuery>) -> Response {
+    sim.gets.fetch_add(1, Ordering::Relaxed);
+    tokio::time::sleep(sim.between(sim.knobs().latency_ms)).await;
+    let Some(order_id) = q.order_id else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "orderId is required");
+    };
+    let keys = sim.by_order.lock().unwrap_or_else(|p| p.into_inner()).get(&order_id).cloned().unwrap_or_default();
+    let txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
+    let transactions = keys.iter().filter_map(|k| txs.get(k).map(|(t, _)| t.clone())).collect();
+    Json(OrderTransactions { order_id, transactions }).into_response()
+}
+
+async fn get_knobs(State(sim): State<Shared>) -> Json<Knobs> {
+    Json(sim.knobs())
+}
+
+async fn put_knobs(State(sim): State<Shared>, Json(k): Json<Knobs>) -> Json<Knobs> {
+    if let Some(seed) = k.seed {
+        *sim.rng.lock().unwrap_or_else(|p| p.into_inner()) = StdRng::seed_from_u64(seed);
+    }
+    *sim.knobs.lock().unwrap_or_else(|p| p.into_inner()) = k.clone();
+    Json(k)
+}
+
+async fn stats(State(sim): State<Shared>) -> Json<Stats> {
+    Json(Stats {
+        charge_requests: sim.charges.load(Ordering::Relaxed),
+        get_requests: sim.gets.load(Ordering::Relaxed),
+        callbacks_sent: sim.callbacks.load(Ordering::Relaxed),
+    })
+}
+
+async fn all_transactions(State(sim): State<Shared>) -> Json<Vec<Transaction>> {
+    Json(sim.txs.lock().unwrap_or_else(|p| p.into_inner()).values().map(|(t, _)| t.clone()).collect())
+}
