@@ -380,6 +380,13 @@ impl Reconciler {
         };
         metrics::counter!("settle_card_reconcile_checks_total").increment(1);
         let pending_at_gateway = match found {
+            Ok(txs) if txs.is_empty() && row.external_payment_key.is_some() => {
+                // The gateway gave us this key, so it recorded the charge: a 404 now is its inconsistency,
+                // never a reason to report the payment FAILED.
+                tracing::error!(payment_id = %row.payment_id, key = ?row.external_payment_key, "the gateway no longer knows a transaction it accepted; asking again later");
+                metrics::counter!("settle_card_missing_transactions_total").increment(1);
+                true
+            }
             Ok(txs) if txs.is_empty() => {
                 if now - row.updated_at > s.not_recorded_deadline.as_millis() as i64 {
                     let changes = Changes { failure_message: Some("the card gateway never recorded this charge".into()), ..Default::default() };

@@ -180,11 +180,31 @@ pub struct Setup {
     pub settings: settle_app::Settings,
     pub rate_limit: Option<(u32, u32)>,
     pub body_limit: Option<usize>,
+    pub card: CardSetup,
+}
+
+/// The card rail of a test: a simulator started for it (with these knobs) unless `pg_url` names one.
+#[derive(Clone)]
+pub struct CardSetup {
+    pub knobs: settle_card::sim::Knobs,
+    pub pg_url: Option<String>,
+    pub config: settle::config::CardConfig,
+}
+
+impl Default for CardSetup {
+    fn default() -> Self {
+        let mut config = settle::config::CardConfig::default();
+        config.breaker.open_wait = Duration::from_secs(1);
+        config.reconcile_after = Duration::from_secs(1);
+        config.reconcile_backoff = vec![Duration::from_secs(1)];
+        config.reconcile_deadline = Duration::from_secs(10);
+        Self { knobs: settle_card::sim::Knobs::calm(), pg_url: None, config }
+    }
 }
 
 impl Setup {
     pub fn new(variant: Variant) -> Self {
-        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None }
+        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None, card: CardSetup::default() }
     }
 }
 
@@ -197,6 +217,10 @@ pub struct TestApp {
     pub ctx: settle_app::Context,
     pub db: Arc<TestDb>,
     pub setup: Setup,
+    /// The simulator started for this test, if any.
+    pub sim: Option<settle_card::sim::SimHandle>,
+    /// The gateway Settle talks to.
+    pub pg_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -260,6 +284,13 @@ impl TestApp {
         if let Some(b) = setup.body_limit {
             cfg.body_limit_bytes = b;
         }
+        cfg.card = setup.card.config.clone();
+        let sim = match &setup.card.pg_url {
+            Some(_) => None,
+            None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),
+        };
+        let pg_url = setup.card.pg_url.clone().unwrap_or_else(|| sim.as_ref().map(|s| s.url()).unwrap_or_default());
+        cfg.card.pg_url = Some(pg_url.clone());
         let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, settings: setup.settings.clone() }).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let ctx = app.context().clone();
@@ -274,6 +305,8 @@ impl TestApp {
             ctx,
             db,
             setup,
+            sim,
+            pg_url,
             stop: Some(tx),
             task: Some(task),
         }
@@ -292,6 +325,9 @@ impl TestApp {
     /// Stops Settle and drops its database.
     pub async fn finish(mut self) {
         self.shutdown().await;
+        if let Some(sim) = self.sim.take() {
+            sim.stop().await;
+        }
         self.db.drop_now().await;
     }
 
@@ -331,6 +367,47 @@ impl TestApp {
         let r = self.post("/payments/create", &Self::chain_payment(order_id)).await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.body
+    }
+
+    /// Creates a CARD payment and returns its id.
+    pub async fn create_card_payment(&self, order_id: &str, amount: u64) -> String {
+        let r = self.post("/payments/create", &json!({"orderId": order_id, "amount": amount.to_string(), "currency": "KRW", "rail": "CARD"})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["rail"], "CARD");
+        r.body["paymentId"].as_str().expect("id").to_owned()
+    }
+
+    /// `POST /payments/{id}/card`.
+    pub async fn pay(&self, id: &str, card_type: &str, card_no: &str, key: Option<&str>) -> Resp {
+        let body = json!({"cardType": card_type, "cardNo": card_no}).to_string();
+        let extra: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
+        self.request(Method::POST, &format!("/payments/{id}/card"), Some(&self.key), Some(&body), &extra).await
+    }
+
+    /// The simulator's request counts.
+    pub async fn sim_stats(&self) -> settle_card::sim::Stats {
+        self.client.get(format!("{}/admin/stats", self.pg_url)).send().await.expect("stats").json().await.expect("stats json")
+    }
+
+    /// Every transaction the simulator recorded.
+    pub async fn sim_transactions(&self) -> Vec<settle_card::wire::Transaction> {
+        self.client.get(format!("{}/admin/transactions", self.pg_url)).send().await.expect("txs").json().await.expect("txs json")
+    }
+
+    /// Waits until every payment in `ids` is COMPLETED or FAILED (or `limit` passes); returns their statuses.
+    pub async fn wait_final(&self, ids: &[String], limit: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let mut statuses = Vec::with_capacity(ids.len());
+            for id in ids {
+                let row = settle_store::payments::find_any(&self.ctx.db, id).await.expect("read").expect("payment");
+                statuses.push(row.status);
+            }
+            if statuses.iter().all(|s| s == "COMPLETED" || s == "FAILED") || tokio::time::Instant::now() > deadline {
+                return statuses;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Creates another merchant through the admin API; returns its API key.

@@ -5,6 +5,7 @@ mod helpers;
 
 mod bad_input;
 mod cache;
+mod card;
 mod cli;
 mod concurrency;
 mod idempotency;

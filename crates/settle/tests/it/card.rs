@@ -1,0 +1,312 @@
+//! The card rail against the real PG simulator over HTTP.
+
+use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+
+use reqwest::Method;
+use serde_json::json;
+use settle_card::sim::Knobs;
+
+use crate::{helpers::*, per_db};
+
+per_db!(chaos_every_card_payment_ends_final_and_nothing_is_charged_twice, bad_card_input_never_reaches_the_gateway, card_happy_paths_declines_and_untrusted_callbacks);
+
+const CARD: &str = "4111-1111-1111-1111";
+
+/// Charges one payment as a careful merchant would: the same Idempotency-Key on every try, and a retry after
+/// a 503 (circuit open, bulkhead full). Returns the final HTTP status.
+async fn pay_until_answered(app: &TestApp, id: &str) -> u16 {
+    let key = format!("pay-{id}");
+    for _ in 0..200 {
+        let r = app.pay(id, "SAMSUNG", CARD, Some(&key)).await;
+        match r.status.as_u16() {
+            202 | 402 => return r.status.as_u16(),
+            503 => tokio::time::sleep(Duration::from_millis(250)).await,
+            other => panic!("unexpected {other}: {}", r.text),
+        }
+    }
+    panic!("no answer for {id}");
+}
+
+async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.card.knobs = Knobs {
+        request_failure_rate: 0.4,
+        latency_ms: [100, 500],
+        processing_ms: [1000, 5000],
+        success_rate: 0.7,
+        callback_drop_rate: 0.2,
+        callback_duplicate_rate: 0.1,
+        fail_after_record_rate: 0.05,
+        seed: Some(4),
+        ..Knobs::default()
+    };
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let app = Arc::new(app);
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for i in 0..300 {
+        ids.push(app.create_card_payment(&format!("chaos-{i}"), 1000 + i).await);
+    }
+    let sem = Arc::new(tokio::sync::Semaphore::new(20));
+    let tasks: Vec<_> = ids
+        .iter()
+        .cloned()
+        .map(|id| {
+            let (app, sem) = (app.clone(), sem.clone());
+            tokio::spawn(async move {
+                let _p = sem.acquire().await.unwrap();
+                pay_until_answered(&app, &id).await
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let statuses = app.wait_final(&ids, Duration::from_secs(120)).await;
+    let open: Vec<_> = ids.iter().zip(&statuses).filter(|(_, s)| *s != "COMPLETED" && *s != "FAILED").collect();
+    assert!(open.is_empty(), "every payment ends COMPLETED or FAILED within the bound; still open: {open:?}");
+    eprintln!("300 card payments final in {:?}", started.elapsed());
+
+    let mut by_order: HashMap<String, Vec<settle_card::wire::Transaction>> = HashMap::new();
+    for tx in app.sim_transactions().await {
+        by_order.entry(tx.order_id.clone()).or_default().push(tx);
+    }
+    let mut completed = 0;
+    for id in &ids {
+        let p = app.get(&format!("/payments/{id}")).await.body;
+        let txs = by_order.get(id).cloned().unwrap_or_default();
+        assert!(txs.len() <= 1, "{id}: the gateway holds {} transactions: charged twice", txs.len());
+        let successes = txs.iter().filter(|t| t.status == "SUCCESS").count();
+        assert!(successes <= 1);
+        let status = p["status"].as_str().unwrap();
+        assert_eq!(status == "COMPLETED", successes == 1, "{id}: COMPLETED exactly when its gateway transaction is SUCCESS: {p} {txs:?}");
+        if let Some(tx) = txs.first() {
+            assert_ne!(tx.status, "PENDING", "{id}: the gateway finished it");
+            if status == "COMPLETED" {
+                assert_eq!(p["externalPaymentKey"], tx.transaction_key.as_str());
+            }
+        }
+        assert_eq!(p["cardType"], "SAMSUNG");
+        assert_eq!(p["cardLast4"], "1111");
+        let ev = app.get(&format!("/payments/{id}/events")).await.body;
+        let types: Vec<&str> = ev["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+        let last = if status == "COMPLETED" { "CONFIRMED" } else { "FAILED" };
+        assert_eq!(types, ["CREATED", "SUBMITTED", last], "{id}: its history agrees");
+        completed += usize::from(status == "COMPLETED");
+    }
+    eprintln!("{completed} COMPLETED, {} FAILED", ids.len() - completed);
+    assert!(completed > 100, "most charges go through in the end ({completed})");
+    let m = app.request(Method::GET, "/metrics", None, None, &[]).await.text;
+    assert!(m.contains("settle_pg_calls_total") && m.contains("settle_pg_retries_total") && m.contains("settle_pg_circuit_state"));
+    Arc::into_inner(app).unwrap().finish().await;
+}
+
+async fn bad_card_input_never_reaches_the_gateway(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let id = app.create_card_payment("bad-card", 5000).await;
+    for (card_type, card_no, param) in [
+        ("SAMSUNG", "abcd-efgh-ijkl-mnop", "cardNo"),
+        ("SAMSUNG", "4111-1111-1111", "cardNo"),
+        ("SAMSUNG", "4111111111111111", "cardNo"),
+        ("SAMSUNG", "4111-1111-1111-1112", "cardNo"),
+        ("SAMSUNG", "", "cardNo"),
+        ("VISA", CARD, "cardType"),
+        ("samsung", CARD, "cardType"),
+    ] {
+        let r = app.pay(&id, card_type, card_no, None).await;
+        assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{card_type} {card_no}");
+        assert!(!r.text.contains("4111-1111"), "the card number is never echoed");
+    }
+    let r = app.request(Method::POST, &format!("/payments/{id}/card"), Some(&app.key), Some(r#"{"cardType":"KB"}"#), &[]).await;
+    assert_eq!(r.assert_error(400, "parameter_missing").as_deref(), Some("cardNo"));
+    let r = app.request(Method::POST, &format!("/payments/{id}/card"), Some(&app.key), Some(r#"{"cardType":"KB","cardNo":4111}"#), &[]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("cardNo"));
+    // Card on a chain payment, on a cancelled one, on nobody's: refused before the gateway.
+    let chain = app.create_payment("chain-one").await["paymentId"].as_str().unwrap().to_owned();
+    app.pay(&chain, "KB", CARD, None).await.assert_error(409, "invalid_state");
+    let cancelled = app.create_card_payment("cancel-me", 100).await;
+    app.post(&format!("/payments/{cancelled}/cancel"), &json!({})).await;
+    app.pay(&cancelled, "KB", CARD, None).await.assert_error(409, "invalid_state");
+    app.pay(&format!("0x{}", "cd".repeat(32)), "KB", CARD, None).await.assert_error(404, "payment_not_found");
+    // Card creation rules.
+    let r = app.post("/payments/create", &json!({"orderId": "c2", "amount": "1", "currency": "KRW", "rail": "CARD", "chainId": 1})).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("chainId"));
+
+    assert_eq!(app.sim_stats().await.charge_requests, 0, "no bad input reached the gateway");
+    let p = app.get(&format!("/payments/{id}")).await.body;
+    assert_eq!(p["status"], "PENDING");
+    assert!(p.get("cardLast4").is_none());
+    app.finish().await;
+}
+
+async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.card.knobs = Knobs { decline_above: Some(1_000_000), callback_drop_rate: 1.0, ..Knobs::calm() };
+    setup.card.config.reconcile_after = Duration::from_secs(30);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+
+    // Accepted: 202 PROCESSING with the gateway's key; the card is kept as type and last four only.
+    let id = app.create_card_payment("happy", 15_000).await;
+    let r = app.pay(&id, "KB", CARD, Some("happy-1")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["status"], "PROCESSING");
+    let key = r.body["externalPaymentKey"].as_str().expect("key").to_owned();
+    assert_eq!((r.body["cardType"].as_str(), r.body["cardLast4"].as_str()), (Some("KB"), Some("1111")));
+    let again = app.pay(&id, "KB", CARD, Some("happy-1")).await;
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.text, r.text);
+    assert_eq!(app.sim_stats().await.charge_requests, 1, "a replay sends nothing");
+    // Paying again without the key: the payment is no longer PENDING.
+    app.pay(&id, "KB", CARD, None).await.assert_error(409, "invalid_state");
+
+    // A forged callback (claims FAILED, the gateway says SUCCESS) is checked with the gateway and applied as SUCCESS.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let forged = json!({"transactionKey": key, "orderId": id, "status": "FAILED", "reason": "forged"}).to_string();
+    let r = app.request(Method::POST, "/payments/callback", None, Some(&forged), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["result"], "applied");
+    assert_eq!(app.get(&format!("/payments/{id}/status")).await.body["status"], "COMPLETED");
+    // Duplicates change nothing.
+    for _ in 0..3 {
+        let r = app.request(Method::POST, "/payments/callback", None, Some(&forged), &[]).await;
+        assert_eq!(r.body["result"], "noop");
+    }
+    let ev = app.get(&format!("/payments/{id}/events")).await.body;
+    assert_eq!(ev["data"].as_array().unwrap().len(), 3, "CREATED, SUBMITTED, CONFIRMED once");
+    // Unknown transaction: 404; malformed: 400.
+    let unknown = json!({"transactionKey": "TX-nope", "orderId": id, "status": "SUCCESS"}).to_string();
+    app.request(Method::POST, "/payments/callback", None, Some(&unknown), &[]).await.assert_error(404, "not_found");
+    let bad = app.request(Method::POST, "/payments/callback", None, Some(r#"{"status":"SUCCESS"}"#), &[]).await;
+    assert_eq!(bad.assert_error(400, "parameter_missing").as_deref(), Some("transactionKey"));
+
+    // Declined by the gateway at once: 402, FAILED with the reason.
+    let big = app.create_card_payment("too-big", 5_000_000).await;
+    let r = app.pay(&big, "HYUNDAI", CARD, None).await;
+    assert_eq!(r.status, 402, "{}", r.text);
+    assert_eq!(r.body["status"], "FAILED");
+    assert_eq!(r.body["failureMessage"], "limit exceeded");
+    app.finish().await;
+}
+
+mod circuit {
+    use crate::helpers::{Cache, Db, Variant};
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() { super::circuit_opens_fails_fast_and_half_open_probes_close_it(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() { super::circuit_opens_fails_fast_and_half_open_probes_close_it(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+}
+
+/// The simulator is stopped: charges fail, the circuit opens, calls fail fast with 503 and send nothing (the
+/// simulator, back but still within the open wait, receives no request); after the wait, half-open probes
+/// succeed and close it.
+async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sim = settle_card::sim::start(listener, Knobs::calm());
+    let mut setup = Setup::new(v);
+    setup.card.pg_url = Some(format!("http://{addr}"));
+    let c = &mut setup.card.config;
+    c.breaker.window_size = 4;
+    c.breaker.minimum_calls = 4;
+    c.breaker.half_open_calls = 2;
+    c.breaker.open_wait = Duration::from_secs(3);
+    c.charge_retries = 1;
+    c.backoff_base = Duration::from_millis(10);
+    let Some(app) = TestApp::spawn_with(setup).await else {
+        sim.stop().await;
+        return;
+    };
+    let p1 = app.create_card_payment("cb-1", 100).await;
+    assert_eq!(app.pay(&p1, "KB", CARD, None).await.status, 202);
+    assert_eq!(circuit_of(&app).await, "closed");
+    assert_eq!(app.wait_final(std::slice::from_ref(&p1), Duration::from_secs(10)).await, ["COMPLETED"]);
+
+    sim.stop().await;
+    // Connection refused: certainly not recorded, so retried once, then FAILED with nothing charged.
+    let p2 = app.create_card_payment("cb-2", 100).await;
+    let r = app.pay(&p2, "KB", CARD, None).await;
+    assert_eq!(r.status, 402, "{}", r.text);
+    assert!(r.body["failureMessage"].as_str().unwrap().contains("nothing was charged"));
+    let p3 = app.create_card_payment("cb-3", 100).await;
+    app.pay(&p3, "KB", CARD, None).await;
+    assert_eq!(circuit_of(&app).await, "open");
+
+    // Open: fail fast, nothing sent, the payment stays PENDING.
+    let sim = settle_card::sim::start(tokio::net::TcpListener::bind(addr).await.expect("rebind"), Knobs::calm());
+    let p4 = app.create_card_payment("cb-4", 100).await;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let r = app.pay(&p4, "KB", CARD, Some("cb-4")).await;
+        r.assert_error(503, "circuit_open");
+        assert!(t.elapsed() < Duration::from_millis(500), "fails fast");
+    }
+    assert_eq!(app.get(&format!("/payments/{p4}")).await.body["status"], "PENDING");
+    let stats = app.client.get(format!("{}/admin/stats", sim.url())).send().await.unwrap().json::<settle_card::sim::Stats>().await.unwrap();
+    assert_eq!((stats.charge_requests, stats.get_requests), (0, 0), "no traffic reached the gateway while open");
+
+    // After the open wait: half-open probes go through and close the circuit.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(circuit_of(&app).await, "half_open");
+    let r = app.pay(&p4, "KB", CARD, Some("cb-4")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let p5 = app.create_card_payment("cb-5", 100).await;
+    assert_eq!(app.pay(&p5, "KB", CARD, None).await.status, 202);
+    assert_eq!(circuit_of(&app).await, "closed");
+    let statuses = app.wait_final(&[p1, p4, p5], Duration::from_secs(20)).await;
+    assert!(statuses.iter().all(|s| s == "COMPLETED"), "{statuses:?}");
+    app.finish().await;
+    sim.stop().await;
+}
+
+/// The gateway circuit as /health reports it.
+async fn circuit_of(app: &TestApp) -> String {
+    let h = app.request(Method::GET, "/health", None, None, &[]).await;
+    h.body["gateway"]["circuit"].as_str().unwrap_or_default().to_owned()
+}
+
+mod two_reconcilers {
+    use crate::helpers::{Cache, Db, Variant};
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() { super::two_instances_reconcile_each_payment_once(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn mysql() { super::two_instances_reconcile_each_payment_once(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
+}
+
+/// Two Settle instances on one database, both running the reconciler, and a gateway whose callbacks are all
+/// lost (and whose answers are sometimes lost after recording): the reconcilers settle every payment, each
+/// exactly once.
+async fn two_instances_reconcile_each_payment_once(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.card.knobs = Knobs { callback_drop_rate: 1.0, fail_after_record_rate: 0.3, success_rate: 0.6, processing_ms: [100, 600], seed: Some(7), ..Knobs::calm() };
+    setup.card.config.reconcile_after = Duration::from_millis(0);
+    let Some(a) = TestApp::spawn_with(setup).await else { return };
+    let mut setup_b = a.setup.clone();
+    setup_b.card.pg_url = Some(a.pg_url.clone());
+    let b = TestApp::start(setup_b, a.db.clone()).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let id = app.create_card_payment(&format!("two-{i}"), 100 + i).await;
+        let r = app.pay(&id, "HYUNDAI", CARD, None).await;
+        assert!(r.status == 202 || r.status == 402, "{}", r.text);
+        ids.push(id);
+    }
+    let statuses = a.wait_final(&ids, Duration::from_secs(60)).await;
+    assert!(statuses.iter().all(|s| s == "COMPLETED" || s == "FAILED"), "{statuses:?}");
+    let txs = a.sim_transactions().await;
+    for id in &ids {
+        let ev = a.get(&format!("/payments/{id}/events")).await.body;
+        let terminal = ev["data"].as_array().unwrap().iter().filter(|e| e["eventType"] == "CONFIRMED" || e["eventType"] == "FAILED").count();
+        assert_eq!(terminal, 1, "{id} settled exactly once: {ev}");
+        let mine: Vec<_> = txs.iter().filter(|t| &t.order_id == id).collect();
+        assert!(mine.len() <= 1, "{id} charged twice");
+        let completed = a.get(&format!("/payments/{id}")).await.body["status"] == "COMPLETED";
+        assert_eq!(completed, mine.iter().any(|t| t.status == "SUCCESS"), "{id}");
+    }
+    assert_eq!(a.sim_stats().await.callbacks_sent, 0, "no callback helped");
+    let holder = settle_store::leases::holder(&a.ctx.db, settle_app::card::LEASE, settle_store::now_ms()).await.unwrap();
+    assert!(holder.as_deref() == Some(a.ctx.instance_id.as_str()) || holder.as_deref() == Some(b.ctx.instance_id.as_str()));
+    let mut b = b;
+    b.shutdown().await;
+    a.finish().await;
+}
