@@ -12,11 +12,6 @@
 //! never recorded after a deadline. Every change is a compare-and-set on the row version: when a callback and
 //! the reconciler race, one applies and the other is a no-op.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicI64, Ordering},
-};
-
 use futures::StreamExt;
 use settle_card::{
     client::{ChargeOutcome, PgError},
@@ -30,24 +25,13 @@ use settle_store::{
 
 use crate::{
     AppError, Context,
-    cache::CachedStatus,
     idempotency::{self, IdemKey, Reply, Start},
-    payments::PaymentView,
+    lease::LeaseHolder,
+    payments::{PaymentView, cached},
     worker::Outcome,
 };
 
 pub const LEASE: &str = "card-reconciler";
-
-fn cached(r: &PaymentRow) -> CachedStatus {
-    CachedStatus {
-        payment_id: r.payment_id.clone(),
-        merchant_id: r.merchant_id.clone(),
-        status: r.status.clone(),
-        chain_id: r.chain_id,
-        version: r.version,
-        updated_at: r.updated_at,
-    }
-}
 
 fn topic(status: PaymentStatus) -> &'static str {
     match status {
@@ -326,35 +310,23 @@ pub async fn callback(ctx: &Context, transaction_key: &str) -> Result<Applied, A
 #[derive(Clone)]
 pub struct Reconciler {
     ctx: Context,
-    held_until: Arc<AtomicI64>,
+    lease: LeaseHolder,
 }
 
 impl Reconciler {
     pub fn new(ctx: Context) -> Self {
-        Self { ctx, held_until: Arc::new(AtomicI64::new(0)) }
-    }
-
-    async fn hold_lease(&self, now: i64) -> Result<bool, StoreError> {
-        let ttl = self.ctx.settings.lease_ttl.as_millis() as i64;
-        if now < self.held_until.load(Ordering::Relaxed) - ttl / 2 {
-            return Ok(true);
-        }
-        let held = settle_store::leases::try_acquire(&self.ctx.db, LEASE, &self.ctx.instance_id, ttl, now).await?;
-        self.held_until.store(if held { now + ttl } else { 0 }, Ordering::Relaxed);
-        Ok(held)
+        Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx }
     }
 
     pub async fn release(&self) {
-        if self.held_until.load(Ordering::Relaxed) > 0 {
-            let _ = settle_store::leases::release(&self.ctx.db, LEASE, &self.ctx.instance_id).await;
-        }
+        self.lease.release().await;
     }
 
     /// Asks the gateway about one batch of due payments.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
         let Some(pg) = self.ctx.pg.clone() else { return Ok(Outcome::Idle) };
         let now = settle_store::now_ms();
-        if !self.hold_lease(now).await? {
+        if !self.lease.hold(now).await? {
             return Ok(Outcome::Idle);
         }
         let s = &self.ctx.settings.card;

@@ -59,6 +59,10 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::Conflict(why) => {
+                tracing::info!(why, "transaction lost to a concurrent one");
+                Self::InvalidState("the payment changed concurrently; read it again".into())
+            }
             e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database unavailable");
                 Self::Unavailable("the database")

@@ -8,6 +8,7 @@
 //! - [`idempotency`]: Idempotency-Key handling (claim, wait, replay) around a business transaction.
 //! - [`cache`]: the version-guarded payment cache over Redis or in-process memory.
 //! - [`outbox`]: the outbox relay worker (under a lease) and the event hub SSE streams read from.
+//! - [`lease`]: [`lease::LeaseHolder`], a worker's hold on a named lease.
 //! - [`worker`]: the `run_once` / loop shape of every background worker.
 //! - [`error`]: [`AppError`], what a use case can answer besides success.
 
@@ -16,6 +17,7 @@ pub mod card;
 pub mod context;
 pub mod error;
 pub mod idempotency;
+pub mod lease;
 pub mod merchants;
 pub mod outbox;
 pub mod payments;

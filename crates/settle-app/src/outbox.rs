@@ -4,14 +4,9 @@
 //! announces the highest seq on [`Context::published`]. An SSE stream reads a merchant's rows by seq from the
 //! database, waking on that announcement or on a short poll (for rows another instance published).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicI64, Ordering},
-};
+use settle_store::{StoreError, outbox};
 
-use settle_store::{StoreError, leases, outbox};
-
-use crate::{Context, worker::Outcome};
+use crate::{Context, lease::LeaseHolder, worker::Outcome};
 
 pub const LEASE: &str = "outbox-relay";
 const BATCH: u64 = 500;
@@ -19,29 +14,18 @@ const BATCH: u64 = 500;
 #[derive(Clone)]
 pub struct Relay {
     ctx: Context,
-    /// Epoch ms until which we hold the lease, as far as we know.
-    held_until: Arc<AtomicI64>,
+    lease: LeaseHolder,
 }
 
 impl Relay {
     pub fn new(ctx: Context) -> Self {
-        Self { ctx, held_until: Arc::new(AtomicI64::new(0)) }
-    }
-
-    async fn hold_lease(&self, now: i64) -> Result<bool, StoreError> {
-        let ttl = self.ctx.settings.lease_ttl.as_millis() as i64;
-        if now < self.held_until.load(Ordering::Relaxed) - ttl / 2 {
-            return Ok(true);
-        }
-        let held = leases::try_acquire(&self.ctx.db, LEASE, &self.ctx.instance_id, ttl, now).await?;
-        self.held_until.store(if held { now + ttl } else { 0 }, Ordering::Relaxed);
-        Ok(held)
+        Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx }
     }
 
     /// Publishes one batch if this instance holds the lease.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
         let now = settle_store::now_ms();
-        if !self.hold_lease(now).await? {
+        if !self.lease.hold(now).await? {
             return Ok(Outcome::Idle);
         }
         let txn = settle_store::begin(&self.ctx.db).await?;
@@ -60,9 +44,7 @@ impl Relay {
 
     /// Gives the lease up at shutdown so another instance takes over at once.
     pub async fn release(&self) {
-        if self.held_until.load(Ordering::Relaxed) > 0 {
-            let _ = leases::release(&self.ctx.db, LEASE, &self.ctx.instance_id).await;
-        }
+        self.lease.release().await;
     }
 }
 

@@ -157,7 +157,8 @@ pub enum CreatePayment {
     },
 }
 
-fn cached(r: &PaymentRow) -> CachedStatus {
+/// What the cache keeps of a payment row.
+pub(crate) fn cached(r: &PaymentRow) -> CachedStatus {
     CachedStatus {
         payment_id: r.payment_id.clone(),
         merchant_id: r.merchant_id.clone(),

@@ -21,10 +21,26 @@ pub enum StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
+        if is_deadlock(&e) {
+            return Self::Conflict("the database chose this transaction as a deadlock victim");
+        }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(msg)) => Self::Unique(msg),
             _ => Self::Db(e),
         }
+    }
+}
+
+/// A deadlock or serialization failure (SQLSTATE 40001 on MySQL and PostgreSQL, 40P01 on PostgreSQL): the
+/// transaction was rolled back and nothing of it happened.
+fn is_deadlock(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    match e {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
+            sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40001" | "40P01")),
+            _ => false,
+        },
+        _ => false,
     }
 }
 

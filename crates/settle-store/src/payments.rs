@@ -185,12 +185,10 @@ pub async fn transition(
         next.failure_message = Some(v);
     }
     let res = upd
-        .filter(
-            Condition::all()
-                .add(payment::Column::Id.eq(current.id))
-                .add(payment::Column::Version.eq(current.version))
-                .add(payment::Column::Status.eq(t.from.as_str())),
-        )
+        // (id, version) names one state of one payment; filtering on the primary key alone keeps the row lock
+        // the only lock taken (a status predicate can lead MySQL through the status index and into deadlocks).
+        .filter(payment::Column::Id.eq(current.id))
+        .filter(payment::Column::Version.eq(current.version))
         .exec(conn)
         .await?;
     if res.rows_affected != 1 {

@@ -1,0 +1,42 @@
+//! Holding a named lease from a worker loop: renewed when half its time is left, released at shutdown.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicI64, Ordering},
+};
+
+use settle_store::{StoreError, leases};
+
+use crate::Context;
+
+#[derive(Clone)]
+pub struct LeaseHolder {
+    ctx: Context,
+    name: &'static str,
+    /// Epoch ms until which we hold the lease, as far as we know.
+    held_until: Arc<AtomicI64>,
+}
+
+impl LeaseHolder {
+    pub fn new(ctx: Context, name: &'static str) -> Self {
+        Self { ctx, name, held_until: Arc::new(AtomicI64::new(0)) }
+    }
+
+    /// Whether this instance holds the lease now (taking or renewing it when due).
+    pub async fn hold(&self, now: i64) -> Result<bool, StoreError> {
+        let ttl = self.ctx.settings.lease_ttl.as_millis() as i64;
+        if now < self.held_until.load(Ordering::Relaxed) - ttl / 2 {
+            return Ok(true);
+        }
+        let held = leases::try_acquire(&self.ctx.db, self.name, &self.ctx.instance_id, ttl, now).await?;
+        self.held_until.store(if held { now + ttl } else { 0 }, Ordering::Relaxed);
+        Ok(held)
+    }
+
+    /// Gives the lease up so another instance takes over at once.
+    pub async fn release(&self) {
+        if self.held_until.swap(0, Ordering::Relaxed) > 0 {
+            let _ = leases::release(&self.ctx.db, self.name, &self.ctx.instance_id).await;
+        }
+    }
+}
