@@ -8,7 +8,12 @@ use settle_card::sim::Knobs;
 
 use crate::{helpers::*, per_db};
 
-per_db!(chaos_every_card_payment_ends_final_and_nothing_is_charged_twice, bad_card_input_never_reaches_the_gateway, card_happy_paths_declines_and_untrusted_callbacks);
+per_db!(
+    chaos_every_card_payment_ends_final_and_nothing_is_charged_twice,
+    bad_card_input_never_reaches_the_gateway,
+    card_happy_paths_declines_and_untrusted_callbacks,
+    a_charge_without_an_answer_is_settled_by_the_reconciler
+);
 
 const CARD: &str = "4111-1111-1111-1111";
 
@@ -309,4 +314,38 @@ async fn two_instances_reconcile_each_payment_once(v: Variant) {
     let mut b = b;
     b.shutdown().await;
     a.finish().await;
+}
+
+/// The gateway never answers (the client times out): the outcome is unknown, so the charge is not retried;
+/// the payment stays PROCESSING without a key until the reconciler, asking by order id and finding nothing
+/// past the deadline, fails it. Then, with the gateway answering again, a timeout on an accepted charge is
+/// resolved the other way: the reconciler finds the transaction by order id and completes the payment.
+async fn a_charge_without_an_answer_is_settled_by_the_reconciler(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.card.knobs = Knobs { hang_rate: 1.0, ..Knobs::calm() };
+    setup.card.config.request_timeout = Duration::from_millis(300);
+    setup.card.config.reconcile_after = Duration::from_millis(0);
+    setup.card.config.reconcile_deadline = Duration::from_secs(2);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let id = app.create_card_payment("hang-1", 700).await;
+    let r = app.pay(&id, "KB", CARD, None).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["status"], "PROCESSING");
+    assert!(r.body.get("externalPaymentKey").is_none(), "outcome unknown: no key");
+    assert_eq!(app.sim_stats().await.charge_requests, 1, "an unknown outcome is never retried");
+    assert_eq!(app.wait_final(std::slice::from_ref(&id), Duration::from_secs(20)).await, ["FAILED"]);
+    let p = app.get(&format!("/payments/{id}")).await.body;
+    assert!(p["failureMessage"].as_str().unwrap().contains("never recorded"), "{p}");
+    assert!(app.sim_transactions().await.is_empty(), "nothing was charged");
+
+    // Accepted at the gateway but the answer is lost (recorded, then 500): the order lookup finds it.
+    let knobs = Knobs { fail_after_record_rate: 1.0, callback_drop_rate: 1.0, ..Knobs::calm() };
+    app.client.put(format!("{}/admin/knobs", app.pg_url)).json(&knobs).send().await.unwrap();
+    let id2 = app.create_card_payment("lost-answer", 700).await;
+    let r = app.pay(&id2, "KB", CARD, None).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert!(r.body["externalPaymentKey"].is_string(), "found by order id after the 500: {}", r.text);
+    assert_eq!(app.wait_final(std::slice::from_ref(&id2), Duration::from_secs(20)).await, ["COMPLETED"]);
+    assert_eq!(app.sim_transactions().await.iter().filter(|t| t.order_id == id2).count(), 1);
+    app.finish().await;
 }
