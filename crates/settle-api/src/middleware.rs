@@ -46,15 +46,23 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     res
 }
 
-/// A keyed token bucket: the key is the caller's API key (hashed) or, without one, its address.
+/// A keyed token bucket: the key is the caller's API key (hashed) or, without one, its address. Buckets of
+/// callers gone quiet are dropped every few thousand requests, so made-up keys cannot grow it without bound.
 #[derive(Clone)]
-pub struct Limiter(Arc<DefaultKeyedRateLimiter<String>>);
+pub struct Limiter(Arc<DefaultKeyedRateLimiter<String>>, Arc<std::sync::atomic::AtomicU64>);
 
 impl Limiter {
     pub fn new(l: RateLimit) -> Self {
         let per = NonZeroU32::new(l.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(l.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        Self(Arc::new(RateLimiter::keyed(Quota::per_second(per).allow_burst(burst))))
+        Self(Arc::new(RateLimiter::keyed(Quota::per_second(per).allow_burst(burst))), Default::default())
+    }
+
+    fn tidy(&self) {
+        if self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
+            self.0.retain_recent();
+            self.0.shrink_to_fit();
+        }
     }
 }
 
@@ -67,6 +75,7 @@ pub async fn rate_limit(State(limiter): State<Limiter>, req: Request, next: Next
             .map(|c| c.0.ip().to_string())
             .unwrap_or_else(|| "anonymous".into()),
     };
+    limiter.tidy();
     match limiter.0.check_key(&key) {
         Ok(()) => next.run(req).await,
         Err(not_until) => {

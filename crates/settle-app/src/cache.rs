@@ -141,6 +141,13 @@ impl PaymentCache {
 
     /// The cached status of a payment, or None on a miss (or when Redis cannot be asked).
     pub async fn get_status(&self, payment_id: &str) -> Option<CachedStatus> {
+        let started = std::time::Instant::now();
+        let v = self.get_status_inner(payment_id).await;
+        metrics::histogram!("settle_cache_seconds", "op" => "get").record(started.elapsed().as_secs_f64());
+        v
+    }
+
+    async fn get_status_inner(&self, payment_id: &str) -> Option<CachedStatus> {
         let key = status_key(payment_id);
         match &self.inner.backend {
             Backend::Memory(c) => c.get(&key).await,
@@ -163,6 +170,12 @@ impl PaymentCache {
 
     /// Stores `v` unless the cache already holds the same or a newer version.
     pub async fn put_status(&self, v: &CachedStatus) {
+        let started = std::time::Instant::now();
+        self.put_status_inner(v).await;
+        metrics::histogram!("settle_cache_seconds", "op" => "put").record(started.elapsed().as_secs_f64());
+    }
+
+    async fn put_status_inner(&self, v: &CachedStatus) {
         let key = status_key(&v.payment_id);
         match &self.inner.backend {
             Backend::Memory(c) => {

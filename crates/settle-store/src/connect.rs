@@ -9,6 +9,9 @@ use sea_orm::{
 
 use crate::StoreError;
 
+/// Queries slower than this are logged (and every query is timed in `settle_db_query_seconds`).
+const SLOW_QUERY: Duration = Duration::from_millis(250);
+
 /// Which SQL dialect a URL names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -52,7 +55,16 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    let db = Database::connect(opts).await?;
+    let mut db = Database::connect(opts).await?;
+    db.set_metric_callback(|info| {
+        let kind = info.statement.sql.split_whitespace().next().unwrap_or("?").to_ascii_uppercase();
+        let secs = info.elapsed.as_secs_f64();
+        metrics::histogram!("settle_db_query_seconds", "kind" => kind, "failed" => if info.failed { "true" } else { "false" }).record(secs);
+        if info.elapsed >= SLOW_QUERY {
+            // The statement with its placeholders; bound values are never logged.
+            tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
+        }
+    });
     if backend == Backend::Sqlite {
         db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
         db.execute_unprepared("PRAGMA synchronous=NORMAL").await?;

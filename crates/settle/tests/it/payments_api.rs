@@ -152,7 +152,7 @@ async fn health_metrics_openapi_docs(v: Variant) {
     app.get(&format!("/payments/{id}/status")).await;
     let m = app.request(Method::GET, "/metrics", None, None, &[]).await;
     assert_eq!(m.status, 200);
-    for needle in ["settle_http_request_duration_seconds_bucket", "route=\"/payments/create\"", "settle_cache_requests_total", "settle_outbox_backlog"] {
+    for needle in ["settle_http_request_duration_seconds_bucket", "route=\"/payments/create\"", "settle_cache_requests_total", "settle_outbox_backlog", "settle_db_query_seconds_bucket", "settle_cache_seconds_bucket", "settle_db_ping_seconds"] {
         assert!(m.text.contains(needle), "/metrics lacks {needle}");
     }
 
