@@ -180,6 +180,7 @@ pub struct Setup {
     pub settings: settle_app::Settings,
     pub rate_limit: Option<(u32, u32)>,
     pub body_limit: Option<usize>,
+    pub cors_origins: Vec<String>,
     pub card: CardSetup,
 }
 
@@ -204,7 +205,7 @@ impl Default for CardSetup {
 
 impl Setup {
     pub fn new(variant: Variant) -> Self {
-        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None, card: CardSetup::default() }
+        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None, cors_origins: Vec::new(), card: CardSetup::default() }
     }
 }
 
@@ -285,6 +286,7 @@ impl TestApp {
             cfg.body_limit_bytes = b;
         }
         cfg.card = setup.card.config.clone();
+        cfg.cors_origins = setup.cors_origins.clone();
         let sim = match &setup.card.pg_url {
             Some(_) => None,
             None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use crate::{helpers::*, matrix};
 
-matrix!(create_get_status_list_events_cancel, tenants_and_auth, health_metrics_openapi_docs, rate_limit_answers_429, exact_amounts_round_trip);
+matrix!(create_get_status_list_events_cancel, tenants_and_auth, health_metrics_openapi_docs, rate_limit_answers_429, exact_amounts_round_trip, cors_allows_only_configured_origins);
 
 async fn create_get_status_list_events_cancel(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
@@ -221,5 +221,34 @@ async fn exact_amounts_round_trip(v: Variant) {
         let id = r.body["paymentId"].as_str().unwrap();
         assert_eq!(app.get(&format!("/payments/{id}")).await.body["amount"], *amount, "stored exactly");
     }
+    app.finish().await;
+}
+
+async fn cors_allows_only_configured_origins(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.cors_origins = vec!["https://shop.example".into()];
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let preflight = |origin: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .request(Method::OPTIONS, format!("{}/payments/create", app.base))
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .header("access-control-request-headers", "authorization,content-type,idempotency-key")
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let ok = preflight("https://shop.example").await;
+    assert_eq!(ok.headers().get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("https://shop.example"));
+    let allowed = ok.headers().get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase();
+    assert!(allowed.contains("idempotency-key") && allowed.contains("authorization"), "{allowed}");
+    let other = preflight("https://evil.example").await;
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "another origin is not allowed");
+    let r = app.request(Method::GET, "/payments", Some(&app.key), None, &[("origin", "https://shop.example")]).await;
+    assert_eq!(r.header("access-control-allow-origin"), Some("https://shop.example"));
+    assert!(r.header("access-control-expose-headers").is_some_and(|h| h.contains("x-request-id")));
     app.finish().await;
 }
