@@ -98,14 +98,17 @@ pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: C
     if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
         return Ok(r);
     }
-    let res = charge_inner(ctx, &pg, merchant_id, &id, input, key).await;
-    match res {
-        Ok(reply) => Ok(reply),
-        Err(e) => {
-            idempotency::abandon(ctx, merchant_id, key).await;
-            Err(e)
+    // The charge runs in a task of its own: if the request is cancelled (timeout, client gone), the gateway's
+    // answer is still recorded, and the Idempotency-Key still gets its response.
+    let (ctx, merchant_id, key) = (ctx.clone(), merchant_id.to_owned(), key.cloned());
+    let task = tokio::spawn(async move {
+        let res = charge_inner(&ctx, &pg, &merchant_id, &id, input, key.as_ref()).await;
+        if res.is_err() {
+            idempotency::abandon(&ctx, &merchant_id, key.as_ref()).await;
         }
-    }
+        res
+    });
+    task.await.map_err(AppError::internal)?
 }
 
 async fn charge_inner(

@@ -12,7 +12,8 @@ per_db!(
     chaos_every_card_payment_ends_final_and_nothing_is_charged_twice,
     bad_card_input_never_reaches_the_gateway,
     card_happy_paths_declines_and_untrusted_callbacks,
-    a_charge_without_an_answer_is_settled_by_the_reconciler
+    a_charge_without_an_answer_is_settled_by_the_reconciler,
+    a_request_timeout_never_abandons_a_charge
 );
 
 const CARD: &str = "4111-1111-1111-1111";
@@ -347,5 +348,32 @@ async fn a_charge_without_an_answer_is_settled_by_the_reconciler(v: Variant) {
     assert!(r.body["externalPaymentKey"].is_string(), "found by order id after the 500: {}", r.text);
     assert_eq!(app.wait_final(std::slice::from_ref(&id2), Duration::from_secs(20)).await, ["COMPLETED"]);
     assert_eq!(app.sim_transactions().await.iter().filter(|t| t.order_id == id2).count(), 1);
+    app.finish().await;
+}
+
+/// The request times out (504) while the gateway is still being asked: the charge goes on by itself, its
+/// outcome is recorded, and a retry with the same Idempotency-Key gets that outcome instead of a second charge.
+async fn a_request_timeout_never_abandons_a_charge(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.request_timeout = Some(Duration::from_secs(1));
+    setup.card.knobs = Knobs { latency_ms: [2000, 2000], ..Knobs::calm() };
+    setup.card.config.request_timeout = Duration::from_secs(5);
+    // The callback's confirming read is slow too and is cut by the same 1 s bound: the reconciler settles it.
+    setup.card.config.reconcile_after = Duration::from_secs(1);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let id = app.create_card_payment("slow-gateway", 900).await;
+    let r = app.pay(&id, "SAMSUNG", CARD, Some("slow-1")).await;
+    r.assert_error(504, "request_timeout");
+    // The charge finishes behind the timeout: PROCESSING with the gateway's key...
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let p = app.get(&format!("/payments/{id}")).await.body;
+    assert!(p["externalPaymentKey"].is_string(), "the accepted charge was recorded after the timeout: {p}");
+    // ...then COMPLETED.
+    assert_eq!(app.wait_final(std::slice::from_ref(&id), Duration::from_secs(20)).await, ["COMPLETED"]);
+    let again = app.pay(&id, "SAMSUNG", CARD, Some("slow-1")).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert!(again.body["externalPaymentKey"].is_string());
+    assert_eq!(app.sim_stats().await.charge_requests, 1, "charged once");
     app.finish().await;
 }

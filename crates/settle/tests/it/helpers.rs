@@ -181,6 +181,7 @@ pub struct Setup {
     pub rate_limit: Option<(u32, u32)>,
     pub body_limit: Option<usize>,
     pub cors_origins: Vec<String>,
+    pub request_timeout: Option<Duration>,
     pub card: CardSetup,
 }
 
@@ -205,7 +206,7 @@ impl Default for CardSetup {
 
 impl Setup {
     pub fn new(variant: Variant) -> Self {
-        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None, cors_origins: Vec::new(), card: CardSetup::default() }
+        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None, cors_origins: Vec::new(), request_timeout: None, card: CardSetup::default() }
     }
 }
 
@@ -287,6 +288,9 @@ impl TestApp {
         }
         cfg.card = setup.card.config.clone();
         cfg.cors_origins = setup.cors_origins.clone();
+        if let Some(t) = setup.request_timeout {
+            cfg.request_timeout = t;
+        }
         let sim = match &setup.card.pg_url {
             Some(_) => None,
             None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),
