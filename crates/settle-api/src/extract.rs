@@ -92,6 +92,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Merchant(merchant) = Merchant::from_request_parts(&mut parts, st).await?;
+        let api_key = bearer(&parts).unwrap_or_default().to_owned();
         let key = match parts.headers.get("idempotency-key") {
             None => None,
             Some(v) => Some(
@@ -110,7 +111,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
             }
         })?;
         let body = parse_json(&raw)?;
-        let idem = key.map(|k| IdemKey::new(&k, &method, &path, &raw)).transpose()?;
+        let idem = key.map(|k| IdemKey::new(&k, &api_key, &method, &path, &raw)).transpose()?;
         Ok(Self { merchant, idem, body })
     }
 }

@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
+use hmac::{Hmac, Mac};
 use settle_store::{ConnectionTrait, idempotency as store};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use crate::{AppError, Context};
 
@@ -23,7 +24,10 @@ pub struct IdemKey {
 impl IdemKey {
     /// Checks the header value and fingerprints the request (method, path and body, with JSON object keys in
     /// canonical order so that whitespace and key order do not count as a different request).
-    pub fn new(key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
+    ///
+    /// The fingerprint is an HMAC keyed with the caller's API key, which Settle never stores: a body may hold a
+    /// card number, and a plain hash of one could be reversed by trying every number.
+    pub fn new(key: &str, api_key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppError::invalid(
                 "Idempotency-Key",
@@ -33,13 +37,13 @@ impl IdemKey {
         let canonical = serde_json::from_slice::<serde_json::Value>(body)
             .map(|v| v.to_string().into_bytes())
             .unwrap_or_else(|_| body.to_vec());
-        let mut h = Sha256::new();
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(api_key.as_bytes()).map_err(AppError::internal)?;
         h.update(method.as_bytes());
         h.update(b" ");
         h.update(path.as_bytes());
         h.update(b"\n");
         h.update(&canonical);
-        Ok(Self { key: key.to_owned(), fingerprint: hex::encode(h.finalize()) })
+        Ok(Self { key: key.to_owned(), fingerprint: hex::encode(h.finalize().into_bytes()) })
     }
 }
 
@@ -118,5 +122,22 @@ pub async fn abandon(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>) {
         && let Err(e) = store::release(&ctx.db, merchant_id, &k.key).await
     {
         tracing::warn!(error = %e, "could not release an idempotency key; it frees itself when stale");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_ignore_layout_and_depend_on_the_api_key() {
+        let a = IdemKey::new("k", "sk_1", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        let b = IdemKey::new("k", "sk_1", "POST", "/p", br#"{ "b" : "x", "a" : 1 }"#).unwrap();
+        assert_eq!(a.fingerprint, b.fingerprint, "same request, other layout");
+        let c = IdemKey::new("k", "sk_1", "POST", "/p", br#"{"a":2,"b":"x"}"#).unwrap();
+        assert_ne!(a.fingerprint, c.fingerprint);
+        let d = IdemKey::new("k", "sk_2", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        assert_ne!(a.fingerprint, d.fingerprint, "keyed: not a plain hash of the body");
+        assert!(IdemKey::new("", "sk", "POST", "/p", b"{}").is_err());
     }
 }

@@ -80,7 +80,7 @@ async fn key_reuse_rules(v: Variant) {
 
     // Still in flight (claimed by a request that has not finished): 409.
     let now = settle_store::now_ms();
-    let fp = settle_app::idempotency::IdemKey::new("k3", "POST", "/payments/create", body.as_bytes()).unwrap().fingerprint;
+    let fp = settle_app::idempotency::IdemKey::new("k3", &app.key, "POST", "/payments/create", body.as_bytes()).unwrap().fingerprint;
     settle_store::idempotency::claim(&app.ctx.db, "mch_demo", "k3", &fp, now, 86_400_000, 60_000).await.unwrap();
     send(body.clone(), "k3").await.assert_error(409, "idempotency_in_flight");
 
