@@ -27,28 +27,17 @@ use crate::{
     AppError, Context,
     idempotency::{self, IdemKey, Reply, Start},
     lease::LeaseHolder,
-    payments::{PaymentView, cached},
+    payments::{PaymentView, apply_transition, cached},
     worker::Outcome,
 };
 
 pub const LEASE: &str = "card-reconciler";
 
-fn topic(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Processing => "payment.processing",
-        PaymentStatus::Completed => "payment.completed",
-        PaymentStatus::Failed => "payment.failed",
-        PaymentStatus::Cancelled => "payment.cancelled",
-        PaymentStatus::Pending => "payment.created",
-    }
-}
-
 fn status_of(row: &PaymentRow) -> Result<PaymentStatus, AppError> {
     row.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", row.status)))
 }
 
-/// Applies a status change (with its event and outbox row, and the idempotency record when given) in one
-/// transaction. Returns None when another writer changed the payment first.
+/// [`apply_transition`] for the card rail, counting payments that reach a final status.
 async fn change(
     ctx: &Context,
     row: &PaymentRow,
@@ -57,30 +46,11 @@ async fn change(
     data: serde_json::Value,
     idem: Option<(&str, &IdemKey, u16)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
-    let t = status_of(row)?.transition(to)?;
-    let now = settle_store::now_ms();
-    let txn = settle_store::begin(&ctx.db).await?;
-    let Some(next) = store::transition(&txn, row, t, changes, Some(data), now).await? else {
-        return Ok(None);
-    };
-    let view = PaymentView::from(&next);
-    let t = topic(to);
-    settle_store::outbox::enqueue(&txn, &next.merchant_id, t, &next.payment_id, &serde_json::json!({"type": t, "data": view}), now).await?;
-    let reply = match idem {
-        Some((merchant, key, status)) => {
-            let r = Reply { status, body: serde_json::to_string(&view).map_err(AppError::internal)?, replayed: false };
-            idempotency::complete_in(&txn, merchant, Some(key), &r).await?;
-            Some(r)
-        }
-        None => None,
-    };
-    txn.commit().await.map_err(StoreError::from)?;
-    ctx.outbox_wake.notify_one();
-    ctx.cache.put_status(&cached(&next)).await;
-    if to.is_terminal() {
+    let res = apply_transition(ctx, row, to, changes, Some(data), idem.map(|(m, k, s)| (m, Some(k), s))).await?;
+    if res.is_some() && to.is_terminal() {
         metrics::counter!("settle_card_payments_final_total", "status" => to.as_str()).increment(1);
     }
-    Ok(Some((next, reply)))
+    Ok(res)
 }
 
 /// A parsed `POST /payments/{id}/card`.

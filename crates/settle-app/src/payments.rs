@@ -311,20 +311,59 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
     }
     let res = async {
         let current = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-        let from: PaymentStatus = current.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", current.status)))?;
-        let t = from.transition(PaymentStatus::Cancelled)?;
-        let now = settle_store::now_ms();
-        let txn = settle_store::begin(&ctx.db).await?;
-        let Some(row) = store::transition(&txn, &current, t, Default::default(), None, now).await? else {
-            return Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into()));
-        };
-        let view = PaymentView::from(&row);
-        settle_store::outbox::enqueue(&txn, merchant_id, "payment.cancelled", &row.payment_id, &event_payload("payment.cancelled", &view), now).await?;
-        let reply = Reply { status: 200, body: body_of(&view)?, replayed: false };
-        idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        Ok((reply, row))
+        match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((merchant_id, key, 200))).await? {
+            Some((_, Some(reply))) => Ok(reply),
+            _ => Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into())),
+        }
     }
     .await;
-    finish(ctx, merchant_id, key, res).await
+    if res.is_err() {
+        idempotency::abandon(ctx, merchant_id, key).await;
+    }
+    res
+}
+
+/// The outbox topic of a status.
+fn topic(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Pending => "payment.created",
+        PaymentStatus::Processing => "payment.processing",
+        PaymentStatus::Completed => "payment.completed",
+        PaymentStatus::Failed => "payment.failed",
+        PaymentStatus::Cancelled => "payment.cancelled",
+    }
+}
+
+/// Moves `row` to `to` in one transaction with its event, its outbox row and, when `reply` is given, the
+/// response (stored for the Idempotency-Key if there is one); then wakes the relay and refreshes the cache.
+/// Returns None when another writer changed the payment first.
+pub(crate) async fn apply_transition(
+    ctx: &Context,
+    row: &PaymentRow,
+    to: PaymentStatus,
+    changes: store::Changes,
+    data: Option<serde_json::Value>,
+    reply: Option<(&str, Option<&IdemKey>, u16)>,
+) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
+    let from: PaymentStatus = row.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", row.status)))?;
+    let t = from.transition(to)?;
+    let now = settle_store::now_ms();
+    let txn = settle_store::begin(&ctx.db).await?;
+    let Some(next) = store::transition(&txn, row, t, changes, data, now).await? else {
+        return Ok(None);
+    };
+    let view = PaymentView::from(&next);
+    settle_store::outbox::enqueue(&txn, &next.merchant_id, topic(to), &next.payment_id, &event_payload(topic(to), &view), now).await?;
+    let reply = match reply {
+        Some((merchant_id, key, status)) => {
+            let r = Reply { status, body: body_of(&view)?, replayed: false };
+            idempotency::complete_in(&txn, merchant_id, key, &r).await?;
+            Some(r)
+        }
+        None => None,
+    };
+    txn.commit().await.map_err(StoreError::from)?;
+    ctx.outbox_wake.notify_one();
+    ctx.cache.put_status(&cached(&next)).await;
+    Ok(Some((next, reply)))
 }
