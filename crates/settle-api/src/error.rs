@@ -100,32 +100,59 @@ impl From<AppError> for ApiError {
                 ..Self::new(StatusCode::CONFLICT, "duplicate_order", "a payment for this orderId already exists")
             },
             AppError::InvalidState(m) => Self::new(StatusCode::CONFLICT, "invalid_state", m),
-            AppError::IdempotencyMismatch => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was already used with another request",
-            ),
-            AppError::IdempotencyInFlight => Self::new(
-                StatusCode::CONFLICT,
-                "idempotency_in_flight",
-                "a request with this Idempotency-Key is still in progress; retry later",
-            ),
+            AppError::IdempotencyMismatch => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "this Idempotency-Key was already used with another request")
+            }
+            AppError::IdempotencyInFlight => {
+                Self::new(StatusCode::CONFLICT, "idempotency_in_flight", "a request with this Idempotency-Key is still in progress; retry later")
+            }
             AppError::Unavailable(what) => {
                 let code = if what == "the database" { "database_unavailable" } else { "service_unavailable" };
-                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, format!("{what} is unavailable; retry later (with the same Idempotency-Key to be safe)"));
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    code,
+                    format!("{what} is unavailable; retry later (with the same Idempotency-Key to be safe)"),
+                );
                 e.retry_after = Some(1);
                 e
             }
             AppError::CircuitOpen => {
-                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "circuit_open", "the card gateway is failing; nothing was sent and the payment is unchanged. Retry later");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "circuit_open",
+                    "the card gateway is failing; nothing was sent and the payment is unchanged. Retry later",
+                );
                 e.retry_after = Some(5);
                 e
             }
             AppError::GatewayBusy => {
-                let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "gateway_busy", "too many card gateway calls at once; nothing was sent and the payment is unchanged. Retry later");
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "gateway_busy",
+                    "too many card gateway calls at once; nothing was sent and the payment is unchanged. Retry later",
+                );
                 e.retry_after = Some(1);
                 e
             }
+            AppError::GatewayUnavailable => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "gateway_unavailable",
+                    "the card gateway could not be reached; nothing was charged and the payment is PENDING. Retry later",
+                );
+                e.retry_after = Some(5);
+                e
+            }
+            AppError::GatewayMisconfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "gateway_misconfigured",
+                "the card gateway refused this server's configuration; nothing was charged and the payment is PENDING. The operator has been alerted",
+            ),
+            AppError::CardRailNotConfigured => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "card_rail_not_configured",
+                "card payments are not configured on this server (SETTLE_PG_URL); nothing was sent and the payment is unchanged",
+            ),
             AppError::Internal(cause) => {
                 let mut chain = cause.to_string();
                 let mut src = std::error::Error::source(&cause);

@@ -112,9 +112,14 @@ impl PaymentCache {
         Self::with(Backend::Memory(cache))
     }
 
-    /// A Redis cache. The connection is made lazily and re-made automatically; a bad URL fails here.
-    pub fn redis(url: &str) -> Result<Self, redis::RedisError> {
-        let client = redis::Client::open(url)?;
+    /// A Redis cache. The connection is made lazily and re-made automatically; a bad URL fails here. With
+    /// `rediss://`, the server's certificate must chain to `ca_pem` when given (instead of the system roots).
+    pub fn redis(url: &str, ca_pem: Option<Vec<u8>>) -> Result<Self, redis::RedisError> {
+        settle_card::tls::ensure_crypto_provider();
+        let client = match ca_pem {
+            Some(pem) => redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })?,
+            None => redis::Client::open(url)?,
+        };
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(REDIS_TIMEOUT))
             .set_response_timeout(Some(REDIS_TIMEOUT))
@@ -126,12 +131,7 @@ impl PaymentCache {
 
     fn with(backend: Backend) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                backend,
-                skip_until: AtomicI64::new(0),
-                degraded: AtomicBool::new(false),
-                dirty: Mutex::new(HashSet::new()),
-            }),
+            inner: Arc::new(Inner { backend, skip_until: AtomicI64::new(0), degraded: AtomicBool::new(false), dirty: Mutex::new(HashSet::new()) }),
         }
     }
 
@@ -271,7 +271,9 @@ impl PaymentCache {
         match &self.inner.backend {
             Backend::Memory(_) => CacheHealth::Memory,
             Backend::Redis(mgr) => {
-                let Some(mut conn) = self.usable(mgr).await else { return CacheHealth::Degraded };
+                let Some(mut conn) = self.usable(mgr).await else {
+                    return CacheHealth::Degraded;
+                };
                 let res: redis::RedisResult<String> = redis::cmd("PING").query_async(&mut conn).await;
                 match res {
                     Ok(_) => {

@@ -40,6 +40,11 @@ pub struct CardSettings {
     pub not_recorded_deadline: Duration,
     /// How often an idle reconciler looks for work.
     pub poll: Duration,
+    /// How long after a card payment is final the gateway is asked once more about its order (transactions
+    /// Settle must void: a duplicate, a late success).
+    pub final_check_after: Duration,
+    /// The gateway is the in-process simulator (`--demo` or `SETTLE_PG_URL=simulator`).
+    pub simulator: bool,
 }
 
 impl Default for CardSettings {
@@ -50,6 +55,8 @@ impl Default for CardSettings {
             backoff: [5, 30, 120, 600].into_iter().map(Duration::from_secs).collect(),
             not_recorded_deadline: Duration::from_secs(120),
             poll: Duration::from_secs(1),
+            final_check_after: Duration::from_secs(60),
+            simulator: false,
         }
     }
 }
@@ -81,6 +88,8 @@ pub struct Context {
     pub published: watch::Sender<i64>,
     /// The card gateway client (None: the card rail is off).
     pub pg: Option<Arc<settle_card::client::PgClient>>,
+    /// Card charges running in their own tasks; shutdown waits for them before closing the pool.
+    pub charges: crate::card::InFlight,
     pub(crate) auth_cache: moka::future::Cache<String, String>,
 }
 
@@ -95,10 +104,8 @@ impl Context {
             outbox_wake: Arc::new(Notify::new()),
             published,
             pg: None,
-            auth_cache: moka::future::Cache::builder()
-                .max_capacity(10_000)
-                .time_to_live(Duration::from_secs(60))
-                .build(),
+            charges: crate::card::InFlight::default(),
+            auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
         }
     }
 
@@ -112,25 +119,64 @@ impl Context {
         let reconciler = crate::card::Reconciler::new(self.clone());
         let recon_stop = stop.clone();
         let recon_poll = self.settings.card.poll;
+        let voider = crate::card::Voider::new(self.clone());
+        let void_stop = stop.clone();
         let mut janitor_stop = stop;
         let mut handles = Vec::new();
         if self.pg.is_some() {
             handles.push(tokio::spawn(async move {
                 let r = reconciler.clone();
-                crate::worker::run_loop("card-reconciler", move || { let r = r.clone(); async move { r.run_once().await } }, Arc::new(Notify::new()), recon_poll, recon_stop).await;
+                crate::worker::run_loop(
+                    "card-reconciler",
+                    move || {
+                        let r = r.clone();
+                        async move { r.run_once().await }
+                    },
+                    Arc::new(Notify::new()),
+                    recon_poll,
+                    recon_stop,
+                )
+                .await;
                 reconciler.release().await;
+            }));
+            handles.push(tokio::spawn(async move {
+                let v = voider.clone();
+                crate::worker::run_loop(
+                    "card-voider",
+                    move || {
+                        let v = v.clone();
+                        async move { v.run_once().await }
+                    },
+                    Arc::new(Notify::new()),
+                    recon_poll,
+                    void_stop,
+                )
+                .await;
+                voider.release().await;
             }));
         }
         handles.extend([
             tokio::spawn(async move {
                 let r = relay.clone();
-                crate::worker::run_loop("outbox-relay", move || { let r = r.clone(); async move { r.run_once().await } }, wake, poll, relay_stop).await;
+                crate::worker::run_loop(
+                    "outbox-relay",
+                    move || {
+                        let r = r.clone();
+                        async move { r.run_once().await }
+                    },
+                    wake,
+                    poll,
+                    relay_stop,
+                )
+                .await;
                 relay.release().await;
             }),
             tokio::spawn(async move {
                 loop {
                     match settle_store::idempotency::purge_expired(&janitor_ctx.db, settle_store::now_ms()).await {
-                        Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
+                        Ok(n) if n > 0 => {
+                            tracing::info!(purged = n, "expired idempotency keys deleted")
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
                     }

@@ -32,6 +32,15 @@ pub enum AppError {
     /// Too many gateway calls at once: nothing was sent, the payment is unchanged.
     #[error("too many card gateway calls at once")]
     GatewayBusy,
+    /// The gateway could not be reached; nothing was charged and the payment is PENDING again.
+    #[error("the card gateway could not be reached")]
+    GatewayUnavailable,
+    /// The gateway refused Settle's credentials or URL; nothing was charged and the payment is PENDING again.
+    #[error("the card gateway refused Settle's configuration")]
+    GatewayMisconfigured,
+    /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
+    #[error("the card rail is not configured")]
+    CardRailNotConfigured,
     #[error("internal error")]
     Internal(#[source] anyhow_like::Error),
 }

@@ -46,6 +46,10 @@ pub struct PaymentView {
     pub external_payment_key: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_message: Option<String>,
+    /// Set when the gateway reported something Settle would not apply (another amount or order): an operator
+    /// must look at this payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flag_reason: Option<String>,
     /// PENDING, PROCESSING, COMPLETED, FAILED or CANCELLED.
     pub status: String,
     /// Row version; increases with every status change.
@@ -70,6 +74,7 @@ impl From<&PaymentRow> for PaymentView {
             card_last4: r.card_last4.clone(),
             external_payment_key: r.external_payment_key.clone(),
             failure_message: r.failure_message.clone(),
+            flag_reason: r.flag_reason.clone(),
             status: r.status.clone(),
             version: r.version,
             created_at: rfc3339(r.created_at),
@@ -133,28 +138,14 @@ pub struct EventList {
 /// Epoch milliseconds as RFC 3339 UTC with milliseconds.
 pub fn rfc3339(ms: i64) -> String {
     let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&fmt).ok())
-        .unwrap_or_default()
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_default()
 }
 
 /// A parsed `POST /payments/create`.
 #[derive(Clone, Debug)]
 pub enum CreatePayment {
-    Chain {
-        order_id: OrderId,
-        amount: Amount,
-        currency: Currency,
-        chain_id: i64,
-        token_address: Address,
-        recipient_address: Address,
-    },
-    Card {
-        order_id: OrderId,
-        amount: Amount,
-        currency: Currency,
-    },
+    Chain { order_id: OrderId, amount: Amount, currency: Currency, chain_id: i64, token_address: Address, recipient_address: Address },
+    Card { order_id: OrderId, amount: Amount, currency: Currency },
 }
 
 /// What the cache keeps of a payment row.
@@ -283,12 +274,7 @@ pub struct ListQuery {
 
 /// A merchant's payments, newest first.
 pub async fn list(ctx: &Context, merchant_id: &str, q: ListQuery) -> Result<PaymentList, AppError> {
-    let f = ListFilter {
-        status: q.status,
-        order_id: q.order_id,
-        limit: q.limit,
-        starting_after: q.starting_after.map(|p| p.to_string()),
-    };
+    let f = ListFilter { status: q.status, order_id: q.order_id, limit: q.limit, starting_after: q.starting_after.map(|p| p.to_string()) };
     let (rows, has_more) = store::list(&ctx.db, merchant_id, &f).await.map_err(|e| match e {
         StoreError::NotFound => AppError::invalid("startingAfter", "startingAfter names no payment of yours"),
         other => other.into(),
@@ -323,17 +309,6 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
     res
 }
 
-/// The outbox topic of a status.
-fn topic(status: PaymentStatus) -> &'static str {
-    match status {
-        PaymentStatus::Pending => "payment.created",
-        PaymentStatus::Processing => "payment.processing",
-        PaymentStatus::Completed => "payment.completed",
-        PaymentStatus::Failed => "payment.failed",
-        PaymentStatus::Cancelled => "payment.cancelled",
-    }
-}
-
 /// Moves `row` to `to` in one transaction with its event, its outbox row and, when `reply` is given, the
 /// response (stored for the Idempotency-Key if there is one); then wakes the relay and refreshes the cache.
 /// Returns None when another writer changed the payment first.
@@ -353,7 +328,8 @@ pub(crate) async fn apply_transition(
         return Ok(None);
     };
     let view = PaymentView::from(&next);
-    settle_store::outbox::enqueue(&txn, &next.merchant_id, topic(to), &next.payment_id, &event_payload(topic(to), &view), now).await?;
+    let topic = t.event().topic();
+    settle_store::outbox::enqueue(&txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
     let reply = match reply {
         Some((merchant_id, key, status)) => {
             let r = Reply { status, body: body_of(&view)?, replayed: false };

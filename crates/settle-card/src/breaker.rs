@@ -6,12 +6,15 @@
 //! probe calls are let through; when they are all recorded, the breaker CLOSEs if their failure rate is under
 //! the threshold and OPENs again otherwise.
 //!
+//! Asking and taking are one step ([`CircuitBreaker::try_acquire`]), and a [`Permit`] is a guard: a call whose
+//! future is dropped is still recorded, so a half-open round can never be left waiting for probes that are gone.
+//!
 //! Defaults follow Resilience4j: window 100, minimum 100, failure rate 50 %, slow-call rate 100 % at 60 s,
 //! 60 s open, 10 half-open calls.
 
 use std::{
     collections::VecDeque,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -77,6 +80,8 @@ struct Outcome {
 
 struct Inner {
     state: CircuitState,
+    /// Bumped at every state change: a permit taken under an earlier generation no longer counts.
+    generation: u64,
     window: VecDeque<Outcome>,
     opened_at: Instant,
     /// Probes let through in HALF_OPEN, and their outcomes.
@@ -84,16 +89,64 @@ struct Inner {
     probes: Vec<Outcome>,
 }
 
+/// The breaker. Shared as an `Arc`: every [`Permit`] holds one so that it can record itself when dropped.
 pub struct CircuitBreaker {
     cfg: BreakerConfig,
     inner: Mutex<Inner>,
 }
 
-/// Permission to make one call; report how it went with [`CircuitBreaker::record`].
+/// Permission to make one call, taken in the same step as the question "may I call?".
+///
+/// It is a guard: report how the call went with [`Permit::success`] or [`Permit::failure`], or give it back
+/// unused with [`Permit::release`]. A permit dropped without any of these (its future was cancelled: a client
+/// gone, a request timeout, shutdown) is recorded as a failure, so a half-open round always concludes.
 #[must_use]
 pub struct Permit {
+    breaker: Arc<CircuitBreaker>,
     started: Instant,
     probe: bool,
+    generation: u64,
+    done: bool,
+}
+
+impl Permit {
+    /// The call went through and the gateway behaved.
+    pub fn success(mut self) {
+        self.done = true;
+        self.breaker.record(self.generation, self.probe, self.started, Some(true));
+    }
+
+    /// The call failed in a way that counts against the gateway.
+    pub fn failure(mut self) {
+        self.done = true;
+        self.breaker.record(self.generation, self.probe, self.started, Some(false));
+    }
+
+    /// The permit was not used (nothing was sent): a half-open probe place is freed, nothing is counted.
+    pub fn release(mut self) {
+        self.done = true;
+        self.breaker.record(self.generation, self.probe, self.started, None);
+    }
+
+    /// Records `ok`.
+    pub fn record(self, ok: bool) {
+        if ok { self.success() } else { self.failure() }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        if !self.done {
+            tracing::debug!(probe = self.probe, "gateway call abandoned; recorded as a failure");
+            self.breaker.record(self.generation, self.probe, self.started, Some(false));
+        }
+    }
+}
+
+impl std::fmt::Debug for Permit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Permit").field("probe", &self.probe).field("generation", &self.generation).finish()
+    }
 }
 
 /// The breaker refused the call: nothing was sent.
@@ -101,17 +154,18 @@ pub struct Permit {
 pub struct Rejected;
 
 impl CircuitBreaker {
-    pub fn new(cfg: BreakerConfig) -> Self {
-        Self {
+    pub fn new(cfg: BreakerConfig) -> Arc<Self> {
+        Arc::new(Self {
             cfg,
             inner: Mutex::new(Inner {
                 state: CircuitState::Closed,
+                generation: 0,
                 window: VecDeque::new(),
                 opened_at: Instant::now(),
                 probes_started: 0,
                 probes: Vec::new(),
             }),
-        }
+        })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -127,6 +181,7 @@ impl CircuitBreaker {
     fn tick(&self, g: &mut Inner) {
         if g.state == CircuitState::Open && g.opened_at.elapsed() >= self.cfg.open_wait {
             g.state = CircuitState::HalfOpen;
+            g.generation += 1;
             g.probes_started = 0;
             g.probes.clear();
             tracing::info!("gateway circuit half-open: probing");
@@ -135,6 +190,7 @@ impl CircuitBreaker {
 
     fn open(&self, g: &mut Inner) {
         g.state = CircuitState::Open;
+        g.generation += 1;
         g.opened_at = Instant::now();
         g.window.clear();
         g.probes.clear();
@@ -142,33 +198,29 @@ impl CircuitBreaker {
         tracing::warn!(wait = ?self.cfg.open_wait, "gateway circuit OPEN: calls fail fast");
     }
 
-    /// Asks to make a call.
-    pub fn try_acquire(&self) -> Result<Permit, Rejected> {
-        let mut g = self.lock();
-        self.tick(&mut g);
-        match g.state {
-            CircuitState::Closed => Ok(Permit { started: Instant::now(), probe: false }),
-            CircuitState::Open => Err(Rejected),
-            CircuitState::HalfOpen => {
-                if g.probes_started < self.cfg.half_open_calls {
-                    g.probes_started += 1;
-                    Ok(Permit { started: Instant::now(), probe: true })
-                } else {
-                    Err(Rejected)
-                }
-            }
-        }
+    fn close(&self, g: &mut Inner) {
+        g.state = CircuitState::Closed;
+        g.generation += 1;
+        g.window.clear();
+        g.probes.clear();
+        g.probes_started = 0;
+        tracing::info!("gateway circuit closed");
     }
 
-    /// Whether a call would be let through now (without taking a half-open probe).
-    pub fn would_allow(&self) -> bool {
+    /// Asks to make a call and, when allowed, takes the permit in the same step.
+    pub fn try_acquire(self: &Arc<Self>) -> Result<Permit, Rejected> {
         let mut g = self.lock();
         self.tick(&mut g);
-        match g.state {
-            CircuitState::Closed => true,
-            CircuitState::Open => false,
-            CircuitState::HalfOpen => g.probes_started < self.cfg.half_open_calls,
-        }
+        let probe = match g.state {
+            CircuitState::Closed => false,
+            CircuitState::Open => return Err(Rejected),
+            CircuitState::HalfOpen if g.probes_started < self.cfg.half_open_calls => {
+                g.probes_started += 1;
+                true
+            }
+            CircuitState::HalfOpen => return Err(Rejected),
+        };
+        Ok(Permit { breaker: self.clone(), started: Instant::now(), probe, generation: g.generation, done: false })
     }
 
     fn rates(outcomes: impl Iterator<Item = Outcome> + Clone) -> (f64, f64) {
@@ -178,12 +230,21 @@ impl CircuitBreaker {
         (100.0 * failed / n, 100.0 * slow / n)
     }
 
-    /// Records the outcome of a permitted call.
-    pub fn record(&self, permit: Permit, success: bool) {
-        let outcome = Outcome { failed: !success, slow: permit.started.elapsed() >= self.cfg.slow_call_duration };
+    /// Records a permit's outcome (`None`: unused). Only permits of the current generation count.
+    fn record(&self, generation: u64, probe: bool, started: Instant, ok: Option<bool>) {
         let mut g = self.lock();
         self.tick(&mut g);
-        match (g.state, permit.probe) {
+        if g.generation != generation {
+            return;
+        }
+        let Some(ok) = ok else {
+            if probe && g.state == CircuitState::HalfOpen {
+                g.probes_started = g.probes_started.saturating_sub(1);
+            }
+            return;
+        };
+        let outcome = Outcome { failed: !ok, slow: started.elapsed() >= self.cfg.slow_call_duration };
+        match (g.state, probe) {
             (CircuitState::HalfOpen, true) => {
                 g.probes.push(outcome);
                 if g.probes.len() >= self.cfg.half_open_calls {
@@ -191,9 +252,7 @@ impl CircuitBreaker {
                     if fail >= self.cfg.failure_rate_threshold || slow >= self.cfg.slow_call_rate_threshold {
                         self.open(&mut g);
                     } else {
-                        g.state = CircuitState::Closed;
-                        g.window.clear();
-                        tracing::info!("gateway circuit closed");
+                        self.close(&mut g);
                     }
                 }
             }
@@ -209,7 +268,6 @@ impl CircuitBreaker {
                     }
                 }
             }
-            // A call that started in another state: its outcome no longer counts.
             _ => {}
         }
     }
@@ -219,7 +277,7 @@ impl CircuitBreaker {
 mod tests {
     use super::*;
 
-    fn small() -> CircuitBreaker {
+    fn small() -> Arc<CircuitBreaker> {
         CircuitBreaker::new(BreakerConfig {
             window_size: 4,
             minimum_calls: 4,
@@ -234,10 +292,10 @@ mod tests {
     fn opens_at_the_threshold_then_half_opens_and_closes() {
         let b = small();
         for ok in [true, true, false] {
-            b.record(b.try_acquire().unwrap(), ok);
+            b.try_acquire().unwrap().record(ok);
         }
         assert_eq!(b.state(), CircuitState::Closed, "below the minimum number of calls");
-        b.record(b.try_acquire().unwrap(), false);
+        b.try_acquire().unwrap().failure();
         assert_eq!(b.state(), CircuitState::Open, "2 of 4 failed: 50 %");
         assert!(b.try_acquire().is_err());
         std::thread::sleep(Duration::from_millis(60));
@@ -245,8 +303,8 @@ mod tests {
         let p1 = b.try_acquire().unwrap();
         let p2 = b.try_acquire().unwrap();
         assert!(b.try_acquire().is_err(), "only the permitted probes");
-        b.record(p1, true);
-        b.record(p2, true);
+        p1.success();
+        p2.success();
         assert_eq!(b.state(), CircuitState::Closed);
     }
 
@@ -254,14 +312,60 @@ mod tests {
     fn a_failed_probe_reopens() {
         let b = small();
         for _ in 0..4 {
-            b.record(b.try_acquire().unwrap(), false);
+            b.try_acquire().unwrap().failure();
         }
         std::thread::sleep(Duration::from_millis(60));
         let p1 = b.try_acquire().unwrap();
         let p2 = b.try_acquire().unwrap();
-        b.record(p1, false);
-        b.record(p2, true);
+        p1.failure();
+        p2.success();
         assert_eq!(b.state(), CircuitState::Open);
+    }
+
+    #[test]
+    fn dropped_probes_are_recorded_so_half_open_always_concludes() {
+        let b = small();
+        for _ in 0..4 {
+            b.try_acquire().unwrap().failure();
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        // Both probes are taken, then their calls are cancelled: their futures (and permits) are dropped.
+        let (p1, p2) = (b.try_acquire().unwrap(), b.try_acquire().unwrap());
+        assert!(b.try_acquire().is_err());
+        drop(p1);
+        drop(p2);
+        assert_eq!(b.state(), CircuitState::Open, "abandoned probes count as failures: the round concluded");
+        std::thread::sleep(Duration::from_millis(60));
+        b.try_acquire().unwrap().success();
+        b.try_acquire().unwrap().success();
+        assert_eq!(b.state(), CircuitState::Closed, "the next round closes it");
+    }
+
+    #[test]
+    fn a_released_probe_frees_its_place_and_old_permits_do_not_count() {
+        let b = small();
+        for _ in 0..4 {
+            b.try_acquire().unwrap().failure();
+        }
+        std::thread::sleep(Duration::from_millis(60));
+        let p1 = b.try_acquire().unwrap();
+        let p2 = b.try_acquire().unwrap();
+        p1.release();
+        let p3 = b.try_acquire().expect("the released place is free again");
+        p2.success();
+        p3.success();
+        assert_eq!(b.state(), CircuitState::Closed);
+        // A permit from the closed generation, recorded after the breaker opened and half-opened again, is ignored.
+        let stale = b.try_acquire().unwrap();
+        for _ in 0..4 {
+            b.try_acquire().unwrap().failure();
+        }
+        assert_eq!(b.state(), CircuitState::Open);
+        stale.failure();
+        std::thread::sleep(Duration::from_millis(60));
+        b.try_acquire().unwrap().success();
+        b.try_acquire().unwrap().success();
+        assert_eq!(b.state(), CircuitState::Closed);
     }
 
     #[test]

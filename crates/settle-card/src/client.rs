@@ -1,21 +1,38 @@
 //! The gateway client. Every call passes the bulkhead (bounded concurrent calls) and the circuit breaker;
-//! each has a connect and a request timeout.
+//! each has a connect and a request timeout, and carries `X-USER-ID` (the gateway scopes transactions by user).
 //!
-//! Retries are made only where they cannot charge twice:
-//! - reads (GET) are retried on connection errors, timeouts and 5xx, with exponential backoff and full jitter;
-//! - a charge (POST) is retried only when the gateway certainly did not record it: the connection was refused,
-//!   or it answered 5xx and asking it by order id finds no transaction. A timeout or a reset after the request
-//!   was sent is an unknown outcome: it is never retried here but left to reconciliation.
+//! Which answers mean what ([`classify`]), written down once:
+//! - 2xx: the gateway did it.
+//! - 400, 402, 422 to a charge: a **decline**, a refusal about the card or the amount. Nothing was charged.
+//! - 401, 403 (and 404, 405, 415 to a charge): Settle is **misconfigured** (wrong credentials or URL). Nothing
+//!   was charged; the payment stays PENDING and the breaker counts a failure.
+//! - 408, 409, 425, 429, 5xx, a timeout, a reset, an unreadable answer: the outcome is **unknown**. A read is
+//!   retried; a charge is retried only when the gateway certainly did not record it.
+//!
+//! A charge is retried only when nothing can be charged twice: the connection was refused (nothing sent), or,
+//! under [`RetryAfter5xx::Lookup`], the gateway answered an unknown-outcome status and two lookups by order id,
+//! `lookup_settle` apart, both find no transaction. That policy assumes the gateway makes a recorded transaction
+//! visible to order lookups within `lookup_settle`; [`RetryAfter5xx::Never`] makes no such assumption and leaves
+//! every such charge to reconciliation.
 
-use std::{sync::Arc, time::Duration};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use rand::Rng;
 use tokio::sync::Semaphore;
 
 use crate::{
-    breaker::{BreakerConfig, CircuitBreaker, CircuitState},
+    breaker::{BreakerConfig, CircuitBreaker, CircuitState, Permit},
     wire::{ChargeAccepted, ChargeRequest, GatewayError, OrderTransactions, Transaction},
 };
+
+/// What to do after a charge got an unknown-outcome answer (5xx, 408, 429).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RetryAfter5xx {
+    /// Ask by order id twice, `lookup_settle` apart; retry only when both find nothing.
+    Lookup,
+    /// Never retry: the outcome is unknown and reconciliation settles it.
+    Never,
+}
 
 /// Client settings.
 #[derive(Clone, Debug)]
@@ -34,6 +51,12 @@ pub struct PgConfig {
     pub max_concurrent_calls: usize,
     /// How long a call waits for a bulkhead slot before being refused.
     pub max_wait: Duration,
+    /// The retry policy after an unknown-outcome answer to a charge.
+    pub retry_after_5xx: RetryAfter5xx,
+    /// Time between the two order lookups of [`RetryAfter5xx::Lookup`].
+    pub lookup_settle: Duration,
+    /// A PEM file of extra trusted roots for an `https://` gateway (the system roots are always trusted).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl PgConfig {
@@ -49,8 +72,41 @@ impl PgConfig {
             breaker: BreakerConfig::default(),
             max_concurrent_calls: 25,
             max_wait: Duration::from_millis(500),
+            retry_after_5xx: RetryAfter5xx::Lookup,
+            lookup_settle: Duration::from_millis(500),
+            ca_file: None,
         }
     }
+
+    /// The longest one charge can take, waits and retries included: the reconciler must not give up on a
+    /// payment earlier than this.
+    pub fn worst_case_charge(&self) -> Duration {
+        let attempts = self.charge_retries + 1;
+        let per_attempt = self.connect_timeout + self.request_timeout;
+        // After an unknown-outcome answer, two single-attempt lookups `lookup_settle` apart.
+        let (lookups, settle) = match self.retry_after_5xx {
+            RetryAfter5xx::Lookup => (2 * attempts, self.lookup_settle * attempts),
+            RetryAfter5xx::Never => (0, Duration::ZERO),
+        };
+        self.max_wait + per_attempt * (attempts + lookups) + self.backoff_max * self.charge_retries + settle
+    }
+}
+
+/// Stable reason codes of charges that did not end with the gateway's own answer. They go into payment events
+/// and responses; the detail (which may name the gateway's internal address) goes to the logs only.
+pub mod reason {
+    /// The gateway could not be reached; nothing was sent or nothing was recorded.
+    pub const UNREACHABLE: &str = "gateway_unreachable";
+    /// The gateway refused Settle's credentials or the URL is wrong.
+    pub const MISCONFIGURED: &str = "gateway_misconfigured";
+    /// No answer in time.
+    pub const TIMEOUT: &str = "gateway_timeout";
+    /// An error answer whose effect could not be checked.
+    pub const ERROR: &str = "gateway_error";
+    /// An answer Settle could not read.
+    pub const UNREADABLE: &str = "gateway_unreadable_answer";
+    /// The circuit opened between attempts.
+    pub const CIRCUIT_OPEN: &str = "circuit_open";
 }
 
 /// How a charge ended, as far as the gateway told us.
@@ -58,12 +114,14 @@ impl PgConfig {
 pub enum ChargeOutcome {
     /// The gateway recorded the charge; its result comes later (callback or reconciliation).
     Accepted { transaction_key: String },
-    /// The gateway refused it (4xx): nothing was charged.
-    Declined { reason: String },
+    /// The gateway refused it (400, 402, 422): nothing was charged. `code` and `message` are the gateway's.
+    Declined { code: String, message: String },
     /// Nothing was recorded (every attempt certainly failed before the gateway recorded it).
-    NotRecorded { reason: String },
-    /// We cannot know whether it was recorded (timeout, reset, or a 5xx we could not check).
-    Unknown { reason: String },
+    NotRecorded { code: &'static str, detail: String },
+    /// The gateway refused Settle itself (401, 403, or a wrong URL): nothing was recorded.
+    Misconfigured { detail: String },
+    /// We cannot know whether it was recorded (timeout, reset, or an error answer we could not check).
+    Unknown { code: &'static str, detail: String },
 }
 
 /// Why a call was not made or did not complete.
@@ -73,8 +131,43 @@ pub enum PgError {
     CircuitOpen,
     #[error("too many concurrent gateway calls")]
     BulkheadFull,
+    #[error("the gateway refused Settle's credentials or URL: {0}")]
+    Misconfigured(String),
     #[error("gateway unavailable: {0}")]
     Unavailable(String),
+}
+
+/// What a void ended with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VoidOutcome {
+    /// The transaction is voided (now or before).
+    Voided,
+    /// The gateway will not void it (it already failed, say): nothing is held.
+    NotVoidable,
+    /// The gateway does not know the transaction.
+    NotFound,
+}
+
+/// What an answer's status means ([module docs](self)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnswerClass {
+    Ok,
+    Decline,
+    Misconfigured,
+    NotFound,
+    Unknown,
+}
+
+/// Classifies an answer to a charge (`charge`) or to a read or void.
+pub fn classify(status: u16, charge: bool) -> AnswerClass {
+    match status {
+        200..=299 => AnswerClass::Ok,
+        400 | 402 | 422 if charge => AnswerClass::Decline,
+        401 | 403 => AnswerClass::Misconfigured,
+        404 | 405 | 415 if charge => AnswerClass::Misconfigured,
+        404 => AnswerClass::NotFound,
+        _ => AnswerClass::Unknown,
+    }
 }
 
 pub struct PgClient {
@@ -86,38 +179,60 @@ pub struct PgClient {
 
 /// One HTTP exchange, classified.
 enum Exchange {
-    Answer(reqwest::StatusCode, bytes_like::Body),
+    Answer(reqwest::StatusCode, Vec<u8>),
     /// The connection was never made: nothing was sent.
     NotConnected(String),
     /// Sent, but no usable answer.
-    Lost(String),
+    Lost {
+        timeout: bool,
+        detail: String,
+    },
 }
 
-/// A held place in the bulkhead.
-pub struct Slot(#[allow(dead_code)] tokio::sync::OwnedSemaphorePermit);
+/// A held place in the bulkhead and, taken in the same step, the breaker's permit for the first call.
+pub struct Slot {
+    _place: tokio::sync::OwnedSemaphorePermit,
+    permit: Option<Permit>,
+}
 
-mod bytes_like {
-    pub type Body = Vec<u8>;
+impl Drop for Slot {
+    /// A permit never used for a call is given back: nothing was sent, so nothing counts.
+    fn drop(&mut self) {
+        if let Some(p) = self.permit.take() {
+            p.release();
+        }
+    }
 }
 
 impl PgClient {
-    pub fn new(cfg: PgConfig) -> Self {
-        let http = reqwest::Client::builder()
+    /// Builds the client; a bad CA file or a TLS setup failure is an error, never a client without timeouts.
+    pub fn new(cfg: PgConfig) -> Result<Self, String> {
+        crate::tls::ensure_crypto_provider();
+        let mut b = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.request_timeout)
-            .pool_max_idle_per_host(cfg.max_concurrent_calls)
-            .build()
-            .unwrap_or_default();
-        Self {
-            breaker: Arc::new(CircuitBreaker::new(cfg.breaker.clone())),
-            bulkhead: Arc::new(Semaphore::new(cfg.max_concurrent_calls.max(1))),
-            http,
-            cfg,
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(cfg.max_concurrent_calls);
+        if let Some(path) = &cfg.ca_file {
+            let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("{}: not a PEM certificate bundle: {e}", path.display()))?;
+            if certs.is_empty() {
+                return Err(format!("{}: holds no certificate", path.display()));
+            }
+            for c in certs {
+                b = b.add_root_certificate(c);
+            }
         }
+        let http = b.build().map_err(|e| format!("cannot build the gateway client: {e}"))?;
+        Ok(Self { breaker: CircuitBreaker::new(cfg.breaker.clone()), bulkhead: Arc::new(Semaphore::new(cfg.max_concurrent_calls.max(1))), http, cfg })
     }
 
     pub fn base_url(&self) -> &str {
         &self.cfg.base_url
+    }
+
+    pub fn config(&self) -> &PgConfig {
+        &self.cfg
     }
 
     pub fn circuit_state(&self) -> CircuitState {
@@ -126,160 +241,284 @@ impl PgClient {
         s
     }
 
-    /// Whether a charge would be let through now; checked before a payment is touched, so that an open circuit
-    /// leaves it PENDING with nothing sent.
-    pub fn accepting(&self) -> bool {
-        self.breaker.would_allow()
-    }
-
     fn backoff(&self, attempt: u32) -> Duration {
         let cap = self.cfg.backoff_base.saturating_mul(1 << attempt.min(16)).min(self.cfg.backoff_max);
         Duration::from_millis(rand::rng().random_range(0..=cap.as_millis() as u64))
     }
 
-    /// A place in the bulkhead, if one frees up within `max_wait`, and only while the circuit lets calls
-    /// through. Taken before a payment is touched; a charge runs inside it.
-    pub async fn slot(&self) -> Result<Slot, PgError> {
-        if !self.breaker.would_allow() {
-            metrics::counter!("settle_pg_calls_total", "op" => "charge", "outcome" => "circuit_open").increment(1);
-            return Err(PgError::CircuitOpen);
-        }
+    async fn place(&self, op: &'static str) -> Result<tokio::sync::OwnedSemaphorePermit, PgError> {
         match tokio::time::timeout(self.cfg.max_wait, self.bulkhead.clone().acquire_owned()).await {
-            Ok(Ok(p)) => Ok(Slot(p)),
+            Ok(Ok(p)) => Ok(p),
             _ => {
-                metrics::counter!("settle_pg_calls_total", "op" => "charge", "outcome" => "bulkhead_full").increment(1);
+                metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => "bulkhead_full").increment(1);
                 Err(PgError::BulkheadFull)
             }
         }
     }
 
-    /// One call through the bulkhead (unless the caller holds a slot) and the breaker.
-    async fn exchange(&self, op: &'static str, rb: reqwest::RequestBuilder, held: Option<&Slot>) -> Result<Exchange, PgError> {
-        let _slot = match held {
-            Some(_) => None,
-            None => match tokio::time::timeout(self.cfg.max_wait, self.bulkhead.clone().acquire_owned()).await {
-                Ok(Ok(p)) => Some(p),
-                _ => {
-                    metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => "bulkhead_full").increment(1);
-                    return Err(PgError::BulkheadFull);
-                }
-            },
-        };
-        let Ok(permit) = self.breaker.try_acquire() else {
+    fn permit(&self, op: &'static str) -> Result<Permit, PgError> {
+        self.breaker.try_acquire().map_err(|_| {
             metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => "circuit_open").increment(1);
             self.circuit_state();
-            return Err(PgError::CircuitOpen);
+            PgError::CircuitOpen
+        })
+    }
+
+    /// A place in the bulkhead (if one frees up within `max_wait`) and the breaker's permit, taken together
+    /// before a payment is touched: when either is refused, nothing is sent and nothing changes.
+    pub async fn slot(&self) -> Result<Slot, PgError> {
+        let place = self.place("charge").await?;
+        let permit = self.permit("charge")?;
+        Ok(Slot { _place: place, permit: Some(permit) })
+    }
+
+    /// One call through the bulkhead (unless the caller holds a slot) and the breaker (with the slot's
+    /// permit, when it still has one). `charge` selects how answers are classified.
+    async fn exchange(&self, op: &'static str, rb: reqwest::RequestBuilder, slot: Option<&mut Slot>, charge: bool) -> Result<Exchange, PgError> {
+        let (_place, permit) = match slot {
+            Some(s) => (
+                None,
+                match s.permit.take() {
+                    Some(p) => p,
+                    None => self.permit(op)?,
+                },
+            ),
+            None => {
+                let place = self.place(op).await?;
+                (Some(place), self.permit(op)?)
+            }
         };
-        let res = rb.send().await;
-        let ex = match res {
+        let ex = match rb.send().await {
             Ok(r) => {
                 let status = r.status();
                 match r.bytes().await {
                     Ok(b) => Exchange::Answer(status, b.to_vec()),
-                    Err(e) => Exchange::Lost(format!("reading the answer: {e}")),
+                    Err(e) => Exchange::Lost { timeout: e.is_timeout(), detail: format!("reading the answer: {e}") },
                 }
             }
             Err(e) if e.is_connect() => Exchange::NotConnected(e.to_string()),
-            Err(e) if e.is_timeout() => Exchange::Lost("timed out".into()),
-            Err(e) => Exchange::Lost(e.to_string()),
+            Err(e) if e.is_timeout() => Exchange::Lost { timeout: true, detail: "timed out".into() },
+            Err(e) => Exchange::Lost { timeout: false, detail: e.to_string() },
         };
         let (ok, outcome) = match &ex {
-            Exchange::Answer(s, _) if s.is_server_error() => (false, "5xx"),
-            Exchange::Answer(s, _) if s.is_client_error() => (true, "4xx"),
-            Exchange::Answer(..) => (true, "ok"),
+            Exchange::Answer(s, _) => match classify(s.as_u16(), charge) {
+                AnswerClass::Ok => (true, "ok"),
+                AnswerClass::Decline => (true, "declined"),
+                AnswerClass::NotFound => (true, "not_found"),
+                AnswerClass::Misconfigured => (false, "misconfigured"),
+                AnswerClass::Unknown if s.is_server_error() => (false, "5xx"),
+                AnswerClass::Unknown => (false, "4xx_unknown"),
+            },
             Exchange::NotConnected(_) => (false, "connect_error"),
-            Exchange::Lost(_) => (false, "lost"),
+            Exchange::Lost { timeout: true, .. } => (false, "timeout"),
+            Exchange::Lost { .. } => (false, "lost"),
         };
-        self.breaker.record(permit, ok);
+        if outcome == "misconfigured" {
+            tracing::error!(op, "the card gateway refused Settle's credentials or URL: check SETTLE_PG_URL and the gateway account");
+        }
+        permit.record(ok);
         self.circuit_state();
         metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => outcome).increment(1);
         Ok(ex)
     }
 
     /// A read with retries; `Ok(None)` for a 404.
-    async fn read<T: serde::de::DeserializeOwned>(&self, op: &'static str, url: String, held: Option<&Slot>) -> Result<Option<T>, PgError> {
+    async fn read<T: serde::de::DeserializeOwned>(
+        &self,
+        op: &'static str,
+        url: &str,
+        user_id: &str,
+        mut slot: Option<&mut Slot>,
+    ) -> Result<Option<T>, PgError> {
         let mut last = String::new();
-        for attempt in 0..=self.cfg.read_retries {
+        // Inside a charge (a held slot) a lookup is asked once: the charge's own time bound must stay short.
+        let retries = if slot.is_some() { 0 } else { self.cfg.read_retries };
+        for attempt in 0..=retries {
             if attempt > 0 {
                 metrics::counter!("settle_pg_retries_total", "op" => op).increment(1);
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
-            match self.exchange(op, self.http.get(&url), held).await? {
-                Exchange::Answer(s, body) if s.is_success() => {
-                    return serde_json::from_slice(&body).map(Some).map_err(|e| PgError::Unavailable(format!("bad answer: {e}")));
-                }
-                Exchange::Answer(s, _) if s == reqwest::StatusCode::NOT_FOUND => return Ok(None),
-                Exchange::Answer(s, _) if s.is_client_error() => return Err(PgError::Unavailable(format!("gateway answered {s}"))),
-                Exchange::Answer(s, _) => last = format!("gateway answered {s}"),
-                Exchange::NotConnected(e) | Exchange::Lost(e) => last = e,
+            let rb = self.http.get(url).header("X-USER-ID", user_id);
+            match self.exchange(op, rb, slot.as_deref_mut(), false).await? {
+                Exchange::Answer(s, body) => match classify(s.as_u16(), false) {
+                    AnswerClass::Ok => {
+                        return serde_json::from_slice(&body).map(Some).map_err(|e| PgError::Unavailable(format!("unreadable answer: {e}")));
+                    }
+                    AnswerClass::NotFound => return Ok(None),
+                    AnswerClass::Misconfigured => {
+                        return Err(PgError::Misconfigured(format!("gateway answered {s}")));
+                    }
+                    AnswerClass::Decline | AnswerClass::Unknown => last = format!("gateway answered {s}"),
+                },
+                Exchange::NotConnected(e) | Exchange::Lost { detail: e, .. } => last = e,
             }
         }
         Err(PgError::Unavailable(last))
     }
 
-    /// A transaction by key; None when the gateway does not know it.
-    pub async fn transaction(&self, key: &str) -> Result<Option<Transaction>, PgError> {
-        self.read("get", format!("{}/api/v1/payments/{key}", self.cfg.base_url), None).await
+    /// A transaction by key, as the user `user_id` sees it; None when the gateway does not know it.
+    pub async fn transaction(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, PgError> {
+        let url = format!("{}/api/v1/payments/{}", self.cfg.base_url, urlencode(key));
+        self.read("get", &url, user_id, None).await
     }
 
     /// Every transaction of an order.
-    pub async fn transactions_of_order(&self, order_id: &str) -> Result<Vec<Transaction>, PgError> {
-        self.order_lookup(order_id, None).await
+    pub async fn transactions_of_order(&self, order_id: &str, user_id: &str) -> Result<Vec<Transaction>, PgError> {
+        self.order_lookup(order_id, user_id, None).await
     }
 
-    async fn order_lookup(&self, order_id: &str, held: Option<&Slot>) -> Result<Vec<Transaction>, PgError> {
-        let url = format!("{}/api/v1/payments?orderId={order_id}", self.cfg.base_url);
-        Ok(self.read::<OrderTransactions>("find", url, held).await?.map(|o| o.transactions).unwrap_or_default())
+    async fn order_lookup(&self, order_id: &str, user_id: &str, slot: Option<&mut Slot>) -> Result<Vec<Transaction>, PgError> {
+        let url = format!("{}/api/v1/payments?orderId={}", self.cfg.base_url, urlencode(order_id));
+        Ok(self.read::<OrderTransactions>("find", &url, user_id, slot).await?.map(|o| o.transactions).unwrap_or_default())
     }
 
-    /// Charges a card inside a [`Slot`]. `Err(CircuitOpen)` means nothing was sent at all.
-    pub async fn charge(&self, slot: &Slot, user_id: &str, req: &ChargeRequest) -> Result<ChargeOutcome, PgError> {
+    /// Voids (cancels) a transaction. Safe to repeat: voiding a voided transaction is a success.
+    pub async fn void(&self, key: &str, user_id: &str) -> Result<VoidOutcome, PgError> {
+        let url = format!("{}/api/v1/payments/{}/cancel", self.cfg.base_url, urlencode(key));
+        let rb = self.http.post(&url).header("X-USER-ID", user_id);
+        match self.exchange("void", rb, None, false).await? {
+            Exchange::Answer(s, _) => match (classify(s.as_u16(), false), s.as_u16()) {
+                (AnswerClass::Ok, _) => Ok(VoidOutcome::Voided),
+                (AnswerClass::NotFound, _) => Ok(VoidOutcome::NotFound),
+                (_, 409) => Ok(VoidOutcome::NotVoidable),
+                (AnswerClass::Misconfigured, _) => Err(PgError::Misconfigured(format!("gateway answered {s}"))),
+                _ => Err(PgError::Unavailable(format!("gateway answered {s}"))),
+            },
+            Exchange::NotConnected(e) | Exchange::Lost { detail: e, .. } => Err(PgError::Unavailable(e)),
+        }
+    }
+
+    /// Charges a card inside a [`Slot`] (whose permit the first attempt uses). `Err` means nothing was sent.
+    pub async fn charge(&self, slot: &mut Slot, user_id: &str, req: &ChargeRequest) -> Result<ChargeOutcome, PgError> {
         let url = format!("{}/api/v1/payments", self.cfg.base_url);
         let mut sent_any = false;
-        let mut last = String::new();
+        let (mut code, mut last) = (reason::UNREACHABLE, String::new());
         for attempt in 0..=self.cfg.charge_retries {
             if attempt > 0 {
                 metrics::counter!("settle_pg_retries_total", "op" => "charge").increment(1);
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
             let rb = self.http.post(&url).header("X-USER-ID", user_id).json(req);
-            let ex = match self.exchange("charge", rb, Some(slot)).await {
+            let ex = match self.exchange("charge", rb, Some(slot), true).await {
                 Ok(ex) => ex,
                 // Refused before sending: if no earlier attempt reached the gateway, nothing was sent at all.
                 Err(e) if !sent_any => return Err(e),
-                Err(e) => return Ok(ChargeOutcome::NotRecorded { reason: e.to_string() }),
+                Err(e) => {
+                    return Ok(ChargeOutcome::NotRecorded { code: reason::CIRCUIT_OPEN, detail: format!("{last}; then {e}") });
+                }
             };
             match ex {
-                Exchange::Answer(s, body) if s.is_success() => {
-                    return match serde_json::from_slice::<ChargeAccepted>(&body) {
-                        Ok(a) => Ok(ChargeOutcome::Accepted { transaction_key: a.transaction_key }),
-                        Err(e) => Ok(ChargeOutcome::Unknown { reason: format!("unreadable answer: {e}") }),
-                    };
-                }
-                Exchange::Answer(s, body) if s.is_client_error() => {
-                    let reason = serde_json::from_slice::<GatewayError>(&body).map(|g| g.message).unwrap_or_else(|_| format!("declined ({s})"));
-                    return Ok(ChargeOutcome::Declined { reason });
-                }
-                Exchange::Answer(s, _) => {
-                    // A 5xx may or may not have been recorded: ask before anything else.
-                    sent_any = true;
-                    last = format!("gateway answered {s}");
-                    match self.order_lookup(&req.order_id, Some(slot)).await {
-                        Ok(txs) if txs.is_empty() => continue,
-                        Ok(txs) => {
-                            let tx = txs.iter().find(|t| t.status == "SUCCESS").unwrap_or(&txs[0]);
-                            return Ok(ChargeOutcome::Accepted { transaction_key: tx.transaction_key.clone() });
-                        }
-                        Err(e) => return Ok(ChargeOutcome::Unknown { reason: format!("{last}; then {e}") }),
+                Exchange::Answer(s, body) => match classify(s.as_u16(), true) {
+                    AnswerClass::Ok => {
+                        return Ok(match serde_json::from_slice::<ChargeAccepted>(&body) {
+                            Ok(a) => ChargeOutcome::Accepted { transaction_key: a.transaction_key },
+                            Err(e) => ChargeOutcome::Unknown { code: reason::UNREADABLE, detail: format!("unreadable answer: {e}") },
+                        });
                     }
-                }
+                    AnswerClass::Decline => {
+                        let (code, message) = match serde_json::from_slice::<GatewayError>(&body) {
+                            Ok(g) => (g.error, g.message),
+                            Err(_) => ("DECLINED".to_owned(), format!("declined by the card gateway ({s})")),
+                        };
+                        return Ok(ChargeOutcome::Declined { code: short(&code, 64), message: short(&message, 200) });
+                    }
+                    AnswerClass::Misconfigured => {
+                        return Ok(ChargeOutcome::Misconfigured { detail: format!("gateway answered {s}") });
+                    }
+                    AnswerClass::NotFound | AnswerClass::Unknown => {
+                        // It may or may not have been recorded: ask before anything else.
+                        sent_any = true;
+                        (code, last) = (reason::ERROR, format!("gateway answered {s}"));
+                        if self.cfg.retry_after_5xx == RetryAfter5xx::Never {
+                            return Ok(ChargeOutcome::Unknown { code, detail: last });
+                        }
+                        match self.recorded(&req.order_id, user_id, slot).await {
+                            Ok(None) => continue,
+                            Ok(Some(key)) => {
+                                return Ok(ChargeOutcome::Accepted { transaction_key: key });
+                            }
+                            Err(e) => {
+                                return Ok(ChargeOutcome::Unknown { code, detail: format!("{last}; then {e}") });
+                            }
+                        }
+                    }
+                },
                 Exchange::NotConnected(e) => {
-                    last = e;
+                    (code, last) = (reason::UNREACHABLE, e);
                     continue;
                 }
-                Exchange::Lost(e) => return Ok(ChargeOutcome::Unknown { reason: e }),
+                Exchange::Lost { timeout, detail } => {
+                    return Ok(ChargeOutcome::Unknown { code: if timeout { reason::TIMEOUT } else { reason::ERROR }, detail });
+                }
             }
         }
-        Ok(ChargeOutcome::NotRecorded { reason: last })
+        Ok(ChargeOutcome::NotRecorded { code, detail: last })
+    }
+
+    /// After an unknown-outcome answer: the key of a transaction the gateway holds for the order, or None
+    /// when two lookups `lookup_settle` apart both find nothing.
+    async fn recorded(&self, order_id: &str, user_id: &str, slot: &mut Slot) -> Result<Option<String>, PgError> {
+        for round in 0..2 {
+            if round > 0 {
+                tokio::time::sleep(self.cfg.lookup_settle).await;
+            }
+            let txs = self.order_lookup(order_id, user_id, Some(slot)).await?;
+            if let Some(tx) = pick(&txs) {
+                return Ok(Some(tx.transaction_key.clone()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The transaction that stands for an order when the gateway holds several: a SUCCESS, else a PENDING, else
+/// the first one.
+pub fn pick(txs: &[Transaction]) -> Option<&Transaction> {
+    use crate::wire::GatewayStatus as S;
+    txs.iter().find(|t| t.status == S::Success).or_else(|| txs.iter().find(|t| t.status == S::Pending)).or_else(|| txs.first())
+}
+
+fn short(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Percent-encodes everything but unreserved characters (keys and order ids are ASCII already).
+fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refusals_about_the_card_are_declines() {
+        for s in [400, 402, 422] {
+            assert_eq!(classify(s, true), AnswerClass::Decline, "{s}");
+        }
+        for s in [401, 403, 404, 405, 415] {
+            assert_eq!(classify(s, true), AnswerClass::Misconfigured, "{s}");
+        }
+        for s in [408, 409, 425, 429, 500, 502, 503, 504] {
+            assert_eq!(classify(s, true), AnswerClass::Unknown, "{s}");
+        }
+        assert_eq!(classify(404, false), AnswerClass::NotFound);
+        assert_eq!(classify(400, false), AnswerClass::Unknown);
+        assert_eq!(classify(403, false), AnswerClass::Misconfigured);
+    }
+
+    #[test]
+    fn the_worst_case_charge_covers_every_attempt() {
+        let c = PgConfig::new("http://x");
+        assert!(c.worst_case_charge() > (c.connect_timeout + c.request_timeout) * (c.charge_retries + 1));
+        assert!(c.worst_case_charge() < Duration::from_secs(120), "the default deadline holds it: {:?}", c.worst_case_charge());
     }
 }

@@ -5,7 +5,11 @@
 //!   second POST for an order makes a second transaction, as a real gateway would.
 //! - Processing ends after a random delay as SUCCESS or FAILED (limit exceeded, invalid card); the result is
 //!   POSTed to the callback URL, unless dropped; some callbacks are sent twice.
-//! - `GET /api/v1/payments/{transactionKey}`, `GET /api/v1/payments?orderId=`.
+//! - `GET /api/v1/payments/{transactionKey}`, `GET /api/v1/payments?orderId=`: scoped by `X-USER-ID` (another
+//!   user's transaction is not found), as seed 004's gateway is.
+//! - `POST /api/v1/payments/{transactionKey}/cancel`: voids a PENDING or SUCCESS transaction (CANCELLED);
+//!   repeating it is a success; a FAILED one answers 409.
+//! - Served over plain HTTP, or HTTPS with a certificate from a CA generated at start ([`crate::tls::LocalCa`]).
 //! - Fault knobs ([`Knobs`]) are set at start and through `GET`/`PUT /admin/knobs`; `GET /admin/stats`
 //!   counts requests; `GET /admin/transactions` lists every transaction (for tests).
 
@@ -30,7 +34,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::wire::{Callback, ChargeAccepted, ChargeRequest, GatewayError, OrderTransactions, Transaction};
+use crate::wire::{Callback, ChargeAccepted, ChargeRequest, GatewayError, GatewayStatus, OrderTransactions, Transaction};
 
 /// The simulator's behaviour. Rates are 0.0 ..= 1.0; ranges are milliseconds `[min, max]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -53,6 +57,18 @@ pub struct Knobs {
     pub callback_delay_ms: [u64; 2],
     /// Amounts above this are declined at once with 400 (limit exceeded).
     pub decline_above: Option<u64>,
+    /// Share of charges the gateway records twice (a second transaction for the order) while answering one key.
+    pub duplicate_record_rate: f64,
+    /// Share of transactions reported with status `REVIEW` (one Settle does not know) while they are processed.
+    pub unknown_status_rate: f64,
+    /// Reads report every amount one unit higher than charged (a gateway that disagrees with Settle).
+    pub misreport_amount: bool,
+    /// A transaction shows in order lookups only this long after it was recorded.
+    pub lookup_lag_ms: u64,
+    /// A hung charge request (see `hang_rate`) is recorded after all, this long after it arrived.
+    pub hang_record_after_ms: Option<u64>,
+    /// Every charge is answered with this status at once, recording nothing (401, 403, 408, 429, ...).
+    pub force_status: Option<u16>,
     /// Seed of the random choices (None: from the OS).
     pub seed: Option<u64>,
 }
@@ -71,6 +87,12 @@ impl Default for Knobs {
             callback_duplicate_rate: 0.0,
             callback_delay_ms: [0, 0],
             decline_above: None,
+            duplicate_record_rate: 0.0,
+            unknown_status_rate: 0.0,
+            misreport_amount: false,
+            lookup_lag_ms: 0,
+            hang_record_after_ms: None,
+            force_status: None,
             seed: None,
         }
     }
@@ -89,16 +111,26 @@ impl Knobs {
 pub struct Stats {
     pub charge_requests: u64,
     pub get_requests: u64,
+    pub void_requests: u64,
     pub callbacks_sent: u64,
+}
+
+/// A recorded transaction and what the simulator keeps beside it.
+struct Record {
+    tx: Transaction,
+    callback_url: String,
+    user_id: String,
+    recorded: std::time::Instant,
 }
 
 struct Sim {
     knobs: Mutex<Knobs>,
     rng: Mutex<StdRng>,
-    txs: Mutex<HashMap<String, (Transaction, String)>>,
+    txs: Mutex<HashMap<String, Record>>,
     by_order: Mutex<HashMap<String, Vec<String>>>,
     charges: AtomicU64,
     gets: AtomicU64,
+    voids: AtomicU64,
     callbacks: AtomicU64,
     http: reqwest::Client,
 }
@@ -123,13 +155,17 @@ impl Sim {
 /// A running simulator.
 pub struct SimHandle {
     pub addr: SocketAddr,
+    scheme: &'static str,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl SimHandle {
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        match self.scheme {
+            "https" => format!("https://{}", self.addr),
+            _ => format!("http://{}", self.addr),
+        }
     }
 
     /// Stops serving (accepted connections are closed).
@@ -144,9 +180,23 @@ impl SimHandle {
     }
 }
 
-/// Starts the simulator on `listener`.
+/// Starts the simulator on `listener` (plain HTTP).
 pub fn start(listener: TcpListener, knobs: Knobs) -> SimHandle {
     let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    serve(listener, addr, "http", knobs)
+}
+
+/// Starts the simulator on `listener` over HTTPS with `ca`'s server certificate.
+pub fn start_tls(listener: TcpListener, knobs: Knobs, ca: &crate::tls::LocalCa) -> SimHandle {
+    let addr = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    serve(ca.listener(listener), addr, "https", knobs)
+}
+
+fn serve<L>(listener: L, addr: SocketAddr, scheme: &'static str, knobs: Knobs) -> SimHandle
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    crate::tls::ensure_crypto_provider();
     let rng = match knobs.seed {
         Some(s) => StdRng::seed_from_u64(s),
         None => StdRng::from_os_rng(),
@@ -158,12 +208,14 @@ pub fn start(listener: TcpListener, knobs: Knobs) -> SimHandle {
         by_order: Mutex::new(HashMap::new()),
         charges: AtomicU64::new(0),
         gets: AtomicU64::new(0),
+        voids: AtomicU64::new(0),
         callbacks: AtomicU64::new(0),
         http: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_default(),
     });
     let app = Router::new()
         .route("/api/v1/payments", get(find_by_order).post(charge))
         .route("/api/v1/payments/{key}", get(get_tx))
+        .route("/api/v1/payments/{key}/cancel", axum::routing::post(cancel))
         .route("/admin/knobs", get(get_knobs).put(put_knobs))
         .route("/admin/stats", get(stats))
         .route("/admin/transactions", get(all_transactions))
@@ -176,20 +228,28 @@ pub fn start(listener: TcpListener, knobs: Knobs) -> SimHandle {
             })
             .await;
     });
-    SimHandle { addr, stop: Some(tx), task: Some(task) }
+    SimHandle { addr, scheme, stop: Some(tx), task: Some(task) }
 }
 
 fn gw_error(status: StatusCode, error: &str, message: &str) -> Response {
     (status, Json(GatewayError { error: error.into(), message: message.into() })).into_response()
 }
 
+fn user_of(headers: &HeaderMap) -> Option<String> {
+    headers.get("x-user-id").and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
 async fn charge(State(sim): State<Shared>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     sim.charges.fetch_add(1, Ordering::Relaxed);
     let k = sim.knobs();
     tokio::time::sleep(sim.between(k.latency_ms)).await;
-    if headers.get("x-user-id").and_then(|v| v.to_str().ok()).is_none_or(str::is_empty) {
-        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    if let Some(code) = k.force_status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return gw_error(status, "FORCED", "forced answer");
     }
+    let Some(user_id) = user_of(&headers) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    };
     let Ok(req) = serde_json::from_slice::<ChargeRequest>(&body) else {
         return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "invalid body");
     };
@@ -200,54 +260,75 @@ async fn charge(State(sim): State<Shared>, headers: HeaderMap, body: axum::body:
         return gw_error(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", "limit exceeded");
     }
     if sim.roll() < k.hang_rate {
+        if let Some(after) = k.hang_record_after_ms {
+            let (sim, req, user_id) = (sim.clone(), req.clone(), user_id.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(after)).await;
+                record(&sim, &req, &user_id);
+            });
+        }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     if sim.roll() < k.request_failure_rate {
         return gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure");
     }
-    let key = format!("TX-{}", uuid::Uuid::now_v7().simple());
-    let tx = Transaction {
-        transaction_key: key.clone(),
-        order_id: req.order_id.clone(),
-        card_type: req.card_type.clone(),
-        card_last4: req.card_no[req.card_no.len() - 4..].to_owned(),
-        amount: req.amount,
-        status: "PENDING".into(),
-        reason: None,
-    };
-    sim.txs.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), (tx, req.callback_url.clone()));
-    sim.by_order.lock().unwrap_or_else(|p| p.into_inner()).entry(req.order_id.clone()).or_default().push(key.clone());
-    tokio::spawn(process(sim.clone(), key.clone()));
+    let key = record(&sim, &req, &user_id);
+    if sim.roll() < k.duplicate_record_rate {
+        record(&sim, &req, &user_id);
+    }
     if sim.roll() < k.fail_after_record_rate {
         return gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure");
     }
     (StatusCode::OK, Json(ChargeAccepted { transaction_key: key, status: "PENDING".into() })).into_response()
 }
 
-/// Finishes a transaction after the processing delay and sends its callback.
+/// Records a transaction for `req` and starts processing it; returns its key.
+fn record(sim: &Shared, req: &ChargeRequest, user_id: &str) -> String {
+    let key = format!("TX-{}", uuid::Uuid::now_v7().simple());
+    let status = if sim.roll() < sim.knobs().unknown_status_rate { GatewayStatus::Unknown("REVIEW".into()) } else { GatewayStatus::Pending };
+    let tx = Transaction {
+        transaction_key: key.clone(),
+        order_id: req.order_id.clone(),
+        card_type: req.card_type.clone(),
+        card_last4: req.card_no[req.card_no.len().saturating_sub(4)..].to_owned(),
+        amount: req.amount,
+        status,
+        reason: None,
+    };
+    let rec = Record { tx, callback_url: req.callback_url.clone(), user_id: user_id.to_owned(), recorded: std::time::Instant::now() };
+    sim.txs.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone(), rec);
+    sim.by_order.lock().unwrap_or_else(|p| p.into_inner()).entry(req.order_id.clone()).or_default().push(key.clone());
+    tokio::spawn(process(sim.clone(), key.clone()));
+    key
+}
+
+/// Finishes a transaction after the processing delay and sends its callback (unless it was voided).
 async fn process(sim: Shared, key: String) {
     let k = sim.knobs();
     tokio::time::sleep(sim.between(k.processing_ms)).await;
     let roll = sim.roll();
     let (status, reason) = if roll < k.success_rate {
-        ("SUCCESS", None)
+        (GatewayStatus::Success, None)
     } else if roll < k.success_rate + (1.0 - k.success_rate) / 2.0 {
-        ("FAILED", Some("limit exceeded"))
+        (GatewayStatus::Failed, Some("limit exceeded"))
     } else {
-        ("FAILED", Some("invalid card"))
+        (GatewayStatus::Failed, Some("invalid card"))
     };
     let (tx, url) = {
         let mut txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
-        let Some((tx, url)) = txs.get_mut(&key) else { return };
-        tx.status = status.into();
-        tx.reason = reason.map(Into::into);
-        (tx.clone(), url.clone())
+        let Some(rec) = txs.get_mut(&key) else { return };
+        if rec.tx.status == GatewayStatus::Unknown("CANCELLED".into()) {
+            return;
+        }
+        rec.tx.status = status;
+        rec.tx.reason = reason.map(Into::into);
+        (rec.tx.clone(), rec.callback_url.clone())
     };
     if sim.roll() < k.callback_drop_rate {
         return;
     }
     let times = if sim.roll() < k.callback_duplicate_rate { 2 } else { 1 };
-    let cb = Callback { transaction_key: tx.transaction_key, order_id: tx.order_id, status: tx.status, reason: tx.reason };
+    let cb = Callback { transaction_key: tx.transaction_key, order_id: tx.order_id, status: tx.status.as_str().to_owned(), reason: tx.reason };
     for _ in 0..times {
         tokio::time::sleep(sim.between(k.callback_delay_ms)).await;
         sim.callbacks.fetch_add(1, Ordering::Relaxed);
@@ -257,12 +338,47 @@ async fn process(sim: Shared, key: String) {
     }
 }
 
-async fn get_tx(State(sim): State<Shared>, Path(key): Path<String>) -> Response {
+/// A transaction as a read reports it.
+fn reported(tx: &Transaction, k: &Knobs) -> Transaction {
+    let mut t = tx.clone();
+    if k.misreport_amount {
+        t.amount += 1;
+    }
+    t
+}
+
+async fn get_tx(State(sim): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
     sim.gets.fetch_add(1, Ordering::Relaxed);
-    tokio::time::sleep(sim.between(sim.knobs().latency_ms)).await;
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.latency_ms)).await;
+    let Some(user_id) = user_of(&headers) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    };
     match sim.txs.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
-        Some((tx, _)) => Json(tx.clone()).into_response(),
-        None => gw_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such transaction"),
+        Some(rec) if rec.user_id == user_id => Json(reported(&rec.tx, &k)).into_response(),
+        _ => gw_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such transaction"),
+    }
+}
+
+/// Voids a transaction: PENDING or SUCCESS become CANCELLED; CANCELLED stays so; FAILED answers 409.
+async fn cancel(State(sim): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    sim.voids.fetch_add(1, Ordering::Relaxed);
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.latency_ms)).await;
+    let Some(user_id) = user_of(&headers) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    };
+    let mut txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
+    match txs.get_mut(&key) {
+        Some(rec) if rec.user_id == user_id => match &rec.tx.status {
+            GatewayStatus::Failed => gw_error(StatusCode::CONFLICT, "NOT_CANCELLABLE", "a failed transaction cannot be cancelled"),
+            _ => {
+                rec.tx.status = GatewayStatus::Unknown("CANCELLED".into());
+                rec.tx.reason = Some("voided".into());
+                Json(reported(&rec.tx, &k)).into_response()
+            }
+        },
+        _ => gw_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such transaction"),
     }
 }
 
@@ -272,15 +388,25 @@ struct OrderQuery {
     order_id: Option<String>,
 }
 
-async fn find_by_order(State(sim): State<Shared>, Query(q): Query<OrderQuery>) -> Response {
+async fn find_by_order(State(sim): State<Shared>, headers: HeaderMap, Query(q): Query<OrderQuery>) -> Response {
     sim.gets.fetch_add(1, Ordering::Relaxed);
-    tokio::time::sleep(sim.between(sim.knobs().latency_ms)).await;
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.latency_ms)).await;
+    let Some(user_id) = user_of(&headers) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    };
     let Some(order_id) = q.order_id else {
         return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "orderId is required");
     };
     let keys = sim.by_order.lock().unwrap_or_else(|p| p.into_inner()).get(&order_id).cloned().unwrap_or_default();
     let txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
-    let transactions = keys.iter().filter_map(|k| txs.get(k).map(|(t, _)| t.clone())).collect();
+    let lag = Duration::from_millis(k.lookup_lag_ms);
+    let transactions = keys
+        .iter()
+        .filter_map(|key| txs.get(key))
+        .filter(|rec| rec.user_id == user_id && rec.recorded.elapsed() >= lag)
+        .map(|rec| reported(&rec.tx, &k))
+        .collect();
     Json(OrderTransactions { order_id, transactions }).into_response()
 }
 
@@ -300,10 +426,11 @@ async fn stats(State(sim): State<Shared>) -> Json<Stats> {
     Json(Stats {
         charge_requests: sim.charges.load(Ordering::Relaxed),
         get_requests: sim.gets.load(Ordering::Relaxed),
+        void_requests: sim.voids.load(Ordering::Relaxed),
         callbacks_sent: sim.callbacks.load(Ordering::Relaxed),
     })
 }
 
 async fn all_transactions(State(sim): State<Shared>) -> Json<Vec<Transaction>> {
-    Json(sim.txs.lock().unwrap_or_else(|p| p.into_inner()).values().map(|(t, _)| t.clone()).collect())
+    Json(sim.txs.lock().unwrap_or_else(|p| p.into_inner()).values().map(|r| r.tx.clone()).collect())
 }

@@ -32,7 +32,62 @@ pub struct ChargeAccepted {
     pub status: String,
 }
 
-/// A transaction as the gateway reports it. `status` is PENDING, SUCCESS or FAILED.
+/// A transaction's status as the gateway reports it. Anything other than the three known names is kept as
+/// [`GatewayStatus::Unknown`], so every caller has to decide what to do with it (Settle never guesses).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GatewayStatus {
+    Pending,
+    Success,
+    Failed,
+    /// CANCELLED (a void), REFUNDED, or a status this version of Settle does not know.
+    Unknown(String),
+}
+
+impl GatewayStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Success => "SUCCESS",
+            Self::Failed => "FAILED",
+            Self::Unknown(s) => s,
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "PENDING" => Self::Pending,
+            "SUCCESS" => Self::Success,
+            "FAILED" => Self::Failed,
+            other => Self::Unknown(other.to_owned()),
+        }
+    }
+
+    /// Whether money is (or may still be) taken: a transaction in this state must be voided when Settle may
+    /// not keep it.
+    pub fn holds_money(&self) -> bool {
+        matches!(self, Self::Pending | Self::Success)
+    }
+}
+
+impl std::fmt::Display for GatewayStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for GatewayStatus {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for GatewayStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Self::parse(&String::deserialize(d)?))
+    }
+}
+
+/// A transaction as the gateway reports it.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Transaction {
@@ -42,7 +97,7 @@ pub struct Transaction {
     /// Last four digits only.
     pub card_last4: String,
     pub amount: u64,
-    pub status: String,
+    pub status: GatewayStatus,
     pub reason: Option<String>,
 }
 

@@ -1,5 +1,6 @@
-//! The payment state machine: `PENDING -> PROCESSING -> COMPLETED | FAILED`, `PENDING -> FAILED | CANCELLED`.
-//! Terminal states never change.
+//! The payment state machine: `PENDING -> PROCESSING -> COMPLETED | FAILED`, `PENDING -> FAILED | CANCELLED`,
+//! and `PROCESSING -> PENDING` when a charge certainly reached no gateway (nothing was charged, the payer may
+//! try again). Terminal states never change.
 
 use std::{fmt, str::FromStr};
 
@@ -19,8 +20,7 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 5] =
-        [Self::Pending, Self::Processing, Self::Completed, Self::Failed, Self::Cancelled];
+    pub const ALL: [PaymentStatus; 5] = [Self::Pending, Self::Processing, Self::Completed, Self::Failed, Self::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,24 +41,18 @@ impl PaymentStatus {
         use PaymentStatus::*;
         matches!(
             (self, to),
-            (Pending, Processing) | (Pending, Failed) | (Pending, Cancelled) | (Processing, Completed) | (Processing, Failed)
+            (Pending, Processing) | (Pending, Failed) | (Pending, Cancelled) | (Processing, Completed) | (Processing, Failed) | (Processing, Pending)
         )
     }
 
     /// The transition `self -> to`, or why it is not allowed.
     pub fn transition(self, to: PaymentStatus) -> Result<Transition, DomainError> {
-        if self.can_become(to) {
-            Ok(Transition { from: self, to })
-        } else {
-            Err(DomainError::InvalidTransition { from: self, to })
-        }
+        if self.can_become(to) { Ok(Transition { from: self, to }) } else { Err(DomainError::InvalidTransition { from: self, to }) }
     }
 
     /// Parses a status filter value (upper-case names only).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        s.parse().map_err(|_| {
-            DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED")
-        })
+        s.parse().map_err(|_| DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED"))
     }
 }
 
@@ -85,12 +79,13 @@ pub struct Transition {
 impl Transition {
     /// The event recorded when this transition commits.
     pub fn event(self) -> EventType {
-        match self.to {
-            PaymentStatus::Pending => EventType::Created,
-            PaymentStatus::Processing => EventType::Submitted,
-            PaymentStatus::Completed => EventType::Confirmed,
-            PaymentStatus::Failed => EventType::Failed,
-            PaymentStatus::Cancelled => EventType::Cancelled,
+        match (self.from, self.to) {
+            (PaymentStatus::Processing, PaymentStatus::Pending) => EventType::Reverted,
+            (_, PaymentStatus::Pending) => EventType::Created,
+            (_, PaymentStatus::Processing) => EventType::Submitted,
+            (_, PaymentStatus::Completed) => EventType::Confirmed,
+            (_, PaymentStatus::Failed) => EventType::Failed,
+            (_, PaymentStatus::Cancelled) => EventType::Cancelled,
         }
     }
 }
@@ -132,6 +127,19 @@ pub enum EventType {
     Confirmed,
     Failed,
     Cancelled,
+    /// PROCESSING -> PENDING: the charge certainly reached no gateway; nothing was charged.
+    Reverted,
+    /// The gateway accepted the charge: its transaction key is recorded (no status change).
+    Accepted,
+    /// A second gateway transaction of a payment was voided (no status change).
+    VoidedDuplicate,
+    /// A gateway success for a payment that did not complete was voided (no status change).
+    VoidedLateSuccess,
+    /// The gateway reported something Settle will not apply (another amount or order): an operator must look.
+    Flagged,
+    /// A charge went out but its outcome is not known yet (timeout, lost answer, shutdown): reconciliation
+    /// settles it (no status change).
+    OutcomeUnknown,
 }
 
 impl EventType {
@@ -142,8 +150,28 @@ impl EventType {
             Self::Confirmed => "CONFIRMED",
             Self::Failed => "FAILED",
             Self::Cancelled => "CANCELLED",
+            Self::Reverted => "REVERTED",
+            Self::Accepted => "ACCEPTED",
+            Self::VoidedDuplicate => "VOIDED_DUPLICATE",
+            Self::VoidedLateSuccess => "VOIDED_LATE_SUCCESS",
+            Self::Flagged => "FLAGGED",
+            Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
         }
     }
+
+    pub const ALL: [EventType; 11] = [
+        Self::Created,
+        Self::Submitted,
+        Self::Confirmed,
+        Self::Failed,
+        Self::Cancelled,
+        Self::Reverted,
+        Self::Accepted,
+        Self::VoidedDuplicate,
+        Self::VoidedLateSuccess,
+        Self::Flagged,
+        Self::OutcomeUnknown,
+    ];
 
     /// The name of the outbox / SSE event for this entry (`payment.created`, ...).
     pub fn topic(self) -> &'static str {
@@ -153,6 +181,11 @@ impl EventType {
             Self::Confirmed => "payment.completed",
             Self::Failed => "payment.failed",
             Self::Cancelled => "payment.cancelled",
+            Self::Reverted => "payment.reverted",
+            Self::Accepted => "payment.accepted",
+            Self::VoidedDuplicate | Self::VoidedLateSuccess => "payment.voided",
+            Self::Flagged => "payment.flagged",
+            Self::OutcomeUnknown => "payment.outcome_unknown",
         }
     }
 }
@@ -160,10 +193,7 @@ impl EventType {
 impl FromStr for EventType {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
-        [Self::Created, Self::Submitted, Self::Confirmed, Self::Failed, Self::Cancelled]
-            .into_iter()
-            .find(|e| e.as_str() == s)
-            .ok_or(())
+        Self::ALL.into_iter().find(|e| e.as_str() == s).ok_or(())
     }
 }
 
@@ -204,6 +234,11 @@ mod tests {
         assert!(!Processing.can_become(Cancelled));
         assert!(!Pending.can_become(Completed));
         assert!(!Pending.can_become(Pending));
+        assert_eq!(Processing.transition(Pending).unwrap().event(), EventType::Reverted);
+        assert_eq!(Pending.transition(Processing).unwrap().event(), EventType::Submitted);
+        for e in EventType::ALL {
+            assert_eq!(e.as_str().parse::<EventType>(), Ok(e));
+        }
         assert_eq!(PaymentStatus::parse("s", "PENDING").unwrap(), Pending);
         assert!(PaymentStatus::parse("s", "pending").is_err());
     }

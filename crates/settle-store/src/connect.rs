@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use crate::StoreError;
@@ -76,8 +76,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 /// writers queue on the busy timeout instead of failing when one upgrades a read snapshot.
 pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
     let opts = TransactionOptions {
-        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite)
-            .then_some(SqliteTransactionMode::Immediate),
+        sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
         ..Default::default()
     };
     Ok(db.begin_with_options(opts).await?)
@@ -87,4 +86,20 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
 pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
     db.ping().await?;
     Ok(())
+}
+
+/// Whether this session with the database is encrypted (PostgreSQL `pg_stat_ssl`, MySQL `Ssl_cipher`); None on
+/// SQLite, which has no connection to encrypt.
+pub async fn tls_in_use(db: &DatabaseConnection) -> Result<Option<bool>, StoreError> {
+    use sea_orm::Statement;
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "SELECT CASE WHEN ssl THEN 'yes' ELSE 'no' END FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        DbBackend::MySql => {
+            "SELECT CASE WHEN VARIABLE_VALUE <> '' THEN 'yes' ELSE 'no' END FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME = 'SSL_CIPHER'"
+        }
+        _ => return Ok(None),
+    };
+    let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
+    Ok(Some(row.and_then(|r| r.try_get_by_index::<String>(0).ok()).as_deref() == Some("yes")))
 }

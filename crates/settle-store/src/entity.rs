@@ -1,6 +1,7 @@
 //! SeaORM entities, one module per table. Times are UTC epoch milliseconds (BIGINT) on every backend.
 
 pub mod api_key;
+pub mod gateway_void;
 pub mod idempotency_key;
 pub mod lease;
 pub mod merchant;

@@ -5,6 +5,7 @@
 //! - [`entity`]: the SeaORM entities, one per table.
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
+//! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
 //! - [`error`]: the store error type, [`StoreError`].
 //!
 //! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
@@ -19,8 +20,9 @@ pub mod merchants;
 pub mod migration;
 pub mod outbox;
 pub mod payments;
+pub mod voids;
 
-pub use connect::{Backend, begin, connect, ping};
+pub use connect::{Backend, begin, connect, ping, tls_in_use};
 pub use error::StoreError;
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
 

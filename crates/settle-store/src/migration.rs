@@ -10,6 +10,7 @@ mod m0001_merchants;
 mod m0002_payments;
 mod m0003_mechanisms;
 mod m0004_card_reconcile;
+mod m0005_card_hardening;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_payments::Migration),
             Box::new(m0003_mechanisms::Migration),
             Box::new(m0004_card_reconcile::Migration),
+            Box::new(m0005_card_hardening::Migration),
         ]
     }
 }
@@ -43,10 +45,7 @@ pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<(), StoreError>
 /// Every migration's name and whether it is applied, in order.
 pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, StoreError> {
     let all = Migrator::get_migration_with_status(db).await?;
-    Ok(all
-        .iter()
-        .map(|m| (m.name().to_owned(), m.status() == sea_orm_migration::MigrationStatus::Applied))
-        .collect())
+    Ok(all.iter().map(|m| (m.name().to_owned(), m.status() == sea_orm_migration::MigrationStatus::Applied)).collect())
 }
 
 /// Names of pending migrations (the server refuses to start with `--no-migrate` while any are).

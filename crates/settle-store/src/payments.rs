@@ -2,10 +2,9 @@
 //! payment is simply not found.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
-use settle_domain::{PaymentStatus, Transition};
+use settle_domain::{EventType, PaymentStatus, Transition};
 
 use crate::{
     StoreError,
@@ -53,6 +52,8 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> R
         updated_at: now,
         recon_attempts: 0,
         next_check_at: None,
+        flag_reason: None,
+        final_check_at: None,
     };
     let mut am = payment::ActiveModel::from(row.clone()).reset_all();
     am.id = sea_orm::ActiveValue::NotSet;
@@ -102,11 +103,7 @@ pub async fn find_any(conn: &impl ConnectionTrait, payment_id: &str) -> Result<O
 
 /// A merchant's payment by its order id.
 pub async fn find_by_order(conn: &impl ConnectionTrait, merchant_id: &str, order_id: &str) -> Result<Option<PaymentRow>, StoreError> {
-    Ok(payment::Entity::find()
-        .filter(payment::Column::MerchantId.eq(merchant_id))
-        .filter(payment::Column::OrderId.eq(order_id))
-        .one(conn)
-        .await?)
+    Ok(payment::Entity::find().filter(payment::Column::MerchantId.eq(merchant_id)).filter(payment::Column::OrderId.eq(order_id)).one(conn).await?)
 }
 
 /// Filters of [`list`].
@@ -140,13 +137,47 @@ pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter
     Ok((rows, has_more))
 }
 
-/// Column changes that travel with a transition (card and failure details).
+/// Column changes that travel with a transition or an annotation (card and failure details).
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
     pub card_type: Option<String>,
     pub card_last4: Option<String>,
     pub external_payment_key: Option<String>,
     pub failure_message: Option<String>,
+    pub flag_reason: Option<String>,
+    /// When the card rail checks the finished payment at the gateway once more.
+    pub final_check_at: Option<i64>,
+}
+
+impl Changes {
+    /// Adds the changes to the update and to `next`.
+    fn apply(self, mut upd: sea_orm::UpdateMany<payment::Entity>, next: &mut PaymentRow) -> sea_orm::UpdateMany<payment::Entity> {
+        if let Some(v) = self.card_type {
+            upd = upd.col_expr(payment::Column::CardType, Expr::value(v.clone()));
+            next.card_type = Some(v);
+        }
+        if let Some(v) = self.card_last4 {
+            upd = upd.col_expr(payment::Column::CardLast4, Expr::value(v.clone()));
+            next.card_last4 = Some(v);
+        }
+        if let Some(v) = self.external_payment_key {
+            upd = upd.col_expr(payment::Column::ExternalPaymentKey, Expr::value(v.clone()));
+            next.external_payment_key = Some(v);
+        }
+        if let Some(v) = self.failure_message {
+            upd = upd.col_expr(payment::Column::FailureMessage, Expr::value(v.clone()));
+            next.failure_message = Some(v);
+        }
+        if let Some(v) = self.flag_reason {
+            upd = upd.col_expr(payment::Column::FlagReason, Expr::value(v.clone()));
+            next.flag_reason = Some(v);
+        }
+        if let Some(v) = self.final_check_at {
+            upd = upd.col_expr(payment::Column::FinalCheckAt, Expr::value(v));
+            next.final_check_at = Some(v);
+        }
+        upd
+    }
 }
 
 /// Applies `t` to `current` as a compare-and-set on `(id, version)` and appends its event. Returns the new
@@ -168,22 +199,13 @@ pub async fn transition(
         .col_expr(payment::Column::Status, Expr::value(t.to.as_str()))
         .col_expr(payment::Column::Version, Expr::value(next_version))
         .col_expr(payment::Column::UpdatedAt, Expr::value(now));
-    if let Some(v) = changes.card_type {
-        upd = upd.col_expr(payment::Column::CardType, Expr::value(v.clone()));
-        next.card_type = Some(v);
+    if t.to == PaymentStatus::Processing || t.to.is_terminal() {
+        // A new charge attempt, or a finished payment: the reconciler's count starts over.
+        upd = upd.col_expr(payment::Column::ReconAttempts, Expr::value(0)).col_expr(payment::Column::NextCheckAt, Expr::value(Option::<i64>::None));
+        next.recon_attempts = 0;
+        next.next_check_at = None;
     }
-    if let Some(v) = changes.card_last4 {
-        upd = upd.col_expr(payment::Column::CardLast4, Expr::value(v.clone()));
-        next.card_last4 = Some(v);
-    }
-    if let Some(v) = changes.external_payment_key {
-        upd = upd.col_expr(payment::Column::ExternalPaymentKey, Expr::value(v.clone()));
-        next.external_payment_key = Some(v);
-    }
-    if let Some(v) = changes.failure_message {
-        upd = upd.col_expr(payment::Column::FailureMessage, Expr::value(v.clone()));
-        next.failure_message = Some(v);
-    }
+    let upd = changes.apply(upd, &mut next);
     let res = upd
         // (id, version) names one state of one payment; filtering on the primary key alone keeps the row lock
         // the only lock taken (a status predicate can lead MySQL through the status index and into deadlocks).
@@ -194,17 +216,7 @@ pub async fn transition(
     if res.rows_affected != 1 {
         return Ok(None);
     }
-    insert_event(
-        conn,
-        &current.payment_id,
-        t.event().as_str(),
-        Some(t.from),
-        t.to,
-        next_version,
-        event_data.map(|v| v.to_string()),
-        now,
-    )
-    .await?;
+    insert_event(conn, &current.payment_id, t.event().as_str(), Some(t.from), t.to, next_version, event_data.map(|v| v.to_string()), now).await?;
     Ok(Some(next))
 }
 
@@ -223,13 +235,27 @@ pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     Ok(payment::Entity::find().count(conn).await?)
 }
 
-/// Records the gateway's transaction key on a payment (no status change), as a compare-and-set on its
-/// version. Returns the new row, or None when another writer changed the payment first.
-pub async fn set_external_key(conn: &impl ConnectionTrait, current: &PaymentRow, key: &str, now: i64) -> Result<Option<PaymentRow>, StoreError> {
-    let res = payment::Entity::update_many()
-        .col_expr(payment::Column::ExternalPaymentKey, Expr::value(key))
-        .col_expr(payment::Column::Version, Expr::value(current.version + 1))
-        .col_expr(payment::Column::UpdatedAt, Expr::value(now))
+/// Records an event that changes no status (a gateway key, a void, a flag) with its column changes, as a
+/// compare-and-set on `(id, version)`: the version moves on, so the event has a version of its own. Returns the
+/// new row, or None when another writer changed the payment first. The caller has checked the status it needs
+/// on `current`; the compare-and-set guarantees it still holds.
+pub async fn annotate(
+    conn: &impl ConnectionTrait,
+    current: &PaymentRow,
+    event: EventType,
+    changes: Changes,
+    event_data: Option<serde_json::Value>,
+    now: i64,
+) -> Result<Option<PaymentRow>, StoreError> {
+    let status: PaymentStatus = current.status.parse().map_err(|_| StoreError::NotFound)?;
+    let mut next = current.clone();
+    next.version = current.version + 1;
+    next.updated_at = now;
+    let upd = payment::Entity::update_many()
+        .col_expr(payment::Column::Version, Expr::value(next.version))
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now));
+    let res = changes
+        .apply(upd, &mut next)
         .filter(payment::Column::Id.eq(current.id))
         .filter(payment::Column::Version.eq(current.version))
         .exec(conn)
@@ -237,10 +263,7 @@ pub async fn set_external_key(conn: &impl ConnectionTrait, current: &PaymentRow,
     if res.rows_affected != 1 {
         return Ok(None);
     }
-    let mut next = current.clone();
-    next.external_payment_key = Some(key.to_owned());
-    next.version += 1;
-    next.updated_at = now;
+    insert_event(conn, &current.payment_id, event.as_str(), Some(status), status, next.version, event_data.map(|v| v.to_string()), now).await?;
     Ok(Some(next))
 }
 
@@ -263,6 +286,28 @@ pub async fn schedule_check(conn: &impl ConnectionTrait, id: i64, attempts: i32,
     payment::Entity::update_many()
         .col_expr(payment::Column::ReconAttempts, Expr::value(attempts))
         .col_expr(payment::Column::NextCheckAt, Expr::value(next_at))
+        .filter(payment::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Finished card payments due for their last look at the gateway.
+pub async fn due_for_final_check(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<Vec<PaymentRow>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::FinalCheckAt.lte(now))
+        .order_by_asc(payment::Column::FinalCheckAt)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Sets (or, with None, clears) when a finished payment is checked at the gateway, and how many checks it had
+/// (bookkeeping only: no version change).
+pub async fn set_final_check(conn: &impl ConnectionTrait, id: i64, at: Option<i64>, attempts: i32) -> Result<(), StoreError> {
+    payment::Entity::update_many()
+        .col_expr(payment::Column::FinalCheckAt, Expr::value(at))
+        .col_expr(payment::Column::ReconAttempts, Expr::value(attempts))
         .filter(payment::Column::Id.eq(id))
         .exec(conn)
         .await?;

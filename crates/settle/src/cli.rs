@@ -15,7 +15,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (migrates first unless --no-migrate).
     Serve {
-        /// Seed the demo merchant and print its API key.
+        /// Seed the demo merchant and print its API key; without SETTLE_PG_URL, run the PG simulator in-process.
         #[arg(long)]
         demo: bool,
         /// Do not run migrations; refuse to start if any are pending.
@@ -35,7 +35,7 @@ pub enum Command {
         action: MerchantAction,
     },
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
-    PgSim(PgSimArgs),
+    PgSim(Box<PgSimArgs>),
 }
 
 /// Knobs of `settle pg-sim`; all can be changed later with `PUT /admin/knobs`.
@@ -71,8 +71,30 @@ pub struct PgSimArgs {
     /// Amounts above this are declined at once.
     #[arg(long)]
     pub decline_above: Option<u64>,
+    /// Share of charges recorded twice (a second transaction for the order) while one key is answered.
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicate_record_rate: f64,
+    /// Share of transactions reported as REVIEW (a status Settle does not know) while processed.
+    #[arg(long, default_value_t = 0.0)]
+    pub unknown_status_rate: f64,
+    /// Reads report every amount one unit higher than charged.
+    #[arg(long)]
+    pub misreport_amount: bool,
+    /// A transaction shows in order lookups only this many milliseconds after it was recorded.
+    #[arg(long, default_value_t = 0)]
+    pub lookup_lag_ms: u64,
+    /// A hung charge request is recorded after all, this many milliseconds after it arrived.
+    #[arg(long)]
+    pub hang_record_after_ms: Option<u64>,
+    /// Answer every charge with this HTTP status at once (401, 403, 408, 429, ...), recording nothing.
+    #[arg(long)]
+    pub force_status: Option<u16>,
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Serve HTTPS with a certificate from a CA generated at start; the CA is written to this file (PEM), for
+    /// SETTLE_PG_CA_FILE.
+    #[arg(long, value_name = "CA_FILE")]
+    pub tls_ca_out: Option<std::path::PathBuf>,
 }
 
 fn range(s: &str) -> Result<[u64; 2], String> {
@@ -115,7 +137,16 @@ async fn context(cfg: &Config) -> anyhow::Result<settle_app::Context> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::PgSim(a) = cli.command {
         crate::telemetry::init_logs(crate::config::LogFormat::Pretty, "info");
-        for (name, v) in [("--failure-rate", a.failure_rate), ("--success-rate", a.success_rate), ("--hang-rate", a.hang_rate), ("--fail-after-record-rate", a.fail_after_record_rate), ("--callback-drop-rate", a.callback_drop_rate), ("--callback-duplicate-rate", a.callback_duplicate_rate)] {
+        for (name, v) in [
+            ("--failure-rate", a.failure_rate),
+            ("--success-rate", a.success_rate),
+            ("--hang-rate", a.hang_rate),
+            ("--fail-after-record-rate", a.fail_after_record_rate),
+            ("--callback-drop-rate", a.callback_drop_rate),
+            ("--callback-duplicate-rate", a.callback_duplicate_rate),
+            ("--duplicate-record-rate", a.duplicate_record_rate),
+            ("--unknown-status-rate", a.unknown_status_rate),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 anyhow::bail!("{name} must be between 0 and 1");
             }
@@ -131,19 +162,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             callback_duplicate_rate: a.callback_duplicate_rate,
             callback_delay_ms: a.callback_delay_ms,
             decline_above: a.decline_above,
+            duplicate_record_rate: a.duplicate_record_rate,
+            unknown_status_rate: a.unknown_status_rate,
+            misreport_amount: a.misreport_amount,
+            lookup_lag_ms: a.lookup_lag_ms,
+            hang_record_after_ms: a.hang_record_after_ms,
+            force_status: a.force_status,
             seed: a.seed,
         };
         let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", a.listen))?;
-        let sim = settle_card::sim::start(listener, knobs);
+        let sim = match &a.tls_ca_out {
+            Some(path) => {
+                let ca = settle_card::tls::LocalCa::generate().map_err(|e| anyhow::anyhow!(e))?;
+                std::fs::write(path, &ca.ca_pem).map_err(|e| anyhow::anyhow!("--tls-ca-out {}: {e}", path.display()))?;
+                settle_card::sim::start_tls(listener, knobs, &ca)
+            }
+            None => settle_card::sim::start(listener, knobs),
+        };
         println!("PG simulator listening on {} (knobs: GET/PUT /admin/knobs)", sim.url());
         startup::shutdown_signal().await;
         sim.stop().await;
         return Ok(());
     }
-    let cfg = Config::load()?;
+    let mut cfg = Config::load()?;
     crate::telemetry::init_logs(cfg.log_format, &cfg.log_filter);
     match cli.command {
         Command::Serve { demo, no_migrate } => {
+            // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
+            if demo && cfg.card.pg_url.is_none() {
+                cfg.card.simulator = true;
+            }
             let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo, settings: Default::default() }).await?;
             let addr = app.local_addr();
             tracing::info!(%addr, database = %crate::config::redact(&cfg.database_url), cache = if cfg.redis_url.is_some() { "redis" } else { "memory" }, "Settle listening");

@@ -18,8 +18,20 @@ pub enum LogFormat {
 /// The card rail's settings.
 #[derive(Clone, Debug)]
 pub struct CardConfig {
-    /// SETTLE_PG_URL: the card gateway; unset runs the PG simulator in-process.
+    /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
+    /// simulator runs in-process (as with `serve --demo`); no real card is ever charged.
     pub pg_url: Option<String>,
+    /// SETTLE_PG_URL=simulator.
+    pub simulator: bool,
+    /// SETTLE_PG_CA_FILE: extra trusted roots (PEM) for an https gateway.
+    pub ca_file: Option<String>,
+    /// SETTLE_PG_RETRY_5XX: `lookup` (retry a charge after an error answer only when two order lookups
+    /// SETTLE_PG_LOOKUP_SETTLE_MS apart find nothing) or `never`.
+    pub retry_after_5xx: settle_card::client::RetryAfter5xx,
+    /// SETTLE_PG_LOOKUP_SETTLE_MS.
+    pub lookup_settle: Duration,
+    /// SETTLE_RECONCILE_FINAL_CHECK_SECS: how long after a card payment is final its order is checked once more.
+    pub final_check_after: Duration,
     /// SETTLE_CALLBACK_URL: where the gateway POSTs results; default `http://{listen}/payments/callback`.
     pub callback_url: Option<String>,
     /// SETTLE_PG_CONNECT_TIMEOUT_MS.
@@ -51,6 +63,11 @@ impl Default for CardConfig {
     fn default() -> Self {
         Self {
             pg_url: None,
+            simulator: false,
+            ca_file: None,
+            retry_after_5xx: settle_card::client::RetryAfter5xx::Lookup,
+            lookup_settle: Duration::from_millis(500),
+            final_check_after: Duration::from_secs(60),
             callback_url: None,
             connect_timeout: Duration::from_millis(1000),
             request_timeout: Duration::from_millis(3000),
@@ -75,6 +92,11 @@ pub struct Config {
     pub database_url: String,
     /// REDIS_URL: Redis for the cache; unset means an in-process cache.
     pub redis_url: Option<String>,
+    /// SETTLE_DATABASE_CA_FILE: trusted roots (PEM) for the database's TLS (PostgreSQL `sslrootcert`, MySQL
+    /// `ssl-ca`); the URL's `sslmode` / `ssl-mode` says whether TLS is used.
+    pub database_ca_file: Option<String>,
+    /// SETTLE_REDIS_CA_FILE: trusted roots (PEM) for `rediss://`, instead of the system's.
+    pub redis_ca_file: Option<String>,
     /// SETTLE_LISTEN: address to serve on.
     pub listen: SocketAddr,
     /// SETTLE_ADMIN_TOKEN: enables `POST /merchants`.
@@ -106,6 +128,8 @@ impl Default for Config {
         Self {
             database_url: "sqlite://settle.db".into(),
             redis_url: None,
+            database_ca_file: None,
+            redis_ca_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
             admin_token: None,
             cors_origins: Vec::new(),
@@ -124,13 +148,45 @@ impl Default for Config {
 
 /// Every setting's variable name.
 const KNOWN: &[&str] = &[
-    "DATABASE_URL", "REDIS_URL", "SETTLE_LISTEN", "SETTLE_ADMIN_TOKEN", "SETTLE_CORS_ORIGINS", "SETTLE_RATE_LIMIT_PER_SEC",
-    "SETTLE_RATE_LIMIT_BURST", "SETTLE_LOG_FORMAT", "SETTLE_LOG", "SETTLE_BODY_LIMIT_BYTES", "SETTLE_REQUEST_TIMEOUT_SECS",
-    "SETTLE_SHUTDOWN_TIMEOUT_SECS", "SETTLE_DB_MAX_CONNECTIONS", "SETTLE_PG_URL", "SETTLE_CALLBACK_URL", "SETTLE_PG_CONNECT_TIMEOUT_MS",
-    "SETTLE_PG_TIMEOUT_MS", "SETTLE_PG_READ_RETRIES", "SETTLE_PG_CHARGE_RETRIES", "SETTLE_PG_BACKOFF_MS", "SETTLE_PG_BACKOFF_MAX_MS",
-    "SETTLE_PG_MAX_CONCURRENT", "SETTLE_PG_MAX_WAIT_MS", "SETTLE_CB_WINDOW", "SETTLE_CB_MIN_CALLS", "SETTLE_CB_FAILURE_RATE",
-    "SETTLE_CB_SLOW_CALL_RATE", "SETTLE_CB_SLOW_CALL_MS", "SETTLE_CB_OPEN_WAIT_SECS", "SETTLE_CB_HALF_OPEN_CALLS",
-    "SETTLE_RECONCILE_AFTER_SECS", "SETTLE_RECONCILE_BACKOFF_SECS", "SETTLE_RECONCILE_DEADLINE_SECS",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SETTLE_LISTEN",
+    "SETTLE_ADMIN_TOKEN",
+    "SETTLE_CORS_ORIGINS",
+    "SETTLE_RATE_LIMIT_PER_SEC",
+    "SETTLE_RATE_LIMIT_BURST",
+    "SETTLE_LOG_FORMAT",
+    "SETTLE_LOG",
+    "SETTLE_BODY_LIMIT_BYTES",
+    "SETTLE_REQUEST_TIMEOUT_SECS",
+    "SETTLE_SHUTDOWN_TIMEOUT_SECS",
+    "SETTLE_DB_MAX_CONNECTIONS",
+    "SETTLE_PG_URL",
+    "SETTLE_CALLBACK_URL",
+    "SETTLE_PG_CONNECT_TIMEOUT_MS",
+    "SETTLE_PG_TIMEOUT_MS",
+    "SETTLE_PG_READ_RETRIES",
+    "SETTLE_PG_CHARGE_RETRIES",
+    "SETTLE_PG_BACKOFF_MS",
+    "SETTLE_PG_BACKOFF_MAX_MS",
+    "SETTLE_PG_MAX_CONCURRENT",
+    "SETTLE_PG_MAX_WAIT_MS",
+    "SETTLE_CB_WINDOW",
+    "SETTLE_CB_MIN_CALLS",
+    "SETTLE_CB_FAILURE_RATE",
+    "SETTLE_CB_SLOW_CALL_RATE",
+    "SETTLE_CB_SLOW_CALL_MS",
+    "SETTLE_CB_OPEN_WAIT_SECS",
+    "SETTLE_CB_HALF_OPEN_CALLS",
+    "SETTLE_RECONCILE_AFTER_SECS",
+    "SETTLE_RECONCILE_BACKOFF_SECS",
+    "SETTLE_RECONCILE_DEADLINE_SECS",
+    "SETTLE_PG_CA_FILE",
+    "SETTLE_PG_RETRY_5XX",
+    "SETTLE_PG_LOOKUP_SETTLE_MS",
+    "SETTLE_RECONCILE_FINAL_CHECK_SECS",
+    "SETTLE_DATABASE_CA_FILE",
+    "SETTLE_REDIS_CA_FILE",
 ];
 
 /// The file key of a variable: `SETTLE_CB_WINDOW` -> `cb_window`, `DATABASE_URL` -> `database_url`.
@@ -187,6 +243,8 @@ impl Config {
             c.database_url = v;
         }
         c.redis_url = get("REDIS_URL");
+        c.database_ca_file = get("SETTLE_DATABASE_CA_FILE");
+        c.redis_ca_file = get("SETTLE_REDIS_CA_FILE");
         if let Some(v) = get("SETTLE_LISTEN") {
             c.listen = v.parse().map_err(|_| anyhow::anyhow!("SETTLE_LISTEN={v} is not an address such as 127.0.0.1:3000"))?;
         }
@@ -218,6 +276,20 @@ impl Config {
 
         let k = &mut c.card;
         k.pg_url = get("SETTLE_PG_URL");
+        if k.pg_url.as_deref() == Some("simulator") {
+            k.pg_url = None;
+            k.simulator = true;
+        }
+        k.ca_file = get("SETTLE_PG_CA_FILE");
+        if let Some(v) = get("SETTLE_PG_RETRY_5XX") {
+            k.retry_after_5xx = match v.as_str() {
+                "lookup" => settle_card::client::RetryAfter5xx::Lookup,
+                "never" => settle_card::client::RetryAfter5xx::Never,
+                _ => bail!("SETTLE_PG_RETRY_5XX={v} must be lookup or never"),
+            };
+        }
+        millis(&get, "SETTLE_PG_LOOKUP_SETTLE_MS", &mut k.lookup_settle)?;
+        secs(&get, "SETTLE_RECONCILE_FINAL_CHECK_SECS", &mut k.final_check_after)?;
         k.callback_url = get("SETTLE_CALLBACK_URL");
         millis(&get, "SETTLE_PG_CONNECT_TIMEOUT_MS", &mut k.connect_timeout)?;
         millis(&get, "SETTLE_PG_TIMEOUT_MS", &mut k.request_timeout)?;
@@ -295,6 +367,25 @@ impl Config {
         if k.reconcile_backoff.is_empty() {
             bail!("SETTLE_RECONCILE_BACKOFF_SECS must list at least one pause");
         }
+        // The reconciler must never fail a payment whose charge may still be on its way to the gateway.
+        let worst = crate::startup::pg_config(k, String::new()).worst_case_charge();
+        if k.reconcile_deadline <= worst {
+            bail!(
+                "SETTLE_RECONCILE_DEADLINE_SECS={} is shorter than the longest a charge can take ({} s from SETTLE_PG_TIMEOUT_MS, \
+                 SETTLE_PG_CONNECT_TIMEOUT_MS, SETTLE_PG_CHARGE_RETRIES, SETTLE_PG_BACKOFF_MAX_MS and SETTLE_PG_LOOKUP_SETTLE_MS): raise it above that",
+                k.reconcile_deadline.as_secs(),
+                worst.as_secs() + 1
+            );
+        }
+        for (name, file) in
+            [("SETTLE_PG_CA_FILE", &k.ca_file), ("SETTLE_DATABASE_CA_FILE", &self.database_ca_file), ("SETTLE_REDIS_CA_FILE", &self.redis_ca_file)]
+        {
+            if let Some(f) = file
+                && !Path::new(f).is_file()
+            {
+                bail!("{name}={f} is not a readable file");
+            }
+        }
         Ok(())
     }
 }
@@ -363,11 +454,28 @@ mod tests {
             ("SETTLE_CB_FAILURE_RATE", "150"),
             ("SETTLE_PG_URL", "ftp://x"),
             ("SETTLE_RECONCILE_BACKOFF_SECS", "5,x"),
+            ("SETTLE_PG_RETRY_5XX", "sometimes"),
+            ("SETTLE_PG_CA_FILE", "/nonexistent/ca.pem"),
         ] {
             let e = load(&[(k, v)]).unwrap_err().to_string();
             assert!(e.contains(k), "{e}");
             assert!(!e.contains('\n'), "{e}");
         }
+    }
+
+    #[test]
+    fn a_reconcile_deadline_shorter_than_a_charge_names_both_settings() {
+        let e = load(&[("SETTLE_RECONCILE_DEADLINE_SECS", "10"), ("SETTLE_PG_TIMEOUT_MS", "5000")]).unwrap_err().to_string();
+        assert!(e.contains("SETTLE_RECONCILE_DEADLINE_SECS") && e.contains("SETTLE_PG_TIMEOUT_MS"), "{e}");
+        assert!(load(&[("SETTLE_RECONCILE_DEADLINE_SECS", "120")]).is_ok(), "the defaults are consistent");
+    }
+
+    #[test]
+    fn the_simulator_runs_only_when_asked_for() {
+        let c = load(&[]).unwrap();
+        assert!(c.card.pg_url.is_none() && !c.card.simulator, "no gateway unless configured");
+        let c = load(&[("SETTLE_PG_URL", "simulator")]).unwrap();
+        assert!(c.card.pg_url.is_none() && c.card.simulator);
     }
 
     #[test]

@@ -33,7 +33,7 @@ pub struct App {
 
 /// Opens and checks the database: it must answer before Settle listens.
 pub async fn open_database(cfg: &Config) -> anyhow::Result<settle_store::DatabaseConnection> {
-    let db = settle_store::connect(&cfg.database_url, cfg.db_max_connections)
+    let db = settle_store::connect(&database_url(cfg), cfg.db_max_connections)
         .await
         .with_context(|| format!("DATABASE_URL {}: cannot connect", redact(&cfg.database_url)))?;
     settle_store::ping(&db).await.with_context(|| format!("DATABASE_URL {}: the database does not answer", redact(&cfg.database_url)))?;
@@ -48,31 +48,53 @@ impl App {
         } else {
             let pending = settle_store::migration::pending(&db).await.context("cannot read the migration status")?;
             if !pending.is_empty() {
-                bail!("the database has {} pending migrations ({}); run `settle migrate up` or start without --no-migrate", pending.len(), pending.join(", "));
+                bail!(
+                    "the database has {} pending migrations ({}); run `settle migrate up` or start without --no-migrate",
+                    pending.len(),
+                    pending.join(", ")
+                );
             }
         }
         let cache = match &cfg.redis_url {
-            Some(url) => PaymentCache::redis(url).with_context(|| format!("REDIS_URL {}: invalid", redact(url)))?,
+            Some(url) => {
+                let ca = match &cfg.redis_ca_file {
+                    Some(f) => Some(std::fs::read(f).with_context(|| format!("SETTLE_REDIS_CA_FILE {f}: cannot read it"))?),
+                    None => None,
+                };
+                PaymentCache::redis(url, ca).with_context(|| format!("REDIS_URL {}: invalid", redact(url)))?
+            }
             None => PaymentCache::memory(),
         };
         let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("SETTLE_LISTEN {}: cannot listen", cfg.listen))?;
         let local = listener.local_addr().context("reading the listen address")?;
+        // The simulator runs only when asked for: a production deploy missing SETTLE_PG_URL must not "charge"
+        // cards against a fake.
         let (pg_url, sim) = match &cfg.card.pg_url {
-            Some(url) => (url.clone(), None),
-            None => {
+            Some(url) => (Some(url.clone()), None),
+            None if cfg.card.simulator => {
                 let l = TcpListener::bind("127.0.0.1:0").await.context("starting the in-process PG simulator")?;
                 let sim = settle_card::sim::start(l, settle_card::sim::Knobs::default());
-                tracing::info!(url = %sim.url(), "no SETTLE_PG_URL: running the PG simulator in-process");
-                (sim.url(), Some(sim))
+                tracing::warn!(url = %sim.url(), "CARD PAYMENTS GO TO THE IN-PROCESS PG SIMULATOR: no real card is charged (--demo or SETTLE_PG_URL=simulator)");
+                (Some(sim.url()), Some(sim))
+            }
+            None => {
+                tracing::info!("no SETTLE_PG_URL: the card rail is off; card charges answer 503 card_rail_not_configured");
+                (None, None)
             }
         };
         let mut settings = opts.settings.clone();
+        settings.card.simulator = sim.is_some();
+        settings.card.final_check_after = cfg.card.final_check_after;
         settings.card.callback_url = cfg.card.callback_url.clone().unwrap_or_else(|| format!("http://{local}/payments/callback"));
         settings.card.reconcile_after = cfg.card.reconcile_after;
         settings.card.backoff = cfg.card.reconcile_backoff.clone();
         settings.card.not_recorded_deadline = cfg.card.reconcile_deadline;
         let mut ctx = Context::new(db, cache, settings);
-        ctx.pg = Some(Arc::new(settle_card::client::PgClient::new(pg_config(&cfg.card, pg_url))));
+        if let Some(url) = pg_url {
+            let client = settle_card::client::PgClient::new(pg_config(&cfg.card, url))
+                .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?;
+            ctx.pg = Some(Arc::new(client));
+        }
         if opts.demo {
             let demo = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding the demo merchant: {e}"))?;
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
@@ -128,6 +150,7 @@ impl App {
             _ = &mut shutdown => {}
         }
         tracing::info!("shutting down: no new connections; finishing in-flight requests");
+        let stopping_since = std::time::Instant::now();
         let _ = stop.send(true);
         let _ = drain_tx.send(true);
         match tokio::time::timeout(shutdown_timeout, &mut server).await {
@@ -139,6 +162,13 @@ impl App {
         }
         for w in workers {
             let _ = tokio::time::timeout(Duration::from_secs(5), w).await;
+        }
+        // Card charges run in tasks of their own (a request that timed out leaves its charge running): wait for
+        // them within the same bound before the pool closes, and record the ones abandoned as unknown outcomes.
+        let left = shutdown_timeout.saturating_sub(stopping_since.elapsed()).max(Duration::from_secs(1));
+        let abandoned = ctx.charges.drain(left).await;
+        if !abandoned.is_empty() {
+            settle_app::card::record_abandoned(&ctx, &abandoned).await;
         }
         if let Some(sim) = sim {
             sim.stop().await;
@@ -163,7 +193,24 @@ pub fn pg_config(c: &crate::config::CardConfig, base_url: String) -> settle_card
     p.breaker = c.breaker.clone();
     p.max_concurrent_calls = c.max_concurrent;
     p.max_wait = c.max_wait;
+    p.retry_after_5xx = c.retry_after_5xx;
+    p.lookup_settle = c.lookup_settle;
+    p.ca_file = c.ca_file.clone().map(Into::into);
     p
+}
+
+/// DATABASE_URL with SETTLE_DATABASE_CA_FILE added as the driver's root-certificate parameter.
+fn database_url(cfg: &Config) -> String {
+    let Some(ca) = &cfg.database_ca_file else {
+        return cfg.database_url.clone();
+    };
+    let param = match settle_store::Backend::of_url(&cfg.database_url) {
+        Some(settle_store::Backend::Postgres) => "sslrootcert",
+        Some(settle_store::Backend::Mysql) => "ssl-ca",
+        _ => return cfg.database_url.clone(),
+    };
+    let sep = if cfg.database_url.contains('?') { '&' } else { '?' };
+    format!("{}{sep}{param}={ca}", cfg.database_url)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -15,15 +15,18 @@ pub struct Health {
     pub status: &'static str,
     pub database: DatabaseHealth,
     pub cache: CacheHealthView,
-    /// The card gateway's circuit, when the card rail is on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gateway: Option<GatewayHealth>,
+    /// The card gateway: which one, and its circuit.
+    pub gateway: GatewayHealth,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct GatewayHealth {
+    /// gateway (SETTLE_PG_URL), simulator (the in-process PG simulator: no real card is charged) or
+    /// not_configured (card charges answer 503).
+    pub mode: &'static str,
     /// closed, open or half_open.
-    pub circuit: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub circuit: Option<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -48,9 +51,7 @@ pub struct Probe {
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
     let started = Instant::now();
-    let db_ok = tokio::time::timeout(std::time::Duration::from_secs(3), st.ctx.ping_db())
-        .await
-        .is_ok_and(|r| r.is_ok());
+    let db_ok = tokio::time::timeout(std::time::Duration::from_secs(3), st.ctx.ping_db()).await.is_ok_and(|r| r.is_ok());
     let latency = started.elapsed();
     metrics::histogram!("settle_db_ping_seconds").record(latency.as_secs_f64());
     let cache = st.ctx.cache.health().await;
@@ -58,7 +59,14 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         status: if db_ok { "ok" } else { "unavailable" },
         database: DatabaseHealth { status: if db_ok { "ok" } else { "unavailable" }, latency_ms: latency.as_millis() as u64 },
         cache: CacheHealthView { status: cache.as_str() },
-        gateway: st.ctx.pg.as_ref().map(|pg| GatewayHealth { circuit: pg.circuit_state().as_str() }),
+        gateway: GatewayHealth {
+            mode: match (&st.ctx.pg, st.ctx.settings.card.simulator) {
+                (None, _) => "not_configured",
+                (Some(_), true) => "simulator",
+                (Some(_), false) => "gateway",
+            },
+            circuit: st.ctx.pg.as_ref().map(|pg| pg.circuit_state().as_str()),
+        },
     };
     (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }
@@ -72,9 +80,6 @@ pub async fn live() -> Json<Probe> {
 /// Ready for traffic: the database answers and shutdown has not begun.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200, body = Probe), (status = 503, body = Probe)))]
 pub async fn ready(State(st): State<AppState>) -> (StatusCode, Json<Probe>) {
-    let ok = !*st.stopping.borrow()
-        && tokio::time::timeout(std::time::Duration::from_secs(3), st.ctx.ping_db())
-            .await
-            .is_ok_and(|r| r.is_ok());
+    let ok = !*st.stopping.borrow() && tokio::time::timeout(std::time::Duration::from_secs(3), st.ctx.ping_db()).await.is_ok_and(|r| r.is_ok());
     if ok { (StatusCode::OK, Json(Probe { status: "ok" })) } else { (StatusCode::SERVICE_UNAVAILABLE, Json(Probe { status: "unavailable" })) }
 }

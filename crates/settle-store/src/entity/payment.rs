@@ -28,6 +28,10 @@ pub struct Model {
     pub recon_attempts: i32,
     /// Card rail: when the reconciler asks next.
     pub next_check_at: Option<i64>,
+    /// Why an operator must look at this payment (the gateway reported another amount or order).
+    pub flag_reason: Option<String>,
+    /// Card rail: when a finished payment is checked once more at the gateway for transactions to void.
+    pub final_check_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,10 +1,17 @@
 //! The card rail against the real PG simulator over HTTP.
 
-use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use reqwest::Method;
 use serde_json::json;
-use settle_card::sim::Knobs;
+use settle_card::{
+    sim::Knobs,
+    wire::{GatewayStatus, Transaction},
+};
 
 use crate::{helpers::*, per_db};
 
@@ -16,11 +23,11 @@ per_db!(
     a_request_timeout_never_abandons_a_charge
 );
 
-const CARD: &str = "4111-1111-1111-1111";
+pub const CARD: &str = "4111-1111-1111-1111";
 
 /// Charges one payment as a careful merchant would: the same Idempotency-Key on every try, and a retry after
 /// a 503 (circuit open, bulkhead full). Returns the final HTTP status.
-async fn pay_until_answered(app: &TestApp, id: &str) -> u16 {
+pub async fn pay_until_answered(app: &TestApp, id: &str) -> u16 {
     let key = format!("pay-{id}");
     for _ in 0..200 {
         let r = app.pay(id, "SAMSUNG", CARD, Some(&key)).await;
@@ -43,16 +50,40 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
         callback_drop_rate: 0.2,
         callback_duplicate_rate: 0.1,
         fail_after_record_rate: 0.05,
+        // The gateway records some charges twice, reports a status Settle does not know while it processes
+        // some, and records some hung charges only after Settle's deadline failed them (a late success).
+        duplicate_record_rate: 0.05,
+        unknown_status_rate: 0.1,
+        hang_rate: 0.02,
+        hang_record_after_ms: Some(16_000),
+        lookup_lag_ms: 100,
         seed: Some(4),
         ..Knobs::default()
     };
-    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    setup.card.config.final_check_after = Duration::from_secs(5);
+    let Some(app) = TestApp::spawn_with(setup).await else {
+        return;
+    };
     let app = Arc::new(app);
     let started = Instant::now();
     let mut ids = Vec::new();
     for i in 0..300 {
         ids.push(app.create_card_payment(&format!("chaos-{i}"), 1000 + i).await);
     }
+    // Meanwhile, callers that hang up: callbacks for real transactions whose clients give up after 20 ms.
+    let hangups = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let quick = reqwest::Client::builder().timeout(Duration::from_millis(20)).build().unwrap();
+            for _ in 0..40 {
+                for tx in app.sim_transactions().await.into_iter().take(5) {
+                    let body = json!({"transactionKey": tx.transaction_key, "orderId": tx.order_id, "status": "SUCCESS"});
+                    let _ = quick.post(format!("{}/payments/callback", app.base)).json(&body).send().await;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        })
+    };
     let sem = Arc::new(tokio::sync::Semaphore::new(20));
     let tasks: Vec<_> = ids
         .iter()
@@ -68,47 +99,114 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
     for t in tasks {
         t.await.unwrap();
     }
+    hangups.await.unwrap();
     let statuses = app.wait_final(&ids, Duration::from_secs(120)).await;
     let open: Vec<_> = ids.iter().zip(&statuses).filter(|(_, s)| *s != "COMPLETED" && *s != "FAILED").collect();
     assert!(open.is_empty(), "every payment ends COMPLETED or FAILED within the bound; still open: {open:?}");
     eprintln!("300 card payments final in {:?}", started.elapsed());
+    wait_books_agree(&app, &ids, Duration::from_secs(90)).await;
+    eprintln!("the gateway's books agree after {:?}", started.elapsed());
 
-    let mut by_order: HashMap<String, Vec<settle_card::wire::Transaction>> = HashMap::new();
-    for tx in app.sim_transactions().await {
-        by_order.entry(tx.order_id.clone()).or_default().push(tx);
-    }
     let mut completed = 0;
     for id in &ids {
         let p = app.get(&format!("/payments/{id}")).await.body;
-        let txs = by_order.get(id).cloned().unwrap_or_default();
-        assert!(txs.len() <= 1, "{id}: the gateway holds {} transactions: charged twice", txs.len());
-        let successes = txs.iter().filter(|t| t.status == "SUCCESS").count();
-        assert!(successes <= 1);
         let status = p["status"].as_str().unwrap();
-        assert_eq!(status == "COMPLETED", successes == 1, "{id}: COMPLETED exactly when its gateway transaction is SUCCESS: {p} {txs:?}");
-        if let Some(tx) = txs.first() {
-            assert_ne!(tx.status, "PENDING", "{id}: the gateway finished it");
-            if status == "COMPLETED" {
-                assert_eq!(p["externalPaymentKey"], tx.transaction_key.as_str());
-            }
-        }
         assert_eq!(p["cardType"], "SAMSUNG");
         assert_eq!(p["cardLast4"], "1111");
-        let ev = app.get(&format!("/payments/{id}/events")).await.body;
-        let types: Vec<&str> = ev["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
-        let last = if status == "COMPLETED" { "CONFIRMED" } else { "FAILED" };
-        assert_eq!(types, ["CREATED", "SUBMITTED", last], "{id}: its history agrees");
+        assert!(p.get("flagReason").is_none(), "{id}: nothing disagreed: {p}");
+        assert_history(&history(&app, id).await, status, id);
         completed += usize::from(status == "COMPLETED");
     }
     eprintln!("{completed} COMPLETED, {} FAILED", ids.len() - completed);
     assert!(completed > 100, "most charges go through in the end ({completed})");
     let m = app.request(Method::GET, "/metrics", None, None, &[]).await.text;
-    assert!(m.contains("settle_pg_calls_total") && m.contains("settle_pg_retries_total") && m.contains("settle_pg_circuit_state"));
+    for name in [
+        "settle_pg_calls_total",
+        "settle_pg_retries_total",
+        "settle_pg_circuit_state",
+        "settle_card_voids_total",
+        "settle_card_unknown_gateway_status_total",
+    ] {
+        assert!(m.contains(name), "{name} in /metrics");
+    }
+    assert_eq!(circuit_of(&app).await, "closed", "hung-up callers never wedge the circuit");
     Arc::into_inner(app).unwrap().finish().await;
 }
 
+/// A payment's event types, oldest first.
+pub async fn history(app: &TestApp, id: &str) -> Vec<String> {
+    let ev = app.get(&format!("/payments/{id}/events")).await.body;
+    ev["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap().to_owned()).collect()
+}
+
+/// A card payment's history: CREATED; charge attempts (SUBMITTED, then REVERTED when nothing was charged);
+/// the gateway's answers (ACCEPTED, OUTCOME_UNKNOWN) and voids of duplicates; exactly one final event matching
+/// the status; after it, only voids.
+#[track_caller]
+fn assert_history(types: &[String], status: &str, id: &str) {
+    assert_eq!(types.first().map(String::as_str), Some("CREATED"), "{id}: {types:?}");
+    let finals: Vec<usize> = types.iter().enumerate().filter(|(_, t)| *t == "CONFIRMED" || *t == "FAILED").map(|(i, _)| i).collect();
+    assert_eq!(finals.len(), 1, "{id}: one final event: {types:?}");
+    let last = if status == "COMPLETED" { "CONFIRMED" } else { "FAILED" };
+    assert_eq!(types[finals[0]], last, "{id}: {types:?}");
+    assert!(
+        types[1..finals[0]].iter().all(|t| ["SUBMITTED", "REVERTED", "ACCEPTED", "OUTCOME_UNKNOWN", "VOIDED_DUPLICATE"].contains(&t.as_str())),
+        "{id}: {types:?}"
+    );
+    assert!(types[finals[0] + 1..].iter().all(|t| t.starts_with("VOIDED_")), "{id}: only voids after the end: {types:?}");
+}
+
+/// The gateway's books agree with Settle's: every COMPLETED payment holds exactly one un-voided SUCCESS (its
+/// recorded key) and every other payment none; nothing is left PENDING at the gateway; every voided
+/// transaction has its VOIDED_* event on the payment.
+pub async fn books_agree(app: &TestApp, ids: &[String]) -> Result<(), String> {
+    let mut by_order: HashMap<String, Vec<Transaction>> = HashMap::new();
+    for tx in app.sim_transactions().await {
+        by_order.entry(tx.order_id.clone()).or_default().push(tx);
+    }
+    for id in ids {
+        let row = settle_store::payments::find_any(&app.ctx.db, id).await.unwrap().unwrap();
+        let txs = by_order.get(id).cloned().unwrap_or_default();
+        if let Some(t) = txs
+            .iter()
+            .find(|t| !matches!(&t.status, GatewayStatus::Success | GatewayStatus::Failed) && t.status != GatewayStatus::Unknown("CANCELLED".into()))
+        {
+            return Err(format!("{id}: {} is still {} at the gateway", t.transaction_key, t.status));
+        }
+        let successes: Vec<_> = txs.iter().filter(|t| t.status == GatewayStatus::Success).collect();
+        if row.status == "COMPLETED" {
+            if successes.len() != 1 || Some(&successes[0].transaction_key) != row.external_payment_key.as_ref() {
+                return Err(format!("{id}: COMPLETED with key {:?} but the gateway holds successes {successes:?}", row.external_payment_key));
+            }
+        } else if !successes.is_empty() {
+            return Err(format!("{id}: {} but the gateway holds successes {successes:?}", row.status));
+        }
+        let voided = txs.iter().filter(|t| t.status == GatewayStatus::Unknown("CANCELLED".into())).count();
+        let events = history(app, id).await.iter().filter(|t| t.starts_with("VOIDED_")).count();
+        if voided != events {
+            return Err(format!("{id}: {voided} voided at the gateway, {events} VOIDED_* events"));
+        }
+    }
+    Ok(())
+}
+
+pub async fn wait_books_agree(app: &TestApp, ids: &[String], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        match books_agree(app, ids).await {
+            Ok(()) => return,
+            Err(e) if Instant::now() > deadline => {
+                panic!("the gateway's books disagree with Settle's: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
 async fn bad_card_input_never_reaches_the_gateway(v: Variant) {
-    let Some(app) = TestApp::spawn(v).await else { return };
+    let Some(app) = TestApp::spawn(v).await else {
+        return;
+    };
     let id = app.create_card_payment("bad-card", 5000).await;
     for (card_type, card_no, param) in [
         ("SAMSUNG", "abcd-efgh-ijkl-mnop", "cardNo"),
@@ -149,7 +247,9 @@ async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { decline_above: Some(1_000_000), callback_drop_rate: 1.0, ..Knobs::calm() };
     setup.card.config.reconcile_after = Duration::from_secs(30);
-    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let Some(app) = TestApp::spawn_with(setup).await else {
+        return;
+    };
 
     // Accepted: 202 PROCESSING with the gateway's key; the card is kept as type and last four only.
     let id = app.create_card_payment("happy", 15_000).await;
@@ -177,11 +277,16 @@ async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
         let r = app.request(Method::POST, "/payments/callback", None, Some(&forged), &[]).await;
         assert_eq!(r.body["result"], "noop");
     }
-    let ev = app.get(&format!("/payments/{id}/events")).await.body;
-    assert_eq!(ev["data"].as_array().unwrap().len(), 3, "CREATED, SUBMITTED, CONFIRMED once");
-    // Unknown transaction: 404; malformed: 400.
+    assert_eq!(history(&app, &id).await, ["CREATED", "SUBMITTED", "ACCEPTED", "CONFIRMED"], "confirmed once");
+    // Unknown transaction: 404; a callback for no payment of Settle's is answered without asking the gateway.
     let unknown = json!({"transactionKey": "TX-nope", "orderId": id, "status": "SUCCESS"}).to_string();
     app.request(Method::POST, "/payments/callback", None, Some(&unknown), &[]).await.assert_error(404, "not_found");
+    let gets = app.sim_stats().await.get_requests;
+    let nobody = json!({"transactionKey": key, "orderId": format!("0x{}", "ab".repeat(32)), "status": "SUCCESS"}).to_string();
+    app.request(Method::POST, "/payments/callback", None, Some(&nobody), &[]).await.assert_error(404, "not_found");
+    assert_eq!(app.sim_stats().await.get_requests, gets, "no gateway call for an unknown order");
+    let r = app.request(Method::POST, "/payments/callback", None, Some(&json!({"transactionKey": key, "orderId": "x"}).to_string()), &[]).await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("orderId"));
     let bad = app.request(Method::POST, "/payments/callback", None, Some(r#"{"status":"SUCCESS"}"#), &[]).await;
     assert_eq!(bad.assert_error(400, "parameter_missing").as_deref(), Some("transactionKey"));
 
@@ -197,9 +302,13 @@ async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
 mod circuit {
     use crate::helpers::{Cache, Db, Variant};
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn sqlite() { super::circuit_opens_fails_fast_and_half_open_probes_close_it(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
+    async fn sqlite() {
+        super::circuit_opens_fails_fast_and_half_open_probes_close_it(Variant { db: Db::Sqlite, cache: Cache::Memory }).await
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn postgres() { super::circuit_opens_fails_fast_and_half_open_probes_close_it(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+    async fn postgres() {
+        super::circuit_opens_fails_fast_and_half_open_probes_close_it(Variant { db: Db::Postgres, cache: Cache::Redis }).await
+    }
 }
 
 /// The simulator is stopped: charges fail, the circuit opens, calls fail fast with 503 and send nothing (the
@@ -228,13 +337,24 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
     assert_eq!(app.wait_final(std::slice::from_ref(&p1), Duration::from_secs(10)).await, ["COMPLETED"]);
 
     sim.stop().await;
-    // Connection refused: certainly not recorded, so retried once, then FAILED with nothing charged.
+    // Connection refused: certainly not recorded, so retried once, then back to PENDING with nothing charged
+    // (a 503 the payer may retry), not FAILED: nothing refused the card.
     let p2 = app.create_card_payment("cb-2", 100).await;
     let r = app.pay(&p2, "KB", CARD, None).await;
-    assert_eq!(r.status, 402, "{}", r.text);
-    assert!(r.body["failureMessage"].as_str().unwrap().contains("nothing was charged"));
+    r.assert_error(503, "gateway_unavailable");
+    assert!(!r.text.contains(&addr.to_string()), "the gateway's address never reaches a merchant: {}", r.text);
+    let p = app.get(&format!("/payments/{p2}")).await.body;
+    assert_eq!(p["status"], "PENDING", "{p}");
+    let ev = app.get(&format!("/payments/{p2}/events")).await;
+    assert_eq!(history(&app, &p2).await, ["CREATED", "SUBMITTED", "REVERTED"]);
+    assert!(
+        ev.text.contains("gateway_unreachable") && !ev.text.contains(&addr.to_string()) && !ev.text.contains("http://"),
+        "a stable code, no internal address: {}",
+        ev.text
+    );
     let p3 = app.create_card_payment("cb-3", 100).await;
-    app.pay(&p3, "KB", CARD, None).await;
+    app.pay(&p3, "KB", CARD, None).await.assert_error(503, "circuit_open");
+    assert_eq!(app.get(&format!("/payments/{p3}")).await.body["status"], "PENDING");
     assert_eq!(circuit_of(&app).await, "open");
 
     // Open: fail fast, nothing sent, the payment stays PENDING.
@@ -258,14 +378,16 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
     let p5 = app.create_card_payment("cb-5", 100).await;
     assert_eq!(app.pay(&p5, "KB", CARD, None).await.status, 202);
     assert_eq!(circuit_of(&app).await, "closed");
-    let statuses = app.wait_final(&[p1, p4, p5], Duration::from_secs(20)).await;
+    // The payment refused while the gateway was down is paid now.
+    assert_eq!(app.pay(&p2, "KB", CARD, None).await.status, 202);
+    let statuses = app.wait_final(&[p1, p2, p4, p5], Duration::from_secs(20)).await;
     assert!(statuses.iter().all(|s| s == "COMPLETED"), "{statuses:?}");
     app.finish().await;
     sim.stop().await;
 }
 
 /// The gateway circuit as /health reports it.
-async fn circuit_of(app: &TestApp) -> String {
+pub async fn circuit_of(app: &TestApp) -> String {
     let h = app.request(Method::GET, "/health", None, None, &[]).await;
     h.body["gateway"]["circuit"].as_str().unwrap_or_default().to_owned()
 }
@@ -273,9 +395,13 @@ async fn circuit_of(app: &TestApp) -> String {
 mod two_reconcilers {
     use crate::helpers::{Cache, Db, Variant};
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn postgres() { super::two_instances_reconcile_each_payment_once(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+    async fn postgres() {
+        super::two_instances_reconcile_each_payment_once(Variant { db: Db::Postgres, cache: Cache::Redis }).await
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn mysql() { super::two_instances_reconcile_each_payment_once(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
+    async fn mysql() {
+        super::two_instances_reconcile_each_payment_once(Variant { db: Db::Mysql, cache: Cache::Redis }).await
+    }
 }
 
 /// Two Settle instances on one database, both running the reconciler, and a gateway whose callbacks are all
@@ -283,9 +409,12 @@ mod two_reconcilers {
 /// exactly once.
 async fn two_instances_reconcile_each_payment_once(v: Variant) {
     let mut setup = Setup::new(v);
-    setup.card.knobs = Knobs { callback_drop_rate: 1.0, fail_after_record_rate: 0.3, success_rate: 0.6, processing_ms: [100, 600], seed: Some(7), ..Knobs::calm() };
+    setup.card.knobs =
+        Knobs { callback_drop_rate: 1.0, fail_after_record_rate: 0.3, success_rate: 0.6, processing_ms: [100, 600], seed: Some(7), ..Knobs::calm() };
     setup.card.config.reconcile_after = Duration::from_millis(0);
-    let Some(a) = TestApp::spawn_with(setup).await else { return };
+    let Some(a) = TestApp::spawn_with(setup).await else {
+        return;
+    };
     let mut setup_b = a.setup.clone();
     setup_b.card.pg_url = Some(a.pg_url.clone());
     let b = TestApp::start(setup_b, a.db.clone()).await;
@@ -307,7 +436,7 @@ async fn two_instances_reconcile_each_payment_once(v: Variant) {
         let mine: Vec<_> = txs.iter().filter(|t| &t.order_id == id).collect();
         assert!(mine.len() <= 1, "{id} charged twice");
         let completed = a.get(&format!("/payments/{id}")).await.body["status"] == "COMPLETED";
-        assert_eq!(completed, mine.iter().any(|t| t.status == "SUCCESS"), "{id}");
+        assert_eq!(completed, mine.iter().any(|t| t.status == GatewayStatus::Success), "{id}");
     }
     assert_eq!(a.sim_stats().await.callbacks_sent, 0, "no callback helped");
     let holder = settle_store::leases::holder(&a.ctx.db, settle_app::card::LEASE, settle_store::now_ms()).await.unwrap();
@@ -327,7 +456,9 @@ async fn a_charge_without_an_answer_is_settled_by_the_reconciler(v: Variant) {
     setup.card.config.request_timeout = Duration::from_millis(300);
     setup.card.config.reconcile_after = Duration::from_millis(0);
     setup.card.config.reconcile_deadline = Duration::from_secs(2);
-    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let Some(app) = TestApp::spawn_with(setup).await else {
+        return;
+    };
     let id = app.create_card_payment("hang-1", 700).await;
     let r = app.pay(&id, "KB", CARD, None).await;
     assert_eq!(r.status, 202, "{}", r.text);
@@ -360,7 +491,9 @@ async fn a_request_timeout_never_abandons_a_charge(v: Variant) {
     setup.card.config.request_timeout = Duration::from_secs(5);
     // The callback's confirming read is slow too and is cut by the same 1 s bound: the reconciler settles it.
     setup.card.config.reconcile_after = Duration::from_secs(1);
-    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let Some(app) = TestApp::spawn_with(setup).await else {
+        return;
+    };
     let id = app.create_card_payment("slow-gateway", 900).await;
     let r = app.pay(&id, "SAMSUNG", CARD, Some("slow-1")).await;
     r.assert_error(504, "request_timeout");

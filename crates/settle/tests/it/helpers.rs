@@ -182,14 +182,20 @@ pub struct Setup {
     pub body_limit: Option<usize>,
     pub cors_origins: Vec<String>,
     pub request_timeout: Option<Duration>,
+    pub shutdown_timeout: Option<Duration>,
+    /// Appended to the database URL (`?sslmode=require`).
+    pub db_url_suffix: Option<String>,
     pub card: CardSetup,
 }
 
-/// The card rail of a test: a simulator started for it (with these knobs) unless `pg_url` names one.
+/// The card rail of a test: a simulator started for it (with these knobs) unless `pg_url` names one, or no
+/// gateway at all (`off`), or Settle's own in-process simulator (`in_process`).
 #[derive(Clone)]
 pub struct CardSetup {
     pub knobs: settle_card::sim::Knobs,
     pub pg_url: Option<String>,
+    pub off: bool,
+    pub in_process: bool,
     pub config: settle::config::CardConfig,
 }
 
@@ -200,13 +206,26 @@ impl Default for CardSetup {
         config.reconcile_after = Duration::from_secs(1);
         config.reconcile_backoff = vec![Duration::from_secs(1)];
         config.reconcile_deadline = Duration::from_secs(10);
-        Self { knobs: settle_card::sim::Knobs::calm(), pg_url: None, config }
+        config.final_check_after = Duration::from_secs(2);
+        config.lookup_settle = Duration::from_millis(300);
+        Self { knobs: settle_card::sim::Knobs::calm(), pg_url: None, off: false, in_process: false, config }
     }
 }
 
 impl Setup {
     pub fn new(variant: Variant) -> Self {
-        Self { variant, redis_url: None, settings: Default::default(), rate_limit: None, body_limit: None, cors_origins: Vec::new(), request_timeout: None, card: CardSetup::default() }
+        Self {
+            variant,
+            redis_url: None,
+            settings: Default::default(),
+            rate_limit: None,
+            body_limit: None,
+            cors_origins: Vec::new(),
+            request_timeout: None,
+            shutdown_timeout: None,
+            db_url_suffix: None,
+            card: CardSetup::default(),
+        }
     }
 }
 
@@ -267,10 +286,12 @@ impl TestApp {
 
     /// Starts Settle on an existing database (a restart).
     pub async fn start(setup: Setup, db: Arc<TestDb>) -> Self {
+        settle_card::tls::ensure_crypto_provider();
         if std::env::var("TEST_LOG").is_ok() {
             settle::telemetry::init_logs(settle::config::LogFormat::Pretty, "debug,sqlx=warn,sea_orm=warn,hyper=info");
         }
-        let mut cfg = Config { database_url: db.url.clone(), listen: SocketAddr::from(([127, 0, 0, 1], 0)), db_max_connections: 10, ..Config::default() };
+        let url = format!("{}{}", db.url, setup.db_url_suffix.as_deref().unwrap_or(""));
+        let mut cfg = Config { database_url: url, listen: SocketAddr::from(([127, 0, 0, 1], 0)), db_max_connections: 10, ..Config::default() };
         cfg.admin_token = Some(ADMIN_TOKEN.to_owned().into());
         cfg.redis_url = match setup.variant.cache {
             Cache::Memory => None,
@@ -291,12 +312,18 @@ impl TestApp {
         if let Some(t) = setup.request_timeout {
             cfg.request_timeout = t;
         }
+        if let Some(t) = setup.shutdown_timeout {
+            cfg.shutdown_timeout = t;
+        }
         let sim = match &setup.card.pg_url {
+            _ if setup.card.off || setup.card.in_process => None,
             Some(_) => None,
             None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),
         };
         let pg_url = setup.card.pg_url.clone().unwrap_or_else(|| sim.as_ref().map(|s| s.url()).unwrap_or_default());
-        cfg.card.pg_url = Some(pg_url.clone());
+        cfg.card.pg_url = (!setup.card.off && !setup.card.in_process).then(|| pg_url.clone());
+        cfg.card.simulator = setup.card.in_process;
+        // `demo` seeds the demo merchant; the in-process simulator runs only when the setup asks for it.
         let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, settings: setup.settings.clone() }).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let ctx = app.context().clone();
@@ -429,7 +456,9 @@ impl TestApp {
         let relay = settle_app::outbox::Relay::new(self.ctx.clone());
         for _ in 0..100 {
             match settle_app::worker::run_until_idle(|| relay.run_once()).await {
-                Ok(_) if settle_store::outbox::backlog(&self.ctx.db).await.expect("backlog").0 == 0 => return,
+                Ok(_) if settle_store::outbox::backlog(&self.ctx.db).await.expect("backlog").0 == 0 => {
+                    return;
+                }
                 Ok(_) | Err(settle_store::StoreError::Conflict(_)) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Err(e) => panic!("relay: {e}"),
             }
@@ -452,14 +481,18 @@ impl Proxy {
         let (cut, cut_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { break };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    break;
+                };
                 if *cut_rx.borrow() {
                     drop(inbound);
                     continue;
                 }
                 let mut rx = cut_rx.clone();
                 tokio::spawn(async move {
-                    let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    let Ok(mut out) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
                         _ = rx.wait_for(|c| *c) => {}

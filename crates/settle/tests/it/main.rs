@@ -6,6 +6,7 @@ mod helpers;
 mod bad_input;
 mod cache;
 mod card;
+mod card_hardening;
 mod cli;
 mod concurrency;
 mod idempotency;

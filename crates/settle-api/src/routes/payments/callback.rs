@@ -5,19 +5,22 @@ use utoipa::ToSchema;
 
 use crate::{ApiError, AppState, error::ErrorBody, extract::parse_json};
 
-/// What the gateway POSTs. Only the transaction key is used: the rest is asked of the gateway.
+/// What the gateway POSTs. Only the transaction key and the order (Settle's paymentId) are used: the rest is
+/// asked of the gateway.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackRequest {
     pub transaction_key: String,
-    pub order_id: Option<String>,
+    pub order_id: String,
     pub status: Option<String>,
     pub reason: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct CallbackAck {
-    /// applied (the payment reached its final status now) or noop (already final, still pending, or a repeat).
+    /// applied (the payment reached its final status now), noop (already final, still pending, or a repeat),
+    /// void_queued (money Settle may not keep is being voided), mismatch (not applied; the payment is flagged)
+    /// or unknown_status (asked again later).
     pub result: &'static str,
 }
 
@@ -29,7 +32,7 @@ pub struct CallbackAck {
     responses(
         (status = 200, body = CallbackAck),
         (status = 400, body = ErrorBody),
-        (status = 404, description = "The gateway does not know the transaction", body = ErrorBody),
+        (status = 404, description = "Settle has no such payment, or the gateway no such transaction for it", body = ErrorBody),
         (status = 503, description = "The gateway could not be asked; the reconciler will settle it", body = ErrorBody),
     )
 )]
@@ -39,6 +42,16 @@ pub async fn gateway_callback(State(st): State<AppState>, body: axum::body::Byte
     if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(ApiError::invalid("transactionKey", "transactionKey must be 1 to 128 letters, digits, - or _"));
     }
-    let applied = card::callback(&st.ctx, key).await?;
-    Ok(Json(CallbackAck { result: if applied == card::Applied::Settled { "applied" } else { "noop" } }))
+    let order = req.order_id.trim();
+    if settle_domain::PaymentId::parse("orderId", order).is_err() {
+        return Err(ApiError::invalid("orderId", "orderId must be a paymentId of Settle's (0x + 64 hex)"));
+    }
+    let result = match card::callback(&st.ctx, key, order).await? {
+        card::Applied::Settled => "applied",
+        card::Applied::VoidQueued => "void_queued",
+        card::Applied::Mismatch => "mismatch",
+        card::Applied::Unknown(_) => "unknown_status",
+        card::Applied::NoOp | card::Applied::Pending => "noop",
+    };
+    Ok(Json(CallbackAck { result }))
 }

@@ -3,7 +3,10 @@ use axum::{
     response::Response,
 };
 use serde::Deserialize;
-use settle_app::{card::{self, CardInput}, payments::PaymentView};
+use settle_app::{
+    card::{self, CardInput},
+    payments::PaymentView,
+};
 use settle_domain::{CardNumber, CardType};
 use utoipa::ToSchema;
 
@@ -36,11 +39,11 @@ pub struct CardRequest {
     ),
     responses(
         (status = 202, description = "PROCESSING: the gateway accepted the charge (externalPaymentKey), or its outcome is being resolved", body = PaymentView),
-        (status = 402, description = "FAILED: the gateway declined, or could not be reached and nothing was charged (failureMessage)", body = PaymentView),
+        (status = 402, description = "FAILED: the gateway declined the card or the amount (failureMessage)", body = PaymentView),
         (status = 400, description = "Invalid card input; nothing was sent", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "invalid_state: not a PENDING CARD payment", body = ErrorBody),
-        (status = 503, description = "circuit_open or gateway_busy: nothing was sent, the payment stays PENDING", body = ErrorBody),
+        (status = 503, description = "circuit_open, gateway_busy, gateway_unavailable, gateway_misconfigured or card_rail_not_configured: nothing was charged, the payment is PENDING", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]

@@ -1,0 +1,51 @@
+//! `POST /payments/callback`: the gateway's word is not trusted; Settle asks the gateway for the transaction
+//! and applies what it says. The question runs in a task of its own, so a caller that hangs up never leaves a
+//! gateway call (or its breaker permit) half done.
+
+use settle_card::client::PgError;
+use settle_store::payments as store;
+
+use super::apply::{Applied, apply_transaction};
+use crate::{AppError, Context};
+
+/// Confirms `transaction_key` with the gateway and applies it to the payment `order_id` names.
+pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> Result<Applied, AppError> {
+    let pg = ctx.pg.clone().ok_or(AppError::CardRailNotConfigured)?;
+    // A callback for no payment of Settle's is answered without asking the gateway.
+    let Some(row) = store::find_any(&ctx.db, order_id).await? else {
+        tracing::warn!(%transaction_key, "callback for an order Settle does not know");
+        metrics::counter!("settle_card_callbacks_total", "result" => "unknown").increment(1);
+        return Err(AppError::NotFound("transaction"));
+    };
+    let (task_ctx, key) = (ctx.clone(), transaction_key.to_owned());
+    let task = tokio::spawn(async move {
+        let tx = match pg.transaction(&key, &row.merchant_id).await {
+            Ok(Some(tx)) if tx.order_id == row.payment_id => tx,
+            Ok(_) => {
+                tracing::warn!(transaction_key = %key, "callback for a transaction the gateway does not know for this order");
+                metrics::counter!("settle_card_callbacks_total", "result" => "unknown").increment(1);
+                return Err(AppError::NotFound("transaction"));
+            }
+            Err(e) => {
+                tracing::warn!(transaction_key = %key, error = %e, "callback could not be confirmed; the reconciler will settle it");
+                return Err(match e {
+                    PgError::CircuitOpen => AppError::CircuitOpen,
+                    PgError::BulkheadFull => AppError::GatewayBusy,
+                    PgError::Misconfigured(_) => AppError::GatewayMisconfigured,
+                    PgError::Unavailable(_) => AppError::GatewayUnavailable,
+                });
+            }
+        };
+        let applied = apply_transaction(&task_ctx, None, &tx).await?;
+        let result = match applied {
+            Applied::Settled => "applied",
+            Applied::VoidQueued => "void_queued",
+            Applied::Mismatch => "mismatch",
+            Applied::Unknown(_) => "unknown_status",
+            Applied::NoOp | Applied::Pending => "noop",
+        };
+        metrics::counter!("settle_card_callbacks_total", "result" => result).increment(1);
+        Ok(applied)
+    });
+    task.await.map_err(AppError::internal)?
+}

@@ -1,0 +1,196 @@
+//! `POST /payments/{id}/card`: one charge, run to completion in a task of its own.
+
+use settle_card::client::{ChargeOutcome, PgClient, PgError};
+use settle_domain::{CardNumber, CardType, EventType, PaymentId, PaymentStatus, Rail};
+use settle_store::{
+    StoreError,
+    payments::{self as store, Changes, PaymentRow},
+};
+
+use super::{change, status_of};
+use crate::{
+    AppError, Context,
+    idempotency::{self, IdemKey, Reply, Start},
+    payments::{PaymentView, cached},
+};
+
+/// A parsed `POST /payments/{id}/card`.
+#[derive(Debug)]
+pub struct CardInput {
+    pub card_type: CardType,
+    pub card_no: CardNumber,
+}
+
+/// Charges a CARD payment. 202 (PROCESSING) when the gateway accepted it or the outcome is unknown, 402
+/// (FAILED) when it declined; 503 with the payment PENDING when nothing was charged (circuit open, bulkhead
+/// full, gateway unreachable or refusing Settle's configuration, no gateway configured).
+pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: CardInput, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+    let id = PaymentId::parse("paymentId", payment_id)?;
+    let pg = ctx.pg.clone().ok_or(AppError::CardRailNotConfigured)?;
+    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
+        return Ok(r);
+    }
+    // The charge runs in a task of its own: if the request is cancelled (timeout, client gone), the gateway's
+    // answer is still recorded and the Idempotency-Key still gets its response; shutdown waits for it.
+    let (task_ctx, merchant, key) = (ctx.clone(), merchant_id.to_owned(), key.cloned());
+    let task = ctx.charges.spawn(id.to_string(), async move {
+        let res = charge_inner(&task_ctx, &pg, &merchant, &id, input, key.as_ref()).await;
+        if res.is_err() {
+            idempotency::abandon(&task_ctx, &merchant, key.as_ref()).await;
+        }
+        res
+    });
+    task.await.map_err(AppError::internal)?
+}
+
+async fn charge_inner(
+    ctx: &Context,
+    pg: &PgClient,
+    merchant_id: &str,
+    id: &PaymentId,
+    input: CardInput,
+    key: Option<&IdemKey>,
+) -> Result<Reply, AppError> {
+    let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+    if row.rail != Rail::Card.as_str() {
+        return Err(AppError::InvalidState("this is not a CARD payment".into()));
+    }
+    status_of(&row)?.transition(PaymentStatus::Processing)?;
+    let amount = row.amount.parse::<u64>().map_err(|_| AppError::InvalidState("amount too large for the card gateway".into()))?;
+    // The circuit's permit and a bulkhead place, in one step, before the payment is touched: when either is
+    // refused nothing was sent and the payment stays PENDING. An unused slot gives its permit back.
+    let mut slot = pg.slot().await.map_err(|e| match e {
+        PgError::BulkheadFull => AppError::GatewayBusy,
+        _ => AppError::CircuitOpen,
+    })?;
+    let changes = Changes { card_type: Some(input.card_type.as_str().into()), card_last4: Some(input.card_no.last4().into()), ..Default::default() };
+    let data = serde_json::json!({"cardType": input.card_type.as_str(), "cardLast4": input.card_no.last4()});
+    let Some((row, _)) = change(ctx, &row, PaymentStatus::Processing, changes, data, None).await? else {
+        return Err(AppError::InvalidState("the payment changed concurrently".into()));
+    };
+    let req = settle_card::wire::ChargeRequest {
+        order_id: row.payment_id.clone(),
+        card_type: input.card_type.as_str().into(),
+        card_no: input.card_no.expose().into(),
+        amount,
+        callback_url: ctx.settings.card.callback_url.clone(),
+    };
+    let outcome = pg.charge(&mut slot, merchant_id, &req).await;
+    drop(slot);
+    match outcome {
+        Ok(ChargeOutcome::Accepted { transaction_key }) => {
+            tracing::info!(payment_id = %row.payment_id, %transaction_key, "card charge accepted");
+            accepted(ctx, merchant_id, key, row, &transaction_key).await
+        }
+        Ok(ChargeOutcome::Declined { code, message }) => {
+            tracing::info!(payment_id = %row.payment_id, gateway_code = %code, "card charge declined");
+            let changes = Changes { failure_message: Some(message.clone()), ..Default::default() };
+            let data = serde_json::json!({"code": "card_declined", "gatewayCode": code, "message": message});
+            finish_or_reread(ctx, merchant_id, key, row, PaymentStatus::Failed, changes, data, 402).await
+        }
+        Ok(ChargeOutcome::NotRecorded { code, detail }) => {
+            tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge reached no gateway; nothing was charged");
+            revert(ctx, &row, code, "the card gateway could not be reached; nothing was charged").await?;
+            Err(AppError::GatewayUnavailable)
+        }
+        Ok(ChargeOutcome::Misconfigured { detail }) => {
+            tracing::error!(payment_id = %row.payment_id, %detail, "the card gateway refused Settle's credentials or URL; nothing was charged");
+            revert(
+                ctx,
+                &row,
+                settle_card::client::reason::MISCONFIGURED,
+                "the card gateway refused this server's configuration; nothing was charged",
+            )
+            .await?;
+            Err(AppError::GatewayMisconfigured)
+        }
+        Err(e) => {
+            tracing::warn!(payment_id = %row.payment_id, error = %e, "card charge not sent");
+            revert(ctx, &row, settle_card::client::reason::CIRCUIT_OPEN, "the card gateway was not called; nothing was charged").await?;
+            Err(match e {
+                PgError::BulkheadFull => AppError::GatewayBusy,
+                _ => AppError::CircuitOpen,
+            })
+        }
+        Ok(ChargeOutcome::Unknown { code, detail }) => {
+            tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge outcome unknown; the reconciler will ask the gateway");
+            metrics::counter!("settle_card_unknown_outcomes_total", "code" => code).increment(1);
+            let data = serde_json::json!({"code": code, "message": "the card gateway's answer was lost; the outcome is settled by reconciliation"});
+            let _ = store::annotate(&ctx.db, &row, EventType::OutcomeUnknown, Changes::default(), Some(data), settle_store::now_ms()).await;
+            reply_with_current(ctx, merchant_id, key, &row.payment_id, 202).await
+        }
+    }
+}
+
+/// PROCESSING -> PENDING: the charge certainly recorded nothing, so the payer may try again.
+async fn revert(ctx: &Context, row: &PaymentRow, code: &str, message: &str) -> Result<(), AppError> {
+    let data = serde_json::json!({"code": code, "message": message});
+    if change(ctx, row, PaymentStatus::Pending, Changes::default(), data, None).await?.is_none() {
+        tracing::warn!(payment_id = %row.payment_id, "a charge that recorded nothing found its payment changed by another writer");
+    }
+    Ok(())
+}
+
+/// The gateway took the charge: record its key (ACCEPTED), unless a callback got there first; a key other than
+/// the recorded one is a second transaction and is voided.
+async fn accepted(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, row: PaymentRow, tx_key: &str) -> Result<Reply, AppError> {
+    let mut current = row;
+    for _ in 0..5 {
+        match &current.external_payment_key {
+            Some(k) if k == tx_key => break,
+            Some(_) => {
+                super::apply::void_later(ctx, &current, tx_key, super::apply::VoidReason::Duplicate).await?;
+                break;
+            }
+            None if current.status != PaymentStatus::Processing.as_str() => {
+                // Settled without this key (the reconciler failed it): the money must go back.
+                super::apply::void_later(ctx, &current, tx_key, super::apply::VoidReason::LateSuccess).await?;
+                break;
+            }
+            None => {}
+        }
+        let changes = Changes { external_payment_key: Some(tx_key.to_owned()), ..Default::default() };
+        let data = serde_json::json!({"transactionKey": tx_key});
+        if let Some(next) = store::annotate(&ctx.db, &current, EventType::Accepted, changes, Some(data), settle_store::now_ms()).await? {
+            ctx.cache.put_status(&cached(&next)).await;
+            break;
+        }
+        current = store::find_any(&ctx.db, &current.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+    }
+    reply_with_current(ctx, merchant_id, key, &current.payment_id, 202).await
+}
+
+/// Applies a final status; when a callback or the reconciler already did, answers with what is recorded.
+#[allow(clippy::too_many_arguments)]
+async fn finish_or_reread(
+    ctx: &Context,
+    merchant_id: &str,
+    key: Option<&IdemKey>,
+    row: PaymentRow,
+    to: PaymentStatus,
+    changes: Changes,
+    data: serde_json::Value,
+    status: u16,
+) -> Result<Reply, AppError> {
+    let idem = key.map(|k| (merchant_id, k, status));
+    match change(ctx, &row, to, changes, data, idem).await? {
+        Some((_, Some(reply))) => Ok(reply),
+        Some((next, None)) => {
+            Ok(Reply { status, body: serde_json::to_string(&PaymentView::from(&next)).map_err(AppError::internal)?, replayed: false })
+        }
+        None => reply_with_current(ctx, merchant_id, key, &row.payment_id, 202).await,
+    }
+}
+
+/// Answers with the payment as recorded now, storing the answer for the Idempotency-Key.
+async fn reply_with_current(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, payment_id: &str, status: u16) -> Result<Reply, AppError> {
+    let row = store::find_any(&ctx.db, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+    let status = if row.status == PaymentStatus::Failed.as_str() && status == 202 { 402 } else { status };
+    let reply = Reply { status, body: serde_json::to_string(&PaymentView::from(&row)).map_err(AppError::internal)?, replayed: false };
+    if key.is_some() {
+        let txn = settle_store::begin(&ctx.db).await?;
+        idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+    }
+    Ok(reply)
+}

@@ -1,0 +1,155 @@
+//! The reconciler, one instance at a time (lease `card-reconciler`).
+//!
+//! - PROCESSING card payments that callbacks did not settle within `reconcile_after`: asked about by key, or by
+//!   order id when the charge's answer was lost, with a per-payment backoff. A payment whose key the gateway
+//!   gave is never failed for a missing answer; one the gateway never recorded is FAILED after the deadline.
+//!   Every outcome, including a status Settle does not know, moves the payment's next check forward, so no
+//!   row is asked about in a tight loop.
+//! - Finished card payments, `final_check_after` after they became final: the gateway is asked about the
+//!   order once more, and any transaction Settle may not keep (a duplicate, a late success) is voided.
+
+use futures::StreamExt;
+use settle_card::client::PgClient;
+use settle_domain::PaymentStatus;
+use settle_store::{
+    StoreError,
+    payments::{self as store, Changes, PaymentRow},
+};
+
+use super::{
+    apply::{Applied, apply_order},
+    change,
+};
+use crate::{Context, lease::LeaseHolder, worker::Outcome};
+
+pub const LEASE: &str = "card-reconciler";
+
+/// Looks at a finished payment's order before an operator is asked to.
+const FINAL_CHECKS: i32 = 10;
+
+#[derive(Clone)]
+pub struct Reconciler {
+    ctx: Context,
+    lease: LeaseHolder,
+}
+
+impl Reconciler {
+    pub fn new(ctx: Context) -> Self {
+        Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx }
+    }
+
+    pub async fn release(&self) {
+        self.lease.release().await;
+    }
+
+    /// Asks the gateway about one batch of due payments (PROCESSING ones, then finished ones).
+    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        let Some(pg) = self.ctx.pg.clone() else {
+            return Ok(Outcome::Idle);
+        };
+        let now = settle_store::now_ms();
+        if !self.lease.hold(now).await? {
+            return Ok(Outcome::Idle);
+        }
+        let s = &self.ctx.settings.card;
+        let due = store::due_for_reconcile(&self.ctx.db, now - s.reconcile_after.as_millis() as i64, now, 50).await?;
+        let finished = store::due_for_final_check(&self.ctx.db, now, 50).await?;
+        if due.is_empty() && finished.is_empty() {
+            return Ok(Outcome::Idle);
+        }
+        let n = due.len() + finished.len();
+        let results: Vec<Result<(), StoreError>> =
+            futures::stream::iter(due.into_iter().map(|row| self.reconcile_one(&pg, row))).buffer_unordered(10).collect().await;
+        results.into_iter().collect::<Result<(), _>>()?;
+        let results: Vec<Result<(), StoreError>> =
+            futures::stream::iter(finished.into_iter().map(|row| self.final_check(&pg, row))).buffer_unordered(10).collect().await;
+        results.into_iter().collect::<Result<(), _>>()?;
+        Ok(Outcome::Worked(n))
+    }
+
+    fn pause(&self, attempt: i32) -> i64 {
+        let b = &self.ctx.settings.card.backoff;
+        b.get(attempt.max(0) as usize).or(b.last()).copied().unwrap_or_default().as_millis() as i64
+    }
+
+    async fn reconcile_one(&self, pg: &PgClient, row: PaymentRow) -> Result<(), StoreError> {
+        let s = &self.ctx.settings.card;
+        let now = settle_store::now_ms();
+        let found = match &row.external_payment_key {
+            Some(k) => pg.transaction(k, &row.merchant_id).await.map(|t| t.into_iter().collect::<Vec<_>>()),
+            None => pg.transactions_of_order(&row.payment_id, &row.merchant_id).await,
+        };
+        metrics::counter!("settle_card_reconcile_checks_total").increment(1);
+        match found {
+            Ok(txs) if txs.is_empty() && row.external_payment_key.is_some() => {
+                // The gateway gave us this key, so it recorded the charge: a 404 now is its inconsistency,
+                // never a reason to report the payment FAILED.
+                tracing::error!(payment_id = %row.payment_id, key = ?row.external_payment_key, "the gateway no longer knows a transaction it accepted; asking again later");
+                metrics::counter!("settle_card_missing_transactions_total").increment(1);
+            }
+            Ok(txs) if txs.is_empty() => {
+                if now - row.updated_at > s.not_recorded_deadline.as_millis() as i64 {
+                    let changes = Changes { failure_message: Some("the card gateway never recorded this charge".into()), ..Default::default() };
+                    let data = serde_json::json!({"code": "not_recorded", "message": "the card gateway never recorded this charge"});
+                    match change(&self.ctx, &row, PaymentStatus::Failed, changes, data, None).await {
+                        Ok(_) => return Ok(()),
+                        Err(e) => {
+                            tracing::warn!(payment_id = %row.payment_id, error = %e, "reconcile: could not fail the payment")
+                        }
+                    }
+                }
+            }
+            Ok(txs) => match apply_order(&self.ctx, &row, &txs).await {
+                Ok(Applied::Settled) => return Ok(()),
+                Ok(other) => {
+                    tracing::debug!(payment_id = %row.payment_id, outcome = ?other, "reconcile: not final yet")
+                }
+                Err(e) => {
+                    tracing::warn!(payment_id = %row.payment_id, error = %e, "reconcile: apply failed")
+                }
+            },
+            Err(e) => {
+                tracing::debug!(payment_id = %row.payment_id, error = %e, "reconcile: gateway unavailable")
+            }
+        }
+        store::schedule_check(&self.ctx.db, row.id, row.recon_attempts + 1, now + self.pause(row.recon_attempts)).await
+    }
+
+    /// The last look at a finished payment's order: voids what must not be kept; asks again later while the
+    /// gateway cannot answer or reports a status Settle does not know.
+    async fn final_check(&self, pg: &PgClient, row: PaymentRow) -> Result<(), StoreError> {
+        let terminal = row.status.parse::<PaymentStatus>().is_ok_and(PaymentStatus::is_terminal);
+        if !terminal {
+            return store::set_final_check(&self.ctx.db, row.id, None, row.recon_attempts).await;
+        }
+        metrics::counter!("settle_card_final_checks_total").increment(1);
+        let again = match pg.transactions_of_order(&row.payment_id, &row.merchant_id).await {
+            Ok(txs) => {
+                let mut unsure = false;
+                for tx in &txs {
+                    match super::apply_transaction(&self.ctx, Some(&row), tx).await {
+                        Ok(Applied::Unknown(_)) => unsure = true,
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(payment_id = %row.payment_id, error = %e, "final check: apply failed");
+                            unsure = true;
+                        }
+                    }
+                }
+                unsure
+            }
+            Err(e) => {
+                tracing::debug!(payment_id = %row.payment_id, error = %e, "final check: gateway unavailable");
+                true
+            }
+        };
+        // For a finished payment, recon_attempts counts final checks (it counted charge checks before).
+        let attempts = row.recon_attempts + 1;
+        if again && attempts >= FINAL_CHECKS {
+            tracing::error!(payment_id = %row.payment_id, "the gateway still reports an unsettled or unknown transaction for a finished payment; an operator must look");
+            metrics::counter!("settle_card_final_checks_given_up_total").increment(1);
+        }
+        let next = (again && attempts < FINAL_CHECKS).then(|| settle_store::now_ms() + self.pause(attempts - 1).max(1000));
+        store::set_final_check(&self.ctx.db, row.id, next, attempts).await
+    }
+}
