@@ -21,6 +21,10 @@ pub fn ensure_crypto_provider() {
 pub struct LocalCa {
     /// The CA certificate, PEM: what a client is told to trust.
     pub ca_pem: String,
+    /// The server certificate and the CA, PEM (for a server outside this process, such as a TLS Redis in tests).
+    pub server_chain_pem: String,
+    /// The server certificate's private key, PEM.
+    pub server_key_pem: String,
     server: Arc<rustls::ServerConfig>,
 }
 
@@ -49,7 +53,12 @@ impl LocalCa {
             .with_no_client_auth()
             .with_single_cert(vec![leaf_cert.der().clone(), ca_cert.der().clone()], key)
             .map_err(|e| format!("simulator TLS config: {e}"))?;
-        Ok(Self { ca_pem: ca_cert.pem(), server: Arc::new(server) })
+        Ok(Self {
+            ca_pem: ca_cert.pem(),
+            server_chain_pem: format!("{}{}", leaf_cert.pem(), ca_cert.pem()),
+            server_key_pem: leaf_key.serialize_pem(),
+            server: Arc::new(server),
+        })
     }
 
     /// An HTTPS listener over `tcp` serving this CA's server certificate.

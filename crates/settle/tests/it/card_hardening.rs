@@ -57,6 +57,10 @@ mod one_db {
         super::settle_runs_on_postgres_over_tls(POSTGRES).await
     }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn the_cache_runs_on_redis_over_tls() {
+        super::the_cache_runs_on_redis_over_tls(Variant { db: Db::Sqlite, cache: Cache::Redis }).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn shutdown_waits_for_a_running_charge_or_records_it_unknown() {
         super::shutdown_waits_for_a_running_charge_or_records_it_unknown(SQLITE).await
     }
@@ -422,6 +426,93 @@ async fn settle_runs_on_postgres_over_tls(v: Variant) {
     assert_eq!(app.pay(&id, "KB", CARD, None).await.status, 202);
     assert_eq!(app.wait_final(std::slice::from_ref(&id), Duration::from_secs(10)).await, ["COMPLETED"]);
     app.finish().await;
+}
+
+/// A Redis of the test's own, serving TLS only (a certificate from a CA made for the run), stopped by its PID.
+struct TlsRedis {
+    child: std::process::Child,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl TlsRedis {
+    async fn start(ca: &settle_card::tls::LocalCa) -> Option<Self> {
+        let dir = TempDir::new();
+        let (cert, key, ca_file) = (dir.0.join("redis.crt"), dir.0.join("redis.key"), dir.0.join("ca.pem"));
+        std::fs::write(&cert, &ca.server_chain_pem).unwrap();
+        std::fs::write(&key, &ca.server_key_pem).unwrap();
+        std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let spawned = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--tls-auth-clients",
+                "no",
+            ])
+            .arg("--tls-cert-file")
+            .arg(&cert)
+            .arg("--tls-key-file")
+            .arg(&key)
+            .arg("--tls-ca-cert-file")
+            .arg(&ca_file)
+            .arg("--dir")
+            .arg(&dir.0)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = spawned else {
+            assert!(std::env::var("CI").is_err(), "redis-server is required in CI");
+            eprintln!("SKIPPED: redis-server is not installed");
+            return None;
+        };
+        let redis = Self { child, port, _dir: dir };
+        for _ in 0..50 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                return Some(redis);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the TLS Redis did not start on {port}");
+    }
+}
+
+impl Drop for TlsRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `REDIS_URL=rediss://...` with SETTLE_REDIS_CA_FILE: the cache works over TLS (not degraded, status reads
+/// hit it).
+async fn the_cache_runs_on_redis_over_tls(v: Variant) {
+    let ca = settle_card::tls::LocalCa::generate().unwrap();
+    let Some(redis) = TlsRedis::start(&ca).await else { return };
+    let dir = TempDir::new();
+    let ca_file = dir.0.join("ca.pem");
+    std::fs::write(&ca_file, &ca.ca_pem).unwrap();
+    let mut setup = Setup::new(v);
+    setup.redis_url = Some(format!("rediss://127.0.0.1:{}/", redis.port));
+    setup.redis_ca_file = Some(ca_file.display().to_string());
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let id = app.create_payment("cached-over-tls").await["paymentId"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        assert_eq!(app.get(&format!("/payments/{id}/status")).await.body["status"], "PENDING");
+    }
+    let h = app.request(Method::GET, "/health", None, None, &[]).await.body;
+    assert_eq!(h["cache"]["status"], "ok", "{h}");
+    assert!(metrics(&app).await.contains(r#"settle_cache_requests_total{result="hit"}"#));
+    app.finish().await;
+    drop(redis);
 }
 
 /// A charge outlives its request (a 504): shutdown waits for it before closing the pool, so its answer is

@@ -185,6 +185,8 @@ pub struct Setup {
     pub shutdown_timeout: Option<Duration>,
     /// Appended to the database URL (`?sslmode=require`).
     pub db_url_suffix: Option<String>,
+    /// SETTLE_REDIS_CA_FILE.
+    pub redis_ca_file: Option<String>,
     pub card: CardSetup,
 }
 
@@ -224,6 +226,7 @@ impl Setup {
             request_timeout: None,
             shutdown_timeout: None,
             db_url_suffix: None,
+            redis_ca_file: None,
             card: CardSetup::default(),
         }
     }
@@ -312,6 +315,7 @@ impl TestApp {
         if let Some(t) = setup.request_timeout {
             cfg.request_timeout = t;
         }
+        cfg.redis_ca_file = setup.redis_ca_file.clone();
         if let Some(t) = setup.shutdown_timeout {
             cfg.shutdown_timeout = t;
         }
