@@ -7,6 +7,7 @@ mod bad_input;
 mod cache;
 mod card;
 mod card_hardening;
+mod chain;
 mod cli;
 mod concurrency;
 mod idempotency;

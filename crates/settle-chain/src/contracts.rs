@@ -1,0 +1,121 @@
+//! The contracts' Solidity types and calls (`sol!`), and their compiled artifacts (ABI and bytecode committed in
+//! `contracts/artifacts/`, compiled from `contracts/src/` by `contracts/compile.mjs`).
+
+use alloy::primitives::Bytes;
+
+alloy::sol! {
+    /// What Settle signs for a payment (EIP-712, domain "SettleGateway" "1").
+    #[derive(Debug, PartialEq, Eq)]
+    struct PaymentTerms {
+        bytes32 paymentId;
+        address token;
+        uint256 amount;
+        address recipient;
+        uint16 feeBps;
+        uint64 deadline;
+    }
+
+    /// The request a payer signs for the forwarder (EIP-712, domain "SettleForwarder" "1").
+    #[derive(Debug, PartialEq, Eq)]
+    struct ForwardRequest {
+        address from;
+        address to;
+        uint256 value;
+        uint256 gas;
+        uint256 nonce;
+        uint48 deadline;
+        bytes data;
+    }
+
+    /// An EIP-2612 permit (EIP-712, the token's own domain).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Permit {
+        address owner;
+        address spender;
+        uint256 value;
+        uint256 nonce;
+        uint256 deadline;
+    }
+
+    /// The forwarder's `execute` argument.
+    #[derive(Debug, PartialEq, Eq)]
+    struct ForwardRequestData {
+        address from;
+        address to;
+        uint256 value;
+        uint256 gas;
+        uint48 deadline;
+        bytes data;
+        bytes signature;
+    }
+
+    function pay(PaymentTerms terms, bytes serverSignature) external;
+    function payWithPermit(PaymentTerms terms, bytes serverSignature, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
+    function getPayment(bytes32 paymentId) external view returns (address payer, address token, uint256 amount, uint256 blockNumber);
+    event PaymentCompleted(bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, uint256 fee, address recipient);
+
+    function execute(ForwardRequestData request) external payable;
+    function nonces(address owner) external view returns (uint256);
+
+    function name() external view returns (string);
+    function balanceOf(address account) external view returns (uint256);
+    function approve(address spender, uint256 value) external returns (bool);
+    function transfer(address to, uint256 value) external returns (bool);
+    function mint(address to, uint256 amount) external;
+
+}
+
+alloy::sol! {
+    /// Every error a payment's call can revert with.
+    #[sol(all_derives)]
+    interface Reverts {
+    error InvalidSignature();
+    error PaymentExpired();
+    error AlreadyPaid();
+    error InvalidTerms();
+    error EnforcedPause();
+    error ECDSAInvalidSignature();
+    error ECDSAInvalidSignatureS(bytes32 s);
+    error ERC2771ForwarderInvalidSigner(address signer, address from);
+    error ERC2771ForwarderMismatchedValue(uint256 requestedValue, uint256 msgValue);
+    error ERC2771ForwarderExpiredRequest(uint48 deadline);
+    error ERC2771UntrustfulTarget(address target, address forwarder);
+    error ERC20InsufficientAllowance(address spender, uint256 allowance, uint256 needed);
+    error ERC20InsufficientBalance(address sender, uint256 balance, uint256 needed);
+    error FailedCall();
+    }
+}
+
+/// A compiled contract.
+pub struct Artifact {
+    pub name: &'static str,
+    json: &'static str,
+}
+
+pub const GATEWAY: Artifact = Artifact { name: "SettleGateway", json: include_str!("../contracts/artifacts/SettleGateway.json") };
+pub const FORWARDER: Artifact = Artifact { name: "SettleForwarder", json: include_str!("../contracts/artifacts/SettleForwarder.json") };
+pub const TEST_TOKEN: Artifact = Artifact { name: "TestToken", json: include_str!("../contracts/artifacts/TestToken.json") };
+
+impl Artifact {
+    /// The creation bytecode.
+    pub fn bytecode(&self) -> Bytes {
+        let v: serde_json::Value = serde_json::from_str(self.json).unwrap_or_default();
+        let hex = v["bytecode"].as_str().unwrap_or_default();
+        hex::decode(hex.trim_start_matches("0x")).map(Bytes::from).unwrap_or_default()
+    }
+}
+
+/// A revert's data, decoded into the contract error's name (and arguments) where Settle knows it.
+pub fn revert_reason(data: &[u8]) -> String {
+    use alloy::sol_types::{SolError, SolInterface};
+    if data.is_empty() {
+        return "reverted without a reason".into();
+    }
+    if let Ok(e) = Reverts::RevertsErrors::abi_decode(data) {
+        return format!("{e:?}");
+    }
+    match alloy::sol_types::Revert::abi_decode(data) {
+        Ok(r) => r.reason,
+        Err(_) => format!("reverted with 0x{}", hex::encode(data)),
+    }
+}

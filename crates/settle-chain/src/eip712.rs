@@ -1,0 +1,156 @@
+//! EIP-712: the payment terms Settle signs, and the forward request and permit a payer signs, with the exact
+//! typed-data JSON that wallets' `eth_signTypedData_v4` and viem's `signTypedData` take.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, Signature, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::{Eip712Domain, SolStruct},
+};
+use serde_json::{Value, json};
+
+use crate::contracts::{ForwardRequest, PaymentTerms, Permit};
+
+/// The gateway's domain on `chain_id`.
+pub fn gateway_domain(chain_id: u64, gateway: Address) -> Eip712Domain {
+    Eip712Domain::new(Some("SettleGateway".into()), Some("1".into()), Some(U256::from(chain_id)), Some(gateway), None)
+}
+
+/// The forwarder's domain on `chain_id` (OpenZeppelin's ERC2771Forwarder named "SettleForwarder").
+pub fn forwarder_domain(chain_id: u64, forwarder: Address) -> Eip712Domain {
+    Eip712Domain::new(Some("SettleForwarder".into()), Some("1".into()), Some(U256::from(chain_id)), Some(forwarder), None)
+}
+
+/// An EIP-2612 token's domain (its name, version "1").
+pub fn token_domain(name: String, chain_id: u64, token: Address) -> Eip712Domain {
+    Eip712Domain::new(Some(name.into()), Some("1".into()), Some(U256::from(chain_id)), Some(token), None)
+}
+
+/// Settle's signature over `terms` (65 bytes, low-s).
+pub fn sign_terms(signer: &PrivateKeySigner, domain: &Eip712Domain, terms: &PaymentTerms) -> Result<Bytes, String> {
+    let sig = signer.sign_hash_sync(&terms.eip712_signing_hash(domain)).map_err(|e| format!("signing terms: {e}"))?;
+    Ok(Bytes::from(sig.as_bytes().to_vec()))
+}
+
+/// Signs any typed struct (a payer's forward request or permit; tests and `settle chain sign`).
+pub fn sign_struct<T: SolStruct>(signer: &PrivateKeySigner, domain: &Eip712Domain, value: &T) -> Result<Signature, String> {
+    signer.sign_hash_sync(&value.eip712_signing_hash(domain)).map_err(|e| format!("signing typed data: {e}"))
+}
+
+/// Why a signature is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureRejected {
+    #[error("the signature is not 65 bytes")]
+    Malformed,
+    #[error("the signature's s is in the upper half of the curve order (malleable)")]
+    HighS,
+    #[error("the signature does not recover to an address")]
+    Unrecoverable,
+}
+
+/// The address that signed `hash` with the 65-byte `signature`; malformed and high-s signatures are refused.
+pub fn recover(hash: &B256, signature: &[u8]) -> Result<Address, SignatureRejected> {
+    if signature.len() != 65 {
+        return Err(SignatureRejected::Malformed);
+    }
+    let sig = Signature::from_raw(signature).map_err(|_| SignatureRejected::Malformed)?;
+    if sig.normalize_s().is_some() {
+        return Err(SignatureRejected::HighS);
+    }
+    sig.recover_address_from_prehash(hash).map_err(|_| SignatureRejected::Unrecoverable)
+}
+
+fn domain_json(d: &Eip712Domain) -> Value {
+    json!({
+        "name": d.name.as_deref(),
+        "version": d.version.as_deref(),
+        "chainId": d.chain_id.map(|c| c.to::<u64>()),
+        "verifyingContract": d.verifying_contract,
+    })
+}
+
+fn domain_type() -> Value {
+    json!([
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "chainId", "type": "uint256"},
+        {"name": "verifyingContract", "type": "address"},
+    ])
+}
+
+/// The forward request as `eth_signTypedData_v4` takes it (integers as decimal strings).
+pub fn forward_request_typed_data(domain: &Eip712Domain, r: &ForwardRequest) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": domain_type(),
+            "ForwardRequest": [
+                {"name": "from", "type": "address"},
+                {"name": "to", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "gas", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint48"},
+                {"name": "data", "type": "bytes"},
+            ],
+        },
+        "primaryType": "ForwardRequest",
+        "domain": domain_json(domain),
+        "message": {
+            "from": r.from, "to": r.to, "value": r.value.to_string(), "gas": r.gas.to_string(),
+            "nonce": r.nonce.to_string(), "deadline": r.deadline.to_string(), "data": r.data,
+        },
+    })
+}
+
+/// The permit as `eth_signTypedData_v4` takes it.
+pub fn permit_typed_data(domain: &Eip712Domain, p: &Permit) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": domain_type(),
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": domain_json(domain),
+        "message": {
+            "owner": p.owner, "spender": p.spender, "value": p.value.to_string(), "nonce": p.nonce.to_string(),
+            "deadline": p.deadline.to_string(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_recovers_its_signer_and_high_s_is_refused() {
+        let signer = PrivateKeySigner::random();
+        let domain = forwarder_domain(31337, Address::repeat_byte(7));
+        let req = ForwardRequest {
+            from: signer.address(),
+            to: Address::repeat_byte(8),
+            value: U256::ZERO,
+            gas: U256::from(200_000),
+            nonce: U256::ZERO,
+            deadline: alloy::primitives::aliases::U48::from(1_000_000u64),
+            data: Bytes::from(vec![1, 2, 3]),
+        };
+        let sig = sign_struct(&signer, &domain, &req).unwrap();
+        let hash = req.eip712_signing_hash(&domain);
+        assert_eq!(recover(&hash, &sig.as_bytes()), Ok(signer.address()));
+        // The same signature with s' = n - s (and the parity flipped) is valid ECDSA but malleable.
+        let n = U256::from_str_radix("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", 16).unwrap();
+        let high = Signature::new(sig.r(), n - sig.s(), !sig.v());
+        assert_eq!(recover(&hash, &high.as_bytes()), Err(SignatureRejected::HighS));
+        assert_eq!(recover(&hash, &[0u8; 64]), Err(SignatureRejected::Malformed));
+        let td = forward_request_typed_data(&domain, &req);
+        assert_eq!(td["primaryType"], "ForwardRequest");
+        assert_eq!(td["message"]["gas"], "200000");
+        assert_eq!(td["domain"]["chainId"], 31337);
+    }
+}

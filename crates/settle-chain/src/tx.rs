@@ -1,0 +1,71 @@
+//! EIP-1559 transactions signed with a local key.
+
+use alloy::{
+    consensus::{SignableTransaction, TxEip1559, TxEnvelope},
+    eips::eip2718::Encodable2718,
+    primitives::{Address, B256, Bytes, TxKind, U256},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+
+/// What a transaction pays for gas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fees {
+    pub max_fee_per_gas: u128,
+    pub max_priority_fee_per_gas: u128,
+}
+
+impl Fees {
+    /// At least 12.5 % more of both (what a node requires to replace a pending transaction), capped.
+    pub fn bumped(self, cap: u128) -> Self {
+        let up = |v: u128| (v + v / 8 + 1).min(cap.max(v));
+        Self { max_fee_per_gas: up(self.max_fee_per_gas), max_priority_fee_per_gas: up(self.max_priority_fee_per_gas).min(up(self.max_fee_per_gas)) }
+    }
+}
+
+/// A signed transaction: its hash and its raw bytes for `eth_sendRawTransaction`.
+#[derive(Clone, Debug)]
+pub struct SignedTx {
+    pub hash: B256,
+    pub raw: Bytes,
+}
+
+/// Signs an EIP-1559 transaction (`to: None` deploys `data`).
+#[allow(clippy::too_many_arguments)]
+pub fn sign_1559(
+    signer: &PrivateKeySigner,
+    chain_id: u64,
+    nonce: u64,
+    to: Option<Address>,
+    value: U256,
+    data: Bytes,
+    gas_limit: u64,
+    fees: Fees,
+) -> Result<SignedTx, String> {
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: fees.max_fee_per_gas,
+        max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+        to: to.map(TxKind::Call).unwrap_or(TxKind::Create),
+        value,
+        access_list: Default::default(),
+        input: data,
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).map_err(|e| format!("signing a transaction: {e}"))?;
+    let env = TxEnvelope::from(tx.into_signed(sig));
+    Ok(SignedTx { hash: *env.tx_hash(), raw: Bytes::from(env.encoded_2718()) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bump_is_at_least_an_eighth_and_capped() {
+        let f = Fees { max_fee_per_gas: 800, max_priority_fee_per_gas: 80 };
+        let b = f.bumped(10_000);
+        assert!(b.max_fee_per_gas >= 900 && b.max_priority_fee_per_gas >= 90);
+        assert_eq!(f.bumped(850).max_fee_per_gas, 850);
+    }
+}
