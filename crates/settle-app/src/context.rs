@@ -88,6 +88,8 @@ pub struct Context {
     pub published: watch::Sender<i64>,
     /// The card gateway client (None: the card rail is off).
     pub pg: Option<Arc<settle_card::client::PgClient>>,
+    /// The configured chains.
+    pub chains: crate::chain::Chains,
     /// Card charges running in their own tasks; shutdown waits for them before closing the pool.
     pub charges: crate::card::InFlight,
     pub(crate) auth_cache: moka::future::Cache<String, String>,
@@ -105,6 +107,7 @@ impl Context {
             published,
             pg: None,
             charges: crate::card::InFlight::default(),
+            chains: Default::default(),
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
         }
     }
@@ -121,7 +124,7 @@ impl Context {
         let recon_poll = self.settings.card.poll;
         let voider = crate::card::Voider::new(self.clone());
         let void_stop = stop.clone();
-        let mut janitor_stop = stop;
+        let mut janitor_stop = stop.clone();
         let mut handles = Vec::new();
         if self.pg.is_some() {
             handles.push(tokio::spawn(async move {
@@ -153,6 +156,25 @@ impl Context {
                 )
                 .await;
                 voider.release().await;
+            }));
+        }
+        for chain in self.chains.0.iter() {
+            let w = crate::chain::watcher::Watcher::new(self.clone(), chain.clone());
+            let (stop, poll) = (stop.clone(), w.poll());
+            handles.push(tokio::spawn(async move {
+                let step = w.clone();
+                crate::worker::run_loop(
+                    "chain-watcher",
+                    move || {
+                        let s = step.clone();
+                        async move { s.run_once().await }
+                    },
+                    Arc::new(Notify::new()),
+                    poll,
+                    stop,
+                )
+                .await;
+                w.release().await;
             }));
         }
         handles.extend([

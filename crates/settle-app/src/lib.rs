@@ -3,7 +3,8 @@
 //!
 //! - [`context`]: [`Context`], everything a request or a worker needs, built once at startup.
 //! - [`payments`]: [`payments::PaymentService`], the payment use cases and their JSON views.
-//! - [`card`]: the card rail: charge through the gateway, confirmed callbacks, the reconciler.
+//! - [`card`]: the card rail: charge through the gateway, confirmed callbacks, the reconciler, voids.
+//! - [`chain`]: the chain rail: chain settings, signed payment terms, the watcher.
 //! - [`merchants`]: merchants, API keys, the demo seed, authentication.
 //! - [`idempotency`]: Idempotency-Key handling (claim, wait, replay) around a business transaction.
 //! - [`cache`]: the version-guarded payment cache over Redis or in-process memory.
@@ -14,6 +15,7 @@
 
 pub mod cache;
 pub mod card;
+pub mod chain;
 pub mod context;
 pub mod error;
 pub mod idempotency;

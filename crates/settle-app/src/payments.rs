@@ -50,7 +50,23 @@ pub struct PaymentView {
     /// must look at this payment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flag_reason: Option<String>,
-    /// PENDING, PROCESSING, COMPLETED, FAILED or CANCELLED.
+    /// CHAIN: when the signed terms expire (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// CHAIN: the terms Settle signed, as the gateway contract's `pay` takes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub terms: Option<crate::chain::terms::TermsView>,
+    /// CHAIN: Settle's EIP-712 signature over the terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_signature: Option<String>,
+    /// CHAIN: who paid, the transaction and its block (once seen on chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_number: Option<i64>,
+    /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
     pub status: String,
     /// Row version; increases with every status change.
     pub version: i64,
@@ -75,6 +91,17 @@ impl From<&PaymentRow> for PaymentView {
             external_payment_key: r.external_payment_key.clone(),
             failure_message: r.failure_message.clone(),
             flag_reason: r.flag_reason.clone(),
+            expires_at: r.deadline.map(|d| rfc3339(d * 1000)),
+            terms: match (&r.token_address, &r.recipient_address, r.fee_bps, r.deadline) {
+                (Some(t), Some(rc), Some(f), Some(d)) => {
+                    crate::chain::terms::terms_of(&r.payment_id, t, &r.amount, rc, f, d).ok().map(|t| crate::chain::terms::view(&t))
+                }
+                _ => None,
+            },
+            server_signature: r.server_signature.clone(),
+            payer: r.payer.clone(),
+            tx_hash: r.tx_hash.clone(),
+            block_number: r.block_number,
             status: r.status.clone(),
             version: r.version,
             created_at: rfc3339(r.created_at),
@@ -144,8 +171,21 @@ pub fn rfc3339(ms: i64) -> String {
 /// A parsed `POST /payments/create`.
 #[derive(Clone, Debug)]
 pub enum CreatePayment {
-    Chain { order_id: OrderId, amount: Amount, currency: Currency, chain_id: i64, token_address: Address, recipient_address: Address },
-    Card { order_id: OrderId, amount: Amount, currency: Currency },
+    Chain {
+        order_id: OrderId,
+        amount: Amount,
+        currency: Currency,
+        chain_id: i64,
+        token_address: Address,
+        recipient_address: Address,
+        /// Seconds until the signed deadline (default 1800).
+        expires_in_secs: Option<u64>,
+    },
+    Card {
+        order_id: OrderId,
+        amount: Amount,
+        currency: Currency,
+    },
 }
 
 /// What the cache keeps of a payment row.
@@ -180,18 +220,60 @@ pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key:
 
 async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<&IdemKey>) -> Result<(Reply, PaymentRow), AppError> {
     let now = settle_store::now_ms();
+    // A CHAIN payment's checkout secret (shown once, in this answer) and where to pay.
+    let mut secret: Option<(String, settle_chain::Address, settle_chain::Address)> = None;
     let new = match input {
-        CreatePayment::Chain { order_id, amount, currency, chain_id, token_address, recipient_address } => NewPayment {
-            payment_id: PaymentId::generate().to_string(),
-            merchant_id: merchant_id.to_owned(),
-            order_id: order_id.as_str().to_owned(),
-            rail: Rail::Chain.as_str().to_owned(),
-            amount: amount.to_string(),
-            currency: currency.to_string(),
-            chain_id: Some(chain_id),
-            token_address: Some(token_address.to_string()),
-            recipient_address: Some(recipient_address.to_string()),
-        },
+        CreatePayment::Chain { order_id, amount, currency, chain_id, token_address, recipient_address, expires_in_secs } => {
+            let chain =
+                ctx.chains.get(chain_id).ok_or_else(|| AppError::invalid("chainId", format!("chain {chain_id} is not configured on this server")))?;
+            let token_addr: settle_chain::Address =
+                token_address.to_string().parse().map_err(|_| AppError::invalid("tokenAddress", "not an address"))?;
+            let token = chain
+                .token(&token_addr)
+                .ok_or_else(|| AppError::invalid("tokenAddress", format!("this token is not configured for chain {chain_id}")))?;
+            if currency.to_string() != token.symbol {
+                return Err(AppError::invalid("currency", format!("currency must be the token's symbol, {}", token.symbol)));
+            }
+            let expires = expires_in_secs.unwrap_or(crate::chain::terms::DEFAULT_EXPIRY_SECS);
+            if !(crate::chain::terms::MIN_EXPIRY_SECS..=crate::chain::terms::MAX_EXPIRY_SECS).contains(&expires) {
+                return Err(AppError::invalid(
+                    "expiresInSecs",
+                    format!("expiresInSecs must be {} to {}", crate::chain::terms::MIN_EXPIRY_SECS, crate::chain::terms::MAX_EXPIRY_SECS),
+                ));
+            }
+            let fee_bps = settle_store::merchants::find(&ctx.db, merchant_id).await?.map(|m| m.fee_bps).unwrap_or(0);
+            let recipient: settle_chain::Address =
+                recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
+            let payment_id = PaymentId::generate().to_string();
+            let deadline = (now / 1000) as u64 + expires;
+            let signed = crate::chain::terms::sign(
+                chain,
+                &payment_id,
+                token_addr,
+                &amount.to_string(),
+                recipient,
+                u16::try_from(fee_bps).unwrap_or(0),
+                deadline,
+            )?;
+            secret = Some((signed.client_secret.clone(), chain.gateway, chain.forwarder));
+            NewPayment {
+                payment_id,
+                merchant_id: merchant_id.to_owned(),
+                order_id: order_id.as_str().to_owned(),
+                rail: Rail::Chain.as_str().to_owned(),
+                amount: amount.to_string(),
+                currency: currency.to_string(),
+                chain_id: Some(chain_id),
+                token_address: Some(token_address.to_string()),
+                recipient_address: Some(recipient_address.to_string()),
+                chain_terms: Some(store::ChainTerms {
+                    deadline: deadline as i64,
+                    fee_bps,
+                    server_signature: signed.signature,
+                    client_secret_hash: signed.client_secret_hash,
+                }),
+            }
+        }
         CreatePayment::Card { order_id, amount, currency } => NewPayment {
             payment_id: PaymentId::generate().to_string(),
             merchant_id: merchant_id.to_owned(),
@@ -202,6 +284,7 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, k
             chain_id: None,
             token_address: None,
             recipient_address: None,
+            chain_terms: None,
         },
     };
     let txn = settle_store::begin(&ctx.db).await?;
@@ -211,7 +294,17 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, k
     })?;
     let view = PaymentView::from(&row);
     settle_store::outbox::enqueue(&txn, merchant_id, "payment.created", &row.payment_id, &event_payload("payment.created", &view), now).await?;
-    let reply = Reply { status: 201, body: body_of(&view)?, replayed: false };
+    let body = match secret {
+        Some((client_secret, gateway, forwarder)) => {
+            let mut v = serde_json::to_value(&view).map_err(AppError::internal)?;
+            v["gatewayAddress"] = serde_json::json!(gateway.to_checksum(None));
+            v["forwarderAddress"] = serde_json::json!(forwarder.to_checksum(None));
+            v["clientSecret"] = serde_json::json!(client_secret);
+            body_of(&v)?
+        }
+        None => body_of(&view)?,
+    };
+    let reply = Reply { status: 201, body, replayed: false };
     idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
     txn.commit().await.map_err(StoreError::from)?;
     Ok((reply, row))

@@ -27,16 +27,30 @@ pub async fn run_loop<F, Fut, E>(
     Fut: Future<Output = Result<Outcome, E>>,
     E: std::fmt::Display,
 {
+    // Consecutive failures: the pause doubles (up to a minute) and only the first of a streak is a warning,
+    // so a dependency that stays down (an RPC node, the database) neither floods the log nor is hammered.
+    let mut failures = 0u32;
     loop {
         if *stop.borrow() {
             break;
         }
         let pause = match step().await {
-            Ok(Outcome::Worked(_)) => None,
-            Ok(Outcome::Idle) => Some(idle),
-            Err(e) => {
-                tracing::warn!(worker = name, error = %e, "worker step failed");
+            Ok(Outcome::Worked(_)) => {
+                failures = 0;
+                None
+            }
+            Ok(Outcome::Idle) => {
+                failures = 0;
                 Some(idle)
+            }
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(worker = name, error = %e, "worker step failed; retrying with backoff");
+                } else {
+                    tracing::debug!(worker = name, error = %e, failures, "worker step failed again");
+                }
+                Some(idle.saturating_mul(1 << failures.min(6)).min(Duration::from_secs(60)).max(idle))
             }
         };
         if let Some(d) = pause {

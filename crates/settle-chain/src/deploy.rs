@@ -15,13 +15,18 @@ use crate::{
     tx::sign_1559,
 };
 
+/// The test token's name (its EIP-712 domain name), symbol and decimals.
+pub const TEST_TOKEN_NAME: &str = "Test USD Coin";
+pub const TEST_TOKEN_SYMBOL: &str = "USDC";
+pub const TEST_TOKEN_DECIMALS: u8 = 6;
+
 /// Where the contracts went.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Deployment {
     pub chain_id: u64,
     pub forwarder: Address,
     pub gateway: Address,
-    /// The test token (TEST, 6 decimals), when asked for.
+    /// The test token (USDC, 6 decimals), when asked for.
     pub test_token: Option<Address>,
 }
 
@@ -50,16 +55,16 @@ async fn create(rpc: &Rpc, key: &PrivateKeySigner, artifact: &Artifact, args: Ve
 /// `treasury`), and a test token when asked.
 pub async fn deploy(rpc: &Rpc, deployer: &PrivateKeySigner, signer: Address, treasury: Address, test_token: bool) -> Result<Deployment, String> {
     let chain_id = rpc.chain_id().await.map_err(|e| e.to_string())?;
-    let forwarder = create(rpc, deployer, &contracts::FORWARDER, Vec::new()).await?;
-    let gateway = create(rpc, deployer, &contracts::GATEWAY, (forwarder, signer, treasury, deployer.address()).abi_encode_params()).await?;
+    // The token first: on a fresh anvil with its first key, the addresses are always the same (the token at
+    // 0x5FbDB2315678afecb367f032d93F642f64180aa3, the forwarder next, then the gateway).
     let test_token = if test_token {
-        Some(
-            create(rpc, deployer, &contracts::TEST_TOKEN, ("Settle Test Dollar".to_owned(), "TEST".to_owned(), U256::from(6u8)).abi_encode_params())
-                .await?,
-        )
+        let args = (TEST_TOKEN_NAME.to_owned(), TEST_TOKEN_SYMBOL.to_owned(), U256::from(TEST_TOKEN_DECIMALS)).abi_encode_params();
+        Some(create(rpc, deployer, &contracts::TEST_TOKEN, args).await?)
     } else {
         None
     };
+    let forwarder = create(rpc, deployer, &contracts::FORWARDER, Vec::new()).await?;
+    let gateway = create(rpc, deployer, &contracts::GATEWAY, (forwarder, signer, treasury, deployer.address()).abi_encode_params()).await?;
     Ok(Deployment { chain_id, forwarder, gateway, test_token })
 }
 
@@ -73,4 +78,24 @@ pub async fn mint(rpc: &Rpc, key: &PrivateKeySigner, token: Address, to: Address
 pub async fn balance_of(rpc: &Rpc, token: Address, who: Address) -> Result<U256, String> {
     let out = rpc.eth_call(None, token, &contracts::balanceOfCall { account: who }.abi_encode().into()).await.map_err(|e| e.to_string())?;
     contracts::balanceOfCall::abi_decode_returns(&out).map_err(|e| e.to_string())
+}
+
+/// Pays terms directly from `payer` (who holds ETH for gas): mints the amount first when `mint_from` is given
+/// (a test token only), approves the gateway, then calls `pay`. For development chains and tests; Settle's
+/// own checkout is gasless.
+pub async fn pay_directly(
+    rpc: &Rpc,
+    payer: &PrivateKeySigner,
+    gateway: Address,
+    terms: contracts::PaymentTerms,
+    server_signature: Bytes,
+    mint_from: Option<&PrivateKeySigner>,
+) -> Result<crate::rpc::Receipt, String> {
+    if let Some(minter) = mint_from {
+        mint(rpc, minter, terms.token, payer.address(), terms.amount).await?;
+    }
+    let approve = contracts::approveCall { spender: gateway, value: terms.amount }.abi_encode();
+    send_and_wait(rpc, payer, Some(terms.token), approve.into(), 100_000).await?;
+    let pay = contracts::payCall { terms, serverSignature: server_signature }.abi_encode();
+    send_and_wait(rpc, payer, Some(gateway), pay.into(), 300_000).await
 }

@@ -17,10 +17,12 @@ pub enum PaymentStatus {
     Completed,
     Failed,
     Cancelled,
+    /// A chain payment whose signed deadline passed unpaid (the contract refuses it from then on).
+    Expired,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 5] = [Self::Pending, Self::Processing, Self::Completed, Self::Failed, Self::Cancelled];
+    pub const ALL: [PaymentStatus; 6] = [Self::Pending, Self::Processing, Self::Completed, Self::Failed, Self::Cancelled, Self::Expired];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -29,11 +31,12 @@ impl PaymentStatus {
             Self::Completed => "COMPLETED",
             Self::Failed => "FAILED",
             Self::Cancelled => "CANCELLED",
+            Self::Expired => "EXPIRED",
         }
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled | Self::Expired)
     }
 
     /// Whether the machine allows `self -> to`.
@@ -41,7 +44,14 @@ impl PaymentStatus {
         use PaymentStatus::*;
         matches!(
             (self, to),
-            (Pending, Processing) | (Pending, Failed) | (Pending, Cancelled) | (Processing, Completed) | (Processing, Failed) | (Processing, Pending)
+            (Pending, Processing)
+                | (Pending, Failed)
+                | (Pending, Cancelled)
+                | (Processing, Completed)
+                | (Processing, Failed)
+                | (Processing, Pending)
+                | (Pending, Expired)
+                | (Processing, Expired)
         )
     }
 
@@ -52,7 +62,7 @@ impl PaymentStatus {
 
     /// Parses a status filter value (upper-case names only).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        s.parse().map_err(|_| DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED"))
+        s.parse().map_err(|_| DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED"))
     }
 }
 
@@ -86,6 +96,7 @@ impl Transition {
             (_, PaymentStatus::Completed) => EventType::Confirmed,
             (_, PaymentStatus::Failed) => EventType::Failed,
             (_, PaymentStatus::Cancelled) => EventType::Cancelled,
+            (_, PaymentStatus::Expired) => EventType::Expired,
         }
     }
 }
@@ -127,6 +138,8 @@ pub enum EventType {
     Confirmed,
     Failed,
     Cancelled,
+    /// The chain payment's deadline passed unpaid.
+    Expired,
     /// PROCESSING -> PENDING: the charge certainly reached no gateway; nothing was charged.
     Reverted,
     /// The gateway accepted the charge: its transaction key is recorded (no status change).
@@ -150,6 +163,7 @@ impl EventType {
             Self::Confirmed => "CONFIRMED",
             Self::Failed => "FAILED",
             Self::Cancelled => "CANCELLED",
+            Self::Expired => "EXPIRED",
             Self::Reverted => "REVERTED",
             Self::Accepted => "ACCEPTED",
             Self::VoidedDuplicate => "VOIDED_DUPLICATE",
@@ -159,12 +173,13 @@ impl EventType {
         }
     }
 
-    pub const ALL: [EventType; 11] = [
+    pub const ALL: [EventType; 12] = [
         Self::Created,
         Self::Submitted,
         Self::Confirmed,
         Self::Failed,
         Self::Cancelled,
+        Self::Expired,
         Self::Reverted,
         Self::Accepted,
         Self::VoidedDuplicate,
@@ -181,6 +196,7 @@ impl EventType {
             Self::Confirmed => "payment.completed",
             Self::Failed => "payment.failed",
             Self::Cancelled => "payment.cancelled",
+            Self::Expired => "payment.expired",
             Self::Reverted => "payment.reverted",
             Self::Accepted => "payment.accepted",
             Self::VoidedDuplicate | Self::VoidedLateSuccess => "payment.voided",

@@ -1,6 +1,9 @@
 //! SeaORM entities, one module per table. Times are UTC epoch milliseconds (BIGINT) on every backend.
 
 pub mod api_key;
+pub mod chain_block;
+pub mod chain_cursor;
+pub mod chain_log;
 pub mod gateway_void;
 pub mod idempotency_key;
 pub mod lease;

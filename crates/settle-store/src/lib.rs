@@ -6,11 +6,13 @@
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
 //! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
+//! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
 //! - [`error`]: the store error type, [`StoreError`].
 //!
 //! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
 //! in one transaction and owns its boundary. Every value is bound, never interpolated.
 
+pub mod chain;
 pub mod connect;
 pub mod entity;
 pub mod error;

@@ -11,6 +11,7 @@ mod m0002_payments;
 mod m0003_mechanisms;
 mod m0004_card_reconcile;
 mod m0005_card_hardening;
+mod m0006_chain;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_mechanisms::Migration),
             Box::new(m0004_card_reconcile::Migration),
             Box::new(m0005_card_hardening::Migration),
+            Box::new(m0006_chain::Migration),
         ]
     }
 }

@@ -26,11 +26,24 @@ pub struct NewPayment {
     pub chain_id: Option<i64>,
     pub token_address: Option<String>,
     pub recipient_address: Option<String>,
+    /// Chain rail: the signed terms (deadline in epoch seconds, fee, Settle's signature) and the checkout's
+    /// client-secret hash.
+    pub chain_terms: Option<ChainTerms>,
+}
+
+/// What a CHAIN payment's signed terms add to it.
+#[derive(Clone, Debug)]
+pub struct ChainTerms {
+    pub deadline: i64,
+    pub fee_bps: i32,
+    pub server_signature: String,
+    pub client_secret_hash: String,
 }
 
 /// Inserts a PENDING payment at version 1 and its CREATED event. A second payment for the same
 /// `(merchant_id, order_id)` fails with [`StoreError::Unique`].
 pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> Result<PaymentRow, StoreError> {
+    let terms = new.chain_terms;
     let mut row = PaymentRow {
         id: 0,
         payment_id: new.payment_id,
@@ -54,6 +67,13 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> R
         next_check_at: None,
         flag_reason: None,
         final_check_at: None,
+        deadline: terms.as_ref().map(|t| t.deadline),
+        fee_bps: terms.as_ref().map(|t| t.fee_bps),
+        server_signature: terms.as_ref().map(|t| t.server_signature.clone()),
+        client_secret_hash: terms.map(|t| t.client_secret_hash),
+        payer: None,
+        tx_hash: None,
+        block_number: None,
     };
     let mut am = payment::ActiveModel::from(row.clone()).reset_all();
     am.id = sea_orm::ActiveValue::NotSet;
@@ -147,6 +167,10 @@ pub struct Changes {
     pub flag_reason: Option<String>,
     /// When the card rail checks the finished payment at the gateway once more.
     pub final_check_at: Option<i64>,
+    /// Chain rail: who paid, in which transaction and block.
+    pub payer: Option<String>,
+    pub tx_hash: Option<String>,
+    pub block_number: Option<i64>,
 }
 
 impl Changes {
@@ -175,6 +199,18 @@ impl Changes {
         if let Some(v) = self.final_check_at {
             upd = upd.col_expr(payment::Column::FinalCheckAt, Expr::value(v));
             next.final_check_at = Some(v);
+        }
+        if let Some(v) = self.payer {
+            upd = upd.col_expr(payment::Column::Payer, Expr::value(v.clone()));
+            next.payer = Some(v);
+        }
+        if let Some(v) = self.tx_hash {
+            upd = upd.col_expr(payment::Column::TxHash, Expr::value(v.clone()));
+            next.tx_hash = Some(v);
+        }
+        if let Some(v) = self.block_number {
+            upd = upd.col_expr(payment::Column::BlockNumber, Expr::value(v));
+            next.block_number = Some(v);
         }
         upd
     }

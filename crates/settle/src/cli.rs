@@ -36,6 +36,47 @@ pub enum Command {
     },
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
     PgSim(Box<PgSimArgs>),
+    /// The chain rail: deploy the contracts to a development chain, show each chain's state.
+    Chain {
+        #[command(subcommand)]
+        action: ChainAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ChainAction {
+    /// Deploy the forwarder, the gateway (and a test token) and print the settle.toml block to paste.
+    Deploy {
+        /// The chain's JSON-RPC URL.
+        #[arg(long)]
+        rpc: String,
+        /// The deploying key (hex); it owns the gateway. Also read from SETTLE_DEPLOYER_KEY.
+        #[arg(long, env = "SETTLE_DEPLOYER_KEY", hide_env_values = true)]
+        deployer_key: String,
+        /// The key whose signature makes terms payable (default: the deployer's).
+        #[arg(long, env = "SETTLE_SIGNER_KEY", hide_env_values = true)]
+        signer_key: Option<String>,
+        /// Where fees go (default: the deployer's address).
+        #[arg(long)]
+        treasury: Option<String>,
+        /// Also deploy a test ERC-20 with permit (USDC, 6 decimals; anyone may mint).
+        #[arg(long)]
+        with_test_token: bool,
+    },
+    /// Per configured chain: head block, watcher cursor, relayer address, nonces and balance (JSON lines).
+    Status,
+    /// Development only: pays a payment directly on chain from a local key, reading the payment as
+    /// `POST /payments/create` answered it (JSON) from stdin; with --mint, mints the test token first.
+    Pay {
+        #[arg(long)]
+        rpc: String,
+        /// The payer's key (hex); it pays the gas. Also read from SETTLE_PAYER_KEY.
+        #[arg(long, env = "SETTLE_PAYER_KEY", hide_env_values = true)]
+        key: String,
+        /// Mint the amount first (a test token: anyone may mint).
+        #[arg(long)]
+        mint: bool,
+    },
 }
 
 /// Knobs of `settle pg-sim`; all can be changed later with `PUT /admin/knobs`.
@@ -192,6 +233,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo && cfg.card.pg_url.is_none() {
                 cfg.card.simulator = true;
             }
+            // --demo gives a newcomer a development chain: anvil on 127.0.0.1:8545 (see README), unless chains
+            // are configured.
+            if demo && cfg.chains.is_empty() {
+                cfg.chains.push(settle_app::chain::settings::dev_chain("http://127.0.0.1:8545"));
+            }
             let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo, settings: Default::default() }).await?;
             let addr = app.local_addr();
             tracing::info!(%addr, database = %crate::config::redact(&cfg.database_url), cache = if cfg.redis_url.is_some() { "redis" } else { "memory" }, "Settle listening");
@@ -199,6 +245,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             app.run_until_stopped(startup::shutdown_signal()).await
         }
         Command::PgSim(_) => Ok(()),
+        Command::Chain { action } => chain_command(&cfg, action).await,
         Command::Migrate { action } => {
             let db = startup::open_database(&cfg).await?;
             match action {
@@ -228,6 +275,93 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = context(&cfg).await?;
             let m = settle_app::merchants::create(&ctx, &name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&m)?);
+            Ok(())
+        }
+    }
+}
+
+async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> {
+    use settle_chain::{Address, PrivateKeySigner, rpc::Rpc};
+    match action {
+        ChainAction::Deploy { rpc, deployer_key, signer_key, treasury, with_test_token } => {
+            let deployer: PrivateKeySigner = deployer_key.trim().parse().map_err(|_| anyhow::anyhow!("--deployer-key is not a hex private key"))?;
+            let signer: PrivateKeySigner = match signer_key {
+                Some(k) => k.trim().parse().map_err(|_| anyhow::anyhow!("--signer-key is not a hex private key"))?,
+                None => deployer.clone(),
+            };
+            let treasury: Address = match treasury {
+                Some(t) => t.parse().map_err(|_| anyhow::anyhow!("--treasury {t} is not an address"))?,
+                None => deployer.address(),
+            };
+            let client = Rpc::new(std::slice::from_ref(&rpc), std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("--rpc: {e}"))?;
+            let d = settle_chain::deploy::deploy(&client, &deployer, signer.address(), treasury, with_test_token)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("# settle chain deploy: chain {} (signer {}, treasury {})", d.chain_id, signer.address(), treasury);
+            println!("[[chains]]");
+            println!("chain_id = {}", d.chain_id);
+            println!("rpc_urls = [\"{rpc}\"]");
+            println!("gateway = \"{}\"", d.gateway);
+            println!("forwarder = \"{}\"", d.forwarder);
+            println!("confirmations = 1");
+            println!("# signer_key and relayer_key: set SETTLE_CHAIN_{id}_SIGNER_KEY and SETTLE_CHAIN_{id}_RELAYER_KEY", id = d.chain_id);
+            if let Some(t) = d.test_token {
+                println!(
+                    "tokens = [{{ address = \"{t}\", symbol = \"{}\", decimals = {} }}]",
+                    settle_chain::deploy::TEST_TOKEN_SYMBOL,
+                    settle_chain::deploy::TEST_TOKEN_DECIMALS
+                );
+            }
+            Ok(())
+        }
+        ChainAction::Pay { rpc, key, mint } => {
+            let payer: PrivateKeySigner = key.trim().parse().map_err(|_| anyhow::anyhow!("--key is not a hex private key"))?;
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+            let p: serde_json::Value = serde_json::from_str(&input).map_err(|e| anyhow::anyhow!("stdin: not the JSON of a payment: {e}"))?;
+            let t = &p["terms"];
+            let field = |v: &serde_json::Value, name: &str| v.as_str().map(str::to_owned).ok_or_else(|| anyhow::anyhow!("stdin: {name} is missing"));
+            let terms = settle_chain::contracts::PaymentTerms {
+                paymentId: field(&t["paymentId"], "terms.paymentId")?.parse().map_err(|_| anyhow::anyhow!("terms.paymentId"))?,
+                token: field(&t["token"], "terms.token")?.parse().map_err(|_| anyhow::anyhow!("terms.token"))?,
+                amount: settle_chain::U256::from_str_radix(&field(&t["amount"], "terms.amount")?, 10).map_err(|_| anyhow::anyhow!("terms.amount"))?,
+                recipient: field(&t["recipient"], "terms.recipient")?.parse().map_err(|_| anyhow::anyhow!("terms.recipient"))?,
+                feeBps: t["feeBps"].as_u64().and_then(|f| u16::try_from(f).ok()).ok_or_else(|| anyhow::anyhow!("stdin: terms.feeBps"))?,
+                deadline: t["deadline"].as_u64().ok_or_else(|| anyhow::anyhow!("stdin: terms.deadline"))?,
+            };
+            let gateway: Address = field(&p["gatewayAddress"], "gatewayAddress")?.parse().map_err(|_| anyhow::anyhow!("gatewayAddress"))?;
+            let sig: settle_chain::Bytes = hex::decode(field(&p["serverSignature"], "serverSignature")?.trim_start_matches("0x"))
+                .map_err(|_| anyhow::anyhow!("stdin: serverSignature is not hex"))?
+                .into();
+            let client = Rpc::new(std::slice::from_ref(&rpc), std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("--rpc: {e}"))?;
+            let minter = mint.then(|| payer.clone());
+            let r = settle_chain::deploy::pay_directly(&client, &payer, gateway, terms, sig, minter.as_ref())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::json!({"txHash": format!("{:#x}", r.transaction_hash), "blockNumber": r.block_number.to::<u64>()}));
+            Ok(())
+        }
+        ChainAction::Status => {
+            let db = startup::open_database(cfg).await?;
+            for spec in &cfg.chains {
+                let chain = settle_app::chain::Chain::from_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+                let cursor = settle_store::chain::cursor(&db, chain.chain_id as i64).await?;
+                let relayer = chain.relayer.address();
+                let head = chain.rpc.block_number().await.map(|n| n.to_string()).unwrap_or_else(|e| format!("unreachable ({e})"));
+                let latest = chain.rpc.nonce(relayer, "latest").await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+                let pending = chain.rpc.nonce(relayer, "pending").await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+                let balance = chain.rpc.balance(relayer).await.map(|b| b.to_string()).unwrap_or_else(|_| "?".into());
+                let line = serde_json::json!({
+                    "chainId": chain.chain_id,
+                    "head": head,
+                    "watcherCursor": cursor.map(|c| c.block_number),
+                    "relayer": relayer.to_checksum(None),
+                    "relayerNonceLatest": latest,
+                    "relayerNoncePending": pending,
+                    "relayerBalanceWei": balance,
+                });
+                println!("{line}");
+            }
             Ok(())
         }
     }

@@ -121,6 +121,9 @@ pub struct Config {
     pub db_max_connections: u32,
     /// The card rail.
     pub card: CardConfig,
+    /// The chains CHAIN payments may use (settle.toml `[[chains]]`; keys may come from
+    /// SETTLE_CHAIN_<ID>_SIGNER_KEY / SETTLE_CHAIN_<ID>_RELAYER_KEY, URLs from SETTLE_CHAIN_<ID>_RPC_URLS).
+    pub chains: Vec<settle_app::chain::ChainSpec>,
 }
 
 impl Default for Config {
@@ -142,6 +145,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
             card: CardConfig::default(),
+            chains: Vec::new(),
         }
     }
 }
@@ -194,15 +198,22 @@ fn file_key(var: &str) -> String {
     var.strip_prefix("SETTLE_").unwrap_or(var).to_ascii_lowercase()
 }
 
-fn read_file(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<HashMap<String, String>> {
+/// What settle.toml holds: flat settings by variable name, and the chains.
+type FileSettings = (HashMap<String, String>, Vec<settle_app::chain::ChainSpec>);
+
+fn read_file(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<FileSettings> {
     let path = env("SETTLE_CONFIG");
     let text = match &path {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("SETTLE_CONFIG: cannot read {p}"))?,
         None if Path::new("settle.toml").exists() => std::fs::read_to_string("settle.toml").context("settle.toml: cannot read it")?,
-        None => return Ok(HashMap::new()),
+        None => return Ok((HashMap::new(), Vec::new())),
     };
     let name = path.as_deref().unwrap_or("settle.toml");
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message().trim()))?;
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{name}: {}", e.message().trim()))?;
+    let chains = match table.remove("chains") {
+        Some(v) => v.try_into::<Vec<settle_app::chain::ChainSpec>>().map_err(|e| anyhow::anyhow!("{name}: [[chains]]: {}", e.message().trim()))?,
+        None => Vec::new(),
+    };
     let mut out = HashMap::new();
     for (k, v) in table {
         let Some(var) = KNOWN.iter().find(|var| file_key(var) == k) else {
@@ -215,7 +226,7 @@ fn read_file(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<HashMap<St
         .ok_or_else(|| anyhow::anyhow!("{name}: `{k}` must be a string, a number, a boolean or a list of them"))?;
         out.insert((*var).to_owned(), s);
     }
-    Ok(out)
+    Ok((out, chains))
 }
 
 fn scalar(v: &toml::Value) -> Option<String> {
@@ -236,7 +247,7 @@ impl Config {
 
     /// Reads the configuration through `env` (a test passes its own map).
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
-        let file = read_file(&env)?;
+        let (file, chains) = read_file(&env)?;
         let get = |k: &str| env(k).filter(|v| !v.is_empty()).or_else(|| file.get(k).cloned());
         let mut c = Self::default();
         if let Some(v) = get("DATABASE_URL") {
@@ -314,6 +325,19 @@ impl Config {
                 .map(|s| s.trim().parse::<u64>().map(Duration::from_secs))
                 .collect::<Result<_, _>>()
                 .map_err(|_| anyhow::anyhow!("SETTLE_RECONCILE_BACKOFF_SECS={v} must be comma-separated whole seconds"))?;
+        }
+        for mut spec in chains {
+            let id = spec.chain_id;
+            if let Some(k) = env(&format!("SETTLE_CHAIN_{id}_SIGNER_KEY")).filter(|v| !v.is_empty()) {
+                spec.signer_key = Some(k);
+            }
+            if let Some(k) = env(&format!("SETTLE_CHAIN_{id}_RELAYER_KEY")).filter(|v| !v.is_empty()) {
+                spec.relayer_key = Some(k);
+            }
+            if let Some(u) = env(&format!("SETTLE_CHAIN_{id}_RPC_URLS")).filter(|v| !v.is_empty()) {
+                spec.rpc_urls = u.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+            }
+            c.chains.push(spec);
         }
         c.validate()?;
         Ok(c)

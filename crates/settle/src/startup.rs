@@ -90,6 +90,11 @@ impl App {
         settings.card.backoff = cfg.card.reconcile_backoff.clone();
         settings.card.not_recorded_deadline = cfg.card.reconcile_deadline;
         let mut ctx = Context::new(db, cache, settings);
+        let chains = cfg.chains.iter().map(settle_app::chain::Chain::from_spec).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;
+        for c in &chains {
+            tracing::info!(chain_id = c.chain_id, gateway = %c.gateway, signer = %c.signer.address(), relayer = %c.relayer.address(), "chain configured");
+        }
+        ctx.chains = settle_app::chain::Chains(Arc::new(chains));
         if let Some(url) = pg_url {
             let client = settle_card::client::PgClient::new(pg_config(&cfg.card, url))
                 .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?;

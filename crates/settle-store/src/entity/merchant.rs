@@ -9,6 +9,8 @@ pub struct Model {
     pub merchant_id: String,
     pub name: String,
     pub created_at: i64,
+    /// Fee on chain payments, in basis points (to the gateway's treasury).
+    pub fee_bps: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

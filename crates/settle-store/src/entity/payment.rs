@@ -32,6 +32,18 @@ pub struct Model {
     pub flag_reason: Option<String>,
     /// Card rail: when a finished payment is checked once more at the gateway for transactions to void.
     pub final_check_at: Option<i64>,
+    /// Chain rail: the signed terms' deadline (epoch seconds).
+    pub deadline: Option<i64>,
+    /// Chain rail: the fee in the signed terms.
+    pub fee_bps: Option<i32>,
+    /// Chain rail: Settle's EIP-712 signature over the terms (0x + 130 hex).
+    pub server_signature: Option<String>,
+    /// Chain rail: SHA-256 of the checkout's client secret.
+    pub client_secret_hash: Option<String>,
+    /// Chain rail: who paid, the transaction and its block (from the confirmed log).
+    pub payer: Option<String>,
+    pub tx_hash: Option<String>,
+    pub block_number: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

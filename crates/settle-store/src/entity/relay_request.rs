@@ -14,6 +14,14 @@ pub struct Model {
     pub status: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub chain_id: i64,
+    pub relayer: String,
+    /// The verified forward request and its signature (JSON), as the relayer will send it.
+    pub request: Option<String>,
+    /// The relayer nonce its transaction uses, once allocated.
+    pub nonce: Option<i64>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

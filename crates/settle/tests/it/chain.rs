@@ -19,6 +19,10 @@ pub const DEV_KEYS: [&str; 4] = [
     "0x7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
 ];
 
+/// Where `settle chain deploy --with-test-token` puts the contracts on a fresh anvil (README, `serve --demo`).
+pub const DEV_FORWARDER: &str = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512";
+pub const DEV_GATEWAY: &str = "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0";
+
 pub fn key(i: usize) -> PrivateKeySigner {
     DEV_KEYS[i].parse().unwrap()
 }
@@ -87,6 +91,16 @@ async fn the_contracts_take_a_gasless_payment_with_a_permit() {
     let (deployer, signer, relayer, treasury) = (key(0), key(1), key(2), key(3).address());
     let d = deploy::deploy(&rpc, &deployer, signer.address(), treasury, true).await.unwrap();
     let token = d.test_token.unwrap();
+    assert_eq!(
+        d,
+        settle_chain::deploy::Deployment {
+            chain_id: 31337,
+            forwarder: DEV_FORWARDER.parse().unwrap(),
+            gateway: DEV_GATEWAY.parse().unwrap(),
+            test_token: Some(crate::helpers::TOKEN.parse().unwrap())
+        },
+        "the development chain's addresses"
+    );
     let payer = PrivateKeySigner::random();
     let recipient = Address::repeat_byte(0x42);
     deploy::mint(&rpc, &deployer, token, payer.address(), U256::from(1_000_000)).await.unwrap();
@@ -96,7 +110,7 @@ async fn the_contracts_take_a_gasless_payment_with_a_permit() {
     let server_sig = eip712::sign_terms(&signer, &eip712::gateway_domain(anvil.chain_id, d.gateway), &terms).unwrap();
     let permit =
         Permit { owner: payer.address(), spender: d.gateway, value: terms.amount, nonce: U256::ZERO, deadline: U256::from(now_secs() + 1800) };
-    let psig = eip712::sign_struct(&payer, &eip712::token_domain("Settle Test Dollar".into(), anvil.chain_id, token), &permit).unwrap();
+    let psig = eip712::sign_struct(&payer, &eip712::token_domain(deploy::TEST_TOKEN_NAME.into(), anvil.chain_id, token), &permit).unwrap();
     let data = contracts::payWithPermitCall {
         terms: terms.clone(),
         serverSignature: server_sig,
@@ -130,6 +144,9 @@ async fn the_contracts_take_a_gasless_payment_with_a_permit() {
         },
     }
     .abi_encode();
+    if let Err(e) = rpc.eth_call(Some(relayer.address()), d.forwarder, &exec.clone().into()).await {
+        panic!("the forwarded payment does not simulate: {}", e.revert_data().map(|d| contracts::revert_reason(d)).unwrap_or_else(|| e.to_string()));
+    }
     deploy::send_and_wait(&rpc, &relayer, Some(d.forwarder), exec.clone().into(), 500_000).await.unwrap();
 
     assert_eq!(deploy::balance_of(&rpc, token, recipient).await.unwrap(), U256::from(975));
@@ -142,4 +159,218 @@ async fn the_contracts_take_a_gasless_payment_with_a_permit() {
     // Replaying the same request: the forwarder's nonce moved on.
     let replay = rpc.eth_call(Some(relayer.address()), d.forwarder, &exec.into()).await.unwrap_err();
     assert!(replay.revert_data().is_some(), "{replay}");
+}
+
+/// A CHAIN payment is created only for a configured chain and token, with the token's symbol as currency and
+/// a bounded expiry; its terms are signed by the chain's signer key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_payments_are_created_only_for_configured_chains_and_tokens() {
+    use crate::helpers::*;
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let ok = TestApp::chain_payment("c-ok");
+    for (field, value, param) in [
+        ("chainId", serde_json::json!(1), "chainId"),
+        ("tokenAddress", serde_json::json!("0x0000000000000000000000000000000000000001"), "tokenAddress"),
+        ("currency", serde_json::json!("DAI"), "currency"),
+        ("expiresInSecs", serde_json::json!(5), "expiresInSecs"),
+        ("expiresInSecs", serde_json::json!(100_000_000), "expiresInSecs"),
+    ] {
+        let mut body = ok.clone();
+        body[field] = value;
+        let r = app.post("/payments/create", &body).await;
+        assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{field}: {}", r.text);
+    }
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "nothing created");
+    let mut body = ok.clone();
+    body["expiresInSecs"] = serde_json::json!(600);
+    let p = app.post("/payments/create", &body).await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let deadline = p.body["terms"]["deadline"].as_u64().unwrap();
+    assert!((now_secs() + 590..=now_secs() + 610).contains(&deadline));
+    // The signature is the chain signer's, over exactly these terms.
+    let t = &p.body["terms"];
+    let terms = PaymentTerms {
+        paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
+        token: t["token"].as_str().unwrap().parse().unwrap(),
+        amount: U256::from_str_radix(t["amount"].as_str().unwrap(), 10).unwrap(),
+        recipient: t["recipient"].as_str().unwrap().parse().unwrap(),
+        feeBps: t["feeBps"].as_u64().unwrap() as u16,
+        deadline,
+    };
+    let hash = terms.eip712_signing_hash(&eip712::gateway_domain(31337, DEV_GATEWAY.parse().unwrap()));
+    let sig = hex::decode(p.body["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    assert_eq!(eip712::recover(&hash, &sig), Ok(key(0).address()));
+    app.finish().await;
+}
+
+/// Settle on a real chain: the development chain's contracts on anvil, the watcher polling fast, the first
+/// RPC URL dead (failover), two confirmations.
+async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
+    use crate::helpers::*;
+    let rpc = anvil.rpc();
+    deploy::deploy(&rpc, &key(0), key(0).address(), key(1).address(), true).await.unwrap();
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    let mut spec = settle_app::chain::settings::dev_chain(&anvil.url);
+    spec.rpc_urls.insert(0, "http://127.0.0.1:9".into());
+    spec.confirmations = Some(2);
+    spec.poll_ms = Some(100);
+    setup.chains = vec![spec];
+    TestApp::spawn_with(setup).await.unwrap()
+}
+
+/// Pays a payment's terms directly from `payer` (who holds ETH): approve, then `pay`. Returns the tx receipt.
+async fn pay_directly(rpc: &Rpc, payer: &PrivateKeySigner, created: &serde_json::Value) -> Result<settle_chain::rpc::Receipt, String> {
+    let t = &created["terms"];
+    let terms = PaymentTerms {
+        paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
+        token: t["token"].as_str().unwrap().parse().unwrap(),
+        amount: U256::from_str_radix(t["amount"].as_str().unwrap(), 10).unwrap(),
+        recipient: t["recipient"].as_str().unwrap().parse().unwrap(),
+        feeBps: t["feeBps"].as_u64().unwrap() as u16,
+        deadline: t["deadline"].as_u64().unwrap(),
+    };
+    let gateway: Address = DEV_GATEWAY.parse().unwrap();
+    deploy::mint(rpc, &key(0), terms.token, payer.address(), terms.amount).await?;
+    let approve = contracts::approveCall { spender: gateway, value: terms.amount }.abi_encode();
+    deploy::send_and_wait(rpc, payer, Some(terms.token), approve.into(), 100_000).await?;
+    let sig = hex::decode(created["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let pay = contracts::payCall { terms, serverSignature: sig.into() }.abi_encode();
+    deploy::send_and_wait(rpc, payer, Some(gateway), pay.into(), 300_000).await
+}
+
+async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String {
+    app.get(&format!("/payments/{id}")).await.body["status"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while status_of(app, id).await != want {
+        assert!(tokio::time::Instant::now() < deadline, "{id} never became {want}: {}", app.get(&format!("/payments/{id}")).await.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn mine(rpc: &Rpc, blocks: u64) {
+    let _: serde_json::Value = rpc.call("anvil_mine", serde_json::json!([blocks])).await.unwrap();
+}
+
+/// A payment made directly on chain, without Settle relaying it, is seen (PROCESSING), and COMPLETED only at
+/// its confirmations, with the payer, transaction and block recorded; the recipient holds the money.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_direct_payment_completes_at_its_confirmations() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let created = app.create_payment("direct-1").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let payer = key(3);
+    let receipt = pay_directly(&rpc, &payer, &created).await.unwrap();
+    wait_status(&app, &id, "PROCESSING", Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(status_of(&app, &id).await, "PROCESSING", "one confirmation is not two");
+    mine(&rpc, 1).await;
+    wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
+    let p = app.get(&format!("/payments/{id}")).await.body;
+    assert_eq!(p["txHash"], format!("{:#x}", receipt.transaction_hash));
+    assert_eq!(p["blockNumber"], receipt.block_number.to::<u64>());
+    assert_eq!(p["payer"].as_str().unwrap().to_ascii_lowercase(), format!("{:#x}", payer.address()));
+    let ev = app.get(&format!("/payments/{id}/events")).await.body;
+    let types: Vec<&str> = ev["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+    assert_eq!(types, ["CREATED", "SUBMITTED", "CONFIRMED"]);
+    let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
+    assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::from(1500));
+    app.finish().await;
+}
+
+/// A reorg before the confirmations (anvil snapshot / revert) takes the payment's block away: the watcher
+/// rewinds and the payment is not COMPLETED; paid again on the new chain, it completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reorg_before_the_confirmations_never_completes_a_payment() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let created = app.create_payment("reorged").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let payer = key(3);
+    // Mint and approve before the snapshot, so only the pay is taken away.
+    let snapshot: U256 = rpc.call("evm_snapshot", serde_json::json!([])).await.unwrap();
+    pay_directly(&rpc, &payer, &created).await.unwrap();
+    wait_status(&app, &id, "PROCESSING", Duration::from_secs(10)).await;
+    let reverted: bool = rpc.call("evm_revert", serde_json::json!([snapshot])).await.unwrap();
+    assert!(reverted);
+    mine(&rpc, 5).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_ne!(status_of(&app, &id).await, "COMPLETED", "a log reorganised away never completes a payment");
+    let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
+    assert!(m.contains("settle_chain_reorgs_total"), "the watcher saw the reorg");
+    // Paid on the canonical chain, it completes.
+    pay_directly(&rpc, &payer, &created).await.unwrap();
+    mine(&rpc, 1).await;
+    wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
+    app.finish().await;
+}
+
+/// A payment whose deadline passed unpaid becomes EXPIRED, and the contract refuses to be paid late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_unpaid_payment_expires_and_a_late_payment_reverts() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let mut body = crate::helpers::TestApp::chain_payment("expires");
+    body["expiresInSecs"] = serde_json::json!(60);
+    let created = app.post("/payments/create", &body).await.body;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let _: serde_json::Value = rpc.call("evm_increaseTime", serde_json::json!([120])).await.unwrap();
+    mine(&rpc, 2).await;
+    wait_status(&app, &id, "EXPIRED", Duration::from_secs(10)).await;
+    let err = pay_directly(&rpc, &key(3), &created).await.unwrap_err();
+    assert!(err.contains("reverted"), "{err}");
+    assert_eq!(status_of(&app, &id).await, "EXPIRED");
+    app.finish().await;
+}
+
+/// The README's walk-through with the real binary: `settle chain deploy` on a fresh anvil prints the
+/// development chain's block (the addresses `serve --demo` expects); a created payment piped into
+/// `settle chain pay --mint` is paid, and Settle completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
+    use std::io::Write;
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let dir = crate::helpers::TempDir::new();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["chain", "deploy", "--rpc", &anvil.url, "--deployer-key", DEV_KEYS[0], "--with-test-token"])
+        .current_dir(&dir.0)
+        .env("SETTLE_LOG", "warn")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        text.contains("[[chains]]") && text.contains(DEV_GATEWAY) && text.contains(DEV_FORWARDER) && text.contains(crate::helpers::TOKEN),
+        "{text}"
+    );
+    assert!(!text.contains(&DEV_KEYS[0][2..]), "no key is printed");
+
+    let mut setup = crate::helpers::Setup::new(crate::helpers::Variant { db: crate::helpers::Db::Sqlite, cache: crate::helpers::Cache::Memory });
+    let mut spec = settle_app::chain::settings::dev_chain(&anvil.url);
+    spec.poll_ms = Some(100);
+    setup.chains = vec![spec];
+    let app = crate::helpers::TestApp::spawn_with(setup).await.unwrap();
+    let created = app.create_payment("readme-chain").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["chain", "pay", "--rpc", &anvil.url, "--mint", "--key", DEV_KEYS[3]])
+        .current_dir(&dir.0)
+        .env("SETTLE_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(created.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
+    assert_eq!(app.get(&format!("/payments/{id}")).await.body["txHash"], paid["txHash"]);
+    app.finish().await;
 }

@@ -104,7 +104,7 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
         let r = c
             .post(format!("{base}/payments/create"))
             .bearer_auth(&key)
-            .json(&serde_json::json!({"orderId": "cli-1", "amount": "1", "currency": "USDC", "chainId": 1,
+            .json(&serde_json::json!({"orderId": "cli-1", "amount": "1", "currency": "USDC", "chainId": 31337,
                 "tokenAddress": crate::helpers::TOKEN, "recipientAddress": crate::helpers::RECIPIENT}))
             .send()
             .await

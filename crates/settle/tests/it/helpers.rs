@@ -187,6 +187,9 @@ pub struct Setup {
     pub db_url_suffix: Option<String>,
     /// SETTLE_REDIS_CA_FILE.
     pub redis_ca_file: Option<String>,
+    /// The chains; by default the development chain 31337 (with TOKEN as USDC) on an address where no node
+    /// answers: creating a CHAIN payment signs its terms and needs no node.
+    pub chains: Vec<settle_app::chain::ChainSpec>,
     pub card: CardSetup,
 }
 
@@ -227,6 +230,7 @@ impl Setup {
             shutdown_timeout: None,
             db_url_suffix: None,
             redis_ca_file: None,
+            chains: vec![settle_app::chain::settings::dev_chain("http://127.0.0.1:9")],
             card: CardSetup::default(),
         }
     }
@@ -316,6 +320,7 @@ impl TestApp {
             cfg.request_timeout = t;
         }
         cfg.redis_ca_file = setup.redis_ca_file.clone();
+        cfg.chains = setup.chains.clone();
         if let Some(t) = setup.shutdown_timeout {
             cfg.shutdown_timeout = t;
         }
@@ -469,6 +474,18 @@ impl TestApp {
         }
         panic!("the outbox did not drain");
     }
+}
+
+/// A payment as `GET /payments/{id}` shows it, from the create answer (which adds where and how to pay and
+/// the checkout's client secret, shown once).
+pub fn stored(created: &Value) -> Value {
+    let mut v = created.clone();
+    if let Some(o) = v.as_object_mut() {
+        for k in ["clientSecret", "gatewayAddress", "forwarderAddress"] {
+            o.remove(k);
+        }
+    }
+    v
 }
 
 /// A TCP proxy that can be cut (every connection dropped, new ones refused) and restored, to make a

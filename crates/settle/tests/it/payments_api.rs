@@ -3,7 +3,14 @@ use serde_json::json;
 
 use crate::{helpers::*, matrix};
 
-matrix!(create_get_status_list_events_cancel, tenants_and_auth, health_metrics_openapi_docs, rate_limit_answers_429, exact_amounts_round_trip, cors_allows_only_configured_origins);
+matrix!(
+    create_get_status_list_events_cancel,
+    tenants_and_auth,
+    health_metrics_openapi_docs,
+    rate_limit_answers_429,
+    exact_amounts_round_trip,
+    cors_allows_only_configured_origins
+);
 
 async fn create_get_status_list_events_cancel(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
@@ -31,7 +38,14 @@ async fn create_get_status_list_events_cancel(v: Variant) {
     // Get and status (status twice: the second is a cache hit either way).
     let g = app.get(&format!("/payments/{id}")).await;
     assert_eq!(g.status, 200);
-    assert_eq!(g.body, p);
+    // The create answer also carries where and how to pay, and the checkout's client secret (shown once).
+    let mut created = p.clone();
+    for k in ["clientSecret", "gatewayAddress", "forwarderAddress"] {
+        assert!(created.as_object_mut().unwrap().remove(k).is_some_and(|v| v.is_string()), "{k} in {p}");
+    }
+    assert_eq!(g.body, created);
+    assert!(g.body["serverSignature"].as_str().is_some_and(|s| s.len() == 132), "{}", g.body);
+    assert_eq!(g.body["terms"]["paymentId"], id);
     for _ in 0..2 {
         let s = app.get(&format!("/payments/{id}/status")).await;
         assert_eq!(s.status, 200, "{}", s.text);
@@ -118,7 +132,12 @@ async fn tenants_and_auth(v: Variant) {
 
     // 401 without a key, with a wrong key, with a malformed header.
     for key in [None, Some("sk_wrong"), Some("")] {
-        for (m, path) in [(Method::GET, format!("/payments/{id}")), (Method::GET, "/payments".into()), (Method::POST, "/payments/create".into()), (Method::GET, "/events".into())] {
+        for (m, path) in [
+            (Method::GET, format!("/payments/{id}")),
+            (Method::GET, "/payments".into()),
+            (Method::POST, "/payments/create".into()),
+            (Method::GET, "/events".into()),
+        ] {
             let r = app.request(m.clone(), &path, key, Some("{}"), &[]).await;
             r.assert_error(401, "unauthorized");
             assert_eq!(r.header("www-authenticate"), Some("Bearer"));
@@ -152,7 +171,15 @@ async fn health_metrics_openapi_docs(v: Variant) {
     app.get(&format!("/payments/{id}/status")).await;
     let m = app.request(Method::GET, "/metrics", None, None, &[]).await;
     assert_eq!(m.status, 200);
-    for needle in ["settle_http_request_duration_seconds_bucket", "route=\"/payments/create\"", "settle_cache_requests_total", "settle_outbox_backlog", "settle_db_query_seconds_bucket", "settle_cache_seconds_bucket", "settle_db_ping_seconds"] {
+    for needle in [
+        "settle_http_request_duration_seconds_bucket",
+        "route=\"/payments/create\"",
+        "settle_cache_requests_total",
+        "settle_outbox_backlog",
+        "settle_db_query_seconds_bucket",
+        "settle_cache_seconds_bucket",
+        "settle_db_ping_seconds",
+    ] {
         assert!(m.text.contains(needle), "/metrics lacks {needle}");
     }
 

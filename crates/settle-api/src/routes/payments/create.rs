@@ -37,6 +37,9 @@ pub struct CreatePaymentRequest {
     /// Who receives the payment (chain rail).
     #[schema(example = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8")]
     pub recipient_address: Option<String>,
+    /// Seconds until the signed terms expire (chain rail; default 1800, 60 to 604800).
+    #[schema(example = 1800)]
+    pub expires_in_secs: Option<u64>,
 }
 
 impl CreatePaymentRequest {
@@ -66,6 +69,7 @@ impl CreatePaymentRequest {
                     chain_id,
                     token_address: Address::parse("tokenAddress", &token).map_err(ApiError::from_domain)?,
                     recipient_address: Address::parse("recipientAddress", &recipient).map_err(ApiError::from_domain)?,
+                    expires_in_secs: self.expires_in_secs,
                 })
             }
             Rail::Card => {
@@ -73,6 +77,7 @@ impl CreatePaymentRequest {
                     (self.chain_id.is_some(), "chainId"),
                     (self.token_address.is_some(), "tokenAddress"),
                     (self.recipient_address.is_some(), "recipientAddress"),
+                    (self.expires_in_secs.is_some(), "expiresInSecs"),
                 ] {
                     if present {
                         return Err(ApiError::invalid(name, format!("{name} is not used by CARD payments")));

@@ -57,7 +57,7 @@ fn percent_decode(s: &str) -> Option<String> {
 #[utoipa::path(
     get, path = "/payments", tag = "payments",
     params(
-        ("status" = Option<String>, Query, description = "PENDING, PROCESSING, COMPLETED, FAILED or CANCELLED"),
+        ("status" = Option<String>, Query, description = "PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED"),
         ("orderId" = Option<String>, Query),
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
         ("startingAfter" = Option<String>, Query, description = "paymentId of the last item of the previous page"),

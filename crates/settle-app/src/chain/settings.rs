@@ -1,0 +1,158 @@
+//! A chain's configuration: parsed once at start from its spec (settle.toml `[[chains]]`, secrets from the
+//! environment), every field checked and named when wrong.
+
+use std::{sync::Arc, time::Duration};
+
+use serde::Deserialize;
+use settle_chain::{Address, PrivateKeySigner, rpc::Rpc};
+
+/// A chain as written in settle.toml.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    pub chain_id: u64,
+    /// RPC URLs in order of preference (failover).
+    pub rpc_urls: Vec<String>,
+    pub gateway: String,
+    pub forwarder: String,
+    /// Blocks on top of a payment's block before it is COMPLETED (default 2).
+    pub confirmations: Option<u64>,
+    /// Settle's key signing payment terms (hex). A secret: prefer SETTLE_CHAIN_<ID>_SIGNER_KEY.
+    pub signer_key: Option<String>,
+    /// The relayer's key (hex), paying the gas of gasless payments. A secret: prefer SETTLE_CHAIN_<ID>_RELAYER_KEY.
+    pub relayer_key: Option<String>,
+    /// Most gas a forwarded payment may ask for (default 400000).
+    pub max_gas: Option<u64>,
+    /// How often the watcher looks for new blocks, in milliseconds (default 2000).
+    pub poll_ms: Option<u64>,
+    pub tokens: Vec<TokenSpec>,
+}
+
+/// A token payments may be made in.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSpec {
+    pub address: String,
+    pub symbol: String,
+    pub decimals: u8,
+}
+
+/// A configured token.
+#[derive(Clone, Debug)]
+pub struct Token {
+    pub address: Address,
+    pub symbol: String,
+    pub decimals: u8,
+}
+
+/// A configured chain, ready to use.
+#[derive(Clone)]
+pub struct Chain {
+    pub chain_id: u64,
+    pub gateway: Address,
+    pub forwarder: Address,
+    pub confirmations: u64,
+    pub signer: PrivateKeySigner,
+    pub relayer: PrivateKeySigner,
+    pub max_gas: u64,
+    pub poll: Duration,
+    pub tokens: Vec<Token>,
+    pub rpc: Arc<Rpc>,
+    pub rpc_urls: Vec<String>,
+}
+
+impl std::fmt::Debug for Chain {
+    /// Keys are never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("chain_id", &self.chain_id)
+            .field("gateway", &self.gateway)
+            .field("forwarder", &self.forwarder)
+            .field("signer", &self.signer.address())
+            .field("relayer", &self.relayer.address())
+            .finish_non_exhaustive()
+    }
+}
+
+fn address(chain: u64, field: &str, v: &str) -> Result<Address, String> {
+    v.parse().map_err(|_| format!("chains[{chain}].{field}: {v} is not an address"))
+}
+
+fn key(chain: u64, field: &str, v: Option<&str>) -> Result<PrivateKeySigner, String> {
+    let v = v.ok_or_else(|| format!("chains[{chain}].{field} (or SETTLE_CHAIN_{chain}_{}) is required", field.to_ascii_uppercase()))?;
+    // The key's text is never part of an error.
+    v.trim().parse().map_err(|_| format!("chains[{chain}].{field} is not a hex private key"))
+}
+
+impl Chain {
+    /// Checks a spec; every error names its field (and never shows a key).
+    pub fn from_spec(s: &ChainSpec) -> Result<Self, String> {
+        let id = s.chain_id;
+        if id == 0 {
+            return Err("chains: chain_id is required".into());
+        }
+        if s.rpc_urls.is_empty() || s.rpc_urls.iter().any(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
+            return Err(format!("chains[{id}].rpc_urls must list http(s) URLs"));
+        }
+        let mut tokens = Vec::new();
+        for t in &s.tokens {
+            if t.symbol.is_empty() || t.symbol.len() > 10 || !t.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                return Err(format!("chains[{id}].tokens: symbol {} must be 1 to 10 letters or digits", t.symbol));
+            }
+            tokens.push(Token { address: address(id, "tokens.address", &t.address)?, symbol: t.symbol.clone(), decimals: t.decimals });
+        }
+        Ok(Self {
+            chain_id: id,
+            gateway: address(id, "gateway", &s.gateway)?,
+            forwarder: address(id, "forwarder", &s.forwarder)?,
+            confirmations: s.confirmations.unwrap_or(2),
+            signer: key(id, "signer_key", s.signer_key.as_deref())?,
+            relayer: key(id, "relayer_key", s.relayer_key.as_deref())?,
+            max_gas: s.max_gas.unwrap_or(400_000),
+            poll: Duration::from_millis(s.poll_ms.unwrap_or(2000).max(50)),
+            tokens,
+            rpc: Arc::new(Rpc::new(&s.rpc_urls, Duration::from_secs(5)).map_err(|e| format!("chains[{id}]: {e}"))?),
+            rpc_urls: s.rpc_urls.clone(),
+        })
+    }
+
+    /// The configured token at `address`.
+    pub fn token(&self, address: &Address) -> Option<&Token> {
+        self.tokens.iter().find(|t| &t.address == address)
+    }
+}
+
+/// Every configured chain, by id.
+#[derive(Clone, Debug, Default)]
+pub struct Chains(pub Arc<Vec<Chain>>);
+
+impl Chains {
+    pub fn get(&self, chain_id: i64) -> Option<&Chain> {
+        self.0.iter().find(|c| c.chain_id as i64 == chain_id)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// anvil's first development key: public knowledge, for local chains only.
+pub const ANVIL_DEV_KEY: &str = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+
+/// The development chain `serve --demo` uses: anvil (chain 31337) at 127.0.0.1:8545, with the contracts at
+/// the addresses `settle chain deploy --with-test-token` gives them on a fresh anvil with its first key (the
+/// test token USDC first, then the forwarder, then the gateway), signed and relayed with that key.
+pub fn dev_chain(rpc_url: &str) -> ChainSpec {
+    ChainSpec {
+        chain_id: 31337,
+        rpc_urls: vec![rpc_url.to_owned()],
+        gateway: "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0".into(),
+        forwarder: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512".into(),
+        confirmations: Some(1),
+        signer_key: Some(ANVIL_DEV_KEY.into()),
+        relayer_key: Some(ANVIL_DEV_KEY.into()),
+        max_gas: None,
+        poll_ms: Some(500),
+        tokens: vec![TokenSpec { address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(), symbol: "USDC".into(), decimals: 6 }],
+    }
+}

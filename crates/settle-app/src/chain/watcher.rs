@@ -1,0 +1,264 @@
+//! The watcher of one chain, one instance at a time (lease `chain-watcher:{chainId}`).
+//!
+//! Each step: (1) checks that the cursor's block is still canonical, and on a reorg rewinds to the highest
+//! remembered block that is (forgetting the logs above it); (2) reads `PaymentCompleted` logs of the gateway
+//! from the cursor to the head, remembering each log's block hash; (3) applies each log: a PENDING payment
+//! becomes PROCESSING (SUBMITTED, seen on chain) at once, and COMPLETED (CONFIRMED with txHash, block, payer,
+//! fee) once the log has `confirmations` blocks on the canonical chain — re-checking its block hash first;
+//! (4) expires payments whose deadline is before the timestamp of a confirmed block, after asking the gateway's
+//! `getPayment` (the contract is the source of truth). A payment paid directly, without Settle, completes the
+//! same way.
+
+use settle_chain::{
+    B256,
+    alloy_sol::{SolCall, SolEvent},
+    contracts::{PaymentCompleted, getPaymentCall},
+    rpc::RpcError,
+};
+use settle_domain::PaymentStatus;
+use settle_store::{
+    StoreError,
+    chain::{self as store, NewLog},
+    payments::{self as payments_store, Changes},
+};
+
+use super::Chain;
+use crate::{Context, lease::LeaseHolder, payments::apply_transition, worker::Outcome};
+
+/// Blocks read per step.
+const SPAN: u64 = 500;
+
+#[derive(Clone)]
+pub struct Watcher {
+    ctx: Context,
+    chain: Chain,
+    lease: LeaseHolder,
+}
+
+/// Why a step stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("chain {0}: {1}")]
+    Rpc(u64, RpcError),
+}
+
+fn hex_hash(h: &B256) -> String {
+    format!("{h:#x}")
+}
+
+impl Watcher {
+    pub fn new(ctx: Context, chain: Chain) -> Self {
+        let name: &'static str = Box::leak(format!("chain-watcher:{}", chain.chain_id).into_boxed_str());
+        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain }
+    }
+
+    pub fn poll(&self) -> std::time::Duration {
+        self.chain.poll
+    }
+
+    pub async fn release(&self) {
+        self.lease.release().await;
+    }
+
+    fn rpc_err(&self, e: RpcError) -> WatchError {
+        WatchError::Rpc(self.chain.chain_id, e)
+    }
+
+    /// One step (see the module docs).
+    pub async fn run_once(&self) -> Result<Outcome, WatchError> {
+        if !self.lease.hold(settle_store::now_ms()).await? {
+            return Ok(Outcome::Idle);
+        }
+        let id = self.chain.chain_id as i64;
+        let rpc = &self.chain.rpc;
+        let head = rpc.block_number().await.map_err(|e| self.rpc_err(e))?;
+        metrics::gauge!("settle_chain_head", "chain" => id.to_string()).set(head as f64);
+        let mut from = match store::cursor(&self.ctx.db, id).await? {
+            Some(c) => {
+                let canonical = rpc.block(Some(c.block_number as u64)).await.map_err(|e| self.rpc_err(e))?;
+                if canonical.as_ref().map(|b| hex_hash(&b.hash)) == Some(c.block_hash.clone()) {
+                    c.block_number as u64 + 1
+                } else {
+                    self.rewind(c.block_number).await? + 1
+                }
+            }
+            None => head.saturating_sub(1000),
+        };
+        let mut worked = 0;
+        if from <= head {
+            let to = head.min(from + SPAN - 1);
+            let topic = PaymentCompleted::SIGNATURE_HASH;
+            let logs = rpc.logs(self.chain.gateway, topic, from, to).await.map_err(|e| self.rpc_err(e))?;
+            let now = settle_store::now_ms();
+            for l in logs.iter().filter(|l| !l.removed) {
+                let Ok(ev) = PaymentCompleted::decode_raw_log(l.topics.iter().copied(), &l.data) else {
+                    tracing::warn!(chain = id, tx = %l.transaction_hash, "an undecodable PaymentCompleted log; skipped");
+                    continue;
+                };
+                let number = l.block_number.to::<u64>() as i64;
+                store::remember_block(&self.ctx.db, id, number, &hex_hash(&l.block_hash)).await?;
+                store::insert_log(
+                    &self.ctx.db,
+                    NewLog {
+                        chain_id: id,
+                        payment_id: hex_hash(&ev.paymentId),
+                        tx_hash: hex_hash(&l.transaction_hash),
+                        log_index: l.log_index.to::<u64>() as i64,
+                        block_number: number,
+                        block_hash: hex_hash(&l.block_hash),
+                        payer: ev.payer.to_checksum(None),
+                        token: ev.token.to_checksum(None),
+                        amount: ev.amount.to_string(),
+                        fee: ev.fee.to_string(),
+                        recipient: ev.recipient.to_checksum(None),
+                    },
+                    now,
+                )
+                .await?;
+                worked += 1;
+            }
+            let end = rpc
+                .block(Some(to))
+                .await
+                .map_err(|e| self.rpc_err(e))?
+                .ok_or_else(|| self.rpc_err(RpcError::Unavailable(format!("block {to} is missing"))))?;
+            store::remember_block(&self.ctx.db, id, to as i64, &hex_hash(&end.hash)).await?;
+            store::set_cursor(&self.ctx.db, id, to as i64, &hex_hash(&end.hash), now).await?;
+            metrics::gauge!("settle_chain_watcher_lag_blocks", "chain" => id.to_string()).set((head - to) as f64);
+            from = to + 1;
+        }
+        worked += self.apply_logs(head).await?;
+        worked += self.expire(head).await?;
+        Ok(if worked > 0 || from <= head { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
+    }
+
+    /// A reorg under the cursor: back to the highest remembered block that is still canonical. Returns it.
+    async fn rewind(&self, cursor: i64) -> Result<u64, WatchError> {
+        let id = self.chain.chain_id as i64;
+        let mut fork = 0i64;
+        for (number, hash) in store::blocks_below(&self.ctx.db, id, cursor, 256).await? {
+            let canonical = self.chain.rpc.block(Some(number as u64)).await.map_err(|e| self.rpc_err(e))?;
+            if canonical.map(|b| hex_hash(&b.hash)) == Some(hash) {
+                fork = number;
+                break;
+            }
+        }
+        let forgotten = store::rewind(&self.ctx.db, id, fork).await?;
+        let hash = self.chain.rpc.block(Some(fork as u64)).await.map_err(|e| self.rpc_err(e))?.map(|b| hex_hash(&b.hash)).unwrap_or_default();
+        store::set_cursor(&self.ctx.db, id, fork, &hash, settle_store::now_ms()).await?;
+        tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = forgotten, "chain reorganised: the watcher rewound");
+        metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);
+        Ok(fork as u64)
+    }
+
+    /// Applies logs: seen -> PROCESSING; confirmed and still canonical -> COMPLETED.
+    async fn apply_logs(&self, head: u64) -> Result<usize, WatchError> {
+        let id = self.chain.chain_id as i64;
+        let mut n = 0;
+        for log in store::unapplied_logs(&self.ctx.db, id, 200).await? {
+            let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else {
+                // A payment of another Settle, or made up by a caller of the contract: not ours.
+                store::mark_applied(&self.ctx.db, log.id).await?;
+                continue;
+            };
+            let matches = row.chain_id == Some(id)
+                && row.amount == log.amount
+                && row.token_address.as_deref().map(str::to_ascii_lowercase) == Some(log.token.to_ascii_lowercase())
+                && row.recipient_address.as_deref().map(str::to_ascii_lowercase) == Some(log.recipient.to_ascii_lowercase());
+            if !matches {
+                tracing::error!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, "a PaymentCompleted log disagrees with the payment's terms; not applied");
+                metrics::counter!("settle_chain_mismatches_total").increment(1);
+                store::mark_applied(&self.ctx.db, log.id).await?;
+                continue;
+            }
+            let status: PaymentStatus = row.status.parse().unwrap_or(PaymentStatus::Failed);
+            let data = serde_json::json!({"txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "fee": log.fee});
+            let confirmations = head as i64 - log.block_number + 1;
+            if confirmations < self.chain.confirmations as i64 {
+                if status == PaymentStatus::Pending {
+                    let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
+                    if apply_transition(&self.ctx, &row, PaymentStatus::Processing, changes, Some(data), None).await.map_err(app_store)?.is_some() {
+                        n += 1;
+                    }
+                }
+                continue;
+            }
+            // Confirmed: its block must still be the canonical one.
+            let canonical = self.chain.rpc.block(Some(log.block_number as u64)).await.map_err(|e| self.rpc_err(e))?;
+            if canonical.map(|b| hex_hash(&b.hash)) != Some(log.block_hash.clone()) {
+                self.rewind(log.block_number - 1).await?;
+                return Ok(n + 1);
+            }
+            if status.is_terminal() {
+                if status != PaymentStatus::Completed {
+                    tracing::error!(chain = id, payment_id = %row.payment_id, %status, tx = %log.tx_hash, "the chain shows a payment Settle had finished otherwise");
+                    metrics::counter!("settle_chain_paid_after_final_total").increment(1);
+                }
+                store::mark_applied(&self.ctx.db, log.id).await?;
+                continue;
+            }
+            let mut current = row;
+            if current.status == PaymentStatus::Pending.as_str() {
+                let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
+                match apply_transition(&self.ctx, &current, PaymentStatus::Processing, changes, Some(data.clone()), None).await.map_err(app_store)? {
+                    Some((next, _)) => current = next,
+                    None => continue,
+                }
+            }
+            let changes = Changes {
+                payer: Some(log.payer.clone()),
+                tx_hash: Some(log.tx_hash.clone()),
+                block_number: Some(log.block_number),
+                ..Default::default()
+            };
+            if apply_transition(&self.ctx, &current, PaymentStatus::Completed, changes, Some(data), None).await.map_err(app_store)?.is_some() {
+                store::mark_applied(&self.ctx.db, log.id).await?;
+                metrics::counter!("settle_chain_payments_completed_total", "chain" => id.to_string()).increment(1);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Expires unpaid payments whose deadline is before the timestamp of the newest confirmed block.
+    async fn expire(&self, head: u64) -> Result<usize, WatchError> {
+        let id = self.chain.chain_id as i64;
+        let confirmed = head.saturating_sub(self.chain.confirmations.saturating_sub(1));
+        let Some(block) = self.chain.rpc.block(Some(confirmed)).await.map_err(|e| self.rpc_err(e))? else { return Ok(0) };
+        let before = block.timestamp.to::<u64>() as i64;
+        let mut n = 0;
+        for row in store::past_deadline(&self.ctx.db, id, before, 100).await? {
+            if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
+                continue;
+            }
+            // The contract is the source of truth: never expire what it shows as paid.
+            let Ok(pid) = row.payment_id.parse::<B256>() else { continue };
+            let out = self
+                .chain
+                .rpc
+                .eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into())
+                .await
+                .map_err(|e| self.rpc_err(e))?;
+            let paid = getPaymentCall::abi_decode_returns(&out).map(|p| !p.payer.is_zero()).unwrap_or(true);
+            if paid {
+                continue;
+            }
+            let data = serde_json::json!({"deadline": row.deadline, "confirmedBlock": confirmed, "blockTimestamp": before});
+            if apply_transition(&self.ctx, &row, PaymentStatus::Expired, Changes::default(), Some(data), None).await.map_err(app_store)?.is_some() {
+                metrics::counter!("settle_chain_payments_expired_total", "chain" => id.to_string()).increment(1);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// An application error inside a worker step, as a store error (the worker logs it and tries again).
+fn app_store(e: crate::AppError) -> StoreError {
+    match e {
+        crate::AppError::Unavailable(_) => StoreError::Conflict("the database is unavailable"),
+        _ => StoreError::Conflict("a payment could not be changed"),
+    }
+}

@@ -1,0 +1,169 @@
+//! The chain watcher's state: its cursor, the block hashes it relied on, and the logs it saw.
+//!
+//! Invariant: every log row's block hash, and the cursor's, were canonical when written; a reorg is found by
+//! comparing them with the chain again, and [`rewind`] removes everything above the fork so the blocks are read
+//! again.
+
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use settle_domain::PaymentStatus;
+
+use crate::{
+    StoreError,
+    entity::{chain_block, chain_cursor, chain_log, payment},
+};
+
+pub use chain_cursor::Model as CursorRow;
+pub use chain_log::Model as LogRow;
+
+pub async fn cursor(conn: &impl ConnectionTrait, chain_id: i64) -> Result<Option<CursorRow>, StoreError> {
+    Ok(chain_cursor::Entity::find_by_id(chain_id).one(conn).await?)
+}
+
+/// Moves the cursor (creating it the first time).
+pub async fn set_cursor(conn: &impl ConnectionTrait, chain_id: i64, number: i64, hash: &str, now: i64) -> Result<(), StoreError> {
+    let res = chain_cursor::Entity::update_many()
+        .col_expr(chain_cursor::Column::BlockNumber, Expr::value(number))
+        .col_expr(chain_cursor::Column::BlockHash, Expr::value(hash))
+        .col_expr(chain_cursor::Column::UpdatedAt, Expr::value(now))
+        .filter(chain_cursor::Column::ChainId.eq(chain_id))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        let row =
+            chain_cursor::ActiveModel { chain_id: Set(chain_id), block_number: Set(number), block_hash: Set(hash.to_owned()), updated_at: Set(now) };
+        chain_cursor::Entity::insert(row).exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
+
+/// Records the hash of a block the watcher relied on (replacing an older one at that number).
+pub async fn remember_block(conn: &impl ConnectionTrait, chain_id: i64, number: i64, hash: &str) -> Result<(), StoreError> {
+    chain_block::Entity::delete_many()
+        .filter(chain_block::Column::ChainId.eq(chain_id))
+        .filter(chain_block::Column::Number.eq(number))
+        .exec(conn)
+        .await?;
+    let row = chain_block::ActiveModel { chain_id: Set(chain_id), number: Set(number), hash: Set(hash.to_owned()), ..Default::default() };
+    chain_block::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// The remembered blocks at or below `number`, highest first.
+pub async fn blocks_below(conn: &impl ConnectionTrait, chain_id: i64, number: i64, limit: u64) -> Result<Vec<(i64, String)>, StoreError> {
+    Ok(chain_block::Entity::find()
+        .filter(chain_block::Column::ChainId.eq(chain_id))
+        .filter(chain_block::Column::Number.lte(number))
+        .order_by_desc(chain_block::Column::Number)
+        .limit(limit)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|b| (b.number, b.hash))
+        .collect())
+}
+
+/// Forgets everything above `fork` (a reorg): remembered blocks and logs not yet applied. Applied logs stay
+/// (their payments had the confirmations; a reorg that deep is reported, not undone).
+pub async fn rewind(conn: &impl ConnectionTrait, chain_id: i64, fork: i64) -> Result<u64, StoreError> {
+    chain_block::Entity::delete_many()
+        .filter(chain_block::Column::ChainId.eq(chain_id))
+        .filter(chain_block::Column::Number.gt(fork))
+        .exec(conn)
+        .await?;
+    let res = chain_log::Entity::delete_many()
+        .filter(chain_log::Column::ChainId.eq(chain_id))
+        .filter(chain_log::Column::BlockNumber.gt(fork))
+        .filter(chain_log::Column::Applied.eq(false))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// A log the watcher saw (a repeat is ignored).
+#[derive(Clone, Debug)]
+pub struct NewLog {
+    pub chain_id: i64,
+    pub payment_id: String,
+    pub tx_hash: String,
+    pub log_index: i64,
+    pub block_number: i64,
+    pub block_hash: String,
+    pub payer: String,
+    pub token: String,
+    pub amount: String,
+    pub fee: String,
+    pub recipient: String,
+}
+
+pub async fn insert_log(conn: &impl ConnectionTrait, l: NewLog, now: i64) -> Result<(), StoreError> {
+    let exists = chain_log::Entity::find()
+        .filter(chain_log::Column::ChainId.eq(l.chain_id))
+        .filter(chain_log::Column::TxHash.eq(l.tx_hash.as_str()))
+        .filter(chain_log::Column::LogIndex.eq(l.log_index))
+        .one(conn)
+        .await?;
+    if exists.is_some() {
+        return Ok(());
+    }
+    let row = chain_log::ActiveModel {
+        chain_id: Set(l.chain_id),
+        payment_id: Set(l.payment_id),
+        tx_hash: Set(l.tx_hash),
+        log_index: Set(l.log_index),
+        block_number: Set(l.block_number),
+        block_hash: Set(l.block_hash),
+        payer: Set(l.payer),
+        token: Set(l.token),
+        amount: Set(l.amount),
+        fee: Set(l.fee),
+        recipient: Set(l.recipient),
+        applied: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    match chain_log::Entity::insert(row).exec_without_returning(conn).await {
+        Ok(_) => Ok(()),
+        Err(e) => match StoreError::from(e) {
+            StoreError::Unique(_) => Ok(()),
+            other => Err(other),
+        },
+    }
+}
+
+/// Logs not yet applied, oldest first.
+pub async fn unapplied_logs(conn: &impl ConnectionTrait, chain_id: i64, limit: u64) -> Result<Vec<LogRow>, StoreError> {
+    Ok(chain_log::Entity::find()
+        .filter(chain_log::Column::ChainId.eq(chain_id))
+        .filter(chain_log::Column::Applied.eq(false))
+        .order_by_asc(chain_log::Column::BlockNumber)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+pub async fn mark_applied(conn: &impl ConnectionTrait, id: i64) -> Result<(), StoreError> {
+    chain_log::Entity::update_many().col_expr(chain_log::Column::Applied, Expr::value(true)).filter(chain_log::Column::Id.eq(id)).exec(conn).await?;
+    Ok(())
+}
+
+/// Whether any log (applied or not) was seen for a payment.
+pub async fn has_log(conn: &impl ConnectionTrait, chain_id: i64, payment_id: &str) -> Result<bool, StoreError> {
+    Ok(chain_log::Entity::find()
+        .filter(chain_log::Column::ChainId.eq(chain_id))
+        .filter(chain_log::Column::PaymentId.eq(payment_id))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds).
+pub async fn past_deadline(conn: &impl ConnectionTrait, chain_id: i64, before: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::ChainId.eq(chain_id))
+        .filter(payment::Column::Deadline.lt(before))
+        .filter(payment::Column::Status.is_in([PaymentStatus::Pending.as_str(), PaymentStatus::Processing.as_str()]))
+        .order_by_asc(payment::Column::Deadline)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
