@@ -80,6 +80,7 @@ impl ApiError {
 
     fn kind(&self) -> &'static str {
         match (self.status.as_u16(), self.code) {
+            (401, "invalid_signature") => "invalid_request_error",
             (401, _) => "authentication_error",
             (_, "idempotency_key_reused" | "idempotency_in_flight") => "idempotency_error",
             (429, _) => "rate_limit_error",
@@ -148,6 +149,19 @@ impl From<AppError> for ApiError {
                 "gateway_misconfigured",
                 "the card gateway refused this server's configuration; nothing was charged and the payment is PENDING. The operator has been alerted",
             ),
+            AppError::InvalidSignature(m) => Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", m),
+            AppError::RelayRefused { code, param, message } => {
+                Self { param: param.map(Into::into), ..Self::new(StatusCode::BAD_REQUEST, code, message) }
+            }
+            AppError::ChainUnavailable => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "chain_unavailable",
+                    "the chain's RPC could not be reached; nothing was relayed. Retry later",
+                );
+                e.retry_after = Some(2);
+                e
+            }
             AppError::CardRailNotConfigured => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "card_rail_not_configured",

@@ -29,6 +29,26 @@ impl FromRequestParts<AppState> for Merchant {
     }
 }
 
+/// The caller of a payment's checkout route: its merchant's API key, or the payment's client secret
+/// (`pcs_...`, from the create answer), which opens that one payment and nothing else.
+pub struct PaymentCaller(pub String);
+
+impl FromRequestParts<AppState> for PaymentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let key = bearer(parts).ok_or_else(ApiError::unauthorized)?.to_owned();
+        if key.starts_with("pcs_") {
+            let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, st).await.map_err(|_| ApiError::unauthorized())?;
+            return Ok(Self(settle_app::chain::checkout::authorize_secret(&st.ctx, &id, &key).await.map_err(|e| match e {
+                settle_app::AppError::Invalid { .. } => ApiError::from(e),
+                _ => ApiError::unauthorized(),
+            })?));
+        }
+        Ok(Self(settle_app::merchants::authenticate(&st.ctx, &key).await?))
+    }
+}
+
 /// The admin token of `POST /merchants`, checked in constant time.
 pub struct Admin;
 
@@ -95,11 +115,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
         let api_key = bearer(&parts).unwrap_or_default().to_owned();
         let key = match parts.headers.get("idempotency-key") {
             None => None,
-            Some(v) => Some(
-                v.to_str()
-                    .map_err(|_| ApiError::invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII"))?
-                    .to_owned(),
-            ),
+            Some(v) => Some(v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII"))?.to_owned()),
         };
         let method = parts.method.to_string();
         let path = parts.uri.path().to_owned();

@@ -60,6 +60,8 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::events::payment_events))
         .routes(routes!(payments::cancel::cancel_payment))
         .routes(routes!(payments::card::pay_with_card))
+        .routes(routes!(payments::gasless::typed_data))
+        .routes(routes!(payments::gasless::gasless))
         .routes(routes!(payments::callback::gateway_callback))
         .routes(routes!(events::stream_events))
         .routes(routes!(health::health))

@@ -90,6 +90,8 @@ pub struct Context {
     pub pg: Option<Arc<settle_card::client::PgClient>>,
     /// The configured chains.
     pub chains: crate::chain::Chains,
+    /// Woken when a relay request is recorded, so the relayer sends it at once.
+    pub relay_wake: Arc<Notify>,
     /// Card charges running in their own tasks; shutdown waits for them before closing the pool.
     pub charges: crate::card::InFlight,
     pub(crate) auth_cache: moka::future::Cache<String, String>,
@@ -108,6 +110,7 @@ impl Context {
             pg: None,
             charges: crate::card::InFlight::default(),
             chains: Default::default(),
+            relay_wake: Arc::new(Notify::new()),
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
         }
     }
@@ -160,7 +163,7 @@ impl Context {
         }
         for chain in self.chains.0.iter() {
             let w = crate::chain::watcher::Watcher::new(self.clone(), chain.clone());
-            let (stop, poll) = (stop.clone(), w.poll());
+            let (w_stop, poll) = (stop.clone(), w.poll());
             handles.push(tokio::spawn(async move {
                 let step = w.clone();
                 crate::worker::run_loop(
@@ -171,10 +174,27 @@ impl Context {
                     },
                     Arc::new(Notify::new()),
                     poll,
-                    stop,
+                    w_stop,
                 )
                 .await;
                 w.release().await;
+            }));
+            let r = crate::chain::relayer::Relayer::new(self.clone(), chain.clone());
+            let (r_stop, poll, wake) = (stop.clone(), r.poll(), self.relay_wake.clone());
+            handles.push(tokio::spawn(async move {
+                let step = r.clone();
+                crate::worker::run_loop(
+                    "chain-relayer",
+                    move || {
+                        let s = step.clone();
+                        async move { s.run_once().await }
+                    },
+                    wake,
+                    poll,
+                    r_stop,
+                )
+                .await;
+                r.release().await;
             }));
         }
         handles.extend([

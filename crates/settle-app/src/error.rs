@@ -38,6 +38,16 @@ pub enum AppError {
     /// The gateway refused Settle's credentials or URL; nothing was charged and the payment is PENDING again.
     #[error("the card gateway refused Settle's configuration")]
     GatewayMisconfigured,
+    /// A payer's signature is not valid for what it claims to sign (401 `invalid_signature`).
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// A relay request that is refused before any gas is spent: `code` is `terms_mismatch`, `request_expired`
+    /// or `simulation_failed` (400), `param` the field at fault.
+    #[error("{message}")]
+    RelayRefused { code: &'static str, param: Option<&'static str>, message: String },
+    /// A chain's node could not be reached.
+    #[error("the chain's RPC is unavailable")]
+    ChainUnavailable,
     /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
     #[error("the card rail is not configured")]
     CardRailNotConfigured,

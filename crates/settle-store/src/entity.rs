@@ -12,3 +12,5 @@ pub mod outbox;
 pub mod payment;
 pub mod payment_event;
 pub mod relay_request;
+pub mod relay_tx;
+pub mod relayer_nonce;

@@ -7,6 +7,7 @@
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
 //! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
 //! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
+//! - [`relay`]: relay requests and the relayer's transactions, with nonces allocated in the database.
 //! - [`error`]: the store error type, [`StoreError`].
 //!
 //! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
@@ -22,6 +23,7 @@ pub mod merchants;
 pub mod migration;
 pub mod outbox;
 pub mod payments;
+pub mod relay;
 pub mod voids;
 
 pub use connect::{Backend, begin, connect, ping, tls_in_use};

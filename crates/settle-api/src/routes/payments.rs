@@ -5,6 +5,7 @@ pub mod cancel;
 pub mod card;
 pub mod create;
 pub mod events;
+pub mod gasless;
 pub mod get;
 pub mod list;
 pub mod status;

@@ -374,3 +374,200 @@ async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
     assert_eq!(app.get(&format!("/payments/{id}")).await.body["txHash"], paid["txHash"]);
     app.finish().await;
 }
+
+/// A wallet's side of the gasless checkout: fetch typed data with the client secret, sign the permit, fetch the
+/// forward request that uses it, sign that. Returns the body for `POST /gasless`.
+async fn sign_checkout(app: &crate::helpers::TestApp, created: &serde_json::Value, payer: &PrivateKeySigner) -> serde_json::Value {
+    let id = created["paymentId"].as_str().unwrap();
+    let secret = created["clientSecret"].as_str().unwrap();
+    let path = format!("/payments/{id}/typed-data?payer={}", payer.address());
+    let td = app.request(reqwest::Method::GET, &path, Some(secret), None, &[]).await;
+    assert_eq!(td.status, 200, "{}", td.text);
+    let p = &td.body["permit"]["message"];
+    let d = &td.body["permit"]["domain"];
+    let permit = Permit {
+        owner: p["owner"].as_str().unwrap().parse().unwrap(),
+        spender: p["spender"].as_str().unwrap().parse().unwrap(),
+        value: U256::from_str_radix(p["value"].as_str().unwrap(), 10).unwrap(),
+        nonce: U256::from_str_radix(p["nonce"].as_str().unwrap(), 10).unwrap(),
+        deadline: U256::from_str_radix(p["deadline"].as_str().unwrap(), 10).unwrap(),
+    };
+    let domain = eip712::token_domain(
+        d["name"].as_str().unwrap().to_owned(),
+        d["chainId"].as_u64().unwrap(),
+        d["verifyingContract"].as_str().unwrap().parse().unwrap(),
+    );
+    let psig = eip712::sign_struct(payer, &domain, &permit).unwrap();
+    let path = format!("{path}&permitSignature=0x{}&permitDeadline={}", hex::encode(psig.as_bytes()), permit.deadline);
+    let td = app.request(reqwest::Method::GET, &path, Some(secret), None, &[]).await;
+    assert_eq!(td.status, 200, "{}", td.text);
+    assert!(td.body["permit"].is_null());
+    let r = &td.body["request"];
+    let fd = &td.body["forwardRequest"]["domain"];
+    let req = request_of(r);
+    let fdomain = eip712::forwarder_domain(fd["chainId"].as_u64().unwrap(), fd["verifyingContract"].as_str().unwrap().parse().unwrap());
+    let sig = eip712::sign_struct(payer, &fdomain, &req).unwrap();
+    serde_json::json!({"request": r, "signature": format!("0x{}", hex::encode(sig.as_bytes()))})
+}
+
+fn request_of(r: &serde_json::Value) -> ForwardRequest {
+    ForwardRequest {
+        from: r["from"].as_str().unwrap().parse().unwrap(),
+        to: r["to"].as_str().unwrap().parse().unwrap(),
+        value: U256::from_str_radix(r["value"].as_str().unwrap(), 10).unwrap(),
+        gas: U256::from_str_radix(r["gas"].as_str().unwrap(), 10).unwrap(),
+        nonce: U256::from_str_radix(r["nonce"].as_str().unwrap(), 10).unwrap(),
+        deadline: settle_chain::primitives::aliases::U48::from(r["deadline"].as_str().unwrap().parse::<u64>().unwrap()),
+        data: r["data"].as_str().unwrap().parse().unwrap(),
+    }
+}
+
+/// The whole gasless flow: a payer holding tokens and no ETH signs a permit and a forward request through the
+/// checkout routes (with the client secret only); Settle verifies, relays and pays the gas; the watcher
+/// completes the payment at its confirmations. Balances are checked on chain; the payer never held ETH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payer_without_eth_pays_with_two_signatures() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let created = app.create_payment("gasless-1").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let payer = PrivateKeySigner::random();
+    let token: Address = crate::helpers::TOKEN.parse().unwrap();
+    deploy::mint(&rpc, &key(0), token, payer.address(), U256::from(5000)).await.unwrap();
+    let body = sign_checkout(&app, &created, &payer).await;
+    let r =
+        app.request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[]).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert!(r.body["relayRequestId"].as_str().unwrap().starts_with("rr_"));
+    assert_eq!(status_of(&app, &id).await, "PROCESSING");
+    // The relayer's transaction mines a block; one more gives the second confirmation.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while status_of(&app, &id).await != "COMPLETED" {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.get(&format!("/payments/{id}")).await.text);
+        mine(&rpc, 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
+    assert_eq!(deploy::balance_of(&rpc, token, recipient).await.unwrap(), U256::from(1500));
+    assert_eq!(deploy::balance_of(&rpc, token, payer.address()).await.unwrap(), U256::from(3500));
+    assert_eq!(rpc.balance(payer.address()).await.unwrap(), U256::ZERO, "the payer never held ETH");
+    let p = app.get(&format!("/payments/{id}")).await.body;
+    assert_eq!(p["payer"].as_str().unwrap().to_ascii_lowercase(), format!("{:#x}", payer.address()));
+    // The relayer used one nonce, recorded in the database, and its transaction is the one that mined.
+    let txs = settle_store::relay::all_txs(&app.ctx.db, 31337, &key(0).address().to_checksum(None)).await.unwrap();
+    assert_eq!(txs.len(), 1, "{txs:?}");
+    assert_eq!(txs[0].status, "MINED");
+    assert_eq!(Some(txs[0].tx_hash.clone()), p["txHash"].as_str().map(str::to_owned));
+    // The client secret opens this payment's checkout and nothing else.
+    let other = app.create_payment("gasless-2").await;
+    let r = app
+        .request(
+            reqwest::Method::GET,
+            &format!("/payments/{}/typed-data?payer={}", other["paymentId"].as_str().unwrap(), payer.address()),
+            created["clientSecret"].as_str(),
+            None,
+            &[],
+        )
+        .await;
+    r.assert_error(401, "unauthorized");
+    app.request(reqwest::Method::GET, "/payments", created["clientSecret"].as_str(), None, &[]).await.assert_error(401, "unauthorized");
+    app.finish().await;
+}
+
+/// Every tampered request is refused before any gas is spent: a bad signature (401), another signer, a stale
+/// nonce, an expired deadline, another amount / recipient / token in the terms, another `to`, a value, too much
+/// gas (400), a payment already paid (409); the relayer's nonce and balance do not move.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tampered_gasless_request_is_refused_before_any_gas_is_spent() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let relayer = key(0).address();
+    let created = app.create_payment("tampered").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let payer = PrivateKeySigner::random();
+    let token: Address = crate::helpers::TOKEN.parse().unwrap();
+    deploy::mint(&rpc, &key(0), token, payer.address(), U256::from(5000)).await.unwrap();
+    let good = sign_checkout(&app, &created, &payer).await;
+    let (nonce_before, balance_before) = (rpc.nonce(relayer, "latest").await.unwrap(), rpc.balance(relayer).await.unwrap());
+    let fdomain = eip712::forwarder_domain(31337, DEV_FORWARDER.parse().unwrap());
+    let resign = |r: &serde_json::Value, signer: &PrivateKeySigner| {
+        let sig = eip712::sign_struct(signer, &fdomain, &request_of(r)).unwrap();
+        serde_json::json!({"request": r, "signature": format!("0x{}", hex::encode(sig.as_bytes()))})
+    };
+    let gateway_terms = || {
+        let t = &created["terms"];
+        PaymentTerms {
+            paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
+            token: t["token"].as_str().unwrap().parse().unwrap(),
+            amount: U256::from_str_radix(t["amount"].as_str().unwrap(), 10).unwrap(),
+            recipient: t["recipient"].as_str().unwrap().parse().unwrap(),
+            feeBps: 0,
+            deadline: t["deadline"].as_u64().unwrap(),
+        }
+    };
+    let sig = hex::decode(created["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
+    let with_data = |terms: PaymentTerms| {
+        let mut r = good["request"].clone();
+        r["data"] = serde_json::json!(format!("0x{}", hex::encode(contracts::payCall { terms, serverSignature: sig.clone().into() }.abi_encode())));
+        resign(&r, &payer)
+    };
+    let mut cases: Vec<(&str, serde_json::Value, u16, &str)> = Vec::new();
+    let mut bad_sig = good.clone();
+    bad_sig["signature"] = serde_json::json!(format!("0x{}", "11".repeat(65)));
+    cases.push(("garbage signature", bad_sig, 401, "invalid_signature"));
+    cases.push(("signed by another key", resign(&good["request"], &PrivateKeySigner::random()), 401, "invalid_signature"));
+    let mut r = good["request"].clone();
+    r["nonce"] = serde_json::json!("7");
+    cases.push(("stale nonce", resign(&r, &payer), 400, "terms_mismatch"));
+    let mut r = good["request"].clone();
+    r["deadline"] = serde_json::json!((now_secs() - 10).to_string());
+    cases.push(("expired", resign(&r, &payer), 400, "request_expired"));
+    let mut t = gateway_terms();
+    t.amount = U256::from(1);
+    cases.push(("other amount", with_data(t), 400, "terms_mismatch"));
+    let mut t = gateway_terms();
+    t.recipient = Address::repeat_byte(0x66);
+    cases.push(("other recipient", with_data(t), 400, "terms_mismatch"));
+    let mut t = gateway_terms();
+    t.token = Address::repeat_byte(0x77);
+    cases.push(("other token", with_data(t), 400, "terms_mismatch"));
+    let mut r = good["request"].clone();
+    r["to"] = serde_json::json!(crate::helpers::TOKEN);
+    cases.push(("other to", resign(&r, &payer), 400, "terms_mismatch"));
+    let mut r = good["request"].clone();
+    r["value"] = serde_json::json!("1");
+    cases.push(("a value", resign(&r, &payer), 400, "terms_mismatch"));
+    let mut r = good["request"].clone();
+    r["gas"] = serde_json::json!("30000000");
+    cases.push(("too much gas", resign(&r, &payer), 400, "terms_mismatch"));
+    for (what, body, status, code) in cases {
+        let r = app
+            .request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[])
+            .await;
+        r.assert_error(status, code);
+        assert_eq!(status_of(&app, &id).await, "PENDING", "{what}: nothing changed");
+    }
+    // Paid directly meanwhile: the gasless request no longer simulates.
+    let other = app.create_payment("paid-elsewhere").await;
+    let body = sign_checkout(&app, &other, &payer).await;
+    pay_directly(&rpc, &key(3), &other).await.unwrap();
+    let r = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/payments/{}/gasless", other["paymentId"].as_str().unwrap()),
+            other["clientSecret"].as_str(),
+            Some(&body.to_string()),
+            &[],
+        )
+        .await;
+    assert!(r.status == 400 || r.status == 409, "{}", r.text);
+    let (nonce_after, balance_after) = (rpc.nonce(relayer, "latest").await.unwrap(), rpc.balance(relayer).await.unwrap());
+    // key(0) also minted and deployed in this test before the snapshot; since then only pay_directly (key 3 and
+    // a mint from key 0) ran.
+    assert_eq!(nonce_after, nonce_before + 1, "only the test's own mint moved the relayer key");
+    assert!(balance_after <= balance_before);
+    assert_eq!(settle_store::relay::all_txs(&app.ctx.db, 31337, &relayer.to_checksum(None)).await.unwrap().len(), 0, "nothing relayed");
+    app.finish().await;
+}
