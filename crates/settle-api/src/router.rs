@@ -62,6 +62,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::card::pay_with_card))
         .routes(routes!(payments::gasless::typed_data))
         .routes(routes!(payments::gasless::gasless))
+        .routes(routes!(payments::gasless::relay))
         .routes(routes!(payments::callback::gateway_callback))
         .routes(routes!(events::stream_events))
         .routes(routes!(health::health))

@@ -25,6 +25,8 @@ pub struct Settings {
     pub lease_ttl: Duration,
     /// The card rail's reconciliation timings.
     pub card: CardSettings,
+    /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
+    pub relay_wait: Duration,
 }
 
 /// Timings of the card rail.
@@ -70,6 +72,7 @@ impl Default for Settings {
             outbox_poll: Duration::from_millis(200),
             lease_ttl: Duration::from_secs(10),
             card: CardSettings::default(),
+            relay_wait: Duration::from_secs(20),
         }
     }
 }

@@ -119,6 +119,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
+    /// SETTLE_RELAY_WAIT_SECS: how long `POST /payments/{id}/relay` waits for the payment to complete.
+    pub relay_wait: Duration,
     /// The card rail.
     pub card: CardConfig,
     /// The chains CHAIN payments may use (settle.toml `[[chains]]`; keys may come from
@@ -144,6 +146,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
+            relay_wait: Duration::from_secs(20),
             card: CardConfig::default(),
             chains: Vec::new(),
         }
@@ -190,7 +193,7 @@ const KNOWN: &[&str] = &[
     "SETTLE_PG_LOOKUP_SETTLE_MS",
     "SETTLE_RECONCILE_FINAL_CHECK_SECS",
     "SETTLE_DATABASE_CA_FILE",
-    "SETTLE_REDIS_CA_FILE",
+    "SETTLE_REDIS_CA_FILE", "SETTLE_RELAY_WAIT_SECS",
 ];
 
 /// The file key of a variable: `SETTLE_CB_WINDOW` -> `cb_window`, `DATABASE_URL` -> `database_url`.
@@ -284,6 +287,7 @@ impl Config {
         secs(&get, "SETTLE_REQUEST_TIMEOUT_SECS", &mut c.request_timeout)?;
         secs(&get, "SETTLE_SHUTDOWN_TIMEOUT_SECS", &mut c.shutdown_timeout)?;
         num(&get, "SETTLE_DB_MAX_CONNECTIONS", &mut c.db_max_connections)?;
+        secs(&get, "SETTLE_RELAY_WAIT_SECS", &mut c.relay_wait)?;
 
         let k = &mut c.card;
         k.pg_url = get("SETTLE_PG_URL");
@@ -360,6 +364,9 @@ impl Config {
         }
         if self.request_timeout.is_zero() {
             bail!("SETTLE_REQUEST_TIMEOUT_SECS must be at least 1");
+        }
+        if self.relay_wait >= self.request_timeout {
+            bail!("SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 504 relay_timeout");
         }
         if self.db_max_connections == 0 {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");

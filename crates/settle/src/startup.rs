@@ -85,6 +85,7 @@ impl App {
         let mut settings = opts.settings.clone();
         settings.card.simulator = sim.is_some();
         settings.card.final_check_after = cfg.card.final_check_after;
+        settings.relay_wait = cfg.relay_wait;
         settings.card.callback_url = cfg.card.callback_url.clone().unwrap_or_else(|| format!("http://{local}/payments/callback"));
         settings.card.reconcile_after = cfg.card.reconcile_after;
         settings.card.backoff = cfg.card.reconcile_backoff.clone();

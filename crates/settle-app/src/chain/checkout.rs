@@ -343,3 +343,58 @@ pub async fn authorize_secret(ctx: &Context, payment_id: &str, secret: &str) -> 
     let same = want.len() == got.len() && want.bytes().zip(got.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
     if same { Ok(row.merchant_id) } else { Err(AppError::Unauthenticated) }
 }
+
+/// How `POST /payments/{id}/relay` ended.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayDone {
+    pub relay_request_id: String,
+    pub payment_id: String,
+    /// COMPLETED.
+    pub status: String,
+    pub tx_hash: Option<String>,
+    pub block_number: Option<i64>,
+}
+
+/// The outcome of a relay that was waited for.
+pub enum Relayed {
+    /// Confirmed within the wait.
+    Done(RelayDone),
+    /// Still going when the wait ended (the relay goes on; status shows it).
+    TimedOut(RelayAccepted),
+}
+
+/// [`gasless`], then waits (up to `wait`) until the payment is COMPLETED (seed 001's relay route).
+pub async fn relay_and_wait(
+    ctx: &Context,
+    merchant_id: &str,
+    payment_id: &str,
+    input: GaslessInput,
+    wait: std::time::Duration,
+) -> Result<Relayed, AppError> {
+    let accepted = gasless(ctx, merchant_id, payment_id, input).await?;
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let row = store::find_any(&ctx.db, &accepted.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        if row.status == PaymentStatus::Completed.as_str() {
+            return Ok(Relayed::Done(RelayDone {
+                relay_request_id: accepted.relay_request_id,
+                payment_id: row.payment_id,
+                status: row.status,
+                tx_hash: row.tx_hash,
+                block_number: row.block_number,
+            }));
+        }
+        if row.status == PaymentStatus::Pending.as_str() {
+            return Err(AppError::RelayRefused {
+                code: "relay_reverted",
+                param: None,
+                message: "the relayed transaction reverted; nothing was paid".into(),
+            });
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(Relayed::TimedOut(accepted));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -571,3 +571,111 @@ async fn a_tampered_gasless_request_is_refused_before_any_gas_is_spent() {
     assert_eq!(settle_store::relay::all_txs(&app.ctx.db, 31337, &relayer.to_checksum(None)).await.unwrap().len(), 0, "nothing relayed");
     app.finish().await;
 }
+
+/// Settle on two chains at once (two anvils, different chain ids, the development contracts on both).
+async fn two_chain_app(a: &Anvil, b: &Anvil) -> crate::helpers::TestApp {
+    use crate::helpers::*;
+    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Redis });
+    if !setup.variant.available().await {
+        setup.variant = Variant { db: Db::Sqlite, cache: Cache::Memory };
+    }
+    setup.chains.clear();
+    for anvil in [a, b] {
+        deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(1).address(), true).await.unwrap();
+        let mut spec = settle_app::chain::settings::dev_chain(&anvil.url);
+        spec.chain_id = anvil.chain_id;
+        spec.confirmations = Some(2);
+        spec.poll_ms = Some(100);
+        setup.chains.push(spec);
+    }
+    TestApp::spawn_with(setup).await.unwrap()
+}
+
+/// Many payers on two chains pay at once through `POST /relay` (each payer's payments in order, as its forwarder
+/// nonce requires): every payment COMPLETED, each relayer's nonces contiguous with exactly one mined
+/// transaction per nonce, no relayed transaction reverted. (The long form runs 200 payments from 20 payers:
+/// SETTLE_CHAIN_LOAD=200.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
+    let Some(a) = Anvil::start(31337, &[]).await else { return };
+    let b = Anvil::start(31338, &[]).await.unwrap();
+    let app = std::sync::Arc::new(two_chain_app(&a, &b).await);
+    let total: usize = std::env::var("SETTLE_CHAIN_LOAD").ok().and_then(|v| v.parse().ok()).unwrap_or(40);
+    let payers_n = (total / 4).clamp(2, 20);
+    let per_payer = total.div_ceil(payers_n);
+    let token: Address = crate::helpers::TOKEN.parse().unwrap();
+    let payers: Vec<(PrivateKeySigner, u64)> =
+        (0..payers_n).map(|i| (PrivateKeySigner::random(), if i % 2 == 0 { a.chain_id } else { b.chain_id })).collect();
+    for (p, chain) in &payers {
+        let rpc = if *chain == a.chain_id { a.rpc() } else { b.rpc() };
+        deploy::mint(&rpc, &key(0), token, p.address(), U256::from(1500 * per_payer as u64)).await.unwrap();
+    }
+    // Blocks keep coming (for the confirmations) while the payers pay.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let miners: Vec<_> = [a.rpc(), b.rpc()]
+        .into_iter()
+        .map(|rpc| {
+            let mut stop = stop_rx.clone();
+            tokio::spawn(async move {
+                while !*stop.borrow() {
+                    mine(&rpc, 1).await;
+                    tokio::select! { _ = tokio::time::sleep(Duration::from_millis(250)) => {}, _ = stop.changed() => {} }
+                }
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let tasks: Vec<_> = payers
+        .into_iter()
+        .enumerate()
+        .map(|(i, (payer, chain))| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for j in 0..per_payer {
+                    let mut body = crate::helpers::TestApp::chain_payment(&format!("load-{i}-{j}"));
+                    body["chainId"] = serde_json::json!(chain);
+                    let created = app.post("/payments/create", &body).await;
+                    assert_eq!(created.status, 201, "{}", created.text);
+                    let id = created.body["paymentId"].as_str().unwrap().to_owned();
+                    let signed = sign_checkout(&app, &created.body, &payer).await;
+                    let r = app
+                        .request(
+                            reqwest::Method::POST,
+                            &format!("/payments/{id}/relay"),
+                            created.body["clientSecret"].as_str(),
+                            Some(&signed.to_string()),
+                            &[],
+                        )
+                        .await;
+                    assert_eq!(r.status, 200, "{}", r.text);
+                    assert_eq!(r.body["status"], "COMPLETED");
+                    ids.push(id);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for t in tasks {
+        ids.extend(t.await.unwrap());
+    }
+    let _ = stop_tx.send(true);
+    for m in miners {
+        let _ = m.await;
+    }
+    eprintln!("{} gasless payments on two chains completed in {:?}", ids.len(), started.elapsed());
+    for id in &ids {
+        assert_eq!(status_of(&app, id).await, "COMPLETED");
+    }
+    let relayer = key(0).address().to_checksum(None);
+    for chain in [a.chain_id, b.chain_id] {
+        let txs = settle_store::relay::all_txs(&app.ctx.db, chain as i64, &relayer).await.unwrap();
+        let mined: Vec<i64> = txs.iter().filter(|t| t.status == "MINED").map(|t| t.nonce).collect();
+        let first = mined.first().copied().unwrap_or(0);
+        assert_eq!(mined, (first..first + mined.len() as i64).collect::<Vec<_>>(), "chain {chain}: one mined transaction per nonce, none skipped");
+        assert!(txs.iter().all(|t| t.status != "SENT"), "chain {chain}: nothing left in flight");
+    }
+    let app = std::sync::Arc::into_inner(app).unwrap();
+    app.finish().await;
+}

@@ -6,7 +6,7 @@ use axum::{
     http::StatusCode,
 };
 use serde::Deserialize;
-use settle_app::chain::checkout::{self, GaslessInput, RelayAccepted, SignedPermit, TypedData};
+use settle_app::chain::checkout::{self, GaslessInput, RelayAccepted, RelayDone, Relayed, SignedPermit, TypedData};
 use utoipa::IntoParams;
 
 use crate::{
@@ -90,4 +90,37 @@ pub async fn gasless(
 ) -> Result<(StatusCode, Json<RelayAccepted>), ApiError> {
     let input: GaslessInput = parse_json(&body)?;
     Ok((StatusCode::ACCEPTED, Json(checkout::gasless(&st.ctx, &m, &id, input).await?)))
+}
+
+/// Relay the payer's signed ForwardRequest (verified as `gasless` does) and wait until the payment is
+/// COMPLETED, up to SETTLE_RELAY_WAIT_SECS: 200 with the transaction, or 504 `relay_timeout` (the relay goes on;
+/// the payment's status shows it).
+#[utoipa::path(
+    post, path = "/payments/{paymentId}/relay", tag = "chain",
+    params(("paymentId" = String, Path, description = "0x + 64 hex")),
+    request_body = GaslessInput,
+    responses(
+        (status = 200, description = "COMPLETED", body = RelayDone),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 504, description = "relay_timeout: still on its way", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn relay(
+    State(st): State<AppState>,
+    PaymentCaller(m): PaymentCaller,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<RelayDone>, ApiError> {
+    let input: GaslessInput = parse_json(&body)?;
+    match checkout::relay_and_wait(&st.ctx, &m, &id, input, st.ctx.settings.relay_wait).await? {
+        Relayed::Done(d) => Ok(Json(d)),
+        Relayed::TimedOut(a) => Err(ApiError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "relay_timeout",
+            format!("relay {} is still on its way; the payment's status shows when it completes", a.relay_request_id),
+        )),
+    }
 }
