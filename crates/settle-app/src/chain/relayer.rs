@@ -112,22 +112,26 @@ impl Relayer {
                 n += 1;
                 continue;
             }
-            if bumped.contains(&tx.nonce) {
+            // Only the newest transaction at a nonce is looked after; older ones are retired when any is mined.
+            if bumped.contains(&tx.nonce) || txs.iter().any(|t| t.nonce == tx.nonce && t.id > tx.id) {
                 continue;
             }
             let known = self.chain.rpc.knows_transaction(hash).await.map_err(|e| self.rpc_err(e))?;
             if !known {
-                // Dropped from the pool: broadcast the same bytes again.
-                tracing::warn!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "relayed transaction dropped; broadcasting it again");
+                // Dropped from the pool: broadcast the same bytes again; if the node refuses them (its fees are
+                // now too low to be included), replace it with higher fees.
                 metrics::counter!("settle_chain_rebroadcasts_total", "chain" => id.to_string()).increment(1);
                 let raw: Bytes = tx.raw_tx.parse().map_err(|_| RelayError::Sign(self.chain.chain_id, "a stored transaction is unreadable".into()))?;
-                if let Err(e) = self.chain.rpc.send_raw(&raw).await {
-                    tracing::debug!(chain = id, error = %e, "rebroadcast refused");
+                match self.chain.rpc.send_raw(&raw).await {
+                    Ok(_) => tracing::warn!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "relayed transaction dropped; broadcast it again"),
+                    Err(e) => {
+                        tracing::warn!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, error = %e, "a dropped relay was refused again; replacing it with higher fees");
+                        self.bump(tx, head).await?;
+                        bumped.insert(tx.nonce);
+                    }
                 }
                 n += 1;
-            } else if head - tx.sent_block >= BUMP_AFTER_BLOCKS
-                && txs.iter().filter(|t| t.nonce == tx.nonce).all(|t| head - t.sent_block >= BUMP_AFTER_BLOCKS)
-            {
+            } else if head - tx.sent_block >= BUMP_AFTER_BLOCKS {
                 self.bump(tx, head).await?;
                 bumped.insert(tx.nonce);
                 n += 1;

@@ -215,6 +215,9 @@ async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
     spec.confirmations = Some(2);
     spec.poll_ms = Some(100);
     setup.chains = vec![spec];
+    // The suite shares two cores with everything else: waits are generous, never asserted as speed.
+    setup.settings.relay_wait = Duration::from_secs(60);
+    setup.request_timeout = Some(Duration::from_secs(90));
     TestApp::spawn_with(setup).await.unwrap()
 }
 
@@ -243,6 +246,8 @@ async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String {
 }
 
 async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit: Duration) {
+    // Bounds are generous: the suite shares two cores with everything else.
+    let limit = limit.max(Duration::from_secs(30));
     let deadline = tokio::time::Instant::now() + limit;
     while status_of(app, id).await != want {
         assert!(tokio::time::Instant::now() < deadline, "{id} never became {want}: {}", app.get(&format!("/payments/{id}")).await.text);
@@ -588,6 +593,8 @@ async fn two_chain_app(a: &Anvil, b: &Anvil) -> crate::helpers::TestApp {
         spec.poll_ms = Some(100);
         setup.chains.push(spec);
     }
+    setup.settings.relay_wait = Duration::from_secs(60);
+    setup.request_timeout = Some(Duration::from_secs(90));
     TestApp::spawn_with(setup).await.unwrap()
 }
 
@@ -639,17 +646,18 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
                     assert_eq!(created.status, 201, "{}", created.text);
                     let id = created.body["paymentId"].as_str().unwrap().to_owned();
                     let signed = sign_checkout(&app, &created.body, &payer).await;
-                    let r = app
-                        .request(
-                            reqwest::Method::POST,
-                            &format!("/payments/{id}/relay"),
-                            created.body["clientSecret"].as_str(),
-                            Some(&signed.to_string()),
-                            &[],
-                        )
-                        .await;
-                    assert_eq!(r.status, 200, "{}", r.text);
-                    assert_eq!(r.body["status"], "COMPLETED");
+                    // Every fourth payment through /relay (which waits), the rest through /gasless and a wait
+                    // here: each payer's next request needs the previous one mined (its forwarder nonce).
+                    let secret = created.body["clientSecret"].as_str();
+                    if j % 4 == 0 {
+                        let r = app.request(reqwest::Method::POST, &format!("/payments/{id}/relay"), secret, Some(&signed.to_string()), &[]).await;
+                        assert_eq!(r.status, 200, "{}", r.text);
+                        assert_eq!(r.body["status"], "COMPLETED");
+                    } else {
+                        let r = app.request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), secret, Some(&signed.to_string()), &[]).await;
+                        assert_eq!(r.status, 202, "{}", r.text);
+                        wait_status(&app, &id, "COMPLETED", Duration::from_secs(90)).await;
+                    }
                     ids.push(id);
                 }
                 ids
@@ -677,5 +685,84 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
         assert!(txs.iter().all(|t| t.status != "SENT"), "chain {chain}: nothing left in flight");
     }
     let app = std::sync::Arc::into_inner(app).unwrap();
+    app.finish().await;
+}
+
+/// Submits a signed gasless checkout for a new payment; returns its id.
+async fn submit_gasless(app: &crate::helpers::TestApp, order: &str, payer: &PrivateKeySigner) -> String {
+    let created = app.create_payment(order).await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let body = sign_checkout(app, &created, payer).await;
+    let r =
+        app.request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[]).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    id
+}
+
+/// The relayer's transactions on 31337.
+async fn relayed(app: &crate::helpers::TestApp) -> Vec<settle_store::relay::RelayTxRow> {
+    settle_store::relay::all_txs(&app.ctx.db, 31337, &key(0).address().to_checksum(None)).await.unwrap()
+}
+
+async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !check().await {
+        assert!(tokio::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A relayed transaction dropped from the node's pool is broadcast again (the same transaction, the same
+/// nonce) and confirmed; a transaction stuck under a base fee above its max fee is replaced at its nonce with
+/// higher fees, and exactly one transaction per nonce is mined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropped_and_stuck_relays_are_rebroadcast_and_replaced() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let payer = PrivateKeySigner::random();
+    let token: Address = crate::helpers::TOKEN.parse().unwrap();
+    deploy::mint(&rpc, &key(0), token, payer.address(), U256::from(10_000)).await.unwrap();
+    let _: serde_json::Value = rpc.call("evm_setAutomine", serde_json::json!([false])).await.unwrap();
+
+    // Dropped.
+    let id = submit_gasless(&app, "dropped", &payer).await;
+    wait_for("the relay is sent", Duration::from_secs(10), || async { !relayed(&app).await.is_empty() }).await;
+    let first = relayed(&app).await[0].clone();
+    let _: serde_json::Value = rpc.call("anvil_dropTransaction", serde_json::json!([first.tx_hash])).await.unwrap();
+    wait_for("the dropped transaction is back in the pool", Duration::from_secs(10), || async {
+        rpc.knows_transaction(first.tx_hash.parse().unwrap()).await.unwrap_or(false)
+    })
+    .await;
+    mine(&rpc, 3).await;
+    wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
+    let txs = relayed(&app).await;
+    assert_eq!(txs.len(), 1, "the same transaction, rebroadcast: {txs:?}");
+    assert_eq!(txs[0].status, "MINED");
+
+    // Stuck: the next blocks' base fee is far above what the relay offered.
+    let id = submit_gasless(&app, "stuck", &payer).await;
+    wait_for("the relay is sent", Duration::from_secs(10), || async { relayed(&app).await.len() == 2 }).await;
+    let stuck = relayed(&app).await[1].clone();
+    let _: serde_json::Value = rpc.call("anvil_setNextBlockBaseFeePerGas", serde_json::json!(["0xe8d4a51000"])).await.unwrap(); // 1000 gwei
+    for _ in 0..4 {
+        mine(&rpc, 1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    wait_for("the stuck relay is replaced", Duration::from_secs(10), || async {
+        relayed(&app).await.iter().filter(|t| t.nonce == stuck.nonce).count() >= 2
+    })
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while status_of(&app, &id).await != "COMPLETED" {
+        assert!(tokio::time::Instant::now() < deadline, "{}", app.get(&format!("/payments/{id}")).await.text);
+        mine(&rpc, 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let at_nonce: Vec<_> = relayed(&app).await.into_iter().filter(|t| t.nonce == stuck.nonce).collect();
+    assert_eq!(at_nonce.iter().filter(|t| t.status == "MINED").count(), 1, "exactly one transaction per nonce mined: {at_nonce:?}");
+    assert!(at_nonce.iter().all(|t| t.status == "MINED" || t.status == "REPLACED"), "{at_nonce:?}");
+    let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
+    assert!(m.contains("settle_chain_rebroadcasts_total") && m.contains("settle_chain_fee_bumps_total"));
     app.finish().await;
 }
