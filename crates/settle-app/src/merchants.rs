@@ -20,6 +20,8 @@ pub struct CreatedMerchant {
     pub merchant_id: String,
     pub name: String,
     pub api_key: String,
+    /// Fee on chain payments, in basis points (signed into each payment's terms; paid to the gateway's treasury).
+    pub fee_bps: u16,
 }
 
 pub fn hash_key(key: &str) -> String {
@@ -33,18 +35,27 @@ fn new_key() -> String {
 }
 
 /// Creates a merchant with a fresh API key.
-pub async fn create(ctx: &Context, name: &str) -> Result<CreatedMerchant, AppError> {
+pub async fn create(ctx: &Context, name: &str, fee_bps: u16) -> Result<CreatedMerchant, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(AppError::invalid("name", "name must be 1 to 255 characters"));
+    }
+    if name.contains('\0') {
+        return Err(AppError::invalid("name", "name must not contain NUL characters"));
+    }
+    if fee_bps > 10_000 {
+        return Err(AppError::invalid("feeBps", "feeBps must be 0 to 10000"));
     }
     let merchant_id = format!("mch_{}", uuid::Uuid::now_v7().simple());
     let key = new_key();
     let now = settle_store::now_ms();
     let txn = settle_store::begin(&ctx.db).await?;
     settle_store::merchants::create(&txn, &merchant_id, name, &hash_key(&key), &key[..8], now).await?;
+    if fee_bps > 0 {
+        settle_store::merchants::set_fee(&txn, &merchant_id, i32::from(fee_bps)).await?;
+    }
     txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key })
+    Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key, fee_bps })
 }
 
 /// Creates the demo merchant and its key if absent; running it again changes nothing.
@@ -57,7 +68,7 @@ pub async fn seed_demo(ctx: &Context) -> Result<CreatedMerchant, AppError> {
         settle_store::merchants::add_key(&txn, DEMO_MERCHANT_ID, &hash_key(DEMO_API_KEY), &DEMO_API_KEY[..8], now).await?;
     }
     txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(CreatedMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into() })
+    Ok(CreatedMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into(), fee_bps: 0 })
 }
 
 /// The merchant an API key belongs to.

@@ -16,25 +16,15 @@ pub async fn create(
     key_prefix: &str,
     now: i64,
 ) -> Result<merchant::Model, StoreError> {
-    let m = merchant::ActiveModel {
-        merchant_id: Set(merchant_id.to_owned()),
-        name: Set(name.to_owned()),
-        created_at: Set(now),
-        ..Default::default()
-    };
+    let m =
+        merchant::ActiveModel { merchant_id: Set(merchant_id.to_owned()), name: Set(name.to_owned()), created_at: Set(now), ..Default::default() };
     merchant::Entity::insert(m).exec_without_returning(conn).await?;
     add_key(conn, merchant_id, key_hash, key_prefix, now).await?;
     find(conn, merchant_id).await?.ok_or(StoreError::NotFound)
 }
 
 /// Adds an API key to a merchant.
-pub async fn add_key(
-    conn: &impl ConnectionTrait,
-    merchant_id: &str,
-    key_hash: &str,
-    key_prefix: &str,
-    now: i64,
-) -> Result<(), StoreError> {
+pub async fn add_key(conn: &impl ConnectionTrait, merchant_id: &str, key_hash: &str, key_prefix: &str, now: i64) -> Result<(), StoreError> {
     let k = api_key::ActiveModel {
         merchant_id: Set(merchant_id.to_owned()),
         key_hash: Set(key_hash.to_owned()),
@@ -59,4 +49,14 @@ pub async fn find_by_key_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Re
         .one(conn)
         .await?
         .map(|k| k.merchant_id))
+}
+
+/// Sets a merchant's fee on chain payments (basis points).
+pub async fn set_fee(conn: &impl ConnectionTrait, merchant_id: &str, fee_bps: i32) -> Result<(), StoreError> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::FeeBps, sea_orm::sea_query::Expr::value(fee_bps))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
 }

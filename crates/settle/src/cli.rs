@@ -166,6 +166,9 @@ pub enum MerchantAction {
     Create {
         #[arg(long)]
         name: String,
+        /// Fee on chain payments in basis points (0 to 10000).
+        #[arg(long, default_value_t = 0)]
+        fee_bps: u16,
     },
 }
 
@@ -271,9 +274,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string(&m)?);
             Ok(())
         }
-        Command::Merchant { action: MerchantAction::Create { name } } => {
+        Command::Merchant { action: MerchantAction::Create { name, fee_bps } } => {
             let ctx = context(&cfg).await?;
-            let m = settle_app::merchants::create(&ctx, &name).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let m = settle_app::merchants::create(&ctx, &name, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&m)?);
             Ok(())
         }

@@ -12,9 +12,13 @@ use crate::{
 /// `POST /merchants`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CreateMerchantRequest {
     #[schema(example = "Acme Shop")]
     pub name: String,
+    /// Fee on chain payments in basis points, 0 to 10000 (default 0).
+    #[schema(example = 250)]
+    pub fee_bps: Option<u16>,
 }
 
 /// Create a merchant and its API key (shown once). Needs the admin token.
@@ -29,7 +33,11 @@ pub struct CreateMerchantRequest {
     ),
     security(("admin" = []))
 )]
-pub async fn create_merchant(State(st): State<AppState>, _admin: Admin, body: axum::body::Bytes) -> Result<(StatusCode, Json<CreatedMerchant>), ApiError> {
+pub async fn create_merchant(
+    State(st): State<AppState>,
+    _admin: Admin,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<CreatedMerchant>), ApiError> {
     let req: CreateMerchantRequest = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name).await?)))
+    Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name, req.fee_bps.unwrap_or(0)).await?)))
 }

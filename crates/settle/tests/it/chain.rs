@@ -208,7 +208,8 @@ async fn chain_payments_are_created_only_for_configured_chains_and_tokens() {
 async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
     use crate::helpers::*;
     let rpc = anvil.rpc();
-    deploy::deploy(&rpc, &key(0), key(0).address(), key(1).address(), true).await.unwrap();
+    // The treasury is anvil's third account (the second is the tests' recipient).
+    deploy::deploy(&rpc, &key(0), key(0).address(), key(2).address(), true).await.unwrap();
     let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
     let mut spec = settle_app::chain::settings::dev_chain(&anvil.url);
     spec.rpc_urls.insert(0, "http://127.0.0.1:9".into());
@@ -764,5 +765,53 @@ async fn dropped_and_stuck_relays_are_rebroadcast_and_replaced() {
     assert!(at_nonce.iter().all(|t| t.status == "MINED" || t.status == "REPLACED"), "{at_nonce:?}");
     let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
     assert!(m.contains("settle_chain_rebroadcasts_total") && m.contains("settle_chain_fee_bumps_total"));
+    app.finish().await;
+}
+
+/// A merchant's fee (basis points, set when the merchant is created) is signed into its payments' terms, and
+/// the contract sends it to the treasury.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merchant_fee_goes_to_the_treasury() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let app = chain_app(&anvil).await;
+    let rpc = anvil.rpc();
+    let r = app
+        .request(
+            reqwest::Method::POST,
+            "/merchants",
+            Some(crate::helpers::ADMIN_TOKEN),
+            Some(&serde_json::json!({"name": "Fee Shop", "feeBps": 250}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["feeBps"], 250);
+    let key_of_merchant = r.body["apiKey"].as_str().unwrap().to_owned();
+    let bad = app
+        .request(
+            reqwest::Method::POST,
+            "/merchants",
+            Some(crate::helpers::ADMIN_TOKEN),
+            Some(&serde_json::json!({"name": "Greedy", "feeBps": 10001}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(bad.assert_error(400, "parameter_invalid").as_deref(), Some("feeBps"));
+    let created = app
+        .request(
+            reqwest::Method::POST,
+            "/payments/create",
+            Some(&key_of_merchant),
+            Some(&crate::helpers::TestApp::chain_payment("with-fee").to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["terms"]["feeBps"], 250);
+    pay_directly(&rpc, &key(3), &created.body).await.unwrap();
+    let token: Address = crate::helpers::TOKEN.parse().unwrap();
+    let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
+    assert_eq!(deploy::balance_of(&rpc, token, recipient).await.unwrap(), U256::from(1500 - 37));
+    assert_eq!(deploy::balance_of(&rpc, token, key(2).address()).await.unwrap(), U256::from(37), "1500 × 2.5 %, rounded down, to the treasury");
     app.finish().await;
 }
