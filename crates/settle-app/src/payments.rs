@@ -351,7 +351,15 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     }
     metrics::counter!("settle_cache_requests_total", "result" => "miss").increment(1);
     tracing::debug!(payment_id = %id, "status cache miss");
-    let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+    let mut row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+    // A PENDING chain payment: the contract is the source of truth. If it shows the payment paid, that is recorded
+    // (PROCESSING, awaiting the watcher's confirmations) before it is reported.
+    if row.rail == Rail::Chain.as_str()
+        && row.status == PaymentStatus::Pending.as_str()
+        && let Some(next) = crate::chain::watcher::reconcile_pending(ctx, &row).await
+    {
+        row = next;
+    }
     ctx.cache.put_status(&cached(&row)).await;
     Ok(StatusView { payment_id: row.payment_id, status: row.status, chain_id: row.chain_id, updated_at: rfc3339(row.updated_at) })
 }

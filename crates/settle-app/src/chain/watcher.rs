@@ -262,3 +262,22 @@ fn app_store(e: crate::AppError) -> StoreError {
         _ => StoreError::Conflict("a payment could not be changed"),
     }
 }
+
+/// Asks the gateway's `getPayment` about a PENDING chain payment (the status read's cache miss). When the
+/// contract shows it paid, the payment becomes PROCESSING (SUBMITTED, seen through `getPayment`); the watcher
+/// completes it at its confirmations. Returns the new row; None when nothing changed or the chain did not
+/// answer within two seconds.
+pub async fn reconcile_pending(ctx: &Context, row: &settle_store::payments::PaymentRow) -> Option<settle_store::payments::PaymentRow> {
+    let chain = ctx.chains.get(row.chain_id?)?;
+    let pid = row.payment_id.parse::<B256>().ok()?;
+    let call = getPaymentCall { paymentId: pid }.abi_encode();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(2), chain.rpc.eth_call(None, chain.gateway, &call.into())).await.ok()?.ok()?;
+    let paid = getPaymentCall::abi_decode_returns(&out).ok()?;
+    if paid.payer.is_zero() {
+        return None;
+    }
+    let data = serde_json::json!({"source": "getPayment", "payer": paid.payer.to_checksum(None), "blockNumber": paid.blockNumber.to::<u64>()});
+    let changes = Changes { payer: Some(paid.payer.to_checksum(None)), ..Default::default() };
+    metrics::counter!("settle_chain_status_reconciled_total").increment(1);
+    apply_transition(ctx, row, PaymentStatus::Processing, changes, Some(data), None).await.ok()?.map(|(next, _)| next)
+}

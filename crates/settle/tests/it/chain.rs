@@ -815,3 +815,39 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     assert_eq!(deploy::balance_of(&rpc, token, key(2).address()).await.unwrap(), U256::from(37), "1500 × 2.5 %, rounded down, to the treasury");
     app.finish().await;
 }
+
+/// The status read is cache-first; on a miss for a PENDING chain payment it asks the contract (the source of
+/// truth): paid on chain, the payment is recorded PROCESSING before it is reported, even while the watcher has
+/// not looked yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_status_miss_asks_the_contract() {
+    use crate::helpers::*;
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let variant = Variant { db: Db::Sqlite, cache: Cache::Redis };
+    if !variant.available().await {
+        return;
+    }
+    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let mut setup = Setup::new(variant);
+    let mut spec = settle_app::chain::settings::dev_chain(&anvil.url);
+    spec.poll_ms = Some(600_000); // the watcher looks once at start, then not for ten minutes
+    setup.chains = vec![spec];
+    let app = TestApp::spawn_with(setup).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let created = app.create_payment("status-miss").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    pay_directly(&anvil.rpc(), &key(3), &created).await.unwrap();
+    let s = app.get(&format!("/payments/{id}/status")).await.body;
+    assert_eq!(s["status"], "PENDING", "a cache hit answers what was recorded");
+    // The cached entry goes (eviction, TTL): the next read misses and asks the contract.
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: i64 = redis::cmd("DEL").arg(settle_app::cache::status_key(&id)).query_async(&mut conn).await.unwrap();
+    let s = app.get(&format!("/payments/{id}/status")).await.body;
+    assert_eq!(s["status"], "PROCESSING", "{s}");
+    let p = app.get(&format!("/payments/{id}")).await.body;
+    assert_eq!(p["payer"].as_str().unwrap().to_ascii_lowercase(), format!("{:#x}", key(3).address()), "{p}");
+    let ev = app.get(&format!("/payments/{id}/events")).await.text;
+    assert!(ev.contains("getPayment"), "{ev}");
+    app.finish().await;
+}
