@@ -641,6 +641,7 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
             tokio::spawn(async move {
                 let mut ids = Vec::new();
                 for j in 0..per_payer {
+                    let t0 = std::time::Instant::now();
                     let mut body = crate::helpers::TestApp::chain_payment(&format!("load-{i}-{j}"));
                     body["chainId"] = serde_json::json!(chain);
                     let created = app.post("/payments/create", &body).await;
@@ -659,7 +660,7 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
                         assert_eq!(r.status, 202, "{}", r.text);
                         wait_status(&app, &id, "COMPLETED", Duration::from_secs(90)).await;
                     }
-                    ids.push(id);
+                    ids.push((id, t0.elapsed()));
                 }
                 ids
             })
@@ -673,7 +674,20 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
     for m in miners {
         let _ = m.await;
     }
-    eprintln!("{} gasless payments on two chains completed in {:?}", ids.len(), started.elapsed());
+    // Figures for scripts/bench (nothing here is asserted about speed).
+    let elapsed = started.elapsed();
+    let mut lat: Vec<Duration> = ids.iter().map(|(_, d)| *d).collect();
+    lat.sort();
+    let pct = |p: usize| lat[(lat.len() * p / 100).min(lat.len() - 1)].as_millis();
+    eprintln!(
+        "CHAIN-BENCH {} gasless payments on two chains in {:.1} s: {:.1} confirmed/s, create to COMPLETED p50 {} ms p95 {} ms",
+        ids.len(),
+        elapsed.as_secs_f64(),
+        ids.len() as f64 / elapsed.as_secs_f64(),
+        pct(50),
+        pct(95)
+    );
+    let ids: Vec<String> = ids.into_iter().map(|(id, _)| id).collect();
     for id in &ids {
         assert_eq!(status_of(&app, id).await, "COMPLETED");
     }
