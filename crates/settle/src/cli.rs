@@ -346,6 +346,7 @@ async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> 
         }
         ChainAction::Status => {
             let db = startup::open_database(cfg).await?;
+            settle_store::migration::up(&db).await?;
             for spec in &cfg.chains {
                 let chain = settle_app::chain::Chain::from_spec(spec).map_err(|e| anyhow::anyhow!("{e}"))?;
                 let cursor = settle_store::chain::cursor(&db, chain.chain_id as i64).await?;
@@ -354,11 +355,13 @@ async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> 
                 let latest = chain.rpc.nonce(relayer, "latest").await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
                 let pending = chain.rpc.nonce(relayer, "pending").await.map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
                 let balance = chain.rpc.balance(relayer).await.map(|b| b.to_string()).unwrap_or_else(|_| "?".into());
+                let db_nonce = settle_store::relay::next_nonce(&db, chain.chain_id as i64, &relayer.to_checksum(None)).await?;
                 let line = serde_json::json!({
                     "chainId": chain.chain_id,
                     "head": head,
                     "watcherCursor": cursor.map(|c| c.block_number),
                     "relayer": relayer.to_checksum(None),
+                    "relayerNextNonceInDatabase": db_nonce,
                     "relayerNonceLatest": latest,
                     "relayerNoncePending": pending,
                     "relayerBalanceWei": balance,

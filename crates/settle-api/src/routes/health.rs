@@ -17,6 +17,26 @@ pub struct Health {
     pub cache: CacheHealthView,
     /// The card gateway: which one, and its circuit.
     pub gateway: GatewayHealth,
+    /// Each configured chain, as its watcher and relayer last saw it.
+    pub chains: Vec<ChainHealth>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainHealth {
+    pub chain_id: u64,
+    /// The chain's head block (null until the watcher reached the node).
+    pub head: Option<u64>,
+    /// The last block the watcher read.
+    pub watcher_cursor: Option<u64>,
+    pub watcher_lag_blocks: Option<u64>,
+    pub relayer: String,
+    /// Decimal wei.
+    pub relayer_balance_wei: Option<String>,
+    /// The relayer's balance is under the chain's `low_balance_wei`: fund it.
+    pub low_balance: bool,
+    /// Relayed transactions sent and not yet mined.
+    pub pending_relays: usize,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -67,6 +87,25 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
             },
             circuit: st.ctx.pg.as_ref().map(|pg| pg.circuit_state().as_str()),
         },
+        chains: st
+            .ctx
+            .chains
+            .0
+            .iter()
+            .map(|c| {
+                let o = c.observed();
+                ChainHealth {
+                    chain_id: c.chain_id,
+                    head: o.head,
+                    watcher_cursor: o.cursor,
+                    watcher_lag_blocks: o.head.zip(o.cursor).map(|(h, c)| h.saturating_sub(c)),
+                    relayer: c.relayer.address().to_checksum(None),
+                    relayer_balance_wei: o.relayer_balance_wei.map(|w| w.to_string()),
+                    low_balance: o.relayer_balance_wei.is_some_and(|w| w < c.low_balance_wei),
+                    pending_relays: o.pending_relays,
+                }
+            })
+            .collect(),
     };
     (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -66,7 +66,13 @@ impl Relayer {
         let followed = self.follow().await?;
         let sent = self.send_pending().await?;
         if let Ok(b) = self.chain.rpc.balance(self.chain.relayer.address()).await {
-            metrics::gauge!("settle_chain_relayer_balance_wei", "chain" => self.chain.chain_id.to_string()).set(b.to::<u128>() as f64);
+            let wei = b.saturating_to::<u128>();
+            metrics::gauge!("settle_chain_relayer_balance_wei", "chain" => self.chain.chain_id.to_string()).set(wei as f64);
+            let was_low = self.chain.observed().relayer_balance_wei.is_some_and(|w| w < self.chain.low_balance_wei);
+            if wei < self.chain.low_balance_wei && !was_low {
+                tracing::warn!(chain = self.chain.chain_id, relayer = %self.address, balance_wei = %wei, "the relayer's balance is low: fund it before relays fail");
+            }
+            self.chain.observe(|st| st.relayer_balance_wei = Some(wei));
         }
         Ok(if followed + sent > 0 { Outcome::Worked(followed + sent) } else { Outcome::Idle })
     }
@@ -76,6 +82,7 @@ impl Relayer {
         let id = self.chain.chain_id as i64;
         let txs = relay::sent_txs(&self.ctx.db, id, &self.address).await?;
         metrics::gauge!("settle_chain_relayer_pending", "chain" => id.to_string()).set(txs.len() as f64);
+        self.chain.observe(|st| st.pending_relays = txs.len());
         if txs.is_empty() {
             return Ok(0);
         }

@@ -25,6 +25,8 @@ pub struct ChainSpec {
     pub max_gas: Option<u64>,
     /// How often the watcher looks for new blocks, in milliseconds (default 2000).
     pub poll_ms: Option<u64>,
+    /// Below this relayer balance (wei), /health warns (default 50000000000000000, 0.05 ETH).
+    pub low_balance_wei: Option<u64>,
     pub tokens: Vec<TokenSpec>,
 }
 
@@ -59,6 +61,29 @@ pub struct Chain {
     pub tokens: Vec<Token>,
     pub rpc: Arc<Rpc>,
     pub rpc_urls: Vec<String>,
+    pub low_balance_wei: u128,
+    /// What the watcher and the relayer last saw (for /health, without a chain call per request).
+    pub state: Arc<std::sync::Mutex<ChainState>>,
+}
+
+/// A chain's state as its workers last saw it.
+#[derive(Clone, Debug, Default)]
+pub struct ChainState {
+    pub head: Option<u64>,
+    pub cursor: Option<u64>,
+    pub relayer_balance_wei: Option<u128>,
+    pub pending_relays: usize,
+}
+
+impl Chain {
+    /// Updates what the workers saw.
+    pub fn observe(&self, f: impl FnOnce(&mut ChainState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub fn observed(&self) -> ChainState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 impl std::fmt::Debug for Chain {
@@ -113,6 +138,8 @@ impl Chain {
             tokens,
             rpc: Arc::new(Rpc::new(&s.rpc_urls, Duration::from_secs(5)).map_err(|e| format!("chains[{id}]: {e}"))?),
             rpc_urls: s.rpc_urls.clone(),
+            low_balance_wei: u128::from(s.low_balance_wei.unwrap_or(50_000_000_000_000_000)),
+            state: Default::default(),
         })
     }
 
@@ -153,6 +180,7 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         relayer_key: Some(ANVIL_DEV_KEY.into()),
         max_gas: None,
         poll_ms: Some(500),
+        low_balance_wei: None,
         tokens: vec![TokenSpec { address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(), symbol: "USDC".into(), decimals: 6 }],
     }
 }

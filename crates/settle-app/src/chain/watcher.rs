@@ -75,6 +75,7 @@ impl Watcher {
         let rpc = &self.chain.rpc;
         let head = rpc.block_number().await.map_err(|e| self.rpc_err(e))?;
         metrics::gauge!("settle_chain_head", "chain" => id.to_string()).set(head as f64);
+        self.chain.observe(|st| st.head = Some(head));
         let mut from = match store::cursor(&self.ctx.db, id).await? {
             Some(c) => {
                 let canonical = rpc.block(Some(c.block_number as u64)).await.map_err(|e| self.rpc_err(e))?;
@@ -127,6 +128,7 @@ impl Watcher {
             store::remember_block(&self.ctx.db, id, to as i64, &hex_hash(&end.hash)).await?;
             store::set_cursor(&self.ctx.db, id, to as i64, &hex_hash(&end.hash), now).await?;
             metrics::gauge!("settle_chain_watcher_lag_blocks", "chain" => id.to_string()).set((head - to) as f64);
+            self.chain.observe(|st| st.cursor = Some(to));
             from = to + 1;
         }
         worked += self.apply_logs(head).await?;

@@ -47,23 +47,35 @@ impl Anvil {
             eprintln!("SKIPPED: anvil is not installed (npm ci in crates/settle-chain/contracts)");
             return None;
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = std::process::Command::new(bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", &chain_id.to_string(), "--hardfork", "cancun", "--silent"])
-            .args(extra)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn anvil");
-        let anvil = Self { child, url: format!("http://127.0.0.1:{port}"), chain_id };
-        let rpc = anvil.rpc();
-        for _ in 0..100 {
-            if rpc.chain_id().await.is_ok() {
-                return Some(anvil);
+        // A free port is only free until someone takes it: when our anvil lost the race (it exited) or another
+        // test's node answers (another chain id), start again on another port. Two tests must never share a node.
+        for _ in 0..10 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let child = std::process::Command::new(&bin)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--chain-id", &chain_id.to_string(), "--hardfork", "cancun", "--silent"])
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn anvil");
+            let mut anvil = Self { child, url: format!("http://127.0.0.1:{port}"), chain_id };
+            let rpc = anvil.rpc();
+            for _ in 0..100 {
+                if anvil.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                if let Ok(id) = rpc.chain_id().await {
+                    let block = rpc.block_number().await.unwrap_or(u64::MAX);
+                    if id == chain_id && block == 0 && anvil.child.try_wait().ok().flatten().is_none() {
+                        return Some(anvil);
+                    }
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(anvil);
         }
-        panic!("anvil did not start on {port}");
+        panic!("anvil did not start");
     }
 
     pub fn rpc(&self) -> Rpc {
@@ -378,6 +390,23 @@ async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
     let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
     assert_eq!(app.get(&format!("/payments/{id}")).await.body["txHash"], paid["txHash"]);
+    // `settle chain status` with the deploy's block in settle.toml and the keys in the environment.
+    let block = text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    std::fs::write(dir.0.join("settle.toml"), block).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["chain", "status"])
+        .current_dir(&dir.0)
+        .env("SETTLE_LOG", "warn")
+        .env("SETTLE_CHAIN_31337_SIGNER_KEY", DEV_KEYS[0])
+        .env("SETTLE_CHAIN_31337_RELAYER_KEY", DEV_KEYS[0])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["chainId"], 31337);
+    assert!(status["head"].as_str().is_some_and(|h| h.parse::<u64>().is_ok()), "{status}");
+    assert!(status["relayerBalanceWei"].as_str().is_some_and(|b| b != "?"), "{status}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&DEV_KEYS[0][2..]), "no key is printed");
     app.finish().await;
 }
 
@@ -465,6 +494,13 @@ async fn a_payer_without_eth_pays_with_two_signatures() {
     assert_eq!(txs.len(), 1, "{txs:?}");
     assert_eq!(txs[0].status, "MINED");
     assert_eq!(Some(txs[0].tx_hash.clone()), p["txHash"].as_str().map(str::to_owned));
+    // /health shows the chain as its workers saw it.
+    let h = app.request(reqwest::Method::GET, "/health", None, None, &[]).await.body;
+    let c = &h["chains"][0];
+    assert_eq!(c["chainId"], 31337, "{h}");
+    assert!(c["head"].as_u64().is_some() && c["watcherCursor"].as_u64().is_some(), "{h}");
+    assert_eq!(c["lowBalance"], false, "{h}");
+    assert!(c["relayerBalanceWei"].as_str().is_some(), "{h}");
     // The client secret opens this payment's checkout and nothing else.
     let other = app.create_payment("gasless-2").await;
     let r = app

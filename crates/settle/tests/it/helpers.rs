@@ -321,6 +321,7 @@ impl TestApp {
         }
         cfg.redis_ca_file = setup.redis_ca_file.clone();
         cfg.chains = setup.chains.clone();
+        cfg.relay_wait = setup.settings.relay_wait;
         if let Some(t) = setup.shutdown_timeout {
             cfg.shutdown_timeout = t;
         }
