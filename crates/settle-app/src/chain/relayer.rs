@@ -178,32 +178,44 @@ impl Relayer {
         let cap = 1_000_000_000_000u128; // 1000 gwei
         let mut fees = old.bumped(cap);
         fees.max_fee_per_gas = fees.max_fee_per_gas.max(now_fees.max_fee_per_gas.min(cap));
-        let signed =
-            sign_1559(&self.chain.relayer, self.chain.chain_id, tx.nonce as u64, Some(self.chain.forwarder), U256::ZERO, call, gas + 120_000, fees)
-                .map_err(|e| RelayError::Sign(self.chain.chain_id, e))?;
-        let now = settle_store::now_ms();
-        relay::insert_tx(
-            &self.ctx.db,
-            relay::NewTx {
-                chain_id: id,
-                relayer: self.address.clone(),
-                nonce: tx.nonce,
-                relay_request_id: tx.relay_request_id.clone(),
-                tx_hash: format!("{:#x}", signed.hash),
-                raw_tx: signed.raw.to_string(),
-                max_fee: fees.max_fee_per_gas.to_string(),
-                max_priority_fee: fees.max_priority_fee_per_gas.to_string(),
-                sent_block: head,
-            },
-            now,
-        )
-        .await?;
+        let signed = self.sign_and_record(&self.ctx.db, tx.nonce, tx.relay_request_id.clone(), call, gas, fees, head).await?;
         tracing::warn!(chain = id, nonce = tx.nonce, old = %tx.tx_hash, new = %signed.hash, "relayed transaction stuck; replaced with higher fees");
         metrics::counter!("settle_chain_fee_bumps_total", "chain" => id.to_string()).increment(1);
         if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
             tracing::debug!(chain = id, error = %e, "replacement refused for now");
         }
         Ok(())
+    }
+
+    /// Signs the forwarder call at `nonce` and records the transaction (in the caller's database transaction,
+    /// when it allocates the nonce); broadcasting is the caller's.
+    #[allow(clippy::too_many_arguments)]
+    async fn sign_and_record(
+        &self,
+        conn: &impl settle_store::ConnectionTrait,
+        nonce: i64,
+        relay_request_id: Option<String>,
+        call: Bytes,
+        gas: u64,
+        fees: Fees,
+        head: i64,
+    ) -> Result<settle_chain::tx::SignedTx, RelayError> {
+        let signed =
+            sign_1559(&self.chain.relayer, self.chain.chain_id, nonce as u64, Some(self.chain.forwarder), U256::ZERO, call, gas + 120_000, fees)
+                .map_err(|e| RelayError::Sign(self.chain.chain_id, e))?;
+        let tx = relay::NewTx {
+            chain_id: self.chain.chain_id as i64,
+            relayer: self.address.clone(),
+            nonce,
+            relay_request_id,
+            tx_hash: format!("{:#x}", signed.hash),
+            raw_tx: signed.raw.to_string(),
+            max_fee: fees.max_fee_per_gas.to_string(),
+            max_priority_fee: fees.max_priority_fee_per_gas.to_string(),
+            sent_block: head,
+        };
+        relay::insert_tx(conn, tx, settle_store::now_ms()).await?;
+        Ok(signed)
     }
 
     /// Sends pending relay requests; returns how many.
@@ -241,26 +253,8 @@ impl Relayer {
             if !relay::take_nonce(&txn, id, &self.address, nonce).await? {
                 continue;
             }
-            let signed =
-                sign_1559(&self.chain.relayer, self.chain.chain_id, nonce as u64, Some(self.chain.forwarder), U256::ZERO, call, gas + 120_000, fees)
-                    .map_err(|e| RelayError::Sign(self.chain.chain_id, e))?;
+            let signed = self.sign_and_record(&txn, nonce, Some(rr.relay_request_id.clone()), call, gas, fees, head).await?;
             let hash = format!("{:#x}", signed.hash);
-            relay::insert_tx(
-                &txn,
-                relay::NewTx {
-                    chain_id: id,
-                    relayer: self.address.clone(),
-                    nonce,
-                    relay_request_id: Some(rr.relay_request_id.clone()),
-                    tx_hash: hash.clone(),
-                    raw_tx: signed.raw.to_string(),
-                    max_fee: fees.max_fee_per_gas.to_string(),
-                    max_priority_fee: fees.max_priority_fee_per_gas.to_string(),
-                    sent_block: head,
-                },
-                now,
-            )
-            .await?;
             relay::set_request_status(&txn, rr.id, relay::PENDING, relay::SENT, Some(&hash), None, now).await?;
             txn.commit().await.map_err(StoreError::from)?;
             if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {

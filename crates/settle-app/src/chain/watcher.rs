@@ -42,6 +42,8 @@ pub enum WatchError {
     Store(#[from] StoreError),
     #[error("chain {0}: {1}")]
     Rpc(u64, RpcError),
+    #[error(transparent)]
+    App(#[from] crate::AppError),
 }
 
 fn hex_hash(h: &B256) -> String {
@@ -181,7 +183,7 @@ impl Watcher {
             if confirmations < self.chain.confirmations as i64 {
                 if status == PaymentStatus::Pending {
                     let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
-                    if apply_transition(&self.ctx, &row, PaymentStatus::Processing, changes, Some(data), None).await.map_err(app_store)?.is_some() {
+                    if apply_transition(&self.ctx, &row, PaymentStatus::Processing, changes, Some(data), None).await?.is_some() {
                         n += 1;
                     }
                 }
@@ -204,7 +206,7 @@ impl Watcher {
             let mut current = row;
             if current.status == PaymentStatus::Pending.as_str() {
                 let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
-                match apply_transition(&self.ctx, &current, PaymentStatus::Processing, changes, Some(data.clone()), None).await.map_err(app_store)? {
+                match apply_transition(&self.ctx, &current, PaymentStatus::Processing, changes, Some(data.clone()), None).await? {
                     Some((next, _)) => current = next,
                     None => continue,
                 }
@@ -215,7 +217,7 @@ impl Watcher {
                 block_number: Some(log.block_number),
                 ..Default::default()
             };
-            if apply_transition(&self.ctx, &current, PaymentStatus::Completed, changes, Some(data), None).await.map_err(app_store)?.is_some() {
+            if apply_transition(&self.ctx, &current, PaymentStatus::Completed, changes, Some(data), None).await?.is_some() {
                 store::mark_applied(&self.ctx.db, log.id).await?;
                 metrics::counter!("settle_chain_payments_completed_total", "chain" => id.to_string()).increment(1);
                 n += 1;
@@ -248,20 +250,12 @@ impl Watcher {
                 continue;
             }
             let data = serde_json::json!({"deadline": row.deadline, "confirmedBlock": confirmed, "blockTimestamp": before});
-            if apply_transition(&self.ctx, &row, PaymentStatus::Expired, Changes::default(), Some(data), None).await.map_err(app_store)?.is_some() {
+            if apply_transition(&self.ctx, &row, PaymentStatus::Expired, Changes::default(), Some(data), None).await?.is_some() {
                 metrics::counter!("settle_chain_payments_expired_total", "chain" => id.to_string()).increment(1);
                 n += 1;
             }
         }
         Ok(n)
-    }
-}
-
-/// An application error inside a worker step, as a store error (the worker logs it and tries again).
-fn app_store(e: crate::AppError) -> StoreError {
-    match e {
-        crate::AppError::Unavailable(_) => StoreError::Conflict("the database is unavailable"),
-        _ => StoreError::Conflict("a payment could not be changed"),
     }
 }
 

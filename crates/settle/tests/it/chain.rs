@@ -200,15 +200,7 @@ async fn chain_payments_are_created_only_for_configured_chains_and_tokens() {
     let deadline = p.body["terms"]["deadline"].as_u64().unwrap();
     assert!((now_secs() + 590..=now_secs() + 610).contains(&deadline));
     // The signature is the chain signer's, over exactly these terms.
-    let t = &p.body["terms"];
-    let terms = PaymentTerms {
-        paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
-        token: t["token"].as_str().unwrap().parse().unwrap(),
-        amount: U256::from_str_radix(t["amount"].as_str().unwrap(), 10).unwrap(),
-        recipient: t["recipient"].as_str().unwrap().parse().unwrap(),
-        feeBps: t["feeBps"].as_u64().unwrap() as u16,
-        deadline,
-    };
+    let terms = terms_of(&p.body);
     let hash = terms.eip712_signing_hash(&eip712::gateway_domain(31337, DEV_GATEWAY.parse().unwrap()));
     let sig = hex::decode(p.body["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
     assert_eq!(eip712::recover(&hash, &sig), Ok(key(0).address()));
@@ -234,24 +226,23 @@ async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
     TestApp::spawn_with(setup).await.unwrap()
 }
 
-/// Pays a payment's terms directly from `payer` (who holds ETH): approve, then `pay`. Returns the tx receipt.
-async fn pay_directly(rpc: &Rpc, payer: &PrivateKeySigner, created: &serde_json::Value) -> Result<settle_chain::rpc::Receipt, String> {
-    let t = &created["terms"];
-    let terms = PaymentTerms {
+/// The signed terms of a payment, from its JSON.
+fn terms_of(payment: &serde_json::Value) -> PaymentTerms {
+    let t = &payment["terms"];
+    PaymentTerms {
         paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
         token: t["token"].as_str().unwrap().parse().unwrap(),
         amount: U256::from_str_radix(t["amount"].as_str().unwrap(), 10).unwrap(),
         recipient: t["recipient"].as_str().unwrap().parse().unwrap(),
         feeBps: t["feeBps"].as_u64().unwrap() as u16,
         deadline: t["deadline"].as_u64().unwrap(),
-    };
-    let gateway: Address = DEV_GATEWAY.parse().unwrap();
-    deploy::mint(rpc, &key(0), terms.token, payer.address(), terms.amount).await?;
-    let approve = contracts::approveCall { spender: gateway, value: terms.amount }.abi_encode();
-    deploy::send_and_wait(rpc, payer, Some(terms.token), approve.into(), 100_000).await?;
+    }
+}
+
+/// Pays a payment's terms directly from `payer` (who holds ETH; the test token is minted to it first).
+async fn pay_directly(rpc: &Rpc, payer: &PrivateKeySigner, created: &serde_json::Value) -> Result<settle_chain::rpc::Receipt, String> {
     let sig = hex::decode(created["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
-    let pay = contracts::payCall { terms, serverSignature: sig.into() }.abi_encode();
-    deploy::send_and_wait(rpc, payer, Some(gateway), pay.into(), 300_000).await
+    deploy::pay_directly(rpc, payer, DEV_GATEWAY.parse().unwrap(), terms_of(created), sig.into(), Some(&key(0))).await
 }
 
 async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String {
@@ -538,17 +529,7 @@ async fn a_tampered_gasless_request_is_refused_before_any_gas_is_spent() {
         let sig = eip712::sign_struct(signer, &fdomain, &request_of(r)).unwrap();
         serde_json::json!({"request": r, "signature": format!("0x{}", hex::encode(sig.as_bytes()))})
     };
-    let gateway_terms = || {
-        let t = &created["terms"];
-        PaymentTerms {
-            paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
-            token: t["token"].as_str().unwrap().parse().unwrap(),
-            amount: U256::from_str_radix(t["amount"].as_str().unwrap(), 10).unwrap(),
-            recipient: t["recipient"].as_str().unwrap().parse().unwrap(),
-            feeBps: 0,
-            deadline: t["deadline"].as_u64().unwrap(),
-        }
-    };
+    let gateway_terms = || terms_of(&created);
     let sig = hex::decode(created["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
     let with_data = |terms: PaymentTerms| {
         let mut r = good["request"].clone();

@@ -49,7 +49,10 @@ pub async fn typed_data(
 ) -> Result<Json<TypedData>, ApiError> {
     let permit = match (q.permit_signature, q.permit_deadline) {
         (Some(sig), Some(deadline)) => Some(SignedPermit {
-            signature: hex_decode(&sig).ok_or_else(|| ApiError::invalid("permitSignature", "permitSignature must be 0x + 130 hex"))?,
+            signature: sig
+                .strip_prefix("0x")
+                .and_then(|h| hex::decode(h).ok())
+                .ok_or_else(|| ApiError::invalid("permitSignature", "permitSignature must be 0x + 130 hex"))?,
             deadline,
         }),
         (None, None) => None,
@@ -57,14 +60,6 @@ pub async fn typed_data(
         (None, Some(_)) => return Err(ApiError::missing("permitSignature")),
     };
     Ok(Json(checkout::typed_data(&st.ctx, &m, &id, &q.payer, permit).await?))
-}
-
-fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    let d = s.strip_prefix("0x")?;
-    if d.len() % 2 != 0 || !d.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    (0..d.len()).step_by(2).map(|i| u8::from_str_radix(&d[i..i + 2], 16).ok()).collect()
 }
 
 /// Submit the payer's signed ForwardRequest: verified (signature, signer, nonce, deadline, target, value, the
