@@ -107,6 +107,15 @@ impl From<AppError> for ApiError {
             AppError::IdempotencyInFlight => {
                 Self::new(StatusCode::CONFLICT, "idempotency_in_flight", "a request with this Idempotency-Key is still in progress; retry later")
             }
+            AppError::Retryable(_) => {
+                let mut e = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "database_busy",
+                    "the database rolled the request back under contention; retry it (with the same Idempotency-Key to be safe)",
+                );
+                e.retry_after = Some(1);
+                e
+            }
             AppError::Unavailable(what) => {
                 let code = if what == "the database" { "database_unavailable" } else { "service_unavailable" };
                 let mut e = Self::new(
@@ -149,6 +158,9 @@ impl From<AppError> for ApiError {
                 "gateway_misconfigured",
                 "the card gateway refused this server's configuration; nothing was charged and the payment is PENDING. The operator has been alerted",
             ),
+            AppError::OrderRefused { status, code, message } => {
+                Self::new(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), code, message)
+            }
             AppError::InvalidSignature(m) => Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", m),
             AppError::RelayRefused { code, param, message } => {
                 Self { param: param.map(Into::into), ..Self::new(StatusCode::BAD_REQUEST, code, message) }

@@ -15,15 +15,28 @@ use crate::{ApiError, AppState};
 pub struct Merchant(pub String);
 
 fn bearer(parts: &Parts) -> Option<&str> {
-    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    bearer_token(&parts.headers)
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
+
+/// The merchant the rate limiter already resolved this request's key to (from the authentication cache), so
+/// the key is not hashed and looked up twice.
+#[derive(Clone)]
+pub(crate) struct KnownMerchant(pub String);
 
 impl FromRequestParts<AppState> for Merchant {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        if let Some(KnownMerchant(m)) = parts.extensions.get::<KnownMerchant>() {
+            return Ok(Self(m.clone()));
+        }
         let key = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         Ok(Self(settle_app::merchants::authenticate(&st.ctx, key).await?))
     }
@@ -49,7 +62,8 @@ impl FromRequestParts<AppState> for PaymentCaller {
     }
 }
 
-/// The admin token of `POST /merchants`, checked in constant time.
+/// The admin token of the merchant routes (`POST /merchants`, `PATCH /merchants/{merchantId}`), checked in
+/// constant time.
 pub struct Admin;
 
 impl FromRequestParts<AppState> for Admin {
@@ -58,7 +72,11 @@ impl FromRequestParts<AppState> for Admin {
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
         use secrecy::ExposeSecret;
         let Some(expected) = &st.cfg.admin_token else {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "POST /merchants is disabled; set SETTLE_ADMIN_TOKEN to enable it"));
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "merchant administration is disabled; set SETTLE_ADMIN_TOKEN to enable it",
+            ));
         };
         let given = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let (a, b) = (given.as_bytes(), expected.expose_secret().as_bytes());

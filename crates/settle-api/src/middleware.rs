@@ -4,24 +4,70 @@ use std::{net::SocketAddr, num::NonZeroU32, sync::Arc, time::Instant};
 
 use axum::{
     extract::{ConnectInfo, MatchedPath, Request, State},
-    http::{StatusCode, header},
+    http::{Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
-use sha2::Digest;
 
 use crate::{ApiError, AppState, RateLimit, error::REQUEST_ID};
+
+/// Every error answered outside Settle's handlers (axum's own rejections: a wrong method, a path segment that
+/// is not UTF-8, a body over the limit on a raw-body route) becomes the JSON error envelope, keeping its status
+/// and headers (`Allow`, `Retry-After`).
+///
+/// A body sent with a Content-Type that is not JSON is refused here with 415 (no Content-Type at all is read as
+/// JSON).
+pub async fn envelope(req: Request, next: Next) -> Response {
+    let sends_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    if sends_body && let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let essence = ct.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        if essence != "application/json" && !(essence.starts_with("application/") && essence.ends_with("+json")) {
+            return ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON, sent with Content-Type: application/json",
+            )
+            .into_response();
+        }
+    }
+    let res = next.run(req).await;
+    let status = res.status();
+    let json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).trim().to_owned()).unwrap_or_default();
+    let code = match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        s if s.is_server_error() => "internal_error",
+        _ => "request_invalid",
+    };
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this route does not take this method (see Allow)".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_owned(),
+        s if s.is_server_error() => "an internal error occurred; quote the request id when reporting it".to_owned(),
+        _ if !text.is_empty() => text,
+        s => s.canonical_reason().unwrap_or("the request was refused").to_lowercase(),
+    };
+    let mut out = ApiError::new(status, code, message).into_response();
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
 
 /// Runs the request inside its request id (for error bodies), bounds it by the request timeout (SSE streams
 /// excepted), and records its latency per route.
 pub async fn request_context(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".into());
     let method = req.method().to_string();
     let streaming = route == "/events";
@@ -49,34 +95,92 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
 /// A keyed token bucket: the key is the caller's API key (hashed) or, without one, its address. Buckets of
 /// callers gone quiet are dropped every few thousand requests, so made-up keys cannot grow it without bound.
 #[derive(Clone)]
-pub struct Limiter(Arc<DefaultKeyedRateLimiter<String>>, Arc<std::sync::atomic::AtomicU64>);
+pub struct Limiter {
+    calls: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Attempts at the admin routes, per address: few, whatever the general rate.
+    admin: Arc<DefaultKeyedRateLimiter<String>>,
+    /// Gateway callbacks (unauthenticated), per address: their own budget, apart from API calls.
+    callbacks: Arc<DefaultKeyedRateLimiter<String>>,
+    seen: Arc<std::sync::atomic::AtomicU64>,
+    ctx: settle_app::Context,
+    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+}
+
+/// Admin-route attempts allowed per client address: a burst of 10, then one every 6 s.
+const ADMIN_PER_MINUTE: u32 = 10;
+/// Gateway callbacks per second per address (a burst of twice that): a gateway sends one per transaction.
+const CALLBACKS_PER_SECOND: u32 = 50;
 
 impl Limiter {
-    pub fn new(l: RateLimit) -> Self {
+    pub fn new(l: RateLimit, ctx: settle_app::Context, trusted_proxies: Vec<std::net::IpAddr>) -> Self {
         let per = NonZeroU32::new(l.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(l.burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        Self(Arc::new(RateLimiter::keyed(Quota::per_second(per).allow_burst(burst))), Default::default())
+        let admin = NonZeroU32::new(ADMIN_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
+        let callbacks = NonZeroU32::new(CALLBACKS_PER_SECOND).unwrap_or(NonZeroU32::MIN);
+        let callback_burst = NonZeroU32::new(CALLBACKS_PER_SECOND * 2).unwrap_or(NonZeroU32::MIN);
+        Self {
+            calls: Arc::new(RateLimiter::keyed(Quota::per_second(per).allow_burst(burst))),
+            admin: Arc::new(RateLimiter::keyed(Quota::per_minute(admin))),
+            callbacks: Arc::new(RateLimiter::keyed(Quota::per_second(callbacks).allow_burst(callback_burst))),
+            seen: Default::default(),
+            ctx,
+            trusted_proxies: Arc::new(trusted_proxies),
+        }
+    }
+
+    /// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
+    /// `X-Forwarded-For` that is not one of the trusted proxies.
+    fn client(&self, req: &Request) -> String {
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let Some(peer) = peer else { return "unknown".into() };
+        if !self.trusted_proxies.contains(&peer) {
+            return peer.to_string();
+        }
+        let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+        forwarded
+            .rsplit(',')
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .find(|a| !self.trusted_proxies.contains(a))
+            .unwrap_or(peer)
+            .to_string()
     }
 
     fn tidy(&self) {
-        if self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
-            self.0.retain_recent();
-            self.0.shrink_to_fit();
+        if self.seen.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
+            for l in [&self.calls, &self.admin, &self.callbacks] {
+                l.retain_recent();
+                l.shrink_to_fit();
+            }
         }
     }
 }
 
-pub async fn rate_limit(State(limiter): State<Limiter>, req: Request, next: Next) -> Response {
-    let key = match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        Some(auth) => hex::encode(sha2::Sha256::digest(auth.as_bytes())),
-        None => req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_else(|| "anonymous".into()),
+/// Rate limits a merchant's calls by merchant (a key this instance has authenticated: no lookup), and every
+/// other call (no key, an unknown or wrong key, the admin token) by client address: random bearer tokens from
+/// one address share one bucket, so they cannot buy a database lookup each.
+pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: Next) -> Response {
+    let merchant = match crate::extract::bearer_token(req.headers()) {
+        Some(t) => settle_app::merchants::known_merchant(&limiter.ctx, t).await,
+        None => None,
+    };
+    if let Some(m) = &merchant {
+        req.extensions_mut().insert(crate::extract::KnownMerchant(m.clone()));
+    }
+    let client = limiter.client(&req);
+    let key = match merchant {
+        Some(m) => format!("merchant:{m}"),
+        None => format!("addr:{client}"),
     };
     limiter.tidy();
-    match limiter.0.check_key(&key) {
+    let path = req.uri().path();
+    let checked = if path.starts_with("/merchants") {
+        limiter.admin.check_key(&client).and_then(|()| limiter.calls.check_key(&key))
+    } else if path == "/payments/callback" {
+        limiter.callbacks.check_key(&client)
+    } else {
+        limiter.calls.check_key(&key)
+    };
+    match checked {
         Ok(()) => next.run(req).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());

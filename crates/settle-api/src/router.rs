@@ -22,8 +22,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState,
-    middleware::{Limiter, rate_limit, request_context},
-    routes::{events, health, merchants, meta, payments},
+    middleware::{Limiter, envelope, rate_limit, request_context},
+    routes::{events, health, merchants, meta, orders, payments},
 };
 
 #[derive(OpenApi)]
@@ -34,6 +34,8 @@ use crate::{
         (name = "payments", description = "Create, read, list and cancel payments"),
         (name = "events", description = "Server-Sent Events of a merchant's payments"),
         (name = "merchants", description = "Merchant administration"),
+        (name = "shop", description = "The shop's users, items and coupons"),
+        (name = "orders", description = "Orders and the purchase saga"),
         (name = "health", description = "Liveness, readiness, dependencies"),
         (name = "meta", description = "Metrics and API description"),
     )
@@ -45,14 +47,21 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let c = doc.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A merchant API key")).build()));
-        c.add_security_scheme("admin", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("SETTLE_ADMIN_TOKEN")).build()));
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A merchant API key")).build()),
+        );
+        c.add_security_scheme(
+            "admin",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("SETTLE_ADMIN_TOKEN")).build()),
+        );
     }
 }
 
 fn table() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(merchants::create_merchant))
+        .routes(routes!(merchants::update_merchant))
         .routes(routes!(payments::create::create_payment))
         .routes(routes!(payments::list::list_payments))
         .routes(routes!(payments::get::get_payment))
@@ -64,6 +73,18 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::gasless::gasless))
         .routes(routes!(payments::gasless::relay))
         .routes(routes!(payments::callback::gateway_callback))
+        .routes(routes!(orders::create_user))
+        .routes(routes!(orders::get_user))
+        .routes(routes!(orders::create_item))
+        .routes(routes!(orders::get_item))
+        .routes(routes!(orders::create_coupon))
+        .routes(routes!(orders::issue_coupon))
+        .routes(routes!(orders::place_order))
+        .routes(routes!(orders::purchase))
+        .routes(routes!(orders::get_order))
+        .routes(routes!(orders::get_saga))
+        .routes(routes!(orders::list_sagas))
+        .routes(routes!(orders::saga_stats))
         .routes(routes!(events::stream_events))
         .routes(routes!(health::health))
         .routes(routes!(health::live))
@@ -96,16 +117,21 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key"), HeaderName::from_static("last-event-id")])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("last-event-id"),
+        ])
         .expose_headers([HeaderName::from_static("x-request-id"), HeaderName::from_static("idempotent-replayed"), header::RETRY_AFTER])
 }
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let (mut router, _) = table().split_for_parts();
-    router = router.fallback(fallback);
+    router = router.fallback(fallback).layer(middleware::from_fn(envelope));
     if let Some(rl) = state.cfg.rate_limit {
-        router = router.layer(middleware::from_fn_with_state(Limiter::new(rl), rate_limit));
+        router = router.layer(middleware::from_fn_with_state(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone()), rate_limit));
     }
     let request_id = HeaderName::from_static("x-request-id");
     router

@@ -3,5 +3,6 @@
 pub mod events;
 pub mod health;
 pub mod merchants;
+pub mod orders;
 pub mod meta;
 pub mod payments;

@@ -25,6 +25,8 @@ pub struct ApiConfig {
     pub rate_limit: Option<RateLimit>,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Bound on one request (SSE streams excepted).
     pub request_timeout: Duration,
 }
@@ -36,6 +38,7 @@ impl Default for ApiConfig {
             cors_origins: Vec::new(),
             rate_limit: Some(RateLimit { per_second: 1000, burst: 2000 }),
             body_limit: 64 * 1024,
+            trusted_proxies: Vec::new(),
             request_timeout: Duration::from_secs(30),
         }
     }

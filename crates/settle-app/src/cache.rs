@@ -61,7 +61,7 @@ pub struct PaymentCache {
 
 enum Backend {
     Redis(ConnectionManager),
-    Memory(moka::future::Cache<String, CachedStatus>),
+    Memory(moka::future::Cache<String, CachedStatus>, moka::future::Cache<String, (i64, Arc<str>)>),
 }
 
 struct Inner {
@@ -109,7 +109,8 @@ impl PaymentCache {
     /// An in-process cache (no REDIS_URL).
     pub fn memory() -> Self {
         let cache = moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build();
-        Self::with(Backend::Memory(cache))
+        let docs = moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build();
+        Self::with(Backend::Memory(cache, docs))
     }
 
     /// A Redis cache. The connection is made lazily and re-made automatically; a bad URL fails here. With
@@ -150,21 +151,69 @@ impl PaymentCache {
     async fn get_status_inner(&self, payment_id: &str) -> Option<CachedStatus> {
         let key = status_key(payment_id);
         match &self.inner.backend {
-            Backend::Memory(c) => c.get(&key).await,
-            Backend::Redis(mgr) => {
-                let mut conn = self.usable(mgr).await?;
-                let res: redis::RedisResult<Option<String>> = conn.get(&key).await;
-                match res {
-                    Ok(v) => {
-                        self.healthy();
-                        v.and_then(|s| serde_json::from_str(&s).ok())
-                    }
-                    Err(e) => {
-                        self.failed(&e, None);
-                        None
-                    }
-                }
+            Backend::Memory(c, _) => c.get(&key).await,
+            Backend::Redis(mgr) => self.redis_get(mgr, &key).await.and_then(|s| serde_json::from_str(&s).ok()),
+        }
+    }
+
+    async fn redis_get(&self, mgr: &ConnectionManager, key: &str) -> Option<String> {
+        let mut conn = self.usable(mgr).await?;
+        let res: redis::RedisResult<Option<String>> = conn.get(key).await;
+        match res {
+            Ok(v) => {
+                self.healthy();
+                v
             }
+            Err(e) => {
+                self.failed(&e, None);
+                None
+            }
+        }
+    }
+
+    /// A cached document (JSON with a top-level `version`, such as a saga's view), or None on a miss.
+    pub async fn get_doc(&self, key: &str) -> Option<String> {
+        let started = std::time::Instant::now();
+        let v = match &self.inner.backend {
+            Backend::Memory(_, docs) => docs.get(key).await.map(|(_, body)| body.to_string()),
+            Backend::Redis(mgr) => self.redis_get(mgr, key).await,
+        };
+        metrics::histogram!("settle_cache_seconds", "op" => "get").record(started.elapsed().as_secs_f64());
+        v
+    }
+
+    /// Stores a document unless the cache holds the same or a newer `version` of it (the same guard as
+    /// payment statuses).
+    pub async fn put_doc(&self, key: &str, version: i64, body: String) {
+        let started = std::time::Instant::now();
+        match &self.inner.backend {
+            Backend::Memory(_, docs) => {
+                docs.entry(key.to_owned())
+                    .and_compute_with(|cur| {
+                        let op = match cur {
+                            Some(e) if e.value().0 >= version => moka::ops::compute::Op::Nop,
+                            _ => moka::ops::compute::Op::Put((version, Arc::from(body))),
+                        };
+                        std::future::ready(op)
+                    })
+                    .await;
+            }
+            Backend::Redis(mgr) => self.redis_set_if_newer(mgr, key, key, body, version, String::new()).await,
+        }
+        metrics::histogram!("settle_cache_seconds", "op" => "put").record(started.elapsed().as_secs_f64());
+    }
+
+    /// SET_IF_NEWER on `key` (and `second` set to `second_value` when that is not empty).
+    async fn redis_set_if_newer(&self, mgr: &ConnectionManager, key: &str, second: &str, body: String, version: i64, second_value: String) {
+        let Some(mut conn) = self.usable(mgr).await else {
+            self.mark_dirty(key.to_owned());
+            return;
+        };
+        let res: redis::RedisResult<i32> =
+            set_if_newer().key(key).key(second).arg(body).arg(version).arg(TTL.as_secs()).arg(second_value).invoke_async(&mut conn).await;
+        match res {
+            Ok(_) => self.healthy(),
+            Err(e) => self.failed(&e, Some(key.to_owned())),
         }
     }
 
@@ -178,7 +227,7 @@ impl PaymentCache {
     async fn put_status_inner(&self, v: &CachedStatus) {
         let key = status_key(&v.payment_id);
         match &self.inner.backend {
-            Backend::Memory(c) => {
+            Backend::Memory(c, _) => {
                 let new = v.clone();
                 c.entry(key)
                     .and_compute_with(|cur| {
@@ -191,25 +240,9 @@ impl PaymentCache {
                     .await;
             }
             Backend::Redis(mgr) => {
-                let Some(mut conn) = self.usable(mgr).await else {
-                    self.mark_dirty(key);
-                    return;
-                };
                 let body = serde_json::to_string(v).unwrap_or_default();
                 let chain = v.chain_id.map(|c| c.to_string()).unwrap_or_default();
-                let res: redis::RedisResult<i32> = set_if_newer()
-                    .key(&key)
-                    .key(chain_key(&v.payment_id))
-                    .arg(body)
-                    .arg(v.version)
-                    .arg(TTL.as_secs())
-                    .arg(chain)
-                    .invoke_async(&mut conn)
-                    .await;
-                match res {
-                    Ok(_) => self.healthy(),
-                    Err(e) => self.failed(&e, Some(key)),
-                }
+                self.redis_set_if_newer(mgr, &key, &chain_key(&v.payment_id), body, v.version, chain).await;
             }
         }
     }
@@ -269,7 +302,7 @@ impl PaymentCache {
     /// Checks the cache for `/health`: pings Redis (outside the skip window) and reports ok, degraded or memory.
     pub async fn health(&self) -> CacheHealth {
         match &self.inner.backend {
-            Backend::Memory(_) => CacheHealth::Memory,
+            Backend::Memory(..) => CacheHealth::Memory,
             Backend::Redis(mgr) => {
                 let Some(mut conn) = self.usable(mgr).await else {
                     return CacheHealth::Degraded;

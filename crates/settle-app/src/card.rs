@@ -34,7 +34,7 @@ use crate::{
 
 mod apply;
 mod callback;
-mod charge;
+pub(crate) mod charge;
 mod reconciler;
 mod voids;
 

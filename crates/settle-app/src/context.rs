@@ -27,6 +27,8 @@ pub struct Settings {
     pub card: CardSettings,
     /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
     pub relay_wait: Duration,
+    /// How `POST /orders` runs its saga when the request does not say.
+    pub saga_pattern: crate::orders::Pattern,
 }
 
 /// Timings of the card rail.
@@ -73,6 +75,7 @@ impl Default for Settings {
             lease_ttl: Duration::from_secs(10),
             card: CardSettings::default(),
             relay_wait: Duration::from_secs(20),
+            saga_pattern: Default::default(),
         }
     }
 }
@@ -97,7 +100,13 @@ pub struct Context {
     pub relay_wake: Arc<Notify>,
     /// Card charges running in their own tasks; shutdown waits for them before closing the pool.
     pub charges: crate::card::InFlight,
+    /// The saga ids a choreography handler of this instance just changed; requests waiting on a saga listen.
+    pub(crate) saga_changed: tokio::sync::broadcast::Sender<String>,
     pub(crate) auth_cache: moka::future::Cache<String, String>,
+    /// Key hashes that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
+    pub(crate) auth_misses: moka::future::Cache<String, ()>,
+    /// Gateway reads callbacks may run at once (apart from the charges' bulkhead).
+    pub(crate) callback_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Context {
@@ -114,124 +123,73 @@ impl Context {
             charges: crate::card::InFlight::default(),
             chains: Default::default(),
             relay_wake: Arc::new(Notify::new()),
+            saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
+            auth_misses: moka::future::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(30)).build(),
         }
     }
 
     /// Starts the background workers; they stop when `stop` turns true.
     pub fn spawn_workers(&self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        let relay = outbox::Relay::new(self.clone());
-        let relay_stop = stop.clone();
-        let wake = self.outbox_wake.clone();
-        let poll = self.settings.outbox_poll;
-        let janitor_ctx = self.clone();
-        let reconciler = crate::card::Reconciler::new(self.clone());
-        let recon_stop = stop.clone();
-        let recon_poll = self.settings.card.poll;
-        let voider = crate::card::Voider::new(self.clone());
-        let void_stop = stop.clone();
-        let mut janitor_stop = stop.clone();
         let mut handles = Vec::new();
-        if self.pg.is_some() {
-            handles.push(tokio::spawn(async move {
-                let r = reconciler.clone();
-                crate::worker::run_loop(
-                    "card-reconciler",
-                    move || {
-                        let r = r.clone();
-                        async move { r.run_once().await }
-                    },
-                    Arc::new(Notify::new()),
-                    recon_poll,
-                    recon_stop,
-                )
-                .await;
-                reconciler.release().await;
-            }));
-            handles.push(tokio::spawn(async move {
-                let v = voider.clone();
-                crate::worker::run_loop(
-                    "card-voider",
-                    move || {
-                        let v = v.clone();
-                        async move { v.run_once().await }
-                    },
-                    Arc::new(Notify::new()),
-                    recon_poll,
-                    void_stop,
-                )
-                .await;
-                voider.release().await;
-            }));
+        // Each worker: its step loop (woken by `wake`, else every `idle`), then its lease given up at shutdown.
+        macro_rules! worker {
+            ($name:literal, $worker:expr, $wake:expr, $idle:expr) => {{
+                let (w, wake, idle, stop) = ($worker, $wake, $idle, stop.clone());
+                handles.push(tokio::spawn(async move {
+                    let step = w.clone();
+                    let run = move || {
+                        let s = step.clone();
+                        async move { s.run_once().await }
+                    };
+                    crate::worker::run_loop($name, run, wake, idle, stop).await;
+                    w.release().await;
+                }));
+            }};
         }
+        let never = || Arc::new(Notify::new());
+        worker!("outbox-relay", outbox::Relay::new(self.clone()), self.outbox_wake.clone(), self.settings.outbox_poll);
+        if self.pg.is_some() {
+            worker!("card-reconciler", crate::card::Reconciler::new(self.clone()), never(), self.settings.card.poll);
+            worker!("card-voider", crate::card::Voider::new(self.clone()), never(), self.settings.card.poll);
+        }
+        // Every handler of the choreography emits its next event, so the dispatcher wakes on each publication
+        // (and polls for events another instance's relay published).
+        let chor_wake = never();
+        let (bridge_wake, mut published, mut bridge_stop) = (chor_wake.clone(), self.published.subscribe(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = published.changed() => if r.is_err() { break } else { bridge_wake.notify_one() },
+                    _ = bridge_stop.changed() => break,
+                }
+            }
+        }));
+        worker!("saga-choreography", crate::orders::Choreographer::new(self.clone()), chor_wake, Duration::from_millis(200));
+        worker!("saga-recovery", crate::orders::SagaWorker::new(self.clone()), never(), Duration::from_millis(500));
         for chain in self.chains.0.iter() {
             let w = crate::chain::watcher::Watcher::new(self.clone(), chain.clone());
-            let (w_stop, poll) = (stop.clone(), w.poll());
-            handles.push(tokio::spawn(async move {
-                let step = w.clone();
-                crate::worker::run_loop(
-                    "chain-watcher",
-                    move || {
-                        let s = step.clone();
-                        async move { s.run_once().await }
-                    },
-                    Arc::new(Notify::new()),
-                    poll,
-                    w_stop,
-                )
-                .await;
-                w.release().await;
-            }));
+            let poll = w.poll();
+            worker!("chain-watcher", w, never(), poll);
             let r = crate::chain::relayer::Relayer::new(self.clone(), chain.clone());
-            let (r_stop, poll, wake) = (stop.clone(), r.poll(), self.relay_wake.clone());
-            handles.push(tokio::spawn(async move {
-                let step = r.clone();
-                crate::worker::run_loop(
-                    "chain-relayer",
-                    move || {
-                        let s = step.clone();
-                        async move { s.run_once().await }
-                    },
-                    wake,
-                    poll,
-                    r_stop,
-                )
-                .await;
-                r.release().await;
-            }));
+            let poll = r.poll();
+            worker!("chain-relayer", r, self.relay_wake.clone(), poll);
         }
-        handles.extend([
-            tokio::spawn(async move {
-                let r = relay.clone();
-                crate::worker::run_loop(
-                    "outbox-relay",
-                    move || {
-                        let r = r.clone();
-                        async move { r.run_once().await }
-                    },
-                    wake,
-                    poll,
-                    relay_stop,
-                )
-                .await;
-                relay.release().await;
-            }),
-            tokio::spawn(async move {
-                loop {
-                    match settle_store::idempotency::purge_expired(&janitor_ctx.db, settle_store::now_ms()).await {
-                        Ok(n) if n > 0 => {
-                            tracing::info!(purged = n, "expired idempotency keys deleted")
-                        }
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-                        _ = janitor_stop.changed() => break,
-                    }
+        let (janitor_ctx, mut janitor_stop) = (self.clone(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            loop {
+                match settle_store::idempotency::purge_expired(&janitor_ctx.db, settle_store::now_ms()).await {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
                 }
-            }),
-        ]);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+                    _ = janitor_stop.changed() => break,
+                }
+            }
+        }));
         handles
     }
 }

@@ -26,6 +26,10 @@ pub enum AppError {
     IdempotencyInFlight,
     #[error("{0} is unavailable")]
     Unavailable(&'static str),
+    /// The database rolled the transaction back (deadlock, serialization failure, lock-wait timeout); see
+    /// [`crate::retrying`].
+    #[error("the database rolled the transaction back: {0}")]
+    Retryable(&'static str),
     /// The gateway circuit is open: nothing was sent, the payment is unchanged.
     #[error("the card gateway circuit is open")]
     CircuitOpen,
@@ -48,6 +52,9 @@ pub enum AppError {
     /// A chain's node could not be reached.
     #[error("the chain's RPC is unavailable")]
     ChainUnavailable,
+    /// An order refused before anything changed: `code` names why (`user_not_found`, `out_of_stock`, ...).
+    #[error("{message}")]
+    OrderRefused { status: u16, code: &'static str, message: String },
     /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
     #[error("the card rail is not configured")]
     CardRailNotConfigured,
@@ -78,6 +85,10 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::Retryable(why) => {
+                tracing::info!(why, "transaction rolled back by the database");
+                Self::Retryable(why)
+            }
             StoreError::Conflict(why) => {
                 tracing::info!(why, "transaction lost to a concurrent one");
                 Self::InvalidState("the payment changed concurrently; read it again".into())

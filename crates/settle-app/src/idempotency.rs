@@ -29,14 +29,9 @@ impl IdemKey {
     /// card number, and a plain hash of one could be reversed by trying every number.
     pub fn new(key: &str, api_key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(AppError::invalid(
-                "Idempotency-Key",
-                "Idempotency-Key must be 1 to 255 printable ASCII characters",
-            ));
+            return Err(AppError::invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"));
         }
-        let canonical = serde_json::from_slice::<serde_json::Value>(body)
-            .map(|v| v.to_string().into_bytes())
-            .unwrap_or_else(|_| body.to_vec());
+        let canonical = serde_json::from_slice::<serde_json::Value>(body).map(|v| v.to_string().into_bytes()).unwrap_or_else(|_| body.to_vec());
         let mut h = <Hmac<Sha256> as Mac>::new_from_slice(api_key.as_bytes()).map_err(AppError::internal)?;
         h.update(method.as_bytes());
         h.update(b" ");
@@ -104,12 +99,7 @@ pub async fn start(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>) -> R
 }
 
 /// Records the response of a claimed key; call inside the business transaction.
-pub async fn complete_in(
-    conn: &impl ConnectionTrait,
-    merchant_id: &str,
-    key: Option<&IdemKey>,
-    reply: &Reply,
-) -> Result<(), AppError> {
+pub async fn complete_in(conn: &impl ConnectionTrait, merchant_id: &str, key: Option<&IdemKey>, reply: &Reply) -> Result<(), AppError> {
     if let Some(k) = key {
         store::complete(conn, merchant_id, &k.key, reply.status, &reply.body).await?;
     }

@@ -21,9 +21,33 @@ pub mod error;
 pub mod idempotency;
 pub mod lease;
 pub mod merchants;
+pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod shop;
 pub mod worker;
 
 pub use context::{CardSettings, Context, Settings};
 pub use error::AppError;
+
+/// Runs a transaction again, up to three tries in all with a short pause, while the database rolls it back for
+/// a reason a retry can cure (a deadlock victim, a serialization failure, a lock-wait timeout). The last such
+/// failure is answered 503 with Retry-After, never 409 or 500. `attempt` must be a whole transaction: nothing
+/// of a rolled-back try remains.
+pub async fn retrying<T, F, Fut>(mut attempt: F) -> Result<T, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, AppError>>,
+{
+    for pause_ms in [20u64, 80] {
+        match attempt().await {
+            Err(AppError::Retryable(why)) => {
+                metrics::counter!("settle_db_retries_total").increment(1);
+                tracing::debug!(why, pause_ms, "trying the transaction again");
+                tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;
+            }
+            other => return other,
+        }
+    }
+    attempt().await
+}

@@ -28,6 +28,10 @@ impl Relay {
         if !self.lease.hold(now).await? {
             return Ok(Outcome::Idle);
         }
+        // Read first: an idle relay (most of its passes) takes no write lock, which on SQLite is the database's.
+        if !outbox::has_unpublished(&self.ctx.db).await? {
+            return Ok(Outcome::Idle);
+        }
         let txn = settle_store::begin(&self.ctx.db).await?;
         let rows = outbox::publish_batch(&txn, BATCH, now).await?;
         txn.commit().await?;

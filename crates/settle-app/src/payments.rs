@@ -205,7 +205,7 @@ fn body_of<T: Serialize>(v: &T) -> Result<String, AppError> {
 }
 
 /// The outbox payload of a payment event.
-fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Value {
+pub(crate) fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Value {
     serde_json::json!({ "type": topic, "data": view })
 }
 
@@ -214,7 +214,7 @@ pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key:
     if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
         return Ok(r);
     }
-    let res = create_in_txn(ctx, merchant_id, input, key).await;
+    let res = crate::retrying(|| create_in_txn(ctx, merchant_id, input.clone(), key)).await;
     finish(ctx, merchant_id, key, res).await
 }
 
@@ -421,26 +421,47 @@ pub(crate) async fn apply_transition(
     data: Option<serde_json::Value>,
     reply: Option<(&str, Option<&IdemKey>, u16)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
+    let txn = settle_store::begin(&ctx.db).await?;
+    let Some((next, reply)) = transition_in(&txn, row, to, changes, data, reply).await? else {
+        return Ok(None);
+    };
+    txn.commit().await.map_err(StoreError::from)?;
+    after_transition(ctx, &next).await;
+    Ok(Some((next, reply)))
+}
+
+/// [`apply_transition`]'s writes in the caller's database transaction (with the caller's own writes, which
+/// then commit or roll back with it); the caller runs [`after_transition`] once it has committed.
+pub(crate) async fn transition_in(
+    txn: &settle_store::DatabaseTransaction,
+    row: &PaymentRow,
+    to: PaymentStatus,
+    changes: store::Changes,
+    data: Option<serde_json::Value>,
+    reply: Option<(&str, Option<&IdemKey>, u16)>,
+) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
     let from: PaymentStatus = row.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", row.status)))?;
     let t = from.transition(to)?;
     let now = settle_store::now_ms();
-    let txn = settle_store::begin(&ctx.db).await?;
-    let Some(next) = store::transition(&txn, row, t, changes, data, now).await? else {
+    let Some(next) = store::transition(txn, row, t, changes, data, now).await? else {
         return Ok(None);
     };
     let view = PaymentView::from(&next);
     let topic = t.event().topic();
-    settle_store::outbox::enqueue(&txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
+    settle_store::outbox::enqueue(txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
     let reply = match reply {
         Some((merchant_id, key, status)) => {
             let r = Reply { status, body: body_of(&view)?, replayed: false };
-            idempotency::complete_in(&txn, merchant_id, key, &r).await?;
+            idempotency::complete_in(txn, merchant_id, key, &r).await?;
             Some(r)
         }
         None => None,
     };
-    txn.commit().await.map_err(StoreError::from)?;
-    ctx.outbox_wake.notify_one();
-    ctx.cache.put_status(&cached(&next)).await;
     Ok(Some((next, reply)))
+}
+
+/// After a transition committed: wakes the outbox relay and refreshes the cache.
+pub(crate) async fn after_transition(ctx: &Context, next: &PaymentRow) {
+    ctx.outbox_wake.notify_one();
+    ctx.cache.put_status(&cached(next)).await;
 }

@@ -123,6 +123,80 @@ pub fn permit_typed_data(domain: &Eip712Domain, p: &Permit) -> Value {
     })
 }
 
+/// A step of a checkout signed with a local key (development: `settle chain sign`; tests).
+#[derive(Clone, Debug)]
+pub enum CheckoutSigned {
+    /// The token's permit; the next typed-data call takes it as `permitSignature` and `permitDeadline`.
+    Permit { signature: Signature, deadline: U256 },
+    /// The forward request; `{request, signature}` is the body of `POST /payments/{id}/gasless`.
+    Request { request: Value, signature: Signature },
+}
+
+fn field<'a>(v: &'a Value, path: &str) -> Result<&'a Value, String> {
+    let f = path.split('.').fold(v, |v, k| &v[k]);
+    if f.is_null() { Err(format!("{path} is missing")) } else { Ok(f) }
+}
+
+fn uint(v: &Value, path: &str) -> Result<U256, String> {
+    let f = field(v, path)?;
+    match (f.as_str(), f.as_u64()) {
+        (Some(s), _) => U256::from_str_radix(s, 10).map_err(|_| format!("{path} is not a decimal integer")),
+        (None, Some(n)) => Ok(U256::from(n)),
+        _ => Err(format!("{path} is not an integer")),
+    }
+}
+
+fn address(v: &Value, path: &str) -> Result<Address, String> {
+    field(v, path)?.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| format!("{path} is not an address"))
+}
+
+/// The domain of `eth_signTypedData_v4` JSON.
+fn domain_of(typed: &Value, at: &str) -> Result<Eip712Domain, String> {
+    let d = field(typed, "domain").map_err(|e| format!("{at}.{e}"))?;
+    let name = d["name"].as_str().map(|s| s.to_owned().into());
+    let version = d["version"].as_str().map(|s| s.to_owned().into());
+    let chain_id = uint(d, "chainId").map_err(|e| format!("{at}.domain.{e}"))?;
+    let contract = address(d, "verifyingContract").map_err(|e| format!("{at}.domain.{e}"))?;
+    Ok(Eip712Domain::new(name, version, Some(chain_id), Some(contract), None))
+}
+
+/// Signs the next step of a checkout from the answer of `GET /payments/{id}/typed-data`: the permit when one is
+/// asked for, else the forward request.
+pub fn sign_checkout_step(signer: &PrivateKeySigner, typed_data: &Value) -> Result<CheckoutSigned, String> {
+    if let Some(permit) = typed_data.get("permit").filter(|p| !p.is_null()) {
+        let m = field(permit, "message").map_err(|e| format!("permit.{e}"))?;
+        let p = Permit {
+            owner: address(m, "owner")?,
+            spender: address(m, "spender")?,
+            value: uint(m, "value")?,
+            nonce: uint(m, "nonce")?,
+            deadline: uint(m, "deadline")?,
+        };
+        if p.owner != signer.address() {
+            return Err(format!("the permit is for {}, not this key's address {}", p.owner, signer.address()));
+        }
+        let signature = sign_struct(signer, &domain_of(permit, "permit")?, &p)?;
+        return Ok(CheckoutSigned::Permit { signature, deadline: p.deadline });
+    }
+    let typed = field(typed_data, "forwardRequest")?;
+    let m = field(typed, "message").map_err(|e| format!("forwardRequest.{e}"))?;
+    let deadline: u64 = uint(m, "deadline")?.try_into().map_err(|_| "deadline is too large".to_owned())?;
+    let r = ForwardRequest {
+        from: address(m, "from")?,
+        to: address(m, "to")?,
+        value: uint(m, "value")?,
+        gas: uint(m, "gas")?,
+        nonce: uint(m, "nonce")?,
+        deadline: alloy::primitives::aliases::U48::from(deadline),
+        data: field(m, "data")?.as_str().and_then(|s| s.parse().ok()).ok_or("data is not hex")?,
+    };
+    if r.from != signer.address() {
+        return Err(format!("the request is from {}, not this key's address {}", r.from, signer.address()));
+    }
+    let signature = sign_struct(signer, &domain_of(typed, "forwardRequest")?, &r)?;
+    Ok(CheckoutSigned::Request { request: field(typed_data, "request")?.clone(), signature })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -95,6 +95,8 @@ pub struct Receipt {
     pub from: Address,
     /// The deployed contract, for a creation.
     pub contract_address: Option<Address>,
+    #[serde(default)]
+    pub logs: Vec<Log>,
 }
 
 impl Rpc {

@@ -36,16 +36,28 @@ pub async fn set_cursor(conn: &impl ConnectionTrait, chain_id: i64, number: i64,
     Ok(())
 }
 
-/// Records the hash of a block the watcher relied on (replacing an older one at that number).
+/// Records the hash of a block the watcher relied on (replacing an older one at that number). Safe when the
+/// watcher and the relayer (recording a receipt's log) remember the same block at once.
 pub async fn remember_block(conn: &impl ConnectionTrait, chain_id: i64, number: i64, hash: &str) -> Result<(), StoreError> {
-    chain_block::Entity::delete_many()
-        .filter(chain_block::Column::ChainId.eq(chain_id))
-        .filter(chain_block::Column::Number.eq(number))
-        .exec(conn)
-        .await?;
+    let update = || {
+        chain_block::Entity::update_many()
+            .col_expr(chain_block::Column::Hash, Expr::value(hash))
+            .filter(chain_block::Column::ChainId.eq(chain_id))
+            .filter(chain_block::Column::Number.eq(number))
+            .exec(conn)
+    };
+    if update().await?.rows_affected > 0 {
+        return Ok(());
+    }
     let row = chain_block::ActiveModel { chain_id: Set(chain_id), number: Set(number), hash: Set(hash.to_owned()), ..Default::default() };
-    chain_block::Entity::insert(row).exec_without_returning(conn).await?;
-    Ok(())
+    match chain_block::Entity::insert(row).exec_without_returning(conn).await {
+        Ok(_) => Ok(()),
+        Err(e) => match StoreError::from(e) {
+            // Remembered by the other writer in between: ours is as new as theirs.
+            StoreError::Unique(_) => update().await.map(|_| ()).map_err(StoreError::from),
+            other => Err(other),
+        },
+    }
 }
 
 /// The remembered blocks at or below `number`, highest first.
@@ -95,7 +107,8 @@ pub struct NewLog {
     pub recipient: String,
 }
 
-pub async fn insert_log(conn: &impl ConnectionTrait, l: NewLog, now: i64) -> Result<(), StoreError> {
+/// Records a log; false when it was already recorded.
+pub async fn insert_log(conn: &impl ConnectionTrait, l: NewLog, now: i64) -> Result<bool, StoreError> {
     let exists = chain_log::Entity::find()
         .filter(chain_log::Column::ChainId.eq(l.chain_id))
         .filter(chain_log::Column::TxHash.eq(l.tx_hash.as_str()))
@@ -103,7 +116,7 @@ pub async fn insert_log(conn: &impl ConnectionTrait, l: NewLog, now: i64) -> Res
         .one(conn)
         .await?;
     if exists.is_some() {
-        return Ok(());
+        return Ok(false);
     }
     let row = chain_log::ActiveModel {
         chain_id: Set(l.chain_id),
@@ -122,9 +135,9 @@ pub async fn insert_log(conn: &impl ConnectionTrait, l: NewLog, now: i64) -> Res
         ..Default::default()
     };
     match chain_log::Entity::insert(row).exec_without_returning(conn).await {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(true),
         Err(e) => match StoreError::from(e) {
-            StoreError::Unique(_) => Ok(()),
+            StoreError::Unique(_) => Ok(false),
             other => Err(other),
         },
     }

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    AccessMode, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, IsolationLevel, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
 };
 
 use crate::StoreError;
@@ -41,7 +41,8 @@ impl Backend {
     }
 }
 
-/// Opens a pool. SQLite files are created if absent and run in WAL mode; `max_connections` bounds the pool.
+/// Opens a pool. SQLite files are created if absent and run in WAL mode with `synchronous=FULL` on every
+/// connection; `max_connections` bounds the pool.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
     let backend = Backend::of_url(url)
         .ok_or_else(|| StoreError::Db(sea_orm::DbErr::Custom("DATABASE_URL must start with sqlite:, postgres: or mysql:".into())))?;
@@ -50,6 +51,13 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
     }
     let mut opts = ConnectOptions::new(url);
+    // Set on every connection of the pool (a PRAGMA run through the pool reaches one connection only): WAL, and
+    // a commit durable when it returns (FULL), as on PostgreSQL and MySQL.
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+    });
     opts.max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(Duration::from_secs(5))
@@ -65,10 +73,6 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
         }
     });
-    if backend == Backend::Sqlite {
-        db.execute_unprepared("PRAGMA journal_mode=WAL").await?;
-        db.execute_unprepared("PRAGMA synchronous=NORMAL").await?;
-    }
     Ok(db)
 }
 
@@ -78,6 +82,19 @@ pub async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, Store
     let opts = TransactionOptions {
         sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
         ..Default::default()
+    };
+    Ok(db.begin_with_options(opts).await?)
+}
+
+/// Begins a read-only transaction whose reads all see one snapshot (REPEATABLE READ on PostgreSQL and MySQL;
+/// a deferred transaction on SQLite), for a view assembled from several rows that one transaction changes
+/// together (an order, its payment and its saga).
+pub async fn begin_snapshot(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+    let opts = TransactionOptions {
+        isolation_level: (!sqlite).then_some(IsolationLevel::RepeatableRead),
+        access_mode: (!sqlite).then_some(AccessMode::ReadOnly),
+        sqlite_transaction_mode: sqlite.then_some(SqliteTransactionMode::Deferred),
     };
     Ok(db.begin_with_options(opts).await?)
 }

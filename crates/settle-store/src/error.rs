@@ -11,6 +11,10 @@ pub enum StoreError {
     /// Another writer changed the rows first (a lost race); the caller retries or gives up.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The database gave up on this transaction and rolled it back (a deadlock victim, a serialization
+    /// failure, MySQL's lock-wait timeout): nothing of it happened, and running it again may succeed.
+    #[error("retryable: {0}")]
+    Retryable(&'static str),
     /// A row the caller named does not exist (or belongs to another tenant).
     #[error("not found")]
     NotFound,
@@ -21,8 +25,8 @@ pub enum StoreError {
 
 impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
-        if is_deadlock(&e) {
-            return Self::Conflict("the database chose this transaction as a deadlock victim");
+        if let Some(why) = retryable(&e) {
+            return Self::Retryable(why);
         }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(msg)) => Self::Unique(msg),
@@ -31,16 +35,16 @@ impl From<DbErr> for StoreError {
     }
 }
 
-/// A deadlock or serialization failure (SQLSTATE 40001 on MySQL and PostgreSQL, 40P01 on PostgreSQL): the
-/// transaction was rolled back and nothing of it happened.
-fn is_deadlock(e: &DbErr) -> bool {
+/// A deadlock or serialization failure (SQLSTATE 40001 on MySQL and PostgreSQL, 40P01 on PostgreSQL) or MySQL's
+/// lock-wait timeout (error 1205): the database rolled the transaction (or the statement) back.
+fn retryable(e: &DbErr) -> Option<&'static str> {
     use sea_orm::{RuntimeErr, sqlx};
-    match e {
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => match e.as_ref() {
-            sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("40001" | "40P01")),
-            _ => false,
-        },
-        _ => false,
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else { return None };
+    let sqlx::Error::Database(d) = e.as_ref() else { return None };
+    match d.code().as_deref() {
+        Some("40001" | "40P01") => Some("the database chose this transaction as a deadlock or serialization victim"),
+        _ if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|m| m.number() == 1205) => Some("a lock wait timed out"),
+        _ => None,
     }
 }
 
@@ -49,16 +53,29 @@ impl StoreError {
         matches!(self, Self::Unique(_))
     }
 
-    /// The database could not be reached (refused, reset, pool exhausted or closed): a 503, not a bug.
+    /// The database could not be reached (refused, reset, pool exhausted or closed) or, on SQLite, stayed
+    /// locked by other writers: a 503, not a bug.
     pub fn is_unavailable(&self) -> bool {
         use sea_orm::{RuntimeErr, sqlx};
         let Self::Db(e) = self else { return false };
         match e {
             DbErr::ConnectionAcquire(_) => true,
-            DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => matches!(
-                e.as_ref(),
-                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed | sqlx::Error::Protocol(_) | sqlx::Error::Tls(_)
-            ),
+            DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
+                match e.as_ref() {
+                    // SQLite's file stayed locked by other writers past the busy timeout (SQLITE_BUSY, SQLITE_LOCKED):
+                    // nothing of this transaction happened; the caller may retry.
+                    sqlx::Error::Database(d) => matches!(d.code().as_deref(), Some("5" | "6" | "517")),
+                    other => matches!(
+                        other,
+                        sqlx::Error::Io(_)
+                            | sqlx::Error::PoolTimedOut
+                            | sqlx::Error::PoolClosed
+                            | sqlx::Error::WorkerCrashed
+                            | sqlx::Error::Protocol(_)
+                            | sqlx::Error::Tls(_)
+                    ),
+                }
+            }
             DbErr::Conn(_) => true,
             _ => false,
         }

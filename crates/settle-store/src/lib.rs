@@ -21,14 +21,16 @@ pub mod idempotency;
 pub mod leases;
 pub mod merchants;
 pub mod migration;
+pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod relay;
+pub mod shop;
 pub mod voids;
 
-pub use connect::{Backend, begin, connect, ping, tls_in_use};
+pub use connect::{Backend, begin, begin_snapshot, connect, ping, tls_in_use};
 pub use error::StoreError;
-pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, TransactionTrait};
+pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
 
 /// Now, as UTC epoch milliseconds: the unit of every time column.
 pub fn now_ms() -> i64 {

@@ -12,6 +12,8 @@ mod m0003_mechanisms;
 mod m0004_card_reconcile;
 mod m0005_card_hardening;
 mod m0006_chain;
+mod m0007_commerce;
+mod m0008_mysql_binary_collation;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_card_reconcile::Migration),
             Box::new(m0005_card_hardening::Migration),
             Box::new(m0006_chain::Migration),
+            Box::new(m0007_commerce::Migration),
+            Box::new(m0008_mysql_binary_collation::Migration),
         ]
     }
 }

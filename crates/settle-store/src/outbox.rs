@@ -4,8 +4,8 @@
 //! `seq` makes two relays that both think they hold the lease fail rather than assign one seq twice.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{CaseStatement, Expr},
 };
 
@@ -38,23 +38,26 @@ pub async fn enqueue(
 
 /// The highest assigned seq, 0 when none.
 pub async fn max_seq(conn: &impl ConnectionTrait) -> Result<i64, StoreError> {
-    let row = outbox::Entity::find()
-        .filter(outbox::Column::Seq.is_not_null())
-        .order_by_desc(outbox::Column::Seq)
-        .one(conn)
-        .await?;
+    let row = outbox::Entity::find().filter(outbox::Column::Seq.is_not_null()).order_by_desc(outbox::Column::Seq).one(conn).await?;
     Ok(row.and_then(|r| r.seq).unwrap_or(0))
+}
+
+/// Whether any committed row waits for a seq (a read: an idle relay takes no write lock).
+pub async fn has_unpublished(conn: &impl ConnectionTrait) -> Result<bool, StoreError> {
+    Ok(outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(outbox::Column::Seq.is_null())
+        .into_tuple::<i64>()
+        .one(conn)
+        .await?
+        .is_some())
 }
 
 /// Assigns the next seqs to up to `limit` committed, unpublished rows in insert order; call it in a
 /// transaction. Returns the rows as published.
 pub async fn publish_batch(conn: &impl ConnectionTrait, limit: u64, now: i64) -> Result<Vec<OutboxRow>, StoreError> {
-    let pending = outbox::Entity::find()
-        .filter(outbox::Column::Seq.is_null())
-        .order_by_asc(outbox::Column::Id)
-        .limit(limit)
-        .all(conn)
-        .await?;
+    let pending = outbox::Entity::find().filter(outbox::Column::Seq.is_null()).order_by_asc(outbox::Column::Id).limit(limit).all(conn).await?;
     if pending.is_empty() {
         return Ok(pending);
     }
@@ -94,14 +97,20 @@ pub async fn read_after(conn: &impl ConnectionTrait, merchant_id: &str, after_se
         .await?)
 }
 
+/// Published events of the given topics after `after_seq`, every merchant's, in seq order (a consumer's read).
+pub async fn read_topics_after(conn: &impl ConnectionTrait, topics: &[&str], after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Seq.gt(after_seq))
+        .filter(outbox::Column::Topic.is_in(topics.iter().copied()))
+        .order_by_asc(outbox::Column::Seq)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
 /// How many rows wait for the relay, and the creation time of the oldest.
 pub async fn backlog(conn: &impl ConnectionTrait) -> Result<(u64, Option<i64>), StoreError> {
     let n = outbox::Entity::find().filter(outbox::Column::Seq.is_null()).count(conn).await?;
-    let oldest = outbox::Entity::find()
-        .filter(outbox::Column::Seq.is_null())
-        .order_by_asc(outbox::Column::Id)
-        .one(conn)
-        .await?
-        .map(|r| r.created_at);
+    let oldest = outbox::Entity::find().filter(outbox::Column::Seq.is_null()).order_by_asc(outbox::Column::Id).one(conn).await?.map(|r| r.created_at);
     Ok((n, oldest))
 }

@@ -276,7 +276,7 @@ pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
 /// new row, or None when another writer changed the payment first. The caller has checked the status it needs
 /// on `current`; the compare-and-set guarantees it still holds.
 pub async fn annotate(
-    conn: &impl ConnectionTrait,
+    db: &sea_orm::DatabaseConnection,
     current: &PaymentRow,
     event: EventType,
     changes: Changes,
@@ -290,16 +290,19 @@ pub async fn annotate(
     let upd = payment::Entity::update_many()
         .col_expr(payment::Column::Version, Expr::value(next.version))
         .col_expr(payment::Column::UpdatedAt, Expr::value(now));
+    // The row and its event commit together: nobody reads the change without its event.
+    let txn = crate::begin(db).await?;
     let res = changes
         .apply(upd, &mut next)
         .filter(payment::Column::Id.eq(current.id))
         .filter(payment::Column::Version.eq(current.version))
-        .exec(conn)
+        .exec(&txn)
         .await?;
     if res.rows_affected != 1 {
         return Ok(None);
     }
-    insert_event(conn, &current.payment_id, event.as_str(), Some(status), status, next.version, event_data.map(|v| v.to_string()), now).await?;
+    insert_event(&txn, &current.payment_id, event.as_str(), Some(status), status, next.version, event_data.map(|v| v.to_string()), now).await?;
+    txn.commit().await?;
     Ok(Some(next))
 }
 

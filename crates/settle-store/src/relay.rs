@@ -20,6 +20,12 @@ pub const CONFIRMED: &str = "CONFIRMED";
 pub const FAILED: &str = "FAILED";
 pub const CANCELLED: &str = "CANCELLED";
 
+// A relayer transaction's status: SENT until one at its nonce is MINED (the others are then REPLACED), or
+// DISPLACED when the nonce was used by a transaction that is not ours.
+pub const MINED: &str = "MINED";
+pub const REPLACED: &str = "REPLACED";
+pub const DISPLACED: &str = "DISPLACED";
+
 /// Records a verified relay request (PENDING).
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_request(

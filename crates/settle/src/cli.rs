@@ -27,8 +27,12 @@ pub enum Command {
         #[command(subcommand)]
         action: MigrateAction,
     },
-    /// Seed the demo merchant (running it twice changes nothing).
-    Seed,
+    /// Seed the demo merchant and its shop (seed 002's users and items); running it twice changes nothing.
+    Seed {
+        /// Accepted for clarity: the seed is always the demo data.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Merchant administration.
     Merchant {
         #[command(subcommand)]
@@ -76,6 +80,31 @@ pub enum ChainAction {
         /// Mint the amount first (a test token: anyone may mint).
         #[arg(long)]
         mint: bool,
+    },
+    /// Development only: signs the next step of a gasless checkout with a local key, reading the answer of
+    /// `GET /payments/{id}/typed-data` from stdin. Given a permit to sign, prints the query parameters of the next
+    /// typed-data call (`permitSignature=..&permitDeadline=..`); given the forward request, prints the body of
+    /// `POST /payments/{id}/gasless`.
+    Sign {
+        /// The payer's key (hex). Also read from SETTLE_PAYER_KEY.
+        #[arg(long, env = "SETTLE_PAYER_KEY", hide_env_values = true)]
+        key: String,
+    },
+    /// Development only: mints the test token (anyone may mint it) to an address; the key pays the gas.
+    Mint {
+        #[arg(long)]
+        rpc: String,
+        /// A funded key (hex). Also read from SETTLE_DEPLOYER_KEY.
+        #[arg(long, env = "SETTLE_DEPLOYER_KEY", hide_env_values = true)]
+        key: String,
+        /// The test token (default: where `chain deploy --with-test-token` puts it on a fresh anvil).
+        #[arg(long, default_value = "0x5FbDB2315678afecb367f032d93F642f64180aa3")]
+        token: String,
+        #[arg(long)]
+        to: String,
+        /// In the token's smallest unit.
+        #[arg(long)]
+        amount: u128,
     },
 }
 
@@ -168,6 +197,14 @@ pub enum MerchantAction {
         name: String,
         /// Fee on chain payments in basis points (0 to 10000).
         #[arg(long, default_value_t = 0)]
+        fee_bps: u16,
+    },
+    /// Change a merchant's fee on chain payments (payments created from now on); prints the merchant as JSON.
+    SetFee {
+        #[arg(long)]
+        merchant_id: String,
+        /// Basis points, 0 to 10000.
+        #[arg(long)]
         fee_bps: u16,
     },
 }
@@ -268,15 +305,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Seed => {
+        Command::Seed { demo: _ } => {
             let ctx = context(&cfg).await?;
             let m = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            settle_app::shop::seed_demo(&ctx, &m.merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&m)?);
             Ok(())
         }
         Command::Merchant { action: MerchantAction::Create { name, fee_bps } } => {
             let ctx = context(&cfg).await?;
             let m = settle_app::merchants::create(&ctx, &name, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::to_string(&m)?);
+            Ok(())
+        }
+        Command::Merchant { action: MerchantAction::SetFee { merchant_id, fee_bps } } => {
+            let ctx = context(&cfg).await?;
+            let m = settle_app::merchants::set_fee(&ctx, &merchant_id, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&m)?);
             Ok(())
         }
@@ -344,7 +388,40 @@ async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> 
             println!("{}", serde_json::json!({"txHash": format!("{:#x}", r.transaction_hash), "blockNumber": r.block_number.to::<u64>()}));
             Ok(())
         }
+        ChainAction::Sign { key } => {
+            use settle_chain::eip712::{CheckoutSigned, sign_checkout_step};
+            let payer: PrivateKeySigner = key.trim().parse().map_err(|_| anyhow::anyhow!("--key is not a hex private key"))?;
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+            let td: serde_json::Value =
+                serde_json::from_str(&input).map_err(|e| anyhow::anyhow!("stdin: not the JSON of GET /payments/{{id}}/typed-data: {e}"))?;
+            if td.get("error").is_some() {
+                anyhow::bail!("stdin is an error answer, not typed data: {td}");
+            }
+            match sign_checkout_step(&payer, &td).map_err(|e| anyhow::anyhow!("stdin: {e}"))? {
+                CheckoutSigned::Permit { signature, deadline } => {
+                    println!("permitSignature=0x{}&permitDeadline={deadline}", hex::encode(signature.as_bytes()))
+                }
+                CheckoutSigned::Request { request, signature } => {
+                    println!("{}", serde_json::json!({"request": request, "signature": format!("0x{}", hex::encode(signature.as_bytes()))}))
+                }
+            }
+            Ok(())
+        }
+        ChainAction::Mint { rpc, key, token, to, amount } => {
+            let minter: PrivateKeySigner = key.trim().parse().map_err(|_| anyhow::anyhow!("--key is not a hex private key"))?;
+            let token: Address = token.parse().map_err(|_| anyhow::anyhow!("--token is not an address"))?;
+            let to: Address = to.parse().map_err(|_| anyhow::anyhow!("--to is not an address"))?;
+            let client = Rpc::new(std::slice::from_ref(&rpc), std::time::Duration::from_secs(10)).map_err(|e| anyhow::anyhow!("--rpc: {e}"))?;
+            settle_chain::deploy::mint(&client, &minter, token, to, settle_chain::U256::from(amount)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let balance = settle_chain::deploy::balance_of(&client, token, to).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{}", serde_json::json!({"to": to.to_checksum(None), "balance": balance.to_string()}));
+            Ok(())
+        }
         ChainAction::Status => {
+            if cfg.chains.is_empty() {
+                anyhow::bail!("no chain is configured: add the [[chains]] block `settle chain deploy` prints to settle.toml");
+            }
             let db = startup::open_database(cfg).await?;
             settle_store::migration::up(&db).await?;
             for spec in &cfg.chains {

@@ -107,6 +107,9 @@ pub struct Config {
     pub rate_limit_per_sec: u32,
     /// SETTLE_RATE_LIMIT_BURST: requests a caller may send at once.
     pub rate_limit_burst: u32,
+    /// SETTLE_TRUSTED_PROXIES: comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the
+    /// client (for the per-address rate limits); empty trusts none.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// SETTLE_LOG_FORMAT: `json` or `pretty`.
     pub log_format: LogFormat,
     /// SETTLE_LOG (or RUST_LOG): log filter.
@@ -121,6 +124,8 @@ pub struct Config {
     pub db_max_connections: u32,
     /// SETTLE_RELAY_WAIT_SECS: how long `POST /payments/{id}/relay` waits for the payment to complete.
     pub relay_wait: Duration,
+    /// SETTLE_SAGA_PATTERN: `orchestration` (default) or `choreography`, for orders that do not say.
+    pub saga_pattern: settle_app::orders::Pattern,
     /// The card rail.
     pub card: CardConfig,
     /// The chains CHAIN payments may use (settle.toml `[[chains]]`; keys may come from
@@ -140,6 +145,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             rate_limit_per_sec: 1000,
             rate_limit_burst: 2000,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Pretty,
             log_filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
             body_limit_bytes: 64 * 1024,
@@ -147,6 +153,7 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
             relay_wait: Duration::from_secs(20),
+            saga_pattern: Default::default(),
             card: CardConfig::default(),
             chains: Vec::new(),
         }
@@ -162,6 +169,7 @@ const KNOWN: &[&str] = &[
     "SETTLE_CORS_ORIGINS",
     "SETTLE_RATE_LIMIT_PER_SEC",
     "SETTLE_RATE_LIMIT_BURST",
+    "SETTLE_TRUSTED_PROXIES",
     "SETTLE_LOG_FORMAT",
     "SETTLE_LOG",
     "SETTLE_BODY_LIMIT_BYTES",
@@ -193,7 +201,9 @@ const KNOWN: &[&str] = &[
     "SETTLE_PG_LOOKUP_SETTLE_MS",
     "SETTLE_RECONCILE_FINAL_CHECK_SECS",
     "SETTLE_DATABASE_CA_FILE",
-    "SETTLE_REDIS_CA_FILE", "SETTLE_RELAY_WAIT_SECS",
+    "SETTLE_REDIS_CA_FILE",
+    "SETTLE_RELAY_WAIT_SECS",
+    "SETTLE_SAGA_PATTERN",
 ];
 
 /// The file key of a variable: `SETTLE_CB_WINDOW` -> `cb_window`, `DATABASE_URL` -> `database_url`.
@@ -273,6 +283,14 @@ impl Config {
         }
         num(&get, "SETTLE_RATE_LIMIT_PER_SEC", &mut c.rate_limit_per_sec)?;
         num(&get, "SETTLE_RATE_LIMIT_BURST", &mut c.rate_limit_burst)?;
+        if let Some(v) = get("SETTLE_TRUSTED_PROXIES") {
+            c.trusted_proxies = v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().map_err(|_| anyhow::anyhow!("SETTLE_TRUSTED_PROXIES: {s} is not an IP address")))
+                .collect::<anyhow::Result<_>>()?;
+        }
         if let Some(v) = get("SETTLE_LOG_FORMAT") {
             c.log_format = match v.as_str() {
                 "json" => LogFormat::Json,
@@ -288,6 +306,10 @@ impl Config {
         secs(&get, "SETTLE_SHUTDOWN_TIMEOUT_SECS", &mut c.shutdown_timeout)?;
         num(&get, "SETTLE_DB_MAX_CONNECTIONS", &mut c.db_max_connections)?;
         secs(&get, "SETTLE_RELAY_WAIT_SECS", &mut c.relay_wait)?;
+        if let Some(v) = get("SETTLE_SAGA_PATTERN") {
+            c.saga_pattern = settle_app::orders::Pattern::parse(&v)
+                .ok_or_else(|| anyhow::anyhow!("SETTLE_SAGA_PATTERN={v} must be orchestration or choreography"))?;
+        }
 
         let k = &mut c.card;
         k.pg_url = get("SETTLE_PG_URL");

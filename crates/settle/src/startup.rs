@@ -86,6 +86,7 @@ impl App {
         settings.card.simulator = sim.is_some();
         settings.card.final_check_after = cfg.card.final_check_after;
         settings.relay_wait = cfg.relay_wait;
+        settings.saga_pattern = cfg.saga_pattern;
         settings.card.callback_url = cfg.card.callback_url.clone().unwrap_or_else(|| format!("http://{local}/payments/callback"));
         settings.card.reconcile_after = cfg.card.reconcile_after;
         settings.card.backoff = cfg.card.reconcile_backoff.clone();
@@ -103,6 +104,7 @@ impl App {
         }
         if opts.demo {
             let demo = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding the demo merchant: {e}"))?;
+            settle_app::shop::seed_demo(&ctx, &demo.merchant_id).await.map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
         }
         let (stop, stopping) = watch::channel(false);
@@ -111,6 +113,7 @@ impl App {
             cors_origins: cfg.cors_origins.clone(),
             rate_limit: (cfg.rate_limit_per_sec > 0).then_some(RateLimit { per_second: cfg.rate_limit_per_sec, burst: cfg.rate_limit_burst }),
             body_limit: cfg.body_limit_bytes,
+            trusted_proxies: cfg.trusted_proxies.clone(),
             request_timeout: cfg.request_timeout,
         };
         let state = AppState { ctx, cfg: Arc::new(api), prometheus: crate::telemetry::prometheus(), stopping };

@@ -7,13 +7,14 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
 
-/// Installs the log subscriber (once per process; later calls do nothing).
+/// Installs the log subscriber (once per process; later calls do nothing). Logs go to stderr at every
+/// level: stdout carries only a command's output, so it can be piped.
 pub fn init_logs(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
-        LogFormat::Json => registry.with(fmt::layer().json().with_current_span(true).with_span_list(false)).try_init(),
-        LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
+        LogFormat::Json => registry.with(fmt::layer().with_writer(std::io::stderr).json().with_current_span(true).with_span_list(false)).try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_writer(std::io::stderr).compact()).try_init(),
     };
 }
 

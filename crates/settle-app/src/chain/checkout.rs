@@ -21,7 +21,10 @@ use settle_store::payments::{self as store, Changes, PaymentRow};
 use utoipa::ToSchema;
 
 use super::{Chain, terms::terms_of};
-use crate::{AppError, Context, payments::apply_transition};
+use crate::{
+    AppError, Context,
+    payments::{after_transition, transition_in},
+};
 
 /// The least gas a forwarded payment may ask for.
 const MIN_GAS: u64 = 60_000;
@@ -299,9 +302,12 @@ pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: 
     }
     let relay_request_id = format!("rr_{}", uuid::Uuid::now_v7().simple());
     let request = serde_json::json!({"request": r, "signature": input.signature, "execute": format!("0x{}", hex::encode(&exec)), "gas": gas_u});
+    // The relay request and the payment's move to PROCESSING commit together: the relayer never sees a request
+    // whose payment is not PROCESSING yet, and a payment is never PROCESSING without its request.
     let now = settle_store::now_ms();
+    let txn = settle_store::begin(&ctx.db).await?;
     settle_store::relay::insert_request(
-        &ctx.db,
+        &txn,
         &relay_request_id,
         &row.payment_id,
         chain.chain_id as i64,
@@ -312,24 +318,11 @@ pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: 
     )
     .await?;
     let data = serde_json::json!({"relayRequestId": relay_request_id, "payer": from.to_checksum(None)});
-    match apply_transition(ctx, &row, PaymentStatus::Processing, Changes::default(), Some(data), None).await? {
-        Some(_) => {}
-        None => {
-            if let Some(rr) = settle_store::relay::find_request(&ctx.db, &relay_request_id).await? {
-                settle_store::relay::set_request_status(
-                    &ctx.db,
-                    rr.id,
-                    settle_store::relay::PENDING,
-                    settle_store::relay::CANCELLED,
-                    None,
-                    Some("the payment changed"),
-                    now,
-                )
-                .await?;
-            }
-            return Err(AppError::InvalidState("the payment changed concurrently".into()));
-        }
-    }
+    let Some((next, _)) = transition_in(&txn, &row, PaymentStatus::Processing, Changes::default(), Some(data), None).await? else {
+        return Err(AppError::InvalidState("the payment changed concurrently".into()));
+    };
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
+    after_transition(ctx, &next).await;
     ctx.relay_wake.notify_one();
     Ok(RelayAccepted { relay_request_id, payment_id: row.payment_id, status: PaymentStatus::Processing.as_str().into() })
 }

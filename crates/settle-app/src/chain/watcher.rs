@@ -78,7 +78,7 @@ impl Watcher {
         let head = rpc.block_number().await.map_err(|e| self.rpc_err(e))?;
         metrics::gauge!("settle_chain_head", "chain" => id.to_string()).set(head as f64);
         self.chain.observe(|st| st.head = Some(head));
-        let mut from = match store::cursor(&self.ctx.db, id).await? {
+        let from = match store::cursor(&self.ctx.db, id).await? {
             Some(c) => {
                 let canonical = rpc.block(Some(c.block_number as u64)).await.map_err(|e| self.rpc_err(e))?;
                 if canonical.as_ref().map(|b| hex_hash(&b.hash)) == Some(c.block_hash.clone()) {
@@ -90,52 +90,33 @@ impl Watcher {
             None => head.saturating_sub(1000),
         };
         let mut worked = 0;
+        let mut more = false;
         if from <= head {
             let to = head.min(from + SPAN - 1);
             let topic = PaymentCompleted::SIGNATURE_HASH;
             let logs = rpc.logs(self.chain.gateway, topic, from, to).await.map_err(|e| self.rpc_err(e))?;
-            let now = settle_store::now_ms();
-            for l in logs.iter().filter(|l| !l.removed) {
-                let Ok(ev) = PaymentCompleted::decode_raw_log(l.topics.iter().copied(), &l.data) else {
-                    tracing::warn!(chain = id, tx = %l.transaction_hash, "an undecodable PaymentCompleted log; skipped");
-                    continue;
-                };
-                let number = l.block_number.to::<u64>() as i64;
-                store::remember_block(&self.ctx.db, id, number, &hex_hash(&l.block_hash)).await?;
-                store::insert_log(
-                    &self.ctx.db,
-                    NewLog {
-                        chain_id: id,
-                        payment_id: hex_hash(&ev.paymentId),
-                        tx_hash: hex_hash(&l.transaction_hash),
-                        log_index: l.log_index.to::<u64>() as i64,
-                        block_number: number,
-                        block_hash: hex_hash(&l.block_hash),
-                        payer: ev.payer.to_checksum(None),
-                        token: ev.token.to_checksum(None),
-                        amount: ev.amount.to_string(),
-                        fee: ev.fee.to_string(),
-                        recipient: ev.recipient.to_checksum(None),
-                    },
-                    now,
-                )
-                .await?;
-                worked += 1;
+            for l in &logs {
+                if record_log(&self.ctx, id, l).await? {
+                    worked += 1;
+                }
             }
+            // A node may answer for its newest block before it has indexed that block's logs: the head block is
+            // read again on the next step, and only blocks below the head are put behind the cursor.
+            let settled = if to == head { to.saturating_sub(1).max(from.saturating_sub(1)) } else { to };
             let end = rpc
-                .block(Some(to))
+                .block(Some(settled))
                 .await
                 .map_err(|e| self.rpc_err(e))?
-                .ok_or_else(|| self.rpc_err(RpcError::Unavailable(format!("block {to} is missing"))))?;
-            store::remember_block(&self.ctx.db, id, to as i64, &hex_hash(&end.hash)).await?;
-            store::set_cursor(&self.ctx.db, id, to as i64, &hex_hash(&end.hash), now).await?;
+                .ok_or_else(|| self.rpc_err(RpcError::Unavailable(format!("block {settled} is missing"))))?;
+            store::remember_block(&self.ctx.db, id, settled as i64, &hex_hash(&end.hash)).await?;
+            store::set_cursor(&self.ctx.db, id, settled as i64, &hex_hash(&end.hash), settle_store::now_ms()).await?;
             metrics::gauge!("settle_chain_watcher_lag_blocks", "chain" => id.to_string()).set((head - to) as f64);
             self.chain.observe(|st| st.cursor = Some(to));
-            from = to + 1;
+            more = to < head;
         }
         worked += self.apply_logs(head).await?;
         worked += self.expire(head).await?;
-        Ok(if worked > 0 || from <= head { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
+        Ok(if worked > 0 || more { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
     }
 
     /// A reorg under the cursor: back to the highest remembered block that is still canonical. Returns it.
@@ -257,6 +238,34 @@ impl Watcher {
         }
         Ok(n)
     }
+}
+
+/// Records a gateway log if it is a `PaymentCompleted` (with the block it relied on); true when it was new. The
+/// watcher records what `eth_getLogs` returns; the relayer what its receipts show.
+pub(super) async fn record_log(ctx: &Context, chain_id: i64, l: &settle_chain::rpc::Log) -> Result<bool, StoreError> {
+    if l.removed || l.topics.first() != Some(&PaymentCompleted::SIGNATURE_HASH) {
+        return Ok(false);
+    }
+    let Ok(ev) = PaymentCompleted::decode_raw_log(l.topics.iter().copied(), &l.data) else {
+        tracing::warn!(chain = chain_id, tx = %l.transaction_hash, "an undecodable PaymentCompleted log; skipped");
+        return Ok(false);
+    };
+    let number = l.block_number.to::<u64>() as i64;
+    store::remember_block(&ctx.db, chain_id, number, &hex_hash(&l.block_hash)).await?;
+    let log = NewLog {
+        chain_id,
+        payment_id: hex_hash(&ev.paymentId),
+        tx_hash: hex_hash(&l.transaction_hash),
+        log_index: l.log_index.to::<u64>() as i64,
+        block_number: number,
+        block_hash: hex_hash(&l.block_hash),
+        payer: ev.payer.to_checksum(None),
+        token: ev.token.to_checksum(None),
+        amount: ev.amount.to_string(),
+        fee: ev.fee.to_string(),
+        recipient: ev.recipient.to_checksum(None),
+    };
+    store::insert_log(&ctx.db, log, settle_store::now_ms()).await
 }
 
 /// Asks the gateway's `getPayment` about a PENDING chain payment (the status read's cache miss). When the

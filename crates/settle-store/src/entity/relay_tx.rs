@@ -15,7 +15,7 @@ pub struct Model {
     pub raw_tx: String,
     pub max_fee: String,
     pub max_priority_fee: String,
-    /// SENT, MINED, REPLACED.
+    /// SENT, MINED, REPLACED, DISPLACED.
     pub status: String,
     pub sent_block: i64,
     pub created_at: i64,

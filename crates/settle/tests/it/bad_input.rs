@@ -42,10 +42,34 @@ async fn bad_input_is_a_400_naming_the_field(v: Variant) {
         (with(|b| b["rail"] = json!("PAYPAL")), "parameter_invalid", Some("rail")),
         (with(|b| b["foo"] = json!(1)), "parameter_invalid", Some("foo")),
         (with(|b| b["rail"] = json!("CARD")), "parameter_invalid", Some("chainId")),
-        (with(|b| { b.as_object_mut().unwrap().remove("orderId"); }), "parameter_missing", Some("orderId")),
-        (with(|b| { b.as_object_mut().unwrap().remove("amount"); }), "parameter_missing", Some("amount")),
-        (with(|b| { b.as_object_mut().unwrap().remove("chainId"); }), "parameter_missing", Some("chainId")),
-        (with(|b| { b.as_object_mut().unwrap().remove("tokenAddress"); }), "parameter_missing", Some("tokenAddress")),
+        (
+            with(|b| {
+                b.as_object_mut().unwrap().remove("orderId");
+            }),
+            "parameter_missing",
+            Some("orderId"),
+        ),
+        (
+            with(|b| {
+                b.as_object_mut().unwrap().remove("amount");
+            }),
+            "parameter_missing",
+            Some("amount"),
+        ),
+        (
+            with(|b| {
+                b.as_object_mut().unwrap().remove("chainId");
+            }),
+            "parameter_missing",
+            Some("chainId"),
+        ),
+        (
+            with(|b| {
+                b.as_object_mut().unwrap().remove("tokenAddress");
+            }),
+            "parameter_missing",
+            Some("tokenAddress"),
+        ),
         ("{}".into(), "parameter_missing", Some("orderId")),
     ];
     for (body, code, param) in &cases {
@@ -88,5 +112,57 @@ async fn bad_input_is_a_400_naming_the_field(v: Variant) {
     // Nothing was created, and every refusal left the server healthy.
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0);
     assert_eq!(app.create_payment("good-after-bad").await["status"], "PENDING");
+    app.finish().await;
+}
+
+/// Errors axum answers before a handler runs are the JSON envelope too: a wrong method (405, with `Allow`), a
+/// path segment that is not UTF-8 (400), a body over the limit on a raw-body route (413), a body that is not
+/// JSON (415); and a NUL character in a name is a 400 on PostgreSQL, which cannot store it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_error_is_the_json_envelope() {
+    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
+    setup.body_limit = Some(4096);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let envelope = |r: &Resp, status: u16, code: &str| {
+        assert_eq!(r.status.as_u16(), status, "{}", r.text);
+        assert_eq!(r.header("content-type"), Some("application/json"), "{}", r.text);
+        assert_eq!(r.body["error"]["code"], code, "{}", r.text);
+        assert!(r.body["error"]["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{}", r.text);
+    };
+    let r = app.request(Method::DELETE, "/payments/create", Some(&app.key), None, &[]).await;
+    envelope(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("POST"));
+    envelope(&app.get("/payments/%C0/status").await, 400, "request_invalid");
+    let big = format!("{{\"paymentKey\":\"{}\"}}", "a".repeat(5000));
+    envelope(&app.request(Method::POST, "/payments/callback", None, Some(&big), &[]).await, 413, "body_too_large");
+    envelope(&app.request(Method::POST, "/users", Some(&app.key), Some(&big), &[]).await, 413, "body_too_large");
+    // A body that says it is not JSON: 415, and nothing created; no Content-Type at all is read as JSON.
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"] {
+        let res = reqwest::Client::new()
+            .post(format!("{}/users", app.base))
+            .bearer_auth(&app.key)
+            .header("content-type", ct)
+            .body(r#"{"userId":"typed","name":"T","points":1}"#)
+            .send()
+            .await
+            .unwrap();
+        let (status, text) = (res.status().as_u16(), res.text().await.unwrap());
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!((status, body["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{ct}: {text}");
+    }
+    assert_eq!(app.get("/users/typed").await.status, 404);
+    for ct in [None, Some("application/json; charset=utf-8"), Some("application/merge-patch+json")] {
+        let mut rb = reqwest::Client::new().post(format!("{}/users", app.base)).bearer_auth(&app.key);
+        if let Some(ct) = ct {
+            rb = rb.header("content-type", ct);
+        }
+        let id = format!("typed-{}", ct.map(|c| c.len()).unwrap_or(0));
+        let res = rb.body(json!({"userId": id, "name": "T", "points": 1}).to_string()).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), 201, "{ct:?}");
+    }
+    let r = app.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(r#"{"name":"a\u0000b"}"#), &[]).await;
+    envelope(&r, 400, "parameter_invalid");
+    let r = app.post("/users", &json!({"userId": "nul", "name": "a\u{0}b", "points": 1})).await;
+    envelope(&r, 400, "parameter_invalid");
     app.finish().await;
 }

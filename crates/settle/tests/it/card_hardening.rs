@@ -66,7 +66,7 @@ mod one_db {
     }
 }
 
-async fn set_knobs(app: &TestApp, knobs: &Knobs) {
+pub async fn set_knobs(app: &TestApp, knobs: &Knobs) {
     let r = app.client.put(format!("{}/admin/knobs", app.pg_url)).json(knobs).send().await.unwrap();
     assert!(r.status().is_success());
 }
@@ -76,7 +76,7 @@ async fn metrics(app: &TestApp) -> String {
 }
 
 /// A small breaker (4 calls, 2 probes, 1 s open) against a simulator at a fixed address the test can stop.
-async fn breaker_setup(v: Variant) -> (Setup, std::net::SocketAddr, settle_card::sim::SimHandle) {
+pub async fn breaker_setup(v: Variant) -> (Setup, std::net::SocketAddr, settle_card::sim::SimHandle) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let sim = settle_card::sim::start(listener, Knobs::calm());
@@ -550,4 +550,48 @@ async fn shutdown_waits_for_a_running_charge_or_records_it_unknown(v: Variant) {
     let _ = db.close().await;
     app.finish().await;
     app2.finish().await;
+}
+
+/// `POST /payments/callback` is unauthenticated. A key other than the one Settle recorded for the payment is
+/// answered 404 without a gateway read, a final payment's own key without one too; and a flood of callbacks
+/// that do need a read (a payment with no key yet) takes only the callbacks' own few places, so a real charge
+/// made meanwhile still gets its place in the gateway's bulkhead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_callback_flood_never_starves_charges() {
+    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
+    setup.card.knobs = Knobs { latency_ms: [300, 300], ..Knobs::calm() };
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let app = Arc::new(app);
+    // A paid payment: its recorded key, and others.
+    let paid = app.create_card_payment("cb-paid", 1000).await;
+    let r = app.pay(&paid, "KB", CARD, None).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let key = r.body["externalPaymentKey"].as_str().unwrap().to_owned();
+    wait_books_agree(&app, std::slice::from_ref(&paid), Duration::from_secs(20)).await;
+    let gets = app.sim_stats().await.get_requests;
+    let cb = |key: String, order: String| {
+        let app = app.clone();
+        async move {
+            let body = json!({"transactionKey": key, "orderId": order}).to_string();
+            app.request(Method::POST, "/payments/callback", None, Some(&body), &[]).await
+        }
+    };
+    let r = cb("not-a-key-settle-got".into(), paid.clone()).await;
+    assert_eq!(r.status, 404, "{}", r.text);
+    let r = cb(key.clone(), paid.clone()).await;
+    assert_eq!((r.status.as_u16(), r.body["result"].as_str()), (200, Some("noop")), "{}", r.text);
+    assert_eq!(app.sim_stats().await.get_requests, gets, "no gateway read for either");
+    // A flood for a payment with no key yet, while a real charge is made.
+    let waiting = app.create_card_payment("cb-waiting", 1000).await;
+    let flood: Vec<_> = (0..60).map(|i| tokio::spawn(cb(format!("flood-{i}"), waiting.clone()))).collect();
+    let charged = app.create_card_payment("cb-charged", 1000).await;
+    let r = app.pay(&charged, "KB", CARD, None).await;
+    assert_eq!(r.status, 202, "the charge got its place: {}", r.text);
+    let mut codes = std::collections::BTreeMap::<u16, usize>::new();
+    for t in flood {
+        *codes.entry(t.await.unwrap().status.as_u16()).or_default() += 1;
+    }
+    assert!(codes.keys().all(|c| [404, 503].contains(c)), "{codes:?}");
+    assert!(codes.get(&503).copied().unwrap_or(0) > 0, "the callbacks' places ran out: {codes:?}");
+    Arc::into_inner(app).unwrap().finish().await;
 }

@@ -32,6 +32,17 @@ fn merchant_create_seed_and_migrate_commands() {
     assert!(m["merchantId"].as_str().unwrap().starts_with("mch_"));
     assert!(m["apiKey"].as_str().unwrap().starts_with("sk_"));
     assert!(dir.0.join("settle.db").exists());
+    // Logs, at any level, go to stderr: stdout stays the command's data.
+    let o = settle(&dir, &["merchant", "create", "--name", "Traced"], &[("SETTLE_LOG", "trace")]);
+    let traced: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("stdout is only JSON with SETTLE_LOG=trace");
+    assert_eq!(traced["name"], "Traced");
+    assert!(!o.stderr.is_empty(), "the trace logs went to stderr");
+    let id = m["merchantId"].as_str().unwrap();
+    let changed: serde_json::Value =
+        serde_json::from_str(stdout(&settle(&dir, &["merchant", "set-fee", "--merchant-id", id, "--fee-bps", "120"], &[])).trim()).unwrap();
+    assert_eq!((changed["merchantId"].as_str(), changed["feeBps"].as_u64()), (Some(id), Some(120)));
+    let o = settle(&dir, &["merchant", "set-fee", "--merchant-id", "mch_nobody", "--fee-bps", "1"], &[]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("merchant not found"), "{}", String::from_utf8_lossy(&o.stderr));
 
     let a = stdout(&settle(&dir, &["seed"], &[]));
     let b = stdout(&settle(&dir, &["seed"], &[]));
@@ -53,9 +64,13 @@ fn merchant_create_seed_and_migrate_commands() {
 #[test]
 fn a_bad_setting_fails_at_start_with_one_line_naming_it() {
     let dir = TempDir::new();
-    for (k, v) in
-        [("SETTLE_LISTEN", "not-an-address"), ("DATABASE_URL", "oracle://db"), ("SETTLE_LOG_FORMAT", "xml"), ("SETTLE_RATE_LIMIT_PER_SEC", "lots")]
-    {
+    for (k, v) in [
+        ("SETTLE_LISTEN", "not-an-address"),
+        ("DATABASE_URL", "oracle://db"),
+        ("SETTLE_LOG_FORMAT", "xml"),
+        ("SETTLE_RATE_LIMIT_PER_SEC", "lots"),
+        ("SETTLE_TRUSTED_PROXIES", "proxy.local"),
+    ] {
         let o = settle(&dir, &["serve"], &[(k, v)]);
         assert!(!o.status.success());
         let err = String::from_utf8_lossy(&o.stderr);

@@ -181,6 +181,8 @@ pub struct Setup {
     pub rate_limit: Option<(u32, u32)>,
     pub body_limit: Option<usize>,
     pub cors_origins: Vec<String>,
+    /// SETTLE_TRUSTED_PROXIES.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub request_timeout: Option<Duration>,
     pub shutdown_timeout: Option<Duration>,
     /// Appended to the database URL (`?sslmode=require`).
@@ -226,6 +228,7 @@ impl Setup {
             rate_limit: None,
             body_limit: None,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             request_timeout: None,
             shutdown_timeout: None,
             db_url_suffix: None,
@@ -316,6 +319,7 @@ impl TestApp {
         }
         cfg.card = setup.card.config.clone();
         cfg.cors_origins = setup.cors_origins.clone();
+        cfg.trusted_proxies = setup.trusted_proxies.clone();
         if let Some(t) = setup.request_timeout {
             cfg.request_timeout = t;
         }
@@ -375,22 +379,7 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str, key: Option<&str>, body: Option<&str>, extra: &[(&str, &str)]) -> Resp {
-        let mut rb = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(k) = key {
-            rb = rb.bearer_auth(k);
-        }
-        if let Some(b) = body {
-            rb = rb.header("content-type", "application/json").body(b.to_owned());
-        }
-        for (k, v) in extra {
-            rb = rb.header(*k, *v);
-        }
-        let res = rb.send().await.expect("request");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let text = res.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp { status, headers, body, text }
+        request_at(&self.client, &self.base, method, path, key, body, extra).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -536,6 +525,34 @@ impl Proxy {
     }
 }
 
+/// One HTTP request to a Settle at `base` (in this process or a spawned binary).
+pub async fn request_at(
+    client: &reqwest::Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> Resp {
+    let mut rb = client.request(method, format!("{base}{path}"));
+    if let Some(k) = key {
+        rb = rb.bearer_auth(k);
+    }
+    if let Some(b) = body {
+        rb = rb.header("content-type", "application/json").body(b.to_owned());
+    }
+    for (k, v) in extra {
+        rb = rb.header(*k, *v);
+    }
+    let res = rb.send().await.expect("request");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let text = res.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Resp { status, headers, body, text }
+}
+
 /// One test function run over the whole matrix: every database with the in-process cache and with Redis.
 #[macro_export]
 macro_rules! matrix {
@@ -572,4 +589,48 @@ macro_rules! per_db {
             async fn mysql() { super::$name(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
         }
     )*};
+}
+
+/// A `settle` subcommand run as a process of the test's own in `dir` (its SQLite database and `settle.toml`
+/// there), stopped by its PID. Its stdout is read until a line containing `ready` (kept in `ready_line`) and
+/// then drained; its stderr goes to `dir/settle.log`.
+pub struct Process {
+    child: std::process::Child,
+    pub ready_line: String,
+}
+
+impl Process {
+    pub fn start(dir: &TempDir, args: &[&str], env: &[(&str, String)], ready: &str) -> Self {
+        use std::io::BufRead;
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.0.join("settle.log")).expect("settle.log");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_settle"));
+        cmd.args(args).current_dir(&dir.0).env_remove("DATABASE_URL").env_remove("REDIS_URL").env_remove("SETTLE_PG_URL").env("SETTLE_LOG", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(log).spawn().expect("spawn settle");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready_line =
+            lines.by_ref().map_while(Result::ok).find(|l| l.contains(ready)).unwrap_or_else(|| panic!("settle {args:?} never said {ready:?}"));
+        // Keep reading so the process never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Self { child, ready_line }
+    }
+
+    /// The address `settle serve` printed (`Settle listening on http://...`).
+    pub fn base(&self) -> String {
+        self.ready_line.split("listening on ").nth(1).and_then(|r| r.split_whitespace().next()).expect("an address").to_owned()
+    }
+
+    /// SIGKILL: no shutdown, no lease released, whatever was in flight cut off.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

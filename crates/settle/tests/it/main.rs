@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod idempotency;
 mod migrations;
+mod orders;
 mod outage;
 mod payments_api;
 mod restart;

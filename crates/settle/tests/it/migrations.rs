@@ -1,6 +1,6 @@
 use crate::{helpers::*, per_db};
 
-per_db!(migrates_up_to_latest_and_down_to_empty);
+per_db!(migrates_up_to_latest_and_down_to_empty, ids_that_differ_only_by_case_are_different_on_every_backend);
 
 async fn migrates_up_to_latest_and_down_to_empty(v: Variant) {
     if !v.available().await {
@@ -29,4 +29,60 @@ async fn migrates_up_to_latest_and_down_to_empty(v: Variant) {
     settle_store::migration::up(&db).await.expect("up again");
     let _ = db.close().await;
     tdb.drop_now().await;
+}
+
+/// Every pooled SQLite connection runs in WAL mode with `synchronous=FULL` (a PRAGMA sent through the pool
+/// would reach one connection only): four transactions held at once, on four connections, each read them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_sqlite_connection_is_durable() {
+    use settle_store::{ConnectionTrait, TransactionTrait};
+    let Some(tdb) = TestDb::create(Db::Sqlite).await else { return };
+    let db = settle_store::connect(&tdb.url, 4).await.expect("connect");
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        let txn = db.begin().await.expect("a transaction on its own connection");
+        let pragma = |sql: &'static str| {
+            let txn = &txn;
+            async move {
+                let row = txn.query_one_raw(settle_store::Statement::from_string(settle_store::DbBackend::Sqlite, sql)).await.unwrap().unwrap();
+                row.try_get_by_index::<String>(0).or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string())).unwrap()
+            }
+        };
+        assert_eq!(pragma("PRAGMA synchronous").await, "2", "FULL");
+        assert_eq!(pragma("PRAGMA journal_mode").await, "wal");
+        held.push(txn);
+    }
+    drop(held);
+    let _ = db.close().await;
+    tdb.drop_now().await;
+}
+
+/// Order ids, idempotency keys and shop ids compare byte for byte on every backend: MySQL's default collation
+/// would make `Case-1` and `case-1` one order (a false `duplicate_order`) and one user. On MySQL every column of
+/// every table is checked to be `utf8mb4_bin`, so a table added later without it fails here.
+async fn ids_that_differ_only_by_case_are_different_on_every_backend(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let card = |order: &str| serde_json::json!({"orderId": order, "amount": "1000", "currency": "KRW", "rail": "CARD"});
+    assert_eq!(app.post("/payments/create", &card("Case-1")).await.status, 201);
+    let r = app.post("/payments/create", &card("case-1")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    for user in ["Kim", "kim"] {
+        let r = app.post("/users", &serde_json::json!({"userId": user, "name": user, "points": 1})).await;
+        assert_eq!(r.status, 201, "{user}: {}", r.text);
+    }
+    let body = card("keyed").to_string();
+    let a = app.request(reqwest::Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "Key-A")]).await;
+    let other = card("keyed-2").to_string();
+    let b = app.request(reqwest::Method::POST, "/payments/create", Some(&app.key), Some(&other), &[("idempotency-key", "key-a")]).await;
+    assert_eq!((a.status.as_u16(), b.status.as_u16()), (201, 201), "{}", b.text);
+    assert_ne!(a.body["paymentId"], b.body["paymentId"]);
+    if v.db == Db::Mysql {
+        use settle_store::ConnectionTrait;
+        let sql = "SELECT CONCAT(TABLE_NAME, '.', COLUMN_NAME, ' ', COLLATION_NAME) FROM information_schema.COLUMNS \
+                   WHERE TABLE_SCHEMA = DATABASE() AND COLLATION_NAME IS NOT NULL AND COLLATION_NAME <> 'utf8mb4_bin' AND TABLE_NAME <> 'seaql_migrations'";
+        let rows = app.ctx.db.query_all_raw(settle_store::Statement::from_string(settle_store::DbBackend::MySql, sql)).await.unwrap();
+        let bad: Vec<String> = rows.iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect();
+        assert!(bad.is_empty(), "columns not compared byte for byte: {bad:?}");
+    }
+    app.finish().await;
 }

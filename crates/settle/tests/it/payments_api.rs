@@ -236,6 +236,103 @@ async fn rate_limit_answers_429(v: Variant) {
     app.finish().await;
 }
 
+/// 1,000 requests with random bearer tokens from one address: they share the address's bucket (429 after the
+/// burst), and the database is asked about a bounded number of keys, counted by `settle_auth_lookups_total`. A
+/// real merchant's calls, from the same address, keep their own bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn random_bearer_tokens_cannot_buy_a_lookup_each() {
+    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
+    setup.rate_limit = Some((20, 40));
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    assert_eq!(app.get("/payments").await.status, 200, "the merchant's key, known from here on");
+    let started = std::time::Instant::now();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for _ in 0..1000 {
+        let token = format!("sk_{}", uuid::Uuid::new_v4().simple());
+        *statuses.entry(app.request(Method::GET, "/payments", Some(&token), None, &[]).await.status.as_u16()).or_default() += 1;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401, 429], "{statuses:?}");
+    let metrics = app.request(Method::GET, "/metrics", None, None, &[]).await.text;
+    let lookups: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("settle_auth_lookups_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let bound = 40.0 + 20.0 * elapsed + 2.0;
+    assert!(lookups <= bound, "{lookups} key lookups for 1000 random tokens in {elapsed:.1} s (bound {bound:.0}): {statuses:?}");
+    assert!(statuses[&401] as f64 <= bound, "{statuses:?}");
+    // The merchant's own bucket is untouched by the flood.
+    assert_eq!(app.get("/payments").await.status, 200);
+    app.finish().await;
+}
+
+/// Admin-token attempts are limited per client address, strictly (10, then one every 6 s) whatever the general
+/// rate; behind a trusted proxy the client is the address `X-Forwarded-For` names, so one address guessing the
+/// token does not lock out another. Without the proxy setting, the header is not believed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_token_guesses_are_limited_per_client() {
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.rate_limit = Some((1000, 2000));
+    setup.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let attempt = |from: &'static str, token: &'static str| {
+        let app = &app;
+        async move {
+            let body = json!({"name": "Guess"}).to_string();
+            app.request(Method::POST, "/merchants", Some(token), Some(&body), &[("x-forwarded-for", from)]).await.status.as_u16()
+        }
+    };
+    let mut guesses = Vec::new();
+    for _ in 0..15 {
+        guesses.push(attempt("203.0.113.7", "not-the-admin-token-at-all").await);
+    }
+    assert!(guesses[..10].iter().all(|s| *s == 401) && guesses[10..].iter().all(|s| *s == 429), "{guesses:?}");
+    // Another client behind the same proxy, with the right token.
+    assert_eq!(attempt("203.0.113.8", ADMIN_TOKEN).await, 201);
+    // The guesser stays limited, whatever token it sends.
+    assert_eq!(attempt("203.0.113.7", ADMIN_TOKEN).await, 429);
+    // Merchant calls are not admin attempts.
+    assert_eq!(app.get("/payments").await.status, 200);
+    app.finish().await;
+}
+
+/// Gateway callbacks (unauthenticated) have their own per-address budget (50 a second, a burst of 100): a
+/// flood of them is cut off with 429 without touching the API calls' buckets, and API calls from the same
+/// address that ran out of their budget do not stop the gateway's callbacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn callbacks_have_their_own_rate_limit() {
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.rate_limit = Some((5, 5));
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    // The merchant authenticates once, so this instance knows its key and limits it by merchant from now
+    // on (a key it has not seen yet is limited by address, like any other unknown token).
+    assert_eq!(app.get("/payments").await.status, 200);
+    let unknown = format!("0x{}", "ab".repeat(32));
+    let callback = |i: usize| {
+        let body = json!({"transactionKey": format!("k{i}"), "orderId": unknown}).to_string();
+        let app = &app;
+        async move { app.request(Method::POST, "/payments/callback", None, Some(&body), &[]).await.status.as_u16() }
+    };
+    // Unauthenticated API calls from this address run out of their small budget...
+    let mut health = Vec::new();
+    for _ in 0..10 {
+        health.push(app.request(Method::GET, "/health/live", None, None, &[]).await.status.as_u16());
+    }
+    assert!(health.contains(&429), "{health:?}");
+    // ...and callbacks still pass (404: no such payment), up to their own burst, then 429.
+    let mut codes = std::collections::BTreeMap::<u16, usize>::new();
+    for i in 0..160 {
+        *codes.entry(callback(i).await).or_default() += 1;
+    }
+    assert!(codes.get(&404).copied().unwrap_or(0) >= 100 && codes.get(&429).copied().unwrap_or(0) > 0, "{codes:?}");
+    assert_eq!(codes.keys().copied().collect::<Vec<_>>(), [404, 429], "{codes:?}");
+    // The merchant's calls keep their own bucket.
+    assert_eq!(app.get("/payments").await.status, 200);
+    app.finish().await;
+}
+
 async fn exact_amounts_round_trip(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";

@@ -29,7 +29,7 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     Ok(q)
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

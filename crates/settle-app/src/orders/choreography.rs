@@ -1,0 +1,477 @@
+//! The purchase saga by choreography (seed 002's second pattern), with an inbox (seed 003).
+//!
+//! The request writes the order PLACED, its saga IN_PROGRESS and a `saga.started` event, in one transaction.
+//! From there each step is a handler of one event type, read from the outbox by seq: it makes its change,
+//! records its step result and emits the next event (or `saga.refused`) in one transaction, which also claims
+//! the event in the `inbox` for its consumer, so a handler runs at most once per event even when the outbox is
+//! read again after a crash. The steps and their compensations are the orchestrator's own functions; the end
+//! states are the same:
+//!
+//! ```text
+//! saga.started ─users─▶ saga.user_checked ─stock─▶ saga.stock_reserved ─coupons─▶ saga.coupon_used
+//!   ─points─▶ saga.points_deducted ─payments─▶ saga.payment_created ─(card charged by the request)─▶
+//!   payment.completed ─orders─▶ order PAID, saga COMPLETED (saga.completed)
+//!   payment.failed|cancelled|expired ─orders─▶ COMPENSATING ┐
+//! a step's refusal: saga.refused ─orders─▶ COMPENSATING ────┤
+//!   saga.compensating ─points─▶ saga.points_restored ─coupons─▶ saga.coupon_released ─stock─▶
+//!   saga.stock_returned ─orders─▶ order CANCELLED, saga COMPENSATED (a payment failed) or FAILED (refused)
+//! ```
+//!
+//! A compensation gives back only what its step's recorded result says was taken. One instance at a time
+//! dispatches (lease `saga-choreography`); its read position is kept in `consumer_offsets`.
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use settle_domain::PaymentStatus;
+use settle_store::{
+    DatabaseTransaction, StoreError, TransactionTrait,
+    orders::{self as store, NewOrder, OrderRow, SagaRow},
+    outbox::{self, OutboxRow},
+    payments::{self as payments_store, Changes},
+    shop,
+};
+
+use super::{
+    COMPENSATED, COMPENSATING, COMPLETED, FAILED, IN_PROGRESS, OrderInput, check_limit, check_user, create_payment, deduct_points, refused,
+    release_coupon, reserve_stock, restore_points, return_stock, use_coupon,
+};
+use crate::{
+    AppError, Context,
+    lease::LeaseHolder,
+    payments::{after_transition, transition_in},
+    worker::Outcome,
+};
+
+pub const CHOREOGRAPHY: &str = "choreography";
+/// The dispatcher's lease and read position.
+const NAME: &str = "saga-choreography";
+const BATCH: u64 = 500;
+/// Sagas handled at once by the dispatcher.
+const PARALLEL: usize = 8;
+
+const STARTED: &str = "saga.started";
+const USER_CHECKED: &str = "saga.user_checked";
+const STOCK_RESERVED: &str = "saga.stock_reserved";
+const COUPON_USED: &str = "saga.coupon_used";
+const POINTS_DEDUCTED: &str = "saga.points_deducted";
+const PAYMENT_CREATED: &str = "saga.payment_created";
+const REFUSED: &str = "saga.refused";
+const COMPENSATE: &str = "saga.compensating";
+const POINTS_RESTORED: &str = "saga.points_restored";
+const COUPON_RELEASED: &str = "saga.coupon_released";
+const STOCK_RETURNED: &str = "saga.stock_returned";
+const PAYMENT_ENDS: [&str; 4] = ["payment.completed", "payment.failed", "payment.cancelled", "payment.expired"];
+
+/// The consumers ("services") of the choreography and the events each handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consumer {
+    Users,
+    Stock,
+    Coupons,
+    Points,
+    Payments,
+    Orders,
+}
+
+impl Consumer {
+    pub const ALL: [Consumer; 6] = [Self::Users, Self::Stock, Self::Coupons, Self::Points, Self::Payments, Self::Orders];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Stock => "stock",
+            Self::Coupons => "coupons",
+            Self::Points => "points",
+            Self::Payments => "payments",
+            Self::Orders => "orders",
+        }
+    }
+
+    fn of(topic: &str) -> Option<Self> {
+        Some(match topic {
+            STARTED => Self::Users,
+            USER_CHECKED | COUPON_RELEASED => Self::Stock,
+            STOCK_RESERVED | POINTS_RESTORED => Self::Coupons,
+            COUPON_USED | COMPENSATE => Self::Points,
+            POINTS_DEDUCTED => Self::Payments,
+            PAYMENT_CREATED | REFUSED | STOCK_RETURNED => Self::Orders,
+            t if PAYMENT_ENDS.contains(&t) => Self::Orders,
+            _ => return None,
+        })
+    }
+}
+
+/// Every topic a consumer handles.
+const TOPICS: [&str; 15] = [
+    STARTED,
+    USER_CHECKED,
+    STOCK_RESERVED,
+    COUPON_USED,
+    POINTS_DEDUCTED,
+    PAYMENT_CREATED,
+    REFUSED,
+    COMPENSATE,
+    POINTS_RESTORED,
+    COUPON_RELEASED,
+    STOCK_RETURNED,
+    PAYMENT_ENDS[0],
+    PAYMENT_ENDS[1],
+    PAYMENT_ENDS[2],
+    PAYMENT_ENDS[3],
+];
+
+/// The request's transaction: the order PLACED at the items' current prices (an unknown item is refused here,
+/// with nothing written), its saga IN_PROGRESS and `saga.started`.
+pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput) -> Result<OrderRow, AppError> {
+    let now = settle_store::now_ms();
+    let txn = settle_store::begin(&ctx.db).await?;
+    let (mut lines, mut total) = (Vec::new(), 0i64);
+    for (item_id, quantity) in &input.items {
+        let item =
+            shop::find_item(&txn, merchant_id, item_id).await?.ok_or_else(|| refused(404, "item_not_found", format!("no such item: {item_id}")))?;
+        total = item
+            .price
+            .checked_mul(*quantity)
+            .and_then(|v| v.checked_add(total))
+            .ok_or_else(|| AppError::invalid("items", "the order's total is too large"))?;
+        lines.push((item_id.clone(), *quantity, item.price));
+    }
+    let (order_id, saga_id) = (format!("ord_{}", uuid::Uuid::now_v7().simple()), format!("saga_{}", uuid::Uuid::now_v7().simple()));
+    let new = NewOrder {
+        order_id: order_id.clone(),
+        user_id: input.user_id.clone(),
+        total_amount: total,
+        used_points: 0,
+        coupon_discount: 0,
+        // Nothing taken off yet: each step moves its part from here, in the UPDATE that records it.
+        paid_amount: total,
+        issued_coupon_id: input.issued_coupon_id.clone(),
+        payment_id: None,
+        card_given: input.card.is_some(),
+        saga_id: saga_id.clone(),
+        pattern: CHOREOGRAPHY.into(),
+        lines,
+    };
+    store::insert_order(&txn, merchant_id, &new, IN_PROGRESS, "CHECK_USER", now).await?;
+    let data = json!({
+        "sagaId": saga_id, "orderId": order_id, "userId": input.user_id,
+        "usePoints": input.use_points, "allInPoints": input.all_in_points,
+    });
+    outbox::enqueue(&txn, merchant_id, STARTED, &saga_id, &json!({"type": STARTED, "data": data}), now).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    ctx.outbox_wake.notify_one();
+    store::find_order(&ctx.db, merchant_id, &order_id).await?.ok_or(AppError::NotFound("order"))
+}
+
+/// Fails an order's PENDING payment that was never charged (the circuit is open, or the request that held the
+/// card was cut off); its `payment.failed` starts the compensation. False when the payment was not PENDING
+/// (a charge started meanwhile).
+pub(crate) async fn fail_uncharged(ctx: &Context, merchant_id: &str, payment_id: &str, why: &str) -> Result<bool, AppError> {
+    let txn = settle_store::begin(&ctx.db).await?;
+    let Some(p) = payments_store::find(&txn, merchant_id, payment_id).await? else { return Ok(false) };
+    if p.status != PaymentStatus::Pending.as_str() {
+        return Ok(false);
+    }
+    let data = json!({"code": "order_compensated", "message": why});
+    let changes = Changes { failure_message: Some(why.to_owned()), ..Default::default() };
+    let Some((row, _)) = transition_in(&txn, &p, PaymentStatus::Failed, changes, Some(data), None).await? else { return Ok(false) };
+    txn.commit().await.map_err(StoreError::from)?;
+    after_transition(ctx, &row).await;
+    Ok(true)
+}
+
+/// The recovery worker's part for a choreographed saga: the cut-off rule of orchestration (a card order whose
+/// payment is still PENDING long after it was created was never charged: the request holding the card was cut
+/// off), by failing the payment. The handlers do the rest.
+pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<String, AppError> {
+    let now = settle_store::now_ms();
+    if s.status == IN_PROGRESS
+        && now - s.created_at > super::CHARGE_GRACE_MS
+        && let Some(o) = store::find_order(&ctx.db, &s.merchant_id, &s.order_id).await?
+        && o.card_given
+        && let Some(p) = &o.payment_id
+        && let Some(row) = payments_store::find(&ctx.db, &s.merchant_id, p).await?
+        && row.status == PaymentStatus::Pending.as_str()
+        && now - row.created_at > super::CHARGE_GRACE_MS
+    {
+        fail_uncharged(ctx, &s.merchant_id, p, "the charge never started: the request was cut off").await?;
+    }
+    Ok(s.status.clone())
+}
+
+/// What a handler decided: the saga's next status and step, and the event it emits.
+struct Next {
+    status: &'static str,
+    step: &'static str,
+    error: Option<String>,
+    topic: &'static str,
+    data: Value,
+}
+
+/// Ends one step's change, made in the savepoint `sp`: kept and recorded DONE when it succeeded, undone when
+/// it was refused (the inbox claim stays) and turned into `saga.refused`; any other error fails the handler.
+async fn finish_step(
+    txn: &DatabaseTransaction,
+    sp: DatabaseTransaction,
+    result: Result<Value, AppError>,
+    name: &'static str,
+    data: &Value,
+    next: Next,
+) -> Result<Next, AppError> {
+    match result {
+        Ok(extra) => {
+            sp.commit().await.map_err(StoreError::from)?;
+            store::record_step(txn, data_saga(data), name, "DONE", None, settle_store::now_ms()).await?;
+            Ok(Next { data: merge(data, extra), ..next })
+        }
+        Err(AppError::OrderRefused { status, code, message }) => {
+            sp.rollback().await.map_err(StoreError::from)?;
+            let data = merge(data, json!({"step": name, "status": status, "code": code, "message": message}));
+            Ok(Next { status: IN_PROGRESS, step: name, error: None, topic: REFUSED, data })
+        }
+        Err(e) => {
+            let _ = sp.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+fn data_saga(data: &Value) -> &str {
+    data["sagaId"].as_str().unwrap_or_default()
+}
+
+fn merge(data: &Value, extra: Value) -> Value {
+    let mut d = data.clone();
+    if let (Some(d), Value::Object(extra)) = (d.as_object_mut(), extra) {
+        d.extend(extra);
+    }
+    d
+}
+
+/// The saga an event is about: its aggregate for the saga's own events; for a payment's end, the saga of the
+/// order the payment pays (None: not an order's payment).
+async fn saga_of(ctx: &Context, ev: &OutboxRow) -> Result<Option<String>, AppError> {
+    if PAYMENT_ENDS.contains(&ev.topic.as_str()) {
+        return Ok(store::find_order_by_payment(&ctx.db, &ev.merchant_id, &ev.aggregate_id).await?.map(|o| o.saga_id));
+    }
+    Ok(Some(ev.aggregate_id.clone()))
+}
+
+/// Handles one event for its consumer, in one transaction with the consumer's inbox claim.
+async fn handle(ctx: &Context, consumer: Consumer, ev: &OutboxRow, saga_id: &str) -> Result<(), AppError> {
+    let now = settle_store::now_ms();
+    let seq = ev.seq.unwrap_or_default();
+    let payload: Value = serde_json::from_str(&ev.payload).unwrap_or(Value::Null);
+    let txn = settle_store::begin(&ctx.db).await?;
+    if !store::claim_event(&txn, consumer.name(), seq, now).await? {
+        return Ok(());
+    }
+    let Some(saga) = store::find_saga(&txn, Some(&ev.merchant_id), saga_id).await? else { return Ok(()) };
+    if saga.pattern != CHOREOGRAPHY {
+        // An orchestrated order's payment: nothing to do, and nothing to remember.
+        return Ok(());
+    }
+    let o = store::find_order(&txn, &saga.merchant_id, &saga.order_id).await?.ok_or(AppError::NotFound("order"))?;
+    let data = match payload.get("data") {
+        Some(d) if d.get("sagaId").is_some() => d.clone(),
+        _ => json!({"sagaId": saga.saga_id, "orderId": o.order_id, "userId": o.user_id}),
+    };
+    let next = decide(&txn, consumer, ev, &saga, &o, &data, now).await?;
+    if let Some(next) = next {
+        let Some(_) = store::set_saga(&txn, &saga, next.status, next.step, next.error.as_deref(), now).await? else {
+            return Err(AppError::from(StoreError::Conflict("the saga changed meanwhile")));
+        };
+        outbox::enqueue(&txn, &saga.merchant_id, next.topic, &saga.saga_id, &json!({"type": next.topic, "data": next.data}), now).await?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    ctx.outbox_wake.notify_one();
+    let _ = ctx.saga_changed.send(saga.saga_id.clone());
+    Ok(())
+}
+
+/// The consumer's step for this event: None when there is nothing to do (the saga is past it).
+async fn decide(
+    txn: &DatabaseTransaction,
+    consumer: Consumer,
+    ev: &OutboxRow,
+    saga: &SagaRow,
+    o: &OrderRow,
+    data: &Value,
+    now: i64,
+) -> Result<Option<Next>, AppError> {
+    let forward = saga.status == IN_PROGRESS;
+    let compensating = saga.status == COMPENSATING;
+    let next = |topic, step| Next { status: IN_PROGRESS, step, error: None, topic, data: data.clone() };
+    let back = |topic, step| Next { status: COMPENSATING, step, error: saga.error.clone(), topic, data: data.clone() };
+    let (m, user) = (o.merchant_id.as_str(), o.user_id.as_str());
+    let sp = || async { txn.begin().await.map_err(|e| AppError::from(StoreError::from(e))) };
+    Ok(Some(match (consumer, ev.topic.as_str()) {
+        (Consumer::Users, STARTED) if forward => {
+            let sp = sp().await?;
+            let r = async { check_limit(&check_user(&sp, m, user).await?, o.total_amount).map(|_| json!({})) }.await;
+            finish_step(txn, sp, r, "CHECK_USER", data, next(USER_CHECKED, "RESERVE_STOCK")).await?
+        }
+        (Consumer::Stock, USER_CHECKED) if forward => {
+            let sp = sp().await?;
+            let r = async {
+                let items: Vec<(String, i64)> = store::order_items(&sp, &o.order_id).await?.into_iter().map(|l| (l.item_id, l.quantity)).collect();
+                reserve_stock(&sp, m, &items, now).await.map(|()| json!({}))
+            }
+            .await;
+            finish_step(txn, sp, r, "RESERVE_STOCK", data, next(STOCK_RESERVED, "USE_COUPON")).await?
+        }
+        (Consumer::Coupons, STOCK_RESERVED) if forward => {
+            let sp = sp().await?;
+            let r = async {
+                let Some(issued) = &o.issued_coupon_id else { return Ok(json!({"couponDiscount": 0})) };
+                let discount = use_coupon(&sp, m, user, issued, o.paid_amount, now).await?;
+                if !store::apply_reduction(&sp, o.id, false, discount, now).await? {
+                    return Err(AppError::from(StoreError::Conflict("the order's amounts changed meanwhile")));
+                }
+                Ok(json!({"couponDiscount": discount}))
+            }
+            .await;
+            finish_step(txn, sp, r, "USE_COUPON", data, next(COUPON_USED, "DEDUCT_POINTS")).await?
+        }
+        (Consumer::Points, COUPON_USED) if forward => {
+            let sp = sp().await?;
+            let r = async {
+                let points = if data["allInPoints"].as_bool() == Some(true) { o.paid_amount } else { data["usePoints"].as_i64().unwrap_or(0) };
+                deduct_points(&sp, m, user, points, o.paid_amount, now).await?;
+                if points > 0 && !store::apply_reduction(&sp, o.id, true, points, now).await? {
+                    return Err(AppError::from(StoreError::Conflict("the order's amounts changed meanwhile")));
+                }
+                Ok(json!({"usedPoints": points}))
+            }
+            .await;
+            finish_step(txn, sp, r, "DEDUCT_POINTS", data, next(POINTS_DEDUCTED, "CREATE_PAYMENT")).await?
+        }
+        (Consumer::Payments, POINTS_DEDUCTED) if forward => {
+            let sp = sp().await?;
+            let r = async {
+                let payment_id = create_payment(&sp, m, &o.order_id, o.paid_amount, now).await?;
+                if let Some(p) = &payment_id {
+                    store::set_order_payment(&sp, o.id, p, now).await?;
+                }
+                Ok(json!({"paymentId": payment_id}))
+            }
+            .await;
+            finish_step(txn, sp, r, "CREATE_PAYMENT", data, next(PAYMENT_CREATED, "PAYMENT")).await?
+        }
+        // Nothing left to pay (points and coupon): the order is paid now.
+        (Consumer::Orders, PAYMENT_CREATED) if forward && o.payment_id.is_none() => complete(txn, o, data, now).await?,
+        (Consumer::Orders, "payment.completed") if forward => complete(txn, o, data, now).await?,
+        (Consumer::Orders, t) if forward && PAYMENT_ENDS.contains(&t) => {
+            let why = payments_store::find(txn, m, &ev.aggregate_id)
+                .await?
+                .and_then(|p| p.failure_message)
+                .unwrap_or_else(|| format!("the payment ended: {t}"));
+            store::record_step(txn, &saga.saga_id, "CREATE_PAYMENT", "COMPENSATED", None, now).await?;
+            Next { status: COMPENSATING, step: "COMPENSATE", error: Some(why), topic: COMPENSATE, data: data.clone() }
+        }
+        (Consumer::Orders, REFUSED) if forward => {
+            let why = format!("{}: {}", data["code"].as_str().unwrap_or("refused"), data["message"].as_str().unwrap_or_default());
+            Next { status: COMPENSATING, step: "COMPENSATE", error: Some(why), topic: COMPENSATE, data: data.clone() }
+        }
+        (Consumer::Points, COMPENSATE) if compensating => {
+            restore_points(txn, o, now).await?;
+            back(POINTS_RESTORED, "USE_COUPON")
+        }
+        (Consumer::Coupons, POINTS_RESTORED) if compensating => {
+            release_coupon(txn, o, now).await?;
+            back(COUPON_RELEASED, "RESERVE_STOCK")
+        }
+        (Consumer::Stock, COUPON_RELEASED) if compensating => {
+            return_stock(txn, o, now).await?;
+            back(STOCK_RETURNED, "CANCEL_ORDER")
+        }
+        (Consumer::Orders, STOCK_RETURNED) if compensating => {
+            store::set_order_status(txn, o.id, store::PLACED, store::CANCELLED, now).await?;
+            let why = saga.error.clone().unwrap_or_default();
+            store::notify(txn, m, user, &saga.saga_id, &format!("Order {} was cancelled: {why}", o.order_id), now).await?;
+            // A saga whose payment was created and then failed is compensated; one refused before is FAILED.
+            let paid_step = store::step_recorded(txn, &saga.saga_id, "CREATE_PAYMENT", "DONE").await?;
+            let (status, topic) = if paid_step { (COMPENSATED, "saga.compensated") } else { (FAILED, "saga.failed") };
+            metrics::counter!("settle_sagas_ended_total", "status" => status).increment(1);
+            Next { status, step: "DONE", error: saga.error.clone(), topic, data: data.clone() }
+        }
+        _ => return Ok(None),
+    }))
+}
+
+/// The order is paid: PAID, its transaction log and notification, saga COMPLETED.
+async fn complete(txn: &DatabaseTransaction, o: &OrderRow, data: &Value, now: i64) -> Result<Next, AppError> {
+    store::set_order_status(txn, o.id, store::PLACED, store::PAID, now).await?;
+    store::record_step(txn, &o.saga_id, "CHARGE_CARD", "DONE", None, now).await?;
+    store::insert_log(txn, &o.merchant_id, o, "PURCHASE", now).await?;
+    store::notify(txn, &o.merchant_id, &o.user_id, &o.saga_id, &format!("Order {} is paid", o.order_id), now).await?;
+    metrics::counter!("settle_sagas_ended_total", "status" => COMPLETED).increment(1);
+    Ok(Next { status: COMPLETED, step: "DONE", error: None, topic: "saga.completed", data: data.clone() })
+}
+
+/// Delivers outbox events to the choreography's consumers, in seq order; one instance at a time.
+#[derive(Clone)]
+pub struct Choreographer {
+    ctx: Context,
+    lease: LeaseHolder,
+}
+
+impl Choreographer {
+    pub fn new(ctx: Context) -> Self {
+        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx }
+    }
+
+    pub async fn release(&self) {
+        self.lease.release().await;
+    }
+
+    pub async fn run_once(&self) -> Result<Outcome, AppError> {
+        let now = settle_store::now_ms();
+        if !self.lease.hold(now).await? {
+            return Ok(Outcome::Idle);
+        }
+        let after = store::offset(&self.ctx.db, NAME).await?;
+        let rows = outbox::read_topics_after(&self.ctx.db, &TOPICS, after, BATCH).await?;
+        let Some(last) = rows.last().and_then(|r| r.seq) else { return Ok(Outcome::Idle) };
+        let n = rows.len();
+        // Events of one saga are handled in seq order; different sagas at once (a few at a time).
+        let mut sagas: Vec<(String, Vec<(Consumer, OutboxRow)>)> = Vec::new();
+        for ev in rows {
+            let (Some(consumer), Some(saga_id)) = (Consumer::of(&ev.topic), saga_of(&self.ctx, &ev).await?) else { continue };
+            match sagas.iter_mut().find(|(id, _)| *id == saga_id) {
+                Some((_, evs)) => evs.push((consumer, ev)),
+                None => sagas.push((saga_id, vec![(consumer, ev)])),
+            }
+        }
+        let results: Vec<Result<(), AppError>> =
+            futures::stream::iter(sagas).map(|(saga_id, evs)| handle_all(self.ctx.clone(), saga_id, evs)).buffer_unordered(PARALLEL).collect().await;
+        // A failed handler is retried from the same position: what was handled is in the inbox and is skipped.
+        results.into_iter().collect::<Result<Vec<()>, AppError>>()?;
+        store::set_offset(&self.ctx.db, NAME, last, now).await?;
+        Ok(Outcome::Worked(n))
+    }
+}
+
+/// One saga's events, in order.
+async fn handle_all(ctx: Context, saga_id: String, evs: Vec<(Consumer, OutboxRow)>) -> Result<(), AppError> {
+    for (consumer, ev) in evs {
+        handle(&ctx, consumer, &ev, &saga_id).await?;
+    }
+    Ok(())
+}
+
+/// How far the dispatcher has read the outbox, and how many events each consumer has handled.
+pub async fn progress(ctx: &Context) -> Result<(i64, Vec<(&'static str, u64)>), AppError> {
+    let mut handled = Vec::new();
+    for c in Consumer::ALL {
+        handled.push((c.name(), store::handled_count(&ctx.db, c.name()).await?));
+    }
+    Ok((store::offset(&ctx.db, NAME).await?, handled))
+}
+
+/// Reads the outbox again from the start, as after a crash that lost the read position (tests and operators):
+/// the inbox keeps every handler from running twice.
+pub async fn rewind(ctx: &Context) -> Result<(), AppError> {
+    store::set_offset(&ctx.db, NAME, 0, settle_store::now_ms()).await?;
+    Ok(())
+}

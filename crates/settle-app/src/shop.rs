@@ -1,0 +1,192 @@
+//! The merchant's shop: users with points, items with stock, coupons issued to users (what orders use).
+
+use serde::Serialize;
+use settle_store::{StoreError, shop};
+use utoipa::ToSchema;
+
+use crate::{AppError, Context, payments::rfc3339};
+
+pub use settle_store::shop::{NewItem, NewUser};
+
+/// The largest balance, price, stock or discount accepted (fits a JavaScript number exactly).
+pub const MAX_UNITS: i64 = (1 << 53) - 1;
+
+/// Checks an identifier the merchant chooses (`user-123`): 1 to 64 of `A-Z a-z 0-9 _ - .`.
+pub fn check_id(param: &str, v: &str) -> Result<(), AppError> {
+    if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) {
+        return Err(AppError::invalid(param, format!("{param} must be 1 to 64 letters, digits, '_', '-' or '.'")));
+    }
+    Ok(())
+}
+
+/// Checks an amount of minor units, points or stock.
+pub fn check_units(param: &str, v: i64) -> Result<(), AppError> {
+    if !(0..=MAX_UNITS).contains(&v) {
+        return Err(AppError::invalid(param, format!("{param} must be an integer from 0 to {MAX_UNITS}")));
+    }
+    Ok(())
+}
+
+fn check_name(v: &str) -> Result<(), AppError> {
+    if v.trim().is_empty() || v.chars().count() > 255 || v.contains('\0') {
+        return Err(AppError::invalid("name", "name must be 1 to 255 characters"));
+    }
+    Ok(())
+}
+
+fn taken(what: &'static str, e: StoreError) -> AppError {
+    match e {
+        StoreError::Unique(_) => AppError::InvalidState(format!("this {what} already exists")),
+        other => other.into(),
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    pub user_id: String,
+    pub name: String,
+    /// Points, in minor units.
+    pub points: i64,
+    /// ACTIVE or SUSPENDED.
+    pub status: String,
+    /// The most one order may total (0: no limit).
+    pub purchase_limit: i64,
+    pub created_at: String,
+}
+
+impl From<shop::UserRow> for UserView {
+    fn from(u: shop::UserRow) -> Self {
+        Self {
+            user_id: u.user_id,
+            name: u.name,
+            points: u.points,
+            status: u.status,
+            purchase_limit: u.purchase_limit,
+            created_at: rfc3339(u.created_at),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemView {
+    pub item_id: String,
+    pub name: String,
+    pub price: i64,
+    pub stock: i64,
+    pub available: bool,
+    pub created_at: String,
+}
+
+impl From<shop::ItemRow> for ItemView {
+    fn from(i: shop::ItemRow) -> Self {
+        Self { item_id: i.item_id, name: i.name, price: i.price, stock: i.stock, available: i.available, created_at: rfc3339(i.created_at) }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponView {
+    pub coupon_id: String,
+    pub name: String,
+    pub discount: i64,
+}
+
+#[derive(Clone, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCouponView {
+    pub issued_coupon_id: String,
+    pub coupon_id: String,
+    pub user_id: String,
+    /// AVAILABLE or USED.
+    pub status: String,
+}
+
+impl From<shop::IssuedCouponRow> for IssuedCouponView {
+    fn from(c: shop::IssuedCouponRow) -> Self {
+        Self { issued_coupon_id: c.issued_coupon_id, coupon_id: c.coupon_id, user_id: c.user_id, status: c.status }
+    }
+}
+
+pub async fn create_user(ctx: &Context, merchant_id: &str, u: shop::NewUser) -> Result<UserView, AppError> {
+    check_id("userId", &u.user_id)?;
+    check_name(&u.name)?;
+    check_units("points", u.points)?;
+    check_units("purchaseLimit", u.purchase_limit)?;
+    if u.status != shop::ACTIVE && u.status != shop::SUSPENDED {
+        return Err(AppError::invalid("status", "status must be ACTIVE or SUSPENDED"));
+    }
+    let user_id = u.user_id.clone();
+    shop::insert_user(&ctx.db, merchant_id, u, settle_store::now_ms()).await.map_err(|e| taken("user", e))?;
+    user(ctx, merchant_id, &user_id).await
+}
+
+pub async fn user(ctx: &Context, merchant_id: &str, user_id: &str) -> Result<UserView, AppError> {
+    Ok(shop::find_user(&ctx.db, merchant_id, user_id).await?.ok_or(AppError::NotFound("user"))?.into())
+}
+
+pub async fn create_item(ctx: &Context, merchant_id: &str, i: shop::NewItem) -> Result<ItemView, AppError> {
+    check_id("itemId", &i.item_id)?;
+    check_name(&i.name)?;
+    check_units("price", i.price)?;
+    check_units("stock", i.stock)?;
+    let item_id = i.item_id.clone();
+    shop::insert_item(&ctx.db, merchant_id, i, settle_store::now_ms()).await.map_err(|e| taken("item", e))?;
+    item(ctx, merchant_id, &item_id).await
+}
+
+pub async fn item(ctx: &Context, merchant_id: &str, item_id: &str) -> Result<ItemView, AppError> {
+    Ok(shop::find_item(&ctx.db, merchant_id, item_id).await?.ok_or(AppError::NotFound("item"))?.into())
+}
+
+pub async fn create_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, name: &str, discount: i64) -> Result<CouponView, AppError> {
+    check_id("couponId", coupon_id)?;
+    check_name(name)?;
+    check_units("discount", discount)?;
+    shop::insert_coupon(&ctx.db, merchant_id, coupon_id, name, discount, settle_store::now_ms()).await.map_err(|e| taken("coupon", e))?;
+    Ok(CouponView { coupon_id: coupon_id.to_owned(), name: name.to_owned(), discount })
+}
+
+/// Issues a coupon to a user; the issued coupon's id is generated.
+pub async fn issue_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, user_id: &str) -> Result<IssuedCouponView, AppError> {
+    shop::find_coupon(&ctx.db, merchant_id, coupon_id).await?.ok_or(AppError::NotFound("coupon"))?;
+    shop::find_user(&ctx.db, merchant_id, user_id).await?.ok_or_else(|| AppError::invalid("userId", "no such user"))?;
+    let id = format!("icp_{}", uuid::Uuid::now_v7().simple());
+    shop::issue_coupon(&ctx.db, merchant_id, &id, coupon_id, user_id, settle_store::now_ms()).await?;
+    Ok(shop::find_issued(&ctx.db, merchant_id, &id).await?.ok_or(AppError::NotFound("coupon"))?.into())
+}
+
+/// Seed 002's shop, idempotently: user-123 and user-456 (active, with points), user-suspended; item-sword,
+/// item-potion, item-out-of-stock, item-disabled.
+pub async fn seed_demo(ctx: &Context, merchant_id: &str) -> Result<(), AppError> {
+    let now = settle_store::now_ms();
+    let users =
+        [("user-123", "Kim", 100_000, shop::ACTIVE), ("user-456", "Lee", 50_000, shop::ACTIVE), ("user-suspended", "Park", 10_000, shop::SUSPENDED)];
+    for (id, name, points, status) in users {
+        if shop::find_user(&ctx.db, merchant_id, id).await?.is_none() {
+            let u = shop::NewUser { user_id: id.into(), name: name.into(), points, status: status.into(), purchase_limit: 0 };
+            ignore_taken(shop::insert_user(&ctx.db, merchant_id, u, now).await)?;
+        }
+    }
+    let items = [
+        ("item-sword", "Sword", 15_000, 100, true),
+        ("item-potion", "Potion", 500, 1000, true),
+        ("item-out-of-stock", "Rare shield", 30_000, 0, true),
+        ("item-disabled", "Old helmet", 1_000, 10, false),
+    ];
+    for (id, name, price, stock, available) in items {
+        if shop::find_item(&ctx.db, merchant_id, id).await?.is_none() {
+            let i = shop::NewItem { item_id: id.into(), name: name.into(), price, stock, available };
+            ignore_taken(shop::insert_item(&ctx.db, merchant_id, i, now).await)?;
+        }
+    }
+    Ok(())
+}
+
+fn ignore_taken(r: Result<(), StoreError>) -> Result<(), AppError> {
+    match r {
+        Ok(()) | Err(StoreError::Unique(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,28 @@
+use sea_orm::entity::prelude::*;
+
+/// An order: PLACED, then PAID or CANCELLED; used_points + coupon_discount + paid_amount == total_amount.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "orders")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub merchant_id: String,
+    pub order_id: String,
+    pub user_id: String,
+    pub status: String,
+    pub total_amount: i64,
+    pub used_points: i64,
+    pub coupon_discount: i64,
+    pub paid_amount: i64,
+    pub issued_coupon_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub card_given: bool,
+    pub saga_id: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

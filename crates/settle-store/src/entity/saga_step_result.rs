@@ -1,0 +1,19 @@
+use sea_orm::entity::prelude::*;
+
+/// What one step of a saga did (DONE or COMPENSATED), recorded before the next starts.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "saga_step_results")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    pub saga_id: String,
+    pub step: String,
+    pub outcome: String,
+    pub data: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,377 @@
+//! Orders and the purchase saga's state.
+//!
+//! Invariant: an order's and a saga's status move only by compare-and-set (from an expected status, or
+//! version), so a saga is completed or compensated once, never both, whoever (the request, the recovery worker,
+//! another instance) gets there first; a step result is recorded at most once per (saga, step, outcome).
+
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+
+use crate::{
+    StoreError,
+    entity::{consumer_offset, inbox, notification, order, order_item, saga_state, saga_step_result, transaction_log},
+};
+
+pub use order::Model as OrderRow;
+pub use order_item::Model as OrderItemRow;
+pub use saga_state::Model as SagaRow;
+pub use saga_step_result::Model as StepRow;
+
+pub const PLACED: &str = "PLACED";
+pub const PAID: &str = "PAID";
+pub const CANCELLED: &str = "CANCELLED";
+
+/// A new order, its lines and its saga, written together when the order is placed.
+#[derive(Clone, Debug)]
+pub struct NewOrder {
+    pub order_id: String,
+    pub user_id: String,
+    pub total_amount: i64,
+    pub used_points: i64,
+    pub coupon_discount: i64,
+    pub paid_amount: i64,
+    pub issued_coupon_id: Option<String>,
+    pub payment_id: Option<String>,
+    pub card_given: bool,
+    pub saga_id: String,
+    pub pattern: String,
+    /// (item, quantity, unit price)
+    pub lines: Vec<(String, i64, i64)>,
+}
+
+pub async fn insert_order(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    o: &NewOrder,
+    saga_status: &str,
+    step: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = order::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        order_id: Set(o.order_id.clone()),
+        user_id: Set(o.user_id.clone()),
+        status: Set(PLACED.to_owned()),
+        total_amount: Set(o.total_amount),
+        used_points: Set(o.used_points),
+        coupon_discount: Set(o.coupon_discount),
+        paid_amount: Set(o.paid_amount),
+        issued_coupon_id: Set(o.issued_coupon_id.clone()),
+        payment_id: Set(o.payment_id.clone()),
+        card_given: Set(o.card_given),
+        saga_id: Set(o.saga_id.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    order::Entity::insert(row).exec_without_returning(conn).await?;
+    for (item_id, quantity, unit_price) in &o.lines {
+        let line = order_item::ActiveModel {
+            order_id: Set(o.order_id.clone()),
+            item_id: Set(item_id.clone()),
+            quantity: Set(*quantity),
+            unit_price: Set(*unit_price),
+            ..Default::default()
+        };
+        order_item::Entity::insert(line).exec_without_returning(conn).await?;
+    }
+    let saga = saga_state::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        saga_id: Set(o.saga_id.clone()),
+        order_id: Set(o.order_id.clone()),
+        user_id: Set(o.user_id.clone()),
+        pattern: Set(o.pattern.clone()),
+        status: Set(saga_status.to_owned()),
+        current_step: Set(step.to_owned()),
+        error: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    saga_state::Entity::insert(saga).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+pub async fn find_order(conn: &impl ConnectionTrait, merchant_id: &str, order_id: &str) -> Result<Option<OrderRow>, StoreError> {
+    Ok(order::Entity::find().filter(order::Column::MerchantId.eq(merchant_id)).filter(order::Column::OrderId.eq(order_id)).one(conn).await?)
+}
+
+pub async fn order_items(conn: &impl ConnectionTrait, order_id: &str) -> Result<Vec<OrderItemRow>, StoreError> {
+    Ok(order_item::Entity::find().filter(order_item::Column::OrderId.eq(order_id)).order_by_asc(order_item::Column::Id).all(conn).await?)
+}
+
+/// Moves an order from `from` to `to`; false when it was not in `from`.
+pub async fn set_order_status(conn: &impl ConnectionTrait, id: i64, from: &str, to: &str, now: i64) -> Result<bool, StoreError> {
+    let res = order::Entity::update_many()
+        .col_expr(order::Column::Status, Expr::value(to))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::Status.eq(from))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// A saga by id; with `merchant_id`, only that merchant's.
+pub async fn find_saga(conn: &impl ConnectionTrait, merchant_id: Option<&str>, saga_id: &str) -> Result<Option<SagaRow>, StoreError> {
+    let mut q = saga_state::Entity::find().filter(saga_state::Column::SagaId.eq(saga_id));
+    if let Some(m) = merchant_id {
+        q = q.filter(saga_state::Column::MerchantId.eq(m));
+    }
+    Ok(q.one(conn).await?)
+}
+
+/// Moves a saga by a compare-and-set on its version; returns the new row, or None when it changed meanwhile.
+pub async fn set_saga(
+    conn: &impl ConnectionTrait,
+    s: &SagaRow,
+    status: &str,
+    step: &str,
+    error: Option<&str>,
+    now: i64,
+) -> Result<Option<SagaRow>, StoreError> {
+    let res = saga_state::Entity::update_many()
+        .col_expr(saga_state::Column::Status, Expr::value(status))
+        .col_expr(saga_state::Column::CurrentStep, Expr::value(step))
+        .col_expr(saga_state::Column::Error, Expr::value(error.map(|e| e.chars().take(250).collect::<String>())))
+        .col_expr(saga_state::Column::Version, Expr::value(s.version + 1))
+        .col_expr(saga_state::Column::UpdatedAt, Expr::value(now))
+        .filter(saga_state::Column::Id.eq(s.id))
+        .filter(saga_state::Column::Version.eq(s.version))
+        .exec(conn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Ok(None);
+    }
+    Ok(Some(SagaRow {
+        status: status.to_owned(),
+        current_step: step.to_owned(),
+        error: error.map(str::to_owned),
+        version: s.version + 1,
+        updated_at: now,
+        ..s.clone()
+    }))
+}
+
+/// Marks a saga as looked at (its `updated_at`), so the recovery worker's next batch moves on to others.
+pub async fn touch_saga(conn: &impl ConnectionTrait, id: i64, now: i64) -> Result<(), StoreError> {
+    saga_state::Entity::update_many()
+        .col_expr(saga_state::Column::UpdatedAt, Expr::value(now))
+        .filter(saga_state::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records what a step did; a second record of the same (saga, step, outcome) is a no-op.
+pub async fn record_step(
+    conn: &impl ConnectionTrait,
+    saga_id: &str,
+    step: &str,
+    outcome: &str,
+    data: Option<String>,
+    now: i64,
+) -> Result<(), StoreError> {
+    let exists = saga_step_result::Entity::find()
+        .filter(saga_step_result::Column::SagaId.eq(saga_id))
+        .filter(saga_step_result::Column::Step.eq(step))
+        .filter(saga_step_result::Column::Outcome.eq(outcome))
+        .count(conn)
+        .await?;
+    if exists > 0 {
+        return Ok(());
+    }
+    let row = saga_step_result::ActiveModel {
+        saga_id: Set(saga_id.to_owned()),
+        step: Set(step.to_owned()),
+        outcome: Set(outcome.to_owned()),
+        data: Set(data),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    saga_step_result::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// Records the results of a new saga's steps, all DONE, in one statement.
+pub async fn record_new_steps(conn: &impl ConnectionTrait, saga_id: &str, steps: &[&str], now: i64) -> Result<(), StoreError> {
+    let rows = steps.iter().map(|step| saga_step_result::ActiveModel {
+        saga_id: Set(saga_id.to_owned()),
+        step: Set((*step).to_owned()),
+        outcome: Set("DONE".to_owned()),
+        data: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    saga_step_result::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+pub async fn steps(conn: &impl ConnectionTrait, saga_id: &str) -> Result<Vec<StepRow>, StoreError> {
+    Ok(saga_step_result::Entity::find()
+        .filter(saga_step_result::Column::SagaId.eq(saga_id))
+        .order_by_asc(saga_step_result::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// Sagas in one of `statuses` last changed before `before`, oldest first (the recovery worker's work).
+pub async fn open_sagas(conn: &impl ConnectionTrait, statuses: &[&str], before: i64, limit: u64) -> Result<Vec<SagaRow>, StoreError> {
+    Ok(saga_state::Entity::find()
+        .filter(saga_state::Column::Status.is_in(statuses.iter().copied()))
+        .filter(saga_state::Column::UpdatedAt.lt(before))
+        .order_by_asc(saga_state::Column::UpdatedAt)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// A merchant's sagas, newest first, filtered; with the total count.
+pub async fn list_sagas(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    status: Option<&str>,
+    user_id: Option<&str>,
+    from: Option<i64>,
+    offset: u64,
+    limit: u64,
+) -> Result<(Vec<SagaRow>, u64), StoreError> {
+    let mut q = saga_state::Entity::find().filter(saga_state::Column::MerchantId.eq(merchant_id));
+    if let Some(s) = status {
+        q = q.filter(saga_state::Column::Status.eq(s));
+    }
+    if let Some(u) = user_id {
+        q = q.filter(saga_state::Column::UserId.eq(u));
+    }
+    if let Some(f) = from {
+        q = q.filter(saga_state::Column::CreatedAt.gte(f));
+    }
+    let total = q.clone().count(conn).await?;
+    let rows = q.order_by_desc(saga_state::Column::CreatedAt).order_by_desc(saga_state::Column::Id).offset(offset).limit(limit).all(conn).await?;
+    Ok((rows, total))
+}
+
+/// How many of a merchant's sagas are in each status.
+pub async fn saga_counts(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+    Ok(saga_state::Entity::find()
+        .select_only()
+        .column(saga_state::Column::Status)
+        .column_as(saga_state::Column::Id.count(), "n")
+        .filter(saga_state::Column::MerchantId.eq(merchant_id))
+        .group_by(saga_state::Column::Status)
+        .into_tuple::<(String, i64)>()
+        .all(conn)
+        .await?)
+}
+
+pub async fn insert_log(conn: &impl ConnectionTrait, merchant_id: &str, o: &OrderRow, kind: &str, now: i64) -> Result<(), StoreError> {
+    let row = transaction_log::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        saga_id: Set(o.saga_id.clone()),
+        order_id: Set(o.order_id.clone()),
+        user_id: Set(o.user_id.clone()),
+        kind: Set(kind.to_owned()),
+        amount: Set(o.total_amount),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    transaction_log::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+pub async fn notify(conn: &impl ConnectionTrait, merchant_id: &str, user_id: &str, saga_id: &str, message: &str, now: i64) -> Result<(), StoreError> {
+    let row = notification::ActiveModel {
+        merchant_id: Set(merchant_id.to_owned()),
+        user_id: Set(user_id.to_owned()),
+        saga_id: Set(saga_id.to_owned()),
+        message: Set(message.chars().take(255).collect()),
+        created_at: Set(now),
+        ..Default::default()
+    };
+    notification::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
+}
+
+/// The order whose remainder `payment_id` pays.
+pub async fn find_order_by_payment(conn: &impl ConnectionTrait, merchant_id: &str, payment_id: &str) -> Result<Option<OrderRow>, StoreError> {
+    Ok(order::Entity::find().filter(order::Column::MerchantId.eq(merchant_id)).filter(order::Column::PaymentId.eq(payment_id)).one(conn).await?)
+}
+
+/// Takes `amount` off what an order leaves to pay, as a coupon discount or as points (choreography, one step at
+/// a time). `usedPoints + couponDiscount + paidAmount == totalAmount` holds after every statement: both sides
+/// move in one UPDATE, and only while enough is left to pay.
+pub async fn apply_reduction(conn: &impl ConnectionTrait, id: i64, points: bool, amount: i64, now: i64) -> Result<bool, StoreError> {
+    let col = if points { order::Column::UsedPoints } else { order::Column::CouponDiscount };
+    let res = order::Entity::update_many()
+        .col_expr(col, Expr::col(col).add(amount))
+        .col_expr(order::Column::PaidAmount, Expr::col(order::Column::PaidAmount).sub(amount))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(id))
+        .filter(order::Column::PaidAmount.gte(amount))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Records the payment created for an order's remainder.
+pub async fn set_order_payment(conn: &impl ConnectionTrait, id: i64, payment_id: &str, now: i64) -> Result<(), StoreError> {
+    order::Entity::update_many()
+        .col_expr(order::Column::PaymentId, Expr::value(payment_id))
+        .col_expr(order::Column::UpdatedAt, Expr::value(now))
+        .filter(order::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Whether a saga's step has a result with this outcome.
+pub async fn step_recorded(conn: &impl ConnectionTrait, saga_id: &str, step: &str, outcome: &str) -> Result<bool, StoreError> {
+    Ok(saga_step_result::Entity::find()
+        .filter(saga_step_result::Column::SagaId.eq(saga_id))
+        .filter(saga_step_result::Column::Step.eq(step))
+        .filter(saga_step_result::Column::Outcome.eq(outcome))
+        .count(conn)
+        .await?
+        > 0)
+}
+
+/// Claims `event_seq` for `consumer` in the caller's transaction: false when the consumer already handled it
+/// (its change and this row committed together), so the handler must not run again.
+pub async fn claim_event(conn: &impl ConnectionTrait, consumer: &str, event_seq: i64, now: i64) -> Result<bool, StoreError> {
+    let seen = inbox::Entity::find().filter(inbox::Column::Consumer.eq(consumer)).filter(inbox::Column::EventSeq.eq(event_seq)).count(conn).await?;
+    if seen > 0 {
+        return Ok(false);
+    }
+    let row = inbox::ActiveModel { consumer: Set(consumer.to_owned()), event_seq: Set(event_seq), handled_at: Set(now), ..Default::default() };
+    inbox::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(true)
+}
+
+/// How many events `consumer` has handled (for tests and operators).
+pub async fn handled_count(conn: &impl ConnectionTrait, consumer: &str) -> Result<u64, StoreError> {
+    Ok(inbox::Entity::find().filter(inbox::Column::Consumer.eq(consumer)).count(conn).await?)
+}
+
+/// How far `consumer` has read the outbox (0 when never).
+pub async fn offset(conn: &impl ConnectionTrait, consumer: &str) -> Result<i64, StoreError> {
+    Ok(consumer_offset::Entity::find_by_id(consumer.to_owned()).one(conn).await?.map(|r| r.seq).unwrap_or(0))
+}
+
+/// Sets how far `consumer` has read the outbox.
+pub async fn set_offset(conn: &impl ConnectionTrait, consumer: &str, seq: i64, now: i64) -> Result<(), StoreError> {
+    let res = consumer_offset::Entity::update_many()
+        .col_expr(consumer_offset::Column::Seq, Expr::value(seq))
+        .col_expr(consumer_offset::Column::UpdatedAt, Expr::value(now))
+        .filter(consumer_offset::Column::Consumer.eq(consumer))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        let row = consumer_offset::ActiveModel { consumer: Set(consumer.to_owned()), seq: Set(seq), updated_at: Set(now) };
+        consumer_offset::Entity::insert(row).exec_without_returning(conn).await?;
+    }
+    Ok(())
+}
