@@ -105,6 +105,8 @@ pub struct Permit {
     breaker: Arc<CircuitBreaker>,
     started: Instant,
     probe: bool,
+    /// A side call's success says nothing about the gateway's health (see [`CircuitBreaker::try_acquire_side`]).
+    counts_success: bool,
     generation: u64,
     done: bool,
 }
@@ -113,7 +115,8 @@ impl Permit {
     /// The call went through and the gateway behaved.
     pub fn success(mut self) {
         self.done = true;
-        self.breaker.record(self.generation, self.probe, self.started, Some(true));
+        let ok = if self.counts_success { Some(true) } else { None };
+        self.breaker.record(self.generation, self.probe, self.started, ok);
     }
 
     /// The call failed in a way that counts against the gateway.
@@ -220,7 +223,20 @@ impl CircuitBreaker {
             }
             CircuitState::HalfOpen => return Err(Rejected),
         };
-        Ok(Permit { breaker: self.clone(), started: Instant::now(), probe, generation: g.generation, done: false })
+        Ok(Permit { breaker: self.clone(), started: Instant::now(), probe, counts_success: true, generation: g.generation, done: false })
+    }
+
+    /// Asks to make a side call: one that anyone outside can cause (a read for an unauthenticated callback).
+    /// It runs only while the circuit is closed, never takes a half-open probe place, and its failures count
+    /// but its successes do not: a flood of cheap reads can neither keep a failing gateway's circuit closed
+    /// nor take the places of the probes that should decide it.
+    pub fn try_acquire_side(self: &Arc<Self>) -> Result<Permit, Rejected> {
+        let mut g = self.lock();
+        self.tick(&mut g);
+        if g.state != CircuitState::Closed {
+            return Err(Rejected);
+        }
+        Ok(Permit { breaker: self.clone(), started: Instant::now(), probe: false, counts_success: false, generation: g.generation, done: false })
     }
 
     fn rates(outcomes: impl Iterator<Item = Outcome> + Clone) -> (f64, f64) {
@@ -366,6 +382,29 @@ mod tests {
         b.try_acquire().unwrap().success();
         b.try_acquire().unwrap().success();
         assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn side_calls_never_probe_and_their_successes_do_not_count() {
+        let b = small();
+        // Successful side calls do not fill the window: three real failures and a flood of side successes...
+        for _ in 0..3 {
+            b.try_acquire().unwrap().failure();
+        }
+        for _ in 0..100 {
+            b.try_acquire_side().unwrap().success();
+        }
+        assert_eq!(b.state(), CircuitState::Closed);
+        // ...and a side call's failure counts: 4 of 4 failed.
+        b.try_acquire_side().unwrap().failure();
+        assert_eq!(b.state(), CircuitState::Open);
+        assert!(b.try_acquire_side().is_err(), "no side calls while open");
+        std::thread::sleep(Duration::from_millis(60));
+        assert!(b.try_acquire_side().is_err(), "nor while half-open: they take no probe place");
+        let (p1, p2) = (b.try_acquire().unwrap(), b.try_acquire().unwrap());
+        p1.success();
+        p2.success();
+        assert_eq!(b.state(), CircuitState::Closed, "the probes alone decided");
     }
 
     #[test]

@@ -170,6 +170,16 @@ pub fn classify(status: u16, charge: bool) -> AnswerClass {
     }
 }
 
+/// Which kind of call an exchange is: how its answer is classified and which breaker permit it takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Call {
+    Charge,
+    /// Any other call (a read, a void).
+    Plain,
+    /// A read anyone can cause (a callback): see [`CircuitBreaker::try_acquire_side`].
+    Side,
+}
+
 pub struct PgClient {
     http: reqwest::Client,
     cfg: PgConfig,
@@ -256,8 +266,9 @@ impl PgClient {
         }
     }
 
-    fn permit(&self, op: &'static str) -> Result<Permit, PgError> {
-        self.breaker.try_acquire().map_err(|_| {
+    fn permit(&self, op: &'static str, side: bool) -> Result<Permit, PgError> {
+        let permit = if side { self.breaker.try_acquire_side() } else { self.breaker.try_acquire() };
+        permit.map_err(|_| {
             metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => "circuit_open").increment(1);
             self.circuit_state();
             PgError::CircuitOpen
@@ -268,26 +279,28 @@ impl PgClient {
     /// before a payment is touched: when either is refused, nothing is sent and nothing changes.
     pub async fn slot(&self) -> Result<Slot, PgError> {
         let place = self.place("charge").await?;
-        let permit = self.permit("charge")?;
+        let permit = self.permit("charge", false)?;
         Ok(Slot { _place: place, permit: Some(permit) })
     }
 
     /// One call through the bulkhead (unless the caller holds a slot) and the breaker (with the slot's
     /// permit, when it still has one). `charge` selects how answers are classified.
-    async fn exchange(&self, op: &'static str, rb: reqwest::RequestBuilder, slot: Option<&mut Slot>, charge: bool) -> Result<Exchange, PgError> {
+    async fn exchange(&self, op: &'static str, rb: reqwest::RequestBuilder, slot: Option<&mut Slot>, call: Call) -> Result<Exchange, PgError> {
+        let side = call == Call::Side;
         let (_place, permit) = match slot {
             Some(s) => (
                 None,
                 match s.permit.take() {
                     Some(p) => p,
-                    None => self.permit(op)?,
+                    None => self.permit(op, side)?,
                 },
             ),
             None => {
                 let place = self.place(op).await?;
-                (Some(place), self.permit(op)?)
+                (Some(place), self.permit(op, side)?)
             }
         };
+        let charge = call == Call::Charge;
         let ex = match rb.send().await {
             Ok(r) => {
                 let status = r.status();
@@ -329,6 +342,7 @@ impl PgClient {
         url: &str,
         user_id: &str,
         mut slot: Option<&mut Slot>,
+        call: Call,
     ) -> Result<Option<T>, PgError> {
         let mut last = String::new();
         // Inside a charge (a held slot) a lookup is asked once: the charge's own time bound must stay short.
@@ -339,7 +353,7 @@ impl PgClient {
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
             let rb = self.http.get(url).header("X-USER-ID", user_id);
-            match self.exchange(op, rb, slot.as_deref_mut(), false).await? {
+            match self.exchange(op, rb, slot.as_deref_mut(), call).await? {
                 Exchange::Answer(s, body) => match classify(s.as_u16(), false) {
                     AnswerClass::Ok => {
                         return serde_json::from_slice(&body).map(Some).map_err(|e| PgError::Unavailable(format!("unreadable answer: {e}")));
@@ -359,7 +373,14 @@ impl PgClient {
     /// A transaction by key, as the user `user_id` sees it; None when the gateway does not know it.
     pub async fn transaction(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, PgError> {
         let url = format!("{}/api/v1/payments/{}", self.cfg.base_url, urlencode(key));
-        self.read("get", &url, user_id, None).await
+        self.read("get", &url, user_id, None, Call::Plain).await
+    }
+
+    /// [`Self::transaction`] for a gateway callback, which anyone can send: a side call of the breaker (only
+    /// while it is closed; its successes are not counted, see [`CircuitBreaker::try_acquire_side`]).
+    pub async fn transaction_for_callback(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, PgError> {
+        let url = format!("{}/api/v1/payments/{}", self.cfg.base_url, urlencode(key));
+        self.read("get", &url, user_id, None, Call::Side).await
     }
 
     /// Every transaction of an order.
@@ -369,14 +390,14 @@ impl PgClient {
 
     async fn order_lookup(&self, order_id: &str, user_id: &str, slot: Option<&mut Slot>) -> Result<Vec<Transaction>, PgError> {
         let url = format!("{}/api/v1/payments?orderId={}", self.cfg.base_url, urlencode(order_id));
-        Ok(self.read::<OrderTransactions>("find", &url, user_id, slot).await?.map(|o| o.transactions).unwrap_or_default())
+        Ok(self.read::<OrderTransactions>("find", &url, user_id, slot, Call::Plain).await?.map(|o| o.transactions).unwrap_or_default())
     }
 
     /// Voids (cancels) a transaction. Safe to repeat: voiding a voided transaction is a success.
     pub async fn void(&self, key: &str, user_id: &str) -> Result<VoidOutcome, PgError> {
         let url = format!("{}/api/v1/payments/{}/cancel", self.cfg.base_url, urlencode(key));
         let rb = self.http.post(&url).header("X-USER-ID", user_id);
-        match self.exchange("void", rb, None, false).await? {
+        match self.exchange("void", rb, None, Call::Plain).await? {
             Exchange::Answer(s, _) => match (classify(s.as_u16(), false), s.as_u16()) {
                 (AnswerClass::Ok, _) => Ok(VoidOutcome::Voided),
                 (AnswerClass::NotFound, _) => Ok(VoidOutcome::NotFound),
@@ -399,7 +420,7 @@ impl PgClient {
                 tokio::time::sleep(self.backoff(attempt)).await;
             }
             let rb = self.http.post(&url).header("X-USER-ID", user_id).json(req);
-            let ex = match self.exchange("charge", rb, Some(slot), true).await {
+            let ex = match self.exchange("charge", rb, Some(slot), Call::Charge).await {
                 Ok(ex) => ex,
                 // Refused before sending: if no earlier attempt reached the gateway, nothing was sent at all.
                 Err(e) if !sent_any => return Err(e),

@@ -17,9 +17,28 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
         metrics::counter!("settle_card_callbacks_total", "result" => "unknown").increment(1);
         return Err(AppError::NotFound("transaction"));
     };
+    // Settle recorded the gateway's key for this payment: another key is none Settle ever received (a duplicate
+    // transaction is found by the final check, which asks by order), and a final payment's own key changes
+    // nothing. Neither costs a gateway read.
+    if let Some(recorded) = &row.external_payment_key {
+        let final_status = row.status.parse::<settle_domain::PaymentStatus>().is_ok_and(|s| s.is_terminal());
+        if recorded != transaction_key {
+            metrics::counter!("settle_card_callbacks_total", "result" => "unknown_key").increment(1);
+            return Err(AppError::NotFound("transaction"));
+        }
+        if final_status {
+            metrics::counter!("settle_card_callbacks_total", "result" => "noop").increment(1);
+            return Ok(Applied::NoOp);
+        }
+    }
+    // Callbacks have their own few places: a flood of them never takes the gateway's bulkhead from charges.
+    let Ok(_permit) = ctx.callback_permits.clone().try_acquire_owned() else {
+        metrics::counter!("settle_card_callbacks_total", "result" => "busy").increment(1);
+        return Err(AppError::GatewayBusy);
+    };
     let (task_ctx, key) = (ctx.clone(), transaction_key.to_owned());
     let task = tokio::spawn(async move {
-        let tx = match pg.transaction(&key, &row.merchant_id).await {
+        let tx = match pg.transaction_for_callback(&key, &row.merchant_id).await {
             Ok(Some(tx)) if tx.order_id == row.payment_id => tx,
             Ok(_) => {
                 tracing::warn!(transaction_key = %key, "callback for a transaction the gateway does not know for this order");
