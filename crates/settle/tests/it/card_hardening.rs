@@ -108,8 +108,9 @@ async fn open_the_circuit(app: &TestApp, sim: settle_card::sim::SimHandle) {
 }
 
 /// Seen on the real binary: with the circuit half-open, callbacks whose callers hang up while Settle asks the
-/// gateway left the breaker HALF_OPEN for good. Now the question runs to completion in its own task (and a
-/// permit dropped mid-call is recorded): the circuit closes within the open wait and one round of probes.
+/// gateway left the breaker HALF_OPEN for good. Callbacks now read as side calls: while the circuit is not
+/// closed they are answered at once (503 `circuit_open`, the gateway sends them again), take no probe place,
+/// and the charges' probes close the circuit.
 async fn cancelled_callbacks_never_wedge_a_half_open_circuit(v: Variant) {
     let (setup, addr, sim) = breaker_setup(v).await;
     let Some(app) = TestApp::spawn_with(setup).await else {
@@ -122,27 +123,25 @@ async fn cancelled_callbacks_never_wedge_a_half_open_circuit(v: Variant) {
     let key = r.body["externalPaymentKey"].as_str().unwrap().to_owned();
     open_the_circuit(&app, sim).await;
 
-    // The gateway comes back, slow; the circuit half-opens; two callbacks take both probes, and their callers
-    // hang up long before the gateway answers.
+    // The gateway comes back, slow; the circuit half-opens; callbacks from impatient callers are answered at
+    // once without a gateway call and take no probe.
     let sim = settle_card::sim::start(tokio::net::TcpListener::bind(addr).await.unwrap(), Knobs { latency_ms: [1500, 1500], ..Knobs::calm() });
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(circuit_of(&app).await, "half_open");
     let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
     for _ in 0..2 {
         let body = json!({"transactionKey": key, "orderId": paid, "status": "SUCCESS"});
-        assert!(impatient.post(format!("{}/payments/callback", app.base)).json(&body).send().await.is_err(), "the caller hung up");
+        let r = impatient.post(format!("{}/payments/callback", app.base)).json(&body).send().await.expect("answered at once");
+        assert_eq!(r.status(), 503);
     }
+    assert_eq!(circuit_of(&app).await, "half_open", "no probe was taken");
     let healthy = app.client.put(format!("{}/admin/knobs", sim.url())).json(&Knobs::calm()).send().await.unwrap();
     assert!(healthy.status().is_success());
-    let started = Instant::now();
-    while circuit_of(&app).await != "closed" {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "the circuit closes within the open wait and one probe round; it is {}",
-            circuit_of(&app).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    for i in 0..2 {
+        let id = app.create_card_payment(&format!("probe-{i}"), 100).await;
+        assert_eq!(app.pay(&id, "KB", CARD, None).await.status, 202, "the probes are the charges'");
     }
+    assert_eq!(circuit_of(&app).await, "closed");
     let id = app.create_card_payment("after", 100).await;
     assert_eq!(app.pay(&id, "KB", CARD, None).await.status, 202, "charges go through again without a restart");
     app.finish().await;
