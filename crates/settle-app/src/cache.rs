@@ -1,7 +1,11 @@
-//! The payment cache: read-through, TTL 300 s, keys `payment:{paymentId}` and `payment:chainId:{paymentId}`.
+//! The payment cache: read-through, TTL 300 s, one key per payment, `payment:{<paymentId>}` (the braces are a
+//! Redis Cluster hash tag: whatever else is ever kept for a payment lands in the same slot). The entry holds the
+//! chain id with the status, so the seeds' separate `payment:chainId:{id}` key is not kept.
 //!
 //! Every write carries the row version and never replaces a newer one (a Lua compare-and-set on Redis,
-//! `and_compute_with` in memory), so a slow reader cannot put an old status back. Redis failing never fails a
+//! `and_compute_with` in memory), so a slow reader cannot put an old status back. Besides the instance that
+//! made a change, every instance's follower applies it ([`crate::follower`]), so no instance serves a status
+//! older than one relay interval plus one follower interval. Redis failing never fails a
 //! request: the caller falls back to the database, the cache reports itself degraded, and for a short while
 //! no Redis call is tried. A write that could not reach Redis leaves its key "dirty": before Redis is used
 //! again, the dirty keys are deleted there, so a value cached before the outage is never served after it.
@@ -81,9 +85,6 @@ if cur then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-if ARGV[4] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[3])
-end
 return 1
 "#;
 
@@ -98,11 +99,7 @@ fn now_ms() -> i64 {
 }
 
 pub fn status_key(payment_id: &str) -> String {
-    format!("payment:{payment_id}")
-}
-
-pub fn chain_key(payment_id: &str) -> String {
-    format!("payment:chainId:{payment_id}")
+    format!("payment:{{{payment_id}}}")
 }
 
 impl PaymentCache {
@@ -198,19 +195,18 @@ impl PaymentCache {
                     })
                     .await;
             }
-            Backend::Redis(mgr) => self.redis_set_if_newer(mgr, key, key, body, version, String::new()).await,
+            Backend::Redis(mgr) => self.redis_set_if_newer(mgr, key, body, version).await,
         }
         metrics::histogram!("settle_cache_seconds", "op" => "put").record(started.elapsed().as_secs_f64());
     }
 
-    /// SET_IF_NEWER on `key` (and `second` set to `second_value` when that is not empty).
-    async fn redis_set_if_newer(&self, mgr: &ConnectionManager, key: &str, second: &str, body: String, version: i64, second_value: String) {
+    /// SET_IF_NEWER on `key`.
+    async fn redis_set_if_newer(&self, mgr: &ConnectionManager, key: &str, body: String, version: i64) {
         let Some(mut conn) = self.usable(mgr).await else {
             self.mark_dirty(key.to_owned());
             return;
         };
-        let res: redis::RedisResult<i32> =
-            set_if_newer().key(key).key(second).arg(body).arg(version).arg(TTL.as_secs()).arg(second_value).invoke_async(&mut conn).await;
+        let res: redis::RedisResult<i32> = set_if_newer().key(key).arg(body).arg(version).arg(TTL.as_secs()).invoke_async(&mut conn).await;
         match res {
             Ok(_) => self.healthy(),
             Err(e) => self.failed(&e, Some(key.to_owned())),
@@ -241,8 +237,7 @@ impl PaymentCache {
             }
             Backend::Redis(mgr) => {
                 let body = serde_json::to_string(v).unwrap_or_default();
-                let chain = v.chain_id.map(|c| c.to_string()).unwrap_or_default();
-                self.redis_set_if_newer(mgr, &key, &chain_key(&v.payment_id), body, v.version, chain).await;
+                self.redis_set_if_newer(mgr, &key, body, v.version).await;
             }
         }
     }

@@ -29,6 +29,14 @@ pub struct Settings {
     pub relay_wait: Duration,
     /// How `POST /orders` runs its saga when the request does not say.
     pub saga_pattern: crate::orders::Pattern,
+    /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
+    /// bound on how stale a cached status can be on any instance).
+    pub follow_poll: Duration,
+    /// SSE streams this instance serves at most, and at most per merchant.
+    pub sse_max_streams: usize,
+    pub sse_max_per_merchant: usize,
+    /// How often an SSE stream with nothing to send sends a heartbeat comment.
+    pub sse_heartbeat: Duration,
 }
 
 /// Timings of the card rail.
@@ -76,6 +84,10 @@ impl Default for Settings {
             card: CardSettings::default(),
             relay_wait: Duration::from_secs(20),
             saga_pattern: Default::default(),
+            follow_poll: Duration::from_millis(250),
+            sse_max_streams: 10_000,
+            sse_max_per_merchant: 1_000,
+            sse_heartbeat: Duration::from_secs(15),
         }
     }
 }
@@ -90,8 +102,12 @@ pub struct Context {
     pub instance_id: String,
     /// Woken after a commit that queued outbox rows, so the relay publishes at once.
     pub outbox_wake: Arc<Notify>,
-    /// The highest outbox seq this instance published; SSE streams wait on it.
+    /// The highest outbox seq this instance published (the choreography's dispatcher waits on it).
     pub published: watch::Sender<i64>,
+    /// Woken when this instance's relay published rows, so the follower reads them at once.
+    pub follow_wake: Arc<Notify>,
+    /// This instance's SSE streams, fed by the follower.
+    pub fanout: Arc<crate::follower::Fanout>,
     /// The card gateway client (None: the card rail is off).
     pub pg: Option<Arc<settle_card::client::PgClient>>,
     /// The configured chains.
@@ -115,10 +131,11 @@ impl Context {
         Self {
             db,
             cache,
-            settings,
             instance_id: format!("settle-{}", uuid::Uuid::now_v7().simple()),
             outbox_wake: Arc::new(Notify::new()),
             published,
+            follow_wake: Arc::new(Notify::new()),
+            fanout: crate::follower::Fanout::new(settings.sse_max_streams, settings.sse_max_per_merchant),
             pg: None,
             charges: crate::card::InFlight::default(),
             chains: Default::default(),
@@ -127,6 +144,7 @@ impl Context {
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
             auth_misses: moka::future::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(30)).build(),
+            settings,
         }
     }
 
@@ -150,6 +168,7 @@ impl Context {
         }
         let never = || Arc::new(Notify::new());
         worker!("outbox-relay", outbox::Relay::new(self.clone()), self.outbox_wake.clone(), self.settings.outbox_poll);
+        worker!("follower", crate::follower::Follower::new(self.clone()), self.follow_wake.clone(), self.settings.follow_poll);
         if self.pg.is_some() {
             worker!("card-reconciler", crate::card::Reconciler::new(self.clone()), never(), self.settings.card.poll);
             worker!("card-voider", crate::card::Voider::new(self.clone()), never(), self.settings.card.poll);

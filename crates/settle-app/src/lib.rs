@@ -8,7 +8,8 @@
 //! - [`merchants`]: merchants, API keys, the demo seed, authentication.
 //! - [`idempotency`]: Idempotency-Key handling (claim, wait, replay) around a business transaction.
 //! - [`cache`]: the version-guarded payment cache over Redis or in-process memory.
-//! - [`outbox`]: the outbox relay worker (under a lease) and the event hub SSE streams read from.
+//! - [`outbox`]: the outbox relay worker (under a lease).
+//! - [`follower`]: every instance's follower of the outbox: cache updates and the SSE fan-out.
 //! - [`lease`]: [`lease::LeaseHolder`], a worker's hold on a named lease.
 //! - [`worker`]: the `run_once` / loop shape of every background worker.
 //! - [`error`]: [`AppError`], what a use case can answer besides success.
@@ -18,6 +19,7 @@ pub mod card;
 pub mod chain;
 pub mod context;
 pub mod error;
+pub mod follower;
 pub mod idempotency;
 pub mod lease;
 pub mod merchants;

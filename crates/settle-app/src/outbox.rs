@@ -1,8 +1,6 @@
-//! The outbox relay and what SSE streams read.
-//!
-//! One relay across all instances holds the `outbox-relay` lease and gives committed rows their seq; it then
-//! announces the highest seq on [`Context::published`]. An SSE stream reads a merchant's rows by seq from the
-//! database, waking on that announcement or on a short poll (for rows another instance published).
+//! The outbox relay: one across all instances holds the `outbox-relay` lease and gives committed rows their
+//! seq; it then wakes this instance's follower ([`crate::follower`]) and announces the highest seq on
+//! [`Context::published`].
 
 use settle_store::{StoreError, outbox};
 
@@ -43,6 +41,7 @@ impl Relay {
             metrics::histogram!("settle_outbox_lag_seconds").record((now - first.created_at).max(0) as f64 / 1000.0);
         }
         self.ctx.published.send_replace(last);
+        self.ctx.follow_wake.notify_one();
         Ok(Outcome::Worked(rows.len()))
     }
 
@@ -50,14 +49,4 @@ impl Relay {
     pub async fn release(&self) {
         self.lease.release().await;
     }
-}
-
-/// A merchant's published events after `after_seq`.
-pub async fn read_after(ctx: &Context, merchant_id: &str, after_seq: i64, limit: u64) -> Result<Vec<outbox::OutboxRow>, StoreError> {
-    outbox::read_after(&ctx.db, merchant_id, after_seq, limit).await
-}
-
-/// The highest seq published so far (a new stream without Last-Event-ID starts after it).
-pub async fn head(ctx: &Context) -> Result<i64, StoreError> {
-    outbox::max_seq(&ctx.db).await
 }

@@ -99,13 +99,20 @@ pub async fn read_after(conn: &impl ConnectionTrait, merchant_id: &str, after_se
 
 /// Published events of the given topics after `after_seq`, every merchant's, in seq order (a consumer's read).
 pub async fn read_topics_after(conn: &impl ConnectionTrait, topics: &[&str], after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
-    Ok(outbox::Entity::find()
-        .filter(outbox::Column::Seq.gt(after_seq))
-        .filter(outbox::Column::Topic.is_in(topics.iter().copied()))
-        .order_by_asc(outbox::Column::Seq)
-        .limit(limit)
-        .all(conn)
-        .await?)
+    published_after(conn, Some(topics), after_seq, limit).await
+}
+
+/// Every published event after `after_seq`, in seq order (the follower's read).
+pub async fn read_all_after(conn: &impl ConnectionTrait, after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
+    published_after(conn, None, after_seq, limit).await
+}
+
+async fn published_after(conn: &impl ConnectionTrait, topics: Option<&[&str]>, after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
+    let mut q = outbox::Entity::find().filter(outbox::Column::Seq.gt(after_seq));
+    if let Some(topics) = topics {
+        q = q.filter(outbox::Column::Topic.is_in(topics.iter().copied()));
+    }
+    Ok(q.order_by_asc(outbox::Column::Seq).limit(limit).all(conn).await?)
 }
 
 /// How many rows wait for the relay, and the creation time of the oldest.

@@ -126,6 +126,15 @@ pub struct Config {
     pub relay_wait: Duration,
     /// SETTLE_SAGA_PATTERN: `orchestration` (default) or `choreography`, for orders that do not say.
     pub saga_pattern: settle_app::orders::Pattern,
+    /// SETTLE_FOLLOW_POLL_MS: how often each instance's follower looks for events another instance published;
+    /// with the relay's 200 ms, the bound on how stale a cached status can be on any instance.
+    pub follow_poll: Duration,
+    /// SETTLE_SSE_MAX_STREAMS: event streams one instance serves at most (429 `too_many_streams` beyond).
+    pub sse_max_streams: usize,
+    /// SETTLE_SSE_MAX_STREAMS_PER_MERCHANT: event streams one merchant may hold open on one instance.
+    pub sse_max_per_merchant: usize,
+    /// SETTLE_SSE_HEARTBEAT_SECS: how often an idle event stream sends a heartbeat comment.
+    pub sse_heartbeat: Duration,
     /// The card rail.
     pub card: CardConfig,
     /// The chains CHAIN payments may use (settle.toml `[[chains]]`; keys may come from
@@ -154,6 +163,10 @@ impl Default for Config {
             db_max_connections: 20,
             relay_wait: Duration::from_secs(20),
             saga_pattern: Default::default(),
+            follow_poll: Duration::from_millis(250),
+            sse_max_streams: 10_000,
+            sse_max_per_merchant: 1_000,
+            sse_heartbeat: Duration::from_secs(15),
             card: CardConfig::default(),
             chains: Vec::new(),
         }
@@ -204,6 +217,10 @@ const KNOWN: &[&str] = &[
     "SETTLE_REDIS_CA_FILE",
     "SETTLE_RELAY_WAIT_SECS",
     "SETTLE_SAGA_PATTERN",
+    "SETTLE_FOLLOW_POLL_MS",
+    "SETTLE_SSE_MAX_STREAMS",
+    "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT",
+    "SETTLE_SSE_HEARTBEAT_SECS",
 ];
 
 /// The file key of a variable: `SETTLE_CB_WINDOW` -> `cb_window`, `DATABASE_URL` -> `database_url`.
@@ -306,6 +323,13 @@ impl Config {
         secs(&get, "SETTLE_SHUTDOWN_TIMEOUT_SECS", &mut c.shutdown_timeout)?;
         num(&get, "SETTLE_DB_MAX_CONNECTIONS", &mut c.db_max_connections)?;
         secs(&get, "SETTLE_RELAY_WAIT_SECS", &mut c.relay_wait)?;
+        millis(&get, "SETTLE_FOLLOW_POLL_MS", &mut c.follow_poll)?;
+        num(&get, "SETTLE_SSE_MAX_STREAMS", &mut c.sse_max_streams)?;
+        num(&get, "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", &mut c.sse_max_per_merchant)?;
+        secs(&get, "SETTLE_SSE_HEARTBEAT_SECS", &mut c.sse_heartbeat)?;
+        if c.follow_poll.is_zero() || c.sse_heartbeat.is_zero() {
+            bail!("SETTLE_FOLLOW_POLL_MS and SETTLE_SSE_HEARTBEAT_SECS must be at least 1");
+        }
         if let Some(v) = get("SETTLE_SAGA_PATTERN") {
             c.saga_pattern = settle_app::orders::Pattern::parse(&v)
                 .ok_or_else(|| anyhow::anyhow!("SETTLE_SAGA_PATTERN={v} must be orchestration or choreography"))?;

@@ -87,6 +87,10 @@ impl App {
         settings.card.final_check_after = cfg.card.final_check_after;
         settings.relay_wait = cfg.relay_wait;
         settings.saga_pattern = cfg.saga_pattern;
+        settings.follow_poll = cfg.follow_poll;
+        settings.sse_max_streams = cfg.sse_max_streams;
+        settings.sse_max_per_merchant = cfg.sse_max_per_merchant;
+        settings.sse_heartbeat = cfg.sse_heartbeat;
         settings.card.callback_url = cfg.card.callback_url.clone().unwrap_or_else(|| format!("http://{local}/payments/callback"));
         settings.card.reconcile_after = cfg.card.reconcile_after;
         settings.card.backoff = cfg.card.reconcile_backoff.clone();
@@ -138,6 +142,10 @@ impl App {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self { listener, sim, state, stop, shutdown_timeout } = self;
         let ctx = state.ctx.clone();
+        // Event streams open from where the outbox stands now (the follower would otherwise find out first).
+        if let Err(e) = settle_app::follower::Follower::start(&ctx).await {
+            tracing::warn!(error = %e, "reading the outbox head failed; event streams wait for the follower");
+        }
         let workers = ctx.spawn_workers(stop.subscribe());
         let router = settle_api::router(state);
         let (drain_tx, mut drain_rx) = watch::channel(false);

@@ -1,33 +1,56 @@
 //! `GET /events`: the caller's events as Server-Sent Events, each with its outbox seq as id.
+//!
+//! A stream takes a place in this instance's fan-out ([`settle_app::follower::Fanout`]) and receives its
+//! merchant's rows from the follower in memory; it reads the database only to catch up (a `Last-Event-ID`
+//! older than the follower's head, or a stream that fell behind its channel).
 
 use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use axum::{
     extract::State,
-    http::HeaderMap,
+    http::{HeaderMap, StatusCode},
     response::sse::{Event, KeepAlive, Sse},
 };
 use futures::Stream;
+use settle_app::follower::{self, Refused, Subscription};
+use tokio::sync::broadcast::error::RecvError;
 
 use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant};
 
-/// How often a stream looks for events another instance published.
-const POLL: Duration = Duration::from_millis(500);
+/// Rows read per catch-up query.
+const PAGE: u64 = 200;
 
 struct Cursor {
     st: AppState,
     merchant: String,
+    /// The seq of the last event sent (or the one the stream starts after).
     last: i64,
+    /// Rows may be missing from the channel after `last`: read them from the database first.
+    catching_up: bool,
     buf: VecDeque<Event>,
-    published: tokio::sync::watch::Receiver<i64>,
+    sub: Subscription,
+}
+
+impl Cursor {
+    fn push(&mut self, seq: i64, topic: &str, payload: &str) {
+        if seq > self.last {
+            self.last = seq;
+            self.buf.push_back(Event::default().id(seq.to_string()).event(topic).data(payload));
+        }
+    }
 }
 
 /// Stream the caller's events (`payment.created`, `payment.cancelled`, ...). `Last-Event-ID` resumes exactly
-/// after that event; without it the stream starts with the next event.
+/// after that event; without it the stream starts with the next event. A comment line is sent as a
+/// heartbeat while there is nothing to send.
 #[utoipa::path(
     get, path = "/events", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
-    responses((status = 200, description = "text/event-stream; each event's id is its seq", content_type = "text/event-stream", body = String), (status = 400, body = ErrorBody)),
+    responses(
+        (status = 200, description = "text/event-stream; each event's id is its seq", content_type = "text/event-stream", body = String),
+        (status = 400, body = ErrorBody),
+        (status = 429, description = "too_many_streams: the merchant's or this instance's stream cap is reached", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
 pub async fn stream_events(
@@ -35,17 +58,26 @@ pub async fn stream_events(
     Merchant(merchant): Merchant,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let last = match headers.get("last-event-id") {
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<i64>().ok())
-            .filter(|n| *n >= 0)
-            .ok_or_else(|| ApiError::invalid("Last-Event-ID", "Last-Event-ID must be a non-negative integer"))?,
-        None => settle_app::outbox::head(&st.ctx).await.map_err(settle_app::AppError::from)?,
+    let asked = match headers.get("last-event-id") {
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i64>().ok())
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| ApiError::invalid("Last-Event-ID", "Last-Event-ID must be a non-negative integer"))?,
+        ),
+        None => None,
     };
-    let published = st.ctx.published.subscribe();
-    let cursor = Cursor { st, merchant, last, buf: VecDeque::new(), published };
+    let sub = match open(&st, &merchant)? {
+        Some(s) => s,
+        None => {
+            follower::Follower::start(&st.ctx).await.map_err(settle_app::AppError::from)?;
+            open(&st, &merchant)?.ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "event streams are starting"))?
+        }
+    };
+    let last = asked.unwrap_or(sub.head);
+    let heartbeat = KeepAlive::new().interval(st.ctx.settings.sse_heartbeat).text("heartbeat");
+    let cursor = Cursor { catching_up: last < sub.head, st, merchant, last, buf: VecDeque::new(), sub };
     let stream = futures::stream::unfold(cursor, |mut c| async move {
         loop {
             if let Some(ev) = c.buf.pop_front() {
@@ -54,25 +86,48 @@ pub async fn stream_events(
             if *c.st.stopping.borrow() {
                 return None;
             }
-            match settle_app::outbox::read_after(&c.st.ctx, &c.merchant, c.last, 200).await {
-                Ok(rows) if !rows.is_empty() => {
-                    for r in rows {
-                        let seq = r.seq.unwrap_or(c.last);
-                        c.last = seq;
-                        c.buf.push_back(Event::default().id(seq.to_string()).event(r.topic).data(r.payload));
+            if c.catching_up {
+                metrics::counter!("settle_sse_catchup_reads_total").increment(1);
+                match follower::read_after(&c.st.ctx, &c.merchant, c.last, PAGE).await {
+                    Ok(rows) => {
+                        c.catching_up = rows.len() as u64 == PAGE;
+                        for r in rows {
+                            if let Some(seq) = r.seq {
+                                c.push(seq, &r.topic, &r.payload);
+                            }
+                        }
                     }
-                    continue;
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream catch-up read failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "event stream read failed; retrying"),
+                continue;
             }
             let mut stopping = c.st.stopping.clone();
             tokio::select! {
-                _ = c.published.changed() => {}
-                _ = tokio::time::sleep(POLL) => {}
+                got = c.sub.rx.recv() => match got {
+                    Ok(ev) => c.push(ev.seq, &ev.topic, &ev.payload),
+                    // Fell behind the channel: the missed rows are in the database.
+                    Err(RecvError::Lagged(_)) => c.catching_up = true,
+                    Err(RecvError::Closed) => return None,
+                },
                 _ = stopping.changed() => {}
             }
         }
     });
-    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+    Ok(Sse::new(stream).keep_alive(heartbeat))
+}
+
+fn open(st: &AppState, merchant: &str) -> Result<Option<Subscription>, ApiError> {
+    st.ctx.fanout.open(merchant).map_err(|r| {
+        metrics::counter!("settle_sse_refused_total").increment(1);
+        let message = match r {
+            Refused::Merchant => "this merchant has its most event streams open on this instance; close one or retry later",
+            Refused::Instance => "this instance serves its most event streams; retry later",
+        };
+        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message);
+        e.retry_after = Some(5);
+        e
+    })
 }

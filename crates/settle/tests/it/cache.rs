@@ -5,6 +5,86 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+mod instances_agree {
+    use crate::helpers::{Cache, Db, Variant};
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() { super::a_status_change_reaches_every_instances_cache(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() { super::a_status_change_reaches_every_instances_cache(Variant { db: Db::Postgres, cache: Cache::Memory }).await }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn mysql() { super::a_status_change_reaches_every_instances_cache(Variant { db: Db::Mysql, cache: Cache::Memory }).await }
+}
+
+/// How long a test waits for a status to reach another instance's cache: the bound (relay poll 0.2 s +
+/// follower poll 0.25 s) with room for a loaded machine, far below the 300 s TTL a missed change used to last.
+const AGREE_WITHIN: Duration = Duration::from_secs(10);
+
+/// Polls `app`'s status of `id` until it is `want`; returns how long that took.
+async fn status_becomes(app: &TestApp, id: &str, want: &str) -> Duration {
+    let started = std::time::Instant::now();
+    loop {
+        let s = app.get(&format!("/payments/{id}/status")).await;
+        if s.body["status"] == want {
+            return started.elapsed();
+        }
+        assert!(started.elapsed() < AGREE_WITHIN, "still {} after {:?}", s.body["status"], started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Two instances on one database, each with its own in-process cache: B caches a PENDING status, A cancels
+/// the payment, and B serves CANCELLED within the follower's bound (before, B served PENDING for the TTL).
+async fn a_status_change_reaches_every_instances_cache(v: Variant) {
+    let Some(a) = TestApp::spawn(v).await else { return };
+    let mut b = TestApp::start(a.setup.clone(), a.db.clone()).await;
+    let id = a.create_payment("agree-1").await["paymentId"].as_str().unwrap().to_owned();
+    for _ in 0..2 {
+        assert_eq!(b.get(&format!("/payments/{id}/status")).await.body["status"], "PENDING");
+    }
+    assert_eq!(b.ctx.cache.get_status(&id).await.expect("B caches it").status, "PENDING");
+    let c = a.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    let took = status_becomes(&b, &id, "CANCELLED").await;
+    println!("B served CANCELLED {took:?} after A's cancel");
+    assert_eq!(b.ctx.cache.get_status(&id).await.expect("still cached").version, 2, "B's cache holds the new version");
+    b.shutdown().await;
+    a.finish().await;
+}
+
+/// Two instances sharing Redis; A's path to Redis is cut while it cancels, so its cache write is lost (A only
+/// remembers the key as dirty). B's follower writes the change to Redis, so B, reading Redis, serves CANCELLED
+/// within the bound rather than the PENDING left there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cache_write_lost_on_one_instance_is_made_by_the_others() {
+    let v = Variant { db: Db::Postgres, cache: Cache::Redis };
+    if !v.available().await {
+        return;
+    }
+    let upstream = redis_url().trim_start_matches("redis://").trim_end_matches('/').parse().expect("redis addr");
+    let proxy = Proxy::start(upstream).await;
+    let mut setup = Setup::new(v);
+    setup.redis_url = Some(format!("redis://{}", proxy.addr));
+    let Some(a) = TestApp::spawn_with(setup).await else { return };
+    let mut b_setup = a.setup.clone();
+    b_setup.redis_url = Some(redis_url());
+    let mut b = TestApp::start(b_setup, a.db.clone()).await;
+    let mut direct = redis::Client::open(redis_url()).unwrap().get_multiplexed_async_connection().await.unwrap();
+
+    let id = b.create_payment("agree-redis-1").await["paymentId"].as_str().unwrap().to_owned();
+    assert_eq!(b.get(&format!("/payments/{id}/status")).await.body["status"], "PENDING");
+    assert_eq!(cached(&mut direct, &id).await.expect("cached")["status"], "PENDING");
+    proxy.cut();
+    let c = a.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    let took = status_becomes(&b, &id, "CANCELLED").await;
+    println!("B served CANCELLED {took:?} after A's cancel");
+    let entry = cached(&mut direct, &id).await.expect("cached");
+    assert_eq!((entry["status"].as_str(), entry["version"].as_i64()), (Some("CANCELLED"), Some(2)), "{entry}");
+    proxy.restore();
+    b.shutdown().await;
+    a.finish().await;
+}
+
 mod redis_outage {
     use crate::helpers::{Cache, Db, Variant};
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -16,7 +96,7 @@ mod redis_outage {
 }
 
 async fn cached(conn: &mut redis::aio::MultiplexedConnection, id: &str) -> Option<serde_json::Value> {
-    let v: Option<String> = conn.get(format!("payment:{id}")).await.unwrap();
+    let v: Option<String> = conn.get(settle_app::cache::status_key(id)).await.unwrap();
     v.map(|s| serde_json::from_str(&s).unwrap())
 }
 
@@ -37,9 +117,9 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     let id = app.create_payment("cache-1").await["paymentId"].as_str().unwrap().to_owned();
     let s = app.get(&format!("/payments/{id}/status")).await;
     assert_eq!(s.body["status"], "PENDING");
-    assert_eq!(cached(&mut direct, &id).await.expect("cached")["version"], 1);
-    let chain: Option<String> = direct.get(format!("payment:chainId:{id}")).await.unwrap();
-    assert_eq!(chain.as_deref(), Some("31337"));
+    let entry = cached(&mut direct, &id).await.expect("cached");
+    assert_eq!((entry["version"].as_i64(), entry["chainId"].as_i64()), (Some(1), Some(31337)), "{entry}");
+    assert_eq!(settle_app::cache::status_key(&id), format!("payment:{{{id}}}"), "a hash tag: one slot on Redis Cluster");
 
     proxy.cut();
     let s = app.get(&format!("/payments/{id}/status")).await;

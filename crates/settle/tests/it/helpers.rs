@@ -326,6 +326,10 @@ impl TestApp {
         cfg.redis_ca_file = setup.redis_ca_file.clone();
         cfg.chains = setup.chains.clone();
         cfg.relay_wait = setup.settings.relay_wait;
+        cfg.follow_poll = setup.settings.follow_poll;
+        cfg.sse_max_streams = setup.settings.sse_max_streams;
+        cfg.sse_max_per_merchant = setup.settings.sse_max_per_merchant;
+        cfg.sse_heartbeat = setup.settings.sse_heartbeat;
         if let Some(t) = setup.shutdown_timeout {
             cfg.shutdown_timeout = t;
         }

@@ -26,7 +26,8 @@ async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc::Receiver<S
     tokio::spawn(async move {
         let mut stream = res.bytes_stream();
         let mut buf = String::new();
-        while let Some(Ok(chunk)) = stream.next().await {
+        // Reads until the stream ends or the receiver is dropped (which closes the connection).
+        while let Some(Ok(chunk)) = tokio::select! { c = stream.next() => c, _ = tx.closed() => None } {
             buf.push_str(&String::from_utf8_lossy(&chunk));
             while let Some(end) = buf.find("\n\n") {
                 let frame: String = buf.drain(..end + 2).collect();
@@ -174,4 +175,84 @@ async fn two_instances_publish_one_gap_free_sequence(v: Variant) {
     let mut b = b;
     b.shutdown().await;
     Arc::into_inner(a).unwrap().finish().await;
+}
+
+/// The metric `name` as /metrics reports it (0 when absent).
+async fn metric(app: &TestApp, name: &str) -> f64 {
+    let text = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
+    text.lines().find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+/// The follower's database reads and the streams' catch-up reads so far.
+async fn reads(app: &TestApp) -> (f64, f64) {
+    (metric(app, "settle_follower_reads_total").await, metric(app, "settle_sse_catchup_reads_total").await)
+}
+
+/// Streams are capped per merchant and per instance (429 `too_many_streams`), send heartbeat comments while
+/// there is nothing to send, and cost the database nothing while idle: with 40 streams open, no stream reads
+/// the database and the follower's reads do not grow with their number; each stream still gets its events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn streams_are_capped_send_heartbeats_and_cost_no_queries_while_idle() {
+    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
+    setup.settings.sse_max_streams = 45;
+    setup.settings.sse_max_per_merchant = 40;
+    setup.settings.sse_heartbeat = Duration::from_millis(300);
+    setup.rate_limit = None;
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let other = app.other_merchant("Other").await;
+    let events = format!("{}/events", app.base);
+
+    // A raw stream shows the heartbeat comment.
+    let res = app.client.get(&events).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let mut body = res.bytes_stream();
+    let first = tokio::time::timeout(Duration::from_secs(5), body.next()).await.expect("a heartbeat in time").unwrap().unwrap();
+    assert_eq!(String::from_utf8_lossy(&first), ": heartbeat\n\n");
+    drop(body);
+
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (f0, _) = reads(&app).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (f1, _) = reads(&app).await;
+
+    let mut streams = Vec::new();
+    for _ in 0..40 {
+        streams.push(open(&app, None).await);
+    }
+    let r = app.client.get(&events).bearer_auth(&app.key).send().await.unwrap();
+    assert_eq!(r.status(), 429, "the merchant's 41st stream");
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "too_many_streams", "{e}");
+    // Another merchant may still open streams, up to the instance's cap.
+    let mut others = Vec::new();
+    for _ in 0..5 {
+        let r = app.client.get(&events).bearer_auth(&other).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        others.push(r);
+    }
+    let r = app.client.get(&events).bearer_auth(&other).send().await.unwrap();
+    assert_eq!(r.status(), 429, "the instance's 46th stream");
+
+    let (f2, c2) = reads(&app).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (f3, c3) = reads(&app).await;
+    assert_eq!((c2, c3), (0.0, 0.0), "no stream read the database");
+    assert!(f3 - f2 <= (f1 - f0) + 3.0, "the follower reads as often with 45 streams as with none: {} vs {}", f3 - f2, f1 - f0);
+
+    // Every stream gets the next event, once.
+    let id = app.create_payment("fanout-1").await["paymentId"].as_str().unwrap().to_owned();
+    for s in &mut streams {
+        let ev = next(s).await;
+        assert_eq!((ev.event.as_str(), ev.data["data"]["paymentId"].as_str()), ("payment.created", Some(id.as_str())));
+    }
+    // Closing streams frees their places.
+    drop(streams);
+    drop(others);
+    // The server sees a closed connection at its next write (a heartbeat).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut again = Vec::new();
+    for _ in 0..40 {
+        again.push(open(&app, None).await);
+    }
+    app.finish().await;
 }

@@ -1,0 +1,218 @@
+//! The follower: one per instance, whatever its leases. It reads every newly published outbox row by seq
+//! (woken by this instance's relay, else every `follow_poll` for rows another instance's relay published),
+//! then
+//! - applies each payment status change to the cache, with the version guard: no instance serves a status
+//!   older than one relay interval plus one follower interval, with one instance or several, in-process
+//!   cache or Redis (a cache write that failed on the instance that made the change included);
+//! - fans each row out in memory to the SSE streams of its merchant ([`Fanout`]).
+//!
+//! An idle SSE stream therefore costs the database nothing: only a stream that resumes from an older
+//! `Last-Event-ID`, or that fell behind its channel, reads its merchant's rows to catch up.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
+use settle_store::{StoreError, outbox};
+use tokio::sync::broadcast;
+
+use crate::{Context, cache::CachedStatus, worker::Outcome};
+
+const BATCH: u64 = 500;
+/// Events a stream may fall behind its merchant's channel before it catches up from the database.
+const CHANNEL: usize = 1024;
+
+/// A published outbox row, as streams receive it.
+#[derive(Debug)]
+pub struct Event {
+    pub seq: i64,
+    pub topic: String,
+    pub payload: String,
+}
+
+/// Why a stream was not opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// This instance serves its most streams.
+    Instance,
+    /// The merchant has its most streams on this instance.
+    Merchant,
+}
+
+/// The streams of this instance, by merchant; the follower delivers each row to its merchant's channel.
+pub struct Fanout {
+    max_streams: usize,
+    max_per_merchant: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The highest seq delivered (None until the follower has read where the outbox stands).
+    head: Option<i64>,
+    streams: usize,
+    merchants: HashMap<String, Slot>,
+}
+
+struct Slot {
+    tx: broadcast::Sender<Arc<Event>>,
+    streams: usize,
+}
+
+/// An open stream's place: its channel, and the seq up to which rows were delivered before it subscribed
+/// (every row after `head` reaches `rx`). Dropping it frees the place.
+pub struct Subscription {
+    pub rx: broadcast::Receiver<Arc<Event>>,
+    pub head: i64,
+    _place: Place,
+}
+
+struct Place {
+    fanout: Arc<Fanout>,
+    merchant: String,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        let mut s = self.fanout.lock();
+        s.streams = s.streams.saturating_sub(1);
+        if let Some(slot) = s.merchants.get_mut(&self.merchant) {
+            slot.streams = slot.streams.saturating_sub(1);
+            if slot.streams == 0 {
+                s.merchants.remove(&self.merchant);
+            }
+        }
+        metrics::gauge!("settle_sse_streams").set(s.streams as f64);
+    }
+}
+
+impl Fanout {
+    pub fn new(max_streams: usize, max_per_merchant: usize) -> Arc<Self> {
+        Arc::new(Self { max_streams, max_per_merchant, state: Mutex::new(State::default()) })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The highest seq delivered, once the follower has started.
+    pub fn head(&self) -> Option<i64> {
+        self.lock().head
+    }
+
+    /// Opens a stream for `merchant` within the caps. `Ok(None)`: the follower has not started yet.
+    pub fn open(self: &Arc<Self>, merchant: &str) -> Result<Option<Subscription>, Refused> {
+        let mut s = self.lock();
+        let Some(head) = s.head else { return Ok(None) };
+        if s.streams >= self.max_streams {
+            return Err(Refused::Instance);
+        }
+        let slot = s.merchants.entry(merchant.to_owned()).or_insert_with(|| Slot { tx: broadcast::channel(CHANNEL).0, streams: 0 });
+        if slot.streams >= self.max_per_merchant {
+            return Err(Refused::Merchant);
+        }
+        slot.streams += 1;
+        let rx = slot.tx.subscribe();
+        s.streams += 1;
+        metrics::gauge!("settle_sse_streams").set(s.streams as f64);
+        Ok(Some(Subscription { rx, head, _place: Place { fanout: self.clone(), merchant: merchant.to_owned() } }))
+    }
+
+    /// Delivers rows in seq order and moves the head past them, in one step with respect to [`Self::open`].
+    fn deliver(&self, rows: Vec<outbox::OutboxRow>) {
+        let mut s = self.lock();
+        for r in rows {
+            let Some(seq) = r.seq else { continue };
+            if let Some(slot) = s.merchants.get(&r.merchant_id) {
+                let _ = slot.tx.send(Arc::new(Event { seq, topic: r.topic, payload: r.payload }));
+            }
+            s.head = Some(seq);
+        }
+    }
+
+    fn start_at(&self, seq: i64) {
+        let mut s = self.lock();
+        if s.head.is_none() {
+            s.head = Some(seq);
+        }
+    }
+}
+
+/// The worker that follows the outbox (every instance runs one; no lease).
+#[derive(Clone)]
+pub struct Follower {
+    ctx: Context,
+}
+
+impl Follower {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+
+    /// Reads where the outbox stands, so streams may open (the server calls it before serving).
+    pub async fn start(ctx: &Context) -> Result<(), StoreError> {
+        if ctx.fanout.head().is_none() {
+            ctx.fanout.start_at(outbox::max_seq(&ctx.db).await?);
+        }
+        Ok(())
+    }
+
+    /// Follows one batch.
+    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        let Some(head) = self.ctx.fanout.head() else {
+            Self::start(&self.ctx).await?;
+            return Ok(Outcome::Worked(0));
+        };
+        metrics::counter!("settle_follower_reads_total").increment(1);
+        let rows = outbox::read_all_after(&self.ctx.db, head, BATCH).await?;
+        if rows.is_empty() {
+            return Ok(Outcome::Idle);
+        }
+        let n = rows.len();
+        // The cache first: a client that sees an event and then asks for the status gets at least that status.
+        let statuses: Vec<CachedStatus> = rows.iter().filter_map(status_change).collect();
+        futures::future::join_all(statuses.iter().map(|c| self.ctx.cache.put_status(c))).await;
+        self.ctx.fanout.deliver(rows);
+        metrics::counter!("settle_follower_rows_total").increment(n as u64);
+        Ok(Outcome::Worked(n))
+    }
+
+    pub async fn release(&self) {}
+}
+
+/// The cache entry a payment event carries (`payment.*` rows hold the payment's view).
+fn status_change(r: &outbox::OutboxRow) -> Option<CachedStatus> {
+    if !r.topic.starts_with("payment.") {
+        return None;
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct View {
+        payment_id: String,
+        merchant_id: String,
+        status: String,
+        chain_id: Option<i64>,
+        version: i64,
+        updated_at: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Payload {
+        data: View,
+    }
+    let v = serde_json::from_str::<Payload>(&r.payload).ok()?.data;
+    let updated_at = time::OffsetDateTime::parse(&v.updated_at, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(CachedStatus {
+        payment_id: v.payment_id,
+        merchant_id: v.merchant_id,
+        status: v.status,
+        chain_id: v.chain_id,
+        version: v.version,
+        updated_at: (updated_at.unix_timestamp_nanos() / 1_000_000) as i64,
+    })
+}
+
+/// A merchant's published events after `after_seq` (a stream catching up).
+pub async fn read_after(ctx: &Context, merchant_id: &str, after_seq: i64, limit: u64) -> Result<Vec<outbox::OutboxRow>, StoreError> {
+    outbox::read_after(&ctx.db, merchant_id, after_seq, limit).await
+}
