@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
-use settle_app::idempotency::{IdemKey, Reply};
+use settle_app::idempotency::{self, IdemKey, Reply};
 
 use crate::{ApiError, AppState};
 
@@ -130,7 +130,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Merchant(merchant) = Merchant::from_request_parts(&mut parts, st).await?;
-        let api_key = bearer(&parts).unwrap_or_default().to_owned();
         let key = match parts.headers.get("idempotency-key") {
             None => None,
             Some(v) => Some(v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII"))?.to_owned()),
@@ -144,8 +143,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
                 ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "the request body could not be read")
             }
         })?;
+        let idem = match key {
+            Some(k) => Some(IdemKey::new(&k, &idempotency::fingerprint_secret(&st.ctx, &merchant).await?, &method, &path, &raw)?),
+            None => None,
+        };
         let body = parse_json(&raw)?;
-        let idem = key.map(|k| IdemKey::new(&k, &api_key, &method, &path, &raw)).transpose()?;
         Ok(Self { merchant, idem, body })
     }
 }

@@ -28,7 +28,7 @@ use settle_store::payments::{Changes, PaymentRow};
 
 use crate::{
     AppError, Context,
-    idempotency::{IdemKey, Reply},
+    idempotency::{Claim, Reply},
     payments::apply_transition,
 };
 
@@ -56,12 +56,12 @@ async fn change(
     to: PaymentStatus,
     mut changes: Changes,
     data: serde_json::Value,
-    idem: Option<(&str, &IdemKey, u16)>,
+    idem: Option<(&Claim, u16)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
     if to.is_terminal() && row.status == PaymentStatus::Processing.as_str() {
         changes.final_check_at = Some(settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64);
     }
-    let res = apply_transition(ctx, row, to, changes, Some(data), idem.map(|(m, k, s)| (m, Some(k), s))).await?;
+    let res = apply_transition(ctx, row, to, changes, Some(data), idem).await?;
     if res.is_some() && to.is_terminal() {
         metrics::counter!("settle_card_payments_final_total", "status" => to.as_str()).increment(1);
     }

@@ -121,6 +121,8 @@ pub struct Context {
     pub(crate) auth_cache: moka::future::Cache<String, String>,
     /// Key hashes that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
     pub(crate) auth_misses: moka::future::Cache<String, ()>,
+    /// Each merchant's Idempotency-Key fingerprint secret (never changes once stored).
+    pub(crate) fingerprint_secrets: moka::future::Cache<String, Arc<[u8]>>,
     /// Gateway reads callbacks may run at once (apart from the charges' bulkhead).
     pub(crate) callback_permits: Arc<tokio::sync::Semaphore>,
 }
@@ -143,6 +145,7 @@ impl Context {
             saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
+            fingerprint_secrets: moka::future::Cache::builder().max_capacity(10_000).build(),
             auth_misses: moka::future::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(30)).build(),
             settings,
         }

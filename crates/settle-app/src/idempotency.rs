@@ -1,15 +1,25 @@
-//! Idempotency-Key with Stripe semantics, around a business transaction.
+//! Idempotency-Key with Stripe semantics, one mechanism for every mutating route: [`once`].
 //!
-//! [`start`] claims the key in a short transaction of its own. A second request with the key and the same
-//! request waits (up to `idempotency_wait`) for the first to finish and then replays its stored response; with
-//! another request body it gets 422; if the first is still running after the wait, 409. The service writes the
-//! response with [`complete_in`] inside its business transaction, so the change and its record commit
-//! together; on an error before that it calls [`abandon`] so a retry runs afresh.
+//! [`once`] claims the key for this request in a short transaction of its own (an IN_FLIGHT record naming a
+//! random owner token). A second request with the key and the same request waits (up to `idempotency_wait`,
+//! reading the record, never re-inserting it) for the first to finish and then replays its stored response;
+//! with another request, 422; still running after the wait, 409. The work writes its response with
+//! [`Claim::complete_in`] inside its business transaction, and only while the claim is still its owner's, so
+//! the change and its record commit together and a claim taken over after it stalled can never be completed
+//! by its first owner. A failure, or a request dropped midway (client gone, timeout), releases the claim so a
+//! retry runs afresh at once rather than after `idempotency_stale`.
 
-use std::time::Duration;
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use hmac::{Hmac, Mac};
-use settle_store::{ConnectionTrait, idempotency as store};
+use settle_store::{ConnectionTrait, DatabaseConnection, idempotency as store};
 use sha2::Sha256;
 
 use crate::{AppError, Context};
@@ -25,14 +35,15 @@ impl IdemKey {
     /// Checks the header value and fingerprints the request (method, path and body, with JSON object keys in
     /// canonical order so that whitespace and key order do not count as a different request).
     ///
-    /// The fingerprint is an HMAC keyed with the caller's API key, which Settle never stores: a body may hold a
-    /// card number, and a plain hash of one could be reversed by trying every number.
-    pub fn new(key: &str, api_key: &str, method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
+    /// The fingerprint is an HMAC keyed with the merchant's server-side secret ([`fingerprint_secret`]): a body
+    /// may hold a card number, and a plain hash of one could be reversed by trying every number; and a retry
+    /// sent with a rotated API key is still the same request.
+    pub fn new(key: &str, secret: &[u8], method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppError::invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"));
         }
         let canonical = serde_json::from_slice::<serde_json::Value>(body).map(|v| v.to_string().into_bytes()).unwrap_or_else(|_| body.to_vec());
-        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(api_key.as_bytes()).map_err(AppError::internal)?;
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
         h.update(method.as_bytes());
         h.update(b" ");
         h.update(path.as_bytes());
@@ -40,6 +51,19 @@ impl IdemKey {
         h.update(&canonical);
         Ok(Self { key: key.to_owned(), fingerprint: hex::encode(h.finalize().into_bytes()) })
     }
+}
+
+/// The merchant's fingerprint secret: stored on the merchant (made on first use), cached for good.
+pub async fn fingerprint_secret(ctx: &Context, merchant_id: &str) -> Result<Arc<[u8]>, AppError> {
+    if let Some(s) = ctx.fingerprint_secrets.get(merchant_id).await {
+        return Ok(s);
+    }
+    let mut fresh = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+    let stored = settle_store::merchants::fingerprint_secret(&ctx.db, merchant_id, &hex::encode(fresh)).await?.ok_or(AppError::Unauthenticated)?;
+    let secret: Arc<[u8]> = hex::decode(&stored).map_err(AppError::internal)?.into();
+    ctx.fingerprint_secrets.insert(merchant_id.to_owned(), secret.clone()).await;
+    Ok(secret)
 }
 
 /// A response as sent (and as stored for replays).
@@ -52,32 +76,149 @@ pub struct Reply {
 
 /// What [`start`] decided.
 pub enum Start {
-    /// Run the request (the key, if any, is claimed).
-    Run,
+    /// Run the request under this claim.
+    Run(Claim),
     /// Send this stored response again.
     Replay(Reply),
 }
 
-pub async fn start(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>) -> Result<Start, AppError> {
-    let Some(k) = key else { return Ok(Start::Run) };
+/// This request's hold on its Idempotency-Key (or nothing, for a request without one). Clones share the
+/// hold; when the last one goes without the response committed, the claim is released in the background.
+#[derive(Clone, Default)]
+pub struct Claim(Option<Arc<Held>>);
+
+struct Held {
+    db: DatabaseConnection,
+    merchant_id: String,
+    key: String,
+    owner: String,
+    /// The response committed, or the claim released: nothing is left to give back.
+    settled: AtomicBool,
+}
+
+impl Claim {
+    /// No key: completing records nothing.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// Records `reply` for the key, inside the caller's business transaction. When the claim is no longer this
+    /// request's (taken over after it stalled past `idempotency_stale`), 409 `idempotency_in_flight`: the
+    /// caller's transaction must roll back, and a retry replays the new owner's response.
+    pub async fn complete_in(&self, conn: &impl ConnectionTrait, reply: &Reply) -> Result<(), AppError> {
+        let Some(h) = &self.0 else { return Ok(()) };
+        if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.status, &reply.body).await? {
+            Ok(())
+        } else {
+            metrics::counter!("settle_idempotency_lost_claims_total").increment(1);
+            tracing::warn!(merchant_id = %h.merchant_id, "an Idempotency-Key claim was taken over before its request finished; rolled back");
+            Err(AppError::IdempotencyInFlight)
+        }
+    }
+
+    /// Whether a key is held (a request without one records nothing).
+    pub fn holds_key(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// The transaction that ran [`Self::complete_in`] committed: nothing to release.
+    pub fn committed(&self) {
+        if let Some(h) = &self.0 {
+            h.settled.store(true, Ordering::Release);
+        }
+    }
+
+    /// Gives the key back now (the request failed without changing anything).
+    pub async fn release(&self) {
+        let Some(h) = &self.0 else { return };
+        if h.settled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        h.release().await;
+    }
+}
+
+impl Held {
+    async fn release(&self) {
+        if let Err(e) = store::release(&self.db, &self.merchant_id, &self.key, &self.owner).await {
+            tracing::warn!(error = %e, "could not release an idempotency key; it frees itself when stale");
+        }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if self.settled.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+        let h = Held {
+            db: self.db.clone(),
+            merchant_id: std::mem::take(&mut self.merchant_id),
+            key: std::mem::take(&mut self.key),
+            owner: std::mem::take(&mut self.owner),
+            settled: AtomicBool::new(true),
+        };
+        rt.spawn(async move { h.release().await });
+    }
+}
+
+/// Runs `work` once per Idempotency-Key: replays a stored response, or claims the key and runs `work` with the
+/// claim, which `work` completes in its business transaction. On an error the claim is released before the
+/// error is answered, so an immediate retry runs afresh.
+pub async fn once<F, Fut>(ctx: &Context, merchant_id: &str, key: Option<IdemKey>, work: F) -> Result<Reply, AppError>
+where
+    F: FnOnce(Claim) -> Fut,
+    Fut: Future<Output = Result<Reply, AppError>>,
+{
+    let claim = match start(ctx, merchant_id, key).await? {
+        Start::Replay(r) => return Ok(r),
+        Start::Run(c) => c,
+    };
+    let res = work(claim.clone()).await;
+    if res.is_err() {
+        claim.release().await;
+    }
+    res
+}
+
+/// Claims `key` for a new request, or finds the response to replay (waiting while another request holds it).
+pub async fn start(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Result<Start, AppError> {
+    let Some(k) = key else { return Ok(Start::Run(Claim::none())) };
     let s = &ctx.settings;
+    let owner = uuid::Uuid::new_v4().to_string();
     let deadline = tokio::time::Instant::now() + s.idempotency_wait;
     let mut pause = Duration::from_millis(5);
+    // Insert (claim) only when no record is known to exist; while one is in flight, read it.
+    let mut existing: Option<store::IdempotencyRow> = None;
     loop {
-        let now = settle_store::now_ms();
-        let claim = store::claim(
-            &ctx.db,
-            merchant_id,
-            &k.key,
-            &k.fingerprint,
-            now,
-            s.idempotency_ttl.as_millis() as i64,
-            s.idempotency_stale.as_millis() as i64,
-        )
-        .await?;
-        let row = match claim {
-            store::Claim::Claimed => return Ok(Start::Run),
-            store::Claim::Existing(row) => row,
+        let row = match existing.take() {
+            Some(row) if !stale(ctx, &row) => row,
+            _ => {
+                let claim = store::claim(
+                    &ctx.db,
+                    merchant_id,
+                    &k.key,
+                    &k.fingerprint,
+                    &owner,
+                    settle_store::now_ms(),
+                    s.idempotency_ttl.as_millis() as i64,
+                    s.idempotency_stale.as_millis() as i64,
+                )
+                .await?;
+                match claim {
+                    store::Claim::Claimed => {
+                        return Ok(Start::Run(Claim(Some(Arc::new(Held {
+                            db: ctx.db.clone(),
+                            merchant_id: merchant_id.to_owned(),
+                            key: k.key,
+                            owner,
+                            settled: AtomicBool::new(false),
+                        })))));
+                    }
+                    store::Claim::Existing(row) => row,
+                }
+            }
         };
         if row.request_hash != k.fingerprint {
             return Err(AppError::IdempotencyMismatch);
@@ -95,24 +236,15 @@ pub async fn start(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>) -> R
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(50));
+        // Released (the holder failed): None, and the next round claims it.
+        existing = store::find(&ctx.db, merchant_id, &k.key).await?;
     }
 }
 
-/// Records the response of a claimed key; call inside the business transaction.
-pub async fn complete_in(conn: &impl ConnectionTrait, merchant_id: &str, key: Option<&IdemKey>, reply: &Reply) -> Result<(), AppError> {
-    if let Some(k) = key {
-        store::complete(conn, merchant_id, &k.key, reply.status, &reply.body).await?;
-    }
-    Ok(())
-}
-
-/// Releases a claimed key after a request failed without changing anything.
-pub async fn abandon(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>) {
-    if let Some(k) = key
-        && let Err(e) = store::release(&ctx.db, merchant_id, &k.key).await
-    {
-        tracing::warn!(error = %e, "could not release an idempotency key; it frees itself when stale");
-    }
+/// Whether an IN_FLIGHT record's owner stopped long enough ago to be taken over, or the record expired.
+fn stale(ctx: &Context, row: &store::IdempotencyRow) -> bool {
+    let now = settle_store::now_ms();
+    row.expires_at < now || (row.state == store::IN_FLIGHT && row.locked_at < now - ctx.settings.idempotency_stale.as_millis() as i64)
 }
 
 #[cfg(test)]
@@ -120,14 +252,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fingerprints_ignore_layout_and_depend_on_the_api_key() {
-        let a = IdemKey::new("k", "sk_1", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
-        let b = IdemKey::new("k", "sk_1", "POST", "/p", br#"{ "b" : "x", "a" : 1 }"#).unwrap();
+    fn fingerprints_ignore_layout_and_depend_on_the_secret() {
+        let a = IdemKey::new("k", b"s1", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        let b = IdemKey::new("k", b"s1", "POST", "/p", br#"{ "b" : "x", "a" : 1 }"#).unwrap();
         assert_eq!(a.fingerprint, b.fingerprint, "same request, other layout");
-        let c = IdemKey::new("k", "sk_1", "POST", "/p", br#"{"a":2,"b":"x"}"#).unwrap();
+        let c = IdemKey::new("k", b"s1", "POST", "/p", br#"{"a":2,"b":"x"}"#).unwrap();
         assert_ne!(a.fingerprint, c.fingerprint);
-        let d = IdemKey::new("k", "sk_2", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        let d = IdemKey::new("k", b"s2", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
         assert_ne!(a.fingerprint, d.fingerprint, "keyed: not a plain hash of the body");
-        assert!(IdemKey::new("", "sk", "POST", "/p", b"{}").is_err());
+        assert!(IdemKey::new("", b"s", "POST", "/p", b"{}").is_err());
     }
 }

@@ -27,7 +27,7 @@ use utoipa::ToSchema;
 use crate::{
     AppError, Context,
     card::charge::CardInput,
-    idempotency::{self, IdemKey, Reply, Start},
+    idempotency::{self, Claim, IdemKey, Reply},
     lease::LeaseHolder,
     payments::{PaymentView, after_transition, event_payload, rfc3339, transition_in},
     worker::Outcome,
@@ -228,23 +228,16 @@ async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Re
 /// `POST /orders`: places the order (one transaction), charges the card when there is a remainder, and
 /// answers with where the saga stands: COMPLETED, COMPENSATED (a decline: 402 with the body), or IN_PROGRESS
 /// (the outcome is unknown, or no card was given and the payment waits for `POST /payments/{id}/card`).
-pub async fn place(ctx: &Context, merchant_id: &str, input: OrderInput, key: Option<&IdemKey>) -> Result<Reply, AppError> {
-    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
-        return Ok(r);
-    }
-    let res = place_and_charge(ctx, merchant_id, input, key).await;
-    if res.is_err() {
-        idempotency::abandon(ctx, merchant_id, key).await;
-    }
-    res
+pub async fn place(ctx: &Context, merchant_id: &str, input: OrderInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    idempotency::once(ctx, merchant_id, key, |claim| async move { place_and_charge(ctx, merchant_id, input, &claim).await }).await
 }
 
-async fn place_and_charge(ctx: &Context, merchant_id: &str, input: OrderInput, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+async fn place_and_charge(ctx: &Context, merchant_id: &str, input: OrderInput, claim: &Claim) -> Result<Reply, AppError> {
     if input.items.is_empty() {
         return Err(AppError::invalid("items", "items must list at least one item"));
     }
     if input.pattern.unwrap_or(ctx.settings.saga_pattern) == Pattern::Choreography {
-        return choreographed(ctx, merchant_id, input, key).await;
+        return choreographed(ctx, merchant_id, input, claim).await;
     }
     let order = crate::retrying(|| place_in_txn(ctx, merchant_id, &input)).await?;
     if let Some(payment_id) = &order.payment_id
@@ -271,15 +264,16 @@ async fn place_and_charge(ctx: &Context, merchant_id: &str, input: OrderInput, k
     {
         tracing::warn!(saga = %order.saga_id, error = %e, "ending a saga failed; the recovery worker will");
     }
-    answer(ctx, merchant_id, &order.order_id, key).await
+    answer(ctx, merchant_id, &order.order_id, claim).await
 }
 
 /// The answer of a placed order: 402 when it was compensated, 201 otherwise; recorded for its key.
-async fn answer(ctx: &Context, merchant_id: &str, order_id: &str, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+async fn answer(ctx: &Context, merchant_id: &str, order_id: &str, claim: &Claim) -> Result<Reply, AppError> {
     let placed = placed(ctx, merchant_id, order_id).await?;
     let status = if placed.saga.status == COMPENSATED { 402 } else { 201 };
     let reply = Reply { status, body: serde_json::to_string(&placed).map_err(AppError::internal)?, replayed: false };
-    idempotency::complete_in(&ctx.db, merchant_id, key, &reply).await?;
+    claim.complete_in(&ctx.db, &reply).await?;
+    claim.committed();
     Ok(reply)
 }
 
@@ -298,7 +292,7 @@ fn nothing_charged(e: &AppError) -> bool {
 /// `POST /orders` by choreography: the request starts the saga, waits for the handlers to create the payment,
 /// charges the card it holds (the card number is never stored), and waits for the saga to end (or for the
 /// payment to wait on a card or on an unknown outcome). A refusal is answered as orchestration answers it.
-async fn choreographed(ctx: &Context, merchant_id: &str, input: OrderInput, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+async fn choreographed(ctx: &Context, merchant_id: &str, input: OrderInput, claim: &Claim) -> Result<Reply, AppError> {
     let order = crate::retrying(|| choreography::start(ctx, merchant_id, &input)).await?;
     let saga_id = order.saga_id.as_str();
     let ended = |s: &SagaRow| [COMPLETED, COMPENSATED, FAILED].contains(&s.status.as_str());
@@ -324,7 +318,7 @@ async fn choreographed(ctx: &Context, merchant_id: &str, input: OrderInput, key:
     if s.status == FAILED {
         return Err(refusal_of(s.error.as_deref().unwrap_or_default()));
     }
-    answer(ctx, merchant_id, &order.order_id, key).await
+    answer(ctx, merchant_id, &order.order_id, claim).await
 }
 
 /// Reads a saga, its order and its payment's status until `done` says so or [`CHOREOGRAPHY_WAIT`] passes,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::{
     AppError, Context,
     cache::CachedStatus,
-    idempotency::{self, IdemKey, Reply, Start},
+    idempotency::{self, Claim, IdemKey, Reply},
 };
 
 /// A payment as the API shows it.
@@ -210,15 +210,17 @@ pub(crate) fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Valu
 }
 
 /// Creates a PENDING payment.
-pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<&IdemKey>) -> Result<Reply, AppError> {
-    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
-        return Ok(r);
-    }
-    let res = crate::retrying(|| create_in_txn(ctx, merchant_id, input.clone(), key)).await;
-    finish(ctx, merchant_id, key, res).await
+pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let (reply, row) = crate::retrying(|| create_in_txn(ctx, merchant_id, input.clone(), &claim)).await?;
+        ctx.outbox_wake.notify_one();
+        ctx.cache.put_status(&cached(&row)).await;
+        Ok(reply)
+    })
+    .await
 }
 
-async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<&IdemKey>) -> Result<(Reply, PaymentRow), AppError> {
+async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, claim: &Claim) -> Result<(Reply, PaymentRow), AppError> {
     let now = settle_store::now_ms();
     // A CHAIN payment's checkout secret (shown once, in this answer) and where to pay.
     let mut secret: Option<(String, settle_chain::Address, settle_chain::Address)> = None;
@@ -305,24 +307,10 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, k
         None => body_of(&view)?,
     };
     let reply = Reply { status: 201, body, replayed: false };
-    idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
+    claim.complete_in(&txn, &reply).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    claim.committed();
     Ok((reply, row))
-}
-
-/// After a change: on success, refresh the cache and wake the relay; on failure, free the idempotency key.
-async fn finish(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, res: Result<(Reply, PaymentRow), AppError>) -> Result<Reply, AppError> {
-    match res {
-        Ok((reply, row)) => {
-            ctx.outbox_wake.notify_one();
-            ctx.cache.put_status(&cached(&row)).await;
-            Ok(reply)
-        }
-        Err(e) => {
-            idempotency::abandon(ctx, merchant_id, key).await;
-            Err(e)
-        }
-    }
 }
 
 fn parse_id(payment_id: &str) -> Result<PaymentId, AppError> {
@@ -391,23 +379,16 @@ pub async fn events(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
 }
 
 /// PENDING -> CANCELLED. From any other state, or when a concurrent change wins, 409 `invalid_state`.
-pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let id = parse_id(payment_id)?;
-    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
-        return Ok(r);
-    }
-    let res = async {
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
         let current = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-        match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((merchant_id, key, 200))).await? {
+        match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((&claim, 200))).await? {
             Some((_, Some(reply))) => Ok(reply),
             _ => Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into())),
         }
-    }
-    .await;
-    if res.is_err() {
-        idempotency::abandon(ctx, merchant_id, key).await;
-    }
-    res
+    })
+    .await
 }
 
 /// Moves `row` to `to` in one transaction with its event, its outbox row and, when `reply` is given, the
@@ -419,13 +400,17 @@ pub(crate) async fn apply_transition(
     to: PaymentStatus,
     changes: store::Changes,
     data: Option<serde_json::Value>,
-    reply: Option<(&str, Option<&IdemKey>, u16)>,
+    reply: Option<(&Claim, u16)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
     let txn = settle_store::begin(&ctx.db).await?;
-    let Some((next, reply)) = transition_in(&txn, row, to, changes, data, reply).await? else {
+    let Some((next, answer)) = transition_in(&txn, row, to, changes, data, reply).await? else {
         return Ok(None);
     };
     txn.commit().await.map_err(StoreError::from)?;
+    if let Some((claim, _)) = reply {
+        claim.committed();
+    }
+    let reply = answer;
     after_transition(ctx, &next).await;
     Ok(Some((next, reply)))
 }
@@ -438,7 +423,7 @@ pub(crate) async fn transition_in(
     to: PaymentStatus,
     changes: store::Changes,
     data: Option<serde_json::Value>,
-    reply: Option<(&str, Option<&IdemKey>, u16)>,
+    reply: Option<(&Claim, u16)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
     let from: PaymentStatus = row.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", row.status)))?;
     let t = from.transition(to)?;
@@ -450,9 +435,9 @@ pub(crate) async fn transition_in(
     let topic = t.event().topic();
     settle_store::outbox::enqueue(txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
     let reply = match reply {
-        Some((merchant_id, key, status)) => {
+        Some((claim, status)) => {
             let r = Reply { status, body: body_of(&view)?, replayed: false };
-            idempotency::complete_in(txn, merchant_id, key, &r).await?;
+            claim.complete_in(txn, &r).await?;
             Some(r)
         }
         None => None,

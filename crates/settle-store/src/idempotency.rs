@@ -1,6 +1,7 @@
-//! Idempotency-Key records (Stripe semantics). A request claims its key by inserting an IN_FLIGHT row;
-//! the business transaction completes it with the response in the same commit as the change; a request
-//! that fails before any change releases it.
+//! Idempotency-Key records (Stripe semantics). A request claims its key by inserting an IN_FLIGHT row that
+//! names it as owner (a random token); the business transaction completes it with the response in the same
+//! commit as the change, and only while the claim is still the owner's; a request that fails before any change
+//! releases it.
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
@@ -20,13 +21,15 @@ pub enum Claim {
     Existing(IdempotencyRow),
 }
 
-/// Claims `(merchant_id, key)` for a request whose body hashes to `hash`. An expired record, or an
+/// Claims `(merchant_id, key)` for `owner`, a request whose body hashes to `hash`. An expired record, or an
 /// IN_FLIGHT one whose owner stopped more than `stale_ms` ago (a crash), is taken over.
+#[allow(clippy::too_many_arguments)]
 pub async fn claim(
     conn: &impl ConnectionTrait,
     merchant_id: &str,
     key: &str,
     hash: &str,
+    owner: &str,
     now: i64,
     ttl_ms: i64,
     stale_ms: i64,
@@ -41,6 +44,7 @@ pub async fn claim(
         locked_at: Set(now),
         created_at: Set(now),
         expires_at: Set(now + ttl_ms),
+        owner: Set(Some(owner.to_owned())),
         ..Default::default()
     };
     match idempotency_key::Entity::insert(row).exec_without_returning(conn).await {
@@ -68,6 +72,7 @@ pub async fn claim(
             .col_expr(idempotency_key::Column::LockedAt, Expr::value(now))
             .col_expr(idempotency_key::Column::CreatedAt, Expr::value(now))
             .col_expr(idempotency_key::Column::ExpiresAt, Expr::value(now + ttl_ms))
+            .col_expr(idempotency_key::Column::Owner, Expr::value(owner))
             .filter(idempotency_key::Column::Id.eq(existing.id))
             .filter(idempotency_key::Column::LockedAt.eq(existing.locked_at))
             .filter(idempotency_key::Column::State.eq(existing.state.as_str()))
@@ -93,6 +98,7 @@ fn missing(merchant_id: &str, key: &str, hash: &str, now: i64) -> IdempotencyRow
         locked_at: now,
         created_at: now,
         expires_at: now,
+        owner: None,
     }
 }
 
@@ -104,30 +110,29 @@ pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str, key: &str) -> 
         .await?)
 }
 
-/// Stores the response of a claimed key; call it inside the business transaction.
-pub async fn complete(
-    conn: &impl ConnectionTrait,
-    merchant_id: &str,
-    key: &str,
-    status: u16,
-    body: &str,
-) -> Result<(), StoreError> {
-    idempotency_key::Entity::update_many()
+/// Stores the response of `owner`'s claim; call it inside the business transaction. False when the claim is
+/// no longer the owner's (taken over after it went stale): the caller must then roll back.
+pub async fn complete(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str, status: u16, body: &str) -> Result<bool, StoreError> {
+    let res = idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::State, Expr::value(DONE))
         .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(i32::from(status)))
         .col_expr(idempotency_key::Column::ResponseBody, Expr::value(body))
         .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
         .filter(idempotency_key::Column::IdemKey.eq(key))
+        .filter(idempotency_key::Column::Owner.eq(owner))
+        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
         .exec(conn)
         .await?;
-    Ok(())
+    Ok(res.rows_affected == 1)
 }
 
-/// Gives a claimed key back (the request failed before changing anything), so a retry runs afresh.
-pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str) -> Result<(), StoreError> {
+/// Gives `owner`'s claim back (the request failed or was cancelled before changing anything), so a retry runs
+/// afresh. Nothing happens to a record completed, or claimed by someone else since.
+pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str) -> Result<(), StoreError> {
     idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
         .filter(idempotency_key::Column::IdemKey.eq(key))
+        .filter(idempotency_key::Column::Owner.eq(owner))
         .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
         .exec(conn)
         .await?;
@@ -136,9 +141,5 @@ pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str) 
 
 /// Deletes records past their 24 h; returns how many.
 pub async fn purge_expired(conn: &impl ConnectionTrait, now: i64) -> Result<u64, StoreError> {
-    Ok(idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::ExpiresAt.lt(now))
-        .exec(conn)
-        .await?
-        .rows_affected)
+    Ok(idempotency_key::Entity::delete_many().filter(idempotency_key::Column::ExpiresAt.lt(now)).exec(conn).await?.rows_affected)
 }

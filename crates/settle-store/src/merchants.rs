@@ -60,3 +60,22 @@ pub async fn set_fee(conn: &impl ConnectionTrait, merchant_id: &str, fee_bps: i3
         .await?;
     Ok(())
 }
+
+/// The merchant's fingerprint secret (hex), stored as `fresh` if it has none yet; None for an unknown merchant.
+/// Concurrent first uses agree: only the first write of `fresh` lands, and every caller reads the stored one.
+pub async fn fingerprint_secret(conn: &impl ConnectionTrait, merchant_id: &str, fresh: &str) -> Result<Option<String>, StoreError> {
+    if let Some(m) = find(conn, merchant_id).await? {
+        if m.idem_secret.is_some() {
+            return Ok(m.idem_secret);
+        }
+    } else {
+        return Ok(None);
+    }
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::IdemSecret, sea_orm::sea_query::Expr::value(fresh))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .filter(merchant::Column::IdemSecret.is_null())
+        .exec(conn)
+        .await?;
+    Ok(find(conn, merchant_id).await?.and_then(|m| m.idem_secret))
+}

@@ -14,6 +14,7 @@ mod m0005_card_hardening;
 mod m0006_chain;
 mod m0007_commerce;
 mod m0008_mysql_binary_collation;
+mod m0009_idempotency_owner;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_chain::Migration),
             Box::new(m0007_commerce::Migration),
             Box::new(m0008_mysql_binary_collation::Migration),
+            Box::new(m0009_idempotency_owner::Migration),
         ]
     }
 }

@@ -223,7 +223,7 @@ fn order_input(b: PlaceOrderRequest) -> Result<OrderInput, ApiError> {
     security(("bearer" = [])))]
 pub async fn place_order(State(st): State<AppState>, m: Mutation<PlaceOrderRequest>) -> Result<Response, ApiError> {
     let input = order_input(m.body)?;
-    Ok(reply(orders::place(&st.ctx, &m.merchant, input, m.idem.as_ref()).await?))
+    Ok(reply(orders::place(&st.ctx, &m.merchant, input, m.idem).await?))
 }
 
 /// `POST /purchase` (seed 002's shape).
@@ -256,7 +256,7 @@ pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) 
         pattern: b.pattern,
     })?;
     input.all_in_points = true;
-    Ok(reply(orders::place(&st.ctx, &m.merchant, input, m.idem.as_ref()).await?))
+    Ok(reply(orders::place(&st.ctx, &m.merchant, input, m.idem).await?))
 }
 
 /// Retrieve an order with its payment and saga.

@@ -10,7 +10,7 @@ use settle_store::{
 use super::{change, status_of};
 use crate::{
     AppError, Context,
-    idempotency::{self, IdemKey, Reply, Start},
+    idempotency::{self, Claim, IdemKey, Reply},
     payments::{PaymentView, cached},
 };
 
@@ -24,33 +24,21 @@ pub struct CardInput {
 /// Charges a CARD payment. 202 (PROCESSING) when the gateway accepted it or the outcome is unknown, 402
 /// (FAILED) when it declined; 503 with the payment PENDING when nothing was charged (circuit open, bulkhead
 /// full, gateway unreachable or refusing Settle's configuration, no gateway configured).
-pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: CardInput, key: Option<&IdemKey>) -> Result<Reply, AppError> {
+pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: CardInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let id = PaymentId::parse("paymentId", payment_id)?;
     let pg = ctx.pg.clone().ok_or(AppError::CardRailNotConfigured)?;
-    if let Start::Replay(r) = idempotency::start(ctx, merchant_id, key).await? {
-        return Ok(r);
-    }
-    // The charge runs in a task of its own: if the request is cancelled (timeout, client gone), the gateway's
-    // answer is still recorded and the Idempotency-Key still gets its response; shutdown waits for it.
-    let (task_ctx, merchant, key) = (ctx.clone(), merchant_id.to_owned(), key.cloned());
-    let task = ctx.charges.spawn(id.to_string(), async move {
-        let res = charge_inner(&task_ctx, &pg, &merchant, &id, input, key.as_ref()).await;
-        if res.is_err() {
-            idempotency::abandon(&task_ctx, &merchant, key.as_ref()).await;
-        }
-        res
-    });
-    task.await.map_err(AppError::internal)?
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        // The charge runs in a task of its own, holding the claim: if the request is cancelled (timeout, client
+        // gone), the gateway's answer is still recorded and the Idempotency-Key still gets its response (or is
+        // released when the charge fails); shutdown waits for it.
+        let (task_ctx, merchant) = (ctx.clone(), merchant_id.to_owned());
+        let task = ctx.charges.spawn(id.to_string(), async move { charge_inner(&task_ctx, &pg, &merchant, &id, input, &claim).await });
+        task.await.map_err(AppError::internal)?
+    })
+    .await
 }
 
-async fn charge_inner(
-    ctx: &Context,
-    pg: &PgClient,
-    merchant_id: &str,
-    id: &PaymentId,
-    input: CardInput,
-    key: Option<&IdemKey>,
-) -> Result<Reply, AppError> {
+async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &PaymentId, input: CardInput, claim: &Claim) -> Result<Reply, AppError> {
     let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
     if row.rail != Rail::Card.as_str() {
         return Err(AppError::InvalidState("this is not a CARD payment".into()));
@@ -80,13 +68,13 @@ async fn charge_inner(
     match outcome {
         Ok(ChargeOutcome::Accepted { transaction_key }) => {
             tracing::info!(payment_id = %row.payment_id, %transaction_key, "card charge accepted");
-            accepted(ctx, merchant_id, key, row, &transaction_key).await
+            accepted(ctx, claim, row, &transaction_key).await
         }
         Ok(ChargeOutcome::Declined { code, message }) => {
             tracing::info!(payment_id = %row.payment_id, gateway_code = %code, "card charge declined");
             let changes = Changes { failure_message: Some(message.clone()), ..Default::default() };
             let data = serde_json::json!({"code": "card_declined", "gatewayCode": code, "message": message});
-            finish_or_reread(ctx, merchant_id, key, row, PaymentStatus::Failed, changes, data, 402).await
+            finish_or_reread(ctx, claim, row, PaymentStatus::Failed, changes, data, 402).await
         }
         Ok(ChargeOutcome::NotRecorded { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge reached no gateway; nothing was charged");
@@ -117,7 +105,7 @@ async fn charge_inner(
             metrics::counter!("settle_card_unknown_outcomes_total", "code" => code).increment(1);
             let data = serde_json::json!({"code": code, "message": "the card gateway's answer was lost; the outcome is settled by reconciliation"});
             let _ = store::annotate(&ctx.db, &row, EventType::OutcomeUnknown, Changes::default(), Some(data), settle_store::now_ms()).await;
-            reply_with_current(ctx, merchant_id, key, &row.payment_id, 202).await
+            reply_with_current(ctx, claim, &row.payment_id, 202).await
         }
     }
 }
@@ -133,7 +121,7 @@ async fn revert(ctx: &Context, row: &PaymentRow, code: &str, message: &str) -> R
 
 /// The gateway took the charge: record its key (ACCEPTED), unless a callback got there first; a key other than
 /// the recorded one is a second transaction and is voided.
-async fn accepted(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, row: PaymentRow, tx_key: &str) -> Result<Reply, AppError> {
+async fn accepted(ctx: &Context, claim: &Claim, row: PaymentRow, tx_key: &str) -> Result<Reply, AppError> {
     let mut current = row;
     for _ in 0..5 {
         match &current.external_payment_key {
@@ -157,40 +145,38 @@ async fn accepted(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, row: 
         }
         current = store::find_any(&ctx.db, &current.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
     }
-    reply_with_current(ctx, merchant_id, key, &current.payment_id, 202).await
+    reply_with_current(ctx, claim, &current.payment_id, 202).await
 }
 
 /// Applies a final status; when a callback or the reconciler already did, answers with what is recorded.
-#[allow(clippy::too_many_arguments)]
 async fn finish_or_reread(
     ctx: &Context,
-    merchant_id: &str,
-    key: Option<&IdemKey>,
+    claim: &Claim,
     row: PaymentRow,
     to: PaymentStatus,
     changes: Changes,
     data: serde_json::Value,
     status: u16,
 ) -> Result<Reply, AppError> {
-    let idem = key.map(|k| (merchant_id, k, status));
-    match change(ctx, &row, to, changes, data, idem).await? {
+    match change(ctx, &row, to, changes, data, Some((claim, status))).await? {
         Some((_, Some(reply))) => Ok(reply),
         Some((next, None)) => {
             Ok(Reply { status, body: serde_json::to_string(&PaymentView::from(&next)).map_err(AppError::internal)?, replayed: false })
         }
-        None => reply_with_current(ctx, merchant_id, key, &row.payment_id, 202).await,
+        None => reply_with_current(ctx, claim, &row.payment_id, 202).await,
     }
 }
 
 /// Answers with the payment as recorded now, storing the answer for the Idempotency-Key.
-async fn reply_with_current(ctx: &Context, merchant_id: &str, key: Option<&IdemKey>, payment_id: &str, status: u16) -> Result<Reply, AppError> {
+async fn reply_with_current(ctx: &Context, claim: &Claim, payment_id: &str, status: u16) -> Result<Reply, AppError> {
     let row = store::find_any(&ctx.db, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
     let status = if row.status == PaymentStatus::Failed.as_str() && status == 202 { 402 } else { status };
     let reply = Reply { status, body: serde_json::to_string(&PaymentView::from(&row)).map_err(AppError::internal)?, replayed: false };
-    if key.is_some() {
+    if claim.holds_key() {
         let txn = settle_store::begin(&ctx.db).await?;
-        idempotency::complete_in(&txn, merchant_id, key, &reply).await?;
+        claim.complete_in(&txn, &reply).await?;
         txn.commit().await.map_err(StoreError::from)?;
+        claim.committed();
     }
     Ok(reply)
 }

@@ -16,6 +16,8 @@ pub struct Model {
     pub locked_at: i64,
     pub created_at: i64,
     pub expires_at: i64,
+    /// The claim's owner token: only it completes or releases an IN_FLIGHT record.
+    pub owner: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,8 @@ pub struct Model {
     pub created_at: i64,
     /// Fee on chain payments, in basis points (to the gateway's treasury).
     pub fee_bps: i32,
+    /// Hex key of this merchant's Idempotency-Key fingerprints (server-side; never shown).
+    pub idem_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

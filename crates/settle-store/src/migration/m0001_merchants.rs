@@ -28,8 +28,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("api_keys_merchant").table("api_keys").col("merchant_id").to_owned())
-            .await
+        m.create_index(Index::create().name("api_keys_merchant").table("api_keys").col("merchant_id").to_owned()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -30,22 +30,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("payments_merchant_order")
-                .table("payments")
-                .col("merchant_id")
-                .col("order_id")
-                .unique()
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create().name("payments_status_created").table("payments").col("status").col("created_at").to_owned(),
-        )
-        .await?;
-        m.create_index(Index::create().name("payments_merchant_id").table("payments").col("merchant_id").col("id").to_owned())
+        m.create_index(Index::create().name("payments_merchant_order").table("payments").col("merchant_id").col("order_id").unique().to_owned())
             .await?;
+        m.create_index(Index::create().name("payments_status_created").table("payments").col("status").col("created_at").to_owned()).await?;
+        m.create_index(Index::create().name("payments_merchant_id").table("payments").col("merchant_id").col("id").to_owned()).await?;
 
         m.create_table(
             Table::create()
@@ -61,24 +49,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("payment_events_payment_created")
-                .table("payment_events")
-                .col("payment_id")
-                .col("created_at")
-                .to_owned(),
-        )
-        .await?;
+        m.create_index(Index::create().name("payment_events_payment_created").table("payment_events").col("payment_id").col("created_at").to_owned())
+            .await?;
         // One event per version of a payment: a lost compare-and-set can never append a second one.
         m.create_index(
-            Index::create()
-                .name("payment_events_payment_version")
-                .table("payment_events")
-                .col("payment_id")
-                .col("version")
-                .unique()
-                .to_owned(),
+            Index::create().name("payment_events_payment_version").table("payment_events").col("payment_id").col("version").unique().to_owned(),
         )
         .await?;
 
@@ -96,8 +71,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("relay_requests_payment").table("relay_requests").col("payment_id").to_owned())
-            .await
+        m.create_index(Index::create().name("relay_requests_payment").table("relay_requests").col("payment_id").to_owned()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

@@ -23,19 +23,10 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("idempotency_keys_merchant_key")
-                .table("idempotency_keys")
-                .col("merchant_id")
-                .col("idem_key")
-                .unique()
-                .to_owned(),
+            Index::create().name("idempotency_keys_merchant_key").table("idempotency_keys").col("merchant_id").col("idem_key").unique().to_owned(),
         )
         .await?;
-        m.create_index(
-            Index::create().name("idempotency_keys_expires").table("idempotency_keys").col("expires_at").to_owned(),
-        )
-        .await?;
+        m.create_index(Index::create().name("idempotency_keys_expires").table("idempotency_keys").col("expires_at").to_owned()).await?;
 
         m.create_table(
             Table::create()
@@ -51,8 +42,7 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_index(Index::create().name("outbox_merchant_seq").table("outbox").col("merchant_id").col("seq").to_owned())
-            .await?;
+        m.create_index(Index::create().name("outbox_merchant_seq").table("outbox").col("merchant_id").col("seq").to_owned()).await?;
 
         m.create_table(
             Table::create()

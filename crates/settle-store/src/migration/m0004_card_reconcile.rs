@@ -9,14 +9,7 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(Table::alter().table("payments").add_column(integer("recon_attempts").default(0)).to_owned()).await?;
         m.alter_table(Table::alter().table("payments").add_column(big_integer_null("next_check_at")).to_owned()).await?;
-        m.create_index(
-            Index::create()
-                .name("payments_external_key")
-                .table("payments")
-                .col("external_payment_key")
-                .to_owned(),
-        )
-        .await
+        m.create_index(Index::create().name("payments_external_key").table("payments").col("external_payment_key").to_owned()).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

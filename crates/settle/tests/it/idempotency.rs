@@ -3,9 +3,16 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::{helpers::*, matrix};
+use settle_app::idempotency::{self, Claim, IdemKey, Reply, Start};
+
+use crate::{helpers::*, matrix, per_db};
 
 matrix!(fifty_concurrent_creates_with_one_key_make_one_payment, key_reuse_rules);
+per_db!(
+    a_retry_with_a_rotated_api_key_replays,
+    a_taken_over_claim_is_never_completed_by_its_first_owner,
+    a_dropped_request_frees_its_key_and_waiters_only_read
+);
 
 async fn fifty_concurrent_creates_with_one_key_make_one_payment(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
@@ -79,10 +86,9 @@ async fn key_reuse_rules(v: Variant) {
     assert_ne!(r.body["paymentId"], first.body["paymentId"]);
 
     // Still in flight (claimed by a request that has not finished): 409.
-    let now = settle_store::now_ms();
-    let fp = settle_app::idempotency::IdemKey::new("k3", &app.key, "POST", "/payments/create", body.as_bytes()).unwrap().fingerprint;
-    settle_store::idempotency::claim(&app.ctx.db, "mch_demo", "k3", &fp, now, 86_400_000, 60_000).await.unwrap();
+    let held = claim(&app, "k3", "/payments/create", &body).await;
     send(body.clone(), "k3").await.assert_error(409, "idempotency_in_flight");
+    drop(held);
 
     // A failed request (duplicate order) keeps no record: a retry runs again and gets the same answer.
     let dup = send(body.clone(), "k4").await;
@@ -99,4 +105,104 @@ async fn key_reuse_rules(v: Variant) {
     assert_eq!(ev.body["data"].as_array().unwrap().len(), 2, "CREATED and one CANCELLED");
     let _ = json!(null);
     app.finish().await;
+}
+
+/// Claims `key` for a request to `path` with `body`, as the demo merchant, the way a request does.
+async fn claim(app: &TestApp, key: &str, path: &str, body: &str) -> Claim {
+    let secret = idempotency::fingerprint_secret(&app.ctx, "mch_demo").await.unwrap();
+    let k = IdemKey::new(key, &secret, "POST", path, body.as_bytes()).unwrap();
+    match idempotency::start(&app.ctx, "mch_demo", Some(k)).await.unwrap() {
+        Start::Run(c) => c,
+        Start::Replay(_) => panic!("{key} was already used"),
+    }
+}
+
+/// Fingerprints are keyed by the merchant's server-side secret, not by the API key: a merchant that rotates its
+/// key mid-retry gets its stored response, not 422.
+async fn a_retry_with_a_rotated_api_key_replays(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let body = TestApp::chain_payment("idem-rotate").to_string();
+    let first = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "rot-1")]).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let new_key = format!("sk_{}", "ab".repeat(32));
+    let hash = settle_app::merchants::hash_key(&new_key);
+    settle_store::merchants::add_key(&app.ctx.db, "mch_demo", &hash, &new_key[..8], settle_store::now_ms()).await.unwrap();
+    let again = app.request(Method::POST, "/payments/create", Some(&new_key), Some(&body), &[("idempotency-key", "rot-1")]).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.text, first.text);
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1, "one payment");
+    // Another body under the key is still another request.
+    let other = TestApp::chain_payment("idem-rotate-2").to_string();
+    app.request(Method::POST, "/payments/create", Some(&new_key), Some(&other), &[("idempotency-key", "rot-1")])
+        .await
+        .assert_error(422, "idempotency_key_reused");
+    app.finish().await;
+}
+
+/// A claim that stalls past `idempotency_stale` is taken over; its first owner can then no longer complete it,
+/// so the second owner's response is the one every retry gets.
+async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.settings.idempotency_stale = std::time::Duration::from_millis(300);
+    setup.settings.idempotency_wait = std::time::Duration::from_millis(0);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let body = TestApp::chain_payment("idem-takeover").to_string();
+    let first = claim(&app, "tk-1", "/payments/create", &body).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let second = claim(&app, "tk-1", "/payments/create", &body).await;
+    let answer = |b: &str| Reply { status: 201, body: b.to_owned(), replayed: false };
+
+    let txn = settle_store::begin(&app.ctx.db).await.unwrap();
+    second.complete_in(&txn, &answer(r#"{"by":"second"}"#)).await.unwrap();
+    txn.commit().await.unwrap();
+    second.committed();
+
+    let txn = settle_store::begin(&app.ctx.db).await.unwrap();
+    let late = first.complete_in(&txn, &answer(r#"{"by":"first"}"#)).await;
+    assert!(matches!(late, Err(settle_app::AppError::IdempotencyInFlight)), "the first owner lost its claim: {late:?}");
+    drop(txn);
+    drop(first);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "tk-1")]).await;
+    assert_eq!((r.status.as_u16(), r.text.as_str()), (201, r#"{"by":"second"}"#), "the second owner's response stands");
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "the test wrote no payment");
+    app.finish().await;
+}
+
+/// A request dropped midway (its client gone) gives its key back at once, not after `idempotency_stale`; and a
+/// request waiting on a key held by another reads the record while it waits, never re-inserting it.
+async fn a_dropped_request_frees_its_key_and_waiters_only_read(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.settings.idempotency_wait = std::time::Duration::from_millis(600);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let body = TestApp::chain_payment("idem-drop").to_string();
+    let send = || app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "dr-1")]);
+
+    let held = claim(&app, "dr-1", "/payments/create", &body).await;
+    let first_id = record(&app, "dr-1").await.expect("claimed").id;
+    // Held for the whole wait: 409 after waiting, having only read the record.
+    send().await.assert_error(409, "idempotency_in_flight");
+    drop(held);
+    let started = std::time::Instant::now();
+    while record(&app, "dr-1").await.is_some() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "a dropped claim is released at once");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let r = send().await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);
+    if v.db == Db::Postgres {
+        // Each INSERT, failed or not, takes a sequence value: the waiter tried once (its claim), then only read;
+        // the retry's claim took the next.
+        let id = record(&app, "dr-1").await.expect("completed").id;
+        assert_eq!(id, first_id + 2, "the waiter inserted the key {} times", id - first_id - 1);
+    }
+    app.finish().await;
+}
+
+async fn record(app: &TestApp, key: &str) -> Option<settle_store::idempotency::IdempotencyRow> {
+    settle_store::idempotency::find(&app.ctx.db, "mch_demo", key).await.unwrap()
 }

@@ -33,5 +33,5 @@ pub struct CancelRequest {}
 )]
 pub async fn cancel_payment(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<CancelRequest>) -> Result<Response, ApiError> {
     let _ = m.body;
-    Ok(reply(payments::cancel(&st.ctx, &m.merchant, &id, m.idem.as_ref()).await?))
+    Ok(reply(payments::cancel(&st.ctx, &m.merchant, &id, m.idem).await?))
 }

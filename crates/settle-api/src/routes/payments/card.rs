@@ -52,5 +52,5 @@ pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m
         card_type: CardType::parse("cardType", &m.body.card_type).map_err(ApiError::from_domain)?,
         card_no: CardNumber::parse("cardNo", &m.body.card_no).map_err(ApiError::from_domain)?,
     };
-    Ok(reply(card::charge(&st.ctx, &m.merchant, &id, input, m.idem.as_ref()).await?))
+    Ok(reply(card::charge(&st.ctx, &m.merchant, &id, input, m.idem).await?))
 }

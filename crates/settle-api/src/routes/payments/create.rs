@@ -108,5 +108,5 @@ impl CreatePaymentRequest {
 )]
 pub async fn create_payment(State(st): State<AppState>, m: Mutation<CreatePaymentRequest>) -> Result<Response, ApiError> {
     let input = m.body.parse()?;
-    Ok(reply(payments::create(&st.ctx, &m.merchant, input, m.idem.as_ref()).await?))
+    Ok(reply(payments::create(&st.ctx, &m.merchant, input, m.idem).await?))
 }
