@@ -12,6 +12,7 @@
 pub mod error;
 pub mod extract;
 pub mod middleware;
+mod openapi;
 pub mod router;
 pub mod routes;
 pub mod state;

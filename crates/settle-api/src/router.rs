@@ -101,7 +101,11 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 pub(crate) fn openapi_json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
-    DOC.get_or_init(|| openapi().to_pretty_json().unwrap_or_else(|_| "{}".into()))
+    DOC.get_or_init(|| {
+        let mut doc = serde_json::to_value(openapi()).unwrap_or_default();
+        crate::openapi::complete(&mut doc);
+        serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+    })
 }
 
 async fn fallback() -> impl IntoResponse {

@@ -52,7 +52,7 @@ pub fn redis_url() -> String {
 }
 
 /// Whether `service` can be used; otherwise prints why and (in CI) fails.
-fn unavailable(service: &str, why: &str) -> bool {
+pub fn unavailable(service: &str, why: &str) -> bool {
     assert!(!ci(), "{service} is required in CI but {why}");
     eprintln!("SKIPPED: {service} {why}");
     true

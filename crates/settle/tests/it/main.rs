@@ -12,6 +12,7 @@ mod cli;
 mod concurrency;
 mod idempotency;
 mod migrations;
+mod openapi_fuzz;
 mod orders;
 mod outage;
 mod payments_api;

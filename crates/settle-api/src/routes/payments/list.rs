@@ -3,7 +3,7 @@ use axum::{
     extract::{RawQuery, State},
 };
 use settle_app::payments::{self, ListQuery, PaymentList};
-use settle_domain::{PaymentId, PaymentStatus};
+use settle_domain::{OrderId, PaymentId, PaymentStatus};
 
 use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant};
 
@@ -14,7 +14,7 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
         let v = percent_decode(v).ok_or_else(|| ApiError::invalid(k.to_owned(), format!("{k} is not valid percent-encoded UTF-8")))?;
         match k {
             "status" => q.status = Some(PaymentStatus::parse("status", &v).map_err(ApiError::from_domain)?),
-            "orderId" => q.order_id = Some(v),
+            "orderId" => q.order_id = Some(OrderId::parse("orderId", &v).map_err(ApiError::from_domain)?.as_str().to_owned()),
             "limit" => {
                 q.limit = v
                     .parse::<u64>()
