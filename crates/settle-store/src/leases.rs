@@ -2,10 +2,7 @@
 //! renewed by a conditional UPDATE (free, expired, or already ours), or created by an INSERT that a
 //! concurrent creator loses on the primary key. This works alike on SQLite, PostgreSQL and MySQL.
 
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    sea_query::{Expr, ExprTrait},
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{StoreError, entity::lease};
 
@@ -14,7 +11,6 @@ pub async fn try_acquire(conn: &impl ConnectionTrait, name: &str, owner: &str, t
     let res = lease::Entity::update_many()
         .col_expr(lease::Column::Owner, Expr::value(owner))
         .col_expr(lease::Column::ExpiresAt, Expr::value(now + ttl_ms))
-        .col_expr(lease::Column::Token, Expr::col(lease::Column::Token).add(1))
         .filter(lease::Column::Name.eq(name))
         .filter(Condition::any().add(lease::Column::Owner.eq(owner)).add(lease::Column::ExpiresAt.lt(now)))
         .exec(conn)
@@ -22,12 +18,7 @@ pub async fn try_acquire(conn: &impl ConnectionTrait, name: &str, owner: &str, t
     if res.rows_affected == 1 {
         return Ok(true);
     }
-    let row = lease::ActiveModel {
-        name: Set(name.to_owned()),
-        owner: Set(owner.to_owned()),
-        expires_at: Set(now + ttl_ms),
-        token: Set(1),
-    };
+    let row = lease::ActiveModel { name: Set(name.to_owned()), owner: Set(owner.to_owned()), expires_at: Set(now + ttl_ms) };
     match lease::Entity::insert(row).exec_without_returning(conn).await {
         Ok(_) => Ok(true),
         Err(e) => match StoreError::from(e) {
@@ -50,9 +41,5 @@ pub async fn release(conn: &impl ConnectionTrait, name: &str, owner: &str) -> Re
 
 /// The current owner of `name` if its lease has not expired.
 pub async fn holder(conn: &impl ConnectionTrait, name: &str, now: i64) -> Result<Option<String>, StoreError> {
-    Ok(lease::Entity::find_by_id(name.to_owned())
-        .one(conn)
-        .await?
-        .filter(|l| l.expires_at >= now)
-        .map(|l| l.owner))
+    Ok(lease::Entity::find_by_id(name.to_owned()).one(conn).await?.filter(|l| l.expires_at >= now).map(|l| l.owner))
 }

@@ -15,6 +15,7 @@ mod m0006_chain;
 mod m0007_commerce;
 mod m0008_mysql_binary_collation;
 mod m0009_idempotency_owner;
+mod m0010_lease_without_token;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_commerce::Migration),
             Box::new(m0008_mysql_binary_collation::Migration),
             Box::new(m0009_idempotency_owner::Migration),
+            Box::new(m0010_lease_without_token::Migration),
         ]
     }
 }

@@ -8,8 +8,6 @@ pub struct Model {
     pub name: String,
     pub owner: String,
     pub expires_at: i64,
-    /// Incremented at every change of owner: a fencing token.
-    pub token: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
