@@ -11,7 +11,7 @@ use axum::{
 };
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
-    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
 use utoipa::{
@@ -138,15 +138,17 @@ pub fn router(state: AppState) -> Router {
         router = router.layer(middleware::from_fn_with_state(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone()), rate_limit));
     }
     let request_id = HeaderName::from_static("x-request-id");
+    router = router.layer(middleware::from_fn_with_state(state.clone(), request_context)).layer(DefaultBodyLimit::max(state.cfg.body_limit));
+    // No allowed origin: no CORS layer (it would add nothing a browser could use, at a cost on every request).
+    if !state.cfg.cors_origins.is_empty() {
+        router = router.layer(cors(&state.cfg.cors_origins));
+    }
     router
-        .layer(middleware::from_fn_with_state(state.clone(), request_context))
-        .layer(DefaultBodyLimit::max(state.cfg.body_limit))
-        .layer(cors(&state.cfg.cors_origins))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(SetRequestIdLayer::new(request_id, crate::middleware::FastRequestId))
         .with_state(state)
 }

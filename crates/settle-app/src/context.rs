@@ -92,9 +92,21 @@ impl Default for Settings {
     }
 }
 
-/// Everything a request or a worker needs.
+/// Everything a request or a worker needs. Cheap to clone (one reference count): requests and tasks clone it
+/// freely.
 #[derive(Clone)]
-pub struct Context {
+pub struct Context(Arc<Shared>);
+
+impl std::ops::Deref for Context {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What a [`Context`] holds.
+pub struct Shared {
     pub db: DatabaseConnection,
     pub cache: PaymentCache,
     pub settings: Settings,
@@ -118,19 +130,36 @@ pub struct Context {
     pub charges: crate::card::InFlight,
     /// The saga ids a choreography handler of this instance just changed; requests waiting on a saga listen.
     pub(crate) saga_changed: tokio::sync::broadcast::Sender<String>,
+    /// API keys this instance authenticated, and their merchant, for a minute (keys live only in memory).
     pub(crate) auth_cache: moka::future::Cache<String, String>,
-    /// Key hashes that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
+    /// Keys that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
     pub(crate) auth_misses: moka::future::Cache<String, ()>,
+    /// Each merchant's fee on chain payments, for [`FEE_TTL`].
+    pub(crate) merchant_fees: moka::future::Cache<String, i32>,
     /// Each merchant's Idempotency-Key fingerprint secret (never changes once stored).
     pub(crate) fingerprint_secrets: moka::future::Cache<String, Arc<[u8]>>,
     /// Gateway reads callbacks may run at once (apart from the charges' bulkhead).
     pub(crate) callback_permits: Arc<tokio::sync::Semaphore>,
 }
 
+/// How long an instance keeps a merchant's fee: a fee changed on another instance applies there within this.
+pub const FEE_TTL: Duration = Duration::from_secs(5);
+
 impl Context {
     pub fn new(db: DatabaseConnection, cache: PaymentCache, settings: Settings) -> Self {
+        Self::assemble(db, cache, settings, Default::default(), None)
+    }
+
+    /// A context with its chains and its card gateway client.
+    pub fn assemble(
+        db: DatabaseConnection,
+        cache: PaymentCache,
+        settings: Settings,
+        chains: crate::chain::Chains,
+        pg: Option<Arc<settle_card::client::PgClient>>,
+    ) -> Self {
         let (published, _) = watch::channel(0);
-        Self {
+        Self(Arc::new(Shared {
             db,
             cache,
             instance_id: format!("settle-{}", uuid::Uuid::now_v7().simple()),
@@ -138,17 +167,18 @@ impl Context {
             published,
             follow_wake: Arc::new(Notify::new()),
             fanout: crate::follower::Fanout::new(settings.sse_max_streams, settings.sse_max_per_merchant),
-            pg: None,
+            pg,
             charges: crate::card::InFlight::default(),
-            chains: Default::default(),
+            chains,
             relay_wake: Arc::new(Notify::new()),
             saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
             fingerprint_secrets: moka::future::Cache::builder().max_capacity(10_000).build(),
+            merchant_fees: moka::future::Cache::builder().max_capacity(10_000).time_to_live(FEE_TTL).build(),
             auth_misses: moka::future::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(30)).build(),
             settings,
-        }
+        }))
     }
 
     /// Starts the background workers; they stop when `stop` turns true.

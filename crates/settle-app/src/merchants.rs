@@ -78,8 +78,20 @@ pub async fn set_fee(ctx: &Context, merchant_id: &str, fee_bps: u16) -> Result<M
     }
     let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.ok_or(AppError::NotFound("merchant"))?;
     settle_store::merchants::set_fee(&ctx.db, merchant_id, i32::from(fee_bps)).await?;
+    ctx.merchant_fees.invalidate(merchant_id).await;
     tracing::info!(merchant_id, fee_bps, was = m.fee_bps, "merchant fee changed");
     Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps })
+}
+
+/// A merchant's fee on chain payments, remembered for [`FEE_TTL`](crate::context::FEE_TTL): a create reads no
+/// merchant row. A change made on this instance applies at once; one made on another, within that time.
+pub async fn fee_bps(ctx: &Context, merchant_id: &str) -> Result<i32, AppError> {
+    if let Some(f) = ctx.merchant_fees.get(merchant_id).await {
+        return Ok(f);
+    }
+    let fee = settle_store::merchants::find(&ctx.db, merchant_id).await?.map(|m| m.fee_bps).unwrap_or(0);
+    ctx.merchant_fees.insert(merchant_id.to_owned(), fee).await;
+    Ok(fee)
 }
 
 /// Creates the demo merchant and its key if absent; running it again changes nothing.
@@ -100,19 +112,20 @@ pub async fn authenticate(ctx: &Context, api_key: &str) -> Result<String, AppErr
     if api_key.is_empty() || api_key.len() > 200 {
         return Err(AppError::Unauthenticated);
     }
-    let h = hash_key(api_key);
-    if let Some(m) = ctx.auth_cache.get(&h).await {
+    // The caches are keyed by the key itself (a SHA-256 per request cost more than the rest of a cached
+    // status read's authentication); the database is asked by its hash.
+    if let Some(m) = ctx.auth_cache.get(api_key).await {
         return Ok(m);
     }
-    if ctx.auth_misses.contains_key(&h) {
+    if ctx.auth_misses.contains_key(api_key) {
         return Err(AppError::Unauthenticated);
     }
     metrics::counter!("settle_auth_lookups_total").increment(1);
-    let Some(m) = settle_store::merchants::find_by_key_hash(&ctx.db, &h).await? else {
-        ctx.auth_misses.insert(h, ()).await;
+    let Some(m) = settle_store::merchants::find_by_key_hash(&ctx.db, &hash_key(api_key)).await? else {
+        ctx.auth_misses.insert(api_key.to_owned(), ()).await;
         return Err(AppError::Unauthenticated);
     };
-    ctx.auth_cache.insert(h, m.clone()).await;
+    ctx.auth_cache.insert(api_key.to_owned(), m.clone()).await;
     Ok(m)
 }
 
@@ -122,5 +135,5 @@ pub async fn known_merchant(ctx: &Context, api_key: &str) -> Option<String> {
     if api_key.is_empty() || api_key.len() > 200 {
         return None;
     }
-    ctx.auth_cache.get(&hash_key(api_key)).await
+    ctx.auth_cache.get(api_key).await
 }

@@ -243,7 +243,7 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
                     format!("expiresInSecs must be {} to {}", crate::chain::terms::MIN_EXPIRY_SECS, crate::chain::terms::MAX_EXPIRY_SECS),
                 ));
             }
-            let fee_bps = settle_store::merchants::find(&ctx.db, merchant_id).await?.map(|m| m.fee_bps).unwrap_or(0);
+            let fee_bps = crate::merchants::fee_bps(ctx, merchant_id).await?;
             let recipient: settle_chain::Address =
                 recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
             let payment_id = PaymentId::generate().to_string();

@@ -95,17 +95,18 @@ impl App {
         settings.card.reconcile_after = cfg.card.reconcile_after;
         settings.card.backoff = cfg.card.reconcile_backoff.clone();
         settings.card.not_recorded_deadline = cfg.card.reconcile_deadline;
-        let mut ctx = Context::new(db, cache, settings);
         let chains = cfg.chains.iter().map(settle_app::chain::Chain::from_spec).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;
         for c in &chains {
             tracing::info!(chain_id = c.chain_id, gateway = %c.gateway, signer = %c.signer.address(), relayer = %c.relayer.address(), "chain configured");
         }
-        ctx.chains = settle_app::chain::Chains(Arc::new(chains));
-        if let Some(url) = pg_url {
-            let client = settle_card::client::PgClient::new(pg_config(&cfg.card, url))
-                .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?;
-            ctx.pg = Some(Arc::new(client));
-        }
+        let pg = match pg_url {
+            Some(url) => Some(Arc::new(
+                settle_card::client::PgClient::new(pg_config(&cfg.card, url))
+                    .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?,
+            )),
+            None => None,
+        };
+        let ctx = Context::assemble(db, cache, settings, settle_app::chain::Chains(Arc::new(chains)), pg);
         if opts.demo {
             let demo = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding the demo merchant: {e}"))?;
             settle_app::shop::seed_demo(&ctx, &demo.merchant_id).await.map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
