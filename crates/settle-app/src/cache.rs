@@ -9,6 +9,10 @@
 //! request: the caller falls back to the database, the cache reports itself degraded, and for a short while
 //! no Redis call is tried. A write that could not reach Redis leaves its key "dirty": before Redis is used
 //! again, the dirty keys are deleted there, so a value cached before the outage is never served after it.
+//!
+//! With Redis, each instance also keeps statuses in memory in front of it (a near cache): a cached status read
+//! costs no Redis round trip. It is as fresh as an in-process cache (every change reaches it through the
+//! follower within the same bound), and it is what a dirty key is written back from when Redis returns.
 
 use std::{
     collections::HashSet,
@@ -64,7 +68,8 @@ pub struct PaymentCache {
 }
 
 enum Backend {
-    Redis(ConnectionManager),
+    /// Redis, and the statuses this instance knows in front of it.
+    Redis(ConnectionManager, moka::future::Cache<String, CachedStatus>),
     Memory(moka::future::Cache<String, CachedStatus>, moka::future::Cache<String, (i64, Arc<str>)>),
 }
 
@@ -98,6 +103,25 @@ fn now_ms() -> i64 {
     settle_store::now_ms()
 }
 
+/// An in-memory status cache (the whole cache without Redis, the near cache with it).
+fn statuses() -> moka::future::Cache<String, CachedStatus> {
+    moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build()
+}
+
+/// Stores `v` in `c` unless `c` holds the same or a newer version.
+async fn put_newer(c: &moka::future::Cache<String, CachedStatus>, key: String, v: &CachedStatus) {
+    let new = v.clone();
+    c.entry(key)
+        .and_compute_with(|cur| {
+            let op = match cur {
+                Some(e) if e.value().version >= new.version => moka::ops::compute::Op::Nop,
+                _ => moka::ops::compute::Op::Put(new),
+            };
+            std::future::ready(op)
+        })
+        .await;
+}
+
 pub fn status_key(payment_id: &str) -> String {
     format!("payment:{{{payment_id}}}")
 }
@@ -105,9 +129,8 @@ pub fn status_key(payment_id: &str) -> String {
 impl PaymentCache {
     /// An in-process cache (no REDIS_URL).
     pub fn memory() -> Self {
-        let cache = moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build();
         let docs = moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build();
-        Self::with(Backend::Memory(cache, docs))
+        Self::with(Backend::Memory(statuses(), docs))
     }
 
     /// A Redis cache. The connection is made lazily and re-made automatically; a bad URL fails here. With
@@ -124,7 +147,7 @@ impl PaymentCache {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let mgr = ConnectionManager::new_lazy_with_config(client, cfg)?;
-        Ok(Self::with(Backend::Redis(mgr)))
+        Ok(Self::with(Backend::Redis(mgr, statuses())))
     }
 
     fn with(backend: Backend) -> Self {
@@ -134,7 +157,7 @@ impl PaymentCache {
     }
 
     pub fn is_redis(&self) -> bool {
-        matches!(self.inner.backend, Backend::Redis(_))
+        matches!(self.inner.backend, Backend::Redis(..))
     }
 
     /// The cached status of a payment, or None on a miss (or when Redis cannot be asked).
@@ -149,7 +172,14 @@ impl PaymentCache {
         let key = status_key(payment_id);
         match &self.inner.backend {
             Backend::Memory(c, _) => c.get(&key).await,
-            Backend::Redis(mgr) => self.redis_get(mgr, &key).await.and_then(|s| serde_json::from_str(&s).ok()),
+            Backend::Redis(mgr, near) => {
+                if let Some(v) = near.get(&key).await {
+                    return Some(v);
+                }
+                let v: CachedStatus = self.redis_get(mgr, &key).await.and_then(|s| serde_json::from_str(&s).ok())?;
+                put_newer(near, key, &v).await;
+                Some(v)
+            }
         }
     }
 
@@ -173,7 +203,7 @@ impl PaymentCache {
         let started = std::time::Instant::now();
         let v = match &self.inner.backend {
             Backend::Memory(_, docs) => docs.get(key).await.map(|(_, body)| body.to_string()),
-            Backend::Redis(mgr) => self.redis_get(mgr, key).await,
+            Backend::Redis(mgr, _) => self.redis_get(mgr, key).await,
         };
         metrics::histogram!("settle_cache_seconds", "op" => "get").record(started.elapsed().as_secs_f64());
         v
@@ -195,7 +225,7 @@ impl PaymentCache {
                     })
                     .await;
             }
-            Backend::Redis(mgr) => self.redis_set_if_newer(mgr, key, body, version).await,
+            Backend::Redis(mgr, _) => self.redis_set_if_newer(mgr, key, body, version).await,
         }
         metrics::histogram!("settle_cache_seconds", "op" => "put").record(started.elapsed().as_secs_f64());
     }
@@ -223,19 +253,9 @@ impl PaymentCache {
     async fn put_status_inner(&self, v: &CachedStatus) {
         let key = status_key(&v.payment_id);
         match &self.inner.backend {
-            Backend::Memory(c, _) => {
-                let new = v.clone();
-                c.entry(key)
-                    .and_compute_with(|cur| {
-                        let op = match cur {
-                            Some(e) if e.value().version >= new.version => moka::ops::compute::Op::Nop,
-                            _ => moka::ops::compute::Op::Put(new),
-                        };
-                        std::future::ready(op)
-                    })
-                    .await;
-            }
-            Backend::Redis(mgr) => {
+            Backend::Memory(c, _) => put_newer(c, key, v).await,
+            Backend::Redis(mgr, near) => {
+                put_newer(near, key.clone(), v).await;
                 let body = serde_json::to_string(v).unwrap_or_default();
                 self.redis_set_if_newer(mgr, &key, body, v.version).await;
             }
@@ -243,7 +263,8 @@ impl PaymentCache {
     }
 
     /// A Redis connection if Redis is not in its skip window and the keys written during an outage have been
-    /// cleared; None otherwise (the caller uses the database).
+    /// repaired (written back from the near cache, with the version guard, or else deleted); None otherwise (the
+    /// caller uses the database).
     async fn usable(&self, mgr: &ConnectionManager) -> Option<ConnectionManager> {
         if now_ms() < self.inner.skip_until.load(Ordering::Relaxed) {
             metrics::counter!("settle_cache_skipped_total").increment(1);
@@ -252,7 +273,7 @@ impl PaymentCache {
         let mut conn = mgr.clone();
         let dirty: Vec<String> = self.inner.dirty.lock().map(|d| d.iter().cloned().collect()).unwrap_or_default();
         if !dirty.is_empty() {
-            let res: redis::RedisResult<()> = conn.del(&dirty).await;
+            let res = self.repair(&mut conn, &dirty).await;
             match res {
                 Ok(()) => {
                     if let Ok(mut d) = self.inner.dirty.lock() {
@@ -260,7 +281,7 @@ impl PaymentCache {
                             d.remove(k);
                         }
                     }
-                    tracing::info!(keys = dirty.len(), "cache: cleared keys written during the Redis outage");
+                    tracing::info!(keys = dirty.len(), "cache: repaired the keys written during the Redis outage");
                 }
                 Err(e) => {
                     self.failed(&e, None);
@@ -269,6 +290,28 @@ impl PaymentCache {
             }
         }
         Some(conn)
+    }
+
+    /// Writes each dirty key back from the near cache (never over a newer version), or deletes it.
+    async fn repair(&self, conn: &mut ConnectionManager, dirty: &[String]) -> redis::RedisResult<()> {
+        let near = match &self.inner.backend {
+            Backend::Redis(_, near) => Some(near),
+            Backend::Memory(..) => None,
+        };
+        for key in dirty {
+            let known = match near {
+                Some(n) => n.get(key).await,
+                None => None,
+            };
+            match known {
+                Some(v) => {
+                    let body = serde_json::to_string(&v).unwrap_or_default();
+                    let _: i32 = set_if_newer().key(key).arg(body).arg(v.version).arg(TTL.as_secs()).invoke_async(conn).await?;
+                }
+                None => conn.del::<_, ()>(key).await?,
+            }
+        }
+        Ok(())
     }
 
     fn mark_dirty(&self, key: String) {
@@ -294,11 +337,28 @@ impl PaymentCache {
         }
     }
 
+    /// Drops a payment's cached status here and in Redis (as its TTL or an eviction would).
+    pub async fn evict(&self, payment_id: &str) {
+        let key = status_key(payment_id);
+        match &self.inner.backend {
+            Backend::Memory(c, _) => c.invalidate(&key).await,
+            Backend::Redis(mgr, near) => {
+                near.invalidate(&key).await;
+                if let Some(mut conn) = self.usable(mgr).await {
+                    let res: redis::RedisResult<()> = conn.del(&key).await;
+                    if let Err(e) = res {
+                        self.failed(&e, Some(key));
+                    }
+                }
+            }
+        }
+    }
+
     /// Checks the cache for `/health`: pings Redis (outside the skip window) and reports ok, degraded or memory.
     pub async fn health(&self) -> CacheHealth {
         match &self.inner.backend {
             Backend::Memory(..) => CacheHealth::Memory,
-            Backend::Redis(mgr) => {
+            Backend::Redis(mgr, _) => {
                 let Some(mut conn) = self.usable(mgr).await else {
                     return CacheHealth::Degraded;
                 };

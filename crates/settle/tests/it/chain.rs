@@ -993,9 +993,7 @@ async fn a_status_miss_asks_the_contract() {
     let s = app.get(&format!("/payments/{id}/status")).await.body;
     assert_eq!(s["status"], "PENDING", "a cache hit answers what was recorded");
     // The cached entry goes (eviction, TTL): the next read misses and asks the contract.
-    let client = redis::Client::open(redis_url()).unwrap();
-    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let _: i64 = redis::cmd("DEL").arg(settle_app::cache::status_key(&id)).query_async(&mut conn).await.unwrap();
+    app.ctx.cache.evict(&id).await;
     let s = app.get(&format!("/payments/{id}/status")).await.body;
     assert_eq!(s["status"], "PROCESSING", "{s}");
     let p = app.get(&format!("/payments/{id}")).await.body;
