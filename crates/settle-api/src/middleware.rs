@@ -73,18 +73,30 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     let streaming = route.as_ref().is_some_and(|r| r.as_str() == "/events");
     let started = Instant::now();
     let timeout = st.cfg.request_timeout;
-    let res = REQUEST_ID
-        .scope(id, async move {
-            if streaming {
-                next.run(req).await
-            } else {
-                match tokio::time::timeout(timeout, next.run(req)).await {
-                    Ok(r) => r,
-                    Err(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "the request took too long").into_response(),
+    let res = if streaming {
+        REQUEST_ID.scope(id, next.run(req)).await
+    } else {
+        // The request runs in a task of its own, to its end: a client that goes away, or the timeout, never
+        // drops it halfway through a database transaction (a transaction cut off mid-statement could leave its
+        // pooled connection inside a transaction that no one ends, holding its locks).
+        let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), next.run(req)));
+        let answer = tokio::time::timeout(timeout, &mut task).await;
+        REQUEST_ID
+            .scope(id, async move {
+                match answer {
+                    Ok(Ok(r)) => r,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "a request's task failed");
+                        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the request failed").into_response()
+                    }
+                    Err(_) => {
+                        ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "the request took too long; it finishes in the background")
+                            .into_response()
+                    }
                 }
-            }
-        })
-        .await;
+            })
+            .await
+    };
     let m = http_metrics(route.as_ref().map_or("unmatched", |r| r.as_str()), &method, res.status().as_u16());
     m.duration.record(started.elapsed().as_secs_f64());
     m.requests.increment(1);
