@@ -158,8 +158,14 @@ impl From<AppError> for ApiError {
                 "gateway_misconfigured",
                 "the card gateway refused this server's configuration; nothing was charged and the payment is PENDING. The operator has been alerted",
             ),
-            AppError::OrderRefused { status, code, message } => {
-                Self::new(StatusCode::from_u16(status).unwrap_or(StatusCode::CONFLICT), code, message)
+            AppError::OrderRefused { reason, message } => {
+                use settle_app::orders::Refusal;
+                let status = match reason {
+                    Refusal::UserNotFound | Refusal::ItemNotFound => StatusCode::NOT_FOUND,
+                    Refusal::AmountMismatch => StatusCode::BAD_REQUEST,
+                    _ => StatusCode::CONFLICT,
+                };
+                Self::new(status, reason.code(), message)
             }
             AppError::InvalidSignature(m) => Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", m),
             AppError::RelayRefused { code, param, message } => {

@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::de::DeserializeOwned;
-use settle_app::idempotency::{self, IdemKey, Reply};
+use settle_app::idempotency::{self, IdemKey, Outcome, Reply};
 
 use crate::{ApiError, AppState};
 
@@ -152,9 +152,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
     }
 }
 
+/// The HTTP status of an outcome: 200, 201, 202, or 402 for a decline (the body says what was declined).
+pub fn status_of(o: Outcome) -> StatusCode {
+    match o {
+        Outcome::Done => StatusCode::OK,
+        Outcome::Created => StatusCode::CREATED,
+        Outcome::Accepted => StatusCode::ACCEPTED,
+        Outcome::Declined => StatusCode::PAYMENT_REQUIRED,
+    }
+}
+
 /// Sends a stored or fresh reply as JSON, marking replays with `Idempotent-Replayed: true`.
 pub fn reply(r: Reply) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK);
+    let status = status_of(r.outcome);
     let mut res = (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response();
     if r.replayed {
         res.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));

@@ -28,7 +28,7 @@ use settle_store::payments::{Changes, PaymentRow};
 
 use crate::{
     AppError, Context,
-    idempotency::{Claim, Reply},
+    idempotency::{Claim, Outcome, Reply},
     payments::apply_transition,
 };
 
@@ -44,10 +44,6 @@ pub use charge::{CardInput, charge};
 pub use reconciler::{LEASE, Reconciler};
 pub use voids::{VOID_LEASE, Voider};
 
-fn status_of(row: &PaymentRow) -> Result<PaymentStatus, AppError> {
-    row.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", row.status)))
-}
-
 /// [`apply_transition`] for the card rail: counts payments that reach a final status, and schedules the last
 /// look at the gateway for a charged payment that became final.
 async fn change(
@@ -56,9 +52,9 @@ async fn change(
     to: PaymentStatus,
     mut changes: Changes,
     data: serde_json::Value,
-    idem: Option<(&Claim, u16)>,
+    idem: Option<(&Claim, Outcome)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
-    if to.is_terminal() && row.status == PaymentStatus::Processing.as_str() {
+    if to.is_terminal() && row.status == PaymentStatus::Processing {
         changes.final_check_at = Some(settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64);
     }
     let res = apply_transition(ctx, row, to, changes, Some(data), idem).await?;
@@ -122,7 +118,7 @@ pub async fn record_abandoned(ctx: &Context, ids: &[String]) {
         let Ok(Some(row)) = settle_store::payments::find_any(&ctx.db, id).await else {
             continue;
         };
-        if row.status != PaymentStatus::Processing.as_str() {
+        if row.status != PaymentStatus::Processing {
             continue;
         }
         let data = serde_json::json!({"code": "shutdown", "message": "Settle stopped while the gateway was being asked; the outcome is settled by reconciliation"});

@@ -52,9 +52,9 @@ pub enum AppError {
     /// A chain's node could not be reached.
     #[error("the chain's RPC is unavailable")]
     ChainUnavailable,
-    /// An order refused before anything changed: `code` names why (`user_not_found`, `out_of_stock`, ...).
+    /// An order refused before anything changed, and why.
     #[error("{message}")]
-    OrderRefused { status: u16, code: &'static str, message: String },
+    OrderRefused { reason: crate::orders::Refusal, message: String },
     /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
     #[error("the card rail is not configured")]
     CardRailNotConfigured,

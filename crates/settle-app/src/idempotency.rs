@@ -66,10 +66,40 @@ pub async fn fingerprint_secret(ctx: &Context, merchant_id: &str) -> Result<Arc<
     Ok(secret)
 }
 
-/// A response as sent (and as stored for replays).
+/// What a mutating request came to. The edge chooses how to say it (an HTTP status); the application only
+/// decides which it is, and a replay gives back the same one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The change was made.
+    Done,
+    /// Something new was made (a payment, an order).
+    Created,
+    /// Taken on; the result comes later (a card charge the gateway has not decided).
+    Accepted,
+    /// Refused by the payment's rail (a declined card, a compensated order).
+    Declined,
+}
+
+impl Outcome {
+    /// Its stored form (an idempotency record's `response_status`).
+    pub fn code(self) -> i32 {
+        match self {
+            Self::Done => 1,
+            Self::Created => 2,
+            Self::Accepted => 3,
+            Self::Declined => 4,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Self> {
+        [Self::Done, Self::Created, Self::Accepted, Self::Declined].into_iter().find(|o| o.code() == code)
+    }
+}
+
+/// A response as sent (and as stored for replays): its outcome and its JSON body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
-    pub status: u16,
+    pub outcome: Outcome,
     pub body: String,
     pub replayed: bool,
 }
@@ -107,7 +137,7 @@ impl Claim {
     /// caller's transaction must roll back, and a retry replays the new owner's response.
     pub async fn complete_in(&self, conn: &impl ConnectionTrait, reply: &Reply) -> Result<(), AppError> {
         let Some(h) = &self.0 else { return Ok(()) };
-        if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.status, &reply.body).await? {
+        if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.outcome.code(), &reply.body).await? {
             Ok(())
         } else {
             metrics::counter!("settle_idempotency_lost_claims_total").increment(1);
@@ -225,11 +255,11 @@ pub async fn start(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Re
         }
         if row.state == store::DONE {
             metrics::counter!("settle_idempotent_replays_total").increment(1);
-            return Ok(Start::Replay(Reply {
-                status: row.response_status.and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
-                body: row.response_body.unwrap_or_default(),
-                replayed: true,
-            }));
+            let outcome = row
+                .response_status
+                .and_then(Outcome::from_code)
+                .ok_or_else(|| AppError::InvalidState("this Idempotency-Key's stored response is unreadable; use a new key".into()))?;
+            return Ok(Start::Replay(Reply { outcome, body: row.response_body.unwrap_or_default(), replayed: true }));
         }
         if tokio::time::Instant::now() + pause > deadline {
             return Err(AppError::IdempotencyInFlight);

@@ -69,30 +69,59 @@ impl Pattern {
     }
 }
 
-/// The HTTP status of a refusal code.
-fn refusal_status(code: &str) -> u16 {
-    match code {
-        "user_not_found" | "item_not_found" => 404,
-        "amount_mismatch" => 400,
-        _ => 409,
+/// Why an order was refused before anything changed (the seed's errors, lower-cased as codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    UserNotFound,
+    UserNotActive,
+    PurchaseLimitExceeded,
+    InsufficientBalance,
+    OutOfStock,
+    ItemNotFound,
+    ItemNotAvailable,
+    CouponNotUsable,
+    /// `usePoints` is more than the order's amount.
+    AmountMismatch,
+}
+
+impl Refusal {
+    const ALL: [Self; 9] = [
+        Self::UserNotFound,
+        Self::UserNotActive,
+        Self::PurchaseLimitExceeded,
+        Self::InsufficientBalance,
+        Self::OutOfStock,
+        Self::ItemNotFound,
+        Self::ItemNotAvailable,
+        Self::CouponNotUsable,
+        Self::AmountMismatch,
+    ];
+
+    /// Its error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UserNotFound => "user_not_found",
+            Self::UserNotActive => "user_not_active",
+            Self::PurchaseLimitExceeded => "purchase_limit_exceeded",
+            Self::InsufficientBalance => "insufficient_balance",
+            Self::OutOfStock => "out_of_stock",
+            Self::ItemNotFound => "item_not_found",
+            Self::ItemNotAvailable => "item_not_available",
+            Self::CouponNotUsable => "coupon_not_usable",
+            Self::AmountMismatch => "amount_mismatch",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
     }
 }
 
 /// A refusal recorded as `code: message` (a choreographed saga's error) as the error the request answers.
 fn refusal_of(error: &str) -> AppError {
-    const CODES: [&str; 8] = [
-        "user_not_found",
-        "user_not_active",
-        "purchase_limit_exceeded",
-        "insufficient_balance",
-        "out_of_stock",
-        "item_not_found",
-        "item_not_available",
-        "coupon_not_usable",
-    ];
     let (code, message) = error.split_once(": ").unwrap_or((error, error));
-    match CODES.iter().chain(["amount_mismatch"].iter()).find(|c| **c == code) {
-        Some(c) => refused(refusal_status(c), c, message),
+    match Refusal::parse(code) {
+        Some(reason) => refused(reason, message),
         None => AppError::InvalidState(error.to_owned()),
     }
 }
@@ -101,9 +130,8 @@ fn refusal_of(error: &str) -> AppError {
 const STEPS: [&str; 5] = ["CHECK_USER", "RESERVE_STOCK", "USE_COUPON", "DEDUCT_POINTS", "CREATE_PAYMENT"];
 
 /// Why an order was refused (nothing changed). `code` is the seed's error, lower-cased.
-fn refused(status: u16, code: &'static str, message: impl Into<String>) -> AppError {
-    debug_assert_eq!(status, refusal_status(code));
-    AppError::OrderRefused { status, code, message: message.into() }
+fn refused(reason: Refusal, message: impl Into<String>) -> AppError {
+    AppError::OrderRefused { reason, message: message.into() }
 }
 
 /// A parsed `POST /orders`.
@@ -226,7 +254,7 @@ async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Re
 }
 
 /// `POST /orders`: places the order (one transaction), charges the card when there is a remainder, and
-/// answers with where the saga stands: COMPLETED, COMPENSATED (a decline: 402 with the body), or IN_PROGRESS
+/// answers with where the saga stands: COMPLETED, COMPENSATED (declined, with the body), or IN_PROGRESS
 /// (the outcome is unknown, or no card was given and the payment waits for `POST /payments/{id}/card`).
 pub async fn place(ctx: &Context, merchant_id: &str, input: OrderInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
     idempotency::once(ctx, merchant_id, key, |claim| async move { place_and_charge(ctx, merchant_id, input, &claim).await }).await
@@ -267,11 +295,11 @@ async fn place_and_charge(ctx: &Context, merchant_id: &str, input: OrderInput, c
     answer(ctx, merchant_id, &order.order_id, claim).await
 }
 
-/// The answer of a placed order: 402 when it was compensated, 201 otherwise; recorded for its key.
+/// The answer of a placed order: declined when it was compensated, created otherwise; recorded for its key.
 async fn answer(ctx: &Context, merchant_id: &str, order_id: &str, claim: &Claim) -> Result<Reply, AppError> {
     let placed = placed(ctx, merchant_id, order_id).await?;
-    let status = if placed.saga.status == COMPENSATED { 402 } else { 201 };
-    let reply = Reply { status, body: serde_json::to_string(&placed).map_err(AppError::internal)?, replayed: false };
+    let outcome = if placed.saga.status == COMPENSATED { idempotency::Outcome::Declined } else { idempotency::Outcome::Created };
+    let reply = Reply { outcome, body: serde_json::to_string(&placed).map_err(AppError::internal)?, replayed: false };
     claim.complete_in(&ctx.db, &reply).await?;
     claim.committed();
     Ok(reply)
@@ -336,7 +364,7 @@ async fn wait_saga(
         let s = store::find_saga(&ctx.db, Some(merchant_id), saga_id).await?.ok_or(AppError::NotFound("saga"))?;
         let o = store::find_order(&ctx.db, merchant_id, &s.order_id).await?.ok_or(AppError::NotFound("order"))?;
         let p = match &o.payment_id {
-            Some(p) => payments_store::find(&ctx.db, merchant_id, p).await?.and_then(|r| r.status.parse::<PaymentStatus>().ok()),
+            Some(p) => payments_store::find(&ctx.db, merchant_id, p).await?.map(|r| r.status),
             None => None,
         };
         if done(&s, &o, p) || tokio::time::Instant::now() >= deadline {
@@ -375,9 +403,9 @@ async fn compensate_now(ctx: &Context, merchant_id: &str, saga_id: &str, reason:
 
 /// CHECK_USER: the user exists and is active.
 pub(crate) async fn check_user(conn: &impl ConnectionTrait, merchant_id: &str, user_id: &str) -> Result<shop::UserRow, AppError> {
-    let user = shop::find_user(conn, merchant_id, user_id).await?.ok_or_else(|| refused(404, "user_not_found", "no such user"))?;
+    let user = shop::find_user(conn, merchant_id, user_id).await?.ok_or_else(|| refused(Refusal::UserNotFound, "no such user"))?;
     if user.status != shop::ACTIVE {
-        return Err(refused(409, "user_not_active", format!("the user is {}", user.status)));
+        return Err(refused(Refusal::UserNotActive, format!("the user is {}", user.status)));
     }
     Ok(user)
 }
@@ -385,7 +413,7 @@ pub(crate) async fn check_user(conn: &impl ConnectionTrait, merchant_id: &str, u
 /// CHECK_USER, continued: the order is within the user's purchase limit (0: none).
 pub(crate) fn check_limit(user: &shop::UserRow, total: i64) -> Result<(), AppError> {
     if user.purchase_limit > 0 && total > user.purchase_limit {
-        return Err(refused(409, "purchase_limit_exceeded", format!("the order totals {total}, above the user's limit of {}", user.purchase_limit)));
+        return Err(refused(Refusal::PurchaseLimitExceeded, format!("the order totals {total}, above the user's limit of {}", user.purchase_limit)));
     }
     Ok(())
 }
@@ -402,9 +430,9 @@ pub(crate) async fn price_lines(
     let (mut lines, mut total) = (Vec::new(), 0i64);
     for (item_id, quantity) in wanted {
         let item =
-            shop::find_item(conn, merchant_id, item_id).await?.ok_or_else(|| refused(404, "item_not_found", format!("no such item: {item_id}")))?;
+            shop::find_item(conn, merchant_id, item_id).await?.ok_or_else(|| refused(Refusal::ItemNotFound, format!("no such item: {item_id}")))?;
         if !item.available {
-            return Err(refused(409, "item_not_available", format!("{item_id} is not available")));
+            return Err(refused(Refusal::ItemNotAvailable, format!("{item_id} is not available")));
         }
         total = item
             .price
@@ -421,7 +449,7 @@ pub(crate) async fn price_lines(
 pub(crate) async fn take_lines(conn: &impl ConnectionTrait, merchant_id: &str, lines: &[(String, i64, i64)], now: i64) -> Result<(), AppError> {
     for (item_id, quantity, _) in lines {
         if !shop::take_stock(conn, merchant_id, item_id, *quantity, now).await? {
-            return Err(refused(409, "out_of_stock", format!("{item_id} has fewer than {quantity} in stock")));
+            return Err(refused(Refusal::OutOfStock, format!("{item_id} has fewer than {quantity} in stock")));
         }
     }
     Ok(())
@@ -450,7 +478,7 @@ pub(crate) async fn use_coupon(
         },
         _ => None,
     };
-    usable.ok_or_else(|| refused(409, "coupon_not_usable", "the coupon is not this user's, or was used"))
+    usable.ok_or_else(|| refused(Refusal::CouponNotUsable, "the coupon is not this user's, or was used"))
 }
 
 /// DEDUCT_POINTS: `points` (at most `left`) taken from the user, never below zero.
@@ -463,11 +491,11 @@ pub(crate) async fn deduct_points(
     now: i64,
 ) -> Result<(), AppError> {
     if points > left {
-        return Err(refused(400, "amount_mismatch", format!("usePoints ({points}) is more than the amount left to pay ({left})")));
+        return Err(refused(Refusal::AmountMismatch, format!("usePoints ({points}) is more than the amount left to pay ({left})")));
     }
     if points > 0 && !shop::take_points(conn, merchant_id, user_id, points, now).await? {
         let has = shop::find_user(conn, merchant_id, user_id).await?.map(|u| u.points).unwrap_or(0);
-        return Err(refused(409, "insufficient_balance", format!("the user has {has} points, {points} are needed")));
+        return Err(refused(Refusal::InsufficientBalance, format!("the user has {has} points, {points} are needed")));
     }
     Ok(())
 }
@@ -488,7 +516,7 @@ pub(crate) async fn create_payment(
         payment_id: PaymentId::generate().to_string(),
         merchant_id: merchant_id.to_owned(),
         order_id: order_id.to_owned(),
-        rail: settle_domain::Rail::Card.as_str().to_owned(),
+        rail: settle_domain::Rail::Card,
         amount: paid.to_string(),
         currency: "KRW".to_owned(),
         chain_id: None,
@@ -658,7 +686,7 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
         Some(p) => payments_store::find(&ctx.db, merchant_id, p).await?,
         None => None,
     };
-    let status = payment.as_ref().map(|p| p.status.parse::<PaymentStatus>().unwrap_or(PaymentStatus::Processing));
+    let status = payment.as_ref().map(|p| p.status);
     // An order placed with a card whose payment is still PENDING long after: the request that was to charge it
     // was cut off (Settle stopped) before the charge started, and the card number is gone. Nothing was charged
     // (a charge moves the payment to PROCESSING before it calls the gateway, by a compare-and-set the
@@ -690,7 +718,7 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
             .unwrap_or_else(|| "the payment failed".into());
         let Some(_) = store::set_saga(&txn, s, COMPENSATED, "DONE", Some(&why), now).await? else { return reload(ctx, saga_id).await };
         // Reverse order: the payment, points, coupon, stock, then the order.
-        if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Pending.as_str()) {
+        if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Pending) {
             let data = serde_json::json!({"code": "order_compensated", "message": why});
             let changes = Changes { failure_message: Some(why.clone()), ..Default::default() };
             match transition_in(&txn, p, PaymentStatus::Failed, changes, Some(data), None).await? {

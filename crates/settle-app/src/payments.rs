@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use crate::{
     AppError, Context,
     cache::CachedStatus,
-    idempotency::{self, Claim, IdemKey, Reply},
+    idempotency::{self, Claim, IdemKey, Outcome, Reply},
 };
 
 /// A payment as the API shows it.
@@ -27,7 +27,8 @@ pub struct PaymentView {
     pub merchant_id: String,
     pub order_id: String,
     /// `CHAIN` or `CARD`.
-    pub rail: String,
+    #[schema(value_type = String)]
+    pub rail: Rail,
     /// Exact integer amount in minor units, as a decimal string.
     #[schema(example = "1500")]
     pub amount: String,
@@ -67,7 +68,8 @@ pub struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_number: Option<i64>,
     /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: PaymentStatus,
     /// Row version; increases with every status change.
     pub version: i64,
     pub created_at: String,
@@ -80,7 +82,7 @@ impl From<&PaymentRow> for PaymentView {
             payment_id: r.payment_id.clone(),
             merchant_id: r.merchant_id.clone(),
             order_id: r.order_id.clone(),
-            rail: r.rail.clone(),
+            rail: r.rail,
             amount: r.amount.clone(),
             currency: r.currency.clone(),
             chain_id: r.chain_id,
@@ -102,7 +104,7 @@ impl From<&PaymentRow> for PaymentView {
             payer: r.payer.clone(),
             tx_hash: r.tx_hash.clone(),
             block_number: r.block_number,
-            status: r.status.clone(),
+            status: r.status,
             version: r.version,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),
@@ -126,8 +128,10 @@ pub struct StatusView {
 pub struct EventView {
     /// CREATED, SUBMITTED, CONFIRMED, FAILED or CANCELLED.
     pub event_type: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    #[schema(value_type = Option<String>)]
+    pub from_status: Option<PaymentStatus>,
+    #[schema(value_type = String)]
+    pub to_status: PaymentStatus,
     pub version: i64,
     #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
@@ -138,8 +142,8 @@ impl From<&EventRow> for EventView {
     fn from(e: &EventRow) -> Self {
         Self {
             event_type: e.event_type.clone(),
-            from_status: e.from_status.clone(),
-            to_status: e.to_status.clone(),
+            from_status: e.from_status,
+            to_status: e.to_status,
             version: e.version,
             data: e.event_data.as_deref().and_then(|d| serde_json::from_str(d).ok()),
             created_at: rfc3339(e.created_at),
@@ -193,7 +197,7 @@ pub(crate) fn cached(r: &PaymentRow) -> CachedStatus {
     CachedStatus {
         payment_id: r.payment_id.clone(),
         merchant_id: r.merchant_id.clone(),
-        status: r.status.clone(),
+        status: r.status.as_str().to_owned(),
         chain_id: r.chain_id,
         version: r.version,
         updated_at: r.updated_at,
@@ -262,7 +266,7 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
                 payment_id,
                 merchant_id: merchant_id.to_owned(),
                 order_id: order_id.as_str().to_owned(),
-                rail: Rail::Chain.as_str().to_owned(),
+                rail: Rail::Chain,
                 amount: amount.to_string(),
                 currency: currency.to_string(),
                 chain_id: Some(chain_id),
@@ -280,7 +284,7 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
             payment_id: PaymentId::generate().to_string(),
             merchant_id: merchant_id.to_owned(),
             order_id: order_id.as_str().to_owned(),
-            rail: Rail::Card.as_str().to_owned(),
+            rail: Rail::Card,
             amount: amount.to_string(),
             currency: currency.to_string(),
             chain_id: None,
@@ -306,7 +310,7 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
         }
         None => body_of(&view)?,
     };
-    let reply = Reply { status: 201, body, replayed: false };
+    let reply = Reply { outcome: Outcome::Created, body, replayed: false };
     claim.complete_in(&txn, &reply).await?;
     txn.commit().await.map_err(StoreError::from)?;
     claim.committed();
@@ -342,14 +346,14 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     let mut row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
     // A PENDING chain payment: the contract is the source of truth. If it shows the payment paid, that is recorded
     // (PROCESSING, awaiting the watcher's confirmations) before it is reported.
-    if row.rail == Rail::Chain.as_str()
-        && row.status == PaymentStatus::Pending.as_str()
+    if row.rail == Rail::Chain
+        && row.status == PaymentStatus::Pending
         && let Some(next) = crate::chain::watcher::reconcile_pending(ctx, &row).await
     {
         row = next;
     }
     ctx.cache.put_status(&cached(&row)).await;
-    Ok(StatusView { payment_id: row.payment_id, status: row.status, chain_id: row.chain_id, updated_at: rfc3339(row.updated_at) })
+    Ok(StatusView { payment_id: row.payment_id, status: row.status.as_str().to_owned(), chain_id: row.chain_id, updated_at: rfc3339(row.updated_at) })
 }
 
 /// Query of `GET /payments`, parsed.
@@ -383,7 +387,7 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
     let id = parse_id(payment_id)?;
     idempotency::once(ctx, merchant_id, key, |claim| async move {
         let current = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-        match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((&claim, 200))).await? {
+        match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((&claim, Outcome::Done))).await? {
             Some((_, Some(reply))) => Ok(reply),
             _ => Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into())),
         }
@@ -400,7 +404,7 @@ pub(crate) async fn apply_transition(
     to: PaymentStatus,
     changes: store::Changes,
     data: Option<serde_json::Value>,
-    reply: Option<(&Claim, u16)>,
+    reply: Option<(&Claim, Outcome)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
     let txn = settle_store::begin(&ctx.db).await?;
     let Some((next, answer)) = transition_in(&txn, row, to, changes, data, reply).await? else {
@@ -423,10 +427,9 @@ pub(crate) async fn transition_in(
     to: PaymentStatus,
     changes: store::Changes,
     data: Option<serde_json::Value>,
-    reply: Option<(&Claim, u16)>,
+    reply: Option<(&Claim, Outcome)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
-    let from: PaymentStatus = row.status.parse().map_err(|_| AppError::InvalidState(format!("unknown status {}", row.status)))?;
-    let t = from.transition(to)?;
+    let t = row.status.transition(to)?;
     let now = settle_store::now_ms();
     let Some(next) = store::transition(txn, row, t, changes, data, now).await? else {
         return Ok(None);
@@ -435,8 +438,8 @@ pub(crate) async fn transition_in(
     let topic = t.event().topic();
     settle_store::outbox::enqueue(txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
     let reply = match reply {
-        Some((claim, status)) => {
-            let r = Reply { status, body: body_of(&view)?, replayed: false };
+        Some((claim, outcome)) => {
+            let r = Reply { outcome, body: body_of(&view)?, replayed: false };
             claim.complete_in(txn, &r).await?;
             Some(r)
         }

@@ -11,6 +11,11 @@ use crate::DomainError;
 /// Where a payment's status stands.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String", from_str = "PaymentStatus::from_stored", to_str = "PaymentStatus::as_stored")
+)]
 pub enum PaymentStatus {
     Pending,
     Processing,
@@ -66,6 +71,25 @@ impl PaymentStatus {
     }
 }
 
+impl PaymentStatus {
+    /// Reads a stored status (a column).
+    pub fn from_stored(s: &str) -> Result<Self, UnknownName> {
+        s.parse().map_err(|()| UnknownName { kind: "payment status", value: s.to_owned() })
+    }
+
+    fn as_stored(&self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// A stored name that is none of its type's (a database written by something other than Settle).
+#[derive(Debug, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub value: String,
+}
+
 impl FromStr for PaymentStatus {
     type Err = ();
     fn from_str(s: &str) -> Result<Self, ()> {
@@ -104,6 +128,11 @@ impl Transition {
 /// How a payment is paid.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveValueType),
+    sea_orm(value_type = "String", from_str = "Rail::from_stored", to_str = "Rail::as_stored")
+)]
 pub enum Rail {
     Chain,
     Card,
@@ -115,6 +144,23 @@ impl Rail {
             Self::Chain => "CHAIN",
             Self::Card => "CARD",
         }
+    }
+}
+
+impl Rail {
+    /// Reads a stored rail (a column).
+    pub fn from_stored(s: &str) -> Result<Self, UnknownName> {
+        s.parse().map_err(|()| UnknownName { kind: "rail", value: s.to_owned() })
+    }
+
+    fn as_stored(&self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl fmt::Display for Rail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

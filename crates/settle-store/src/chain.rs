@@ -174,7 +174,7 @@ pub async fn past_deadline(conn: &impl ConnectionTrait, chain_id: i64, before: i
     Ok(payment::Entity::find()
         .filter(payment::Column::ChainId.eq(chain_id))
         .filter(payment::Column::Deadline.lt(before))
-        .filter(payment::Column::Status.is_in([PaymentStatus::Pending.as_str(), PaymentStatus::Processing.as_str()]))
+        .filter(payment::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Processing]))
         .order_by_asc(payment::Column::Deadline)
         .limit(limit)
         .all(conn)

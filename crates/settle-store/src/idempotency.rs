@@ -110,12 +110,12 @@ pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str, key: &str) -> 
         .await?)
 }
 
-/// Stores the response of `owner`'s claim; call it inside the business transaction. False when the claim is
+/// Stores the response of `owner`'s claim (its outcome's code and body); call it inside the business transaction. False when the claim is
 /// no longer the owner's (taken over after it went stale): the caller must then roll back.
-pub async fn complete(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str, status: u16, body: &str) -> Result<bool, StoreError> {
+pub async fn complete(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str, outcome: i32, body: &str) -> Result<bool, StoreError> {
     let res = idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::State, Expr::value(DONE))
-        .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(i32::from(status)))
+        .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(outcome))
         .col_expr(idempotency_key::Column::ResponseBody, Expr::value(body))
         .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
         .filter(idempotency_key::Column::IdemKey.eq(key))

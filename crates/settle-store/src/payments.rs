@@ -4,7 +4,7 @@
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
-use settle_domain::{EventType, PaymentStatus, Transition};
+use settle_domain::{EventType, PaymentStatus, Rail, Transition};
 
 use crate::{
     StoreError,
@@ -20,7 +20,7 @@ pub struct NewPayment {
     pub payment_id: String,
     pub merchant_id: String,
     pub order_id: String,
-    pub rail: String,
+    pub rail: Rail,
     pub amount: String,
     pub currency: String,
     pub chain_id: Option<i64>,
@@ -59,7 +59,7 @@ pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> R
         card_last4: None,
         external_payment_key: None,
         failure_message: None,
-        status: PaymentStatus::Pending.as_str().to_owned(),
+        status: PaymentStatus::Pending,
         version: 1,
         created_at: now,
         updated_at: now,
@@ -96,8 +96,8 @@ async fn insert_event(
     let ev = payment_event::ActiveModel {
         payment_id: Set(payment_id.to_owned()),
         event_type: Set(event_type.to_owned()),
-        from_status: Set(from.map(|s| s.as_str().to_owned())),
-        to_status: Set(to.as_str().to_owned()),
+        from_status: Set(from),
+        to_status: Set(to),
         version: Set(version),
         event_data: Set(data),
         created_at: Set(now),
@@ -146,7 +146,7 @@ pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter
         q = q.filter(payment::Column::Id.lt(cursor.id));
     }
     if let Some(s) = f.status {
-        q = q.filter(payment::Column::Status.eq(s.as_str()));
+        q = q.filter(payment::Column::Status.eq(s));
     }
     if let Some(o) = &f.order_id {
         q = q.filter(payment::Column::OrderId.eq(o.as_str()));
@@ -228,11 +228,11 @@ pub async fn transition(
 ) -> Result<Option<PaymentRow>, StoreError> {
     let next_version = current.version + 1;
     let mut next = current.clone();
-    next.status = t.to.as_str().to_owned();
+    next.status = t.to;
     next.version = next_version;
     next.updated_at = now;
     let mut upd = payment::Entity::update_many()
-        .col_expr(payment::Column::Status, Expr::value(t.to.as_str()))
+        .col_expr(payment::Column::Status, Expr::value(t.to))
         .col_expr(payment::Column::Version, Expr::value(next_version))
         .col_expr(payment::Column::UpdatedAt, Expr::value(now));
     if t.to == PaymentStatus::Processing || t.to.is_terminal() {
@@ -283,7 +283,7 @@ pub async fn annotate(
     event_data: Option<serde_json::Value>,
     now: i64,
 ) -> Result<Option<PaymentRow>, StoreError> {
-    let status: PaymentStatus = current.status.parse().map_err(|_| StoreError::NotFound)?;
+    let status = current.status;
     let mut next = current.clone();
     next.version = current.version + 1;
     next.updated_at = now;
@@ -310,8 +310,8 @@ pub async fn annotate(
 /// `settled_before`, and due (never checked, or `next_check_at` passed).
 pub async fn due_for_reconcile(conn: &impl ConnectionTrait, settled_before: i64, now: i64, limit: u64) -> Result<Vec<PaymentRow>, StoreError> {
     Ok(payment::Entity::find()
-        .filter(payment::Column::Rail.eq("CARD"))
-        .filter(payment::Column::Status.eq(PaymentStatus::Processing.as_str()))
+        .filter(payment::Column::Rail.eq(Rail::Card))
+        .filter(payment::Column::Status.eq(PaymentStatus::Processing))
         .filter(payment::Column::UpdatedAt.lt(settled_before))
         .filter(Condition::any().add(payment::Column::NextCheckAt.is_null()).add(payment::Column::NextCheckAt.lte(now)))
         .order_by_asc(payment::Column::Id)

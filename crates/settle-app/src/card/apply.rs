@@ -15,7 +15,7 @@ use settle_card::wire::{GatewayStatus, Transaction};
 use settle_domain::{EventType, PaymentStatus, Rail};
 use settle_store::payments::{self as store, Changes, PaymentRow};
 
-use super::{change, status_of};
+use super::change;
 use crate::{AppError, Context, payments::cached};
 
 /// What applying a gateway transaction did.
@@ -94,14 +94,14 @@ pub async fn apply_transaction(ctx: &Context, expected: Option<&PaymentRow>, tx:
         return Err(AppError::NotFound("payment"));
     };
     for _ in 0..5 {
-        if row.rail != Rail::Card.as_str() {
+        if row.rail != Rail::Card {
             return Ok(Applied::NoOp);
         }
         if row.amount.parse::<u64>().ok() != Some(tx.amount) {
             flag(ctx, &row, tx, &format!("the gateway reports amount {} for a payment of {}", tx.amount, row.amount)).await?;
             return Ok(Applied::Mismatch);
         }
-        let status = status_of(&row)?;
+        let status = row.status;
         if let GatewayStatus::Unknown(s) = &tx.status {
             if settle_store::voids::find(&ctx.db, &tx.transaction_key).await?.is_some_and(|v| v.status == settle_store::voids::VOIDED) {
                 return Ok(Applied::NoOp); // Settle voided it itself.

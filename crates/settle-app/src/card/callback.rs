@@ -21,7 +21,7 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
     // transaction is found by the final check, which asks by order), and a final payment's own key changes
     // nothing. Neither costs a gateway read.
     if let Some(recorded) = &row.external_payment_key {
-        let final_status = row.status.parse::<settle_domain::PaymentStatus>().is_ok_and(|s| s.is_terminal());
+        let final_status = row.status.is_terminal();
         if recorded != transaction_key {
             metrics::counter!("settle_card_callbacks_total", "result" => "unknown_key").increment(1);
             return Err(AppError::NotFound("transaction"));

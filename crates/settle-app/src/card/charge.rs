@@ -7,10 +7,10 @@ use settle_store::{
     payments::{self as store, Changes, PaymentRow},
 };
 
-use super::{change, status_of};
+use super::change;
 use crate::{
     AppError, Context,
-    idempotency::{self, Claim, IdemKey, Reply},
+    idempotency::{self, Claim, IdemKey, Outcome, Reply},
     payments::{PaymentView, cached},
 };
 
@@ -21,9 +21,9 @@ pub struct CardInput {
     pub card_no: CardNumber,
 }
 
-/// Charges a CARD payment. 202 (PROCESSING) when the gateway accepted it or the outcome is unknown, 402
-/// (FAILED) when it declined; 503 with the payment PENDING when nothing was charged (circuit open, bulkhead
-/// full, gateway unreachable or refusing Settle's configuration, no gateway configured).
+/// Charges a CARD payment. Accepted (PROCESSING) when the gateway accepted it or the outcome is unknown,
+/// declined (FAILED) when it declined; an error with the payment PENDING when nothing was charged (circuit
+/// open, bulkhead full, gateway unreachable or refusing Settle's configuration, no gateway configured).
 pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: CardInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let id = PaymentId::parse("paymentId", payment_id)?;
     let pg = ctx.pg.clone().ok_or(AppError::CardRailNotConfigured)?;
@@ -40,10 +40,10 @@ pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: C
 
 async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &PaymentId, input: CardInput, claim: &Claim) -> Result<Reply, AppError> {
     let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-    if row.rail != Rail::Card.as_str() {
+    if row.rail != Rail::Card {
         return Err(AppError::InvalidState("this is not a CARD payment".into()));
     }
-    status_of(&row)?.transition(PaymentStatus::Processing)?;
+    row.status.transition(PaymentStatus::Processing)?;
     let amount = row.amount.parse::<u64>().map_err(|_| AppError::InvalidState("amount too large for the card gateway".into()))?;
     // The circuit's permit and a bulkhead place, in one step, before the payment is touched: when either is
     // refused nothing was sent and the payment stays PENDING. An unused slot gives its permit back.
@@ -74,7 +74,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
             tracing::info!(payment_id = %row.payment_id, gateway_code = %code, "card charge declined");
             let changes = Changes { failure_message: Some(message.clone()), ..Default::default() };
             let data = serde_json::json!({"code": "card_declined", "gatewayCode": code, "message": message});
-            finish_or_reread(ctx, claim, row, PaymentStatus::Failed, changes, data, 402).await
+            finish_or_reread(ctx, claim, row, PaymentStatus::Failed, changes, data, Outcome::Declined).await
         }
         Ok(ChargeOutcome::NotRecorded { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge reached no gateway; nothing was charged");
@@ -105,7 +105,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
             metrics::counter!("settle_card_unknown_outcomes_total", "code" => code).increment(1);
             let data = serde_json::json!({"code": code, "message": "the card gateway's answer was lost; the outcome is settled by reconciliation"});
             let _ = store::annotate(&ctx.db, &row, EventType::OutcomeUnknown, Changes::default(), Some(data), settle_store::now_ms()).await;
-            reply_with_current(ctx, claim, &row.payment_id, 202).await
+            reply_with_current(ctx, claim, &row.payment_id, Outcome::Accepted).await
         }
     }
 }
@@ -130,7 +130,7 @@ async fn accepted(ctx: &Context, claim: &Claim, row: PaymentRow, tx_key: &str) -
                 super::apply::void_later(ctx, &current, tx_key, super::apply::VoidReason::Duplicate).await?;
                 break;
             }
-            None if current.status != PaymentStatus::Processing.as_str() => {
+            None if current.status != PaymentStatus::Processing => {
                 // Settled without this key (the reconciler failed it): the money must go back.
                 super::apply::void_later(ctx, &current, tx_key, super::apply::VoidReason::LateSuccess).await?;
                 break;
@@ -145,7 +145,7 @@ async fn accepted(ctx: &Context, claim: &Claim, row: PaymentRow, tx_key: &str) -
         }
         current = store::find_any(&ctx.db, &current.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
     }
-    reply_with_current(ctx, claim, &current.payment_id, 202).await
+    reply_with_current(ctx, claim, &current.payment_id, Outcome::Accepted).await
 }
 
 /// Applies a final status; when a callback or the reconciler already did, answers with what is recorded.
@@ -156,22 +156,22 @@ async fn finish_or_reread(
     to: PaymentStatus,
     changes: Changes,
     data: serde_json::Value,
-    status: u16,
+    outcome: Outcome,
 ) -> Result<Reply, AppError> {
-    match change(ctx, &row, to, changes, data, Some((claim, status))).await? {
+    match change(ctx, &row, to, changes, data, Some((claim, outcome))).await? {
         Some((_, Some(reply))) => Ok(reply),
         Some((next, None)) => {
-            Ok(Reply { status, body: serde_json::to_string(&PaymentView::from(&next)).map_err(AppError::internal)?, replayed: false })
+            Ok(Reply { outcome, body: serde_json::to_string(&PaymentView::from(&next)).map_err(AppError::internal)?, replayed: false })
         }
-        None => reply_with_current(ctx, claim, &row.payment_id, 202).await,
+        None => reply_with_current(ctx, claim, &row.payment_id, Outcome::Accepted).await,
     }
 }
 
 /// Answers with the payment as recorded now, storing the answer for the Idempotency-Key.
-async fn reply_with_current(ctx: &Context, claim: &Claim, payment_id: &str, status: u16) -> Result<Reply, AppError> {
+async fn reply_with_current(ctx: &Context, claim: &Claim, payment_id: &str, outcome: Outcome) -> Result<Reply, AppError> {
     let row = store::find_any(&ctx.db, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
-    let status = if row.status == PaymentStatus::Failed.as_str() && status == 202 { 402 } else { status };
-    let reply = Reply { status, body: serde_json::to_string(&PaymentView::from(&row)).map_err(AppError::internal)?, replayed: false };
+    let outcome = if row.status == PaymentStatus::Failed && outcome == Outcome::Accepted { Outcome::Declined } else { outcome };
+    let reply = Reply { outcome, body: serde_json::to_string(&PaymentView::from(&row)).map_err(AppError::internal)?, replayed: false };
     if claim.holds_key() {
         let txn = settle_store::begin(&ctx.db).await?;
         claim.complete_in(&txn, &reply).await?;

@@ -118,7 +118,7 @@ impl Reconciler {
     /// The last look at a finished payment's order: voids what must not be kept; asks again later while the
     /// gateway cannot answer or reports a status Settle does not know.
     async fn final_check(&self, pg: &PgClient, row: PaymentRow) -> Result<(), StoreError> {
-        let terminal = row.status.parse::<PaymentStatus>().is_ok_and(PaymentStatus::is_terminal);
+        let terminal = row.status.is_terminal();
         if !terminal {
             return store::set_final_check(&self.ctx.db, row.id, None, row.recon_attempts).await;
         }

@@ -76,10 +76,10 @@ fn chain_err(e: settle_chain::rpc::RpcError) -> AppError {
 async fn payable(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<(PaymentRow, Chain, PaymentTerms, Bytes), AppError> {
     let id = PaymentId::parse("paymentId", payment_id)?;
     let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-    if row.rail != Rail::Chain.as_str() {
+    if row.rail != Rail::Chain {
         return Err(AppError::InvalidState("this is not a CHAIN payment".into()));
     }
-    if row.status != PaymentStatus::Pending.as_str() {
+    if row.status != PaymentStatus::Pending {
         return Err(AppError::InvalidState(format!("the payment is {}; only a PENDING payment can be paid", row.status)));
     }
     let chain = ctx
@@ -218,7 +218,8 @@ pub struct GaslessInput {
 pub struct RelayAccepted {
     pub relay_request_id: String,
     pub payment_id: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: PaymentStatus,
 }
 
 fn refused(code: &'static str, param: Option<&'static str>, message: impl Into<String>) -> AppError {
@@ -324,7 +325,7 @@ pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: 
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     after_transition(ctx, &next).await;
     ctx.relay_wake.notify_one();
-    Ok(RelayAccepted { relay_request_id, payment_id: row.payment_id, status: PaymentStatus::Processing.as_str().into() })
+    Ok(RelayAccepted { relay_request_id, payment_id: row.payment_id, status: PaymentStatus::Processing })
 }
 
 /// The merchant of a payment whose checkout client secret is `secret` (the secret opens that one payment).
@@ -344,7 +345,8 @@ pub struct RelayDone {
     pub relay_request_id: String,
     pub payment_id: String,
     /// COMPLETED.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: PaymentStatus,
     pub tx_hash: Option<String>,
     pub block_number: Option<i64>,
 }
@@ -369,7 +371,7 @@ pub async fn relay_and_wait(
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let row = store::find_any(&ctx.db, &accepted.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
-        if row.status == PaymentStatus::Completed.as_str() {
+        if row.status == PaymentStatus::Completed {
             return Ok(Relayed::Done(RelayDone {
                 relay_request_id: accepted.relay_request_id,
                 payment_id: row.payment_id,
@@ -378,7 +380,7 @@ pub async fn relay_and_wait(
                 block_number: row.block_number,
             }));
         }
-        if row.status == PaymentStatus::Pending.as_str() {
+        if row.status == PaymentStatus::Pending {
             return Err(AppError::RelayRefused {
                 code: "relay_reverted",
                 param: None,

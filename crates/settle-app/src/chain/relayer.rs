@@ -302,7 +302,7 @@ impl Relayer {
     /// A relay that reverted: the payer may try again.
     async fn revert_payment(&self, payment_id: &str, tx_hash: &str) -> Result<(), RelayError> {
         let Some(row) = payments_store::find_any(&self.ctx.db, payment_id).await? else { return Ok(()) };
-        if row.status != PaymentStatus::Processing.as_str() {
+        if row.status != PaymentStatus::Processing {
             return Ok(());
         }
         let data = serde_json::json!({"code": "relay_reverted", "txHash": tx_hash, "message": "the relayed transaction reverted; nothing was paid"});
@@ -390,8 +390,7 @@ impl Relayer {
         for rr in pending {
             let now = settle_store::now_ms();
             let payment = payments_store::find_any(&self.ctx.db, &rr.payment_id).await?;
-            let Some((call, gas)) = Self::call_of(&rr).filter(|_| payment.as_ref().is_some_and(|p| p.status == PaymentStatus::Processing.as_str()))
-            else {
+            let Some((call, gas)) = Self::call_of(&rr).filter(|_| payment.as_ref().is_some_and(|p| p.status == PaymentStatus::Processing)) else {
                 relay::set_request_status(
                     &self.ctx.db,
                     rr.id,

@@ -158,7 +158,7 @@ impl Watcher {
                 store::mark_applied(&self.ctx.db, log.id).await?;
                 continue;
             }
-            let status: PaymentStatus = row.status.parse().unwrap_or(PaymentStatus::Failed);
+            let status = row.status;
             let data = serde_json::json!({"txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "fee": log.fee});
             let confirmations = head as i64 - log.block_number + 1;
             if confirmations < self.chain.confirmations as i64 {
@@ -185,7 +185,7 @@ impl Watcher {
                 continue;
             }
             let mut current = row;
-            if current.status == PaymentStatus::Pending.as_str() {
+            if current.status == PaymentStatus::Pending {
                 let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
                 match apply_transition(&self.ctx, &current, PaymentStatus::Processing, changes, Some(data.clone()), None).await? {
                     Some((next, _)) => current = next,

@@ -32,7 +32,7 @@ use settle_store::{
 };
 
 use super::{
-    COMPENSATED, COMPENSATING, COMPLETED, FAILED, IN_PROGRESS, OrderInput, check_limit, check_user, create_payment, deduct_points, refused,
+    COMPENSATED, COMPENSATING, COMPLETED, FAILED, IN_PROGRESS, OrderInput, Refusal, check_limit, check_user, create_payment, deduct_points, refused,
     release_coupon, reserve_stock, restore_points, return_stock, use_coupon,
 };
 use crate::{
@@ -128,7 +128,7 @@ pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput) 
     let (mut lines, mut total) = (Vec::new(), 0i64);
     for (item_id, quantity) in &input.items {
         let item =
-            shop::find_item(&txn, merchant_id, item_id).await?.ok_or_else(|| refused(404, "item_not_found", format!("no such item: {item_id}")))?;
+            shop::find_item(&txn, merchant_id, item_id).await?.ok_or_else(|| refused(Refusal::ItemNotFound, format!("no such item: {item_id}")))?;
         total = item
             .price
             .checked_mul(*quantity)
@@ -169,7 +169,7 @@ pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput) 
 pub(crate) async fn fail_uncharged(ctx: &Context, merchant_id: &str, payment_id: &str, why: &str) -> Result<bool, AppError> {
     let txn = settle_store::begin(&ctx.db).await?;
     let Some(p) = payments_store::find(&txn, merchant_id, payment_id).await? else { return Ok(false) };
-    if p.status != PaymentStatus::Pending.as_str() {
+    if p.status != PaymentStatus::Pending {
         return Ok(false);
     }
     let data = json!({"code": "order_compensated", "message": why});
@@ -191,7 +191,7 @@ pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<String, AppErr
         && o.card_given
         && let Some(p) = &o.payment_id
         && let Some(row) = payments_store::find(&ctx.db, &s.merchant_id, p).await?
-        && row.status == PaymentStatus::Pending.as_str()
+        && row.status == PaymentStatus::Pending
         && now - row.created_at > super::CHARGE_GRACE_MS
     {
         fail_uncharged(ctx, &s.merchant_id, p, "the charge never started: the request was cut off").await?;
@@ -224,9 +224,9 @@ async fn finish_step(
             store::record_step(txn, data_saga(data), name, "DONE", None, settle_store::now_ms()).await?;
             Ok(Next { data: merge(data, extra), ..next })
         }
-        Err(AppError::OrderRefused { status, code, message }) => {
+        Err(AppError::OrderRefused { reason, message }) => {
             sp.rollback().await.map_err(StoreError::from)?;
-            let data = merge(data, json!({"step": name, "status": status, "code": code, "message": message}));
+            let data = merge(data, json!({"step": name, "code": reason.code(), "message": message}));
             Ok(Next { status: IN_PROGRESS, step: name, error: None, topic: REFUSED, data })
         }
         Err(e) => {

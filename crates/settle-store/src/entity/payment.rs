@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::{PaymentStatus, Rail};
 
 /// A payment. `amount` holds the canonical decimal digits of an exact integer in minor units.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub payment_id: String,
     pub merchant_id: String,
     pub order_id: String,
-    pub rail: String,
+    pub rail: Rail,
     pub amount: String,
     pub currency: String,
     pub chain_id: Option<i64>,
@@ -20,7 +21,7 @@ pub struct Model {
     pub card_last4: Option<String>,
     pub external_payment_key: Option<String>,
     pub failure_message: Option<String>,
-    pub status: String,
+    pub status: PaymentStatus,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,

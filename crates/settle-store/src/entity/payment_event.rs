@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::PaymentStatus;
 
 /// One entry of a payment's append-only history.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -8,8 +9,8 @@ pub struct Model {
     pub id: i64,
     pub payment_id: String,
     pub event_type: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    pub from_status: Option<PaymentStatus>,
+    pub to_status: PaymentStatus,
     pub version: i64,
     pub event_data: Option<String>,
     pub created_at: i64,

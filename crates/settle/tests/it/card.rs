@@ -174,7 +174,7 @@ pub async fn books_agree(app: &TestApp, ids: &[String]) -> Result<(), String> {
             return Err(format!("{id}: {} is still {} at the gateway", t.transaction_key, t.status));
         }
         let successes: Vec<_> = txs.iter().filter(|t| t.status == GatewayStatus::Success).collect();
-        if row.status == "COMPLETED" {
+        if row.status.as_str() == "COMPLETED" {
             if successes.len() != 1 || Some(&successes[0].transaction_key) != row.external_payment_key.as_ref() {
                 return Err(format!("{id}: COMPLETED with key {:?} but the gateway holds successes {successes:?}", row.external_payment_key));
             }

@@ -541,7 +541,7 @@ async fn shutdown_waits_for_a_running_charge_or_records_it_unknown(v: Variant) {
     app2.shutdown().await;
     let db = settle_store::connect(&app2.db.url, 1).await.unwrap();
     let row = settle_store::payments::find_any(&db, &id2).await.unwrap().unwrap();
-    assert_eq!(row.status, "PROCESSING");
+    assert_eq!(row.status.as_str(), "PROCESSING");
     let events = settle_store::payments::events(&db, &id2).await.unwrap();
     let last = events.last().unwrap();
     assert_eq!(last.event_type, "OUTCOME_UNKNOWN", "{events:?}");

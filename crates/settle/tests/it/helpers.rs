@@ -437,7 +437,7 @@ impl TestApp {
             let mut statuses = Vec::with_capacity(ids.len());
             for id in ids {
                 let row = settle_store::payments::find_any(&self.ctx.db, id).await.expect("read").expect("payment");
-                statuses.push(row.status);
+                statuses.push(row.status.as_str().to_owned());
             }
             if statuses.iter().all(|s| s == "COMPLETED" || s == "FAILED") || tokio::time::Instant::now() > deadline {
                 return statuses;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use reqwest::Method;
 use serde_json::json;
 
-use settle_app::idempotency::{self, Claim, IdemKey, Reply, Start};
+use settle_app::idempotency::{self, Claim, IdemKey, Outcome, Reply, Start};
 
 use crate::{helpers::*, matrix, per_db};
 
@@ -151,7 +151,7 @@ async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
     let first = claim(&app, "tk-1", "/payments/create", &body).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let second = claim(&app, "tk-1", "/payments/create", &body).await;
-    let answer = |b: &str| Reply { status: 201, body: b.to_owned(), replayed: false };
+    let answer = |b: &str| Reply { outcome: Outcome::Created, body: b.to_owned(), replayed: false };
 
     let txn = settle_store::begin(&app.ctx.db).await.unwrap();
     second.complete_in(&txn, &answer(r#"{"by":"second"}"#)).await.unwrap();
