@@ -1,96 +1,12 @@
-//! The application context: built once at startup, cloned cheaply into every request and worker.
+//! The application context: what requests and workers share, built once at startup and cloned cheaply.
+//! Its settings are in [`crate::settings`]; the workers it runs are started by [`crate::workers`].
 
 use std::{sync::Arc, time::Duration};
 
 use settle_store::DatabaseConnection;
-use tokio::{
-    sync::{Notify, watch},
-    task::JoinHandle,
-};
+use tokio::sync::{Notify, watch};
 
-use crate::{cache::PaymentCache, outbox};
-
-/// Tunables of the application layer (the binary fills them from configuration).
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// How long an Idempotency-Key record lives (24 h).
-    pub idempotency_ttl: Duration,
-    /// How long a request waits for another in-flight request with its key before answering 409.
-    pub idempotency_wait: Duration,
-    /// An IN_FLIGHT key older than this is taken to be from a crashed request and may be taken over.
-    pub idempotency_stale: Duration,
-    /// How often an idle outbox relay looks for rows committed by other instances.
-    pub outbox_poll: Duration,
-    /// Lease time of single-active workers.
-    pub lease_ttl: Duration,
-    /// The card rail's reconciliation timings.
-    pub card: CardSettings,
-    /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
-    pub relay_wait: Duration,
-    /// How `POST /orders` runs its saga when the request does not say.
-    pub saga_pattern: crate::orders::Pattern,
-    /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
-    /// bound on how stale a cached status can be on any instance).
-    pub follow_poll: Duration,
-    /// SSE streams this instance serves at most, and at most per merchant.
-    pub sse_max_streams: usize,
-    pub sse_max_per_merchant: usize,
-    /// How often an SSE stream with nothing to send sends a heartbeat comment.
-    pub sse_heartbeat: Duration,
-}
-
-/// Timings of the card rail.
-#[derive(Clone, Debug)]
-pub struct CardSettings {
-    /// Where the gateway POSTs results (Settle's `/payments/callback`).
-    pub callback_url: String,
-    /// A PROCESSING card payment older than this is asked about by the reconciler.
-    pub reconcile_after: Duration,
-    /// Pauses between successive questions about one payment (the last repeats).
-    pub backoff: Vec<Duration>,
-    /// A payment the gateway never recorded becomes FAILED this long after it went PROCESSING.
-    pub not_recorded_deadline: Duration,
-    /// How often an idle reconciler looks for work.
-    pub poll: Duration,
-    /// How long after a card payment is final the gateway is asked once more about its order (transactions
-    /// Settle must void: a duplicate, a late success).
-    pub final_check_after: Duration,
-    /// The gateway is the in-process simulator (`--demo` or `SETTLE_PG_URL=simulator`).
-    pub simulator: bool,
-}
-
-impl Default for CardSettings {
-    fn default() -> Self {
-        Self {
-            callback_url: "http://127.0.0.1:3000/payments/callback".into(),
-            reconcile_after: Duration::from_secs(5),
-            backoff: [5, 30, 120, 600].into_iter().map(Duration::from_secs).collect(),
-            not_recorded_deadline: Duration::from_secs(120),
-            poll: Duration::from_secs(1),
-            final_check_after: Duration::from_secs(60),
-            simulator: false,
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            idempotency_ttl: Duration::from_secs(24 * 3600),
-            idempotency_wait: Duration::from_secs(10),
-            idempotency_stale: Duration::from_secs(60),
-            outbox_poll: Duration::from_millis(200),
-            lease_ttl: Duration::from_secs(10),
-            card: CardSettings::default(),
-            relay_wait: Duration::from_secs(20),
-            saga_pattern: Default::default(),
-            follow_poll: Duration::from_millis(250),
-            sse_max_streams: 10_000,
-            sse_max_per_merchant: 1_000,
-            sse_heartbeat: Duration::from_secs(15),
-        }
-    }
-}
+use crate::{Settings, cache::PaymentCache};
 
 /// Everything a request or a worker needs. Cheap to clone (one reference count): requests and tasks clone it
 /// freely.
@@ -181,72 +97,6 @@ impl Context {
         }))
     }
 
-    /// Starts the background workers; they stop when `stop` turns true.
-    pub fn spawn_workers(&self, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        let mut handles = Vec::new();
-        // Each worker: its step loop (woken by `wake`, else every `idle`), then its lease given up at shutdown.
-        macro_rules! worker {
-            ($name:literal, $worker:expr, $wake:expr, $idle:expr) => {{
-                let (w, wake, idle, stop) = ($worker, $wake, $idle, stop.clone());
-                handles.push(tokio::spawn(async move {
-                    let step = w.clone();
-                    let run = move || {
-                        let s = step.clone();
-                        async move { s.run_once().await }
-                    };
-                    crate::worker::run_loop($name, run, wake, idle, stop).await;
-                    w.release().await;
-                }));
-            }};
-        }
-        let never = || Arc::new(Notify::new());
-        worker!("outbox-relay", outbox::Relay::new(self.clone()), self.outbox_wake.clone(), self.settings.outbox_poll);
-        worker!("follower", crate::follower::Follower::new(self.clone()), self.follow_wake.clone(), self.settings.follow_poll);
-        if self.pg.is_some() {
-            worker!("card-reconciler", crate::card::Reconciler::new(self.clone()), never(), self.settings.card.poll);
-            worker!("card-voider", crate::card::Voider::new(self.clone()), never(), self.settings.card.poll);
-        }
-        // Every handler of the choreography emits its next event, so the dispatcher wakes on each publication
-        // (and polls for events another instance's relay published).
-        let chor_wake = never();
-        let (bridge_wake, mut published, mut bridge_stop) = (chor_wake.clone(), self.published.subscribe(), stop.clone());
-        handles.push(tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    r = published.changed() => if r.is_err() { break } else { bridge_wake.notify_one() },
-                    _ = bridge_stop.changed() => break,
-                }
-            }
-        }));
-        worker!("saga-choreography", crate::orders::Choreographer::new(self.clone()), chor_wake, Duration::from_millis(200));
-        worker!("saga-recovery", crate::orders::SagaWorker::new(self.clone()), never(), Duration::from_millis(500));
-        for chain in self.chains.0.iter() {
-            let w = crate::chain::watcher::Watcher::new(self.clone(), chain.clone());
-            let poll = w.poll();
-            worker!("chain-watcher", w, never(), poll);
-            let r = crate::chain::relayer::Relayer::new(self.clone(), chain.clone());
-            let poll = r.poll();
-            worker!("chain-relayer", r, self.relay_wake.clone(), poll);
-        }
-        let (janitor_ctx, mut janitor_stop) = (self.clone(), stop.clone());
-        handles.push(tokio::spawn(async move {
-            loop {
-                match settle_store::idempotency::purge_expired(&janitor_ctx.db, settle_store::now_ms()).await {
-                    Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-                    _ = janitor_stop.changed() => break,
-                }
-            }
-        }));
-        handles
-    }
-}
-
-impl Context {
     /// One round trip to the database.
     pub async fn ping_db(&self) -> Result<(), settle_store::StoreError> {
         settle_store::ping(&self.db).await

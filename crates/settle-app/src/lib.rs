@@ -26,11 +26,14 @@ pub mod merchants;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod settings;
 pub mod shop;
 pub mod worker;
+pub mod workers;
 
-pub use context::{CardSettings, Context, Settings};
+pub use context::Context;
 pub use error::AppError;
+pub use settings::{CardSettings, Settings};
 
 /// Runs a transaction again, up to three tries in all with a short pause, while the database rolls it back for
 /// a reason a retry can cure (a deadlock victim, a serialization failure, a lock-wait timeout). The last such

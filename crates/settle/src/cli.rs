@@ -270,15 +270,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { demo, no_migrate } => {
             // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
-            if demo && cfg.card.pg_url.is_none() {
-                cfg.card.simulator = true;
+            if demo && cfg.pg_url.is_none() {
+                cfg.app.card.simulator = true;
             }
             // --demo gives a newcomer a development chain: anvil on 127.0.0.1:8545 (see README), unless chains
             // are configured.
             if demo && cfg.chains.is_empty() {
                 cfg.chains.push(settle_app::chain::settings::dev_chain("http://127.0.0.1:8545"));
             }
-            let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo, settings: Default::default() }).await?;
+            let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo }).await?;
             let addr = app.local_addr();
             tracing::info!(%addr, database = %crate::config::redact(&cfg.database_url), cache = if cfg.redis_url.is_some() { "redis" } else { "memory" }, "Settle listening");
             println!("Settle listening on http://{addr} (docs: http://{addr}/docs)");

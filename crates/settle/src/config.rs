@@ -6,7 +6,9 @@ use std::{collections::HashMap, net::SocketAddr, path::Path, time::Duration};
 
 use anyhow::{Context, bail};
 use secrecy::SecretString;
-use settle_card::breaker::BreakerConfig;
+use settle_api::{ApiConfig, RateLimit};
+use settle_app::Settings;
+use settle_card::client::PgConfig;
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -15,77 +17,10 @@ pub enum LogFormat {
     Pretty,
 }
 
-/// The card rail's settings.
-#[derive(Clone, Debug)]
-pub struct CardConfig {
-    /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
-    /// simulator runs in-process (as with `serve --demo`); no real card is ever charged.
-    pub pg_url: Option<String>,
-    /// SETTLE_PG_URL=simulator.
-    pub simulator: bool,
-    /// SETTLE_PG_CA_FILE: extra trusted roots (PEM) for an https gateway.
-    pub ca_file: Option<String>,
-    /// SETTLE_PG_RETRY_5XX: `lookup` (retry a charge after an error answer only when two order lookups
-    /// SETTLE_PG_LOOKUP_SETTLE_MS apart find nothing) or `never`.
-    pub retry_after_5xx: settle_card::client::RetryAfter5xx,
-    /// SETTLE_PG_LOOKUP_SETTLE_MS.
-    pub lookup_settle: Duration,
-    /// SETTLE_RECONCILE_FINAL_CHECK_SECS: how long after a card payment is final its order is checked once more.
-    pub final_check_after: Duration,
-    /// SETTLE_CALLBACK_URL: where the gateway POSTs results; default `http://{listen}/payments/callback`.
-    pub callback_url: Option<String>,
-    /// SETTLE_PG_CONNECT_TIMEOUT_MS.
-    pub connect_timeout: Duration,
-    /// SETTLE_PG_TIMEOUT_MS: bound on one gateway request.
-    pub request_timeout: Duration,
-    /// SETTLE_PG_READ_RETRIES: extra attempts of a gateway read.
-    pub read_retries: u32,
-    /// SETTLE_PG_CHARGE_RETRIES: extra attempts of a charge, made only when the gateway certainly recorded nothing.
-    pub charge_retries: u32,
-    /// SETTLE_PG_BACKOFF_MS: first retry pause (doubling, with full jitter, up to SETTLE_PG_BACKOFF_MAX_MS).
-    pub backoff_base: Duration,
-    pub backoff_max: Duration,
-    /// SETTLE_PG_MAX_CONCURRENT: bulkhead size.
-    pub max_concurrent: usize,
-    /// SETTLE_PG_MAX_WAIT_MS: how long a charge waits for a bulkhead place.
-    pub max_wait: Duration,
-    /// SETTLE_CB_*: the circuit breaker.
-    pub breaker: BreakerConfig,
-    /// SETTLE_RECONCILE_AFTER_SECS: a PROCESSING card payment older than this is asked about.
-    pub reconcile_after: Duration,
-    /// SETTLE_RECONCILE_BACKOFF_SECS: pauses between questions about one payment, comma-separated.
-    pub reconcile_backoff: Vec<Duration>,
-    /// SETTLE_RECONCILE_DEADLINE_SECS: a payment the gateway never recorded becomes FAILED after this.
-    pub reconcile_deadline: Duration,
-}
-
-impl Default for CardConfig {
-    fn default() -> Self {
-        Self {
-            pg_url: None,
-            simulator: false,
-            ca_file: None,
-            retry_after_5xx: settle_card::client::RetryAfter5xx::Lookup,
-            lookup_settle: Duration::from_millis(500),
-            final_check_after: Duration::from_secs(60),
-            callback_url: None,
-            connect_timeout: Duration::from_millis(1000),
-            request_timeout: Duration::from_millis(3000),
-            read_retries: 3,
-            charge_retries: 2,
-            backoff_base: Duration::from_millis(100),
-            backoff_max: Duration::from_millis(2000),
-            max_concurrent: 25,
-            max_wait: Duration::from_millis(500),
-            breaker: BreakerConfig::default(),
-            reconcile_after: Duration::from_secs(5),
-            reconcile_backoff: [5, 30, 120, 600].into_iter().map(Duration::from_secs).collect(),
-            reconcile_deadline: Duration::from_secs(120),
-        }
-    }
-}
-
-/// Everything Settle reads at start.
+/// Everything Settle reads at start: one tree. The process's own settings are fields here; the HTTP edge's,
+/// the application's and the gateway client's are the structs those layers take ([`ApiConfig`],
+/// [`Settings`], [`PgConfig`]), filled in place, never copied field by field. [`SETTINGS`] is the one list of
+/// variables: it names each and says where its value goes.
 #[derive(Clone, Debug)]
 pub struct Config {
     /// DATABASE_URL: `sqlite://settle.db` (default), `postgres://...` or `mysql://...`.
@@ -99,44 +34,23 @@ pub struct Config {
     pub redis_ca_file: Option<String>,
     /// SETTLE_LISTEN: address to serve on.
     pub listen: SocketAddr,
-    /// SETTLE_ADMIN_TOKEN: enables `POST /merchants`.
-    pub admin_token: Option<SecretString>,
-    /// SETTLE_CORS_ORIGINS: comma-separated allowed origins (`*` for any); empty allows none.
-    pub cors_origins: Vec<String>,
-    /// SETTLE_RATE_LIMIT_PER_SEC: steady requests per second per caller; 0 disables rate limiting.
-    pub rate_limit_per_sec: u32,
-    /// SETTLE_RATE_LIMIT_BURST: requests a caller may send at once.
-    pub rate_limit_burst: u32,
-    /// SETTLE_TRUSTED_PROXIES: comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the
-    /// client (for the per-address rate limits); empty trusts none.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// SETTLE_LOG_FORMAT: `json` or `pretty`.
     pub log_format: LogFormat,
     /// SETTLE_LOG (or RUST_LOG): log filter.
     pub log_filter: String,
-    /// SETTLE_BODY_LIMIT_BYTES: largest request body.
-    pub body_limit_bytes: usize,
-    /// SETTLE_REQUEST_TIMEOUT_SECS: bound on one request.
-    pub request_timeout: Duration,
     /// SETTLE_SHUTDOWN_TIMEOUT_SECS: how long in-flight requests may finish after SIGTERM.
     pub shutdown_timeout: Duration,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
-    /// SETTLE_RELAY_WAIT_SECS: how long `POST /payments/{id}/relay` waits for the payment to complete.
-    pub relay_wait: Duration,
-    /// SETTLE_SAGA_PATTERN: `orchestration` (default) or `choreography`, for orders that do not say.
-    pub saga_pattern: settle_app::orders::Pattern,
-    /// SETTLE_FOLLOW_POLL_MS: how often each instance's follower looks for events another instance published;
-    /// with the relay's 200 ms, the bound on how stale a cached status can be on any instance.
-    pub follow_poll: Duration,
-    /// SETTLE_SSE_MAX_STREAMS: event streams one instance serves at most (429 `too_many_streams` beyond).
-    pub sse_max_streams: usize,
-    /// SETTLE_SSE_MAX_STREAMS_PER_MERCHANT: event streams one merchant may hold open on one instance.
-    pub sse_max_per_merchant: usize,
-    /// SETTLE_SSE_HEARTBEAT_SECS: how often an idle event stream sends a heartbeat comment.
-    pub sse_heartbeat: Duration,
-    /// The card rail.
-    pub card: CardConfig,
+    /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
+    /// simulator runs in-process (as with `serve --demo`, `app.card.simulator`); no real card is ever charged.
+    pub pg_url: Option<String>,
+    /// The HTTP edge: admin token, CORS, rate limits, body limit, trusted proxies, request timeout.
+    pub api: ApiConfig,
+    /// The application: idempotency, SSE, sagas, relay wait, the card rail's reconciliation.
+    pub app: Settings,
+    /// The gateway client (SETTLE_PG_*, SETTLE_CB_*); its `base_url` is SETTLE_PG_URL's, set at start.
+    pub gateway: PgConfig,
     /// The chains CHAIN payments may use (settle.toml `[[chains]]`; keys may come from
     /// SETTLE_CHAIN_<ID>_SIGNER_KEY / SETTLE_CHAIN_<ID>_RELAYER_KEY, URLs from SETTLE_CHAIN_<ID>_RPC_URLS).
     pub chains: Vec<settle_app::chain::ChainSpec>,
@@ -150,78 +64,153 @@ impl Default for Config {
             database_ca_file: None,
             redis_ca_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
-            admin_token: None,
-            cors_origins: Vec::new(),
-            rate_limit_per_sec: 1000,
-            rate_limit_burst: 2000,
-            trusted_proxies: Vec::new(),
             log_format: LogFormat::Pretty,
             log_filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
-            body_limit_bytes: 64 * 1024,
-            request_timeout: Duration::from_secs(30),
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
-            relay_wait: Duration::from_secs(20),
-            saga_pattern: Default::default(),
-            follow_poll: Duration::from_millis(250),
-            sse_max_streams: 10_000,
-            sse_max_per_merchant: 1_000,
-            sse_heartbeat: Duration::from_secs(15),
-            card: CardConfig::default(),
+            pg_url: None,
+            api: ApiConfig::default(),
+            app: Settings::default(),
+            gateway: PgConfig::new(""),
             chains: Vec::new(),
         }
     }
 }
 
-/// Every setting's variable name.
-const KNOWN: &[&str] = &[
-    "DATABASE_URL",
-    "REDIS_URL",
-    "SETTLE_LISTEN",
-    "SETTLE_ADMIN_TOKEN",
-    "SETTLE_CORS_ORIGINS",
-    "SETTLE_RATE_LIMIT_PER_SEC",
-    "SETTLE_RATE_LIMIT_BURST",
-    "SETTLE_TRUSTED_PROXIES",
-    "SETTLE_LOG_FORMAT",
-    "SETTLE_LOG",
-    "SETTLE_BODY_LIMIT_BYTES",
-    "SETTLE_REQUEST_TIMEOUT_SECS",
-    "SETTLE_SHUTDOWN_TIMEOUT_SECS",
-    "SETTLE_DB_MAX_CONNECTIONS",
-    "SETTLE_PG_URL",
-    "SETTLE_CALLBACK_URL",
-    "SETTLE_PG_CONNECT_TIMEOUT_MS",
-    "SETTLE_PG_TIMEOUT_MS",
-    "SETTLE_PG_READ_RETRIES",
-    "SETTLE_PG_CHARGE_RETRIES",
-    "SETTLE_PG_BACKOFF_MS",
-    "SETTLE_PG_BACKOFF_MAX_MS",
-    "SETTLE_PG_MAX_CONCURRENT",
-    "SETTLE_PG_MAX_WAIT_MS",
-    "SETTLE_CB_WINDOW",
-    "SETTLE_CB_MIN_CALLS",
-    "SETTLE_CB_FAILURE_RATE",
-    "SETTLE_CB_SLOW_CALL_RATE",
-    "SETTLE_CB_SLOW_CALL_MS",
-    "SETTLE_CB_OPEN_WAIT_SECS",
-    "SETTLE_CB_HALF_OPEN_CALLS",
-    "SETTLE_RECONCILE_AFTER_SECS",
-    "SETTLE_RECONCILE_BACKOFF_SECS",
-    "SETTLE_RECONCILE_DEADLINE_SECS",
-    "SETTLE_PG_CA_FILE",
-    "SETTLE_PG_RETRY_5XX",
-    "SETTLE_PG_LOOKUP_SETTLE_MS",
-    "SETTLE_RECONCILE_FINAL_CHECK_SECS",
-    "SETTLE_DATABASE_CA_FILE",
-    "SETTLE_REDIS_CA_FILE",
-    "SETTLE_RELAY_WAIT_SECS",
-    "SETTLE_SAGA_PATTERN",
-    "SETTLE_FOLLOW_POLL_MS",
-    "SETTLE_SSE_MAX_STREAMS",
-    "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT",
-    "SETTLE_SSE_HEARTBEAT_SECS",
+/// One setting: its variable, and what a value of it does to the configuration.
+struct Setting {
+    var: &'static str,
+    set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+/// Every setting, in the order they apply. A value that does not parse fails with `VAR=value: why`.
+const SETTINGS: &[Setting] = &[
+    Setting { var: "DATABASE_URL", set: |c, v| put(&mut c.database_url, v.to_owned()) },
+    Setting { var: "REDIS_URL", set: |c, v| put(&mut c.redis_url, Some(v.to_owned())) },
+    Setting { var: "SETTLE_DATABASE_CA_FILE", set: |c, v| put(&mut c.database_ca_file, Some(v.to_owned())) },
+    Setting { var: "SETTLE_REDIS_CA_FILE", set: |c, v| put(&mut c.redis_ca_file, Some(v.to_owned())) },
+    Setting { var: "SETTLE_LISTEN", set: |c, v| put(&mut c.listen, v.parse().map_err(|_| "is not an address such as 127.0.0.1:3000")?) },
+    Setting {
+        var: "SETTLE_LOG_FORMAT",
+        set: |c, v| {
+            c.log_format = match v {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => return Err("must be json or pretty".into()),
+            };
+            Ok(())
+        },
+    },
+    Setting { var: "SETTLE_LOG", set: |c, v| put(&mut c.log_filter, v.to_owned()) },
+    Setting { var: "SETTLE_SHUTDOWN_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.shutdown_timeout) },
+    Setting { var: "SETTLE_DB_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.db_max_connections) },
+    // The HTTP edge.
+    Setting {
+        var: "SETTLE_ADMIN_TOKEN",
+        set: |c, v| {
+            if v.len() < 16 {
+                return Err("must be at least 16 characters".into());
+            }
+            put(&mut c.api.admin_token, Some(SecretString::from(v.to_owned())))
+        },
+    },
+    Setting { var: "SETTLE_CORS_ORIGINS", set: |c, v| put(&mut c.api.cors_origins, list(v).map(str::to_owned).collect()) },
+    Setting {
+        var: "SETTLE_RATE_LIMIT_PER_SEC",
+        set: |c, v| {
+            let mut n = 0u32;
+            num(v, &mut n)?;
+            let burst = c.api.rate_limit.map_or(ApiConfig::default().rate_limit.map_or(1, |r| r.burst), |r| r.burst);
+            put(&mut c.api.rate_limit, (n > 0).then_some(RateLimit { per_second: n, burst }))
+        },
+    },
+    Setting {
+        var: "SETTLE_RATE_LIMIT_BURST",
+        set: |c, v| match &mut c.api.rate_limit {
+            Some(r) => num(v, &mut r.burst),
+            None => num(v, &mut 0u32),
+        },
+    },
+    Setting {
+        var: "SETTLE_TRUSTED_PROXIES",
+        set: |c, v| {
+            c.api.trusted_proxies = list(v).map(|s| s.parse().map_err(|_| format!("{s} is not an IP address"))).collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Setting { var: "SETTLE_BODY_LIMIT_BYTES", set: |c, v| num(v, &mut c.api.body_limit) },
+    Setting { var: "SETTLE_REQUEST_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.api.request_timeout) },
+    // The application.
+    Setting { var: "SETTLE_RELAY_WAIT_SECS", set: |c, v| secs(v, &mut c.app.relay_wait) },
+    Setting {
+        var: "SETTLE_SAGA_PATTERN",
+        set: |c, v| put(&mut c.app.saga_pattern, settle_app::orders::Pattern::parse(v).ok_or("must be orchestration or choreography")?),
+    },
+    Setting { var: "SETTLE_FOLLOW_POLL_MS", set: |c, v| millis(v, &mut c.app.follow_poll) },
+    Setting { var: "SETTLE_SSE_MAX_STREAMS", set: |c, v| num(v, &mut c.app.sse_max_streams) },
+    Setting { var: "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", set: |c, v| num(v, &mut c.app.sse_max_per_merchant) },
+    Setting { var: "SETTLE_SSE_HEARTBEAT_SECS", set: |c, v| secs(v, &mut c.app.sse_heartbeat) },
+    Setting { var: "SETTLE_CALLBACK_URL", set: |c, v| put(&mut c.app.card.callback_url, Some(v.to_owned())) },
+    Setting { var: "SETTLE_RECONCILE_AFTER_SECS", set: |c, v| secs(v, &mut c.app.card.reconcile_after) },
+    Setting {
+        var: "SETTLE_RECONCILE_BACKOFF_SECS",
+        set: |c, v| {
+            c.app.card.backoff = v
+                .split(',')
+                .map(|s| s.trim().parse::<u64>().map(Duration::from_secs))
+                .collect::<Result<_, _>>()
+                .map_err(|_| "must be comma-separated whole seconds")?;
+            Ok(())
+        },
+    },
+    Setting { var: "SETTLE_RECONCILE_DEADLINE_SECS", set: |c, v| secs(v, &mut c.app.card.not_recorded_deadline) },
+    Setting { var: "SETTLE_RECONCILE_FINAL_CHECK_SECS", set: |c, v| secs(v, &mut c.app.card.final_check_after) },
+    // The card gateway and its client.
+    Setting {
+        var: "SETTLE_PG_URL",
+        set: |c, v| {
+            if v == "simulator" {
+                c.app.card.simulator = true;
+            } else {
+                c.pg_url = Some(v.to_owned());
+            }
+            Ok(())
+        },
+    },
+    Setting { var: "SETTLE_PG_CA_FILE", set: |c, v| put(&mut c.gateway.ca_file, Some(v.into())) },
+    Setting {
+        var: "SETTLE_PG_RETRY_5XX",
+        set: |c, v| {
+            c.gateway.retry_after_5xx = match v {
+                "lookup" => settle_card::client::RetryAfter5xx::Lookup,
+                "never" => settle_card::client::RetryAfter5xx::Never,
+                _ => return Err("must be lookup or never".into()),
+            };
+            Ok(())
+        },
+    },
+    Setting { var: "SETTLE_PG_LOOKUP_SETTLE_MS", set: |c, v| millis(v, &mut c.gateway.lookup_settle) },
+    Setting { var: "SETTLE_PG_CONNECT_TIMEOUT_MS", set: |c, v| millis(v, &mut c.gateway.connect_timeout) },
+    Setting { var: "SETTLE_PG_TIMEOUT_MS", set: |c, v| millis(v, &mut c.gateway.request_timeout) },
+    Setting { var: "SETTLE_PG_READ_RETRIES", set: |c, v| num(v, &mut c.gateway.read_retries) },
+    Setting { var: "SETTLE_PG_CHARGE_RETRIES", set: |c, v| num(v, &mut c.gateway.charge_retries) },
+    Setting { var: "SETTLE_PG_BACKOFF_MS", set: |c, v| millis(v, &mut c.gateway.backoff_base) },
+    Setting { var: "SETTLE_PG_BACKOFF_MAX_MS", set: |c, v| millis(v, &mut c.gateway.backoff_max) },
+    Setting { var: "SETTLE_PG_MAX_CONCURRENT", set: |c, v| num(v, &mut c.gateway.max_concurrent_calls) },
+    Setting { var: "SETTLE_PG_MAX_WAIT_MS", set: |c, v| millis(v, &mut c.gateway.max_wait) },
+    Setting { var: "SETTLE_CB_WINDOW", set: |c, v| num(v, &mut c.gateway.breaker.window_size) },
+    Setting { var: "SETTLE_CB_MIN_CALLS", set: |c, v| num(v, &mut c.gateway.breaker.minimum_calls) },
+    Setting { var: "SETTLE_CB_FAILURE_RATE", set: |c, v| num(v, &mut c.gateway.breaker.failure_rate_threshold) },
+    Setting { var: "SETTLE_CB_SLOW_CALL_RATE", set: |c, v| num(v, &mut c.gateway.breaker.slow_call_rate_threshold) },
+    Setting { var: "SETTLE_CB_SLOW_CALL_MS", set: |c, v| millis(v, &mut c.gateway.breaker.slow_call_duration) },
+    Setting { var: "SETTLE_CB_OPEN_WAIT_SECS", set: |c, v| secs(v, &mut c.gateway.breaker.open_wait) },
+    Setting { var: "SETTLE_CB_HALF_OPEN_CALLS", set: |c, v| num(v, &mut c.gateway.breaker.half_open_calls) },
 ];
+
+/// The items of a comma-separated list, trimmed, empty ones left out.
+fn list(v: &str) -> impl Iterator<Item = &str> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
 
 /// The file key of a variable: `SETTLE_CB_WINDOW` -> `cb_window`, `DATABASE_URL` -> `database_url`.
 fn file_key(var: &str) -> String {
@@ -246,7 +235,7 @@ fn read_file(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<FileSettin
     };
     let mut out = HashMap::new();
     for (k, v) in table {
-        let Some(var) = KNOWN.iter().find(|var| file_key(var) == k) else {
+        let Some(setting) = SETTINGS.iter().find(|s| file_key(s.var) == k) else {
             bail!("{name}: unknown setting `{k}`");
         };
         let s = match v {
@@ -254,7 +243,7 @@ fn read_file(env: &impl Fn(&str) -> Option<String>) -> anyhow::Result<FileSettin
             other => scalar(&other),
         }
         .ok_or_else(|| anyhow::anyhow!("{name}: `{k}` must be a string, a number, a boolean or a list of them"))?;
-        out.insert((*var).to_owned(), s);
+        out.insert(setting.var.to_owned(), s);
     }
     Ok((out, chains))
 }
@@ -278,103 +267,15 @@ impl Config {
     /// Reads the configuration through `env` (a test passes its own map).
     pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let (file, chains) = read_file(&env)?;
-        let get = |k: &str| env(k).filter(|v| !v.is_empty()).or_else(|| file.get(k).cloned());
+        let get = |k: &str| {
+            let fallback = if k == "SETTLE_LOG" { env("RUST_LOG").filter(|v| !v.is_empty()) } else { None };
+            env(k).filter(|v| !v.is_empty()).or_else(|| file.get(k).cloned()).or(fallback)
+        };
         let mut c = Self::default();
-        if let Some(v) = get("DATABASE_URL") {
-            c.database_url = v;
-        }
-        c.redis_url = get("REDIS_URL");
-        c.database_ca_file = get("SETTLE_DATABASE_CA_FILE");
-        c.redis_ca_file = get("SETTLE_REDIS_CA_FILE");
-        if let Some(v) = get("SETTLE_LISTEN") {
-            c.listen = v.parse().map_err(|_| anyhow::anyhow!("SETTLE_LISTEN={v} is not an address such as 127.0.0.1:3000"))?;
-        }
-        if let Some(v) = get("SETTLE_ADMIN_TOKEN") {
-            if v.len() < 16 {
-                bail!("SETTLE_ADMIN_TOKEN must be at least 16 characters");
+        for s in SETTINGS {
+            if let Some(v) = get(s.var) {
+                (s.set)(&mut c, &v).map_err(|why| anyhow::anyhow!("{}={v}: {why}", s.var))?;
             }
-            c.admin_token = Some(SecretString::from(v));
-        }
-        if let Some(v) = get("SETTLE_CORS_ORIGINS") {
-            c.cors_origins = v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
-        }
-        num(&get, "SETTLE_RATE_LIMIT_PER_SEC", &mut c.rate_limit_per_sec)?;
-        num(&get, "SETTLE_RATE_LIMIT_BURST", &mut c.rate_limit_burst)?;
-        if let Some(v) = get("SETTLE_TRUSTED_PROXIES") {
-            c.trusted_proxies = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse().map_err(|_| anyhow::anyhow!("SETTLE_TRUSTED_PROXIES: {s} is not an IP address")))
-                .collect::<anyhow::Result<_>>()?;
-        }
-        if let Some(v) = get("SETTLE_LOG_FORMAT") {
-            c.log_format = match v.as_str() {
-                "json" => LogFormat::Json,
-                "pretty" => LogFormat::Pretty,
-                _ => bail!("SETTLE_LOG_FORMAT={v} must be json or pretty"),
-            };
-        }
-        if let Some(v) = get("SETTLE_LOG").or_else(|| env("RUST_LOG").filter(|v| !v.is_empty())) {
-            c.log_filter = v;
-        }
-        num(&get, "SETTLE_BODY_LIMIT_BYTES", &mut c.body_limit_bytes)?;
-        secs(&get, "SETTLE_REQUEST_TIMEOUT_SECS", &mut c.request_timeout)?;
-        secs(&get, "SETTLE_SHUTDOWN_TIMEOUT_SECS", &mut c.shutdown_timeout)?;
-        num(&get, "SETTLE_DB_MAX_CONNECTIONS", &mut c.db_max_connections)?;
-        secs(&get, "SETTLE_RELAY_WAIT_SECS", &mut c.relay_wait)?;
-        millis(&get, "SETTLE_FOLLOW_POLL_MS", &mut c.follow_poll)?;
-        num(&get, "SETTLE_SSE_MAX_STREAMS", &mut c.sse_max_streams)?;
-        num(&get, "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", &mut c.sse_max_per_merchant)?;
-        secs(&get, "SETTLE_SSE_HEARTBEAT_SECS", &mut c.sse_heartbeat)?;
-        if c.follow_poll.is_zero() || c.sse_heartbeat.is_zero() {
-            bail!("SETTLE_FOLLOW_POLL_MS and SETTLE_SSE_HEARTBEAT_SECS must be at least 1");
-        }
-        if let Some(v) = get("SETTLE_SAGA_PATTERN") {
-            c.saga_pattern = settle_app::orders::Pattern::parse(&v)
-                .ok_or_else(|| anyhow::anyhow!("SETTLE_SAGA_PATTERN={v} must be orchestration or choreography"))?;
-        }
-
-        let k = &mut c.card;
-        k.pg_url = get("SETTLE_PG_URL");
-        if k.pg_url.as_deref() == Some("simulator") {
-            k.pg_url = None;
-            k.simulator = true;
-        }
-        k.ca_file = get("SETTLE_PG_CA_FILE");
-        if let Some(v) = get("SETTLE_PG_RETRY_5XX") {
-            k.retry_after_5xx = match v.as_str() {
-                "lookup" => settle_card::client::RetryAfter5xx::Lookup,
-                "never" => settle_card::client::RetryAfter5xx::Never,
-                _ => bail!("SETTLE_PG_RETRY_5XX={v} must be lookup or never"),
-            };
-        }
-        millis(&get, "SETTLE_PG_LOOKUP_SETTLE_MS", &mut k.lookup_settle)?;
-        secs(&get, "SETTLE_RECONCILE_FINAL_CHECK_SECS", &mut k.final_check_after)?;
-        k.callback_url = get("SETTLE_CALLBACK_URL");
-        millis(&get, "SETTLE_PG_CONNECT_TIMEOUT_MS", &mut k.connect_timeout)?;
-        millis(&get, "SETTLE_PG_TIMEOUT_MS", &mut k.request_timeout)?;
-        num(&get, "SETTLE_PG_READ_RETRIES", &mut k.read_retries)?;
-        num(&get, "SETTLE_PG_CHARGE_RETRIES", &mut k.charge_retries)?;
-        millis(&get, "SETTLE_PG_BACKOFF_MS", &mut k.backoff_base)?;
-        millis(&get, "SETTLE_PG_BACKOFF_MAX_MS", &mut k.backoff_max)?;
-        num(&get, "SETTLE_PG_MAX_CONCURRENT", &mut k.max_concurrent)?;
-        millis(&get, "SETTLE_PG_MAX_WAIT_MS", &mut k.max_wait)?;
-        num(&get, "SETTLE_CB_WINDOW", &mut k.breaker.window_size)?;
-        num(&get, "SETTLE_CB_MIN_CALLS", &mut k.breaker.minimum_calls)?;
-        num(&get, "SETTLE_CB_FAILURE_RATE", &mut k.breaker.failure_rate_threshold)?;
-        num(&get, "SETTLE_CB_SLOW_CALL_RATE", &mut k.breaker.slow_call_rate_threshold)?;
-        millis(&get, "SETTLE_CB_SLOW_CALL_MS", &mut k.breaker.slow_call_duration)?;
-        secs(&get, "SETTLE_CB_OPEN_WAIT_SECS", &mut k.breaker.open_wait)?;
-        num(&get, "SETTLE_CB_HALF_OPEN_CALLS", &mut k.breaker.half_open_calls)?;
-        secs(&get, "SETTLE_RECONCILE_AFTER_SECS", &mut k.reconcile_after)?;
-        secs(&get, "SETTLE_RECONCILE_DEADLINE_SECS", &mut k.reconcile_deadline)?;
-        if let Some(v) = get("SETTLE_RECONCILE_BACKOFF_SECS") {
-            k.reconcile_backoff = v
-                .split(',')
-                .map(|s| s.trim().parse::<u64>().map(Duration::from_secs))
-                .collect::<Result<_, _>>()
-                .map_err(|_| anyhow::anyhow!("SETTLE_RECONCILE_BACKOFF_SECS={v} must be comma-separated whole seconds"))?;
         }
         for mut spec in chains {
             let id = spec.chain_id;
@@ -385,7 +286,7 @@ impl Config {
                 spec.relayer_key = Some(k);
             }
             if let Some(u) = env(&format!("SETTLE_CHAIN_{id}_RPC_URLS")).filter(|v| !v.is_empty()) {
-                spec.rpc_urls = u.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+                spec.rpc_urls = list(&u).map(str::to_owned).collect();
             }
             c.chains.push(spec);
         }
@@ -402,30 +303,33 @@ impl Config {
         {
             bail!("REDIS_URL must start with redis:// or rediss:// (got {})", redact(r));
         }
-        if self.rate_limit_per_sec > 0 && self.rate_limit_burst == 0 {
+        if self.api.rate_limit.is_some_and(|r| r.burst == 0) {
             bail!("SETTLE_RATE_LIMIT_BURST must be at least 1 when rate limiting is on");
         }
-        if self.body_limit_bytes < 1024 {
+        if self.api.body_limit < 1024 {
             bail!("SETTLE_BODY_LIMIT_BYTES must be at least 1024");
         }
-        if self.request_timeout.is_zero() {
+        if self.api.request_timeout.is_zero() {
             bail!("SETTLE_REQUEST_TIMEOUT_SECS must be at least 1");
         }
-        if self.relay_wait >= self.request_timeout {
+        if self.app.relay_wait >= self.api.request_timeout {
             bail!("SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 504 relay_timeout");
+        }
+        if self.app.follow_poll.is_zero() || self.app.sse_heartbeat.is_zero() {
+            bail!("SETTLE_FOLLOW_POLL_MS and SETTLE_SSE_HEARTBEAT_SECS must be at least 1");
         }
         if self.db_max_connections == 0 {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");
         }
-        let k = &self.card;
-        for (name, url) in [("SETTLE_PG_URL", &k.pg_url), ("SETTLE_CALLBACK_URL", &k.callback_url)] {
+        for (name, url) in [("SETTLE_PG_URL", &self.pg_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)] {
             if let Some(u) = url
                 && !(u.starts_with("http://") || u.starts_with("https://"))
             {
                 bail!("{name} must start with http:// or https:// (got {})", redact(u));
             }
         }
-        let b = &k.breaker;
+        let g = &self.gateway;
+        let b = &g.breaker;
         if !(0.0..=100.0).contains(&b.failure_rate_threshold) || b.failure_rate_threshold == 0.0 {
             bail!("SETTLE_CB_FAILURE_RATE must be a percentage above 0 and at most 100");
         }
@@ -435,27 +339,29 @@ impl Config {
         if b.window_size == 0 || b.minimum_calls == 0 || b.half_open_calls == 0 {
             bail!("SETTLE_CB_WINDOW, SETTLE_CB_MIN_CALLS and SETTLE_CB_HALF_OPEN_CALLS must be at least 1");
         }
-        if k.max_concurrent == 0 {
+        if g.max_concurrent_calls == 0 {
             bail!("SETTLE_PG_MAX_CONCURRENT must be at least 1");
         }
-        if k.request_timeout.is_zero() || k.connect_timeout.is_zero() {
+        if g.request_timeout.is_zero() || g.connect_timeout.is_zero() {
             bail!("SETTLE_PG_TIMEOUT_MS and SETTLE_PG_CONNECT_TIMEOUT_MS must be at least 1");
         }
-        if k.reconcile_backoff.is_empty() {
+        let card = &self.app.card;
+        if card.backoff.is_empty() {
             bail!("SETTLE_RECONCILE_BACKOFF_SECS must list at least one pause");
         }
         // The reconciler must never fail a payment whose charge may still be on its way to the gateway.
-        let worst = crate::startup::pg_config(k, String::new()).worst_case_charge();
-        if k.reconcile_deadline <= worst {
+        let worst = g.worst_case_charge();
+        if card.not_recorded_deadline <= worst {
             bail!(
                 "SETTLE_RECONCILE_DEADLINE_SECS={} is shorter than the longest a charge can take ({} s from SETTLE_PG_TIMEOUT_MS, \
                  SETTLE_PG_CONNECT_TIMEOUT_MS, SETTLE_PG_CHARGE_RETRIES, SETTLE_PG_BACKOFF_MAX_MS and SETTLE_PG_LOOKUP_SETTLE_MS): raise it above that",
-                k.reconcile_deadline.as_secs(),
+                card.not_recorded_deadline.as_secs(),
                 worst.as_secs() + 1
             );
         }
+        let ca = g.ca_file.as_ref().map(|p| p.display().to_string());
         for (name, file) in
-            [("SETTLE_PG_CA_FILE", &k.ca_file), ("SETTLE_DATABASE_CA_FILE", &self.database_ca_file), ("SETTLE_REDIS_CA_FILE", &self.redis_ca_file)]
+            [("SETTLE_PG_CA_FILE", &ca), ("SETTLE_DATABASE_CA_FILE", &self.database_ca_file), ("SETTLE_REDIS_CA_FILE", &self.redis_ca_file)]
         {
             if let Some(f) = file
                 && !Path::new(f).is_file()
@@ -467,23 +373,26 @@ impl Config {
     }
 }
 
-fn num<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &str, into: &mut T) -> anyhow::Result<()> {
-    if let Some(v) = get(name) {
-        *into = v.trim().parse().map_err(|_| anyhow::anyhow!("{name}={v} is not a valid non-negative number"))?;
-    }
+fn put<T>(into: &mut T, v: T) -> Result<(), String> {
+    *into = v;
     Ok(())
 }
 
-fn secs(get: &impl Fn(&str) -> Option<String>, name: &str, into: &mut Duration) -> anyhow::Result<()> {
-    let mut n = into.as_secs();
-    num(get, name, &mut n)?;
+fn num<T: std::str::FromStr>(v: &str, into: &mut T) -> Result<(), String> {
+    *into = v.trim().parse().map_err(|_| "is not a valid non-negative number")?;
+    Ok(())
+}
+
+fn secs(v: &str, into: &mut Duration) -> Result<(), String> {
+    let mut n = 0u64;
+    num(v, &mut n)?;
     *into = Duration::from_secs(n);
     Ok(())
 }
 
-fn millis(get: &impl Fn(&str) -> Option<String>, name: &str, into: &mut Duration) -> anyhow::Result<()> {
-    let mut n = into.as_millis() as u64;
-    num(get, name, &mut n)?;
+fn millis(v: &str, into: &mut Duration) -> Result<(), String> {
+    let mut n = 0u64;
+    num(v, &mut n)?;
     *into = Duration::from_millis(n);
     Ok(())
 }
@@ -516,7 +425,7 @@ mod tests {
         let c = load(&[]).unwrap();
         assert_eq!(c.database_url, "sqlite://settle.db");
         assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
-        assert_eq!(c.card.breaker.window_size, 100);
+        assert_eq!(c.gateway.breaker.window_size, 100);
     }
 
     #[test]
@@ -550,9 +459,35 @@ mod tests {
     #[test]
     fn the_simulator_runs_only_when_asked_for() {
         let c = load(&[]).unwrap();
-        assert!(c.card.pg_url.is_none() && !c.card.simulator, "no gateway unless configured");
+        assert!(c.pg_url.is_none() && !c.app.card.simulator, "no gateway unless configured");
         let c = load(&[("SETTLE_PG_URL", "simulator")]).unwrap();
-        assert!(c.card.pg_url.is_none() && c.card.simulator);
+        assert!(c.pg_url.is_none() && c.app.card.simulator);
+    }
+
+    #[test]
+    fn each_setting_lands_in_its_layer() {
+        let c = load(&[
+            ("SETTLE_PG_TIMEOUT_MS", "5000"),
+            ("SETTLE_RECONCILE_DEADLINE_SECS", "300"),
+            ("SETTLE_RATE_LIMIT_BURST", "7"),
+            ("SETTLE_RATE_LIMIT_PER_SEC", "3"),
+            ("SETTLE_SSE_MAX_STREAMS", "9"),
+            ("SETTLE_CALLBACK_URL", "https://pay.example/cb"),
+        ])
+        .unwrap();
+        assert_eq!(c.gateway.request_timeout, Duration::from_millis(5000));
+        assert_eq!(c.app.card.not_recorded_deadline, Duration::from_secs(300));
+        let rl = c.api.rate_limit.unwrap();
+        assert_eq!((rl.per_second, rl.burst), (3, 7), "the burst applies whatever order the variables come in");
+        assert_eq!(c.app.sse_max_streams, 9);
+        assert_eq!(c.app.card.callback_url.as_deref(), Some("https://pay.example/cb"));
+        assert!(load(&[("SETTLE_RATE_LIMIT_PER_SEC", "0")]).unwrap().api.rate_limit.is_none(), "0 turns rate limiting off");
+    }
+
+    #[test]
+    fn every_setting_has_one_distinct_file_key() {
+        let keys: std::collections::HashSet<String> = SETTINGS.iter().map(|s| file_key(s.var)).collect();
+        assert_eq!(keys.len(), SETTINGS.len());
     }
 
     #[test]

@@ -5,8 +5,8 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::{Context as _, bail};
-use settle_api::{ApiConfig, AppState, RateLimit};
-use settle_app::{Context, Settings, cache::PaymentCache};
+use settle_api::AppState;
+use settle_app::{Context, cache::PaymentCache};
 use tokio::{net::TcpListener, sync::watch};
 
 use crate::{Config, config::redact};
@@ -18,8 +18,6 @@ pub struct BuildOptions {
     pub migrate: bool,
     /// Seed the demo merchant.
     pub demo: bool,
-    /// Application tunables (tests shorten waits).
-    pub settings: Settings,
 }
 
 pub struct App {
@@ -69,9 +67,9 @@ impl App {
         let local = listener.local_addr().context("reading the listen address")?;
         // The simulator runs only when asked for: a production deploy missing SETTLE_PG_URL must not "charge"
         // cards against a fake.
-        let (pg_url, sim) = match &cfg.card.pg_url {
+        let (pg_url, sim) = match &cfg.pg_url {
             Some(url) => (Some(url.clone()), None),
-            None if cfg.card.simulator => {
+            None if cfg.app.card.simulator => {
                 let l = TcpListener::bind("127.0.0.1:0").await.context("starting the in-process PG simulator")?;
                 let sim = settle_card::sim::start(l, settle_card::sim::Knobs::default());
                 tracing::warn!(url = %sim.url(), "CARD PAYMENTS GO TO THE IN-PROCESS PG SIMULATOR: no real card is charged (--demo or SETTLE_PG_URL=simulator)");
@@ -82,27 +80,20 @@ impl App {
                 (None, None)
             }
         };
-        let mut settings = opts.settings.clone();
+        let mut settings = cfg.app.clone();
         settings.card.simulator = sim.is_some();
-        settings.card.final_check_after = cfg.card.final_check_after;
-        settings.relay_wait = cfg.relay_wait;
-        settings.saga_pattern = cfg.saga_pattern;
-        settings.follow_poll = cfg.follow_poll;
-        settings.sse_max_streams = cfg.sse_max_streams;
-        settings.sse_max_per_merchant = cfg.sse_max_per_merchant;
-        settings.sse_heartbeat = cfg.sse_heartbeat;
-        settings.card.callback_url = cfg.card.callback_url.clone().unwrap_or_else(|| format!("http://{local}/payments/callback"));
-        settings.card.reconcile_after = cfg.card.reconcile_after;
-        settings.card.backoff = cfg.card.reconcile_backoff.clone();
-        settings.card.not_recorded_deadline = cfg.card.reconcile_deadline;
+        settings.card.callback_url.get_or_insert_with(|| format!("http://{local}/payments/callback"));
         let chains = cfg.chains.iter().map(settle_app::chain::Chain::from_spec).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;
         for c in &chains {
             tracing::info!(chain_id = c.chain_id, gateway = %c.gateway, signer = %c.signer.address(), relayer = %c.relayer.address(), "chain configured");
         }
         let pg = match pg_url {
             Some(url) => Some(Arc::new(
-                settle_card::client::PgClient::new(pg_config(&cfg.card, url))
-                    .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?,
+                settle_card::client::PgClient::new(settle_card::client::PgConfig {
+                    base_url: url.trim_end_matches('/').to_owned(),
+                    ..cfg.gateway.clone()
+                })
+                .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?,
             )),
             None => None,
         };
@@ -113,15 +104,7 @@ impl App {
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
         }
         let (stop, stopping) = watch::channel(false);
-        let api = ApiConfig {
-            admin_token: cfg.admin_token.clone(),
-            cors_origins: cfg.cors_origins.clone(),
-            rate_limit: (cfg.rate_limit_per_sec > 0).then_some(RateLimit { per_second: cfg.rate_limit_per_sec, burst: cfg.rate_limit_burst }),
-            body_limit: cfg.body_limit_bytes,
-            trusted_proxies: cfg.trusted_proxies.clone(),
-            request_timeout: cfg.request_timeout,
-        };
-        let state = AppState { ctx, cfg: Arc::new(api), prometheus: crate::telemetry::prometheus(), stopping };
+        let state = AppState { ctx, cfg: Arc::new(cfg.api.clone()), prometheus: crate::telemetry::prometheus(), stopping };
         Ok(Self { listener, sim, state, stop, shutdown_timeout: cfg.shutdown_timeout })
     }
 
@@ -147,7 +130,7 @@ impl App {
         if let Err(e) = settle_app::follower::Follower::start(&ctx).await {
             tracing::warn!(error = %e, "reading the outbox head failed; event streams wait for the follower");
         }
-        let workers = ctx.spawn_workers(stop.subscribe());
+        let workers = settle_app::workers::spawn(&ctx, stop.subscribe());
         let router = settle_api::router(state);
         let (drain_tx, mut drain_rx) = watch::channel(false);
         let server = tokio::spawn(async move {
@@ -197,24 +180,6 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-/// The gateway client's settings from configuration.
-pub fn pg_config(c: &crate::config::CardConfig, base_url: String) -> settle_card::client::PgConfig {
-    let mut p = settle_card::client::PgConfig::new(base_url);
-    p.connect_timeout = c.connect_timeout;
-    p.request_timeout = c.request_timeout;
-    p.read_retries = c.read_retries;
-    p.charge_retries = c.charge_retries;
-    p.backoff_base = c.backoff_base;
-    p.backoff_max = c.backoff_max;
-    p.breaker = c.breaker.clone();
-    p.max_concurrent_calls = c.max_concurrent;
-    p.max_wait = c.max_wait;
-    p.retry_after_5xx = c.retry_after_5xx;
-    p.lookup_settle = c.lookup_settle;
-    p.ca_file = c.ca_file.clone().map(Into::into);
-    p
 }
 
 /// DATABASE_URL with SETTLE_DATABASE_CA_FILE added as the driver's root-certificate parameter.

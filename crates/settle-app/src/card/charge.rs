@@ -61,7 +61,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
         card_type: input.card_type.as_str().into(),
         card_no: input.card_no.expose().into(),
         amount,
-        callback_url: ctx.settings.card.callback_url.clone(),
+        callback_url: ctx.settings.card.callback_url.clone().unwrap_or_default(),
     };
     let outcome = pg.charge(&mut slot, merchant_id, &req).await;
     drop(slot);

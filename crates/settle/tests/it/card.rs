@@ -60,7 +60,7 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
         seed: Some(4),
         ..Knobs::default()
     };
-    setup.card.config.final_check_after = Duration::from_secs(5);
+    setup.settings.card.final_check_after = Duration::from_secs(5);
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -246,7 +246,7 @@ async fn bad_card_input_never_reaches_the_gateway(v: Variant) {
 async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { decline_above: Some(1_000_000), callback_drop_rate: 1.0, ..Knobs::calm() };
-    setup.card.config.reconcile_after = Duration::from_secs(30);
+    setup.settings.card.reconcile_after = Duration::from_secs(30);
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -411,7 +411,7 @@ async fn two_instances_reconcile_each_payment_once(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs =
         Knobs { callback_drop_rate: 1.0, fail_after_record_rate: 0.3, success_rate: 0.6, processing_ms: [100, 600], seed: Some(7), ..Knobs::calm() };
-    setup.card.config.reconcile_after = Duration::from_millis(0);
+    setup.settings.card.reconcile_after = Duration::from_millis(0);
     let Some(a) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -454,8 +454,8 @@ async fn a_charge_without_an_answer_is_settled_by_the_reconciler(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { hang_rate: 1.0, ..Knobs::calm() };
     setup.card.config.request_timeout = Duration::from_millis(300);
-    setup.card.config.reconcile_after = Duration::from_millis(0);
-    setup.card.config.reconcile_deadline = Duration::from_secs(2);
+    setup.settings.card.reconcile_after = Duration::from_millis(0);
+    setup.settings.card.not_recorded_deadline = Duration::from_secs(2);
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -490,7 +490,7 @@ async fn a_request_timeout_never_abandons_a_charge(v: Variant) {
     setup.card.knobs = Knobs { latency_ms: [2000, 2000], ..Knobs::calm() };
     setup.card.config.request_timeout = Duration::from_secs(5);
     // The callback's confirming read is slow too and is cut by the same 1 s bound: the reconciler settles it.
-    setup.card.config.reconcile_after = Duration::from_secs(1);
+    setup.settings.card.reconcile_after = Duration::from_secs(1);
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };

@@ -90,8 +90,8 @@ pub async fn breaker_setup(v: Variant) -> (Setup, std::net::SocketAddr, settle_c
     c.charge_retries = 0;
     c.backoff_base = Duration::from_millis(10);
     // No final checks or reconciliation probing the gateway behind the test's back.
-    c.final_check_after = Duration::from_secs(600);
-    c.reconcile_after = Duration::from_secs(600);
+    setup.settings.card.final_check_after = Duration::from_secs(600);
+    setup.settings.card.reconcile_after = Duration::from_secs(600);
     (setup, addr, sim)
 }
 
@@ -239,8 +239,8 @@ async fn only_refusals_about_the_card_are_declines(v: Variant) {
 async fn an_unknown_gateway_status_is_asked_again_with_backoff(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { unknown_status_rate: 1.0, processing_ms: [4000, 4000], callback_drop_rate: 1.0, ..Knobs::calm() };
-    setup.card.config.reconcile_after = Duration::ZERO;
-    setup.card.config.reconcile_backoff = vec![Duration::from_secs(1)];
+    setup.settings.card.reconcile_after = Duration::ZERO;
+    setup.settings.card.backoff = vec![Duration::from_secs(1)];
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -260,7 +260,7 @@ async fn an_unknown_gateway_status_is_asked_again_with_backoff(v: Variant) {
 async fn a_transaction_that_disagrees_is_flagged_not_applied(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { misreport_amount: true, ..Knobs::calm() };
-    setup.card.config.reconcile_after = Duration::from_secs(30);
+    setup.settings.card.reconcile_after = Duration::from_secs(30);
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -295,10 +295,10 @@ async fn double_charges_and_late_successes_are_voided_through_the_gateway(v: Var
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { duplicate_record_rate: 1.0, ..Knobs::calm() };
     setup.card.config.request_timeout = Duration::from_millis(300);
-    setup.card.config.reconcile_after = Duration::ZERO;
-    setup.card.config.reconcile_deadline = Duration::from_secs(2);
-    setup.card.config.reconcile_backoff = vec![Duration::from_millis(500)];
-    setup.card.config.final_check_after = Duration::from_secs(1);
+    setup.settings.card.reconcile_after = Duration::ZERO;
+    setup.settings.card.not_recorded_deadline = Duration::from_secs(2);
+    setup.settings.card.backoff = vec![Duration::from_millis(500)];
+    setup.settings.card.final_check_after = Duration::from_secs(1);
     let Some(app) = TestApp::spawn_with(setup).await else {
         return;
     };
@@ -392,7 +392,7 @@ async fn charges_go_through_an_https_gateway_with_its_ca(v: Variant) {
     assert!(sim.url().starts_with("https://"));
     let mut setup = Setup::new(v);
     setup.card.pg_url = Some(sim.url());
-    setup.card.config.ca_file = Some(ca_file.display().to_string());
+    setup.card.config.ca_file = Some(ca_file.clone());
     let Some(app) = TestApp::spawn_with(setup.clone()).await else {
         sim.stop().await;
         return;

@@ -203,17 +203,14 @@ pub struct CardSetup {
     pub pg_url: Option<String>,
     pub off: bool,
     pub in_process: bool,
-    pub config: settle::config::CardConfig,
+    /// The gateway client (its base URL is filled in at start).
+    pub config: settle_card::client::PgConfig,
 }
 
 impl Default for CardSetup {
     fn default() -> Self {
-        let mut config = settle::config::CardConfig::default();
+        let mut config = settle_card::client::PgConfig::new("");
         config.breaker.open_wait = Duration::from_secs(1);
-        config.reconcile_after = Duration::from_secs(1);
-        config.reconcile_backoff = vec![Duration::from_secs(1)];
-        config.reconcile_deadline = Duration::from_secs(10);
-        config.final_check_after = Duration::from_secs(2);
         config.lookup_settle = Duration::from_millis(300);
         Self { knobs: settle_card::sim::Knobs::calm(), pg_url: None, off: false, in_process: false, config }
     }
@@ -221,10 +218,15 @@ impl Default for CardSetup {
 
 impl Setup {
     pub fn new(variant: Variant) -> Self {
+        let mut settings = settle_app::Settings::default();
+        settings.card.reconcile_after = Duration::from_secs(1);
+        settings.card.backoff = vec![Duration::from_secs(1)];
+        settings.card.not_recorded_deadline = Duration::from_secs(10);
+        settings.card.final_check_after = Duration::from_secs(2);
         Self {
             variant,
             redis_url: None,
-            settings: Default::default(),
+            settings,
             rate_limit: None,
             body_limit: None,
             cors_origins: Vec::new(),
@@ -302,34 +304,24 @@ impl TestApp {
         }
         let url = format!("{}{}", db.url, setup.db_url_suffix.as_deref().unwrap_or(""));
         let mut cfg = Config { database_url: url, listen: SocketAddr::from(([127, 0, 0, 1], 0)), db_max_connections: 10, ..Config::default() };
-        cfg.admin_token = Some(ADMIN_TOKEN.to_owned().into());
+        cfg.api.admin_token = Some(ADMIN_TOKEN.to_owned().into());
         cfg.redis_url = match setup.variant.cache {
             Cache::Memory => None,
             Cache::Redis => Some(setup.redis_url.clone().unwrap_or_else(redis_url)),
         };
-        match setup.rate_limit {
-            Some((rate, burst)) => {
-                cfg.rate_limit_per_sec = rate;
-                cfg.rate_limit_burst = burst;
-            }
-            None => cfg.rate_limit_per_sec = 0,
-        }
+        cfg.api.rate_limit = setup.rate_limit.map(|(per_second, burst)| settle_api::RateLimit { per_second, burst });
         if let Some(b) = setup.body_limit {
-            cfg.body_limit_bytes = b;
+            cfg.api.body_limit = b;
         }
-        cfg.card = setup.card.config.clone();
-        cfg.cors_origins = setup.cors_origins.clone();
-        cfg.trusted_proxies = setup.trusted_proxies.clone();
+        cfg.gateway = setup.card.config.clone();
+        cfg.api.cors_origins = setup.cors_origins.clone();
+        cfg.api.trusted_proxies = setup.trusted_proxies.clone();
         if let Some(t) = setup.request_timeout {
-            cfg.request_timeout = t;
+            cfg.api.request_timeout = t;
         }
         cfg.redis_ca_file = setup.redis_ca_file.clone();
         cfg.chains = setup.chains.clone();
-        cfg.relay_wait = setup.settings.relay_wait;
-        cfg.follow_poll = setup.settings.follow_poll;
-        cfg.sse_max_streams = setup.settings.sse_max_streams;
-        cfg.sse_max_per_merchant = setup.settings.sse_max_per_merchant;
-        cfg.sse_heartbeat = setup.settings.sse_heartbeat;
+        cfg.app = setup.settings.clone();
         if let Some(t) = setup.shutdown_timeout {
             cfg.shutdown_timeout = t;
         }
@@ -339,10 +331,10 @@ impl TestApp {
             None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),
         };
         let pg_url = setup.card.pg_url.clone().unwrap_or_else(|| sim.as_ref().map(|s| s.url()).unwrap_or_default());
-        cfg.card.pg_url = (!setup.card.off && !setup.card.in_process).then(|| pg_url.clone());
-        cfg.card.simulator = setup.card.in_process;
+        cfg.pg_url = (!setup.card.off && !setup.card.in_process).then(|| pg_url.clone());
+        cfg.app.card.simulator = setup.card.in_process;
         // `demo` seeds the demo merchant; the in-process simulator runs only when the setup asks for it.
-        let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, settings: setup.settings.clone() }).await.expect("build app");
+        let app = App::build(&cfg, BuildOptions { migrate: true, demo: true }).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let ctx = app.context().clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -1,0 +1,86 @@
+//! The application layer's tunables; the binary fills them from configuration (`SETTLE_*`).
+
+use std::time::Duration;
+
+/// Tunables of the application layer (the binary fills them from configuration).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long an Idempotency-Key record lives (24 h).
+    pub idempotency_ttl: Duration,
+    /// How long a request waits for another in-flight request with its key before answering 409.
+    pub idempotency_wait: Duration,
+    /// An IN_FLIGHT key older than this is taken to be from a crashed request and may be taken over.
+    pub idempotency_stale: Duration,
+    /// How often an idle outbox relay looks for rows committed by other instances.
+    pub outbox_poll: Duration,
+    /// Lease time of single-active workers.
+    pub lease_ttl: Duration,
+    /// The card rail's reconciliation timings.
+    pub card: CardSettings,
+    /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
+    pub relay_wait: Duration,
+    /// How `POST /orders` runs its saga when the request does not say.
+    pub saga_pattern: crate::orders::Pattern,
+    /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
+    /// bound on how stale a cached status can be on any instance).
+    pub follow_poll: Duration,
+    /// SSE streams this instance serves at most, and at most per merchant.
+    pub sse_max_streams: usize,
+    pub sse_max_per_merchant: usize,
+    /// How often an SSE stream with nothing to send sends a heartbeat comment.
+    pub sse_heartbeat: Duration,
+}
+
+/// Timings of the card rail.
+#[derive(Clone, Debug)]
+pub struct CardSettings {
+    /// Where the gateway POSTs results; None: Settle's own `/payments/callback` at the address it listens on
+    /// (filled in at start).
+    pub callback_url: Option<String>,
+    /// A PROCESSING card payment older than this is asked about by the reconciler.
+    pub reconcile_after: Duration,
+    /// Pauses between successive questions about one payment (the last repeats).
+    pub backoff: Vec<Duration>,
+    /// A payment the gateway never recorded becomes FAILED this long after it went PROCESSING.
+    pub not_recorded_deadline: Duration,
+    /// How often an idle reconciler looks for work.
+    pub poll: Duration,
+    /// How long after a card payment is final the gateway is asked once more about its order (transactions
+    /// Settle must void: a duplicate, a late success).
+    pub final_check_after: Duration,
+    /// The gateway is the in-process simulator (`--demo` or `SETTLE_PG_URL=simulator`).
+    pub simulator: bool,
+}
+
+impl Default for CardSettings {
+    fn default() -> Self {
+        Self {
+            callback_url: None,
+            reconcile_after: Duration::from_secs(5),
+            backoff: [5, 30, 120, 600].into_iter().map(Duration::from_secs).collect(),
+            not_recorded_deadline: Duration::from_secs(120),
+            poll: Duration::from_secs(1),
+            final_check_after: Duration::from_secs(60),
+            simulator: false,
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            idempotency_ttl: Duration::from_secs(24 * 3600),
+            idempotency_wait: Duration::from_secs(10),
+            idempotency_stale: Duration::from_secs(60),
+            outbox_poll: Duration::from_millis(200),
+            lease_ttl: Duration::from_secs(10),
+            card: CardSettings::default(),
+            relay_wait: Duration::from_secs(20),
+            saga_pattern: Default::default(),
+            follow_poll: Duration::from_millis(250),
+            sse_max_streams: 10_000,
+            sse_max_per_merchant: 1_000,
+            sse_heartbeat: Duration::from_secs(15),
+        }
+    }
+}
