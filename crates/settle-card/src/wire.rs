@@ -24,10 +24,22 @@ impl std::fmt::Debug for ChargeRequest {
     }
 }
 
+/// Whether `key` can be a gateway transaction key: 1 to 128 ASCII letters, digits, `-` and `_` (what Settle
+/// stores and looks up; anything else is an answer Settle cannot use, whoever sends it).
+pub fn valid_transaction_key(key: &str) -> bool {
+    !key.is_empty() && key.len() <= 128 && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn transaction_key<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let key = String::deserialize(d)?;
+    if valid_transaction_key(&key) { Ok(key) } else { Err(serde::de::Error::custom("not a usable transaction key")) }
+}
+
 /// The answer to an accepted charge.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChargeAccepted {
+    #[serde(deserialize_with = "transaction_key")]
     pub transaction_key: String,
     pub status: String,
 }
@@ -91,6 +103,7 @@ impl<'de> Deserialize<'de> for GatewayStatus {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Transaction {
+    #[serde(deserialize_with = "transaction_key")]
     pub transaction_key: String,
     pub order_id: String,
     pub card_type: String,
@@ -124,4 +137,23 @@ pub struct Callback {
 pub struct GatewayError {
     pub error: String,
     pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_with_an_unusable_transaction_key_does_not_parse() {
+        let ok = serde_json::from_str::<ChargeAccepted>(r#"{"transactionKey":"tx_1-A","status":"PENDING"}"#);
+        assert_eq!(ok.unwrap().transaction_key, "tx_1-A");
+        for bad in ["", &"k".repeat(129), "tx 1", r"tx\u00001"] {
+            let body = format!(r#"{{"transactionKey":"{bad}","status":"PENDING"}}"#);
+            assert!(serde_json::from_str::<ChargeAccepted>(&body).is_err(), "{bad:?} would not fit or be looked up");
+            let tx = format!(
+                r#"{{"transactionKey":"{bad}","orderId":"o","cardType":"SAMSUNG","cardLast4":"1234","amount":1,"status":"SUCCESS","reason":null}}"#
+            );
+            assert!(serde_json::from_str::<Transaction>(&tx).is_err());
+        }
+    }
 }

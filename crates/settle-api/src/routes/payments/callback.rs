@@ -39,7 +39,7 @@ pub struct CallbackAck {
 pub async fn gateway_callback(State(st): State<AppState>, body: axum::body::Bytes) -> Result<Json<CallbackAck>, ApiError> {
     let req: CallbackRequest = parse_json(&body)?;
     let key = req.transaction_key.trim();
-    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if !settle_card::wire::valid_transaction_key(key) {
         return Err(ApiError::invalid("transactionKey", "transactionKey must be 1 to 128 letters, digits, - or _"));
     }
     let order = req.order_id.trim();
