@@ -75,10 +75,19 @@ enum Backend {
 
 struct Inner {
     backend: Backend,
+    /// Metric handles, registered on first use (after the recorder is installed) rather than on every call.
+    metrics: std::sync::OnceLock<CacheMetrics>,
     /// Epoch ms until which Redis is skipped after a failure.
     skip_until: AtomicI64,
     degraded: AtomicBool,
     dirty: Mutex<HashSet<String>>,
+}
+
+struct CacheMetrics {
+    get: metrics::Histogram,
+    put: metrics::Histogram,
+    hits: metrics::Counter,
+    misses: metrics::Counter,
 }
 
 const SET_IF_NEWER: &str = r#"
@@ -152,8 +161,29 @@ impl PaymentCache {
 
     fn with(backend: Backend) -> Self {
         Self {
-            inner: Arc::new(Inner { backend, skip_until: AtomicI64::new(0), degraded: AtomicBool::new(false), dirty: Mutex::new(HashSet::new()) }),
+            inner: Arc::new(Inner {
+                backend,
+                metrics: std::sync::OnceLock::new(),
+                skip_until: AtomicI64::new(0),
+                degraded: AtomicBool::new(false),
+                dirty: Mutex::new(HashSet::new()),
+            }),
         }
+    }
+
+    fn metrics(&self) -> &CacheMetrics {
+        self.inner.metrics.get_or_init(|| CacheMetrics {
+            get: metrics::histogram!("settle_cache_seconds", "op" => "get"),
+            put: metrics::histogram!("settle_cache_seconds", "op" => "put"),
+            hits: metrics::counter!("settle_cache_requests_total", "result" => "hit"),
+            misses: metrics::counter!("settle_cache_requests_total", "result" => "miss"),
+        })
+    }
+
+    /// Counts a status read served from the cache (`hit`) or from the database.
+    pub fn count_lookup(&self, hit: bool) {
+        let m = self.metrics();
+        if hit { m.hits.increment(1) } else { m.misses.increment(1) }
     }
 
     pub fn is_redis(&self) -> bool {
@@ -164,7 +194,7 @@ impl PaymentCache {
     pub async fn get_status(&self, payment_id: &str) -> Option<CachedStatus> {
         let started = std::time::Instant::now();
         let v = self.get_status_inner(payment_id).await;
-        metrics::histogram!("settle_cache_seconds", "op" => "get").record(started.elapsed().as_secs_f64());
+        self.metrics().get.record(started.elapsed().as_secs_f64());
         v
     }
 
@@ -205,7 +235,7 @@ impl PaymentCache {
             Backend::Memory(_, docs) => docs.get(key).await.map(|(_, body)| body.to_string()),
             Backend::Redis(mgr, _) => self.redis_get(mgr, key).await,
         };
-        metrics::histogram!("settle_cache_seconds", "op" => "get").record(started.elapsed().as_secs_f64());
+        self.metrics().get.record(started.elapsed().as_secs_f64());
         v
     }
 
@@ -227,7 +257,7 @@ impl PaymentCache {
             }
             Backend::Redis(mgr, _) => self.redis_set_if_newer(mgr, key, body, version).await,
         }
-        metrics::histogram!("settle_cache_seconds", "op" => "put").record(started.elapsed().as_secs_f64());
+        self.metrics().put.record(started.elapsed().as_secs_f64());
     }
 
     /// SET_IF_NEWER on `key`.
@@ -247,7 +277,21 @@ impl PaymentCache {
     pub async fn put_status(&self, v: &CachedStatus) {
         let started = std::time::Instant::now();
         self.put_status_inner(v).await;
-        metrics::histogram!("settle_cache_seconds", "op" => "put").record(started.elapsed().as_secs_f64());
+        self.metrics().put.record(started.elapsed().as_secs_f64());
+    }
+
+    /// A status change the follower read from the outbox. Without Redis, into the cache. With Redis, into the
+    /// near cache, and into Redis unless this instance already holds that version: then it wrote it to Redis
+    /// itself (a failed write is remembered as a dirty key and written back), or read it from there. So the
+    /// instance that makes a change writes it to Redis once, and the others' followers cover a writer that
+    /// died before its write.
+    pub async fn apply_published(&self, v: &CachedStatus) {
+        if let Backend::Redis(_, near) = &self.inner.backend
+            && near.get(&status_key(&v.payment_id)).await.is_some_and(|c| c.version >= v.version)
+        {
+            return;
+        }
+        self.put_status(v).await;
     }
 
     async fn put_status_inner(&self, v: &CachedStatus) {

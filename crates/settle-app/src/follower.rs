@@ -172,7 +172,7 @@ impl Follower {
         let n = rows.len();
         // The cache first: a client that sees an event and then asks for the status gets at least that status.
         let statuses: Vec<CachedStatus> = rows.iter().filter_map(status_change).collect();
-        futures::future::join_all(statuses.iter().map(|c| self.ctx.cache.put_status(c))).await;
+        futures::future::join_all(statuses.iter().map(|c| self.ctx.cache.apply_published(c))).await;
         self.ctx.fanout.deliver(rows);
         metrics::counter!("settle_follower_rows_total").increment(n as u64);
         Ok(Outcome::Worked(n))

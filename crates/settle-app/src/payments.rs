@@ -337,11 +337,11 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     if let Some(c) = ctx.cache.get_status(id.as_str()).await
         && c.merchant_id == merchant_id
     {
-        metrics::counter!("settle_cache_requests_total", "result" => "hit").increment(1);
+        ctx.cache.count_lookup(true);
         tracing::debug!(payment_id = %id, "status cache hit");
         return Ok(StatusView { payment_id: c.payment_id, status: c.status, chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) });
     }
-    metrics::counter!("settle_cache_requests_total", "result" => "miss").increment(1);
+    ctx.cache.count_lookup(false);
     tracing::debug!(payment_id = %id, "status cache miss");
     let mut row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
     // A PENDING chain payment: the contract is the source of truth. If it shows the payment paid, that is recorded

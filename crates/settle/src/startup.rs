@@ -40,6 +40,8 @@ pub async fn open_database(cfg: &Config) -> anyhow::Result<settle_store::Databas
 
 impl App {
     pub async fn build(cfg: &Config, opts: BuildOptions) -> anyhow::Result<Self> {
+        // The metrics recorder first: handles registered before it would record nothing.
+        let prometheus = crate::telemetry::prometheus();
         let db = open_database(cfg).await?;
         if opts.migrate {
             settle_store::migration::up(&db).await.context("migrations failed")?;
@@ -104,7 +106,7 @@ impl App {
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
         }
         let (stop, stopping) = watch::channel(false);
-        let state = AppState { ctx, cfg: Arc::new(cfg.api.clone()), prometheus: crate::telemetry::prometheus(), stopping };
+        let state = AppState { ctx, cfg: Arc::new(cfg.api.clone()), prometheus, stopping };
         Ok(Self { listener, sim, state, stop, shutdown_timeout: cfg.shutdown_timeout })
     }
 
