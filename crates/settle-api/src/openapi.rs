@@ -50,7 +50,7 @@ fn constraints(place: &str, name: &str) -> Option<Value> {
         ("/payments", "status") => json!({ "enum": ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"] }),
         ("/payments", "orderId") => json!({ "pattern": PRINTABLE }),
         ("/payments" | "/sagas", "limit") => json!({ "minimum": 1, "maximum": 100 }),
-        ("/sagas", "status") => json!({ "enum": settle_app::orders::SAGA_STATUSES }),
+        ("/sagas", "status") => json!({ "enum": settle_domain::SagaStatus::ALL.map(|s| s.as_str()) }),
         ("/sagas", "page") => json!({ "minimum": 1, "maximum": 100_000 }),
         ("/sagas", "dateFrom") => json!({ "format": "date-time" }),
         (_, "permitSignature") => json!({ "pattern": "^0x[0-9a-fA-F]{130}$" }),

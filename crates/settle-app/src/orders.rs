@@ -37,13 +37,9 @@ pub mod choreography;
 
 pub use choreography::{CHOREOGRAPHY, Choreographer, Consumer, progress, rewind};
 
-pub const IN_PROGRESS: &str = "IN_PROGRESS";
 pub const ORCHESTRATION: &str = "orchestration";
-pub const COMPLETED: &str = "COMPLETED";
-pub const COMPENSATING: &str = "COMPENSATING";
-pub const COMPENSATED: &str = "COMPENSATED";
-pub const FAILED: &str = "FAILED";
-pub const SAGA_STATUSES: [&str; 6] = ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "COMPENSATING", "COMPENSATED"];
+use SagaStatus::{Compensated as COMPENSATED, Compensating as COMPENSATING, Completed as COMPLETED, Failed as FAILED, InProgress as IN_PROGRESS};
+pub use settle_domain::SagaStatus;
 
 /// How long an order placed with a card may keep a PENDING payment before its charge counts as never started.
 const CHARGE_GRACE_MS: i64 = 10_000;
@@ -197,7 +193,8 @@ pub struct SagaView {
     pub user_id: String,
     pub pattern: String,
     /// PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: SagaStatus,
     pub current_step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -243,7 +240,7 @@ async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Re
         order_id: s.order_id.clone(),
         user_id: s.user_id.clone(),
         pattern: s.pattern.clone(),
-        status: s.status.clone(),
+        status: s.status,
         current_step: s.current_step.clone(),
         error: s.error.clone(),
         version: s.version,
@@ -323,7 +320,7 @@ fn nothing_charged(e: &AppError) -> bool {
 async fn choreographed(ctx: &Context, merchant_id: &str, input: OrderInput, claim: &Claim) -> Result<Reply, AppError> {
     let order = crate::retrying(|| choreography::start(ctx, merchant_id, &input)).await?;
     let saga_id = order.saga_id.as_str();
-    let ended = |s: &SagaRow| [COMPLETED, COMPENSATED, FAILED].contains(&s.status.as_str());
+    let ended = |s: &SagaRow| s.status.is_ended();
     let (s, o, _) = wait_saga(ctx, merchant_id, saga_id, |s, o, _| ended(s) || o.payment_id.is_some()).await?;
     if s.status == IN_PROGRESS
         && let (Some(payment_id), Some(card)) = (&o.payment_id, input.card)
@@ -619,7 +616,7 @@ async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput) -> R
     }
     txn.commit().await.map_err(StoreError::from)?;
     if paid == 0 {
-        metrics::counter!("settle_sagas_ended_total", "status" => COMPLETED).increment(1);
+        metrics::counter!("settle_sagas_ended_total", "status" => COMPLETED.as_str()).increment(1);
     }
     ctx.outbox_wake.notify_one();
     Ok(o)
@@ -656,7 +653,7 @@ pub async fn saga(ctx: &Context, merchant_id: &str, saga_id: &str) -> Result<Sag
     let s = store::find_saga(&ctx.db, Some(merchant_id), saga_id).await?.ok_or(AppError::NotFound("saga"))?;
     let view = saga_view(&ctx.db, &s).await?;
     metrics::counter!("settle_saga_reads_total", "source" => "database").increment(1);
-    if [COMPLETED, COMPENSATED, FAILED].contains(&view.status.as_str())
+    if view.status.is_ended()
         && let Ok(body) = serde_json::to_string(&view)
     {
         ctx.cache.put_doc(&key, view.version, body).await;
@@ -667,19 +664,19 @@ pub async fn saga(ctx: &Context, merchant_id: &str, saga_id: &str) -> Result<Sag
 /// Ends a saga whose payment is decided (or that has none): COMPLETED, or COMPENSATED. `nothing_charged` (a
 /// reason) compensates a saga whose payment is still PENDING because the charge was never sent. Returns the
 /// saga's status afterwards. Safe to call any number of times, from anywhere.
-pub async fn settle(ctx: &Context, merchant_id: &str, saga_id: &str, nothing_charged: Option<&str>) -> Result<String, AppError> {
+pub async fn settle(ctx: &Context, merchant_id: &str, saga_id: &str, nothing_charged: Option<&str>) -> Result<SagaStatus, AppError> {
     let s = store::find_saga(&ctx.db, Some(merchant_id), saga_id).await?.ok_or(AppError::NotFound("saga"))?;
     settle_saga(ctx, &s, nothing_charged).await
 }
 
 /// [`settle`] for a saga row already read.
-async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) -> Result<String, AppError> {
+async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) -> Result<SagaStatus, AppError> {
     let (merchant_id, saga_id) = (s.merchant_id.as_str(), s.saga_id.as_str());
     if s.pattern == CHOREOGRAPHY {
         return choreography::recover(ctx, s).await;
     }
     if s.status != IN_PROGRESS && s.status != COMPENSATING {
-        return Ok(s.status.clone());
+        return Ok(s.status);
     }
     let o = store::find_order(&ctx.db, merchant_id, &s.order_id).await?.ok_or(AppError::NotFound("order"))?;
     let payment = match &o.payment_id {
@@ -700,7 +697,7 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
         Some(PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired) => false,
         Some(PaymentStatus::Pending) if nothing_charged.is_some() => false,
         // PENDING (waiting for a card) or PROCESSING (unknown outcome): not decided yet.
-        Some(_) => return Ok(s.status.clone()),
+        Some(_) => return Ok(s.status),
     };
     let now = settle_store::now_ms();
     let txn = settle_store::begin(&ctx.db).await?;
@@ -738,12 +735,12 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
     if let Some(row) = moved_payment {
         after_transition(ctx, &row).await;
     }
-    metrics::counter!("settle_sagas_ended_total", "status" => if complete { COMPLETED } else { COMPENSATED }).increment(1);
-    Ok(if complete { COMPLETED } else { COMPENSATED }.to_owned())
+    metrics::counter!("settle_sagas_ended_total", "status" => if complete { COMPLETED } else { COMPENSATED }.as_str()).increment(1);
+    Ok(if complete { COMPLETED } else { COMPENSATED })
 }
 
-async fn reload(ctx: &Context, saga_id: &str) -> Result<String, AppError> {
-    Ok(store::find_saga(&ctx.db, None, saga_id).await?.map(|s| s.status).unwrap_or_default())
+async fn reload(ctx: &Context, saga_id: &str) -> Result<SagaStatus, AppError> {
+    Ok(store::find_saga(&ctx.db, None, saga_id).await?.map_or(SagaStatus::Pending, |s| s.status))
 }
 
 /// Ends sagas whose payment was decided later (a callback, the reconciler, a card paid afterwards) and sagas
@@ -806,19 +803,20 @@ pub struct SagaQuery {
 }
 
 pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Result<SagaPage, AppError> {
-    if let Some(s) = &q.status
-        && !SAGA_STATUSES.contains(&s.as_str())
-    {
-        return Err(AppError::invalid("status", format!("status must be one of {}", SAGA_STATUSES.join(", "))));
-    }
+    let status = match q.status.as_deref() {
+        Some(s) => Some(s.parse::<SagaStatus>().map_err(|()| {
+            let names: Vec<&str> = SagaStatus::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::invalid("status", format!("status must be one of {}", names.join(", ")))
+        })?),
+        None => None,
+    };
     if !(1..=100).contains(&q.limit) {
         return Err(AppError::invalid("limit", "limit must be 1 to 100"));
     }
     if !(1..=100_000).contains(&q.page) {
         return Err(AppError::invalid("page", "page must be 1 to 100000"));
     }
-    let (rows, total) =
-        store::list_sagas(&ctx.db, merchant_id, q.status.as_deref(), q.user_id.as_deref(), q.date_from, (q.page - 1) * q.limit, q.limit).await?;
+    let (rows, total) = store::list_sagas(&ctx.db, merchant_id, status, q.user_id.as_deref(), q.date_from, (q.page - 1) * q.limit, q.limit).await?;
     let mut data = Vec::with_capacity(rows.len());
     for r in &rows {
         data.push(saga_view(&ctx.db, r).await?);
@@ -835,9 +833,9 @@ pub struct SagaStats {
 }
 
 pub async fn saga_stats(ctx: &Context, merchant_id: &str) -> Result<SagaStats, AppError> {
-    let mut by_status: std::collections::BTreeMap<String, i64> = SAGA_STATUSES.iter().map(|s| ((*s).to_owned(), 0)).collect();
+    let mut by_status: std::collections::BTreeMap<String, i64> = SagaStatus::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
     for (status, n) in store::saga_counts(&ctx.db, merchant_id).await? {
-        by_status.insert(status, n);
+        by_status.insert(status.as_str().to_owned(), n);
     }
     Ok(SagaStats { total: by_status.values().sum(), by_status })
 }

@@ -11,9 +11,7 @@ pub struct Address(String);
 impl Address {
     /// Accepts `0x` + 40 hex digits in any case (the checksum case is not enforced).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        let hex = s
-            .strip_prefix("0x")
-            .ok_or_else(|| DomainError::invalid(field, "must start with 0x"))?;
+        let hex = s.strip_prefix("0x").ok_or_else(|| DomainError::invalid(field, "must start with 0x"))?;
         if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DomainError::invalid(field, "must be 0x followed by 40 hex digits"));
         }

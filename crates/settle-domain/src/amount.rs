@@ -7,8 +7,7 @@ use std::{cmp::Ordering, fmt};
 use crate::DomainError;
 
 /// 2^256 - 1, the largest amount Settle accepts (a uint256 on chain).
-pub const MAX_AMOUNT: &str =
-    "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+pub const MAX_AMOUNT: &str = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
 
 /// An exact amount in minor units, `0 ..= 2^256-1`, in canonical form (no sign, no leading zeros).
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -97,9 +96,8 @@ pub struct Currency(String);
 
 impl Currency {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        let ok = (1..=10).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-            && s.as_bytes()[0].is_ascii_uppercase();
+        let ok =
+            (1..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) && s.as_bytes()[0].is_ascii_uppercase();
         if ok {
             Ok(Self(s.to_owned()))
         } else {

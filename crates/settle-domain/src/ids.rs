@@ -19,9 +19,7 @@ impl PaymentId {
     }
 
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        let hex = s
-            .strip_prefix("0x")
-            .ok_or_else(|| DomainError::invalid(field, "must be 0x followed by 64 hex digits"))?;
+        let hex = s.strip_prefix("0x").ok_or_else(|| DomainError::invalid(field, "must be 0x followed by 64 hex digits"))?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(DomainError::invalid(field, "must be 0x followed by 64 hex digits"));
         }

@@ -16,10 +16,12 @@ pub mod card;
 pub mod error;
 pub mod ids;
 pub mod payment;
+pub mod saga;
 
 pub use address::Address;
 pub use amount::{Amount, Currency};
 pub use card::{CardNumber, CardType};
 pub use error::DomainError;
 pub use ids::{OrderId, PaymentId};
-pub use payment::{EventType, PaymentStatus, Rail, Transition};
+pub use payment::{EventType, PaymentStatus, Rail, Transition, UnknownName};
+pub use saga::SagaStatus;

@@ -9,6 +9,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
+use settle_domain::SagaStatus;
 
 use crate::{
     StoreError,
@@ -46,7 +47,7 @@ pub async fn insert_order(
     conn: &impl ConnectionTrait,
     merchant_id: &str,
     o: &NewOrder,
-    saga_status: &str,
+    saga_status: SagaStatus,
     step: &str,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -84,7 +85,7 @@ pub async fn insert_order(
         order_id: Set(o.order_id.clone()),
         user_id: Set(o.user_id.clone()),
         pattern: Set(o.pattern.clone()),
-        status: Set(saga_status.to_owned()),
+        status: Set(saga_status),
         current_step: Set(step.to_owned()),
         error: Set(None),
         version: Set(1),
@@ -129,7 +130,7 @@ pub async fn find_saga(conn: &impl ConnectionTrait, merchant_id: Option<&str>, s
 pub async fn set_saga(
     conn: &impl ConnectionTrait,
     s: &SagaRow,
-    status: &str,
+    status: SagaStatus,
     step: &str,
     error: Option<&str>,
     now: i64,
@@ -147,14 +148,7 @@ pub async fn set_saga(
     if res.rows_affected != 1 {
         return Ok(None);
     }
-    Ok(Some(SagaRow {
-        status: status.to_owned(),
-        current_step: step.to_owned(),
-        error: error.map(str::to_owned),
-        version: s.version + 1,
-        updated_at: now,
-        ..s.clone()
-    }))
+    Ok(Some(SagaRow { status, current_step: step.to_owned(), error: error.map(str::to_owned), version: s.version + 1, updated_at: now, ..s.clone() }))
 }
 
 /// Marks a saga as looked at (its `updated_at`), so the recovery worker's next batch moves on to others.
@@ -220,7 +214,7 @@ pub async fn steps(conn: &impl ConnectionTrait, saga_id: &str) -> Result<Vec<Ste
 }
 
 /// Sagas in one of `statuses` last changed before `before`, oldest first (the recovery worker's work).
-pub async fn open_sagas(conn: &impl ConnectionTrait, statuses: &[&str], before: i64, limit: u64) -> Result<Vec<SagaRow>, StoreError> {
+pub async fn open_sagas(conn: &impl ConnectionTrait, statuses: &[SagaStatus], before: i64, limit: u64) -> Result<Vec<SagaRow>, StoreError> {
     Ok(saga_state::Entity::find()
         .filter(saga_state::Column::Status.is_in(statuses.iter().copied()))
         .filter(saga_state::Column::UpdatedAt.lt(before))
@@ -234,7 +228,7 @@ pub async fn open_sagas(conn: &impl ConnectionTrait, statuses: &[&str], before: 
 pub async fn list_sagas(
     conn: &impl ConnectionTrait,
     merchant_id: &str,
-    status: Option<&str>,
+    status: Option<SagaStatus>,
     user_id: Option<&str>,
     from: Option<i64>,
     offset: u64,
@@ -256,14 +250,14 @@ pub async fn list_sagas(
 }
 
 /// How many of a merchant's sagas are in each status.
-pub async fn saga_counts(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Vec<(String, i64)>, StoreError> {
+pub async fn saga_counts(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Vec<(SagaStatus, i64)>, StoreError> {
     Ok(saga_state::Entity::find()
         .select_only()
         .column(saga_state::Column::Status)
         .column_as(saga_state::Column::Id.count(), "n")
         .filter(saga_state::Column::MerchantId.eq(merchant_id))
         .group_by(saga_state::Column::Status)
-        .into_tuple::<(String, i64)>()
+        .into_tuple::<(SagaStatus, i64)>()
         .all(conn)
         .await?)
 }

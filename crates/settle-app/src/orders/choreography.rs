@@ -32,8 +32,8 @@ use settle_store::{
 };
 
 use super::{
-    COMPENSATED, COMPENSATING, COMPLETED, FAILED, IN_PROGRESS, OrderInput, Refusal, check_limit, check_user, create_payment, deduct_points, refused,
-    release_coupon, reserve_stock, restore_points, return_stock, use_coupon,
+    COMPENSATED, COMPENSATING, COMPLETED, FAILED, IN_PROGRESS, OrderInput, Refusal, SagaStatus, check_limit, check_user, create_payment,
+    deduct_points, refused, release_coupon, reserve_stock, restore_points, return_stock, use_coupon,
 };
 use crate::{
     AppError, Context,
@@ -183,7 +183,7 @@ pub(crate) async fn fail_uncharged(ctx: &Context, merchant_id: &str, payment_id:
 /// The recovery worker's part for a choreographed saga: the cut-off rule of orchestration (a card order whose
 /// payment is still PENDING long after it was created was never charged: the request holding the card was cut
 /// off), by failing the payment. The handlers do the rest.
-pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<String, AppError> {
+pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<SagaStatus, AppError> {
     let now = settle_store::now_ms();
     if s.status == IN_PROGRESS
         && now - s.created_at > super::CHARGE_GRACE_MS
@@ -196,12 +196,12 @@ pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<String, AppErr
     {
         fail_uncharged(ctx, &s.merchant_id, p, "the charge never started: the request was cut off").await?;
     }
-    Ok(s.status.clone())
+    Ok(s.status)
 }
 
 /// What a handler decided: the saga's next status and step, and the event it emits.
 struct Next {
-    status: &'static str,
+    status: SagaStatus,
     step: &'static str,
     error: Option<String>,
     topic: &'static str,
@@ -392,7 +392,7 @@ async fn decide(
             // A saga whose payment was created and then failed is compensated; one refused before is FAILED.
             let paid_step = store::step_recorded(txn, &saga.saga_id, "CREATE_PAYMENT", "DONE").await?;
             let (status, topic) = if paid_step { (COMPENSATED, "saga.compensated") } else { (FAILED, "saga.failed") };
-            metrics::counter!("settle_sagas_ended_total", "status" => status).increment(1);
+            metrics::counter!("settle_sagas_ended_total", "status" => status.as_str()).increment(1);
             Next { status, step: "DONE", error: saga.error.clone(), topic, data: data.clone() }
         }
         _ => return Ok(None),
@@ -405,7 +405,7 @@ async fn complete(txn: &DatabaseTransaction, o: &OrderRow, data: &Value, now: i6
     store::record_step(txn, &o.saga_id, "CHARGE_CARD", "DONE", None, now).await?;
     store::insert_log(txn, &o.merchant_id, o, "PURCHASE", now).await?;
     store::notify(txn, &o.merchant_id, &o.user_id, &o.saga_id, &format!("Order {} is paid", o.order_id), now).await?;
-    metrics::counter!("settle_sagas_ended_total", "status" => COMPLETED).increment(1);
+    metrics::counter!("settle_sagas_ended_total", "status" => COMPLETED.as_str()).increment(1);
     Ok(Next { status: COMPLETED, step: "DONE", error: None, topic: "saga.completed", data: data.clone() })
 }
 

@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::SagaStatus;
 
 /// A purchase saga: its pattern, status and the step it is at.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -11,7 +12,7 @@ pub struct Model {
     pub order_id: String,
     pub user_id: String,
     pub pattern: String,
-    pub status: String,
+    pub status: SagaStatus,
     pub current_step: String,
     pub error: Option<String>,
     pub version: i64,
