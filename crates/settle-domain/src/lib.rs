@@ -5,6 +5,8 @@
 //! - [`card`]: [`CardNumber`] (Luhn-checked, masking Debug) and [`CardType`].
 //! - [`address`]: [`Address`], a 20-byte EVM address.
 //! - [`payment`]: [`PaymentStatus`], [`Rail`], [`EventType`] and the payment state machine.
+//! - [`saga`]: [`SagaStatus`], where a purchase saga stands.
+//! - [`names`]: how those enums are declared with the names they are stored and sent as.
 //! - [`error`]: [`DomainError`], what a parse or a rule rejects, naming the field.
 //!
 //! Nothing here does I/O, awaits, or knows a framework: values are parsed once at the edge
@@ -15,6 +17,7 @@ pub mod amount;
 pub mod card;
 pub mod error;
 pub mod ids;
+pub mod names;
 pub mod payment;
 pub mod saga;
 
@@ -23,5 +26,6 @@ pub use amount::{Amount, Currency};
 pub use card::{CardNumber, CardType};
 pub use error::DomainError;
 pub use ids::{OrderId, PaymentId};
-pub use payment::{EventType, PaymentStatus, Rail, Transition, UnknownName};
+pub use names::UnknownName;
+pub use payment::{EventType, PaymentStatus, Rail, Transition};
 pub use saga::SagaStatus;

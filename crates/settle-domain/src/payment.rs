@@ -2,44 +2,26 @@
 //! and `PROCESSING -> PENDING` when a charge certainly reached no gateway (nothing was charged, the payer may
 //! try again). Terminal states never change.
 
-use std::{fmt, str::FromStr};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::DomainError;
 
-/// Where a payment's status stands.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(
-    feature = "sea-orm",
-    derive(sea_orm::DeriveValueType),
-    sea_orm(value_type = "String", from_str = "PaymentStatus::from_stored", to_str = "PaymentStatus::as_stored")
-)]
-pub enum PaymentStatus {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-    Cancelled,
-    /// A chain payment whose signed deadline passed unpaid (the contract refuses it from then on).
-    Expired,
+crate::names::names! {
+    /// Where a payment's status stands.
+    pub enum PaymentStatus ("payment status") {
+        Pending => "PENDING",
+        Processing => "PROCESSING",
+        Completed => "COMPLETED",
+        Failed => "FAILED",
+        Cancelled => "CANCELLED",
+        /// A chain payment whose signed deadline passed unpaid (the contract refuses it from then on).
+        Expired => "EXPIRED",
+    }
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 6] = [Self::Pending, Self::Processing, Self::Completed, Self::Failed, Self::Cancelled, Self::Expired];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Processing => "PROCESSING",
-            Self::Completed => "COMPLETED",
-            Self::Failed => "FAILED",
-            Self::Cancelled => "CANCELLED",
-            Self::Expired => "EXPIRED",
-        }
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled | Self::Expired)
     }
@@ -71,36 +53,12 @@ impl PaymentStatus {
     }
 }
 
-impl PaymentStatus {
-    /// Reads a stored status (a column).
-    pub fn from_stored(s: &str) -> Result<Self, UnknownName> {
-        s.parse().map_err(|()| UnknownName { kind: "payment status", value: s.to_owned() })
-    }
-
-    fn as_stored(&self) -> &'static str {
-        self.as_str()
-    }
-}
-
 /// A stored name that is none of its type's (a database written by something other than Settle).
 #[derive(Debug, thiserror::Error)]
 #[error("unknown {kind} {value:?}")]
 pub struct UnknownName {
     pub kind: &'static str,
     pub value: String,
-}
-
-impl FromStr for PaymentStatus {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        Self::ALL.into_iter().find(|st| st.as_str() == s).ok_or(())
-    }
-}
-
-impl fmt::Display for PaymentStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// An allowed status change; only [`PaymentStatus::transition`] makes one.
@@ -125,53 +83,11 @@ impl Transition {
     }
 }
 
-/// How a payment is paid.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-#[cfg_attr(
-    feature = "sea-orm",
-    derive(sea_orm::DeriveValueType),
-    sea_orm(value_type = "String", from_str = "Rail::from_stored", to_str = "Rail::as_stored")
-)]
-pub enum Rail {
-    Chain,
-    Card,
-}
-
-impl Rail {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Chain => "CHAIN",
-            Self::Card => "CARD",
-        }
-    }
-}
-
-impl Rail {
-    /// Reads a stored rail (a column).
-    pub fn from_stored(s: &str) -> Result<Self, UnknownName> {
-        s.parse().map_err(|()| UnknownName { kind: "rail", value: s.to_owned() })
-    }
-
-    fn as_stored(&self) -> &'static str {
-        self.as_str()
-    }
-}
-
-impl fmt::Display for Rail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Rail {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "CHAIN" => Ok(Self::Chain),
-            "CARD" => Ok(Self::Card),
-            _ => Err(()),
-        }
+crate::names::names! {
+    /// How a payment is paid.
+    pub enum Rail ("rail") {
+        Chain => "CHAIN",
+        Card => "CARD",
     }
 }
 
