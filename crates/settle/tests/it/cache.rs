@@ -5,15 +5,8 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-mod instances_agree {
-    use crate::helpers::{Cache, Db, Variant};
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn sqlite() { super::a_status_change_reaches_every_instances_cache(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn postgres() { super::a_status_change_reaches_every_instances_cache(Variant { db: Db::Postgres, cache: Cache::Memory }).await }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn mysql() { super::a_status_change_reaches_every_instances_cache(Variant { db: Db::Mysql, cache: Cache::Memory }).await }
-}
+// Two instances with in-process caches (on every database): nothing but the follower carries a change across.
+crate::per_db!(cache = Memory; a_status_change_reaches_every_instances_cache);
 
 /// How long a test waits for a status to reach another instance's cache: the bound (relay poll 0.2 s +
 /// follower poll 0.25 s) with room for a loaded machine, far below the 300 s TTL a missed change used to last.
@@ -85,15 +78,7 @@ async fn a_cache_write_lost_on_one_instance_is_made_by_the_others() {
     a.finish().await;
 }
 
-mod redis_outage {
-    use crate::helpers::{Cache, Db, Variant};
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn sqlite() { super::redis_outage_falls_back_and_never_serves_stale(Variant { db: Db::Sqlite, cache: Cache::Redis }).await }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn postgres() { super::redis_outage_falls_back_and_never_serves_stale(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn mysql() { super::redis_outage_falls_back_and_never_serves_stale(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
-}
+crate::per_db!(cache = Redis; redis_outage_falls_back_and_never_serves_stale);
 
 async fn cached(conn: &mut redis::aio::MultiplexedConnection, id: &str) -> Option<serde_json::Value> {
     let v: Option<String> = conn.get(settle_app::cache::status_key(id)).await.unwrap();

@@ -571,9 +571,21 @@ macro_rules! matrix {
     )*};
 }
 
-/// One test function run once per database.
+/// One test function run once per database: with the in-process cache on SQLite and Redis on the others, or with
+/// the cache named (`per_db!(cache = Memory; name)`) on all three.
 #[macro_export]
 macro_rules! per_db {
+    (cache = $cache:ident; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            use $crate::helpers::{Cache, Db, Variant};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() { super::$name(Variant { db: Db::Sqlite, cache: Cache::$cache }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() { super::$name(Variant { db: Db::Postgres, cache: Cache::$cache }).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn mysql() { super::$name(Variant { db: Db::Mysql, cache: Cache::$cache }).await }
+        }
+    )*};
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             use $crate::helpers::{Cache, Db, Variant};
