@@ -5,6 +5,7 @@
 //! - [`extract`]: authentication, the JSON body extractor, Idempotency-Key.
 //! - [`error`]: [`ApiError`], the one JSON error envelope and its stable codes.
 //! - [`middleware`]: request id, rate limit, request timeout, per-route metrics.
+//! - [`schemas`]: the OpenAPI description of the JSON settle-app answers with.
 //!
 //! Handlers parse input into domain types, call a service of settle-app, and shape its answer. They never
 //! touch SQL.
@@ -15,6 +16,7 @@ pub mod middleware;
 mod openapi;
 pub mod router;
 pub mod routes;
+pub mod schemas;
 pub mod state;
 
 pub use error::ApiError;

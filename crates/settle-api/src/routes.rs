@@ -3,6 +3,6 @@
 pub mod events;
 pub mod health;
 pub mod merchants;
-pub mod orders;
 pub mod meta;
+pub mod orders;
 pub mod payments;

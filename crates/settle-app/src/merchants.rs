@@ -3,7 +3,6 @@
 use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use crate::{AppError, Context};
 
@@ -14,7 +13,7 @@ pub const DEMO_MERCHANT_NAME: &str = "Demo Shop";
 pub const DEMO_API_KEY: &str = "sk_demo_0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A merchant with its API key, shown once at creation.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchant {
     pub merchant_id: String,
@@ -25,7 +24,7 @@ pub struct CreatedMerchant {
 }
 
 /// A merchant as administration shows it (no key).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Merchant {
     pub merchant_id: String,

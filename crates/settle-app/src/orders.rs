@@ -22,7 +22,6 @@ use settle_store::{
     payments::{self as payments_store, Changes, NewPayment},
     shop,
 };
-use utoipa::ToSchema;
 
 use crate::{
     AppError, Context,
@@ -145,7 +144,7 @@ pub struct OrderInput {
     pub pattern: Option<Pattern>,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLineView {
     pub item_id: String,
@@ -154,7 +153,7 @@ pub struct OrderLineView {
 }
 
 /// An order. Amounts are integer minor units: `usedPoints + couponDiscount + paidAmount == totalAmount`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: String,
@@ -175,7 +174,7 @@ pub struct OrderView {
     pub updated_at: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
     pub step: String,
@@ -185,7 +184,7 @@ pub struct StepView {
 }
 
 /// A purchase saga (`transactionId`), its status and the results of its steps.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SagaView {
     pub transaction_id: String,
@@ -193,7 +192,6 @@ pub struct SagaView {
     pub user_id: String,
     pub pattern: String,
     /// PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED.
-    #[schema(value_type = String)]
     pub status: SagaStatus,
     pub current_step: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -205,7 +203,7 @@ pub struct SagaView {
 }
 
 /// The answer of `POST /orders`: the order, its payment (when a remainder is paid by card) and the saga.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PlacedOrder {
     pub order: OrderView,
@@ -781,7 +779,7 @@ impl SagaWorker {
 }
 
 /// `GET /sagas`: a page of the merchant's sagas, newest first (seed 002's shape).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SagaPage {
     pub data: Vec<SagaView>,
@@ -825,7 +823,7 @@ pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Resul
 }
 
 /// `GET /sagas/stats`: how many sagas there are, in all and per status (every status listed, zeros included).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SagaStats {
     pub total: i64,

@@ -9,7 +9,6 @@ use settle_store::{
     StoreError,
     payments::{self as store, EventRow, ListFilter, NewPayment, PaymentRow},
 };
-use utoipa::ToSchema;
 
 use crate::{
     AppError, Context,
@@ -18,19 +17,16 @@ use crate::{
 };
 
 /// A payment as the API shows it.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentView {
     /// 0x + 64 hex; usable as the on-chain bytes32.
-    #[schema(example = "0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a")]
     pub payment_id: String,
     pub merchant_id: String,
     pub order_id: String,
     /// `CHAIN` or `CARD`.
-    #[schema(value_type = String)]
     pub rail: Rail,
     /// Exact integer amount in minor units, as a decimal string.
-    #[schema(example = "1500")]
     pub amount: String,
     pub currency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -68,7 +64,6 @@ pub struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_number: Option<i64>,
     /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
-    #[schema(value_type = String)]
     pub status: PaymentStatus,
     /// Row version; increases with every status change.
     pub version: i64,
@@ -113,7 +108,7 @@ impl From<&PaymentRow> for PaymentView {
 }
 
 /// `GET /payments/{id}/status`.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
     pub payment_id: String,
@@ -123,17 +118,14 @@ pub struct StatusView {
 }
 
 /// One entry of a payment's history.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     /// CREATED, SUBMITTED, CONFIRMED, FAILED or CANCELLED.
     pub event_type: String,
-    #[schema(value_type = Option<String>)]
     pub from_status: Option<PaymentStatus>,
-    #[schema(value_type = String)]
     pub to_status: PaymentStatus,
     pub version: i64,
-    #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
     pub created_at: String,
 }
@@ -152,7 +144,7 @@ impl From<&EventRow> for EventView {
 }
 
 /// A page of payments.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentList {
     pub data: Vec<PaymentView>,
@@ -160,7 +152,7 @@ pub struct PaymentList {
 }
 
 /// A payment's history, oldest first.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventList {
     pub data: Vec<EventView>,
@@ -301,13 +293,12 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
     let view = PaymentView::from(&row);
     settle_store::outbox::enqueue(&txn, merchant_id, "payment.created", &row.payment_id, &event_payload("payment.created", &view), now).await?;
     let body = match secret {
-        Some((client_secret, gateway, forwarder)) => {
-            let mut v = serde_json::to_value(&view).map_err(AppError::internal)?;
-            v["gatewayAddress"] = serde_json::json!(gateway.to_checksum(None));
-            v["forwarderAddress"] = serde_json::json!(forwarder.to_checksum(None));
-            v["clientSecret"] = serde_json::json!(client_secret);
-            body_of(&v)?
-        }
+        Some((client_secret, gateway, forwarder)) => body_of(&CreatedChainPayment {
+            payment: &view,
+            gateway_address: gateway.to_checksum(None),
+            forwarder_address: forwarder.to_checksum(None),
+            client_secret: &client_secret,
+        })?,
         None => body_of(&view)?,
     };
     let reply = Reply { outcome: Outcome::Created, body, replayed: false };
@@ -315,6 +306,18 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
     txn.commit().await.map_err(StoreError::from)?;
     claim.committed();
     Ok((reply, row))
+}
+
+/// What the creation of a CHAIN payment answers: the payment, and what its checkout needs (the contracts, and
+/// the client secret that opens this one payment's checkout routes, shown this once).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreatedChainPayment<'a> {
+    #[serde(flatten)]
+    payment: &'a PaymentView,
+    gateway_address: String,
+    forwarder_address: String,
+    client_secret: &'a str,
 }
 
 fn parse_id(payment_id: &str) -> Result<PaymentId, AppError> {

@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 use settle_store::{StoreError, shop};
-use utoipa::ToSchema;
 
 use crate::{AppError, Context, payments::rfc3339};
 
@@ -41,7 +40,7 @@ fn taken(what: &'static str, e: StoreError) -> AppError {
     }
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub user_id: String,
@@ -68,7 +67,7 @@ impl From<shop::UserRow> for UserView {
     }
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemView {
     pub item_id: String,
@@ -85,7 +84,7 @@ impl From<shop::ItemRow> for ItemView {
     }
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponView {
     pub coupon_id: String,
@@ -93,7 +92,7 @@ pub struct CouponView {
     pub discount: i64,
 }
 
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedCouponView {
     pub issued_coupon_id: String,

@@ -11,6 +11,7 @@ use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{Admin, parse_json},
+    schemas,
 };
 
 /// `POST /merchants`.
@@ -30,7 +31,7 @@ pub struct CreateMerchantRequest {
     post, path = "/merchants", tag = "merchants",
     request_body = CreateMerchantRequest,
     responses(
-        (status = 201, body = CreatedMerchant),
+        (status = 201, body = schemas::CreatedMerchant),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
@@ -63,7 +64,7 @@ pub struct UpdateMerchantRequest {
     params(("merchantId" = String, Path, description = "The merchant")),
     request_body = UpdateMerchantRequest,
     responses(
-        (status = 200, body = Merchant),
+        (status = 200, body = schemas::Merchant),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "No such merchant, or SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),

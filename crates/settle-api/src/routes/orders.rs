@@ -19,6 +19,7 @@ use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{Merchant, Mutation, reply},
+    schemas,
 };
 
 /// `POST /users`.
@@ -40,7 +41,7 @@ pub struct CreateUserRequest {
 
 /// Create a shop user.
 #[utoipa::path(post, path = "/users", tag = "shop", request_body = CreateUserRequest,
-    responses((status = 201, body = UserView), (status = 400, body = ErrorBody), (status = 409, description = "the user exists", body = ErrorBody)),
+    responses((status = 201, body = schemas::UserView), (status = 400, body = ErrorBody), (status = 409, description = "the user exists", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserRequest>) -> Result<(StatusCode, Json<UserView>), ApiError> {
     let b = m.body;
@@ -56,7 +57,7 @@ pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserReque
 
 /// Retrieve a shop user (its points balance).
 #[utoipa::path(get, path = "/users/{userId}", tag = "shop", params(("userId" = String, Path)),
-    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = schemas::UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_user(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
     Ok(Json(shop::user(&st.ctx, &m, &id).await?))
 }
@@ -80,7 +81,7 @@ pub struct CreateItemRequest {
 
 /// Create an item.
 #[utoipa::path(post, path = "/items", tag = "shop", request_body = CreateItemRequest,
-    responses((status = 201, body = ItemView), (status = 400, body = ErrorBody), (status = 409, description = "the item exists", body = ErrorBody)),
+    responses((status = 201, body = schemas::ItemView), (status = 400, body = ErrorBody), (status = 409, description = "the item exists", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_item(State(st): State<AppState>, m: Mutation<CreateItemRequest>) -> Result<(StatusCode, Json<ItemView>), ApiError> {
     let b = m.body;
@@ -90,7 +91,7 @@ pub async fn create_item(State(st): State<AppState>, m: Mutation<CreateItemReque
 
 /// Retrieve an item (its stock).
 #[utoipa::path(get, path = "/items/{itemId}", tag = "shop", params(("itemId" = String, Path)),
-    responses((status = 200, body = ItemView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = schemas::ItemView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_item(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<ItemView>, ApiError> {
     Ok(Json(shop::item(&st.ctx, &m, &id).await?))
 }
@@ -110,7 +111,7 @@ pub struct CreateCouponRequest {
 
 /// Create a coupon.
 #[utoipa::path(post, path = "/coupons", tag = "shop", request_body = CreateCouponRequest,
-    responses((status = 201, body = CouponView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = schemas::CouponView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_coupon(State(st): State<AppState>, m: Mutation<CreateCouponRequest>) -> Result<(StatusCode, Json<CouponView>), ApiError> {
     let b = m.body;
@@ -127,7 +128,7 @@ pub struct IssueCouponRequest {
 
 /// Issue a coupon to a user.
 #[utoipa::path(post, path = "/coupons/{couponId}/issue", tag = "shop", request_body = IssueCouponRequest, params(("couponId" = String, Path)),
-    responses((status = 201, body = IssuedCouponView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 201, body = schemas::IssuedCouponView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn issue_coupon(
     State(st): State<AppState>,
@@ -213,8 +214,8 @@ fn order_input(b: PlaceOrderRequest) -> Result<OrderInput, ApiError> {
 #[utoipa::path(post, path = "/orders", tag = "orders", request_body = PlaceOrderRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses(
-        (status = 201, description = "Placed: the saga is COMPLETED (paid) or IN_PROGRESS (the payment is being decided, or waits for a card)", body = PlacedOrder),
-        (status = 402, description = "The card was declined: the saga is COMPENSATED and everything given back", body = PlacedOrder),
+        (status = 201, description = "Placed: the saga is COMPLETED (paid) or IN_PROGRESS (the payment is being decided, or waits for a card)", body = schemas::PlacedOrder),
+        (status = 402, description = "The card was declined: the saga is COMPENSATED and everything given back", body = schemas::PlacedOrder),
         (status = 400, body = ErrorBody),
         (status = 404, description = "user_not_found or item_not_found; nothing changed", body = ErrorBody),
         (status = 409, description = "user_not_active, purchase_limit_exceeded, insufficient_balance, out_of_stock, item_not_available or coupon_not_usable; nothing changed", body = ErrorBody),
@@ -243,7 +244,7 @@ pub struct PurchaseRequest {
 /// One item paid with points: the same saga as `POST /orders` (no card; points must cover the total).
 #[utoipa::path(post, path = "/purchase", tag = "orders", request_body = PurchaseRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = PlacedOrder), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = schemas::PlacedOrder), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) -> Result<Response, ApiError> {
     let b = m.body;
@@ -261,14 +262,14 @@ pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) 
 
 /// Retrieve an order with its payment and saga.
 #[utoipa::path(get, path = "/orders/{orderId}", tag = "orders", params(("orderId" = String, Path)),
-    responses((status = 200, body = PlacedOrder), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = schemas::PlacedOrder), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_order(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<PlacedOrder>, ApiError> {
     Ok(Json(orders::placed(&st.ctx, &m, &id).await?))
 }
 
 /// Retrieve a saga (its state and steps).
 #[utoipa::path(get, path = "/saga/{transactionId}", tag = "orders", params(("transactionId" = String, Path)),
-    responses((status = 200, body = SagaView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = schemas::SagaView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_saga(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<SagaView>, ApiError> {
     Ok(Json(orders::saga(&st.ctx, &m, &id).await?))
 }
@@ -308,7 +309,7 @@ fn saga_query(raw: Option<&str>) -> Result<orders::SagaQuery, ApiError> {
         ("page" = Option<u64>, Query, description = "From 1 (default 1)"),
         ("limit" = Option<u64>, Query, description = "1 to 100 (default 20)"),
     ),
-    responses((status = 200, body = orders::SagaPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = schemas::SagaPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_sagas(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<orders::SagaPage>, ApiError> {
     let q = saga_query(raw.as_deref())?;
     Ok(Json(orders::list_sagas(&st.ctx, &m, q).await?))
@@ -316,7 +317,7 @@ pub async fn list_sagas(State(st): State<AppState>, Merchant(m): Merchant, RawQu
 
 /// How many sagas, in all and per status.
 #[utoipa::path(get, path = "/sagas/stats", tag = "orders",
-    responses((status = 200, body = orders::SagaStats)), security(("bearer" = [])))]
+    responses((status = 200, body = schemas::SagaStats)), security(("bearer" = [])))]
 pub async fn saga_stats(State(st): State<AppState>, Merchant(m): Merchant) -> Result<Json<orders::SagaStats>, ApiError> {
     Ok(Json(orders::saga_stats(&st.ctx, &m).await?))
 }

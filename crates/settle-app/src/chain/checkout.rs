@@ -8,7 +8,7 @@
 //! the data pays exactly this payment's signed terms, the gas — and simulates the call, then records a relay
 //! request and moves the payment to PROCESSING; the relayer sends it.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use settle_chain::{
     Address, Bytes, U256,
     alloy_sol::{SolCall, SolStruct},
@@ -18,7 +18,6 @@ use settle_chain::{
 };
 use settle_domain::{PaymentId, PaymentStatus, Rail};
 use settle_store::payments::{self as store, Changes, PaymentRow};
-use utoipa::ToSchema;
 
 use super::{Chain, terms::terms_of};
 use crate::{
@@ -30,8 +29,8 @@ use crate::{
 const MIN_GAS: u64 = 60_000;
 
 /// A forward request as a wallet signed it (integers as decimal strings, data as 0x hex).
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ForwardRequestView {
     pub from: String,
     pub to: String,
@@ -43,16 +42,14 @@ pub struct ForwardRequestView {
 }
 
 /// What `GET /payments/{id}/typed-data` answers.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TypedData {
     /// The ForwardRequest, as `eth_signTypedData_v4` takes it.
-    #[schema(value_type = Object)]
     pub forward_request: serde_json::Value,
     /// The same request, as `POST /gasless` takes it back with the signature.
     pub request: ForwardRequestView,
     /// The EIP-2612 permit to sign first (null when the token has none, or when a permit signature was given).
-    #[schema(value_type = Option<Object>)]
     pub permit: Option<serde_json::Value>,
 }
 
@@ -204,8 +201,7 @@ pub async fn typed_data(
 }
 
 /// A signed forward request, as `POST /payments/{id}/gasless` takes it.
-#[derive(Clone, Debug, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Debug)]
 pub struct GaslessInput {
     pub request: ForwardRequestView,
     /// The payer's EIP-712 signature over the request (0x + 130 hex).
@@ -213,12 +209,11 @@ pub struct GaslessInput {
 }
 
 /// What a verified relay request answers.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RelayAccepted {
     pub relay_request_id: String,
     pub payment_id: String,
-    #[schema(value_type = String)]
     pub status: PaymentStatus,
 }
 
@@ -339,13 +334,12 @@ pub async fn authorize_secret(ctx: &Context, payment_id: &str, secret: &str) -> 
 }
 
 /// How `POST /payments/{id}/relay` ended.
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RelayDone {
     pub relay_request_id: String,
     pub payment_id: String,
     /// COMPLETED.
-    #[schema(value_type = String)]
     pub status: PaymentStatus,
     pub tx_hash: Option<String>,
     pub block_number: Option<i64>,

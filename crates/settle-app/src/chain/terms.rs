@@ -4,7 +4,6 @@ use rand::RngCore;
 use serde::Serialize;
 use settle_chain::{Address, B256, U256, contracts::PaymentTerms, eip712};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
 use super::Chain;
 use crate::AppError;
@@ -15,7 +14,7 @@ pub const MIN_EXPIRY_SECS: u64 = 60;
 pub const MAX_EXPIRY_SECS: u64 = 7 * 24 * 3600;
 
 /// The terms as the API shows them (and as `pay` takes them).
-#[derive(Clone, Debug, Serialize, ToSchema)]
+#[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TermsView {
     pub payment_id: String,

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod api_schemas;
 mod bad_input;
 mod cache;
 mod card;

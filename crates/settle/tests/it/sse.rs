@@ -130,11 +130,17 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
 mod two_instances {
     use crate::helpers::{Cache, Db, Variant};
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn sqlite() { super::two_instances_publish_one_gap_free_sequence(Variant { db: Db::Sqlite, cache: Cache::Memory }).await }
+    async fn sqlite() {
+        super::two_instances_publish_one_gap_free_sequence(Variant { db: Db::Sqlite, cache: Cache::Memory }).await
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn postgres() { super::two_instances_publish_one_gap_free_sequence(Variant { db: Db::Postgres, cache: Cache::Redis }).await }
+    async fn postgres() {
+        super::two_instances_publish_one_gap_free_sequence(Variant { db: Db::Postgres, cache: Cache::Redis }).await
+    }
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn mysql() { super::two_instances_publish_one_gap_free_sequence(Variant { db: Db::Mysql, cache: Cache::Redis }).await }
+    async fn mysql() {
+        super::two_instances_publish_one_gap_free_sequence(Variant { db: Db::Mysql, cache: Cache::Redis }).await
+    }
 }
 
 /// Two Settle instances on one database, both running the outbox relay: the lease lets one publish at a time,

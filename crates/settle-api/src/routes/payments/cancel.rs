@@ -3,13 +3,14 @@ use axum::{
     response::Response,
 };
 use serde::Deserialize;
-use settle_app::payments::{self, PaymentView};
+use settle_app::payments;
 use utoipa::ToSchema;
 
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{Mutation, reply},
+    schemas,
 };
 
 /// `POST /payments/{paymentId}/cancel` takes an empty body or `{}`.
@@ -25,7 +26,7 @@ pub struct CancelRequest {}
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key"),
     ),
     responses(
-        (status = 200, description = "Cancelled", body = PaymentView),
+        (status = 200, description = "Cancelled", body = schemas::PaymentView),
         (status = 404, description = "Unknown payment", body = ErrorBody),
         (status = 409, description = "invalid_state: the payment is not PENDING", body = ErrorBody),
     ),

@@ -3,10 +3,7 @@ use axum::{
     response::Response,
 };
 use serde::Deserialize;
-use settle_app::{
-    card::{self, CardInput},
-    payments::PaymentView,
-};
+use settle_app::card::{self, CardInput};
 use settle_domain::{CardNumber, CardType};
 use utoipa::ToSchema;
 
@@ -14,6 +11,7 @@ use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{Mutation, reply},
+    schemas,
 };
 
 /// `POST /payments/{paymentId}/card`. The card number is checked here and sent only to the gateway: Settle
@@ -38,8 +36,8 @@ pub struct CardRequest {
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body"),
     ),
     responses(
-        (status = 202, description = "PROCESSING: the gateway accepted the charge (externalPaymentKey), or its outcome is being resolved", body = PaymentView),
-        (status = 402, description = "FAILED: the gateway declined the card or the amount (failureMessage)", body = PaymentView),
+        (status = 202, description = "PROCESSING: the gateway accepted the charge (externalPaymentKey), or its outcome is being resolved", body = schemas::PaymentView),
+        (status = 402, description = "FAILED: the gateway declined the card or the amount (failureMessage)", body = schemas::PaymentView),
         (status = 400, description = "Invalid card input; nothing was sent", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "invalid_state: not a PENDING CARD payment", body = ErrorBody),

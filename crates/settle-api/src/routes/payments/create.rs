@@ -1,6 +1,6 @@
 use axum::{extract::State, response::Response};
 use serde::Deserialize;
-use settle_app::payments::{self, CreatePayment, PaymentView};
+use settle_app::payments::{self, CreatePayment};
 use settle_domain::{Address, Amount, Currency, OrderId, Rail};
 use utoipa::ToSchema;
 
@@ -8,6 +8,7 @@ use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{Mutation, reply},
+    schemas,
 };
 
 /// Largest chain id accepted (fits a JavaScript number and every backend's BIGINT).
@@ -98,7 +99,7 @@ impl CreatePaymentRequest {
     request_body = CreatePaymentRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body for 24 h")),
     responses(
-        (status = 201, description = "Created", body = PaymentView),
+        (status = 201, description = "Created", body = schemas::CreatedPayment),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 401, description = "No or bad API key", body = ErrorBody),
         (status = 409, description = "duplicate_order, or the same Idempotency-Key still in flight", body = ErrorBody),

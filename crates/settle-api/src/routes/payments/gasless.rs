@@ -6,13 +6,14 @@ use axum::{
     http::StatusCode,
 };
 use serde::Deserialize;
-use settle_app::chain::checkout::{self, GaslessInput, RelayAccepted, RelayDone, Relayed, SignedPermit, TypedData};
+use settle_app::chain::checkout::{self, RelayAccepted, RelayDone, Relayed, SignedPermit, TypedData};
 use utoipa::IntoParams;
 
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{PaymentCaller, parse_json},
+    schemas,
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -33,7 +34,7 @@ pub struct TypedDataQuery {
     get, path = "/payments/{paymentId}/typed-data", tag = "chain",
     params(("paymentId" = String, Path, description = "0x + 64 hex"), TypedDataQuery),
     responses(
-        (status = 200, body = TypedData),
+        (status = 200, body = schemas::TypedData),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "invalid_state: not a PENDING CHAIN payment", body = ErrorBody),
@@ -67,9 +68,9 @@ pub async fn typed_data(
 #[utoipa::path(
     post, path = "/payments/{paymentId}/gasless", tag = "chain",
     params(("paymentId" = String, Path, description = "0x + 64 hex")),
-    request_body = GaslessInput,
+    request_body = schemas::GaslessInput,
     responses(
-        (status = 202, description = "Verified and recorded; the payment is PROCESSING", body = RelayAccepted),
+        (status = 202, description = "Verified and recorded; the payment is PROCESSING", body = schemas::RelayAccepted),
         (status = 400, description = "terms_mismatch, request_expired, simulation_failed or invalid input; nothing relayed", body = ErrorBody),
         (status = 401, description = "invalid_signature", body = ErrorBody),
         (status = 409, description = "invalid_state: not a PENDING CHAIN payment", body = ErrorBody),
@@ -83,8 +84,8 @@ pub async fn gasless(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<RelayAccepted>), ApiError> {
-    let input: GaslessInput = parse_json(&body)?;
-    Ok((StatusCode::ACCEPTED, Json(checkout::gasless(&st.ctx, &m, &id, input).await?)))
+    let input: schemas::GaslessInput = parse_json(&body)?;
+    Ok((StatusCode::ACCEPTED, Json(checkout::gasless(&st.ctx, &m, &id, input.into()).await?)))
 }
 
 /// Relay the payer's signed ForwardRequest (verified as `gasless` does) and wait until the payment is
@@ -93,9 +94,9 @@ pub async fn gasless(
 #[utoipa::path(
     post, path = "/payments/{paymentId}/relay", tag = "chain",
     params(("paymentId" = String, Path, description = "0x + 64 hex")),
-    request_body = GaslessInput,
+    request_body = schemas::GaslessInput,
     responses(
-        (status = 200, description = "COMPLETED", body = RelayDone),
+        (status = 200, description = "COMPLETED", body = schemas::RelayDone),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 409, body = ErrorBody),
@@ -109,8 +110,8 @@ pub async fn relay(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<RelayDone>, ApiError> {
-    let input: GaslessInput = parse_json(&body)?;
-    match checkout::relay_and_wait(&st.ctx, &m, &id, input, st.ctx.settings.relay_wait).await? {
+    let input: schemas::GaslessInput = parse_json(&body)?;
+    match checkout::relay_and_wait(&st.ctx, &m, &id, input.into(), st.ctx.settings.relay_wait).await? {
         Relayed::Done(d) => Ok(Json(d)),
         Relayed::TimedOut(a) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,

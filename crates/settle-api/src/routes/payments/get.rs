@@ -4,13 +4,13 @@ use axum::{
 };
 use settle_app::payments::{self, PaymentView};
 
-use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant};
+use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant, schemas};
 
 /// Retrieve a payment.
 #[utoipa::path(
     get, path = "/payments/{paymentId}", tag = "payments",
     params(("paymentId" = String, Path, description = "0x + 64 hex")),
-    responses((status = 200, body = PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = schemas::PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn get_payment(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<PaymentView>, ApiError> {

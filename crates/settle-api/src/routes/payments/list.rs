@@ -5,7 +5,7 @@ use axum::{
 use settle_app::payments::{self, ListQuery, PaymentList};
 use settle_domain::{OrderId, PaymentId, PaymentStatus};
 
-use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant};
+use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant, schemas};
 
 fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery { limit: 10, ..Default::default() };
@@ -62,7 +62,7 @@ pub(crate) fn percent_decode(s: &str) -> Option<String> {
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
         ("startingAfter" = Option<String>, Query, description = "paymentId of the last item of the previous page"),
     ),
-    responses((status = 200, body = PaymentList), (status = 400, body = ErrorBody)),
+    responses((status = 200, body = schemas::PaymentList), (status = 400, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn list_payments(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<PaymentList>, ApiError> {

@@ -1,0 +1,375 @@
+//! The OpenAPI description of the JSON Settle answers with.
+//!
+//! settle-app serializes each of these representations itself, because one representation goes to several
+//! places from inside the business transaction: a payment's JSON is the HTTP answer, the stored reply an
+//! Idempotency-Key replays, the outbox event that SSE streams and the follower applies, and the cached status.
+//! One serialization, in one place, cannot drift between those channels. What HTTP adds — the schema, its
+//! descriptions and examples, and the constraints `openapi.rs` completes it with — is declared here, in the
+//! crate that owns the document, and settle-app does not depend on the OpenAPI library at all.
+//!
+//! The types below are that declaration: apart from the gasless request, which the API parses, they are never
+//! built. The integration test `api_schemas` holds them
+//! to what the app sends (every property an answer carries is documented, every required one is present, on
+//! every route), and the schema fuzzer checks every answer it provokes against them.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use settle_app::chain::checkout;
+use utoipa::ToSchema;
+
+/// A payment as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentView {
+    /// 0x + 64 hex; usable as the on-chain bytes32.
+    #[schema(example = "0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a")]
+    payment_id: String,
+    merchant_id: String,
+    order_id: String,
+    /// `CHAIN` or `CARD`.
+    rail: String,
+    /// Exact integer amount in minor units, as a decimal string.
+    #[schema(example = "1500")]
+    amount: String,
+    currency: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain_id: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipient_address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    card_last4: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_payment_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure_message: Option<String>,
+    /// Set when the gateway reported something Settle would not apply (another amount or order): an operator
+    /// must look at this payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    flag_reason: Option<String>,
+    /// CHAIN: when the signed terms expire (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
+    /// CHAIN: the terms Settle signed, as the gateway contract's `pay` takes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terms: Option<TermsView>,
+    /// CHAIN: Settle's EIP-712 signature over the terms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    server_signature: Option<String>,
+    /// CHAIN: who paid, the transaction and its block (once seen on chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tx_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    block_number: Option<i64>,
+    /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
+    status: String,
+    /// Row version; increases with every status change.
+    version: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+/// A payment as its creation answers it. A CHAIN payment also carries what its checkout needs: the gateway and
+/// forwarder contracts, and the client secret (`pcs_...`) that opens this one payment's checkout routes, shown
+/// this once.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedPayment {
+    #[serde(flatten)]
+    payment: PaymentView,
+    /// CHAIN: the gateway contract the payer pays through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    gateway_address: Option<String>,
+    /// CHAIN: the forwarder contract of gasless payments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    forwarder_address: Option<String>,
+    /// CHAIN: opens this payment's checkout routes (typed-data, gasless, relay) and nothing else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<String>,
+}
+
+/// The terms as the API shows them (and as `pay` takes them).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TermsView {
+    payment_id: String,
+    token: String,
+    /// Exact integer in the token's base unit, as a decimal string.
+    amount: String,
+    recipient: String,
+    fee_bps: u16,
+    /// Epoch seconds.
+    deadline: u64,
+}
+
+/// `GET /payments/{id}/status`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    payment_id: String,
+    status: String,
+    chain_id: Option<i64>,
+    updated_at: String,
+}
+
+/// One entry of a payment's history.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// CREATED, SUBMITTED, CONFIRMED, FAILED or CANCELLED.
+    event_type: String,
+    from_status: Option<String>,
+    to_status: String,
+    version: i64,
+    #[schema(value_type = Option<Object>)]
+    data: Option<serde_json::Value>,
+    created_at: String,
+}
+
+/// A page of payments.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaymentList {
+    data: Vec<PaymentView>,
+    has_more: bool,
+}
+
+/// A payment's history, oldest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventList {
+    data: Vec<EventView>,
+}
+
+/// A merchant with its API key, shown once at creation.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedMerchant {
+    merchant_id: String,
+    name: String,
+    api_key: String,
+    /// Fee on chain payments, in basis points (signed into each payment's terms; paid to the gateway's treasury).
+    fee_bps: u16,
+}
+
+/// A merchant as administration shows it (no key).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Merchant {
+    merchant_id: String,
+    name: String,
+    /// Fee on chain payments, in basis points, for payments created from now on.
+    fee_bps: u16,
+}
+
+/// A forward request as a wallet signed it (integers as decimal strings, data as 0x hex).
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ForwardRequestView {
+    from: String,
+    to: String,
+    value: String,
+    gas: String,
+    nonce: String,
+    deadline: String,
+    data: String,
+}
+
+/// A signed forward request, as `POST /payments/{id}/gasless` takes it.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GaslessInput {
+    request: ForwardRequestView,
+    /// The payer's EIP-712 signature over the request (0x + 130 hex).
+    signature: String,
+}
+
+impl From<GaslessInput> for checkout::GaslessInput {
+    fn from(i: GaslessInput) -> Self {
+        let r = i.request;
+        Self {
+            request: checkout::ForwardRequestView {
+                from: r.from,
+                to: r.to,
+                value: r.value,
+                gas: r.gas,
+                nonce: r.nonce,
+                deadline: r.deadline,
+                data: r.data,
+            },
+            signature: i.signature,
+        }
+    }
+}
+
+/// What `GET /payments/{id}/typed-data` answers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TypedData {
+    /// The ForwardRequest, as `eth_signTypedData_v4` takes it.
+    #[schema(value_type = Object)]
+    forward_request: serde_json::Value,
+    /// The same request, as `POST /gasless` takes it back with the signature.
+    request: ForwardRequestView,
+    /// The EIP-2612 permit to sign first (null when the token has none, or when a permit signature was given).
+    #[schema(value_type = Option<Object>)]
+    permit: Option<serde_json::Value>,
+}
+
+/// What a verified relay request answers.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayAccepted {
+    relay_request_id: String,
+    payment_id: String,
+    status: String,
+}
+
+/// How `POST /payments/{id}/relay` ended.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RelayDone {
+    relay_request_id: String,
+    payment_id: String,
+    /// COMPLETED.
+    status: String,
+    tx_hash: Option<String>,
+    block_number: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    user_id: String,
+    name: String,
+    /// Points, in minor units.
+    points: i64,
+    /// ACTIVE or SUSPENDED.
+    status: String,
+    /// The most one order may total (0: no limit).
+    purchase_limit: i64,
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemView {
+    item_id: String,
+    name: String,
+    price: i64,
+    stock: i64,
+    available: bool,
+    created_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CouponView {
+    coupon_id: String,
+    name: String,
+    discount: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedCouponView {
+    issued_coupon_id: String,
+    coupon_id: String,
+    user_id: String,
+    /// AVAILABLE or USED.
+    status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLineView {
+    item_id: String,
+    quantity: i64,
+    unit_price: i64,
+}
+
+/// An order. Amounts are integer minor units: `usedPoints + couponDiscount + paidAmount == totalAmount`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    order_id: String,
+    user_id: String,
+    /// PLACED, PAID or CANCELLED.
+    status: String,
+    total_amount: i64,
+    used_points: i64,
+    coupon_discount: i64,
+    paid_amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    issued_coupon_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_id: Option<String>,
+    transaction_id: String,
+    items: Vec<OrderLineView>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    step: String,
+    /// DONE or COMPENSATED.
+    outcome: String,
+    at: String,
+}
+
+/// A purchase saga (`transactionId`), its status and the results of its steps.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaView {
+    transaction_id: String,
+    order_id: String,
+    user_id: String,
+    pattern: String,
+    /// PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED.
+    status: String,
+    current_step: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    version: i64,
+    steps: Vec<StepView>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// The answer of `POST /orders`: the order, its payment (when a remainder is paid by card) and the saga.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedOrder {
+    order: OrderView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment: Option<PaymentView>,
+    saga: SagaView,
+}
+
+/// `GET /sagas`: a page of the merchant's sagas, newest first (seed 002's shape).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaPage {
+    data: Vec<SagaView>,
+    total: u64,
+    page: u64,
+    limit: u64,
+    total_pages: u64,
+}
+
+/// `GET /sagas/stats`: how many sagas there are, in all and per status (every status listed, zeros included).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaStats {
+    total: i64,
+    by_status: BTreeMap<String, i64>,
+}
