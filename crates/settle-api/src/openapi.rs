@@ -46,8 +46,10 @@ fn constraints(place: &str, name: &str) -> Option<Value> {
         (_, "points" | "price" | "stock" | "discount" | "purchaseLimit") => json!({ "minimum": 0, "maximum": MAX_UNITS }),
         (_, "quantity") => json!({ "minimum": 1, "maximum": 10_000 }),
         (_, "pattern") => json!({ "enum": ["orchestration", "choreography", null] }),
-        ("CreateUserRequest", "status") => json!({ "enum": ["ACTIVE", "SUSPENDED", null] }),
-        ("/payments", "status") => json!({ "enum": ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"] }),
+        ("CreateUserRequest", "status") => {
+            json!({ "enum": settle_domain::UserStatus::ALL.map(|s| Some(s.as_str())).into_iter().chain([None]).collect::<Vec<_>>() })
+        }
+        ("/payments", "status") => json!({ "enum": settle_domain::PaymentStatus::ALL.map(|s| s.as_str()) }),
         ("/payments", "orderId") => json!({ "pattern": PRINTABLE }),
         ("/payments" | "/sagas", "limit") => json!({ "minimum": 1, "maximum": 100 }),
         ("/sagas", "status") => json!({ "enum": settle_domain::SagaStatus::ALL.map(|s| s.as_str()) }),

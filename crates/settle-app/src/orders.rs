@@ -15,7 +15,7 @@
 //! CHARGE_CARD; compensation runs them backwards, each giving back only what its recorded result took.
 
 use serde::{Deserialize, Serialize};
-use settle_domain::{PaymentId, PaymentStatus};
+use settle_domain::{CouponStatus, OrderStatus, PaymentId, PaymentStatus, SagaStep, StepOutcome, UserStatus};
 use settle_store::{
     ConnectionTrait, StoreError,
     orders::{self as store, NewOrder, OrderRow, SagaRow},
@@ -122,7 +122,7 @@ fn refusal_of(error: &str) -> AppError {
 }
 
 /// The steps of the purchase, in order; compensation runs them backwards.
-const STEPS: [&str; 5] = ["CHECK_USER", "RESERVE_STOCK", "USE_COUPON", "DEDUCT_POINTS", "CREATE_PAYMENT"];
+const STEPS: [SagaStep; 5] = [SagaStep::CheckUser, SagaStep::ReserveStock, SagaStep::UseCoupon, SagaStep::DeductPoints, SagaStep::CreatePayment];
 
 /// Why an order was refused (nothing changed). `code` is the seed's error, lower-cased.
 fn refused(reason: Refusal, message: impl Into<String>) -> AppError {
@@ -158,8 +158,7 @@ pub struct OrderLineView {
 pub struct OrderView {
     pub order_id: String,
     pub user_id: String,
-    /// PLACED, PAID or CANCELLED.
-    pub status: String,
+    pub status: OrderStatus,
     pub total_amount: i64,
     pub used_points: i64,
     pub coupon_discount: i64,
@@ -177,9 +176,8 @@ pub struct OrderView {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
-    pub step: String,
-    /// DONE or COMPENSATED.
-    pub outcome: String,
+    pub step: SagaStep,
+    pub outcome: StepOutcome,
     pub at: String,
 }
 
@@ -193,7 +191,7 @@ pub struct SagaView {
     pub pattern: String,
     /// PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED.
     pub status: SagaStatus,
-    pub current_step: String,
+    pub current_step: SagaStep,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub version: i64,
@@ -217,7 +215,7 @@ async fn order_view(conn: &impl settle_store::ConnectionTrait, o: &OrderRow) -> 
     Ok(OrderView {
         order_id: o.order_id.clone(),
         user_id: o.user_id.clone(),
-        status: o.status.clone(),
+        status: o.status,
         total_amount: o.total_amount,
         used_points: o.used_points,
         coupon_discount: o.coupon_discount,
@@ -239,7 +237,7 @@ async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Re
         user_id: s.user_id.clone(),
         pattern: s.pattern.clone(),
         status: s.status,
-        current_step: s.current_step.clone(),
+        current_step: s.current_step,
         error: s.error.clone(),
         version: s.version,
         steps: steps.into_iter().map(|r| StepView { step: r.step, outcome: r.outcome, at: rfc3339(r.created_at) }).collect(),
@@ -399,7 +397,7 @@ async fn compensate_now(ctx: &Context, merchant_id: &str, saga_id: &str, reason:
 /// CHECK_USER: the user exists and is active.
 pub(crate) async fn check_user(conn: &impl ConnectionTrait, merchant_id: &str, user_id: &str) -> Result<shop::UserRow, AppError> {
     let user = shop::find_user(conn, merchant_id, user_id).await?.ok_or_else(|| refused(Refusal::UserNotFound, "no such user"))?;
-    if user.status != shop::ACTIVE {
+    if user.status != UserStatus::Active {
         return Err(refused(Refusal::UserNotActive, format!("the user is {}", user.status)));
     }
     Ok(user)
@@ -467,8 +465,8 @@ pub(crate) async fn use_coupon(
     now: i64,
 ) -> Result<i64, AppError> {
     let usable = match shop::find_issued(conn, merchant_id, issued_id).await? {
-        Some(c) if c.user_id == user_id && c.status == shop::AVAILABLE => match shop::find_coupon(conn, merchant_id, &c.coupon_id).await? {
-            Some(coupon) if shop::set_coupon_status(conn, &c, shop::USED, now).await? => Some(coupon.discount.min(left)),
+        Some(c) if c.user_id == user_id && c.status == CouponStatus::Available => match shop::find_coupon(conn, merchant_id, &c.coupon_id).await? {
+            Some(coupon) if shop::set_coupon_status(conn, &c, CouponStatus::Used, now).await? => Some(coupon.discount.min(left)),
             _ => None,
         },
         _ => None,
@@ -528,39 +526,40 @@ pub(crate) async fn create_payment(
 /// The compensations of DEDUCT_POINTS, USE_COUPON and RESERVE_STOCK. Each acts only on a step recorded DONE
 /// and not yet COMPENSATED, and records its COMPENSATED result with its change: running one twice gives back
 /// nothing twice, and a step that never ran (a saga refused before it) has nothing given back and no result.
-async fn to_compensate(conn: &impl ConnectionTrait, saga_id: &str, step: &str) -> Result<bool, AppError> {
-    Ok(store::step_recorded(conn, saga_id, step, "DONE").await? && !store::step_recorded(conn, saga_id, step, "COMPENSATED").await?)
+async fn to_compensate(conn: &impl ConnectionTrait, saga_id: &str, step: SagaStep) -> Result<bool, AppError> {
+    Ok(store::step_recorded(conn, saga_id, step, StepOutcome::Done).await?
+        && !store::step_recorded(conn, saga_id, step, StepOutcome::Compensated).await?)
 }
 
 pub(crate) async fn restore_points(conn: &impl ConnectionTrait, o: &OrderRow, now: i64) -> Result<(), AppError> {
-    if to_compensate(conn, &o.saga_id, "DEDUCT_POINTS").await? {
+    if to_compensate(conn, &o.saga_id, SagaStep::DeductPoints).await? {
         if o.used_points > 0 {
             shop::give_points(conn, &o.merchant_id, &o.user_id, o.used_points, now).await?;
         }
-        store::record_step(conn, &o.saga_id, "DEDUCT_POINTS", "COMPENSATED", None, now).await?;
+        store::record_step(conn, &o.saga_id, SagaStep::DeductPoints, StepOutcome::Compensated, None, now).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn release_coupon(conn: &impl ConnectionTrait, o: &OrderRow, now: i64) -> Result<(), AppError> {
-    if to_compensate(conn, &o.saga_id, "USE_COUPON").await? {
+    if to_compensate(conn, &o.saga_id, SagaStep::UseCoupon).await? {
         if let Some(issued) = &o.issued_coupon_id
             && let Some(c) = shop::find_issued(conn, &o.merchant_id, issued).await?
-            && c.status == shop::USED
+            && c.status == CouponStatus::Used
         {
-            shop::set_coupon_status(conn, &c, shop::AVAILABLE, now).await?;
+            shop::set_coupon_status(conn, &c, CouponStatus::Available, now).await?;
         }
-        store::record_step(conn, &o.saga_id, "USE_COUPON", "COMPENSATED", None, now).await?;
+        store::record_step(conn, &o.saga_id, SagaStep::UseCoupon, StepOutcome::Compensated, None, now).await?;
     }
     Ok(())
 }
 
 pub(crate) async fn return_stock(conn: &impl ConnectionTrait, o: &OrderRow, now: i64) -> Result<(), AppError> {
-    if to_compensate(conn, &o.saga_id, "RESERVE_STOCK").await? {
+    if to_compensate(conn, &o.saga_id, SagaStep::ReserveStock).await? {
         for line in store::order_items(conn, &o.order_id).await? {
             shop::return_stock(conn, &o.merchant_id, &line.item_id, line.quantity, now).await?;
         }
-        store::record_step(conn, &o.saga_id, "RESERVE_STOCK", "COMPENSATED", None, now).await?;
+        store::record_step(conn, &o.saga_id, SagaStep::ReserveStock, StepOutcome::Compensated, None, now).await?;
     }
     Ok(())
 }
@@ -598,17 +597,17 @@ async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput) -> R
         pattern: ORCHESTRATION.into(),
         lines: lines.clone(),
     };
-    let (status, step) = if paid == 0 { (COMPLETED, "DONE") } else { (IN_PROGRESS, "PAYMENT") };
+    let (status, step) = if paid == 0 { (COMPLETED, SagaStep::Done) } else { (IN_PROGRESS, SagaStep::Payment) };
     store::insert_order(&txn, merchant_id, &new, status, step, now).await?;
     let mut steps = STEPS.to_vec();
     if paid == 0 {
-        steps.push("CHARGE_CARD");
+        steps.push(SagaStep::ChargeCard);
     }
     store::record_new_steps(&txn, &saga_id, &steps, now).await?;
     let o = store::find_order(&txn, merchant_id, &order_id).await?.ok_or(AppError::NotFound("order"))?;
     take_lines(&txn, merchant_id, &lines, now).await?;
     if paid == 0 {
-        store::set_order_status(&txn, o.id, store::PLACED, store::PAID, now).await?;
+        store::set_order_status(&txn, o.id, OrderStatus::Placed, OrderStatus::Paid, now).await?;
         store::insert_log(&txn, merchant_id, &o, "PURCHASE", now).await?;
         store::notify(&txn, merchant_id, &o.user_id, &saga_id, &format!("Order {order_id} is paid"), now).await?;
     }
@@ -701,9 +700,9 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
     let txn = settle_store::begin(&ctx.db).await?;
     let mut moved_payment = None;
     if complete {
-        let Some(_) = store::set_saga(&txn, s, COMPLETED, "DONE", None, now).await? else { return reload(ctx, saga_id).await };
-        store::set_order_status(&txn, o.id, store::PLACED, store::PAID, now).await?;
-        store::record_step(&txn, saga_id, "CHARGE_CARD", "DONE", None, now).await?;
+        let Some(_) = store::set_saga(&txn, s, COMPLETED, SagaStep::Done, None, now).await? else { return reload(ctx, saga_id).await };
+        store::set_order_status(&txn, o.id, OrderStatus::Placed, OrderStatus::Paid, now).await?;
+        store::record_step(&txn, saga_id, SagaStep::ChargeCard, StepOutcome::Done, None, now).await?;
         store::insert_log(&txn, merchant_id, &o, "PURCHASE", now).await?;
         store::notify(&txn, merchant_id, &o.user_id, saga_id, &format!("Order {} is paid", o.order_id), now).await?;
     } else {
@@ -711,7 +710,7 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
             .map(str::to_owned)
             .or_else(|| payment.as_ref().and_then(|p| p.failure_message.clone()))
             .unwrap_or_else(|| "the payment failed".into());
-        let Some(_) = store::set_saga(&txn, s, COMPENSATED, "DONE", Some(&why), now).await? else { return reload(ctx, saga_id).await };
+        let Some(_) = store::set_saga(&txn, s, COMPENSATED, SagaStep::Done, Some(&why), now).await? else { return reload(ctx, saga_id).await };
         // Reverse order: the payment, points, coupon, stock, then the order.
         if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Pending) {
             let data = serde_json::json!({"code": "order_compensated", "message": why});
@@ -722,11 +721,11 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
                 None => return reload(ctx, saga_id).await,
             }
         }
-        store::record_step(&txn, saga_id, "CREATE_PAYMENT", "COMPENSATED", None, now).await?;
+        store::record_step(&txn, saga_id, SagaStep::CreatePayment, StepOutcome::Compensated, None, now).await?;
         restore_points(&txn, &o, now).await?;
         release_coupon(&txn, &o, now).await?;
         return_stock(&txn, &o, now).await?;
-        store::set_order_status(&txn, o.id, store::PLACED, store::CANCELLED, now).await?;
+        store::set_order_status(&txn, o.id, OrderStatus::Placed, OrderStatus::Cancelled, now).await?;
         store::notify(&txn, merchant_id, &o.user_id, saga_id, &format!("Order {} was cancelled: {why}", o.order_id), now).await?;
     }
     txn.commit().await.map_err(StoreError::from)?;

@@ -1,6 +1,7 @@
 //! The merchant's shop: users with points, items with stock, coupons issued to users (what orders use).
 
 use serde::Serialize;
+use settle_domain::{CouponStatus, UserStatus};
 use settle_store::{StoreError, shop};
 
 use crate::{AppError, Context, payments::rfc3339};
@@ -47,8 +48,7 @@ pub struct UserView {
     pub name: String,
     /// Points, in minor units.
     pub points: i64,
-    /// ACTIVE or SUSPENDED.
-    pub status: String,
+    pub status: UserStatus,
     /// The most one order may total (0: no limit).
     pub purchase_limit: i64,
     pub created_at: String,
@@ -98,8 +98,7 @@ pub struct IssuedCouponView {
     pub issued_coupon_id: String,
     pub coupon_id: String,
     pub user_id: String,
-    /// AVAILABLE or USED.
-    pub status: String,
+    pub status: CouponStatus,
 }
 
 impl From<shop::IssuedCouponRow> for IssuedCouponView {
@@ -113,9 +112,6 @@ pub async fn create_user(ctx: &Context, merchant_id: &str, u: shop::NewUser) -> 
     check_name(&u.name)?;
     check_units("points", u.points)?;
     check_units("purchaseLimit", u.purchase_limit)?;
-    if u.status != shop::ACTIVE && u.status != shop::SUSPENDED {
-        return Err(AppError::invalid("status", "status must be ACTIVE or SUSPENDED"));
-    }
     let user_id = u.user_id.clone();
     shop::insert_user(&ctx.db, merchant_id, u, settle_store::now_ms()).await.map_err(|e| taken("user", e))?;
     user(ctx, merchant_id, &user_id).await
@@ -160,11 +156,14 @@ pub async fn issue_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, use
 /// item-potion, item-out-of-stock, item-disabled.
 pub async fn seed_demo(ctx: &Context, merchant_id: &str) -> Result<(), AppError> {
     let now = settle_store::now_ms();
-    let users =
-        [("user-123", "Kim", 100_000, shop::ACTIVE), ("user-456", "Lee", 50_000, shop::ACTIVE), ("user-suspended", "Park", 10_000, shop::SUSPENDED)];
+    let users = [
+        ("user-123", "Kim", 100_000, UserStatus::Active),
+        ("user-456", "Lee", 50_000, UserStatus::Active),
+        ("user-suspended", "Park", 10_000, UserStatus::Suspended),
+    ];
     for (id, name, points, status) in users {
         if shop::find_user(&ctx.db, merchant_id, id).await?.is_none() {
-            let u = shop::NewUser { user_id: id.into(), name: name.into(), points, status: status.into(), purchase_limit: 0 };
+            let u = shop::NewUser { user_id: id.into(), name: name.into(), points, status, purchase_limit: 0 };
             ignore_taken(shop::insert_user(&ctx.db, merchant_id, u, now).await)?;
         }
     }

@@ -28,4 +28,4 @@ pub use error::DomainError;
 pub use ids::{OrderId, PaymentId};
 pub use names::UnknownName;
 pub use payment::{EventType, PaymentStatus, Rail, Transition};
-pub use saga::SagaStatus;
+pub use saga::{CouponStatus, OrderStatus, SagaStatus, SagaStep, StepOutcome, UserStatus};

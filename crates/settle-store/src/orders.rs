@@ -9,7 +9,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
-use settle_domain::SagaStatus;
+use settle_domain::{OrderStatus, SagaStatus, SagaStep, StepOutcome};
 
 use crate::{
     StoreError,
@@ -20,10 +20,6 @@ pub use order::Model as OrderRow;
 pub use order_item::Model as OrderItemRow;
 pub use saga_state::Model as SagaRow;
 pub use saga_step_result::Model as StepRow;
-
-pub const PLACED: &str = "PLACED";
-pub const PAID: &str = "PAID";
-pub const CANCELLED: &str = "CANCELLED";
 
 /// A new order, its lines and its saga, written together when the order is placed.
 #[derive(Clone, Debug)]
@@ -48,14 +44,14 @@ pub async fn insert_order(
     merchant_id: &str,
     o: &NewOrder,
     saga_status: SagaStatus,
-    step: &str,
+    step: SagaStep,
     now: i64,
 ) -> Result<(), StoreError> {
     let row = order::ActiveModel {
         merchant_id: Set(merchant_id.to_owned()),
         order_id: Set(o.order_id.clone()),
         user_id: Set(o.user_id.clone()),
-        status: Set(PLACED.to_owned()),
+        status: Set(OrderStatus::Placed),
         total_amount: Set(o.total_amount),
         used_points: Set(o.used_points),
         coupon_discount: Set(o.coupon_discount),
@@ -86,7 +82,7 @@ pub async fn insert_order(
         user_id: Set(o.user_id.clone()),
         pattern: Set(o.pattern.clone()),
         status: Set(saga_status),
-        current_step: Set(step.to_owned()),
+        current_step: Set(step),
         error: Set(None),
         version: Set(1),
         created_at: Set(now),
@@ -106,7 +102,7 @@ pub async fn order_items(conn: &impl ConnectionTrait, order_id: &str) -> Result<
 }
 
 /// Moves an order from `from` to `to`; false when it was not in `from`.
-pub async fn set_order_status(conn: &impl ConnectionTrait, id: i64, from: &str, to: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn set_order_status(conn: &impl ConnectionTrait, id: i64, from: OrderStatus, to: OrderStatus, now: i64) -> Result<bool, StoreError> {
     let res = order::Entity::update_many()
         .col_expr(order::Column::Status, Expr::value(to))
         .col_expr(order::Column::UpdatedAt, Expr::value(now))
@@ -131,7 +127,7 @@ pub async fn set_saga(
     conn: &impl ConnectionTrait,
     s: &SagaRow,
     status: SagaStatus,
-    step: &str,
+    step: SagaStep,
     error: Option<&str>,
     now: i64,
 ) -> Result<Option<SagaRow>, StoreError> {
@@ -148,7 +144,7 @@ pub async fn set_saga(
     if res.rows_affected != 1 {
         return Ok(None);
     }
-    Ok(Some(SagaRow { status, current_step: step.to_owned(), error: error.map(str::to_owned), version: s.version + 1, updated_at: now, ..s.clone() }))
+    Ok(Some(SagaRow { status, current_step: step, error: error.map(str::to_owned), version: s.version + 1, updated_at: now, ..s.clone() }))
 }
 
 /// Marks a saga as looked at (its `updated_at`), so the recovery worker's next batch moves on to others.
@@ -165,8 +161,8 @@ pub async fn touch_saga(conn: &impl ConnectionTrait, id: i64, now: i64) -> Resul
 pub async fn record_step(
     conn: &impl ConnectionTrait,
     saga_id: &str,
-    step: &str,
-    outcome: &str,
+    step: SagaStep,
+    outcome: StepOutcome,
     data: Option<String>,
     now: i64,
 ) -> Result<(), StoreError> {
@@ -181,8 +177,8 @@ pub async fn record_step(
     }
     let row = saga_step_result::ActiveModel {
         saga_id: Set(saga_id.to_owned()),
-        step: Set(step.to_owned()),
-        outcome: Set(outcome.to_owned()),
+        step: Set(step),
+        outcome: Set(outcome),
         data: Set(data),
         created_at: Set(now),
         ..Default::default()
@@ -192,11 +188,11 @@ pub async fn record_step(
 }
 
 /// Records the results of a new saga's steps, all DONE, in one statement.
-pub async fn record_new_steps(conn: &impl ConnectionTrait, saga_id: &str, steps: &[&str], now: i64) -> Result<(), StoreError> {
+pub async fn record_new_steps(conn: &impl ConnectionTrait, saga_id: &str, steps: &[SagaStep], now: i64) -> Result<(), StoreError> {
     let rows = steps.iter().map(|step| saga_step_result::ActiveModel {
         saga_id: Set(saga_id.to_owned()),
-        step: Set((*step).to_owned()),
-        outcome: Set("DONE".to_owned()),
+        step: Set(*step),
+        outcome: Set(StepOutcome::Done),
         data: Set(None),
         created_at: Set(now),
         ..Default::default()
@@ -323,7 +319,7 @@ pub async fn set_order_payment(conn: &impl ConnectionTrait, id: i64, payment_id:
 }
 
 /// Whether a saga's step has a result with this outcome.
-pub async fn step_recorded(conn: &impl ConnectionTrait, saga_id: &str, step: &str, outcome: &str) -> Result<bool, StoreError> {
+pub async fn step_recorded(conn: &impl ConnectionTrait, saga_id: &str, step: SagaStep, outcome: StepOutcome) -> Result<bool, StoreError> {
     Ok(saga_step_result::Entity::find()
         .filter(saga_step_result::Column::SagaId.eq(saga_id))
         .filter(saga_step_result::Column::Step.eq(step))

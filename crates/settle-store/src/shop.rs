@@ -10,6 +10,8 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
+use settle_domain::{CouponStatus, UserStatus};
+
 use crate::{
     StoreError,
     entity::{coupon, issued_coupon, item, shop_user},
@@ -20,18 +22,13 @@ pub use issued_coupon::Model as IssuedCouponRow;
 pub use item::Model as ItemRow;
 pub use shop_user::Model as UserRow;
 
-pub const ACTIVE: &str = "ACTIVE";
-pub const SUSPENDED: &str = "SUSPENDED";
-pub const AVAILABLE: &str = "AVAILABLE";
-pub const USED: &str = "USED";
-
 /// A new shop user.
 #[derive(Clone, Debug)]
 pub struct NewUser {
     pub user_id: String,
     pub name: String,
     pub points: i64,
-    pub status: String,
+    pub status: UserStatus,
     pub purchase_limit: i64,
 }
 
@@ -177,7 +174,7 @@ pub async fn issue_coupon(
         issued_coupon_id: Set(issued_coupon_id.to_owned()),
         coupon_id: Set(coupon_id.to_owned()),
         user_id: Set(user_id.to_owned()),
-        status: Set(AVAILABLE.to_owned()),
+        status: Set(CouponStatus::Available),
         version: Set(1),
         created_at: Set(now),
         updated_at: Set(now),
@@ -197,7 +194,7 @@ pub async fn find_issued(conn: &impl ConnectionTrait, merchant_id: &str, issued_
 
 /// Moves an issued coupon between AVAILABLE and USED, by a compare-and-set on its version; false when it
 /// changed meanwhile.
-pub async fn set_coupon_status(conn: &impl ConnectionTrait, c: &IssuedCouponRow, to: &str, now: i64) -> Result<bool, StoreError> {
+pub async fn set_coupon_status(conn: &impl ConnectionTrait, c: &IssuedCouponRow, to: CouponStatus, now: i64) -> Result<bool, StoreError> {
     let res = issued_coupon::Entity::update_many()
         .col_expr(issued_coupon::Column::Status, Expr::value(to))
         .col_expr(issued_coupon::Column::Version, Expr::value(c.version + 1))

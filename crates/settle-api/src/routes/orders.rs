@@ -12,7 +12,7 @@ use settle_app::{
     orders::{self, OrderInput, PlacedOrder, SagaView},
     shop::{self, CouponView, IssuedCouponView, ItemView, NewItem, NewUser, UserView},
 };
-use settle_domain::{CardNumber, CardType};
+use settle_domain::{CardNumber, CardType, UserStatus};
 use utoipa::ToSchema;
 
 use crate::{
@@ -49,7 +49,10 @@ pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserReque
         user_id: b.user_id,
         name: b.name,
         points: b.points,
-        status: b.status.unwrap_or_else(|| "ACTIVE".into()),
+        status: match b.status.as_deref() {
+            None => UserStatus::Active,
+            Some(s) => s.parse().map_err(|()| ApiError::invalid("status", "status must be ACTIVE or SUSPENDED"))?,
+        },
         purchase_limit: b.purchase_limit.unwrap_or(0),
     };
     Ok((StatusCode::CREATED, Json(shop::create_user(&st.ctx, &m.merchant, u).await?)))

@@ -22,7 +22,7 @@
 
 use futures::StreamExt;
 use serde_json::{Value, json};
-use settle_domain::PaymentStatus;
+use settle_domain::{OrderStatus, PaymentStatus, SagaStep, StepOutcome};
 use settle_store::{
     DatabaseTransaction, StoreError, TransactionTrait,
     orders::{self as store, NewOrder, OrderRow, SagaRow},
@@ -152,7 +152,7 @@ pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput) 
         pattern: CHOREOGRAPHY.into(),
         lines,
     };
-    store::insert_order(&txn, merchant_id, &new, IN_PROGRESS, "CHECK_USER", now).await?;
+    store::insert_order(&txn, merchant_id, &new, IN_PROGRESS, SagaStep::CheckUser, now).await?;
     let data = json!({
         "sagaId": saga_id, "orderId": order_id, "userId": input.user_id,
         "usePoints": input.use_points, "allInPoints": input.all_in_points,
@@ -202,7 +202,7 @@ pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<SagaStatus, Ap
 /// What a handler decided: the saga's next status and step, and the event it emits.
 struct Next {
     status: SagaStatus,
-    step: &'static str,
+    step: SagaStep,
     error: Option<String>,
     topic: &'static str,
     data: Value,
@@ -214,14 +214,14 @@ async fn finish_step(
     txn: &DatabaseTransaction,
     sp: DatabaseTransaction,
     result: Result<Value, AppError>,
-    name: &'static str,
+    name: SagaStep,
     data: &Value,
     next: Next,
 ) -> Result<Next, AppError> {
     match result {
         Ok(extra) => {
             sp.commit().await.map_err(StoreError::from)?;
-            store::record_step(txn, data_saga(data), name, "DONE", None, settle_store::now_ms()).await?;
+            store::record_step(txn, data_saga(data), name, StepOutcome::Done, None, settle_store::now_ms()).await?;
             Ok(Next { data: merge(data, extra), ..next })
         }
         Err(AppError::OrderRefused { reason, message }) => {
@@ -309,7 +309,7 @@ async fn decide(
         (Consumer::Users, STARTED) if forward => {
             let sp = sp().await?;
             let r = async { check_limit(&check_user(&sp, m, user).await?, o.total_amount).map(|_| json!({})) }.await;
-            finish_step(txn, sp, r, "CHECK_USER", data, next(USER_CHECKED, "RESERVE_STOCK")).await?
+            finish_step(txn, sp, r, SagaStep::CheckUser, data, next(USER_CHECKED, SagaStep::ReserveStock)).await?
         }
         (Consumer::Stock, USER_CHECKED) if forward => {
             let sp = sp().await?;
@@ -318,7 +318,7 @@ async fn decide(
                 reserve_stock(&sp, m, &items, now).await.map(|()| json!({}))
             }
             .await;
-            finish_step(txn, sp, r, "RESERVE_STOCK", data, next(STOCK_RESERVED, "USE_COUPON")).await?
+            finish_step(txn, sp, r, SagaStep::ReserveStock, data, next(STOCK_RESERVED, SagaStep::UseCoupon)).await?
         }
         (Consumer::Coupons, STOCK_RESERVED) if forward => {
             let sp = sp().await?;
@@ -331,7 +331,7 @@ async fn decide(
                 Ok(json!({"couponDiscount": discount}))
             }
             .await;
-            finish_step(txn, sp, r, "USE_COUPON", data, next(COUPON_USED, "DEDUCT_POINTS")).await?
+            finish_step(txn, sp, r, SagaStep::UseCoupon, data, next(COUPON_USED, SagaStep::DeductPoints)).await?
         }
         (Consumer::Points, COUPON_USED) if forward => {
             let sp = sp().await?;
@@ -344,7 +344,7 @@ async fn decide(
                 Ok(json!({"usedPoints": points}))
             }
             .await;
-            finish_step(txn, sp, r, "DEDUCT_POINTS", data, next(POINTS_DEDUCTED, "CREATE_PAYMENT")).await?
+            finish_step(txn, sp, r, SagaStep::DeductPoints, data, next(POINTS_DEDUCTED, SagaStep::CreatePayment)).await?
         }
         (Consumer::Payments, POINTS_DEDUCTED) if forward => {
             let sp = sp().await?;
@@ -356,7 +356,7 @@ async fn decide(
                 Ok(json!({"paymentId": payment_id}))
             }
             .await;
-            finish_step(txn, sp, r, "CREATE_PAYMENT", data, next(PAYMENT_CREATED, "PAYMENT")).await?
+            finish_step(txn, sp, r, SagaStep::CreatePayment, data, next(PAYMENT_CREATED, SagaStep::Payment)).await?
         }
         // Nothing left to pay (points and coupon): the order is paid now.
         (Consumer::Orders, PAYMENT_CREATED) if forward && o.payment_id.is_none() => complete(txn, o, data, now).await?,
@@ -366,34 +366,34 @@ async fn decide(
                 .await?
                 .and_then(|p| p.failure_message)
                 .unwrap_or_else(|| format!("the payment ended: {t}"));
-            store::record_step(txn, &saga.saga_id, "CREATE_PAYMENT", "COMPENSATED", None, now).await?;
-            Next { status: COMPENSATING, step: "COMPENSATE", error: Some(why), topic: COMPENSATE, data: data.clone() }
+            store::record_step(txn, &saga.saga_id, SagaStep::CreatePayment, StepOutcome::Compensated, None, now).await?;
+            Next { status: COMPENSATING, step: SagaStep::Compensate, error: Some(why), topic: COMPENSATE, data: data.clone() }
         }
         (Consumer::Orders, REFUSED) if forward => {
             let why = format!("{}: {}", data["code"].as_str().unwrap_or("refused"), data["message"].as_str().unwrap_or_default());
-            Next { status: COMPENSATING, step: "COMPENSATE", error: Some(why), topic: COMPENSATE, data: data.clone() }
+            Next { status: COMPENSATING, step: SagaStep::Compensate, error: Some(why), topic: COMPENSATE, data: data.clone() }
         }
         (Consumer::Points, COMPENSATE) if compensating => {
             restore_points(txn, o, now).await?;
-            back(POINTS_RESTORED, "USE_COUPON")
+            back(POINTS_RESTORED, SagaStep::UseCoupon)
         }
         (Consumer::Coupons, POINTS_RESTORED) if compensating => {
             release_coupon(txn, o, now).await?;
-            back(COUPON_RELEASED, "RESERVE_STOCK")
+            back(COUPON_RELEASED, SagaStep::ReserveStock)
         }
         (Consumer::Stock, COUPON_RELEASED) if compensating => {
             return_stock(txn, o, now).await?;
-            back(STOCK_RETURNED, "CANCEL_ORDER")
+            back(STOCK_RETURNED, SagaStep::CancelOrder)
         }
         (Consumer::Orders, STOCK_RETURNED) if compensating => {
-            store::set_order_status(txn, o.id, store::PLACED, store::CANCELLED, now).await?;
+            store::set_order_status(txn, o.id, OrderStatus::Placed, OrderStatus::Cancelled, now).await?;
             let why = saga.error.clone().unwrap_or_default();
             store::notify(txn, m, user, &saga.saga_id, &format!("Order {} was cancelled: {why}", o.order_id), now).await?;
             // A saga whose payment was created and then failed is compensated; one refused before is FAILED.
-            let paid_step = store::step_recorded(txn, &saga.saga_id, "CREATE_PAYMENT", "DONE").await?;
+            let paid_step = store::step_recorded(txn, &saga.saga_id, SagaStep::CreatePayment, StepOutcome::Done).await?;
             let (status, topic) = if paid_step { (COMPENSATED, "saga.compensated") } else { (FAILED, "saga.failed") };
             metrics::counter!("settle_sagas_ended_total", "status" => status.as_str()).increment(1);
-            Next { status, step: "DONE", error: saga.error.clone(), topic, data: data.clone() }
+            Next { status, step: SagaStep::Done, error: saga.error.clone(), topic, data: data.clone() }
         }
         _ => return Ok(None),
     }))
@@ -401,12 +401,12 @@ async fn decide(
 
 /// The order is paid: PAID, its transaction log and notification, saga COMPLETED.
 async fn complete(txn: &DatabaseTransaction, o: &OrderRow, data: &Value, now: i64) -> Result<Next, AppError> {
-    store::set_order_status(txn, o.id, store::PLACED, store::PAID, now).await?;
-    store::record_step(txn, &o.saga_id, "CHARGE_CARD", "DONE", None, now).await?;
+    store::set_order_status(txn, o.id, OrderStatus::Placed, OrderStatus::Paid, now).await?;
+    store::record_step(txn, &o.saga_id, SagaStep::ChargeCard, StepOutcome::Done, None, now).await?;
     store::insert_log(txn, &o.merchant_id, o, "PURCHASE", now).await?;
     store::notify(txn, &o.merchant_id, &o.user_id, &o.saga_id, &format!("Order {} is paid", o.order_id), now).await?;
     metrics::counter!("settle_sagas_ended_total", "status" => COMPLETED.as_str()).increment(1);
-    Ok(Next { status: COMPLETED, step: "DONE", error: None, topic: "saga.completed", data: data.clone() })
+    Ok(Next { status: COMPLETED, step: SagaStep::Done, error: None, topic: "saga.completed", data: data.clone() })
 }
 
 /// Delivers outbox events to the choreography's consumers, in seq order; one instance at a time.

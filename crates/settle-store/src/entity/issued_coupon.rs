@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::CouponStatus;
 
 /// A coupon issued to one user: AVAILABLE until an order uses it (version compare-and-set).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub issued_coupon_id: String,
     pub coupon_id: String,
     pub user_id: String,
-    pub status: String,
+    pub status: CouponStatus,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,

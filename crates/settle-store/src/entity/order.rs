@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::OrderStatus;
 
 /// An order: PLACED, then PAID or CANCELLED; used_points + coupon_discount + paid_amount == total_amount.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -9,7 +10,7 @@ pub struct Model {
     pub merchant_id: String,
     pub order_id: String,
     pub user_id: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_amount: i64,
     pub used_points: i64,
     pub coupon_discount: i64,

@@ -1,5 +1,5 @@
 use sea_orm::entity::prelude::*;
-use settle_domain::SagaStatus;
+use settle_domain::{SagaStatus, SagaStep};
 
 /// A purchase saga: its pattern, status and the step it is at.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,7 +13,7 @@ pub struct Model {
     pub user_id: String,
     pub pattern: String,
     pub status: SagaStatus,
-    pub current_step: String,
+    pub current_step: SagaStep,
     pub error: Option<String>,
     pub version: i64,
     pub created_at: i64,

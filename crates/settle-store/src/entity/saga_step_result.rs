@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::{SagaStep, StepOutcome};
 
 /// What one step of a saga did (DONE or COMPENSATED), recorded before the next starts.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -7,8 +8,8 @@ pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
     pub saga_id: String,
-    pub step: String,
-    pub outcome: String,
+    pub step: SagaStep,
+    pub outcome: StepOutcome,
     pub data: Option<String>,
     pub created_at: i64,
 }

@@ -1,4 +1,5 @@
 use sea_orm::entity::prelude::*;
+use settle_domain::UserStatus;
 
 /// A shop user: points balance (minor units), ACTIVE or SUSPENDED, and the most one order may total.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -10,7 +11,7 @@ pub struct Model {
     pub user_id: String,
     pub name: String,
     pub points: i64,
-    pub status: String,
+    pub status: UserStatus,
     pub purchase_limit: i64,
     pub created_at: i64,
     pub updated_at: i64,

@@ -767,9 +767,9 @@ async fn an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one
     // Reads are served from the entry (one marked here, as a newer version, to tell it apart).
     let mut marked = read.clone();
     marked["version"] = json!(version + 1);
-    marked["currentStep"] = json!("FROM_CACHE");
+    marked["error"] = json!("read from the cache");
     app.ctx.cache.put_doc(&key, version + 1, marked.to_string()).await;
-    assert_eq!(app.get(&format!("/saga/{saga_id}")).await.body["currentStep"], "FROM_CACHE");
+    assert_eq!(app.get(&format!("/saga/{saga_id}")).await.body["error"], "read from the cache");
     // Another merchant's key reads nothing of it.
     let other = app.other_merchant("Other shop").await;
     let r = app.request(reqwest::Method::GET, &format!("/saga/{saga_id}"), Some(&other), None, &[]).await;
