@@ -622,6 +622,12 @@ async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput) -> R
 /// The order, its payment and its saga, as of one moment (one snapshot: an order is never shown PLACED beside
 /// the saga that made it PAID).
 pub async fn placed(ctx: &Context, merchant_id: &str, order_id: &str) -> Result<PlacedOrder, AppError> {
+    // One snapshot transaction, in a task of its own so that a read cut off never leaves it open.
+    let (c, m, o) = (ctx.clone(), merchant_id.to_owned(), order_id.to_owned());
+    tokio::spawn(async move { placed_in_snapshot(&c, &m, &o).await }).await.map_err(AppError::internal)?
+}
+
+async fn placed_in_snapshot(ctx: &Context, merchant_id: &str, order_id: &str) -> Result<PlacedOrder, AppError> {
     let txn = settle_store::begin_snapshot(&ctx.db).await?;
     let o = store::find_order(&txn, merchant_id, order_id).await?.ok_or(AppError::NotFound("order"))?;
     let payment = match &o.payment_id {

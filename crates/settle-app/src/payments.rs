@@ -348,10 +348,12 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     tracing::debug!(payment_id = %id, "status cache miss");
     let mut row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
     // A PENDING chain payment: the contract is the source of truth. If it shows the payment paid, that is recorded
-    // (PROCESSING, awaiting the watcher's confirmations) before it is reported.
+    // (PROCESSING, awaiting the watcher's confirmations) before it is reported, in a task of its own: the edge runs
+    // a read inline, and a transition must never be cut off halfway.
     if row.rail == Rail::Chain
         && row.status == PaymentStatus::Pending
-        && let Some(next) = crate::chain::watcher::reconcile_pending(ctx, &row).await
+        && let (c, r) = (ctx.clone(), row.clone())
+        && let Ok(Some(next)) = tokio::spawn(async move { crate::chain::watcher::reconcile_pending(&c, &r).await }).await
     {
         row = next;
     }

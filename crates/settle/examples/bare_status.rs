@@ -1,11 +1,15 @@
 //! The reference for `scripts/bench`: a bare axum route answering `GET /payments/{paymentId}/status` with the
 //! JSON Settle answers from its cache, and nothing else (no authentication, cache, middleware or metrics). The
-//! bench reports Settle's cached status read as a fraction of this on the same machine in the same run.
+//! bench reports Settle's cached status read as a fraction of this on the same machine in the same run. It
+//! allocates with the same allocator as the `settle` binary, so the two differ only in what Settle does.
 //!
 //! usage: cargo run --release --example bare_status -- 127.0.0.1:PORT
 
 use axum::{Json, Router, extract::Path, routing::get};
 use serde::Serialize;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -376,3 +376,43 @@ async fn cors_allows_only_configured_origins(v: Variant) {
     assert!(r.header("access-control-expose-headers").is_some_and(|h| h.contains("x-request-id")));
     app.finish().await;
 }
+
+crate::per_db!(cache = Memory; a_read_that_outlasts_the_timeout_answers_504_and_leaves_nothing_behind);
+
+/// Reads run inline (not in a task of their own), bounded by the request timeout all the same. A status read
+/// that asks a silent chain node (a PENDING CHAIN payment missing from the cache) answers 504 after the timeout;
+/// the transition work it started goes on in its own task, and the instance keeps serving reads and writes, on
+/// that payment too.
+async fn a_read_that_outlasts_the_timeout_answers_504_and_leaves_nothing_behind(v: Variant) {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let held = tokio::spawn(async move {
+        let mut conns = vec![];
+        while let Ok((s, _)) = silent.accept().await {
+            conns.push(s);
+        }
+    });
+    let mut setup = Setup::new(v);
+    setup.chains = vec![settle_app::chain::settings::dev_chain(&format!("http://{addr}"))];
+    setup.request_timeout = Some(std::time::Duration::from_secs(1));
+    let Some(app) = TestApp::spawn_with(setup).await else {
+        held.abort();
+        return;
+    };
+    let p = app.create_payment("slow-read").await;
+    let id = p["paymentId"].as_str().unwrap();
+    app.ctx.cache.evict(id).await;
+    let started = std::time::Instant::now();
+    app.get(&format!("/payments/{id}/status")).await.assert_error(504, "request_timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "the read was not bounded: {:?}", started.elapsed());
+    // While the node is still asked: reads and writes go on.
+    assert_eq!(app.get(&format!("/payments/{id}")).await.body["status"], "PENDING");
+    assert_eq!(app.create_payment("after-slow-read").await["status"], "PENDING");
+    // Once the node's call times out (5 s) in its task, nothing of it holds the payment: it can be cancelled.
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    let r = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "CANCELLED");
+    held.abort();
+    app.finish().await;
+}
