@@ -44,11 +44,28 @@ impl Default for ApiConfig {
     }
 }
 
+/// What every handler receives: one pointer, since axum clones the state several times per request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+pub struct State {
     pub ctx: Context,
     pub cfg: Arc<ApiConfig>,
     pub prometheus: PrometheusHandle,
     /// Turns true at shutdown: readiness fails and SSE streams end.
     pub stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    pub fn new(state: State) -> Self {
+        Self(Arc::new(state))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.0
+    }
 }

@@ -106,7 +106,7 @@ impl App {
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
         }
         let (stop, stopping) = watch::channel(false);
-        let state = AppState { ctx, cfg: Arc::new(cfg.api.clone()), prometheus, stopping };
+        let state = AppState::new(settle_api::state::State { ctx, cfg: Arc::new(cfg.api.clone()), prometheus, stopping });
         Ok(Self { listener, sim, state, stop, shutdown_timeout: cfg.shutdown_timeout })
     }
 
