@@ -73,51 +73,46 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     let streaming = route.as_ref().is_some_and(|r| r.as_str() == "/events");
     let started = Instant::now();
     let timeout = st.cfg.request_timeout;
-    let res = if streaming {
-        REQUEST_ID.scope(id, next.run(req)).await
-    } else if matches!(method, Method::GET | Method::HEAD) {
+    if streaming {
+        let res = REQUEST_ID.scope(id, next.run(req)).await;
+        return record(route.as_ref(), &method, started, res);
+    }
+    let read = matches!(method, Method::GET | Method::HEAD);
+    let answer = if read {
         // A read runs inline: it has nothing to leave halfway, and a task of its own would cost a cached status
         // read about a tenth of its time. The few reads that write (a status read that finds a CHAIN payment paid
         // on chain) or hold a transaction (an order read as one snapshot) run those parts in tasks of their own
         // in settle-app, so the timeout or a client that goes away never cuts them off either.
         use futures::FutureExt;
         let run = std::panic::AssertUnwindSafe(REQUEST_ID.scope(id.clone(), next.run(req))).catch_unwind();
-        let answer = tokio::time::timeout(timeout, run).await;
-        REQUEST_ID
-            .scope(id, async move {
-                match answer {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(_)) => {
-                        tracing::error!("a read panicked");
-                        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the request failed").into_response()
-                    }
-                    Err(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "the request took too long").into_response(),
-                }
-            })
-            .await
+        tokio::time::timeout(timeout, run).await.map(|r| r.map_err(|_| "a read panicked".to_owned()))
     } else {
-        // The request runs in a task of its own, to its end: a client that goes away, or the timeout, never
-        // drops it halfway through a database transaction (a transaction cut off mid-statement could leave its
-        // pooled connection inside a transaction that no one ends, holding its locks).
+        // A write runs in a task of its own, to its end: a client that goes away, or the timeout, never drops it
+        // halfway through a database transaction (a transaction cut off mid-statement could leave its pooled
+        // connection inside a transaction that no one ends, holding its locks).
         let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), next.run(req)));
-        let answer = tokio::time::timeout(timeout, &mut task).await;
-        REQUEST_ID
-            .scope(id, async move {
-                match answer {
-                    Ok(Ok(r)) => r,
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "a request's task failed");
-                        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the request failed").into_response()
-                    }
-                    Err(_) => {
-                        ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "the request took too long; it finishes in the background")
-                            .into_response()
-                    }
-                }
-            })
-            .await
+        tokio::time::timeout(timeout, &mut task).await.map(|r| r.map_err(|e| format!("a request's task failed: {e}")))
     };
-    let m = http_metrics(route.as_ref().map_or("unmatched", |r| r.as_str()), &method, res.status().as_u16());
+    let res = REQUEST_ID
+        .scope(id, async move {
+            match answer {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "request failed");
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "the request failed").into_response()
+                }
+                Err(_) if read => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "the request took too long").into_response(),
+                Err(_) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "request_timeout", "the request took too long; it finishes in the background")
+                    .into_response(),
+            }
+        })
+        .await;
+    record(route.as_ref(), &method, started, res)
+}
+
+/// Records a request's latency and count per route, method and status.
+fn record(route: Option<&MatchedPath>, method: &Method, started: Instant, res: Response) -> Response {
+    let m = http_metrics(route.map_or("unmatched", |r| r.as_str()), method, res.status().as_u16());
     m.duration.record(started.elapsed().as_secs_f64());
     m.requests.increment(1);
     res
