@@ -16,6 +16,7 @@ mod m0007_commerce;
 mod m0008_mysql_binary_collation;
 mod m0009_idempotency_owner;
 mod m0010_lease_without_token;
+mod m0011_outbox_unpublished;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_mysql_binary_collation::Migration),
             Box::new(m0009_idempotency_owner::Migration),
             Box::new(m0010_lease_without_token::Migration),
+            Box::new(m0011_outbox_unpublished::Migration),
         ]
     }
 }

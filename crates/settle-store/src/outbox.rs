@@ -22,12 +22,24 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     now: i64,
 ) -> Result<(), StoreError> {
+    enqueue_raw(conn, merchant_id, topic, aggregate_id, &payload.to_string(), now).await
+}
+
+/// [`enqueue`] with the payload already written as JSON.
+pub async fn enqueue_raw(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    topic: &str,
+    aggregate_id: &str,
+    payload: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     let row = outbox::ActiveModel {
         seq: Set(None),
         merchant_id: Set(merchant_id.to_owned()),
         topic: Set(topic.to_owned()),
         aggregate_id: Set(aggregate_id.to_owned()),
-        payload: Set(payload.to_string()),
+        payload: Set(payload.to_owned()),
         created_at: Set(now),
         published_at: Set(None),
         ..Default::default()
@@ -97,22 +109,29 @@ pub async fn read_after(conn: &impl ConnectionTrait, merchant_id: &str, after_se
         .await?)
 }
 
-/// Published events of the given topics after `after_seq`, every merchant's, in seq order (a consumer's read).
-pub async fn read_topics_after(conn: &impl ConnectionTrait, topics: &[&str], after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
-    published_after(conn, Some(topics), after_seq, limit).await
+/// Published events of the given topics with a seq in `after_seq + 1 ..= upto`, every merchant's, in seq order (a
+/// consumer's read). The upper bound keeps the scan short when few events are of these topics: a consumer that
+/// found none moves its position to `upto` instead of reading the same stretch of other events again.
+pub async fn read_topics_between(
+    conn: &impl ConnectionTrait,
+    topics: &[&str],
+    after_seq: i64,
+    upto: i64,
+    limit: u64,
+) -> Result<Vec<OutboxRow>, StoreError> {
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Seq.gt(after_seq))
+        .filter(outbox::Column::Seq.lte(upto))
+        .filter(outbox::Column::Topic.is_in(topics.iter().copied()))
+        .order_by_asc(outbox::Column::Seq)
+        .limit(limit)
+        .all(conn)
+        .await?)
 }
 
 /// Every published event after `after_seq`, in seq order (the follower's read).
 pub async fn read_all_after(conn: &impl ConnectionTrait, after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
-    published_after(conn, None, after_seq, limit).await
-}
-
-async fn published_after(conn: &impl ConnectionTrait, topics: Option<&[&str]>, after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
-    let mut q = outbox::Entity::find().filter(outbox::Column::Seq.gt(after_seq));
-    if let Some(topics) = topics {
-        q = q.filter(outbox::Column::Topic.is_in(topics.iter().copied()));
-    }
-    Ok(q.order_by_asc(outbox::Column::Seq).limit(limit).all(conn).await?)
+    Ok(outbox::Entity::find().filter(outbox::Column::Seq.gt(after_seq)).order_by_asc(outbox::Column::Seq).limit(limit).all(conn).await?)
 }
 
 /// How many rows wait for the relay, and the creation time of the oldest.

@@ -20,6 +20,8 @@
 //! A compensation gives back only what its step's recorded result says was taken. One instance at a time
 //! dispatches (lease `saga-choreography`); its read position is kept in `consumer_offsets`.
 
+use std::sync::{Arc, Mutex};
+
 use futures::StreamExt;
 use serde_json::{Value, json};
 use settle_domain::{OrderStatus, PaymentStatus, SagaStep, StepOutcome};
@@ -46,6 +48,8 @@ pub const CHOREOGRAPHY: &str = "choreography";
 /// The dispatcher's lease and read position.
 const NAME: &str = "saga-choreography";
 const BATCH: u64 = 500;
+/// When this many events past the stored read position hold none for the consumers, the position is stored.
+const SKIP_STORED: i64 = 100;
 /// Sagas handled at once by the dispatcher.
 const PARALLEL: usize = 8;
 
@@ -414,11 +418,15 @@ async fn complete(txn: &DatabaseTransaction, o: &OrderRow, data: &Value, now: i6
 pub struct Choreographer {
     ctx: Context,
     lease: LeaseHolder,
+    /// `(stored, upto)`: from the stored position `stored`, this instance read up to `upto` without finding an event
+    /// for the consumers. Published seqs never change, so that stretch needs no second read; it is kept in memory
+    /// only (a position is written when events were handled), and forgotten when the stored position moves.
+    scanned: Arc<Mutex<Option<(i64, i64)>>>,
 }
 
 impl Choreographer {
     pub fn new(ctx: Context) -> Self {
-        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx }
+        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx, scanned: Default::default() }
     }
 
     pub async fn release(&self) {
@@ -430,9 +438,31 @@ impl Choreographer {
         if !self.lease.hold(now).await? {
             return Ok(Outcome::Idle);
         }
-        let after = store::offset(&self.ctx.db, NAME).await?;
-        let rows = outbox::read_topics_after(&self.ctx.db, &TOPICS, after, BATCH).await?;
-        let Some(last) = rows.last().and_then(|r| r.seq) else { return Ok(Outcome::Idle) };
+        let stored = store::offset(&self.ctx.db, NAME).await?;
+        let after = match *self.scanned.lock().expect("scanned") {
+            Some((from, upto)) if from == stored => upto,
+            _ => stored,
+        };
+        // Every seq up to the highest is committed (the relay assigns them in order, in one transaction a batch).
+        let upto = outbox::max_seq(&self.ctx.db).await?;
+        if upto <= after {
+            return Ok(Outcome::Idle);
+        }
+        let rows = outbox::read_topics_between(&self.ctx.db, &TOPICS, after, upto, BATCH).await?;
+        let last = match rows.last().and_then(|r| r.seq) {
+            // A long stretch is stored too, so that another instance taking the lease over need not read it again.
+            None if upto - stored >= SKIP_STORED => {
+                store::set_offset(&self.ctx.db, NAME, upto, now).await?;
+                return Ok(Outcome::Idle);
+            }
+            None => {
+                *self.scanned.lock().expect("scanned") = Some((stored, upto));
+                return Ok(Outcome::Idle);
+            }
+            // A full batch: the rest of the stretch is read in the next pass.
+            Some(seq) if rows.len() as u64 == BATCH => seq,
+            Some(_) => upto,
+        };
         let n = rows.len();
         // Events of one saga are handled in seq order; different sagas at once (a few at a time).
         let mut sagas: Vec<(String, Vec<(Consumer, OutboxRow)>)> = Vec::new();
