@@ -137,13 +137,26 @@ impl Claim {
     /// caller's transaction must roll back, and a retry replays the new owner's response.
     pub async fn complete_in(&self, conn: &impl ConnectionTrait, reply: &Reply) -> Result<(), AppError> {
         let Some(h) = &self.0 else { return Ok(()) };
-        if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.outcome.code(), &reply.body).await? {
-            Ok(())
-        } else {
-            metrics::counter!("settle_idempotency_lost_claims_total").increment(1);
-            tracing::warn!(merchant_id = %h.merchant_id, "an Idempotency-Key claim was taken over before its request finished; rolled back");
-            Err(AppError::IdempotencyInFlight)
-        }
+        if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.outcome.code(), &reply.body).await? { Ok(()) } else { Err(self.lost()) }
+    }
+
+    /// What the store needs to complete the record with `reply` in a write of its own making (None without a key);
+    /// when that write reports the claim lost, answer [`Self::lost`].
+    pub fn completion<'a>(&'a self, reply: &'a Reply) -> Option<settle_store::payments::Completion<'a>> {
+        self.0.as_ref().map(|h| settle_store::payments::Completion {
+            merchant_id: &h.merchant_id,
+            key: &h.key,
+            owner: &h.owner,
+            status: reply.outcome.code(),
+            body: &reply.body,
+        })
+    }
+
+    /// The claim was taken over before its request finished: its write rolled back, and the answer is 409.
+    pub fn lost(&self) -> AppError {
+        metrics::counter!("settle_idempotency_lost_claims_total").increment(1);
+        tracing::warn!(merchant_id = %self.0.as_ref().map_or("", |h| h.merchant_id.as_str()), "an Idempotency-Key claim was taken over before its request finished; rolled back");
+        AppError::IdempotencyInFlight
     }
 
     /// Whether a key is held (a request without one records nothing).

@@ -251,7 +251,7 @@ pub(crate) fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Valu
 /// Creates a PENDING payment.
 pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<IdemKey>) -> Result<Reply, AppError> {
     idempotency::once(ctx, merchant_id, key, |claim| async move {
-        let (reply, row) = crate::retrying(|| create_in_txn(ctx, merchant_id, input.clone(), &claim)).await?;
+        let (reply, row) = crate::retrying(|| create_once(ctx, merchant_id, input.clone(), &claim)).await?;
         ctx.outbox_wake.notify_one();
         ctx.cache.put_status(&cached(&row)).await;
         Ok(reply)
@@ -259,7 +259,7 @@ pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key:
     .await
 }
 
-async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, claim: &Claim) -> Result<(Reply, PaymentRow), AppError> {
+async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, claim: &Claim) -> Result<(Reply, PaymentRow), AppError> {
     let now = settle_store::now_ms();
     // A CHAIN payment's checkout secret (shown once, in this answer) and where to pay.
     let mut secret: Option<(String, settle_chain::Address, settle_chain::Address)> = None;
@@ -328,13 +328,9 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
             chain_terms: None,
         },
     };
-    let txn = settle_store::begin(&ctx.db).await?;
-    let row = store::insert(&txn, new, now).await.map_err(|e| match e {
-        StoreError::Unique(_) => AppError::DuplicateOrder,
-        other => other.into(),
-    })?;
+    let mut row = new.row(now);
     let view = PaymentView::from(&row);
-    settle_store::outbox::enqueue(&txn, merchant_id, "payment.created", &row.payment_id, &event_payload("payment.created", &view), now).await?;
+    let payload = event_payload(store::TOPIC_CREATED, &view).to_string();
     let body = match secret {
         Some((client_secret, gateway, forwarder)) => body_of(&CreatedChainPayment {
             payment: &view,
@@ -345,8 +341,12 @@ async fn create_in_txn(ctx: &Context, merchant_id: &str, input: CreatePayment, c
         None => body_of(&view)?,
     };
     let reply = Reply { outcome: Outcome::Created, body, replayed: false };
-    claim.complete_in(&txn, &reply).await?;
-    txn.commit().await.map_err(StoreError::from)?;
+    // The payment, its event, its outbox row and the idempotency record's answer, in one atomic write.
+    let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&reply)).await.map_err(|e| match e {
+        StoreError::Unique(_) => AppError::DuplicateOrder,
+        other => other.into(),
+    })?;
+    row.id = id.ok_or_else(|| claim.lost())?;
     claim.committed();
     Ok((reply, row))
 }

@@ -11,6 +11,7 @@ matrix!(fifty_concurrent_creates_with_one_key_make_one_payment, key_reuse_rules)
 per_db!(
     a_retry_with_a_rotated_api_key_replays,
     a_taken_over_claim_is_never_completed_by_its_first_owner,
+    a_create_under_a_lost_claim_writes_nothing,
     a_dropped_request_frees_its_key_and_waiters_only_read
 );
 
@@ -169,6 +170,66 @@ async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
     assert_eq!((r.status.as_u16(), r.text.as_str()), (201, r#"{"by":"second"}"#), "the second owner's response stands");
     assert_eq!(r.header("idempotent-replayed"), Some("true"));
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "the test wrote no payment");
+    app.finish().await;
+}
+
+/// A create's one write (the payment, its event, its outbox row, the record's answer: one statement on PostgreSQL,
+/// one transaction elsewhere) under a claim another request has taken over writes nothing at all; under the
+/// owner's claim it writes all four.
+async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.settings.idempotency_stale = std::time::Duration::from_millis(300);
+    setup.settings.idempotency_wait = std::time::Duration::from_millis(0);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let body = TestApp::chain_payment("idem-lost").to_string();
+    let first = claim(&app, "lw-1", "/payments/create", &body).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let second = claim(&app, "lw-1", "/payments/create", &body).await;
+    let reply = |b: &str| Reply { outcome: Outcome::Created, body: b.to_owned(), replayed: false };
+    let now = settle_store::now_ms();
+    let payment = |order: &str| {
+        settle_store::payments::NewPayment {
+            payment_id: settle_domain::PaymentId::generate().to_string(),
+            merchant_id: "mch_demo".into(),
+            order_id: order.into(),
+            rail: settle_domain::Rail::Card,
+            amount: "100".into(),
+            currency: "KRW".into(),
+            chain_id: None,
+            token_address: None,
+            recipient_address: None,
+            chain_terms: None,
+        }
+        .row(now)
+    };
+    let written = |id: String| {
+        let app = &app;
+        async move {
+            app.drain_outbox().await;
+            let events = settle_store::payments::events(&app.ctx.db, &id).await.unwrap().len();
+            let outbox = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 1000).await.unwrap();
+            (events, outbox.iter().filter(|r| r.aggregate_id == id).count())
+        }
+    };
+
+    let late = payment("lost-claim-1");
+    let (late_reply, late_id) = (reply(r#"{"by":"first"}"#), late.payment_id.clone());
+    let out = settle_store::payments::insert_published(&app.ctx.db, &late, "{}", first.completion(&late_reply)).await.unwrap();
+    assert_eq!(out, None, "the first owner lost its claim");
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "no payment");
+    assert_eq!(written(late_id).await, (0, 0), "no event, no outbox row");
+    assert_eq!(record(&app, "lw-1").await.expect("record").state, settle_store::idempotency::IN_FLIGHT, "the record is the second owner's");
+
+    let mine = payment("lost-claim-2");
+    let (my_reply, my_id) = (reply(r#"{"by":"second"}"#), mine.payment_id.clone());
+    let out = settle_store::payments::insert_published(&app.ctx.db, &mine, "{}", second.completion(&my_reply)).await.unwrap();
+    assert!(out.is_some(), "the owner's write goes through");
+    second.committed();
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);
+    assert_eq!(written(my_id).await, (1, 1), "its event and its outbox row");
+    let done = record(&app, "lw-1").await.expect("record");
+    assert_eq!((done.state.as_str(), done.response_body.as_deref()), (settle_store::idempotency::DONE, Some(r#"{"by":"second"}"#)));
+    drop(first);
     app.finish().await;
 }
 
