@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use settle_store::DatabaseConnection;
+use settle_store::Db;
 use tokio::sync::{Notify, watch};
 
 use crate::{Settings, cache::PaymentCache};
@@ -23,7 +23,7 @@ impl std::ops::Deref for Context {
 
 /// What a [`Context`] holds.
 pub struct Shared {
-    pub db: DatabaseConnection,
+    pub db: Db,
     pub cache: PaymentCache,
     pub settings: Settings,
     /// This process's name in lease rows.
@@ -62,13 +62,13 @@ pub struct Shared {
 pub const FEE_TTL: Duration = Duration::from_secs(5);
 
 impl Context {
-    pub fn new(db: DatabaseConnection, cache: PaymentCache, settings: Settings) -> Self {
+    pub fn new(db: Db, cache: PaymentCache, settings: Settings) -> Self {
         Self::assemble(db, cache, settings, Default::default(), None)
     }
 
     /// A context with its chains and its card gateway client.
     pub fn assemble(
-        db: DatabaseConnection,
+        db: Db,
         cache: PaymentCache,
         settings: Settings,
         chains: crate::chain::Chains,

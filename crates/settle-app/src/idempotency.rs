@@ -19,7 +19,7 @@ use std::{
 };
 
 use hmac::{Hmac, Mac};
-use settle_store::{ConnectionTrait, DatabaseConnection, idempotency as store};
+use settle_store::{ConnectionTrait, Db, idempotency as store};
 use sha2::Sha256;
 
 use crate::{AppError, Context};
@@ -118,7 +118,7 @@ pub enum Start {
 pub struct Claim(Option<Arc<Held>>);
 
 struct Held {
-    db: DatabaseConnection,
+    db: Db,
     merchant_id: String,
     key: String,
     owner: String,

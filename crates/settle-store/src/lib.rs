@@ -28,7 +28,7 @@ pub mod relay;
 pub mod shop;
 pub mod voids;
 
-pub use connect::{Backend, begin, begin_snapshot, connect, ping, tls_in_use};
+pub use connect::{Backend, Db, Txn, begin, begin_snapshot, connect, ping, tls_in_use};
 pub use error::StoreError;
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
 

@@ -2,8 +2,8 @@
 //! payment is simply not found.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, sea_query::Expr,
 };
 use settle_domain::{EventType, PaymentStatus, Rail, Transition};
 
@@ -105,12 +105,7 @@ impl NewPayment {
 /// On PostgreSQL the writes are one statement (a statement is a transaction of its own there): a create costs one
 /// round trip to the database instead of six (BEGIN, three inserts, the record's update, COMMIT). Elsewhere they
 /// run in one transaction.
-pub async fn insert_published(
-    db: &DatabaseConnection,
-    row: &PaymentRow,
-    payload: &str,
-    done: Option<Completion<'_>>,
-) -> Result<Option<i64>, StoreError> {
+pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, done: Option<Completion<'_>>) -> Result<Option<i64>, StoreError> {
     if db.get_database_backend() != DbBackend::Postgres {
         let txn = crate::begin(db).await?;
         let id = insert_row(&txn, row).await?;
@@ -386,7 +381,7 @@ pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
 /// new row, or None when another writer changed the payment first. The caller has checked the status it needs
 /// on `current`; the compare-and-set guarantees it still holds.
 pub async fn annotate(
-    db: &sea_orm::DatabaseConnection,
+    db: &crate::Db,
     current: &PaymentRow,
     event: EventType,
     changes: Changes,

@@ -30,7 +30,7 @@ pub struct App {
 }
 
 /// Opens and checks the database: it must answer before Settle listens.
-pub async fn open_database(cfg: &Config) -> anyhow::Result<settle_store::DatabaseConnection> {
+pub async fn open_database(cfg: &Config) -> anyhow::Result<settle_store::Db> {
     let db = settle_store::connect(&database_url(cfg), cfg.db_max_connections)
         .await
         .with_context(|| format!("DATABASE_URL {}: cannot connect", redact(&cfg.database_url)))?;

@@ -105,3 +105,49 @@ async fn requests_their_clients_abandon_finish_whole_and_leave_no_transaction_op
     assert_eq!((events, outbox), (payments, payments), "every payment has its event and its outbox row");
     Arc::into_inner(app).unwrap().finish().await;
 }
+
+/// SQLite: write transactions take turns in process, in arrival order, instead of contending for the database's
+/// one write lock; when the queue is full the next is refused at once with a retryable error (503 with
+/// Retry-After at the edge), and the queue empties as turns pass. Then 64 concurrent creates through the API all
+/// succeed, each once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let db = settle_store::Db::with_write_queue(app.ctx.db.pool().clone(), 2);
+    let held = settle_store::begin(&db).await.unwrap();
+    let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 0..2 {
+        let (db, r, order) = (db.clone(), card_row(&format!("turn-{i}")), order.clone());
+        waiters.push(tokio::spawn(async move {
+            let id = settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap();
+            order.lock().unwrap().push(i);
+            id
+        }));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(waiters.iter().all(|w| !w.is_finished()), "both wait for the turn");
+    let refused = settle_store::begin(&db).await;
+    assert!(matches!(refused, Err(settle_store::StoreError::Retryable(_))), "the third is refused at once");
+    held.commit().await.unwrap();
+    for w in waiters {
+        assert!(w.await.unwrap().is_some());
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1], "turns in arrival order");
+    settle_store::begin(&db).await.expect("the queue emptied").commit().await.unwrap();
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 2);
+
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    for i in 0..64 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move { app.post("/payments/create", &TestApp::chain_payment(&format!("many-{i}"))).await }));
+    }
+    for t in tasks {
+        let r = t.await.unwrap();
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 66);
+    Arc::into_inner(app).unwrap().finish().await;
+}

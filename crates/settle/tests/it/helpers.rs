@@ -642,3 +642,21 @@ impl Drop for Process {
         self.kill();
     }
 }
+
+/// A new CARD payment's row for the demo merchant, as a create would insert it (for tests that write through the
+/// store directly).
+pub fn card_row(order_id: &str) -> settle_store::payments::PaymentRow {
+    settle_store::payments::NewPayment {
+        payment_id: settle_domain::PaymentId::generate().to_string(),
+        merchant_id: "mch_demo".into(),
+        order_id: order_id.into(),
+        rail: settle_domain::Rail::Card,
+        amount: "100".into(),
+        currency: "KRW".into(),
+        chain_id: None,
+        token_address: None,
+        recipient_address: None,
+        chain_terms: None,
+    }
+    .row(settle_store::now_ms())
+}

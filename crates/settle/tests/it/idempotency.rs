@@ -186,22 +186,6 @@ async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     let second = claim(&app, "lw-1", "/payments/create", &body).await;
     let reply = |b: &str| Reply { outcome: Outcome::Created, body: b.to_owned(), replayed: false };
-    let now = settle_store::now_ms();
-    let payment = |order: &str| {
-        settle_store::payments::NewPayment {
-            payment_id: settle_domain::PaymentId::generate().to_string(),
-            merchant_id: "mch_demo".into(),
-            order_id: order.into(),
-            rail: settle_domain::Rail::Card,
-            amount: "100".into(),
-            currency: "KRW".into(),
-            chain_id: None,
-            token_address: None,
-            recipient_address: None,
-            chain_terms: None,
-        }
-        .row(now)
-    };
     let written = |id: String| {
         let app = &app;
         async move {
@@ -212,7 +196,7 @@ async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
         }
     };
 
-    let late = payment("lost-claim-1");
+    let late = card_row("lost-claim-1");
     let (late_reply, late_id) = (reply(r#"{"by":"first"}"#), late.payment_id.clone());
     let out = settle_store::payments::insert_published(&app.ctx.db, &late, "{}", first.completion(&late_reply)).await.unwrap();
     assert_eq!(out, None, "the first owner lost its claim");
@@ -220,7 +204,7 @@ async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
     assert_eq!(written(late_id).await, (0, 0), "no event, no outbox row");
     assert_eq!(record(&app, "lw-1").await.expect("record").state, settle_store::idempotency::IN_FLIGHT, "the record is the second owner's");
 
-    let mine = payment("lost-claim-2");
+    let mine = card_row("lost-claim-2");
     let (my_reply, my_id) = (reply(r#"{"by":"second"}"#), mine.payment_id.clone());
     let out = settle_store::payments::insert_published(&app.ctx.db, &mine, "{}", second.completion(&my_reply)).await.unwrap();
     assert!(out.is_some(), "the owner's write goes through");
