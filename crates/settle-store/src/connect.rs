@@ -4,7 +4,7 @@ use std::{
     ops::Deref,
     sync::{
         Arc,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
     time::Duration,
 };
@@ -51,6 +51,11 @@ impl Backend {
 
 /// How many write transactions may wait for their turn on SQLite before another is refused (503, retry later).
 pub const WRITE_QUEUE: usize = 512;
+/// At most this many write transactions are committed together on SQLite.
+pub const MAX_BATCH: usize = 64;
+/// A member of a batch that has not heard of the batch's end after this long takes the turn and ends it itself
+/// (the writer it passed the turn to went away without taking it).
+const BATCH_STALL: Duration = Duration::from_millis(200);
 
 /// The database: its pool, and on SQLite the turn that write transactions take one at a time. SQLite has one
 /// write lock; pooled connections that contend for it sleep and retry (its busy handler), which made the tail of
@@ -65,11 +70,33 @@ pub struct Db {
     writer: Option<Arc<Writer>>,
 }
 
-#[derive(Debug)]
 struct Writer {
     turn: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
+    max_batch: usize,
+    /// The open group transaction that the next write transactions join (only the turn's holder touches it).
+    batch: tokio::sync::Mutex<Option<Batch>>,
+    /// Numbers the batches, so a member that waited too long for its batch's end can tell whether it ended.
+    generation: AtomicUsize,
+    /// Groups committed, and the write transactions they held.
+    groups: AtomicU64,
+    members: AtomicU64,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("waiting", &self.waiting).field("max_waiting", &self.max_waiting).field("max_batch", &self.max_batch).finish()
+    }
+}
+
+/// Write transactions committed together: each ran in a savepoint of `outer` and was released into it; `done`
+/// tells them how the one commit went.
+struct Batch {
+    outer: DatabaseTransaction,
+    members: usize,
+    generation: usize,
+    done: tokio::sync::watch::Sender<Option<Result<(), String>>>,
 }
 
 impl Db {
@@ -80,14 +107,40 @@ impl Db {
 
     /// [`Db::new`] with room for `max_waiting` write transactions waiting on SQLite.
     pub fn with_write_queue(conn: DatabaseConnection, max_waiting: usize) -> Self {
+        Self::writer_on(conn, max_waiting, MAX_BATCH)
+    }
+
+    /// This pool with its own SQLite writer: room for `max_waiting` write transactions waiting, and at most
+    /// `max_batch` committed together (1: each commits alone).
+    pub fn with_writer(self, max_waiting: usize, max_batch: usize) -> Self {
+        Self::writer_on(self.conn, max_waiting, max_batch)
+    }
+
+    fn writer_on(conn: DatabaseConnection, max_waiting: usize, max_batch: usize) -> Self {
         let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
-        let writer = sqlite.then(|| Arc::new(Writer { turn: Arc::new(Semaphore::new(1)), waiting: AtomicUsize::new(0), max_waiting }));
+        let writer = sqlite.then(|| {
+            Arc::new(Writer {
+                turn: Arc::new(Semaphore::new(1)),
+                waiting: AtomicUsize::new(0),
+                max_waiting,
+                max_batch: max_batch.max(1),
+                batch: tokio::sync::Mutex::new(None),
+                generation: AtomicUsize::new(0),
+                groups: AtomicU64::new(0),
+                members: AtomicU64::new(0),
+            })
+        });
         Self { conn, writer }
     }
 
     /// The pool.
     pub fn pool(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// On SQLite, how many groups of write transactions were committed and how many transactions they held.
+    pub fn write_groups(&self) -> Option<(u64, u64)> {
+        self.writer.as_ref().map(|w| (w.groups.load(Ordering::Relaxed), w.members.load(Ordering::Relaxed)))
     }
 
     /// Closes the pool (every clone's).
@@ -125,58 +178,156 @@ impl Deref for Db {
     }
 }
 
-/// A connection that passes every statement to the one it wraps (`$field`).
+/// A connection that passes every statement to the one it wraps (`self.$get()`).
 macro_rules! delegate_connection {
-    ($ty:ty, $field:ident) => {
+    ($ty:ty, $get:ident) => {
         #[async_trait::async_trait]
         impl ConnectionTrait for $ty {
             fn get_database_backend(&self) -> DbBackend {
-                self.$field.get_database_backend()
+                self.$get().get_database_backend()
             }
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-                self.$field.execute_raw(stmt).await
+                self.$get().execute_raw(stmt).await
             }
             async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-                self.$field.execute_unprepared(sql).await
+                self.$get().execute_unprepared(sql).await
             }
             async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-                self.$field.query_one_raw(stmt).await
+                self.$get().query_one_raw(stmt).await
             }
             async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-                self.$field.query_all_raw(stmt).await
+                self.$get().query_all_raw(stmt).await
             }
         }
     };
 }
 
-delegate_connection!(Db, conn);
+delegate_connection!(Db, pool);
 
 /// A write transaction from [`begin`]: on SQLite it holds the write turn until it commits, rolls back or drops.
 /// It derefs to the transaction and is itself a connection.
+///
+/// On SQLite it is a savepoint in a group transaction ([`Batch`]): writes that waited for the turn while another
+/// ran join the same transaction, each in its own savepoint, and one commit makes them all durable. A failed one
+/// rolls back its savepoint only. `commit` returns once the group's commit is durable, so every caller answers
+/// only what is on disk, and exactly what it would have answered alone. When nobody waits, the group is committed
+/// at once: batching never delays a lone writer.
 pub struct Txn {
     // Dropped first: an unfinished transaction rolls back before the turn passes on.
-    inner: DatabaseTransaction,
-    _turn: Option<OwnedSemaphorePermit>,
+    inner: Option<DatabaseTransaction>,
+    turn: Option<OwnedSemaphorePermit>,
+    writer: Option<Arc<Writer>>,
 }
 
 impl Txn {
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.inner.commit().await
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        let inner = self.inner.take().expect("an open transaction");
+        let Some(w) = self.writer.take() else { return inner.commit().await };
+        let turn = self.turn.take();
+        // The savepoint is released into the group; a failure here rolls it back (as it drops) and ends nothing.
+        if let Err(e) = inner.commit().await {
+            end_or_pass(w, turn).await;
+            return Err(e);
+        }
+        let mut batch = w.batch.lock().await;
+        let b = batch.as_mut().expect("an open batch while the turn is held");
+        b.members += 1;
+        let generation = b.generation;
+        let mut done = b.done.subscribe();
+        if w.waiting.load(Ordering::Acquire) == 0 || b.members >= w.max_batch {
+            let b = batch.take().expect("an open batch");
+            drop(batch);
+            let res = end(&w, b).await;
+            drop(turn);
+            return res;
+        }
+        drop(batch);
+        drop(turn); // the next writer joins this group
+        loop {
+            // The outcome, copied out at once (the channel's guard must not live across an await).
+            let outcome = match tokio::time::timeout(BATCH_STALL, done.wait_for(Option::is_some)).await {
+                Ok(Ok(v)) => Some(v.clone()),
+                Ok(Err(_)) => Some(Some(Err("the write group ended without an outcome".to_owned()))),
+                Err(_) => None,
+            };
+            match outcome {
+                Some(v) => return v.unwrap_or_else(|| Err("the write group ended without an outcome".to_owned())).map_err(DbErr::Custom),
+                None => {
+                    // Whoever took the turn has not ended the group: take the turn and end it, unless it ended.
+                    let turn = w.turn.clone().acquire_owned().await.map_err(|_| DbErr::Custom("the write turn closed".into()))?;
+                    let mut batch = w.batch.lock().await;
+                    if batch.as_ref().is_some_and(|b| b.generation == generation) {
+                        let b = batch.take().expect("an open batch");
+                        drop(batch);
+                        let res = end(&w, b).await;
+                        drop(turn);
+                        return res;
+                    }
+                }
+            }
+        }
     }
 
-    pub async fn rollback(self) -> Result<(), DbErr> {
-        self.inner.rollback().await
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        let inner = self.inner.take().expect("an open transaction");
+        let res = inner.rollback().await;
+        if let Some(w) = self.writer.take() {
+            end_or_pass(w, self.turn.take()).await;
+        }
+        res
+    }
+}
+
+/// Commits a group and tells its members.
+async fn end(w: &Writer, b: Batch) -> Result<(), DbErr> {
+    let res = b.outer.commit().await;
+    if res.is_ok() {
+        w.groups.fetch_add(1, Ordering::Relaxed);
+        w.members.fetch_add(b.members as u64, Ordering::Relaxed);
+    }
+    if let Err(e) = &res {
+        tracing::error!(error = %e, members = b.members, "a write group's commit failed; none of its writes happened");
+    }
+    metrics::histogram!("settle_db_write_group_size").record(b.members as f64);
+    b.done.send_replace(Some(res.as_ref().map(|_| ()).map_err(|e| e.to_string())));
+    res
+}
+
+/// A member left without releasing into the group: end the group when nobody waits to join it (its earlier
+/// members wait for that commit), else pass the turn on.
+async fn end_or_pass(w: Arc<Writer>, turn: Option<OwnedSemaphorePermit>) {
+    if w.waiting.load(Ordering::Acquire) == 0 {
+        let batch = w.batch.lock().await.take();
+        if let Some(b) = batch {
+            let _ = end(&w, b).await;
+        }
+    }
+    drop(turn);
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        // Dropped unfinished (an error on the way): the savepoint rolls back as `inner` drops; the group must
+        // still end or go on, which needs the turn a little longer.
+        drop(self.inner.take());
+        if let (Some(w), turn) = (self.writer.take(), self.turn.take())
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            rt.spawn(end_or_pass(w, turn));
+        }
+        // Outside a runtime (a process ending) the turn just passes on; the group's members end it themselves
+        // after BATCH_STALL.
     }
 }
 
 impl Deref for Txn {
     type Target = DatabaseTransaction;
     fn deref(&self) -> &DatabaseTransaction {
-        &self.inner
+        self.inner.as_ref().expect("an open transaction")
     }
 }
 
-delegate_connection!(Txn, inner);
+delegate_connection!(Txn, deref);
 
 /// Opens a pool. SQLite files are created if absent and run in WAL mode with `synchronous=FULL` on every
 /// connection; `max_connections` bounds the pool.
@@ -221,7 +372,24 @@ pub async fn begin(db: &Db) -> Result<Txn, StoreError> {
         sqlite_transaction_mode: (db.get_database_backend() == DbBackend::Sqlite).then_some(SqliteTransactionMode::Immediate),
         ..Default::default()
     };
-    Ok(Txn { inner: db.conn.begin_with_options(opts).await?, _turn: turn })
+    let Some(w) = &db.writer else {
+        return Ok(Txn { inner: Some(db.conn.begin_with_options(opts).await?), turn, writer: None });
+    };
+    let mut batch = w.batch.lock().await;
+    if batch.is_none() {
+        let outer = db.conn.begin_with_options(opts).await?;
+        let generation = w.generation.fetch_add(1, Ordering::AcqRel);
+        *batch = Some(Batch { outer, members: 0, generation, done: tokio::sync::watch::channel(None).0 });
+    }
+    let savepoint = batch.as_ref().expect("an open batch").outer.begin().await;
+    drop(batch);
+    match savepoint {
+        Ok(sp) => Ok(Txn { inner: Some(sp), turn, writer: Some(w.clone()) }),
+        Err(e) => {
+            end_or_pass(w.clone(), turn).await;
+            Err(e.into())
+        }
+    }
 }
 
 /// Begins a read-only transaction whose reads all see one snapshot (REPEATABLE READ on PostgreSQL and MySQL;

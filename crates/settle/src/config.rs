@@ -42,6 +42,10 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
+    /// SETTLE_SQLITE_WRITE_QUEUE: SQLite write transactions that may wait for their turn before the next is refused.
+    pub sqlite_write_queue: usize,
+    /// SETTLE_SQLITE_WRITE_GROUP: at most this many SQLite write transactions are committed together (1: each alone).
+    pub sqlite_write_group: usize,
     /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
     /// simulator runs in-process (as with `serve --demo`, `app.card.simulator`); no real card is ever charged.
     pub pg_url: Option<String>,
@@ -68,6 +72,8 @@ impl Default for Config {
             log_filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
+            sqlite_write_queue: settle_store::connect::WRITE_QUEUE,
+            sqlite_write_group: settle_store::connect::MAX_BATCH,
             pg_url: None,
             api: ApiConfig::default(),
             app: Settings::default(),
@@ -104,6 +110,8 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_LOG", set: |c, v| put(&mut c.log_filter, v.to_owned()) },
     Setting { var: "SETTLE_SHUTDOWN_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.shutdown_timeout) },
     Setting { var: "SETTLE_DB_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.db_max_connections) },
+    Setting { var: "SETTLE_SQLITE_WRITE_QUEUE", set: |c, v| num(v, &mut c.sqlite_write_queue) },
+    Setting { var: "SETTLE_SQLITE_WRITE_GROUP", set: |c, v| num(v, &mut c.sqlite_write_group) },
     // The HTTP edge.
     Setting {
         var: "SETTLE_ADMIN_TOKEN",
@@ -320,6 +328,9 @@ impl Config {
         }
         if self.db_max_connections == 0 {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");
+        }
+        if self.sqlite_write_group == 0 {
+            bail!("SETTLE_SQLITE_WRITE_GROUP must be at least 1");
         }
         for (name, url) in [("SETTLE_PG_URL", &self.pg_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)] {
             if let Some(u) = url

@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::config::LogFormat;
@@ -24,8 +24,11 @@ pub fn prometheus() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            // Counts, not seconds: how many SQLite write transactions shared a commit.
+            let group = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0];
             let recorder = PrometheusBuilder::new()
                 .set_buckets(&buckets)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full("settle_db_write_group_size".into()), &group))
                 .map(|b| b.build_recorder())
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
             let handle = recorder.handle();

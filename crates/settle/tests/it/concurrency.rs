@@ -106,14 +106,15 @@ async fn requests_their_clients_abandon_finish_whole_and_leave_no_transaction_op
     Arc::into_inner(app).unwrap().finish().await;
 }
 
-/// SQLite: write transactions take turns in process, in arrival order, instead of contending for the database's
+/// SQLite: write transactions take turns in process instead of contending for the database's
 /// one write lock; when the queue is full the next is refused at once with a retryable error (503 with
 /// Retry-After at the edge), and the queue empties as turns pass. Then 64 concurrent creates through the API all
 /// succeed, each once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
-    let db = settle_store::Db::with_write_queue(app.ctx.db.pool().clone(), 2);
+    // Its own writer on the app's pool, each write committed alone (groups are the next test's).
+    let db = app.ctx.db.clone().with_writer(2, 1);
     let held = settle_store::begin(&db).await.unwrap();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut waiters = Vec::new();
@@ -134,7 +135,8 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     for w in waiters {
         assert!(w.await.unwrap().is_some());
     }
-    assert_eq!(*order.lock().unwrap(), vec![0, 1], "turns in arrival order");
+    assert_eq!(order.lock().unwrap().len(), 2);
+    assert_eq!(db.write_groups(), Some((3, 3)), "each committed alone (the held one too)");
     settle_store::begin(&db).await.expect("the queue emptied").commit().await.unwrap();
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 2);
 
@@ -150,4 +152,163 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     }
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 66);
     Arc::into_inner(app).unwrap().finish().await;
+}
+
+/// SQLite commits the write transactions that wait together, each in its own savepoint, and every caller still
+/// gets exactly the answer it would have had alone: in one burst, 26 new payments (201), 10 more for an order id
+/// that exists (409 duplicate_order), 2 for one new order id (one 201, one 409), 10 replays of an Idempotency-Key
+/// (201, replayed, the first answer's body) and 14 cancels of one payment (one 200, 13 409 invalid_state). The
+/// database holds exactly the successful writes, each with its event and outbox row; and writes were grouped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_group_commit_gives_each_request_its_own_answer() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let to_cancel = app.create_payment("gc-cancel").await["paymentId"].as_str().unwrap().to_owned();
+    app.create_payment("gc-dup").await;
+    let replay = TestApp::chain_payment("gc-replay").to_string();
+    let first = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&replay), &[("idempotency-key", "gc-k")]).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let before = settle_store::payments::count(&app.ctx.db).await.unwrap();
+    let (groups_before, members_before) = app.ctx.db.write_groups().expect("SQLite groups its writes");
+
+    let app = Arc::new(app);
+    let mut tasks = Vec::new();
+    let mut spawn = |kind: &'static str, method: Method, path: String, body: Option<String>, key: Option<&'static str>| {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+            (kind, app.request(method, &path, Some(&app.key), body.as_deref(), &headers).await)
+        }));
+    };
+    for i in 0..60 {
+        match i % 6 {
+            0 => spawn("dup", Method::POST, "/payments/create".into(), Some(TestApp::chain_payment("gc-dup").to_string()), None),
+            1 => spawn("replay", Method::POST, "/payments/create".into(), Some(replay.clone()), Some("gc-k")),
+            2 | 3 if i < 40 => spawn("cancel", Method::POST, format!("/payments/{to_cancel}/cancel"), None, None),
+            _ => spawn("new", Method::POST, "/payments/create".into(), Some(TestApp::chain_payment(&format!("gc-new-{i}")).to_string()), None),
+        }
+    }
+    for _ in 0..2 {
+        spawn("same", Method::POST, "/payments/create".into(), Some(TestApp::chain_payment("gc-same").to_string()), None);
+    }
+    let mut counts = std::collections::BTreeMap::<(&str, u16), usize>::new();
+    let mut new_ids = Vec::new();
+    for t in tasks {
+        let (kind, r) = t.await.unwrap();
+        match (kind, r.status.as_u16()) {
+            ("new" | "same", 201) => new_ids.push(r.body["paymentId"].as_str().unwrap().to_owned()),
+            ("dup" | "same", 409) => {
+                r.assert_error(409, "duplicate_order");
+            }
+            ("replay", 201) => {
+                assert_eq!(r.text, first.text, "a replay answers the first answer");
+                assert_eq!(r.header("idempotent-replayed"), Some("true"));
+            }
+            ("cancel", 200) => {}
+            ("cancel", 409) => {
+                r.assert_error(409, "invalid_state");
+            }
+            (k, s) => panic!("{k}: unexpected {s}: {}", r.text),
+        }
+        *counts.entry((kind, r.status.as_u16())).or_default() += 1;
+    }
+    let expected: std::collections::BTreeMap<(&str, u16), usize> = [
+        (("cancel", 200), 1),
+        (("cancel", 409), 13),
+        (("dup", 409), 10),
+        (("new", 201), 26),
+        (("replay", 201), 10),
+        (("same", 201), 1),
+        (("same", 409), 1),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(counts, expected);
+
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), before + 27, "exactly the successful creates");
+    app.drain_outbox().await;
+    let rows = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 10_000).await.unwrap();
+    for id in &new_ids {
+        assert_eq!(settle_store::payments::events(&app.ctx.db, id).await.unwrap().len(), 1, "its CREATED event");
+        assert_eq!(rows.iter().filter(|r| &r.aggregate_id == id).count(), 1, "its outbox row");
+    }
+    let cancelled = settle_store::payments::events(&app.ctx.db, &to_cancel).await.unwrap();
+    assert_eq!(cancelled.iter().filter(|e| e.event_type == "CANCELLED").count(), 1, "one CANCELLED event");
+    let (groups, members) = app.ctx.db.write_groups().unwrap();
+    assert!(
+        members - members_before > groups - groups_before,
+        "writes were committed together: {} in {} groups",
+        members - members_before,
+        groups - groups_before
+    );
+    Arc::into_inner(app).unwrap().finish().await;
+}
+
+/// `settle serve` on SQLite is killed (SIGKILL) while 32 clients create payments as fast as they can. After a
+/// restart, every payment whose create was answered 201 is there, and nothing is partial: each payment has its
+/// CREATED event and its outbox row, and there is no outbox row or event without its payment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_killed_during_heavy_writes_keeps_every_acknowledged_payment() {
+    settle_card::tls::ensure_crypto_provider();
+    let dir = TempDir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = [("SETTLE_LISTEN", format!("127.0.0.1:{port}")), ("SETTLE_RATE_LIMIT_PER_SEC", "0".to_owned())];
+    let base = format!("http://127.0.0.1:{port}");
+    let key = settle_app::merchants::DEMO_API_KEY;
+    let client = reqwest::Client::new();
+    let mut serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let tasks: Vec<_> = (0..32)
+        .map(|t| {
+            let (client, base, acked) = (client.clone(), base.clone(), acked.clone());
+            tokio::spawn(async move {
+                for n in 0.. {
+                    let body =
+                        serde_json::json!({"orderId": format!("kill-{t}-{n}"), "amount": "1000", "currency": "KRW", "rail": "CARD"}).to_string();
+                    let r = client
+                        .post(format!("{base}/payments/create"))
+                        .bearer_auth(key)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
+                    let Ok(r) = r else { return }; // the kill
+                    if r.status() == 201 {
+                        let v: serde_json::Value = r.json().await.unwrap_or_default();
+                        if let Some(id) = v["paymentId"].as_str() {
+                            acked.lock().unwrap().push(id.to_owned());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    serve.kill();
+    for t in tasks {
+        let _ = t.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() >= 20, "the load ran: {} acknowledged", acked.len());
+
+    let _serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
+    for id in &acked {
+        let r = request_at(&client, &base, Method::GET, &format!("/payments/{id}"), Some(key), None, &[]).await;
+        assert_eq!(r.status, 200, "acknowledged payment {id} is there: {}", r.text);
+    }
+    let db = settle_store::connect(&format!("sqlite://{}/settle.db", dir.0.display()), 2).await.unwrap();
+    let payments = settle_store::payments::count(&db).await.unwrap();
+    assert!(payments >= acked.len() as u64);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while settle_store::outbox::backlog(&db).await.unwrap().0 > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the restarted relay publishes what waited");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let rows = settle_store::outbox::read_after(&db, "mch_demo", 0, 1_000_000).await.unwrap();
+    let created: std::collections::HashSet<&str> = rows.iter().filter(|r| r.topic == "payment.created").map(|r| r.aggregate_id.as_str()).collect();
+    assert_eq!(created.len() as u64, payments, "one payment.created outbox row per payment, none without its payment");
+    for id in &created {
+        let events = settle_store::payments::events(&db, id).await.unwrap();
+        assert_eq!(events.first().map(|e| e.event_type.as_str()), Some("CREATED"), "{id} has its CREATED event");
+    }
+    db.close().await.unwrap();
 }
