@@ -56,6 +56,8 @@ pub const MAX_BATCH: usize = 64;
 /// A member of a batch that has not heard of the batch's end after this long takes the turn and ends it itself
 /// (the writer it passed the turn to went away without taking it).
 const BATCH_STALL: Duration = Duration::from_millis(200);
+/// The longest a write waits for its turn before it is told to retry.
+const TURN_WAIT: Duration = Duration::from_secs(10);
 
 /// The database: its pool, and on SQLite the turn that write transactions take one at a time. SQLite has one
 /// write lock; pooled connections that contend for it sleep and retry (its busy handler), which made the tail of
@@ -167,7 +169,37 @@ impl Db {
             }
         }
         let _waiting = Waiting(&w.waiting);
-        Ok(Some(w.turn.clone().acquire_owned().await.map_err(|_| StoreError::Db(DbErr::Custom("the write turn closed".into())))?))
+        // Bounded, as a pool's acquire is: a writer that waited this long is told to retry rather than hang.
+        match tokio::time::timeout(TURN_WAIT, w.turn.clone().acquire_owned()).await {
+            Ok(Ok(p)) => Ok(Some(p)),
+            Ok(Err(_)) => Err(StoreError::Db(DbErr::Custom("the write turn closed".into()))),
+            Err(_) => Err(StoreError::Retryable("the database's write turn did not come in time")),
+        }
+    }
+
+    /// On SQLite, a statement that writes, run outside a transaction: it joins a write group like any
+    /// transaction (a lone statement on the pool would contend for SQLite's lock with the group and could wait in
+    /// the busy handler for seconds under load).
+    fn writes_alone(&self, sql: &str) -> bool {
+        self.writer.is_some() && {
+            let verb = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+            ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|w| verb.eq_ignore_ascii_case(w))
+        }
+    }
+
+    async fn in_group<T, F, Fut>(&self, run: F) -> Result<T, DbErr>
+    where
+        F: FnOnce(Txn) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(T, Txn), DbErr>> + Send,
+        T: Send,
+    {
+        let txn = begin(self).await.map_err(|e| match e {
+            StoreError::Db(e) => e,
+            other => DbErr::Custom(other.to_string()),
+        })?;
+        let (out, txn) = run(txn).await?;
+        txn.commit().await?;
+        Ok(out)
     }
 }
 
@@ -202,7 +234,36 @@ macro_rules! delegate_connection {
     };
 }
 
-delegate_connection!(Db, pool);
+#[async_trait::async_trait]
+impl ConnectionTrait for Db {
+    fn get_database_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        if self.writes_alone(&stmt.sql) {
+            return self.in_group(|t| async move { Ok((t.execute_raw(stmt).await?, t)) }).await;
+        }
+        self.conn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        if self.writes_alone(sql) {
+            return self.in_group(|t| async move { Ok((t.execute_unprepared(sql).await?, t)) }).await;
+        }
+        self.conn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if self.writes_alone(&stmt.sql) {
+            return self.in_group(|t| async move { Ok((t.query_one_raw(stmt).await?, t)) }).await;
+        }
+        self.conn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        if self.writes_alone(&stmt.sql) {
+            return self.in_group(|t| async move { Ok((t.query_all_raw(stmt).await?, t)) }).await;
+        }
+        self.conn.query_all_raw(stmt).await
+    }
+}
 
 /// A write transaction from [`begin`]: on SQLite it holds the write turn until it commits, rolls back or drops.
 /// It derefs to the transaction and is itself a connection.

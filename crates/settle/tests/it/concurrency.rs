@@ -137,6 +137,19 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     }
     assert_eq!(order.lock().unwrap().len(), 2);
     assert_eq!(db.write_groups(), Some((3, 3)), "each committed alone (the held one too)");
+    // A statement that writes outside a transaction takes its turn too, instead of contending for SQLite's lock in
+    // the busy handler: it waits while a transaction holds the turn, and commits as a group of its own.
+    let held = settle_store::begin(&db).await.unwrap();
+    let alone = {
+        let db = db.clone();
+        tokio::spawn(async move { settle_store::orders::set_offset(&db, "turn-test", 7, settle_store::now_ms()).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!alone.is_finished(), "it waits for the turn");
+    held.commit().await.unwrap();
+    alone.await.unwrap().unwrap();
+    assert_eq!(db.write_groups(), Some((6, 6)), "the held one, then the UPDATE and the INSERT of set_offset");
+    assert_eq!(settle_store::orders::offset(&db, "turn-test").await.unwrap(), 7);
     settle_store::begin(&db).await.expect("the queue emptied").commit().await.unwrap();
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 2);
 
