@@ -141,17 +141,24 @@ async fn a_retry_with_a_rotated_api_key_replays(v: Variant) {
     app.finish().await;
 }
 
-/// A claim that stalls past `idempotency_stale` is taken over; its first owner can then no longer complete it,
-/// so the second owner's response is the one every retry gets.
-async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
+/// An app whose claims go stale after 300 ms, the body of a create for `order`, and two claims on `key` for it: the
+/// first stalled past that and the second took it over.
+async fn taken_over(v: Variant, key: &str, order: &str) -> Option<(TestApp, String, Claim, Claim)> {
     let mut setup = Setup::new(v);
     setup.settings.idempotency_stale = std::time::Duration::from_millis(300);
     setup.settings.idempotency_wait = std::time::Duration::from_millis(0);
-    let Some(app) = TestApp::spawn_with(setup).await else { return };
-    let body = TestApp::chain_payment("idem-takeover").to_string();
-    let first = claim(&app, "tk-1", "/payments/create", &body).await;
+    let app = TestApp::spawn_with(setup).await?;
+    let body = TestApp::chain_payment(order).to_string();
+    let first = claim(&app, key, "/payments/create", &body).await;
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let second = claim(&app, "tk-1", "/payments/create", &body).await;
+    let second = claim(&app, key, "/payments/create", &body).await;
+    Some((app, body, first, second))
+}
+
+/// A claim that stalls past `idempotency_stale` is taken over; its first owner can then no longer complete it,
+/// so the second owner's response is the one every retry gets.
+async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
+    let Some((app, body, first, second)) = taken_over(v, "tk-1", "idem-takeover").await else { return };
     let answer = |b: &str| Reply { outcome: Outcome::Created, body: b.to_owned(), replayed: false };
 
     let txn = settle_store::begin(&app.ctx.db).await.unwrap();
@@ -177,14 +184,7 @@ async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
 /// one transaction elsewhere) under a claim another request has taken over writes nothing at all; under the
 /// owner's claim it writes all four.
 async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
-    let mut setup = Setup::new(v);
-    setup.settings.idempotency_stale = std::time::Duration::from_millis(300);
-    setup.settings.idempotency_wait = std::time::Duration::from_millis(0);
-    let Some(app) = TestApp::spawn_with(setup).await else { return };
-    let body = TestApp::chain_payment("idem-lost").to_string();
-    let first = claim(&app, "lw-1", "/payments/create", &body).await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let second = claim(&app, "lw-1", "/payments/create", &body).await;
+    let Some((app, _, first, second)) = taken_over(v, "lw-1", "idem-lost").await else { return };
     let reply = |b: &str| Reply { outcome: Outcome::Created, body: b.to_owned(), replayed: false };
     let written = |id: String| {
         let app = &app;
