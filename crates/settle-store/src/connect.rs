@@ -53,19 +53,47 @@ impl Backend {
 pub const WRITE_QUEUE: usize = 512;
 /// At most this many write transactions are committed together on SQLite.
 pub const MAX_BATCH: usize = 64;
+/// A group of write transactions on SQLite is committed once its first write has waited this long, even while
+/// more would join it (bounds a write's wait for its commit under sustained load).
+pub const GROUP_WAIT: Duration = Duration::from_millis(10);
+
+/// How SQLite's writer queues and groups write transactions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterSettings {
+    /// How many may wait for their turn before another is refused (503, retry later).
+    pub queue: usize,
+    /// At most this many are committed together (1: each commits alone).
+    pub group: usize,
+    /// A group is committed once its first write has waited this long (zero: a group never gathers more than
+    /// the writes already waiting when one commits).
+    pub group_wait: Duration,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        Self { queue: WRITE_QUEUE, group: MAX_BATCH, group_wait: GROUP_WAIT }
+    }
+}
+
+/// Why a write was refused before it began: the message travels through `DbErr::Custom` where a single statement
+/// ran in a group ([`Db::in_group`]), and [`StoreError`] recognises it again as retryable.
+pub(crate) const QUEUE_FULL: &str = "the database's write queue is full";
+pub(crate) const TURN_LATE: &str = "the database's write turn did not come in time";
 /// A member of a batch that has not heard of the batch's end after this long takes the turn and ends it itself
 /// (the writer it passed the turn to went away without taking it).
 const BATCH_STALL: Duration = Duration::from_millis(200);
 /// The longest a write waits for its turn before it is told to retry.
 const TURN_WAIT: Duration = Duration::from_secs(10);
 
-/// The database: its pool, and on SQLite the turn that write transactions take one at a time. SQLite has one
-/// write lock; pooled connections that contend for it sleep and retry (its busy handler), which made the tail of
-/// a create a second long under load. Here a write transaction first waits for its turn in process, in arrival
-/// order, so the lock is always free when it begins; at most [`WRITE_QUEUE`] wait, and the next is refused at
-/// once rather than left to grow the queue. Reads, and everything on PostgreSQL and MySQL, are untouched.
+/// The database: its pool, and on SQLite one writer. SQLite has one write lock; pooled connections that contend
+/// for it sleep and retry (its busy handler), which made the tail of a create a second long under load. Here every
+/// write goes through one dedicated connection and waits for its turn in process, in arrival order, so the lock is
+/// always free when it begins; at most [`WriterSettings::queue`] wait, and the next is refused at once rather
+/// than left to grow the queue. Reads use a pool of read-only connections. PostgreSQL and MySQL are untouched:
+/// one pool for everything.
 ///
-/// It derefs to the pool and is itself a connection (`&impl ConnectionTrait`) for single statements.
+/// It derefs to the read pool and is itself a connection (`&impl ConnectionTrait`) for single statements: one
+/// that writes goes through the writer.
 #[derive(Clone, Debug)]
 pub struct Db {
     conn: DatabaseConnection,
@@ -73,10 +101,13 @@ pub struct Db {
 }
 
 struct Writer {
+    /// The one connection that writes (on a file database; the pool itself for an in-memory one).
+    conn: DatabaseConnection,
     turn: Arc<Semaphore>,
     waiting: AtomicUsize,
     max_waiting: usize,
     max_batch: usize,
+    group_wait: Duration,
     /// The open group transaction that the next write transactions join (only the turn's holder touches it).
     batch: tokio::sync::Mutex<Option<Batch>>,
     /// Numbers the batches, so a member that waited too long for its batch's end can tell whether it ended.
@@ -96,48 +127,52 @@ impl std::fmt::Debug for Writer {
 /// tells them how the one commit went.
 struct Batch {
     outer: DatabaseTransaction,
+    opened: std::time::Instant,
     members: usize,
     generation: usize,
     done: tokio::sync::watch::Sender<Option<Result<(), String>>>,
 }
 
 impl Db {
-    /// A handle on `conn`, with the one-writer turn when it is SQLite's.
+    /// A handle on `conn`, which also writes; on SQLite its writes take turns.
     pub fn new(conn: DatabaseConnection) -> Self {
-        Self::with_write_queue(conn, WRITE_QUEUE)
+        Self::writer_on(conn.clone(), conn, WriterSettings::default())
     }
 
-    /// [`Db::new`] with room for `max_waiting` write transactions waiting on SQLite.
-    pub fn with_write_queue(conn: DatabaseConnection, max_waiting: usize) -> Self {
-        Self::writer_on(conn, max_waiting, MAX_BATCH)
+    /// This database with its own SQLite writer state (same connections), queueing and grouping as `settings` say.
+    pub fn with_writer(self, settings: WriterSettings) -> Self {
+        let writes = self.writes().clone();
+        Self::writer_on(self.conn, writes, settings)
     }
 
-    /// This pool with its own SQLite writer: room for `max_waiting` write transactions waiting, and at most
-    /// `max_batch` committed together (1: each commits alone).
-    pub fn with_writer(self, max_waiting: usize, max_batch: usize) -> Self {
-        Self::writer_on(self.conn, max_waiting, max_batch)
-    }
-
-    fn writer_on(conn: DatabaseConnection, max_waiting: usize, max_batch: usize) -> Self {
-        let sqlite = conn.get_database_backend() == DbBackend::Sqlite;
+    fn writer_on(reads: DatabaseConnection, writes: DatabaseConnection, s: WriterSettings) -> Self {
+        let sqlite = reads.get_database_backend() == DbBackend::Sqlite;
         let writer = sqlite.then(|| {
             Arc::new(Writer {
+                conn: writes,
                 turn: Arc::new(Semaphore::new(1)),
                 waiting: AtomicUsize::new(0),
-                max_waiting,
-                max_batch: max_batch.max(1),
+                max_waiting: s.queue,
+                max_batch: s.group.max(1),
+                group_wait: s.group_wait,
                 batch: tokio::sync::Mutex::new(None),
                 generation: AtomicUsize::new(0),
                 groups: AtomicU64::new(0),
                 members: AtomicU64::new(0),
             })
         });
-        Self { conn, writer }
+        Self { conn: reads, writer }
     }
 
-    /// The pool.
+    /// The pool (read-only on SQLite).
     pub fn pool(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    /// The connection that writes, for what runs outside Settle's transactions: migrations. Nothing else may
+    /// run on it while they do.
+    pub fn writes(&self) -> &DatabaseConnection {
+        self.writer.as_ref().map_or(&self.conn, |w| &w.conn)
     }
 
     /// On SQLite, how many groups of write transactions were committed and how many transactions they held.
@@ -145,9 +180,14 @@ impl Db {
         self.writer.as_ref().map(|w| (w.groups.load(Ordering::Relaxed), w.members.load(Ordering::Relaxed)))
     }
 
-    /// Closes the pool (every clone's).
+    /// Closes the pool and the writer (every clone's).
     pub async fn close(self) -> Result<(), DbErr> {
-        self.conn.close().await
+        let writes = self.writer.as_ref().map(|w| w.conn.clone());
+        self.conn.close().await?;
+        match writes {
+            Some(w) => w.close().await,
+            None => Ok(()),
+        }
     }
 
     /// Waits for the write turn on SQLite (None elsewhere); refused when the queue is full.
@@ -159,7 +199,7 @@ impl Db {
         if w.waiting.fetch_add(1, Ordering::AcqRel) >= w.max_waiting {
             w.waiting.fetch_sub(1, Ordering::AcqRel);
             metrics::counter!("settle_db_write_queue_full_total").increment(1);
-            return Err(StoreError::Retryable("the database's write queue is full"));
+            return Err(StoreError::Retryable(QUEUE_FULL));
         }
         // Counted out again however the wait ends, a dropped request included.
         struct Waiting<'a>(&'a AtomicUsize);
@@ -173,7 +213,7 @@ impl Db {
         match tokio::time::timeout(TURN_WAIT, w.turn.clone().acquire_owned()).await {
             Ok(Ok(p)) => Ok(Some(p)),
             Ok(Err(_)) => Err(StoreError::Db(DbErr::Custom("the write turn closed".into()))),
-            Err(_) => Err(StoreError::Retryable("the database's write turn did not come in time")),
+            Err(_) => Err(StoreError::Retryable(TURN_LATE)),
         }
     }
 
@@ -195,6 +235,8 @@ impl Db {
     {
         let txn = begin(self).await.map_err(|e| match e {
             StoreError::Db(e) => e,
+            // Recognised again by `StoreError::from`: a refused write stays a 503, not a 500.
+            StoreError::Retryable(why) => DbErr::Custom(why.to_owned()),
             other => DbErr::Custom(other.to_string()),
         })?;
         let (out, txn) = run(txn).await?;
@@ -272,7 +314,8 @@ impl ConnectionTrait for Db {
 /// ran join the same transaction, each in its own savepoint, and one commit makes them all durable. A failed one
 /// rolls back its savepoint only. `commit` returns once the group's commit is durable, so every caller answers
 /// only what is on disk, and exactly what it would have answered alone. When nobody waits, the group is committed
-/// at once: batching never delays a lone writer.
+/// at once: batching never delays a lone writer. Under sustained load a group is committed when it holds
+/// [`WriterSettings::group`] writes or its first has waited [`WriterSettings::group_wait`].
 pub struct Txn {
     // Dropped first: an unfinished transaction rolls back before the turn passes on.
     inner: Option<DatabaseTransaction>,
@@ -295,7 +338,7 @@ impl Txn {
         b.members += 1;
         let generation = b.generation;
         let mut done = b.done.subscribe();
-        if w.waiting.load(Ordering::Acquire) == 0 || b.members >= w.max_batch {
+        if w.waiting.load(Ordering::Acquire) == 0 || b.members >= w.max_batch || b.opened.elapsed() >= w.group_wait {
             let b = batch.take().expect("an open batch");
             drop(batch);
             let res = end(&w, b).await;
@@ -390,22 +433,38 @@ impl Deref for Txn {
 
 delegate_connection!(Txn, deref);
 
-/// Opens a pool. SQLite files are created if absent and run in WAL mode with `synchronous=FULL` on every
-/// connection; `max_connections` bounds the pool.
+/// Opens the database: a pool of at most `max_connections`. A SQLite file is created if absent and runs in WAL
+/// mode with `synchronous=FULL` on every connection; its pool is read-only, and one more connection writes.
 pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
     let backend = Backend::of_url(url)
         .ok_or_else(|| StoreError::Db(sea_orm::DbErr::Custom("DATABASE_URL must start with sqlite:, postgres: or mysql:".into())))?;
     let mut url = url.replacen("mariadb:", "mysql:", 1);
-    if backend == Backend::Sqlite && !url.contains("mode=") {
+    if backend != Backend::Sqlite {
+        return Ok(Db::new(open(url, max_connections, false).await?));
+    }
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        // Each connection to an in-memory database has its own: one pool does everything.
+        return Ok(Db::new(open(url, max_connections, false).await?));
+    }
+    if !url.contains("mode=") {
         url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
     }
+    // The writer first: it creates the file and puts it in WAL mode, which the readers then find.
+    let writes = open(url.clone(), 1, false).await?;
+    let reads = open(url, max_connections, true).await?;
+    Ok(Db::writer_on(reads, writes, WriterSettings::default()))
+}
+
+async fn open(url: String, max_connections: u32, read_only: bool) -> Result<DatabaseConnection, StoreError> {
     let mut opts = ConnectOptions::new(url);
     // Set on every connection of the pool (a PRAGMA run through the pool reaches one connection only): WAL, and
     // a commit durable when it returns (FULL), as on PostgreSQL and MySQL.
-    opts.map_sqlx_sqlite_opts(|o| {
-        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+    opts.map_sqlx_sqlite_opts(move |o| {
+        let o = o
+            .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(Duration::from_secs(5));
+        if read_only { o.read_only(true).create_if_missing(false) } else { o }
     });
     opts.max_connections(max_connections)
         .min_connections(1)
@@ -422,7 +481,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> 
             tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
         }
     });
-    Ok(Db::new(db))
+    Ok(db)
 }
 
 /// Begins a transaction that will write. On SQLite it first takes the write turn ([`Db`]), then the write lock at
@@ -438,9 +497,17 @@ pub async fn begin(db: &Db) -> Result<Txn, StoreError> {
     };
     let mut batch = w.batch.lock().await;
     if batch.is_none() {
-        let outer = db.conn.begin_with_options(opts).await?;
+        let outer = match w.conn.begin_with_options(opts).await {
+            Ok(t) => t,
+            Err(e) => {
+                drop(batch);
+                drop(turn);
+                return Err(e.into());
+            }
+        };
         let generation = w.generation.fetch_add(1, Ordering::AcqRel);
-        *batch = Some(Batch { outer, members: 0, generation, done: tokio::sync::watch::channel(None).0 });
+        let opened = std::time::Instant::now();
+        *batch = Some(Batch { outer, opened, members: 0, generation, done: tokio::sync::watch::channel(None).0 });
     }
     let savepoint = batch.as_ref().expect("an open batch").outer.begin().await;
     drop(batch);

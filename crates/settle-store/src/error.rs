@@ -36,9 +36,14 @@ impl From<DbErr> for StoreError {
 }
 
 /// A deadlock or serialization failure (SQLSTATE 40001 on MySQL and PostgreSQL, 40P01 on PostgreSQL) or MySQL's
-/// lock-wait timeout (error 1205): the database rolled the transaction (or the statement) back.
+/// lock-wait timeout (error 1205): the database rolled the transaction (or the statement) back. Or SQLite's
+/// writer refused the write (its queue full, or the turn late): nothing of it began.
 fn retryable(e: &DbErr) -> Option<&'static str> {
     use sea_orm::{RuntimeErr, sqlx};
+    if let DbErr::Custom(m) = e {
+        // SQLite's writer refused the write before it began (a single statement's turn, see `Db`).
+        return [crate::connect::QUEUE_FULL, crate::connect::TURN_LATE].into_iter().find(|w| w == m);
+    }
     let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else { return None };
     let sqlx::Error::Database(d) = e.as_ref() else { return None };
     match d.code().as_deref() {

@@ -44,25 +44,26 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use crate::StoreError;
 
-/// Applies every pending migration.
-pub async fn up(db: &DatabaseConnection) -> Result<(), StoreError> {
-    Ok(Migrator::up(db, None).await?)
+/// Applies every pending migration (on SQLite through its writer).
+pub async fn up(db: &crate::Db) -> Result<(), StoreError> {
+    Ok(Migrator::up(db.writes(), None).await?)
 }
 
 /// Rolls back the last `steps` migrations.
-pub async fn down(db: &DatabaseConnection, steps: u32) -> Result<(), StoreError> {
-    Ok(Migrator::down(db, Some(steps)).await?)
+pub async fn down(db: &crate::Db, steps: u32) -> Result<(), StoreError> {
+    Ok(Migrator::down(db.writes(), Some(steps)).await?)
 }
 
-/// Every migration's name and whether it is applied, in order.
-pub async fn status(db: &DatabaseConnection) -> Result<Vec<(String, bool)>, StoreError> {
-    let all = Migrator::get_migration_with_status(db).await?;
+/// Every migration's name and whether it is applied, in order (through the writer: it creates the ledger table
+/// when absent).
+pub async fn status(db: &crate::Db) -> Result<Vec<(String, bool)>, StoreError> {
+    let all = Migrator::get_migration_with_status(db.writes()).await?;
     Ok(all.iter().map(|m| (m.name().to_owned(), m.status() == sea_orm_migration::MigrationStatus::Applied)).collect())
 }
 
 /// Names of pending migrations (the server refuses to start with `--no-migrate` while any are).
-pub async fn pending(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
-    Ok(Migrator::get_pending_migrations(db).await?.iter().map(|m| m.name().to_owned()).collect())
+pub async fn pending(db: &crate::Db) -> Result<Vec<String>, StoreError> {
+    Ok(Migrator::get_pending_migrations(db.writes()).await?.iter().map(|m| m.name().to_owned()).collect())
 }
 
 /// The tables of the current database/schema, sorted.

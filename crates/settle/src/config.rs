@@ -42,10 +42,10 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
-    /// SETTLE_SQLITE_WRITE_QUEUE: SQLite write transactions that may wait for their turn before the next is refused.
-    pub sqlite_write_queue: usize,
-    /// SETTLE_SQLITE_WRITE_GROUP: at most this many SQLite write transactions are committed together (1: each alone).
-    pub sqlite_write_group: usize,
+    /// SQLite's writer: SETTLE_SQLITE_WRITE_QUEUE (write transactions that may wait for their turn before the next
+    /// is refused), SETTLE_SQLITE_WRITE_GROUP (at most this many are committed together; 1: each alone) and
+    /// SETTLE_SQLITE_GROUP_WAIT_MS (a group is committed once its first write has waited this long).
+    pub sqlite_writer: settle_store::connect::WriterSettings,
     /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
     /// simulator runs in-process (as with `serve --demo`, `app.card.simulator`); no real card is ever charged.
     pub pg_url: Option<String>,
@@ -72,8 +72,7 @@ impl Default for Config {
             log_filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
             shutdown_timeout: Duration::from_secs(20),
             db_max_connections: 20,
-            sqlite_write_queue: settle_store::connect::WRITE_QUEUE,
-            sqlite_write_group: settle_store::connect::MAX_BATCH,
+            sqlite_writer: settle_store::connect::WriterSettings::default(),
             pg_url: None,
             api: ApiConfig::default(),
             app: Settings::default(),
@@ -110,8 +109,9 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_LOG", set: |c, v| put(&mut c.log_filter, v.to_owned()) },
     Setting { var: "SETTLE_SHUTDOWN_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.shutdown_timeout) },
     Setting { var: "SETTLE_DB_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.db_max_connections) },
-    Setting { var: "SETTLE_SQLITE_WRITE_QUEUE", set: |c, v| num(v, &mut c.sqlite_write_queue) },
-    Setting { var: "SETTLE_SQLITE_WRITE_GROUP", set: |c, v| num(v, &mut c.sqlite_write_group) },
+    Setting { var: "SETTLE_SQLITE_WRITE_QUEUE", set: |c, v| num(v, &mut c.sqlite_writer.queue) },
+    Setting { var: "SETTLE_SQLITE_WRITE_GROUP", set: |c, v| num(v, &mut c.sqlite_writer.group) },
+    Setting { var: "SETTLE_SQLITE_GROUP_WAIT_MS", set: |c, v| millis(v, &mut c.sqlite_writer.group_wait) },
     // The HTTP edge.
     Setting {
         var: "SETTLE_ADMIN_TOKEN",
@@ -329,7 +329,7 @@ impl Config {
         if self.db_max_connections == 0 {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");
         }
-        if self.sqlite_write_group == 0 {
+        if self.sqlite_writer.group == 0 {
             bail!("SETTLE_SQLITE_WRITE_GROUP must be at least 1");
         }
         for (name, url) in [("SETTLE_PG_URL", &self.pg_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)] {

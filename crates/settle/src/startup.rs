@@ -34,7 +34,7 @@ pub async fn open_database(cfg: &Config) -> anyhow::Result<settle_store::Db> {
     let db = settle_store::connect(&database_url(cfg), cfg.db_max_connections)
         .await
         .with_context(|| format!("DATABASE_URL {}: cannot connect", redact(&cfg.database_url)))?
-        .with_writer(cfg.sqlite_write_queue, cfg.sqlite_write_group);
+        .with_writer(cfg.sqlite_writer);
     settle_store::ping(&db).await.with_context(|| format!("DATABASE_URL {}: the database does not answer", redact(&cfg.database_url)))?;
     Ok(db)
 }

@@ -114,7 +114,7 @@ async fn requests_their_clients_abandon_finish_whole_and_leave_no_transaction_op
 async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
     // Its own writer on the app's pool, each write committed alone (groups are the next test's).
-    let db = app.ctx.db.clone().with_writer(2, 1);
+    let db = app.ctx.db.clone().with_writer(settle_store::connect::WriterSettings { queue: 2, group: 1, ..Default::default() });
     let held = settle_store::begin(&db).await.unwrap();
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut waiters = Vec::new();
@@ -131,6 +131,9 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     assert!(waiters.iter().all(|w| !w.is_finished()), "both wait for the turn");
     let refused = settle_store::begin(&db).await;
     assert!(matches!(refused, Err(settle_store::StoreError::Retryable(_))), "the third is refused at once");
+    // A single statement that writes is refused alike, as retryable (a 503 with Retry-After), not a 500.
+    let refused = settle_store::orders::set_offset(&db, "refused", 1, settle_store::now_ms()).await;
+    assert!(matches!(refused, Err(settle_store::StoreError::Retryable(_))), "{refused:?}");
     held.commit().await.unwrap();
     for w in waiters {
         assert!(w.await.unwrap().is_some());
@@ -153,6 +156,31 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     settle_store::begin(&db).await.expect("the queue emptied").commit().await.unwrap();
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 2);
 
+    // Writes go through the writer alone: the pool that reads cannot write.
+    let direct = app.ctx.db.pool().execute_unprepared("DELETE FROM outbox").await;
+    assert!(direct.is_err_and(|e| e.to_string().contains("readonly")), "the read pool is read-only");
+
+    // The group's wait bounds a group: with none, a write that commits while others wait commits alone; with a
+    // long one, the writes that waited join the held one's group.
+    for (wait, groups) in [(std::time::Duration::ZERO, 4), (std::time::Duration::from_secs(3600), 1)] {
+        let db = app.ctx.db.clone().with_writer(settle_store::connect::WriterSettings { group_wait: wait, ..Default::default() });
+        let held = settle_store::begin(&db).await.unwrap();
+        let mut waiters = Vec::new();
+        for i in 0..3 {
+            let (db, r) = (db.clone(), card_row(&format!("wait-{}-{i}", wait.as_secs())));
+            waiters.push(tokio::spawn(async move { settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap() }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        held.commit().await.unwrap();
+        for w in waiters {
+            assert!(w.await.unwrap().is_some());
+        }
+        let (g, m) = db.write_groups().unwrap();
+        assert_eq!(m, 4);
+        assert_eq!(g, groups, "group wait {wait:?}");
+    }
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 8);
+
     let app = Arc::new(app);
     let mut tasks = Vec::new();
     for i in 0..64 {
@@ -163,7 +191,7 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
         let r = t.await.unwrap();
         assert_eq!(r.status, 201, "{}", r.text);
     }
-    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 66);
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 72);
     Arc::into_inner(app).unwrap().finish().await;
 }
 
