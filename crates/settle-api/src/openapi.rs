@@ -164,8 +164,8 @@ pub(crate) fn complete(doc: &mut Value) {
             "required": ["data"],
             "properties": {
                 "id": { "type": "string", "pattern": "^[0-9]+$" },
-                "event": { "type": "string", "pattern": "^payment\\.[a-z_]+$" },
-                "data": { "type": "string", "description": "The event as JSON: {type, data: the payment}" },
+                "event": { "type": "string", "pattern": "^[a-z_]+\\.[a-z_.]+$" },
+                "data": { "type": "string", "description": "The event as JSON: {type, data} (the payment for payment.*)" },
             },
         });
     }

@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     ApiError, AppState,
     middleware::{Limiter, envelope, rate_limit, request_context},
-    routes::{events, health, merchants, meta, orders, payments},
+    routes::{events, health, merchants, meta, orders, payments, webhooks},
 };
 
 #[derive(OpenApi)]
@@ -32,7 +32,8 @@ use crate::{
     modifiers(&Security),
     tags(
         (name = "payments", description = "Create, read, list and cancel payments"),
-        (name = "events", description = "Server-Sent Events of a merchant's payments"),
+        (name = "events", description = "A merchant's events: Server-Sent Events, and a list by seq"),
+        (name = "webhooks", description = "Webhook endpoints and their signed deliveries"),
         (name = "merchants", description = "Merchant administration"),
         (name = "shop", description = "The shop's users, items and coupons"),
         (name = "orders", description = "Orders and the purchase saga"),
@@ -86,6 +87,12 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::list_sagas))
         .routes(routes!(orders::saga_stats))
         .routes(routes!(events::stream_events))
+        .routes(routes!(webhooks::list_events))
+        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(webhooks::get_endpoint, webhooks::update_endpoint, webhooks::delete_endpoint))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::retry_delivery))
         .routes(routes!(health::health))
         .routes(routes!(health::live))
         .routes(routes!(health::ready))
@@ -120,7 +127,7 @@ fn cors(origins: &[String]) -> CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(allow)
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -6,3 +6,4 @@ pub mod merchants;
 pub mod meta;
 pub mod orders;
 pub mod payments;
+pub mod webhooks;

@@ -373,3 +373,117 @@ pub struct SagaStats {
     total: i64,
     by_status: BTreeMap<String, i64>,
 }
+
+/// A webhook endpoint.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpoint {
+    #[schema(example = "we_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
+    id: String,
+    #[schema(example = "https://shop.example/webhooks/settle")]
+    url: String,
+    /// Event types it receives: a type (`payment.completed`), a prefix (`payment.*`) or `*`.
+    #[schema(example = json!(["payment.*"]))]
+    events: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    enabled: bool,
+    /// `failing` when Settle disabled it because every delivery failed for five days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_reason: Option<String>,
+    /// After a rotation: until when the previous secret still signs alongside the new one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_secret_expires_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// A webhook endpoint with its signing secret, shown only here (at creation and at each rotation).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEndpointWithSecret {
+    #[serde(flatten)]
+    endpoint: WebhookEndpoint,
+    /// `whsec_` + base64 of the key: verify each delivery's `webhook-signature` with it (Standard Webhooks).
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJ0cJ0uW2aQk=")]
+    secret: String,
+}
+
+/// A merchant's webhook endpoints.
+#[derive(Serialize, ToSchema)]
+pub struct WebhookEndpointList {
+    data: Vec<WebhookEndpoint>,
+}
+
+/// One attempt at a delivery.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookAttempt {
+    attempt: i32,
+    started_at: String,
+    /// The answer's status; absent when there was none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<i32>,
+    latency_ms: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    /// The start of the answer's body (at most 200 bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    excerpt: Option<String>,
+}
+
+/// One event's delivery to one endpoint.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDelivery {
+    #[schema(example = "wd_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
+    id: String,
+    endpoint_id: String,
+    /// The `webhook-id` of every attempt: `evt_<seq>`.
+    #[schema(example = "evt_42")]
+    event_id: String,
+    event_type: String,
+    /// PENDING, SUCCEEDED or FAILED.
+    status: String,
+    attempt_count: i32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_attempt_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_status_code: Option<i32>,
+    attempts: Vec<WebhookAttempt>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// A page of deliveries, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookDeliveryList {
+    data: Vec<WebhookDelivery>,
+    has_more: bool,
+}
+
+/// An event, as webhooks, the events API and NATS carry it.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEvent {
+    #[schema(example = "evt_42")]
+    id: String,
+    /// The event's place in the merchant's stream (SSE's event id; `after` of `GET /events/list`).
+    seq: i64,
+    #[serde(rename = "type")]
+    #[schema(example = "payment.completed")]
+    kind: String,
+    created_at: String,
+    /// The object the event is about (a payment for `payment.*`).
+    #[schema(value_type = Object)]
+    data: serde_json::Value,
+}
+
+/// A page of events in seq order.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEventPage {
+    data: Vec<WebhookEvent>,
+    has_more: bool,
+}

@@ -40,6 +40,8 @@ pub struct Shared {
     pub pg: Option<Arc<settle_card::client::PgClient>>,
     /// The configured chains.
     pub chains: crate::chain::Chains,
+    /// Woken when webhook deliveries are created or a send ends, so the sender looks for due ones at once.
+    pub webhook_wake: Arc<Notify>,
     /// Woken when a relay request is recorded, so the relayer sends it at once.
     pub relay_wake: Arc<Notify>,
     /// Card charges running in their own tasks; shutdown waits for them before closing the pool.
@@ -87,6 +89,7 @@ impl Context {
             charges: crate::card::InFlight::default(),
             chains,
             relay_wake: Arc::new(Notify::new()),
+            webhook_wake: Arc::new(Notify::new()),
             saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),

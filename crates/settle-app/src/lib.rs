@@ -11,6 +11,7 @@
 //! - [`outbox`]: the outbox relay worker (under a lease).
 //! - [`follower`]: every instance's follower of the outbox: cache updates and the SSE fan-out.
 //! - [`lease`]: [`lease::LeaseHolder`], a worker's hold on a named lease.
+//! - [`webhooks`]: outgoing webhooks (endpoints, signed deliveries with retries, the sender) and the events API.
 //! - [`worker`]: the `run_once` / loop shape of every background worker.
 //! - [`error`]: [`AppError`], what a use case can answer besides success.
 
@@ -28,6 +29,7 @@ pub mod outbox;
 pub mod payments;
 pub mod settings;
 pub mod shop;
+pub mod webhooks;
 pub mod worker;
 pub mod workers;
 

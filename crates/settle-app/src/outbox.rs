@@ -1,5 +1,5 @@
 //! The outbox relay: one across all instances holds the `outbox-relay` lease and gives committed rows their
-//! seq; it then wakes this instance's follower ([`crate::follower`]) and announces the highest seq on
+//! seq, creating their webhook deliveries in the same transaction; it then wakes this instance's follower ([`crate::follower`]) and announces the highest seq on
 //! [`Context::published`].
 
 use std::{
@@ -47,8 +47,14 @@ impl Relay {
             return Ok(Outcome::Idle);
         }
         let txn = settle_store::begin(&self.ctx.db).await?;
-        let rows = outbox::publish_batch(&txn, BATCH, settle_store::now_ms()).await?;
+        let now = settle_store::now_ms();
+        let rows = outbox::publish_batch(&txn, BATCH, now).await?;
+        // Each event's webhook deliveries are created in the transaction that publishes it.
+        let deliveries = crate::webhooks::create_deliveries(&txn, &rows, now).await?;
         txn.commit().await?;
+        if deliveries > 0 {
+            self.ctx.webhook_wake.notify_one();
+        }
         self.busy.store(!rows.is_empty(), Ordering::Relaxed);
         let Some(last) = rows.last().and_then(|r| r.seq) else {
             return Ok(Outcome::Idle);

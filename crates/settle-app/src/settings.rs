@@ -29,6 +29,10 @@ pub struct Settings {
     pub sse_max_per_merchant: usize,
     /// How often an SSE stream with nothing to send sends a heartbeat comment.
     pub sse_heartbeat: Duration,
+    /// Outgoing webhooks.
+    pub webhooks: crate::webhooks::WebhookSettings,
+    /// Published events older than this are deleted (the events API and catch-up reach back this far).
+    pub event_retention: Duration,
 }
 
 /// Timings of the card rail.
@@ -81,6 +85,8 @@ impl Default for Settings {
             sse_max_streams: 10_000,
             sse_max_per_merchant: 1_000,
             sse_heartbeat: Duration::from_secs(15),
+            webhooks: Default::default(),
+            event_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The background workers each instance runs: the outbox relay and the follower, the card rail's reconciler
-//! and voider, the saga workers, a watcher and a relayer per chain, and the idempotency janitor. Each is a
+//! and voider, the webhook sender, the saga workers, a watcher and a relayer per chain, and the janitor
+//! (expired idempotency keys, events past their retention). Each is a
 //! [`crate::worker`] step loop; the single-active ones hold a lease and give it up when they stop.
 
 use std::{sync::Arc, time::Duration};
@@ -32,6 +33,10 @@ pub fn spawn(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> 
     let never = || Arc::new(Notify::new());
     worker!("outbox-relay", outbox::Relay::new(ctx.clone()), ctx.outbox_wake.clone(), ctx.settings.outbox_poll);
     worker!("follower", crate::follower::Follower::new(ctx.clone()), ctx.follow_wake.clone(), ctx.settings.follow_poll);
+    match crate::webhooks::Sender::new(ctx.clone()) {
+        Ok(s) => worker!("webhook-sender", s, ctx.webhook_wake.clone(), ctx.settings.webhooks.poll),
+        Err(e) => tracing::error!(error = %e, "webhooks cannot be sent"),
+    }
     if ctx.pg.is_some() {
         worker!("card-reconciler", crate::card::Reconciler::new(ctx.clone()), never(), ctx.settings.card.poll);
         worker!("card-voider", crate::card::Voider::new(ctx.clone()), never(), ctx.settings.card.poll);
@@ -65,6 +70,18 @@ pub fn spawn(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> 
                 Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+            }
+            // Events past their retention, a batch at a time (a bounded transaction each).
+            let before = settle_store::now_ms() - janitor_ctx.settings.event_retention.as_millis() as i64;
+            for _ in 0..100 {
+                match settle_store::outbox::purge_published_before(&janitor_ctx.db, before, 1000).await {
+                    Ok(0) => break,
+                    Ok(n) => tracing::info!(purged = n, "events past their retention deleted"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event purge failed");
+                        break;
+                    }
+                }
             }
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_secs(600)) => {}

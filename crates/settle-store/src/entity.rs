@@ -26,3 +26,6 @@ pub mod saga_state;
 pub mod saga_step_result;
 pub mod shop_user;
 pub mod transaction_log;
+pub mod webhook_attempt;
+pub mod webhook_delivery;
+pub mod webhook_endpoint;

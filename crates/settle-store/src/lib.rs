@@ -6,6 +6,7 @@
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
 //! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
+//! - [`webhooks`]: webhook endpoints, their deliveries and every attempt.
 //! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
 //! - [`relay`]: relay requests and the relayer's transactions, with nonces allocated in the database.
 //! - [`error`]: the store error type, [`StoreError`].
@@ -27,6 +28,7 @@ pub mod payments;
 pub mod relay;
 pub mod shop;
 pub mod voids;
+pub mod webhooks;
 
 pub use connect::{Backend, Db, Txn, begin, begin_snapshot, connect, ping, tls_in_use};
 pub use error::StoreError;

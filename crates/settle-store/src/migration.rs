@@ -17,6 +17,7 @@ mod m0008_mysql_binary_collation;
 mod m0009_idempotency_owner;
 mod m0010_lease_without_token;
 mod m0011_outbox_unpublished;
+mod m0012_webhooks;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_idempotency_owner::Migration),
             Box::new(m0010_lease_without_token::Migration),
             Box::new(m0011_outbox_unpublished::Migration),
+            Box::new(m0012_webhooks::Migration),
         ]
     }
 }

@@ -140,3 +140,51 @@ pub async fn backlog(conn: &impl ConnectionTrait) -> Result<(u64, Option<i64>), 
     let oldest = outbox::Entity::find().filter(outbox::Column::Seq.is_null()).order_by_asc(outbox::Column::Id).one(conn).await?.map(|r| r.created_at);
     Ok((n, oldest))
 }
+
+/// A merchant's published events after `after_seq`, in seq order, of the given types (exact, or `prefix.*`, or
+/// `*`; none: every type). One more than `limit` is read to tell whether more follow.
+pub async fn list_events(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    types: &[String],
+    after_seq: i64,
+    limit: u64,
+) -> Result<(Vec<OutboxRow>, bool), StoreError> {
+    let mut q = outbox::Entity::find().filter(outbox::Column::MerchantId.eq(merchant_id)).filter(outbox::Column::Seq.gt(after_seq));
+    if !types.is_empty() && !types.iter().any(|t| t == "*") {
+        let mut any = sea_orm::Condition::any();
+        for t in types {
+            any = match t.strip_suffix('*') {
+                // A prefix ends with a dot (`payment.`): LIKE's wildcards cannot appear in it (validated types).
+                Some(prefix) => any.add(outbox::Column::Topic.starts_with(prefix)),
+                None => any.add(outbox::Column::Topic.eq(t.as_str())),
+            };
+        }
+        q = q.filter(any);
+    }
+    let mut rows = q.order_by_asc(outbox::Column::Seq).limit(limit + 1).all(conn).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+/// Deletes published events older than `before` (epoch ms), in batches of `batch`; the newest published row is
+/// always kept, so seqs never start over. Returns how many were deleted.
+pub async fn purge_published_before(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
+    let keep = max_seq(conn).await?;
+    let ids: Vec<i64> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(outbox::Column::Seq.is_not_null())
+        .filter(outbox::Column::Seq.lt(keep))
+        .filter(outbox::Column::PublishedAt.lt(before))
+        .order_by_asc(outbox::Column::Seq)
+        .limit(batch)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(outbox::Entity::delete_many().filter(outbox::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+}

@@ -158,6 +158,20 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_SSE_MAX_STREAMS", set: |c, v| num(v, &mut c.app.sse_max_streams) },
     Setting { var: "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", set: |c, v| num(v, &mut c.app.sse_max_per_merchant) },
     Setting { var: "SETTLE_SSE_HEARTBEAT_SECS", set: |c, v| secs(v, &mut c.app.sse_heartbeat) },
+    // Webhooks and events.
+    Setting { var: "SETTLE_WEBHOOK_ALLOW_HOSTS", set: |c, v| put(&mut c.app.webhooks.allow_hosts, list(v).map(str::to_ascii_lowercase).collect()) },
+    Setting { var: "SETTLE_WEBHOOK_TIMEOUT_MS", set: |c, v| millis(v, &mut c.app.webhooks.timeout) },
+    Setting {
+        var: "SETTLE_WEBHOOK_RETRY_SCHEDULE",
+        set: |c, v| {
+            c.app.webhooks.schedule = list(v).map(span).collect::<Result<_, _>>()?;
+            Ok(())
+        },
+    },
+    Setting { var: "SETTLE_WEBHOOK_DISABLE_AFTER_HOURS", set: |c, v| hours(v, &mut c.app.webhooks.disable_after) },
+    Setting { var: "SETTLE_WEBHOOK_PER_ENDPOINT", set: |c, v| num(v, &mut c.app.webhooks.per_endpoint) },
+    Setting { var: "SETTLE_WEBHOOK_MAX_IN_FLIGHT", set: |c, v| num(v, &mut c.app.webhooks.in_flight) },
+    Setting { var: "SETTLE_EVENT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.event_retention) },
     Setting { var: "SETTLE_CALLBACK_URL", set: |c, v| put(&mut c.app.card.callback_url, Some(v.to_owned())) },
     Setting { var: "SETTLE_RECONCILE_AFTER_SECS", set: |c, v| secs(v, &mut c.app.card.reconcile_after) },
     Setting {
@@ -214,6 +228,21 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_CB_OPEN_WAIT_SECS", set: |c, v| secs(v, &mut c.gateway.breaker.open_wait) },
     Setting { var: "SETTLE_CB_HALF_OPEN_CALLS", set: |c, v| num(v, &mut c.gateway.breaker.half_open_calls) },
 ];
+
+/// A span such as `5s`, `5m`, `2h` or `1d` (a whole number and its unit).
+fn span(v: &str) -> Result<Duration, String> {
+    let (n, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len()));
+    let n: u64 = n.parse().map_err(|_| format!("{v} is not a span such as 5s, 5m, 2h or 1d"))?;
+    let per = match unit {
+        "ms" => return Ok(Duration::from_millis(n)),
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{v} is not a span such as 5s, 5m, 2h or 1d")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(per)))
+}
 
 /// The items of a comma-separated list, trimmed, empty ones left out.
 fn list(v: &str) -> impl Iterator<Item = &str> {
@@ -329,6 +358,16 @@ impl Config {
         if self.db_max_connections == 0 {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");
         }
+        let w = &self.app.webhooks;
+        if w.timeout.is_zero() || w.per_endpoint == 0 || w.in_flight == 0 {
+            bail!("SETTLE_WEBHOOK_TIMEOUT_MS, SETTLE_WEBHOOK_PER_ENDPOINT and SETTLE_WEBHOOK_MAX_IN_FLIGHT must be at least 1");
+        }
+        if w.schedule.len() > 50 {
+            bail!("SETTLE_WEBHOOK_RETRY_SCHEDULE may list at most 50 pauses");
+        }
+        if self.app.event_retention.is_zero() {
+            bail!("SETTLE_EVENT_RETENTION_DAYS must be at least 1");
+        }
         if self.sqlite_writer.group == 0 {
             bail!("SETTLE_SQLITE_WRITE_GROUP must be at least 1");
         }
@@ -398,6 +437,19 @@ fn secs(v: &str, into: &mut Duration) -> Result<(), String> {
     let mut n = 0u64;
     num(v, &mut n)?;
     *into = Duration::from_secs(n);
+    Ok(())
+}
+
+fn hours(v: &str, into: &mut Duration) -> Result<(), String> {
+    let mut n = 0u64;
+    num(v, &mut n)?;
+    *into = Duration::from_secs(n.saturating_mul(3600));
+    Ok(())
+}
+
+fn days(v: &str, into: &mut Duration) -> Result<(), String> {
+    hours(v, into)?;
+    *into = into.saturating_mul(24);
     Ok(())
 }
 

@@ -110,6 +110,8 @@ async fn every_answer_matches_its_documented_schema() {
     let v = Variant { db: Db::Sqlite, cache: Cache::Memory };
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { decline_above: Some(50_000), ..Knobs::calm() };
+    setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
+    setup.settings.webhooks.schedule = vec![std::time::Duration::from_millis(100)];
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     let doc = app.get("/openapi.json").await.body;
     let mut checked = 0;
@@ -188,6 +190,31 @@ async fn every_answer_matches_its_documented_schema() {
     check("get", "/saga/{transactionId}", &app.get(&format!("/saga/{tx}")).await);
     check("get", "/sagas", &app.get("/sagas?limit=10").await);
     check("get", "/sagas/stats", &app.get("/sagas/stats").await);
+
+    // Webhooks: an endpoint that fails once, its deliveries with their attempts, a retry, the events API.
+    let rx = crate::webhooks::Receiver::start(crate::webhooks::Behaviour::FailFirst(1)).await;
+    let r = post("/webhook-endpoints", json!({"url": rx.url, "events": ["payment.*"], "description": "schema"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    check("post", "/webhook-endpoints", &r);
+    let ep = r.body["id"].as_str().unwrap().to_owned();
+    check("get", "/webhook-endpoints", &app.get("/webhook-endpoints").await);
+    check("get", "/webhook-endpoints/{endpointId}", &app.get(&format!("/webhook-endpoints/{ep}")).await);
+    let r = send(Method::PATCH, format!("/webhook-endpoints/{ep}"), k.clone(), json!({"description": "changed"})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    check("patch", "/webhook-endpoints/{endpointId}", &r);
+    let r = post(&format!("/webhook-endpoints/{ep}/rotate-secret"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    check("post", "/webhook-endpoints/{endpointId}/rotate-secret", &r);
+    app.create_payment("schema-hook").await;
+    rx.wait_succeeded(1, std::time::Duration::from_secs(15)).await;
+    let r = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await;
+    check("get", "/webhook-endpoints/{endpointId}/deliveries", &r);
+    // One that has its answer (events published just before the endpoint was created may be sending now).
+    let delivery = r.body["data"].as_array().unwrap().iter().find(|d| d["status"] == "SUCCEEDED").unwrap()["id"].as_str().unwrap().to_owned();
+    let r = post(&format!("/webhook-deliveries/{delivery}/retry"), json!({})).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    check("post", "/webhook-deliveries/{deliveryId}/retry", &r);
+    check("get", "/events/list", &app.get("/events/list?limit=5").await);
 
     assert!(bad.is_empty(), "answers that depart from their documented schemas:\n{}", bad.join("\n"));
     assert!(checked >= 25, "only {checked} answers checked");

@@ -19,3 +19,4 @@ mod outage;
 mod payments_api;
 mod restart;
 mod sse;
+mod webhooks;

@@ -1,0 +1,233 @@
+//! `/webhook-endpoints`, `/webhook-deliveries` and `GET /events/list`: a merchant's webhook endpoints, their
+//! deliveries, and its events by seq.
+
+use axum::{
+    Json,
+    extract::{Path, RawQuery, State},
+    http::StatusCode,
+};
+use serde::Deserialize;
+use settle_app::webhooks::{
+    self, DeliveryList, DeliveryQuery, DeliveryView, EndpointList, EndpointPatch, EndpointView, EndpointWithSecret, EventPage,
+};
+use utoipa::ToSchema;
+
+use crate::{
+    ApiError, AppState,
+    error::ErrorBody,
+    extract::{Merchant, parse_json},
+    routes::payments::list::percent_decode,
+    schemas,
+};
+
+/// `POST /webhook-endpoints`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateEndpointRequest {
+    /// https (plain http only for hosts on SETTLE_WEBHOOK_ALLOW_HOSTS); its host must resolve to public addresses.
+    #[schema(example = "https://shop.example/webhooks/settle")]
+    pub url: String,
+    /// Event types: a type (`payment.completed`), a prefix (`payment.*`) or `*`; 1 to 32.
+    #[schema(example = json!(["payment.*"]))]
+    pub events: Vec<String>,
+    pub description: Option<String>,
+}
+
+/// Register an endpoint. The answer carries its signing secret, shown this once.
+#[utoipa::path(
+    post, path = "/webhook-endpoints", tag = "webhooks",
+    request_body = CreateEndpointRequest,
+    responses(
+        (status = 201, body = schemas::WebhookEndpointWithSecret),
+        (status = 400, body = ErrorBody),
+        (status = 409, description = "invalid_state: the merchant has its most endpoints", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_endpoint(
+    State(st): State<AppState>,
+    Merchant(m): Merchant,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<EndpointWithSecret>), ApiError> {
+    let req: CreateEndpointRequest = parse_json(&body)?;
+    let e = webhooks::create_endpoint(&st.ctx, &m, &req.url, &req.events, req.description.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(e)))
+}
+
+/// The merchant's endpoints, oldest first.
+#[utoipa::path(
+    get, path = "/webhook-endpoints", tag = "webhooks",
+    responses((status = 200, body = schemas::WebhookEndpointList)),
+    security(("bearer" = []))
+)]
+pub async fn list_endpoints(State(st): State<AppState>, Merchant(m): Merchant) -> Result<Json<EndpointList>, ApiError> {
+    Ok(Json(webhooks::list_endpoints(&st.ctx, &m).await?))
+}
+
+/// One endpoint (without its secret).
+#[utoipa::path(
+    get, path = "/webhook-endpoints/{endpointId}", tag = "webhooks",
+    params(("endpointId" = String, Path)),
+    responses((status = 200, body = schemas::WebhookEndpoint), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn get_endpoint(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<EndpointView>, ApiError> {
+    Ok(Json(webhooks::get_endpoint(&st.ctx, &m, &id).await?))
+}
+
+/// `PATCH /webhook-endpoints/{endpointId}`: what is given changes.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateEndpointRequest {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// An empty string clears it.
+    pub description: Option<String>,
+    /// false stops deliveries (they wait); true resumes them and clears Settle's reason for disabling it.
+    pub enabled: Option<bool>,
+}
+
+/// Change an endpoint's url, events, description, or whether it is enabled.
+#[utoipa::path(
+    patch, path = "/webhook-endpoints/{endpointId}", tag = "webhooks",
+    params(("endpointId" = String, Path)),
+    request_body = UpdateEndpointRequest,
+    responses((status = 200, body = schemas::WebhookEndpoint), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn update_endpoint(
+    State(st): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<EndpointView>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "send a JSON object with the fields to change"));
+    }
+    let req: UpdateEndpointRequest = parse_json(&body)?;
+    let patch = EndpointPatch { url: req.url, events: req.events, description: req.description.map(Some), enabled: req.enabled };
+    Ok(Json(webhooks::update_endpoint(&st.ctx, &m, &id, patch).await?))
+}
+
+/// Delete an endpoint and its deliveries.
+#[utoipa::path(
+    delete, path = "/webhook-endpoints/{endpointId}", tag = "webhooks",
+    params(("endpointId" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn delete_endpoint(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    webhooks::delete_endpoint(&st.ctx, &m, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace the signing secret. The previous one keeps signing alongside the new one for 24 hours (two
+/// signatures in `webhook-signature`), so a receiver can switch without missing a delivery.
+#[utoipa::path(
+    post, path = "/webhook-endpoints/{endpointId}/rotate-secret", tag = "webhooks",
+    params(("endpointId" = String, Path)),
+    responses((status = 200, body = schemas::WebhookEndpointWithSecret), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn rotate_secret(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<EndpointWithSecret>, ApiError> {
+    Ok(Json(webhooks::rotate_secret(&st.ctx, &m, &id).await?))
+}
+
+fn limit(v: &str) -> Result<u64, ApiError> {
+    v.parse::<u64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit", "limit must be an integer from 1 to 100"))
+}
+
+/// The query's pairs, percent-decoded.
+fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v).ok_or_else(|| ApiError::invalid(k.to_owned(), format!("{k} is not valid percent-encoded UTF-8")))?;
+            Ok((k.to_owned(), v))
+        })
+        .collect()
+}
+
+/// An endpoint's deliveries, newest first, each with its attempts.
+#[utoipa::path(
+    get, path = "/webhook-endpoints/{endpointId}/deliveries", tag = "webhooks",
+    params(
+        ("endpointId" = String, Path),
+        ("status" = Option<String>, Query, description = "PENDING, SUCCEEDED or FAILED"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
+        ("startingAfter" = Option<String>, Query, description = "id of the last delivery of the previous page"),
+    ),
+    responses((status = 200, body = schemas::WebhookDeliveryList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_deliveries(
+    State(st): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<DeliveryList>, ApiError> {
+    let mut q = DeliveryQuery { limit: 10, ..Default::default() };
+    for (k, v) in pairs(raw.as_deref())? {
+        match k.as_str() {
+            "status" => q.status = Some(v),
+            "limit" => q.limit = limit(&v)?,
+            "startingAfter" => q.starting_after = Some(v),
+            _ => {}
+        }
+    }
+    Ok(Json(webhooks::list_deliveries(&st.ctx, &m, &id, q).await?))
+}
+
+/// Send a delivery again now (also one that succeeded, or failed after its last retry).
+#[utoipa::path(
+    post, path = "/webhook-deliveries/{deliveryId}/retry", tag = "webhooks",
+    params(("deliveryId" = String, Path)),
+    responses(
+        (status = 202, body = schemas::WebhookDelivery),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_state: the delivery is being sent right now", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn retry_delivery(
+    State(st): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<DeliveryView>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(webhooks::retry_delivery(&st.ctx, &m, &id).await?)))
+}
+
+/// The merchant's events after seq `after`, in seq order: what webhooks and SSE carry, kept for 30 days, so a
+/// merchant can catch up after an outage without a stream.
+#[utoipa::path(
+    get, path = "/events/list", tag = "events",
+    params(
+        ("type" = Option<String>, Query, description = "Event types, comma-separated: a type, a prefix (payment.*) or *"),
+        ("after" = Option<i64>, Query, description = "Events after this seq (default 0: from the oldest kept)"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 100"),
+    ),
+    responses((status = 200, body = schemas::WebhookEventPage), (status = 400, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn list_events(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<EventPage>, ApiError> {
+    let (mut types, mut after, mut n) = (Vec::new(), 0i64, 100u64);
+    for (k, v) in pairs(raw.as_deref())? {
+        match k.as_str() {
+            "type" => types.extend(v.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
+            "after" => {
+                after = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|a| *a >= 0)
+                    .ok_or_else(|| ApiError::invalid("after", "after must be a non-negative integer (a seq)"))?;
+            }
+            "limit" => n = limit(&v)?,
+            _ => {}
+        }
+    }
+    Ok(Json(webhooks::list_events(&st.ctx, &m, &types, after, n).await?))
+}

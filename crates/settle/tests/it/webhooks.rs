@@ -1,0 +1,547 @@
+//! Outgoing webhooks, tried as a merchant would: a real receiver (an HTTP server on port 0) verifies every
+//! delivery with an independent implementation of the Standard Webhooks signature (the `standardwebhooks`
+//! crate), through failures, retries, a secret rotation, a hanging endpoint, refused addresses and a kill.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use axum::{
+    Router,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, StatusCode},
+    response::IntoResponse,
+    routing::post,
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{helpers::*, per_db};
+
+per_db!(webhooks_are_signed_retried_and_each_event_succeeds_once);
+
+mod one_db {
+    use crate::helpers::{Cache, Db, Variant};
+    const SQLITE: Variant = Variant { db: Db::Sqlite, cache: Cache::Memory };
+    const POSTGRES: Variant = Variant { db: Db::Postgres, cache: Cache::Redis };
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_hanging_endpoint_does_not_delay_another() {
+        super::a_hanging_endpoint_does_not_delay_another(POSTGRES).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn private_addresses_and_redirects_are_refused() {
+        super::private_addresses_and_redirects_are_refused(SQLITE).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled() {
+        super::a_failing_endpoint_fails_its_deliveries_then_is_disabled(SQLITE).await
+    }
+}
+
+/// What the receiver answers.
+#[derive(Clone, Copy, Debug)]
+pub enum Behaviour {
+    /// 200 at once.
+    Ok,
+    /// 500 to the first `n` requests of each event id, then 200.
+    FailFirst(usize),
+    /// 500 always.
+    Fail,
+    /// Never answers (the request hangs until the sender gives up).
+    Hang,
+    /// 302 to another address.
+    Redirect(&'static str),
+}
+
+/// A request the receiver got, and what it answered.
+#[derive(Clone, Debug)]
+pub struct Got {
+    pub headers: HeaderMap,
+    pub body: String,
+    pub answered: u16,
+}
+
+impl Got {
+    pub fn id(&self) -> String {
+        self.headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    behaviour: Option<Behaviour>,
+    got: Vec<Got>,
+    seen: HashMap<String, usize>,
+    /// Requests that arrived (answered or not yet).
+    arrived: usize,
+    /// How long each answer waits.
+    delay: Duration,
+}
+
+/// A webhook receiver: a real HTTP server on 127.0.0.1, port 0.
+pub struct Receiver {
+    pub url: String,
+    state: Arc<Mutex<ReceiverState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn receive(State(st): State<Arc<Mutex<ReceiverState>>>, headers: HeaderMap, body: Bytes) -> axum::response::Response {
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let (behaviour, nth, delay) = {
+        let mut s = st.lock().unwrap();
+        s.arrived += 1;
+        let (b, delay) = (s.behaviour.unwrap_or(Behaviour::Ok), s.delay);
+        let n = s.seen.entry(id).or_default();
+        *n += 1;
+        (b, *n, delay)
+    };
+    tokio::time::sleep(delay).await;
+    let (status, extra): (u16, Option<&str>) = match behaviour {
+        Behaviour::Ok => (200, None),
+        Behaviour::FailFirst(k) if nth <= k => (500, None),
+        Behaviour::FailFirst(_) => (200, None),
+        Behaviour::Fail => (500, None),
+        Behaviour::Hang => {
+            st.lock().unwrap().got.push(Got { headers, body, answered: 0 });
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            return StatusCode::OK.into_response();
+        }
+        Behaviour::Redirect(to) => (302, Some(to)),
+    };
+    st.lock().unwrap().got.push(Got { headers, body, answered: status });
+    let mut res = (StatusCode::from_u16(status).unwrap(), if status == 200 { "thanks" } else { "not now" }).into_response();
+    if let Some(to) = extra {
+        res.headers_mut().insert("location", to.parse().unwrap());
+    }
+    res
+}
+
+impl Receiver {
+    pub async fn start(behaviour: Behaviour) -> Self {
+        let state = Arc::new(Mutex::new(ReceiverState { behaviour: Some(behaviour), ..Default::default() }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let app = Router::new().route("/hook", post(receive)).with_state(state.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, state, task }
+    }
+
+    pub fn set(&self, b: Behaviour) {
+        self.state.lock().unwrap().behaviour = Some(b);
+    }
+
+    pub fn set_delay(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+
+    pub fn arrived(&self) -> usize {
+        self.state.lock().unwrap().arrived
+    }
+
+    pub fn got(&self) -> Vec<Got> {
+        self.state.lock().unwrap().got.clone()
+    }
+
+    /// The event ids answered 2xx, with how many times each.
+    pub fn succeeded(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for g in self.got().iter().filter(|g| (200..300).contains(&g.answered)) {
+            *out.entry(g.id()).or_default() += 1;
+        }
+        out
+    }
+
+    /// Waits until `n` distinct events were answered 2xx (or `limit` passes).
+    pub async fn wait_succeeded(&self, n: usize, limit: Duration) -> BTreeMap<String, usize> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let s = self.succeeded();
+            if s.len() >= n || Instant::now() > deadline {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Verifies a delivery as a receiver would, with the `standardwebhooks` crate.
+#[track_caller]
+pub fn verify(secret: &str, g: &Got) {
+    let wh = standardwebhooks::Webhook::new(secret).expect("a Standard Webhooks secret");
+    wh.verify(g.body.as_bytes(), &g.headers).unwrap_or_else(|e| panic!("delivery {} does not verify with {}…: {e:?}", g.id(), &secret[..10]));
+}
+
+/// The test settings: deliveries to 127.0.0.1, a compressed retry schedule.
+fn webhook_setup(v: Variant) -> Setup {
+    let mut setup = Setup::new(v);
+    setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
+    setup.settings.webhooks.schedule = vec![Duration::from_millis(200), Duration::from_millis(300), Duration::from_millis(300)];
+    setup.settings.webhooks.timeout = Duration::from_secs(2);
+    setup.settings.webhooks.poll = Duration::from_millis(100);
+    setup
+}
+
+/// Registers an endpoint for `events`; returns (id, secret).
+pub async fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
+    let r = app.post("/webhook-endpoints", &json!({"url": url, "events": events, "description": "test receiver"})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    (r.body["id"].as_str().unwrap().to_owned(), secret)
+}
+
+async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
+    let Some(app) = TestApp::spawn_with(webhook_setup(v)).await else { return };
+    // Two endpoints of the demo merchant, one of another merchant's; a receiver that fails twice per event.
+    let rx = Receiver::start(Behaviour::FailFirst(2)).await;
+    let only_cancels = Receiver::start(Behaviour::Ok).await;
+    let (ep, secret) = endpoint(&app, &rx.url, &["payment.*"]).await;
+    let (_, cancel_secret) = endpoint(&app, &only_cancels.url, &["payment.cancelled"]).await;
+    let other_key = app.other_merchant("Other shop").await;
+    let other = Receiver::start(Behaviour::Ok).await;
+    let r =
+        app.request(Method::POST, "/webhook-endpoints", Some(&other_key), Some(&json!({"url": other.url, "events": ["*"]}).to_string()), &[]).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // The secret is shown once: never in a read.
+    let listed = app.get("/webhook-endpoints").await;
+    assert_eq!(listed.body["data"].as_array().unwrap().len(), 2, "{}", listed.text);
+    assert!(!listed.text.contains("whsec_"), "a secret in a listing: {}", listed.text);
+    let one = app.get(&format!("/webhook-endpoints/{ep}")).await;
+    assert_eq!(one.body["events"], json!(["payment.*"]));
+    assert!(one.body.get("secret").is_none());
+
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(app.create_payment(&format!("hook-{i}")).await["paymentId"].as_str().unwrap().to_owned());
+    }
+    for id in &ids[..2] {
+        assert_eq!(app.post(&format!("/payments/{id}/cancel"), &json!({})).await.status, 200);
+    }
+    // 5 created + 2 cancelled: each succeeds exactly once, after two failures, with the same id and body.
+    let done = rx.wait_succeeded(7, Duration::from_secs(30)).await;
+    assert_eq!(done.len(), 7, "events delivered: {done:?}");
+    assert!(done.values().all(|n| *n == 1), "an event succeeded more than once: {done:?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = rx.got();
+    let mut by_id: BTreeMap<String, Vec<&Got>> = BTreeMap::new();
+    for g in &got {
+        verify(&secret, g);
+        by_id.entry(g.id()).or_default().push(g);
+    }
+    assert_eq!(by_id.len(), 7);
+    for (id, tries) in &by_id {
+        assert_eq!(tries.iter().map(|g| g.answered).collect::<Vec<_>>(), [500, 500, 200], "{id}");
+        assert!(tries.iter().all(|g| g.body == tries[0].body), "the body changed between attempts of {id}");
+        let body: Value = serde_json::from_str(&tries[0].body).unwrap();
+        assert_eq!(body["id"], id.as_str());
+        assert!(body["type"].as_str().unwrap().starts_with("payment."));
+        assert!(body["createdAt"].is_string() && body["data"]["paymentId"].is_string(), "{body}");
+        assert_eq!(body["data"]["merchantId"], "mch_demo");
+    }
+    // The filtered endpoint got the two cancellations only; the other merchant's, none of these.
+    let cancels = only_cancels.wait_succeeded(2, Duration::from_secs(10)).await;
+    assert_eq!(cancels.len(), 2);
+    for g in only_cancels.got() {
+        verify(&cancel_secret, &g);
+        assert!(g.body.contains("\"type\":\"payment.cancelled\""), "{}", g.body);
+    }
+    assert!(other.got().is_empty(), "another merchant's endpoint got the demo merchant's events");
+
+    // The events API carries the same events, in seq order, filtered by type.
+    let page = app.get("/events/list?type=payment.*&limit=100").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let listed: Vec<&str> = page.body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(listed.iter().copied().collect::<std::collections::BTreeSet<_>>(), by_id.keys().map(String::as_str).collect());
+    let seqs: Vec<i64> = page.body["data"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "not in seq order: {seqs:?}");
+    let after = app.get(&format!("/events/list?type=payment.cancelled&after={}", seqs[4])).await;
+    assert_eq!(after.body["data"].as_array().unwrap().len(), 2, "{}", after.text);
+    // The deliveries, with their attempts.
+    let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?limit=100")).await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    let deliveries = d.body["data"].as_array().unwrap();
+    assert_eq!(deliveries.len(), 7);
+    for dl in deliveries {
+        assert_eq!(dl["status"], "SUCCEEDED", "{dl}");
+        let codes: Vec<i64> = dl["attempts"].as_array().unwrap().iter().map(|a| a["statusCode"].as_i64().unwrap()).collect();
+        assert_eq!(codes, [500, 500, 200], "{dl}");
+        assert_eq!(dl["attempts"][2]["excerpt"], "thanks");
+    }
+
+    // Rotation: for a while every delivery carries both signatures; a receiver with either secret verifies it.
+    let rot = app.post(&format!("/webhook-endpoints/{ep}/rotate-secret"), &json!({})).await;
+    assert_eq!(rot.status, 200, "{}", rot.text);
+    let new_secret = rot.body["secret"].as_str().unwrap().to_owned();
+    assert_ne!(new_secret, secret);
+    assert!(rot.body["previousSecretExpiresAt"].is_string(), "{}", rot.text);
+    rx.set(Behaviour::Ok);
+    app.create_payment("hook-after-rotation").await;
+    let done = rx.wait_succeeded(8, Duration::from_secs(20)).await;
+    assert_eq!(done.len(), 8);
+    let last = rx.got().into_iter().rfind(|g| g.answered == 200 && !by_id.contains_key(&g.id())).unwrap();
+    let sig = last.headers.get("webhook-signature").unwrap().to_str().unwrap().to_owned();
+    assert_eq!(sig.split(' ').count(), 2, "two signatures during the rotation: {sig}");
+    verify(&secret, &last);
+    verify(&new_secret, &last);
+    app.finish().await;
+}
+
+async fn a_hanging_endpoint_does_not_delay_another(v: Variant) {
+    let mut setup = webhook_setup(v);
+    setup.settings.webhooks.timeout = Duration::from_secs(5);
+    setup.settings.webhooks.per_endpoint = 2;
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let hangs = Receiver::start(Behaviour::Hang).await;
+    let fine = Receiver::start(Behaviour::Ok).await;
+    let (hung_ep, _) = endpoint(&app, &hangs.url, &["payment.created"]).await;
+    let (_, secret) = endpoint(&app, &fine.url, &["payment.created"]).await;
+    for i in 0..8 {
+        app.create_payment(&format!("hang-{i}")).await;
+    }
+    // Every event reaches the healthy endpoint while the hanging one's first sends still wait for an answer.
+    let done = fine.wait_succeeded(8, Duration::from_secs(20)).await;
+    assert_eq!(done.len(), 8, "{done:?}");
+    for g in fine.got() {
+        verify(&secret, &g);
+    }
+    let d = app.get(&format!("/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
+    let attempted: Vec<&Value> = d["data"].as_array().unwrap().iter().filter(|d| d["attemptCount"].as_i64().unwrap() > 0).collect();
+    assert!(attempted.iter().all(|d| d["attempts"].as_array().unwrap().is_empty()), "a hanging send finished already: {d}");
+    assert!(hangs.got().len() <= 2, "more than per_endpoint sends at once to one endpoint: {}", hangs.got().len());
+    // After the timeout, its attempts are recorded as failures without an answer, and retried.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let d = app.get(&format!("/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
+    let first = d["data"].as_array().unwrap().iter().flat_map(|d| d["attempts"].as_array().unwrap().iter()).next().cloned().unwrap();
+    assert!(first.get("statusCode").is_none() && first["error"].as_str().unwrap().contains("timeout"), "{first}");
+    app.finish().await;
+}
+
+async fn private_addresses_and_redirects_are_refused(v: Variant) {
+    let mut setup = webhook_setup(v);
+    setup.settings.webhooks.allow_hosts = vec![];
+    let Some(mut app) = TestApp::spawn_with(setup.clone()).await else { return };
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let port = rx.url.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
+    // Not allow-listed: loopback and private addresses, plain http, a name that resolves to loopback.
+    for url in [
+        rx.url.clone(),
+        format!("https://127.0.0.1:{port}/hook"),
+        format!("https://localhost:{port}/hook"),
+        "https://[::1]/hook".into(),
+        "https://10.0.0.8/hook".into(),
+        "https://169.254.169.254/latest/meta-data".into(),
+        "ftp://example.com/hook".into(),
+        "https://user:pw@example.com/hook".into(),
+        "not a url".into(),
+    ] {
+        let r = app.post("/webhook-endpoints", &json!({"url": url, "events": ["*"]})).await;
+        assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("url"), "{url}: {}", r.text);
+    }
+    for events in [json!([]), json!(["Payment.*"]), json!(["payment.*.x"]), json!("payment.*")] {
+        let r = app.post("/webhook-endpoints", &json!({"url": "https://example.com/hook", "events": events})).await;
+        assert_eq!(r.status, 400, "{events}: {}", r.text);
+    }
+    assert_eq!(app.get("/webhook-endpoints").await.body["data"], json!([]));
+
+    // Allow-listed now: an endpoint on 127.0.0.1 is taken; then Settle restarts without the allow-list, and a
+    // delivery to it is refused at send time (the receiver sees nothing).
+    app.shutdown().await;
+    let mut listed = setup.clone();
+    listed.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
+    let app2 = TestApp::start(listed.clone(), app.db.clone()).await;
+    let (ep, _) = endpoint(&app2, &rx.url, &["payment.created"]).await;
+    // A name that resolves to loopback, stored as a merchant could not (the resolver refuses it at delivery).
+    let now = settle_store::now_ms();
+    settle_store::webhooks::create_endpoint(
+        &app2.ctx.db,
+        settle_store::webhooks::NewEndpoint {
+            endpoint_id: "we_localhost",
+            merchant_id: "mch_demo",
+            url: &format!("https://localhost:{port}/hook"),
+            events: "[\"payment.created\"]",
+            description: None,
+            secret: &settle_app::webhooks::new_secret(),
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    // A redirect is not followed: its target (also allow-listed) never hears of it.
+    let target = Receiver::start(Behaviour::Ok).await;
+    let target_url: &'static str = Box::leak(target.url.clone().into_boxed_str());
+    let redirects = Receiver::start(Behaviour::Redirect(target_url)).await;
+    let (redirect_ep, _) = endpoint(&app2, &redirects.url, &["payment.created"]).await;
+    let mut app2 = app2;
+    app2.shutdown().await;
+    app.setup = setup.clone();
+    let app3 = TestApp::start(setup, app.db.clone()).await;
+    app3.create_payment("ssrf-1").await;
+    let a = first_attempt(&app3, &ep).await;
+    assert!(a.get("statusCode").is_none() && a["error"].as_str().unwrap().starts_with("refused: the url must be https"), "{a}");
+    let a = first_attempt(&app3, "we_localhost").await;
+    assert!(a.get("statusCode").is_none() && a["error"].as_str().unwrap().contains("not a public address"), "{a}");
+    assert!(rx.got().is_empty(), "a refused endpoint was sent to");
+    // The redirecting endpoint is allow-listed only in the second run: refused here as well. Run it allow-listed.
+    let mut app3 = app3;
+    app3.shutdown().await;
+    let app4 = TestApp::start(listed, app.db.clone()).await;
+    let a = attempt_where(&app4, &redirect_ep, |a| a.get("statusCode").is_some()).await;
+    assert_eq!(a["statusCode"], 302, "{a}");
+    assert!(a["error"].as_str().unwrap().contains("redirect"), "{a}");
+    assert_eq!(redirects.got().len(), 1);
+    assert!(target.got().is_empty(), "a redirect was followed");
+    app4.finish().await;
+}
+
+/// The first attempt of an endpoint's newest delivery, once there is one.
+async fn first_attempt(app: &TestApp, ep: &str) -> Value {
+    attempt_where(app, ep, |_| true).await
+}
+
+/// The first attempt of an endpoint's newest delivery that `pred` takes, once there is one.
+async fn attempt_where(app: &TestApp, ep: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.body;
+        if let Some(a) = d["data"][0]["attempts"].as_array().and_then(|a| a.iter().find(|a| pred(a))) {
+            return a.clone();
+        }
+        assert!(Instant::now() < deadline, "no attempt for {ep}: {d}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
+    let mut setup = webhook_setup(v);
+    setup.settings.webhooks.schedule = vec![Duration::from_millis(100), Duration::from_millis(100)];
+    setup.settings.webhooks.disable_after = Duration::from_secs(1);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let rx = Receiver::start(Behaviour::Fail).await;
+    let watcher = Receiver::start(Behaviour::Ok).await;
+    let (ep, _) = endpoint(&app, &rx.url, &["payment.*"]).await;
+    let (_, _) = endpoint(&app, &watcher.url, &["webhook_endpoint.*"]).await;
+    let first = app.create_payment("fail-1").await["paymentId"].as_str().unwrap().to_owned();
+    // Three attempts (the first and two retries), then FAILED, kept.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let failed = loop {
+        let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?status=FAILED")).await.body;
+        if let Some(x) = d["data"].as_array().and_then(|a| a.first()).cloned() {
+            break x;
+        }
+        assert!(Instant::now() < deadline, "no FAILED delivery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(failed["attemptCount"], 3, "{failed}");
+    assert_eq!(failed["attempts"].as_array().unwrap().len(), 3);
+    assert!(app.get(&format!("/webhook-endpoints/{ep}")).await.body["enabled"].as_bool().unwrap());
+    // Still failing a second later: the endpoint is disabled, and an event says so.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    app.create_payment("fail-2").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let e = app.get(&format!("/webhook-endpoints/{ep}")).await.body;
+        if e["enabled"] == false {
+            assert_eq!(e["disabledReason"], "failing", "{e}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never disabled: {e}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let events = app.get("/events/list?type=webhook_endpoint.disabled").await.body;
+    assert_eq!(events["data"][0]["data"]["endpointId"], ep.as_str(), "{events}");
+    assert_eq!(watcher.wait_succeeded(1, Duration::from_secs(10)).await.len(), 1, "the disabled event was delivered");
+    // Fixed and enabled again: the waiting delivery goes out, and the FAILED one is sent again on request.
+    rx.set(Behaviour::Ok);
+    let r = app.request(Method::PATCH, &format!("/webhook-endpoints/{ep}"), Some(&app.key), Some(&json!({"enabled": true}).to_string()), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body.get("disabledReason").is_none(), "{}", r.text);
+    let retried = app.post(&format!("/webhook-deliveries/{}/retry", failed["id"].as_str().unwrap()), &json!({})).await;
+    assert_eq!(retried.status, 202, "{}", retried.text);
+    let done = rx.wait_succeeded(2, Duration::from_secs(15)).await;
+    assert_eq!(done.len(), 2, "{done:?}");
+    let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.body;
+    assert!(d["data"].as_array().unwrap().iter().all(|d| d["status"] == "SUCCEEDED"), "{d}");
+    let _ = first;
+    // Unknown ids are 404s; a delete takes the deliveries with it.
+    app.get("/webhook-endpoints/we_nope").await.assert_error(404, "not_found");
+    app.post("/webhook-deliveries/wd_nope/retry", &json!({})).await.assert_error(404, "not_found");
+    let del = app.request(Method::DELETE, &format!("/webhook-endpoints/{ep}"), Some(&app.key), None, &[]).await;
+    assert_eq!(del.status, 204, "{}", del.text);
+    app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.assert_error(404, "not_found");
+    app.finish().await;
+}
+
+/// `settle serve` killed while it sends: after a restart every event is delivered (some perhaps twice, with the
+/// same webhook-id), none lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_kill_mid_delivery_loses_no_event() {
+    settle_card::tls::ensure_crypto_provider();
+    let dir = TempDir::new();
+    let rx = Receiver::start(Behaviour::FailFirst(1)).await;
+    // Slow answers: when Settle is killed, sends are under way.
+    rx.set_delay(Duration::from_millis(300));
+    let env = vec![
+        ("SETTLE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1".to_owned()),
+        ("SETTLE_WEBHOOK_TIMEOUT_MS", "1000".to_owned()),
+        ("SETTLE_WEBHOOK_RETRY_SCHEDULE", "300ms,300ms,300ms,300ms".to_owned()),
+        ("SETTLE_LISTEN", "127.0.0.1:0".to_owned()),
+    ];
+    let mut p = Process::start(&dir, &["serve", "--demo"], &env, "listening on");
+    let mut base = p.base();
+    let client = reqwest::Client::new();
+    let key = settle_app::merchants::DEMO_API_KEY;
+    let r = request_at(
+        &client,
+        &base,
+        Method::POST,
+        "/webhook-endpoints",
+        Some(key),
+        Some(&json!({"url": rx.url, "events": ["payment.created"]}).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let secret = r.body["secret"].as_str().unwrap().to_owned();
+    let n = 30;
+    let mut cut_off = 0;
+    for i in 0..n {
+        let body = TestApp::chain_payment(&format!("kill-{i}")).to_string();
+        let r = request_at(&client, &base, Method::POST, "/payments/create", Some(key), Some(&body), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        if i == n / 2 {
+            // Mid-way through the deliveries of the first half.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while rx.arrived() <= rx.got().len() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            cut_off = rx.arrived() - rx.got().len();
+            p.kill();
+            p = Process::start(&dir, &["serve", "--demo"], &env, "listening on");
+            base = p.base();
+        }
+    }
+    let done = rx.wait_succeeded(n, Duration::from_secs(40)).await;
+    assert_eq!(done.len(), n, "events delivered after the kill: {done:?}");
+    assert!(cut_off > 0, "no send was under way when Settle was killed");
+    for g in rx.got() {
+        verify(&secret, &g);
+    }
+    let events = request_at(&client, &base, Method::GET, "/events/list?type=payment.created", Some(key), None, &[]).await;
+    let ids: std::collections::BTreeSet<String> =
+        events.body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, done.keys().cloned().collect(), "every event delivered is an event, and every event was delivered");
+    p.kill();
+}
