@@ -8,6 +8,7 @@
 //! - [`merchants`]: merchants, API keys, the demo seed, authentication.
 //! - [`idempotency`]: Idempotency-Key handling (claim, wait, replay) around a business transaction.
 //! - [`cache`]: the version-guarded payment cache over Redis or in-process memory.
+//! - [`nats`]: the NATS JetStream publisher of every event (under a lease).
 //! - [`outbox`]: the outbox relay worker (under a lease).
 //! - [`follower`]: every instance's follower of the outbox: cache updates and the SSE fan-out.
 //! - [`lease`]: [`lease::LeaseHolder`], a worker's hold on a named lease.
@@ -24,6 +25,7 @@ pub mod follower;
 pub mod idempotency;
 pub mod lease;
 pub mod merchants;
+pub mod nats;
 pub mod orders;
 pub mod outbox;
 pub mod payments;

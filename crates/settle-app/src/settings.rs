@@ -33,6 +33,8 @@ pub struct Settings {
     pub webhooks: crate::webhooks::WebhookSettings,
     /// Published events older than this are deleted (the events API and catch-up reach back this far).
     pub event_retention: Duration,
+    /// NATS JetStream, when events are to be published there too.
+    pub nats: Option<crate::nats::NatsSettings>,
 }
 
 /// Timings of the card rail.
@@ -87,6 +89,7 @@ impl Default for Settings {
             sse_heartbeat: Duration::from_secs(15),
             webhooks: Default::default(),
             event_retention: Duration::from_secs(30 * 24 * 3600),
+            nats: None,
         }
     }
 }

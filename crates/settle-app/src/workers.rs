@@ -43,16 +43,19 @@ pub fn spawn(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> 
     }
     // Every handler of the choreography emits its next event, so the dispatcher wakes on each publication
     // (and polls for events another instance's relay published).
-    let chor_wake = never();
-    let (bridge_wake, mut published, mut bridge_stop) = (chor_wake.clone(), ctx.published.subscribe(), stop.clone());
+    let (chor_wake, nats_wake) = (never(), never());
+    let (bridge_wake, nats_bridge, mut published, mut bridge_stop) = (chor_wake.clone(), nats_wake.clone(), ctx.published.subscribe(), stop.clone());
     handles.push(tokio::spawn(async move {
         loop {
             tokio::select! {
-                r = published.changed() => if r.is_err() { break } else { bridge_wake.notify_one() },
+                r = published.changed() => if r.is_err() { break } else { bridge_wake.notify_one(); nats_bridge.notify_one() },
                 _ = bridge_stop.changed() => break,
             }
         }
     }));
+    if let Some(n) = &ctx.settings.nats {
+        worker!("nats-publisher", crate::nats::Publisher::new(ctx.clone(), n.clone()), nats_wake, Duration::from_millis(500));
+    }
     worker!("saga-choreography", crate::orders::Choreographer::new(ctx.clone()), chor_wake, Duration::from_millis(200));
     worker!("saga-recovery", crate::orders::SagaWorker::new(ctx.clone()), never(), Duration::from_millis(500));
     for chain in ctx.chains.0.iter() {

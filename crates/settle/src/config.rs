@@ -172,6 +172,20 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_WEBHOOK_PER_ENDPOINT", set: |c, v| num(v, &mut c.app.webhooks.per_endpoint) },
     Setting { var: "SETTLE_WEBHOOK_MAX_IN_FLIGHT", set: |c, v| num(v, &mut c.app.webhooks.in_flight) },
     Setting { var: "SETTLE_EVENT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.event_retention) },
+    Setting {
+        var: "SETTLE_NATS_URL",
+        set: |c, v| {
+            let stream = c.app.nats.as_ref().map_or_else(|| "SETTLE".to_owned(), |n| n.stream.clone());
+            put(&mut c.app.nats, Some(settle_app::nats::NatsSettings { url: v.to_owned(), stream }))
+        },
+    },
+    Setting {
+        var: "SETTLE_NATS_STREAM",
+        set: |c, v| match &mut c.app.nats {
+            Some(n) => put(&mut n.stream, v.to_owned()),
+            None => Err("needs SETTLE_NATS_URL".into()),
+        },
+    },
     Setting { var: "SETTLE_CALLBACK_URL", set: |c, v| put(&mut c.app.card.callback_url, Some(v.to_owned())) },
     Setting { var: "SETTLE_RECONCILE_AFTER_SECS", set: |c, v| secs(v, &mut c.app.card.reconcile_after) },
     Setting {

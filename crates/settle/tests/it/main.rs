@@ -13,6 +13,7 @@ mod cli;
 mod concurrency;
 mod idempotency;
 mod migrations;
+mod nats;
 mod openapi_fuzz;
 mod orders;
 mod outage;

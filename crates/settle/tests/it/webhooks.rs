@@ -545,3 +545,33 @@ async fn a_kill_mid_delivery_loses_no_event() {
     assert_eq!(ids, done.keys().cloned().collect(), "every event delivered is an event, and every event was delivered");
     p.kill();
 }
+
+/// Events past their retention are deleted, all but the newest (seqs never start over); the rest stay listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_past_their_retention_are_deleted_but_never_the_newest() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Mysql, cache: Cache::Redis }).await else { return };
+    for i in 0..5 {
+        app.create_payment(&format!("old-{i}")).await;
+    }
+    app.drain_outbox().await;
+    let max = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
+    // Everything published so far is "old": all but the newest go.
+    let cutoff = settle_store::now_ms() + 1;
+    let mut purged = 0;
+    loop {
+        let n = settle_store::outbox::purge_published_before(&app.ctx.db, cutoff, 2).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        purged += n;
+    }
+    let left = app.get("/events/list?limit=100").await.body;
+    let seqs: Vec<i64> = left["data"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, [max], "only the newest is kept");
+    assert_eq!(purged as i64, max - 1);
+    // New events continue the sequence.
+    app.create_payment("new-1").await;
+    app.drain_outbox().await;
+    assert_eq!(settle_store::outbox::max_seq(&app.ctx.db).await.unwrap(), max + 1);
+    app.finish().await;
+}

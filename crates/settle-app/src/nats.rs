@@ -1,0 +1,180 @@
+//! NATS JetStream as the event bus: with `SETTLE_NATS_URL`, every published outbox event also goes to JetStream,
+//! subject `settle.<merchantId>.<type>`, on a stream Settle creates if absent (`SETTLE`, subjects `settle.>`),
+//! with `Nats-Msg-Id` = the event id (`evt_<seq>`) and the body webhooks carry.
+//!
+//! One publisher across all instances (the `nats-publisher` lease) sends events one at a time in seq order, each
+//! only after the previous one's acknowledgement, so the stream holds them in seq order with no gap. Where it
+//! stands is the larger of its stored position and the last event in the stream, so after a crash between a
+//! publish and recording it nothing is sent twice; should it be, the server drops the repeat by its
+//! `Nats-Msg-Id` (within the stream's duplicate window). NATS being away stops only this worker: it retries with
+//! backoff, and payments, the relay, webhooks and SSE go on.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{self, stream};
+use settle_store::{StoreError, outbox};
+use tokio::sync::Mutex;
+
+use crate::{Context, lease::LeaseHolder, webhooks::EventView, worker::Outcome};
+
+pub const LEASE: &str = "nats-publisher";
+/// The publisher's position in `consumer_offsets`.
+const CONSUMER: &str = "nats-publisher";
+const BATCH: u64 = 200;
+
+/// How Settle reaches NATS.
+#[derive(Clone, Debug)]
+pub struct NatsSettings {
+    pub url: String,
+    /// The JetStream stream Settle publishes to (created if absent).
+    pub stream: String,
+}
+
+/// Why a pass failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("NATS: {0}")]
+    Nats(String),
+}
+
+fn nats(e: impl std::fmt::Display) -> NatsError {
+    NatsError::Nats(e.to_string())
+}
+
+/// A subject token: what NATS gives meaning to (`.`, `*`, `>`, whitespace) becomes `_`.
+fn token(s: &str) -> String {
+    s.chars().map(|c| if c == '.' || c == '*' || c == '>' || c.is_whitespace() { '_' } else { c }).collect()
+}
+
+/// The subject of an event: `settle.<merchantId>.<type>` (the type keeps its dots: `settle.mch_1.payment.created`).
+pub fn subject(merchant_id: &str, topic: &str) -> String {
+    let kind: Vec<String> = topic.split('.').map(token).collect();
+    format!("settle.{}.{}", token(merchant_id), kind.join("."))
+}
+
+/// The event seq of a `Nats-Msg-Id` (`evt_<seq>`).
+fn seq_of(msg_id: &str) -> Option<i64> {
+    msg_id.strip_prefix("evt_")?.parse().ok()
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    ctx: Context,
+    lease: LeaseHolder,
+    settings: NatsSettings,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    js: Option<jetstream::Context>,
+    /// The highest seq in the stream, as far as this holder knows (None: to be read again).
+    position: Option<i64>,
+}
+
+impl Publisher {
+    pub fn new(ctx: Context, settings: NatsSettings) -> Self {
+        Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx, settings, state: Default::default() }
+    }
+
+    async fn connect(&self) -> Result<jetstream::Context, NatsError> {
+        let client = async_nats::ConnectOptions::new()
+            .name("settle")
+            .connection_timeout(Duration::from_secs(5))
+            .request_timeout(Some(Duration::from_secs(5)))
+            .connect(self.settings.url.as_str())
+            .await
+            .map_err(nats)?;
+        let js = jetstream::new(client);
+        js.get_or_create_stream(stream::Config {
+            name: self.settings.stream.clone(),
+            subjects: vec!["settle.>".into()],
+            storage: stream::StorageType::File,
+            max_age: self.ctx.settings.event_retention,
+            duplicate_window: Duration::from_secs(600),
+            ..Default::default()
+        })
+        .await
+        .map_err(nats)?;
+        tracing::info!(stream = %self.settings.stream, "publishing events to NATS JetStream");
+        Ok(js)
+    }
+
+    /// The seq of the last event in the stream (0: none).
+    async fn last_in_stream(&self, js: &jetstream::Context) -> Result<i64, NatsError> {
+        let mut s = js.get_stream(&self.settings.stream).await.map_err(nats)?;
+        let last = s.info().await.map_err(nats)?.state.last_sequence;
+        if last == 0 {
+            return Ok(0);
+        }
+        let m = s.get_raw_message(last).await.map_err(nats)?;
+        Ok(m.headers.get("Nats-Msg-Id").and_then(|v| seq_of(v.as_str())).unwrap_or(0))
+    }
+
+    /// Publishes the next batch if this instance holds the lease.
+    pub async fn run_once(&self) -> Result<Outcome, NatsError> {
+        if !self.lease.hold(settle_store::now_ms()).await? {
+            self.state.lock().await.position = None;
+            return Ok(Outcome::Idle);
+        }
+        let mut st = self.state.lock().await;
+        let result = self.pass(&mut st).await;
+        if result.is_err() {
+            // Read where the stream stands again before the next publish.
+            st.position = None;
+        }
+        result
+    }
+
+    async fn pass(&self, st: &mut State) -> Result<Outcome, NatsError> {
+        let js = match &st.js {
+            Some(js) => js.clone(),
+            None => {
+                let js = self.connect().await?;
+                st.js = Some(js.clone());
+                js
+            }
+        };
+        let position = match st.position {
+            Some(p) => p,
+            None => {
+                let stored = settle_store::orders::offset(&self.ctx.db, CONSUMER).await?;
+                let p = stored.max(self.last_in_stream(&js).await?);
+                st.position = Some(p);
+                p
+            }
+        };
+        let rows = outbox::read_all_after(&self.ctx.db, position, BATCH).await?;
+        let Some(last) = rows.last().and_then(|r| r.seq) else { return Ok(Outcome::Idle) };
+        for r in &rows {
+            let Some(ev) = EventView::of(r) else { continue };
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert("Nats-Msg-Id", ev.id.as_str());
+            let ack = js.publish_with_headers(subject(&r.merchant_id, &r.topic), headers, ev.body().into()).await.map_err(nats)?;
+            ack.await.map_err(nats)?;
+            st.position = Some(ev.seq);
+        }
+        settle_store::orders::set_offset(&self.ctx.db, CONSUMER, last, settle_store::now_ms()).await?;
+        metrics::counter!("settle_nats_published_total").increment(rows.len() as u64);
+        Ok(Outcome::Worked(rows.len()))
+    }
+
+    pub async fn release(&self) {
+        self.lease.release().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects() {
+        assert_eq!(subject("mch_demo", "payment.created"), "settle.mch_demo.payment.created");
+        assert_eq!(subject("m.x*>", "webhook_endpoint.disabled"), "settle.m_x__.webhook_endpoint.disabled");
+        assert_eq!(seq_of("evt_42"), Some(42));
+        assert_eq!(seq_of("msg_1"), None);
+    }
+}
