@@ -14,12 +14,14 @@
 //! - [`lease`]: [`lease::LeaseHolder`], a worker's hold on a named lease.
 //! - [`webhooks`]: outgoing webhooks (endpoints, signed deliveries with retries, the sender) and the events API.
 //! - [`worker`]: the `run_once` / loop shape of every background worker.
+//! - [`crypto`]: secrets at rest, sealed with AES-256-GCM under the master keys.
 //! - [`error`]: [`AppError`], what a use case can answer besides success.
 
 pub mod cache;
 pub mod card;
 pub mod chain;
 pub mod context;
+pub mod crypto;
 pub mod error;
 pub mod follower;
 pub mod idempotency;

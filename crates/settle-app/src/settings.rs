@@ -35,6 +35,8 @@ pub struct Settings {
     pub event_retention: Duration,
     /// NATS JetStream, when events are to be published there too.
     pub nats: Option<crate::nats::NatsSettings>,
+    /// The master keys that seal secrets at rest (None: stored as given).
+    pub keyring: Option<std::sync::Arc<crate::crypto::Keyring>>,
 }
 
 /// Timings of the card rail.
@@ -90,6 +92,7 @@ impl Default for Settings {
             webhooks: Default::default(),
             event_retention: Duration::from_secs(30 * 24 * 3600),
             nats: None,
+            keyring: None,
         }
     }
 }

@@ -31,7 +31,12 @@ use serde::Serialize;
 use settle_store::{ConnectionTrait, StoreError, outbox::OutboxRow, webhooks as store};
 use sha2::Sha256;
 
-use crate::{AppError, Context, payments::rfc3339, worker::Outcome};
+use crate::{
+    AppError, Context,
+    crypto::{self, CryptoError, Keyring},
+    payments::rfc3339,
+    worker::Outcome,
+};
 
 /// The topic recorded when Settle disables a failing endpoint.
 pub const ENDPOINT_DISABLED: &str = "webhook_endpoint.disabled";
@@ -107,16 +112,16 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
 }
 
 /// The `webhook-signature` header of an endpoint: the current secret's signature, and during a rotation's
-/// overlap the previous secret's too, space-separated.
-fn signatures(ep: &store::EndpointRow, id: &str, timestamp: i64, body: &str, now_ms: i64) -> String {
-    let mut out: Vec<String> = sign(&ep.secret, id, timestamp, body).into_iter().collect();
+/// overlap the previous secret's too, space-separated. The secrets are opened with the master keys.
+fn signatures(keys: Option<&Keyring>, ep: &store::EndpointRow, id: &str, timestamp: i64, body: &str, now_ms: i64) -> Result<String, CryptoError> {
+    let mut out: Vec<String> = sign(&crypto::open(keys, &ep.secret)?, id, timestamp, body).into_iter().collect();
     if let (Some(prev), Some(until)) = (&ep.previous_secret, ep.previous_secret_until)
         && until > now_ms
-        && let Some(s) = sign(prev, id, timestamp, body)
+        && let Some(s) = sign(&crypto::open(keys, prev)?, id, timestamp, body)
     {
         out.push(s);
     }
-    out.join(" ")
+    Ok(out.join(" "))
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -437,9 +442,10 @@ pub async fn create_endpoint(
     let secret = new_secret();
     let now = settle_store::now_ms();
     let events = serde_json::to_string(&events).unwrap_or_default();
+    let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret);
     let row = store::create_endpoint(
         &ctx.db,
-        store::NewEndpoint { endpoint_id: &id, merchant_id, url: &url, events: &events, description: description.as_deref(), secret: &secret },
+        store::NewEndpoint { endpoint_id: &id, merchant_id, url: &url, events: &events, description: description.as_deref(), secret: &sealed },
         now,
     )
     .await?;
@@ -507,11 +513,58 @@ pub async fn rotate_secret(ctx: &Context, merchant_id: &str, endpoint_id: &str) 
     let secret = new_secret();
     let now = settle_store::now_ms();
     let until = now + ctx.settings.webhooks.rotation_overlap.as_millis() as i64;
-    if !store::rotate_secret(&ctx.db, merchant_id, endpoint_id, &secret, until, now).await? {
+    let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret);
+    if !store::rotate_secret(&ctx.db, merchant_id, endpoint_id, &sealed, until, now).await? {
         return Err(AppError::NotFound("webhook endpoint"));
     }
     tracing::info!(merchant_id, endpoint_id, "webhook endpoint secret rotated");
     Ok(EndpointWithSecret { endpoint: get_endpoint(ctx, merchant_id, endpoint_id).await?, secret })
+}
+
+/// Seals every stored endpoint secret under the current master key (`settle keys rotate`): those sealed under an
+/// older key of the list, and those stored before a key was configured. Returns how many endpoints changed.
+pub async fn reseal_all(ctx: &Context) -> Result<usize, AppError> {
+    let Some(keys) = ctx.settings.keyring.as_deref() else {
+        return Err(AppError::invalid("SETTLE_MASTER_KEY", "set SETTLE_MASTER_KEY: the new key first, the old ones after it"));
+    };
+    let mut n = 0;
+    for row in store::all_secrets(&ctx.db).await? {
+        let reseal = |s: &str| -> Result<Option<String>, AppError> {
+            if keys.is_current(s) {
+                return Ok(None);
+            }
+            let plain = keys.open(s).map_err(|err| AppError::invalid("SETTLE_MASTER_KEY", format!("a secret of endpoint row {}: {err}", row.id)))?;
+            Ok(Some(keys.seal(&plain)))
+        };
+        let secret = reseal(&row.secret)?;
+        let previous = match &row.previous_secret {
+            Some(p) => reseal(p)?,
+            None => None,
+        };
+        if secret.is_some() || previous.is_some() {
+            store::set_secrets(&ctx.db, row.id, secret.as_deref(), previous.as_deref()).await?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Checks at start that every stored secret opens with the configured keys (or, without keys, that none is
+/// sealed): a missing key would otherwise surface only as failing deliveries.
+pub async fn check_secrets(db: &settle_store::Db, keys: Option<&Keyring>) -> Result<(), String> {
+    for e in store::all_secrets(db).await.map_err(|e| e.to_string())? {
+        for s in std::iter::once(&e.secret).chain(e.previous_secret.as_ref()) {
+            if let Err(err) = crypto::open(keys, s) {
+                return Err(match keys {
+                    None => "the database holds webhook secrets sealed under a master key: set SETTLE_MASTER_KEY".to_owned(),
+                    Some(_) => format!(
+                        "SETTLE_MASTER_KEY: a stored webhook secret does not open ({err}); list the key it was sealed under after the new one"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -872,7 +925,10 @@ impl Sender {
         let id = event_id(d.seq);
         let now = settle_store::now_ms();
         let ts = now / 1000;
-        let sig = signatures(ep, &id, ts, &d.body, now);
+        let sig = match signatures(self.ctx.settings.keyring.as_deref(), ep, &id, ts, &d.body, now) {
+            Ok(s) => s,
+            Err(e) => return refused(format!("the endpoint's secret cannot be opened: {e}")),
+        };
         let sent = self
             .http
             .post(url)

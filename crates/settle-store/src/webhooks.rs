@@ -410,3 +410,37 @@ pub async fn retry_now(conn: &impl ConnectionTrait, merchant_id: &str, delivery_
 pub async fn count_pending(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {
     Ok(webhook_delivery::Entity::find().filter(webhook_delivery::Column::Status.eq(PENDING)).count(conn).await?)
 }
+
+/// An endpoint's stored secrets.
+#[derive(Debug, sea_orm::FromQueryResult)]
+pub struct StoredSecrets {
+    pub id: i64,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+}
+
+/// Every endpoint's stored secrets (key rotation, the start-up check).
+pub async fn all_secrets(conn: &impl ConnectionTrait) -> Result<Vec<StoredSecrets>, StoreError> {
+    Ok(webhook_endpoint::Entity::find()
+        .select_only()
+        .column(webhook_endpoint::Column::Id)
+        .column(webhook_endpoint::Column::Secret)
+        .column(webhook_endpoint::Column::PreviousSecret)
+        .order_by_asc(webhook_endpoint::Column::Id)
+        .into_model::<StoredSecrets>()
+        .all(conn)
+        .await?)
+}
+
+/// Replaces an endpoint's stored secrets (None: unchanged), as a key rotation seals them again.
+pub async fn set_secrets(conn: &impl ConnectionTrait, id: i64, secret: Option<&str>, previous: Option<&str>) -> Result<(), StoreError> {
+    let mut q = webhook_endpoint::Entity::update_many();
+    if let Some(s) = secret {
+        q = q.col_expr(webhook_endpoint::Column::Secret, Expr::value(s));
+    }
+    if let Some(p) = previous {
+        q = q.col_expr(webhook_endpoint::Column::PreviousSecret, Expr::value(p));
+    }
+    q.filter(webhook_endpoint::Column::Id.eq(id)).exec(conn).await?;
+    Ok(())
+}

@@ -22,6 +22,11 @@ pub enum Command {
         #[arg(long)]
         no_migrate: bool,
     },
+    /// Master keys of secrets at rest (SETTLE_MASTER_KEY).
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
     /// Database migrations.
     Migrate {
         #[command(subcommand)]
@@ -177,6 +182,15 @@ fn range(s: &str) -> Result<[u64; 2], String> {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum KeysAction {
+    /// Print a fresh master key (base64 of 32 random bytes).
+    Generate,
+    /// Seal every stored secret under the first key of SETTLE_MASTER_KEY (opening each with any key of the list,
+    /// or reading it as is when it was stored before a key was set). Then the old keys may be dropped.
+    Rotate,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MigrateAction {
     /// Apply every pending migration.
     Up,
@@ -278,7 +292,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo && cfg.chains.is_empty() {
                 cfg.chains.push(settle_app::chain::settings::dev_chain("http://127.0.0.1:8545"));
             }
-            let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo }).await?;
+            let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo, local_master_key: demo }).await?;
             let addr = app.local_addr();
             tracing::info!(%addr, database = %crate::config::redact(&cfg.database_url), cache = if cfg.redis_url.is_some() { "redis" } else { "memory" }, "Settle listening");
             println!("Settle listening on http://{addr} (docs: http://{addr}/docs)");
@@ -286,6 +300,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::PgSim(_) => Ok(()),
         Command::Chain { action } => chain_command(&cfg, action).await,
+        Command::Keys { action: KeysAction::Generate } => {
+            println!("{}", settle_app::crypto::Keyring::generate());
+            Ok(())
+        }
+        Command::Keys { action: KeysAction::Rotate } => {
+            let Some(keys) = cfg.app.keyring.clone() else {
+                anyhow::bail!("set SETTLE_MASTER_KEY: the new key first, then the keys the secrets are sealed under now");
+            };
+            let db = startup::open_database(&cfg).await?;
+            settle_store::migration::up(&db).await?;
+            let settings = settle_app::Settings { keyring: Some(keys.clone()), ..Default::default() };
+            let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), settings);
+            let n = settle_app::webhooks::reseal_all(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("resealed {n} endpoint(s) under key {}", keys.current_id());
+            Ok(())
+        }
         Command::Migrate { action } => {
             let db = startup::open_database(&cfg).await?;
             match action {

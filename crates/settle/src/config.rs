@@ -158,6 +158,8 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_SSE_MAX_STREAMS", set: |c, v| num(v, &mut c.app.sse_max_streams) },
     Setting { var: "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", set: |c, v| num(v, &mut c.app.sse_max_per_merchant) },
     Setting { var: "SETTLE_SSE_HEARTBEAT_SECS", set: |c, v| secs(v, &mut c.app.sse_heartbeat) },
+    // Secrets at rest.
+    Setting { var: "SETTLE_MASTER_KEY", set: |c, v| put(&mut c.app.keyring, Some(std::sync::Arc::new(settle_app::crypto::Keyring::parse(v)?))) },
     // Webhooks and events.
     Setting { var: "SETTLE_WEBHOOK_ALLOW_HOSTS", set: |c, v| put(&mut c.app.webhooks.allow_hosts, list(v).map(str::to_ascii_lowercase).collect()) },
     Setting { var: "SETTLE_WEBHOOK_TIMEOUT_MS", set: |c, v| millis(v, &mut c.app.webhooks.timeout) },
@@ -258,6 +260,9 @@ fn span(v: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(per)))
 }
 
+/// Settings whose values are secrets.
+const SECRET_SETTINGS: [&str; 2] = ["SETTLE_ADMIN_TOKEN", "SETTLE_MASTER_KEY"];
+
 /// The items of a comma-separated list, trimmed, empty ones left out.
 fn list(v: &str) -> impl Iterator<Item = &str> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty())
@@ -325,7 +330,9 @@ impl Config {
         let mut c = Self::default();
         for s in SETTINGS {
             if let Some(v) = get(s.var) {
-                (s.set)(&mut c, &v).map_err(|why| anyhow::anyhow!("{}={v}: {why}", s.var))?;
+                // A secret's value is never repeated in the message (it would reach a log or a terminal).
+                let shown = if SECRET_SETTINGS.contains(&s.var) { "***" } else { v.as_str() };
+                (s.set)(&mut c, &v).map_err(|why| anyhow::anyhow!("{}={shown}: {why}", s.var))?;
             }
         }
         for mut spec in chains {
@@ -514,6 +521,7 @@ mod tests {
             ("SETTLE_RATE_LIMIT_PER_SEC", "-1"),
             ("SETTLE_LOG_FORMAT", "xml"),
             ("SETTLE_ADMIN_TOKEN", "short"),
+            ("SETTLE_MASTER_KEY", "c2hvcnQ="),
             ("SETTLE_CB_FAILURE_RATE", "150"),
             ("SETTLE_PG_URL", "ftp://x"),
             ("SETTLE_RECONCILE_BACKOFF_SECS", "5,x"),
@@ -522,6 +530,9 @@ mod tests {
         ] {
             let e = load(&[(k, v)]).unwrap_err().to_string();
             assert!(e.contains(k), "{e}");
+            if SECRET_SETTINGS.contains(&k) {
+                assert!(!e.contains(v), "a secret repeated in the message: {e}");
+            }
             assert!(!e.contains('\n'), "{e}");
         }
     }

@@ -18,7 +18,34 @@ pub struct BuildOptions {
     pub migrate: bool,
     /// Seed the demo merchant.
     pub demo: bool,
+    /// Without SETTLE_MASTER_KEY, use (or create) a local master key in `settle.key` (`serve --demo`).
+    pub local_master_key: bool,
 }
+
+/// The local master key of `serve --demo`: `settle.key` in the working directory, created (readable by its owner
+/// only) when absent.
+fn local_master_key() -> anyhow::Result<settle_app::crypto::Keyring> {
+    let path = std::path::Path::new(LOCAL_KEY_FILE);
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("{LOCAL_KEY_FILE}: cannot read it"))?;
+        return settle_app::crypto::Keyring::parse(text.trim()).map_err(|e| anyhow::anyhow!("{LOCAL_KEY_FILE}: {e}"));
+    }
+    let key = settle_app::crypto::Keyring::generate();
+    {
+        use std::{io::Write, os::unix::fs::OpenOptionsExt};
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("{LOCAL_KEY_FILE}: cannot create it"))?;
+        writeln!(f, "{key}").with_context(|| format!("{LOCAL_KEY_FILE}: cannot write it"))?;
+    }
+    println!("Generated a local master key in {LOCAL_KEY_FILE} (local use only; set SETTLE_MASTER_KEY in production).");
+    settle_app::crypto::Keyring::parse(&key).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+const LOCAL_KEY_FILE: &str = "settle.key";
 
 pub struct App {
     listener: TcpListener,
@@ -84,6 +111,15 @@ impl App {
             }
         };
         let mut settings = cfg.app.clone();
+        if settings.keyring.is_none() && opts.local_master_key {
+            settings.keyring = Some(Arc::new(local_master_key()?));
+        }
+        // Every stored secret must open with these keys: a missing key would otherwise show only as failing
+        // deliveries.
+        settle_app::webhooks::check_secrets(&db, settings.keyring.as_deref()).await.map_err(|e| anyhow::anyhow!(e))?;
+        if settings.keyring.is_none() {
+            tracing::warn!("SETTLE_MASTER_KEY is not set: webhook secrets are stored unencrypted");
+        }
         settings.card.simulator = sim.is_some();
         settings.card.callback_url.get_or_insert_with(|| format!("http://{local}/payments/callback"));
         let chains = cfg.chains.iter().map(settle_app::chain::Chain::from_spec).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -334,7 +334,7 @@ impl TestApp {
         cfg.pg_url = (!setup.card.off && !setup.card.in_process).then(|| pg_url.clone());
         cfg.app.card.simulator = setup.card.in_process;
         // `demo` seeds the demo merchant; the in-process simulator runs only when the setup asks for it.
-        let app = App::build(&cfg, BuildOptions { migrate: true, demo: true }).await.expect("build app");
+        let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, local_master_key: false }).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
         let ctx = app.context().clone();
         let (tx, rx) = oneshot::channel::<()>();

@@ -215,6 +215,17 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     let r =
         app.request(Method::POST, "/webhook-endpoints", Some(&other_key), Some(&json!({"url": other.url, "events": ["*"]}).to_string()), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // Merchant-scoped: another merchant neither sees nor changes the demo merchant's endpoint.
+    let theirs = |m: Method, path: String| {
+        let (app, key) = (&app, other_key.clone());
+        async move { app.request(m, &path, Some(&key), None, &[]).await }
+    };
+    theirs(Method::GET, format!("/webhook-endpoints/{ep}")).await.assert_error(404, "not_found");
+    theirs(Method::DELETE, format!("/webhook-endpoints/{ep}")).await.assert_error(404, "not_found");
+    theirs(Method::POST, format!("/webhook-endpoints/{ep}/rotate-secret")).await.assert_error(404, "not_found");
+    theirs(Method::GET, format!("/webhook-endpoints/{ep}/deliveries")).await.assert_error(404, "not_found");
+    let theirs_list = app.request(Method::GET, "/webhook-endpoints", Some(&other_key), None, &[]).await;
+    assert_eq!(theirs_list.body["data"].as_array().unwrap().len(), 1, "{}", theirs_list.text);
     // The secret is shown once: never in a read.
     let listed = app.get("/webhook-endpoints").await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2, "{}", listed.text);
@@ -544,6 +555,82 @@ async fn a_kill_mid_delivery_loses_no_event() {
         events.body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, done.keys().cloned().collect(), "every event delivered is an event, and every event was delivered");
     p.kill();
+
+    // `serve --demo` sealed the secret under a local key (settle.key). Plain `serve` without a key refuses to
+    // start on this database; `settle keys rotate` moves the secret to a new key, which then suffices.
+    let local = std::fs::read_to_string(dir.0.join("settle.key")).expect("serve --demo wrote settle.key");
+    let run = |args: &'static [&'static str], env: Vec<(&'static str, String)>| {
+        let dir = dir.0.clone();
+        async move {
+            let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_settle"));
+            cmd.args(args).current_dir(dir).env_remove("DATABASE_URL").env_remove("SETTLE_MASTER_KEY").env("SETTLE_LOG", "warn").kill_on_drop(true);
+            cmd.env("SETTLE_LISTEN", "127.0.0.1:0");
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            tokio::time::timeout(Duration::from_secs(30), cmd.output()).await.expect("the command ends").expect("it runs")
+        }
+    };
+    let out = run(&["serve"], vec![]).await;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("SETTLE_MASTER_KEY"), "{err}");
+    let new_key = settle_app::crypto::Keyring::generate();
+    let out = run(&["keys", "rotate"], vec![("SETTLE_MASTER_KEY", format!("{new_key},{}", local.trim()))]).await;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("resealed 1 endpoint(s)"), "{}", String::from_utf8_lossy(&out.stdout));
+    let out = run(&["serve"], vec![("SETTLE_MASTER_KEY", local.trim().to_owned())]).await;
+    assert!(!out.status.success(), "the old key alone no longer opens the secret");
+    let mut p = Process::start(&dir, &["serve"], &[("SETTLE_MASTER_KEY", new_key), ("SETTLE_LISTEN", "127.0.0.1:0".into())], "listening on");
+    p.kill();
+}
+
+/// Secrets are sealed at rest under the master key; a new key put first keeps the old secrets readable until
+/// they are sealed again, after which the new key alone suffices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn endpoint_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
+    use settle_app::crypto::Keyring;
+    let (a, b) = (Keyring::generate(), Keyring::generate());
+    let mut setup = webhook_setup(Variant { db: Db::Postgres, cache: Cache::Redis });
+    setup.settings.keyring = Some(Arc::new(Keyring::parse(&a).unwrap()));
+    let Some(mut app) = TestApp::spawn_with(setup.clone()).await else { return };
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let (_, secret) = endpoint(&app, &rx.url, &["payment.created"]).await;
+    let stored = settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap();
+    let id_a = Keyring::parse(&a).unwrap().current_id().to_owned();
+    assert!(stored[0].secret.starts_with(&format!("enc:v1:{id_a}:")), "{}", stored[0].secret);
+    assert!(!stored[0].secret.contains(&secret[6..]), "the secret is stored in the clear");
+    let mut made = 0;
+    let mut pay_and_verify = async |app: &TestApp| {
+        made += 1;
+        app.create_payment(&format!("sealed-{made}")).await;
+        assert_eq!(rx.wait_succeeded(made, Duration::from_secs(15)).await.len(), made);
+        for g in rx.got() {
+            verify(&secret, &g);
+        }
+    };
+    pay_and_verify(&app).await;
+    // The new key first, the old one after it: secrets sealed under the old one still open.
+    app.shutdown().await;
+    setup.settings.keyring = Some(Arc::new(Keyring::parse(&format!("{b},{a}")).unwrap()));
+    app = TestApp::start(setup.clone(), app.db.clone()).await;
+    pay_and_verify(&app).await;
+    assert_eq!(settle_app::webhooks::reseal_all(&app.ctx).await.unwrap(), 1);
+    assert_eq!(settle_app::webhooks::reseal_all(&app.ctx).await.unwrap(), 0, "nothing left to seal again");
+    let id_b = Keyring::parse(&b).unwrap().current_id().to_owned();
+    assert!(settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap()[0].secret.starts_with(&format!("enc:v1:{id_b}:")));
+    // The new key alone now suffices; no key, or the old one alone, is refused before serving.
+    app.shutdown().await;
+    let db = settle_store::connect(&app.db.url, 2).await.unwrap();
+    for keys in [None, Some(a.clone())] {
+        let ring = keys.map(|k| Keyring::parse(&k).unwrap());
+        let e = settle_app::webhooks::check_secrets(&db, ring.as_ref()).await.unwrap_err();
+        assert!(e.contains("SETTLE_MASTER_KEY"), "{e}");
+    }
+    setup.settings.keyring = Some(Arc::new(Keyring::parse(&b).unwrap()));
+    app = TestApp::start(setup, app.db.clone()).await;
+    pay_and_verify(&app).await;
+    app.finish().await;
 }
 
 /// Events past their retention are deleted, all but the newest (seqs never start over); the rest stay listed.
