@@ -62,7 +62,9 @@ impl Modify for Security {
 fn table() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(merchants::create_merchant))
-        .routes(routes!(merchants::update_merchant))
+        .routes(routes!(merchants::update_merchant, merchants::delete_merchant))
+        .routes(routes!(merchants::create_api_key, merchants::list_api_keys))
+        .routes(routes!(merchants::revoke_api_key))
         .routes(routes!(payments::create::create_payment))
         .routes(routes!(payments::list::list_payments))
         .routes(routes!(payments::get::get_payment))

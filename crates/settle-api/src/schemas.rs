@@ -487,3 +487,32 @@ pub struct WebhookEventPage {
     data: Vec<WebhookEvent>,
     has_more: bool,
 }
+
+/// An API key (its prefix only).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    #[schema(example = "key_2")]
+    id: String,
+    /// The key's first 8 characters.
+    #[schema(example = "sk_4f1a2")]
+    key_prefix: String,
+    created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+}
+
+/// A new API key, shown only here.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    key: ApiKeyView,
+    api_key: String,
+}
+
+/// A merchant's API keys, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    data: Vec<ApiKeyView>,
+}

@@ -172,6 +172,10 @@ impl Follower {
         let n = rows.len();
         // The cache first: a client that sees an event and then asks for the status gets at least that status.
         let statuses: Vec<CachedStatus> = rows.iter().filter_map(status_change).collect();
+        // A revoked key or a deleted merchant: every instance forgets the keys it authenticated.
+        if rows.iter().any(|r| r.topic == crate::merchants::KEY_REVOKED || r.topic == crate::merchants::MERCHANT_DELETED) {
+            crate::merchants::forget_all(&self.ctx);
+        }
         futures::future::join_all(statuses.iter().map(|c| self.ctx.cache.apply_published(c))).await;
         self.ctx.fanout.deliver(rows);
         metrics::counter!("settle_follower_rows_total").increment(n as u64);

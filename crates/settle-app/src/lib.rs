@@ -11,6 +11,7 @@
 //! - [`nats`]: the NATS JetStream publisher of every event (under a lease).
 //! - [`outbox`]: the outbox relay worker (under a lease).
 //! - [`follower`]: every instance's follower of the outbox: cache updates and the SSE fan-out.
+//! - [`janitor`]: the lease-held purge of what outlived its retention.
 //! - [`lease`]: [`lease::LeaseHolder`], a worker's hold on a named lease.
 //! - [`webhooks`]: outgoing webhooks (endpoints, signed deliveries with retries, the sender) and the events API.
 //! - [`worker`]: the `run_once` / loop shape of every background worker.
@@ -25,6 +26,7 @@ pub mod crypto;
 pub mod error;
 pub mod follower;
 pub mod idempotency;
+pub mod janitor;
 pub mod lease;
 pub mod merchants;
 pub mod nats;

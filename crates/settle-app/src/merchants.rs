@@ -75,7 +75,7 @@ pub async fn set_fee(ctx: &Context, merchant_id: &str, fee_bps: u16) -> Result<M
     if merchant_id.len() > 64 {
         return Err(AppError::NotFound("merchant"));
     }
-    let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.ok_or(AppError::NotFound("merchant"))?;
+    let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.filter(|m| m.deleted_at.is_none()).ok_or(AppError::NotFound("merchant"))?;
     settle_store::merchants::set_fee(&ctx.db, merchant_id, i32::from(fee_bps)).await?;
     ctx.merchant_fees.invalidate(merchant_id).await;
     tracing::info!(merchant_id, fee_bps, was = m.fee_bps, "merchant fee changed");
@@ -135,4 +135,120 @@ pub async fn known_merchant(ctx: &Context, api_key: &str) -> Option<String> {
         return None;
     }
     ctx.auth_cache.get(api_key).await
+}
+
+/// An API key as its merchant sees it (never the key itself, but at creation).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    /// `key_<n>`.
+    pub id: String,
+    /// The key's first 8 characters, to tell keys apart.
+    pub key_prefix: String,
+    pub created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+}
+
+impl ApiKeyView {
+    fn of(k: &settle_store::merchants::ApiKeyRow) -> Self {
+        Self {
+            id: format!("key_{}", k.id),
+            key_prefix: k.key_prefix.clone(),
+            created_at: crate::payments::rfc3339(k.created_at),
+            revoked_at: k.revoked_at.map(crate::payments::rfc3339),
+        }
+    }
+}
+
+/// A new API key, shown this once.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub api_key: String,
+}
+
+/// A merchant's keys.
+#[derive(Clone, Debug, Serialize)]
+pub struct ApiKeyList {
+    pub data: Vec<ApiKeyView>,
+}
+
+/// Keys a merchant may hold at once.
+pub const MAX_ACTIVE_KEYS: usize = 10;
+/// The topics that make every instance forget the keys it authenticated.
+pub const KEY_REVOKED: &str = "api_key.revoked";
+pub const MERCHANT_DELETED: &str = "merchant.deleted";
+
+/// Adds an API key to the caller's merchant (for rotation: add, switch, then revoke the old one).
+pub async fn create_key(ctx: &Context, merchant_id: &str) -> Result<CreatedApiKey, AppError> {
+    let active = settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().filter(|k| k.revoked_at.is_none()).count();
+    if active >= MAX_ACTIVE_KEYS {
+        return Err(AppError::InvalidState(format!("a merchant holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first")));
+    }
+    let key = new_key();
+    let hash = hash_key(&key);
+    settle_store::merchants::add_key(&ctx.db, merchant_id, &hash, &key[..8], settle_store::now_ms()).await?;
+    let row = settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.ok_or(AppError::NotFound("api key"))?;
+    tracing::info!(merchant_id, key_id = row.id, "api key created");
+    Ok(CreatedApiKey { key: ApiKeyView::of(&row), api_key: key })
+}
+
+pub async fn list_keys(ctx: &Context, merchant_id: &str) -> Result<ApiKeyList, AppError> {
+    Ok(ApiKeyList { data: settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().map(ApiKeyView::of).collect() })
+}
+
+/// Records, in `txn`, that authentication caches must forget what they hold (every instance's follower applies
+/// it; the caller forgets on its own instance once `txn` committed).
+async fn forget_keys(txn: &settle_store::Txn, merchant_id: &str, topic: &str, data: serde_json::Value) -> Result<(), AppError> {
+    let now = settle_store::now_ms();
+    settle_store::outbox::enqueue(txn, merchant_id, topic, merchant_id, &serde_json::json!({"type": topic, "data": data}), now).await?;
+    Ok(())
+}
+
+/// Revokes one of the caller's keys: it fails authentication at once on this instance, and on every other one
+/// as soon as its follower reads the `api_key.revoked` event. The last active key cannot be revoked.
+pub async fn revoke_key(ctx: &Context, merchant_id: &str, key_id: &str) -> Result<(), AppError> {
+    let id: i64 = key_id.strip_prefix("key_").and_then(|n| n.parse().ok()).ok_or(AppError::NotFound("api key"))?;
+    let txn = settle_store::begin(&ctx.db).await?;
+    let keys = settle_store::merchants::keys(&txn, merchant_id).await?;
+    let Some(k) = keys.iter().find(|k| k.id == id && k.revoked_at.is_none()) else {
+        return Err(AppError::NotFound("api key"));
+    };
+    if keys.iter().filter(|k| k.revoked_at.is_none()).count() == 1 {
+        return Err(AppError::InvalidState("this is the merchant's last active key; create another before revoking it".into()));
+    }
+    if !settle_store::merchants::revoke_key(&txn, merchant_id, id, settle_store::now_ms()).await? {
+        return Err(AppError::NotFound("api key"));
+    }
+    forget_keys(&txn, merchant_id, KEY_REVOKED, serde_json::json!({"keyId": key_id, "keyPrefix": k.key_prefix})).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
+    forget_all(ctx);
+    ctx.outbox_wake.notify_one();
+    tracing::info!(merchant_id, key_id, "api key revoked");
+    Ok(())
+}
+
+/// Deletes a merchant softly (admin): its keys stop authenticating (as a revocation does), its records stay.
+pub async fn delete(ctx: &Context, merchant_id: &str) -> Result<(), AppError> {
+    if merchant_id.len() > 64 {
+        return Err(AppError::NotFound("merchant"));
+    }
+    let txn = settle_store::begin(&ctx.db).await?;
+    if !settle_store::merchants::soft_delete(&txn, merchant_id, settle_store::now_ms()).await? {
+        return Err(AppError::NotFound("merchant"));
+    }
+    forget_keys(&txn, merchant_id, MERCHANT_DELETED, serde_json::json!({"merchantId": merchant_id})).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
+    forget_all(ctx);
+    ctx.outbox_wake.notify_one();
+    tracing::warn!(merchant_id, "merchant deleted");
+    Ok(())
+}
+
+/// Forgets every key this instance authenticated (the next request of each asks the database again).
+pub fn forget_all(ctx: &Context) {
+    ctx.auth_cache.invalidate_all();
 }

@@ -33,6 +33,10 @@ pub struct Settings {
     pub webhooks: crate::webhooks::WebhookSettings,
     /// Published events older than this are deleted (the events API and catch-up reach back this far).
     pub event_retention: Duration,
+    /// Finished webhook deliveries (with their attempts) older than this are deleted.
+    pub delivery_retention: Duration,
+    /// Revoked API keys are deleted this long after their revocation.
+    pub deleted_grace: Duration,
     /// NATS JetStream, when events are to be published there too.
     pub nats: Option<crate::nats::NatsSettings>,
     /// The master keys that seal secrets at rest (None: stored as given).
@@ -91,6 +95,8 @@ impl Default for Settings {
             sse_heartbeat: Duration::from_secs(15),
             webhooks: Default::default(),
             event_retention: Duration::from_secs(30 * 24 * 3600),
+            delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            deleted_grace: Duration::from_secs(30 * 24 * 3600),
             nats: None,
             keyring: None,
         }

@@ -66,31 +66,6 @@ pub fn spawn(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> 
         let poll = r.poll();
         worker!("chain-relayer", r, ctx.relay_wake.clone(), poll);
     }
-    let (janitor_ctx, mut janitor_stop) = (ctx.clone(), stop.clone());
-    handles.push(tokio::spawn(async move {
-        loop {
-            match settle_store::idempotency::purge_expired(&janitor_ctx.db, settle_store::now_ms()).await {
-                Ok(n) if n > 0 => tracing::info!(purged = n, "expired idempotency keys deleted"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
-            }
-            // Events past their retention, a batch at a time (a bounded transaction each).
-            let before = settle_store::now_ms() - janitor_ctx.settings.event_retention.as_millis() as i64;
-            for _ in 0..100 {
-                match settle_store::outbox::purge_published_before(&janitor_ctx.db, before, 1000).await {
-                    Ok(0) => break,
-                    Ok(n) => tracing::info!(purged = n, "events past their retention deleted"),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "event purge failed");
-                        break;
-                    }
-                }
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(600)) => {}
-                _ = janitor_stop.changed() => break,
-            }
-        }
-    }));
+    worker!("janitor", crate::janitor::Janitor::new(ctx.clone()), never(), crate::janitor::EVERY);
     handles
 }

@@ -1,6 +1,6 @@
 //! Merchants and their API keys (stored as SHA-256 hashes).
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::{
     StoreError,
@@ -41,14 +41,65 @@ pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Opti
     Ok(merchant::Entity::find().filter(merchant::Column::MerchantId.eq(merchant_id)).one(conn).await?)
 }
 
-/// The merchant an unrevoked API key (by hash) belongs to.
+/// The merchant an unrevoked API key (by hash) belongs to, unless that merchant was deleted.
 pub async fn find_by_key_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Result<Option<String>, StoreError> {
-    Ok(api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(key_hash))
+    let Some(k) =
+        api_key::Entity::find().filter(api_key::Column::KeyHash.eq(key_hash)).filter(api_key::Column::RevokedAt.is_null()).one(conn).await?
+    else {
+        return Ok(None);
+    };
+    Ok(find(conn, &k.merchant_id).await?.filter(|m| m.deleted_at.is_none()).map(|m| m.merchant_id))
+}
+
+pub use api_key::Model as ApiKeyRow;
+
+/// A merchant's API keys, oldest first (revoked ones included).
+pub async fn keys(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Vec<ApiKeyRow>, StoreError> {
+    Ok(api_key::Entity::find().filter(api_key::Column::MerchantId.eq(merchant_id)).order_by_asc(api_key::Column::Id).all(conn).await?)
+}
+
+/// The key with this hash (to read its id after adding it).
+pub async fn key_by_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Result<Option<ApiKeyRow>, StoreError> {
+    Ok(api_key::Entity::find().filter(api_key::Column::KeyHash.eq(key_hash)).one(conn).await?)
+}
+
+/// Revokes one of a merchant's active keys; false when it has no such active key.
+pub async fn revoke_key(conn: &impl ConnectionTrait, merchant_id: &str, key_id: i64, now: i64) -> Result<bool, StoreError> {
+    let res = api_key::Entity::update_many()
+        .col_expr(api_key::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(api_key::Column::MerchantId.eq(merchant_id))
+        .filter(api_key::Column::Id.eq(key_id))
         .filter(api_key::Column::RevokedAt.is_null())
-        .one(conn)
-        .await?
-        .map(|k| k.merchant_id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Marks a merchant deleted; false when there is no such active merchant.
+pub async fn soft_delete(conn: &impl ConnectionTrait, merchant_id: &str, now: i64) -> Result<bool, StoreError> {
+    let res = merchant::Entity::update_many()
+        .col_expr(merchant::Column::DeletedAt, sea_orm::sea_query::Expr::value(now))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .filter(merchant::Column::DeletedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Deletes keys revoked before `before` (their grace period is over), at most `batch`; returns how many.
+pub async fn purge_revoked_keys(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
+    let ids: Vec<i64> = api_key::Entity::find()
+        .select_only()
+        .column(api_key::Column::Id)
+        .filter(api_key::Column::RevokedAt.lt(before))
+        .limit(batch)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(api_key::Entity::delete_many().filter(api_key::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
 }
 
 /// Sets a merchant's fee on chain payments (basis points).

@@ -18,6 +18,7 @@ mod m0009_idempotency_owner;
 mod m0010_lease_without_token;
 mod m0011_outbox_unpublished;
 mod m0012_webhooks;
+mod m0013_soft_delete;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_lease_without_token::Migration),
             Box::new(m0011_outbox_unpublished::Migration),
             Box::new(m0012_webhooks::Migration),
+            Box::new(m0013_soft_delete::Migration),
         ]
     }
 }

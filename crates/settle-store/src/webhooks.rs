@@ -444,3 +444,24 @@ pub async fn set_secrets(conn: &impl ConnectionTrait, id: i64, secret: Option<&s
     q.filter(webhook_endpoint::Column::Id.eq(id)).exec(conn).await?;
     Ok(())
 }
+
+/// Deletes finished deliveries (SUCCEEDED or FAILED) last changed before `before`, with their attempts, at most
+/// `batch`; returns how many deliveries.
+pub async fn purge_finished_before(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
+    let rows: Vec<(i64, String)> = webhook_delivery::Entity::find()
+        .select_only()
+        .column(webhook_delivery::Column::Id)
+        .column(webhook_delivery::Column::DeliveryId)
+        .filter(webhook_delivery::Column::Status.ne(PENDING))
+        .filter(webhook_delivery::Column::UpdatedAt.lt(before))
+        .limit(batch)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let (ids, public): (Vec<i64>, Vec<String>) = rows.into_iter().unzip();
+    webhook_attempt::Entity::delete_many().filter(webhook_attempt::Column::DeliveryId.is_in(public)).exec(conn).await?;
+    Ok(webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+}

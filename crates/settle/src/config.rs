@@ -174,6 +174,8 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_WEBHOOK_PER_ENDPOINT", set: |c, v| num(v, &mut c.app.webhooks.per_endpoint) },
     Setting { var: "SETTLE_WEBHOOK_MAX_IN_FLIGHT", set: |c, v| num(v, &mut c.app.webhooks.in_flight) },
     Setting { var: "SETTLE_EVENT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.event_retention) },
+    Setting { var: "SETTLE_DELIVERY_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.delivery_retention) },
+    Setting { var: "SETTLE_DELETED_GRACE_DAYS", set: |c, v| days(v, &mut c.app.deleted_grace) },
     Setting {
         var: "SETTLE_NATS_URL",
         set: |c, v| {

@@ -4,13 +4,13 @@ use axum::{
     http::StatusCode,
 };
 use serde::Deserialize;
-use settle_app::merchants::{self, CreatedMerchant, Merchant};
+use settle_app::merchants::{self, CreatedMerchant};
 use utoipa::ToSchema;
 
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Admin, parse_json},
+    extract::{Admin, Merchant, parse_json},
     schemas,
 };
 
@@ -76,7 +76,65 @@ pub async fn update_merchant(
     _admin: Admin,
     Path(merchant_id): Path<String>,
     body: axum::body::Bytes,
-) -> Result<Json<Merchant>, ApiError> {
+) -> Result<Json<merchants::Merchant>, ApiError> {
     let req: UpdateMerchantRequest = parse_json(&body)?;
     Ok(Json(merchants::set_fee(&st.ctx, &merchant_id, req.fee_bps).await?))
+}
+
+/// Delete a merchant: its API keys stop authenticating at once (on every instance within a follower interval);
+/// its payments and records stay. Needs the admin token.
+#[utoipa::path(
+    delete, path = "/merchants/{merchantId}", tag = "merchants",
+    params(("merchantId" = String, Path, description = "The merchant")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "No such merchant, or SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+    ),
+    security(("admin" = []))
+)]
+pub async fn delete_merchant(State(st): State<AppState>, _admin: Admin, Path(merchant_id): Path<String>) -> Result<StatusCode, ApiError> {
+    merchants::delete(&st.ctx, &merchant_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add an API key to the caller's merchant; the key is in the answer and nowhere else. Rotate a key by adding
+/// one, switching to it, then revoking the old one.
+#[utoipa::path(
+    post, path = "/api-keys", tag = "merchants",
+    responses(
+        (status = 201, body = schemas::CreatedApiKey),
+        (status = 409, description = "invalid_state: the merchant holds its most active keys", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_api_key(State(st): State<AppState>, Merchant(m): Merchant) -> Result<(StatusCode, Json<merchants::CreatedApiKey>), ApiError> {
+    Ok((StatusCode::CREATED, Json(merchants::create_key(&st.ctx, &m).await?)))
+}
+
+/// The caller's API keys (prefixes only), revoked ones included.
+#[utoipa::path(
+    get, path = "/api-keys", tag = "merchants",
+    responses((status = 200, body = schemas::ApiKeyList)),
+    security(("bearer" = []))
+)]
+pub async fn list_api_keys(State(st): State<AppState>, Merchant(m): Merchant) -> Result<Json<merchants::ApiKeyList>, ApiError> {
+    Ok(Json(merchants::list_keys(&st.ctx, &m).await?))
+}
+
+/// Revoke one of the caller's keys: it fails authentication at once (on every instance within a follower
+/// interval). The last active key cannot be revoked.
+#[utoipa::path(
+    delete, path = "/api-keys/{keyId}", tag = "merchants",
+    params(("keyId" = String, Path, description = "key_<n>")),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_state: the merchant's last active key", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn revoke_api_key(State(st): State<AppState>, Merchant(m): Merchant, Path(key_id): Path<String>) -> Result<StatusCode, ApiError> {
+    merchants::revoke_key(&st.ctx, &m, &key_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

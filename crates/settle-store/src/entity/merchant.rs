@@ -13,6 +13,8 @@ pub struct Model {
     pub fee_bps: i32,
     /// Hex key of this merchant's Idempotency-Key fingerprints (server-side; never shown).
     pub idem_secret: Option<String>,
+    /// When the merchant was deleted (its keys stop authenticating); None while it is active.
+    pub deleted_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

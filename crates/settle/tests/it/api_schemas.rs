@@ -215,6 +215,10 @@ async fn every_answer_matches_its_documented_schema() {
     assert_eq!(r.status, 202, "{}", r.text);
     check("post", "/webhook-deliveries/{deliveryId}/retry", &r);
     check("get", "/events/list", &app.get("/events/list?limit=5").await);
+    let r = post("/api-keys", json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    check("post", "/api-keys", &r);
+    check("get", "/api-keys", &app.get("/api-keys").await);
 
     assert!(bad.is_empty(), "answers that depart from their documented schemas:\n{}", bad.join("\n"));
     assert!(checked >= 25, "only {checked} answers checked");

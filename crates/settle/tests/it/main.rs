@@ -12,6 +12,7 @@ mod chain;
 mod cli;
 mod concurrency;
 mod idempotency;
+mod keys;
 mod migrations;
 mod nats;
 mod openapi_fuzz;

@@ -1,0 +1,92 @@
+//! The janitor: one across all instances (the `janitor` lease) deletes, in bounded batches, what has outlived
+//! its retention: expired Idempotency-Key records, published events past `event_retention` (never the newest),
+//! finished webhook deliveries past `delivery_retention`, and API keys revoked longer ago than `deleted_grace`.
+//! `settle_purged_total{what}` counts what each run deleted.
+
+use std::time::Duration;
+
+use settle_store::StoreError;
+
+use crate::{Context, lease::LeaseHolder, worker::Outcome};
+
+pub const LEASE: &str = "janitor";
+/// Rows per batch (one short transaction each), and batches per kind per run.
+const BATCH: u64 = 1000;
+const BATCHES: usize = 100;
+/// How often the janitor runs.
+pub const EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Clone)]
+pub struct Janitor {
+    ctx: Context,
+    lease: LeaseHolder,
+}
+
+/// What one run deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub idempotency_keys: u64,
+    pub events: u64,
+    pub deliveries: u64,
+    pub api_keys: u64,
+}
+
+impl Janitor {
+    pub fn new(ctx: Context) -> Self {
+        Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx }
+    }
+
+    /// One run, if this instance holds the lease. Always `Idle`: the next run is [`EVERY`] later.
+    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        let now = settle_store::now_ms();
+        if !self.lease.hold(now).await? {
+            return Ok(Outcome::Idle);
+        }
+        let p = self.purge(now).await?;
+        if p != Purged::default() {
+            tracing::info!(?p, "janitor purged");
+        }
+        Ok(Outcome::Idle)
+    }
+
+    /// Deletes everything past its retention as of `now`.
+    pub async fn purge(&self, now: i64) -> Result<Purged, StoreError> {
+        let s = &self.ctx.settings;
+        let ms = |d: Duration| d.as_millis() as i64;
+        let db = &self.ctx.db;
+        let idempotency_keys = settle_store::idempotency::purge_expired(db, now).await?;
+        let events = batches("events", || settle_store::outbox::purge_published_before(db, now - ms(s.event_retention), BATCH)).await?;
+        let deliveries = batches("webhook_deliveries", || async {
+            let txn = settle_store::begin(db).await?;
+            let n = settle_store::webhooks::purge_finished_before(&txn, now - ms(s.delivery_retention), BATCH).await?;
+            txn.commit().await?;
+            Ok(n)
+        })
+        .await?;
+        let api_keys = batches("api_keys", || settle_store::merchants::purge_revoked_keys(db, now - ms(s.deleted_grace), BATCH)).await?;
+        metrics::counter!("settle_purged_total", "what" => "idempotency_keys").increment(idempotency_keys);
+        Ok(Purged { idempotency_keys, events, deliveries, api_keys })
+    }
+
+    pub async fn release(&self) {
+        self.lease.release().await;
+    }
+}
+
+/// Runs `step` until it deletes nothing (at most [`BATCHES`] times); counts what it deleted.
+async fn batches<F, Fut>(what: &'static str, mut step: F) -> Result<u64, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let mut total = 0;
+    for _ in 0..BATCHES {
+        let n = step().await?;
+        total += n;
+        if n < BATCH {
+            break;
+        }
+    }
+    metrics::counter!("settle_purged_total", "what" => what).increment(total);
+    Ok(total)
+}
