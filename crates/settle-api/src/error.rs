@@ -90,6 +90,17 @@ impl ApiError {
     }
 }
 
+/// 503 `read_only`: nothing was written; reads go on.
+pub fn read_only() -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "read_only",
+        "Settle is read-only for now (see /health): nothing was written; retry later, with the same Idempotency-Key to be safe",
+    );
+    e.retry_after = Some(5);
+    e
+}
+
 impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
@@ -107,6 +118,7 @@ impl From<AppError> for ApiError {
             AppError::IdempotencyInFlight => {
                 Self::new(StatusCode::CONFLICT, "idempotency_in_flight", "a request with this Idempotency-Key is still in progress; retry later")
             }
+            AppError::ReadOnly => read_only(),
             AppError::Retryable(_) => {
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

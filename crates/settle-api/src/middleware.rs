@@ -78,6 +78,11 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         return record(route.as_ref(), &method, started, res);
     }
     let read = matches!(method, Method::GET | Method::HEAD);
+    if !read && !matches!(method, Method::OPTIONS) && st.ctx.read_only().is_some() && route.as_ref().is_none_or(|r| r.as_str() != "/admin/read-only")
+    {
+        let res = REQUEST_ID.scope(id, async { crate::error::read_only().into_response() }).await;
+        return record(route.as_ref(), &method, started, res);
+    }
     let answer = if read {
         // A read runs inline: it has nothing to leave halfway, and a task of its own would cost a cached status
         // read about a tenth of its time. The few reads that write (a status read that finds a CHAIN payment paid
@@ -248,7 +253,7 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
     };
     limiter.tidy();
     let path = req.uri().path();
-    let checked = if path.starts_with("/merchants") {
+    let checked = if path.starts_with("/merchants") || path.starts_with("/admin") {
         limiter.admin.check_key(&client).and_then(|()| limiter.calls.check_key(&key))
     } else if path == "/payments/callback" {
         limiter.callbacks.check_key(&client)

@@ -40,6 +40,8 @@ pub struct Shared {
     pub pg: Option<Arc<settle_card::client::PgClient>>,
     /// The configured chains.
     pub chains: crate::chain::Chains,
+    /// Read-only mode set by the admin (`POST /admin/read-only`).
+    pub(crate) read_only_admin: std::sync::atomic::AtomicBool,
     /// Woken when webhook deliveries are created or a send ends, so the sender looks for due ones at once.
     pub webhook_wake: Arc<Notify>,
     /// Woken when a relay request is recorded, so the relayer sends it at once.
@@ -90,6 +92,7 @@ impl Context {
             chains,
             relay_wake: Arc::new(Notify::new()),
             webhook_wake: Arc::new(Notify::new()),
+            read_only_admin: Default::default(),
             saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
@@ -98,6 +101,25 @@ impl Context {
             auth_misses: moka::future::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(30)).build(),
             settings,
         }))
+    }
+
+    /// Why Settle refuses writes now, if it does: `configured` (SETTLE_READ_ONLY), `admin`, or `detected` (the
+    /// database refused a write less than `read_only_probe` ago).
+    pub fn read_only(&self) -> Option<&'static str> {
+        if self.settings.read_only {
+            return Some("configured");
+        }
+        if self.read_only_admin.load(std::sync::atomic::Ordering::Relaxed) {
+            return Some("admin");
+        }
+        let seen = settle_store::error::read_only_seen();
+        (seen > 0 && settle_store::now_ms() - seen < self.settings.read_only_probe.as_millis() as i64).then_some("detected")
+    }
+
+    /// Sets or clears the admin's read-only mode.
+    pub fn set_read_only(&self, on: bool) {
+        self.read_only_admin.store(on, std::sync::atomic::Ordering::Relaxed);
+        tracing::warn!(read_only = on, "read-only mode set by the admin");
     }
 
     /// One round trip to the database.

@@ -58,6 +58,9 @@ pub enum AppError {
     /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
     #[error("the card rail is not configured")]
     CardRailNotConfigured,
+    /// Settle is read-only (configured, set by the admin, or the database refuses writes): nothing was written.
+    #[error("Settle is read-only")]
+    ReadOnly,
     #[error("internal error")]
     Internal(#[source] anyhow_like::Error),
 }
@@ -85,6 +88,10 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::ReadOnly => {
+                tracing::warn!("the database refuses writes: read-only until it accepts them again");
+                Self::ReadOnly
+            }
             StoreError::Retryable(why) => {
                 tracing::info!(why, "transaction rolled back by the database");
                 Self::Retryable(why)

@@ -41,6 +41,11 @@ pub struct Settings {
     pub nats: Option<crate::nats::NatsSettings>,
     /// The master keys that seal secrets at rest (None: stored as given).
     pub keyring: Option<std::sync::Arc<crate::crypto::Keyring>>,
+    /// SETTLE_READ_ONLY: refuse writes from the start.
+    pub read_only: bool,
+    /// After the database refused a write, how long writes are refused without asking it; then the next write
+    /// tries again.
+    pub read_only_probe: Duration,
 }
 
 /// Timings of the card rail.
@@ -99,6 +104,8 @@ impl Default for Settings {
             deleted_grace: Duration::from_secs(30 * 24 * 3600),
             nats: None,
             keyring: None,
+            read_only: false,
+            read_only_probe: Duration::from_secs(5),
         }
     }
 }

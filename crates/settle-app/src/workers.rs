@@ -18,12 +18,18 @@ pub fn spawn(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<JoinHandle<()>> 
     // Each worker: its step loop (woken by `wake`, else every `idle`), then its lease given up at shutdown.
     macro_rules! worker {
         ($name:literal, $worker:expr, $wake:expr, $idle:expr) => {{
-            let (w, wake, idle, stop) = ($worker, $wake, $idle, stop.clone());
+            let (w, wake, idle, stop, ctx) = ($worker, $wake, $idle, stop.clone(), ctx.clone());
             handles.push(tokio::spawn(async move {
                 let step = w.clone();
                 let run = move || {
-                    let s = step.clone();
-                    async move { s.run_once().await }
+                    let (s, ctx) = (step.clone(), ctx.clone());
+                    async move {
+                        // Workers that write pause while Settle is read-only; the follower only reads.
+                        if $name != "follower" && ctx.read_only().is_some() {
+                            return Ok(crate::worker::Outcome::Idle);
+                        }
+                        s.run_once().await
+                    }
                 };
                 crate::worker::run_loop($name, run, wake, idle, stop).await;
                 w.release().await;

@@ -18,6 +18,10 @@ pub enum StoreError {
     /// A row the caller named does not exist (or belongs to another tenant).
     #[error("not found")]
     NotFound,
+    /// The database refuses writes (PostgreSQL in recovery or with read-only transactions, MySQL's read_only,
+    /// a read-only SQLite file): nothing was written.
+    #[error("the database refuses writes")]
+    ReadOnly,
     /// Anything else the database said, including a lost connection.
     #[error("database error: {0}")]
     Db(DbErr),
@@ -27,6 +31,10 @@ impl From<DbErr> for StoreError {
     fn from(e: DbErr) -> Self {
         if let Some(why) = retryable(&e) {
             return Self::Retryable(why);
+        }
+        if refuses_writes(&e) {
+            READ_ONLY_SEEN.store(crate::now_ms(), std::sync::atomic::Ordering::Relaxed);
+            return Self::ReadOnly;
         }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(msg)) => Self::Unique(msg),
@@ -51,6 +59,28 @@ fn retryable(e: &DbErr) -> Option<&'static str> {
         _ if d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>().is_some_and(|m| m.number() == 1205) => Some("a lock wait timed out"),
         _ => None,
     }
+}
+
+/// When this process last saw the database refuse a write (epoch ms; 0: never). Process-wide: a process serves
+/// one database (the test suite runs each test in a process of its own, under nextest).
+static READ_ONLY_SEEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// When this process last saw the database refuse a write (epoch ms; 0: never).
+pub fn read_only_seen() -> i64 {
+    READ_ONLY_SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The database refuses writes: SQLSTATE 25006 (PostgreSQL: a read-only transaction, a standby in recovery),
+/// MySQL 1290 / 1792 / 1836 (read_only, a read-only transaction, read-only mode), SQLite's SQLITE_READONLY and its
+/// extended codes.
+fn refuses_writes(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = e else { return false };
+    let sqlx::Error::Database(d) = e.as_ref() else { return false };
+    if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(m.number(), 1290 | 1792 | 1836);
+    }
+    matches!(d.code().as_deref(), Some("25006" | "8" | "264" | "520" | "776" | "1032" | "1288" | "1544"))
 }
 
 impl StoreError {

@@ -158,6 +158,17 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_SSE_MAX_STREAMS", set: |c, v| num(v, &mut c.app.sse_max_streams) },
     Setting { var: "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", set: |c, v| num(v, &mut c.app.sse_max_per_merchant) },
     Setting { var: "SETTLE_SSE_HEARTBEAT_SECS", set: |c, v| secs(v, &mut c.app.sse_heartbeat) },
+    Setting {
+        var: "SETTLE_READ_ONLY",
+        set: |c, v| {
+            c.app.read_only = match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err("must be true or false".into()),
+            };
+            Ok(())
+        },
+    },
     // Secrets at rest.
     Setting { var: "SETTLE_MASTER_KEY", set: |c, v| put(&mut c.app.keyring, Some(std::sync::Arc::new(settle_app::crypto::Keyring::parse(v)?))) },
     // Webhooks and events.

@@ -19,6 +19,10 @@ pub struct Health {
     pub gateway: GatewayHealth,
     /// Each configured chain, as its watcher and relayer last saw it.
     pub chains: Vec<ChainHealth>,
+    /// Why writes are refused now (503 `read_only`): `configured`, `admin` or `detected` (the database refuses
+    /// writes); absent when Settle takes writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -79,6 +83,7 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         status: if db_ok { "ok" } else { "unavailable" },
         database: DatabaseHealth { status: if db_ok { "ok" } else { "unavailable" }, latency_ms: latency.as_millis() as u64 },
         cache: CacheHealthView { status: cache.as_str() },
+        read_only: st.ctx.read_only(),
         gateway: GatewayHealth {
             mode: match (&st.ctx.pg, st.ctx.settings.card.simulator) {
                 (None, _) => "not_configured",

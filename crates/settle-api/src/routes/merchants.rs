@@ -138,3 +138,42 @@ pub async fn revoke_api_key(State(st): State<AppState>, Merchant(m): Merchant, P
     merchants::revoke_key(&st.ctx, &m, &key_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `POST /admin/read-only`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadOnlyRequest {
+    /// true: refuse writes (503 `read_only`) until set false; reads, SSE and /health go on.
+    pub enabled: bool,
+}
+
+/// Whether Settle refuses writes, and why.
+#[derive(serde::Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadOnlyState {
+    /// `configured`, `admin` or `detected`; absent when Settle takes writes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<&'static str>,
+}
+
+/// Turn the admin's read-only mode on or off (SETTLE_READ_ONLY and a database that refuses writes are not
+/// overridden). Needs the admin token.
+#[utoipa::path(
+    post, path = "/admin/read-only", tag = "health",
+    request_body = ReadOnlyRequest,
+    responses(
+        (status = 200, body = ReadOnlyState),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+    ),
+    security(("admin" = []))
+)]
+pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum::body::Bytes) -> Result<Json<ReadOnlyState>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "send {\"enabled\": true} or {\"enabled\": false}"));
+    }
+    let req: ReadOnlyRequest = parse_json(&body)?;
+    st.ctx.set_read_only(req.enabled);
+    Ok(Json(ReadOnlyState { read_only: st.ctx.read_only() }))
+}

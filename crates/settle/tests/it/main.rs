@@ -19,6 +19,7 @@ mod openapi_fuzz;
 mod orders;
 mod outage;
 mod payments_api;
+mod read_only;
 mod restart;
 mod sse;
 mod webhooks;
