@@ -66,6 +66,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(merchants::create_api_key, merchants::list_api_keys))
         .routes(routes!(merchants::revoke_api_key))
         .routes(routes!(merchants::set_read_only))
+        .routes(routes!(merchants::db_stats))
         .routes(routes!(payments::create::create_payment))
         .routes(routes!(payments::list::list_payments))
         .routes(routes!(payments::get::get_payment))

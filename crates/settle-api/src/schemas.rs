@@ -516,3 +516,32 @@ pub struct CreatedApiKey {
 pub struct ApiKeyList {
     data: Vec<ApiKeyView>,
 }
+
+/// The database pool's connections.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    size: u32,
+    idle: u32,
+    in_use: u32,
+    max: u32,
+}
+
+/// One table's size.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TableStats {
+    name: String,
+    rows: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<i64>,
+}
+
+/// The database as an operator watches it.
+#[derive(Serialize, ToSchema)]
+pub struct DbStats {
+    /// sqlite, postgres or mysql.
+    backend: String,
+    pool: PoolStats,
+    tables: Vec<TableStats>,
+}

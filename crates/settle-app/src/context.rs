@@ -122,6 +122,24 @@ impl Context {
         tracing::warn!(read_only = on, "read-only mode set by the admin");
     }
 
+    /// The pool's connections now.
+    pub fn pool_stats(&self) -> settle_store::stats::PoolStats {
+        settle_store::stats::pool(&self.db)
+    }
+
+    /// The database as an operator sees it: its backend, the pool's connections, each table's rows and bytes.
+    pub async fn db_stats(&self) -> Result<DbStats, settle_store::StoreError> {
+        Ok(DbStats {
+            backend: match self.db.pool().get_database_backend() {
+                settle_store::DbBackend::Postgres => "postgres",
+                settle_store::DbBackend::MySql => "mysql",
+                _ => "sqlite",
+            },
+            pool: settle_store::stats::pool(&self.db),
+            tables: settle_store::stats::tables(&self.db).await?,
+        })
+    }
+
     /// One round trip to the database.
     pub async fn ping_db(&self) -> Result<(), settle_store::StoreError> {
         settle_store::ping(&self.db).await
@@ -133,4 +151,12 @@ impl Context {
         let age = oldest.map(|t| (settle_store::now_ms() - t).max(0) as f64 / 1000.0).unwrap_or(0.0);
         Ok((n, age))
     }
+}
+
+/// The database as `GET /admin/db` and `settle db stats` show it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DbStats {
+    pub backend: &'static str,
+    pub pool: settle_store::stats::PoolStats,
+    pub tables: Vec<settle_store::stats::TableStats>,
 }

@@ -1,7 +1,8 @@
 //! The janitor: one across all instances (the `janitor` lease) deletes, in bounded batches, what has outlived
 //! its retention: expired Idempotency-Key records, published events past `event_retention` (never the newest),
 //! finished webhook deliveries past `delivery_retention`, and API keys revoked longer ago than `deleted_grace`.
-//! `settle_purged_total{what}` counts what each run deleted.
+//! `settle_purged_total{what}` counts what each run deleted. Each run also refreshes the table-size gauges
+//! (`settle_table_rows`, `settle_table_bytes`).
 
 use std::time::Duration;
 
@@ -45,6 +46,13 @@ impl Janitor {
         let p = self.purge(now).await?;
         if p != Purged::default() {
             tracing::info!(?p, "janitor purged");
+        }
+        // Table sizes for /metrics, refreshed by the lease holder alone (the queries read catalogs, or count on SQLite).
+        for t in settle_store::stats::tables(&self.ctx.db).await? {
+            metrics::gauge!("settle_table_rows", "table" => t.name.clone()).set(t.rows as f64);
+            if let Some(b) = t.bytes {
+                metrics::gauge!("settle_table_bytes", "table" => t.name).set(b as f64);
+            }
         }
         Ok(Outcome::Idle)
     }

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod payments;
 pub mod relay;
 pub mod shop;
+pub mod stats;
 pub mod voids;
 pub mod webhooks;
 

@@ -27,6 +27,11 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// The database: its statistics.
+    Db {
+        #[command(subcommand)]
+        action: DbAction,
+    },
     /// Database migrations.
     Migrate {
         #[command(subcommand)]
@@ -191,6 +196,12 @@ pub enum KeysAction {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum DbAction {
+    /// The pool's connections and each table's rows and bytes, as JSON.
+    Stats,
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MigrateAction {
     /// Apply every pending migration.
     Up,
@@ -300,6 +311,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::PgSim(_) => Ok(()),
         Command::Chain { action } => chain_command(&cfg, action).await,
+        Command::Db { action: DbAction::Stats } => {
+            let db = startup::open_database(&cfg).await?;
+            let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), Default::default());
+            println!("{}", serde_json::to_string_pretty(&ctx.db_stats().await?)?);
+            Ok(())
+        }
         Command::Keys { action: KeysAction::Generate } => {
             println!("{}", settle_app::crypto::Keyring::generate());
             Ok(())

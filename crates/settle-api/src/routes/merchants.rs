@@ -177,3 +177,18 @@ pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum
     st.ctx.set_read_only(req.enabled);
     Ok(Json(ReadOnlyState { read_only: st.ctx.read_only() }))
 }
+
+/// The database: its backend, the pool's connections (in use, idle, the most it opens), and each table's rows
+/// (PostgreSQL, MySQL: the planner's estimate; SQLite: counted) and bytes with its indexes. Needs the admin token.
+#[utoipa::path(
+    get, path = "/admin/db", tag = "health",
+    responses(
+        (status = 200, body = schemas::DbStats),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+    ),
+    security(("admin" = []))
+)]
+pub async fn db_stats(State(st): State<AppState>, _admin: Admin) -> Result<Json<settle_app::context::DbStats>, ApiError> {
+    Ok(Json(st.ctx.db_stats().await.map_err(settle_app::AppError::from)?))
+}

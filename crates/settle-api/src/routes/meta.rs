@@ -15,6 +15,10 @@ pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
         metrics::gauge!("settle_outbox_backlog").set(n as f64);
         metrics::gauge!("settle_outbox_oldest_unpublished_seconds").set(age);
     }
+    let pool = st.ctx.pool_stats();
+    metrics::gauge!("settle_db_pool_connections", "state" => "in_use").set(f64::from(pool.in_use));
+    metrics::gauge!("settle_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    metrics::gauge!("settle_db_pool_max_connections").set(f64::from(pool.max));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.prometheus.render())
 }
 

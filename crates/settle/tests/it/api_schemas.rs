@@ -219,6 +219,9 @@ async fn every_answer_matches_its_documented_schema() {
     assert_eq!(r.status, 201, "{}", r.text);
     check("post", "/api-keys", &r);
     check("get", "/api-keys", &app.get("/api-keys").await);
+    let r = send(Method::GET, "/admin/db".into(), Some(ADMIN_TOKEN.to_owned()), Value::Null).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    check("get", "/admin/db", &r);
 
     assert!(bad.is_empty(), "answers that depart from their documented schemas:\n{}", bad.join("\n"));
     assert!(checked >= 25, "only {checked} answers checked");

@@ -16,6 +16,7 @@ mod keys;
 mod migrations;
 mod nats;
 mod openapi_fuzz;
+mod ops;
 mod orders;
 mod outage;
 mod payments_api;

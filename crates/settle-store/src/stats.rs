@@ -1,0 +1,108 @@
+//! What an operator watches in the database: the pool's connections, and each table's rows and bytes.
+
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+use crate::{Db, StoreError};
+
+/// The connection pool (SQLite: the read pool; its writer is one more connection).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoolStats {
+    /// Connections open now.
+    pub size: u32,
+    /// Of them, idle.
+    pub idle: u32,
+    /// Of them, running a statement or holding a transaction.
+    pub in_use: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
+/// One table: rows (PostgreSQL and MySQL: the planner's estimate; SQLite: counted) and bytes on disk with its
+/// indexes (None where the backend cannot tell).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TableStats {
+    pub name: String,
+    pub rows: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+}
+
+/// The pool's connections now.
+pub fn pool(db: &Db) -> PoolStats {
+    let c = db.pool();
+    let (size, idle, max) = match c.get_database_backend() {
+        DbBackend::Postgres => {
+            let p = c.get_postgres_connection_pool();
+            (p.size(), p.num_idle() as u32, p.options().get_max_connections())
+        }
+        DbBackend::MySql => {
+            let p = c.get_mysql_connection_pool();
+            (p.size(), p.num_idle() as u32, p.options().get_max_connections())
+        }
+        _ => {
+            let p = c.get_sqlite_connection_pool();
+            (p.size(), p.num_idle() as u32, p.options().get_max_connections())
+        }
+    };
+    PoolStats { size, idle: idle.min(size), in_use: size.saturating_sub(idle), max }
+}
+
+/// Every table of the current database or schema, by name.
+pub async fn tables(db: &Db) -> Result<Vec<TableStats>, StoreError> {
+    let c = db.pool();
+    let backend = c.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT c.relname::text AS name, GREATEST(c.reltuples, 0)::bigint AS rows, pg_total_relation_size(c.oid)::bigint AS bytes \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND c.relkind = 'r' ORDER BY 1"
+        }
+        DbBackend::MySql => {
+            "SELECT CAST(TABLE_NAME AS CHAR) AS name, CAST(COALESCE(TABLE_ROWS, 0) AS SIGNED) AS `rows`, \
+             CAST(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0) AS SIGNED) AS bytes \
+             FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"
+        }
+        _ => return sqlite_tables(db).await,
+    };
+    let rows = c.query_all_raw(Statement::from_string(backend, sql)).await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            Some(TableStats {
+                name: r.try_get::<String>("", "name").ok()?,
+                rows: r.try_get::<i64>("", "rows").unwrap_or(0),
+                bytes: r.try_get::<i64>("", "bytes").ok(),
+            })
+        })
+        .collect())
+}
+
+/// SQLite: rows counted per table (a database small enough to embed), bytes from `dbstat` where SQLite has it.
+async fn sqlite_tables(db: &Db) -> Result<Vec<TableStats>, StoreError> {
+    let c = db.pool();
+    let names = crate::migration::tables(c).await?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        // A name from the catalog, quoted as an identifier (identifiers cannot be bound).
+        let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+        let rows = c
+            .query_one_raw(Statement::from_string(DbBackend::Sqlite, format!("SELECT COUNT(*) AS n FROM {quoted}")))
+            .await?
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
+        let bytes = c
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Sqlite,
+                "SELECT SUM(pgsize) AS b FROM dbstat WHERE name = ?",
+                [name.clone().into()],
+            ))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.try_get::<i64>("", "b").ok());
+        out.push(TableStats { name, rows, bytes });
+    }
+    Ok(out)
+}
