@@ -63,3 +63,65 @@ async fn settle_db_stats_prints_the_tables_as_json() {
     assert_eq!(v["backend"], "sqlite");
     assert!(v["tables"].as_array().unwrap().iter().any(|t| t["name"] == "payments" && t["rows"] == 0), "{v}");
 }
+
+/// A whole run logged at debug level, every crate included, never shows a card number, an API key, the admin
+/// token, a webhook secret or the master key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn logs_carry_no_card_number_key_or_secret() {
+    settle_card::tls::ensure_crypto_provider();
+    let dir = TempDir::new();
+    let admin = "log-test-admin-token-0123456789";
+    let master = settle_app::crypto::Keyring::generate();
+    let env = [
+        ("SETTLE_LOG", "trace,hyper=info,h2=info,rustls=info,tokio=info,runtime=info".to_owned()),
+        ("SETTLE_LISTEN", "127.0.0.1:0".to_owned()),
+        ("SETTLE_ADMIN_TOKEN", admin.to_owned()),
+        ("SETTLE_MASTER_KEY", master.clone()),
+        ("SETTLE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1".to_owned()),
+    ];
+    let mut p = Process::start(&dir, &["serve", "--demo"], &env, "listening on");
+    let base = p.base();
+    let client = reqwest::Client::new();
+    let call = |method: Method, path: &str, key: &str, body: serde_json::Value| {
+        let (client, base, path, key) = (client.clone(), base.clone(), path.to_owned(), key.to_owned());
+        async move { request_at(&client, &base, method, &path, Some(&key), Some(&body.to_string()), &[]).await }
+    };
+    let m = call(Method::POST, "/merchants", admin, serde_json::json!({"name": "Log shop"})).await;
+    assert_eq!(m.status, 201, "{}", m.text);
+    let key = m.body["apiKey"].as_str().unwrap().to_owned();
+    let extra = call(Method::POST, "/api-keys", &key, serde_json::json!({})).await.body["apiKey"].as_str().unwrap().to_owned();
+    let rx = crate::webhooks::Receiver::start(crate::webhooks::Behaviour::Ok).await;
+    let ep = call(Method::POST, "/webhook-endpoints", &key, serde_json::json!({"url": rx.url, "events": ["*"]})).await;
+    let secret = ep.body["secret"].as_str().unwrap().to_owned();
+    let card = "4111-1111-1111-1111";
+    let pay =
+        call(Method::POST, "/payments/create", &key, serde_json::json!({"orderId": "log-1", "amount": "900", "currency": "KRW", "rail": "CARD"}))
+            .await;
+    let id = pay.body["paymentId"].as_str().unwrap().to_owned();
+    let r = call(Method::POST, &format!("/payments/{id}/card"), &key, serde_json::json!({"cardType": "KB", "cardNo": card})).await;
+    assert!(r.status == 202 || r.status == 402, "{}", r.text);
+    // A bad key and a wrong admin token are logged too, if at all, without their values.
+    call(Method::GET, "/payments", "sk_not_a_real_key_0000000000000000", serde_json::Value::Null).await;
+    call(Method::POST, "/merchants", "wrong-admin-token-0123456789", serde_json::json!({"name": "x"})).await;
+    rx.wait_succeeded(2, std::time::Duration::from_secs(15)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    p.kill();
+    let log = std::fs::read_to_string(dir.0.join("settle.log")).unwrap();
+    assert!(log.len() > 10_000, "the run logged little: {} bytes", log.len());
+    let local_demo = settle_app::merchants::DEMO_API_KEY;
+    for (what, s) in [
+        ("card number", card.to_owned()),
+        ("card number digits", card.replace('-', "")),
+        ("API key", key.clone()),
+        ("second API key", extra),
+        ("demo API key", local_demo.to_owned()),
+        ("unknown key", "sk_not_a_real_key_0000000000000000".to_owned()),
+        ("admin token", admin.to_owned()),
+        ("wrong admin token", "wrong-admin-token-0123456789".to_owned()),
+        ("webhook secret", secret.clone()),
+        ("webhook key", secret["whsec_".len()..].to_owned()),
+        ("master key", master.clone()),
+    ] {
+        assert!(!log.contains(&s), "the log shows a {what}");
+    }
+}
