@@ -85,6 +85,59 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
+/// A query string's pairs, in order, each value percent-decoded (a value that is not valid percent-encoded UTF-8 is
+/// a 400 naming its key).
+pub fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = percent_decode(v).ok_or_else(|| ApiError::invalid(k.to_owned(), format!("{k} is not valid percent-encoded UTF-8")))?;
+            Ok((k.to_owned(), v))
+        })
+        .collect()
+}
+
+/// A page size: an integer from 1 to 100.
+pub fn query_limit(v: &str) -> Result<u64, ApiError> {
+    v.parse::<u64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit", "limit must be an integer from 1 to 100"))
+}
+
+/// Decodes `%XX` escapes and `+` (a space) of a query value; None when the result is not UTF-8.
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The body of a route that changes only what it is sent (PATCH, a switch): an empty body is a 400 saying
+/// what to send, not an empty object.
+pub fn parse_json_required<T: DeserializeOwned>(raw: &[u8], what: &str) -> Result<T, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", format!("send a JSON object: {what}")));
+    }
+    parse_json(raw)
+}
+
 /// Parses a JSON body into `T`, naming the field at fault in `param`.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     let raw: &[u8] = if raw.iter().all(u8::is_ascii_whitespace) { b"{}" } else { raw };

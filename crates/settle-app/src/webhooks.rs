@@ -214,20 +214,22 @@ pub async fn create_deliveries(conn: &impl ConnectionTrait, rows: &[OutboxRow], 
         endpoints.iter().map(|e| (e, serde_json::from_str::<Vec<String>>(&e.events).unwrap_or_default())).collect();
     let mut out = Vec::new();
     for r in rows {
-        let mut body = None;
-        for (ep, pats) in &patterns {
-            if ep.merchant_id != r.merchant_id || !pats.iter().any(|p| matches(p, &r.topic)) {
-                continue;
-            }
-            let Some(ev) = EventView::of(r) else { continue };
-            let body = body.get_or_insert_with(|| ev.body()).clone();
+        let mut targets =
+            patterns.iter().filter(|(ep, pats)| ep.merchant_id == r.merchant_id && pats.iter().any(|p| matches(p, &r.topic))).peekable();
+        // The event and its body, once per row that any endpoint takes (none: nothing parsed).
+        if targets.peek().is_none() {
+            continue;
+        }
+        let Some(ev) = EventView::of(r) else { continue };
+        let body = ev.body();
+        for (ep, _) in targets {
             out.push(store::NewDelivery {
                 delivery_id: format!("wd_{}", uuid::Uuid::now_v7().simple()),
                 endpoint_id: ep.endpoint_id.clone(),
                 merchant_id: r.merchant_id.clone(),
                 seq: ev.seq,
                 event_type: r.topic.clone(),
-                body,
+                body: body.clone(),
             });
         }
     }

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Admin, Merchant, parse_json},
+    extract::{Admin, Merchant, parse_json, parse_json_required},
     schemas,
 };
 
@@ -170,10 +170,7 @@ pub struct ReadOnlyState {
     security(("admin" = []))
 )]
 pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum::body::Bytes) -> Result<Json<ReadOnlyState>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "send {\"enabled\": true} or {\"enabled\": false}"));
-    }
-    let req: ReadOnlyRequest = parse_json(&body)?;
+    let req: ReadOnlyRequest = parse_json_required(&body, "{\"enabled\": true} or {\"enabled\": false}")?;
     st.ctx.set_read_only(req.enabled);
     Ok(Json(ReadOnlyState { read_only: st.ctx.read_only() }))
 }

@@ -279,12 +279,9 @@ pub async fn get_saga(State(st): State<AppState>, Merchant(m): Merchant, Path(id
 
 fn saga_query(raw: Option<&str>) -> Result<orders::SagaQuery, ApiError> {
     let mut q = orders::SagaQuery { page: 1, limit: 20, ..Default::default() };
-    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = crate::routes::payments::list::percent_decode(v)
-            .ok_or_else(|| ApiError::invalid(k.to_owned(), format!("{k} is not valid percent-encoded UTF-8")))?;
+    for (k, v) in crate::extract::query_pairs(raw)? {
         let number = |name: &str| v.parse::<u64>().map_err(|_| ApiError::invalid(name.to_owned(), format!("{name} must be a positive integer")));
-        match k {
+        match k.as_str() {
             "status" => q.status = Some(v.clone()),
             "userId" => {
                 shop::check_id("userId", &v)?;

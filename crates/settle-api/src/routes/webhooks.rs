@@ -15,8 +15,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Merchant, parse_json},
-    routes::payments::list::percent_decode,
+    extract::{Merchant, parse_json, parse_json_required, query_limit, query_pairs},
     schemas,
 };
 
@@ -103,10 +102,7 @@ pub async fn update_endpoint(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<EndpointView>, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "send a JSON object with the fields to change"));
-    }
-    let req: UpdateEndpointRequest = parse_json(&body)?;
+    let req: UpdateEndpointRequest = parse_json_required(&body, "the fields to change")?;
     let patch = EndpointPatch { url: req.url, events: req.events, description: req.description.map(Some), enabled: req.enabled };
     Ok(Json(webhooks::update_endpoint(&st.ctx, &m, &id, patch).await?))
 }
@@ -135,23 +131,6 @@ pub async fn rotate_secret(State(st): State<AppState>, Merchant(m): Merchant, Pa
     Ok(Json(webhooks::rotate_secret(&st.ctx, &m, &id).await?))
 }
 
-fn limit(v: &str) -> Result<u64, ApiError> {
-    v.parse::<u64>().ok().filter(|n| (1..=100).contains(n)).ok_or_else(|| ApiError::invalid("limit", "limit must be an integer from 1 to 100"))
-}
-
-/// The query's pairs, percent-decoded.
-fn pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
-    raw.unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let v = percent_decode(v).ok_or_else(|| ApiError::invalid(k.to_owned(), format!("{k} is not valid percent-encoded UTF-8")))?;
-            Ok((k.to_owned(), v))
-        })
-        .collect()
-}
-
 /// An endpoint's deliveries, newest first, each with its attempts.
 #[utoipa::path(
     get, path = "/webhook-endpoints/{endpointId}/deliveries", tag = "webhooks",
@@ -171,10 +150,10 @@ pub async fn list_deliveries(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let mut q = DeliveryQuery { limit: 10, ..Default::default() };
-    for (k, v) in pairs(raw.as_deref())? {
+    for (k, v) in query_pairs(raw.as_deref())? {
         match k.as_str() {
             "status" => q.status = Some(v),
-            "limit" => q.limit = limit(&v)?,
+            "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(v),
             _ => {}
         }
@@ -215,7 +194,7 @@ pub async fn retry_delivery(
 )]
 pub async fn list_events(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<EventPage>, ApiError> {
     let (mut types, mut after, mut n) = (Vec::new(), 0i64, 100u64);
-    for (k, v) in pairs(raw.as_deref())? {
+    for (k, v) in query_pairs(raw.as_deref())? {
         match k.as_str() {
             "type" => types.extend(v.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
             "after" => {
@@ -225,7 +204,7 @@ pub async fn list_events(State(st): State<AppState>, Merchant(m): Merchant, RawQ
                     .filter(|a| *a >= 0)
                     .ok_or_else(|| ApiError::invalid("after", "after must be a non-negative integer (a seq)"))?;
             }
-            "limit" => n = limit(&v)?,
+            "limit" => n = query_limit(&v)?,
             _ => {}
         }
     }

@@ -5,52 +5,25 @@ use axum::{
 use settle_app::payments::{self, ListQuery, PaymentList};
 use settle_domain::{OrderId, PaymentId, PaymentStatus};
 
-use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant, schemas};
+use crate::{
+    ApiError, AppState,
+    error::ErrorBody,
+    extract::{Merchant, query_limit, query_pairs},
+    schemas,
+};
 
 fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery { limit: 10, ..Default::default() };
-    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v).ok_or_else(|| ApiError::invalid(k.to_owned(), format!("{k} is not valid percent-encoded UTF-8")))?;
-        match k {
+    for (k, v) in query_pairs(raw)? {
+        match k.as_str() {
             "status" => q.status = Some(PaymentStatus::parse("status", &v).map_err(ApiError::from_domain)?),
             "orderId" => q.order_id = Some(OrderId::parse("orderId", &v).map_err(ApiError::from_domain)?.as_str().to_owned()),
-            "limit" => {
-                q.limit = v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| (1..=100).contains(n))
-                    .ok_or_else(|| ApiError::invalid("limit", "limit must be an integer from 1 to 100"))?;
-            }
+            "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(PaymentId::parse("startingAfter", &v).map_err(ApiError::from_domain)?),
             _ => {}
         }
     }
     Ok(q)
-}
-
-pub(crate) fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// A merchant's payments, newest first.
