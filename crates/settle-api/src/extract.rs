@@ -53,10 +53,12 @@ impl FromRequestParts<AppState> for PaymentCaller {
         let key = bearer(parts).ok_or_else(ApiError::unauthorized)?.to_owned();
         if key.starts_with("pcs_") {
             let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, st).await.map_err(|_| ApiError::unauthorized())?;
-            return Ok(Self(settle_app::chain::checkout::authorize_secret(&st.ctx, &id, &key).await.map_err(|e| match e {
+            let merchant = settle_app::chain::checkout::authorize_secret(&st.ctx, &id, &key).await.map_err(|e| match e {
                 settle_app::AppError::Invalid { .. } => ApiError::from(e),
                 _ => ApiError::unauthorized(),
-            })?));
+            })?;
+            settle_app::audit::set_actor(settle_app::audit::Actor::new("checkout", None));
+            return Ok(Self(merchant));
         }
         Ok(Self(settle_app::merchants::authenticate(&st.ctx, &key).await?))
     }
@@ -81,7 +83,11 @@ impl FromRequestParts<AppState> for Admin {
         let given = bearer(parts).ok_or_else(ApiError::unauthorized)?;
         let (a, b) = (given.as_bytes(), expected.expose_secret().as_bytes());
         let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-        if same { Ok(Self) } else { Err(ApiError::unauthorized()) }
+        if !same {
+            return Err(ApiError::unauthorized());
+        }
+        settle_app::audit::set_actor(settle_app::audit::Actor::new("admin", None));
+        Ok(Self)
     }
 }
 

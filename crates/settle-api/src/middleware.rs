@@ -64,6 +64,18 @@ pub async fn envelope(req: Request, next: Next) -> Response {
     out
 }
 
+/// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
+/// `X-Forwarded-For` that is not one of the trusted proxies.
+pub(crate) fn client_address(req: &Request, trusted_proxies: &[std::net::IpAddr]) -> String {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let Some(peer) = peer else { return "unknown".into() };
+    if !trusted_proxies.contains(&peer) {
+        return peer.to_string();
+    }
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
+    forwarded.rsplit(',').filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok()).find(|a| !trusted_proxies.contains(a)).unwrap_or(peer).to_string()
+}
+
 /// Runs the request inside its request id (for error bodies), bounds it by the request timeout (SSE streams
 /// excepted), and records its latency per route.
 pub async fn request_context(State(st): State<AppState>, req: Request, next: Next) -> Response {
@@ -95,7 +107,9 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         // A write runs in a task of its own, to its end: a client that goes away, or the timeout, never drops it
         // halfway through a database transaction (a transaction cut off mid-statement could leave its pooled
         // connection inside a transaction that no one ends, holding its locks).
-        let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), next.run(req)));
+        // Its changes are audited with the request's id, client address and (once authentication finds it) actor.
+        let scope = settle_app::audit::Scope::new(Some(id.clone()), Some(client_address(&req, &st.cfg.trusted_proxies)), anonymous());
+        let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), settle_app::audit::within(scope, next.run(req))));
         tokio::time::timeout(timeout, &mut task).await.map(|r| r.map_err(|e| format!("a request's task failed: {e}")))
     };
     let res = REQUEST_ID
@@ -113,6 +127,10 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         })
         .await;
     record(route.as_ref(), &method, started, res)
+}
+
+fn anonymous() -> settle_app::audit::Actor {
+    settle_app::audit::Actor::new("anonymous", None)
 }
 
 /// Records a request's latency and count per route, method and status.
@@ -208,21 +226,8 @@ impl Limiter {
         }
     }
 
-    /// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
-    /// `X-Forwarded-For` that is not one of the trusted proxies.
     fn client(&self, req: &Request) -> String {
-        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let Some(peer) = peer else { return "unknown".into() };
-        if !self.trusted_proxies.contains(&peer) {
-            return peer.to_string();
-        }
-        let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-        forwarded
-            .rsplit(',')
-            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
-            .find(|a| !self.trusted_proxies.contains(a))
-            .unwrap_or(peer)
-            .to_string()
+        client_address(req, &self.trusted_proxies)
     }
 
     fn tidy(&self) {

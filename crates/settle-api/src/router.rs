@@ -65,6 +65,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(merchants::update_merchant, merchants::delete_merchant))
         .routes(routes!(merchants::create_api_key, merchants::list_api_keys))
         .routes(routes!(merchants::revoke_api_key))
+        .routes(routes!(merchants::audit_log))
         .routes(routes!(merchants::set_read_only))
         .routes(routes!(merchants::db_stats))
         .routes(routes!(payments::create::create_payment))

@@ -545,3 +545,46 @@ pub struct DbStats {
     pool: PoolStats,
     tables: Vec<TableStats>,
 }
+
+/// Who made an audited change.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditActor {
+    /// merchant (an API key), admin, cli, checkout (a payment's client secret), gateway or anonymous.
+    #[serde(rename = "type")]
+    #[schema(example = "merchant")]
+    kind: String,
+    /// The API key's id, for a merchant.
+    #[schema(example = "key_2")]
+    id: Option<String>,
+}
+
+/// One audited change.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    #[schema(example = "aud_42")]
+    id: String,
+    actor: AuditActor,
+    /// An event type (payment.cancelled) or an action (webhook_endpoint.created).
+    #[schema(example = "payment.cancelled")]
+    action: String,
+    /// The id of what was changed.
+    target_id: String,
+    request_id: Option<String>,
+    client_address: Option<String>,
+    /// The new values the change set (never a secret or card data).
+    #[schema(value_type = Object)]
+    changes: serde_json::Value,
+    /// SHA-256 (hex) of the change as recorded; for an event, of the event as queued.
+    digest: String,
+    created_at: String,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    data: Vec<AuditEntry>,
+    has_more: bool,
+}

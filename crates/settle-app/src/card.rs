@@ -84,7 +84,9 @@ impl InFlight {
     {
         self.ids().insert(payment_id.clone());
         let ids = self.ids.clone();
-        self.tasks.spawn(async move {
+        // The request's audit scope goes with it: the charge's changes are the request's.
+        let scope = crate::audit::current();
+        self.tasks.spawn(crate::audit::carry(scope, async move {
             struct Done(Arc<Mutex<HashSet<String>>>, String);
             impl Drop for Done {
                 fn drop(&mut self) {
@@ -93,7 +95,7 @@ impl InFlight {
             }
             let _done = Done(ids, payment_id);
             fut.await
-        })
+        }))
     }
 
     /// Payments whose charge is still running.

@@ -51,7 +51,7 @@ pub struct Shared {
     /// The saga ids a choreography handler of this instance just changed; requests waiting on a saga listen.
     pub(crate) saga_changed: tokio::sync::broadcast::Sender<String>,
     /// API keys this instance authenticated, and their merchant, for a minute (keys live only in memory).
-    pub(crate) auth_cache: moka::future::Cache<String, String>,
+    pub(crate) auth_cache: moka::future::Cache<String, crate::merchants::Caller>,
     /// Keys that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
     pub(crate) auth_misses: moka::future::Cache<String, ()>,
     /// Each merchant's fee on chain payments, for [`FEE_TTL`].

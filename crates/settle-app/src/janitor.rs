@@ -1,6 +1,6 @@
 //! The janitor: one across all instances (the `janitor` lease) deletes, in bounded batches, what has outlived
 //! its retention: expired Idempotency-Key records, published events past `event_retention` (never the newest),
-//! finished webhook deliveries past `delivery_retention`, and API keys revoked longer ago than `deleted_grace`.
+//! finished webhook deliveries past `delivery_retention`, API keys revoked longer ago than `deleted_grace`, and audit entries past `audit_retention`.
 //! `settle_purged_total{what}` counts what each run deleted. Each run also refreshes the table-size gauges
 //! (`settle_table_rows`, `settle_table_bytes`).
 
@@ -30,6 +30,7 @@ pub struct Purged {
     pub events: u64,
     pub deliveries: u64,
     pub api_keys: u64,
+    pub audit: u64,
 }
 
 impl Janitor {
@@ -72,8 +73,9 @@ impl Janitor {
         })
         .await?;
         let api_keys = batches("api_keys", || settle_store::merchants::purge_revoked_keys(db, now - ms(s.deleted_grace), BATCH)).await?;
+        let audit = batches("audit_log", || settle_store::audit::purge_before(db, now - ms(s.audit_retention), BATCH)).await?;
         metrics::counter!("settle_purged_total", "what" => "idempotency_keys").increment(idempotency_keys);
-        Ok(Purged { idempotency_keys, events, deliveries, api_keys })
+        Ok(Purged { idempotency_keys, events, deliveries, api_keys, audit })
     }
 
     pub async fn release(&self) {

@@ -18,6 +18,8 @@
 //! - [`crypto`]: secrets at rest, sealed with AES-256-GCM under the master keys.
 //! - [`error`]: [`AppError`], what a use case can answer besides success.
 
+pub mod audit;
+pub mod backup;
 pub mod cache;
 pub mod card;
 pub mod chain;

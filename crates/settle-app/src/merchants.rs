@@ -4,6 +4,8 @@ use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use settle_store::audit;
+
 use crate::{AppError, Context};
 
 /// The demo merchant `settle serve --demo` and `settle seed` create. Its key is fixed so that the README's
@@ -63,6 +65,14 @@ pub async fn create(ctx: &Context, name: &str, fee_bps: u16) -> Result<CreatedMe
     if fee_bps > 0 {
         settle_store::merchants::set_fee(&txn, &merchant_id, i32::from(fee_bps)).await?;
     }
+    audit::record(
+        &txn,
+        Some(&merchant_id),
+        "merchant.created",
+        &merchant_id,
+        &serde_json::json!({"name": name, "feeBps": fee_bps, "keyPrefix": &key[..8]}),
+    )
+    .await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key, fee_bps })
 }
@@ -76,7 +86,10 @@ pub async fn set_fee(ctx: &Context, merchant_id: &str, fee_bps: u16) -> Result<M
         return Err(AppError::NotFound("merchant"));
     }
     let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.filter(|m| m.deleted_at.is_none()).ok_or(AppError::NotFound("merchant"))?;
-    settle_store::merchants::set_fee(&ctx.db, merchant_id, i32::from(fee_bps)).await?;
+    let txn = settle_store::begin(&ctx.db).await?;
+    settle_store::merchants::set_fee(&txn, merchant_id, i32::from(fee_bps)).await?;
+    audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &serde_json::json!({"feeBps": fee_bps, "was": m.fee_bps})).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
     ctx.merchant_fees.invalidate(merchant_id).await;
     tracing::info!(merchant_id, fee_bps, was = m.fee_bps, "merchant fee changed");
     Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps })
@@ -106,26 +119,45 @@ pub async fn seed_demo(ctx: &Context) -> Result<CreatedMerchant, AppError> {
     Ok(CreatedMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into(), fee_bps: 0 })
 }
 
-/// The merchant an API key belongs to.
+/// An authenticated API key: its merchant and its id (`key_<n>`, the audit log's actor).
+#[derive(Clone, Debug)]
+pub struct Caller(std::sync::Arc<(String, String)>);
+
+impl Caller {
+    fn new(merchant_id: String, key_id: i64) -> Self {
+        Self(std::sync::Arc::new((merchant_id, format!("key_{key_id}"))))
+    }
+
+    /// Names this key as the actor of the request's audit scope, and gives its merchant.
+    fn act(&self) -> String {
+        if audit::active() {
+            audit::set_actor(audit::Actor::new("merchant", Some(self.0.1.clone())));
+        }
+        self.0.0.clone()
+    }
+}
+
+/// The merchant an API key belongs to (and, inside an audit scope, the key becomes its actor).
 pub async fn authenticate(ctx: &Context, api_key: &str) -> Result<String, AppError> {
     if api_key.is_empty() || api_key.len() > 200 {
         return Err(AppError::Unauthenticated);
     }
     // The caches are keyed by the key itself (a SHA-256 per request cost more than the rest of a cached
     // status read's authentication); the database is asked by its hash.
-    if let Some(m) = ctx.auth_cache.get(api_key).await {
-        return Ok(m);
+    if let Some(c) = ctx.auth_cache.get(api_key).await {
+        return Ok(c.act());
     }
     if ctx.auth_misses.contains_key(api_key) {
         return Err(AppError::Unauthenticated);
     }
     metrics::counter!("settle_auth_lookups_total").increment(1);
-    let Some(m) = settle_store::merchants::find_by_key_hash(&ctx.db, &hash_key(api_key)).await? else {
+    let Some((m, key_id)) = settle_store::merchants::find_by_key_hash(&ctx.db, &hash_key(api_key)).await? else {
         ctx.auth_misses.insert(api_key.to_owned(), ()).await;
         return Err(AppError::Unauthenticated);
     };
-    ctx.auth_cache.insert(api_key.to_owned(), m.clone()).await;
-    Ok(m)
+    let c = Caller::new(m, key_id);
+    ctx.auth_cache.insert(api_key.to_owned(), c.clone()).await;
+    Ok(c.act())
 }
 
 /// The merchant of an API key this instance has recently authenticated, without asking the database (the rate
@@ -134,7 +166,7 @@ pub async fn known_merchant(ctx: &Context, api_key: &str) -> Option<String> {
     if api_key.is_empty() || api_key.len() > 200 {
         return None;
     }
-    ctx.auth_cache.get(api_key).await
+    ctx.auth_cache.get(api_key).await.map(|c| c.act())
 }
 
 /// An API key as its merchant sees it (never the key itself, but at creation).
@@ -190,8 +222,12 @@ pub async fn create_key(ctx: &Context, merchant_id: &str) -> Result<CreatedApiKe
     }
     let key = new_key();
     let hash = hash_key(&key);
-    settle_store::merchants::add_key(&ctx.db, merchant_id, &hash, &key[..8], settle_store::now_ms()).await?;
-    let row = settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.ok_or(AppError::NotFound("api key"))?;
+    let txn = settle_store::begin(&ctx.db).await?;
+    settle_store::merchants::add_key(&txn, merchant_id, &hash, &key[..8], settle_store::now_ms()).await?;
+    let row = settle_store::merchants::key_by_hash(&txn, &hash).await?.ok_or(AppError::NotFound("api key"))?;
+    let view = ApiKeyView::of(&row);
+    audit::record(&txn, Some(merchant_id), "api_key.created", &view.id, &serde_json::json!({"keyPrefix": view.key_prefix})).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
     tracing::info!(merchant_id, key_id = row.id, "api key created");
     Ok(CreatedApiKey { key: ApiKeyView::of(&row), api_key: key })
 }

@@ -37,6 +37,8 @@ pub struct Settings {
     pub delivery_retention: Duration,
     /// Revoked API keys are deleted this long after their revocation.
     pub deleted_grace: Duration,
+    /// Audit log entries older than this are deleted.
+    pub audit_retention: Duration,
     /// NATS JetStream, when events are to be published there too.
     pub nats: Option<crate::nats::NatsSettings>,
     /// The master keys that seal secrets at rest (None: stored as given).
@@ -101,6 +103,7 @@ impl Default for Settings {
             webhooks: Default::default(),
             event_retention: Duration::from_secs(30 * 24 * 3600),
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
+            audit_retention: Duration::from_secs(365 * 24 * 3600),
             deleted_grace: Duration::from_secs(30 * 24 * 3600),
             nats: None,
             keyring: None,

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use settle_domain::{CouponStatus, UserStatus};
-use settle_store::{StoreError, shop};
+use settle_store::{StoreError, audit, shop};
 
 use crate::{AppError, Context, payments::rfc3339};
 
@@ -113,7 +113,11 @@ pub async fn create_user(ctx: &Context, merchant_id: &str, u: shop::NewUser) -> 
     check_units("points", u.points)?;
     check_units("purchaseLimit", u.purchase_limit)?;
     let user_id = u.user_id.clone();
-    shop::insert_user(&ctx.db, merchant_id, u, settle_store::now_ms()).await.map_err(|e| taken("user", e))?;
+    let changes = serde_json::json!({"name": u.name, "points": u.points, "purchaseLimit": u.purchase_limit});
+    let txn = settle_store::begin(&ctx.db).await?;
+    shop::insert_user(&txn, merchant_id, u, settle_store::now_ms()).await.map_err(|e| taken("user", e))?;
+    audit::record(&txn, Some(merchant_id), "user.created", &user_id, &changes).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
     user(ctx, merchant_id, &user_id).await
 }
 
@@ -127,7 +131,11 @@ pub async fn create_item(ctx: &Context, merchant_id: &str, i: shop::NewItem) -> 
     check_units("price", i.price)?;
     check_units("stock", i.stock)?;
     let item_id = i.item_id.clone();
-    shop::insert_item(&ctx.db, merchant_id, i, settle_store::now_ms()).await.map_err(|e| taken("item", e))?;
+    let changes = serde_json::json!({"name": i.name, "price": i.price, "stock": i.stock});
+    let txn = settle_store::begin(&ctx.db).await?;
+    shop::insert_item(&txn, merchant_id, i, settle_store::now_ms()).await.map_err(|e| taken("item", e))?;
+    audit::record(&txn, Some(merchant_id), "item.created", &item_id, &changes).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
     item(ctx, merchant_id, &item_id).await
 }
 
@@ -139,7 +147,10 @@ pub async fn create_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, na
     check_id("couponId", coupon_id)?;
     check_name(name)?;
     check_units("discount", discount)?;
-    shop::insert_coupon(&ctx.db, merchant_id, coupon_id, name, discount, settle_store::now_ms()).await.map_err(|e| taken("coupon", e))?;
+    let txn = settle_store::begin(&ctx.db).await?;
+    shop::insert_coupon(&txn, merchant_id, coupon_id, name, discount, settle_store::now_ms()).await.map_err(|e| taken("coupon", e))?;
+    audit::record(&txn, Some(merchant_id), "coupon.created", coupon_id, &serde_json::json!({"name": name, "discount": discount})).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
     Ok(CouponView { coupon_id: coupon_id.to_owned(), name: name.to_owned(), discount })
 }
 
@@ -148,7 +159,10 @@ pub async fn issue_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, use
     shop::find_coupon(&ctx.db, merchant_id, coupon_id).await?.ok_or(AppError::NotFound("coupon"))?;
     shop::find_user(&ctx.db, merchant_id, user_id).await?.ok_or_else(|| AppError::invalid("userId", "no such user"))?;
     let id = format!("icp_{}", uuid::Uuid::now_v7().simple());
-    shop::issue_coupon(&ctx.db, merchant_id, &id, coupon_id, user_id, settle_store::now_ms()).await?;
+    let txn = settle_store::begin(&ctx.db).await?;
+    shop::issue_coupon(&txn, merchant_id, &id, coupon_id, user_id, settle_store::now_ms()).await?;
+    audit::record(&txn, Some(merchant_id), "coupon.issued", &id, &serde_json::json!({"couponId": coupon_id, "userId": user_id})).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
     Ok(shop::find_issued(&ctx.db, merchant_id, &id).await?.ok_or(AppError::NotFound("coupon"))?.into())
 }
 

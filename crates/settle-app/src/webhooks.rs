@@ -28,7 +28,7 @@ use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use hmac::{Hmac, Mac};
 use rand::{Rng, RngCore};
 use serde::Serialize;
-use settle_store::{ConnectionTrait, StoreError, outbox::OutboxRow, webhooks as store};
+use settle_store::{ConnectionTrait, StoreError, audit, outbox::OutboxRow, webhooks as store};
 use sha2::Sha256;
 
 use crate::{
@@ -445,12 +445,16 @@ pub async fn create_endpoint(
     let now = settle_store::now_ms();
     let events = serde_json::to_string(&events).unwrap_or_default();
     let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret);
+    let txn = settle_store::begin(&ctx.db).await?;
     let row = store::create_endpoint(
-        &ctx.db,
+        &txn,
         store::NewEndpoint { endpoint_id: &id, merchant_id, url: &url, events: &events, description: description.as_deref(), secret: &sealed },
         now,
     )
     .await?;
+    let changes = serde_json::json!({"url": url, "events": events, "description": description});
+    audit::record(&txn, Some(merchant_id), "webhook_endpoint.created", &id, &changes).await?;
+    txn.commit().await.map_err(StoreError::from)?;
     tracing::info!(merchant_id, endpoint_id = %id, "webhook endpoint created");
     Ok(EndpointWithSecret { endpoint: EndpointView::of(&row, now), secret })
 }
@@ -489,9 +493,13 @@ pub async fn update_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str
         change.description = Some(check_description(d.as_deref())?);
     }
     let now = settle_store::now_ms();
-    if !store::update_endpoint(&ctx.db, merchant_id, endpoint_id, change, now).await? {
+    let changes = serde_json::json!({"url": change.url, "events": change.events, "description": change.description, "enabled": change.enabled});
+    let txn = settle_store::begin(&ctx.db).await?;
+    if !store::update_endpoint(&txn, merchant_id, endpoint_id, change, now).await? {
         return Err(AppError::NotFound("webhook endpoint"));
     }
+    audit::record(&txn, Some(merchant_id), "webhook_endpoint.updated", endpoint_id, &changes).await?;
+    txn.commit().await.map_err(StoreError::from)?;
     ctx.webhook_wake.notify_one();
     get_endpoint(ctx, merchant_id, endpoint_id).await
 }
@@ -500,11 +508,11 @@ pub async fn update_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str
 pub async fn delete_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str) -> Result<(), AppError> {
     check_endpoint_id(endpoint_id)?;
     let txn = settle_store::begin(&ctx.db).await?;
-    let found = store::delete_endpoint(&txn, merchant_id, endpoint_id).await?;
-    txn.commit().await.map_err(StoreError::from)?;
-    if !found {
+    if !store::delete_endpoint(&txn, merchant_id, endpoint_id).await? {
         return Err(AppError::NotFound("webhook endpoint"));
     }
+    audit::record(&txn, Some(merchant_id), "webhook_endpoint.deleted", endpoint_id, &serde_json::json!({})).await?;
+    txn.commit().await.map_err(StoreError::from)?;
     tracing::info!(merchant_id, endpoint_id, "webhook endpoint deleted");
     Ok(())
 }
@@ -516,9 +524,13 @@ pub async fn rotate_secret(ctx: &Context, merchant_id: &str, endpoint_id: &str) 
     let now = settle_store::now_ms();
     let until = now + ctx.settings.webhooks.rotation_overlap.as_millis() as i64;
     let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret);
-    if !store::rotate_secret(&ctx.db, merchant_id, endpoint_id, &sealed, until, now).await? {
+    let txn = settle_store::begin(&ctx.db).await?;
+    if !store::rotate_secret(&txn, merchant_id, endpoint_id, &sealed, until, now).await? {
         return Err(AppError::NotFound("webhook endpoint"));
     }
+    audit::record(&txn, Some(merchant_id), "webhook_endpoint.secret_rotated", endpoint_id, &serde_json::json!({"previousSecretUntil": until}))
+        .await?;
+    txn.commit().await.map_err(StoreError::from)?;
     tracing::info!(merchant_id, endpoint_id, "webhook endpoint secret rotated");
     Ok(EndpointWithSecret { endpoint: get_endpoint(ctx, merchant_id, endpoint_id).await?, secret })
 }
@@ -544,7 +556,17 @@ pub async fn reseal_all(ctx: &Context) -> Result<usize, AppError> {
             None => None,
         };
         if secret.is_some() || previous.is_some() {
-            store::set_secrets(&ctx.db, row.id, secret.as_deref(), previous.as_deref()).await?;
+            let txn = settle_store::begin(&ctx.db).await?;
+            store::set_secrets(&txn, row.id, secret.as_deref(), previous.as_deref()).await?;
+            audit::record(
+                &txn,
+                Some(&row.merchant_id),
+                "webhook_endpoint.secret_resealed",
+                &row.endpoint_id,
+                &serde_json::json!({"keyId": keys.current_id()}),
+            )
+            .await?;
+            txn.commit().await.map_err(StoreError::from)?;
             n += 1;
         }
     }
@@ -683,12 +705,16 @@ pub async fn retry_delivery(ctx: &Context, merchant_id: &str, delivery_id: &str)
         return Err(AppError::NotFound("webhook delivery"));
     }
     let now = settle_store::now_ms();
-    if !store::retry_now(&ctx.db, merchant_id, delivery_id, now).await? {
+    let txn = settle_store::begin(&ctx.db).await?;
+    if !store::retry_now(&txn, merchant_id, delivery_id, now).await? {
+        drop(txn);
         return match store::delivery(&ctx.db, merchant_id, delivery_id).await? {
             None => Err(AppError::NotFound("webhook delivery")),
             Some(_) => Err(AppError::InvalidState("this delivery is being sent right now; retry once it has an answer".into())),
         };
     }
+    audit::record(&txn, Some(merchant_id), "webhook_delivery.retried", delivery_id, &serde_json::json!({"nextAttemptAt": now})).await?;
+    txn.commit().await.map_err(StoreError::from)?;
     ctx.webhook_wake.notify_one();
     let d = store::delivery(&ctx.db, merchant_id, delivery_id).await?.ok_or(AppError::NotFound("webhook delivery"))?;
     let attempts = store::attempts_of(&ctx.db, std::slice::from_ref(&d.delivery_id)).await?;

@@ -1,6 +1,7 @@
 //! SeaORM entities, one module per table. Times are UTC epoch milliseconds (BIGINT) on every backend.
 
 pub mod api_key;
+pub mod audit_log;
 pub mod chain_block;
 pub mod chain_cursor;
 pub mod chain_log;

@@ -9,11 +9,15 @@
 //! - [`webhooks`]: webhook endpoints, their deliveries and every attempt.
 //! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
 //! - [`relay`]: relay requests and the relayer's transactions, with nonces allocated in the database.
+//! - [`audit`]: the audit log, written in each change's transaction inside a request's or CLI action's scope.
+//! - [`backup`]: every table as portable rows (JSON objects of exact values), for backups across backends.
 //! - [`error`]: the store error type, [`StoreError`].
 //!
 //! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
 //! in one transaction and owns its boundary. Every value is bound, never interpolated.
 
+pub mod audit;
+pub mod backup;
 pub mod chain;
 pub mod connect;
 pub mod entity;

@@ -41,14 +41,14 @@ pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Opti
     Ok(merchant::Entity::find().filter(merchant::Column::MerchantId.eq(merchant_id)).one(conn).await?)
 }
 
-/// The merchant an unrevoked API key (by hash) belongs to, unless that merchant was deleted.
-pub async fn find_by_key_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Result<Option<String>, StoreError> {
+/// The merchant an unrevoked API key (by hash) belongs to, unless that merchant was deleted, and the key's id.
+pub async fn find_by_key_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Result<Option<(String, i64)>, StoreError> {
     let Some(k) =
         api_key::Entity::find().filter(api_key::Column::KeyHash.eq(key_hash)).filter(api_key::Column::RevokedAt.is_null()).one(conn).await?
     else {
         return Ok(None);
     };
-    Ok(find(conn, &k.merchant_id).await?.filter(|m| m.deleted_at.is_none()).map(|m| m.merchant_id))
+    Ok(find(conn, &k.merchant_id).await?.filter(|m| m.deleted_at.is_none()).map(|m| (m.merchant_id, k.id)))
 }
 
 pub use api_key::Model as ApiKeyRow;

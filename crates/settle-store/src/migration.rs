@@ -19,6 +19,7 @@ mod m0010_lease_without_token;
 mod m0011_outbox_unpublished;
 mod m0012_webhooks;
 mod m0013_soft_delete;
+mod m0014_audit_log;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_outbox_unpublished::Migration),
             Box::new(m0012_webhooks::Migration),
             Box::new(m0013_soft_delete::Migration),
+            Box::new(m0014_audit_log::Migration),
         ]
     }
 }
@@ -82,4 +84,9 @@ pub async fn tables(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> 
     let mut names: Vec<String> = rows.iter().filter_map(|r| r.try_get_by_index::<String>(0).ok()).collect();
     names.sort();
     Ok(names)
+}
+
+/// The name of the last migration this build knows (a backup's schema version).
+pub fn head() -> String {
+    Migrator::migrations().last().map(|m| m.name().to_owned()).unwrap_or_default()
 }

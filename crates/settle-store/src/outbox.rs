@@ -13,7 +13,8 @@ use crate::{StoreError, entity::outbox};
 
 pub use outbox::Model as OutboxRow;
 
-/// Queues an event; call it inside the transaction of the change it reports.
+/// Queues an event; call it inside the transaction of the change it reports. Inside an audit scope the change
+/// is audited in the same transaction ([`crate::audit`]).
 pub async fn enqueue(
     conn: &impl ConnectionTrait,
     merchant_id: &str,
@@ -45,7 +46,7 @@ pub async fn enqueue_raw(
         ..Default::default()
     };
     outbox::Entity::insert(row).exec_without_returning(conn).await?;
-    Ok(())
+    crate::audit::record_event(conn, merchant_id, topic, aggregate_id, payload).await
 }
 
 /// The highest assigned seq, 0 when none.

@@ -127,12 +127,22 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         ),
         None => ("", ""),
     };
+    // Inside an audit scope the event's audit row is one more insert of the statement.
+    let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
+    let first = if done.is_some() { 25 } else { 19 };
+    let with_audit = match &audit {
+        Some(v) => {
+            let params = (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+            format!(", a AS (INSERT INTO audit_log ({}) SELECT {params} FROM p)", crate::audit::COLUMNS)
+        }
+        None => String::new(),
+    };
     let sql = format!(
         "WITH {with_claim} p AS (INSERT INTO payments (payment_id, merchant_id, order_id, rail, amount, currency, chain_id, token_address, \
            recipient_address, status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash) \
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15{from_claim} RETURNING id), \
          e AS (INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) SELECT $1, $16, $10, 1, $11 FROM p), \
-         o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at) SELECT $2, $17, $1, $18, $11 FROM p) \
+         o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at) SELECT $2, $17, $1, $18, $11 FROM p){with_audit} \
          SELECT id FROM p"
     );
     let mut values: Vec<sea_orm::Value> = vec![
@@ -165,6 +175,8 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
             crate::idempotency::IN_FLIGHT.into(),
         ]);
     }
+    debug_assert_eq!(values.len() + 1, first);
+    values.extend(audit.into_iter().flatten());
     // The SQL is this function's text; every value is bound.
     let found = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(match found {

@@ -415,6 +415,8 @@ pub async fn count_pending(conn: &impl ConnectionTrait) -> Result<u64, StoreErro
 #[derive(Debug, sea_orm::FromQueryResult)]
 pub struct StoredSecrets {
     pub id: i64,
+    pub endpoint_id: String,
+    pub merchant_id: String,
     pub secret: String,
     pub previous_secret: Option<String>,
 }
@@ -424,6 +426,8 @@ pub async fn all_secrets(conn: &impl ConnectionTrait) -> Result<Vec<StoredSecret
     Ok(webhook_endpoint::Entity::find()
         .select_only()
         .column(webhook_endpoint::Column::Id)
+        .column(webhook_endpoint::Column::EndpointId)
+        .column(webhook_endpoint::Column::MerchantId)
         .column(webhook_endpoint::Column::Secret)
         .column(webhook_endpoint::Column::PreviousSecret)
         .order_by_asc(webhook_endpoint::Column::Id)

@@ -32,6 +32,24 @@ pub enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
+    /// Back up every table into a new directory (NDJSON per table and manifest.json), or check a backup.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+        /// The directory to write (absent or empty).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Restore a backup onto the configured database (any backend): verified, migrated, loaded in one transaction.
+    Restore {
+        /// The backup's directory.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// Replace the data of a target that has some (otherwise refused).
+        #[arg(long)]
+        force: bool,
+    },
     /// Database migrations.
     Migrate {
         #[command(subcommand)]
@@ -202,6 +220,15 @@ pub enum DbAction {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum BackupAction {
+    /// Check a backup without restoring it: manifest, checksums, row counts, every row's columns.
+    Verify {
+        /// The backup's directory.
+        dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum MigrateAction {
     /// Apply every pending migration.
     Up,
@@ -290,9 +317,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         sim.stop().await;
         return Ok(());
     }
-    let mut cfg = Config::load()?;
+    let cfg = Config::load()?;
     crate::telemetry::init_logs(cfg.log_format, &cfg.log_filter);
-    match cli.command {
+    // What a command changes is audited as the CLI's (actor `cli`, named by the operating-system user); a server
+    // audits each request on its own.
+    let scope = (!matches!(cli.command, Command::Serve { .. }))
+        .then(|| settle_app::audit::Scope::new(None, None, settle_app::audit::Actor::new("cli", std::env::var("USER").ok())));
+    settle_app::audit::carry(scope, command(cfg, cli.command)).await
+}
+
+/// Runs a command other than `pg-sim`.
+async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve { demo, no_migrate } => {
             // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
             if demo && cfg.pg_url.is_none() {
@@ -315,6 +351,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = startup::open_database(&cfg).await?;
             let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), Default::default());
             println!("{}", serde_json::to_string_pretty(&ctx.db_stats().await?)?);
+            Ok(())
+        }
+        Command::Backup { action: Some(BackupAction::Verify { dir }), .. } => {
+            let m = settle_app::backup::verify(&dir)?;
+            let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "{}",
+                serde_json::json!({"ok": true, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "sourceBackend": m.source_backend, "createdAt": m.created_at})
+            );
+            Ok(())
+        }
+        Command::Backup { action: None, out } => {
+            let Some(out) = out else { anyhow::bail!("settle backup --out DIR (or settle backup verify DIR)") };
+            let db = startup::open_database(&cfg).await?;
+            let m = settle_app::backup::backup(&db, &out, &Bars::new()).await?;
+            let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
+            println!(
+                "{}",
+                serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version})
+            );
+            Ok(())
+        }
+        Command::Restore { from, force } => {
+            let db = startup::open_database(&cfg).await?;
+            let r = settle_app::backup::restore(&db, &from, force, &Bars::new()).await?;
+            println!("{}", serde_json::to_string(&r)?);
             Ok(())
         }
         Command::Keys { action: KeysAction::Generate } => {
@@ -370,6 +432,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let m = settle_app::merchants::set_fee(&ctx, &merchant_id, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{}", serde_json::to_string(&m)?);
             Ok(())
+        }
+    }
+}
+
+/// Progress bars on stderr, one per table, when stderr is a terminal; nothing otherwise.
+struct Bars(std::sync::Mutex<Option<indicatif::ProgressBar>>, bool);
+
+impl Bars {
+    fn new() -> Self {
+        Self(std::sync::Mutex::new(None), std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    }
+}
+
+impl settle_app::backup::Progress for Bars {
+    fn table(&self, name: &str, rows: u64) {
+        if !self.1 {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new(rows).with_prefix(name.to_owned());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len}") {
+            bar.set_style(style);
+        }
+        if let Some(old) = self.0.lock().ok().and_then(|mut b| b.replace(bar)) {
+            old.finish();
+        }
+    }
+    fn advance(&self, rows: u64) {
+        if let Some(b) = self.0.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+            b.inc(rows);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.0.lock().ok().and_then(|mut b| b.take()) {
+            b.finish();
         }
     }
 }

@@ -187,6 +187,7 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_EVENT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.event_retention) },
     Setting { var: "SETTLE_DELIVERY_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.delivery_retention) },
     Setting { var: "SETTLE_DELETED_GRACE_DAYS", set: |c, v| days(v, &mut c.app.deleted_grace) },
+    Setting { var: "SETTLE_AUDIT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.audit_retention) },
     Setting {
         var: "SETTLE_NATS_URL",
         set: |c, v| {

@@ -1,6 +1,6 @@
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     http::StatusCode,
 };
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Admin, Merchant, parse_json, parse_json_required},
+    extract::{Admin, Merchant, parse_json, parse_json_required, query_limit, query_pairs},
     schemas,
 };
 
@@ -171,7 +171,7 @@ pub struct ReadOnlyState {
 )]
 pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum::body::Bytes) -> Result<Json<ReadOnlyState>, ApiError> {
     let req: ReadOnlyRequest = parse_json_required(&body, "{\"enabled\": true} or {\"enabled\": false}")?;
-    st.ctx.set_read_only(req.enabled);
+    settle_app::audit::set_read_only(&st.ctx, req.enabled).await;
     Ok(Json(ReadOnlyState { read_only: st.ctx.read_only() }))
 }
 
@@ -188,4 +188,35 @@ pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum
 )]
 pub async fn db_stats(State(st): State<AppState>, _admin: Admin) -> Result<Json<settle_app::context::DbStats>, ApiError> {
     Ok(Json(st.ctx.db_stats().await.map_err(settle_app::AppError::from)?))
+}
+
+/// The merchant's audit log, newest first: every change its API keys, the admin or the CLI made to its data, with
+/// who, from where, the request id and what changed. Append-only: no route changes or deletes an entry.
+#[utoipa::path(
+    get, path = "/audit-log", tag = "merchants",
+    params(
+        ("action" = Option<String>, Query, description = "Only this action (an event type such as payment.cancelled, or webhook_endpoint.created)"),
+        ("targetId" = Option<String>, Query, description = "Only changes to this id"),
+        ("startingAfter" = Option<String>, Query, description = "An entry id: the page holds older entries"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 20"),
+    ),
+    responses((status = 200, body = schemas::AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn audit_log(
+    State(st): State<AppState>,
+    Merchant(m): Merchant,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<settle_app::audit::AuditPage>, ApiError> {
+    let mut q = settle_app::audit::AuditQuery { limit: 20, ..Default::default() };
+    for (k, v) in query_pairs(raw.as_deref())? {
+        match k.as_str() {
+            "action" => q.action = Some(v),
+            "targetId" => q.target_id = Some(v),
+            "startingAfter" => q.starting_after = Some(v),
+            "limit" => q.limit = query_limit(&v)?,
+            _ => {}
+        }
+    }
+    Ok(Json(settle_app::audit::list(&st.ctx, &m, q).await?))
 }

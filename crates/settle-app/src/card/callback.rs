@@ -37,7 +37,9 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
         return Err(AppError::GatewayBusy);
     };
     let (task_ctx, key) = (ctx.clone(), transaction_key.to_owned());
-    let task = tokio::spawn(async move {
+    crate::audit::set_actor(crate::audit::Actor::new("gateway", None));
+    let scope = crate::audit::current();
+    let task = tokio::spawn(crate::audit::carry(scope, async move {
         let tx = match pg.transaction_for_callback(&key, &row.merchant_id).await {
             Ok(Some(tx)) if tx.order_id == row.payment_id => tx,
             Ok(_) => {
@@ -65,6 +67,6 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
         };
         metrics::counter!("settle_card_callbacks_total", "result" => result).increment(1);
         Ok(applied)
-    });
+    }));
     task.await.map_err(AppError::internal)?
 }

@@ -43,6 +43,15 @@ fn merchant_create_seed_and_migrate_commands() {
     assert_eq!((changed["merchantId"].as_str(), changed["feeBps"].as_u64()), (Some(id), Some(120)));
     let o = settle(&dir, &["merchant", "set-fee", "--merchant-id", "mch_nobody", "--fee-bps", "1"], &[]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("merchant not found"), "{}", String::from_utf8_lossy(&o.stderr));
+    // The CLI's changes are audited as the CLI's, with what changed; the refused one left nothing.
+    let url = format!("sqlite://{}", dir.0.join("settle.db").display());
+    let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = settle_store::connect(&url, 1).await.unwrap();
+        settle_store::audit::list(&db, id, None, None, None, 10).await.unwrap().0
+    });
+    let got: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.action.as_str(), r.actor_type.as_str(), r.changes.as_str())).collect();
+    assert_eq!(got[0], ("merchant.updated", "cli", r#"{"feeBps":120,"was":0}"#), "{rows:?}");
+    assert_eq!((got.len(), got[1].0, got[1].1), (2, "merchant.created", "cli"), "{rows:?}");
 
     let a = stdout(&settle(&dir, &["seed"], &[]));
     let b = stdout(&settle(&dir, &["seed"], &[]));
@@ -170,4 +179,43 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
         assert!(started.elapsed() < Duration::from_secs(20), "did not stop after SIGTERM");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn backup_verify_and_restore_commands() {
+    let dir = TempDir::new();
+    stdout(&settle(&dir, &["seed"], &[]));
+    let out = stdout(&settle(&dir, &["backup", "--out", "b1"], &[("SETTLE_LOG", "trace")]));
+    let b: serde_json::Value = serde_json::from_str(out.trim()).expect("stdout is the backup's summary, as JSON");
+    assert!(b["tables"].as_u64().unwrap() >= 30 && b["rows"].as_u64().unwrap() > 0, "{b}");
+    let v: serde_json::Value = serde_json::from_str(stdout(&settle(&dir, &["backup", "verify", "b1"], &[])).trim()).unwrap();
+    assert_eq!((v["ok"].as_bool(), v["rows"].as_u64(), v["sourceBackend"].as_str()), (Some(true), b["rows"].as_u64(), Some("sqlite")));
+
+    let target = [("DATABASE_URL", "sqlite://restored.db")];
+    let r: serde_json::Value = serde_json::from_str(stdout(&settle(&dir, &["restore", "--from", "b1"], &target)).trim()).unwrap();
+    assert_eq!(r["rows"], b["rows"]);
+    // A target with data is refused without --force (exit 1, one line saying why), replaced with it.
+    let o = settle(&dir, &["restore", "--from", "b1"], &target);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--force"), "{}", String::from_utf8_lossy(&o.stderr));
+    stdout(&settle(&dir, &["restore", "--from", "b1", "--force"], &target));
+    // The restores are audited as the CLI's, in the restored database.
+    let url = format!("sqlite://{}", dir.0.join("restored.db").display());
+    let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let db = settle_store::connect(&url, 1).await.unwrap();
+        settle_store::backup::tables().into_iter().find(|t| t.name == "audit_log").unwrap().read(&db, 0, 100).await.unwrap()
+    });
+    let restored: Vec<_> = rows.iter().filter(|r| r["action"] == "backup.restored").collect();
+    assert_eq!(restored.len(), 1, "the forced restore replaced the first one's row: {rows:?}");
+    assert_eq!((restored[0]["actor_type"].as_str(), restored[0]["merchant_id"].is_null()), (Some("cli"), true));
+
+    // A damaged backup fails verify with exit 1; usage errors exit 2.
+    let p = dir.0.join("b1").join("merchants.ndjson");
+    std::fs::write(&p, std::fs::read_to_string(&p).unwrap().replace("Demo", "Dem0")).unwrap();
+    let o = settle(&dir, &["backup", "verify", "b1"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SHA-256"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(settle(&dir, &["restore"], &[]).status.code(), Some(2));
+    // Into a directory that holds something: refused.
+    assert_eq!(settle(&dir, &["backup", "--out", "b1"], &[]).status.code(), Some(1));
 }

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod api_schemas;
+mod audit;
+mod backup;
 mod bad_input;
 mod cache;
 mod card;

@@ -7,14 +7,14 @@ use crate::{helpers::*, matrix};
 matrix!(sse_resumes_exactly_after_last_event_id);
 
 #[derive(Debug, Clone)]
-struct Sse {
-    id: i64,
-    event: String,
-    data: serde_json::Value,
+pub(crate) struct Sse {
+    pub id: i64,
+    pub event: String,
+    pub data: serde_json::Value,
 }
 
 /// Opens /events and returns a receiver of parsed events.
-async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc::Receiver<Sse> {
+pub(crate) async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc::Receiver<Sse> {
     let mut rb = app.client.get(format!("{}/events", app.base)).bearer_auth(&app.key);
     if let Some(l) = last {
         rb = rb.header("last-event-id", l.to_string());
@@ -52,7 +52,7 @@ async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc::Receiver<S
     rx
 }
 
-async fn next(rx: &mut tokio::sync::mpsc::Receiver<Sse>) -> Sse {
+pub(crate) async fn next(rx: &mut tokio::sync::mpsc::Receiver<Sse>) -> Sse {
     tokio::time::timeout(Duration::from_secs(15), rx.recv()).await.expect("an event in time").expect("stream open")
 }
 

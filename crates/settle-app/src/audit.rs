@@ -1,0 +1,113 @@
+//! The audit log as merchants read it. The mechanism (a scope per request or CLI action, a row in each change's
+//! transaction) is [`settle_store::audit`], re-exported here for the edge and the CLI.
+
+use serde::Serialize;
+pub use settle_store::audit::{Actor, Scope, active, carry, current, set_actor, within};
+
+use crate::{AppError, Context, payments::rfc3339};
+
+/// One audited change.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// `aud_<n>`.
+    pub id: String,
+    pub actor: ActorView,
+    /// What was done: an event type (`payment.cancelled`) or an action (`webhook_endpoint.created`).
+    pub action: String,
+    /// The id of what it was done to.
+    pub target_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_address: Option<String>,
+    /// The new values the change set (never a secret or card data).
+    pub changes: serde_json::Value,
+    /// SHA-256 (hex) of the change as recorded (for an event, of the event as queued).
+    pub digest: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActorView {
+    /// merchant (an API key), admin, cli, checkout (a payment's client secret) or anonymous.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The API key's id, for a merchant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditPage {
+    pub data: Vec<AuditEntry>,
+    pub has_more: bool,
+}
+
+/// What a page of the audit log is filtered by.
+#[derive(Default, Debug)]
+pub struct AuditQuery {
+    pub action: Option<String>,
+    pub target_id: Option<String>,
+    /// An entry id (`aud_<n>`): the page holds older entries.
+    pub starting_after: Option<String>,
+    pub limit: u64,
+}
+
+/// A merchant's audit log, newest first.
+pub async fn list(ctx: &Context, merchant_id: &str, q: AuditQuery) -> Result<AuditPage, AppError> {
+    let before = match &q.starting_after {
+        Some(s) => Some(
+            s.strip_prefix("aud_")
+                .and_then(|n| n.parse::<i64>().ok())
+                .ok_or_else(|| AppError::invalid("startingAfter", "startingAfter must be an audit entry id (aud_...)"))?,
+        ),
+        None => None,
+    };
+    for (name, v) in [("action", &q.action), ("targetId", &q.target_id)] {
+        if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128) {
+            return Err(AppError::invalid(name, format!("{name} must be 1 to 128 characters")));
+        }
+    }
+    let (rows, has_more) =
+        settle_store::audit::list(&ctx.db, merchant_id, q.action.as_deref(), q.target_id.as_deref(), before, q.limit.clamp(1, 100)).await?;
+    let data = rows
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: format!("aud_{}", r.id),
+            actor: ActorView { kind: r.actor_type, id: r.actor_id },
+            action: r.action,
+            target_id: r.target_id,
+            request_id: r.request_id,
+            client_address: r.client_addr,
+            changes: serde_json::from_str(&r.changes).unwrap_or(serde_json::Value::Null),
+            digest: r.digest,
+            created_at: rfc3339(r.created_at),
+        })
+        .collect();
+    Ok(AuditPage { data, has_more })
+}
+
+/// Records an action that changes nothing in the database (the read-only switch) in a transaction of its own.
+pub async fn record_alone(ctx: &Context, action: &str, target_id: &str, changes: &serde_json::Value) -> Result<(), AppError> {
+    let txn = settle_store::begin(&ctx.db).await?;
+    settle_store::audit::record(&txn, None, action, target_id, changes).await?;
+    txn.commit().await.map_err(settle_store::StoreError::from)?;
+    Ok(())
+}
+
+/// Switches read-only mode by hand, audited: switching on is recorded before the switch, switching off after it
+/// (a database that refuses writes cannot record either; the switch still happens, with a warning).
+pub async fn set_read_only(ctx: &Context, on: bool) {
+    if !on {
+        ctx.set_read_only(false);
+    }
+    if let Err(e) = record_alone(ctx, "read_only.set", "settle", &serde_json::json!({"enabled": on})).await {
+        tracing::warn!(error = %e, enabled = on, "the read-only switch could not be audited");
+    }
+    if on {
+        ctx.set_read_only(true);
+    }
+}
