@@ -21,4 +21,4 @@ pub mod state;
 
 pub use error::ApiError;
 pub use router::{openapi, router};
-pub use state::{ApiConfig, AppState, RateLimit};
+pub use state::{ApiConfig, AppState, RateLimit, RequestTrace, StatementSink};

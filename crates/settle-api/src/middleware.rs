@@ -95,20 +95,28 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         let res = REQUEST_ID.scope(id, async { crate::error::read_only().into_response() }).await;
         return record(route.as_ref(), &method, started, res);
     }
+    // Traced (db check's workload): every statement of the request is recorded in its scope, reads' too.
+    let traced = st
+        .cfg
+        .statement_sink
+        .as_ref()
+        .map(|_| settle_app::audit::Scope::traced(Some(id.clone()), Some(client_address(&req, &st.cfg.trusted_proxies)), anonymous()));
     let answer = if read {
         // A read runs inline: it has nothing to leave halfway, and a task of its own would cost a cached status
         // read about a tenth of its time. The few reads that write (a status read that finds a CHAIN payment paid
         // on chain) or hold a transaction (an order read as one snapshot) run those parts in tasks of their own
         // in settle-app, so the timeout or a client that goes away never cuts them off either.
         use futures::FutureExt;
-        let run = std::panic::AssertUnwindSafe(REQUEST_ID.scope(id.clone(), next.run(req))).catch_unwind();
+        let run = std::panic::AssertUnwindSafe(REQUEST_ID.scope(id.clone(), settle_app::audit::carry(traced.clone(), next.run(req)))).catch_unwind();
         tokio::time::timeout(timeout, run).await.map(|r| r.map_err(|_| "a read panicked".to_owned()))
     } else {
         // A write runs in a task of its own, to its end: a client that goes away, or the timeout, never drops it
         // halfway through a database transaction (a transaction cut off mid-statement could leave its pooled
         // connection inside a transaction that no one ends, holding its locks).
         // Its changes are audited with the request's id, client address and (once authentication finds it) actor.
-        let scope = settle_app::audit::Scope::new(Some(id.clone()), Some(client_address(&req, &st.cfg.trusted_proxies)), anonymous());
+        let scope = traced
+            .clone()
+            .unwrap_or_else(|| settle_app::audit::Scope::new(Some(id.clone()), Some(client_address(&req, &st.cfg.trusted_proxies)), anonymous()));
         let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), settle_app::audit::within(scope, next.run(req))));
         tokio::time::timeout(timeout, &mut task).await.map(|r| r.map_err(|e| format!("a request's task failed: {e}")))
     };
@@ -126,6 +134,12 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
             }
         })
         .await;
+    if let (Some(sink), Some(scope)) = (&st.cfg.statement_sink, traced)
+        && let Ok(mut sink) = sink.lock()
+    {
+        let route = route.as_ref().map_or("unmatched", |r| r.as_str()).to_owned();
+        sink.push(crate::state::RequestTrace { method: method.to_string(), route, status: res.status().as_u16(), statements: scope.statements() });
+    }
     record(route.as_ref(), &method, started, res)
 }
 

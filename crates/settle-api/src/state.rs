@@ -29,6 +29,19 @@ pub struct ApiConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Bound on one request (SSE streams excepted).
     pub request_timeout: Duration,
+    /// Records every request's statements here (`settle db check`'s workload); None in service.
+    pub statement_sink: Option<StatementSink>,
+}
+
+/// Where traced requests go: each with its method, route, status and statements in order.
+pub type StatementSink = Arc<std::sync::Mutex<Vec<RequestTrace>>>;
+
+#[derive(Clone, Debug)]
+pub struct RequestTrace {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+    pub statements: Vec<settle_app::audit::Traced>,
 }
 
 impl Default for ApiConfig {
@@ -40,6 +53,7 @@ impl Default for ApiConfig {
             body_limit: 64 * 1024,
             trusted_proxies: Vec::new(),
             request_timeout: Duration::from_secs(30),
+            statement_sink: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! transaction) is [`settle_store::audit`], re-exported here for the edge and the CLI.
 
 use serde::Serialize;
-pub use settle_store::audit::{Actor, Scope, active, carry, current, set_actor, within};
+pub use settle_store::audit::{Actor, Scope, Traced, active, carry, current, set_actor, within};
 
 use crate::{AppError, Context, payments::rfc3339};
 

@@ -527,8 +527,8 @@ pub(crate) async fn create_payment(
 /// and not yet COMPENSATED, and records its COMPENSATED result with its change: running one twice gives back
 /// nothing twice, and a step that never ran (a saga refused before it) has nothing given back and no result.
 async fn to_compensate(conn: &impl ConnectionTrait, saga_id: &str, step: SagaStep) -> Result<bool, AppError> {
-    Ok(store::step_recorded(conn, saga_id, step, StepOutcome::Done).await?
-        && !store::step_recorded(conn, saga_id, step, StepOutcome::Compensated).await?)
+    let outcomes = store::step_outcomes(conn, saga_id, step).await?;
+    Ok(outcomes.contains(&StepOutcome::Done) && !outcomes.contains(&StepOutcome::Compensated))
 }
 
 pub(crate) async fn restore_points(conn: &impl ConnectionTrait, o: &OrderRow, now: i64) -> Result<(), AppError> {

@@ -38,11 +38,39 @@ pub struct Scope {
     pub request_id: Option<String>,
     pub client: Option<String>,
     actor: Mutex<Actor>,
+    /// Every statement run in the scope, when traced (`settle db check`'s workload).
+    trace: Option<Mutex<Vec<Traced>>>,
+}
+
+/// A statement a traced scope ran: its SQL (values bound apart) and whether it ran inside a transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Traced {
+    pub sql: String,
+    pub in_transaction: bool,
+}
+
+impl Traced {
+    /// An INSERT, UPDATE or DELETE (also one led by a WITH).
+    pub fn writes(&self) -> bool {
+        let s = self.sql.trim_start().to_ascii_uppercase();
+        ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|w| s.starts_with(w))
+            || (s.starts_with("WITH") && [" INSERT ", " UPDATE ", " DELETE "].iter().any(|w| s.contains(w)))
+    }
 }
 
 impl Scope {
     pub fn new(request_id: Option<String>, client: Option<String>, actor: Actor) -> Arc<Self> {
-        Arc::new(Self { request_id, client, actor: Mutex::new(actor) })
+        Arc::new(Self { request_id, client, actor: Mutex::new(actor), trace: None })
+    }
+
+    /// A scope that also records every statement run in it.
+    pub fn traced(request_id: Option<String>, client: Option<String>, actor: Actor) -> Arc<Self> {
+        Arc::new(Self { request_id, client, actor: Mutex::new(actor), trace: Some(Mutex::new(Vec::new())) })
+    }
+
+    /// The statements recorded so far (none when not traced).
+    pub fn statements(&self) -> Vec<Traced> {
+        self.trace.as_ref().map(|t| t.lock().map(|v| v.clone()).unwrap_or_default()).unwrap_or_default()
     }
 
     pub fn actor(&self) -> Actor {
@@ -70,6 +98,17 @@ pub async fn carry<F: Future>(scope: Option<Arc<Scope>>, f: F) -> F::Output {
         Some(s) => SCOPE.scope(s, f).await,
         None => f.await,
     }
+}
+
+/// Records a statement in the current scope when it is traced.
+pub(crate) fn trace(sql: &str, in_transaction: bool) {
+    let _ = SCOPE.try_with(|s| {
+        if let Some(t) = &s.trace
+            && let Ok(mut v) = t.lock()
+        {
+            v.push(Traced { sql: sql.to_owned(), in_transaction });
+        }
+    });
 }
 
 /// Whether this task runs inside a scope.

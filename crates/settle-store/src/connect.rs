@@ -261,15 +261,19 @@ macro_rules! delegate_connection {
                 self.$get().get_database_backend()
             }
             async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+                crate::audit::trace(&stmt.sql, true);
                 self.$get().execute_raw(stmt).await
             }
             async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+                crate::audit::trace(sql, true);
                 self.$get().execute_unprepared(sql).await
             }
             async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+                crate::audit::trace(&stmt.sql, true);
                 self.$get().query_one_raw(stmt).await
             }
             async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+                crate::audit::trace(&stmt.sql, true);
                 self.$get().query_all_raw(stmt).await
             }
         }
@@ -282,26 +286,30 @@ impl ConnectionTrait for Db {
         self.conn.get_database_backend()
     }
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        crate::audit::trace(&stmt.sql, false);
         if self.writes_alone(&stmt.sql) {
-            return self.in_group(|t| async move { Ok((t.execute_raw(stmt).await?, t)) }).await;
+            return self.in_group(|t| async move { Ok(((*t).execute_raw(stmt).await?, t)) }).await;
         }
         self.conn.execute_raw(stmt).await
     }
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        crate::audit::trace(sql, false);
         if self.writes_alone(sql) {
-            return self.in_group(|t| async move { Ok((t.execute_unprepared(sql).await?, t)) }).await;
+            return self.in_group(|t| async move { Ok(((*t).execute_unprepared(sql).await?, t)) }).await;
         }
         self.conn.execute_unprepared(sql).await
     }
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        crate::audit::trace(&stmt.sql, false);
         if self.writes_alone(&stmt.sql) {
-            return self.in_group(|t| async move { Ok((t.query_one_raw(stmt).await?, t)) }).await;
+            return self.in_group(|t| async move { Ok(((*t).query_one_raw(stmt).await?, t)) }).await;
         }
         self.conn.query_one_raw(stmt).await
     }
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        crate::audit::trace(&stmt.sql, false);
         if self.writes_alone(&stmt.sql) {
-            return self.in_group(|t| async move { Ok((t.query_all_raw(stmt).await?, t)) }).await;
+            return self.in_group(|t| async move { Ok(((*t).query_all_raw(stmt).await?, t)) }).await;
         }
         self.conn.query_all_raw(stmt).await
     }

@@ -11,6 +11,7 @@
 //! - [`relay`]: relay requests and the relayer's transactions, with nonces allocated in the database.
 //! - [`audit`]: the audit log, written in each change's transaction inside a request's or CLI action's scope.
 //! - [`backup`]: every table as portable rows (JSON objects of exact values), for backups across backends.
+//! - [`schema`]: the live schema, long-running sessions and unused indexes, for `settle db check`.
 //! - [`error`]: the store error type, [`StoreError`].
 //!
 //! Every function takes a connection or a transaction (`&impl ConnectionTrait`), so a service composes several
@@ -28,6 +29,7 @@ pub mod merchants;
 pub mod migration;
 pub mod orders;
 pub mod outbox;
+pub mod schema;
 pub mod payments;
 pub mod relay;
 pub mod shop;

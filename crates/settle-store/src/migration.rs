@@ -20,6 +20,7 @@ mod m0011_outbox_unpublished;
 mod m0012_webhooks;
 mod m0013_soft_delete;
 mod m0014_audit_log;
+mod m0015_revoked_keys_index;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_webhooks::Migration),
             Box::new(m0013_soft_delete::Migration),
             Box::new(m0014_audit_log::Migration),
+            Box::new(m0015_revoked_keys_index::Migration),
         ]
     }
 }
@@ -89,4 +91,9 @@ pub async fn tables(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> 
 /// The name of the last migration this build knows (a backup's schema version).
 pub fn head() -> String {
     Migrator::migrations().last().map(|m| m.name().to_owned()).unwrap_or_default()
+}
+
+/// Every migration this build knows, in order.
+pub fn names() -> Vec<String> {
+    Migrator::migrations().iter().map(|m| m.name().to_owned()).collect()
 }

@@ -318,6 +318,18 @@ pub async fn set_order_payment(conn: &impl ConnectionTrait, id: i64, payment_id:
     Ok(())
 }
 
+/// The outcomes recorded for one step of a saga (one read, where a compensation asks two questions of it).
+pub async fn step_outcomes(conn: &impl ConnectionTrait, saga_id: &str, step: SagaStep) -> Result<Vec<StepOutcome>, StoreError> {
+    Ok(saga_step_result::Entity::find()
+        .select_only()
+        .column(saga_step_result::Column::Outcome)
+        .filter(saga_step_result::Column::SagaId.eq(saga_id))
+        .filter(saga_step_result::Column::Step.eq(step))
+        .into_tuple::<StepOutcome>()
+        .all(conn)
+        .await?)
+}
+
 /// Whether a saga's step has a result with this outcome.
 pub async fn step_recorded(conn: &impl ConnectionTrait, saga_id: &str, step: SagaStep, outcome: StepOutcome) -> Result<bool, StoreError> {
     Ok(saga_step_result::Entity::find()

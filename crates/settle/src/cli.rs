@@ -217,6 +217,25 @@ pub enum KeysAction {
 pub enum DbAction {
     /// The pool's connections and each table's rows and bytes, as JSON.
     Stats,
+    /// Check the database: migrations, drift from what they declare, seed idempotency, indexes, primary keys,
+    /// long transactions. Exit 1 when an error-level finding exists.
+    Check {
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+        /// Write the report here instead of stdout.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+        /// Report sessions whose transaction has been open longer than this.
+        #[arg(long, default_value_t = 60)]
+        long_transaction_secs: i64,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum CheckFormat {
+    Text,
+    Json,
+    Sarif,
 }
 
 #[derive(Subcommand, Debug)]
@@ -347,6 +366,22 @@ async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::PgSim(_) => Ok(()),
         Command::Chain { action } => chain_command(&cfg, action).await,
+        Command::Db { action: DbAction::Check { format, output, long_transaction_secs } } => {
+            let report = crate::check::run(&cfg, long_transaction_secs).await?;
+            let body = match format {
+                CheckFormat::Text => crate::check::text(&report),
+                CheckFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+                CheckFormat::Sarif => format!("{}\n", serde_json::to_string_pretty(&crate::check::sarif(&report))?),
+            };
+            match &output {
+                Some(path) => std::fs::write(path, body).map_err(|e| anyhow::anyhow!("--output {}: {e}", path.display()))?,
+                None => print!("{body}"),
+            }
+            if report.errors() > 0 {
+                anyhow::bail!("db check: {} error-level finding(s)", report.errors());
+            }
+            Ok(())
+        }
         Command::Db { action: DbAction::Stats } => {
             let db = startup::open_database(&cfg).await?;
             let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), Default::default());

@@ -13,6 +13,7 @@ mod card_hardening;
 mod chain;
 mod cli;
 mod concurrency;
+mod db_check;
 mod idempotency;
 mod keys;
 mod migrations;

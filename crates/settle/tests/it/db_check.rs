@@ -1,0 +1,157 @@
+//! `settle db check` on each backend: clean after `migrate up` (what CI gates on), then the drift an operator's hand
+//! makes (a dropped index, an extra column, a stray table without a key), a pending migration and a long-open
+//! transaction, each found with its rule id and location. The SARIF is validated against the SARIF 2.1.0 schema
+//! (`tests/schemas/sarif-2.1.0-rtm.5.json`, vendored from the npm package @microsoft/jest-sarif, MIT).
+
+use std::{path::Path, process::Command};
+
+use serde_json::Value;
+use settle_store::ConnectionTrait;
+
+use crate::helpers::*;
+
+crate::per_db!(a_migrated_database_is_clean_and_drift_is_found);
+
+/// Runs `settle` with `DATABASE_URL` in `dir`; gives its exit code and stdout.
+fn settle(dir: &TempDir, url: &str, args: &[&str]) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(args)
+        .current_dir(&dir.0)
+        .env("DATABASE_URL", url)
+        .env_remove("REDIS_URL")
+        .env("SETTLE_LOG", "debug")
+        .output()
+        .expect("run settle");
+    (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// Validates a SARIF file against the vendored schema with Python's jsonschema (scripts/test installs it).
+fn validate_sarif(file: &Path) {
+    let python = std::env::var("SETTLE_SCHEMATHESIS")
+        .map(|st| Path::new(&st).with_file_name("python").display().to_string())
+        .unwrap_or_else(|_| "python3".into());
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/sarif-2.1.0-rtm.5.json");
+    let script = "import json, sys, jsonschema\n\
+                  schema = json.load(open(sys.argv[1])); doc = json.load(open(sys.argv[2]))\n\
+                  errors = sorted(jsonschema.Draft4Validator(schema).iter_errors(doc), key=str)\n\
+                  [print(e.message, list(e.path)) for e in errors]\n\
+                  sys.exit(1 if errors else 0)";
+    match Command::new(&python).arg("-c").arg(script).arg(&schema).arg(file).output() {
+        Ok(o) if o.status.success() => {}
+        Ok(o) if String::from_utf8_lossy(&o.stderr).contains("No module named") => {
+            unavailable("jsonschema (Python)", "is not installed (scripts/test installs it)");
+        }
+        Ok(o) => panic!("the SARIF is not valid SARIF 2.1.0: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)),
+        Err(e) => {
+            unavailable("python3", &format!("cannot run: {e}"));
+        }
+    }
+}
+
+/// The rule ids of a SARIF report's results, with their levels.
+fn results(sarif: &Value) -> Vec<(String, String, String)> {
+    sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (r["ruleId"].as_str().unwrap().to_owned(), r["level"].as_str().unwrap().to_owned(), r["message"]["text"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
+    if !v.available().await {
+        return;
+    }
+    let Some(target) = TestDb::create(v.db).await else { return };
+    let dir = TempDir::new();
+    let url = target.url.clone();
+    assert_eq!(settle(&dir, &url, &["migrate", "up"]).0, 0);
+
+    // Clean: exit 0, nothing found, in every format; stdout is only the report (logs go to stderr).
+    let (code, out, err) = settle(&dir, &url, &["db", "check"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.ends_with("0 errors, 0 warnings, 0 notes\n") && out.lines().count() == 1, "{out}");
+    let (code, out, _) = settle(&dir, &url, &["db", "check", "--format", "json"]);
+    assert_eq!(code, 0);
+    let report: Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!((report["summary"]["errors"].as_u64(), report["summary"]["tables"].as_u64()), (Some(0), Some(30)), "{report}");
+    // The scripted workload ran (payments, a charge, orders, one declined and compensated, webhooks, keys) with
+    // every statement traced, and found no request repeating a statement or writing outside a transaction.
+    let (requests, statements) = (report["summary"]["requests"].as_u64().unwrap(), report["summary"]["statements"].as_u64().unwrap());
+    assert!(requests >= 30 && statements > 3 * requests, "{report}");
+    let sarif_file = dir.0.join("clean.sarif");
+    assert_eq!(settle(&dir, &url, &["db", "check", "--format", "sarif", "--output", sarif_file.to_str().unwrap()]).0, 0);
+    validate_sarif(&sarif_file);
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(&sarif_file).unwrap()).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
+    assert!(results(&sarif).is_empty(), "{sarif}");
+    assert!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len() >= 13);
+
+    // Drift by hand: a dropped index, an extra column, a stray table without a primary key.
+    let db = settle_store::connect(&url, 1).await.unwrap();
+    let drop_index = if v.db == Db::Mysql { "DROP INDEX payments_merchant_order ON payments" } else { "DROP INDEX payments_merchant_order" };
+    for sql in [drop_index, "ALTER TABLE payments ADD COLUMN extra_col INTEGER", "CREATE TABLE stray (a INTEGER)"] {
+        db.writes().execute_unprepared(sql).await.unwrap();
+    }
+    let sarif_file = dir.0.join("drift.sarif");
+    let (code, _, err) = settle(&dir, &url, &["db", "check", "--format", "sarif", "--output", sarif_file.to_str().unwrap()]);
+    assert_eq!(code, 1, "error-level findings exit 1: {err}");
+    assert!(err.contains("error-level finding"), "{err}");
+    validate_sarif(&sarif_file);
+    let sarif: Value = serde_json::from_str(&std::fs::read_to_string(&sarif_file).unwrap()).unwrap();
+    let found = results(&sarif);
+    let has = |rule: &str, level: &str, text: &str| found.iter().any(|(r, l, m)| r == rule && l == level && m.contains(text));
+    assert!(has("SETTLE005", "error", "index payments_merchant_order on payments (merchant_id, order_id) is missing"), "{found:#?}");
+    assert!(has("SETTLE007", "error", "payments is looked up by (merchant_id, order_id)"), "{found:#?}");
+    assert!(has("SETTLE004", "error", "payments.extra_col is not declared"), "{found:#?}");
+    assert!(has("SETTLE003", "warning", "table stray is not Settle's"), "{found:#?}");
+    assert!(has("SETTLE006", "error", "table stray has no primary key"), "{found:#?}");
+    // Every result points at a file of this repository, with a line where one is known.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for r in sarif["runs"][0]["results"].as_array().unwrap() {
+        let loc = &r["locations"][0]["physicalLocation"];
+        let uri = loc["artifactLocation"]["uri"].as_str().unwrap();
+        assert!(root.join(uri).is_file(), "{uri} is not a file of the repository");
+        if let Some(line) = loc["region"]["startLine"].as_u64() {
+            assert!(line as usize <= std::fs::read_to_string(root.join(uri)).unwrap().lines().count());
+        }
+    }
+    let lookup = sarif["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "SETTLE007").unwrap();
+    assert_eq!(lookup["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "crates/settle-store/src/payments.rs");
+    // The text report says the same, one line each.
+    let (code, out, _) = settle(&dir, &url, &["db", "check"]);
+    assert_eq!(code, 1);
+    assert!(out.lines().any(|l| l.starts_with("error SETTLE005 index payments_merchant_order")), "{out}");
+
+    // Put right; then a migration rolled back is pending, and nothing else is reported.
+    let create_index = "CREATE UNIQUE INDEX payments_merchant_order ON payments (merchant_id, order_id)";
+    for sql in [create_index, "ALTER TABLE payments DROP COLUMN extra_col", "DROP TABLE stray"] {
+        db.writes().execute_unprepared(sql).await.unwrap();
+    }
+    assert_eq!(settle(&dir, &url, &["db", "check"]).0, 0);
+    assert_eq!(settle(&dir, &url, &["migrate", "down", "1"]).0, 0);
+    let (code, out, _) = settle(&dir, &url, &["db", "check", "--format", "json"]);
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["ruleId"].as_str().unwrap()).collect();
+    // The rolled-back migration made the janitor's index: its lookup is reported as unindexed too.
+    assert_eq!(rules, ["SETTLE001", "SETTLE007"], "{report}");
+    assert_eq!(settle(&dir, &url, &["migrate", "up"]).0, 0);
+
+    // A transaction held open (PostgreSQL and MySQL report other sessions' transactions): a warning, exit 0.
+    if v.db != Db::Sqlite {
+        let holder = settle_store::connect(&url, 1).await.unwrap();
+        let txn = settle_store::TransactionTrait::begin(holder.pool()).await.unwrap();
+        txn.execute_unprepared("UPDATE leases SET owner = owner").await.unwrap();
+        txn.query_one_raw(settle_store::Statement::from_string(txn.get_database_backend(), "SELECT COUNT(*) FROM payments")).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let (code, out, err) = settle(&dir, &url, &["db", "check", "--long-transaction-secs", "1"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(out.lines().any(|l| l.starts_with("warning SETTLE010 session")), "{out}");
+        txn.rollback().await.unwrap();
+    }
+    db.close().await.unwrap();
+    target.drop_now().await;
+}
