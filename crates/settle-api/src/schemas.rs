@@ -544,6 +544,21 @@ pub struct DbStats {
     backend: String,
     pool: PoolStats,
     tables: Vec<TableStats>,
+    /// This instance's 20 statements with the most total time since it started.
+    statements: Vec<StatementStats>,
+}
+
+/// One statement's latency on this instance (its SQL with placeholders; no values).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementStats {
+    sql: String,
+    count: u64,
+    /// Runs that took 250 ms or more.
+    slow: u64,
+    p50_ms: f64,
+    p95_ms: f64,
+    total_ms: f64,
 }
 
 /// Who made an audited change.

@@ -484,7 +484,10 @@ async fn open(url: String, max_connections: u32, read_only: bool) -> Result<Data
         let kind = info.statement.sql.split_whitespace().next().unwrap_or("?").to_ascii_uppercase();
         let secs = info.elapsed.as_secs_f64();
         metrics::histogram!("settle_db_query_seconds", "kind" => kind, "failed" => if info.failed { "true" } else { "false" }).record(secs);
-        if info.elapsed >= SLOW_QUERY {
+        let slow = info.elapsed >= SLOW_QUERY;
+        crate::stats::observe(&info.statement.sql, secs, slow);
+        if slow {
+            metrics::counter!("settle_db_slow_statements_total").increment(1);
             // The statement with its placeholders; bound values are never logged.
             tracing::warn!(elapsed_ms = info.elapsed.as_millis() as u64, sql = %info.statement.sql, "slow query");
         }

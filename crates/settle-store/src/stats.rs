@@ -106,3 +106,76 @@ async fn sqlite_tables(db: &Db) -> Result<Vec<TableStats>, StoreError> {
     }
     Ok(out)
 }
+
+/// Latency of one statement (its SQL with placeholders; values are never kept) in this process: how often it ran,
+/// how many runs were slow (over 250 ms), and the median and 95th percentile of its recent runs.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatementStats {
+    pub sql: String,
+    pub count: u64,
+    pub slow: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub total_ms: f64,
+}
+
+/// Recent runs kept per statement, and distinct statements tracked (Settle's own are far fewer).
+const SAMPLES: usize = 512;
+const MAX_STATEMENTS: usize = 1000;
+
+#[derive(Default)]
+struct Samples {
+    count: u64,
+    slow: u64,
+    total_secs: f64,
+    recent: Vec<f32>,
+    next: usize,
+}
+
+static STATEMENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Samples>>> = std::sync::LazyLock::new(Default::default);
+
+/// Records one run of a statement (from the pool's metric callback).
+pub(crate) fn observe(sql: &str, secs: f64, slow: bool) {
+    let Ok(mut all) = STATEMENTS.lock() else { return };
+    if !all.contains_key(sql) {
+        if all.len() >= MAX_STATEMENTS {
+            return;
+        }
+        all.insert(sql.to_owned(), Samples::default());
+    }
+    let Some(s) = all.get_mut(sql) else { return };
+    s.count += 1;
+    s.slow += u64::from(slow);
+    s.total_secs += secs;
+    if s.recent.len() < SAMPLES {
+        s.recent.push(secs as f32);
+    } else {
+        s.recent[s.next] = secs as f32;
+        s.next = (s.next + 1) % SAMPLES;
+    }
+}
+
+/// The `top` statements by total time, with their quantiles.
+pub fn statements(top: usize) -> Vec<StatementStats> {
+    let Ok(all) = STATEMENTS.lock() else { return Vec::new() };
+    let mut out: Vec<StatementStats> = all
+        .iter()
+        .map(|(sql, s)| {
+            let mut v = s.recent.clone();
+            v.sort_by(f32::total_cmp);
+            let q = |p: f64| v.get(((v.len() as f64 - 1.0) * p).round() as usize).map_or(0.0, |x| (*x as f64 * 1e6).round() / 1e3);
+            StatementStats {
+                sql: sql.clone(),
+                count: s.count,
+                slow: s.slow,
+                p50_ms: q(0.5),
+                p95_ms: q(0.95),
+                total_ms: (s.total_secs * 1e6).round() / 1e3,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| b.total_ms.total_cmp(&a.total_ms));
+    out.truncate(top);
+    out
+}

@@ -548,6 +548,7 @@ async fn workload(cfg: &Config, url: &str) -> anyhow::Result<Vec<settle_api::Req
 /// The workload: what a merchant, its shop and an operator do, once each.
 async fn script(base: &str, admin: &str) -> anyhow::Result<()> {
     use serde_json::json;
+    settle_card::tls::ensure_crypto_provider();
     let http = reqwest::Client::new();
     let key = settle_app::merchants::DEMO_API_KEY;
     let call = |method: reqwest::Method, path: String, token: &str, body: Option<serde_json::Value>| {

@@ -215,8 +215,13 @@ pub enum KeysAction {
 
 #[derive(Subcommand, Debug)]
 pub enum DbAction {
-    /// The pool's connections and each table's rows and bytes, as JSON.
-    Stats,
+    /// The pool's connections and each table's rows and bytes, as JSON; with --server, a running Settle's view
+    /// (`GET /admin/db` with SETTLE_ADMIN_TOKEN), which adds its statements' latency (p50, p95, slow runs).
+    Stats {
+        /// A running Settle's base URL (http://127.0.0.1:8080).
+        #[arg(long)]
+        server: Option<String>,
+    },
     /// Check the database: migrations, drift from what they declare, seed idempotency, indexes, primary keys,
     /// long transactions. Exit 1 when an error-level finding exists.
     Check {
@@ -382,7 +387,21 @@ async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Db { action: DbAction::Stats } => {
+        Command::Db { action: DbAction::Stats { server: Some(server) } } => {
+            use secrecy::ExposeSecret;
+            let Some(token) = &cfg.api.admin_token else { anyhow::bail!("--server needs SETTLE_ADMIN_TOKEN (the server's admin token)") };
+            settle_card::tls::ensure_crypto_provider();
+            let url = format!("{}/admin/db", server.trim_end_matches('/'));
+            let r = reqwest::Client::new().get(&url).bearer_auth(token.expose_secret()).send().await.map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.map_err(|e| anyhow::anyhow!("{url}: not JSON: {e}"))?;
+            if !status.is_success() {
+                anyhow::bail!("{url} answered {status}: {body}");
+            }
+            println!("{}", serde_json::to_string_pretty(&body)?);
+            Ok(())
+        }
+        Command::Db { action: DbAction::Stats { server: None } } => {
             let db = startup::open_database(&cfg).await?;
             let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), Default::default());
             println!("{}", serde_json::to_string_pretty(&ctx.db_stats().await?)?);

@@ -51,6 +51,7 @@ async fn the_database_reports_its_pool_and_tables(v: Variant) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn settle_db_stats_prints_the_tables_as_json() {
+    settle_card::tls::ensure_crypto_provider();
     let dir = TempDir::new();
     let m = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
         .args(["migrate", "up"])
@@ -70,6 +71,36 @@ async fn settle_db_stats_prints_the_tables_as_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(v["backend"], "sqlite");
     assert!(v["tables"].as_array().unwrap().iter().any(|t| t["name"] == "payments" && t["rows"] == 0), "{v}");
+
+    // A running Settle's view: its statements' latency, after some payments.
+    let admin = "stats-admin-token-0123456789";
+    let env = [
+        ("DATABASE_URL", "sqlite://stats.db".to_owned()),
+        ("SETTLE_LISTEN", "127.0.0.1:0".to_owned()),
+        ("SETTLE_ADMIN_TOKEN", admin.to_owned()),
+        ("SETTLE_LOG", "warn".to_owned()),
+    ];
+    let mut p = Process::start(&dir, &["serve", "--demo"], &env, "listening on");
+    let client = reqwest::Client::new();
+    for i in 0..5 {
+        let body = serde_json::json!({"orderId": format!("stats-{i}"), "amount": "900", "currency": "KRW", "rail": "CARD"}).to_string();
+        let r = request_at(&client, &p.base(), Method::POST, "/payments/create", Some(settle_app::merchants::DEMO_API_KEY), Some(&body), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["db", "stats", "--server", &p.base()])
+        .current_dir(&dir.0)
+        .env("SETTLE_ADMIN_TOKEN", admin)
+        .env("SETTLE_LOG", "trace")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let statements = v["statements"].as_array().unwrap();
+    let insert = statements.iter().find(|s| s["sql"].as_str().unwrap().starts_with("INSERT INTO \"payments\"")).expect("the payments insert");
+    assert!(insert["count"].as_u64().unwrap() >= 5 && insert["p95Ms"].as_f64().unwrap() >= insert["p50Ms"].as_f64().unwrap(), "{insert}");
+    assert!(statements.iter().all(|s| !s["sql"].as_str().unwrap().contains("stats-")), "no bound value in a statement");
+    p.kill();
 }
 
 /// A whole run logged at debug level, every crate included, never shows a card number, an API key, the admin
