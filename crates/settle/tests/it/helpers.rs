@@ -112,6 +112,11 @@ impl Drop for TempDir {
 }
 
 impl TestDb {
+    /// A database the test made itself (on a server of its own): never dropped here.
+    pub fn at(url: String, kind: Db) -> Self {
+        Self { url, kind, name: String::new(), _dir: None }
+    }
+
     /// Creates an empty database; None when the backend is unavailable (skipped).
     pub async fn create(kind: Db) -> Option<Self> {
         let name = format!("settle_t_{}", &uuid::Uuid::now_v7().simple().to_string()[16..]);
@@ -156,6 +161,9 @@ impl TestDb {
     }
 
     pub async fn drop_now(&self) {
+        if self.name.is_empty() {
+            return;
+        }
         let admin = match self.kind {
             Db::Sqlite => return,
             Db::Postgres => pg_admin_url(),

@@ -1,5 +1,6 @@
 //! Read-only degraded mode: by configuration, by the admin, and by the database refusing writes (PostgreSQL
-//! with `default_transaction_read_only`, as a standby in recovery answers). Writes answer 503 `read_only` with
+//! with `default_transaction_read_only`, as a standby in recovery answers; MariaDB with `read_only`, on a server of
+//! the test's own; SQLite answering SQLITE_READONLY). Writes answer 503 `read_only` with
 //! Retry-After; reads and /health keep serving and say why.
 
 use std::time::Duration;
@@ -91,4 +92,134 @@ async fn a_database_that_refuses_writes_turns_settle_read_only_until_it_accepts_
     }
     assert!(app.get("/health").await.body.get("readOnly").is_none());
     app.finish().await;
+}
+
+/// SQLite refusing writes (SQLITE_READONLY: a read-only file or mount; here `PRAGMA query_only` on the writer's
+/// connection, since the tests run as a user file permissions do not stop): Settle turns read-only, and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sqlite_file_that_refuses_writes_turns_settle_read_only_and_back() {
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.settings.read_only_probe = Duration::from_millis(500);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    app.create_payment("before").await;
+    app.ctx.db.writes().execute_unprepared("PRAGMA query_only = ON").await.unwrap();
+    refused_then_accepted(&app, async {
+        app.ctx.db.writes().execute_unprepared("PRAGMA query_only = OFF").await.unwrap();
+    })
+    .await;
+    app.finish().await;
+}
+
+/// MySQL/MariaDB with `read_only` set (as a replica is), on a server of the test's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_only_mysql_server_turns_settle_read_only_and_back() {
+    if !(Variant { db: Db::Mysql, cache: Cache::Memory }).available().await {
+        return;
+    }
+    let Some(server) = OwnMariaDb::start().await else { return };
+    server.root("CREATE DATABASE settle").await;
+    server.root("CREATE USER 'settle'@'%' IDENTIFIED BY 'settle-pw'").await;
+    server.root("GRANT ALL ON settle.* TO 'settle'@'%'").await;
+    let mut setup = Setup::new(Variant { db: Db::Mysql, cache: Cache::Memory });
+    setup.settings.read_only_probe = Duration::from_millis(500);
+    let db = TestDb::at(format!("mysql://settle:settle-pw@127.0.0.1:{}/settle", server.port), Db::Mysql);
+    let app = TestApp::start(setup, std::sync::Arc::new(db)).await;
+    app.create_payment("before").await;
+    // The user Settle connects as has no READ ONLY ADMIN: the server refuses its writes (1290).
+    server.root("SET GLOBAL read_only = 1").await;
+    refused_then_accepted(&app, server.root("SET GLOBAL read_only = 0")).await;
+    app.finish().await;
+}
+
+/// Writes answer 503 `read_only` (never taken) until `writable` runs; reads and /health go on; then writes pass.
+async fn refused_then_accepted(app: &TestApp, writable: impl std::future::Future<Output = ()>) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = app.post("/payments/create", &TestApp::chain_payment("during")).await;
+        if r.status == 503 && r.body["error"]["code"] == "read_only" {
+            assert!(r.header("retry-after").is_some());
+            break;
+        }
+        assert!(r.status == 503, "a write was taken by a database refusing writes: {}", r.text);
+        assert!(tokio::time::Instant::now() < deadline, "never read-only: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.get("/health").await.body["readOnly"], "detected");
+    assert_eq!(app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len(), 1, "reads go on");
+    writable.await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = app.post("/payments/create", &TestApp::chain_payment("after")).await;
+        if r.status == 201 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never writable again: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(app.get("/health").await.body.get("readOnly").is_none());
+    let n = app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len();
+    assert_eq!(n, 2, "only the payments before and after: nothing written while refused");
+}
+
+/// A MariaDB server of the test's own (a fresh data directory, a free port), stopped by its PID on drop.
+struct OwnMariaDb {
+    port: u16,
+    child: std::process::Child,
+    _dir: TempDir,
+}
+
+impl OwnMariaDb {
+    async fn start() -> Option<Self> {
+        let dir = TempDir::new();
+        let data = dir.0.join("data");
+        let install = std::process::Command::new("mariadb-install-db")
+            .args(["--no-defaults", "--auth-root-authentication-method=normal", "--skip-test-db", "--user=root"])
+            .arg(format!("--datadir={}", data.display()))
+            .output();
+        match install {
+            Ok(o) if o.status.success() => {}
+            Ok(o) => panic!("mariadb-install-db failed: {}", String::from_utf8_lossy(&o.stderr)),
+            Err(e) => {
+                unavailable("mariadb-install-db", &format!("cannot run: {e}"));
+                return None;
+            }
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = std::process::Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--port={port}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--socket={}", dir.0.join("sock").display()))
+            .arg(format!("--pid-file={}", dir.0.join("pid").display()))
+            .args(["--user=root", "--skip-log-bin", "--innodb-buffer-pool-size=16M"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.0.join("log")).unwrap())
+            .spawn()
+            .expect("start mariadbd");
+        let server = Self { port, child, _dir: dir };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while settle_store::connect(&server.root_url(), 1).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the test's MariaDB did not start");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Some(server)
+    }
+
+    fn root_url(&self) -> String {
+        format!("mysql://root@127.0.0.1:{}/mysql", self.port)
+    }
+
+    async fn root(&self, sql: &str) {
+        let db = settle_store::connect(&self.root_url(), 1).await.unwrap();
+        db.writes().execute_unprepared(sql).await.unwrap();
+        db.close().await.unwrap();
+    }
+}
+
+impl Drop for OwnMariaDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
