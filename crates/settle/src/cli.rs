@@ -4,11 +4,92 @@ use clap::{Parser, Subcommand};
 
 use crate::{App, BuildOptions, Config, startup};
 
+/// `settle --version`: the crate's version, the commit it was built from and the last migration it knows.
+const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SETTLE_GIT_COMMIT"), ", migrations up to ", env!("SETTLE_MIGRATION_HEAD"), ")");
+
 #[derive(Parser, Debug)]
-#[command(name = "settle", version, about = "Settle: a payment server that never loses a payment and never charges twice")]
+#[command(
+    name = "settle",
+    version = VERSION,
+    about = "Settle: a payment server that never loses a payment and never charges twice",
+    after_help = "Exit codes: 0 ok; 1 a failure, or findings (db check, backup verify); 2 a usage or configuration error.\n\
+                  Logs go to stderr at every level; stdout carries only a command's output."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How a command prints its output: json (the default of commands that print an object), text (of `db check`,
+    /// `migrate`, `config check`, `keys`), or sarif (`db check` only).
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+}
+
+/// A usage or configuration error: the command exits 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(UsageError(msg.into()))
+}
+
+/// Writes a command's output to stdout; a reader that went away (`| head`) ends the command quietly.
+fn say(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Prints `v` as the format asks (`default` when none was given): JSON, or text lines of `key: value`.
+fn emit(v: &impl serde::Serialize, format: Option<Format>, default: Format) -> anyhow::Result<()> {
+    let v = serde_json::to_value(v)?;
+    match format.unwrap_or(default) {
+        Format::Json => say(&format!("{}\n", serde_json::to_string_pretty(&v)?))?,
+        Format::Text => say(&text_lines(&v, ""))?,
+        Format::Sarif => return Err(usage("--format sarif is for `settle db check` only")),
+    }
+    Ok(())
+}
+
+/// A JSON value as `path: value` lines (objects flattened with dots, arrays of objects numbered).
+fn text_lines(v: &serde_json::Value, prefix: &str) -> String {
+    use serde_json::Value;
+    let key = |k: &str| if prefix.is_empty() { k.to_owned() } else { format!("{prefix}.{k}") };
+    match v {
+        Value::Object(m) => m.iter().map(|(k, v)| text_lines(v, &key(k))).collect(),
+        Value::Array(a) if a.iter().any(|x| x.is_object() || x.is_array()) => {
+            a.iter().enumerate().map(|(i, x)| text_lines(x, &key(&i.to_string()))).collect()
+        }
+        Value::Array(a) => format!("{prefix}: {}\n", a.iter().map(scalar).collect::<Vec<_>>().join(", ")),
+        other if prefix.is_empty() => format!("{}\n", scalar(other)),
+        other => format!("{prefix}: {}\n", scalar(other)),
+    }
+}
+
+fn scalar(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -66,6 +147,14 @@ pub enum Command {
         #[command(subcommand)]
         action: MerchantAction,
     },
+    /// The configuration (environment and settle.toml): validate it without starting anything and print what is
+    /// in effect, secrets redacted.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
     PgSim(Box<PgSimArgs>),
     /// The chain rail: deploy the contracts to a development chain, show each chain's state.
@@ -225,8 +314,6 @@ pub enum DbAction {
     /// Check the database: migrations, drift from what they declare, seed idempotency, indexes, primary keys,
     /// long transactions. Exit 1 when an error-level finding exists.
     Check {
-        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
-        format: CheckFormat,
         /// Write the report here instead of stdout.
         #[arg(long)]
         output: Option<std::path::PathBuf>,
@@ -236,11 +323,10 @@ pub enum DbAction {
     },
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum CheckFormat {
-    Text,
-    Json,
-    Sarif,
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Validate the configuration and print it (exit 2 when a setting is wrong).
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -341,18 +427,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         sim.stop().await;
         return Ok(());
     }
-    let cfg = Config::load()?;
+    if let Command::Completions { shell } = cli.command {
+        let mut buf = Vec::new();
+        clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "settle", &mut buf);
+        return say(&String::from_utf8_lossy(&buf));
+    }
+    let cfg = Config::load().map_err(|e| usage(format!("{e:#}")))?;
     crate::telemetry::init_logs(cfg.log_format, &cfg.log_filter);
+    let format = cli.format;
     // What a command changes is audited as the CLI's (actor `cli`, named by the operating-system user); a server
     // audits each request on its own.
     let scope = (!matches!(cli.command, Command::Serve { .. }))
         .then(|| settle_app::audit::Scope::new(None, None, settle_app::audit::Actor::new("cli", std::env::var("USER").ok())));
-    settle_app::audit::carry(scope, command(cfg, cli.command)).await
+    settle_app::audit::carry(scope, command(cfg, cli.command, format)).await
 }
 
-/// Runs a command other than `pg-sim`.
-async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
+/// Runs a command other than `pg-sim` and `completions`.
+async fn command(mut cfg: Config, command: Command, format: Option<Format>) -> anyhow::Result<()> {
     match command {
+        Command::Completions { .. } => Ok(()),
+        Command::Config { action: ConfigAction::Check } => emit(&cfg.effective(), format, Format::Text),
         Command::Serve { demo, no_migrate } => {
             // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
             if demo && cfg.pg_url.is_none() {
@@ -370,17 +464,17 @@ async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
             app.run_until_stopped(startup::shutdown_signal()).await
         }
         Command::PgSim(_) => Ok(()),
-        Command::Chain { action } => chain_command(&cfg, action).await,
-        Command::Db { action: DbAction::Check { format, output, long_transaction_secs } } => {
+        Command::Chain { action } => chain_command(&cfg, action, format).await,
+        Command::Db { action: DbAction::Check { output, long_transaction_secs } } => {
             let report = crate::check::run(&cfg, long_transaction_secs).await?;
-            let body = match format {
-                CheckFormat::Text => crate::check::text(&report),
-                CheckFormat::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
-                CheckFormat::Sarif => format!("{}\n", serde_json::to_string_pretty(&crate::check::sarif(&report))?),
+            let body = match format.unwrap_or(Format::Text) {
+                Format::Text => crate::check::text(&report),
+                Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+                Format::Sarif => format!("{}\n", serde_json::to_string_pretty(&crate::check::sarif(&report))?),
             };
             match &output {
                 Some(path) => std::fs::write(path, body).map_err(|e| anyhow::anyhow!("--output {}: {e}", path.display()))?,
-                None => print!("{body}"),
+                None => say(&body)?,
             }
             if report.errors() > 0 {
                 anyhow::bail!("db check: {} error-level finding(s)", report.errors());
@@ -389,7 +483,7 @@ async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
         }
         Command::Db { action: DbAction::Stats { server: Some(server) } } => {
             use secrecy::ExposeSecret;
-            let Some(token) = &cfg.api.admin_token else { anyhow::bail!("--server needs SETTLE_ADMIN_TOKEN (the server's admin token)") };
+            let Some(token) = &cfg.api.admin_token else { return Err(usage("--server needs SETTLE_ADMIN_TOKEN (the server's admin token)")) };
             settle_card::tls::ensure_crypto_provider();
             let url = format!("{}/admin/db", server.trim_end_matches('/'));
             let r = reqwest::Client::new().get(&url).bearer_auth(token.expose_secret()).send().await.map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
@@ -398,71 +492,81 @@ async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
             if !status.is_success() {
                 anyhow::bail!("{url} answered {status}: {body}");
             }
-            println!("{}", serde_json::to_string_pretty(&body)?);
-            Ok(())
+            emit(&body, format, Format::Json)
         }
         Command::Db { action: DbAction::Stats { server: None } } => {
             let db = startup::open_database(&cfg).await?;
             let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), Default::default());
-            println!("{}", serde_json::to_string_pretty(&ctx.db_stats().await?)?);
-            Ok(())
+            emit(&ctx.db_stats().await?, format, Format::Json)
         }
         Command::Backup { action: Some(BackupAction::Verify { dir }), .. } => {
             let m = settle_app::backup::verify(&dir)?;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
-            println!(
-                "{}",
-                serde_json::json!({"ok": true, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "sourceBackend": m.source_backend, "createdAt": m.created_at})
-            );
-            Ok(())
+            let v = serde_json::json!({"ok": true, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "sourceBackend": m.source_backend, "createdAt": m.created_at});
+            emit(&v, format, Format::Json)
         }
         Command::Backup { action: None, out } => {
-            let Some(out) = out else { anyhow::bail!("settle backup --out DIR (or settle backup verify DIR)") };
+            let Some(out) = out else { return Err(usage("settle backup --out DIR (or settle backup verify DIR)")) };
             let db = startup::open_database(&cfg).await?;
             let m = settle_app::backup::backup(&db, &out, &Bars::new()).await?;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
-            println!(
-                "{}",
-                serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version})
-            );
-            Ok(())
+            let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version});
+            emit(&v, format, Format::Json)
         }
         Command::Restore { from, force } => {
             let db = startup::open_database(&cfg).await?;
             let r = settle_app::backup::restore(&db, &from, force, &Bars::new()).await?;
-            println!("{}", serde_json::to_string(&r)?);
-            Ok(())
+            emit(&r, format, Format::Json)
         }
         Command::Keys { action: KeysAction::Generate } => {
-            println!("{}", settle_app::crypto::Keyring::generate());
-            Ok(())
+            let key = settle_app::crypto::Keyring::generate();
+            match format {
+                Some(Format::Json) => emit(&serde_json::json!({"masterKey": key}), format, Format::Json),
+                _ => emit(&key, format, Format::Text),
+            }
         }
         Command::Keys { action: KeysAction::Rotate } => {
             let Some(keys) = cfg.app.keyring.clone() else {
-                anyhow::bail!("set SETTLE_MASTER_KEY: the new key first, then the keys the secrets are sealed under now");
+                return Err(usage("set SETTLE_MASTER_KEY: the new key first, then the keys the secrets are sealed under now"));
             };
             let db = startup::open_database(&cfg).await?;
             settle_store::migration::up(&db).await?;
             let settings = settle_app::Settings { keyring: Some(keys.clone()), ..Default::default() };
             let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), settings);
             let n = settle_app::webhooks::reseal_all(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("resealed {n} endpoint(s) under key {}", keys.current_id());
-            Ok(())
+            emit(&serde_json::json!({"resealed": n, "keyId": keys.current_id()}), format, Format::Text)
         }
         Command::Migrate { action } => {
             let db = startup::open_database(&cfg).await?;
             match action {
                 MigrateAction::Up => {
+                    let before = settle_store::migration::pending(&db).await?;
                     settle_store::migration::up(&db).await?;
-                    println!("migrations applied");
+                    match format {
+                        Some(Format::Json) => emit(&serde_json::json!({"applied": before}), format, Format::Json)?,
+                        _ => say(&format!("migrations applied ({})\n", before.len()))?,
+                    }
                 }
                 MigrateAction::Down { n } => {
                     settle_store::migration::down(&db, n).await?;
-                    println!("rolled back {n} migration(s)");
+                    match format {
+                        Some(Format::Json) => emit(&serde_json::json!({"rolledBack": n}), format, Format::Json)?,
+                        _ => say(&format!("rolled back {n} migration(s)\n"))?,
+                    }
                 }
                 MigrateAction::Status => {
-                    for (name, applied) in settle_store::migration::status(&db).await? {
-                        println!("{} {name}", if applied { "applied" } else { "pending" });
+                    let all = settle_store::migration::status(&db).await?;
+                    match format {
+                        Some(Format::Json) => {
+                            let v: Vec<_> = all.iter().map(|(name, applied)| serde_json::json!({"name": name, "applied": applied})).collect();
+                            emit(&v, format, Format::Json)?;
+                        }
+                        Some(Format::Sarif) => return Err(usage("--format sarif is for `settle db check` only")),
+                        _ => {
+                            let lines: String =
+                                all.iter().map(|(name, applied)| format!("{} {name}\n", if *applied { "applied" } else { "pending" })).collect();
+                            say(&lines)?;
+                        }
                     }
                 }
             }
@@ -472,20 +576,17 @@ async fn command(mut cfg: Config, command: Command) -> anyhow::Result<()> {
             let ctx = context(&cfg).await?;
             let m = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             settle_app::shop::seed_demo(&ctx, &m.merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", serde_json::to_string(&m)?);
-            Ok(())
+            emit(&m, format, Format::Json)
         }
         Command::Merchant { action: MerchantAction::Create { name, fee_bps } } => {
             let ctx = context(&cfg).await?;
             let m = settle_app::merchants::create(&ctx, &name, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", serde_json::to_string(&m)?);
-            Ok(())
+            emit(&m, format, Format::Json)
         }
         Command::Merchant { action: MerchantAction::SetFee { merchant_id, fee_bps } } => {
             let ctx = context(&cfg).await?;
             let m = settle_app::merchants::set_fee(&ctx, &merchant_id, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!("{}", serde_json::to_string(&m)?);
-            Ok(())
+            emit(&m, format, Format::Json)
         }
     }
 }
@@ -524,7 +625,7 @@ impl settle_app::backup::Progress for Bars {
     }
 }
 
-async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> {
+async fn chain_command(cfg: &Config, action: ChainAction, format: Option<Format>) -> anyhow::Result<()> {
     use settle_chain::{Address, PrivateKeySigner, rpc::Rpc};
     match action {
         ChainAction::Deploy { rpc, deployer_key, signer_key, treasury, with_test_token } => {
@@ -617,7 +718,7 @@ async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> 
         }
         ChainAction::Status => {
             if cfg.chains.is_empty() {
-                anyhow::bail!("no chain is configured: add the [[chains]] block `settle chain deploy` prints to settle.toml");
+                return Err(usage("no chain is configured: add the [[chains]] block `settle chain deploy` prints to settle.toml"));
             }
             let db = startup::open_database(cfg).await?;
             settle_store::migration::up(&db).await?;
@@ -640,7 +741,12 @@ async fn chain_command(cfg: &Config, action: ChainAction) -> anyhow::Result<()> 
                     "relayerNoncePending": pending,
                     "relayerBalanceWei": balance,
                 });
-                println!("{line}");
+                // JSON: one object per line (a chain at a time, as it answers); text: key: value lines.
+                match format {
+                    Some(Format::Text) => say(&format!("{}\n", text_lines(&line, &format!("chain{}", chain.chain_id))))?,
+                    Some(Format::Sarif) => return Err(usage("--format sarif is for `settle db check` only")),
+                    _ => say(&format!("{line}\n"))?,
+                }
             }
             Ok(())
         }

@@ -509,6 +509,86 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+impl Config {
+    /// The configuration in effect (defaults, settle.toml, environment), as `settle config check` prints it: every
+    /// URL with its password removed, every secret as `"***"` when set.
+    pub fn effective(&self) -> serde_json::Value {
+        use secrecy::ExposeSecret;
+        let secs = |d: Duration| d.as_secs_f64();
+        let set = |present: bool| if present { serde_json::json!("***") } else { serde_json::Value::Null };
+        let a = &self.app;
+        let w = &a.webhooks;
+        let g = &self.gateway;
+        serde_json::json!({
+            "database": {
+                "url": redact(&self.database_url),
+                "caFile": self.database_ca_file,
+                "maxConnections": self.db_max_connections,
+                "sqliteWriter": {"queue": self.sqlite_writer.queue, "group": self.sqlite_writer.group, "groupWaitMs": self.sqlite_writer.group_wait.as_millis() as u64},
+            },
+            "cache": {"redisUrl": self.redis_url.as_deref().map(redact), "redisCaFile": self.redis_ca_file},
+            "server": {
+                "listen": self.listen.to_string(),
+                "shutdownTimeoutSecs": secs(self.shutdown_timeout),
+                "requestTimeoutSecs": secs(self.api.request_timeout),
+                "bodyLimitBytes": self.api.body_limit,
+                "corsOrigins": self.api.cors_origins,
+                "rateLimit": self.api.rate_limit.map(|r| serde_json::json!({"perSecond": r.per_second, "burst": r.burst})),
+                "trustedProxies": self.api.trusted_proxies.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+                "adminToken": set(self.api.admin_token.as_ref().is_some_and(|t| !t.expose_secret().is_empty())),
+            },
+            "log": {"filter": self.log_filter, "format": format!("{:?}", self.log_format).to_lowercase()},
+            "secrets": {"masterKey": set(a.keyring.is_some())},
+            "readOnly": a.read_only,
+            "card": {
+                "gatewayUrl": self.pg_url.as_deref().map(redact),
+                "simulator": a.card.simulator,
+                "callbackUrl": a.card.callback_url.as_deref().map(redact),
+                "reconcileAfterSecs": secs(a.card.reconcile_after),
+                "notRecordedDeadlineSecs": secs(a.card.not_recorded_deadline),
+                "finalCheckAfterSecs": secs(a.card.final_check_after),
+                "client": {
+                    "connectTimeoutMs": g.connect_timeout.as_millis() as u64,
+                    "requestTimeoutMs": g.request_timeout.as_millis() as u64,
+                    "readRetries": g.read_retries,
+                    "chargeRetries": g.charge_retries,
+                    "maxConcurrentCalls": g.max_concurrent_calls,
+                    "caFile": g.ca_file.as_ref().map(|p| p.display().to_string()),
+                },
+            },
+            "chains": self.chains.iter().map(|c| serde_json::json!({
+                "chainId": c.chain_id,
+                "rpcUrls": c.rpc_urls.iter().map(|u| redact(u)).collect::<Vec<_>>(),
+                "gateway": c.gateway,
+                "forwarder": c.forwarder,
+                "confirmations": c.confirmations,
+                "tokens": c.tokens.iter().map(|t| t.address.clone()).collect::<Vec<_>>(),
+                "signerKey": set(c.signer_key.is_some()),
+                "relayerKey": set(c.relayer_key.is_some()),
+            })).collect::<Vec<_>>(),
+            "events": {
+                "sseMaxStreams": a.sse_max_streams,
+                "sseMaxStreamsPerMerchant": a.sse_max_per_merchant,
+                "nats": a.nats.as_ref().map(|n| serde_json::json!({"url": redact(&n.url), "stream": n.stream})),
+            },
+            "webhooks": {
+                "allowHosts": w.allow_hosts,
+                "timeoutMs": w.timeout.as_millis() as u64,
+                "perEndpoint": w.per_endpoint,
+                "maxInFlight": w.in_flight,
+                "disableAfterHours": secs(w.disable_after) / 3600.0,
+            },
+            "retentionDays": {
+                "events": secs(a.event_retention) / 86_400.0,
+                "deliveries": secs(a.delivery_retention) / 86_400.0,
+                "deletedGrace": secs(a.deleted_grace) / 86_400.0,
+                "audit": secs(a.audit_retention) / 86_400.0,
+            },
+        })
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;

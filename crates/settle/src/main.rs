@@ -10,7 +10,8 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("settle: {e:#}");
-            std::process::ExitCode::FAILURE
+            // Documented exit codes: 2 for a usage or configuration error, 1 for any other failure.
+            if e.downcast_ref::<settle::cli::UsageError>().is_some() { std::process::ExitCode::from(2) } else { std::process::ExitCode::FAILURE }
         }
     }
 }

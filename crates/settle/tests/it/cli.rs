@@ -219,3 +219,78 @@ fn backup_verify_and_restore_commands() {
     // Into a directory that holds something: refused.
     assert_eq!(settle(&dir, &["backup", "--out", "b1"], &[]).status.code(), Some(1));
 }
+
+/// Every command that prints data, run with SETTLE_LOG=trace: stdout is only its output (JSON parses, text is
+/// `key: value` lines), the logs are on stderr; exit codes are 0, 1 (a failure) and 2 (usage or configuration).
+#[test]
+fn data_commands_print_only_data_and_exit_with_documented_codes() {
+    let dir = TempDir::new();
+    let master = stdout(&settle(&dir, &["keys", "generate"], &[])).trim().to_owned();
+    let env = [("SETTLE_LOG", "trace"), ("SETTLE_MASTER_KEY", master.as_str()), ("SETTLE_ADMIN_TOKEN", "cli-admin-token-0123456789")];
+    let logged = std::cell::Cell::new(0usize);
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = settle(&dir, args, &env);
+        let out = stdout(&o);
+        logged.set(logged.get() + o.stderr.len());
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?}: stdout is not only JSON ({e}): {out}"))
+    };
+    let text = |args: &[&str]| -> std::collections::HashMap<String, String> {
+        let out = stdout(&settle(&dir, args, &env));
+        out.lines()
+            .map(|l| l.split_once(": ").map(|(k, v)| (k.to_owned(), v.to_owned())).unwrap_or_else(|| panic!("{args:?}: not a key: value line: {l}")))
+            .collect()
+    };
+    assert!(json(&["migrate", "up", "--format", "json"])["applied"].as_array().unwrap().len() >= 15);
+    let status = json(&["migrate", "status", "--format", "json"]);
+    assert!(status.as_array().unwrap().iter().all(|m| m["applied"] == true));
+    assert_eq!(json(&["seed"])["merchantId"], "mch_demo");
+    let m = json(&["merchant", "create", "--name", "Piped"]);
+    let id = m["merchantId"].as_str().unwrap();
+    assert!(text(&["merchant", "create", "--name", "Texted", "--format", "text"])["apiKey"].starts_with("sk_"));
+    assert_eq!(json(&["merchant", "set-fee", "--merchant-id", id, "--fee-bps", "5"])["feeBps"], 5);
+    assert_eq!(json(&["db", "stats"])["backend"], "sqlite");
+    assert_eq!(json(&["db", "check", "--format", "json"])["summary"]["errors"], 0);
+    assert_eq!(json(&["backup", "--out", "b"])["tables"].as_u64(), Some(30));
+    assert_eq!(json(&["backup", "verify", "b"])["ok"], true);
+    assert_eq!(text(&["backup", "verify", "b", "--format", "text"])["ok"], "true");
+    let restored = settle(&dir, &["restore", "--from", "b"], &[("DATABASE_URL", "sqlite://restored.db"), ("SETTLE_LOG", "trace")]);
+    assert!(serde_json::from_str::<serde_json::Value>(&stdout(&restored)).unwrap()["rows"].as_u64().unwrap() > 0);
+    assert!(json(&["keys", "generate", "--format", "json"])["masterKey"].is_string());
+    assert_eq!(json(&["keys", "rotate", "--format", "json"])["resealed"], 0);
+    assert_eq!(text(&["keys", "rotate"])["resealed"], "0");
+    assert!(logged.get() > 1000, "the trace logs went to stderr");
+
+    // The configuration in effect, secrets redacted: a URL's password, the admin token, the master key.
+    let secret_db = "postgres://settle:db-password-123@127.0.0.1/settle";
+    let o = settle(&dir, &["config", "check", "--format", "json"], &[("DATABASE_URL", secret_db), env[1], env[2]]);
+    let out = stdout(&o);
+    let cfg: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((cfg["server"]["adminToken"].as_str(), cfg["secrets"]["masterKey"].as_str()), (Some("***"), Some("***")));
+    for secret in ["db-password-123", "cli-admin-token-0123456789", master.as_str()] {
+        assert!(!out.contains(secret) && !String::from_utf8_lossy(&o.stderr).contains(secret), "config check showed a secret");
+    }
+    assert!(text(&["config", "check"]).contains_key("database.url"));
+
+    // Exit codes: 2 for usage and configuration, 1 for a failure.
+    let code = |args: &[&str], env: &[(&str, &str)]| settle(&dir, args, env).status.code();
+    assert_eq!(code(&["no-such-command"], &[]), Some(2));
+    assert_eq!(code(&["seed", "--format", "sarif"], &[]), Some(2));
+    let o = settle(&dir, &["config", "check"], &[("SETTLE_LISTEN", "not-an-address")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim().lines().count(), 1, "one line naming the setting");
+    assert_eq!(code(&["chain", "status"], &[]), Some(2), "no chain configured");
+    assert_eq!(code(&["backup", "verify", "no-such-dir"], &[]), Some(1));
+    assert_eq!(code(&["merchant", "set-fee", "--merchant-id", "mch_nobody", "--fee-bps", "1"], &[]), Some(1));
+
+    // --version names the commit and the migrations; completions for the common shells.
+    let v = stdout(&settle(&dir, &["--version"], &[]));
+    assert!(v.contains(&format!("migrations up to {}", settle_store::migration::head())), "{v}");
+    let git = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).current_dir(env!("CARGO_MANIFEST_DIR")).output();
+    if let Some(g) = git.ok().filter(|g| g.status.success()) {
+        assert!(v.contains(&format!("commit {}", String::from_utf8_lossy(&g.stdout).trim())), "{v}");
+    }
+    for shell in ["bash", "zsh", "fish"] {
+        let c = stdout(&settle(&dir, &["completions", shell], &[]));
+        assert!(c.contains("settle") && c.contains("backup") && c.lines().count() > 20, "{shell}");
+    }
+}
