@@ -14,6 +14,7 @@ mod chain;
 mod cli;
 mod concurrency;
 mod db_check;
+mod docs_browser;
 mod idempotency;
 mod keys;
 mod migrations;
