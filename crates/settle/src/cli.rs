@@ -153,6 +153,11 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Exit 0 when a Settle answers 2xx at URL (a container's HEALTHCHECK: the image needs no curl).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:3000/health/live")]
+        url: String,
+    },
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
@@ -427,6 +432,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         sim.stop().await;
         return Ok(());
     }
+    if let Command::Healthcheck { url } = &cli.command {
+        settle_card::tls::ensure_crypto_provider();
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build()?;
+        let r = client.get(url).send().await.map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+        if !r.status().is_success() {
+            anyhow::bail!("{url} answered {}", r.status());
+        }
+        return Ok(());
+    }
     if let Command::Completions { shell } = cli.command {
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "settle", &mut buf);
@@ -445,7 +459,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Runs a command other than `pg-sim` and `completions`.
 async fn command(mut cfg: Config, command: Command, format: Option<Format>) -> anyhow::Result<()> {
     match command {
-        Command::Completions { .. } => Ok(()),
+        Command::Completions { .. } | Command::Healthcheck { .. } => Ok(()),
         Command::Config { action: ConfigAction::Check } => emit(&cfg.effective(), format, Format::Text),
         Command::Serve { demo, no_migrate } => {
             // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
