@@ -544,7 +544,7 @@ pub struct DbStats {
     backend: String,
     pool: PoolStats,
     tables: Vec<TableStats>,
-    /// This instance's 20 statements with the most total time since it started.
+    /// This instance's 50 statements with the most total time since it started.
     statements: Vec<StatementStats>,
 }
 

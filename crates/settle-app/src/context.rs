@@ -137,7 +137,7 @@ impl Context {
             },
             pool: settle_store::stats::pool(&self.db),
             tables: settle_store::stats::tables(&self.db).await?,
-            statements: settle_store::stats::statements(20),
+            statements: settle_store::stats::statements(50),
         })
     }
 
@@ -160,6 +160,6 @@ pub struct DbStats {
     pub backend: &'static str,
     pub pool: settle_store::stats::PoolStats,
     pub tables: Vec<settle_store::stats::TableStats>,
-    /// This instance's 20 statements with the most total time: runs, slow runs, p50 and p95.
+    /// This instance's 50 statements with the most total time: runs, slow runs, p50 and p95.
     pub statements: Vec<settle_store::stats::StatementStats>,
 }

@@ -30,12 +30,18 @@ impl LeaseHolder {
         }
         let held = leases::try_acquire(&self.ctx.db, self.name, &self.ctx.instance_id, ttl, now).await?;
         self.held_until.store(if held { now + ttl } else { 0 }, Ordering::Relaxed);
+        if held {
+            // The lease log: this instance holds the lease from `from` to `until` (epoch ms) as far as it knows. A
+            // chaos run checks from these lines that no two instances ever held one lease at once.
+            tracing::debug!(target: "settle::lease", lease = self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
+        }
         Ok(held)
     }
 
     /// Gives the lease up so another instance takes over at once.
     pub async fn release(&self) {
         if self.held_until.swap(0, Ordering::Relaxed) > 0 {
+            tracing::debug!(target: "settle::lease", lease = self.name, instance = %self.ctx.instance_id, at = settle_store::now_ms(), "lease released");
             let _ = leases::release(&self.ctx.db, self.name, &self.ctx.instance_id).await;
         }
     }

@@ -150,6 +150,7 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_REQUEST_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.api.request_timeout) },
     // The application.
     Setting { var: "SETTLE_RELAY_WAIT_SECS", set: |c, v| secs(v, &mut c.app.relay_wait) },
+    Setting { var: "SETTLE_IDEMPOTENCY_STALE_SECS", set: |c, v| secs(v, &mut c.app.idempotency_stale) },
     Setting {
         var: "SETTLE_SAGA_PATTERN",
         set: |c, v| put(&mut c.app.saga_pattern, settle_app::orders::Pattern::parse(v).ok_or("must be orchestration or choreography")?),
@@ -387,6 +388,11 @@ impl Config {
         if self.app.relay_wait >= self.api.request_timeout {
             bail!("SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 504 relay_timeout");
         }
+        if self.app.idempotency_stale <= self.api.request_timeout {
+            bail!(
+                "SETTLE_IDEMPOTENCY_STALE_SECS must be longer than SETTLE_REQUEST_TIMEOUT_SECS: a request still running must keep its Idempotency-Key"
+            );
+        }
         if self.app.follow_poll.is_zero() || self.app.sse_heartbeat.is_zero() {
             bail!("SETTLE_FOLLOW_POLL_MS and SETTLE_SSE_HEARTBEAT_SECS must be at least 1");
         }
@@ -587,7 +593,6 @@ impl Config {
         })
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -282,7 +282,7 @@ async fn chain_state(app: &crate::helpers::TestApp) -> String {
     out
 }
 
-async fn mine(rpc: &Rpc, blocks: u64) {
+pub(crate) async fn mine(rpc: &Rpc, blocks: u64) {
     let _: serde_json::Value = rpc.call("anvil_mine", serde_json::json!([blocks])).await.unwrap();
 }
 
@@ -487,7 +487,12 @@ async fn sign_checkout(app: &crate::helpers::TestApp, created: &serde_json::Valu
 }
 
 /// [`sign_checkout`] against a Settle at `base`.
-async fn sign_checkout_at(client: &reqwest::Client, base: &str, created: &serde_json::Value, payer: &PrivateKeySigner) -> serde_json::Value {
+pub(crate) async fn sign_checkout_at(
+    client: &reqwest::Client,
+    base: &str,
+    created: &serde_json::Value,
+    payer: &PrivateKeySigner,
+) -> serde_json::Value {
     let get = |path: String, secret: &str| {
         let secret = secret.to_owned();
         async move { crate::helpers::request_at(client, base, reqwest::Method::GET, &path, Some(&secret), None, &[]).await }

@@ -26,5 +26,6 @@ mod outage;
 mod payments_api;
 mod read_only;
 mod restart;
+mod scale_out;
 mod sse;
 mod webhooks;

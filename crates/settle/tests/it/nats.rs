@@ -10,21 +10,21 @@ use futures::StreamExt;
 use crate::helpers::*;
 
 /// A nats-server of this test's own, with JetStream storing in `dir`.
-struct OwnNats {
+pub(crate) struct OwnNats {
     child: std::process::Child,
     port: u16,
     dir: std::path::PathBuf,
 }
 
 impl OwnNats {
-    fn binary() -> Option<String> {
+    pub(crate) fn binary() -> Option<String> {
         ["/usr/sbin/nats-server", "/usr/bin/nats-server", "/usr/local/bin/nats-server"]
             .iter()
             .find(|p| std::path::Path::new(p).exists())
             .map(|p| (*p).to_owned())
     }
 
-    fn start(port: u16, dir: &std::path::Path) -> Option<Self> {
+    pub(crate) fn start(port: u16, dir: &std::path::Path) -> Option<Self> {
         let bin = Self::binary()?;
         let child = std::process::Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
@@ -43,7 +43,7 @@ impl OwnNats {
         panic!("nats-server did not start on {port}");
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
@@ -71,7 +71,7 @@ impl Drop for OwnNats {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
