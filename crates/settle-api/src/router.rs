@@ -147,6 +147,9 @@ pub fn router(state: AppState) -> Router {
     let (mut router, _) = table().split_for_parts();
     // The docs page's assets are not API routes: outside the OpenAPI document.
     router = router.route("/docs/{asset}", axum::routing::get(crate::routes::meta::docs_asset));
+    router = router
+        .route("/dashboard", axum::routing::get(crate::routes::dashboard::page))
+        .route("/dashboard/{asset}", axum::routing::get(crate::routes::dashboard::asset));
     router = router.fallback(fallback).layer(middleware::from_fn(envelope));
     if let Some(rl) = state.cfg.rate_limit {
         router = router.layer(middleware::from_fn_with_state(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone()), rate_limit));

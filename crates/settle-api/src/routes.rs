@@ -1,5 +1,6 @@
 //! Handlers, grouped by resource.
 
+pub mod dashboard;
 pub mod events;
 pub mod health;
 pub mod merchants;

@@ -409,13 +409,24 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
 pub struct ListQuery {
     pub status: Option<PaymentStatus>,
     pub order_id: Option<String>,
+    pub rail: Option<Rail>,
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
     pub limit: u64,
     pub starting_after: Option<PaymentId>,
 }
 
 /// A merchant's payments, newest first.
 pub async fn list(ctx: &Context, merchant_id: &str, q: ListQuery) -> Result<PaymentList, AppError> {
-    let f = ListFilter { status: q.status, order_id: q.order_id, limit: q.limit, starting_after: q.starting_after.map(|p| p.to_string()) };
+    let f = ListFilter {
+        status: q.status,
+        order_id: q.order_id,
+        rail: q.rail,
+        created_from: q.created_from,
+        created_to: q.created_to,
+        limit: q.limit,
+        starting_after: q.starting_after.map(|p| p.to_string()),
+    };
     let (rows, has_more) = store::list(&ctx.db, merchant_id, &f).await.map_err(|e| match e {
         StoreError::NotFound => AppError::invalid("startingAfter", "startingAfter names no payment of yours"),
         other => other.into(),

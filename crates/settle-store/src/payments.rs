@@ -248,6 +248,10 @@ pub async fn find_by_order(conn: &impl ConnectionTrait, merchant_id: &str, order
 pub struct ListFilter {
     pub status: Option<PaymentStatus>,
     pub order_id: Option<String>,
+    pub rail: Option<Rail>,
+    /// Created at or after / at or before (epoch ms).
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
     /// 1..=100, checked by the caller.
     pub limit: u64,
     /// Public id of the last payment of the previous page.
@@ -267,6 +271,15 @@ pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter
     }
     if let Some(o) = &f.order_id {
         q = q.filter(payment::Column::OrderId.eq(o.as_str()));
+    }
+    if let Some(r) = f.rail {
+        q = q.filter(payment::Column::Rail.eq(r));
+    }
+    if let Some(t) = f.created_from {
+        q = q.filter(payment::Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = f.created_to {
+        q = q.filter(payment::Column::CreatedAt.lte(t));
     }
     let mut rows = q.order_by_desc(payment::Column::Id).limit(f.limit + 1).all(conn).await?;
     let has_more = rows.len() as u64 > f.limit;

@@ -102,6 +102,26 @@ async fn create_get_status_list_events_cancel(v: Variant) {
     }
     app.post(&format!("/payments/{unknown}/cancel"), &json!({})).await.assert_error(404, "payment_not_found");
 
+    // Filters by rail and creation time (the dashboard's), with bad values refused.
+    let card = app.create_card_payment("order-card-1", 900).await;
+    let rails = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move {
+            let r = app.get(&format!("/payments?limit=100&{q}")).await;
+            assert_eq!(r.status, 200, "{q}: {}", r.text);
+            r.body["data"].as_array().unwrap().iter().map(|p| p["paymentId"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(rails("rail=CARD").await, std::slice::from_ref(&card));
+    assert!(rails("rail=CHAIN").await.iter().all(|p| *p != card) && rails("rail=CHAIN").await.contains(&id));
+    assert!(rails("createdFrom=2999-01-01T00:00:00Z").await.is_empty());
+    assert_eq!(rails("createdTo=2000-01-01T00:00:00Z").await.len(), 0);
+    assert!(rails("createdFrom=2000-01-01T00:00:00Z&createdTo=2999-01-01T00:00:00%2B09:00").await.contains(&card));
+    for (q, param) in [("rail=BANK", "rail"), ("createdFrom=yesterday", "createdFrom"), ("createdTo=2026-13-01T00:00:00Z", "createdTo")] {
+        assert_eq!(app.get(&format!("/payments?{q}")).await.assert_error(400, "parameter_invalid").as_deref(), Some(param));
+    }
+
     // Every response carries a request id.
     assert!(c.header("x-request-id").is_some_and(|h| !h.is_empty()));
     app.finish().await;

@@ -187,6 +187,8 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         ("SETTLE_CB_OPEN_WAIT_SECS", "2".into()),
         ("SETTLE_RECONCILE_AFTER_SECS", "2".into()),
         ("SETTLE_RECONCILE_DEADLINE_SECS", "45".into()),
+        // The gateway fails 40 % of lookups too: the reconciler asks again within seconds, not minutes.
+        ("SETTLE_RECONCILE_BACKOFF_SECS", "1,2,3".into()),
         ("SETTLE_IDEMPOTENCY_STALE_SECS", "12".into()),
         ("SETTLE_REQUEST_TIMEOUT_SECS", "10".into()),
         ("SETTLE_RELAY_WAIT_SECS", "5".into()),

@@ -3,7 +3,7 @@ use axum::{
     extract::{RawQuery, State},
 };
 use settle_app::payments::{self, ListQuery, PaymentList};
-use settle_domain::{OrderId, PaymentId, PaymentStatus};
+use settle_domain::{OrderId, PaymentId, PaymentStatus, Rail};
 
 use crate::{
     ApiError, AppState,
@@ -12,12 +12,22 @@ use crate::{
     schemas,
 };
 
+/// An RFC 3339 time as epoch milliseconds.
+fn rfc3339_ms(name: &'static str, v: &str) -> Result<i64, ApiError> {
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| ApiError::invalid(name, format!("{name} must be an RFC 3339 time, such as 2026-12-02T00:00:00Z")))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
 fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery { limit: 10, ..Default::default() };
     for (k, v) in query_pairs(raw)? {
         match k.as_str() {
             "status" => q.status = Some(PaymentStatus::parse("status", &v).map_err(ApiError::from_domain)?),
             "orderId" => q.order_id = Some(OrderId::parse("orderId", &v).map_err(ApiError::from_domain)?.as_str().to_owned()),
+            "rail" => q.rail = Some(Rail::from_stored(&v).map_err(|_| ApiError::invalid("rail", "rail must be CARD or CHAIN"))?),
+            "createdFrom" => q.created_from = Some(rfc3339_ms("createdFrom", &v)?),
+            "createdTo" => q.created_to = Some(rfc3339_ms("createdTo", &v)?),
             "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(PaymentId::parse("startingAfter", &v).map_err(ApiError::from_domain)?),
             _ => {}
@@ -32,6 +42,9 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     params(
         ("status" = Option<String>, Query, description = "PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED"),
         ("orderId" = Option<String>, Query),
+        ("rail" = Option<String>, Query, description = "CARD or CHAIN"),
+        ("createdFrom" = Option<String>, Query, description = "RFC 3339: created at or after"),
+        ("createdTo" = Option<String>, Query, description = "RFC 3339: created at or before"),
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
         ("startingAfter" = Option<String>, Query, description = "paymentId of the last item of the previous page"),
     ),

@@ -1,0 +1,83 @@
+// The dashboard in a real browser: sign in (by keyboard), a payment created through the API appears without a
+// reload, its page opens, it is cancelled from the page and the CANCELLED event shows; the orders and health pages
+// render; no console error; no request leaves the Settle under test; readable at a phone's width.
+// Usage: node dashboard.mjs <base URL> <API key> <screenshot directory>; prints a JSON summary; exits 1 on a failure.
+import { chromium } from "playwright-core";
+
+const [base, key, shots] = process.argv.slice(2);
+const origin = new URL(base).origin;
+const browser = await chromium.launch({
+  executablePath: process.env.SETTLE_CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+});
+const failures = [];
+const outside = [];
+const errors = [];
+const check = (ok, what) => ok || failures.push(what);
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("request", (r) => !r.url().startsWith(origin + "/") && !r.url().startsWith("data:") && outside.push(r.url()));
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(base + "/dashboard", { waitUntil: "load" });
+
+  // Sign in with the keyboard alone: the key field has focus; type, Enter.
+  await page.waitForSelector("#key:focus", { timeout: 10000 });
+  await page.keyboard.type(key);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#payments", { state: "attached", timeout: 15000 });
+  await page.waitForSelector("#live:has-text('live')", { timeout: 15000 });
+  check(!(await page.evaluate(() => document.cookie)), "a cookie was set");
+  check(!page.url().includes(key), "the key is in the URL");
+
+  // A payment made through the API appears without a reload.
+  const orderId = `dash-${Date.now()}`;
+  const created = await fetch(base + "/payments/create", {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ orderId, amount: "4200", currency: "KRW", rail: "CARD" }),
+  }).then((r) => r.json());
+  const id = created.paymentId;
+  const row = `#payments tr[data-id="${id}"]`;
+  await page.waitForSelector(row, { timeout: 15000 });
+  check((await page.textContent(row)).includes(orderId), "the new row shows its order id");
+  if (shots) await page.screenshot({ path: `${shots}/dashboard-payments.png` });
+
+  // Its page, by keyboard; cancelled from the page; the event shows.
+  await page.focus(row);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#cancel", { timeout: 15000 });
+  const details = await page.$$eval("dl dd", (els) => els.map((e) => e.textContent));
+  check(details.includes(orderId) && details.includes("4200 KRW"), `the details show the payment: ${details.join(" | ")}`);
+  await page.click("#cancel");
+  await page.waitForSelector("#timeline :text('CANCELLED')", { timeout: 15000 });
+  const status = await fetch(`${base}/payments/${id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+  check(status.status === "CANCELLED", `the payment is ${status.status}`);
+  if (shots) await page.screenshot({ path: `${shots}/dashboard-payment.png` });
+
+  // Orders and sagas; health with its charts.
+  await page.goto(base + "/dashboard#/orders");
+  await page.waitForSelector("svg[aria-label^='Sagas per status']", { timeout: 15000 });
+  await page.goto(base + "/dashboard#/health");
+  await page.waitForSelector("#health :text('Database')", { timeout: 15000 });
+  await page.waitForTimeout(5500);
+  await page.waitForSelector("svg[aria-label^='requests/s']", { timeout: 15000 });
+  if (shots) await page.screenshot({ path: `${shots}/dashboard-health.png` });
+
+  // A phone's width: no sideways scroll.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.goto(base + "/dashboard#/payments");
+  await page.waitForSelector("#payments", { state: "attached", timeout: 15000 });
+  check(!(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1)), "the payments page scrolls sideways at 390 px");
+  if (shots) await page.screenshot({ path: `${shots}/dashboard-phone.png` });
+
+  check(!outside.length, `requests left the server: ${outside.join(", ")}`);
+  check(!errors.length, `console errors: ${errors.join(" | ")}`);
+  console.log(JSON.stringify({ payment: id, failures }));
+} catch (e) {
+  failures.push(String(e));
+  console.log(JSON.stringify({ failures, errors }));
+} finally {
+  await browser.close();
+}
+process.exit(failures.length ? 1 : 0);
