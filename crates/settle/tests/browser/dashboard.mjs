@@ -2,23 +2,14 @@
 // reload, its page opens, it is cancelled from the page and the CANCELLED event shows; the orders and health pages
 // render; no console error; no request leaves the Settle under test; readable at a phone's width.
 // Usage: node dashboard.mjs <base URL> <API key> <screenshot directory>; prints a JSON summary; exits 1 on a failure.
-import { chromium } from "playwright-core";
+import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
 
 const [base, key, shots] = process.argv.slice(2);
-const origin = new URL(base).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.SETTLE_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-});
+const seen = await openPage(base);
+const { browser, page, errors } = seen;
 const failures = [];
-const outside = [];
-const errors = [];
 const check = (ok, what) => ok || failures.push(what);
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("request", (r) => !r.url().startsWith(origin + "/") && !r.url().startsWith("data:") && outside.push(r.url()));
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
-  page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(base + "/dashboard", { waitUntil: "load" });
 
   // Sign in with the keyboard alone: the key field has focus; type, Enter.
@@ -68,11 +59,10 @@ try {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.goto(base + "/dashboard#/payments");
   await page.waitForSelector("#payments", { state: "attached", timeout: 15000 });
-  check(!(await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1)), "the payments page scrolls sideways at 390 px");
+  check(!(await scrollsSideways(page)), "the payments page scrolls sideways at 390 px");
   if (shots) await page.screenshot({ path: `${shots}/dashboard-phone.png` });
 
-  check(!outside.length, `requests left the server: ${outside.join(", ")}`);
-  check(!errors.length, `console errors: ${errors.join(" | ")}`);
+  checkClean(seen, failures);
   console.log(JSON.stringify({ payment: id, failures }));
 } catch (e) {
   failures.push(String(e));

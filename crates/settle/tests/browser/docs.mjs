@@ -1,26 +1,14 @@
 // The API reference in a real browser: /docs renders every tag of /openapi.json, "Try it out" on GET /health gets
 // its 200 from this Settle, the console shows no error, and no request leaves the Settle under test.
 // Usage: node docs.mjs <base URL> <screenshot file>; prints a JSON summary; exits 1 on a failed check.
-import { chromium } from "playwright-core";
+import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
 
 const [base, shot] = process.argv.slice(2);
-const origin = new URL(base).origin;
-const browser = await chromium.launch({
-  executablePath: process.env.SETTLE_CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
-});
+const seen = await openPage(base);
+const { browser, page, errors } = seen;
 const failures = [];
-const outside = [];
-const errors = [];
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.on("request", (r) => {
-    const u = r.url();
-    if (!u.startsWith(origin + "/") && !u.startsWith("data:")) outside.push(u);
-  });
-  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("response", (r) => r.status() >= 400 && r.url() !== base + "/health" && errors.push(`${r.status()} ${r.url()}`));
-  page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(base + "/docs", { waitUntil: "load" });
   await page.waitForSelector(".opblock-tag-section", { timeout: 30000 });
 
@@ -51,11 +39,8 @@ try {
 
   // Usable at a phone's width: the tags still render without a horizontal scroll of the page.
   await page.setViewportSize({ width: 390, height: 844 });
-  const wide = await page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth + 1);
-  if (wide) failures.push("the page scrolls sideways at 390 px");
-
-  if (outside.length) failures.push(`requests left the server: ${outside.join(", ")}`);
-  if (errors.length) failures.push(`console errors: ${errors.join(" | ")}`);
+  if (await scrollsSideways(page)) failures.push("the page scrolls sideways at 390 px");
+  checkClean(seen, failures);
   console.log(JSON.stringify({ tags: shown, want, status, failures }));
 } finally {
   await browser.close();
