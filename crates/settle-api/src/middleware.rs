@@ -265,7 +265,8 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
     if let Some(m) = &merchant {
         req.extensions_mut().insert(crate::extract::KnownMerchant(m.clone()));
     }
-    let client = limiter.client(&req);
+    // A write's client address was worked out once already, for its audit scope.
+    let client = settle_app::audit::current().and_then(|s| s.client.clone()).unwrap_or_else(|| limiter.client(&req));
     let key = match merchant {
         Some(m) => format!("merchant:{m}"),
         None => format!("addr:{client}"),

@@ -151,9 +151,10 @@ pub(crate) async fn record_event(
     topic: &str,
     aggregate_id: &str,
     payload: &str,
+    parsed: Option<&serde_json::Value>,
 ) -> Result<(), StoreError> {
     let Some(scope) = current() else { return Ok(()) };
-    let (digest, changes) = event_changes(payload);
+    let (digest, changes) = event_changes(payload, parsed);
     insert(conn, &scope, Some(merchant_id), topic, aggregate_id, &digest, &changes).await
 }
 
@@ -161,7 +162,7 @@ pub(crate) async fn record_event(
 /// single-statement create on PostgreSQL); None outside a scope.
 pub(crate) fn event_values(merchant_id: &str, topic: &str, aggregate_id: &str, payload: &str) -> Option<Vec<sea_orm::Value>> {
     let scope = current()?;
-    let (digest, changes) = event_changes(payload);
+    let (digest, changes) = event_changes(payload, None);
     let actor = scope.actor();
     Some(vec![
         merchant_id.into(),
@@ -181,10 +182,14 @@ pub(crate) fn event_values(merchant_id: &str, topic: &str, aggregate_id: &str, p
 pub(crate) const COLUMNS: &str = "merchant_id, actor_type, actor_id, action, target_id, request_id, client_addr, digest, changes, created_at";
 
 /// An event's digest (of the event as queued) and the fields of its `data` an audit row keeps.
-fn event_changes(payload: &str) -> (String, String) {
-    let data = serde_json::from_str::<serde_json::Value>(payload).ok().and_then(|mut v| v.get_mut("data").map(serde_json::Value::take));
+/// `parsed` is the payload as a value when the caller has it; otherwise it is parsed here.
+fn event_changes(payload: &str, parsed: Option<&serde_json::Value>) -> (String, String) {
+    let owned = match parsed {
+        Some(_) => None,
+        None => serde_json::from_str::<serde_json::Value>(payload).ok(),
+    };
     let mut kept = serde_json::Map::new();
-    if let Some(serde_json::Value::Object(d)) = data {
+    if let Some(serde_json::Value::Object(d)) = parsed.or(owned.as_ref()).and_then(|v| v.get("data")) {
         for f in EVENT_FIELDS {
             if let Some(v) = d.get(f) {
                 kept.insert(f.to_owned(), v.clone());
@@ -253,17 +258,6 @@ pub async fn list(
 
 /// Deletes audit rows older than `before` (epoch ms), at most `batch`; returns how many.
 pub async fn purge_before(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
-    let ids: Vec<i64> = audit_log::Entity::find()
-        .select_only()
-        .column(audit_log::Column::Id)
-        .filter(audit_log::Column::CreatedAt.lt(before))
-        .order_by_asc(audit_log::Column::Id)
-        .limit(batch)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(audit_log::Entity::delete_many().filter(audit_log::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+    let oldest = audit_log::Entity::find().filter(audit_log::Column::CreatedAt.lt(before)).order_by_asc(audit_log::Column::Id);
+    crate::delete_batch(conn, oldest, audit_log::Column::Id, batch).await
 }

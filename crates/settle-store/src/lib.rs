@@ -29,9 +29,9 @@ pub mod merchants;
 pub mod migration;
 pub mod orders;
 pub mod outbox;
-pub mod schema;
 pub mod payments;
 pub mod relay;
+pub mod schema;
 pub mod shop;
 pub mod stats;
 pub mod voids;
@@ -45,4 +45,20 @@ pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBa
 pub fn now_ms() -> i64 {
     use std::time::{SystemTime, UNIX_EPOCH};
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Deletes one bounded batch of an entity's rows: those `select` finds (filtered and ordered by the caller), by their
+/// `id` column, at most `batch`; returns how many. The janitor's purges run it until it deletes less than a batch.
+pub(crate) async fn delete_batch<E: sea_orm::EntityTrait>(
+    conn: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    batch: u64,
+) -> Result<u64, StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let ids: Vec<i64> = select.select_only().column(id).limit(batch).into_tuple().all(conn).await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(E::delete_many().filter(id.is_in(ids)).exec(conn).await?.rows_affected)
 }

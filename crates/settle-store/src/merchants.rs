@@ -1,6 +1,6 @@
 //! Merchants and their API keys (stored as SHA-256 hashes).
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::{
     StoreError,
@@ -88,18 +88,7 @@ pub async fn soft_delete(conn: &impl ConnectionTrait, merchant_id: &str, now: i6
 
 /// Deletes keys revoked before `before` (their grace period is over), at most `batch`; returns how many.
 pub async fn purge_revoked_keys(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
-    let ids: Vec<i64> = api_key::Entity::find()
-        .select_only()
-        .column(api_key::Column::Id)
-        .filter(api_key::Column::RevokedAt.lt(before))
-        .limit(batch)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(api_key::Entity::delete_many().filter(api_key::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+    crate::delete_batch(conn, api_key::Entity::find().filter(api_key::Column::RevokedAt.lt(before)), api_key::Column::Id, batch).await
 }
 
 /// Sets a merchant's fee on chain payments (basis points).

@@ -23,7 +23,7 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     now: i64,
 ) -> Result<(), StoreError> {
-    enqueue_raw(conn, merchant_id, topic, aggregate_id, &payload.to_string(), now).await
+    insert(conn, merchant_id, topic, aggregate_id, &payload.to_string(), Some(payload), now).await
 }
 
 /// [`enqueue`] with the payload already written as JSON.
@@ -33,6 +33,19 @@ pub async fn enqueue_raw(
     topic: &str,
     aggregate_id: &str,
     payload: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    insert(conn, merchant_id, topic, aggregate_id, payload, None, now).await
+}
+
+/// Inserts the row and audits it; `parsed` is the payload as a value when the caller has it (not parsed again).
+async fn insert(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    topic: &str,
+    aggregate_id: &str,
+    payload: &str,
+    parsed: Option<&serde_json::Value>,
     now: i64,
 ) -> Result<(), StoreError> {
     let row = outbox::ActiveModel {
@@ -46,7 +59,7 @@ pub async fn enqueue_raw(
         ..Default::default()
     };
     outbox::Entity::insert(row).exec_without_returning(conn).await?;
-    crate::audit::record_event(conn, merchant_id, topic, aggregate_id, payload).await
+    crate::audit::record_event(conn, merchant_id, topic, aggregate_id, payload, parsed).await
 }
 
 /// The highest assigned seq, 0 when none.
@@ -173,19 +186,10 @@ pub async fn list_events(
 /// always kept, so seqs never start over. Returns how many were deleted.
 pub async fn purge_published_before(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
     let keep = max_seq(conn).await?;
-    let ids: Vec<i64> = outbox::Entity::find()
-        .select_only()
-        .column(outbox::Column::Id)
+    let oldest = outbox::Entity::find()
         .filter(outbox::Column::Seq.is_not_null())
         .filter(outbox::Column::Seq.lt(keep))
         .filter(outbox::Column::PublishedAt.lt(before))
-        .order_by_asc(outbox::Column::Seq)
-        .limit(batch)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    Ok(outbox::Entity::delete_many().filter(outbox::Column::Id.is_in(ids)).exec(conn).await?.rows_affected)
+        .order_by_asc(outbox::Column::Seq);
+    crate::delete_batch(conn, oldest, outbox::Column::Id, batch).await
 }

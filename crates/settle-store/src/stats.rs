@@ -138,21 +138,27 @@ static STATEMENTS: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMa
 /// Records one run of a statement (from the pool's metric callback).
 pub(crate) fn observe(sql: &str, secs: f64, slow: bool) {
     let Ok(mut all) = STATEMENTS.lock() else { return };
-    if !all.contains_key(sql) {
-        if all.len() >= MAX_STATEMENTS {
-            return;
-        }
-        all.insert(sql.to_owned(), Samples::default());
+    // One lookup for a statement seen before (every run after its first): this is on every statement's path.
+    if let Some(s) = all.get_mut(sql) {
+        s.add(secs, slow);
+    } else if all.len() < MAX_STATEMENTS {
+        let mut s = Samples::default();
+        s.add(secs, slow);
+        all.insert(sql.to_owned(), s);
     }
-    let Some(s) = all.get_mut(sql) else { return };
-    s.count += 1;
-    s.slow += u64::from(slow);
-    s.total_secs += secs;
-    if s.recent.len() < SAMPLES {
-        s.recent.push(secs as f32);
-    } else {
-        s.recent[s.next] = secs as f32;
-        s.next = (s.next + 1) % SAMPLES;
+}
+
+impl Samples {
+    fn add(&mut self, secs: f64, slow: bool) {
+        self.count += 1;
+        self.slow += u64::from(slow);
+        self.total_secs += secs;
+        if self.recent.len() < SAMPLES {
+            self.recent.push(secs as f32);
+        } else {
+            self.recent[self.next] = secs as f32;
+            self.next = (self.next + 1) % SAMPLES;
+        }
     }
 }
 
