@@ -51,6 +51,18 @@ pub struct Rpc {
     http: reqwest::Client,
     /// How long a failing URL is skipped.
     penalty: Duration,
+    /// The outage under way: set when a call found no URL answering, cleared by the next call any URL answers
+    /// (a node's error answer counts as an answer).
+    outage: std::sync::Mutex<Option<Outage>>,
+}
+
+/// Every endpoint of a chain failing, as the last call found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outage {
+    /// Epoch ms of the first failed call of this outage.
+    pub since_ms: i64,
+    /// What the last failed call saw (no URL in it: a provider's key may sit in one).
+    pub reason: String,
 }
 
 fn now_ms() -> i64 {
@@ -116,7 +128,22 @@ impl Rpc {
             endpoints: urls.iter().map(|u| Endpoint { url: u.clone(), down_until: AtomicI64::new(0) }).collect(),
             http,
             penalty: Duration::from_secs(30),
+            outage: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The outage under way, if the last call found no endpoint answering.
+    pub fn outage(&self) -> Option<Outage> {
+        self.outage.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn answered(&self, answered: bool, reason: &str) {
+        let mut o = self.outage.lock().unwrap_or_else(|p| p.into_inner());
+        match (answered, o.as_mut()) {
+            (true, _) => *o = None,
+            (false, Some(outage)) => outage.reason = reason.to_owned(),
+            (false, None) => *o = Some(Outage { since_ms: now_ms(), reason: reason.to_owned() }),
+        }
     }
 
     /// One JSON-RPC call with failover: up to three tries over the URLs that are not being skipped (all of
@@ -134,8 +161,14 @@ impl Rpc {
                 tokio::time::sleep(Duration::from_millis(100 * (1 << attempt))).await;
             }
             match self.once(ep, &body).await {
-                Ok(v) => return serde_json::from_value(v).map_err(|e| RpcError::Unavailable(format!("{method}: unreadable result: {e}"))),
-                Err(e @ RpcError::Node { .. }) => return Err(e),
+                Ok(v) => {
+                    self.answered(true, "");
+                    return serde_json::from_value(v).map_err(|e| RpcError::Unavailable(format!("{method}: unreadable result: {e}")));
+                }
+                Err(e @ RpcError::Node { .. }) => {
+                    self.answered(true, "");
+                    return Err(e);
+                }
                 Err(RpcError::Unavailable(e)) => {
                     tracing::debug!(method, error = %e, "RPC endpoint failed; trying another");
                     ep.down_until.store(now_ms() + self.penalty.as_millis() as i64, Ordering::Relaxed);
@@ -143,6 +176,7 @@ impl Rpc {
                 }
             }
         }
+        self.answered(false, &last);
         Err(RpcError::Unavailable(last))
     }
 

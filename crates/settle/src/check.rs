@@ -317,8 +317,9 @@ pub async fn run(cfg: &Config, long_transaction_secs: i64) -> anyhow::Result<Rep
     let outcome = async {
         settle_store::migration::up(&reference.db).await?;
         let expected = settle_store::schema::read(reference.db.pool()).await?;
-        let seed = seed_twice(&reference.db).await?;
-        let traces = workload(cfg, &reference.url).await?;
+        // Boxed, as `settle`'s commands are: a whole server nested in this future made it too deep to lay out.
+        let seed = Box::pin(seed_twice(&reference.db)).await?;
+        let traces = Box::pin(workload(cfg, &reference.url)).await?;
         anyhow::Ok((expected, seed, traces))
     }
     .await;
@@ -530,7 +531,7 @@ async fn workload(cfg: &Config, url: &str) -> anyhow::Result<Vec<settle_api::Req
     c.api.admin_token = Some(admin.clone().into());
     c.api.rate_limit = None;
     c.api.statement_sink = Some(sink.clone());
-    let app = crate::App::build(&c, crate::BuildOptions { migrate: false, demo: false, local_master_key: false }).await?;
+    let app = Box::pin(crate::App::build(&c, crate::BuildOptions { migrate: false, demo: false, local_master_key: false })).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {

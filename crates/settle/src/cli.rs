@@ -453,48 +453,70 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     // audits each request on its own.
     let scope = (!matches!(cli.command, Command::Serve { .. }))
         .then(|| settle_app::audit::Scope::new(None, None, settle_app::audit::Actor::new("cli", std::env::var("USER").ok())));
+    // Each command's future is boxed where it is dispatched: nested in one state machine, `serve` (startup, the
+    // server, every worker) and the other commands made a future too deep for the release build to lay out.
     settle_app::audit::carry(scope, command(cfg, cli.command, format)).await
 }
 
-/// Runs a command other than `pg-sim` and `completions`.
-async fn command(mut cfg: Config, command: Command, format: Option<Format>) -> anyhow::Result<()> {
+type CommandFuture = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>> + Send>>;
+
+/// Runs a command other than `pg-sim` and `completions`: each command's future behind its own box, so the type of
+/// the whole stays shallow however large one command grows.
+fn command(cfg: Config, command: Command, format: Option<Format>) -> CommandFuture {
     match command {
+        Command::Serve { demo, no_migrate } => Box::pin(serve(cfg, demo, no_migrate)),
+        Command::Chain { action } => Box::pin(async move { chain_command(&cfg, action, format).await }),
+        Command::Db { action: DbAction::Check { output, long_transaction_secs } } => {
+            Box::pin(async move { db_check(&cfg, output, long_transaction_secs, format).await })
+        }
+        other => Box::pin(other_command(cfg, other, format)),
+    }
+}
+
+/// `settle serve`: builds the app and serves until Ctrl-C or SIGTERM.
+async fn serve(mut cfg: Config, demo: bool, no_migrate: bool) -> anyhow::Result<()> {
+    // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
+    if demo && cfg.pg_url.is_none() {
+        cfg.app.card.simulator = true;
+    }
+    // --demo gives a newcomer a development chain: anvil on 127.0.0.1:8545 (see README), unless chains are
+    // configured.
+    if demo && cfg.chains.is_empty() {
+        cfg.chains.push(settle_app::chain::settings::dev_chain("http://127.0.0.1:8545"));
+    }
+    let app = Box::pin(App::build(&cfg, BuildOptions { migrate: !no_migrate, demo, local_master_key: demo })).await?;
+    let addr = app.local_addr();
+    tracing::info!(%addr, database = %crate::config::redact(&cfg.database_url), cache = if cfg.redis_url.is_some() { "redis" } else { "memory" }, "Settle listening");
+    println!("Settle listening on http://{addr} (docs: http://{addr}/docs)");
+    Box::pin(app.run_until_stopped(startup::shutdown_signal())).await
+}
+
+/// `settle db check`.
+async fn db_check(cfg: &Config, output: Option<std::path::PathBuf>, long_transaction_secs: i64, format: Option<Format>) -> anyhow::Result<()> {
+    let report = Box::pin(crate::check::run(cfg, long_transaction_secs)).await?;
+    let body = match format.unwrap_or(Format::Text) {
+        Format::Text => crate::check::text(&report),
+        Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
+        Format::Sarif => format!("{}\n", serde_json::to_string_pretty(&crate::check::sarif(&report))?),
+    };
+    match &output {
+        Some(path) => std::fs::write(path, body).map_err(|e| anyhow::anyhow!("--output {}: {e}", path.display()))?,
+        None => say(&body)?,
+    }
+    if report.errors() > 0 {
+        anyhow::bail!("db check: {} error-level finding(s)", report.errors());
+    }
+    Ok(())
+}
+
+/// The smaller commands (database, keys, backup, merchants).
+async fn other_command(cfg: Config, cmd: Command, format: Option<Format>) -> anyhow::Result<()> {
+    match cmd {
         Command::Completions { .. } | Command::Healthcheck { .. } => Ok(()),
         Command::Config { action: ConfigAction::Check } => emit(&cfg.effective(), format, Format::Text),
-        Command::Serve { demo, no_migrate } => {
-            // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
-            if demo && cfg.pg_url.is_none() {
-                cfg.app.card.simulator = true;
-            }
-            // --demo gives a newcomer a development chain: anvil on 127.0.0.1:8545 (see README), unless chains
-            // are configured.
-            if demo && cfg.chains.is_empty() {
-                cfg.chains.push(settle_app::chain::settings::dev_chain("http://127.0.0.1:8545"));
-            }
-            let app = App::build(&cfg, BuildOptions { migrate: !no_migrate, demo, local_master_key: demo }).await?;
-            let addr = app.local_addr();
-            tracing::info!(%addr, database = %crate::config::redact(&cfg.database_url), cache = if cfg.redis_url.is_some() { "redis" } else { "memory" }, "Settle listening");
-            println!("Settle listening on http://{addr} (docs: http://{addr}/docs)");
-            app.run_until_stopped(startup::shutdown_signal()).await
-        }
+        // Dispatched by `command` before it gets here; sent back there, never run twice.
+        c @ (Command::Serve { .. } | Command::Chain { .. } | Command::Db { action: DbAction::Check { .. } }) => command(cfg, c, format).await,
         Command::PgSim(_) => Ok(()),
-        Command::Chain { action } => chain_command(&cfg, action, format).await,
-        Command::Db { action: DbAction::Check { output, long_transaction_secs } } => {
-            let report = crate::check::run(&cfg, long_transaction_secs).await?;
-            let body = match format.unwrap_or(Format::Text) {
-                Format::Text => crate::check::text(&report),
-                Format::Json => format!("{}\n", serde_json::to_string_pretty(&report)?),
-                Format::Sarif => format!("{}\n", serde_json::to_string_pretty(&crate::check::sarif(&report))?),
-            };
-            match &output {
-                Some(path) => std::fs::write(path, body).map_err(|e| anyhow::anyhow!("--output {}: {e}", path.display()))?,
-                None => say(&body)?,
-            }
-            if report.errors() > 0 {
-                anyhow::bail!("db check: {} error-level finding(s)", report.errors());
-            }
-            Ok(())
-        }
         Command::Db { action: DbAction::Stats { server: Some(server) } } => {
             use secrecy::ExposeSecret;
             let Some(token) = &cfg.api.admin_token else { return Err(usage("--server needs SETTLE_ADMIN_TOKEN (the server's admin token)")) };

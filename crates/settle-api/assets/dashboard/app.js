@@ -384,7 +384,7 @@ async function healthPage(view) {
         card("Cache", [["Status", status(health.cache?.status)]]),
         card("Card gateway", [["Mode", health.gateway?.mode || "—"], ["Circuit", status(health.gateway?.circuit || "—")]]),
         card("Outbox", [["Oldest unpublished", m.outboxAge === null ? "—" : `${m.outboxAge.toFixed(1)} s`]]),
-        ...(health.chains || []).map((c) => card(`Chain ${c.chainId}`, [["Head", c.head ?? "—"], ["Watcher lag", `${c.watcherLagBlocks ?? "—"} blocks`], ["Relayer", short(c.relayer)], ["Relayer balance", `${c.relayerBalanceWei ?? "—"} wei`]])),
+        ...(health.chains || []).map((c) => card(`Chain ${c.chainId}`, [["Status", status(c.status || "—")], ...(c.reason ? [["Reason", c.reason]] : []), ["Head", c.head ?? "—"], ["Watcher lag", `${c.watcherLagBlocks ?? "—"} blocks`], ["Relayer", short(c.relayer)], ["Relayer balance", `${c.relayerBalanceWei ?? "—"} wei`]])),
       );
       const rps = [];
       const p95 = [];

@@ -11,7 +11,8 @@ use crate::AppState;
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    /// ok or unavailable.
+    /// ok; degraded (Settle serves, but a part is impaired: a chain whose RPC endpoints all fail, or Redis
+    /// unreachable; the part says why); unavailable (the database does not answer: 503).
     pub status: &'static str,
     pub database: DatabaseHealth,
     pub cache: CacheHealthView,
@@ -29,6 +30,15 @@ pub struct Health {
 #[serde(rename_all = "camelCase")]
 pub struct ChainHealth {
     pub chain_id: u64,
+    /// ok, or degraded: the last call found none of the chain's RPC endpoints answering (chain payments wait;
+    /// the other rails go on).
+    pub status: &'static str,
+    /// Why the chain is degraded, as the last failed call saw it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Since when (RFC 3339) no endpoint has answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<String>,
     /// The chain's head block (null until the watcher reached the node).
     pub head: Option<u64>,
     /// The last block the watcher read.
@@ -71,7 +81,8 @@ pub struct Probe {
     pub status: &'static str,
 }
 
-/// Database and cache state. 503 when the database does not answer.
+/// Database, cache, gateway and chain state. 503 when the database does not answer; `degraded` (200) when a chain's
+/// endpoints or Redis do not.
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
     let started = Instant::now();
@@ -79,8 +90,32 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
     let latency = started.elapsed();
     metrics::histogram!("settle_db_ping_seconds").record(latency.as_secs_f64());
     let cache = st.ctx.cache.health().await;
+    let chains: Vec<ChainHealth> = st
+        .ctx
+        .chains
+        .0
+        .iter()
+        .map(|c| {
+            let o = c.observed();
+            let outage = c.rpc.outage();
+            ChainHealth {
+                chain_id: c.chain_id,
+                status: if outage.is_some() { "degraded" } else { "ok" },
+                reason: outage.as_ref().map(|o| format!("no RPC endpoint answers: {}", o.reason)),
+                unreachable_since: outage.as_ref().map(|o| settle_app::payments::rfc3339(o.since_ms)),
+                head: o.head,
+                watcher_cursor: o.cursor,
+                watcher_lag_blocks: o.head.zip(o.cursor).map(|(h, c)| h.saturating_sub(c)),
+                relayer: c.relayer.address().to_checksum(None),
+                relayer_balance_wei: o.relayer_balance_wei.map(|w| w.to_string()),
+                low_balance: o.relayer_balance_wei.is_some_and(|w| w < c.low_balance_wei),
+                pending_relays: o.pending_relays,
+            }
+        })
+        .collect();
+    let degraded = chains.iter().any(|c| c.status != "ok") || cache.as_str() == "degraded";
     let body = Health {
-        status: if db_ok { "ok" } else { "unavailable" },
+        status: if !db_ok { "unavailable" } else if degraded { "degraded" } else { "ok" },
         database: DatabaseHealth { status: if db_ok { "ok" } else { "unavailable" }, latency_ms: latency.as_millis() as u64 },
         cache: CacheHealthView { status: cache.as_str() },
         read_only: st.ctx.read_only(),
@@ -92,25 +127,7 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
             },
             circuit: st.ctx.pg.as_ref().map(|pg| pg.circuit_state().as_str()),
         },
-        chains: st
-            .ctx
-            .chains
-            .0
-            .iter()
-            .map(|c| {
-                let o = c.observed();
-                ChainHealth {
-                    chain_id: c.chain_id,
-                    head: o.head,
-                    watcher_cursor: o.cursor,
-                    watcher_lag_blocks: o.head.zip(o.cursor).map(|(h, c)| h.saturating_sub(c)),
-                    relayer: c.relayer.address().to_checksum(None),
-                    relayer_balance_wei: o.relayer_balance_wei.map(|w| w.to_string()),
-                    low_balance: o.relayer_balance_wei.is_some_and(|w| w < c.low_balance_wei),
-                    pending_relays: o.pending_relays,
-                }
-            })
-            .collect(),
+        chains,
     };
     (if db_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -70,14 +70,16 @@ impl Watcher {
 
     /// One step (see the module docs).
     pub async fn run_once(&self) -> Result<Outcome, WatchError> {
-        if !self.lease.hold(settle_store::now_ms()).await? {
-            return Ok(Outcome::Idle);
-        }
+        // The head is read on every instance, lease or not: it is how each instance's /health knows whether the
+        // chain's endpoints answer (one eth_blockNumber per poll).
         let id = self.chain.chain_id as i64;
         let rpc = &self.chain.rpc;
         let head = rpc.block_number().await.map_err(|e| self.rpc_err(e))?;
         metrics::gauge!("settle_chain_head", "chain" => id.to_string()).set(head as f64);
         self.chain.observe(|st| st.head = Some(head));
+        if !self.lease.hold(settle_store::now_ms()).await? {
+            return Ok(Outcome::Idle);
+        }
         let from = match store::cursor(&self.ctx.db, id).await? {
             Some(c) => {
                 let canonical = rpc.block(Some(c.block_number as u64)).await.map_err(|e| self.rpc_err(e))?;

@@ -1364,3 +1364,52 @@ async fn the_watcher_and_the_relayer_remember_a_block_at_once(v: crate::helpers:
     assert_eq!(kept.iter().map(|(n, _)| *n).collect::<Vec<_>>(), (0..20).rev().collect::<Vec<_>>());
     std::sync::Arc::into_inner(app).unwrap().finish().await;
 }
+
+/// A chain whose RPC endpoints all stop answering is `degraded` in /health, with the reason, while the instance
+/// stays ready and the card rail goes on; once an endpoint answers again the chain is `ok`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chain_whose_nodes_all_fail_is_degraded_in_health_and_the_card_rail_goes_on() {
+    use crate::helpers::*;
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let upstream: std::net::SocketAddr = anvil.url.trim_start_matches("http://").parse().unwrap();
+    let proxy = Proxy::start(upstream).await;
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    let mut spec = settle_app::chain::settings::dev_chain(&format!("http://{}", proxy.addr));
+    spec.rpc_urls.insert(0, "http://127.0.0.1:9".into());
+    spec.poll_ms = Some(100);
+    setup.chains = vec![spec];
+    let app = TestApp::spawn_with(setup).await.unwrap();
+    // One endpoint answers (the other never does): the chain is ok and its head known.
+    wait_for("the chain ok with a head", Duration::from_secs(30), || async {
+        let h = health_of(&app).await;
+        h["status"] == "ok" && h["chains"][0]["status"] == "ok" && h["chains"][0]["head"].is_u64()
+    })
+    .await;
+    proxy.cut();
+    wait_for("the chain degraded", Duration::from_secs(60), || async { health_of(&app).await["chains"][0]["status"] == "degraded" }).await;
+    let h = app.request(reqwest::Method::GET, "/health", None, None, &[]).await;
+    assert_eq!(h.status, 200, "{}", h.text);
+    assert_eq!(h.body["status"], "degraded", "{}", h.text);
+    let reason = h.body["chains"][0]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with("no RPC endpoint answers"), "{}", h.text);
+    assert!(!reason.contains("127.0.0.1"), "no endpoint URL in the reason: {reason}");
+    assert!(h.body["chains"][0]["unreachableSince"].as_str().is_some_and(|t| t.ends_with('Z')), "{}", h.text);
+    assert_eq!(app.request(reqwest::Method::GET, "/health/ready", None, None, &[]).await.status, 200, "still ready");
+    // The card rail goes on meanwhile.
+    let card = app.create_card_payment("card-while-chain-down", 1000).await;
+    let r = app.pay(&card, "SAMSUNG", crate::card::CARD, Some("chain-down-card")).await;
+    assert!(r.status == 200 || r.status == 202, "{}", r.text);
+    let fin = app.wait_final(std::slice::from_ref(&card), Duration::from_secs(60)).await;
+    assert!(fin[0] == "COMPLETED" || fin[0] == "FAILED", "the card payment reached a final state: {fin:?}");
+    proxy.restore();
+    wait_for("the chain ok again", Duration::from_secs(60), || async {
+        let h = health_of(&app).await;
+        h["status"] == "ok" && h["chains"][0]["status"] == "ok" && h["chains"][0].get("reason").is_none()
+    })
+    .await;
+    app.finish().await;
+}
+
+async fn health_of(app: &crate::helpers::TestApp) -> serde_json::Value {
+    app.request(reqwest::Method::GET, "/health", None, None, &[]).await.body
+}
