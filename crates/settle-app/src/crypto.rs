@@ -11,7 +11,11 @@ use base64::{Engine, engine::general_purpose::STANDARD as B64};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use sha2::{Digest, Sha256};
 
-const PREFIX: &str = "enc:v1:";
+/// Sealed before values were bound to their row: the additional data is the key id alone (opened, never made).
+const PREFIX_V1: &str = "enc:v1:";
+/// Sealed for one row: the additional data is the key id and the row's context (a webhook endpoint's id), so a
+/// sealed value copied into another row does not open there.
+const PREFIX: &str = "enc:v2:";
 
 /// Why a sealed value does not open.
 #[derive(Debug, thiserror::Error)]
@@ -69,22 +73,27 @@ impl Keyring {
         &self.keys[0].id
     }
 
-    /// Seals `plain` under the current key.
-    pub fn seal(&self, plain: &str) -> String {
+    /// Seals `plain` under the current key, bound to `context` (the id of the row it is stored in).
+    pub fn seal(&self, plain: &str, context: &str) -> String {
         let k = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
         let mut buf = plain.as_bytes().to_vec();
         // Sealing with a valid key and a fresh nonce cannot fail for inputs this small.
-        let _ = k.key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(k.id.as_bytes()), &mut buf);
+        let _ = k.key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(bound(&k.id, context)), &mut buf);
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
         format!("{PREFIX}{}:{}", k.id, B64.encode(out))
     }
 
-    /// Opens a stored value (one without the prefix is returned as is).
-    pub fn open(&self, stored: &str) -> Result<String, CryptoError> {
-        let Some(rest) = stored.strip_prefix(PREFIX) else { return Ok(stored.to_owned()) };
+    /// Opens a stored value sealed for `context` (one without the prefix is returned as is; one sealed before
+    /// values were bound to their row opens without it).
+    pub fn open(&self, stored: &str, context: &str) -> Result<String, CryptoError> {
+        let (rest, bound_to) = match (stored.strip_prefix(PREFIX), stored.strip_prefix(PREFIX_V1)) {
+            (Some(rest), _) => (rest, Some(context)),
+            (None, Some(rest)) => (rest, None),
+            (None, None) => return Ok(stored.to_owned()),
+        };
         let (id, data) = rest.split_once(':').ok_or(CryptoError::Damaged)?;
         let k = self.keys.iter().find(|k| k.id == id).ok_or_else(|| CryptoError::UnknownKey(id.to_owned()))?;
         let raw = B64.decode(data).map_err(|_| CryptoError::Damaged)?;
@@ -94,33 +103,43 @@ impl Keyring {
         let (nonce, sealed) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Damaged)?;
         let mut buf = sealed.to_vec();
-        let plain = k.key.open_in_place(nonce, Aad::from(k.id.as_bytes()), &mut buf).map_err(|_| CryptoError::Damaged)?;
+        let aad = match bound_to {
+            Some(c) => bound(&k.id, c),
+            None => k.id.as_bytes().to_vec(),
+        };
+        let plain = k.key.open_in_place(nonce, Aad::from(aad), &mut buf).map_err(|_| CryptoError::Damaged)?;
         String::from_utf8(plain.to_vec()).map_err(|_| CryptoError::Damaged)
     }
 
-    /// Whether `stored` is sealed under the current key already.
+    /// Whether `stored` is sealed under the current key already (and bound to its row: a value sealed before that is sealed again).
     pub fn is_current(&self, stored: &str) -> bool {
         stored.strip_prefix(PREFIX).and_then(|r| r.split_once(':')).is_some_and(|(id, _)| id == self.current_id())
     }
 }
 
-/// Whether a stored value is sealed (under any key).
-pub fn is_sealed(stored: &str) -> bool {
-    stored.starts_with(PREFIX)
+/// The additional data of a value sealed under key `id` for `context`.
+fn bound(id: &str, context: &str) -> Vec<u8> {
+    format!("{id}|{context}").into_bytes()
 }
 
-/// Opens a stored value with the keyring, if there is one; without one, a sealed value cannot be read.
-pub fn open(keys: Option<&Keyring>, stored: &str) -> Result<String, CryptoError> {
+/// Whether a stored value is sealed (under any key).
+pub fn is_sealed(stored: &str) -> bool {
+    stored.starts_with(PREFIX) || stored.starts_with(PREFIX_V1)
+}
+
+/// Opens a stored value sealed for `context` with the keyring, if there is one; without one, a sealed value cannot
+/// be read.
+pub fn open(keys: Option<&Keyring>, stored: &str, context: &str) -> Result<String, CryptoError> {
     match keys {
-        Some(k) => k.open(stored),
+        Some(k) => k.open(stored, context),
         None if is_sealed(stored) => Err(CryptoError::UnknownKey(stored.split(':').nth(2).unwrap_or_default().to_owned())),
         None => Ok(stored.to_owned()),
     }
 }
 
-/// Seals a value when there is a keyring; without one it is stored as is.
-pub fn seal(keys: Option<&Keyring>, plain: &str) -> String {
-    keys.map_or_else(|| plain.to_owned(), |k| k.seal(plain))
+/// Seals a value for `context` when there is a keyring; without one it is stored as is.
+pub fn seal(keys: Option<&Keyring>, plain: &str, context: &str) -> String {
+    keys.map_or_else(|| plain.to_owned(), |k| k.seal(plain, context))
 }
 
 #[cfg(test)]
@@ -131,28 +150,46 @@ mod tests {
     fn seals_opens_and_refuses_what_it_should() {
         let (a, b) = (Keyring::generate(), Keyring::generate());
         let one = Keyring::parse(&a).unwrap();
-        let sealed = one.seal("whsec_secret");
-        assert!(sealed.starts_with(&format!("enc:v1:{}:", one.current_id())), "{sealed}");
+        let sealed = one.seal("whsec_secret", "we_1");
+        assert!(sealed.starts_with(&format!("enc:v2:{}:", one.current_id())), "{sealed}");
         assert!(!sealed.contains("whsec_secret"));
-        assert_ne!(one.seal("whsec_secret"), sealed, "a fresh nonce each time");
-        assert_eq!(one.open(&sealed).unwrap(), "whsec_secret");
-        assert_eq!(one.open("whsec_plain").unwrap(), "whsec_plain", "a value stored before encryption reads as is");
+        assert_ne!(one.seal("whsec_secret", "we_1"), sealed, "a fresh nonce each time");
+        assert_eq!(one.open(&sealed, "we_1").unwrap(), "whsec_secret");
+        assert_eq!(one.open("whsec_plain", "we_1").unwrap(), "whsec_plain", "a value stored before encryption reads as is");
+        // Bound to its row: copied into another, it does not open.
+        assert!(matches!(one.open(&sealed, "we_2"), Err(CryptoError::Damaged)));
         // A new key first: it seals, and the old one still opens what it sealed.
         let both = Keyring::parse(&format!("{b},{a}")).unwrap();
-        assert_eq!(both.open(&sealed).unwrap(), "whsec_secret");
-        assert!(!both.is_current(&sealed) && both.is_current(&both.seal("x")));
+        assert_eq!(both.open(&sealed, "we_1").unwrap(), "whsec_secret");
+        assert!(!both.is_current(&sealed) && both.is_current(&both.seal("x", "we_1")));
         // Only the new key: the old value names a key it does not hold.
         let new_only = Keyring::parse(&b).unwrap();
-        assert!(matches!(new_only.open(&sealed), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(new_only.open(&sealed, "we_1"), Err(CryptoError::UnknownKey(_))));
         // Tampering is detected.
         let mut bytes = sealed.clone().into_bytes();
         let last = bytes.len() - 3;
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
-        assert!(one.open(&String::from_utf8(bytes).unwrap()).is_err());
+        assert!(one.open(&String::from_utf8(bytes).unwrap(), "we_1").is_err());
         for bad in ["", "AAAA", "not base64!", &B64.encode([0u8; 16])] {
             assert!(Keyring::parse(bad).is_err(), "{bad:?}");
         }
-        assert!(open(None, &sealed).is_err());
-        assert_eq!(seal(None, "x"), "x");
+        assert!(open(None, &sealed, "we_1").is_err());
+        assert_eq!(seal(None, "x", "we_1"), "x");
+    }
+
+    #[test]
+    fn a_value_sealed_before_row_binding_still_opens_and_is_not_current() {
+        let one = Keyring::parse(&Keyring::generate()).unwrap();
+        // As the previous format sealed it: the key id alone as additional data.
+        let k = &one.keys[0];
+        let nonce = [7u8; NONCE_LEN];
+        let mut buf = b"whsec_old".to_vec();
+        k.key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(k.id.as_bytes()), &mut buf).unwrap();
+        let mut raw = nonce.to_vec();
+        raw.extend_from_slice(&buf);
+        let v1 = format!("enc:v1:{}:{}", k.id, B64.encode(raw));
+        assert_eq!(one.open(&v1, "we_any").unwrap(), "whsec_old");
+        assert!(!one.is_current(&v1), "settle keys rotate binds it to its row");
+        assert!(is_sealed(&v1));
     }
 }

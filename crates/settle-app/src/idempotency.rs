@@ -6,8 +6,14 @@
 //! with another request, 422; still running after the wait, 409. The work writes its response with
 //! [`Claim::complete_in`] inside its business transaction, and only while the claim is still its owner's, so
 //! the change and its record commit together and a claim taken over after it stalled can never be completed
-//! by its first owner. A failure, or a request dropped midway (client gone, timeout), releases the claim so a
-//! retry runs afresh at once rather than after `idempotency_stale`.
+//! by its first owner. Work whose answer comes after its commit (an order, then its card charge) binds the key
+//! to what it made with [`Claim::bind_in`] in that commit instead, and completes later.
+//!
+//! A failure, or a request dropped midway (client gone, timeout), releases the claim: one that changed nothing
+//! goes, so a retry runs afresh at once rather than after `idempotency_stale`; a bound one is handed to the next
+//! request with the key at once (after `idempotency_stale` when its process died), which finds
+//! [`Claim::resumes`] set and answers from that resource instead of making another: an order retried after its
+//! answer could not be recorded is the same order, charged once.
 
 use std::{
     future::Future,
@@ -42,6 +48,8 @@ impl IdemKey {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppError::invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"));
         }
+        // No body is the empty object, as the routes read it.
+        let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
         let canonical = serde_json::from_slice::<serde_json::Value>(body).map(|v| v.to_string().into_bytes()).unwrap_or_else(|_| body.to_vec());
         let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
         h.update(method.as_bytes());
@@ -122,6 +130,8 @@ struct Held {
     merchant_id: String,
     key: String,
     owner: String,
+    /// What an earlier holder of the key bound it to: this request answers from it.
+    resumes: Option<String>,
     /// The response committed, or the claim released: nothing is left to give back.
     settled: AtomicBool,
 }
@@ -138,6 +148,20 @@ impl Claim {
     pub async fn complete_in(&self, conn: &impl ConnectionTrait, reply: &Reply) -> Result<(), AppError> {
         let Some(h) = &self.0 else { return Ok(()) };
         if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.outcome.code(), &reply.body).await? { Ok(()) } else { Err(self.lost()) }
+    }
+
+    /// Binds the key to `resource` (`order:ord_…`), what the request made, inside the business transaction that
+    /// made it; a retry then answers from it whatever happens after the commit. When the claim is no longer this
+    /// request's, 409 `idempotency_in_flight` and the caller's transaction must roll back.
+    pub async fn bind_in(&self, conn: &impl ConnectionTrait, resource: &str) -> Result<(), AppError> {
+        let Some(h) = &self.0 else { return Ok(()) };
+        if store::bind(conn, &h.merchant_id, &h.key, &h.owner, resource).await? { Ok(()) } else { Err(self.lost()) }
+    }
+
+    /// The resource an earlier request with this key bound and did not answer for (it failed, or its process
+    /// died, after its commit): answer from it, never make another.
+    pub fn resumes(&self) -> Option<&str> {
+        self.0.as_ref().and_then(|h| h.resumes.as_deref())
     }
 
     /// What the store needs to complete the record with `reply` in a write of its own making (None without a key);
@@ -200,6 +224,7 @@ impl Drop for Held {
             merchant_id: std::mem::take(&mut self.merchant_id),
             key: std::mem::take(&mut self.key),
             owner: std::mem::take(&mut self.owner),
+            resumes: None,
             settled: AtomicBool::new(true),
         };
         rt.spawn(async move { h.release().await });
@@ -250,12 +275,16 @@ pub async fn start(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Re
                 )
                 .await?;
                 match claim {
-                    store::Claim::Claimed => {
+                    store::Claim::Claimed { resource } => {
+                        if resource.is_some() {
+                            metrics::counter!("settle_idempotency_resumed_total").increment(1);
+                        }
                         return Ok(Start::Run(Claim(Some(Arc::new(Held {
                             db: ctx.db.clone(),
                             merchant_id: merchant_id.to_owned(),
                             key: k.key,
                             owner,
+                            resumes: resource,
                             settled: AtomicBool::new(false),
                         })))));
                     }

@@ -257,12 +257,46 @@ async fn place_and_charge(ctx: &Context, merchant_id: &str, input: OrderInput, c
     if input.items.is_empty() {
         return Err(AppError::invalid("items", "items must list at least one item"));
     }
-    if input.pattern.unwrap_or(ctx.settings.saga_pattern) == Pattern::Choreography {
-        return choreographed(ctx, merchant_id, input, claim).await;
+    // The key was bound to an order by a request that failed, or died, after placing it: that order is the
+    // answer (its card charged at most once), never a second order.
+    if let Some(order_id) = claim.resumes().and_then(|r| r.strip_prefix(ORDER_RESOURCE)) {
+        return resume(ctx, merchant_id, order_id, input.card, claim).await;
     }
-    let order = crate::retrying(|| place_in_txn(ctx, merchant_id, &input)).await?;
+    if input.pattern.unwrap_or(ctx.settings.saga_pattern) == Pattern::Choreography {
+        let order = crate::retrying(|| choreography::start(ctx, merchant_id, &input, claim)).await?;
+        return choreographed(ctx, merchant_id, &order, input.card, claim).await;
+    }
+    let order = crate::retrying(|| place_in_txn(ctx, merchant_id, &input, claim)).await?;
+    orchestrated(ctx, merchant_id, &order, input.card, claim).await
+}
+
+/// What an order's Idempotency-Key is bound to: `order:` and the order id.
+pub(crate) const ORDER_RESOURCE: &str = "order:";
+
+/// Answers a retried `POST /orders` from the order its key was bound to: the saga goes on from where it stands
+/// (the card is charged only if its payment is still PENDING, and a charge moves it to PROCESSING before it calls
+/// the gateway, so a card is never charged twice).
+async fn resume(ctx: &Context, merchant_id: &str, order_id: &str, card: Option<CardInput>, claim: &Claim) -> Result<Reply, AppError> {
+    let order = store::find_order(&ctx.db, merchant_id, order_id).await?.ok_or(AppError::NotFound("order"))?;
+    let saga = store::find_saga(&ctx.db, Some(merchant_id), &order.saga_id).await?.ok_or(AppError::NotFound("saga"))?;
+    let pending = match &order.payment_id {
+        Some(p) => payments_store::find(&ctx.db, merchant_id, p).await?.is_some_and(|p| p.status == PaymentStatus::Pending),
+        None => false,
+    };
+    tracing::info!(order_id, saga = %order.saga_id, charge = pending && card.is_some(), "a retried order answers from the order its Idempotency-Key made");
+    let card = card.filter(|_| pending && !saga.status.is_ended());
+    if saga.pattern == CHOREOGRAPHY {
+        choreographed(ctx, merchant_id, &order, card, claim).await
+    } else {
+        orchestrated(ctx, merchant_id, &order, card, claim).await
+    }
+}
+
+/// After an orchestrated order is placed: charges its card (when it has a remainder and a card), ends the saga if
+/// the payment is decided, and answers.
+async fn orchestrated(ctx: &Context, merchant_id: &str, order: &OrderRow, card: Option<CardInput>, claim: &Claim) -> Result<Reply, AppError> {
     if let Some(payment_id) = &order.payment_id
-        && let Some(card) = input.card
+        && let Some(card) = card
     {
         match crate::card::charge::charge(ctx, merchant_id, payment_id, card, None).await {
             Ok(_) => {}
@@ -313,13 +347,13 @@ fn nothing_charged(e: &AppError) -> bool {
 /// `POST /orders` by choreography: the request starts the saga, waits for the handlers to create the payment,
 /// charges the card it holds (the card number is never stored), and waits for the saga to end (or for the
 /// payment to wait on a card or on an unknown outcome). A refusal is answered as orchestration answers it.
-async fn choreographed(ctx: &Context, merchant_id: &str, input: OrderInput, claim: &Claim) -> Result<Reply, AppError> {
-    let order = crate::retrying(|| choreography::start(ctx, merchant_id, &input)).await?;
+async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card: Option<CardInput>, claim: &Claim) -> Result<Reply, AppError> {
     let saga_id = order.saga_id.as_str();
     let ended = |s: &SagaRow| s.status.is_ended();
-    let (s, o, _) = wait_saga(ctx, merchant_id, saga_id, |s, o, _| ended(s) || o.payment_id.is_some()).await?;
+    let (s, o, p) = wait_saga(ctx, merchant_id, saga_id, |s, o, _| ended(s) || o.payment_id.is_some()).await?;
     if s.status == IN_PROGRESS
-        && let (Some(payment_id), Some(card)) = (&o.payment_id, input.card)
+        && p == Some(PaymentStatus::Pending)
+        && let (Some(payment_id), Some(card)) = (&o.payment_id, card)
     {
         match crate::card::charge::charge(ctx, merchant_id, payment_id, card, None).await {
             Ok(_) => {}
@@ -567,7 +601,7 @@ pub(crate) async fn return_stock(conn: &impl ConnectionTrait, o: &OrderRow, now:
 /// The local transaction of orchestration: every check and change of the purchase, or none. The hot rows
 /// (an item's stock, wanted by every buyer at once) are taken last, so their locks are held only until the
 /// commit that follows. An order with nothing left to pay is completed in the same transaction.
-async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput) -> Result<OrderRow, AppError> {
+async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput, claim: &Claim) -> Result<OrderRow, AppError> {
     let now = settle_store::now_ms();
     let txn = settle_store::begin(&ctx.db).await?;
     let user = check_user(&txn, merchant_id, &input.user_id).await?;
@@ -599,6 +633,7 @@ async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput) -> R
     };
     let (status, step) = if paid == 0 { (COMPLETED, SagaStep::Done) } else { (IN_PROGRESS, SagaStep::Payment) };
     store::insert_order(&txn, merchant_id, &new, status, step, now).await?;
+    claim.bind_in(&txn, &format!("{ORDER_RESOURCE}{order_id}")).await?;
     let mut steps = STEPS.to_vec();
     if paid == 0 {
         steps.push(SagaStep::ChargeCard);

@@ -34,6 +34,7 @@ use sha2::Sha256;
 use crate::{
     AppError, Context,
     crypto::{self, CryptoError, Keyring},
+    idempotency::{self, Claim, IdemKey, Reply},
     payments::rfc3339,
     worker::Outcome,
 };
@@ -114,10 +115,10 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
 /// The `webhook-signature` header of an endpoint: the current secret's signature, and during a rotation's
 /// overlap the previous secret's too, space-separated. The secrets are opened with the master keys.
 fn signatures(keys: Option<&Keyring>, ep: &store::EndpointRow, id: &str, timestamp: i64, body: &str, now_ms: i64) -> Result<String, CryptoError> {
-    let mut out: Vec<String> = sign(&crypto::open(keys, &ep.secret)?, id, timestamp, body).into_iter().collect();
+    let mut out: Vec<String> = sign(&crypto::open(keys, &ep.secret, &ep.endpoint_id)?, id, timestamp, body).into_iter().collect();
     if let (Some(prev), Some(until)) = (&ep.previous_secret, ep.previous_secret_until)
         && until > now_ms
-        && let Some(s) = sign(&crypto::open(keys, prev)?, id, timestamp, body)
+        && let Some(s) = sign(&crypto::open(keys, prev, &ep.endpoint_id)?, id, timestamp, body)
     {
         out.push(s);
     }
@@ -427,13 +428,49 @@ fn check_endpoint_id(id: &str) -> Result<(), AppError> {
 }
 
 /// Registers an endpoint; its secret is in the answer and nowhere else.
+/// What an endpoint's create or rotation records for its Idempotency-Key: the endpoint's id, never its secret. The
+/// answer, a replay's too, is read from the endpoint (its current secret opened from its sealed column).
+fn endpoint_reply(outcome: idempotency::Outcome, endpoint_id: &str) -> Reply {
+    Reply { outcome, body: serde_json::json!({ "endpointId": endpoint_id }).to_string(), replayed: false }
+}
+
+/// The endpoint a recorded reply names, with its current secret.
+async fn endpoint_with_secret(ctx: &Context, merchant_id: &str, reply: &Reply) -> Result<EndpointWithSecret, AppError> {
+    let id = serde_json::from_str::<serde_json::Value>(&reply.body)
+        .ok()
+        .and_then(|v| v["endpointId"].as_str().map(str::to_owned))
+        .ok_or_else(|| AppError::InvalidState("this Idempotency-Key's stored response is unreadable; use a new key".into()))?;
+    let row = store::endpoint(&ctx.db, merchant_id, &id).await?.ok_or(AppError::NotFound("webhook endpoint"))?;
+    let secret = crypto::open(ctx.settings.keyring.as_deref(), &row.secret, &row.endpoint_id).map_err(AppError::internal)?;
+    Ok(EndpointWithSecret { endpoint: EndpointView::of(&row, settle_store::now_ms()), secret })
+}
+
+/// `POST /webhook-endpoints`. With an Idempotency-Key, a retry answers the endpoint the first request made (with
+/// its current secret) and never makes a second one.
 pub async fn create_endpoint(
     ctx: &Context,
     merchant_id: &str,
     url: &str,
     events: &[String],
     description: Option<&str>,
-) -> Result<EndpointWithSecret, AppError> {
+    key: Option<IdemKey>,
+) -> Result<(EndpointWithSecret, bool), AppError> {
+    let reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let id = create_endpoint_in(ctx, merchant_id, url, events, description, &claim).await?;
+        Ok(endpoint_reply(idempotency::Outcome::Created, &id))
+    })
+    .await?;
+    Ok((endpoint_with_secret(ctx, merchant_id, &reply).await?, reply.replayed))
+}
+
+async fn create_endpoint_in(
+    ctx: &Context,
+    merchant_id: &str,
+    url: &str,
+    events: &[String],
+    description: Option<&str>,
+    claim: &Claim,
+) -> Result<String, AppError> {
     let url = check_url(&ctx.settings.webhooks.allow_hosts, url).await?;
     let events = parse_patterns("events", events)?;
     let description = check_description(description)?;
@@ -444,7 +481,7 @@ pub async fn create_endpoint(
     let secret = new_secret();
     let now = settle_store::now_ms();
     let events = serde_json::to_string(&events).unwrap_or_default();
-    let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret);
+    let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret, &id);
     let txn = settle_store::begin(&ctx.db).await?;
     let row = store::create_endpoint(
         &txn,
@@ -454,9 +491,12 @@ pub async fn create_endpoint(
     .await?;
     let changes = serde_json::json!({"url": url, "events": events, "description": description});
     audit::record(&txn, Some(merchant_id), "webhook_endpoint.created", &id, &changes).await?;
+    claim.complete_in(&txn, &endpoint_reply(idempotency::Outcome::Created, &row.endpoint_id)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    claim.committed();
+    drop(secret);
     tracing::info!(merchant_id, endpoint_id = %id, "webhook endpoint created");
-    Ok(EndpointWithSecret { endpoint: EndpointView::of(&row, now), secret })
+    Ok(id)
 }
 
 pub async fn list_endpoints(ctx: &Context, merchant_id: &str) -> Result<EndpointList, AppError> {
@@ -518,56 +558,93 @@ pub async fn delete_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str
 }
 
 /// Replaces an endpoint's secret; the previous one signs alongside it for [`WebhookSettings::rotation_overlap`].
-pub async fn rotate_secret(ctx: &Context, merchant_id: &str, endpoint_id: &str) -> Result<EndpointWithSecret, AppError> {
+/// `POST /webhook-endpoints/{id}/rotate-secret`. With an Idempotency-Key, a retry answers the secret the first
+/// request rotated to (the endpoint's current one) and never rotates again, so the caller keeps the secret it holds.
+pub async fn rotate_secret(ctx: &Context, merchant_id: &str, endpoint_id: &str, key: Option<IdemKey>) -> Result<(EndpointWithSecret, bool), AppError> {
     check_endpoint_id(endpoint_id)?;
+    let reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
+        rotate_in(ctx, merchant_id, endpoint_id, &claim).await?;
+        Ok(endpoint_reply(idempotency::Outcome::Done, endpoint_id))
+    })
+    .await?;
+    Ok((endpoint_with_secret(ctx, merchant_id, &reply).await?, reply.replayed))
+}
+
+async fn rotate_in(ctx: &Context, merchant_id: &str, endpoint_id: &str, claim: &Claim) -> Result<(), AppError> {
     let secret = new_secret();
     let now = settle_store::now_ms();
     let until = now + ctx.settings.webhooks.rotation_overlap.as_millis() as i64;
-    let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret);
+    let sealed = crypto::seal(ctx.settings.keyring.as_deref(), &secret, endpoint_id);
     let txn = settle_store::begin(&ctx.db).await?;
     if !store::rotate_secret(&txn, merchant_id, endpoint_id, &sealed, until, now).await? {
         return Err(AppError::NotFound("webhook endpoint"));
     }
     audit::record(&txn, Some(merchant_id), "webhook_endpoint.secret_rotated", endpoint_id, &serde_json::json!({"previousSecretUntil": until}))
         .await?;
+    claim.complete_in(&txn, &endpoint_reply(idempotency::Outcome::Done, endpoint_id)).await?;
     txn.commit().await.map_err(StoreError::from)?;
+    claim.committed();
     tracing::info!(merchant_id, endpoint_id, "webhook endpoint secret rotated");
-    Ok(EndpointWithSecret { endpoint: get_endpoint(ctx, merchant_id, endpoint_id).await?, secret })
+    Ok(())
 }
 
-/// Seals every stored endpoint secret under the current master key (`settle keys rotate`): those sealed under an
-/// older key of the list, and those stored before a key was configured. Returns how many endpoints changed.
+/// Seals every stored endpoint secret under the current master key, bound to its endpoint (`settle keys rotate`):
+/// those sealed under an older key of the list or before values were bound to their row, and those stored before a
+/// key was configured. Each endpoint is written with a compare-and-set on the values read: a secret rotated
+/// meanwhile (`rotate-secret`) is never overwritten with the one from before; that endpoint is read again and
+/// resealed. Returns how many endpoints changed.
 pub async fn reseal_all(ctx: &Context) -> Result<usize, AppError> {
     let Some(keys) = ctx.settings.keyring.as_deref() else {
         return Err(AppError::invalid("SETTLE_MASTER_KEY", "set SETTLE_MASTER_KEY: the new key first, the old ones after it"));
     };
     let mut n = 0;
-    for row in store::all_secrets(&ctx.db).await? {
-        let reseal = |s: &str| -> Result<Option<String>, AppError> {
-            if keys.is_current(s) {
-                return Ok(None);
+    for mut row in store::all_secrets(&ctx.db).await? {
+        for attempt in 0.. {
+            let reseal = |s: &str| -> Result<Option<String>, AppError> {
+                if keys.is_current(s) {
+                    return Ok(None);
+                }
+                let plain = keys
+                    .open(s, &row.endpoint_id)
+                    .map_err(|err| AppError::invalid("SETTLE_MASTER_KEY", format!("a secret of endpoint {}: {err}", row.endpoint_id)))?;
+                Ok(Some(keys.seal(&plain, &row.endpoint_id)))
+            };
+            let secret = reseal(&row.secret)?;
+            let previous = match &row.previous_secret {
+                Some(p) => reseal(p)?,
+                None => None,
+            };
+            if secret.is_none() && previous.is_none() {
+                break;
             }
-            let plain = keys.open(s).map_err(|err| AppError::invalid("SETTLE_MASTER_KEY", format!("a secret of endpoint row {}: {err}", row.id)))?;
-            Ok(Some(keys.seal(&plain)))
-        };
-        let secret = reseal(&row.secret)?;
-        let previous = match &row.previous_secret {
-            Some(p) => reseal(p)?,
-            None => None,
-        };
-        if secret.is_some() || previous.is_some() {
             let txn = settle_store::begin(&ctx.db).await?;
-            store::set_secrets(&txn, row.id, secret.as_deref(), previous.as_deref()).await?;
-            audit::record(
+            let swapped = store::reseal_secrets(
                 &txn,
-                Some(&row.merchant_id),
-                "webhook_endpoint.secret_resealed",
-                &row.endpoint_id,
-                &serde_json::json!({"keyId": keys.current_id()}),
+                row.id,
+                (&row.secret, row.previous_secret.as_deref()),
+                (secret.as_deref().unwrap_or(&row.secret), previous.as_deref().or(row.previous_secret.as_deref())),
             )
             .await?;
-            txn.commit().await.map_err(StoreError::from)?;
-            n += 1;
+            if swapped {
+                audit::record(
+                    &txn,
+                    Some(&row.merchant_id),
+                    "webhook_endpoint.secret_resealed",
+                    &row.endpoint_id,
+                    &serde_json::json!({"keyId": keys.current_id()}),
+                )
+                .await?;
+                txn.commit().await.map_err(StoreError::from)?;
+                n += 1;
+                break;
+            }
+            drop(txn);
+            // Changed since it was read (a rotation): read it again and seal what it holds now.
+            let Some(now) = store::secrets_of(&ctx.db, row.id).await? else { break };
+            if attempt >= 10 {
+                return Err(AppError::InvalidState(format!("endpoint {} kept changing while its secret was resealed; run it again", row.endpoint_id)));
+            }
+            row = now;
         }
     }
     Ok(n)
@@ -578,7 +655,7 @@ pub async fn reseal_all(ctx: &Context) -> Result<usize, AppError> {
 pub async fn check_secrets(db: &settle_store::Db, keys: Option<&Keyring>) -> Result<(), String> {
     for e in store::all_secrets(db).await.map_err(|e| e.to_string())? {
         for s in std::iter::once(&e.secret).chain(e.previous_secret.as_ref()) {
-            if let Err(err) = crypto::open(keys, s) {
+            if let Err(err) = crypto::open(keys, s, &e.endpoint_id) {
                 return Err(match keys {
                     None => "the database holds webhook secrets sealed under a master key: set SETTLE_MASTER_KEY".to_owned(),
                     Some(_) => format!(

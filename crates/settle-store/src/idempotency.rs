@@ -1,7 +1,10 @@
 //! Idempotency-Key records (Stripe semantics). A request claims its key by inserting an IN_FLIGHT row that
-//! names it as owner (a random token); the business transaction completes it with the response in the same
-//! commit as the change, and only while the claim is still the owner's; a request that fails before any change
-//! releases it.
+//! names it as owner (a random token). The business transaction binds the key to what it created or changed
+//! ([`bind`], or [`complete`] with the response), in the same commit as the change and only while the claim is
+//! still the owner's. A request that fails before any change releases its claim (the row goes); one that fails
+//! after binding abandons it (the row stays, with its resource, and the next request with the key takes it over
+//! at once and answers from the resource). A bound key is never run afresh: that is what makes a retry after a
+//! failure that followed the commit safe.
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
@@ -15,8 +18,9 @@ pub const DONE: &str = "DONE";
 /// What a claim found.
 #[derive(Debug)]
 pub enum Claim {
-    /// The key is ours now: run the request, then [`complete`] or [`release`].
-    Claimed,
+    /// The key is ours now: run the request, then [`complete`] or [`release`]. `resource` is what an earlier
+    /// owner bound the key to (it failed or stopped after its commit): answer from it, never create anew.
+    Claimed { resource: Option<String> },
     /// Someone used the key before: compare hashes, replay or wait.
     Existing(IdempotencyRow),
 }
@@ -48,7 +52,7 @@ pub async fn claim(
         ..Default::default()
     };
     match idempotency_key::Entity::insert(row).exec_without_returning(conn).await {
-        Ok(_) => return Ok(Claim::Claimed),
+        Ok(_) => return Ok(Claim::Claimed { resource: None }),
         Err(e) => {
             let e = StoreError::from(e);
             if !e.is_unique() {
@@ -62,9 +66,16 @@ pub async fn claim(
     };
     let expired = existing.expires_at < now;
     let stale = existing.state == IN_FLIGHT && existing.locked_at < now - stale_ms;
+    // A key bound to what its request made is taken over only by the same request (the caller then sees the
+    // other request's fingerprint: 422), and keeps its resource; an expired one starts afresh.
+    let resource = if expired { None } else { existing.resource.clone() };
+    if resource.is_some() && existing.request_hash != hash {
+        return Ok(Claim::Existing(existing));
+    }
     if expired || stale {
         // Take it over only if nobody else did since we read it.
         let res = idempotency_key::Entity::update_many()
+            .col_expr(idempotency_key::Column::Resource, Expr::value(resource.clone()))
             .col_expr(idempotency_key::Column::RequestHash, Expr::value(hash))
             .col_expr(idempotency_key::Column::State, Expr::value(IN_FLIGHT))
             .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(Option::<i32>::None))
@@ -79,7 +90,7 @@ pub async fn claim(
             .exec(conn)
             .await?;
         if res.rows_affected == 1 {
-            return Ok(Claim::Claimed);
+            return Ok(Claim::Claimed { resource });
         }
         return Ok(Claim::Existing(find(conn, merchant_id, key).await?.unwrap_or(existing)));
     }
@@ -99,6 +110,7 @@ fn missing(merchant_id: &str, key: &str, hash: &str, now: i64) -> IdempotencyRow
         created_at: now,
         expires_at: now,
         owner: None,
+        resource: None,
     }
 }
 
@@ -126,10 +138,35 @@ pub async fn complete(conn: &impl ConnectionTrait, merchant_id: &str, key: &str,
     Ok(res.rows_affected == 1)
 }
 
-/// Gives `owner`'s claim back (the request failed or was cancelled before changing anything), so a retry runs
-/// afresh. Nothing happens to a record completed, or claimed by someone else since.
+/// Binds `owner`'s claim to `resource`, what the request created or changed; call it inside the business
+/// transaction. False when the claim is no longer the owner's: the caller must then roll back.
+pub async fn bind(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str, resource: &str) -> Result<bool, StoreError> {
+    let res = idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Resource, Expr::value(resource))
+        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .filter(idempotency_key::Column::IdemKey.eq(key))
+        .filter(idempotency_key::Column::Owner.eq(owner))
+        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Gives `owner`'s claim back after the request failed or was cancelled. An unbound claim (nothing changed) is
+/// deleted, so a retry runs afresh; a bound one is abandoned (no owner, stale at once), so a retry takes it over
+/// at once and answers from its resource. Nothing happens to a record completed, or claimed by someone else since.
 pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str) -> Result<(), StoreError> {
     idempotency_key::Entity::delete_many()
+        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .filter(idempotency_key::Column::IdemKey.eq(key))
+        .filter(idempotency_key::Column::Owner.eq(owner))
+        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .filter(idempotency_key::Column::Resource.is_null())
+        .exec(conn)
+        .await?;
+    idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Owner, Expr::value(Option::<String>::None))
+        .col_expr(idempotency_key::Column::LockedAt, Expr::value(0i64))
         .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
         .filter(idempotency_key::Column::IdemKey.eq(key))
         .filter(idempotency_key::Column::Owner.eq(owner))

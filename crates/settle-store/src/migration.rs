@@ -21,6 +21,7 @@ mod m0012_webhooks;
 mod m0013_soft_delete;
 mod m0014_audit_log;
 mod m0015_revoked_keys_index;
+mod m0016_idempotency_resource;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0013_soft_delete::Migration),
             Box::new(m0014_audit_log::Migration),
             Box::new(m0015_revoked_keys_index::Migration),
+            Box::new(m0016_idempotency_resource::Migration),
         ]
     }
 }

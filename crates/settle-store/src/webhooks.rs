@@ -436,17 +436,35 @@ pub async fn all_secrets(conn: &impl ConnectionTrait) -> Result<Vec<StoredSecret
         .await?)
 }
 
-/// Replaces an endpoint's stored secrets (None: unchanged), as a key rotation seals them again.
-pub async fn set_secrets(conn: &impl ConnectionTrait, id: i64, secret: Option<&str>, previous: Option<&str>) -> Result<(), StoreError> {
-    let mut q = webhook_endpoint::Entity::update_many();
-    if let Some(s) = secret {
-        q = q.col_expr(webhook_endpoint::Column::Secret, Expr::value(s));
-    }
-    if let Some(p) = previous {
-        q = q.col_expr(webhook_endpoint::Column::PreviousSecret, Expr::value(p));
-    }
-    q.filter(webhook_endpoint::Column::Id.eq(id)).exec(conn).await?;
-    Ok(())
+/// One endpoint's stored secrets, read again.
+pub async fn secrets_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<StoredSecrets>, StoreError> {
+    Ok(webhook_endpoint::Entity::find()
+        .select_only()
+        .column(webhook_endpoint::Column::Id)
+        .column(webhook_endpoint::Column::EndpointId)
+        .column(webhook_endpoint::Column::MerchantId)
+        .column(webhook_endpoint::Column::Secret)
+        .column(webhook_endpoint::Column::PreviousSecret)
+        .filter(webhook_endpoint::Column::Id.eq(id))
+        .into_model::<StoredSecrets>()
+        .one(conn)
+        .await?)
+}
+
+/// Replaces an endpoint's stored secrets `(secret, previous)` with `to`, as a key rotation seals them again, only
+/// while they are still `from` (a compare-and-set: a secret rotated since it was read is never overwritten). False
+/// when they changed.
+pub async fn reseal_secrets(conn: &impl ConnectionTrait, id: i64, from: (&str, Option<&str>), to: (&str, Option<&str>)) -> Result<bool, StoreError> {
+    let mut q = webhook_endpoint::Entity::update_many()
+        .col_expr(webhook_endpoint::Column::Secret, Expr::value(to.0))
+        .col_expr(webhook_endpoint::Column::PreviousSecret, Expr::value(to.1))
+        .filter(webhook_endpoint::Column::Id.eq(id))
+        .filter(webhook_endpoint::Column::Secret.eq(from.0));
+    q = match from.1 {
+        Some(p) => q.filter(webhook_endpoint::Column::PreviousSecret.eq(p)),
+        None => q.filter(webhook_endpoint::Column::PreviousSecret.is_null()),
+    };
+    Ok(q.exec(conn).await?.rows_affected == 1)
 }
 
 /// Deletes finished deliveries (SUCCEEDED or FAILED) last changed before `before`, with their attempts, at most

@@ -5,6 +5,7 @@ use axum::{
     Json,
     extract::{Path, RawQuery, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use settle_app::webhooks::{
@@ -15,7 +16,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Merchant, parse_json, parse_json_required, query_limit, query_pairs},
+    extract::{Merchant, Mutation, parse_json_required, query_limit, query_pairs},
     schemas,
 };
 
@@ -37,22 +38,34 @@ pub struct CreateEndpointRequest {
 #[utoipa::path(
     post, path = "/webhook-endpoints", tag = "webhooks",
     request_body = CreateEndpointRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body answers the endpoint the first request made, with its current secret")),
     responses(
         (status = 201, body = schemas::WebhookEndpointWithSecret),
         (status = 400, body = ErrorBody),
-        (status = 409, description = "invalid_state: the merchant has its most endpoints", body = ErrorBody),
+        (status = 409, description = "invalid_state: the merchant has its most endpoints; or the same Idempotency-Key still in flight", body = ErrorBody),
+        (status = 422, description = "Idempotency-Key reused with another body", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub async fn create_endpoint(
-    State(st): State<AppState>,
-    Merchant(m): Merchant,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<EndpointWithSecret>), ApiError> {
-    let req: CreateEndpointRequest = parse_json(&body)?;
-    let e = webhooks::create_endpoint(&st.ctx, &m, &req.url, &req.events, req.description.as_deref()).await?;
-    Ok((StatusCode::CREATED, Json(e)))
+pub async fn create_endpoint(State(st): State<AppState>, req: Mutation<CreateEndpointRequest>) -> Result<Response, ApiError> {
+    let Mutation { merchant: m, idem, body: req } = req;
+    let (e, replayed) = webhooks::create_endpoint(&st.ctx, &m, &req.url, &req.events, req.description.as_deref(), idem).await?;
+    Ok(with_secret(StatusCode::CREATED, e, replayed))
 }
+
+/// An endpoint with its secret; a replay of an Idempotency-Key says so (`Idempotent-Replayed: true`).
+fn with_secret(status: StatusCode, e: EndpointWithSecret, replayed: bool) -> Response {
+    let mut res = (status, Json(e)).into_response();
+    if replayed {
+        res.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    res
+}
+
+/// `POST /webhook-endpoints/{endpointId}/rotate-secret` takes no fields.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {}
 
 /// The merchant's endpoints, oldest first.
 #[utoipa::path(
@@ -123,12 +136,22 @@ pub async fn delete_endpoint(State(st): State<AppState>, Merchant(m): Merchant, 
 /// signatures in `webhook-signature`), so a receiver can switch without missing a delivery.
 #[utoipa::path(
     post, path = "/webhook-endpoints/{endpointId}/rotate-secret", tag = "webhooks",
-    params(("endpointId" = String, Path)),
-    responses((status = 200, body = schemas::WebhookEndpointWithSecret), (status = 404, body = ErrorBody)),
+    params(
+        ("endpointId" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the secret the first request rotated to, and rotates nothing"),
+    ),
+    responses(
+        (status = 200, body = schemas::WebhookEndpointWithSecret),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The same Idempotency-Key still in flight", body = ErrorBody),
+        (status = 422, description = "Idempotency-Key reused with another request", body = ErrorBody),
+    ),
     security(("bearer" = []))
 )]
-pub async fn rotate_secret(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<EndpointWithSecret>, ApiError> {
-    Ok(Json(webhooks::rotate_secret(&st.ctx, &m, &id).await?))
+pub async fn rotate_secret(State(st): State<AppState>, Path(id): Path<String>, req: Mutation<RotateSecretRequest>) -> Result<Response, ApiError> {
+    let (e, replayed) = webhooks::rotate_secret(&st.ctx, &req.merchant, &id, req.idem).await?;
+    Ok(with_secret(StatusCode::OK, e, replayed))
 }
 
 /// An endpoint's deliveries, newest first, each with its attempts.

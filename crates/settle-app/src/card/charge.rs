@@ -11,8 +11,11 @@ use super::change;
 use crate::{
     AppError, Context,
     idempotency::{self, Claim, IdemKey, Outcome, Reply},
-    payments::{PaymentView, cached},
+    payments::{PaymentView, after_transition, cached, transition_in},
 };
+
+/// What a charge's Idempotency-Key is bound to: `payment:` and the payment id.
+pub(crate) const PAYMENT_RESOURCE: &str = "payment:";
 
 /// A parsed `POST /payments/{id}/card`.
 #[derive(Debug)]
@@ -32,7 +35,17 @@ pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: C
         // gone), the gateway's answer is still recorded and the Idempotency-Key still gets its response (or is
         // released when the charge fails); shutdown waits for it.
         let (task_ctx, merchant) = (ctx.clone(), merchant_id.to_owned());
-        let task = ctx.charges.spawn(id.to_string(), async move { charge_inner(&task_ctx, &pg, &merchant, &id, input, &claim).await });
+        let task = ctx.charges.spawn(id.to_string(), async move {
+            // The key was bound to this payment by a charge that then failed, or died, after moving it to
+            // PROCESSING: answer with the payment as it stands, unless nothing was charged (PENDING again).
+            if claim.resumes().is_some() {
+                let row = store::find(&task_ctx.db, &merchant, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+                if row.status != PaymentStatus::Pending {
+                    return reply_with_current(&task_ctx, &claim, &row.payment_id, Outcome::Accepted).await;
+                }
+            }
+            charge_inner(&task_ctx, &pg, &merchant, &id, input, &claim).await
+        });
         task.await.map_err(AppError::internal)?
     })
     .await
@@ -53,9 +66,15 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
     })?;
     let changes = Changes { card_type: Some(input.card_type.as_str().into()), card_last4: Some(input.card_no.last4().into()), ..Default::default() };
     let data = serde_json::json!({"cardType": input.card_type.as_str(), "cardLast4": input.card_no.last4()});
-    let Some((row, _)) = change(ctx, &row, PaymentStatus::Processing, changes, data, None).await? else {
+    // PENDING -> PROCESSING, with the Idempotency-Key bound to the payment in the same commit: from here a retry
+    // answers with this payment and never charges it again.
+    let txn = settle_store::begin(&ctx.db).await?;
+    let Some((row, _)) = transition_in(&txn, &row, PaymentStatus::Processing, changes, Some(data), None).await? else {
         return Err(AppError::InvalidState("the payment changed concurrently".into()));
     };
+    claim.bind_in(&txn, &format!("{PAYMENT_RESOURCE}{}", row.payment_id)).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    after_transition(ctx, &row).await;
     let req = settle_card::wire::ChargeRequest {
         order_id: row.payment_id.clone(),
         card_type: input.card_type.as_str().into(),

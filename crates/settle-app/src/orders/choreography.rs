@@ -126,7 +126,7 @@ const TOPICS: [&str; 15] = [
 
 /// The request's transaction: the order PLACED at the items' current prices (an unknown item is refused here,
 /// with nothing written), its saga IN_PROGRESS and `saga.started`.
-pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput) -> Result<OrderRow, AppError> {
+pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput, claim: &crate::idempotency::Claim) -> Result<OrderRow, AppError> {
     let now = settle_store::now_ms();
     let txn = settle_store::begin(&ctx.db).await?;
     let (mut lines, mut total) = (Vec::new(), 0i64);
@@ -157,6 +157,7 @@ pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput) 
         lines,
     };
     store::insert_order(&txn, merchant_id, &new, IN_PROGRESS, SagaStep::CheckUser, now).await?;
+    claim.bind_in(&txn, &format!("{}{order_id}", super::ORDER_RESOURCE)).await?;
     let data = json!({
         "sagaId": saga_id, "orderId": order_id, "userId": input.user_id,
         "usePoints": input.use_points, "allInPoints": input.all_in_points,

@@ -18,6 +18,9 @@ pub struct Model {
     pub expires_at: i64,
     /// The claim's owner token: only it completes or releases an IN_FLIGHT record.
     pub owner: Option<String>,
+    /// What the request created or changed (`order:ord_…`), bound in the transaction that did it: a retry after
+    /// a failure that followed that commit answers from it and never runs the request again.
+    pub resource: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod after_commit;
 mod api_schemas;
 mod audit;
 mod backup;

@@ -598,7 +598,7 @@ async fn endpoint_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
     let (_, secret) = endpoint(&app, &rx.url, &["payment.created"]).await;
     let stored = settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap();
     let id_a = Keyring::parse(&a).unwrap().current_id().to_owned();
-    assert!(stored[0].secret.starts_with(&format!("enc:v1:{id_a}:")), "{}", stored[0].secret);
+    assert!(stored[0].secret.starts_with(&format!("enc:v2:{id_a}:")), "{}", stored[0].secret);
     assert!(!stored[0].secret.contains(&secret[6..]), "the secret is stored in the clear");
     let mut made = 0;
     let mut pay_and_verify = async |app: &TestApp| {
@@ -618,7 +618,7 @@ async fn endpoint_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
     assert_eq!(settle_app::webhooks::reseal_all(&app.ctx).await.unwrap(), 1);
     assert_eq!(settle_app::webhooks::reseal_all(&app.ctx).await.unwrap(), 0, "nothing left to seal again");
     let id_b = Keyring::parse(&b).unwrap().current_id().to_owned();
-    assert!(settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap()[0].secret.starts_with(&format!("enc:v1:{id_b}:")));
+    assert!(settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap()[0].secret.starts_with(&format!("enc:v2:{id_b}:")));
     // The new key alone now suffices; no key, or the old one alone, is refused before serving.
     app.shutdown().await;
     let db = settle_store::connect(&app.db.url, 2).await.unwrap();
@@ -630,6 +630,45 @@ async fn endpoint_secrets_are_sealed_at_rest_and_survive_a_key_rotation() {
     setup.settings.keyring = Some(Arc::new(Keyring::parse(&b).unwrap()));
     app = TestApp::start(setup, app.db.clone()).await;
     pay_and_verify(&app).await;
+    app.finish().await;
+}
+
+/// `settle keys rotate` writes each endpoint with a compare-and-set on what it read: a secret rotated between the
+/// read and the write is never overwritten with the one from before. A sealed secret is bound to its endpoint:
+/// copied into another endpoint's row (by someone with write access to the table), it does not open there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reseal_never_overwrites_a_rotation_and_a_sealed_secret_opens_only_in_its_row() {
+    use settle_app::crypto::Keyring;
+    use settle_store::ConnectionTrait;
+    let keys = Keyring::generate();
+    let mut setup = webhook_setup(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.settings.keyring = Some(Arc::new(Keyring::parse(&keys).unwrap()));
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let (id, _) = endpoint(&app, &rx.url, &["payment.created"]).await;
+    let read = settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap().remove(0);
+    // A rotation lands between the reseal's read and its write.
+    let r = app.request(reqwest::Method::POST, &format!("/webhook-endpoints/{id}/rotate-secret"), Some(&app.key), None, &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let rotated = r.body["secret"].as_str().unwrap().to_owned();
+    let ring = Keyring::parse(&keys).unwrap();
+    let stale = (ring.seal("whsec_from_before", &id), None);
+    let swapped = settle_store::webhooks::reseal_secrets(&app.ctx.db, read.id, (&read.secret, read.previous_secret.as_deref()), (&stale.0, stale.1)).await.unwrap();
+    assert!(!swapped, "the write saw the rotation and changed nothing");
+    let now = settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap().remove(0);
+    assert_eq!(ring.open(&now.secret, &id).unwrap(), rotated, "the rotated secret stands");
+    // Another endpoint, and this endpoint's sealed secret copied into its row: it does not open there.
+    let (other, _) = endpoint(&app, &rx.url, &["payment.created"]).await;
+    let db = app.ctx.db.writes();
+    db.execute_raw(settle_store::Statement::from_sql_and_values(
+        db.get_database_backend(),
+        "UPDATE webhook_endpoints SET secret = ? WHERE endpoint_id = ?",
+        [now.secret.clone().into(), other.clone().into()],
+    ))
+    .await
+    .unwrap();
+    let e = settle_app::webhooks::check_secrets(&app.ctx.db, Some(&ring)).await.unwrap_err();
+    assert!(e.contains("does not open"), "{e}");
     app.finish().await;
 }
 

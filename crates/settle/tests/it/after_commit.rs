@@ -1,0 +1,256 @@
+//! A retry after a failure that follows the commit: the order, charge or endpoint a request made is committed, and
+//! then recording its answer fails (a trigger refuses the Idempotency-Key's completion) or the process dies (SIGKILL,
+//! then a short `SETTLE_IDEMPOTENCY_STALE_SECS`). A retry with the same key and body must answer with what the
+//! first request made — one order, one gateway SUCCESS — never make a second.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use settle_card::wire::GatewayStatus;
+use settle_store::ConnectionTrait;
+
+use crate::{card::CARD, helpers::*, per_db};
+
+per_db!(
+    a_retried_order_whose_answer_was_lost_is_the_same_order_charged_once,
+    a_retried_charge_whose_answer_was_lost_answers_the_payment,
+    retried_webhook_endpoint_creates_and_rotations_make_one_of_each,
+    an_order_whose_server_died_after_the_commit_is_answered_once_restarted
+);
+
+/// Makes every completion of an Idempotency-Key record (state to DONE) fail, as a database error after the
+/// business commit would; `false` takes it away.
+async fn fail_completions(app: &TestApp, on: bool) {
+    let db = app.ctx.db.writes();
+    let sql: &[&str] = match (app.setup.variant.db, on) {
+        (Db::Sqlite, true) => &["CREATE TRIGGER fail_completions BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'DONE' \
+             BEGIN SELECT RAISE(ABORT, 'injected: the completion fails'); END"],
+        (Db::Sqlite, false) | (Db::Mysql, false) => &["DROP TRIGGER fail_completions"],
+        (Db::Postgres, true) => &[
+            "CREATE FUNCTION fail_completions() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'injected: the completion fails'; END $$",
+            "CREATE TRIGGER fail_completions BEFORE UPDATE ON idempotency_keys FOR EACH ROW \
+             WHEN (NEW.state = 'DONE') EXECUTE FUNCTION fail_completions()",
+        ],
+        (Db::Postgres, false) => &["DROP TRIGGER fail_completions ON idempotency_keys", "DROP FUNCTION fail_completions()"],
+        (Db::Mysql, true) => &["CREATE TRIGGER fail_completions BEFORE UPDATE ON idempotency_keys FOR EACH ROW \
+             BEGIN IF NEW.state = 'DONE' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected: the completion fails'; END IF; END"],
+    };
+    for s in sql {
+        db.execute_unprepared(s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+    }
+}
+
+async fn post_with_key(app: &TestApp, path: &str, key: &str, body: &Value) -> Resp {
+    app.request(Method::POST, path, Some(&app.key), Some(&body.to_string()), &[("idempotency-key", key)]).await
+}
+
+/// The orders of a user, from the saga list (every order has one saga).
+async fn orders_of(app: &TestApp, user: &str) -> Vec<String> {
+    let page = app.get(&format!("/sagas?userId={user}&limit=100")).await.body;
+    page["data"].as_array().unwrap().iter().map(|s| s["orderId"].as_str().unwrap().to_owned()).collect()
+}
+
+async fn order_ended(app: &TestApp, order_id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let o = app.get(&format!("/orders/{order_id}")).await.body;
+        if o["saga"]["status"] == "COMPLETED" || o["saga"]["status"] == "COMPENSATED" {
+            return o;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the saga did not end: {o}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// `POST /orders` commits the order, stock, points and payment, charges the card, and then cannot record its answer
+/// (a 5xx). The retry with the same key and body answers the same order; the card is charged once, the stock taken
+/// once; a third call replays. Orchestrated and choreographed alike.
+async fn a_retried_order_whose_answer_was_lost_is_the_same_order_charged_once(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    for (n, (pattern, user)) in [("orchestration", "user-123"), ("choreography", "user-456")].into_iter().enumerate() {
+        let stock = app.get("/items/item-sword").await.body["stock"].as_i64().unwrap();
+        let body = json!({"userId": user, "items": [{"itemId": "item-sword", "quantity": 1}], "usePoints": 1000,
+            "card": {"cardType": "SAMSUNG", "cardNo": CARD}, "pattern": pattern});
+        let key = format!("lost-answer-{n}");
+        fail_completions(&app, true).await;
+        let first = post_with_key(&app, "/orders", &key, &body).await;
+        fail_completions(&app, false).await;
+        assert!(first.status.as_u16() >= 500, "{pattern}: the answer could not be recorded: {}", first.text);
+        let retry = post_with_key(&app, "/orders", &key, &body).await;
+        assert_eq!(retry.status, 201, "{pattern}: {}", retry.text);
+        let order_id = retry.body["order"]["orderId"].as_str().unwrap().to_owned();
+        assert_eq!(orders_of(&app, user).await, vec![order_id.clone()], "{pattern}: one order for the key");
+        let o = order_ended(&app, &order_id).await;
+        assert_eq!((o["order"]["status"].as_str(), o["saga"]["status"].as_str()), (Some("PAID"), Some("COMPLETED")), "{o}");
+        let pid = o["payment"]["paymentId"].as_str().unwrap();
+        let txs: Vec<_> = app.sim_transactions().await.into_iter().filter(|t| t.order_id == pid).collect();
+        assert_eq!(txs.len(), 1, "{pattern}: the card was charged once: {txs:?}");
+        assert_eq!(txs[0].status, GatewayStatus::Success);
+        assert_eq!(app.get("/items/item-sword").await.body["stock"].as_i64().unwrap(), stock - 1, "{pattern}: stock taken once");
+        let again = post_with_key(&app, "/orders", &key, &body).await;
+        assert_eq!(again.header("idempotent-replayed"), Some("true"), "{}", again.text);
+        assert_eq!(again.body["order"]["orderId"], order_id.as_str());
+    }
+    // `POST /purchase` (points only) alike: one order, the points taken once.
+    let points = app.get("/users/user-456").await.body["points"].as_i64().unwrap();
+    let body = json!({"userId": "user-456", "itemId": "item-potion", "quantity": 2});
+    fail_completions(&app, true).await;
+    let first = post_with_key(&app, "/purchase", "lost-purchase", &body).await;
+    fail_completions(&app, false).await;
+    assert!(first.status.as_u16() >= 500, "the answer could not be recorded: {}", first.text);
+    let retry = post_with_key(&app, "/purchase", "lost-purchase", &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(retry.body["order"]["status"], "PAID", "{}", retry.text);
+    assert_eq!(orders_of(&app, "user-456").await.len(), 2, "the choreographed order and this purchase, nothing more");
+    assert_eq!(app.get("/users/user-456").await.body["points"].as_i64().unwrap(), points - 1000, "points taken once");
+    app.finish().await;
+}
+
+/// `POST /payments/{id}/card` moves the payment to PROCESSING and charges it, then cannot record its answer. The
+/// retry answers with the payment (202 and its gateway key), never a 409 and never a second charge.
+async fn a_retried_charge_whose_answer_was_lost_answers_the_payment(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let id = app.create_card_payment("lost-charge-answer", 15_000).await;
+    fail_completions(&app, true).await;
+    let first = app.pay(&id, "SAMSUNG", CARD, Some("lost-charge")).await;
+    fail_completions(&app, false).await;
+    assert!(first.status.as_u16() >= 500, "the answer could not be recorded: {}", first.text);
+    let retry = app.pay(&id, "SAMSUNG", CARD, Some("lost-charge")).await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    assert_eq!(retry.body["paymentId"], id.as_str());
+    assert!(retry.body["externalPaymentKey"].as_str().is_some(), "{}", retry.text);
+    let fin = app.wait_final(std::slice::from_ref(&id), Duration::from_secs(60)).await;
+    assert_eq!(fin, vec!["COMPLETED".to_owned()]);
+    let txs: Vec<_> = app.sim_transactions().await.into_iter().filter(|t| t.order_id == id).collect();
+    assert_eq!(txs.len(), 1, "charged once: {txs:?}");
+    let again = app.pay(&id, "SAMSUNG", CARD, Some("lost-charge")).await;
+    assert_eq!((again.status.as_u16(), again.header("idempotent-replayed")), (202, Some("true")), "{}", again.text);
+    app.finish().await;
+}
+
+/// A retried `POST /webhook-endpoints` answers the endpoint the first call made, with the same secret, and makes
+/// no second endpoint; a retried rotation answers the secret the first rotation made and does not rotate again.
+/// The recorded answers hold no secret.
+async fn retried_webhook_endpoint_creates_and_rotations_make_one_of_each(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let body = json!({"url": "http://127.0.0.1:9/hooks", "events": ["payment.*"]});
+    let first = post_with_key(&app, "/webhook-endpoints", "we-create", &body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let retry = post_with_key(&app, "/webhook-endpoints", "we-create", &body).await;
+    assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
+    assert_eq!((&retry.body["id"], &retry.body["secret"]), (&first.body["id"], &first.body["secret"]));
+    assert_eq!(app.get("/webhook-endpoints").await.body["data"].as_array().unwrap().len(), 1, "one endpoint");
+    let other = post_with_key(&app, "/webhook-endpoints", "we-create", &json!({"url": "http://127.0.0.1:9/other", "events": ["*"]})).await;
+    other.assert_error(422, "idempotency_key_reused");
+
+    let id = first.body["id"].as_str().unwrap();
+    let path = format!("/webhook-endpoints/{id}/rotate-secret");
+    let rotated = post_with_key(&app, &path, "we-rotate", &json!({})).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_ne!(rotated.body["secret"], first.body["secret"]);
+    let again = app.request(Method::POST, &path, Some(&app.key), None, &[("idempotency-key", "we-rotate")]).await;
+    assert_eq!((again.status.as_u16(), again.header("idempotent-replayed")), (200, Some("true")), "{}", again.text);
+    assert_eq!(again.body["secret"], rotated.body["secret"], "the caller keeps the secret it holds");
+    let row = settle_store::webhooks::endpoint(&app.ctx.db, "mch_demo", id).await.unwrap().unwrap();
+    assert!(row.previous_secret.is_some(), "rotated once: the first secret still signs beside the new one");
+    for key in ["we-create", "we-rotate"] {
+        let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", key).await.unwrap().unwrap();
+        let stored = rec.response_body.unwrap_or_default();
+        for secret in [&first.body["secret"], &rotated.body["secret"]] {
+            assert!(!stored.contains(secret.as_str().unwrap()), "{key}: the recorded answer holds no secret: {stored}");
+        }
+    }
+    app.finish().await;
+}
+
+/// `settle serve` is killed (SIGKILL) after an order committed, while its charge waits on the gateway (which has
+/// recorded it). Restarted, with a short `SETTLE_IDEMPOTENCY_STALE_SECS`, the retry with the same key answers
+/// that order; the gateway holds one SUCCESS for it, and the order ends PAID.
+async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(v: Variant) {
+    if !v.available().await {
+        return;
+    }
+    let Some(db) = TestDb::create(v.db).await else { return };
+    settle_card::tls::ensure_crypto_provider();
+    // The gateway records every charge and never answers it (until the knobs change).
+    let knobs = settle_card::sim::Knobs { hang_rate: 1.0, hang_record_after_ms: Some(0), ..settle_card::sim::Knobs::calm() };
+    let sim = settle_card::sim::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), knobs);
+    let dir = TempDir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("SETTLE_LISTEN", format!("127.0.0.1:{port}")),
+        ("SETTLE_PG_URL", sim.url()),
+        ("SETTLE_PG_TIMEOUT_MS", "20000".to_owned()),
+        ("SETTLE_PG_CHARGE_RETRIES", "1".to_owned()),
+        ("SETTLE_RECONCILE_DEADLINE_SECS", "600".to_owned()),
+        ("SETTLE_REQUEST_TIMEOUT_SECS", "2".to_owned()),
+        ("SETTLE_RELAY_WAIT_SECS", "1".to_owned()),
+        ("SETTLE_IDEMPOTENCY_STALE_SECS", "3".to_owned()),
+        ("SETTLE_RECONCILE_AFTER_SECS", "1".to_owned()),
+        ("SETTLE_RECONCILE_BACKOFF_SECS", "1".to_owned()),
+    ];
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let transactions = || {
+        let (client, url) = (client.clone(), format!("{}/admin/transactions", sim.url()));
+        async move { client.get(url).send().await.unwrap().json::<Vec<settle_card::wire::Transaction>>().await.unwrap() }
+    };
+    let key = settle_app::merchants::DEMO_API_KEY;
+    let body = json!({"userId": "user-123", "items": [{"itemId": "item-sword", "quantity": 2}], "usePoints": 1000,
+        "card": {"cardType": "SAMSUNG", "cardNo": CARD}}).to_string();
+    let headers = [("idempotency-key", "killed-after-commit")];
+    let mut serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
+    let first = {
+        let (client, base, body) = (client.clone(), base.clone(), body.clone());
+        tokio::spawn(async move { request_at(&client, &base, Method::POST, "/orders", Some(key), Some(&body), &headers).await })
+    };
+    // The order is committed and its charge recorded by the gateway (which does not answer): kill Settle now.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while transactions().await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the charge never reached the gateway");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    serve.kill();
+    let _ = first.await;
+    client.put(format!("{}/admin/knobs", sim.url())).json(&settle_card::sim::Knobs::calm()).send().await.unwrap();
+    let _serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
+    // Until the dead request's claim is stale the key is in flight (a retry waits on it: 409, or 504 when the
+    // request timeout comes first); then the retry answers its order.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let retry = loop {
+        let r = request_at(&client, &base, Method::POST, "/orders", Some(key), Some(&body), &headers).await;
+        if r.status != 409 && r.status != 504 {
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the key stayed in flight: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    let order_id = retry.body["order"]["orderId"].as_str().unwrap().to_owned();
+    let sagas = request_at(&client, &base, Method::GET, "/sagas?userId=user-123", Some(key), None, &[]).await.body;
+    assert_eq!(sagas["total"], 1, "one order for the key: {sagas}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let o = loop {
+        let o = request_at(&client, &base, Method::GET, &format!("/orders/{order_id}"), Some(key), None, &[]).await.body;
+        if o["saga"]["status"] != "IN_PROGRESS" {
+            break o;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the saga did not end: {o}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!((o["order"]["status"].as_str(), o["payment"]["status"].as_str()), (Some("PAID"), Some("COMPLETED")), "{o}");
+    let pid = o["payment"]["paymentId"].as_str().unwrap();
+    let all = transactions().await;
+    let txs: Vec<_> = all.iter().filter(|t| t.order_id == pid).collect();
+    assert_eq!(txs.len(), 1, "one charge: {txs:?}");
+    assert_eq!(txs[0].status, GatewayStatus::Success);
+    assert_eq!(all.len(), 1, "nothing else was charged");
+    drop(_serve);
+    sim.stop().await;
+    db.drop_now().await;
+}
