@@ -68,6 +68,12 @@ impl FromRequestParts<AppState> for PaymentCaller {
 /// constant time.
 pub struct Admin;
 
+/// Whether `given` is the admin token, compared in constant time.
+pub(crate) fn is_admin_token(given: &str, expected: &str) -> bool {
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
@@ -81,9 +87,7 @@ impl FromRequestParts<AppState> for Admin {
             ));
         };
         let given = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let (a, b) = (given.as_bytes(), expected.expose_secret().as_bytes());
-        let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-        if !same {
+        if !is_admin_token(given, expected.expose_secret()) {
             return Err(ApiError::unauthorized());
         }
         settle_app::audit::set_actor(settle_app::audit::Actor::new("admin", None));

@@ -5,11 +5,13 @@
 //! - [`extract`]: authentication, the JSON body extractor, Idempotency-Key.
 //! - [`error`]: [`ApiError`], the one JSON error envelope and its stable codes.
 //! - [`middleware`]: request id, rate limit, request timeout, per-route metrics.
+//! - [`client_ip`]: who the client is behind trusted proxies (`X-Forwarded-For`, CIDR ranges).
 //! - [`schemas`]: the OpenAPI description of the JSON settle-app answers with.
 //!
 //! Handlers parse input into domain types, call a service of settle-app, and shape its answer. They never
 //! touch SQL.
 
+pub mod client_ip;
 pub mod error;
 pub mod extract;
 pub mod middleware;

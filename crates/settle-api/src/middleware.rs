@@ -10,7 +10,7 @@ use axum::{
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
-use crate::{ApiError, AppState, RateLimit, error::REQUEST_ID};
+use crate::{ApiError, AppState, RateLimit, client_ip::TrustedProxy, error::REQUEST_ID};
 
 /// Every error answered outside Settle's handlers (axum's own rejections: a wrong method, a path segment that
 /// is not UTF-8, a body over the limit on a raw-body route) becomes the JSON error envelope, keeping its status
@@ -64,16 +64,14 @@ pub async fn envelope(req: Request, next: Next) -> Response {
     out
 }
 
-/// The client's address: the peer's, or, when the peer is a trusted proxy, the nearest address in
-/// `X-Forwarded-For` that is not one of the trusted proxies.
-pub(crate) fn client_address(req: &Request, trusted_proxies: &[std::net::IpAddr]) -> String {
+/// The client's address ([`crate::client_ip`]): the peer's, or, when the peer is a trusted proxy, the first hop of
+/// `X-Forwarded-For` from the right that is not one.
+pub(crate) fn client_address(req: &Request, trusted_proxies: &[TrustedProxy]) -> String {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let Some(peer) = peer else { return "unknown".into() };
-    if !trusted_proxies.contains(&peer) {
-        return peer.to_string();
-    }
-    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>().join(",");
-    forwarded.rsplit(',').filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok()).find(|a| !trusted_proxies.contains(a)).unwrap_or(peer).to_string()
+    // A value that is not visible ASCII is a hop that is not an address: kept, so it stops the walk.
+    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or("?")).collect();
+    crate::client_ip::client_of(peer, &forwarded, trusted_proxies)
 }
 
 /// Runs the request inside its request id (for error bodies), bounds it by the request timeout (SSE streams
@@ -192,6 +190,21 @@ fn http_metrics(route: &str, method: &Method, status: u16) -> Arc<HttpMetrics> {
     m
 }
 
+/// A client's `X-Request-Id` is kept only when it is a bounded token (`[A-Za-z0-9._-]{1,64}`): it goes into log
+/// lines and the audit log as sent. Anything else is dropped, and Settle makes the request an id of its own.
+pub async fn refuse_odd_request_id(mut req: Request) -> Request {
+    let ok = |v: &axum::http::HeaderValue| {
+        let b = v.as_bytes();
+        (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+    };
+    let headers = req.headers_mut();
+    let values = headers.get_all("x-request-id").iter().count();
+    if values > 1 || headers.get("x-request-id").is_some_and(|v| !ok(v)) {
+        headers.remove("x-request-id");
+    }
+    req
+}
+
 /// Request ids: UUID v4 from the thread's random generator (no system call per request).
 #[derive(Clone, Copy, Default)]
 pub struct FastRequestId;
@@ -215,7 +228,9 @@ pub struct Limiter {
     callbacks: Arc<DefaultKeyedRateLimiter<String>>,
     seen: Arc<std::sync::atomic::AtomicU64>,
     ctx: settle_app::Context,
-    trusted_proxies: Arc<Vec<std::net::IpAddr>>,
+    trusted_proxies: Arc<Vec<TrustedProxy>>,
+    /// The admin token: its holder is never counted against the admin-attempt limit, only wrong tokens are.
+    admin_token: Option<secrecy::SecretString>,
 }
 
 /// Admin-route attempts allowed per client address: a burst of 10, then one every 6 s.
@@ -224,7 +239,7 @@ const ADMIN_PER_MINUTE: u32 = 10;
 const CALLBACKS_PER_SECOND: u32 = 50;
 
 impl Limiter {
-    pub fn new(l: RateLimit, ctx: settle_app::Context, trusted_proxies: Vec<std::net::IpAddr>) -> Self {
+    pub fn new(l: RateLimit, ctx: settle_app::Context, trusted_proxies: Vec<TrustedProxy>, admin_token: Option<secrecy::SecretString>) -> Self {
         let per = NonZeroU32::new(l.per_second.max(1)).unwrap_or(NonZeroU32::MIN);
         let burst = NonZeroU32::new(l.burst.max(1)).unwrap_or(NonZeroU32::MIN);
         let admin = NonZeroU32::new(ADMIN_PER_MINUTE).unwrap_or(NonZeroU32::MIN);
@@ -237,6 +252,16 @@ impl Limiter {
             seen: Default::default(),
             ctx,
             trusted_proxies: Arc::new(trusted_proxies),
+            admin_token,
+        }
+    }
+
+    /// Whether the request carries the admin token itself.
+    fn is_admin(&self, req: &Request) -> bool {
+        use secrecy::ExposeSecret;
+        match (&self.admin_token, crate::extract::bearer_token(req.headers())) {
+            (Some(expected), Some(given)) => crate::extract::is_admin_token(given, expected.expose_secret()),
+            _ => false,
         }
     }
 
@@ -274,7 +299,10 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
     limiter.tidy();
     let path = req.uri().path();
     let checked = if path.starts_with("/merchants") || path.starts_with("/admin") {
-        limiter.admin.check_key(&client).and_then(|()| limiter.calls.check_key(&key))
+        // Failures are limited, not the operator: a right admin token is never refused by the guessers' bucket of
+        // its address (only by the general rate).
+        let guess = if limiter.is_admin(&req) { Ok(()) } else { limiter.admin.check_key(&client) };
+        guess.and_then(|()| limiter.calls.check_key(&key))
     } else if path == "/payments/callback" {
         limiter.callbacks.check_key(&client)
     } else {

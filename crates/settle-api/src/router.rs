@@ -152,7 +152,7 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/{asset}", axum::routing::get(crate::routes::dashboard::asset));
     router = router.fallback(fallback).layer(middleware::from_fn(envelope));
     if let Some(rl) = state.cfg.rate_limit {
-        router = router.layer(middleware::from_fn_with_state(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone()), rate_limit));
+        router = router.layer(middleware::from_fn_with_state(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone()), rate_limit));
     }
     let request_id = HeaderName::from_static("x-request-id");
     router = router.layer(middleware::from_fn_with_state(state.clone(), request_context)).layer(DefaultBodyLimit::max(state.cfg.body_limit));
@@ -167,5 +167,6 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, crate::middleware::FastRequestId))
+        .layer(middleware::map_request(crate::middleware::refuse_odd_request_id))
         .with_state(state)
 }

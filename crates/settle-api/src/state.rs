@@ -25,8 +25,8 @@ pub struct ApiConfig {
     pub rate_limit: Option<RateLimit>,
     /// Largest accepted request body.
     pub body_limit: usize,
-    /// Reverse proxies whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<crate::client_ip::TrustedProxy>,
     /// Bound on one request (SSE streams excepted).
     pub request_timeout: Duration,
     /// Records every request's statements here (`settle db check`'s workload); None in service.

@@ -40,6 +40,13 @@ pub struct Config {
     pub log_filter: String,
     /// SETTLE_SHUTDOWN_TIMEOUT_SECS: how long in-flight requests may finish after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// SETTLE_HEADER_TIMEOUT_SECS: a connection whose request headers have not all arrived this long after it began
+    /// waiting for them is closed. It is also the idle keep-alive timeout: a connection waiting for its next request
+    /// waits for that request's headers.
+    pub header_timeout: Duration,
+    /// SETTLE_MAX_CONNECTIONS: open client connections at most; one over it is closed at once (never queued).
+    /// Lowered at start to fit the process's open-file limit, leaving room for the database and other sockets.
+    pub max_connections: usize,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
     /// SQLite's writer: SETTLE_SQLITE_WRITE_QUEUE (write transactions that may wait for their turn before the next
@@ -71,6 +78,8 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
             log_filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
             shutdown_timeout: Duration::from_secs(20),
+            header_timeout: Duration::from_secs(10),
+            max_connections: 16_384,
             db_max_connections: 20,
             sqlite_writer: settle_store::connect::WriterSettings::default(),
             pg_url: None,
@@ -108,6 +117,8 @@ const SETTINGS: &[Setting] = &[
     },
     Setting { var: "SETTLE_LOG", set: |c, v| put(&mut c.log_filter, v.to_owned()) },
     Setting { var: "SETTLE_SHUTDOWN_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.shutdown_timeout) },
+    Setting { var: "SETTLE_HEADER_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.header_timeout) },
+    Setting { var: "SETTLE_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.max_connections) },
     Setting { var: "SETTLE_DB_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.db_max_connections) },
     Setting { var: "SETTLE_SQLITE_WRITE_QUEUE", set: |c, v| num(v, &mut c.sqlite_writer.queue) },
     Setting { var: "SETTLE_SQLITE_WRITE_GROUP", set: |c, v| num(v, &mut c.sqlite_writer.group) },
@@ -142,7 +153,7 @@ const SETTINGS: &[Setting] = &[
     Setting {
         var: "SETTLE_TRUSTED_PROXIES",
         set: |c, v| {
-            c.api.trusted_proxies = list(v).map(|s| s.parse().map_err(|_| format!("{s} is not an IP address"))).collect::<Result<_, _>>()?;
+            c.api.trusted_proxies = list(v).map(|s| s.parse::<settle_api::client_ip::TrustedProxy>()).collect::<Result<_, _>>()?;
             Ok(())
         },
     },
@@ -385,6 +396,12 @@ impl Config {
         if self.api.request_timeout.is_zero() {
             bail!("SETTLE_REQUEST_TIMEOUT_SECS must be at least 1");
         }
+        if self.header_timeout.is_zero() {
+            bail!("SETTLE_HEADER_TIMEOUT_SECS must be at least 1");
+        }
+        if self.max_connections == 0 {
+            bail!("SETTLE_MAX_CONNECTIONS must be at least 1");
+        }
         if self.app.relay_wait >= self.api.request_timeout {
             bail!("SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 504 relay_timeout");
         }
@@ -503,16 +520,57 @@ fn millis(v: &str, into: &mut Duration) -> Result<(), String> {
 
 /// A URL with its password replaced by `***`, for messages and logs.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}://{user}:***@{}", &url[..s], &url[at + 1..]),
-                None => url.to_owned(),
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // A file path holds no credential.
+    if scheme.eq_ignore_ascii_case("sqlite") {
+        return url.to_owned();
+    }
+    let (rest, fragment) = rest.split_once('#').map_or((rest, None), |(r, f)| (r, Some(f)));
+    let (rest, query) = rest.split_once('?').map_or((rest, None), |(r, q)| (r, Some(q)));
+    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let mut out = format!("{scheme}://");
+    match authority.rsplit_once('@') {
+        // user:password -> user:***; a lone token (nats://token@, redis://:password@) -> ***, except a database's
+        // user name, which is no secret.
+        Some((userinfo, host)) => {
+            let user_is_a_name = ["postgres", "postgresql", "mysql", "mariadb"].iter().any(|s| scheme.eq_ignore_ascii_case(s));
+            match userinfo.split_once(':') {
+                Some((user, _)) => out.push_str(&format!("{user}:***@{host}")),
+                None if user_is_a_name => out.push_str(&format!("{userinfo}@{host}")),
+                None => out.push_str(&format!("***@{host}")),
             }
         }
-        _ => url.to_owned(),
+        None => out.push_str(authority),
     }
+    if let Some(path) = path {
+        out.push('/');
+        out.push_str(&path.split('/').map(|seg| if looks_like_a_key(seg) { "***" } else { seg }).collect::<Vec<_>>().join("/"));
+    }
+    if let Some(query) = query {
+        out.push('?');
+        let pairs = query.split('&').map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !v.is_empty() && (credential_name(k) || looks_like_a_key(v)) => format!("{k}=***"),
+            _ => pair.to_owned(),
+        });
+        out.push_str(&pairs.collect::<Vec<_>>().join("&"));
+    }
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(if looks_like_a_key(f) || f.contains('=') { "***" } else { f });
+    }
+    out
+}
+
+/// A query parameter that carries a credential by its name.
+fn credential_name(k: &str) -> bool {
+    let k = k.to_ascii_lowercase();
+    ["pass", "pwd", "token", "key", "secret", "auth", "sig", "credential", "session"].iter().any(|w| k.contains(w))
+}
+
+/// A value longer than 20 characters, all of a key's alphabet (letters, digits, `-`, `_`): an RPC provider's key in
+/// a path (`/v3/<key>`, `/v2/<key>`), an API key in a query value.
+fn looks_like_a_key(v: &str) -> bool {
+    v.len() > 20 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Config {
@@ -536,6 +594,8 @@ impl Config {
             "server": {
                 "listen": self.listen.to_string(),
                 "shutdownTimeoutSecs": secs(self.shutdown_timeout),
+                "headerTimeoutSecs": secs(self.header_timeout),
+                "maxConnections": self.max_connections,
                 "requestTimeoutSecs": secs(self.api.request_timeout),
                 "bodyLimitBytes": self.api.body_limit,
                 "corsOrigins": self.api.cors_origins,
@@ -687,5 +747,31 @@ mod tests {
     fn redacts_passwords() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
         assert_eq!(redact("sqlite://settle.db"), "sqlite://settle.db");
+        let file = "sqlite:///tmp/settle-test-01a2399ad23b774fb228b6803ce0a636/settle.db?mode=rwc";
+        assert_eq!(redact(file), file, "a file path is kept");
+        assert_eq!(redact("postgres://postgres@127.0.0.1:5432/test"), "postgres://postgres@127.0.0.1:5432/test", "a user name is kept");
+    }
+
+    #[test]
+    fn redacts_every_credential_bearing_part_of_a_url() {
+        for (url, secret) in [
+            ("postgres://h/db?user=settle&password=hunter2", "hunter2"),
+            ("https://rpc.example/api?token=t0k3n", "t0k3n"),
+            ("https://rpc.example/?api_key=abc123", "abc123"),
+            ("https://rpc.example/?apikey=abc123&chain=1", "abc123"),
+            ("nats://s3cr3tt0k3n@127.0.0.1:4222", "s3cr3tt0k3n"),
+            ("redis://:redispass@127.0.0.1:6379", "redispass"),
+            ("rediss://default:redispass@cache:6380/0", "redispass"),
+            ("https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef", "0123456789abcdef0123456789abcdef"),
+            ("https://eth-mainnet.g.alchemy.com/v2/AbCdEfGhIjKlMnOpQrStUvWx-_12", "AbCdEfGhIjKlMnOpQrStUvWx-_12"),
+            ("https://rpc.example/?x=AbCdEfGhIjKlMnOpQrStUvWxYz", "AbCdEfGhIjKlMnOpQrStUvWxYz"),
+            ("https://user:pw@rpc.example/path#access_token=zzz", "zzz"),
+        ] {
+            let r = redact(url);
+            assert!(!r.contains(secret), "{url} -> {r}");
+            assert!(r.contains("***"), "{url} -> {r}");
+        }
+        assert_eq!(redact("https://rpc.example/v1/mainnet?chain=1"), "https://rpc.example/v1/mainnet?chain=1", "nothing secret stays as is");
+        assert_eq!(redact("postgres://h/db?sslmode=require"), "postgres://h/db?sslmode=require");
     }
 }

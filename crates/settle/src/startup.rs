@@ -49,6 +49,7 @@ const LOCAL_KEY_FILE: &str = "settle.key";
 
 pub struct App {
     listener: TcpListener,
+    limits: ConnLimits,
     /// The in-process PG simulator, when no SETTLE_PG_URL is set.
     sim: Option<settle_card::sim::SimHandle>,
     state: AppState,
@@ -144,7 +145,8 @@ impl App {
         }
         let (stop, stopping) = watch::channel(false);
         let state = AppState::new(settle_api::state::State { ctx, cfg: Arc::new(cfg.api.clone()), prometheus, stopping });
-        Ok(Self { listener, sim, state, stop, shutdown_timeout: cfg.shutdown_timeout })
+        let limits = ConnLimits { header_timeout: cfg.header_timeout, max_connections: fit_to_open_files(cfg.max_connections) };
+        Ok(Self { listener, limits, sim, state, stop, shutdown_timeout: cfg.shutdown_timeout })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -163,7 +165,7 @@ impl App {
     /// Serves until `shutdown` resolves; then stops accepting, lets in-flight requests finish within the
     /// shutdown bound, stops the workers (releasing their leases) and closes the pool.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let Self { listener, sim, state, stop, shutdown_timeout } = self;
+        let Self { listener, limits, sim, state, stop, shutdown_timeout } = self;
         let ctx = state.ctx.clone();
         // Event streams open from where the outbox stands now (the follower would otherwise find out first).
         if let Err(e) = settle_app::follower::Follower::start(&ctx).await {
@@ -171,14 +173,8 @@ impl App {
         }
         let workers = settle_app::workers::spawn(&ctx, stop.subscribe());
         let router = settle_api::router(state);
-        let (drain_tx, mut drain_rx) = watch::channel(false);
-        let server = tokio::spawn(async move {
-            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = drain_rx.wait_for(|v| *v).await;
-                })
-                .await
-        });
+        let (drain_tx, drain_rx) = watch::channel(false);
+        let server = tokio::spawn(serve(listener, router, limits, drain_rx));
         tokio::pin!(shutdown);
         let mut server = server;
         tokio::select! {
@@ -219,6 +215,85 @@ impl App {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// What a client connection may hold.
+#[derive(Clone, Copy, Debug)]
+struct ConnLimits {
+    header_timeout: Duration,
+    max_connections: usize,
+}
+
+/// File descriptors kept for everything but client connections: the database pool, Redis, NATS, the gateway and
+/// chain clients, webhook deliveries, files.
+const RESERVED_FILES: usize = 512;
+
+/// `max` lowered to fit the process's open-file limit (read from /proc/self/limits, where there is one), so that
+/// client connections can never take the descriptors the database and the other clients need.
+fn fit_to_open_files(max: usize) -> usize {
+    let limit = std::fs::read_to_string("/proc/self/limits").ok().and_then(|t| {
+        t.lines().find(|l| l.starts_with("Max open files")).and_then(|l| l.split_whitespace().nth(3)).and_then(|n| n.parse::<usize>().ok())
+    });
+    match limit {
+        Some(files) if files.saturating_sub(RESERVED_FILES) < max => {
+            let fit = files.saturating_sub(RESERVED_FILES).max(1);
+            tracing::warn!(configured = max, open_file_limit = files, used = fit, "SETTLE_MAX_CONNECTIONS lowered to fit the open-file limit");
+            fit
+        }
+        _ => max,
+    }
+}
+
+/// Serves HTTP/1.1 on `listener` until `drain` turns true, then waits for the open connections to finish their
+/// requests (the caller bounds the wait). Each connection's request headers must arrive within the header timeout
+/// (which also closes a keep-alive connection left idle that long), and at most `max_connections` are open at
+/// once: one over the cap is closed as soon as it is accepted, so a flood of idle sockets costs no more than the
+/// cap and cannot starve the process of file descriptors.
+async fn serve(listener: TcpListener, router: axum::Router, limits: ConnLimits, mut drain: watch::Receiver<bool>) -> std::io::Result<()> {
+    use hyper_util::{
+        rt::{TokioIo, TokioTimer},
+        server::graceful::GracefulShutdown,
+    };
+    use tower::ServiceExt;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).keep_alive(true);
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of descriptors or a connection reset before it was accepted: not fatal.
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = async { drop(drain.wait_for(|v| *v).await) } => break,
+        };
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            metrics::counter!("settle_http_connections_refused_total").increment(1);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 /// DATABASE_URL with SETTLE_DATABASE_CA_FILE added as the driver's root-certificate parameter.

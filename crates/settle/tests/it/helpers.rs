@@ -323,7 +323,7 @@ impl TestApp {
         }
         cfg.gateway = setup.card.config.clone();
         cfg.api.cors_origins = setup.cors_origins.clone();
-        cfg.api.trusted_proxies = setup.trusted_proxies.clone();
+        cfg.api.trusted_proxies = setup.trusted_proxies.iter().map(|ip| settle_api::client_ip::TrustedProxy::from(*ip)).collect();
         if let Some(t) = setup.request_timeout {
             cfg.api.request_timeout = t;
         }

@@ -16,6 +16,7 @@ mod cli;
 mod concurrency;
 mod db_check;
 mod docs_browser;
+mod edge;
 mod idempotency;
 mod keys;
 mod migrations;

@@ -314,9 +314,10 @@ async fn random_bearer_tokens_cannot_buy_a_lookup_each() {
     app.finish().await;
 }
 
-/// Admin-token attempts are limited per client address, strictly (10, then one every 6 s) whatever the general
-/// rate; behind a trusted proxy the client is the address `X-Forwarded-For` names, so one address guessing the
-/// token does not lock out another. Without the proxy setting, the header is not believed.
+/// Wrong admin-token attempts are limited per client address, strictly (10, then one every 6 s) whatever the
+/// general rate; the right token is never refused by that limit. Behind a trusted proxy the client is the first hop
+/// of `X-Forwarded-For` from the right that is not the proxy, so one address guessing the token does not lock out
+/// another, and a guesser cannot name another client. Without the proxy setting, the header is not believed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn admin_token_guesses_are_limited_per_client() {
     let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
@@ -337,8 +338,13 @@ async fn admin_token_guesses_are_limited_per_client() {
     assert!(guesses[..10].iter().all(|s| *s == 401) && guesses[10..].iter().all(|s| *s == 429), "{guesses:?}");
     // Another client behind the same proxy, with the right token.
     assert_eq!(attempt("203.0.113.8", ADMIN_TOKEN).await, 201);
-    // The guesser stays limited, whatever token it sends.
-    assert_eq!(attempt("203.0.113.7", ADMIN_TOKEN).await, 429);
+    // The guesser stays limited while it guesses; the real operator at the same address is never locked out.
+    assert_eq!(attempt("203.0.113.7", "still-not-the-admin-token").await, 429);
+    assert_eq!(attempt("203.0.113.7", ADMIN_TOKEN).await, 201);
+    // X-Forwarded-For is read right to left: a hop the client wrote is never believed, and one that is not an
+    // address (with a port here) is not skipped to reach it.
+    assert_eq!(attempt("203.0.113.7, 198.51.100.9", "a-guess-from-a-fresh-address").await, 401);
+    assert_eq!(attempt("198.51.100.99, 203.0.113.7:5678", "a-guess-that-names-another-client").await, 429);
     // Merchant calls are not admin attempts.
     assert_eq!(app.get("/payments").await.status, 200);
     app.finish().await;
@@ -460,5 +466,23 @@ async fn a_read_that_outlasts_the_timeout_answers_504_and_leaves_nothing_behind(
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "CANCELLED");
     held.abort();
+    app.finish().await;
+}
+
+/// A client's `X-Request-Id` is kept when it is a bounded token, and replaced by one of Settle's own otherwise
+/// (it goes into log lines and the audit log as sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_id_is_kept_only_when_it_is_a_bounded_token() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let id_of = |sent: &'static str| {
+        let app = &app;
+        async move { app.request(Method::GET, "/payments", Some(&app.key), None, &[("x-request-id", sent)]).await.header("x-request-id").map(str::to_owned) }
+    };
+    assert_eq!(id_of("trace.A-1_b").await.as_deref(), Some("trace.A-1_b"));
+    let long: &'static str = Box::leak("x".repeat(65).into_boxed_str());
+    for odd in ["<script>alert(1)</script>", "a b", "", long, "id;drop"] {
+        let got = id_of(odd).await.unwrap_or_default();
+        assert!(got != odd && uuid::Uuid::parse_str(&got).is_ok(), "{odd:?} was replaced by Settle's own id, got {got:?}");
+    }
     app.finish().await;
 }
