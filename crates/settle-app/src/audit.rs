@@ -98,16 +98,22 @@ pub async fn record_alone(ctx: &Context, action: &str, target_id: &str, changes:
     Ok(())
 }
 
-/// Switches read-only mode by hand, audited: switching on is recorded before the switch, switching off after it
-/// (a database that refuses writes cannot record either; the switch still happens, with a warning).
-pub async fn set_read_only(ctx: &Context, on: bool) {
-    if !on {
-        ctx.set_read_only(false);
+/// Switches the admin's read-only mode for every instance: stored (with its audit row, in one transaction) before
+/// this instance applies it; the others apply it on their follower's next read of the switches, and a restarted
+/// instance reads it before it serves. When the database refuses the write (it is read-only itself), this
+/// instance applies the switch all the same, with a warning, and the error is returned: the others cannot know.
+pub async fn set_read_only(ctx: &Context, on: bool) -> Result<(), AppError> {
+    let stored = async {
+        let txn = settle_store::begin(&ctx.db).await?;
+        settle_store::flags::set(&txn, settle_store::flags::READ_ONLY, on, settle_store::now_ms()).await?;
+        settle_store::audit::record(&txn, None, "read_only.set", "settle", &serde_json::json!({"enabled": on})).await?;
+        txn.commit().await.map_err(settle_store::StoreError::from)?;
+        Ok::<(), AppError>(())
     }
-    if let Err(e) = record_alone(ctx, "read_only.set", "settle", &serde_json::json!({"enabled": on})).await {
-        tracing::warn!(error = %e, enabled = on, "the read-only switch could not be audited");
+    .await;
+    ctx.apply_read_only(on);
+    if let Err(e) = &stored {
+        tracing::warn!(error = %e, enabled = on, "the read-only switch could not be stored: it holds on this instance only");
     }
-    if on {
-        ctx.set_read_only(true);
-    }
+    stored
 }

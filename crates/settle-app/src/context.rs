@@ -116,10 +116,12 @@ impl Context {
         (seen > 0 && settle_store::now_ms() - seen < self.settings.read_only_probe.as_millis() as i64).then_some("detected")
     }
 
-    /// Sets or clears the admin's read-only mode.
-    pub fn set_read_only(&self, on: bool) {
-        self.read_only_admin.store(on, std::sync::atomic::Ordering::Relaxed);
-        tracing::warn!(read_only = on, "read-only mode set by the admin");
+    /// Applies the admin's read-only mode on this instance (as stored: [`crate::audit::set_read_only`] stores it,
+    /// every instance's follower applies it).
+    pub fn apply_read_only(&self, on: bool) {
+        if self.read_only_admin.swap(on, std::sync::atomic::Ordering::Relaxed) != on {
+            tracing::warn!(read_only = on, "read-only mode set by the admin");
+        }
     }
 
     /// The pool's connections now.

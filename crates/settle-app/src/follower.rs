@@ -139,19 +139,27 @@ impl Fanout {
     }
 }
 
-/// The worker that follows the outbox (every instance runs one; no lease).
+/// The worker that follows the outbox (every instance runs one; no lease). It also follows the cluster's
+/// switches (the admin's read-only mode), read at most once per [`FLAGS_EVERY`].
 #[derive(Clone)]
 pub struct Follower {
     ctx: Context,
+    flags_read_at: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
+
+/// How often the follower reads the cluster's switches: an admin's read-only switch made on another instance holds
+/// here within this (and a follower interval).
+pub const FLAGS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Follower {
     pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+        Self { ctx, flags_read_at: Default::default() }
     }
 
-    /// Reads where the outbox stands, so streams may open (the server calls it before serving).
+    /// Reads where the outbox stands, so streams may open, and the cluster's switches (the server calls it before
+    /// serving: a restarted instance refuses writes at once while the admin's read-only mode is on).
     pub async fn start(ctx: &Context) -> Result<(), StoreError> {
+        ctx.apply_read_only(settle_store::flags::get(&ctx.db, settle_store::flags::READ_ONLY).await?);
         if ctx.fanout.head().is_none() {
             ctx.fanout.start_at(outbox::max_seq(&ctx.db).await?);
         }
@@ -160,6 +168,12 @@ impl Follower {
 
     /// Follows one batch.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+        let now = settle_store::now_ms();
+        let last = self.flags_read_at.load(std::sync::atomic::Ordering::Relaxed);
+        if now - last >= FLAGS_EVERY.as_millis() as i64 {
+            self.flags_read_at.store(now, std::sync::atomic::Ordering::Relaxed);
+            self.ctx.apply_read_only(settle_store::flags::get(&self.ctx.db, settle_store::flags::READ_ONLY).await?);
+        }
         let Some(head) = self.ctx.fanout.head() else {
             Self::start(&self.ctx).await?;
             return Ok(Outcome::Worked(0));

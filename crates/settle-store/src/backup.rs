@@ -118,7 +118,8 @@ fn to_value(v: &Json, kind: Kind, nullable: bool) -> Result<Value, String> {
     }
 }
 
-/// Every table Settle keeps, in the order a restore inserts them (owners before what they own).
+/// Every table Settle keeps, in the order a restore inserts them (owners before what they own). `cluster_flags` is
+/// not data but the running cluster's switches (its rows are made by its migration): a restore leaves them as they are.
 pub fn tables() -> Vec<Table> {
     vec![
         table::<merchant::Entity>(),

@@ -5,6 +5,7 @@ pub mod audit_log;
 pub mod chain_block;
 pub mod chain_cursor;
 pub mod chain_log;
+pub mod cluster_flag;
 pub mod consumer_offset;
 pub mod coupon;
 pub mod gateway_void;

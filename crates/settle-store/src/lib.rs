@@ -4,7 +4,8 @@
 //! - [`migration`]: versioned migrations ([`migration::Migrator`]).
 //! - [`entity`]: the SeaORM entities, one per table.
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
-//! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses.
+//! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses; [`flags`]: switches every
+//!   instance follows (the admin's read-only mode).
 //! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
 //! - [`webhooks`]: webhook endpoints, their deliveries and every attempt.
 //! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
@@ -23,6 +24,7 @@ pub mod chain;
 pub mod connect;
 pub mod entity;
 pub mod error;
+pub mod flags;
 pub mod idempotency;
 pub mod leases;
 pub mod merchants;

@@ -22,6 +22,7 @@ mod m0013_soft_delete;
 mod m0014_audit_log;
 mod m0015_revoked_keys_index;
 mod m0016_idempotency_resource;
+mod m0017_cluster_flags;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0014_audit_log::Migration),
             Box::new(m0015_revoked_keys_index::Migration),
             Box::new(m0016_idempotency_resource::Migration),
+            Box::new(m0017_cluster_flags::Migration),
         ]
     }
 }

@@ -143,11 +143,13 @@ const SOURCES: &[(&str, &str)] = &[
     ("crates/settle-store/src/migration/m0007_commerce.rs", include_str!("../../settle-store/src/migration/m0007_commerce.rs")),
     ("crates/settle-store/src/migration/m0012_webhooks.rs", include_str!("../../settle-store/src/migration/m0012_webhooks.rs")),
     ("crates/settle-store/src/migration/m0014_audit_log.rs", include_str!("../../settle-store/src/migration/m0014_audit_log.rs")),
+    ("crates/settle-store/src/migration/m0017_cluster_flags.rs", include_str!("../../settle-store/src/migration/m0017_cluster_flags.rs")),
     ("crates/settle-store/src/merchants.rs", include_str!("../../settle-store/src/merchants.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../settle-store/src/payments.rs")),
     ("crates/settle-store/src/idempotency.rs", include_str!("../../settle-store/src/idempotency.rs")),
     ("crates/settle-store/src/outbox.rs", include_str!("../../settle-store/src/outbox.rs")),
     ("crates/settle-store/src/leases.rs", include_str!("../../settle-store/src/leases.rs")),
+    ("crates/settle-store/src/flags.rs", include_str!("../../settle-store/src/flags.rs")),
     ("crates/settle-store/src/voids.rs", include_str!("../../settle-store/src/voids.rs")),
     ("crates/settle-store/src/relay.rs", include_str!("../../settle-store/src/relay.rs")),
     ("crates/settle-store/src/chain.rs", include_str!("../../settle-store/src/chain.rs")),
@@ -196,6 +198,7 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("webhook_deliveries", "m0012_webhooks"),
     ("webhook_attempts", "m0012_webhooks"),
     ("audit_log", "m0014_audit_log"),
+    ("cluster_flags", "m0017_cluster_flags"),
 ];
 
 /// Where a table's definition is: its migration file and the line that names it.
@@ -223,6 +226,7 @@ const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("outbox", &["seq"], "crates/settle-store/src/outbox.rs", "Column::Seq.gt(after_seq)"),
     ("outbox", &["merchant_id", "seq"], "crates/settle-store/src/outbox.rs", "Column::MerchantId.eq(merchant_id)"),
     ("leases", &["name"], "crates/settle-store/src/leases.rs", "name"),
+    ("cluster_flags", &["name"], "crates/settle-store/src/flags.rs", "Column::Name.eq(name)"),
     ("gateway_voids", &["status", "next_attempt_at"], "crates/settle-store/src/voids.rs", "Column::Status"),
     ("relay_requests", &["relay_request_id"], "crates/settle-store/src/relay.rs", "Column::RelayRequestId"),
     ("relay_requests", &["chain_id", "status"], "crates/settle-store/src/relay.rs", "Column::Status"),

@@ -156,8 +156,9 @@ pub struct ReadOnlyState {
     pub read_only: Option<&'static str>,
 }
 
-/// Turn the admin's read-only mode on or off (SETTLE_READ_ONLY and a database that refuses writes are not
-/// overridden). Needs the admin token.
+/// Turn the admin's read-only mode on or off, for every instance: stored, and applied by each instance within a
+/// second or so and across restarts (SETTLE_READ_ONLY and a database that refuses writes are not overridden).
+/// Needs the admin token.
 #[utoipa::path(
     post, path = "/admin/read-only", tag = "health",
     request_body = ReadOnlyRequest,
@@ -166,12 +167,13 @@ pub struct ReadOnlyState {
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+        (status = 503, description = "The database refused to store the switch: it holds on this instance only", body = ErrorBody),
     ),
     security(("admin" = []))
 )]
 pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum::body::Bytes) -> Result<Json<ReadOnlyState>, ApiError> {
     let req: ReadOnlyRequest = parse_json_required(&body, "{\"enabled\": true} or {\"enabled\": false}")?;
-    settle_app::audit::set_read_only(&st.ctx, req.enabled).await;
+    settle_app::audit::set_read_only(&st.ctx, req.enabled).await?;
     Ok(Json(ReadOnlyState { read_only: st.ctx.read_only() }))
 }
 

@@ -46,6 +46,52 @@ async fn configured_and_admin_read_only_refuse_writes_and_serve_reads() {
     app.finish().await;
 }
 
+/// The admin's read-only switch holds for the cluster: set on one instance, the other refuses writes too (within a
+/// second or so: its follower reads the switch), /health says so on both, it holds across a restart, and switching
+/// it off on either lets both write again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_admin_read_only_switch_holds_on_every_instance_and_across_a_restart() {
+    let setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Redis });
+    let Some(a) = TestApp::spawn_with(setup.clone()).await else { return };
+    let mut b = TestApp::start(setup.clone(), a.db.clone()).await;
+    let toggle = |app: &TestApp, on: bool| {
+        let (client, base) = (app.client.clone(), app.base.clone());
+        async move { request_at(&client, &base, Method::POST, "/admin/read-only", Some(ADMIN_TOKEN), Some(&json!({"enabled": on}).to_string()), &[]).await }
+    };
+    let refused_on = |app: &TestApp, order: &'static str| {
+        let (client, base, key) = (app.client.clone(), app.base.clone(), app.key.clone());
+        async move {
+            let body = TestApp::chain_payment(order).to_string();
+            request_at(&client, &base, Method::POST, "/payments/create", Some(&key), Some(&body), &[]).await
+        }
+    };
+    assert_eq!(toggle(&a, true).await.status, 200);
+    refused_on(&a, "cluster-ro-a").await.assert_error(503, "read_only");
+    // The other instance: refuses writes once its follower has read the switch (a positive signal: its /health).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while b.get("/health").await.body["readOnly"] != "admin" {
+        assert!(tokio::time::Instant::now() < deadline, "instance B never applied the switch");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    refused_on(&b, "cluster-ro-b").await.assert_error(503, "read_only");
+    // Restarted, an instance refuses writes from its first request.
+    b.shutdown().await;
+    let mut b = TestApp::start(setup.clone(), a.db.clone()).await;
+    assert_eq!(b.get("/health").await.body["readOnly"], "admin");
+    refused_on(&b, "cluster-ro-b2").await.assert_error(503, "read_only");
+    // Off on B: A takes writes again within the bound.
+    assert_eq!(toggle(&b, false).await.status, 200);
+    b.create_payment("cluster-rw-b").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while a.get("/health").await.body.get("readOnly").is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "instance A never applied the switch off");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    a.create_payment("cluster-rw-a").await;
+    b.shutdown().await;
+    a.finish().await;
+}
+
 /// Runs `sql` on the PostgreSQL server as its administrator (database `test`).
 async fn pg_admin(sql: &str) {
     let url = std::env::var("SETTLE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
