@@ -207,7 +207,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
             }
         })?;
         let idem = match key {
-            Some(k) => Some(IdemKey::new(&k, &idempotency::fingerprint_secret(&st.ctx, &merchant).await?, &method, &path, &raw)?),
+            Some(k) => Some(IdemKey::new(&k, &idempotency::fingerprint_secrets(&st.ctx, &merchant).await?, &method, &path, &raw)?),
             None => None,
         };
         let body = parse_json(&raw)?;

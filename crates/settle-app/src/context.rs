@@ -57,7 +57,7 @@ pub struct Shared {
     /// Each merchant's fee on chain payments, for [`FEE_TTL`].
     pub(crate) merchant_fees: moka::future::Cache<String, i32>,
     /// Each merchant's Idempotency-Key fingerprint secret (never changes once stored).
-    pub(crate) fingerprint_secrets: moka::future::Cache<String, Arc<[u8]>>,
+    pub(crate) fingerprint_secrets: moka::future::Cache<String, Arc<[Arc<[u8]>]>>,
     /// Gateway reads callbacks may run at once (apart from the charges' bulkhead).
     pub(crate) callback_permits: Arc<tokio::sync::Semaphore>,
 }

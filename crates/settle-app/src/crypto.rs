@@ -1,8 +1,10 @@
 //! Encryption at rest of the secrets Settle must read back (webhook signing secrets), with AES-256-GCM under the
 //! master keys of `SETTLE_MASTER_KEY`.
 //!
-//! A sealed value is `enc:v1:<key id>:<base64 of nonce ‖ ciphertext ‖ tag>`; the key id is the first 8 hex
-//! digits of the key's SHA-256, so a value names the key that opens it and keys need no names of their own.
+//! A sealed value is `enc:v2:<key id>:<base64 of nonce ‖ ciphertext ‖ tag>`, sealed for the row that holds it
+//! (its id is the associated data; `enc:v1:` values, from before, have only the key id); the key id is the first 8
+//! hex digits of the key's SHA-256, so a value names the key that opens it and keys need no names of their own.
+//! The master keys also key what must not be in the database: [`Keyring::derive`].
 //! The first key of the list seals; every key of the list opens, so a new key is put first and the old one kept
 //! after it until `settle keys rotate` has sealed everything again under the new one. A value without the
 //! prefix is one stored before encryption was configured: it is read as is, and the next rotation seals it.
@@ -29,6 +31,8 @@ pub enum CryptoError {
 struct Key {
     id: String,
     key: LessSafeKey,
+    /// The key itself, for the keys derived from it ([`Keyring::derive`]).
+    raw: [u8; 32],
 }
 
 /// The master keys: the first seals, all open.
@@ -53,7 +57,8 @@ impl Keyring {
             }
             let id = hex::encode(&Sha256::digest(&raw)[..4]);
             let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| "not an AES-256 key".to_owned())?);
-            keys.push(Key { id, key });
+            let raw: [u8; 32] = raw.try_into().map_err(|_| "not an AES-256 key".to_owned())?;
+            keys.push(Key { id, key, raw });
         }
         if keys.is_empty() {
             return Err("holds no key".into());
@@ -66,6 +71,20 @@ impl Keyring {
         let mut b = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut b);
         B64.encode(b)
+    }
+
+    /// A key for `purpose` derived from each master key (HMAC-SHA256 of the purpose under the key), the current
+    /// one's first: secrets Settle needs that must not be in the database (request fingerprints).
+    pub fn derive(&self, purpose: &str) -> Vec<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        self.keys
+            .iter()
+            .map(|k| {
+                let mut h = <Hmac<Sha256> as Mac>::new_from_slice(&k.raw).expect("HMAC takes a key of any length");
+                h.update(purpose.as_bytes());
+                h.finalize().into_bytes().into()
+            })
+            .collect()
     }
 
     /// The id of the key that seals.

@@ -34,44 +34,111 @@ use crate::{AppError, Context};
 #[derive(Clone, Debug)]
 pub struct IdemKey {
     pub key: String,
+    /// The fingerprint under the merchant's current fingerprint key: what a new record stores.
     pub fingerprint: String,
+    /// The fingerprints under every key still accepted (the current first): a record made before a master-key
+    /// rotation, or before the keys were derived from it, still matches its retry.
+    pub accepted: Vec<String>,
 }
 
 impl IdemKey {
     /// Checks the header value and fingerprints the request (method, path and body, with JSON object keys in
     /// canonical order so that whitespace and key order do not count as a different request).
     ///
-    /// The fingerprint is an HMAC keyed with the merchant's server-side secret ([`fingerprint_secret`]): a body
-    /// may hold a card number, and a plain hash of one could be reversed by trying every number; and a retry
-    /// sent with a rotated API key is still the same request.
-    pub fn new(key: &str, secret: &[u8], method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
+    /// The fingerprint is an HMAC keyed with the merchant's fingerprint keys ([`fingerprint_secrets`]), derived from
+    /// the master keys, which are not in the database: a body may hold a card number, and whoever holds a copy of
+    /// the database must not be able to test guesses against a stored fingerprint. A card number is never fed to it
+    /// as it is: every `cardNo` value is replaced by a keyed digest of its digits first. A retry sent with a rotated
+    /// API key is still the same request.
+    pub fn new<S: AsRef<[u8]>>(key: &str, secrets: &[S], method: &str, path: &str, body: &[u8]) -> Result<Self, AppError> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(AppError::invalid("Idempotency-Key", "Idempotency-Key must be 1 to 255 printable ASCII characters"));
         }
         // No body is the empty object, as the routes read it.
         let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
-        let canonical = serde_json::from_slice::<serde_json::Value>(body).map(|v| v.to_string().into_bytes()).unwrap_or_else(|_| body.to_vec());
-        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
-        h.update(method.as_bytes());
-        h.update(b" ");
-        h.update(path.as_bytes());
-        h.update(b"\n");
-        h.update(&canonical);
-        Ok(Self { key: key.to_owned(), fingerprint: hex::encode(h.finalize().into_bytes()) })
+        let parsed = serde_json::from_slice::<serde_json::Value>(body).ok();
+        let mut accepted = Vec::with_capacity(secrets.len());
+        for secret in secrets {
+            let secret = secret.as_ref();
+            let canonical = match &parsed {
+                Some(v) => {
+                    let mut v = v.clone();
+                    digest_card_numbers(&mut v, secret)?;
+                    v.to_string().into_bytes()
+                }
+                None => body.to_vec(),
+            };
+            let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
+            h.update(method.as_bytes());
+            h.update(b" ");
+            h.update(path.as_bytes());
+            h.update(b"\n");
+            h.update(&canonical);
+            accepted.push(hex::encode(h.finalize().into_bytes()));
+        }
+        let fingerprint = accepted.first().cloned().ok_or_else(|| AppError::internal(std::io::Error::other("no fingerprint key")))?;
+        Ok(Self { key: key.to_owned(), fingerprint, accepted })
+    }
+
+    /// Whether a stored fingerprint is this request's (under any accepted key).
+    pub fn matches(&self, stored: &str) -> bool {
+        self.accepted.iter().any(|f| f == stored)
     }
 }
 
-/// The merchant's fingerprint secret: stored on the merchant (made on first use), cached for good.
-pub async fn fingerprint_secret(ctx: &Context, merchant_id: &str) -> Result<Arc<[u8]>, AppError> {
+/// Replaces every `cardNo` string in `v` (at any depth) by a keyed digest of its digits.
+fn digest_card_numbers(v: &mut serde_json::Value, secret: &[u8]) -> Result<(), AppError> {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "cardNo"
+                    && let serde_json::Value::String(pan) = x
+                {
+                    let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
+                    h.update(b"settle/card-number\0");
+                    h.update(pan.chars().filter(char::is_ascii_digit).collect::<String>().as_bytes());
+                    *x = serde_json::Value::String(format!("pan:{}", hex::encode(h.finalize().into_bytes())));
+                } else {
+                    digest_card_numbers(x, secret)?;
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for x in a {
+                digest_card_numbers(x, secret)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The merchant's fingerprint keys, the one that makes new fingerprints first. With `SETTLE_MASTER_KEY`: one
+/// derived from each master key (HMAC of the merchant's id under the key; none is in the database), then the
+/// secret stored on the merchant by an earlier Settle, if it has one (accepted for its records' last 24 h, never
+/// used for new ones). Without a master key: the secret stored on the merchant (made on first use); whoever holds
+/// the database holds that one too, and Settle says so at start. Cached for good.
+pub async fn fingerprint_secrets(ctx: &Context, merchant_id: &str) -> Result<Arc<[Arc<[u8]>]>, AppError> {
     if let Some(s) = ctx.fingerprint_secrets.get(merchant_id).await {
         return Ok(s);
     }
-    let mut fresh = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
-    let stored = settle_store::merchants::fingerprint_secret(&ctx.db, merchant_id, &hex::encode(fresh)).await?.ok_or(AppError::Unauthenticated)?;
-    let secret: Arc<[u8]> = hex::decode(&stored).map_err(AppError::internal)?.into();
-    ctx.fingerprint_secrets.insert(merchant_id.to_owned(), secret.clone()).await;
-    Ok(secret)
+    let mut secrets: Vec<Arc<[u8]>> = Vec::new();
+    if let Some(keys) = ctx.settings.keyring.as_deref() {
+        secrets.extend(keys.derive(&format!("settle/idempotency-fingerprint/v1/{merchant_id}")).into_iter().map(|k| Arc::from(&k[..])));
+        let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.ok_or(AppError::Unauthenticated)?;
+        if let Some(old) = m.idem_secret {
+            secrets.push(hex::decode(&old).map_err(AppError::internal)?.into());
+        }
+    } else {
+        let mut fresh = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut fresh);
+        let stored =
+            settle_store::merchants::fingerprint_secret(&ctx.db, merchant_id, &hex::encode(fresh)).await?.ok_or(AppError::Unauthenticated)?;
+        secrets.push(hex::decode(&stored).map_err(AppError::internal)?.into());
+    }
+    let secrets: Arc<[Arc<[u8]>]> = secrets.into();
+    ctx.fingerprint_secrets.insert(merchant_id.to_owned(), secrets.clone()).await;
+    Ok(secrets)
 }
 
 /// What a mutating request came to. The edge chooses how to say it (an HTTP status); the application only
@@ -195,6 +262,20 @@ impl Claim {
         }
     }
 
+    /// Gives the key back even though it is bound, because what it was bound to was given back whole and nothing
+    /// was charged (an order refused by its saga, or compensated when its charge could not be sent): a retry runs
+    /// afresh instead of answering that refusal for 24 h.
+    pub async fn forget(&self) {
+        let Some(h) = &self.0 else { return };
+        if h.settled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Err(e) = store::forget(&h.db, &h.merchant_id, &h.key, &h.owner).await {
+            tracing::warn!(error = %e, "could not give back an idempotency key; a retry answers what it was bound to");
+            h.release().await;
+        }
+    }
+
     /// Gives the key back now (the request failed without changing anything).
     pub async fn release(&self) {
         let Some(h) = &self.0 else { return };
@@ -268,6 +349,7 @@ pub async fn start(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Re
                     merchant_id,
                     &k.key,
                     &k.fingerprint,
+                    &k.accepted,
                     &owner,
                     settle_store::now_ms(),
                     s.idempotency_ttl.as_millis() as i64,
@@ -292,7 +374,7 @@ pub async fn start(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Re
                 }
             }
         };
-        if row.request_hash != k.fingerprint {
+        if !k.matches(&row.request_hash) {
             return Err(AppError::IdempotencyMismatch);
         }
         if row.state == store::DONE {
@@ -325,13 +407,29 @@ mod tests {
 
     #[test]
     fn fingerprints_ignore_layout_and_depend_on_the_secret() {
-        let a = IdemKey::new("k", b"s1", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
-        let b = IdemKey::new("k", b"s1", "POST", "/p", br#"{ "b" : "x", "a" : 1 }"#).unwrap();
+        let a = IdemKey::new("k", &[b"s1"], "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        let b = IdemKey::new("k", &[b"s1"], "POST", "/p", br#"{ "b" : "x", "a" : 1 }"#).unwrap();
         assert_eq!(a.fingerprint, b.fingerprint, "same request, other layout");
-        let c = IdemKey::new("k", b"s1", "POST", "/p", br#"{"a":2,"b":"x"}"#).unwrap();
+        let c = IdemKey::new("k", &[b"s1"], "POST", "/p", br#"{"a":2,"b":"x"}"#).unwrap();
         assert_ne!(a.fingerprint, c.fingerprint);
-        let d = IdemKey::new("k", b"s2", "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        let d = IdemKey::new("k", &[b"s2"], "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
         assert_ne!(a.fingerprint, d.fingerprint, "keyed: not a plain hash of the body");
-        assert!(IdemKey::new("", b"s", "POST", "/p", b"{}").is_err());
+        assert!(IdemKey::new("", &[b"s"], "POST", "/p", b"{}").is_err());
+        // A record made under an older key still matches.
+        let both = IdemKey::new("k", &[b"s2".as_slice(), b"s1".as_slice()], "POST", "/p", br#"{"a":1,"b":"x"}"#).unwrap();
+        assert_eq!(both.fingerprint, d.fingerprint);
+        assert!(both.matches(&a.fingerprint) && both.matches(&d.fingerprint) && !both.matches(&c.fingerprint));
+    }
+
+    #[test]
+    fn a_card_number_is_digested_before_it_is_fingerprinted() {
+        let one = IdemKey::new("k", &[b"s"], "POST", "/p", br#"{"card":{"cardType":"KB","cardNo":"4111-1111-1111-1111"}}"#).unwrap();
+        let same = IdemKey::new("k", &[b"s"], "POST", "/p", br#"{"card":{"cardNo":"4111111111111111","cardType":"KB"}}"#).unwrap();
+        assert_eq!(one.fingerprint, same.fingerprint, "the digits are what counts");
+        let other = IdemKey::new("k", &[b"s"], "POST", "/p", br#"{"card":{"cardType":"KB","cardNo":"4111-1111-1111-1112"}}"#).unwrap();
+        assert_ne!(one.fingerprint, other.fingerprint);
+        let mut v = serde_json::json!({"cardNo": "4111111111111111", "x": [{"cardNo": "5500000000000004"}]});
+        digest_card_numbers(&mut v, b"s").unwrap();
+        assert!(!v.to_string().contains("4111111111111111") && !v.to_string().contains("5500000000000004"), "{v}");
     }
 }

@@ -283,12 +283,13 @@ async fn resume(ctx: &Context, merchant_id: &str, order_id: &str, card: Option<C
         Some(p) => payments_store::find(&ctx.db, merchant_id, p).await?.is_some_and(|p| p.status == PaymentStatus::Pending),
         None => false,
     };
-    tracing::info!(order_id, saga = %order.saga_id, charge = pending && card.is_some(), "a retried order answers from the order its Idempotency-Key made");
-    let card = card.filter(|_| pending && !saga.status.is_ended());
+    tracing::info!(order_id, saga = %order.saga_id, "a retried order answers from the order its Idempotency-Key made");
     if saga.pattern == CHOREOGRAPHY {
+        // The handlers may not have made the payment yet: the card goes along, and is charged only once the saga
+        // stands at a PENDING payment (a charge moves it to PROCESSING first, so only once).
         choreographed(ctx, merchant_id, &order, card, claim).await
     } else {
-        orchestrated(ctx, merchant_id, &order, card, claim).await
+        orchestrated(ctx, merchant_id, &order, card.filter(|_| pending && !saga.status.is_ended()), claim).await
     }
 }
 
@@ -304,6 +305,8 @@ async fn orchestrated(ctx: &Context, merchant_id: &str, order: &OrderRow, card: 
             // gateway): the order is compensated at once and the caller gets the reason.
             Err(e) if nothing_charged(&e) => {
                 compensate_now(ctx, merchant_id, &order.saga_id, &e.to_string()).await;
+                // Given back whole, nothing charged: a retry with the key places the order afresh.
+                claim.forget().await;
                 return Err(e);
             }
             // The order is placed: whatever the charge answered, the saga goes on (the payment is PENDING for
@@ -362,6 +365,7 @@ async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card:
                     Ok(_) => drop(wait_saga(ctx, merchant_id, saga_id, |s, _, _| ended(s)).await),
                     Err(f) => tracing::warn!(saga = %saga_id, error = %f, "failing an uncharged payment failed; the recovery worker will"),
                 }
+                claim.forget().await;
                 return Err(e);
             }
             Err(e) => tracing::warn!(saga = %saga_id, error = %e, "charging an order's card failed"),
@@ -371,6 +375,9 @@ async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card:
     let undecided = |p: Option<PaymentStatus>| matches!(p, Some(PaymentStatus::Pending | PaymentStatus::Processing));
     let (s, _, _) = wait_saga(ctx, merchant_id, saga_id, |s, _, p| ended(s) || (s.status == IN_PROGRESS && undecided(p))).await?;
     if s.status == FAILED {
+        // Refused by a step, each step taken given back: a retry with the key runs afresh (points may have been
+        // added since), as a refusal before anything is written does.
+        claim.forget().await;
         return Err(refusal_of(s.error.as_deref().unwrap_or_default()));
     }
     answer(ctx, merchant_id, &order.order_id, claim).await

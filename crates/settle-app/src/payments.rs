@@ -250,13 +250,29 @@ pub(crate) fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Valu
 
 /// Creates a PENDING payment.
 pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<IdemKey>) -> Result<Reply, AppError> {
-    idempotency::once(ctx, merchant_id, key, |claim| async move {
+    let mut reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
         let (reply, row) = crate::retrying(|| create_once(ctx, merchant_id, input.clone(), &claim)).await?;
         ctx.outbox_wake.notify_one();
         ctx.cache.put_status(&cached(&row)).await;
         Ok(reply)
     })
-    .await
+    .await?;
+    if reply.replayed {
+        reply.body = open_client_secret(ctx, &reply.body)?;
+    }
+    Ok(reply)
+}
+
+/// A recorded create answer with its client secret opened (it is recorded sealed; see `create_once`).
+fn open_client_secret(ctx: &Context, body: &str) -> Result<String, AppError> {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else { return Ok(body.to_owned()) };
+    match (v["clientSecret"].as_str(), v["paymentId"].as_str()) {
+        (Some(sealed), Some(id)) if crate::crypto::is_sealed(sealed) => {
+            let open = crate::crypto::open(ctx.settings.keyring.as_deref(), sealed, id).map_err(AppError::internal)?;
+            Ok(body.replacen(sealed, &open, 1))
+        }
+        _ => Ok(body.to_owned()),
+    }
 }
 
 async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, claim: &Claim) -> Result<(Reply, PaymentRow), AppError> {
@@ -331,18 +347,30 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
     let mut row = new.row(now);
     let view = PaymentView::from(&row);
     let payload = event_payload(store::TOPIC_CREATED, &view).to_string();
-    let body = match secret {
-        Some((client_secret, gateway, forwarder)) => body_of(&CreatedChainPayment {
-            payment: &view,
-            gateway_address: gateway.to_checksum(None),
-            forwarder_address: forwarder.to_checksum(None),
-            client_secret: &client_secret,
-        })?,
-        None => body_of(&view)?,
+    // The answer as sent holds the checkout's client secret; the answer recorded for a replay holds it sealed under
+    // the master key (the payments table keeps only its hash), opened again when it is replayed.
+    let (body, recorded) = match secret {
+        Some((client_secret, gateway, forwarder)) => {
+            let created = |client_secret: &str| {
+                body_of(&CreatedChainPayment {
+                    payment: &view,
+                    gateway_address: gateway.to_checksum(None),
+                    forwarder_address: forwarder.to_checksum(None),
+                    client_secret,
+                })
+            };
+            let sealed = crate::crypto::seal(ctx.settings.keyring.as_deref(), &client_secret, &row.payment_id);
+            (created(&client_secret)?, created(&sealed)?)
+        }
+        None => {
+            let b = body_of(&view)?;
+            (b.clone(), b)
+        }
     };
     let reply = Reply { outcome: Outcome::Created, body, replayed: false };
+    let record = Reply { body: recorded, ..reply.clone() };
     // The payment, its event, its outbox row and the idempotency record's answer, in one atomic write.
-    let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&reply)).await.map_err(|e| match e {
+    let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&record)).await.map_err(|e| match e {
         StoreError::Unique(_) => AppError::DuplicateOrder,
         other => other.into(),
     })?;

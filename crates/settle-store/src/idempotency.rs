@@ -25,14 +25,16 @@ pub enum Claim {
     Existing(IdempotencyRow),
 }
 
-/// Claims `(merchant_id, key)` for `owner`, a request whose body hashes to `hash`. An expired record, or an
-/// IN_FLIGHT one whose owner stopped more than `stale_ms` ago (a crash), is taken over.
+/// Claims `(merchant_id, key)` for `owner`, a request whose body hashes to `hash` (and, under older fingerprint
+/// keys, to one of `accepted`). An expired record, or an IN_FLIGHT one whose owner stopped more than `stale_ms` ago
+/// (a crash), is taken over.
 #[allow(clippy::too_many_arguments)]
 pub async fn claim(
     conn: &impl ConnectionTrait,
     merchant_id: &str,
     key: &str,
     hash: &str,
+    accepted: &[String],
     owner: &str,
     now: i64,
     ttl_ms: i64,
@@ -69,32 +71,54 @@ pub async fn claim(
     // A key bound to what its request made is taken over only by the same request (the caller then sees the
     // other request's fingerprint: 422), and keeps its resource; an expired one starts afresh.
     let resource = if expired { None } else { existing.resource.clone() };
-    if resource.is_some() && existing.request_hash != hash {
+    if resource.is_some() && !accepted.contains(&existing.request_hash) {
         return Ok(Claim::Existing(existing));
     }
     if expired || stale {
-        // Take it over only if nobody else did since we read it.
-        let res = idempotency_key::Entity::update_many()
-            .col_expr(idempotency_key::Column::Resource, Expr::value(resource.clone()))
-            .col_expr(idempotency_key::Column::RequestHash, Expr::value(hash))
-            .col_expr(idempotency_key::Column::State, Expr::value(IN_FLIGHT))
-            .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(Option::<i32>::None))
-            .col_expr(idempotency_key::Column::ResponseBody, Expr::value(Option::<String>::None))
-            .col_expr(idempotency_key::Column::LockedAt, Expr::value(now))
-            .col_expr(idempotency_key::Column::CreatedAt, Expr::value(now))
-            .col_expr(idempotency_key::Column::ExpiresAt, Expr::value(now + ttl_ms))
-            .col_expr(idempotency_key::Column::Owner, Expr::value(owner))
-            .filter(idempotency_key::Column::Id.eq(existing.id))
-            .filter(idempotency_key::Column::LockedAt.eq(existing.locked_at))
-            .filter(idempotency_key::Column::State.eq(existing.state.as_str()))
-            .exec(conn)
-            .await?;
-        if res.rows_affected == 1 {
+        if take_over(conn, &existing, resource.as_deref(), hash, owner, now, ttl_ms).await? {
             return Ok(Claim::Claimed { resource });
         }
         return Ok(Claim::Existing(find(conn, merchant_id, key).await?.unwrap_or(existing)));
     }
     Ok(Claim::Existing(existing))
+}
+
+/// Takes `existing` (as it was read) over for `owner`, keeping `resource`: only if the row is still exactly what
+/// was read. Nobody took it over since, and its owner did not bind or complete it meanwhile (a bind also moves
+/// `locked_at`; the owner and resource are matched too, so an owner's commit landing while this UPDATE waits on the
+/// row makes it match nothing). True when taken.
+pub async fn take_over(
+    conn: &impl ConnectionTrait,
+    existing: &IdempotencyRow,
+    resource: Option<&str>,
+    hash: &str,
+    owner: &str,
+    now: i64,
+    ttl_ms: i64,
+) -> Result<bool, StoreError> {
+    let mut q = idempotency_key::Entity::update_many()
+        .col_expr(idempotency_key::Column::Resource, Expr::value(resource.map(str::to_owned)))
+        .col_expr(idempotency_key::Column::RequestHash, Expr::value(hash))
+        .col_expr(idempotency_key::Column::State, Expr::value(IN_FLIGHT))
+        .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(Option::<i32>::None))
+        .col_expr(idempotency_key::Column::ResponseBody, Expr::value(Option::<String>::None))
+        .col_expr(idempotency_key::Column::LockedAt, Expr::value(now))
+        .col_expr(idempotency_key::Column::CreatedAt, Expr::value(now))
+        .col_expr(idempotency_key::Column::ExpiresAt, Expr::value(now + ttl_ms))
+        .col_expr(idempotency_key::Column::Owner, Expr::value(owner))
+        .filter(idempotency_key::Column::Id.eq(existing.id))
+        .filter(idempotency_key::Column::LockedAt.eq(existing.locked_at))
+        .filter(idempotency_key::Column::State.eq(existing.state.as_str()))
+        .filter(idempotency_key::Column::RequestHash.eq(existing.request_hash.as_str()));
+    q = match &existing.owner {
+        Some(o) => q.filter(idempotency_key::Column::Owner.eq(o.as_str())),
+        None => q.filter(idempotency_key::Column::Owner.is_null()),
+    };
+    q = match &existing.resource {
+        Some(r) => q.filter(idempotency_key::Column::Resource.eq(r.as_str())),
+        None => q.filter(idempotency_key::Column::Resource.is_null()),
+    };
+    Ok(q.exec(conn).await?.rows_affected == 1)
 }
 
 fn missing(merchant_id: &str, key: &str, hash: &str, now: i64) -> IdempotencyRow {
@@ -143,6 +167,8 @@ pub async fn complete(conn: &impl ConnectionTrait, merchant_id: &str, key: &str,
 pub async fn bind(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str, resource: &str) -> Result<bool, StoreError> {
     let res = idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::Resource, Expr::value(resource))
+        // The claim is alive: a takeover that read it before this commit no longer matches it.
+        .col_expr(idempotency_key::Column::LockedAt, Expr::value(crate::now_ms()))
         .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
         .filter(idempotency_key::Column::IdemKey.eq(key))
         .filter(idempotency_key::Column::Owner.eq(owner))
@@ -167,6 +193,19 @@ pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, 
     idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::Owner, Expr::value(Option::<String>::None))
         .col_expr(idempotency_key::Column::LockedAt, Expr::value(0i64))
+        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .filter(idempotency_key::Column::IdemKey.eq(key))
+        .filter(idempotency_key::Column::Owner.eq(owner))
+        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Deletes `owner`'s claim, bound or not: what it was bound to was given back whole and nothing was charged (a
+/// refused or uncharged order), so a retry runs afresh rather than answering that.
+pub async fn forget(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str) -> Result<(), StoreError> {
+    idempotency_key::Entity::delete_many()
         .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
         .filter(idempotency_key::Column::IdemKey.eq(key))
         .filter(idempotency_key::Column::Owner.eq(owner))

@@ -119,7 +119,9 @@ impl App {
         // deliveries.
         settle_app::webhooks::check_secrets(&db, settings.keyring.as_deref()).await.map_err(|e| anyhow::anyhow!(e))?;
         if settings.keyring.is_none() {
-            tracing::warn!("SETTLE_MASTER_KEY is not set: webhook secrets are stored unencrypted");
+            tracing::warn!(
+                "SETTLE_MASTER_KEY is not set: webhook secrets and the checkout secrets of recorded answers are stored unencrypted, and Idempotency-Key fingerprints are keyed by a secret stored in the database"
+            );
         }
         settings.card.simulator = sim.is_some();
         settings.card.callback_url.get_or_insert_with(|| format!("http://{local}/payments/callback"));

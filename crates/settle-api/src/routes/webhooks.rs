@@ -138,7 +138,7 @@ pub async fn delete_endpoint(State(st): State<AppState>, Merchant(m): Merchant, 
     post, path = "/webhook-endpoints/{endpointId}/rotate-secret", tag = "webhooks",
     params(
         ("endpointId" = String, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key answers the secret the first request rotated to, and rotates nothing"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key rotates nothing and answers the endpoint's current secret (the one the first request rotated to, unless it was rotated again since)"),
     ),
     responses(
         (status = 200, body = schemas::WebhookEndpointWithSecret),

@@ -9,6 +9,8 @@ use crate::{helpers::*, matrix, per_db};
 
 matrix!(fifty_concurrent_creates_with_one_key_make_one_payment, key_reuse_rules);
 per_db!(
+    a_takeover_read_before_a_bind_never_erases_it,
+    a_copy_of_the_database_cannot_test_card_number_guesses,
     a_retry_with_a_rotated_api_key_replays,
     a_taken_over_claim_is_never_completed_by_its_first_owner,
     a_create_under_a_lost_claim_writes_nothing,
@@ -110,7 +112,7 @@ async fn key_reuse_rules(v: Variant) {
 
 /// Claims `key` for a request to `path` with `body`, as the demo merchant, the way a request does.
 async fn claim(app: &TestApp, key: &str, path: &str, body: &str) -> Claim {
-    let secret = idempotency::fingerprint_secret(&app.ctx, "mch_demo").await.unwrap();
+    let secret = idempotency::fingerprint_secrets(&app.ctx, "mch_demo").await.unwrap();
     let k = IdemKey::new(key, &secret, "POST", path, body.as_bytes()).unwrap();
     match idempotency::start(&app.ctx, "mch_demo", Some(k)).await.unwrap() {
         Start::Run(c) => c,
@@ -250,4 +252,90 @@ async fn a_dropped_request_frees_its_key_and_waiters_only_read(v: Variant) {
 
 async fn record(app: &TestApp, key: &str) -> Option<settle_store::idempotency::IdempotencyRow> {
     settle_store::idempotency::find(&app.ctx.db, "mch_demo", key).await.unwrap()
+}
+
+/// What a copy of the database (or of a backup) holds must not let anyone test card-number guesses against a
+/// stored fingerprint. With `SETTLE_MASTER_KEY`, the fingerprint keys are derived from it and no secret the database
+/// holds reproduces a fingerprint: a brute force over the 10^6 numbers sharing the card's BIN and last four finds
+/// nothing. Without one (the key is in the database, and Settle warns at start) the same search finds the card,
+/// which is why a production deploy sets it. The recorded answer of a chain payment's create holds its client
+/// secret sealed, and a replay opens it again.
+async fn a_copy_of_the_database_cannot_test_card_number_guesses(v: Variant) {
+    use hmac::Mac;
+    for master in [true, false] {
+        let mut setup = Setup::new(v);
+        if master {
+            setup.settings.keyring = Some(Arc::new(settle_app::crypto::Keyring::parse(&settle_app::crypto::Keyring::generate()).unwrap()));
+        }
+        let Some(app) = TestApp::spawn_with(setup).await else { return };
+        let id = app.create_card_payment("brute-force", 15_000).await;
+        let r = app.pay(&id, "SAMSUNG", crate::card::CARD, Some("bf-key")).await;
+        assert!(r.status.is_success() || r.status == 402, "{}", r.text);
+        // Everything the database holds: the fingerprint, every secret on the merchant, the card's last four.
+        let stored = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "bf-key").await.unwrap().unwrap().request_hash;
+        let merchant = settle_store::merchants::find(&app.ctx.db, "mch_demo").await.unwrap().unwrap();
+        let last4 = settle_store::payments::find_any(&app.ctx.db, &id).await.unwrap().unwrap().card_last4.unwrap();
+        let secrets: Vec<Vec<u8>> = merchant.idem_secret.iter().map(|s| hex::decode(s).unwrap()).collect();
+        let path = format!("POST /payments/{id}/card\n");
+        let mut found = None;
+        let mut tries = 0u64;
+        for secret in &secrets {
+            let outer = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap();
+            for middle in 0..1_000_000u32 {
+                let pan = format!("411111{middle:06}{last4}");
+                let mut d = outer.clone();
+                d.update(b"settle/card-number\0");
+                d.update(pan.as_bytes());
+                let canonical = format!(r#"{{"cardNo":"pan:{}","cardType":"SAMSUNG"}}"#, hex::encode(d.finalize().into_bytes()));
+                let mut f = outer.clone();
+                f.update(path.as_bytes());
+                f.update(canonical.as_bytes());
+                tries += 1;
+                if hex::encode(f.finalize().into_bytes()) == stored {
+                    found = Some(pan);
+                    break;
+                }
+            }
+        }
+        if master {
+            assert_eq!(found, None, "the card was found from the database alone after {tries} tries");
+            assert!(merchant.idem_secret.is_none(), "no fingerprint secret is stored with a master key");
+            // A chain payment's recorded answer holds its client secret sealed; the replay answers it open.
+            let body = TestApp::chain_payment("bf-chain").to_string();
+            let first = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
+            let secret = first.body["clientSecret"].as_str().unwrap().to_owned();
+            let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "bf-chain").await.unwrap().unwrap();
+            assert!(!rec.response_body.unwrap_or_default().contains(&secret), "the recorded answer holds the client secret");
+            let again = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
+            assert_eq!((again.header("idempotent-replayed"), again.body["clientSecret"].as_str()), (Some("true"), Some(secret.as_str())));
+        } else {
+            assert_eq!(found.as_deref(), Some("4111111111111111"), "keyed by a secret in the database, the card is found ({tries} tries)");
+        }
+        app.finish().await;
+    }
+}
+
+/// A retry that read a claim as stale (its request slow, not dead) before that request bound the key and committed
+/// must not take the key over: its UPDATE, landing after the bind, would erase the binding and run the order again.
+/// The takeover matches the row exactly as read (a bind moves `locked_at`; owner and resource are matched too).
+async fn a_takeover_read_before_a_bind_never_erases_it(v: Variant) {
+    use settle_store::idempotency as store;
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let db = &app.ctx.db;
+    let long_ago = settle_store::now_ms() - 3_600_000;
+    let ttl = 86_400_000;
+    let claimed = store::claim(db, "mch_demo", "slow", "h", &["h".to_owned()], "owner-a", long_ago, ttl, 60_000).await.unwrap();
+    assert!(matches!(claimed, store::Claim::Claimed { resource: None }));
+    // The retry reads the claim: stale by its clock.
+    let read = store::find(db, "mch_demo", "slow").await.unwrap().unwrap();
+    // The slow owner binds its order and commits.
+    assert!(store::bind(db, "mch_demo", "slow", "owner-a", "order:ord_first").await.unwrap());
+    // The retry's takeover, from what it read, lands after: it must match nothing.
+    assert!(!store::take_over(db, &read, None, "h", "owner-b", settle_store::now_ms(), ttl).await.unwrap(), "the bind was erased");
+    let row = store::find(db, "mch_demo", "slow").await.unwrap().unwrap();
+    assert_eq!((row.owner.as_deref(), row.resource.as_deref()), (Some("owner-a"), Some("order:ord_first")));
+    // Read again now, the claim is alive (the bind moved it): a retry waits, and takes it over only with its binding.
+    let again = store::claim(db, "mch_demo", "slow", "h", &["h".to_owned()], "owner-b", settle_store::now_ms(), ttl, 60_000).await.unwrap();
+    assert!(matches!(again, store::Claim::Existing(_)), "a live bound claim is not taken over");
+    app.finish().await;
 }
