@@ -52,6 +52,10 @@ pub struct Shared {
     pub(crate) saga_changed: tokio::sync::broadcast::Sender<String>,
     /// API keys this instance authenticated, and their merchant, for a minute (keys live only in memory).
     pub(crate) auth_cache: moka::future::Cache<String, crate::merchants::Caller>,
+    /// Counts this instance's forgetting of authenticated keys (a revocation or a merchant's deletion, its own or
+    /// one its follower read): a key lookup that began before one is not cached, and open event streams check
+    /// their key again when it moves.
+    pub auth_epoch: watch::Sender<u64>,
     /// Keys that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
     pub(crate) auth_misses: moka::future::Cache<String, ()>,
     /// Each merchant's fee on chain payments, for [`FEE_TTL`].
@@ -95,6 +99,7 @@ impl Context {
             read_only_admin: Default::default(),
             saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
+            auth_epoch: watch::channel(0).0,
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
             fingerprint_secrets: moka::future::Cache::builder().max_capacity(10_000).build(),
             merchant_fees: moka::future::Cache::builder().max_capacity(10_000).time_to_live(FEE_TTL).build(),

@@ -150,14 +150,37 @@ pub async fn authenticate(ctx: &Context, api_key: &str) -> Result<String, AppErr
     if ctx.auth_misses.contains_key(api_key) {
         return Err(AppError::Unauthenticated);
     }
+    let found = look_up(ctx, api_key).await?;
+    Ok(remember(ctx, api_key, found).await)
+}
+
+/// A key found in the database, and when its lookup began (the count of forgettings then).
+pub struct KeyLookup {
+    caller: Caller,
+    epoch: u64,
+}
+
+/// Asks the database for `api_key` (a miss is remembered briefly and answered 401).
+pub async fn look_up(ctx: &Context, api_key: &str) -> Result<KeyLookup, AppError> {
     metrics::counter!("settle_auth_lookups_total").increment(1);
+    let epoch = *ctx.auth_epoch.borrow();
     let Some((m, key_id)) = settle_store::merchants::find_by_key_hash(&ctx.db, &hash_key(api_key)).await? else {
         ctx.auth_misses.insert(api_key.to_owned(), ()).await;
         return Err(AppError::Unauthenticated);
     };
-    let c = Caller::new(m, key_id);
-    ctx.auth_cache.insert(api_key.to_owned(), c.clone()).await;
-    Ok(c.act())
+    Ok(KeyLookup { caller: Caller::new(m, key_id), epoch })
+}
+
+/// Caches a key found by [`look_up`] and acts as its merchant; returns the merchant. A revocation forgotten while
+/// the lookup ran may have come after the key was read: the key is not kept then (inserted first and taken out
+/// again, so a forgetting between the check and the insert cannot be missed either).
+pub async fn remember(ctx: &Context, api_key: &str, found: KeyLookup) -> String {
+    let KeyLookup { caller, epoch } = found;
+    ctx.auth_cache.insert(api_key.to_owned(), caller.clone()).await;
+    if *ctx.auth_epoch.borrow() != epoch {
+        ctx.auth_cache.invalidate(api_key).await;
+    }
+    caller.act()
 }
 
 /// The merchant of an API key this instance has recently authenticated, without asking the database (the rate
@@ -286,5 +309,6 @@ pub async fn delete(ctx: &Context, merchant_id: &str) -> Result<(), AppError> {
 
 /// Forgets every key this instance authenticated (the next request of each asks the database again).
 pub fn forget_all(ctx: &Context) {
+    ctx.auth_epoch.send_modify(|e| *e += 1);
     ctx.auth_cache.invalidate_all();
 }

@@ -29,6 +29,8 @@ struct Cursor {
     catching_up: bool,
     buf: VecDeque<Event>,
     sub: Subscription,
+    api_key: String,
+    auth: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Cursor {
@@ -77,7 +79,11 @@ pub async fn stream_events(
     };
     let last = asked.unwrap_or(sub.head);
     let heartbeat = KeepAlive::new().interval(st.ctx.settings.sse_heartbeat).text("heartbeat");
-    let cursor = Cursor { catching_up: last < sub.head, st, merchant, last, buf: VecDeque::new(), sub };
+    // The stream's key, asked again whenever this instance forgets keys (a revocation or a merchant's deletion,
+    // made here or read by the follower): a stream of a key that no longer authenticates ends.
+    let api_key = crate::extract::bearer_token(&headers).unwrap_or_default().to_owned();
+    let auth = st.ctx.auth_epoch.subscribe();
+    let cursor = Cursor { catching_up: last < sub.head, st, merchant, last, buf: VecDeque::new(), sub, api_key, auth };
     let stream = futures::stream::unfold(cursor, |mut c| async move {
         loop {
             if let Some(ev) = c.buf.pop_front() {
@@ -113,6 +119,12 @@ pub async fn stream_events(
                     Err(RecvError::Closed) => return None,
                 },
                 _ = stopping.changed() => {}
+                Ok(()) = c.auth.changed() => {
+                    if let Err(settle_app::AppError::Unauthenticated) = settle_app::merchants::authenticate(&c.st.ctx, &c.api_key).await {
+                        metrics::counter!("settle_sse_closed_revoked_total").increment(1);
+                        return None;
+                    }
+                }
             }
         }
     });

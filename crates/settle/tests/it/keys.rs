@@ -79,3 +79,76 @@ async fn revoked_keys_and_deleted_merchants_fail_on_every_instance() {
     other.shutdown().await;
     app.finish().await;
 }
+
+/// Reads an SSE response until it ends (true) or `limit` passes (false).
+async fn stream_ends(mut r: reqwest::Response, limit: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(deadline, r.chunk()).await {
+            Err(_) => return false,
+            Ok(Ok(Some(_))) => continue,
+            Ok(Ok(None)) | Ok(Err(_)) => return true,
+        }
+    }
+}
+
+/// The event streams of a revoked key end, on the instance that revoked it and on another one (within a follower
+/// interval), while a stream of the merchant's other key goes on; a deleted merchant's streams end too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_revoked_keys_event_streams_end_on_every_instance() {
+    let setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Redis });
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let other = TestApp::start(app.setup.clone(), app.db.clone()).await;
+    let r = app.post("/api-keys", &json!({})).await;
+    let (doomed, doomed_id) = (r.body["apiKey"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned());
+    let open = |inst: &TestApp, key: &str| {
+        let req = inst.client.get(format!("{}/events", inst.base)).bearer_auth(key).send();
+        async move {
+            let r = req.await.unwrap();
+            assert_eq!(r.status(), 200);
+            r
+        }
+    };
+    let (here, there, kept) = (open(&app, &doomed).await, open(&other, &doomed).await, open(&other, &app.key).await);
+    let r = app.request(Method::DELETE, &format!("/api-keys/{doomed_id}"), Some(&app.key), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(stream_ends(here, Duration::from_secs(15)).await, "the revoking instance kept the revoked key's stream open");
+    assert!(stream_ends(there, Duration::from_secs(15)).await, "another instance kept the revoked key's stream open");
+    // The merchant's other key keeps its stream: it sees the next event.
+    app.create_payment("after-revoke").await;
+    let mut kept = kept;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let mut seen = String::new();
+    while !seen.contains("payment.created") {
+        let chunk = tokio::time::timeout_at(deadline, kept.chunk()).await.expect("the other key's stream went on").unwrap().expect("not ended");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    // A deleted merchant's streams end.
+    let r = app.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": "Leaving"}).to_string()), &[]).await;
+    let (mid, their_key) = (r.body["merchantId"].as_str().unwrap().to_owned(), r.body["apiKey"].as_str().unwrap().to_owned());
+    let theirs = open(&other, &their_key).await;
+    let r = app.request(Method::DELETE, &format!("/merchants/{mid}"), Some(ADMIN_TOKEN), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert!(stream_ends(theirs, Duration::from_secs(15)).await, "a deleted merchant's stream stayed open");
+    drop(other);
+    app.finish().await;
+}
+
+/// A key lookup that began before a revocation was forgotten does not put the key back in the authentication
+/// cache (it used to, for 60 s): the lookup's result is kept only if no forgetting happened while it ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lookup_racing_a_revocation_does_not_cache_the_key() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let r = app.post("/api-keys", &json!({})).await;
+    let (key, id) = (r.body["apiKey"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned());
+    // The lookup reads the key while it is active ...
+    let found = settle_app::merchants::look_up(&app.ctx, &key).await.unwrap();
+    // ... the key is revoked (and forgotten) before the lookup caches what it read ...
+    let r = app.request(Method::DELETE, &format!("/api-keys/{id}"), Some(&app.key), None, &[]).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    settle_app::merchants::remember(&app.ctx, &key, found).await;
+    // ... and the revoked key is not cached: it fails at once.
+    assert_eq!(settle_app::merchants::known_merchant(&app.ctx, &key).await, None, "the revoked key was cached");
+    assert_eq!(app.request(Method::GET, "/payments?limit=1", Some(&key), None, &[]).await.status, 401);
+    app.finish().await;
+}
