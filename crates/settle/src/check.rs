@@ -535,6 +535,8 @@ async fn workload(cfg: &Config, url: &str) -> anyhow::Result<Vec<settle_api::Req
     c.api.admin_token = Some(admin.clone().into());
     c.api.rate_limit = None;
     c.api.statement_sink = Some(sink.clone());
+    // The reference database is the check's own, seeded with the demo merchant by the seed check.
+    c.allow_demo_key = true;
     let app = Box::pin(crate::App::build(&c, crate::BuildOptions { migrate: false, demo: false, local_master_key: false })).await?;
     let base = format!("http://{}", app.local_addr());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -44,6 +44,10 @@ pub struct Config {
     /// waiting for them is closed. It is also the idle keep-alive timeout: a connection waiting for its next request
     /// waits for that request's headers.
     pub header_timeout: Duration,
+    /// SETTLE_ALLOW_DEMO_KEY: `serve` without `--demo` starts although the demo merchant's fixed key (printed in
+    /// the README) authenticates on its database. Off by default: a production database must never accept it. For
+    /// local clusters and tests only.
+    pub allow_demo_key: bool,
     /// SETTLE_MAX_CONNECTIONS: open client connections at most; one over it is closed at once (never queued).
     /// Lowered at start to fit the process's open-file limit, leaving room for the database and other sockets.
     pub max_connections: usize,
@@ -79,6 +83,7 @@ impl Default for Config {
             log_filter: "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn".into(),
             shutdown_timeout: Duration::from_secs(20),
             header_timeout: Duration::from_secs(10),
+            allow_demo_key: false,
             max_connections: 16_384,
             db_max_connections: 20,
             sqlite_writer: settle_store::connect::WriterSettings::default(),
@@ -170,6 +175,17 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_SSE_MAX_STREAMS", set: |c, v| num(v, &mut c.app.sse_max_streams) },
     Setting { var: "SETTLE_SSE_MAX_STREAMS_PER_MERCHANT", set: |c, v| num(v, &mut c.app.sse_max_per_merchant) },
     Setting { var: "SETTLE_SSE_HEARTBEAT_SECS", set: |c, v| secs(v, &mut c.app.sse_heartbeat) },
+    Setting {
+        var: "SETTLE_ALLOW_DEMO_KEY",
+        set: |c, v| {
+            c.allow_demo_key = match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err("must be true or false".into()),
+            };
+            Ok(())
+        },
+    },
     Setting {
         var: "SETTLE_READ_ONLY",
         set: |c, v| {
@@ -596,6 +612,7 @@ impl Config {
                 "shutdownTimeoutSecs": secs(self.shutdown_timeout),
                 "headerTimeoutSecs": secs(self.header_timeout),
                 "maxConnections": self.max_connections,
+                "allowDemoKey": self.allow_demo_key,
                 "requestTimeoutSecs": secs(self.api.request_timeout),
                 "bodyLimitBytes": self.api.body_limit,
                 "corsOrigins": self.api.cors_origins,

@@ -118,6 +118,18 @@ impl App {
         // Every stored secret must open with these keys: a missing key would otherwise show only as failing
         // deliveries.
         settle_app::webhooks::check_secrets(&db, settings.keyring.as_deref()).await.map_err(|e| anyhow::anyhow!(e))?;
+        // The demo merchant's key is printed in the README: only `serve --demo` takes it, unless told otherwise.
+        if !opts.demo
+            && !cfg.allow_demo_key
+            && settle_store::merchants::find_by_key_hash(&db, &settle_app::merchants::hash_key(settle_app::merchants::DEMO_API_KEY)).await?.is_some()
+        {
+            bail!(
+                "the demo merchant's public key (printed in the README; `settle seed` or `serve --demo` made it) authenticates on this database: revoke it (DELETE /api-keys/<its id> with another key of the merchant), run `serve --demo` for local use, or set SETTLE_ALLOW_DEMO_KEY=true for a local cluster or a test"
+            );
+        }
+        if opts.demo || cfg.allow_demo_key {
+            tracing::warn!("the demo merchant's public key authenticates (serve --demo or SETTLE_ALLOW_DEMO_KEY): never on a production database");
+        }
         if settings.keyring.is_none() {
             tracing::warn!(
                 "SETTLE_MASTER_KEY is not set: webhook secrets and the checkout secrets of recorded answers are stored unencrypted, and Idempotency-Key fingerprints are keyed by a secret stored in the database"

@@ -1,4 +1,4 @@
-use sea_orm_migration::{prelude::*, schema::*};
+use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,6 +17,10 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        if m.get_database_backend() == DbBackend::MySql {
+            // Byte-wise comparison, as on PostgreSQL and SQLite (see m0008).
+            m.get_connection().execute_unprepared("ALTER TABLE `cluster_flags` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").await?;
+        }
         m.exec_stmt(Query::insert().into_table("cluster_flags").columns(["name", "enabled", "updated_at"]).values_panic(["read_only".into(), false.into(), 0i64.into()]).to_owned())
             .await
     }

@@ -1181,6 +1181,7 @@ fn serve_chain(dir: &crate::helpers::TempDir) -> crate::helpers::Process {
         ("SETTLE_LOG", "info".to_owned()),
         ("SETTLE_CHAIN_31337_SIGNER_KEY", DEV_KEYS[0].to_owned()),
         ("SETTLE_CHAIN_31337_RELAYER_KEY", DEV_KEYS[0].to_owned()),
+        ("SETTLE_ALLOW_DEMO_KEY", "true".to_owned()),
     ];
     crate::helpers::Process::start(dir, &["serve"], &env, "Settle listening on ")
 }

@@ -68,6 +68,27 @@ fn merchant_create_seed_and_migrate_commands() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("pending migrations"));
     stdout(&settle(&dir, &["migrate", "up"], &[]));
+    // The seeded demo key is printed in the README: a plain `serve` refuses to start while it authenticates (unless
+    // told it is a local cluster), so a production database never takes it.
+    stdout(&settle(&dir, &["seed"], &[]));
+    let o = settle(&dir, &["serve"], &[("SETTLE_LISTEN", "127.0.0.1:0")]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("demo merchant's public key") && err.contains("SETTLE_ALLOW_DEMO_KEY"), "{err}");
+    let mut served = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["serve"])
+        .current_dir(&dir.0)
+        .env_remove("DATABASE_URL")
+        .envs([("SETTLE_LISTEN", "127.0.0.1:0"), ("SETTLE_ALLOW_DEMO_KEY", "true"), ("SETTLE_LOG", "warn")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(served.stdout.take().unwrap()), &mut line).unwrap();
+    assert!(line.contains("listening on"), "{line}");
+    let _ = served.kill();
+    let _ = served.wait();
 }
 
 #[test]

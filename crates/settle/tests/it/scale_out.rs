@@ -180,6 +180,8 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         ("DATABASE_URL", db.url.clone()),
         ("REDIS_URL", redis_url()),
         ("SETTLE_NATS_URL", nats.url()),
+        // The clients use the demo merchant's key on these plain `serve` instances.
+        ("SETTLE_ALLOW_DEMO_KEY", "true".into()),
         ("SETTLE_PG_URL", sim.url()),
         ("SETTLE_CALLBACK_URL", format!("http://{}/payments/callback", addrs[0])),
         ("SETTLE_ADMIN_TOKEN", ADMIN.into()),

@@ -581,7 +581,12 @@ async fn a_kill_mid_delivery_loses_no_event() {
     assert!(String::from_utf8_lossy(&out.stdout).lines().any(|l| l == "resealed: 1"), "{}", String::from_utf8_lossy(&out.stdout));
     let out = run(&["serve"], vec![("SETTLE_MASTER_KEY", local.trim().to_owned())]).await;
     assert!(!out.status.success(), "the old key alone no longer opens the secret");
-    let mut p = Process::start(&dir, &["serve"], &[("SETTLE_MASTER_KEY", new_key), ("SETTLE_LISTEN", "127.0.0.1:0".into())], "listening on");
+    let mut p = Process::start(
+        &dir,
+        &["serve"],
+        &[("SETTLE_MASTER_KEY", new_key), ("SETTLE_LISTEN", "127.0.0.1:0".into()), ("SETTLE_ALLOW_DEMO_KEY", "true".into())],
+        "listening on",
+    );
     p.kill();
 }
 
