@@ -69,8 +69,10 @@ pub async fn envelope(req: Request, next: Next) -> Response {
 pub(crate) fn client_address(req: &Request, trusted_proxies: &[TrustedProxy]) -> String {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let Some(peer) = peer else { return "unknown".into() };
-    // A value that is not visible ASCII is a hop that is not an address: kept, so it stops the walk.
-    let forwarded: Vec<&str> = req.headers().get_all("x-forwarded-for").iter().map(|v| v.to_str().unwrap_or("?")).collect();
+    // Read byte for byte: a hop that is not visible ASCII is a hop that is not an address (it stops the walk where
+    // it stands), and never hides the hops a proxy appended after it.
+    let forwarded: Vec<String> = req.headers().get_all("x-forwarded-for").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    let forwarded: Vec<&str> = forwarded.iter().map(String::as_str).collect();
     crate::client_ip::client_of(peer, &forwarded, trusted_proxies)
 }
 

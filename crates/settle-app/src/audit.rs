@@ -112,6 +112,9 @@ pub async fn set_read_only(ctx: &Context, on: bool) -> Result<(), AppError> {
     }
     .await;
     ctx.apply_read_only(on);
+    // Stored: the switch is the cluster's. Not stored: it holds on this instance, pinned against the follower's reads
+    // of the stored one, until a later switch is stored.
+    ctx.read_only_pinned.store(stored.is_err() && on, std::sync::atomic::Ordering::Relaxed);
     if let Err(e) = &stored {
         tracing::warn!(error = %e, enabled = on, "the read-only switch could not be stored: it holds on this instance only");
     }

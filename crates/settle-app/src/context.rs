@@ -42,6 +42,9 @@ pub struct Shared {
     pub chains: crate::chain::Chains,
     /// Read-only mode set by the admin (`POST /admin/read-only`).
     pub(crate) read_only_admin: std::sync::atomic::AtomicBool,
+    /// The admin's switch set on this instance when the database refused to store it: held here until a later
+    /// switch is stored (the follower's reads of the stored switch do not undo it).
+    pub(crate) read_only_pinned: std::sync::atomic::AtomicBool,
     /// Woken when webhook deliveries are created or a send ends, so the sender looks for due ones at once.
     pub webhook_wake: Arc<Notify>,
     /// Woken when a relay request is recorded, so the relayer sends it at once.
@@ -56,6 +59,8 @@ pub struct Shared {
     /// one its follower read): a key lookup that began before one is not cached, and open event streams check
     /// their key again when it moves.
     pub auth_epoch: watch::Sender<u64>,
+    /// The same count, moved before the cache is emptied (the watch above is told after): what a lookup compares.
+    pub(crate) auth_generation: std::sync::atomic::AtomicU64,
     /// Keys that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
     pub(crate) auth_misses: moka::future::Cache<String, ()>,
     /// Each merchant's fee on chain payments, for [`FEE_TTL`].
@@ -97,9 +102,11 @@ impl Context {
             relay_wake: Arc::new(Notify::new()),
             webhook_wake: Arc::new(Notify::new()),
             read_only_admin: Default::default(),
+            read_only_pinned: Default::default(),
             saga_changed: tokio::sync::broadcast::channel(4096).0,
             auth_cache: moka::future::Cache::builder().max_capacity(10_000).time_to_live(Duration::from_secs(60)).build(),
             auth_epoch: watch::channel(0).0,
+            auth_generation: Default::default(),
             callback_permits: Arc::new(tokio::sync::Semaphore::new(4)),
             fingerprint_secrets: moka::future::Cache::builder().max_capacity(10_000).build(),
             merchant_fees: moka::future::Cache::builder().max_capacity(10_000).time_to_live(FEE_TTL).build(),
@@ -114,7 +121,7 @@ impl Context {
         if self.settings.read_only {
             return Some("configured");
         }
-        if self.read_only_admin.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.read_only_admin.load(std::sync::atomic::Ordering::Relaxed) || self.read_only_pinned.load(std::sync::atomic::Ordering::Relaxed) {
             return Some("admin");
         }
         let seen = settle_store::error::read_only_seen();

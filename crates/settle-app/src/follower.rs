@@ -159,7 +159,14 @@ impl Follower {
     /// Reads where the outbox stands, so streams may open, and the cluster's switches (the server calls it before
     /// serving: a restarted instance refuses writes at once while the admin's read-only mode is on).
     pub async fn start(ctx: &Context) -> Result<(), StoreError> {
-        ctx.apply_read_only(settle_store::flags::get(&ctx.db, settle_store::flags::READ_ONLY).await?);
+        match settle_store::flags::get(&ctx.db, settle_store::flags::READ_ONLY).await {
+            Ok(on) => ctx.apply_read_only(on),
+            // Not known: refuse writes (fail closed) until the follower reads the switch.
+            Err(e) => {
+                ctx.apply_read_only(true);
+                return Err(e);
+            }
+        }
         if ctx.fanout.head().is_none() {
             ctx.fanout.start_at(outbox::max_seq(&ctx.db).await?);
         }

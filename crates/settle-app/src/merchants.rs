@@ -163,7 +163,7 @@ pub struct KeyLookup {
 /// Asks the database for `api_key` (a miss is remembered briefly and answered 401).
 pub async fn look_up(ctx: &Context, api_key: &str) -> Result<KeyLookup, AppError> {
     metrics::counter!("settle_auth_lookups_total").increment(1);
-    let epoch = *ctx.auth_epoch.borrow();
+    let epoch = ctx.auth_generation.load(std::sync::atomic::Ordering::Acquire);
     let Some((m, key_id)) = settle_store::merchants::find_by_key_hash(&ctx.db, &hash_key(api_key)).await? else {
         ctx.auth_misses.insert(api_key.to_owned(), ()).await;
         return Err(AppError::Unauthenticated);
@@ -177,7 +177,7 @@ pub async fn look_up(ctx: &Context, api_key: &str) -> Result<KeyLookup, AppError
 pub async fn remember(ctx: &Context, api_key: &str, found: KeyLookup) -> String {
     let KeyLookup { caller, epoch } = found;
     ctx.auth_cache.insert(api_key.to_owned(), caller.clone()).await;
-    if *ctx.auth_epoch.borrow() != epoch {
+    if ctx.auth_generation.load(std::sync::atomic::Ordering::Acquire) != epoch {
         ctx.auth_cache.invalidate(api_key).await;
     }
     caller.act()
@@ -309,6 +309,9 @@ pub async fn delete(ctx: &Context, merchant_id: &str) -> Result<(), AppError> {
 
 /// Forgets every key this instance authenticated (the next request of each asks the database again).
 pub fn forget_all(ctx: &Context) {
-    ctx.auth_epoch.send_modify(|e| *e += 1);
+    // The count first (a lookup running now will not cache), the cache emptied, then the streams told (each asks
+    // for its key again and finds the cache empty).
+    ctx.auth_generation.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     ctx.auth_cache.invalidate_all();
+    ctx.auth_epoch.send_modify(|e| *e += 1);
 }

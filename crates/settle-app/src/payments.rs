@@ -268,7 +268,11 @@ fn open_client_secret(ctx: &Context, body: &str) -> Result<String, AppError> {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else { return Ok(body.to_owned()) };
     match (v["clientSecret"].as_str(), v["paymentId"].as_str()) {
         (Some(sealed), Some(id)) if crate::crypto::is_sealed(sealed) => {
-            let open = crate::crypto::open(ctx.settings.keyring.as_deref(), sealed, id).map_err(AppError::internal)?;
+            // Sealed under a master key no longer configured: the answer cannot be given again (a new key with the
+            // same orderId answers 409 duplicate_order; nothing is created twice).
+            let open = crate::crypto::open(ctx.settings.keyring.as_deref(), sealed, id).map_err(|e| {
+                AppError::InvalidState(format!("this Idempotency-Key's stored answer can no longer be opened ({e}); read the payment with GET /payments/{id}"))
+            })?;
             Ok(body.replacen(sealed, &open, 1))
         }
         _ => Ok(body.to_owned()),

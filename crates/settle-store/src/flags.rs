@@ -1,7 +1,7 @@
 //! Switches every instance follows, one row each in `cluster_flags` (made by their migration): set by one instance,
 //! read by all (at start and on each follower step), kept across restarts.
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, sea_query::Expr};
 
 use crate::{StoreError, entity::cluster_flag};
 
@@ -15,11 +15,16 @@ pub async fn get(conn: &impl ConnectionTrait, name: &str) -> Result<bool, StoreE
 
 /// Turns `name` on or off.
 pub async fn set(conn: &impl ConnectionTrait, name: &str, enabled: bool, now: i64) -> Result<(), StoreError> {
-    cluster_flag::Entity::update_many()
+    let res = cluster_flag::Entity::update_many()
         .col_expr(cluster_flag::Column::Enabled, Expr::value(enabled))
         .col_expr(cluster_flag::Column::UpdatedAt, Expr::value(now))
         .filter(cluster_flag::Column::Name.eq(name))
         .exec(conn)
         .await?;
+    if res.rows_affected == 0 {
+        // Its row is missing (removed by hand): made again.
+        let row = cluster_flag::ActiveModel { name: Set(name.to_owned()), enabled: Set(enabled), updated_at: Set(now) };
+        cluster_flag::Entity::insert(row).exec_without_returning(conn).await?;
+    }
     Ok(())
 }

@@ -536,14 +536,32 @@ fn millis(v: &str, into: &mut Duration) -> Result<(), String> {
 
 /// A URL with its password replaced by `***`, for messages and logs.
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    // A list of URLs (NATS takes several servers): each is redacted.
+    if url.contains(',') && url.matches("://").count() > 1 {
+        return url.split(',').map(redact).collect::<Vec<_>>().join(",");
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // Not a URL (a `key=value` DSN, `scheme:user:pass@host`): shown only if it carries nothing like a credential.
+        let plain = url.starts_with("sqlite:") || !(url.contains('@') || url.contains('=') || url.contains(' '));
+        return if plain { url.to_owned() } else { "***".to_owned() };
+    };
     // A file path holds no credential.
     if scheme.eq_ignore_ascii_case("sqlite") {
         return url.to_owned();
     }
+    // User info ends at the last `@` (a password may hold an unencoded `/`, `?` or `#`).
+    let (userinfo, rest) = match rest.rfind('@') {
+        Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
+        None => (None, rest),
+    };
     let (rest, fragment) = rest.split_once('#').map_or((rest, None), |(r, f)| (r, Some(f)));
     let (rest, query) = rest.split_once('?').map_or((rest, None), |(r, q)| (r, Some(q)));
-    let (authority, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let (host, path) = rest.split_once('/').map_or((rest, None), |(a, p)| (a, Some(p)));
+    let authority = match userinfo {
+        Some(u) => format!("{u}@{host}"),
+        None => host.to_owned(),
+    };
+    let authority = authority.as_str();
     let mut out = format!("{scheme}://");
     match authority.rsplit_once('@') {
         // user:password -> user:***; a lone token (nats://token@, redis://:password@) -> ***, except a database's
@@ -790,5 +808,15 @@ mod tests {
         }
         assert_eq!(redact("https://rpc.example/v1/mainnet?chain=1"), "https://rpc.example/v1/mainnet?chain=1", "nothing secret stays as is");
         assert_eq!(redact("postgres://h/db?sslmode=require"), "postgres://h/db?sslmode=require");
+        for (url, secret) in [
+            ("nats://u:p1@a:4222,nats://u:p2secret@b:4222", "p2secret"),
+            ("redis://:ab/cd?ef#gh@cache:6379", "ab/cd?ef#gh"),
+            ("host=db user=settle password=hunter2", "hunter2"),
+            ("postgres:settle:hunter2@db", "hunter2"),
+        ] {
+            let r = redact(url);
+            assert!(!r.contains(secret), "{url} -> {r}");
+        }
+        assert_eq!(redact("nats://a:4222,nats://b:4222"), "nats://a:4222,nats://b:4222");
     }
 }

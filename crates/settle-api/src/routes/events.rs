@@ -83,6 +83,8 @@ pub async fn stream_events(
     // made here or read by the follower): a stream of a key that no longer authenticates ends.
     let api_key = crate::extract::bearer_token(&headers).unwrap_or_default().to_owned();
     let auth = st.ctx.auth_epoch.subscribe();
+    // A revocation between the authentication and this subscription would go unseen: asked once more now.
+    settle_app::merchants::authenticate(&st.ctx, &api_key).await?;
     let cursor = Cursor { catching_up: last < sub.head, st, merchant, last, buf: VecDeque::new(), sub, api_key, auth };
     let stream = futures::stream::unfold(cursor, |mut c| async move {
         loop {
