@@ -68,25 +68,12 @@ impl IdemKey {
                 }
                 None => body.to_vec(),
             };
-            let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
-            h.update(method.as_bytes());
-            h.update(b" ");
-            h.update(path.as_bytes());
-            h.update(b"\n");
-            h.update(&canonical);
-            accepted.push(hex::encode(h.finalize().into_bytes()));
+            accepted.push(fingerprint(secret, method, path, &canonical)?);
         }
         // A record an earlier Settle made (its body fingerprinted as it was, card number included) under the
         // merchant's stored secret, which is the last of the list: still matched, for the 24 h such records live.
-        if let (Some(last), Some(_)) = (secrets.last(), &parsed) {
-            let canonical = parsed.as_ref().map(|v| v.to_string().into_bytes()).unwrap_or_default();
-            let mut h = <Hmac<Sha256> as Mac>::new_from_slice(last.as_ref()).map_err(AppError::internal)?;
-            h.update(method.as_bytes());
-            h.update(b" ");
-            h.update(path.as_bytes());
-            h.update(b"\n");
-            h.update(&canonical);
-            accepted.push(hex::encode(h.finalize().into_bytes()));
+        if let (Some(last), Some(v)) = (secrets.last(), &parsed) {
+            accepted.push(fingerprint(last.as_ref(), method, path, v.to_string().as_bytes())?);
         }
         let fingerprint = accepted.first().cloned().ok_or_else(|| AppError::internal(std::io::Error::other("no fingerprint key")))?;
         Ok(Self { key: key.to_owned(), fingerprint, accepted })
@@ -96,6 +83,17 @@ impl IdemKey {
     pub fn matches(&self, stored: &str) -> bool {
         self.accepted.iter().any(|f| f == stored)
     }
+}
+
+/// The HMAC of a request (method, path, canonical body) under `secret`, in hex.
+fn fingerprint(secret: &[u8], method: &str, path: &str, canonical: &[u8]) -> Result<String, AppError> {
+    let mut h = <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(AppError::internal)?;
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(canonical);
+    Ok(hex::encode(h.finalize().into_bytes()))
 }
 
 /// Replaces every `cardNo` string in `v` (at any depth) by a keyed digest of its digits.

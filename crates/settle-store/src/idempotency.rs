@@ -153,10 +153,7 @@ pub async fn complete(conn: &impl ConnectionTrait, merchant_id: &str, key: &str,
         .col_expr(idempotency_key::Column::State, Expr::value(DONE))
         .col_expr(idempotency_key::Column::ResponseStatus, Expr::value(outcome))
         .col_expr(idempotency_key::Column::ResponseBody, Expr::value(body))
-        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-        .filter(idempotency_key::Column::IdemKey.eq(key))
-        .filter(idempotency_key::Column::Owner.eq(owner))
-        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .filter(owned_claim(merchant_id, key, owner))
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)
@@ -169,10 +166,7 @@ pub async fn bind(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, own
         .col_expr(idempotency_key::Column::Resource, Expr::value(resource))
         // The claim is alive: a takeover that read it before this commit no longer matches it.
         .col_expr(idempotency_key::Column::LockedAt, Expr::value(crate::now_ms()))
-        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-        .filter(idempotency_key::Column::IdemKey.eq(key))
-        .filter(idempotency_key::Column::Owner.eq(owner))
-        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .filter(owned_claim(merchant_id, key, owner))
         .exec(conn)
         .await?;
     Ok(res.rows_affected == 1)
@@ -183,20 +177,14 @@ pub async fn bind(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, own
 /// at once and answers from its resource. Nothing happens to a record completed, or claimed by someone else since.
 pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str) -> Result<(), StoreError> {
     idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-        .filter(idempotency_key::Column::IdemKey.eq(key))
-        .filter(idempotency_key::Column::Owner.eq(owner))
-        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .filter(owned_claim(merchant_id, key, owner))
         .filter(idempotency_key::Column::Resource.is_null())
         .exec(conn)
         .await?;
     idempotency_key::Entity::update_many()
         .col_expr(idempotency_key::Column::Owner, Expr::value(Option::<String>::None))
         .col_expr(idempotency_key::Column::LockedAt, Expr::value(0i64))
-        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-        .filter(idempotency_key::Column::IdemKey.eq(key))
-        .filter(idempotency_key::Column::Owner.eq(owner))
-        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .filter(owned_claim(merchant_id, key, owner))
         .exec(conn)
         .await?;
     Ok(())
@@ -206,13 +194,19 @@ pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, 
 /// refused or uncharged order), so a retry runs afresh rather than answering that.
 pub async fn forget(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str) -> Result<(), StoreError> {
     idempotency_key::Entity::delete_many()
-        .filter(idempotency_key::Column::MerchantId.eq(merchant_id))
-        .filter(idempotency_key::Column::IdemKey.eq(key))
-        .filter(idempotency_key::Column::Owner.eq(owner))
-        .filter(idempotency_key::Column::State.eq(IN_FLIGHT))
+        .filter(owned_claim(merchant_id, key, owner))
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// `owner`'s claim of `(merchant_id, key)`, still in flight: what complete, bind, release and forget act on.
+fn owned_claim(merchant_id: &str, key: &str, owner: &str) -> sea_orm::Condition {
+    sea_orm::Condition::all()
+        .add(idempotency_key::Column::MerchantId.eq(merchant_id))
+        .add(idempotency_key::Column::IdemKey.eq(key))
+        .add(idempotency_key::Column::Owner.eq(owner))
+        .add(idempotency_key::Column::State.eq(IN_FLIGHT))
 }
 
 /// Deletes records past their 24 h; returns how many.

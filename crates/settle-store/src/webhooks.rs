@@ -423,32 +423,22 @@ pub struct StoredSecrets {
 
 /// Every endpoint's stored secrets (key rotation, the start-up check).
 pub async fn all_secrets(conn: &impl ConnectionTrait) -> Result<Vec<StoredSecrets>, StoreError> {
-    Ok(webhook_endpoint::Entity::find()
-        .select_only()
-        .column(webhook_endpoint::Column::Id)
-        .column(webhook_endpoint::Column::EndpointId)
-        .column(webhook_endpoint::Column::MerchantId)
-        .column(webhook_endpoint::Column::Secret)
-        .column(webhook_endpoint::Column::PreviousSecret)
-        .order_by_asc(webhook_endpoint::Column::Id)
-        .into_model::<StoredSecrets>()
-        .all(conn)
-        .await?)
+    Ok(secrets_query().order_by_asc(webhook_endpoint::Column::Id).into_model::<StoredSecrets>().all(conn).await?)
 }
 
 /// One endpoint's stored secrets, read again.
 pub async fn secrets_of(conn: &impl ConnectionTrait, id: i64) -> Result<Option<StoredSecrets>, StoreError> {
-    Ok(webhook_endpoint::Entity::find()
+    Ok(secrets_query().filter(webhook_endpoint::Column::Id.eq(id)).into_model::<StoredSecrets>().one(conn).await?)
+}
+
+fn secrets_query() -> sea_orm::Select<webhook_endpoint::Entity> {
+    webhook_endpoint::Entity::find()
         .select_only()
         .column(webhook_endpoint::Column::Id)
         .column(webhook_endpoint::Column::EndpointId)
         .column(webhook_endpoint::Column::MerchantId)
         .column(webhook_endpoint::Column::Secret)
         .column(webhook_endpoint::Column::PreviousSecret)
-        .filter(webhook_endpoint::Column::Id.eq(id))
-        .into_model::<StoredSecrets>()
-        .one(conn)
-        .await?)
 }
 
 /// Replaces an endpoint's stored secrets `(secret, previous)` with `to`, as a key rotation seals them again, only

@@ -207,10 +207,18 @@ async fn every_answer_matches_its_documented_schema() {
     check("post", "/webhook-endpoints/{endpointId}/rotate-secret", &r);
     app.create_payment("schema-hook").await;
     rx.wait_succeeded(1, std::time::Duration::from_secs(15)).await;
-    let r = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await;
+    // One that has its answer recorded (the receiver may have it before Settle has recorded the success).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
+    let (r, delivery) = loop {
+        let r = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await;
+        let done = r.body["data"].as_array().unwrap().iter().find(|d| d["status"] == "SUCCEEDED").map(|d| d["id"].as_str().unwrap().to_owned());
+        if let Some(d) = done {
+            break (r, d);
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no delivery recorded as SUCCEEDED: {}", r.text);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     check("get", "/webhook-endpoints/{endpointId}/deliveries", &r);
-    // One that has its answer (events published just before the endpoint was created may be sending now).
-    let delivery = r.body["data"].as_array().unwrap().iter().find(|d| d["status"] == "SUCCEEDED").unwrap()["id"].as_str().unwrap().to_owned();
     let r = post(&format!("/webhook-deliveries/{delivery}/retry"), json!({})).await;
     assert_eq!(r.status, 202, "{}", r.text);
     check("post", "/webhook-deliveries/{deliveryId}/retry", &r);
