@@ -56,11 +56,15 @@ fn constraints(place: &str, name: &str) -> Option<Value> {
         ("/sagas", "page") => json!({ "minimum": 1, "maximum": 100_000 }),
         ("/sagas", "dateFrom") => json!({ "format": "date-time" }),
         (_, "permitSignature") => json!({ "pattern": "^0x[0-9a-fA-F]{130}$" }),
-        (_, "Last-Event-ID") => json!({ "pattern": "^[0-9]{1,18}$" }),
+        (_, "Last-Event-ID") | ("/events/list", "after") => json!({ "pattern": EVENT_CURSOR }),
         (_, "Idempotency-Key") => json!({ "pattern": PRINTABLE }),
         _ => return None,
     })
 }
+
+/// A reader's place in its events: an event id (`evt_<UUIDv7>`, or `evt_<seq>` of an event published before ids
+/// were made with it) or a seq.
+const EVENT_CURSOR: &str = "^([0-9]{1,18}|evt_[0-9]{1,18}|evt_[0-9a-f]{12}7[0-9a-f]{19})$";
 
 /// Adds each field's constraints to its schema (an inline one; a `$ref` or `oneOf` is left as it is).
 fn constrain(place: &str, name: &str, schema: &mut Value) {

@@ -439,8 +439,8 @@ pub struct WebhookDelivery {
     #[schema(example = "wd_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
     id: String,
     endpoint_id: String,
-    /// The `webhook-id` of every attempt: `evt_<seq>`.
-    #[schema(example = "evt_42")]
+    /// The `webhook-id` of every attempt: the event's id.
+    #[schema(example = "evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b")]
     event_id: String,
     event_type: String,
     /// PENDING, SUCCEEDED or FAILED.
@@ -467,9 +467,12 @@ pub struct WebhookDeliveryList {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WebhookEvent {
-    #[schema(example = "evt_42")]
+    /// Made once with the event and never issued again (not after a restore either): the `webhook-id`, the
+    /// `Nats-Msg-Id` and SSE's id. Drop an event whose id you already have.
+    #[schema(example = "evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b")]
     id: String,
-    /// The event's place in the merchant's stream (SSE's event id; `after` of `GET /events/list`).
+    /// The event's place in the order of events (`after` of `GET /events/list` takes it, as it takes an id). A restore
+    /// of an older backup issues seqs again: keep ids, not seqs, across one.
     seq: i64,
     #[serde(rename = "type")]
     #[schema(example = "payment.completed")]

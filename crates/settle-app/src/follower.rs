@@ -27,8 +27,20 @@ const CHANNEL: usize = 1024;
 #[derive(Debug)]
 pub struct Event {
     pub seq: i64,
+    /// The event's id (`evt_…`): SSE's id.
+    pub id: String,
     pub topic: String,
-    pub payload: String,
+    /// The event as the events API lists it (`{id, seq, type, createdAt, data}`), as JSON: SSE's data.
+    pub data: String,
+}
+
+impl Event {
+    /// The event of a published row (None while unpublished).
+    pub fn of(row: &outbox::OutboxRow) -> Option<Self> {
+        let view = crate::webhooks::EventView::of(row)?;
+        let data = serde_json::to_string(&view).ok()?;
+        Some(Self { seq: view.seq, id: view.id, topic: view.kind, data })
+    }
 }
 
 /// Why a stream was not opened.
@@ -124,8 +136,10 @@ impl Fanout {
         let mut s = self.lock();
         for r in rows {
             let Some(seq) = r.seq else { continue };
-            if let Some(slot) = s.merchants.get(&r.merchant_id) {
-                let _ = slot.tx.send(Arc::new(Event { seq, topic: r.topic, payload: r.payload }));
+            if let Some(slot) = s.merchants.get(&r.merchant_id)
+                && let Some(ev) = Event::of(&r)
+            {
+                let _ = slot.tx.send(Arc::new(ev));
             }
             s.head = Some(seq);
         }

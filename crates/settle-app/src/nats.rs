@@ -1,12 +1,14 @@
 //! NATS JetStream as the event bus: with `SETTLE_NATS_URL`, every published outbox event also goes to JetStream,
 //! subject `settle.<merchantId>.<type>`, on a stream Settle creates if absent (`SETTLE`, subjects `settle.>`),
-//! with `Nats-Msg-Id` = the event id (`evt_<seq>`) and the body webhooks carry.
+//! with `Nats-Msg-Id` = the event id (`evt_…`, made with the event, never issued twice) and the body webhooks carry.
 //!
 //! One publisher across all instances (the `nats-publisher` lease) sends events one at a time in seq order, each
 //! only after the previous one's acknowledgement, so the stream holds them in seq order with no gap. Where it
-//! stands is the larger of its stored position and the last event in the stream, so after a crash between a
-//! publish and recording it nothing is sent twice; should it be, the server drops the repeat by its
-//! `Nats-Msg-Id` (within the stream's duplicate window). NATS being away stops only this worker: it retries with
+//! stands is the larger of its stored position and the seq of the last event in the stream, so after a crash
+//! between a publish and recording it nothing is sent twice; should it be, the server drops the repeat by its
+//! `Nats-Msg-Id` (within the stream's duplicate window). The stream's last event counts only when this database
+//! holds it: after a restore of an older backup the stream is ahead of the database, and the events published
+//! since the restore (new ids, seqs issued again) are sent, not skipped. NATS being away stops only this worker: it retries with
 //! backoff, and payments, the relay, webhooks and SSE go on.
 
 use std::{sync::Arc, time::Duration};
@@ -54,10 +56,6 @@ pub fn subject(merchant_id: &str, topic: &str) -> String {
     format!("settle.{}.{}", token(merchant_id), kind.join("."))
 }
 
-/// The event seq of a `Nats-Msg-Id` (`evt_<seq>`).
-fn seq_of(msg_id: &str) -> Option<i64> {
-    msg_id.strip_prefix("evt_")?.parse().ok()
-}
 
 #[derive(Clone)]
 pub struct Publisher {
@@ -102,7 +100,7 @@ impl Publisher {
         Ok(js)
     }
 
-    /// The seq of the last event in the stream (0: none).
+    /// The seq of the last event in the stream, when this database holds it (0: none, or one it does not hold).
     async fn last_in_stream(&self, js: &jetstream::Context) -> Result<i64, NatsError> {
         let mut s = js.get_stream(&self.settings.stream).await.map_err(nats)?;
         let last = s.info().await.map_err(nats)?.state.last_sequence;
@@ -110,7 +108,12 @@ impl Publisher {
             return Ok(0);
         }
         let m = s.get_raw_message(last).await.map_err(nats)?;
-        Ok(m.headers.get("Nats-Msg-Id").and_then(|v| seq_of(v.as_str())).unwrap_or(0))
+        let Some(id) = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned()) else { return Ok(0) };
+        let seq = outbox::seq_of_event(&self.ctx.db, None, &id).await?;
+        if seq.is_none() {
+            tracing::warn!(event_id = %id, "the NATS stream's last event is not in this database (restored from an older backup?): publishing from the stored position");
+        }
+        Ok(seq.unwrap_or(0))
     }
 
     /// Publishes the next batch if this instance holds the lease.
@@ -174,7 +177,5 @@ mod tests {
     fn subjects() {
         assert_eq!(subject("mch_demo", "payment.created"), "settle.mch_demo.payment.created");
         assert_eq!(subject("m.x*>", "webhook_endpoint.disabled"), "settle.m_x__.webhook_endpoint.disabled");
-        assert_eq!(seq_of("evt_42"), Some(42));
-        assert_eq!(seq_of("msg_1"), None);
     }
 }

@@ -128,17 +128,18 @@ fn signatures(keys: Option<&Keyring>, ep: &store::EndpointRow, id: &str, timesta
 // ---------------------------------------------------------------------------------------------------------
 // Events
 
-/// The id of the event with outbox seq `seq`, stable across retries and channels.
-pub fn event_id(seq: i64) -> String {
-    format!("evt_{seq}")
+/// The id a delivery is sent with: its event's id, the same on every attempt and channel.
+fn delivery_event_id(d: &store::DeliveryRow) -> String {
+    d.event_id.clone().unwrap_or_else(|| settle_store::outbox::legacy_event_id(d.seq))
 }
 
 /// An event as webhooks, the events API and NATS carry it.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
+    /// Made with the event, never issued twice: `webhook-id`, `Nats-Msg-Id`, SSE's id.
     pub id: String,
-    /// The outbox seq: the order of events, and `after` of the events API (and SSE's event id).
+    /// The outbox seq: the order of events (issued again after a restore of an older backup).
     pub seq: i64,
     #[serde(rename = "type")]
     pub kind: String,
@@ -149,9 +150,9 @@ pub struct EventView {
 impl EventView {
     /// The event of a published outbox row (None while unpublished).
     pub fn of(row: &OutboxRow) -> Option<Self> {
-        let seq = row.seq?;
+        let (seq, id) = (row.seq?, settle_store::outbox::event_id_of(row)?);
         let data = serde_json::from_str::<serde_json::Value>(&row.payload).ok().and_then(|mut v| v.get_mut("data").map(serde_json::Value::take));
-        Some(Self { id: event_id(seq), seq, kind: row.topic.clone(), created_at: rfc3339(row.created_at), data: data.unwrap_or_default() })
+        Some(Self { id, seq, kind: row.topic.clone(), created_at: rfc3339(row.created_at), data: data.unwrap_or_default() })
     }
 
     /// The JSON body of a delivery: `{id, type, createdAt, data}`.
@@ -229,6 +230,7 @@ pub async fn create_deliveries(conn: &impl ConnectionTrait, rows: &[OutboxRow], 
                 endpoint_id: ep.endpoint_id.clone(),
                 merchant_id: r.merchant_id.clone(),
                 seq: ev.seq,
+                event_id: ev.id.clone(),
                 event_type: r.topic.clone(),
                 body: body.clone(),
             });
@@ -721,7 +723,7 @@ fn delivery_view(d: &store::DeliveryRow, attempts: &[store::AttemptRow]) -> Deli
     DeliveryView {
         id: d.delivery_id.clone(),
         endpoint_id: d.endpoint_id.clone(),
-        event_id: event_id(d.seq),
+        event_id: delivery_event_id(d),
         event_type: d.event_type.clone(),
         status: d.status.clone(),
         attempt_count: d.attempts,
@@ -807,6 +809,33 @@ pub async fn retry_delivery(ctx: &Context, merchant_id: &str, delivery_id: &str)
 pub struct EventPage {
     pub data: Vec<EventView>,
     pub has_more: bool,
+}
+
+/// How long before the time an unknown cursor's id was made its reader is resumed from: instances' clocks differ,
+/// and an event is published a little after it is made.
+const UNKNOWN_CURSOR_SLACK_MS: i64 = 60_000;
+
+/// The seq after which a reader resumes, from its cursor (SSE's `Last-Event-ID`, `after` of the events API): the
+/// id of the last event it has, or a seq. An event id this database does not hold (the reader got it before a
+/// restore of an older backup, or it was purged) resumes with every event published from a minute before that id
+/// was made: a reader may get again events it has (it drops them by id), and misses none published since.
+pub async fn resume_after(ctx: &Context, merchant_id: &str, field: &'static str, cursor: &str) -> Result<i64, AppError> {
+    use settle_store::outbox::{self, EventIdForm};
+    let cursor = cursor.trim();
+    if !cursor.is_empty() && cursor.len() <= 18 && cursor.bytes().all(|b| b.is_ascii_digit()) {
+        return cursor.parse().map_err(|_| AppError::invalid(field, format!("{field} must be an event id (evt_…) or a seq")));
+    }
+    let Some(form) = outbox::event_id_form(cursor) else {
+        return Err(AppError::invalid(field, format!("{field} must be an event id (evt_…) or a seq")));
+    };
+    if let Some(seq) = outbox::seq_of_event(&ctx.db, Some(merchant_id), cursor).await? {
+        return Ok(seq);
+    }
+    metrics::counter!("settle_event_cursor_unknown_total").increment(1);
+    Ok(match form {
+        EventIdForm::Legacy(seq) => seq,
+        EventIdForm::Made(at) => outbox::seq_before_published(&ctx.db, merchant_id, at.saturating_sub(UNKNOWN_CURSOR_SLACK_MS)).await?,
+    })
 }
 
 /// A merchant's events after seq `after`, of the given types (patterns as endpoints take them).
@@ -1027,7 +1056,7 @@ impl Sender {
         if let Some(why) = refuse_url(&self.ctx.settings.webhooks.allow_hosts, &url) {
             return refused(format!("refused: {why}"));
         }
-        let id = event_id(d.seq);
+        let id = delivery_event_id(d);
         let now = settle_store::now_ms();
         let ts = now / 1000;
         let sig = match signatures(self.ctx.settings.keyring.as_deref(), ep, &id, ts, &d.body, now) {

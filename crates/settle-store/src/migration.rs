@@ -23,6 +23,7 @@ mod m0014_audit_log;
 mod m0015_revoked_keys_index;
 mod m0016_idempotency_resource;
 mod m0017_cluster_flags;
+mod m0018_event_ids;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0015_revoked_keys_index::Migration),
             Box::new(m0016_idempotency_resource::Migration),
             Box::new(m0017_cluster_flags::Migration),
+            Box::new(m0018_event_ids::Migration),
         ]
     }
 }

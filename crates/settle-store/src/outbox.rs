@@ -56,10 +56,84 @@ async fn insert(
         payload: Set(payload.to_owned()),
         created_at: Set(now),
         published_at: Set(None),
+        event_id: Set(Some(new_event_id())),
         ..Default::default()
     };
     outbox::Entity::insert(row).exec_without_returning(conn).await?;
     crate::audit::record_event(conn, merchant_id, topic, aggregate_id, payload, parsed).await
+}
+
+/// A new event id: `evt_` and a UUIDv7 in lowercase hex (its first 48 bits the time it was made, in ms). Made
+/// once with the event's row, it is never issued again: not after a restore of an older backup, not by another
+/// backend; the seq, by contrast, is issued again after such a restore.
+pub fn new_event_id() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// The id of a published row: the one it was written with, or `evt_<seq>` for a row written before ids were.
+pub fn event_id_of(row: &OutboxRow) -> Option<String> {
+    match (&row.event_id, row.seq) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(seq)) => Some(legacy_event_id(seq)),
+        (None, None) => None,
+    }
+}
+
+/// The id of an event published before ids were made with the row.
+pub fn legacy_event_id(seq: i64) -> String {
+    format!("evt_{seq}")
+}
+
+/// What an event id says by its form alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventIdForm {
+    /// `evt_<seq>`: an event published before ids were made with the row.
+    Legacy(i64),
+    /// `evt_<UUIDv7>`, made at this time (epoch ms).
+    Made(i64),
+}
+
+/// The form of an event id; None when it is not one.
+pub fn event_id_form(id: &str) -> Option<EventIdForm> {
+    let rest = id.strip_prefix("evt_")?;
+    if !rest.is_empty() && rest.len() <= 18 && rest.bytes().all(|b| b.is_ascii_digit()) {
+        return rest.parse().ok().map(EventIdForm::Legacy);
+    }
+    if rest.len() == 32 && rest.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) && rest.as_bytes()[12] == b'7' {
+        return i64::from_str_radix(&rest[..12], 16).ok().map(EventIdForm::Made);
+    }
+    None
+}
+
+/// The seq of the published event `id` (of `merchant_id`'s events when given); None when this database holds no such
+/// event (another merchant's, purged, or lost to a restore of an older backup).
+pub async fn seq_of_event(conn: &impl ConnectionTrait, merchant_id: Option<&str>, id: &str) -> Result<Option<i64>, StoreError> {
+    let q = match event_id_form(id) {
+        None => return Ok(None),
+        Some(EventIdForm::Legacy(seq)) => outbox::Entity::find().filter(outbox::Column::Seq.eq(seq)).filter(outbox::Column::EventId.is_null()),
+        Some(EventIdForm::Made(_)) => outbox::Entity::find().filter(outbox::Column::EventId.eq(id)),
+    };
+    let q = match merchant_id {
+        Some(m) => q.filter(outbox::Column::MerchantId.eq(m)),
+        None => q,
+    };
+    Ok(q.select_only().column(outbox::Column::Seq).into_tuple::<Option<i64>>().one(conn).await?.flatten())
+}
+
+/// The seq just before `merchant_id`'s first event published at or after `since` (epoch ms); when none was, the
+/// highest seq (nothing of it follows).
+pub async fn seq_before_published(conn: &impl ConnectionTrait, merchant_id: &str, since: i64) -> Result<i64, StoreError> {
+    let first = outbox::Entity::find()
+        .filter(outbox::Column::MerchantId.eq(merchant_id))
+        .filter(outbox::Column::Seq.is_not_null())
+        .filter(outbox::Column::PublishedAt.gte(since))
+        .order_by_asc(outbox::Column::Seq)
+        .one(conn)
+        .await?;
+    match first.and_then(|r| r.seq) {
+        Some(seq) => Ok(seq - 1),
+        None => max_seq(conn).await,
+    }
 }
 
 /// The highest assigned seq, 0 when none.
@@ -97,6 +171,17 @@ pub async fn publish_batch(conn: &impl ConnectionTrait, limit: u64, now: i64) ->
         row.seq = Some(seq);
         row.published_at = Some(now);
         out.push(row);
+    }
+    // A row written before ids were made with the row (restored from an older backup) gets one now.
+    for row in out.iter_mut().filter(|r| r.event_id.is_none()) {
+        let id = new_event_id();
+        outbox::Entity::update_many()
+            .col_expr(outbox::Column::EventId, Expr::value(id.clone()))
+            .filter(outbox::Column::Id.eq(row.id))
+            .filter(outbox::Column::EventId.is_null())
+            .exec(conn)
+            .await?;
+        row.event_id = Some(id);
     }
     let ids: Vec<i64> = out.iter().map(|r| r.id).collect();
     let res = outbox::Entity::update_many()
@@ -192,4 +277,24 @@ pub async fn purge_published_before(conn: &impl ConnectionTrait, before: i64, ba
         .filter(outbox::Column::PublishedAt.lt(before))
         .order_by_asc(outbox::Column::Seq);
     crate::delete_batch(conn, oldest, outbox::Column::Id, batch).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_id_forms() {
+        let id = new_event_id();
+        let now = crate::now_ms();
+        match event_id_form(&id) {
+            Some(EventIdForm::Made(t)) => assert!((now - t).abs() < 5_000, "{id}: {t} vs {now}"),
+            other => panic!("{id}: {other:?}"),
+        }
+        assert_ne!(new_event_id(), new_event_id());
+        assert_eq!(event_id_form("evt_42"), Some(EventIdForm::Legacy(42)));
+        for bad in ["", "evt_", "42", "evt_-1", "evt_4x", "evt_0193A0000000700000000000000000000", &id.to_uppercase(), &id.replacen('7', "4", 1)] {
+            assert_eq!(event_id_form(bad), None, "{bad}");
+        }
+    }
 }

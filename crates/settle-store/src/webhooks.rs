@@ -192,6 +192,7 @@ pub struct NewDelivery {
     pub endpoint_id: String,
     pub merchant_id: String,
     pub seq: i64,
+    pub event_id: String,
     pub event_type: String,
     pub body: String,
 }
@@ -206,6 +207,7 @@ pub async fn insert_deliveries(conn: &impl ConnectionTrait, rows: Vec<NewDeliver
         endpoint_id: Set(d.endpoint_id),
         merchant_id: Set(d.merchant_id),
         seq: Set(d.seq),
+        event_id: Set(Some(d.event_id)),
         event_type: Set(d.event_type),
         body: Set(d.body),
         status: Set(PENDING.to_owned()),

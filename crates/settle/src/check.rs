@@ -225,6 +225,7 @@ const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("idempotency_keys", &["expires_at"], "crates/settle-store/src/idempotency.rs", "Column::ExpiresAt"),
     ("outbox", &["seq"], "crates/settle-store/src/outbox.rs", "Column::Seq.gt(after_seq)"),
     ("outbox", &["merchant_id", "seq"], "crates/settle-store/src/outbox.rs", "Column::MerchantId.eq(merchant_id)"),
+    ("outbox", &["event_id"], "crates/settle-store/src/outbox.rs", "Column::EventId.eq("),
     ("leases", &["name"], "crates/settle-store/src/leases.rs", "name"),
     ("cluster_flags", &["name"], "crates/settle-store/src/flags.rs", "Column::Name.eq(name)"),
     ("gateway_voids", &["status", "next_attempt_at"], "crates/settle-store/src/voids.rs", "Column::Status"),

@@ -5,6 +5,8 @@ const KEY = "settle.apiKey";
 const STATUSES = ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"];
 const SAGA_STATUSES = ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "COMPENSATING", "COMPENSATED"];
 let apiKey = sessionStorage.getItem(KEY);
+// The last event seen: its id (the stream's Last-Event-ID) and its seq.
+let lastId = null;
 let lastSeq = null;
 let streamAbort = null;
 const listeners = new Set();
@@ -63,7 +65,7 @@ async function stream() {
     streamAbort = new AbortController();
     try {
       const headers = { authorization: `Bearer ${apiKey}` };
-      if (lastSeq !== null) headers["last-event-id"] = String(lastSeq);
+      if (lastId !== null) headers["last-event-id"] = lastId;
       const res = await fetch("/events", { headers, signal: streamAbort.signal });
       if (!res.ok) throw new Error(String(res.status));
       setLive("● live");
@@ -80,12 +82,13 @@ async function stream() {
           let id = null;
           let data = "";
           for (const line of frame.split("\n")) {
-            if (line.startsWith("id:")) id = Number(line.slice(3).trim());
+            if (line.startsWith("id:")) id = line.slice(3).trim();
             else if (line.startsWith("data:")) data += line.slice(5).trim();
           }
           if (id !== null && data) {
-            lastSeq = id;
+            lastId = id;
             const ev = JSON.parse(data);
+            if (typeof ev.seq === "number") lastSeq = ev.seq;
             for (const l of listeners) l(ev);
           }
         }

@@ -1,4 +1,5 @@
-//! `GET /events`: the caller's events as Server-Sent Events, each with its outbox seq as id.
+//! `GET /events`: the caller's events as Server-Sent Events, each with its event id (`evt_…`) as id and the event as
+//! the events API lists it as data.
 //!
 //! A stream takes a place in this instance's fan-out ([`settle_app::follower::Fanout`]) and receives its
 //! merchant's rows from the follower in memory; it reads the database only to catch up (a `Last-Event-ID`
@@ -34,22 +35,25 @@ struct Cursor {
 }
 
 impl Cursor {
-    fn push(&mut self, seq: i64, topic: &str, payload: &str) {
-        if seq > self.last {
-            self.last = seq;
-            self.buf.push_back(Event::default().id(seq.to_string()).event(topic).data(payload));
+    fn push(&mut self, ev: &follower::Event) {
+        if ev.seq > self.last {
+            self.last = ev.seq;
+            self.buf.push_back(Event::default().id(&ev.id).event(&ev.topic).data(&ev.data));
         }
     }
 }
 
-/// Stream the caller's events (`payment.created`, `payment.cancelled`, ...). `Last-Event-ID` resumes exactly
-/// after that event; without it the stream starts with the next event. A comment line is sent as a
-/// heartbeat while there is nothing to send.
+/// Stream the caller's events (`payment.created`, `payment.cancelled`, ...). Each event's SSE id is its event id
+/// (`evt_…`, the `webhook-id` its webhooks carry) and its data the event as `GET /events/list` lists it.
+/// `Last-Event-ID` (an event id, or a seq) resumes exactly after that event; an id this database does not hold
+/// (lost to a restore of an older backup) resumes with every event published from a minute before that id was made.
+/// Without it the stream starts with the next event. A comment line is sent as a heartbeat while there is nothing
+/// to send.
 #[utoipa::path(
     get, path = "/events", tag = "events",
-    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id")),
+    params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event: its id (evt_…) or its seq")),
     responses(
-        (status = 200, description = "text/event-stream; each event's id is its seq", content_type = "text/event-stream", body = String),
+        (status = 200, description = "text/event-stream; each event's id is its event id (evt_…), its data the event as JSON", content_type = "text/event-stream", body = String),
         (status = 400, body = ErrorBody),
         (status = 429, description = "too_many_streams: the merchant's or this instance's stream cap is reached", body = ErrorBody),
     ),
@@ -61,13 +65,10 @@ pub async fn stream_events(
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let asked = match headers.get("last-event-id") {
-        Some(v) => Some(
-            v.to_str()
-                .ok()
-                .and_then(|s| s.trim().parse::<i64>().ok())
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ApiError::invalid("Last-Event-ID", "Last-Event-ID must be a non-negative integer"))?,
-        ),
+        Some(v) => {
+            let v = v.to_str().map_err(|_| ApiError::invalid("Last-Event-ID", "Last-Event-ID must be an event id (evt_…) or a seq"))?;
+            Some(settle_app::webhooks::resume_after(&st.ctx, &merchant, "Last-Event-ID", v).await?)
+        }
         None => None,
     };
     let sub = match open(&st, &merchant)? {
@@ -99,9 +100,9 @@ pub async fn stream_events(
                 match follower::read_after(&c.st.ctx, &c.merchant, c.last, PAGE).await {
                     Ok(rows) => {
                         c.catching_up = rows.len() as u64 == PAGE;
-                        for r in rows {
-                            if let Some(seq) = r.seq {
-                                c.push(seq, &r.topic, &r.payload);
+                        for r in &rows {
+                            if let Some(ev) = follower::Event::of(r) {
+                                c.push(&ev);
                             }
                         }
                     }
@@ -115,7 +116,7 @@ pub async fn stream_events(
             let mut stopping = c.st.stopping.clone();
             tokio::select! {
                 got = c.sub.rx.recv() => match got {
-                    Ok(ev) => c.push(ev.seq, &ev.topic, &ev.payload),
+                    Ok(ev) => c.push(&ev),
                     // Fell behind the channel: the missed rows are in the database.
                     Err(RecvError::Lagged(_)) => c.catching_up = true,
                     Err(RecvError::Closed) => return None,

@@ -203,13 +203,13 @@ pub async fn retry_delivery(
     Ok((StatusCode::ACCEPTED, Json(webhooks::retry_delivery(&st.ctx, &m, &id).await?)))
 }
 
-/// The merchant's events after seq `after`, in seq order: what webhooks and SSE carry, kept for 30 days, so a
+/// The merchant's events after `after` (an event id or a seq), in seq order: what webhooks and SSE carry, kept for 30 days, so a
 /// merchant can catch up after an outage without a stream.
 #[utoipa::path(
     get, path = "/events/list", tag = "events",
     params(
         ("type" = Option<String>, Query, description = "Event types, comma-separated: a type, a prefix (payment.*) or *"),
-        ("after" = Option<i64>, Query, description = "Events after this seq (default 0: from the oldest kept)"),
+        ("after" = Option<String>, Query, description = "Events after this one: the id of the last event you have (evt_…), or its seq (default: from the oldest kept). An id this database does not hold (lost to a restore of an older backup) gives every event published from a minute before that id was made"),
         ("limit" = Option<u64>, Query, description = "1 to 100, default 100"),
     ),
     responses((status = 200, body = schemas::WebhookEventPage), (status = 400, body = ErrorBody)),
@@ -220,13 +220,7 @@ pub async fn list_events(State(st): State<AppState>, Merchant(m): Merchant, RawQ
     for (k, v) in query_pairs(raw.as_deref())? {
         match k.as_str() {
             "type" => types.extend(v.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
-            "after" => {
-                after = v
-                    .parse::<i64>()
-                    .ok()
-                    .filter(|a| *a >= 0)
-                    .ok_or_else(|| ApiError::invalid("after", "after must be a non-negative integer (a seq)"))?;
-            }
+            "after" => after = webhooks::resume_after(&st.ctx, &m, "after", &v).await?,
             "limit" => n = query_limit(&v)?,
             _ => {}
         }

@@ -14,6 +14,9 @@ pub struct Model {
     pub payload: String,
     pub created_at: i64,
     pub published_at: Option<i64>,
+    /// `evt_` and a UUIDv7, made with the row: never issued twice (None: a row written before ids were, `evt_<seq>`).
+    #[sea_orm(unique)]
+    pub event_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,7 +11,7 @@ pub struct Model {
     pub delivery_id: String,
     pub endpoint_id: String,
     pub merchant_id: String,
-    /// The event's outbox seq; its id is `evt_<seq>`.
+    /// The event's outbox seq.
     pub seq: i64,
     pub event_type: String,
     /// The JSON body sent, the same on every attempt.
@@ -26,6 +26,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The event's id, the `webhook-id` of every attempt (None: a delivery made before ids were, `evt_<seq>`).
+    pub event_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -90,11 +90,11 @@ async fn a_sqlite_backup_restores_onto_every_backend_and_serves() {
         s.variant.db = kind;
         let served = TestApp::start(s, Arc::new(target)).await;
         assert_eq!(served.get("/payments?limit=100").await.body, payment, "{kind:?}");
-        let mut events = sse::open(&served, Some(last_seq)).await;
+        let mut events = sse::open(&served, Some(&last_seq.to_string())).await;
         let p = served.create_payment("after-restore").await;
         let e = sse::next(&mut events).await;
         assert_eq!(
-            (e.id, e.event.as_str(), e.data["data"]["paymentId"].as_str()),
+            (e.seq, e.event.as_str(), e.data["data"]["paymentId"].as_str()),
             (last_seq + 1, "payment.created", p["paymentId"].as_str()),
             "{kind:?}"
         );
@@ -211,5 +211,87 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
     backup::restore(&db, &good, true, &Quiet).await.unwrap();
     let n = settle_store::backup::tables().into_iter().find(|t| t.name == "payments").unwrap().count(&db).await.unwrap();
     assert_eq!(n, 2);
+    app.finish().await;
+}
+
+/// A restore of an older backup issues seqs again, never event ids: the event made after it has an id no receiver
+/// has seen, so a webhook receiver deduping on `webhook-id` takes it, NATS (deduping on `Nats-Msg-Id`) holds it,
+/// and a stream or a poller resuming with an id the restore lost gets it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_made_after_a_restore_of_an_older_backup_has_an_id_never_issued() {
+    use crate::{nats::OwnNats, webhooks::{Behaviour, Receiver}};
+    use settle_store::outbox;
+    if OwnNats::binary().is_none() {
+        unavailable("nats-server", "is not installed");
+        return;
+    }
+    let nats_dir = TempDir::new();
+    let nats = OwnNats::start(crate::nats::free_port(), &nats_dir.0).unwrap();
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
+    setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
+    setup.settings.webhooks.poll = Duration::from_millis(100);
+    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: nats.url(), stream: "SETTLE".into() });
+    let Some(mut app) = TestApp::spawn_with(setup).await else { return };
+    crate::webhooks::endpoint(&app, &rx.url, &["payment.*"]).await;
+    app.create_payment("before-backup").await;
+    app.drain_outbox().await;
+    let dir = TempDir::new();
+    backup::backup(&app.ctx.db, &dir.0.join("b"), &Quiet).await.unwrap();
+    let backup_seq = outbox::max_seq(&app.ctx.db).await.unwrap();
+    for n in ["later-1", "later-2"] {
+        app.create_payment(n).await;
+    }
+    app.drain_outbox().await;
+    // Every event made so far, delivered everywhere before the restore.
+    let before = outbox::read_all_after(&app.ctx.db, 0, 1000).await.unwrap();
+    let issued: Vec<String> = before.iter().filter_map(outbox::event_id_of).collect();
+    let payments = before.iter().filter(|r| r.topic.starts_with("payment.")).count();
+    assert_eq!(rx.wait_succeeded(payments, Duration::from_secs(30)).await.len(), payments, "webhooks before the restore");
+    assert_eq!(crate::scale_out::nats_stream_ids(&nats.url(), issued.len()).await, issued, "NATS before the restore");
+    let lost = issued.last().unwrap().clone();
+    let lost_seq = before.last().unwrap().seq.unwrap();
+
+    // The older backup is restored; Settle starts on it.
+    app.shutdown().await;
+    let db = settle_store::connect(&app.db.url, 2).await.unwrap();
+    backup::restore(&db, &dir.0.join("b"), true, &Quiet).await.unwrap();
+    db.close().await.unwrap();
+    app = TestApp::start(app.setup.clone(), app.db.clone()).await;
+    assert_eq!(outbox::max_seq(&app.ctx.db).await.unwrap(), backup_seq);
+    // A stream client that had the last event before the restore resumes with its id.
+    let mut stream = sse::open(&app, Some(&lost)).await;
+    let p = app.create_payment("after-restore").await;
+    app.drain_outbox().await;
+    let row = outbox::read_all_after(&app.ctx.db, backup_seq, 10).await.unwrap().into_iter().find(|r| r.aggregate_id == p["paymentId"].as_str().unwrap()).unwrap();
+    let id = outbox::event_id_of(&row).unwrap();
+    assert_eq!(row.seq, Some(backup_seq + 1), "the seq is issued again ({lost_seq} was the last before the restore)");
+    assert!(!issued.contains(&id), "{id} was issued before the restore");
+
+    // Webhooks: a receiver deduping on webhook-id takes it (it had never seen the id).
+    let hooks = rx.wait_succeeded(payments + 1, Duration::from_secs(30)).await;
+    assert!(hooks.contains_key(&id), "the event made after the restore was not delivered: {hooks:?}");
+    for g in rx.got().iter().filter(|g| g.id() == id) {
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&g.body).unwrap()["id"], id.as_str());
+    }
+    // NATS holds it, after everything it held (the restored events sent again under their ids are dropped).
+    let mut want = issued.clone();
+    want.push(id.clone());
+    assert_eq!(crate::scale_out::nats_stream_ids(&nats.url(), want.len()).await, want, "NATS after the restore");
+    // SSE: the stream resuming after the lost id gets the new event; what comes before it are events it had.
+    loop {
+        let e = sse::next(&mut stream).await;
+        if e.id == id {
+            break;
+        }
+        assert!(issued.contains(&e.id), "{e:?} is neither one the client had nor the new one");
+    }
+    drop(stream);
+    // The events API the same way.
+    let page = app.get(&format!("/events/list?after={lost}")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.body["data"].as_array().unwrap().iter().any(|e| e["id"] == id.as_str()), "{}", page.text);
+    let r = app.get("/events/list?after=evt_zz").await;
+    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("after"));
     app.finish().await;
 }

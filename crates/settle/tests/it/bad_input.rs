@@ -97,8 +97,10 @@ async fn bad_input_is_a_400_naming_the_field(v: Variant) {
         let r = app.get(&format!("/payments?{q}")).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{q}");
     }
-    let r = app.request(Method::GET, "/events", Some(&app.key), None, &[("last-event-id", "abc")]).await;
-    assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Last-Event-ID"));
+    for bad in ["abc", "-1", "evt_", "evt_zz", "evt_0193A1B2C3D47E5F8A9B0C1D2E3F4A5B"] {
+        let r = app.request(Method::GET, "/events", Some(&app.key), None, &[("last-event-id", bad)]).await;
+        assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Last-Event-ID"), "{bad}");
+    }
     let long_key = "k".repeat(300);
     let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", &long_key)]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Idempotency-Key"));

@@ -238,17 +238,18 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     }
 
     // The SSE client: one stream at a time, from whichever instance answers, resuming after the last id it saw.
-    let sse_seen: Arc<Mutex<Vec<i64>>> = Default::default();
+    // Each event seen: its SSE id (the event id) and its seq (from its data).
+    let sse_seen: Arc<Mutex<Vec<(String, i64)>>> = Default::default();
     let sse_stop = Arc::new(AtomicBool::new(false));
     let sse = {
         let (seen, stop, c) = (sse_seen.clone(), sse_stop.clone(), client.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let last = seen.lock().unwrap().last().copied();
+                let last = seen.lock().unwrap().last().map(|(id, _)| id.clone());
                 let base = &c.bases[c.next.fetch_add(1, Ordering::Relaxed) % c.bases.len()];
                 let mut rb = c.http.get(format!("{base}/events")).bearer_auth(KEY);
                 if let Some(l) = last {
-                    rb = rb.header("last-event-id", l.to_string());
+                    rb = rb.header("last-event-id", l);
                 }
                 let Ok(res) = rb.send().await else {
                     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -267,8 +268,10 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                     buf.push_str(&String::from_utf8_lossy(&chunk));
                     while let Some(end) = buf.find("\n\n") {
                         let frame: String = buf.drain(..end + 2).collect();
-                        if let Some(id) = frame.lines().find_map(|l| l.strip_prefix("id:")).and_then(|v| v.trim().parse::<i64>().ok()) {
-                            seen.lock().unwrap().push(id);
+                        let id = frame.lines().find_map(|l| l.strip_prefix("id:")).map(|v| v.trim().to_owned());
+                        let data = frame.lines().find_map(|l| l.strip_prefix("data:")).and_then(|v| serde_json::from_str::<serde_json::Value>(v.trim()).ok());
+                        if let (Some(id), Some(seq)) = (id, data.and_then(|d| d["seq"].as_i64())) {
+                            seen.lock().unwrap().push((id, seq));
                         }
                     }
                 }
@@ -444,8 +447,11 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let max_seq = settle_store::outbox::max_seq(&store).await.unwrap();
-    let seqs: Vec<i64> = settle_store::outbox::read_all_after(&store, 0, 1_000_000).await.unwrap().iter().filter_map(|r| r.seq).collect();
+    let published = settle_store::outbox::read_all_after(&store, 0, 1_000_000).await.unwrap();
+    let seqs: Vec<i64> = published.iter().filter_map(|r| r.seq).collect();
     assert_eq!(seqs, (1..=max_seq).collect::<Vec<_>>(), "the outbox seq has a gap");
+    // Every event's id, in seq order: what SSE, webhooks and NATS carry.
+    let event_ids: Vec<String> = published.iter().filter_map(settle_store::outbox::event_id_of).collect();
 
     // The gateway: no payment charged twice; COMPLETED exactly when charged once.
     let txs: Vec<settle_card::wire::Transaction> =
@@ -521,21 +527,22 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     eprintln!("chaos: gateway and relayer checked after {:?}", started.elapsed());
     // Every event: SSE exactly once, webhooks at least once, NATS exactly once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while sse_seen.lock().unwrap().last().copied().unwrap_or(0) < max_seq && tokio::time::Instant::now() < deadline {
+    while sse_seen.lock().unwrap().last().map_or(0, |(_, seq)| *seq) < max_seq && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     sse_stop.store(true, Ordering::Relaxed);
     let _ = tokio::time::timeout(Duration::from_secs(5), sse).await;
     let sse_ids = sse_seen.lock().unwrap().clone();
-    assert_eq!(sse_ids, (1..=max_seq).collect::<Vec<_>>(), "SSE: every event exactly once, in order");
+    assert_eq!(sse_ids.iter().map(|(_, seq)| *seq).collect::<Vec<_>>(), (1..=max_seq).collect::<Vec<_>>(), "SSE: every event exactly once, in order");
+    assert_eq!(sse_ids.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), event_ids, "SSE: each event under its id");
     let hooks = receiver.wait_succeeded(max_seq as usize, Duration::from_secs(90)).await;
-    let missing: Vec<i64> = (1..=max_seq).filter(|s| !hooks.contains_key(&format!("evt_{s}"))).collect();
+    let missing: Vec<&String> = event_ids.iter().filter(|id| !hooks.contains_key(*id)).collect();
     assert!(missing.is_empty(), "webhooks never delivered: {missing:?}");
     let redelivered = hooks.values().filter(|n| **n > 1).count();
     let nats_ids = nats_stream_ids(&nats.url(), max_seq as usize).await;
     let unique: BTreeSet<&String> = nats_ids.iter().collect();
     assert_eq!(unique.len(), nats_ids.len(), "NATS: an event twice in the stream");
-    assert_eq!(nats_ids, (1..=max_seq).map(|s| format!("evt_{s}")).collect::<Vec<_>>(), "NATS: every event once, in order");
+    assert_eq!(nats_ids, event_ids, "NATS: every event once, in order");
 
     // No lease held by two instances at once.
     let leases = lease_intervals(&cluster.dirs);
@@ -580,7 +587,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
 }
 
 /// Every message of the SETTLE stream, in order, by Nats-Msg-Id.
-async fn nats_stream_ids(url: &str, want: usize) -> Vec<String> {
+pub(crate) async fn nats_stream_ids(url: &str, want: usize) -> Vec<String> {
     use async_nats::jetstream::{self, consumer::pull};
     let js = jetstream::new(async_nats::connect(url).await.unwrap());
     let stream = js.get_stream("SETTLE").await.unwrap();

@@ -8,16 +8,19 @@ matrix!(sse_resumes_exactly_after_last_event_id);
 
 #[derive(Debug, Clone)]
 pub(crate) struct Sse {
-    pub id: i64,
+    /// The SSE id: the event's id.
+    pub id: String,
+    /// The event's seq, from its data.
+    pub seq: i64,
     pub event: String,
     pub data: serde_json::Value,
 }
 
 /// Opens /events and returns a receiver of parsed events.
-pub(crate) async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc::Receiver<Sse> {
+pub(crate) async fn open(app: &TestApp, last: Option<&str>) -> tokio::sync::mpsc::Receiver<Sse> {
     let mut rb = app.client.get(format!("{}/events", app.base)).bearer_auth(&app.key);
     if let Some(l) = last {
-        rb = rb.header("last-event-id", l.to_string());
+        rb = rb.header("last-event-id", l);
     }
     let res = rb.send().await.expect("sse");
     assert_eq!(res.status(), 200);
@@ -34,15 +37,17 @@ pub(crate) async fn open(app: &TestApp, last: Option<i64>) -> tokio::sync::mpsc:
                 let (mut id, mut event, mut data) = (None, String::new(), String::new());
                 for line in frame.lines() {
                     if let Some(v) = line.strip_prefix("id:") {
-                        id = v.trim().parse().ok();
+                        id = Some(v.trim().to_owned());
                     } else if let Some(v) = line.strip_prefix("event:") {
                         event = v.trim().to_owned();
                     } else if let Some(v) = line.strip_prefix("data:") {
                         data.push_str(v.trim_start());
                     }
                 }
+                let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+                let seq = data["seq"].as_i64().unwrap_or(-1);
                 if let Some(id) = id
-                    && tx.send(Sse { id, event, data: serde_json::from_str(&data).unwrap_or_default() }).await.is_err()
+                    && tx.send(Sse { id, seq, event, data }).await.is_err()
                 {
                     return;
                 }
@@ -83,14 +88,14 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
         .collect();
 
     // Read k events from the beginning, then disconnect.
-    let mut first = open(&app, Some(0)).await;
+    let mut first = open(&app, Some("0")).await;
     let k = 7;
     let mut seen = Vec::new();
     for _ in 0..k {
         seen.push(next(&mut first).await);
     }
     drop(first);
-    let last = seen.last().unwrap().id;
+    let last = seen.last().unwrap().id.clone();
 
     for w in writers {
         w.await.unwrap();
@@ -101,15 +106,26 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
     let all = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 10_000).await.unwrap();
     let expected: Vec<i64> = all.iter().map(|r| r.seq.unwrap()).collect();
     assert_eq!(expected.len(), 20 + 8, "20 created and 8 cancelled events");
-    assert_eq!(seen.iter().map(|e| e.id).collect::<Vec<_>>(), expected[..k].to_vec(), "the first k events in seq order");
+    assert_eq!(seen.iter().map(|e| e.seq).collect::<Vec<_>>(), expected[..k].to_vec(), "the first k events in seq order");
 
-    // Reconnect after event k: exactly the rest, no gap, no repeat.
-    let mut second = open(&app, Some(last)).await;
+    // Reconnect after event k, by its id (as a browser's EventSource does): exactly the rest, no gap, no repeat.
+    let mut second = open(&app, Some(&last)).await;
     let mut rest = Vec::new();
     while rest.len() < expected.len() - k {
         rest.push(next(&mut second).await);
     }
-    assert_eq!(rest.iter().map(|e| e.id).collect::<Vec<_>>(), expected[k..].to_vec());
+    assert_eq!(rest.iter().map(|e| e.seq).collect::<Vec<_>>(), expected[k..].to_vec());
+    // Each SSE id is the event's id, the one its webhooks carry; its data is the event as the events API lists it.
+    let ids: Vec<String> = all.iter().map(|r| settle_store::outbox::event_id_of(r).unwrap()).collect();
+    assert_eq!(seen.iter().chain(&rest).map(|e| e.id.clone()).collect::<Vec<_>>(), ids);
+    for e in seen.iter().chain(&rest) {
+        assert_eq!(e.data["id"], e.id.as_str());
+        assert!(matches!(settle_store::outbox::event_id_form(&e.id), Some(settle_store::outbox::EventIdForm::Made(_))), "{e:?}");
+    }
+    // The same resume by seq.
+    let mut third = open(&app, Some(&seen.last().unwrap().seq.to_string())).await;
+    assert_eq!(next(&mut third).await.seq, expected[k]);
+    drop(third);
     assert!(tokio::time::timeout(Duration::from_millis(700), second.recv()).await.is_err(), "nothing more, no repeat");
     for e in seen.iter().chain(&rest) {
         assert!(e.event == "payment.created" || e.event == "payment.cancelled", "{e:?}");
@@ -149,7 +165,7 @@ async fn two_instances_publish_one_gap_free_sequence(v: Variant) {
     let Some(a) = TestApp::spawn(v).await else { return };
     let b = TestApp::start(a.setup.clone(), a.db.clone()).await;
     let (a, b) = (Arc::new(a), Arc::new(b));
-    let mut stream_b = open(&b, Some(0)).await;
+    let mut stream_b = open(&b, Some("0")).await;
     let writers: Vec<_> = [a.clone(), b.clone()]
         .into_iter()
         .enumerate()
@@ -173,7 +189,7 @@ async fn two_instances_publish_one_gap_free_sequence(v: Variant) {
     assert!(holder.as_deref() == Some(a.ctx.instance_id.as_str()) || holder.as_deref() == Some(b.ctx.instance_id.as_str()));
     let mut got = Vec::new();
     while got.len() < 60 {
-        got.push(next(&mut stream_b).await.id);
+        got.push(next(&mut stream_b).await.seq);
     }
     assert_eq!(got, seqs, "instance B streams every event, in order, whoever published it");
     drop(stream_b);
