@@ -39,6 +39,56 @@ impl RpcError {
     }
 }
 
+/// What a node's refusal of `eth_sendRawTransaction` means for the sender. Nodes and providers word these
+/// differently (geth, erigon, anvil, hosted providers); the wording matched is their common part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendRefusal {
+    /// The node has the transaction already (a load-balanced provider, a rebroadcast): it was taken.
+    AlreadyKnown,
+    /// The nonce is used (this transaction or another took it): reconcile with the chain, never sign again blindly.
+    NonceTooLow,
+    /// A transaction at this nonce with higher fees is in the pool: wait for it.
+    Underpriced,
+    /// The sender cannot pay for the gas: raising the fees only makes it worse; fund the sender.
+    InsufficientFunds,
+    /// The node is busy or unreachable (txpool full, rate limited, timed out): try the same bytes later.
+    Busy,
+    /// Anything else (the transaction is invalid as it is, for this node): do not bump for it.
+    Other,
+}
+
+impl SendRefusal {
+    /// How a failed send is to be read.
+    pub fn of(e: &RpcError) -> Self {
+        let m = e.message();
+        let has = |needles: &[&str]| needles.iter().any(|n| m.contains(n));
+        if matches!(e, RpcError::Unavailable(_)) {
+            Self::Busy
+        } else if has(&["already known", "known transaction", "already imported", "already exists", "already in pool", "alreadyknown"]) {
+            Self::AlreadyKnown
+        } else if has(&["nonce too low", "nonce is too low", "nonce has already been used", "oldnonce", "nonce too small", "invalid nonce"]) {
+            Self::NonceTooLow
+        } else if has(&["underpriced", "replacement fee too low", "fee too low to replace"]) {
+            Self::Underpriced
+        } else if has(&["insufficient funds", "insufficient balance", "sender doesn't have enough funds", "lack of funds"]) {
+            Self::InsufficientFunds
+        } else if has(&["txpool is full", "transaction pool is full", "pool is full", "rate limit", "too many requests", "limit exceeded", "timeout", "timed out", "try again"]) {
+            Self::Busy
+        } else {
+            Self::Other
+        }
+    }
+}
+
+/// Whether a node refused an `eth_getLogs` range as too large (providers cap blocks or results per query).
+pub fn is_range_too_large(e: &RpcError) -> bool {
+    let m = e.message();
+    matches!(e, RpcError::Node { .. })
+        && ["range too large", "range is too large", "block range", "more than 10000 results", "query returned more than", "too many blocks", "exceed maximum block range", "limit exceeded", "response size exceeded", "log response size"]
+            .iter()
+            .any(|n| m.contains(n))
+}
+
 struct Endpoint {
     url: String,
     /// Epoch ms until which this URL is skipped after a failure.
@@ -222,11 +272,17 @@ impl Rpc {
 
     /// `eth_call` at the latest block, from `from` when given.
     pub async fn eth_call(&self, from: Option<Address>, to: Address, data: &Bytes) -> Result<Bytes, RpcError> {
+        self.eth_call_at(from, to, data, None).await
+    }
+
+    /// `eth_call` at block `at` (None: latest), from `from` when given.
+    pub async fn eth_call_at(&self, from: Option<Address>, to: Address, data: &Bytes, at: Option<u64>) -> Result<Bytes, RpcError> {
         let mut tx = json!({"to": to, "data": data});
         if let Some(f) = from {
             tx["from"] = json!(f);
         }
-        self.call("eth_call", json!([tx, "latest"])).await
+        let tag = at.map(|n| format!("0x{n:x}")).unwrap_or_else(|| "latest".into());
+        self.call("eth_call", json!([tx, tag])).await
     }
 
     pub async fn estimate_gas(&self, from: Address, to: Address, data: &Bytes) -> Result<u64, RpcError> {
@@ -295,5 +351,35 @@ impl Rpc {
         let tip = self.max_priority_fee().await.unwrap_or(U256::from(1_000_000_000u64));
         let tip = tip.to::<u128>();
         Ok(crate::tx::Fees { max_fee_per_gas: base.to::<u128>() * 2 + tip, max_priority_fee_per_gas: tip })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(message: &str) -> RpcError {
+        RpcError::Node { code: -32000, message: message.into(), data: None }
+    }
+
+    #[test]
+    fn send_refusals_read_as_the_sender_must_act() {
+        for (m, want) in [
+            ("already known", SendRefusal::AlreadyKnown),
+            ("Known transaction: 0xabc", SendRefusal::AlreadyKnown),
+            ("nonce too low: next nonce 5, tx nonce 4", SendRefusal::NonceTooLow),
+            ("replacement transaction underpriced", SendRefusal::Underpriced),
+            ("insufficient funds for gas * price + value: balance 1, tx cost 2", SendRefusal::InsufficientFunds),
+            ("txpool is full", SendRefusal::Busy),
+            ("rate limit exceeded", SendRefusal::Busy),
+            ("intrinsic gas too low", SendRefusal::Other),
+        ] {
+            assert_eq!(SendRefusal::of(&node(m)), want, "{m}");
+        }
+        assert_eq!(SendRefusal::of(&RpcError::Unavailable("timed out".into())), SendRefusal::Busy);
+        assert!(is_range_too_large(&node("query returned more than 10000 results")));
+        assert!(is_range_too_large(&node("eth_getLogs block range too large")));
+        assert!(!is_range_too_large(&RpcError::Unavailable("range too large".into())));
+        assert!(!is_range_too_large(&node("execution reverted")));
     }
 }

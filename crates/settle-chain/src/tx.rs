@@ -17,8 +17,14 @@ pub struct Fees {
 impl Fees {
     /// At least 12.5 % more of both (what a node requires to replace a pending transaction), capped.
     pub fn bumped(self, cap: u128) -> Self {
-        let up = |v: u128| (v + v / 8 + 1).min(cap.max(v));
-        Self { max_fee_per_gas: up(self.max_fee_per_gas), max_priority_fee_per_gas: up(self.max_priority_fee_per_gas).min(up(self.max_fee_per_gas)) }
+        self.bumped_by(13, cap)
+    }
+
+    /// Both fees raised by `percent` (rounded up), capped at `cap` per gas (never lowered below what they were).
+    pub fn bumped_by(self, percent: u128, cap: u128) -> Self {
+        let up = |v: u128| (v + (v * percent).div_ceil(100)).max(v + 1).min(cap.max(v));
+        let max_fee = up(self.max_fee_per_gas);
+        Self { max_fee_per_gas: max_fee, max_priority_fee_per_gas: up(self.max_priority_fee_per_gas).min(max_fee) }
     }
 }
 
@@ -67,5 +73,10 @@ mod tests {
         let b = f.bumped(10_000);
         assert!(b.max_fee_per_gas >= 900 && b.max_priority_fee_per_gas >= 90);
         assert_eq!(f.bumped(850).max_fee_per_gas, 850);
+        // At the cap nothing moves: the caller sees a replacement identical to the last and does not build it.
+        let at_cap = Fees { max_fee_per_gas: 1000, max_priority_fee_per_gas: 1000 };
+        assert_eq!(at_cap.bumped_by(13, 1000), at_cap);
+        let b = Fees { max_fee_per_gas: 1000, max_priority_fee_per_gas: 100 }.bumped_by(10, 1_000_000);
+        assert_eq!((b.max_fee_per_gas, b.max_priority_fee_per_gas), (1100, 110));
     }
 }

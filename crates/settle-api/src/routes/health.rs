@@ -30,10 +30,11 @@ pub struct Health {
 #[serde(rename_all = "camelCase")]
 pub struct ChainHealth {
     pub chain_id: u64,
-    /// ok, or degraded: the last call found none of the chain's RPC endpoints answering (chain payments wait;
-    /// the other rails go on).
+    /// ok, or degraded: the last call found none of the chain's RPC endpoints answering, or the relayer cannot send
+    /// (a node refused its transaction for insufficient funds; a transaction is still unmined after every
+    /// replacement allowed). Chain payments wait; the other rails go on.
     pub status: &'static str,
-    /// Why the chain is degraded, as the last failed call saw it.
+    /// Why the chain is degraded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Since when (RFC 3339) no endpoint has answered.
@@ -47,10 +48,29 @@ pub struct ChainHealth {
     pub relayer: String,
     /// Decimal wei.
     pub relayer_balance_wei: Option<String>,
-    /// The relayer's balance is under the chain's `low_balance_wei`: fund it.
+    /// The relayer's balance is under the chain's `low_balance_wei`, or a node refused its transaction for
+    /// insufficient funds: fund it.
     pub low_balance: bool,
+    /// Why the relayer sends nothing new now (a node refused a transaction for insufficient funds; sending resumes
+    /// once the balance grows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sending_paused: Option<String>,
     /// Relayed transactions sent and not yet mined.
     pub pending_relays: usize,
+    /// The relayer's oldest transaction not yet mined (absent: none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stuck_nonce: Option<StuckNonce>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StuckNonce {
+    pub nonce: i64,
+    /// Blocks since its transaction (or its last replacement) was sent.
+    pub blocks: i64,
+    pub replacements: usize,
+    /// No replacement is left (the most allowed were made, or the fees are at `max_fee_gwei`).
+    pub exhausted: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -98,18 +118,27 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         .map(|c| {
             let o = c.observed();
             let outage = c.rpc.outage();
+            let exhausted = o.stuck.filter(|s| s.exhausted);
+            let reason = match (&outage, &o.funds_short, exhausted) {
+                (Some(out), _, _) => Some(format!("no RPC endpoint answers: {}", out.reason)),
+                (None, Some(f), _) => Some(format!("the relayer cannot pay for gas ({}): fund it", f.reason)),
+                (None, None, Some(s)) => Some(format!("relayer nonce {} is unmined after {} replacements", s.nonce, s.replacements)),
+                (None, None, None) => None,
+            };
             ChainHealth {
                 chain_id: c.chain_id,
-                status: if outage.is_some() { "degraded" } else { "ok" },
-                reason: outage.as_ref().map(|o| format!("no RPC endpoint answers: {}", o.reason)),
+                status: if reason.is_some() { "degraded" } else { "ok" },
+                reason,
                 unreachable_since: outage.as_ref().map(|o| settle_app::payments::rfc3339(o.since_ms)),
                 head: o.head,
                 watcher_cursor: o.cursor,
                 watcher_lag_blocks: o.head.zip(o.cursor).map(|(h, c)| h.saturating_sub(c)),
                 relayer: c.relayer.address().to_checksum(None),
                 relayer_balance_wei: o.relayer_balance_wei.map(|w| w.to_string()),
-                low_balance: o.relayer_balance_wei.is_some_and(|w| w < c.low_balance_wei),
+                low_balance: o.relayer_balance_wei.is_some_and(|w| w < c.low_balance_wei) || o.funds_short.is_some(),
+                sending_paused: o.funds_short.as_ref().map(|f| format!("a node refused a transaction for insufficient funds: {}", f.reason)),
                 pending_relays: o.pending_relays,
+                stuck_nonce: o.stuck.map(|s| StuckNonce { nonce: s.nonce, blocks: s.blocks, replacements: s.replacements, exhausted: s.exhausted }),
             }
         })
         .collect();

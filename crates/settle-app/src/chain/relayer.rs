@@ -1,9 +1,13 @@
 //! The relayer of one chain and key, one instance at a time (lease `relayer:{chainId}`).
 //!
 //! Each step: (1) follows its sent transactions: a mined one settles its relay request (CONFIRMED, or FAILED
-//! and the payment back to PENDING when it reverted) and retires the others at its nonce; one the node no
-//! longer knows is broadcast again; one not mined after [`BUMP_AFTER_BLOCKS`] is replaced at the same nonce
-//! with fees at least 12.5 % higher (capped); a nonce the chain has used is never sent again blindly: Settle
+//! and the payment back to PENDING when it reverted and the contract shows it unpaid) and retires the others at
+//! its nonce; one the node no longer knows is broadcast again, after checking it can still succeed (its deadline,
+//! a fresh simulation; one that cannot is replaced by a 0-value transfer at its nonce); what a node answers to a
+//! send is read for what it means ([`SendRefusal`]): a nonce used is reconciled, insufficient funds pause sending
+//! until the relayer is funded (never a fee bump), a busy node is tried again later; only a transaction unmined for
+//! the chain's `bump_after_blocks` is replaced at the same nonce with the configured fee step, at most
+//! `max_replacements` times, never with a copy of the last; one nonce's trouble never stops the others; a nonce the chain has used is never sent again blindly: Settle
 //! finds which of its transactions took it, or learns that another sender with the relayer's key did and sends
 //! the relay again at a new nonce; a nonce nothing of ours holds any more is filled with a 0-value transfer;
 //! (2) sends pending relay requests, each with a nonce taken in the same database transaction that records its
@@ -17,7 +21,9 @@ use std::sync::{
 
 use settle_chain::{
     B256, Bytes, U256,
-    rpc::RpcError,
+    alloy_sol::SolCall,
+    contracts::getPaymentCall,
+    rpc::{RpcError, SendRefusal},
     tx::{Fees, sign_1559},
 };
 use settle_domain::PaymentStatus;
@@ -26,10 +32,8 @@ use settle_store::{StoreError, payments as payments_store, relay};
 use super::Chain;
 use crate::{Context, lease::LeaseHolder, payments::apply_transition, worker::Outcome};
 
-/// Blocks a transaction may stay unmined before it is replaced with higher fees.
-pub const BUMP_AFTER_BLOCKS: i64 = 3;
-/// The most a replacement offers per gas (1000 gwei).
-const MAX_FEE_CAP: u128 = 1_000_000_000_000;
+/// A forward request is sent (or sent again) only while its deadline is at least this far ahead (seconds).
+const DEADLINE_MARGIN_SECS: u64 = 30;
 /// Gas a forwarder's `execute` adds to the request's own.
 const EXECUTE_OVERHEAD_GAS: u64 = 120_000;
 /// A 0-value transfer that fills a nonce.
@@ -81,19 +85,58 @@ impl Relayer {
             return Ok(Outcome::Idle);
         }
         let taken = !self.holding.load(Ordering::Relaxed);
-        let followed = self.follow(taken).await?;
-        self.holding.store(true, Ordering::Relaxed);
-        let sent = self.send_pending().await?;
-        if let Ok(b) = self.chain.rpc.balance(self.chain.relayer.address()).await {
-            let wei = b.saturating_to::<u128>();
-            metrics::gauge!("settle_chain_relayer_balance_wei", "chain" => self.chain.chain_id.to_string()).set(wei as f64);
-            let was_low = self.chain.observed().relayer_balance_wei.is_some_and(|w| w < self.chain.low_balance_wei);
-            if wei < self.chain.low_balance_wei && !was_low {
-                tracing::warn!(chain = self.chain.chain_id, relayer = %self.address, balance_wei = %wei, "the relayer's balance is low: fund it before relays fail");
+        // Following one's transactions failing (a node down, one nonce in trouble) never stops sending new ones.
+        let followed = match self.follow(taken).await {
+            Ok(n) => {
+                self.holding.store(true, Ordering::Relaxed);
+                n
             }
-            self.chain.observe(|st| st.relayer_balance_wei = Some(wei));
-        }
+            Err(e) => {
+                tracing::warn!(chain = self.chain.chain_id, error = %e, "following the relayer's transactions failed; it is tried again next step");
+                0
+            }
+        };
+        let balance = self.read_balance().await;
+        let sent = if self.sending_paused(balance) { 0 } else { self.send_pending().await? };
         Ok(if followed + sent > 0 { Outcome::Worked(followed + sent) } else { Outcome::Idle })
+    }
+
+    /// The relayer's balance, recorded for /health and the metric (None: the node did not answer).
+    async fn read_balance(&self) -> Option<u128> {
+        let wei = self.chain.rpc.balance(self.chain.relayer.address()).await.ok()?.saturating_to::<u128>();
+        metrics::gauge!("settle_chain_relayer_balance_wei", "chain" => self.chain.chain_id.to_string()).set(wei as f64);
+        let was_low = self.chain.observed().relayer_balance_wei.is_some_and(|w| w < self.chain.low_balance_wei);
+        if wei < self.chain.low_balance_wei && !was_low {
+            tracing::warn!(chain = self.chain.chain_id, relayer = %self.address, balance_wei = %wei, "the relayer's balance is low: fund it before relays fail");
+        }
+        self.chain.observe(|st| st.relayer_balance_wei = Some(wei));
+        Some(wei)
+    }
+
+    /// Whether sending waits for funds: a node refused a transaction for insufficient funds and the balance has
+    /// not grown since. Once it has, sending resumes (and the refused transactions are broadcast again).
+    fn sending_paused(&self, balance: Option<u128>) -> bool {
+        let Some(short) = self.chain.observed().funds_short else { return false };
+        if balance.zip(short.balance_wei).is_some_and(|(now, then)| now > then) {
+            tracing::info!(chain = self.chain.chain_id, relayer = %self.address, "the relayer was funded: sending resumes");
+            self.chain.observe(|st| st.funds_short = None);
+            return false;
+        }
+        true
+    }
+
+    /// A node refused a transaction for insufficient funds: sending pauses, an operator is told. Fees are never
+    /// raised for it (that only makes the transaction cost more).
+    fn short_of_funds(&self, nonce: i64, e: &RpcError) {
+        let id = self.chain.chain_id;
+        metrics::counter!("settle_chain_relayer_insufficient_funds_total", "chain" => id.to_string()).increment(1);
+        if self.chain.observed().funds_short.is_none() {
+            tracing::error!(chain = id, relayer = %self.address, nonce, error = %e, "the node refused a relayed transaction: the relayer cannot pay for its gas. Sending is paused until the relayer is funded");
+        }
+        let balance = self.chain.observed().relayer_balance_wei;
+        self.chain.observe(|st| {
+            st.funds_short.get_or_insert(super::settings::FundsShort { since_ms: settle_store::now_ms(), balance_wei: balance, reason: e.message() });
+        });
     }
 
     /// Follows sent transactions and reconciles the recorded nonces with the chain's; returns how many changed.
@@ -119,56 +162,178 @@ impl Relayer {
         let head = self.chain.rpc.block_number().await.map_err(|e| self.rpc_err(e))? as i64;
         let mut n = 0;
         let mut i = 0;
+        let mut oldest: Option<super::settings::Stuck> = None;
         while i < txs.len() {
             let nonce = txs[i].nonce;
             let group: Vec<&relay::RelayTxRow> = txs[i..].iter().take_while(|t| t.nonce == nonce).collect();
             i += group.len();
-            let mut settled = false;
-            for tx in &group {
-                if let Some(receipt) = self.chain.rpc.receipt(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))? {
-                    self.settle_mined(tx, &receipt).await?;
-                    settled = true;
-                    break;
+            match self.follow_nonce(&group, mined, head).await {
+                Ok((k, stuck)) => {
+                    n += k;
+                    if oldest.is_none() {
+                        oldest = stuck;
+                    }
+                }
+                // One nonce's trouble (an unreadable row, a node refusing one call) never stops the others.
+                Err(e) => {
+                    metrics::counter!("settle_chain_relayer_nonce_errors_total", "chain" => id.to_string()).increment(1);
+                    tracing::warn!(chain = id, nonce, error = %e, "following this nonce failed; the others go on, it is tried again next step");
                 }
             }
-            if settled {
-                n += 1;
-                continue;
+        }
+        metrics::gauge!("settle_chain_relayer_stuck_blocks", "chain" => id.to_string()).set(oldest.map_or(0, |s| s.blocks) as f64);
+        self.chain.observe(|st| st.stuck = oldest);
+        n += self.fill_gaps(&txs, mined, recorded_next, head).await?;
+        Ok(n)
+    }
+
+    /// Follows the transactions at one nonce (oldest first); returns how many changed and, when the nonce is still
+    /// waiting to be mined, how it stands.
+    async fn follow_nonce(&self, group: &[&relay::RelayTxRow], mined: i64, head: i64) -> Result<(usize, Option<super::settings::Stuck>), RelayError> {
+        let id = self.chain.chain_id as i64;
+        let nonce = group[0].nonce;
+        for tx in group {
+            if let Some(receipt) = self.chain.rpc.receipt(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))? {
+                self.settle_mined(tx, &receipt).await?;
+                return Ok((1, None));
             }
-            if nonce < mined {
-                n += self.resolve_used_nonce(nonce).await?;
-                continue;
+        }
+        if nonce < mined {
+            return Ok((self.resolve_used_nonce(nonce).await?, None));
+        }
+        // Only the newest transaction at a nonce is looked after; older ones are retired when any is mined.
+        let tx = group[group.len() - 1];
+        let replacements = group.len() - 1;
+        let waited = head - tx.sent_block;
+        let stuck = |exhausted: bool| Some(super::settings::Stuck { nonce, blocks: waited, replacements, exhausted });
+        let known = self.chain.rpc.knows_transaction(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))?;
+        if !known {
+            // Not in the node's pool (dropped, or never taken: a send that failed). Before the same bytes go out
+            // again, make sure they can still succeed; then read what the node answers.
+            if let Some(why) = self.hopeless(tx).await? {
+                return Ok((self.retire(tx, &why, head, replacements).await?, stuck(false)));
             }
-            // Only the newest transaction at a nonce is looked after; older ones are retired when any is mined.
-            let tx = group[group.len() - 1];
-            let known = self.chain.rpc.knows_transaction(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))?;
-            if !known {
-                // Dropped from the pool: broadcast the same bytes again. When the node refuses them, ask the chain
-                // why before doing anything else: a nonce it has used is never sent again blindly; otherwise the
-                // fees are too low now, and the transaction is replaced with higher ones.
-                metrics::counter!("settle_chain_rebroadcasts_total", "chain" => id.to_string()).increment(1);
-                let raw: Bytes = tx.raw_tx.parse().map_err(|_| RelayError::Sign(self.chain.chain_id, "a stored transaction is unreadable".into()))?;
-                match self.chain.rpc.send_raw(&raw).await {
-                    Ok(_) => tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, "relayed transaction dropped; broadcast it again"),
-                    Err(e) => {
+            let raw: Bytes = tx.raw_tx.parse().map_err(|_| RelayError::Sign(self.chain.chain_id, "a stored transaction is unreadable".into()))?;
+            match self.chain.rpc.send_raw(&raw).await {
+                Ok(_) => {
+                    metrics::counter!("settle_chain_rebroadcasts_total", "chain" => id.to_string()).increment(1);
+                    tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, "relayed transaction not in the node's pool; broadcast it again");
+                    return Ok((1, stuck(false)));
+                }
+                Err(e) => match SendRefusal::of(&e) {
+                    SendRefusal::AlreadyKnown => return Ok((0, stuck(false))),
+                    SendRefusal::NonceTooLow => {
                         let now_mined = self.chain.rpc.nonce(self.chain.relayer.address(), "latest").await.map_err(|e| self.rpc_err(e))? as i64;
                         if nonce < now_mined {
                             tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, error = %e, "the node refused a rebroadcast: its nonce is used; finding which transaction used it");
-                            self.resolve_used_nonce(nonce).await?;
-                        } else {
-                            tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, error = %e, "a dropped relay was refused again; replacing it with higher fees");
-                            self.bump(tx, head).await?;
+                            return Ok((self.resolve_used_nonce(nonce).await?, None));
                         }
+                        return Ok((0, stuck(false)));
                     }
-                }
-                n += 1;
-            } else if head - tx.sent_block >= BUMP_AFTER_BLOCKS {
-                self.bump(tx, head).await?;
-                n += 1;
+                    SendRefusal::InsufficientFunds => {
+                        self.short_of_funds(nonce, &e);
+                        return Ok((0, stuck(false)));
+                    }
+                    SendRefusal::Busy => {
+                        tracing::debug!(chain = id, nonce, error = %e, "the node is busy; the transaction is sent again later");
+                        return Ok((0, stuck(false)));
+                    }
+                    // Underpriced, or refused as it is: replaced once it has waited its stuck period, as below.
+                    SendRefusal::Underpriced | SendRefusal::Other => {
+                        tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, error = %e, "the node refused a rebroadcast");
+                    }
+                },
             }
         }
-        n += self.fill_gaps(&txs, mined, recorded_next, head).await?;
-        Ok(n)
+        if waited < self.chain.bump_after_blocks {
+            return Ok((0, stuck(false)));
+        }
+        if replacements >= self.chain.max_replacements {
+            if waited == self.chain.bump_after_blocks {
+                tracing::error!(chain = id, nonce, tx = %tx.tx_hash, replacements, "a relayed transaction is still unmined after its last allowed replacement: it waits (check the relayer's funds and the network's fees)");
+            }
+            return Ok((0, stuck(true)));
+        }
+        if let Some(why) = self.hopeless(tx).await? {
+            return Ok((self.retire(tx, &why, head, replacements).await?, stuck(false)));
+        }
+        let replaced = self.bump(tx, head).await?;
+        Ok((usize::from(replaced), stuck(!replaced)))
+    }
+
+    /// Why a relayed transaction can no longer succeed (None: it can, or it is a filler): its forward request's
+    /// deadline is passed or too near, or the request no longer simulates. A node that does not answer decides
+    /// nothing.
+    async fn hopeless(&self, tx: &relay::RelayTxRow) -> Result<Option<String>, RelayError> {
+        let Some(rr_id) = &tx.relay_request_id else { return Ok(None) };
+        let Some(rr) = relay::find_request(&self.ctx.db, rr_id).await? else { return Ok(None) };
+        if rr.status != relay::SENT {
+            return Ok(None);
+        }
+        let Some((call, _)) = Self::call_of(&rr) else { return Ok(Some("the stored request is unreadable".into())) };
+        if let Some(deadline) = Self::deadline_of(&rr)
+            && deadline <= now_secs() + DEADLINE_MARGIN_SECS
+        {
+            return Ok(Some(format!("its forward request's deadline ({deadline}) has passed or is too near")));
+        }
+        match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
+            Ok(_) => Ok(None),
+            Err(e @ RpcError::Node { .. }) => Ok(Some(format!("it no longer simulates: {}", e.message()))),
+            Err(e) => Err(self.rpc_err(e)),
+        }
+    }
+
+    /// Replaces a relayed transaction that can no longer succeed by a 0-value transfer at its nonce (cheap, and the
+    /// later nonces are not held up); its request fails and its payment goes back to PENDING unless the contract
+    /// shows it paid. Returns 1 when the filler was made.
+    async fn retire(&self, tx: &relay::RelayTxRow, why: &str, head: i64, replacements: usize) -> Result<usize, RelayError> {
+        let id = self.chain.chain_id as i64;
+        let Some(fees) = self.replacement_fees(tx).await? else {
+            tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a relayed transaction that can no longer succeed cannot be replaced: its fees are at the cap");
+            return Ok(0);
+        };
+        if replacements > self.chain.max_replacements {
+            return Ok(0);
+        }
+        let rr = match &tx.relay_request_id {
+            Some(r) => relay::find_request(&self.ctx.db, r).await?,
+            None => None,
+        };
+        if let Some(rr) = &rr {
+            self.revert_payment(&rr.payment_id, &tx.tx_hash, None, "relay_expired", &format!("the relay was withdrawn before it was mined: {why}")).await?;
+        }
+        let now = settle_store::now_ms();
+        let me = self.chain.relayer.address();
+        let txn = settle_store::begin(&self.ctx.db).await?;
+        let signed = self.sign_and_record(&txn, tx.nonce, None, me, Bytes::new(), FILL_GAS, fees, head).await?;
+        if let Some(rr) = &rr {
+            relay::set_request_status(&txn, rr.id, relay::SENT, relay::FAILED, None, Some(&format!("withdrawn: {why}")), now).await?;
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        metrics::counter!("settle_chain_relays_withdrawn_total", "chain" => id.to_string()).increment(1);
+        tracing::warn!(chain = id, nonce = tx.nonce, old = %tx.tx_hash, new = %signed.hash, "a relayed transaction can no longer succeed ({why}); replaced by a 0-value transfer at its nonce");
+        if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
+            tracing::warn!(chain = id, nonce = tx.nonce, error = %e, "the filler's broadcast failed; it will be sent again");
+        }
+        Ok(1)
+    }
+
+    /// Fees for a replacement of `tx`: the configured step above its own, at least what the network asks now, at
+    /// most the cap. None when that would be no higher than `tx`'s (at the cap): a copy is never built.
+    async fn replacement_fees(&self, tx: &relay::RelayTxRow) -> Result<Option<Fees>, RelayError> {
+        let old = Fees { max_fee_per_gas: tx.max_fee.parse().unwrap_or(0), max_priority_fee_per_gas: tx.max_priority_fee.parse().unwrap_or(0) };
+        let now_fees = self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?;
+        let cap = self.chain.max_fee;
+        let mut fees = old.bumped_by(self.chain.fee_bump_percent, cap);
+        fees.max_fee_per_gas = fees.max_fee_per_gas.max(now_fees.max_fee_per_gas.min(cap));
+        fees.max_priority_fee_per_gas = fees.max_priority_fee_per_gas.min(fees.max_fee_per_gas);
+        // A node takes a replacement only when both fees rise (by 10 % or more).
+        let raised = |new: u128, old: u128| new >= old + old.div_ceil(10) && new > old;
+        if !raised(fees.max_fee_per_gas, old.max_fee_per_gas) || !raised(fees.max_priority_fee_per_gas, old.max_priority_fee_per_gas) {
+            metrics::counter!("settle_chain_fee_cap_reached_total", "chain" => self.chain.chain_id.to_string()).increment(1);
+            return Ok(None);
+        }
+        Ok(Some(fees))
     }
 
     fn hash_of(tx: &relay::RelayTxRow, chain: i64) -> Result<B256, RelayError> {
@@ -193,7 +358,10 @@ impl Relayer {
                 super::watcher::record_log(&self.ctx, id, l).await?;
             }
         } else if let Some(rr) = &rr {
-            self.revert_payment(&rr.payment_id, &tx.tx_hash).await?;
+            // Reverted: often because someone sent the same public calldata first, and then the payment is made.
+            // The contract at the receipt's block says which.
+            let at = Some(receipt.block_number.to::<u64>());
+            self.revert_payment(&rr.payment_id, &tx.tx_hash, at, "relay_reverted", "the relayed transaction reverted; nothing was paid").await?;
         }
         let now = settle_store::now_ms();
         let txn = settle_store::begin(&self.ctx.db).await?;
@@ -204,6 +372,7 @@ impl Relayer {
         if let Some(rr) = rr {
             let to = if ok { relay::CONFIRMED } else { relay::FAILED };
             relay::set_request_status(&txn, rr.id, relay::SENT, to, Some(&tx.tx_hash), (!ok).then_some("the transaction reverted"), now).await?;
+
         }
         txn.commit().await.map_err(StoreError::from)?;
         Ok(())
@@ -243,7 +412,7 @@ impl Relayer {
             };
             if verdict.is_err() {
                 let hash = at.iter().rev().find(|t| t.relay_request_id.as_ref() == Some(rr_id)).map(|t| t.tx_hash.clone()).unwrap_or_default();
-                self.revert_payment(&rr.payment_id, &hash).await?;
+                self.revert_payment(&rr.payment_id, &hash, None, "relay_reverted", "the relay no longer simulates after its nonce was used by another transaction; nothing was paid").await?;
             }
             verdicts.push((rr, verdict));
         }
@@ -299,15 +468,33 @@ impl Relayer {
         Ok(n)
     }
 
-    /// A relay that reverted: the payer may try again.
-    async fn revert_payment(&self, payment_id: &str, tx_hash: &str) -> Result<(), RelayError> {
+    /// A relay that will not pay: the payment goes back to PENDING (the payer may try again), unless the contract
+    /// (at block `at`, or the latest) shows it paid, by this or another transaction: then it stays PROCESSING and the
+    /// watcher completes it from the payment's log. A node that does not answer changes nothing.
+    async fn revert_payment(&self, payment_id: &str, tx_hash: &str, at: Option<u64>, code: &str, message: &str) -> Result<(), RelayError> {
         let Some(row) = payments_store::find_any(&self.ctx.db, payment_id).await? else { return Ok(()) };
         if row.status != PaymentStatus::Processing {
             return Ok(());
         }
-        let data = serde_json::json!({"code": "relay_reverted", "txHash": tx_hash, "message": "the relayed transaction reverted; nothing was paid"});
+        if let Ok(pid) = payment_id.parse::<B256>() {
+            let call = getPaymentCall { paymentId: pid }.abi_encode();
+            let out = self.chain.rpc.eth_call_at(None, self.chain.gateway, &call.into(), at).await.map_err(|e| self.rpc_err(e))?;
+            if getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) {
+                metrics::counter!("settle_chain_relay_reverted_but_paid_total", "chain" => self.chain.chain_id.to_string()).increment(1);
+                tracing::info!(chain = self.chain.chain_id, payment = %payment_id, tx = %tx_hash, "the relay did not pay, but the contract shows the payment made (by another transaction): it stays PROCESSING until its log is confirmed");
+                return Ok(());
+            }
+        }
+        let data = serde_json::json!({"code": code, "txHash": tx_hash, "message": message});
         let _ = apply_transition(&self.ctx, &row, PaymentStatus::Pending, Default::default(), Some(data), None).await;
         Ok(())
+    }
+
+    /// The forward request's deadline (Unix seconds), when the stored request has it.
+    fn deadline_of(rr: &relay::RelayRequestRow) -> Option<u64> {
+        let v: serde_json::Value = serde_json::from_str(rr.request.as_deref()?).ok()?;
+        let d = &v["request"]["deadline"];
+        d.as_u64().or_else(|| d.as_str()?.parse().ok())
     }
 
     /// The relay request's execute call and gas.
@@ -324,24 +511,30 @@ impl Relayer {
         Ok(Self::call_of(&rr).map(|(call, gas)| (self.chain.forwarder, call, gas + EXECUTE_OVERHEAD_GAS)))
     }
 
-    /// Replaces a stuck transaction at its nonce with fees at least 12.5 % higher.
-    async fn bump(&self, tx: &relay::RelayTxRow, head: i64) -> Result<(), RelayError> {
+    /// Replaces a stuck transaction at its nonce with the configured fee step; false when it cannot be (its request
+    /// unreadable, or the fees at the cap: a copy of the last is never built).
+    async fn bump(&self, tx: &relay::RelayTxRow, head: i64) -> Result<bool, RelayError> {
         let id = self.chain.chain_id as i64;
         let Some((to, data, gas)) = self.payload_of(tx).await? else {
             tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a stuck transaction's request is unreadable; it cannot be replaced");
-            return Ok(());
+            return Ok(false);
         };
-        let old = Fees { max_fee_per_gas: tx.max_fee.parse().unwrap_or(0), max_priority_fee_per_gas: tx.max_priority_fee.parse().unwrap_or(0) };
-        let now_fees = self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?;
-        let mut fees = old.bumped(MAX_FEE_CAP);
-        fees.max_fee_per_gas = fees.max_fee_per_gas.max(now_fees.max_fee_per_gas.min(MAX_FEE_CAP));
+        let Some(fees) = self.replacement_fees(tx).await? else {
+            if head - tx.sent_block == self.chain.bump_after_blocks {
+                tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a stuck relayed transaction offers the most fee allowed (max_fee_gwei): it waits");
+            }
+            return Ok(false);
+        };
         let signed = self.sign_and_record(&self.ctx.db, tx.nonce, tx.relay_request_id.clone(), to, data, gas, fees, head).await?;
         tracing::warn!(chain = id, nonce = tx.nonce, old = %tx.tx_hash, new = %signed.hash, "relayed transaction stuck; replaced with higher fees");
         metrics::counter!("settle_chain_fee_bumps_total", "chain" => id.to_string()).increment(1);
         if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
-            tracing::debug!(chain = id, error = %e, "replacement refused for now");
+            match SendRefusal::of(&e) {
+                SendRefusal::InsufficientFunds => self.short_of_funds(tx.nonce, &e),
+                _ => tracing::debug!(chain = id, error = %e, "replacement refused for now"),
+            }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Signs a 0-value transaction at `nonce` and records it (in the caller's database transaction, when it
@@ -403,6 +596,21 @@ impl Relayer {
                 .await?;
                 continue;
             };
+            // Never send what cannot succeed: the deadline near or passed, or the request no longer simulating.
+            let hopeless = match Self::deadline_of(&rr) {
+                Some(d) if d <= now_secs() + DEADLINE_MARGIN_SECS => Some(format!("its forward request's deadline ({d}) has passed or is too near")),
+                _ => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
+                    Ok(_) => None,
+                    Err(e @ RpcError::Node { .. }) => Some(format!("it no longer simulates: {}", e.message())),
+                    Err(e) => return Err(self.rpc_err(e)),
+                },
+            };
+            if let Some(why) = hopeless {
+                self.revert_payment(&rr.payment_id, "", None, "relay_expired", &format!("the relay was not sent: {why}")).await?;
+                relay::set_request_status(&self.ctx.db, rr.id, relay::PENDING, relay::FAILED, None, Some(&format!("not sent: {why}")), now).await?;
+                tracing::warn!(chain = id, relay = %rr.relay_request_id, "a relay request was not sent: {why}");
+                continue;
+            }
             // Take the nonce and record the signed transaction in one database transaction.
             let txn = settle_store::begin(&self.ctx.db).await?;
             let Some(nonce) = relay::next_nonce(&txn, id, &self.address).await? else { continue };
@@ -414,13 +622,28 @@ impl Relayer {
             let hash = format!("{:#x}", signed.hash);
             relay::set_request_status(&txn, rr.id, relay::PENDING, relay::SENT, Some(&hash), None, now).await?;
             txn.commit().await.map_err(StoreError::from)?;
-            if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
-                // Recorded: following it rebroadcasts it if the node did not take it.
-                tracing::warn!(chain = id, nonce, error = %e, "broadcast failed; it will be sent again");
-            }
             metrics::counter!("settle_chain_relays_sent_total", "chain" => id.to_string()).increment(1);
             n += 1;
+            if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
+                // Recorded: following it broadcasts it again (after checking it can still succeed).
+                match SendRefusal::of(&e) {
+                    SendRefusal::AlreadyKnown => {}
+                    SendRefusal::InsufficientFunds => {
+                        self.short_of_funds(nonce, &e);
+                        break;
+                    }
+                    SendRefusal::Busy => {
+                        tracing::warn!(chain = id, nonce, error = %e, "the node is busy; the transaction will be sent again");
+                        break;
+                    }
+                    _ => tracing::warn!(chain = id, nonce, error = %e, "broadcast refused; it will be looked at again"),
+                }
+            }
         }
         Ok(n)
     }
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }

@@ -27,6 +27,16 @@ pub struct ChainSpec {
     pub poll_ms: Option<u64>,
     /// Below this relayer balance (wei), /health warns (default 50000000000000000, 0.05 ETH).
     pub low_balance_wei: Option<u64>,
+    /// Blocks a relayed transaction may stay unmined before it is replaced with higher fees (default 3).
+    pub bump_after_blocks: Option<u64>,
+    /// How much a replacement raises the fees, in percent (10 to 100, default 13; nodes ask for at least 10).
+    pub fee_bump_percent: Option<u64>,
+    /// Replacements at most per nonce (1 to 20, default 5); then the transaction waits and /health says so.
+    pub max_replacements: Option<u64>,
+    /// The most a relayed transaction offers per gas, in gwei (default 1000).
+    pub max_fee_gwei: Option<u64>,
+    /// Blocks per `eth_getLogs` (default 500); a node that answers "range too large" gets halves.
+    pub logs_range: Option<u64>,
     pub tokens: Vec<TokenSpec>,
 }
 
@@ -62,6 +72,12 @@ pub struct Chain {
     pub rpc: Arc<Rpc>,
     pub rpc_urls: Vec<String>,
     pub low_balance_wei: u128,
+    pub bump_after_blocks: i64,
+    pub fee_bump_percent: u128,
+    pub max_replacements: usize,
+    /// Wei per gas.
+    pub max_fee: u128,
+    pub logs_range: u64,
     /// What the watcher and the relayer last saw (for /health, without a chain call per request).
     pub state: Arc<std::sync::Mutex<ChainState>>,
 }
@@ -73,6 +89,29 @@ pub struct ChainState {
     pub cursor: Option<u64>,
     pub relayer_balance_wei: Option<u128>,
     pub pending_relays: usize,
+    /// The node refused a relayed transaction for insufficient funds: sending waits for the relayer to be funded.
+    pub funds_short: Option<FundsShort>,
+    /// The oldest relayed transaction not yet mined.
+    pub stuck: Option<Stuck>,
+}
+
+/// A refusal for insufficient funds: when, and the balance then (sending resumes once the balance is higher).
+#[derive(Clone, Debug)]
+pub struct FundsShort {
+    pub since_ms: i64,
+    pub balance_wei: Option<u128>,
+    pub reason: String,
+}
+
+/// The relayer's oldest unmined transaction: its nonce, how many blocks since it (or its last replacement) was
+/// sent, how many replacements it had, and whether it may be replaced again.
+#[derive(Clone, Copy, Debug)]
+pub struct Stuck {
+    pub nonce: i64,
+    pub blocks: i64,
+    pub replacements: usize,
+    /// Every replacement allowed was made, or the fee cap was reached: only funds, lower fees or an operator help.
+    pub exhausted: bool,
 }
 
 impl Chain {
@@ -109,6 +148,15 @@ fn key(chain: u64, field: &str, v: Option<&str>) -> Result<PrivateKeySigner, Str
     v.trim().parse().map_err(|_| format!("chains[{chain}].{field} is not a hex private key"))
 }
 
+/// A setting within `min..=max` (absent: `default`).
+fn bounded(chain: u64, field: &str, v: Option<u64>, default: u64, min: u64, max: u64) -> Result<u64, String> {
+    match v {
+        None => Ok(default),
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(v) => Err(format!("chains[{chain}].{field} must be {min} to {max} (it is {v})")),
+    }
+}
+
 impl Chain {
     /// Checks a spec; every error names its field (and never shows a key).
     pub fn from_spec(s: &ChainSpec) -> Result<Self, String> {
@@ -139,6 +187,11 @@ impl Chain {
             rpc: Arc::new(Rpc::new(&s.rpc_urls, Duration::from_secs(5)).map_err(|e| format!("chains[{id}]: {e}"))?),
             rpc_urls: s.rpc_urls.clone(),
             low_balance_wei: u128::from(s.low_balance_wei.unwrap_or(50_000_000_000_000_000)),
+            bump_after_blocks: bounded(id, "bump_after_blocks", s.bump_after_blocks, 3, 1, 10_000)? as i64,
+            fee_bump_percent: u128::from(bounded(id, "fee_bump_percent", s.fee_bump_percent, 13, 10, 100)?),
+            max_replacements: bounded(id, "max_replacements", s.max_replacements, 5, 1, 20)? as usize,
+            max_fee: u128::from(bounded(id, "max_fee_gwei", s.max_fee_gwei, 1000, 1, 1_000_000)?) * 1_000_000_000,
+            logs_range: bounded(id, "logs_range", s.logs_range, 500, 1, 100_000)?,
             state: Default::default(),
         })
     }
@@ -181,6 +234,11 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         max_gas: None,
         poll_ms: Some(500),
         low_balance_wei: None,
+        bump_after_blocks: None,
+        fee_bump_percent: None,
+        max_replacements: None,
+        max_fee_gwei: None,
+        logs_range: None,
         tokens: vec![TokenSpec { address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(), symbol: "USDC".into(), decimals: 6 }],
     }
 }

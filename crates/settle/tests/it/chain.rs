@@ -209,7 +209,7 @@ async fn chain_payments_are_created_only_for_configured_chains_and_tokens() {
 
 /// Settle on a real chain: the development chain's contracts on anvil, the watcher polling fast, the first
 /// RPC URL dead (failover), two confirmations.
-async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
+pub(crate) async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
     use crate::helpers::*;
     let rpc = anvil.rpc();
     // The treasury is anvil's third account (the second is the tests' recipient).
@@ -227,7 +227,7 @@ async fn chain_app(anvil: &Anvil) -> crate::helpers::TestApp {
 }
 
 /// The signed terms of a payment, from its JSON.
-fn terms_of(payment: &serde_json::Value) -> PaymentTerms {
+pub(crate) fn terms_of(payment: &serde_json::Value) -> PaymentTerms {
     let t = &payment["terms"];
     PaymentTerms {
         paymentId: t["paymentId"].as_str().unwrap().parse().unwrap(),
@@ -240,17 +240,17 @@ fn terms_of(payment: &serde_json::Value) -> PaymentTerms {
 }
 
 /// Pays a payment's terms directly from `payer` (who holds ETH; the test token is minted to it first).
-async fn pay_directly(rpc: &Rpc, payer: &PrivateKeySigner, created: &serde_json::Value) -> Result<settle_chain::rpc::Receipt, String> {
+pub(crate) async fn pay_directly(rpc: &Rpc, payer: &PrivateKeySigner, created: &serde_json::Value) -> Result<settle_chain::rpc::Receipt, String> {
     let sig = hex::decode(created["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
     // Minted with the gas of anvil's second account: the relayer's key (the first) is left alone.
     deploy::pay_directly(rpc, payer, DEV_GATEWAY.parse().unwrap(), terms_of(created), sig.into(), Some(&key(1))).await
 }
 
-async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String {
+pub(crate) async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String {
     app.get(&format!("/payments/{id}")).await.body["status"].as_str().unwrap_or_default().to_owned()
 }
 
-async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit: Duration) {
+pub(crate) async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit: Duration) {
     // Bounds are generous: the suite shares two cores with everything else.
     let limit = limit.max(Duration::from_secs(30));
     let deadline = tokio::time::Instant::now() + limit;
@@ -263,7 +263,7 @@ async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit:
 }
 
 /// What Settle knows of its chains, for a failure's message: /health and the relayer's open work.
-async fn chain_state(app: &crate::helpers::TestApp) -> String {
+pub(crate) async fn chain_state(app: &crate::helpers::TestApp) -> String {
     let health = app.request(reqwest::Method::GET, "/health", None, None, &[]).await.text;
     let relayer = key(0).address().to_checksum(None);
     let mut out = format!("health: {health}\n");
@@ -482,7 +482,7 @@ async fn rpc_balance(anvil: &Anvil, address: &str) -> U256 {
 
 /// A wallet's side of the gasless checkout: fetch typed data with the client secret, sign the permit, fetch the
 /// forward request that uses it, sign that. Returns the body for `POST /gasless`.
-async fn sign_checkout(app: &crate::helpers::TestApp, created: &serde_json::Value, payer: &PrivateKeySigner) -> serde_json::Value {
+pub(crate) async fn sign_checkout(app: &crate::helpers::TestApp, created: &serde_json::Value, payer: &PrivateKeySigner) -> serde_json::Value {
     sign_checkout_at(&app.client, &app.base, created, payer).await
 }
 
@@ -798,7 +798,7 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
 }
 
 /// Submits a signed gasless checkout for a new payment; returns its id.
-async fn submit_gasless(app: &crate::helpers::TestApp, order: &str, payer: &PrivateKeySigner) -> String {
+pub(crate) async fn submit_gasless(app: &crate::helpers::TestApp, order: &str, payer: &PrivateKeySigner) -> String {
     let created = app.create_payment(order).await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
     let body = sign_checkout(app, &created, payer).await;
@@ -809,11 +809,11 @@ async fn submit_gasless(app: &crate::helpers::TestApp, order: &str, payer: &Priv
 }
 
 /// The relayer's transactions on 31337.
-async fn relayed(app: &crate::helpers::TestApp) -> Vec<settle_store::relay::RelayTxRow> {
+pub(crate) async fn relayed(app: &crate::helpers::TestApp) -> Vec<settle_store::relay::RelayTxRow> {
     settle_store::relay::all_txs(&app.ctx.db, 31337, &key(0).address().to_checksum(None)).await.unwrap()
 }
 
-async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) {
+pub(crate) async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) {
     let deadline = tokio::time::Instant::now() + limit;
     while !check().await {
         assert!(tokio::time::Instant::now() < deadline, "{what}");

@@ -12,6 +12,7 @@ mod cache;
 mod card;
 mod card_hardening;
 mod chain;
+mod chain_faults;
 mod cli;
 mod concurrency;
 mod db_check;

@@ -1,0 +1,322 @@
+//! The chain rail against a hostile node: an RPC fault proxy of the suite's own in front of a real anvil answers
+//! as providers do under trouble ("txpool is full", "already known", "insufficient funds", delays), per method; time
+//! and blocks are moved with anvil's own calls. Each test is a failure found against Settle, kept as an invariant.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+use settle_chain::{Address, Bytes, PrivateKeySigner, U256, deploy, tx::Fees};
+
+use crate::{
+    chain::{Anvil, key, mine, relayed, status_of, submit_gasless, wait_for},
+    helpers::*,
+};
+
+/// What the proxy does to a call of one method.
+#[derive(Clone, Debug)]
+pub(crate) enum Fault {
+    /// Answers this error without passing the call on.
+    Refuse(&'static str),
+    /// Passes the call on, then answers this error instead of the node's answer (a load-balanced provider whose
+    /// other node already had the transaction).
+    ForwardThenRefuse(&'static str),
+}
+
+struct Rule {
+    method: &'static str,
+    fault: Fault,
+    /// How many more calls it applies to (None: all).
+    left: Option<usize>,
+}
+
+#[derive(Default)]
+struct ProxyState {
+    rules: Vec<Rule>,
+    calls: HashMap<String, usize>,
+}
+
+/// A JSON-RPC proxy in front of a node: calls pass through unless a rule says otherwise.
+pub(crate) struct RpcProxy {
+    pub url: String,
+    state: Arc<Mutex<ProxyState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RpcProxy {
+    pub(crate) async fn start(upstream: &str) -> Self {
+        let upstream = upstream.to_owned();
+        let state: Arc<Mutex<ProxyState>> = Default::default();
+        let http = reqwest::Client::new();
+        let st = state.clone();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+                let (http, upstream, st) = (http.clone(), upstream.clone(), st.clone());
+                async move {
+                    let method = body["method"].as_str().unwrap_or_default().to_owned();
+                    let fault = {
+                        let mut s = st.lock().unwrap();
+                        *s.calls.entry(method.clone()).or_default() += 1;
+                        let rule = s.rules.iter_mut().find(|r| r.method == method && r.left != Some(0));
+                        rule.map(|r| {
+                            if let Some(n) = r.left.as_mut() {
+                                *n -= 1;
+                            }
+                            r.fault.clone()
+                        })
+                    };
+                    let error = |message: &str| json!({"jsonrpc": "2.0", "id": body["id"], "error": {"code": -32000, "message": message}});
+                    let forward = || async { http.post(&upstream).json(&body).send().await.unwrap().json::<Value>().await.unwrap() };
+                    axum::Json(match fault {
+                        None => forward().await,
+                        Some(Fault::Refuse(m)) => error(m),
+                        Some(Fault::ForwardThenRefuse(m)) => {
+                            forward().await;
+                            error(m)
+                        }
+                    })
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, state, task }
+    }
+
+    /// Applies `fault` to the next `times` calls of `method` (None: every call), after the rules already set.
+    pub(crate) fn fault(&self, method: &'static str, fault: Fault, times: Option<usize>) {
+        self.state.lock().unwrap().rules.push(Rule { method, fault, left: times });
+    }
+
+    pub(crate) fn clear(&self) {
+        self.state.lock().unwrap().rules.clear();
+    }
+
+    pub(crate) fn calls(&self, method: &str) -> usize {
+        self.state.lock().unwrap().calls.get(method).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for RpcProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Settle on `rpc_url` (anvil, or a proxy in front of it) with the development contracts deployed on `anvil`,
+/// two confirmations, the watcher and relayer polling fast; `tweak` changes the chain's settings.
+async fn app_on(anvil: &Anvil, rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> TestApp {
+    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    let mut spec = settle_app::chain::settings::dev_chain(rpc_url);
+    spec.confirmations = Some(2);
+    spec.poll_ms = Some(100);
+    tweak(&mut spec);
+    setup.chains = vec![spec];
+    setup.settings.relay_wait = Duration::from_secs(60);
+    setup.request_timeout = Some(Duration::from_secs(90));
+    TestApp::spawn_with(setup).await.unwrap()
+}
+
+/// A payer holding test tokens and no ETH.
+async fn payer(anvil: &Anvil) -> PrivateKeySigner {
+    let p = PrivateKeySigner::random();
+    deploy::mint(&anvil.rpc(), &key(0), crate::helpers::TOKEN.parse().unwrap(), p.address(), U256::from(10_000)).await.unwrap();
+    p
+}
+
+/// A counter's value in /metrics (0 when absent).
+async fn counter(app: &TestApp, name: &str) -> f64 {
+    let text = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
+    text.lines().filter(|l| l.starts_with(name) && !l.starts_with('#')).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+async fn chain_health(app: &TestApp) -> Value {
+    app.request(reqwest::Method::GET, "/health", None, None, &[]).await.body["chains"][0].clone()
+}
+
+/// Keeps mining until the payment is COMPLETED (the watcher needs its confirmations).
+async fn mine_until_completed(app: &TestApp, anvil: &Anvil, id: &str) {
+    let rpc = anvil.rpc();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while status_of(app, id).await != "COMPLETED" {
+        assert!(tokio::time::Instant::now() < deadline, "{id}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, crate::chain::chain_state(app).await);
+        mine(&rpc, 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A relayer that cannot pay for gas: the node refuses its transaction for insufficient funds. Before, each refusal
+/// was answered by a replacement with higher fees at once (60 rows at the 1000 gwei cap within a second, then a
+/// jammed relayer). Now: sending pauses, /health says so (lowBalance, sendingPaused, degraded), nothing is replaced,
+/// a second payer's relay waits unsent; once the relayer is funded the same transaction goes out and both complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relayer_short_of_funds_pauses_and_never_raises_its_fees() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let relayer = PrivateKeySigner::random();
+    let set_balance = |wei: u128| {
+        let rpc = anvil.rpc();
+        let address = relayer.address();
+        async move {
+            let _: Value = rpc.call("anvil_setBalance", json!([address, format!("0x{wei:x}")])).await.unwrap();
+        }
+    };
+    set_balance(500_000_000_000_000).await; // 0.0005 ETH: less than one relay's gas at its max fee
+    let relayer_hex = format!("0x{}", hex::encode(relayer.to_bytes()));
+    let app = app_on(&anvil, &anvil.url, |spec| spec.relayer_key = Some(relayer_hex.clone())).await;
+    let txs = || async { settle_store::relay::all_txs(&app.ctx.db, 31337, &relayer.address().to_checksum(None)).await.unwrap() };
+
+    let first = submit_gasless(&app, "short-1", &payer(&anvil).await).await;
+    wait_for("the node's refusal pauses sending", Duration::from_secs(30), || async { chain_health(&app).await["sendingPaused"].is_string() }).await;
+    // Blocks pass (more than the stuck period) and the relayer keeps stepping: nothing is replaced.
+    mine(&rpc, 5).await;
+    let refusals = counter(&app, "settle_chain_relayer_insufficient_funds_total").await;
+    wait_for("the relayer steps on", Duration::from_secs(30), || async {
+        counter(&app, "settle_chain_relayer_insufficient_funds_total").await >= refusals + 3.0
+    })
+    .await;
+    let second = submit_gasless(&app, "short-2", &payer(&anvil).await).await;
+    let at = counter(&app, "settle_chain_relayer_insufficient_funds_total").await;
+    wait_for("the relayer steps on", Duration::from_secs(30), || async {
+        counter(&app, "settle_chain_relayer_insufficient_funds_total").await >= at + 2.0
+    })
+    .await;
+    let sent = txs().await;
+    assert_eq!(sent.len(), 1, "one transaction, never replaced while the relayer cannot pay: {sent:?}");
+    let waiting = settle_store::relay::requests(&app.ctx.db, 31337, "PENDING", 10).await.unwrap();
+    assert_eq!(waiting.len(), 1, "the second relay waits unsent while sending is paused");
+    let h = chain_health(&app).await;
+    assert_eq!((h["status"].as_str(), h["lowBalance"].as_bool()), (Some("degraded"), Some(true)), "{h}");
+    assert!(h["reason"].as_str().unwrap().contains("fund"), "{h}");
+
+    // Funded: the same transaction goes out, then the waiting one; both payments complete.
+    set_balance(100_000_000_000_000_000).await;
+    mine_until_completed(&app, &anvil, &first).await;
+    mine_until_completed(&app, &anvil, &second).await;
+    wait_for("the relayer records both mined", Duration::from_secs(30), || async { txs().await.iter().filter(|t| t.status == "MINED").count() == 2 }).await;
+    let after = txs().await;
+    assert_eq!(after.len(), 2, "one transaction per nonce: {after:?}");
+    assert_eq!((after[0].tx_hash.as_str(), after[0].max_fee.as_str()), (sent[0].tx_hash.as_str(), sent[0].max_fee.as_str()), "the first is the same transaction");
+    let h = chain_health(&app).await;
+    assert!(h["sendingPaused"].is_null() && h["status"] == "ok", "{h}");
+    assert_eq!(counter(&app, "settle_chain_fee_bumps_total").await, 0.0);
+    app.finish().await;
+}
+
+/// A node that is busy ("txpool is full") and then answers "already known" for what it took, as a load-balanced
+/// provider does: the relayer sends the same bytes again, never a replacement (before, a refused rebroadcast was
+/// replaced at once with higher fees).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_busy_or_forgetful_node_gets_the_same_transaction_again_never_a_replacement() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let proxy = RpcProxy::start(&anvil.url).await;
+    proxy.fault("eth_sendRawTransaction", Fault::Refuse("txpool is full"), Some(4));
+    proxy.fault("eth_sendRawTransaction", Fault::ForwardThenRefuse("already known"), None);
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    // The payers' tokens are minted with the relayer's key: before any relay, so as not to take its nonces.
+    let payers = [payer(&anvil).await, payer(&anvil).await];
+    let mut ids = Vec::new();
+    for (n, p) in payers.iter().enumerate() {
+        ids.push(submit_gasless(&app, &format!("busy-{n}"), p).await);
+    }
+    for id in &ids {
+        mine_until_completed(&app, &anvil, id).await;
+    }
+    wait_for("the relayer records both mined", Duration::from_secs(30), || async { relayed(&app).await.iter().filter(|t| t.status == "MINED").count() == 2 }).await;
+    let txs = relayed(&app).await;
+    assert_eq!(txs.len(), 2, "one transaction per nonce, each sent again as it was: {txs:?}");
+    assert!(proxy.calls("eth_sendRawTransaction") >= 5, "the busy node was asked again");
+    assert_eq!(counter(&app, "settle_chain_fee_bumps_total").await, 0.0);
+    app.finish().await;
+}
+
+/// A relay the node would not take until its forward request's deadline had passed is never sent with its
+/// payload (it could only revert, at the payer's cost of a retry and the relayer's gas): a 0-value transfer takes
+/// its nonce, the request fails, the payment goes back to PENDING (nothing was paid), and no nonce is left open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_whose_deadline_passed_is_withdrawn_not_sent() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    proxy.fault("eth_sendRawTransaction", Fault::Refuse("txpool is full"), None);
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    let id = submit_gasless(&app, "late", &payer(&anvil).await).await;
+    wait_for("the relay is recorded", Duration::from_secs(30), || async { !relayed(&app).await.is_empty() }).await;
+    let original = relayed(&app).await[0].clone();
+    // The chain's clock passes the forward request's deadline (at most 15 minutes ahead) while the node refuses.
+    let _: Value = rpc.call("evm_increaseTime", json!([1800])).await.unwrap();
+    mine(&rpc, 1).await;
+    proxy.clear();
+    wait_for("the nonce is filled", Duration::from_secs(60), || async {
+        relayed(&app).await.iter().any(|t| t.nonce == original.nonce && t.status == "MINED")
+    })
+    .await;
+    let at_nonce: Vec<_> = relayed(&app).await.into_iter().filter(|t| t.nonce == original.nonce).collect();
+    let mined: Vec<_> = at_nonce.iter().filter(|t| t.status == "MINED").collect();
+    assert_eq!(mined.len(), 1, "{at_nonce:?}");
+    assert!(mined[0].relay_request_id.is_none(), "the payload was sent after its deadline: {at_nonce:?}");
+    let failed = settle_store::relay::requests(&app.ctx.db, 31337, "FAILED", 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].last_error.as_deref().unwrap_or_default().contains("withdrawn"), "{failed:?}");
+    assert_ne!(status_of(&app, &id).await, "COMPLETED");
+    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    assert!(events.to_string().contains("relay_expired"), "{events}");
+    let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
+    assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::ZERO);
+    // The nonce is taken: nothing of the relayer's waits behind it.
+    assert!(rpc.nonce(key(0).address(), "latest").await.unwrap() as i64 > original.nonce);
+    app.finish().await;
+}
+
+/// Anyone may send the relayer's public `execute` calldata first: the payment is made by their transaction and
+/// the relayer's reverts. Before, the payment's history read SUBMITTED, REVERTED ("nothing was paid"), SUBMITTED,
+/// CONFIRMED; now the relayer asks the contract at the receipt's block and leaves the paid payment PROCESSING
+/// until the watcher completes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_relay_beaten_by_a_copy_of_its_calldata_is_not_reported_reverted() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, &anvil.url, |_| {}).await;
+    let payer = payer(&anvil).await;
+    let _: Value = rpc.call("evm_setAutomine", json!([false])).await.unwrap();
+    let id = submit_gasless(&app, "front-run", &payer).await;
+    wait_for("the relay is in the pool", Duration::from_secs(30), || async {
+        match relayed(&app).await.first() {
+            Some(t) => rpc.knows_transaction(t.tx_hash.parse().unwrap()).await.unwrap_or(false),
+            None => false,
+        }
+    })
+    .await;
+    let rr = settle_store::relay::requests(&app.ctx.db, 31337, "SENT", 10).await.unwrap().remove(0);
+    let request: Value = serde_json::from_str(rr.request.as_deref().unwrap()).unwrap();
+    let calldata: Bytes = request["execute"].as_str().unwrap().parse().unwrap();
+    // Another account sends the same calldata with a higher tip: it is mined first in the same block.
+    let front = key(1);
+    let nonce = rpc.nonce(front.address(), "pending").await.unwrap();
+    let fees = Fees { max_fee_per_gas: 500_000_000_000, max_priority_fee_per_gas: 100_000_000_000 };
+    let forwarder: Address = crate::chain::DEV_FORWARDER.parse().unwrap();
+    let signed = settle_chain::tx::sign_1559(&front, 31337, nonce, Some(forwarder), U256::ZERO, calldata, 600_000, fees).unwrap();
+    rpc.send_raw(&signed.raw).await.unwrap();
+    mine(&rpc, 1).await;
+    let theirs = rpc.receipt(signed.hash).await.unwrap().expect("mined");
+    assert_eq!(theirs.status, U256::from(1), "the copy paid");
+    let _: Value = rpc.call("evm_setAutomine", json!([true])).await.unwrap();
+    mine_until_completed(&app, &anvil, &id).await;
+    wait_for("the relayer reads its receipt", Duration::from_secs(30), || async { relayed(&app).await.iter().any(|t| t.status == "MINED") }).await;
+    let ours = rpc.receipt(relayed(&app).await[0].tx_hash.parse().unwrap()).await.unwrap().expect("mined");
+    assert_eq!(ours.status, U256::ZERO, "the relayer's own transaction reverted");
+    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
+    assert!(!kinds.contains(&"REVERTED"), "a paid payment was reported reverted: {events}");
+    assert_eq!(kinds.iter().filter(|k| **k == "SUBMITTED").count(), 1, "{events}");
+    assert_eq!(*kinds.last().unwrap(), "CONFIRMED", "{events}");
+    app.finish().await;
+}
