@@ -161,15 +161,15 @@ pub(crate) fn complete(doc: &mut Value) {
             }
         }
     }
-    // Each Server-Sent Event as a client parses it: its id (the outbox seq), its type, and its JSON data.
+    // Each Server-Sent Event as a client parses it: its id (the event id), its type, and its JSON data.
     if let Some(sse) = doc.pointer_mut("/paths/~1events/get/responses/200/content/text~1event-stream") {
         sse["schema"] = json!({
             "type": "object",
             "required": ["data"],
             "properties": {
-                "id": { "type": "string", "pattern": "^[0-9]+$" },
+                "id": { "type": "string", "pattern": EVENT_CURSOR },
                 "event": { "type": "string", "pattern": "^[a-z_]+\\.[a-z_.]+$" },
-                "data": { "type": "string", "description": "The event as JSON: {type, data} (the payment for payment.*)" },
+                "data": { "type": "string", "description": "The event as JSON, as GET /events/list gives it: {id, seq, type, createdAt, data} (data: the payment for payment.*)" },
             },
         });
     }

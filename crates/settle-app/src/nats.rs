@@ -103,11 +103,17 @@ impl Publisher {
     /// The seq of the last event in the stream, when this database holds it (0: none, or one it does not hold).
     async fn last_in_stream(&self, js: &jetstream::Context) -> Result<i64, NatsError> {
         let mut s = js.get_stream(&self.settings.stream).await.map_err(nats)?;
-        let last = s.info().await.map_err(nats)?.state.last_sequence;
-        if last == 0 {
+        let (last, messages) = { let st = &s.info().await.map_err(nats)?.state; (st.last_sequence, st.messages) };
+        // An empty stream (purged by an operator, or every message past its age) may still count a last sequence.
+        if last == 0 || messages == 0 {
             return Ok(0);
         }
-        let m = s.get_raw_message(last).await.map_err(nats)?;
+        let m = match s.get_raw_message(last).await {
+            Ok(m) => m,
+            // Removed since the info was read: nothing of the stream counts.
+            Err(e) if e.to_string().to_ascii_lowercase().contains("no message found") => return Ok(0),
+            Err(e) => return Err(nats(e)),
+        };
         let Some(id) = m.headers.get("Nats-Msg-Id").map(|v| v.as_str().to_owned()) else { return Ok(0) };
         let seq = outbox::seq_of_event(&self.ctx.db, None, &id).await?;
         if seq.is_none() {

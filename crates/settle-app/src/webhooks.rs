@@ -818,12 +818,15 @@ const UNKNOWN_CURSOR_SLACK_MS: i64 = 60_000;
 /// The seq after which a reader resumes, from its cursor (SSE's `Last-Event-ID`, `after` of the events API): the
 /// id of the last event it has, or a seq. An event id this database does not hold (the reader got it before a
 /// restore of an older backup, or it was purged) resumes with every event published from a minute before that id
-/// was made: a reader may get again events it has (it drops them by id), and misses none published since.
+/// was made (a time in the future counts as now): a reader may get again events it has (it drops them by id), and
+/// misses none published since. An `evt_<seq>` it does not hold resumes no later than the first event given an id
+/// with its row, and a seq no later than the newest event: a cursor from a lost timeline never skips new events.
 pub async fn resume_after(ctx: &Context, merchant_id: &str, field: &'static str, cursor: &str) -> Result<i64, AppError> {
     use settle_store::outbox::{self, EventIdForm};
     let cursor = cursor.trim();
     if !cursor.is_empty() && cursor.len() <= 18 && cursor.bytes().all(|b| b.is_ascii_digit()) {
-        return cursor.parse().map_err(|_| AppError::invalid(field, format!("{field} must be an event id (evt_…) or a seq")));
+        let seq: i64 = cursor.parse().map_err(|_| AppError::invalid(field, format!("{field} must be an event id (evt_…) or a seq")))?;
+        return Ok(seq.min(outbox::max_seq(&ctx.db).await?));
     }
     let Some(form) = outbox::event_id_form(cursor) else {
         return Err(AppError::invalid(field, format!("{field} must be an event id (evt_…) or a seq")));
@@ -833,8 +836,14 @@ pub async fn resume_after(ctx: &Context, merchant_id: &str, field: &'static str,
     }
     metrics::counter!("settle_event_cursor_unknown_total").increment(1);
     Ok(match form {
-        EventIdForm::Legacy(seq) => seq,
-        EventIdForm::Made(at) => outbox::seq_before_published(&ctx.db, merchant_id, at.saturating_sub(UNKNOWN_CURSOR_SLACK_MS)).await?,
+        EventIdForm::Legacy(seq) => {
+            let before_ids = outbox::seq_before_made_ids(&ctx.db).await?.unwrap_or(i64::MAX);
+            seq.min(before_ids).min(outbox::max_seq(&ctx.db).await?)
+        }
+        EventIdForm::Made(at) => {
+            let since = at.min(settle_store::now_ms()).saturating_sub(UNKNOWN_CURSOR_SLACK_MS);
+            outbox::seq_before_published(&ctx.db, since).await?
+        }
     })
 }
 

@@ -120,20 +120,38 @@ pub async fn seq_of_event(conn: &impl ConnectionTrait, merchant_id: Option<&str>
     Ok(q.select_only().column(outbox::Column::Seq).into_tuple::<Option<i64>>().one(conn).await?.flatten())
 }
 
-/// The seq just before `merchant_id`'s first event published at or after `since` (epoch ms); when none was, the
-/// highest seq (nothing of it follows).
-pub async fn seq_before_published(conn: &impl ConnectionTrait, merchant_id: &str, since: i64) -> Result<i64, StoreError> {
+/// The seq just before the first event published at or after `since` (epoch ms; seqs are given in publishing
+/// order), read by the index on `published_at`; when none was, the highest seq (nothing follows).
+pub async fn seq_before_published(conn: &impl ConnectionTrait, since: i64) -> Result<i64, StoreError> {
     let first = outbox::Entity::find()
-        .filter(outbox::Column::MerchantId.eq(merchant_id))
-        .filter(outbox::Column::Seq.is_not_null())
+        .select_only()
+        .column(outbox::Column::Seq)
         .filter(outbox::Column::PublishedAt.gte(since))
-        .order_by_asc(outbox::Column::Seq)
+        .order_by_asc(outbox::Column::PublishedAt)
+        .into_tuple::<Option<i64>>()
         .one(conn)
-        .await?;
-    match first.and_then(|r| r.seq) {
+        .await?
+        .flatten();
+    match first {
         Some(seq) => Ok(seq - 1),
         None => max_seq(conn).await,
     }
+}
+
+/// The seq just before the first event given an id with its row (None: there is none yet). Every event published
+/// before it carries `evt_<seq>`.
+pub async fn seq_before_made_ids(conn: &impl ConnectionTrait) -> Result<Option<i64>, StoreError> {
+    let first = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Seq)
+        .filter(outbox::Column::Seq.is_not_null())
+        .filter(outbox::Column::EventId.is_not_null())
+        .order_by_asc(outbox::Column::Seq)
+        .into_tuple::<Option<i64>>()
+        .one(conn)
+        .await?
+        .flatten();
+    Ok(first.map(|s| s - 1))
 }
 
 /// The highest assigned seq, 0 when none.

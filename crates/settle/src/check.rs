@@ -226,6 +226,7 @@ const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("outbox", &["seq"], "crates/settle-store/src/outbox.rs", "Column::Seq.gt(after_seq)"),
     ("outbox", &["merchant_id", "seq"], "crates/settle-store/src/outbox.rs", "Column::MerchantId.eq(merchant_id)"),
     ("outbox", &["event_id"], "crates/settle-store/src/outbox.rs", "Column::EventId.eq("),
+    ("outbox", &["published_at"], "crates/settle-store/src/outbox.rs", "Column::PublishedAt.gte(since)"),
     ("leases", &["name"], "crates/settle-store/src/leases.rs", "name"),
     ("cluster_flags", &["name"], "crates/settle-store/src/flags.rs", "Column::Name.eq(name)"),
     ("gateway_voids", &["status", "next_attempt_at"], "crates/settle-store/src/voids.rs", "Column::Status"),

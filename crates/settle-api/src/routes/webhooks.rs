@@ -216,14 +216,19 @@ pub async fn retry_delivery(
     security(("bearer" = []))
 )]
 pub async fn list_events(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<EventPage>, ApiError> {
-    let (mut types, mut after, mut n) = (Vec::new(), 0i64, 100u64);
+    let (mut types, mut cursor, mut n) = (Vec::new(), None::<String>, 100u64);
     for (k, v) in query_pairs(raw.as_deref())? {
         match k.as_str() {
             "type" => types.extend(v.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
-            "after" => after = webhooks::resume_after(&st.ctx, &m, "after", &v).await?,
+            "after" => cursor = Some(v),
             "limit" => n = query_limit(&v)?,
             _ => {}
         }
     }
+    // Read once, after the query (a repeated `after` is the last one).
+    let after = match cursor {
+        Some(c) => webhooks::resume_after(&st.ctx, &m, "after", &c).await?,
+        None => 0,
+    };
     Ok(Json(webhooks::list_events(&st.ctx, &m, &types, after, n).await?))
 }

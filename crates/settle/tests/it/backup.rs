@@ -295,3 +295,51 @@ async fn an_event_made_after_a_restore_of_an_older_backup_has_an_id_never_issued
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("after"));
     app.finish().await;
 }
+
+/// Cursors from a lost timeline never skip new events: an `evt_<seq>` of an event published before ids were made
+/// with the row, that this database does not hold, resumes no later than the first event with a made id; a seq past
+/// the newest resumes from the newest; an id made "in the future" counts as now (and reads by the index).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cursor_from_a_lost_timeline_never_skips_new_events() {
+    use settle_store::outbox;
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    for n in 0..5 {
+        app.create_payment(&format!("legacy-{n}")).await;
+    }
+    app.drain_outbox().await;
+    // These five were published before ids were made with the row: evt_1..evt_5.
+    app.ctx.db.writes().execute_unprepared("UPDATE outbox SET event_id = NULL").await.unwrap();
+    let fresh = [app.create_payment("fresh-1").await, app.create_payment("fresh-2").await];
+    app.drain_outbox().await;
+    let ids = |page: &serde_json::Value| -> Vec<String> {
+        page["data"].as_array().unwrap().iter().map(|e| e["data"]["paymentId"].as_str().unwrap().to_owned()).collect()
+    };
+    let want: Vec<String> = fresh.iter().map(|p| p["paymentId"].as_str().unwrap().to_owned()).collect();
+    // evt_6 and evt_8 were issued in a timeline a restore removed; 6 and 7 are now events with made ids.
+    for lost in ["evt_6", "evt_8"] {
+        let r = app.get(&format!("/events/list?after={lost}")).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let got = ids(&r.body);
+        assert!(want.iter().all(|w| got.contains(w)), "after={lost} skipped new events: {}", r.text);
+    }
+    // A held legacy id resumes exactly after it.
+    let r = app.get("/events/list?after=evt_5").await;
+    assert_eq!(ids(&r.body), want);
+    // An id made "in the future" resumes from now, a minute back (so here: every event): nothing skipped.
+    let r = app.get("/events/list?after=evt_ffffffffffff7fffbfffffffffffffff").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = ids(&r.body);
+    assert!(want.iter().all(|w| got.contains(w)), "{}", r.text);
+    // The last `after` of a repeated one counts, read once.
+    let many = std::iter::repeat_n("after=evt_ffffffffffff7fffbfffffffffffffff", 50).collect::<Vec<_>>().join("&");
+    let r = app.get(&format!("/events/list?{many}&after=evt_5")).await;
+    assert_eq!(ids(&r.body), want);
+    assert_eq!(outbox::max_seq(&app.ctx.db).await.unwrap(), 7);
+    // A seq past the newest (from a timeline that reached 99) resumes from the newest: the next event comes.
+    let mut stream = sse::open(&app, Some("99")).await;
+    let next = app.create_payment("after-99").await;
+    let e = sse::next(&mut stream).await;
+    assert_eq!((e.seq, e.data["data"]["paymentId"].as_str()), (8, next["paymentId"].as_str()));
+    drop(stream);
+    app.finish().await;
+}

@@ -192,3 +192,56 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     assert_eq!(in_stream, events, "the stream holds exactly the events, in order");
     app.finish().await;
 }
+
+/// A stream an operator purged (or whose messages all passed their age) still counts a last sequence but holds no
+/// message: the publisher goes on from its stored place instead of failing on every pass (it did, and nothing more
+/// reached NATS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_purged_stream_does_not_stop_the_publisher() {
+    let Some(_) = OwnNats::binary() else {
+        unavailable("nats-server", "is not installed");
+        return;
+    };
+    let store = TempDir::new();
+    let server = OwnNats::start(free_port(), &store.0).unwrap();
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into() });
+    let Some(mut app) = TestApp::spawn_with(setup).await else { return };
+    let mut made = 0;
+    create(&app, &mut made, 3).await;
+    let js = jetstream::new(async_nats::ConnectOptions::new().retry_on_initial_connect().connect(server.url()).await.unwrap());
+    let count = |js: jetstream::Context| async move {
+        match js.get_stream("SETTLE").await {
+            Ok(mut s) => s.info().await.map(|i| i.state.messages).unwrap_or(0),
+            Err(_) => 0,
+        }
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count(js.clone()).await < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "the first events never reached NATS");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    js.get_stream("SETTLE").await.unwrap().purge().await.unwrap();
+    // Settle restarts: it reads where the (empty) stream stands.
+    app.shutdown().await;
+    app = TestApp::start(app.setup.clone(), app.db.clone()).await;
+    create(&app, &mut made, 2).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while count(js.clone()).await < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "nothing reached NATS after the purge");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut stream = js.get_stream("SETTLE").await.unwrap();
+    let (first, last) = {
+        let info = stream.info().await.unwrap();
+        (info.state.first_sequence, info.state.last_sequence)
+    };
+    let mut ids = Vec::new();
+    for s in first..=last {
+        ids.push(stream.get_raw_message(s).await.unwrap().headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
+    }
+    let page = app.get("/events/list?type=payment.*&limit=100").await.body;
+    let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(ids, events[3..].to_vec(), "the events made after the purge, once each");
+    app.finish().await;
+}
