@@ -74,21 +74,23 @@ pub async fn blocks_below(conn: &impl ConnectionTrait, chain_id: i64, number: i6
         .collect())
 }
 
-/// Forgets everything above `fork` (a reorg): remembered blocks and logs not yet applied. Applied logs stay
-/// (their payments had the confirmations; a reorg that deep is reported, not undone).
-pub async fn rewind(conn: &impl ConnectionTrait, chain_id: i64, fork: i64) -> Result<u64, StoreError> {
+/// Forgets everything above `fork` (a reorg): remembered blocks and logs, applied ones included (a log an applied
+/// payment relied on that a reorg removed is the caller's to report; if its transaction is mined again, its log is
+/// read again). Returns the logs forgotten.
+pub async fn rewind(conn: &impl ConnectionTrait, chain_id: i64, fork: i64) -> Result<Vec<LogRow>, StoreError> {
     chain_block::Entity::delete_many()
         .filter(chain_block::Column::ChainId.eq(chain_id))
         .filter(chain_block::Column::Number.gt(fork))
         .exec(conn)
         .await?;
-    let res = chain_log::Entity::delete_many()
+    let above = || chain_log::Entity::find().filter(chain_log::Column::ChainId.eq(chain_id)).filter(chain_log::Column::BlockNumber.gt(fork));
+    let forgotten = above().all(conn).await?;
+    chain_log::Entity::delete_many()
         .filter(chain_log::Column::ChainId.eq(chain_id))
         .filter(chain_log::Column::BlockNumber.gt(fork))
-        .filter(chain_log::Column::Applied.eq(false))
         .exec(conn)
         .await?;
-    Ok(res.rows_affected)
+    Ok(forgotten)
 }
 
 /// A log the watcher saw (a repeat is ignored).

@@ -58,6 +58,16 @@ pub async fn insert_request(
     Ok(())
 }
 
+/// Whether a payment has a relay request that may still pay it (PENDING or SENT).
+pub async fn has_open_request(conn: &impl ConnectionTrait, payment_id: &str) -> Result<bool, StoreError> {
+    Ok(relay_request::Entity::find()
+        .filter(relay_request::Column::PaymentId.eq(payment_id))
+        .filter(relay_request::Column::Status.is_in([PENDING, SENT]))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
 pub async fn find_request(conn: &impl ConnectionTrait, relay_request_id: &str) -> Result<Option<RelayRequestRow>, StoreError> {
     Ok(relay_request::Entity::find().filter(relay_request::Column::RelayRequestId.eq(relay_request_id)).one(conn).await?)
 }

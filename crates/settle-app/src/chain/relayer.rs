@@ -139,7 +139,8 @@ impl Relayer {
         });
     }
 
-    /// Follows sent transactions and reconciles the recorded nonces with the chain's; returns how many changed.
+    /// Follows sent transactions and reconciles the recorded nonces with the chain's (one `eth_getTransactionCount`
+    /// per step when nothing is in flight); returns how many changed.
     ///
     /// A nonce below the chain's mined count that none of our transactions holds was used by someone else with
     /// the relayer's key: the relay is sent again at a new nonce (if it still simulates). A nonce between the
@@ -152,13 +153,15 @@ impl Relayer {
         let txs = relay::sent_txs(&self.ctx.db, id, &self.address).await?;
         metrics::gauge!("settle_chain_relayer_pending", "chain" => id.to_string()).set(txs.len() as f64);
         self.chain.observe(|st| st.pending_relays = txs.len());
-        if txs.is_empty() && !after_taking_lease {
-            return Ok(0);
-        }
         let recorded_next = relay::next_nonce(&self.ctx.db, id, &self.address).await?;
         let Some(recorded_next) = recorded_next else { return Ok(0) };
         // The mined count first: receipts read after it are at least as new.
         let mined = self.chain.rpc.nonce(self.chain.relayer.address(), "latest").await.map_err(|e| self.rpc_err(e))? as i64;
+        // Nothing in flight and every recorded nonce mined: nothing to follow. (Below the recorded count, with nothing
+        // in flight, a reorg has taken a mined transaction out, or a nonce was never filled: looked at below.)
+        if txs.is_empty() && !after_taking_lease && mined >= recorded_next {
+            return Ok(0);
+        }
         let head = self.chain.rpc.block_number().await.map_err(|e| self.rpc_err(e))? as i64;
         let mut n = 0;
         let mut i = 0;
@@ -449,8 +452,26 @@ impl Relayer {
             if txs.iter().any(|t| t.nonce == nonce) {
                 continue;
             }
-            if relay::txs_at(&self.ctx.db, id, &self.address, nonce).await?.iter().any(|t| t.status == relay::MINED) {
-                continue; // mined as far as we know (a reorg may have undone it; the chain will say).
+            if let Some(t) = relay::txs_at(&self.ctx.db, id, &self.address, nonce).await?.into_iter().find(|t| t.status == relay::MINED) {
+                // Recorded mined, yet the chain's count is below it: a reorg took it out of its block. When no receipt
+                // shows it any more it is followed again (broadcast again if it can still succeed, else replaced by a
+                // filler), so its nonce is never left open.
+                if self.chain.rpc.receipt(Self::hash_of(&t, id)?).await.map_err(|e| self.rpc_err(e))?.is_none() {
+                    let now = settle_store::now_ms();
+                    let txn = settle_store::begin(&self.ctx.db).await?;
+                    relay::set_tx_status(&txn, t.id, relay::SENT, now).await?;
+                    if let Some(rr) = match &t.relay_request_id {
+                        Some(r) => relay::find_request(&txn, r).await?,
+                        None => None,
+                    } {
+                        relay::set_request_status(&txn, rr.id, relay::CONFIRMED, relay::SENT, Some(&t.tx_hash), Some("its transaction left the canonical chain"), now).await?;
+                    }
+                    txn.commit().await.map_err(StoreError::from)?;
+                    metrics::counter!("settle_chain_relays_reorged_total", "chain" => id.to_string()).increment(1);
+                    tracing::warn!(chain = id, nonce, tx = %t.tx_hash, "a mined relay left the canonical chain: followed again");
+                    n += 1;
+                }
+                continue;
             }
             let fees = match fees {
                 Some(f) => f,

@@ -1,19 +1,31 @@
 //! The watcher of one chain, one instance at a time (lease `chain-watcher:{chainId}`).
 //!
 //! Each step: (1) checks that the cursor's block is still canonical, and on a reorg rewinds to the highest
-//! remembered block that is (forgetting the logs above it); (2) reads `PaymentCompleted` logs of the gateway
-//! from the cursor to the head, remembering each log's block hash; (3) applies each log: a PENDING payment
+//! remembered block that is (forgetting the logs above it: a payment seen only through such a log goes back to
+//! PENDING, a COMPLETED one whose log a reorg removed is reported as `payment.reorged`); (2) reads
+//! `PaymentCompleted` logs of the gateway from the cursor towards the head (`logs_range` blocks, halved while a
+//! node answers "range too large"), and puts the range behind the cursor only when its last block's hash is the
+//! same before and after the read and every log is of the canonical block of its number (a reorg during the read
+//! is read again); (3) applies each log: a PENDING payment
 //! becomes PROCESSING (SUBMITTED, seen on chain) at once, and COMPLETED (CONFIRMED with txHash, block, payer,
 //! fee) once the log has `confirmations` blocks on the canonical chain — re-checking its block hash first;
 //! (4) expires payments whose deadline is before the timestamp of a confirmed block, after asking the gateway's
-//! `getPayment` (the contract is the source of truth). A payment paid directly, without Settle, completes the
-//! same way.
+//! `getPayment` at that very block (the contract is the source of truth; a lagging node asked at "latest" could
+//! say unpaid). A payment paid directly, without Settle, completes the same way.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use settle_chain::{
     B256,
     alloy_sol::{SolCall, SolEvent},
     contracts::{PaymentCompleted, getPaymentCall},
-    rpc::RpcError,
+    rpc::{RpcError, is_range_too_large},
 };
 use settle_domain::PaymentStatus;
 use settle_store::{
@@ -25,14 +37,13 @@ use settle_store::{
 use super::Chain;
 use crate::{Context, lease::LeaseHolder, payments::apply_transition, worker::Outcome};
 
-/// Blocks read per step.
-const SPAN: u64 = 500;
-
 #[derive(Clone)]
 pub struct Watcher {
     ctx: Context,
     chain: Chain,
     lease: LeaseHolder,
+    /// Blocks per `eth_getLogs`: the chain's `logs_range`, halved while a node refuses a range as too large.
+    span: Arc<AtomicU64>,
 }
 
 /// Why a step stopped.
@@ -53,7 +64,8 @@ fn hex_hash(h: &B256) -> String {
 impl Watcher {
     pub fn new(ctx: Context, chain: Chain) -> Self {
         let name: &'static str = Box::leak(format!("chain-watcher:{}", chain.chain_id).into_boxed_str());
-        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain }
+        let span = Arc::new(AtomicU64::new(chain.logs_range));
+        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, span }
     }
 
     pub fn poll(&self) -> std::time::Duration {
@@ -94,24 +106,55 @@ impl Watcher {
         let mut worked = 0;
         let mut more = false;
         if from <= head {
-            let to = head.min(from + SPAN - 1);
+            let span = self.span.load(Ordering::Relaxed).max(1);
+            let to = head.min(from + span - 1);
+            // A node may answer for its newest block before it has indexed that block's logs: the head block is
+            // read again on the next step, and only blocks below the head are put behind the cursor.
+            let settled = if to == head { to.saturating_sub(1).max(from.saturating_sub(1)) } else { to };
+            // The range's last block before and after its logs are read: a reorg in between shows, and nothing read
+            // across two forks is put behind the cursor.
+            let before = self.block_hash(settled).await?;
             let topic = PaymentCompleted::SIGNATURE_HASH;
-            let logs = rpc.logs(self.chain.gateway, topic, from, to).await.map_err(|e| self.rpc_err(e))?;
+            let logs = match rpc.logs(self.chain.gateway, topic, from, to).await {
+                Ok(logs) => logs,
+                Err(e) if is_range_too_large(&e) && to > from => {
+                    let smaller = (to - from).div_ceil(2).max(1);
+                    self.span.store(smaller, Ordering::Relaxed);
+                    metrics::counter!("settle_chain_logs_range_reduced_total", "chain" => id.to_string()).increment(1);
+                    tracing::warn!(chain = id, from, to, blocks = smaller, error = %e, "the node refused the logs range as too large: reading fewer blocks at a time");
+                    return Ok(Outcome::Worked(1));
+                }
+                Err(e) => return Err(self.rpc_err(e)),
+            };
+            let mut canonical: HashMap<u64, String> = HashMap::from([(settled, before.clone())]);
+            for l in &logs {
+                let n = l.block_number.to::<u64>();
+                let hash = match canonical.get(&n) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = self.block_hash(n).await?;
+                        canonical.insert(n, h.clone());
+                        h
+                    }
+                };
+                if hash != hex_hash(&l.block_hash) {
+                    metrics::counter!("settle_chain_reads_across_reorg_total", "chain" => id.to_string()).increment(1);
+                    tracing::warn!(chain = id, block = n, "a log of a block that is no longer canonical (a reorg during the read): the range is read again");
+                    return Ok(Outcome::Worked(1));
+                }
+            }
+            if self.block_hash(settled).await? != before {
+                metrics::counter!("settle_chain_reads_across_reorg_total", "chain" => id.to_string()).increment(1);
+                tracing::warn!(chain = id, block = settled, "the chain reorganised during the read: the range is read again");
+                return Ok(Outcome::Worked(1));
+            }
             for l in &logs {
                 if record_log(&self.ctx, id, l).await? {
                     worked += 1;
                 }
             }
-            // A node may answer for its newest block before it has indexed that block's logs: the head block is
-            // read again on the next step, and only blocks below the head are put behind the cursor.
-            let settled = if to == head { to.saturating_sub(1).max(from.saturating_sub(1)) } else { to };
-            let end = rpc
-                .block(Some(settled))
-                .await
-                .map_err(|e| self.rpc_err(e))?
-                .ok_or_else(|| self.rpc_err(RpcError::Unavailable(format!("block {settled} is missing"))))?;
-            store::remember_block(&self.ctx.db, id, settled as i64, &hex_hash(&end.hash)).await?;
-            store::set_cursor(&self.ctx.db, id, settled as i64, &hex_hash(&end.hash), settle_store::now_ms()).await?;
+            store::remember_block(&self.ctx.db, id, settled as i64, &before).await?;
+            store::set_cursor(&self.ctx.db, id, settled as i64, &before, settle_store::now_ms()).await?;
             metrics::gauge!("settle_chain_watcher_lag_blocks", "chain" => id.to_string()).set((head - to) as f64);
             self.chain.observe(|st| st.cursor = Some(to));
             more = to < head;
@@ -119,6 +162,56 @@ impl Watcher {
         worked += self.apply_logs(head).await?;
         worked += self.expire(head).await?;
         Ok(if worked > 0 || more { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
+    }
+
+    /// The hash of the canonical block `n`.
+    async fn block_hash(&self, n: u64) -> Result<String, WatchError> {
+        let block = self.chain.rpc.block(Some(n)).await.map_err(|e| self.rpc_err(e))?;
+        block.map(|b| hex_hash(&b.hash)).ok_or_else(|| self.rpc_err(RpcError::Unavailable(format!("block {n} is missing"))))
+    }
+
+    /// What a reorg removed: a payment seen only through a forgotten log (PROCESSING with that transaction, no relay
+    /// of Settle's still able to pay it) goes back to PENDING with an event, so the payer can pay again (the
+    /// contract never takes a payment twice); a COMPLETED payment whose log is gone is reported: a
+    /// `payment.reorged` event with whether the contract still shows it paid, a metric and an error line.
+    async fn after_reorg(&self, forgotten: &[store::LogRow]) -> Result<(), WatchError> {
+        let id = self.chain.chain_id as i64;
+        for log in forgotten {
+            let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else { continue };
+            match row.status {
+                PaymentStatus::Completed if log.applied => {
+                    let still_paid = self.paid_on_chain(&row.payment_id).await.ok();
+                    metrics::counter!("settle_chain_completed_reorged_total", "chain" => id.to_string()).increment(1);
+                    tracing::error!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, block = log.block_number, ?still_paid, "a COMPLETED payment's block left the canonical chain (a reorg deeper than its confirmations)");
+                    let data = serde_json::json!({
+                        "paymentId": row.payment_id, "merchantId": row.merchant_id, "chainId": id, "txHash": log.tx_hash,
+                        "blockNumber": log.block_number, "blockHash": log.block_hash, "stillPaid": still_paid,
+                    });
+                    let payload = serde_json::json!({"type": "payment.reorged", "data": data});
+                    settle_store::outbox::enqueue(&self.ctx.db, &row.merchant_id, "payment.reorged", &row.payment_id, &payload, settle_store::now_ms()).await?;
+                    self.ctx.outbox_wake.notify_one();
+                }
+                PaymentStatus::Processing
+                    if row.tx_hash.as_deref() == Some(log.tx_hash.as_str()) && !settle_store::relay::has_open_request(&self.ctx.db, &row.payment_id).await? =>
+                {
+                    let data = serde_json::json!({"code": "reorged", "txHash": log.tx_hash, "blockNumber": log.block_number,
+                        "message": "its transaction left the canonical chain; the payment waits to be paid"});
+                    if apply_transition(&self.ctx, &row, PaymentStatus::Pending, Changes::default(), Some(data), None).await?.is_some() {
+                        metrics::counter!("settle_chain_payments_unseen_total", "chain" => id.to_string()).increment(1);
+                        tracing::warn!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, "a payment's transaction left the canonical chain: back to PENDING");
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the gateway shows the payment paid (at the latest block).
+    async fn paid_on_chain(&self, payment_id: &str) -> Result<bool, WatchError> {
+        let Ok(pid) = payment_id.parse::<B256>() else { return Ok(false) };
+        let out = self.chain.rpc.eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into()).await.map_err(|e| self.rpc_err(e))?;
+        Ok(getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()))
     }
 
     /// A reorg under the cursor: back to the highest remembered block that is still canonical. Returns it.
@@ -135,8 +228,10 @@ impl Watcher {
         let forgotten = store::rewind(&self.ctx.db, id, fork).await?;
         let hash = self.chain.rpc.block(Some(fork as u64)).await.map_err(|e| self.rpc_err(e))?.map(|b| hex_hash(&b.hash)).unwrap_or_default();
         store::set_cursor(&self.ctx.db, id, fork, &hash, settle_store::now_ms()).await?;
-        tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = forgotten, "chain reorganised: the watcher rewound");
+        tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = forgotten.len(), "chain reorganised: the watcher rewound");
         metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);
+        metrics::gauge!("settle_chain_reorg_depth_blocks", "chain" => id.to_string()).set((cursor - fork) as f64);
+        self.after_reorg(&forgotten).await?;
         Ok(fork as u64)
     }
 
@@ -225,7 +320,7 @@ impl Watcher {
             let out = self
                 .chain
                 .rpc
-                .eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into())
+                .eth_call_at(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into(), Some(confirmed))
                 .await
                 .map_err(|e| self.rpc_err(e))?;
             let paid = getPaymentCall::abi_decode_returns(&out).map(|p| !p.payer.is_zero()).unwrap_or(true);

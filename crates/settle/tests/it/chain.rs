@@ -315,7 +315,7 @@ async fn a_direct_payment_completes_at_its_confirmations() {
 }
 
 /// A reorg before the confirmations (anvil snapshot / revert) takes the payment's block away: the watcher
-/// rewinds and the payment is not COMPLETED; paid again on the new chain, it completes.
+/// rewinds, the payment goes back to PENDING (never COMPLETED); paid again on the new chain, it completes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_reorg_before_the_confirmations_never_completes_a_payment() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
@@ -331,8 +331,11 @@ async fn a_reorg_before_the_confirmations_never_completes_a_payment() {
     let reverted: bool = rpc.call("evm_revert", serde_json::json!([snapshot])).await.unwrap();
     assert!(reverted);
     mine(&rpc, 5).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_ne!(status_of(&app, &id).await, "COMPLETED", "a log reorganised away never completes a payment");
+    // Its transaction left the canonical chain: back to PENDING, with an event saying why (before, it stayed
+    // PROCESSING with a txHash that no longer existed, and the checkout refused the payer's retry).
+    wait_status(&app, &id, "PENDING", Duration::from_secs(30)).await;
+    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    assert!(events.to_string().contains("\"reorged\""), "{events}");
     let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
     assert!(m.contains("settle_chain_reorgs_total"), "the watcher saw the reorg");
     // Paid on the canonical chain, it completes.

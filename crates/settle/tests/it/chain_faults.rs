@@ -24,6 +24,8 @@ pub(crate) enum Fault {
     /// Passes the call on, then answers this error instead of the node's answer (a load-balanced provider whose
     /// other node already had the transaction).
     ForwardThenRefuse(&'static str),
+    /// `eth_getLogs` over more than this many blocks answers a provider's "too many results" error.
+    RefuseRangeOver(u64),
 }
 
 struct Rule {
@@ -77,6 +79,14 @@ impl RpcProxy {
                         Some(Fault::ForwardThenRefuse(m)) => {
                             forward().await;
                             error(m)
+                        }
+                        Some(Fault::RefuseRangeOver(n)) => {
+                            let block = |k: &str| u64::from_str_radix(body["params"][0][k].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0);
+                            if block("toBlock").saturating_sub(block("fromBlock")) + 1 > n {
+                                error("query returned more than 10000 results")
+                            } else {
+                                forward().await
+                            }
                         }
                     })
                 }
@@ -318,5 +328,84 @@ async fn a_relay_beaten_by_a_copy_of_its_calldata_is_not_reported_reverted() {
     assert!(!kinds.contains(&"REVERTED"), "a paid payment was reported reverted: {events}");
     assert_eq!(kinds.iter().filter(|k| **k == "SUBMITTED").count(), 1, "{events}");
     assert_eq!(*kinds.last().unwrap(), "CONFIRMED", "{events}");
+    app.finish().await;
+}
+
+/// A provider that refuses `eth_getLogs` over more than 20 blocks ("query returned more than 10000 results"): the
+/// watcher halves its range until the node answers, and the payment completes (before, every read was refused and
+/// no payment was ever seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_refuses_wide_log_ranges_is_read_in_smaller_ones() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    proxy.fault("eth_getLogs", Fault::RefuseRangeOver(20), None);
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    // More blocks than one read may cover, before and after the payment.
+    mine(&rpc, 60).await;
+    let created = app.create_payment("narrow-logs").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
+    mine_until_completed(&app, &anvil, &id).await;
+    assert!(counter(&app, "settle_chain_logs_range_reduced_total").await >= 1.0);
+    app.finish().await;
+}
+
+/// A COMPLETED payment whose block a reorg deeper than its confirmations takes away: reported as a
+/// `payment.reorged` event (with whether the contract still shows it paid: here not) and a metric; before, the
+/// watcher kept the applied log and said nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_completed_payment_whose_block_is_reorged_away_is_reported() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, &anvil.url, |_| {}).await;
+    let created = app.create_payment("deep-reorg").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let snapshot: U256 = rpc.call("evm_snapshot", json!([])).await.unwrap();
+    crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
+    mine_until_completed(&app, &anvil, &id).await;
+    let reverted: bool = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
+    assert!(reverted);
+    mine(&rpc, 8).await;
+    let event = {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let page = app.get("/events/list?type=payment.reorged").await.body;
+            if let Some(e) = page["data"].as_array().and_then(|d| d.first()).cloned() {
+                break e;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "no payment.reorged event: {}", crate::chain::chain_state(&app).await);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    assert_eq!(event["data"]["paymentId"], id.as_str(), "{event}");
+    assert_eq!(event["data"]["stillPaid"], false, "{event}");
+    assert_eq!(status_of(&app, &id).await, "COMPLETED", "a final status is not undone; the merchant is told");
+    assert!(counter(&app, "settle_chain_completed_reorged_total").await >= 1.0);
+    app.finish().await;
+}
+
+/// A mined relay transaction that a reorg takes out of the chain (and the node forgets): the relayer sees its
+/// nonce open again and sends the same transaction again, so no nonce gap is left and the payment completes (before,
+/// a nonce recorded as mined was never looked at again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_mined_relay_a_reorg_removes_is_sent_again() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, &anvil.url, |spec| spec.confirmations = Some(4)).await;
+    let payer = payer(&anvil).await;
+    let snapshot: U256 = rpc.call("evm_snapshot", json!([])).await.unwrap();
+    let id = submit_gasless(&app, "reorged-relay", &payer).await;
+    wait_for("the relayer records its transaction mined", Duration::from_secs(30), || async { relayed(&app).await.iter().any(|t| t.status == "MINED") }).await;
+    let first = relayed(&app).await[0].clone();
+    let reverted: bool = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
+    assert!(reverted);
+    assert!(rpc.receipt(first.tx_hash.parse().unwrap()).await.unwrap().is_none(), "the reorg took the transaction away");
+    mine(&rpc, 1).await;
+    mine_until_completed(&app, &anvil, &id).await;
+    let txs = relayed(&app).await;
+    assert_eq!(txs.iter().filter(|t| t.status == "MINED").count(), 1, "{txs:?}");
+    let next = settle_store::relay::next_nonce(&app.ctx.db, 31337, &key(0).address().to_checksum(None)).await.unwrap().unwrap();
+    assert_eq!(rpc.nonce(key(0).address(), "latest").await.unwrap() as i64, next, "no nonce left open");
     app.finish().await;
 }
