@@ -53,7 +53,11 @@ pub enum SendRefusal {
     InsufficientFunds,
     /// The node is busy or unreachable (txpool full, rate limited, timed out): try the same bytes later.
     Busy,
-    /// Anything else (the transaction is invalid as it is, for this node): do not bump for it.
+    /// The transaction can never be taken as it is (too much gas, a fee over the node's cap, an invalid sender):
+    /// a relay is withdrawn (a 0-value transfer takes its nonce), never bumped.
+    Fatal,
+    /// Anything else (fee below the base fee, a gap in nonces, a wording not known): replaced only once it has
+    /// waited its stuck period.
     Other,
 }
 
@@ -66,16 +70,38 @@ impl SendRefusal {
             Self::Busy
         } else if has(&["already known", "known transaction", "already imported", "already exists", "already in pool", "alreadyknown"]) {
             Self::AlreadyKnown
-        } else if has(&["nonce too low", "nonce is too low", "nonce has already been used", "oldnonce", "nonce too small", "invalid nonce"]) {
+        } else if has(&["nonce too low", "nonce is too low", "nonce has already been used", "oldnonce", "nonce too small"]) {
             Self::NonceTooLow
-        } else if has(&["underpriced", "replacement fee too low", "fee too low to replace"]) {
+        } else if has(&["underpriced", "replacement fee too low", "fee too low to replace", "could not replace existing tx", "ownnoncealreadyused"]) {
             Self::Underpriced
-        } else if has(&["insufficient funds", "insufficient balance", "sender doesn't have enough funds", "lack of funds"]) {
+        } else if has(&[
+            "insufficient funds",
+            "insufficientfunds",
+            "insufficient balance",
+            "sender doesn't have enough funds",
+            "lack of funds",
+            "upfront cost exceeds",
+            "not enough funds",
+        ]) {
             Self::InsufficientFunds
-        } else if has(&["txpool is full", "transaction pool is full", "pool is full", "rate limit", "too many requests", "limit exceeded", "timeout", "timed out", "try again"]) {
+        } else if has(&["exceeds the configured cap", "exceeds block gas limit", "gaslimitexceeded", "intrinsic gas too low", "oversized data", "invalid sender"]) {
+            Self::Fatal
+        } else if has(&["txpool is full", "transaction pool is full", "pool is full", "queue full", "rate limit", "too many requests", "limit exceeded", "limit reached", "timeout", "timed out", "try again"]) {
             Self::Busy
         } else {
             Self::Other
+        }
+    }
+}
+
+/// Whether a node's error to `eth_call` is the call reverting (a verdict on the call), not the node failing to answer
+/// it (rate limited, a block it has pruned or not reached, a timeout): only a revert decides anything.
+pub fn is_revert(e: &RpcError) -> bool {
+    match e {
+        RpcError::Unavailable(_) => false,
+        RpcError::Node { code, message, data } => {
+            let m = message.to_ascii_lowercase();
+            *code == 3 || *code == -32015 || data.as_ref().is_some_and(|d| !d.is_empty()) || m.contains("revert")
         }
     }
 }
@@ -349,8 +375,9 @@ impl Rpc {
     pub async fn fees(&self) -> Result<crate::tx::Fees, RpcError> {
         let base = self.block(None).await?.and_then(|b| b.base_fee_per_gas).unwrap_or(U256::from(1_000_000_000u64));
         let tip = self.max_priority_fee().await.unwrap_or(U256::from(1_000_000_000u64));
-        let tip = tip.to::<u128>();
-        Ok(crate::tx::Fees { max_fee_per_gas: base.to::<u128>() * 2 + tip, max_priority_fee_per_gas: tip })
+        let tip = tip.saturating_to::<u128>();
+        let base = base.saturating_to::<u128>();
+        Ok(crate::tx::Fees { max_fee_per_gas: base.saturating_mul(2).saturating_add(tip), max_priority_fee_per_gas: tip })
     }
 }
 
@@ -372,7 +399,15 @@ mod tests {
             ("insufficient funds for gas * price + value: balance 1, tx cost 2", SendRefusal::InsufficientFunds),
             ("txpool is full", SendRefusal::Busy),
             ("rate limit exceeded", SendRefusal::Busy),
-            ("intrinsic gas too low", SendRefusal::Other),
+            ("intrinsic gas too low", SendRefusal::Fatal),
+            ("InsufficientFunds, Account balance: 5, cumulative cost: 9", SendRefusal::InsufficientFunds),
+            ("Upfront cost exceeds account balance", SendRefusal::InsufficientFunds),
+            ("not enough funds for gas", SendRefusal::InsufficientFunds),
+            ("queue full", SendRefusal::Busy),
+            ("could not replace existing tx", SendRefusal::Underpriced),
+            ("tx fee (1.20 ether) exceeds the configured cap (1.00 ether)", SendRefusal::Fatal),
+            ("exceeds block gas limit", SendRefusal::Fatal),
+            ("max fee per gas less than block base fee", SendRefusal::Other),
         ] {
             assert_eq!(SendRefusal::of(&node(m)), want, "{m}");
         }
@@ -381,5 +416,10 @@ mod tests {
         assert!(is_range_too_large(&node("eth_getLogs block range too large")));
         assert!(!is_range_too_large(&RpcError::Unavailable("range too large".into())));
         assert!(!is_range_too_large(&node("execution reverted")));
+        assert!(is_revert(&node("execution reverted: AlreadyPaid")));
+        assert!(is_revert(&RpcError::Node { code: 3, message: "x".into(), data: None }));
+        for not in ["header not found", "request rate limited", "missing trie node", "execution aborted (timeout = 5s)"] {
+            assert!(!is_revert(&node(not)), "{not}");
+        }
     }
 }

@@ -28,6 +28,13 @@ impl Fees {
     }
 }
 
+/// The gas limit and max fee per gas of a signed EIP-1559 transaction (None: not one).
+pub fn decode(raw: &[u8]) -> Option<(u64, u128)> {
+    use alloy::{consensus::Transaction, eips::eip2718::Decodable2718};
+    let env = TxEnvelope::decode_2718(&mut &raw[..]).ok()?;
+    Some((env.gas_limit(), env.max_fee_per_gas()))
+}
+
 /// A signed transaction: its hash and its raw bytes for `eth_sendRawTransaction`.
 #[derive(Clone, Debug)]
 pub struct SignedTx {
@@ -78,5 +85,8 @@ mod tests {
         assert_eq!(at_cap.bumped_by(13, 1000), at_cap);
         let b = Fees { max_fee_per_gas: 1000, max_priority_fee_per_gas: 100 }.bumped_by(10, 1_000_000);
         assert_eq!((b.max_fee_per_gas, b.max_priority_fee_per_gas), (1100, 110));
+        let key = PrivateKeySigner::random();
+        let signed = sign_1559(&key, 1, 0, Some(Address::ZERO), U256::ZERO, Bytes::new(), 21_000, f).unwrap();
+        assert_eq!(decode(&signed.raw), Some((21_000, 800)));
     }
 }

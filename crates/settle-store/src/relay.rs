@@ -19,6 +19,9 @@ pub const SENT: &str = "SENT";
 pub const CONFIRMED: &str = "CONFIRMED";
 pub const FAILED: &str = "FAILED";
 pub const CANCELLED: &str = "CANCELLED";
+/// Its transaction can no longer succeed and a 0-value transfer was sent at its nonce: FAILED once that is mined,
+/// CONFIRMED if its own transaction is mined after all.
+pub const WITHDRAWING: &str = "WITHDRAWING";
 
 // A relayer transaction's status: SENT until one at its nonce is MINED (the others are then REPLACED), or
 // DISPLACED when the nonce was used by a transaction that is not ours.
@@ -58,11 +61,11 @@ pub async fn insert_request(
     Ok(())
 }
 
-/// Whether a payment has a relay request that may still pay it (PENDING or SENT).
+/// Whether a payment has a relay request that may still pay it (PENDING, SENT or WITHDRAWING).
 pub async fn has_open_request(conn: &impl ConnectionTrait, payment_id: &str) -> Result<bool, StoreError> {
     Ok(relay_request::Entity::find()
         .filter(relay_request::Column::PaymentId.eq(payment_id))
-        .filter(relay_request::Column::Status.is_in([PENDING, SENT]))
+        .filter(relay_request::Column::Status.is_in([PENDING, SENT, WITHDRAWING]))
         .one(conn)
         .await?
         .is_some())
@@ -209,6 +212,12 @@ pub async fn txs_at(conn: &impl ConnectionTrait, chain_id: i64, relayer: &str, n
         .filter(relay_tx::Column::Nonce.eq(nonce))
         .all(conn)
         .await?)
+}
+
+/// Moves a transaction's stuck period to start at `block` (a broadcast of it a node took).
+pub async fn set_tx_sent_block(conn: &impl ConnectionTrait, id: i64, block: i64) -> Result<(), StoreError> {
+    relay_tx::Entity::update_many().col_expr(relay_tx::Column::SentBlock, Expr::value(block)).filter(relay_tx::Column::Id.eq(id)).exec(conn).await?;
+    Ok(())
 }
 
 pub async fn set_tx_status(conn: &impl ConnectionTrait, id: i64, status: &str, now: i64) -> Result<(), StoreError> {

@@ -260,8 +260,13 @@ pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: 
         return Err(refused("terms_mismatch", Some("request.gas"), format!("request.gas must be {MIN_GAS} to {}", chain.max_gas)));
     }
     let dl = deadline.to::<u64>();
-    if dl <= now_secs() {
-        return Err(refused("request_expired", Some("request.deadline"), "the request's deadline has passed"));
+    // The relayer sends a request only while its deadline is at least this far ahead: nearer, it is refused here.
+    if dl <= now_secs() + super::relayer::DEADLINE_MARGIN_SECS {
+        return Err(refused(
+            "request_expired",
+            Some("request.deadline"),
+            format!("the request's deadline has passed or is within {} s: too near to relay it", super::relayer::DEADLINE_MARGIN_SECS),
+        ));
     }
     if dl > terms.deadline {
         return Err(refused("terms_mismatch", Some("request.deadline"), "the request outlives the payment's terms"));

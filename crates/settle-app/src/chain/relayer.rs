@@ -23,7 +23,7 @@ use settle_chain::{
     B256, Bytes, U256,
     alloy_sol::SolCall,
     contracts::getPaymentCall,
-    rpc::{RpcError, SendRefusal},
+    rpc::{RpcError, SendRefusal, is_revert},
     tx::{Fees, sign_1559},
 };
 use settle_domain::PaymentStatus;
@@ -33,7 +33,9 @@ use super::Chain;
 use crate::{Context, lease::LeaseHolder, payments::apply_transition, worker::Outcome};
 
 /// A forward request is sent (or sent again) only while its deadline is at least this far ahead (seconds).
-const DEADLINE_MARGIN_SECS: u64 = 30;
+pub const DEADLINE_MARGIN_SECS: u64 = 30;
+/// How long new relays wait after a node answered that it is busy.
+const BUSY_BACKOFF_MS: i64 = 2_000;
 /// Gas a forwarder's `execute` adds to the request's own.
 const EXECUTE_OVERHEAD_GAS: u64 = 120_000;
 /// A 0-value transfer that fills a nonce.
@@ -47,6 +49,8 @@ pub struct Relayer {
     address: String,
     /// Whether the last step held the lease (the first step after taking it reconciles in full).
     holding: Arc<AtomicBool>,
+    /// Until when (epoch ms) no new relay is sent: a node said it is busy.
+    backoff_until: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Why a step stopped.
@@ -64,7 +68,7 @@ impl Relayer {
     pub fn new(ctx: Context, chain: Chain) -> Self {
         let name: &'static str = Box::leak(format!("relayer:{}", chain.chain_id).into_boxed_str());
         let address = chain.relayer.address().to_checksum(None);
-        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, address, holding: Arc::new(AtomicBool::new(false)) }
+        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, address, holding: Arc::new(AtomicBool::new(false)), backoff_until: Default::default() }
     }
 
     pub fn poll(&self) -> std::time::Duration {
@@ -81,10 +85,19 @@ impl Relayer {
 
     pub async fn run_once(&self) -> Result<Outcome, RelayError> {
         if !self.lease.hold(settle_store::now_ms()).await? {
-            self.holding.store(false, Ordering::Relaxed);
+            if self.holding.swap(false, Ordering::Relaxed) {
+                // What this instance saw as the holder is another's to see now.
+                self.chain.observe(|st| {
+                    st.funds_short = None;
+                    st.stuck = None;
+                });
+            }
             return Ok(Outcome::Idle);
         }
         let taken = !self.holding.load(Ordering::Relaxed);
+        if taken {
+            self.chain.observe(|st| st.funds_short = None);
+        }
         // Following one's transactions failing (a node down, one nonce in trouble) never stops sending new ones.
         let followed = match self.follow(taken).await {
             Ok(n) => {
@@ -97,7 +110,8 @@ impl Relayer {
             }
         };
         let balance = self.read_balance().await;
-        let sent = if self.sending_paused(balance) { 0 } else { self.send_pending().await? };
+        let backing_off = self.backoff_until.load(Ordering::Relaxed) > settle_store::now_ms();
+        let sent = if self.sending_paused(balance) || backing_off { 0 } else { self.send_pending().await? };
         Ok(if followed + sent > 0 { Outcome::Worked(followed + sent) } else { Outcome::Idle })
     }
 
@@ -113,11 +127,13 @@ impl Relayer {
         Some(wei)
     }
 
-    /// Whether sending waits for funds: a node refused a transaction for insufficient funds and the balance has
-    /// not grown since. Once it has, sending resumes (and the refused transactions are broadcast again).
+    /// Whether sending waits for funds: a node refused a transaction for insufficient funds, and the balance read
+    /// since neither covers that transaction nor has grown (a refusal before any balance was read waits for the
+    /// first read). Sending resumes then, and on any send a node takes.
     fn sending_paused(&self, balance: Option<u128>) -> bool {
         let Some(short) = self.chain.observed().funds_short else { return false };
-        if balance.zip(short.balance_wei).is_some_and(|(now, then)| now > then) {
+        let covered = |now: u128| short.needed_wei.is_some_and(|n| now >= n) || short.balance_wei.is_none_or(|then| now > then);
+        if balance.is_some_and(covered) {
             tracing::info!(chain = self.chain.chain_id, relayer = %self.address, "the relayer was funded: sending resumes");
             self.chain.observe(|st| st.funds_short = None);
             return false;
@@ -125,9 +141,17 @@ impl Relayer {
         true
     }
 
+    /// A node took a transaction: whatever it said of funds before no longer holds.
+    fn funds_fine(&self) {
+        if self.chain.observed().funds_short.is_some() {
+            tracing::info!(chain = self.chain.chain_id, relayer = %self.address, "a node took the relayer's transaction: sending resumes");
+            self.chain.observe(|st| st.funds_short = None);
+        }
+    }
+
     /// A node refused a transaction for insufficient funds: sending pauses, an operator is told. Fees are never
-    /// raised for it (that only makes the transaction cost more).
-    fn short_of_funds(&self, nonce: i64, e: &RpcError) {
+    /// raised for it (that only makes the transaction cost more). `needed`: what the refused transaction may cost.
+    fn short_of_funds(&self, nonce: i64, e: &RpcError, needed: Option<u128>) {
         let id = self.chain.chain_id;
         metrics::counter!("settle_chain_relayer_insufficient_funds_total", "chain" => id.to_string()).increment(1);
         if self.chain.observed().funds_short.is_none() {
@@ -135,7 +159,7 @@ impl Relayer {
         }
         let balance = self.chain.observed().relayer_balance_wei;
         self.chain.observe(|st| {
-            st.funds_short.get_or_insert(super::settings::FundsShort { since_ms: settle_store::now_ms(), balance_wei: balance, reason: e.message() });
+            st.funds_short.get_or_insert(super::settings::FundsShort { since_ms: settle_store::now_ms(), balance_wei: balance, needed_wei: needed, reason: e.message() });
         });
     }
 
@@ -214,17 +238,22 @@ impl Relayer {
             // Not in the node's pool (dropped, or never taken: a send that failed). Before the same bytes go out
             // again, make sure they can still succeed; then read what the node answers.
             if let Some(why) = self.hopeless(tx).await? {
-                return Ok((self.retire(tx, &why, head, replacements).await?, stuck(false)));
+                return Ok((self.retire(tx, &why, head, false).await?, stuck(false)));
             }
             let raw: Bytes = tx.raw_tx.parse().map_err(|_| RelayError::Sign(self.chain.chain_id, "a stored transaction is unreadable".into()))?;
             match self.chain.rpc.send_raw(&raw).await {
                 Ok(_) => {
                     metrics::counter!("settle_chain_rebroadcasts_total", "chain" => id.to_string()).increment(1);
                     tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, "relayed transaction not in the node's pool; broadcast it again");
-                    return Ok((1, stuck(false)));
+                    self.funds_fine();
+                    // Its stuck period counts from this broadcast the node took (not from when it was signed).
+                    relay::set_tx_sent_block(&self.ctx.db, tx.id, head).await?;
+                    // Not progress: the worker waits its poll before the next step.
+                    return Ok((0, stuck(false)));
                 }
                 Err(e) => match SendRefusal::of(&e) {
-                    SendRefusal::AlreadyKnown => return Ok((0, stuck(false))),
+                    // A node that says it knows what another says it does not: replaced after its stuck period.
+                    SendRefusal::AlreadyKnown => {}
                     SendRefusal::NonceTooLow => {
                         let now_mined = self.chain.rpc.nonce(self.chain.relayer.address(), "latest").await.map_err(|e| self.rpc_err(e))? as i64;
                         if nonce < now_mined {
@@ -234,8 +263,12 @@ impl Relayer {
                         return Ok((0, stuck(false)));
                     }
                     SendRefusal::InsufficientFunds => {
-                        self.short_of_funds(nonce, &e);
+                        self.short_of_funds(nonce, &e, Self::cost_of(tx));
                         return Ok((0, stuck(false)));
+                    }
+                    SendRefusal::Fatal => {
+                        let why = format!("the node refuses it as it is: {}", e.message());
+                        return Ok((self.retire(tx, &why, head, false).await?, stuck(false)));
                     }
                     SendRefusal::Busy => {
                         tracing::debug!(chain = id, nonce, error = %e, "the node is busy; the transaction is sent again later");
@@ -258,7 +291,8 @@ impl Relayer {
             return Ok((0, stuck(true)));
         }
         if let Some(why) = self.hopeless(tx).await? {
-            return Ok((self.retire(tx, &why, head, replacements).await?, stuck(false)));
+            let retired = self.retire(tx, &why, head, known).await?;
+            return Ok((retired, stuck(retired == 0)));
         }
         let replaced = self.bump(tx, head).await?;
         Ok((usize::from(replaced), stuck(!replaced)))
@@ -281,39 +315,53 @@ impl Relayer {
         }
         match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
             Ok(_) => Ok(None),
-            Err(e @ RpcError::Node { .. }) => Ok(Some(format!("it no longer simulates: {}", e.message()))),
+            Err(e) if is_revert(&e) => Ok(Some(format!("it no longer simulates: {}", e.message()))),
+            // Not a verdict (rate limited, a lagging or pruned node): decided on a later step.
             Err(e) => Err(self.rpc_err(e)),
         }
     }
 
+    /// The most a recorded transaction may cost (its gas limit at its max fee), when readable.
+    fn cost_of(tx: &relay::RelayTxRow) -> Option<u128> {
+        let raw: Bytes = tx.raw_tx.parse().ok()?;
+        let envelope = settle_chain::tx::decode(&raw)?;
+        Some(u128::from(envelope.0).saturating_mul(envelope.1))
+    }
+
+    /// `fees` within the chain's cap (`max_fee_gwei`), the tip never above the max fee.
+    fn capped(&self, fees: Fees) -> Fees {
+        let max_fee_per_gas = fees.max_fee_per_gas.min(self.chain.max_fee);
+        Fees { max_fee_per_gas, max_priority_fee_per_gas: fees.max_priority_fee_per_gas.min(max_fee_per_gas) }
+    }
+
     /// Replaces a relayed transaction that can no longer succeed by a 0-value transfer at its nonce (cheap, and the
-    /// later nonces are not held up); its request fails and its payment goes back to PENDING unless the contract
-    /// shows it paid. Returns 1 when the filler was made.
-    async fn retire(&self, tx: &relay::RelayTxRow, why: &str, head: i64, replacements: usize) -> Result<usize, RelayError> {
+    /// later nonces are not held up). Its request is WITHDRAWING and its payment stays PROCESSING until something
+    /// is mined at that nonce: the original may still be (it was in some pool), and then it paid. When `known` (the
+    /// node holds the original) the filler must outbid it; otherwise it goes at the network's fees, capped. Returns
+    /// 1 when the filler was made.
+    async fn retire(&self, tx: &relay::RelayTxRow, why: &str, head: i64, known: bool) -> Result<usize, RelayError> {
         let id = self.chain.chain_id as i64;
-        let Some(fees) = self.replacement_fees(tx).await? else {
-            tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a relayed transaction that can no longer succeed cannot be replaced: its fees are at the cap");
+        let fees = if known {
+            self.replacement_fees(tx).await?
+        } else {
+            Some(self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?))
+        };
+        let Some(fees) = fees else {
+            tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a relayed transaction that can no longer succeed cannot be outbid: its fees are at the cap");
             return Ok(0);
         };
-        if replacements > self.chain.max_replacements {
-            return Ok(0);
-        }
         let rr = match &tx.relay_request_id {
             Some(r) => relay::find_request(&self.ctx.db, r).await?,
             None => None,
         };
-        if let Some(rr) = &rr {
-            self.revert_payment(&rr.payment_id, &tx.tx_hash, None, "relay_expired", &format!("the relay was withdrawn before it was mined: {why}")).await?;
-        }
         let now = settle_store::now_ms();
         let me = self.chain.relayer.address();
         let txn = settle_store::begin(&self.ctx.db).await?;
         let signed = self.sign_and_record(&txn, tx.nonce, None, me, Bytes::new(), FILL_GAS, fees, head).await?;
         if let Some(rr) = &rr {
-            relay::set_request_status(&txn, rr.id, relay::SENT, relay::FAILED, None, Some(&format!("withdrawn: {why}")), now).await?;
+            relay::set_request_status(&txn, rr.id, relay::SENT, relay::WITHDRAWING, None, Some(&format!("withdrawing: {why}")), now).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
-        metrics::counter!("settle_chain_relays_withdrawn_total", "chain" => id.to_string()).increment(1);
         tracing::warn!(chain = id, nonce = tx.nonce, old = %tx.tx_hash, new = %signed.hash, "a relayed transaction can no longer succeed ({why}); replaced by a 0-value transfer at its nonce");
         if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
             tracing::warn!(chain = id, nonce = tx.nonce, error = %e, "the filler's broadcast failed; it will be sent again");
@@ -363,21 +411,42 @@ impl Relayer {
         } else if let Some(rr) = &rr {
             // Reverted: often because someone sent the same public calldata first, and then the payment is made.
             // The contract at the receipt's block says which.
-            let at = Some(receipt.block_number.to::<u64>());
+            let at = Some(receipt.block_number.saturating_to::<u64>());
             self.revert_payment(&rr.payment_id, &tx.tx_hash, at, "relay_reverted", "the relayed transaction reverted; nothing was paid").await?;
+        }
+        // Requests withdrawn at this nonce whose own transaction was not the one mined (a filler took the nonce):
+        // they paid nothing, unless the contract says otherwise at this block.
+        let at_block = Some(receipt.block_number.saturating_to::<u64>());
+        let at_nonce = relay::txs_at(&self.ctx.db, id, &self.address, tx.nonce).await?;
+        let mut withdrawn = Vec::new();
+        for other in at_nonce.iter().filter(|o| o.relay_request_id.is_some() && o.relay_request_id != tx.relay_request_id) {
+            let Some(orr) = relay::find_request(&self.ctx.db, other.relay_request_id.as_deref().unwrap_or_default()).await? else { continue };
+            if orr.status == relay::WITHDRAWING && !withdrawn.iter().any(|w: &relay::RelayRequestRow| w.id == orr.id) {
+                self.revert_payment(&orr.payment_id, &other.tx_hash, at_block, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid").await?;
+                withdrawn.push(orr);
+            }
         }
         let now = settle_store::now_ms();
         let txn = settle_store::begin(&self.ctx.db).await?;
-        for other in relay::txs_at(&txn, id, &self.address, tx.nonce).await? {
+        for other in &at_nonce {
             let status = if other.id == tx.id { relay::MINED } else { relay::REPLACED };
             relay::set_tx_status(&txn, other.id, status, now).await?;
         }
         if let Some(rr) = rr {
             let to = if ok { relay::CONFIRMED } else { relay::FAILED };
-            relay::set_request_status(&txn, rr.id, relay::SENT, to, Some(&tx.tx_hash), (!ok).then_some("the transaction reverted"), now).await?;
-
+            let why = (!ok).then_some("the transaction reverted");
+            // Sent, or being withdrawn when its own transaction was mined after all.
+            if !relay::set_request_status(&txn, rr.id, relay::SENT, to, Some(&tx.tx_hash), why, now).await? {
+                relay::set_request_status(&txn, rr.id, relay::WITHDRAWING, to, Some(&tx.tx_hash), why, now).await?;
+            }
+        }
+        for w in &withdrawn {
+            relay::set_request_status(&txn, w.id, relay::WITHDRAWING, relay::FAILED, None, Some("withdrawn: a 0-value transfer took its nonce"), now).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
+        if !withdrawn.is_empty() {
+            metrics::counter!("settle_chain_relays_withdrawn_total", "chain" => id.to_string()).increment(withdrawn.len() as u64);
+        }
         Ok(())
     }
 
@@ -401,6 +470,12 @@ impl Relayer {
         let mut verdicts = Vec::new();
         for rr_id in ids {
             let Some(rr) = relay::find_request(&self.ctx.db, rr_id).await? else { continue };
+            if rr.status == relay::WITHDRAWING {
+                // Being withdrawn, and another transaction took its nonce: it paid nothing (unless the contract says so).
+                self.revert_payment(&rr.payment_id, "", None, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid").await?;
+                verdicts.push((rr, Err("it was being withdrawn".to_owned())));
+                continue;
+            }
             if rr.status != relay::SENT {
                 continue;
             }
@@ -408,7 +483,7 @@ impl Relayer {
                 None => Err("the stored request is unreadable".to_owned()),
                 Some((call, _)) => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
                     Ok(_) => Ok(()),
-                    Err(e @ RpcError::Node { .. }) => Err(e.message()),
+                    Err(e) if is_revert(&e) => Err(e.message()),
                     // The node did not answer: decided on a later step, nothing changed.
                     Err(e) => return Err(self.rpc_err(e)),
                 },
@@ -435,7 +510,7 @@ impl Relayer {
                 ),
             };
             tracing::warn!(chain = id, nonce, relay = %rr.relay_request_id, "{why}");
-            relay::set_request_status(&txn, rr.id, relay::SENT, to, None, Some(&why), now).await?;
+            relay::set_request_status(&txn, rr.id, &rr.status, to, None, Some(&why), now).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
         metrics::counter!("settle_chain_nonces_displaced_total", "chain" => id.to_string()).increment(1);
@@ -475,7 +550,7 @@ impl Relayer {
             }
             let fees = match fees {
                 Some(f) => f,
-                None => *fees.insert(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?),
+                None => *fees.insert(self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?)),
             };
             let me = self.chain.relayer.address();
             let signed = self.sign_and_record(&self.ctx.db, nonce, None, me, Bytes::new(), FILL_GAS, fees, head).await?;
@@ -499,7 +574,14 @@ impl Relayer {
         }
         if let Ok(pid) = payment_id.parse::<B256>() {
             let call = getPaymentCall { paymentId: pid }.abi_encode();
-            let out = self.chain.rpc.eth_call_at(None, self.chain.gateway, &call.into(), at).await.map_err(|e| self.rpc_err(e))?;
+            let call: Bytes = call.into();
+            let out = match self.chain.rpc.eth_call_at(None, self.chain.gateway, &call, at).await {
+                Ok(out) => out,
+                // A node that pruned (or has not reached) that block: the latest state says as much (a payment made
+                // stays made).
+                Err(RpcError::Node { .. }) if at.is_some() => self.chain.rpc.eth_call(None, self.chain.gateway, &call).await.map_err(|e| self.rpc_err(e))?,
+                Err(e) => return Err(self.rpc_err(e)),
+            };
             if getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) {
                 metrics::counter!("settle_chain_relay_reverted_but_paid_total", "chain" => self.chain.chain_id.to_string()).increment(1);
                 tracing::info!(chain = self.chain.chain_id, payment = %payment_id, tx = %tx_hash, "the relay did not pay, but the contract shows the payment made (by another transaction): it stays PROCESSING until its log is confirmed");
@@ -551,7 +633,7 @@ impl Relayer {
         metrics::counter!("settle_chain_fee_bumps_total", "chain" => id.to_string()).increment(1);
         if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
             match SendRefusal::of(&e) {
-                SendRefusal::InsufficientFunds => self.short_of_funds(tx.nonce, &e),
+                SendRefusal::InsufficientFunds => self.short_of_funds(tx.nonce, &e, u128::from(gas).checked_mul(fees.max_fee_per_gas)),
                 _ => tracing::debug!(chain = id, error = %e, "replacement refused for now"),
             }
         }
@@ -599,7 +681,7 @@ impl Relayer {
         let chain_nonce = self.chain.rpc.nonce(self.chain.relayer.address(), "pending").await.map_err(|e| self.rpc_err(e))? as i64;
         relay::ensure_nonce(&self.ctx.db, id, &self.address, chain_nonce).await?;
         let head = self.chain.rpc.block_number().await.map_err(|e| self.rpc_err(e))? as i64;
-        let fees = self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?;
+        let fees = self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?);
         let mut n = 0;
         for rr in pending {
             let now = settle_store::now_ms();
@@ -622,7 +704,7 @@ impl Relayer {
                 Some(d) if d <= now_secs() + DEADLINE_MARGIN_SECS => Some(format!("its forward request's deadline ({d}) has passed or is too near")),
                 _ => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
                     Ok(_) => None,
-                    Err(e @ RpcError::Node { .. }) => Some(format!("it no longer simulates: {}", e.message())),
+                    Err(e) if is_revert(&e) => Some(format!("it no longer simulates: {}", e.message())),
                     Err(e) => return Err(self.rpc_err(e)),
                 },
             };
@@ -648,17 +730,21 @@ impl Relayer {
             if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
                 // Recorded: following it broadcasts it again (after checking it can still succeed).
                 match SendRefusal::of(&e) {
-                    SendRefusal::AlreadyKnown => {}
+                    SendRefusal::AlreadyKnown => self.funds_fine(),
                     SendRefusal::InsufficientFunds => {
-                        self.short_of_funds(nonce, &e);
+                        self.short_of_funds(nonce, &e, u128::from(gas).checked_mul(fees.max_fee_per_gas));
                         break;
                     }
                     SendRefusal::Busy => {
-                        tracing::warn!(chain = id, nonce, error = %e, "the node is busy; the transaction will be sent again");
+                        // Nothing more is sent for a while (the recorded one goes again once the node takes it).
+                        self.backoff_until.store(settle_store::now_ms() + BUSY_BACKOFF_MS, Ordering::Relaxed);
+                        tracing::warn!(chain = id, nonce, error = %e, "the node is busy; sending waits a little");
                         break;
                     }
                     _ => tracing::warn!(chain = id, nonce, error = %e, "broadcast refused; it will be looked at again"),
                 }
+            } else {
+                self.funds_fine();
             }
         }
         Ok(n)

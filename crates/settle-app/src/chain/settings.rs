@@ -100,6 +100,8 @@ pub struct ChainState {
 pub struct FundsShort {
     pub since_ms: i64,
     pub balance_wei: Option<u128>,
+    /// What the refused transaction may cost (its gas limit at its max fee): a balance this high resumes sending.
+    pub needed_wei: Option<u128>,
     pub reason: String,
 }
 

@@ -409,3 +409,30 @@ async fn a_mined_relay_a_reorg_removes_is_sent_again() {
     assert_eq!(rpc.nonce(key(0).address(), "latest").await.unwrap() as i64, next, "no nonce left open");
     app.finish().await;
 }
+
+/// A node that cannot simulate right now (a provider's "request rate limited", a lagging or pruned backend) decides
+/// nothing: the relay is neither withdrawn nor failed, and it is sent once the node answers (before, any node error
+/// to the simulation withdrew the relay and put its payment back to PENDING).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_that_cannot_simulate_now_decides_nothing() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    let payer = payer(&anvil).await;
+    proxy.fault("eth_sendRawTransaction", Fault::Refuse("txpool is full"), None);
+    let id = submit_gasless(&app, "rate-limited", &payer).await;
+    wait_for("the relay is recorded", Duration::from_secs(30), || async { !relayed(&app).await.is_empty() }).await;
+    proxy.fault("eth_call", Fault::Refuse("daily request count exceeded, request rate limited"), None);
+    let asked = proxy.calls("eth_call");
+    wait_for("the relayer asks again", Duration::from_secs(30), || async { proxy.calls("eth_call") >= asked + 3 }).await;
+    let sent = settle_store::relay::requests(&app.ctx.db, 31337, "SENT", 10).await.unwrap();
+    assert_eq!(sent.len(), 1, "the relay is still being sent: {}", crate::chain::chain_state(&app).await);
+    assert_eq!(status_of(&app, &id).await, "PROCESSING");
+    proxy.clear();
+    mine_until_completed(&app, &anvil, &id).await;
+    wait_for("the relayer records its transaction mined", Duration::from_secs(30), || async { relayed(&app).await.iter().any(|t| t.status == "MINED") }).await;
+    let txs = relayed(&app).await;
+    assert_eq!(txs.len(), 1, "the payload itself, never a filler: {txs:?}");
+    assert!(txs[0].relay_request_id.is_some());
+    app.finish().await;
+}
