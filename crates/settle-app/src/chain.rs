@@ -12,6 +12,7 @@
 //!   the block hashes it relied on (a reorg rewinds it), completes a payment once its log has the configured
 //!   confirmations, and expires payments whose deadline passed unpaid.
 
+pub mod cancel;
 pub mod checkout;
 pub mod relayer;
 pub mod settings;

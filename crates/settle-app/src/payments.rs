@@ -478,6 +478,15 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
     let id = parse_id(payment_id)?;
     idempotency::once(ctx, merchant_id, key, |claim| async move {
         let current = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+        if current.status == PaymentStatus::Cancelling {
+            return Err(AppError::InvalidState("the payment is being cancelled on chain: it becomes CANCELLED once the contract refuses its terms".into()));
+        }
+        // A CHAIN payment's signed terms stay payable until their deadline: its cancel goes to the contract.
+        if current.rail == settle_domain::Rail::Chain && current.status == PaymentStatus::Pending {
+            // Never the direct way: without its chain nothing could make the terms unpayable.
+            let chain = current.chain_id.and_then(|c| ctx.chains.get(c)).ok_or(AppError::ChainUnavailable)?;
+            return crate::chain::cancel::request(ctx, chain, &current, &claim).await;
+        }
         match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((&claim, Outcome::Done))).await? {
             Some((_, Some(reply))) => Ok(reply),
             _ => Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into())),

@@ -37,6 +37,12 @@ alloy::sol! {
         uint256 deadline;
     }
 
+    /// What Settle signs to cancel a payment's terms (EIP-712, the gateway's domain).
+    #[derive(Debug, PartialEq, Eq)]
+    struct Cancellation {
+        bytes32 paymentId;
+    }
+
     /// The forwarder's `execute` argument.
     #[derive(Debug, PartialEq, Eq)]
     struct ForwardRequestData {
@@ -53,6 +59,13 @@ alloy::sol! {
     function payWithPermit(PaymentTerms terms, bytes serverSignature, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
     function getPayment(bytes32 paymentId) external view returns (address payer, address token, uint256 amount, uint256 blockNumber);
     event PaymentCompleted(bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, uint256 fee, address recipient);
+    function cancel(bytes32 paymentId, bytes signature) external;
+    function cancelled(bytes32 paymentId) external view returns (bool);
+    event PaymentCancelled(bytes32 indexed paymentId);
+    function owner() external view returns (address);
+    function pendingOwner() external view returns (address);
+    function acceptOwnership() external;
+    function transferOwnership(address newOwner) external;
 
     function execute(ForwardRequestData request) external payable;
     function nonces(address owner) external view returns (uint256);
@@ -73,6 +86,7 @@ alloy::sol! {
     error PaymentExpired();
     error AlreadyPaid();
     error InvalidTerms();
+    error PaymentIsCancelled();
     error EnforcedPause();
     error ECDSAInvalidSignature();
     error ECDSAInvalidSignatureS(bytes32 s);

@@ -1,6 +1,7 @@
 //! The payment state machine: `PENDING -> PROCESSING -> COMPLETED | FAILED`, `PENDING -> FAILED | CANCELLED`,
 //! and `PROCESSING -> PENDING` when a charge certainly reached no gateway (nothing was charged, the payer may
-//! try again). Terminal states never change.
+//! try again). A chain payment's cancel is `PENDING -> CANCELLING -> CANCELLED` once the contract refuses its
+//! terms, or `CANCELLING -> COMPLETED` when the payer's payment won the race. Terminal states never change.
 
 use std::str::FromStr;
 
@@ -18,6 +19,9 @@ crate::names::names! {
         Cancelled => "CANCELLED",
         /// A chain payment whose signed deadline passed unpaid (the contract refuses it from then on).
         Expired => "EXPIRED",
+        /// A chain payment being cancelled: Settle's signed cancellation is on its way to the contract; CANCELLED
+        /// once the contract refuses the terms, COMPLETED if the payment was made first.
+        Cancelling => "CANCELLING",
     }
 }
 
@@ -39,6 +43,9 @@ impl PaymentStatus {
                 | (Processing, Pending)
                 | (Pending, Expired)
                 | (Processing, Expired)
+                | (Pending, Cancelling)
+                | (Cancelling, Cancelled)
+                | (Cancelling, Completed)
         )
     }
 
@@ -49,7 +56,7 @@ impl PaymentStatus {
 
     /// Parses a status filter value (upper-case names only).
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        s.parse().map_err(|_| DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED"))
+        s.parse().map_err(|_| DomainError::invalid(field, "must be one of PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED, EXPIRED, CANCELLING"))
     }
 }
 
@@ -79,6 +86,7 @@ impl Transition {
             (_, PaymentStatus::Failed) => EventType::Failed,
             (_, PaymentStatus::Cancelled) => EventType::Cancelled,
             (_, PaymentStatus::Expired) => EventType::Expired,
+            (_, PaymentStatus::Cancelling) => EventType::CancelRequested,
         }
     }
 }
@@ -115,6 +123,8 @@ pub enum EventType {
     /// A charge went out but its outcome is not known yet (timeout, lost answer, shutdown): reconciliation
     /// settles it (no status change).
     OutcomeUnknown,
+    /// PENDING -> CANCELLING: a chain payment's signed cancellation is on its way to the contract.
+    CancelRequested,
 }
 
 impl EventType {
@@ -132,10 +142,11 @@ impl EventType {
             Self::VoidedLateSuccess => "VOIDED_LATE_SUCCESS",
             Self::Flagged => "FLAGGED",
             Self::OutcomeUnknown => "OUTCOME_UNKNOWN",
+            Self::CancelRequested => "CANCEL_REQUESTED",
         }
     }
 
-    pub const ALL: [EventType; 12] = [
+    pub const ALL: [EventType; 13] = [
         Self::Created,
         Self::Submitted,
         Self::Confirmed,
@@ -148,6 +159,7 @@ impl EventType {
         Self::VoidedLateSuccess,
         Self::Flagged,
         Self::OutcomeUnknown,
+        Self::CancelRequested,
     ];
 
     /// The name of the outbox / SSE event for this entry (`payment.created`, ...).
@@ -164,6 +176,7 @@ impl EventType {
             Self::VoidedDuplicate | Self::VoidedLateSuccess => "payment.voided",
             Self::Flagged => "payment.flagged",
             Self::OutcomeUnknown => "payment.outcome_unknown",
+            Self::CancelRequested => "payment.cancelling",
         }
     }
 }

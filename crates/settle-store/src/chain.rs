@@ -172,6 +172,17 @@ pub async fn has_log(conn: &impl ConnectionTrait, chain_id: i64, payment_id: &st
 }
 
 /// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds).
+/// A chain's CANCELLING payments (their cancellation on its way to the contract), oldest first.
+pub async fn cancelling(conn: &impl ConnectionTrait, chain_id: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
+    Ok(payment::Entity::find()
+        .filter(payment::Column::Status.eq(PaymentStatus::Cancelling))
+        .filter(payment::Column::ChainId.eq(chain_id))
+        .order_by_asc(payment::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
 pub async fn past_deadline(conn: &impl ConnectionTrait, chain_id: i64, before: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
     Ok(payment::Entity::find()
         .filter(payment::Column::ChainId.eq(chain_id))

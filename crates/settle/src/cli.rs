@@ -179,7 +179,8 @@ pub enum ChainAction {
         /// The deploying key (hex); it owns the gateway. Also read from SETTLE_DEPLOYER_KEY.
         #[arg(long, env = "SETTLE_DEPLOYER_KEY", hide_env_values = true)]
         deployer_key: String,
-        /// The key whose signature makes terms payable (default: the deployer's).
+        /// The key whose signature makes terms payable (default: a new key, printed once; the deployer owns the
+        /// gateway and should not also sign terms).
         #[arg(long, env = "SETTLE_SIGNER_KEY", hide_env_values = true)]
         signer_key: Option<String>,
         /// Where fees go (default: the deployer's address).
@@ -666,9 +667,9 @@ async fn chain_command(cfg: &Config, action: ChainAction, format: Option<Format>
     match action {
         ChainAction::Deploy { rpc, deployer_key, signer_key, treasury, with_test_token } => {
             let deployer: PrivateKeySigner = deployer_key.trim().parse().map_err(|_| anyhow::anyhow!("--deployer-key is not a hex private key"))?;
-            let signer: PrivateKeySigner = match signer_key {
-                Some(k) => k.trim().parse().map_err(|_| anyhow::anyhow!("--signer-key is not a hex private key"))?,
-                None => deployer.clone(),
+            let (signer, generated): (PrivateKeySigner, bool) = match signer_key {
+                Some(k) => (k.trim().parse().map_err(|_| anyhow::anyhow!("--signer-key is not a hex private key"))?, false),
+                None => (PrivateKeySigner::random(), true),
             };
             let treasury: Address = match treasury {
                 Some(t) => t.parse().map_err(|_| anyhow::anyhow!("--treasury {t} is not an address"))?,
@@ -684,8 +685,17 @@ async fn chain_command(cfg: &Config, action: ChainAction, format: Option<Format>
             println!("rpc_urls = [\"{rpc}\"]");
             println!("gateway = \"{}\"", d.gateway);
             println!("forwarder = \"{}\"", d.forwarder);
-            println!("confirmations = 1");
+            println!("confirmations = 2");
             println!("# signer_key and relayer_key: set SETTLE_CHAIN_{id}_SIGNER_KEY and SETTLE_CHAIN_{id}_RELAYER_KEY", id = d.chain_id);
+            if generated {
+                // The one time this key is shown: the gateway pays only terms it signs.
+                println!(
+                    "# a new signer key was made (shown once, keep it secret): SETTLE_CHAIN_{id}_SIGNER_KEY=0x{key}",
+                    id = d.chain_id,
+                    key = hex::encode(signer.to_bytes())
+                );
+            }
+            println!("# the gateway's owner is the deployer ({}); ownership moves in two steps (transferOwnership, acceptOwnership)", deployer.address());
             if let Some(t) = d.test_token {
                 println!(
                     "tokens = [{{ address = \"{t}\", symbol = \"{}\", decimals = {} }}]",

@@ -2,7 +2,7 @@
 // No framework, no build step, nothing loaded from elsewhere; the API key lives in this tab's sessionStorage only.
 
 const KEY = "settle.apiKey";
-const STATUSES = ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED"];
+const STATUSES = ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "CANCELLED", "EXPIRED", "CANCELLING"];
 const SAGA_STATUSES = ["PENDING", "IN_PROGRESS", "COMPLETED", "FAILED", "COMPENSATING", "COMPENSATED"];
 let apiKey = sessionStorage.getItem(KEY);
 // The last event seen: its id (the stream's Last-Event-ID) and its seq.

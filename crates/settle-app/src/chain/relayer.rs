@@ -307,13 +307,18 @@ impl Relayer {
         if rr.status != relay::SENT {
             return Ok(None);
         }
-        let Some((call, _)) = Self::call_of(&rr) else { return Ok(Some("the stored request is unreadable".into())) };
+        let Some((to, call, _)) = self.call_of(&rr) else { return Ok(Some("the stored request is unreadable".into())) };
+        if Self::is_cancel(&rr)
+            && payments_store::find_any(&self.ctx.db, &rr.payment_id).await?.is_none_or(|p| p.status != PaymentStatus::Cancelling)
+        {
+            return Ok(Some("its payment is no longer CANCELLING".into()));
+        }
         if let Some(deadline) = Self::deadline_of(&rr)
             && deadline <= now_secs() + DEADLINE_MARGIN_SECS
         {
             return Ok(Some(format!("its forward request's deadline ({deadline}) has passed or is too near")));
         }
-        match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
+        match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), to, &call).await {
             Ok(_) => Ok(None),
             Err(e) if is_revert(&e) => Ok(Some(format!("it no longer simulates: {}", e.message()))),
             // Not a verdict (rate limited, a lagging or pruned node): decided on a later step.
@@ -479,9 +484,9 @@ impl Relayer {
             if rr.status != relay::SENT {
                 continue;
             }
-            let verdict = match Self::call_of(&rr) {
+            let verdict = match self.call_of(&rr) {
                 None => Err("the stored request is unreadable".to_owned()),
-                Some((call, _)) => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
+                Some((to, call, _)) => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), to, &call).await {
                     Ok(_) => Ok(()),
                     Err(e) if is_revert(&e) => Err(e.message()),
                     // The node did not answer: decided on a later step, nothing changed.
@@ -600,10 +605,20 @@ impl Relayer {
         d.as_u64().or_else(|| d.as_str()?.parse().ok())
     }
 
-    /// The relay request's execute call and gas.
-    fn call_of(rr: &relay::RelayRequestRow) -> Option<(Bytes, u64)> {
+    /// What a relay request sends: a payer's forward request (the forwarder's `execute`, with its gas and the
+    /// forwarder's overhead), or Settle's cancellation of a payment (the gateway's `cancel`).
+    fn call_of(&self, rr: &relay::RelayRequestRow) -> Option<(settle_chain::Address, Bytes, u64)> {
         let v: serde_json::Value = serde_json::from_str(rr.request.as_deref()?).ok()?;
-        Some((v["execute"].as_str()?.parse().ok()?, v["gas"].as_u64()?))
+        let gas = v["gas"].as_u64()?;
+        match v["cancel"].as_str() {
+            Some(cancel) => Some((self.chain.gateway, cancel.parse().ok()?, gas)),
+            None => Some((self.chain.forwarder, v["execute"].as_str()?.parse().ok()?, gas + EXECUTE_OVERHEAD_GAS)),
+        }
+    }
+
+    /// Whether a relay request cancels its payment (rather than paying it).
+    fn is_cancel(rr: &relay::RelayRequestRow) -> bool {
+        rr.request.as_deref().and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok()).is_some_and(|v| v["cancel"].is_string())
     }
 
     /// What a recorded transaction sends: the forwarder call of its relay request, or (a filler) nothing to the
@@ -611,7 +626,7 @@ impl Relayer {
     async fn payload_of(&self, tx: &relay::RelayTxRow) -> Result<Option<(settle_chain::Address, Bytes, u64)>, RelayError> {
         let Some(rr_id) = &tx.relay_request_id else { return Ok(Some((self.chain.relayer.address(), Bytes::new(), FILL_GAS))) };
         let Some(rr) = relay::find_request(&self.ctx.db, rr_id).await? else { return Ok(None) };
-        Ok(Self::call_of(&rr).map(|(call, gas)| (self.chain.forwarder, call, gas + EXECUTE_OVERHEAD_GAS)))
+        Ok(self.call_of(&rr))
     }
 
     /// Replaces a stuck transaction at its nonce with the configured fee step; false when it cannot be (its request
@@ -686,14 +701,16 @@ impl Relayer {
         for rr in pending {
             let now = settle_store::now_ms();
             let payment = payments_store::find_any(&self.ctx.db, &rr.payment_id).await?;
-            let Some((call, gas)) = Self::call_of(&rr).filter(|_| payment.as_ref().is_some_and(|p| p.status == PaymentStatus::Processing)) else {
+            // A payment's relay is sent while the payment is PROCESSING; its cancellation while it is CANCELLING.
+            let wanted = if Self::is_cancel(&rr) { PaymentStatus::Cancelling } else { PaymentStatus::Processing };
+            let Some((to, call, gas)) = self.call_of(&rr).filter(|_| payment.as_ref().is_some_and(|p| p.status == wanted)) else {
                 relay::set_request_status(
                     &self.ctx.db,
                     rr.id,
                     relay::PENDING,
                     relay::CANCELLED,
                     None,
-                    Some("the payment is no longer PROCESSING"),
+                    Some(&format!("the payment is no longer {wanted}")),
                     now,
                 )
                 .await?;
@@ -702,7 +719,7 @@ impl Relayer {
             // Never send what cannot succeed: the deadline near or passed, or the request no longer simulating.
             let hopeless = match Self::deadline_of(&rr) {
                 Some(d) if d <= now_secs() + DEADLINE_MARGIN_SECS => Some(format!("its forward request's deadline ({d}) has passed or is too near")),
-                _ => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), self.chain.forwarder, &call).await {
+                _ => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), to, &call).await {
                     Ok(_) => None,
                     Err(e) if is_revert(&e) => Some(format!("it no longer simulates: {}", e.message())),
                     Err(e) => return Err(self.rpc_err(e)),
@@ -720,7 +737,6 @@ impl Relayer {
             if !relay::take_nonce(&txn, id, &self.address, nonce).await? {
                 continue;
             }
-            let (to, gas) = (self.chain.forwarder, gas + EXECUTE_OVERHEAD_GAS);
             let signed = self.sign_and_record(&txn, nonce, Some(rr.relay_request_id.clone()), to, call, gas, fees, head).await?;
             let hash = format!("{:#x}", signed.hash);
             relay::set_request_status(&txn, rr.id, relay::PENDING, relay::SENT, Some(&hash), None, now).await?;

@@ -24,7 +24,7 @@ use std::{
 use settle_chain::{
     B256,
     alloy_sol::{SolCall, SolEvent},
-    contracts::{PaymentCompleted, getPaymentCall},
+    contracts::{PaymentCompleted, cancelledCall, getPaymentCall},
     rpc::{RpcError, is_range_too_large},
 };
 use settle_domain::PaymentStatus;
@@ -161,6 +161,7 @@ impl Watcher {
         }
         worked += self.apply_logs(head).await?;
         worked += self.expire(head).await?;
+        worked += self.settle_cancellations(head).await?;
         Ok(if worked > 0 || more { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
     }
 
@@ -277,6 +278,14 @@ impl Watcher {
                 if status != PaymentStatus::Completed {
                     tracing::error!(chain = id, payment_id = %row.payment_id, %status, tx = %log.tx_hash, "the chain shows a payment Settle had finished otherwise");
                     metrics::counter!("settle_chain_paid_after_final_total").increment(1);
+                    // The merchant sees it (refunding it comes with refunds).
+                    let data = serde_json::json!({
+                        "paymentId": row.payment_id, "merchantId": row.merchant_id, "status": status.as_str(), "chainId": id,
+                        "txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "amount": log.amount, "token": log.token,
+                    });
+                    let payload = serde_json::json!({"type": "payment.paid_after_final", "data": data});
+                    settle_store::outbox::enqueue(&self.ctx.db, &row.merchant_id, "payment.paid_after_final", &row.payment_id, &payload, settle_store::now_ms()).await?;
+                    self.ctx.outbox_wake.notify_one();
                 }
                 store::mark_applied(&self.ctx.db, log.id).await?;
                 continue;
@@ -298,6 +307,60 @@ impl Watcher {
             if apply_transition(&self.ctx, &current, PaymentStatus::Completed, changes, Some(data), None).await?.is_some() {
                 store::mark_applied(&self.ctx.db, log.id).await?;
                 metrics::counter!("settle_chain_payments_completed_total", "chain" => id.to_string()).increment(1);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// CANCELLING payments: CANCELLED once the gateway shows them cancelled at a confirmed block (or once their
+    /// deadline passed there unpaid: the terms can no longer be paid either way). One the payer paid first completes
+    /// from its log instead, and is left alone here.
+    async fn settle_cancellations(&self, head: u64) -> Result<usize, WatchError> {
+        let id = self.chain.chain_id as i64;
+        let rows = store::cancelling(&self.ctx.db, id, 100).await?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let confirmed = head.saturating_sub(self.chain.confirmations.saturating_sub(1));
+        let Some(block) = self.chain.rpc.block(Some(confirmed)).await.map_err(|e| self.rpc_err(e))? else { return Ok(0) };
+        let at = block.timestamp.saturating_to::<u64>() as i64;
+        let mut n = 0;
+        for row in rows {
+            if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
+                continue;
+            }
+            let Ok(pid) = row.payment_id.parse::<B256>() else { continue };
+            let ask = |call: Vec<u8>| {
+                let rpc = self.chain.rpc.clone();
+                let gateway = self.chain.gateway;
+                async move { rpc.eth_call_at(None, gateway, &call.into(), Some(confirmed)).await }
+            };
+            // One row's trouble (a node failing this call) never holds up the others or the watcher's step.
+            let paid = match ask(getPaymentCall { paymentId: pid }.abi_encode()).await {
+                Ok(out) => getPaymentCall::abi_decode_returns(&out).map(|p| !p.payer.is_zero()).unwrap_or(true),
+                Err(e) => {
+                    tracing::warn!(chain = id, payment_id = %row.payment_id, error = %e, "a cancelling payment could not be checked; next step");
+                    continue;
+                }
+            };
+            if paid {
+                continue;
+            }
+            let past_deadline = row.deadline.is_some_and(|d| d < at);
+            // A gateway without `cancel` (one an earlier Settle deployed) reverts here: not cancelled, and the
+            // deadline decides.
+            let cancelled = !past_deadline
+                && match ask(cancelledCall { paymentId: pid }.abi_encode()).await {
+                    Ok(out) => cancelledCall::abi_decode_returns(&out).unwrap_or(false),
+                    Err(_) => false,
+                };
+            if !cancelled && !past_deadline {
+                continue;
+            }
+            let data = serde_json::json!({"confirmedBlock": confirmed, "source": if cancelled { "contract" } else { "deadline" }});
+            if apply_transition(&self.ctx, &row, PaymentStatus::Cancelled, Changes::default(), Some(data), None).await?.is_some() {
+                metrics::counter!("settle_chain_payments_cancelled_total", "chain" => id.to_string()).increment(1);
                 n += 1;
             }
         }

@@ -4,6 +4,7 @@ pragma solidity 0.8.30;
 import {ERC2771Context} from "@openzeppelin/contracts/metatx/ERC2771Context.sol";
 import {Context} from "@openzeppelin/contracts/utils/Context.sol";
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
@@ -15,7 +16,9 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 /// @notice Pays only terms Settle signed (EIP-712, domain "SettleGateway" "1"), before their deadline, once.
 ///         The payer is `_msgSender()`: the caller, or the signer of a request relayed by the trusted
 ///         ERC2771Forwarder, so a payer holding no ETH pays with signatures alone (with `payWithPermit`).
-contract SettleGateway is ERC2771Context, Ownable, Pausable, EIP712 {
+///         Terms Settle has cancelled (a `Cancellation` it signed, submitted by anyone) are never paid. Ownership
+///         moves in two steps (the new owner accepts).
+contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
     struct PaymentTerms {
@@ -37,16 +40,20 @@ contract SettleGateway is ERC2771Context, Ownable, Pausable, EIP712 {
     bytes32 public constant PAYMENT_TERMS_TYPEHASH = keccak256(
         "PaymentTerms(bytes32 paymentId,address token,uint256 amount,address recipient,uint16 feeBps,uint64 deadline)"
     );
+    bytes32 public constant CANCELLATION_TYPEHASH = keccak256("Cancellation(bytes32 paymentId)");
 
     /// @notice The key whose signature makes terms payable.
     address public signer;
     /// @notice Where fees go.
     address public treasury;
     mapping(bytes32 => Payment) private _payments;
+    /// @notice Payments Settle cancelled: their terms are refused from then on.
+    mapping(bytes32 => bool) public cancelled;
 
     event PaymentCompleted(
         bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, uint256 fee, address recipient
     );
+    event PaymentCancelled(bytes32 indexed paymentId);
     event SignerChanged(address signer);
     event TreasuryChanged(address treasury);
 
@@ -55,6 +62,7 @@ contract SettleGateway is ERC2771Context, Ownable, Pausable, EIP712 {
     error AlreadyPaid();
     error InvalidTerms();
     error ZeroAddress();
+    error PaymentIsCancelled();
 
     constructor(address trustedForwarder_, address signer_, address treasury_, address owner_)
         ERC2771Context(trustedForwarder_)
@@ -83,6 +91,21 @@ contract SettleGateway is ERC2771Context, Ownable, Pausable, EIP712 {
     ) external whenNotPaused {
         try IERC20Permit(terms.token).permit(_msgSender(), address(this), terms.amount, permitDeadline, v, r, s) {} catch {}
         _pay(terms, serverSignature);
+    }
+
+    /// @notice Cancels `paymentId` with the signer's `Cancellation`; anyone may submit it. Refused once the payment
+    ///         is paid; cancelling twice changes nothing.
+    function cancel(bytes32 paymentId, bytes calldata signature) external {
+        if (ECDSA.recover(hashCancellation(paymentId), signature) != signer) revert InvalidSignature();
+        if (_payments[paymentId].payer != address(0)) revert AlreadyPaid();
+        if (cancelled[paymentId]) return;
+        cancelled[paymentId] = true;
+        emit PaymentCancelled(paymentId);
+    }
+
+    /// @notice The EIP-712 digest Settle signs to cancel `paymentId`.
+    function hashCancellation(bytes32 paymentId) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(CANCELLATION_TYPEHASH, paymentId)));
     }
 
     /// @notice Who paid `paymentId`, with what, and in which block (zeros when unpaid).
@@ -135,6 +158,7 @@ contract SettleGateway is ERC2771Context, Ownable, Pausable, EIP712 {
     function _pay(PaymentTerms calldata terms, bytes calldata serverSignature) private {
         if (block.timestamp > terms.deadline) revert PaymentExpired();
         if (_payments[terms.paymentId].payer != address(0)) revert AlreadyPaid();
+        if (cancelled[terms.paymentId]) revert PaymentIsCancelled();
         if (terms.amount == 0 || terms.feeBps > 10_000 || terms.recipient == address(0)) revert InvalidTerms();
         // ECDSA.recover rejects malformed and high-s signatures.
         if (ECDSA.recover(hashTerms(terms), serverSignature) != signer) revert InvalidSignature();

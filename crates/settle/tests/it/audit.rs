@@ -67,7 +67,7 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
 
     let log = whole_log(&app, &key).await;
     let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["user.created", "webhook_endpoint.created", "payment.cancelled", "payment.created", "merchant.created"], "{log:#?}");
+    assert_eq!(actions, ["user.created", "webhook_endpoint.created", "payment.cancelling", "payment.created", "merchant.created"], "{log:#?}");
     let entry = |action: &str| log.iter().find(|e| e["action"] == action).unwrap().clone();
     let created = entry("payment.created");
     assert_eq!(created["targetId"], pid.as_str());
@@ -77,8 +77,8 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
     assert_eq!(created["changes"]["status"], "PENDING");
     assert_eq!(created["changes"]["amount"], "1500");
     assert_eq!(created["digest"].as_str().unwrap().len(), 64);
-    let canceled = entry("payment.cancelled");
-    assert_eq!((canceled["requestId"].as_str(), canceled["changes"]["status"].as_str()), (Some(cancel_request.as_str()), Some("CANCELLED")));
+    let canceled = entry("payment.cancelling");
+    assert_eq!((canceled["requestId"].as_str(), canceled["changes"]["status"].as_str()), (Some(cancel_request.as_str()), Some("CANCELLING")));
     let merchant = entry("merchant.created");
     assert_eq!(merchant["actor"], json!({"type": "admin"}));
     assert_eq!((merchant["targetId"].as_str(), merchant["requestId"].as_str()), (Some(mid.as_str()), Some(admin_request.as_str())));
@@ -91,11 +91,11 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
     }
 
     // Filters: by action, by target.
-    let r = app.request(Method::GET, "/audit-log?action=payment.cancelled", Some(&key), None, &[]).await;
+    let r = app.request(Method::GET, "/audit-log?action=payment.cancelling", Some(&key), None, &[]).await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{}", r.text);
     let r = app.request(Method::GET, &format!("/audit-log?targetId={pid}"), Some(&key), None, &[]).await;
     let acts: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
-    assert_eq!(acts, ["payment.cancelled", "payment.created"], "{}", r.text);
+    assert_eq!(acts, ["payment.cancelling", "payment.created"], "{}", r.text);
     app.request(Method::GET, "/audit-log?startingAfter=nope", Some(&key), None, &[]).await.assert_error(400, "parameter_invalid");
     app.request(Method::GET, "/audit-log?limit=0", Some(&key), None, &[]).await.assert_error(400, "parameter_invalid");
     // Another merchant sees none of it; the log has no route that changes it.

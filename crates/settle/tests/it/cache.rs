@@ -26,7 +26,7 @@ async fn status_becomes(app: &TestApp, id: &str, want: &str) -> Duration {
 }
 
 /// Two instances on one database, each with its own in-process cache: B caches a PENDING status, A cancels
-/// the payment, and B serves CANCELLED within the follower's bound (before, B served PENDING for the TTL).
+/// the payment, and B serves CANCELLING within the follower's bound (before, B served PENDING for the TTL).
 async fn a_status_change_reaches_every_instances_cache(v: Variant) {
     let Some(a) = TestApp::spawn(v).await else { return };
     let mut b = TestApp::start(a.setup.clone(), a.db.clone()).await;
@@ -37,15 +37,15 @@ async fn a_status_change_reaches_every_instances_cache(v: Variant) {
     assert_eq!(b.ctx.cache.get_status(&id).await.expect("B caches it").status, "PENDING");
     let c = a.post(&format!("/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
-    let took = status_becomes(&b, &id, "CANCELLED").await;
-    println!("B served CANCELLED {took:?} after A's cancel");
+    let took = status_becomes(&b, &id, "CANCELLING").await;
+    println!("B served CANCELLING {took:?} after A's cancel");
     assert_eq!(b.ctx.cache.get_status(&id).await.expect("still cached").version, 2, "B's cache holds the new version");
     b.shutdown().await;
     a.finish().await;
 }
 
 /// Two instances sharing Redis; A's path to Redis is cut while it cancels, so its cache write is lost (A only
-/// remembers the key as dirty). B's follower writes the change to Redis, so B, reading Redis, serves CANCELLED
+/// remembers the key as dirty). B's follower writes the change to Redis, so B, reading Redis, serves CANCELLING
 /// within the bound rather than the PENDING left there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cache_write_lost_on_one_instance_is_made_by_the_others() {
@@ -69,10 +69,10 @@ async fn a_cache_write_lost_on_one_instance_is_made_by_the_others() {
     proxy.cut();
     let c = a.post(&format!("/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
-    let took = status_becomes(&b, &id, "CANCELLED").await;
-    println!("B served CANCELLED {took:?} after A's cancel");
+    let took = status_becomes(&b, &id, "CANCELLING").await;
+    println!("B served CANCELLING {took:?} after A's cancel");
     let entry = cached(&mut direct, &id).await.expect("cached");
-    assert_eq!((entry["status"].as_str(), entry["version"].as_i64()), (Some("CANCELLED"), Some(2)), "{entry}");
+    assert_eq!((entry["status"].as_str(), entry["version"].as_i64()), (Some("CANCELLING"), Some(2)), "{entry}");
     proxy.restore();
     b.shutdown().await;
     a.finish().await;
@@ -116,7 +116,7 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     let c = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
     let s = app.get(&format!("/payments/{id}/status")).await;
-    assert_eq!(s.body["status"], "CANCELLED");
+    assert_eq!(s.body["status"], "CANCELLING");
     let other = app.create_payment("cache-2").await;
     assert_eq!(app.get(&format!("/payments/{}", other["paymentId"].as_str().unwrap())).await.status, 200);
     // Redis still holds the old PENDING: the danger is real.
@@ -135,10 +135,10 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     assert!(healthy, "the cache reconnects by itself");
     for _ in 0..3 {
         let s = app.get(&format!("/payments/{id}/status")).await;
-        assert_eq!(s.body["status"], "CANCELLED", "no stale status after Redis is back");
+        assert_eq!(s.body["status"], "CANCELLING", "no stale status after Redis is back");
     }
     let now = cached(&mut direct, &id).await.expect("cache used again");
-    assert_eq!(now["status"], "CANCELLED");
+    assert_eq!(now["status"], "CANCELLING");
     assert_eq!(now["version"], 2);
     app.finish().await;
 }

@@ -373,7 +373,7 @@ async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     let dir = crate::helpers::TempDir::new();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
-        .args(["chain", "deploy", "--rpc", &anvil.url, "--deployer-key", DEV_KEYS[0], "--with-test-token"])
+        .args(["chain", "deploy", "--rpc", &anvil.url, "--deployer-key", DEV_KEYS[0], "--signer-key", DEV_KEYS[0], "--with-test-token"])
         .current_dir(&dir.0)
         .env("SETTLE_LOG", "warn")
         .output()
@@ -384,7 +384,21 @@ async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
         text.contains("[[chains]]") && text.contains(DEV_GATEWAY) && text.contains(DEV_FORWARDER) && text.contains(crate::helpers::TOKEN),
         "{text}"
     );
-    assert!(!text.contains(&DEV_KEYS[0][2..]), "no key is printed");
+    assert!(!text.contains(&DEV_KEYS[0][2..]), "no key given is printed");
+    assert!(text.contains("confirmations = 2") && !text.contains("a new signer key"), "{text}");
+    // Without --signer-key a signer apart from the deployer (who owns the gateway) is made and shown once.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["chain", "deploy", "--rpc", &anvil.url, "--deployer-key", DEV_KEYS[0]])
+        .current_dir(&dir.0)
+        .env("SETTLE_LOG", "warn")
+        .output()
+        .unwrap();
+    let text2 = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{text2}");
+    let made = text2.lines().find_map(|l| l.split("SIGNER_KEY=").nth(1)).expect("the new signer key, once");
+    let made: PrivateKeySigner = made.trim().parse().expect("a key");
+    assert_ne!(made.address(), key(0).address());
+    assert!(text2.contains(&format!("(signer {}", made.address())), "{text2}");
 
     let mut setup = crate::helpers::Setup::new(crate::helpers::Variant { db: crate::helpers::Db::Sqlite, cache: crate::helpers::Cache::Memory });
     let mut spec = settle_app::chain::settings::dev_chain(&anvil.url);

@@ -436,3 +436,76 @@ async fn a_node_that_cannot_simulate_now_decides_nothing() {
     assert!(txs[0].relay_request_id.is_some());
     app.finish().await;
 }
+
+/// Keeps mining until the payment has `status`.
+async fn mine_until(app: &TestApp, anvil: &Anvil, id: &str, status: &str) {
+    let rpc = anvil.rpc();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while status_of(app, id).await != status {
+        assert!(tokio::time::Instant::now() < deadline, "{id} never {status}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, crate::chain::chain_state(app).await);
+        mine(&rpc, 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
+    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    events["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap().to_owned()).collect()
+}
+
+/// A cancelled CHAIN payment holds on chain: the cancel answers CANCELLING, Settle's signed cancellation goes to the
+/// gateway, the payment is CANCELLED once the gateway refuses its terms at a confirmed block, and a payer who then
+/// pays with the old terms is refused by the contract: no money moves (before, the payment was CANCELLED at once
+/// and the terms stayed payable until their deadline: paid after the cancel, money moved, status CANCELLED).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cancelled_chain_payment_can_no_longer_be_paid() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, &anvil.url, |_| {}).await;
+    let created = app.create_payment("cancel-holds").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!((r.status.as_u16(), r.body["status"].as_str()), (200, Some("CANCELLING")), "{}", r.text);
+    mine_until(&app, &anvil, &id, "CANCELLED").await;
+    let paid = crate::chain::pay_directly(&rpc, &key(3), &created).await;
+    assert!(paid.is_err(), "the contract took a cancelled payment: {paid:?}");
+    let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
+    assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::ZERO);
+    mine(&rpc, 3).await;
+    assert_eq!(status_of(&app, &id).await, "CANCELLED");
+    assert_eq!(event_types(&app, &id).await, ["CREATED", "CANCEL_REQUESTED", "CANCELLED"]);
+    assert_eq!(counter(&app, "settle_chain_paid_after_final_total").await, 0.0);
+    app.finish().await;
+}
+
+/// A payer's payment mined before the cancellation wins the race: the gateway refuses the cancellation, the
+/// payment is COMPLETED (never CANCELLED with the money moved), the cancel's relay is withdrawn, and a cancel of
+/// the paid payment answers 409.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_mined_before_its_cancellation_completes() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    let created = app.create_payment("cancel-race").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    // The node will not take the cancellation for now; the payer pays meanwhile.
+    proxy.fault("eth_sendRawTransaction", Fault::Refuse("txpool is full"), None);
+    let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(r.body["status"], "CANCELLING", "{}", r.text);
+    crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
+    proxy.clear();
+    mine_until(&app, &anvil, &id, "COMPLETED").await;
+    let types = event_types(&app, &id).await;
+    assert!(!types.contains(&"CANCELLED".to_owned()), "{types:?}");
+    assert_eq!(types.last().map(String::as_str), Some("CONFIRMED"), "{types:?}");
+    let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
+    assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::from(1500));
+    let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    wait_for("the cancellation's relay ends", Duration::from_secs(30), || async {
+        settle_store::relay::requests(&app.ctx.db, 31337, "FAILED", 10).await.unwrap().len() + settle_store::relay::requests(&app.ctx.db, 31337, "CANCELLED", 10).await.unwrap().len() == 1
+    })
+    .await;
+    app.finish().await;
+}

@@ -32,12 +32,12 @@ async fn fifty_concurrent_cancels_have_one_winner(v: Variant) {
     }
     assert_eq!((ok, conflict), (1, 49));
     let ev = app.get(&format!("/payments/{id}/events")).await;
-    let cancelled = ev.body["data"].as_array().unwrap().iter().filter(|e| e["eventType"] == "CANCELLED").count();
-    assert_eq!(cancelled, 1, "exactly one CANCELLED event");
+    let cancelled = ev.body["data"].as_array().unwrap().iter().filter(|e| e["eventType"] == "CANCEL_REQUESTED").count();
+    assert_eq!(cancelled, 1, "exactly one CANCEL_REQUESTED event");
     assert_eq!(app.get(&format!("/payments/{id}")).await.body["version"], 2);
     app.drain_outbox().await;
     let rows = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 100).await.unwrap();
-    assert_eq!(rows.iter().filter(|r| r.topic == "payment.cancelled").count(), 1, "one payment.cancelled in the outbox");
+    assert_eq!(rows.iter().filter(|r| r.topic == "payment.cancelling").count(), 1, "one payment.cancelling in the outbox");
     Arc::into_inner(app).unwrap().finish().await;
 }
 
@@ -273,7 +273,7 @@ async fn sqlite_group_commit_gives_each_request_its_own_answer() {
         assert_eq!(rows.iter().filter(|r| &r.aggregate_id == id).count(), 1, "its outbox row");
     }
     let cancelled = settle_store::payments::events(&app.ctx.db, &to_cancel).await.unwrap();
-    assert_eq!(cancelled.iter().filter(|e| e.event_type == "CANCELLED").count(), 1, "one CANCELLED event");
+    assert_eq!(cancelled.iter().filter(|e| e.event_type == "CANCEL_REQUESTED").count(), 1, "one CANCEL_REQUESTED event");
     let (groups, members) = app.ctx.db.write_groups().unwrap();
     assert!(
         members - members_before > groups - groups_before,

@@ -73,27 +73,27 @@ async fn create_get_status_list_events_cancel(v: Variant) {
     assert_eq!(by_order.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(by_order.body["data"][0]["orderId"], "order-3");
 
-    // Cancel: PENDING -> CANCELLED, then 409 invalid_state.
+    // Cancel (a CHAIN payment): PENDING -> CANCELLING (its cancellation goes to the contract), then 409 invalid_state.
     let c = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
-    assert_eq!(c.body["status"], "CANCELLED");
+    assert_eq!(c.body["status"], "CANCELLING");
     assert_eq!(c.body["version"], 2);
     let again = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), None, &[]).await;
     again.assert_error(409, "invalid_state");
     let s = app.get(&format!("/payments/{id}/status")).await;
-    assert_eq!(s.body["status"], "CANCELLED", "the status after a cancel is never stale");
+    assert_eq!(s.body["status"], "CANCELLING", "the status after a cancel is never stale");
     let pending = app.get("/payments?status=PENDING&limit=100").await;
     assert_eq!(pending.body["data"].as_array().unwrap().len(), 4);
-    let cancelled = app.get("/payments?status=CANCELLED").await;
+    let cancelled = app.get("/payments?status=CANCELLING").await;
     assert_eq!(cancelled.body["data"][0]["paymentId"], id.as_str());
 
     // History, oldest first.
     let ev = app.get(&format!("/payments/{id}/events")).await;
     assert_eq!(ev.status, 200);
     let types: Vec<&str> = ev.body["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
-    assert_eq!(types, ["CREATED", "CANCELLED"]);
+    assert_eq!(types, ["CREATED", "CANCEL_REQUESTED"]);
     assert_eq!(ev.body["data"][1]["fromStatus"], "PENDING");
-    assert_eq!(ev.body["data"][1]["toStatus"], "CANCELLED");
+    assert_eq!(ev.body["data"][1]["toStatus"], "CANCELLING");
 
     // Unknown ids: 404; a well-formed id of nobody: 404.
     let unknown = format!("0x{}", "ab".repeat(32));
@@ -464,7 +464,7 @@ async fn a_read_that_outlasts_the_timeout_answers_504_and_leaves_nothing_behind(
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
     let r = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["status"], "CANCELLED");
+    assert_eq!(r.body["status"], "CANCELLING");
     held.abort();
     app.finish().await;
 }

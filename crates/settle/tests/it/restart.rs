@@ -27,7 +27,7 @@ async fn restart_keeps_every_payment_and_event(v: Variant) {
         let n = ev["data"].as_array().unwrap().len();
         assert_eq!(n, if i < 2 { 2 } else { 1 }, "history of {id}");
         let st = app.get(&format!("/payments/{id}/status")).await.body;
-        assert_eq!(st["status"], if i < 2 { "CANCELLED" } else { "PENDING" });
+        assert_eq!(st["status"], if i < 2 { "CANCELLING" } else { "PENDING" });
     }
     assert_eq!(settle_store::outbox::max_seq(&app.ctx.db).await.unwrap(), seq_before);
     // New work continues the sequence without a gap.

@@ -209,7 +209,7 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     let rx = Receiver::start(Behaviour::FailFirst(2)).await;
     let only_cancels = Receiver::start(Behaviour::Ok).await;
     let (ep, secret) = endpoint(&app, &rx.url, &["payment.*"]).await;
-    let (_, cancel_secret) = endpoint(&app, &only_cancels.url, &["payment.cancelled"]).await;
+    let (_, cancel_secret) = endpoint(&app, &only_cancels.url, &["payment.cancelling"]).await;
     let other_key = app.other_merchant("Other shop").await;
     let other = Receiver::start(Behaviour::Ok).await;
     let r =
@@ -267,7 +267,7 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     assert_eq!(cancels.len(), 2);
     for g in only_cancels.got() {
         verify(&cancel_secret, &g);
-        assert!(g.body.contains("\"type\":\"payment.cancelled\""), "{}", g.body);
+        assert!(g.body.contains("\"type\":\"payment.cancelling\""), "{}", g.body);
     }
     assert!(other.got().is_empty(), "another merchant's endpoint got the demo merchant's events");
 
@@ -278,7 +278,7 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     assert_eq!(listed.iter().copied().collect::<std::collections::BTreeSet<_>>(), by_id.keys().map(String::as_str).collect());
     let seqs: Vec<i64> = page.body["data"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "not in seq order: {seqs:?}");
-    let after = app.get(&format!("/events/list?type=payment.cancelled&after={}", seqs[4])).await;
+    let after = app.get(&format!("/events/list?type=payment.cancelling&after={}", seqs[4])).await;
     assert_eq!(after.body["data"].as_array().unwrap().len(), 2, "{}", after.text);
     // The deliveries, with their attempts.
     let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?limit=100")).await;

@@ -18,7 +18,9 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {}
 
-/// Cancel a PENDING payment.
+/// Cancel a PENDING payment. A CARD payment becomes CANCELLED; a CHAIN payment CANCELLING (its cancellation goes to
+/// the gateway), then CANCELLED once the gateway refuses its terms at a confirmed block, or COMPLETED if it was paid
+/// first.
 #[utoipa::path(
     post, path = "/payments/{paymentId}/cancel", tag = "payments",
     params(
@@ -26,9 +28,10 @@ pub struct CancelRequest {}
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key"),
     ),
     responses(
-        (status = 200, description = "Cancelled", body = schemas::PaymentView),
+        (status = 200, description = "CANCELLED (card) or CANCELLING (chain)", body = schemas::PaymentView),
         (status = 404, description = "Unknown payment", body = ErrorBody),
-        (status = 409, description = "invalid_state: the payment is not PENDING", body = ErrorBody),
+        (status = 409, description = "invalid_state: the payment is not PENDING, is paid on chain, or its terms cannot be cancelled on this chain's gateway", body = ErrorBody),
+        (status = 503, description = "chain_unavailable: the payment's chain is not configured", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
