@@ -311,7 +311,11 @@ mod tests {
         }
         assert_ne!(new_event_id(), new_event_id());
         assert_eq!(event_id_form("evt_42"), Some(EventIdForm::Legacy(42)));
-        for bad in ["", "evt_", "42", "evt_-1", "evt_4x", "evt_0193A0000000700000000000000000000", &id.to_uppercase(), &id.replacen('7', "4", 1)] {
+        // The version nibble (the 13th hex digit) not 7: not a made id.
+        let mut not_v7 = id.clone().into_bytes();
+        not_v7[4 + 12] = b'4';
+        let not_v7 = String::from_utf8(not_v7).unwrap();
+        for bad in ["", "evt_", "42", "evt_-1", "evt_4x", "evt_0193A0000000700000000000000000000", &id.to_uppercase(), &not_v7] {
             assert_eq!(event_id_form(bad), None, "{bad}");
         }
     }

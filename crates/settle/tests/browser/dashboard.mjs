@@ -1,5 +1,5 @@
 // The dashboard in a real browser: sign in (by keyboard), a payment created through the API appears without a
-// reload, its page opens, it is cancelled from the page and the CANCEL_REQUESTED event shows; the orders and health pages
+// reload, its page opens, it is cancelled from the page and the CANCELLED event shows; the orders and health pages
 // render; no console error; no request leaves the Settle under test; readable at a phone's width.
 // Usage: node dashboard.mjs <base URL> <API key> <screenshot directory>; prints a JSON summary; exits 1 on a failure.
 import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
@@ -41,9 +41,9 @@ try {
   const details = await page.$$eval("dl dd", (els) => els.map((e) => e.textContent));
   check(details.includes(orderId) && details.includes("4200 KRW"), `the details show the payment: ${details.join(" | ")}`);
   await page.click("#cancel");
-  await page.waitForSelector("#timeline :text('CANCEL_REQUESTED')", { timeout: 15000 });
+  await page.waitForSelector("#timeline :text('CANCELLED')", { timeout: 15000 });
   const status = await fetch(`${base}/payments/${id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
-  check(status.status === "CANCELLING", `the payment is ${status.status}`);
+  check(status.status === "CANCELLED", `the payment is ${status.status}`);
   if (shots) await page.screenshot({ path: `${shots}/dashboard-payment.png` });
 
   // Orders and sagas; health with its charts.

@@ -65,7 +65,7 @@ async fn the_dashboard_shows_payments_live_and_cancels_one_in_chromium() {
     let summary: serde_json::Value = serde_json::from_str(stdout.trim()).expect("a JSON summary");
     let id = summary["payment"].as_str().unwrap();
     let row = settle_store::payments::find_any(&app.ctx.db, id).await.unwrap().unwrap();
-    assert_eq!(row.status.as_str(), "CANCELLING", "cancelled from the page (on its way to the contract), recorded");
+    assert_eq!(row.status.as_str(), "CANCELLED", "cancelled from the page, recorded");
     for shot in ["dashboard-payments.png", "dashboard-payment.png", "dashboard-health.png", "dashboard-phone.png"] {
         assert!(std::fs::metadata(artifacts.join(shot)).unwrap().len() > 5_000, "{shot}");
     }
