@@ -38,6 +38,32 @@ impl LeaseHolder {
         Ok(held)
     }
 
+    /// The fence of a write: whether this instance still holds the lease, checked inside `conn` (the write's own
+    /// transaction). False: the lease lapsed or another instance took it; the caller must not commit, and the step
+    /// that read what it was about to write ends (that may be stale).
+    pub async fn fence(&self, conn: &impl settle_store::ConnectionTrait) -> Result<bool, StoreError> {
+        let now = settle_store::now_ms();
+        if self.held_until.load(Ordering::Relaxed) < now {
+            return Ok(false);
+        }
+        let held = leases::fence(conn, self.name, &self.ctx.instance_id, now).await?;
+        if !held {
+            self.held_until.store(0, Ordering::Relaxed);
+        }
+        Ok(held)
+    }
+
+    /// Keeps the lease through a long step: renews it when half its time has passed, but never takes it afresh
+    /// (what the step read under a lease that lapsed may be stale). False when it was lost.
+    pub async fn keep(&self) -> Result<bool, StoreError> {
+        let now = settle_store::now_ms();
+        if self.held_until.load(Ordering::Relaxed) < now {
+            self.held_until.store(0, Ordering::Relaxed);
+            return Ok(false);
+        }
+        self.hold(now).await
+    }
+
     /// Gives the lease up so another instance takes over at once.
     pub async fn release(&self) {
         if self.held_until.swap(0, Ordering::Relaxed) > 0 {

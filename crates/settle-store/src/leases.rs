@@ -43,3 +43,24 @@ pub async fn release(conn: &impl ConnectionTrait, name: &str, owner: &str) -> Re
 pub async fn holder(conn: &impl ConnectionTrait, name: &str, now: i64) -> Result<Option<String>, StoreError> {
     Ok(lease::Entity::find_by_id(name.to_owned()).one(conn).await?.filter(|l| l.expires_at >= now).map(|l| l.owner))
 }
+
+/// Whether `owner` holds `name` at `now`, checked with the lease row locked: the fence of a holder's write. Run it
+/// inside the transaction of the write it guards. Another instance's takeover waits for that transaction (its
+/// UPDATE needs the row), so a write the fence let through committed while its writer held the lease; a holder
+/// whose lease lapsed or passed to another gets false and must not commit. It neither takes nor extends the lease
+/// (`try_acquire` does, outside any write).
+pub async fn fence(conn: &impl ConnectionTrait, name: &str, owner: &str, now: i64) -> Result<bool, StoreError> {
+    let res = lease::Entity::update_many()
+        .col_expr(lease::Column::ExpiresAt, Expr::col(lease::Column::ExpiresAt))
+        .filter(lease::Column::Name.eq(name))
+        .filter(lease::Column::Owner.eq(owner))
+        .filter(lease::Column::ExpiresAt.gte(now))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        return Ok(true);
+    }
+    // MySQL counts a row the UPDATE matched but did not change as unaffected; the row is locked all the same, so
+    // reading it now is exact.
+    Ok(lease::Entity::find_by_id(name.to_owned()).one(conn).await?.is_some_and(|l| l.owner == owner && l.expires_at >= now))
+}

@@ -204,12 +204,13 @@ pub async fn sent_txs(conn: &impl ConnectionTrait, chain_id: i64, relayer: &str)
         .await?)
 }
 
-/// Every transaction at one nonce.
+/// Every transaction at one nonce, oldest first.
 pub async fn txs_at(conn: &impl ConnectionTrait, chain_id: i64, relayer: &str, nonce: i64) -> Result<Vec<RelayTxRow>, StoreError> {
     Ok(relay_tx::Entity::find()
         .filter(relay_tx::Column::ChainId.eq(chain_id))
         .filter(relay_tx::Column::Relayer.eq(relayer))
         .filter(relay_tx::Column::Nonce.eq(nonce))
+        .order_by_asc(relay_tx::Column::Id)
         .all(conn)
         .await?)
 }

@@ -30,7 +30,12 @@ use settle_domain::PaymentStatus;
 use settle_store::{StoreError, payments as payments_store, relay};
 
 use super::Chain;
-use crate::{Context, lease::LeaseHolder, payments::apply_transition, worker::Outcome};
+use crate::{
+    Context,
+    lease::LeaseHolder,
+    payments::{after_transition, transition_in},
+    worker::Outcome,
+};
 
 /// A forward request is sent (or sent again) only while its deadline is at least this far ahead (seconds).
 pub const DEADLINE_MARGIN_SECS: u64 = 30;
@@ -62,6 +67,9 @@ pub enum RelayError {
     Rpc(u64, RpcError),
     #[error("chain {0}: {1}")]
     Sign(u64, String),
+    /// The lease lapsed or passed to another instance during the step: nothing more is written.
+    #[error("the relayer's lease was lost during the step")]
+    LeaseLost,
 }
 
 impl Relayer {
@@ -77,6 +85,23 @@ impl Relayer {
 
     pub async fn release(&self) {
         self.lease.release().await;
+    }
+
+    /// Begins a database transaction whose writes are fenced by the lease: it is checked (row locked) before
+    /// anything is written, so a relayer whose lease lapsed during a slow step writes nothing (another instance may
+    /// be sending the same requests at the same nonces).
+    async fn fenced(&self) -> Result<settle_store::Txn, RelayError> {
+        let txn = settle_store::begin(&self.ctx.db).await?;
+        if !self.lease.fence(&txn).await? {
+            return Err(RelayError::LeaseLost);
+        }
+        Ok(txn)
+    }
+
+    /// Renews the lease between the items of a long step (each may wait on slow RPC calls); ends the step when it
+    /// was lost.
+    async fn keep_lease(&self) -> Result<(), RelayError> {
+        if self.lease.keep().await? { Ok(()) } else { Err(RelayError::LeaseLost) }
     }
 
     fn rpc_err(&self, e: RpcError) -> RelayError {
@@ -98,12 +123,28 @@ impl Relayer {
         if taken {
             self.chain.observe(|st| st.funds_short = None);
         }
+        match self.step(taken).await {
+            Err(RelayError::LeaseLost) => {
+                // Another instance holds the lease (or will): this step's reads may be stale, so it ends here. The
+                // next step takes the lease afresh, if it is free, and reads everything again.
+                tracing::info!(chain = self.chain.chain_id, "the relayer's lease was lost during a step; the step ends without writing");
+                metrics::counter!("settle_chain_relayer_lease_lost_total", "chain" => self.chain.chain_id.to_string()).increment(1);
+                self.holding.store(false, Ordering::Relaxed);
+                Ok(Outcome::Idle)
+            }
+            other => other,
+        }
+    }
+
+    /// One step under the lease: follow, then send.
+    async fn step(&self, taken: bool) -> Result<Outcome, RelayError> {
         // Following one's transactions failing (a node down, one nonce in trouble) never stops sending new ones.
         let followed = match self.follow(taken).await {
             Ok(n) => {
                 self.holding.store(true, Ordering::Relaxed);
                 n
             }
+            Err(RelayError::LeaseLost) => return Err(RelayError::LeaseLost),
             Err(e) => {
                 tracing::warn!(chain = self.chain.chain_id, error = %e, "following the relayer's transactions failed; it is tried again next step");
                 0
@@ -194,6 +235,7 @@ impl Relayer {
             let nonce = txs[i].nonce;
             let group: Vec<&relay::RelayTxRow> = txs[i..].iter().take_while(|t| t.nonce == nonce).collect();
             i += group.len();
+            self.keep_lease().await?;
             match self.follow_nonce(&group, mined, head).await {
                 Ok((k, stuck)) => {
                     n += k;
@@ -201,6 +243,7 @@ impl Relayer {
                         oldest = stuck;
                     }
                 }
+                Err(RelayError::LeaseLost) => return Err(RelayError::LeaseLost),
                 // One nonce's trouble (an unreadable row, a node refusing one call) never stops the others.
                 Err(e) => {
                     metrics::counter!("settle_chain_relayer_nonce_errors_total", "chain" => id.to_string()).increment(1);
@@ -210,6 +253,7 @@ impl Relayer {
         }
         metrics::gauge!("settle_chain_relayer_stuck_blocks", "chain" => id.to_string()).set(oldest.map_or(0, |s| s.blocks) as f64);
         self.chain.observe(|st| st.stuck = oldest);
+        self.keep_lease().await?;
         n += self.fill_gaps(&txs, mined, recorded_next, head).await?;
         Ok(n)
     }
@@ -247,7 +291,9 @@ impl Relayer {
                     tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, "relayed transaction not in the node's pool; broadcast it again");
                     self.funds_fine();
                     // Its stuck period counts from this broadcast the node took (not from when it was signed).
-                    relay::set_tx_sent_block(&self.ctx.db, tx.id, head).await?;
+                    let txn = self.fenced().await?;
+                    relay::set_tx_sent_block(&txn, tx.id, head).await?;
+                    txn.commit().await.map_err(StoreError::from)?;
                     // Not progress: the worker waits its poll before the next step.
                     return Ok((0, stuck(false)));
                 }
@@ -361,7 +407,10 @@ impl Relayer {
         };
         let now = settle_store::now_ms();
         let me = self.chain.relayer.address();
-        let txn = settle_store::begin(&self.ctx.db).await?;
+        let txn = self.fenced().await?;
+        if !Self::still_newest(&txn, tx).await? {
+            return Ok(0);
+        }
         let signed = self.sign_and_record(&txn, tx.nonce, None, me, Bytes::new(), FILL_GAS, fees, head).await?;
         if let Some(rr) = &rr {
             relay::set_request_status(&txn, rr.id, relay::SENT, relay::WITHDRAWING, None, Some(&format!("withdrawing: {why}")), now).await?;
@@ -432,7 +481,7 @@ impl Relayer {
             }
         }
         let now = settle_store::now_ms();
-        let txn = settle_store::begin(&self.ctx.db).await?;
+        let txn = self.fenced().await?;
         for other in &at_nonce {
             let status = if other.id == tx.id { relay::MINED } else { relay::REPLACED };
             relay::set_tx_status(&txn, other.id, status, now).await?;
@@ -500,7 +549,7 @@ impl Relayer {
             verdicts.push((rr, verdict));
         }
         let now = settle_store::now_ms();
-        let txn = settle_store::begin(&self.ctx.db).await?;
+        let txn = self.fenced().await?;
         for tx in &at {
             relay::set_tx_status(&txn, tx.id, relay::DISPLACED, now).await?;
         }
@@ -538,7 +587,7 @@ impl Relayer {
                 // filler), so its nonce is never left open.
                 if self.chain.rpc.receipt(Self::hash_of(&t, id)?).await.map_err(|e| self.rpc_err(e))?.is_none() {
                     let now = settle_store::now_ms();
-                    let txn = settle_store::begin(&self.ctx.db).await?;
+                    let txn = self.fenced().await?;
                     relay::set_tx_status(&txn, t.id, relay::SENT, now).await?;
                     if let Some(rr) = match &t.relay_request_id {
                         Some(r) => relay::find_request(&txn, r).await?,
@@ -558,7 +607,13 @@ impl Relayer {
                 None => *fees.insert(self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?)),
             };
             let me = self.chain.relayer.address();
-            let signed = self.sign_and_record(&self.ctx.db, nonce, None, me, Bytes::new(), FILL_GAS, fees, head).await?;
+            let txn = self.fenced().await?;
+            // Read again under the fence: a transaction recorded at this nonce since the step began is not a gap.
+            if relay::txs_at(&txn, id, &self.address, nonce).await?.iter().any(|t| t.status == relay::SENT || t.status == relay::MINED) {
+                continue;
+            }
+            let signed = self.sign_and_record(&txn, nonce, None, me, Bytes::new(), FILL_GAS, fees, head).await?;
+            txn.commit().await.map_err(StoreError::from)?;
             tracing::warn!(chain = id, nonce, tx = %signed.hash, "nonce {nonce} has no transaction of ours; filling it with a 0-value transfer so the later ones can be mined");
             metrics::counter!("settle_chain_nonce_fills_total", "chain" => id.to_string()).increment(1);
             if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
@@ -594,7 +649,15 @@ impl Relayer {
             }
         }
         let data = serde_json::json!({"code": code, "txHash": tx_hash, "message": message});
-        let _ = apply_transition(&self.ctx, &row, PaymentStatus::Pending, Default::default(), Some(data), None).await;
+        let txn = self.fenced().await?;
+        match transition_in(&txn, &row, PaymentStatus::Pending, Default::default(), Some(data), None).await {
+            Ok(Some((next, _))) => {
+                txn.commit().await.map_err(StoreError::from)?;
+                after_transition(&self.ctx, &next).await;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(chain = self.chain.chain_id, payment = %payment_id, error = %e, "the payment could not be moved back to PENDING; it is looked at again"),
+        }
         Ok(())
     }
 
@@ -643,7 +706,12 @@ impl Relayer {
             }
             return Ok(false);
         };
-        let signed = self.sign_and_record(&self.ctx.db, tx.nonce, tx.relay_request_id.clone(), to, data, gas, fees, head).await?;
+        let txn = self.fenced().await?;
+        if !Self::still_newest(&txn, tx).await? {
+            return Ok(false);
+        }
+        let signed = self.sign_and_record(&txn, tx.nonce, tx.relay_request_id.clone(), to, data, gas, fees, head).await?;
+        txn.commit().await.map_err(StoreError::from)?;
         tracing::warn!(chain = id, nonce = tx.nonce, old = %tx.tx_hash, new = %signed.hash, "relayed transaction stuck; replaced with higher fees");
         metrics::counter!("settle_chain_fee_bumps_total", "chain" => id.to_string()).increment(1);
         if let Err(e) = self.chain.rpc.send_raw(&signed.raw).await {
@@ -653,6 +721,13 @@ impl Relayer {
             }
         }
         Ok(true)
+    }
+
+    /// Whether `tx` is still the newest transaction recorded at its nonce and still SENT (read in the fenced
+    /// transaction that would replace it): what the step read may have been settled or replaced since.
+    async fn still_newest(txn: &settle_store::DatabaseTransaction, tx: &relay::RelayTxRow) -> Result<bool, RelayError> {
+        let at = relay::txs_at(txn, tx.chain_id, &tx.relayer, tx.nonce).await?;
+        Ok(at.last().is_some_and(|t| t.id == tx.id && t.status == relay::SENT))
     }
 
     /// Signs a 0-value transaction at `nonce` and records it (in the caller's database transaction, when it
@@ -699,13 +774,15 @@ impl Relayer {
         let fees = self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?);
         let mut n = 0;
         for rr in pending {
+            self.keep_lease().await?;
             let now = settle_store::now_ms();
             let payment = payments_store::find_any(&self.ctx.db, &rr.payment_id).await?;
             // A payment's relay is sent while the payment is PROCESSING; its cancellation while it is CANCELLING.
             let wanted = if Self::is_cancel(&rr) { PaymentStatus::Cancelling } else { PaymentStatus::Processing };
             let Some((to, call, gas)) = self.call_of(&rr).filter(|_| payment.as_ref().is_some_and(|p| p.status == wanted)) else {
+                let txn = self.fenced().await?;
                 relay::set_request_status(
-                    &self.ctx.db,
+                    &txn,
                     rr.id,
                     relay::PENDING,
                     relay::CANCELLED,
@@ -714,6 +791,7 @@ impl Relayer {
                     now,
                 )
                 .await?;
+                txn.commit().await.map_err(StoreError::from)?;
                 continue;
             };
             // Never send what cannot succeed: the deadline near or passed, or the request no longer simulating.
@@ -727,19 +805,26 @@ impl Relayer {
             };
             if let Some(why) = hopeless {
                 self.revert_payment(&rr.payment_id, "", None, "relay_expired", &format!("the relay was not sent: {why}")).await?;
-                relay::set_request_status(&self.ctx.db, rr.id, relay::PENDING, relay::FAILED, None, Some(&format!("not sent: {why}")), now).await?;
+                let txn = self.fenced().await?;
+                relay::set_request_status(&txn, rr.id, relay::PENDING, relay::FAILED, None, Some(&format!("not sent: {why}")), now).await?;
+                txn.commit().await.map_err(StoreError::from)?;
                 tracing::warn!(chain = id, relay = %rr.relay_request_id, "a relay request was not sent: {why}");
                 continue;
             }
-            // Take the nonce and record the signed transaction in one database transaction.
-            let txn = settle_store::begin(&self.ctx.db).await?;
+            // Take the nonce and record the signed transaction in one database transaction, fenced by the lease, and
+            // only while the request is still PENDING (a compare-and-set: it is sent once, whoever sent it).
+            let txn = self.fenced().await?;
             let Some(nonce) = relay::next_nonce(&txn, id, &self.address).await? else { continue };
             if !relay::take_nonce(&txn, id, &self.address, nonce).await? {
                 continue;
             }
             let signed = self.sign_and_record(&txn, nonce, Some(rr.relay_request_id.clone()), to, call, gas, fees, head).await?;
             let hash = format!("{:#x}", signed.hash);
-            relay::set_request_status(&txn, rr.id, relay::PENDING, relay::SENT, Some(&hash), None, now).await?;
+            if !relay::set_request_status(&txn, rr.id, relay::PENDING, relay::SENT, Some(&hash), None, now).await? {
+                // Sent (or settled) by another writer since it was read: nothing of this one is kept.
+                drop(txn);
+                continue;
+            }
             txn.commit().await.map_err(StoreError::from)?;
             metrics::counter!("settle_chain_relays_sent_total", "chain" => id.to_string()).increment(1);
             n += 1;

@@ -7,6 +7,9 @@ use serde::Deserialize;
 use settle_chain::{Address, PrivateKeySigner, rpc::Rpc};
 
 /// A chain as written in settle.toml.
+/// How many times a stuck transaction is replaced at its nonce, unless a chain says otherwise.
+pub const DEFAULT_MAX_REPLACEMENTS: u64 = 5;
+
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainSpec {
@@ -191,7 +194,7 @@ impl Chain {
             low_balance_wei: u128::from(s.low_balance_wei.unwrap_or(50_000_000_000_000_000)),
             bump_after_blocks: bounded(id, "bump_after_blocks", s.bump_after_blocks, 3, 1, 10_000)? as i64,
             fee_bump_percent: u128::from(bounded(id, "fee_bump_percent", s.fee_bump_percent, 13, 10, 100)?),
-            max_replacements: bounded(id, "max_replacements", s.max_replacements, 5, 1, 20)? as usize,
+            max_replacements: bounded(id, "max_replacements", s.max_replacements, DEFAULT_MAX_REPLACEMENTS, 1, 20)? as usize,
             max_fee: u128::from(bounded(id, "max_fee_gwei", s.max_fee_gwei, 1000, 1, 1_000_000)?) * 1_000_000_000,
             logs_range: bounded(id, "logs_range", s.logs_range, 500, 1, 100_000)?,
             state: Default::default(),

@@ -55,6 +55,9 @@ pub enum WatchError {
     Rpc(u64, RpcError),
     #[error(transparent)]
     App(#[from] crate::AppError),
+    /// The lease lapsed or passed to another instance during the step: the cursor is not written.
+    #[error("the watcher's lease was lost during the step")]
+    LeaseLost,
 }
 
 fn hex_hash(h: &B256) -> String {
@@ -80,8 +83,27 @@ impl Watcher {
         WatchError::Rpc(self.chain.chain_id, e)
     }
 
+    /// A database transaction whose writes are fenced by the lease (see the relayer's).
+    async fn fenced(&self) -> Result<settle_store::Txn, WatchError> {
+        let txn = settle_store::begin(&self.ctx.db).await?;
+        if !self.lease.fence(&txn).await? {
+            return Err(WatchError::LeaseLost);
+        }
+        Ok(txn)
+    }
+
     /// One step (see the module docs).
     pub async fn run_once(&self) -> Result<Outcome, WatchError> {
+        match self.step().await {
+            Err(WatchError::LeaseLost) => {
+                tracing::info!(chain = self.chain.chain_id, "the watcher's lease was lost during a step; its cursor was not moved");
+                Ok(Outcome::Idle)
+            }
+            other => other,
+        }
+    }
+
+    async fn step(&self) -> Result<Outcome, WatchError> {
         // The head is read on every instance, lease or not: it is how each instance's /health knows whether the
         // chain's endpoints answer (one eth_blockNumber per poll).
         let id = self.chain.chain_id as i64;
@@ -153,8 +175,11 @@ impl Watcher {
                     worked += 1;
                 }
             }
-            store::remember_block(&self.ctx.db, id, settled as i64, &before).await?;
-            store::set_cursor(&self.ctx.db, id, settled as i64, &before, settle_store::now_ms()).await?;
+            // The cursor moves only under the lease (a watcher whose lease lapsed during a slow read writes nothing).
+            let txn = self.fenced().await?;
+            store::remember_block(&txn, id, settled as i64, &before).await?;
+            store::set_cursor(&txn, id, settled as i64, &before, settle_store::now_ms()).await?;
+            txn.commit().await.map_err(StoreError::from)?;
             metrics::gauge!("settle_chain_watcher_lag_blocks", "chain" => id.to_string()).set((head - to) as f64);
             self.chain.observe(|st| st.cursor = Some(to));
             more = to < head;
@@ -226,9 +251,11 @@ impl Watcher {
                 break;
             }
         }
-        let forgotten = store::rewind(&self.ctx.db, id, fork).await?;
         let hash = self.chain.rpc.block(Some(fork as u64)).await.map_err(|e| self.rpc_err(e))?.map(|b| hex_hash(&b.hash)).unwrap_or_default();
-        store::set_cursor(&self.ctx.db, id, fork, &hash, settle_store::now_ms()).await?;
+        let txn = self.fenced().await?;
+        let forgotten = store::rewind(&txn, id, fork).await?;
+        store::set_cursor(&txn, id, fork, &hash, settle_store::now_ms()).await?;
+        txn.commit().await.map_err(StoreError::from)?;
         tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = forgotten.len(), "chain reorganised: the watcher rewound");
         metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);
         metrics::gauge!("settle_chain_reorg_depth_blocks", "chain" => id.to_string()).set((cursor - fork) as f64);

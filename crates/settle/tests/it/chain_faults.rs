@@ -26,6 +26,23 @@ pub(crate) enum Fault {
     ForwardThenRefuse(&'static str),
     /// `eth_getLogs` over more than this many blocks answers a provider's "too many results" error.
     RefuseRangeOver(u64),
+    /// Passes the call on, then runs the hook (when it gives one for this call) before answering what the node said.
+    Then(Hook),
+    /// Asks the node at this block instead of "latest" (a node lagging behind the chain).
+    LatestAt(u64),
+    /// Passes the call on at once and answers this much later (a slow path back from an overloaded node: what it
+    /// answers is as of when it was asked).
+    Delay(Duration),
+}
+
+/// What runs between a call and its answer; None: nothing, for this call.
+#[derive(Clone)]
+pub(crate) struct Hook(Arc<dyn Fn(&Value) -> Option<futures::future::BoxFuture<'static, ()>> + Send + Sync>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
 }
 
 struct Rule {
@@ -80,6 +97,27 @@ impl RpcProxy {
                             forward().await;
                             error(m)
                         }
+                        Some(Fault::Then(hook)) => {
+                            let answer = forward().await;
+                            if let Some(run) = (hook.0)(&body) {
+                                run.await;
+                            }
+                            answer
+                        }
+                        Some(Fault::LatestAt(n)) => {
+                            let mut body = body.clone();
+                            if let Some(params) = body["params"].as_array_mut()
+                                && params.last().is_some_and(|p| p == "latest")
+                            {
+                                *params.last_mut().unwrap() = json!(format!("0x{n:x}"));
+                            }
+                            http.post(&upstream).json(&body).send().await.unwrap().json::<Value>().await.unwrap()
+                        }
+                        Some(Fault::Delay(d)) => {
+                            let answer = forward().await;
+                            tokio::time::sleep(d).await;
+                            answer
+                        }
                         Some(Fault::RefuseRangeOver(n)) => {
                             let block = |k: &str| u64::from_str_radix(body["params"][0][k].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0);
                             if block("toBlock").saturating_sub(block("fromBlock")) + 1 > n {
@@ -124,6 +162,11 @@ impl Drop for RpcProxy {
 /// two confirmations, the watcher and relayer polling fast; `tweak` changes the chain's settings.
 async fn app_on(anvil: &Anvil, rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> TestApp {
     deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    TestApp::spawn_with(setup_on(rpc_url, tweak)).await.unwrap()
+}
+
+/// [`app_on`]'s setup, contracts not deployed.
+fn setup_on(rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> Setup {
     let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
     let mut spec = settle_app::chain::settings::dev_chain(rpc_url);
     spec.confirmations = Some(2);
@@ -132,7 +175,7 @@ async fn app_on(anvil: &Anvil, rpc_url: &str, tweak: impl FnOnce(&mut settle_app
     setup.chains = vec![spec];
     setup.settings.relay_wait = Duration::from_secs(60);
     setup.request_timeout = Some(Duration::from_secs(90));
-    TestApp::spawn_with(setup).await.unwrap()
+    setup
 }
 
 /// A payer holding test tokens and no ETH.
@@ -507,5 +550,130 @@ async fn a_payment_mined_before_its_cancellation_completes() {
         settle_store::relay::requests(&app.ctx.db, 31337, "FAILED", 10).await.unwrap().len() + settle_store::relay::requests(&app.ctx.db, 31337, "CANCELLED", 10).await.unwrap().len() == 1
     })
     .await;
+    app.finish().await;
+}
+
+/// Two instances' relayers on one database, the lease holder's node answering slower than the lease lasts. The
+/// holder reads a pending relay and waits on its simulation; its lease lapses; the other instance takes the lease
+/// and sends the relay. Before, the first then took the next nonce and sent the same relay again (recorded twice,
+/// the second bound to revert, gas spent for nothing). Now every relayer write is fenced by the lease in its own
+/// database transaction, and a relay is recorded only while it is still PENDING: one transaction, one nonce.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relayers_on_one_database_send_a_relay_once() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let lease = |setup: &mut Setup| setup.settings.lease_ttl = Duration::from_millis(1_500);
+    let mut slow_setup = setup_on(&proxy.url, |_| {});
+    lease(&mut slow_setup);
+    let slow = TestApp::spawn_with(slow_setup).await.unwrap();
+    let name = "relayer:31337";
+    wait_for("the first instance holds the relayer's lease", Duration::from_secs(30), || async {
+        settle_store::leases::holder(&slow.ctx.db, name, settle_store::now_ms()).await.unwrap().as_deref() == Some(slow.ctx.instance_id.as_str())
+    })
+    .await;
+    let mut fast_setup = setup_on(&anvil.url, |_| {});
+    lease(&mut fast_setup);
+    let fast = TestApp::start(fast_setup, slow.db.clone()).await;
+    // The holder's node now takes 4 s to answer a simulation: more than twice the lease.
+    proxy.fault("eth_call", Fault::Delay(Duration::from_secs(4)), None);
+    let rpc = anvil.rpc();
+    let payer = payer(&anvil).await;
+    let nonce_before = rpc.nonce(key(0).address(), "latest").await.unwrap();
+    let id = submit_gasless(&fast, "two-relayers", &payer).await;
+    let relayer = key(0).address().to_checksum(None);
+    let txs = || async { settle_store::relay::all_txs(&fast.ctx.db, 31337, &relayer).await.unwrap() };
+    wait_for("the other instance takes the lease and sends the relay", Duration::from_secs(60), || async { !txs().await.is_empty() }).await;
+    // The slow holder's step goes on once its simulation answers: it must write nothing.
+    wait_for("the first instance finds its lease lost, or sends again", Duration::from_secs(60), || async {
+        counter(&slow, "settle_chain_relayer_lease_lost_total").await >= 1.0 || txs().await.len() > 1
+    })
+    .await;
+    proxy.clear();
+    mine_until_completed(&fast, &anvil, &id).await;
+    let sent = txs().await;
+    let brief: Vec<_> = sent.iter().map(|t| (t.nonce, &t.status, &t.relay_request_id)).collect();
+    assert_eq!(sent.len(), 1, "one relay, one transaction: {brief:?}");
+    assert_eq!(rpc.nonce(key(0).address(), "latest").await.unwrap(), nonce_before + 1, "one nonce used on chain");
+    assert_eq!(event_types(&fast, &id).await, ["CREATED", "SUBMITTED", "CONFIRMED"]);
+    fast.finish().await;
+    slow.finish().await;
+}
+
+/// The watcher's cursor on 31337 (0 before its first read).
+async fn cursor(app: &TestApp) -> u64 {
+    settle_store::chain::cursor(&app.ctx.db, 31337).await.unwrap().map_or(0, |c| c.block_number as u64)
+}
+
+/// A reorg between the watcher's logs read and its check of the range: the node answers the logs of the old fork
+/// (none), and by the time the range's last block is read again the chain holds a new fork in which the payment
+/// was made in that range. Before, the watcher read logs first and the block hash second, stored the new fork's
+/// hash beside the old fork's (empty) logs and never read the range again: the payment stayed PENDING. Now the
+/// range is put behind the cursor only when its last block is the same before and after the read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reorg_during_a_logs_read_never_skips_a_payment() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    let created = app.create_payment("reorg-during-read").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let fork_at = rpc.block_number().await.unwrap();
+    wait_for("the watcher reads up to the head", Duration::from_secs(30), || async { cursor(&app).await + 1 >= fork_at }).await;
+    let snapshot: Value = rpc.call("evm_snapshot", json!([])).await.unwrap();
+    // The first read of a range past the fork point: the node answers it from the old fork, and the chain
+    // reorganises before the watcher checks the range: the new fork has the payment in its first block.
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url, paid) = (anvil.url.clone(), created.clone());
+    let hook = Hook(Arc::new(move |body: &Value| {
+        let to = u64::from_str_radix(body["params"][0]["toBlock"].as_str()?.trim_start_matches("0x"), 16).ok()?;
+        if to <= fork_at || fired.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        let (url, paid, snapshot) = (url.clone(), paid.clone(), snapshot.clone());
+        Some(Box::pin(async move {
+            let rpc = settle_chain::rpc::Rpc::new(&[url], Duration::from_secs(5)).unwrap();
+            let _: Value = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
+            crate::chain::pay_directly(&rpc, &key(3), &paid).await.unwrap();
+            mine(&rpc, 4).await;
+        }))
+    }));
+    proxy.fault("eth_getLogs", Fault::Then(hook), None);
+    mine(&rpc, 3).await; // the old fork: three empty blocks
+    mine_until_completed(&app, &anvil, &id).await;
+    assert!(counter(&app, "settle_chain_reads_across_reorg_total").await >= 1.0, "the reorg during the read was seen");
+    assert_eq!(event_types(&app, &id).await, ["CREATED", "SUBMITTED", "CONFIRMED"]);
+    app.finish().await;
+}
+
+/// Expiry asked of a node lagging behind the chain: the payment was paid before its deadline, the watcher has not
+/// read that block's logs yet, and the confirmed block is past the deadline. Before, the contract was asked at
+/// "latest", which a lagging node (or another behind a load balancer) answers from before the payment: the paid
+/// payment was EXPIRED. Now it is asked at the confirmed block itself, and the payment completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expiry_asked_of_a_lagging_node_never_expires_a_paid_payment() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    // One block per logs read, so expiry runs while the payment's block is still ahead of the cursor.
+    let app = app_on(&anvil, &proxy.url, |spec| spec.logs_range = Some(1)).await;
+    let created = app.create_payment("lagging-expiry").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let deadline = created["terms"]["deadline"].as_u64().unwrap();
+    let before_payment = rpc.block_number().await.unwrap();
+    wait_for("the watcher reads up to the head", Duration::from_secs(30), || async { cursor(&app).await + 1 >= before_payment }).await;
+    // The watcher reads no logs for a while; blocks pass, the payer pays, the deadline passes.
+    proxy.fault("eth_getLogs", Fault::Refuse("header not found"), None);
+    mine(&rpc, 3).await;
+    crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
+    let _: Value = rpc.call("evm_setNextBlockTimestamp", json!([deadline + 60])).await.unwrap();
+    mine(&rpc, 3).await;
+    // The node now answers calls at "latest" from before the payment.
+    proxy.clear();
+    proxy.fault("eth_call", Fault::LatestAt(before_payment), None);
+    mine_until_completed(&app, &anvil, &id).await;
+    let types = event_types(&app, &id).await;
+    assert_eq!(types, ["CREATED", "SUBMITTED", "CONFIRMED"]);
+    assert_eq!(counter(&app, "settle_chain_paid_after_final_total").await, 0.0);
     app.finish().await;
 }

@@ -6,7 +6,36 @@ use settle_store::ConnectionTrait;
 use crate::{helpers::*, matrix, per_db};
 
 matrix!(fifty_concurrent_cancels_have_one_winner);
-per_db!(requests_their_clients_abandon_finish_whole_and_leave_no_transaction_open);
+per_db!(requests_their_clients_abandon_finish_whole_and_leave_no_transaction_open, a_lease_fence_lets_only_the_holder_write);
+
+/// The fence of a lease holder's writes: true only for the holder whose lease has not lapsed, twice in the same
+/// millisecond too (MySQL counts an unchanged row as unaffected); false for another instance and after the lease
+/// lapsed or passed on; a takeover waits for the holder's fenced transaction, so what it wrote committed first.
+async fn a_lease_fence_lets_only_the_holder_write(v: Variant) {
+    use settle_store::leases;
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let db = &app.ctx.db;
+    let now = settle_store::now_ms();
+    assert!(leases::try_acquire(db, "fence-test", "a", 60_000, now).await.unwrap());
+    let txn = settle_store::begin(db).await.unwrap();
+    assert!(leases::fence(&txn, "fence-test", "a", now).await.unwrap());
+    assert!(leases::fence(&txn, "fence-test", "a", now).await.unwrap(), "the same millisecond again");
+    assert!(!leases::fence(&txn, "fence-test", "b", now).await.unwrap());
+    assert!(!leases::fence(&txn, "fence-test", "a", now + 60_001).await.unwrap(), "a lapsed lease fences nothing");
+    // Another instance, the lease lapsed (as far as its clock says), tries to take it while the holder's fenced
+    // transaction is open: it waits for that transaction.
+    let (db2, later) = (db.clone(), now + 60_001);
+    let takeover = tokio::spawn(async move { leases::try_acquire(&db2, "fence-test", "b", 60_000, later).await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!takeover.is_finished(), "a takeover went through while the holder's fenced write was open");
+    txn.commit().await.unwrap();
+    assert!(takeover.await.unwrap(), "the lapsed lease is taken once the holder's write committed");
+    let txn = settle_store::begin(db).await.unwrap();
+    assert!(!leases::fence(&txn, "fence-test", "a", later).await.unwrap(), "the former holder's fence fails");
+    assert!(leases::fence(&txn, "fence-test", "b", later).await.unwrap());
+    drop(txn);
+    app.finish().await;
+}
 
 async fn fifty_concurrent_cancels_have_one_winner(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };

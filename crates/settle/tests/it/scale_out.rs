@@ -524,6 +524,35 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    // The relayer's spending: at most the allowed replacements at any nonce, no relay mined twice, and the gas its
+    // mined transactions burned per confirmed relay within a small multiple of one relay's own.
+    let mut per_nonce: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut mined_per_request: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &rtx {
+        *per_nonce.entry(t.nonce).or_default() += 1;
+        if t.status == "MINED"
+            && let Some(r) = &t.relay_request_id
+        {
+            *mined_per_request.entry(r).or_default() += 1;
+        }
+    }
+    let allowed = 1 + settle_app::chain::settings::DEFAULT_MAX_REPLACEMENTS as usize;
+    assert!(per_nonce.values().all(|n| *n <= allowed), "more than {allowed} transactions at a nonce: {per_nonce:?}");
+    assert!(mined_per_request.values().all(|n| *n == 1), "a relay mined twice: {mined_per_request:?}");
+    let (mut burned, mut relay_gas) = (0u128, Vec::new());
+    for t in rtx.iter().filter(|t| t.status == "MINED") {
+        let r: Value = rpc.call("eth_getTransactionReceipt", json!([t.tx_hash])).await.unwrap();
+        let hex = |k: &str| u128::from_str_radix(r[k].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap();
+        burned += hex("gasUsed") * hex("effectiveGasPrice");
+        if r["status"] == "0x1" && t.relay_request_id.is_some() {
+            relay_gas.push(hex("gasUsed") * hex("effectiveGasPrice"));
+        }
+    }
+    relay_gas.sort();
+    let confirmed = settle_store::relay::requests(&store, 31337, settle_store::relay::CONFIRMED, 10_000).await.unwrap().len() as u128;
+    if let Some(median) = relay_gas.get(relay_gas.len() / 2) {
+        assert!(burned <= confirmed.max(1) * median * 2, "the relayer burned {burned} wei for {confirmed} confirmed relays (one costs about {median})");
+    }
     eprintln!("chaos: gateway and relayer checked after {:?}", started.elapsed());
     // Every event: SSE exactly once, webhooks at least once, NATS exactly once.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
@@ -565,7 +594,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
          | what | count |\n|---|---|\n\
          | card payments acknowledged (all final) | {} |\n| chain payments acknowledged (all final) | {} |\n\
          | orders acknowledged (sagas final) | {} |\n| writes unanswered at the bound | {} |\n\
-         | gateway transactions / charged twice | {} / 0 |\n| relayer nonces (contiguous, mined) | {} |\n\
+         | gateway transactions / charged twice | {} / 0 |\n| relayer nonces (contiguous, mined) / most at one nonce | {} / {} |\n\
          | events (seq gap-free) | {max_seq} |\n| SSE events seen (exactly once) | {} |\n\
          | webhook events delivered / redelivered | {} / {redelivered} |\n| NATS messages (exactly once) | {} |\n\
          | lease holds / takeovers (never two holders) | {} / {takeovers} |",
@@ -575,6 +604,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         acked.unanswered,
         txs.len(),
         nonces.len(),
+        per_nonce.values().max().copied().unwrap_or(0),
         sse_ids.len(),
         hooks.len(),
         nats_ids.len(),
