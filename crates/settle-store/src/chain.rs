@@ -4,12 +4,16 @@
 //! comparing them with the chain again, and [`rewind`] removes everything above the fork so the blocks are read
 //! again.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query},
+};
 use settle_domain::PaymentStatus;
 
 use crate::{
     StoreError,
-    entity::{chain_block, chain_cursor, chain_log, payment},
+    entity::{chain_block, chain_cursor, chain_log, payment, relay_request},
 };
 
 pub use chain_cursor::Model as CursorRow;
@@ -171,18 +175,27 @@ pub async fn has_log(conn: &impl ConnectionTrait, chain_id: i64, payment_id: &st
         .is_some())
 }
 
-/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds).
-/// A chain's CANCELLING payments (their cancellation on its way to the contract), oldest first.
-pub async fn cancelling(conn: &impl ConnectionTrait, chain_id: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
+/// A chain's CANCELLING payments that may be decided now, oldest first: those whose cancellation was mined (its
+/// relay request CONFIRMED) or whose terms' deadline is before `before` (epoch seconds). The others wait for their
+/// cancellation without costing the watcher a call, however many there are.
+pub async fn cancelling(conn: &impl ConnectionTrait, chain_id: i64, before: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
+    let mined = Query::select()
+        .expr(Expr::val(1))
+        .from(relay_request::Entity)
+        .and_where(Expr::col((relay_request::Entity, relay_request::Column::PaymentId)).equals((payment::Entity, payment::Column::PaymentId)))
+        .and_where(Expr::col((relay_request::Entity, relay_request::Column::Status)).eq(crate::relay::CONFIRMED))
+        .to_owned();
     Ok(payment::Entity::find()
         .filter(payment::Column::Status.eq(PaymentStatus::Cancelling))
         .filter(payment::Column::ChainId.eq(chain_id))
+        .filter(Condition::any().add(payment::Column::Deadline.lt(before)).add(Expr::exists(mined)))
         .order_by_asc(payment::Column::Id)
         .limit(limit)
         .all(conn)
         .await?)
 }
 
+/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds).
 pub async fn past_deadline(conn: &impl ConnectionTrait, chain_id: i64, before: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
     Ok(payment::Entity::find()
         .filter(payment::Column::ChainId.eq(chain_id))

@@ -185,8 +185,13 @@ impl Watcher {
             more = to < head;
         }
         worked += self.apply_logs(head).await?;
-        worked += self.expire(head).await?;
-        worked += self.settle_cancellations(head).await?;
+        // Expiry and cancels are decided at the newest confirmed block (its number and its timestamp).
+        let confirmed = head.saturating_sub(self.chain.confirmations.saturating_sub(1));
+        if let Some(block) = self.chain.rpc.block(Some(confirmed)).await.map_err(|e| self.rpc_err(e))? {
+            let at = block.timestamp.saturating_to::<u64>() as i64;
+            worked += self.expire(confirmed, at).await?;
+            worked += self.settle_cancellations(confirmed, at).await?;
+        }
         Ok(if worked > 0 || more { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
     }
 
@@ -343,15 +348,10 @@ impl Watcher {
     /// CANCELLING payments: CANCELLED once the gateway shows them cancelled at a confirmed block (or once their
     /// deadline passed there unpaid: the terms can no longer be paid either way). One the payer paid first completes
     /// from its log instead, and is left alone here.
-    async fn settle_cancellations(&self, head: u64) -> Result<usize, WatchError> {
+    async fn settle_cancellations(&self, confirmed: u64, at: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
-        let rows = store::cancelling(&self.ctx.db, id, 100).await?;
-        if rows.is_empty() {
-            return Ok(0);
-        }
-        let confirmed = head.saturating_sub(self.chain.confirmations.saturating_sub(1));
-        let Some(block) = self.chain.rpc.block(Some(confirmed)).await.map_err(|e| self.rpc_err(e))? else { return Ok(0) };
-        let at = block.timestamp.saturating_to::<u64>() as i64;
+        // Only those whose cancellation was mined or whose deadline passed are asked about.
+        let rows = store::cancelling(&self.ctx.db, id, at, 100).await?;
         let mut n = 0;
         for row in rows {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
@@ -395,11 +395,8 @@ impl Watcher {
     }
 
     /// Expires unpaid payments whose deadline is before the timestamp of the newest confirmed block.
-    async fn expire(&self, head: u64) -> Result<usize, WatchError> {
+    async fn expire(&self, confirmed: u64, before: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
-        let confirmed = head.saturating_sub(self.chain.confirmations.saturating_sub(1));
-        let Some(block) = self.chain.rpc.block(Some(confirmed)).await.map_err(|e| self.rpc_err(e))? else { return Ok(0) };
-        let before = block.timestamp.to::<u64>() as i64;
         let mut n = 0;
         for row in store::past_deadline(&self.ctx.db, id, before, 100).await? {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
