@@ -56,6 +56,8 @@ pub struct Relayer {
     holding: Arc<AtomicBool>,
     /// Until when (epoch ms) no new relay is sent: a node said it is busy.
     backoff_until: Arc<std::sync::atomic::AtomicI64>,
+    /// Transactions an operator was already told are stuck for good (each is told once, whatever the poll).
+    alerted: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
 /// Why a step stopped.
@@ -76,7 +78,7 @@ impl Relayer {
     pub fn new(ctx: Context, chain: Chain) -> Self {
         let name: &'static str = Box::leak(format!("relayer:{}", chain.chain_id).into_boxed_str());
         let address = chain.relayer.address().to_checksum(None);
-        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, address, holding: Arc::new(AtomicBool::new(false)), backoff_until: Default::default() }
+        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, address, holding: Arc::new(AtomicBool::new(false)), backoff_until: Default::default(), alerted: Default::default() }
     }
 
     pub fn poll(&self) -> std::time::Duration {
@@ -102,6 +104,15 @@ impl Relayer {
     /// was lost.
     async fn keep_lease(&self) -> Result<(), RelayError> {
         if self.lease.keep().await? { Ok(()) } else { Err(RelayError::LeaseLost) }
+    }
+
+    /// True the first time a transaction is found stuck for good (an error line once, not once a poll).
+    fn first_alert(&self, tx_id: i64) -> bool {
+        let mut alerted = self.alerted.lock().unwrap_or_else(|p| p.into_inner());
+        if alerted.len() > 10_000 {
+            alerted.clear();
+        }
+        alerted.insert(tx_id)
     }
 
     fn rpc_err(&self, e: RpcError) -> RelayError {
@@ -331,7 +342,7 @@ impl Relayer {
             return Ok((0, stuck(false)));
         }
         if replacements >= self.chain.max_replacements {
-            if waited == self.chain.bump_after_blocks {
+            if self.first_alert(tx.id) {
                 tracing::error!(chain = id, nonce, tx = %tx.tx_hash, replacements, "a relayed transaction is still unmined after its last allowed replacement: it waits (check the relayer's funds and the network's fees)");
             }
             return Ok((0, stuck(true)));
@@ -701,7 +712,7 @@ impl Relayer {
             return Ok(false);
         };
         let Some(fees) = self.replacement_fees(tx).await? else {
-            if head - tx.sent_block == self.chain.bump_after_blocks {
+            if self.first_alert(tx.id) {
                 tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a stuck relayed transaction offers the most fee allowed (max_fee_gwei): it waits");
             }
             return Ok(false);
