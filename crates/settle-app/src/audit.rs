@@ -4,7 +4,7 @@
 use serde::Serialize;
 pub use settle_store::audit::{Actor, Scope, Traced, active, carry, current, set_actor, within};
 
-use crate::{AppError, Context, payments::rfc3339};
+use crate::{AppError, Context, time::rfc3339};
 
 /// One audited change.
 #[derive(Clone, Debug, Serialize)]

@@ -113,7 +113,7 @@ pub async fn backup(db: &Db, dir: &Path, progress: &dyn Progress) -> Result<Mani
         format_version: FORMAT_VERSION,
         schema_version,
         source_backend: backend_name(db).to_owned(),
-        created_at: crate::payments::rfc3339(settle_store::now_ms()),
+        created_at: crate::time::rfc3339(settle_store::now_ms()),
         tables,
     };
     // Written last, and whole or not at all: a backup without its manifest is visibly unfinished.

@@ -37,6 +37,7 @@ pub mod outbox;
 pub mod payments;
 pub mod settings;
 pub mod shop;
+pub mod time;
 pub mod webhooks;
 pub mod worker;
 pub mod workers;

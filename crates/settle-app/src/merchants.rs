@@ -210,8 +210,8 @@ impl ApiKeyView {
         Self {
             id: format!("key_{}", k.id),
             key_prefix: k.key_prefix.clone(),
-            created_at: crate::payments::rfc3339(k.created_at),
-            revoked_at: k.revoked_at.map(crate::payments::rfc3339),
+            created_at: crate::time::rfc3339(k.created_at),
+            revoked_at: k.revoked_at.map(crate::time::rfc3339),
         }
     }
 }

@@ -28,7 +28,8 @@ use crate::{
     card::charge::CardInput,
     idempotency::{self, Claim, IdemKey, Reply},
     lease::LeaseHolder,
-    payments::{PaymentView, after_transition, event_payload, rfc3339, transition_in},
+    payments::{PaymentView, after_transition, event_payload, transition_in},
+    time::rfc3339,
     worker::Outcome,
 };
 

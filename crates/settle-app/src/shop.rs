@@ -4,7 +4,7 @@ use serde::Serialize;
 use settle_domain::{CouponStatus, UserStatus};
 use settle_store::{StoreError, audit, shop};
 
-use crate::{AppError, Context, payments::rfc3339};
+use crate::{AppError, Context, time::rfc3339};
 
 pub use settle_store::shop::{NewItem, NewUser};
 

@@ -35,7 +35,7 @@ use crate::{
     AppError, Context,
     crypto::{self, CryptoError, Keyring},
     idempotency::{self, Claim, IdemKey, Reply},
-    payments::rfc3339,
+    time::rfc3339,
     worker::Outcome,
 };
 

@@ -129,7 +129,7 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
                 chain_id: c.chain_id,
                 status: if reason.is_some() { "degraded" } else { "ok" },
                 reason,
-                unreachable_since: outage.as_ref().map(|o| settle_app::payments::rfc3339(o.since_ms)),
+                unreachable_since: outage.as_ref().map(|o| settle_app::time::rfc3339(o.since_ms)),
                 head: o.head,
                 watcher_cursor: o.cursor,
                 watcher_lag_blocks: o.head.zip(o.cursor).map(|(h, c)| h.saturating_sub(c)),
