@@ -24,13 +24,7 @@ pub const LEASE: &str = "nats-publisher";
 const CONSUMER: &str = "nats-publisher";
 const BATCH: u64 = 200;
 
-/// How Settle reaches NATS.
-#[derive(Clone, Debug)]
-pub struct NatsSettings {
-    pub url: String,
-    /// The JetStream stream Settle publishes to (created if absent).
-    pub stream: String,
-}
+pub use crate::settings::NatsSettings;
 
 /// Why a pass failed.
 #[derive(Debug, thiserror::Error)]

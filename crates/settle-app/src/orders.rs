@@ -37,7 +37,7 @@ pub mod choreography;
 
 pub use choreography::{CHOREOGRAPHY, Choreographer, Consumer, progress, rewind};
 
-pub const ORCHESTRATION: &str = "orchestration";
+pub use crate::settings::{ORCHESTRATION, Pattern};
 use SagaStatus::{Compensated as COMPENSATED, Compensating as COMPENSATING, Completed as COMPLETED, Failed as FAILED, InProgress as IN_PROGRESS};
 pub use settle_domain::SagaStatus;
 
@@ -46,24 +46,6 @@ const CHARGE_GRACE_MS: i64 = 10_000;
 /// How long a choreographed `POST /orders` waits for the steps (and then the payment's end) before answering
 /// with the saga as it stands.
 const CHOREOGRAPHY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// How a purchase saga runs: one coordinator (orchestration) or handlers of outbox events (choreography).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Pattern {
-    #[default]
-    Orchestration,
-    Choreography,
-}
-
-impl Pattern {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            ORCHESTRATION => Some(Self::Orchestration),
-            CHOREOGRAPHY => Some(Self::Choreography),
-            _ => None,
-        }
-    }
-}
 
 /// Why an order was refused before anything changed (the seed's errors, lower-cased as codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

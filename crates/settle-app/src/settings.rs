@@ -20,7 +20,7 @@ pub struct Settings {
     /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
     pub relay_wait: Duration,
     /// How `POST /orders` runs its saga when the request does not say.
-    pub saga_pattern: crate::orders::Pattern,
+    pub saga_pattern: Pattern,
     /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
     /// bound on how stale a cached status can be on any instance).
     pub follow_poll: Duration,
@@ -30,7 +30,7 @@ pub struct Settings {
     /// How often an SSE stream with nothing to send sends a heartbeat comment.
     pub sse_heartbeat: Duration,
     /// Outgoing webhooks.
-    pub webhooks: crate::webhooks::WebhookSettings,
+    pub webhooks: WebhookSettings,
     /// Published events older than this are deleted (the events API and catch-up reach back this far).
     pub event_retention: Duration,
     /// Finished webhook deliveries (with their attempts) older than this are deleted.
@@ -40,7 +40,7 @@ pub struct Settings {
     /// Audit log entries older than this are deleted.
     pub audit_retention: Duration,
     /// NATS JetStream, when events are to be published there too.
-    pub nats: Option<crate::nats::NatsSettings>,
+    pub nats: Option<NatsSettings>,
     /// The master keys that seal secrets at rest (None: stored as given).
     pub keyring: Option<std::sync::Arc<crate::crypto::Keyring>>,
     /// SETTLE_READ_ONLY: refuse writes from the start.
@@ -111,4 +111,74 @@ impl Default for Settings {
             read_only_probe: Duration::from_secs(5),
         }
     }
+}
+
+/// The stored name of the orchestration pattern.
+pub const ORCHESTRATION: &str = "orchestration";
+
+/// How a purchase saga runs: one coordinator (orchestration) or handlers of outbox events (choreography).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pattern {
+    #[default]
+    Orchestration,
+    Choreography,
+}
+
+impl Pattern {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            ORCHESTRATION => Some(Self::Orchestration),
+            "choreography" => Some(Self::Choreography),
+            _ => None,
+        }
+    }
+}
+
+/// Tunables of webhook delivery.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// An attempt without a complete answer within this is a failure.
+    pub timeout: Duration,
+    /// Pauses before each retry (a tenth of jitter either way); after the last, the delivery is FAILED.
+    pub schedule: Vec<Duration>,
+    /// An endpoint whose deliveries all failed for this long is disabled.
+    pub disable_after: Duration,
+    /// Hosts that may be plain http and resolve to loopback or private addresses (development, tests).
+    pub allow_hosts: Vec<String>,
+    /// Deliveries sent at once to one endpoint by one instance.
+    pub per_endpoint: usize,
+    /// Deliveries sent at once by one instance.
+    pub in_flight: usize,
+    /// How long a rotated-out secret keeps signing alongside the new one.
+    pub rotation_overlap: Duration,
+    /// How often an idle sender looks for due deliveries.
+    pub poll: Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        let (s, m, h) = (1u64, 60u64, 3600u64);
+        Self {
+            timeout: Duration::from_secs(10),
+            // About three days: 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h.
+            schedule: [5 * s, 5 * m, 30 * m, 2 * h, 5 * h, 10 * h, 10 * h, 10 * h, 10 * h, 10 * h, 10 * h]
+                .into_iter()
+                .map(Duration::from_secs)
+                .collect(),
+            disable_after: Duration::from_secs(5 * 24 * h),
+            allow_hosts: Vec::new(),
+            per_endpoint: 4,
+            in_flight: 64,
+            rotation_overlap: Duration::from_secs(24 * h),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// How Settle reaches NATS.
+#[derive(Clone, Debug)]
+pub struct NatsSettings {
+    pub url: String,
+    /// The JetStream stream Settle publishes to (created if absent).
+    pub stream: String,
 }

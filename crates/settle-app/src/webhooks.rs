@@ -49,46 +49,7 @@ const CLAIM_MARGIN: Duration = Duration::from_secs(5);
 /// Bytes of an answer kept with its attempt.
 const EXCERPT: usize = 200;
 
-/// Tunables of webhook delivery.
-#[derive(Clone, Debug)]
-pub struct WebhookSettings {
-    /// An attempt without a complete answer within this is a failure.
-    pub timeout: Duration,
-    /// Pauses before each retry (a tenth of jitter either way); after the last, the delivery is FAILED.
-    pub schedule: Vec<Duration>,
-    /// An endpoint whose deliveries all failed for this long is disabled.
-    pub disable_after: Duration,
-    /// Hosts that may be plain http and resolve to loopback or private addresses (development, tests).
-    pub allow_hosts: Vec<String>,
-    /// Deliveries sent at once to one endpoint by one instance.
-    pub per_endpoint: usize,
-    /// Deliveries sent at once by one instance.
-    pub in_flight: usize,
-    /// How long a rotated-out secret keeps signing alongside the new one.
-    pub rotation_overlap: Duration,
-    /// How often an idle sender looks for due deliveries.
-    pub poll: Duration,
-}
-
-impl Default for WebhookSettings {
-    fn default() -> Self {
-        let (s, m, h) = (1u64, 60u64, 3600u64);
-        Self {
-            timeout: Duration::from_secs(10),
-            // About three days: 5 s, 5 min, 30 min, 2 h, 5 h, then every 10 h.
-            schedule: [5 * s, 5 * m, 30 * m, 2 * h, 5 * h, 10 * h, 10 * h, 10 * h, 10 * h, 10 * h, 10 * h]
-                .into_iter()
-                .map(Duration::from_secs)
-                .collect(),
-            disable_after: Duration::from_secs(5 * 24 * h),
-            allow_hosts: Vec::new(),
-            per_endpoint: 4,
-            in_flight: 64,
-            rotation_overlap: Duration::from_secs(24 * h),
-            poll: Duration::from_secs(1),
-        }
-    }
-}
+pub use crate::settings::WebhookSettings;
 
 // ---------------------------------------------------------------------------------------------------------
 // Signing
