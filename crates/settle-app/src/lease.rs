@@ -53,15 +53,53 @@ impl LeaseHolder {
         Ok(held)
     }
 
-    /// Keeps the lease through a long step: renews it when half its time has passed, but never takes it afresh
+    /// Keeps the lease through a long step: extends it when half its time has passed, but never takes it afresh
     /// (what the step read under a lease that lapsed may be stale). False when it was lost.
     pub async fn keep(&self) -> Result<bool, StoreError> {
         let now = settle_store::now_ms();
-        if self.held_until.load(Ordering::Relaxed) < now {
+        let ttl = self.ctx.settings.lease_ttl.as_millis() as i64;
+        let until = self.held_until.load(Ordering::Relaxed);
+        if until < now {
             self.held_until.store(0, Ordering::Relaxed);
             return Ok(false);
         }
-        self.hold(now).await
+        if now < until - ttl / 2 {
+            return Ok(true);
+        }
+        let held = leases::extend(&self.ctx.db, self.name, &self.ctx.instance_id, ttl, now).await?;
+        if held {
+            self.held_until.store(now + ttl, Ordering::Relaxed);
+            tracing::debug!(target: "settle::lease", lease = self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
+        } else {
+            self.held_until.store(0, Ordering::Relaxed);
+        }
+        Ok(held)
+    }
+
+    /// Runs `step` with the lease renewed in the background (every third of its time) for at most the settings'
+    /// `step_bound`: a step slowed by a node (one RPC call may take longer than the lease) keeps the lease; a step
+    /// stuck beyond the bound lets it lapse, so another instance takes over and this one's fenced writes fail.
+    pub async fn renewed_during<T>(&self, step: impl std::future::Future<Output = T>) -> T {
+        let bound = self.ctx.settings.step_bound;
+        let holder = self.clone();
+        let beat = self.ctx.settings.lease_ttl / 3;
+        let heartbeat = tokio::spawn(async move {
+            let until = tokio::time::Instant::now() + bound;
+            loop {
+                tokio::time::sleep(beat).await;
+                if tokio::time::Instant::now() >= until {
+                    tracing::warn!(lease = holder.name, "a step ran past its bound; its lease is left to lapse");
+                    return;
+                }
+                // An error (the database unreachable) or a lost lease: the step's fenced writes will say so.
+                if !holder.keep().await.unwrap_or(false) {
+                    return;
+                }
+            }
+        });
+        let out = step.await;
+        heartbeat.abort();
+        out
     }
 
     /// Gives the lease up so another instance takes over at once.

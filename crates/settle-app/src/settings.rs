@@ -15,6 +15,8 @@ pub struct Settings {
     pub outbox_poll: Duration,
     /// Lease time of single-active workers.
     pub lease_ttl: Duration,
+    /// The longest one step of a leased worker keeps its lease renewed (a step stuck past it lets the lease lapse).
+    pub step_bound: Duration,
     /// The card rail's reconciliation timings.
     pub card: CardSettings,
     /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
@@ -93,6 +95,7 @@ impl Default for Settings {
             idempotency_stale: Duration::from_secs(60),
             outbox_poll: Duration::from_millis(200),
             lease_ttl: Duration::from_secs(10),
+            step_bound: Duration::from_secs(300),
             card: CardSettings::default(),
             relay_wait: Duration::from_secs(20),
             saga_pattern: Default::default(),

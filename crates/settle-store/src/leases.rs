@@ -60,7 +60,23 @@ pub async fn fence(conn: &impl ConnectionTrait, name: &str, owner: &str, now: i6
     if res.rows_affected == 1 {
         return Ok(true);
     }
-    // MySQL counts a row the UPDATE matched but did not change as unaffected; the row is locked all the same, so
-    // reading it now is exact.
+    // Should a driver count a matched but unchanged row as unaffected (MySQL without CLIENT_FOUND_ROWS), the row is
+    // locked by the UPDATE all the same, so reading it now is exact.
+    Ok(lease::Entity::find_by_id(name.to_owned()).one(conn).await?.is_some_and(|l| l.owner == owner && l.expires_at >= now))
+}
+
+/// Extends `name` to `now + ttl_ms` only if `owner` holds it without a break (its lease not expired at `now`); never
+/// takes it afresh. False: it lapsed or passed to another instance.
+pub async fn extend(conn: &impl ConnectionTrait, name: &str, owner: &str, ttl_ms: i64, now: i64) -> Result<bool, StoreError> {
+    let res = lease::Entity::update_many()
+        .col_expr(lease::Column::ExpiresAt, Expr::value(now + ttl_ms))
+        .filter(lease::Column::Name.eq(name))
+        .filter(lease::Column::Owner.eq(owner))
+        .filter(lease::Column::ExpiresAt.gte(now))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 1 {
+        return Ok(true);
+    }
     Ok(lease::Entity::find_by_id(name.to_owned()).one(conn).await?.is_some_and(|l| l.owner == owner && l.expires_at >= now))
 }

@@ -134,13 +134,18 @@ impl Relayer {
         if taken {
             self.chain.observe(|st| st.funds_short = None);
         }
-        match self.step(taken).await {
+        match self.lease.renewed_during(self.step(taken)).await {
             Err(RelayError::LeaseLost) => {
                 // Another instance holds the lease (or will): this step's reads may be stale, so it ends here. The
                 // next step takes the lease afresh, if it is free, and reads everything again.
                 tracing::info!(chain = self.chain.chain_id, "the relayer's lease was lost during a step; the step ends without writing");
                 metrics::counter!("settle_chain_relayer_lease_lost_total", "chain" => self.chain.chain_id.to_string()).increment(1);
                 self.holding.store(false, Ordering::Relaxed);
+                // What this instance saw as the holder is another's to see now.
+                self.chain.observe(|st| {
+                    st.funds_short = None;
+                    st.stuck = None;
+                });
                 Ok(Outcome::Idle)
             }
             other => other,

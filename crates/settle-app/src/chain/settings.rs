@@ -6,10 +6,10 @@ use std::{sync::Arc, time::Duration};
 use serde::Deserialize;
 use settle_chain::{Address, PrivateKeySigner, rpc::Rpc};
 
-/// A chain as written in settle.toml.
 /// How many times a stuck transaction is replaced at its nonce, unless a chain says otherwise.
 pub const DEFAULT_MAX_REPLACEMENTS: u64 = 5;
 
+/// A chain as written in settle.toml.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChainSpec {

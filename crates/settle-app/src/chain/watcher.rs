@@ -94,7 +94,7 @@ impl Watcher {
 
     /// One step (see the module docs).
     pub async fn run_once(&self) -> Result<Outcome, WatchError> {
-        match self.step().await {
+        match self.lease.renewed_during(self.step()).await {
             Err(WatchError::LeaseLost) => {
                 tracing::info!(chain = self.chain.chain_id, "the watcher's lease was lost during a step; its cursor was not moved");
                 Ok(Outcome::Idle)

@@ -553,9 +553,9 @@ async fn a_payment_mined_before_its_cancellation_completes() {
     app.finish().await;
 }
 
-/// Two instances' relayers on one database, the lease holder's node answering slower than the lease lasts. The
-/// holder reads a pending relay and waits on its simulation; its lease lapses; the other instance takes the lease
-/// and sends the relay. Before, the first then took the next nonce and sent the same relay again (recorded twice,
+/// Two instances' relayers on one database, the lease holder's step stuck on its node past the step bound (the lease
+/// is renewed during a step only that long). The holder reads a pending relay and waits on its simulation; its lease
+/// lapses; the other instance takes the lease and sends the relay. Before, the first then took the next nonce and sent the same relay again (recorded twice,
 /// the second bound to revert, gas spent for nothing). Now every relayer write is fenced by the lease in its own
 /// database transaction, and a relay is recorded only while it is still PENDING: one transaction, one nonce.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -563,7 +563,11 @@ async fn two_relayers_on_one_database_send_a_relay_once() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
     let proxy = RpcProxy::start(&anvil.url).await;
-    let lease = |setup: &mut Setup| setup.settings.lease_ttl = Duration::from_millis(1_500);
+    // A lease of 1.5 s, renewed during a step for 1 s at most: the holder's 4 s wait on its node outlasts it.
+    let lease = |setup: &mut Setup| {
+        setup.settings.lease_ttl = Duration::from_millis(1_500);
+        setup.settings.step_bound = Duration::from_secs(1);
+    };
     let mut slow_setup = setup_on(&proxy.url, |_| {});
     lease(&mut slow_setup);
     let slow = TestApp::spawn_with(slow_setup).await.unwrap();
@@ -676,4 +680,35 @@ async fn an_expiry_asked_of_a_lagging_node_never_expires_a_paid_payment() {
     assert_eq!(types, ["CREATED", "SUBMITTED", "CONFIRMED"]);
     assert_eq!(counter(&app, "settle_chain_paid_after_final_total").await, 0.0);
     app.finish().await;
+}
+
+/// The same two instances, the holder's node as slow, but its step within the bound: the lease is renewed while the
+/// step waits (one RPC call with its retries can outlast the lease), so the holder keeps it, sends the relay once, and
+/// the other instance never takes over mid-step. Before, a slow node made the holder lose its lease on every step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_node_does_not_cost_the_relayer_its_lease() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let mut slow_setup = setup_on(&proxy.url, |_| {});
+    slow_setup.settings.lease_ttl = Duration::from_millis(1_500);
+    let slow = TestApp::spawn_with(slow_setup).await.unwrap();
+    let holder = || async { settle_store::leases::holder(&slow.ctx.db, "relayer:31337", settle_store::now_ms()).await.unwrap() };
+    wait_for("the first instance holds the relayer's lease", Duration::from_secs(30), || async { holder().await.as_deref() == Some(slow.ctx.instance_id.as_str()) }).await;
+    let mut fast_setup = setup_on(&anvil.url, |_| {});
+    fast_setup.settings.lease_ttl = Duration::from_millis(1_500);
+    let fast = TestApp::start(fast_setup, slow.db.clone()).await;
+    proxy.fault("eth_call", Fault::Delay(Duration::from_secs(4)), None);
+    let payer = payer(&anvil).await;
+    let id = submit_gasless(&fast, "slow-node", &payer).await;
+    let relayer = key(0).address().to_checksum(None);
+    let txs = || async { settle_store::relay::all_txs(&fast.ctx.db, 31337, &relayer).await.unwrap() };
+    wait_for("the holder sends the relay", Duration::from_secs(60), || async { !txs().await.is_empty() }).await;
+    assert_eq!(holder().await.as_deref(), Some(slow.ctx.instance_id.as_str()), "the lease stayed with the holder");
+    proxy.clear();
+    mine_until_completed(&fast, &anvil, &id).await;
+    assert_eq!(txs().await.len(), 1);
+    assert_eq!(counter(&slow, "settle_chain_relayer_lease_lost_total").await, 0.0);
+    fast.finish().await;
+    slow.finish().await;
 }
