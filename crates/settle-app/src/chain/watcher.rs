@@ -60,6 +60,9 @@ pub enum WatchError {
     LeaseLost,
 }
 
+/// How far below the lowest block it remembers the watcher goes back when none of them is canonical.
+const REWIND_UNREMEMBERED: i64 = 128;
+
 fn hex_hash(h: &B256) -> String {
     format!("{h:#x}")
 }
@@ -116,8 +119,9 @@ impl Watcher {
         }
         let from = match store::cursor(&self.ctx.db, id).await? {
             Some(c) => {
-                let canonical = rpc.block(Some(c.block_number as u64)).await.map_err(|e| self.rpc_err(e))?;
-                if canonical.as_ref().map(|b| hex_hash(&b.hash)) == Some(c.block_hash.clone()) {
+                // A node without the cursor's block is behind (a failover to a lagging node), not on another fork:
+                // an error, and nothing is rewound.
+                if self.block_hash(c.block_number as u64).await? == c.block_hash {
                     c.block_number as u64 + 1
                 } else {
                     self.rewind(c.block_number).await? + 1
@@ -245,18 +249,30 @@ impl Watcher {
         Ok(getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()))
     }
 
-    /// A reorg under the cursor: back to the highest remembered block that is still canonical. Returns it.
+    /// A reorg under the cursor: back to the highest remembered block that is still canonical. Returns it. When none
+    /// of the remembered blocks below the cursor is canonical (the fork is below all of them), back to just below the
+    /// lowest of them: the next step checks again from there, so the watcher walks down to the fork without
+    /// forgetting more than it must. A block the node does not have is an error (the node is behind), not a reorg.
     async fn rewind(&self, cursor: i64) -> Result<u64, WatchError> {
         let id = self.chain.chain_id as i64;
-        let mut fork = 0i64;
-        for (number, hash) in store::blocks_below(&self.ctx.db, id, cursor, 256).await? {
-            let canonical = self.chain.rpc.block(Some(number as u64)).await.map_err(|e| self.rpc_err(e))?;
-            if canonical.map(|b| hex_hash(&b.hash)) == Some(hash) {
-                fork = number;
+        let remembered = store::blocks_below(&self.ctx.db, id, cursor, 256).await?;
+        let mut fork = None;
+        for (number, hash) in &remembered {
+            if self.block_hash(*number as u64).await? == *hash {
+                fork = Some(*number);
                 break;
             }
         }
-        let hash = self.chain.rpc.block(Some(fork as u64)).await.map_err(|e| self.rpc_err(e))?.map(|b| hex_hash(&b.hash)).unwrap_or_default();
+        let fork = match fork {
+            Some(f) => f,
+            None => {
+                let below = remembered.iter().map(|(n, _)| *n).min().unwrap_or(cursor);
+                let to = below.saturating_sub(REWIND_UNREMEMBERED).max(0);
+                tracing::warn!(chain = id, cursor, remembered = remembered.len(), to, "no remembered block below the cursor is canonical: the watcher goes further back");
+                to
+            }
+        };
+        let hash = self.block_hash(fork as u64).await?;
         let txn = self.fenced().await?;
         let forgotten = store::rewind(&txn, id, fork).await?;
         store::set_cursor(&txn, id, fork, &hash, settle_store::now_ms()).await?;

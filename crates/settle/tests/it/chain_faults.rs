@@ -30,6 +30,8 @@ pub(crate) enum Fault {
     Then(Hook),
     /// Asks the node at this block instead of "latest" (a node lagging behind the chain).
     LatestAt(u64),
+    /// Answers this result without passing the call on.
+    Answer(Value),
     /// Passes the call on at once and answers this much later (a slow path back from an overloaded node: what it
     /// answers is as of when it was asked).
     Delay(Duration),
@@ -104,6 +106,7 @@ impl RpcProxy {
                             }
                             answer
                         }
+                        Some(Fault::Answer(v)) => json!({"jsonrpc": "2.0", "id": body["id"], "result": v}),
                         Some(Fault::LatestAt(n)) => {
                             let mut body = body.clone();
                             if let Some(params) = body["params"].as_array_mut()
@@ -711,4 +714,31 @@ async fn a_slow_node_does_not_cost_the_relayer_its_lease() {
     assert_eq!(counter(&slow, "settle_chain_relayer_lease_lost_total").await, 0.0);
     fast.finish().await;
     slow.finish().await;
+}
+
+/// A failover to a node behind the watcher's cursor: it answers "no such block" for the cursor's block and every
+/// block below that Settle remembers. Before, a missing block counted as a reorg, no remembered block matched, and
+/// the watcher rewound to block 0: every log forgotten, every COMPLETED payment reported reorged. Now a missing block
+/// is an error (the node is behind) and nothing is rewound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_node_behind_the_cursor_is_not_a_reorg() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    let created = app.create_payment("behind").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
+    mine_until_completed(&app, &anvil, &id).await;
+    let before = proxy.calls("eth_getBlockByNumber");
+    proxy.fault("eth_getBlockByNumber", Fault::Answer(Value::Null), None);
+    wait_for("the watcher steps against the lagging node", Duration::from_secs(30), || async { proxy.calls("eth_getBlockByNumber") >= before + 5 }).await;
+    proxy.clear();
+    mine(&rpc, 2).await;
+    let head = rpc.block_number().await.unwrap();
+    wait_for("the watcher reads on", Duration::from_secs(30), || async { cursor(&app).await + 1 >= head }).await;
+    assert_eq!(counter(&app, "settle_chain_reorgs_total").await, 0.0);
+    assert_eq!(counter(&app, "settle_chain_completed_reorged_total").await, 0.0);
+    assert_eq!(status_of(&app, &id).await, "COMPLETED");
+    app.finish().await;
 }
