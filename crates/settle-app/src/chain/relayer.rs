@@ -473,11 +473,13 @@ impl Relayer {
             None => None,
         };
         if ok {
-            // The receipt shows the payment's log: recorded now, the watcher need not have seen it in its own
+            // The receipt shows the payment's log: recorded now (fenced), the watcher need not have seen it in its own
             // reads (it still applies it only at its confirmations, on the canonical chain).
+            let txn = self.fenced().await?;
             for l in receipt.logs.iter().filter(|l| l.address == self.chain.gateway) {
-                super::watcher::record_log(&self.ctx, id, l).await?;
+                super::watcher::record_log(&txn, id, l).await?;
             }
+            txn.commit().await.map_err(StoreError::from)?;
         } else if let Some(rr) = &rr {
             // Reverted: often because someone sent the same public calldata first, and then the payment is made.
             // The contract at the receipt's block says which.

@@ -174,13 +174,14 @@ impl Watcher {
                 tracing::warn!(chain = id, block = settled, "the chain reorganised during the read: the range is read again");
                 return Ok(Outcome::Worked(1));
             }
+            // The logs and the cursor are written together, under the lease (a watcher whose lease lapsed during a
+            // slow read writes nothing: it may have read a fork another watcher has since rewound).
+            let txn = self.fenced().await?;
             for l in &logs {
-                if record_log(&self.ctx, id, l).await? {
+                if record_log(&txn, id, l).await? {
                     worked += 1;
                 }
             }
-            // The cursor moves only under the lease (a watcher whose lease lapsed during a slow read writes nothing).
-            let txn = self.fenced().await?;
             store::remember_block(&txn, id, settled as i64, &before).await?;
             store::set_cursor(&txn, id, settled as i64, &before, settle_store::now_ms()).await?;
             txn.commit().await.map_err(StoreError::from)?;
@@ -442,7 +443,7 @@ impl Watcher {
 
 /// Records a gateway log if it is a `PaymentCompleted` (with the block it relied on); true when it was new. The
 /// watcher records what `eth_getLogs` returns; the relayer what its receipts show.
-pub(super) async fn record_log(ctx: &Context, chain_id: i64, l: &settle_chain::rpc::Log) -> Result<bool, StoreError> {
+pub(super) async fn record_log(conn: &impl settle_store::ConnectionTrait, chain_id: i64, l: &settle_chain::rpc::Log) -> Result<bool, StoreError> {
     if l.removed || l.topics.first() != Some(&PaymentCompleted::SIGNATURE_HASH) {
         return Ok(false);
     }
@@ -451,7 +452,7 @@ pub(super) async fn record_log(ctx: &Context, chain_id: i64, l: &settle_chain::r
         return Ok(false);
     };
     let number = l.block_number.to::<u64>() as i64;
-    store::remember_block(&ctx.db, chain_id, number, &hex_hash(&l.block_hash)).await?;
+    store::remember_block(conn, chain_id, number, &hex_hash(&l.block_hash)).await?;
     let log = NewLog {
         chain_id,
         payment_id: hex_hash(&ev.paymentId),
@@ -465,7 +466,7 @@ pub(super) async fn record_log(ctx: &Context, chain_id: i64, l: &settle_chain::r
         fee: ev.fee.to_string(),
         recipient: ev.recipient.to_checksum(None),
     };
-    store::insert_log(&ctx.db, log, settle_store::now_ms()).await
+    store::insert_log(conn, log, settle_store::now_ms()).await
 }
 
 /// Asks the gateway's `getPayment` about a PENDING chain payment (the status read's cache miss). When the
