@@ -60,6 +60,12 @@ pub struct Relayer {
     alerted: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
+/// A payment a relay did not pay, to be moved back to PENDING with this event data.
+struct Revert {
+    row: settle_store::payments::PaymentRow,
+    data: serde_json::Value,
+}
+
 /// Why a step stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -69,6 +75,8 @@ pub enum RelayError {
     Rpc(u64, RpcError),
     #[error("chain {0}: {1}")]
     Sign(u64, String),
+    #[error(transparent)]
+    App(#[from] crate::AppError),
     /// The lease lapsed or passed to another instance during the step: nothing more is written.
     #[error("the relayer's lease was lost during the step")]
     LeaseLost,
@@ -472,19 +480,12 @@ impl Relayer {
             Some(r) => relay::find_request(&self.ctx.db, r).await?,
             None => None,
         };
-        if ok {
-            // The receipt shows the payment's log: recorded now (fenced), the watcher need not have seen it in its own
-            // reads (it still applies it only at its confirmations, on the canonical chain).
-            let txn = self.fenced().await?;
-            for l in receipt.logs.iter().filter(|l| l.address == self.chain.gateway) {
-                super::watcher::record_log(&txn, id, l).await?;
-            }
-            txn.commit().await.map_err(StoreError::from)?;
-        } else if let Some(rr) = &rr {
+        let mut reverts = Vec::new();
+        if !ok && let Some(rr) = &rr {
             // Reverted: often because someone sent the same public calldata first, and then the payment is made.
             // The contract at the receipt's block says which.
             let at = Some(receipt.block_number.saturating_to::<u64>());
-            self.revert_payment(&rr.payment_id, &tx.tx_hash, at, "relay_reverted", "the relayed transaction reverted; nothing was paid").await?;
+            reverts.extend(self.revert_verdict(&rr.payment_id, &tx.tx_hash, at, "relay_reverted", "the relayed transaction reverted; nothing was paid").await?);
         }
         // Requests withdrawn at this nonce whose own transaction was not the one mined (a filler took the nonce):
         // they paid nothing, unless the contract says otherwise at this block.
@@ -494,12 +495,25 @@ impl Relayer {
         for other in at_nonce.iter().filter(|o| o.relay_request_id.is_some() && o.relay_request_id != tx.relay_request_id) {
             let Some(orr) = relay::find_request(&self.ctx.db, other.relay_request_id.as_deref().unwrap_or_default()).await? else { continue };
             if orr.status == relay::WITHDRAWING && !withdrawn.iter().any(|w: &relay::RelayRequestRow| w.id == orr.id) {
-                self.revert_payment(&orr.payment_id, &other.tx_hash, at_block, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid").await?;
+                reverts.extend(
+                    self.revert_verdict(&orr.payment_id, &other.tx_hash, at_block, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid")
+                        .await?,
+                );
                 withdrawn.push(orr);
             }
         }
+        // Everything the receipt settles, in one fenced transaction: its logs (the watcher need not have seen them in
+        // its own reads; it still applies them only at their confirmations, on the canonical chain), the payments
+        // that paid nothing back to PENDING, and the statuses. An error or a lost lease in between leaves it all to
+        // be settled again on the next step.
         let now = settle_store::now_ms();
         let txn = self.fenced().await?;
+        if ok {
+            for l in receipt.logs.iter().filter(|l| l.address == self.chain.gateway) {
+                super::watcher::record_log(&txn, id, l).await?;
+            }
+        }
+        let moved = Self::apply_reverts(&txn, &reverts).await?;
         for other in &at_nonce {
             let status = if other.id == tx.id { relay::MINED } else { relay::REPLACED };
             relay::set_tx_status(&txn, other.id, status, now).await?;
@@ -516,6 +530,7 @@ impl Relayer {
             relay::set_request_status(&txn, w.id, relay::WITHDRAWING, relay::FAILED, None, Some("withdrawn: a 0-value transfer took its nonce"), now).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
+        self.after_reverts(&moved).await;
         if !withdrawn.is_empty() {
             metrics::counter!("settle_chain_relays_withdrawn_total", "chain" => id.to_string()).increment(withdrawn.len() as u64);
         }
@@ -540,11 +555,12 @@ impl Relayer {
         ids.dedup();
         // Each request still SENT: sent again (it still simulates) or failed (it no longer does).
         let mut verdicts = Vec::new();
+        let mut reverts = Vec::new();
         for rr_id in ids {
             let Some(rr) = relay::find_request(&self.ctx.db, rr_id).await? else { continue };
             if rr.status == relay::WITHDRAWING {
                 // Being withdrawn, and another transaction took its nonce: it paid nothing (unless the contract says so).
-                self.revert_payment(&rr.payment_id, "", None, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid").await?;
+                reverts.extend(self.revert_verdict(&rr.payment_id, "", None, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid").await?);
                 verdicts.push((rr, Err("it was being withdrawn".to_owned())));
                 continue;
             }
@@ -562,12 +578,16 @@ impl Relayer {
             };
             if verdict.is_err() {
                 let hash = at.iter().rev().find(|t| t.relay_request_id.as_ref() == Some(rr_id)).map(|t| t.tx_hash.clone()).unwrap_or_default();
-                self.revert_payment(&rr.payment_id, &hash, None, "relay_reverted", "the relay no longer simulates after its nonce was used by another transaction; nothing was paid").await?;
+                reverts.extend(
+                    self.revert_verdict(&rr.payment_id, &hash, None, "relay_reverted", "the relay no longer simulates after its nonce was used by another transaction; nothing was paid")
+                        .await?,
+                );
             }
             verdicts.push((rr, verdict));
         }
         let now = settle_store::now_ms();
         let txn = self.fenced().await?;
+        let moved = Self::apply_reverts(&txn, &reverts).await?;
         for tx in &at {
             relay::set_tx_status(&txn, tx.id, relay::DISPLACED, now).await?;
         }
@@ -585,6 +605,7 @@ impl Relayer {
             relay::set_request_status(&txn, rr.id, &rr.status, to, None, Some(&why), now).await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
+        self.after_reverts(&moved).await;
         metrics::counter!("settle_chain_nonces_displaced_total", "chain" => id.to_string()).increment(1);
         Ok(1)
     }
@@ -642,13 +663,14 @@ impl Relayer {
         Ok(n)
     }
 
-    /// A relay that will not pay: the payment goes back to PENDING (the payer may try again), unless the contract
+    /// A relay that will not pay: its payment is to go back to PENDING (the payer may try again), unless the contract
     /// (at block `at`, or the latest) shows it paid, by this or another transaction: then it stays PROCESSING and the
-    /// watcher completes it from the payment's log. A node that does not answer changes nothing.
-    async fn revert_payment(&self, payment_id: &str, tx_hash: &str, at: Option<u64>, code: &str, message: &str) -> Result<(), RelayError> {
-        let Some(row) = payments_store::find_any(&self.ctx.db, payment_id).await? else { return Ok(()) };
+    /// watcher completes it from the payment's log. A node that does not answer changes nothing. The move itself is
+    /// made by [`Self::apply_reverts`], in the transaction that settles the relay's statuses.
+    async fn revert_verdict(&self, payment_id: &str, tx_hash: &str, at: Option<u64>, code: &str, message: &str) -> Result<Option<Revert>, RelayError> {
+        let Some(row) = payments_store::find_any(&self.ctx.db, payment_id).await? else { return Ok(None) };
         if row.status != PaymentStatus::Processing {
-            return Ok(());
+            return Ok(None);
         }
         if let Ok(pid) = payment_id.parse::<B256>() {
             let call = getPaymentCall { paymentId: pid }.abi_encode();
@@ -663,20 +685,28 @@ impl Relayer {
             if getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) {
                 metrics::counter!("settle_chain_relay_reverted_but_paid_total", "chain" => self.chain.chain_id.to_string()).increment(1);
                 tracing::info!(chain = self.chain.chain_id, payment = %payment_id, tx = %tx_hash, "the relay did not pay, but the contract shows the payment made (by another transaction): it stays PROCESSING until its log is confirmed");
-                return Ok(());
+                return Ok(None);
             }
         }
-        let data = serde_json::json!({"code": code, "txHash": tx_hash, "message": message});
-        let txn = self.fenced().await?;
-        match transition_in(&txn, &row, PaymentStatus::Pending, Default::default(), Some(data), None).await {
-            Ok(Some((next, _))) => {
-                txn.commit().await.map_err(StoreError::from)?;
-                after_transition(&self.ctx, &next).await;
+        Ok(Some(Revert { row, data: serde_json::json!({"code": code, "txHash": tx_hash, "message": message}) }))
+    }
+
+    /// Moves the payments of `reverts` back to PENDING in the caller's fenced transaction (each a compare-and-set:
+    /// one another writer moved first is left alone); returns those moved, for [`Self::after_reverts`] once committed.
+    async fn apply_reverts(txn: &settle_store::DatabaseTransaction, reverts: &[Revert]) -> Result<Vec<settle_store::payments::PaymentRow>, RelayError> {
+        let mut moved = Vec::new();
+        for r in reverts {
+            if let Some((next, _)) = transition_in(txn, &r.row, PaymentStatus::Pending, Default::default(), Some(r.data.clone()), None).await? {
+                moved.push(next);
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(chain = self.chain.chain_id, payment = %payment_id, error = %e, "the payment could not be moved back to PENDING; it is looked at again"),
         }
-        Ok(())
+        Ok(moved)
+    }
+
+    async fn after_reverts(&self, moved: &[settle_store::payments::PaymentRow]) {
+        for next in moved {
+            after_transition(&self.ctx, next).await;
+        }
     }
 
     /// The forward request's deadline (Unix seconds), when the stored request has it.
@@ -822,10 +852,12 @@ impl Relayer {
                 },
             };
             if let Some(why) = hopeless {
-                self.revert_payment(&rr.payment_id, "", None, "relay_expired", &format!("the relay was not sent: {why}")).await?;
+                let revert = self.revert_verdict(&rr.payment_id, "", None, "relay_expired", &format!("the relay was not sent: {why}")).await?;
                 let txn = self.fenced().await?;
+                let moved = Self::apply_reverts(&txn, revert.as_slice()).await?;
                 relay::set_request_status(&txn, rr.id, relay::PENDING, relay::FAILED, None, Some(&format!("not sent: {why}")), now).await?;
                 txn.commit().await.map_err(StoreError::from)?;
+                self.after_reverts(&moved).await;
                 tracing::warn!(chain = id, relay = %rr.relay_request_id, "a relay request was not sent: {why}");
                 continue;
             }
