@@ -81,6 +81,22 @@ pub async fn blocks_below(conn: &impl ConnectionTrait, chain_id: i64, number: i6
 /// Forgets everything above `fork` (a reorg): remembered blocks and logs, applied ones included (a log an applied
 /// payment relied on that a reorg removed is the caller's to report; if its transaction is mined again, its log is
 /// read again). Returns the logs forgotten.
+/// The logs a rewind to `fork` would forget.
+pub async fn logs_above(conn: &impl ConnectionTrait, chain_id: i64, fork: i64) -> Result<Vec<LogRow>, StoreError> {
+    Ok(chain_log::Entity::find().filter(chain_log::Column::ChainId.eq(chain_id)).filter(chain_log::Column::BlockNumber.gt(fork)).all(conn).await?)
+}
+
+/// Marks a log applied; false when it already was (another writer applied it first).
+pub async fn mark_applied_once(conn: &impl ConnectionTrait, id: i64) -> Result<bool, StoreError> {
+    let res = chain_log::Entity::update_many()
+        .col_expr(chain_log::Column::Applied, Expr::value(true))
+        .filter(chain_log::Column::Id.eq(id))
+        .filter(chain_log::Column::Applied.eq(false))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 pub async fn rewind(conn: &impl ConnectionTrait, chain_id: i64, fork: i64) -> Result<Vec<LogRow>, StoreError> {
     chain_block::Entity::delete_many()
         .filter(chain_block::Column::ChainId.eq(chain_id))

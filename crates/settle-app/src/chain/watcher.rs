@@ -208,25 +208,12 @@ impl Watcher {
 
     /// What a reorg removed: a payment seen only through a forgotten log (PROCESSING with that transaction, no relay
     /// of Settle's still able to pay it) goes back to PENDING with an event, so the payer can pay again (the
-    /// contract never takes a payment twice); a COMPLETED payment whose log is gone is reported: a
-    /// `payment.reorged` event with whether the contract still shows it paid, a metric and an error line.
+    /// contract never takes a payment twice). (A COMPLETED one is reported by the rewind itself.)
     async fn after_reorg(&self, forgotten: &[store::LogRow]) -> Result<(), WatchError> {
         let id = self.chain.chain_id as i64;
         for log in forgotten {
             let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else { continue };
             match row.status {
-                PaymentStatus::Completed if log.applied => {
-                    let still_paid = self.paid_on_chain(&row.payment_id).await.ok();
-                    metrics::counter!("settle_chain_completed_reorged_total", "chain" => id.to_string()).increment(1);
-                    tracing::error!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, block = log.block_number, ?still_paid, "a COMPLETED payment's block left the canonical chain (a reorg deeper than its confirmations)");
-                    let data = serde_json::json!({
-                        "paymentId": row.payment_id, "merchantId": row.merchant_id, "chainId": id, "txHash": log.tx_hash,
-                        "blockNumber": log.block_number, "blockHash": log.block_hash, "stillPaid": still_paid,
-                    });
-                    let payload = serde_json::json!({"type": "payment.reorged", "data": data});
-                    settle_store::outbox::enqueue(&self.ctx.db, &row.merchant_id, "payment.reorged", &row.payment_id, &payload, settle_store::now_ms()).await?;
-                    self.ctx.outbox_wake.notify_one();
-                }
                 PaymentStatus::Processing
                     if row.tx_hash.as_deref() == Some(log.tx_hash.as_str()) && !settle_store::relay::has_open_request(&self.ctx.db, &row.payment_id).await? =>
                 {
@@ -274,10 +261,39 @@ impl Watcher {
             }
         };
         let hash = self.block_hash(fork as u64).await?;
+        // COMPLETED payments whose applied log the reorg takes away are reported (`payment.reorged`) in the same
+        // transaction that forgets their logs: never lost to a crash in between, never twice. Whether the contract
+        // still shows each paid is asked first.
+        let mut reports = Vec::new();
+        for log in store::logs_above(&self.ctx.db, id, fork).await?.into_iter().filter(|l| l.applied) {
+            let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else { continue };
+            if row.status == PaymentStatus::Completed {
+                let still_paid = self.paid_on_chain(&row.payment_id).await.ok();
+                reports.push((row, log, still_paid));
+            }
+        }
         let txn = self.fenced().await?;
         let forgotten = store::rewind(&txn, id, fork).await?;
         store::set_cursor(&txn, id, fork, &hash, settle_store::now_ms()).await?;
+        let mut reported = 0;
+        for (row, log, still_paid) in &reports {
+            if !forgotten.iter().any(|f| f.id == log.id) {
+                continue;
+            }
+            let data = serde_json::json!({
+                "paymentId": row.payment_id, "merchantId": row.merchant_id, "chainId": id, "txHash": log.tx_hash,
+                "blockNumber": log.block_number, "blockHash": log.block_hash, "stillPaid": still_paid,
+            });
+            let payload = serde_json::json!({"type": "payment.reorged", "data": data});
+            settle_store::outbox::enqueue(&txn, &row.merchant_id, "payment.reorged", &row.payment_id, &payload, settle_store::now_ms()).await?;
+            metrics::counter!("settle_chain_completed_reorged_total", "chain" => id.to_string()).increment(1);
+            tracing::error!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, block = log.block_number, ?still_paid, "a COMPLETED payment's block left the canonical chain (a reorg deeper than its confirmations)");
+            reported += 1;
+        }
         txn.commit().await.map_err(StoreError::from)?;
+        if reported > 0 {
+            self.ctx.outbox_wake.notify_one();
+        }
         tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = forgotten.len(), "chain reorganised: the watcher rewound");
         metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);
         metrics::gauge!("settle_chain_reorg_depth_blocks", "chain" => id.to_string()).set((cursor - fork) as f64);
@@ -333,8 +349,14 @@ impl Watcher {
                         "txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "amount": log.amount, "token": log.token,
                     });
                     let payload = serde_json::json!({"type": "payment.paid_after_final", "data": data});
-                    settle_store::outbox::enqueue(&self.ctx.db, &row.merchant_id, "payment.paid_after_final", &row.payment_id, &payload, settle_store::now_ms()).await?;
+                    // Reported once: the event with the log's marking, whoever marks it first.
+                    let txn = self.fenced().await?;
+                    if store::mark_applied_once(&txn, log.id).await? {
+                        settle_store::outbox::enqueue(&txn, &row.merchant_id, "payment.paid_after_final", &row.payment_id, &payload, settle_store::now_ms()).await?;
+                    }
+                    txn.commit().await.map_err(StoreError::from)?;
                     self.ctx.outbox_wake.notify_one();
+                    continue;
                 }
                 store::mark_applied(&self.ctx.db, log.id).await?;
                 continue;
