@@ -98,7 +98,8 @@ impl From<StoreError> for AppError {
             }
             StoreError::Conflict(why) => {
                 tracing::info!(why, "transaction lost to a concurrent one");
-                Self::InvalidState("the payment changed concurrently; read it again".into())
+                // Said as what changed (the saga, the order, the payment), not always "the payment".
+                Self::InvalidState(format!("{why}; read it again"))
             }
             e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database unavailable");

@@ -265,7 +265,10 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
                 token_addr,
                 &amount.to_string(),
                 recipient,
-                u16::try_from(fee_bps).unwrap_or(0),
+                // A fee that is not a basis-point count is refused, never signed as another (0).
+                u16::try_from(fee_bps).ok().filter(|f| *f <= 10_000).ok_or_else(|| {
+                    AppError::internal(std::io::Error::other(format!("merchant {merchant_id}: stored fee_bps {fee_bps} is not between 0 and 10000")))
+                })?,
                 deadline,
             )?;
             secret = Some((signed.client_secret.clone(), chain.gateway, chain.forwarder));
@@ -326,9 +329,9 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
     let reply = Reply { outcome: Outcome::Created, body, replayed: false };
     let record = Reply { body: recorded, ..reply.clone() };
     // The payment, its event, its outbox row and the idempotency record's answer, in one atomic write.
-    let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&record)).await.map_err(|e| match e {
-        StoreError::Unique(_) => AppError::DuplicateOrder,
-        other => other.into(),
+    // Only the (merchant, order id) index means a duplicate order; any other unique violation is a fault, said as one.
+    let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&record)).await.map_err(|e| {
+        if e.violates("payments_merchant_order", "payments", &["merchant_id", "order_id"]) { AppError::DuplicateOrder } else { e.into() }
     })?;
     row.id = id.ok_or_else(|| claim.lost())?;
     claim.committed();

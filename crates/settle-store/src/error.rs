@@ -88,6 +88,15 @@ impl StoreError {
         matches!(self, Self::Unique(_))
     }
 
+    /// Whether this is a unique violation of the index `index` over `table`'s `columns`: PostgreSQL and MySQL name
+    /// the index in their message, SQLite names the columns (`UNIQUE constraint failed: t.a, t.b`). Only that
+    /// constraint means what the caller makes of it (a duplicate order, say); another one is a fault.
+    pub fn violates(&self, index: &str, table: &str, columns: &[&str]) -> bool {
+        let Self::Unique(msg) = self else { return false };
+        let sqlite = columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ");
+        msg.contains(&format!("\"{index}\"")) || msg.contains(&format!("'{index}'")) || msg.contains(&format!("key '{table}.{index}'")) || msg.ends_with(&sqlite)
+    }
+
     /// The database could not be reached (refused, reset, pool exhausted or closed) or, on SQLite, stayed
     /// locked by other writers: a 503, not a bug.
     pub fn is_unavailable(&self) -> bool {

@@ -507,5 +507,12 @@ pub async fn reconcile_pending(ctx: &Context, row: &settle_store::payments::Paym
     let data = serde_json::json!({"source": "getPayment", "payer": paid.payer.to_checksum(None), "blockNumber": paid.blockNumber.to::<u64>()});
     let changes = Changes { payer: Some(paid.payer.to_checksum(None)), ..Default::default() };
     metrics::counter!("settle_chain_status_reconciled_total").increment(1);
-    apply_transition(ctx, row, PaymentStatus::Processing, changes, Some(data), None).await.ok()?.map(|(next, _)| next)
+    match apply_transition(ctx, row, PaymentStatus::Processing, changes, Some(data), None).await {
+        Ok(moved) => moved.map(|(next, _)| next),
+        // Said, not swallowed: the read answers the payment as stored, and the watcher records it from its log.
+        Err(e) => {
+            tracing::warn!(payment_id = %row.payment_id, error = %e, "the contract shows a PENDING payment paid, but recording it failed");
+            None
+        }
+    }
 }

@@ -486,3 +486,24 @@ async fn a_request_id_is_kept_only_when_it_is_a_bounded_token() {
     }
     app.finish().await;
 }
+
+crate::per_db!(cache = Memory; only_the_order_id_index_means_a_duplicate_order);
+
+/// A create refused by a unique index other than the (merchant, order id) one is a fault (500, nothing written),
+/// never `duplicate_order`: a merchant told 409 would take a payment that was never made for an existing one. Before,
+/// any unique violation in the create's multi-table write became 409 `duplicate_order`. The same order id again is
+/// still 409 `duplicate_order` on every backend (each names the violated index its own way).
+async fn only_the_order_id_index_means_a_duplicate_order(v: Variant) {
+    use settle_store::ConnectionTrait;
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let body = |order: &str| json!({"rail": "CARD", "orderId": order, "amount": "1000", "currency": "KRW"});
+    assert_eq!(app.post("/payments/create", &body("unique-1")).await.status, 201);
+    app.post("/payments/create", &body("unique-1")).await.assert_error(409, "duplicate_order");
+    // Every create writes a CREATED event: one event type per table makes the next create's event collide.
+    app.ctx.db.writes().execute_unprepared("CREATE UNIQUE INDEX test_one_event_type ON payment_events (event_type)").await.unwrap();
+    let r = app.post("/payments/create", &body("unique-2")).await;
+    assert_eq!(r.status, 500, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "internal_error", "{}", r.text);
+    assert_eq!(app.get("/payments?orderId=unique-2").await.body["data"].as_array().map(Vec::len), Some(0));
+    app.finish().await;
+}
