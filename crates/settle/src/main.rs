@@ -1,3 +1,5 @@
+//! The `settle` binary: parses the command line and runs it (see `cli`).
+
 use clap::Parser;
 
 #[global_allocator]

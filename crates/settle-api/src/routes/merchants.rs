@@ -1,3 +1,5 @@
+//! Admin routes: merchants (`/merchants`), API keys (`/api-keys`), the cluster's read-only switch and the database report (`/admin/*`).
+
 use axum::{
     Json,
     extract::{Path, RawQuery, State},

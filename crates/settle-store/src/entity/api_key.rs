@@ -1,3 +1,5 @@
+//! The `api_keys` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// An API key, stored only as the SHA-256 of the key; the key itself is shown once.

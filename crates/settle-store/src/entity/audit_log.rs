@@ -1,3 +1,5 @@
+//! The `audit_log` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// One audited change: who made it (a merchant's key, the admin, the CLI, the gateway), what and to what, from

@@ -1,3 +1,5 @@
+//! The `chain_blocks` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A block hash the watcher relied on (a reorg shows as a different hash at its number).

@@ -1,3 +1,5 @@
+//! The `chain_cursors` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// Where a chain's watcher has read up to.

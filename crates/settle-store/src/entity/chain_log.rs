@@ -1,3 +1,5 @@
+//! The `chain_logs` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A `PaymentCompleted` log the watcher saw; `applied` once its payment was completed from it.

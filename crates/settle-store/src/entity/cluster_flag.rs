@@ -1,3 +1,5 @@
+//! The `cluster_flags` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A switch every instance follows (`read_only`).

@@ -1,3 +1,5 @@
+//! The `consumer_offsets` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// How far a consumer has read the outbox (the highest seq it is done with).

@@ -1,3 +1,5 @@
+//! The `coupons` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A coupon: a fixed discount (minor units).

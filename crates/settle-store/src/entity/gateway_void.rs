@@ -1,3 +1,5 @@
+//! The `gateway_voids` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A gateway transaction Settle must void (money taken that it may not keep), retried until done.

@@ -1,3 +1,5 @@
+//! The `idempotency_keys` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// An Idempotency-Key record: claimed while the request is in flight, then the stored response.

@@ -1,3 +1,5 @@
+//! The `inbox` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// An outbox event a consumer has handled: the unique (consumer, event_seq) makes a handler run at most once

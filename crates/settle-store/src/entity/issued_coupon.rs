@@ -1,3 +1,5 @@
+//! The `issued_coupons` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 use settle_domain::CouponStatus;
 

@@ -1,3 +1,5 @@
+//! The `items` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// An item for sale: price (minor units) and stock.

@@ -1,3 +1,5 @@
+//! The `leases` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A named lease: background work that must run once across instances is done by its current owner.

@@ -1,3 +1,5 @@
+//! The `merchants` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]

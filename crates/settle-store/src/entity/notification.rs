@@ -1,3 +1,5 @@
+//! The `notifications` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A message for a user about their order.

@@ -1,3 +1,5 @@
+//! The `orders` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 use settle_domain::OrderStatus;
 

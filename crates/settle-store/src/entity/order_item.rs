@@ -1,3 +1,5 @@
+//! The `order_items` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// One line of an order, at the price it was placed at.

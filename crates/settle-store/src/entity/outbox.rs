@@ -1,3 +1,5 @@
+//! The `outbox` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A transactional outbox row. `seq` is null until the relay publishes it, then gap-free and increasing.

@@ -1,3 +1,5 @@
+//! The `payments` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 use settle_domain::{PaymentStatus, Rail};
 

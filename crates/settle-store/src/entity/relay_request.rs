@@ -1,3 +1,5 @@
+//! The `relay_requests` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// One relay attempt of a chain payment.

@@ -1,3 +1,5 @@
+//! The `relay_txs` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// One signed transaction of a relayer (a replacement at the same nonce is another row).

@@ -1,3 +1,5 @@
+//! The `relayer_nonces` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// The next nonce a relayer key uses on a chain, allocated in the database.

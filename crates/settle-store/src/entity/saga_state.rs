@@ -1,3 +1,5 @@
+//! The `saga_states` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 use settle_domain::{SagaStatus, SagaStep};
 

@@ -1,3 +1,5 @@
+//! The `saga_step_results` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 use settle_domain::{SagaStep, StepOutcome};
 

@@ -1,3 +1,5 @@
+//! The `shop_users` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 use settle_domain::UserStatus;
 

@@ -1,3 +1,5 @@
+//! The `transaction_logs` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A completed purchase, as the shop's ledger records it.

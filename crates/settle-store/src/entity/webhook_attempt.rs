@@ -1,3 +1,5 @@
+//! The `webhook_attempts` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// One attempt at a webhook delivery: the answer's status (None: no answer), how long it took, and a short

@@ -1,3 +1,5 @@
+//! The `webhook_deliveries` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// One event to one endpoint: created by the relay as it publishes the event, sent until a 2xx or the end of

@@ -1,3 +1,5 @@
+//! The `webhook_endpoints` table's row (a SeaORM entity).
+
 use sea_orm::entity::prelude::*;
 
 /// A merchant's webhook endpoint: where its events are sent, which ones, and the secret(s) that sign them.

@@ -1,3 +1,5 @@
+//! Migration m0001: merchants.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

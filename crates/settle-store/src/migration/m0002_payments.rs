@@ -1,3 +1,5 @@
+//! Migration m0002: payments.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0003: mechanisms.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0004: card reconcile.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

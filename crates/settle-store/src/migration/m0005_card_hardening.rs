@@ -1,3 +1,5 @@
+//! Migration m0005: card hardening.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

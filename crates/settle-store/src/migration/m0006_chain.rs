@@ -1,3 +1,5 @@
+//! Migration m0006: chain.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0007: commerce.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

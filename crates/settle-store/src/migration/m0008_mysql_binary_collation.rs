@@ -1,3 +1,5 @@
+//! Migration m0008: mysql binary collation.
+
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0009: idempotency owner.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

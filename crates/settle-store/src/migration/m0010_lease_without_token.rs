@@ -1,3 +1,5 @@
+//! Migration m0010: lease without token.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

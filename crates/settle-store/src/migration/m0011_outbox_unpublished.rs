@@ -1,3 +1,5 @@
+//! Migration m0011: outbox unpublished.
+
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0013: soft delete.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0014: audit log.
+
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! Migration m0015: revoked keys index.
+
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]

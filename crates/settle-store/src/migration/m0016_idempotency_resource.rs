@@ -1,3 +1,5 @@
+//! Migration m0016: idempotency resource.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

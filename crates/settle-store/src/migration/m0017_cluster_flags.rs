@@ -1,3 +1,5 @@
+//! Migration m0017: cluster flags.
+
 use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 
 #[derive(DeriveMigrationName)]

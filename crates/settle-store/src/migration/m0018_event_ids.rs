@@ -1,3 +1,5 @@
+//! Migration m0018: event ids.
+
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]

@@ -1,3 +1,5 @@
+//! `POST /payments/callback`: the card gateway's result callback.
+
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
 use settle_app::card;

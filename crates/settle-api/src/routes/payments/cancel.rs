@@ -1,3 +1,5 @@
+//! `POST /payments/{paymentId}/cancel`: a merchant cancels a payment not yet paid.
+
 use axum::{
     extract::{Path, State},
     response::Response,

@@ -1,3 +1,5 @@
+//! `POST /payments/{paymentId}/card`: a CARD payment charged through the gateway.
+
 use axum::{
     extract::{Path, State},
     response::Response,

@@ -1,3 +1,5 @@
+//! `POST /payments/create`: a merchant creates a CARD or CHAIN payment.
+
 use axum::{extract::State, response::Response};
 use serde::Deserialize;
 use settle_app::payments::{self, CreatePayment};

@@ -1,3 +1,5 @@
+//! `GET /payments/{paymentId}/events`: a payment's history.
+
 use axum::{
     Json,
     extract::{Path, State},

@@ -1,3 +1,5 @@
+//! `GET /payments/{paymentId}`: one payment.
+
 use axum::{
     Json,
     extract::{Path, State},

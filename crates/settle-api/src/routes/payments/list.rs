@@ -1,3 +1,5 @@
+//! `GET /payments`: a merchant's payments, filtered and paged.
+
 use axum::{
     Json,
     extract::{RawQuery, State},

@@ -1,3 +1,5 @@
+//! `GET /payments/{paymentId}/status`: a payment's status, from the cache when it can.
+
 use axum::{
     Json,
     extract::{Path, State},
