@@ -12,14 +12,14 @@ use crate::Context;
 #[derive(Clone)]
 pub struct LeaseHolder {
     ctx: Context,
-    name: &'static str,
+    name: Arc<str>,
     /// Epoch ms until which we hold the lease, as far as we know.
     held_until: Arc<AtomicI64>,
 }
 
 impl LeaseHolder {
-    pub fn new(ctx: Context, name: &'static str) -> Self {
-        Self { ctx, name, held_until: Arc::new(AtomicI64::new(0)) }
+    pub fn new(ctx: Context, name: impl Into<Arc<str>>) -> Self {
+        Self { ctx, name: name.into(), held_until: Arc::new(AtomicI64::new(0)) }
     }
 
     /// Whether this instance holds the lease now (taking or renewing it when due).
@@ -28,12 +28,12 @@ impl LeaseHolder {
         if now < self.held_until.load(Ordering::Relaxed) - ttl / 2 {
             return Ok(true);
         }
-        let held = leases::try_acquire(&self.ctx.db, self.name, &self.ctx.instance_id, ttl, now).await?;
+        let held = leases::try_acquire(&self.ctx.db, &self.name, &self.ctx.instance_id, ttl, now).await?;
         self.held_until.store(if held { now + ttl } else { 0 }, Ordering::Relaxed);
         if held {
             // The lease log: this instance holds the lease from `from` to `until` (epoch ms) as far as it knows. A
             // chaos run checks from these lines that no two instances ever held one lease at once.
-            tracing::debug!(target: "settle::lease", lease = self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
+            tracing::debug!(target: "settle::lease", lease = %self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
         }
         Ok(held)
     }
@@ -46,7 +46,7 @@ impl LeaseHolder {
         if self.held_until.load(Ordering::Relaxed) < now {
             return Ok(false);
         }
-        let held = leases::fence(conn, self.name, &self.ctx.instance_id, now).await?;
+        let held = leases::fence(conn, &self.name, &self.ctx.instance_id, now).await?;
         if !held {
             self.held_until.store(0, Ordering::Relaxed);
         }
@@ -66,10 +66,10 @@ impl LeaseHolder {
         if now < until - ttl / 2 {
             return Ok(true);
         }
-        let held = leases::extend(&self.ctx.db, self.name, &self.ctx.instance_id, ttl, now).await?;
+        let held = leases::extend(&self.ctx.db, &self.name, &self.ctx.instance_id, ttl, now).await?;
         if held {
             self.held_until.store(now + ttl, Ordering::Relaxed);
-            tracing::debug!(target: "settle::lease", lease = self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
+            tracing::debug!(target: "settle::lease", lease = %self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
         } else {
             self.held_until.store(0, Ordering::Relaxed);
         }
@@ -88,7 +88,7 @@ impl LeaseHolder {
             loop {
                 tokio::time::sleep(beat).await;
                 if tokio::time::Instant::now() >= until {
-                    tracing::warn!(lease = holder.name, "a step ran past its bound; its lease is left to lapse");
+                    tracing::warn!(lease = %holder.name, "a step ran past its bound; its lease is left to lapse");
                     return;
                 }
                 // An error (the database unreachable) or a lost lease: the step's fenced writes will say so.
@@ -105,8 +105,8 @@ impl LeaseHolder {
     /// Gives the lease up so another instance takes over at once.
     pub async fn release(&self) {
         if self.held_until.swap(0, Ordering::Relaxed) > 0 {
-            tracing::debug!(target: "settle::lease", lease = self.name, instance = %self.ctx.instance_id, at = settle_store::now_ms(), "lease released");
-            let _ = leases::release(&self.ctx.db, self.name, &self.ctx.instance_id).await;
+            tracing::debug!(target: "settle::lease", lease = %self.name, instance = %self.ctx.instance_id, at = settle_store::now_ms(), "lease released");
+            let _ = leases::release(&self.ctx.db, &self.name, &self.ctx.instance_id).await;
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The shape of every background worker: a single step `run_once` that reports whether it found work, and a
-//! loop that runs it until shutdown, sleeping when idle. Tests drain a worker with [`run_until_idle`].
+//! The shape of every background worker: a [`Worker`] is a single step that reports whether it found work, run by
+//! a loop until shutdown, sleeping when idle, its lease (if it holds one) given up when it stops. Tests drive a
+//! worker's step themselves, or drain it with [`run_until_idle`].
 
 use std::{future::Future, time::Duration};
 
@@ -12,6 +13,45 @@ pub enum Outcome {
     Worked(usize),
     /// Nothing to do (or not our turn: another instance holds the lease).
     Idle,
+}
+
+/// A background worker: one step at a time.
+pub trait Worker: Send + Sync + 'static {
+    /// Its name in logs.
+    const NAME: &'static str;
+    /// Whether its steps write (a writer pauses while the cluster is read-only; a reader, the follower, goes on).
+    const WRITES: bool = true;
+    type Error: std::fmt::Display + Send;
+    /// One step: what it handled, or that it found nothing to do (or it is another instance's turn).
+    fn step(&self) -> impl Future<Output = Result<Outcome, Self::Error>> + Send;
+    /// Gives up what it holds (its lease) so another instance takes over at once; run when it stops.
+    fn release(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Runs `worker` on `ctx` until `stop` turns true (woken by `wake`, else every `idle`), then releases it.
+pub fn spawn<W: Worker>(
+    ctx: &crate::Context,
+    worker: W,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    idle: Duration,
+    stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let worker = std::sync::Arc::new(worker);
+        let w = worker.clone();
+        let step = move || {
+            let (w, ctx) = (w.clone(), ctx.clone());
+            async move {
+                if W::WRITES && ctx.read_only().is_some() {
+                    return Ok(Outcome::Idle);
+                }
+                w.step().await
+            }
+        };
+        run_loop(W::NAME, step, wake, idle, stop).await;
+        worker.release().await;
+    })
 }
 
 /// Runs `step` until `stop` turns true. After an idle step it waits for `wake` or `idle` to pass; after an

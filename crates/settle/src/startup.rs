@@ -210,9 +210,8 @@ impl App {
                 server.abort();
             }
         }
-        for w in workers {
-            let _ = tokio::time::timeout(Duration::from_secs(5), w).await;
-        }
+        // All together, within one bound (not 5 s each in turn).
+        settle_app::workers::join(workers, Duration::from_secs(5)).await;
         // Card charges run in tasks of their own (a request that timed out leaves its charge running): wait for
         // them within the same bound before the pool closes, and record the ones abandoned as unknown outcomes.
         let left = shutdown_timeout.saturating_sub(stopping_since.elapsed()).max(Duration::from_secs(1));

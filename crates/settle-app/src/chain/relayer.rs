@@ -84,7 +84,7 @@ pub enum RelayError {
 
 impl Relayer {
     pub fn new(ctx: Context, chain: Chain) -> Self {
-        let name: &'static str = Box::leak(format!("relayer:{}", chain.chain_id).into_boxed_str());
+        let name = format!("relayer:{}", chain.chain_id);
         let address = chain.relayer.address().to_checksum(None);
         Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, address, holding: Arc::new(AtomicBool::new(false)), backoff_until: Default::default(), alerted: Default::default() }
     }

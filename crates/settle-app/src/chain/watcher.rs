@@ -69,7 +69,7 @@ fn hex_hash(h: &B256) -> String {
 
 impl Watcher {
     pub fn new(ctx: Context, chain: Chain) -> Self {
-        let name: &'static str = Box::leak(format!("chain-watcher:{}", chain.chain_id).into_boxed_str());
+        let name = format!("chain-watcher:{}", chain.chain_id);
         let span = Arc::new(AtomicU64::new(chain.logs_range));
         Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, span }
     }
