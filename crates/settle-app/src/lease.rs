@@ -29,7 +29,11 @@ impl LeaseHolder {
             return Ok(true);
         }
         let held = leases::try_acquire(&self.ctx.db, &self.name, &self.ctx.instance_id, ttl, now).await?;
-        self.held_until.store(if held { now + ttl } else { 0 }, Ordering::Relaxed);
+        if held {
+            self.held_until.fetch_max(now + ttl, Ordering::Relaxed);
+        } else {
+            self.held_until.store(0, Ordering::Relaxed);
+        }
         if held {
             // The lease log: this instance holds the lease from `from` to `until` (epoch ms) as far as it knows. A
             // chaos run checks from these lines that no two instances ever held one lease at once.
@@ -68,7 +72,9 @@ impl LeaseHolder {
         }
         let held = leases::extend(&self.ctx.db, &self.name, &self.ctx.instance_id, ttl, now).await?;
         if held {
-            self.held_until.store(now + ttl, Ordering::Relaxed);
+            // Two renewals may race (the heartbeat and the step's own): the database keeps the later expiry, and so
+            // does this.
+            self.held_until.fetch_max(now + ttl, Ordering::Relaxed);
             tracing::debug!(target: "settle::lease", lease = %self.name, instance = %self.ctx.instance_id, from = now, until = now + ttl, "lease held");
         } else {
             self.held_until.store(0, Ordering::Relaxed);
@@ -91,15 +97,18 @@ impl LeaseHolder {
                     tracing::warn!(lease = %holder.name, "a step ran past its bound; its lease is left to lapse");
                     return;
                 }
-                // An error (the database unreachable) or a lost lease: the step's fenced writes will say so.
-                if !holder.keep().await.unwrap_or(false) {
-                    return;
+                match holder.keep().await {
+                    Ok(true) => {}
+                    // Lost: the step's fenced writes will say so.
+                    Ok(false) => return,
+                    // The database did not answer: tried again at the next beat, while the lease lasts.
+                    Err(e) => tracing::debug!(lease = %holder.name, error = %e, "renewing the lease failed; tried again"),
                 }
             }
         });
-        let out = step.await;
-        heartbeat.abort();
-        out
+        // Aborted however the step ends, cancelled included: a dropped step never keeps its lease alive.
+        let _guard = AbortOnDrop(heartbeat);
+        step.await
     }
 
     /// Gives the lease up so another instance takes over at once.
@@ -108,5 +117,14 @@ impl LeaseHolder {
             tracing::debug!(target: "settle::lease", lease = %self.name, instance = %self.ctx.instance_id, at = settle_store::now_ms(), "lease released");
             let _ = leases::release(&self.ctx.db, &self.name, &self.ctx.instance_id).await;
         }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

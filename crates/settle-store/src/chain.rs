@@ -7,7 +7,7 @@
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    sea_query::{Expr, ExprTrait, OnConflict, Query},
 };
 use settle_domain::PaymentStatus;
 
@@ -43,25 +43,14 @@ pub async fn set_cursor(conn: &impl ConnectionTrait, chain_id: i64, number: i64,
 /// Records the hash of a block the watcher relied on (replacing an older one at that number). Safe when the
 /// watcher and the relayer (recording a receipt's log) remember the same block at once.
 pub async fn remember_block(conn: &impl ConnectionTrait, chain_id: i64, number: i64, hash: &str) -> Result<(), StoreError> {
-    let update = || {
-        chain_block::Entity::update_many()
-            .col_expr(chain_block::Column::Hash, Expr::value(hash))
-            .filter(chain_block::Column::ChainId.eq(chain_id))
-            .filter(chain_block::Column::Number.eq(number))
-            .exec(conn)
-    };
-    if update().await?.rows_affected > 0 {
-        return Ok(());
-    }
+    // One upsert: it never raises a unique violation (which would abort the caller's transaction on PostgreSQL when
+    // the relayer and the watcher remember the same block at once).
     let row = chain_block::ActiveModel { chain_id: Set(chain_id), number: Set(number), hash: Set(hash.to_owned()), ..Default::default() };
-    match chain_block::Entity::insert(row).exec_without_returning(conn).await {
-        Ok(_) => Ok(()),
-        Err(e) => match StoreError::from(e) {
-            // Remembered by the other writer in between: ours is as new as theirs.
-            StoreError::Unique(_) => update().await.map(|_| ()).map_err(StoreError::from),
-            other => Err(other),
-        },
-    }
+    chain_block::Entity::insert(row)
+        .on_conflict(OnConflict::columns([chain_block::Column::ChainId, chain_block::Column::Number]).update_column(chain_block::Column::Hash).to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
 }
 
 /// The remembered blocks at or below `number`, highest first.
@@ -97,20 +86,18 @@ pub async fn mark_applied_once(conn: &impl ConnectionTrait, id: i64) -> Result<b
     Ok(res.rows_affected == 1)
 }
 
-pub async fn rewind(conn: &impl ConnectionTrait, chain_id: i64, fork: i64) -> Result<Vec<LogRow>, StoreError> {
+/// A rewind to `fork`: forgets the blocks remembered above it and the logs `log_ids` (those whose block is no longer
+/// canonical; logs above the fork still canonical are kept).
+pub async fn forget(conn: &impl ConnectionTrait, chain_id: i64, fork: i64, log_ids: &[i64]) -> Result<(), StoreError> {
     chain_block::Entity::delete_many()
         .filter(chain_block::Column::ChainId.eq(chain_id))
         .filter(chain_block::Column::Number.gt(fork))
         .exec(conn)
         .await?;
-    let above = || chain_log::Entity::find().filter(chain_log::Column::ChainId.eq(chain_id)).filter(chain_log::Column::BlockNumber.gt(fork));
-    let forgotten = above().all(conn).await?;
-    chain_log::Entity::delete_many()
-        .filter(chain_log::Column::ChainId.eq(chain_id))
-        .filter(chain_log::Column::BlockNumber.gt(fork))
-        .exec(conn)
-        .await?;
-    Ok(forgotten)
+    for ids in log_ids.chunks(500) {
+        chain_log::Entity::delete_many().filter(chain_log::Column::ChainId.eq(chain_id)).filter(chain_log::Column::Id.is_in(ids.to_vec())).exec(conn).await?;
+    }
+    Ok(())
 }
 
 /// A log the watcher saw (a repeat is ignored).
@@ -156,13 +143,12 @@ pub async fn insert_log(conn: &impl ConnectionTrait, l: NewLog, now: i64) -> Res
         created_at: Set(now),
         ..Default::default()
     };
-    match chain_log::Entity::insert(row).exec_without_returning(conn).await {
-        Ok(_) => Ok(true),
-        Err(e) => match StoreError::from(e) {
-            StoreError::Unique(_) => Ok(false),
-            other => Err(other),
-        },
-    }
+    // Seen by the other writer in between (the relayer and the watcher record the same receipt's log): nothing is
+    // inserted, and no unique violation aborts the caller's transaction.
+    let on_conflict = OnConflict::columns([chain_log::Column::ChainId, chain_log::Column::TxHash, chain_log::Column::LogIndex])
+        .do_nothing_on([chain_log::Column::ChainId])
+        .to_owned();
+    Ok(chain_log::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(conn).await? == 1)
 }
 
 /// Logs not yet applied, oldest first.

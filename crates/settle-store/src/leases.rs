@@ -68,11 +68,13 @@ pub async fn fence(conn: &impl ConnectionTrait, name: &str, owner: &str, now: i6
 /// Extends `name` to `now + ttl_ms` only if `owner` holds it without a break (its lease not expired at `now`); never
 /// takes it afresh. False: it lapsed or passed to another instance.
 pub async fn extend(conn: &impl ConnectionTrait, name: &str, owner: &str, ttl_ms: i64, now: i64) -> Result<bool, StoreError> {
+    // Never shortened: of two renewals racing, the later expiry stays.
     let res = lease::Entity::update_many()
         .col_expr(lease::Column::ExpiresAt, Expr::value(now + ttl_ms))
         .filter(lease::Column::Name.eq(name))
         .filter(lease::Column::Owner.eq(owner))
         .filter(lease::Column::ExpiresAt.gte(now))
+        .filter(lease::Column::ExpiresAt.lt(now + ttl_ms))
         .exec(conn)
         .await?;
     if res.rows_affected == 1 {

@@ -60,8 +60,8 @@ pub enum WatchError {
     LeaseLost,
 }
 
-/// How far below the lowest block it remembers the watcher goes back when none of them is canonical.
-const REWIND_UNREMEMBERED: i64 = 128;
+/// How many pages of 256 remembered blocks a rewind looks through for the fork in one step.
+const REWIND_PAGES: usize = 4;
 
 fn hex_hash(h: &B256) -> String {
     format!("{h:#x}")
@@ -124,7 +124,8 @@ impl Watcher {
                 if self.block_hash(c.block_number as u64).await? == c.block_hash {
                     c.block_number as u64 + 1
                 } else {
-                    self.rewind(c.block_number).await? + 1
+                    // The cursor's own block is not canonical: the fork is below it.
+                    self.rewind(c.block_number - 1).await? + 1
                 }
             }
             None => head.saturating_sub(1000),
@@ -206,28 +207,114 @@ impl Watcher {
         block.map(|b| hex_hash(&b.hash)).ok_or_else(|| self.rpc_err(RpcError::Unavailable(format!("block {n} is missing"))))
     }
 
-    /// What a reorg removed: a payment seen only through a forgotten log (PROCESSING with that transaction, no relay
-    /// of Settle's still able to pay it) goes back to PENDING with an event, so the payer can pay again (the
-    /// contract never takes a payment twice). (A COMPLETED one is reported by the rewind itself.)
-    async fn after_reorg(&self, forgotten: &[store::LogRow]) -> Result<(), WatchError> {
+    /// A reorg at or below block `at`: back to the highest remembered block at or below both `at` and the cursor (never
+    /// forward) that is still canonical, walking down the remembered blocks a page at a time. What the reorg took away
+    /// is settled in one fenced transaction with the cursor's move: the logs whose block is no longer canonical are
+    /// forgotten (logs still canonical above the fork are kept, so nothing is applied or reported twice), a payment
+    /// seen only through a forgotten log (PROCESSING with that transaction, no relay of Settle's still able to pay it)
+    /// goes back to PENDING with an event, so the payer can pay again (the contract never takes a payment twice), and
+    /// a COMPLETED payment whose log is forgotten is reported (`payment.reorged`, with whether the contract still shows
+    /// it paid). A block the node does not have is an error (the node is behind), not a reorg. Returns the fork.
+    async fn rewind(&self, at: i64) -> Result<u64, WatchError> {
         let id = self.chain.chain_id as i64;
-        for log in forgotten {
-            let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else { continue };
-            match row.status {
-                PaymentStatus::Processing
-                    if row.tx_hash.as_deref() == Some(log.tx_hash.as_str()) && !settle_store::relay::has_open_request(&self.ctx.db, &row.payment_id).await? =>
-                {
-                    let data = serde_json::json!({"code": "reorged", "txHash": log.tx_hash, "blockNumber": log.block_number,
-                        "message": "its transaction left the canonical chain; the payment waits to be paid"});
-                    if apply_transition(&self.ctx, &row, PaymentStatus::Pending, Changes::default(), Some(data), None).await?.is_some() {
-                        metrics::counter!("settle_chain_payments_unseen_total", "chain" => id.to_string()).increment(1);
-                        tracing::warn!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, "a payment's transaction left the canonical chain: back to PENDING");
-                    }
+        let cursor = store::cursor(&self.ctx.db, id).await?.map_or(at, |c| c.block_number);
+        let mut top = at.min(cursor);
+        let mut fork = None;
+        for _ in 0..REWIND_PAGES {
+            let page = store::blocks_below(&self.ctx.db, id, top, 256).await?;
+            let Some(lowest) = page.last().map(|(n, _)| *n) else {
+                // Nothing remembered at or below: nothing stored there to doubt.
+                fork = Some(top.max(0));
+                break;
+            };
+            for (number, hash) in &page {
+                if self.block_hash(*number as u64).await? == *hash {
+                    fork = Some(*number);
+                    break;
                 }
+            }
+            if fork.is_some() {
+                break;
+            }
+            top = lowest - 1;
+            if top < 0 {
+                fork = Some(0);
+                break;
+            }
+        }
+        let fork = fork.unwrap_or_else(|| {
+            tracing::error!(chain = id, cursor, to = top, "no remembered block of the last {} pages is canonical: the watcher goes back to block {top} and reads on from there", REWIND_PAGES);
+            top
+        });
+        let hash = self.block_hash(fork as u64).await?;
+        // The logs above the fork whose block is no longer canonical, and what each took away.
+        let mut canonical: HashMap<i64, String> = HashMap::new();
+        let mut doomed = Vec::new();
+        for log in store::logs_above(&self.ctx.db, id, fork).await? {
+            let h = match canonical.get(&log.block_number) {
+                Some(h) => h.clone(),
+                None => {
+                    let h = self.block_hash(log.block_number as u64).await?;
+                    canonical.insert(log.block_number, h.clone());
+                    h
+                }
+            };
+            if h != log.block_hash {
+                doomed.push(log);
+            }
+        }
+        let mut reports = Vec::new();
+        let mut unseen = Vec::new();
+        for log in &doomed {
+            let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else { continue };
+            if row.tx_hash.as_deref() != Some(log.tx_hash.as_str()) {
+                continue;
+            }
+            match row.status {
+                PaymentStatus::Completed => {
+                    let still_paid = self.paid_on_chain(&row.payment_id).await.ok();
+                    reports.push((row, log, still_paid));
+                }
+                PaymentStatus::Processing if !settle_store::relay::has_open_request(&self.ctx.db, &row.payment_id).await? => unseen.push((row, log)),
                 _ => {}
             }
         }
-        Ok(())
+        let txn = self.fenced().await?;
+        store::forget(&txn, id, fork, &doomed.iter().map(|l| l.id).collect::<Vec<_>>()).await?;
+        store::set_cursor(&txn, id, fork, &hash, settle_store::now_ms()).await?;
+        for (row, log, still_paid) in &reports {
+            let data = serde_json::json!({
+                "paymentId": row.payment_id, "merchantId": row.merchant_id, "chainId": id, "txHash": log.tx_hash,
+                "blockNumber": log.block_number, "blockHash": log.block_hash, "stillPaid": still_paid,
+            });
+            let payload = serde_json::json!({"type": "payment.reorged", "data": data});
+            settle_store::outbox::enqueue(&txn, &row.merchant_id, "payment.reorged", &row.payment_id, &payload, settle_store::now_ms()).await?;
+        }
+        let mut moved = Vec::new();
+        for (row, log) in &unseen {
+            let data = serde_json::json!({"code": "reorged", "txHash": log.tx_hash, "blockNumber": log.block_number,
+                "message": "its transaction left the canonical chain; the payment waits to be paid"});
+            if let Some((next, _)) = crate::payments::transition_in(&txn, row, PaymentStatus::Pending, Changes::default(), Some(data), None).await? {
+                moved.push(next);
+            }
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        for (row, log, still_paid) in &reports {
+            metrics::counter!("settle_chain_completed_reorged_total", "chain" => id.to_string()).increment(1);
+            tracing::error!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, block = log.block_number, ?still_paid, "a COMPLETED payment's block left the canonical chain (a reorg deeper than its confirmations)");
+        }
+        if !reports.is_empty() {
+            self.ctx.outbox_wake.notify_one();
+        }
+        for next in &moved {
+            metrics::counter!("settle_chain_payments_unseen_total", "chain" => id.to_string()).increment(1);
+            tracing::warn!(chain = id, payment_id = %next.payment_id, "a payment's transaction left the canonical chain: back to PENDING");
+            crate::payments::after_transition(&self.ctx, next).await;
+        }
+        tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = doomed.len(), "chain reorganised: the watcher rewound");
+        metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);
+        metrics::gauge!("settle_chain_reorg_depth_blocks", "chain" => id.to_string()).set((cursor - fork).max(0) as f64);
+        Ok(fork as u64)
     }
 
     /// Whether the gateway shows the payment paid (at the latest block).
@@ -235,70 +322,6 @@ impl Watcher {
         let Ok(pid) = payment_id.parse::<B256>() else { return Ok(false) };
         let out = self.chain.rpc.eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into()).await.map_err(|e| self.rpc_err(e))?;
         Ok(getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()))
-    }
-
-    /// A reorg under the cursor: back to the highest remembered block that is still canonical. Returns it. When none
-    /// of the remembered blocks below the cursor is canonical (the fork is below all of them), back to just below the
-    /// lowest of them: the next step checks again from there, so the watcher walks down to the fork without
-    /// forgetting more than it must. A block the node does not have is an error (the node is behind), not a reorg.
-    async fn rewind(&self, cursor: i64) -> Result<u64, WatchError> {
-        let id = self.chain.chain_id as i64;
-        let remembered = store::blocks_below(&self.ctx.db, id, cursor, 256).await?;
-        let mut fork = None;
-        for (number, hash) in &remembered {
-            if self.block_hash(*number as u64).await? == *hash {
-                fork = Some(*number);
-                break;
-            }
-        }
-        let fork = match fork {
-            Some(f) => f,
-            None => {
-                let below = remembered.iter().map(|(n, _)| *n).min().unwrap_or(cursor);
-                let to = below.saturating_sub(REWIND_UNREMEMBERED).max(0);
-                tracing::warn!(chain = id, cursor, remembered = remembered.len(), to, "no remembered block below the cursor is canonical: the watcher goes further back");
-                to
-            }
-        };
-        let hash = self.block_hash(fork as u64).await?;
-        // COMPLETED payments whose applied log the reorg takes away are reported (`payment.reorged`) in the same
-        // transaction that forgets their logs: never lost to a crash in between, never twice. Whether the contract
-        // still shows each paid is asked first.
-        let mut reports = Vec::new();
-        for log in store::logs_above(&self.ctx.db, id, fork).await?.into_iter().filter(|l| l.applied) {
-            let Some(row) = payments_store::find_any(&self.ctx.db, &log.payment_id).await? else { continue };
-            if row.status == PaymentStatus::Completed {
-                let still_paid = self.paid_on_chain(&row.payment_id).await.ok();
-                reports.push((row, log, still_paid));
-            }
-        }
-        let txn = self.fenced().await?;
-        let forgotten = store::rewind(&txn, id, fork).await?;
-        store::set_cursor(&txn, id, fork, &hash, settle_store::now_ms()).await?;
-        let mut reported = 0;
-        for (row, log, still_paid) in &reports {
-            if !forgotten.iter().any(|f| f.id == log.id) {
-                continue;
-            }
-            let data = serde_json::json!({
-                "paymentId": row.payment_id, "merchantId": row.merchant_id, "chainId": id, "txHash": log.tx_hash,
-                "blockNumber": log.block_number, "blockHash": log.block_hash, "stillPaid": still_paid,
-            });
-            let payload = serde_json::json!({"type": "payment.reorged", "data": data});
-            settle_store::outbox::enqueue(&txn, &row.merchant_id, "payment.reorged", &row.payment_id, &payload, settle_store::now_ms()).await?;
-            metrics::counter!("settle_chain_completed_reorged_total", "chain" => id.to_string()).increment(1);
-            tracing::error!(chain = id, payment_id = %row.payment_id, tx = %log.tx_hash, block = log.block_number, ?still_paid, "a COMPLETED payment's block left the canonical chain (a reorg deeper than its confirmations)");
-            reported += 1;
-        }
-        txn.commit().await.map_err(StoreError::from)?;
-        if reported > 0 {
-            self.ctx.outbox_wake.notify_one();
-        }
-        tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = forgotten.len(), "chain reorganised: the watcher rewound");
-        metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);
-        metrics::gauge!("settle_chain_reorg_depth_blocks", "chain" => id.to_string()).set((cursor - fork) as f64);
-        self.after_reorg(&forgotten).await?;
-        Ok(fork as u64)
     }
 
     /// Applies logs: seen -> PROCESSING; confirmed and still canonical -> COMPLETED.

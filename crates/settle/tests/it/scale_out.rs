@@ -662,7 +662,7 @@ fn lease_intervals(dirs: &[TempDir]) -> BTreeMap<String, Vec<(String, i64, i64)>
             let spans = out.entry(name.to_owned()).or_default();
             let last = spans.iter_mut().rev().find(|s| s.0 == instance);
             match (f["message"].as_str(), last) {
-                (Some("lease held"), Some(s)) if f["from"].as_i64().unwrap() <= s.2 => s.2 = f["until"].as_i64().unwrap(),
+                (Some("lease held"), Some(s)) if f["from"].as_i64().unwrap() <= s.2 => s.2 = s.2.max(f["until"].as_i64().unwrap()),
                 (Some("lease held"), _) => spans.push((instance.to_owned(), f["from"].as_i64().unwrap(), f["until"].as_i64().unwrap())),
                 (Some("lease released"), Some(s)) => s.2 = s.2.min(f["at"].as_i64().unwrap()),
                 _ => {}
