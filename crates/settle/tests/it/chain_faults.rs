@@ -742,3 +742,34 @@ async fn a_node_behind_the_cursor_is_not_a_reorg() {
     assert_eq!(status_of(&app, &id).await, "COMPLETED");
     app.finish().await;
 }
+
+/// A reorg of the cursor's own block, after the relayer remembered the new fork's hash of it (it records its receipts'
+/// blocks): before, the rewind searched the remembered blocks from the cursor's height down, found that block
+/// "canonical" and resumed above it, so a payment made in the new fork below it was never read. Now the search is
+/// strictly below the cursor (and never above it): the payment completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reorg_of_the_cursors_block_is_read_again_whoever_remembered_it() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = RpcProxy::start(&anvil.url).await;
+    let app = app_on(&anvil, &proxy.url, |_| {}).await;
+    let created = app.create_payment("cursor-reorg").await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let fork_at = rpc.block_number().await.unwrap();
+    let snapshot: Value = rpc.call("evm_snapshot", json!([])).await.unwrap();
+    mine(&rpc, 10).await;
+    wait_for("the watcher's cursor is well past the fork point", Duration::from_secs(30), || async { cursor(&app).await >= fork_at + 9 }).await;
+    let at = cursor(&app).await as i64;
+    // The watcher waits (its node does not answer) while the chain reorganises: the new fork has the payment in its
+    // first block, and the relayer has remembered the new fork's hash at the cursor's height.
+    proxy.fault("eth_blockNumber", Fault::Refuse("service unavailable"), None);
+    let _: Value = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
+    let paid = crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
+    assert!(paid.block_number.to::<i64>() < at, "the payment is below the cursor's height");
+    mine(&rpc, 12).await;
+    let new_hash = format!("{:#x}", rpc.block(Some(at as u64)).await.unwrap().unwrap().hash);
+    settle_store::chain::remember_block(&app.ctx.db, 31337, at, &new_hash).await.unwrap();
+    proxy.clear();
+    mine_until_completed(&app, &anvil, &id).await;
+    app.finish().await;
+}
