@@ -64,12 +64,7 @@ async fn change(
     Ok(res)
 }
 
-/// Card charges running now, by payment id, and the tasks that run them.
-#[derive(Clone, Default)]
-pub struct InFlight {
-    tasks: tokio_util::task::TaskTracker,
-    ids: Arc<Mutex<HashSet<String>>>,
-}
+pub use crate::handles::InFlight;
 
 impl InFlight {
     fn ids(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {

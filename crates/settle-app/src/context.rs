@@ -35,7 +35,7 @@ pub struct Shared {
     /// Woken when this instance's relay published rows, so the follower reads them at once.
     pub follow_wake: Arc<Notify>,
     /// This instance's SSE streams, fed by the follower.
-    pub fanout: Arc<crate::follower::Fanout>,
+    pub fanout: Arc<crate::fanout::Fanout>,
     /// The card gateway client (None: the card rail is off).
     pub pg: Option<Arc<settle_card::client::PgClient>>,
     /// The configured chains.
@@ -50,11 +50,11 @@ pub struct Shared {
     /// Woken when a relay request is recorded, so the relayer sends it at once.
     pub relay_wake: Arc<Notify>,
     /// Card charges running in their own tasks; shutdown waits for them before closing the pool.
-    pub charges: crate::card::InFlight,
+    pub charges: crate::handles::InFlight,
     /// The saga ids a choreography handler of this instance just changed; requests waiting on a saga listen.
     pub(crate) saga_changed: tokio::sync::broadcast::Sender<String>,
     /// API keys this instance authenticated, and their merchant, for a minute (keys live only in memory).
-    pub(crate) auth_cache: moka::future::Cache<String, crate::merchants::Caller>,
+    pub(crate) auth_cache: moka::future::Cache<String, crate::handles::Caller>,
     /// Counts this instance's forgetting of authenticated keys (a revocation or a merchant's deletion, its own or
     /// one its follower read): a key lookup that began before one is not cached, and open event streams check
     /// their key again when it moves.
@@ -95,9 +95,9 @@ impl Context {
             outbox_wake: Arc::new(Notify::new()),
             published,
             follow_wake: Arc::new(Notify::new()),
-            fanout: crate::follower::Fanout::new(settings.sse_max_streams, settings.sse_max_per_merchant),
+            fanout: crate::fanout::Fanout::new(settings.sse_max_streams, settings.sse_max_per_merchant),
             pg,
-            charges: crate::card::InFlight::default(),
+            charges: crate::handles::InFlight::default(),
             chains,
             relay_wake: Arc::new(Notify::new()),
             webhook_wake: Arc::new(Notify::new()),

@@ -54,7 +54,7 @@ pub enum AppError {
     ChainUnavailable,
     /// An order refused before anything changed, and why.
     #[error("{message}")]
-    OrderRefused { reason: crate::orders::Refusal, message: String },
+    OrderRefused { reason: Refusal, message: String },
     /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
     #[error("the card rail is not configured")]
     CardRailNotConfigured,
@@ -125,5 +125,53 @@ pub mod anyhow_like {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.0.source()
         }
+    }
+}
+
+/// Why an order was refused before anything changed (the seed's errors, lower-cased as codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    UserNotFound,
+    UserNotActive,
+    PurchaseLimitExceeded,
+    InsufficientBalance,
+    OutOfStock,
+    ItemNotFound,
+    ItemNotAvailable,
+    CouponNotUsable,
+    /// `usePoints` is more than the order's amount.
+    AmountMismatch,
+}
+
+impl Refusal {
+    const ALL: [Self; 9] = [
+        Self::UserNotFound,
+        Self::UserNotActive,
+        Self::PurchaseLimitExceeded,
+        Self::InsufficientBalance,
+        Self::OutOfStock,
+        Self::ItemNotFound,
+        Self::ItemNotAvailable,
+        Self::CouponNotUsable,
+        Self::AmountMismatch,
+    ];
+
+    /// Its error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::UserNotFound => "user_not_found",
+            Self::UserNotActive => "user_not_active",
+            Self::PurchaseLimitExceeded => "purchase_limit_exceeded",
+            Self::InsufficientBalance => "insufficient_balance",
+            Self::OutOfStock => "out_of_stock",
+            Self::ItemNotFound => "item_not_found",
+            Self::ItemNotAvailable => "item_not_available",
+            Self::CouponNotUsable => "coupon_not_usable",
+            Self::AmountMismatch => "amount_mismatch",
+        }
+    }
+
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.code() == code)
     }
 }

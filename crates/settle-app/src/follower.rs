@@ -9,30 +9,12 @@
 //! An idle SSE stream therefore costs the database nothing: only a stream that resumes from an older
 //! `Last-Event-ID`, or that fell behind its channel, reads its merchant's rows to catch up.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-};
 
 use settle_store::{StoreError, outbox};
-use tokio::sync::broadcast;
 
 use crate::{Context, cache::CachedStatus, worker::Outcome};
 
 const BATCH: u64 = 500;
-/// Events a stream may fall behind its merchant's channel before it catches up from the database.
-const CHANNEL: usize = 1024;
-
-/// A published outbox row, as streams receive it.
-#[derive(Debug)]
-pub struct Event {
-    pub seq: i64,
-    /// The event's id (`evt_…`): SSE's id.
-    pub id: String,
-    pub topic: String,
-    /// The event as the events API lists it (`{id, seq, type, createdAt, data}`), as JSON: SSE's data.
-    pub data: String,
-}
 
 impl Event {
     /// The event of a published row (None while unpublished).
@@ -43,115 +25,7 @@ impl Event {
     }
 }
 
-/// Why a stream was not opened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refused {
-    /// This instance serves its most streams.
-    Instance,
-    /// The merchant has its most streams on this instance.
-    Merchant,
-}
-
-/// The streams of this instance, by merchant; the follower delivers each row to its merchant's channel.
-pub struct Fanout {
-    max_streams: usize,
-    max_per_merchant: usize,
-    state: Mutex<State>,
-}
-
-#[derive(Default)]
-struct State {
-    /// The highest seq delivered (None until the follower has read where the outbox stands).
-    head: Option<i64>,
-    streams: usize,
-    merchants: HashMap<String, Slot>,
-}
-
-struct Slot {
-    tx: broadcast::Sender<Arc<Event>>,
-    streams: usize,
-}
-
-/// An open stream's place: its channel, and the seq up to which rows were delivered before it subscribed
-/// (every row after `head` reaches `rx`). Dropping it frees the place.
-pub struct Subscription {
-    pub rx: broadcast::Receiver<Arc<Event>>,
-    pub head: i64,
-    _place: Place,
-}
-
-struct Place {
-    fanout: Arc<Fanout>,
-    merchant: String,
-}
-
-impl Drop for Place {
-    fn drop(&mut self) {
-        let mut s = self.fanout.lock();
-        s.streams = s.streams.saturating_sub(1);
-        if let Some(slot) = s.merchants.get_mut(&self.merchant) {
-            slot.streams = slot.streams.saturating_sub(1);
-            if slot.streams == 0 {
-                s.merchants.remove(&self.merchant);
-            }
-        }
-        metrics::gauge!("settle_sse_streams").set(s.streams as f64);
-    }
-}
-
-impl Fanout {
-    pub fn new(max_streams: usize, max_per_merchant: usize) -> Arc<Self> {
-        Arc::new(Self { max_streams, max_per_merchant, state: Mutex::new(State::default()) })
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The highest seq delivered, once the follower has started.
-    pub fn head(&self) -> Option<i64> {
-        self.lock().head
-    }
-
-    /// Opens a stream for `merchant` within the caps. `Ok(None)`: the follower has not started yet.
-    pub fn open(self: &Arc<Self>, merchant: &str) -> Result<Option<Subscription>, Refused> {
-        let mut s = self.lock();
-        let Some(head) = s.head else { return Ok(None) };
-        if s.streams >= self.max_streams {
-            return Err(Refused::Instance);
-        }
-        let slot = s.merchants.entry(merchant.to_owned()).or_insert_with(|| Slot { tx: broadcast::channel(CHANNEL).0, streams: 0 });
-        if slot.streams >= self.max_per_merchant {
-            return Err(Refused::Merchant);
-        }
-        slot.streams += 1;
-        let rx = slot.tx.subscribe();
-        s.streams += 1;
-        metrics::gauge!("settle_sse_streams").set(s.streams as f64);
-        Ok(Some(Subscription { rx, head, _place: Place { fanout: self.clone(), merchant: merchant.to_owned() } }))
-    }
-
-    /// Delivers rows in seq order and moves the head past them, in one step with respect to [`Self::open`].
-    fn deliver(&self, rows: Vec<outbox::OutboxRow>) {
-        let mut s = self.lock();
-        for r in rows {
-            let Some(seq) = r.seq else { continue };
-            if let Some(slot) = s.merchants.get(&r.merchant_id)
-                && let Some(ev) = Event::of(&r)
-            {
-                let _ = slot.tx.send(Arc::new(ev));
-            }
-            s.head = Some(seq);
-        }
-    }
-
-    fn start_at(&self, seq: i64) {
-        let mut s = self.lock();
-        if s.head.is_none() {
-            s.head = Some(seq);
-        }
-    }
-}
+pub use crate::fanout::{Event, Fanout, Refused, Subscription};
 
 /// The worker that follows the outbox (every instance runs one; no lease). It also follows the cluster's
 /// switches (the admin's read-only mode), read at most once per [`FLAGS_EVERY`].

@@ -26,6 +26,8 @@ pub mod chain;
 pub mod context;
 pub mod crypto;
 pub mod error;
+pub mod fanout;
+pub mod handles;
 pub mod follower;
 pub mod idempotency;
 pub mod janitor;

@@ -119,9 +119,7 @@ pub async fn seed_demo(ctx: &Context) -> Result<CreatedMerchant, AppError> {
     Ok(CreatedMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into(), fee_bps: 0 })
 }
 
-/// An authenticated API key: its merchant and its id (`key_<n>`, the audit log's actor).
-#[derive(Clone, Debug)]
-pub struct Caller(std::sync::Arc<(String, String)>);
+pub use crate::handles::Caller;
 
 impl Caller {
     fn new(merchant_id: String, key_id: i64) -> Self {

@@ -47,53 +47,7 @@ const CHARGE_GRACE_MS: i64 = 10_000;
 /// with the saga as it stands.
 const CHOREOGRAPHY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// Why an order was refused before anything changed (the seed's errors, lower-cased as codes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Refusal {
-    UserNotFound,
-    UserNotActive,
-    PurchaseLimitExceeded,
-    InsufficientBalance,
-    OutOfStock,
-    ItemNotFound,
-    ItemNotAvailable,
-    CouponNotUsable,
-    /// `usePoints` is more than the order's amount.
-    AmountMismatch,
-}
-
-impl Refusal {
-    const ALL: [Self; 9] = [
-        Self::UserNotFound,
-        Self::UserNotActive,
-        Self::PurchaseLimitExceeded,
-        Self::InsufficientBalance,
-        Self::OutOfStock,
-        Self::ItemNotFound,
-        Self::ItemNotAvailable,
-        Self::CouponNotUsable,
-        Self::AmountMismatch,
-    ];
-
-    /// Its error code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::UserNotFound => "user_not_found",
-            Self::UserNotActive => "user_not_active",
-            Self::PurchaseLimitExceeded => "purchase_limit_exceeded",
-            Self::InsufficientBalance => "insufficient_balance",
-            Self::OutOfStock => "out_of_stock",
-            Self::ItemNotFound => "item_not_found",
-            Self::ItemNotAvailable => "item_not_available",
-            Self::CouponNotUsable => "coupon_not_usable",
-            Self::AmountMismatch => "amount_mismatch",
-        }
-    }
-
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.code() == code)
-    }
-}
+pub use crate::error::Refusal;
 
 /// A refusal recorded as `code: message` (a choreographed saga's error) as the error the request answers.
 fn refusal_of(error: &str) -> AppError {
