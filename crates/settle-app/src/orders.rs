@@ -28,7 +28,10 @@ use crate::{
     card::charge::CardInput,
     idempotency::{self, Claim, IdemKey, Reply},
     lease::LeaseHolder,
-    payments::{PaymentView, after_transition, event_payload, transition_in},
+    payments::{
+        ledger::{after_transition, transition_in},
+        views::{PaymentView, event_payload},
+    },
     time::rfc3339,
     worker::Outcome,
 };

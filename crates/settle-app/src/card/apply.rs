@@ -16,7 +16,7 @@ use settle_domain::{EventType, PaymentStatus, Rail};
 use settle_store::payments::{self as store, Changes, PaymentRow};
 
 use super::change;
-use crate::{AppError, Context, payments::cached};
+use crate::{AppError, Context, payments::views::cached};
 
 /// What applying a gateway transaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]

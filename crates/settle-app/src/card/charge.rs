@@ -11,7 +11,10 @@ use super::change;
 use crate::{
     AppError, Context,
     idempotency::{self, Claim, IdemKey, Outcome, Reply},
-    payments::{PaymentView, after_transition, cached, transition_in},
+    payments::{
+        ledger::{after_transition, transition_in},
+        views::{PaymentView, cached},
+    },
 };
 
 /// What a charge's Idempotency-Key is bound to: `payment:` and the payment id.

@@ -19,7 +19,7 @@ use super::Chain;
 use crate::{
     AppError, Context,
     idempotency::{Claim, Outcome, Reply},
-    payments::{after_transition, transition_in},
+    payments::ledger::{after_transition, transition_in},
 };
 
 /// Gas a cancellation may use.

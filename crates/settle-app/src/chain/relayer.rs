@@ -33,7 +33,7 @@ use super::Chain;
 use crate::{
     Context,
     lease::LeaseHolder,
-    payments::{after_transition, transition_in},
+    payments::ledger::{after_transition, transition_in},
     worker::Outcome,
 };
 

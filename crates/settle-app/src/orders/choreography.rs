@@ -40,7 +40,7 @@ use super::{
 use crate::{
     AppError, Context,
     lease::LeaseHolder,
-    payments::{after_transition, transition_in},
+    payments::ledger::{after_transition, transition_in},
     worker::Outcome,
 };
 

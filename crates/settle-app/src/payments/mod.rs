@@ -1,163 +1,25 @@
-//! The payment use cases and the JSON views they answer with.
-//!
-//! Each change runs one database transaction: the state change, its payment_event, its outbox row and the
-//! idempotency record commit together. The cache is written after the commit, guarded by the row version.
+//! The payment use cases: create, read, list, cancel. Their views are in [`views`]; every status change goes
+//! through the [`ledger`].
+
+pub mod ledger;
+pub mod views;
+
+use ledger::apply_transition;
+pub use views::{EventList, EventView, PaymentList, PaymentView, StatusView};
+pub(crate) use views::{body_of, cached, event_payload};
 
 use serde::Serialize;
 use settle_domain::{Address, Amount, Currency, OrderId, PaymentId, PaymentStatus, Rail};
 use settle_store::{
     StoreError,
-    payments::{self as store, EventRow, ListFilter, NewPayment, PaymentRow},
+    payments::{self as store, ListFilter, NewPayment, PaymentRow},
 };
 
 use crate::{
     AppError, Context,
-    cache::CachedStatus,
     idempotency::{self, Claim, IdemKey, Outcome, Reply},
     time::rfc3339,
 };
-
-/// A payment as the API shows it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentView {
-    /// 0x + 64 hex; usable as the on-chain bytes32.
-    pub payment_id: String,
-    pub merchant_id: String,
-    pub order_id: String,
-    /// `CHAIN` or `CARD`.
-    pub rail: Rail,
-    /// Exact integer amount in minor units, as a decimal string.
-    pub amount: String,
-    pub currency: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub chain_id: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recipient_address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub card_type: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub card_last4: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_payment_key: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure_message: Option<String>,
-    /// Set when the gateway reported something Settle would not apply (another amount or order): an operator
-    /// must look at this payment.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub flag_reason: Option<String>,
-    /// CHAIN: when the signed terms expire (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<String>,
-    /// CHAIN: the terms Settle signed, as the gateway contract's `pay` takes them.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub terms: Option<crate::chain::terms::TermsView>,
-    /// CHAIN: Settle's EIP-712 signature over the terms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub server_signature: Option<String>,
-    /// CHAIN: who paid, the transaction and its block (once seen on chain).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payer: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tx_hash: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_number: Option<i64>,
-    /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
-    pub status: PaymentStatus,
-    /// Row version; increases with every status change.
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-impl From<&PaymentRow> for PaymentView {
-    fn from(r: &PaymentRow) -> Self {
-        Self {
-            payment_id: r.payment_id.clone(),
-            merchant_id: r.merchant_id.clone(),
-            order_id: r.order_id.clone(),
-            rail: r.rail,
-            amount: r.amount.clone(),
-            currency: r.currency.clone(),
-            chain_id: r.chain_id,
-            token_address: r.token_address.clone(),
-            recipient_address: r.recipient_address.clone(),
-            card_type: r.card_type.clone(),
-            card_last4: r.card_last4.clone(),
-            external_payment_key: r.external_payment_key.clone(),
-            failure_message: r.failure_message.clone(),
-            flag_reason: r.flag_reason.clone(),
-            expires_at: r.deadline.map(|d| rfc3339(d * 1000)),
-            terms: match (&r.token_address, &r.recipient_address, r.fee_bps, r.deadline) {
-                (Some(t), Some(rc), Some(f), Some(d)) => {
-                    crate::chain::terms::terms_of(&r.payment_id, t, &r.amount, rc, f, d).ok().map(|t| crate::chain::terms::view(&t))
-                }
-                _ => None,
-            },
-            server_signature: r.server_signature.clone(),
-            payer: r.payer.clone(),
-            tx_hash: r.tx_hash.clone(),
-            block_number: r.block_number,
-            status: r.status,
-            version: r.version,
-            created_at: rfc3339(r.created_at),
-            updated_at: rfc3339(r.updated_at),
-        }
-    }
-}
-
-/// `GET /payments/{id}/status`.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusView {
-    pub payment_id: String,
-    pub status: String,
-    pub chain_id: Option<i64>,
-    pub updated_at: String,
-}
-
-/// One entry of a payment's history.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventView {
-    /// CREATED, SUBMITTED, CONFIRMED, FAILED or CANCELLED.
-    pub event_type: String,
-    pub from_status: Option<PaymentStatus>,
-    pub to_status: PaymentStatus,
-    pub version: i64,
-    pub data: Option<serde_json::Value>,
-    pub created_at: String,
-}
-
-impl From<&EventRow> for EventView {
-    fn from(e: &EventRow) -> Self {
-        Self {
-            event_type: e.event_type.clone(),
-            from_status: e.from_status,
-            to_status: e.to_status,
-            version: e.version,
-            data: e.event_data.as_deref().and_then(|d| serde_json::from_str(d).ok()),
-            created_at: rfc3339(e.created_at),
-        }
-    }
-}
-
-/// A page of payments.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PaymentList {
-    pub data: Vec<PaymentView>,
-    pub has_more: bool,
-}
-
-/// A payment's history, oldest first.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventList {
-    pub data: Vec<EventView>,
-}
 
 /// A parsed `POST /payments/create`.
 #[derive(Clone, Debug)]
@@ -177,27 +39,6 @@ pub enum CreatePayment {
         amount: Amount,
         currency: Currency,
     },
-}
-
-/// What the cache keeps of a payment row.
-pub(crate) fn cached(r: &PaymentRow) -> CachedStatus {
-    CachedStatus {
-        payment_id: r.payment_id.clone(),
-        merchant_id: r.merchant_id.clone(),
-        status: r.status.as_str().to_owned(),
-        chain_id: r.chain_id,
-        version: r.version,
-        updated_at: r.updated_at,
-    }
-}
-
-fn body_of<T: Serialize>(v: &T) -> Result<String, AppError> {
-    serde_json::to_string(v).map_err(AppError::internal)
-}
-
-/// The outbox payload of a payment event.
-pub(crate) fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Value {
-    serde_json::json!({ "type": topic, "data": view })
 }
 
 /// Creates a PENDING payment.
@@ -448,63 +289,4 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
         }
     })
     .await
-}
-
-/// Moves `row` to `to` in one transaction with its event, its outbox row and, when `reply` is given, the
-/// response (stored for the Idempotency-Key if there is one); then wakes the relay and refreshes the cache.
-/// Returns None when another writer changed the payment first.
-pub(crate) async fn apply_transition(
-    ctx: &Context,
-    row: &PaymentRow,
-    to: PaymentStatus,
-    changes: store::Changes,
-    data: Option<serde_json::Value>,
-    reply: Option<(&Claim, Outcome)>,
-) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
-    let txn = settle_store::begin(&ctx.db).await?;
-    let Some((next, answer)) = transition_in(&txn, row, to, changes, data, reply).await? else {
-        return Ok(None);
-    };
-    txn.commit().await.map_err(StoreError::from)?;
-    if let Some((claim, _)) = reply {
-        claim.committed();
-    }
-    let reply = answer;
-    after_transition(ctx, &next).await;
-    Ok(Some((next, reply)))
-}
-
-/// [`apply_transition`]'s writes in the caller's database transaction (with the caller's own writes, which
-/// then commit or roll back with it); the caller runs [`after_transition`] once it has committed.
-pub(crate) async fn transition_in(
-    txn: &settle_store::DatabaseTransaction,
-    row: &PaymentRow,
-    to: PaymentStatus,
-    changes: store::Changes,
-    data: Option<serde_json::Value>,
-    reply: Option<(&Claim, Outcome)>,
-) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
-    let t = row.status.transition(to)?;
-    let now = settle_store::now_ms();
-    let Some(next) = store::transition(txn, row, t, changes, data, now).await? else {
-        return Ok(None);
-    };
-    let view = PaymentView::from(&next);
-    let topic = t.event().topic();
-    settle_store::outbox::enqueue(txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
-    let reply = match reply {
-        Some((claim, outcome)) => {
-            let r = Reply { outcome, body: body_of(&view)?, replayed: false };
-            claim.complete_in(txn, &r).await?;
-            Some(r)
-        }
-        None => None,
-    };
-    Ok(Some((next, reply)))
-}
-
-/// After a transition committed: wakes the outbox relay and refreshes the cache.
-pub(crate) async fn after_transition(ctx: &Context, next: &PaymentRow) {
-    ctx.outbox_wake.notify_one();
-    ctx.cache.put_status(&cached(next)).await;
 }

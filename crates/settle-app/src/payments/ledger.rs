@@ -1,0 +1,75 @@
+//! The ledger: applies what a rail observed to a payment, knowing no rail. Each change is one compare-and-set of
+//! the payment's status with its payment_event, its outbox row and (when a request waits on it) the
+//! Idempotency-Key's answer, in one database transaction (or inside the caller's); the cache is refreshed after the
+//! commit, guarded by the row version.
+
+use settle_domain::PaymentStatus;
+use settle_store::{
+    StoreError,
+    payments::{self as store, PaymentRow},
+};
+
+use super::views::{PaymentView, body_of, cached, event_payload};
+use crate::{
+    AppError, Context,
+    idempotency::{Claim, Outcome, Reply},
+};
+
+/// Moves `row` to `to` in one transaction with its event, its outbox row and, when `reply` is given, the
+/// response (stored for the Idempotency-Key if there is one); then wakes the relay and refreshes the cache.
+/// Returns None when another writer changed the payment first.
+pub(crate) async fn apply_transition(
+    ctx: &Context,
+    row: &PaymentRow,
+    to: PaymentStatus,
+    changes: store::Changes,
+    data: Option<serde_json::Value>,
+    reply: Option<(&Claim, Outcome)>,
+) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
+    let txn = settle_store::begin(&ctx.db).await?;
+    let Some((next, answer)) = transition_in(&txn, row, to, changes, data, reply).await? else {
+        return Ok(None);
+    };
+    txn.commit().await.map_err(StoreError::from)?;
+    if let Some((claim, _)) = reply {
+        claim.committed();
+    }
+    let reply = answer;
+    after_transition(ctx, &next).await;
+    Ok(Some((next, reply)))
+}
+
+/// [`apply_transition`]'s writes in the caller's database transaction (with the caller's own writes, which
+/// then commit or roll back with it); the caller runs [`after_transition`] once it has committed.
+pub(crate) async fn transition_in(
+    txn: &settle_store::DatabaseTransaction,
+    row: &PaymentRow,
+    to: PaymentStatus,
+    changes: store::Changes,
+    data: Option<serde_json::Value>,
+    reply: Option<(&Claim, Outcome)>,
+) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
+    let t = row.status.transition(to)?;
+    let now = settle_store::now_ms();
+    let Some(next) = store::transition(txn, row, t, changes, data, now).await? else {
+        return Ok(None);
+    };
+    let view = PaymentView::from(&next);
+    let topic = t.event().topic();
+    settle_store::outbox::enqueue(txn, &next.merchant_id, topic, &next.payment_id, &event_payload(topic, &view), now).await?;
+    let reply = match reply {
+        Some((claim, outcome)) => {
+            let r = Reply { outcome, body: body_of(&view)?, replayed: false };
+            claim.complete_in(txn, &r).await?;
+            Some(r)
+        }
+        None => None,
+    };
+    Ok(Some((next, reply)))
+}
+
+/// After a transition committed: wakes the outbox relay and refreshes the cache.
+pub(crate) async fn after_transition(ctx: &Context, next: &PaymentRow) {
+    ctx.outbox_wake.notify_one();
+    ctx.cache.put_status(&cached(next)).await;
+}
