@@ -37,6 +37,7 @@ pub mod nats;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod rails;
 pub mod settings;
 pub mod shop;
 pub mod time;

@@ -12,6 +12,7 @@ pub mod contracts;
 pub mod deploy;
 pub mod eip712;
 pub mod rpc;
+pub mod terms;
 pub mod tx;
 
 pub use alloy::{

@@ -75,44 +75,27 @@ fn open_client_secret(ctx: &Context, body: &str) -> Result<String, AppError> {
 async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, claim: &Claim) -> Result<(Reply, PaymentRow), AppError> {
     let now = settle_store::now_ms();
     // A CHAIN payment's checkout secret (shown once, in this answer) and where to pay.
-    let mut secret: Option<(String, settle_chain::Address, settle_chain::Address)> = None;
+    let mut secret: Option<(String, String, String)> = None;
     let new = match input {
         CreatePayment::Chain { order_id, amount, currency, chain_id, token_address, recipient_address, expires_in_secs } => {
-            let chain =
-                ctx.chains.get(chain_id).ok_or_else(|| AppError::invalid("chainId", format!("chain {chain_id} is not configured on this server")))?;
-            let token_addr: settle_chain::Address =
-                token_address.to_string().parse().map_err(|_| AppError::invalid("tokenAddress", "not an address"))?;
-            let token = chain
-                .token(&token_addr)
-                .ok_or_else(|| AppError::invalid("tokenAddress", format!("this token is not configured for chain {chain_id}")))?;
-            if currency.to_string() != token.symbol {
-                return Err(AppError::invalid("currency", format!("currency must be the token's symbol, {}", token.symbol)));
-            }
-            let expires = expires_in_secs.unwrap_or(crate::chain::terms::DEFAULT_EXPIRY_SECS);
-            if !(crate::chain::terms::MIN_EXPIRY_SECS..=crate::chain::terms::MAX_EXPIRY_SECS).contains(&expires) {
-                return Err(AppError::invalid(
-                    "expiresInSecs",
-                    format!("expiresInSecs must be {} to {}", crate::chain::terms::MIN_EXPIRY_SECS, crate::chain::terms::MAX_EXPIRY_SECS),
-                ));
-            }
-            let fee_bps = crate::merchants::fee_bps(ctx, merchant_id).await?;
-            let recipient: settle_chain::Address =
-                recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
+            // What the chain rail adds: its checks of the chain and token, the merchant's fee and the signed terms.
             let payment_id = PaymentId::generate().to_string();
-            let deadline = (now / 1000) as u64 + expires;
-            let signed = crate::chain::terms::sign(
-                chain,
-                &payment_id,
-                token_addr,
-                &amount.to_string(),
-                recipient,
-                // A fee that is not a basis-point count is refused, never signed as another (0).
-                u16::try_from(fee_bps).ok().filter(|f| *f <= 10_000).ok_or_else(|| {
-                    AppError::internal(std::io::Error::other(format!("merchant {merchant_id}: stored fee_bps {fee_bps} is not between 0 and 10000")))
-                })?,
-                deadline,
-            )?;
-            secret = Some((signed.client_secret.clone(), chain.gateway, chain.forwarder));
+            let terms = crate::rails::chain_terms(
+                ctx,
+                crate::rails::ChainTermsInput {
+                    merchant_id,
+                    payment_id: &payment_id,
+                    chain_id,
+                    token_address: &token_address,
+                    currency: &currency,
+                    amount: &amount,
+                    recipient_address: &recipient_address,
+                    expires_in_secs,
+                    now,
+                },
+            )
+            .await?;
+            secret = Some((terms.client_secret, terms.gateway, terms.forwarder));
             NewPayment {
                 payment_id,
                 merchant_id: merchant_id.to_owned(),
@@ -123,12 +106,7 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
                 chain_id: Some(chain_id),
                 token_address: Some(token_address.to_string()),
                 recipient_address: Some(recipient_address.to_string()),
-                chain_terms: Some(store::ChainTerms {
-                    deadline: deadline as i64,
-                    fee_bps,
-                    server_signature: signed.signature,
-                    client_secret_hash: signed.client_secret_hash,
-                }),
+                chain_terms: Some(terms.stored),
             }
         }
         CreatePayment::Card { order_id, amount, currency } => NewPayment {
@@ -154,8 +132,8 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
             let created = |client_secret: &str| {
                 body_of(&CreatedChainPayment {
                     payment: &view,
-                    gateway_address: gateway.to_checksum(None),
-                    forwarder_address: forwarder.to_checksum(None),
+                    gateway_address: gateway.clone(),
+                    forwarder_address: forwarder.clone(),
                     client_secret,
                 })
             };
@@ -218,13 +196,12 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     ctx.cache.count_lookup(false);
     tracing::debug!(payment_id = %id, "status cache miss");
     let mut row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-    // A PENDING chain payment: the contract is the source of truth. If it shows the payment paid, that is recorded
-    // (PROCESSING, awaiting the watcher's confirmations) before it is reported, in a task of its own: the edge runs
-    // a read inline, and a transition must never be cut off halfway.
-    if row.rail == Rail::Chain
-        && row.status == PaymentStatus::Pending
+    // A PENDING payment: its rail may know more (the contract is a CHAIN payment's source of truth). What it
+    // observes is recorded before it is reported, in a task of its own: the edge runs a read inline, and a
+    // transition must never be cut off halfway.
+    if row.status == PaymentStatus::Pending
         && let (c, r) = (ctx.clone(), row.clone())
-        && let Ok(Some(next)) = tokio::spawn(async move { crate::chain::watcher::reconcile_pending(&c, &r).await }).await
+        && let Ok(Some(next)) = tokio::spawn(async move { crate::rails::observe_pending(&c, &r).await }).await
     {
         row = next;
     }
@@ -277,11 +254,10 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
         if current.status == PaymentStatus::Cancelling {
             return Err(AppError::InvalidState("the payment is being cancelled on chain: it becomes CANCELLED once the contract refuses its terms".into()));
         }
-        // A CHAIN payment's signed terms stay payable until their deadline: its cancel goes to the contract.
-        if current.rail == settle_domain::Rail::Chain && current.status == PaymentStatus::Pending {
-            // Never the direct way: without its chain nothing could make the terms unpayable.
-            let chain = current.chain_id.and_then(|c| ctx.chains.get(c)).ok_or(AppError::ChainUnavailable)?;
-            return crate::chain::cancel::request(ctx, chain, &current, &claim).await;
+        // A rail whose payments stay payable elsewhere (a CHAIN payment's signed terms, until their deadline) cancels
+        // there first.
+        if let Some(reply) = crate::rails::cancel(ctx, &current, &claim).await? {
+            return Ok(reply);
         }
         match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((&claim, Outcome::Done))).await? {
             Some((_, Some(reply))) => Ok(reply),

@@ -43,7 +43,7 @@ pub struct PaymentView {
     pub expires_at: Option<String>,
     /// CHAIN: the terms Settle signed, as the gateway contract's `pay` takes them.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub terms: Option<crate::chain::terms::TermsView>,
+    pub terms: Option<settle_chain::terms::TermsView>,
     /// CHAIN: Settle's EIP-712 signature over the terms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_signature: Option<String>,
@@ -82,7 +82,7 @@ impl From<&PaymentRow> for PaymentView {
             expires_at: r.deadline.map(|d| rfc3339(d * 1000)),
             terms: match (&r.token_address, &r.recipient_address, r.fee_bps, r.deadline) {
                 (Some(t), Some(rc), Some(f), Some(d)) => {
-                    crate::chain::terms::terms_of(&r.payment_id, t, &r.amount, rc, f, d).ok().map(|t| crate::chain::terms::view(&t))
+                    settle_chain::terms::of_stored(&r.payment_id, t, &r.amount, rc, f, d).ok().map(|t| settle_chain::terms::view(&t))
                 }
                 _ => None,
             },
