@@ -556,6 +556,29 @@ async fn a_payment_mined_before_its_cancellation_completes() {
     app.finish().await;
 }
 
+/// Two instances on one database with a 1.5 s lease: the first, behind `proxy`, holds the relayer's lease (waited
+/// for), the second talks to anvil directly. Then the first's node answers simulations 4 s late. `step_bound`: how
+/// long a step keeps its lease renewed (None: the default).
+async fn two_instances(anvil: &Anvil, proxy: &RpcProxy, step_bound: Option<Duration>) -> (TestApp, TestApp) {
+    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let setup = |url: &str| {
+        let mut setup = setup_on(url, |_| {});
+        setup.settings.lease_ttl = Duration::from_millis(1_500);
+        if let Some(b) = step_bound {
+            setup.settings.step_bound = b;
+        }
+        setup
+    };
+    let slow = TestApp::spawn_with(setup(&proxy.url)).await.unwrap();
+    wait_for("the first instance holds the relayer's lease", Duration::from_secs(30), || async {
+        settle_store::leases::holder(&slow.ctx.db, "relayer:31337", settle_store::now_ms()).await.unwrap().as_deref() == Some(slow.ctx.instance_id.as_str())
+    })
+    .await;
+    let fast = TestApp::start(setup(&anvil.url), slow.db.clone()).await;
+    proxy.fault("eth_call", Fault::Delay(Duration::from_secs(4)), None);
+    (slow, fast)
+}
+
 /// Two instances' relayers on one database, the lease holder's step stuck on its node past the step bound (the lease
 /// is renewed during a step only that long). The holder reads a pending relay and waits on its simulation; its lease
 /// lapses; the other instance takes the lease and sends the relay. Before, the first then took the next nonce and sent the same relay again (recorded twice,
@@ -564,26 +587,9 @@ async fn a_payment_mined_before_its_cancellation_completes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_relayers_on_one_database_send_a_relay_once() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
-    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
     let proxy = RpcProxy::start(&anvil.url).await;
     // A lease of 1.5 s, renewed during a step for 1 s at most: the holder's 4 s wait on its node outlasts it.
-    let lease = |setup: &mut Setup| {
-        setup.settings.lease_ttl = Duration::from_millis(1_500);
-        setup.settings.step_bound = Duration::from_secs(1);
-    };
-    let mut slow_setup = setup_on(&proxy.url, |_| {});
-    lease(&mut slow_setup);
-    let slow = TestApp::spawn_with(slow_setup).await.unwrap();
-    let name = "relayer:31337";
-    wait_for("the first instance holds the relayer's lease", Duration::from_secs(30), || async {
-        settle_store::leases::holder(&slow.ctx.db, name, settle_store::now_ms()).await.unwrap().as_deref() == Some(slow.ctx.instance_id.as_str())
-    })
-    .await;
-    let mut fast_setup = setup_on(&anvil.url, |_| {});
-    lease(&mut fast_setup);
-    let fast = TestApp::start(fast_setup, slow.db.clone()).await;
-    // The holder's node now takes 4 s to answer a simulation: more than twice the lease.
-    proxy.fault("eth_call", Fault::Delay(Duration::from_secs(4)), None);
+    let (slow, fast) = two_instances(&anvil, &proxy, Some(Duration::from_secs(1))).await;
     let rpc = anvil.rpc();
     let payer = payer(&anvil).await;
     let nonce_before = rpc.nonce(key(0).address(), "latest").await.unwrap();
@@ -691,17 +697,9 @@ async fn an_expiry_asked_of_a_lagging_node_never_expires_a_paid_payment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_node_does_not_cost_the_relayer_its_lease() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
-    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
     let proxy = RpcProxy::start(&anvil.url).await;
-    let mut slow_setup = setup_on(&proxy.url, |_| {});
-    slow_setup.settings.lease_ttl = Duration::from_millis(1_500);
-    let slow = TestApp::spawn_with(slow_setup).await.unwrap();
+    let (slow, fast) = two_instances(&anvil, &proxy, None).await;
     let holder = || async { settle_store::leases::holder(&slow.ctx.db, "relayer:31337", settle_store::now_ms()).await.unwrap() };
-    wait_for("the first instance holds the relayer's lease", Duration::from_secs(30), || async { holder().await.as_deref() == Some(slow.ctx.instance_id.as_str()) }).await;
-    let mut fast_setup = setup_on(&anvil.url, |_| {});
-    fast_setup.settings.lease_ttl = Duration::from_millis(1_500);
-    let fast = TestApp::start(fast_setup, slow.db.clone()).await;
-    proxy.fault("eth_call", Fault::Delay(Duration::from_secs(4)), None);
     let payer = payer(&anvil).await;
     let id = submit_gasless(&fast, "slow-node", &payer).await;
     let relayer = key(0).address().to_checksum(None);
