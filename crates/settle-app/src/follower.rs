@@ -9,7 +9,6 @@
 //! An idle SSE stream therefore costs the database nothing: only a stream that resumes from an older
 //! `Last-Event-ID`, or that fell behind its channel, reads its merchant's rows to catch up.
 
-
 use settle_store::{StoreError, outbox};
 
 use crate::{Context, cache::CachedStatus, worker::Outcome};

@@ -50,7 +50,6 @@ pub fn subject(merchant_id: &str, topic: &str) -> String {
     format!("settle.{}.{}", token(merchant_id), kind.join("."))
 }
 
-
 #[derive(Clone)]
 pub struct Publisher {
     ctx: Context,
@@ -97,7 +96,10 @@ impl Publisher {
     /// The seq of the last event in the stream, when this database holds it (0: none, or one it does not hold).
     async fn last_in_stream(&self, js: &jetstream::Context) -> Result<i64, NatsError> {
         let mut s = js.get_stream(&self.settings.stream).await.map_err(nats)?;
-        let (last, messages) = { let st = &s.info().await.map_err(nats)?.state; (st.last_sequence, st.messages) };
+        let (last, messages) = {
+            let st = &s.info().await.map_err(nats)?.state;
+            (st.last_sequence, st.messages)
+        };
         // An empty stream (purged by an operator, or every message past its age) may still count a last sequence.
         if last == 0 || messages == 0 {
             return Ok(0);

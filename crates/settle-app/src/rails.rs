@@ -42,7 +42,8 @@ pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result
     let chain_id = p.chain_id;
     let chain = ctx.chains.get(chain_id).ok_or_else(|| AppError::invalid("chainId", format!("chain {chain_id} is not configured on this server")))?;
     let token_addr: settle_chain::Address = p.token_address.to_string().parse().map_err(|_| AppError::invalid("tokenAddress", "not an address"))?;
-    let token = chain.token(&token_addr).ok_or_else(|| AppError::invalid("tokenAddress", format!("this token is not configured for chain {chain_id}")))?;
+    let token =
+        chain.token(&token_addr).ok_or_else(|| AppError::invalid("tokenAddress", format!("this token is not configured for chain {chain_id}")))?;
     if p.currency.to_string() != token.symbol {
         return Err(AppError::invalid("currency", format!("currency must be the token's symbol, {}", token.symbol)));
     }

@@ -84,9 +84,28 @@ impl SendRefusal {
             "not enough funds",
         ]) {
             Self::InsufficientFunds
-        } else if has(&["exceeds the configured cap", "exceeds block gas limit", "gaslimitexceeded", "intrinsic gas too low", "oversized data", "invalid sender"]) {
+        } else if has(&[
+            "exceeds the configured cap",
+            "exceeds block gas limit",
+            "gaslimitexceeded",
+            "intrinsic gas too low",
+            "oversized data",
+            "invalid sender",
+        ]) {
             Self::Fatal
-        } else if has(&["txpool is full", "transaction pool is full", "pool is full", "queue full", "rate limit", "too many requests", "limit exceeded", "limit reached", "timeout", "timed out", "try again"]) {
+        } else if has(&[
+            "txpool is full",
+            "transaction pool is full",
+            "pool is full",
+            "queue full",
+            "rate limit",
+            "too many requests",
+            "limit exceeded",
+            "limit reached",
+            "timeout",
+            "timed out",
+            "try again",
+        ]) {
             Self::Busy
         } else {
             Self::Other
@@ -110,9 +129,20 @@ pub fn is_revert(e: &RpcError) -> bool {
 pub fn is_range_too_large(e: &RpcError) -> bool {
     let m = e.message();
     matches!(e, RpcError::Node { .. })
-        && ["range too large", "range is too large", "block range", "more than 10000 results", "query returned more than", "too many blocks", "exceed maximum block range", "limit exceeded", "response size exceeded", "log response size"]
-            .iter()
-            .any(|n| m.contains(n))
+        && [
+            "range too large",
+            "range is too large",
+            "block range",
+            "more than 10000 results",
+            "query returned more than",
+            "too many blocks",
+            "exceed maximum block range",
+            "limit exceeded",
+            "response size exceeded",
+            "log response size",
+        ]
+        .iter()
+        .any(|n| m.contains(n))
 }
 
 struct Endpoint {

@@ -47,7 +47,9 @@ pub async fn remember_block(conn: &impl ConnectionTrait, chain_id: i64, number: 
     // the relayer and the watcher remember the same block at once).
     let row = chain_block::ActiveModel { chain_id: Set(chain_id), number: Set(number), hash: Set(hash.to_owned()), ..Default::default() };
     chain_block::Entity::insert(row)
-        .on_conflict(OnConflict::columns([chain_block::Column::ChainId, chain_block::Column::Number]).update_column(chain_block::Column::Hash).to_owned())
+        .on_conflict(
+            OnConflict::columns([chain_block::Column::ChainId, chain_block::Column::Number]).update_column(chain_block::Column::Hash).to_owned(),
+        )
         .exec_without_returning(conn)
         .await?;
     Ok(())
@@ -95,7 +97,11 @@ pub async fn forget(conn: &impl ConnectionTrait, chain_id: i64, fork: i64, log_i
         .exec(conn)
         .await?;
     for ids in log_ids.chunks(500) {
-        chain_log::Entity::delete_many().filter(chain_log::Column::ChainId.eq(chain_id)).filter(chain_log::Column::Id.is_in(ids.to_vec())).exec(conn).await?;
+        chain_log::Entity::delete_many()
+            .filter(chain_log::Column::ChainId.eq(chain_id))
+            .filter(chain_log::Column::Id.is_in(ids.to_vec()))
+            .exec(conn)
+            .await?;
     }
     Ok(())
 }

@@ -94,7 +94,10 @@ impl StoreError {
     pub fn violates(&self, index: &str, table: &str, columns: &[&str]) -> bool {
         let Self::Unique(msg) = self else { return false };
         let sqlite = columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ");
-        msg.contains(&format!("\"{index}\"")) || msg.contains(&format!("'{index}'")) || msg.contains(&format!("key '{table}.{index}'")) || msg.ends_with(&sqlite)
+        msg.contains(&format!("\"{index}\""))
+            || msg.contains(&format!("'{index}'"))
+            || msg.contains(&format!("key '{table}.{index}'"))
+            || msg.ends_with(&sqlite)
     }
 
     /// The database could not be reached (refused, reset, pool exhausted or closed) or, on SQLite, stayed

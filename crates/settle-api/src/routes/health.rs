@@ -144,7 +144,13 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         .collect();
     let degraded = chains.iter().any(|c| c.status != "ok") || cache.as_str() == "degraded";
     let body = Health {
-        status: if !db_ok { "unavailable" } else if degraded { "degraded" } else { "ok" },
+        status: if !db_ok {
+            "unavailable"
+        } else if degraded {
+            "degraded"
+        } else {
+            "ok"
+        },
         database: DatabaseHealth { status: if db_ok { "ok" } else { "unavailable" }, latency_ms: latency.as_millis() as u64 },
         cache: CacheHealthView { status: cache.as_str() },
         read_only: st.ctx.read_only(),

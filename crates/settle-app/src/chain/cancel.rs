@@ -64,7 +64,8 @@ pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Cla
     // and the payment then completes).
     // - Paid already (mined, not yet seen by the watcher): the payment completes; cancelling it is refused.
     // - A gateway deployed before on-chain cancels has no `cancel`: refused rather than CANCELLING for good.
-    let (paid_call, probe): (Bytes, Bytes) = (getPaymentCall { paymentId: pid }.abi_encode().into(), cancelledCall { paymentId: pid }.abi_encode().into());
+    let (paid_call, probe): (Bytes, Bytes) =
+        (getPaymentCall { paymentId: pid }.abi_encode().into(), cancelledCall { paymentId: pid }.abi_encode().into());
     let asked = tokio::time::timeout(std::time::Duration::from_millis(500), async {
         tokio::join!(chain.rpc.eth_call(None, chain.gateway, &paid_call), chain.rpc.eth_call(None, chain.gateway, &probe))
     })
@@ -73,12 +74,16 @@ pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Cla
         if let Ok(out) = paid
             && getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero())
         {
-            return Err(AppError::InvalidState("the payment was paid on chain; it completes at its confirmations and can no longer be cancelled".into()));
+            return Err(AppError::InvalidState(
+                "the payment was paid on chain; it completes at its confirmations and can no longer be cancelled".into(),
+            ));
         }
         if let Err(e) = cancellable
             && is_revert(&e)
         {
-            return Err(AppError::InvalidState("this chain's gateway predates on-chain cancels: redeploy it (settle chain deploy) to cancel CHAIN payments".into()));
+            return Err(AppError::InvalidState(
+                "this chain's gateway predates on-chain cancels: redeploy it (settle chain deploy) to cancel CHAIN payments".into(),
+            ));
         }
     }
     let now = settle_store::now_ms();
@@ -105,7 +110,8 @@ pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Cla
         .await?;
         serde_json::json!({"relayRequestId": relay_request_id, "message": "the cancellation is on its way to the contract"})
     };
-    let Some((next, Some(reply))) = transition_in(&txn, row, PaymentStatus::Cancelling, Default::default(), Some(event), Some((claim, Outcome::Done))).await?
+    let Some((next, Some(reply))) =
+        transition_in(&txn, row, PaymentStatus::Cancelling, Default::default(), Some(event), Some((claim, Outcome::Done))).await?
     else {
         return Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into()));
     };

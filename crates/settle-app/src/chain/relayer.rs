@@ -86,7 +86,15 @@ impl Relayer {
     pub fn new(ctx: Context, chain: Chain) -> Self {
         let name = format!("relayer:{}", chain.chain_id);
         let address = chain.relayer.address().to_checksum(None);
-        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, address, holding: Arc::new(AtomicBool::new(false)), backoff_until: Default::default(), alerted: Default::default() }
+        Self {
+            lease: LeaseHolder::new(ctx.clone(), name),
+            ctx,
+            chain,
+            address,
+            holding: Arc::new(AtomicBool::new(false)),
+            backoff_until: Default::default(),
+            alerted: Default::default(),
+        }
     }
 
     pub fn poll(&self) -> std::time::Duration {
@@ -224,7 +232,12 @@ impl Relayer {
         }
         let balance = self.chain.observed().relayer_balance_wei;
         self.chain.observe(|st| {
-            st.funds_short.get_or_insert(super::settings::FundsShort { since_ms: settle_store::now_ms(), balance_wei: balance, needed_wei: needed, reason: e.message() });
+            st.funds_short.get_or_insert(super::settings::FundsShort {
+                since_ms: settle_store::now_ms(),
+                balance_wei: balance,
+                needed_wei: needed,
+                reason: e.message(),
+            });
         });
     }
 
@@ -378,8 +391,7 @@ impl Relayer {
             return Ok(None);
         }
         let Some((to, call, _)) = self.call_of(&rr) else { return Ok(Some("the stored request is unreadable".into())) };
-        if Self::is_cancel(&rr)
-            && payments_store::find_any(&self.ctx.db, &rr.payment_id).await?.is_none_or(|p| p.status != PaymentStatus::Cancelling)
+        if Self::is_cancel(&rr) && payments_store::find_any(&self.ctx.db, &rr.payment_id).await?.is_none_or(|p| p.status != PaymentStatus::Cancelling)
         {
             return Ok(Some("its payment is no longer CANCELLING".into()));
         }
@@ -416,11 +428,8 @@ impl Relayer {
     /// 1 when the filler was made.
     async fn retire(&self, tx: &relay::RelayTxRow, why: &str, head: i64, known: bool) -> Result<usize, RelayError> {
         let id = self.chain.chain_id as i64;
-        let fees = if known {
-            self.replacement_fees(tx).await?
-        } else {
-            Some(self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?))
-        };
+        let fees =
+            if known { self.replacement_fees(tx).await? } else { Some(self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?)) };
         let Some(fees) = fees else {
             tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a relayed transaction that can no longer succeed cannot be outbid: its fees are at the cap");
             return Ok(0);
@@ -485,7 +494,9 @@ impl Relayer {
             // Reverted: often because someone sent the same public calldata first, and then the payment is made.
             // The contract at the receipt's block says which.
             let at = Some(receipt.block_number.saturating_to::<u64>());
-            reverts.extend(self.revert_verdict(&rr.payment_id, &tx.tx_hash, at, "relay_reverted", "the relayed transaction reverted; nothing was paid").await?);
+            reverts.extend(
+                self.revert_verdict(&rr.payment_id, &tx.tx_hash, at, "relay_reverted", "the relayed transaction reverted; nothing was paid").await?,
+            );
         }
         // Requests withdrawn at this nonce whose own transaction was not the one mined (a filler took the nonce):
         // they paid nothing, unless the contract says otherwise at this block.
@@ -496,8 +507,14 @@ impl Relayer {
             let Some(orr) = relay::find_request(&self.ctx.db, other.relay_request_id.as_deref().unwrap_or_default()).await? else { continue };
             if orr.status == relay::WITHDRAWING && !withdrawn.iter().any(|w: &relay::RelayRequestRow| w.id == orr.id) {
                 reverts.extend(
-                    self.revert_verdict(&orr.payment_id, &other.tx_hash, at_block, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid")
-                        .await?,
+                    self.revert_verdict(
+                        &orr.payment_id,
+                        &other.tx_hash,
+                        at_block,
+                        "relay_expired",
+                        "the relay was withdrawn before it was mined; nothing was paid",
+                    )
+                    .await?,
                 );
                 withdrawn.push(orr);
             }
@@ -527,7 +544,8 @@ impl Relayer {
             }
         }
         for w in &withdrawn {
-            relay::set_request_status(&txn, w.id, relay::WITHDRAWING, relay::FAILED, None, Some("withdrawn: a 0-value transfer took its nonce"), now).await?;
+            relay::set_request_status(&txn, w.id, relay::WITHDRAWING, relay::FAILED, None, Some("withdrawn: a 0-value transfer took its nonce"), now)
+                .await?;
         }
         txn.commit().await.map_err(StoreError::from)?;
         self.after_reverts(&moved).await;
@@ -560,7 +578,10 @@ impl Relayer {
             let Some(rr) = relay::find_request(&self.ctx.db, rr_id).await? else { continue };
             if rr.status == relay::WITHDRAWING {
                 // Being withdrawn, and another transaction took its nonce: it paid nothing (unless the contract says so).
-                reverts.extend(self.revert_verdict(&rr.payment_id, "", None, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid").await?);
+                reverts.extend(
+                    self.revert_verdict(&rr.payment_id, "", None, "relay_expired", "the relay was withdrawn before it was mined; nothing was paid")
+                        .await?,
+                );
                 verdicts.push((rr, Err("it was being withdrawn".to_owned())));
                 continue;
             }
@@ -579,8 +600,14 @@ impl Relayer {
             if verdict.is_err() {
                 let hash = at.iter().rev().find(|t| t.relay_request_id.as_ref() == Some(rr_id)).map(|t| t.tx_hash.clone()).unwrap_or_default();
                 reverts.extend(
-                    self.revert_verdict(&rr.payment_id, &hash, None, "relay_reverted", "the relay no longer simulates after its nonce was used by another transaction; nothing was paid")
-                        .await?,
+                    self.revert_verdict(
+                        &rr.payment_id,
+                        &hash,
+                        None,
+                        "relay_reverted",
+                        "the relay no longer simulates after its nonce was used by another transaction; nothing was paid",
+                    )
+                    .await?,
                 );
             }
             verdicts.push((rr, verdict));
@@ -632,7 +659,16 @@ impl Relayer {
                         Some(r) => relay::find_request(&txn, r).await?,
                         None => None,
                     } {
-                        relay::set_request_status(&txn, rr.id, relay::CONFIRMED, relay::SENT, Some(&t.tx_hash), Some("its transaction left the canonical chain"), now).await?;
+                        relay::set_request_status(
+                            &txn,
+                            rr.id,
+                            relay::CONFIRMED,
+                            relay::SENT,
+                            Some(&t.tx_hash),
+                            Some("its transaction left the canonical chain"),
+                            now,
+                        )
+                        .await?;
                     }
                     txn.commit().await.map_err(StoreError::from)?;
                     metrics::counter!("settle_chain_relays_reorged_total", "chain" => id.to_string()).increment(1);
@@ -667,7 +703,14 @@ impl Relayer {
     /// (at block `at`, or the latest) shows it paid, by this or another transaction: then it stays PROCESSING and the
     /// watcher completes it from the payment's log. A node that does not answer changes nothing. The move itself is
     /// made by [`Self::apply_reverts`], in the transaction that settles the relay's statuses.
-    async fn revert_verdict(&self, payment_id: &str, tx_hash: &str, at: Option<u64>, code: &str, message: &str) -> Result<Option<Revert>, RelayError> {
+    async fn revert_verdict(
+        &self,
+        payment_id: &str,
+        tx_hash: &str,
+        at: Option<u64>,
+        code: &str,
+        message: &str,
+    ) -> Result<Option<Revert>, RelayError> {
         let Some(row) = payments_store::find_any(&self.ctx.db, payment_id).await? else { return Ok(None) };
         if row.status != PaymentStatus::Processing {
             return Ok(None);
@@ -679,7 +722,9 @@ impl Relayer {
                 Ok(out) => out,
                 // A node that pruned (or has not reached) that block: the latest state says as much (a payment made
                 // stays made).
-                Err(RpcError::Node { .. }) if at.is_some() => self.chain.rpc.eth_call(None, self.chain.gateway, &call).await.map_err(|e| self.rpc_err(e))?,
+                Err(RpcError::Node { .. }) if at.is_some() => {
+                    self.chain.rpc.eth_call(None, self.chain.gateway, &call).await.map_err(|e| self.rpc_err(e))?
+                }
                 Err(e) => return Err(self.rpc_err(e)),
             };
             if getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) {
@@ -693,7 +738,10 @@ impl Relayer {
 
     /// Moves the payments of `reverts` back to PENDING in the caller's fenced transaction (each a compare-and-set:
     /// one another writer moved first is left alone); returns those moved, for [`Self::after_reverts`] once committed.
-    async fn apply_reverts(txn: &settle_store::DatabaseTransaction, reverts: &[Revert]) -> Result<Vec<settle_store::payments::PaymentRow>, RelayError> {
+    async fn apply_reverts(
+        txn: &settle_store::DatabaseTransaction,
+        reverts: &[Revert],
+    ) -> Result<Vec<settle_store::payments::PaymentRow>, RelayError> {
         let mut moved = Vec::new();
         for r in reverts {
             if let Some((next, _)) = transition_in(txn, &r.row, PaymentStatus::Pending, Default::default(), Some(r.data.clone()), None).await? {

@@ -166,7 +166,11 @@ impl Watcher {
                 };
                 if hash != hex_hash(&l.block_hash) {
                     metrics::counter!("settle_chain_reads_across_reorg_total", "chain" => id.to_string()).increment(1);
-                    tracing::warn!(chain = id, block = n, "a log of a block that is no longer canonical (a reorg during the read): the range is read again");
+                    tracing::warn!(
+                        chain = id,
+                        block = n,
+                        "a log of a block that is no longer canonical (a reorg during the read): the range is read again"
+                    );
                     return Ok(Outcome::Worked(1));
                 }
             }
@@ -243,7 +247,13 @@ impl Watcher {
             }
         }
         let fork = fork.unwrap_or_else(|| {
-            tracing::error!(chain = id, cursor, to = top, "no remembered block of the last {} pages is canonical: the watcher goes back to block {top} and reads on from there", REWIND_PAGES);
+            tracing::error!(
+                chain = id,
+                cursor,
+                to = top,
+                "no remembered block of the last {} pages is canonical: the watcher goes back to block {top} and reads on from there",
+                REWIND_PAGES
+            );
             top
         });
         let hash = self.block_hash(fork as u64).await?;
@@ -294,7 +304,9 @@ impl Watcher {
         for (row, log) in &unseen {
             let data = serde_json::json!({"code": "reorged", "txHash": log.tx_hash, "blockNumber": log.block_number,
                 "message": "its transaction left the canonical chain; the payment waits to be paid"});
-            if let Some((next, _)) = crate::payments::ledger::transition_in(&txn, row, PaymentStatus::Pending, Changes::default(), Some(data), None).await? {
+            if let Some((next, _)) =
+                crate::payments::ledger::transition_in(&txn, row, PaymentStatus::Pending, Changes::default(), Some(data), None).await?
+            {
                 moved.push(next);
             }
         }
@@ -320,7 +332,12 @@ impl Watcher {
     /// Whether the gateway shows the payment paid (at the latest block).
     async fn paid_on_chain(&self, payment_id: &str) -> Result<bool, WatchError> {
         let Ok(pid) = payment_id.parse::<B256>() else { return Ok(false) };
-        let out = self.chain.rpc.eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into()).await.map_err(|e| self.rpc_err(e))?;
+        let out = self
+            .chain
+            .rpc
+            .eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into())
+            .await
+            .map_err(|e| self.rpc_err(e))?;
         Ok(getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()))
     }
 
@@ -375,7 +392,15 @@ impl Watcher {
                     // Reported once: the event with the log's marking, whoever marks it first.
                     let txn = self.fenced().await?;
                     if store::mark_applied_once(&txn, log.id).await? {
-                        settle_store::outbox::enqueue(&txn, &row.merchant_id, "payment.paid_after_final", &row.payment_id, &payload, settle_store::now_ms()).await?;
+                        settle_store::outbox::enqueue(
+                            &txn,
+                            &row.merchant_id,
+                            "payment.paid_after_final",
+                            &row.payment_id,
+                            &payload,
+                            settle_store::now_ms(),
+                        )
+                        .await?;
                     }
                     txn.commit().await.map_err(StoreError::from)?;
                     self.ctx.outbox_wake.notify_one();

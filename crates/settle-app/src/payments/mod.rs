@@ -64,7 +64,9 @@ fn open_client_secret(ctx: &Context, body: &str) -> Result<String, AppError> {
             // Sealed under a master key no longer configured: the answer cannot be given again (a new key with the
             // same orderId answers 409 duplicate_order; nothing is created twice).
             let open = crate::crypto::open(ctx.settings.keyring.as_deref(), sealed, id).map_err(|e| {
-                AppError::InvalidState(format!("this Idempotency-Key's stored answer can no longer be opened ({e}); read the payment with GET /payments/{id}"))
+                AppError::InvalidState(format!(
+                    "this Idempotency-Key's stored answer can no longer be opened ({e}); read the payment with GET /payments/{id}"
+                ))
             })?;
             Ok(body.replacen(sealed, &open, 1))
         }
@@ -252,7 +254,9 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
     idempotency::once(ctx, merchant_id, key, |claim| async move {
         let current = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
         if current.status == PaymentStatus::Cancelling {
-            return Err(AppError::InvalidState("the payment is being cancelled on chain: it becomes CANCELLED once the contract refuses its terms".into()));
+            return Err(AppError::InvalidState(
+                "the payment is being cancelled on chain: it becomes CANCELLED once the contract refuses its terms".into(),
+            ));
         }
         // A rail whose payments stay payable elsewhere (a CHAIN payment's signed terms, until their deadline) cancels
         // there first.

@@ -169,4 +169,3 @@ pub(crate) fn body_of<T: Serialize>(v: &T) -> Result<String, AppError> {
 pub(crate) fn event_payload(topic: &str, view: &PaymentView) -> serde_json::Value {
     serde_json::json!({ "type": topic, "data": view })
 }
-

@@ -23,8 +23,14 @@ impl MigrationTrait for Migration {
             // Byte-wise comparison, as on PostgreSQL and SQLite (see m0008).
             m.get_connection().execute_unprepared("ALTER TABLE `cluster_flags` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").await?;
         }
-        m.exec_stmt(Query::insert().into_table("cluster_flags").columns(["name", "enabled", "updated_at"]).values_panic(["read_only".into(), false.into(), 0i64.into()]).to_owned())
-            .await
+        m.exec_stmt(
+            Query::insert()
+                .into_table("cluster_flags")
+                .columns(["name", "enabled", "updated_at"])
+                .values_panic(["read_only".into(), false.into(), 0i64.into()])
+                .to_owned(),
+        )
+        .await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

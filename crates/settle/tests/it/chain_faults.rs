@@ -122,7 +122,9 @@ impl RpcProxy {
                             answer
                         }
                         Some(Fault::RefuseRangeOver(n)) => {
-                            let block = |k: &str| u64::from_str_radix(body["params"][0][k].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0);
+                            let block = |k: &str| {
+                                u64::from_str_radix(body["params"][0][k].as_str().unwrap_or("0x0").trim_start_matches("0x"), 16).unwrap_or(0)
+                            };
                             if block("toBlock").saturating_sub(block("fromBlock")) + 1 > n {
                                 error("query returned more than 10000 results")
                             } else {
@@ -203,7 +205,12 @@ async fn mine_until_completed(app: &TestApp, anvil: &Anvil, id: &str) {
     let rpc = anvil.rpc();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while status_of(app, id).await != "COMPLETED" {
-        assert!(tokio::time::Instant::now() < deadline, "{id}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, crate::chain::chain_state(app).await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id}: {}\n{}",
+            app.get(&format!("/payments/{id}")).await.text,
+            crate::chain::chain_state(app).await
+        );
         mine(&rpc, 1).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -257,10 +264,15 @@ async fn a_relayer_short_of_funds_pauses_and_never_raises_its_fees() {
     set_balance(100_000_000_000_000_000).await;
     mine_until_completed(&app, &anvil, &first).await;
     mine_until_completed(&app, &anvil, &second).await;
-    wait_for("the relayer records both mined", Duration::from_secs(30), || async { txs().await.iter().filter(|t| t.status == "MINED").count() == 2 }).await;
+    wait_for("the relayer records both mined", Duration::from_secs(30), || async { txs().await.iter().filter(|t| t.status == "MINED").count() == 2 })
+        .await;
     let after = txs().await;
     assert_eq!(after.len(), 2, "one transaction per nonce: {after:?}");
-    assert_eq!((after[0].tx_hash.as_str(), after[0].max_fee.as_str()), (sent[0].tx_hash.as_str(), sent[0].max_fee.as_str()), "the first is the same transaction");
+    assert_eq!(
+        (after[0].tx_hash.as_str(), after[0].max_fee.as_str()),
+        (sent[0].tx_hash.as_str(), sent[0].max_fee.as_str()),
+        "the first is the same transaction"
+    );
     let h = chain_health(&app).await;
     assert!(h["sendingPaused"].is_null() && h["status"] == "ok", "{h}");
     assert_eq!(counter(&app, "settle_chain_fee_bumps_total").await, 0.0);
@@ -286,7 +298,10 @@ async fn a_busy_or_forgetful_node_gets_the_same_transaction_again_never_a_replac
     for id in &ids {
         mine_until_completed(&app, &anvil, id).await;
     }
-    wait_for("the relayer records both mined", Duration::from_secs(30), || async { relayed(&app).await.iter().filter(|t| t.status == "MINED").count() == 2 }).await;
+    wait_for("the relayer records both mined", Duration::from_secs(30), || async {
+        relayed(&app).await.iter().filter(|t| t.status == "MINED").count() == 2
+    })
+    .await;
     let txs = relayed(&app).await;
     assert_eq!(txs.len(), 2, "one transaction per nonce, each sent again as it was: {txs:?}");
     assert!(proxy.calls("eth_sendRawTransaction") >= 5, "the busy node was asked again");
@@ -442,7 +457,10 @@ async fn a_mined_relay_a_reorg_removes_is_sent_again() {
     let payer = payer(&anvil).await;
     let snapshot: U256 = rpc.call("evm_snapshot", json!([])).await.unwrap();
     let id = submit_gasless(&app, "reorged-relay", &payer).await;
-    wait_for("the relayer records its transaction mined", Duration::from_secs(30), || async { relayed(&app).await.iter().any(|t| t.status == "MINED") }).await;
+    wait_for("the relayer records its transaction mined", Duration::from_secs(30), || async {
+        relayed(&app).await.iter().any(|t| t.status == "MINED")
+    })
+    .await;
     let first = relayed(&app).await[0].clone();
     let reverted: bool = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
     assert!(reverted);
@@ -476,7 +494,10 @@ async fn a_node_that_cannot_simulate_now_decides_nothing() {
     assert_eq!(status_of(&app, &id).await, "PROCESSING");
     proxy.clear();
     mine_until_completed(&app, &anvil, &id).await;
-    wait_for("the relayer records its transaction mined", Duration::from_secs(30), || async { relayed(&app).await.iter().any(|t| t.status == "MINED") }).await;
+    wait_for("the relayer records its transaction mined", Duration::from_secs(30), || async {
+        relayed(&app).await.iter().any(|t| t.status == "MINED")
+    })
+    .await;
     let txs = relayed(&app).await;
     assert_eq!(txs.len(), 1, "the payload itself, never a filler: {txs:?}");
     assert!(txs[0].relay_request_id.is_some());
@@ -488,7 +509,12 @@ async fn mine_until(app: &TestApp, anvil: &Anvil, id: &str, status: &str) {
     let rpc = anvil.rpc();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     while status_of(app, id).await != status {
-        assert!(tokio::time::Instant::now() < deadline, "{id} never {status}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, crate::chain::chain_state(app).await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{id} never {status}: {}\n{}",
+            app.get(&format!("/payments/{id}")).await.text,
+            crate::chain::chain_state(app).await
+        );
         mine(&rpc, 1).await;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -550,7 +576,9 @@ async fn a_payment_mined_before_its_cancellation_completes() {
     let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(r.status, 409, "{}", r.text);
     wait_for("the cancellation's relay ends", Duration::from_secs(30), || async {
-        settle_store::relay::requests(&app.ctx.db, 31337, "FAILED", 10).await.unwrap().len() + settle_store::relay::requests(&app.ctx.db, 31337, "CANCELLED", 10).await.unwrap().len() == 1
+        settle_store::relay::requests(&app.ctx.db, 31337, "FAILED", 10).await.unwrap().len()
+            + settle_store::relay::requests(&app.ctx.db, 31337, "CANCELLED", 10).await.unwrap().len()
+            == 1
     })
     .await;
     app.finish().await;
@@ -571,7 +599,8 @@ async fn two_instances(anvil: &Anvil, proxy: &RpcProxy, step_bound: Option<Durat
     };
     let slow = TestApp::spawn_with(setup(&proxy.url)).await.unwrap();
     wait_for("the first instance holds the relayer's lease", Duration::from_secs(30), || async {
-        settle_store::leases::holder(&slow.ctx.db, "relayer:31337", settle_store::now_ms()).await.unwrap().as_deref() == Some(slow.ctx.instance_id.as_str())
+        settle_store::leases::holder(&slow.ctx.db, "relayer:31337", settle_store::now_ms()).await.unwrap().as_deref()
+            == Some(slow.ctx.instance_id.as_str())
     })
     .await;
     let fast = TestApp::start(setup(&anvil.url), slow.db.clone()).await;
@@ -730,7 +759,8 @@ async fn a_node_behind_the_cursor_is_not_a_reorg() {
     mine_until_completed(&app, &anvil, &id).await;
     let before = proxy.calls("eth_getBlockByNumber");
     proxy.fault("eth_getBlockByNumber", Fault::Answer(Value::Null), None);
-    wait_for("the watcher steps against the lagging node", Duration::from_secs(30), || async { proxy.calls("eth_getBlockByNumber") >= before + 5 }).await;
+    wait_for("the watcher steps against the lagging node", Duration::from_secs(30), || async { proxy.calls("eth_getBlockByNumber") >= before + 5 })
+        .await;
     proxy.clear();
     mine(&rpc, 2).await;
     let head = rpc.block_number().await.unwrap();

@@ -476,7 +476,9 @@ async fn a_request_id_is_kept_only_when_it_is_a_bounded_token() {
     let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
     let id_of = |sent: &'static str| {
         let app = &app;
-        async move { app.request(Method::GET, "/payments", Some(&app.key), None, &[("x-request-id", sent)]).await.header("x-request-id").map(str::to_owned) }
+        async move {
+            app.request(Method::GET, "/payments", Some(&app.key), None, &[("x-request-id", sent)]).await.header("x-request-id").map(str::to_owned)
+        }
     };
     assert_eq!(id_of("trace.A-1_b").await.as_deref(), Some("trace.A-1_b"));
     let long: &'static str = Box::leak("x".repeat(65).into_boxed_str());

@@ -269,7 +269,10 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                     while let Some(end) = buf.find("\n\n") {
                         let frame: String = buf.drain(..end + 2).collect();
                         let id = frame.lines().find_map(|l| l.strip_prefix("id:")).map(|v| v.trim().to_owned());
-                        let data = frame.lines().find_map(|l| l.strip_prefix("data:")).and_then(|v| serde_json::from_str::<serde_json::Value>(v.trim()).ok());
+                        let data = frame
+                            .lines()
+                            .find_map(|l| l.strip_prefix("data:"))
+                            .and_then(|v| serde_json::from_str::<serde_json::Value>(v.trim()).ok());
                         if let (Some(id), Some(seq)) = (id, data.and_then(|d| d["seq"].as_i64())) {
                             seen.lock().unwrap().push((id, seq));
                         }
@@ -551,7 +554,10 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     relay_gas.sort();
     let confirmed = settle_store::relay::requests(&store, 31337, settle_store::relay::CONFIRMED, 10_000).await.unwrap().len() as u128;
     if let Some(median) = relay_gas.get(relay_gas.len() / 2) {
-        assert!(burned <= confirmed.max(1) * median * 2, "the relayer burned {burned} wei for {confirmed} confirmed relays (one costs about {median})");
+        assert!(
+            burned <= confirmed.max(1) * median * 2,
+            "the relayer burned {burned} wei for {confirmed} confirmed relays (one costs about {median})"
+        );
     }
     eprintln!("chaos: gateway and relayer checked after {:?}", started.elapsed());
     // Every event: SSE exactly once, webhooks at least once, NATS exactly once.
