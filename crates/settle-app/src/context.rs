@@ -1,5 +1,6 @@
 //! The application context: what requests and workers share, built once at startup and cloned cheaply.
-//! Its settings are in [`crate::settings`]; the workers it runs are started by [`crate::workers`].
+//! Its settings are in [`crate::settings`]; the workers are started by the composition root (the binary's
+//! startup) with [`crate::worker::spawn`].
 
 use std::{sync::Arc, time::Duration};
 

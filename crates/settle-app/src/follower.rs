@@ -128,3 +128,5 @@ fn status_change(r: &outbox::OutboxRow) -> Option<CachedStatus> {
 pub async fn read_after(ctx: &Context, merchant_id: &str, after_seq: i64, limit: u64) -> Result<Vec<outbox::OutboxRow>, StoreError> {
     outbox::read_after(&ctx.db, merchant_id, after_seq, limit).await
 }
+
+crate::worker::impl_worker!(Follower, "follower", false, settle_store::StoreError);

@@ -100,3 +100,5 @@ where
     metrics::counter!("settle_purged_total", "what" => what).increment(total);
     Ok(total)
 }
+
+crate::worker::impl_worker!(Janitor, "janitor", true, settle_store::StoreError);

@@ -43,7 +43,6 @@ pub mod shop;
 pub mod time;
 pub mod webhooks;
 pub mod worker;
-pub mod workers;
 
 pub use context::Context;
 pub use error::AppError;

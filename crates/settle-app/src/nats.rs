@@ -171,6 +171,8 @@ impl Publisher {
     }
 }
 
+crate::worker::impl_worker!(Publisher, "nats-publisher", true, NatsError);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -824,3 +824,5 @@ pub async fn saga_stats(ctx: &Context, merchant_id: &str) -> Result<SagaStats, A
     }
     Ok(SagaStats { total: by_status.values().sum(), by_status })
 }
+
+crate::worker::impl_worker!(SagaWorker, "saga-recovery", true, crate::AppError);

@@ -73,3 +73,5 @@ impl Relay {
         self.lease.release().await;
     }
 }
+
+crate::worker::impl_worker!(Relay, "outbox-relay", true, settle_store::StoreError);

@@ -28,6 +28,32 @@ pub trait Worker: Send + Sync + 'static {
     fn release(&self) -> impl Future<Output = ()> + Send;
 }
 
+/// Implements [`Worker`] for a type with inherent `run_once` and `release` (the workers' shape): its name, whether it
+/// writes, and its step's error type.
+macro_rules! impl_worker {
+    ($ty:ty, $name:literal, $writes:literal, $err:ty) => {
+        impl $crate::worker::Worker for $ty {
+            const NAME: &'static str = $name;
+            const WRITES: bool = $writes;
+            type Error = $err;
+            fn step(&self) -> impl std::future::Future<Output = Result<$crate::worker::Outcome, $err>> + Send {
+                self.run_once()
+            }
+            fn release(&self) -> impl std::future::Future<Output = ()> + Send {
+                <$ty>::release(self)
+            }
+        }
+    };
+}
+pub(crate) use impl_worker;
+
+/// Waits for stopped workers (each gives up its lease as it stops), all together, within `bound`.
+pub async fn join(handles: Vec<tokio::task::JoinHandle<()>>, bound: Duration) {
+    if tokio::time::timeout(bound, futures::future::join_all(handles)).await.is_err() {
+        tracing::warn!(after = ?bound, "some workers did not stop in time; their leases lapse by themselves");
+    }
+}
+
 /// Runs `worker` on `ctx` until `stop` turns true (woken by `wake`, else every `idle`), then releases it.
 pub fn spawn<W: Worker>(
     ctx: &crate::Context,

@@ -185,7 +185,7 @@ impl App {
         if let Err(e) = settle_app::follower::Follower::start(&ctx).await {
             tracing::warn!(error = %e, "reading the outbox head failed; event streams wait for the follower");
         }
-        let workers = settle_app::workers::spawn(&ctx, stop.subscribe());
+        let workers = spawn_workers(&ctx, stop.subscribe());
         let router = settle_api::router(state);
         let (drain_tx, drain_rx) = watch::channel(false);
         let server = tokio::spawn(serve(listener, router, limits, drain_rx));
@@ -211,7 +211,7 @@ impl App {
             }
         }
         // All together, within one bound (not 5 s each in turn).
-        settle_app::workers::join(workers, Duration::from_secs(5)).await;
+        settle_app::worker::join(workers, Duration::from_secs(5)).await;
         // Card charges run in tasks of their own (a request that timed out leaves its charge running): wait for
         // them within the same bound before the pool closes, and record the ones abandoned as unknown outcomes.
         let left = shutdown_timeout.saturating_sub(stopping_since.elapsed()).max(Duration::from_secs(1));
@@ -343,4 +343,63 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Starts this instance's background workers on `ctx` (the composition root's job): the outbox relay and the
+/// follower, the webhook sender, the card rail's reconciler and voider, the NATS publisher, the saga workers, a
+/// watcher and a relayer per chain, and the janitor. Each is a [`settle_app::worker::Worker`] run by its step loop;
+/// the single-active ones hold a lease and give it up when they stop. They stop when `stop` turns true.
+fn spawn_workers(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    let never = || Arc::new(tokio::sync::Notify::new());
+    let mut run = |handle: tokio::task::JoinHandle<()>| handles.push(handle);
+    run(settle_app::worker::spawn(ctx, settle_app::outbox::Relay::new(ctx.clone()), ctx.outbox_wake.clone(), ctx.settings.outbox_poll, stop.clone()));
+    run(settle_app::worker::spawn(
+        ctx,
+        settle_app::follower::Follower::new(ctx.clone()),
+        ctx.follow_wake.clone(),
+        ctx.settings.follow_poll,
+        stop.clone(),
+    ));
+    match settle_app::webhooks::Sender::new(ctx.clone()) {
+        Ok(s) => run(settle_app::worker::spawn(ctx, s, ctx.webhook_wake.clone(), ctx.settings.webhooks.poll, stop.clone())),
+        Err(e) => tracing::error!(error = %e, "webhooks cannot be sent"),
+    }
+    if ctx.pg.is_some() {
+        run(settle_app::worker::spawn(ctx, settle_app::card::Reconciler::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
+        run(settle_app::worker::spawn(ctx, settle_app::card::Voider::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
+    }
+    // Every handler of the choreography emits its next event, so the dispatcher wakes on each publication
+    // (and polls for events another instance's relay published).
+    let (chor_wake, nats_wake) = (never(), never());
+    let (bridge_wake, nats_bridge, mut published, mut bridge_stop) = (chor_wake.clone(), nats_wake.clone(), ctx.published.subscribe(), stop.clone());
+    run(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                r = published.changed() => if r.is_err() { break } else { bridge_wake.notify_one(); nats_bridge.notify_one() },
+                _ = bridge_stop.changed() => break,
+            }
+        }
+    }));
+    if let Some(n) = &ctx.settings.nats {
+        run(settle_app::worker::spawn(
+            ctx,
+            settle_app::nats::Publisher::new(ctx.clone(), n.clone()),
+            nats_wake,
+            Duration::from_millis(500),
+            stop.clone(),
+        ));
+    }
+    run(settle_app::worker::spawn(ctx, settle_app::orders::Choreographer::new(ctx.clone()), chor_wake, Duration::from_millis(200), stop.clone()));
+    run(settle_app::worker::spawn(ctx, settle_app::orders::SagaWorker::new(ctx.clone()), never(), Duration::from_millis(500), stop.clone()));
+    for chain in ctx.chains.0.iter() {
+        let w = settle_app::chain::watcher::Watcher::new(ctx.clone(), chain.clone());
+        let poll = w.poll();
+        run(settle_app::worker::spawn(ctx, w, never(), poll, stop.clone()));
+        let r = settle_app::chain::relayer::Relayer::new(ctx.clone(), chain.clone());
+        let poll = r.poll();
+        run(settle_app::worker::spawn(ctx, r, ctx.relay_wake.clone(), poll, stop.clone()));
+    }
+    run(settle_app::worker::spawn(ctx, settle_app::janitor::Janitor::new(ctx.clone()), never(), settle_app::janitor::EVERY, stop));
+    handles
 }

@@ -153,3 +153,5 @@ impl Reconciler {
         store::set_final_check(&self.ctx.db, row.id, next, attempts).await
     }
 }
+
+crate::worker::impl_worker!(Reconciler, "card-reconciler", true, settle_store::StoreError);

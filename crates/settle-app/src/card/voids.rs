@@ -86,3 +86,5 @@ impl Voider {
         Err(StoreError::Conflict("the payment kept changing while its void was recorded"))
     }
 }
+
+crate::worker::impl_worker!(Voider, "card-voider", true, settle_store::StoreError);

@@ -953,3 +953,5 @@ impl Relayer {
 fn now_secs() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
+
+crate::worker::impl_worker!(Relayer, "chain-relayer", true, RelayError);

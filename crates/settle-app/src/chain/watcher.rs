@@ -564,3 +564,5 @@ pub async fn reconcile_pending(ctx: &Context, row: &settle_store::payments::Paym
         }
     }
 }
+
+crate::worker::impl_worker!(Watcher, "chain-watcher", true, WatchError);

@@ -506,3 +506,5 @@ pub async fn rewind(ctx: &Context) -> Result<(), AppError> {
     store::set_offset(&ctx.db, NAME, 0, settle_store::now_ms()).await?;
     Ok(())
 }
+
+crate::worker::impl_worker!(Choreographer, "saga-choreography", true, crate::AppError);

@@ -289,3 +289,5 @@ pub(super) fn describe(e: &reqwest::Error) -> String {
     let e = e.url().map(|u| out.replace(u.as_str(), "the endpoint")).unwrap_or(out);
     e.chars().take(250).collect()
 }
+
+crate::worker::impl_worker!(Sender, "webhook-sender", true, settle_store::StoreError);
