@@ -432,18 +432,25 @@ impl TestApp {
 
     /// Waits until every payment in `ids` is COMPLETED or FAILED (or `limit` passes); returns their statuses.
     pub async fn wait_final(&self, ids: &[String], limit: Duration) -> Vec<String> {
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
+        let statuses = async || {
             let mut statuses = Vec::with_capacity(ids.len());
             for id in ids {
                 let row = settle_store::payments::find_any(&self.ctx.db, id).await.expect("read").expect("payment");
                 statuses.push(row.status.as_str().to_owned());
             }
-            if statuses.iter().all(|s| s == "COMPLETED" || s == "FAILED") || tokio::time::Instant::now() > deadline {
-                return statuses;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            statuses
+        };
+        let done = |s: &[String]| s.iter().all(|s| s == "COMPLETED" || s == "FAILED");
+        match within(limit, async || Some(statuses().await).filter(|s| done(s))).await {
+            Some(s) => s,
+            None => statuses().await,
         }
+    }
+
+    /// Runs one worker's step on this instance's context until it finds nothing to do; returns the items it
+    /// handled. The instance's own loop may run the same worker meanwhile: every worker's step is safe to race.
+    pub async fn drive<W: settle_app::worker::Worker>(&self, worker: &W) -> usize {
+        settle_app::worker::run_until_idle(|| worker.step()).await.unwrap_or_else(|e| panic!("{}: {e}", W::NAME))
     }
 
     /// Creates another merchant through the admin API; returns its API key.
@@ -464,11 +471,39 @@ impl TestApp {
                 Ok(_) if settle_store::outbox::backlog(&self.ctx.db).await.expect("backlog").0 == 0 => {
                     return;
                 }
-                Ok(_) | Err(settle_store::StoreError::Conflict(_)) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(_) | Err(settle_store::StoreError::Conflict(_)) => tokio::task::yield_now().await,
                 Err(e) => panic!("relay: {e}"),
             }
         }
         panic!("the outbox did not drain");
+    }
+}
+
+/// Polls `check` until it gives a value, and returns it; panics naming `what` if `limit` passes first. The one
+/// place the suite waits on something it cannot be told about: drive a worker's step ([`TestApp::drive`]) where
+/// the test can, and never assert that something did NOT happen without first waiting here for a positive sign
+/// that it had its chance (the watcher's cursor passed the block, the step ran).
+pub async fn eventually<T>(limit: Duration, what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    match within(limit, check).await {
+        Some(v) => v,
+        None => panic!("{what}: not within {limit:?}"),
+    }
+}
+
+/// [`eventually`] that gives None instead of panicking when `limit` passes (for a test that then reports what it
+/// saw instead).
+pub async fn within<T>(limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 
