@@ -1,0 +1,141 @@
+//! How a saga ends: COMPLETED once its payment is, COMPENSATED once it is known to have failed, a compare-and-set
+//! on its version; [`SagaWorker`] ends the sagas a request left (a later callback, a crash).
+
+use settle_domain::{OrderStatus, PaymentStatus, SagaStep, StepOutcome};
+use settle_store::{
+    StoreError,
+    orders::{self as store, SagaRow},
+    payments::{self as payments_store, Changes},
+};
+
+use super::{
+    CHARGE_GRACE_MS, CHOREOGRAPHY, COMPENSATED, COMPENSATING, COMPLETED, IN_PROGRESS, SagaStatus, choreography,
+    steps::{release_coupon, restore_points, return_stock},
+};
+use crate::{
+    AppError, Context,
+    lease::LeaseHolder,
+    payments::ledger::{after_transition, transition_in},
+    worker::Outcome,
+};
+
+/// Ends a saga whose payment is decided (or that has none): COMPLETED, or COMPENSATED. `nothing_charged` (a
+/// reason) compensates a saga whose payment is still PENDING because the charge was never sent. Returns the
+/// saga's status afterwards. Safe to call any number of times, from anywhere.
+pub async fn settle(ctx: &Context, merchant_id: &str, saga_id: &str, nothing_charged: Option<&str>) -> Result<SagaStatus, AppError> {
+    let s = store::find_saga(&ctx.db, Some(merchant_id), saga_id).await?.ok_or(AppError::NotFound("saga"))?;
+    settle_saga(ctx, &s, nothing_charged).await
+}
+
+/// [`settle`] for a saga row already read.
+async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) -> Result<SagaStatus, AppError> {
+    let (merchant_id, saga_id) = (s.merchant_id.as_str(), s.saga_id.as_str());
+    if s.pattern == CHOREOGRAPHY {
+        return choreography::recover(ctx, s).await;
+    }
+    if s.status != IN_PROGRESS && s.status != COMPENSATING {
+        return Ok(s.status);
+    }
+    let o = store::find_order(&ctx.db, merchant_id, &s.order_id).await?.ok_or(AppError::NotFound("order"))?;
+    let payment = match &o.payment_id {
+        Some(p) => payments_store::find(&ctx.db, merchant_id, p).await?,
+        None => None,
+    };
+    let status = payment.as_ref().map(|p| p.status);
+    // An order placed with a card whose payment is still PENDING long after: the request that was to charge it
+    // was cut off (Settle stopped) before the charge started, and the card number is gone. Nothing was charged
+    // (a charge moves the payment to PROCESSING before it calls the gateway, by a compare-and-set the
+    // compensation below also needs), so the order is given back.
+    let cut_off =
+        (o.card_given && settle_store::now_ms() - s.created_at > CHARGE_GRACE_MS).then_some("the charge never started: the request was cut off");
+    let nothing_charged = nothing_charged.or(cut_off);
+    let complete = match status {
+        None => true,
+        Some(PaymentStatus::Completed) => true,
+        Some(PaymentStatus::Failed | PaymentStatus::Cancelled | PaymentStatus::Expired) => false,
+        Some(PaymentStatus::Pending) if nothing_charged.is_some() => false,
+        // PENDING (waiting for a card) or PROCESSING (unknown outcome): not decided yet.
+        Some(_) => return Ok(s.status),
+    };
+    let now = settle_store::now_ms();
+    let txn = settle_store::begin(&ctx.db).await?;
+    let mut moved_payment = None;
+    if complete {
+        let Some(_) = store::set_saga(&txn, s, COMPLETED, SagaStep::Done, None, now).await? else { return reload(ctx, saga_id).await };
+        store::set_order_status(&txn, o.id, OrderStatus::Placed, OrderStatus::Paid, now).await?;
+        store::record_step(&txn, saga_id, SagaStep::ChargeCard, StepOutcome::Done, None, now).await?;
+        store::insert_log(&txn, merchant_id, &o, "PURCHASE", now).await?;
+        store::notify(&txn, merchant_id, &o.user_id, saga_id, &format!("Order {} is paid", o.order_id), now).await?;
+    } else {
+        let why = nothing_charged
+            .map(str::to_owned)
+            .or_else(|| payment.as_ref().and_then(|p| p.failure_message.clone()))
+            .unwrap_or_else(|| "the payment failed".into());
+        let Some(_) = store::set_saga(&txn, s, COMPENSATED, SagaStep::Done, Some(&why), now).await? else { return reload(ctx, saga_id).await };
+        // Reverse order: the payment, points, coupon, stock, then the order.
+        if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Pending) {
+            let data = serde_json::json!({"code": "order_compensated", "message": why});
+            let changes = Changes { failure_message: Some(why.clone()), ..Default::default() };
+            match transition_in(&txn, p, PaymentStatus::Failed, changes, Some(data), None).await? {
+                Some((row, _)) => moved_payment = Some(row),
+                // The charge started meanwhile: nothing is compensated (the transaction is dropped).
+                None => return reload(ctx, saga_id).await,
+            }
+        }
+        store::record_step(&txn, saga_id, SagaStep::CreatePayment, StepOutcome::Compensated, None, now).await?;
+        restore_points(&txn, &o, now).await?;
+        release_coupon(&txn, &o, now).await?;
+        return_stock(&txn, &o, now).await?;
+        store::set_order_status(&txn, o.id, OrderStatus::Placed, OrderStatus::Cancelled, now).await?;
+        store::notify(&txn, merchant_id, &o.user_id, saga_id, &format!("Order {} was cancelled: {why}", o.order_id), now).await?;
+    }
+    txn.commit().await.map_err(StoreError::from)?;
+    if let Some(row) = moved_payment {
+        after_transition(ctx, &row).await;
+    }
+    metrics::counter!("settle_sagas_ended_total", "status" => if complete { COMPLETED } else { COMPENSATED }.as_str()).increment(1);
+    Ok(if complete { COMPLETED } else { COMPENSATED })
+}
+
+async fn reload(ctx: &Context, saga_id: &str) -> Result<SagaStatus, AppError> {
+    Ok(store::find_saga(&ctx.db, None, saga_id).await?.map_or(SagaStatus::Pending, |s| s.status))
+}
+
+/// Ends sagas whose payment was decided later (a callback, the reconciler, a card paid afterwards) and sagas
+/// cut off by a crash; one instance at a time (lease `saga-recovery`).
+#[derive(Clone)]
+pub struct SagaWorker {
+    ctx: Context,
+    lease: LeaseHolder,
+}
+
+impl SagaWorker {
+    pub fn new(ctx: Context) -> Self {
+        Self { lease: LeaseHolder::new(ctx.clone(), "saga-recovery"), ctx }
+    }
+
+    pub async fn release(&self) {
+        self.lease.release().await;
+    }
+
+    pub async fn run_once(&self) -> Result<Outcome, AppError> {
+        let now = settle_store::now_ms();
+        if !self.lease.hold(now).await? {
+            return Ok(Outcome::Idle);
+        }
+        // Sagas a request is still driving are left alone for a moment.
+        let open = store::open_sagas(&self.ctx.db, &[IN_PROGRESS, COMPENSATING], now - 500, 100).await?;
+        let mut n = 0;
+        for s in open {
+            let status = settle_saga(&self.ctx, &s, None).await?;
+            if status != s.status {
+                n += 1;
+            } else {
+                store::touch_saga(&self.ctx.db, s.id, now).await?;
+            }
+        }
+        Ok(if n > 0 { Outcome::Worked(n) } else { Outcome::Idle })
+    }
+}
+
+crate::worker::impl_worker!(SagaWorker, "saga-recovery", true, crate::AppError);

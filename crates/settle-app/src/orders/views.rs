@@ -1,0 +1,220 @@
+//! What an order and its saga look like to a merchant: the order, its payment and saga as of one moment, a saga
+//! (read through the cache once it ended), and the sagas' list and counts.
+
+use serde::{Deserialize, Serialize};
+use settle_domain::{OrderStatus, SagaStep, StepOutcome};
+use settle_store::{
+    StoreError,
+    orders::{self as store, OrderRow, SagaRow},
+    payments::{self as payments_store},
+};
+
+use super::SagaStatus;
+use crate::{AppError, Context, payments::views::PaymentView, time::rfc3339};
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderLineView {
+    pub item_id: String,
+    pub quantity: i64,
+    pub unit_price: i64,
+}
+
+/// An order. Amounts are integer minor units: `usedPoints + couponDiscount + paidAmount == totalAmount`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub order_id: String,
+    pub user_id: String,
+    pub status: OrderStatus,
+    pub total_amount: i64,
+    pub used_points: i64,
+    pub coupon_discount: i64,
+    pub paid_amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_coupon_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    pub transaction_id: String,
+    pub items: Vec<OrderLineView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepView {
+    pub step: SagaStep,
+    pub outcome: StepOutcome,
+    pub at: String,
+}
+
+/// A purchase saga (`transactionId`), its status and the results of its steps.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaView {
+    pub transaction_id: String,
+    pub order_id: String,
+    pub user_id: String,
+    pub pattern: String,
+    /// PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED.
+    pub status: SagaStatus,
+    pub current_step: SagaStep,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub version: i64,
+    pub steps: Vec<StepView>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The answer of `POST /orders`: the order, its payment (when a remainder is paid by card) and the saga.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacedOrder {
+    pub order: OrderView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
+    pub saga: SagaView,
+}
+
+async fn order_view(conn: &impl settle_store::ConnectionTrait, o: &OrderRow) -> Result<OrderView, AppError> {
+    let items = store::order_items(conn, &o.order_id).await?;
+    Ok(OrderView {
+        order_id: o.order_id.clone(),
+        user_id: o.user_id.clone(),
+        status: o.status,
+        total_amount: o.total_amount,
+        used_points: o.used_points,
+        coupon_discount: o.coupon_discount,
+        paid_amount: o.paid_amount,
+        issued_coupon_id: o.issued_coupon_id.clone(),
+        payment_id: o.payment_id.clone(),
+        transaction_id: o.saga_id.clone(),
+        items: items.into_iter().map(|i| OrderLineView { item_id: i.item_id, quantity: i.quantity, unit_price: i.unit_price }).collect(),
+        created_at: rfc3339(o.created_at),
+        updated_at: rfc3339(o.updated_at),
+    })
+}
+
+async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Result<SagaView, AppError> {
+    let steps = store::steps(conn, &s.saga_id).await?;
+    Ok(SagaView {
+        transaction_id: s.saga_id.clone(),
+        order_id: s.order_id.clone(),
+        user_id: s.user_id.clone(),
+        pattern: s.pattern.clone(),
+        status: s.status,
+        current_step: s.current_step,
+        error: s.error.clone(),
+        version: s.version,
+        steps: steps.into_iter().map(|r| StepView { step: r.step, outcome: r.outcome, at: rfc3339(r.created_at) }).collect(),
+        created_at: rfc3339(s.created_at),
+        updated_at: rfc3339(s.updated_at),
+    })
+}
+
+/// The order, its payment and its saga, as of one moment (one snapshot: an order is never shown PLACED beside
+/// the saga that made it PAID).
+pub async fn placed(ctx: &Context, merchant_id: &str, order_id: &str) -> Result<PlacedOrder, AppError> {
+    // One snapshot transaction, in a task of its own so that a read cut off never leaves it open.
+    let (c, m, o) = (ctx.clone(), merchant_id.to_owned(), order_id.to_owned());
+    tokio::spawn(async move { placed_in_snapshot(&c, &m, &o).await }).await.map_err(AppError::internal)?
+}
+
+async fn placed_in_snapshot(ctx: &Context, merchant_id: &str, order_id: &str) -> Result<PlacedOrder, AppError> {
+    let txn = settle_store::begin_snapshot(&ctx.db).await?;
+    let o = store::find_order(&txn, merchant_id, order_id).await?.ok_or(AppError::NotFound("order"))?;
+    let payment = match &o.payment_id {
+        Some(p) => payments_store::find(&txn, merchant_id, p).await?.map(|r| PaymentView::from(&r)),
+        None => None,
+    };
+    let s = store::find_saga(&txn, Some(merchant_id), &o.saga_id).await?.ok_or(AppError::NotFound("saga"))?;
+    let placed = PlacedOrder { order: order_view(&txn, &o).await?, payment, saga: saga_view(&txn, &s).await? };
+    txn.commit().await.map_err(StoreError::from)?;
+    Ok(placed)
+}
+
+fn cache_key(merchant_id: &str, saga_id: &str) -> String {
+    format!("saga:{merchant_id}:{saga_id}")
+}
+
+/// `GET /saga/{transactionId}`, read through the cache. Only an ended saga is cached: it never changes again,
+/// so its entry can never be stale, and its version guards the write all the same. A saga still running is
+/// read from the database: caching it would mean re-reading and re-writing the entry after every step.
+pub async fn saga(ctx: &Context, merchant_id: &str, saga_id: &str) -> Result<SagaView, AppError> {
+    let key = cache_key(merchant_id, saga_id);
+    if let Some(v) = ctx.cache.get_doc(&key).await.and_then(|body| serde_json::from_str::<SagaView>(&body).ok()) {
+        metrics::counter!("settle_saga_reads_total", "source" => "cache").increment(1);
+        return Ok(v);
+    }
+    let s = store::find_saga(&ctx.db, Some(merchant_id), saga_id).await?.ok_or(AppError::NotFound("saga"))?;
+    let view = saga_view(&ctx.db, &s).await?;
+    metrics::counter!("settle_saga_reads_total", "source" => "database").increment(1);
+    if view.status.is_ended()
+        && let Ok(body) = serde_json::to_string(&view)
+    {
+        ctx.cache.put_doc(&key, view.version, body).await;
+    }
+    Ok(view)
+}
+
+/// `GET /sagas`: a page of the merchant's sagas, newest first (seed 002's shape).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaPage {
+    pub data: Vec<SagaView>,
+    pub total: u64,
+    pub page: u64,
+    pub limit: u64,
+    pub total_pages: u64,
+}
+
+/// Filters of `GET /sagas`.
+#[derive(Debug, Default)]
+pub struct SagaQuery {
+    pub status: Option<String>,
+    pub user_id: Option<String>,
+    /// Epoch milliseconds: sagas created at or after.
+    pub date_from: Option<i64>,
+    pub page: u64,
+    pub limit: u64,
+}
+
+pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Result<SagaPage, AppError> {
+    let status = match q.status.as_deref() {
+        Some(s) => Some(s.parse::<SagaStatus>().map_err(|()| {
+            let names: Vec<&str> = SagaStatus::ALL.iter().map(|s| s.as_str()).collect();
+            AppError::invalid("status", format!("status must be one of {}", names.join(", ")))
+        })?),
+        None => None,
+    };
+    if !(1..=100).contains(&q.limit) {
+        return Err(AppError::invalid("limit", "limit must be 1 to 100"));
+    }
+    if !(1..=100_000).contains(&q.page) {
+        return Err(AppError::invalid("page", "page must be 1 to 100000"));
+    }
+    let (rows, total) = store::list_sagas(&ctx.db, merchant_id, status, q.user_id.as_deref(), q.date_from, (q.page - 1) * q.limit, q.limit).await?;
+    let mut data = Vec::with_capacity(rows.len());
+    for r in &rows {
+        data.push(saga_view(&ctx.db, r).await?);
+    }
+    Ok(SagaPage { data, total, page: q.page, limit: q.limit, total_pages: total.div_ceil(q.limit) })
+}
+
+/// `GET /sagas/stats`: how many sagas there are, in all and per status (every status listed, zeros included).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaStats {
+    pub total: i64,
+    pub by_status: std::collections::BTreeMap<String, i64>,
+}
+
+pub async fn saga_stats(ctx: &Context, merchant_id: &str) -> Result<SagaStats, AppError> {
+    let mut by_status: std::collections::BTreeMap<String, i64> = SagaStatus::ALL.iter().map(|s| (s.as_str().to_owned(), 0)).collect();
+    for (status, n) in store::saga_counts(&ctx.db, merchant_id).await? {
+        by_status.insert(status.as_str().to_owned(), n);
+    }
+    Ok(SagaStats { total: by_status.values().sum(), by_status })
+}
