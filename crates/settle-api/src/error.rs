@@ -118,8 +118,12 @@ impl From<AppError> for ApiError {
             AppError::IdempotencyInFlight => {
                 Self::new(StatusCode::CONFLICT, "idempotency_in_flight", "a request with this Idempotency-Key is still in progress; retry later")
             }
-            AppError::ReadOnly => read_only(),
-            AppError::Retryable(_) => {
+            AppError::ReadOnly => {
+                tracing::warn!("the database refuses writes: read-only until it accepts them again");
+                read_only()
+            }
+            AppError::Retryable(why) => {
+                tracing::info!(why, "transaction rolled back by the database");
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "database_busy",
@@ -128,12 +132,12 @@ impl From<AppError> for ApiError {
                 e.retry_after = Some(1);
                 e
             }
-            AppError::Unavailable(what) => {
-                let code = if what == "the database" { "database_unavailable" } else { "service_unavailable" };
+            AppError::DatabaseUnavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
                 let mut e = Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,
-                    code,
-                    format!("{what} is unavailable; retry later (with the same Idempotency-Key to be safe)"),
+                    "database_unavailable",
+                    "the database is unavailable; retry later (with the same Idempotency-Key to be safe)",
                 );
                 e.retry_after = Some(1);
                 e

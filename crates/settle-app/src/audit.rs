@@ -7,12 +7,14 @@ pub use settle_store::audit::{Actor, Scope, Traced, active, carry, current, set_
 use crate::{AppError, Context, time::rfc3339};
 
 /// One audited change.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
+    #[schema(example = "aud_42")]
     /// `aud_<n>`.
     pub id: String,
     pub actor: ActorView,
+    #[schema(example = "payment.cancelled")]
     /// What was done: an event type (`payment.cancelled`) or an action (`webhook_endpoint.created`).
     pub action: String,
     /// The id of what it was done to.
@@ -21,6 +23,7 @@ pub struct AuditEntry {
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_address: Option<String>,
+    #[schema(value_type = Object)]
     /// The new values the change set (never a secret or card data).
     pub changes: serde_json::Value,
     /// SHA-256 (hex) of the change as recorded (for an event, of the event as queued).
@@ -28,18 +31,21 @@ pub struct AuditEntry {
     pub created_at: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AuditActor)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorView {
+    #[schema(example = "merchant")]
     /// merchant (an API key), admin, cli, checkout (a payment's client secret) or anonymous.
     #[serde(rename = "type")]
     pub kind: String,
+    #[schema(example = "key_2")]
     /// The API key's id, for a merchant.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditPage {
     pub data: Vec<AuditEntry>,

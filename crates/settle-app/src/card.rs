@@ -29,7 +29,7 @@ use settle_store::payments::{Changes, PaymentRow};
 use crate::{
     AppError, Context,
     idempotency::{Claim, Outcome, Reply},
-    payments::ledger::apply_transition,
+    payments::ledger::{Fact, apply_transition},
 };
 
 mod apply;
@@ -49,15 +49,16 @@ pub use voids::{VOID_LEASE, Voider};
 async fn change(
     ctx: &Context,
     row: &PaymentRow,
-    to: PaymentStatus,
+    fact: Fact,
     mut changes: Changes,
     data: serde_json::Value,
     idem: Option<(&Claim, Outcome)>,
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
+    let to = fact.status();
     if to.is_terminal() && row.status == PaymentStatus::Processing {
         changes.final_check_at = Some(settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64);
     }
-    let res = apply_transition(ctx, row, to, changes, Some(data), idem).await?;
+    let res = apply_transition(ctx, row, fact, changes, Some(data), idem).await?;
     if res.is_some() && to.is_terminal() {
         metrics::counter!("settle_card_payments_final_total", "status" => to.as_str()).increment(1);
     }

@@ -2,6 +2,7 @@
 //! Its settings are in [`crate::settings`]; the workers are started by the composition root (the binary's
 //! startup) with [`crate::worker::spawn`].
 
+pub use settle_store::stats::{PoolStats, StatementStats, TableStats};
 use std::{sync::Arc, time::Duration};
 
 use settle_store::Db;
@@ -38,7 +39,7 @@ pub struct Shared {
     /// This instance's SSE streams, fed by the follower.
     pub fanout: Arc<crate::fanout::Fanout>,
     /// The card gateway client (None: the card rail is off).
-    pub pg: Option<Arc<settle_card::client::PgClient>>,
+    pub gateway: Option<Arc<settle_card::client::GatewayClient>>,
     /// The configured chains.
     pub chains: crate::chain::Chains,
     /// Read-only mode set by the admin (`POST /admin/read-only`).
@@ -86,7 +87,7 @@ impl Context {
         cache: PaymentCache,
         settings: Settings,
         chains: crate::chain::Chains,
-        pg: Option<Arc<settle_card::client::PgClient>>,
+        gateway: Option<Arc<settle_card::client::GatewayClient>>,
     ) -> Self {
         let (published, _) = watch::channel(0);
         Self(Arc::new(Shared {
@@ -97,7 +98,7 @@ impl Context {
             published,
             follow_wake: Arc::new(Notify::new()),
             fanout: crate::fanout::Fanout::new(settings.sse_max_streams, settings.sse_max_per_merchant),
-            pg,
+            gateway,
             charges: crate::handles::InFlight::default(),
             chains,
             relay_wake: Arc::new(Notify::new()),
@@ -170,8 +171,9 @@ impl Context {
 }
 
 /// The database as `GET /admin/db` and `settle db stats` show it.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct DbStats {
+    /// sqlite, postgres or mysql.
     pub backend: &'static str,
     pub pool: settle_store::stats::PoolStats,
     pub tables: Vec<settle_store::stats::TableStats>,

@@ -24,8 +24,9 @@ pub enum AppError {
     IdempotencyMismatch,
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyInFlight,
-    #[error("{0} is unavailable")]
-    Unavailable(&'static str),
+    /// The database could not be reached (its cause kept for the log of whoever handles it).
+    #[error("the database is unavailable: {0}")]
+    DatabaseUnavailable(#[source] StoreError),
     /// The database rolled the transaction back (deadlock, serialization failure, lock-wait timeout); see
     /// [`crate::retrying`].
     #[error("the database rolled the transaction back: {0}")]
@@ -85,26 +86,15 @@ impl From<DomainError> for AppError {
 }
 
 impl From<StoreError> for AppError {
+    /// No log here: an error is logged once, where it is handled (the HTTP edge, a worker's loop), with its cause.
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => Self::NotFound("resource"),
-            StoreError::ReadOnly => {
-                tracing::warn!("the database refuses writes: read-only until it accepts them again");
-                Self::ReadOnly
-            }
-            StoreError::Retryable(why) => {
-                tracing::info!(why, "transaction rolled back by the database");
-                Self::Retryable(why)
-            }
-            StoreError::Conflict(why) => {
-                tracing::info!(why, "transaction lost to a concurrent one");
-                // Said as what changed (the saga, the order, the payment), not always "the payment".
-                Self::InvalidState(format!("{why}; read it again"))
-            }
-            e if e.is_unavailable() => {
-                tracing::warn!(error = %e, "database unavailable");
-                Self::Unavailable("the database")
-            }
+            StoreError::ReadOnly => Self::ReadOnly,
+            StoreError::Retryable(why) => Self::Retryable(why),
+            // Said as what changed (the saga, the order, the payment), not always "the payment".
+            StoreError::Conflict(why) => Self::InvalidState(format!("{why}; read it again")),
+            e if e.is_unavailable() => Self::DatabaseUnavailable(e),
             other => Self::internal(other),
         }
     }

@@ -15,7 +15,7 @@ pub const DEMO_MERCHANT_NAME: &str = "Demo Shop";
 pub const DEMO_API_KEY: &str = "sk_demo_0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A merchant with its API key, shown once at creation.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchant {
     pub merchant_id: String,
@@ -26,7 +26,7 @@ pub struct CreatedMerchant {
 }
 
 /// A merchant as administration shows it (no key).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Merchant {
     pub merchant_id: String,
@@ -191,12 +191,14 @@ pub async fn known_merchant(ctx: &Context, api_key: &str) -> Option<String> {
 }
 
 /// An API key as its merchant sees it (never the key itself, but at creation).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     /// `key_<n>`.
+    #[schema(example = "key_2")]
     pub id: String,
     /// The key's first 8 characters, to tell keys apart.
+    #[schema(example = "sk_4f1a2")]
     pub key_prefix: String,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -215,7 +217,7 @@ impl ApiKeyView {
 }
 
 /// A new API key, shown this once.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKey {
     #[serde(flatten)]
@@ -224,7 +226,7 @@ pub struct CreatedApiKey {
 }
 
 /// A merchant's keys.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKeyList {
     pub data: Vec<ApiKeyView>,
 }

@@ -41,13 +41,15 @@ fn taken(what: &'static str, e: StoreError) -> AppError {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub user_id: String,
     pub name: String,
     /// Points, in minor units.
     pub points: i64,
+    /// ACTIVE or SUSPENDED.
+    #[schema(value_type = String)]
     pub status: UserStatus,
     /// The most one order may total (0: no limit).
     pub purchase_limit: i64,
@@ -67,7 +69,7 @@ impl From<shop::UserRow> for UserView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemView {
     pub item_id: String,
@@ -84,7 +86,7 @@ impl From<shop::ItemRow> for ItemView {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CouponView {
     pub coupon_id: String,
@@ -92,12 +94,14 @@ pub struct CouponView {
     pub discount: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedCouponView {
     pub issued_coupon_id: String,
     pub coupon_id: String,
     pub user_id: String,
+    /// AVAILABLE or USED.
+    #[schema(value_type = String)]
     pub status: CouponStatus,
 }
 

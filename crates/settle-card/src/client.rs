@@ -22,7 +22,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     breaker::{BreakerConfig, CircuitBreaker, CircuitState, Permit},
-    wire::{ChargeAccepted, ChargeRequest, GatewayError, OrderTransactions, Transaction},
+    wire::{ChargeAccepted, ChargeRequest, ErrorBody, OrderTransactions, Transaction},
 };
 
 /// What to do after a charge got an unknown-outcome answer (5xx, 408, 429).
@@ -36,7 +36,7 @@ pub enum RetryAfter5xx {
 
 /// Client settings.
 #[derive(Clone, Debug)]
-pub struct PgConfig {
+pub struct GatewayConfig {
     pub base_url: String,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
@@ -59,7 +59,7 @@ pub struct PgConfig {
     pub ca_file: Option<PathBuf>,
 }
 
-impl PgConfig {
+impl GatewayConfig {
     pub fn new(base_url: impl Into<String>) -> Self {
         Self {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
@@ -126,7 +126,7 @@ pub enum ChargeOutcome {
 
 /// Why a call was not made or did not complete.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PgError {
+pub enum GatewayError {
     #[error("the gateway circuit is open")]
     CircuitOpen,
     #[error("too many concurrent gateway calls")]
@@ -180,9 +180,9 @@ enum Call {
     Side,
 }
 
-pub struct PgClient {
+pub struct GatewayClient {
     http: reqwest::Client,
-    cfg: PgConfig,
+    cfg: GatewayConfig,
     breaker: Arc<CircuitBreaker>,
     bulkhead: Arc<Semaphore>,
 }
@@ -214,9 +214,9 @@ impl Drop for Slot {
     }
 }
 
-impl PgClient {
+impl GatewayClient {
     /// Builds the client; a bad CA file or a TLS setup failure is an error, never a client without timeouts.
-    pub fn new(cfg: PgConfig) -> Result<Self, String> {
+    pub fn new(cfg: GatewayConfig) -> Result<Self, String> {
         crate::tls::ensure_crypto_provider();
         let mut b = reqwest::Client::builder()
             .connect_timeout(cfg.connect_timeout)
@@ -241,7 +241,7 @@ impl PgClient {
         &self.cfg.base_url
     }
 
-    pub fn config(&self) -> &PgConfig {
+    pub fn config(&self) -> &GatewayConfig {
         &self.cfg
     }
 
@@ -256,28 +256,28 @@ impl PgClient {
         Duration::from_millis(rand::rng().random_range(0..=cap.as_millis() as u64))
     }
 
-    async fn place(&self, op: &'static str) -> Result<tokio::sync::OwnedSemaphorePermit, PgError> {
+    async fn place(&self, op: &'static str) -> Result<tokio::sync::OwnedSemaphorePermit, GatewayError> {
         match tokio::time::timeout(self.cfg.max_wait, self.bulkhead.clone().acquire_owned()).await {
             Ok(Ok(p)) => Ok(p),
             _ => {
                 metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => "bulkhead_full").increment(1);
-                Err(PgError::BulkheadFull)
+                Err(GatewayError::BulkheadFull)
             }
         }
     }
 
-    fn permit(&self, op: &'static str, side: bool) -> Result<Permit, PgError> {
+    fn permit(&self, op: &'static str, side: bool) -> Result<Permit, GatewayError> {
         let permit = if side { self.breaker.try_acquire_side() } else { self.breaker.try_acquire() };
         permit.map_err(|_| {
             metrics::counter!("settle_pg_calls_total", "op" => op, "outcome" => "circuit_open").increment(1);
             self.circuit_state();
-            PgError::CircuitOpen
+            GatewayError::CircuitOpen
         })
     }
 
     /// A place in the bulkhead (if one frees up within `max_wait`) and the breaker's permit, taken together
     /// before a payment is touched: when either is refused, nothing is sent and nothing changes.
-    pub async fn slot(&self) -> Result<Slot, PgError> {
+    pub async fn slot(&self) -> Result<Slot, GatewayError> {
         let place = self.place("charge").await?;
         let permit = self.permit("charge", false)?;
         Ok(Slot { _place: place, permit: Some(permit) })
@@ -285,7 +285,7 @@ impl PgClient {
 
     /// One call through the bulkhead (unless the caller holds a slot) and the breaker (with the slot's
     /// permit, when it still has one). `charge` selects how answers are classified.
-    async fn exchange(&self, op: &'static str, rb: reqwest::RequestBuilder, slot: Option<&mut Slot>, call: Call) -> Result<Exchange, PgError> {
+    async fn exchange(&self, op: &'static str, rb: reqwest::RequestBuilder, slot: Option<&mut Slot>, call: Call) -> Result<Exchange, GatewayError> {
         let side = call == Call::Side;
         let (_place, permit) = match slot {
             Some(s) => (
@@ -343,7 +343,7 @@ impl PgClient {
         user_id: &str,
         mut slot: Option<&mut Slot>,
         call: Call,
-    ) -> Result<Option<T>, PgError> {
+    ) -> Result<Option<T>, GatewayError> {
         let mut last = String::new();
         // Inside a charge (a held slot) a lookup is asked once: the charge's own time bound must stay short.
         let retries = if slot.is_some() { 0 } else { self.cfg.read_retries };
@@ -356,45 +356,45 @@ impl PgClient {
             match self.exchange(op, rb, slot.as_deref_mut(), call).await? {
                 Exchange::Answer(s, body) => match classify(s.as_u16(), false) {
                     AnswerClass::Ok => {
-                        return serde_json::from_slice(&body).map(Some).map_err(|e| PgError::Unavailable(format!("unreadable answer: {e}")));
+                        return serde_json::from_slice(&body).map(Some).map_err(|e| GatewayError::Unavailable(format!("unreadable answer: {e}")));
                     }
                     AnswerClass::NotFound => return Ok(None),
                     AnswerClass::Misconfigured => {
-                        return Err(PgError::Misconfigured(format!("gateway answered {s}")));
+                        return Err(GatewayError::Misconfigured(format!("gateway answered {s}")));
                     }
                     AnswerClass::Decline | AnswerClass::Unknown => last = format!("gateway answered {s}"),
                 },
                 Exchange::NotConnected(e) | Exchange::Lost { detail: e, .. } => last = e,
             }
         }
-        Err(PgError::Unavailable(last))
+        Err(GatewayError::Unavailable(last))
     }
 
     /// A transaction by key, as the user `user_id` sees it; None when the gateway does not know it.
-    pub async fn transaction(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, PgError> {
+    pub async fn transaction(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, GatewayError> {
         let url = format!("{}/api/v1/payments/{}", self.cfg.base_url, urlencode(key));
         self.read("get", &url, user_id, None, Call::Plain).await
     }
 
     /// [`Self::transaction`] for a gateway callback, which anyone can send: a side call of the breaker (only
     /// while it is closed; its successes are not counted, see [`CircuitBreaker::try_acquire_side`]).
-    pub async fn transaction_for_callback(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, PgError> {
+    pub async fn transaction_for_callback(&self, key: &str, user_id: &str) -> Result<Option<Transaction>, GatewayError> {
         let url = format!("{}/api/v1/payments/{}", self.cfg.base_url, urlencode(key));
         self.read("get", &url, user_id, None, Call::Side).await
     }
 
     /// Every transaction of an order.
-    pub async fn transactions_of_order(&self, order_id: &str, user_id: &str) -> Result<Vec<Transaction>, PgError> {
+    pub async fn transactions_of_order(&self, order_id: &str, user_id: &str) -> Result<Vec<Transaction>, GatewayError> {
         self.order_lookup(order_id, user_id, None).await
     }
 
-    async fn order_lookup(&self, order_id: &str, user_id: &str, slot: Option<&mut Slot>) -> Result<Vec<Transaction>, PgError> {
+    async fn order_lookup(&self, order_id: &str, user_id: &str, slot: Option<&mut Slot>) -> Result<Vec<Transaction>, GatewayError> {
         let url = format!("{}/api/v1/payments?orderId={}", self.cfg.base_url, urlencode(order_id));
         Ok(self.read::<OrderTransactions>("find", &url, user_id, slot, Call::Plain).await?.map(|o| o.transactions).unwrap_or_default())
     }
 
     /// Voids (cancels) a transaction. Safe to repeat: voiding a voided transaction is a success.
-    pub async fn void(&self, key: &str, user_id: &str) -> Result<VoidOutcome, PgError> {
+    pub async fn void(&self, key: &str, user_id: &str) -> Result<VoidOutcome, GatewayError> {
         let url = format!("{}/api/v1/payments/{}/cancel", self.cfg.base_url, urlencode(key));
         let rb = self.http.post(&url).header("X-USER-ID", user_id);
         match self.exchange("void", rb, None, Call::Plain).await? {
@@ -402,15 +402,15 @@ impl PgClient {
                 (AnswerClass::Ok, _) => Ok(VoidOutcome::Voided),
                 (AnswerClass::NotFound, _) => Ok(VoidOutcome::NotFound),
                 (_, 409) => Ok(VoidOutcome::NotVoidable),
-                (AnswerClass::Misconfigured, _) => Err(PgError::Misconfigured(format!("gateway answered {s}"))),
-                _ => Err(PgError::Unavailable(format!("gateway answered {s}"))),
+                (AnswerClass::Misconfigured, _) => Err(GatewayError::Misconfigured(format!("gateway answered {s}"))),
+                _ => Err(GatewayError::Unavailable(format!("gateway answered {s}"))),
             },
-            Exchange::NotConnected(e) | Exchange::Lost { detail: e, .. } => Err(PgError::Unavailable(e)),
+            Exchange::NotConnected(e) | Exchange::Lost { detail: e, .. } => Err(GatewayError::Unavailable(e)),
         }
     }
 
     /// Charges a card inside a [`Slot`] (whose permit the first attempt uses). `Err` means nothing was sent.
-    pub async fn charge(&self, slot: &mut Slot, user_id: &str, req: &ChargeRequest) -> Result<ChargeOutcome, PgError> {
+    pub async fn charge(&self, slot: &mut Slot, user_id: &str, req: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
         let url = format!("{}/api/v1/payments", self.cfg.base_url);
         let mut sent_any = false;
         let (mut code, mut last) = (reason::UNREACHABLE, String::new());
@@ -437,7 +437,7 @@ impl PgClient {
                         });
                     }
                     AnswerClass::Decline => {
-                        let (code, message) = match serde_json::from_slice::<GatewayError>(&body) {
+                        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
                             Ok(g) => (g.error, g.message),
                             Err(_) => ("DECLINED".to_owned(), format!("declined by the card gateway ({s})")),
                         };
@@ -478,7 +478,7 @@ impl PgClient {
 
     /// After an unknown-outcome answer: the key of a transaction the gateway holds for the order, or None
     /// when two lookups `lookup_settle` apart both find nothing.
-    async fn recorded(&self, order_id: &str, user_id: &str, slot: &mut Slot) -> Result<Option<String>, PgError> {
+    async fn recorded(&self, order_id: &str, user_id: &str, slot: &mut Slot) -> Result<Option<String>, GatewayError> {
         for round in 0..2 {
             if round > 0 {
                 tokio::time::sleep(self.cfg.lookup_settle).await;
@@ -538,7 +538,7 @@ mod tests {
 
     #[test]
     fn the_worst_case_charge_covers_every_attempt() {
-        let c = PgConfig::new("http://x");
+        let c = GatewayConfig::new("http://x");
         assert!(c.worst_case_charge() > (c.connect_timeout + c.request_timeout) * (c.charge_retries + 1));
         assert!(c.worst_case_charge() < Duration::from_secs(120), "the default deadline holds it: {:?}", c.worst_case_charge());
     }

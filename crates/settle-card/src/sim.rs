@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::wire::{Callback, ChargeAccepted, ChargeRequest, GatewayError, GatewayStatus, OrderTransactions, Transaction};
+use crate::wire::{Callback, ChargeAccepted, ChargeRequest, ErrorBody, GatewayStatus, OrderTransactions, Transaction};
 
 /// The simulator's behaviour. Rates are 0.0 ..= 1.0; ranges are milliseconds `[min, max]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -232,7 +232,7 @@ where
 }
 
 fn gw_error(status: StatusCode, error: &str, message: &str) -> Response {
-    (status, Json(GatewayError { error: error.into(), message: message.into() })).into_response()
+    (status, Json(ErrorBody { error: error.into(), message: message.into() })).into_response()
 }
 
 fn user_of(headers: &HeaderMap) -> Option<String> {

@@ -134,7 +134,7 @@ pub struct Callback {
 
 /// The gateway's error body.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct GatewayError {
+pub struct ErrorBody {
     pub error: String,
     pub message: String,
 }

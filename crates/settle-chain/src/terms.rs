@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::{Address, B256, U256, contracts::PaymentTerms};
 
 /// The terms as the API shows them (and as `pay` takes them).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TermsView {
     pub payment_id: String,

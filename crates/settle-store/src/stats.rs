@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use crate::{Db, StoreError};
 
 /// The connection pool (SQLite: the read pool; its writer is one more connection).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PoolStats {
     /// Connections open now.
@@ -20,7 +20,7 @@ pub struct PoolStats {
 
 /// One table: rows (PostgreSQL and MySQL: the planner's estimate; SQLite: counted) and bytes on disk with its
 /// indexes (None where the backend cannot tell).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TableStats {
     pub name: String,
@@ -109,11 +109,12 @@ async fn sqlite_tables(db: &Db) -> Result<Vec<TableStats>, StoreError> {
 
 /// Latency of one statement (its SQL with placeholders; values are never kept) in this process: how often it ran,
 /// how many runs were slow (over 250 ms), and the median and 95th percentile of its recent runs.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatementStats {
     pub sql: String,
     pub count: u64,
+    /// Runs that took 250 ms or more.
     pub slow: u64,
     pub p50_ms: f64,
     pub p95_ms: f64,

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use secrecy::SecretString;
 use settle_api::{ApiConfig, RateLimit};
 use settle_app::Settings;
-use settle_card::client::PgConfig;
+use settle_card::client::GatewayConfig;
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub enum LogFormat {
 
 /// Everything Settle reads at start: one tree. The process's own settings are fields here; the HTTP edge's,
 /// the application's and the gateway client's are the structs those layers take ([`ApiConfig`],
-/// [`Settings`], [`PgConfig`]), filled in place, never copied field by field. [`SETTINGS`] is the one list of
+/// [`Settings`], [`GatewayConfig`]), filled in place, never copied field by field. [`SETTINGS`] is the one list of
 /// variables: it names each and says where its value goes.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -59,13 +59,13 @@ pub struct Config {
     pub sqlite_writer: settle_store::connect::WriterSettings,
     /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
     /// simulator runs in-process (as with `serve --demo`, `app.card.simulator`); no real card is ever charged.
-    pub pg_url: Option<String>,
+    pub gateway_url: Option<String>,
     /// The HTTP edge: admin token, CORS, rate limits, body limit, trusted proxies, request timeout.
     pub api: ApiConfig,
     /// The application: idempotency, SSE, sagas, relay wait, the card rail's reconciliation.
     pub app: Settings,
     /// The gateway client (SETTLE_PG_*, SETTLE_CB_*); its `base_url` is SETTLE_PG_URL's, set at start.
-    pub gateway: PgConfig,
+    pub gateway: GatewayConfig,
     /// The chains CHAIN payments may use (settle.toml `[[chains]]`; keys may come from
     /// SETTLE_CHAIN_<ID>_SIGNER_KEY / SETTLE_CHAIN_<ID>_RELAYER_KEY, URLs from SETTLE_CHAIN_<ID>_RPC_URLS).
     pub chains: Vec<settle_app::chain::ChainSpec>,
@@ -87,10 +87,10 @@ impl Default for Config {
             max_connections: 16_384,
             db_max_connections: 20,
             sqlite_writer: settle_store::connect::WriterSettings::default(),
-            pg_url: None,
+            gateway_url: None,
             api: ApiConfig::default(),
             app: Settings::default(),
-            gateway: PgConfig::new(""),
+            gateway: GatewayConfig::new(""),
             chains: Vec::new(),
         }
     }
@@ -252,7 +252,7 @@ const SETTINGS: &[Setting] = &[
             if v == "simulator" {
                 c.app.card.simulator = true;
             } else {
-                c.pg_url = Some(v.to_owned());
+                c.gateway_url = Some(v.to_owned());
             }
             Ok(())
         },
@@ -445,7 +445,7 @@ impl Config {
         if self.sqlite_writer.group == 0 {
             bail!("SETTLE_SQLITE_WRITE_GROUP must be at least 1");
         }
-        for (name, url) in [("SETTLE_PG_URL", &self.pg_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)] {
+        for (name, url) in [("SETTLE_PG_URL", &self.gateway_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)] {
             if let Some(u) = url
                 && !(u.starts_with("http://") || u.starts_with("https://"))
             {
@@ -642,7 +642,7 @@ impl Config {
             "secrets": {"masterKey": set(a.keyring.is_some())},
             "readOnly": a.read_only,
             "card": {
-                "gatewayUrl": self.pg_url.as_deref().map(redact),
+                "gatewayUrl": self.gateway_url.as_deref().map(redact),
                 "simulator": a.card.simulator,
                 "callbackUrl": a.card.callback_url.as_deref().map(redact),
                 "reconcileAfterSecs": secs(a.card.reconcile_after),
@@ -741,9 +741,9 @@ mod tests {
     #[test]
     fn the_simulator_runs_only_when_asked_for() {
         let c = load(&[]).unwrap();
-        assert!(c.pg_url.is_none() && !c.app.card.simulator, "no gateway unless configured");
+        assert!(c.gateway_url.is_none() && !c.app.card.simulator, "no gateway unless configured");
         let c = load(&[("SETTLE_PG_URL", "simulator")]).unwrap();
-        assert!(c.pg_url.is_none() && c.app.card.simulator);
+        assert!(c.gateway_url.is_none() && c.app.card.simulator);
     }
 
     #[test]

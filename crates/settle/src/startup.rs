@@ -98,7 +98,7 @@ impl App {
         let local = listener.local_addr().context("reading the listen address")?;
         // The simulator runs only when asked for: a production deploy missing SETTLE_PG_URL must not "charge"
         // cards against a fake.
-        let (pg_url, sim) = match &cfg.pg_url {
+        let (gateway_url, sim) = match &cfg.gateway_url {
             Some(url) => (Some(url.clone()), None),
             None if cfg.app.card.simulator => {
                 let l = TcpListener::bind("127.0.0.1:0").await.context("starting the in-process PG simulator")?;
@@ -141,9 +141,9 @@ impl App {
         for c in &chains {
             tracing::info!(chain_id = c.chain_id, gateway = %c.gateway, signer = %c.signer.address(), relayer = %c.relayer.address(), "chain configured");
         }
-        let pg = match pg_url {
+        let gateway = match gateway_url {
             Some(url) => Some(Arc::new(
-                settle_card::client::PgClient::new(settle_card::client::PgConfig {
+                settle_card::client::GatewayClient::new(settle_card::client::GatewayConfig {
                     base_url: url.trim_end_matches('/').to_owned(),
                     ..cfg.gateway.clone()
                 })
@@ -151,7 +151,7 @@ impl App {
             )),
             None => None,
         };
-        let ctx = Context::assemble(db, cache, settings, settle_app::chain::Chains(Arc::new(chains)), pg);
+        let ctx = Context::assemble(db, cache, settings, settle_app::chain::Chains(Arc::new(chains)), gateway);
         if opts.demo {
             let demo = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding the demo merchant: {e}"))?;
             settle_app::shop::seed_demo(&ctx, &demo.merchant_id).await.map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
@@ -365,7 +365,7 @@ fn spawn_workers(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<tokio::task:
         Ok(s) => run(settle_app::worker::spawn(ctx, s, ctx.webhook_wake.clone(), ctx.settings.webhooks.poll, stop.clone())),
         Err(e) => tracing::error!(error = %e, "webhooks cannot be sent"),
     }
-    if ctx.pg.is_some() {
+    if ctx.gateway.is_some() {
         run(settle_app::worker::spawn(ctx, settle_app::card::Reconciler::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
         run(settle_app::worker::spawn(ctx, settle_app::card::Voider::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
     }

@@ -155,12 +155,12 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         cache: CacheHealthView { status: cache.as_str() },
         read_only: st.ctx.read_only(),
         gateway: GatewayHealth {
-            mode: match (&st.ctx.pg, st.ctx.settings.card.simulator) {
+            mode: match (&st.ctx.gateway, st.ctx.settings.card.simulator) {
                 (None, _) => "not_configured",
                 (Some(_), true) => "simulator",
                 (Some(_), false) => "gateway",
             },
-            circuit: st.ctx.pg.as_ref().map(|pg| pg.circuit_state().as_str()),
+            circuit: st.ctx.gateway.as_ref().map(|gateway| gateway.circuit_state().as_str()),
         },
         chains,
     };

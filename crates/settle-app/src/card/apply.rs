@@ -16,7 +16,10 @@ use settle_domain::{EventType, PaymentStatus, Rail};
 use settle_store::payments::{self as store, Changes, PaymentRow};
 
 use super::change;
-use crate::{AppError, Context, payments::views::cached};
+use crate::{
+    AppError, Context,
+    payments::{ledger::Fact, views::cached},
+};
 
 /// What applying a gateway transaction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,9 +133,9 @@ pub async fn apply_transaction(ctx: &Context, expected: Option<&PaymentRow>, tx:
         if status == PaymentStatus::Completed {
             return Ok(Applied::NoOp);
         }
-        let target = match tx.status {
-            GatewayStatus::Success => PaymentStatus::Completed,
-            GatewayStatus::Failed => PaymentStatus::Failed,
+        let fact = match tx.status {
+            GatewayStatus::Success => Fact::Confirmed,
+            GatewayStatus::Failed => Fact::Failed,
             _ => {
                 if row.external_payment_key.is_none() {
                     let changes = Changes { external_payment_key: Some(tx.transaction_key.clone()), ..Default::default() };
@@ -148,7 +151,7 @@ pub async fn apply_transaction(ctx: &Context, expected: Option<&PaymentRow>, tx:
                 return Ok(Applied::Pending);
             }
         };
-        let failure = (target == PaymentStatus::Failed).then(|| tx.reason.clone().unwrap_or_else(|| "declined by the card gateway".into()));
+        let failure = (fact == Fact::Failed).then(|| tx.reason.clone().unwrap_or_else(|| "declined by the card gateway".into()));
         let changes = Changes {
             external_payment_key: row.external_payment_key.is_none().then(|| tx.transaction_key.clone()),
             failure_message: failure.as_deref().map(|r| r.chars().take(200).collect()),
@@ -160,7 +163,7 @@ pub async fn apply_transaction(ctx: &Context, expected: Option<&PaymentRow>, tx:
             }
             None => serde_json::json!({"transactionKey": tx.transaction_key}),
         };
-        if change(ctx, &row, target, changes, data, None).await?.is_some() {
+        if change(ctx, &row, fact, changes, data, None).await?.is_some() {
             return Ok(Applied::Settled);
         }
         row = store::find_any(&ctx.db, &tx.order_id).await?.ok_or(AppError::NotFound("payment"))?;

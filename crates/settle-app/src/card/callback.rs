@@ -2,7 +2,7 @@
 //! and applies what it says. The question runs in a task of its own, so a caller that hangs up never leaves a
 //! gateway call (or its breaker permit) half done.
 
-use settle_card::client::PgError;
+use settle_card::client::GatewayError;
 use settle_store::payments as store;
 
 use super::apply::{Applied, apply_transaction};
@@ -10,7 +10,7 @@ use crate::{AppError, Context};
 
 /// Confirms `transaction_key` with the gateway and applies it to the payment `order_id` names.
 pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> Result<Applied, AppError> {
-    let pg = ctx.pg.clone().ok_or(AppError::CardRailNotConfigured)?;
+    let gateway = ctx.gateway.clone().ok_or(AppError::CardRailNotConfigured)?;
     // A callback for no payment of Settle's is answered without asking the gateway.
     let Some(row) = store::find_any(&ctx.db, order_id).await? else {
         tracing::warn!(%transaction_key, "callback for an order Settle does not know");
@@ -40,7 +40,7 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
     crate::audit::set_actor(crate::audit::Actor::new("gateway", None));
     let scope = crate::audit::current();
     let task = tokio::spawn(crate::audit::carry(scope, async move {
-        let tx = match pg.transaction_for_callback(&key, &row.merchant_id).await {
+        let tx = match gateway.transaction_for_callback(&key, &row.merchant_id).await {
             Ok(Some(tx)) if tx.order_id == row.payment_id => tx,
             Ok(_) => {
                 tracing::warn!(transaction_key = %key, "callback for a transaction the gateway does not know for this order");
@@ -50,10 +50,10 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
             Err(e) => {
                 tracing::warn!(transaction_key = %key, error = %e, "callback could not be confirmed; the reconciler will settle it");
                 return Err(match e {
-                    PgError::CircuitOpen => AppError::CircuitOpen,
-                    PgError::BulkheadFull => AppError::GatewayBusy,
-                    PgError::Misconfigured(_) => AppError::GatewayMisconfigured,
-                    PgError::Unavailable(_) => AppError::GatewayUnavailable,
+                    GatewayError::CircuitOpen => AppError::CircuitOpen,
+                    GatewayError::BulkheadFull => AppError::GatewayBusy,
+                    GatewayError::Misconfigured(_) => AppError::GatewayMisconfigured,
+                    GatewayError::Unavailable(_) => AppError::GatewayUnavailable,
                 });
             }
         };

@@ -1,6 +1,6 @@
 //! `POST /payments/{id}/card`: one charge, run to completion in a task of its own.
 
-use settle_card::client::{ChargeOutcome, PgClient, PgError};
+use settle_card::client::{ChargeOutcome, GatewayClient, GatewayError};
 use settle_domain::{CardNumber, CardType, EventType, PaymentId, PaymentStatus, Rail};
 use settle_store::{
     StoreError,
@@ -12,7 +12,7 @@ use crate::{
     AppError, Context,
     idempotency::{self, Claim, IdemKey, Outcome, Reply},
     payments::{
-        ledger::{after_transition, transition_in},
+        ledger::{Fact, after_transition, transition_in},
         views::{PaymentView, cached},
     },
 };
@@ -32,7 +32,7 @@ pub struct CardInput {
 /// open, bulkhead full, gateway unreachable or refusing Settle's configuration, no gateway configured).
 pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: CardInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let id = PaymentId::parse("paymentId", payment_id)?;
-    let pg = ctx.pg.clone().ok_or(AppError::CardRailNotConfigured)?;
+    let gateway = ctx.gateway.clone().ok_or(AppError::CardRailNotConfigured)?;
     idempotency::once(ctx, merchant_id, key, |claim| async move {
         // The charge runs in a task of its own, holding the claim: if the request is cancelled (timeout, client
         // gone), the gateway's answer is still recorded and the Idempotency-Key still gets its response (or is
@@ -47,14 +47,21 @@ pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: C
                     return reply_with_current(&task_ctx, &claim, &row.payment_id, Outcome::Accepted).await;
                 }
             }
-            charge_inner(&task_ctx, &pg, &merchant, &id, input, &claim).await
+            charge_inner(&task_ctx, &gateway, &merchant, &id, input, &claim).await
         });
         task.await.map_err(AppError::internal)?
     })
     .await
 }
 
-async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &PaymentId, input: CardInput, claim: &Claim) -> Result<Reply, AppError> {
+async fn charge_inner(
+    ctx: &Context,
+    gateway: &GatewayClient,
+    merchant_id: &str,
+    id: &PaymentId,
+    input: CardInput,
+    claim: &Claim,
+) -> Result<Reply, AppError> {
     let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
     if row.rail != Rail::Card {
         return Err(AppError::InvalidState("this is not a CARD payment".into()));
@@ -63,8 +70,8 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
     let amount = row.amount.parse::<u64>().map_err(|_| AppError::InvalidState("amount too large for the card gateway".into()))?;
     // The circuit's permit and a bulkhead place, in one step, before the payment is touched: when either is
     // refused nothing was sent and the payment stays PENDING. An unused slot gives its permit back.
-    let mut slot = pg.slot().await.map_err(|e| match e {
-        PgError::BulkheadFull => AppError::GatewayBusy,
+    let mut slot = gateway.slot().await.map_err(|e| match e {
+        GatewayError::BulkheadFull => AppError::GatewayBusy,
         _ => AppError::CircuitOpen,
     })?;
     let changes = Changes { card_type: Some(input.card_type.as_str().into()), card_last4: Some(input.card_no.last4().into()), ..Default::default() };
@@ -72,7 +79,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
     // PENDING -> PROCESSING, with the Idempotency-Key bound to the payment in the same commit: from here a retry
     // answers with this payment and never charges it again.
     let txn = settle_store::begin(&ctx.db).await?;
-    let Some((row, _)) = transition_in(&txn, &row, PaymentStatus::Processing, changes, Some(data), None).await? else {
+    let Some((row, _)) = transition_in(&txn, &row, Fact::Submitted, changes, Some(data), None).await? else {
         return Err(AppError::InvalidState("the payment changed concurrently".into()));
     };
     claim.bind_in(&txn, &format!("{PAYMENT_RESOURCE}{}", row.payment_id)).await?;
@@ -85,7 +92,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
         amount,
         callback_url: ctx.settings.card.callback_url.clone().unwrap_or_default(),
     };
-    let outcome = pg.charge(&mut slot, merchant_id, &req).await;
+    let outcome = gateway.charge(&mut slot, merchant_id, &req).await;
     drop(slot);
     match outcome {
         Ok(ChargeOutcome::Accepted { transaction_key }) => {
@@ -96,7 +103,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
             tracing::info!(payment_id = %row.payment_id, gateway_code = %code, "card charge declined");
             let changes = Changes { failure_message: Some(message.clone()), ..Default::default() };
             let data = serde_json::json!({"code": "card_declined", "gatewayCode": code, "message": message});
-            finish_or_reread(ctx, claim, row, PaymentStatus::Failed, changes, data, Outcome::Declined).await
+            finish_or_reread(ctx, claim, row, Fact::Failed, changes, data, Outcome::Declined).await
         }
         Ok(ChargeOutcome::NotRecorded { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge reached no gateway; nothing was charged");
@@ -118,7 +125,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
             tracing::warn!(payment_id = %row.payment_id, error = %e, "card charge not sent");
             revert(ctx, &row, settle_card::client::reason::CIRCUIT_OPEN, "the card gateway was not called; nothing was charged").await?;
             Err(match e {
-                PgError::BulkheadFull => AppError::GatewayBusy,
+                GatewayError::BulkheadFull => AppError::GatewayBusy,
                 _ => AppError::CircuitOpen,
             })
         }
@@ -135,7 +142,7 @@ async fn charge_inner(ctx: &Context, pg: &PgClient, merchant_id: &str, id: &Paym
 /// PROCESSING -> PENDING: the charge certainly recorded nothing, so the payer may try again.
 async fn revert(ctx: &Context, row: &PaymentRow, code: &str, message: &str) -> Result<(), AppError> {
     let data = serde_json::json!({"code": code, "message": message});
-    if change(ctx, row, PaymentStatus::Pending, Changes::default(), data, None).await?.is_none() {
+    if change(ctx, row, Fact::Reopened, Changes::default(), data, None).await?.is_none() {
         tracing::warn!(payment_id = %row.payment_id, "a charge that recorded nothing found its payment changed by another writer");
     }
     Ok(())
@@ -175,12 +182,12 @@ async fn finish_or_reread(
     ctx: &Context,
     claim: &Claim,
     row: PaymentRow,
-    to: PaymentStatus,
+    fact: Fact,
     changes: Changes,
     data: serde_json::Value,
     outcome: Outcome,
 ) -> Result<Reply, AppError> {
-    match change(ctx, &row, to, changes, data, Some((claim, outcome))).await? {
+    match change(ctx, &row, fact, changes, data, Some((claim, outcome))).await? {
         Some((_, Some(reply))) => Ok(reply),
         Some((next, None)) => {
             Ok(Reply { outcome, body: serde_json::to_string(&PaymentView::from(&next)).map_err(AppError::internal)?, replayed: false })

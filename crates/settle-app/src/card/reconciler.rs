@@ -9,8 +9,7 @@
 //!   order once more, and any transaction Settle may not keep (a duplicate, a late success) is voided.
 
 use futures::StreamExt;
-use settle_card::client::PgClient;
-use settle_domain::PaymentStatus;
+use settle_card::client::GatewayClient;
 use settle_store::{
     StoreError,
     payments::{self as store, Changes, PaymentRow},
@@ -20,7 +19,7 @@ use super::{
     apply::{Applied, apply_order},
     change,
 };
-use crate::{Context, lease::LeaseHolder, worker::Outcome};
+use crate::{Context, lease::LeaseHolder, payments::ledger::Fact, worker::Outcome};
 
 pub const LEASE: &str = "card-reconciler";
 
@@ -44,7 +43,7 @@ impl Reconciler {
 
     /// Asks the gateway about one batch of due payments (PROCESSING ones, then finished ones).
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
-        let Some(pg) = self.ctx.pg.clone() else {
+        let Some(gateway) = self.ctx.gateway.clone() else {
             return Ok(Outcome::Idle);
         };
         let now = settle_store::now_ms();
@@ -59,10 +58,10 @@ impl Reconciler {
         }
         let n = due.len() + finished.len();
         let results: Vec<Result<(), StoreError>> =
-            futures::stream::iter(due.into_iter().map(|row| self.reconcile_one(&pg, row))).buffer_unordered(10).collect().await;
+            futures::stream::iter(due.into_iter().map(|row| self.reconcile_one(&gateway, row))).buffer_unordered(10).collect().await;
         results.into_iter().collect::<Result<(), _>>()?;
         let results: Vec<Result<(), StoreError>> =
-            futures::stream::iter(finished.into_iter().map(|row| self.final_check(&pg, row))).buffer_unordered(10).collect().await;
+            futures::stream::iter(finished.into_iter().map(|row| self.final_check(&gateway, row))).buffer_unordered(10).collect().await;
         results.into_iter().collect::<Result<(), _>>()?;
         Ok(Outcome::Worked(n))
     }
@@ -72,12 +71,12 @@ impl Reconciler {
         b.get(attempt.max(0) as usize).or(b.last()).copied().unwrap_or_default().as_millis() as i64
     }
 
-    async fn reconcile_one(&self, pg: &PgClient, row: PaymentRow) -> Result<(), StoreError> {
+    async fn reconcile_one(&self, gateway: &GatewayClient, row: PaymentRow) -> Result<(), StoreError> {
         let s = &self.ctx.settings.card;
         let now = settle_store::now_ms();
         let found = match &row.external_payment_key {
-            Some(k) => pg.transaction(k, &row.merchant_id).await.map(|t| t.into_iter().collect::<Vec<_>>()),
-            None => pg.transactions_of_order(&row.payment_id, &row.merchant_id).await,
+            Some(k) => gateway.transaction(k, &row.merchant_id).await.map(|t| t.into_iter().collect::<Vec<_>>()),
+            None => gateway.transactions_of_order(&row.payment_id, &row.merchant_id).await,
         };
         metrics::counter!("settle_card_reconcile_checks_total").increment(1);
         match found {
@@ -91,7 +90,7 @@ impl Reconciler {
                 if now - row.updated_at > s.not_recorded_deadline.as_millis() as i64 {
                     let changes = Changes { failure_message: Some("the card gateway never recorded this charge".into()), ..Default::default() };
                     let data = serde_json::json!({"code": "not_recorded", "message": "the card gateway never recorded this charge"});
-                    match change(&self.ctx, &row, PaymentStatus::Failed, changes, data, None).await {
+                    match change(&self.ctx, &row, Fact::Failed, changes, data, None).await {
                         Ok(_) => return Ok(()),
                         Err(e) => {
                             tracing::warn!(payment_id = %row.payment_id, error = %e, "reconcile: could not fail the payment")
@@ -117,13 +116,13 @@ impl Reconciler {
 
     /// The last look at a finished payment's order: voids what must not be kept; asks again later while the
     /// gateway cannot answer or reports a status Settle does not know.
-    async fn final_check(&self, pg: &PgClient, row: PaymentRow) -> Result<(), StoreError> {
+    async fn final_check(&self, gateway: &GatewayClient, row: PaymentRow) -> Result<(), StoreError> {
         let terminal = row.status.is_terminal();
         if !terminal {
             return store::set_final_check(&self.ctx.db, row.id, None, row.recon_attempts).await;
         }
         metrics::counter!("settle_card_final_checks_total").increment(1);
-        let again = match pg.transactions_of_order(&row.payment_id, &row.merchant_id).await {
+        let again = match gateway.transactions_of_order(&row.payment_id, &row.merchant_id).await {
             Ok(txs) => {
                 let mut unsure = false;
                 for tx in &txs {

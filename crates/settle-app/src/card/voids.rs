@@ -27,7 +27,7 @@ impl Voider {
 
     /// Attempts one batch of due voids.
     pub async fn run_once(&self) -> Result<Outcome, StoreError> {
-        let Some(pg) = self.ctx.pg.clone() else {
+        let Some(gateway) = self.ctx.gateway.clone() else {
             return Ok(Outcome::Idle);
         };
         let now = settle_store::now_ms();
@@ -40,7 +40,7 @@ impl Voider {
         }
         let n = due.len();
         for v in due {
-            let outcome = pg.void(&v.transaction_key, &v.merchant_id).await;
+            let outcome = gateway.void(&v.transaction_key, &v.merchant_id).await;
             let now = settle_store::now_ms();
             match outcome {
                 Ok(VoidOutcome::Voided) => {

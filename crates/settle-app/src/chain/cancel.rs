@@ -12,14 +12,13 @@ use settle_chain::{
     eip712,
     rpc::is_revert,
 };
-use settle_domain::PaymentStatus;
 use settle_store::{StoreError, payments::PaymentRow};
 
 use super::Chain;
 use crate::{
     AppError, Context,
     idempotency::{Claim, Outcome, Reply},
-    payments::ledger::{after_transition, transition_in},
+    payments::ledger::{Fact, after_transition, transition_in},
 };
 
 /// Gas a cancellation may use.
@@ -111,7 +110,7 @@ pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Cla
         serde_json::json!({"relayRequestId": relay_request_id, "message": "the cancellation is on its way to the contract"})
     };
     let Some((next, Some(reply))) =
-        transition_in(&txn, row, PaymentStatus::Cancelling, Default::default(), Some(event), Some((claim, Outcome::Done))).await?
+        transition_in(&txn, row, Fact::CancelRequested, Default::default(), Some(event), Some((claim, Outcome::Done))).await?
     else {
         return Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into()));
     };

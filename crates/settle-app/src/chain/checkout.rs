@@ -22,15 +22,15 @@ use settle_store::payments::{self as store, Changes, PaymentRow};
 use super::{Chain, terms::terms_of};
 use crate::{
     AppError, Context,
-    payments::ledger::{after_transition, transition_in},
+    payments::ledger::{Fact, after_transition, transition_in},
 };
 
 /// The least gas a forwarded payment may ask for.
 const MIN_GAS: u64 = 60_000;
 
 /// A forward request as a wallet signed it (integers as decimal strings, data as 0x hex).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForwardRequestView {
     pub from: String,
     pub to: String,
@@ -42,14 +42,16 @@ pub struct ForwardRequestView {
 }
 
 /// What `GET /payments/{id}/typed-data` answers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypedData {
     /// The ForwardRequest, as `eth_signTypedData_v4` takes it.
+    #[schema(value_type = Object)]
     pub forward_request: serde_json::Value,
     /// The same request, as `POST /gasless` takes it back with the signature.
     pub request: ForwardRequestView,
     /// The EIP-2612 permit to sign first (null when the token has none, or when a permit signature was given).
+    #[schema(value_type = Option<Object>)]
     pub permit: Option<serde_json::Value>,
 }
 
@@ -201,7 +203,8 @@ pub async fn typed_data(
 }
 
 /// A signed forward request, as `POST /payments/{id}/gasless` takes it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, utoipa::ToSchema, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GaslessInput {
     pub request: ForwardRequestView,
     /// The payer's EIP-712 signature over the request (0x + 130 hex).
@@ -209,11 +212,12 @@ pub struct GaslessInput {
 }
 
 /// What a verified relay request answers.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RelayAccepted {
     pub relay_request_id: String,
     pub payment_id: String,
+    #[schema(value_type = String)]
     pub status: PaymentStatus,
 }
 
@@ -319,7 +323,7 @@ pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: 
     )
     .await?;
     let data = serde_json::json!({"relayRequestId": relay_request_id, "payer": from.to_checksum(None)});
-    let Some((next, _)) = transition_in(&txn, &row, PaymentStatus::Processing, Changes::default(), Some(data), None).await? else {
+    let Some((next, _)) = transition_in(&txn, &row, Fact::Submitted, Changes::default(), Some(data), None).await? else {
         return Err(AppError::InvalidState("the payment changed concurrently".into()));
     };
     txn.commit().await.map_err(settle_store::StoreError::from)?;
@@ -339,12 +343,13 @@ pub async fn authorize_secret(ctx: &Context, payment_id: &str, secret: &str) -> 
 }
 
 /// How `POST /payments/{id}/relay` ended.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RelayDone {
     pub relay_request_id: String,
     pub payment_id: String,
     /// COMPLETED.
+    #[schema(value_type = String)]
     pub status: PaymentStatus,
     pub tx_hash: Option<String>,
     pub block_number: Option<i64>,

@@ -33,7 +33,7 @@ use super::Chain;
 use crate::{
     Context,
     lease::LeaseHolder,
-    payments::ledger::{after_transition, transition_in},
+    payments::ledger::{Fact, after_transition, transition_in},
     worker::Outcome,
 };
 
@@ -300,11 +300,8 @@ impl Relayer {
     async fn follow_nonce(&self, group: &[&relay::RelayTxRow], mined: i64, head: i64) -> Result<(usize, Option<super::settings::Stuck>), RelayError> {
         let id = self.chain.chain_id as i64;
         let nonce = group[0].nonce;
-        for tx in group {
-            if let Some(receipt) = self.chain.rpc.receipt(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))? {
-                self.settle_mined(tx, &receipt).await?;
-                return Ok((1, None));
-            }
+        if self.settled_if_mined(group).await? {
+            return Ok((1, None));
         }
         if nonce < mined {
             return Ok((self.resolve_used_nonce(nonce).await?, None));
@@ -379,6 +376,18 @@ impl Relayer {
         }
         let replaced = self.bump(tx, head).await?;
         Ok((usize::from(replaced), stuck(!replaced)))
+    }
+
+    /// Settles the nonce if one of its transactions has a receipt.
+    async fn settled_if_mined(&self, group: &[&relay::RelayTxRow]) -> Result<bool, RelayError> {
+        let id = self.chain.chain_id as i64;
+        for tx in group {
+            if let Some(receipt) = self.chain.rpc.receipt(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))? {
+                self.settle_mined(tx, &receipt).await?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Why a relayed transaction can no longer succeed (None: it can, or it is a filler): its forward request's
@@ -744,7 +753,7 @@ impl Relayer {
     ) -> Result<Vec<settle_store::payments::PaymentRow>, RelayError> {
         let mut moved = Vec::new();
         for r in reverts {
-            if let Some((next, _)) = transition_in(txn, &r.row, PaymentStatus::Pending, Default::default(), Some(r.data.clone()), None).await? {
+            if let Some((next, _)) = transition_in(txn, &r.row, Fact::Reopened, Default::default(), Some(r.data.clone()), None).await? {
                 moved.push(next);
             }
         }

@@ -35,7 +35,12 @@ use settle_store::{
 };
 
 use super::Chain;
-use crate::{Context, lease::LeaseHolder, payments::ledger::apply_transition, worker::Outcome};
+use crate::{
+    Context,
+    lease::LeaseHolder,
+    payments::ledger::{Fact, apply_transition},
+    worker::Outcome,
+};
 
 #[derive(Clone)]
 pub struct Watcher {
@@ -304,9 +309,7 @@ impl Watcher {
         for (row, log) in &unseen {
             let data = serde_json::json!({"code": "reorged", "txHash": log.tx_hash, "blockNumber": log.block_number,
                 "message": "its transaction left the canonical chain; the payment waits to be paid"});
-            if let Some((next, _)) =
-                crate::payments::ledger::transition_in(&txn, row, PaymentStatus::Pending, Changes::default(), Some(data), None).await?
-            {
+            if let Some((next, _)) = crate::payments::ledger::transition_in(&txn, row, Fact::Reopened, Changes::default(), Some(data), None).await? {
                 moved.push(next);
             }
         }
@@ -367,7 +370,7 @@ impl Watcher {
             if confirmations < self.chain.confirmations as i64 {
                 if status == PaymentStatus::Pending {
                     let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
-                    if apply_transition(&self.ctx, &row, PaymentStatus::Processing, changes, Some(data), None).await?.is_some() {
+                    if apply_transition(&self.ctx, &row, Fact::Submitted, changes, Some(data), None).await?.is_some() {
                         n += 1;
                     }
                 }
@@ -412,7 +415,7 @@ impl Watcher {
             let mut current = row;
             if current.status == PaymentStatus::Pending {
                 let changes = Changes { tx_hash: Some(log.tx_hash.clone()), ..Default::default() };
-                match apply_transition(&self.ctx, &current, PaymentStatus::Processing, changes, Some(data.clone()), None).await? {
+                match apply_transition(&self.ctx, &current, Fact::Submitted, changes, Some(data.clone()), None).await? {
                     Some((next, _)) => current = next,
                     None => continue,
                 }
@@ -423,7 +426,7 @@ impl Watcher {
                 block_number: Some(log.block_number),
                 ..Default::default()
             };
-            if apply_transition(&self.ctx, &current, PaymentStatus::Completed, changes, Some(data), None).await?.is_some() {
+            if apply_transition(&self.ctx, &current, Fact::Confirmed, changes, Some(data), None).await?.is_some() {
                 store::mark_applied(&self.ctx.db, log.id).await?;
                 metrics::counter!("settle_chain_payments_completed_total", "chain" => id.to_string()).increment(1);
                 n += 1;
@@ -473,7 +476,7 @@ impl Watcher {
                 continue;
             }
             let data = serde_json::json!({"confirmedBlock": confirmed, "source": if cancelled { "contract" } else { "deadline" }});
-            if apply_transition(&self.ctx, &row, PaymentStatus::Cancelled, Changes::default(), Some(data), None).await?.is_some() {
+            if apply_transition(&self.ctx, &row, Fact::Cancelled, Changes::default(), Some(data), None).await?.is_some() {
                 metrics::counter!("settle_chain_payments_cancelled_total", "chain" => id.to_string()).increment(1);
                 n += 1;
             }
@@ -502,7 +505,7 @@ impl Watcher {
                 continue;
             }
             let data = serde_json::json!({"deadline": row.deadline, "confirmedBlock": confirmed, "blockTimestamp": before});
-            if apply_transition(&self.ctx, &row, PaymentStatus::Expired, Changes::default(), Some(data), None).await?.is_some() {
+            if apply_transition(&self.ctx, &row, Fact::Expired, Changes::default(), Some(data), None).await?.is_some() {
                 metrics::counter!("settle_chain_payments_expired_total", "chain" => id.to_string()).increment(1);
                 n += 1;
             }
@@ -555,7 +558,7 @@ pub async fn reconcile_pending(ctx: &Context, row: &settle_store::payments::Paym
     let data = serde_json::json!({"source": "getPayment", "payer": paid.payer.to_checksum(None), "blockNumber": paid.blockNumber.to::<u64>()});
     let changes = Changes { payer: Some(paid.payer.to_checksum(None)), ..Default::default() };
     metrics::counter!("settle_chain_status_reconciled_total").increment(1);
-    match apply_transition(ctx, row, PaymentStatus::Processing, changes, Some(data), None).await {
+    match apply_transition(ctx, row, Fact::Submitted, changes, Some(data), None).await {
         Ok(moved) => moved.map(|(next, _)| next),
         // Said, not swallowed: the read answers the payment as stored, and the watcher records it from its log.
         Err(e) => {

@@ -40,7 +40,7 @@ use super::{
 use crate::{
     AppError, Context,
     lease::LeaseHolder,
-    payments::ledger::{after_transition, transition_in},
+    payments::ledger::{Fact, after_transition, transition_in},
     worker::Outcome,
 };
 
@@ -179,7 +179,7 @@ pub(crate) async fn fail_uncharged(ctx: &Context, merchant_id: &str, payment_id:
     }
     let data = json!({"code": "order_compensated", "message": why});
     let changes = Changes { failure_message: Some(why.to_owned()), ..Default::default() };
-    let Some((row, _)) = transition_in(&txn, &p, PaymentStatus::Failed, changes, Some(data), None).await? else { return Ok(false) };
+    let Some((row, _)) = transition_in(&txn, &p, Fact::Failed, changes, Some(data), None).await? else { return Ok(false) };
     txn.commit().await.map_err(StoreError::from)?;
     after_transition(ctx, &row).await;
     Ok(true)

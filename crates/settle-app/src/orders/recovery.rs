@@ -15,7 +15,7 @@ use super::{
 use crate::{
     AppError, Context,
     lease::LeaseHolder,
-    payments::ledger::{after_transition, transition_in},
+    payments::ledger::{Fact, after_transition, transition_in},
     worker::Outcome,
 };
 
@@ -76,7 +76,7 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
         if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Pending) {
             let data = serde_json::json!({"code": "order_compensated", "message": why});
             let changes = Changes { failure_message: Some(why.clone()), ..Default::default() };
-            match transition_in(&txn, p, PaymentStatus::Failed, changes, Some(data), None).await? {
+            match transition_in(&txn, p, Fact::Failed, changes, Some(data), None).await? {
                 Some((row, _)) => moved_payment = Some(row),
                 // The charge started meanwhile: nothing is compensated (the transaction is dropped).
                 None => return reload(ctx, saga_id).await,

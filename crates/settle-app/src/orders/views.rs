@@ -12,7 +12,7 @@ use settle_store::{
 use super::SagaStatus;
 use crate::{AppError, Context, payments::views::PaymentView, time::rfc3339};
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderLineView {
     pub item_id: String,
@@ -21,11 +21,13 @@ pub struct OrderLineView {
 }
 
 /// An order. Amounts are integer minor units: `usedPoints + couponDiscount + paidAmount == totalAmount`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: String,
     pub user_id: String,
+    /// PLACED, PAID or CANCELLED.
+    #[schema(value_type = String)]
     pub status: OrderStatus,
     pub total_amount: i64,
     pub used_points: i64,
@@ -41,16 +43,19 @@ pub struct OrderView {
     pub updated_at: String,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepView {
+    #[schema(value_type = String)]
     pub step: SagaStep,
+    /// DONE or COMPENSATED.
+    #[schema(value_type = String)]
     pub outcome: StepOutcome,
     pub at: String,
 }
 
 /// A purchase saga (`transactionId`), its status and the results of its steps.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SagaView {
     pub transaction_id: String,
@@ -58,7 +63,9 @@ pub struct SagaView {
     pub user_id: String,
     pub pattern: String,
     /// PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED.
+    #[schema(value_type = String)]
     pub status: SagaStatus,
+    #[schema(value_type = String)]
     pub current_step: SagaStep,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -69,7 +76,7 @@ pub struct SagaView {
 }
 
 /// The answer of `POST /orders`: the order, its payment (when a remainder is paid by card) and the saga.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlacedOrder {
     pub order: OrderView,
@@ -160,7 +167,7 @@ pub async fn saga(ctx: &Context, merchant_id: &str, saga_id: &str) -> Result<Sag
 }
 
 /// `GET /sagas`: a page of the merchant's sagas, newest first (seed 002's shape).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SagaPage {
     pub data: Vec<SagaView>,
@@ -204,7 +211,7 @@ pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Resul
 }
 
 /// `GET /sagas/stats`: how many sagas there are, in all and per status (every status listed, zeros included).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SagaStats {
     pub total: i64,

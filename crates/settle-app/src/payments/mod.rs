@@ -4,7 +4,7 @@
 pub mod ledger;
 pub mod views;
 
-use ledger::apply_transition;
+use ledger::{Fact, apply_transition};
 pub use views::{EventList, EventView, PaymentList, PaymentView, StatusView};
 pub(crate) use views::{body_of, cached, event_payload};
 
@@ -132,11 +132,11 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
     let (body, recorded) = match secret {
         Some((client_secret, gateway, forwarder)) => {
             let created = |client_secret: &str| {
-                body_of(&CreatedChainPayment {
-                    payment: &view,
-                    gateway_address: gateway.clone(),
-                    forwarder_address: forwarder.clone(),
-                    client_secret,
+                body_of(&CreatedPayment {
+                    payment: view.clone(),
+                    gateway_address: Some(gateway.clone()),
+                    forwarder_address: Some(forwarder.clone()),
+                    client_secret: Some(client_secret.to_owned()),
                 })
             };
             let sealed = crate::crypto::seal(ctx.settings.keyring.as_deref(), &client_secret, &row.payment_id);
@@ -159,16 +159,23 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
     Ok((reply, row))
 }
 
-/// What the creation of a CHAIN payment answers: the payment, and what its checkout needs (the contracts, and
-/// the client secret that opens this one payment's checkout routes, shown this once).
-#[derive(Serialize)]
+/// A payment as its creation answers it. A CHAIN payment also carries what its checkout needs: the gateway and
+/// forwarder contracts, and the client secret (`pcs_...`) that opens this one payment's checkout routes, shown
+/// this once.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CreatedChainPayment<'a> {
+pub struct CreatedPayment {
     #[serde(flatten)]
-    payment: &'a PaymentView,
-    gateway_address: String,
-    forwarder_address: String,
-    client_secret: &'a str,
+    pub payment: PaymentView,
+    /// CHAIN: the gateway contract the payer pays through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway_address: Option<String>,
+    /// CHAIN: the forwarder contract of gasless payments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarder_address: Option<String>,
+    /// CHAIN: opens this payment's checkout routes (typed-data, gasless, relay) and nothing else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 fn parse_id(payment_id: &str) -> Result<PaymentId, AppError> {
@@ -263,7 +270,7 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
         if let Some(reply) = crate::rails::cancel(ctx, &current, &claim).await? {
             return Ok(reply);
         }
-        match apply_transition(ctx, &current, PaymentStatus::Cancelled, Default::default(), None, Some((&claim, Outcome::Done))).await? {
+        match apply_transition(ctx, &current, Fact::Cancelled, Default::default(), None, Some((&claim, Outcome::Done))).await? {
             Some((_, Some(reply))) => Ok(reply),
             _ => Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into())),
         }

@@ -8,16 +8,19 @@ use settle_store::payments::{EventRow, PaymentRow};
 use crate::{AppError, cache::CachedStatus, time::rfc3339};
 
 /// A payment as the API shows it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentView {
     /// 0x + 64 hex; usable as the on-chain bytes32.
+    #[schema(example = "0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a")]
     pub payment_id: String,
     pub merchant_id: String,
     pub order_id: String,
     /// `CHAIN` or `CARD`.
+    #[schema(value_type = String)]
     pub rail: Rail,
     /// Exact integer amount in minor units, as a decimal string.
+    #[schema(example = "1500")]
     pub amount: String,
     pub currency: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,6 +58,7 @@ pub struct PaymentView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub block_number: Option<i64>,
     /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
+    #[schema(value_type = String)]
     pub status: PaymentStatus,
     /// Row version; increases with every status change.
     pub version: i64,
@@ -99,7 +103,7 @@ impl From<&PaymentRow> for PaymentView {
 }
 
 /// `GET /payments/{id}/status`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusView {
     pub payment_id: String,
@@ -109,14 +113,17 @@ pub struct StatusView {
 }
 
 /// One entry of a payment's history.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
     /// CREATED, SUBMITTED, CONFIRMED, FAILED or CANCELLED.
     pub event_type: String,
+    #[schema(value_type = Option<String>)]
     pub from_status: Option<PaymentStatus>,
+    #[schema(value_type = String)]
     pub to_status: PaymentStatus,
     pub version: i64,
+    #[schema(value_type = Option<Object>)]
     pub data: Option<serde_json::Value>,
     pub created_at: String,
 }
@@ -135,7 +142,7 @@ impl From<&EventRow> for EventView {
 }
 
 /// A page of payments.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentList {
     pub data: Vec<PaymentView>,
@@ -143,7 +150,7 @@ pub struct PaymentList {
 }
 
 /// A payment's history, oldest first.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EventList {
     pub data: Vec<EventView>,

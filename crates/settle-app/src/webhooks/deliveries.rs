@@ -7,7 +7,8 @@ use super::{endpoints::check_endpoint_id, topics::delivery_event_id};
 use crate::{AppError, Context, time::rfc3339};
 
 /// One attempt at a delivery.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookAttempt)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView {
     pub attempt: i32,
@@ -24,11 +25,15 @@ pub struct AttemptView {
 }
 
 /// A delivery of one event to one endpoint.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDelivery)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryView {
+    #[schema(example = "wd_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
     pub id: String,
     pub endpoint_id: String,
+    /// The `webhook-id` of every attempt: the event's id.
+    #[schema(example = "evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b")]
     pub event_id: String,
     pub event_type: String,
     /// PENDING, SUCCEEDED or FAILED.
@@ -45,7 +50,8 @@ pub struct DeliveryView {
 }
 
 /// A page of deliveries, newest first.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookDeliveryList)]
 #[serde(rename_all = "camelCase")]
 pub struct DeliveryList {
     pub data: Vec<DeliveryView>,

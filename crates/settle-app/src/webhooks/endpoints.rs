@@ -15,11 +15,16 @@ use crate::{
 pub const MAX_ENDPOINTS: u64 = 16;
 
 /// An endpoint as the API shows it (never its secret, but at creation and rotation).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpoint)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointView {
+    #[schema(example = "we_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
     pub id: String,
+    #[schema(example = "https://shop.example/webhooks/settle")]
     pub url: String,
+    /// Event types it receives: a type (`payment.completed`), a prefix (`payment.*`) or `*`.
+    #[schema(example = json!(["payment.*"]))]
     pub events: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
@@ -51,16 +56,20 @@ impl EndpointView {
 }
 
 /// An endpoint with its signing secret, shown once (at creation and at each rotation).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpointWithSecret)]
 #[serde(rename_all = "camelCase")]
 pub struct EndpointWithSecret {
     #[serde(flatten)]
     pub endpoint: EndpointView,
+    /// `whsec_` + base64 of the key: verify each delivery's `webhook-signature` with it (Standard Webhooks).
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwJ0cJ0uW2aQk=")]
     pub secret: String,
 }
 
 /// A merchant's endpoints.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEndpointList)]
 pub struct EndpointList {
     pub data: Vec<EndpointView>,
 }

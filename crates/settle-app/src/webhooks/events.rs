@@ -7,7 +7,8 @@ use super::topics::{EventView, parse_patterns};
 use crate::{AppError, Context};
 
 /// A page of events, in seq order.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEventPage)]
 #[serde(rename_all = "camelCase")]
 pub struct EventPage {
     pub data: Vec<EventView>,

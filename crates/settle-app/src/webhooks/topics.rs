@@ -12,16 +12,21 @@ pub(super) fn delivery_event_id(d: &store::DeliveryRow) -> String {
 }
 
 /// An event as webhooks, the events API and NATS carry it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookEvent)]
 #[serde(rename_all = "camelCase")]
 pub struct EventView {
+    #[schema(example = "evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b")]
     /// Made with the event, never issued twice: `webhook-id`, `Nats-Msg-Id`, SSE's id.
     pub id: String,
     /// The outbox seq: the order of events (issued again after a restore of an older backup).
     pub seq: i64,
+    #[schema(example = "payment.completed")]
     #[serde(rename = "type")]
     pub kind: String,
     pub created_at: String,
+    /// The object the event is about (a payment for `payment.*`).
+    #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }
 

@@ -53,15 +53,13 @@ async fn orders_of(app: &TestApp, user: &str) -> Vec<String> {
 }
 
 async fn order_ended(app: &TestApp, order_id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let o = app.get(&format!("/orders/{order_id}")).await.body;
-        if o["saga"]["status"] == "COMPLETED" || o["saga"]["status"] == "COMPENSATED" {
-            return o;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the saga did not end: {o}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let mut last = Value::Null;
+    let ended = within(Duration::from_secs(60), async || {
+        last = app.get(&format!("/orders/{order_id}")).await.body;
+        (last["saga"]["status"] == "COMPLETED" || last["saga"]["status"] == "COMPENSATED").then(|| last.clone())
+    })
+    .await;
+    ended.unwrap_or_else(|| panic!("the saga did not end: {last}"))
 }
 
 /// `POST /orders` commits the order, stock, points and payment, charges the card, and then cannot record its answer
@@ -210,39 +208,35 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
         tokio::spawn(async move { request_at(&client, &base, Method::POST, "/orders", Some(key), Some(&body), &headers).await })
     };
     // The order is committed and its charge recorded by the gateway (which does not answer): kill Settle now.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while transactions().await.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the charge never reached the gateway");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(30), "the charge reaches the gateway", async || (!transactions().await.is_empty()).then_some(())).await;
     serve.kill();
     let _ = first.await;
     client.put(format!("{}/admin/knobs", sim.url())).json(&settle_card::sim::Knobs::calm()).send().await.unwrap();
     let _serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
     // Until the dead request's claim is stale the key is in flight (a retry waits on it: 409, or 504 when the
     // request timeout comes first); then the retry answers its order.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let retry = loop {
+    let mut last = String::new();
+    let answered = within(Duration::from_secs(30), async || {
         let r = request_at(&client, &base, Method::POST, "/orders", Some(key), Some(&body), &headers).await;
         if r.status != 409 && r.status != 504 {
-            break r;
+            return Some(r);
         }
-        assert!(tokio::time::Instant::now() < deadline, "the key stayed in flight: {}", r.text);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+        last = r.text;
+        None
+    })
+    .await;
+    let retry = answered.unwrap_or_else(|| panic!("the key stayed in flight: {last}"));
     assert_eq!(retry.status, 201, "{}", retry.text);
     let order_id = retry.body["order"]["orderId"].as_str().unwrap().to_owned();
     let sagas = request_at(&client, &base, Method::GET, "/sagas?userId=user-123", Some(key), None, &[]).await.body;
     assert_eq!(sagas["total"], 1, "one order for the key: {sagas}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let o = loop {
-        let o = request_at(&client, &base, Method::GET, &format!("/orders/{order_id}"), Some(key), None, &[]).await.body;
-        if o["saga"]["status"] != "IN_PROGRESS" {
-            break o;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the saga did not end: {o}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    };
+    let mut last = Value::Null;
+    let ended = within(Duration::from_secs(60), async || {
+        last = request_at(&client, &base, Method::GET, &format!("/orders/{order_id}"), Some(key), None, &[]).await.body;
+        (last["saga"]["status"] != "IN_PROGRESS").then(|| last.clone())
+    })
+    .await;
+    let o = ended.unwrap_or_else(|| panic!("the saga did not end: {last}"));
     assert_eq!((o["order"]["status"].as_str(), o["payment"]["status"].as_str()), (Some("PAID"), Some("COMPLETED")), "{o}");
     let pid = o["payment"]["paymentId"].as_str().unwrap();
     let all = transactions().await;

@@ -208,16 +208,12 @@ async fn every_answer_matches_its_documented_schema() {
     app.create_payment("schema-hook").await;
     rx.wait_succeeded(1, std::time::Duration::from_secs(15)).await;
     // One that has its answer recorded (the receiver may have it before Settle has recorded the success).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(15);
-    let (r, delivery) = loop {
+    let (r, delivery) = eventually(std::time::Duration::from_secs(15), "a delivery recorded as SUCCEEDED", async || {
         let r = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await;
         let done = r.body["data"].as_array().unwrap().iter().find(|d| d["status"] == "SUCCEEDED").map(|d| d["id"].as_str().unwrap().to_owned());
-        if let Some(d) = done {
-            break (r, d);
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no delivery recorded as SUCCEEDED: {}", r.text);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
+        done.map(|d| (r, d))
+    })
+    .await;
     check("get", "/webhook-endpoints/{endpointId}/deliveries", &r);
     let r = post(&format!("/webhook-deliveries/{delivery}/retry"), json!({})).await;
     assert_eq!(r.status, 202, "{}", r.text);

@@ -109,27 +109,32 @@ async fn a_backup_taken_while_writers_run_is_consistent() {
     let Some(app) = TestApp::spawn(Variant { db: Db::Postgres, cache: Cache::Memory }).await else { return };
     let app = Arc::new(app);
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Creates acknowledged so far, across the writers.
+    let created = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let writers: Vec<_> = (0..4)
         .map(|w| {
-            let (app, stop) = (app.clone(), stop.clone());
+            let (app, stop, created) = (app.clone(), stop.clone(), created.clone());
             tokio::spawn(async move {
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let r = app.post("/payments/create", &TestApp::chain_payment(&format!("w{w}-{n}"))).await;
                     assert_eq!(r.status, 201, "{}", r.text);
                     n += 1;
+                    created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 n
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let created_more_than = |n: u64| (created.load(std::sync::atomic::Ordering::Relaxed) > n).then_some(());
+    // The writers are under way before the backup starts, and go on after it ends.
+    eventually(Duration::from_secs(30), "the writers create payments", async || created_more_than(8)).await;
     let dir = TempDir::new();
     let m = backup::backup(&app.ctx.db, &dir.0.join("b"), &Quiet).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let in_backup = m.tables.iter().find(|t| t.name == "payments").unwrap().rows;
+    eventually(Duration::from_secs(30), "the writers create payments after the backup", async || created_more_than(in_backup)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let written: u64 = futures::future::join_all(writers).await.into_iter().map(|r| r.unwrap()).sum();
-    let in_backup = m.tables.iter().find(|t| t.name == "payments").unwrap().rows;
     assert!(in_backup > 0 && in_backup < written, "the backup ran while writes went on: {in_backup} of {written}");
 
     let Some(target) = TestDb::create(Db::Sqlite).await else { return };

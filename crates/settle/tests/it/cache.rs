@@ -15,14 +15,14 @@ const AGREE_WITHIN: Duration = Duration::from_secs(10);
 /// Polls `app`'s status of `id` until it is `want`; returns how long that took.
 async fn status_becomes(app: &TestApp, id: &str, want: &str) -> Duration {
     let started = std::time::Instant::now();
-    loop {
-        let s = app.get(&format!("/payments/{id}/status")).await;
-        if s.body["status"] == want {
-            return started.elapsed();
-        }
-        assert!(started.elapsed() < AGREE_WITHIN, "still {} after {:?}", s.body["status"], started.elapsed());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let mut last = serde_json::Value::Null;
+    let seen = within(AGREE_WITHIN, async || {
+        last = app.get(&format!("/payments/{id}/status")).await.body["status"].clone();
+        (last == want).then_some(())
+    })
+    .await;
+    assert!(seen.is_some(), "still {last} after {:?}", started.elapsed());
+    started.elapsed()
 }
 
 /// Two instances on one database, each with its own in-process cache: B caches a PENDING status, A cancels
@@ -123,16 +123,10 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     assert_eq!(cached(&mut direct, &id).await.expect("still cached")["status"], "PENDING");
 
     proxy.restore();
-    let mut healthy = false;
-    for _ in 0..50 {
-        let h = app.request(reqwest::Method::GET, "/health", None, None, &[]).await;
-        if h.body["cache"]["status"] == "ok" {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(healthy, "the cache reconnects by itself");
+    eventually(Duration::from_secs(10), "the cache reconnects by itself", async || {
+        (app.request(reqwest::Method::GET, "/health", None, None, &[]).await.body["cache"]["status"] == "ok").then_some(())
+    })
+    .await;
     for _ in 0..3 {
         let s = app.get(&format!("/payments/{id}/status")).await;
         assert_eq!(s.body["status"], "CANCELLING", "no stale status after Redis is back");

@@ -26,7 +26,8 @@ per_db!(
 pub const CARD: &str = "4111-1111-1111-1111";
 
 /// Charges one payment as a careful merchant would: the same Idempotency-Key on every try, and a retry after
-/// a 503 (circuit open, bulkhead full). Returns the final HTTP status.
+/// a 503 (circuit open, bulkhead full). Returns the final HTTP status. It runs in spawned tasks, where
+/// `eventually`'s borrowing async closure is not Send: the pause between tries is the merchant's own.
 pub async fn pay_until_answered(app: &TestApp, id: &str) -> u16 {
     let key = format!("pay-{id}");
     for _ in 0..200 {
@@ -80,6 +81,7 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
                     let body = json!({"transactionKey": tx.transaction_key, "orderId": tx.order_id, "status": "SUCCESS"});
                     let _ = quick.post(format!("{}/payments/callback", app.base)).json(&body).send().await;
                 }
+                // The fault's schedule: a burst of hang-ups every 250 ms for ten seconds.
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         })
@@ -191,15 +193,11 @@ pub async fn books_agree(app: &TestApp, ids: &[String]) -> Result<(), String> {
 }
 
 pub async fn wait_books_agree(app: &TestApp, ids: &[String], limit: Duration) {
-    let deadline = Instant::now() + limit;
-    loop {
-        match books_agree(app, ids).await {
-            Ok(()) => return,
-            Err(e) if Instant::now() > deadline => {
-                panic!("the gateway's books disagree with Settle's: {e}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
+    if within(limit, async || books_agree(app, ids).await.ok()).await.is_some() {
+        return;
+    }
+    if let Err(e) = books_agree(app, ids).await {
+        panic!("the gateway's books disagree with Settle's: {e}")
     }
 }
 
@@ -266,7 +264,10 @@ async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
     app.pay(&id, "KB", CARD, None).await.assert_error(409, "invalid_state");
 
     // A forged callback (claims FAILED, the gateway says SUCCESS) is checked with the gateway and applied as SUCCESS.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    eventually(Duration::from_secs(10), "the gateway settles the charge as SUCCESS", async || {
+        app.sim_transactions().await.iter().any(|t| t.transaction_key == key && t.status == GatewayStatus::Success).then_some(())
+    })
+    .await;
     let forged = json!({"transactionKey": key, "orderId": id, "status": "FAILED", "reason": "forged"}).to_string();
     let r = app.request(Method::POST, "/payments/callback", None, Some(&forged), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
@@ -319,7 +320,7 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
     let addr = listener.local_addr().unwrap();
     let sim = settle_card::sim::start(listener, Knobs::calm());
     let mut setup = Setup::new(v);
-    setup.card.pg_url = Some(format!("http://{addr}"));
+    setup.card.gateway_url = Some(format!("http://{addr}"));
     let c = &mut setup.card.config;
     c.breaker.window_size = 4;
     c.breaker.minimum_calls = 4;
@@ -370,9 +371,13 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
     let stats = app.client.get(format!("{}/admin/stats", sim.url())).send().await.unwrap().json::<settle_card::sim::Stats>().await.unwrap();
     assert_eq!((stats.charge_requests, stats.get_requests), (0, 0), "no traffic reached the gateway while open");
 
-    // After the open wait: half-open probes go through and close the circuit.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(circuit_of(&app).await, "half_open");
+    // After the open wait (3 s): half-open probes go through and close the circuit.
+    let state = eventually(Duration::from_secs(15), "the circuit half-opens after its open wait", async || {
+        let state = circuit_of(&app).await;
+        (state != "open").then_some(state)
+    })
+    .await;
+    assert_eq!(state, "half_open");
     let r = app.pay(&p4, "KB", CARD, Some("cb-4")).await;
     assert_eq!(r.status, 202, "{}", r.text);
     let p5 = app.create_card_payment("cb-5", 100).await;
@@ -416,7 +421,7 @@ async fn two_instances_reconcile_each_payment_once(v: Variant) {
         return;
     };
     let mut setup_b = a.setup.clone();
-    setup_b.card.pg_url = Some(a.pg_url.clone());
+    setup_b.card.gateway_url = Some(a.gateway_url.clone());
     let b = TestApp::start(setup_b, a.db.clone()).await;
     let mut ids = Vec::new();
     for i in 0..40 {
@@ -472,7 +477,7 @@ async fn a_charge_without_an_answer_is_settled_by_the_reconciler(v: Variant) {
 
     // Accepted at the gateway but the answer is lost (recorded, then 500): the order lookup finds it.
     let knobs = Knobs { fail_after_record_rate: 1.0, callback_drop_rate: 1.0, ..Knobs::calm() };
-    app.client.put(format!("{}/admin/knobs", app.pg_url)).json(&knobs).send().await.unwrap();
+    app.client.put(format!("{}/admin/knobs", app.gateway_url)).json(&knobs).send().await.unwrap();
     let id2 = app.create_card_payment("lost-answer", 700).await;
     let r = app.pay(&id2, "KB", CARD, None).await;
     assert_eq!(r.status, 202, "{}", r.text);
@@ -499,13 +504,14 @@ async fn a_request_timeout_never_abandons_a_charge(v: Variant) {
     r.assert_error(504, "request_timeout");
     // The charge finishes behind the timeout (the gateway answers 2 s after it was asked): recorded with the
     // gateway's key. Polled, not slept for: on a loaded machine the answer and its record come later.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let p = loop {
+    let recorded = within(Duration::from_secs(15), async || {
         let p = app.get(&format!("/payments/{id}")).await.body;
-        if p["externalPaymentKey"].is_string() || Instant::now() > deadline {
-            break p;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        p["externalPaymentKey"].is_string().then_some(p)
+    })
+    .await;
+    let p = match recorded {
+        Some(p) => p,
+        None => app.get(&format!("/payments/{id}")).await.body,
     };
     assert!(p["externalPaymentKey"].is_string(), "the accepted charge was recorded after the timeout: {p}");
     // ...then COMPLETED.

@@ -67,7 +67,7 @@ mod one_db {
 }
 
 pub async fn set_knobs(app: &TestApp, knobs: &Knobs) {
-    let r = app.client.put(format!("{}/admin/knobs", app.pg_url)).json(knobs).send().await.unwrap();
+    let r = app.client.put(format!("{}/admin/knobs", app.gateway_url)).json(knobs).send().await.unwrap();
     assert!(r.status().is_success());
 }
 
@@ -81,7 +81,7 @@ pub async fn breaker_setup(v: Variant) -> (Setup, std::net::SocketAddr, settle_c
     let addr = listener.local_addr().unwrap();
     let sim = settle_card::sim::start(listener, Knobs::calm());
     let mut setup = Setup::new(v);
-    setup.card.pg_url = Some(format!("http://{addr}"));
+    setup.card.gateway_url = Some(format!("http://{addr}"));
     let c = &mut setup.card.config;
     c.breaker.window_size = 4;
     c.breaker.minimum_calls = 4;
@@ -107,6 +107,16 @@ async fn open_the_circuit(app: &TestApp, sim: settle_card::sim::SimHandle) {
     assert_eq!(circuit_of(app).await, "open");
 }
 
+/// The circuit's state once its open wait (1 s) has passed: polled on /health (which takes no probe) until it
+/// is no longer open.
+async fn half_opened(app: &TestApp) -> String {
+    eventually(Duration::from_secs(10), "the circuit leaves OPEN after its open wait", async || {
+        let state = circuit_of(app).await;
+        (state != "open").then_some(state)
+    })
+    .await
+}
+
 /// Seen on the real binary: with the circuit half-open, callbacks whose callers hang up while Settle asks the
 /// gateway left the breaker HALF_OPEN for good. Callbacks now read as side calls: while the circuit is not
 /// closed they are answered at once (503 `circuit_open`, the gateway sends them again), take no probe place,
@@ -126,8 +136,7 @@ async fn cancelled_callbacks_never_wedge_a_half_open_circuit(v: Variant) {
     // The gateway comes back, slow; the circuit half-opens; callbacks from impatient callers are answered at
     // once without a gateway call and take no probe.
     let sim = settle_card::sim::start(tokio::net::TcpListener::bind(addr).await.unwrap(), Knobs { latency_ms: [1500, 1500], ..Knobs::calm() });
-    tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(circuit_of(&app).await, "half_open");
+    assert_eq!(half_opened(&app).await, "half_open");
     let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
     for _ in 0..2 {
         let body = json!({"transactionKey": key, "orderId": paid, "status": "SUCCESS"});
@@ -159,7 +168,7 @@ async fn a_half_open_circuit_fails_no_payment_it_did_not_send(v: Variant) {
     };
     open_the_circuit(&app, sim).await;
     let sim = settle_card::sim::start(tokio::net::TcpListener::bind(addr).await.unwrap(), Knobs { latency_ms: [1000, 1000], ..Knobs::calm() });
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(half_opened(&app).await, "half_open");
     let app = Arc::new(app);
     let mut ids = Vec::new();
     for i in 0..25 {
@@ -245,10 +254,17 @@ async fn an_unknown_gateway_status_is_asked_again_with_backoff(v: Variant) {
         return;
     };
     let id = app.create_card_payment("review", 100).await;
+    let paid = Instant::now();
     assert_eq!(app.pay(&id, "KB", CARD, None).await.status, 202);
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let gets = app.sim_stats().await.get_requests;
-    assert!((1..=6).contains(&gets), "asked about once a second, not in a loop: {gets} reads in 3 s");
+    // Asked about again and again (the reconciler had its chances to spin), about once a second (the backoff): a
+    // loop would have made three reads within moments, the backoff takes two pauses of 1 s for them.
+    let gets = eventually(Duration::from_secs(15), "the gateway is asked about the payment three times", async || {
+        let gets = app.sim_stats().await.get_requests;
+        (gets >= 3).then_some(gets)
+    })
+    .await;
+    let took = paid.elapsed();
+    assert!(took >= Duration::from_millis(1500), "asked about once a second, not in a loop: {gets} reads in {took:?}");
     assert!(metrics(&app).await.contains("settle_card_unknown_gateway_status_total"));
     assert_eq!(app.get(&format!("/payments/{id}")).await.body["status"], "PROCESSING");
     assert_eq!(app.wait_final(std::slice::from_ref(&id), Duration::from_secs(15)).await, ["COMPLETED"]);
@@ -266,22 +282,18 @@ async fn a_transaction_that_disagrees_is_flagged_not_applied(v: Variant) {
     };
     let id = app.create_card_payment("misreported", 1000).await;
     assert_eq!(app.pay(&id, "KB", CARD, None).await.status, 202);
-    let started = Instant::now();
-    loop {
+    let p = eventually(Duration::from_secs(10), "the callback's confirmation flags it", async || {
         let p = app.get(&format!("/payments/{id}")).await.body;
-        if p.get("flagReason").is_some() {
-            assert_eq!(p["status"], "PROCESSING", "not applied: {p}");
-            assert!(p["flagReason"].as_str().unwrap().contains("amount 1001"), "{p}");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "the callback's confirmation flags it: {p}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        p.get("flagReason").is_some().then_some(p)
+    })
+    .await;
+    assert_eq!(p["status"], "PROCESSING", "not applied: {p}");
+    assert!(p["flagReason"].as_str().unwrap().contains("amount 1001"), "{p}");
     assert!(history(&app, &id).await.contains(&"FLAGGED".to_owned()));
     assert!(metrics(&app).await.contains("settle_card_mismatches_total"));
     // Reads without the user find nothing at this gateway.
     let key = app.get(&format!("/payments/{id}")).await.body["externalPaymentKey"].as_str().unwrap().to_owned();
-    let anon = app.client.get(format!("{}/api/v1/payments/{key}", app.pg_url)).send().await.unwrap();
+    let anon = app.client.get(format!("{}/api/v1/payments/{key}", app.gateway_url)).send().await.unwrap();
     assert_eq!(anon.status(), 400);
     app.finish().await;
 }
@@ -318,16 +330,12 @@ async fn double_charges_and_late_successes_are_voided_through_the_gateway(v: Var
     let r = app.pay(&late, "KB", CARD, None).await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(app.wait_final(std::slice::from_ref(&late), Duration::from_secs(10)).await, ["FAILED"]);
-    let started = Instant::now();
-    while !app
-        .sim_transactions()
-        .await
-        .iter()
-        .any(|t| t.order_id == late && t.status == settle_card::wire::GatewayStatus::Unknown("CANCELLED".into()))
-    {
-        assert!(started.elapsed() < Duration::from_secs(20), "the late transaction is voided: {:?}", app.sim_transactions().await);
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let voided = within(Duration::from_secs(20), async || {
+        let txs = app.sim_transactions().await;
+        txs.iter().any(|t| t.order_id == late && t.status == settle_card::wire::GatewayStatus::Unknown("CANCELLED".into())).then_some(())
+    })
+    .await;
+    assert!(voided.is_some(), "the late transaction is voided: {:?}", app.sim_transactions().await);
     wait_books_agree(&app, &[dup.clone(), late.clone()], Duration::from_secs(20)).await;
     assert!(history(&app, &late).await.contains(&"VOIDED_LATE_SUCCESS".to_owned()), "{:?}", history(&app, &late).await);
     assert_eq!(app.sim_transactions().await.iter().filter(|t| t.order_id == late).count(), 1);
@@ -391,7 +399,7 @@ async fn charges_go_through_an_https_gateway_with_its_ca(v: Variant) {
     let sim = settle_card::sim::start_tls(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), Knobs::calm(), &ca);
     assert!(sim.url().starts_with("https://"));
     let mut setup = Setup::new(v);
-    setup.card.pg_url = Some(sim.url());
+    setup.card.gateway_url = Some(sim.url());
     setup.card.config.ca_file = Some(ca_file.clone());
     let Some(app) = TestApp::spawn_with(setup.clone()).await else {
         sim.stop().await;
@@ -474,13 +482,11 @@ impl TlsRedis {
             return None;
         };
         let redis = Self { child, port, _dir: dir };
-        for _ in 0..50 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                return Some(redis);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the TLS Redis did not start on {port}");
+        eventually(Duration::from_secs(5), &format!("the TLS Redis starts on {port}"), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.ok().map(drop)
+        })
+        .await;
+        Some(redis)
     }
 }
 

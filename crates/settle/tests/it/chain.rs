@@ -60,18 +60,18 @@ impl Anvil {
                 .expect("spawn anvil");
             let mut anvil = Self { child, url: format!("http://127.0.0.1:{port}"), chain_id };
             let rpc = anvil.rpc();
-            for _ in 0..100 {
+            // Some(true) once our node answers; Some(false) when it exited or another node answers; None: no answer.
+            let ours = crate::helpers::within(Duration::from_secs(5), async || {
                 if anvil.child.try_wait().ok().flatten().is_some() {
-                    break;
+                    return Some(false);
                 }
-                if let Ok(id) = rpc.chain_id().await {
-                    let block = rpc.block_number().await.unwrap_or(u64::MAX);
-                    if id == chain_id && block == 0 && anvil.child.try_wait().ok().flatten().is_none() {
-                        return Some(anvil);
-                    }
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                let id = rpc.chain_id().await.ok()?;
+                let block = rpc.block_number().await.unwrap_or(u64::MAX);
+                Some(id == chain_id && block == 0 && anvil.child.try_wait().ok().flatten().is_none())
+            })
+            .await;
+            if ours == Some(true) {
+                return Some(anvil);
             }
             drop(anvil);
         }
@@ -253,13 +253,38 @@ pub(crate) async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String
 pub(crate) async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit: Duration) {
     // Bounds are generous: the suite shares two cores with everything else.
     let limit = limit.max(Duration::from_secs(30));
-    let deadline = tokio::time::Instant::now() + limit;
-    while status_of(app, id).await != want {
-        if tokio::time::Instant::now() > deadline {
-            panic!("{id} never became {want}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, chain_state(app).await);
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    // A plain closure, not an async one: this runs inside spawned tasks.
+    if crate::helpers::within_fn(limit, || async move { (status_of(app, id).await == want).then_some(()) }).await.is_none() {
+        panic!("{id} never became {want}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, chain_state(app).await);
     }
+}
+
+/// Mines a block at a time until the payment is `want` (the watcher needs its confirmations); panics after `limit`
+/// with the payment and what Settle knows of its chains.
+pub(crate) async fn mine_until_status(app: &crate::helpers::TestApp, rpc: &Rpc, id: &str, want: &str, limit: Duration) {
+    let reached = crate::helpers::within(limit, async || {
+        if status_of(app, id).await == want {
+            return Some(());
+        }
+        mine(rpc, 1).await;
+        None
+    })
+    .await;
+    if reached.is_none() {
+        panic!(
+            "{id} never became {want}: {}\n{}relayed: {:?}",
+            app.get(&format!("/payments/{id}")).await.text,
+            chain_state(app).await,
+            relayed(app).await
+        );
+    }
+}
+
+/// Runs the watcher of 31337 on this instance until it finds nothing more to do: a whole pass over the chain as it
+/// stands, the sign (before asserting that something did not happen) that the watcher had its chance.
+pub(crate) async fn watch_once(app: &crate::helpers::TestApp) {
+    let chain = app.ctx.chains.get(31337).expect("chain 31337").clone();
+    app.drive(&settle_app::chain::watcher::Watcher::new(app.ctx.clone(), chain)).await;
 }
 
 /// What Settle knows of its chains, for a failure's message: /health and the relayer's open work.
@@ -298,7 +323,8 @@ async fn a_direct_payment_completes_at_its_confirmations() {
     let payer = key(3);
     let receipt = pay_directly(&rpc, &payer, &created).await.unwrap();
     wait_status(&app, &id, "PROCESSING", Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The watcher has looked at the chain with the payment's block as its head.
+    watch_once(&app).await;
     assert_eq!(status_of(&app, &id).await, "PROCESSING", "one confirmation is not two");
     mine(&rpc, 1).await;
     wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
@@ -565,12 +591,7 @@ async fn a_payer_without_eth_pays_with_two_signatures() {
     assert!(r.body["relayRequestId"].as_str().unwrap().starts_with("rr_"));
     assert_eq!(status_of(&app, &id).await, "PROCESSING");
     // The relayer's transaction mines a block; one more gives the second confirmation.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while status_of(&app, &id).await != "COMPLETED" {
-        assert!(tokio::time::Instant::now() < deadline, "{}", app.get(&format!("/payments/{id}")).await.text);
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    mine_until_status(&app, &rpc, &id, "COMPLETED", Duration::from_secs(10)).await;
     let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
     assert_eq!(deploy::balance_of(&rpc, token, recipient).await.unwrap(), U256::from(1500));
     assert_eq!(deploy::balance_of(&rpc, token, payer.address()).await.unwrap(), U256::from(3500));
@@ -831,11 +852,7 @@ pub(crate) async fn relayed(app: &crate::helpers::TestApp) -> Vec<settle_store::
 }
 
 pub(crate) async fn wait_for<F: std::future::Future<Output = bool>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + limit;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    crate::helpers::eventually(limit, what, async || check().await.then_some(())).await
 }
 
 /// A relayed transaction dropped from the node's pool is broadcast again (the same transaction, the same
@@ -877,20 +894,13 @@ async fn dropped_and_stuck_relays_are_rebroadcast_and_replaced() {
     wait_for("the relay is sent", Duration::from_secs(10), || async { relayed(&app).await.len() == 2 }).await;
     let stuck = relayed(&app).await[1].clone();
     let _: serde_json::Value = rpc.call("anvil_setNextBlockBaseFeePerGas", serde_json::json!(["0xe8d4a51000"])).await.unwrap(); // 1000 gwei
-    for _ in 0..4 {
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    // More blocks than its stuck period (`bump_after_blocks`, 3), counted from the head it was sent at.
+    mine(&rpc, 4).await;
     wait_for("the stuck relay is replaced", Duration::from_secs(10), || async {
         relayed(&app).await.iter().filter(|t| t.nonce == stuck.nonce).count() >= 2
     })
     .await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while status_of(&app, &id).await != "COMPLETED" {
-        assert!(tokio::time::Instant::now() < deadline, "{}", app.get(&format!("/payments/{id}")).await.text);
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    mine_until_status(&app, &rpc, &id, "COMPLETED", Duration::from_secs(15)).await;
     wait_for("the relayer records the replacement mined", Duration::from_secs(10), || async {
         relayed(&app).await.iter().any(|t| t.nonce == stuck.nonce && t.status == "MINED")
     })
@@ -1008,7 +1018,10 @@ async fn a_status_miss_asks_the_contract() {
     spec.poll_ms = Some(600_000); // the watcher looks once at start, then not for ten minutes
     setup.chains = vec![spec];
     let app = TestApp::spawn_with(setup).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_for("the watcher's look at start", Duration::from_secs(30), || async {
+        settle_store::chain::cursor(&app.ctx.db, 31337).await.unwrap().is_some()
+    })
+    .await;
     let created = app.create_payment("status-miss").await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
     pay_directly(&anvil.rpc(), &key(3), &created).await.unwrap();
@@ -1051,12 +1064,7 @@ async fn the_relayer_reconciles_its_nonces_with_the_chain() {
     rpc.send_raw(&foreign.raw).await.unwrap();
     mine(&rpc, 1).await;
     assert!(rpc.receipt(foreign.hash).await.unwrap().is_some(), "the other sender's transaction took the nonce");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while status_of(&app, &id).await != "COMPLETED" {
-        assert!(tokio::time::Instant::now() < deadline, "{} {:?}", app.get(&format!("/payments/{id}")).await.text, relayed(&app).await);
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    mine_until_status(&app, &rpc, &id, "COMPLETED", Duration::from_secs(60)).await;
     let txs = relayed(&app).await;
     let at_first: Vec<_> = txs.iter().filter(|t| t.nonce == first.nonce).collect();
     assert!(at_first.iter().all(|t| t.status == "DISPLACED"), "{txs:?}");
@@ -1082,12 +1090,7 @@ async fn the_relayer_reconciles_its_nonces_with_the_chain() {
     })
     .await;
     let id = submit_gasless(&app, "after-the-gap", &payer).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while status_of(&app, &id).await != "COMPLETED" {
-        assert!(tokio::time::Instant::now() < deadline, "{} {:?}", app.get(&format!("/payments/{id}")).await.text, relayed(&app).await);
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    mine_until_status(&app, &rpc, &id, "COMPLETED", Duration::from_secs(60)).await;
     wait_for("nothing left in flight", Duration::from_secs(30), || async {
         mine(&rpc, 1).await;
         relayed(&app).await.iter().all(|t| t.status != "SENT")
@@ -1182,7 +1185,7 @@ async fn a_log_the_node_had_not_indexed_at_its_head_is_still_seen() {
     let id = created["paymentId"].as_str().unwrap().to_owned();
     let receipt = pay_directly(&rpc, &key(3), &created).await.unwrap();
     // The watcher reads while the payment's block is the head (and sees nothing), then blocks come.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    watch_once(&app).await;
     assert_eq!(status_of(&app, &id).await, "PENDING", "the node hid the log so far");
     mine(&rpc, 2).await;
     wait_status(&app, &id, "COMPLETED", Duration::from_secs(30)).await;
@@ -1208,7 +1211,7 @@ fn serve_chain(dir: &crate::helpers::TempDir) -> crate::helpers::Process {
 /// paid for each), and relays submitted after the restart continue the nonces.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn settle_killed_mid_flight_reuses_and_skips_no_nonce() {
-    use crate::helpers::{RECIPIENT, TOKEN, TempDir, request_at};
+    use crate::helpers::{RECIPIENT, TOKEN, TempDir, request_at, within};
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     let rpc = anvil.rpc();
     let token: Address = TOKEN.parse().unwrap();
@@ -1293,28 +1296,24 @@ async fn settle_killed_mid_flight_reuses_and_skips_no_nonce() {
     ids.extend(pay(base.clone(), payers[24..].to_vec(), "after").await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     for id in &ids {
-        loop {
-            let p = request_at(&client, &base, reqwest::Method::GET, &format!("/payments/{id}"), Some(&api_key), None, &[]).await;
-            if p.body["status"] == "COMPLETED" {
-                break;
+        let get = async || request_at(&client, &base, reqwest::Method::GET, &format!("/payments/{id}"), Some(&api_key), None, &[]).await;
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if within(left, async || (get().await.body["status"] == "COMPLETED").then_some(())).await.is_none() {
+            let p = get().await;
+            let txs = settle_store::relay::all_txs(&db, 31337, &relayer).await.unwrap();
+            let mut requests = Vec::new();
+            for status in ["PENDING", "SENT", "CONFIRMED", "FAILED", "CANCELLED"] {
+                requests.extend(settle_store::relay::requests(&db, 31337, status, 100).await.unwrap());
             }
-            if tokio::time::Instant::now() > deadline {
-                let txs = settle_store::relay::all_txs(&db, 31337, &relayer).await.unwrap();
-                let mut requests = Vec::new();
-                for status in ["PENDING", "SENT", "CONFIRMED", "FAILED", "CANCELLED"] {
-                    requests.extend(settle_store::relay::requests(&db, 31337, status, 100).await.unwrap());
-                }
-                let log = std::fs::read_to_string(dir.0.join("settle.log")).unwrap_or_default();
-                panic!(
-                    "{id} never became COMPLETED: {}\nrequests: {:?}\ntxs: {:?}\nchain nonce {:?}\nlog:\n{}",
-                    p.text,
-                    requests.iter().map(|r| (&r.payment_id, &r.status, &r.tx_hash, &r.last_error)).collect::<Vec<_>>(),
-                    txs.iter().map(|t| (t.nonce, &t.status, &t.tx_hash, &t.relay_request_id)).collect::<Vec<_>>(),
-                    rpc.nonce(key(0).address(), "latest").await,
-                    log.lines().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            let log = std::fs::read_to_string(dir.0.join("settle.log")).unwrap_or_default();
+            panic!(
+                "{id} never became COMPLETED: {}\nrequests: {:?}\ntxs: {:?}\nchain nonce {:?}\nlog:\n{}",
+                p.text,
+                requests.iter().map(|r| (&r.payment_id, &r.status, &r.tx_hash, &r.last_error)).collect::<Vec<_>>(),
+                txs.iter().map(|t| (t.nonce, &t.status, &t.tx_hash, &t.relay_request_id)).collect::<Vec<_>>(),
+                rpc.nonce(key(0).address(), "latest").await,
+                log.lines().rev().take(80).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
         }
     }
     wait_for("nothing left in flight", Duration::from_secs(30), || async {

@@ -202,18 +202,7 @@ async fn chain_health(app: &TestApp) -> Value {
 
 /// Keeps mining until the payment is COMPLETED (the watcher needs its confirmations).
 async fn mine_until_completed(app: &TestApp, anvil: &Anvil, id: &str) {
-    let rpc = anvil.rpc();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while status_of(app, id).await != "COMPLETED" {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id}: {}\n{}",
-            app.get(&format!("/payments/{id}")).await.text,
-            crate::chain::chain_state(app).await
-        );
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    mine_until(app, anvil, id, "COMPLETED").await;
 }
 
 /// A relayer that cannot pay for gas: the node refuses its transaction for insufficient funds. Before, each refusal
@@ -428,17 +417,12 @@ async fn a_completed_payment_whose_block_is_reorged_away_is_reported() {
     let reverted: bool = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
     assert!(reverted);
     mine(&rpc, 8).await;
-    let event = {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let page = app.get("/events/list?type=payment.reorged").await.body;
-            if let Some(e) = page["data"].as_array().and_then(|d| d.first()).cloned() {
-                break e;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "no payment.reorged event: {}", crate::chain::chain_state(&app).await);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    };
+    let reorged = within(Duration::from_secs(30), async || {
+        let page = app.get("/events/list?type=payment.reorged").await.body;
+        page["data"].as_array().and_then(|d| d.first()).cloned()
+    })
+    .await;
+    let Some(event) = reorged else { panic!("no payment.reorged event: {}", crate::chain::chain_state(&app).await) };
     assert_eq!(event["data"]["paymentId"], id.as_str(), "{event}");
     assert_eq!(event["data"]["stillPaid"], false, "{event}");
     assert_eq!(status_of(&app, &id).await, "COMPLETED", "a final status is not undone; the merchant is told");
@@ -506,18 +490,7 @@ async fn a_node_that_cannot_simulate_now_decides_nothing() {
 
 /// Keeps mining until the payment has `status`.
 async fn mine_until(app: &TestApp, anvil: &Anvil, id: &str, status: &str) {
-    let rpc = anvil.rpc();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while status_of(app, id).await != status {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{id} never {status}: {}\n{}",
-            app.get(&format!("/payments/{id}")).await.text,
-            crate::chain::chain_state(app).await
-        );
-        mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::chain::mine_until_status(app, &anvil.rpc(), id, status, Duration::from_secs(60)).await;
 }
 
 async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
@@ -544,6 +517,8 @@ async fn a_cancelled_chain_payment_can_no_longer_be_paid() {
     let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
     assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::ZERO);
     mine(&rpc, 3).await;
+    let head = rpc.block_number().await.unwrap();
+    wait_for("the watcher reads the new blocks", Duration::from_secs(30), || async { cursor(&app).await + 1 >= head }).await;
     assert_eq!(status_of(&app, &id).await, "CANCELLED");
     assert_eq!(event_types(&app, &id).await, ["CREATED", "CANCEL_REQUESTED", "CANCELLED"]);
     assert_eq!(counter(&app, "settle_chain_paid_after_final_total").await, 0.0);

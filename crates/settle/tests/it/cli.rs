@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use crate::helpers::TempDir;
+use crate::helpers::{TempDir, eventually};
 
 fn settle(dir: &TempDir, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_settle"));
@@ -169,8 +169,7 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
             .await
             .unwrap();
         let id = p["paymentId"].as_str().unwrap();
-        let mut answered = false;
-        for _ in 0..20 {
+        eventually(Duration::from_secs(10), "the demo card rail answers", async || {
             let r = c
                 .post(format!("{base}/payments/{id}/card"))
                 .bearer_auth(&key)
@@ -181,25 +180,17 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
                 .unwrap();
             // The default simulator fails ~40 % of requests: a 503 (nothing charged) is retried like a merchant would.
             if r.status() == 202 || r.status() == 402 {
-                answered = true;
-                break;
+                return Some(());
             }
             assert_eq!(r.status(), 503);
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        assert!(answered, "the demo card rail answers");
+            None
+        })
+        .await;
     });
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
-    let started = std::time::Instant::now();
-    loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            assert!(s.success(), "exit status {s:?}");
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "did not stop after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let s = rt.block_on(eventually(Duration::from_secs(20), "stops after SIGTERM", async || child.try_wait().unwrap()));
+    assert!(s.success(), "exit status {s:?}");
 }
 
 #[test]

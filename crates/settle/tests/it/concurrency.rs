@@ -8,6 +8,28 @@ use crate::{helpers::*, matrix, per_db};
 matrix!(fifty_concurrent_cancels_have_one_winner);
 per_db!(requests_their_clients_abandon_finish_whole_and_leave_no_transaction_open, a_lease_fence_lets_only_the_holder_write);
 
+/// Spawns `f` and returns once its task has polled it once. A write on SQLite takes its place in the queue for the
+/// write turn within its first poll (nothing before that waits), so when this returns a write that must wait for
+/// its turn is queued: the positive sign that it had its chance to go through.
+async fn spawn_polled<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (polled, first_poll) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut f = std::pin::pin!(f);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(f.as_mut(), cx))).await;
+        let _ = polled.send(());
+        match first {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => f.await,
+        }
+    });
+    first_poll.await.expect("the task polled its future");
+    task
+}
+
 /// The fence of a lease holder's writes: true only for the holder whose lease has not lapsed, twice in the same
 /// millisecond too (MySQL counts an unchanged row as unaffected); false for another instance and after the lease
 /// lapsed or passed on; a takeover waits for the holder's fenced transaction, so what it wrote committed first.
@@ -25,8 +47,26 @@ async fn a_lease_fence_lets_only_the_holder_write(v: Variant) {
     // Another instance, the lease lapsed (as far as its clock says), tries to take it while the holder's fenced
     // transaction is open: it waits for that transaction.
     let (db2, later) = (db.clone(), now + 60_001);
-    let takeover = tokio::spawn(async move { leases::try_acquire(&db2, "fence-test", "b", 60_000, later).await.unwrap() });
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let takeover = spawn_polled(async move { leases::try_acquire(&db2, "fence-test", "b", 60_000, later).await.unwrap() }).await;
+    // It had its chance: on SQLite its first poll queued it for the write turn the fenced transaction holds; on
+    // PostgreSQL and MySQL the database shows it waiting for the lease row's lock.
+    let lock_waits = match v.db {
+        Db::Sqlite => None,
+        Db::Postgres => Some(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE%leases%'",
+        ),
+        Db::Mysql => Some(
+            "SELECT count(*) FROM information_schema.INNODB_TRX t JOIN information_schema.PROCESSLIST p ON p.ID = t.trx_mysql_thread_id \
+             WHERE t.trx_state = 'LOCK WAIT' AND p.DB = DATABASE()",
+        ),
+    };
+    if let Some(sql) = lock_waits {
+        eventually(std::time::Duration::from_secs(10), "the takeover waits for the lease row's lock", async || {
+            let row = db.query_one_raw(settle_store::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+            (row.try_get_by_index::<i64>(0).unwrap() > 0).then_some(())
+        })
+        .await;
+    }
     assert!(!takeover.is_finished(), "a takeover went through while the holder's fenced write was open");
     txn.commit().await.unwrap();
     assert!(takeover.await.unwrap(), "the lapsed lease is taken once the holder's write committed");
@@ -97,6 +137,8 @@ async fn requests_their_clients_abandon_finish_whole_and_leave_no_transaction_op
             t.await.unwrap();
         }
     }
+    // The abandoned requests' writes run to their end in tasks of their own, and nothing tells when the last has
+    // ended; a transaction left open stays open, so this pause only gives the last of them time to end.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     if v.db == Db::Postgres {
         let open = app
@@ -149,14 +191,14 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     let mut waiters = Vec::new();
     for i in 0..2 {
         let (db, r, order) = (db.clone(), card_row(&format!("turn-{i}")), order.clone());
-        waiters.push(tokio::spawn(async move {
+        // Each is queued for the turn once it returns.
+        let waiter = spawn_polled(async move {
             let id = settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap();
             order.lock().unwrap().push(i);
             id
-        }));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        });
+        waiters.push(waiter.await);
     }
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(waiters.iter().all(|w| !w.is_finished()), "both wait for the turn");
     let refused = settle_store::begin(&db).await;
     assert!(matches!(refused, Err(settle_store::StoreError::Retryable(_))), "the third is refused at once");
@@ -174,9 +216,8 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     let held = settle_store::begin(&db).await.unwrap();
     let alone = {
         let db = db.clone();
-        tokio::spawn(async move { settle_store::orders::set_offset(&db, "turn-test", 7, settle_store::now_ms()).await })
+        spawn_polled(async move { settle_store::orders::set_offset(&db, "turn-test", 7, settle_store::now_ms()).await }).await
     };
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert!(!alone.is_finished(), "it waits for the turn");
     held.commit().await.unwrap();
     alone.await.unwrap().unwrap();
@@ -197,9 +238,9 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
         let mut waiters = Vec::new();
         for i in 0..3 {
             let (db, r) = (db.clone(), card_row(&format!("wait-{}-{i}", wait.as_secs())));
-            waiters.push(tokio::spawn(async move { settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap() }));
+            // Queued for the turn once it returns: all three wait when the held one commits.
+            waiters.push(spawn_polled(async move { settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap() }).await);
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         held.commit().await.unwrap();
         for w in waiters {
             assert!(w.await.unwrap().is_some());
@@ -352,6 +393,7 @@ async fn sqlite_killed_during_heavy_writes_keeps_every_acknowledged_payment() {
             })
         })
         .collect();
+    // The fault schedule: 1.5 s of writes as fast as they go, then the kill in the middle of them.
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     serve.kill();
     for t in tasks {
@@ -368,11 +410,10 @@ async fn sqlite_killed_during_heavy_writes_keeps_every_acknowledged_payment() {
     let db = settle_store::connect(&format!("sqlite://{}/settle.db", dir.0.display()), 2).await.unwrap();
     let payments = settle_store::payments::count(&db).await.unwrap();
     assert!(payments >= acked.len() as u64);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
-    while settle_store::outbox::backlog(&db).await.unwrap().0 > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the restarted relay publishes what waited");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    eventually(std::time::Duration::from_secs(20), "the restarted relay publishes what waited", async || {
+        (settle_store::outbox::backlog(&db).await.unwrap().0 == 0).then_some(())
+    })
+    .await;
     let rows = settle_store::outbox::read_after(&db, "mch_demo", 0, 1_000_000).await.unwrap();
     let created: std::collections::HashSet<&str> = rows.iter().filter(|r| r.topic == "payment.created").map(|r| r.aggregate_id.as_str()).collect();
     assert_eq!(created.len() as u64, payments, "one payment.created outbox row per payment, none without its payment");

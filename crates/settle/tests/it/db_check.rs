@@ -150,8 +150,15 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
         let holder = settle_store::connect(&url, 1).await.unwrap();
         let txn = settle_store::TransactionTrait::begin(holder.pool()).await.unwrap();
         txn.execute_unprepared("UPDATE leases SET owner = owner").await.unwrap();
+        let own_id = if v.db == Db::Postgres { "SELECT CAST(pg_backend_pid() AS BIGINT)" } else { "SELECT CAST(CONNECTION_ID() AS SIGNED)" };
+        let own = txn.query_one_raw(settle_store::Statement::from_string(txn.get_database_backend(), own_id)).await.unwrap().unwrap();
+        let own = own.try_get_by_index::<i64>(0).unwrap().to_string();
         txn.query_one_raw(settle_store::Statement::from_string(txn.get_database_backend(), "SELECT COUNT(*) FROM payments")).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        // The server itself counts this transaction as open longer than the threshold (as `db check` asks it).
+        eventually(std::time::Duration::from_secs(30), "the transaction is older than 1 s", async || {
+            settle_store::schema::long_sessions(db.pool(), 1).await.unwrap().iter().any(|s| s.id == own).then_some(())
+        })
+        .await;
         let (code, out, err) = settle(&dir, &url, &["db", "check", "--long-transaction-secs", "1"]);
         assert_eq!(code, 0, "{out}{err}");
         assert!(out.lines().any(|l| l.starts_with("warning SETTLE010 session")), "{out}");

@@ -203,24 +203,24 @@ pub struct Setup {
     pub card: CardSetup,
 }
 
-/// The card rail of a test: a simulator started for it (with these knobs) unless `pg_url` names one, or no
+/// The card rail of a test: a simulator started for it (with these knobs) unless `gateway_url` names one, or no
 /// gateway at all (`off`), or Settle's own in-process simulator (`in_process`).
 #[derive(Clone)]
 pub struct CardSetup {
     pub knobs: settle_card::sim::Knobs,
-    pub pg_url: Option<String>,
+    pub gateway_url: Option<String>,
     pub off: bool,
     pub in_process: bool,
     /// The gateway client (its base URL is filled in at start).
-    pub config: settle_card::client::PgConfig,
+    pub config: settle_card::client::GatewayConfig,
 }
 
 impl Default for CardSetup {
     fn default() -> Self {
-        let mut config = settle_card::client::PgConfig::new("");
+        let mut config = settle_card::client::GatewayConfig::new("");
         config.breaker.open_wait = Duration::from_secs(1);
         config.lookup_settle = Duration::from_millis(300);
-        Self { knobs: settle_card::sim::Knobs::calm(), pg_url: None, off: false, in_process: false, config }
+        Self { knobs: settle_card::sim::Knobs::calm(), gateway_url: None, off: false, in_process: false, config }
     }
 }
 
@@ -261,7 +261,7 @@ pub struct TestApp {
     /// The simulator started for this test, if any.
     pub sim: Option<settle_card::sim::SimHandle>,
     /// The gateway Settle talks to.
-    pub pg_url: String,
+    pub gateway_url: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -333,13 +333,13 @@ impl TestApp {
         if let Some(t) = setup.shutdown_timeout {
             cfg.shutdown_timeout = t;
         }
-        let sim = match &setup.card.pg_url {
+        let sim = match &setup.card.gateway_url {
             _ if setup.card.off || setup.card.in_process => None,
             Some(_) => None,
             None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),
         };
-        let pg_url = setup.card.pg_url.clone().unwrap_or_else(|| sim.as_ref().map(|s| s.url()).unwrap_or_default());
-        cfg.pg_url = (!setup.card.off && !setup.card.in_process).then(|| pg_url.clone());
+        let gateway_url = setup.card.gateway_url.clone().unwrap_or_else(|| sim.as_ref().map(|s| s.url()).unwrap_or_default());
+        cfg.gateway_url = (!setup.card.off && !setup.card.in_process).then(|| gateway_url.clone());
         cfg.app.card.simulator = setup.card.in_process;
         // `demo` seeds the demo merchant; the in-process simulator runs only when the setup asks for it.
         let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, local_master_key: false }).await.expect("build app");
@@ -357,7 +357,7 @@ impl TestApp {
             db,
             setup,
             sim,
-            pg_url,
+            gateway_url,
             stop: Some(tx),
             task: Some(task),
         }
@@ -422,12 +422,12 @@ impl TestApp {
 
     /// The simulator's request counts.
     pub async fn sim_stats(&self) -> settle_card::sim::Stats {
-        self.client.get(format!("{}/admin/stats", self.pg_url)).send().await.expect("stats").json().await.expect("stats json")
+        self.client.get(format!("{}/admin/stats", self.gateway_url)).send().await.expect("stats").json().await.expect("stats json")
     }
 
     /// Every transaction the simulator recorded.
     pub async fn sim_transactions(&self) -> Vec<settle_card::wire::Transaction> {
-        self.client.get(format!("{}/admin/transactions", self.pg_url)).send().await.expect("txs").json().await.expect("txs json")
+        self.client.get(format!("{}/admin/transactions", self.gateway_url)).send().await.expect("txs").json().await.expect("txs json")
     }
 
     /// Waits until every payment in `ids` is COMPLETED or FAILED (or `limit` passes); returns their statuses.
@@ -493,6 +493,24 @@ pub async fn eventually<T>(limit: Duration, what: &str, check: impl AsyncFnMut()
 /// [`eventually`] that gives None instead of panicking when `limit` passes (for a test that then reports what it
 /// saw instead).
 pub async fn within<T>(limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// [`within`] for a check that is a plain closure returning a future which borrows nothing of the closure
+/// (`|| async move { .. }` over copied references): what a `tokio::spawn`ed task needs, where an async closure's
+/// future is not known to be Send (a compiler limitation of async closures).
+pub async fn within_fn<T, Fut: std::future::Future<Output = Option<T>>>(limit: Duration, mut check: impl FnMut() -> Fut) -> Option<T> {
     let deadline = tokio::time::Instant::now() + limit;
     let mut pause = Duration::from_millis(5);
     loop {

@@ -112,10 +112,15 @@ async fn key_reuse_rules(v: Variant) {
 
 /// Claims `key` for a request to `path` with `body`, as the demo merchant, the way a request does.
 async fn claim(app: &TestApp, key: &str, path: &str, body: &str) -> Claim {
+    try_claim(app, key, path, body).await.unwrap()
+}
+
+/// [`claim`], or the error `idempotency::start` answers (the key in flight).
+async fn try_claim(app: &TestApp, key: &str, path: &str, body: &str) -> Result<Claim, settle_app::AppError> {
     let secret = idempotency::fingerprint_secrets(&app.ctx, "mch_demo").await.unwrap();
     let k = IdemKey::new(key, &secret, "POST", path, body.as_bytes()).unwrap();
-    match idempotency::start(&app.ctx, "mch_demo", Some(k)).await.unwrap() {
-        Start::Run(c) => c,
+    match idempotency::start(&app.ctx, "mch_demo", Some(k)).await? {
+        Start::Run(c) => Ok(c),
         Start::Replay(_) => panic!("{key} was already used"),
     }
 }
@@ -152,8 +157,15 @@ async fn taken_over(v: Variant, key: &str, order: &str) -> Option<(TestApp, Stri
     let app = TestApp::spawn_with(setup).await?;
     let body = TestApp::chain_payment(order).to_string();
     let first = claim(&app, key, "/payments/create", &body).await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let second = claim(&app, key, "/payments/create", &body).await;
+    // In flight while the first claim is fresh; taken over once it is stale.
+    let second = eventually(std::time::Duration::from_secs(10), "the stalled claim is taken over", async || {
+        match try_claim(&app, key, "/payments/create", &body).await {
+            Ok(c) => Some(c),
+            Err(settle_app::AppError::IdempotencyInFlight) => None,
+            Err(e) => panic!("claiming {key}: {e}"),
+        }
+    })
+    .await;
     Some((app, body, first, second))
 }
 
@@ -172,8 +184,10 @@ async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
     let late = first.complete_in(&txn, &answer(r#"{"by":"first"}"#)).await;
     assert!(matches!(late, Err(settle_app::AppError::IdempotencyInFlight)), "the first owner lost its claim: {late:?}");
     drop(txn);
+    // The first owner gives its claim back, as dropping it does (in a task of its own), and that is done: it leaves
+    // the second owner's record alone.
+    first.release().await;
     drop(first);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "tk-1")]).await;
     assert_eq!((r.status.as_u16(), r.text.as_str()), (201, r#"{"by":"second"}"#), "the second owner's response stands");
@@ -233,11 +247,10 @@ async fn a_dropped_request_frees_its_key_and_waiters_only_read(v: Variant) {
     // Held for the whole wait: 409 after waiting, having only read the record.
     send().await.assert_error(409, "idempotency_in_flight");
     drop(held);
-    let started = std::time::Instant::now();
-    while record(&app, "dr-1").await.is_some() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(5), "a dropped claim is released at once");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually(std::time::Duration::from_secs(5), "a dropped claim is released at once", async || {
+        record(&app, "dr-1").await.is_none().then_some(())
+    })
+    .await;
     let r = send().await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);

@@ -11,14 +11,13 @@ use crate::helpers::*;
 
 /// Polls until `key` gets `status` from `GET /payments` on `app` (or 10 s pass); returns the last status.
 async fn until_status(app: &TestApp, key: &str, status: u16) -> u16 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let s = app.request(Method::GET, "/payments?limit=1", Some(key), None, &[]).await.status.as_u16();
-        if s == status || tokio::time::Instant::now() > deadline {
-            return s;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut last = 0;
+    let seen = within(Duration::from_secs(10), async || {
+        last = app.request(Method::GET, "/payments?limit=1", Some(key), None, &[]).await.status.as_u16();
+        (last == status).then_some(last)
+    })
+    .await;
+    seen.unwrap_or(last)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -26,21 +26,32 @@ impl OwnNats {
 
     pub(crate) fn start(port: u16, dir: &std::path::Path) -> Option<Self> {
         let bin = Self::binary()?;
-        let child = std::process::Command::new(bin)
+        let mut child = std::process::Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
             .arg(dir)
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .ok()?;
-        let me = Self { child, port, dir: dir.to_owned() };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(me);
+        // Its log (on stderr) says when it takes clients; then it is drained, so the server never blocks on a full pipe.
+        let log = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            let mut ready = Some(ready_tx);
+            for line in log.lines().map_while(Result::ok) {
+                if line.contains("Server is ready")
+                    && let Some(tx) = ready.take()
+                {
+                    let _ = tx.send(());
+                }
             }
-            std::thread::sleep(Duration::from_millis(50));
+        });
+        let me = Self { child, port, dir: dir.to_owned() };
+        match ready_rx.recv_timeout(Duration::from_secs(10)) {
+            Ok(()) => Some(me),
+            Err(_) => panic!("nats-server did not start on {port}"),
         }
-        panic!("nats-server did not start on {port}");
     }
 
     pub(crate) fn url(&self) -> String {
@@ -77,23 +88,23 @@ pub(crate) fn free_port() -> u16 {
 
 /// Pulls until `want` messages arrived (or `limit` passes), acking each; returns their Nats-Msg-Ids in order.
 async fn pull_ids(consumer: &jetstream::consumer::Consumer<pull::Config>, want: usize, limit: Duration) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + limit;
     let mut ids = Vec::new();
-    while ids.len() < want && tokio::time::Instant::now() < deadline {
-        let Ok(mut batch) = consumer.fetch().max_messages(100).expires(Duration::from_millis(500)).messages().await else {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            continue;
-        };
-        while let Some(m) = batch.next().await {
-            let Ok(m) = m else { break };
-            let id = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.to_string()).unwrap_or_default();
-            assert!(m.subject.starts_with("settle.mch_demo.payment."), "{}", m.subject);
-            let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
-            assert_eq!(body["id"], id.as_str(), "the body's id is the message id");
-            m.double_ack().await.expect("ack, confirmed by the server");
-            ids.push(id);
+    // A fetch that fails (NATS away) is tried again.
+    within(limit, async || {
+        if let Ok(mut batch) = consumer.fetch().max_messages(100).expires(Duration::from_millis(500)).messages().await {
+            while let Some(m) = batch.next().await {
+                let Ok(m) = m else { break };
+                let id = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.to_string()).unwrap_or_default();
+                assert!(m.subject.starts_with("settle.mch_demo.payment."), "{}", m.subject);
+                let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                assert_eq!(body["id"], id.as_str(), "the body's id is the message id");
+                m.double_ack().await.expect("ack, confirmed by the server");
+                ids.push(id);
+            }
         }
-    }
+        (ids.len() >= want).then_some(())
+    })
+    .await;
     ids
 }
 
@@ -121,18 +132,9 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
 
     let client = async_nats::ConnectOptions::new().retry_on_initial_connect().connect(server.url()).await.unwrap();
     let js = jetstream::new(client);
-    let stream = {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            match js.get_stream("SETTLE").await {
-                Ok(s) => break s,
-                Err(e) if tokio::time::Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                Err(e) => panic!("the stream was not created: {e}"),
-            }
-        }
+    let stream = match within(Duration::from_secs(10), async || js.get_stream("SETTLE").await.ok()).await {
+        Some(s) => s,
+        None => panic!("the stream was not created: {}", js.get_stream("SETTLE").await.err().map(|e| e.to_string()).unwrap_or_default()),
     };
     let consumer = stream
         .get_or_create_consumer(
@@ -154,7 +156,9 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     // NATS restarts while payments are made: the backlog follows, in order.
     server.stop();
     create(&app, &mut made, 10).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The publisher meets the stopped server: a step of its own on this instance fails, and records nothing.
+    let publisher = settle_app::nats::Publisher::new(app.ctx.clone(), app.setup.settings.nats.clone().expect("nats settings"));
+    assert!(publisher.run_once().await.is_err(), "NATS is stopped");
     server.start_again();
     create(&app, &mut made, 5).await;
     ids.extend(pull_ids(&consumer, 15, Duration::from_secs(30)).await);
@@ -175,11 +179,8 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     create(&app, &mut made, 5).await;
     server.start_again();
     create(&app, &mut made, 5).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut stream = js.get_stream("SETTLE").await.unwrap();
-    while stream.info().await.map(|i| i.state.messages).unwrap_or(0) < made as u64 && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    within(Duration::from_secs(30), async || (stream.info().await.map(|i| i.state.messages).unwrap_or(0) >= made as u64).then_some(())).await;
     let n = stream.info().await.unwrap().state.messages;
     assert_eq!(n, made as u64, "the stream holds each event once");
     let mut in_stream = Vec::new();
@@ -216,21 +217,13 @@ async fn a_purged_stream_does_not_stop_the_publisher() {
             Err(_) => 0,
         }
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while count(js.clone()).await < 3 {
-        assert!(tokio::time::Instant::now() < deadline, "the first events never reached NATS");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(30), "the first events reach NATS", async || (count(js.clone()).await >= 3).then_some(())).await;
     js.get_stream("SETTLE").await.unwrap().purge().await.unwrap();
     // Settle restarts: it reads where the (empty) stream stands.
     app.shutdown().await;
     app = TestApp::start(app.setup.clone(), app.db.clone()).await;
     create(&app, &mut made, 2).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while count(js.clone()).await < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "nothing reached NATS after the purge");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(30), "events reach NATS after the purge", async || (count(js.clone()).await >= 2).then_some(())).await;
     let mut stream = js.get_stream("SETTLE").await.unwrap();
     let (first, last) = {
         let info = stream.info().await.unwrap();

@@ -37,31 +37,29 @@ async fn stock_of(app: &TestApp, item: &str) -> i64 {
 
 /// Waits until every saga has ended; returns the orders.
 async fn wait_sagas_end(app: &TestApp, order_ids: &[String], limit: Duration) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
+    let orders = async || {
         let mut all = Vec::new();
         for id in order_ids {
             all.push(app.get(&format!("/orders/{id}")).await.body);
         }
-        if all.iter().all(|o| o["saga"]["status"] == "COMPLETED" || o["saga"]["status"] == "COMPENSATED") {
-            return all;
-        }
-        let open: Vec<_> = all.iter().filter(|o| o["saga"]["status"] == "IN_PROGRESS").map(|o| o.to_string()).take(2).collect();
-        assert!(tokio::time::Instant::now() < deadline, "sagas still open: {open:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        all
+    };
+    let ended = |all: &[Value]| all.iter().all(|o| o["saga"]["status"] == "COMPLETED" || o["saga"]["status"] == "COMPENSATED");
+    if let Some(all) = within(limit, async || Some(orders().await).filter(|all| ended(all))).await {
+        return all;
     }
+    let all = orders().await;
+    let open: Vec<_> = all.iter().filter(|o| o["saga"]["status"] == "IN_PROGRESS").map(|o| o.to_string()).take(2).collect();
+    assert!(ended(&all), "sagas still open: {open:?}");
+    all
 }
 
 /// Waits until no saga of the merchant is open, then returns every order (with its payment and saga).
 async fn all_orders_once_ended(app: &TestApp) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    let open = |stats: &Value| stats["byStatus"]["IN_PROGRESS"] != 0 || stats["byStatus"]["COMPENSATING"] != 0;
+    if within(Duration::from_secs(60), async || Some(app.get("/sagas/stats").await.body).filter(|s| !open(s))).await.is_none() {
         let stats = app.get("/sagas/stats").await.body;
-        if stats["byStatus"]["IN_PROGRESS"] == 0 && stats["byStatus"]["COMPENSATING"] == 0 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "sagas still open: {stats}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!open(&stats), "sagas still open: {stats}");
     }
     let mut orders = Vec::new();
     for page in 1.. {
@@ -95,7 +93,8 @@ async fn concurrent_orders_never_oversell_and_conserve_points(v: Variant) {
         .map(|i| {
             let app = app.clone();
             // A careful shop: when nothing was charged (503: the gateway's bulkhead was full, the order was
-            // compensated at once) it orders again; an order refused for stock is final.
+            // compensated at once) it orders again after a pause; an order refused for stock is final. (The pause is
+            // the buyer's pace, in a task of its own: `eventually`'s borrowing async closure is not Send there.)
             tokio::spawn(async move {
                 let body = json!({"userId": format!("u{}", i % users), "items": [{"itemId": "hot-item", "quantity": 1}],
                     "usePoints": 300, "card": {"cardType": "KB", "cardNo": CARD}});
@@ -386,6 +385,7 @@ async fn orders_on_seed_004s_gateway_end_paid_or_cancelled_and_the_books_agree(v
                     match r.status.as_u16() {
                         201 | 402 => return Some(r.body["order"]["orderId"].as_str().unwrap().to_owned()),
                         409 => return None,
+                        // The buyer's pace between tries (a spawned task: no `eventually` there, see above).
                         503 => tokio::time::sleep(Duration::from_millis(250)).await,
                         other => panic!("unexpected {other}: {}", r.text),
                     }
@@ -509,6 +509,7 @@ async fn settle_killed_mid_saga_ends_every_saga_once() {
                 })
             })
             .collect();
+        // The fault schedule: each round is killed a little later, with orders in flight.
         tokio::time::sleep(Duration::from_millis(300 + 200 * round)).await;
         serve.kill();
         for t in tasks {
@@ -518,15 +519,13 @@ async fn settle_killed_mid_saga_ends_every_saga_once() {
     let _serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
     // Every saga ends (the dead instances' leases expire, cut-off charges count as never started, the
     // reconciler settles what callbacks missed).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let stats = get("/sagas/stats".into()).await.body;
+    let ended = |stats: &Value| {
         let open = stats["byStatus"]["IN_PROGRESS"].as_i64().unwrap_or(-1) + stats["byStatus"]["COMPENSATING"].as_i64().unwrap_or(0);
-        if open == 0 && stats["total"].as_i64().unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "sagas still open: {stats}");
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        open == 0 && stats["total"].as_i64().unwrap_or(0) > 0
+    };
+    if within(Duration::from_secs(90), async || Some(get("/sagas/stats".into()).await.body).filter(|s| ended(s))).await.is_none() {
+        let stats = get("/sagas/stats".into()).await.body;
+        assert!(ended(&stats), "sagas still open: {stats}");
     }
     let mut orders = Vec::new();
     for page in 1.. {
@@ -720,11 +719,10 @@ async fn choreography_under_concurrency_never_oversells_and_handles_each_event_o
     let (offset, handled) = settle_app::orders::progress(&app.ctx).await.unwrap();
     assert!(offset > 0 && handled.iter().all(|(_, n)| *n > 0), "{offset} {handled:?}");
     settle_app::orders::rewind(&app.ctx).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while settle_app::orders::progress(&app.ctx).await.unwrap().0 < offset {
-        assert!(tokio::time::Instant::now() < deadline, "the dispatcher never read the outbox again");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(30), "the dispatcher reads the outbox again", async || {
+        (settle_app::orders::progress(&app.ctx).await.unwrap().0 >= offset).then_some(())
+    })
+    .await;
     assert_eq!(settle_app::orders::progress(&app.ctx).await.unwrap().1, handled, "no event handled twice");
     assert_eq!(stock_of(&app, "gem").await, 0);
     let mut again = 0;
@@ -789,16 +787,12 @@ async fn the_dispatcher_moves_past_events_not_its_own(v: Variant) {
     }
     app.drain_outbox().await;
     let last = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let offset = eventually(Duration::from_secs(20), &format!("the read position moves to within 100 of {last}"), async || {
         let (offset, handled) = settle_app::orders::progress(&app.ctx).await.unwrap();
         assert!(handled.iter().all(|(_, n)| *n == 0), "no saga event: {handled:?}");
-        if offset >= last - 100 {
-            assert!(offset > 0 && offset <= last, "{offset} of {last}");
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "the read position stayed at {offset} of {last}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (offset >= last - 100).then_some(offset)
+    })
+    .await;
+    assert!(offset > 0 && offset <= last, "{offset} of {last}");
     app.finish().await;
 }

@@ -68,11 +68,10 @@ async fn the_admin_read_only_switch_holds_on_every_instance_and_across_a_restart
     assert_eq!(toggle(&a, true).await.status, 200);
     refused_on(&a, "cluster-ro-a").await.assert_error(503, "read_only");
     // The other instance: refuses writes once its follower has read the switch (a positive signal: its /health).
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while b.get("/health").await.body["readOnly"] != "admin" {
-        assert!(tokio::time::Instant::now() < deadline, "instance B never applied the switch");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(15), "instance B applies the switch", async || {
+        (b.get("/health").await.body["readOnly"] == "admin").then_some(())
+    })
+    .await;
     refused_on(&b, "cluster-ro-b").await.assert_error(503, "read_only");
     // Restarted, an instance refuses writes from its first request.
     b.shutdown().await;
@@ -82,11 +81,10 @@ async fn the_admin_read_only_switch_holds_on_every_instance_and_across_a_restart
     // Off on B: A takes writes again within the bound.
     assert_eq!(toggle(&b, false).await.status, 200);
     b.create_payment("cluster-rw-b").await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    while a.get("/health").await.body.get("readOnly").is_some() {
-        assert!(tokio::time::Instant::now() < deadline, "instance A never applied the switch off");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(Duration::from_secs(15), "instance A applies the switch off", async || {
+        a.get("/health").await.body.get("readOnly").is_none().then_some(())
+    })
+    .await;
     a.create_payment("cluster-rw-a").await;
     b.shutdown().await;
     a.finish().await;
@@ -158,29 +156,27 @@ async fn a_read_only_mysql_server_turns_settle_read_only_and_back() {
 
 /// Writes answer 503 `read_only` (never taken) until `writable` runs; reads and /health go on; then writes pass.
 async fn refused_then_accepted(app: &TestApp, writable: impl std::future::Future<Output = ()>) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let mut last = String::new();
+    let refused = within(Duration::from_secs(15), async || {
         let r = app.post("/payments/create", &TestApp::chain_payment("during")).await;
-        if r.status == 503 && r.body["error"]["code"] == "read_only" {
-            assert!(r.header("retry-after").is_some());
-            break;
-        }
         assert!(r.status == 503, "a write was taken by a database refusing writes: {}", r.text);
-        assert!(tokio::time::Instant::now() < deadline, "never read-only: {}", r.text);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        last = r.text.clone();
+        (r.body["error"]["code"] == "read_only").then_some(r)
+    })
+    .await;
+    let r = refused.unwrap_or_else(|| panic!("never read-only: {last}"));
+    assert!(r.header("retry-after").is_some());
     assert_eq!(app.get("/health").await.body["readOnly"], "detected");
     assert_eq!(app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len(), 1, "reads go on");
     writable.await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
-    loop {
+    let mut last = String::new();
+    let taken = within(Duration::from_secs(15), async || {
         let r = app.post("/payments/create", &TestApp::chain_payment("after")).await;
-        if r.status == 201 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never writable again: {}", r.text);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        last = r.text;
+        (r.status == 201).then_some(())
+    })
+    .await;
+    assert!(taken.is_some(), "never writable again: {last}");
     assert!(app.get("/health").await.body.get("readOnly").is_none());
     let n = app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len();
     assert_eq!(n, 2, "only the payments before and after: nothing written while refused");
@@ -223,11 +219,10 @@ impl OwnMariaDb {
             .spawn()
             .expect("start mariadbd");
         let server = Self { port, child, _dir: dir };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while settle_store::connect(&server.root_url(), 1).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "the test's MariaDB did not start");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        eventually(Duration::from_secs(30), "the test's MariaDB starts", async || {
+            settle_store::connect(&server.root_url(), 1).await.is_ok().then_some(())
+        })
+        .await;
         Some(server)
     }
 

@@ -80,8 +80,11 @@ struct Client {
 
 impl Client {
     async fn call(&self, method: Method, path: &str, token: &str, body: Option<&Value>, idem: Option<&str>) -> Option<Answer> {
-        for _ in 0..self.bases.len() * 2 {
-            let base = &self.bases[self.next.fetch_add(1, Ordering::Relaxed) % self.bases.len()];
+        // Every instance twice, from the next one on: a killed instance refuses at once and only one is ever down, so
+        // the next is tried straight away (there is nothing to wait for).
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..self.bases.len() * 2 {
+            let base = &self.bases[(start + i) % self.bases.len()];
             let mut rb = self.http.request(method.clone(), format!("{base}{path}")).bearer_auth(token).timeout(Duration::from_secs(30));
             if let Some(b) = body {
                 rb = rb.json(b);
@@ -89,13 +92,10 @@ impl Client {
             if let Some(k) = idem {
                 rb = rb.header("idempotency-key", k);
             }
-            match rb.send().await {
-                Ok(r) => {
-                    let status = r.status().as_u16();
-                    let body = r.json().await.unwrap_or(Value::Null);
-                    return Some(Answer { status, body });
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            if let Ok(r) = rb.send().await {
+                let status = r.status().as_u16();
+                let body = r.json().await.unwrap_or(Value::Null);
+                return Some(Answer { status, body });
             }
         }
         None
@@ -113,6 +113,8 @@ impl Client {
             if tokio::time::Instant::now() > deadline {
                 return None;
             }
+            // The answer itself is the signal (a breaker's open wait or a stale in-flight key passing): paced, since
+            // this runs in spawned tasks, where `within` with an async closure trips rust-lang/rust#139475.
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     }
@@ -240,30 +242,29 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     // The SSE client: one stream at a time, from whichever instance answers, resuming after the last id it saw.
     // Each event seen: its SSE id (the event id) and its seq (from its data).
     let sse_seen: Arc<Mutex<Vec<(String, i64)>>> = Default::default();
-    let sse_stop = Arc::new(AtomicBool::new(false));
+    let (sse_stop, sse_stopped) = tokio::sync::watch::channel(false);
     let sse = {
-        let (seen, stop, c) = (sse_seen.clone(), sse_stop.clone(), client.clone());
+        let (seen, mut stop, c) = (sse_seen.clone(), sse_stopped, client.clone());
         tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
+            while !*stop.borrow() {
                 let last = seen.lock().unwrap().last().map(|(id, _)| id.clone());
                 let base = &c.bases[c.next.fetch_add(1, Ordering::Relaxed) % c.bases.len()];
                 let mut rb = c.http.get(format!("{base}/events")).bearer_auth(KEY);
                 if let Some(l) = last {
                     rb = rb.header("last-event-id", l);
                 }
-                let Ok(res) = rb.send().await else {
+                // A killed instance (or one not serving yet): a short pause against spinning, then the next one.
+                let Some(res) = rb.send().await.ok().filter(|r| r.status() == 200) else {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                     continue;
                 };
-                if res.status() != 200 {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                }
                 let mut stream = res.bytes_stream();
                 let mut buf = String::new();
                 loop {
-                    let next = tokio::select! { n = stream.next() => n, _ = tokio::time::sleep(Duration::from_millis(500)) => {
-                    if stop.load(Ordering::Relaxed) { break } else { continue } } };
+                    let next = tokio::select! {
+                        n = stream.next() => n,
+                        _ = stop.changed() => break,
+                    };
                     let Some(Ok(chunk)) = next else { break };
                     buf.push_str(&String::from_utf8_lossy(&chunk));
                     while let Some(end) = buf.find("\n\n") {
@@ -347,24 +348,22 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                             // PENDING (its relay reverted, nothing paid) is signed again; one never paid is cancelled,
                             // so that it is final too.
                             let mut paid = false;
-                            while tokio::time::Instant::now() < grace && !paid {
+                            while tokio::time::Instant::now() < grace {
                                 let status = c.call(Method::GET, &format!("/payments/{id}/status"), KEY, None, None).await;
                                 match status.as_ref().and_then(|a| a.body["status"].as_str()) {
                                     Some("COMPLETED") => {
                                         paid = true;
-                                        continue;
+                                        break;
                                     }
-                                    Some("PENDING") => {}
-                                    _ => {
-                                        tokio::time::sleep(Duration::from_millis(300)).await;
-                                        continue;
+                                    Some("PENDING") => {
+                                        if let Some(signed) = sign_checkout(&c, &created.body, &payer).await {
+                                            c.call(Method::POST, &format!("/payments/{id}/gasless"), &secret, Some(&signed), None).await;
+                                        }
                                     }
+                                    _ => {}
                                 }
-                                let Some(signed) = sign_checkout(&c, &created.body, &payer).await else {
-                                    tokio::time::sleep(Duration::from_millis(300)).await;
-                                    continue;
-                                };
-                                c.call(Method::POST, &format!("/payments/{id}/gasless"), &secret, Some(&signed), None).await;
+                                // The client's pace between looks (the status answer is the signal; a spawned task
+                                // cannot use `within`, see `Client::write`).
                                 tokio::time::sleep(Duration::from_millis(300)).await;
                             }
                             if !paid {
@@ -401,19 +400,26 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     // Everything final: payments, sagas; the outbox drained.
     let store = settle_store::connect(&db.url, 2).await.unwrap();
     let all: Vec<String> = acked.card.iter().chain(&acked.chain).cloned().collect();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let statuses = loop {
+    let read = async || {
         let mut s = BTreeMap::new();
         for id in &all {
             let row = settle_store::payments::find_any(&store, id).await.unwrap();
             s.insert(id.clone(), row.map(|r| r.status.as_str().to_owned()).unwrap_or_else(|| "MISSING".into()));
         }
-        let open = s.values().filter(|v| !["COMPLETED", "FAILED", "CANCELLED", "EXPIRED"].contains(&v.as_str())).count();
-        if open == 0 || tokio::time::Instant::now() > deadline {
-            break s;
+        s
+    };
+    let all_final = within(Duration::from_secs(120), async || {
+        let s = read().await;
+        if s.values().all(|v| ["COMPLETED", "FAILED", "CANCELLED", "EXPIRED"].contains(&v.as_str())) {
+            return Some(s);
         }
         mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        None
+    })
+    .await;
+    let statuses = match all_final {
+        Some(s) => s,
+        None => read().await,
     };
     let not_final: Vec<_> = statuses.iter().filter(|(_, v)| !["COMPLETED", "FAILED", "CANCELLED", "EXPIRED"].contains(&v.as_str())).collect();
     if !not_final.is_empty() {
@@ -431,24 +437,23 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     let mut sagas = BTreeMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     for o in &acked.orders {
-        loop {
+        // The saga's status as last seen (final, or where it stood when the deadline passed).
+        let mut last = String::new();
+        within(deadline.saturating_duration_since(tokio::time::Instant::now()), async || {
             let a = client.call(Method::GET, &format!("/orders/{o}"), KEY, None, None).await.unwrap();
             assert_eq!(a.status, 200, "order {o} acknowledged but not found: {:?}", a.body);
-            let s = a.body["saga"]["status"].as_str().unwrap_or_default().to_owned();
-            if ["COMPLETED", "COMPENSATED"].contains(&s.as_str()) || tokio::time::Instant::now() > deadline {
-                sagas.insert(o.clone(), s);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
+            last = a.body["saga"]["status"].as_str().unwrap_or_default().to_owned();
+            ["COMPLETED", "COMPENSATED"].contains(&last.as_str()).then_some(())
+        })
+        .await;
+        sagas.insert(o.clone(), last);
     }
     assert!(sagas.values().all(|s| s == "COMPLETED" || s == "COMPENSATED"), "sagas not final: {sagas:?}");
     eprintln!("chaos: sagas final after {:?}", started.elapsed());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while settle_store::outbox::backlog(&store).await.unwrap().0 > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "the outbox never drained");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(Duration::from_secs(30), "the outbox drains", async || {
+        (settle_store::outbox::backlog(&store).await.unwrap().0 == 0).then_some(())
+    })
+    .await;
     let max_seq = settle_store::outbox::max_seq(&store).await.unwrap();
     let published = settle_store::outbox::read_all_after(&store, 0, 1_000_000).await.unwrap();
     let seqs: Vec<i64> = published.iter().filter_map(|r| r.seq).collect();
@@ -520,12 +525,14 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     let nonces: BTreeSet<i64> = rtx.iter().map(|t| t.nonce).collect();
     let first = *nonces.first().unwrap_or(&0);
     assert_eq!(nonces.iter().copied().collect::<Vec<_>>(), (first..first + nonces.len() as i64).collect::<Vec<_>>(), "relayer nonces have a gap");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while (rpc.nonce(relayer, "latest").await.unwrap() as i64) < first + nonces.len() as i64 {
-        assert!(tokio::time::Instant::now() < deadline, "relayer transactions never mined");
+    eventually(Duration::from_secs(30), "the relayer's transactions are mined", async || {
+        if (rpc.nonce(relayer, "latest").await.unwrap() as i64) >= first + nonces.len() as i64 {
+            return Some(());
+        }
         mine(&rpc, 1).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+        None
+    })
+    .await;
 
     // The relayer's spending: at most the allowed replacements at any nonce, no relay mined twice, and the gas its
     // mined transactions burned per confirmed relay within a small multiple of one relay's own.
@@ -561,11 +568,9 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     }
     eprintln!("chaos: gateway and relayer checked after {:?}", started.elapsed());
     // Every event: SSE exactly once, webhooks at least once, NATS exactly once.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while sse_seen.lock().unwrap().last().map_or(0, |(_, seq)| *seq) < max_seq && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    sse_stop.store(true, Ordering::Relaxed);
+    // Falls through to the asserts below, which show what the SSE client saw.
+    within(Duration::from_secs(60), async || (sse_seen.lock().unwrap().last().map_or(0, |(_, seq)| *seq) >= max_seq).then_some(())).await;
+    let _ = sse_stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(5), sse).await;
     let sse_ids = sse_seen.lock().unwrap().clone();
     assert_eq!(sse_ids.iter().map(|(_, seq)| *seq).collect::<Vec<_>>(), (1..=max_seq).collect::<Vec<_>>(), "SSE: every event exactly once, in order");

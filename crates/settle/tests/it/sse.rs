@@ -81,6 +81,7 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
                         let id = r.body["paymentId"].as_str().unwrap();
                         app.request(reqwest::Method::POST, &format!("/payments/{id}/cancel"), Some(key), None, &[]).await;
                     }
+                    // Pacing, not a wait: the writes go on while the first stream reads.
                     tokio::time::sleep(Duration::from_millis(15)).await;
                 }
             })
@@ -232,7 +233,15 @@ async fn streams_are_capped_send_heartbeats_and_cost_no_queries_while_idle() {
     assert_eq!(String::from_utf8_lossy(&first), ": heartbeat\n\n");
     drop(body);
 
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Quiet before the first window: every row published and read by the follower (nothing left to wake it).
+    app.drain_outbox().await;
+    let published = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
+    eventually(Duration::from_secs(10), "the follower reads every published row", async || {
+        (app.ctx.fanout.head() >= Some(published)).then_some(())
+    })
+    .await;
+    // Two windows of equal length, without streams and with 45, compare the follower's rate of reads: the window is
+    // the measure here, not a wait for something to happen.
     let (f0, _) = reads(&app).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (f1, _) = reads(&app).await;
@@ -254,6 +263,11 @@ async fn streams_are_capped_send_heartbeats_and_cost_no_queries_while_idle() {
     }
     let r = app.client.get(&events).bearer_auth(&other).send().await.unwrap();
     assert_eq!(r.status(), 429, "the instance's 46th stream");
+    // Each of the other merchant's streams is served and idle (past any catch-up read): it sends its heartbeat.
+    for r in &mut others {
+        let beat = tokio::time::timeout(Duration::from_secs(5), r.chunk()).await.expect("a heartbeat in time").unwrap();
+        assert!(beat.as_deref().is_some_and(|b| b.starts_with(b": heartbeat\n")), "{beat:?}");
+    }
 
     let (f2, c2) = reads(&app).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -261,20 +275,28 @@ async fn streams_are_capped_send_heartbeats_and_cost_no_queries_while_idle() {
     assert_eq!((c2, c3), (0.0, 0.0), "no stream read the database");
     assert!(f3 - f2 <= (f1 - f0) + 3.0, "the follower reads as often with 45 streams as with none: {} vs {}", f3 - f2, f1 - f0);
 
-    // Every stream gets the next event, once.
+    // Every stream gets the next event, once (so each has run its loop: still no read of the database).
     let id = app.create_payment("fanout-1").await["paymentId"].as_str().unwrap().to_owned();
     for s in &mut streams {
         let ev = next(s).await;
         assert_eq!((ev.event.as_str(), ev.data["data"]["paymentId"].as_str()), ("payment.created", Some(id.as_str())));
     }
-    // Closing streams frees their places.
+    assert_eq!(reads(&app).await.1, 0.0, "no stream read the database");
+    // Closing streams frees their places, once the server sees a closed connection at its next write (a heartbeat).
     drop(streams);
     drop(others);
-    // The server sees a closed connection at its next write (a heartbeat).
-    tokio::time::sleep(Duration::from_secs(1)).await;
     let mut again = Vec::new();
-    for _ in 0..40 {
-        again.push(open(&app, None).await);
-    }
+    eventually(Duration::from_secs(10), "the closed streams' places are freed", async || {
+        while again.len() < 40 {
+            let r = app.client.get(&events).bearer_auth(&app.key).send().await.unwrap();
+            if r.status() == 429 {
+                return None;
+            }
+            assert_eq!(r.status(), 200);
+            again.push(r);
+        }
+        Some(())
+    })
+    .await;
     app.finish().await;
 }

@@ -5,7 +5,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use axum::{
@@ -160,13 +160,9 @@ impl Receiver {
 
     /// Waits until `n` distinct events were answered 2xx (or `limit` passes).
     pub async fn wait_succeeded(&self, n: usize, limit: Duration) -> BTreeMap<String, usize> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let s = self.succeeded();
-            if s.len() >= n || Instant::now() > deadline {
-                return s;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        match within(limit, async || Some(self.succeeded()).filter(|s| s.len() >= n)).await {
+            Some(s) => s,
+            None => self.succeeded(),
         }
     }
 }
@@ -245,7 +241,13 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     let done = rx.wait_succeeded(7, Duration::from_secs(30)).await;
     assert_eq!(done.len(), 7, "events delivered: {done:?}");
     assert!(done.values().all(|n| *n == 1), "an event succeeded more than once: {done:?}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Every delivery recorded SUCCEEDED: none is due again, and every send recorded was seen by the receiver first.
+    eventually(Duration::from_secs(10), "every delivery is recorded SUCCEEDED", async || {
+        let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?limit=100")).await.body;
+        let all = d["data"].as_array()?;
+        (all.len() == 7 && all.iter().all(|d| d["status"] == "SUCCEEDED")).then_some(())
+    })
+    .await;
     let got = rx.got();
     let mut by_id: BTreeMap<String, Vec<&Got>> = BTreeMap::new();
     for g in &got {
@@ -333,9 +335,11 @@ async fn a_hanging_endpoint_does_not_delay_another(v: Variant) {
     assert!(attempted.iter().all(|d| d["attempts"].as_array().unwrap().is_empty()), "a hanging send finished already: {d}");
     assert!(hangs.got().len() <= 2, "more than per_endpoint sends at once to one endpoint: {}", hangs.got().len());
     // After the timeout, its attempts are recorded as failures without an answer, and retried.
-    tokio::time::sleep(Duration::from_secs(9)).await;
-    let d = app.get(&format!("/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
-    let first = d["data"].as_array().unwrap().iter().flat_map(|d| d["attempts"].as_array().unwrap().iter()).next().cloned().unwrap();
+    let first = eventually(Duration::from_secs(20), "a hanging send is recorded after the timeout", async || {
+        let d = app.get(&format!("/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
+        d["data"].as_array().unwrap().iter().flat_map(|d| d["attempts"].as_array().unwrap().iter()).next().cloned()
+    })
+    .await;
     assert!(first.get("statusCode").is_none() && first["error"].as_str().unwrap().contains("timeout"), "{first}");
     app.finish().await;
 }
@@ -424,15 +428,11 @@ async fn first_attempt(app: &TestApp, ep: &str) -> Value {
 
 /// The first attempt of an endpoint's newest delivery that `pred` takes, once there is one.
 async fn attempt_where(app: &TestApp, ep: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    eventually(Duration::from_secs(15), &format!("an attempt for {ep}"), async || {
         let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.body;
-        if let Some(a) = d["data"][0]["attempts"].as_array().and_then(|a| a.iter().find(|a| pred(a))) {
-            return a.clone();
-        }
-        assert!(Instant::now() < deadline, "no attempt for {ep}: {d}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        d["data"][0]["attempts"].as_array().and_then(|a| a.iter().find(|a| pred(a))).cloned()
+    })
+    .await
 }
 
 async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
@@ -446,32 +446,34 @@ async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
     let (_, _) = endpoint(&app, &watcher.url, &["webhook_endpoint.*"]).await;
     let first = app.create_payment("fail-1").await["paymentId"].as_str().unwrap().to_owned();
     // Three attempts (the first and two retries), then FAILED, kept.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let failed = loop {
+    let failed = eventually(Duration::from_secs(15), "a FAILED delivery", async || {
         let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?status=FAILED")).await.body;
-        if let Some(x) = d["data"].as_array().and_then(|a| a.first()).cloned() {
-            break x;
-        }
-        assert!(Instant::now() < deadline, "no FAILED delivery");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        d["data"].as_array().and_then(|a| a.first()).cloned()
+    })
+    .await;
     assert_eq!(failed["attemptCount"], 3, "{failed}");
     assert_eq!(failed["attempts"].as_array().unwrap().len(), 3);
     assert!(app.get(&format!("/webhook-endpoints/{ep}")).await.body["enabled"].as_bool().unwrap());
-    // Still failing a second later: the endpoint is disabled, and an event says so.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    // Still failing once disable_after (1 s) has passed since its first failure (as recorded): the next failure
+    // disables the endpoint, and an event says so.
+    eventually(Duration::from_secs(10), "the endpoint has been failing for disable_after", async || {
+        let since = settle_store::webhooks::endpoint(&app.ctx.db, "mch_demo", &ep).await.unwrap()?.failing_since?;
+        (settle_store::now_ms() - since >= 1000).then_some(())
+    })
+    .await;
     app.create_payment("fail-2").await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
+    let e = eventually(Duration::from_secs(15), "the failing endpoint is disabled", async || {
         let e = app.get(&format!("/webhook-endpoints/{ep}")).await.body;
-        if e["enabled"] == false {
-            assert_eq!(e["disabledReason"], "failing", "{e}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never disabled: {e}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let events = app.get("/events/list?type=webhook_endpoint.disabled").await.body;
+        (e["enabled"] == false).then_some(e)
+    })
+    .await;
+    assert_eq!(e["disabledReason"], "failing", "{e}");
+    // The event is listed once the outbox relay has published it.
+    let events = eventually(Duration::from_secs(10), "the disabled event is published", async || {
+        let events = app.get("/events/list?type=webhook_endpoint.disabled").await.body;
+        (!events["data"][0].is_null()).then_some(events)
+    })
+    .await;
     assert_eq!(events["data"][0]["data"]["endpointId"], ep.as_str(), "{events}");
     assert_eq!(watcher.wait_succeeded(1, Duration::from_secs(10)).await.len(), 1, "the disabled event was delivered");
     // Fixed and enabled again: the waiting delivery goes out, and the FAILED one is sent again on request.
@@ -533,11 +535,8 @@ async fn a_kill_mid_delivery_loses_no_event() {
         let r = request_at(&client, &base, Method::POST, "/payments/create", Some(key), Some(&body), &[]).await;
         assert_eq!(r.status, 201, "{}", r.text);
         if i == n / 2 {
-            // Mid-way through the deliveries of the first half.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while rx.arrived() <= rx.got().len() && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+            // Mid-way through the deliveries of the first half (the check below fails the test if none is under way).
+            within(Duration::from_secs(10), async || (rx.arrived() > rx.got().len()).then_some(())).await;
             cut_off = rx.arrived() - rx.got().len();
             p.kill();
             p = Process::start(&dir, &["serve", "--demo"], &env, "listening on");

@@ -85,7 +85,7 @@ pub async fn gasless(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<RelayAccepted>), ApiError> {
     let input: schemas::GaslessInput = parse_json(&body)?;
-    Ok((StatusCode::ACCEPTED, Json(checkout::gasless(&st.ctx, &m, &id, input.into()).await?)))
+    Ok((StatusCode::ACCEPTED, Json(checkout::gasless(&st.ctx, &m, &id, input).await?)))
 }
 
 /// Relay the payer's signed ForwardRequest (verified as `gasless` does) and wait until the payment is
@@ -111,7 +111,7 @@ pub async fn relay(
     body: axum::body::Bytes,
 ) -> Result<Json<RelayDone>, ApiError> {
     let input: schemas::GaslessInput = parse_json(&body)?;
-    match checkout::relay_and_wait(&st.ctx, &m, &id, input.into(), st.ctx.settings.relay_wait).await? {
+    match checkout::relay_and_wait(&st.ctx, &m, &id, input, st.ctx.settings.relay_wait).await? {
         Relayed::Done(d) => Ok(Json(d)),
         Relayed::TimedOut(a) => Err(ApiError::new(
             StatusCode::GATEWAY_TIMEOUT,

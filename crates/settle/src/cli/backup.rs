@@ -1,0 +1,73 @@
+//! `settle backup` (and `backup verify`) and `settle restore`, with progress bars on a terminal.
+
+use super::{
+    BackupAction, Format,
+    output::{emit, usage},
+};
+use crate::{Config, startup};
+
+/// `settle backup --out DIR`, or `settle backup verify DIR`.
+pub(super) async fn backup(
+    cfg: &Config,
+    action: Option<BackupAction>,
+    out: Option<std::path::PathBuf>,
+    format: Option<Format>,
+) -> anyhow::Result<()> {
+    match action {
+        Some(BackupAction::Verify { dir }) => {
+            let m = settle_app::backup::verify(&dir)?;
+            let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
+            let v = serde_json::json!({"ok": true, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "sourceBackend": m.source_backend, "createdAt": m.created_at});
+            emit(&v, format, Format::Json)
+        }
+        None => {
+            let Some(out) = out else { return Err(usage("settle backup --out DIR (or settle backup verify DIR)")) };
+            let db = startup::open_database(cfg).await?;
+            let m = settle_app::backup::backup(&db, &out, &Bars::new()).await?;
+            let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
+            let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version});
+            emit(&v, format, Format::Json)
+        }
+    }
+}
+
+/// `settle restore --from DIR`.
+pub(super) async fn restore(cfg: &Config, from: std::path::PathBuf, force: bool, format: Option<Format>) -> anyhow::Result<()> {
+    let db = startup::open_database(cfg).await?;
+    let r = settle_app::backup::restore(&db, &from, force, &Bars::new()).await?;
+    emit(&r, format, Format::Json)
+}
+
+/// Progress bars on stderr, one per table, when stderr is a terminal; nothing otherwise.
+struct Bars(std::sync::Mutex<Option<indicatif::ProgressBar>>, bool);
+
+impl Bars {
+    fn new() -> Self {
+        Self(std::sync::Mutex::new(None), std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    }
+}
+
+impl settle_app::backup::Progress for Bars {
+    fn table(&self, name: &str, rows: u64) {
+        if !self.1 {
+            return;
+        }
+        let bar = indicatif::ProgressBar::new(rows).with_prefix(name.to_owned());
+        if let Ok(style) = indicatif::ProgressStyle::with_template("{prefix:>20} [{bar:30}] {pos}/{len}") {
+            bar.set_style(style);
+        }
+        if let Some(old) = self.0.lock().ok().and_then(|mut b| b.replace(bar)) {
+            old.finish();
+        }
+    }
+    fn advance(&self, rows: u64) {
+        if let Some(b) = self.0.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+            b.inc(rows);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = self.0.lock().ok().and_then(|mut b| b.take()) {
+            b.finish();
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! `settle seed` and `settle merchant`: the demo merchant and its shop, and merchants created or changed.
+
+use super::{Format, MerchantAction, output::emit};
+use crate::{Config, startup};
+
+async fn context(cfg: &Config) -> anyhow::Result<settle_app::Context> {
+    let db = startup::open_database(cfg).await?;
+    settle_store::migration::up(&db).await?;
+    Ok(settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), Default::default()))
+}
+
+/// `settle seed`: the demo merchant and its shop.
+pub(super) async fn seed(cfg: &Config, format: Option<Format>) -> anyhow::Result<()> {
+    let ctx = context(cfg).await?;
+    let m = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    settle_app::shop::seed_demo(&ctx, &m.merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    emit(&m, format, Format::Json)
+}
+
+/// `settle merchant create` or `settle merchant set-fee`.
+pub(super) async fn merchant(cfg: &Config, action: MerchantAction, format: Option<Format>) -> anyhow::Result<()> {
+    match action {
+        MerchantAction::Create { name, fee_bps } => {
+            let ctx = context(cfg).await?;
+            let m = settle_app::merchants::create(&ctx, &name, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            emit(&m, format, Format::Json)
+        }
+        MerchantAction::SetFee { merchant_id, fee_bps } => {
+            let ctx = context(cfg).await?;
+            let m = settle_app::merchants::set_fee(&ctx, &merchant_id, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            emit(&m, format, Format::Json)
+        }
+    }
+}

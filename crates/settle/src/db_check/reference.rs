@@ -1,0 +1,89 @@
+//! The reference: a throwaway database of the live one's backend that this build's migrations are run on, and the
+//! demo seed run twice on it.
+
+use std::collections::BTreeMap;
+
+use crate::Config;
+
+/// A throwaway database of the live one's backend, for the reference schema.
+pub(super) struct Reference {
+    pub(super) db: settle_store::Db,
+    pub(super) url: String,
+    /// How to drop it: a statement run on the live connection, or a file to delete.
+    drop_sql: Option<String>,
+    live: settle_store::Db,
+    file: Option<std::path::PathBuf>,
+}
+
+impl Reference {
+    pub(super) async fn create(cfg: &Config, live: &settle_store::Db) -> anyhow::Result<Self> {
+        use settle_store::ConnectionTrait;
+        // The name is generated here, never input.
+        let name = format!("settle_check_{}_{}", std::process::id(), settle_store::now_ms());
+        let url = &cfg.database_url;
+        let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+        match live.get_database_backend() {
+            settle_store::DbBackend::Postgres => {
+                live.execute_unprepared(&format!("CREATE SCHEMA {name}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating a temporary schema for the reference: {e}"))?;
+                let sep = if query.is_some() { '&' } else { '?' };
+                let url = format!("{url}{sep}options=-c%20search_path%3D{name}");
+                let db = settle_store::connect(&url, 2).await?;
+                Ok(Self { db, url, drop_sql: Some(format!("DROP SCHEMA IF EXISTS {name} CASCADE")), live: live.clone(), file: None })
+            }
+            settle_store::DbBackend::MySql => {
+                live.execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating a temporary database for the reference: {e}"))?;
+                let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+                let url = format!("{server}/{name}{}", query.map(|q| format!("?{q}")).unwrap_or_default());
+                let db = settle_store::connect(&url, 2).await?;
+                Ok(Self { db, url, drop_sql: Some(format!("DROP DATABASE IF EXISTS {name}")), live: live.clone(), file: None })
+            }
+            _ => {
+                let file = std::env::temp_dir().join(format!("{name}.db"));
+                let url = format!("sqlite://{}", file.display());
+                let db = settle_store::connect(&url, 2).await?;
+                Ok(Self { db, url, drop_sql: None, live: live.clone(), file: Some(file) })
+            }
+        }
+    }
+
+    pub(super) async fn drop(self) {
+        use settle_store::ConnectionTrait;
+        let _ = self.db.close().await;
+        if let Some(sql) = &self.drop_sql
+            && let Err(e) = self.live.execute_unprepared(sql).await
+        {
+            tracing::warn!(error = %e, "could not drop the reference schema of db check");
+        }
+        if let Some(f) = &self.file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+            }
+        }
+    }
+}
+
+/// Seeds the demo data twice on `db`; gives the tables the second run changed.
+pub(super) async fn seed_twice(db: &settle_store::Db) -> anyhow::Result<Vec<String>> {
+    let ctx = settle_app::Context::new(db.clone(), settle_app::cache::PaymentCache::memory(), Default::default());
+    let seed = || async {
+        let m = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seed: {e}"))?;
+        settle_app::shop::seed_demo(&ctx, &m.merchant_id).await.map_err(|e| anyhow::anyhow!("seed: {e}"))?;
+        anyhow::Ok(())
+    };
+    let snapshot = || async {
+        let mut out = BTreeMap::new();
+        for t in settle_store::backup::tables() {
+            out.insert(t.name, serde_json::to_string(&t.read(db, 0, 100_000).await?)?);
+        }
+        anyhow::Ok(out)
+    };
+    seed().await?;
+    let first = snapshot().await?;
+    seed().await?;
+    let second = snapshot().await?;
+    Ok(first.iter().filter(|(t, rows)| second.get(*t) != Some(rows)).map(|(t, _)| (*t).to_owned()).collect())
+}
