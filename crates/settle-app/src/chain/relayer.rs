@@ -311,11 +311,14 @@ impl Relayer {
         let replacements = group.len() - 1;
         let waited = head - tx.sent_block;
         let stuck = |exhausted: bool| Some(super::settings::Stuck { nonce, blocks: waited, replacements, exhausted });
-        let known = self.chain.rpc.knows_transaction(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))?;
+        let mut known = self.chain.rpc.knows_transaction(Self::hash_of(tx, id)?).await.map_err(|e| self.rpc_err(e))?;
         if !known {
             // Not in the node's pool (dropped, or never taken: a send that failed). Before the same bytes go out
             // again, make sure they can still succeed; then read what the node answers.
             if let Some(why) = self.hopeless(tx).await? {
+                if self.settled_if_mined(group).await? {
+                    return Ok((1, None));
+                }
                 return Ok((self.retire(tx, &why, head, false).await?, stuck(false)));
             }
             let raw: Bytes = tx.raw_tx.parse().map_err(|_| RelayError::Sign(self.chain.chain_id, "a stored transaction is unreadable".into()))?;
@@ -332,8 +335,9 @@ impl Relayer {
                     return Ok((0, stuck(false)));
                 }
                 Err(e) => match SendRefusal::of(&e) {
-                    // A node that says it knows what another says it does not: replaced after its stuck period.
-                    SendRefusal::AlreadyKnown => {}
+                    // A node that says it knows what another says it does not: replaced after its stuck period (a
+                    // filler then has to outbid it).
+                    SendRefusal::AlreadyKnown => known = true,
                     SendRefusal::NonceTooLow => {
                         let now_mined = self.chain.rpc.nonce(self.chain.relayer.address(), "latest").await.map_err(|e| self.rpc_err(e))? as i64;
                         if nonce < now_mined {
@@ -347,6 +351,9 @@ impl Relayer {
                         return Ok((0, stuck(false)));
                     }
                     SendRefusal::Fatal => {
+                        if self.settled_if_mined(group).await? {
+                            return Ok((1, None));
+                        }
                         let why = format!("the node refuses it as it is: {}", e.message());
                         return Ok((self.retire(tx, &why, head, false).await?, stuck(false)));
                     }
@@ -371,6 +378,9 @@ impl Relayer {
             return Ok((0, stuck(true)));
         }
         if let Some(why) = self.hopeless(tx).await? {
+            if self.settled_if_mined(group).await? {
+                return Ok((1, None));
+            }
             let retired = self.retire(tx, &why, head, known).await?;
             return Ok((retired, stuck(retired == 0)));
         }
@@ -378,7 +388,9 @@ impl Relayer {
         Ok((usize::from(replaced), stuck(!replaced)))
     }
 
-    /// Settles the nonce if one of its transactions has a receipt.
+    /// Settles the nonce if one of its transactions has a receipt. Asked first, and again just before a transaction is
+    /// retired: a relay mined after its receipt was first read no longer simulates (its forward request's nonce is
+    /// used) and is no longer in the pool, and must not be taken for one that can never succeed.
     async fn settled_if_mined(&self, group: &[&relay::RelayTxRow]) -> Result<bool, RelayError> {
         let id = self.chain.chain_id as i64;
         for tx in group {
