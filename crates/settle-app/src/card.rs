@@ -29,7 +29,7 @@ use settle_store::payments::{Changes, PaymentRow};
 use crate::{
     AppError, Context,
     idempotency::{Claim, Outcome, Reply},
-    payments::ledger::{Fact, apply_transition},
+    ledger::{Fact, apply_transition},
 };
 
 mod apply;

@@ -32,6 +32,7 @@ pub mod handles;
 pub mod idempotency;
 pub mod janitor;
 pub mod lease;
+pub mod ledger;
 pub mod merchants;
 pub mod nats;
 pub mod orders;

@@ -2,7 +2,7 @@
 //! its creation (a CHAIN payment: the chain's checks, the merchant's fee and the signed terms), what it observes when
 //! a status read misses the cache (a CHAIN payment: the contract), and its part of a cancel (a CHAIN payment: the
 //! on-chain cancellation); they never name a rail. The rails report what they observe to the ledger
-//! ([`crate::payments::ledger`]), never to the use cases.
+//! ([`crate::ledger`]), never to the use cases.
 
 use settle_domain::{Address, Amount, Currency, PaymentStatus, Rail};
 use settle_store::payments::{ChainTerms, PaymentRow};

@@ -18,7 +18,7 @@ use settle_store::payments::{self as store, Changes, PaymentRow};
 use super::change;
 use crate::{
     AppError, Context,
-    payments::{ledger::Fact, views::cached},
+    ledger::{Fact, views::cached},
 };
 
 /// What applying a gateway transaction did.

@@ -11,8 +11,8 @@ use super::change;
 use crate::{
     AppError, Context,
     idempotency::{self, Claim, IdemKey, Outcome, Reply},
-    payments::{
-        ledger::{Fact, after_transition, transition_in},
+    ledger::{
+        Fact, after_transition, transition_in,
         views::{PaymentView, cached},
     },
 };

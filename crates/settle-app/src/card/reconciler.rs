@@ -19,7 +19,7 @@ use super::{
     apply::{Applied, apply_order},
     change,
 };
-use crate::{Context, lease::LeaseHolder, payments::ledger::Fact, worker::Outcome};
+use crate::{Context, lease::LeaseHolder, ledger::Fact, worker::Outcome};
 
 pub const LEASE: &str = "card-reconciler";
 

@@ -6,7 +6,7 @@ use settle_card::client::VoidOutcome;
 use settle_store::{StoreError, payments as store, voids};
 
 use super::apply::VoidReason;
-use crate::{Context, lease::LeaseHolder, payments::views::cached, worker::Outcome};
+use crate::{Context, lease::LeaseHolder, ledger::views::cached, worker::Outcome};
 
 pub const VOID_LEASE: &str = "card-voider";
 

@@ -18,7 +18,7 @@ use super::Chain;
 use crate::{
     AppError, Context,
     idempotency::{Claim, Outcome, Reply},
-    payments::ledger::{Fact, after_transition, transition_in},
+    ledger::{Fact, after_transition, transition_in},
 };
 
 /// Gas a cancellation may use.

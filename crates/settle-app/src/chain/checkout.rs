@@ -22,7 +22,7 @@ use settle_store::payments::{self as store, Changes, PaymentRow};
 use super::{Chain, terms::terms_of};
 use crate::{
     AppError, Context,
-    payments::ledger::{Fact, after_transition, transition_in},
+    ledger::{Fact, after_transition, transition_in},
 };
 
 /// The least gas a forwarded payment may ask for.

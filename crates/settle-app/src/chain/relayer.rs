@@ -33,7 +33,7 @@ use super::Chain;
 use crate::{
     Context,
     lease::LeaseHolder,
-    payments::ledger::{Fact, after_transition, transition_in},
+    ledger::{Fact, after_transition, transition_in},
     worker::Outcome,
 };
 

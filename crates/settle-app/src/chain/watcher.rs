@@ -38,7 +38,7 @@ use super::Chain;
 use crate::{
     Context,
     lease::LeaseHolder,
-    payments::ledger::{Fact, apply_transition},
+    ledger::{Fact, apply_transition},
     worker::Outcome,
 };
 
@@ -309,7 +309,7 @@ impl Watcher {
         for (row, log) in &unseen {
             let data = serde_json::json!({"code": "reorged", "txHash": log.tx_hash, "blockNumber": log.block_number,
                 "message": "its transaction left the canonical chain; the payment waits to be paid"});
-            if let Some((next, _)) = crate::payments::ledger::transition_in(&txn, row, Fact::Reopened, Changes::default(), Some(data), None).await? {
+            if let Some((next, _)) = crate::ledger::transition_in(&txn, row, Fact::Reopened, Changes::default(), Some(data), None).await? {
                 moved.push(next);
             }
         }
@@ -324,7 +324,7 @@ impl Watcher {
         for next in &moved {
             metrics::counter!("settle_chain_payments_unseen_total", "chain" => id.to_string()).increment(1);
             tracing::warn!(chain = id, payment_id = %next.payment_id, "a payment's transaction left the canonical chain: back to PENDING");
-            crate::payments::ledger::after_transition(&self.ctx, next).await;
+            crate::ledger::after_transition(&self.ctx, next).await;
         }
         tracing::warn!(chain = id, from = cursor, to = fork, forgotten_logs = doomed.len(), "chain reorganised: the watcher rewound");
         metrics::counter!("settle_chain_reorgs_total", "chain" => id.to_string()).increment(1);

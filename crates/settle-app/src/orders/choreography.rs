@@ -40,7 +40,7 @@ use super::{
 use crate::{
     AppError, Context,
     lease::LeaseHolder,
-    payments::ledger::{Fact, after_transition, transition_in},
+    ledger::{Fact, after_transition, transition_in},
     worker::Outcome,
 };
 

@@ -12,7 +12,7 @@ use settle_store::{
 use super::{Refusal, refused};
 use crate::{
     AppError,
-    payments::views::{PaymentView, event_payload},
+    ledger::views::{PaymentView, event_payload},
 };
 
 /// The steps of the purchase, in order; compensation runs them backwards.

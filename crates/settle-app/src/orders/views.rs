@@ -10,7 +10,7 @@ use settle_store::{
 };
 
 use super::SagaStatus;
-use crate::{AppError, Context, payments::views::PaymentView, time::rfc3339};
+use crate::{AppError, Context, ledger::views::PaymentView, time::rfc3339};
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,12 +1,11 @@
-//! The payment use cases: create, read, list, cancel. Their views are in [`views`]; every status change goes
-//! through the [`ledger`].
+//! The payment use cases: create, read, list, cancel. Their views are the ledger's ([`crate::ledger::views`]);
+//! every status change goes through the [`crate::ledger`].
 
-pub mod ledger;
-pub mod views;
-
-use ledger::{Fact, apply_transition};
-pub use views::{EventList, EventView, PaymentList, PaymentView, StatusView};
-pub(crate) use views::{body_of, cached, event_payload};
+pub use crate::ledger::views::{EventList, EventView, PaymentList, PaymentView, StatusView};
+use crate::ledger::{
+    Fact, apply_transition,
+    views::{body_of, cached, event_payload},
+};
 
 use serde::Serialize;
 use settle_domain::{Address, Amount, Currency, OrderId, PaymentId, PaymentStatus, Rail};

@@ -4,17 +4,19 @@
 //! Idempotency-Key's answer, in one database transaction (or inside the caller's); the cache is refreshed after the
 //! commit, guarded by the row version.
 
+pub mod views;
+
 use settle_domain::PaymentStatus;
 use settle_store::{
     StoreError,
     payments::{self as store, PaymentRow},
 };
 
-use super::views::{PaymentView, body_of, cached, event_payload};
 use crate::{
     AppError, Context,
     idempotency::{Claim, Outcome, Reply},
 };
+use views::{PaymentView, body_of, cached, event_payload};
 
 /// What a rail observed of a payment, or what a use case decided of it: the ledger turns it into a status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
