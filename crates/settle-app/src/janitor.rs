@@ -39,11 +39,7 @@ impl Janitor {
     }
 
     /// One run, if this instance holds the lease. Always `Idle`: the next run is [`EVERY`] later.
-    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
-        let now = settle_store::now_ms();
-        if !self.lease.hold(now).await? {
-            return Ok(Outcome::Idle);
-        }
+    async fn run_held(&self, now: i64) -> Result<Outcome, StoreError> {
         let p = self.purge(now).await?;
         if p != Purged::default() {
             tracing::info!(?p, "janitor purged");
@@ -77,10 +73,6 @@ impl Janitor {
         metrics::counter!("settle_purged_total", "what" => "idempotency_keys").increment(idempotency_keys);
         Ok(Purged { idempotency_keys, events, deliveries, api_keys, audit })
     }
-
-    pub async fn release(&self) {
-        self.lease.release().await;
-    }
 }
 
 /// Runs `step` until it deletes nothing (at most [`BATCHES`] times); counts what it deleted.
@@ -101,4 +93,4 @@ where
     Ok(total)
 }
 
-crate::worker::impl_worker!(Janitor, "janitor", true, settle_store::StoreError);
+crate::worker::leased_worker!(Janitor, "janitor", settle_store::StoreError);

@@ -34,12 +34,8 @@ impl Relay {
         Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx, busy: Default::default() }
     }
 
-    /// Publishes one batch if this instance holds the lease.
-    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
-        let now = settle_store::now_ms();
-        if !self.lease.hold(now).await? {
-            return Ok(Outcome::Idle);
-        }
+    /// Publishes one batch (this instance holds the lease).
+    async fn run_held(&self, _now: i64) -> Result<Outcome, StoreError> {
         if self.busy.load(Ordering::Relaxed) {
             tokio::time::sleep(GATHER).await;
         } else if !outbox::has_unpublished(&self.ctx.db).await? {
@@ -67,11 +63,6 @@ impl Relay {
         self.ctx.follow_wake.notify_one();
         Ok(Outcome::Worked(rows.len()))
     }
-
-    /// Gives the lease up at shutdown so another instance takes over at once.
-    pub async fn release(&self) {
-        self.lease.release().await;
-    }
 }
 
-crate::worker::impl_worker!(Relay, "outbox-relay", true, settle_store::StoreError);
+crate::worker::leased_worker!(Relay, "outbox-relay", settle_store::StoreError);

@@ -47,6 +47,38 @@ macro_rules! impl_worker {
 }
 pub(crate) use impl_worker;
 
+/// Implements [`Worker`] for a worker one instance at a time runs (the type's `lease` field): an inherent `run_once`
+/// that runs the type's `run_held(now)` only while this instance holds the lease (with `able`, only when this instance
+/// can do the work at all, so that it never takes the lease from one that can), and `release`, which gives the lease
+/// up so another instance takes over at once. The lease preamble, written once.
+macro_rules! leased_worker {
+    ($ty:ty, $name:literal, $err:ty $(, able: |$w:ident| $able:expr)?) => {
+        impl $ty {
+            /// One step, if this instance holds the lease (else Idle).
+            pub async fn run_once(&self) -> Result<$crate::worker::Outcome, $err> {
+                $(
+                    let $w = self;
+                    if !$able {
+                        return Ok($crate::worker::Outcome::Idle);
+                    }
+                )?
+                let now = settle_store::now_ms();
+                if !self.lease.hold(now).await? {
+                    return Ok($crate::worker::Outcome::Idle);
+                }
+                self.run_held(now).await
+            }
+
+            /// Gives the lease up so another instance takes over at once.
+            pub async fn release(&self) {
+                self.lease.release().await;
+            }
+        }
+        $crate::worker::impl_worker!($ty, $name, true, $err);
+    };
+}
+pub(crate) use leased_worker;
+
 /// Waits for stopped workers (each gives up its lease as it stops), all together, within `bound`.
 pub async fn join(handles: Vec<tokio::task::JoinHandle<()>>, bound: Duration) {
     if tokio::time::timeout(bound, futures::future::join_all(handles)).await.is_err() {

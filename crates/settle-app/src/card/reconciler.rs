@@ -37,19 +37,11 @@ impl Reconciler {
         Self { lease: LeaseHolder::new(ctx.clone(), LEASE), ctx }
     }
 
-    pub async fn release(&self) {
-        self.lease.release().await;
-    }
-
     /// Asks the gateway about one batch of due payments (PROCESSING ones, then finished ones).
-    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+    async fn run_held(&self, now: i64) -> Result<Outcome, StoreError> {
         let Some(gateway) = self.ctx.gateway.clone() else {
             return Ok(Outcome::Idle);
         };
-        let now = settle_store::now_ms();
-        if !self.lease.hold(now).await? {
-            return Ok(Outcome::Idle);
-        }
         let s = &self.ctx.settings.card;
         let due = store::due_for_reconcile(&self.ctx.db, now - s.reconcile_after.as_millis() as i64, now, 50).await?;
         let finished = store::due_for_final_check(&self.ctx.db, now, 50).await?;
@@ -153,4 +145,4 @@ impl Reconciler {
     }
 }
 
-crate::worker::impl_worker!(Reconciler, "card-reconciler", true, settle_store::StoreError);
+crate::worker::leased_worker!(Reconciler, "card-reconciler", settle_store::StoreError, able: |w| w.ctx.gateway.is_some());

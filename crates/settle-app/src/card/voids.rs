@@ -21,19 +21,11 @@ impl Voider {
         Self { lease: LeaseHolder::new(ctx.clone(), VOID_LEASE), ctx }
     }
 
-    pub async fn release(&self) {
-        self.lease.release().await;
-    }
-
     /// Attempts one batch of due voids.
-    pub async fn run_once(&self) -> Result<Outcome, StoreError> {
+    async fn run_held(&self, now: i64) -> Result<Outcome, StoreError> {
         let Some(gateway) = self.ctx.gateway.clone() else {
             return Ok(Outcome::Idle);
         };
-        let now = settle_store::now_ms();
-        if !self.lease.hold(now).await? {
-            return Ok(Outcome::Idle);
-        }
         let due = voids::due(&self.ctx.db, now, 20).await?;
         if due.is_empty() {
             return Ok(Outcome::Idle);
@@ -87,4 +79,4 @@ impl Voider {
     }
 }
 
-crate::worker::impl_worker!(Voider, "card-voider", true, settle_store::StoreError);
+crate::worker::leased_worker!(Voider, "card-voider", settle_store::StoreError, able: |w| w.ctx.gateway.is_some());

@@ -430,15 +430,7 @@ impl Choreographer {
         Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx, scanned: Default::default() }
     }
 
-    pub async fn release(&self) {
-        self.lease.release().await;
-    }
-
-    pub async fn run_once(&self) -> Result<Outcome, AppError> {
-        let now = settle_store::now_ms();
-        if !self.lease.hold(now).await? {
-            return Ok(Outcome::Idle);
-        }
+    async fn run_held(&self, now: i64) -> Result<Outcome, AppError> {
         let stored = store::offset(&self.ctx.db, NAME).await?;
         let after = match *self.scanned.lock().expect("scanned") {
             Some((from, upto)) if from == stored => upto,
@@ -507,4 +499,4 @@ pub async fn rewind(ctx: &Context) -> Result<(), AppError> {
     Ok(())
 }
 
-crate::worker::impl_worker!(Choreographer, "saga-choreography", true, crate::AppError);
+crate::worker::leased_worker!(Choreographer, "saga-choreography", crate::AppError);

@@ -114,15 +114,7 @@ impl SagaWorker {
         Self { lease: LeaseHolder::new(ctx.clone(), "saga-recovery"), ctx }
     }
 
-    pub async fn release(&self) {
-        self.lease.release().await;
-    }
-
-    pub async fn run_once(&self) -> Result<Outcome, AppError> {
-        let now = settle_store::now_ms();
-        if !self.lease.hold(now).await? {
-            return Ok(Outcome::Idle);
-        }
+    async fn run_held(&self, now: i64) -> Result<Outcome, AppError> {
         // Sagas a request is still driving are left alone for a moment.
         let open = store::open_sagas(&self.ctx.db, &[IN_PROGRESS, COMPENSATING], now - 500, 100).await?;
         let mut n = 0;
@@ -138,4 +130,4 @@ impl SagaWorker {
     }
 }
 
-crate::worker::impl_worker!(SagaWorker, "saga-recovery", true, crate::AppError);
+crate::worker::leased_worker!(SagaWorker, "saga-recovery", crate::AppError);
