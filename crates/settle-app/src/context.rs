@@ -66,7 +66,7 @@ pub struct Shared {
     /// Keys that matched no merchant, remembered briefly: a repeated bad key costs no lookup.
     pub(crate) auth_misses: moka::future::Cache<String, ()>,
     /// Each merchant's fee on chain payments, for [`FEE_TTL`].
-    pub(crate) merchant_fees: moka::future::Cache<String, i32>,
+    pub(crate) merchant_fees: moka::future::Cache<String, settle_domain::FeeBps>,
     /// Each merchant's Idempotency-Key fingerprint secret (never changes once stored).
     pub(crate) fingerprint_secrets: moka::future::Cache<String, Arc<[Arc<[u8]>]>>,
     /// Gateway reads callbacks may run at once (apart from the charges' bulkhead).

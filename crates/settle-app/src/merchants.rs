@@ -4,6 +4,7 @@ use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use settle_domain::FeeBps;
 use settle_store::audit;
 
 use crate::{AppError, Context};
@@ -46,7 +47,7 @@ fn new_key() -> String {
 }
 
 /// Creates a merchant with a fresh API key.
-pub async fn create(ctx: &Context, name: &str, fee_bps: u16) -> Result<CreatedMerchant, AppError> {
+pub async fn create(ctx: &Context, name: &str, fee: FeeBps) -> Result<CreatedMerchant, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(AppError::invalid("name", "name must be 1 to 255 characters"));
@@ -54,54 +55,50 @@ pub async fn create(ctx: &Context, name: &str, fee_bps: u16) -> Result<CreatedMe
     if name.contains('\0') {
         return Err(AppError::invalid("name", "name must not contain NUL characters"));
     }
-    if fee_bps > 10_000 {
-        return Err(AppError::invalid("feeBps", "feeBps must be 0 to 10000"));
-    }
     let merchant_id = format!("mch_{}", uuid::Uuid::now_v7().simple());
     let key = new_key();
     let now = settle_store::now_ms();
     let txn = settle_store::begin(&ctx.db).await?;
     settle_store::merchants::create(&txn, &merchant_id, name, &hash_key(&key), &key[..8], now).await?;
-    if fee_bps > 0 {
-        settle_store::merchants::set_fee(&txn, &merchant_id, i32::from(fee_bps)).await?;
+    if fee != FeeBps::default() {
+        settle_store::merchants::set_fee(&txn, &merchant_id, fee.stored()).await?;
     }
     audit::record(
         &txn,
         Some(&merchant_id),
         "merchant.created",
         &merchant_id,
-        &serde_json::json!({"name": name, "feeBps": fee_bps, "keyPrefix": &key[..8]}),
+        &serde_json::json!({"name": name, "feeBps": fee, "keyPrefix": &key[..8]}),
     )
     .await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key, fee_bps })
+    Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key, fee_bps: fee.get() })
 }
 
 /// Changes a merchant's fee on chain payments. Payments already created keep the fee signed into their terms.
-pub async fn set_fee(ctx: &Context, merchant_id: &str, fee_bps: u16) -> Result<Merchant, AppError> {
-    if fee_bps > 10_000 {
-        return Err(AppError::invalid("feeBps", "feeBps must be 0 to 10000"));
-    }
+pub async fn set_fee(ctx: &Context, merchant_id: &str, fee: FeeBps) -> Result<Merchant, AppError> {
     if merchant_id.len() > 64 {
         return Err(AppError::NotFound("merchant"));
     }
     let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.filter(|m| m.deleted_at.is_none()).ok_or(AppError::NotFound("merchant"))?;
     let txn = settle_store::begin(&ctx.db).await?;
-    settle_store::merchants::set_fee(&txn, merchant_id, i32::from(fee_bps)).await?;
-    audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &serde_json::json!({"feeBps": fee_bps, "was": m.fee_bps})).await?;
+    settle_store::merchants::set_fee(&txn, merchant_id, fee.stored()).await?;
+    audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &serde_json::json!({"feeBps": fee, "was": m.fee_bps})).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     ctx.merchant_fees.invalidate(merchant_id).await;
-    tracing::info!(merchant_id, fee_bps, was = m.fee_bps, "merchant fee changed");
-    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps })
+    tracing::info!(merchant_id, fee_bps = fee.get(), was = m.fee_bps, "merchant fee changed");
+    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps: fee.get() })
 }
 
 /// A merchant's fee on chain payments, remembered for [`FEE_TTL`](crate::context::FEE_TTL): a create reads no
 /// merchant row. A change made on this instance applies at once; one made on another, within that time.
-pub async fn fee_bps(ctx: &Context, merchant_id: &str) -> Result<i32, AppError> {
+/// A stored fee outside 0..=10000 is refused (never signed as another).
+pub async fn fee_bps(ctx: &Context, merchant_id: &str) -> Result<FeeBps, AppError> {
     if let Some(f) = ctx.merchant_fees.get(merchant_id).await {
         return Ok(f);
     }
-    let fee = settle_store::merchants::find(&ctx.db, merchant_id).await?.map(|m| m.fee_bps).unwrap_or(0);
+    let stored = settle_store::merchants::find(&ctx.db, merchant_id).await?.map(|m| m.fee_bps).unwrap_or(0);
+    let fee = FeeBps::from_stored(stored).map_err(|e| AppError::internal(std::io::Error::other(format!("merchant {merchant_id}: {e}"))))?;
     ctx.merchant_fees.insert(merchant_id.to_owned(), fee).await;
     Ok(fee)
 }

@@ -51,17 +51,19 @@ pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result
     if !(MIN_EXPIRY_SECS..=MAX_EXPIRY_SECS).contains(&expires) {
         return Err(AppError::invalid("expiresInSecs", format!("expiresInSecs must be {MIN_EXPIRY_SECS} to {MAX_EXPIRY_SECS}")));
     }
-    let fee_bps = crate::merchants::fee_bps(ctx, p.merchant_id).await?;
-    // A fee that is not a basis-point count is refused, never signed as another (0).
-    let fee = u16::try_from(fee_bps).ok().filter(|f| *f <= 10_000).ok_or_else(|| {
-        AppError::internal(std::io::Error::other(format!("merchant {}: stored fee_bps {fee_bps} is not between 0 and 10000", p.merchant_id)))
-    })?;
+    // A stored fee that is not a basis-point count is refused there, never signed as another (0).
+    let fee = crate::merchants::fee_bps(ctx, p.merchant_id).await?;
     let recipient: settle_chain::Address =
         p.recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
     let deadline = (p.now / 1000) as u64 + expires;
-    let signed = crate::chain::terms::sign(chain, p.payment_id, token_addr, &p.amount.to_string(), recipient, fee, deadline)?;
+    let signed = crate::chain::terms::sign(chain, p.payment_id, token_addr, &p.amount.to_string(), recipient, fee.get(), deadline)?;
     Ok(ChainAddition {
-        stored: ChainTerms { deadline: deadline as i64, fee_bps, server_signature: signed.signature, client_secret_hash: signed.client_secret_hash },
+        stored: ChainTerms {
+            deadline: deadline as i64,
+            fee_bps: fee.stored(),
+            server_signature: signed.signature,
+            client_secret_hash: signed.client_secret_hash,
+        },
         client_secret: signed.client_secret,
         gateway: chain.gateway.to_checksum(None),
         forwarder: chain.forwarder.to_checksum(None),

@@ -46,7 +46,7 @@ pub async fn create_merchant(
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<CreatedMerchant>), ApiError> {
     let req: CreateMerchantRequest = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name, req.fee_bps.unwrap_or(0)).await?)))
+    Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name, fee(req.fee_bps.unwrap_or(0))?).await?)))
 }
 
 /// `PATCH /merchants/{merchantId}`.
@@ -80,7 +80,7 @@ pub async fn update_merchant(
     body: axum::body::Bytes,
 ) -> Result<Json<merchants::Merchant>, ApiError> {
     let req: UpdateMerchantRequest = parse_json(&body)?;
-    Ok(Json(merchants::set_fee(&st.ctx, &merchant_id, req.fee_bps).await?))
+    Ok(Json(merchants::set_fee(&st.ctx, &merchant_id, fee(req.fee_bps)?).await?))
 }
 
 /// Delete a merchant: its API keys stop authenticating at once (on every instance within a follower interval);
@@ -223,4 +223,9 @@ pub async fn audit_log(
         }
     }
     Ok(Json(settle_app::audit::list(&st.ctx, &m, q).await?))
+}
+
+/// `feeBps` as a fee, parsed once here (0 to 10000).
+fn fee(bps: u16) -> Result<settle_domain::FeeBps, ApiError> {
+    settle_domain::FeeBps::new("feeBps", bps).map_err(ApiError::from_domain)
 }

@@ -22,12 +22,16 @@ pub(super) async fn merchant(cfg: &Config, action: MerchantAction, format: Optio
     match action {
         MerchantAction::Create { name, fee_bps } => {
             let ctx = context(cfg).await?;
-            let m = settle_app::merchants::create(&ctx, &name, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let m = settle_app::merchants::create(&ctx, &name, settle_domain::FeeBps::new("--fee-bps", fee_bps)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&m, format, Format::Json)
         }
         MerchantAction::SetFee { merchant_id, fee_bps } => {
             let ctx = context(cfg).await?;
-            let m = settle_app::merchants::set_fee(&ctx, &merchant_id, fee_bps).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let m = settle_app::merchants::set_fee(&ctx, &merchant_id, settle_domain::FeeBps::new("--fee-bps", fee_bps)?)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&m, format, Format::Json)
         }
     }
