@@ -35,8 +35,8 @@ pub struct AuditEntry {
 #[schema(as = AuditActor)]
 #[serde(rename_all = "camelCase")]
 pub struct ActorView {
+    /// merchant (an API key), admin, cli, checkout (a payment's client secret), gateway or anonymous.
     #[schema(example = "merchant")]
-    /// merchant (an API key), admin, cli, checkout (a payment's client secret) or anonymous.
     #[serde(rename = "type")]
     pub kind: String,
     #[schema(example = "key_2")]

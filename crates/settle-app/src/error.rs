@@ -26,7 +26,7 @@ pub enum AppError {
     IdempotencyInFlight,
     /// The database could not be reached (its cause kept for the log of whoever handles it).
     #[error("the database is unavailable: {0}")]
-    DatabaseUnavailable(#[source] StoreError),
+    DatabaseUnavailable(StoreError),
     /// The database rolled the transaction back (deadlock, serialization failure, lock-wait timeout); see
     /// [`crate::retrying`].
     #[error("the database rolled the transaction back: {0}")]

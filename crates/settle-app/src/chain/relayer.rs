@@ -361,8 +361,13 @@ impl Relayer {
                         tracing::debug!(chain = id, nonce, error = %e, "the node is busy; the transaction is sent again later");
                         return Ok((0, stuck(false)));
                     }
-                    // Underpriced, or refused as it is: replaced once it has waited its stuck period, as below.
-                    SendRefusal::Underpriced | SendRefusal::Other => {
+                    // Underpriced (the pool holds something at this nonce, which a filler must then outbid), or refused
+                    // as it is: replaced once it has waited its stuck period, as below.
+                    SendRefusal::Underpriced => {
+                        known = true;
+                        tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, error = %e, "the node refused a rebroadcast as underpriced");
+                    }
+                    SendRefusal::Other => {
                         tracing::warn!(chain = id, nonce, tx = %tx.tx_hash, error = %e, "the node refused a rebroadcast");
                     }
                 },
@@ -452,7 +457,9 @@ impl Relayer {
         let fees =
             if known { self.replacement_fees(tx).await? } else { Some(self.capped(self.chain.rpc.fees().await.map_err(|e| self.rpc_err(e))?)) };
         let Some(fees) = fees else {
-            tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a relayed transaction that can no longer succeed cannot be outbid: its fees are at the cap");
+            if self.first_alert(tx.id) {
+                tracing::error!(chain = id, nonce = tx.nonce, tx = %tx.tx_hash, "a relayed transaction that can no longer succeed cannot be outbid: its fees are at the cap");
+            }
             return Ok(0);
         };
         let rr = match &tx.relay_request_id {
@@ -461,6 +468,12 @@ impl Relayer {
         };
         let now = settle_store::now_ms();
         let me = self.chain.relayer.address();
+        // The last look before a filler is made: a nonce the chain has used meanwhile (the original mined a moment
+        // ago) needs none, and the next step settles it. (What is mined after this read leaves the filler REPLACED.)
+        let used = self.chain.rpc.nonce(me, "latest").await.map_err(|e| self.rpc_err(e))? as i64;
+        if used > tx.nonce {
+            return Ok(0);
+        }
         let txn = self.fenced().await?;
         if !Self::still_newest(&txn, tx).await? {
             return Ok(0);
