@@ -493,17 +493,37 @@ pub async fn eventually<T>(limit: Duration, what: &str, check: impl AsyncFnMut()
 /// [`eventually`] that gives None instead of panicking when `limit` passes (for a test that then reports what it
 /// saw instead).
 pub async fn within<T>(limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut pause = Duration::from_millis(5);
+    let mut pace = Pace::new(limit);
     loop {
         if let Some(v) = check().await {
             return Some(v);
         }
-        if tokio::time::Instant::now() >= deadline {
+        if !pace.next().await {
             return None;
         }
-        tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// The pause between two looks of a poll: 5 ms, doubling up to 100 ms, never past the deadline.
+struct Pace {
+    deadline: tokio::time::Instant,
+    pause: Duration,
+}
+
+impl Pace {
+    fn new(limit: Duration) -> Self {
+        Self { deadline: tokio::time::Instant::now() + limit, pause: Duration::from_millis(5) }
+    }
+
+    /// Waits before the next look; false once the deadline has passed.
+    async fn next(&mut self) -> bool {
+        let left = self.deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        tokio::time::sleep(self.pause.min(left)).await;
+        self.pause = (self.pause * 2).min(Duration::from_millis(100));
+        true
     }
 }
 
@@ -511,17 +531,14 @@ pub async fn within<T>(limit: Duration, mut check: impl AsyncFnMut() -> Option<T
 /// (`|| async move { .. }` over copied references): what a `tokio::spawn`ed task needs, where an async closure's
 /// future is not known to be Send (a compiler limitation of async closures).
 pub async fn within_fn<T, Fut: std::future::Future<Output = Option<T>>>(limit: Duration, mut check: impl FnMut() -> Fut) -> Option<T> {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut pause = Duration::from_millis(5);
+    let mut pace = Pace::new(limit);
     loop {
         if let Some(v) = check().await {
             return Some(v);
         }
-        if tokio::time::Instant::now() >= deadline {
+        if !pace.next().await {
             return None;
         }
-        tokio::time::sleep(pause.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
-        pause = (pause * 2).min(Duration::from_millis(100));
     }
 }
 
