@@ -4,7 +4,11 @@ use serde::Serialize;
 use settle_domain::{CouponStatus, UserStatus};
 use settle_store::{StoreError, audit, shop};
 
-use crate::{AppError, Context, time::rfc3339};
+use crate::{
+    AppError, Context,
+    idempotency::{self, Claim, IdemKey, Outcome, Reply},
+    time::rfc3339,
+};
 
 pub use settle_store::shop::{NewItem, NewUser};
 
@@ -111,63 +115,94 @@ impl From<shop::IssuedCouponRow> for IssuedCouponView {
     }
 }
 
-pub async fn create_user(ctx: &Context, merchant_id: &str, u: shop::NewUser) -> Result<UserView, AppError> {
+/// Creates a user. With an Idempotency-Key, a retry answers the user created the first time (not 409).
+pub async fn create_user(ctx: &Context, merchant_id: &str, u: shop::NewUser, key: Option<IdemKey>) -> Result<Reply, AppError> {
     check_id("userId", &u.user_id)?;
     check_name(&u.name)?;
     check_units("points", u.points)?;
     check_units("purchaseLimit", u.purchase_limit)?;
-    let user_id = u.user_id.clone();
-    let changes = serde_json::json!({"name": u.name, "points": u.points, "purchaseLimit": u.purchase_limit});
-    let txn = settle_store::begin(&ctx.db).await?;
-    shop::insert_user(&txn, merchant_id, u, settle_store::now_ms()).await.map_err(|e| taken("user", e))?;
-    audit::record(&txn, Some(merchant_id), "user.created", &user_id, &changes).await?;
-    txn.commit().await.map_err(settle_store::StoreError::from)?;
-    user(ctx, merchant_id, &user_id).await
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let user_id = u.user_id.clone();
+        let changes = serde_json::json!({"name": u.name, "points": u.points, "purchaseLimit": u.purchase_limit});
+        let txn = settle_store::begin(&ctx.db).await?;
+        shop::insert_user(&txn, merchant_id, u, settle_store::now_ms()).await.map_err(|e| taken("user", e))?;
+        audit::record(&txn, Some(merchant_id), "user.created", &user_id, &changes).await?;
+        let view = UserView::from(shop::find_user(&txn, merchant_id, &user_id).await?.ok_or(AppError::NotFound("user"))?);
+        created(txn, &claim, &view).await
+    })
+    .await
+}
+
+/// Answers a creation: the view, recorded for the Idempotency-Key in the same transaction, then committed.
+async fn created<T: Serialize>(txn: settle_store::Txn, claim: &Claim, view: &T) -> Result<Reply, AppError> {
+    let reply = Reply { outcome: Outcome::Created, body: serde_json::to_string(view).map_err(AppError::internal)?, replayed: false };
+    claim.complete_in(&txn, &reply).await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    claim.committed();
+    Ok(reply)
 }
 
 pub async fn user(ctx: &Context, merchant_id: &str, user_id: &str) -> Result<UserView, AppError> {
     Ok(shop::find_user(&ctx.db, merchant_id, user_id).await?.ok_or(AppError::NotFound("user"))?.into())
 }
 
-pub async fn create_item(ctx: &Context, merchant_id: &str, i: shop::NewItem) -> Result<ItemView, AppError> {
+/// Creates an item. With an Idempotency-Key, a retry answers the item created the first time (not 409).
+pub async fn create_item(ctx: &Context, merchant_id: &str, i: shop::NewItem, key: Option<IdemKey>) -> Result<Reply, AppError> {
     check_id("itemId", &i.item_id)?;
     check_name(&i.name)?;
     check_units("price", i.price)?;
     check_units("stock", i.stock)?;
-    let item_id = i.item_id.clone();
-    let changes = serde_json::json!({"name": i.name, "price": i.price, "stock": i.stock});
-    let txn = settle_store::begin(&ctx.db).await?;
-    shop::insert_item(&txn, merchant_id, i, settle_store::now_ms()).await.map_err(|e| taken("item", e))?;
-    audit::record(&txn, Some(merchant_id), "item.created", &item_id, &changes).await?;
-    txn.commit().await.map_err(settle_store::StoreError::from)?;
-    item(ctx, merchant_id, &item_id).await
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let item_id = i.item_id.clone();
+        let changes = serde_json::json!({"name": i.name, "price": i.price, "stock": i.stock});
+        let txn = settle_store::begin(&ctx.db).await?;
+        shop::insert_item(&txn, merchant_id, i, settle_store::now_ms()).await.map_err(|e| taken("item", e))?;
+        audit::record(&txn, Some(merchant_id), "item.created", &item_id, &changes).await?;
+        let view = ItemView::from(shop::find_item(&txn, merchant_id, &item_id).await?.ok_or(AppError::NotFound("item"))?);
+        created(txn, &claim, &view).await
+    })
+    .await
 }
 
 pub async fn item(ctx: &Context, merchant_id: &str, item_id: &str) -> Result<ItemView, AppError> {
     Ok(shop::find_item(&ctx.db, merchant_id, item_id).await?.ok_or(AppError::NotFound("item"))?.into())
 }
 
-pub async fn create_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, name: &str, discount: i64) -> Result<CouponView, AppError> {
+/// Creates a coupon. With an Idempotency-Key, a retry answers the coupon created the first time (not 409).
+pub async fn create_coupon(
+    ctx: &Context,
+    merchant_id: &str,
+    coupon_id: &str,
+    name: &str,
+    discount: i64,
+    key: Option<IdemKey>,
+) -> Result<Reply, AppError> {
     check_id("couponId", coupon_id)?;
     check_name(name)?;
     check_units("discount", discount)?;
-    let txn = settle_store::begin(&ctx.db).await?;
-    shop::insert_coupon(&txn, merchant_id, coupon_id, name, discount, settle_store::now_ms()).await.map_err(|e| taken("coupon", e))?;
-    audit::record(&txn, Some(merchant_id), "coupon.created", coupon_id, &serde_json::json!({"name": name, "discount": discount})).await?;
-    txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(CouponView { coupon_id: coupon_id.to_owned(), name: name.to_owned(), discount })
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let txn = settle_store::begin(&ctx.db).await?;
+        shop::insert_coupon(&txn, merchant_id, coupon_id, name, discount, settle_store::now_ms()).await.map_err(|e| taken("coupon", e))?;
+        audit::record(&txn, Some(merchant_id), "coupon.created", coupon_id, &serde_json::json!({"name": name, "discount": discount})).await?;
+        created(txn, &claim, &CouponView { coupon_id: coupon_id.to_owned(), name: name.to_owned(), discount }).await
+    })
+    .await
 }
 
-/// Issues a coupon to a user; the issued coupon's id is generated.
-pub async fn issue_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, user_id: &str) -> Result<IssuedCouponView, AppError> {
-    shop::find_coupon(&ctx.db, merchant_id, coupon_id).await?.ok_or(AppError::NotFound("coupon"))?;
-    shop::find_user(&ctx.db, merchant_id, user_id).await?.ok_or_else(|| AppError::invalid("userId", "no such user"))?;
-    let id = format!("icp_{}", uuid::Uuid::now_v7().simple());
-    let txn = settle_store::begin(&ctx.db).await?;
-    shop::issue_coupon(&txn, merchant_id, &id, coupon_id, user_id, settle_store::now_ms()).await?;
-    audit::record(&txn, Some(merchant_id), "coupon.issued", &id, &serde_json::json!({"couponId": coupon_id, "userId": user_id})).await?;
-    txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(shop::find_issued(&ctx.db, merchant_id, &id).await?.ok_or(AppError::NotFound("coupon"))?.into())
+/// Issues a coupon to a user; the issued coupon's id is generated. With an Idempotency-Key, a retry answers the
+/// coupon issued the first time: a user never gets a second coupon from a request sent twice.
+pub async fn issue_coupon(ctx: &Context, merchant_id: &str, coupon_id: &str, user_id: &str, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        shop::find_coupon(&ctx.db, merchant_id, coupon_id).await?.ok_or(AppError::NotFound("coupon"))?;
+        shop::find_user(&ctx.db, merchant_id, user_id).await?.ok_or_else(|| AppError::invalid("userId", "no such user"))?;
+        let id = format!("icp_{}", uuid::Uuid::now_v7().simple());
+        let txn = settle_store::begin(&ctx.db).await?;
+        shop::issue_coupon(&txn, merchant_id, &id, coupon_id, user_id, settle_store::now_ms()).await?;
+        audit::record(&txn, Some(merchant_id), "coupon.issued", &id, &serde_json::json!({"couponId": coupon_id, "userId": user_id})).await?;
+        let view = IssuedCouponView::from(shop::find_issued(&txn, merchant_id, &id).await?.ok_or(AppError::NotFound("coupon"))?);
+        created(txn, &claim, &view).await
+    })
+    .await
 }
 
 /// Seed 002's shop, idempotently: user-123 and user-456 (active, with points), user-suspended; item-sword,

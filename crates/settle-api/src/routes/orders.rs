@@ -3,14 +3,13 @@
 use axum::{
     Json,
     extract::{Path, RawQuery, State},
-    http::StatusCode,
     response::Response,
 };
 use serde::Deserialize;
 use settle_app::{
     card::CardInput,
     orders::{self, OrderInput, PlacedOrder, SagaView},
-    shop::{self, CouponView, IssuedCouponView, ItemView, NewItem, NewUser, UserView},
+    shop::{self, ItemView, NewItem, NewUser, UserView},
 };
 use settle_domain::{CardNumber, CardType, UserStatus};
 use utoipa::ToSchema;
@@ -41,9 +40,10 @@ pub struct CreateUserRequest {
 
 /// Create a shop user.
 #[utoipa::path(post, path = "/users", tag = "shop", request_body = CreateUserRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::UserView), (status = 400, body = ErrorBody), (status = 409, description = "the user exists", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserRequest>) -> Result<(StatusCode, Json<UserView>), ApiError> {
+pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserRequest>) -> Result<Response, ApiError> {
     let b = m.body;
     let u = NewUser {
         user_id: b.user_id,
@@ -55,7 +55,7 @@ pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserReque
         },
         purchase_limit: b.purchase_limit.unwrap_or(0),
     };
-    Ok((StatusCode::CREATED, Json(shop::create_user(&st.ctx, &m.merchant, u).await?)))
+    Ok(reply(shop::create_user(&st.ctx, &m.merchant, u, m.idem).await?))
 }
 
 /// Retrieve a shop user (its points balance).
@@ -84,12 +84,13 @@ pub struct CreateItemRequest {
 
 /// Create an item.
 #[utoipa::path(post, path = "/items", tag = "shop", request_body = CreateItemRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::ItemView), (status = 400, body = ErrorBody), (status = 409, description = "the item exists", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_item(State(st): State<AppState>, m: Mutation<CreateItemRequest>) -> Result<(StatusCode, Json<ItemView>), ApiError> {
+pub async fn create_item(State(st): State<AppState>, m: Mutation<CreateItemRequest>) -> Result<Response, ApiError> {
     let b = m.body;
     let i = NewItem { item_id: b.item_id, name: b.name, price: b.price, stock: b.stock, available: b.available.unwrap_or(true) };
-    Ok((StatusCode::CREATED, Json(shop::create_item(&st.ctx, &m.merchant, i).await?)))
+    Ok(reply(shop::create_item(&st.ctx, &m.merchant, i, m.idem).await?))
 }
 
 /// Retrieve an item (its stock).
@@ -114,11 +115,12 @@ pub struct CreateCouponRequest {
 
 /// Create a coupon.
 #[utoipa::path(post, path = "/coupons", tag = "shop", request_body = CreateCouponRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::CouponView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn create_coupon(State(st): State<AppState>, m: Mutation<CreateCouponRequest>) -> Result<(StatusCode, Json<CouponView>), ApiError> {
+pub async fn create_coupon(State(st): State<AppState>, m: Mutation<CreateCouponRequest>) -> Result<Response, ApiError> {
     let b = m.body;
-    Ok((StatusCode::CREATED, Json(shop::create_coupon(&st.ctx, &m.merchant, &b.coupon_id, &b.name, b.discount).await?)))
+    Ok(reply(shop::create_coupon(&st.ctx, &m.merchant, &b.coupon_id, &b.name, b.discount, m.idem).await?))
 }
 
 /// `POST /coupons/{couponId}/issue`.
@@ -130,15 +132,12 @@ pub struct IssueCouponRequest {
 }
 
 /// Issue a coupon to a user.
-#[utoipa::path(post, path = "/coupons/{couponId}/issue", tag = "shop", request_body = IssueCouponRequest, params(("couponId" = String, Path)),
+#[utoipa::path(post, path = "/coupons/{couponId}/issue", tag = "shop", request_body = IssueCouponRequest,
+    params(("couponId" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::IssuedCouponView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn issue_coupon(
-    State(st): State<AppState>,
-    Path(coupon_id): Path<String>,
-    m: Mutation<IssueCouponRequest>,
-) -> Result<(StatusCode, Json<IssuedCouponView>), ApiError> {
-    Ok((StatusCode::CREATED, Json(shop::issue_coupon(&st.ctx, &m.merchant, &coupon_id, &m.body.user_id).await?)))
+pub async fn issue_coupon(State(st): State<AppState>, Path(coupon_id): Path<String>, m: Mutation<IssueCouponRequest>) -> Result<Response, ApiError> {
+    Ok(reply(shop::issue_coupon(&st.ctx, &m.merchant, &coupon_id, &m.body.user_id, m.idem).await?))
 }
 
 #[derive(Deserialize, ToSchema)]

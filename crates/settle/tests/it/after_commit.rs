@@ -16,7 +16,8 @@ per_db!(
     a_retried_order_whose_answer_was_lost_is_the_same_order_charged_once,
     a_retried_charge_whose_answer_was_lost_answers_the_payment,
     retried_webhook_endpoint_creates_and_rotations_make_one_of_each,
-    an_order_whose_server_died_after_the_commit_is_answered_once_restarted
+    an_order_whose_server_died_after_the_commit_is_answered_once_restarted,
+    retried_shop_writes_make_one_of_each
 );
 
 /// Makes every completion of an Idempotency-Key record (state to DONE) fail, as a database error after the
@@ -200,7 +201,8 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
     };
     let key = settle_app::merchants::DEMO_API_KEY;
     let body = json!({"userId": "user-123", "items": [{"itemId": "item-sword", "quantity": 2}], "usePoints": 1000,
-        "card": {"cardType": "SAMSUNG", "cardNo": CARD}}).to_string();
+        "card": {"cardType": "SAMSUNG", "cardNo": CARD}})
+    .to_string();
     let headers = [("idempotency-key", "killed-after-commit")];
     let mut serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
     let first = {
@@ -247,4 +249,45 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
     drop(_serve);
     sim.stop().await;
     db.drop_now().await;
+}
+
+/// The shop's writes under an Idempotency-Key: a user, an item and a coupon created once (the retry answers the
+/// first 201, replayed, where a plain second create is a 409), and a coupon issued once: its id is generated, so
+/// before, a request sent twice gave the user two coupons. When recording the answer fails, the issue it would have
+/// answered rolls back with it; the retry issues it once, and the next replays.
+async fn retried_shop_writes_make_one_of_each(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    for (path, body) in [
+        ("/users", json!({"userId": "user-idem", "name": "Kim", "points": 100})),
+        ("/items", json!({"itemId": "item-idem", "name": "Cup", "price": 500, "stock": 3})),
+        ("/coupons", json!({"couponId": "coupon-idem", "name": "Ten", "discount": 10})),
+    ] {
+        let key = format!("create{}", path.replace('/', "-"));
+        let first = post_with_key(&app, path, &key, &body).await;
+        assert_eq!(first.status, 201, "{path}: {}", first.text);
+        let retry = post_with_key(&app, path, &key, &body).await;
+        assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{path}: {}", retry.text);
+        assert_eq!(retry.body, first.body, "{path}");
+        app.post(path, &body).await.assert_error(409, "invalid_state");
+        let mut other = body.clone();
+        other["name"] = json!("Other");
+        post_with_key(&app, path, &key, &other).await.assert_error(422, "idempotency_key_reused");
+    }
+    let issues = async || app.get("/audit-log?action=coupon.issued&limit=100").await.body["data"].as_array().unwrap().len();
+    let body = json!({"userId": "user-idem"});
+    fail_completions(&app, true).await;
+    let failed = post_with_key(&app, "/coupons/coupon-idem/issue", "issue-once", &body).await;
+    fail_completions(&app, false).await;
+    assert!(failed.status.as_u16() >= 500, "the answer could not be recorded: {}", failed.text);
+    assert_eq!(issues().await, 0, "the issue rolled back with its answer");
+    let first = post_with_key(&app, "/coupons/coupon-idem/issue", "issue-once", &body).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let retry = post_with_key(&app, "/coupons/coupon-idem/issue", "issue-once", &body).await;
+    assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
+    assert_eq!(retry.body["issuedCouponId"], first.body["issuedCouponId"]);
+    assert_eq!(issues().await, 1, "one coupon issued for the key");
+    // Without a key, each request is its own issue (a merchant may give a user two coupons on purpose).
+    assert_eq!(app.post("/coupons/coupon-idem/issue", &body).await.status, 201);
+    assert_eq!(issues().await, 2);
+    app.finish().await;
 }
