@@ -52,6 +52,57 @@ pub struct ErrorDetail {
     pub request_id: String,
 }
 
+/// The body of a declined charge (402): the error, and what was declined as it now stands (Stripe's
+/// `error.payment_intent`).
+#[derive(Serialize, ToSchema)]
+pub struct DeclineBody {
+    pub error: DeclineDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeclineDetail {
+    /// card_error.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// card_declined.
+    pub code: &'static str,
+    /// The gateway's reason.
+    pub message: String,
+    pub request_id: String,
+    /// A card payment's charge: the payment, FAILED.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schemas::PaymentView>)]
+    pub payment: Option<serde_json::Value>,
+    /// An order's charge: the order, its saga COMPENSATED and everything given back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::schemas::PlacedOrder>)]
+    pub order: Option<serde_json::Value>,
+}
+
+/// What a declined charge was for.
+#[derive(Clone, Copy)]
+pub enum Declined {
+    Payment,
+    Order,
+}
+
+/// A 402 in the error envelope, `body` (the payment or the order, as stored for the Idempotency-Key) inside it.
+pub fn declined(body: &str, what: Declined) -> Response {
+    let value: serde_json::Value = serde_json::from_str(body).unwrap_or(serde_json::Value::Null);
+    let reason = match what {
+        Declined::Payment => &value["failureMessage"],
+        Declined::Order => &value["payment"]["failureMessage"],
+    };
+    let message = reason.as_str().map_or_else(|| "the card was declined".to_owned(), |r| format!("the card was declined: {r}"));
+    let (payment, order) = match what {
+        Declined::Payment => (Some(value), None),
+        Declined::Order => (None, Some(value)),
+    };
+    let error = DeclineDetail { kind: "card_error", code: "card_declined", message, request_id: request_id(), payment, order };
+    (StatusCode::PAYMENT_REQUIRED, Json(DeclineBody { error })).into_response()
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self { status, code, message: message.into(), param: None, retry_after: None }
@@ -80,7 +131,6 @@ impl ApiError {
 
     fn kind(&self) -> &'static str {
         match (self.status.as_u16(), self.code) {
-            (401, "invalid_signature") => "invalid_request_error",
             (401, _) => "authentication_error",
             (_, "idempotency_key_reused" | "idempotency_in_flight") => "idempotency_error",
             (429, _) => "rate_limit_error",
@@ -183,7 +233,8 @@ impl From<AppError> for ApiError {
                 };
                 Self::new(status, reason.code(), message)
             }
-            AppError::InvalidSignature(m) => Self::new(StatusCode::UNAUTHORIZED, "invalid_signature", m),
+            // The caller's key was fine; the payer's signature was not: a bad request, not an authentication failure.
+            AppError::InvalidSignature(m) => Self::new(StatusCode::BAD_REQUEST, "invalid_signature", m),
             AppError::RelayRefused { code, param, message } => {
                 Self { param: param.map(Into::into), ..Self::new(StatusCode::BAD_REQUEST, code, message) }
             }
@@ -196,10 +247,17 @@ impl From<AppError> for ApiError {
                 e.retry_after = Some(2);
                 e
             }
+            // A permanent fault of this server's configuration: a 4xx without Retry-After, so that a generic client
+            // does not retry it for ever.
             AppError::CardRailNotConfigured => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "card_rail_not_configured",
+                StatusCode::BAD_REQUEST,
+                "feature_not_enabled",
                 "card payments are not configured on this server (SETTLE_PG_URL); nothing was sent and the payment is unchanged",
+            ),
+            AppError::ChainNotConfigured(chain_id) => Self::new(
+                StatusCode::BAD_REQUEST,
+                "feature_not_enabled",
+                format!("chain {chain_id} is no longer configured on this server; nothing was sent and the payment is unchanged"),
             ),
             AppError::Internal(cause) => {
                 let mut chain = cause.to_string();

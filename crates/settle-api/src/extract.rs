@@ -64,7 +64,7 @@ impl FromRequestParts<AppState> for PaymentCaller {
     }
 }
 
-/// The admin token of the merchant routes (`POST /merchants`, `PATCH /merchants/{merchantId}`), checked in
+/// The admin token of the merchant routes (`POST /v1/merchants`, `PATCH /v1/merchants/{merchantId}`), checked in
 /// constant time.
 pub struct Admin;
 
@@ -109,6 +109,26 @@ pub fn query_pairs(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError>
             Ok((k.to_owned(), v))
         })
         .collect()
+}
+
+/// An RFC 3339 time (a `createdFrom`/`createdTo` filter) as epoch milliseconds.
+pub fn rfc3339_ms(name: &'static str, v: &str) -> Result<i64, ApiError> {
+    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| ApiError::invalid(name, format!("{name} must be an RFC 3339 time, such as 2026-12-02T00:00:00Z")))?;
+    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
+}
+
+/// A query parameter the route does not take: 400 naming it (as an unknown body field is).
+pub fn unknown_query(name: &str) -> ApiError {
+    ApiError::invalid(name.to_owned(), format!("unknown query parameter {name}"))
+}
+
+/// `startingAfter` and `endingBefore` page in opposite directions: at most one of them.
+pub fn one_cursor(starting_after: bool, ending_before: bool) -> Result<(), ApiError> {
+    if starting_after && ending_before {
+        return Err(ApiError::invalid("endingBefore", "give startingAfter or endingBefore, not both"));
+    }
+    Ok(())
 }
 
 /// A page size: an integer from 1 to 100.
@@ -195,23 +215,50 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Merchant(merchant) = Merchant::from_request_parts(&mut parts, st).await?;
-        let key = match parts.headers.get("idempotency-key") {
-            None => None,
-            Some(v) => Some(v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII"))?.to_owned()),
-        };
-        let method = parts.method.to_string();
-        let path = parts.uri.path().to_owned();
-        let raw = Bytes::from_request(Request::from_parts(parts, body), st).await.map_err(|rej| {
-            if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
-            } else {
-                ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "the request body could not be read")
-            }
-        })?;
-        let idem = match key {
-            Some(k) => Some(IdemKey::new(&k, &idempotency::fingerprint_secrets(&st.ctx, &merchant).await?, &method, &path, &raw)?),
-            None => None,
-        };
+        let (idem, raw) = keyed_body(parts, body, st, &merchant).await?;
+        let body = parse_json(&raw)?;
+        Ok(Self { merchant, idem, body })
+    }
+}
+
+/// The request's body and its Idempotency-Key (bound to the merchant, the method, the path and the body), for a
+/// caller already authenticated as `merchant`.
+pub(crate) async fn keyed_body(parts: Parts, body: axum::body::Body, st: &AppState, merchant: &str) -> Result<(Option<IdemKey>, Bytes), ApiError> {
+    let key = match parts.headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| ApiError::invalid("Idempotency-Key", "Idempotency-Key must be printable ASCII"))?.to_owned()),
+    };
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_owned();
+    let raw = Bytes::from_request(Request::from_parts(parts, body), st).await.map_err(|rej| {
+        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the request body is too large")
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, "body_invalid", "the request body could not be read")
+        }
+    })?;
+    let idem = match key {
+        Some(k) => Some(IdemKey::new(&k, &idempotency::fingerprint_secrets(&st.ctx, merchant).await?, &method, &path, &raw)?),
+        None => None,
+    };
+    Ok((idem, raw))
+}
+
+/// A payer's checkout request: its caller (a merchant key or the payment's client secret, as [`PaymentCaller`]),
+/// its Idempotency-Key and its parsed JSON body.
+pub struct Checkout<T> {
+    pub merchant: String,
+    pub idem: Option<IdemKey>,
+    pub body: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Checkout<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let PaymentCaller(merchant) = PaymentCaller::from_request_parts(&mut parts, st).await?;
+        let (idem, raw) = keyed_body(parts, body, st, &merchant).await?;
         let body = parse_json(&raw)?;
         Ok(Self { merchant, idem, body })
     }
@@ -231,6 +278,18 @@ pub fn status_of(o: Outcome) -> StatusCode {
 pub fn reply(r: Reply) -> Response {
     let status = status_of(r.outcome);
     let mut res = (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response();
+    if r.replayed {
+        res.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
+    }
+    res
+}
+
+/// [`reply`], a decline (402) in the error envelope with what was declined inside it, as every /v1 route answers.
+pub fn reply_v1(r: Reply, what: crate::error::Declined) -> Response {
+    if r.outcome != Outcome::Declined {
+        return reply(r);
+    }
+    let mut res = crate::error::declined(&r.body, what);
     if r.replayed {
         res.headers_mut().insert("idempotent-replayed", header::HeaderValue::from_static("true"));
     }

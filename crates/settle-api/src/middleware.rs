@@ -71,7 +71,8 @@ pub(crate) fn client_address(req: &Request, trusted_proxies: &[TrustedProxy]) ->
     let Some(peer) = peer else { return "unknown".into() };
     // Read byte for byte: a hop that is not visible ASCII is a hop that is not an address (it stops the walk where
     // it stands), and never hides the hops a proxy appended after it.
-    let forwarded: Vec<String> = req.headers().get_all("x-forwarded-for").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    let forwarded: Vec<String> =
+        req.headers().get_all("x-forwarded-for").iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
     let forwarded: Vec<&str> = forwarded.iter().map(String::as_str).collect();
     crate::client_ip::client_of(peer, &forwarded, trusted_proxies)
 }
@@ -82,7 +83,7 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
-    let streaming = route.as_ref().is_some_and(|r| r.as_str() == "/events");
+    let streaming = route.as_ref().is_some_and(|r| matches!(r.as_str(), "/events" | "/v1/events/stream"));
     let started = Instant::now();
     let timeout = st.cfg.request_timeout;
     if streaming {
@@ -90,7 +91,10 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         return record(route.as_ref(), &method, started, res);
     }
     let read = matches!(method, Method::GET | Method::HEAD);
-    if !read && !matches!(method, Method::OPTIONS) && st.ctx.read_only().is_some() && route.as_ref().is_none_or(|r| r.as_str() != "/admin/read-only")
+    if !read
+        && !matches!(method, Method::OPTIONS)
+        && st.ctx.read_only().is_some()
+        && route.as_ref().is_none_or(|r| r.as_str() != "/v1/admin/read-only")
     {
         let res = REQUEST_ID.scope(id, async { crate::error::read_only().into_response() }).await;
         return record(route.as_ref(), &method, started, res);
@@ -300,12 +304,12 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
     };
     limiter.tidy();
     let path = req.uri().path();
-    let checked = if path.starts_with("/merchants") || path.starts_with("/admin") {
+    let checked = if path.starts_with("/v1/merchants") || path.starts_with("/v1/admin") {
         // Failures are limited, not the operator: a right admin token is never refused by the guessers' bucket of
         // its address (only by the general rate).
         let guess = if limiter.is_admin(&req) { Ok(()) } else { limiter.admin.check_key(&client) };
         guess.and_then(|()| limiter.calls.check_key(&key))
-    } else if path == "/payments/callback" {
+    } else if path == "/v1/payments/callback" || path == "/payments/callback" {
         limiter.callbacks.check_key(&client)
     } else {
         limiter.calls.check_key(&key)
@@ -322,4 +326,44 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
                 .await
         }
     }
+}
+
+/// The query parameters each /v1 route takes, as the OpenAPI document declares them: (method, route) -> names.
+fn query_params() -> &'static std::collections::HashMap<(String, String), Vec<String>> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<(String, String), Vec<String>>> = std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let doc: serde_json::Value = serde_json::from_str(crate::router::openapi_json()).unwrap_or_default();
+        let mut map = std::collections::HashMap::new();
+        for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in ops.as_object().into_iter().flatten() {
+                let names = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| p["in"] == "query")
+                    .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                    .collect();
+                map.insert((method.to_ascii_uppercase(), path.clone()), names);
+            }
+        }
+        map
+    })
+}
+
+/// A /v1 route refuses a query parameter it does not take with 400 naming it, as it refuses an unknown body field:
+/// a misspelt filter (`?stauts=FAILED`) would otherwise list everything. The seed's paths keep their leniency.
+pub async fn refuse_unknown_query(req: Request, next: Next) -> Response {
+    if let (Some(route), Some(query)) = (req.extensions().get::<MatchedPath>(), req.uri().query())
+        && route.as_str().starts_with("/v1/")
+    {
+        let allowed = query_params().get(&(req.method().as_str().to_owned(), route.as_str().to_owned()));
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let raw = pair.split('=').next().unwrap_or_default();
+            let name = crate::extract::percent_decode(raw).unwrap_or_else(|| raw.to_owned());
+            if !allowed.is_some_and(|a| a.contains(&name)) {
+                return crate::extract::unknown_query(&name).into_response();
+            }
+        }
+    }
+    next.run(req).await
 }

@@ -36,7 +36,9 @@ fn constraints(place: &str, name: &str) -> Option<Value> {
         ("CreatePaymentRequest", "rail") => json!({ "enum": ["CHAIN", "CARD", null] }),
         ("CreatePaymentRequest", "chainId") => json!({ "minimum": 1, "maximum": MAX_UNITS }),
         ("CreatePaymentRequest", "expiresInSecs") => json!({ "minimum": 60, "maximum": 604_800 }),
-        (_, "paymentId" | "startingAfter") => json!({ "pattern": PAYMENT_ID }),
+        ("/sagas", "startingAfter" | "endingBefore") => json!({ "pattern": "^[A-Za-z0-9_-]{1,64}$" }),
+        ("/events", "startingAfter" | "after") | (_, "Last-Event-ID") => json!({ "pattern": EVENT_CURSOR }),
+        ("/payments", "startingAfter" | "endingBefore") | (_, "paymentId") => json!({ "pattern": PAYMENT_ID }),
         (_, "tokenAddress" | "recipientAddress" | "payer") => json!({ "pattern": ADDRESS }),
         (_, "userId" | "itemId" | "couponId" | "issuedCouponId") => json!({ "pattern": SHOP_ID }),
         (_, "name") => json!({ "minLength": 1, "maxLength": 255, "pattern": NAME }),
@@ -51,12 +53,11 @@ fn constraints(place: &str, name: &str) -> Option<Value> {
         }
         ("/payments", "status") => json!({ "enum": settle_domain::PaymentStatus::ALL.map(|s| s.as_str()) }),
         ("/payments", "orderId") => json!({ "pattern": PRINTABLE }),
-        ("/payments" | "/sagas", "limit") => json!({ "minimum": 1, "maximum": 100 }),
+        (_, "limit") => json!({ "minimum": 1, "maximum": 100 }),
         ("/sagas", "status") => json!({ "enum": settle_domain::SagaStatus::ALL.map(|s| s.as_str()) }),
         ("/sagas", "page") => json!({ "minimum": 1, "maximum": 100_000 }),
-        ("/sagas", "dateFrom") => json!({ "format": "date-time" }),
+        ("/sagas", "dateFrom") | (_, "createdFrom" | "createdTo") => json!({ "format": "date-time" }),
         (_, "permitSignature") => json!({ "pattern": "^0x[0-9a-fA-F]{130}$" }),
-        (_, "Last-Event-ID") | ("/events/list", "after") => json!({ "pattern": EVENT_CURSOR }),
         (_, "Idempotency-Key") => json!({ "pattern": PRINTABLE }),
         _ => return None,
     })
@@ -107,7 +108,10 @@ pub(crate) fn complete(doc: &mut Value) {
         }
     }
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    add_seed_aliases(paths);
     for (path, ops) in paths.iter_mut() {
+        // The fields of /v1/payments are those of the seed's /payments; the seed's saga list is /sagas too.
+        let place = path.strip_prefix("/v1").unwrap_or(path);
         for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
             let mut idempotent = false;
             let mut has_params = false;
@@ -123,7 +127,7 @@ pub(crate) fn complete(doc: &mut Value) {
                             s["type"] = types[0].clone();
                         }
                     }
-                    constrain(path, &name, s);
+                    constrain(place, &name, s);
                 }
             }
             let secured = op.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
@@ -135,7 +139,7 @@ pub(crate) fn complete(doc: &mut Value) {
             if secured {
                 add("401", error("authentication_error: no API key, or one Settle does not know", false));
             }
-            if path == "/payments/callback" || secured {
+            if place == "/payments/callback" || secured {
                 add("429", error("rate_limited: too many requests from this caller; retry after Retry-After", true));
             }
             if has_body {
@@ -156,21 +160,43 @@ pub(crate) fn complete(doc: &mut Value) {
             if !STATIC.contains(&path.as_str()) {
                 add("503", error("unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After", true));
             }
-            if path != "/events" {
+            if !matches!(path.as_str(), "/events" | "/v1/events/stream") {
                 add("504", error("request_timeout: the request took longer than the server's request timeout", false));
             }
         }
     }
     // Each Server-Sent Event as a client parses it: its id (the event id), its type, and its JSON data.
-    if let Some(sse) = doc.pointer_mut("/paths/~1events/get/responses/200/content/text~1event-stream") {
+    for pointer in
+        ["/paths/~1v1~1events~1stream/get/responses/200/content/text~1event-stream", "/paths/~1events/get/responses/200/content/text~1event-stream"]
+    {
+        let Some(sse) = doc.pointer_mut(pointer) else { continue };
         sse["schema"] = json!({
             "type": "object",
             "required": ["data"],
             "properties": {
                 "id": { "type": "string", "pattern": EVENT_CURSOR },
                 "event": { "type": "string", "pattern": "^[a-z_]+\\.[a-z_.]+$" },
-                "data": { "type": "string", "description": "The event as JSON, as GET /events/list gives it: {id, seq, type, createdAt, data} (data: the payment for payment.*)" },
+                "data": { "type": "string", "description": "The event as JSON, as GET /v1/events gives it: {id, seq, type, createdAt, data} (data: the payment for payment.*)" },
             },
         });
+    }
+}
+
+/// Describes each of the seed's paths that answer as a /v1 route with a copy of that route's operation, tagged
+/// `seed` (its operationId suffixed, so that generated clients keep one function per operation).
+fn add_seed_aliases(paths: &mut serde_json::Map<String, Value>) {
+    for (method, alias, v1) in crate::router::SEED_ALIASES {
+        let Some(mut op) = paths.get(v1).and_then(|p| p.get(method)).cloned() else { continue };
+        op["tags"] = json!(["seed"]);
+        if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+            op["operationId"] = json!(format!("seed_{id}"));
+        }
+        let summary = format!("Seed alias of {} {v1}", method.to_uppercase());
+        op["description"] = json!(match op.get("description").and_then(Value::as_str) {
+            Some(d) => format!("{summary}: the same request and answer.\n\n{d}"),
+            None => format!("{summary}: the same request and answer."),
+        });
+        let entry = paths.entry(alias.to_owned()).or_insert_with(|| json!({}));
+        entry[method] = op;
     }
 }

@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     ApiError, AppState,
     middleware::{Limiter, envelope, rate_limit, request_context},
-    routes::{events, health, merchants, meta, orders, payments, webhooks},
+    routes::{events, health, merchants, meta, orders, payments, seed, webhooks},
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::{
     modifiers(&Security),
     tags(
         (name = "payments", description = "Create, read, list and cancel payments"),
+        (name = "chain", description = "The gasless checkout of a CHAIN payment: what the payer signs, and the signed request relayed"),
         (name = "events", description = "A merchant's events: Server-Sent Events, and a list by seq"),
         (name = "webhooks", description = "Webhook endpoints and their signed deliveries"),
         (name = "merchants", description = "Merchant administration"),
@@ -39,6 +40,7 @@ use crate::{
         (name = "orders", description = "Orders and the purchase saga"),
         (name = "health", description = "Liveness, readiness, dependencies"),
         (name = "meta", description = "Metrics and API description"),
+        (name = "seed", description = "The seed documents' unversioned paths, with the seeds' own shapes, for the systems they describe; new integrations use /v1"),
     )
 )]
 struct ApiDoc;
@@ -68,8 +70,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(merchants::audit_log))
         .routes(routes!(merchants::set_read_only))
         .routes(routes!(merchants::db_stats))
-        .routes(routes!(payments::create::create_payment))
-        .routes(routes!(payments::list::list_payments))
+        .routes(routes!(payments::create::create_payment, payments::list::list_payments))
         .routes(routes!(payments::get::get_payment))
         .routes(routes!(payments::status::payment_status))
         .routes(routes!(payments::events::payment_events))
@@ -78,6 +79,8 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::gasless::typed_data))
         .routes(routes!(payments::gasless::gasless))
         .routes(routes!(payments::gasless::relay))
+        .routes(routes!(seed::gasless))
+        .routes(routes!(seed::relay))
         .routes(routes!(payments::callback::gateway_callback))
         .routes(routes!(orders::create_user))
         .routes(routes!(orders::get_user))
@@ -90,6 +93,10 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::get_order))
         .routes(routes!(orders::get_saga))
         .routes(routes!(orders::list_sagas))
+        .routes(routes!(seed::list_sagas))
+        .routes(routes!(seed::get_saga))
+        .routes(routes!(seed::saga_stats))
+        .routes(routes!(seed::create_payment))
         .routes(routes!(orders::saga_stats))
         .routes(routes!(events::stream_events))
         .routes(routes!(webhooks::list_events))
@@ -104,6 +111,17 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(meta::metrics))
         .routes(routes!(meta::openapi_json))
         .routes(routes!(meta::docs))
+}
+
+/// The seed documents' paths that answer exactly as a /v1 route does: (method, seed path, the /v1 path). The
+/// document describes each as a copy of its /v1 operation, tagged `seed`; [`seed_aliases`] routes them.
+pub(crate) const SEED_ALIASES: [(&str, &str, &str); 2] =
+    [("post", "/payments/callback", "/v1/payments/callback"), ("get", "/events", "/v1/events/stream")];
+
+/// Routes [`SEED_ALIASES`] to their /v1 handlers.
+fn seed_aliases(router: Router<AppState>) -> Router<AppState> {
+    use axum::routing::{get, post};
+    router.route("/payments/callback", post(payments::callback::gateway_callback)).route("/events", get(events::stream_events))
 }
 
 /// The OpenAPI document of every route.
@@ -145,6 +163,7 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
     let (mut router, _) = table().split_for_parts();
+    router = seed_aliases(router).route_layer(middleware::from_fn(crate::middleware::refuse_unknown_query));
     // The docs page's assets are not API routes: outside the OpenAPI document.
     router = router.route("/docs/{asset}", axum::routing::get(crate::routes::meta::docs_asset));
     router = router
@@ -152,7 +171,10 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard/{asset}", axum::routing::get(crate::routes::dashboard::asset));
     router = router.fallback(fallback).layer(middleware::from_fn(envelope));
     if let Some(rl) = state.cfg.rate_limit {
-        router = router.layer(middleware::from_fn_with_state(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone()), rate_limit));
+        router = router.layer(middleware::from_fn_with_state(
+            Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone()),
+            rate_limit,
+        ));
     }
     let request_id = HeaderName::from_static("x-request-id");
     router = router.layer(middleware::from_fn_with_state(state.clone(), request_context)).layer(DefaultBodyLimit::max(state.cfg.body_limit));

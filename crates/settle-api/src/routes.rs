@@ -7,4 +7,5 @@ pub mod merchants;
 pub mod meta;
 pub mod orders;
 pub mod payments;
+pub mod seed;
 pub mod webhooks;

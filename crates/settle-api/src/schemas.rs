@@ -10,10 +10,10 @@
 
 pub use settle_app::{
     audit::{ActorView as AuditActor, AuditEntry, AuditPage},
-    chain::checkout::{ForwardRequestView, GaslessInput, RelayAccepted, RelayDone, TypedData},
+    chain::checkout::{ForwardRequestView, GaslessInput, RelayAccepted, RelayView, TypedData},
     context::{DbStats, PoolStats, StatementStats, TableStats},
     merchants::{ApiKeyList, ApiKeyView, CreatedApiKey, CreatedMerchant, Merchant},
-    orders::{OrderLineView, OrderView, PlacedOrder, SagaPage, SagaStats, SagaView, StepView},
+    orders::{OrderLineView, OrderView, PlacedOrder, SagaList, SagaPage, SagaStats, SagaView, StepView},
     payments::{CreatedPayment, EventList, EventView, PaymentList, PaymentView, StatusView},
     shop::{CouponView, IssuedCouponView, ItemView, UserView},
     webhooks::{

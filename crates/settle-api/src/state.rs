@@ -17,7 +17,7 @@ pub struct RateLimit {
 /// Settings of the HTTP edge.
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
-    /// Enables `POST /merchants` for callers presenting this token.
+    /// Enables `POST /v1/merchants` for callers presenting this token.
     pub admin_token: Option<SecretString>,
     /// Allowed CORS origins; empty allows none, `*` allows any.
     pub cors_origins: Vec<String>,

@@ -1,7 +1,7 @@
 //! The card rail (seed 004), made so that no card is charged twice, no payment is left undecided, and money
 //! Settle may not keep is given back.
 //!
-//! - [`charge`]: `POST /payments/{id}/card`. The circuit's permit and a bulkhead place are taken first, in one
+//! - [`charge`]: `POST /v1/payments/{id}/card`. The circuit's permit and a bulkhead place are taken first, in one
 //!   step; when either is refused nothing is sent and the payment stays PENDING. The payment then becomes
 //!   PROCESSING (a compare-and-set, so two concurrent charges of one payment cannot both go out) and the
 //!   gateway is called outside any transaction, in a task of its own that shutdown waits for. Its answer is
@@ -12,7 +12,7 @@
 //!   it never applies a transaction whose order or amount disagree (the payment is flagged for an operator);
 //!   and it queues a void for money Settle must not keep: a second transaction of a payment, or a success for
 //!   a payment that did not complete.
-//! - [`callback`]: `POST /payments/callback`, confirmed with the gateway (in a task of its own) before applying.
+//! - [`callback`]: `POST /v1/payments/callback`, confirmed with the gateway (in a task of its own) before applying.
 //! - [`reconciler`]: under a lease, asks about PROCESSING payments callbacks missed (by key, or by order id
 //!   without one), backing off per payment, and fails a payment the gateway never recorded after a deadline;
 //!   it also looks once more at every finished card payment's order, to void what must not be kept.

@@ -42,7 +42,7 @@ pub struct Shared {
     pub gateway: Option<Arc<settle_card::client::GatewayClient>>,
     /// The configured chains.
     pub chains: crate::chain::Chains,
-    /// Read-only mode set by the admin (`POST /admin/read-only`).
+    /// Read-only mode set by the admin (`POST /v1/admin/read-only`).
     pub(crate) read_only_admin: std::sync::atomic::AtomicBool,
     /// The admin's switch set on this instance when the database refused to store it: held here until a later
     /// switch is stored (the follower's reads of the stored switch do not undo it).
@@ -170,7 +170,7 @@ impl Context {
     }
 }
 
-/// The database as `GET /admin/db` and `settle db stats` show it.
+/// The database as `GET /v1/admin/db` and `settle db stats` show it.
 #[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct DbStats {
     /// sqlite, postgres or mysql.

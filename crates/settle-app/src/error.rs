@@ -43,7 +43,7 @@ pub enum AppError {
     /// The gateway refused Settle's credentials or URL; nothing was charged and the payment is PENDING again.
     #[error("the card gateway refused Settle's configuration")]
     GatewayMisconfigured,
-    /// A payer's signature is not valid for what it claims to sign (401 `invalid_signature`).
+    /// A payer's signature is not valid for what it claims to sign (400 `invalid_signature`; 401 on seed 001's paths).
     #[error("{0}")]
     InvalidSignature(String),
     /// A relay request that is refused before any gas is spent: `code` is `terms_mismatch`, `request_expired`
@@ -59,6 +59,9 @@ pub enum AppError {
     /// No card gateway is configured (no SETTLE_PG_URL): nothing was sent.
     #[error("the card rail is not configured")]
     CardRailNotConfigured,
+    /// A payment's chain is not (or no longer) configured on this server: nothing was sent.
+    #[error("chain {0} is not configured")]
+    ChainNotConfigured(i64),
     /// Settle is read-only (configured, set by the admin, or the database refuses writes): nothing was written.
     #[error("Settle is read-only")]
     ReadOnly,

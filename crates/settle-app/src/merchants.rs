@@ -7,7 +7,10 @@ use sha2::{Digest, Sha256};
 use settle_domain::FeeBps;
 use settle_store::audit;
 
-use crate::{AppError, Context};
+use crate::{
+    AppError, Context,
+    idempotency::{self, IdemKey, Outcome, Reply},
+};
 
 /// The demo merchant `settle serve --demo` and `settle seed` create. Its key is fixed so that the README's
 /// curl tour works verbatim; it is for local use only.
@@ -234,22 +237,61 @@ pub const MAX_ACTIVE_KEYS: usize = 10;
 pub const KEY_REVOKED: &str = "api_key.revoked";
 pub const MERCHANT_DELETED: &str = "merchant.deleted";
 
-/// Adds an API key to the caller's merchant (for rotation: add, switch, then revoke the old one).
-pub async fn create_key(ctx: &Context, merchant_id: &str) -> Result<CreatedApiKey, AppError> {
-    let active = settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().filter(|k| k.revoked_at.is_none()).count();
-    if active >= MAX_ACTIVE_KEYS {
-        return Err(AppError::InvalidState(format!("a merchant holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first")));
+/// Adds an API key to the caller's merchant (for rotation: add, switch, then revoke the old one). With an
+/// Idempotency-Key a retry makes no second key: the recorded answer holds the key sealed under the master key (the
+/// keys table keeps only its hash) and the replay opens it. Without a master key the key is never stored, so a
+/// replay cannot show it again: it answers 409 naming the key the first request made.
+pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    let mut reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let active = settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().filter(|k| k.revoked_at.is_none()).count();
+        if active >= MAX_ACTIVE_KEYS {
+            return Err(AppError::InvalidState(format!("a merchant holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first")));
+        }
+        let api_key = new_key();
+        let hash = hash_key(&api_key);
+        let txn = settle_store::begin(&ctx.db).await?;
+        settle_store::merchants::add_key(&txn, merchant_id, &hash, &api_key[..8], settle_store::now_ms()).await?;
+        let row = settle_store::merchants::key_by_hash(&txn, &hash).await?.ok_or(AppError::NotFound("api key"))?;
+        let view = ApiKeyView::of(&row);
+        audit::record(&txn, Some(merchant_id), "api_key.created", &view.id, &serde_json::json!({"keyPrefix": view.key_prefix})).await?;
+        let answer = |k: &str| serde_json::to_string(&CreatedApiKey { key: view.clone(), api_key: k.to_owned() }).map_err(AppError::internal);
+        let recorded = match ctx.settings.keyring.as_deref() {
+            Some(keys) => keys.seal(&api_key, &view.id),
+            None => NOT_KEPT.to_owned(),
+        };
+        let reply = Reply { outcome: Outcome::Created, body: answer(&api_key)?, replayed: false };
+        claim.complete_in(&txn, &Reply { body: answer(&recorded)?, ..reply.clone() }).await?;
+        txn.commit().await.map_err(settle_store::StoreError::from)?;
+        claim.committed();
+        tracing::info!(merchant_id, key_id = row.id, "api key created");
+        Ok(reply)
+    })
+    .await?;
+    if reply.replayed {
+        reply.body = open_api_key(ctx, &reply.body)?;
     }
-    let key = new_key();
-    let hash = hash_key(&key);
-    let txn = settle_store::begin(&ctx.db).await?;
-    settle_store::merchants::add_key(&txn, merchant_id, &hash, &key[..8], settle_store::now_ms()).await?;
-    let row = settle_store::merchants::key_by_hash(&txn, &hash).await?.ok_or(AppError::NotFound("api key"))?;
-    let view = ApiKeyView::of(&row);
-    audit::record(&txn, Some(merchant_id), "api_key.created", &view.id, &serde_json::json!({"keyPrefix": view.key_prefix})).await?;
-    txn.commit().await.map_err(settle_store::StoreError::from)?;
-    tracing::info!(merchant_id, key_id = row.id, "api key created");
-    Ok(CreatedApiKey { key: ApiKeyView::of(&row), api_key: key })
+    Ok(reply)
+}
+
+/// What a recorded API-key answer holds in place of the key when there is no master key to seal it under.
+const NOT_KEPT: &str = "not-kept";
+
+/// A recorded API-key answer with its key opened.
+fn open_api_key(ctx: &Context, body: &str) -> Result<String, AppError> {
+    let v: serde_json::Value = serde_json::from_str(body).map_err(AppError::internal)?;
+    let (Some(stored), Some(id), Some(prefix)) = (v["apiKey"].as_str(), v["id"].as_str(), v["keyPrefix"].as_str()) else {
+        return Err(AppError::internal(std::io::Error::other("a recorded API-key answer lacks its key")));
+    };
+    let gone = |why: &str| {
+        AppError::InvalidState(format!(
+            "this Idempotency-Key already made API key {id} ({prefix}…), shown once to the first request; {why}. Revoke {id} if that answer was lost"
+        ))
+    };
+    if stored == NOT_KEPT {
+        return Err(gone("without SETTLE_MASTER_KEY Settle keeps no copy to show it again"));
+    }
+    let open = crate::crypto::open(ctx.settings.keyring.as_deref(), stored, id).map_err(|e| gone(&e.to_string()))?;
+    Ok(body.replacen(stored, &open, 1))
 }
 
 pub async fn list_keys(ctx: &Context, merchant_id: &str) -> Result<ApiKeyList, AppError> {

@@ -88,6 +88,6 @@ pub(crate) async fn cancel(ctx: &Context, row: &PaymentRow, claim: &Claim) -> Re
         return Ok(None);
     }
     // Never the direct way: without its chain nothing could make the terms unpayable.
-    let chain = row.chain_id.and_then(|c| ctx.chains.get(c)).ok_or(AppError::ChainUnavailable)?;
+    let chain = ctx.chains.get(row.chain_id.unwrap_or_default()).ok_or(AppError::ChainNotConfigured(row.chain_id.unwrap_or_default()))?;
     crate::chain::cancel::request(ctx, chain, row, claim).await.map(Some)
 }

@@ -19,9 +19,9 @@ pub struct Settings {
     pub step_bound: Duration,
     /// The card rail's reconciliation timings.
     pub card: CardSettings,
-    /// How long `POST /payments/{id}/relay` waits for the payment to complete before answering 504.
+    /// How long `POST /v1/payments/{id}/relay` waits for the payment to complete before answering 504.
     pub relay_wait: Duration,
-    /// How `POST /orders` runs its saga when the request does not say.
+    /// How `POST /v1/orders` runs its saga when the request does not say.
     pub saga_pattern: Pattern,
     /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
     /// bound on how stale a cached status can be on any instance).
@@ -55,7 +55,7 @@ pub struct Settings {
 /// Timings of the card rail.
 #[derive(Clone, Debug)]
 pub struct CardSettings {
-    /// Where the gateway POSTs results; None: Settle's own `/payments/callback` at the address it listens on
+    /// Where the gateway POSTs results; None: Settle's own `/v1/payments/callback` at the address it listens on
     /// (filled in at start).
     pub callback_url: Option<String>,
     /// A PROCESSING card payment older than this is asked about by the reconciler.

@@ -193,10 +193,7 @@ pub async fn release(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, 
 /// Deletes `owner`'s claim, bound or not: what it was bound to was given back whole and nothing was charged (a
 /// refused or uncharged order), so a retry runs afresh rather than answering that.
 pub async fn forget(conn: &impl ConnectionTrait, merchant_id: &str, key: &str, owner: &str) -> Result<(), StoreError> {
-    idempotency_key::Entity::delete_many()
-        .filter(owned_claim(merchant_id, key, owner))
-        .exec(conn)
-        .await?;
+    idempotency_key::Entity::delete_many().filter(owned_claim(merchant_id, key, owner)).exec(conn).await?;
     Ok(())
 }
 

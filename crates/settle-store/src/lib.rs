@@ -64,3 +64,41 @@ pub(crate) async fn delete_batch<E: sea_orm::EntityTrait>(
     }
     Ok(E::delete_many().filter(id.is_in(ids)).exec(conn).await?.rows_affected)
 }
+
+/// Where a page of a list starts: the API's `startingAfter` / `endingBefore`, as the cursor row's `id`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Cursor {
+    /// The first page (the newest rows).
+    #[default]
+    First,
+    /// The rows older than this one (the next page).
+    After(i64),
+    /// The rows newer than this one (the previous page).
+    Before(i64),
+}
+
+/// One page of `select` (filtered by the caller), newest first by its `id` column, at most `limit` rows, and
+/// whether more rows follow in the direction the page was read: older ones for [`Cursor::First`] and
+/// [`Cursor::After`], newer ones for [`Cursor::Before`]. A page before a cursor is the `limit` rows just newer
+/// than it, still newest first.
+pub(crate) async fn page<E: sea_orm::EntityTrait>(
+    conn: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    cursor: Cursor,
+    limit: u64,
+) -> Result<(Vec<E::Model>, bool), StoreError> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let select = match cursor {
+        Cursor::First => select.order_by_desc(id),
+        Cursor::After(c) => select.filter(id.lt(c)).order_by_desc(id),
+        Cursor::Before(c) => select.filter(id.gt(c)).order_by_asc(id),
+    };
+    let mut rows = select.limit(limit + 1).all(conn).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    if matches!(cursor, Cursor::Before(_)) {
+        rows.reverse();
+    }
+    Ok((rows, more))
+}

@@ -230,19 +230,57 @@ pub async fn list_sagas(
     offset: u64,
     limit: u64,
 ) -> Result<(Vec<SagaRow>, u64), StoreError> {
-    let mut q = saga_state::Entity::find().filter(saga_state::Column::MerchantId.eq(merchant_id));
-    if let Some(s) = status {
-        q = q.filter(saga_state::Column::Status.eq(s));
-    }
-    if let Some(u) = user_id {
-        q = q.filter(saga_state::Column::UserId.eq(u));
-    }
-    if let Some(f) = from {
-        q = q.filter(saga_state::Column::CreatedAt.gte(f));
-    }
+    let f = SagaFilter { status, user_id: user_id.map(str::to_owned), created_from: from, created_to: None };
+    let q = saga_select(merchant_id, &f);
     let total = q.clone().count(conn).await?;
     let rows = q.order_by_desc(saga_state::Column::CreatedAt).order_by_desc(saga_state::Column::Id).offset(offset).limit(limit).all(conn).await?;
     Ok((rows, total))
+}
+
+/// Filters of a merchant's sagas.
+#[derive(Clone, Debug, Default)]
+pub struct SagaFilter {
+    pub status: Option<SagaStatus>,
+    pub user_id: Option<String>,
+    /// Created at or after / at or before (epoch ms).
+    pub created_from: Option<i64>,
+    pub created_to: Option<i64>,
+}
+
+fn saga_select(merchant_id: &str, f: &SagaFilter) -> sea_orm::Select<saga_state::Entity> {
+    let mut q = saga_state::Entity::find().filter(saga_state::Column::MerchantId.eq(merchant_id));
+    if let Some(s) = f.status {
+        q = q.filter(saga_state::Column::Status.eq(s));
+    }
+    if let Some(u) = &f.user_id {
+        q = q.filter(saga_state::Column::UserId.eq(u.as_str()));
+    }
+    if let Some(t) = f.created_from {
+        q = q.filter(saga_state::Column::CreatedAt.gte(t));
+    }
+    if let Some(t) = f.created_to {
+        q = q.filter(saga_state::Column::CreatedAt.lte(t));
+    }
+    q
+}
+
+/// A page of a merchant's sagas, newest first, and whether more follow; the cursors are saga ids (an unknown one
+/// is [`StoreError::NotFound`]).
+pub async fn saga_page(
+    conn: &impl ConnectionTrait,
+    merchant_id: &str,
+    f: &SagaFilter,
+    starting_after: Option<&str>,
+    ending_before: Option<&str>,
+    limit: u64,
+) -> Result<(Vec<SagaRow>, bool), StoreError> {
+    let id_of = async |saga_id: &str| Ok::<_, StoreError>(find_saga(conn, Some(merchant_id), saga_id).await?.ok_or(StoreError::NotFound)?.id);
+    let cursor = match (starting_after, ending_before) {
+        (Some(a), _) => crate::Cursor::After(id_of(a).await?),
+        (None, Some(b)) => crate::Cursor::Before(id_of(b).await?),
+        (None, None) => crate::Cursor::First,
+    };
+    crate::page(conn, saga_select(merchant_id, f), saga_state::Column::Id, cursor, limit).await
 }
 
 /// How many of a merchant's sagas are in each status.

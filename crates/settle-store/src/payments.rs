@@ -254,18 +254,21 @@ pub struct ListFilter {
     pub created_to: Option<i64>,
     /// 1..=100, checked by the caller.
     pub limit: u64,
-    /// Public id of the last payment of the previous page.
+    /// Public id of the last payment of the previous page (`startingAfter`), or of the first of the next page
+    /// (`endingBefore`).
     pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
 }
 
 /// A merchant's payments, newest first, and whether more follow. An unknown `starting_after` is
 /// [`StoreError::NotFound`].
 pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter) -> Result<(Vec<PaymentRow>, bool), StoreError> {
     let mut q = payment::Entity::find().filter(payment::Column::MerchantId.eq(merchant_id));
-    if let Some(after) = &f.starting_after {
-        let cursor = find(conn, merchant_id, after).await?.ok_or(StoreError::NotFound)?;
-        q = q.filter(payment::Column::Id.lt(cursor.id));
-    }
+    let cursor = match (&f.starting_after, &f.ending_before) {
+        (Some(after), _) => crate::Cursor::After(find(conn, merchant_id, after).await?.ok_or(StoreError::NotFound)?.id),
+        (None, Some(before)) => crate::Cursor::Before(find(conn, merchant_id, before).await?.ok_or(StoreError::NotFound)?.id),
+        (None, None) => crate::Cursor::First,
+    };
     if let Some(s) = f.status {
         q = q.filter(payment::Column::Status.eq(s));
     }
@@ -281,10 +284,7 @@ pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter
     if let Some(t) = f.created_to {
         q = q.filter(payment::Column::CreatedAt.lte(t));
     }
-    let mut rows = q.order_by_desc(payment::Column::Id).limit(f.limit + 1).all(conn).await?;
-    let has_more = rows.len() as u64 > f.limit;
-    rows.truncate(f.limit as usize);
-    Ok((rows, has_more))
+    crate::page(conn, q, payment::Column::Id, cursor, f.limit).await
 }
 
 /// Column changes that travel with a transition or an annotation (card and failure details).

@@ -419,7 +419,9 @@ impl Config {
             bail!("SETTLE_MAX_CONNECTIONS must be at least 1");
         }
         if self.app.relay_wait >= self.api.request_timeout {
-            bail!("SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 504 relay_timeout");
+            bail!(
+                "SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 202 (504 relay_timeout on the seed path)"
+            );
         }
         if self.app.idempotency_stale <= self.api.request_timeout {
             bail!(

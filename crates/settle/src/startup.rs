@@ -107,7 +107,7 @@ impl App {
                 (Some(sim.url()), Some(sim))
             }
             None => {
-                tracing::info!("no SETTLE_PG_URL: the card rail is off; card charges answer 503 card_rail_not_configured");
+                tracing::info!("no SETTLE_PG_URL: the card rail is off; card charges answer 400 feature_not_enabled");
                 (None, None)
             }
         };
@@ -124,7 +124,7 @@ impl App {
             && settle_store::merchants::find_by_key_hash(&db, &settle_app::merchants::hash_key(settle_app::merchants::DEMO_API_KEY)).await?.is_some()
         {
             bail!(
-                "the demo merchant's public key (printed in the README; `settle seed` or `serve --demo` made it) authenticates on this database: revoke it (DELETE /api-keys/<its id> with another key of the merchant), run `serve --demo` for local use, or set SETTLE_ALLOW_DEMO_KEY=true for a local cluster or a test"
+                "the demo merchant's public key (printed in the README; `settle seed` or `serve --demo` made it) authenticates on this database: revoke it (DELETE /v1/api-keys/<its id> with another key of the merchant), run `serve --demo` for local use, or set SETTLE_ALLOW_DEMO_KEY=true for a local cluster or a test"
             );
         }
         if opts.demo || cfg.allow_demo_key {
@@ -136,7 +136,7 @@ impl App {
             );
         }
         settings.card.simulator = sim.is_some();
-        settings.card.callback_url.get_or_insert_with(|| format!("http://{local}/payments/callback"));
+        settings.card.callback_url.get_or_insert_with(|| format!("http://{local}/v1/payments/callback"));
         let chains = cfg.chains.iter().map(settle_app::chain::Chain::from_spec).collect::<Result<Vec<_>, _>>().map_err(|e| anyhow::anyhow!("{e}"))?;
         for c in &chains {
             tracing::info!(chain_id = c.chain_id, gateway = %c.gateway, signer = %c.signer.address(), relayer = %c.relayer.address(), "chain configured");

@@ -66,7 +66,7 @@ async function stream() {
     try {
       const headers = { authorization: `Bearer ${apiKey}` };
       if (lastId !== null) headers["last-event-id"] = lastId;
-      const res = await fetch("/events", { headers, signal: streamAbort.signal });
+      const res = await fetch("/v1/events/stream", { headers, signal: streamAbort.signal });
       if (!res.ok) throw new Error(String(res.status));
       setLive("● live");
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -114,7 +114,7 @@ function signOut(message) {
 async function signIn(e) {
   e.preventDefault();
   const key = $("#key").value.trim();
-  const res = await fetch("/payments?limit=1", { headers: { authorization: `Bearer ${key}` } });
+  const res = await fetch("/v1/payments?limit=1", { headers: { authorization: `Bearer ${key}` } });
   if (!res.ok) {
     $("#signin-error").textContent = res.status === 401 ? "This key is not valid." : `Settle answered ${res.status}.`;
     return;
@@ -194,7 +194,7 @@ async function paymentsPage(view) {
     const cursor = f.cursors[f.cursors.length - 1];
     if (cursor) q.set("startingAfter", cursor);
     try {
-      const page = await api("GET", `/payments?${q}`);
+      const page = await api("GET", `/v1/payments?${q}`);
       body.replaceChildren(...page.data.filter(matches).map((p) => paymentRow(p)));
       f.last = page.data.length ? page.data[page.data.length - 1].paymentId : null;
       older.disabled = !page.hasMore;
@@ -222,7 +222,7 @@ async function paymentPage(view, id) {
   async function render() {
     let p, events;
     try {
-      [p, events] = await Promise.all([api("GET", `/payments/${encodeURIComponent(id)}`), api("GET", `/payments/${encodeURIComponent(id)}/events`)]);
+      [p, events] = await Promise.all([api("GET", `/v1/payments/${encodeURIComponent(id)}`), api("GET", `/v1/payments/${encodeURIComponent(id)}/events`)]);
     } catch (e) {
       box.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
       return;
@@ -235,7 +235,7 @@ async function paymentPage(view, id) {
         ? h("button", { type: "button", class: "danger", id: "cancel", onclick: async (e) => {
             e.target.disabled = true;
             try {
-              await api("POST", `/payments/${encodeURIComponent(id)}/cancel`, {});
+              await api("POST", `/v1/payments/${encodeURIComponent(id)}/cancel`, {});
             } catch (err) {
               box.append(h("p", { class: "error", role: "alert" }, err.message));
             }
@@ -275,15 +275,15 @@ async function deliveries(paymentId) {
     const ids = new Set();
     let after = Math.max(0, (lastSeq || 0) - 500);
     for (let i = 0; i < 5; i++) {
-      const page = await api("GET", `/events/list?type=payment.*&after=${after}&limit=100`);
+      const page = await api("GET", `/v1/events?type=payment.*&after=${after}&limit=100`);
       for (const e of page.data) if (e.data?.paymentId === paymentId) ids.add(e.id);
       if (!page.hasMore || !page.data.length) break;
       after = page.data[page.data.length - 1].seq;
     }
-    const endpoints = await api("GET", "/webhook-endpoints");
+    const endpoints = await api("GET", "/v1/webhook-endpoints");
     const rows = [];
     for (const ep of endpoints.data) {
-      const d = await api("GET", `/webhook-endpoints/${ep.id}/deliveries?limit=100`);
+      const d = await api("GET", `/v1/webhook-endpoints/${ep.id}/deliveries?limit=100`);
       for (const x of d.data) if (ids.has(x.eventId)) rows.push([ep.url, x]);
     }
     if (!rows.length) return h("p", {}, "No deliveries of this payment's recent events.");
@@ -311,29 +311,35 @@ function barChart(counts) {
 }
 
 async function ordersPage(view) {
-  const stats = await api("GET", "/sagas/stats");
+  const stats = await api("GET", "/v1/sagas/stats");
   let filter = "";
-  let page = 1;
+  // The /v1 list pages by cursor: the page read, and which way (startingAfter: older, endingBefore: newer).
+  let cursor = {};
+  let pageNo = 1;
   const list = h("div");
   const steps = h("div", { id: "saga-steps" });
-  const select = h("select", { id: "saga-status", onchange: (e) => ((filter = e.target.value), (page = 1), load()) }, h("option", { value: "" }, "any"), SAGA_STATUSES.map((s) => h("option", { value: s }, s)));
+  const select = h("select", { id: "saga-status", onchange: (e) => ((filter = e.target.value), (cursor = {}), (pageNo = 1), load()) }, h("option", { value: "" }, "any"), SAGA_STATUSES.map((s) => h("option", { value: s }, s)));
   view.append(
     h("h2", {}, "Orders and sagas"),
     h("div", { class: "grid" }, h("section", { class: "card" }, h("h3", {}, `Sagas by status (${stats.total})`), barChart(stats.byStatus)), h("section", { class: "card" }, h("h3", {}, "Saga"), steps)),
     h("section", { class: "card" }, h("label", { for: "saga-status" }, "Status"), select, list),
   );
   async function load() {
-    const q = new URLSearchParams({ page: String(page), limit: "20" });
+    const q = new URLSearchParams({ limit: "20", ...cursor });
     if (filter) q.set("status", filter);
-    const r = await api("GET", `/sagas?${q}`);
+    const r = await api("GET", `/v1/sagas?${q}`);
+    const back = "endingBefore" in cursor;
+    const [first, last] = [r.data[0], r.data[r.data.length - 1]];
+    const newer = first && (back ? r.hasMore : pageNo > 1);
+    const older = last && (back || r.hasMore);
     const open = (s) => showSaga(s.transactionId);
     list.replaceChildren(
       h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, h("tr", {}, ["Saga", "Order", "User", "Status", "Step", "Created"].map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, r.data.map((s) => h("tr", { tabindex: "0", onclick: () => open(s), onkeydown: (e) => e.key === "Enter" && open(s) }, h("td", { class: "mono" }, short(s.transactionId)), h("td", { class: "mono" }, short(s.orderId)), h("td", {}, s.userId), h("td", {}, status(s.status)), h("td", {}, s.currentStep), h("td", {}, when(s.createdAt))))))),
-      h("div", { class: "pager" }, h("button", { type: "button", class: "secondary", disabled: page <= 1, onclick: () => (page--, load()) }, "Previous"), h("span", {}, `page ${r.page} of ${Math.max(1, r.totalPages)}`), h("button", { type: "button", class: "secondary", disabled: page >= r.totalPages, onclick: () => (page++, load()) }, "Next")),
+      h("div", { class: "pager" }, h("button", { type: "button", class: "secondary", disabled: !newer, onclick: () => ((cursor = { endingBefore: first.transactionId }), pageNo--, load()) }, "Previous"), h("span", {}, `page ${pageNo}`), h("button", { type: "button", class: "secondary", disabled: !older, onclick: () => ((cursor = { startingAfter: last.transactionId }), pageNo++, load()) }, "Next")),
     );
   }
   async function showSaga(id) {
-    const s = await api("GET", `/saga/${encodeURIComponent(id)}`);
+    const s = await api("GET", `/v1/sagas/${encodeURIComponent(id)}`);
     steps.replaceChildren(h("p", {}, status(s.status), ` ${s.pattern} · order ${short(s.orderId)}`), s.error ? h("p", { class: "error" }, s.error) : null, h("ol", { class: "timeline" }, s.steps.map((st) => h("li", {}, h("strong", {}, st.step), " ", st.outcome, h("br"), h("small", {}, when(st.at))))));
   }
   await load();

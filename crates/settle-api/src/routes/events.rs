@@ -1,4 +1,4 @@
-//! `GET /events`: the caller's events as Server-Sent Events, each with its event id (`evt_…`) as id and the event as
+//! `GET /v1/events/stream`: the caller's events as Server-Sent Events, each with its event id (`evt_…`) as id and the event as
 //! the events API lists it as data.
 //!
 //! A stream takes a place in this instance's fan-out ([`settle_app::follower::Fanout`]) and receives its
@@ -44,13 +44,13 @@ impl Cursor {
 }
 
 /// Stream the caller's events (`payment.created`, `payment.cancelled`, ...). Each event's SSE id is its event id
-/// (`evt_…`, the `webhook-id` its webhooks carry) and its data the event as `GET /events/list` lists it.
+/// (`evt_…`, the `webhook-id` its webhooks carry) and its data the event as `GET /v1/events` lists it.
 /// `Last-Event-ID` (an event id, or a seq) resumes exactly after that event; an id this database does not hold
 /// (lost to a restore of an older backup) resumes with every event published from a minute before that id was made.
 /// Without it the stream starts with the next event. A comment line is sent as a heartbeat while there is nothing
 /// to send.
 #[utoipa::path(
-    get, path = "/events", tag = "events",
+    get, path = "/v1/events/stream", tag = "events",
     params(("Last-Event-ID" = Option<String>, Header, description = "Resume after this event: its id (evt_…) or its seq")),
     responses(
         (status = 200, description = "text/event-stream; each event's id is its event id (evt_…), its data the event as JSON", content_type = "text/event-stream", body = String),

@@ -1,9 +1,10 @@
-//! Admin routes: merchants (`/merchants`), API keys (`/api-keys`), the cluster's read-only switch and the database report (`/admin/*`).
+//! Admin routes: merchants (`/v1/merchants`), API keys (`/v1/api-keys`), the cluster's read-only switch and the database report (`/v1/admin/*`).
 
 use axum::{
     Json,
     extract::{Path, RawQuery, State},
     http::StatusCode,
+    response::Response,
 };
 use serde::Deserialize;
 use settle_app::merchants::{self, CreatedMerchant};
@@ -12,11 +13,11 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Admin, Merchant, parse_json, parse_json_required, query_limit, query_pairs},
+    extract::{Admin, Merchant, Mutation, parse_json, parse_json_required, query_limit, query_pairs, reply},
     schemas,
 };
 
-/// `POST /merchants`.
+/// `POST /v1/merchants`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
@@ -30,7 +31,7 @@ pub struct CreateMerchantRequest {
 
 /// Create a merchant and its API key (shown once). Needs the admin token.
 #[utoipa::path(
-    post, path = "/merchants", tag = "merchants",
+    post, path = "/v1/merchants", tag = "merchants",
     request_body = CreateMerchantRequest,
     responses(
         (status = 201, body = schemas::CreatedMerchant),
@@ -49,7 +50,7 @@ pub async fn create_merchant(
     Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name, fee(req.fee_bps.unwrap_or(0))?).await?)))
 }
 
-/// `PATCH /merchants/{merchantId}`.
+/// `PATCH /v1/merchants/{merchantId}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
@@ -62,7 +63,7 @@ pub struct UpdateMerchantRequest {
 
 /// Change a merchant's fee. Needs the admin token.
 #[utoipa::path(
-    patch, path = "/merchants/{merchantId}", tag = "merchants",
+    patch, path = "/v1/merchants/{merchantId}", tag = "merchants",
     params(("merchantId" = String, Path, description = "The merchant")),
     request_body = UpdateMerchantRequest,
     responses(
@@ -86,7 +87,7 @@ pub async fn update_merchant(
 /// Delete a merchant: its API keys stop authenticating at once (on every instance within a follower interval);
 /// its payments and records stay. Needs the admin token.
 #[utoipa::path(
-    delete, path = "/merchants/{merchantId}", tag = "merchants",
+    delete, path = "/v1/merchants/{merchantId}", tag = "merchants",
     params(("merchantId" = String, Path, description = "The merchant")),
     responses(
         (status = 204, description = "Deleted"),
@@ -100,23 +101,31 @@ pub async fn delete_merchant(State(st): State<AppState>, _admin: Admin, Path(mer
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Add an API key to the caller's merchant; the key is in the answer and nowhere else. Rotate a key by adding
-/// one, switching to it, then revoking the old one.
+/// Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the same
+/// Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise). Rotate a key
+/// by adding one, switching to it, then revoking the old one.
 #[utoipa::path(
-    post, path = "/api-keys", tag = "merchants",
+    post, path = "/v1/api-keys", tag = "merchants",
+    request_body(content = Option<CreateApiKeyRequest>, description = "Nothing (or {})"),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response: the same key, never a second one")),
     responses(
         (status = 201, body = schemas::CreatedApiKey),
-        (status = 409, description = "invalid_state: the merchant holds its most active keys", body = ErrorBody),
+        (status = 409, description = "invalid_state: the merchant holds its most active keys, or a replay without a master key to open the key", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub async fn create_api_key(State(st): State<AppState>, Merchant(m): Merchant) -> Result<(StatusCode, Json<merchants::CreatedApiKey>), ApiError> {
-    Ok((StatusCode::CREATED, Json(merchants::create_key(&st.ctx, &m).await?)))
+pub async fn create_api_key(State(st): State<AppState>, m: Mutation<CreateApiKeyRequest>) -> Result<Response, ApiError> {
+    Ok(reply(merchants::create_key(&st.ctx, &m.merchant, m.idem).await?))
 }
+
+/// `POST /v1/api-keys` takes no field.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiKeyRequest {}
 
 /// The caller's API keys (prefixes only), revoked ones included.
 #[utoipa::path(
-    get, path = "/api-keys", tag = "merchants",
+    get, path = "/v1/api-keys", tag = "merchants",
     responses((status = 200, body = schemas::ApiKeyList)),
     security(("bearer" = []))
 )]
@@ -127,7 +136,7 @@ pub async fn list_api_keys(State(st): State<AppState>, Merchant(m): Merchant) ->
 /// Revoke one of the caller's keys: it fails authentication at once (on every instance within a follower
 /// interval). The last active key cannot be revoked.
 #[utoipa::path(
-    delete, path = "/api-keys/{keyId}", tag = "merchants",
+    delete, path = "/v1/api-keys/{keyId}", tag = "merchants",
     params(("keyId" = String, Path, description = "key_<n>")),
     responses(
         (status = 204, description = "Revoked"),
@@ -141,7 +150,7 @@ pub async fn revoke_api_key(State(st): State<AppState>, Merchant(m): Merchant, P
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /admin/read-only`.
+/// `POST /v1/admin/read-only`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReadOnlyRequest {
@@ -162,7 +171,7 @@ pub struct ReadOnlyState {
 /// second or so and across restarts (SETTLE_READ_ONLY and a database that refuses writes are not overridden).
 /// Needs the admin token.
 #[utoipa::path(
-    post, path = "/admin/read-only", tag = "health",
+    post, path = "/v1/admin/read-only", tag = "health",
     request_body = ReadOnlyRequest,
     responses(
         (status = 200, body = ReadOnlyState),
@@ -182,7 +191,7 @@ pub async fn set_read_only(State(st): State<AppState>, _admin: Admin, body: axum
 /// The database: its backend, the pool's connections (in use, idle, the most it opens), and each table's rows
 /// (PostgreSQL, MySQL: the planner's estimate; SQLite: counted) and bytes with its indexes. Needs the admin token.
 #[utoipa::path(
-    get, path = "/admin/db", tag = "health",
+    get, path = "/v1/admin/db", tag = "health",
     responses(
         (status = 200, body = schemas::DbStats),
         (status = 401, body = ErrorBody),
@@ -197,12 +206,12 @@ pub async fn db_stats(State(st): State<AppState>, _admin: Admin) -> Result<Json<
 /// The merchant's audit log, newest first: every change its API keys, the admin or the CLI made to its data, with
 /// who, from where, the request id and what changed. Append-only: no route changes or deletes an entry.
 #[utoipa::path(
-    get, path = "/audit-log", tag = "merchants",
+    get, path = "/v1/audit-log", tag = "merchants",
     params(
         ("action" = Option<String>, Query, description = "Only this action (an event type such as payment.cancelled, or webhook_endpoint.created)"),
         ("targetId" = Option<String>, Query, description = "Only changes to this id"),
         ("startingAfter" = Option<String>, Query, description = "An entry id: the page holds older entries"),
-        ("limit" = Option<u64>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
     ),
     responses((status = 200, body = schemas::AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
     security(("bearer" = []))
@@ -212,14 +221,14 @@ pub async fn audit_log(
     Merchant(m): Merchant,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<settle_app::audit::AuditPage>, ApiError> {
-    let mut q = settle_app::audit::AuditQuery { limit: 20, ..Default::default() };
+    let mut q = settle_app::audit::AuditQuery { limit: 10, ..Default::default() };
     for (k, v) in query_pairs(raw.as_deref())? {
         match k.as_str() {
             "action" => q.action = Some(v),
             "targetId" => q.target_id = Some(v),
             "startingAfter" => q.starting_after = Some(v),
             "limit" => q.limit = query_limit(&v)?,
-            _ => {}
+            _ => return Err(crate::extract::unknown_query(&k)),
         }
     }
     Ok(Json(settle_app::audit::list(&st.ctx, &m, q).await?))

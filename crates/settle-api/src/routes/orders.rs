@@ -16,12 +16,12 @@ use utoipa::ToSchema;
 
 use crate::{
     ApiError, AppState,
-    error::ErrorBody,
-    extract::{Merchant, Mutation, reply},
+    error::{DeclineBody, Declined, ErrorBody},
+    extract::{Merchant, Mutation, one_cursor, query_limit, query_pairs, reply, reply_v1, rfc3339_ms, unknown_query},
     schemas,
 };
 
-/// `POST /users`.
+/// `POST /v1/users`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUserRequest {
@@ -39,7 +39,7 @@ pub struct CreateUserRequest {
 }
 
 /// Create a shop user.
-#[utoipa::path(post, path = "/users", tag = "shop", request_body = CreateUserRequest,
+#[utoipa::path(post, path = "/v1/users", tag = "shop", request_body = CreateUserRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::UserView), (status = 400, body = ErrorBody), (status = 409, description = "the user exists", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -59,13 +59,13 @@ pub async fn create_user(State(st): State<AppState>, m: Mutation<CreateUserReque
 }
 
 /// Retrieve a shop user (its points balance).
-#[utoipa::path(get, path = "/users/{userId}", tag = "shop", params(("userId" = String, Path)),
+#[utoipa::path(get, path = "/v1/users/{userId}", tag = "shop", params(("userId" = String, Path)),
     responses((status = 200, body = schemas::UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_user(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<UserView>, ApiError> {
     Ok(Json(shop::user(&st.ctx, &m, &id).await?))
 }
 
-/// `POST /items`.
+/// `POST /v1/items`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateItemRequest {
@@ -83,7 +83,7 @@ pub struct CreateItemRequest {
 }
 
 /// Create an item.
-#[utoipa::path(post, path = "/items", tag = "shop", request_body = CreateItemRequest,
+#[utoipa::path(post, path = "/v1/items", tag = "shop", request_body = CreateItemRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::ItemView), (status = 400, body = ErrorBody), (status = 409, description = "the item exists", body = ErrorBody)),
     security(("bearer" = [])))]
@@ -94,13 +94,13 @@ pub async fn create_item(State(st): State<AppState>, m: Mutation<CreateItemReque
 }
 
 /// Retrieve an item (its stock).
-#[utoipa::path(get, path = "/items/{itemId}", tag = "shop", params(("itemId" = String, Path)),
+#[utoipa::path(get, path = "/v1/items/{itemId}", tag = "shop", params(("itemId" = String, Path)),
     responses((status = 200, body = schemas::ItemView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_item(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<ItemView>, ApiError> {
     Ok(Json(shop::item(&st.ctx, &m, &id).await?))
 }
 
-/// `POST /coupons`.
+/// `POST /v1/coupons`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCouponRequest {
@@ -114,7 +114,7 @@ pub struct CreateCouponRequest {
 }
 
 /// Create a coupon.
-#[utoipa::path(post, path = "/coupons", tag = "shop", request_body = CreateCouponRequest,
+#[utoipa::path(post, path = "/v1/coupons", tag = "shop", request_body = CreateCouponRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::CouponView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -123,7 +123,7 @@ pub async fn create_coupon(State(st): State<AppState>, m: Mutation<CreateCouponR
     Ok(reply(shop::create_coupon(&st.ctx, &m.merchant, &b.coupon_id, &b.name, b.discount, m.idem).await?))
 }
 
-/// `POST /coupons/{couponId}/issue`.
+/// `POST /v1/coupons/{couponId}/issue`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IssueCouponRequest {
@@ -132,7 +132,7 @@ pub struct IssueCouponRequest {
 }
 
 /// Issue a coupon to a user.
-#[utoipa::path(post, path = "/coupons/{couponId}/issue", tag = "shop", request_body = IssueCouponRequest,
+#[utoipa::path(post, path = "/v1/coupons/{couponId}/issue", tag = "shop", request_body = IssueCouponRequest,
     params(("couponId" = String, Path), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses((status = 201, body = schemas::IssuedCouponView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -158,7 +158,7 @@ pub struct OrderCard {
     pub card_no: String,
 }
 
-/// `POST /orders`.
+/// `POST /v1/orders`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlaceOrderRequest {
@@ -169,7 +169,7 @@ pub struct PlaceOrderRequest {
     /// Points to spend, in minor units (default 0).
     #[schema(example = 5000)]
     pub use_points: Option<i64>,
-    /// The card for the remainder; without it the payment waits for `POST /payments/{paymentId}/card`.
+    /// The card for the remainder; without it the payment waits for `POST /v1/payments/{paymentId}/card`.
     pub card: Option<OrderCard>,
     /// `orchestration` or `choreography` (default: the server's SETTLE_SAGA_PATTERN, orchestration unless set).
     #[schema(example = "orchestration")]
@@ -213,11 +213,11 @@ fn order_input(b: PlaceOrderRequest) -> Result<OrderInput, ApiError> {
 
 /// Place an order: the purchase saga (stock, coupon, points and a CARD payment in one transaction, then the
 /// card charged through the gateway; a known failure compensated in reverse order).
-#[utoipa::path(post, path = "/orders", tag = "orders", request_body = PlaceOrderRequest,
+#[utoipa::path(post, path = "/v1/orders", tag = "orders", request_body = PlaceOrderRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body")),
     responses(
         (status = 201, description = "Placed: the saga is COMPLETED (paid) or IN_PROGRESS (the payment is being decided, or waits for a card)", body = schemas::PlacedOrder),
-        (status = 402, description = "The card was declined: the saga is COMPENSATED and everything given back", body = schemas::PlacedOrder),
+        (status = 402, description = "card_declined: the saga is COMPENSATED and everything given back; the order is in error.order", body = DeclineBody),
         (status = 400, body = ErrorBody),
         (status = 404, description = "user_not_found or item_not_found; nothing changed", body = ErrorBody),
         (status = 409, description = "user_not_active, purchase_limit_exceeded, insufficient_balance, out_of_stock, item_not_available or coupon_not_usable; nothing changed", body = ErrorBody),
@@ -226,10 +226,10 @@ fn order_input(b: PlaceOrderRequest) -> Result<OrderInput, ApiError> {
     security(("bearer" = [])))]
 pub async fn place_order(State(st): State<AppState>, m: Mutation<PlaceOrderRequest>) -> Result<Response, ApiError> {
     let input = order_input(m.body)?;
-    Ok(reply(orders::place(&st.ctx, &m.merchant, input, m.idem).await?))
+    Ok(reply_v1(orders::place(&st.ctx, &m.merchant, input, m.idem).await?, Declined::Order))
 }
 
-/// `POST /purchase` (seed 002's shape).
+/// `POST /purchase` (seed 002's shape: its load test sends `{userId, itemId, quantity, price}`).
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PurchaseRequest {
@@ -239,17 +239,34 @@ pub struct PurchaseRequest {
     pub item_id: String,
     #[schema(example = 1)]
     pub quantity: i64,
+    /// The item's unit price as the buyer saw it, in minor units: checked against the item's, never trusted (a
+    /// different price is refused, nothing bought).
+    #[schema(example = 15000)]
+    pub price: Option<i64>,
     /// `orchestration` or `choreography`.
     pub pattern: Option<String>,
 }
 
-/// One item paid with points: the same saga as `POST /orders` (no card; points must cover the total).
-#[utoipa::path(post, path = "/purchase", tag = "orders", request_body = PurchaseRequest,
+/// Seed 002's purchase: one item paid with points, through the same saga as `POST /v1/orders` (no card; points
+/// must cover the total). Answers 200 (the seed's clients count only 200 as success).
+#[utoipa::path(post, path = "/purchase", tag = "seed", request_body = PurchaseRequest,
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = schemas::PlacedOrder), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses(
+        (status = 200, body = schemas::PlacedOrder),
+        (status = 400, description = "price: not the item's price; nothing bought", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
     security(("bearer" = [])))]
 pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) -> Result<Response, ApiError> {
     let b = m.body;
+    if let Some(price) = b.price {
+        shop::check_id("itemId", &b.item_id)?;
+        let item = shop::item(&st.ctx, &m.merchant, &b.item_id).await?;
+        if price != item.price {
+            return Err(ApiError::invalid("price", format!("price {price} is not the item's price, {}: nothing was bought", item.price)));
+        }
+    }
     let mut input = order_input(PlaceOrderRequest {
         user_id: b.user_id,
         items: vec![OrderLine { item_id: b.item_id, quantity: b.quantity }],
@@ -259,63 +276,79 @@ pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) 
         pattern: b.pattern,
     })?;
     input.all_in_points = true;
-    Ok(reply(orders::place(&st.ctx, &m.merchant, input, m.idem).await?))
+    let mut res = reply(orders::place(&st.ctx, &m.merchant, input, m.idem).await?);
+    if res.status() == axum::http::StatusCode::CREATED {
+        *res.status_mut() = axum::http::StatusCode::OK;
+    }
+    Ok(res)
 }
 
 /// Retrieve an order with its payment and saga.
-#[utoipa::path(get, path = "/orders/{orderId}", tag = "orders", params(("orderId" = String, Path)),
+#[utoipa::path(get, path = "/v1/orders/{orderId}", tag = "orders", params(("orderId" = String, Path)),
     responses((status = 200, body = schemas::PlacedOrder), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_order(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<PlacedOrder>, ApiError> {
     Ok(Json(orders::placed(&st.ctx, &m, &id).await?))
 }
 
 /// Retrieve a saga (its state and steps).
-#[utoipa::path(get, path = "/saga/{transactionId}", tag = "orders", params(("transactionId" = String, Path)),
+#[utoipa::path(get, path = "/v1/sagas/{transactionId}", tag = "orders", params(("transactionId" = String, Path)),
     responses((status = 200, body = schemas::SagaView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_saga(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<SagaView>, ApiError> {
     Ok(Json(orders::saga(&st.ctx, &m, &id).await?))
 }
 
-fn saga_query(raw: Option<&str>) -> Result<orders::SagaQuery, ApiError> {
-    let mut q = orders::SagaQuery { page: 1, limit: 20, ..Default::default() };
-    for (k, v) in crate::extract::query_pairs(raw)? {
-        let number = |name: &str| v.parse::<u64>().map_err(|_| ApiError::invalid(name.to_owned(), format!("{name} must be a positive integer")));
+fn saga_list_query(raw: Option<&str>) -> Result<orders::SagaListQuery, ApiError> {
+    let mut q = orders::SagaListQuery { limit: 10, ..Default::default() };
+    for (k, v) in query_pairs(raw)? {
         match k.as_str() {
-            "status" => q.status = Some(v.clone()),
+            "status" => {
+                q.filter.status = Some(v.parse::<orders::SagaStatus>().map_err(|()| {
+                    let names: Vec<&str> = orders::SagaStatus::ALL.iter().map(|s| s.as_str()).collect();
+                    ApiError::invalid("status", format!("status must be one of {}", names.join(", ")))
+                })?)
+            }
             "userId" => {
                 shop::check_id("userId", &v)?;
-                q.user_id = Some(v.clone());
+                q.filter.user_id = Some(v);
             }
-            "dateFrom" => {
-                let t = time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339)
-                    .map_err(|_| ApiError::invalid("dateFrom", "dateFrom must be an RFC 3339 time"))?;
-                q.date_from = Some((t.unix_timestamp_nanos() / 1_000_000) as i64);
-            }
-            "page" => q.page = number("page")?,
-            "limit" => q.limit = number("limit")?,
-            _ => {}
+            "createdFrom" => q.filter.created_from = Some(rfc3339_ms("createdFrom", &v)?),
+            "createdTo" => q.filter.created_to = Some(rfc3339_ms("createdTo", &v)?),
+            "limit" => q.limit = query_limit(&v)?,
+            "startingAfter" => q.starting_after = Some(saga_id("startingAfter", v)?),
+            "endingBefore" => q.ending_before = Some(saga_id("endingBefore", v)?),
+            _ => return Err(unknown_query(&k)),
         }
     }
+    one_cursor(q.starting_after.is_some(), q.ending_before.is_some())?;
     Ok(q)
 }
 
-/// List sagas, newest first, filtered and paginated: `{data, total, page, limit, totalPages}`.
-#[utoipa::path(get, path = "/sagas", tag = "orders",
+fn saga_id(name: &'static str, v: String) -> Result<String, ApiError> {
+    if v.is_empty() || v.len() > 64 || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(ApiError::invalid(name, format!("{name} must be a saga's transactionId")));
+    }
+    Ok(v)
+}
+
+/// A merchant's sagas, newest first, filtered and paged by cursor.
+#[utoipa::path(get, path = "/v1/sagas", tag = "orders",
     params(
         ("status" = Option<String>, Query, description = "PENDING, IN_PROGRESS, COMPLETED, FAILED, COMPENSATING or COMPENSATED"),
         ("userId" = Option<String>, Query),
-        ("dateFrom" = Option<String>, Query, description = "RFC 3339: sagas created at or after"),
-        ("page" = Option<u64>, Query, description = "From 1 (default 1)"),
-        ("limit" = Option<u64>, Query, description = "1 to 100 (default 20)"),
+        ("createdFrom" = Option<String>, Query, description = "RFC 3339: created at or after"),
+        ("createdTo" = Option<String>, Query, description = "RFC 3339: created at or before"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
+        ("startingAfter" = Option<String>, Query, description = "transactionId of the last item of the previous page: the next page"),
+        ("endingBefore" = Option<String>, Query, description = "transactionId of the first item of the next page: the previous page"),
     ),
-    responses((status = 200, body = schemas::SagaPage), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn list_sagas(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<orders::SagaPage>, ApiError> {
-    let q = saga_query(raw.as_deref())?;
-    Ok(Json(orders::list_sagas(&st.ctx, &m, q).await?))
+    responses((status = 200, body = schemas::SagaList), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_sagas(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<orders::SagaList>, ApiError> {
+    let q = saga_list_query(raw.as_deref())?;
+    Ok(Json(orders::saga_list(&st.ctx, &m, q).await?))
 }
 
 /// How many sagas, in all and per status.
-#[utoipa::path(get, path = "/sagas/stats", tag = "orders",
+#[utoipa::path(get, path = "/v1/sagas/stats", tag = "orders",
     responses((status = 200, body = schemas::SagaStats)), security(("bearer" = [])))]
 pub async fn saga_stats(State(st): State<AppState>, Merchant(m): Merchant) -> Result<Json<orders::SagaStats>, ApiError> {
     Ok(Json(orders::saga_stats(&st.ctx, &m).await?))

@@ -1,4 +1,4 @@
-//! `/payments`: create, read, status, list, history, cancel.
+//! `/v1/payments`: create, read, status, list, history, cancel.
 
 pub mod callback;
 pub mod cancel;

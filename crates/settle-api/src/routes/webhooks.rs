@@ -1,4 +1,4 @@
-//! `/webhook-endpoints`, `/webhook-deliveries` and `GET /events/list`: a merchant's webhook endpoints, their
+//! `/v1/webhook-endpoints`, `/v1/webhook-deliveries` and `GET /v1/events`: a merchant's webhook endpoints, their
 //! deliveries, and its events by seq.
 
 use axum::{
@@ -20,7 +20,7 @@ use crate::{
     schemas,
 };
 
-/// `POST /webhook-endpoints`.
+/// `POST /v1/webhook-endpoints`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
@@ -36,7 +36,7 @@ pub struct CreateEndpointRequest {
 
 /// Register an endpoint. The answer carries its signing secret, shown this once.
 #[utoipa::path(
-    post, path = "/webhook-endpoints", tag = "webhooks",
+    post, path = "/v1/webhook-endpoints", tag = "webhooks",
     request_body = CreateEndpointRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key and body answers the endpoint the first request made, with its current secret")),
     responses(
@@ -62,14 +62,14 @@ fn with_secret(status: StatusCode, e: EndpointWithSecret, replayed: bool) -> Res
     res
 }
 
-/// `POST /webhook-endpoints/{endpointId}/rotate-secret` takes no fields.
+/// `POST /v1/webhook-endpoints/{endpointId}/rotate-secret` takes no fields.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretRequest {}
 
 /// The merchant's endpoints, oldest first.
 #[utoipa::path(
-    get, path = "/webhook-endpoints", tag = "webhooks",
+    get, path = "/v1/webhook-endpoints", tag = "webhooks",
     responses((status = 200, body = schemas::WebhookEndpointList)),
     security(("bearer" = []))
 )]
@@ -79,7 +79,7 @@ pub async fn list_endpoints(State(st): State<AppState>, Merchant(m): Merchant) -
 
 /// One endpoint (without its secret).
 #[utoipa::path(
-    get, path = "/webhook-endpoints/{endpointId}", tag = "webhooks",
+    get, path = "/v1/webhook-endpoints/{endpointId}", tag = "webhooks",
     params(("endpointId" = String, Path)),
     responses((status = 200, body = schemas::WebhookEndpoint), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
@@ -88,7 +88,7 @@ pub async fn get_endpoint(State(st): State<AppState>, Merchant(m): Merchant, Pat
     Ok(Json(webhooks::get_endpoint(&st.ctx, &m, &id).await?))
 }
 
-/// `PATCH /webhook-endpoints/{endpointId}`: what is given changes.
+/// `PATCH /v1/webhook-endpoints/{endpointId}`: what is given changes.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[serde(rename_all = "camelCase")]
@@ -103,7 +103,7 @@ pub struct UpdateEndpointRequest {
 
 /// Change an endpoint's url, events, description, or whether it is enabled.
 #[utoipa::path(
-    patch, path = "/webhook-endpoints/{endpointId}", tag = "webhooks",
+    patch, path = "/v1/webhook-endpoints/{endpointId}", tag = "webhooks",
     params(("endpointId" = String, Path)),
     request_body = UpdateEndpointRequest,
     responses((status = 200, body = schemas::WebhookEndpoint), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
@@ -122,7 +122,7 @@ pub async fn update_endpoint(
 
 /// Delete an endpoint and its deliveries.
 #[utoipa::path(
-    delete, path = "/webhook-endpoints/{endpointId}", tag = "webhooks",
+    delete, path = "/v1/webhook-endpoints/{endpointId}", tag = "webhooks",
     params(("endpointId" = String, Path)),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
@@ -135,7 +135,7 @@ pub async fn delete_endpoint(State(st): State<AppState>, Merchant(m): Merchant, 
 /// Replace the signing secret. The previous one keeps signing alongside the new one for 24 hours (two
 /// signatures in `webhook-signature`), so a receiver can switch without missing a delivery.
 #[utoipa::path(
-    post, path = "/webhook-endpoints/{endpointId}/rotate-secret", tag = "webhooks",
+    post, path = "/v1/webhook-endpoints/{endpointId}/rotate-secret", tag = "webhooks",
     params(
         ("endpointId" = String, Path),
         ("Idempotency-Key" = Option<String>, Header, description = "A retry with the same key rotates nothing and answers the endpoint's current secret (the one the first request rotated to, unless it was rotated again since)"),
@@ -156,7 +156,7 @@ pub async fn rotate_secret(State(st): State<AppState>, Path(id): Path<String>, r
 
 /// An endpoint's deliveries, newest first, each with its attempts.
 #[utoipa::path(
-    get, path = "/webhook-endpoints/{endpointId}/deliveries", tag = "webhooks",
+    get, path = "/v1/webhook-endpoints/{endpointId}/deliveries", tag = "webhooks",
     params(
         ("endpointId" = String, Path),
         ("status" = Option<String>, Query, description = "PENDING, SUCCEEDED or FAILED"),
@@ -178,7 +178,7 @@ pub async fn list_deliveries(
             "status" => q.status = Some(v),
             "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(v),
-            _ => {}
+            _ => return Err(crate::extract::unknown_query(&k)),
         }
     }
     Ok(Json(webhooks::list_deliveries(&st.ctx, &m, &id, q).await?))
@@ -186,7 +186,7 @@ pub async fn list_deliveries(
 
 /// Send a delivery again now (also one that succeeded, or failed after its last retry).
 #[utoipa::path(
-    post, path = "/webhook-deliveries/{deliveryId}/retry", tag = "webhooks",
+    post, path = "/v1/webhook-deliveries/{deliveryId}/retry", tag = "webhooks",
     params(("deliveryId" = String, Path)),
     responses(
         (status = 202, body = schemas::WebhookDelivery),
@@ -203,26 +203,27 @@ pub async fn retry_delivery(
     Ok((StatusCode::ACCEPTED, Json(webhooks::retry_delivery(&st.ctx, &m, &id).await?)))
 }
 
-/// The merchant's events after `after` (an event id or a seq), in seq order: what webhooks and SSE carry, kept for 30 days, so a
+/// The merchant's events after `startingAfter` (an event id or a seq), oldest first (a feed to catch up with): what webhooks and SSE carry, kept for 30 days, so a
 /// merchant can catch up after an outage without a stream.
 #[utoipa::path(
-    get, path = "/events/list", tag = "events",
+    get, path = "/v1/events", tag = "events",
     params(
         ("type" = Option<String>, Query, description = "Event types, comma-separated: a type, a prefix (payment.*) or *"),
-        ("after" = Option<String>, Query, description = "Events after this one: the id of the last event you have (evt_…), or its seq (default: from the oldest kept). An id this database does not hold (lost to a restore of an older backup) gives every event published from a minute before that id was made"),
-        ("limit" = Option<u64>, Query, description = "1 to 100, default 100"),
+        ("startingAfter" = Option<String>, Query, description = "Events after this one: the id of the last event you have (evt_…), or its seq (default: from the oldest kept). An id this database does not hold (lost to a restore of an older backup) gives every event published from a minute before that id was made"),
+        ("after" = Option<String>, Query, description = "The same as startingAfter (its name before v1)"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
     ),
     responses((status = 200, body = schemas::WebhookEventPage), (status = 400, body = ErrorBody)),
     security(("bearer" = []))
 )]
 pub async fn list_events(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<EventPage>, ApiError> {
-    let (mut types, mut cursor, mut n) = (Vec::new(), None::<String>, 100u64);
+    let (mut types, mut cursor, mut n) = (Vec::new(), None::<String>, 10u64);
     for (k, v) in query_pairs(raw.as_deref())? {
         match k.as_str() {
             "type" => types.extend(v.split(',').map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())),
-            "after" => cursor = Some(v),
+            "startingAfter" | "after" => cursor = Some(v),
             "limit" => n = query_limit(&v)?,
-            _ => {}
+            _ => return Err(crate::extract::unknown_query(&k)),
         }
     }
     // Read once, after the query (a repeated `after` is the last one).

@@ -1,4 +1,4 @@
-//! `POST /payments/callback`: the gateway's word is not trusted; Settle asks the gateway for the transaction
+//! `POST /v1/payments/callback`: the gateway's word is not trusted; Settle asks the gateway for the transaction
 //! and applies what it says. The question runs in a task of its own, so a caller that hangs up never leaves a
 //! gateway call (or its breaker permit) half done.
 

@@ -1,4 +1,4 @@
-//! `POST /payments/{id}/card`: one charge, run to completion in a task of its own.
+//! `POST /v1/payments/{id}/card`: one charge, run to completion in a task of its own.
 
 use settle_card::client::{ChargeOutcome, GatewayClient, GatewayError};
 use settle_domain::{CardNumber, CardType, EventType, PaymentId, PaymentStatus, Rail};
@@ -20,7 +20,7 @@ use crate::{
 /// What a charge's Idempotency-Key is bound to: `payment:` and the payment id.
 pub(crate) const PAYMENT_RESOURCE: &str = "payment:";
 
-/// A parsed `POST /payments/{id}/card`.
+/// A parsed `POST /v1/payments/{id}/card`.
 #[derive(Debug)]
 pub struct CardInput {
     pub card_type: CardType,

@@ -22,7 +22,8 @@ use settle_store::payments::{self as store, Changes, PaymentRow};
 use super::{Chain, terms::terms_of};
 use crate::{
     AppError, Context,
-    ledger::{Fact, after_transition, transition_in},
+    idempotency::{self, Claim, IdemKey, Outcome, Reply},
+    ledger::{Fact, after_transition, transition_in, views::PaymentView},
 };
 
 /// The least gas a forwarded payment may ask for.
@@ -41,17 +42,53 @@ pub struct ForwardRequestView {
     pub data: String,
 }
 
-/// What `GET /payments/{id}/typed-data` answers.
+/// EIP-712 typed data as `eth_signTypedData_v4` and viem's `signTypedData` take it: what the document says of the
+/// JSON settle-chain builds (`eip712::forward_request_typed_data`, `eip712::permit_typed_data`).
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Eip712TypedData {
+    /// `EIP712Domain` and the primary type, each the list of its fields.
+    pub types: std::collections::BTreeMap<String, Vec<Eip712Field>>,
+    /// `ForwardRequest` or `Permit`.
+    #[schema(example = "ForwardRequest")]
+    pub primary_type: String,
+    pub domain: Eip712Domain,
+    /// The values signed: addresses and bytes as 0x hex, integers as decimal strings.
+    pub message: std::collections::BTreeMap<String, String>,
+}
+
+/// A field of an EIP-712 type.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Eip712Field {
+    #[schema(example = "from")]
+    pub name: String,
+    /// Its Solidity type.
+    #[serde(rename = "type")]
+    #[schema(example = "address")]
+    pub kind: String,
+}
+
+/// An EIP-712 domain.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Eip712Domain {
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub chain_id: Option<u64>,
+    pub verifying_contract: Option<String>,
+}
+
+/// What `GET /v1/payments/{id}/typed-data` answers.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypedData {
     /// The ForwardRequest, as `eth_signTypedData_v4` takes it.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Eip712TypedData)]
     pub forward_request: serde_json::Value,
     /// The same request, as `POST /gasless` takes it back with the signature.
     pub request: ForwardRequestView,
     /// The EIP-2612 permit to sign first (null when the token has none, or when a permit signature was given).
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Eip712TypedData>)]
     pub permit: Option<serde_json::Value>,
 }
 
@@ -81,11 +118,7 @@ async fn payable(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<(
     if row.status != PaymentStatus::Pending {
         return Err(AppError::InvalidState(format!("the payment is {}; only a PENDING payment can be paid", row.status)));
     }
-    let chain = ctx
-        .chains
-        .get(row.chain_id.unwrap_or_default())
-        .cloned()
-        .ok_or_else(|| AppError::InvalidState("the payment's chain is no longer configured".into()))?;
+    let chain = ctx.chains.get(row.chain_id.unwrap_or_default()).cloned().ok_or(AppError::ChainNotConfigured(row.chain_id.unwrap_or_default()))?;
     let (Some(token), Some(recipient), Some(fee), Some(deadline), Some(sig)) =
         (&row.token_address, &row.recipient_address, row.fee_bps, row.deadline, &row.server_signature)
     else {
@@ -202,7 +235,7 @@ pub async fn typed_data(
     Ok(TypedData { forward_request, request: view(&req), permit })
 }
 
-/// A signed forward request, as `POST /payments/{id}/gasless` takes it.
+/// A signed forward request, as `POST /v1/payments/{id}/gasless` takes it.
 #[derive(Clone, Debug, utoipa::ToSchema, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GaslessInput {
@@ -230,8 +263,14 @@ fn parse_u256(field: &'static str, v: &str) -> Result<U256, AppError> {
 }
 
 /// Verifies a signed forward request for this payment, simulates it, records the relay request and moves the
-/// payment to PROCESSING. Nothing is recorded, and no gas spent, when anything is wrong.
-pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: GaslessInput) -> Result<RelayAccepted, AppError> {
+/// payment to PROCESSING: a 202 whose body is a [`RelayAccepted`]. Nothing is recorded, and no gas spent, when
+/// anything is wrong. With an Idempotency-Key the answer is recorded in the same transaction, so a retry answers
+/// the first 202 (the same relay request) whatever failed after the commit.
+pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: GaslessInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    idempotency::once(ctx, merchant_id, key, |claim| async move { submit(ctx, merchant_id, payment_id, input, &claim).await }).await
+}
+
+async fn submit(ctx: &Context, merchant_id: &str, payment_id: &str, input: GaslessInput, claim: &Claim) -> Result<Reply, AppError> {
     let (row, chain, terms, sig) = payable(ctx, merchant_id, payment_id).await?;
     let r = &input.request;
     let from: Address = r.from.parse().map_err(|_| AppError::invalid("request.from", "not an address"))?;
@@ -326,10 +365,14 @@ pub async fn gasless(ctx: &Context, merchant_id: &str, payment_id: &str, input: 
     let Some((next, _)) = transition_in(&txn, &row, Fact::Submitted, Changes::default(), Some(data), None).await? else {
         return Err(AppError::InvalidState("the payment changed concurrently".into()));
     };
+    let accepted = RelayAccepted { relay_request_id, payment_id: row.payment_id, status: PaymentStatus::Processing };
+    let reply = Reply { outcome: Outcome::Accepted, body: serde_json::to_string(&accepted).map_err(AppError::internal)?, replayed: false };
+    claim.complete_in(&txn, &reply).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
+    claim.committed();
     after_transition(ctx, &next).await;
     ctx.relay_wake.notify_one();
-    Ok(RelayAccepted { relay_request_id, payment_id: row.payment_id, status: PaymentStatus::Processing })
+    Ok(reply)
 }
 
 /// The merchant of a payment whose checkout client secret is `secret` (the secret opens that one payment).
@@ -342,47 +385,35 @@ pub async fn authorize_secret(ctx: &Context, payment_id: &str, secret: &str) -> 
     if same { Ok(row.merchant_id) } else { Err(AppError::Unauthenticated) }
 }
 
-/// How `POST /payments/{id}/relay` ended.
+/// How the wait for a relay ended.
+pub enum Relayed {
+    /// COMPLETED within the wait.
+    Done,
+    /// Still going when the wait ended (the relay goes on; the payment shows when it completes).
+    StillGoing,
+}
+
+/// What a relay that was waited for answers (`POST /v1/payments/{id}/relay`): the relay request and the payment.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct RelayDone {
+pub struct RelayView {
     pub relay_request_id: String,
-    pub payment_id: String,
-    /// COMPLETED.
-    #[schema(value_type = String)]
-    pub status: PaymentStatus,
-    pub tx_hash: Option<String>,
-    pub block_number: Option<i64>,
+    pub payment: PaymentView,
 }
 
-/// The outcome of a relay that was waited for.
-pub enum Relayed {
-    /// Confirmed within the wait.
-    Done(RelayDone),
-    /// Still going when the wait ended (the relay goes on; status shows it).
-    TimedOut(RelayAccepted),
-}
-
-/// [`gasless`], then waits (up to `wait`) until the payment is COMPLETED (seed 001's relay route).
-pub async fn relay_and_wait(
-    ctx: &Context,
-    merchant_id: &str,
-    payment_id: &str,
-    input: GaslessInput,
-    wait: std::time::Duration,
-) -> Result<Relayed, AppError> {
-    let accepted = gasless(ctx, merchant_id, payment_id, input).await?;
+/// Waits (up to `wait`) until the payment of the relay request `accepted` (a [`gasless`] reply's body) is
+/// COMPLETED. A relay whose transaction reverted (the payment PENDING again) is `relay_reverted`.
+pub async fn wait_for_relay(ctx: &Context, merchant_id: &str, accepted: &Reply, wait: std::time::Duration) -> Result<(Relayed, RelayView), AppError> {
+    let body: serde_json::Value = serde_json::from_str(&accepted.body).map_err(AppError::internal)?;
+    let (Some(relay_request_id), Some(payment_id)) = (body["relayRequestId"].as_str(), body["paymentId"].as_str()) else {
+        return Err(AppError::internal(std::io::Error::other("a recorded relay answer lacks its ids")));
+    };
     let deadline = tokio::time::Instant::now() + wait;
     loop {
-        let row = store::find_any(&ctx.db, &accepted.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        let row = store::find(&ctx.db, merchant_id, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        let view = || RelayView { relay_request_id: relay_request_id.to_owned(), payment: PaymentView::from(&row) };
         if row.status == PaymentStatus::Completed {
-            return Ok(Relayed::Done(RelayDone {
-                relay_request_id: accepted.relay_request_id,
-                payment_id: row.payment_id,
-                status: row.status,
-                tx_hash: row.tx_hash,
-                block_number: row.block_number,
-            }));
+            return Ok((Relayed::Done, view()));
         }
         if row.status == PaymentStatus::Pending {
             return Err(AppError::RelayRefused {
@@ -392,7 +423,7 @@ pub async fn relay_and_wait(
             });
         }
         if tokio::time::Instant::now() >= deadline {
-            return Ok(Relayed::TimedOut(accepted));
+            return Ok((Relayed::StillGoing, view()));
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }

@@ -26,8 +26,12 @@ mod views;
 pub use choreography::{CHOREOGRAPHY, Choreographer, Consumer, progress, rewind};
 pub use place::place;
 pub use recovery::{SagaWorker, settle};
+pub use settle_store::orders::SagaFilter;
 pub(crate) use steps::*;
-pub use views::{OrderLineView, OrderView, PlacedOrder, SagaPage, SagaQuery, SagaStats, SagaView, StepView, list_sagas, placed, saga, saga_stats};
+pub use views::{
+    OrderLineView, OrderView, PlacedOrder, SagaList, SagaListQuery, SagaPage, SagaQuery, SagaStats, SagaView, StepView, list_sagas, placed, saga,
+    saga_list, saga_stats,
+};
 
 pub use crate::settings::{ORCHESTRATION, Pattern};
 use SagaStatus::{Compensated as COMPENSATED, Compensating as COMPENSATING, Completed as COMPLETED, Failed as FAILED, InProgress as IN_PROGRESS};
@@ -55,7 +59,7 @@ fn refused(reason: Refusal, message: impl Into<String>) -> AppError {
     AppError::OrderRefused { reason, message: message.into() }
 }
 
-/// A parsed `POST /orders`.
+/// A parsed `POST /v1/orders`.
 #[derive(Debug)]
 pub struct OrderInput {
     pub user_id: String,

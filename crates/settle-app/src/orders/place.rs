@@ -1,4 +1,4 @@
-//! `POST /orders`: the order placed in one local transaction (orchestration) or started as events (choreography),
+//! `POST /v1/orders`: the order placed in one local transaction (orchestration) or started as events (choreography),
 //! the card charged after it, and the answer recorded for the Idempotency-Key; a retry resumes where the saga stands.
 
 use settle_domain::{OrderStatus, PaymentStatus, SagaStep};
@@ -19,13 +19,13 @@ use crate::{
     idempotency::{self, Claim, IdemKey, Reply},
 };
 
-/// How long a choreographed `POST /orders` waits for the steps (and then the payment's end) before answering
+/// How long a choreographed `POST /v1/orders` waits for the steps (and then the payment's end) before answering
 /// with the saga as it stands.
 const CHOREOGRAPHY_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// `POST /orders`: places the order (one transaction), charges the card when there is a remainder, and
+/// `POST /v1/orders`: places the order (one transaction), charges the card when there is a remainder, and
 /// answers with where the saga stands: COMPLETED, COMPENSATED (declined, with the body), or IN_PROGRESS
-/// (the outcome is unknown, or no card was given and the payment waits for `POST /payments/{id}/card`).
+/// (the outcome is unknown, or no card was given and the payment waits for `POST /v1/payments/{id}/card`).
 pub async fn place(ctx: &Context, merchant_id: &str, input: OrderInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
     idempotency::once(ctx, merchant_id, key, |claim| async move { place_and_charge(ctx, merchant_id, input, &claim).await }).await
 }
@@ -47,7 +47,7 @@ async fn place_and_charge(ctx: &Context, merchant_id: &str, input: OrderInput, c
     orchestrated(ctx, merchant_id, &order, input.card, claim).await
 }
 
-/// Answers a retried `POST /orders` from the order its key was bound to: the saga goes on from where it stands
+/// Answers a retried `POST /v1/orders` from the order its key was bound to: the saga goes on from where it stands
 /// (the card is charged only if its payment is still PENDING, and a charge moves it to PROCESSING before it calls
 /// the gateway, so a card is never charged twice).
 async fn resume(ctx: &Context, merchant_id: &str, order_id: &str, card: Option<CardInput>, claim: &Claim) -> Result<Reply, AppError> {
@@ -121,7 +121,7 @@ fn nothing_charged(e: &AppError) -> bool {
     )
 }
 
-/// `POST /orders` by choreography: the request starts the saga, waits for the handlers to create the payment,
+/// `POST /v1/orders` by choreography: the request starts the saga, waits for the handlers to create the payment,
 /// charges the card it holds (the card number is never stored), and waits for the saga to end (or for the
 /// payment to wait on a card or on an unknown outcome). A refusal is answered as orchestration answers it.
 async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card: Option<CardInput>, claim: &Claim) -> Result<Reply, AppError> {

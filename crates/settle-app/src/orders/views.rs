@@ -75,7 +75,7 @@ pub struct SagaView {
     pub updated_at: String,
 }
 
-/// The answer of `POST /orders`: the order, its payment (when a remainder is paid by card) and the saga.
+/// The answer of `POST /v1/orders`: the order, its payment (when a remainder is paid by card) and the saga.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlacedOrder {
@@ -208,6 +208,39 @@ pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Resul
         data.push(saga_view(&ctx.db, r).await?);
     }
     Ok(SagaPage { data, total, page: q.page, limit: q.limit, total_pages: total.div_ceil(q.limit) })
+}
+
+/// `GET /v1/sagas`: a page of the merchant's sagas, newest first.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SagaList {
+    pub data: Vec<SagaView>,
+    /// More sagas follow in the direction read (older after `startingAfter`, newer before `endingBefore`).
+    pub has_more: bool,
+}
+
+/// Filters and cursor of `GET /v1/sagas`, parsed.
+#[derive(Debug, Default)]
+pub struct SagaListQuery {
+    pub filter: store::SagaFilter,
+    pub limit: u64,
+    pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
+}
+
+pub async fn saga_list(ctx: &Context, merchant_id: &str, q: SagaListQuery) -> Result<SagaList, AppError> {
+    let cursor = if q.starting_after.is_some() { "startingAfter" } else { "endingBefore" };
+    let (rows, has_more) = store::saga_page(&ctx.db, merchant_id, &q.filter, q.starting_after.as_deref(), q.ending_before.as_deref(), q.limit)
+        .await
+        .map_err(|e| match e {
+            settle_store::StoreError::NotFound => AppError::invalid(cursor, format!("{cursor} names no saga of yours")),
+            other => other.into(),
+        })?;
+    let mut data = Vec::with_capacity(rows.len());
+    for r in &rows {
+        data.push(saga_view(&ctx.db, r).await?);
+    }
+    Ok(SagaList { data, has_more })
 }
 
 /// `GET /sagas/stats`: how many sagas there are, in all and per status (every status listed, zeros included).

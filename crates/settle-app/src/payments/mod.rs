@@ -20,7 +20,7 @@ use crate::{
     time::rfc3339,
 };
 
-/// A parsed `POST /payments/create`.
+/// A parsed `POST /v1/payments`.
 #[derive(Clone, Debug)]
 pub enum CreatePayment {
     Chain {
@@ -217,7 +217,7 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     Ok(StatusView { payment_id: row.payment_id, status: row.status.as_str().to_owned(), chain_id: row.chain_id, updated_at: rfc3339(row.updated_at) })
 }
 
-/// Query of `GET /payments`, parsed.
+/// Query of `GET /v1/payments`, parsed.
 #[derive(Clone, Debug, Default)]
 pub struct ListQuery {
     pub status: Option<PaymentStatus>,
@@ -227,6 +227,7 @@ pub struct ListQuery {
     pub created_to: Option<i64>,
     pub limit: u64,
     pub starting_after: Option<PaymentId>,
+    pub ending_before: Option<PaymentId>,
 }
 
 /// A merchant's payments, newest first.
@@ -239,9 +240,11 @@ pub async fn list(ctx: &Context, merchant_id: &str, q: ListQuery) -> Result<Paym
         created_to: q.created_to,
         limit: q.limit,
         starting_after: q.starting_after.map(|p| p.to_string()),
+        ending_before: q.ending_before.map(|p| p.to_string()),
     };
+    let cursor = if f.starting_after.is_some() { "startingAfter" } else { "endingBefore" };
     let (rows, has_more) = store::list(&ctx.db, merchant_id, &f).await.map_err(|e| match e {
-        StoreError::NotFound => AppError::invalid("startingAfter", "startingAfter names no payment of yours"),
+        StoreError::NotFound => AppError::invalid(cursor, format!("{cursor} names no payment of yours")),
         other => other.into(),
     })?;
     Ok(PaymentList { data: rows.iter().map(PaymentView::from).collect(), has_more })

@@ -109,7 +109,7 @@ pub(super) async fn endpoint_with_secret(ctx: &Context, merchant_id: &str, reply
     Ok(EndpointWithSecret { endpoint: EndpointView::of(&row, settle_store::now_ms()), secret })
 }
 
-/// `POST /webhook-endpoints`. With an Idempotency-Key, a retry answers the endpoint the first request made (with
+/// `POST /v1/webhook-endpoints`. With an Idempotency-Key, a retry answers the endpoint the first request made (with
 /// its current secret) and never makes a second one.
 pub async fn create_endpoint(
     ctx: &Context,
@@ -222,7 +222,7 @@ pub async fn delete_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str
 }
 
 /// Replaces an endpoint's secret; the previous one signs alongside it for [`WebhookSettings::rotation_overlap`].
-/// `POST /webhook-endpoints/{id}/rotate-secret`. With an Idempotency-Key, a retry answers the secret the first
+/// `POST /v1/webhook-endpoints/{id}/rotate-secret`. With an Idempotency-Key, a retry answers the secret the first
 /// request rotated to (the endpoint's current one) and never rotates again, so the caller keeps the secret it holds.
 pub async fn rotate_secret(
     ctx: &Context,

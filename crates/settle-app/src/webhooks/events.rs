@@ -1,4 +1,4 @@
-//! The events API (`GET /events`): a merchant's events by cursor, and where a cursor (an event id or a seq)
+//! The events API (`GET /v1/events/stream`): a merchant's events by cursor, and where a cursor (an event id or a seq)
 //! resumes.
 
 use serde::Serialize;

@@ -6,14 +6,14 @@ use super::{
 };
 use crate::{Config, startup};
 
-/// `settle db stats`: with --server, a running Settle's view (`GET /admin/db`); without, the configured database's.
+/// `settle db stats`: with --server, a running Settle's view (`GET /v1/admin/db`); without, the configured database's.
 pub(super) async fn stats(cfg: &Config, server: Option<String>, format: Option<Format>) -> anyhow::Result<()> {
     match server {
         Some(server) => {
             use secrecy::ExposeSecret;
             let Some(token) = &cfg.api.admin_token else { return Err(usage("--server needs SETTLE_ADMIN_TOKEN (the server's admin token)")) };
             settle_card::tls::ensure_crypto_provider();
-            let url = format!("{}/admin/db", server.trim_end_matches('/'));
+            let url = format!("{}/v1/admin/db", server.trim_end_matches('/'));
             let r = reqwest::Client::new().get(&url).bearer_auth(token.expose_secret()).send().await.map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
             let status = r.status();
             let body: serde_json::Value = r.json().await.map_err(|e| anyhow::anyhow!("{url}: not JSON: {e}"))?;

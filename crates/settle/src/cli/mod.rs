@@ -144,7 +144,7 @@ pub enum ChainAction {
     /// Per configured chain: head block, watcher cursor, relayer address, nonces and balance (JSON lines).
     Status,
     /// Development only: pays a payment directly on chain from a local key, reading the payment as
-    /// `POST /payments/create` answered it (JSON) from stdin; with --mint, mints the test token first.
+    /// `POST /v1/payments` answered it (JSON) from stdin; with --mint, mints the test token first.
     Pay {
         #[arg(long)]
         rpc: String,
@@ -156,9 +156,9 @@ pub enum ChainAction {
         mint: bool,
     },
     /// Development only: signs the next step of a gasless checkout with a local key, reading the answer of
-    /// `GET /payments/{id}/typed-data` from stdin. Given a permit to sign, prints the query parameters of the next
+    /// `GET /v1/payments/{id}/typed-data` from stdin. Given a permit to sign, prints the query parameters of the next
     /// typed-data call (`permitSignature=..&permitDeadline=..`); given the forward request, prints the body of
-    /// `POST /payments/{id}/gasless`.
+    /// `POST /v1/payments/{id}/gasless`.
     Sign {
         /// The payer's key (hex). Also read from SETTLE_PAYER_KEY.
         #[arg(long, env = "SETTLE_PAYER_KEY", hide_env_values = true)]
@@ -182,7 +182,7 @@ pub enum ChainAction {
     },
 }
 
-/// Knobs of `settle pg-sim`; all can be changed later with `PUT /admin/knobs`.
+/// Knobs of `settle pg-sim`; all can be changed later with `PUT /v1/admin/knobs`.
 #[derive(clap::Args, Debug)]
 pub struct PgSimArgs {
     #[arg(long, default_value = "127.0.0.1:4000")]
@@ -262,7 +262,7 @@ pub enum KeysAction {
 #[derive(Subcommand, Debug)]
 pub enum DbAction {
     /// The pool's connections and each table's rows and bytes, as JSON; with --server, a running Settle's view
-    /// (`GET /admin/db` with SETTLE_ADMIN_TOKEN), which adds its statements' latency (p50, p95, slow runs).
+    /// (`GET /v1/admin/db` with SETTLE_ADMIN_TOKEN), which adds its statements' latency (p50, p95, slow runs).
     Stats {
         /// A running Settle's base URL (http://127.0.0.1:8080).
         #[arg(long)]

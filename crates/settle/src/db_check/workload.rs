@@ -73,14 +73,14 @@ async fn script(base: &str, admin: &str) -> anyhow::Result<()> {
         }
     };
     use reqwest::Method as M;
-    call(M::POST, "/merchants".into(), admin, Some(json!({"name": "Checked shop"}))).await?;
+    call(M::POST, "/v1/merchants".into(), admin, Some(json!({"name": "Checked shop"}))).await?;
     let token = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
     let recipient = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
     let mut chain = Vec::new();
     for i in 0..3 {
         let p = call(
             M::POST,
-            "/payments/create".into(),
+            "/v1/payments".into(),
             key,
             Some(json!({"orderId": format!("check-{i}"), "amount": "1500", "currency": "USDC",
             "chainId": 31337, "tokenAddress": token, "recipientAddress": recipient})),
@@ -89,66 +89,67 @@ async fn script(base: &str, admin: &str) -> anyhow::Result<()> {
         chain.push(p["paymentId"].as_str().unwrap_or_default().to_owned());
     }
     let card =
-        call(M::POST, "/payments/create".into(), key, Some(json!({"orderId": "check-card", "amount": "12000", "currency": "KRW", "rail": "CARD"})))
+        call(M::POST, "/v1/payments".into(), key, Some(json!({"orderId": "check-card", "amount": "12000", "currency": "KRW", "rail": "CARD"})))
             .await?;
     let card = card["paymentId"].as_str().unwrap_or_default().to_owned();
-    call(M::POST, format!("/payments/{card}/card"), key, Some(json!({"cardType": "KB", "cardNo": "4111-1111-1111-1111"}))).await?;
-    call(M::POST, format!("/payments/{}/cancel", chain[0]), key, Some(json!({}))).await?;
+    call(M::POST, format!("/v1/payments/{card}/card"), key, Some(json!({"cardType": "KB", "cardNo": "4111-1111-1111-1111"}))).await?;
+    call(M::POST, format!("/v1/payments/{}/cancel", chain[0]), key, Some(json!({}))).await?;
     for path in [
-        "/payments?limit=100".to_owned(),
-        format!("/payments/{}", chain[1]),
+        "/v1/payments?limit=100".to_owned(),
+        format!("/v1/payments/{}", chain[1]),
         format!("/payments/{}/status", chain[1]),
-        format!("/payments/{card}/events"),
-        "/events/list?limit=100".to_owned(),
+        format!("/v1/payments/{card}/events"),
+        "/v1/events?limit=100".to_owned(),
     ] {
         call(M::GET, path, key, None).await?;
     }
-    call(M::POST, "/users".into(), key, Some(json!({"userId": "check-user", "name": "Kim", "points": 10000}))).await?;
-    call(M::POST, "/items".into(), key, Some(json!({"itemId": "check-item", "name": "Sword", "price": 5000, "stock": 10}))).await?;
-    call(M::POST, "/coupons".into(), key, Some(json!({"couponId": "check-coupon", "name": "Welcome", "discount": 300}))).await?;
-    let issued = call(M::POST, "/coupons/check-coupon/issue".into(), key, Some(json!({"userId": "check-user"}))).await?;
+    call(M::POST, "/v1/users".into(), key, Some(json!({"userId": "check-user", "name": "Kim", "points": 10000}))).await?;
+    call(M::POST, "/v1/items".into(), key, Some(json!({"itemId": "check-item", "name": "Sword", "price": 5000, "stock": 10}))).await?;
+    call(M::POST, "/v1/coupons".into(), key, Some(json!({"couponId": "check-coupon", "name": "Welcome", "discount": 300}))).await?;
+    let issued = call(M::POST, "/v1/coupons/check-coupon/issue".into(), key, Some(json!({"userId": "check-user"}))).await?;
     let order = call(
         M::POST,
-        "/orders".into(),
+        "/v1/orders".into(),
         key,
         Some(json!({"userId": "check-user", "items": [{"itemId": "check-item", "quantity": 3}],
         "issuedCouponId": issued["issuedCouponId"], "usePoints": 100, "card": {"cardType": "KB", "cardNo": "4111-1111-1111-1111"}})),
     )
     .await?;
     if let Some(id) = order["order"]["orderId"].as_str() {
-        call(M::GET, format!("/orders/{id}"), key, None).await?;
+        call(M::GET, format!("/v1/orders/{id}"), key, None).await?;
     }
     // Declined by the gateway: every step given back.
     let declined = call(
         M::POST,
-        "/orders".into(),
+        "/v1/orders".into(),
         key,
         Some(json!({"userId": "check-user", "items": [{"itemId": "check-item", "quantity": 5}],
         "usePoints": 100, "card": {"cardType": "KB", "cardNo": "4111-1111-1111-1111"}})),
     )
     .await?;
-    if declined["saga"]["status"] != "COMPENSATED" {
+    if declined["error"]["order"]["saga"]["status"] != "COMPENSATED" {
         anyhow::bail!("the workload's declined order was not compensated: {declined}");
     }
-    call(M::GET, "/saga?limit=100".into(), key, None).await?;
-    call(M::GET, "/saga/stats".into(), key, None).await?;
-    let ep = call(M::POST, "/webhook-endpoints".into(), key, Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["payment.*"]}))).await?;
+    call(M::GET, "/v1/sagas?limit=100".into(), key, None).await?;
+    call(M::GET, "/v1/sagas/stats".into(), key, None).await?;
+    let ep = call(M::POST, "/v1/webhook-endpoints".into(), key, Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["payment.*"]}))).await?;
     let ep = ep["id"].as_str().unwrap_or_default().to_owned();
-    call(M::PATCH, format!("/webhook-endpoints/{ep}"), key, Some(json!({"description": "checked"}))).await?;
-    call(M::POST, format!("/webhook-endpoints/{ep}/rotate-secret"), key, Some(json!({}))).await?;
-    call(M::GET, "/webhook-endpoints".into(), key, None).await?;
-    call(M::GET, format!("/webhook-endpoints/{ep}/deliveries?limit=100"), key, None).await?;
-    let k = call(M::POST, "/api-keys".into(), key, Some(json!({}))).await?;
-    call(M::GET, "/api-keys".into(), key, None).await?;
-    call(M::DELETE, format!("/api-keys/{}", k["id"].as_str().unwrap_or_default()), key, None).await?;
-    call(M::GET, "/audit-log?limit=100".into(), key, None).await?;
-    call(M::GET, "/admin/db".into(), admin, None).await?;
+    call(M::PATCH, format!("/v1/webhook-endpoints/{ep}"), key, Some(json!({"description": "checked"}))).await?;
+    call(M::POST, format!("/v1/webhook-endpoints/{ep}/rotate-secret"), key, Some(json!({}))).await?;
+    call(M::GET, "/v1/webhook-endpoints".into(), key, None).await?;
+    call(M::GET, format!("/v1/webhook-endpoints/{ep}/deliveries?limit=100"), key, None).await?;
+    let k = call(M::POST, "/v1/api-keys".into(), key, Some(json!({}))).await?;
+    call(M::GET, "/v1/api-keys".into(), key, None).await?;
+    call(M::DELETE, format!("/v1/api-keys/{}", k["id"].as_str().unwrap_or_default()), key, None).await?;
+    call(M::GET, "/v1/audit-log?limit=100".into(), key, None).await?;
+    call(M::GET, "/v1/admin/db".into(), admin, None).await?;
     Ok(())
 }
 
 /// The source a route's work is in, for a finding's location.
 fn route_file(route: &str) -> &'static str {
     let r = route.trim_start_matches('/');
+    let r = r.strip_prefix("v1/").unwrap_or(r);
     if r.starts_with("payments") {
         "crates/settle-app/src/payments/mod.rs"
     } else if r.starts_with("webhook-deliveries") {
@@ -203,7 +204,7 @@ mod tests {
     fn trace(statements: &[(&str, bool)]) -> settle_api::RequestTrace {
         settle_api::RequestTrace {
             method: "POST".into(),
-            route: "/orders".into(),
+            route: "/v1/orders".into(),
             status: 201,
             statements: statements.iter().map(|(s, t)| Traced { sql: (*s).into(), in_transaction: *t }).collect(),
         }
@@ -234,17 +235,17 @@ mod tests {
     fn every_route_file_exists() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         for route in [
-            "/payments/x",
-            "/webhook-endpoints",
-            "/webhook-deliveries/x/retry",
-            "/events/list",
-            "/users",
-            "/orders",
+            "/v1/payments/x",
+            "/v1/webhook-endpoints",
+            "/v1/webhook-deliveries/x/retry",
+            "/v1/events",
+            "/v1/users",
+            "/v1/orders",
             "/purchase",
             "/saga/x",
             "/sagas",
-            "/audit-log",
-            "/api-keys",
+            "/v1/audit-log",
+            "/v1/api-keys",
         ] {
             let file = route_file(route);
             assert!(root.join(file).is_file(), "{route}: {file}");

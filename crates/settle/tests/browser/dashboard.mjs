@@ -23,7 +23,7 @@ try {
 
   // A payment made through the API appears without a reload.
   const orderId = `dash-${Date.now()}`;
-  const created = await fetch(base + "/payments/create", {
+  const created = await fetch(base + "/v1/payments", {
     method: "POST",
     headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
     body: JSON.stringify({ orderId, amount: "4200", currency: "KRW", rail: "CARD" }),
@@ -42,7 +42,7 @@ try {
   check(details.includes(orderId) && details.includes("4200 KRW"), `the details show the payment: ${details.join(" | ")}`);
   await page.click("#cancel");
   await page.waitForSelector("#timeline :text('CANCELLED')", { timeout: 15000 });
-  const status = await fetch(`${base}/payments/${id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+  const status = await fetch(`${base}/v1/payments/${id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
   check(status.status === "CANCELLED", `the payment is ${status.status}`);
   if (shots) await page.screenshot({ path: `${shots}/dashboard-payment.png` });
 

@@ -17,12 +17,13 @@ per_db!(
     a_retried_charge_whose_answer_was_lost_answers_the_payment,
     retried_webhook_endpoint_creates_and_rotations_make_one_of_each,
     an_order_whose_server_died_after_the_commit_is_answered_once_restarted,
-    retried_shop_writes_make_one_of_each
+    retried_shop_writes_make_one_of_each,
+    a_retried_api_key_create_makes_one_key
 );
 
 /// Makes every completion of an Idempotency-Key record (state to DONE) fail, as a database error after the
 /// business commit would; `false` takes it away.
-async fn fail_completions(app: &TestApp, on: bool) {
+pub(crate) async fn fail_completions(app: &TestApp, on: bool) {
     let db = app.ctx.db.writes();
     let sql: &[&str] = match (app.setup.variant.db, on) {
         (Db::Sqlite, true) => &["CREATE TRIGGER fail_completions BEFORE UPDATE ON idempotency_keys WHEN NEW.state = 'DONE' \
@@ -49,14 +50,14 @@ async fn post_with_key(app: &TestApp, path: &str, key: &str, body: &Value) -> Re
 
 /// The orders of a user, from the saga list (every order has one saga).
 async fn orders_of(app: &TestApp, user: &str) -> Vec<String> {
-    let page = app.get(&format!("/sagas?userId={user}&limit=100")).await.body;
+    let page = app.get(&format!("/v1/sagas?userId={user}&limit=100")).await.body;
     page["data"].as_array().unwrap().iter().map(|s| s["orderId"].as_str().unwrap().to_owned()).collect()
 }
 
 async fn order_ended(app: &TestApp, order_id: &str) -> Value {
     let mut last = Value::Null;
     let ended = within(Duration::from_secs(60), async || {
-        last = app.get(&format!("/orders/{order_id}")).await.body;
+        last = app.get(&format!("/v1/orders/{order_id}")).await.body;
         (last["saga"]["status"] == "COMPLETED" || last["saga"]["status"] == "COMPENSATED").then(|| last.clone())
     })
     .await;
@@ -69,15 +70,15 @@ async fn order_ended(app: &TestApp, order_id: &str) -> Value {
 async fn a_retried_order_whose_answer_was_lost_is_the_same_order_charged_once(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     for (n, (pattern, user)) in [("orchestration", "user-123"), ("choreography", "user-456")].into_iter().enumerate() {
-        let stock = app.get("/items/item-sword").await.body["stock"].as_i64().unwrap();
+        let stock = app.get("/v1/items/item-sword").await.body["stock"].as_i64().unwrap();
         let body = json!({"userId": user, "items": [{"itemId": "item-sword", "quantity": 1}], "usePoints": 1000,
             "card": {"cardType": "SAMSUNG", "cardNo": CARD}, "pattern": pattern});
         let key = format!("lost-answer-{n}");
         fail_completions(&app, true).await;
-        let first = post_with_key(&app, "/orders", &key, &body).await;
+        let first = post_with_key(&app, "/v1/orders", &key, &body).await;
         fail_completions(&app, false).await;
         assert!(first.status.as_u16() >= 500, "{pattern}: the answer could not be recorded: {}", first.text);
-        let retry = post_with_key(&app, "/orders", &key, &body).await;
+        let retry = post_with_key(&app, "/v1/orders", &key, &body).await;
         assert_eq!(retry.status, 201, "{pattern}: {}", retry.text);
         let order_id = retry.body["order"]["orderId"].as_str().unwrap().to_owned();
         assert_eq!(orders_of(&app, user).await, vec![order_id.clone()], "{pattern}: one order for the key");
@@ -87,23 +88,23 @@ async fn a_retried_order_whose_answer_was_lost_is_the_same_order_charged_once(v:
         let txs: Vec<_> = app.sim_transactions().await.into_iter().filter(|t| t.order_id == pid).collect();
         assert_eq!(txs.len(), 1, "{pattern}: the card was charged once: {txs:?}");
         assert_eq!(txs[0].status, GatewayStatus::Success);
-        assert_eq!(app.get("/items/item-sword").await.body["stock"].as_i64().unwrap(), stock - 1, "{pattern}: stock taken once");
-        let again = post_with_key(&app, "/orders", &key, &body).await;
+        assert_eq!(app.get("/v1/items/item-sword").await.body["stock"].as_i64().unwrap(), stock - 1, "{pattern}: stock taken once");
+        let again = post_with_key(&app, "/v1/orders", &key, &body).await;
         assert_eq!(again.header("idempotent-replayed"), Some("true"), "{}", again.text);
         assert_eq!(again.body["order"]["orderId"], order_id.as_str());
     }
     // `POST /purchase` (points only) alike: one order, the points taken once.
-    let points = app.get("/users/user-456").await.body["points"].as_i64().unwrap();
+    let points = app.get("/v1/users/user-456").await.body["points"].as_i64().unwrap();
     let body = json!({"userId": "user-456", "itemId": "item-potion", "quantity": 2});
     fail_completions(&app, true).await;
     let first = post_with_key(&app, "/purchase", "lost-purchase", &body).await;
     fail_completions(&app, false).await;
     assert!(first.status.as_u16() >= 500, "the answer could not be recorded: {}", first.text);
     let retry = post_with_key(&app, "/purchase", "lost-purchase", &body).await;
-    assert_eq!(retry.status, 201, "{}", retry.text);
+    assert_eq!(retry.status, 200, "{}", retry.text);
     assert_eq!(retry.body["order"]["status"], "PAID", "{}", retry.text);
     assert_eq!(orders_of(&app, "user-456").await.len(), 2, "the choreographed order and this purchase, nothing more");
-    assert_eq!(app.get("/users/user-456").await.body["points"].as_i64().unwrap(), points - 1000, "points taken once");
+    assert_eq!(app.get("/v1/users/user-456").await.body["points"].as_i64().unwrap(), points - 1000, "points taken once");
     app.finish().await;
 }
 
@@ -137,17 +138,17 @@ async fn retried_webhook_endpoint_creates_and_rotations_make_one_of_each(v: Vari
     setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     let body = json!({"url": "http://127.0.0.1:9/hooks", "events": ["payment.*"]});
-    let first = post_with_key(&app, "/webhook-endpoints", "we-create", &body).await;
+    let first = post_with_key(&app, "/v1/webhook-endpoints", "we-create", &body).await;
     assert_eq!(first.status, 201, "{}", first.text);
-    let retry = post_with_key(&app, "/webhook-endpoints", "we-create", &body).await;
+    let retry = post_with_key(&app, "/v1/webhook-endpoints", "we-create", &body).await;
     assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
     assert_eq!((&retry.body["id"], &retry.body["secret"]), (&first.body["id"], &first.body["secret"]));
-    assert_eq!(app.get("/webhook-endpoints").await.body["data"].as_array().unwrap().len(), 1, "one endpoint");
-    let other = post_with_key(&app, "/webhook-endpoints", "we-create", &json!({"url": "http://127.0.0.1:9/other", "events": ["*"]})).await;
+    assert_eq!(app.get("/v1/webhook-endpoints").await.body["data"].as_array().unwrap().len(), 1, "one endpoint");
+    let other = post_with_key(&app, "/v1/webhook-endpoints", "we-create", &json!({"url": "http://127.0.0.1:9/other", "events": ["*"]})).await;
     other.assert_error(422, "idempotency_key_reused");
 
     let id = first.body["id"].as_str().unwrap();
-    let path = format!("/webhook-endpoints/{id}/rotate-secret");
+    let path = format!("/v1/webhook-endpoints/{id}/rotate-secret");
     let rotated = post_with_key(&app, &path, "we-rotate", &json!({})).await;
     assert_eq!(rotated.status, 200, "{}", rotated.text);
     assert_ne!(rotated.body["secret"], first.body["secret"]);
@@ -207,7 +208,7 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
     let mut serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
     let first = {
         let (client, base, body) = (client.clone(), base.clone(), body.clone());
-        tokio::spawn(async move { request_at(&client, &base, Method::POST, "/orders", Some(key), Some(&body), &headers).await })
+        tokio::spawn(async move { request_at(&client, &base, Method::POST, "/v1/orders", Some(key), Some(&body), &headers).await })
     };
     // The order is committed and its charge recorded by the gateway (which does not answer): kill Settle now.
     eventually(Duration::from_secs(30), "the charge reaches the gateway", async || (!transactions().await.is_empty()).then_some(())).await;
@@ -219,7 +220,7 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
     // request timeout comes first); then the retry answers its order.
     let mut last = String::new();
     let answered = within(Duration::from_secs(30), async || {
-        let r = request_at(&client, &base, Method::POST, "/orders", Some(key), Some(&body), &headers).await;
+        let r = request_at(&client, &base, Method::POST, "/v1/orders", Some(key), Some(&body), &headers).await;
         if r.status != 409 && r.status != 504 {
             return Some(r);
         }
@@ -230,11 +231,11 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
     let retry = answered.unwrap_or_else(|| panic!("the key stayed in flight: {last}"));
     assert_eq!(retry.status, 201, "{}", retry.text);
     let order_id = retry.body["order"]["orderId"].as_str().unwrap().to_owned();
-    let sagas = request_at(&client, &base, Method::GET, "/sagas?userId=user-123", Some(key), None, &[]).await.body;
-    assert_eq!(sagas["total"], 1, "one order for the key: {sagas}");
+    let sagas = request_at(&client, &base, Method::GET, "/v1/sagas?userId=user-123", Some(key), None, &[]).await.body;
+    assert_eq!((sagas["data"].as_array().map(Vec::len), sagas["hasMore"].as_bool()), (Some(1), Some(false)), "one order for the key: {sagas}");
     let mut last = Value::Null;
     let ended = within(Duration::from_secs(60), async || {
-        last = request_at(&client, &base, Method::GET, &format!("/orders/{order_id}"), Some(key), None, &[]).await.body;
+        last = request_at(&client, &base, Method::GET, &format!("/v1/orders/{order_id}"), Some(key), None, &[]).await.body;
         (last["saga"]["status"] != "IN_PROGRESS").then(|| last.clone())
     })
     .await;
@@ -258,9 +259,9 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
 async fn retried_shop_writes_make_one_of_each(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     for (path, body) in [
-        ("/users", json!({"userId": "user-idem", "name": "Kim", "points": 100})),
-        ("/items", json!({"itemId": "item-idem", "name": "Cup", "price": 500, "stock": 3})),
-        ("/coupons", json!({"couponId": "coupon-idem", "name": "Ten", "discount": 10})),
+        ("/v1/users", json!({"userId": "user-idem", "name": "Kim", "points": 100})),
+        ("/v1/items", json!({"itemId": "item-idem", "name": "Cup", "price": 500, "stock": 3})),
+        ("/v1/coupons", json!({"couponId": "coupon-idem", "name": "Ten", "discount": 10})),
     ] {
         let key = format!("create{}", path.replace('/', "-"));
         let first = post_with_key(&app, path, &key, &body).await;
@@ -273,21 +274,62 @@ async fn retried_shop_writes_make_one_of_each(v: Variant) {
         other["name"] = json!("Other");
         post_with_key(&app, path, &key, &other).await.assert_error(422, "idempotency_key_reused");
     }
-    let issues = async || app.get("/audit-log?action=coupon.issued&limit=100").await.body["data"].as_array().unwrap().len();
+    let issues = async || app.get("/v1/audit-log?action=coupon.issued&limit=100").await.body["data"].as_array().unwrap().len();
     let body = json!({"userId": "user-idem"});
     fail_completions(&app, true).await;
-    let failed = post_with_key(&app, "/coupons/coupon-idem/issue", "issue-once", &body).await;
+    let failed = post_with_key(&app, "/v1/coupons/coupon-idem/issue", "issue-once", &body).await;
     fail_completions(&app, false).await;
     assert!(failed.status.as_u16() >= 500, "the answer could not be recorded: {}", failed.text);
     assert_eq!(issues().await, 0, "the issue rolled back with its answer");
-    let first = post_with_key(&app, "/coupons/coupon-idem/issue", "issue-once", &body).await;
+    let first = post_with_key(&app, "/v1/coupons/coupon-idem/issue", "issue-once", &body).await;
     assert_eq!(first.status, 201, "{}", first.text);
-    let retry = post_with_key(&app, "/coupons/coupon-idem/issue", "issue-once", &body).await;
+    let retry = post_with_key(&app, "/v1/coupons/coupon-idem/issue", "issue-once", &body).await;
     assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
     assert_eq!(retry.body["issuedCouponId"], first.body["issuedCouponId"]);
     assert_eq!(issues().await, 1, "one coupon issued for the key");
     // Without a key, each request is its own issue (a merchant may give a user two coupons on purpose).
-    assert_eq!(app.post("/coupons/coupon-idem/issue", &body).await.status, 201);
+    assert_eq!(app.post("/v1/coupons/coupon-idem/issue", &body).await.status, 201);
     assert_eq!(issues().await, 2);
     app.finish().await;
+}
+
+/// `POST /v1/api-keys` with an Idempotency-Key makes one key whatever fails after the commit:
+/// - its answer cannot be recorded: the key rolls back with it, and the retry makes one;
+/// - a retry of an answered key answers the same key (with a master key: the record holds it sealed, never in the
+///   clear) — and without a master key, where Settle keeps no copy of the key, a 409 naming the key made, never a
+///   second key.
+async fn a_retried_api_key_create_makes_one_key(v: Variant) {
+    for master in [true, false] {
+        let mut setup = Setup::new(v);
+        if master {
+            let ring = settle_app::crypto::Keyring::parse(&settle_app::crypto::Keyring::generate()).unwrap();
+            setup.settings.keyring = Some(std::sync::Arc::new(ring));
+        }
+        let Some(app) = TestApp::spawn_with(setup).await else { return };
+        let keys = async || settle_store::merchants::keys(&app.ctx.db, "mch_demo").await.unwrap().len();
+        let before = keys().await;
+        fail_completions(&app, true).await;
+        let lost = post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await;
+        fail_completions(&app, false).await;
+        assert!(lost.status.as_u16() >= 500, "the answer could not be recorded: {}", lost.text);
+        assert_eq!(keys().await, before, "the key rolled back with its answer");
+        let first = post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        let made = first.body["apiKey"].as_str().unwrap().to_owned();
+        let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "key-1").await.unwrap().unwrap();
+        assert!(!rec.response_body.unwrap_or_default().contains(&made), "the recorded answer holds the key in the clear");
+        let retry = post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await;
+        if master {
+            assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
+            assert_eq!(retry.body["apiKey"].as_str(), Some(made.as_str()), "the same key, opened");
+        } else {
+            retry.assert_error(409, "invalid_state");
+            let id = first.body["id"].as_str().unwrap();
+            assert!(retry.body["error"]["message"].as_str().unwrap().contains(id), "{}", retry.text);
+        }
+        assert_eq!(keys().await, before + 1, "one key for the one Idempotency-Key");
+        let works = app.request(Method::GET, "/v1/api-keys", Some(&made), None, &[]).await;
+        assert_eq!(works.status, 200, "the key made authenticates: {}", works.text);
+        app.finish().await;
+    }
 }

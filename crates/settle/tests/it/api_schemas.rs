@@ -132,100 +132,104 @@ async fn every_answer_matches_its_documented_schema() {
     let admin = Some(ADMIN_TOKEN.to_owned());
 
     // Merchants.
-    let r = send(Method::POST, "/merchants".into(), admin.clone(), json!({"name": "Schema shop", "feeBps": 100})).await;
+    let r = send(Method::POST, "/v1/merchants".into(), admin.clone(), json!({"name": "Schema shop", "feeBps": 100})).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    check("post", "/merchants", &r);
+    check("post", "/v1/merchants", &r);
     let mid = r.body["merchantId"].as_str().unwrap().to_owned();
-    let r = send(Method::PATCH, format!("/merchants/{mid}"), admin, json!({"feeBps": 50})).await;
+    let r = send(Method::PATCH, format!("/v1/merchants/{mid}"), admin, json!({"feeBps": 50})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    check("patch", "/merchants/{merchantId}", &r);
+    check("patch", "/v1/merchants/{merchantId}", &r);
 
     // A CHAIN payment (terms, signature, expiry), then cancelled.
-    let r = send(Method::POST, "/payments/create".into(), k.clone(), TestApp::chain_payment("schema-chain")).await;
+    let r = send(Method::POST, "/v1/payments".into(), k.clone(), TestApp::chain_payment("schema-chain")).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    check("post", "/payments/create", &r);
+    check("post", "/v1/payments", &r);
     let chain_id = r.body["paymentId"].as_str().unwrap().to_owned();
     // A CARD payment, charged (PROCESSING, then COMPLETED) and one declined (402, failureMessage).
     let card_id = app.create_card_payment("schema-card", 1500).await;
     let r = app.pay(&card_id, "KB", CARD, None).await;
-    check("post", "/payments/{paymentId}/card", &r);
+    check("post", "/v1/payments/{paymentId}/card", &r);
     let declined = app.create_card_payment("schema-declined", 90_000).await;
     let r = app.pay(&declined, "KB", CARD, None).await;
     assert_eq!(r.status, 402, "{}", r.text);
-    check("post", "/payments/{paymentId}/card", &r);
+    check("post", "/v1/payments/{paymentId}/card", &r);
     app.wait_final(std::slice::from_ref(&card_id), std::time::Duration::from_secs(30)).await;
     for id in [&chain_id, &card_id, &declined] {
-        check("get", "/payments/{paymentId}", &app.get(&format!("/payments/{id}")).await);
+        check("get", "/v1/payments/{paymentId}", &app.get(&format!("/v1/payments/{id}")).await);
         check("get", "/payments/{paymentId}/status", &app.get(&format!("/payments/{id}/status")).await);
-        check("get", "/payments/{paymentId}/events", &app.get(&format!("/payments/{id}/events")).await);
+        check("get", "/v1/payments/{paymentId}/events", &app.get(&format!("/v1/payments/{id}/events")).await);
     }
-    let r = send(Method::POST, format!("/payments/{chain_id}/cancel"), k.clone(), json!({})).await;
+    let r = send(Method::POST, format!("/v1/payments/{chain_id}/cancel"), k.clone(), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    check("post", "/payments/{paymentId}/cancel", &r);
-    check("get", "/payments", &app.get("/payments?limit=10").await);
+    check("post", "/v1/payments/{paymentId}/cancel", &r);
+    check("get", "/v1/payments", &app.get("/v1/payments?limit=10").await);
 
     // The shop, an order paid by card, and one declined (compensated).
     let post = |path: &str, body: Value| send(Method::POST, path.to_owned(), k.clone(), body);
-    let r = post("/users", json!({"userId": "kim", "name": "Kim", "points": 10000})).await;
-    check("post", "/users", &r);
-    check("get", "/users/{userId}", &app.get("/users/kim").await);
-    check("post", "/items", &post("/items", json!({"itemId": "sword", "name": "Sword", "price": 15000, "stock": 9})).await);
-    check("get", "/items/{itemId}", &app.get("/items/sword").await);
-    check("post", "/coupons", &post("/coupons", json!({"couponId": "welcome", "name": "Welcome", "discount": 3000})).await);
-    let issued = post("/coupons/welcome/issue", json!({"userId": "kim"})).await;
-    check("post", "/coupons/{couponId}/issue", &issued);
+    let r = post("/v1/users", json!({"userId": "kim", "name": "Kim", "points": 10000})).await;
+    check("post", "/v1/users", &r);
+    check("get", "/v1/users/{userId}", &app.get("/v1/users/kim").await);
+    check("post", "/v1/items", &post("/v1/items", json!({"itemId": "sword", "name": "Sword", "price": 15000, "stock": 9})).await);
+    check("get", "/v1/items/{itemId}", &app.get("/v1/items/sword").await);
+    check("post", "/v1/coupons", &post("/v1/coupons", json!({"couponId": "welcome", "name": "Welcome", "discount": 3000})).await);
+    let issued = post("/v1/coupons/welcome/issue", json!({"userId": "kim"})).await;
+    check("post", "/v1/coupons/{couponId}/issue", &issued);
     let coupon = issued.body["issuedCouponId"].as_str().unwrap();
     let order = json!({"userId": "kim", "items": [{"itemId": "sword", "quantity": 2}], "issuedCouponId": coupon, "usePoints": 4000,
         "card": {"cardType": "KB", "cardNo": CARD}});
-    let r = post("/orders", order).await;
+    let r = post("/v1/orders", order).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    check("post", "/orders", &r);
+    check("post", "/v1/orders", &r);
     let order_id = r.body["order"]["orderId"].as_str().unwrap().to_owned();
     let tx = r.body["saga"]["transactionId"].as_str().unwrap().to_owned();
     let r =
-        post("/orders", json!({"userId": "kim", "items": [{"itemId": "sword", "quantity": 5}], "card": {"cardType": "KB", "cardNo": CARD}})).await;
+        post("/v1/orders", json!({"userId": "kim", "items": [{"itemId": "sword", "quantity": 5}], "card": {"cardType": "KB", "cardNo": CARD}})).await;
     assert_eq!(r.status, 402, "{}", r.text);
-    check("post", "/orders", &r);
-    check("get", "/orders/{orderId}", &app.get(&format!("/orders/{order_id}")).await);
-    check("get", "/saga/{transactionId}", &app.get(&format!("/saga/{tx}")).await);
+    check("post", "/v1/orders", &r);
+    check("get", "/v1/orders/{orderId}", &app.get(&format!("/v1/orders/{order_id}")).await);
+    check("get", "/v1/sagas/{transactionId}", &app.get(&format!("/v1/sagas/{tx}")).await);
+    check("get", "/v1/sagas", &app.get("/v1/sagas?limit=10").await);
+    check("get", "/v1/sagas/stats", &app.get("/v1/sagas/stats").await);
+    // The seed's shapes on the seed's paths.
     check("get", "/sagas", &app.get("/sagas?limit=10").await);
+    check("get", "/saga/{transactionId}", &app.get(&format!("/saga/{tx}")).await);
     check("get", "/sagas/stats", &app.get("/sagas/stats").await);
 
     // Webhooks: an endpoint that fails once, its deliveries with their attempts, a retry, the events API.
     let rx = crate::webhooks::Receiver::start(crate::webhooks::Behaviour::FailFirst(1)).await;
-    let r = post("/webhook-endpoints", json!({"url": rx.url, "events": ["payment.*"], "description": "schema"})).await;
+    let r = post("/v1/webhook-endpoints", json!({"url": rx.url, "events": ["payment.*"], "description": "schema"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    check("post", "/webhook-endpoints", &r);
+    check("post", "/v1/webhook-endpoints", &r);
     let ep = r.body["id"].as_str().unwrap().to_owned();
-    check("get", "/webhook-endpoints", &app.get("/webhook-endpoints").await);
-    check("get", "/webhook-endpoints/{endpointId}", &app.get(&format!("/webhook-endpoints/{ep}")).await);
-    let r = send(Method::PATCH, format!("/webhook-endpoints/{ep}"), k.clone(), json!({"description": "changed"})).await;
+    check("get", "/v1/webhook-endpoints", &app.get("/v1/webhook-endpoints").await);
+    check("get", "/v1/webhook-endpoints/{endpointId}", &app.get(&format!("/v1/webhook-endpoints/{ep}")).await);
+    let r = send(Method::PATCH, format!("/v1/webhook-endpoints/{ep}"), k.clone(), json!({"description": "changed"})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    check("patch", "/webhook-endpoints/{endpointId}", &r);
-    let r = post(&format!("/webhook-endpoints/{ep}/rotate-secret"), json!({})).await;
+    check("patch", "/v1/webhook-endpoints/{endpointId}", &r);
+    let r = post(&format!("/v1/webhook-endpoints/{ep}/rotate-secret"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    check("post", "/webhook-endpoints/{endpointId}/rotate-secret", &r);
+    check("post", "/v1/webhook-endpoints/{endpointId}/rotate-secret", &r);
     app.create_payment("schema-hook").await;
     rx.wait_succeeded(1, std::time::Duration::from_secs(15)).await;
     // One that has its answer recorded (the receiver may have it before Settle has recorded the success).
     let (r, delivery) = eventually(std::time::Duration::from_secs(15), "a delivery recorded as SUCCEEDED", async || {
-        let r = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await;
+        let r = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries")).await;
         let done = r.body["data"].as_array().unwrap().iter().find(|d| d["status"] == "SUCCEEDED").map(|d| d["id"].as_str().unwrap().to_owned());
         done.map(|d| (r, d))
     })
     .await;
-    check("get", "/webhook-endpoints/{endpointId}/deliveries", &r);
-    let r = post(&format!("/webhook-deliveries/{delivery}/retry"), json!({})).await;
+    check("get", "/v1/webhook-endpoints/{endpointId}/deliveries", &r);
+    let r = post(&format!("/v1/webhook-deliveries/{delivery}/retry"), json!({})).await;
     assert_eq!(r.status, 202, "{}", r.text);
-    check("post", "/webhook-deliveries/{deliveryId}/retry", &r);
-    check("get", "/events/list", &app.get("/events/list?limit=5").await);
-    let r = post("/api-keys", json!({})).await;
+    check("post", "/v1/webhook-deliveries/{deliveryId}/retry", &r);
+    check("get", "/v1/events", &app.get("/v1/events?limit=5").await);
+    let r = post("/v1/api-keys", json!({})).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    check("post", "/api-keys", &r);
-    check("get", "/api-keys", &app.get("/api-keys").await);
-    let r = send(Method::GET, "/admin/db".into(), Some(ADMIN_TOKEN.to_owned()), Value::Null).await;
+    check("post", "/v1/api-keys", &r);
+    check("get", "/v1/api-keys", &app.get("/v1/api-keys").await);
+    let r = send(Method::GET, "/v1/admin/db".into(), Some(ADMIN_TOKEN.to_owned()), Value::Null).await;
     assert_eq!(r.status, 200, "{}", r.text);
-    check("get", "/admin/db", &r);
+    check("get", "/v1/admin/db", &r);
 
     assert!(bad.is_empty(), "answers that depart from their documented schemas:\n{}", bad.join("\n"));
     assert!(checked >= 25, "only {checked} answers checked");

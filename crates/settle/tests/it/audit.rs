@@ -15,8 +15,8 @@ async fn whole_log(app: &TestApp, key: &str) -> Vec<Value> {
     let mut after: Option<String> = None;
     loop {
         let path = match &after {
-            Some(a) => format!("/audit-log?limit=2&startingAfter={a}"),
-            None => "/audit-log?limit=2".to_owned(),
+            Some(a) => format!("/v1/audit-log?limit=2&startingAfter={a}"),
+            None => "/v1/audit-log?limit=2".to_owned(),
         };
         let r = app.request(Method::GET, &path, Some(key), None, &[]).await;
         assert_eq!(r.status, 200, "{}", r.text);
@@ -35,7 +35,7 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
     setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     // The admin creates a merchant: audited as the admin's, on that merchant.
-    let r = app.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": "Audited shop"}).to_string()), &[]).await;
+    let r = app.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": "Audited shop"}).to_string()), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let (mid, key) = (r.body["merchantId"].as_str().unwrap().to_owned(), r.body["apiKey"].as_str().unwrap().to_owned());
     let admin_request = r.header("x-request-id").unwrap().to_owned();
@@ -43,27 +43,27 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
         let (app, key) = (&app, key.clone());
         async move { app.request(m, &path, Some(&key), Some(&body.to_string()), &[]).await }
     };
-    let keys = app.request(Method::GET, "/api-keys", Some(&key), None, &[]).await;
+    let keys = app.request(Method::GET, "/v1/api-keys", Some(&key), None, &[]).await;
     let key_id = keys.body["data"][0]["id"].as_str().unwrap().to_owned();
 
     // A payment created and canceled, a webhook endpoint, a shop user: each an entry.
-    let r = call(Method::POST, "/payments/create".into(), TestApp::chain_payment("audit-1")).await;
+    let r = call(Method::POST, "/v1/payments".into(), TestApp::chain_payment("audit-1")).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let pid = r.body["paymentId"].as_str().unwrap().to_owned();
     let create_request = r.header("x-request-id").unwrap().to_owned();
     let secret_of_payment = r.body["clientSecret"].as_str().unwrap_or_default().to_owned();
-    let r = call(Method::POST, format!("/payments/{pid}/cancel"), json!({})).await;
+    let r = call(Method::POST, format!("/v1/payments/{pid}/cancel"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let cancel_request = r.header("x-request-id").unwrap().to_owned();
-    let r = call(Method::POST, "/webhook-endpoints".into(), json!({"url": "http://127.0.0.1:9/hook", "events": ["payment.*"]})).await;
+    let r = call(Method::POST, "/v1/webhook-endpoints".into(), json!({"url": "http://127.0.0.1:9/hook", "events": ["payment.*"]})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let (endpoint, secret) = (r.body["id"].as_str().unwrap().to_owned(), r.body["secret"].as_str().unwrap().to_owned());
-    let r = call(Method::POST, "/users".into(), json!({"userId": "kim", "name": "Kim", "points": 500})).await;
+    let r = call(Method::POST, "/v1/users".into(), json!({"userId": "kim", "name": "Kim", "points": 500})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     // Refused changes and reads leave nothing.
-    call(Method::POST, format!("/payments/{pid}/cancel"), json!({})).await.assert_error(409, "invalid_state");
-    call(Method::POST, "/users".into(), json!({"userId": "kim", "name": "Kim", "points": 500})).await.assert_error(409, "invalid_state");
-    app.request(Method::GET, &format!("/payments/{pid}"), Some(&key), None, &[]).await;
+    call(Method::POST, format!("/v1/payments/{pid}/cancel"), json!({})).await.assert_error(409, "invalid_state");
+    call(Method::POST, "/v1/users".into(), json!({"userId": "kim", "name": "Kim", "points": 500})).await.assert_error(409, "invalid_state");
+    app.request(Method::GET, &format!("/v1/payments/{pid}"), Some(&key), None, &[]).await;
 
     let log = whole_log(&app, &key).await;
     let actions: Vec<&str> = log.iter().map(|e| e["action"].as_str().unwrap()).collect();
@@ -91,22 +91,22 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
     }
 
     // Filters: by action, by target.
-    let r = app.request(Method::GET, "/audit-log?action=payment.cancelling", Some(&key), None, &[]).await;
+    let r = app.request(Method::GET, "/v1/audit-log?action=payment.cancelling", Some(&key), None, &[]).await;
     assert_eq!(r.body["data"].as_array().unwrap().len(), 1, "{}", r.text);
-    let r = app.request(Method::GET, &format!("/audit-log?targetId={pid}"), Some(&key), None, &[]).await;
+    let r = app.request(Method::GET, &format!("/v1/audit-log?targetId={pid}"), Some(&key), None, &[]).await;
     let acts: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(acts, ["payment.cancelling", "payment.created"], "{}", r.text);
-    app.request(Method::GET, "/audit-log?startingAfter=nope", Some(&key), None, &[]).await.assert_error(400, "parameter_invalid");
-    app.request(Method::GET, "/audit-log?limit=0", Some(&key), None, &[]).await.assert_error(400, "parameter_invalid");
+    app.request(Method::GET, "/v1/audit-log?startingAfter=nope", Some(&key), None, &[]).await.assert_error(400, "parameter_invalid");
+    app.request(Method::GET, "/v1/audit-log?limit=0", Some(&key), None, &[]).await.assert_error(400, "parameter_invalid");
     // Another merchant sees none of it; the log has no route that changes it.
-    let r = app.request(Method::GET, "/audit-log", Some(&app.key), None, &[]).await;
+    let r = app.request(Method::GET, "/v1/audit-log", Some(&app.key), None, &[]).await;
     assert!(r.body["data"].as_array().unwrap().iter().all(|e| e["targetId"] != pid.as_str() && e["targetId"] != mid.as_str()), "{}", r.text);
     for m in [Method::DELETE, Method::PATCH, Method::PUT, Method::POST] {
-        let r = app.request(m.clone(), "/audit-log", Some(&key), Some("{}"), &[]).await;
+        let r = app.request(m.clone(), "/v1/audit-log", Some(&key), Some("{}"), &[]).await;
         assert_eq!(r.status, 405, "{m}: {}", r.text);
     }
     let first = log.last().unwrap()["id"].as_str().unwrap().to_owned();
-    let r = app.request(Method::DELETE, &format!("/audit-log/{first}"), Some(&key), None, &[]).await;
+    let r = app.request(Method::DELETE, &format!("/v1/audit-log/{first}"), Some(&key), None, &[]).await;
     assert_eq!(r.status, 404, "{}", r.text);
     assert_eq!(whole_log(&app, &key).await.len(), log.len());
     app.finish().await;

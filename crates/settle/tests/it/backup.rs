@@ -20,26 +20,26 @@ fn files(dir: &std::path::Path) -> BTreeMap<String, String> {
 async fn seed(app: &TestApp) {
     let p = app.create_payment("bk-chain-1").await;
     let id = p["paymentId"].as_str().unwrap();
-    assert_eq!(app.post(&format!("/payments/{id}/cancel"), &json!({})).await.status, 200);
+    assert_eq!(app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await.status, 200);
     let card = app.create_card_payment("bk-card-1", 12000).await;
     let r = app.pay(&card, "KB", CARD, Some("bk-pay-1")).await;
     assert!(r.status.is_success(), "{}", r.text);
     for (path, body) in [
-        ("/items", json!({"itemId": "sword", "name": "Sword", "price": 1500, "stock": 5})),
-        ("/users", json!({"userId": "kim", "name": "Kim \u{1F600} \"quoted\"", "points": 10000})),
-        ("/coupons", json!({"couponId": "welcome", "name": "Welcome", "discount": 300})),
+        ("/v1/items", json!({"itemId": "sword", "name": "Sword", "price": 1500, "stock": 5})),
+        ("/v1/users", json!({"userId": "kim", "name": "Kim \u{1F600} \"quoted\"", "points": 10000})),
+        ("/v1/coupons", json!({"couponId": "welcome", "name": "Welcome", "discount": 300})),
     ] {
         assert_eq!(app.post(path, &body).await.status, 201);
     }
-    let issued = app.post("/coupons/welcome/issue", &json!({"userId": "kim"})).await.body;
+    let issued = app.post("/v1/coupons/welcome/issue", &json!({"userId": "kim"})).await.body;
     let body = json!({"userId": "kim", "items": [{"itemId": "sword", "quantity": 2}], "issuedCouponId": issued["issuedCouponId"], "usePoints": 100,
         "card": {"cardType": "KB", "cardNo": CARD}});
-    let r = app.post("/orders", &body).await;
+    let r = app.post("/v1/orders", &body).await;
     assert!(r.status.is_success(), "{}", r.text);
-    let r = app.post("/webhook-endpoints", &json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})).await;
+    let r = app.post("/v1/webhook-endpoints", &json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     // Every card payment final (the order's completes on the gateway's callback) before the backup.
-    let list = app.get("/payments?limit=100").await.body;
+    let list = app.get("/v1/payments?limit=100").await.body;
     let cards: Vec<String> =
         list["data"].as_array().unwrap().iter().filter(|p| p["rail"] == "CARD").map(|p| p["paymentId"].as_str().unwrap().to_owned()).collect();
     assert_eq!(cards.len(), 2);
@@ -64,7 +64,7 @@ async fn a_sqlite_backup_restores_onto_every_backend_and_serves() {
     }
     let original = files(&out);
     let last_seq = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
-    let payment: serde_json::Value = app.get("/payments?limit=100").await.body;
+    let payment: serde_json::Value = app.get("/v1/payments?limit=100").await.body;
     app.finish().await;
 
     for kind in [Db::Postgres, Db::Mysql, Db::Sqlite] {
@@ -89,7 +89,7 @@ async fn a_sqlite_backup_restores_onto_every_backend_and_serves() {
         let mut s = setup.clone();
         s.variant.db = kind;
         let served = TestApp::start(s, Arc::new(target)).await;
-        assert_eq!(served.get("/payments?limit=100").await.body, payment, "{kind:?}");
+        assert_eq!(served.get("/v1/payments?limit=100").await.body, payment, "{kind:?}");
         let mut events = sse::open(&served, Some(&last_seq.to_string())).await;
         let p = served.create_payment("after-restore").await;
         let e = sse::next(&mut events).await;
@@ -117,7 +117,7 @@ async fn a_backup_taken_while_writers_run_is_consistent() {
             tokio::spawn(async move {
                 let mut n = 0;
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let r = app.post("/payments/create", &TestApp::chain_payment(&format!("w{w}-{n}"))).await;
+                    let r = app.post("/v1/payments", &TestApp::chain_payment(&format!("w{w}-{n}"))).await;
                     assert_eq!(r.status, 201, "{}", r.text);
                     n += 1;
                     created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -224,7 +224,10 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
 /// and a stream or a poller resuming with an id the restore lost gets it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_event_made_after_a_restore_of_an_older_backup_has_an_id_never_issued() {
-    use crate::{nats::OwnNats, webhooks::{Behaviour, Receiver}};
+    use crate::{
+        nats::OwnNats,
+        webhooks::{Behaviour, Receiver},
+    };
     use settle_store::outbox;
     if OwnNats::binary().is_none() {
         unavailable("nats-server", "is not installed");
@@ -268,7 +271,12 @@ async fn an_event_made_after_a_restore_of_an_older_backup_has_an_id_never_issued
     let mut stream = sse::open(&app, Some(&lost)).await;
     let p = app.create_payment("after-restore").await;
     app.drain_outbox().await;
-    let row = outbox::read_all_after(&app.ctx.db, backup_seq, 10).await.unwrap().into_iter().find(|r| r.aggregate_id == p["paymentId"].as_str().unwrap()).unwrap();
+    let row = outbox::read_all_after(&app.ctx.db, backup_seq, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.aggregate_id == p["paymentId"].as_str().unwrap())
+        .unwrap();
     let id = outbox::event_id_of(&row).unwrap();
     assert_eq!(row.seq, Some(backup_seq + 1), "the seq is issued again ({lost_seq} was the last before the restore)");
     assert!(!issued.contains(&id), "{id} was issued before the restore");
@@ -293,10 +301,10 @@ async fn an_event_made_after_a_restore_of_an_older_backup_has_an_id_never_issued
     }
     drop(stream);
     // The events API the same way.
-    let page = app.get(&format!("/events/list?after={lost}")).await;
+    let page = app.get(&format!("/v1/events?after={lost}")).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.body["data"].as_array().unwrap().iter().any(|e| e["id"] == id.as_str()), "{}", page.text);
-    let r = app.get("/events/list?after=evt_zz").await;
+    let r = app.get("/v1/events?after=evt_zz").await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("after"));
     app.finish().await;
 }
@@ -322,22 +330,22 @@ async fn a_cursor_from_a_lost_timeline_never_skips_new_events() {
     let want: Vec<String> = fresh.iter().map(|p| p["paymentId"].as_str().unwrap().to_owned()).collect();
     // evt_6 and evt_8 were issued in a timeline a restore removed; 6 and 7 are now events with made ids.
     for lost in ["evt_6", "evt_8"] {
-        let r = app.get(&format!("/events/list?after={lost}")).await;
+        let r = app.get(&format!("/v1/events?after={lost}")).await;
         assert_eq!(r.status, 200, "{}", r.text);
         let got = ids(&r.body);
         assert!(want.iter().all(|w| got.contains(w)), "after={lost} skipped new events: {}", r.text);
     }
     // A held legacy id resumes exactly after it.
-    let r = app.get("/events/list?after=evt_5").await;
+    let r = app.get("/v1/events?after=evt_5").await;
     assert_eq!(ids(&r.body), want);
     // An id made "in the future" resumes from now, a minute back (so here: every event): nothing skipped.
-    let r = app.get("/events/list?after=evt_ffffffffffff7fffbfffffffffffffff").await;
+    let r = app.get("/v1/events?after=evt_ffffffffffff7fffbfffffffffffffff").await;
     assert_eq!(r.status, 200, "{}", r.text);
     let got = ids(&r.body);
     assert!(want.iter().all(|w| got.contains(w)), "{}", r.text);
     // The last `after` of a repeated one counts, read once.
     let many = std::iter::repeat_n("after=evt_ffffffffffff7fffbfffffffffffffff", 50).collect::<Vec<_>>().join("&");
-    let r = app.get(&format!("/events/list?{many}&after=evt_5")).await;
+    let r = app.get(&format!("/v1/events?{many}&after=evt_5")).await;
     assert_eq!(ids(&r.body), want);
     assert_eq!(outbox::max_seq(&app.ctx.db).await.unwrap(), 7);
     // A seq past the newest (from a timeline that reached 99) resumes from the newest: the next event comes.

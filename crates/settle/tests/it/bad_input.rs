@@ -73,17 +73,17 @@ async fn bad_input_is_a_400_naming_the_field(v: Variant) {
         ("{}".into(), "parameter_missing", Some("orderId")),
     ];
     for (body, code, param) in &cases {
-        let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(body), &[]).await;
+        let r = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(body), &[]).await;
         let got = r.assert_error(400, code);
         assert_eq!(got.as_deref(), *param, "body {body}: {}", r.text);
     }
 
     // Path and query values.
-    for path in ["/payments/0x123", "/payments/abc/status", "/payments/0xzz/events"] {
+    for path in ["/v1/payments/0x123", "/payments/abc/status", "/v1/payments/0xzz/events"] {
         let r = app.get(path).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("paymentId"), "{path}");
     }
-    let r = app.post("/payments/0x1/cancel", &json!({})).await;
+    let r = app.post("/v1/payments/0x1/cancel", &json!({})).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("paymentId"));
     for (q, param) in [
         ("limit=0", "limit"),
@@ -94,22 +94,22 @@ async fn bad_input_is_a_400_naming_the_field(v: Variant) {
         ("status=DONE", "status"),
         ("startingAfter=xyz", "startingAfter"),
     ] {
-        let r = app.get(&format!("/payments?{q}")).await;
+        let r = app.get(&format!("/v1/payments?{q}")).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{q}");
     }
     for bad in ["abc", "-1", "evt_", "evt_zz", "evt_0193A1B2C3D47E5F8A9B0C1D2E3F4A5B"] {
-        let r = app.request(Method::GET, "/events", Some(&app.key), None, &[("last-event-id", bad)]).await;
+        let r = app.request(Method::GET, "/v1/events/stream", Some(&app.key), None, &[("last-event-id", bad)]).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Last-Event-ID"), "{bad}");
     }
     let long_key = "k".repeat(300);
-    let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", &long_key)]).await;
+    let r = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", &long_key)]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Idempotency-Key"));
-    let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", "")]).await;
+    let r = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&with(|_| {})), &[("idempotency-key", "")]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("Idempotency-Key"));
 
     // Too large: 413 in the same envelope.
     let huge = with(|b| b["orderId"] = json!("x".repeat(10_000)));
-    app.request(Method::POST, "/payments/create", Some(&app.key), Some(&huge), &[]).await.assert_error(413, "body_too_large");
+    app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&huge), &[]).await.assert_error(413, "body_too_large");
 
     // Nothing was created, and every refusal left the server healthy.
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0);
@@ -131,17 +131,17 @@ async fn every_error_is_the_json_envelope() {
         assert_eq!(r.body["error"]["code"], code, "{}", r.text);
         assert!(r.body["error"]["requestId"].as_str().is_some_and(|id| !id.is_empty()), "{}", r.text);
     };
-    let r = app.request(Method::DELETE, "/payments/create", Some(&app.key), None, &[]).await;
+    let r = app.request(Method::DELETE, "/v1/payments", Some(&app.key), None, &[]).await;
     envelope(&r, 405, "method_not_allowed");
-    assert_eq!(r.header("allow"), Some("POST"));
+    assert_eq!(r.header("allow"), Some("POST,GET,HEAD"));
     envelope(&app.get("/payments/%C0/status").await, 400, "request_invalid");
     let big = format!("{{\"paymentKey\":\"{}\"}}", "a".repeat(5000));
-    envelope(&app.request(Method::POST, "/payments/callback", None, Some(&big), &[]).await, 413, "body_too_large");
-    envelope(&app.request(Method::POST, "/users", Some(&app.key), Some(&big), &[]).await, 413, "body_too_large");
+    envelope(&app.request(Method::POST, "/v1/payments/callback", None, Some(&big), &[]).await, 413, "body_too_large");
+    envelope(&app.request(Method::POST, "/v1/users", Some(&app.key), Some(&big), &[]).await, 413, "body_too_large");
     // A body that says it is not JSON: 415, and nothing created; no Content-Type at all is read as JSON.
     for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/xml"] {
         let res = reqwest::Client::new()
-            .post(format!("{}/users", app.base))
+            .post(format!("{}/v1/users", app.base))
             .bearer_auth(&app.key)
             .header("content-type", ct)
             .body(r#"{"userId":"typed","name":"T","points":1}"#)
@@ -152,9 +152,9 @@ async fn every_error_is_the_json_envelope() {
         let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!((status, body["error"]["code"].as_str()), (415, Some("unsupported_media_type")), "{ct}: {text}");
     }
-    assert_eq!(app.get("/users/typed").await.status, 404);
+    assert_eq!(app.get("/v1/users/typed").await.status, 404);
     for ct in [None, Some("application/json; charset=utf-8"), Some("application/merge-patch+json")] {
-        let mut rb = reqwest::Client::new().post(format!("{}/users", app.base)).bearer_auth(&app.key);
+        let mut rb = reqwest::Client::new().post(format!("{}/v1/users", app.base)).bearer_auth(&app.key);
         if let Some(ct) = ct {
             rb = rb.header("content-type", ct);
         }
@@ -162,9 +162,9 @@ async fn every_error_is_the_json_envelope() {
         let res = rb.body(json!({"userId": id, "name": "T", "points": 1}).to_string()).send().await.unwrap();
         assert_eq!(res.status().as_u16(), 201, "{ct:?}");
     }
-    let r = app.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(r#"{"name":"a\u0000b"}"#), &[]).await;
+    let r = app.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(r#"{"name":"a\u0000b"}"#), &[]).await;
     envelope(&r, 400, "parameter_invalid");
-    let r = app.post("/users", &json!({"userId": "nul", "name": "a\u{0}b", "points": 1})).await;
+    let r = app.post("/v1/users", &json!({"userId": "nul", "name": "a\u{0}b", "points": 1})).await;
     envelope(&r, 400, "parameter_invalid");
     app.finish().await;
 }

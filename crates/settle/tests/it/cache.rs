@@ -35,7 +35,7 @@ async fn a_status_change_reaches_every_instances_cache(v: Variant) {
         assert_eq!(b.get(&format!("/payments/{id}/status")).await.body["status"], "PENDING");
     }
     assert_eq!(b.ctx.cache.get_status(&id).await.expect("B caches it").status, "PENDING");
-    let c = a.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let c = a.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
     let took = status_becomes(&b, &id, "CANCELLING").await;
     println!("B served CANCELLING {took:?} after A's cancel");
@@ -67,7 +67,7 @@ async fn a_cache_write_lost_on_one_instance_is_made_by_the_others() {
     assert_eq!(b.get(&format!("/payments/{id}/status")).await.body["status"], "PENDING");
     assert_eq!(cached(&mut direct, &id).await.expect("cached")["status"], "PENDING");
     proxy.cut();
-    let c = a.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let c = a.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
     let took = status_becomes(&b, &id, "CANCELLING").await;
     println!("B served CANCELLING {took:?} after A's cancel");
@@ -113,12 +113,12 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     let h = app.request(reqwest::Method::GET, "/health", None, None, &[]).await;
     assert_eq!(h.status, 200);
     assert_eq!(h.body["cache"]["status"], "degraded");
-    let c = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let c = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
     let s = app.get(&format!("/payments/{id}/status")).await;
     assert_eq!(s.body["status"], "CANCELLING");
     let other = app.create_payment("cache-2").await;
-    assert_eq!(app.get(&format!("/payments/{}", other["paymentId"].as_str().unwrap())).await.status, 200);
+    assert_eq!(app.get(&format!("/v1/payments/{}", other["paymentId"].as_str().unwrap())).await.status, 200);
     // Redis still holds the old PENDING: the danger is real.
     assert_eq!(cached(&mut direct, &id).await.expect("still cached")["status"], "PENDING");
 

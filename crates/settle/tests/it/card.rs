@@ -79,7 +79,7 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
             for _ in 0..40 {
                 for tx in app.sim_transactions().await.into_iter().take(5) {
                     let body = json!({"transactionKey": tx.transaction_key, "orderId": tx.order_id, "status": "SUCCESS"});
-                    let _ = quick.post(format!("{}/payments/callback", app.base)).json(&body).send().await;
+                    let _ = quick.post(format!("{}/v1/payments/callback", app.base)).json(&body).send().await;
                 }
                 // The fault's schedule: a burst of hang-ups every 250 ms for ten seconds.
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -111,7 +111,7 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
 
     let mut completed = 0;
     for id in &ids {
-        let p = app.get(&format!("/payments/{id}")).await.body;
+        let p = app.get(&format!("/v1/payments/{id}")).await.body;
         let status = p["status"].as_str().unwrap();
         assert_eq!(p["cardType"], "SAMSUNG");
         assert_eq!(p["cardLast4"], "1111");
@@ -137,7 +137,7 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
 
 /// A payment's event types, oldest first.
 pub async fn history(app: &TestApp, id: &str) -> Vec<String> {
-    let ev = app.get(&format!("/payments/{id}/events")).await.body;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await.body;
     ev["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap().to_owned()).collect()
 }
 
@@ -219,23 +219,23 @@ async fn bad_card_input_never_reaches_the_gateway(v: Variant) {
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{card_type} {card_no}");
         assert!(!r.text.contains("4111-1111"), "the card number is never echoed");
     }
-    let r = app.request(Method::POST, &format!("/payments/{id}/card"), Some(&app.key), Some(r#"{"cardType":"KB"}"#), &[]).await;
+    let r = app.request(Method::POST, &format!("/v1/payments/{id}/card"), Some(&app.key), Some(r#"{"cardType":"KB"}"#), &[]).await;
     assert_eq!(r.assert_error(400, "parameter_missing").as_deref(), Some("cardNo"));
-    let r = app.request(Method::POST, &format!("/payments/{id}/card"), Some(&app.key), Some(r#"{"cardType":"KB","cardNo":4111}"#), &[]).await;
+    let r = app.request(Method::POST, &format!("/v1/payments/{id}/card"), Some(&app.key), Some(r#"{"cardType":"KB","cardNo":4111}"#), &[]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("cardNo"));
     // Card on a chain payment, on a cancelled one, on nobody's: refused before the gateway.
     let chain = app.create_payment("chain-one").await["paymentId"].as_str().unwrap().to_owned();
     app.pay(&chain, "KB", CARD, None).await.assert_error(409, "invalid_state");
     let cancelled = app.create_card_payment("cancel-me", 100).await;
-    app.post(&format!("/payments/{cancelled}/cancel"), &json!({})).await;
+    app.post(&format!("/v1/payments/{cancelled}/cancel"), &json!({})).await;
     app.pay(&cancelled, "KB", CARD, None).await.assert_error(409, "invalid_state");
     app.pay(&format!("0x{}", "cd".repeat(32)), "KB", CARD, None).await.assert_error(404, "payment_not_found");
     // Card creation rules.
-    let r = app.post("/payments/create", &json!({"orderId": "c2", "amount": "1", "currency": "KRW", "rail": "CARD", "chainId": 1})).await;
+    let r = app.post("/v1/payments", &json!({"orderId": "c2", "amount": "1", "currency": "KRW", "rail": "CARD", "chainId": 1})).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("chainId"));
 
     assert_eq!(app.sim_stats().await.charge_requests, 0, "no bad input reached the gateway");
-    let p = app.get(&format!("/payments/{id}")).await.body;
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(p["status"], "PENDING");
     assert!(p.get("cardLast4").is_none());
     app.finish().await;
@@ -269,34 +269,38 @@ async fn card_happy_paths_declines_and_untrusted_callbacks(v: Variant) {
     })
     .await;
     let forged = json!({"transactionKey": key, "orderId": id, "status": "FAILED", "reason": "forged"}).to_string();
-    let r = app.request(Method::POST, "/payments/callback", None, Some(&forged), &[]).await;
+    let r = app.request(Method::POST, "/v1/payments/callback", None, Some(&forged), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["result"], "applied");
     assert_eq!(app.get(&format!("/payments/{id}/status")).await.body["status"], "COMPLETED");
     // Duplicates change nothing.
     for _ in 0..3 {
-        let r = app.request(Method::POST, "/payments/callback", None, Some(&forged), &[]).await;
+        let r = app.request(Method::POST, "/v1/payments/callback", None, Some(&forged), &[]).await;
         assert_eq!(r.body["result"], "noop");
     }
     assert_eq!(history(&app, &id).await, ["CREATED", "SUBMITTED", "ACCEPTED", "CONFIRMED"], "confirmed once");
     // Unknown transaction: 404; a callback for no payment of Settle's is answered without asking the gateway.
     let unknown = json!({"transactionKey": "TX-nope", "orderId": id, "status": "SUCCESS"}).to_string();
-    app.request(Method::POST, "/payments/callback", None, Some(&unknown), &[]).await.assert_error(404, "not_found");
+    app.request(Method::POST, "/v1/payments/callback", None, Some(&unknown), &[]).await.assert_error(404, "not_found");
     let gets = app.sim_stats().await.get_requests;
     let nobody = json!({"transactionKey": key, "orderId": format!("0x{}", "ab".repeat(32)), "status": "SUCCESS"}).to_string();
-    app.request(Method::POST, "/payments/callback", None, Some(&nobody), &[]).await.assert_error(404, "not_found");
+    app.request(Method::POST, "/v1/payments/callback", None, Some(&nobody), &[]).await.assert_error(404, "not_found");
     assert_eq!(app.sim_stats().await.get_requests, gets, "no gateway call for an unknown order");
-    let r = app.request(Method::POST, "/payments/callback", None, Some(&json!({"transactionKey": key, "orderId": "x"}).to_string()), &[]).await;
+    let r = app.request(Method::POST, "/v1/payments/callback", None, Some(&json!({"transactionKey": key, "orderId": "x"}).to_string()), &[]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("orderId"));
-    let bad = app.request(Method::POST, "/payments/callback", None, Some(r#"{"status":"SUCCESS"}"#), &[]).await;
+    let bad = app.request(Method::POST, "/v1/payments/callback", None, Some(r#"{"status":"SUCCESS"}"#), &[]).await;
     assert_eq!(bad.assert_error(400, "parameter_missing").as_deref(), Some("transactionKey"));
 
-    // Declined by the gateway at once: 402, FAILED with the reason.
+    // Declined by the gateway at once: 402 card_declined in the error envelope, the payment FAILED with the
+    // reason inside it.
     let big = app.create_card_payment("too-big", 5_000_000).await;
     let r = app.pay(&big, "HYUNDAI", CARD, None).await;
-    assert_eq!(r.status, 402, "{}", r.text);
-    assert_eq!(r.body["status"], "FAILED");
-    assert_eq!(r.body["failureMessage"], "limit exceeded");
+    r.assert_error(402, "card_declined");
+    assert_eq!(r.body["error"]["type"], "card_error");
+    assert_eq!(r.body["error"]["message"], "the card was declined: limit exceeded");
+    assert_eq!(r.body["error"]["payment"]["status"], "FAILED");
+    assert_eq!(r.body["error"]["payment"]["failureMessage"], "limit exceeded");
+    assert_eq!(r.body["error"]["payment"]["paymentId"], big.as_str());
     app.finish().await;
 }
 
@@ -344,9 +348,9 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
     let r = app.pay(&p2, "KB", CARD, None).await;
     r.assert_error(503, "gateway_unavailable");
     assert!(!r.text.contains(&addr.to_string()), "the gateway's address never reaches a merchant: {}", r.text);
-    let p = app.get(&format!("/payments/{p2}")).await.body;
+    let p = app.get(&format!("/v1/payments/{p2}")).await.body;
     assert_eq!(p["status"], "PENDING", "{p}");
-    let ev = app.get(&format!("/payments/{p2}/events")).await;
+    let ev = app.get(&format!("/v1/payments/{p2}/events")).await;
     assert_eq!(history(&app, &p2).await, ["CREATED", "SUBMITTED", "REVERTED"]);
     assert!(
         ev.text.contains("gateway_unreachable") && !ev.text.contains(&addr.to_string()) && !ev.text.contains("http://"),
@@ -355,7 +359,7 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
     );
     let p3 = app.create_card_payment("cb-3", 100).await;
     app.pay(&p3, "KB", CARD, None).await.assert_error(503, "circuit_open");
-    assert_eq!(app.get(&format!("/payments/{p3}")).await.body["status"], "PENDING");
+    assert_eq!(app.get(&format!("/v1/payments/{p3}")).await.body["status"], "PENDING");
     assert_eq!(circuit_of(&app).await, "open");
 
     // Open: fail fast, nothing sent, the payment stays PENDING.
@@ -367,7 +371,7 @@ async fn circuit_opens_fails_fast_and_half_open_probes_close_it(v: Variant) {
         r.assert_error(503, "circuit_open");
         assert!(t.elapsed() < Duration::from_millis(500), "fails fast");
     }
-    assert_eq!(app.get(&format!("/payments/{p4}")).await.body["status"], "PENDING");
+    assert_eq!(app.get(&format!("/v1/payments/{p4}")).await.body["status"], "PENDING");
     let stats = app.client.get(format!("{}/admin/stats", sim.url())).send().await.unwrap().json::<settle_card::sim::Stats>().await.unwrap();
     assert_eq!((stats.charge_requests, stats.get_requests), (0, 0), "no traffic reached the gateway while open");
 
@@ -435,12 +439,12 @@ async fn two_instances_reconcile_each_payment_once(v: Variant) {
     assert!(statuses.iter().all(|s| s == "COMPLETED" || s == "FAILED"), "{statuses:?}");
     let txs = a.sim_transactions().await;
     for id in &ids {
-        let ev = a.get(&format!("/payments/{id}/events")).await.body;
+        let ev = a.get(&format!("/v1/payments/{id}/events")).await.body;
         let terminal = ev["data"].as_array().unwrap().iter().filter(|e| e["eventType"] == "CONFIRMED" || e["eventType"] == "FAILED").count();
         assert_eq!(terminal, 1, "{id} settled exactly once: {ev}");
         let mine: Vec<_> = txs.iter().filter(|t| &t.order_id == id).collect();
         assert!(mine.len() <= 1, "{id} charged twice");
-        let completed = a.get(&format!("/payments/{id}")).await.body["status"] == "COMPLETED";
+        let completed = a.get(&format!("/v1/payments/{id}")).await.body["status"] == "COMPLETED";
         assert_eq!(completed, mine.iter().any(|t| t.status == GatewayStatus::Success), "{id}");
     }
     assert_eq!(a.sim_stats().await.callbacks_sent, 0, "no callback helped");
@@ -471,7 +475,7 @@ async fn a_charge_without_an_answer_is_settled_by_the_reconciler(v: Variant) {
     assert!(r.body.get("externalPaymentKey").is_none(), "outcome unknown: no key");
     assert_eq!(app.sim_stats().await.charge_requests, 1, "an unknown outcome is never retried");
     assert_eq!(app.wait_final(std::slice::from_ref(&id), Duration::from_secs(20)).await, ["FAILED"]);
-    let p = app.get(&format!("/payments/{id}")).await.body;
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
     assert!(p["failureMessage"].as_str().unwrap().contains("never recorded"), "{p}");
     assert!(app.sim_transactions().await.is_empty(), "nothing was charged");
 
@@ -505,13 +509,13 @@ async fn a_request_timeout_never_abandons_a_charge(v: Variant) {
     // The charge finishes behind the timeout (the gateway answers 2 s after it was asked): recorded with the
     // gateway's key. Polled, not slept for: on a loaded machine the answer and its record come later.
     let recorded = within(Duration::from_secs(15), async || {
-        let p = app.get(&format!("/payments/{id}")).await.body;
+        let p = app.get(&format!("/v1/payments/{id}")).await.body;
         p["externalPaymentKey"].is_string().then_some(p)
     })
     .await;
     let p = match recorded {
         Some(p) => p,
-        None => app.get(&format!("/payments/{id}")).await.body,
+        None => app.get(&format!("/v1/payments/{id}")).await.body,
     };
     assert!(p["externalPaymentKey"].is_string(), "the accepted charge was recorded after the timeout: {p}");
     // ...then COMPLETED.

@@ -189,13 +189,13 @@ async fn chain_payments_are_created_only_for_configured_chains_and_tokens() {
     ] {
         let mut body = ok.clone();
         body[field] = value;
-        let r = app.post("/payments/create", &body).await;
+        let r = app.post("/v1/payments", &body).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some(param), "{field}: {}", r.text);
     }
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "nothing created");
     let mut body = ok.clone();
     body["expiresInSecs"] = serde_json::json!(600);
-    let p = app.post("/payments/create", &body).await;
+    let p = app.post("/v1/payments", &body).await;
     assert_eq!(p.status, 201, "{}", p.text);
     let deadline = p.body["terms"]["deadline"].as_u64().unwrap();
     assert!((now_secs() + 590..=now_secs() + 610).contains(&deadline));
@@ -247,7 +247,7 @@ pub(crate) async fn pay_directly(rpc: &Rpc, payer: &PrivateKeySigner, created: &
 }
 
 pub(crate) async fn status_of(app: &crate::helpers::TestApp, id: &str) -> String {
-    app.get(&format!("/payments/{id}")).await.body["status"].as_str().unwrap_or_default().to_owned()
+    app.get(&format!("/v1/payments/{id}")).await.body["status"].as_str().unwrap_or_default().to_owned()
 }
 
 pub(crate) async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &str, limit: Duration) {
@@ -255,7 +255,7 @@ pub(crate) async fn wait_status(app: &crate::helpers::TestApp, id: &str, want: &
     let limit = limit.max(Duration::from_secs(30));
     // A plain closure, not an async one: this runs inside spawned tasks.
     if crate::helpers::within_fn(limit, || async move { (status_of(app, id).await == want).then_some(()) }).await.is_none() {
-        panic!("{id} never became {want}: {}\n{}", app.get(&format!("/payments/{id}")).await.text, chain_state(app).await);
+        panic!("{id} never became {want}: {}\n{}", app.get(&format!("/v1/payments/{id}")).await.text, chain_state(app).await);
     }
 }
 
@@ -273,7 +273,7 @@ pub(crate) async fn mine_until_status(app: &crate::helpers::TestApp, rpc: &Rpc, 
     if reached.is_none() {
         panic!(
             "{id} never became {want}: {}\n{}relayed: {:?}",
-            app.get(&format!("/payments/{id}")).await.text,
+            app.get(&format!("/v1/payments/{id}")).await.text,
             chain_state(app).await,
             relayed(app).await
         );
@@ -328,11 +328,11 @@ async fn a_direct_payment_completes_at_its_confirmations() {
     assert_eq!(status_of(&app, &id).await, "PROCESSING", "one confirmation is not two");
     mine(&rpc, 1).await;
     wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
-    let p = app.get(&format!("/payments/{id}")).await.body;
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(p["txHash"], format!("{:#x}", receipt.transaction_hash));
     assert_eq!(p["blockNumber"], receipt.block_number.to::<u64>());
     assert_eq!(p["payer"].as_str().unwrap().to_ascii_lowercase(), format!("{:#x}", payer.address()));
-    let ev = app.get(&format!("/payments/{id}/events")).await.body;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await.body;
     let types: Vec<&str> = ev["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert_eq!(types, ["CREATED", "SUBMITTED", "CONFIRMED"]);
     let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
@@ -360,7 +360,7 @@ async fn a_reorg_before_the_confirmations_never_completes_a_payment() {
     // Its transaction left the canonical chain: back to PENDING, with an event saying why (before, it stayed
     // PROCESSING with a txHash that no longer existed, and the checkout refused the payer's retry).
     wait_status(&app, &id, "PENDING", Duration::from_secs(30)).await;
-    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    let events = app.get(&format!("/v1/payments/{id}/events")).await.body;
     assert!(events.to_string().contains("\"reorged\""), "{events}");
     let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
     assert!(m.contains("settle_chain_reorgs_total"), "the watcher saw the reorg");
@@ -379,7 +379,7 @@ async fn an_unpaid_payment_expires_and_a_late_payment_reverts() {
     let rpc = anvil.rpc();
     let mut body = crate::helpers::TestApp::chain_payment("expires");
     body["expiresInSecs"] = serde_json::json!(60);
-    let created = app.post("/payments/create", &body).await.body;
+    let created = app.post("/v1/payments", &body).await.body;
     let id = created["paymentId"].as_str().unwrap().to_owned();
     let _: serde_json::Value = rpc.call("evm_increaseTime", serde_json::json!([120])).await.unwrap();
     mine(&rpc, 2).await;
@@ -446,7 +446,7 @@ async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
     assert!(out.status.success());
     let paid: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     wait_status(&app, &id, "COMPLETED", Duration::from_secs(10)).await;
-    assert_eq!(app.get(&format!("/payments/{id}")).await.body["txHash"], paid["txHash"]);
+    assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["txHash"], paid["txHash"]);
     // `settle chain status` with the deploy's block in settle.toml and the keys in the environment.
     let block = text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
     std::fs::write(dir.0.join("settle.toml"), block).unwrap();
@@ -492,13 +492,13 @@ async fn chain_deploy_and_pay_commands_as_the_readme_runs_them() {
     assert_eq!(minted["balance"], "1500");
     let created = app.create_payment("readme-gasless").await;
     let (id, secret) = (created["paymentId"].as_str().unwrap(), created["clientSecret"].as_str().unwrap());
-    let td = app.request(reqwest::Method::GET, &format!("/payments/{id}/typed-data?payer={README_PAYER}"), Some(secret), None, &[]).await;
+    let td = app.request(reqwest::Method::GET, &format!("/v1/payments/{id}/typed-data?payer={README_PAYER}"), Some(secret), None, &[]).await;
     let query = settle_cmd(&["chain", "sign", "--key", README_PAYER_KEY], Some(&td.text));
     assert!(query.starts_with("permitSignature=0x") && query.contains("&permitDeadline="), "{query}");
-    let td = app.request(reqwest::Method::GET, &format!("/payments/{id}/typed-data?payer={README_PAYER}&{query}"), Some(secret), None, &[]).await;
+    let td = app.request(reqwest::Method::GET, &format!("/v1/payments/{id}/typed-data?payer={README_PAYER}&{query}"), Some(secret), None, &[]).await;
     let signed = settle_cmd(&["chain", "sign", "--key", README_PAYER_KEY], Some(&td.text));
-    let r = app.request(reqwest::Method::POST, &format!("/payments/{id}/relay"), Some(secret), Some(&signed), &[]).await;
-    assert_eq!((r.status.as_u16(), r.body["status"].as_str()), (200, Some("COMPLETED")), "{}", r.text);
+    let r = app.request(reqwest::Method::POST, &format!("/v1/payments/{id}/relay"), Some(secret), Some(&signed), &[]).await;
+    assert_eq!((r.status.as_u16(), r.body["payment"]["status"].as_str()), (200, Some("COMPLETED")), "{}", r.text);
     assert_eq!(rpc_balance(&anvil, README_PAYER).await, U256::ZERO, "the payer paid with signatures alone");
     // A key that is not the payer's, or an error answer, is refused with a clear message.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
@@ -542,7 +542,7 @@ pub(crate) async fn sign_checkout_at(
     };
     let id = created["paymentId"].as_str().unwrap();
     let secret = created["clientSecret"].as_str().unwrap();
-    let path = format!("/payments/{id}/typed-data?payer={}", payer.address());
+    let path = format!("/v1/payments/{id}/typed-data?payer={}", payer.address());
     let td = get(path.clone(), secret).await;
     assert_eq!(td.status, 200, "{}", td.text);
     let eip712::CheckoutSigned::Permit { signature, deadline } = eip712::sign_checkout_step(payer, &td.body).unwrap() else {
@@ -585,8 +585,9 @@ async fn a_payer_without_eth_pays_with_two_signatures() {
     let token: Address = crate::helpers::TOKEN.parse().unwrap();
     deploy::mint(&rpc, &key(0), token, payer.address(), U256::from(5000)).await.unwrap();
     let body = sign_checkout(&app, &created, &payer).await;
-    let r =
-        app.request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[]).await;
+    let r = app
+        .request(reqwest::Method::POST, &format!("/v1/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[])
+        .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert!(r.body["relayRequestId"].as_str().unwrap().starts_with("rr_"));
     assert_eq!(status_of(&app, &id).await, "PROCESSING");
@@ -596,7 +597,7 @@ async fn a_payer_without_eth_pays_with_two_signatures() {
     assert_eq!(deploy::balance_of(&rpc, token, recipient).await.unwrap(), U256::from(1500));
     assert_eq!(deploy::balance_of(&rpc, token, payer.address()).await.unwrap(), U256::from(3500));
     assert_eq!(rpc.balance(payer.address()).await.unwrap(), U256::ZERO, "the payer never held ETH");
-    let p = app.get(&format!("/payments/{id}")).await.body;
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(p["payer"].as_str().unwrap().to_ascii_lowercase(), format!("{:#x}", payer.address()));
     // The relayer used one nonce, recorded in the database, and its transaction is the one that mined.
     let txs = settle_store::relay::all_txs(&app.ctx.db, 31337, &key(0).address().to_checksum(None)).await.unwrap();
@@ -615,14 +616,14 @@ async fn a_payer_without_eth_pays_with_two_signatures() {
     let r = app
         .request(
             reqwest::Method::GET,
-            &format!("/payments/{}/typed-data?payer={}", other["paymentId"].as_str().unwrap(), payer.address()),
+            &format!("/v1/payments/{}/typed-data?payer={}", other["paymentId"].as_str().unwrap(), payer.address()),
             created["clientSecret"].as_str(),
             None,
             &[],
         )
         .await;
     r.assert_error(401, "unauthorized");
-    app.request(reqwest::Method::GET, "/payments", created["clientSecret"].as_str(), None, &[]).await.assert_error(401, "unauthorized");
+    app.request(reqwest::Method::GET, "/v1/payments", created["clientSecret"].as_str(), None, &[]).await.assert_error(401, "unauthorized");
     app.finish().await;
 }
 
@@ -657,8 +658,8 @@ async fn a_tampered_gasless_request_is_refused_before_any_gas_is_spent() {
     let mut cases: Vec<(&str, serde_json::Value, u16, &str)> = Vec::new();
     let mut bad_sig = good.clone();
     bad_sig["signature"] = serde_json::json!(format!("0x{}", "11".repeat(65)));
-    cases.push(("garbage signature", bad_sig, 401, "invalid_signature"));
-    cases.push(("signed by another key", resign(&good["request"], &PrivateKeySigner::random()), 401, "invalid_signature"));
+    cases.push(("garbage signature", bad_sig, 400, "invalid_signature"));
+    cases.push(("signed by another key", resign(&good["request"], &PrivateKeySigner::random()), 400, "invalid_signature"));
     let mut r = good["request"].clone();
     r["nonce"] = serde_json::json!("7");
     cases.push(("stale nonce", resign(&r, &payer), 400, "terms_mismatch"));
@@ -685,7 +686,7 @@ async fn a_tampered_gasless_request_is_refused_before_any_gas_is_spent() {
     cases.push(("too much gas", resign(&r, &payer), 400, "terms_mismatch"));
     for (what, body, status, code) in cases {
         let r = app
-            .request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[])
+            .request(reqwest::Method::POST, &format!("/v1/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[])
             .await;
         r.assert_error(status, code);
         assert_eq!(status_of(&app, &id).await, "PENDING", "{what}: nothing changed");
@@ -697,7 +698,7 @@ async fn a_tampered_gasless_request_is_refused_before_any_gas_is_spent() {
     let r = app
         .request(
             reqwest::Method::POST,
-            &format!("/payments/{}/gasless", other["paymentId"].as_str().unwrap()),
+            &format!("/v1/payments/{}/gasless", other["paymentId"].as_str().unwrap()),
             other["clientSecret"].as_str(),
             Some(&body.to_string()),
             &[],
@@ -776,7 +777,7 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
                     let t0 = std::time::Instant::now();
                     let mut body = crate::helpers::TestApp::chain_payment(&format!("load-{i}-{j}"));
                     body["chainId"] = serde_json::json!(chain);
-                    let created = app.post("/payments/create", &body).await;
+                    let created = app.post("/v1/payments", &body).await;
                     assert_eq!(created.status, 201, "{}", created.text);
                     let id = created.body["paymentId"].as_str().unwrap().to_owned();
                     let signed = sign_checkout(&app, &created.body, &payer).await;
@@ -784,11 +785,12 @@ async fn many_payers_on_two_chains_pay_gaslessly_at_once() {
                     // here: each payer's next request needs the previous one mined (its forwarder nonce).
                     let secret = created.body["clientSecret"].as_str();
                     if j % 4 == 0 {
-                        let r = app.request(reqwest::Method::POST, &format!("/payments/{id}/relay"), secret, Some(&signed.to_string()), &[]).await;
+                        let r = app.request(reqwest::Method::POST, &format!("/v1/payments/{id}/relay"), secret, Some(&signed.to_string()), &[]).await;
                         assert_eq!(r.status, 200, "{}", r.text);
-                        assert_eq!(r.body["status"], "COMPLETED");
+                        assert_eq!(r.body["payment"]["status"], "COMPLETED");
                     } else {
-                        let r = app.request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), secret, Some(&signed.to_string()), &[]).await;
+                        let r =
+                            app.request(reqwest::Method::POST, &format!("/v1/payments/{id}/gasless"), secret, Some(&signed.to_string()), &[]).await;
                         assert_eq!(r.status, 202, "{}", r.text);
                         wait_status(&app, &id, "COMPLETED", Duration::from_secs(90)).await;
                     }
@@ -840,8 +842,9 @@ pub(crate) async fn submit_gasless(app: &crate::helpers::TestApp, order: &str, p
     let created = app.create_payment(order).await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
     let body = sign_checkout(app, &created, payer).await;
-    let r =
-        app.request(reqwest::Method::POST, &format!("/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[]).await;
+    let r = app
+        .request(reqwest::Method::POST, &format!("/v1/payments/{id}/gasless"), created["clientSecret"].as_str(), Some(&body.to_string()), &[])
+        .await;
     assert_eq!(r.status, 202, "{}", r.text);
     id
 }
@@ -923,7 +926,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     let r = app
         .request(
             reqwest::Method::POST,
-            "/merchants",
+            "/v1/merchants",
             Some(crate::helpers::ADMIN_TOKEN),
             Some(&serde_json::json!({"name": "Fee Shop", "feeBps": 250}).to_string()),
             &[],
@@ -935,7 +938,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     let bad = app
         .request(
             reqwest::Method::POST,
-            "/merchants",
+            "/v1/merchants",
             Some(crate::helpers::ADMIN_TOKEN),
             Some(&serde_json::json!({"name": "Greedy", "feeBps": 10001}).to_string()),
             &[],
@@ -945,7 +948,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     let created = app
         .request(
             reqwest::Method::POST,
-            "/payments/create",
+            "/v1/payments",
             Some(&key_of_merchant),
             Some(&crate::helpers::TestApp::chain_payment("with-fee").to_string()),
             &[],
@@ -957,7 +960,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     let merchant_id = r.body["merchantId"].as_str().unwrap().to_owned();
     let patch = |id: String, token: Option<&'static str>, body: serde_json::Value| {
         let app = &app;
-        async move { app.request(reqwest::Method::PATCH, &format!("/merchants/{id}"), token, Some(&body.to_string()), &[]).await }
+        async move { app.request(reqwest::Method::PATCH, &format!("/v1/merchants/{id}"), token, Some(&body.to_string()), &[]).await }
     };
     let admin = Some(crate::helpers::ADMIN_TOKEN);
     let changed = patch(merchant_id.clone(), admin, serde_json::json!({"feeBps": 100})).await;
@@ -979,7 +982,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     let after = app
         .request(
             reqwest::Method::POST,
-            "/payments/create",
+            "/v1/payments",
             Some(&key_of_merchant),
             Some(&crate::helpers::TestApp::chain_payment("after-fee-change").to_string()),
             &[],
@@ -987,7 +990,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
         .await;
     assert_eq!(after.status, 201, "{}", after.text);
     assert_eq!(after.body["terms"]["feeBps"], 100);
-    let path = format!("/payments/{}", created.body["paymentId"].as_str().unwrap());
+    let path = format!("/v1/payments/{}", created.body["paymentId"].as_str().unwrap());
     assert_eq!(app.request(reqwest::Method::GET, &path, Some(&key_of_merchant), None, &[]).await.body["terms"]["feeBps"], 250);
 
     pay_directly(&rpc, &key(3), &created.body).await.unwrap();
@@ -1031,9 +1034,9 @@ async fn a_status_miss_asks_the_contract() {
     app.ctx.cache.evict(&id).await;
     let s = app.get(&format!("/payments/{id}/status")).await.body;
     assert_eq!(s["status"], "PROCESSING", "{s}");
-    let p = app.get(&format!("/payments/{id}")).await.body;
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(p["payer"].as_str().unwrap().to_ascii_lowercase(), format!("{:#x}", key(3).address()), "{p}");
-    let ev = app.get(&format!("/payments/{id}/events")).await.text;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await.text;
     assert!(ev.contains("getPayment"), "{ev}");
     app.finish().await;
 }
@@ -1074,7 +1077,7 @@ async fn the_relayer_reconciles_its_nonces_with_the_chain() {
     assert_eq!(mined[0].relay_request_id, first.relay_request_id);
     let rr = settle_store::relay::find_request(&app.ctx.db, first.relay_request_id.as_deref().unwrap()).await.unwrap().unwrap();
     assert_eq!(rr.status, "CONFIRMED");
-    assert_eq!(app.get(&format!("/payments/{id}")).await.body["txHash"].as_str(), Some(mined[0].tx_hash.as_str()));
+    assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["txHash"].as_str(), Some(mined[0].tx_hash.as_str()));
     let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
     assert!(m.contains("settle_chain_nonces_displaced_total"), "{m}");
 
@@ -1189,7 +1192,7 @@ async fn a_log_the_node_had_not_indexed_at_its_head_is_still_seen() {
     assert_eq!(status_of(&app, &id).await, "PENDING", "the node hid the log so far");
     mine(&rpc, 2).await;
     wait_status(&app, &id, "COMPLETED", Duration::from_secs(30)).await;
-    let p = app.get(&format!("/payments/{id}")).await.body;
+    let p = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(p["txHash"].as_str(), Some(format!("{:#x}", receipt.transaction_hash).as_str()));
     app.finish().await;
 }
@@ -1252,12 +1255,11 @@ async fn settle_killed_mid_flight_reuses_and_skips_no_nonce() {
             for (i, payer) in payers.iter().enumerate() {
                 let mut body = crate::helpers::TestApp::chain_payment(&format!("{tag}-{i}"));
                 body["recipientAddress"] = serde_json::json!(RECIPIENT);
-                let created =
-                    request_at(&client, &base, reqwest::Method::POST, "/payments/create", Some(&api_key), Some(&body.to_string()), &[]).await;
+                let created = request_at(&client, &base, reqwest::Method::POST, "/v1/payments", Some(&api_key), Some(&body.to_string()), &[]).await;
                 assert_eq!(created.status, 201, "{}", created.text);
                 let id = created.body["paymentId"].as_str().unwrap().to_owned();
                 let signed = sign_checkout_at(&client, &base, &created.body, payer).await;
-                let path = format!("/payments/{id}/gasless");
+                let path = format!("/v1/payments/{id}/gasless");
                 let r =
                     request_at(&client, &base, reqwest::Method::POST, &path, created.body["clientSecret"].as_str(), Some(&signed.to_string()), &[])
                         .await;
@@ -1296,7 +1298,7 @@ async fn settle_killed_mid_flight_reuses_and_skips_no_nonce() {
     ids.extend(pay(base.clone(), payers[24..].to_vec(), "after").await);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     for id in &ids {
-        let get = async || request_at(&client, &base, reqwest::Method::GET, &format!("/payments/{id}"), Some(&api_key), None, &[]).await;
+        let get = async || request_at(&client, &base, reqwest::Method::GET, &format!("/v1/payments/{id}"), Some(&api_key), None, &[]).await;
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if within(left, async || (get().await.body["status"] == "COMPLETED").then_some(())).await.is_none() {
             let p = get().await;

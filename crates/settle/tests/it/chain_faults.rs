@@ -38,8 +38,11 @@ pub(crate) enum Fault {
 }
 
 /// What runs between a call and its answer; None: nothing, for this call.
+type HookFn = dyn Fn(&Value) -> Option<futures::future::BoxFuture<'static, ()>> + Send + Sync;
+
+/// A [`HookFn`], shared.
 #[derive(Clone)]
-pub(crate) struct Hook(Arc<dyn Fn(&Value) -> Option<futures::future::BoxFuture<'static, ()>> + Send + Sync>);
+pub(crate) struct Hook(Arc<HookFn>);
 
 impl std::fmt::Debug for Hook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -327,7 +330,7 @@ async fn a_relay_whose_deadline_passed_is_withdrawn_not_sent() {
     assert_eq!(failed.len(), 1);
     assert!(failed[0].last_error.as_deref().unwrap_or_default().contains("withdrawn"), "{failed:?}");
     assert_ne!(status_of(&app, &id).await, "COMPLETED");
-    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    let events = app.get(&format!("/v1/payments/{id}/events")).await.body;
     assert!(events.to_string().contains("relay_expired"), "{events}");
     let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
     assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::ZERO);
@@ -373,7 +376,7 @@ async fn a_relay_beaten_by_a_copy_of_its_calldata_is_not_reported_reverted() {
     wait_for("the relayer reads its receipt", Duration::from_secs(30), || async { relayed(&app).await.iter().any(|t| t.status == "MINED") }).await;
     let ours = rpc.receipt(relayed(&app).await[0].tx_hash.parse().unwrap()).await.unwrap().expect("mined");
     assert_eq!(ours.status, U256::ZERO, "the relayer's own transaction reverted");
-    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    let events = app.get(&format!("/v1/payments/{id}/events")).await.body;
     let kinds: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert!(!kinds.contains(&"REVERTED"), "a paid payment was reported reverted: {events}");
     assert_eq!(kinds.iter().filter(|k| **k == "SUBMITTED").count(), 1, "{events}");
@@ -418,7 +421,7 @@ async fn a_completed_payment_whose_block_is_reorged_away_is_reported() {
     assert!(reverted);
     mine(&rpc, 8).await;
     let reorged = within(Duration::from_secs(30), async || {
-        let page = app.get("/events/list?type=payment.reorged").await.body;
+        let page = app.get("/v1/events?type=payment.reorged").await.body;
         page["data"].as_array().and_then(|d| d.first()).cloned()
     })
     .await;
@@ -494,7 +497,7 @@ async fn mine_until(app: &TestApp, anvil: &Anvil, id: &str, status: &str) {
 }
 
 async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
-    let events = app.get(&format!("/payments/{id}/events")).await.body;
+    let events = app.get(&format!("/v1/payments/{id}/events")).await.body;
     events["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap().to_owned()).collect()
 }
 
@@ -509,7 +512,7 @@ async fn a_cancelled_chain_payment_can_no_longer_be_paid() {
     let app = app_on(&anvil, &anvil.url, |_| {}).await;
     let created = app.create_payment("cancel-holds").await;
     let id = created["paymentId"].as_str().unwrap().to_owned();
-    let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let r = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!((r.status.as_u16(), r.body["status"].as_str()), (200, Some("CANCELLING")), "{}", r.text);
     mine_until(&app, &anvil, &id, "CANCELLED").await;
     let paid = crate::chain::pay_directly(&rpc, &key(3), &created).await;
@@ -538,7 +541,7 @@ async fn a_payment_mined_before_its_cancellation_completes() {
     let id = created["paymentId"].as_str().unwrap().to_owned();
     // The node will not take the cancellation for now; the payer pays meanwhile.
     proxy.fault("eth_sendRawTransaction", Fault::Refuse("txpool is full"), None);
-    let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let r = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(r.body["status"], "CANCELLING", "{}", r.text);
     crate::chain::pay_directly(&rpc, &key(3), &created).await.unwrap();
     proxy.clear();
@@ -548,7 +551,7 @@ async fn a_payment_mined_before_its_cancellation_completes() {
     assert_eq!(types.last().map(String::as_str), Some("CONFIRMED"), "{types:?}");
     let recipient: Address = crate::helpers::RECIPIENT.parse().unwrap();
     assert_eq!(deploy::balance_of(&rpc, crate::helpers::TOKEN.parse().unwrap(), recipient).await.unwrap(), U256::from(1500));
-    let r = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let r = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(r.status, 409, "{}", r.text);
     wait_for("the cancellation's relay ends", Duration::from_secs(30), || async {
         settle_store::relay::requests(&app.ctx.db, 31337, "FAILED", 10).await.unwrap().len()

@@ -147,7 +147,7 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
         settle_card::tls::ensure_crypto_provider();
         let c = reqwest::Client::new();
         let r = c
-            .post(format!("{base}/payments/create"))
+            .post(format!("{base}/v1/payments"))
             .bearer_auth(&key)
             .json(&serde_json::json!({"orderId": "cli-1", "amount": "1", "currency": "USDC", "chainId": 31337,
                 "tokenAddress": crate::helpers::TOKEN, "recipientAddress": crate::helpers::RECIPIENT}))
@@ -159,7 +159,7 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
         let h: serde_json::Value = c.get(format!("{base}/health")).send().await.unwrap().json().await.unwrap();
         assert_eq!(h["gateway"]["mode"], "simulator", "{h}");
         let p: serde_json::Value = c
-            .post(format!("{base}/payments/create"))
+            .post(format!("{base}/v1/payments"))
             .bearer_auth(&key)
             .json(&serde_json::json!({"orderId": "cli-card", "amount": "1500", "currency": "KRW", "rail": "CARD"}))
             .send()
@@ -171,7 +171,7 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
         let id = p["paymentId"].as_str().unwrap();
         eventually(Duration::from_secs(10), "the demo card rail answers", async || {
             let r = c
-                .post(format!("{base}/payments/{id}/card"))
+                .post(format!("{base}/v1/payments/{id}/card"))
                 .bearer_auth(&key)
                 .header("idempotency-key", format!("cli-{id}"))
                 .json(&serde_json::json!({"cardType": "KB", "cardNo": "4111-1111-1111-1111"}))

@@ -84,7 +84,7 @@ async fn fifty_concurrent_cancels_have_one_winner(v: Variant) {
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (app, id) = (app.clone(), id.clone());
-        tasks.push(tokio::spawn(async move { app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), None, &[]).await }));
+        tasks.push(tokio::spawn(async move { app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&app.key), None, &[]).await }));
     }
     let mut ok = 0;
     let mut conflict = 0;
@@ -100,10 +100,10 @@ async fn fifty_concurrent_cancels_have_one_winner(v: Variant) {
         }
     }
     assert_eq!((ok, conflict), (1, 49));
-    let ev = app.get(&format!("/payments/{id}/events")).await;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await;
     let cancelled = ev.body["data"].as_array().unwrap().iter().filter(|e| e["eventType"] == "CANCEL_REQUESTED").count();
     assert_eq!(cancelled, 1, "exactly one CANCEL_REQUESTED event");
-    assert_eq!(app.get(&format!("/payments/{id}")).await.body["version"], 2);
+    assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["version"], 2);
     app.drain_outbox().await;
     let rows = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 100).await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.topic == "payment.cancelling").count(), 1, "one payment.cancelling in the outbox");
@@ -125,7 +125,7 @@ async fn requests_their_clients_abandon_finish_whole_and_leave_no_transaction_op
                 let client = reqwest::Client::builder().timeout(std::time::Duration::from_millis(1 + (i * 7 + round) % 16)).build().unwrap();
                 let body = TestApp::chain_payment(&format!("abandon-{round}-{i}")).to_string();
                 let _ = client
-                    .post(format!("{}/payments/create", app.base))
+                    .post(format!("{}/v1/payments", app.base))
                     .bearer_auth(&app.key)
                     .header("content-type", "application/json")
                     .body(body)
@@ -157,9 +157,8 @@ async fn requests_their_clients_abandon_finish_whole_and_leave_no_transaction_op
     }
     // The server answers, and every payment is whole: its CREATED event and its outbox row.
     for i in 0..10 {
-        let r = app
-            .request(Method::POST, "/payments/create", Some(&app.key), Some(&TestApp::chain_payment(&format!("after-{i}")).to_string()), &[])
-            .await;
+        let r =
+            app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&TestApp::chain_payment(&format!("after-{i}")).to_string()), &[]).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
     let count = |sql: &'static str| {
@@ -255,7 +254,7 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
     let mut tasks = Vec::new();
     for i in 0..64 {
         let app = app.clone();
-        tasks.push(tokio::spawn(async move { app.post("/payments/create", &TestApp::chain_payment(&format!("many-{i}"))).await }));
+        tasks.push(tokio::spawn(async move { app.post("/v1/payments", &TestApp::chain_payment(&format!("many-{i}"))).await }));
     }
     for t in tasks {
         let r = t.await.unwrap();
@@ -276,7 +275,7 @@ async fn sqlite_group_commit_gives_each_request_its_own_answer() {
     let to_cancel = app.create_payment("gc-cancel").await["paymentId"].as_str().unwrap().to_owned();
     app.create_payment("gc-dup").await;
     let replay = TestApp::chain_payment("gc-replay").to_string();
-    let first = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&replay), &[("idempotency-key", "gc-k")]).await;
+    let first = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&replay), &[("idempotency-key", "gc-k")]).await;
     assert_eq!(first.status, 201, "{}", first.text);
     let before = settle_store::payments::count(&app.ctx.db).await.unwrap();
     let (groups_before, members_before) = app.ctx.db.write_groups().expect("SQLite groups its writes");
@@ -292,14 +291,14 @@ async fn sqlite_group_commit_gives_each_request_its_own_answer() {
     };
     for i in 0..60 {
         match i % 6 {
-            0 => spawn("dup", Method::POST, "/payments/create".into(), Some(TestApp::chain_payment("gc-dup").to_string()), None),
-            1 => spawn("replay", Method::POST, "/payments/create".into(), Some(replay.clone()), Some("gc-k")),
-            2 | 3 if i < 40 => spawn("cancel", Method::POST, format!("/payments/{to_cancel}/cancel"), None, None),
-            _ => spawn("new", Method::POST, "/payments/create".into(), Some(TestApp::chain_payment(&format!("gc-new-{i}")).to_string()), None),
+            0 => spawn("dup", Method::POST, "/v1/payments".into(), Some(TestApp::chain_payment("gc-dup").to_string()), None),
+            1 => spawn("replay", Method::POST, "/v1/payments".into(), Some(replay.clone()), Some("gc-k")),
+            2 | 3 if i < 40 => spawn("cancel", Method::POST, format!("/v1/payments/{to_cancel}/cancel"), None, None),
+            _ => spawn("new", Method::POST, "/v1/payments".into(), Some(TestApp::chain_payment(&format!("gc-new-{i}")).to_string()), None),
         }
     }
     for _ in 0..2 {
-        spawn("same", Method::POST, "/payments/create".into(), Some(TestApp::chain_payment("gc-same").to_string()), None);
+        spawn("same", Method::POST, "/v1/payments".into(), Some(TestApp::chain_payment("gc-same").to_string()), None);
     }
     let mut counts = std::collections::BTreeMap::<(&str, u16), usize>::new();
     let mut new_ids = Vec::new();
@@ -376,7 +375,7 @@ async fn sqlite_killed_during_heavy_writes_keeps_every_acknowledged_payment() {
                     let body =
                         serde_json::json!({"orderId": format!("kill-{t}-{n}"), "amount": "1000", "currency": "KRW", "rail": "CARD"}).to_string();
                     let r = client
-                        .post(format!("{base}/payments/create"))
+                        .post(format!("{base}/v1/payments"))
                         .bearer_auth(key)
                         .header("content-type", "application/json")
                         .body(body)
@@ -404,7 +403,7 @@ async fn sqlite_killed_during_heavy_writes_keeps_every_acknowledged_payment() {
 
     let _serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
     for id in &acked {
-        let r = request_at(&client, &base, Method::GET, &format!("/payments/{id}"), Some(key), None, &[]).await;
+        let r = request_at(&client, &base, Method::GET, &format!("/v1/payments/{id}"), Some(key), None, &[]).await;
         assert_eq!(r.status, 200, "acknowledged payment {id} is there: {}", r.text);
     }
     let db = settle_store::connect(&format!("sqlite://{}/settle.db", dir.0.display()), 2).await.unwrap();

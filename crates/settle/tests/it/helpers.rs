@@ -390,6 +390,24 @@ impl TestApp {
         self.request(Method::GET, path, Some(&self.key), None, &[]).await
     }
 
+    /// Every item of a /v1 list (`path` with its query), page after page by `startingAfter` (each item's `id_field`).
+    pub async fn list_all(&self, path: &str, id_field: &str) -> Vec<Value> {
+        let mut all: Vec<Value> = Vec::new();
+        loop {
+            let sep = if path.contains('?') { '&' } else { '?' };
+            let url = match all.last() {
+                Some(last) => format!("{path}{sep}startingAfter={}", last[id_field].as_str().unwrap()),
+                None => path.to_owned(),
+            };
+            let page = self.get(&url).await;
+            assert_eq!(page.status, 200, "{url}: {}", page.text);
+            all.extend(page.body["data"].as_array().unwrap().iter().cloned());
+            if page.body["hasMore"] != true {
+                return all;
+            }
+        }
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
         self.request(Method::POST, path, Some(&self.key), Some(&body.to_string()), &[]).await
     }
@@ -400,14 +418,14 @@ impl TestApp {
 
     /// Creates a chain payment for the demo merchant and returns it.
     pub async fn create_payment(&self, order_id: &str) -> Value {
-        let r = self.post("/payments/create", &Self::chain_payment(order_id)).await;
+        let r = self.post("/v1/payments", &Self::chain_payment(order_id)).await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.body
     }
 
     /// Creates a CARD payment and returns its id.
     pub async fn create_card_payment(&self, order_id: &str, amount: u64) -> String {
-        let r = self.post("/payments/create", &json!({"orderId": order_id, "amount": amount.to_string(), "currency": "KRW", "rail": "CARD"})).await;
+        let r = self.post("/v1/payments", &json!({"orderId": order_id, "amount": amount.to_string(), "currency": "KRW", "rail": "CARD"})).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!(r.body["rail"], "CARD");
         r.body["paymentId"].as_str().expect("id").to_owned()
@@ -417,7 +435,7 @@ impl TestApp {
     pub async fn pay(&self, id: &str, card_type: &str, card_no: &str, key: Option<&str>) -> Resp {
         let body = json!({"cardType": card_type, "cardNo": card_no}).to_string();
         let extra: Vec<(&str, &str)> = key.map(|k| vec![("idempotency-key", k)]).unwrap_or_default();
-        self.request(Method::POST, &format!("/payments/{id}/card"), Some(&self.key), Some(&body), &extra).await
+        self.request(Method::POST, &format!("/v1/payments/{id}/card"), Some(&self.key), Some(&body), &extra).await
     }
 
     /// The simulator's request counts.
@@ -455,7 +473,7 @@ impl TestApp {
 
     /// Creates another merchant through the admin API; returns its API key.
     pub async fn other_merchant(&self, name: &str) -> String {
-        let r = self.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": name}).to_string()), &[]).await;
+        let r = self.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": name}).to_string()), &[]).await;
         assert_eq!(r.status, 201, "{}", r.text);
         r.body["apiKey"].as_str().expect("apiKey").to_owned()
     }

@@ -25,7 +25,7 @@ async fn fifty_concurrent_creates_with_one_key_make_one_payment(v: Variant) {
     for _ in 0..50 {
         let (app, body) = (app.clone(), body.clone());
         tasks.push(tokio::spawn(async move {
-            app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "key-one")]).await
+            app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "key-one")]).await
         }));
     }
     let mut responses = Vec::new();
@@ -40,10 +40,10 @@ async fn fifty_concurrent_creates_with_one_key_make_one_payment(v: Variant) {
     let replayed = responses.iter().filter(|r| r.header("idempotent-replayed") == Some("true")).count();
     assert_eq!(replayed, 49, "one original, 49 replays");
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1, "exactly one payment");
-    let list = app.get("/payments?orderId=idem-1").await;
+    let list = app.get("/v1/payments?orderId=idem-1").await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 1);
     let id = responses[0].body["paymentId"].as_str().unwrap();
-    let ev = app.get(&format!("/payments/{id}/events")).await;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await;
     assert_eq!(ev.body["data"].as_array().unwrap().len(), 1, "one CREATED event");
     Arc::into_inner(app).unwrap().finish().await;
 }
@@ -55,7 +55,7 @@ async fn key_reuse_rules(v: Variant) {
     let body = TestApp::chain_payment("idem-2").to_string();
     let send = |b: String, key: &'static str| {
         let app = &app;
-        async move { app.request(Method::POST, "/payments/create", Some(&app.key), Some(&b), &[("idempotency-key", key)]).await }
+        async move { app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&b), &[("idempotency-key", key)]).await }
     };
     let first = send(body.clone(), "k2").await;
     assert_eq!(first.status, 201);
@@ -79,17 +79,17 @@ async fn key_reuse_rules(v: Variant) {
 
     // The same key on another endpoint is another request too.
     let id = first.body["paymentId"].as_str().unwrap();
-    let r = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[("idempotency-key", "k2")]).await;
+    let r = app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[("idempotency-key", "k2")]).await;
     r.assert_error(422, "idempotency_key_reused");
 
     // Keys are per merchant: another merchant's identical key is independent.
     let other_key = app.other_merchant("Other").await;
-    let r = app.request(Method::POST, "/payments/create", Some(&other_key), Some(&body), &[("idempotency-key", "k2")]).await;
+    let r = app.request(Method::POST, "/v1/payments", Some(&other_key), Some(&body), &[("idempotency-key", "k2")]).await;
     assert_eq!(r.status, 201);
     assert_ne!(r.body["paymentId"], first.body["paymentId"]);
 
     // Still in flight (claimed by a request that has not finished): 409.
-    let held = claim(&app, "k3", "/payments/create", &body).await;
+    let held = claim(&app, "k3", "/v1/payments", &body).await;
     send(body.clone(), "k3").await.assert_error(409, "idempotency_in_flight");
     drop(held);
 
@@ -99,12 +99,12 @@ async fn key_reuse_rules(v: Variant) {
     send(body.clone(), "k4").await.assert_error(409, "duplicate_order");
 
     // Cancel with a key replays its 200.
-    let c1 = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[("idempotency-key", "c1")]).await;
-    let c2 = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[("idempotency-key", "c1")]).await;
+    let c1 = app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[("idempotency-key", "c1")]).await;
+    let c2 = app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[("idempotency-key", "c1")]).await;
     assert_eq!((c1.status.as_u16(), c2.status.as_u16()), (200, 200));
     assert_eq!(c2.header("idempotent-replayed"), Some("true"));
     assert_eq!(c1.text, c2.text);
-    let ev = app.get(&format!("/payments/{id}/events")).await;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await;
     assert_eq!(ev.body["data"].as_array().unwrap().len(), 2, "CREATED and one CANCELLED");
     let _ = json!(null);
     app.finish().await;
@@ -130,19 +130,19 @@ async fn try_claim(app: &TestApp, key: &str, path: &str, body: &str) -> Result<C
 async fn a_retry_with_a_rotated_api_key_replays(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     let body = TestApp::chain_payment("idem-rotate").to_string();
-    let first = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "rot-1")]).await;
+    let first = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "rot-1")]).await;
     assert_eq!(first.status, 201, "{}", first.text);
     let new_key = format!("sk_{}", "ab".repeat(32));
     let hash = settle_app::merchants::hash_key(&new_key);
     settle_store::merchants::add_key(&app.ctx.db, "mch_demo", &hash, &new_key[..8], settle_store::now_ms()).await.unwrap();
-    let again = app.request(Method::POST, "/payments/create", Some(&new_key), Some(&body), &[("idempotency-key", "rot-1")]).await;
+    let again = app.request(Method::POST, "/v1/payments", Some(&new_key), Some(&body), &[("idempotency-key", "rot-1")]).await;
     assert_eq!(again.status, 201, "{}", again.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.text, first.text);
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1, "one payment");
     // Another body under the key is still another request.
     let other = TestApp::chain_payment("idem-rotate-2").to_string();
-    app.request(Method::POST, "/payments/create", Some(&new_key), Some(&other), &[("idempotency-key", "rot-1")])
+    app.request(Method::POST, "/v1/payments", Some(&new_key), Some(&other), &[("idempotency-key", "rot-1")])
         .await
         .assert_error(422, "idempotency_key_reused");
     app.finish().await;
@@ -156,10 +156,10 @@ async fn taken_over(v: Variant, key: &str, order: &str) -> Option<(TestApp, Stri
     setup.settings.idempotency_wait = std::time::Duration::from_millis(0);
     let app = TestApp::spawn_with(setup).await?;
     let body = TestApp::chain_payment(order).to_string();
-    let first = claim(&app, key, "/payments/create", &body).await;
+    let first = claim(&app, key, "/v1/payments", &body).await;
     // In flight while the first claim is fresh; taken over once it is stale.
     let second = eventually(std::time::Duration::from_secs(10), "the stalled claim is taken over", async || {
-        match try_claim(&app, key, "/payments/create", &body).await {
+        match try_claim(&app, key, "/v1/payments", &body).await {
             Ok(c) => Some(c),
             Err(settle_app::AppError::IdempotencyInFlight) => None,
             Err(e) => panic!("claiming {key}: {e}"),
@@ -189,7 +189,7 @@ async fn a_taken_over_claim_is_never_completed_by_its_first_owner(v: Variant) {
     first.release().await;
     drop(first);
 
-    let r = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "tk-1")]).await;
+    let r = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "tk-1")]).await;
     assert_eq!((r.status.as_u16(), r.text.as_str()), (201, r#"{"by":"second"}"#), "the second owner's response stands");
     assert_eq!(r.header("idempotent-replayed"), Some("true"));
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "the test wrote no payment");
@@ -240,17 +240,15 @@ async fn a_dropped_request_frees_its_key_and_waiters_only_read(v: Variant) {
     setup.settings.idempotency_wait = std::time::Duration::from_millis(600);
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     let body = TestApp::chain_payment("idem-drop").to_string();
-    let send = || app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "dr-1")]);
+    let send = || app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "dr-1")]);
 
-    let held = claim(&app, "dr-1", "/payments/create", &body).await;
+    let held = claim(&app, "dr-1", "/v1/payments", &body).await;
     let first_id = record(&app, "dr-1").await.expect("claimed").id;
     // Held for the whole wait: 409 after waiting, having only read the record.
     send().await.assert_error(409, "idempotency_in_flight");
     drop(held);
-    eventually(std::time::Duration::from_secs(5), "a dropped claim is released at once", async || {
-        record(&app, "dr-1").await.is_none().then_some(())
-    })
-    .await;
+    eventually(std::time::Duration::from_secs(5), "a dropped claim is released at once", async || record(&app, "dr-1").await.is_none().then_some(()))
+        .await;
     let r = send().await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);
@@ -289,7 +287,7 @@ async fn a_copy_of_the_database_cannot_test_card_number_guesses(v: Variant) {
         let merchant = settle_store::merchants::find(&app.ctx.db, "mch_demo").await.unwrap().unwrap();
         let last4 = settle_store::payments::find_any(&app.ctx.db, &id).await.unwrap().unwrap().card_last4.unwrap();
         let secrets: Vec<Vec<u8>> = merchant.idem_secret.iter().map(|s| hex::decode(s).unwrap()).collect();
-        let path = format!("POST /payments/{id}/card\n");
+        let path = format!("POST /v1/payments/{id}/card\n");
         let mut found = None;
         let mut tries = 0u64;
         for secret in &secrets {
@@ -315,11 +313,11 @@ async fn a_copy_of_the_database_cannot_test_card_number_guesses(v: Variant) {
             assert!(merchant.idem_secret.is_none(), "no fingerprint secret is stored with a master key");
             // A chain payment's recorded answer holds its client secret sealed; the replay answers it open.
             let body = TestApp::chain_payment("bf-chain").to_string();
-            let first = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
+            let first = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
             let secret = first.body["clientSecret"].as_str().unwrap().to_owned();
             let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "bf-chain").await.unwrap().unwrap();
             assert!(!rec.response_body.unwrap_or_default().contains(&secret), "the recorded answer holds the client secret");
-            let again = app.request(Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
+            let again = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
             assert_eq!((again.header("idempotent-replayed"), again.body["clientSecret"].as_str()), (Some("true"), Some(secret.as_str())));
         } else {
             assert_eq!(found.as_deref(), Some("4111111111111111"), "keyed by a secret in the database, the card is found ({tries} tries)");

@@ -5,6 +5,7 @@ mod helpers;
 
 mod after_commit;
 mod api_schemas;
+mod api_v1;
 mod audit;
 mod backup;
 mod bad_input;
@@ -30,5 +31,6 @@ mod payments_api;
 mod read_only;
 mod restart;
 mod scale_out;
+mod seed_aliases;
 mod sse;
 mod webhooks;

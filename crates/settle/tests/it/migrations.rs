@@ -63,17 +63,17 @@ async fn every_sqlite_connection_is_durable() {
 async fn ids_that_differ_only_by_case_are_different_on_every_backend(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     let card = |order: &str| serde_json::json!({"orderId": order, "amount": "1000", "currency": "KRW", "rail": "CARD"});
-    assert_eq!(app.post("/payments/create", &card("Case-1")).await.status, 201);
-    let r = app.post("/payments/create", &card("case-1")).await;
+    assert_eq!(app.post("/v1/payments", &card("Case-1")).await.status, 201);
+    let r = app.post("/v1/payments", &card("case-1")).await;
     assert_eq!(r.status, 201, "{}", r.text);
     for user in ["Kim", "kim"] {
-        let r = app.post("/users", &serde_json::json!({"userId": user, "name": user, "points": 1})).await;
+        let r = app.post("/v1/users", &serde_json::json!({"userId": user, "name": user, "points": 1})).await;
         assert_eq!(r.status, 201, "{user}: {}", r.text);
     }
     let body = card("keyed").to_string();
-    let a = app.request(reqwest::Method::POST, "/payments/create", Some(&app.key), Some(&body), &[("idempotency-key", "Key-A")]).await;
+    let a = app.request(reqwest::Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "Key-A")]).await;
     let other = card("keyed-2").to_string();
-    let b = app.request(reqwest::Method::POST, "/payments/create", Some(&app.key), Some(&other), &[("idempotency-key", "key-a")]).await;
+    let b = app.request(reqwest::Method::POST, "/v1/payments", Some(&app.key), Some(&other), &[("idempotency-key", "key-a")]).await;
     assert_eq!((a.status.as_u16(), b.status.as_u16()), (201, 201), "{}", b.text);
     assert_ne!(a.body["paymentId"], b.body["paymentId"]);
     if v.db == Db::Mysql {

@@ -165,7 +165,7 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     // Nothing more arrives.
     ids.extend(pull_ids(&consumer, 1, Duration::from_secs(2)).await);
 
-    let page = app.get("/events/list?type=payment.*&limit=100").await.body;
+    let page = app.get("/v1/events?type=payment.*&limit=100").await.body;
     let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(events.len(), made);
     assert_eq!(ids, events, "the consumer got exactly the events, in order");
@@ -188,7 +188,7 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
         let m = stream.get_raw_message(s).await.unwrap();
         in_stream.push(m.headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
     }
-    let page = app.get("/events/list?type=payment.*&limit=100").await.body;
+    let page = app.get("/v1/events?type=payment.*&limit=100").await.body;
     let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(in_stream, events, "the stream holds exactly the events, in order");
     app.finish().await;
@@ -233,7 +233,7 @@ async fn a_purged_stream_does_not_stop_the_publisher() {
     for s in first..=last {
         ids.push(stream.get_raw_message(s).await.unwrap().headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
     }
-    let page = app.get("/events/list?type=payment.*&limit=100").await.body;
+    let page = app.get("/v1/events?type=payment.*&limit=100").await.body;
     let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, events[3..].to_vec(), "the events made after the purge, once each");
     app.finish().await;

@@ -12,8 +12,8 @@ async fn the_database_reports_its_pool_and_tables(v: Variant) {
     for i in 0..5 {
         app.create_payment(&format!("stats-{i}")).await;
     }
-    app.request(Method::GET, "/admin/db", Some(&app.key), None, &[]).await.assert_error(401, "unauthorized");
-    let r = app.request(Method::GET, "/admin/db", Some(ADMIN_TOKEN), None, &[]).await;
+    app.request(Method::GET, "/v1/admin/db", Some(&app.key), None, &[]).await.assert_error(401, "unauthorized");
+    let r = app.request(Method::GET, "/v1/admin/db", Some(ADMIN_TOKEN), None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let backend = match v.db {
         Db::Sqlite => "sqlite",
@@ -81,7 +81,7 @@ async fn settle_db_stats_prints_the_tables_as_json() {
     let client = reqwest::Client::new();
     for i in 0..30 {
         let body = serde_json::json!({"orderId": format!("stats-{i}"), "amount": "900", "currency": "KRW", "rail": "CARD"}).to_string();
-        let r = request_at(&client, &p.base(), Method::POST, "/payments/create", Some(settle_app::merchants::DEMO_API_KEY), Some(&body), &[]).await;
+        let r = request_at(&client, &p.base(), Method::POST, "/v1/payments", Some(settle_app::merchants::DEMO_API_KEY), Some(&body), &[]).await;
         assert_eq!(r.status, 201, "{}", r.text);
     }
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
@@ -122,17 +122,16 @@ async fn logs_carry_no_card_number_key_or_secret() {
         let (client, base, path, key) = (client.clone(), base.clone(), path.to_owned(), key.to_owned());
         async move { request_at(&client, &base, method, &path, Some(&key), Some(&body.to_string()), &[]).await }
     };
-    let m = call(Method::POST, "/merchants", admin, serde_json::json!({"name": "Log shop"})).await;
+    let m = call(Method::POST, "/v1/merchants", admin, serde_json::json!({"name": "Log shop"})).await;
     assert_eq!(m.status, 201, "{}", m.text);
     let key = m.body["apiKey"].as_str().unwrap().to_owned();
-    let extra = call(Method::POST, "/api-keys", &key, serde_json::json!({})).await.body["apiKey"].as_str().unwrap().to_owned();
+    let extra = call(Method::POST, "/v1/api-keys", &key, serde_json::json!({})).await.body["apiKey"].as_str().unwrap().to_owned();
     let rx = crate::webhooks::Receiver::start(crate::webhooks::Behaviour::Ok).await;
-    let ep = call(Method::POST, "/webhook-endpoints", &key, serde_json::json!({"url": rx.url, "events": ["*"]})).await;
+    let ep = call(Method::POST, "/v1/webhook-endpoints", &key, serde_json::json!({"url": rx.url, "events": ["*"]})).await;
     let secret = ep.body["secret"].as_str().unwrap().to_owned();
     let card = "4111-1111-1111-1111";
     let pay =
-        call(Method::POST, "/payments/create", &key, serde_json::json!({"orderId": "log-1", "amount": "900", "currency": "KRW", "rail": "CARD"}))
-            .await;
+        call(Method::POST, "/v1/payments", &key, serde_json::json!({"orderId": "log-1", "amount": "900", "currency": "KRW", "rail": "CARD"})).await;
     let id = pay.body["paymentId"].as_str().unwrap().to_owned();
     // The demo's in-process gateway fails some calls on purpose: a careful merchant retries with the same key.
     eventually(std::time::Duration::from_secs(15), "the charge gets an answer", async || {
@@ -140,7 +139,7 @@ async fn logs_carry_no_card_number_key_or_secret() {
             &client,
             &base,
             Method::POST,
-            &format!("/payments/{id}/card"),
+            &format!("/v1/payments/{id}/card"),
             Some(&key),
             Some(&serde_json::json!({"cardType": "KB", "cardNo": card}).to_string()),
             &[("idempotency-key", "log-card-1")],
@@ -154,11 +153,11 @@ async fn logs_carry_no_card_number_key_or_secret() {
     })
     .await;
     // A bad key and a wrong admin token are logged too, if at all, without their values.
-    call(Method::GET, "/payments", "sk_not_a_real_key_0000000000000000", serde_json::Value::Null).await;
-    call(Method::POST, "/merchants", "wrong-admin-token-0123456789", serde_json::json!({"name": "x"})).await;
+    call(Method::GET, "/v1/payments", "sk_not_a_real_key_0000000000000000", serde_json::Value::Null).await;
+    call(Method::POST, "/v1/merchants", "wrong-admin-token-0123456789", serde_json::json!({"name": "x"})).await;
     rx.wait_succeeded(2, std::time::Duration::from_secs(15)).await;
     // Settle has recorded (and logged) those deliveries' answers, not only sent them.
-    let deliveries = format!("/webhook-endpoints/{}/deliveries", ep.body["id"].as_str().unwrap());
+    let deliveries = format!("/v1/webhook-endpoints/{}/deliveries", ep.body["id"].as_str().unwrap());
     eventually(std::time::Duration::from_secs(15), "two deliveries recorded as SUCCEEDED", async || {
         let r = call(Method::GET, &deliveries, &key, serde_json::Value::Null).await;
         let succeeded = r.body["data"].as_array().map_or(0, |d| d.iter().filter(|d| d["status"] == "SUCCEEDED").count());

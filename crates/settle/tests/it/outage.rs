@@ -34,11 +34,11 @@ async fn database_outage_is_a_503_and_recovers(v: Variant) {
 
     proxy.cut();
     let started = Instant::now();
-    let r = app.post("/payments/create", &TestApp::chain_payment("during-outage")).await;
+    let r = app.post("/v1/payments", &TestApp::chain_payment("during-outage")).await;
     r.assert_error(503, "database_unavailable");
     assert!(r.header("retry-after").is_some());
-    app.get(&format!("/payments/{id1}")).await.assert_error(503, "database_unavailable");
-    app.get("/payments").await.assert_error(503, "database_unavailable");
+    app.get(&format!("/v1/payments/{id1}")).await.assert_error(503, "database_unavailable");
+    app.get("/v1/payments").await.assert_error(503, "database_unavailable");
     let h = app.request(Method::GET, "/health", None, None, &[]).await;
     assert_eq!(h.status, 503, "{}", h.text);
     assert_eq!(h.body["database"]["status"], "unavailable");
@@ -52,8 +52,8 @@ async fn database_outage_is_a_503_and_recovers(v: Variant) {
     })
     .await;
     let p2 = app.create_payment("after-outage").await;
-    assert_eq!(app.get(&format!("/payments/{id1}")).await.body, stored(&p1), "acknowledged before the outage, still there");
-    let list = app.get("/payments?limit=100").await;
+    assert_eq!(app.get(&format!("/v1/payments/{id1}")).await.body, stored(&p1), "acknowledged before the outage, still there");
+    let list = app.get("/v1/payments?limit=100").await;
     let orders: Vec<&str> = list.body["data"].as_array().unwrap().iter().map(|p| p["orderId"].as_str().unwrap()).collect();
     assert_eq!(orders, ["after-outage", "before-outage"], "the refused create left nothing behind");
     assert_eq!(p2["status"], "PENDING");
@@ -97,10 +97,10 @@ async fn a_transaction_rolled_back_for_contention_is_tried_again_then_answered_5
         db.execute_unprepared(sql).await.unwrap();
     }
     let card = |order: &str| serde_json::json!({"orderId": order, "amount": "1000", "currency": "KRW", "rail": "CARD"});
-    let r = app.post("/payments/create", &card("contended-once")).await;
+    let r = app.post("/v1/payments", &card("contended-once")).await;
     assert_eq!(r.status, 201, "rolled back once, then committed: {}", r.text);
     db.execute_unprepared("UPDATE contention_limit SET n = 1000000").await.unwrap();
-    let r = app.post("/payments/create", &card("contended-always")).await;
+    let r = app.post("/v1/payments", &card("contended-always")).await;
     assert_eq!((r.status.as_u16(), r.body["error"]["code"].as_str()), (503, Some("database_busy")), "{}", r.text);
     assert_eq!(r.header("retry-after"), Some("1"));
     let tries =
@@ -108,9 +108,9 @@ async fn a_transaction_rolled_back_for_contention_is_tried_again_then_answered_5
     let tries: i64 = tries.unwrap().unwrap().try_get_by_index(0).unwrap();
     assert_eq!(tries, 2 + 3, "one retry for the first create, three tries in all for the second");
     db.execute_unprepared("DROP TRIGGER contention ON payments").await.unwrap();
-    let listed = app.get("/payments?orderId=contended-always").await;
+    let listed = app.get("/v1/payments?orderId=contended-always").await;
     assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(0), "nothing written: {}", listed.text);
-    let listed = app.get("/payments?orderId=contended-once").await;
+    let listed = app.get("/v1/payments?orderId=contended-once").await;
     assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1), "{}", listed.text);
     app.finish().await;
 }

@@ -31,12 +31,12 @@ async fn create_get_status_list_events_cancel(v: Variant) {
     assert!(p["createdAt"].as_str().unwrap().ends_with('Z'));
 
     // Duplicate orderId without the same Idempotency-Key: 409 duplicate_order, nothing created.
-    let dup = app.post("/payments/create", &TestApp::chain_payment("order-1")).await;
+    let dup = app.post("/v1/payments", &TestApp::chain_payment("order-1")).await;
     assert_eq!(dup.assert_error(409, "duplicate_order").as_deref(), Some("orderId"));
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);
 
     // Get and status (status twice: the second is a cache hit either way).
-    let g = app.get(&format!("/payments/{id}")).await;
+    let g = app.get(&format!("/v1/payments/{id}")).await;
     assert_eq!(g.status, 200);
     // The create answer also carries where and how to pay, and the checkout's client secret (shown once).
     let mut created = p.clone();
@@ -57,38 +57,38 @@ async fn create_get_status_list_events_cancel(v: Variant) {
     for i in 2..=5 {
         ids.push(app.create_payment(&format!("order-{i}")).await["paymentId"].as_str().unwrap().to_owned());
     }
-    let all = app.get("/payments?limit=100").await;
+    let all = app.get("/v1/payments?limit=100").await;
     let listed: Vec<&str> = all.body["data"].as_array().unwrap().iter().map(|x| x["paymentId"].as_str().unwrap()).collect();
     let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(listed, newest_first);
     assert_eq!(all.body["hasMore"], false);
-    let page1 = app.get("/payments?limit=2").await;
+    let page1 = app.get("/v1/payments?limit=2").await;
     assert_eq!(page1.body["data"].as_array().unwrap().len(), 2);
     assert_eq!(page1.body["hasMore"], true);
     let last = page1.body["data"][1]["paymentId"].as_str().unwrap().to_owned();
-    let page2 = app.get(&format!("/payments?limit=2&startingAfter={last}")).await;
+    let page2 = app.get(&format!("/v1/payments?limit=2&startingAfter={last}")).await;
     let p2: Vec<&str> = page2.body["data"].as_array().unwrap().iter().map(|x| x["paymentId"].as_str().unwrap()).collect();
     assert_eq!(p2, newest_first[2..4].to_vec());
-    let by_order = app.get("/payments?orderId=order-3").await;
+    let by_order = app.get("/v1/payments?orderId=order-3").await;
     assert_eq!(by_order.body["data"].as_array().unwrap().len(), 1);
     assert_eq!(by_order.body["data"][0]["orderId"], "order-3");
 
     // Cancel (a CHAIN payment): PENDING -> CANCELLING (its cancellation goes to the contract), then 409 invalid_state.
-    let c = app.post(&format!("/payments/{id}/cancel"), &json!({})).await;
+    let c = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
     assert_eq!(c.status, 200, "{}", c.text);
     assert_eq!(c.body["status"], "CANCELLING");
     assert_eq!(c.body["version"], 2);
-    let again = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), None, &[]).await;
+    let again = app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&app.key), None, &[]).await;
     again.assert_error(409, "invalid_state");
     let s = app.get(&format!("/payments/{id}/status")).await;
     assert_eq!(s.body["status"], "CANCELLING", "the status after a cancel is never stale");
-    let pending = app.get("/payments?status=PENDING&limit=100").await;
+    let pending = app.get("/v1/payments?status=PENDING&limit=100").await;
     assert_eq!(pending.body["data"].as_array().unwrap().len(), 4);
-    let cancelled = app.get("/payments?status=CANCELLING").await;
+    let cancelled = app.get("/v1/payments?status=CANCELLING").await;
     assert_eq!(cancelled.body["data"][0]["paymentId"], id.as_str());
 
     // History, oldest first.
-    let ev = app.get(&format!("/payments/{id}/events")).await;
+    let ev = app.get(&format!("/v1/payments/{id}/events")).await;
     assert_eq!(ev.status, 200);
     let types: Vec<&str> = ev.body["data"].as_array().unwrap().iter().map(|e| e["eventType"].as_str().unwrap()).collect();
     assert_eq!(types, ["CREATED", "CANCEL_REQUESTED"]);
@@ -97,10 +97,10 @@ async fn create_get_status_list_events_cancel(v: Variant) {
 
     // Unknown ids: 404; a well-formed id of nobody: 404.
     let unknown = format!("0x{}", "ab".repeat(32));
-    for path in [format!("/payments/{unknown}"), format!("/payments/{unknown}/status"), format!("/payments/{unknown}/events")] {
+    for path in [format!("/v1/payments/{unknown}"), format!("/payments/{unknown}/status"), format!("/v1/payments/{unknown}/events")] {
         app.get(&path).await.assert_error(404, "payment_not_found");
     }
-    app.post(&format!("/payments/{unknown}/cancel"), &json!({})).await.assert_error(404, "payment_not_found");
+    app.post(&format!("/v1/payments/{unknown}/cancel"), &json!({})).await.assert_error(404, "payment_not_found");
 
     // Filters by rail and creation time (the dashboard's), with bad values refused.
     let card = app.create_card_payment("order-card-1", 900).await;
@@ -108,7 +108,7 @@ async fn create_get_status_list_events_cancel(v: Variant) {
         let app = &app;
         let q = q.to_owned();
         async move {
-            let r = app.get(&format!("/payments?limit=100&{q}")).await;
+            let r = app.get(&format!("/v1/payments?limit=100&{q}")).await;
             assert_eq!(r.status, 200, "{q}: {}", r.text);
             r.body["data"].as_array().unwrap().iter().map(|p| p["paymentId"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
         }
@@ -119,7 +119,7 @@ async fn create_get_status_list_events_cancel(v: Variant) {
     assert_eq!(rails("createdTo=2000-01-01T00:00:00Z").await.len(), 0);
     assert!(rails("createdFrom=2000-01-01T00:00:00Z&createdTo=2999-01-01T00:00:00%2B09:00").await.contains(&card));
     for (q, param) in [("rail=BANK", "rail"), ("createdFrom=yesterday", "createdFrom"), ("createdTo=2026-13-01T00:00:00Z", "createdTo")] {
-        assert_eq!(app.get(&format!("/payments?{q}")).await.assert_error(400, "parameter_invalid").as_deref(), Some(param));
+        assert_eq!(app.get(&format!("/v1/payments?{q}")).await.assert_error(400, "parameter_invalid").as_deref(), Some(param));
     }
 
     // Every response carries a request id.
@@ -134,42 +134,42 @@ async fn tenants_and_auth(v: Variant) {
     let other = app.other_merchant("Other Shop").await;
 
     // Another merchant sees nothing of it: 404, never 403.
-    for path in [format!("/payments/{id}"), format!("/payments/{id}/status"), format!("/payments/{id}/events")] {
+    for path in [format!("/v1/payments/{id}"), format!("/payments/{id}/status"), format!("/v1/payments/{id}/events")] {
         app.request(Method::GET, &path, Some(&other), None, &[]).await.assert_error(404, "payment_not_found");
     }
-    app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&other), Some("{}"), &[]).await.assert_error(404, "payment_not_found");
-    let list = app.request(Method::GET, "/payments", Some(&other), None, &[]).await;
+    app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&other), Some("{}"), &[]).await.assert_error(404, "payment_not_found");
+    let list = app.request(Method::GET, "/v1/payments", Some(&other), None, &[]).await;
     assert_eq!(list.body["data"].as_array().unwrap().len(), 0);
     // startingAfter naming another merchant's payment is refused, not followed.
-    let r = app.request(Method::GET, &format!("/payments?startingAfter={id}"), Some(&other), None, &[]).await;
+    let r = app.request(Method::GET, &format!("/v1/payments?startingAfter={id}"), Some(&other), None, &[]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("startingAfter"));
     // Order ids are per merchant: the other merchant may use the same one.
     let body = TestApp::chain_payment("shared-order").to_string();
-    let r = app.request(Method::POST, "/payments/create", Some(&other), Some(&body), &[]).await;
+    let r = app.request(Method::POST, "/v1/payments", Some(&other), Some(&body), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let still = app.get(&format!("/payments/{id}")).await;
+    let still = app.get(&format!("/v1/payments/{id}")).await;
     assert_eq!(still.body["status"], "PENDING", "the other merchant's cancel did nothing");
 
     // 401 without a key, with a wrong key, with a malformed header.
     for key in [None, Some("sk_wrong"), Some("")] {
         for (m, path) in [
-            (Method::GET, format!("/payments/{id}")),
-            (Method::GET, "/payments".into()),
-            (Method::POST, "/payments/create".into()),
-            (Method::GET, "/events".into()),
+            (Method::GET, format!("/v1/payments/{id}")),
+            (Method::GET, "/v1/payments".into()),
+            (Method::POST, "/v1/payments".into()),
+            (Method::GET, "/v1/events/stream".into()),
         ] {
             let r = app.request(m.clone(), &path, key, Some("{}"), &[]).await;
             r.assert_error(401, "unauthorized");
             assert_eq!(r.header("www-authenticate"), Some("Bearer"));
         }
     }
-    let r = app.request(Method::GET, "/payments", None, None, &[("authorization", "Basic abc")]).await;
+    let r = app.request(Method::GET, "/v1/payments", None, None, &[("authorization", "Basic abc")]).await;
     r.assert_error(401, "unauthorized");
 
     // POST /merchants needs the admin token.
-    let r = app.request(Method::POST, "/merchants", Some(&app.key), Some(r#"{"name":"x"}"#), &[]).await;
+    let r = app.request(Method::POST, "/v1/merchants", Some(&app.key), Some(r#"{"name":"x"}"#), &[]).await;
     r.assert_error(401, "unauthorized");
-    let r = app.request(Method::POST, "/merchants", Some(ADMIN_TOKEN), Some(r#"{"name":""}"#), &[]).await;
+    let r = app.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(r#"{"name":""}"#), &[]).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("name"));
     app.finish().await;
 }
@@ -202,7 +202,7 @@ async fn health_metrics_openapi_docs(v: Variant) {
     assert_eq!(m.status, 200);
     for needle in [
         "settle_http_request_duration_seconds_bucket",
-        "route=\"/payments/create\"",
+        "route=\"/v1/payments\"",
         "settle_cache_requests_total",
         "settle_outbox_backlog",
         "settle_db_query_seconds_bucket",
@@ -216,14 +216,14 @@ async fn health_metrics_openapi_docs(v: Variant) {
     assert_eq!(doc.status, 200);
     let paths = doc.body["paths"].as_object().unwrap();
     for (path, method) in [
-        ("/merchants", "post"),
-        ("/payments/create", "post"),
-        ("/payments", "get"),
-        ("/payments/{paymentId}", "get"),
+        ("/v1/merchants", "post"),
+        ("/v1/payments", "post"),
+        ("/v1/payments", "get"),
+        ("/v1/payments/{paymentId}", "get"),
         ("/payments/{paymentId}/status", "get"),
-        ("/payments/{paymentId}/events", "get"),
-        ("/payments/{paymentId}/cancel", "post"),
-        ("/events", "get"),
+        ("/v1/payments/{paymentId}/events", "get"),
+        ("/v1/payments/{paymentId}/cancel", "post"),
+        ("/v1/events/stream", "get"),
         ("/health", "get"),
         ("/health/live", "get"),
         ("/health/ready", "get"),
@@ -265,7 +265,7 @@ async fn rate_limit_answers_429(v: Variant) {
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     let mut codes = Vec::new();
     for _ in 0..6 {
-        codes.push(app.get("/payments").await);
+        codes.push(app.get("/v1/payments").await);
     }
     let ok = codes.iter().filter(|r| r.status == 200).count();
     let limited: Vec<_> = codes.iter().filter(|r| r.status == 429).collect();
@@ -276,7 +276,7 @@ async fn rate_limit_answers_429(v: Variant) {
     }
     // Another caller has its own bucket.
     let other = app.other_merchant("Second").await;
-    assert_eq!(app.request(Method::GET, "/payments", Some(&other), None, &[]).await.status, 200);
+    assert_eq!(app.request(Method::GET, "/v1/payments", Some(&other), None, &[]).await.status, 200);
     app.finish().await;
 }
 
@@ -288,12 +288,12 @@ async fn random_bearer_tokens_cannot_buy_a_lookup_each() {
     let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
     setup.rate_limit = Some((20, 40));
     let Some(app) = TestApp::spawn_with(setup).await else { return };
-    assert_eq!(app.get("/payments").await.status, 200, "the merchant's key, known from here on");
+    assert_eq!(app.get("/v1/payments").await.status, 200, "the merchant's key, known from here on");
     let started = std::time::Instant::now();
     let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
     for _ in 0..1000 {
         let token = format!("sk_{}", uuid::Uuid::new_v4().simple());
-        *statuses.entry(app.request(Method::GET, "/payments", Some(&token), None, &[]).await.status.as_u16()).or_default() += 1;
+        *statuses.entry(app.request(Method::GET, "/v1/payments", Some(&token), None, &[]).await.status.as_u16()).or_default() += 1;
     }
     let elapsed = started.elapsed().as_secs_f64();
     assert_eq!(statuses.keys().copied().collect::<Vec<_>>(), [401, 429], "{statuses:?}");
@@ -308,7 +308,7 @@ async fn random_bearer_tokens_cannot_buy_a_lookup_each() {
     assert!(lookups <= bound, "{lookups} key lookups for 1000 random tokens in {elapsed:.1} s (bound {bound:.0}): {statuses:?}");
     assert!(statuses[&401] as f64 <= bound, "{statuses:?}");
     // The merchant's own bucket is untouched by the flood.
-    assert_eq!(app.get("/payments").await.status, 200);
+    assert_eq!(app.get("/v1/payments").await.status, 200);
     app.finish().await;
 }
 
@@ -326,7 +326,7 @@ async fn admin_token_guesses_are_limited_per_client() {
         let app = &app;
         async move {
             let body = json!({"name": "Guess"}).to_string();
-            app.request(Method::POST, "/merchants", Some(token), Some(&body), &[("x-forwarded-for", from)]).await.status.as_u16()
+            app.request(Method::POST, "/v1/merchants", Some(token), Some(&body), &[("x-forwarded-for", from)]).await.status.as_u16()
         }
     };
     let mut guesses = Vec::new();
@@ -344,7 +344,7 @@ async fn admin_token_guesses_are_limited_per_client() {
     assert_eq!(attempt("203.0.113.7, 198.51.100.9", "a-guess-from-a-fresh-address").await, 401);
     assert_eq!(attempt("198.51.100.99, 203.0.113.7:5678", "a-guess-that-names-another-client").await, 429);
     // Merchant calls are not admin attempts.
-    assert_eq!(app.get("/payments").await.status, 200);
+    assert_eq!(app.get("/v1/payments").await.status, 200);
     app.finish().await;
 }
 
@@ -358,12 +358,12 @@ async fn callbacks_have_their_own_rate_limit() {
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     // The merchant authenticates once, so this instance knows its key and limits it by merchant from now
     // on (a key it has not seen yet is limited by address, like any other unknown token).
-    assert_eq!(app.get("/payments").await.status, 200);
+    assert_eq!(app.get("/v1/payments").await.status, 200);
     let unknown = format!("0x{}", "ab".repeat(32));
     let callback = |i: usize| {
         let body = json!({"transactionKey": format!("k{i}"), "orderId": unknown}).to_string();
         let app = &app;
-        async move { app.request(Method::POST, "/payments/callback", None, Some(&body), &[]).await.status.as_u16() }
+        async move { app.request(Method::POST, "/v1/payments/callback", None, Some(&body), &[]).await.status.as_u16() }
     };
     // Unauthenticated API calls from this address run out of their small budget...
     let mut health = Vec::new();
@@ -379,7 +379,7 @@ async fn callbacks_have_their_own_rate_limit() {
     assert!(codes.get(&404).copied().unwrap_or(0) >= 100 && codes.get(&429).copied().unwrap_or(0) > 0, "{codes:?}");
     assert_eq!(codes.keys().copied().collect::<Vec<_>>(), [404, 429], "{codes:?}");
     // The merchant's calls keep their own bucket.
-    assert_eq!(app.get("/payments").await.status, 200);
+    assert_eq!(app.get("/v1/payments").await.status, 200);
     app.finish().await;
 }
 
@@ -389,11 +389,11 @@ async fn exact_amounts_round_trip(v: Variant) {
     for (i, amount) in ["1", "9007199254740993", "18446744073709551617", max].iter().enumerate() {
         let mut body = TestApp::chain_payment(&format!("amt-{i}"));
         body["amount"] = json!(amount);
-        let r = app.post("/payments/create", &body).await;
+        let r = app.post("/v1/payments", &body).await;
         assert_eq!(r.status, 201, "{}", r.text);
         assert_eq!(r.body["amount"], *amount);
         let id = r.body["paymentId"].as_str().unwrap();
-        assert_eq!(app.get(&format!("/payments/{id}")).await.body["amount"], *amount, "stored exactly");
+        assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["amount"], *amount, "stored exactly");
     }
     app.finish().await;
 }
@@ -406,7 +406,7 @@ async fn cors_allows_only_configured_origins(v: Variant) {
         let app = &app;
         async move {
             app.client
-                .request(Method::OPTIONS, format!("{}/payments/create", app.base))
+                .request(Method::OPTIONS, format!("{}/v1/payments", app.base))
                 .header("origin", origin)
                 .header("access-control-request-method", "POST")
                 .header("access-control-request-headers", "authorization,content-type,idempotency-key")
@@ -421,7 +421,7 @@ async fn cors_allows_only_configured_origins(v: Variant) {
     assert!(allowed.contains("idempotency-key") && allowed.contains("authorization"), "{allowed}");
     let other = preflight("https://evil.example").await;
     assert!(other.headers().get("access-control-allow-origin").is_none(), "another origin is not allowed");
-    let r = app.request(Method::GET, "/payments", Some(&app.key), None, &[("origin", "https://shop.example")]).await;
+    let r = app.request(Method::GET, "/v1/payments", Some(&app.key), None, &[("origin", "https://shop.example")]).await;
     assert_eq!(r.header("access-control-allow-origin"), Some("https://shop.example"));
     assert!(r.header("access-control-expose-headers").is_some_and(|h| h.contains("x-request-id")));
     app.finish().await;
@@ -456,13 +456,13 @@ async fn a_read_that_outlasts_the_timeout_answers_504_and_leaves_nothing_behind(
     app.get(&format!("/payments/{id}/status")).await.assert_error(504, "request_timeout");
     assert!(started.elapsed() < std::time::Duration::from_secs(4), "the read was not bounded: {:?}", started.elapsed());
     // While the node is still asked: reads and writes go on.
-    assert_eq!(app.get(&format!("/payments/{id}")).await.body["status"], "PENDING");
+    assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["status"], "PENDING");
     assert_eq!(app.create_payment("after-slow-read").await["status"], "PENDING");
     // Once the node's call times out (5 s) in its task, nothing of it holds the payment: it can be cancelled. A timer,
     // not a wait for a signal: the task records nothing when its call gives up, and the silent node's connections
     // are the watcher's too.
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    let r = app.request(Method::POST, &format!("/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[]).await;
+    let r = app.request(Method::POST, &format!("/v1/payments/{id}/cancel"), Some(&app.key), Some("{}"), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["status"], "CANCELLING");
     held.abort();
@@ -477,7 +477,7 @@ async fn a_request_id_is_kept_only_when_it_is_a_bounded_token() {
     let id_of = |sent: &'static str| {
         let app = &app;
         async move {
-            app.request(Method::GET, "/payments", Some(&app.key), None, &[("x-request-id", sent)]).await.header("x-request-id").map(str::to_owned)
+            app.request(Method::GET, "/v1/payments", Some(&app.key), None, &[("x-request-id", sent)]).await.header("x-request-id").map(str::to_owned)
         }
     };
     assert_eq!(id_of("trace.A-1_b").await.as_deref(), Some("trace.A-1_b"));
@@ -499,13 +499,13 @@ async fn only_the_order_id_index_means_a_duplicate_order(v: Variant) {
     use settle_store::ConnectionTrait;
     let Some(app) = TestApp::spawn(v).await else { return };
     let body = |order: &str| json!({"rail": "CARD", "orderId": order, "amount": "1000", "currency": "KRW"});
-    assert_eq!(app.post("/payments/create", &body("unique-1")).await.status, 201);
-    app.post("/payments/create", &body("unique-1")).await.assert_error(409, "duplicate_order");
+    assert_eq!(app.post("/v1/payments", &body("unique-1")).await.status, 201);
+    app.post("/v1/payments", &body("unique-1")).await.assert_error(409, "duplicate_order");
     // Every create writes a CREATED event: one event type per table makes the next create's event collide.
     app.ctx.db.writes().execute_unprepared("CREATE UNIQUE INDEX test_one_event_type ON payment_events (event_type)").await.unwrap();
-    let r = app.post("/payments/create", &body("unique-2")).await;
+    let r = app.post("/v1/payments", &body("unique-2")).await;
     assert_eq!(r.status, 500, "{}", r.text);
     assert_eq!(r.body["error"]["code"], "internal_error", "{}", r.text);
-    assert_eq!(app.get("/payments?orderId=unique-2").await.body["data"].as_array().map(Vec::len), Some(0));
+    assert_eq!(app.get("/v1/payments?orderId=unique-2").await.body["data"].as_array().map(Vec::len), Some(0));
     app.finish().await;
 }

@@ -16,10 +16,10 @@ async fn configured_and_admin_read_only_refuse_writes_and_serve_reads() {
     let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
     setup.settings.read_only = true;
     let Some(mut app) = TestApp::spawn_with(setup.clone()).await else { return };
-    let r = app.post("/payments/create", &TestApp::chain_payment("ro-1")).await;
+    let r = app.post("/v1/payments", &TestApp::chain_payment("ro-1")).await;
     r.assert_error(503, "read_only");
     assert!(r.header("retry-after").is_some());
-    assert_eq!(app.get("/payments?limit=1").await.status, 200);
+    assert_eq!(app.get("/v1/payments?limit=1").await.status, 200);
     assert_eq!(app.get("/health").await.body["readOnly"], "configured");
     app.shutdown().await;
 
@@ -29,16 +29,16 @@ async fn configured_and_admin_read_only_refuse_writes_and_serve_reads() {
     app.create_payment("ro-2").await;
     let toggle = |on: bool| {
         let app = &app;
-        async move { app.request(Method::POST, "/admin/read-only", Some(ADMIN_TOKEN), Some(&json!({"enabled": on}).to_string()), &[]).await }
+        async move { app.request(Method::POST, "/v1/admin/read-only", Some(ADMIN_TOKEN), Some(&json!({"enabled": on}).to_string()), &[]).await }
     };
-    app.request(Method::POST, "/admin/read-only", Some(&app.key), Some(&json!({"enabled": true}).to_string()), &[])
+    app.request(Method::POST, "/v1/admin/read-only", Some(&app.key), Some(&json!({"enabled": true}).to_string()), &[])
         .await
         .assert_error(401, "unauthorized");
     let r = toggle(true).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["readOnly"], "admin");
-    app.post("/payments/create", &TestApp::chain_payment("ro-3")).await.assert_error(503, "read_only");
-    assert_eq!(app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len(), 1);
+    app.post("/v1/payments", &TestApp::chain_payment("ro-3")).await.assert_error(503, "read_only");
+    assert_eq!(app.get("/v1/payments?limit=5").await.body["data"].as_array().unwrap().len(), 1);
     let r = toggle(false).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body.get("readOnly").is_none(), "{}", r.text);
@@ -56,22 +56,22 @@ async fn the_admin_read_only_switch_holds_on_every_instance_and_across_a_restart
     let mut b = TestApp::start(setup.clone(), a.db.clone()).await;
     let toggle = |app: &TestApp, on: bool| {
         let (client, base) = (app.client.clone(), app.base.clone());
-        async move { request_at(&client, &base, Method::POST, "/admin/read-only", Some(ADMIN_TOKEN), Some(&json!({"enabled": on}).to_string()), &[]).await }
+        async move {
+            request_at(&client, &base, Method::POST, "/v1/admin/read-only", Some(ADMIN_TOKEN), Some(&json!({"enabled": on}).to_string()), &[]).await
+        }
     };
     let refused_on = |app: &TestApp, order: &'static str| {
         let (client, base, key) = (app.client.clone(), app.base.clone(), app.key.clone());
         async move {
             let body = TestApp::chain_payment(order).to_string();
-            request_at(&client, &base, Method::POST, "/payments/create", Some(&key), Some(&body), &[]).await
+            request_at(&client, &base, Method::POST, "/v1/payments", Some(&key), Some(&body), &[]).await
         }
     };
     assert_eq!(toggle(&a, true).await.status, 200);
     refused_on(&a, "cluster-ro-a").await.assert_error(503, "read_only");
     // The other instance: refuses writes once its follower has read the switch (a positive signal: its /health).
-    eventually(Duration::from_secs(15), "instance B applies the switch", async || {
-        (b.get("/health").await.body["readOnly"] == "admin").then_some(())
-    })
-    .await;
+    eventually(Duration::from_secs(15), "instance B applies the switch", async || (b.get("/health").await.body["readOnly"] == "admin").then_some(()))
+        .await;
     refused_on(&b, "cluster-ro-b").await.assert_error(503, "read_only");
     // Restarted, an instance refuses writes from its first request.
     b.shutdown().await;
@@ -158,7 +158,7 @@ async fn a_read_only_mysql_server_turns_settle_read_only_and_back() {
 async fn refused_then_accepted(app: &TestApp, writable: impl std::future::Future<Output = ()>) {
     let mut last = String::new();
     let refused = within(Duration::from_secs(15), async || {
-        let r = app.post("/payments/create", &TestApp::chain_payment("during")).await;
+        let r = app.post("/v1/payments", &TestApp::chain_payment("during")).await;
         assert!(r.status == 503, "a write was taken by a database refusing writes: {}", r.text);
         last = r.text.clone();
         (r.body["error"]["code"] == "read_only").then_some(r)
@@ -167,18 +167,18 @@ async fn refused_then_accepted(app: &TestApp, writable: impl std::future::Future
     let r = refused.unwrap_or_else(|| panic!("never read-only: {last}"));
     assert!(r.header("retry-after").is_some());
     assert_eq!(app.get("/health").await.body["readOnly"], "detected");
-    assert_eq!(app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len(), 1, "reads go on");
+    assert_eq!(app.get("/v1/payments?limit=5").await.body["data"].as_array().unwrap().len(), 1, "reads go on");
     writable.await;
     let mut last = String::new();
     let taken = within(Duration::from_secs(15), async || {
-        let r = app.post("/payments/create", &TestApp::chain_payment("after")).await;
+        let r = app.post("/v1/payments", &TestApp::chain_payment("after")).await;
         last = r.text;
         (r.status == 201).then_some(())
     })
     .await;
     assert!(taken.is_some(), "never writable again: {last}");
     assert!(app.get("/health").await.body.get("readOnly").is_none());
-    let n = app.get("/payments?limit=5").await.body["data"].as_array().unwrap().len();
+    let n = app.get("/v1/payments?limit=5").await.body["data"].as_array().unwrap().len();
     assert_eq!(n, 2, "only the payments before and after: nothing written while refused");
 }
 

@@ -136,7 +136,7 @@ struct Acked {
 async fn sign_checkout(c: &Client, created: &Value, payer: &PrivateKeySigner) -> Option<Value> {
     let id = created["paymentId"].as_str()?;
     let secret = created["clientSecret"].as_str()?;
-    let path = format!("/payments/{id}/typed-data?payer={}", payer.address());
+    let path = format!("/v1/payments/{id}/typed-data?payer={}", payer.address());
     let td = c.call(Method::GET, &path, secret, None, None).await.filter(|a| a.status == 200)?;
     let eip712::CheckoutSigned::Permit { signature, deadline } = eip712::sign_checkout_step(payer, &td.body).ok()? else { return None };
     let path = format!("{path}&permitSignature=0x{}&permitDeadline={deadline}", hex::encode(signature.as_bytes()));
@@ -185,7 +185,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         // The clients use the demo merchant's key on these plain `serve` instances.
         ("SETTLE_ALLOW_DEMO_KEY", "true".into()),
         ("SETTLE_PG_URL", sim.url()),
-        ("SETTLE_CALLBACK_URL", format!("http://{}/payments/callback", addrs[0])),
+        ("SETTLE_CALLBACK_URL", format!("http://{}/v1/payments/callback", addrs[0])),
         ("SETTLE_ADMIN_TOKEN", ADMIN.into()),
         ("SETTLE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1".into()),
         ("SETTLE_WEBHOOK_TIMEOUT_MS", "2000".into()),
@@ -223,11 +223,11 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     let deadline_far = tokio::time::Instant::now() + Duration::from_secs(600);
 
     // Before any event: the webhook endpoint, the shop's user and item.
-    let ep = client.write("/webhook-endpoints", &json!({"url": receiver.url, "events": ["*"]}), "chaos-ep", deadline_far).await.unwrap();
+    let ep = client.write("/v1/webhook-endpoints", &json!({"url": receiver.url, "events": ["*"]}), "chaos-ep", deadline_far).await.unwrap();
     assert_eq!(ep.status, 201, "{:?}", ep.body);
     for (path, body) in [
-        ("/users", json!({"userId": "chaos-user", "name": "Kim", "points": 100_000_000})),
-        ("/items", json!({"itemId": "chaos-item", "name": "Sword", "price": 1000, "stock": 1_000_000})),
+        ("/v1/users", json!({"userId": "chaos-user", "name": "Kim", "points": 100_000_000})),
+        ("/v1/items", json!({"itemId": "chaos-item", "name": "Sword", "price": 1000, "stock": 1_000_000})),
     ] {
         let a = client.write(path, &body, &format!("chaos-{path}"), deadline_far).await.unwrap();
         assert_eq!(a.status, 201, "{path}: {:?}", a.body);
@@ -249,7 +249,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
             while !*stop.borrow() {
                 let last = seen.lock().unwrap().last().map(|(id, _)| id.clone());
                 let base = &c.bases[c.next.fetch_add(1, Ordering::Relaxed) % c.bases.len()];
-                let mut rb = c.http.get(format!("{base}/events")).bearer_auth(KEY);
+                let mut rb = c.http.get(format!("{base}/v1/events/stream")).bearer_auth(KEY);
                 if let Some(l) = last {
                     rb = rb.header("last-event-id", l);
                 }
@@ -299,7 +299,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                         0 => {
                             let body =
                                 json!({"orderId": format!("card-{t}-{n}"), "amount": (1000 + n).to_string(), "currency": "KRW", "rail": "CARD"});
-                            let Some(a) = c.write("/payments/create", &body, &format!("create-{t}-{n}"), grace).await else {
+                            let Some(a) = c.write("/v1/payments", &body, &format!("create-{t}-{n}"), grace).await else {
                                 acked.lock().unwrap().unanswered += 1;
                                 continue;
                             };
@@ -307,7 +307,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                             let id = a.body["paymentId"].as_str().unwrap().to_owned();
                             acked.lock().unwrap().card.push(id.clone());
                             let card = json!({"cardType": "KB", "cardNo": CARD});
-                            match c.write(&format!("/payments/{id}/card"), &card, &format!("charge-{t}-{n}"), grace).await {
+                            match c.write(&format!("/v1/payments/{id}/card"), &card, &format!("charge-{t}-{n}"), grace).await {
                                 // A first send that reached an instance killed after the payment turned PROCESSING is
                                 // answered with the payment, as it stands, by the retry (its key is bound to it).
                                 Some(a) => assert!([202, 402].contains(&a.status), "{:?}", a.body),
@@ -318,9 +318,10 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                             let body = json!({"userId": "chaos-user", "items": [{"itemId": "chaos-item", "quantity": 1}], "usePoints": 100,
                                 "card": {"cardType": "KB", "cardNo": CARD}});
                             let key = format!("order-{t}-{n}");
-                            match c.write("/orders", &body, &key, grace).await {
+                            match c.write("/v1/orders", &body, &key, grace).await {
                                 Some(a) if [201, 402].contains(&a.status) => {
-                                    let order = a.body["order"]["orderId"].as_str().unwrap().to_owned();
+                                    let placed = if a.status == 402 { &a.body["error"]["order"] } else { &a.body };
+                                    let order = placed["order"]["orderId"].as_str().unwrap().to_owned();
                                     let mut acked = acked.lock().unwrap();
                                     acked.orders.push(order.clone());
                                     acked.order_keys.push((key, Some(order)));
@@ -335,7 +336,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                         }
                         _ => {
                             let body = TestApp::chain_payment(&format!("chain-{t}-{n}"));
-                            let Some(created) = c.write("/payments/create", &body, &format!("chain-{t}-{n}"), grace).await else {
+                            let Some(created) = c.write("/v1/payments", &body, &format!("chain-{t}-{n}"), grace).await else {
                                 acked.lock().unwrap().unanswered += 1;
                                 continue;
                             };
@@ -357,7 +358,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                                     }
                                     Some("PENDING") => {
                                         if let Some(signed) = sign_checkout(&c, &created.body, &payer).await {
-                                            c.call(Method::POST, &format!("/payments/{id}/gasless"), &secret, Some(&signed), None).await;
+                                            c.call(Method::POST, &format!("/v1/payments/{id}/gasless"), &secret, Some(&signed), None).await;
                                         }
                                     }
                                     _ => {}
@@ -367,7 +368,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
                                 tokio::time::sleep(Duration::from_millis(300)).await;
                             }
                             if !paid {
-                                c.write(&format!("/payments/{id}/cancel"), &json!({}), &format!("cancel-{t}-{n}"), grace).await;
+                                c.write(&format!("/v1/payments/{id}/cancel"), &json!({}), &format!("cancel-{t}-{n}"), grace).await;
                             }
                         }
                     }
@@ -426,7 +427,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         let mut why = Vec::new();
         for (id, status) in &not_final {
             let row = settle_store::payments::find_any(&store, id).await.unwrap().unwrap();
-            let events = client.call(Method::GET, &format!("/payments/{id}/events"), KEY, None, None).await.map(|a| a.body);
+            let events = client.call(Method::GET, &format!("/v1/payments/{id}/events"), KEY, None, None).await.map(|a| a.body);
             let txs: Value = client.http.get(format!("{}/admin/transactions", sim.url())).send().await.unwrap().json().await.unwrap();
             let mine: Vec<&Value> = txs.as_array().unwrap().iter().filter(|t| t["orderId"] == id.as_str()).collect();
             why.push(format!("{id} {status} {:?} order {} events {events:?} gateway {mine:?}", row.rail, row.order_id));
@@ -440,7 +441,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         // The saga's status as last seen (final, or where it stood when the deadline passed).
         let mut last = String::new();
         within(deadline.saturating_duration_since(tokio::time::Instant::now()), async || {
-            let a = client.call(Method::GET, &format!("/orders/{o}"), KEY, None, None).await.unwrap();
+            let a = client.call(Method::GET, &format!("/v1/orders/{o}"), KEY, None, None).await.unwrap();
             assert_eq!(a.status, 200, "order {o} acknowledged but not found: {:?}", a.body);
             last = a.body["saga"]["status"].as_str().unwrap_or_default().to_owned();
             ["COMPLETED", "COMPENSATED"].contains(&last.as_str()).then_some(())
@@ -450,10 +451,8 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     }
     assert!(sagas.values().all(|s| s == "COMPLETED" || s == "COMPENSATED"), "sagas not final: {sagas:?}");
     eprintln!("chaos: sagas final after {:?}", started.elapsed());
-    eventually(Duration::from_secs(30), "the outbox drains", async || {
-        (settle_store::outbox::backlog(&store).await.unwrap().0 == 0).then_some(())
-    })
-    .await;
+    eventually(Duration::from_secs(30), "the outbox drains", async || (settle_store::outbox::backlog(&store).await.unwrap().0 == 0).then_some(()))
+        .await;
     let max_seq = settle_store::outbox::max_seq(&store).await.unwrap();
     let published = settle_store::outbox::read_all_after(&store, 0, 1_000_000).await.unwrap();
     let seqs: Vec<i64> = published.iter().filter_map(|r| r.seq).collect();
@@ -466,7 +465,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         client.http.get(format!("{}/admin/transactions", sim.url())).send().await.unwrap().json().await.unwrap();
     let mut card_payments: Vec<String> = acked.card.clone();
     for o in &acked.orders {
-        let a = client.call(Method::GET, &format!("/orders/{o}"), KEY, None, None).await.unwrap();
+        let a = client.call(Method::GET, &format!("/v1/orders/{o}"), KEY, None, None).await.unwrap();
         if let Some(p) = a.body["payment"]["paymentId"].as_str() {
             card_payments.push(p.to_owned());
         }
@@ -485,11 +484,14 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     // No Idempotency-Key produced two orders: every order the chaos user has is the one order its key is bound to,
     // and an answered key answered that order.
     let mut placed = BTreeSet::new();
-    for page in 1.. {
-        let a = client.call(Method::GET, &format!("/sagas?userId=chaos-user&limit=100&page={page}"), KEY, None, None).await.unwrap();
-        placed.extend(a.body["data"].as_array().unwrap().iter().map(|s| s["orderId"].as_str().unwrap().to_owned()));
-        if page >= a.body["totalPages"].as_u64().unwrap_or(0) {
-            break;
+    let mut after = String::new();
+    loop {
+        let a = client.call(Method::GET, &format!("/v1/sagas?userId=chaos-user&limit=100{after}"), KEY, None, None).await.unwrap();
+        let data = a.body["data"].as_array().unwrap();
+        placed.extend(data.iter().map(|s| s["orderId"].as_str().unwrap().to_owned()));
+        match data.last() {
+            Some(last) if a.body["hasMore"] == true => after = format!("&startingAfter={}", last["transactionId"].as_str().unwrap()),
+            _ => break,
         }
     }
     let mut bound = BTreeSet::new();
@@ -508,7 +510,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     // one order of one key.
     assert!(bound.is_subset(&placed), "a key is bound to an order that does not exist: {:?}", bound.difference(&placed).collect::<Vec<_>>());
     for o in placed.difference(&bound) {
-        let a = client.call(Method::GET, &format!("/orders/{o}"), KEY, None, None).await.unwrap();
+        let a = client.call(Method::GET, &format!("/v1/orders/{o}"), KEY, None, None).await.unwrap();
         let pid = a.body["payment"]["paymentId"].as_str().unwrap_or("none").to_owned();
         let charged = txs.iter().filter(|t| t.order_id == pid && t.status == settle_card::wire::GatewayStatus::Success).count();
         let saga = a.body["saga"]["status"].as_str().unwrap_or_default();

@@ -18,7 +18,7 @@ pub(crate) struct Sse {
 
 /// Opens /events and returns a receiver of parsed events.
 pub(crate) async fn open(app: &TestApp, last: Option<&str>) -> tokio::sync::mpsc::Receiver<Sse> {
-    let mut rb = app.client.get(format!("{}/events", app.base)).bearer_auth(&app.key);
+    let mut rb = app.client.get(format!("{}/v1/events/stream", app.base)).bearer_auth(&app.key);
     if let Some(l) = last {
         rb = rb.header("last-event-id", l);
     }
@@ -75,11 +75,11 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
                 for i in 0..10 {
                     let key = if w == 2 { other.as_str() } else { app.key.as_str() };
                     let body = TestApp::chain_payment(&format!("sse-{w}-{i}")).to_string();
-                    let r = app.request(reqwest::Method::POST, "/payments/create", Some(key), Some(&body), &[]).await;
+                    let r = app.request(reqwest::Method::POST, "/v1/payments", Some(key), Some(&body), &[]).await;
                     assert_eq!(r.status, 201);
                     if i % 3 == 0 && w != 2 {
                         let id = r.body["paymentId"].as_str().unwrap();
-                        app.request(reqwest::Method::POST, &format!("/payments/{id}/cancel"), Some(key), None, &[]).await;
+                        app.request(reqwest::Method::POST, &format!("/v1/payments/{id}/cancel"), Some(key), None, &[]).await;
                     }
                     // Pacing, not a wait: the writes go on while the first stream reads.
                     tokio::time::sleep(Duration::from_millis(15)).await;
@@ -223,7 +223,7 @@ async fn streams_are_capped_send_heartbeats_and_cost_no_queries_while_idle() {
     setup.rate_limit = None;
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     let other = app.other_merchant("Other").await;
-    let events = format!("{}/events", app.base);
+    let events = format!("{}/v1/events/stream", app.base);
 
     // A raw stream shows the heartbeat comment.
     let res = app.client.get(&events).bearer_auth(&app.key).send().await.unwrap();
@@ -236,10 +236,8 @@ async fn streams_are_capped_send_heartbeats_and_cost_no_queries_while_idle() {
     // Quiet before the first window: every row published and read by the follower (nothing left to wake it).
     app.drain_outbox().await;
     let published = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
-    eventually(Duration::from_secs(10), "the follower reads every published row", async || {
-        (app.ctx.fanout.head() >= Some(published)).then_some(())
-    })
-    .await;
+    eventually(Duration::from_secs(10), "the follower reads every published row", async || (app.ctx.fanout.head() >= Some(published)).then_some(()))
+        .await;
     // Two windows of equal length, without streams and with 45, compare the follower's rate of reads: the window is
     // the measure here, not a wait for something to happen.
     let (f0, _) = reads(&app).await;

@@ -192,7 +192,7 @@ fn webhook_setup(v: Variant) -> Setup {
 
 /// Registers an endpoint for `events`; returns (id, secret).
 pub async fn endpoint(app: &TestApp, url: &str, events: &[&str]) -> (String, String) {
-    let r = app.post("/webhook-endpoints", &json!({"url": url, "events": events, "description": "test receiver"})).await;
+    let r = app.post("/v1/webhook-endpoints", &json!({"url": url, "events": events, "description": "test receiver"})).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let secret = r.body["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"), "{secret}");
@@ -208,25 +208,26 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     let (_, cancel_secret) = endpoint(&app, &only_cancels.url, &["payment.cancelling"]).await;
     let other_key = app.other_merchant("Other shop").await;
     let other = Receiver::start(Behaviour::Ok).await;
-    let r =
-        app.request(Method::POST, "/webhook-endpoints", Some(&other_key), Some(&json!({"url": other.url, "events": ["*"]}).to_string()), &[]).await;
+    let r = app
+        .request(Method::POST, "/v1/webhook-endpoints", Some(&other_key), Some(&json!({"url": other.url, "events": ["*"]}).to_string()), &[])
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     // Merchant-scoped: another merchant neither sees nor changes the demo merchant's endpoint.
     let theirs = |m: Method, path: String| {
         let (app, key) = (&app, other_key.clone());
         async move { app.request(m, &path, Some(&key), None, &[]).await }
     };
-    theirs(Method::GET, format!("/webhook-endpoints/{ep}")).await.assert_error(404, "not_found");
-    theirs(Method::DELETE, format!("/webhook-endpoints/{ep}")).await.assert_error(404, "not_found");
-    theirs(Method::POST, format!("/webhook-endpoints/{ep}/rotate-secret")).await.assert_error(404, "not_found");
-    theirs(Method::GET, format!("/webhook-endpoints/{ep}/deliveries")).await.assert_error(404, "not_found");
-    let theirs_list = app.request(Method::GET, "/webhook-endpoints", Some(&other_key), None, &[]).await;
+    theirs(Method::GET, format!("/v1/webhook-endpoints/{ep}")).await.assert_error(404, "not_found");
+    theirs(Method::DELETE, format!("/v1/webhook-endpoints/{ep}")).await.assert_error(404, "not_found");
+    theirs(Method::POST, format!("/v1/webhook-endpoints/{ep}/rotate-secret")).await.assert_error(404, "not_found");
+    theirs(Method::GET, format!("/v1/webhook-endpoints/{ep}/deliveries")).await.assert_error(404, "not_found");
+    let theirs_list = app.request(Method::GET, "/v1/webhook-endpoints", Some(&other_key), None, &[]).await;
     assert_eq!(theirs_list.body["data"].as_array().unwrap().len(), 1, "{}", theirs_list.text);
     // The secret is shown once: never in a read.
-    let listed = app.get("/webhook-endpoints").await;
+    let listed = app.get("/v1/webhook-endpoints").await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 2, "{}", listed.text);
     assert!(!listed.text.contains("whsec_"), "a secret in a listing: {}", listed.text);
-    let one = app.get(&format!("/webhook-endpoints/{ep}")).await;
+    let one = app.get(&format!("/v1/webhook-endpoints/{ep}")).await;
     assert_eq!(one.body["events"], json!(["payment.*"]));
     assert!(one.body.get("secret").is_none());
 
@@ -235,7 +236,7 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
         ids.push(app.create_payment(&format!("hook-{i}")).await["paymentId"].as_str().unwrap().to_owned());
     }
     for id in &ids[..2] {
-        assert_eq!(app.post(&format!("/payments/{id}/cancel"), &json!({})).await.status, 200);
+        assert_eq!(app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await.status, 200);
     }
     // 5 created + 2 cancelled: each succeeds exactly once, after two failures, with the same id and body.
     let done = rx.wait_succeeded(7, Duration::from_secs(30)).await;
@@ -243,7 +244,7 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     assert!(done.values().all(|n| *n == 1), "an event succeeded more than once: {done:?}");
     // Every delivery recorded SUCCEEDED: none is due again, and every send recorded was seen by the receiver first.
     eventually(Duration::from_secs(10), "every delivery is recorded SUCCEEDED", async || {
-        let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?limit=100")).await.body;
+        let d = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries?limit=100")).await.body;
         let all = d["data"].as_array()?;
         (all.len() == 7 && all.iter().all(|d| d["status"] == "SUCCEEDED")).then_some(())
     })
@@ -274,16 +275,16 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     assert!(other.got().is_empty(), "another merchant's endpoint got the demo merchant's events");
 
     // The events API carries the same events, in seq order, filtered by type.
-    let page = app.get("/events/list?type=payment.*&limit=100").await;
+    let page = app.get("/v1/events?type=payment.*&limit=100").await;
     assert_eq!(page.status, 200, "{}", page.text);
     let listed: Vec<&str> = page.body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(listed.iter().copied().collect::<std::collections::BTreeSet<_>>(), by_id.keys().map(String::as_str).collect());
     let seqs: Vec<i64> = page.body["data"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]), "not in seq order: {seqs:?}");
-    let after = app.get(&format!("/events/list?type=payment.cancelling&after={}", seqs[4])).await;
+    let after = app.get(&format!("/v1/events?type=payment.cancelling&after={}", seqs[4])).await;
     assert_eq!(after.body["data"].as_array().unwrap().len(), 2, "{}", after.text);
     // The deliveries, with their attempts.
-    let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?limit=100")).await;
+    let d = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries?limit=100")).await;
     assert_eq!(d.status, 200, "{}", d.text);
     let deliveries = d.body["data"].as_array().unwrap();
     assert_eq!(deliveries.len(), 7);
@@ -295,7 +296,7 @@ async fn webhooks_are_signed_retried_and_each_event_succeeds_once(v: Variant) {
     }
 
     // Rotation: for a while every delivery carries both signatures; a receiver with either secret verifies it.
-    let rot = app.post(&format!("/webhook-endpoints/{ep}/rotate-secret"), &json!({})).await;
+    let rot = app.post(&format!("/v1/webhook-endpoints/{ep}/rotate-secret"), &json!({})).await;
     assert_eq!(rot.status, 200, "{}", rot.text);
     let new_secret = rot.body["secret"].as_str().unwrap().to_owned();
     assert_ne!(new_secret, secret);
@@ -330,13 +331,13 @@ async fn a_hanging_endpoint_does_not_delay_another(v: Variant) {
     for g in fine.got() {
         verify(&secret, &g);
     }
-    let d = app.get(&format!("/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
+    let d = app.get(&format!("/v1/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
     let attempted: Vec<&Value> = d["data"].as_array().unwrap().iter().filter(|d| d["attemptCount"].as_i64().unwrap() > 0).collect();
     assert!(attempted.iter().all(|d| d["attempts"].as_array().unwrap().is_empty()), "a hanging send finished already: {d}");
     assert!(hangs.got().len() <= 2, "more than per_endpoint sends at once to one endpoint: {}", hangs.got().len());
     // After the timeout, its attempts are recorded as failures without an answer, and retried.
     let first = eventually(Duration::from_secs(20), "a hanging send is recorded after the timeout", async || {
-        let d = app.get(&format!("/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
+        let d = app.get(&format!("/v1/webhook-endpoints/{hung_ep}/deliveries?limit=100")).await.body;
         d["data"].as_array().unwrap().iter().flat_map(|d| d["attempts"].as_array().unwrap().iter()).next().cloned()
     })
     .await;
@@ -362,14 +363,14 @@ async fn private_addresses_and_redirects_are_refused(v: Variant) {
         "https://user:pw@example.com/hook".into(),
         "not a url".into(),
     ] {
-        let r = app.post("/webhook-endpoints", &json!({"url": url, "events": ["*"]})).await;
+        let r = app.post("/v1/webhook-endpoints", &json!({"url": url, "events": ["*"]})).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("url"), "{url}: {}", r.text);
     }
     for events in [json!([]), json!(["Payment.*"]), json!(["payment.*.x"]), json!("payment.*")] {
-        let r = app.post("/webhook-endpoints", &json!({"url": "https://example.com/hook", "events": events})).await;
+        let r = app.post("/v1/webhook-endpoints", &json!({"url": "https://example.com/hook", "events": events})).await;
         assert_eq!(r.status, 400, "{events}: {}", r.text);
     }
-    assert_eq!(app.get("/webhook-endpoints").await.body["data"], json!([]));
+    assert_eq!(app.get("/v1/webhook-endpoints").await.body["data"], json!([]));
 
     // Allow-listed now: an endpoint on 127.0.0.1 is taken; then Settle restarts without the allow-list, and a
     // delivery to it is refused at send time (the receiver sees nothing).
@@ -429,7 +430,7 @@ async fn first_attempt(app: &TestApp, ep: &str) -> Value {
 /// The first attempt of an endpoint's newest delivery that `pred` takes, once there is one.
 async fn attempt_where(app: &TestApp, ep: &str, pred: impl Fn(&Value) -> bool) -> Value {
     eventually(Duration::from_secs(15), &format!("an attempt for {ep}"), async || {
-        let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.body;
+        let d = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries")).await.body;
         d["data"][0]["attempts"].as_array().and_then(|a| a.iter().find(|a| pred(a))).cloned()
     })
     .await
@@ -447,13 +448,13 @@ async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
     let first = app.create_payment("fail-1").await["paymentId"].as_str().unwrap().to_owned();
     // Three attempts (the first and two retries), then FAILED, kept.
     let failed = eventually(Duration::from_secs(15), "a FAILED delivery", async || {
-        let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries?status=FAILED")).await.body;
+        let d = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries?status=FAILED")).await.body;
         d["data"].as_array().and_then(|a| a.first()).cloned()
     })
     .await;
     assert_eq!(failed["attemptCount"], 3, "{failed}");
     assert_eq!(failed["attempts"].as_array().unwrap().len(), 3);
-    assert!(app.get(&format!("/webhook-endpoints/{ep}")).await.body["enabled"].as_bool().unwrap());
+    assert!(app.get(&format!("/v1/webhook-endpoints/{ep}")).await.body["enabled"].as_bool().unwrap());
     // Still failing once disable_after (1 s) has passed since its first failure (as recorded): the next failure
     // disables the endpoint, and an event says so.
     eventually(Duration::from_secs(10), "the endpoint has been failing for disable_after", async || {
@@ -463,14 +464,14 @@ async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
     .await;
     app.create_payment("fail-2").await;
     let e = eventually(Duration::from_secs(15), "the failing endpoint is disabled", async || {
-        let e = app.get(&format!("/webhook-endpoints/{ep}")).await.body;
+        let e = app.get(&format!("/v1/webhook-endpoints/{ep}")).await.body;
         (e["enabled"] == false).then_some(e)
     })
     .await;
     assert_eq!(e["disabledReason"], "failing", "{e}");
     // The event is listed once the outbox relay has published it.
     let events = eventually(Duration::from_secs(10), "the disabled event is published", async || {
-        let events = app.get("/events/list?type=webhook_endpoint.disabled").await.body;
+        let events = app.get("/v1/events?type=webhook_endpoint.disabled").await.body;
         (!events["data"][0].is_null()).then_some(events)
     })
     .await;
@@ -478,22 +479,23 @@ async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
     assert_eq!(watcher.wait_succeeded(1, Duration::from_secs(10)).await.len(), 1, "the disabled event was delivered");
     // Fixed and enabled again: the waiting delivery goes out, and the FAILED one is sent again on request.
     rx.set(Behaviour::Ok);
-    let r = app.request(Method::PATCH, &format!("/webhook-endpoints/{ep}"), Some(&app.key), Some(&json!({"enabled": true}).to_string()), &[]).await;
+    let r =
+        app.request(Method::PATCH, &format!("/v1/webhook-endpoints/{ep}"), Some(&app.key), Some(&json!({"enabled": true}).to_string()), &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body.get("disabledReason").is_none(), "{}", r.text);
-    let retried = app.post(&format!("/webhook-deliveries/{}/retry", failed["id"].as_str().unwrap()), &json!({})).await;
+    let retried = app.post(&format!("/v1/webhook-deliveries/{}/retry", failed["id"].as_str().unwrap()), &json!({})).await;
     assert_eq!(retried.status, 202, "{}", retried.text);
     let done = rx.wait_succeeded(2, Duration::from_secs(15)).await;
     assert_eq!(done.len(), 2, "{done:?}");
-    let d = app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.body;
+    let d = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries")).await.body;
     assert!(d["data"].as_array().unwrap().iter().all(|d| d["status"] == "SUCCEEDED"), "{d}");
     let _ = first;
     // Unknown ids are 404s; a delete takes the deliveries with it.
-    app.get("/webhook-endpoints/we_nope").await.assert_error(404, "not_found");
-    app.post("/webhook-deliveries/wd_nope/retry", &json!({})).await.assert_error(404, "not_found");
-    let del = app.request(Method::DELETE, &format!("/webhook-endpoints/{ep}"), Some(&app.key), None, &[]).await;
+    app.get("/v1/webhook-endpoints/we_nope").await.assert_error(404, "not_found");
+    app.post("/v1/webhook-deliveries/wd_nope/retry", &json!({})).await.assert_error(404, "not_found");
+    let del = app.request(Method::DELETE, &format!("/v1/webhook-endpoints/{ep}"), Some(&app.key), None, &[]).await;
     assert_eq!(del.status, 204, "{}", del.text);
-    app.get(&format!("/webhook-endpoints/{ep}/deliveries")).await.assert_error(404, "not_found");
+    app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries")).await.assert_error(404, "not_found");
     app.finish().await;
 }
 
@@ -520,7 +522,7 @@ async fn a_kill_mid_delivery_loses_no_event() {
         &client,
         &base,
         Method::POST,
-        "/webhook-endpoints",
+        "/v1/webhook-endpoints",
         Some(key),
         Some(&json!({"url": rx.url, "events": ["payment.created"]}).to_string()),
         &[],
@@ -532,7 +534,7 @@ async fn a_kill_mid_delivery_loses_no_event() {
     let mut cut_off = 0;
     for i in 0..n {
         let body = TestApp::chain_payment(&format!("kill-{i}")).to_string();
-        let r = request_at(&client, &base, Method::POST, "/payments/create", Some(key), Some(&body), &[]).await;
+        let r = request_at(&client, &base, Method::POST, "/v1/payments", Some(key), Some(&body), &[]).await;
         assert_eq!(r.status, 201, "{}", r.text);
         if i == n / 2 {
             // Mid-way through the deliveries of the first half (the check below fails the test if none is under way).
@@ -549,7 +551,7 @@ async fn a_kill_mid_delivery_loses_no_event() {
     for g in rx.got() {
         verify(&secret, &g);
     }
-    let events = request_at(&client, &base, Method::GET, "/events/list?type=payment.created", Some(key), None, &[]).await;
+    let events = request_at(&client, &base, Method::GET, "/v1/events?type=payment.created&limit=100", Some(key), None, &[]).await;
     let ids: std::collections::BTreeSet<String> =
         events.body["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, done.keys().cloned().collect(), "every event delivered is an event, and every event was delivered");
@@ -652,12 +654,14 @@ async fn a_reseal_never_overwrites_a_rotation_and_a_sealed_secret_opens_only_in_
     let (id, _) = endpoint(&app, &rx.url, &["payment.created"]).await;
     let read = settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap().remove(0);
     // A rotation lands between the reseal's read and its write.
-    let r = app.request(reqwest::Method::POST, &format!("/webhook-endpoints/{id}/rotate-secret"), Some(&app.key), None, &[]).await;
+    let r = app.request(reqwest::Method::POST, &format!("/v1/webhook-endpoints/{id}/rotate-secret"), Some(&app.key), None, &[]).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let rotated = r.body["secret"].as_str().unwrap().to_owned();
     let ring = Keyring::parse(&keys).unwrap();
     let stale = (ring.seal("whsec_from_before", &id), None);
-    let swapped = settle_store::webhooks::reseal_secrets(&app.ctx.db, read.id, (&read.secret, read.previous_secret.as_deref()), (&stale.0, stale.1)).await.unwrap();
+    let swapped = settle_store::webhooks::reseal_secrets(&app.ctx.db, read.id, (&read.secret, read.previous_secret.as_deref()), (&stale.0, stale.1))
+        .await
+        .unwrap();
     assert!(!swapped, "the write saw the rotation and changed nothing");
     let now = settle_store::webhooks::all_secrets(&app.ctx.db).await.unwrap().remove(0);
     assert_eq!(ring.open(&now.secret, &id).unwrap(), rotated, "the rotated secret stands");
@@ -695,7 +699,7 @@ async fn events_past_their_retention_are_deleted_but_never_the_newest() {
         }
         purged += n;
     }
-    let left = app.get("/events/list?limit=100").await.body;
+    let left = app.get("/v1/events?limit=100").await.body;
     let seqs: Vec<i64> = left["data"].as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_eq!(seqs, [max], "only the newest is kept");
     assert_eq!(purged as i64, max - 1);

@@ -1,4 +1,4 @@
-//! `POST /payments/callback`: the card gateway's result callback.
+//! `POST /v1/payments/callback`: the card gateway's result callback.
 
 use axum::{Json, extract::State};
 use serde::{Deserialize, Serialize};
@@ -29,7 +29,7 @@ pub struct CallbackAck {
 /// The card gateway's webhook. Not trusted: Settle confirms the transaction with the gateway before applying
 /// it; repeated and out-of-order callbacks change nothing.
 #[utoipa::path(
-    post, path = "/payments/callback", tag = "payments",
+    post, path = "/v1/payments/callback", tag = "payments",
     request_body = CallbackRequest,
     responses(
         (status = 200, body = CallbackAck),

@@ -1,4 +1,4 @@
-//! `POST /payments/{paymentId}/cancel`: a merchant cancels a payment not yet paid.
+//! `POST /v1/payments/{paymentId}/cancel`: a merchant cancels a payment not yet paid.
 
 use axum::{
     extract::{Path, State},
@@ -15,7 +15,7 @@ use crate::{
     schemas,
 };
 
-/// `POST /payments/{paymentId}/cancel` takes an empty body or `{}`.
+/// `POST /v1/payments/{paymentId}/cancel` takes an empty body or `{}`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelRequest {}
@@ -24,7 +24,7 @@ pub struct CancelRequest {}
 /// the gateway), then CANCELLED once the gateway refuses its terms at a confirmed block, or COMPLETED if it was paid
 /// first.
 #[utoipa::path(
-    post, path = "/payments/{paymentId}/cancel", tag = "payments",
+    post, path = "/v1/payments/{paymentId}/cancel", tag = "payments",
     params(
         ("paymentId" = String, Path, description = "0x + 64 hex"),
         ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key"),

@@ -1,4 +1,4 @@
-//! `POST /payments/{paymentId}/card`: a CARD payment charged through the gateway.
+//! `POST /v1/payments/{paymentId}/card`: a CARD payment charged through the gateway.
 
 use axum::{
     extract::{Path, State},
@@ -11,12 +11,12 @@ use utoipa::ToSchema;
 
 use crate::{
     ApiError, AppState,
-    error::ErrorBody,
-    extract::{Mutation, reply},
+    error::{DeclineBody, Declined, ErrorBody},
+    extract::{Mutation, reply_v1},
     schemas,
 };
 
-/// `POST /payments/{paymentId}/card`. The card number is checked here and sent only to the gateway: Settle
+/// `POST /v1/payments/{paymentId}/card`. The card number is checked here and sent only to the gateway: Settle
 /// keeps the card type and the last four digits.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -31,7 +31,7 @@ pub struct CardRequest {
 
 /// Pay a CARD payment with a card through the gateway.
 #[utoipa::path(
-    post, path = "/payments/{paymentId}/card", tag = "payments",
+    post, path = "/v1/payments/{paymentId}/card", tag = "payments",
     request_body = CardRequest,
     params(
         ("paymentId" = String, Path, description = "0x + 64 hex"),
@@ -39,11 +39,11 @@ pub struct CardRequest {
     ),
     responses(
         (status = 202, description = "PROCESSING: the gateway accepted the charge (externalPaymentKey), or its outcome is being resolved", body = schemas::PaymentView),
-        (status = 402, description = "FAILED: the gateway declined the card or the amount (failureMessage)", body = schemas::PaymentView),
-        (status = 400, description = "Invalid card input; nothing was sent", body = ErrorBody),
+        (status = 402, description = "card_declined: the gateway declined the card or the amount; the payment (FAILED) is in error.payment", body = DeclineBody),
+        (status = 400, description = "Invalid card input, or feature_not_enabled (no card gateway configured); nothing was sent", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "invalid_state: not a PENDING CARD payment", body = ErrorBody),
-        (status = 503, description = "circuit_open, gateway_busy, gateway_unavailable, gateway_misconfigured or card_rail_not_configured: nothing was charged, the payment is PENDING", body = ErrorBody),
+        (status = 503, description = "circuit_open, gateway_busy, gateway_unavailable or gateway_misconfigured: nothing was charged, the payment is PENDING", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -52,5 +52,5 @@ pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m
         card_type: CardType::parse("cardType", &m.body.card_type).map_err(ApiError::from_domain)?,
         card_no: CardNumber::parse("cardNo", &m.body.card_no).map_err(ApiError::from_domain)?,
     };
-    Ok(reply(card::charge(&st.ctx, &m.merchant, &id, input, m.idem).await?))
+    Ok(reply_v1(card::charge(&st.ctx, &m.merchant, &id, input, m.idem).await?, Declined::Payment))
 }

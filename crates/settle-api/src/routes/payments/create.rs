@@ -1,4 +1,4 @@
-//! `POST /payments/create`: a merchant creates a CARD or CHAIN payment.
+//! `POST /v1/payments`: a merchant creates a CARD or CHAIN payment.
 
 use axum::{extract::State, response::Response};
 use serde::Deserialize;
@@ -16,7 +16,7 @@ use crate::{
 /// Largest chain id accepted (fits a JavaScript number and every backend's BIGINT).
 const MAX_CHAIN_ID: i64 = (1 << 53) - 1;
 
-/// `POST /payments/create`.
+/// `POST /v1/payments`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePaymentRequest {
@@ -46,7 +46,7 @@ pub struct CreatePaymentRequest {
 }
 
 impl CreatePaymentRequest {
-    fn parse(self) -> Result<CreatePayment, ApiError> {
+    pub(crate) fn parse(self) -> Result<CreatePayment, ApiError> {
         let order_id = OrderId::parse("orderId", &self.order_id).map_err(ApiError::from_domain)?;
         let amount = Amount::parse("amount", &self.amount).map_err(ApiError::from_domain)?;
         if amount.is_zero() {
@@ -97,7 +97,7 @@ impl CreatePaymentRequest {
 
 /// Create a payment. It starts PENDING.
 #[utoipa::path(
-    post, path = "/payments/create", tag = "payments",
+    post, path = "/v1/payments", tag = "payments",
     request_body = CreatePaymentRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body for 24 h")),
     responses(

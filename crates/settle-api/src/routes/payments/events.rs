@@ -1,4 +1,4 @@
-//! `GET /payments/{paymentId}/events`: a payment's history.
+//! `GET /v1/payments/{paymentId}/events`: a payment's history.
 
 use axum::{
     Json,
@@ -10,7 +10,7 @@ use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant, schemas};
 
 /// A payment's history, oldest first.
 #[utoipa::path(
-    get, path = "/payments/{paymentId}/events", tag = "payments",
+    get, path = "/v1/payments/{paymentId}/events", tag = "payments",
     params(("paymentId" = String, Path, description = "0x + 64 hex")),
     responses((status = 200, body = schemas::EventList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))

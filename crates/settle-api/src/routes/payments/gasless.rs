@@ -4,15 +4,16 @@ use axum::{
     Json,
     extract::{Path, Query, State},
     http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use settle_app::chain::checkout::{self, RelayAccepted, RelayDone, Relayed, SignedPermit, TypedData};
+use settle_app::chain::checkout::{self, RelayView, Relayed, SignedPermit, TypedData};
 use utoipa::IntoParams;
 
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{PaymentCaller, parse_json},
+    extract::{Checkout, PaymentCaller, reply},
     schemas,
 };
 
@@ -31,7 +32,7 @@ pub struct TypedDataQuery {
 /// What a payer signs: the EIP-2612 permit (first), and the forwarder's ForwardRequest, in the form
 /// `eth_signTypedData_v4` and viem's `signTypedData` take.
 #[utoipa::path(
-    get, path = "/payments/{paymentId}/typed-data", tag = "chain",
+    get, path = "/v1/payments/{paymentId}/typed-data", tag = "chain",
     params(("paymentId" = String, Path, description = "0x + 64 hex"), TypedDataQuery),
     responses(
         (status = 200, body = schemas::TypedData),
@@ -66,57 +67,54 @@ pub async fn typed_data(
 /// Submit the payer's signed ForwardRequest: verified (signature, signer, nonce, deadline, target, value, the
 /// exact terms, gas) and simulated before any gas is spent; then relayed by Settle, which pays the gas.
 #[utoipa::path(
-    post, path = "/payments/{paymentId}/gasless", tag = "chain",
-    params(("paymentId" = String, Path, description = "0x + 64 hex")),
+    post, path = "/v1/payments/{paymentId}/gasless", tag = "chain",
+    params(
+        ("paymentId" = String, Path, description = "0x + 64 hex"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response (the same relay request) for the same key and body"),
+    ),
     request_body = schemas::GaslessInput,
     responses(
         (status = 202, description = "Verified and recorded; the payment is PROCESSING", body = schemas::RelayAccepted),
-        (status = 400, description = "terms_mismatch, request_expired, simulation_failed or invalid input; nothing relayed", body = ErrorBody),
-        (status = 401, description = "invalid_signature", body = ErrorBody),
+        (status = 400, description = "invalid_signature, terms_mismatch, request_expired, simulation_failed, feature_not_enabled (the payment's chain is not configured) or invalid input; nothing relayed", body = ErrorBody),
         (status = 409, description = "invalid_state: not a PENDING CHAIN payment", body = ErrorBody),
         (status = 503, description = "chain_unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub async fn gasless(
-    State(st): State<AppState>,
-    PaymentCaller(m): PaymentCaller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<RelayAccepted>), ApiError> {
-    let input: schemas::GaslessInput = parse_json(&body)?;
-    Ok((StatusCode::ACCEPTED, Json(checkout::gasless(&st.ctx, &m, &id, input).await?)))
+pub async fn gasless(State(st): State<AppState>, Path(id): Path<String>, c: Checkout<schemas::GaslessInput>) -> Result<Response, ApiError> {
+    Ok(reply(checkout::gasless(&st.ctx, &c.merchant, &id, c.body, c.idem).await?))
 }
 
 /// Relay the payer's signed ForwardRequest (verified as `gasless` does) and wait until the payment is
-/// COMPLETED, up to SETTLE_RELAY_WAIT_SECS: 200 with the transaction, or 504 `relay_timeout` (the relay goes on;
-/// the payment's status shows it).
+/// COMPLETED, up to SETTLE_RELAY_WAIT_SECS: 200 with the payment, or 202 with the payment as it stands when the
+/// wait ends first (the relay goes on; the payment's events and webhooks say when it completes).
 #[utoipa::path(
-    post, path = "/payments/{paymentId}/relay", tag = "chain",
-    params(("paymentId" = String, Path, description = "0x + 64 hex")),
+    post, path = "/v1/payments/{paymentId}/relay", tag = "chain",
+    params(
+        ("paymentId" = String, Path, description = "0x + 64 hex"),
+        ("Idempotency-Key" = Option<String>, Header, description = "A retry relays nothing again: it waits for the first request's relay"),
+    ),
     request_body = schemas::GaslessInput,
     responses(
-        (status = 200, description = "COMPLETED", body = schemas::RelayDone),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
+        (status = 200, description = "COMPLETED", body = schemas::RelayView),
+        (status = 202, description = "Still on its way when the wait ended: the payment is PROCESSING", body = schemas::RelayView),
+        (status = 400, description = "As gasless; or relay_reverted: the transaction reverted and nothing was paid (the payment is PENDING)", body = ErrorBody),
         (status = 409, body = ErrorBody),
-        (status = 504, description = "relay_timeout: still on its way", body = ErrorBody),
+        (status = 503, description = "chain_unavailable", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
-pub async fn relay(
-    State(st): State<AppState>,
-    PaymentCaller(m): PaymentCaller,
-    Path(id): Path<String>,
-    body: axum::body::Bytes,
-) -> Result<Json<RelayDone>, ApiError> {
-    let input: schemas::GaslessInput = parse_json(&body)?;
-    match checkout::relay_and_wait(&st.ctx, &m, &id, input, st.ctx.settings.relay_wait).await? {
-        Relayed::Done(d) => Ok(Json(d)),
-        Relayed::TimedOut(a) => Err(ApiError::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "relay_timeout",
-            format!("relay {} is still on its way; the payment's status shows when it completes", a.relay_request_id),
-        )),
-    }
+pub async fn relay(State(st): State<AppState>, Path(id): Path<String>, c: Checkout<schemas::GaslessInput>) -> Result<Response, ApiError> {
+    let (how, view) = relay_and_wait(&st, &id, c).await?;
+    let status = match how {
+        Relayed::Done => StatusCode::OK,
+        Relayed::StillGoing => StatusCode::ACCEPTED,
+    };
+    Ok((status, Json(view)).into_response())
+}
+
+/// Submits (or, for a retried Idempotency-Key, finds) the relay request, then waits for its payment.
+pub(crate) async fn relay_and_wait(st: &AppState, id: &str, c: Checkout<schemas::GaslessInput>) -> Result<(Relayed, RelayView), ApiError> {
+    let accepted = checkout::gasless(&st.ctx, &c.merchant, id, c.body, c.idem).await?;
+    Ok(checkout::wait_for_relay(&st.ctx, &c.merchant, &accepted, st.ctx.settings.relay_wait).await?)
 }

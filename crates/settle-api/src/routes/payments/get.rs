@@ -1,4 +1,4 @@
-//! `GET /payments/{paymentId}`: one payment.
+//! `GET /v1/payments/{paymentId}`: one payment.
 
 use axum::{
     Json,
@@ -10,7 +10,7 @@ use crate::{ApiError, AppState, error::ErrorBody, extract::Merchant, schemas};
 
 /// Retrieve a payment.
 #[utoipa::path(
-    get, path = "/payments/{paymentId}", tag = "payments",
+    get, path = "/v1/payments/{paymentId}", tag = "payments",
     params(("paymentId" = String, Path, description = "0x + 64 hex")),
     responses((status = 200, body = schemas::PaymentView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))

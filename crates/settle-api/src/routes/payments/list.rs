@@ -1,4 +1,4 @@
-//! `GET /payments`: a merchant's payments, filtered and paged.
+//! `GET /v1/payments`: a merchant's payments, filtered and paged.
 
 use axum::{
     Json,
@@ -10,16 +10,9 @@ use settle_domain::{OrderId, PaymentId, PaymentStatus, Rail};
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Merchant, query_limit, query_pairs},
+    extract::{Merchant, one_cursor, query_limit, query_pairs, rfc3339_ms, unknown_query},
     schemas,
 };
-
-/// An RFC 3339 time as epoch milliseconds.
-fn rfc3339_ms(name: &'static str, v: &str) -> Result<i64, ApiError> {
-    let t = time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
-        .map_err(|_| ApiError::invalid(name, format!("{name} must be an RFC 3339 time, such as 2026-12-02T00:00:00Z")))?;
-    Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
-}
 
 fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     let mut q = ListQuery { limit: 10, ..Default::default() };
@@ -32,15 +25,17 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
             "createdTo" => q.created_to = Some(rfc3339_ms("createdTo", &v)?),
             "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(PaymentId::parse("startingAfter", &v).map_err(ApiError::from_domain)?),
-            _ => {}
+            "endingBefore" => q.ending_before = Some(PaymentId::parse("endingBefore", &v).map_err(ApiError::from_domain)?),
+            _ => return Err(unknown_query(&k)),
         }
     }
+    one_cursor(q.starting_after.is_some(), q.ending_before.is_some())?;
     Ok(q)
 }
 
 /// A merchant's payments, newest first.
 #[utoipa::path(
-    get, path = "/payments", tag = "payments",
+    get, path = "/v1/payments", tag = "payments",
     params(
         ("status" = Option<String>, Query, description = "PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED"),
         ("orderId" = Option<String>, Query),
@@ -48,7 +43,8 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
         ("createdFrom" = Option<String>, Query, description = "RFC 3339: created at or after"),
         ("createdTo" = Option<String>, Query, description = "RFC 3339: created at or before"),
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
-        ("startingAfter" = Option<String>, Query, description = "paymentId of the last item of the previous page"),
+        ("startingAfter" = Option<String>, Query, description = "paymentId of the last item of the previous page: the next page"),
+        ("endingBefore" = Option<String>, Query, description = "paymentId of the first item of the next page: the previous page"),
     ),
     responses((status = 200, body = schemas::PaymentList), (status = 400, body = ErrorBody)),
     security(("bearer" = []))
