@@ -57,20 +57,23 @@ pub struct AuditPage {
 pub struct AuditQuery {
     pub action: Option<String>,
     pub target_id: Option<String>,
-    /// An entry id (`aud_<n>`): the page holds older entries.
+    /// An entry id (`aud_<n>`): the page holds older entries (`startingAfter`) or newer ones (`endingBefore`).
     pub starting_after: Option<String>,
+    pub ending_before: Option<String>,
     pub limit: u64,
 }
 
 /// A merchant's audit log, newest first.
 pub async fn list(ctx: &Context, merchant_id: &str, q: AuditQuery) -> Result<AuditPage, AppError> {
-    let before = match &q.starting_after {
-        Some(s) => Some(
-            s.strip_prefix("aud_")
-                .and_then(|n| n.parse::<i64>().ok())
-                .ok_or_else(|| AppError::invalid("startingAfter", "startingAfter must be an audit entry id (aud_...)"))?,
-        ),
-        None => None,
+    let id_of = |param: &'static str, s: &str| {
+        s.strip_prefix("aud_")
+            .and_then(|n| n.parse::<i64>().ok())
+            .ok_or_else(|| AppError::invalid(param, format!("{param} must be an audit entry id (aud_...)")))
+    };
+    let cursor = match (&q.starting_after, &q.ending_before) {
+        (Some(s), _) => settle_store::Cursor::After(id_of("startingAfter", s)?),
+        (None, Some(s)) => settle_store::Cursor::Before(id_of("endingBefore", s)?),
+        (None, None) => settle_store::Cursor::First,
     };
     for (name, v) in [("action", &q.action), ("targetId", &q.target_id)] {
         if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128) {
@@ -78,7 +81,7 @@ pub async fn list(ctx: &Context, merchant_id: &str, q: AuditQuery) -> Result<Aud
         }
     }
     let (rows, has_more) =
-        settle_store::audit::list(&ctx.db, merchant_id, q.action.as_deref(), q.target_id.as_deref(), before, q.limit.clamp(1, 100)).await?;
+        settle_store::audit::list(&ctx.db, merchant_id, q.action.as_deref(), q.target_id.as_deref(), cursor, q.limit.clamp(1, 100)).await?;
     let data = rows
         .into_iter()
         .map(|r| AuditEntry {

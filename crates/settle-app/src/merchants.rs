@@ -227,8 +227,11 @@ pub struct CreatedApiKey {
 
 /// A merchant's keys.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
     pub data: Vec<ApiKeyView>,
+    /// Always false: at most 10 active keys, and revoked ones are purged, so the keys fit on one page.
+    pub has_more: bool,
 }
 
 /// Keys a merchant may hold at once.
@@ -295,7 +298,7 @@ fn open_api_key(ctx: &Context, body: &str) -> Result<String, AppError> {
 }
 
 pub async fn list_keys(ctx: &Context, merchant_id: &str) -> Result<ApiKeyList, AppError> {
-    Ok(ApiKeyList { data: settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().map(ApiKeyView::of).collect() })
+    Ok(ApiKeyList { data: settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().map(ApiKeyView::of).collect(), has_more: false })
 }
 
 /// Records, in `txn`, that authentication caches must forget what they hold (every instance's follower applies

@@ -237,7 +237,7 @@ pub async fn list(
     merchant_id: &str,
     action: Option<&str>,
     target_id: Option<&str>,
-    before_id: Option<i64>,
+    cursor: crate::Cursor,
     limit: u64,
 ) -> Result<(Vec<AuditRow>, bool), StoreError> {
     let mut q = audit_log::Entity::find().filter(audit_log::Column::MerchantId.eq(merchant_id));
@@ -247,13 +247,7 @@ pub async fn list(
     if let Some(t) = target_id {
         q = q.filter(audit_log::Column::TargetId.eq(t));
     }
-    if let Some(b) = before_id {
-        q = q.filter(audit_log::Column::Id.lt(b));
-    }
-    let mut rows = q.order_by_desc(audit_log::Column::Id).limit(limit + 1).all(conn).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
+    crate::page(conn, q, audit_log::Column::Id, cursor, limit).await
 }
 
 /// Deletes audit rows older than `before` (epoch ms), at most `batch`; returns how many.

@@ -359,26 +359,19 @@ pub async fn deliveries_of_event(conn: &impl ConnectionTrait, seq: i64) -> Resul
     Ok(webhook_delivery::Entity::find().filter(webhook_delivery::Column::Seq.eq(seq)).order_by_asc(webhook_delivery::Column::Id).all(conn).await?)
 }
 
-/// An endpoint's deliveries, newest first, after the delivery `starting_after` (a page), with `status` when
-/// given; one more than `limit` is read to tell whether more follow.
+/// A page of an endpoint's deliveries, newest first, with `status` when given, and whether more follow.
 pub async fn deliveries(
     conn: &impl ConnectionTrait,
     endpoint_id: &str,
     status: Option<&str>,
-    starting_after: Option<i64>,
+    cursor: crate::Cursor,
     limit: u64,
 ) -> Result<(Vec<DeliveryRow>, bool), StoreError> {
     let mut cond = Condition::all().add(webhook_delivery::Column::EndpointId.eq(endpoint_id));
     if let Some(s) = status {
         cond = cond.add(webhook_delivery::Column::Status.eq(s));
     }
-    if let Some(after) = starting_after {
-        cond = cond.add(webhook_delivery::Column::Id.lt(after));
-    }
-    let mut rows = webhook_delivery::Entity::find().filter(cond).order_by_desc(webhook_delivery::Column::Id).limit(limit + 1).all(conn).await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
+    crate::page(conn, webhook_delivery::Entity::find().filter(cond), webhook_delivery::Column::Id, cursor, limit).await
 }
 
 /// The attempts of these deliveries, in order.

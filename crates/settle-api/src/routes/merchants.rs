@@ -211,6 +211,7 @@ pub async fn db_stats(State(st): State<AppState>, _admin: Admin) -> Result<Json<
         ("action" = Option<String>, Query, description = "Only this action (an event type such as payment.cancelled, or webhook_endpoint.created)"),
         ("targetId" = Option<String>, Query, description = "Only changes to this id"),
         ("startingAfter" = Option<String>, Query, description = "An entry id: the page holds older entries"),
+        ("endingBefore" = Option<String>, Query, description = "An entry id: the page holds newer entries"),
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
     ),
     responses((status = 200, body = schemas::AuditPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
@@ -227,10 +228,12 @@ pub async fn audit_log(
             "action" => q.action = Some(v),
             "targetId" => q.target_id = Some(v),
             "startingAfter" => q.starting_after = Some(v),
+            "endingBefore" => q.ending_before = Some(v),
             "limit" => q.limit = query_limit(&v)?,
             _ => return Err(crate::extract::unknown_query(&k)),
         }
     }
+    crate::extract::one_cursor(q.starting_after.is_some(), q.ending_before.is_some())?;
     Ok(Json(settle_app::audit::list(&st.ctx, &m, q).await?))
 }
 

@@ -161,7 +161,8 @@ pub async fn rotate_secret(State(st): State<AppState>, Path(id): Path<String>, r
         ("endpointId" = String, Path),
         ("status" = Option<String>, Query, description = "PENDING, SUCCEEDED or FAILED"),
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
-        ("startingAfter" = Option<String>, Query, description = "id of the last delivery of the previous page"),
+        ("startingAfter" = Option<String>, Query, description = "id of the last delivery of the previous page: the next page"),
+        ("endingBefore" = Option<String>, Query, description = "id of the first delivery of the next page: the previous page"),
     ),
     responses((status = 200, body = schemas::WebhookDeliveryList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []))
@@ -178,9 +179,11 @@ pub async fn list_deliveries(
             "status" => q.status = Some(v),
             "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(v),
+            "endingBefore" => q.ending_before = Some(v),
             _ => return Err(crate::extract::unknown_query(&k)),
         }
     }
+    crate::extract::one_cursor(q.starting_after.is_some(), q.ending_before.is_some())?;
     Ok(Json(webhooks::list_deliveries(&st.ctx, &m, &id, q).await?))
 }
 

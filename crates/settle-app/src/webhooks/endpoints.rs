@@ -72,6 +72,8 @@ pub struct EndpointWithSecret {
 #[schema(as = WebhookEndpointList)]
 pub struct EndpointList {
     pub data: Vec<EndpointView>,
+    /// Always false: a merchant holds at most 16 endpoints, all on one page.
+    pub has_more: bool,
 }
 
 pub(super) fn check_description(d: Option<&str>) -> Result<Option<String>, AppError> {
@@ -165,7 +167,7 @@ pub(super) async fn create_endpoint_in(
 
 pub async fn list_endpoints(ctx: &Context, merchant_id: &str) -> Result<EndpointList, AppError> {
     let now = settle_store::now_ms();
-    Ok(EndpointList { data: store::endpoints(&ctx.db, merchant_id).await?.iter().map(|e| EndpointView::of(e, now)).collect() })
+    Ok(EndpointList { data: store::endpoints(&ctx.db, merchant_id).await?.iter().map(|e| EndpointView::of(e, now)).collect(), has_more: false })
 }
 
 pub async fn get_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str) -> Result<EndpointView, AppError> {

@@ -21,7 +21,8 @@ fn ids(page: &Value, field: &str) -> Vec<String> {
 }
 
 /// Pages of 2 over 5 items, newest first: forward with `startingAfter` to the end (`hasMore` false), back with
-/// `endingBefore` to the start; every item seen once, in order. The same on payments and sagas.
+/// `endingBefore` to the start; every item seen once, in order. The same on payments, sagas and the audit log
+/// (with a filter).
 async fn lists_page_both_ways_by_cursor(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     let mut payments = Vec::new();
@@ -34,12 +35,20 @@ async fn lists_page_both_ways_by_cursor(v: Variant) {
     }
     let sagas: Vec<String> = ids(&app.get("/v1/sagas?limit=100").await.body, "transactionId").into_iter().rev().collect();
     assert_eq!(sagas.len(), 5);
-    for (list, field, made) in [("/v1/payments", "paymentId", &payments), ("/v1/sagas", "transactionId", &sagas)] {
+    for n in 0..5 {
+        let r = app.post("/v1/users", &json!({"userId": format!("pager-{n}"), "name": "Pager", "points": 0})).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let audits: Vec<String> = ids(&app.get("/v1/audit-log?action=user.created&limit=100").await.body, "id").into_iter().rev().collect();
+    assert_eq!(audits.len(), 5);
+    for (list, field, made) in
+        [("/v1/payments?", "paymentId", &payments), ("/v1/sagas?", "transactionId", &sagas), ("/v1/audit-log?action=user.created&", "id", &audits)]
+    {
         let newest_first: Vec<String> = made.iter().rev().cloned().collect();
         let page = |q: String| {
             let app = &app;
             async move {
-                let r = app.get(&format!("{list}?limit=2{q}")).await;
+                let r = app.get(&format!("{list}limit=2{q}")).await;
                 assert_eq!(r.status, 200, "{list}{q}: {}", r.text);
                 (ids(&r.body, field), r.body["hasMore"].as_bool().unwrap())
             }
@@ -56,13 +65,17 @@ async fn lists_page_both_ways_by_cursor(v: Variant) {
         let (back, more) = page(format!("&endingBefore={}", back[0])).await;
         assert_eq!((back.as_slice(), more), (&newest_first[0..2], false), "{list}: back at the start");
         // Both cursors at once, or one naming nothing of the caller's: 400 naming it.
-        let r = app.get(&format!("{list}?startingAfter={}&endingBefore={}", a[0], a[1])).await;
+        let r = app.get(&format!("{list}startingAfter={}&endingBefore={}", a[0], a[1])).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("endingBefore"));
-        let stranger = if field == "paymentId" { settle_domain::PaymentId::generate().to_string() } else { "saga_nothing".into() };
-        let r = app.get(&format!("{list}?endingBefore={stranger}")).await;
+        let stranger = match field {
+            "paymentId" => settle_domain::PaymentId::generate().to_string(),
+            "transactionId" => "saga_nothing".into(),
+            _ => "nothing".into(),
+        };
+        let r = app.get(&format!("{list}endingBefore={stranger}")).await;
         assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("endingBefore"));
         // The default page is 10.
-        assert_eq!(ids(&app.get(list).await.body, field).len(), 5);
+        assert_eq!(ids(&app.get(list.trim_end_matches(['?', '&'])).await.body, field).len(), 5);
     }
     app.finish().await;
 }

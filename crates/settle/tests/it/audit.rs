@@ -115,7 +115,7 @@ async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
 async fn a_rolled_back_change_leaves_no_audit_row(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     let db = &app.ctx.db;
-    let count = || async { settle_store::audit::list(db, "mch_rollback", None, None, None, 100).await.unwrap().0.len() };
+    let count = || async { settle_store::audit::list(db, "mch_rollback", None, None, settle_store::Cursor::First, 100).await.unwrap().0.len() };
     let scope = settle_app::audit::Scope::new(Some("req-1".into()), Some("127.0.0.1".into()), settle_app::audit::Actor::new("cli", None));
     settle_app::audit::within(scope, async {
         // Rolled back, and dropped unfinished: no row either way.
@@ -136,7 +136,7 @@ async fn a_rolled_back_change_leaves_no_audit_row(v: Variant) {
         txn.commit().await.unwrap();
     })
     .await;
-    let (rows, _) = settle_store::audit::list(db, "mch_rollback", None, None, None, 100).await.unwrap();
+    let (rows, _) = settle_store::audit::list(db, "mch_rollback", None, None, settle_store::Cursor::First, 100).await.unwrap();
     let got: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.action.as_str(), r.target_id.as_str(), r.actor_type.as_str())).collect();
     assert_eq!(got, [("test.recorded", "t3", "cli"), ("test.changed", "t3", "cli")]);
     assert_eq!(rows[1].changes, r#"{"status":"X"}"#);

@@ -47,7 +47,7 @@ fn merchant_create_seed_and_migrate_commands() {
     let url = format!("sqlite://{}", dir.0.join("settle.db").display());
     let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let db = settle_store::connect(&url, 1).await.unwrap();
-        settle_store::audit::list(&db, id, None, None, None, 10).await.unwrap().0
+        settle_store::audit::list(&db, id, None, None, settle_store::Cursor::First, 10).await.unwrap().0
     });
     let got: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.action.as_str(), r.actor_type.as_str(), r.changes.as_str())).collect();
     assert_eq!(got[0], ("merchant.updated", "cli", r#"{"feeBps":120,"was":0}"#), "{rows:?}");
