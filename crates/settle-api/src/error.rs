@@ -131,6 +131,8 @@ impl ApiError {
 
     fn kind(&self) -> &'static str {
         match (self.status.as_u16(), self.code) {
+            // Seed 001 answers a bad payer signature with 401; it is still the request at fault, not the key.
+            (401, "invalid_signature") => "invalid_request_error",
             (401, _) => "authentication_error",
             (_, "idempotency_key_reused" | "idempotency_in_flight") => "idempotency_error",
             (429, _) => "rate_limit_error",

@@ -43,8 +43,9 @@ impl FromRequestParts<AppState> for Merchant {
 }
 
 /// The caller of a payment's checkout route: its merchant's API key, or the payment's client secret
-/// (`pcs_...`, from the create answer), which opens that one payment and nothing else.
-pub struct PaymentCaller(pub String);
+/// (`pcs_...`, from the create answer), which opens that one payment and nothing else. The merchant, and the
+/// payment id when the caller is the payer (by its client secret).
+pub struct PaymentCaller(pub String, pub Option<String>);
 
 impl FromRequestParts<AppState> for PaymentCaller {
     type Rejection = ApiError;
@@ -58,9 +59,9 @@ impl FromRequestParts<AppState> for PaymentCaller {
                 _ => ApiError::unauthorized(),
             })?;
             settle_app::audit::set_actor(settle_app::audit::Actor::new("checkout", None));
-            return Ok(Self(merchant));
+            return Ok(Self(merchant, Some(id)));
         }
-        Ok(Self(settle_app::merchants::authenticate(&st.ctx, &key).await?))
+        Ok(Self(settle_app::merchants::authenticate(&st.ctx, &key).await?, None))
     }
 }
 
@@ -257,8 +258,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Checkout<T> {
 
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
-        let PaymentCaller(merchant) = PaymentCaller::from_request_parts(&mut parts, st).await?;
-        let (idem, raw) = keyed_body(parts, body, st, &merchant).await?;
+        let PaymentCaller(merchant, payer_of) = PaymentCaller::from_request_parts(&mut parts, st).await?;
+        let (mut idem, raw) = keyed_body(parts, body, st, &merchant).await?;
+        // A payer's keys live in a namespace of their payment's: a client secret can neither see whether the merchant
+        // used a key (a 422 would say so) nor take one of the merchant's for 24 h.
+        if let (Some(k), Some(payment)) = (idem.as_mut(), payer_of) {
+            use sha2::{Digest, Sha256};
+            let scoped = Sha256::digest(format!("{payment}\0{}", k.key).as_bytes());
+            k.key = format!("pcs:{}", hex::encode(&scoped[..30]));
+        }
         let body = parse_json(&raw)?;
         Ok(Self { merchant, idem, body })
     }

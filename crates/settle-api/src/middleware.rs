@@ -351,17 +351,21 @@ fn query_params() -> &'static std::collections::HashMap<(String, String), Vec<St
 }
 
 /// A /v1 route refuses a query parameter it does not take with 400 naming it, as it refuses an unknown body field:
-/// a misspelt filter (`?stauts=FAILED`) would otherwise list everything. The seed's paths keep their leniency.
+/// a misspelt filter (`?stauts=FAILED`) would otherwise list everything. HEAD is checked as its GET; a method the
+/// route does not have is left to its 405. Left alone: the seed's paths (they keep their leniency) and the
+/// gateway's callback (its URL is configured, and may carry a query of the operator's own).
 pub async fn refuse_unknown_query(req: Request, next: Next) -> Response {
     if let (Some(route), Some(query)) = (req.extensions().get::<MatchedPath>(), req.uri().query())
         && route.as_str().starts_with("/v1/")
+        && route.as_str() != "/v1/payments/callback"
     {
-        let allowed = query_params().get(&(req.method().as_str().to_owned(), route.as_str().to_owned()));
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let raw = pair.split('=').next().unwrap_or_default();
-            let name = crate::extract::percent_decode(raw).unwrap_or_else(|| raw.to_owned());
-            if !allowed.is_some_and(|a| a.contains(&name)) {
-                return crate::extract::unknown_query(&name).into_response();
+        let method = if req.method() == Method::HEAD { "GET" } else { req.method().as_str() };
+        if let Some(allowed) = query_params().get(&(method.to_owned(), route.as_str().to_owned())) {
+            for pair in query.split('&').filter(|p| !p.is_empty()) {
+                let name = pair.split('=').next().unwrap_or_default();
+                if !allowed.iter().any(|a| a == name) {
+                    return crate::extract::unknown_query(&crate::extract::percent_decode(name).unwrap_or_else(|| name.to_owned())).into_response();
+                }
             }
         }
     }

@@ -246,13 +246,15 @@ pub const MERCHANT_DELETED: &str = "merchant.deleted";
 /// replay cannot show it again: it answers 409 naming the key the first request made.
 pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let mut reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
-        let active = settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().filter(|k| k.revoked_at.is_none()).count();
-        if active >= MAX_ACTIVE_KEYS {
-            return Err(AppError::InvalidState(format!("a merchant holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first")));
-        }
         let api_key = new_key();
         let hash = hash_key(&api_key);
         let txn = settle_store::begin(&ctx.db).await?;
+        // Counted under the merchant's lock: concurrent creates cannot all see room for one more.
+        settle_store::merchants::lock(&txn, merchant_id).await?;
+        let active = settle_store::merchants::keys(&txn, merchant_id).await?.iter().filter(|k| k.revoked_at.is_none()).count();
+        if active >= MAX_ACTIVE_KEYS {
+            return Err(AppError::InvalidState(format!("a merchant holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first")));
+        }
         settle_store::merchants::add_key(&txn, merchant_id, &hash, &api_key[..8], settle_store::now_ms()).await?;
         let row = settle_store::merchants::key_by_hash(&txn, &hash).await?.ok_or(AppError::NotFound("api key"))?;
         let view = ApiKeyView::of(&row);
@@ -271,7 +273,7 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
     })
     .await?;
     if reply.replayed {
-        reply.body = open_api_key(ctx, &reply.body)?;
+        reply.body = open_api_key(ctx, &reply.body).await?;
     }
     Ok(reply)
 }
@@ -280,7 +282,7 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
 const NOT_KEPT: &str = "not-kept";
 
 /// A recorded API-key answer with its key opened.
-fn open_api_key(ctx: &Context, body: &str) -> Result<String, AppError> {
+async fn open_api_key(ctx: &Context, body: &str) -> Result<String, AppError> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(AppError::internal)?;
     let (Some(stored), Some(id), Some(prefix)) = (v["apiKey"].as_str(), v["id"].as_str(), v["keyPrefix"].as_str()) else {
         return Err(AppError::internal(std::io::Error::other("a recorded API-key answer lacks its key")));
@@ -294,6 +296,11 @@ fn open_api_key(ctx: &Context, body: &str) -> Result<String, AppError> {
         return Err(gone("without SETTLE_MASTER_KEY Settle keeps no copy to show it again"));
     }
     let open = crate::crypto::open(ctx.settings.keyring.as_deref(), stored, id).map_err(|e| gone(&e.to_string()))?;
+    // A key revoked since is not answered as if it worked.
+    let hash = hash_key(&open);
+    if settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.is_none_or(|k| k.revoked_at.is_some()) {
+        return Err(gone("it has been revoked since"));
+    }
     Ok(body.replacen(stored, &open, 1))
 }
 

@@ -37,6 +37,18 @@ pub async fn add_key(conn: &impl ConnectionTrait, merchant_id: &str, key_hash: &
     Ok(())
 }
 
+/// Takes the merchant's row lock for the rest of the transaction (a no-op update: PostgreSQL and MySQL hold the row
+/// until the commit; SQLite has one writer anyway), so that a check of the merchant's keys and the write it allows
+/// cannot interleave with another request's.
+pub async fn lock(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<(), StoreError> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::Name, sea_orm::sea_query::Expr::col(merchant::Column::Name))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Option<merchant::Model>, StoreError> {
     Ok(merchant::Entity::find().filter(merchant::Column::MerchantId.eq(merchant_id)).one(conn).await?)
 }

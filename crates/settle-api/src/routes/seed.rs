@@ -10,7 +10,7 @@ use axum::{
     http::StatusCode,
     response::Response,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use settle_app::{
     chain::checkout::{self, Relayed},
     orders::{self, SagaView},
@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Checkout, Merchant, Mutation, parse_json, query_pairs, reply},
+    extract::{Checkout, Merchant, Mutation, query_pairs, reply},
     routes::payments::{create::CreatePaymentRequest, gasless::relay_and_wait},
     schemas,
 };
@@ -39,15 +39,37 @@ use crate::{
     ),
     security(("bearer" = []))
 )]
-pub async fn create_payment(State(st): State<AppState>, m: Mutation<serde_json::Value>) -> Result<Response, ApiError> {
-    let mut body = m.body;
-    if let Some(given) = body.as_object_mut().and_then(|o| o.remove("merchantId"))
-        && given.as_str() != Some(m.merchant.as_str())
-    {
+pub async fn create_payment(State(st): State<AppState>, m: Mutation<SeedCreatePayment>) -> Result<Response, ApiError> {
+    let b = m.body;
+    if b.merchant_id.as_ref().is_some_and(|given| *given != m.merchant) {
         return Err(ApiError::invalid("merchantId", "merchantId must be the merchant of the API key"));
     }
-    let input: CreatePaymentRequest = parse_json(body.to_string().as_bytes())?;
+    let input = CreatePaymentRequest {
+        order_id: b.order_id,
+        amount: b.amount,
+        currency: b.currency,
+        rail: b.rail,
+        chain_id: b.chain_id,
+        token_address: b.token_address,
+        recipient_address: b.recipient_address,
+        expires_in_secs: b.expires_in_secs,
+    };
     Ok(reply(settle_app::payments::create(&st.ctx, &m.merchant, input.parse()?, m.idem).await?))
+}
+
+/// Seed 000's create body: `POST /v1/payments`'s fields and `merchantId`. A field given twice is refused, as on /v1.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SeedCreatePayment {
+    merchant_id: Option<String>,
+    order_id: String,
+    amount: String,
+    currency: String,
+    rail: Option<String>,
+    chain_id: Option<i64>,
+    token_address: Option<String>,
+    recipient_address: Option<String>,
+    expires_in_secs: Option<u64>,
 }
 
 /// Seed 002's SagaState.
@@ -84,9 +106,11 @@ pub struct SeedStep {
     pub executed_at: String,
 }
 
-async fn seed_saga(st: &AppState, merchant: &str, s: SagaView) -> Result<SeedSaga, ApiError> {
-    let placed = orders::placed(&st.ctx, merchant, &s.order_id).await?;
-    let line = placed.order.items.first();
+/// Seed 002's SagaState of a saga: its order's item, quantity and unit price (seed 002 buys one item; of an order of
+/// several lines, the first: `GET /v1/sagas/{id}` and `/v1/orders/{id}` show them all).
+async fn seed_saga(st: &AppState, s: SagaView) -> Result<SeedSaga, ApiError> {
+    let lines = orders::saga_lines(&st.ctx, &s).await?;
+    let line = lines.first();
     let done = s.status == orders::SagaStatus::Completed;
     Ok(SeedSaga {
         transaction_id: s.transaction_id,
@@ -119,7 +143,7 @@ async fn seed_saga(st: &AppState, merchant: &str, s: SagaView) -> Result<SeedSag
     responses((status = 200, body = SeedSaga), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_saga(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<SeedSaga>, ApiError> {
     let s = orders::saga(&st.ctx, &m, &id).await?;
-    Ok(Json(seed_saga(&st, &m, s).await?))
+    Ok(Json(seed_saga(&st, s).await?))
 }
 
 /// Seed 002's page of sagas.
@@ -168,7 +192,7 @@ pub async fn list_sagas(State(st): State<AppState>, Merchant(m): Merchant, RawQu
     let page = orders::list_sagas(&st.ctx, &m, q).await?;
     let mut data = Vec::with_capacity(page.data.len());
     for s in page.data {
-        data.push(seed_saga(&st, &m, s).await?);
+        data.push(seed_saga(&st, s).await?);
     }
     Ok(Json(SeedSagaPage { data, total: page.total, page: page.page, limit: page.limit, total_pages: page.total_pages }))
 }
@@ -263,7 +287,7 @@ pub struct RelayDone {
     security(("bearer" = []))
 )]
 pub async fn relay(State(st): State<AppState>, Path(id): Path<String>, c: Checkout<schemas::GaslessInput>) -> Result<Json<RelayDone>, ApiError> {
-    let (how, v) = relay_and_wait(&st, &id, c).await.map_err(seed_status)?;
+    let (how, v, _) = relay_and_wait(&st, &id, c).await.map_err(seed_status)?;
     match how {
         Relayed::Done => Ok(Json(RelayDone {
             relay_request_id: v.relay_request_id,

@@ -402,7 +402,9 @@ pub struct RelayView {
 }
 
 /// Waits (up to `wait`) until the payment of the relay request `accepted` (a [`gasless`] reply's body) is
-/// COMPLETED. A relay whose transaction reverted (the payment PENDING again) is `relay_reverted`.
+/// COMPLETED. A relay whose transaction reverted or failed (its request FAILED or CANCELLED, the payment PENDING
+/// again) is `relay_reverted`, also when another relay paid the payment since; a payment that ended otherwise
+/// (EXPIRED, CANCELLED) is `invalid_state` at once, not a wait that ends "still on its way".
 pub async fn wait_for_relay(ctx: &Context, merchant_id: &str, accepted: &Reply, wait: std::time::Duration) -> Result<(Relayed, RelayView), AppError> {
     let body: serde_json::Value = serde_json::from_str(&accepted.body).map_err(AppError::internal)?;
     let (Some(relay_request_id), Some(payment_id)) = (body["relayRequestId"].as_str(), body["paymentId"].as_str()) else {
@@ -411,16 +413,21 @@ pub async fn wait_for_relay(ctx: &Context, merchant_id: &str, accepted: &Reply, 
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let row = store::find(&ctx.db, merchant_id, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        let relay = settle_store::relay::find_request(&ctx.db, relay_request_id).await?.ok_or(AppError::NotFound("relay request"))?;
         let view = || RelayView { relay_request_id: relay_request_id.to_owned(), payment: PaymentView::from(&row) };
-        if row.status == PaymentStatus::Completed {
-            return Ok((Relayed::Done, view()));
-        }
-        if row.status == PaymentStatus::Pending {
+        let reverted = [settle_store::relay::FAILED, settle_store::relay::CANCELLED].contains(&relay.status.as_str());
+        if reverted || row.status == PaymentStatus::Pending {
             return Err(AppError::RelayRefused {
                 code: "relay_reverted",
                 param: None,
-                message: "the relayed transaction reverted; nothing was paid".into(),
+                message: format!("relay {relay_request_id} did not pay: its transaction reverted or was given up; the payment is {}", row.status),
             });
+        }
+        if row.status == PaymentStatus::Completed {
+            return Ok((Relayed::Done, view()));
+        }
+        if row.status.is_terminal() {
+            return Err(AppError::InvalidState(format!("the payment is {}; relay {relay_request_id} did not pay it", row.status)));
         }
         if tokio::time::Instant::now() >= deadline {
             return Ok((Relayed::StillGoing, view()));

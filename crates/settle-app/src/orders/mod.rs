@@ -30,7 +30,7 @@ pub use settle_store::orders::SagaFilter;
 pub(crate) use steps::*;
 pub use views::{
     OrderLineView, OrderView, PlacedOrder, SagaList, SagaListQuery, SagaPage, SagaQuery, SagaStats, SagaView, StepView, list_sagas, placed, saga,
-    saga_list, saga_stats,
+    saga_lines, saga_list, saga_stats,
 };
 
 pub use crate::settings::{ORCHESTRATION, Pattern};

@@ -210,6 +210,12 @@ pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Resul
     Ok(SagaPage { data, total, page: q.page, limit: q.limit, total_pages: total.div_ceil(q.limit) })
 }
 
+/// The lines of a saga's order, in one read (seed 002's SagaState names its item, quantity and price).
+pub async fn saga_lines(ctx: &Context, s: &SagaView) -> Result<Vec<OrderLineView>, AppError> {
+    let items = store::order_items(&ctx.db, &s.order_id).await?;
+    Ok(items.into_iter().map(|i| OrderLineView { item_id: i.item_id, quantity: i.quantity, unit_price: i.unit_price }).collect())
+}
+
 /// `GET /v1/sagas`: a page of the merchant's sagas, newest first.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -14,7 +14,34 @@ use crate::{
     per_db,
 };
 
-per_db!(lists_page_both_ways_by_cursor, unknown_query_parameters_are_named_and_old_paths_are_gone);
+per_db!(lists_page_both_ways_by_cursor, unknown_query_parameters_are_named_and_old_paths_are_gone, concurrent_key_creates_never_pass_the_cap);
+
+/// Twenty concurrent `POST /v1/api-keys`: the merchant never holds more than its 10 active keys (each create counts
+/// under the merchant's lock), and every refused one is a 409 that made nothing.
+async fn concurrent_key_creates_never_pass_the_cap(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.post("/v1/api-keys", &json!({})).await.status.as_u16() })
+        })
+        .collect();
+    let (mut made, mut full) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => made += 1,
+            409 => full += 1,
+            // SQLite's one writer may turn one away under this contention: it made nothing either.
+            503 => {}
+            s => panic!("a create answered {s}"),
+        }
+    }
+    let active = settle_store::merchants::keys(&app.ctx.db, "mch_demo").await.unwrap().iter().filter(|k| k.revoked_at.is_none()).count();
+    assert_eq!(active, 1 + made, "every 201 made one key, nothing else did");
+    assert!(active <= 10 && full > 0, "never past the cap: {active} active, {full} refused");
+    std::sync::Arc::into_inner(app).unwrap().finish().await;
+}
 
 fn ids(page: &Value, field: &str) -> Vec<String> {
     page["data"].as_array().unwrap().iter().map(|p| p[field].as_str().unwrap().to_owned()).collect()
@@ -102,6 +129,17 @@ async fn unknown_query_parameters_are_named_and_old_paths_are_gone(v: Variant) {
     let r = app.post("/v1/payments?dryRun=true", &TestApp::chain_payment("query-2")).await;
     assert_eq!(r.assert_error(400, "parameter_invalid").as_deref(), Some("dryRun"));
     assert_eq!(app.get("/v1/payments?orderId=query-2").await.body["data"], json!([]), "nothing was created");
+    // HEAD is checked as its GET; a method the route does not have is its 405; the gateway's callback takes the
+    // query its configured URL may carry.
+    let head = app.request(Method::HEAD, "/v1/payments?limit=1", Some(&app.key), None, &[]).await;
+    assert_eq!(head.status, 200);
+    let put = app.request(Method::PUT, "/v1/payments?limit=1", Some(&app.key), Some("{}"), &[]).await;
+    put.assert_error(405, "method_not_allowed");
+    let cb = app.request(Method::POST, "/v1/payments/callback?source=gateway", None, Some("{}"), &[]).await;
+    assert_eq!(cb.assert_error(400, "parameter_missing").as_deref(), Some("transactionKey"), "the body is read, not the query");
+    // A name is compared as sent: an escaped spelling of a parameter is not that parameter.
+    let r = app.get("/v1/payments?%73tatus=FAILED").await;
+    r.assert_error(400, "parameter_invalid");
     // The seed's paths keep their leniency.
     assert_eq!(app.get("/sagas?sort=desc").await.status, 200);
     assert_eq!(app.get(&format!("/payments/{p}/status?fresh=1")).await.status, 200);
@@ -167,13 +205,21 @@ async fn the_gasless_checkout_is_idempotent_when_the_step_after_the_commit_fails
     let txs = settle_store::relay::all_txs(&app.ctx.db, 31337, &relayer).await.unwrap();
     assert_eq!(txs.len(), 1, "one transaction for the one relay: {txs:?}");
 
-    // relay: the wait ends first (no block is mined), 202; the retry relays nothing again; mined, 200.
+    // relay, by the payer (its client secret): the wait ends first (no block is mined), 202; the retry relays nothing
+    // again; mined, 200. The payer's keys are its payment's own: the merchant used "relay-1" to create the payment,
+    // and the payer's "relay-1" is another key (not a 422 that would tell the payer what the merchant sent).
     let payer = PrivateKeySigner::random();
     deploy::mint(&rpc, &key(0), token, payer.address(), U256::from(10_000)).await.unwrap();
-    let created = app.create_payment("relay-idem").await;
+    let created = with_key("/v1/payments", "relay-1", &TestApp::chain_payment("relay-idem")).await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let created = created.body;
     let id = created["paymentId"].as_str().unwrap().to_owned();
+    let secret = created["clientSecret"].as_str().unwrap().to_owned();
     let body = crate::chain::sign_checkout(&app, &created, &payer).await;
     let path = format!("/v1/payments/{id}/relay");
+    let with_key = async |path: &str, k: &str, body: &Value| {
+        app.request(Method::POST, path, Some(&secret), Some(&body.to_string()), &[("idempotency-key", k)]).await
+    };
     let _: Value = rpc.call("evm_setAutomine", json!([false])).await.unwrap();
     let waited = with_key(&path, "relay-1", &body).await;
     assert_eq!(waited.status, 202, "still on its way when the wait ended: {}", waited.text);

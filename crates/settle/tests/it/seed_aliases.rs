@@ -213,6 +213,10 @@ async fn seed_001_pay_server_routes(v: Variant) {
         let r = app.post("/payments/create", &body).await;
         assert_eq!(r.status, 400, "{field} {value}: {}", r.text);
     }
+    // A field given twice is refused (a reader taking the first and one taking the last would disagree).
+    let twice = r#"{"merchantId":"mch_other","merchantId":"mch_demo","orderId":"seed-001-twice","amount":"1","currency":"USDC"}"#;
+    let r = app.request(reqwest::Method::POST, "/payments/create", Some(&app.key), Some(twice), &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(count().await, n, "nothing created by a refused create");
 
     let s = app.get(&format!("/payments/{id}/status")).await;

@@ -45,7 +45,7 @@ pub struct TypedDataQuery {
 )]
 pub async fn typed_data(
     State(st): State<AppState>,
-    PaymentCaller(m): PaymentCaller,
+    PaymentCaller(m, _): PaymentCaller,
     Path(id): Path<String>,
     Query(q): Query<TypedDataQuery>,
 ) -> Result<Json<TypedData>, ApiError> {
@@ -105,16 +105,22 @@ pub async fn gasless(State(st): State<AppState>, Path(id): Path<String>, c: Chec
     security(("bearer" = []))
 )]
 pub async fn relay(State(st): State<AppState>, Path(id): Path<String>, c: Checkout<schemas::GaslessInput>) -> Result<Response, ApiError> {
-    let (how, view) = relay_and_wait(&st, &id, c).await?;
+    let (how, view, replayed) = relay_and_wait(&st, &id, c).await?;
     let status = match how {
         Relayed::Done => StatusCode::OK,
         Relayed::StillGoing => StatusCode::ACCEPTED,
     };
-    Ok((status, Json(view)).into_response())
+    let mut res = (status, Json(view)).into_response();
+    if replayed {
+        res.headers_mut().insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+    }
+    Ok(res)
 }
 
-/// Submits (or, for a retried Idempotency-Key, finds) the relay request, then waits for its payment.
-pub(crate) async fn relay_and_wait(st: &AppState, id: &str, c: Checkout<schemas::GaslessInput>) -> Result<(Relayed, RelayView), ApiError> {
+/// Submits (or, for a retried Idempotency-Key, finds) the relay request, then waits for its payment; and whether
+/// the relay request is a replayed one.
+pub(crate) async fn relay_and_wait(st: &AppState, id: &str, c: Checkout<schemas::GaslessInput>) -> Result<(Relayed, RelayView, bool), ApiError> {
     let accepted = checkout::gasless(&st.ctx, &c.merchant, id, c.body, c.idem).await?;
-    Ok(checkout::wait_for_relay(&st.ctx, &c.merchant, &accepted, st.ctx.settings.relay_wait).await?)
+    let (how, view) = checkout::wait_for_relay(&st.ctx, &c.merchant, &accepted, st.ctx.settings.relay_wait).await?;
+    Ok((how, view, accepted.replayed))
 }
