@@ -103,6 +103,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
         .routes(routes!(webhooks::get_endpoint, webhooks::update_endpoint, webhooks::delete_endpoint))
         .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::send_test))
         .routes(routes!(webhooks::list_deliveries))
         .routes(routes!(webhooks::retry_delivery))
         .routes(routes!(health::health))

@@ -19,5 +19,6 @@ pub use settle_app::{
     webhooks::{
         AttemptView as WebhookAttempt, DeliveryList as WebhookDeliveryList, DeliveryView as WebhookDelivery, EndpointList as WebhookEndpointList,
         EndpointView as WebhookEndpoint, EndpointWithSecret as WebhookEndpointWithSecret, EventPage as WebhookEventPage, EventView as WebhookEvent,
+        TestEventSent as WebhookTestSent,
     },
 };

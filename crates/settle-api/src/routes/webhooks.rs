@@ -154,6 +154,26 @@ pub async fn rotate_secret(State(st): State<AppState>, Path(id): Path<String>, r
     Ok(with_secret(StatusCode::OK, e, replayed))
 }
 
+/// Send the endpoint a signed test event (`webhook_endpoint.test`): delivered to this endpoint only, signed and
+/// retried as every event is, so that a receiver can be checked end to end. It shows in the endpoint's deliveries.
+#[utoipa::path(
+    post, path = "/v1/webhook-endpoints/{endpointId}/test", tag = "webhooks",
+    params(("endpointId" = String, Path)),
+    responses(
+        (status = 202, description = "The test event is on its way", body = schemas::WebhookTestSent),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_state: the endpoint is disabled", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn send_test(
+    State(st): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<webhooks::TestEventSent>), ApiError> {
+    Ok((StatusCode::ACCEPTED, Json(webhooks::send_test(&st.ctx, &m, &id).await?)))
+}
+
 /// An endpoint's deliveries, newest first, each with its attempts.
 #[utoipa::path(
     get, path = "/v1/webhook-endpoints/{endpointId}/deliveries", tag = "webhooks",

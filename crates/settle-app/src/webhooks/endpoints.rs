@@ -210,6 +210,45 @@ pub async fn update_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str
     get_endpoint(ctx, merchant_id, endpoint_id).await
 }
 
+/// The event type of a test event: delivered to the one endpoint it names, whatever the endpoints subscribe to.
+pub const TEST_EVENT: &str = "webhook_endpoint.test";
+
+/// What `POST /v1/webhook-endpoints/{id}/test` answers: the test event is on its way.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = WebhookTestSent)]
+#[serde(rename_all = "camelCase")]
+pub struct TestEventSent {
+    pub endpoint_id: String,
+    /// `webhook_endpoint.test`.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Sends the endpoint a signed test event (`webhook_endpoint.test`, `data: {endpointId, message}`), the way every
+/// event goes: published after its commit, delivered, signed with the endpoint's secrets, retried; this endpoint
+/// only. A disabled endpoint is refused (it receives nothing).
+pub async fn send_test(ctx: &Context, merchant_id: &str, endpoint_id: &str) -> Result<TestEventSent, AppError> {
+    check_endpoint_id(endpoint_id)?;
+    let e = store::endpoint(&ctx.db, merchant_id, endpoint_id).await?.ok_or(AppError::NotFound("webhook endpoint"))?;
+    if !e.enabled {
+        return Err(AppError::InvalidState("the endpoint is disabled: enable it to receive events, the test one included".into()));
+    }
+    let data = serde_json::json!({"endpointId": endpoint_id, "message": "A test event from Settle: your endpoint receives and verifies events."});
+    let txn = settle_store::begin(&ctx.db).await?;
+    settle_store::outbox::enqueue(
+        &txn,
+        merchant_id,
+        TEST_EVENT,
+        endpoint_id,
+        &serde_json::json!({"type": TEST_EVENT, "data": data}),
+        settle_store::now_ms(),
+    )
+    .await?;
+    txn.commit().await.map_err(StoreError::from)?;
+    ctx.outbox_wake.notify_one();
+    Ok(TestEventSent { endpoint_id: endpoint_id.to_owned(), kind: TEST_EVENT.to_owned() })
+}
+
 /// Deletes an endpoint with its deliveries.
 pub async fn delete_endpoint(ctx: &Context, merchant_id: &str, endpoint_id: &str) -> Result<(), AppError> {
     check_endpoint_id(endpoint_id)?;

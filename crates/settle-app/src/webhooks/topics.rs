@@ -99,8 +99,14 @@ pub async fn create_deliveries(conn: &impl ConnectionTrait, rows: &[OutboxRow], 
         endpoints.iter().map(|e| (e, serde_json::from_str::<Vec<String>>(&e.events).unwrap_or_default())).collect();
     let mut out = Vec::new();
     for r in rows {
-        let mut targets =
-            patterns.iter().filter(|(ep, pats)| ep.merchant_id == r.merchant_id && pats.iter().any(|p| matches(p, &r.topic))).peekable();
+        // A test event goes to the endpoint it names, and to no other.
+        let test = r.topic == super::TEST_EVENT;
+        let mut targets = patterns
+            .iter()
+            .filter(|(ep, pats)| {
+                ep.merchant_id == r.merchant_id && if test { ep.endpoint_id == r.aggregate_id } else { pats.iter().any(|p| matches(p, &r.topic)) }
+            })
+            .peekable();
         // The event and its body, once per row that any endpoint takes (none: nothing parsed).
         if targets.peek().is_none() {
             continue;

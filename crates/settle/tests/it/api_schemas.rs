@@ -209,6 +209,7 @@ async fn every_answer_matches_its_documented_schema() {
     let r = post(&format!("/v1/webhook-endpoints/{ep}/rotate-secret"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     check("post", "/v1/webhook-endpoints/{endpointId}/rotate-secret", &r);
+    check("post", "/v1/webhook-endpoints/{endpointId}/test", &post(&format!("/v1/webhook-endpoints/{ep}/test"), json!({})).await);
     app.create_payment("schema-hook").await;
     rx.wait_succeeded(1, std::time::Duration::from_secs(15)).await;
     // One that has its answer recorded (the receiver may have it before Settle has recorded the success).

@@ -40,6 +40,43 @@ mod one_db {
     async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled() {
         super::a_failing_endpoint_fails_its_deliveries_then_is_disabled(SQLITE).await
     }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_test_event_reaches_its_endpoint_only_signed() {
+        super::a_test_event_reaches_its_endpoint_only_signed(POSTGRES).await
+    }
+}
+
+/// `POST /v1/webhook-endpoints/{id}/test`: a signed `webhook_endpoint.test` event reaches that endpoint (its
+/// receiver verifies it with the endpoint's secret) and no other, not even one subscribed to every event; it shows
+/// in the endpoint's deliveries; a disabled endpoint is refused, another merchant's is not found.
+async fn a_test_event_reaches_its_endpoint_only_signed(v: Variant) {
+    let Some(app) = TestApp::spawn_with(webhook_setup(v)).await else { return };
+    let (a, b) = (Receiver::start(Behaviour::Ok).await, Receiver::start(Behaviour::Ok).await);
+    let (ep, secret) = endpoint(&app, &a.url, &["payment.*"]).await;
+    let (other, _) = endpoint(&app, &b.url, &["*"]).await;
+    let r = app.post(&format!("/v1/webhook-endpoints/{ep}/test"), &json!({})).await;
+    assert_eq!((r.status.as_u16(), r.body["type"].as_str(), r.body["endpointId"].as_str()), (202, Some("webhook_endpoint.test"), Some(ep.as_str())));
+    let got = a.wait_succeeded(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "one test event: {got:?}");
+    let g = a.got().into_iter().find(|g| g.answered == 200).unwrap();
+    verify(&secret, &g);
+    let body: Value = serde_json::from_str(&g.body).unwrap();
+    assert_eq!((body["type"].as_str(), body["data"]["endpointId"].as_str()), (Some("webhook_endpoint.test"), Some(ep.as_str())), "{body}");
+    // The other endpoint takes every event, and got none: a payment event reaches it, the test one never did.
+    app.create_payment("after-the-test").await;
+    b.wait_succeeded(1, Duration::from_secs(20)).await;
+    assert!(b.got().iter().all(|g| !g.body.contains("webhook_endpoint.test")), "the test event reached another endpoint");
+    let d = app.get(&format!("/v1/webhook-endpoints/{ep}/deliveries")).await;
+    let tests = d.body["data"].as_array().unwrap().iter().filter(|d| d["eventType"] == "webhook_endpoint.test" && d["status"] == "SUCCEEDED").count();
+    assert_eq!(tests, 1, "the test delivery is in the endpoint's deliveries: {}", d.text);
+    // Disabled: refused, nothing sent. Not the caller's: 404.
+    assert_eq!(
+        app.request(Method::PATCH, &format!("/v1/webhook-endpoints/{other}"), Some(&app.key), Some(r#"{"enabled":false}"#), &[]).await.status,
+        200
+    );
+    app.post(&format!("/v1/webhook-endpoints/{other}/test"), &json!({})).await.assert_error(409, "invalid_state");
+    app.post("/v1/webhook-endpoints/we_0123456789abcdef0123456789abcdef/test", &json!({})).await.assert_error(404, "not_found");
+    app.finish().await;
 }
 
 /// What the receiver answers.
