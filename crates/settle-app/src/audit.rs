@@ -65,16 +65,12 @@ pub struct AuditQuery {
 
 /// A merchant's audit log, newest first.
 pub async fn list(ctx: &Context, merchant_id: &str, q: AuditQuery) -> Result<AuditPage, AppError> {
-    let id_of = |param: &'static str, s: &str| {
+    let cursor = settle_store::Cursor::named(q.starting_after.as_deref(), q.ending_before.as_deref(), |param, s| async move {
         s.strip_prefix("aud_")
             .and_then(|n| n.parse::<i64>().ok())
             .ok_or_else(|| AppError::invalid(param, format!("{param} must be an audit entry id (aud_...)")))
-    };
-    let cursor = match (&q.starting_after, &q.ending_before) {
-        (Some(s), _) => settle_store::Cursor::After(id_of("startingAfter", s)?),
-        (None, Some(s)) => settle_store::Cursor::Before(id_of("endingBefore", s)?),
-        (None, None) => settle_store::Cursor::First,
-    };
+    })
+    .await?;
     for (name, v) in [("action", &q.action), ("targetId", &q.target_id)] {
         if v.as_ref().is_some_and(|v| v.is_empty() || v.len() > 128) {
             return Err(AppError::invalid(name, format!("{name} must be 1 to 128 characters")));

@@ -77,6 +77,22 @@ pub enum Cursor {
     Before(i64),
 }
 
+impl Cursor {
+    /// The cursor a list request names: `startingAfter`, else `endingBefore` (the edge refuses both at once), each
+    /// turned into its row's id by `id_of`, which is told the parameter's name for the error that names it.
+    pub async fn named<'a, E, Fut: Future<Output = Result<i64, E>>>(
+        starting_after: Option<&'a str>,
+        ending_before: Option<&'a str>,
+        id_of: impl Fn(&'static str, &'a str) -> Fut,
+    ) -> Result<Self, E> {
+        Ok(match (starting_after, ending_before) {
+            (Some(id), _) => Self::After(id_of("startingAfter", id).await?),
+            (None, Some(id)) => Self::Before(id_of("endingBefore", id).await?),
+            (None, None) => Self::First,
+        })
+    }
+}
+
 /// One page of `select` (filtered by the caller), newest first by its `id` column, at most `limit` rows, and
 /// whether more rows follow in the direction the page was read: older ones for [`Cursor::First`] and
 /// [`Cursor::After`], newer ones for [`Cursor::Before`]. A page before a cursor is the `limit` rows just newer

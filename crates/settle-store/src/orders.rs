@@ -274,12 +274,10 @@ pub async fn saga_page(
     ending_before: Option<&str>,
     limit: u64,
 ) -> Result<(Vec<SagaRow>, bool), StoreError> {
-    let id_of = async |saga_id: &str| Ok::<_, StoreError>(find_saga(conn, Some(merchant_id), saga_id).await?.ok_or(StoreError::NotFound)?.id);
-    let cursor = match (starting_after, ending_before) {
-        (Some(a), _) => crate::Cursor::After(id_of(a).await?),
-        (None, Some(b)) => crate::Cursor::Before(id_of(b).await?),
-        (None, None) => crate::Cursor::First,
-    };
+    let cursor = crate::Cursor::named(starting_after, ending_before, |_, saga_id| async move {
+        Ok::<_, StoreError>(find_saga(conn, Some(merchant_id), saga_id).await?.ok_or(StoreError::NotFound)?.id)
+    })
+    .await?;
     crate::page(conn, saga_select(merchant_id, f), saga_state::Column::Id, cursor, limit).await
 }
 

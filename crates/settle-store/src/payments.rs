@@ -264,11 +264,10 @@ pub struct ListFilter {
 /// [`StoreError::NotFound`].
 pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter) -> Result<(Vec<PaymentRow>, bool), StoreError> {
     let mut q = payment::Entity::find().filter(payment::Column::MerchantId.eq(merchant_id));
-    let cursor = match (&f.starting_after, &f.ending_before) {
-        (Some(after), _) => crate::Cursor::After(find(conn, merchant_id, after).await?.ok_or(StoreError::NotFound)?.id),
-        (None, Some(before)) => crate::Cursor::Before(find(conn, merchant_id, before).await?.ok_or(StoreError::NotFound)?.id),
-        (None, None) => crate::Cursor::First,
-    };
+    let cursor = crate::Cursor::named(f.starting_after.as_deref(), f.ending_before.as_deref(), |_, id| async move {
+        Ok::<_, StoreError>(find(conn, merchant_id, id).await?.ok_or(StoreError::NotFound)?.id)
+    })
+    .await?;
     if let Some(s) = f.status {
         q = q.filter(payment::Column::Status.eq(s));
     }

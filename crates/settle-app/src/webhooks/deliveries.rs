@@ -102,15 +102,11 @@ pub async fn list_deliveries(ctx: &Context, merchant_id: &str, endpoint_id: &str
         return Err(AppError::invalid("status", "status must be PENDING, SUCCEEDED or FAILED"));
     }
     store::endpoint(&ctx.db, merchant_id, endpoint_id).await?.ok_or(AppError::NotFound("webhook endpoint"))?;
-    let id_of = async |param: &'static str, id: &str| {
+    let cursor = settle_store::Cursor::named(q.starting_after.as_deref(), q.ending_before.as_deref(), |param, id| async move {
         let d = store::delivery(&ctx.db, merchant_id, id).await?.filter(|d| d.endpoint_id == endpoint_id);
         d.map(|d| d.id).ok_or_else(|| AppError::invalid(param, format!("{param} names no delivery of this endpoint")))
-    };
-    let cursor = match (&q.starting_after, &q.ending_before) {
-        (Some(id), _) => settle_store::Cursor::After(id_of("startingAfter", id).await?),
-        (None, Some(id)) => settle_store::Cursor::Before(id_of("endingBefore", id).await?),
-        (None, None) => settle_store::Cursor::First,
-    };
+    })
+    .await?;
     let (rows, has_more) = store::deliveries(&ctx.db, endpoint_id, q.status.as_deref(), cursor, q.limit).await?;
     let ids: Vec<String> = rows.iter().map(|d| d.delivery_id.clone()).collect();
     let attempts = store::attempts_of(&ctx.db, &ids).await?;
