@@ -317,6 +317,13 @@ async fn a_relay_whose_deadline_passed_is_withdrawn_not_sent() {
     // The chain's clock passes the forward request's deadline (at most 15 minutes ahead) while the node refuses.
     let _: Value = rpc.call("evm_increaseTime", json!([1800])).await.unwrap();
     mine(&rpc, 1).await;
+    // The node takes transactions again only once the relayer has judged the relay on the chain's new time (its
+    // request is being withdrawn): a broadcast it decided on before the time passed was refused meanwhile, and one
+    // cut between its check and its send cannot slip through.
+    wait_for("the relay is being withdrawn", Duration::from_secs(60), || async {
+        !settle_store::relay::requests(&app.ctx.db, 31337, settle_store::relay::WITHDRAWING, 10).await.unwrap().is_empty()
+    })
+    .await;
     proxy.clear();
     wait_for("the nonce is filled", Duration::from_secs(60), || async {
         relayed(&app).await.iter().any(|t| t.nonce == original.nonce && t.status == "MINED")
