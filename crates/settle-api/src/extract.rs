@@ -239,10 +239,26 @@ pub(crate) async fn keyed_body(parts: Parts, body: axum::body::Body, st: &AppSta
         }
     })?;
     let idem = match key {
+        Some(k) if merchant == settle_app::merchants::ADMIN_SCOPE => Some(IdemKey::new(&k, &admin_secrets(st), &method, &path, &raw)?),
         Some(k) => Some(IdemKey::new(&k, &idempotency::fingerprint_secrets(&st.ctx, merchant).await?, &method, &path, &raw)?),
         None => None,
     };
     Ok((idem, raw))
+}
+
+/// The fingerprint keys of the administration's Idempotency-Keys: derived from the master keys when there are
+/// some, then from the admin token (neither is in the database).
+fn admin_secrets(st: &AppState) -> Vec<Vec<u8>> {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    let mut secrets: Vec<Vec<u8>> = Vec::new();
+    if let Some(keys) = st.ctx.settings.keyring.as_deref() {
+        secrets.extend(keys.derive("settle/idempotency-fingerprint/v1/admin").into_iter().map(|k| k[..].to_vec()));
+    }
+    if let Some(token) = &st.cfg.admin_token {
+        secrets.push(Sha256::new().chain_update(b"settle/admin-idempotency\0").chain_update(token.expose_secret().as_bytes()).finalize().to_vec());
+    }
+    secrets
 }
 
 /// A payer's checkout request: its caller (a merchant key or the payment's client secret, as [`PaymentCaller`]),

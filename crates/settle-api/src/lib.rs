@@ -12,6 +12,7 @@
 //! touch SQL.
 
 pub mod client_ip;
+mod details;
 pub mod error;
 pub mod extract;
 pub mod middleware;

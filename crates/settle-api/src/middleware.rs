@@ -363,7 +363,11 @@ pub async fn refuse_unknown_query(req: Request, next: Next) -> Response {
         if let Some(allowed) = query_params().get(&(method.to_owned(), route.as_str().to_owned())) {
             for pair in query.split('&').filter(|p| !p.is_empty()) {
                 let name = pair.split('=').next().unwrap_or_default();
-                if !allowed.iter().any(|a| a == name) {
+                // `metadata[key]` is the `metadata` parameter (an OpenAPI deepObject; the handler checks the key).
+                let decoded = crate::extract::percent_decode(name);
+                let base = decoded.as_deref().unwrap_or(name);
+                let base = if base.starts_with("metadata[") { "metadata" } else { name };
+                if !allowed.iter().any(|a| a == base) {
                     return crate::extract::unknown_query(&crate::extract::percent_decode(name).unwrap_or_else(|| name.to_owned())).into_response();
                 }
             }

@@ -31,7 +31,7 @@ use crate::{
     info(title = "Settle", description = "Payments that reach a final state: card gateway or EVM chain, never lost, never charged twice."),
     modifiers(&Security),
     tags(
-        (name = "payments", description = "Create, read, list and cancel payments"),
+        (name = "payments", description = "Create, read, update, list and cancel payments"),
         (name = "chain", description = "The gasless checkout of a CHAIN payment: what the payer signs, and the signed request relayed"),
         (name = "events", description = "A merchant's events: Server-Sent Events, and a list by seq"),
         (name = "webhooks", description = "Webhook endpoints and their signed deliveries"),
@@ -71,7 +71,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(merchants::set_read_only))
         .routes(routes!(merchants::db_stats))
         .routes(routes!(payments::create::create_payment, payments::list::list_payments))
-        .routes(routes!(payments::get::get_payment))
+        .routes(routes!(payments::get::get_payment, payments::update::update_payment))
         .routes(routes!(payments::status::payment_status))
         .routes(routes!(payments::events::payment_events))
         .routes(routes!(payments::cancel::cancel_payment))
@@ -130,7 +130,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     table().split_for_parts().1
 }
 
-pub(crate) fn openapi_json() -> &'static str {
+/// The OpenAPI document as `/openapi.json` serves it (pretty JSON).
+pub fn openapi_json() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(|| {
         let mut doc = serde_json::to_value(openapi()).unwrap_or_default();

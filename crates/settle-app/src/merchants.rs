@@ -1,7 +1,7 @@
 //! Merchants, API keys and authentication. A key is shown once; only its SHA-256 is stored.
 
 use rand::RngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use settle_domain::FeeBps;
@@ -19,7 +19,7 @@ pub const DEMO_MERCHANT_NAME: &str = "Demo Shop";
 pub const DEMO_API_KEY: &str = "sk_demo_0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A merchant with its API key, shown once at creation.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchant {
     pub merchant_id: String,
@@ -51,6 +51,17 @@ fn new_key() -> String {
 
 /// Creates a merchant with a fresh API key.
 pub async fn create(ctx: &Context, name: &str, fee: FeeBps) -> Result<CreatedMerchant, AppError> {
+    let reply = create_keyed(ctx, name, fee, None).await?;
+    serde_json::from_str(&reply.body).map_err(AppError::internal)
+}
+
+/// The scope of the administration's Idempotency-Keys (no merchant id is `admin`: they all start `mch_`).
+pub const ADMIN_SCOPE: &str = "admin";
+
+/// [`create`] under an Idempotency-Key of the administration ([`ADMIN_SCOPE`]): the merchant and the key's record
+/// commit together, so a retry answers the same merchant (its API key shown again only when a master key sealed it
+/// in the record, and only while the key still works; otherwise 409) and never makes a second one.
+pub async fn create_keyed(ctx: &Context, name: &str, fee: FeeBps, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 255 {
         return Err(AppError::invalid("name", "name must be 1 to 255 characters"));
@@ -58,6 +69,20 @@ pub async fn create(ctx: &Context, name: &str, fee: FeeBps) -> Result<CreatedMer
     if name.contains('\0') {
         return Err(AppError::invalid("name", "name must not contain NUL characters"));
     }
+    let mut reply = idempotency::once(ctx, ADMIN_SCOPE, key, |claim| async move {
+        let (reply, record) = create_in_txn(ctx, name, fee, &claim).await?;
+        claim.committed();
+        tracing::info!(merchant = %serde_json::from_str::<serde_json::Value>(&record.body).map(|v| v["merchantId"].to_string()).unwrap_or_default(), "merchant created");
+        Ok(reply)
+    })
+    .await?;
+    if reply.replayed {
+        reply.body = open_api_key(ctx, &reply.body, "merchantId").await?;
+    }
+    Ok(reply)
+}
+
+async fn create_in_txn(ctx: &Context, name: &str, fee: FeeBps, claim: &idempotency::Claim) -> Result<(Reply, Reply), AppError> {
     let merchant_id = format!("mch_{}", uuid::Uuid::now_v7().simple());
     let key = new_key();
     let now = settle_store::now_ms();
@@ -74,8 +99,19 @@ pub async fn create(ctx: &Context, name: &str, fee: FeeBps) -> Result<CreatedMer
         &serde_json::json!({"name": name, "feeBps": fee, "keyPrefix": &key[..8]}),
     )
     .await?;
+    let answer = |k: &str| {
+        serde_json::to_string(&CreatedMerchant { merchant_id: merchant_id.clone(), name: name.to_owned(), api_key: k.to_owned(), fee_bps: fee.get() })
+            .map_err(AppError::internal)
+    };
+    let recorded = match ctx.settings.keyring.as_deref() {
+        Some(keys) => keys.seal(&key, &merchant_id),
+        None => NOT_KEPT.to_owned(),
+    };
+    let reply = Reply { outcome: Outcome::Created, body: answer(&key)?, replayed: false };
+    let record = Reply { body: answer(&recorded)?, ..reply.clone() };
+    claim.complete_in(&txn, &record).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(CreatedMerchant { merchant_id, name: name.to_owned(), api_key: key, fee_bps: fee.get() })
+    Ok((reply, record))
 }
 
 /// Changes a merchant's fee on chain payments. Payments already created keep the fee signed into their terms.
@@ -273,7 +309,7 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
     })
     .await?;
     if reply.replayed {
-        reply.body = open_api_key(ctx, &reply.body).await?;
+        reply.body = open_api_key(ctx, &reply.body, "id").await?;
     }
     Ok(reply)
 }
@@ -281,25 +317,34 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
 /// What a recorded API-key answer holds in place of the key when there is no master key to seal it under.
 const NOT_KEPT: &str = "not-kept";
 
-/// A recorded API-key answer with its key opened.
-async fn open_api_key(ctx: &Context, body: &str) -> Result<String, AppError> {
+/// A recorded answer holding an API key (a key's create, whose `id` sealed it, or a merchant's, whose
+/// `merchantId` did: `sealed_by`) with its key opened.
+async fn open_api_key(ctx: &Context, body: &str, sealed_by: &str) -> Result<String, AppError> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(AppError::internal)?;
-    let (Some(stored), Some(id), Some(prefix)) = (v["apiKey"].as_str(), v["id"].as_str(), v["keyPrefix"].as_str()) else {
+    let (Some(stored), Some(id)) = (v["apiKey"].as_str(), v[sealed_by].as_str()) else {
         return Err(AppError::internal(std::io::Error::other("a recorded API-key answer lacks its key")));
     };
-    let gone = |why: &str| {
-        AppError::InvalidState(format!(
-            "this Idempotency-Key already made API key {id} ({prefix}…), shown once to the first request; {why}. Revoke {id} if that answer was lost"
-        ))
+    let made = match v["keyPrefix"].as_str() {
+        Some(prefix) => format!("API key {id} ({prefix}…), shown once to the first request"),
+        None => format!("merchant {id}, its API key shown once to the first request"),
     };
+    let lost = if sealed_by == "id" {
+        format!("Revoke {id} if that answer was lost")
+    } else {
+        format!("Delete {id} and create the merchant again if that answer was lost")
+    };
+    let gone = |why: &str| AppError::InvalidState(format!("this Idempotency-Key already made {made}; {why}. {lost}"));
     if stored == NOT_KEPT {
         return Err(gone("without SETTLE_MASTER_KEY Settle keeps no copy to show it again"));
     }
     let open = crate::crypto::open(ctx.settings.keyring.as_deref(), stored, id).map_err(|e| gone(&e.to_string()))?;
     // A key revoked since is not answered as if it worked.
     let hash = hash_key(&open);
-    if settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.is_none_or(|k| k.revoked_at.is_some()) {
+    let Some(k) = settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.filter(|k| k.revoked_at.is_none()) else {
         return Err(gone("it has been revoked since"));
+    };
+    if settle_store::merchants::find(&ctx.db, &k.merchant_id).await?.is_none_or(|m| m.deleted_at.is_some()) {
+        return Err(gone("its merchant has been deleted since"));
     }
     Ok(body.replacen(stored, &open, 1))
 }

@@ -4,6 +4,7 @@
 //! - [`ids`]: [`PaymentId`] (0x + 64 hex, usable as an on-chain bytes32) and [`OrderId`].
 //! - [`card`]: [`CardNumber`] (Luhn-checked, masking Debug) and [`CardType`].
 //! - [`address`]: [`Address`], a 20-byte EVM address.
+//! - [`details`]: what a merchant attaches to a payment or an order ([`Metadata`], description, email).
 //! - [`payment`]: [`PaymentStatus`], [`Rail`], [`EventType`] and the payment state machine.
 //! - [`saga`]: [`SagaStatus`], where a purchase saga stands.
 //! - [`names`]: how those enums are declared with the names they are stored and sent as.
@@ -15,6 +16,7 @@
 pub mod address;
 pub mod amount;
 pub mod card;
+pub mod details;
 pub mod error;
 pub mod fee;
 pub mod ids;
@@ -25,6 +27,7 @@ pub mod saga;
 pub use address::Address;
 pub use amount::{Amount, Currency};
 pub use card::{CardNumber, CardType};
+pub use details::Metadata;
 pub use error::DomainError;
 pub use fee::FeeBps;
 pub use ids::{OrderId, PaymentId};

@@ -126,6 +126,7 @@ pub fn tables() -> Vec<Table> {
         table::<api_key::Entity>(),
         table::<payment::Entity>(),
         table::<payment_event::Entity>(),
+        table::<payment_metadata::Entity>(),
         table::<transaction_log::Entity>(),
         table::<gateway_void::Entity>(),
         table::<relayer_nonce::Entity>(),

@@ -21,6 +21,7 @@ pub mod order_item;
 pub mod outbox;
 pub mod payment;
 pub mod payment_event;
+pub mod payment_metadata;
 pub mod relay_request;
 pub mod relay_tx;
 pub mod relayer_nonce;

@@ -24,6 +24,7 @@ mod m0015_revoked_keys_index;
 mod m0016_idempotency_resource;
 mod m0017_cluster_flags;
 mod m0018_event_ids;
+mod m0019_payment_details;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0016_idempotency_resource::Migration),
             Box::new(m0017_cluster_flags::Migration),
             Box::new(m0018_event_ids::Migration),
+            Box::new(m0019_payment_details::Migration),
         ]
     }
 }

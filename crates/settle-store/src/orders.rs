@@ -37,6 +37,7 @@ pub struct NewOrder {
     pub pattern: String,
     /// (item, quantity, unit price)
     pub lines: Vec<(String, i64, i64)>,
+    pub details: crate::payments::Details,
 }
 
 pub async fn insert_order(
@@ -62,6 +63,9 @@ pub async fn insert_order(
         saga_id: Set(o.saga_id.clone()),
         created_at: Set(now),
         updated_at: Set(now),
+        description: Set(o.details.description.clone()),
+        customer_email: Set(o.details.customer_email.clone()),
+        metadata: Set(crate::payments::stored_metadata(&o.details.metadata)),
         ..Default::default()
     };
     order::Entity::insert(row).exec_without_returning(conn).await?;

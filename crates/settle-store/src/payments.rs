@@ -5,11 +5,11 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement, sea_query::Expr,
 };
-use settle_domain::{EventType, PaymentStatus, Rail, Transition};
+use settle_domain::{EventType, Metadata, PaymentStatus, Rail, Transition};
 
 use crate::{
     StoreError,
-    entity::{payment, payment_event},
+    entity::{payment, payment_event, payment_metadata},
 };
 
 pub use payment::Model as PaymentRow;
@@ -30,6 +30,32 @@ pub struct NewPayment {
     /// Chain rail: the signed terms (deadline in epoch seconds, fee, Settle's signature) and the checkout's
     /// client-secret hash.
     pub chain_terms: Option<ChainTerms>,
+    pub details: Details,
+}
+
+/// What a merchant attaches to a payment (already checked by the domain).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Details {
+    pub description: Option<String>,
+    pub customer_email: Option<String>,
+    pub metadata: Metadata,
+}
+
+impl Details {
+    /// A row's details (metadata a database holds that does not parse reads as none).
+    pub fn of(row: &PaymentRow) -> Self {
+        Self { description: row.description.clone(), customer_email: row.customer_email.clone(), metadata: metadata_of(row.metadata.as_deref()) }
+    }
+}
+
+/// Metadata as a `metadata` column stores it: a JSON object, NULL when empty.
+pub fn stored_metadata(m: &Metadata) -> Option<String> {
+    if m.is_empty() { None } else { serde_json::to_string(m).ok() }
+}
+
+/// A `metadata` column's value read back (what does not parse reads as empty).
+pub fn metadata_of(stored: Option<&str>) -> Metadata {
+    stored.and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default()
 }
 
 /// What a CHAIN payment's signed terms add to it.
@@ -41,21 +67,43 @@ pub struct ChainTerms {
     pub client_secret_hash: String,
 }
 
-/// Inserts a PENDING payment at version 1 and its CREATED event. A second payment for the same
-/// `(merchant_id, order_id)` fails with [`StoreError::Unique`].
+/// Inserts a PENDING payment at version 1, its CREATED event and its metadata rows. A second payment for an order
+/// id another payment of the merchant still holds fails with [`StoreError::Unique`]. With metadata, `conn` should
+/// be a transaction.
 pub async fn insert(conn: &impl ConnectionTrait, new: NewPayment, now: i64) -> Result<PaymentRow, StoreError> {
     let mut row = new.row(now);
     row.id = insert_row(conn, &row).await?;
     Ok(row)
 }
 
-/// Inserts a new payment's row and its CREATED event; returns the row's `id`.
+/// Inserts a new payment's row, its CREATED event and its metadata rows; returns the row's `id`.
 async fn insert_row(conn: &impl ConnectionTrait, row: &PaymentRow) -> Result<i64, StoreError> {
     let mut am = payment::ActiveModel::from(row.clone()).reset_all();
     am.id = sea_orm::ActiveValue::NotSet;
     let id = payment::Entity::insert(am).exec(conn).await?.last_insert_id;
     insert_event(conn, &row.payment_id, EventType::Created.as_str(), None, PaymentStatus::Pending, 1, None, row.created_at).await?;
+    write_metadata(conn, row, false).await?;
     Ok(id)
+}
+
+/// Writes `row`'s metadata rows (after deleting the ones it had, when `replace`).
+async fn write_metadata(conn: &impl ConnectionTrait, row: &PaymentRow, replace: bool) -> Result<(), StoreError> {
+    if replace {
+        payment_metadata::Entity::delete_many().filter(payment_metadata::Column::PaymentId.eq(row.payment_id.as_str())).exec(conn).await?;
+    }
+    let md = metadata_of(row.metadata.as_deref());
+    if md.is_empty() {
+        return Ok(());
+    }
+    let rows = md.iter().map(|(k, v)| payment_metadata::ActiveModel {
+        merchant_id: Set(row.merchant_id.clone()),
+        payment_id: Set(row.payment_id.clone()),
+        meta_key: Set(k.to_owned()),
+        meta_value: Set(v.to_owned()),
+        ..Default::default()
+    });
+    payment_metadata::Entity::insert_many(rows).exec_without_returning(conn).await?;
+    Ok(())
 }
 
 impl NewPayment {
@@ -93,20 +141,25 @@ impl NewPayment {
             payer: None,
             tx_hash: None,
             block_number: None,
+            description: new.details.description,
+            customer_email: new.details.customer_email,
+            metadata: stored_metadata(&new.details.metadata),
         }
     }
 }
 
 /// Inserts the PENDING payment `row` (from [`NewPayment::row`]), its CREATED event and its outbox row (topic
 /// [`TOPIC_CREATED`], `payload`), and completes the idempotency record `done` when there is one, atomically; returns
-/// the payment's `id`. `None` when `done`'s claim is no longer its owner's: nothing is written. A second payment for
-/// the same `(merchant_id, order_id)` fails with [`StoreError::Unique`] and writes nothing.
+/// the payment's `id`. `None` when `done`'s claim is no longer its owner's: nothing is written. A payment for an order id
+/// another payment of the merchant still holds (one not FAILED, EXPIRED or CANCELLED) fails with [`StoreError::Unique`]
+/// (index `payments_merchant_order`) and writes nothing.
 ///
 /// On PostgreSQL the writes are one statement (a statement is a transaction of its own there): a create costs one
 /// round trip to the database instead of six (BEGIN, three inserts, the record's update, COMMIT). Elsewhere they
 /// run in one transaction.
 pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, done: Option<Completion<'_>>) -> Result<Option<i64>, StoreError> {
-    if db.get_database_backend() != DbBackend::Postgres {
+    // Metadata rows are one insert per key: a payment with metadata takes the transaction.
+    if db.get_database_backend() != DbBackend::Postgres || row.metadata.is_some() {
         let txn = crate::begin(db).await?;
         let id = insert_row(&txn, row).await?;
         crate::outbox::enqueue_raw(&txn, &row.merchant_id, TOPIC_CREATED, &row.payment_id, payload, row.created_at).await?;
@@ -121,15 +174,15 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
     // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
     let (with_claim, from_claim) = match done {
         Some(_) => (
-            "u AS (UPDATE idempotency_keys SET state = $19, response_status = $20, response_body = $21 \
-             WHERE merchant_id = $2 AND idem_key = $22 AND owner = $23 AND state = $24 RETURNING 1),",
+            "u AS (UPDATE idempotency_keys SET state = $21, response_status = $22, response_body = $23 \
+             WHERE merchant_id = $2 AND idem_key = $24 AND owner = $25 AND state = $26 RETURNING 1),",
             " FROM u",
         ),
         None => ("", ""),
     };
     // Inside an audit scope the event's audit row is one more insert of the statement.
     let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
-    let first = if done.is_some() { 25 } else { 19 };
+    let first = if done.is_some() { 27 } else { 21 };
     let with_audit = match &audit {
         Some(v) => {
             let params = (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
@@ -139,8 +192,9 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
     };
     let sql = format!(
         "WITH {with_claim} p AS (INSERT INTO payments (payment_id, merchant_id, order_id, rail, amount, currency, chain_id, token_address, \
-           recipient_address, status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash) \
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15{from_claim} RETURNING id), \
+           recipient_address, status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash, \
+           description, customer_email) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20{from_claim} RETURNING id), \
          e AS (INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) SELECT $1, $16, $10, 1, $11 FROM p), \
          o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at) SELECT $2, $17, $1, $18, $11 FROM p){with_audit} \
          SELECT id FROM p"
@@ -164,6 +218,8 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         EventType::Created.as_str().into(),
         TOPIC_CREATED.into(),
         payload.into(),
+        row.description.clone().into(),
+        row.customer_email.clone().into(),
     ];
     if let Some(d) = done {
         values.extend([
@@ -198,6 +254,9 @@ pub struct Completion<'a> {
 
 /// The outbox topic of a created payment.
 pub const TOPIC_CREATED: &str = "payment.created";
+
+/// The outbox topic of a change of what the merchant attached to a payment (no status change, no history entry).
+pub const TOPIC_UPDATED: &str = "payment.updated";
 
 #[allow(clippy::too_many_arguments)]
 async fn insert_event(
@@ -238,9 +297,15 @@ pub async fn find_any(conn: &impl ConnectionTrait, payment_id: &str) -> Result<O
     Ok(payment::Entity::find().filter(payment::Column::PaymentId.eq(payment_id)).one(conn).await?)
 }
 
-/// A merchant's payment by its order id.
+/// A merchant's newest payment for an order id (an order id may have older payments that FAILED, EXPIRED or were
+/// CANCELLED).
 pub async fn find_by_order(conn: &impl ConnectionTrait, merchant_id: &str, order_id: &str) -> Result<Option<PaymentRow>, StoreError> {
-    Ok(payment::Entity::find().filter(payment::Column::MerchantId.eq(merchant_id)).filter(payment::Column::OrderId.eq(order_id)).one(conn).await?)
+    Ok(payment::Entity::find()
+        .filter(payment::Column::MerchantId.eq(merchant_id))
+        .filter(payment::Column::OrderId.eq(order_id))
+        .order_by_desc(payment::Column::Id)
+        .one(conn)
+        .await?)
 }
 
 /// Filters of [`list`].
@@ -249,6 +314,8 @@ pub struct ListFilter {
     pub status: Option<PaymentStatus>,
     pub order_id: Option<String>,
     pub rail: Option<Rail>,
+    /// `metadata[key]=value` pairs, every one of which a payment's metadata must hold.
+    pub metadata: Vec<(String, String)>,
     /// Created at or after / at or before (epoch ms).
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
@@ -276,6 +343,16 @@ pub async fn list(conn: &impl ConnectionTrait, merchant_id: &str, f: &ListFilter
     }
     if let Some(r) = f.rail {
         q = q.filter(payment::Column::Rail.eq(r));
+    }
+    for (k, v) in &f.metadata {
+        let mut holding = sea_orm::sea_query::Query::select();
+        holding
+            .column(payment_metadata::Column::PaymentId)
+            .from(payment_metadata::Entity)
+            .and_where(payment_metadata::Column::MerchantId.eq(merchant_id))
+            .and_where(payment_metadata::Column::MetaKey.eq(k.as_str()))
+            .and_where(payment_metadata::Column::MetaValue.eq(v.as_str()));
+        q = q.filter(payment::Column::PaymentId.in_subquery(holding));
     }
     if let Some(t) = f.created_from {
         q = q.filter(payment::Column::CreatedAt.gte(t));
@@ -383,6 +460,41 @@ pub async fn transition(
     }
     insert_event(conn, &current.payment_id, t.event().as_str(), Some(t.from), t.to, next_version, event_data.map(|v| v.to_string()), now).await?;
     Ok(Some(next))
+}
+
+/// A merchant's payment read inside `txn` with its row lock taken first (a no-op update: PostgreSQL and MySQL hold
+/// the row until the commit; SQLite has one writer anyway), for a read-modify-write of what the merchant attached
+/// that concurrent updates cannot interleave with.
+pub async fn find_locked(txn: &impl ConnectionTrait, merchant_id: &str, payment_id: &str) -> Result<Option<PaymentRow>, StoreError> {
+    payment::Entity::update_many()
+        .col_expr(payment::Column::UpdatedAt, Expr::col(payment::Column::UpdatedAt))
+        .filter(payment::Column::PaymentId.eq(payment_id))
+        .filter(payment::Column::MerchantId.eq(merchant_id))
+        .exec(txn)
+        .await?;
+    find(txn, merchant_id, payment_id).await
+}
+
+/// Replaces the description, customer email and metadata of `current` (read by [`find_locked`] in `txn`) with
+/// `details`, and its metadata rows. The status and the version are not touched: what the merchant attaches is not
+/// the payment's state, and a payer's charge or checkout racing an update (a compare-and-set on the version) must
+/// not lose to it.
+pub async fn set_details(txn: &impl ConnectionTrait, current: &PaymentRow, details: &Details, now: i64) -> Result<PaymentRow, StoreError> {
+    let mut next = current.clone();
+    next.updated_at = now;
+    next.description = details.description.clone();
+    next.customer_email = details.customer_email.clone();
+    next.metadata = stored_metadata(&details.metadata);
+    payment::Entity::update_many()
+        .col_expr(payment::Column::UpdatedAt, Expr::value(now))
+        .col_expr(payment::Column::Description, Expr::value(next.description.clone()))
+        .col_expr(payment::Column::CustomerEmail, Expr::value(next.customer_email.clone()))
+        .col_expr(payment::Column::Metadata, Expr::value(next.metadata.clone()))
+        .filter(payment::Column::Id.eq(current.id))
+        .exec(txn)
+        .await?;
+    write_metadata(txn, &next, true).await?;
+    Ok(next)
 }
 
 /// A payment's history, oldest first.

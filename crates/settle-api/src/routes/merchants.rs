@@ -7,13 +7,13 @@ use axum::{
     response::Response,
 };
 use serde::Deserialize;
-use settle_app::merchants::{self, CreatedMerchant};
+use settle_app::merchants;
 use utoipa::ToSchema;
 
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
-    extract::{Admin, Merchant, Mutation, parse_json, parse_json_required, query_limit, query_pairs, reply},
+    extract::{Admin, Merchant, Mutation, keyed_body, parse_json, parse_json_required, query_limit, query_pairs, reply},
     schemas,
 };
 
@@ -33,21 +33,22 @@ pub struct CreateMerchantRequest {
 #[utoipa::path(
     post, path = "/v1/merchants", tag = "merchants",
     request_body = CreateMerchantRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body for 24 h (the API key again only with SETTLE_MASTER_KEY set, and while it works; otherwise 409)")),
     responses(
         (status = 201, body = schemas::CreatedMerchant),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+        (status = 409, description = "The same Idempotency-Key still in flight, or its merchant's key cannot be shown again", body = ErrorBody),
+        (status = 422, description = "Idempotency-Key reused with another body", body = ErrorBody),
     ),
     security(("admin" = []))
 )]
-pub async fn create_merchant(
-    State(st): State<AppState>,
-    _admin: Admin,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, Json<CreatedMerchant>), ApiError> {
-    let req: CreateMerchantRequest = parse_json(&body)?;
-    Ok((StatusCode::CREATED, Json(merchants::create(&st.ctx, &req.name, fee(req.fee_bps.unwrap_or(0))?).await?)))
+pub async fn create_merchant(State(st): State<AppState>, _admin: Admin, req: axum::extract::Request) -> Result<Response, ApiError> {
+    let (parts, body) = req.into_parts();
+    let (idem, raw) = keyed_body(parts, body, &st, merchants::ADMIN_SCOPE).await?;
+    let req: CreateMerchantRequest = parse_json(&raw)?;
+    Ok(reply(merchants::create_keyed(&st.ctx, &req.name, fee(req.fee_bps.unwrap_or(0))?, idem).await?))
 }
 
 /// `PATCH /v1/merchants/{merchantId}`.

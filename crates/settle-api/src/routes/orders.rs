@@ -174,9 +174,17 @@ pub struct PlaceOrderRequest {
     /// `orchestration` or `choreography` (default: the server's SETTLE_SAGA_PATTERN, orchestration unless set).
     #[schema(example = "orchestration")]
     pub pattern: Option<String>,
+    /// What the order is for (up to 1000 characters); its card payment carries it too.
+    pub description: Option<String>,
+    /// The customer's email address; its card payment carries it too.
+    pub customer_email: Option<String>,
+    /// Up to 50 keys with string values, as on a payment; its card payment carries them too.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 fn order_input(b: PlaceOrderRequest) -> Result<OrderInput, ApiError> {
+    let details = crate::details::create(b.description, b.customer_email, b.metadata)?;
     shop::check_id("userId", &b.user_id)?;
     if b.items.is_empty() || b.items.len() > 50 {
         return Err(ApiError::invalid("items", "items must list 1 to 50 lines"));
@@ -208,7 +216,7 @@ fn order_input(b: PlaceOrderRequest) -> Result<OrderInput, ApiError> {
         Some(p) => Some(orders::Pattern::parse(p).ok_or_else(|| ApiError::invalid("pattern", "pattern must be orchestration or choreography"))?),
         None => None,
     };
-    Ok(OrderInput { user_id: b.user_id, items, issued_coupon_id: b.issued_coupon_id, use_points, all_in_points: false, card, pattern })
+    Ok(OrderInput { user_id: b.user_id, items, issued_coupon_id: b.issued_coupon_id, use_points, all_in_points: false, card, pattern, details })
 }
 
 /// Place an order: the purchase saga (stock, coupon, points and a CARD payment in one transaction, then the
@@ -274,6 +282,9 @@ pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) 
         use_points: None,
         card: None,
         pattern: b.pattern,
+        description: None,
+        customer_email: None,
+        metadata: None,
     })?;
     input.all_in_points = true;
     let mut res = reply(orders::place(&st.ctx, &m.merchant, input, m.idem).await?);

@@ -1,4 +1,4 @@
-//! `/v1/payments`: create, read, status, list, history, cancel.
+//! `/v1/payments`: create, read, update, status, list, history, cancel.
 
 pub mod callback;
 pub mod cancel;
@@ -9,3 +9,4 @@ pub mod gasless;
 pub mod get;
 pub mod list;
 pub mod status;
+pub mod update;

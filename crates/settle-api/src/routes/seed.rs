@@ -53,8 +53,12 @@ pub async fn create_payment(State(st): State<AppState>, m: Mutation<SeedCreatePa
         token_address: b.token_address,
         recipient_address: b.recipient_address,
         expires_in_secs: b.expires_in_secs,
+        description: None,
+        customer_email: None,
+        metadata: None,
     };
-    Ok(reply(settle_app::payments::create(&st.ctx, &m.merchant, input.parse()?, m.idem).await?))
+    let (input, details) = input.parse()?;
+    Ok(reply(settle_app::payments::create(&st.ctx, &m.merchant, input, details, m.idem).await?))
 }
 
 /// Seed 000's create body: `POST /v1/payments`'s fields and `merchantId`. A field given twice is refused, as on /v1.

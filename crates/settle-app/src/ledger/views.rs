@@ -60,7 +60,17 @@ pub struct PaymentView {
     /// PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
     #[schema(value_type = String)]
     pub status: PaymentStatus,
-    /// Row version; increases with every status change.
+    /// The merchant's description of the payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The customer's email address, as the merchant gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<String>,
+    /// The merchant's key-value pairs (`{}` when none).
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub metadata: settle_domain::Metadata,
+    /// Row version; increases with every entry of the payment's history (not with an update of what the merchant
+    /// attached).
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -95,6 +105,9 @@ impl From<&PaymentRow> for PaymentView {
             tx_hash: r.tx_hash.clone(),
             block_number: r.block_number,
             status: r.status,
+            description: r.description.clone(),
+            customer_email: r.customer_email.clone(),
+            metadata: settle_store::payments::metadata_of(r.metadata.as_deref()),
             version: r.version,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

@@ -155,6 +155,7 @@ pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput, 
         saga_id: saga_id.clone(),
         pattern: CHOREOGRAPHY.into(),
         lines,
+        details: input.details.clone(),
     };
     store::insert_order(&txn, merchant_id, &new, IN_PROGRESS, SagaStep::CheckUser, now).await?;
     claim.bind_in(&txn, &format!("{}{order_id}", super::ORDER_RESOURCE)).await?;
@@ -354,7 +355,12 @@ async fn decide(
         (Consumer::Payments, POINTS_DEDUCTED) if forward => {
             let sp = sp().await?;
             let r = async {
-                let payment_id = create_payment(&sp, m, &o.order_id, o.paid_amount, now).await?;
+                let details = settle_store::payments::Details {
+                    description: o.description.clone(),
+                    customer_email: o.customer_email.clone(),
+                    metadata: settle_store::payments::metadata_of(o.metadata.as_deref()),
+                };
+                let payment_id = create_payment(&sp, m, &o.order_id, o.paid_amount, &details, now).await?;
                 if let Some(p) = &payment_id {
                     store::set_order_payment(&sp, o.id, p, now).await?;
                 }

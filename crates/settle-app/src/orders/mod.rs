@@ -72,4 +72,6 @@ pub struct OrderInput {
     pub card: Option<CardInput>,
     /// None: the configured default.
     pub pattern: Option<Pattern>,
+    /// What the merchant attaches to the order (and its card payment).
+    pub details: settle_store::payments::Details,
 }

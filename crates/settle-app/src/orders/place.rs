@@ -227,7 +227,7 @@ async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput, clai
     let paid = total - discount - use_points;
     let order_id = format!("ord_{}", uuid::Uuid::now_v7().simple());
     let saga_id = format!("saga_{}", uuid::Uuid::now_v7().simple());
-    let payment_id = create_payment(&txn, merchant_id, &order_id, paid, now).await?;
+    let payment_id = create_payment(&txn, merchant_id, &order_id, paid, &input.details, now).await?;
     let new = NewOrder {
         order_id: order_id.clone(),
         user_id: input.user_id.clone(),
@@ -241,6 +241,7 @@ async fn place_in_txn(ctx: &Context, merchant_id: &str, input: &OrderInput, clai
         saga_id: saga_id.clone(),
         pattern: ORCHESTRATION.into(),
         lines: lines.clone(),
+        details: input.details.clone(),
     };
     let (status, step) = if paid == 0 { (COMPLETED, SagaStep::Done) } else { (IN_PROGRESS, SagaStep::Payment) };
     store::insert_order(&txn, merchant_id, &new, status, step, now).await?;

@@ -124,6 +124,7 @@ pub(crate) async fn create_payment(
     merchant_id: &str,
     order_id: &str,
     paid: i64,
+    details: &settle_store::payments::Details,
     now: i64,
 ) -> Result<Option<String>, AppError> {
     if paid <= 0 {
@@ -140,6 +141,7 @@ pub(crate) async fn create_payment(
         token_address: None,
         recipient_address: None,
         chain_terms: None,
+        details: details.clone(),
     };
     let row = payments_store::insert(conn, new, now).await?;
     let view = PaymentView::from(&row);

@@ -39,6 +39,14 @@ pub struct OrderView {
     pub payment_id: Option<String>,
     pub transaction_id: String,
     pub items: Vec<OrderLineView>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_email: Option<String>,
+    /// The merchant's key-value pairs (`{}` when none).
+    #[serde(default)]
+    #[schema(value_type = std::collections::BTreeMap<String, String>)]
+    pub metadata: settle_domain::Metadata,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -99,6 +107,9 @@ async fn order_view(conn: &impl settle_store::ConnectionTrait, o: &OrderRow) -> 
         payment_id: o.payment_id.clone(),
         transaction_id: o.saga_id.clone(),
         items: items.into_iter().map(|i| OrderLineView { item_id: i.item_id, quantity: i.quantity, unit_price: i.unit_price }).collect(),
+        description: o.description.clone(),
+        customer_email: o.customer_email.clone(),
+        metadata: settle_store::payments::metadata_of(o.metadata.as_deref()),
         created_at: rfc3339(o.created_at),
         updated_at: rfc3339(o.updated_at),
     })

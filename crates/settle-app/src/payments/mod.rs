@@ -14,6 +14,8 @@ use settle_store::{
     payments::{self as store, ListFilter, NewPayment, PaymentRow},
 };
 
+pub use settle_store::payments::Details;
+
 use crate::{
     AppError, Context,
     idempotency::{self, Claim, IdemKey, Outcome, Reply},
@@ -40,10 +42,10 @@ pub enum CreatePayment {
     },
 }
 
-/// Creates a PENDING payment.
-pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, key: Option<IdemKey>) -> Result<Reply, AppError> {
+/// Creates a PENDING payment with what the merchant attaches to it.
+pub async fn create(ctx: &Context, merchant_id: &str, input: CreatePayment, details: Details, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let mut reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
-        let (reply, row) = crate::retrying(|| create_once(ctx, merchant_id, input.clone(), &claim)).await?;
+        let (reply, row) = crate::retrying(|| create_once(ctx, merchant_id, input.clone(), details.clone(), &claim)).await?;
         ctx.outbox_wake.notify_one();
         ctx.cache.put_status(&cached(&row)).await;
         Ok(reply)
@@ -73,7 +75,13 @@ fn open_client_secret(ctx: &Context, body: &str) -> Result<String, AppError> {
     }
 }
 
-async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, claim: &Claim) -> Result<(Reply, PaymentRow), AppError> {
+async fn create_once(
+    ctx: &Context,
+    merchant_id: &str,
+    input: CreatePayment,
+    details: Details,
+    claim: &Claim,
+) -> Result<(Reply, PaymentRow), AppError> {
     let now = settle_store::now_ms();
     // A CHAIN payment's checkout secret (shown once, in this answer) and where to pay.
     let mut secret: Option<(String, String, String)> = None;
@@ -108,6 +116,7 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
                 token_address: Some(token_address.to_string()),
                 recipient_address: Some(recipient_address.to_string()),
                 chain_terms: Some(terms.stored),
+                details,
             }
         }
         CreatePayment::Card { order_id, amount, currency } => NewPayment {
@@ -121,6 +130,7 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
             token_address: None,
             recipient_address: None,
             chain_terms: None,
+            details,
         },
     };
     let mut row = new.row(now);
@@ -149,9 +159,10 @@ async fn create_once(ctx: &Context, merchant_id: &str, input: CreatePayment, cla
     let reply = Reply { outcome: Outcome::Created, body, replayed: false };
     let record = Reply { body: recorded, ..reply.clone() };
     // The payment, its event, its outbox row and the idempotency record's answer, in one atomic write.
-    // Only the (merchant, order id) index means a duplicate order; any other unique violation is a fault, said as one.
+    // Only the (merchant, open order id) index means a duplicate order; any other unique violation is a fault, said as
+    // one.
     let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&record)).await.map_err(|e| {
-        if e.violates("payments_merchant_order", "payments", &["merchant_id", "order_id"]) { AppError::DuplicateOrder } else { e.into() }
+        if e.violates("payments_merchant_order", "payments", &["merchant_id", "open_order_id"]) { AppError::DuplicateOrder } else { e.into() }
     })?;
     row.id = id.ok_or_else(|| claim.lost())?;
     claim.committed();
@@ -223,6 +234,8 @@ pub struct ListQuery {
     pub status: Option<PaymentStatus>,
     pub order_id: Option<String>,
     pub rail: Option<Rail>,
+    /// `metadata[key]=value` pairs a payment's metadata must all hold.
+    pub metadata: Vec<(String, String)>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
     pub limit: u64,
@@ -236,6 +249,7 @@ pub async fn list(ctx: &Context, merchant_id: &str, q: ListQuery) -> Result<Paym
         status: q.status,
         order_id: q.order_id,
         rail: q.rail,
+        metadata: q.metadata,
         created_from: q.created_from,
         created_to: q.created_to,
         limit: q.limit,
@@ -276,6 +290,79 @@ pub async fn cancel(ctx: &Context, merchant_id: &str, payment_id: &str, key: Opt
             Some((_, Some(reply))) => Ok(reply),
             _ => Err(AppError::InvalidState("the payment changed concurrently and can no longer be cancelled".into())),
         }
+    })
+    .await
+}
+
+/// What `POST /v1/payments/{id}` changes (parsed and checked at the edge): `Some(None)` clears a field.
+#[derive(Clone, Debug, Default)]
+pub struct UpdatePayment {
+    pub description: Option<Option<String>>,
+    pub customer_email: Option<Option<String>>,
+    pub metadata: Option<MetadataChange>,
+}
+
+/// How an update changes metadata.
+#[derive(Clone, Debug)]
+pub enum MetadataChange {
+    /// Every key removed.
+    Clear,
+    /// Keys set (`Some`) or removed (`None`); the others kept.
+    Merge(Vec<(String, Option<String>)>),
+}
+
+impl UpdatePayment {
+    /// `details` with this update applied.
+    pub fn apply(&self, mut details: Details) -> Result<Details, AppError> {
+        if let Some(d) = &self.description {
+            details.description = d.clone();
+        }
+        if let Some(e) = &self.customer_email {
+            details.customer_email = e.clone();
+        }
+        match &self.metadata {
+            None => {}
+            Some(MetadataChange::Clear) => details.metadata = Default::default(),
+            Some(MetadataChange::Merge(pairs)) => details.metadata.update("metadata", pairs.iter().cloned())?,
+        }
+        Ok(details)
+    }
+}
+
+/// Changes what the merchant attached to a payment (description, customer email, metadata), in any status: the
+/// row, its metadata rows, the `payment.updated` event and the Idempotency-Key's answer commit together, the row
+/// locked from the read to the commit (concurrent updates apply one after the other, none lost). The status and
+/// the version do not change: a payer's charge or checkout racing it goes on unhindered. An update that changes
+/// nothing answers the payment as it is and sends no event.
+pub async fn update(ctx: &Context, merchant_id: &str, payment_id: &str, change: UpdatePayment, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    let id = parse_id(payment_id)?;
+    idempotency::once(ctx, merchant_id, key, |claim| async move {
+        let (next, reply, changed) = crate::retrying(|| async {
+            let txn = settle_store::begin(&ctx.db).await?;
+            let current = store::find_locked(&txn, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+            let details = change.apply(Details::of(&current))?;
+            let changed = details != Details::of(&current);
+            let next = if changed {
+                let now = settle_store::now_ms();
+                let next = store::set_details(&txn, &current, &details, now).await?;
+                let payload = event_payload(store::TOPIC_UPDATED, &PaymentView::from(&next));
+                settle_store::outbox::enqueue(&txn, &next.merchant_id, store::TOPIC_UPDATED, &next.payment_id, &payload, now).await?;
+                next
+            } else {
+                current
+            };
+            let reply = Reply { outcome: Outcome::Done, body: body_of(&PaymentView::from(&next))?, replayed: false };
+            claim.complete_in(&txn, &reply).await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            claim.committed();
+            Ok((next, reply, changed))
+        })
+        .await?;
+        if changed {
+            ctx.outbox_wake.notify_one();
+            ctx.cache.put_status(&cached(&next)).await;
+        }
+        Ok(reply)
     })
     .await
 }

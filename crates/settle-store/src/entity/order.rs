@@ -23,6 +23,12 @@ pub struct Model {
     pub saga_id: String,
     pub created_at: i64,
     pub updated_at: i64,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    pub customer_email: Option<String>,
+    /// The merchant's metadata: a JSON object of strings, keys sorted (NULL when empty).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub metadata: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -47,6 +47,16 @@ pub struct Model {
     pub payer: Option<String>,
     pub tx_hash: Option<String>,
     pub block_number: Option<i64>,
+    /// The merchant's description of the payment.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub description: Option<String>,
+    pub customer_email: Option<String>,
+    /// The merchant's metadata: a JSON object of strings, keys sorted (NULL when empty). Searched through
+    /// `payment_metadata`, written with it.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub metadata: Option<String>,
+    // `open_order_id` (m0019) is the database's to compute and is never read or written here: `order_id` while the
+    // payment may still be paid, NULL once FAILED, EXPIRED or CANCELLED; unique per merchant.
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -21,6 +21,13 @@ pub(super) const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("payments", &["status"], "crates/settle-store/src/payments.rs", "Column::Status.eq("),
     ("payments", &["external_payment_key"], "crates/settle-store/src/payments.rs", "Column::ExternalPaymentKey"),
     ("payment_events", &["payment_id"], "crates/settle-store/src/payments.rs", "payment_event::Column::PaymentId"),
+    ("payment_metadata", &["payment_id"], "crates/settle-store/src/payments.rs", "payment_metadata::Column::PaymentId.eq("),
+    (
+        "payment_metadata",
+        &["merchant_id", "meta_key", "meta_value"],
+        "crates/settle-store/src/payments.rs",
+        "payment_metadata::Column::MerchantId.eq(",
+    ),
     ("idempotency_keys", &["merchant_id", "idem_key"], "crates/settle-store/src/idempotency.rs", "Column::IdemKey.eq("),
     ("idempotency_keys", &["expires_at"], "crates/settle-store/src/idempotency.rs", "Column::ExpiresAt"),
     ("outbox", &["seq"], "crates/settle-store/src/outbox.rs", "Column::Seq.gt(after_seq)"),

@@ -13,6 +13,7 @@ const SOURCES: &[(&str, &str)] = &[
     ("crates/settle-store/src/migration/m0012_webhooks.rs", include_str!("../../../settle-store/src/migration/m0012_webhooks.rs")),
     ("crates/settle-store/src/migration/m0014_audit_log.rs", include_str!("../../../settle-store/src/migration/m0014_audit_log.rs")),
     ("crates/settle-store/src/migration/m0017_cluster_flags.rs", include_str!("../../../settle-store/src/migration/m0017_cluster_flags.rs")),
+    ("crates/settle-store/src/migration/m0019_payment_details.rs", include_str!("../../../settle-store/src/migration/m0019_payment_details.rs")),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../../settle-store/src/payments.rs")),
     ("crates/settle-store/src/idempotency.rs", include_str!("../../../settle-store/src/idempotency.rs")),
@@ -68,6 +69,7 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("webhook_attempts", "m0012_webhooks"),
     ("audit_log", "m0014_audit_log"),
     ("cluster_flags", "m0017_cluster_flags"),
+    ("payment_metadata", "m0019_payment_details"),
 ];
 
 /// Where a table's definition is: its migration file and the line that names it.

@@ -18,7 +18,8 @@ per_db!(
     retried_webhook_endpoint_creates_and_rotations_make_one_of_each,
     an_order_whose_server_died_after_the_commit_is_answered_once_restarted,
     retried_shop_writes_make_one_of_each,
-    a_retried_api_key_create_makes_one_key
+    a_retried_api_key_create_makes_one_key,
+    a_retried_merchant_create_makes_one_merchant
 );
 
 /// Makes every completion of an Idempotency-Key record (state to DONE) fail, as a database error after the
@@ -42,6 +43,16 @@ pub(crate) async fn fail_completions(app: &TestApp, on: bool) {
     for s in sql {
         db.execute_unprepared(s).await.unwrap_or_else(|e| panic!("{s}: {e}"));
     }
+}
+
+/// A setup with a fresh master key (`SETTLE_MASTER_KEY`) or none.
+fn with_master_key(v: Variant, master: bool) -> Setup {
+    let mut setup = Setup::new(v);
+    if master {
+        let ring = settle_app::crypto::Keyring::parse(&settle_app::crypto::Keyring::generate()).unwrap();
+        setup.settings.keyring = Some(std::sync::Arc::new(ring));
+    }
+    setup
 }
 
 async fn post_with_key(app: &TestApp, path: &str, key: &str, body: &Value) -> Resp {
@@ -300,12 +311,7 @@ async fn retried_shop_writes_make_one_of_each(v: Variant) {
 ///   second key.
 async fn a_retried_api_key_create_makes_one_key(v: Variant) {
     for master in [true, false] {
-        let mut setup = Setup::new(v);
-        if master {
-            let ring = settle_app::crypto::Keyring::parse(&settle_app::crypto::Keyring::generate()).unwrap();
-            setup.settings.keyring = Some(std::sync::Arc::new(ring));
-        }
-        let Some(app) = TestApp::spawn_with(setup).await else { return };
+        let Some(app) = TestApp::spawn_with(with_master_key(v, master)).await else { return };
         let keys = async || settle_store::merchants::keys(&app.ctx.db, "mch_demo").await.unwrap().len();
         let before = keys().await;
         fail_completions(&app, true).await;
@@ -334,6 +340,64 @@ async fn a_retried_api_key_create_makes_one_key(v: Variant) {
         let id = first.body["id"].as_str().unwrap();
         assert_eq!(app.request(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&app.key), None, &[]).await.status, 204);
         post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await.assert_error(409, "invalid_state");
+        app.finish().await;
+    }
+}
+
+/// `POST /v1/merchants` (the administration's) commits the merchant and then cannot record its answer: nothing is
+/// kept (the merchant rolls back with it). The retry makes one merchant; a replay answers the same one, with its
+/// API key only when a master key sealed it in the record, never once the merchant is deleted; another body with the
+/// key is a 422.
+async fn a_retried_merchant_create_makes_one_merchant(v: Variant) {
+    for master in [true, false] {
+        let Some(app) = TestApp::spawn_with(with_master_key(v, master)).await else { return };
+        let merchants = async || {
+            let sql = "SELECT COUNT(*) FROM merchants WHERE deleted_at IS NULL";
+            let row = app.ctx.db.query_one_raw(settle_store::Statement::from_string(app.ctx.db.get_database_backend(), sql)).await.unwrap().unwrap();
+            row.try_get_by_index::<i64>(0).unwrap()
+        };
+        let before = merchants().await;
+        let admin = |key: &str, body: &Value| {
+            let body = body.to_string();
+            let key = key.to_owned();
+            let app = &app;
+            async move { app.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(&body), &[("idempotency-key", &key)]).await }
+        };
+        let body = json!({"name": "Retried Shop", "feeBps": 25});
+        fail_completions(&app, true).await;
+        let lost = admin("mch-1", &body).await;
+        fail_completions(&app, false).await;
+        assert!(lost.status.as_u16() >= 500, "the answer could not be recorded: {}", lost.text);
+        assert_eq!(merchants().await, before, "the merchant rolled back with its answer");
+        let first = admin("mch-1", &body).await;
+        assert_eq!(first.status, 201, "{}", first.text);
+        let (id, made) = (first.body["merchantId"].as_str().unwrap().to_owned(), first.body["apiKey"].as_str().unwrap().to_owned());
+        let rec = settle_store::idempotency::find(&app.ctx.db, settle_app::merchants::ADMIN_SCOPE, "mch-1").await.unwrap().unwrap();
+        assert!(!rec.response_body.unwrap_or_default().contains(&made), "the recorded answer holds the key in the clear");
+        let retry = admin("mch-1", &body).await;
+        if master {
+            assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
+            assert_eq!((retry.body["merchantId"].as_str(), retry.body["apiKey"].as_str()), (Some(id.as_str()), Some(made.as_str())));
+        } else {
+            retry.assert_error(409, "invalid_state");
+            assert!(retry.body["error"]["message"].as_str().unwrap().contains(&id), "{}", retry.text);
+        }
+        assert_eq!(merchants().await, before + 1, "one merchant for the one Idempotency-Key");
+        assert!(settle_store::merchants::find(&app.ctx.db, &id).await.unwrap().is_some_and(|m| m.name == "Retried Shop" && m.fee_bps == 25));
+        assert_eq!(admin("mch-1", &json!({"name": "Another Shop"})).await.status, 422);
+        // A merchant's own key of the same value is another scope: it makes a payment, not a merchant.
+        let r = app
+            .request(
+                Method::POST,
+                "/v1/payments",
+                Some(&made),
+                Some(&json!({"orderId": "o-1", "amount": "1", "currency": "KRW", "rail": "CARD"}).to_string()),
+                &[("idempotency-key", "mch-1")],
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(app.request(Method::DELETE, &format!("/v1/merchants/{id}"), Some(ADMIN_TOKEN), None, &[]).await.status, 204);
+        admin("mch-1", &body).await.assert_error(409, "invalid_state");
         app.finish().await;
     }
 }

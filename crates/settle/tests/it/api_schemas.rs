@@ -140,11 +140,18 @@ async fn every_answer_matches_its_documented_schema() {
     assert_eq!(r.status, 200, "{}", r.text);
     check("patch", "/v1/merchants/{merchantId}", &r);
 
-    // A CHAIN payment (terms, signature, expiry), then cancelled.
-    let r = send(Method::POST, "/v1/payments".into(), k.clone(), TestApp::chain_payment("schema-chain")).await;
+    // A CHAIN payment (terms, signature, expiry, what the merchant attached), updated, then cancelled.
+    let mut body = TestApp::chain_payment("schema-chain");
+    body["description"] = "schema".into();
+    body["customerEmail"] = "payer@example.com".into();
+    body["metadata"] = json!({"customer": "c_1"});
+    let r = send(Method::POST, "/v1/payments".into(), k.clone(), body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     check("post", "/v1/payments", &r);
     let chain_id = r.body["paymentId"].as_str().unwrap().to_owned();
+    let r = send(Method::POST, format!("/v1/payments/{chain_id}"), k.clone(), json!({"metadata": {"tier": "gold"}, "description": null})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    check("post", "/v1/payments/{paymentId}", &r);
     // A CARD payment, charged (PROCESSING, then COMPLETED) and one declined (402, failureMessage).
     let card_id = app.create_card_payment("schema-card", 1500).await;
     let r = app.pay(&card_id, "KB", CARD, None).await;

@@ -753,6 +753,7 @@ pub fn card_row(order_id: &str) -> settle_store::payments::PaymentRow {
         token_address: None,
         recipient_address: None,
         chain_terms: None,
+        details: Default::default(),
     }
     .row(settle_store::now_ms())
 }

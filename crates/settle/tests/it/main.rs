@@ -17,6 +17,7 @@ mod chain_faults;
 mod cli;
 mod concurrency;
 mod db_check;
+mod details;
 mod docs_browser;
 mod edge;
 mod idempotency;

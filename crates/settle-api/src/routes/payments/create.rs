@@ -2,7 +2,7 @@
 
 use axum::{extract::State, response::Response};
 use serde::Deserialize;
-use settle_app::payments::{self, CreatePayment};
+use settle_app::payments::{self, CreatePayment, Details};
 use settle_domain::{Address, Amount, Currency, OrderId, Rail};
 use utoipa::ToSchema;
 
@@ -20,7 +20,8 @@ const MAX_CHAIN_ID: i64 = (1 << 53) - 1;
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreatePaymentRequest {
-    /// The merchant's order reference; unique per merchant.
+    /// The merchant's order reference: one payment that may still be paid per order (after one FAILED, EXPIRED
+    /// or was CANCELLED, a new payment for the same order may be created).
     #[schema(example = "order-1001")]
     pub order_id: String,
     /// Exact integer amount in minor units (token base units on chain), as a decimal string.
@@ -43,10 +44,25 @@ pub struct CreatePaymentRequest {
     /// Seconds until the signed terms expire (chain rail; default 1800, 60 to 604800).
     #[schema(example = 1800)]
     pub expires_in_secs: Option<u64>,
+    /// What the payment is for (up to 1000 characters).
+    #[schema(example = "2 coffees")]
+    pub description: Option<String>,
+    /// The customer's email address.
+    #[schema(example = "payer@example.com")]
+    pub customer_email: Option<String>,
+    /// Up to 50 keys (up to 40 characters each) with string values (up to 500 characters each), returned on the
+    /// payment and its events, searchable with `GET /v1/payments?metadata[key]=value`.
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
+    pub metadata: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 impl CreatePaymentRequest {
-    pub(crate) fn parse(self) -> Result<CreatePayment, ApiError> {
+    pub(crate) fn parse(mut self) -> Result<(CreatePayment, Details), ApiError> {
+        let details = crate::details::create(self.description.take(), self.customer_email.take(), self.metadata.take())?;
+        Ok((self.parse_payment()?, details))
+    }
+
+    fn parse_payment(self) -> Result<CreatePayment, ApiError> {
         let order_id = OrderId::parse("orderId", &self.order_id).map_err(ApiError::from_domain)?;
         let amount = Amount::parse("amount", &self.amount).map_err(ApiError::from_domain)?;
         if amount.is_zero() {
@@ -104,12 +120,12 @@ impl CreatePaymentRequest {
         (status = 201, description = "Created", body = schemas::CreatedPayment),
         (status = 400, description = "Invalid input", body = ErrorBody),
         (status = 401, description = "No or bad API key", body = ErrorBody),
-        (status = 409, description = "duplicate_order, or the same Idempotency-Key still in flight", body = ErrorBody),
+        (status = 409, description = "duplicate_order (another payment for this orderId may still be paid), or the same Idempotency-Key still in flight", body = ErrorBody),
         (status = 422, description = "Idempotency-Key reused with another body", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn create_payment(State(st): State<AppState>, m: Mutation<CreatePaymentRequest>) -> Result<Response, ApiError> {
-    let input = m.body.parse()?;
-    Ok(reply(payments::create(&st.ctx, &m.merchant, input, m.idem).await?))
+    let (input, details) = m.body.parse()?;
+    Ok(reply(payments::create(&st.ctx, &m.merchant, input, details, m.idem).await?))
 }

@@ -26,7 +26,11 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
             "limit" => q.limit = query_limit(&v)?,
             "startingAfter" => q.starting_after = Some(PaymentId::parse("startingAfter", &v).map_err(ApiError::from_domain)?),
             "endingBefore" => q.ending_before = Some(PaymentId::parse("endingBefore", &v).map_err(ApiError::from_domain)?),
-            _ => return Err(unknown_query(&k)),
+            _ => match crate::details::metadata_filter(&k, &v)? {
+                Some(pair) if q.metadata.len() < 10 => q.metadata.push(pair),
+                Some(_) => return Err(ApiError::invalid("metadata", "at most 10 metadata filters")),
+                None => return Err(unknown_query(&k)),
+            },
         }
     }
     one_cursor(q.starting_after.is_some(), q.ending_before.is_some())?;
@@ -45,6 +49,8 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
         ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
         ("startingAfter" = Option<String>, Query, description = "paymentId of the last item of the previous page: the next page"),
         ("endingBefore" = Option<String>, Query, description = "paymentId of the first item of the next page: the previous page"),
+        ("metadata" = Option<std::collections::BTreeMap<String, String>>, Query, style = DeepObject, explode,
+            description = "metadata[key]=value: payments whose metadata holds that value at that key (up to 10, all must hold)"),
     ),
     responses((status = 200, body = schemas::PaymentList), (status = 400, body = ErrorBody)),
     security(("bearer" = []))
