@@ -111,6 +111,8 @@ pub enum Command {
     },
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
+    /// Print the OpenAPI document `/openapi.json` serves (what the SDKs in sdk/ are generated from).
+    Openapi,
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
     PgSim(Box<PgSimArgs>),
     /// The chain rail: deploy the contracts to a development chain, show each chain's state.
@@ -387,6 +389,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    if let Command::Openapi = cli.command {
+        return say(settle_api::router::openapi_json());
+    }
     if let Command::Completions { shell } = cli.command {
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "settle", &mut buf);
@@ -440,7 +445,7 @@ async fn serve(mut cfg: Config, demo: bool, no_migrate: bool) -> anyhow::Result<
 /// The smaller commands (database, keys, backup, merchants).
 async fn other_command(cfg: Config, cmd: Command, format: Option<Format>) -> anyhow::Result<()> {
     match cmd {
-        Command::Completions { .. } | Command::Healthcheck { .. } => Ok(()),
+        Command::Completions { .. } | Command::Healthcheck { .. } | Command::Openapi => Ok(()),
         Command::Config { action: ConfigAction::Check } => emit(&cfg.effective(), format, Format::Text),
         // Dispatched by `command` before it gets here; sent back there, never run twice.
         c @ (Command::Serve { .. } | Command::Chain { .. } | Command::Db { action: DbAction::Check { .. } }) => command(cfg, c, format).await,

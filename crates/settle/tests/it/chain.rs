@@ -1208,6 +1208,15 @@ async fn a_log_the_node_had_not_indexed_at_its_head_is_still_seen() {
     app.finish().await;
 }
 
+/// The settle.toml of a dev chain at `rpc_url` with Settle's contracts and the test token where
+/// `settle chain deploy --with-test-token` puts them.
+pub(crate) fn dev_settle_toml(rpc_url: &str) -> String {
+    use crate::helpers::TOKEN;
+    format!(
+        "[[chains]]\nchain_id = 31337\nrpc_urls = [\"{rpc_url}\"]\ngateway = \"{DEV_GATEWAY}\"\nforwarder = \"{DEV_FORWARDER}\"\nconfirmations = 2\npoll_ms = 100\ntokens = [{{ address = \"{TOKEN}\", symbol = \"USDC\", decimals = 6 }}]\n"
+    )
+}
+
 /// `settle serve` on the test's anvil (settle.toml in `dir`), with the development keys.
 fn serve_chain(dir: &crate::helpers::TempDir) -> crate::helpers::Process {
     let env = [
@@ -1235,14 +1244,7 @@ async fn settle_killed_mid_flight_reuses_and_skips_no_nonce() {
         deploy::mint(&rpc, &key(1), token, p.address(), U256::from(1500)).await.unwrap();
     }
     let dir = TempDir::new();
-    std::fs::write(
-        dir.0.join("settle.toml"),
-        format!(
-            "[[chains]]\nchain_id = 31337\nrpc_urls = [\"{}\"]\ngateway = \"{DEV_GATEWAY}\"\nforwarder = \"{DEV_FORWARDER}\"\nconfirmations = 2\npoll_ms = 100\ntokens = [{{ address = \"{TOKEN}\", symbol = \"USDC\", decimals = 6 }}]\n",
-            anvil.url
-        ),
-    )
-    .unwrap();
+    std::fs::write(dir.0.join("settle.toml"), dev_settle_toml(&anvil.url)).unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
         .args(["merchant", "create", "--name", "Killed Shop"])
         .current_dir(&dir.0)

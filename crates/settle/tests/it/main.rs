@@ -32,6 +32,7 @@ mod payments_api;
 mod read_only;
 mod restart;
 mod scale_out;
+mod sdk;
 mod seed_aliases;
 mod sse;
 mod webhooks;

@@ -1,0 +1,323 @@
+import datetime
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.list_payments_metadata import ListPaymentsMetadata
+from ...models.list_payments_status import ListPaymentsStatus
+from ...models.payment_list import PaymentList
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    status: ListPaymentsStatus | Unset = UNSET,
+    order_id: str | Unset = UNSET,
+    rail: str | Unset = UNSET,
+    created_from: datetime.datetime | Unset = UNSET,
+    created_to: datetime.datetime | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    starting_after: str | Unset = UNSET,
+    ending_before: str | Unset = UNSET,
+    metadata: ListPaymentsMetadata | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    json_status: str | Unset = UNSET
+    if not isinstance(status, Unset):
+        json_status = status.value
+
+    params["status"] = json_status
+
+    params["orderId"] = order_id
+
+    params["rail"] = rail
+
+    json_created_from: str | Unset = UNSET
+    if not isinstance(created_from, Unset):
+        json_created_from = created_from.isoformat()
+    params["createdFrom"] = json_created_from
+
+    json_created_to: str | Unset = UNSET
+    if not isinstance(created_to, Unset):
+        json_created_to = created_to.isoformat()
+    params["createdTo"] = json_created_to
+
+    params["limit"] = limit
+
+    params["startingAfter"] = starting_after
+
+    params["endingBefore"] = ending_before
+
+    json_metadata: dict[str, Any] | Unset = UNSET
+    if not isinstance(metadata, Unset):
+        json_metadata = metadata.to_dict()
+    if not isinstance(json_metadata, Unset):
+        params.update(json_metadata)
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/v1/payments",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | PaymentList | None:
+    if response.status_code == 200:
+        response_200 = PaymentList.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 429:
+        response_429 = ErrorBody.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 504:
+        response_504 = ErrorBody.from_dict(response.json())
+
+        return response_504
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | PaymentList]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    status: ListPaymentsStatus | Unset = UNSET,
+    order_id: str | Unset = UNSET,
+    rail: str | Unset = UNSET,
+    created_from: datetime.datetime | Unset = UNSET,
+    created_to: datetime.datetime | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    starting_after: str | Unset = UNSET,
+    ending_before: str | Unset = UNSET,
+    metadata: ListPaymentsMetadata | Unset = UNSET,
+) -> Response[ErrorBody | PaymentList]:
+    """A merchant's payments, newest first.
+
+    Args:
+        status (ListPaymentsStatus | Unset):
+        order_id (str | Unset):
+        rail (str | Unset):
+        created_from (datetime.datetime | Unset):
+        created_to (datetime.datetime | Unset):
+        limit (int | Unset):
+        starting_after (str | Unset):
+        ending_before (str | Unset):
+        metadata (ListPaymentsMetadata | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PaymentList]
+    """
+
+    kwargs = _get_kwargs(
+        status=status,
+        order_id=order_id,
+        rail=rail,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        metadata=metadata,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    status: ListPaymentsStatus | Unset = UNSET,
+    order_id: str | Unset = UNSET,
+    rail: str | Unset = UNSET,
+    created_from: datetime.datetime | Unset = UNSET,
+    created_to: datetime.datetime | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    starting_after: str | Unset = UNSET,
+    ending_before: str | Unset = UNSET,
+    metadata: ListPaymentsMetadata | Unset = UNSET,
+) -> ErrorBody | PaymentList | None:
+    """A merchant's payments, newest first.
+
+    Args:
+        status (ListPaymentsStatus | Unset):
+        order_id (str | Unset):
+        rail (str | Unset):
+        created_from (datetime.datetime | Unset):
+        created_to (datetime.datetime | Unset):
+        limit (int | Unset):
+        starting_after (str | Unset):
+        ending_before (str | Unset):
+        metadata (ListPaymentsMetadata | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PaymentList
+    """
+
+    return sync_detailed(
+        client=client,
+        status=status,
+        order_id=order_id,
+        rail=rail,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        metadata=metadata,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    status: ListPaymentsStatus | Unset = UNSET,
+    order_id: str | Unset = UNSET,
+    rail: str | Unset = UNSET,
+    created_from: datetime.datetime | Unset = UNSET,
+    created_to: datetime.datetime | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    starting_after: str | Unset = UNSET,
+    ending_before: str | Unset = UNSET,
+    metadata: ListPaymentsMetadata | Unset = UNSET,
+) -> Response[ErrorBody | PaymentList]:
+    """A merchant's payments, newest first.
+
+    Args:
+        status (ListPaymentsStatus | Unset):
+        order_id (str | Unset):
+        rail (str | Unset):
+        created_from (datetime.datetime | Unset):
+        created_to (datetime.datetime | Unset):
+        limit (int | Unset):
+        starting_after (str | Unset):
+        ending_before (str | Unset):
+        metadata (ListPaymentsMetadata | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PaymentList]
+    """
+
+    kwargs = _get_kwargs(
+        status=status,
+        order_id=order_id,
+        rail=rail,
+        created_from=created_from,
+        created_to=created_to,
+        limit=limit,
+        starting_after=starting_after,
+        ending_before=ending_before,
+        metadata=metadata,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    status: ListPaymentsStatus | Unset = UNSET,
+    order_id: str | Unset = UNSET,
+    rail: str | Unset = UNSET,
+    created_from: datetime.datetime | Unset = UNSET,
+    created_to: datetime.datetime | Unset = UNSET,
+    limit: int | Unset = UNSET,
+    starting_after: str | Unset = UNSET,
+    ending_before: str | Unset = UNSET,
+    metadata: ListPaymentsMetadata | Unset = UNSET,
+) -> ErrorBody | PaymentList | None:
+    """A merchant's payments, newest first.
+
+    Args:
+        status (ListPaymentsStatus | Unset):
+        order_id (str | Unset):
+        rail (str | Unset):
+        created_from (datetime.datetime | Unset):
+        created_to (datetime.datetime | Unset):
+        limit (int | Unset):
+        starting_after (str | Unset):
+        ending_before (str | Unset):
+        metadata (ListPaymentsMetadata | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PaymentList
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            status=status,
+            order_id=order_id,
+            rail=rail,
+            created_from=created_from,
+            created_to=created_to,
+            limit=limit,
+            starting_after=starting_after,
+            ending_before=ending_before,
+            metadata=metadata,
+        )
+    ).parsed

@@ -1,0 +1,238 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.placed_order import PlacedOrder
+from ...models.purchase_request import PurchaseRequest
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    body: PurchaseRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/purchase",
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | PlacedOrder | None:
+    if response.status_code == 200:
+        response_200 = PlacedOrder.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 504:
+        response_504 = ErrorBody.from_dict(response.json())
+
+        return response_504
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | PlacedOrder]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: PurchaseRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[ErrorBody | PlacedOrder]:
+    """Seed 002's purchase: one item paid with points, through the same saga as `POST /v1/orders` (no card;
+    points
+    must cover the total). Answers 200 (the seed's clients count only 200 as success).
+
+    Args:
+        idempotency_key (str | Unset):
+        body (PurchaseRequest): `POST /purchase` (seed 002's shape: its load test sends `{userId,
+            itemId, quantity, price}`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PlacedOrder]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    body: PurchaseRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> ErrorBody | PlacedOrder | None:
+    """Seed 002's purchase: one item paid with points, through the same saga as `POST /v1/orders` (no card;
+    points
+    must cover the total). Answers 200 (the seed's clients count only 200 as success).
+
+    Args:
+        idempotency_key (str | Unset):
+        body (PurchaseRequest): `POST /purchase` (seed 002's shape: its load test sends `{userId,
+            itemId, quantity, price}`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PlacedOrder
+    """
+
+    return sync_detailed(
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    body: PurchaseRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[ErrorBody | PlacedOrder]:
+    """Seed 002's purchase: one item paid with points, through the same saga as `POST /v1/orders` (no card;
+    points
+    must cover the total). Answers 200 (the seed's clients count only 200 as success).
+
+    Args:
+        idempotency_key (str | Unset):
+        body (PurchaseRequest): `POST /purchase` (seed 002's shape: its load test sends `{userId,
+            itemId, quantity, price}`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | PlacedOrder]
+    """
+
+    kwargs = _get_kwargs(
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    body: PurchaseRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> ErrorBody | PlacedOrder | None:
+    """Seed 002's purchase: one item paid with points, through the same saga as `POST /v1/orders` (no card;
+    points
+    must cover the total). Answers 200 (the seed's clients count only 200 as success).
+
+    Args:
+        idempotency_key (str | Unset):
+        body (PurchaseRequest): `POST /purchase` (seed 002's shape: its load test sends `{userId,
+            itemId, quantity, price}`).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | PlacedOrder
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed

@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class CreatePaymentRequestRailType2Type1(StrEnum):
+    CARD = "CARD"
+    CHAIN = "CHAIN"
+
+    def __str__(self) -> str:
+        return str(self.value)

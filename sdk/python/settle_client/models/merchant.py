@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="Merchant")
+
+
+@_attrs_define
+class Merchant:
+    """A merchant as administration shows it (no key).
+
+    Attributes:
+        fee_bps (int): Fee on chain payments, in basis points, for payments created from now on.
+        merchant_id (str):
+        name (str):
+    """
+
+    fee_bps: int
+    merchant_id: str
+    name: str
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        fee_bps = self.fee_bps
+
+        merchant_id = self.merchant_id
+
+        name = self.name
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "feeBps": fee_bps,
+                "merchantId": merchant_id,
+                "name": name,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        fee_bps = d.pop("feeBps")
+
+        merchant_id = d.pop("merchantId")
+
+        name = d.pop("name")
+
+        merchant = cls(
+            fee_bps=fee_bps,
+            merchant_id=merchant_id,
+            name=name,
+        )
+
+        merchant.additional_properties = d
+        return merchant
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties

@@ -1,0 +1,10 @@
+from enum import StrEnum
+
+
+class PaymentViewCardType(StrEnum):
+    HYUNDAI = "HYUNDAI"
+    KB = "KB"
+    SAMSUNG = "SAMSUNG"
+
+    def __str__(self) -> str:
+        return str(self.value)

@@ -1,0 +1,9 @@
+from enum import StrEnum
+
+
+class PlaceOrderRequestPatternType3Type1(StrEnum):
+    CHOREOGRAPHY = "choreography"
+    ORCHESTRATION = "orchestration"
+
+    def __str__(self) -> str:
+        return str(self.value)
