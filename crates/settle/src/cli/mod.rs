@@ -5,6 +5,7 @@ mod backup;
 mod chain;
 mod db;
 mod keys;
+mod listen;
 mod merchant;
 mod output;
 
@@ -113,6 +114,9 @@ pub enum Command {
     Completions { shell: clap_complete::Shell },
     /// Print the OpenAPI document `/openapi.json` serves (what the SDKs in sdk/ are generated from).
     Openapi,
+    /// Stream a merchant's events from a running Settle and forward each to a local URL, signed as webhooks with a
+    /// secret of this session's (develop a receiver without a public address).
+    Listen(listen::ListenArgs),
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
     PgSim(Box<PgSimArgs>),
     /// The chain rail: deploy the contracts to a development chain, show each chain's state.
@@ -392,6 +396,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Openapi = cli.command {
         return say(settle_api::router::openapi_json());
     }
+    if let Command::Listen(a) = cli.command {
+        return listen::listen(a).await;
+    }
     if let Command::Completions { shell } = cli.command {
         let mut buf = Vec::new();
         clap_complete::generate(shell, &mut <Cli as clap::CommandFactory>::command(), "settle", &mut buf);
@@ -445,7 +452,7 @@ async fn serve(mut cfg: Config, demo: bool, no_migrate: bool) -> anyhow::Result<
 /// The smaller commands (database, keys, backup, merchants).
 async fn other_command(cfg: Config, cmd: Command, format: Option<Format>) -> anyhow::Result<()> {
     match cmd {
-        Command::Completions { .. } | Command::Healthcheck { .. } | Command::Openapi => Ok(()),
+        Command::Completions { .. } | Command::Healthcheck { .. } | Command::Openapi | Command::Listen(_) => Ok(()),
         Command::Config { action: ConfigAction::Check } => emit(&cfg.effective(), format, Format::Text),
         // Dispatched by `command` before it gets here; sent back there, never run twice.
         c @ (Command::Serve { .. } | Command::Chain { .. } | Command::Db { action: DbAction::Check { .. } }) => command(cfg, c, format).await,

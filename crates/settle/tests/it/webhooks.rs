@@ -746,3 +746,60 @@ async fn events_past_their_retention_are_deleted_but_never_the_newest() {
     assert_eq!(settle_store::outbox::max_seq(&app.ctx.db).await.unwrap(), max + 1);
     app.finish().await;
 }
+
+/// `settle listen --forward-to`: a merchant's events from a running Settle, forwarded to a local receiver signed with
+/// the session's secret (verified here with the Standard Webhooks library), only the types asked for. Its stdout is
+/// the secret, a line per connection, then one line per event forwarded with the receiver's status; a key Settle
+/// refuses ends it with an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn settle_listen_forwards_a_merchants_events_signed() {
+    use std::io::BufRead;
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let rx = Receiver::start(Behaviour::Ok).await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["listen", "--forward-to", &rx.url, "--url", &app.base, "--events", "payment.created,payment.updated"])
+        .env("SETTLE_API_KEY", &app.key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel::<Value>();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for l in out.lines().map_while(Result::ok) {
+            let _ = tx.send(serde_json::from_str(&l).unwrap_or(Value::String(l)));
+        }
+    });
+    let mut next = async || tokio::time::timeout(Duration::from_secs(15), lines.recv()).await.expect("a line in time").expect("listen runs");
+    let first = next().await;
+    let secret = first["secret"].as_str().expect("the session's secret first").to_owned();
+    assert!(secret.starts_with("whsec_") && first["forwardTo"] == rx.url.as_str(), "{first}");
+    assert!(next().await["connected"].is_string(), "connected before anything is made");
+    let id = app.create_card_payment("listen-1", 1500).await;
+    let r = app.post(&format!("/v1/payments/{id}"), &json!({"metadata": {"listened": "yes"}})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let forwarded = [next().await, next().await];
+    assert_eq!(
+        forwarded.iter().map(|f| (f["type"].as_str().unwrap(), f["status"].as_u64())).collect::<Vec<_>>(),
+        [("payment.created", Some(200)), ("payment.updated", Some(200))]
+    );
+    let got = rx.got();
+    assert_eq!(got.len(), 2, "payment.cancelled was not asked for: {got:?}");
+    for g in &got {
+        verify(&secret, g);
+        let event: Value = serde_json::from_str(&g.body).unwrap();
+        assert_eq!(event["data"]["paymentId"], id.as_str(), "{event}");
+    }
+    assert_eq!(serde_json::from_str::<Value>(&got[1].body).unwrap()["data"]["metadata"]["listened"], "yes");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let refused = std::process::Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["listen", "--forward-to", &rx.url, "--url", &app.base, "--api-key", "sk_nobody"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("401"), "{refused:?}");
+    app.finish().await;
+}
