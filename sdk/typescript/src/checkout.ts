@@ -19,7 +19,8 @@ export interface GaslessOptions {
   /** true (default): `POST /relay`, which waits for the payment to complete (200) or for Settle's wait to end
    * (202, the relay goes on). false: `POST /gasless`, which answers 202 at once. */
   wait?: boolean;
-  /** Makes a retry safe: the same key relays nothing twice. */
+  /** With a key, an answer lost on the way (a network error) is asked again with the very same signed body, up to
+   * three times: Settle replays the first relay's answer and relays nothing twice. */
   idempotencyKey?: string;
   fetch?: typeof globalThis.fetch;
 }
@@ -73,10 +74,19 @@ export async function payGasless(o: GaslessOptions): Promise<GaslessResult> {
   const signature = await sign(td.forwardRequest);
   const body = { request: td.request, signature } as never;
   const headers: Record<string, string> = o.idempotencyKey ? { "Idempotency-Key": o.idempotencyKey } : {};
-  const sent =
+  const post = () =>
     o.wait === false
-      ? await settle.POST("/v1/payments/{paymentId}/gasless", { params: { path }, body, headers })
-      : await settle.POST("/v1/payments/{paymentId}/relay", { params: { path }, body, headers });
+      ? settle.POST("/v1/payments/{paymentId}/gasless", { params: { path }, body, headers })
+      : settle.POST("/v1/payments/{paymentId}/relay", { params: { path }, body, headers });
+  let sent: Awaited<ReturnType<typeof post>> | undefined;
+  for (let attempt = 1; sent === undefined; attempt++) {
+    try {
+      sent = await post();
+    } catch (e) {
+      if (!o.idempotencyKey || attempt >= 3) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
   if (sent.error) throw new SettleError(sent.response.status, sent.error as components["schemas"]["ErrorBody"]);
   const answer = sent.data as { relayRequestId: string; payment?: components["schemas"]["PaymentView"] };
   return { status: sent.response.status, relayRequestId: answer.relayRequestId, payment: answer.payment };

@@ -14,16 +14,25 @@ export type Settle = Client<paths>;
 
 /** A client that sends `apiKey` as the bearer token on every request. */
 export function createSettle({ baseUrl, apiKey, headers, ...rest }: SettleOptions): Settle {
-  return createClient<paths>({ baseUrl, headers: { ...(headers as Record<string, string>), Authorization: `Bearer ${apiKey}` }, ...rest });
+  const all = new Headers(headers as HeadersInit | undefined);
+  all.set("Authorization", `Bearer ${apiKey}`);
+  return createClient<paths>({ baseUrl, headers: Object.fromEntries(all.entries()), ...rest });
 }
 
 /** An error Settle answered: its HTTP status and its envelope (`code`, `message`, `param`, `requestId`). */
 export class SettleError extends Error {
   readonly status: number;
   readonly error: components["schemas"]["ErrorBody"]["error"];
-  constructor(status: number, body: components["schemas"]["ErrorBody"]) {
-    super(`${status} ${body.error.code}: ${body.error.message}`);
+  constructor(status: number, body: components["schemas"]["ErrorBody"] | unknown) {
+    // Not Settle's envelope (a proxy's error page, say): kept whole in the message.
+    const error = (body as components["schemas"]["ErrorBody"] | undefined)?.error ?? {
+      type: "api_error",
+      code: "unexpected_answer",
+      message: typeof body === "string" ? body : JSON.stringify(body),
+      requestId: "",
+    };
+    super(`${status} ${error.code}: ${error.message}`);
     this.status = status;
-    this.error = body.error;
+    this.error = error;
   }
 }

@@ -5,7 +5,7 @@ import type { components } from "./schema.js";
 
 export type { components, paths } from "./schema.js";
 export { createSettle, SettleError, type Settle, type SettleOptions } from "./client.js";
-export { verifyWebhook, type SettleEvent } from "./webhooks.js";
+export { verifyWebhook, WebhookVerificationError, type SettleEvent } from "./webhooks.js";
 export { payGasless, type GaslessOptions, type GaslessResult } from "./checkout.js";
 
 /** A payment as Settle answers it. */

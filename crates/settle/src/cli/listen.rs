@@ -2,7 +2,7 @@
 //! forwarded to a URL on this machine signed as Settle signs its webhooks (Standard Webhooks), with a secret of this
 //! session's, so that an integrator develops a receiver without a public address.
 
-use std::time::Duration;
+use std::{io::Write, time::Duration};
 
 use super::output::usage;
 
@@ -21,7 +21,7 @@ pub struct ListenArgs {
     /// Event types to forward: types or prefixes (payment.*), comma-separated (default: every event).
     #[arg(long, value_delimiter = ',')]
     pub events: Vec<String>,
-    /// The signing secret (whsec_...); default: a new one, printed at start.
+    /// The signing secret (whsec_ and the base64 of at least 24 bytes); default: a new one, printed at start.
     #[arg(long, env = "SETTLE_LISTEN_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 }
@@ -40,6 +40,18 @@ struct Forwarded<'a> {
     error: Option<String>,
 }
 
+/// A frame of the stream larger than this is not an event of Settle's: the stream is dropped and opened again.
+const MAX_FRAME: usize = 4 << 20;
+/// Tries of one forward (the receiver down or answering 5xx) before it is reported and the stream goes on.
+const FORWARD_TRIES: u32 = 4;
+
+/// A line of stdout; false once nobody reads it (a closed pipe ends the session).
+fn out(v: &impl serde::Serialize) -> bool {
+    let line = serde_json::to_string(v).unwrap_or_default();
+    let mut o = std::io::stdout().lock();
+    writeln!(o, "{line}").and_then(|()| o.flush()).is_ok()
+}
+
 /// Streams and forwards until interrupted; reconnects (resuming after the last event with `Last-Event-ID`) when
 /// the stream ends or the server is away. A key Settle refuses ends it.
 pub(super) async fn listen(a: ListenArgs) -> anyhow::Result<()> {
@@ -48,9 +60,10 @@ pub(super) async fn listen(a: ListenArgs) -> anyhow::Result<()> {
     if !matches!(forward.scheme(), "http" | "https") {
         return Err(usage("--forward-to must be an http or https URL"));
     }
+    let given = a.secret.is_some();
     let secret = a.secret.clone().unwrap_or_else(settle_app::webhooks::new_secret);
-    if settle_app::webhooks::sign(&secret, "x", 0, "").is_none() {
-        return Err(usage("--secret must be a whsec_ secret (whsec_ and base64)"));
+    if secret.strip_prefix("whsec_").is_none_or(|k| k.len() < 32) || settle_app::webhooks::sign(&secret, "x", 0, "").is_none() {
+        return Err(usage("--secret must be whsec_ and the base64 of at least 24 bytes"));
     }
     let patterns = if a.events.is_empty() {
         Vec::new()
@@ -58,10 +71,15 @@ pub(super) async fn listen(a: ListenArgs) -> anyhow::Result<()> {
         settle_app::webhooks::parse_patterns("--events", &a.events).map_err(|e| usage(e.to_string()))?
     };
     let stream_url = format!("{}/v1/events/stream", a.url.trim_end_matches('/'));
-    let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build()?;
-    let send_client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-    println!("{}", serde_json::json!({"listening": a.url, "forwardTo": a.forward_to, "secret": secret}));
-    eprintln!("Forwarding {}'s events to {} signed with {}… (webhook-signature); Ctrl-C stops", a.url, a.forward_to, &secret[..10]);
+    // A dead connection shows as no heartbeat (every 15 s by default) for a minute.
+    let client = reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).read_timeout(Duration::from_secs(60)).build()?;
+    // As Settle's own sender: no redirects followed, no proxy between it and a receiver on this machine.
+    let send_client = reqwest::Client::builder().timeout(Duration::from_secs(10)).redirect(reqwest::redirect::Policy::none()).no_proxy().build()?;
+    let first = serde_json::json!({"listening": a.url, "forwardTo": a.forward_to, "secret": if given { None } else { Some(&secret) }});
+    if !out(&first) {
+        return Ok(());
+    }
+    eprintln!("Forwarding {}'s events to {}, signed with the session's secret; Ctrl-C stops", a.url, a.forward_to);
     let mut last: Option<String> = None;
     let mut pause = Duration::from_millis(250);
     let run = async {
@@ -71,12 +89,17 @@ pub(super) async fn listen(a: ListenArgs) -> anyhow::Result<()> {
                 req = req.header("last-event-id", l);
             }
             let res = match req.send().await {
-                Ok(r) if r.status().is_success() => r,
                 Ok(r) if matches!(r.status().as_u16(), 401 | 403 | 404) => {
                     anyhow::bail!("{stream_url} answered {}: {}", r.status(), r.text().await.unwrap_or_default());
                 }
+                Ok(r)
+                    if r.status().is_success()
+                        && r.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/event-stream")) =>
+                {
+                    r
+                }
                 Ok(r) => {
-                    eprintln!("{stream_url} answered {}; trying again in {} ms", r.status(), pause.as_millis());
+                    eprintln!("{stream_url} answered {} (not an event stream); trying again in {} ms", r.status(), pause.as_millis());
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(10));
                     continue;
@@ -88,33 +111,56 @@ pub(super) async fn listen(a: ListenArgs) -> anyhow::Result<()> {
                     continue;
                 }
             };
-            pause = Duration::from_millis(250);
-            println!("{}", serde_json::json!({"connected": stream_url, "after": last}));
+            if !out(&serde_json::json!({"connected": stream_url, "after": last})) {
+                return Ok(());
+            }
             let mut res = res;
-            let mut buf = String::new();
-            while let Ok(Some(chunk)) = res.chunk().await {
-                buf.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buf.find("\n\n") {
-                    let frame: String = buf.drain(..end + 2).collect();
-                    let (mut id, mut data) = (None, String::new());
+            // Bytes, decoded a whole frame at a time: a chunk may end inside a character.
+            let mut buf: Vec<u8> = Vec::new();
+            let mut framed = false;
+            let ended = loop {
+                let chunk = match res.chunk().await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break "the event stream ended".to_owned(),
+                    Err(e) => break format!("the event stream broke: {e}"),
+                };
+                buf.extend(chunk.iter().filter(|b| **b != b'\r'));
+                while let Some(end) = buf.windows(2).position(|w| w == b"\n\n") {
+                    let frame: Vec<u8> = buf.drain(..end + 2).collect();
+                    framed = true;
+                    let frame = String::from_utf8_lossy(&frame);
+                    let (mut id, mut data) = (None, Vec::new());
                     for line in frame.lines() {
                         if let Some(v) = line.strip_prefix("id:") {
                             id = Some(v.trim().to_owned());
                         } else if let Some(v) = line.strip_prefix("data:") {
-                            data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                            data.push(v.strip_prefix(' ').unwrap_or(v));
                         }
                     }
                     let Some(id) = id else { continue }; // a heartbeat
-                    let kind =
-                        serde_json::from_str::<serde_json::Value>(&data).ok().and_then(|v| v["type"].as_str().map(str::to_owned)).unwrap_or_default();
+                    // What a webhook delivery carries: the event without the stream's seq.
+                    let mut event = serde_json::from_str::<serde_json::Value>(&data.join("\n")).unwrap_or_default();
+                    if let Some(o) = event.as_object_mut() {
+                        o.remove("seq");
+                    }
+                    let kind = event["type"].as_str().unwrap_or_default().to_owned();
                     if patterns.is_empty() || patterns.iter().any(|p| settle_app::webhooks::matches(p, &kind)) {
-                        let line = forward_one(&send_client, &forward, &secret, &id, &kind, &data).await;
-                        println!("{}", serde_json::to_string(&line)?);
+                        let line = forward_one(&send_client, &forward, &secret, &id, &kind, &event.to_string()).await;
+                        if !out(&line) {
+                            return Ok(());
+                        }
                     }
                     last = Some(id);
                 }
+                if buf.len() > MAX_FRAME {
+                    break format!("a frame of more than {MAX_FRAME} bytes");
+                }
+            };
+            eprintln!("{ended}; reconnecting after {}", last.as_deref().unwrap_or("the start of this session"));
+            if !framed {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(10));
             }
-            eprintln!("the event stream ended; reconnecting after {}", last.as_deref().unwrap_or("the start of this session"));
         }
     };
     tokio::select! {
@@ -123,24 +169,37 @@ pub(super) async fn listen(a: ListenArgs) -> anyhow::Result<()> {
     }
 }
 
-/// POSTs one event to `to`, signed; what came of it.
+/// POSTs one event to `to`, signed, tried again a few times while the receiver is away or answers 5xx; what came of
+/// the last try.
 async fn forward_one<'a>(client: &reqwest::Client, to: &reqwest::Url, secret: &str, id: &'a str, kind: &'a str, body: &str) -> Forwarded<'a> {
-    let ts = (settle_store::now_ms() / 1000).max(0);
-    let Some(sig) = settle_app::webhooks::sign(secret, id, ts, body) else {
-        return Forwarded { id, kind, status: None, error: Some("the secret cannot sign".into()) };
-    };
-    let sent = client
-        .post(to.clone())
-        .header("content-type", "application/json")
-        .header("user-agent", concat!("settle-listen/", env!("CARGO_PKG_VERSION")))
-        .header("webhook-id", id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", sig)
-        .body(body.to_owned())
-        .send()
-        .await;
-    match sent {
-        Ok(r) => Forwarded { id, kind, status: Some(r.status().as_u16()), error: None },
-        Err(e) => Forwarded { id, kind, status: None, error: Some(e.to_string()) },
+    let mut pause = Duration::from_millis(500);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let ts = (settle_store::now_ms() / 1000).max(0);
+        let Some(sig) = settle_app::webhooks::sign(secret, id, ts, body) else {
+            return Forwarded { id, kind, status: None, error: Some("the secret cannot sign".into()) };
+        };
+        let sent = client
+            .post(to.clone())
+            .header("content-type", "application/json")
+            .header("user-agent", concat!("settle-listen/", env!("CARGO_PKG_VERSION")))
+            .header("webhook-id", id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .body(body.to_owned())
+            .send()
+            .await;
+        let done = match sent {
+            Ok(r) if !r.status().is_server_error() => Forwarded { id, kind, status: Some(r.status().as_u16()), error: None },
+            Ok(r) if tries >= FORWARD_TRIES => Forwarded { id, kind, status: Some(r.status().as_u16()), error: None },
+            Err(e) if tries >= FORWARD_TRIES => Forwarded { id, kind, status: None, error: Some(e.to_string()) },
+            _ => {
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                continue;
+            }
+        };
+        return done;
     }
 }
