@@ -219,6 +219,12 @@ async fn an_order_id_is_free_again_once_its_payment_cannot_be_paid(v: Variant) {
             .as_deref(),
         Some("orderId")
     );
+    // Rolling m0019 back would need the old unique index, which these payments break: refused before anything
+    // changes (the migration stays applied, the rule still holds).
+    let e = settle_store::migration::down(&app.ctx.db, 1).await.expect_err("refused");
+    assert!(e.to_string().contains("m0019 cannot be rolled back"), "{e}");
+    assert!(settle_store::migration::pending(&app.ctx.db).await.unwrap().is_empty());
+    assert_eq!(app.post("/v1/payments", &card("ord-reuse")).await.assert_error(409, "duplicate_order").as_deref(), Some("orderId"));
     std::sync::Arc::into_inner(app).unwrap().finish().await;
 }
 
