@@ -17,7 +17,7 @@ pub(crate) fn create(
     customer_email: Option<String>,
     metadata: Option<BTreeMap<String, Value>>,
 ) -> Result<Details, ApiError> {
-    let mut d = Details { description: text("description", description)?, customer_email: email(customer_email)?, ..Default::default() };
+    let mut d = Details { description: description_of(description)?, customer_email: email_of(customer_email)?, ..Default::default() };
     if let Some(m) = metadata {
         let pairs = m.into_iter().map(|(k, v)| Ok((k.clone(), metadata_value(&k, v)?.unwrap_or_default()))).collect::<Result<Vec<_>, ApiError>>()?;
         d.metadata = Metadata::new("metadata", pairs).map_err(ApiError::from_domain)?;
@@ -35,10 +35,10 @@ pub(crate) fn update(description: Option<Value>, customer_email: Option<Value>, 
     };
     let mut u = UpdatePayment::default();
     if let Some(v) = description {
-        u.description = Some(text("description", field("description", v)?)?);
+        u.description = Some(description_of(field("description", v)?)?);
     }
     if let Some(v) = customer_email {
-        u.customer_email = Some(email(field("customerEmail", v)?)?);
+        u.customer_email = Some(email_of(field("customerEmail", v)?)?);
     }
     u.metadata = match metadata {
         None => None,
@@ -59,18 +59,17 @@ fn metadata_value(key: &str, v: Value) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn text(field: &'static str, v: Option<String>) -> Result<Option<String>, ApiError> {
-    match v.filter(|s| !s.is_empty()) {
-        Some(s) => Ok(Some(details::description(field, &s).map_err(ApiError::from_domain)?)),
-        None => Ok(None),
-    }
+/// A field's value checked by `check`; empty is none.
+fn checked(v: Option<String>, check: impl FnOnce(&str) -> Result<String, settle_domain::DomainError>) -> Result<Option<String>, ApiError> {
+    v.filter(|s| !s.is_empty()).map(|s| check(&s)).transpose().map_err(ApiError::from_domain)
 }
 
-fn email(v: Option<String>) -> Result<Option<String>, ApiError> {
-    match v.filter(|s| !s.is_empty()) {
-        Some(s) => Ok(Some(details::email("customerEmail", &s).map_err(ApiError::from_domain)?)),
-        None => Ok(None),
-    }
+fn description_of(v: Option<String>) -> Result<Option<String>, ApiError> {
+    checked(v, |s| details::description("description", s))
+}
+
+fn email_of(v: Option<String>) -> Result<Option<String>, ApiError> {
+    checked(v, |s| details::email("customerEmail", s))
 }
 
 /// A list query's `metadata[key]=value` (the name as sent, percent-encoded or not): `Some((key, value))` when the

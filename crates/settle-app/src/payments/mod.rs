@@ -340,18 +340,17 @@ pub async fn update(ctx: &Context, merchant_id: &str, payment_id: &str, change: 
         let (next, reply, changed) = crate::retrying(|| async {
             let txn = settle_store::begin(&ctx.db).await?;
             let current = store::find_locked(&txn, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
-            let details = change.apply(Details::of(&current))?;
-            let changed = details != Details::of(&current);
-            let next = if changed {
-                let now = settle_store::now_ms();
-                let next = store::set_details(&txn, &current, &details, now).await?;
-                let payload = event_payload(store::TOPIC_UPDATED, &PaymentView::from(&next));
+            let was = Details::of(&current);
+            let details = change.apply(was.clone())?;
+            let changed = details != was;
+            let now = settle_store::now_ms();
+            let next = if changed { store::set_details(&txn, &current, &details, now).await? } else { current };
+            let view = PaymentView::from(&next);
+            if changed {
+                let payload = event_payload(store::TOPIC_UPDATED, &view);
                 settle_store::outbox::enqueue(&txn, &next.merchant_id, store::TOPIC_UPDATED, &next.payment_id, &payload, now).await?;
-                next
-            } else {
-                current
-            };
-            let reply = Reply { outcome: Outcome::Done, body: body_of(&PaymentView::from(&next))?, replayed: false };
+            }
+            let reply = Reply { outcome: Outcome::Done, body: body_of(&view)?, replayed: false };
             claim.complete_in(&txn, &reply).await?;
             txn.commit().await.map_err(StoreError::from)?;
             claim.committed();
