@@ -10,7 +10,8 @@ use crate::{helpers::*, per_db};
 per_db!(
     metadata_is_kept_updated_searched_and_sent,
     an_order_id_is_free_again_once_its_payment_cannot_be_paid,
-    updates_racing_a_charge_lose_nothing_and_never_fail_the_payer
+    updates_racing_a_charge_lose_nothing_and_never_fail_the_payer,
+    an_earlier_instances_writes_keep_the_order_id_rule
 );
 
 fn ids(page: &Value) -> Vec<String> {
@@ -266,4 +267,45 @@ async fn updates_racing_a_charge_lose_nothing_and_never_fail_the_payer(v: Varian
     assert_eq!(kept, applied, "every applied update is kept, nothing else: {p}");
     assert!(applied.len() >= 5, "most updates went through: {applied:?}");
     std::sync::Arc::into_inner(app).unwrap().finish().await;
+}
+
+/// During a rolling upgrade an instance of before m0019 writes payments with the columns it knows (no
+/// `open_order_id`): the database computes the column for its rows too, so its second live payment for an order is
+/// refused under the index it reads as `duplicate_order`, a live one of its blocks this version's create, and one it
+/// records FAILED (or moves to FAILED) frees the order id.
+async fn an_earlier_instances_writes_keep_the_order_id_rule(v: Variant) {
+    use settle_store::{ConnectionTrait, DbBackend, Statement};
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let backend = app.ctx.db.get_database_backend();
+    let p = |i: usize| if backend == DbBackend::Postgres { format!("${i}") } else { "?".to_owned() };
+    let earlier = |order: &str, status: &str| {
+        let sql = format!(
+            "INSERT INTO payments (payment_id, merchant_id, order_id, rail, amount, currency, status, version, created_at, updated_at) \
+             VALUES ({}, {}, {}, 'CARD', '100', 'KRW', {}, 1, 0, 0)",
+            p(1),
+            p(2),
+            p(3),
+            p(4)
+        );
+        let values = [settle_domain::PaymentId::generate().to_string().into(), "mch_demo".into(), order.into(), status.into()];
+        app.ctx.db.writes().execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    };
+    earlier("earlier-1", "PENDING").await.unwrap();
+    let e = settle_store::StoreError::from(earlier("earlier-1", "PENDING").await.expect_err("a second live payment for the order"));
+    // PostgreSQL and MySQL name the index, which the earlier version reads as duplicate_order (SQLite, one process,
+    // has no rolling upgrade).
+    if backend != DbBackend::Sqlite {
+        assert!(e.violates("payments_merchant_order", "payments", &["merchant_id", "order_id"]), "{e:?}");
+    } else {
+        assert!(matches!(e, settle_store::StoreError::Unique(_)), "{e:?}");
+    }
+    let card = |order: &str| json!({"orderId": order, "amount": "100", "currency": "KRW", "rail": "CARD"});
+    assert_eq!(app.post("/v1/payments", &card("earlier-1")).await.assert_error(409, "duplicate_order").as_deref(), Some("orderId"));
+    // Its FAILED payment holds nothing; its move of the live one to FAILED frees the order id.
+    earlier("earlier-2", "FAILED").await.unwrap();
+    assert_eq!(app.post("/v1/payments", &card("earlier-2")).await.status, 201);
+    let sql = format!("UPDATE payments SET status = 'FAILED' WHERE merchant_id = {} AND order_id = {}", p(1), p(2));
+    app.ctx.db.writes().execute_raw(Statement::from_sql_and_values(backend, sql, ["mch_demo".into(), "earlier-1".into()])).await.unwrap();
+    assert_eq!(app.post("/v1/payments", &card("earlier-1")).await.status, 201);
+    app.finish().await;
 }
