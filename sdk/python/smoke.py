@@ -49,6 +49,7 @@ for n in range(3):
     check(again.headers.get("idempotent-replayed") == "true" and again.parsed.payment_id == r.parsed.payment_id, "a replay")
 got = get_payment.sync(client=settle, payment_id=created[0])
 check(isinstance(got, PaymentView) and got.payment_id == created[0] and got.amount == "1500", f"get: {got}")
+check(got.livemode is False, "the demo key is a test key: its payments are not live")
 seen = []
 page = list_payments.sync(client=settle, limit=2, rail="CARD")
 check(isinstance(page, PaymentList) and page.has_more and len(page.data) == 2, f"page 1: {page}")

@@ -251,10 +251,15 @@ impl From<AppError> for ApiError {
             }
             // A permanent fault of this server's configuration: a 4xx without Retry-After, so that a generic client
             // does not retry it for ever.
+            AppError::TestModeOnly => Self::new(
+                StatusCode::FORBIDDEN,
+                "test_mode_only",
+                "test helpers work in test mode only: call them with a test key (sk_test_...); nothing changed",
+            ),
             AppError::CardRailNotConfigured => Self::new(
                 StatusCode::BAD_REQUEST,
                 "feature_not_enabled",
-                "card payments are not configured on this server (SETTLE_PG_URL); nothing was sent and the payment is unchanged",
+                "card payments are not configured on this server in this mode (SETTLE_PG_URL for live payments, SETTLE_PG_TEST_URL for test ones); nothing was sent and the payment is unchanged",
             ),
             AppError::ChainNotConfigured(chain_id) => Self::new(
                 StatusCode::BAD_REQUEST,

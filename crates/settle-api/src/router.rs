@@ -40,6 +40,7 @@ use crate::{
         (name = "orders", description = "Orders and the purchase saga"),
         (name = "health", description = "Liveness, readiness, dependencies"),
         (name = "meta", description = "Metrics and API description"),
+        (name = "test", description = "Test mode's helpers (test keys only): simulate what a rail would report"),
         (name = "seed", description = "The seed documents' unversioned paths, with the seeds' own shapes, for the systems they describe; new integrations use /v1"),
     )
 )]
@@ -75,6 +76,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::status::payment_status))
         .routes(routes!(payments::events::payment_events))
         .routes(routes!(payments::cancel::cancel_payment))
+        .routes(routes!(payments::simulate::simulate_payment))
         .routes(routes!(payments::card::pay_with_card))
         .routes(routes!(payments::gasless::typed_data))
         .routes(routes!(payments::gasless::gasless))

@@ -38,8 +38,10 @@ pub struct Shared {
     pub follow_wake: Arc<Notify>,
     /// This instance's SSE streams, fed by the follower.
     pub fanout: Arc<crate::fanout::Fanout>,
-    /// The card gateway client (None: the card rail is off).
+    /// The card gateway of live payments (None: the card rail is off in live mode).
     pub gateway: Option<Arc<settle_card::client::GatewayClient>>,
+    /// The card gateway of test payments: the PG simulator (in-process unless SETTLE_PG_TEST_URL names one).
+    pub test_gateway: Option<Arc<settle_card::client::GatewayClient>>,
     /// The configured chains.
     pub chains: crate::chain::Chains,
     /// Read-only mode set by the admin (`POST /v1/admin/read-only`).
@@ -78,16 +80,17 @@ pub const FEE_TTL: Duration = Duration::from_secs(5);
 
 impl Context {
     pub fn new(db: Db, cache: PaymentCache, settings: Settings) -> Self {
-        Self::assemble(db, cache, settings, Default::default(), None)
+        Self::assemble(db, cache, settings, Default::default(), None, None)
     }
 
-    /// A context with its chains and its card gateway client.
+    /// A context with its chains and its card gateway clients (live, then test).
     pub fn assemble(
         db: Db,
         cache: PaymentCache,
         settings: Settings,
         chains: crate::chain::Chains,
         gateway: Option<Arc<settle_card::client::GatewayClient>>,
+        test_gateway: Option<Arc<settle_card::client::GatewayClient>>,
     ) -> Self {
         let (published, _) = watch::channel(0);
         Self(Arc::new(Shared {
@@ -99,6 +102,7 @@ impl Context {
             follow_wake: Arc::new(Notify::new()),
             fanout: crate::fanout::Fanout::new(settings.sse_max_streams, settings.sse_max_per_merchant),
             gateway,
+            test_gateway,
             charges: crate::handles::InFlight::default(),
             chains,
             relay_wake: Arc::new(Notify::new()),
@@ -115,6 +119,16 @@ impl Context {
             auth_misses: moka::future::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_secs(30)).build(),
             settings,
         }))
+    }
+
+    /// The card gateway of a tenant's mode: live payments never reach the test gateway, nor test ones the live one.
+    pub fn card_gateway(&self, tenant: &str) -> Option<Arc<settle_card::client::GatewayClient>> {
+        if settle_domain::mode::is_live(tenant) { self.gateway.clone() } else { self.test_gateway.clone() }
+    }
+
+    /// Whether either mode has a card gateway (the card workers run).
+    pub fn has_card_gateway(&self) -> bool {
+        self.gateway.is_some() || self.test_gateway.is_some()
     }
 
     /// Why Settle refuses writes now, if it does: `configured` (SETTLE_READ_ONLY), `admin`, or `detected` (the

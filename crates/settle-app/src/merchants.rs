@@ -18,13 +18,22 @@ pub const DEMO_MERCHANT_ID: &str = "mch_demo";
 pub const DEMO_MERCHANT_NAME: &str = "Demo Shop";
 pub const DEMO_API_KEY: &str = "sk_demo_0000000000000000000000000000000000000000000000000000000000000000";
 
-/// A merchant with its API key, shown once at creation.
+/// The tenant the demo key opens: the demo merchant's test mode.
+pub fn demo_tenant() -> String {
+    settle_domain::mode::test_tenant(DEMO_MERCHANT_ID)
+}
+
+/// A merchant with its API keys, shown once at creation.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedMerchant {
     pub merchant_id: String,
     pub name: String,
+    /// The live-mode key (`sk_live_…`): live payments, on live chains and the card gateway.
     pub api_key: String,
+    /// The test-mode key (`sk_test_…`): test payments, on test networks and the card simulator, kept apart from
+    /// live ones.
+    pub test_api_key: String,
     /// Fee on chain payments, in basis points (signed into each payment's terms; paid to the gateway's treasury).
     pub fee_bps: u16,
 }
@@ -43,13 +52,22 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
-fn new_key() -> String {
+/// A fresh API key of a mode (`sk_live_…` or `sk_test_…`).
+fn new_key(live: bool) -> String {
     let mut b = [0u8; 32];
     rand::rng().fill_bytes(&mut b);
-    format!("sk_{}", hex::encode(b))
+    format!("{}{}", settle_domain::mode::key_prefix(live), hex::encode(b))
 }
 
-/// Creates a merchant with a fresh API key.
+/// How much of a key is kept to tell keys apart (`sk_live_` and 4 more).
+const SHOWN: usize = 12;
+
+/// The part of a key kept and shown to tell keys apart.
+fn shown(key: &str) -> &str {
+    key.get(..SHOWN).unwrap_or(key)
+}
+
+/// Creates a merchant with a fresh API key for each mode.
 pub async fn create(ctx: &Context, name: &str, fee: FeeBps) -> Result<CreatedMerchant, AppError> {
     let reply = create_keyed(ctx, name, fee, None).await?;
     serde_json::from_str(&reply.body).map_err(AppError::internal)
@@ -77,17 +95,20 @@ pub async fn create_keyed(ctx: &Context, name: &str, fee: FeeBps, key: Option<Id
     })
     .await?;
     if reply.replayed {
-        reply.body = open_api_key(ctx, &reply.body, "merchantId").await?;
+        reply.body = open_api_key(ctx, &reply.body, "merchantId", &["apiKey", "testApiKey"]).await?;
     }
     Ok(reply)
 }
 
 async fn create_in_txn(ctx: &Context, name: &str, fee: FeeBps, claim: &idempotency::Claim) -> Result<(Reply, Reply), AppError> {
     let merchant_id = format!("mch_{}", uuid::Uuid::now_v7().simple());
-    let key = new_key();
+    let (key, test_key) = (new_key(true), new_key(false));
     let now = settle_store::now_ms();
     let txn = settle_store::begin(&ctx.db).await?;
-    settle_store::merchants::create(&txn, &merchant_id, name, &hash_key(&key), &key[..8], now).await?;
+    settle_store::merchants::create(&txn, &merchant_id, name, now).await?;
+    settle_store::merchants::add_key(&txn, &merchant_id, &hash_key(&key), shown(&key), now).await?;
+    let test_tenant = settle_domain::mode::test_tenant(&merchant_id);
+    settle_store::merchants::add_key(&txn, &test_tenant, &hash_key(&test_key), shown(&test_key), now).await?;
     if fee != FeeBps::default() {
         settle_store::merchants::set_fee(&txn, &merchant_id, fee.stored()).await?;
     }
@@ -96,19 +117,25 @@ async fn create_in_txn(ctx: &Context, name: &str, fee: FeeBps, claim: &idempoten
         Some(&merchant_id),
         "merchant.created",
         &merchant_id,
-        &serde_json::json!({"name": name, "feeBps": fee, "keyPrefix": &key[..8]}),
+        &serde_json::json!({"name": name, "feeBps": fee, "keyPrefix": shown(&key), "testKeyPrefix": shown(&test_key)}),
     )
     .await?;
-    let answer = |k: &str| {
-        serde_json::to_string(&CreatedMerchant { merchant_id: merchant_id.clone(), name: name.to_owned(), api_key: k.to_owned(), fee_bps: fee.get() })
-            .map_err(AppError::internal)
+    let answer = |live: &str, test: &str| {
+        serde_json::to_string(&CreatedMerchant {
+            merchant_id: merchant_id.clone(),
+            name: name.to_owned(),
+            api_key: live.to_owned(),
+            test_api_key: test.to_owned(),
+            fee_bps: fee.get(),
+        })
+        .map_err(AppError::internal)
     };
-    let recorded = match ctx.settings.keyring.as_deref() {
-        Some(keys) => keys.seal(&key, &merchant_id),
+    let seal = |k: &str| match ctx.settings.keyring.as_deref() {
+        Some(keys) => keys.seal(k, &merchant_id),
         None => NOT_KEPT.to_owned(),
     };
-    let reply = Reply { outcome: Outcome::Created, body: answer(&key)?, replayed: false };
-    let record = Reply { body: answer(&recorded)?, ..reply.clone() };
+    let reply = Reply { outcome: Outcome::Created, body: answer(&key, &test_key)?, replayed: false };
+    let record = Reply { body: answer(&seal(&key), &seal(&test_key))?, ..reply.clone() };
     claim.complete_in(&txn, &record).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     Ok((reply, record))
@@ -116,7 +143,7 @@ async fn create_in_txn(ctx: &Context, name: &str, fee: FeeBps, claim: &idempoten
 
 /// Changes a merchant's fee on chain payments. Payments already created keep the fee signed into their terms.
 pub async fn set_fee(ctx: &Context, merchant_id: &str, fee: FeeBps) -> Result<Merchant, AppError> {
-    if merchant_id.len() > 64 {
+    if merchant_id.len() > 64 || merchant_id.contains(':') {
         return Err(AppError::NotFound("merchant"));
     }
     let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.filter(|m| m.deleted_at.is_none()).ok_or(AppError::NotFound("merchant"))?;
@@ -132,7 +159,9 @@ pub async fn set_fee(ctx: &Context, merchant_id: &str, fee: FeeBps) -> Result<Me
 /// A merchant's fee on chain payments, remembered for [`FEE_TTL`](crate::context::FEE_TTL): a create reads no
 /// merchant row. A change made on this instance applies at once; one made on another, within that time.
 /// A stored fee outside 0..=10000 is refused (never signed as another).
-pub async fn fee_bps(ctx: &Context, merchant_id: &str) -> Result<FeeBps, AppError> {
+pub async fn fee_bps(ctx: &Context, tenant: &str) -> Result<FeeBps, AppError> {
+    // Kept by merchant: both modes sign the fee a change made (and invalidated) by merchant id.
+    let merchant_id = settle_domain::mode::merchant_of(tenant);
     if let Some(f) = ctx.merchant_fees.get(merchant_id).await {
         return Ok(f);
     }
@@ -142,17 +171,47 @@ pub async fn fee_bps(ctx: &Context, merchant_id: &str) -> Result<FeeBps, AppErro
     Ok(fee)
 }
 
-/// Creates the demo merchant and its key if absent; running it again changes nothing.
-pub async fn seed_demo(ctx: &Context) -> Result<CreatedMerchant, AppError> {
+/// Creates the demo merchant and its key (a test key: the demo merchant's test mode) if absent; running it again
+/// changes nothing. A demo key made before modes existed becomes a test key (what it made stays in live mode).
+pub async fn seed_demo(ctx: &Context) -> Result<DemoMerchant, AppError> {
     let now = settle_store::now_ms();
+    let hash = hash_key(DEMO_API_KEY);
+    let tenant = demo_tenant();
     let txn = settle_store::begin(&ctx.db).await?;
     if settle_store::merchants::find(&txn, DEMO_MERCHANT_ID).await?.is_none() {
-        settle_store::merchants::create(&txn, DEMO_MERCHANT_ID, DEMO_MERCHANT_NAME, &hash_key(DEMO_API_KEY), &DEMO_API_KEY[..8], now).await?;
-    } else if settle_store::merchants::find_by_key_hash(&txn, &hash_key(DEMO_API_KEY)).await?.is_none() {
-        settle_store::merchants::add_key(&txn, DEMO_MERCHANT_ID, &hash_key(DEMO_API_KEY), &DEMO_API_KEY[..8], now).await?;
+        settle_store::merchants::create(&txn, DEMO_MERCHANT_ID, DEMO_MERCHANT_NAME, now).await?;
     }
+    let moved = match settle_store::merchants::key_by_hash(&txn, &hash).await? {
+        None => {
+            settle_store::merchants::add_key(&txn, &tenant, &hash, shown(DEMO_API_KEY), now).await?;
+            false
+        }
+        Some(k) if k.merchant_id != tenant => {
+            settle_store::merchants::move_key(&txn, &hash, &tenant).await?;
+            // Instances that authenticated it as a live key forget it (as for a revocation).
+            forget_keys(&txn, &k.merchant_id, KEY_REVOKED, serde_json::json!({"keyId": format!("key_{}", k.id), "keyPrefix": k.key_prefix})).await?;
+            true
+        }
+        Some(_) => false,
+    };
     txn.commit().await.map_err(settle_store::StoreError::from)?;
-    Ok(CreatedMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into(), fee_bps: 0 })
+    if moved {
+        forget_all(ctx);
+        ctx.outbox_wake.notify_one();
+        tracing::warn!("the demo key, made before test and live modes, is a test key now: what it made stays in live mode");
+    }
+    Ok(DemoMerchant { merchant_id: DEMO_MERCHANT_ID.into(), name: DEMO_MERCHANT_NAME.into(), api_key: DEMO_API_KEY.into(), livemode: false })
+}
+
+/// The demo merchant, as `settle seed` prints it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoMerchant {
+    pub merchant_id: String,
+    pub name: String,
+    /// A test key.
+    pub api_key: String,
+    pub livemode: bool,
 }
 
 pub use crate::handles::Caller;
@@ -233,9 +292,11 @@ pub struct ApiKeyView {
     /// `key_<n>`.
     #[schema(example = "key_2")]
     pub id: String,
-    /// The key's first 8 characters, to tell keys apart.
-    #[schema(example = "sk_4f1a2")]
+    /// The key's first characters, to tell keys apart (8 for keys made before modes, 12 since).
+    #[schema(example = "sk_live_4f1a")]
     pub key_prefix: String,
+    /// Whether the key opens live mode (false: test mode).
+    pub livemode: bool,
     pub created_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
@@ -246,6 +307,7 @@ impl ApiKeyView {
         Self {
             id: format!("key_{}", k.id),
             key_prefix: k.key_prefix.clone(),
+            livemode: settle_domain::mode::is_live(&k.merchant_id),
             created_at: crate::time::rfc3339(k.created_at),
             revoked_at: k.revoked_at.map(crate::time::rfc3339),
         }
@@ -265,6 +327,8 @@ pub struct CreatedApiKey {
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyList {
+    /// The caller's mode: a key lists and manages the keys of its own mode only.
+    pub livemode: bool,
     pub data: Vec<ApiKeyView>,
     /// Always false: at most 10 active keys, and revoked ones are purged, so the keys fit on one page.
     pub has_more: bool,
@@ -280,9 +344,17 @@ pub const MERCHANT_DELETED: &str = "merchant.deleted";
 /// Idempotency-Key a retry makes no second key: the recorded answer holds the key sealed under the master key (the
 /// keys table keeps only its hash) and the replay opens it. Without a master key the key is never stored, so a
 /// replay cannot show it again: it answers 409 naming the key the first request made.
-pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) -> Result<Reply, AppError> {
-    let mut reply = idempotency::once(ctx, merchant_id, key, |claim| async move {
-        let api_key = new_key();
+pub async fn create_key(ctx: &Context, caller: &str, livemode: Option<bool>, key: Option<IdemKey>) -> Result<Reply, AppError> {
+    // The key's tenant: the caller's, or its merchant's test mode when a live key asks for a test key (merchants made
+    // before modes get their first one so). A test key never makes a live key.
+    let live = settle_domain::mode::is_live(caller);
+    if livemode == Some(true) && !live {
+        return Err(AppError::invalid("livemode", "a test key makes test keys only; make live keys with a live key"));
+    }
+    let tenant = settle_domain::mode::tenant(caller, livemode.unwrap_or(live));
+    let merchant_id = tenant.as_str();
+    let mut reply = idempotency::once(ctx, caller, key, |claim| async move {
+        let api_key = new_key(settle_domain::mode::is_live(merchant_id));
         let hash = hash_key(&api_key);
         let txn = settle_store::begin(&ctx.db).await?;
         // Counted under the merchant's lock: concurrent creates cannot all see room for one more.
@@ -291,7 +363,7 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
         if active >= MAX_ACTIVE_KEYS {
             return Err(AppError::InvalidState(format!("a merchant holds at most {MAX_ACTIVE_KEYS} active keys; revoke one first")));
         }
-        settle_store::merchants::add_key(&txn, merchant_id, &hash, &api_key[..8], settle_store::now_ms()).await?;
+        settle_store::merchants::add_key(&txn, merchant_id, &hash, shown(&api_key), settle_store::now_ms()).await?;
         let row = settle_store::merchants::key_by_hash(&txn, &hash).await?.ok_or(AppError::NotFound("api key"))?;
         let view = ApiKeyView::of(&row);
         audit::record(&txn, Some(merchant_id), "api_key.created", &view.id, &serde_json::json!({"keyPrefix": view.key_prefix})).await?;
@@ -309,7 +381,7 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
     })
     .await?;
     if reply.replayed {
-        reply.body = open_api_key(ctx, &reply.body, "id").await?;
+        reply.body = open_api_key(ctx, &reply.body, "id", &["apiKey"]).await?;
     }
     Ok(reply)
 }
@@ -317,16 +389,16 @@ pub async fn create_key(ctx: &Context, merchant_id: &str, key: Option<IdemKey>) 
 /// What a recorded API-key answer holds in place of the key when there is no master key to seal it under.
 const NOT_KEPT: &str = "not-kept";
 
-/// A recorded answer holding an API key (a key's create, whose `id` sealed it, or a merchant's, whose
-/// `merchantId` did: `sealed_by`) with its key opened.
-async fn open_api_key(ctx: &Context, body: &str, sealed_by: &str) -> Result<String, AppError> {
+/// A recorded answer holding API keys (in `fields`: a key's create, whose `id` sealed it, or a merchant's, whose
+/// `merchantId` sealed both of its keys: `sealed_by`) with its keys opened.
+async fn open_api_key(ctx: &Context, body: &str, sealed_by: &str, fields: &[&str]) -> Result<String, AppError> {
     let v: serde_json::Value = serde_json::from_str(body).map_err(AppError::internal)?;
-    let (Some(stored), Some(id)) = (v["apiKey"].as_str(), v[sealed_by].as_str()) else {
-        return Err(AppError::internal(std::io::Error::other("a recorded API-key answer lacks its key")));
+    let Some(id) = v[sealed_by].as_str() else {
+        return Err(AppError::internal(std::io::Error::other("a recorded API-key answer lacks its id")));
     };
     let made = match v["keyPrefix"].as_str() {
         Some(prefix) => format!("API key {id} ({prefix}…), shown once to the first request"),
-        None => format!("merchant {id}, its API key shown once to the first request"),
+        None => format!("merchant {id}, its API keys shown once to the first request"),
     };
     let lost = if sealed_by == "id" {
         format!("Revoke {id} if that answer was lost")
@@ -334,23 +406,38 @@ async fn open_api_key(ctx: &Context, body: &str, sealed_by: &str) -> Result<Stri
         format!("Delete {id} and create the merchant again if that answer was lost")
     };
     let gone = |why: &str| AppError::InvalidState(format!("this Idempotency-Key already made {made}; {why}. {lost}"));
-    if stored == NOT_KEPT {
-        return Err(gone("without SETTLE_MASTER_KEY Settle keeps no copy to show it again"));
+    let mut out = body.to_owned();
+    for field in fields {
+        // A merchant's answer recorded before modes holds no test key: it is replayed as it was.
+        let Some(stored) = v[*field].as_str() else {
+            if *field == "apiKey" {
+                return Err(AppError::internal(std::io::Error::other("a recorded API-key answer lacks its key")));
+            }
+            continue;
+        };
+        if stored == NOT_KEPT {
+            return Err(gone("without SETTLE_MASTER_KEY Settle keeps no copy to show it again"));
+        }
+        let open = crate::crypto::open(ctx.settings.keyring.as_deref(), stored, id).map_err(|e| gone(&e.to_string()))?;
+        // A key revoked since is not answered as if it worked.
+        let hash = hash_key(&open);
+        let Some(k) = settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.filter(|k| k.revoked_at.is_none()) else {
+            return Err(gone("it has been revoked since"));
+        };
+        if settle_store::merchants::find(&ctx.db, &k.merchant_id).await?.is_none_or(|m| m.deleted_at.is_some()) {
+            return Err(gone("its merchant has been deleted since"));
+        }
+        out = out.replacen(stored, &open, 1);
     }
-    let open = crate::crypto::open(ctx.settings.keyring.as_deref(), stored, id).map_err(|e| gone(&e.to_string()))?;
-    // A key revoked since is not answered as if it worked.
-    let hash = hash_key(&open);
-    let Some(k) = settle_store::merchants::key_by_hash(&ctx.db, &hash).await?.filter(|k| k.revoked_at.is_none()) else {
-        return Err(gone("it has been revoked since"));
-    };
-    if settle_store::merchants::find(&ctx.db, &k.merchant_id).await?.is_none_or(|m| m.deleted_at.is_some()) {
-        return Err(gone("its merchant has been deleted since"));
-    }
-    Ok(body.replacen(stored, &open, 1))
+    Ok(out)
 }
 
 pub async fn list_keys(ctx: &Context, merchant_id: &str) -> Result<ApiKeyList, AppError> {
-    Ok(ApiKeyList { data: settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().map(ApiKeyView::of).collect(), has_more: false })
+    Ok(ApiKeyList {
+        livemode: settle_domain::mode::is_live(merchant_id),
+        data: settle_store::merchants::keys(&ctx.db, merchant_id).await?.iter().map(ApiKeyView::of).collect(),
+        has_more: false,
+    })
 }
 
 /// Records, in `txn`, that authentication caches must forget what they hold (every instance's follower applies
@@ -386,7 +473,7 @@ pub async fn revoke_key(ctx: &Context, merchant_id: &str, key_id: &str) -> Resul
 
 /// Deletes a merchant softly (admin): its keys stop authenticating (as a revocation does), its records stay.
 pub async fn delete(ctx: &Context, merchant_id: &str) -> Result<(), AppError> {
-    if merchant_id.len() > 64 {
+    if merchant_id.len() > 64 || merchant_id.contains(':') {
         return Err(AppError::NotFound("merchant"));
     }
     let txn = settle_store::begin(&ctx.db).await?;

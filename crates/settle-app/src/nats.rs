@@ -1,4 +1,4 @@
-//! NATS JetStream as the event bus: with `SETTLE_NATS_URL`, every published outbox event also goes to JetStream,
+//! NATS JetStream as the event bus: with `SETTLE_NATS_URL`, every published live outbox event also goes to JetStream,
 //! subject `settle.<merchantId>.<type>`, on a stream Settle creates if absent (`SETTLE`, subjects `settle.>`),
 //! with `Nats-Msg-Id` = the event id (`evt_…`, made with the event, never issued twice) and the body webhooks carry.
 //!
@@ -44,7 +44,7 @@ fn token(s: &str) -> String {
     s.chars().map(|c| if c == '.' || c == '*' || c == '>' || c.is_whitespace() { '_' } else { c }).collect()
 }
 
-/// The subject of an event: `settle.<merchantId>.<type>` (the type keeps its dots: `settle.mch_1.payment.created`).
+/// The subject of a live event: `settle.<merchantId>.<type>` (the type keeps its dots: `settle.mch_1.payment.created`).
 pub fn subject(merchant_id: &str, topic: &str) -> String {
     let kind: Vec<String> = topic.split('.').map(token).collect();
     format!("settle.{}.{}", token(merchant_id), kind.join("."))
@@ -153,16 +153,24 @@ impl Publisher {
         };
         let rows = outbox::read_all_after(&self.ctx.db, position, BATCH).await?;
         let Some(last) = rows.last().and_then(|r| r.seq) else { return Ok(Outcome::Idle) };
+        let mut sent = 0;
         for r in &rows {
             let Some(ev) = EventView::of(r) else { continue };
+            // NATS carries live events only: a consumer of the stream (filtered or not) never acts on a test
+            // payment. Test events reach their mode's webhooks, event list and stream.
+            if !settle_domain::mode::is_live(&r.merchant_id) {
+                st.position = Some(ev.seq);
+                continue;
+            }
             let mut headers = async_nats::HeaderMap::new();
             headers.insert("Nats-Msg-Id", ev.id.as_str());
             let ack = js.publish_with_headers(subject(&r.merchant_id, &r.topic), headers, ev.body().into()).await.map_err(nats)?;
             ack.await.map_err(nats)?;
             st.position = Some(ev.seq);
+            sent += 1;
         }
         settle_store::orders::set_offset(&self.ctx.db, CONSUMER, last, settle_store::now_ms()).await?;
-        metrics::counter!("settle_nats_published_total").increment(rows.len() as u64);
+        metrics::counter!("settle_nats_published_total").increment(sent);
         Ok(Outcome::Worked(rows.len()))
     }
 

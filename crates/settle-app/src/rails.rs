@@ -41,6 +41,15 @@ pub(crate) struct ChainAddition {
 pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result<ChainAddition, AppError> {
     let chain_id = p.chain_id;
     let chain = ctx.chains.get(chain_id).ok_or_else(|| AppError::invalid("chainId", format!("chain {chain_id} is not configured on this server")))?;
+    // A mode's payments use its own networks: a live payment on a test network would be paid with worthless tokens,
+    // a test payment on a live one with real money.
+    match (settle_domain::mode::is_live(p.merchant_id), chain.test_network) {
+        (true, true) => return Err(AppError::invalid("chainId", format!("chain {chain_id} is a test network: only a test key may use it"))),
+        (false, false) => {
+            return Err(AppError::invalid("chainId", format!("chain {chain_id} is a live network: a test key may use only test networks")));
+        }
+        _ => {}
+    }
     let token_addr: settle_chain::Address = p.token_address.to_string().parse().map_err(|_| AppError::invalid("tokenAddress", "not an address"))?;
     let token =
         chain.token(&token_addr).ok_or_else(|| AppError::invalid("tokenAddress", format!("this token is not configured for chain {chain_id}")))?;

@@ -69,7 +69,8 @@ pub struct CardSettings {
     /// How long after a card payment is final the gateway is asked once more about its order (transactions
     /// Settle must void: a duplicate, a late success).
     pub final_check_after: Duration,
-    /// The gateway is the in-process simulator (`--demo` or `SETTLE_PG_URL=simulator`).
+    /// The test-mode gateway is the in-process simulator (`serve --demo`, or SETTLE_PG_TEST_URL=simulator; set at
+    /// start).
     pub simulator: bool,
 }
 

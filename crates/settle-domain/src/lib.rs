@@ -5,6 +5,7 @@
 //! - [`card`]: [`CardNumber`] (Luhn-checked, masking Debug) and [`CardType`].
 //! - [`address`]: [`Address`], a 20-byte EVM address.
 //! - [`details`]: what a merchant attaches to a payment or an order ([`Metadata`], description, email).
+//! - [`mode`]: test and live modes, and the tenant of each.
 //! - [`payment`]: [`PaymentStatus`], [`Rail`], [`EventType`] and the payment state machine.
 //! - [`saga`]: [`SagaStatus`], where a purchase saga stands.
 //! - [`names`]: how those enums are declared with the names they are stored and sent as.
@@ -20,6 +21,7 @@ pub mod details;
 pub mod error;
 pub mod fee;
 pub mod ids;
+pub mod mode;
 pub mod names;
 pub mod payment;
 pub mod saga;

@@ -1,29 +1,34 @@
-//! Merchants and their API keys (stored as SHA-256 hashes).
+//! Merchants and their API keys (stored as SHA-256 hashes). A key belongs to a tenant (the merchant in one mode,
+//! [`settle_domain::mode`]); a merchant has one row, whichever mode asks for it.
 
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use settle_domain::mode::merchant_of;
 
 use crate::{
     StoreError,
     entity::{api_key, merchant},
 };
 
-/// Inserts a merchant and one API key (by its hash).
-pub async fn create(
-    conn: &impl ConnectionTrait,
-    merchant_id: &str,
-    name: &str,
-    key_hash: &str,
-    key_prefix: &str,
-    now: i64,
-) -> Result<merchant::Model, StoreError> {
+/// Inserts a merchant (its keys are added with [`add_key`], one tenant each).
+pub async fn create(conn: &impl ConnectionTrait, merchant_id: &str, name: &str, now: i64) -> Result<merchant::Model, StoreError> {
     let m =
         merchant::ActiveModel { merchant_id: Set(merchant_id.to_owned()), name: Set(name.to_owned()), created_at: Set(now), ..Default::default() };
     merchant::Entity::insert(m).exec_without_returning(conn).await?;
-    add_key(conn, merchant_id, key_hash, key_prefix, now).await?;
     find(conn, merchant_id).await?.ok_or(StoreError::NotFound)
 }
 
-/// Adds an API key to a merchant.
+/// Moves a key (by hash) to a tenant: the demo merchant's key, made before modes, becomes a test key.
+pub async fn move_key(conn: &impl ConnectionTrait, key_hash: &str, tenant: &str) -> Result<(), StoreError> {
+    api_key::Entity::update_many()
+        .col_expr(api_key::Column::MerchantId, sea_orm::sea_query::Expr::value(tenant))
+        .filter(api_key::Column::KeyHash.eq(key_hash))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds an API key to a tenant (a merchant in one mode).
 pub async fn add_key(conn: &impl ConnectionTrait, merchant_id: &str, key_hash: &str, key_prefix: &str, now: i64) -> Result<(), StoreError> {
     let k = api_key::ActiveModel {
         merchant_id: Set(merchant_id.to_owned()),
@@ -40,27 +45,30 @@ pub async fn add_key(conn: &impl ConnectionTrait, merchant_id: &str, key_hash: &
 /// Takes the merchant's row lock for the rest of the transaction (a no-op update: PostgreSQL and MySQL hold the row
 /// until the commit; SQLite has one writer anyway), so that a check of the merchant's keys and the write it allows
 /// cannot interleave with another request's.
+/// A tenant (either mode) locks its merchant's row.
 pub async fn lock(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<(), StoreError> {
     merchant::Entity::update_many()
         .col_expr(merchant::Column::Name, sea_orm::sea_query::Expr::col(merchant::Column::Name))
-        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .filter(merchant::Column::MerchantId.eq(merchant_of(merchant_id)))
         .exec(conn)
         .await?;
     Ok(())
 }
 
+/// The merchant of a tenant (either mode: a merchant has one row).
 pub async fn find(conn: &impl ConnectionTrait, merchant_id: &str) -> Result<Option<merchant::Model>, StoreError> {
-    Ok(merchant::Entity::find().filter(merchant::Column::MerchantId.eq(merchant_id)).one(conn).await?)
+    Ok(merchant::Entity::find().filter(merchant::Column::MerchantId.eq(merchant_of(merchant_id))).one(conn).await?)
 }
 
-/// The merchant an unrevoked API key (by hash) belongs to, unless that merchant was deleted, and the key's id.
+/// The tenant (the merchant, in the key's mode) an unrevoked API key (by hash) belongs to, unless that merchant was
+/// deleted, and the key's id.
 pub async fn find_by_key_hash(conn: &impl ConnectionTrait, key_hash: &str) -> Result<Option<(String, i64)>, StoreError> {
     let Some(k) =
         api_key::Entity::find().filter(api_key::Column::KeyHash.eq(key_hash)).filter(api_key::Column::RevokedAt.is_null()).one(conn).await?
     else {
         return Ok(None);
     };
-    Ok(find(conn, &k.merchant_id).await?.filter(|m| m.deleted_at.is_none()).map(|m| (m.merchant_id, k.id)))
+    Ok(find(conn, &k.merchant_id).await?.filter(|m| m.deleted_at.is_none()).map(|_| (k.merchant_id, k.id)))
 }
 
 pub use api_key::Model as ApiKeyRow;
@@ -125,7 +133,7 @@ pub async fn fingerprint_secret(conn: &impl ConnectionTrait, merchant_id: &str, 
     }
     merchant::Entity::update_many()
         .col_expr(merchant::Column::IdemSecret, sea_orm::sea_query::Expr::value(fresh))
-        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .filter(merchant::Column::MerchantId.eq(merchant_of(merchant_id)))
         .filter(merchant::Column::IdemSecret.is_null())
         .exec(conn)
         .await?;

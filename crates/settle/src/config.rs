@@ -57,9 +57,13 @@ pub struct Config {
     /// is refused), SETTLE_SQLITE_WRITE_GROUP (at most this many are committed together; 1: each alone) and
     /// SETTLE_SQLITE_GROUP_WAIT_MS (a group is committed once its first write has waited this long).
     pub sqlite_writer: settle_store::connect::WriterSettings,
-    /// SETTLE_PG_URL: the card gateway. Unset: the card rail is off (charges answer 503). `simulator`: the PG
-    /// simulator runs in-process (as with `serve --demo`, `app.card.simulator`); no real card is ever charged.
+    /// SETTLE_PG_URL: the card gateway of live payments. Unset: the card rail is off in live mode (charges answer
+    /// 400 feature_not_enabled). The simulator is never a live gateway: `simulator` is refused.
     pub gateway_url: Option<String>,
+    /// SETTLE_PG_TEST_URL: the card gateway of test payments (a gateway's sandbox, or a PG simulator the instances
+    /// share), or `simulator`: the PG simulator in-process (`app.card.simulator`), as `serve --demo` has it
+    /// unless told otherwise. Unset (and no --demo): the card rail is off in test mode.
+    pub test_gateway_url: Option<String>,
     /// The HTTP edge: admin token, CORS, rate limits, body limit, trusted proxies, request timeout.
     pub api: ApiConfig,
     /// The application: idempotency, SSE, sagas, relay wait, the card rail's reconciliation.
@@ -88,6 +92,7 @@ impl Default for Config {
             db_max_connections: 20,
             sqlite_writer: settle_store::connect::WriterSettings::default(),
             gateway_url: None,
+            test_gateway_url: None,
             api: ApiConfig::default(),
             app: Settings::default(),
             gateway: GatewayConfig::new(""),
@@ -250,13 +255,16 @@ const SETTINGS: &[Setting] = &[
         var: "SETTLE_PG_URL",
         set: |c, v| {
             if v == "simulator" {
-                c.app.card.simulator = true;
-            } else {
-                c.gateway_url = Some(v.to_owned());
+                return Err(
+                    "live payments never reach the simulator; test keys use it without any setting (SETTLE_PG_URL names the live card gateway)"
+                        .into(),
+                );
             }
+            c.gateway_url = Some(v.to_owned());
             Ok(())
         },
     },
+    Setting { var: "SETTLE_PG_TEST_URL", set: |c, v| put(&mut c.test_gateway_url, Some(v.to_owned())) },
     Setting { var: "SETTLE_PG_CA_FILE", set: |c, v| put(&mut c.gateway.ca_file, Some(v.into())) },
     Setting {
         var: "SETTLE_PG_RETRY_5XX",
@@ -315,6 +323,8 @@ fn file_key(var: &str) -> String {
     var.strip_prefix("SETTLE_").unwrap_or(var).to_ascii_lowercase()
 }
 
+/// The value of SETTLE_PG_TEST_URL that asks for the PG simulator in-process.
+pub const SIMULATOR: &str = "simulator";
 /// What settle.toml holds: flat settings by variable name, and the chains.
 type FileSettings = (HashMap<String, String>, Vec<settle_app::chain::ChainSpec>);
 
@@ -447,7 +457,10 @@ impl Config {
         if self.sqlite_writer.group == 0 {
             bail!("SETTLE_SQLITE_WRITE_GROUP must be at least 1");
         }
-        for (name, url) in [("SETTLE_PG_URL", &self.gateway_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)] {
+        let test_url = self.test_gateway_url.clone().filter(|u| u != SIMULATOR);
+        for (name, url) in
+            [("SETTLE_PG_URL", &self.gateway_url), ("SETTLE_PG_TEST_URL", &test_url), ("SETTLE_CALLBACK_URL", &self.app.card.callback_url)]
+        {
             if let Some(u) = url
                 && !(u.starts_with("http://") || u.starts_with("https://"))
             {
@@ -645,7 +658,8 @@ impl Config {
             "readOnly": a.read_only,
             "card": {
                 "gatewayUrl": self.gateway_url.as_deref().map(redact),
-                "simulator": a.card.simulator,
+                "testGatewayUrl": self.test_gateway_url.as_deref().map(redact),
+                "testSimulator": self.test_gateway_url.as_deref() == Some(SIMULATOR),
                 "callbackUrl": a.card.callback_url.as_deref().map(redact),
                 "reconcileAfterSecs": secs(a.card.reconcile_after),
                 "notRecordedDeadlineSecs": secs(a.card.not_recorded_deadline),
@@ -661,6 +675,7 @@ impl Config {
             },
             "chains": self.chains.iter().map(|c| serde_json::json!({
                 "chainId": c.chain_id,
+                "testNetwork": c.test_network,
                 "rpcUrls": c.rpc_urls.iter().map(|u| redact(u)).collect::<Vec<_>>(),
                 "gateway": c.gateway,
                 "forwarder": c.forwarder,
@@ -741,11 +756,15 @@ mod tests {
     }
 
     #[test]
-    fn the_simulator_runs_only_when_asked_for() {
+    fn the_simulator_is_never_a_live_gateway() {
         let c = load(&[]).unwrap();
-        assert!(c.gateway_url.is_none() && !c.app.card.simulator, "no gateway unless configured");
-        let c = load(&[("SETTLE_PG_URL", "simulator")]).unwrap();
-        assert!(c.gateway_url.is_none() && c.app.card.simulator);
+        assert!(c.gateway_url.is_none() && c.test_gateway_url.is_none(), "no live gateway unless configured");
+        let e = load(&[("SETTLE_PG_URL", "simulator")]).unwrap_err().to_string();
+        assert!(e.contains("live payments never reach the simulator"), "{e}");
+        let c = load(&[("SETTLE_PG_TEST_URL", "https://sandbox.example")]).unwrap();
+        assert_eq!(c.test_gateway_url.as_deref(), Some("https://sandbox.example"));
+        assert!(load(&[("SETTLE_PG_TEST_URL", "simulator")]).is_ok(), "test mode may ask for the in-process simulator");
+        assert!(load(&[("SETTLE_PG_TEST_URL", "ftp://x")]).is_err());
     }
 
     #[test]

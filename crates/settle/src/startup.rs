@@ -96,20 +96,30 @@ impl App {
         };
         let listener = TcpListener::bind(cfg.listen).await.with_context(|| format!("SETTLE_LISTEN {}: cannot listen", cfg.listen))?;
         let local = listener.local_addr().context("reading the listen address")?;
-        // The simulator runs only when asked for: a production deploy missing SETTLE_PG_URL must not "charge"
-        // cards against a fake.
-        let (gateway_url, sim) = match &cfg.gateway_url {
-            Some(url) => (Some(url.clone()), None),
-            None if cfg.app.card.simulator => {
-                let l = TcpListener::bind("127.0.0.1:0").await.context("starting the in-process PG simulator")?;
-                let sim = settle_card::sim::start(l, settle_card::sim::Knobs::default());
-                tracing::warn!(url = %sim.url(), "CARD PAYMENTS GO TO THE IN-PROCESS PG SIMULATOR: no real card is charged (--demo or SETTLE_PG_URL=simulator)");
-                (Some(sim.url()), Some(sim))
-            }
+        // Live payments go to SETTLE_PG_URL's gateway, or nowhere; test payments to SETTLE_PG_TEST_URL's, or to the
+        // simulator in-process: a production deploy missing SETTLE_PG_URL never "charges" live cards against a fake.
+        if cfg.gateway_url.is_none() {
+            tracing::info!("no SETTLE_PG_URL: the card rail is off in live mode; live card charges answer 400 feature_not_enabled");
+        }
+        // The in-process simulator knows only the charges this instance sent, and forgets them at a restart: it is
+        // --demo's (or asked for by name), while a cluster names one simulator its instances share.
+        let (test_gateway_url, sim) = match cfg.test_gateway_url.as_deref() {
+            Some(url) if url != crate::config::SIMULATOR => (Some(url.to_owned()), None),
+            Some(_) => (None, Some(())),
+            None if opts.demo => (None, Some(())),
             None => {
-                tracing::info!("no SETTLE_PG_URL: the card rail is off; card charges answer 400 feature_not_enabled");
+                tracing::info!("no SETTLE_PG_TEST_URL: the card rail is off in test mode; test card charges answer 400 feature_not_enabled");
                 (None, None)
             }
+        };
+        let (test_gateway_url, sim) = match (test_gateway_url, sim) {
+            (None, Some(())) => {
+                let l = TcpListener::bind("127.0.0.1:0").await.context("starting the in-process PG simulator")?;
+                let sim = settle_card::sim::start(l, settle_card::sim::Knobs::default());
+                tracing::info!(url = %sim.url(), "test-mode card payments go to the in-process PG simulator (no real card is charged)");
+                (Some(sim.url()), Some(sim))
+            }
+            (url, _) => (url, None),
         };
         let mut settings = cfg.app.clone();
         if settings.keyring.is_none() && opts.local_master_key {
@@ -141,20 +151,22 @@ impl App {
         for c in &chains {
             tracing::info!(chain_id = c.chain_id, gateway = %c.gateway, signer = %c.signer.address(), relayer = %c.relayer.address(), "chain configured");
         }
-        let gateway = match gateway_url {
-            Some(url) => Some(Arc::new(
-                settle_card::client::GatewayClient::new(settle_card::client::GatewayConfig {
-                    base_url: url.trim_end_matches('/').to_owned(),
-                    ..cfg.gateway.clone()
-                })
-                .map_err(|e| anyhow::anyhow!("SETTLE_PG_URL / SETTLE_PG_CA_FILE: {e}"))?,
-            )),
-            None => None,
+        let client = |url: &str, names: &str| {
+            settle_card::client::GatewayClient::new(settle_card::client::GatewayConfig {
+                base_url: url.trim_end_matches('/').to_owned(),
+                ..cfg.gateway.clone()
+            })
+            .map(Arc::new)
+            .map_err(|e| anyhow::anyhow!("{names}: {e}"))
         };
-        let ctx = Context::assemble(db, cache, settings, settle_app::chain::Chains(Arc::new(chains)), gateway);
+        let gateway = cfg.gateway_url.as_deref().map(|url| client(url, "SETTLE_PG_URL / SETTLE_PG_CA_FILE")).transpose()?;
+        let test_gateway = test_gateway_url.as_deref().map(|url| client(url, "SETTLE_PG_TEST_URL / SETTLE_PG_CA_FILE")).transpose()?;
+        let ctx = Context::assemble(db, cache, settings, settle_app::chain::Chains(Arc::new(chains)), gateway, test_gateway);
         if opts.demo {
             let demo = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seeding the demo merchant: {e}"))?;
-            settle_app::shop::seed_demo(&ctx, &demo.merchant_id).await.map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
+            settle_app::shop::seed_demo(&ctx, &settle_app::merchants::demo_tenant())
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding the demo shop: {e}"))?;
             println!("Demo merchant {} ready. API key (local use only): {}", demo.merchant_id, demo.api_key);
         }
         let (stop, stopping) = watch::channel(false);
@@ -365,7 +377,7 @@ fn spawn_workers(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<tokio::task:
         Ok(s) => run(settle_app::worker::spawn(ctx, s, ctx.webhook_wake.clone(), ctx.settings.webhooks.poll, stop.clone())),
         Err(e) => tracing::error!(error = %e, "webhooks cannot be sent"),
     }
-    if ctx.gateway.is_some() {
+    if ctx.has_card_gateway() {
         run(settle_app::worker::spawn(ctx, settle_app::card::Reconciler::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
         run(settle_app::worker::spawn(ctx, settle_app::card::Voider::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
     }

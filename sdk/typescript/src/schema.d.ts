@@ -355,7 +355,8 @@ export interface paths {
         get: operations["list_api_keys"];
         put?: never;
         /**
-         * Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the same
+         * Add an API key to the caller's merchant, in the caller's mode (a live key may ask for a test key with
+         *     `livemode: false`; a test key makes test keys only); the key is in the answer and nowhere else (a retry with the same
          *     Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise). Rotate a key
          *     by adding one, switching to it, then revoking the old one.
          */
@@ -819,6 +820,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/test/payments/{paymentId}/simulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Simulate what a rail would report of a test payment: the same transition, history entry, event and webhook as
+         *     the rail's own report. Test keys only.
+         */
+        post: operations["simulate_payment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -973,6 +994,8 @@ export interface components {
             data: components["schemas"]["ApiKeyView"][];
             /** @description Always false: at most 10 active keys, and revoked ones are purged, so the keys fit on one page. */
             hasMore: boolean;
+            /** @description The caller's mode: a key lists and manages the keys of its own mode only. */
+            livemode: boolean;
         };
         /** @description An API key as its merchant sees it (never the key itself, but at creation). */
         ApiKeyView: {
@@ -983,10 +1006,12 @@ export interface components {
              */
             id: string;
             /**
-             * @description The key's first 8 characters, to tell keys apart.
-             * @example sk_4f1a2
+             * @description The key's first characters, to tell keys apart (8 for keys made before modes, 12 since).
+             * @example sk_live_4f1a
              */
             keyPrefix: string;
+            /** @description Whether the key opens live mode (false: test mode). */
+            livemode: boolean;
             revokedAt?: string | null;
         };
         AuditActor: {
@@ -1099,6 +1124,8 @@ export interface components {
              */
             status: string;
             stuckNonce?: null | components["schemas"]["StuckNonce"];
+            /** @description A test network: only test-mode payments use it. */
+            testNetwork: boolean;
             /** @description Since when (RFC 3339) no endpoint has answered. */
             unreachableSince?: string | null;
             /**
@@ -1115,8 +1142,11 @@ export interface components {
             discount: number;
             name: string;
         };
-        /** @description `POST /v1/api-keys` takes no field. */
-        CreateApiKeyRequest: Record<string, never>;
+        /** @description `POST /v1/api-keys`: nothing, or the mode of the key. */
+        CreateApiKeyRequest: {
+            /** @description The new key's mode (default: the caller's). A live key may make a test key; a test key makes test keys only. */
+            livemode?: boolean | null;
+        };
         /** @description `POST /v1/coupons`. */
         CreateCouponRequest: {
             /** @example welcome-3000 */
@@ -1265,8 +1295,9 @@ export interface components {
         CreatedApiKey: components["schemas"]["ApiKeyView"] & {
             apiKey: string;
         };
-        /** @description A merchant with its API key, shown once at creation. */
+        /** @description A merchant with its API keys, shown once at creation. */
         CreatedMerchant: {
+            /** @description The live-mode key (`sk_live_…`): live payments, on live chains and the card gateway. */
             apiKey: string;
             /**
              * Format: int32
@@ -1275,6 +1306,11 @@ export interface components {
             feeBps: number;
             merchantId: string;
             name: string;
+            /**
+             * @description The test-mode key (`sk_test_…`): test payments, on test networks and the card simulator, kept apart from
+             *     live ones.
+             */
+            testApiKey: string;
         };
         /**
          * @description A payment as its creation answers it. A CHAIN payment also carries what its checkout needs: the gateway and
@@ -1408,8 +1444,9 @@ export interface components {
             /** @description closed, open or half_open. */
             circuit?: string | null;
             /**
-             * @description gateway (SETTLE_PG_URL), simulator (the in-process PG simulator: no real card is charged) or
-             *     not_configured (card charges answer 503).
+             * @description gateway (SETTLE_PG_URL for live payments, SETTLE_PG_TEST_URL for test ones), simulator (test payments: the
+             *     in-process PG simulator, no real card is charged) or not_configured (card charges answer 400
+             *     feature_not_enabled).
              */
             mode: string;
         };
@@ -1418,7 +1455,7 @@ export interface components {
             /** @description Each configured chain, as its watcher and relayer last saw it. */
             chains: components["schemas"]["ChainHealth"][];
             database: components["schemas"]["DatabaseHealth"];
-            /** @description The card gateway: which one, and its circuit. */
+            /** @description The card gateway of live payments: whether one is configured, and its circuit. */
             gateway: components["schemas"]["GatewayHealth"];
             /**
              * @description Why writes are refused now (503 `read_only`): `configured`, `admin` or `detected` (the database refuses
@@ -1430,6 +1467,8 @@ export interface components {
              *     unreachable; the part says why); unavailable (the database does not answer: 503).
              */
             status: string;
+            /** @description The card gateway of test payments: the in-process simulator, or SETTLE_PG_TEST_URL's. */
+            testGateway: components["schemas"]["GatewayHealth"];
         };
         /** @description `POST /v1/coupons/{couponId}/issue`. */
         IssueCouponRequest: {
@@ -1497,6 +1536,8 @@ export interface components {
             description?: string | null;
             issuedCouponId?: string | null;
             items: components["schemas"]["OrderLineView"][];
+            /** @description Whether the order is live (false: placed with a test key). */
+            livemode: boolean;
             /** @description The merchant's key-value pairs (`{}` when none). */
             metadata?: {
                 [key: string]: string;
@@ -1549,6 +1590,9 @@ export interface components {
              *     must look at this payment.
              */
             flagReason?: string | null;
+            /** @description Whether the payment is live (false: made with a test key, on a test network or the card simulator). */
+            livemode: boolean;
+            /** @description The merchant (the same id in both modes). */
             merchantId: string;
             /** @description The merchant's key-value pairs (`{}` when none). */
             metadata: {
@@ -1714,6 +1758,8 @@ export interface components {
             createdAt: string;
             currentStep: string;
             error?: string | null;
+            /** @description Whether the saga is live (false: a test-mode order's). */
+            livemode?: boolean;
             orderId: string;
             /** @enum {string} */
             pattern: "orchestration" | "choreography" | null;
@@ -1785,6 +1831,20 @@ export interface components {
             /** @description check_user, reserve_stock, deduct_points, ... */
             step: string;
         };
+        /** @description What to simulate. */
+        SimulateRequest: {
+            /**
+             * @description `process` (PENDING -> PROCESSING), `succeed` (-> COMPLETED), `decline` (a CARD payment -> FAILED), `expire`
+             *     (a PENDING CHAIN payment -> EXPIRED) or `reorg` (a CHAIN payment's block reorganised away: PROCESSING ->
+             *     PENDING; a COMPLETED one stays and `payment.reorged` is sent).
+             */
+            outcome: components["schemas"]["Simulated"];
+        };
+        /**
+         * @description What a test payment is made to undergo.
+         * @enum {string}
+         */
+        Simulated: "process" | "succeed" | "decline" | "expire" | "reorg";
         /**
          * @description Latency of one statement (its SQL with placeholders; values are never kept) in this process: how often it ran,
          *     how many runs were slow (over 250 ms), and the median and 95th percentile of its recent runs.
@@ -1972,6 +2032,8 @@ export interface components {
             events: string[];
             /** @example we_0192f3a4b5c67d8e9f0a1b2c3d4e5f60 */
             id: string;
+            /** @description Whether the endpoint receives live events (false: test-mode ones; each mode has its own endpoints). */
+            livemode: boolean;
             /** @description During a rotation: until when the previous secret still signs alongside the new one. */
             previousSecretExpiresAt?: string | null;
             updatedAt: string;
@@ -2002,6 +2064,8 @@ export interface components {
              * @example evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b
              */
             id: string;
+            /** @description Whether the event is live (false: a test-mode object's). */
+            livemode: boolean;
             /**
              * Format: int64
              * @description The outbox seq: the order of events (issued again after a restore of an older backup).
@@ -3366,7 +3430,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description Nothing (or {}) */
+        /** @description Nothing, {} or {"livemode": false} */
         requestBody?: {
             content: {
                 "application/json": null | components["schemas"]["CreateApiKeyRequest"];
@@ -6009,6 +6073,139 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    simulate_payment: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for the same key */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 0x + 64 hex */
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateRequest"];
+            };
+        };
+        responses: {
+            /** @description The payment after the simulated outcome */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentView"];
+                };
+            };
+            /** @description An unknown outcome */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description test_mode_only: a live key; nothing changed */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown payment (or another mode's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_state: the payment's rail or status does not allow this outcome */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type: send the body as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used with another request */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -60,7 +60,14 @@ const cancelled = await settle.POST("/v1/payments/{paymentId}/cancel", { params:
 check(cancelled.data?.status === "CANCELLED", `cancel: ${JSON.stringify(cancelled.data ?? cancelled.error)}`);
 const again = await settle.POST("/v1/payments/{paymentId}/cancel", { params: { path: { paymentId: created[0] } } });
 check(again.response.status === 409 && again.error?.error.code === "invalid_state", "a second cancel is a 409 in the envelope");
-console.log("smoke: create, get, list by cursor, update, cancel: ok");
+// Test mode (the demo key is a test key): a simulated decline, driven as the card rail reports one.
+check(got.data.livemode === false, "a test key's payment is not live");
+const declined = await settle.POST("/v1/test/payments/{paymentId}/simulate", {
+  params: { path: { paymentId: created[2] } },
+  body: { outcome: "decline" },
+});
+check(declined.data?.status === "FAILED" && declined.data.livemode === false, `simulate: ${JSON.stringify(declined.data ?? declined.error)}`);
+console.log("smoke: create, get, list by cursor, update, cancel, simulate: ok");
 
 // A webhook: an endpoint on this machine gets payment.updated for a change, signed; verified by the helper.
 const received: { body: string; headers: Record<string, string | string[] | undefined> }[] = [];

@@ -101,6 +101,24 @@ async function stream() {
   }
 }
 
+// ---- the key's mode: a test key sees test objects only, a live key live ones ----------------------------------
+let modeOf = null;
+
+async function showMode() {
+  const badge = $("#mode");
+  if (!apiKey) {
+    badge.hidden = true;
+    modeOf = null;
+    return;
+  }
+  if (modeOf === apiKey) return;
+  const keys = await api("GET", "/v1/api-keys");
+  modeOf = apiKey;
+  badge.textContent = keys.livemode ? "Live" : "Test mode";
+  badge.className = keys.livemode ? "mode live-mode" : "mode test";
+  badge.hidden = false;
+}
+
 // ---- sign in and out ------------------------------------------------------------------------------------------
 function signOut(message) {
   apiKey = null;
@@ -426,9 +444,11 @@ async function route() {
   $("#signin").hidden = signedIn;
   $("#nav").hidden = !signedIn;
   if (!signedIn) {
+    showMode();
     $("#key").focus();
     return;
   }
+  showMode().catch(() => {});
   const hash = location.hash || "#/payments";
   for (const a of document.querySelectorAll("nav a")) a.toggleAttribute("aria-current", hash.startsWith(a.getAttribute("href")));
   for (const a of document.querySelectorAll("nav a[aria-current]")) a.setAttribute("aria-current", "page");

@@ -16,8 +16,10 @@ pub struct Health {
     pub status: &'static str,
     pub database: DatabaseHealth,
     pub cache: CacheHealthView,
-    /// The card gateway: which one, and its circuit.
+    /// The card gateway of live payments: whether one is configured, and its circuit.
     pub gateway: GatewayHealth,
+    /// The card gateway of test payments: the in-process simulator, or SETTLE_PG_TEST_URL's.
+    pub test_gateway: GatewayHealth,
     /// Each configured chain, as its watcher and relayer last saw it.
     pub chains: Vec<ChainHealth>,
     /// Why writes are refused now (503 `read_only`): `configured`, `admin` or `detected` (the database refuses
@@ -30,6 +32,8 @@ pub struct Health {
 #[serde(rename_all = "camelCase")]
 pub struct ChainHealth {
     pub chain_id: u64,
+    /// A test network: only test-mode payments use it.
+    pub test_network: bool,
     /// ok, or degraded: the last call found none of the chain's RPC endpoints answering, or the relayer cannot send
     /// (a node refused its transaction for insufficient funds; a transaction is still unmined after every
     /// replacement allowed). Chain payments wait; the other rails go on.
@@ -75,8 +79,9 @@ pub struct StuckNonce {
 
 #[derive(Serialize, ToSchema)]
 pub struct GatewayHealth {
-    /// gateway (SETTLE_PG_URL), simulator (the in-process PG simulator: no real card is charged) or
-    /// not_configured (card charges answer 503).
+    /// gateway (SETTLE_PG_URL for live payments, SETTLE_PG_TEST_URL for test ones), simulator (test payments: the
+    /// in-process PG simulator, no real card is charged) or not_configured (card charges answer 400
+    /// feature_not_enabled).
     pub mode: &'static str,
     /// closed, open or half_open.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -127,6 +132,7 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
             };
             ChainHealth {
                 chain_id: c.chain_id,
+                test_network: c.test_network,
                 status: if reason.is_some() { "degraded" } else { "ok" },
                 reason,
                 unreachable_since: outage.as_ref().map(|o| settle_app::time::rfc3339(o.since_ms)),
@@ -155,12 +161,16 @@ pub async fn health(State(st): State<AppState>) -> (StatusCode, Json<Health>) {
         cache: CacheHealthView { status: cache.as_str() },
         read_only: st.ctx.read_only(),
         gateway: GatewayHealth {
-            mode: match (&st.ctx.gateway, st.ctx.settings.card.simulator) {
+            mode: if st.ctx.gateway.is_some() { "gateway" } else { "not_configured" },
+            circuit: st.ctx.gateway.as_ref().map(|gateway| gateway.circuit_state().as_str()),
+        },
+        test_gateway: GatewayHealth {
+            mode: match (&st.ctx.test_gateway, st.ctx.settings.card.simulator) {
                 (None, _) => "not_configured",
                 (Some(_), true) => "simulator",
                 (Some(_), false) => "gateway",
             },
-            circuit: st.ctx.gateway.as_ref().map(|gateway| gateway.circuit_state().as_str()),
+            circuit: st.ctx.test_gateway.as_ref().map(|gateway| gateway.circuit_state().as_str()),
         },
         chains,
     };

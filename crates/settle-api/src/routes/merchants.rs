@@ -102,12 +102,13 @@ pub async fn delete_merchant(State(st): State<AppState>, _admin: Admin, Path(mer
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the same
+/// Add an API key to the caller's merchant, in the caller's mode (a live key may ask for a test key with
+/// `livemode: false`; a test key makes test keys only); the key is in the answer and nowhere else (a retry with the same
 /// Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise). Rotate a key
 /// by adding one, switching to it, then revoking the old one.
 #[utoipa::path(
     post, path = "/v1/api-keys", tag = "merchants",
-    request_body(content = Option<CreateApiKeyRequest>, description = "Nothing (or {})"),
+    request_body(content = Option<CreateApiKeyRequest>, description = "Nothing, {} or {\"livemode\": false}"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Replays the first response: the same key, never a second one")),
     responses(
         (status = 201, body = schemas::CreatedApiKey),
@@ -116,13 +117,16 @@ pub async fn delete_merchant(State(st): State<AppState>, _admin: Admin, Path(mer
     security(("bearer" = []))
 )]
 pub async fn create_api_key(State(st): State<AppState>, m: Mutation<CreateApiKeyRequest>) -> Result<Response, ApiError> {
-    Ok(reply(merchants::create_key(&st.ctx, &m.merchant, m.idem).await?))
+    Ok(reply(merchants::create_key(&st.ctx, &m.merchant, m.body.livemode, m.idem).await?))
 }
 
-/// `POST /v1/api-keys` takes no field.
+/// `POST /v1/api-keys`: nothing, or the mode of the key.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateApiKeyRequest {}
+pub struct CreateApiKeyRequest {
+    /// The new key's mode (default: the caller's). A live key may make a test key; a test key makes test keys only.
+    pub livemode: Option<bool>,
+}
 
 /// The caller's API keys (prefixes only), revoked ones included.
 #[utoipa::path(

@@ -1,4 +1,4 @@
-//! `/v1/payments`: create, read, update, status, list, history, cancel.
+//! `/v1/payments`: create, read, update, status, list, history, cancel; and test mode's `/v1/test/payments`.
 
 pub mod callback;
 pub mod cancel;
@@ -8,5 +8,6 @@ pub mod events;
 pub mod gasless;
 pub mod get;
 pub mod list;
+pub mod simulate;
 pub mod status;
 pub mod update;

@@ -41,7 +41,7 @@ use crate::{
 )]
 pub async fn create_payment(State(st): State<AppState>, m: Mutation<SeedCreatePayment>) -> Result<Response, ApiError> {
     let b = m.body;
-    if b.merchant_id.as_ref().is_some_and(|given| *given != m.merchant) {
+    if b.merchant_id.as_ref().is_some_and(|given| given != settle_domain::mode::merchant_of(&m.merchant)) {
         return Err(ApiError::invalid("merchantId", "merchantId must be the merchant of the API key"));
     }
     let input = CreatePaymentRequest {

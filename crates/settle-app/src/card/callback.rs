@@ -10,13 +10,14 @@ use crate::{AppError, Context};
 
 /// Confirms `transaction_key` with the gateway and applies it to the payment `order_id` names.
 pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> Result<Applied, AppError> {
-    let gateway = ctx.gateway.clone().ok_or(AppError::CardRailNotConfigured)?;
     // A callback for no payment of Settle's is answered without asking the gateway.
     let Some(row) = store::find_any(&ctx.db, order_id).await? else {
         tracing::warn!(%transaction_key, "callback for an order Settle does not know");
         metrics::counter!("settle_card_callbacks_total", "result" => "unknown").increment(1);
         return Err(AppError::NotFound("transaction"));
     };
+    // Asked of the gateway of the payment's mode: a test payment's callback is never confirmed by the live gateway.
+    let gateway = ctx.card_gateway(&row.merchant_id).ok_or(AppError::CardRailNotConfigured)?;
     // Settle recorded the gateway's key for this payment: another key is none Settle ever received (a duplicate
     // transaction is found by the final check, which asks by order), and a final payment's own key changes
     // nothing. Neither costs a gateway read.

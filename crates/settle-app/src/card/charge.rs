@@ -32,7 +32,7 @@ pub struct CardInput {
 /// open, bulkhead full, gateway unreachable or refusing Settle's configuration, no gateway configured).
 pub async fn charge(ctx: &Context, merchant_id: &str, payment_id: &str, input: CardInput, key: Option<IdemKey>) -> Result<Reply, AppError> {
     let id = PaymentId::parse("paymentId", payment_id)?;
-    let gateway = ctx.gateway.clone().ok_or(AppError::CardRailNotConfigured)?;
+    let gateway = ctx.card_gateway(merchant_id).ok_or(AppError::CardRailNotConfigured)?;
     idempotency::once(ctx, merchant_id, key, |claim| async move {
         // The charge runs in a task of its own, holding the claim: if the request is cancelled (timeout, client
         // gone), the gateway's answer is still recorded and the Idempotency-Key still gets its response (or is

@@ -9,7 +9,6 @@
 //!   order once more, and any transaction Settle may not keep (a duplicate, a late success) is voided.
 
 use futures::StreamExt;
-use settle_card::client::GatewayClient;
 use settle_store::{
     StoreError,
     payments::{self as store, Changes, PaymentRow},
@@ -39,9 +38,6 @@ impl Reconciler {
 
     /// Asks the gateway about one batch of due payments (PROCESSING ones, then finished ones).
     async fn run_held(&self, now: i64) -> Result<Outcome, StoreError> {
-        let Some(gateway) = self.ctx.gateway.clone() else {
-            return Ok(Outcome::Idle);
-        };
         let s = &self.ctx.settings.card;
         let due = store::due_for_reconcile(&self.ctx.db, now - s.reconcile_after.as_millis() as i64, now, 50).await?;
         let finished = store::due_for_final_check(&self.ctx.db, now, 50).await?;
@@ -50,10 +46,10 @@ impl Reconciler {
         }
         let n = due.len() + finished.len();
         let results: Vec<Result<(), StoreError>> =
-            futures::stream::iter(due.into_iter().map(|row| self.reconcile_one(&gateway, row))).buffer_unordered(10).collect().await;
+            futures::stream::iter(due.into_iter().map(|row| self.reconcile_one(row))).buffer_unordered(10).collect().await;
         results.into_iter().collect::<Result<(), _>>()?;
         let results: Vec<Result<(), StoreError>> =
-            futures::stream::iter(finished.into_iter().map(|row| self.final_check(&gateway, row))).buffer_unordered(10).collect().await;
+            futures::stream::iter(finished.into_iter().map(|row| self.final_check(row))).buffer_unordered(10).collect().await;
         results.into_iter().collect::<Result<(), _>>()?;
         Ok(Outcome::Worked(n))
     }
@@ -63,9 +59,13 @@ impl Reconciler {
         b.get(attempt.max(0) as usize).or(b.last()).copied().unwrap_or_default().as_millis() as i64
     }
 
-    async fn reconcile_one(&self, gateway: &GatewayClient, row: PaymentRow) -> Result<(), StoreError> {
+    async fn reconcile_one(&self, row: PaymentRow) -> Result<(), StoreError> {
         let s = &self.ctx.settings.card;
         let now = settle_store::now_ms();
+        // Asked of the gateway of the payment's mode; none configured now: asked again later.
+        let Some(gateway) = self.ctx.card_gateway(&row.merchant_id) else {
+            return store::schedule_check(&self.ctx.db, row.id, row.recon_attempts + 1, now + self.pause(row.recon_attempts)).await;
+        };
         let found = match &row.external_payment_key {
             Some(k) => gateway.transaction(k, &row.merchant_id).await.map(|t| t.into_iter().collect::<Vec<_>>()),
             None => gateway.transactions_of_order(&row.payment_id, &row.merchant_id).await,
@@ -108,11 +108,17 @@ impl Reconciler {
 
     /// The last look at a finished payment's order: voids what must not be kept; asks again later while the
     /// gateway cannot answer or reports a status Settle does not know.
-    async fn final_check(&self, gateway: &GatewayClient, row: PaymentRow) -> Result<(), StoreError> {
+    async fn final_check(&self, row: PaymentRow) -> Result<(), StoreError> {
         let terminal = row.status.is_terminal();
         if !terminal {
             return store::set_final_check(&self.ctx.db, row.id, None, row.recon_attempts).await;
         }
+        // No gateway for the payment's mode now: the check counts as one that could not answer.
+        let Some(gateway) = self.ctx.card_gateway(&row.merchant_id) else {
+            let attempts = row.recon_attempts + 1;
+            let next = (attempts < FINAL_CHECKS).then(|| settle_store::now_ms() + self.pause(attempts - 1).max(1000));
+            return store::set_final_check(&self.ctx.db, row.id, next, attempts).await;
+        };
         metrics::counter!("settle_card_final_checks_total").increment(1);
         let again = match gateway.transactions_of_order(&row.payment_id, &row.merchant_id).await {
             Ok(txs) => {
@@ -145,4 +151,4 @@ impl Reconciler {
     }
 }
 
-crate::worker::leased_worker!(Reconciler, "card-reconciler", settle_store::StoreError, able: |w| w.ctx.gateway.is_some());
+crate::worker::leased_worker!(Reconciler, "card-reconciler", settle_store::StoreError, able: |w| w.ctx.has_card_gateway());

@@ -23,15 +23,16 @@ impl Voider {
 
     /// Attempts one batch of due voids.
     async fn run_held(&self, now: i64) -> Result<Outcome, StoreError> {
-        let Some(gateway) = self.ctx.gateway.clone() else {
-            return Ok(Outcome::Idle);
-        };
         let due = voids::due(&self.ctx.db, now, 20).await?;
         if due.is_empty() {
             return Ok(Outcome::Idle);
         }
         let n = due.len();
         for v in due {
+            let Some(gateway) = self.ctx.card_gateway(&v.merchant_id) else {
+                self.later(&v, "no card gateway is configured for the payment's mode", settle_store::now_ms()).await?;
+                continue;
+            };
             let outcome = gateway.void(&v.transaction_key, &v.merchant_id).await;
             let now = settle_store::now_ms();
             match outcome {
@@ -79,4 +80,4 @@ impl Voider {
     }
 }
 
-crate::worker::leased_worker!(Voider, "card-voider", settle_store::StoreError, able: |w| w.ctx.gateway.is_some());
+crate::worker::leased_worker!(Voider, "card-voider", settle_store::StoreError, able: |w| w.ctx.has_card_gateway());

@@ -118,7 +118,13 @@ async fn payable(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<(
     if row.status != PaymentStatus::Pending {
         return Err(AppError::InvalidState(format!("the payment is {}; only a PENDING payment can be paid", row.status)));
     }
-    let chain = ctx.chains.get(row.chain_id.unwrap_or_default()).cloned().ok_or(AppError::ChainNotConfigured(row.chain_id.unwrap_or_default()))?;
+    // A chain declared of the other mode since the payment was made relays nothing for it.
+    let chain = ctx
+        .chains
+        .get(row.chain_id.unwrap_or_default())
+        .filter(|c| c.test_network != settle_domain::mode::is_live(&row.merchant_id))
+        .cloned()
+        .ok_or(AppError::ChainNotConfigured(row.chain_id.unwrap_or_default()))?;
     let (Some(token), Some(recipient), Some(fee), Some(deadline), Some(sig)) =
         (&row.token_address, &row.recipient_address, row.fee_bps, row.deadline, &row.server_signature)
     else {

@@ -40,6 +40,9 @@ pub struct ChainSpec {
     pub max_fee_gwei: Option<u64>,
     /// Blocks per `eth_getLogs` (default 500); a node that answers "range too large" gets halves.
     pub logs_range: Option<u64>,
+    /// A test network (anvil, a testnet): only test-mode payments use it, and live ones never do (default false).
+    #[serde(default)]
+    pub test_network: bool,
     pub tokens: Vec<TokenSpec>,
 }
 
@@ -81,6 +84,8 @@ pub struct Chain {
     /// Wei per gas.
     pub max_fee: u128,
     pub logs_range: u64,
+    /// Only test-mode payments use it; live ones never do.
+    pub test_network: bool,
     /// What the watcher and the relayer last saw (for /health, without a chain call per request).
     pub state: Arc<std::sync::Mutex<ChainState>>,
 }
@@ -197,6 +202,7 @@ impl Chain {
             max_replacements: bounded(id, "max_replacements", s.max_replacements, DEFAULT_MAX_REPLACEMENTS, 1, 20)? as usize,
             max_fee: u128::from(bounded(id, "max_fee_gwei", s.max_fee_gwei, 1000, 1, 1_000_000)?) * 1_000_000_000,
             logs_range: bounded(id, "logs_range", s.logs_range, 500, 1, 100_000)?,
+            test_network: s.test_network,
             state: Default::default(),
         })
     }
@@ -244,6 +250,7 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         max_replacements: None,
         max_fee_gwei: None,
         logs_range: None,
+        test_network: true,
         tokens: vec![TokenSpec { address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(), symbol: "USDC".into(), decimals: 6 }],
     }
 }

@@ -299,7 +299,7 @@ impl Watcher {
         store::set_cursor(&txn, id, fork, &hash, settle_store::now_ms()).await?;
         for (row, log, still_paid) in &reports {
             let data = serde_json::json!({
-                "paymentId": row.payment_id, "merchantId": row.merchant_id, "chainId": id, "txHash": log.tx_hash,
+                "paymentId": row.payment_id, "merchantId": settle_domain::mode::merchant_of(&row.merchant_id), "livemode": settle_domain::mode::is_live(&row.merchant_id), "chainId": id, "txHash": log.tx_hash,
                 "blockNumber": log.block_number, "blockHash": log.block_hash, "stillPaid": still_paid,
             });
             let payload = serde_json::json!({"type": "payment.reorged", "data": data});
@@ -388,7 +388,7 @@ impl Watcher {
                     metrics::counter!("settle_chain_paid_after_final_total").increment(1);
                     // The merchant sees it (refunding it comes with refunds).
                     let data = serde_json::json!({
-                        "paymentId": row.payment_id, "merchantId": row.merchant_id, "status": status.as_str(), "chainId": id,
+                        "paymentId": row.payment_id, "merchantId": settle_domain::mode::merchant_of(&row.merchant_id), "livemode": settle_domain::mode::is_live(&row.merchant_id), "status": status.as_str(), "chainId": id,
                         "txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "amount": log.amount, "token": log.token,
                     });
                     let payload = serde_json::json!({"type": "payment.paid_after_final", "data": data});

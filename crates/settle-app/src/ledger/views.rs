@@ -14,7 +14,10 @@ pub struct PaymentView {
     /// 0x + 64 hex; usable as the on-chain bytes32.
     #[schema(example = "0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a")]
     pub payment_id: String,
+    /// The merchant (the same id in both modes).
     pub merchant_id: String,
+    /// Whether the payment is live (false: made with a test key, on a test network or the card simulator).
+    pub livemode: bool,
     pub order_id: String,
     /// `CHAIN` or `CARD`.
     #[schema(value_type = String)]
@@ -80,7 +83,8 @@ impl From<&PaymentRow> for PaymentView {
     fn from(r: &PaymentRow) -> Self {
         Self {
             payment_id: r.payment_id.clone(),
-            merchant_id: r.merchant_id.clone(),
+            merchant_id: settle_domain::mode::merchant_of(&r.merchant_id).to_owned(),
+            livemode: settle_domain::mode::is_live(&r.merchant_id),
             order_id: r.order_id.clone(),
             rail: r.rail,
             amount: r.amount.clone(),

@@ -25,6 +25,8 @@ pub struct OrderLineView {
 #[serde(rename_all = "camelCase")]
 pub struct OrderView {
     pub order_id: String,
+    /// Whether the order is live (false: placed with a test key).
+    pub livemode: bool,
     pub user_id: String,
     /// PLACED, PAID or CANCELLED.
     #[schema(value_type = String)]
@@ -67,6 +69,9 @@ pub struct StepView {
 #[serde(rename_all = "camelCase")]
 pub struct SagaView {
     pub transaction_id: String,
+    /// Whether the saga is live (false: a test-mode order's).
+    #[serde(default = "live")]
+    pub livemode: bool,
     pub order_id: String,
     pub user_id: String,
     pub pattern: String,
@@ -97,6 +102,7 @@ async fn order_view(conn: &impl settle_store::ConnectionTrait, o: &OrderRow) -> 
     let items = store::order_items(conn, &o.order_id).await?;
     Ok(OrderView {
         order_id: o.order_id.clone(),
+        livemode: settle_domain::mode::is_live(&o.merchant_id),
         user_id: o.user_id.clone(),
         status: o.status,
         total_amount: o.total_amount,
@@ -119,6 +125,7 @@ async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Re
     let steps = store::steps(conn, &s.saga_id).await?;
     Ok(SagaView {
         transaction_id: s.saga_id.clone(),
+        livemode: settle_domain::mode::is_live(&s.merchant_id),
         order_id: s.order_id.clone(),
         user_id: s.user_id.clone(),
         pattern: s.pattern.clone(),
@@ -153,8 +160,10 @@ async fn placed_in_snapshot(ctx: &Context, merchant_id: &str, order_id: &str) ->
     Ok(placed)
 }
 
+/// The cache key of a tenant's saga. The tenant's length leads it: a tenant holds `:` (`mch_x:test`), so without it
+/// the live tenant asking for saga `test:S` would build the test tenant's key for saga `S`.
 fn cache_key(merchant_id: &str, saga_id: &str) -> String {
-    format!("saga:{merchant_id}:{saga_id}")
+    format!("saga:{}:{merchant_id}:{saga_id}", merchant_id.len())
 }
 
 /// `GET /saga/{transactionId}`, read through the cache. Only an ended saga is cached: it never changes again,
@@ -274,4 +283,9 @@ pub async fn saga_stats(ctx: &Context, merchant_id: &str) -> Result<SagaStats, A
         by_status.insert(status.as_str().to_owned(), n);
     }
     Ok(SagaStats { total: by_status.values().sum(), by_status })
+}
+
+/// What a saga view recorded before modes existed was: live.
+fn live() -> bool {
+    true
 }

@@ -1,6 +1,8 @@
 //! The payment use cases: create, read, list, cancel. Their views are the ledger's ([`crate::ledger::views`]);
 //! every status change goes through the [`crate::ledger`].
 
+pub mod simulate;
+
 pub use crate::ledger::views::{EventList, EventView, PaymentList, PaymentView, StatusView};
 use crate::ledger::{
     Fact, apply_transition,

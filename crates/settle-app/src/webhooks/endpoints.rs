@@ -21,6 +21,8 @@ pub const MAX_ENDPOINTS: u64 = 16;
 pub struct EndpointView {
     #[schema(example = "we_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
     pub id: String,
+    /// Whether the endpoint receives live events (false: test-mode ones; each mode has its own endpoints).
+    pub livemode: bool,
     #[schema(example = "https://shop.example/webhooks/settle")]
     pub url: String,
     /// Event types it receives: a type (`payment.completed`), a prefix (`payment.*`) or `*`.
@@ -43,6 +45,7 @@ impl EndpointView {
     fn of(e: &store::EndpointRow, now: i64) -> Self {
         Self {
             id: e.endpoint_id.clone(),
+            livemode: settle_domain::mode::is_live(&e.merchant_id),
             url: e.url.clone(),
             events: serde_json::from_str(&e.events).unwrap_or_default(),
             description: e.description.clone(),

@@ -25,6 +25,8 @@ pub struct EventView {
     #[serde(rename = "type")]
     pub kind: String,
     pub created_at: String,
+    /// Whether the event is live (false: a test-mode object's).
+    pub livemode: bool,
     /// The object the event is about (a payment for `payment.*`).
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
@@ -35,10 +37,11 @@ impl EventView {
     pub fn of(row: &OutboxRow) -> Option<Self> {
         let (seq, id) = (row.seq?, settle_store::outbox::event_id_of(row)?);
         let data = serde_json::from_str::<serde_json::Value>(&row.payload).ok().and_then(|mut v| v.get_mut("data").map(serde_json::Value::take));
-        Some(Self { id, seq, kind: row.topic.clone(), created_at: rfc3339(row.created_at), data: data.unwrap_or_default() })
+        let livemode = settle_domain::mode::is_live(&row.merchant_id);
+        Some(Self { id, seq, kind: row.topic.clone(), created_at: rfc3339(row.created_at), livemode, data: data.unwrap_or_default() })
     }
 
-    /// The JSON body of a delivery: `{id, type, createdAt, data}`.
+    /// The JSON body of a delivery: `{id, type, createdAt, livemode, data}`.
     pub fn body(&self) -> String {
         #[derive(Serialize)]
         #[serde(rename_all = "camelCase")]
@@ -47,9 +50,11 @@ impl EventView {
             #[serde(rename = "type")]
             kind: &'a str,
             created_at: &'a str,
+            livemode: bool,
             data: &'a serde_json::Value,
         }
-        serde_json::to_string(&Body { id: &self.id, kind: &self.kind, created_at: &self.created_at, data: &self.data }).unwrap_or_default()
+        serde_json::to_string(&Body { id: &self.id, kind: &self.kind, created_at: &self.created_at, livemode: self.livemode, data: &self.data })
+            .unwrap_or_default()
     }
 }
 

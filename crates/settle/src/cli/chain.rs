@@ -31,6 +31,11 @@ pub(super) async fn chain_command(cfg: &Config, action: ChainAction, format: Opt
             println!("gateway = \"{}\"", d.gateway);
             println!("forwarder = \"{}\"", d.forwarder);
             println!("confirmations = 2");
+            if with_test_token {
+                println!("test_network = true  # a test token: only test keys pay here");
+            } else {
+                println!("# test_network = true  # for a testnet: only test keys pay here (leave it out for a live chain)");
+            }
             println!("# signer_key and relayer_key: set SETTLE_CHAIN_{id}_SIGNER_KEY and SETTLE_CHAIN_{id}_RELAYER_KEY", id = d.chain_id);
             if generated {
                 // The one time this key is shown: the gateway pays only terms it signs.

@@ -13,7 +13,7 @@ async fn context(cfg: &Config) -> anyhow::Result<settle_app::Context> {
 pub(super) async fn seed(cfg: &Config, format: Option<Format>) -> anyhow::Result<()> {
     let ctx = context(cfg).await?;
     let m = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    settle_app::shop::seed_demo(&ctx, &m.merchant_id).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    settle_app::shop::seed_demo(&ctx, &settle_app::merchants::demo_tenant()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     emit(&m, format, Format::Json)
 }
 

@@ -433,10 +433,6 @@ fn command(cfg: Config, command: Command, format: Option<Format>) -> CommandFutu
 
 /// `settle serve`: builds the app and serves until Ctrl-C or SIGTERM.
 async fn serve(mut cfg: Config, demo: bool, no_migrate: bool) -> anyhow::Result<()> {
-    // --demo gives a newcomer working card payments: the in-process simulator, unless a gateway is named.
-    if demo && cfg.gateway_url.is_none() {
-        cfg.app.card.simulator = true;
-    }
     // --demo gives a newcomer a development chain: anvil on 127.0.0.1:8545 (see README), unless chains are
     // configured.
     if demo && cfg.chains.is_empty() {

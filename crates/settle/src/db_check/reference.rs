@@ -70,8 +70,8 @@ impl Reference {
 pub(super) async fn seed_twice(db: &settle_store::Db) -> anyhow::Result<Vec<String>> {
     let ctx = settle_app::Context::new(db.clone(), settle_app::cache::PaymentCache::memory(), Default::default());
     let seed = || async {
-        let m = settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seed: {e}"))?;
-        settle_app::shop::seed_demo(&ctx, &m.merchant_id).await.map_err(|e| anyhow::anyhow!("seed: {e}"))?;
+        settle_app::merchants::seed_demo(&ctx).await.map_err(|e| anyhow::anyhow!("seed: {e}"))?;
+        settle_app::shop::seed_demo(&ctx, &settle_app::merchants::demo_tenant()).await.map_err(|e| anyhow::anyhow!("seed: {e}"))?;
         anyhow::Ok(())
     };
     let snapshot = || async {

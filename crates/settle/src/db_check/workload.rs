@@ -25,8 +25,9 @@ pub(super) async fn workload(cfg: &Config, url: &str) -> anyhow::Result<Vec<sett
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let knobs = settle_card::sim::Knobs { decline_above: Some(20_000), ..settle_card::sim::Knobs::calm() };
     let sim = settle_card::sim::start(listener, knobs);
+    // The script uses the demo key, a test key: its payments go to the test gateway.
     c.gateway_url = Some(sim.url());
-    c.app.card.simulator = false;
+    c.test_gateway_url = Some(sim.url());
     c.app.nats = None;
     c.app.webhooks.allow_hosts = vec!["127.0.0.1".into()];
     c.chains = vec![settle_app::chain::settings::dev_chain("http://127.0.0.1:9")];

@@ -166,10 +166,10 @@ async fn retried_webhook_endpoint_creates_and_rotations_make_one_of_each(v: Vari
     let again = app.request(Method::POST, &path, Some(&app.key), None, &[("idempotency-key", "we-rotate")]).await;
     assert_eq!((again.status.as_u16(), again.header("idempotent-replayed")), (200, Some("true")), "{}", again.text);
     assert_eq!(again.body["secret"], rotated.body["secret"], "the caller keeps the secret it holds");
-    let row = settle_store::webhooks::endpoint(&app.ctx.db, "mch_demo", id).await.unwrap().unwrap();
+    let row = settle_store::webhooks::endpoint(&app.ctx.db, DEMO_TENANT, id).await.unwrap().unwrap();
     assert!(row.previous_secret.is_some(), "rotated once: the first secret still signs beside the new one");
     for key in ["we-create", "we-rotate"] {
-        let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", key).await.unwrap().unwrap();
+        let rec = settle_store::idempotency::find(&app.ctx.db, DEMO_TENANT, key).await.unwrap().unwrap();
         let stored = rec.response_body.unwrap_or_default();
         for secret in [&first.body["secret"], &rotated.body["secret"]] {
             assert!(!stored.contains(secret.as_str().unwrap()), "{key}: the recorded answer holds no secret: {stored}");
@@ -196,6 +196,7 @@ async fn an_order_whose_server_died_after_the_commit_is_answered_once_restarted(
         ("DATABASE_URL", db.url.clone()),
         ("SETTLE_LISTEN", format!("127.0.0.1:{port}")),
         ("SETTLE_PG_URL", sim.url()),
+        ("SETTLE_PG_TEST_URL", sim.url()),
         ("SETTLE_PG_TIMEOUT_MS", "20000".to_owned()),
         ("SETTLE_PG_CHARGE_RETRIES", "1".to_owned()),
         ("SETTLE_RECONCILE_DEADLINE_SECS", "600".to_owned()),
@@ -312,7 +313,7 @@ async fn retried_shop_writes_make_one_of_each(v: Variant) {
 async fn a_retried_api_key_create_makes_one_key(v: Variant) {
     for master in [true, false] {
         let Some(app) = TestApp::spawn_with(with_master_key(v, master)).await else { return };
-        let keys = async || settle_store::merchants::keys(&app.ctx.db, "mch_demo").await.unwrap().len();
+        let keys = async || settle_store::merchants::keys(&app.ctx.db, DEMO_TENANT).await.unwrap().len();
         let before = keys().await;
         fail_completions(&app, true).await;
         let lost = post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await;
@@ -322,7 +323,7 @@ async fn a_retried_api_key_create_makes_one_key(v: Variant) {
         let first = post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await;
         assert_eq!(first.status, 201, "{}", first.text);
         let made = first.body["apiKey"].as_str().unwrap().to_owned();
-        let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "key-1").await.unwrap().unwrap();
+        let rec = settle_store::idempotency::find(&app.ctx.db, DEMO_TENANT, "key-1").await.unwrap().unwrap();
         assert!(!rec.response_body.unwrap_or_default().contains(&made), "the recorded answer holds the key in the clear");
         let retry = post_with_key(&app, "/v1/api-keys", "key-1", &json!({})).await;
         if master {
@@ -372,12 +373,15 @@ async fn a_retried_merchant_create_makes_one_merchant(v: Variant) {
         let first = admin("mch-1", &body).await;
         assert_eq!(first.status, 201, "{}", first.text);
         let (id, made) = (first.body["merchantId"].as_str().unwrap().to_owned(), first.body["apiKey"].as_str().unwrap().to_owned());
+        let made_test = first.body["testApiKey"].as_str().unwrap().to_owned();
         let rec = settle_store::idempotency::find(&app.ctx.db, settle_app::merchants::ADMIN_SCOPE, "mch-1").await.unwrap().unwrap();
-        assert!(!rec.response_body.unwrap_or_default().contains(&made), "the recorded answer holds the key in the clear");
+        let recorded = rec.response_body.unwrap_or_default();
+        assert!(!recorded.contains(&made) && !recorded.contains(&made_test), "the recorded answer holds a key in the clear");
         let retry = admin("mch-1", &body).await;
         if master {
             assert_eq!((retry.status.as_u16(), retry.header("idempotent-replayed")), (201, Some("true")), "{}", retry.text);
             assert_eq!((retry.body["merchantId"].as_str(), retry.body["apiKey"].as_str()), (Some(id.as_str()), Some(made.as_str())));
+            assert_eq!(retry.body["testApiKey"].as_str(), Some(made_test.as_str()), "both keys opened");
         } else {
             retry.assert_error(409, "invalid_state");
             assert!(retry.body["error"]["message"].as_str().unwrap().contains(&id), "{}", retry.text);

@@ -37,7 +37,7 @@ async fn concurrent_key_creates_never_pass_the_cap(v: Variant) {
             s => panic!("a create answered {s}"),
         }
     }
-    let active = settle_store::merchants::keys(&app.ctx.db, "mch_demo").await.unwrap().iter().filter(|k| k.revoked_at.is_none()).count();
+    let active = settle_store::merchants::keys(&app.ctx.db, DEMO_TENANT).await.unwrap().iter().filter(|k| k.revoked_at.is_none()).count();
     assert_eq!(active, 1 + made, "every 201 made one key, nothing else did");
     assert!(active <= 10 && full > 0, "never past the cap: {active} active, {full} refused");
     std::sync::Arc::into_inner(app).unwrap().finish().await;

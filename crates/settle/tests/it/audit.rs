@@ -33,6 +33,8 @@ async fn whole_log(app: &TestApp, key: &str) -> Vec<Value> {
 async fn changes_are_audited_with_actor_request_and_address(v: Variant) {
     let mut setup = Setup::new(v);
     setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
+    // The merchant works in live mode here (its merchant.created entry is in the live log): a live chain.
+    setup.chains[0].test_network = false;
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     // The admin creates a merchant: audited as the admin's, on that merchant.
     let r = app.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": "Audited shop"}).to_string()), &[]).await;

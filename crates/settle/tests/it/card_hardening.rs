@@ -362,29 +362,45 @@ async fn double_charges_and_late_successes_are_voided_through_the_gateway(v: Var
     app.finish().await;
 }
 
-/// Without SETTLE_PG_URL the card rail is off: a charge answers 400 `feature_not_enabled` (a permanent fault of the configuration: no Retry-After) and nothing is
-/// recorded; /health says so. The in-process simulator runs only when asked for, and /health says that too.
+/// Without SETTLE_PG_URL the live card rail is off: a live charge answers 400 `feature_not_enabled` (a permanent
+/// fault of the configuration: no Retry-After) and nothing is recorded; a callback for a live payment is never
+/// confirmed with the test gateway; /health says so. Test payments have the in-process simulator, and /health says
+/// that too.
 async fn without_a_gateway_the_card_rail_is_off(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.off = true;
     let Some(app) = TestApp::spawn_with(setup.clone()).await else {
         return;
     };
-    let id = app.create_card_payment("no-gateway", 100).await;
-    app.pay(&id, "KB", CARD, Some("k1")).await.assert_error(400, "feature_not_enabled");
-    assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["status"], "PENDING");
-    assert_eq!(history(&app, &id).await, ["CREATED"]);
+    let live = app.new_merchant("live").await.0;
+    let r = app
+        .request(
+            Method::POST,
+            "/v1/payments",
+            Some(&live),
+            Some(&json!({"orderId": "no-gateway", "amount": "100", "currency": "KRW", "rail": "CARD"}).to_string()),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["paymentId"].as_str().unwrap().to_owned();
+    let pay = json!({"cardType": "KB", "cardNo": CARD}).to_string();
+    let r = app.request(Method::POST, &format!("/v1/payments/{id}/card"), Some(&live), Some(&pay), &[("idempotency-key", "k1")]).await;
+    r.assert_error(400, "feature_not_enabled");
+    assert!(r.header("retry-after").is_none());
+    let after = app.request(Method::GET, &format!("/v1/payments/{id}/events"), Some(&live), None, &[]).await;
+    assert_eq!(after.body["data"].as_array().unwrap().len(), 1, "CREATED only: {}", after.text);
     let cb = json!({"transactionKey": "TX-1", "orderId": id}).to_string();
     app.request(Method::POST, "/v1/payments/callback", None, Some(&cb), &[]).await.assert_error(400, "feature_not_enabled");
     let h = app.request(Method::GET, "/health", None, None, &[]).await.body;
-    assert_eq!(h["gateway"]["mode"], "not_configured", "{h}");
+    assert_eq!((h["gateway"]["mode"].as_str(), h["testGateway"]["mode"].as_str()), (Some("not_configured"), Some("simulator")), "{h}");
     app.finish().await;
 
     setup.card.off = false;
     setup.card.in_process = true;
     let app = TestApp::spawn_with(setup).await.unwrap();
     let h = app.request(Method::GET, "/health", None, None, &[]).await.body;
-    assert_eq!(h["gateway"]["mode"], "simulator", "{h}");
+    assert_eq!((h["gateway"]["mode"].as_str(), h["testGateway"]["mode"].as_str()), (Some("not_configured"), Some("simulator")), "{h}");
     app.finish().await;
 }
 

@@ -939,7 +939,7 @@ async fn a_merchant_fee_goes_to_the_treasury() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["feeBps"], 250);
-    let key_of_merchant = r.body["apiKey"].as_str().unwrap().to_owned();
+    let key_of_merchant = r.body["testApiKey"].as_str().unwrap().to_owned();
     let bad = app
         .request(
             reqwest::Method::POST,
@@ -1213,7 +1213,7 @@ async fn a_log_the_node_had_not_indexed_at_its_head_is_still_seen() {
 pub(crate) fn dev_settle_toml(rpc_url: &str) -> String {
     use crate::helpers::TOKEN;
     format!(
-        "[[chains]]\nchain_id = 31337\nrpc_urls = [\"{rpc_url}\"]\ngateway = \"{DEV_GATEWAY}\"\nforwarder = \"{DEV_FORWARDER}\"\nconfirmations = 2\npoll_ms = 100\ntokens = [{{ address = \"{TOKEN}\", symbol = \"USDC\", decimals = 6 }}]\n"
+        "[[chains]]\nchain_id = 31337\nrpc_urls = [\"{rpc_url}\"]\ngateway = \"{DEV_GATEWAY}\"\nforwarder = \"{DEV_FORWARDER}\"\nconfirmations = 2\npoll_ms = 100\ntest_network = true\ntokens = [{{ address = \"{TOKEN}\", symbol = \"USDC\", decimals = 6 }}]\n"
     )
 }
 
@@ -1254,7 +1254,7 @@ async fn settle_killed_mid_flight_reuses_and_skips_no_nonce() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let merchant: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let api_key = merchant["apiKey"].as_str().unwrap().to_owned();
+    let api_key = merchant["testApiKey"].as_str().unwrap().to_owned();
     let client = reqwest::Client::new();
     let db = settle_store::connect(&format!("sqlite://{}", dir.0.join("settle.db").display()), 1).await.unwrap();
     let relayer = key(0).address().to_checksum(None);

@@ -155,9 +155,9 @@ fn serve_demo_answers_and_sigterm_exits_zero() {
             .await
             .unwrap();
         assert_eq!(r.status(), 201);
-        // --demo gives working card payments, on the in-process simulator, and says so.
+        // --demo gives working card payments to its test key, on the in-process simulator, and says so.
         let h: serde_json::Value = c.get(format!("{base}/health")).send().await.unwrap().json().await.unwrap();
-        assert_eq!(h["gateway"]["mode"], "simulator", "{h}");
+        assert_eq!(h["testGateway"]["mode"], "simulator", "{h}");
         let p: serde_json::Value = c
             .post(format!("{base}/v1/payments"))
             .bearer_auth(&key)

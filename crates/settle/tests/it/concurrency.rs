@@ -105,7 +105,7 @@ async fn fifty_concurrent_cancels_have_one_winner(v: Variant) {
     assert_eq!(cancelled, 1, "exactly one CANCEL_REQUESTED event");
     assert_eq!(app.get(&format!("/v1/payments/{id}")).await.body["version"], 2);
     app.drain_outbox().await;
-    let rows = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 100).await.unwrap();
+    let rows = settle_store::outbox::read_after(&app.ctx.db, DEMO_TENANT, 0, 100).await.unwrap();
     assert_eq!(rows.iter().filter(|r| r.topic == "payment.cancelling").count(), 1, "one payment.cancelling in the outbox");
     Arc::into_inner(app).unwrap().finish().await;
 }
@@ -336,7 +336,7 @@ async fn sqlite_group_commit_gives_each_request_its_own_answer() {
 
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), before + 27, "exactly the successful creates");
     app.drain_outbox().await;
-    let rows = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 10_000).await.unwrap();
+    let rows = settle_store::outbox::read_after(&app.ctx.db, DEMO_TENANT, 0, 10_000).await.unwrap();
     for id in &new_ids {
         assert_eq!(settle_store::payments::events(&app.ctx.db, id).await.unwrap().len(), 1, "its CREATED event");
         assert_eq!(rows.iter().filter(|r| &r.aggregate_id == id).count(), 1, "its outbox row");
@@ -413,7 +413,7 @@ async fn sqlite_killed_during_heavy_writes_keeps_every_acknowledged_payment() {
         (settle_store::outbox::backlog(&db).await.unwrap().0 == 0).then_some(())
     })
     .await;
-    let rows = settle_store::outbox::read_after(&db, "mch_demo", 0, 1_000_000).await.unwrap();
+    let rows = settle_store::outbox::read_after(&db, DEMO_TENANT, 0, 1_000_000).await.unwrap();
     let created: std::collections::HashSet<&str> = rows.iter().filter(|r| r.topic == "payment.created").map(|r| r.aggregate_id.as_str()).collect();
     assert_eq!(created.len() as u64, payments, "one payment.created outbox row per payment, none without its payment");
     for id in &created {

@@ -287,7 +287,7 @@ async fn an_earlier_instances_writes_keep_the_order_id_rule(v: Variant) {
             p(3),
             p(4)
         );
-        let values = [settle_domain::PaymentId::generate().to_string().into(), "mch_demo".into(), order.into(), status.into()];
+        let values = [settle_domain::PaymentId::generate().to_string().into(), DEMO_TENANT.into(), order.into(), status.into()];
         app.ctx.db.writes().execute_raw(Statement::from_sql_and_values(backend, sql, values))
     };
     earlier("earlier-1", "PENDING").await.unwrap();
@@ -305,7 +305,7 @@ async fn an_earlier_instances_writes_keep_the_order_id_rule(v: Variant) {
     earlier("earlier-2", "FAILED").await.unwrap();
     assert_eq!(app.post("/v1/payments", &card("earlier-2")).await.status, 201);
     let sql = format!("UPDATE payments SET status = 'FAILED' WHERE merchant_id = {} AND order_id = {}", p(1), p(2));
-    app.ctx.db.writes().execute_raw(Statement::from_sql_and_values(backend, sql, ["mch_demo".into(), "earlier-1".into()])).await.unwrap();
+    app.ctx.db.writes().execute_raw(Statement::from_sql_and_values(backend, sql, [DEMO_TENANT.into(), "earlier-1".into()])).await.unwrap();
     assert_eq!(app.post("/v1/payments", &card("earlier-1")).await.status, 201);
     app.finish().await;
 }

@@ -209,6 +209,8 @@ pub struct Setup {
 pub struct CardSetup {
     pub knobs: settle_card::sim::Knobs,
     pub gateway_url: Option<String>,
+    /// The test-mode gateway, when it is not the live one's.
+    pub test_gateway_url: Option<String>,
     pub off: bool,
     pub in_process: bool,
     /// The gateway client (its base URL is filled in at start).
@@ -220,7 +222,7 @@ impl Default for CardSetup {
         let mut config = settle_card::client::GatewayConfig::new("");
         config.breaker.open_wait = Duration::from_secs(1);
         config.lookup_settle = Duration::from_millis(300);
-        Self { knobs: settle_card::sim::Knobs::calm(), gateway_url: None, off: false, in_process: false, config }
+        Self { knobs: settle_card::sim::Knobs::calm(), gateway_url: None, test_gateway_url: None, off: false, in_process: false, config }
     }
 }
 
@@ -339,8 +341,11 @@ impl TestApp {
             None => Some(settle_card::sim::start(TcpListener::bind("127.0.0.1:0").await.expect("bind sim"), setup.card.knobs.clone())),
         };
         let gateway_url = setup.card.gateway_url.clone().unwrap_or_else(|| sim.as_ref().map(|s| s.url()).unwrap_or_default());
+        // The test's simulator is both modes' gateway (the demo key is a test key; other merchants' keys are live),
+        // unless the setup asks for Settle's own in-process simulator (test mode) or no live gateway.
         cfg.gateway_url = (!setup.card.off && !setup.card.in_process).then(|| gateway_url.clone());
-        cfg.app.card.simulator = setup.card.in_process;
+        cfg.test_gateway_url =
+            setup.card.test_gateway_url.clone().or_else(|| (!setup.card.off && !setup.card.in_process).then(|| gateway_url.clone()));
         // `demo` seeds the demo merchant; the in-process simulator runs only when the setup asks for it.
         let app = App::build(&cfg, BuildOptions { migrate: true, demo: true, local_master_key: false }).await.expect("build app");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -471,11 +476,17 @@ impl TestApp {
         settle_app::worker::run_until_idle(|| worker.step()).await.unwrap_or_else(|e| panic!("{}: {e}", W::NAME))
     }
 
-    /// Creates another merchant through the admin API; returns its API key.
+    /// Creates another merchant through the admin API; returns its test API key (the mode of the demo key, so the
+    /// two merchants share the test's rails).
     pub async fn other_merchant(&self, name: &str) -> String {
+        self.new_merchant(name).await.1
+    }
+
+    /// Creates another merchant through the admin API; returns its live and its test API keys.
+    pub async fn new_merchant(&self, name: &str) -> (String, String) {
         let r = self.request(Method::POST, "/v1/merchants", Some(ADMIN_TOKEN), Some(&json!({"name": name}).to_string()), &[]).await;
         assert_eq!(r.status, 201, "{}", r.text);
-        r.body["apiKey"].as_str().expect("apiKey").to_owned()
+        (r.body["apiKey"].as_str().expect("apiKey").to_owned(), r.body["testApiKey"].as_str().expect("testApiKey").to_owned())
     }
 
     /// Runs the outbox relay until nothing is left to publish (the app's own relay may publish some rows
@@ -739,12 +750,15 @@ impl Drop for Process {
     }
 }
 
+/// The tenant the demo key opens (the demo merchant's test mode): what store functions are scoped by.
+pub const DEMO_TENANT: &str = "mch_demo:test";
+
 /// A new CARD payment's row for the demo merchant, as a create would insert it (for tests that write through the
 /// store directly).
 pub fn card_row(order_id: &str) -> settle_store::payments::PaymentRow {
     settle_store::payments::NewPayment {
         payment_id: settle_domain::PaymentId::generate().to_string(),
-        merchant_id: "mch_demo".into(),
+        merchant_id: DEMO_TENANT.into(),
         order_id: order_id.into(),
         rail: settle_domain::Rail::Card,
         amount: "100".into(),

@@ -117,9 +117,9 @@ async fn claim(app: &TestApp, key: &str, path: &str, body: &str) -> Claim {
 
 /// [`claim`], or the error `idempotency::start` answers (the key in flight).
 async fn try_claim(app: &TestApp, key: &str, path: &str, body: &str) -> Result<Claim, settle_app::AppError> {
-    let secret = idempotency::fingerprint_secrets(&app.ctx, "mch_demo").await.unwrap();
+    let secret = idempotency::fingerprint_secrets(&app.ctx, DEMO_TENANT).await.unwrap();
     let k = IdemKey::new(key, &secret, "POST", path, body.as_bytes()).unwrap();
-    match idempotency::start(&app.ctx, "mch_demo", Some(k)).await? {
+    match idempotency::start(&app.ctx, DEMO_TENANT, Some(k)).await? {
         Start::Run(c) => Ok(c),
         Start::Replay(_) => panic!("{key} was already used"),
     }
@@ -134,7 +134,7 @@ async fn a_retry_with_a_rotated_api_key_replays(v: Variant) {
     assert_eq!(first.status, 201, "{}", first.text);
     let new_key = format!("sk_{}", "ab".repeat(32));
     let hash = settle_app::merchants::hash_key(&new_key);
-    settle_store::merchants::add_key(&app.ctx.db, "mch_demo", &hash, &new_key[..8], settle_store::now_ms()).await.unwrap();
+    settle_store::merchants::add_key(&app.ctx.db, DEMO_TENANT, &hash, &new_key[..8], settle_store::now_ms()).await.unwrap();
     let again = app.request(Method::POST, "/v1/payments", Some(&new_key), Some(&body), &[("idempotency-key", "rot-1")]).await;
     assert_eq!(again.status, 201, "{}", again.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
@@ -207,7 +207,7 @@ async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
         async move {
             app.drain_outbox().await;
             let events = settle_store::payments::events(&app.ctx.db, &id).await.unwrap().len();
-            let outbox = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 1000).await.unwrap();
+            let outbox = settle_store::outbox::read_after(&app.ctx.db, DEMO_TENANT, 0, 1000).await.unwrap();
             (events, outbox.iter().filter(|r| r.aggregate_id == id).count())
         }
     };
@@ -262,7 +262,7 @@ async fn a_dropped_request_frees_its_key_and_waiters_only_read(v: Variant) {
 }
 
 async fn record(app: &TestApp, key: &str) -> Option<settle_store::idempotency::IdempotencyRow> {
-    settle_store::idempotency::find(&app.ctx.db, "mch_demo", key).await.unwrap()
+    settle_store::idempotency::find(&app.ctx.db, DEMO_TENANT, key).await.unwrap()
 }
 
 /// What a copy of the database (or of a backup) holds must not let anyone test card-number guesses against a
@@ -283,8 +283,8 @@ async fn a_copy_of_the_database_cannot_test_card_number_guesses(v: Variant) {
         let r = app.pay(&id, "SAMSUNG", crate::card::CARD, Some("bf-key")).await;
         assert!(r.status.is_success() || r.status == 402, "{}", r.text);
         // Everything the database holds: the fingerprint, every secret on the merchant, the card's last four.
-        let stored = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "bf-key").await.unwrap().unwrap().request_hash;
-        let merchant = settle_store::merchants::find(&app.ctx.db, "mch_demo").await.unwrap().unwrap();
+        let stored = settle_store::idempotency::find(&app.ctx.db, DEMO_TENANT, "bf-key").await.unwrap().unwrap().request_hash;
+        let merchant = settle_store::merchants::find(&app.ctx.db, DEMO_TENANT).await.unwrap().unwrap();
         let last4 = settle_store::payments::find_any(&app.ctx.db, &id).await.unwrap().unwrap().card_last4.unwrap();
         let secrets: Vec<Vec<u8>> = merchant.idem_secret.iter().map(|s| hex::decode(s).unwrap()).collect();
         let path = format!("POST /v1/payments/{id}/card\n");
@@ -315,7 +315,7 @@ async fn a_copy_of_the_database_cannot_test_card_number_guesses(v: Variant) {
             let body = TestApp::chain_payment("bf-chain").to_string();
             let first = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
             let secret = first.body["clientSecret"].as_str().unwrap().to_owned();
-            let rec = settle_store::idempotency::find(&app.ctx.db, "mch_demo", "bf-chain").await.unwrap().unwrap();
+            let rec = settle_store::idempotency::find(&app.ctx.db, DEMO_TENANT, "bf-chain").await.unwrap().unwrap();
             assert!(!rec.response_body.unwrap_or_default().contains(&secret), "the recorded answer holds the client secret");
             let again = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "bf-chain")]).await;
             assert_eq!((again.header("idempotent-replayed"), again.body["clientSecret"].as_str()), (Some("true"), Some(secret.as_str())));
@@ -335,18 +335,18 @@ async fn a_takeover_read_before_a_bind_never_erases_it(v: Variant) {
     let db = &app.ctx.db;
     let long_ago = settle_store::now_ms() - 3_600_000;
     let ttl = 86_400_000;
-    let claimed = store::claim(db, "mch_demo", "slow", "h", &["h".to_owned()], "owner-a", long_ago, ttl, 60_000).await.unwrap();
+    let claimed = store::claim(db, DEMO_TENANT, "slow", "h", &["h".to_owned()], "owner-a", long_ago, ttl, 60_000).await.unwrap();
     assert!(matches!(claimed, store::Claim::Claimed { resource: None }));
     // The retry reads the claim: stale by its clock.
-    let read = store::find(db, "mch_demo", "slow").await.unwrap().unwrap();
+    let read = store::find(db, DEMO_TENANT, "slow").await.unwrap().unwrap();
     // The slow owner binds its order and commits.
-    assert!(store::bind(db, "mch_demo", "slow", "owner-a", "order:ord_first").await.unwrap());
+    assert!(store::bind(db, DEMO_TENANT, "slow", "owner-a", "order:ord_first").await.unwrap());
     // The retry's takeover, from what it read, lands after: it must match nothing.
     assert!(!store::take_over(db, &read, None, "h", "owner-b", settle_store::now_ms(), ttl).await.unwrap(), "the bind was erased");
-    let row = store::find(db, "mch_demo", "slow").await.unwrap().unwrap();
+    let row = store::find(db, DEMO_TENANT, "slow").await.unwrap().unwrap();
     assert_eq!((row.owner.as_deref(), row.resource.as_deref()), (Some("owner-a"), Some("order:ord_first")));
     // Read again now, the claim is alive (the bind moved it): a retry waits, and takes it over only with its binding.
-    let again = store::claim(db, "mch_demo", "slow", "h", &["h".to_owned()], "owner-b", settle_store::now_ms(), ttl, 60_000).await.unwrap();
+    let again = store::claim(db, DEMO_TENANT, "slow", "h", &["h".to_owned()], "owner-b", settle_store::now_ms(), ttl, 60_000).await.unwrap();
     assert!(matches!(again, store::Claim::Existing(_)), "a live bound claim is not taken over");
     app.finish().await;
 }

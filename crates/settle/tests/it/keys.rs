@@ -32,7 +32,7 @@ async fn revoked_keys_and_deleted_merchants_fail_on_every_instance() {
     assert_eq!(r.status, 201, "{}", r.text);
     let new_key = r.body["apiKey"].as_str().unwrap().to_owned();
     let new_id = r.body["id"].as_str().unwrap().to_owned();
-    assert_eq!(r.body["keyPrefix"], &new_key[..8]);
+    assert_eq!(r.body["keyPrefix"], &new_key[..12]);
     for inst in [&app, &other] {
         for k in [&demo, &new_key] {
             assert_eq!(until_status(inst, k, 200).await, 200);

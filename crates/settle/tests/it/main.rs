@@ -23,6 +23,7 @@ mod edge;
 mod idempotency;
 mod keys;
 mod migrations;
+mod modes;
 mod nats;
 mod openapi_fuzz;
 mod ops;

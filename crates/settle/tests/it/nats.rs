@@ -95,8 +95,9 @@ async fn pull_ids(consumer: &jetstream::consumer::Consumer<pull::Config>, want: 
             while let Some(m) = batch.next().await {
                 let Ok(m) = m else { break };
                 let id = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")).map(|v| v.to_string()).unwrap_or_default();
-                assert!(m.subject.starts_with("settle.mch_demo.payment."), "{}", m.subject);
+                assert!(m.subject.starts_with("settle.mch_") && m.subject.contains(".payment."), "{}", m.subject);
                 let body: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+                assert_eq!(body["livemode"], true, "NATS carries live events only: {body}");
                 assert_eq!(body["id"], id.as_str(), "the body's id is the message id");
                 m.double_ack().await.expect("ack, confirmed by the server");
                 ids.push(id);
@@ -108,12 +109,35 @@ async fn pull_ids(consumer: &jetstream::consumer::Consumer<pull::Config>, want: 
     ids
 }
 
-/// Creates `n` payments, counting them in `made`.
+/// Creates `n` live payments (NATS carries live events only), counting them in `made`; and a test payment each
+/// time, which NATS never carries.
 async fn create(app: &TestApp, made: &mut usize, n: usize) {
+    let live = live_key(app).await;
     for _ in 0..n {
-        app.create_payment(&format!("bus-{made}")).await;
+        let r = app
+            .request(reqwest::Method::POST, "/v1/payments", Some(&live), Some(&TestApp::chain_payment(&format!("bus-{made}")).to_string()), &[])
+            .await;
+        assert_eq!((r.status.as_u16(), r.body["livemode"].as_bool()), (201, Some(true)), "{}", r.text);
         *made += 1;
     }
+    app.create_card_payment(&format!("bus-test-{made}"), 100).await;
+}
+
+/// A live key of the bus's merchant, made once per database.
+async fn live_key(app: &TestApp) -> String {
+    static KEY: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+    if let Some((_, k)) = KEY.lock().unwrap().iter().find(|(db, _)| *db == app.db.url) {
+        return k.clone();
+    }
+    let key = app.new_merchant("bus").await.0;
+    KEY.lock().unwrap().push((app.db.url.clone(), key.clone()));
+    key
+}
+
+/// A setup whose chain is live (the bus's payments are live ones).
+fn live_chain(mut setup: Setup) -> Setup {
+    setup.chains[0].test_network = false;
+    setup
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -124,7 +148,7 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     };
     let store = TempDir::new();
     let mut server = OwnNats::start(free_port(), &store.0).unwrap();
-    let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Redis });
+    let mut setup = live_chain(Setup::new(Variant { db: Db::Postgres, cache: Cache::Redis }));
     setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into() });
     let Some(mut app) = TestApp::spawn_with(setup).await else { return };
     let mut made = 0;
@@ -165,7 +189,8 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     // Nothing more arrives.
     ids.extend(pull_ids(&consumer, 1, Duration::from_secs(2)).await);
 
-    let page = app.get("/v1/events?type=payment.*&limit=100").await.body;
+    let live = live_key(&app).await;
+    let page = app.request(reqwest::Method::GET, "/v1/events?type=payment.*&limit=100", Some(&live), None, &[]).await.body;
     let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(events.len(), made);
     assert_eq!(ids, events, "the consumer got exactly the events, in order");
@@ -188,7 +213,8 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
         let m = stream.get_raw_message(s).await.unwrap();
         in_stream.push(m.headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
     }
-    let page = app.get("/v1/events?type=payment.*&limit=100").await.body;
+    let live = live_key(&app).await;
+    let page = app.request(reqwest::Method::GET, "/v1/events?type=payment.*&limit=100", Some(&live), None, &[]).await.body;
     let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(in_stream, events, "the stream holds exactly the events, in order");
     app.finish().await;
@@ -205,7 +231,7 @@ async fn a_purged_stream_does_not_stop_the_publisher() {
     };
     let store = TempDir::new();
     let server = OwnNats::start(free_port(), &store.0).unwrap();
-    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    let mut setup = live_chain(Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory }));
     setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into() });
     let Some(mut app) = TestApp::spawn_with(setup).await else { return };
     let mut made = 0;
@@ -233,7 +259,8 @@ async fn a_purged_stream_does_not_stop_the_publisher() {
     for s in first..=last {
         ids.push(stream.get_raw_message(s).await.unwrap().headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
     }
-    let page = app.get("/v1/events?type=payment.*&limit=100").await.body;
+    let live = live_key(&app).await;
+    let page = app.request(reqwest::Method::GET, "/v1/events?type=payment.*&limit=100", Some(&live), None, &[]).await.body;
     let events: Vec<String> = page["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect();
     assert_eq!(ids, events[3..].to_vec(), "the events made after the purge, once each");
     app.finish().await;

@@ -124,7 +124,8 @@ async fn logs_carry_no_card_number_key_or_secret() {
     };
     let m = call(Method::POST, "/v1/merchants", admin, serde_json::json!({"name": "Log shop"})).await;
     assert_eq!(m.status, 201, "{}", m.text);
-    let key = m.body["apiKey"].as_str().unwrap().to_owned();
+    // The test key: `serve --demo` pays test cards on its in-process simulator (no live gateway here).
+    let (live, key) = (m.body["apiKey"].as_str().unwrap().to_owned(), m.body["testApiKey"].as_str().unwrap().to_owned());
     let extra = call(Method::POST, "/v1/api-keys", &key, serde_json::json!({})).await.body["apiKey"].as_str().unwrap().to_owned();
     let rx = crate::webhooks::Receiver::start(crate::webhooks::Behaviour::Ok).await;
     let ep = call(Method::POST, "/v1/webhook-endpoints", &key, serde_json::json!({"url": rx.url, "events": ["*"]})).await;
@@ -172,6 +173,7 @@ async fn logs_carry_no_card_number_key_or_secret() {
         ("card number", card.to_owned()),
         ("card number digits", card.replace('-', "")),
         ("API key", key.clone()),
+        ("live API key", live.clone()),
         ("second API key", extra),
         ("demo API key", local_demo.to_owned()),
         ("unknown key", "sk_not_a_real_key_0000000000000000".to_owned()),

@@ -474,6 +474,7 @@ async fn settle_killed_mid_saga_ends_every_saga_once() {
     let env = [
         ("SETTLE_LISTEN", format!("127.0.0.1:{port}")),
         ("SETTLE_PG_URL", format!("http://127.0.0.1:{sim_port}")),
+        ("SETTLE_PG_TEST_URL", format!("http://127.0.0.1:{sim_port}")),
         // A charge cut off before the gateway recorded it is failed at the reconcile deadline: short here.
         ("SETTLE_RECONCILE_AFTER_SECS", "2".to_owned()),
         ("SETTLE_RECONCILE_BACKOFF_SECS", "1,2".to_owned()),
@@ -748,7 +749,7 @@ async fn an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one
     // Waiting for a card: IN_PROGRESS, not cached; once paid, the read shows COMPLETED at once.
     let waiting = create(&app, "/v1/orders", json!({"userId": "lee", "items": [{"itemId": "potion", "quantity": 2}]})).await;
     let saga_id = waiting["saga"]["transactionId"].as_str().unwrap().to_owned();
-    let key = format!("saga:{}:{saga_id}", settle_app::merchants::DEMO_MERCHANT_ID);
+    let key = format!("saga:{}:{DEMO_TENANT}:{saga_id}", DEMO_TENANT.len());
     assert_eq!(app.get(&format!("/v1/sagas/{saga_id}")).await.body["status"], "IN_PROGRESS");
     assert!(app.ctx.cache.get_doc(&key).await.is_none(), "a running saga is not cached");
     let pid = waiting["payment"]["paymentId"].as_str().unwrap();

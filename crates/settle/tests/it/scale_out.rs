@@ -169,7 +169,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     let dirs: Vec<TempDir> = (0..3).map(|_| TempDir::new()).collect();
     let addrs: Vec<String> = (1..=3).map(|i| format!("127.0.0.{i}:{}", free_port())).collect();
     let chain_toml = format!(
-        "[[chains]]\nchain_id = 31337\nrpc_urls = [\"{}\"]\ngateway = \"{}\"\nforwarder = \"{}\"\nconfirmations = 1\npoll_ms = 200\n\
+        "[[chains]]\nchain_id = 31337\nrpc_urls = [\"{}\"]\ngateway = \"{}\"\nforwarder = \"{}\"\nconfirmations = 1\npoll_ms = 200\ntest_network = true\n\
          tokens = [{{ address = \"{TOKEN}\", symbol = \"USDC\", decimals = 6 }}]\n",
         anvil.url,
         crate::chain::DEV_GATEWAY,
@@ -185,6 +185,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         // The clients use the demo merchant's key on these plain `serve` instances.
         ("SETTLE_ALLOW_DEMO_KEY", "true".into()),
         ("SETTLE_PG_URL", sim.url()),
+        ("SETTLE_PG_TEST_URL", sim.url()),
         ("SETTLE_CALLBACK_URL", format!("http://{}/v1/payments/callback", addrs[0])),
         ("SETTLE_ADMIN_TOKEN", ADMIN.into()),
         ("SETTLE_WEBHOOK_ALLOW_HOSTS", "127.0.0.1".into()),
@@ -496,7 +497,7 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
     }
     let mut bound = BTreeSet::new();
     for (key, answered) in &acked.order_keys {
-        let rec = settle_store::idempotency::find(&store, "mch_demo", key).await.unwrap();
+        let rec = settle_store::idempotency::find(&store, DEMO_TENANT, key).await.unwrap();
         let order = rec.and_then(|r| r.resource).and_then(|r| r.strip_prefix("order:").map(str::to_owned));
         if let Some(answered) = answered {
             assert_eq!(order.as_ref(), Some(answered), "key {key} answered an order other than the one it made");

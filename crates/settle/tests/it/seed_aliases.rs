@@ -31,7 +31,7 @@ use crate::{
 
 per_db!(seed_002_purchase_and_sagas, seed_001_pay_server_routes, seed_003_events_stream_resumes_without_loss);
 
-const DEMO: &str = settle_app::merchants::DEMO_MERCHANT_ID;
+const DEMO: &str = DEMO_TENANT;
 
 /// Seed 002's saga statuses (`saga_states.status`, its statistics query).
 const SAGA_STATUSES: [&str; 6] = ["pending", "in_progress", "completed", "failed", "compensating", "compensated"];
@@ -191,7 +191,7 @@ async fn seed_002_purchase_and_sagas(v: Variant) {
 /// Seed 000's create fields: merchantId, orderId, chainId, tokenAddress, recipientAddress, amount, currency.
 fn seed_payment(order_id: &str) -> Value {
     let mut b = TestApp::chain_payment(order_id);
-    b["merchantId"] = json!(DEMO);
+    b["merchantId"] = json!(settle_app::merchants::DEMO_MERCHANT_ID);
     b
 }
 

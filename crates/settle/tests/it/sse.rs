@@ -104,7 +104,7 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
     app.drain_outbox().await;
 
     // Every event of this merchant, by seq, from the database.
-    let all = settle_store::outbox::read_after(&app.ctx.db, "mch_demo", 0, 10_000).await.unwrap();
+    let all = settle_store::outbox::read_after(&app.ctx.db, DEMO_TENANT, 0, 10_000).await.unwrap();
     let expected: Vec<i64> = all.iter().map(|r| r.seq.unwrap()).collect();
     assert_eq!(expected.len(), 20 + 8, "20 created and 8 cancelled events");
     assert_eq!(seen.iter().map(|e| e.seq).collect::<Vec<_>>(), expected[..k].to_vec(), "the first k events in seq order");
@@ -136,7 +136,7 @@ async fn sse_resumes_exactly_after_last_event_id(v: Variant) {
 
     // Seqs are gap-free across merchants.
     let mut every: Vec<i64> = Vec::new();
-    for m in ["mch_demo"] {
+    for m in [DEMO_TENANT] {
         every.extend(settle_store::outbox::read_after(&app.ctx.db, m, 0, 10_000).await.unwrap().iter().map(|r| r.seq.unwrap()));
     }
     let max = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
@@ -183,7 +183,7 @@ async fn two_instances_publish_one_gap_free_sequence(v: Variant) {
         w.await.unwrap();
     }
     a.drain_outbox().await;
-    let rows = settle_store::outbox::read_after(&a.ctx.db, "mch_demo", 0, 10_000).await.unwrap();
+    let rows = settle_store::outbox::read_after(&a.ctx.db, DEMO_TENANT, 0, 10_000).await.unwrap();
     let seqs: Vec<i64> = rows.iter().map(|r| r.seq.unwrap()).collect();
     assert_eq!(seqs, (1..=60).collect::<Vec<i64>>(), "60 events, seqs 1..=60, no gap, no repeat");
     let holder = settle_store::leases::holder(&a.ctx.db, settle_app::outbox::LEASE, settle_store::now_ms()).await.unwrap();

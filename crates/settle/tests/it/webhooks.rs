@@ -422,7 +422,7 @@ async fn private_addresses_and_redirects_are_refused(v: Variant) {
         &app2.ctx.db,
         settle_store::webhooks::NewEndpoint {
             endpoint_id: "we_localhost",
-            merchant_id: "mch_demo",
+            merchant_id: DEMO_TENANT,
             url: &format!("https://localhost:{port}/hook"),
             events: "[\"payment.created\"]",
             description: None,
@@ -495,7 +495,7 @@ async fn a_failing_endpoint_fails_its_deliveries_then_is_disabled(v: Variant) {
     // Still failing once disable_after (1 s) has passed since its first failure (as recorded): the next failure
     // disables the endpoint, and an event says so.
     eventually(Duration::from_secs(10), "the endpoint has been failing for disable_after", async || {
-        let since = settle_store::webhooks::endpoint(&app.ctx.db, "mch_demo", &ep).await.unwrap()?.failing_since?;
+        let since = settle_store::webhooks::endpoint(&app.ctx.db, DEMO_TENANT, &ep).await.unwrap()?.failing_since?;
         (settle_store::now_ms() - since >= 1000).then_some(())
     })
     .await;
@@ -811,7 +811,7 @@ async fn settle_listen_forwards_a_merchants_events_signed() {
         let event: Value = serde_json::from_str(&g.body).unwrap();
         let mut fields: Vec<&str> = event.as_object().unwrap().keys().map(String::as_str).collect();
         fields.sort();
-        assert_eq!(fields, ["createdAt", "data", "id", "type"], "{event}");
+        assert_eq!(fields, ["createdAt", "data", "id", "livemode", "type"], "{event}");
     }
     drop(child);
 

@@ -101,6 +101,8 @@ from .seed_saga_page import SeedSagaPage
 from .seed_saga_stats import SeedSagaStats
 from .seed_step import SeedStep
 from .seed_stream_events_response_200 import SeedStreamEventsResponse200
+from .simulate_request import SimulateRequest
+from .simulated import Simulated
 from .statement_stats import StatementStats
 from .status_view import StatusView
 from .step_view import StepView
@@ -219,6 +221,8 @@ __all__ = (
     "SeedSagaStats",
     "SeedStep",
     "SeedStreamEventsResponse200",
+    "SimulateRequest",
+    "Simulated",
     "StatementStats",
     "StatusView",
     "StepView",

@@ -20,10 +20,12 @@ class ApiKeyList:
     Attributes:
         data (list[ApiKeyView]):
         has_more (bool): Always false: at most 10 active keys, and revoked ones are purged, so the keys fit on one page.
+        livemode (bool): The caller's mode: a key lists and manages the keys of its own mode only.
     """
 
     data: list[ApiKeyView]
     has_more: bool
+    livemode: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -34,12 +36,15 @@ class ApiKeyList:
 
         has_more = self.has_more
 
+        livemode = self.livemode
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
             {
                 "data": data,
                 "hasMore": has_more,
+                "livemode": livemode,
             }
         )
 
@@ -59,9 +64,12 @@ class ApiKeyList:
 
         has_more = d.pop("hasMore")
 
+        livemode = d.pop("livemode")
+
         api_key_list = cls(
             data=data,
             has_more=has_more,
+            livemode=livemode,
         )
 
         api_key_list.additional_properties = d

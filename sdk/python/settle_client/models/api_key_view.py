@@ -18,13 +18,16 @@ class ApiKeyView:
     Attributes:
         created_at (str):
         id (str): `key_<n>`. Example: key_2.
-        key_prefix (str): The key's first 8 characters, to tell keys apart. Example: sk_4f1a2.
+        key_prefix (str): The key's first characters, to tell keys apart (8 for keys made before modes, 12 since).
+            Example: sk_live_4f1a.
+        livemode (bool): Whether the key opens live mode (false: test mode).
         revoked_at (None | str | Unset):
     """
 
     created_at: str
     id: str
     key_prefix: str
+    livemode: bool
     revoked_at: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -34,6 +37,8 @@ class ApiKeyView:
         id = self.id
 
         key_prefix = self.key_prefix
+
+        livemode = self.livemode
 
         revoked_at: None | str | Unset
         if isinstance(self.revoked_at, Unset):
@@ -48,6 +53,7 @@ class ApiKeyView:
                 "createdAt": created_at,
                 "id": id,
                 "keyPrefix": key_prefix,
+                "livemode": livemode,
             }
         )
         if revoked_at is not UNSET:
@@ -64,6 +70,8 @@ class ApiKeyView:
 
         key_prefix = d.pop("keyPrefix")
 
+        livemode = d.pop("livemode")
+
         def _parse_revoked_at(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -77,6 +85,7 @@ class ApiKeyView:
             created_at=created_at,
             id=id,
             key_prefix=key_prefix,
+            livemode=livemode,
             revoked_at=revoked_at,
         )
 

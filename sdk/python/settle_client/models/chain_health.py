@@ -29,6 +29,7 @@ class ChainHealth:
             cannot send
             (a node refused its transaction for insufficient funds; a transaction is still unmined after every
             replacement allowed). Chain payments wait; the other rails go on.
+        test_network (bool): A test network: only test-mode payments use it.
         head (int | None | Unset): The chain's head block (null until the watcher reached the node).
         reason (None | str | Unset): Why the chain is degraded.
         relayer_balance_wei (None | str | Unset): Decimal wei.
@@ -46,6 +47,7 @@ class ChainHealth:
     pending_relays: int
     relayer: str
     status: str
+    test_network: bool
     head: int | None | Unset = UNSET
     reason: None | str | Unset = UNSET
     relayer_balance_wei: None | str | Unset = UNSET
@@ -68,6 +70,8 @@ class ChainHealth:
         relayer = self.relayer
 
         status = self.status
+
+        test_network = self.test_network
 
         head: int | None | Unset
         if isinstance(self.head, Unset):
@@ -128,6 +132,7 @@ class ChainHealth:
                 "pendingRelays": pending_relays,
                 "relayer": relayer,
                 "status": status,
+                "testNetwork": test_network,
             }
         )
         if head is not UNSET:
@@ -163,6 +168,8 @@ class ChainHealth:
         relayer = d.pop("relayer")
 
         status = d.pop("status")
+
+        test_network = d.pop("testNetwork")
 
         def _parse_head(data: object) -> int | None | Unset:
             if data is None:
@@ -252,6 +259,7 @@ class ChainHealth:
             pending_relays=pending_relays,
             relayer=relayer,
             status=status,
+            test_network=test_network,
             head=head,
             reason=reason,
             relayer_balance_wei=relayer_balance_wei,

@@ -18,7 +18,9 @@ class CreatedApiKey:
     Attributes:
         created_at (str):
         id (str): `key_<n>`. Example: key_2.
-        key_prefix (str): The key's first 8 characters, to tell keys apart. Example: sk_4f1a2.
+        key_prefix (str): The key's first characters, to tell keys apart (8 for keys made before modes, 12 since).
+            Example: sk_live_4f1a.
+        livemode (bool): Whether the key opens live mode (false: test mode).
         api_key (str):
         revoked_at (None | str | Unset):
     """
@@ -26,6 +28,7 @@ class CreatedApiKey:
     created_at: str
     id: str
     key_prefix: str
+    livemode: bool
     api_key: str
     revoked_at: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -36,6 +39,8 @@ class CreatedApiKey:
         id = self.id
 
         key_prefix = self.key_prefix
+
+        livemode = self.livemode
 
         api_key = self.api_key
 
@@ -52,6 +57,7 @@ class CreatedApiKey:
                 "createdAt": created_at,
                 "id": id,
                 "keyPrefix": key_prefix,
+                "livemode": livemode,
                 "apiKey": api_key,
             }
         )
@@ -69,6 +75,8 @@ class CreatedApiKey:
 
         key_prefix = d.pop("keyPrefix")
 
+        livemode = d.pop("livemode")
+
         api_key = d.pop("apiKey")
 
         def _parse_revoked_at(data: object) -> None | str | Unset:
@@ -84,6 +92,7 @@ class CreatedApiKey:
             created_at=created_at,
             id=id,
             key_prefix=key_prefix,
+            livemode=livemode,
             api_key=api_key,
             revoked_at=revoked_at,
         )

@@ -11,20 +11,24 @@ T = TypeVar("T", bound="CreatedMerchant")
 
 @_attrs_define
 class CreatedMerchant:
-    """A merchant with its API key, shown once at creation.
+    """A merchant with its API keys, shown once at creation.
 
     Attributes:
-        api_key (str):
+        api_key (str): The live-mode key (`sk_live_…`): live payments, on live chains and the card gateway.
         fee_bps (int): Fee on chain payments, in basis points (signed into each payment's terms; paid to the gateway's
             treasury).
         merchant_id (str):
         name (str):
+        test_api_key (str): The test-mode key (`sk_test_…`): test payments, on test networks and the card simulator,
+            kept apart from
+            live ones.
     """
 
     api_key: str
     fee_bps: int
     merchant_id: str
     name: str
+    test_api_key: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -36,6 +40,8 @@ class CreatedMerchant:
 
         name = self.name
 
+        test_api_key = self.test_api_key
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -44,6 +50,7 @@ class CreatedMerchant:
                 "feeBps": fee_bps,
                 "merchantId": merchant_id,
                 "name": name,
+                "testApiKey": test_api_key,
             }
         )
 
@@ -60,11 +67,14 @@ class CreatedMerchant:
 
         name = d.pop("name")
 
+        test_api_key = d.pop("testApiKey")
+
         created_merchant = cls(
             api_key=api_key,
             fee_bps=fee_bps,
             merchant_id=merchant_id,
             name=name,
+            test_api_key=test_api_key,
         )
 
         created_merchant.additional_properties = d

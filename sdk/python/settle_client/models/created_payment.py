@@ -27,7 +27,9 @@ class CreatedPayment:
             amount (str): Exact integer amount in minor units, as a decimal string. Example: 1500.
             created_at (str):
             currency (str):
-            merchant_id (str):
+            livemode (bool): Whether the payment is live (false: made with a test key, on a test network or the card
+                simulator).
+            merchant_id (str): The merchant (the same id in both modes).
             metadata (PaymentViewMetadata): The merchant's key-value pairs (`{}` when none).
             order_id (str):
             payment_id (str): 0x + 64 hex; usable as the on-chain bytes32. Example:
@@ -65,6 +67,7 @@ class CreatedPayment:
     amount: str
     created_at: str
     currency: str
+    livemode: bool
     merchant_id: str
     metadata: PaymentViewMetadata
     order_id: str
@@ -102,6 +105,8 @@ class CreatedPayment:
         created_at = self.created_at
 
         currency = self.currency
+
+        livemode = self.livemode
 
         merchant_id = self.merchant_id
 
@@ -240,6 +245,7 @@ class CreatedPayment:
                 "amount": amount,
                 "createdAt": created_at,
                 "currency": currency,
+                "livemode": livemode,
                 "merchantId": merchant_id,
                 "metadata": metadata,
                 "orderId": order_id,
@@ -302,6 +308,8 @@ class CreatedPayment:
         created_at = d.pop("createdAt")
 
         currency = d.pop("currency")
+
+        livemode = d.pop("livemode")
 
         merchant_id = d.pop("merchantId")
 
@@ -502,6 +510,7 @@ class CreatedPayment:
             amount=amount,
             created_at=created_at,
             currency=currency,
+            livemode=livemode,
             merchant_id=merchant_id,
             metadata=metadata,
             order_id=order_id,

@@ -15,8 +15,10 @@ T = TypeVar("T", bound="GatewayHealth")
 class GatewayHealth:
     """
     Attributes:
-        mode (str): gateway (SETTLE_PG_URL), simulator (the in-process PG simulator: no real card is charged) or
-            not_configured (card charges answer 503).
+        mode (str): gateway (SETTLE_PG_URL for live payments, SETTLE_PG_TEST_URL for test ones), simulator (test
+            payments: the
+            in-process PG simulator, no real card is charged) or not_configured (card charges answer 400
+            feature_not_enabled).
         circuit (None | str | Unset): closed, open or half_open.
     """
 

@@ -29,6 +29,7 @@ class Health:
         status (str): ok; degraded (Settle serves, but a part is impaired: a chain whose RPC endpoints all fail, or
             Redis
             unreachable; the part says why); unavailable (the database does not answer: 503).
+        test_gateway (GatewayHealth):
         read_only (None | str | Unset): Why writes are refused now (503 `read_only`): `configured`, `admin` or
             `detected` (the database refuses
             writes); absent when Settle takes writes.
@@ -39,6 +40,7 @@ class Health:
     database: DatabaseHealth
     gateway: GatewayHealth
     status: str
+    test_gateway: GatewayHealth
     read_only: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -56,6 +58,8 @@ class Health:
 
         status = self.status
 
+        test_gateway = self.test_gateway.to_dict()
+
         read_only: None | str | Unset
         if isinstance(self.read_only, Unset):
             read_only = UNSET
@@ -71,6 +75,7 @@ class Health:
                 "database": database,
                 "gateway": gateway,
                 "status": status,
+                "testGateway": test_gateway,
             }
         )
         if read_only is not UNSET:
@@ -101,6 +106,8 @@ class Health:
 
         status = d.pop("status")
 
+        test_gateway = GatewayHealth.from_dict(d.pop("testGateway"))
+
         def _parse_read_only(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -116,6 +123,7 @@ class Health:
             database=database,
             gateway=gateway,
             status=status,
+            test_gateway=test_gateway,
             read_only=read_only,
         )
 

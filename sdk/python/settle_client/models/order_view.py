@@ -24,6 +24,7 @@ class OrderView:
         coupon_discount (int):
         created_at (str):
         items (list[OrderLineView]):
+        livemode (bool): Whether the order is live (false: placed with a test key).
         order_id (str):
         paid_amount (int):
         status (str): PLACED, PAID or CANCELLED.
@@ -42,6 +43,7 @@ class OrderView:
     coupon_discount: int
     created_at: str
     items: list[OrderLineView]
+    livemode: bool
     order_id: str
     paid_amount: int
     status: str
@@ -66,6 +68,8 @@ class OrderView:
         for items_item_data in self.items:
             items_item = items_item_data.to_dict()
             items.append(items_item)
+
+        livemode = self.livemode
 
         order_id = self.order_id
 
@@ -118,6 +122,7 @@ class OrderView:
                 "couponDiscount": coupon_discount,
                 "createdAt": created_at,
                 "items": items,
+                "livemode": livemode,
                 "orderId": order_id,
                 "paidAmount": paid_amount,
                 "status": status,
@@ -157,6 +162,8 @@ class OrderView:
             items_item = OrderLineView.from_dict(items_item_data)
 
             items.append(items_item)
+
+        livemode = d.pop("livemode")
 
         order_id = d.pop("orderId")
 
@@ -221,6 +228,7 @@ class OrderView:
             coupon_discount=coupon_discount,
             created_at=created_at,
             items=items,
+            livemode=livemode,
             order_id=order_id,
             paid_amount=paid_amount,
             status=status,

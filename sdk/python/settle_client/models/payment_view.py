@@ -25,7 +25,9 @@ class PaymentView:
         amount (str): Exact integer amount in minor units, as a decimal string. Example: 1500.
         created_at (str):
         currency (str):
-        merchant_id (str):
+        livemode (bool): Whether the payment is live (false: made with a test key, on a test network or the card
+            simulator).
+        merchant_id (str): The merchant (the same id in both modes).
         metadata (PaymentViewMetadata): The merchant's key-value pairs (`{}` when none).
         order_id (str):
         payment_id (str): 0x + 64 hex; usable as the on-chain bytes32. Example:
@@ -59,6 +61,7 @@ class PaymentView:
     amount: str
     created_at: str
     currency: str
+    livemode: bool
     merchant_id: str
     metadata: PaymentViewMetadata
     order_id: str
@@ -93,6 +96,8 @@ class PaymentView:
         created_at = self.created_at
 
         currency = self.currency
+
+        livemode = self.livemode
 
         merchant_id = self.merchant_id
 
@@ -213,6 +218,7 @@ class PaymentView:
                 "amount": amount,
                 "createdAt": created_at,
                 "currency": currency,
+                "livemode": livemode,
                 "merchantId": merchant_id,
                 "metadata": metadata,
                 "orderId": order_id,
@@ -269,6 +275,8 @@ class PaymentView:
         created_at = d.pop("createdAt")
 
         currency = d.pop("currency")
+
+        livemode = d.pop("livemode")
 
         merchant_id = d.pop("merchantId")
 
@@ -442,6 +450,7 @@ class PaymentView:
             amount=amount,
             created_at=created_at,
             currency=currency,
+            livemode=livemode,
             merchant_id=merchant_id,
             metadata=metadata,
             order_id=order_id,

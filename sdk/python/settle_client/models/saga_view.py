@@ -32,6 +32,7 @@ class SagaView:
         user_id (str):
         version (int):
         error (None | str | Unset):
+        livemode (bool | Unset): Whether the saga is live (false: a test-mode order's).
     """
 
     created_at: str
@@ -45,6 +46,7 @@ class SagaView:
     user_id: str
     version: int
     error: None | str | Unset = UNSET
+    livemode: bool | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -81,6 +83,8 @@ class SagaView:
         else:
             error = self.error
 
+        livemode = self.livemode
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -99,6 +103,8 @@ class SagaView:
         )
         if error is not UNSET:
             field_dict["error"] = error
+        if livemode is not UNSET:
+            field_dict["livemode"] = livemode
 
         return field_dict
 
@@ -154,6 +160,8 @@ class SagaView:
 
         error = _parse_error(d.pop("error", UNSET))
 
+        livemode = d.pop("livemode", UNSET)
+
         saga_view = cls(
             created_at=created_at,
             current_step=current_step,
@@ -166,6 +174,7 @@ class SagaView:
             user_id=user_id,
             version=version,
             error=error,
+            livemode=livemode,
         )
 
         saga_view.additional_properties = d

@@ -21,6 +21,8 @@ class WebhookEndpoint:
         events (list[str]): Event types it receives: a type (`payment.completed`), a prefix (`payment.*`) or `*`.
             Example: ['payment.*'].
         id (str):  Example: we_0192f3a4b5c67d8e9f0a1b2c3d4e5f60.
+        livemode (bool): Whether the endpoint receives live events (false: test-mode ones; each mode has its own
+            endpoints).
         updated_at (str):
         url (str):  Example: https://shop.example/webhooks/settle.
         description (None | str | Unset):
@@ -34,6 +36,7 @@ class WebhookEndpoint:
     enabled: bool
     events: list[str]
     id: str
+    livemode: bool
     updated_at: str
     url: str
     description: None | str | Unset = UNSET
@@ -49,6 +52,8 @@ class WebhookEndpoint:
         events = self.events
 
         id = self.id
+
+        livemode = self.livemode
 
         updated_at = self.updated_at
 
@@ -80,6 +85,7 @@ class WebhookEndpoint:
                 "enabled": enabled,
                 "events": events,
                 "id": id,
+                "livemode": livemode,
                 "updatedAt": updated_at,
                 "url": url,
             }
@@ -103,6 +109,8 @@ class WebhookEndpoint:
         events = cast(list[str], d.pop("events"))
 
         id = d.pop("id")
+
+        livemode = d.pop("livemode")
 
         updated_at = d.pop("updatedAt")
 
@@ -142,6 +150,7 @@ class WebhookEndpoint:
             enabled=enabled,
             events=events,
             id=id,
+            livemode=livemode,
             updated_at=updated_at,
             url=url,
             description=description,

@@ -21,6 +21,8 @@ class WebhookEndpointWithSecret:
         events (list[str]): Event types it receives: a type (`payment.completed`), a prefix (`payment.*`) or `*`.
             Example: ['payment.*'].
         id (str):  Example: we_0192f3a4b5c67d8e9f0a1b2c3d4e5f60.
+        livemode (bool): Whether the endpoint receives live events (false: test-mode ones; each mode has its own
+            endpoints).
         updated_at (str):
         url (str):  Example: https://shop.example/webhooks/settle.
         secret (str): `whsec_` + base64 of the key: verify each delivery's `webhook-signature` with it (Standard
@@ -36,6 +38,7 @@ class WebhookEndpointWithSecret:
     enabled: bool
     events: list[str]
     id: str
+    livemode: bool
     updated_at: str
     url: str
     secret: str
@@ -52,6 +55,8 @@ class WebhookEndpointWithSecret:
         events = self.events
 
         id = self.id
+
+        livemode = self.livemode
 
         updated_at = self.updated_at
 
@@ -85,6 +90,7 @@ class WebhookEndpointWithSecret:
                 "enabled": enabled,
                 "events": events,
                 "id": id,
+                "livemode": livemode,
                 "updatedAt": updated_at,
                 "url": url,
                 "secret": secret,
@@ -109,6 +115,8 @@ class WebhookEndpointWithSecret:
         events = cast(list[str], d.pop("events"))
 
         id = d.pop("id")
+
+        livemode = d.pop("livemode")
 
         updated_at = d.pop("updatedAt")
 
@@ -150,6 +158,7 @@ class WebhookEndpointWithSecret:
             enabled=enabled,
             events=events,
             id=id,
+            livemode=livemode,
             updated_at=updated_at,
             url=url,
             secret=secret,

@@ -22,6 +22,7 @@ class WebhookEvent:
         data (WebhookEventData): The object the event is about (a payment for `payment.*`).
         id (str): Made with the event, never issued twice: `webhook-id`, `Nats-Msg-Id`, SSE's id. Example:
             evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b.
+        livemode (bool): Whether the event is live (false: a test-mode object's).
         seq (int): The outbox seq: the order of events (issued again after a restore of an older backup).
         type_ (str):  Example: payment.completed.
     """
@@ -29,6 +30,7 @@ class WebhookEvent:
     created_at: str
     data: WebhookEventData
     id: str
+    livemode: bool
     seq: int
     type_: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -39,6 +41,8 @@ class WebhookEvent:
         data = self.data.to_dict()
 
         id = self.id
+
+        livemode = self.livemode
 
         seq = self.seq
 
@@ -51,6 +55,7 @@ class WebhookEvent:
                 "createdAt": created_at,
                 "data": data,
                 "id": id,
+                "livemode": livemode,
                 "seq": seq,
                 "type": type_,
             }
@@ -69,6 +74,8 @@ class WebhookEvent:
 
         id = d.pop("id")
 
+        livemode = d.pop("livemode")
+
         seq = d.pop("seq")
 
         type_ = d.pop("type")
@@ -77,6 +84,7 @@ class WebhookEvent:
             created_at=created_at,
             data=data,
             id=id,
+            livemode=livemode,
             seq=seq,
             type_=type_,
         )

@@ -112,8 +112,10 @@ def sync_detailed(
     body: CreateApiKeyRequest | None | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[CreatedApiKey | ErrorBody]:
-    """Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the
-    same
+    """Add an API key to the caller's merchant, in the caller's mode (a live key may ask for a test key
+    with
+    `livemode: false`; a test key makes test keys only); the key is in the answer and nowhere else (a
+    retry with the same
     Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise).
     Rotate a key
     by adding one, switching to it, then revoking the old one.
@@ -148,8 +150,10 @@ def sync(
     body: CreateApiKeyRequest | None | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> CreatedApiKey | ErrorBody | None:
-    """Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the
-    same
+    """Add an API key to the caller's merchant, in the caller's mode (a live key may ask for a test key
+    with
+    `livemode: false`; a test key makes test keys only); the key is in the answer and nowhere else (a
+    retry with the same
     Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise).
     Rotate a key
     by adding one, switching to it, then revoking the old one.
@@ -179,8 +183,10 @@ async def asyncio_detailed(
     body: CreateApiKeyRequest | None | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[CreatedApiKey | ErrorBody]:
-    """Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the
-    same
+    """Add an API key to the caller's merchant, in the caller's mode (a live key may ask for a test key
+    with
+    `livemode: false`; a test key makes test keys only); the key is in the answer and nowhere else (a
+    retry with the same
     Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise).
     Rotate a key
     by adding one, switching to it, then revoking the old one.
@@ -213,8 +219,10 @@ async def asyncio(
     body: CreateApiKeyRequest | None | Unset = UNSET,
     idempotency_key: str | Unset = UNSET,
 ) -> CreatedApiKey | ErrorBody | None:
-    """Add an API key to the caller's merchant; the key is in the answer and nowhere else (a retry with the
-    same
+    """Add an API key to the caller's merchant, in the caller's mode (a live key may ask for a test key
+    with
+    `livemode: false`; a test key makes test keys only); the key is in the answer and nowhere else (a
+    retry with the same
     Idempotency-Key answers the same key when Settle has a master key to keep it sealed, 409 otherwise).
     Rotate a key
     by adding one, switching to it, then revoking the old one.
