@@ -19,6 +19,8 @@ pub struct AuditEntry {
     pub action: String,
     /// The id of what it was done to.
     pub target_id: String,
+    /// Whether it was done in live mode (false: with a test key, to a test object).
+    pub livemode: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -84,6 +86,7 @@ pub async fn list(ctx: &Context, merchant_id: &str, q: AuditQuery) -> Result<Aud
             id: format!("aud_{}", r.id),
             actor: ActorView { kind: r.actor_type, id: r.actor_id },
             action: r.action,
+            livemode: r.merchant_id.as_deref().is_none_or(settle_domain::mode::is_live),
             target_id: r.target_id,
             request_id: r.request_id,
             client_address: r.client_addr,

@@ -102,7 +102,6 @@ fn status_change(r: &outbox::OutboxRow) -> Option<CachedStatus> {
     #[serde(rename_all = "camelCase")]
     struct View {
         payment_id: String,
-        merchant_id: String,
         status: String,
         chain_id: Option<i64>,
         version: i64,
@@ -116,7 +115,9 @@ fn status_change(r: &outbox::OutboxRow) -> Option<CachedStatus> {
     let updated_at = time::OffsetDateTime::parse(&v.updated_at, &time::format_description::well_known::Rfc3339).ok()?;
     Some(CachedStatus {
         payment_id: v.payment_id,
-        merchant_id: v.merchant_id,
+        // The row's tenant, never the payload's merchantId (the merchant's, the same in both modes): a status read
+        // answers from the cache only to the tenant that owns the payment.
+        merchant_id: r.merchant_id.clone(),
         status: v.status,
         chain_id: v.chain_id,
         version: v.version,

@@ -189,7 +189,8 @@ pub async fn seed_demo(ctx: &Context) -> Result<DemoMerchant, AppError> {
         Some(k) if k.merchant_id != tenant => {
             settle_store::merchants::move_key(&txn, &hash, &tenant).await?;
             // Instances that authenticated it as a live key forget it (as for a revocation).
-            forget_keys(&txn, &k.merchant_id, KEY_REVOKED, serde_json::json!({"keyId": format!("key_{}", k.id), "keyPrefix": k.key_prefix})).await?;
+            // Under its new tenant: no live webhook or consumer is told of a revocation that did not happen.
+            forget_keys(&txn, &tenant, KEY_REVOKED, serde_json::json!({"keyId": format!("key_{}", k.id), "keyPrefix": k.key_prefix})).await?;
             true
         }
         Some(_) => false,
@@ -367,6 +368,11 @@ pub async fn create_key(ctx: &Context, caller: &str, livemode: Option<bool>, key
         let row = settle_store::merchants::key_by_hash(&txn, &hash).await?.ok_or(AppError::NotFound("api key"))?;
         let view = ApiKeyView::of(&row);
         audit::record(&txn, Some(merchant_id), "api_key.created", &view.id, &serde_json::json!({"keyPrefix": view.key_prefix})).await?;
+        if caller != merchant_id {
+            // A live key made a test key: the live log shows it too.
+            let made = serde_json::json!({"keyPrefix": view.key_prefix, "livemode": view.livemode});
+            audit::record(&txn, Some(caller), "api_key.created", &view.id, &made).await?;
+        }
         let answer = |k: &str| serde_json::to_string(&CreatedApiKey { key: view.clone(), api_key: k.to_owned() }).map_err(AppError::internal);
         let recorded = match ctx.settings.keyring.as_deref() {
             Some(keys) => keys.seal(&api_key, &view.id),

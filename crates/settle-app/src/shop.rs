@@ -49,6 +49,8 @@ fn taken(what: &'static str, e: StoreError) -> AppError {
 #[serde(rename_all = "camelCase")]
 pub struct UserView {
     pub user_id: String,
+    /// Whether it is live (false: a test key's).
+    pub livemode: bool,
     pub name: String,
     /// Points, in minor units.
     pub points: i64,
@@ -63,6 +65,7 @@ pub struct UserView {
 impl From<shop::UserRow> for UserView {
     fn from(u: shop::UserRow) -> Self {
         Self {
+            livemode: settle_domain::mode::is_live(&u.merchant_id),
             user_id: u.user_id,
             name: u.name,
             points: u.points,
@@ -77,6 +80,8 @@ impl From<shop::UserRow> for UserView {
 #[serde(rename_all = "camelCase")]
 pub struct ItemView {
     pub item_id: String,
+    /// Whether it is live (false: a test key's).
+    pub livemode: bool,
     pub name: String,
     pub price: i64,
     pub stock: i64,
@@ -86,7 +91,15 @@ pub struct ItemView {
 
 impl From<shop::ItemRow> for ItemView {
     fn from(i: shop::ItemRow) -> Self {
-        Self { item_id: i.item_id, name: i.name, price: i.price, stock: i.stock, available: i.available, created_at: rfc3339(i.created_at) }
+        Self {
+            livemode: settle_domain::mode::is_live(&i.merchant_id),
+            item_id: i.item_id,
+            name: i.name,
+            price: i.price,
+            stock: i.stock,
+            available: i.available,
+            created_at: rfc3339(i.created_at),
+        }
     }
 }
 
@@ -94,6 +107,8 @@ impl From<shop::ItemRow> for ItemView {
 #[serde(rename_all = "camelCase")]
 pub struct CouponView {
     pub coupon_id: String,
+    /// Whether it is live (false: a test key's).
+    pub livemode: bool,
     pub name: String,
     pub discount: i64,
 }
@@ -102,6 +117,8 @@ pub struct CouponView {
 #[serde(rename_all = "camelCase")]
 pub struct IssuedCouponView {
     pub issued_coupon_id: String,
+    /// Whether it is live (false: a test key's).
+    pub livemode: bool,
     pub coupon_id: String,
     pub user_id: String,
     /// AVAILABLE or USED.
@@ -111,7 +128,13 @@ pub struct IssuedCouponView {
 
 impl From<shop::IssuedCouponRow> for IssuedCouponView {
     fn from(c: shop::IssuedCouponRow) -> Self {
-        Self { issued_coupon_id: c.issued_coupon_id, coupon_id: c.coupon_id, user_id: c.user_id, status: c.status }
+        Self {
+            livemode: settle_domain::mode::is_live(&c.merchant_id),
+            issued_coupon_id: c.issued_coupon_id,
+            coupon_id: c.coupon_id,
+            user_id: c.user_id,
+            status: c.status,
+        }
     }
 }
 
@@ -184,7 +207,12 @@ pub async fn create_coupon(
         let txn = settle_store::begin(&ctx.db).await?;
         shop::insert_coupon(&txn, merchant_id, coupon_id, name, discount, settle_store::now_ms()).await.map_err(|e| taken("coupon", e))?;
         audit::record(&txn, Some(merchant_id), "coupon.created", coupon_id, &serde_json::json!({"name": name, "discount": discount})).await?;
-        created(txn, &claim, &CouponView { coupon_id: coupon_id.to_owned(), name: name.to_owned(), discount }).await
+        created(
+            txn,
+            &claim,
+            &CouponView { coupon_id: coupon_id.to_owned(), livemode: settle_domain::mode::is_live(merchant_id), name: name.to_owned(), discount },
+        )
+        .await
     })
     .await
 }

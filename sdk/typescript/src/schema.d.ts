@@ -1045,6 +1045,8 @@ export interface components {
              * @example aud_42
              */
             id: string;
+            /** @description Whether it was done in live mode (false: with a test key, to a test object). */
+            livemode: boolean;
             requestId?: string | null;
             /** @description The id of what it was done to. */
             targetId: string;
@@ -1140,6 +1142,8 @@ export interface components {
             couponId: string;
             /** Format: int64 */
             discount: number;
+            /** @description Whether it is live (false: a test key's). */
+            livemode: boolean;
             name: string;
         };
         /** @description `POST /v1/api-keys`: nothing, or the mode of the key. */
@@ -1478,6 +1482,8 @@ export interface components {
         IssuedCouponView: {
             couponId: string;
             issuedCouponId: string;
+            /** @description Whether it is live (false: a test key's). */
+            livemode: boolean;
             /** @description AVAILABLE or USED. */
             status: string;
             userId: string;
@@ -1486,6 +1492,8 @@ export interface components {
             available: boolean;
             createdAt: string;
             itemId: string;
+            /** @description Whether it is live (false: a test key's). */
+            livemode: boolean;
             name: string;
             /** Format: int64 */
             price: number;
@@ -1957,6 +1965,8 @@ export interface components {
         };
         UserView: {
             createdAt: string;
+            /** @description Whether it is live (false: a test key's). */
+            livemode: boolean;
             name: string;
             /**
              * Format: int64
@@ -2005,6 +2015,8 @@ export interface components {
             id: string;
             /** Format: int32 */
             lastStatusCode?: number | null;
+            /** @description Whether it is live (false: a test key's). */
+            livemode: boolean;
             /** @description PENDING: when it is (or was last) due. */
             nextAttemptAt?: string | null;
             /** @description PENDING, SUCCEEDED or FAILED. */

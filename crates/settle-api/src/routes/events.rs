@@ -123,9 +123,17 @@ pub async fn stream_events(
                 },
                 _ = stopping.changed() => {}
                 Ok(()) = c.auth.changed() => {
-                    if let Err(settle_app::AppError::Unauthenticated) = settle_app::merchants::authenticate(&c.st.ctx, &c.api_key).await {
-                        metrics::counter!("settle_sse_closed_revoked_total").increment(1);
-                        return None;
+                    // Revoked, or no longer the tenant the stream serves (the demo key moved to test mode): closed.
+                    match settle_app::merchants::authenticate(&c.st.ctx, &c.api_key).await {
+                        Err(settle_app::AppError::Unauthenticated) => {
+                            metrics::counter!("settle_sse_closed_revoked_total").increment(1);
+                            return None;
+                        }
+                        Ok(tenant) if tenant != c.merchant => {
+                            metrics::counter!("settle_sse_closed_revoked_total").increment(1);
+                            return None;
+                        }
+                        _ => {}
                     }
                 }
             }

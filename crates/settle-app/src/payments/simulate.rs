@@ -8,7 +8,7 @@ use settle_store::payments::{self as store, Changes};
 use crate::{
     AppError, Context,
     idempotency::{self, IdemKey, Outcome, Reply},
-    ledger::{Fact, apply_transition, views::PaymentView},
+    ledger::{Fact, after_transition, transition_in, views::PaymentView},
 };
 
 /// What a test payment is made to undergo.
@@ -66,19 +66,13 @@ pub async fn simulate(ctx: &Context, tenant: &str, payment_id: &str, outcome: Si
         {
             return Err(refuse(&row, ": its relay is still in flight"));
         }
-        // A rail reports a payment sent before it reports it paid or declined: a PENDING payment is sent first (a
-        // retry after a failure between the two finds it PROCESSING and goes on).
+        // A rail reports a payment sent before it reports it paid or declined: a PENDING payment is sent first, in
+        // the same transaction as the outcome (all or nothing: a failure between them leaves it PENDING).
         let sends_first =
             row.status == PaymentStatus::Pending && (outcome == Simulated::Succeed || (outcome == Simulated::Decline && row.rail == Rail::Card));
-        if sends_first {
-            let sent = Some(serde_json::json!({"code": "simulated", "message": "sent on its way", "simulated": true}));
-            row = match apply_transition(ctx, &row, Fact::Submitted, Changes::default(), sent, None).await? {
-                Some((next, _)) => next,
-                None => return Err(AppError::InvalidState("the payment changed concurrently; simulate again".into())),
-            };
-        }
+        let status = if sends_first { PaymentStatus::Processing } else { row.status };
         let data = |code: &str, message: &str| Some(serde_json::json!({"code": code, "message": message, "simulated": true}));
-        let (fact, changes, data) = match (outcome, row.rail, row.status) {
+        let (fact, changes, data) = match (outcome, row.rail, status) {
             (Simulated::Process, Rail::Chain, PaymentStatus::Pending) => (Fact::Submitted, Changes::default(), data("simulated", "sent on its way")),
             (Simulated::Succeed, _, PaymentStatus::Processing) => (Fact::Confirmed, Changes::default(), data("simulated", "paid")),
             (Simulated::Decline, Rail::Card, PaymentStatus::Processing) => {
@@ -96,10 +90,17 @@ pub async fn simulate(ctx: &Context, tenant: &str, payment_id: &str, outcome: Si
             (Simulated::Reorg, Rail::Chain, PaymentStatus::Completed) => return reorged_completed(ctx, &row, &claim).await,
             _ => return Err(refuse(&row, "")),
         };
-        match apply_transition(ctx, &row, fact, changes, data, Some((&claim, Outcome::Done))).await? {
-            Some((_, Some(reply))) => Ok(reply),
-            _ => Err(AppError::InvalidState("the payment changed concurrently; simulate again".into())),
+        let changed = || AppError::InvalidState("the payment changed concurrently; simulate again".into());
+        let txn = settle_store::begin(&ctx.db).await?;
+        if sends_first {
+            let sent = Some(serde_json::json!({"code": "simulated", "message": "sent on its way", "simulated": true}));
+            row = transition_in(&txn, &row, Fact::Submitted, Changes::default(), sent, None).await?.ok_or_else(changed)?.0;
         }
+        let (next, reply) = transition_in(&txn, &row, fact, changes, data, Some((&claim, Outcome::Done))).await?.ok_or_else(changed)?;
+        txn.commit().await.map_err(settle_store::StoreError::from)?;
+        claim.committed();
+        after_transition(ctx, &next).await;
+        reply.ok_or_else(|| AppError::internal(std::io::Error::other("a simulated transition recorded no answer")))
     })
     .await
 }

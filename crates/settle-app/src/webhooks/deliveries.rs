@@ -32,6 +32,8 @@ pub struct DeliveryView {
     #[schema(example = "wd_0192f3a4b5c67d8e9f0a1b2c3d4e5f60")]
     pub id: String,
     pub endpoint_id: String,
+    /// Whether it is live (false: a test key's).
+    pub livemode: bool,
     /// The `webhook-id` of every attempt: the event's id.
     #[schema(example = "evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b")]
     pub event_id: String,
@@ -62,6 +64,7 @@ pub(super) fn delivery_view(d: &store::DeliveryRow, attempts: &[store::AttemptRo
     DeliveryView {
         id: d.delivery_id.clone(),
         endpoint_id: d.endpoint_id.clone(),
+        livemode: settle_domain::mode::is_live(&d.merchant_id),
         event_id: delivery_event_id(d),
         event_type: d.event_type.clone(),
         status: d.status.clone(),

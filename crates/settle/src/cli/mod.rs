@@ -48,7 +48,8 @@ pub enum Format {
 pub enum Command {
     /// Run the server (migrates first unless --no-migrate).
     Serve {
-        /// Seed the demo merchant and print its API key; without SETTLE_PG_URL, run the PG simulator in-process.
+        /// Seed the demo merchant and print its API key (a test key); without SETTLE_PG_TEST_URL, run the PG simulator
+        /// in-process for test payments.
         #[arg(long)]
         demo: bool,
         /// Do not run migrations; refuse to start if any are pending.

@@ -18,6 +18,8 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForSelector("#payments", { state: "attached", timeout: 15000 });
   await page.waitForSelector("#live:has-text('live')", { timeout: 15000 });
+  // The demo key is a test key: the dashboard says which mode it shows.
+  await page.waitForSelector("#mode:has-text('Test mode')", { timeout: 15000 });
   check(!(await page.evaluate(() => document.cookie)), "a cookie was set");
   check(!page.url().includes(key), "the key is in the URL");
 

@@ -3,6 +3,8 @@
 //! card simulator for test payments, live chains and the card gateway for live ones). Test mode's helper simulates
 //! what a rail reports, through the same ledger path; live mode refuses it.
 
+use std::time::Duration;
+
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -86,6 +88,9 @@ async fn each_mode_sees_and_makes_only_its_own_objects(v: Variant) {
     let r = call(&app, Method::POST, "/v1/webhook-endpoints", &test, Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["*"]})), &[]).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["livemode"], false);
+    // An event after the endpoint exists (one before may have been published already, reaching no endpoint).
+    let r = call(&app, Method::POST, &format!("/v1/payments/{tid}"), &test, Some(json!({"description": "noted"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
     assert!(ids(&call(&app, Method::GET, "/v1/webhook-endpoints", &live, None, &[]).await.body, "id").is_empty());
     assert_eq!(ids(&call(&app, Method::GET, "/v1/webhook-endpoints", &test, None, &[]).await.body, "id").len(), 1);
     app.drain_outbox().await;
@@ -99,6 +104,32 @@ async fn each_mode_sees_and_makes_only_its_own_objects(v: Variant) {
     assert!(le.iter().all(|e| e["livemode"] == true && e["data"]["livemode"] == true), "{le:?}");
     assert!(te.iter().all(|e| e["livemode"] == false && e["data"]["livemode"] == false), "{te:?}");
     assert!(le.iter().any(|e| e["data"]["paymentId"] == lid.as_str()) && !le.iter().any(|e| e["data"]["paymentId"] == tid.as_str()));
+    // A second instance learns payments' statuses from the events it follows: a test payment's cached status is
+    // still the test tenant's, never answered to the live key.
+    let mut other = TestApp::start(app.setup.clone(), app.db.clone()).await;
+    let version = call(&app, Method::GET, &format!("/v1/payments/{tid}"), &test, None, &[]).await.body["version"].as_i64().unwrap();
+    let r = call(&app, Method::POST, &format!("/v1/payments/{tid}"), &test, Some(json!({"description": "seen elsewhere"})), &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    app.drain_outbox().await;
+    eventually(Duration::from_secs(20), "the other instance caches the test payment's status", async || {
+        other.ctx.cache.get_status(&tid).await.filter(|c| c.version >= version).map(|_| ())
+    })
+    .await;
+    let status = format!("/payments/{tid}/status");
+    assert_eq!(call(&other, Method::GET, &status, &test, None, &[]).await.status, 200);
+    call(&other, Method::GET, &status, &live, None, &[]).await.assert_error(404, "payment_not_found");
+    other.shutdown().await;
+
+    // Deliveries and the audit log too.
+    let ep = ids(&call(&app, Method::GET, "/v1/webhook-endpoints", &test, None, &[]).await.body, "id")[0].clone();
+    let deliveries = call(&app, Method::GET, &format!("/v1/webhook-endpoints/{ep}/deliveries"), &test, None, &[]).await;
+    let deliveries = deliveries.body["data"].as_array().unwrap_or_else(|| panic!("{}", deliveries.text)).clone();
+    assert!(!deliveries.is_empty() && deliveries.iter().all(|d| d["livemode"] == false), "{deliveries:?}");
+    for (key, live) in [(&live, true), (&test, false)] {
+        let log = call(&app, Method::GET, "/v1/audit-log?limit=100", key, None, &[]).await.body;
+        let log = log["data"].as_array().unwrap().clone();
+        assert!(!log.is_empty() && log.iter().all(|e| e["livemode"] == live), "{log:?}");
+    }
 
     // The shop and its orders are per mode: a test order's saga (ended, so cached once read) is never the live key's,
     // whatever id it is asked by.
@@ -106,7 +137,8 @@ async fn each_mode_sees_and_makes_only_its_own_objects(v: Variant) {
         ("/v1/items", json!({"itemId": "potion", "name": "Potion", "price": 500, "stock": 10})),
         ("/v1/users", json!({"userId": "lee", "name": "Lee", "points": 5000})),
     ] {
-        assert_eq!(call(&app, Method::POST, path, &test, Some(body), &[]).await.status, 201);
+        let r = call(&app, Method::POST, path, &test, Some(body), &[]).await;
+        assert_eq!((r.status.as_u16(), r.body["livemode"].as_bool()), (201, Some(false)), "{}", r.text);
     }
     call(&app, Method::GET, "/v1/users/lee", &live, None, &[]).await.assert_error(404, "not_found");
     let order = json!({"userId": "lee", "items": [{"itemId": "potion", "quantity": 2}], "usePoints": 1000});

@@ -28,6 +28,7 @@ class AuditEntry:
         created_at (str):
         digest (str): SHA-256 (hex) of the change as recorded (for an event, of the event as queued).
         id (str): `aud_<n>`. Example: aud_42.
+        livemode (bool): Whether it was done in live mode (false: with a test key, to a test object).
         target_id (str): The id of what it was done to.
         client_address (None | str | Unset):
         request_id (None | str | Unset):
@@ -39,6 +40,7 @@ class AuditEntry:
     created_at: str
     digest: str
     id: str
+    livemode: bool
     target_id: str
     client_address: None | str | Unset = UNSET
     request_id: None | str | Unset = UNSET
@@ -56,6 +58,8 @@ class AuditEntry:
         digest = self.digest
 
         id = self.id
+
+        livemode = self.livemode
 
         target_id = self.target_id
 
@@ -81,6 +85,7 @@ class AuditEntry:
                 "createdAt": created_at,
                 "digest": digest,
                 "id": id,
+                "livemode": livemode,
                 "targetId": target_id,
             }
         )
@@ -109,6 +114,8 @@ class AuditEntry:
 
         id = d.pop("id")
 
+        livemode = d.pop("livemode")
+
         target_id = d.pop("targetId")
 
         def _parse_client_address(data: object) -> None | str | Unset:
@@ -136,6 +143,7 @@ class AuditEntry:
             created_at=created_at,
             digest=digest,
             id=id,
+            livemode=livemode,
             target_id=target_id,
             client_address=client_address,
             request_id=request_id,

@@ -15,11 +15,13 @@ class CouponView:
     Attributes:
         coupon_id (str):
         discount (int):
+        livemode (bool): Whether it is live (false: a test key's).
         name (str):
     """
 
     coupon_id: str
     discount: int
+    livemode: bool
     name: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -27,6 +29,8 @@ class CouponView:
         coupon_id = self.coupon_id
 
         discount = self.discount
+
+        livemode = self.livemode
 
         name = self.name
 
@@ -36,6 +40,7 @@ class CouponView:
             {
                 "couponId": coupon_id,
                 "discount": discount,
+                "livemode": livemode,
                 "name": name,
             }
         )
@@ -49,11 +54,14 @@ class CouponView:
 
         discount = d.pop("discount")
 
+        livemode = d.pop("livemode")
+
         name = d.pop("name")
 
         coupon_view = cls(
             coupon_id=coupon_id,
             discount=discount,
+            livemode=livemode,
             name=name,
         )
 

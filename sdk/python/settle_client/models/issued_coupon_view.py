@@ -15,12 +15,14 @@ class IssuedCouponView:
     Attributes:
         coupon_id (str):
         issued_coupon_id (str):
+        livemode (bool): Whether it is live (false: a test key's).
         status (str): AVAILABLE or USED.
         user_id (str):
     """
 
     coupon_id: str
     issued_coupon_id: str
+    livemode: bool
     status: str
     user_id: str
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -29,6 +31,8 @@ class IssuedCouponView:
         coupon_id = self.coupon_id
 
         issued_coupon_id = self.issued_coupon_id
+
+        livemode = self.livemode
 
         status = self.status
 
@@ -40,6 +44,7 @@ class IssuedCouponView:
             {
                 "couponId": coupon_id,
                 "issuedCouponId": issued_coupon_id,
+                "livemode": livemode,
                 "status": status,
                 "userId": user_id,
             }
@@ -54,6 +59,8 @@ class IssuedCouponView:
 
         issued_coupon_id = d.pop("issuedCouponId")
 
+        livemode = d.pop("livemode")
+
         status = d.pop("status")
 
         user_id = d.pop("userId")
@@ -61,6 +68,7 @@ class IssuedCouponView:
         issued_coupon_view = cls(
             coupon_id=coupon_id,
             issued_coupon_id=issued_coupon_id,
+            livemode=livemode,
             status=status,
             user_id=user_id,
         )

@@ -16,6 +16,7 @@ class ItemView:
         available (bool):
         created_at (str):
         item_id (str):
+        livemode (bool): Whether it is live (false: a test key's).
         name (str):
         price (int):
         stock (int):
@@ -24,6 +25,7 @@ class ItemView:
     available: bool
     created_at: str
     item_id: str
+    livemode: bool
     name: str
     price: int
     stock: int
@@ -35,6 +37,8 @@ class ItemView:
         created_at = self.created_at
 
         item_id = self.item_id
+
+        livemode = self.livemode
 
         name = self.name
 
@@ -49,6 +53,7 @@ class ItemView:
                 "available": available,
                 "createdAt": created_at,
                 "itemId": item_id,
+                "livemode": livemode,
                 "name": name,
                 "price": price,
                 "stock": stock,
@@ -66,6 +71,8 @@ class ItemView:
 
         item_id = d.pop("itemId")
 
+        livemode = d.pop("livemode")
+
         name = d.pop("name")
 
         price = d.pop("price")
@@ -76,6 +83,7 @@ class ItemView:
             available=available,
             created_at=created_at,
             item_id=item_id,
+            livemode=livemode,
             name=name,
             price=price,
             stock=stock,

@@ -14,6 +14,7 @@ class UserView:
     """
     Attributes:
         created_at (str):
+        livemode (bool): Whether it is live (false: a test key's).
         name (str):
         points (int): Points, in minor units.
         purchase_limit (int): The most one order may total (0: no limit).
@@ -22,6 +23,7 @@ class UserView:
     """
 
     created_at: str
+    livemode: bool
     name: str
     points: int
     purchase_limit: int
@@ -31,6 +33,8 @@ class UserView:
 
     def to_dict(self) -> dict[str, Any]:
         created_at = self.created_at
+
+        livemode = self.livemode
 
         name = self.name
 
@@ -47,6 +51,7 @@ class UserView:
         field_dict.update(
             {
                 "createdAt": created_at,
+                "livemode": livemode,
                 "name": name,
                 "points": points,
                 "purchaseLimit": purchase_limit,
@@ -62,6 +67,8 @@ class UserView:
         d = dict(src_dict)
         created_at = d.pop("createdAt")
 
+        livemode = d.pop("livemode")
+
         name = d.pop("name")
 
         points = d.pop("points")
@@ -74,6 +81,7 @@ class UserView:
 
         user_view = cls(
             created_at=created_at,
+            livemode=livemode,
             name=name,
             points=points,
             purchase_limit=purchase_limit,

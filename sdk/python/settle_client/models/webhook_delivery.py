@@ -28,6 +28,7 @@ class WebhookDelivery:
             evt_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b.
         event_type (str):
         id (str):  Example: wd_0192f3a4b5c67d8e9f0a1b2c3d4e5f60.
+        livemode (bool): Whether it is live (false: a test key's).
         status (str): PENDING, SUCCEEDED or FAILED.
         updated_at (str):
         last_status_code (int | None | Unset):
@@ -41,6 +42,7 @@ class WebhookDelivery:
     event_id: str
     event_type: str
     id: str
+    livemode: bool
     status: str
     updated_at: str
     last_status_code: int | None | Unset = UNSET
@@ -64,6 +66,8 @@ class WebhookDelivery:
         event_type = self.event_type
 
         id = self.id
+
+        livemode = self.livemode
 
         status = self.status
 
@@ -92,6 +96,7 @@ class WebhookDelivery:
                 "eventId": event_id,
                 "eventType": event_type,
                 "id": id,
+                "livemode": livemode,
                 "status": status,
                 "updatedAt": updated_at,
             }
@@ -127,6 +132,8 @@ class WebhookDelivery:
 
         id = d.pop("id")
 
+        livemode = d.pop("livemode")
+
         status = d.pop("status")
 
         updated_at = d.pop("updatedAt")
@@ -157,6 +164,7 @@ class WebhookDelivery:
             event_id=event_id,
             event_type=event_type,
             id=id,
+            livemode=livemode,
             status=status,
             updated_at=updated_at,
             last_status_code=last_status_code,
