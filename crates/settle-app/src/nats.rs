@@ -44,10 +44,16 @@ fn token(s: &str) -> String {
     s.chars().map(|c| if c == '.' || c == '*' || c == '>' || c.is_whitespace() { '_' } else { c }).collect()
 }
 
-/// The subject of a live event: `settle.<merchantId>.<type>` (the type keeps its dots: `settle.mch_1.payment.created`).
-pub fn subject(merchant_id: &str, topic: &str) -> String {
+/// The subject of an event: `settle.<merchantId>.<type>` (the type keeps its dots: `settle.mch_1.payment.created`);
+/// a test event's (with SETTLE_NATS_TEST_EVENTS) `settle.test.<merchantId>.<type>`.
+pub fn subject(tenant: &str, topic: &str) -> String {
     let kind: Vec<String> = topic.split('.').map(token).collect();
-    format!("settle.{}.{}", token(merchant_id), kind.join("."))
+    let merchant = token(settle_domain::mode::merchant_of(tenant));
+    if settle_domain::mode::is_live(tenant) {
+        format!("settle.{merchant}.{}", kind.join("."))
+    } else {
+        format!("settle.test.{merchant}.{}", kind.join("."))
+    }
 }
 
 #[derive(Clone)]
@@ -156,9 +162,9 @@ impl Publisher {
         let mut sent = 0;
         for r in &rows {
             let Some(ev) = EventView::of(r) else { continue };
-            // NATS carries live events only: a consumer of the stream (filtered or not) never acts on a test
-            // payment. Test events reach their mode's webhooks, event list and stream.
-            if !settle_domain::mode::is_live(&r.merchant_id) {
+            // NATS carries live events only (unless a staging setup asks for test ones too): a consumer of the
+            // stream never acts on a test payment. Test events reach their mode's webhooks, event list and stream.
+            if !settle_domain::mode::is_live(&r.merchant_id) && !self.settings.test_events {
                 st.position = Some(ev.seq);
                 continue;
             }
@@ -189,5 +195,6 @@ mod tests {
     fn subjects() {
         assert_eq!(subject("mch_demo", "payment.created"), "settle.mch_demo.payment.created");
         assert_eq!(subject("m.x*>", "webhook_endpoint.disabled"), "settle.m_x__.webhook_endpoint.disabled");
+        assert_eq!(subject("mch_demo:test", "payment.created"), "settle.test.mch_demo.payment.created");
     }
 }

@@ -185,4 +185,7 @@ pub struct NatsSettings {
     pub url: String,
     /// The JetStream stream Settle publishes to (created if absent).
     pub stream: String,
+    /// Test-mode events too, under `settle.test.<merchantId>.<type>` (SETTLE_NATS_TEST_EVENTS; default false: a bus
+    /// of a staging setup, never one whose consumers act on live payments).
+    pub test_events: bool,
 }

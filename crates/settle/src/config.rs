@@ -225,7 +225,8 @@ const SETTINGS: &[Setting] = &[
         var: "SETTLE_NATS_URL",
         set: |c, v| {
             let stream = c.app.nats.as_ref().map_or_else(|| "SETTLE".to_owned(), |n| n.stream.clone());
-            put(&mut c.app.nats, Some(settle_app::nats::NatsSettings { url: v.to_owned(), stream }))
+            let test_events = c.app.nats.as_ref().is_some_and(|n| n.test_events);
+            put(&mut c.app.nats, Some(settle_app::nats::NatsSettings { url: v.to_owned(), stream, test_events }))
         },
     },
     Setting {
@@ -233,6 +234,20 @@ const SETTINGS: &[Setting] = &[
         set: |c, v| match &mut c.app.nats {
             Some(n) => put(&mut n.stream, v.to_owned()),
             None => Err("needs SETTLE_NATS_URL".into()),
+        },
+    },
+    Setting {
+        var: "SETTLE_NATS_TEST_EVENTS",
+        set: |c, v| {
+            let on = match v {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err("must be true or false".into()),
+            };
+            match &mut c.app.nats {
+                Some(n) => put(&mut n.test_events, on),
+                None => Err("needs SETTLE_NATS_URL".into()),
+            }
         },
     },
     Setting { var: "SETTLE_CALLBACK_URL", set: |c, v| put(&mut c.app.card.callback_url, Some(v.to_owned())) },

@@ -239,7 +239,8 @@ async fn an_event_made_after_a_restore_of_an_older_backup_has_an_id_never_issued
     let mut setup = Setup::new(Variant { db: Db::Postgres, cache: Cache::Memory });
     setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
     setup.settings.webhooks.poll = Duration::from_millis(100);
-    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: nats.url(), stream: "SETTLE".into() });
+    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: nats.url(), stream: "SETTLE".into(), test_events: true });
+    // The demo key is a test key: its events reach this bus because the setup asks for test events.
     let Some(mut app) = TestApp::spawn_with(setup).await else { return };
     crate::webhooks::endpoint(&app, &rx.url, &["payment.*"]).await;
     app.create_payment("before-backup").await;

@@ -149,7 +149,7 @@ async fn a_durable_consumer_gets_every_event_once_in_order_across_restarts() {
     let store = TempDir::new();
     let mut server = OwnNats::start(free_port(), &store.0).unwrap();
     let mut setup = live_chain(Setup::new(Variant { db: Db::Postgres, cache: Cache::Redis }));
-    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into() });
+    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into(), test_events: false });
     let Some(mut app) = TestApp::spawn_with(setup).await else { return };
     let mut made = 0;
     create(&app, &mut made, 10).await;
@@ -232,7 +232,7 @@ async fn a_purged_stream_does_not_stop_the_publisher() {
     let store = TempDir::new();
     let server = OwnNats::start(free_port(), &store.0).unwrap();
     let mut setup = live_chain(Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory }));
-    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into() });
+    setup.settings.nats = Some(settle_app::nats::NatsSettings { url: server.url(), stream: "SETTLE".into(), test_events: false });
     let Some(mut app) = TestApp::spawn_with(setup).await else { return };
     let mut made = 0;
     create(&app, &mut made, 3).await;

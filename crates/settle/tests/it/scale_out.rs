@@ -182,6 +182,8 @@ async fn three_instances_lose_one_at_a_time_and_nothing_is_lost() {
         ("DATABASE_URL", db.url.clone()),
         ("REDIS_URL", redis_url()),
         ("SETTLE_NATS_URL", nats.url()),
+        // The clients use the demo key, a test key: its events reach this bus because it asks for test events.
+        ("SETTLE_NATS_TEST_EVENTS", "true".to_owned()),
         // The clients use the demo merchant's key on these plain `serve` instances.
         ("SETTLE_ALLOW_DEMO_KEY", "true".into()),
         ("SETTLE_PG_URL", sim.url()),
