@@ -164,6 +164,9 @@ impl From<AppError> for ApiError {
                 ..Self::new(StatusCode::CONFLICT, "duplicate_order", "a payment for this orderId already exists")
             },
             AppError::InvalidState(m) => Self::new(StatusCode::CONFLICT, "invalid_state", m),
+            AppError::RefundExceedsRemaining(m) => {
+                Self { param: Some("amount".into()), ..Self::new(StatusCode::CONFLICT, "refund_exceeds_remaining", m) }
+            }
             AppError::IdempotencyMismatch => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", "this Idempotency-Key was already used with another request")
             }

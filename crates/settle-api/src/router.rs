@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     ApiError, AppState,
     middleware::{Limiter, envelope, rate_limit, request_context},
-    routes::{events, health, merchants, meta, orders, payments, seed, webhooks},
+    routes::{events, health, merchants, meta, orders, payments, refunds, seed, webhooks},
 };
 
 #[derive(OpenApi)]
@@ -32,6 +32,7 @@ use crate::{
     modifiers(&Security),
     tags(
         (name = "payments", description = "Create, read, update, list and cancel payments"),
+        (name = "refunds", description = "Refunds of completed payments, whole or in parts, exactly once"),
         (name = "chain", description = "The gasless checkout of a CHAIN payment: what the payer signs, and the signed request relayed"),
         (name = "events", description = "A merchant's events: Server-Sent Events, and a list by seq"),
         (name = "webhooks", description = "Webhook endpoints and their signed deliveries"),
@@ -78,6 +79,9 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::cancel::cancel_payment))
         .routes(routes!(payments::simulate::simulate_payment))
         .routes(routes!(payments::card::pay_with_card))
+        .routes(routes!(refunds::create_refund, refunds::payment_refunds))
+        .routes(routes!(refunds::get_refund))
+        .routes(routes!(refunds::list_refunds))
         .routes(routes!(payments::gasless::typed_data))
         .routes(routes!(payments::gasless::gasless))
         .routes(routes!(payments::gasless::relay))

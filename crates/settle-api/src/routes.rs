@@ -7,5 +7,6 @@ pub mod merchants;
 pub mod meta;
 pub mod orders;
 pub mod payments;
+pub mod refunds;
 pub mod seed;
 pub mod webhooks;

@@ -15,6 +15,7 @@ pub use settle_app::{
     merchants::{ApiKeyList, ApiKeyView, CreatedApiKey, CreatedMerchant, Merchant},
     orders::{OrderLineView, OrderView, PlacedOrder, SagaList, SagaPage, SagaStats, SagaView, StepView},
     payments::{CreatedPayment, EventList, EventView, PaymentList, PaymentView, StatusView},
+    refunds::{RefundList, RefundView},
     shop::{CouponView, IssuedCouponView, ItemView, UserView},
     webhooks::{
         AttemptView as WebhookAttempt, DeliveryList as WebhookDeliveryList, DeliveryView as WebhookDelivery, EndpointList as WebhookEndpointList,

@@ -16,6 +16,7 @@
 //! - [`reconciler`]: under a lease, asks about PROCESSING payments callbacks missed (by key, or by order id
 //!   without one), backing off per payment, and fails a payment the gateway never recorded after a deadline;
 //!   it also looks once more at every finished card payment's order, to void what must not be kept.
+//! - [`refunds`]: refunds through the gateway's refund API, and the checker that settles the ones no callback did.
 //! - [`voids`]: the worker that voids queued transactions through the gateway, under a lease, until done.
 
 use std::{
@@ -36,12 +37,15 @@ mod apply;
 mod callback;
 pub(crate) mod charge;
 mod reconciler;
+pub(crate) mod refunds;
 mod voids;
 
 pub use apply::{Applied, apply_transaction};
 pub use callback::callback;
 pub use charge::{CardInput, charge};
 pub use reconciler::{LEASE, Reconciler};
+pub(crate) use refunds::refund;
+pub use refunds::{REFUND_LEASE, RefundChecker, callback as refund_callback};
 pub use voids::{VOID_LEASE, Voider};
 
 /// [`apply_transition`] for the card rail: counts payments that reach a final status, and schedules the last

@@ -62,6 +62,9 @@ pub enum AppError {
     /// A payment's chain is not (or no longer) configured on this server: nothing was sent.
     #[error("chain {0} is not configured")]
     ChainNotConfigured(i64),
+    /// A refund larger than what is left to refund of its payment: nothing was recorded.
+    #[error("{0}")]
+    RefundExceedsRemaining(String),
     /// A test-mode helper called with a live key: nothing changed.
     #[error("test helpers take test keys only")]
     TestModeOnly,

@@ -39,6 +39,7 @@ pub mod orders;
 pub mod outbox;
 pub mod payments;
 pub mod rails;
+pub mod refunds;
 pub mod settings;
 pub mod shop;
 pub mod time;

@@ -22,7 +22,9 @@ use tokio::sync::Semaphore;
 
 use crate::{
     breaker::{BreakerConfig, CircuitBreaker, CircuitState, Permit},
-    wire::{ChargeAccepted, ChargeRequest, ErrorBody, OrderTransactions, Transaction},
+    wire::{
+        ChargeAccepted, ChargeRequest, ErrorBody, GatewayRefund, OrderTransactions, RefundAccepted, RefundRequest, Transaction, TransactionRefunds,
+    },
 };
 
 /// What to do after a charge got an unknown-outcome answer (5xx, 408, 429).
@@ -124,6 +126,21 @@ pub enum ChargeOutcome {
     Unknown { code: &'static str, detail: String },
 }
 
+/// How a refund request ended, as far as the gateway told us (the same discipline as a charge's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefundOutcome {
+    /// The gateway recorded the refund (`status` as it answered: PENDING, or already SUCCEEDED).
+    Accepted { refund_key: String, status: String },
+    /// The gateway refused it (400, 402, 404, 422): nothing was refunded. `code` and `message` are the gateway's.
+    Refused { code: String, message: String },
+    /// Nothing was recorded (every attempt certainly failed before the gateway recorded it).
+    NotRecorded { code: &'static str, detail: String },
+    /// The gateway refused Settle itself (401, 403): nothing was recorded.
+    Misconfigured { detail: String },
+    /// We cannot know whether it was recorded: the refund is looked up by its request id later.
+    Unknown { code: &'static str, detail: String },
+}
+
 /// Why a call was not made or did not complete.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
@@ -174,6 +191,9 @@ pub fn classify(status: u16, charge: bool) -> AnswerClass {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Call {
     Charge,
+    /// A refund: classified as a charge, except that a 404 (no such transaction) is a refusal, not Settle's
+    /// misconfiguration.
+    Refund,
     /// Any other call (a read, a void).
     Plain,
     /// A read anyone can cause (a callback): see [`CircuitBreaker::try_acquire_side`].
@@ -300,7 +320,7 @@ impl GatewayClient {
                 (Some(place), self.permit(op, side)?)
             }
         };
-        let charge = call == Call::Charge;
+        let charge = matches!(call, Call::Charge | Call::Refund);
         let ex = match rb.send().await {
             Ok(r) => {
                 let status = r.status();
@@ -314,6 +334,7 @@ impl GatewayClient {
             Err(e) => Exchange::Lost { timeout: false, detail: e.to_string() },
         };
         let (ok, outcome) = match &ex {
+            Exchange::Answer(s, _) if call == Call::Refund && s.as_u16() == 404 => (true, "declined"),
             Exchange::Answer(s, _) => match classify(s.as_u16(), charge) {
                 AnswerClass::Ok => (true, "ok"),
                 AnswerClass::Decline => (true, "declined"),
@@ -474,6 +495,101 @@ impl GatewayClient {
             }
         }
         Ok(ChargeOutcome::NotRecorded { code, detail: last })
+    }
+
+    /// Every refund the gateway holds for a transaction (by any request id), as `user_id` sees it. `for_callback`: a
+    /// read a callback caused (anyone can send one), a side call of the breaker.
+    pub async fn refunds_of(&self, transaction_key: &str, user_id: &str, for_callback: bool) -> Result<Vec<GatewayRefund>, GatewayError> {
+        let call = if for_callback { Call::Side } else { Call::Plain };
+        self.refund_lookup(transaction_key, user_id, None, call).await
+    }
+
+    async fn refund_lookup(
+        &self,
+        transaction_key: &str,
+        user_id: &str,
+        slot: Option<&mut Slot>,
+        call: Call,
+    ) -> Result<Vec<GatewayRefund>, GatewayError> {
+        let url = format!("{}/api/v1/payments/{}/refunds", self.cfg.base_url, urlencode(transaction_key));
+        Ok(self.read::<TransactionRefunds>("refunds", &url, user_id, slot, call).await?.map(|r| r.refunds).unwrap_or_default())
+    }
+
+    /// Asks the gateway to refund part or all of a transaction, inside a [`Slot`]. Refusals about the refund (400,
+    /// 402, 404, 422) are final. A refund is sent again only when the connection was refused (nothing sent): after an
+    /// unknown-outcome answer it is looked up by its request id (twice, `lookup_settle` apart) and, when not found,
+    /// left [`RefundOutcome::Unknown`] for the refund checker, never sent again (a gateway whose lookups lag would
+    /// refund it twice; a refund has no payer waiting). `Err` means nothing was sent.
+    pub async fn refund(&self, slot: &mut Slot, user_id: &str, transaction_key: &str, req: &RefundRequest) -> Result<RefundOutcome, GatewayError> {
+        let url = format!("{}/api/v1/payments/{}/refunds", self.cfg.base_url, urlencode(transaction_key));
+        let mut last = String::new();
+        for attempt in 0..=self.cfg.charge_retries {
+            if attempt > 0 {
+                metrics::counter!("settle_pg_retries_total", "op" => "refund").increment(1);
+                tokio::time::sleep(self.backoff(attempt)).await;
+            }
+            let rb = self.http.post(&url).header("X-USER-ID", user_id).json(req);
+            let ex = match self.exchange("refund", rb, Some(slot), Call::Refund).await {
+                Ok(ex) => ex,
+                Err(e) if attempt == 0 => return Err(e),
+                Err(e) => return Ok(RefundOutcome::NotRecorded { code: reason::CIRCUIT_OPEN, detail: format!("{last}; then {e}") }),
+            };
+            match ex {
+                Exchange::Answer(s, body) => match (classify(s.as_u16(), true), s.as_u16()) {
+                    (AnswerClass::Ok, _) => {
+                        return Ok(match serde_json::from_slice::<RefundAccepted>(&body) {
+                            Ok(a) => RefundOutcome::Accepted { refund_key: a.refund_key, status: a.status },
+                            Err(e) => RefundOutcome::Unknown { code: reason::UNREADABLE, detail: format!("unreadable answer: {e}") },
+                        });
+                    }
+                    (AnswerClass::Decline, _) | (_, 404) => {
+                        let (code, message) = match serde_json::from_slice::<ErrorBody>(&body) {
+                            Ok(g) => (g.error, g.message),
+                            Err(_) => ("REFUSED".to_owned(), format!("refused by the card gateway ({s})")),
+                        };
+                        return Ok(RefundOutcome::Refused { code: short(&code, 64), message: short(&message, 200) });
+                    }
+                    (AnswerClass::Misconfigured, _) => return Ok(RefundOutcome::Misconfigured { detail: format!("gateway answered {s}") }),
+                    (AnswerClass::NotFound | AnswerClass::Unknown, _) => {
+                        let last = format!("gateway answered {s}");
+                        return Ok(match self.refund_recorded(transaction_key, &req.refund_request_id, user_id, slot).await {
+                            Ok(Some(r)) => RefundOutcome::Accepted { refund_key: r.refund_key, status: r.status },
+                            Ok(None) => RefundOutcome::Unknown { code: reason::ERROR, detail: format!("{last}; not found by two lookups") },
+                            Err(e) => RefundOutcome::Unknown { code: reason::ERROR, detail: format!("{last}; then {e}") },
+                        });
+                    }
+                },
+                Exchange::NotConnected(e) => {
+                    last = e;
+                    continue;
+                }
+                Exchange::Lost { timeout, detail } => {
+                    return Ok(RefundOutcome::Unknown { code: if timeout { reason::TIMEOUT } else { reason::ERROR }, detail });
+                }
+            }
+        }
+        Ok(RefundOutcome::NotRecorded { code: reason::UNREACHABLE, detail: last })
+    }
+
+    /// After an unknown-outcome answer to a refund: the gateway's refund with this request id, or None when two
+    /// lookups `lookup_settle` apart both find none.
+    async fn refund_recorded(
+        &self,
+        transaction_key: &str,
+        request_id: &str,
+        user_id: &str,
+        slot: &mut Slot,
+    ) -> Result<Option<GatewayRefund>, GatewayError> {
+        for round in 0..2 {
+            if round > 0 {
+                tokio::time::sleep(self.cfg.lookup_settle).await;
+            }
+            let found = self.refund_lookup(transaction_key, user_id, Some(slot), Call::Plain).await?;
+            if let Some(r) = found.into_iter().find(|r| r.refund_request_id == request_id) {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
     }
 
     /// After an unknown-outcome answer: the key of a transaction the gateway holds for the order, or None

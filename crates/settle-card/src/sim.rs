@@ -9,9 +9,17 @@
 //!   user's transaction is not found), as seed 004's gateway is.
 //! - `POST /api/v1/payments/{transactionKey}/cancel`: voids a PENDING or SUCCESS transaction (CANCELLED);
 //!   repeating it is a success; a FAILED one answers 409.
+//! - `POST /api/v1/payments/{transactionKey}/refunds {amount, refundRequestId, callbackUrl}`: refunds part or all
+//!   of a SUCCESS transaction (422 when it is not one, or when the refunds would exceed its amount), answering a
+//!   refund key; the refund is processed later (SUCCEEDED, or FAILED for a share `refund_failure_rate`) and its result
+//!   POSTed to the callback URL. The transaction becomes REFUNDED once refunded in full. Charges' fault knobs apply
+//!   to refund requests too (failure rate, hang, recorded-but-500, duplicate recording, lost and repeated callbacks,
+//!   lookup lag). Like the charges, it has no idempotency: a request sent twice is two refunds.
+//!   `GET /api/v1/payments/{transactionKey}/refunds` lists a transaction's refunds.
 //! - Served over plain HTTP, or HTTPS with a certificate from a CA generated at start ([`crate::tls::LocalCa`]).
 //! - Fault knobs ([`Knobs`]) are set at start and through `GET`/`PUT /admin/knobs`; `GET /admin/stats`
-//!   counts requests; `GET /admin/transactions` lists every transaction (for tests).
+//!   counts requests; `GET /admin/transactions` and `GET /admin/refunds` list every transaction and refund (for
+//!   tests).
 
 use std::{
     collections::HashMap,
@@ -34,7 +42,10 @@ use rand::{Rng, SeedableRng, rngs::StdRng};
 use serde::{Deserialize, Serialize};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-use crate::wire::{Callback, ChargeAccepted, ChargeRequest, ErrorBody, GatewayStatus, OrderTransactions, Transaction};
+use crate::wire::{
+    Callback, ChargeAccepted, ChargeRequest, ErrorBody, GatewayRefund, GatewayStatus, OrderTransactions, RefundAccepted, RefundRequest, Transaction,
+    TransactionRefunds,
+};
 
 /// The simulator's behaviour. Rates are 0.0 ..= 1.0; ranges are milliseconds `[min, max]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -69,6 +80,8 @@ pub struct Knobs {
     pub hang_record_after_ms: Option<u64>,
     /// Every charge is answered with this status at once, recording nothing (401, 403, 408, 429, ...).
     pub force_status: Option<u16>,
+    /// Share of refunds the gateway processes and then refuses (FAILED).
+    pub refund_failure_rate: f64,
     /// Seed of the random choices (None: from the OS).
     pub seed: Option<u64>,
 }
@@ -93,6 +106,7 @@ impl Default for Knobs {
             lookup_lag_ms: 0,
             hang_record_after_ms: None,
             force_status: None,
+            refund_failure_rate: 0.0,
             seed: None,
         }
     }
@@ -112,6 +126,7 @@ pub struct Stats {
     pub charge_requests: u64,
     pub get_requests: u64,
     pub void_requests: u64,
+    pub refund_requests: u64,
     pub callbacks_sent: u64,
 }
 
@@ -123,8 +138,18 @@ struct Record {
     recorded: std::time::Instant,
 }
 
+/// A recorded refund and where its result goes.
+struct RefundRecord {
+    refund: GatewayRefund,
+    callback_url: String,
+    recorded: std::time::Instant,
+}
+
 struct Sim {
     knobs: Mutex<Knobs>,
+    /// Refunds by transaction key, in the order they were recorded.
+    refunds: Mutex<HashMap<String, Vec<RefundRecord>>>,
+    refund_requests: AtomicU64,
     rng: Mutex<StdRng>,
     txs: Mutex<HashMap<String, Record>>,
     by_order: Mutex<HashMap<String, Vec<String>>>,
@@ -203,6 +228,8 @@ where
     };
     let sim = Arc::new(Sim {
         knobs: Mutex::new(knobs),
+        refunds: Mutex::new(HashMap::new()),
+        refund_requests: AtomicU64::new(0),
         rng: Mutex::new(rng),
         txs: Mutex::new(HashMap::new()),
         by_order: Mutex::new(HashMap::new()),
@@ -216,6 +243,8 @@ where
         .route("/api/v1/payments", get(find_by_order).post(charge))
         .route("/api/v1/payments/{key}", get(get_tx))
         .route("/api/v1/payments/{key}/cancel", axum::routing::post(cancel))
+        .route("/api/v1/payments/{key}/refunds", get(refunds_of).post(refund))
+        .route("/admin/refunds", get(all_refunds))
         .route("/admin/knobs", get(get_knobs).put(put_knobs))
         .route("/admin/stats", get(stats))
         .route("/admin/transactions", get(all_transactions))
@@ -259,27 +288,42 @@ async fn charge(State(sim): State<Shared>, headers: HeaderMap, body: axum::body:
     if k.decline_above.is_some_and(|limit| req.amount > limit) {
         return gw_error(StatusCode::BAD_REQUEST, "LIMIT_EXCEEDED", "limit exceeded");
     }
+    let recorder = {
+        let sim = sim.clone();
+        move || record(&sim, &req, &user_id)
+    };
+    let key = match with_faults(&sim, &k, recorder).await {
+        Ok(key) => key,
+        Err(answer) => return answer,
+    };
+    (StatusCode::OK, Json(ChargeAccepted { transaction_key: key, status: "PENDING".into() })).into_response()
+}
+
+/// The faults a charge or a refund request meets, in order: it hangs (recorded after `hang_record_after_ms` when
+/// set), fails before anything is recorded, is recorded (twice, sometimes) by `record`, or fails after recording.
+/// The key recorded, or the answer to send instead.
+async fn with_faults(sim: &Shared, k: &Knobs, record: impl Fn() -> String + Clone + Send + 'static) -> Result<String, Response> {
     if sim.roll() < k.hang_rate {
         if let Some(after) = k.hang_record_after_ms {
-            let (sim, req, user_id) = (sim.clone(), req.clone(), user_id.clone());
+            let record = record.clone();
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(after)).await;
-                record(&sim, &req, &user_id);
+                record();
             });
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
     if sim.roll() < k.request_failure_rate {
-        return gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure");
+        return Err(gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure"));
     }
-    let key = record(&sim, &req, &user_id);
+    let key = record();
     if sim.roll() < k.duplicate_record_rate {
-        record(&sim, &req, &user_id);
+        record();
     }
     if sim.roll() < k.fail_after_record_rate {
-        return gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure");
+        return Err(gw_error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "temporary failure"));
     }
-    (StatusCode::OK, Json(ChargeAccepted { transaction_key: key, status: "PENDING".into() })).into_response()
+    Ok(key)
 }
 
 /// Records a transaction for `req` and starts processing it; returns its key.
@@ -328,7 +372,13 @@ async fn process(sim: Shared, key: String) {
         return;
     }
     let times = if sim.roll() < k.callback_duplicate_rate { 2 } else { 1 };
-    let cb = Callback { transaction_key: tx.transaction_key, order_id: tx.order_id, status: tx.status.as_str().to_owned(), reason: tx.reason };
+    let cb = Callback {
+        transaction_key: tx.transaction_key,
+        order_id: tx.order_id,
+        status: tx.status.as_str().to_owned(),
+        reason: tx.reason,
+        refund_key: None,
+    };
     for _ in 0..times {
         tokio::time::sleep(sim.between(k.callback_delay_ms)).await;
         sim.callbacks.fetch_add(1, Ordering::Relaxed);
@@ -371,7 +421,9 @@ async fn cancel(State(sim): State<Shared>, headers: HeaderMap, Path(key): Path<S
     let mut txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
     match txs.get_mut(&key) {
         Some(rec) if rec.user_id == user_id => match &rec.tx.status {
-            GatewayStatus::Failed => gw_error(StatusCode::CONFLICT, "NOT_CANCELLABLE", "a failed transaction cannot be cancelled"),
+            GatewayStatus::Failed | GatewayStatus::Refunded => {
+                gw_error(StatusCode::CONFLICT, "NOT_CANCELLABLE", "a failed or refunded transaction cannot be cancelled")
+            }
             _ => {
                 rec.tx.status = GatewayStatus::Unknown("CANCELLED".into());
                 rec.tx.reason = Some("voided".into());
@@ -427,10 +479,145 @@ async fn stats(State(sim): State<Shared>) -> Json<Stats> {
         charge_requests: sim.charges.load(Ordering::Relaxed),
         get_requests: sim.gets.load(Ordering::Relaxed),
         void_requests: sim.voids.load(Ordering::Relaxed),
+        refund_requests: sim.refund_requests.load(Ordering::Relaxed),
         callbacks_sent: sim.callbacks.load(Ordering::Relaxed),
     })
 }
 
 async fn all_transactions(State(sim): State<Shared>) -> Json<Vec<Transaction>> {
     Json(sim.txs.lock().unwrap_or_else(|p| p.into_inner()).values().map(|r| r.tx.clone()).collect())
+}
+
+/// Refunds part or all of a SUCCESS transaction ([module docs](self)).
+async fn refund(State(sim): State<Shared>, headers: HeaderMap, Path(key): Path<String>, body: axum::body::Bytes) -> Response {
+    sim.refund_requests.fetch_add(1, Ordering::Relaxed);
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.latency_ms)).await;
+    if let Some(code) = k.force_status {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return gw_error(status, "FORCED", "forced answer");
+    }
+    let Some(user_id) = user_of(&headers) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    };
+    let Ok(req) = serde_json::from_slice::<RefundRequest>(&body) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "invalid body");
+    };
+    if req.amount == 0 || req.refund_request_id.is_empty() {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "invalid amount or refundRequestId");
+    }
+    if let Some(refused) = refusal(&sim, &key, &user_id, req.amount) {
+        return refused;
+    }
+    let recorder = {
+        let sim = sim.clone();
+        move || record_refund(&sim, &key, &req)
+    };
+    let refund_key = match with_faults(&sim, &k, recorder).await {
+        Ok(key) => key,
+        Err(answer) => return answer,
+    };
+    (StatusCode::OK, Json(RefundAccepted { refund_key, status: "PENDING".into() })).into_response()
+}
+
+/// Why a refund of `amount` on `key` is refused, if it is: an unknown transaction (404), one that is not SUCCESS
+/// (422), or refunds that would exceed its amount (422).
+fn refusal(sim: &Shared, key: &str, user_id: &str, amount: u64) -> Option<Response> {
+    let txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
+    let rec = match txs.get(key) {
+        Some(rec) if rec.user_id == user_id => rec,
+        _ => return Some(gw_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such transaction")),
+    };
+    if rec.tx.status != GatewayStatus::Success {
+        return Some(gw_error(StatusCode::UNPROCESSABLE_ENTITY, "NOT_REFUNDABLE", "only a successful transaction can be refunded"));
+    }
+    let refunds = sim.refunds.lock().unwrap_or_else(|p| p.into_inner());
+    let held: u64 = refunds.get(key).map(|rs| rs.iter().filter(|r| r.refund.status != "FAILED").map(|r| r.refund.amount).sum()).unwrap_or(0);
+    if held.saturating_add(amount) > rec.tx.amount {
+        return Some(gw_error(StatusCode::UNPROCESSABLE_ENTITY, "REFUND_EXCEEDS_AMOUNT", "the refunds would exceed the transaction's amount"));
+    }
+    None
+}
+
+/// Records a PENDING refund of `key` and starts processing it; returns its key.
+fn record_refund(sim: &Shared, key: &str, req: &RefundRequest) -> String {
+    let refund_key = format!("RF-{}", uuid::Uuid::now_v7().simple());
+    let refund = GatewayRefund {
+        refund_key: refund_key.clone(),
+        refund_request_id: req.refund_request_id.clone(),
+        transaction_key: key.to_owned(),
+        amount: req.amount,
+        status: "PENDING".into(),
+        reason: None,
+    };
+    let rec = RefundRecord { refund, callback_url: req.callback_url.clone(), recorded: std::time::Instant::now() };
+    sim.refunds.lock().unwrap_or_else(|p| p.into_inner()).entry(key.to_owned()).or_default().push(rec);
+    tokio::spawn(process_refund(sim.clone(), key.to_owned(), refund_key.clone()));
+    refund_key
+}
+
+/// Finishes a refund after the processing delay, marks the transaction REFUNDED once refunded in full, and sends
+/// the callback.
+async fn process_refund(sim: Shared, key: String, refund_key: String) {
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.processing_ms)).await;
+    let failed = sim.roll() < k.refund_failure_rate;
+    let (refund, url, order_id) = {
+        let mut txs = sim.txs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut refunds = sim.refunds.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(list) = refunds.get_mut(&key) else { return };
+        let Some(rec) = list.iter_mut().find(|r| r.refund.refund_key == refund_key) else { return };
+        rec.refund.status = if failed { "FAILED" } else { "SUCCEEDED" }.into();
+        rec.refund.reason = failed.then(|| "refund refused by the issuer".to_owned());
+        let (refund, url) = (rec.refund.clone(), rec.callback_url.clone());
+        let refunded: u64 = list.iter().filter(|r| r.refund.status == "SUCCEEDED").map(|r| r.refund.amount).sum();
+        let Some(tx) = txs.get_mut(&key) else { return };
+        if refunded >= tx.tx.amount {
+            tx.tx.status = GatewayStatus::Refunded;
+        }
+        (refund, url, tx.tx.order_id.clone())
+    };
+    if url.is_empty() || sim.roll() < k.callback_drop_rate {
+        return;
+    }
+    let times = if sim.roll() < k.callback_duplicate_rate { 2 } else { 1 };
+    let cb = Callback {
+        transaction_key: key,
+        order_id,
+        status: refund.status.clone(),
+        reason: refund.reason.clone(),
+        refund_key: Some(refund.refund_key),
+    };
+    for _ in 0..times {
+        tokio::time::sleep(sim.between(k.callback_delay_ms)).await;
+        sim.callbacks.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = sim.http.post(&url).json(&cb).send().await {
+            tracing::debug!(error = %e, "pg-sim: refund callback not delivered");
+        }
+    }
+}
+
+async fn refunds_of(State(sim): State<Shared>, headers: HeaderMap, Path(key): Path<String>) -> Response {
+    sim.gets.fetch_add(1, Ordering::Relaxed);
+    let k = sim.knobs();
+    tokio::time::sleep(sim.between(k.latency_ms)).await;
+    let Some(user_id) = user_of(&headers) else {
+        return gw_error(StatusCode::BAD_REQUEST, "BAD_REQUEST", "X-USER-ID header is required");
+    };
+    if sim.txs.lock().unwrap_or_else(|p| p.into_inner()).get(&key).is_none_or(|rec| rec.user_id != user_id) {
+        return gw_error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such transaction");
+    }
+    let lag = Duration::from_millis(k.lookup_lag_ms);
+    let refunds = sim
+        .refunds
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .map(|rs| rs.iter().filter(|r| r.recorded.elapsed() >= lag).map(|r| r.refund.clone()).collect())
+        .unwrap_or_default();
+    Json(TransactionRefunds { transaction_key: key, refunds }).into_response()
+}
+
+async fn all_refunds(State(sim): State<Shared>) -> Json<Vec<GatewayRefund>> {
+    Json(sim.refunds.lock().unwrap_or_else(|p| p.into_inner()).values().flat_map(|rs| rs.iter().map(|r| r.refund.clone())).collect())
 }

@@ -44,14 +44,16 @@ pub struct ChargeAccepted {
     pub status: String,
 }
 
-/// A transaction's status as the gateway reports it. Anything other than the three known names is kept as
+/// A transaction's status as the gateway reports it. Anything other than the known names is kept as
 /// [`GatewayStatus::Unknown`], so every caller has to decide what to do with it (Settle never guesses).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GatewayStatus {
     Pending,
     Success,
     Failed,
-    /// CANCELLED (a void), REFUNDED, or a status this version of Settle does not know.
+    /// Charged, then refunded in full: the money went back to the card.
+    Refunded,
+    /// CANCELLED (a void), or a status this version of Settle does not know.
     Unknown(String),
 }
 
@@ -61,6 +63,7 @@ impl GatewayStatus {
             Self::Pending => "PENDING",
             Self::Success => "SUCCESS",
             Self::Failed => "FAILED",
+            Self::Refunded => "REFUNDED",
             Self::Unknown(s) => s,
         }
     }
@@ -70,6 +73,7 @@ impl GatewayStatus {
             "PENDING" => Self::Pending,
             "SUCCESS" => Self::Success,
             "FAILED" => Self::Failed,
+            "REFUNDED" => Self::Refunded,
             other => Self::Unknown(other.to_owned()),
         }
     }
@@ -122,7 +126,8 @@ pub struct OrderTransactions {
     pub transactions: Vec<Transaction>,
 }
 
-/// What the gateway POSTs to the callback URL (not trusted by Settle: it asks the gateway again).
+/// What the gateway POSTs to the callback URL (not trusted by Settle: it asks the gateway again). A refund's
+/// callback names the refund too.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Callback {
@@ -130,6 +135,48 @@ pub struct Callback {
     pub order_id: String,
     pub status: String,
     pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_key: Option<String>,
+}
+
+/// `POST /api/v1/payments/{transactionKey}/refunds`: part or all of a SUCCESS transaction given back.
+/// `refundRequestId` is Settle's refund id: a lookup finds the refund by it when the answer was lost.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundRequest {
+    pub amount: u64,
+    pub refund_request_id: String,
+    pub callback_url: String,
+}
+
+/// A refund as the gateway reports it: PENDING, then SUCCEEDED or FAILED (anything else is kept as it is said).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayRefund {
+    #[serde(deserialize_with = "transaction_key")]
+    pub refund_key: String,
+    pub refund_request_id: String,
+    pub transaction_key: String,
+    pub amount: u64,
+    pub status: String,
+    pub reason: Option<String>,
+}
+
+/// The answer to an accepted refund.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundAccepted {
+    #[serde(deserialize_with = "transaction_key")]
+    pub refund_key: String,
+    pub status: String,
+}
+
+/// `GET /api/v1/payments/{transactionKey}/refunds`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionRefunds {
+    pub transaction_key: String,
+    pub refunds: Vec<GatewayRefund>,
 }
 
 /// The gateway's error body.

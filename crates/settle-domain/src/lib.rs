@@ -7,6 +7,7 @@
 //! - [`details`]: what a merchant attaches to a payment or an order ([`Metadata`], description, email).
 //! - [`mode`]: test and live modes, and the tenant of each.
 //! - [`payment`]: [`PaymentStatus`], [`Rail`], [`EventType`] and the payment state machine.
+//! - [`refund`]: [`RefundStatus`], [`RefundId`], [`RefundReason`] and exact sums of amounts.
 //! - [`saga`]: [`SagaStatus`], where a purchase saga stands.
 //! - [`names`]: how those enums are declared with the names they are stored and sent as.
 //! - [`error`]: [`DomainError`], what a parse or a rule rejects, naming the field.
@@ -24,6 +25,7 @@ pub mod ids;
 pub mod mode;
 pub mod names;
 pub mod payment;
+pub mod refund;
 pub mod saga;
 
 pub use address::Address;
@@ -35,4 +37,5 @@ pub use fee::FeeBps;
 pub use ids::{OrderId, PaymentId};
 pub use names::UnknownName;
 pub use payment::{EventType, PaymentStatus, Rail, Transition};
+pub use refund::{RefundId, RefundReason, RefundStatus};
 pub use saga::{CouponStatus, OrderStatus, SagaStatus, SagaStep, StepOutcome, UserStatus};

@@ -127,6 +127,7 @@ pub fn tables() -> Vec<Table> {
         table::<payment::Entity>(),
         table::<payment_event::Entity>(),
         table::<payment_metadata::Entity>(),
+        table::<refund::Entity>(),
         table::<transaction_log::Entity>(),
         table::<gateway_void::Entity>(),
         table::<relayer_nonce::Entity>(),

@@ -22,6 +22,7 @@ pub mod outbox;
 pub mod payment;
 pub mod payment_event;
 pub mod payment_metadata;
+pub mod refund;
 pub mod relay_request;
 pub mod relay_tx;
 pub mod relayer_nonce;

@@ -6,6 +6,7 @@
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses; [`flags`]: switches every
 //!   instance follows (the admin's read-only mode).
+//! - [`refunds`]: refunds of payments, whole or partial.
 //! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
 //! - [`webhooks`]: webhook endpoints, their deliveries and every attempt.
 //! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
@@ -32,6 +33,7 @@ pub mod migration;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod refunds;
 pub mod relay;
 pub mod schema;
 pub mod shop;

@@ -25,6 +25,7 @@ mod m0016_idempotency_resource;
 mod m0017_cluster_flags;
 mod m0018_event_ids;
 mod m0019_payment_details;
+mod m0020_refunds;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0017_cluster_flags::Migration),
             Box::new(m0018_event_ids::Migration),
             Box::new(m0019_payment_details::Migration),
+            Box::new(m0020_refunds::Migration),
         ]
     }
 }

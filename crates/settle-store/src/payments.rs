@@ -144,6 +144,7 @@ impl NewPayment {
             description: new.details.description,
             customer_email: new.details.customer_email,
             metadata: stored_metadata(&new.details.metadata),
+            amount_refunded: "0".to_owned(),
         }
     }
 }

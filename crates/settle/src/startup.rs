@@ -380,6 +380,7 @@ fn spawn_workers(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<tokio::task:
     if ctx.has_card_gateway() {
         run(settle_app::worker::spawn(ctx, settle_app::card::Reconciler::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
         run(settle_app::worker::spawn(ctx, settle_app::card::Voider::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
+        run(settle_app::worker::spawn(ctx, settle_app::card::RefundChecker::new(ctx.clone()), never(), ctx.settings.card.poll, stop.clone()));
     }
     // Every handler of the choreography emits its next event, so the dispatcher wakes on each publication
     // (and polls for events another instance's relay published).

@@ -728,6 +728,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payments/{paymentId}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A payment's refunds, oldest first. */
+        get: operations["payment_refunds"];
+        put?: never;
+        /**
+         * Refund a COMPLETED payment, whole (no amount) or in part; several partial refunds are allowed, and their sum never
+         *     exceeds what was paid. The refund is PENDING until the rail reports it SUCCEEDED or FAILED (`refund.*` events).
+         */
+        post: operations["create_refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payments/{paymentId}/relay": {
         parameters: {
             query?: never;
@@ -761,6 +782,40 @@ export interface paths {
          *     `eth_signTypedData_v4` and viem's `signTypedData` take.
          */
         get: operations["typed_data"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A merchant's refunds, newest first. */
+        get: operations["list_refunds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{refundId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A refund. */
+        get: operations["get_refund"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1063,7 +1118,8 @@ export interface components {
             /**
              * @description applied (the payment reached its final status now), noop (already final, still pending, or a repeat),
              *     void_queued (money Settle may not keep is being voided), mismatch (not applied; the payment is flagged)
-             *     or unknown_status (asked again later).
+             *     or unknown_status (asked again later); refund_checked (a refund callback: the payment's refunds were asked of
+             *     the gateway and applied).
              */
             result: string;
         };
@@ -1074,6 +1130,8 @@ export interface components {
         CallbackRequest: {
             orderId: string;
             reason?: string | null;
+            /** @description Set when the callback is about a refund of the transaction. */
+            refundKey?: string | null;
             status?: string | null;
             transactionKey: string;
         };
@@ -1271,6 +1329,23 @@ export interface components {
              * @example 0x5FbDB2315678afecb367f032d93F642f64180aa3
              */
             tokenAddress?: string | null;
+        };
+        /** @description `POST /v1/payments/{paymentId}/refunds` (an empty body refunds everything not yet refunded). */
+        CreateRefundRequest: {
+            /**
+             * @description Exact integer amount in minor units, as a decimal string; default: everything not yet refunded.
+             * @example 500
+             */
+            amount?: string | null;
+            /** @description Up to 50 keys (up to 40 characters each) with string values (up to 500 characters each). */
+            metadata?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * @description duplicate, fraudulent or requested_by_customer.
+             * @example requested_by_customer
+             */
+            reason?: string | null;
         };
         /** @description `POST /v1/users`. */
         CreateUserRequest: {
@@ -1576,6 +1651,11 @@ export interface components {
              * @example 1500
              */
             amount: string;
+            /**
+             * @description The sum of the payment's SUCCEEDED refunds, in minor units.
+             * @example 0
+             */
+            amountRefunded: string;
             /** Format: int64 */
             blockNumber?: number | null;
             cardLast4?: string | null;
@@ -1617,6 +1697,8 @@ export interface components {
             /** @description `CHAIN` or `CARD`. */
             rail: string;
             recipientAddress?: string | null;
+            /** @description `none`, `partial` or `full`: how much of the payment its SUCCEEDED refunds gave back. */
+            refundStatus: string;
             /** @description CHAIN: Settle's EIP-712 signature over the terms. */
             serverSignature?: string | null;
             /** @description PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED. */
@@ -1725,6 +1807,48 @@ export interface components {
         ReadOnlyState: {
             /** @description `configured`, `admin` or `detected`; absent when Settle takes writes. */
             readOnly?: string | null;
+        };
+        /** @description A page of refunds. */
+        RefundList: {
+            data: components["schemas"]["RefundView"][];
+            hasMore: boolean;
+        };
+        /** @description A refund as the API shows it. */
+        RefundView: {
+            /**
+             * @description Exact integer amount in minor units, as a decimal string.
+             * @example 500
+             */
+            amount: string;
+            createdAt: string;
+            currency: string;
+            /** @description FAILED: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`, ...) and in words. */
+            failureCode?: string | null;
+            failureMessage?: string | null;
+            /**
+             * @description Set when the gateway reported something Settle would not apply as it is (the refund recorded twice, another
+             *     amount): an operator must look at this refund.
+             */
+            flagReason?: string | null;
+            livemode: boolean;
+            /** @description The merchant (the same id in both modes). */
+            merchantId: string;
+            /** @description The merchant's key-value pairs (`{}` when none). */
+            metadata: {
+                [key: string]: string;
+            };
+            paymentId: string;
+            /** @description `CARD` or `CHAIN`. */
+            rail: string;
+            /** @description duplicate, fraudulent or requested_by_customer. */
+            reason?: string | null;
+            /** @example re_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b */
+            refundId: string;
+            /** @description PENDING, REQUIRES_ACTION, SUCCEEDED or FAILED. */
+            status: string;
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
         };
         /** @description What a verified relay request answers. */
         RelayAccepted: {
@@ -5685,6 +5809,207 @@ export interface operations {
             };
         };
     };
+    payment_refunds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 0x + 64 hex */
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            /** @description invalid_request_error: a path, query or header value is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_refund: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for the same key and body for 24 h; a retry never refunds twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                /** @description 0x + 64 hex */
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateRefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The refund, PENDING (or already FAILED when the gateway refused it or could not be reached) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            /** @description Invalid input, or the payment's rail is not configured */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown payment (or another merchant's, or another mode's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_state: the payment is not COMPLETED; refund_exceeds_remaining: more than is left to refund */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type: send the body as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description circuit_open or gateway_busy: nothing was recorded; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     relay: {
         parameters: {
             query?: never;
@@ -5890,6 +6215,165 @@ export interface operations {
             /** @description chain_unavailable */
             503: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_refunds: {
+        parameters: {
+            query?: {
+                /** @description PENDING, REQUIRES_ACTION, SUCCEEDED or FAILED */
+                status?: string;
+                paymentId?: string;
+                /** @description RFC 3339: created at or after */
+                createdFrom?: string;
+                /** @description RFC 3339: created at or before */
+                createdTo?: string;
+                /** @description 1 to 100, default 10 */
+                limit?: number;
+                /** @description refundId of the last item of the previous page: the next page */
+                startingAfter?: string;
+                /** @description refundId of the first item of the next page: the previous page */
+                endingBefore?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_refund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description re_ + 32 hex */
+                refundId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

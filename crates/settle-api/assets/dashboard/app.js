@@ -43,11 +43,11 @@ function setLive(text) {
   $("#live").textContent = text;
 }
 
-async function api(method, path, body) {
+async function api(method, path, body, idempotencyKey) {
   const headers = { authorization: `Bearer ${apiKey}` };
   if (body !== undefined) {
     headers["content-type"] = "application/json";
-    headers["idempotency-key"] = newKey();
+    headers["idempotency-key"] = idempotencyKey || newKey();
   }
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const json = await res.json().catch(() => null);
@@ -238,9 +238,13 @@ async function paymentPage(view, id) {
   const box = h("div");
   view.append(h("p", {}, h("a", { href: "#/payments" }, "← Payments")), box);
   async function render() {
-    let p, events;
+    let p, events, refunds;
     try {
-      [p, events] = await Promise.all([api("GET", `/v1/payments/${encodeURIComponent(id)}`), api("GET", `/v1/payments/${encodeURIComponent(id)}/events`)]);
+      [p, events, refunds] = await Promise.all([
+        api("GET", `/v1/payments/${encodeURIComponent(id)}`),
+        api("GET", `/v1/payments/${encodeURIComponent(id)}/events`),
+        api("GET", `/v1/payments/${encodeURIComponent(id)}/refunds`),
+      ]);
     } catch (e) {
       box.replaceChildren(h("p", { class: "error", role: "alert" }, e.message));
       return;
@@ -248,6 +252,35 @@ async function paymentPage(view, id) {
     const facts = [["Payment", p.paymentId], ["Order", p.orderId], ["Rail", p.rail], ["Amount", `${p.amount} ${p.currency}`], ["Status", status(p.status)], ["Created", when(p.createdAt)], ["Updated", when(p.updatedAt)]];
     if (p.rail === "CARD") facts.push(["Gateway transaction", p.externalPaymentKey || "—"], ["Card", p.cardType ? `${p.cardType} ••••${p.cardLast4 || ""}` : "—"]);
     if (p.rail === "CHAIN") facts.push(["Chain", p.chainId], ["Recipient", p.recipientAddress], ["Payer", p.payer || "—"], ["Transaction", p.txHash || "—"]);
+    if (p.status === "COMPLETED") facts.push(["Refunded", `${p.amountRefunded} ${p.currency} (${p.refundStatus})`]);
+    // A refund of what is left (an empty amount) or of part of it; the refund and its outcome join the timeline.
+    const refundNote = h("p", { class: "error", role: "alert", id: "refund-error" });
+    // One Idempotency-Key per amount on this page: trying again after an error never refunds twice.
+    const refundKeys = {};
+    const refund =
+      p.status === "COMPLETED" && p.refundStatus !== "full"
+        ? h(
+            "form",
+            { id: "refund-form", class: "refund", onsubmit: async (e) => {
+                e.preventDefault();
+                const button = $("#refund");
+                button.disabled = true;
+                const amount = $("#refund-amount").value.trim();
+                try {
+                  refundKeys[amount] ||= newKey();
+                  await api("POST", `/v1/payments/${encodeURIComponent(id)}/refunds`, amount ? { amount } : {}, refundKeys[amount]);
+                  render();
+                } catch (err) {
+                  refundNote.textContent = err.message;
+                  button.disabled = false;
+                }
+              } },
+            h("label", { for: "refund-amount" }, "Refund amount (empty: all that is left)"),
+            h("input", { id: "refund-amount", inputmode: "numeric", pattern: "[0-9]*", autocomplete: "off" }),
+            h("button", { type: "submit", class: "danger", id: "refund" }, "Refund"),
+            refundNote,
+          )
+        : null;
     const cancel =
       p.status === "PENDING"
         ? h("button", { type: "button", class: "danger", id: "cancel", onclick: async (e) => {
@@ -263,13 +296,31 @@ async function paymentPage(view, id) {
     const timeline = h(
       "ol",
       { class: "timeline", id: "timeline" },
-      events.data.map((e) =>
-        h("li", {}, h("strong", {}, e.eventType), " → ", status(e.toStatus), h("br"), h("small", {}, when(e.createdAt)), e.data ? h("div", { class: "mono" }, relayOrGateway(e.data)) : null),
-      ),
+      [
+        ...events.data.map((e) => [
+          e.createdAt,
+          h("li", {}, h("strong", {}, e.eventType), " → ", status(e.toStatus), h("br"), h("small", {}, when(e.createdAt)), e.data ? h("div", { class: "mono" }, relayOrGateway(e.data)) : null),
+        ]),
+        ...refunds.data.map((r) => [
+          r.createdAt,
+          h(
+            "li",
+            { class: "refund", "data-refund": r.refundId },
+            h("strong", {}, `REFUND ${r.amount} ${r.currency}`),
+            " → ",
+            status(r.status),
+            h("br"),
+            h("small", {}, when(r.createdAt)),
+            r.failureCode || r.flagReason ? h("div", { class: "mono" }, [r.failureCode, r.failureMessage, r.flagReason].filter(Boolean).join(" · ")) : null,
+          ),
+        ]),
+      ]
+        .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+        .map(([, li]) => li),
     );
     box.replaceChildren(
       h("h2", {}, `Payment ${short(p.paymentId)}`),
-      h("div", { class: "grid" }, h("section", { class: "card" }, h("h3", {}, "Details"), h("dl", {}, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])), cancel), h("section", { class: "card" }, h("h3", {}, "Timeline"), timeline)),
+      h("div", { class: "grid" }, h("section", { class: "card" }, h("h3", {}, "Details"), h("dl", {}, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])), cancel, refund), h("section", { class: "card" }, h("h3", {}, "Timeline"), timeline)),
       h("section", { class: "card" }, h("h3", {}, "Webhook deliveries"), h("div", { id: "deliveries" }, "…")),
     );
     deliveries(p.paymentId).then((d) => $("#deliveries")?.replaceChildren(d));

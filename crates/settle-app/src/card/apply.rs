@@ -8,7 +8,8 @@
 //! | PROCESSING, no key or this key | SUCCESS / FAILED | COMPLETED / FAILED |
 //! | any, with another key recorded | PENDING or SUCCESS | voids this one (VOIDED_DUPLICATE) |
 //! | PENDING, FAILED or CANCELLED | PENDING or SUCCESS | voids it (VOIDED_LATE_SUCCESS) |
-//! | COMPLETED with this key | anything | nothing to do |
+//! | COMPLETED with this key | anything (REFUNDED: refunds are their own rows) | nothing to do |
+//! | PROCESSING, this key | REFUNDED | nothing applied; the payment is FLAGGED |
 //! | any | a status Settle does not know | logged, counted; asked again later |
 
 use settle_card::wire::{GatewayStatus, Transaction};
@@ -136,6 +137,11 @@ pub async fn apply_transaction(ctx: &Context, expected: Option<&PaymentRow>, tx:
         let fact = match tx.status {
             GatewayStatus::Success => Fact::Confirmed,
             GatewayStatus::Failed => Fact::Failed,
+            GatewayStatus::Refunded => {
+                // Charged and refunded in full at the gateway before Settle saw it complete: not Settle's refund.
+                flag(ctx, &row, tx, "the gateway reports the transaction refunded while the payment is not completed").await?;
+                return Ok(Applied::Mismatch);
+            }
             _ => {
                 if row.external_payment_key.is_none() {
                     let changes = Changes { external_payment_key: Some(tx.transaction_key.clone()), ..Default::default() };

@@ -72,6 +72,11 @@ pub struct PaymentView {
     /// The merchant's key-value pairs (`{}` when none).
     #[schema(value_type = std::collections::BTreeMap<String, String>)]
     pub metadata: settle_domain::Metadata,
+    /// The sum of the payment's SUCCEEDED refunds, in minor units.
+    #[schema(example = "0")]
+    pub amount_refunded: String,
+    /// `none`, `partial` or `full`: how much of the payment its SUCCEEDED refunds gave back.
+    pub refund_status: String,
     /// Row version; increases with every entry of the payment's history (not with an update of what the merchant
     /// attached).
     pub version: i64,
@@ -112,6 +117,8 @@ impl From<&PaymentRow> for PaymentView {
             description: r.description.clone(),
             customer_email: r.customer_email.clone(),
             metadata: settle_store::payments::metadata_of(r.metadata.as_deref()),
+            amount_refunded: r.amount_refunded.clone(),
+            refund_status: settle_domain::refund::payment_refund_status(&r.amount, &r.amount_refunded).to_owned(),
             version: r.version,
             created_at: rfc3339(r.created_at),
             updated_at: rfc3339(r.updated_at),

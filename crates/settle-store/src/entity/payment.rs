@@ -55,6 +55,8 @@ pub struct Model {
     /// `payment_metadata`, written with it.
     #[sea_orm(column_type = "Text", nullable)]
     pub metadata: Option<String>,
+    /// The sum of the payment's SUCCEEDED refunds (canonical digits).
+    pub amount_refunded: String,
     // `open_order_id` (m0019) is the database's to compute and is never read or written here: `order_id` while the
     // payment may still be paid, NULL once FAILED, EXPIRED or CANCELLED; unique per merchant.
 }

@@ -8,6 +8,7 @@ mod keys;
 mod listen;
 mod merchant;
 mod output;
+mod refund;
 
 pub use output::UsageError;
 
@@ -118,6 +119,11 @@ pub enum Command {
     /// Stream a merchant's events from a running Settle and forward each to a local URL, signed as webhooks with a
     /// secret of this session's (develop a receiver without a public address).
     Listen(listen::ListenArgs),
+    /// Refunds, through a running Settle's API with a merchant's API key.
+    Refund {
+        #[command(subcommand)]
+        action: refund::RefundAction,
+    },
     /// Run the PG simulator (a card gateway without idempotency, with fault knobs).
     PgSim(Box<PgSimArgs>),
     /// The chain rail: deploy the contracts to a development chain, show each chain's state.
@@ -228,6 +234,9 @@ pub struct PgSimArgs {
     /// Share of transactions reported as REVIEW (a status Settle does not know) while processed.
     #[arg(long, default_value_t = 0.0)]
     pub unknown_status_rate: f64,
+    /// Share of refunds processed and then refused (FAILED).
+    #[arg(long, default_value_t = 0.0)]
+    pub refund_failure_rate: f64,
     /// Reads report every amount one unit higher than charged.
     #[arg(long)]
     pub misreport_amount: bool,
@@ -347,6 +356,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ("--callback-duplicate-rate", a.callback_duplicate_rate),
             ("--duplicate-record-rate", a.duplicate_record_rate),
             ("--unknown-status-rate", a.unknown_status_rate),
+            ("--refund-failure-rate", a.refund_failure_rate),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 anyhow::bail!("{name} must be between 0 and 1");
@@ -369,6 +379,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             lookup_lag_ms: a.lookup_lag_ms,
             hang_record_after_ms: a.hang_record_after_ms,
             force_status: a.force_status,
+            refund_failure_rate: a.refund_failure_rate,
             seed: a.seed,
         };
         let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| anyhow::anyhow!("--listen {}: {e}", a.listen))?;
@@ -399,6 +410,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     if let Command::Listen(a) = cli.command {
         return listen::listen(a).await;
+    }
+    if let Command::Refund { action } = cli.command {
+        return refund::refund(action, cli.format).await;
     }
     if let Command::Completions { shell } = cli.command {
         let mut buf = Vec::new();
@@ -449,7 +463,7 @@ async fn serve(mut cfg: Config, demo: bool, no_migrate: bool) -> anyhow::Result<
 /// The smaller commands (database, keys, backup, merchants).
 async fn other_command(cfg: Config, cmd: Command, format: Option<Format>) -> anyhow::Result<()> {
     match cmd {
-        Command::Completions { .. } | Command::Healthcheck { .. } | Command::Openapi | Command::Listen(_) => Ok(()),
+        Command::Completions { .. } | Command::Healthcheck { .. } | Command::Openapi | Command::Listen(_) | Command::Refund { .. } => Ok(()),
         Command::Config { action: ConfigAction::Check } => emit(&cfg.effective(), format, Format::Text),
         // Dispatched by `command` before it gets here; sent back there, never run twice.
         c @ (Command::Serve { .. } | Command::Chain { .. } | Command::Db { action: DbAction::Check { .. } }) => command(cfg, c, format).await,

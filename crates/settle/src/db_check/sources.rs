@@ -14,8 +14,10 @@ const SOURCES: &[(&str, &str)] = &[
     ("crates/settle-store/src/migration/m0014_audit_log.rs", include_str!("../../../settle-store/src/migration/m0014_audit_log.rs")),
     ("crates/settle-store/src/migration/m0017_cluster_flags.rs", include_str!("../../../settle-store/src/migration/m0017_cluster_flags.rs")),
     ("crates/settle-store/src/migration/m0019_payment_details.rs", include_str!("../../../settle-store/src/migration/m0019_payment_details.rs")),
+    ("crates/settle-store/src/migration/m0020_refunds.rs", include_str!("../../../settle-store/src/migration/m0020_refunds.rs")),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../../settle-store/src/payments.rs")),
+    ("crates/settle-store/src/refunds.rs", include_str!("../../../settle-store/src/refunds.rs")),
     ("crates/settle-store/src/idempotency.rs", include_str!("../../../settle-store/src/idempotency.rs")),
     ("crates/settle-store/src/outbox.rs", include_str!("../../../settle-store/src/outbox.rs")),
     ("crates/settle-store/src/leases.rs", include_str!("../../../settle-store/src/leases.rs")),
@@ -70,6 +72,7 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("audit_log", "m0014_audit_log"),
     ("cluster_flags", "m0017_cluster_flags"),
     ("payment_metadata", "m0019_payment_details"),
+    ("refunds", "m0020_refunds"),
 ];
 
 /// Where a table's definition is: its migration file and the line that names it.

@@ -131,6 +131,11 @@ async fn script(base: &str, admin: &str) -> anyhow::Result<()> {
     if declined["error"]["order"]["saga"]["status"] != "COMPENSATED" {
         anyhow::bail!("the workload's declined order was not compensated: {declined}");
     }
+    // Refunds of the card payment charged above (a 409 if it is not COMPLETED yet is an answer too), and their lists.
+    call(M::POST, format!("/v1/payments/{card}/refunds"), key, Some(json!({"amount": "1000"}))).await?;
+    call(M::POST, format!("/v1/payments/{card}/refunds"), key, Some(json!({}))).await?;
+    call(M::GET, format!("/v1/payments/{card}/refunds"), key, None).await?;
+    call(M::GET, "/v1/refunds?limit=100".into(), key, None).await?;
     call(M::GET, "/v1/sagas?limit=100".into(), key, None).await?;
     call(M::GET, "/v1/sagas/stats".into(), key, None).await?;
     let ep = call(M::POST, "/v1/webhook-endpoints".into(), key, Some(json!({"url": "http://127.0.0.1:9/hook", "events": ["payment.*"]}))).await?;

@@ -1,5 +1,6 @@
 // The dashboard in a real browser: sign in (by keyboard), a payment created through the API appears without a
-// reload, its page opens, it is cancelled from the page and the CANCELLED event shows; the orders and health pages
+// reload, its page opens, it is cancelled from the page and the CANCELLED event shows; a paid card payment is refunded
+// from its page, in part then in full, the refunds in its timeline; the orders and health pages
 // render; no console error; no request leaves the Settle under test; readable at a phone's width.
 // Usage: node dashboard.mjs <base URL> <API key> <screenshot directory>; prints a JSON summary; exits 1 on a failure.
 import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
@@ -47,6 +48,39 @@ try {
   const status = await fetch(`${base}/v1/payments/${id}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
   check(status.status === "CANCELLED", `the payment is ${status.status}`);
   if (shots) await page.screenshot({ path: `${shots}/dashboard-payment.png` });
+
+  // A completed card payment refunded from its page, in part and then what is left; both refunds SUCCEED and show
+  // in its timeline.
+  const paid = await fetch(base + "/v1/payments", {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ orderId: `${orderId}-refund`, amount: "9000", currency: "KRW", rail: "CARD" }),
+  }).then((r) => r.json());
+  const charged = await fetch(`${base}/v1/payments/${paid.paymentId}/card`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: JSON.stringify({ cardType: "SAMSUNG", cardNo: "4111-1111-1111-1111" }),
+  });
+  check(charged.status === 202, `the charge answered ${charged.status}`);
+  for (let i = 0; i < 100; i++) {
+    const p = await fetch(`${base}/v1/payments/${paid.paymentId}`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+    if (p.status === "COMPLETED") break;
+    await page.waitForTimeout(200);
+  }
+  await page.goto(`${base}/dashboard#/payments/${paid.paymentId}`);
+  await page.waitForSelector("#refund", { timeout: 15000 });
+  await page.fill("#refund-amount", "2500");
+  await page.click("#refund");
+  await page.waitForSelector("#timeline li.refund :text('SUCCEEDED')", { timeout: 20000 });
+  await page.waitForSelector("#refund:not([disabled])", { timeout: 15000 });
+  await page.click("#refund");
+  await page.waitForFunction(() => document.querySelectorAll("#timeline li.refund .s-SUCCEEDED").length === 2, null, { timeout: 20000 });
+  await page.waitForSelector("dd:has-text('9000 KRW (full)')", { timeout: 15000 });
+  check(!(await page.$("#refund")), "the refund button stays after a full refund");
+  const refunds = await fetch(`${base}/v1/payments/${paid.paymentId}/refunds`, { headers: { authorization: `Bearer ${key}` } }).then((r) => r.json());
+  const amounts = refunds.data.map((r) => `${r.amount}:${r.status}`).join(",");
+  check(amounts === "2500:SUCCEEDED,6500:SUCCEEDED", `the refunds are ${amounts}`);
+  if (shots) await page.screenshot({ path: `${shots}/dashboard-refunds.png` });
 
   // Orders and sagas; health with its charts.
   await page.goto(base + "/dashboard#/orders");

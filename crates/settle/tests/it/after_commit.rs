@@ -19,7 +19,9 @@ per_db!(
     an_order_whose_server_died_after_the_commit_is_answered_once_restarted,
     retried_shop_writes_make_one_of_each,
     a_retried_api_key_create_makes_one_key,
-    a_retried_merchant_create_makes_one_merchant
+    a_retried_merchant_create_makes_one_merchant,
+    a_retried_refund_whose_answer_was_lost_is_the_same_refund,
+    a_refund_whose_server_died_mid_request_is_made_once
 );
 
 /// Makes every completion of an Idempotency-Key record (state to DONE) fail, as a database error after the
@@ -404,4 +406,139 @@ async fn a_retried_merchant_create_makes_one_merchant(v: Variant) {
         admin("mch-1", &body).await.assert_error(409, "invalid_state");
         app.finish().await;
     }
+}
+
+/// `POST /payments/{id}/refunds` records the refund and sends it to the gateway, then cannot record its answer. The
+/// retry answers that refund (never a second one); the gateway refunds once; a third call replays.
+async fn a_retried_refund_whose_answer_was_lost_is_the_same_refund(v: Variant) {
+    use crate::refunds::{assert_refunds_consistent, completed_card_payment, final_refunds, refund, sim_refunds};
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let id = completed_card_payment(&app, "lost-refund-answer", 8000).await;
+    let body = json!({"amount": "3000"});
+    fail_completions(&app, true).await;
+    let first = refund(&app, &id, &body, Some("lost-refund")).await;
+    fail_completions(&app, false).await;
+    assert!(first.status.as_u16() >= 500, "the answer could not be recorded: {}", first.text);
+    let retry = refund(&app, &id, &body, Some("lost-refund")).await;
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    let rid = retry.body["refundId"].as_str().unwrap().to_owned();
+    let all = final_refunds(&app, &id).await;
+    assert_eq!(all.len(), 1, "one refund: {all:?}");
+    assert_eq!((all[0]["refundId"].as_str(), all[0]["status"].as_str()), (Some(rid.as_str()), Some("SUCCEEDED")));
+    assert_eq!(sim_refunds(&app).await.len(), 1, "refunded once at the gateway");
+    let again = refund(&app, &id, &body, Some("lost-refund")).await;
+    assert_eq!((again.status.as_u16(), again.header("idempotent-replayed")), (201, Some("true")), "{}", again.text);
+    assert_eq!(again.body["refundId"], rid.as_str());
+    assert_refunds_consistent(&app, &id).await;
+    app.finish().await;
+}
+
+/// `settle serve` is killed (SIGKILL) while a refund it recorded waits on the gateway, which recorded it and never
+/// answers. Restarted, the refund checker finds it by its request id and it SUCCEEDS; the retry with the same key
+/// answers that refund; the gateway refunded once.
+async fn a_refund_whose_server_died_mid_request_is_made_once(v: Variant) {
+    if !v.available().await {
+        return;
+    }
+    let Some(db) = TestDb::create(v.db).await else { return };
+    settle_card::tls::ensure_crypto_provider();
+    let sim = settle_card::sim::start(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(), settle_card::sim::Knobs::calm());
+    let dir = TempDir::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("SETTLE_LISTEN", format!("127.0.0.1:{port}")),
+        ("SETTLE_PG_URL", sim.url()),
+        ("SETTLE_PG_TEST_URL", sim.url()),
+        ("SETTLE_PG_TIMEOUT_MS", "20000".to_owned()),
+        ("SETTLE_PG_CHARGE_RETRIES", "1".to_owned()),
+        ("SETTLE_RECONCILE_DEADLINE_SECS", "600".to_owned()),
+        ("SETTLE_REQUEST_TIMEOUT_SECS", "2".to_owned()),
+        ("SETTLE_RELAY_WAIT_SECS", "1".to_owned()),
+        ("SETTLE_IDEMPOTENCY_STALE_SECS", "3".to_owned()),
+        ("SETTLE_RECONCILE_AFTER_SECS", "1".to_owned()),
+        ("SETTLE_RECONCILE_BACKOFF_SECS", "1".to_owned()),
+    ];
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let refunds_at_gateway = || {
+        let (client, url) = (client.clone(), format!("{}/admin/refunds", sim.url()));
+        async move { client.get(url).send().await.unwrap().json::<Vec<settle_card::wire::GatewayRefund>>().await.unwrap() }
+    };
+    let key = settle_app::merchants::DEMO_API_KEY;
+    let mut serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
+    let created = request_at(
+        &client,
+        &base,
+        Method::POST,
+        "/v1/payments",
+        Some(key),
+        Some(&json!({"orderId": "killed-refund", "amount": "7000", "currency": "KRW", "rail": "CARD"}).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["paymentId"].as_str().unwrap().to_owned();
+    let paid = request_at(
+        &client,
+        &base,
+        Method::POST,
+        &format!("/v1/payments/{id}/card"),
+        Some(key),
+        Some(&json!({"cardType": "SAMSUNG", "cardNo": CARD}).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(paid.status, 202, "{}", paid.text);
+    eventually(Duration::from_secs(30), "the payment completes", async || {
+        let p = request_at(&client, &base, Method::GET, &format!("/v1/payments/{id}"), Some(key), None, &[]).await;
+        (p.body["status"] == "COMPLETED").then_some(())
+    })
+    .await;
+    // The gateway records every refund and never answers it.
+    let hang = settle_card::sim::Knobs { hang_rate: 1.0, hang_record_after_ms: Some(0), ..settle_card::sim::Knobs::calm() };
+    client.put(format!("{}/admin/knobs", sim.url())).json(&hang).send().await.unwrap();
+    let path = format!("/v1/payments/{id}/refunds");
+    let body = json!({"amount": "2500"}).to_string();
+    let headers = [("idempotency-key", "killed-mid-refund")];
+    let first = {
+        let (client, base, path, body) = (client.clone(), base.clone(), path.clone(), body.clone());
+        tokio::spawn(async move { request_at(&client, &base, Method::POST, &path, Some(key), Some(&body), &headers).await })
+    };
+    eventually(Duration::from_secs(30), "the refund reaches the gateway", async || (!refunds_at_gateway().await.is_empty()).then_some(())).await;
+    serve.kill();
+    let _ = first.await;
+    client.put(format!("{}/admin/knobs", sim.url())).json(&settle_card::sim::Knobs::calm()).send().await.unwrap();
+    let _serve = Process::start(&dir, &["serve", "--demo"], &env, "Settle listening on");
+    let mut last = String::new();
+    let answered = within(Duration::from_secs(30), async || {
+        let r = request_at(&client, &base, Method::POST, &path, Some(key), Some(&body), &headers).await;
+        if r.status != 409 && r.status != 504 {
+            return Some(r);
+        }
+        last = r.text;
+        None
+    })
+    .await;
+    let retry = answered.unwrap_or_else(|| panic!("the key stayed in flight: {last}"));
+    assert_eq!(retry.status, 201, "{}", retry.text);
+    let rid = retry.body["refundId"].as_str().unwrap().to_owned();
+    let mut last = Value::Null;
+    let ended = within(Duration::from_secs(60), async || {
+        last = request_at(&client, &base, Method::GET, &format!("/v1/refunds/{rid}"), Some(key), None, &[]).await.body;
+        (last["status"] != "PENDING").then(|| last.clone())
+    })
+    .await;
+    let r = ended.unwrap_or_else(|| panic!("the refund stayed PENDING: {last}"));
+    assert_eq!(r["status"], "SUCCEEDED", "{r}");
+    let listed = request_at(&client, &base, Method::GET, &path, Some(key), None, &[]).await.body;
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(1), "one refund for the key: {listed}");
+    let at_gateway = refunds_at_gateway().await;
+    assert_eq!(at_gateway.len(), 1, "refunded once: {at_gateway:?}");
+    assert_eq!((at_gateway[0].refund_request_id.as_str(), at_gateway[0].status.as_str()), (rid.as_str(), "SUCCEEDED"));
+    let p = request_at(&client, &base, Method::GET, &format!("/v1/payments/{id}"), Some(key), None, &[]).await.body;
+    assert_eq!((p["amountRefunded"].as_str(), p["refundStatus"].as_str()), (Some("2500"), Some("partial")), "{p}");
+    drop(_serve);
+    sim.stop().await;
+    db.drop_now().await;
 }

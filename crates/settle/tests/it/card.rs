@@ -121,6 +121,8 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
     }
     eprintln!("{completed} COMPLETED, {} FAILED", ids.len() - completed);
     assert!(completed > 100, "most charges go through in the end ({completed})");
+    refund_under_chaos(&app, &ids).await;
+    eprintln!("refunds final and the gateway's refunds agree after {:?}", started.elapsed());
     let m = app.request(Method::GET, "/metrics", None, None, &[]).await.text;
     for name in [
         "settle_pg_calls_total",
@@ -133,6 +135,115 @@ async fn chaos_every_card_payment_ends_final_and_nothing_is_charged_twice(v: Var
     }
     assert_eq!(circuit_of(&app).await, "closed", "hung-up callers never wedge the circuit");
     Arc::into_inner(app).unwrap().finish().await;
+}
+
+/// Refunds under the same faults: half of each of the first 100 COMPLETED payments, then the rest, each with its own
+/// Idempotency-Key retried after a 503 (a careful merchant). Every refund ends SUCCEEDED or FAILED, and the gateway's refunds agree
+/// with Settle's ([`refund_books_agree`]).
+async fn refund_under_chaos(app: &Arc<TestApp>, ids: &[String]) {
+    let mut paid = Vec::new();
+    for id in ids {
+        let p = app.get(&format!("/v1/payments/{id}")).await.body;
+        if p["status"] == "COMPLETED" && paid.len() < 100 {
+            paid.push((id.clone(), p["amount"].as_str().unwrap().parse::<u64>().unwrap()));
+        }
+    }
+    let sem = Arc::new(tokio::sync::Semaphore::new(20));
+    let tasks: Vec<_> = paid
+        .iter()
+        .cloned()
+        .map(|(id, amount)| {
+            let (app, sem) = (app.clone(), sem.clone());
+            tokio::spawn(async move {
+                let _p = sem.acquire().await.unwrap();
+                for (n, body) in [(1, json!({"amount": (amount / 2).to_string()})), (2, json!({}))] {
+                    let key = format!("refund-{n}-{id}");
+                    for _ in 0..200 {
+                        let r = crate::refunds::refund(&app, &id, &body, Some(&key)).await;
+                        match r.status.as_u16() {
+                            201 => break,
+                            // Nothing left (the first refund took it all, or is still holding it).
+                            409 if r.body["error"]["code"] == "refund_exceeds_remaining" => break,
+                            503 => tokio::time::sleep(Duration::from_millis(250)).await,
+                            other => panic!("{id}: refund {n} answered {other}: {}", r.text),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    eprintln!("{} refunds asked for in {:?}", paid.len() * 2, started.elapsed());
+    for (id, _) in &paid {
+        crate::refunds::final_refunds(app, id).await;
+    }
+    eprintln!("refunds final after {:?}", started.elapsed());
+    let ids: Vec<String> = paid.into_iter().map(|(id, _)| id).collect();
+    if within(Duration::from_secs(30), async || refund_books_agree(app, &ids).await.ok()).await.is_none()
+        && let Err(e) = refund_books_agree(app, &ids).await
+    {
+        panic!("the gateway's refunds disagree with Settle's: {e}");
+    }
+}
+
+/// The gateway's refunds agree with Settle's: each SUCCEEDED refund of Settle's is refunded at the gateway once and
+/// each FAILED one not at all, unless Settle flagged the refund for an operator (recorded twice, or recorded after
+/// Settle's deadline failed it); a payment's `amountRefunded` is the sum of its SUCCEEDED refunds and never more
+/// than it; the gateway never refunds more than a transaction's amount.
+async fn refund_books_agree(app: &TestApp, ids: &[String]) -> Result<(), String> {
+    let mut at_gateway: HashMap<String, Vec<settle_card::wire::GatewayRefund>> = HashMap::new();
+    for g in crate::refunds::sim_refunds(app).await {
+        at_gateway.entry(g.refund_request_id.clone()).or_default().push(g);
+    }
+    let mut flagged_ids = std::collections::HashSet::new();
+    for id in ids {
+        let p = app.get(&format!("/v1/payments/{id}")).await.body;
+        let ours = app.get(&format!("/v1/payments/{id}/refunds")).await.body;
+        let mut sum = 0u64;
+        for r in ours["data"].as_array().unwrap() {
+            let rid = r["refundId"].as_str().unwrap();
+            let there = at_gateway.get(rid).map(|gs| gs.iter().filter(|g| g.status == "SUCCEEDED").count()).unwrap_or(0);
+            let flagged = !r["flagReason"].is_null();
+            if flagged {
+                flagged_ids.insert(rid.to_owned());
+            }
+            match r["status"].as_str().unwrap() {
+                "SUCCEEDED" => {
+                    sum += r["amount"].as_str().unwrap().parse::<u64>().unwrap();
+                    if there == 0 || (there > 1 && !flagged) {
+                        return Err(format!("{rid}: SUCCEEDED, refunded {there} times at the gateway: {r}"));
+                    }
+                }
+                "FAILED" if there > 0 && !flagged => return Err(format!("{rid}: FAILED but refunded {there} times at the gateway: {r}")),
+                "FAILED" => {}
+                other => return Err(format!("{rid}: still {other}")),
+            }
+        }
+        if p["amountRefunded"].as_str() != Some(sum.to_string().as_str()) {
+            return Err(format!("{id}: amountRefunded {} but its SUCCEEDED refunds sum to {sum}", p["amountRefunded"]));
+        }
+        if sum > p["amount"].as_str().unwrap().parse::<u64>().unwrap() {
+            return Err(format!("{id}: refunded {sum}, more than paid: {p}"));
+        }
+    }
+    // A gateway that records a refund twice can refund more than a transaction's amount: only ever with the refund
+    // flagged by Settle.
+    let flagged = flagged_ids;
+    let mut by_tx: HashMap<String, u64> = HashMap::new();
+    for g in at_gateway.values().flatten().filter(|g| g.status == "SUCCEEDED") {
+        *by_tx.entry(g.transaction_key.clone()).or_default() += g.amount;
+    }
+    for tx in app.sim_transactions().await {
+        if by_tx.get(&tx.transaction_key).is_some_and(|r| *r > tx.amount)
+            && !at_gateway.values().flatten().any(|g| g.transaction_key == tx.transaction_key && flagged.contains(&g.refund_request_id))
+        {
+            return Err(format!("{}: the gateway refunded more than {} and no refund is flagged", tx.transaction_key, tx.amount));
+        }
+    }
+    Ok(())
 }
 
 /// A payment's event types, oldest first.

@@ -31,6 +31,7 @@ mod orders;
 mod outage;
 mod payments_api;
 mod read_only;
+mod refunds;
 mod restart;
 mod scale_out;
 mod sdk;

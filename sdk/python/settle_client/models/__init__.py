@@ -27,6 +27,8 @@ from .create_payment_request_rail_type_2_type_1 import (
 from .create_payment_request_rail_type_3_type_1 import (
     CreatePaymentRequestRailType3Type1,
 )
+from .create_refund_request import CreateRefundRequest
+from .create_refund_request_metadata_type_0 import CreateRefundRequestMetadataType0
 from .create_user_request import CreateUserRequest
 from .create_user_request_status_type_1 import CreateUserRequestStatusType1
 from .create_user_request_status_type_2_type_1 import CreateUserRequestStatusType2Type1
@@ -88,6 +90,9 @@ from .purchase_request_pattern_type_2_type_1 import PurchaseRequestPatternType2T
 from .purchase_request_pattern_type_3_type_1 import PurchaseRequestPatternType3Type1
 from .read_only_request import ReadOnlyRequest
 from .read_only_state import ReadOnlyState
+from .refund_list import RefundList
+from .refund_view import RefundView
+from .refund_view_metadata import RefundViewMetadata
 from .relay_accepted import RelayAccepted
 from .relay_done import RelayDone
 from .relay_view import RelayView
@@ -151,6 +156,8 @@ __all__ = (
     "CreatePaymentRequestRailType1",
     "CreatePaymentRequestRailType2Type1",
     "CreatePaymentRequestRailType3Type1",
+    "CreateRefundRequest",
+    "CreateRefundRequestMetadataType0",
     "CreateUserRequest",
     "CreateUserRequestStatusType1",
     "CreateUserRequestStatusType2Type1",
@@ -208,6 +215,9 @@ __all__ = (
     "PurchaseRequestPatternType3Type1",
     "ReadOnlyRequest",
     "ReadOnlyState",
+    "RefundList",
+    "RefundView",
+    "RefundViewMetadata",
     "RelayAccepted",
     "RelayDone",
     "RelayView",

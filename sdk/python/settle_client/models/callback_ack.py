@@ -16,7 +16,8 @@ class CallbackAck:
         result (str): applied (the payment reached its final status now), noop (already final, still pending, or a
             repeat),
             void_queued (money Settle may not keep is being voided), mismatch (not applied; the payment is flagged)
-            or unknown_status (asked again later).
+            or unknown_status (asked again later); refund_checked (a refund callback: the payment's refunds were asked of
+            the gateway and applied).
     """
 
     result: str

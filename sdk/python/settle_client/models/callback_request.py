@@ -20,12 +20,14 @@ class CallbackRequest:
             order_id (str):
             transaction_key (str):
             reason (None | str | Unset):
+            refund_key (None | str | Unset): Set when the callback is about a refund of the transaction.
             status (None | str | Unset):
     """
 
     order_id: str
     transaction_key: str
     reason: None | str | Unset = UNSET
+    refund_key: None | str | Unset = UNSET
     status: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -39,6 +41,12 @@ class CallbackRequest:
             reason = UNSET
         else:
             reason = self.reason
+
+        refund_key: None | str | Unset
+        if isinstance(self.refund_key, Unset):
+            refund_key = UNSET
+        else:
+            refund_key = self.refund_key
 
         status: None | str | Unset
         if isinstance(self.status, Unset):
@@ -56,6 +64,8 @@ class CallbackRequest:
         )
         if reason is not UNSET:
             field_dict["reason"] = reason
+        if refund_key is not UNSET:
+            field_dict["refundKey"] = refund_key
         if status is not UNSET:
             field_dict["status"] = status
 
@@ -77,6 +87,15 @@ class CallbackRequest:
 
         reason = _parse_reason(d.pop("reason", UNSET))
 
+        def _parse_refund_key(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        refund_key = _parse_refund_key(d.pop("refundKey", UNSET))
+
         def _parse_status(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -90,6 +109,7 @@ class CallbackRequest:
             order_id=order_id,
             transaction_key=transaction_key,
             reason=reason,
+            refund_key=refund_key,
             status=status,
         )
 

@@ -25,6 +25,7 @@ class CreatedPayment:
 
         Attributes:
             amount (str): Exact integer amount in minor units, as a decimal string. Example: 1500.
+            amount_refunded (str): The sum of the payment's SUCCEEDED refunds, in minor units. Example: 0.
             created_at (str):
             currency (str):
             livemode (bool): Whether the payment is live (false: made with a test key, on a test network or the card
@@ -35,6 +36,7 @@ class CreatedPayment:
             payment_id (str): 0x + 64 hex; usable as the on-chain bytes32. Example:
                 0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.
             rail (str): `CHAIN` or `CARD`.
+            refund_status (str): `none`, `partial` or `full`: how much of the payment its SUCCEEDED refunds gave back.
             status (str): PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
             updated_at (str):
             version (int): Row version; increases with every entry of the payment's history (not with an update of what the
@@ -65,6 +67,7 @@ class CreatedPayment:
     """
 
     amount: str
+    amount_refunded: str
     created_at: str
     currency: str
     livemode: bool
@@ -73,6 +76,7 @@ class CreatedPayment:
     order_id: str
     payment_id: str
     rail: str
+    refund_status: str
     status: str
     updated_at: str
     version: int
@@ -102,6 +106,8 @@ class CreatedPayment:
 
         amount = self.amount
 
+        amount_refunded = self.amount_refunded
+
         created_at = self.created_at
 
         currency = self.currency
@@ -117,6 +123,8 @@ class CreatedPayment:
         payment_id = self.payment_id
 
         rail = self.rail
+
+        refund_status = self.refund_status
 
         status = self.status
 
@@ -243,6 +251,7 @@ class CreatedPayment:
         field_dict.update(
             {
                 "amount": amount,
+                "amountRefunded": amount_refunded,
                 "createdAt": created_at,
                 "currency": currency,
                 "livemode": livemode,
@@ -251,6 +260,7 @@ class CreatedPayment:
                 "orderId": order_id,
                 "paymentId": payment_id,
                 "rail": rail,
+                "refundStatus": refund_status,
                 "status": status,
                 "updatedAt": updated_at,
                 "version": version,
@@ -305,6 +315,8 @@ class CreatedPayment:
         d = dict(src_dict)
         amount = d.pop("amount")
 
+        amount_refunded = d.pop("amountRefunded")
+
         created_at = d.pop("createdAt")
 
         currency = d.pop("currency")
@@ -320,6 +332,8 @@ class CreatedPayment:
         payment_id = d.pop("paymentId")
 
         rail = d.pop("rail")
+
+        refund_status = d.pop("refundStatus")
 
         status = d.pop("status")
 
@@ -508,6 +522,7 @@ class CreatedPayment:
 
         created_payment = cls(
             amount=amount,
+            amount_refunded=amount_refunded,
             created_at=created_at,
             currency=currency,
             livemode=livemode,
@@ -516,6 +531,7 @@ class CreatedPayment:
             order_id=order_id,
             payment_id=payment_id,
             rail=rail,
+            refund_status=refund_status,
             status=status,
             updated_at=updated_at,
             version=version,

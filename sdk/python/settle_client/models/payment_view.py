@@ -23,6 +23,7 @@ class PaymentView:
 
     Attributes:
         amount (str): Exact integer amount in minor units, as a decimal string. Example: 1500.
+        amount_refunded (str): The sum of the payment's SUCCEEDED refunds, in minor units. Example: 0.
         created_at (str):
         currency (str):
         livemode (bool): Whether the payment is live (false: made with a test key, on a test network or the card
@@ -33,6 +34,7 @@ class PaymentView:
         payment_id (str): 0x + 64 hex; usable as the on-chain bytes32. Example:
             0x5f1d4c0d8f3b2a7e9c6b1d0e2f4a6b8c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a.
         rail (str): `CHAIN` or `CARD`.
+        refund_status (str): `none`, `partial` or `full`: how much of the payment its SUCCEEDED refunds gave back.
         status (str): PENDING, PROCESSING, COMPLETED, FAILED, CANCELLED or EXPIRED.
         updated_at (str):
         version (int): Row version; increases with every entry of the payment's history (not with an update of what the
@@ -59,6 +61,7 @@ class PaymentView:
     """
 
     amount: str
+    amount_refunded: str
     created_at: str
     currency: str
     livemode: bool
@@ -67,6 +70,7 @@ class PaymentView:
     order_id: str
     payment_id: str
     rail: str
+    refund_status: str
     status: str
     updated_at: str
     version: int
@@ -93,6 +97,8 @@ class PaymentView:
 
         amount = self.amount
 
+        amount_refunded = self.amount_refunded
+
         created_at = self.created_at
 
         currency = self.currency
@@ -108,6 +114,8 @@ class PaymentView:
         payment_id = self.payment_id
 
         rail = self.rail
+
+        refund_status = self.refund_status
 
         status = self.status
 
@@ -216,6 +224,7 @@ class PaymentView:
         field_dict.update(
             {
                 "amount": amount,
+                "amountRefunded": amount_refunded,
                 "createdAt": created_at,
                 "currency": currency,
                 "livemode": livemode,
@@ -224,6 +233,7 @@ class PaymentView:
                 "orderId": order_id,
                 "paymentId": payment_id,
                 "rail": rail,
+                "refundStatus": refund_status,
                 "status": status,
                 "updatedAt": updated_at,
                 "version": version,
@@ -272,6 +282,8 @@ class PaymentView:
         d = dict(src_dict)
         amount = d.pop("amount")
 
+        amount_refunded = d.pop("amountRefunded")
+
         created_at = d.pop("createdAt")
 
         currency = d.pop("currency")
@@ -287,6 +299,8 @@ class PaymentView:
         payment_id = d.pop("paymentId")
 
         rail = d.pop("rail")
+
+        refund_status = d.pop("refundStatus")
 
         status = d.pop("status")
 
@@ -448,6 +462,7 @@ class PaymentView:
 
         payment_view = cls(
             amount=amount,
+            amount_refunded=amount_refunded,
             created_at=created_at,
             currency=currency,
             livemode=livemode,
@@ -456,6 +471,7 @@ class PaymentView:
             order_id=order_id,
             payment_id=payment_id,
             rail=rail,
+            refund_status=refund_status,
             status=status,
             updated_at=updated_at,
             version=version,

@@ -16,13 +16,16 @@ pub struct CallbackRequest {
     pub order_id: String,
     pub status: Option<String>,
     pub reason: Option<String>,
+    /// Set when the callback is about a refund of the transaction.
+    pub refund_key: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct CallbackAck {
     /// applied (the payment reached its final status now), noop (already final, still pending, or a repeat),
     /// void_queued (money Settle may not keep is being voided), mismatch (not applied; the payment is flagged)
-    /// or unknown_status (asked again later).
+    /// or unknown_status (asked again later); refund_checked (a refund callback: the payment's refunds were asked of
+    /// the gateway and applied).
     pub result: &'static str,
 }
 
@@ -47,6 +50,13 @@ pub async fn gateway_callback(State(st): State<AppState>, body: axum::body::Byte
     let order = req.order_id.trim();
     if settle_domain::PaymentId::parse("orderId", order).is_err() {
         return Err(ApiError::invalid("orderId", "orderId must be a paymentId of Settle's (0x + 64 hex)"));
+    }
+    if let Some(refund_key) = &req.refund_key {
+        if !settle_card::wire::valid_transaction_key(refund_key.trim()) {
+            return Err(ApiError::invalid("refundKey", "refundKey must be 1 to 128 letters, digits, - or _"));
+        }
+        card::refund_callback(&st.ctx, key, order).await?;
+        return Ok(Json(CallbackAck { result: "refund_checked" }));
     }
     let result = match card::callback(&st.ctx, key, order).await? {
         card::Applied::Settled => "applied",

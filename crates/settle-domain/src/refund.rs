@@ -1,0 +1,168 @@
+//! Refunds: money of a completed payment given back, whole or in parts. A refund is `PENDING` from the moment it is
+//! recorded (its amount is then reserved against the payment), and ends `SUCCEEDED` or `FAILED` (the reservation
+//! given back); a chain refund waiting on the merchant's allowance is `REQUIRES_ACTION`. The sum of a payment's
+//! refunds that are not `FAILED` never exceeds what was paid.
+
+use std::fmt;
+
+use crate::{Amount, DomainError};
+
+crate::names::names! {
+    pub enum RefundStatus ("refund status") {
+        Pending => "PENDING",
+        RequiresAction => "REQUIRES_ACTION",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+    }
+}
+
+impl RefundStatus {
+    /// Whether the refund is over (nothing more will change).
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+
+    /// Whether its amount counts against what may still be refunded (every status but FAILED).
+    pub fn holds_amount(self) -> bool {
+        self != Self::Failed
+    }
+
+    /// Parses a status as a query names it (any case).
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
+        s.to_ascii_uppercase().parse().map_err(|()| DomainError::invalid(field, "must be PENDING, REQUIRES_ACTION, SUCCEEDED or FAILED"))
+    }
+}
+
+crate::names::names! {
+    /// Why the merchant refunds (Stripe's reasons).
+    pub enum RefundReason ("refund reason") {
+        Duplicate => "duplicate",
+        Fraudulent => "fraudulent",
+        RequestedByCustomer => "requested_by_customer",
+    }
+}
+
+impl RefundReason {
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
+        s.parse().map_err(|()| DomainError::invalid(field, "must be duplicate, fraudulent or requested_by_customer"))
+    }
+}
+
+/// A payment's refund status as its view shows it: nothing refunded, part of it, or all of it.
+pub fn payment_refund_status(paid: &str, refunded: &str) -> &'static str {
+    match (Amount::parse("amount", paid), Amount::parse("amountRefunded", refunded)) {
+        (_, Ok(r)) if r.is_zero() => "none",
+        (Ok(p), Ok(r)) if r >= p => "full",
+        (_, Err(_)) => "none",
+        _ => "partial",
+    }
+}
+
+/// The public id of a refund: `re_` and a UUIDv7 in simple form (ordered by creation).
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct RefundId(String);
+
+impl RefundId {
+    pub fn generate() -> Self {
+        Self(format!("re_{}", uuid::Uuid::now_v7().simple()))
+    }
+
+    pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
+        let hex = s.strip_prefix("re_").ok_or_else(|| DomainError::invalid(field, "must be re_ followed by 32 hex digits"))?;
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(DomainError::invalid(field, "must be re_ followed by 32 hex digits"));
+        }
+        Ok(Self(format!("re_{}", hex.to_ascii_lowercase())))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RefundId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `a + b`, exact; None above 2^256-1.
+pub fn add(a: &Amount, b: &Amount) -> Option<Amount> {
+    let (x, y) = (a.as_str().as_bytes(), b.as_str().as_bytes());
+    let mut out = Vec::with_capacity(x.len().max(y.len()) + 1);
+    let (mut i, mut j, mut carry) = (x.len(), y.len(), 0u8);
+    while i > 0 || j > 0 || carry > 0 {
+        let mut d = carry;
+        if i > 0 {
+            i -= 1;
+            d += x[i] - b'0';
+        }
+        if j > 0 {
+            j -= 1;
+            d += y[j] - b'0';
+        }
+        out.push(b'0' + d % 10);
+        carry = d / 10;
+    }
+    out.reverse();
+    Amount::parse("amount", std::str::from_utf8(&out).ok()?).ok()
+}
+
+/// `a - b` when `b <= a`, else None.
+pub fn sub(a: &Amount, b: &Amount) -> Option<Amount> {
+    if b > a {
+        return None;
+    }
+    let (x, y) = (a.as_str().as_bytes(), b.as_str().as_bytes());
+    let mut out = Vec::with_capacity(x.len());
+    let (mut i, mut j, mut borrow) = (x.len(), y.len(), 0i8);
+    while i > 0 {
+        i -= 1;
+        let mut d = (x[i] - b'0') as i8 - borrow;
+        if j > 0 {
+            j -= 1;
+            d -= (y[j] - b'0') as i8;
+        }
+        borrow = if d < 0 { 1 } else { 0 };
+        if d < 0 {
+            d += 10;
+        }
+        out.push(b'0' + d as u8);
+    }
+    out.reverse();
+    Amount::parse("amount", std::str::from_utf8(&out).unwrap_or("0")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Amount {
+        Amount::parse("a", s).unwrap()
+    }
+
+    #[test]
+    fn exact_sums_and_differences() {
+        assert_eq!(add(&a("999"), &a("1")).unwrap().as_str(), "1000");
+        assert_eq!(add(&a("0"), &a("0")).unwrap().as_str(), "0");
+        assert_eq!(sub(&a("1000"), &a("1")).unwrap().as_str(), "999");
+        assert_eq!(sub(&a("1000"), &a("1000")).unwrap().as_str(), "0");
+        assert!(sub(&a("5"), &a("6")).is_none());
+        let big = crate::amount::MAX_AMOUNT;
+        assert_eq!(sub(&a(big), &a(big)).unwrap().as_str(), "0");
+        assert_eq!(add(&sub(&a(big), &a("1")).unwrap(), &a("1")).unwrap().as_str(), big);
+        assert!(add(&a(big), &a("1")).is_none());
+    }
+
+    #[test]
+    fn refund_ids_and_statuses_parse() {
+        let id = RefundId::generate();
+        assert_eq!(RefundId::parse("id", id.as_str()).unwrap(), id);
+        assert!(RefundId::parse("id", "re_xyz").is_err());
+        assert_eq!(RefundStatus::parse("status", "succeeded").unwrap(), RefundStatus::Succeeded);
+        assert!(RefundStatus::parse("status", "DONE").is_err());
+        assert_eq!(payment_refund_status("100", "0"), "none");
+        assert_eq!(payment_refund_status("100", "40"), "partial");
+        assert_eq!(payment_refund_status("100", "100"), "full");
+    }
+}

@@ -1,0 +1,258 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.create_refund_request import CreateRefundRequest
+from ...models.error_body import ErrorBody
+from ...models.refund_view import RefundView
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    payment_id: str,
+    *,
+    body: CreateRefundRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+    if not isinstance(idempotency_key, Unset):
+        headers["Idempotency-Key"] = idempotency_key
+
+    _kwargs: dict[str, Any] = {
+        "method": "post",
+        "url": "/v1/payments/{payment_id}/refunds".format(
+            payment_id=quote(str(payment_id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | RefundView | None:
+    if response.status_code == 201:
+        response_201 = RefundView.from_dict(response.json())
+
+        return response_201
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 429:
+        response_429 = ErrorBody.from_dict(response.json())
+
+        return response_429
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if response.status_code == 504:
+        response_504 = ErrorBody.from_dict(response.json())
+
+        return response_504
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | RefundView]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    payment_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: CreateRefundRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[ErrorBody | RefundView]:
+    """Refund a COMPLETED payment, whole (no amount) or in part; several partial refunds are allowed, and
+    their sum never
+    exceeds what was paid. The refund is PENDING until the rail reports it SUCCEEDED or FAILED
+    (`refund.*` events).
+
+    Args:
+        payment_id (str):
+        idempotency_key (str | Unset):
+        body (CreateRefundRequest): `POST /v1/payments/{paymentId}/refunds` (an empty body refunds
+            everything not yet refunded).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | RefundView]
+    """
+
+    kwargs = _get_kwargs(
+        payment_id=payment_id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    payment_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: CreateRefundRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> ErrorBody | RefundView | None:
+    """Refund a COMPLETED payment, whole (no amount) or in part; several partial refunds are allowed, and
+    their sum never
+    exceeds what was paid. The refund is PENDING until the rail reports it SUCCEEDED or FAILED
+    (`refund.*` events).
+
+    Args:
+        payment_id (str):
+        idempotency_key (str | Unset):
+        body (CreateRefundRequest): `POST /v1/payments/{paymentId}/refunds` (an empty body refunds
+            everything not yet refunded).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | RefundView
+    """
+
+    return sync_detailed(
+        payment_id=payment_id,
+        client=client,
+        body=body,
+        idempotency_key=idempotency_key,
+    ).parsed
+
+
+async def asyncio_detailed(
+    payment_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: CreateRefundRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> Response[ErrorBody | RefundView]:
+    """Refund a COMPLETED payment, whole (no amount) or in part; several partial refunds are allowed, and
+    their sum never
+    exceeds what was paid. The refund is PENDING until the rail reports it SUCCEEDED or FAILED
+    (`refund.*` events).
+
+    Args:
+        payment_id (str):
+        idempotency_key (str | Unset):
+        body (CreateRefundRequest): `POST /v1/payments/{paymentId}/refunds` (an empty body refunds
+            everything not yet refunded).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | RefundView]
+    """
+
+    kwargs = _get_kwargs(
+        payment_id=payment_id,
+        body=body,
+        idempotency_key=idempotency_key,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    payment_id: str,
+    *,
+    client: AuthenticatedClient,
+    body: CreateRefundRequest,
+    idempotency_key: str | Unset = UNSET,
+) -> ErrorBody | RefundView | None:
+    """Refund a COMPLETED payment, whole (no amount) or in part; several partial refunds are allowed, and
+    their sum never
+    exceeds what was paid. The refund is PENDING until the rail reports it SUCCEEDED or FAILED
+    (`refund.*` events).
+
+    Args:
+        payment_id (str):
+        idempotency_key (str | Unset):
+        body (CreateRefundRequest): `POST /v1/payments/{paymentId}/refunds` (an empty body refunds
+            everything not yet refunded).
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | RefundView
+    """
+
+    return (
+        await asyncio_detailed(
+            payment_id=payment_id,
+            client=client,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
+    ).parsed
