@@ -94,6 +94,19 @@ impl From<DomainError> for AppError {
     }
 }
 
+impl From<settle_card::client::GatewayError> for AppError {
+    /// A gateway read that could not be made or answered (nothing was changed at the gateway).
+    fn from(e: settle_card::client::GatewayError) -> Self {
+        use settle_card::client::GatewayError as G;
+        match e {
+            G::CircuitOpen => Self::CircuitOpen,
+            G::BulkheadFull => Self::GatewayBusy,
+            G::Misconfigured(_) => Self::GatewayMisconfigured,
+            G::Unavailable(_) => Self::GatewayUnavailable,
+        }
+    }
+}
+
 impl From<StoreError> for AppError {
     /// No log here: an error is logged once, where it is handled (the HTTP edge, a worker's loop), with its cause.
     fn from(e: StoreError) -> Self {

@@ -139,6 +139,15 @@ pub async fn create(ctx: &Context, merchant_id: &str, payment_id: &str, input: C
     .await
 }
 
+/// The sum of the amounts of the refunds `counts` takes.
+fn sum(refunds: &[RefundRow], counts: impl Fn(&RefundRow) -> bool) -> Result<Amount, AppError> {
+    let mut total = Amount::from_u128(0);
+    for r in refunds.iter().filter(|r| counts(r)) {
+        total = refund::add(&total, &Amount::parse("amount", &r.amount)?).ok_or_else(|| AppError::InvalidState("refund sum overflow".into()))?;
+    }
+    Ok(total)
+}
+
 /// Whether a payment can be refunded at all (its status; the amount is checked under its lock).
 pub(crate) fn refundable(p: &PaymentRow) -> Result<(), AppError> {
     if p.status != PaymentStatus::Completed {
@@ -163,19 +172,13 @@ pub(crate) async fn record(
         let payment = payments_store::find_locked(&txn, merchant_id, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
         refundable(&payment)?;
         let paid = Amount::parse("amount", &payment.amount)?;
-        let mut held = Amount::from_u128(0);
         let refunds = store::of_payment(&txn, &payment.payment_id).await?;
         if refunds.len() >= MAX_REFUNDS {
             return Err(AppError::InvalidState(format!("a payment takes at most {MAX_REFUNDS} refunds")));
         }
-        for r in refunds {
-            // A refund failed as never recorded still holds its amount while the gateway is asked about it again (a
-            // gateway that records it late must not let the payment be refunded twice).
-            if r.status.holds_amount() || r.next_check_at.is_some() {
-                held =
-                    refund::add(&held, &Amount::parse("amount", &r.amount)?).ok_or_else(|| AppError::InvalidState("refund sum overflow".into()))?;
-            }
-        }
+        // A refund failed as never recorded still holds its amount while the gateway is asked about it again (a
+        // gateway that records it late must not let the payment be refunded twice).
+        let held = sum(&refunds, |r| r.status.holds_amount() || r.next_check_at.is_some())?;
         let remaining = refund::sub(&paid, &held).unwrap_or_else(|| Amount::from_u128(0));
         let amount = input.amount.clone().unwrap_or_else(|| remaining.clone());
         if remaining.is_zero() {
@@ -255,14 +258,8 @@ async fn settle(ctx: &Context, row: &RefundRow, to: RefundStatus, mut changes: s
         if to == RefundStatus::Succeeded
             && let Some(p) = payment
         {
-            let mut sum = Amount::from_u128(0);
-            for r in store::of_payment(&txn, &p.payment_id).await? {
-                if r.status == RefundStatus::Succeeded {
-                    sum = refund::add(&sum, &Amount::parse("amount", &r.amount)?)
-                        .ok_or_else(|| AppError::InvalidState("refund sum overflow".into()))?;
-                }
-            }
-            store::set_amount_refunded(&txn, p.id, sum.as_str(), now).await?;
+            let refunded = sum(&store::of_payment(&txn, &p.payment_id).await?, |r| r.status == RefundStatus::Succeeded)?;
+            store::set_amount_refunded(&txn, p.id, refunded.as_str(), now).await?;
         }
         let topic = if to == RefundStatus::Succeeded { TOPIC_SUCCEEDED } else { TOPIC_FAILED };
         let view = RefundView::from(&next);

@@ -2,7 +2,6 @@
 //! and applies what it says. The question runs in a task of its own, so a caller that hangs up never leaves a
 //! gateway call (or its breaker permit) half done.
 
-use settle_card::client::GatewayError;
 use settle_store::payments as store;
 
 use super::apply::{Applied, apply_transaction};
@@ -50,12 +49,7 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
             }
             Err(e) => {
                 tracing::warn!(transaction_key = %key, error = %e, "callback could not be confirmed; the reconciler will settle it");
-                return Err(match e {
-                    GatewayError::CircuitOpen => AppError::CircuitOpen,
-                    GatewayError::BulkheadFull => AppError::GatewayBusy,
-                    GatewayError::Misconfigured(_) => AppError::GatewayMisconfigured,
-                    GatewayError::Unavailable(_) => AppError::GatewayUnavailable,
-                });
+                return Err(e.into());
             }
         };
         let applied = apply_transaction(&task_ctx, None, &tx).await?;

@@ -137,6 +137,18 @@ async fn finish_or_reread(ctx: &Context, row: &RefundRow, to: RefundStatus, chan
     Ok(())
 }
 
+/// The flag of a refund the gateway recorded more than once (`found` holds its copies), logged and counted; None
+/// for one copy.
+fn recorded_more_than_once(r: &RefundRow, found: &[&GatewayRefund]) -> Option<String> {
+    if found.len() < 2 {
+        return None;
+    }
+    let keys: Vec<&str> = found.iter().map(|g| g.refund_key.as_str()).collect();
+    tracing::error!(refund_id = %r.refund_id, ?keys, "the gateway recorded one refund of Settle's more than once; an operator must look");
+    metrics::counter!("settle_card_duplicate_refunds_total").increment(1);
+    Some(format!("the gateway recorded this refund {} times ({})", found.len(), keys.join(", ")))
+}
+
 /// Applies what the gateway holds under a refund's request id (`found`: none, one, or, when it recorded the refund
 /// twice, several). Returns whether the refund is final now.
 async fn apply(ctx: &Context, row: &RefundRow, found: &[&GatewayRefund]) -> Result<bool, AppError> {
@@ -159,11 +171,8 @@ async fn apply(ctx: &Context, row: &RefundRow, found: &[&GatewayRefund]) -> Resu
             return Ok(false);
         };
         let mut changes = Changes::default();
-        if found.len() > 1 && current.flag_reason.is_none() {
-            let keys: Vec<&str> = found.iter().map(|g| g.refund_key.as_str()).collect();
-            tracing::error!(refund_id = %current.refund_id, ?keys, "the gateway recorded one refund of Settle's more than once; an operator must look");
-            metrics::counter!("settle_card_duplicate_refunds_total").increment(1);
-            changes.flag_reason = Some(format!("the gateway recorded this refund {} times ({})", found.len(), keys.join(", ")));
+        if current.flag_reason.is_none() {
+            changes.flag_reason = recorded_more_than_once(&current, found);
         }
         if current.amount.parse::<u64>().ok() != Some(primary.amount) {
             tracing::error!(refund_id = %current.refund_id, gateway_amount = primary.amount, "the gateway reports another amount for a refund; not applied");
@@ -216,12 +225,7 @@ pub(crate) async fn sync(ctx: &Context, gateway: &GatewayClient, payment: &Payme
         return Ok(pending);
     };
     // A callback's read is a side call of the breaker (anyone can send a callback).
-    let held = gateway.refunds_of(tx_key, &payment.merchant_id, from_callback).await.map_err(|e| match e {
-        GatewayError::CircuitOpen => AppError::CircuitOpen,
-        GatewayError::BulkheadFull => AppError::GatewayBusy,
-        GatewayError::Misconfigured(_) => AppError::GatewayMisconfigured,
-        GatewayError::Unavailable(_) => AppError::GatewayUnavailable,
-    })?;
+    let held = gateway.refunds_of(tx_key, &payment.merchant_id, from_callback).await?;
     for g in held.iter().filter(|g| !ours.iter().any(|r| r.refund_id == g.refund_request_id)) {
         tracing::error!(payment_id = %payment.payment_id, refund_key = %g.refund_key, "the gateway holds a refund no refund of Settle's asked for");
         metrics::counter!("settle_card_unknown_refunds_total").increment(1);
@@ -285,10 +289,8 @@ async fn report_final(ctx: &Context, r: &RefundRow, found: &[&GatewayRefund]) ->
     if r.flag_reason.is_some() {
         return Ok(());
     }
-    let why = if found.len() > 1 {
-        metrics::counter!("settle_card_duplicate_refunds_total").increment(1);
-        let keys: Vec<&str> = found.iter().map(|g| g.refund_key.as_str()).collect();
-        format!("the gateway recorded this refund {} times ({})", found.len(), keys.join(", "))
+    let why = if let Some(why) = recorded_more_than_once(r, found) {
+        why
     } else if r.status == RefundStatus::Failed && found.iter().any(|g| g.status == "SUCCEEDED") {
         metrics::counter!("settle_card_refunds_after_failure_total").increment(1);
         "the gateway refunded this after Settle recorded it FAILED".to_owned()

@@ -60,16 +60,6 @@ fn new_key() -> String {
     format!("cli-{nanos:x}-{:x}", std::process::id())
 }
 
-/// `name=value&...`, each part percent-encoded.
-fn query(pairs: &[(&str, String)]) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-            .collect::<String>()
-    };
-    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
-}
-
 fn client() -> anyhow::Result<reqwest::Client> {
     settle_card::tls::ensure_crypto_provider();
     Ok(reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(60)).build()?)
@@ -121,8 +111,10 @@ pub(super) async fn refund(action: RefundAction, format: Option<Format>) -> anyh
             if let Some(s) = status {
                 q.push(("status", s));
             }
-            let url = format!("{}/v1/refunds?{}", server.url.trim_end_matches('/'), query(&q));
-            let v = answer(http.get(&url).bearer_auth(&server.api_key).send().await?).await?;
+            let mut url =
+                reqwest::Url::parse(&format!("{}/v1/refunds", server.url.trim_end_matches('/'))).map_err(|e| usage(format!("--url: {e}")))?;
+            url.query_pairs_mut().extend_pairs(&q);
+            let v = answer(http.get(url).bearer_auth(&server.api_key).send().await?).await?;
             emit(&v, format, Format::Json)
         }
     }
