@@ -97,6 +97,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::place_order))
         .routes(routes!(orders::purchase))
         .routes(routes!(orders::get_order))
+        .routes(routes!(orders::cancel_order))
         .routes(routes!(orders::get_saga))
         .routes(routes!(orders::list_sagas))
         .routes(routes!(seed::list_sagas))

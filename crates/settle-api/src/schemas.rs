@@ -13,7 +13,7 @@ pub use settle_app::{
     chain::checkout::{ForwardRequestView, GaslessInput, RelayAccepted, RelayView, TypedData},
     context::{DbStats, PoolStats, StatementStats, TableStats},
     merchants::{ApiKeyList, ApiKeyView, CreatedApiKey, CreatedMerchant, Merchant},
-    orders::{OrderLineView, OrderView, PlacedOrder, SagaList, SagaPage, SagaStats, SagaView, StepView},
+    orders::{CancellationLine, CancellationView, OrderLineView, OrderView, PlacedOrder, SagaList, SagaPage, SagaStats, SagaView, StepView},
     payments::{CreatedPayment, EventList, EventView, PaymentList, PaymentView, StatusView},
     refunds::{RefundList, RefundView},
     shop::{CouponView, IssuedCouponView, ItemView, UserView},

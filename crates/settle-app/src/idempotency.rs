@@ -227,6 +227,18 @@ impl Claim {
         if store::complete(conn, &h.merchant_id, &h.key, &h.owner, reply.outcome.code(), &reply.body).await? { Ok(()) } else { Err(self.lost()) }
     }
 
+    /// [`Self::complete_in`] in a write of its own, for an answer read after the business transaction committed (a
+    /// resource the key was bound to, as it stands now); returns the reply.
+    pub async fn complete(&self, db: &settle_store::Db, reply: Reply) -> Result<Reply, AppError> {
+        if self.holds_key() {
+            let txn = settle_store::begin(db).await?;
+            self.complete_in(&txn, &reply).await?;
+            txn.commit().await.map_err(settle_store::StoreError::from)?;
+            self.committed();
+        }
+        Ok(reply)
+    }
+
     /// Binds the key to `resource` (`order:ord_…`), what the request made, inside the business transaction that
     /// made it; a retry then answers from it whatever happens after the commit. When the claim is no longer this
     /// request's, 409 `idempotency_in_flight` and the caller's transaction must roll back.

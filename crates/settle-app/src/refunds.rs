@@ -170,63 +170,91 @@ pub(crate) async fn record(
     let (payment, row) = crate::retrying(|| async {
         let txn = settle_store::begin(&ctx.db).await?;
         let payment = payments_store::find_locked(&txn, merchant_id, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
-        refundable(&payment)?;
-        let paid = Amount::parse("amount", &payment.amount)?;
-        let refunds = store::of_payment(&txn, &payment.payment_id).await?;
-        if refunds.len() >= MAX_REFUNDS {
-            return Err(AppError::InvalidState(format!("a payment takes at most {MAX_REFUNDS} refunds")));
-        }
-        // A refund failed as never recorded still holds its amount while the gateway is asked about it again (a
-        // gateway that records it late must not let the payment be refunded twice).
-        let held = sum(&refunds, |r| r.status.holds_amount() || r.next_check_at.is_some())?;
-        let remaining = refund::sub(&paid, &held).unwrap_or_else(|| Amount::from_u128(0));
-        let amount = input.amount.clone().unwrap_or_else(|| remaining.clone());
-        if remaining.is_zero() {
-            return Err(AppError::RefundExceedsRemaining(format!(
-                "nothing is left to refund: the payment's {paid} is refunded, or being refunded, in full"
-            )));
-        }
-        if amount.is_zero() {
-            return Err(AppError::invalid("amount", "amount must be at least 1"));
-        }
-        if amount > remaining {
-            return Err(AppError::RefundExceedsRemaining(format!(
-                "amount {amount} exceeds the {remaining} left to refund (paid {paid}; {held} refunded or being refunded)"
-            )));
-        }
-        let now = settle_store::now_ms();
-        let new = RefundRow {
-            id: 0,
-            refund_id: RefundId::generate().to_string(),
-            merchant_id: payment.merchant_id.clone(),
-            payment_id: payment.payment_id.clone(),
-            rail: payment.rail,
-            amount: amount.to_string(),
-            currency: payment.currency.clone(),
-            status: RefundStatus::Pending,
-            reason: input.reason.map(|r| r.as_str().to_owned()),
-            metadata: settle_store::payments::stored_metadata(&input.metadata),
-            failure_code: None,
-            failure_message: None,
-            gateway_refund_key: None,
-            flag_reason: None,
-            check_attempts: 0,
-            next_check_at: Some(next_check_at),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        let row = store::insert(&txn, &new).await?;
-        let view = RefundView::from(&row);
-        settle_store::outbox::enqueue(&txn, &row.merchant_id, TOPIC_CREATED, &row.refund_id, &event_payload(TOPIC_CREATED, &view), now).await?;
+        let row = record_in(&txn, &payment, input, next_check_at).await?;
         claim.bind_in(&txn, &format!("{REFUND_RESOURCE}{}", row.refund_id)).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok((payment, row))
     })
     .await?;
+    recorded(ctx, &row);
+    Ok((payment, row))
+}
+
+/// What follows the commit of a recorded refund: the outbox woken, the refund counted.
+pub(crate) fn recorded(ctx: &Context, row: &RefundRow) {
     ctx.outbox_wake.notify_one();
     metrics::counter!("settle_refunds_created_total", "rail" => row.rail.as_str()).increment(1);
-    Ok((payment, row))
+}
+
+/// What is left to refund of `payment` with its `refunds`: (paid, held, remaining). A refund failed as never recorded
+/// still holds its amount while the gateway is asked about it again (a gateway that records it late must not let the
+/// payment be refunded twice).
+fn left_of(payment: &PaymentRow, refunds: &[RefundRow]) -> Result<(Amount, Amount, Amount), AppError> {
+    let paid = Amount::parse("amount", &payment.amount)?;
+    let held = sum(refunds, |r| r.status.holds_amount() || r.next_check_at.is_some())?;
+    let remaining = refund::sub(&paid, &held).unwrap_or_else(|| Amount::from_u128(0));
+    Ok((paid, held, remaining))
+}
+
+/// What is left to refund of `payment` (read by `find_locked` in `txn`).
+pub(crate) async fn remaining(txn: &impl settle_store::ConnectionTrait, payment: &PaymentRow) -> Result<Amount, AppError> {
+    Ok(left_of(payment, &store::of_payment(txn, &payment.payment_id).await?)?.2)
+}
+
+/// [`record`]'s check and insert in `txn`, for a `payment` read by `find_locked` in it: the refund PENDING with its
+/// `refund.created` event (nothing bound to an Idempotency-Key).
+pub(crate) async fn record_in(
+    txn: &impl settle_store::ConnectionTrait,
+    payment: &PaymentRow,
+    input: &CreateRefund,
+    next_check_at: i64,
+) -> Result<RefundRow, AppError> {
+    refundable(payment)?;
+    let refunds = store::of_payment(txn, &payment.payment_id).await?;
+    if refunds.len() >= MAX_REFUNDS {
+        return Err(AppError::InvalidState(format!("a payment takes at most {MAX_REFUNDS} refunds")));
+    }
+    let (paid, held, remaining) = left_of(payment, &refunds)?;
+    let amount = input.amount.clone().unwrap_or_else(|| remaining.clone());
+    if remaining.is_zero() {
+        return Err(AppError::RefundExceedsRemaining(format!(
+            "nothing is left to refund: the payment's {paid} is refunded, or being refunded, in full"
+        )));
+    }
+    if amount.is_zero() {
+        return Err(AppError::invalid("amount", "amount must be at least 1"));
+    }
+    if amount > remaining {
+        return Err(AppError::RefundExceedsRemaining(format!(
+            "amount {amount} exceeds the {remaining} left to refund (paid {paid}; {held} refunded or being refunded)"
+        )));
+    }
+    let now = settle_store::now_ms();
+    let new = RefundRow {
+        id: 0,
+        refund_id: RefundId::generate().to_string(),
+        merchant_id: payment.merchant_id.clone(),
+        payment_id: payment.payment_id.clone(),
+        rail: payment.rail,
+        amount: amount.to_string(),
+        currency: payment.currency.clone(),
+        status: RefundStatus::Pending,
+        reason: input.reason.map(|r| r.as_str().to_owned()),
+        metadata: settle_store::payments::stored_metadata(&input.metadata),
+        failure_code: None,
+        failure_message: None,
+        gateway_refund_key: None,
+        flag_reason: None,
+        check_attempts: 0,
+        next_check_at: Some(next_check_at),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let row = store::insert(txn, &new).await?;
+    let view = RefundView::from(&row);
+    settle_store::outbox::enqueue(txn, &row.merchant_id, TOPIC_CREATED, &row.refund_id, &event_payload(TOPIC_CREATED, &view), now).await?;
+    Ok(row)
 }
 
 /// Ends a refund SUCCEEDED or FAILED (with `changes`), as a compare-and-set, with its event; a success adds to the
@@ -264,6 +292,8 @@ async fn settle(ctx: &Context, row: &RefundRow, to: RefundStatus, mut changes: s
         let topic = if to == RefundStatus::Succeeded { TOPIC_SUCCEEDED } else { TOPIC_FAILED };
         let view = RefundView::from(&next);
         settle_store::outbox::enqueue(&txn, &next.merchant_id, topic, &next.refund_id, &event_payload(topic, &view), now).await?;
+        // An order's cancellation whose card part this refund carries ends with it, in this transaction.
+        crate::orders::refund_moved(&txn, &next, now).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(Some(next))
     })
@@ -275,17 +305,29 @@ async fn settle(ctx: &Context, row: &RefundRow, to: RefundStatus, mut changes: s
     Ok(next)
 }
 
+/// The refund checker's last look at a refund FAILED as never recorded: it is not asked about again (its amount is
+/// free from now on), and an order's cancellation it carries fails with it, in one transaction.
+pub(crate) async fn stop_checking(ctx: &Context, row: &RefundRow, attempts: i32) -> Result<(), AppError> {
+    let moved = crate::retrying(|| async {
+        let txn = settle_store::begin(&ctx.db).await?;
+        payments_store::find_locked(&txn, &row.merchant_id, &row.payment_id).await?;
+        store::schedule_check(&txn, row.id, attempts, None).await?;
+        let Some(now_row) = store::find_any(&txn, &row.refund_id).await? else { return Ok(false) };
+        let moved = crate::orders::refund_moved(&txn, &now_row, settle_store::now_ms()).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(moved)
+    })
+    .await?;
+    if moved {
+        ctx.outbox_wake.notify_one();
+    }
+    Ok(())
+}
+
 /// Answers with the refund as recorded now (201), storing the answer for the Idempotency-Key.
 pub(crate) async fn reply_with_current(ctx: &Context, claim: &Claim, refund_id: &str) -> Result<Reply, AppError> {
     let row = store::find_any(&ctx.db, refund_id).await?.ok_or(AppError::NotFound("refund"))?;
-    let reply = Reply { outcome: Outcome::Created, body: body_of(&RefundView::from(&row))?, replayed: false };
-    if claim.holds_key() {
-        let txn = settle_store::begin(&ctx.db).await?;
-        claim.complete_in(&txn, &reply).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        claim.committed();
-    }
-    Ok(reply)
+    claim.complete(&ctx.db, Reply { outcome: Outcome::Created, body: body_of(&RefundView::from(&row))?, replayed: false }).await
 }
 
 /// A merchant's refund.

@@ -2,6 +2,7 @@
 //!
 //! - [`amount`]: [`Amount`], an exact non-negative integer in minor units (up to 2^256-1), and [`Currency`].
 //! - [`ids`]: [`PaymentId`] (0x + 64 hex, usable as an on-chain bytes32) and [`OrderId`].
+//! - [`cancellation`]: [`CancellationStatus`], [`CancellationId`] and what cancelling an order's lines gives back.
 //! - [`card`]: [`CardNumber`] (Luhn-checked, masking Debug) and [`CardType`].
 //! - [`address`]: [`Address`], a 20-byte EVM address.
 //! - [`details`]: what a merchant attaches to a payment or an order ([`Metadata`], description, email).
@@ -17,6 +18,7 @@
 
 pub mod address;
 pub mod amount;
+pub mod cancellation;
 pub mod card;
 pub mod details;
 pub mod error;
@@ -30,6 +32,7 @@ pub mod saga;
 
 pub use address::Address;
 pub use amount::{Amount, Currency};
+pub use cancellation::{CancellationId, CancellationStatus};
 pub use card::{CardNumber, CardType};
 pub use details::Metadata;
 pub use error::DomainError;

@@ -142,6 +142,7 @@ pub fn tables() -> Vec<Table> {
         table::<issued_coupon::Entity>(),
         table::<order::Entity>(),
         table::<order_item::Entity>(),
+        table::<order_cancellation::Entity>(),
         table::<saga_state::Entity>(),
         table::<saga_step_result::Entity>(),
         table::<notification::Entity>(),

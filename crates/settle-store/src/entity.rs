@@ -17,6 +17,7 @@ pub mod lease;
 pub mod merchant;
 pub mod notification;
 pub mod order;
+pub mod order_cancellation;
 pub mod order_item;
 pub mod outbox;
 pub mod payment;

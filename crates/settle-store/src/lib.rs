@@ -6,7 +6,7 @@
 //! - [`merchants`], [`payments`]: tenant-scoped queries.
 //! - [`idempotency`], [`outbox`], [`leases`]: the mechanisms every feature reuses; [`flags`]: switches every
 //!   instance follows (the admin's read-only mode).
-//! - [`refunds`]: refunds of payments, whole or partial.
+//! - [`refunds`]: refunds of payments, whole or partial; [`cancellations`]: cancellations of paid orders.
 //! - [`voids`]: gateway transactions the card rail must void, as durable jobs.
 //! - [`webhooks`]: webhook endpoints, their deliveries and every attempt.
 //! - [`chain`]: the chain watcher's cursor, remembered block hashes and logs.
@@ -21,6 +21,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod cancellations;
 pub mod chain;
 pub mod connect;
 pub mod entity;

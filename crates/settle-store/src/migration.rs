@@ -26,6 +26,7 @@ mod m0017_cluster_flags;
 mod m0018_event_ids;
 mod m0019_payment_details;
 mod m0020_refunds;
+mod m0021_order_cancellations;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0018_event_ids::Migration),
             Box::new(m0019_payment_details::Migration),
             Box::new(m0020_refunds::Migration),
+            Box::new(m0021_order_cancellations::Migration),
         ]
     }
 }

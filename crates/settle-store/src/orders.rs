@@ -101,6 +101,17 @@ pub async fn find_order(conn: &impl ConnectionTrait, merchant_id: &str, order_id
     Ok(order::Entity::find().filter(order::Column::MerchantId.eq(merchant_id)).filter(order::Column::OrderId.eq(order_id)).one(conn).await?)
 }
 
+/// An order read in `txn` after locking its row (a no-op update), so that writers of its cancellations take turns.
+pub async fn find_order_locked(txn: &impl ConnectionTrait, merchant_id: &str, order_id: &str) -> Result<Option<OrderRow>, StoreError> {
+    order::Entity::update_many()
+        .col_expr(order::Column::UpdatedAt, Expr::col(order::Column::UpdatedAt))
+        .filter(order::Column::MerchantId.eq(merchant_id))
+        .filter(order::Column::OrderId.eq(order_id))
+        .exec(txn)
+        .await?;
+    find_order(txn, merchant_id, order_id).await
+}
+
 pub async fn order_items(conn: &impl ConnectionTrait, order_id: &str) -> Result<Vec<OrderItemRow>, StoreError> {
     Ok(order_item::Entity::find().filter(order_item::Column::OrderId.eq(order_id)).order_by_asc(order_item::Column::Id).all(conn).await?)
 }

@@ -594,6 +594,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/orders/{orderId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a PAID order, whole or some of its lines (a partial order refund): its card part refunded through the
+         *     gateway, then its points, stock and (with its last lines) coupon given back, in the refund's transaction. Several
+         *     cancellations of one order are allowed; together they never give back more than it was paid with.
+         */
+        post: operations["cancel_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payments": {
         parameters: {
             query?: never;
@@ -1134,6 +1155,70 @@ export interface components {
             refundKey?: string | null;
             status?: string | null;
             transactionKey: string;
+        };
+        /** @description A line of `POST /v1/orders/{orderId}/cancel`. */
+        CancelLine: {
+            /** @example item-sword */
+            itemId: string;
+            /**
+             * Format: int64
+             * @example 1
+             */
+            quantity: number;
+        };
+        /** @description `POST /v1/orders/{orderId}/cancel` (an empty body cancels every line not yet cancelled). */
+        CancelOrderRequest: {
+            /** @description The lines to cancel (a partial order refund); default: every line not yet cancelled. */
+            items?: components["schemas"]["CancelLine"][] | null;
+            /**
+             * @description duplicate, fraudulent or requested_by_customer (given to the card refund too).
+             * @example requested_by_customer
+             */
+            reason?: string | null;
+        };
+        /** @description A line a cancellation takes back. */
+        CancellationLine: {
+            itemId: string;
+            /** Format: int64 */
+            quantity: number;
+        };
+        /** @description A cancellation of an order, whole or some of its lines. */
+        CancellationView: {
+            /** @example oc_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b */
+            cancellationId: string;
+            /**
+             * Format: int64
+             * @description Refunded to the card, in minor units (by the refund `refundId`).
+             */
+            cardAmount: number;
+            /** @description The order became CANCELLED with it: every line is cancelled by cancellations that SUCCEEDED. */
+            closesOrder: boolean;
+            /** @description The order's coupon became usable again with it (when it closed the order). */
+            couponReleased: boolean;
+            createdAt: string;
+            /** @description FAILED: the card refund's failure code and message (nothing was given back). */
+            failureCode?: string | null;
+            failureMessage?: string | null;
+            /**
+             * @description Set when the gateway did something Settle could not apply as it is (a refund made after the cancellation had
+             *     failed and its lines were cancelled again): an operator must look.
+             */
+            flagReason?: string | null;
+            items: components["schemas"]["CancellationLine"][];
+            livemode: boolean;
+            orderId: string;
+            /**
+             * Format: int64
+             * @description Given back as points.
+             */
+            points: number;
+            reason?: string | null;
+            refundId?: string | null;
+            /** @description PENDING (its card refund is under way), SUCCEEDED or FAILED. */
+            status: string;
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
         };
         /**
          * @description `POST /v1/payments/{paymentId}/card`. The card number is checked here and sent only to the gateway: Settle
@@ -1744,6 +1829,8 @@ export interface components {
         };
         /** @description The answer of `POST /v1/orders`: the order, its payment (when a remainder is paid by card) and the saga. */
         PlacedOrder: {
+            /** @description The order's cancellations, oldest first (`POST /v1/orders/{orderId}/cancel`). */
+            cancellations?: components["schemas"]["CancellationView"][];
             order: components["schemas"]["OrderView"];
             payment?: null | components["schemas"]["PaymentView"];
             saga: components["schemas"]["SagaView"];
@@ -4874,6 +4961,136 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancel_order: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for the same key and body for 24 h; a retry never cancels twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                orderId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelOrderRequest"];
+            };
+        };
+        responses: {
+            /** @description SUCCEEDED (nothing to refund by card, or the gateway refunded at once) or FAILED (the card refund failed: nothing was given back) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancellationView"];
+                };
+            };
+            /** @description PENDING: the card refund is under way; order.cancellation.succeeded or .failed follows */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CancellationView"];
+                };
+            };
+            /** @description Invalid input (an item not in the order, named twice), or the card rail is not configured */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown order (or another merchant's, or another mode's) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_state: the order is not PAID, or fewer of a line are left to cancel; refund_exceeds_remaining: the payment was refunded directly */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type: send the body as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description circuit_open or gateway_busy: nothing was recorded; retry later */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

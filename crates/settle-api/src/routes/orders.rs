@@ -11,7 +11,7 @@ use settle_app::{
     orders::{self, OrderInput, PlacedOrder, SagaView},
     shop::{self, ItemView, NewItem, NewUser, UserView},
 };
-use settle_domain::{CardNumber, CardType, UserStatus};
+use settle_domain::{CardNumber, CardType, RefundReason, UserStatus};
 use utoipa::ToSchema;
 
 use crate::{
@@ -292,6 +292,71 @@ pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) 
         *res.status_mut() = axum::http::StatusCode::OK;
     }
     Ok(res)
+}
+
+/// A line of `POST /v1/orders/{orderId}/cancel`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelLine {
+    #[schema(example = "item-sword")]
+    pub item_id: String,
+    #[schema(example = 1)]
+    pub quantity: i64,
+}
+
+/// `POST /v1/orders/{orderId}/cancel` (an empty body cancels every line not yet cancelled).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CancelOrderRequest {
+    /// The lines to cancel (a partial order refund); default: every line not yet cancelled.
+    pub items: Option<Vec<CancelLine>>,
+    /// duplicate, fraudulent or requested_by_customer (given to the card refund too).
+    #[schema(example = "requested_by_customer")]
+    pub reason: Option<String>,
+}
+
+fn cancel_input(b: CancelOrderRequest) -> Result<orders::CancelOrder, ApiError> {
+    let items = match b.items {
+        Some(lines) => {
+            if lines.is_empty() || lines.len() > 50 {
+                return Err(ApiError::invalid("items", "items must list 1 to 50 lines (leave it out to cancel the whole order)"));
+            }
+            let mut items = Vec::with_capacity(lines.len());
+            for (n, line) in lines.into_iter().enumerate() {
+                shop::check_id(&format!("items[{n}].itemId"), &line.item_id)?;
+                if !(1..=10_000).contains(&line.quantity) {
+                    return Err(ApiError::invalid(format!("items[{n}].quantity"), "quantity must be 1 to 10000"));
+                }
+                items.push((line.item_id, line.quantity));
+            }
+            Some(items)
+        }
+        None => None,
+    };
+    let reason = b.reason.map(|r| RefundReason::parse("reason", &r)).transpose().map_err(ApiError::from_domain)?;
+    Ok(orders::CancelOrder { items, reason })
+}
+
+/// Cancel a PAID order, whole or some of its lines (a partial order refund): its card part refunded through the
+/// gateway, then its points, stock and (with its last lines) coupon given back, in the refund's transaction. Several
+/// cancellations of one order are allowed; together they never give back more than it was paid with.
+#[utoipa::path(post, path = "/v1/orders/{orderId}/cancel", tag = "orders", request_body = CancelOrderRequest,
+    params(
+        ("orderId" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response for the same key and body for 24 h; a retry never cancels twice"),
+    ),
+    responses(
+        (status = 200, description = "SUCCEEDED (nothing to refund by card, or the gateway refunded at once) or FAILED (the card refund failed: nothing was given back)", body = schemas::CancellationView),
+        (status = 202, description = "PENDING: the card refund is under way; order.cancellation.succeeded or .failed follows", body = schemas::CancellationView),
+        (status = 400, description = "Invalid input (an item not in the order, named twice), or the card rail is not configured", body = ErrorBody),
+        (status = 404, description = "Unknown order (or another merchant's, or another mode's)", body = ErrorBody),
+        (status = 409, description = "invalid_state: the order is not PAID, or fewer of a line are left to cancel; refund_exceeds_remaining: the payment was refunded directly", body = ErrorBody),
+        (status = 503, description = "circuit_open or gateway_busy: nothing was recorded; retry later", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn cancel_order(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<CancelOrderRequest>) -> Result<Response, ApiError> {
+    let input = cancel_input(m.body)?;
+    Ok(reply(orders::cancel(&st.ctx, &m.merchant, &id, input, m.idem).await?))
 }
 
 /// Retrieve an order with its payment and saga.

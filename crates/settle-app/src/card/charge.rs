@@ -200,12 +200,7 @@ async fn finish_or_reread(
 async fn reply_with_current(ctx: &Context, claim: &Claim, payment_id: &str, outcome: Outcome) -> Result<Reply, AppError> {
     let row = store::find_any(&ctx.db, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
     let outcome = if row.status == PaymentStatus::Failed && outcome == Outcome::Accepted { Outcome::Declined } else { outcome };
-    let reply = Reply { outcome, body: serde_json::to_string(&PaymentView::from(&row)).map_err(AppError::internal)?, replayed: false };
-    if claim.holds_key() {
-        let txn = settle_store::begin(&ctx.db).await?;
-        claim.complete_in(&txn, &reply).await?;
-        txn.commit().await.map_err(StoreError::from)?;
-        claim.committed();
-    }
-    Ok(reply)
+    claim
+        .complete(&ctx.db, Reply { outcome, body: serde_json::to_string(&PaymentView::from(&row)).map_err(AppError::internal)?, replayed: false })
+        .await
 }

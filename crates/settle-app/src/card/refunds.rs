@@ -11,7 +11,7 @@
 
 use futures::StreamExt;
 use settle_card::{
-    client::{GatewayClient, GatewayError, RefundOutcome},
+    client::{GatewayClient, GatewayError, RefundOutcome, Slot},
     wire::{GatewayRefund, RefundRequest},
 };
 use settle_domain::RefundStatus;
@@ -48,72 +48,88 @@ pub(crate) async fn refund(ctx: &Context, merchant_id: &str, payment: PaymentRow
     // In a task of its own, as a charge: a request cancelled midway still records the gateway's answer.
     let task = ctx.charges.spawn(format!("refund:{}", payment.payment_id), async move {
         let ctx = &task_ctx;
-        let mut slot = gateway.slot().await.map_err(|e| match e {
-            GatewayError::BulkheadFull => AppError::GatewayBusy,
-            _ => AppError::CircuitOpen,
-        })?;
-        let first_check = settle_store::now_ms() + ctx.settings.card.reconcile_after.as_millis() as i64;
-        let (_, row) = record(ctx, &merchant, &payment.payment_id, &input, &claim, first_check).await?;
-        let amount = row.amount.parse::<u64>().map_err(|_| AppError::invalid("amount", "amount too large for the card gateway"))?;
-        let req = RefundRequest {
-            amount,
-            refund_request_id: row.refund_id.clone(),
-            callback_url: ctx.settings.card.callback_url.clone().unwrap_or_default(),
-        };
-        let outcome = gateway.refund(&mut slot, &merchant, &tx_key, &req).await;
+        let mut slot = slot(&gateway).await?;
+        let (_, row) = record(ctx, &merchant, &payment.payment_id, &input, &claim, first_check(ctx)).await?;
+        send(ctx, &gateway, &mut slot, &tx_key, &row).await;
         drop(slot);
-        let fail =
-            |code: &str, message: &str| Changes { failure_code: Some(code.into()), failure_message: Some(message.into()), ..Default::default() };
-        match outcome {
-            Ok(RefundOutcome::Accepted { refund_key, status }) => {
-                tracing::info!(refund_id = %row.refund_id, %refund_key, "card refund accepted");
-                let found = GatewayRefund {
-                    refund_key,
-                    refund_request_id: row.refund_id.clone(),
-                    transaction_key: tx_key.clone(),
-                    amount,
-                    status,
-                    reason: None,
-                };
-                if let Err(e) = apply(ctx, &row, &[&found]).await {
-                    tracing::warn!(refund_id = %row.refund_id, error = %e, "an accepted refund's key could not be recorded; the refund checker will");
-                }
-            }
-            Ok(RefundOutcome::Refused { code, message }) => {
-                tracing::info!(refund_id = %row.refund_id, gateway_code = %code, "card refund refused by the gateway");
-                let mut c = fail("refund_refused", &message);
-                c.failure_message = Some(format!("{message} ({code})"));
-                finish_or_reread(ctx, &row, RefundStatus::Failed, c).await?;
-            }
-            Ok(RefundOutcome::NotRecorded { code, detail }) => {
-                tracing::warn!(refund_id = %row.refund_id, code, %detail, "card refund reached no gateway; nothing was refunded");
-                finish_or_reread(
-                    ctx,
-                    &row,
-                    RefundStatus::Failed,
-                    fail("gateway_unreachable", "the card gateway could not be reached; nothing was refunded"),
-                )
-                .await?;
-            }
-            Ok(RefundOutcome::Misconfigured { detail }) => {
-                tracing::error!(refund_id = %row.refund_id, %detail, "the card gateway refused Settle's credentials or URL; nothing was refunded");
-                let c = fail("gateway_misconfigured", "the card gateway refused this server's configuration; nothing was refunded");
-                finish_or_reread(ctx, &row, RefundStatus::Failed, c).await?;
-            }
-            Err(e) => {
-                tracing::warn!(refund_id = %row.refund_id, error = %e, "card refund not sent");
-                finish_or_reread(ctx, &row, RefundStatus::Failed, fail("circuit_open", "the card gateway was not called; nothing was refunded"))
-                    .await?;
-            }
-            Ok(RefundOutcome::Unknown { code, detail }) => {
-                // PENDING: the checker looks it up by its request id.
-                tracing::warn!(refund_id = %row.refund_id, code, %detail, "card refund outcome unknown; the refund checker will ask the gateway");
-                metrics::counter!("settle_card_refund_unknown_outcomes_total", "code" => code).increment(1);
-            }
-        }
         reply_with_current(ctx, &claim, &row.refund_id).await
     });
     task.await.map_err(AppError::internal)?
+}
+
+/// A place in the gateway's bulkhead, taken before a refund is recorded (a full bulkhead or an open breaker refuses
+/// with nothing written).
+pub(crate) async fn slot(gateway: &GatewayClient) -> Result<Slot, AppError> {
+    gateway.slot().await.map_err(|e| match e {
+        GatewayError::BulkheadFull => AppError::GatewayBusy,
+        _ => AppError::CircuitOpen,
+    })
+}
+
+/// When the refund checker first asks about a refund recorded now.
+pub(crate) fn first_check(ctx: &Context) -> i64 {
+    settle_store::now_ms() + ctx.settings.card.reconcile_after.as_millis() as i64
+}
+
+/// Asks the gateway to make the recorded refund `row` of the transaction `tx_key`, and applies its answer. Nothing
+/// is returned: whatever happens, the refund is recorded, and one left PENDING is finished by the refund checker.
+pub(crate) async fn send(ctx: &Context, gateway: &GatewayClient, slot: &mut Slot, tx_key: &str, row: &RefundRow) {
+    let Ok(amount) = row.amount.parse::<u64>() else {
+        let c = Changes {
+            failure_code: Some("amount_too_large".into()),
+            failure_message: Some("the amount is too large for the card gateway; nothing was refunded".into()),
+            ..Default::default()
+        };
+        let _ = finish_or_reread(ctx, row, RefundStatus::Failed, c).await;
+        return;
+    };
+    let req =
+        RefundRequest { amount, refund_request_id: row.refund_id.clone(), callback_url: ctx.settings.card.callback_url.clone().unwrap_or_default() };
+    let outcome = gateway.refund(slot, &row.merchant_id, tx_key, &req).await;
+    let fail = |code: &str, message: &str| Changes { failure_code: Some(code.into()), failure_message: Some(message.into()), ..Default::default() };
+    let _ = match outcome {
+        Ok(RefundOutcome::Accepted { refund_key, status }) => {
+            tracing::info!(refund_id = %row.refund_id, %refund_key, "card refund accepted");
+            let found = GatewayRefund {
+                refund_key,
+                refund_request_id: row.refund_id.clone(),
+                transaction_key: tx_key.to_owned(),
+                amount,
+                status,
+                reason: None,
+            };
+            if let Err(e) = apply(ctx, row, &[&found]).await {
+                tracing::warn!(refund_id = %row.refund_id, error = %e, "an accepted refund's key could not be recorded; the refund checker will");
+            }
+            Ok(())
+        }
+        Ok(RefundOutcome::Refused { code, message }) => {
+            tracing::info!(refund_id = %row.refund_id, gateway_code = %code, "card refund refused by the gateway");
+            let mut c = fail("refund_refused", &message);
+            c.failure_message = Some(format!("{message} ({code})"));
+            finish_or_reread(ctx, row, RefundStatus::Failed, c).await
+        }
+        Ok(RefundOutcome::NotRecorded { code, detail }) => {
+            tracing::warn!(refund_id = %row.refund_id, code, %detail, "card refund reached no gateway; nothing was refunded");
+            let c = fail("gateway_unreachable", "the card gateway could not be reached; nothing was refunded");
+            finish_or_reread(ctx, row, RefundStatus::Failed, c).await
+        }
+        Ok(RefundOutcome::Misconfigured { detail }) => {
+            tracing::error!(refund_id = %row.refund_id, %detail, "the card gateway refused Settle's credentials or URL; nothing was refunded");
+            let c = fail("gateway_misconfigured", "the card gateway refused this server's configuration; nothing was refunded");
+            finish_or_reread(ctx, row, RefundStatus::Failed, c).await
+        }
+        Err(e) => {
+            tracing::warn!(refund_id = %row.refund_id, error = %e, "card refund not sent");
+            finish_or_reread(ctx, row, RefundStatus::Failed, fail("circuit_open", "the card gateway was not called; nothing was refunded")).await
+        }
+        Ok(RefundOutcome::Unknown { code, detail }) => {
+            // PENDING: the checker looks it up by its request id.
+            tracing::warn!(refund_id = %row.refund_id, code, %detail, "card refund outcome unknown; the refund checker will ask the gateway");
+            metrics::counter!("settle_card_refund_unknown_outcomes_total", "code" => code).increment(1);
+            Ok(())
+        }
+    };
 }
 
 /// [`finish`] of a refund the gateway certainly did not make (refused, or never sent), read again when another writer
@@ -314,9 +330,10 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
         metrics::counter!("settle_card_callbacks_total", "result" => "unknown_key").increment(1);
         return Err(AppError::NotFound("transaction"));
     }
-    // Only a payment with a refund still open (PENDING, or failed as never recorded and still looked at) has anything
-    // to learn: anything else costs no gateway read.
-    if !store::of_payment(&ctx.db, &payment.payment_id).await?.iter().any(|r| r.status == RefundStatus::Pending || r.next_check_at.is_some()) {
+    // Only a payment with a refund still open (PENDING, or failed as never recorded: the gateway may have made it
+    // late, even after the checker stopped asking) has anything to learn: anything else costs no gateway read.
+    let open = |r: &RefundRow| r.status == RefundStatus::Pending || r.next_check_at.is_some() || r.failure_code.as_deref() == Some(NOT_RECORDED);
+    if !store::of_payment(&ctx.db, &payment.payment_id).await?.iter().any(open) {
         metrics::counter!("settle_card_callbacks_total", "result" => "noop").increment(1);
         return Ok(());
     }
@@ -364,20 +381,28 @@ impl RefundChecker {
         if let Err(e) = &result {
             tracing::debug!(payment_id = %payment_id, error = %e, "refund check: the gateway could not answer");
         }
+        let synced = result.is_ok();
         for r in due.iter().filter(|r| r.payment_id == payment_id) {
             // Moved forward whatever happened, from the refund as it is now: no refund is asked about in a tight loop.
             // A PENDING one backs off; one this check failed as never recorded keeps the time its failure set; a FAILED
-            // one is looked at until FINAL_WINDOW times `final_check_after` passed since it failed, then never again
-            // (its amount is free from then on); a SUCCEEDED one is done.
+            // one is looked at until FINAL_WINDOW times `final_check_after` passed since it failed and a look at the
+            // gateway succeeded, then never again (its amount is free from then on, and an order's cancellation it
+            // carries fails with it); a SUCCEEDED one is done.
             let Some(now_row) = store::find_any(&self.ctx.db, &r.refund_id).await? else { continue };
             let (attempts, now) = (r.check_attempts + 1, settle_store::now_ms());
             let window = FINAL_WINDOW * self.ctx.settings.card.final_check_after.as_millis() as i64;
+            let again = now + self.pause(r.check_attempts).min(self.ctx.settings.card.final_check_after.as_millis() as i64);
             let next = match now_row.status {
                 RefundStatus::Pending => Some(now + self.pause(r.check_attempts)),
                 RefundStatus::Failed if r.status == RefundStatus::Pending => continue,
-                RefundStatus::Failed if now_row.next_check_at.is_some() && now - now_row.updated_at < window => {
-                    Some(now + self.pause(r.check_attempts).min(self.ctx.settings.card.final_check_after.as_millis() as i64))
-                }
+                RefundStatus::Failed if now_row.next_check_at.is_some() && (now - now_row.updated_at < window || !synced) => Some(again),
+                RefundStatus::Failed if now_row.next_check_at.is_some() => match crate::refunds::stop_checking(&self.ctx, &now_row, attempts).await {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        tracing::warn!(refund_id = %now_row.refund_id, error = %e, "a refund's last check could not be recorded; it is looked at again");
+                        Some(again)
+                    }
+                },
                 _ => None,
             };
             store::schedule_check(&self.ctx.db, now_row.id, attempts, next).await?;

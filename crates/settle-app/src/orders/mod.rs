@@ -14,15 +14,20 @@
 //!
 //! A saga's steps, in order: CHECK_USER, RESERVE_STOCK, USE_COUPON, DEDUCT_POINTS, CREATE_PAYMENT, then
 //! CHARGE_CARD; compensation runs them backwards, each giving back only what its recorded result took.
+//!
+//! A PAID order is cancelled, whole or some of its lines, by [`cancel`] (see `cancellation`).
 
 use crate::{AppError, card::charge::CardInput};
 
+mod cancellation;
 pub mod choreography;
 mod place;
 mod recovery;
 mod steps;
 mod views;
 
+pub(crate) use cancellation::refund_moved;
+pub use cancellation::{CancelOrder, CancellationLine, CancellationView, MAX_CANCELLATIONS, cancel};
 pub use choreography::{CHOREOGRAPHY, Choreographer, Consumer, progress, rewind};
 pub use place::place;
 pub use recovery::{SagaWorker, settle};

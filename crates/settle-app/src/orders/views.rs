@@ -96,6 +96,9 @@ pub struct PlacedOrder {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentView>,
     pub saga: SagaView,
+    /// The order's cancellations, oldest first (`POST /v1/orders/{orderId}/cancel`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cancellations: Vec<super::CancellationView>,
 }
 
 async fn order_view(conn: &impl settle_store::ConnectionTrait, o: &OrderRow) -> Result<OrderView, AppError> {
@@ -155,7 +158,8 @@ async fn placed_in_snapshot(ctx: &Context, merchant_id: &str, order_id: &str) ->
         None => None,
     };
     let s = store::find_saga(&txn, Some(merchant_id), &o.saga_id).await?.ok_or(AppError::NotFound("saga"))?;
-    let placed = PlacedOrder { order: order_view(&txn, &o).await?, payment, saga: saga_view(&txn, &s).await? };
+    let cancellations = super::cancellation::of_order(&txn, &o.order_id).await?;
+    let placed = PlacedOrder { order: order_view(&txn, &o).await?, payment, saga: saga_view(&txn, &s).await?, cancellations };
     txn.commit().await.map_err(StoreError::from)?;
     Ok(placed)
 }

@@ -15,9 +15,14 @@ const SOURCES: &[(&str, &str)] = &[
     ("crates/settle-store/src/migration/m0017_cluster_flags.rs", include_str!("../../../settle-store/src/migration/m0017_cluster_flags.rs")),
     ("crates/settle-store/src/migration/m0019_payment_details.rs", include_str!("../../../settle-store/src/migration/m0019_payment_details.rs")),
     ("crates/settle-store/src/migration/m0020_refunds.rs", include_str!("../../../settle-store/src/migration/m0020_refunds.rs")),
+    (
+        "crates/settle-store/src/migration/m0021_order_cancellations.rs",
+        include_str!("../../../settle-store/src/migration/m0021_order_cancellations.rs"),
+    ),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../../settle-store/src/payments.rs")),
     ("crates/settle-store/src/refunds.rs", include_str!("../../../settle-store/src/refunds.rs")),
+    ("crates/settle-store/src/cancellations.rs", include_str!("../../../settle-store/src/cancellations.rs")),
     ("crates/settle-store/src/idempotency.rs", include_str!("../../../settle-store/src/idempotency.rs")),
     ("crates/settle-store/src/outbox.rs", include_str!("../../../settle-store/src/outbox.rs")),
     ("crates/settle-store/src/leases.rs", include_str!("../../../settle-store/src/leases.rs")),
@@ -73,6 +78,7 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("cluster_flags", "m0017_cluster_flags"),
     ("payment_metadata", "m0019_payment_details"),
     ("refunds", "m0020_refunds"),
+    ("order_cancellations", "m0021_order_cancellations"),
 ];
 
 /// Where a table's definition is: its migration file and the line that names it.

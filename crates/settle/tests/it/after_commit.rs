@@ -21,6 +21,7 @@ per_db!(
     a_retried_api_key_create_makes_one_key,
     a_retried_merchant_create_makes_one_merchant,
     a_retried_refund_whose_answer_was_lost_is_the_same_refund,
+    a_retried_order_cancellation_whose_answer_was_lost_is_the_same_cancellation,
     a_refund_whose_server_died_mid_request_is_made_once
 );
 
@@ -430,6 +431,48 @@ async fn a_retried_refund_whose_answer_was_lost_is_the_same_refund(v: Variant) {
     assert_eq!((again.status.as_u16(), again.header("idempotent-replayed")), (201, Some("true")), "{}", again.text);
     assert_eq!(again.body["refundId"], rid.as_str());
     assert_refunds_consistent(&app, &id).await;
+    app.finish().await;
+}
+
+/// An order's cancellation is committed (with its card refund), and recording its answer fails. The retry with the
+/// same key answers that cancellation: one refund at the gateway, the lines given back once.
+async fn a_retried_order_cancellation_whose_answer_was_lost_is_the_same_cancellation(v: Variant) {
+    use crate::cancellations::{cancel, final_cancellations};
+    use crate::refunds::{assert_refunds_consistent, sim_refunds};
+    let Some(app) = TestApp::spawn(v).await else { return };
+    for (path, body) in [
+        ("/v1/items", json!({"itemId": "vase", "name": "Vase", "price": 4000, "stock": 3})),
+        ("/v1/users", json!({"userId": "yoon", "name": "Yoon", "points": 0})),
+    ] {
+        assert_eq!(app.post(path, &body).await.status, 201);
+    }
+    let placed = app
+        .post("/v1/orders", &json!({"userId": "yoon", "items": [{"itemId": "vase", "quantity": 2}], "card": {"cardType": "KB", "cardNo": CARD}}))
+        .await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let order = placed.body["order"]["orderId"].as_str().unwrap().to_owned();
+    let payment = placed.body["payment"]["paymentId"].as_str().unwrap().to_owned();
+    eventually(Duration::from_secs(30), "the order is PAID", async || {
+        (app.get(&format!("/v1/orders/{order}")).await.body["order"]["status"] == "PAID").then_some(())
+    })
+    .await;
+    let body = json!({"items": [{"itemId": "vase", "quantity": 1}]});
+    fail_completions(&app, true).await;
+    let first = cancel(&app, &order, &body, Some("lost-cancel")).await;
+    fail_completions(&app, false).await;
+    assert!(first.status.as_u16() >= 500, "the answer could not be recorded: {}", first.text);
+    let retry = cancel(&app, &order, &body, Some("lost-cancel")).await;
+    assert!(retry.status == 200 || retry.status == 202, "{}", retry.text);
+    let id = retry.body["cancellationId"].as_str().unwrap().to_owned();
+    let (after, all) = final_cancellations(&app, &order).await;
+    assert_eq!(all.len(), 1, "one cancellation: {all:?}");
+    assert_eq!((all[0]["cancellationId"].as_str(), all[0]["status"].as_str()), (Some(id.as_str()), Some("SUCCEEDED")));
+    assert_eq!(after["order"]["status"], "PAID", "one vase is left");
+    assert_eq!(app.get("/v1/items/vase").await.body["stock"], 2, "one vase back, once");
+    assert_eq!(sim_refunds(&app).await.len(), 1, "refunded once at the gateway");
+    let again = cancel(&app, &order, &body, Some("lost-cancel")).await;
+    assert_eq!((again.header("idempotent-replayed"), again.body["cancellationId"].as_str()), (Some("true"), Some(id.as_str())), "{}", again.text);
+    assert_refunds_consistent(&app, &payment).await;
     app.finish().await;
 }
 

@@ -521,6 +521,19 @@ pub async fn eventually<T>(limit: Duration, what: &str, check: impl AsyncFnMut()
 
 /// [`eventually`] that gives None instead of panicking when `limit` passes (for a test that then reports what it
 /// saw instead).
+/// Sends again after a 503 (a full bulkhead, a busy database), as a careful client does with the same
+/// Idempotency-Key; panics when it is still 503 after 100 tries.
+pub async fn unless_busy<F: std::future::Future<Output = Resp>>(mut send: impl FnMut() -> F) -> Resp {
+    for _ in 0..100 {
+        let r = send().await;
+        if r.status != 503 {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("still 503 after 100 tries");
+}
+
 pub async fn within<T>(limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> Option<T> {
     let mut pace = Pace::new(limit);
     loop {

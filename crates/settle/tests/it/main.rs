@@ -10,6 +10,7 @@ mod audit;
 mod backup;
 mod bad_input;
 mod cache;
+mod cancellations;
 mod card;
 mod card_hardening;
 mod chain;

@@ -21,17 +21,17 @@ per_db!(
     choreography_under_concurrency_never_oversells_and_handles_each_event_once
 );
 
-async fn create(app: &TestApp, path: &str, body: Value) -> Value {
+pub(crate) async fn create(app: &TestApp, path: &str, body: Value) -> Value {
     let r = app.post(path, &body).await;
     assert_eq!(r.status, 201, "{path}: {}", r.text);
     r.body
 }
 
-async fn points_of(app: &TestApp, user: &str) -> i64 {
+pub(crate) async fn points_of(app: &TestApp, user: &str) -> i64 {
     app.get(&format!("/v1/users/{user}")).await.body["points"].as_i64().unwrap()
 }
 
-async fn stock_of(app: &TestApp, item: &str) -> i64 {
+pub(crate) async fn stock_of(app: &TestApp, item: &str) -> i64 {
     app.get(&format!("/v1/items/{item}")).await.body["stock"].as_i64().unwrap()
 }
 

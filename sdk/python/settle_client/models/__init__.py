@@ -9,6 +9,10 @@ from .audit_page import AuditPage
 from .cache_health_view import CacheHealthView
 from .callback_ack import CallbackAck
 from .callback_request import CallbackRequest
+from .cancel_line import CancelLine
+from .cancel_order_request import CancelOrderRequest
+from .cancellation_line import CancellationLine
+from .cancellation_view import CancellationView
 from .card_request import CardRequest
 from .card_request_card_type import CardRequestCardType
 from .chain_health import ChainHealth
@@ -142,6 +146,10 @@ __all__ = (
     "CacheHealthView",
     "CallbackAck",
     "CallbackRequest",
+    "CancelLine",
+    "CancelOrderRequest",
+    "CancellationLine",
+    "CancellationView",
     "CardRequest",
     "CardRequestCardType",
     "ChainHealth",

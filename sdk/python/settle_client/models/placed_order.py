@@ -9,6 +9,7 @@ from attrs import field as _attrs_field
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ..models.cancellation_view import CancellationView
     from ..models.order_view import OrderView
     from ..models.payment_view import PaymentView
     from ..models.saga_view import SagaView
@@ -25,11 +26,14 @@ class PlacedOrder:
         order (OrderView): An order. Amounts are integer minor units: `usedPoints + couponDiscount + paidAmount ==
             totalAmount`.
         saga (SagaView): A purchase saga (`transactionId`), its status and the results of its steps.
+        cancellations (list[CancellationView] | Unset): The order's cancellations, oldest first (`POST
+            /v1/orders/{orderId}/cancel`).
         payment (None | PaymentView | Unset):
     """
 
     order: OrderView
     saga: SagaView
+    cancellations: list[CancellationView] | Unset = UNSET
     payment: None | PaymentView | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -39,6 +43,13 @@ class PlacedOrder:
         order = self.order.to_dict()
 
         saga = self.saga.to_dict()
+
+        cancellations: list[dict[str, Any]] | Unset = UNSET
+        if not isinstance(self.cancellations, Unset):
+            cancellations = []
+            for cancellations_item_data in self.cancellations:
+                cancellations_item = cancellations_item_data.to_dict()
+                cancellations.append(cancellations_item)
 
         payment: dict[str, Any] | None | Unset
         if isinstance(self.payment, Unset):
@@ -56,6 +67,8 @@ class PlacedOrder:
                 "saga": saga,
             }
         )
+        if cancellations is not UNSET:
+            field_dict["cancellations"] = cancellations
         if payment is not UNSET:
             field_dict["payment"] = payment
 
@@ -63,6 +76,7 @@ class PlacedOrder:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.cancellation_view import CancellationView
         from ..models.order_view import OrderView
         from ..models.payment_view import PaymentView
         from ..models.saga_view import SagaView
@@ -71,6 +85,15 @@ class PlacedOrder:
         order = OrderView.from_dict(d.pop("order"))
 
         saga = SagaView.from_dict(d.pop("saga"))
+
+        _cancellations = d.pop("cancellations", UNSET)
+        cancellations: list[CancellationView] | Unset = UNSET
+        if _cancellations is not UNSET:
+            cancellations = []
+            for cancellations_item_data in _cancellations:
+                cancellations_item = CancellationView.from_dict(cancellations_item_data)
+
+                cancellations.append(cancellations_item)
 
         def _parse_payment(data: object) -> None | PaymentView | Unset:
             if data is None:
@@ -92,6 +115,7 @@ class PlacedOrder:
         placed_order = cls(
             order=order,
             saga=saga,
+            cancellations=cancellations,
             payment=payment,
         )
 

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+T = TypeVar("T", bound="CancellationLine")
+
+
+@_attrs_define
+class CancellationLine:
+    """A line a cancellation takes back.
+
+    Attributes:
+        item_id (str):
+        quantity (int):
+    """
+
+    item_id: str
+    quantity: int
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        item_id = self.item_id
+
+        quantity = self.quantity
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "itemId": item_id,
+                "quantity": quantity,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        d = dict(src_dict)
+        item_id = d.pop("itemId")
+
+        quantity = d.pop("quantity")
+
+        cancellation_line = cls(
+            item_id=item_id,
+            quantity=quantity,
+        )
+
+        cancellation_line.additional_properties = d
+        return cancellation_line
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
