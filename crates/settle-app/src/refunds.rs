@@ -196,11 +196,6 @@ fn left_of(payment: &PaymentRow, refunds: &[RefundRow]) -> Result<(Amount, Amoun
     Ok((paid, held, remaining))
 }
 
-/// What is left to refund of `payment` (read by `find_locked` in `txn`).
-pub(crate) async fn remaining(txn: &impl settle_store::ConnectionTrait, payment: &PaymentRow) -> Result<Amount, AppError> {
-    Ok(left_of(payment, &store::of_payment(txn, &payment.payment_id).await?)?.2)
-}
-
 /// [`record`]'s check and insert in `txn`, for a `payment` read by `find_locked` in it: the refund PENDING with its
 /// `refund.created` event (nothing bound to an Idempotency-Key).
 pub(crate) async fn record_in(
@@ -270,7 +265,7 @@ pub(crate) async fn finish(ctx: &Context, row: &RefundRow, to: RefundStatus, cha
 /// A refund FAILED as never recorded that the gateway made after all: SUCCEEDED, with its event, and counted in the
 /// payment's `amountRefunded` (its amount was held meanwhile).
 pub(crate) async fn correct_to_succeeded(ctx: &Context, row: &RefundRow, changes: store::Changes) -> Result<Option<RefundRow>, AppError> {
-    settle(ctx, row, RefundStatus::Succeeded, changes).await
+    settle(ctx, row, RefundStatus::Succeeded, store::Changes { clear_failure: true, ..changes }).await
 }
 
 async fn settle(ctx: &Context, row: &RefundRow, to: RefundStatus, mut changes: store::Changes) -> Result<Option<RefundRow>, AppError> {

@@ -62,12 +62,14 @@ pub async fn set_status(
         next.failure_code = Some(code.to_owned());
         next.failure_message = Some(message);
     } else if to == CancellationStatus::Succeeded {
-        // A cancellation failed and then revived (its refund made late) keeps no failure.
+        // A cancellation failed and then revived (its refund made late) keeps no failure, and no flag.
         upd = upd
             .col_expr(oc::Column::FailureCode, Expr::value(Option::<String>::None))
-            .col_expr(oc::Column::FailureMessage, Expr::value(Option::<String>::None));
+            .col_expr(oc::Column::FailureMessage, Expr::value(Option::<String>::None))
+            .col_expr(oc::Column::FlagReason, Expr::value(Option::<String>::None));
         next.failure_code = None;
         next.failure_message = None;
+        next.flag_reason = None;
     }
     let res = upd.filter(oc::Column::Id.eq(current.id)).filter(oc::Column::Version.eq(current.version)).exec(conn).await?;
     Ok((res.rows_affected == 1).then_some(next))

@@ -82,6 +82,8 @@ pub struct Changes {
     pub flag_reason: Option<String>,
     /// When the card rail asks the gateway next (a final status clears it).
     pub next_check_at: Option<i64>,
+    /// Clears the failure code and message (a refund failed as never recorded that the gateway made after all).
+    pub clear_failure: bool,
 }
 
 /// Applies `changes` to `current` as a compare-and-set on `(id, version)`; the new row, or None when another writer
@@ -104,6 +106,12 @@ pub async fn update(conn: &impl ConnectionTrait, current: &RefundRow, changes: C
     } else if let Some(v) = changes.next_check_at {
         upd = upd.col_expr(refund::Column::NextCheckAt, Expr::value(v));
         next.next_check_at = Some(v);
+    }
+    if changes.clear_failure {
+        upd = upd.col_expr(refund::Column::FailureCode, Expr::value(Option::<String>::None));
+        upd = upd.col_expr(refund::Column::FailureMessage, Expr::value(Option::<String>::None));
+        next.failure_code = None;
+        next.failure_message = None;
     }
     if let Some(v) = changes.failure_code {
         upd = upd.col_expr(refund::Column::FailureCode, Expr::value(v.clone()));

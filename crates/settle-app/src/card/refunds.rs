@@ -286,20 +286,36 @@ pub(crate) async fn sync(ctx: &Context, gateway: &GatewayClient, payment: &Payme
 /// recorded more than once, or refunded after Settle recorded it FAILED (it answered after the deadline). Nothing
 /// can undo a refund: the refund is flagged for an operator, logged and counted, once.
 async fn report_final(ctx: &Context, r: &RefundRow, found: &[&GatewayRefund]) -> Result<(), AppError> {
-    // Failed as never recorded, and the gateway made it after all: money left, so the refund SUCCEEDED (flagged). Its
-    // amount was held while it was looked at again, so the payment cannot be over-refunded by this.
-    if r.status == RefundStatus::Failed
-        && r.failure_code.as_deref() == Some(NOT_RECORDED)
-        && let Some(g) = found.iter().find(|g| g.status == "SUCCEEDED")
-    {
+    let not_recorded = r.status == RefundStatus::Failed && r.failure_code.as_deref() == Some(NOT_RECORDED);
+    // Failed as never recorded, and the gateway made it after all: money left, so the refund SUCCEEDED (flagged), as
+    // `apply` would have recorded it: the same amount (another is flagged, not applied), copies noted. Its amount was
+    // held while it was looked at again, so the payment cannot be over-refunded by this.
+    if not_recorded && let Some(g) = found.iter().find(|g| g.status == "SUCCEEDED") {
         metrics::counter!("settle_card_refunds_after_failure_total").increment(1);
+        if r.amount != g.amount.to_string() {
+            if r.flag_reason.is_none() {
+                tracing::error!(refund_id = %r.refund_id, gateway_amount = g.amount, "the gateway made a refund late, of another amount; an operator must look");
+                let why = format!("the gateway refunded {} after Settle's deadline had failed this refund of {}", g.amount, r.amount);
+                store::update(&ctx.db, r, Changes { flag_reason: Some(why), ..Default::default() }, settle_store::now_ms()).await?;
+            }
+            return Ok(());
+        }
         tracing::error!(refund_id = %r.refund_id, refund_key = %g.refund_key, "the gateway made a refund after Settle's deadline failed it; recorded as SUCCEEDED and flagged");
+        let late = "the gateway made this refund after Settle's deadline had failed it".to_owned();
         let c = Changes {
             gateway_refund_key: r.gateway_refund_key.is_none().then(|| g.refund_key.clone()),
-            flag_reason: Some("the gateway made this refund after Settle's deadline had failed it".into()),
+            flag_reason: Some(recorded_more_than_once(r, found).map_or(late.clone(), |dup| format!("{late}; {dup}"))),
             ..Default::default()
         };
         crate::refunds::correct_to_succeeded(ctx, r, c).await?;
+        return Ok(());
+    }
+    // Failed as never recorded, and the gateway now lists it, not yet decided: it is looked at again from now on (its
+    // amount held, an order's cancellation it carries kept PENDING), never given up on while the gateway is deciding.
+    if not_recorded && found.iter().any(|g| g.status != "FAILED") {
+        let again = settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64;
+        tracing::warn!(refund_id = %r.refund_id, "the gateway lists a refund Settle failed as never recorded; looking at it again");
+        store::update(&ctx.db, r, Changes { next_check_at: Some(again), ..Default::default() }, settle_store::now_ms()).await?;
         return Ok(());
     }
     if r.flag_reason.is_some() {
@@ -330,9 +346,15 @@ pub async fn callback(ctx: &Context, transaction_key: &str, order_id: &str) -> R
         metrics::counter!("settle_card_callbacks_total", "result" => "unknown_key").increment(1);
         return Err(AppError::NotFound("transaction"));
     }
-    // Only a payment with a refund still open (PENDING, or failed as never recorded: the gateway may have made it
-    // late, even after the checker stopped asking) has anything to learn: anything else costs no gateway read.
-    let open = |r: &RefundRow| r.status == RefundStatus::Pending || r.next_check_at.is_some() || r.failure_code.as_deref() == Some(NOT_RECORDED);
+    // Only a payment with a refund still open (PENDING, or failed as never recorded in the last day: the gateway may
+    // have made it late, even after the checker stopped asking) has anything to learn: anything else costs no gateway
+    // read.
+    let day_ago = settle_store::now_ms() - 86_400_000;
+    let open = |r: &RefundRow| {
+        r.status == RefundStatus::Pending
+            || r.next_check_at.is_some()
+            || (r.failure_code.as_deref() == Some(NOT_RECORDED) && r.status == RefundStatus::Failed && r.updated_at > day_ago)
+    };
     if !store::of_payment(&ctx.db, &payment.payment_id).await?.iter().any(open) {
         metrics::counter!("settle_card_callbacks_total", "result" => "noop").increment(1);
         return Ok(());

@@ -33,7 +33,7 @@ use settle_store::{
     cancellations::{self as cstore, CancellationRow},
     orders::{self as store, OrderRow},
     payments::{self as payments_store},
-    refunds::RefundRow,
+    refunds::{self as refunds_store, RefundRow},
     shop,
 };
 
@@ -54,6 +54,8 @@ pub const MAX_CANCELLATIONS: usize = 100;
 pub const TOPIC_CREATED: &str = "order.cancellation.created";
 pub const TOPIC_SUCCEEDED: &str = "order.cancellation.succeeded";
 pub const TOPIC_FAILED: &str = "order.cancellation.failed";
+/// A cancellation whose refund was made after it had failed, waiting on or refunded twice by a later one.
+pub const TOPIC_FLAGGED: &str = "order.cancellation.flagged";
 
 /// A parsed `POST /v1/orders/{orderId}/cancel`.
 #[derive(Clone, Debug, Default)]
@@ -211,7 +213,7 @@ async fn record(
         if earlier.len() >= MAX_CANCELLATIONS {
             return Err(AppError::InvalidState(format!("an order takes at most {MAX_CANCELLATIONS} cancellations")));
         }
-        let held: Vec<&CancellationRow> = earlier.iter().filter(|c| c.status.holds()).collect();
+        let held: Vec<&CancellationRow> = earlier.iter().filter(|c| holds(c)).collect();
         let left = lines_left(&txn, &o, &held).await?;
         let wanted = wanted_lines(&left, input.items.as_deref())?;
         let value = wanted.iter().try_fold(0i64, |sum, l| left[&l.item_id].1.checked_mul(l.quantity).and_then(|v| v.checked_add(sum)));
@@ -221,9 +223,19 @@ async fn record(
         let paid = Paid { total: o.total_amount, coupon_discount: o.coupon_discount, used_points: o.used_points, paid_amount: o.paid_amount };
         let mut share = cancellation::share(&paid, taken, value, last);
         if let Some(p) = &payment {
-            // A direct refund of the payment counts toward the card part: never more than the payment has left.
-            let remaining = crate::refunds::remaining(&txn, p).await?.to_u64().map_or(i64::MAX, |v| i64::try_from(v).unwrap_or(i64::MAX));
-            share.card = share.card.min(remaining);
+            // Refunds of the payment made directly (not by a cancellation) count toward the card part once they
+            // SUCCEEDED; while one is under way what is left is not known, and the cancellation waits.
+            let ours: Vec<&str> = earlier.iter().filter_map(|c| c.refund_id.as_deref()).collect();
+            let direct: Vec<RefundRow> =
+                refunds_store::of_payment(&txn, &p.payment_id).await?.into_iter().filter(|r| !ours.contains(&r.refund_id.as_str())).collect();
+            if direct.iter().any(|r| !r.status.is_final() || r.next_check_at.is_some()) {
+                return Err(AppError::InvalidState("a refund of this order's payment is under way: cancel once it has ended".into()));
+            }
+            let directly = direct
+                .iter()
+                .filter(|r| r.status == RefundStatus::Succeeded)
+                .fold(0i64, |sum, r| sum.saturating_add(r.amount.parse::<i64>().unwrap_or(i64::MAX)));
+            share.card = share.card.min(o.paid_amount.saturating_sub(directly).saturating_sub(taken.card).max(0));
         }
         let id = CancellationId::generate().to_string();
         let refund = match (&payment, share.card) {
@@ -376,47 +388,96 @@ async fn fail(txn: &impl ConnectionTrait, c: &CancellationRow, refund: &RefundRo
 
 /// Where the refund `refund` (just changed in `txn`, its payment locked there) leaves the cancellation it carries,
 /// if any: SUCCEEDED with it, FAILED once it is FAILED for good (not while the gateway is asked again about one
-/// failed as never recorded). Returns whether the cancellation moved.
+/// failed as never recorded), revived when the gateway made it after all. A cancellation that waited on this one
+/// (its own refund made late while this one held its lines) is looked at again. Returns whether a cancellation
+/// moved.
 pub(crate) async fn refund_moved(txn: &impl ConnectionTrait, refund: &RefundRow, now: i64) -> Result<bool, AppError> {
     let Some(c) = cstore::by_refund(txn, &refund.refund_id).await? else { return Ok(false) };
     let o = store::find_order_locked(txn, &c.merchant_id, &c.order_id).await?.ok_or(AppError::NotFound("order"))?;
     // Read again under the order's lock.
     let Some(c) = cstore::find_any(txn, &c.cancellation_id).await? else { return Ok(false) };
-    match (c.status, refund.status) {
+    let moved = match (c.status, refund.status) {
         (CancellationStatus::Pending, RefundStatus::Succeeded) => {
             give_back(txn, &o, &c, now).await?;
-            Ok(true)
+            true
         }
         (CancellationStatus::Pending, RefundStatus::Failed) if refund.next_check_at.is_none() => {
             fail(txn, &c, refund, now).await?;
-            Ok(true)
+            true
         }
-        (CancellationStatus::Failed, RefundStatus::Succeeded) if c.flag_reason.is_none() => revive(txn, &o, &c, now).await,
-        _ => Ok(false),
+        (CancellationStatus::Failed, RefundStatus::Succeeded) if c.flag_reason.as_deref() != Some(REFUNDED_TWICE) => revive(txn, &o, &c, now).await?,
+        _ => false,
+    };
+    if moved {
+        for w in cstore::of_order(txn, &o.order_id)
+            .await?
+            .iter()
+            .filter(|w| w.status == CancellationStatus::Failed && w.flag_reason.as_deref() == Some(WAITING))
+        {
+            let o = store::find_order(txn, &o.merchant_id, &o.order_id).await?.ok_or(AppError::NotFound("order"))?;
+            revive(txn, &o, w, now).await?;
+        }
     }
+    Ok(moved)
+}
+
+/// The flag of a cancellation whose refund was made late while later cancellations of its items are still deciding:
+/// it holds its lines meanwhile, and is looked at again when one of them ends.
+const WAITING: &str =
+    "the card refund was made after this cancellation had failed; it gives its lines back once the later cancellation of its items ends";
+/// The flag of a cancellation whose refund was made late after its items were cancelled again (the merchant's retry):
+/// those items' value went back twice. It holds its lines; an operator must look.
+const REFUNDED_TWICE: &str = "the card refund was made after this cancellation had failed, and its items were cancelled and refunded again since";
+
+/// Whether a cancellation holds its lines and amounts: every one but a FAILED one, and a FAILED one whose refund was
+/// made after all (flagged: its money went back).
+fn holds(c: &CancellationRow) -> bool {
+    c.status.holds() || c.flag_reason.is_some()
 }
 
 /// A FAILED cancellation whose refund the gateway made after all (recorded after the refund checker gave up, seen by a
-/// callback): money went back, so the cancellation SUCCEEDS and gives back its points and stock, if its lines and
-/// amounts are still free (no cancellation since took them); if not, it is flagged for an operator and logged.
+/// callback): money went back. With no later cancellation of its items, and its lines and amounts still free, it
+/// SUCCEEDS and gives back its points and stock; while a later cancellation of its items is PENDING it waits (and
+/// holds its lines); when one SUCCEEDED (the merchant's retry was refunded too) or its lines are gone, it is flagged
+/// for an operator. Returns whether it SUCCEEDED.
 async fn revive(txn: &impl ConnectionTrait, o: &OrderRow, c: &CancellationRow, now: i64) -> Result<bool, AppError> {
-    let others = cstore::of_order(txn, &o.order_id).await?;
-    let held: Vec<&CancellationRow> = others.iter().filter(|x| x.status.holds()).collect();
+    let all = cstore::of_order(txn, &o.order_id).await?;
+    let items: Vec<String> = lines_of(c)?.into_iter().map(|l| l.item_id).collect();
+    let mut later = Vec::new();
+    for x in all.iter().filter(|x| x.id > c.id && holds(x)) {
+        if lines_of(x)?.iter().any(|l| items.contains(&l.item_id)) {
+            later.push(x);
+        }
+    }
+    if later.iter().any(|x| x.status == CancellationStatus::Pending) {
+        if c.flag_reason.as_deref() != Some(WAITING) {
+            tracing::warn!(cancellation_id = %c.cancellation_id, "a failed cancellation's refund was made late; it waits on a later cancellation of its items");
+            flag(txn, c, WAITING, now).await?;
+        }
+        return Ok(false);
+    }
+    let held: Vec<&CancellationRow> = all.iter().filter(|x| holds(x) && x.id != c.id).collect();
     let left = lines_left(txn, o, &held).await?;
     let lines_free = lines_of(c)?.iter().all(|l| left.get(&l.item_id).is_some_and(|(n, _)| *n >= l.quantity));
     let card: i64 = held.iter().map(|x| x.card_amount).sum::<i64>() + c.card_amount;
     let points: i64 = held.iter().map(|x| x.points).sum::<i64>() + c.points;
-    if o.status == OrderStatus::Paid && lines_free && card <= o.paid_amount && points <= o.used_points {
+    if later.is_empty() && o.status == OrderStatus::Paid && lines_free && card <= o.paid_amount && points <= o.used_points {
         tracing::warn!(cancellation_id = %c.cancellation_id, "a failed cancellation's refund was made late; the cancellation SUCCEEDS now");
         metrics::counter!("settle_order_cancellations_revived_total").increment(1);
         give_back(txn, o, c, now).await?;
         return Ok(true);
     }
     tracing::error!(cancellation_id = %c.cancellation_id, order_id = %o.order_id,
-        "a failed cancellation's refund was made late and its lines were cancelled again since; an operator must look");
+        "a failed cancellation's refund was made late and its items were cancelled again since; an operator must look");
     metrics::counter!("settle_order_cancellations_refunded_after_failure_total").increment(1);
-    let why = "the card refund was made after this cancellation had failed, and its lines or amounts were cancelled again since";
-    Ok(cstore::flag(txn, c, why, now).await?.is_some())
+    flag(txn, c, REFUNDED_TWICE, now).await?;
+    Ok(false)
+}
+
+/// Flags `c` (FAILED, its refund made late) with `why`, with `order.cancellation.flagged`.
+async fn flag(txn: &impl ConnectionTrait, c: &CancellationRow, why: &str, now: i64) -> Result<(), AppError> {
+    let next = cstore::flag(txn, c, why, now).await?.ok_or_else(|| AppError::InvalidState("a cancellation changed under its order's lock".into()))?;
+    event(txn, &next, TOPIC_FLAGGED, now).await
 }
 
 /// Answers with the cancellation as recorded now (200, or 202 while its refund is under way), storing the answer for

@@ -136,8 +136,13 @@ async fn an_order_cancelled_line_by_line_gives_back_exactly_what_it_was_paid_wit
     let c2 = final_cancellation(&app, &order, &c2).await;
     assert_eq!(c2["cardAmount"].as_i64().unwrap() + c2["points"].as_i64().unwrap(), 5000 - 3000 * 5000 / 35000, "{c2}");
     assert_eq!((c2["closesOrder"].as_bool(), c2["couponReleased"].as_bool()), (Some(false), Some(false)), "{c2}");
+    set_knobs(&app, &Knobs { processing_ms: [3000, 3000], ..Knobs::calm() }).await;
     let direct = crate::refunds::refund(&app, &payment, &json!({"amount": "1000"}), None).await;
     assert_eq!(direct.status, 201, "{}", direct.text);
+    // While it is under way what is left to refund is not known: the cancellation waits (409), nothing recorded.
+    cancel(&app, &order, &json!({}), None).await.assert_error(409, "invalid_state");
+    set_knobs(&app, &Knobs::calm()).await;
+    crate::refunds::final_refunds(&app, &payment).await;
     let rest = cancel(&app, &order, &json!({}), Some("cancel-rest")).await;
     let c3 = cancelled(&rest);
     assert_eq!(rest.body["items"], json!([{"itemId": "sword", "quantity": 1}]), "{}", rest.text);
@@ -280,13 +285,14 @@ async fn a_cancellation_whose_refund_fails_gives_nothing_back_and_frees_its_line
     app.finish().await;
 }
 
-/// Two cancellations race a slow refund, and a refund is made after Settle gave up on it:
+/// Cancellations race slow refunds, and a refund is made after Settle gave up on it:
 /// - a cancellation whose refund is under way holds its sword; the rest of the order is cancelled meanwhile, and
 ///   the order stays PAID with its coupon used (an order closes only when every line is cancelled by cancellations
 ///   that SUCCEEDED). The first one's refund is never recorded: it fails, its sword is cancelled again, and only
 ///   then is the order CANCELLED and the coupon usable again, once;
-/// - a cancellation whose refund the gateway records after the refund checker stopped asking fails, and then, when
-///   the gateway's callback says it made the refund after all, SUCCEEDS and gives its shield back.
+/// - a cancellation whose refund the gateway records after the refund checker stopped asking fails; its shield is
+///   cancelled again; when the gateway's callback says it made the first refund after all, the first cancellation
+///   waits on the second, and SUCCEEDS when the second fails.
 ///
 /// The user ends with exactly what they paid with; the gateway refunded exactly what was paid.
 async fn an_order_closes_only_when_every_line_is_cancelled_and_a_late_refund_revives_its_cancellation(v: Variant) {
@@ -340,25 +346,38 @@ async fn an_order_closes_only_when_every_line_is_cancelled_and_a_late_refund_rev
     let reuse = app.post("/v1/orders", &dagger).await;
     assert_eq!((reuse.status.as_u16(), reuse.body["order"]["status"].as_str()), (201, Some("PAID")), "the coupon, once: {}", reuse.text);
 
-    // Two shields by card; one is cancelled while the gateway records its refund 30 s late (after the 10 s deadline
-    // and the 4 x 1 s re-check window), the other normally.
+    // Two shields by card. One is cancelled while the gateway records its refund 25 s late (after the 10 s deadline and
+    // the 4 x 1 s re-check window): the cancellation FAILS. The merchant cancels that shield again, and this refund is
+    // never recorded. When the late refund lands, its cancellation waits (flagged) on the later one of its items; when
+    // that one FAILS, the first SUCCEEDS: one shield's value went back, once.
     let placed =
         paid_order(&app, json!({"userId": "han", "items": [{"itemId": "shield", "quantity": 2}], "card": {"cardType": "KB", "cardNo": CARD}})).await;
     let order = placed["order"]["orderId"].as_str().unwrap().to_owned();
     let payment = placed["payment"]["paymentId"].as_str().unwrap().to_owned();
-    set_knobs(&app, &Knobs { hang_rate: 1.0, hang_record_after_ms: Some(30_000), ..calm.clone() }).await;
-    let late = cancelled(&cancel(&app, &order, &json!({"items": [{"itemId": "shield", "quantity": 1}]}), None).await);
-    set_knobs(&app, &calm).await;
+    let shield = json!({"items": [{"itemId": "shield", "quantity": 1}]});
+    set_knobs(&app, &Knobs { hang_rate: 1.0, hang_record_after_ms: Some(25_000), ..calm.clone() }).await;
+    let late = cancelled(&cancel(&app, &order, &shield, None).await);
     let failed = final_cancellation(&app, &order, &late).await;
     assert_eq!(failed["status"], "FAILED", "given up on before the gateway records it: {failed}");
-    let second = cancelled(&cancel(&app, &order, &json!({"items": [{"itemId": "shield", "quantity": 1}]}), None).await);
-    assert_eq!(final_cancellation(&app, &order, &second).await["status"], "SUCCEEDED");
-    let revived = eventually(Duration::from_secs(60), "the late refund revives its cancellation", async || {
+    set_knobs(&app, &Knobs { hang_rate: 1.0, ..calm.clone() }).await;
+    let retry = cancelled(&cancel(&app, &order, &shield, None).await);
+    set_knobs(&app, &calm).await;
+    let revived = eventually(Duration::from_secs(90), "the late refund revives its cancellation", async || {
         let o = app.get(&format!("/v1/orders/{order}")).await.body;
         o["cancellations"].as_array()?.iter().find(|c| c["cancellationId"] == late.as_str() && c["status"] == "SUCCEEDED").cloned()
     })
     .await;
-    assert!(revived["failureCode"].is_null() && revived["closesOrder"] == true, "{revived}");
+    assert!(revived["failureCode"].is_null() && revived["flagReason"].is_null(), "{revived}");
+    assert_eq!(final_cancellation(&app, &order, &retry).await["status"], "FAILED");
+    app.drain_outbox().await;
+    let events = app.list_all("/v1/events?limit=100", "id").await;
+    let flagged: Vec<&Value> = events.iter().filter(|e| e["type"] == "order.cancellation.flagged").collect();
+    assert!(flagged.iter().any(|e| e["data"]["cancellationId"] == late.as_str()), "it waited on the retry: {flagged:?}");
+    let after = app.get(&format!("/v1/orders/{order}")).await.body;
+    assert_eq!((after["order"]["status"].as_str(), after["payment"]["amountRefunded"].as_str()), (Some("PAID"), Some("5000")), "{after}");
+    assert_eq!(stock_of(&app, "shield").await, 1);
+    let rest = cancelled(&cancel(&app, &order, &json!({}), None).await);
+    assert_eq!(final_cancellation(&app, &order, &rest).await["closesOrder"], true);
     let after = app.get(&format!("/v1/orders/{order}")).await.body;
     assert_eq!((after["order"]["status"].as_str(), after["payment"]["amountRefunded"].as_str()), (Some("CANCELLED"), Some("10000")), "{after}");
     assert_eq!(stock_of(&app, "shield").await, 2);
