@@ -314,8 +314,10 @@ async fn a_relay_whose_deadline_passed_is_withdrawn_not_sent() {
     let id = submit_gasless(&app, "late", &payer(&anvil).await).await;
     wait_for("the relay is recorded", Duration::from_secs(30), || async { !relayed(&app).await.is_empty() }).await;
     let original = relayed(&app).await[0].clone();
-    // The chain's clock passes the forward request's deadline (at most 15 minutes ahead) while the node refuses.
-    let _: Value = rpc.call("evm_increaseTime", json!([1800])).await.unwrap();
+    // The chain's clock passes the forward request's deadline (at most 15 minutes ahead) while the node refuses, and
+    // not the payment's own (30 minutes): passing both let the watcher expire the payment first, a race with the
+    // withdrawal this test is about.
+    let _: Value = rpc.call("evm_increaseTime", json!([1200])).await.unwrap();
     mine(&rpc, 1).await;
     // The node takes transactions again only once the relayer has judged the relay on the chain's new time (its
     // request is being withdrawn): a broadcast it decided on before the time passed was refused meanwhile, and one
