@@ -81,6 +81,8 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::card::pay_with_card))
         .routes(routes!(refunds::create_refund, refunds::payment_refunds))
         .routes(routes!(refunds::get_refund))
+        .routes(routes!(refunds::refund_typed_data))
+        .routes(routes!(refunds::submit_refund))
         .routes(routes!(refunds::list_refunds))
         .routes(routes!(payments::gasless::typed_data))
         .routes(routes!(payments::gasless::gasless))

@@ -11,6 +11,7 @@
 pub use settle_app::{
     audit::{ActorView as AuditActor, AuditEntry, AuditPage},
     chain::checkout::{ForwardRequestView, GaslessInput, RelayAccepted, RelayView, TypedData},
+    chain::refunds::RefundTypedData,
     context::{DbStats, PoolStats, StatementStats, TableStats},
     merchants::{ApiKeyList, ApiKeyView, CreatedApiKey, CreatedMerchant, Merchant},
     orders::{CancellationLine, CancellationView, OrderLineView, OrderView, PlacedOrder, SagaList, SagaPage, SagaStats, SagaView, StepView},

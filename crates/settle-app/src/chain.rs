@@ -14,6 +14,7 @@
 
 pub mod cancel;
 pub mod checkout;
+pub mod refunds;
 pub mod relayer;
 pub mod settings;
 pub mod terms;

@@ -65,7 +65,8 @@ pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result
     let recipient: settle_chain::Address =
         p.recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
     let deadline = (p.now / 1000) as u64 + expires;
-    let signed = crate::chain::terms::sign(chain, p.payment_id, token_addr, &p.amount.to_string(), recipient, fee.get(), deadline)?;
+    let domain = chain.gateway_domain().await?;
+    let signed = crate::chain::terms::sign(chain, &domain, p.payment_id, token_addr, &p.amount.to_string(), recipient, fee.get(), deadline)?;
     Ok(ChainAddition {
         stored: ChainTerms {
             deadline: deadline as i64,

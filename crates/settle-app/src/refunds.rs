@@ -32,6 +32,8 @@ pub const MAX_REFUNDS: usize = 100;
 pub const TOPIC_CREATED: &str = "refund.created";
 pub const TOPIC_SUCCEEDED: &str = "refund.succeeded";
 pub const TOPIC_FAILED: &str = "refund.failed";
+/// A CHAIN refund waits on the merchant (its allowance or balance): `failureCode` and `failureMessage` say what.
+pub const TOPIC_REQUIRES_ACTION: &str = "refund.requires_action";
 
 /// A parsed `POST /v1/payments/{id}/refunds`.
 #[derive(Clone, Debug, Default)]
@@ -65,7 +67,8 @@ pub struct RefundView {
     /// duplicate, fraudulent or requested_by_customer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// FAILED: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`, ...) and in words.
+    /// FAILED or REQUIRES_ACTION: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`,
+    /// `expired`, `insufficient_allowance`, `insufficient_balance`, `relay_failed`, ...) and in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -131,9 +134,7 @@ pub async fn create(ctx: &Context, merchant_id: &str, payment_id: &str, input: C
         refundable(&payment)?;
         match payment.rail {
             Rail::Card => crate::card::refund(ctx, merchant_id, payment, input, claim).await,
-            Rail::Chain => {
-                Err(AppError::InvalidState("refunds of CHAIN payments are not available yet: pay the payer back from the recipient's wallet".into()))
-            }
+            Rail::Chain => crate::chain::refunds::refund(ctx, merchant_id, payment, input, claim).await,
         }
     })
     .await
@@ -296,6 +297,39 @@ async fn settle(ctx: &Context, row: &RefundRow, to: RefundStatus, mut changes: s
     if let Some(n) = &next {
         ctx.outbox_wake.notify_one();
         metrics::counter!("settle_refunds_final_total", "rail" => n.rail.as_str(), "status" => n.status.as_str()).increment(1);
+    }
+    Ok(next)
+}
+
+/// Moves a PENDING refund to REQUIRES_ACTION (a CHAIN refund its relayer could not carry out), with why and its
+/// event, as a compare-and-set; None when another writer changed it first.
+pub(crate) async fn require_action(ctx: &Context, row: &RefundRow, code: &str, message: &str) -> Result<Option<RefundRow>, AppError> {
+    let changes = store::Changes {
+        status: Some(RefundStatus::RequiresAction),
+        failure_code: Some(code.to_owned()),
+        failure_message: Some(message.to_owned()),
+        ..Default::default()
+    };
+    let next = crate::retrying(|| async {
+        let txn = settle_store::begin(&ctx.db).await?;
+        let now = settle_store::now_ms();
+        let Some(next) = store::update(&txn, row, changes.clone(), now).await? else { return Ok(None) };
+        let view = RefundView::from(&next);
+        settle_store::outbox::enqueue(
+            &txn,
+            &next.merchant_id,
+            TOPIC_REQUIRES_ACTION,
+            &next.refund_id,
+            &event_payload(TOPIC_REQUIRES_ACTION, &view),
+            now,
+        )
+        .await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(Some(next))
+    })
+    .await?;
+    if next.is_some() {
+        ctx.outbox_wake.notify_one();
     }
     Ok(next)
 }

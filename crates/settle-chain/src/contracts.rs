@@ -4,7 +4,7 @@
 use alloy::primitives::Bytes;
 
 alloy::sol! {
-    /// What Settle signs for a payment (EIP-712, domain "SettleGateway" "1").
+    /// What Settle signs for a payment (EIP-712, the gateway's domain: "SettleGateway", version "1" or "2").
     #[derive(Debug, PartialEq, Eq)]
     struct PaymentTerms {
         bytes32 paymentId;
@@ -43,6 +43,15 @@ alloy::sol! {
         bytes32 paymentId;
     }
 
+    /// What Settle signs for a refund (EIP-712, the domain of a gateway of version "2" or later).
+    #[derive(Debug, PartialEq, Eq)]
+    struct RefundTerms {
+        bytes32 refundId;
+        bytes32 paymentId;
+        uint256 amount;
+        uint64 deadline;
+    }
+
     /// The forwarder's `execute` argument.
     #[derive(Debug, PartialEq, Eq)]
     struct ForwardRequestData {
@@ -62,6 +71,14 @@ alloy::sol! {
     function cancel(bytes32 paymentId, bytes signature) external;
     function cancelled(bytes32 paymentId) external view returns (bool);
     event PaymentCancelled(bytes32 indexed paymentId);
+    function refund(RefundTerms terms, bytes serverSignature) external;
+    function refundWithPermit(RefundTerms terms, bytes serverSignature, uint256 permitValue, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
+    function getRefund(bytes32 refundId) external view returns (bytes32 paymentId, uint256 amount, uint256 blockNumber);
+    function getRefunded(bytes32 paymentId) external view returns (uint256 refunded, address recipient);
+    event RefundCompleted(bytes32 indexed refundId, bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, address from);
+    /// EIP-5267: the EIP-712 domain a contract signs under (its version tells the gateway's).
+    function eip712Domain() external view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions);
+    function allowance(address owner, address spender) external view returns (uint256);
     function owner() external view returns (address);
     function pendingOwner() external view returns (address);
     function acceptOwnership() external;
@@ -87,6 +104,10 @@ alloy::sol! {
     error AlreadyPaid();
     error InvalidTerms();
     error PaymentIsCancelled();
+    error NotPaid();
+    error AlreadyRefunded();
+    error RefundExceedsPaid();
+    error RefundExpired();
     error EnforcedPause();
     error ECDSAInvalidSignature();
     error ECDSAInvalidSignatureS(bytes32 s);

@@ -10,10 +10,14 @@ use serde_json::{Value, json};
 
 use crate::contracts::{ForwardRequest, PaymentTerms, Permit};
 
-/// The gateway's domain on `chain_id`.
-pub fn gateway_domain(chain_id: u64, gateway: Address) -> Eip712Domain {
-    Eip712Domain::new(Some("SettleGateway".into()), Some("1".into()), Some(U256::from(chain_id)), Some(gateway), None)
+/// The gateway's domain on `chain_id`, for the gateway's `version` (what its `eip712Domain()` says: "1" before
+/// refunds, "2" with them).
+pub fn gateway_domain(chain_id: u64, gateway: Address, version: &str) -> Eip712Domain {
+    Eip712Domain::new(Some("SettleGateway".into()), Some(version.to_owned().into()), Some(U256::from(chain_id)), Some(gateway), None)
 }
+
+/// The version of the gateway this Settle deploys.
+pub const GATEWAY_VERSION: &str = "2";
 
 /// The forwarder's domain on `chain_id` (OpenZeppelin's ERC2771Forwarder named "SettleForwarder").
 pub fn forwarder_domain(chain_id: u64, forwarder: Address) -> Eip712Domain {

@@ -80,7 +80,8 @@ pub struct Changes {
     pub failure_message: Option<String>,
     pub gateway_refund_key: Option<String>,
     pub flag_reason: Option<String>,
-    /// When the card rail asks the gateway next (a final status clears it).
+    /// When the card rail asks the gateway next; for a CHAIN refund, the latest deadline of its signed terms (a
+    /// final status clears it unless given).
     pub next_check_at: Option<i64>,
     /// Clears the failure code and message (a refund failed as never recorded that the gateway made after all).
     pub clear_failure: bool,
@@ -98,11 +99,11 @@ pub async fn update(conn: &impl ConnectionTrait, current: &RefundRow, changes: C
     if let Some(s) = changes.status {
         upd = upd.col_expr(refund::Column::Status, Expr::value(s));
         next.status = s;
-        if s.is_final() {
-            // A final refund is checked again only when asked (`next_check_at`: a refund failed as never recorded).
-            upd = upd.col_expr(refund::Column::NextCheckAt, Expr::value(changes.next_check_at));
-            next.next_check_at = changes.next_check_at;
-        }
+    }
+    if changes.status.is_some_and(RefundStatus::is_final) {
+        // A final refund is checked again only when asked (`next_check_at`: a refund failed as never recorded).
+        upd = upd.col_expr(refund::Column::NextCheckAt, Expr::value(changes.next_check_at));
+        next.next_check_at = changes.next_check_at;
     } else if let Some(v) = changes.next_check_at {
         upd = upd.col_expr(refund::Column::NextCheckAt, Expr::value(v));
         next.next_check_at = Some(v);
@@ -142,6 +143,17 @@ pub async fn due(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<Ve
         .filter(refund::Column::Status.is_in([RefundStatus::Pending, RefundStatus::Failed]))
         .filter(refund::Column::NextCheckAt.lte(now))
         .filter(refund::Column::Rail.eq(Rail::Card))
+        .order_by_asc(refund::Column::NextCheckAt)
+        .limit(limit)
+        .all(conn)
+        .await?)
+}
+
+/// Open CHAIN refunds (PENDING or REQUIRES_ACTION), the nearest deadline first: the chain watchers decide them.
+pub async fn open_on_chain(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<RefundRow>, StoreError> {
+    Ok(refund::Entity::find()
+        .filter(refund::Column::Status.is_in([RefundStatus::Pending, RefundStatus::RequiresAction]))
+        .filter(refund::Column::Rail.eq(Rail::Chain))
         .order_by_asc(refund::Column::NextCheckAt)
         .limit(limit)
         .all(conn)

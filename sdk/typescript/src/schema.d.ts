@@ -845,6 +845,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/refunds/{refundId}/submit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with the
+         *     recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a PENDING refund
+         *     is answered as it is.
+         */
+        post: operations["submit_refund"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{refundId}/typed-data": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance is short) needs:
+         *     the token's permit for the recipient to sign, or the gateway transaction to send from its wallet. Each call signs
+         *     fresh terms (usable for 24 hours).
+         */
+        get: operations["refund_typed_data"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sagas": {
         parameters: {
             query?: never;
@@ -1799,6 +1841,15 @@ export interface components {
              */
             version: number;
         };
+        /** @description A signed EIP-2612 permit: the `value` and `deadline` of the message signed, and the 65-byte signature. */
+        PermitRequest: {
+            /** @example 1796390685 */
+            deadline: string;
+            /** @example 0x… */
+            signature: string;
+            /** @example 1500 */
+            value: string;
+        };
         /** @description `POST /v1/orders`. */
         PlaceOrderRequest: {
             card?: null | components["schemas"]["OrderCard"];
@@ -1900,6 +1951,34 @@ export interface components {
             data: components["schemas"]["RefundView"][];
             hasMore: boolean;
         };
+        /** @description What `GET /v1/refunds/{id}/typed-data` answers. */
+        RefundTypedData: {
+            allowance: string;
+            /** @description Decimal strings, in the token's minor units. */
+            amount: string;
+            balance: string;
+            /** Format: int64 */
+            chainId: number;
+            /**
+             * Format: int64
+             * @description Until when (Unix seconds) the permit and the transaction below are usable.
+             */
+            deadline: number;
+            gateway: string;
+            /** @description The payment's recipient: the refund's source, whose allowance to the gateway pays it. */
+            owner: string;
+            /**
+             * @description The token's EIP-2612 permit for the owner to sign (`eth_signTypedData_v4`), raising the gateway's allowance
+             *     by the refund's amount; post its signature to `POST /v1/refunds/{id}/submit`. Null when the token has no
+             *     permit.
+             */
+            permit?: Record<string, never> | null;
+            refundId: string;
+            status: string;
+            token: string;
+            /** @description Or: the owner approves the gateway and sends this transaction itself (paying its gas). */
+            transaction: Record<string, never>;
+        };
         /** @description A refund as the API shows it. */
         RefundView: {
             /**
@@ -1909,7 +1988,10 @@ export interface components {
             amount: string;
             createdAt: string;
             currency: string;
-            /** @description FAILED: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`, ...) and in words. */
+            /**
+             * @description FAILED or REQUIRES_ACTION: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`,
+             *     `expired`, `insufficient_allowance`, `insufficient_balance`, `relay_failed`, ...) and in words.
+             */
             failureCode?: string | null;
             failureMessage?: string | null;
             /**
@@ -2109,6 +2191,10 @@ export interface components {
             /** Format: int64 */
             nonce: number;
             replacements: number;
+        };
+        /** @description `POST /v1/refunds/{refundId}/submit`. */
+        SubmitRefundRequest: {
+            permit?: null | components["schemas"]["PermitRequest"];
         };
         /**
          * @description One table: rows (PostgreSQL and MySQL: the planner's estimate; SQLite: counted) and bytes on disk with its
@@ -6591,6 +6677,200 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    submit_refund: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description re_ + 32 hex */
+                refundId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubmitRefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The refund, PENDING again */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundView"];
+                };
+            };
+            /** @description Invalid input, or simulation_failed: the refund would revert on chain */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_state: not a CHAIN refund, or the refund is over */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type: send the body as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description chain_unavailable: the chain's node did not answer */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    refund_typed_data: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description re_ + 32 hex */
+                refundId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundTypedData"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_state: not a CHAIN refund, the refund is over, or its gateway predates refunds */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description chain_unavailable: the chain's node did not answer */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,12 +1,17 @@
-//! Refunds: `POST|GET /v1/payments/{paymentId}/refunds`, `GET /v1/refunds/{refundId}`, `GET /v1/refunds`.
+//! Refunds: `POST|GET /v1/payments/{paymentId}/refunds`, `GET /v1/refunds/{refundId}`, `GET /v1/refunds`, and for
+//! a CHAIN refund waiting on the merchant `GET /v1/refunds/{refundId}/typed-data` and `POST .../submit`.
 
 use axum::{
     Json,
     extract::{Path, RawQuery, State},
-    response::Response,
+    http::StatusCode,
+    response::{IntoResponse, Response},
 };
 use serde::Deserialize;
-use settle_app::refunds::{self, CreateRefund, ListQuery, RefundList, RefundView};
+use settle_app::{
+    chain::refunds::{self as chain_refunds, PermitInput, RefundTypedData},
+    refunds::{self, CreateRefund, ListQuery, RefundList, RefundView},
+};
 use settle_domain::{Amount, PaymentId, RefundId, RefundReason, RefundStatus};
 use utoipa::ToSchema;
 
@@ -131,4 +136,71 @@ fn parse_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
 pub async fn list_refunds(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<RefundList>, ApiError> {
     let q = parse_query(raw.as_deref())?;
     Ok(Json(refunds::list(&st.ctx, &m, q).await?))
+}
+
+/// What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance is short) needs:
+/// the token's permit for the recipient to sign, or the gateway transaction to send from its wallet. Each call signs
+/// fresh terms (usable for 24 hours).
+#[utoipa::path(
+    get, path = "/v1/refunds/{refundId}/typed-data", tag = "refunds",
+    params(("refundId" = String, Path, description = "re_ + 32 hex")),
+    responses(
+        (status = 200, body = schemas::RefundTypedData),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_state: not a CHAIN refund, the refund is over, or its gateway predates refunds", body = ErrorBody),
+        (status = 503, description = "chain_unavailable: the chain's node did not answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn refund_typed_data(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<RefundTypedData>, ApiError> {
+    Ok(Json(chain_refunds::typed_data(&st.ctx, &m, &id).await?))
+}
+
+/// `POST /v1/refunds/{refundId}/submit`.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubmitRefundRequest {
+    /// The recipient's signature of the permit `typed-data` offered; absent when the allowance was raised otherwise.
+    pub permit: Option<PermitRequest>,
+}
+
+/// A signed EIP-2612 permit: the `value` and `deadline` of the message signed, and the 65-byte signature.
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PermitRequest {
+    #[schema(example = "1500")]
+    pub value: String,
+    #[schema(example = "1796390685")]
+    pub deadline: String,
+    #[schema(example = "0x…")]
+    pub signature: String,
+}
+
+impl PermitRequest {
+    fn parse(self) -> Result<PermitInput, ApiError> {
+        Ok(PermitInput::parse(&self.value, &self.deadline, &self.signature)?)
+    }
+}
+
+/// Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with the
+/// recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a PENDING refund
+/// is answered as it is.
+#[utoipa::path(
+    post, path = "/v1/refunds/{refundId}/submit", tag = "refunds",
+    params(("refundId" = String, Path, description = "re_ + 32 hex")),
+    request_body = SubmitRefundRequest,
+    responses(
+        (status = 202, description = "The refund, PENDING again", body = schemas::RefundView),
+        (status = 400, description = "Invalid input, or simulation_failed: the refund would revert on chain", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "invalid_state: not a CHAIN refund, or the refund is over", body = ErrorBody),
+        (status = 503, description = "chain_unavailable: the chain's node did not answer", body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn submit_refund(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<SubmitRefundRequest>) -> Result<Response, ApiError> {
+    let permit = m.body.permit.map(PermitRequest::parse).transpose()?;
+    let view = chain_refunds::submit(&st.ctx, &m.merchant, &id, permit).await?;
+    Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }

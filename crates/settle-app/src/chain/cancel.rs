@@ -25,15 +25,14 @@ use crate::{
 pub const CANCEL_GAS: u64 = 80_000;
 
 /// The gateway call that cancels `payment_id`, signed by the chain's signer.
-pub fn cancel_call(chain: &Chain, payment_id: B256) -> Result<Bytes, AppError> {
-    let domain = eip712::gateway_domain(chain.chain_id, chain.gateway);
-    let signature = eip712::sign_struct(&chain.signer, &domain, &Cancellation { paymentId: payment_id })
+pub fn cancel_call(chain: &Chain, domain: &settle_chain::alloy_sol::Eip712Domain, payment_id: B256) -> Result<Bytes, AppError> {
+    let signature = eip712::sign_struct(&chain.signer, domain, &Cancellation { paymentId: payment_id })
         .map_err(|e| AppError::internal(std::io::Error::other(format!("signing a cancellation: {e}"))))?;
     Ok(cancelCall { paymentId: payment_id, signature: Bytes::from(signature.as_bytes().to_vec()) }.abi_encode().into())
 }
 
 /// Whether the payment's terms were signed by this chain's signer for its gateway (the ones `cancel` refuses).
-fn signed_here(chain: &Chain, row: &PaymentRow) -> bool {
+pub(crate) fn signed_here(chain: &Chain, domain: &settle_chain::alloy_sol::Eip712Domain, row: &PaymentRow) -> bool {
     let (Some(token), Some(recipient), Some(fee), Some(deadline), Some(sig)) =
         (&row.token_address, &row.recipient_address, row.fee_bps, row.deadline, &row.server_signature)
     else {
@@ -41,7 +40,7 @@ fn signed_here(chain: &Chain, row: &PaymentRow) -> bool {
     };
     let Ok(terms) = super::terms::terms_of(&row.payment_id, token, &row.amount, recipient, fee, deadline) else { return false };
     let Ok(sig) = hex::decode(sig.trim_start_matches("0x")) else { return false };
-    let hash = terms.eip712_signing_hash(&eip712::gateway_domain(chain.chain_id, chain.gateway));
+    let hash = terms.eip712_signing_hash(domain);
     eip712::recover(&hash, &sig) == Ok(chain.signer.address())
 }
 
@@ -52,7 +51,8 @@ pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Cla
     let pid: B256 = row.payment_id.parse().map_err(|_| AppError::internal(std::io::Error::other("a stored payment id is not 32 bytes")))?;
     // Terms signed for another gateway (one since redeployed) or by another signer stay payable there: a
     // cancellation here would not hold, so none is pretended.
-    if !signed_here(chain, row) {
+    let domain = chain.gateway_domain().await?;
+    if !signed_here(chain, &domain, row) {
         return Err(AppError::InvalidState(
             "the payment's terms were signed for another gateway or signer of this chain: they stay payable there until their deadline, so it cannot be cancelled"
                 .into(),
@@ -93,7 +93,7 @@ pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Cla
     let event = if expired {
         serde_json::json!({"message": "the terms' deadline has passed: cancelled once a confirmed block shows them unpaid"})
     } else {
-        let data = cancel_call(chain, pid)?;
+        let data = cancel_call(chain, &domain, pid)?;
         let request = serde_json::json!({"cancel": format!("0x{}", hex::encode(&data)), "gas": CANCEL_GAS});
         let relay_request_id = format!("rr_{}", uuid::Uuid::now_v7().simple());
         settle_store::relay::insert_request(

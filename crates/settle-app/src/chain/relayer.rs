@@ -421,6 +421,11 @@ impl Relayer {
         {
             return Ok(Some("its payment is no longer CANCELLING".into()));
         }
+        if let Some(refund_id) = Self::refund_of(&rr)
+            && let Some(why) = self.refund_unwanted(&rr, &refund_id).await?
+        {
+            return Ok(Some(why));
+        }
         if let Some(deadline) = Self::deadline_of(&rr)
             && deadline <= now_secs() + DEADLINE_MARGIN_SECS
         {
@@ -799,14 +804,31 @@ impl Relayer {
     }
 
     /// What a relay request sends: a payer's forward request (the forwarder's `execute`, with its gas and the
-    /// forwarder's overhead), or Settle's cancellation of a payment (the gateway's `cancel`).
+    /// forwarder's overhead), Settle's cancellation of a payment (the gateway's `cancel`) or a refund (the gateway's
+    /// `refund` or `refundWithPermit`).
     fn call_of(&self, rr: &relay::RelayRequestRow) -> Option<(settle_chain::Address, Bytes, u64)> {
         let v: serde_json::Value = serde_json::from_str(rr.request.as_deref()?).ok()?;
         let gas = v["gas"].as_u64()?;
-        match v["cancel"].as_str() {
-            Some(cancel) => Some((self.chain.gateway, cancel.parse().ok()?, gas)),
+        match v["cancel"].as_str().or_else(|| v["refund"].as_str()) {
+            Some(call) => Some((self.chain.gateway, call.parse().ok()?, gas)),
             None => Some((self.chain.forwarder, v["execute"].as_str()?.parse().ok()?, gas + EXECUTE_OVERHEAD_GAS)),
         }
+    }
+
+    /// The refund a relay request carries out, if it is one.
+    fn refund_of(rr: &relay::RelayRequestRow) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_str(rr.request.as_deref()?).ok()?;
+        v["refundId"].as_str().map(str::to_owned)
+    }
+
+    /// Why a refund's relay request is no longer wanted (None: its refund is PENDING and waits for this request).
+    async fn refund_unwanted(&self, rr: &relay::RelayRequestRow, refund_id: &str) -> Result<Option<String>, RelayError> {
+        let row = settle_store::refunds::find_any(&self.ctx.db, refund_id).await?;
+        Ok(match row {
+            Some(r) if r.status == settle_domain::RefundStatus::Pending && r.gateway_refund_key.as_deref() == Some(&rr.relay_request_id) => None,
+            Some(r) => Some(format!("its refund is {} (or waits for another request)", r.status)),
+            None => Some("its refund is not recorded".into()),
+        })
     }
 
     /// Whether a relay request cancels its payment (rather than paying it).
@@ -907,20 +929,19 @@ impl Relayer {
             self.keep_lease().await?;
             let now = settle_store::now_ms();
             let payment = payments_store::find_any(&self.ctx.db, &rr.payment_id).await?;
-            // A payment's relay is sent while the payment is PROCESSING; its cancellation while it is CANCELLING.
-            let wanted = if Self::is_cancel(&rr) { PaymentStatus::Cancelling } else { PaymentStatus::Processing };
-            let Some((to, call, gas)) = self.call_of(&rr).filter(|_| payment.as_ref().is_some_and(|p| p.status == wanted)) else {
+            // A payment's relay is sent while the payment is PROCESSING; its cancellation while it is CANCELLING; a
+            // refund while the refund is PENDING and waits for this request (its payment is COMPLETED).
+            let unwanted = match Self::refund_of(&rr) {
+                Some(refund_id) => self.refund_unwanted(&rr, &refund_id).await?,
+                None => {
+                    let wanted = if Self::is_cancel(&rr) { PaymentStatus::Cancelling } else { PaymentStatus::Processing };
+                    (!payment.as_ref().is_some_and(|p| p.status == wanted)).then(|| format!("the payment is no longer {wanted}"))
+                }
+            };
+            let Some((to, call, gas)) = self.call_of(&rr).filter(|_| unwanted.is_none()) else {
+                let why = unwanted.unwrap_or_else(|| "the stored request is unreadable".into());
                 let txn = self.fenced().await?;
-                relay::set_request_status(
-                    &txn,
-                    rr.id,
-                    relay::PENDING,
-                    relay::CANCELLED,
-                    None,
-                    Some(&format!("the payment is no longer {wanted}")),
-                    now,
-                )
-                .await?;
+                relay::set_request_status(&txn, rr.id, relay::PENDING, relay::CANCELLED, None, Some(&why), now).await?;
                 txn.commit().await.map_err(StoreError::from)?;
                 continue;
             };

@@ -18,6 +18,9 @@ pub struct ChainSpec {
     pub rpc_urls: Vec<String>,
     pub gateway: String,
     pub forwarder: String,
+    /// The gateway's EIP-712 version ("1" before refunds, "2" with them). Absent: read from the gateway's
+    /// `eip712Domain()` (EIP-5267) the first time terms are signed, and kept.
+    pub gateway_version: Option<String>,
     /// Blocks on top of a payment's block before it is COMPLETED (default 2).
     pub confirmations: Option<u64>,
     /// Settle's key signing payment terms (hex). A secret: prefer SETTLE_CHAIN_<ID>_SIGNER_KEY.
@@ -69,6 +72,8 @@ pub struct Chain {
     pub chain_id: u64,
     pub gateway: Address,
     pub forwarder: Address,
+    /// The gateway's EIP-712 version, configured or read once from the gateway ([`Chain::gateway_version`]).
+    pub version: Arc<tokio::sync::OnceCell<String>>,
     pub confirmations: u64,
     pub signer: PrivateKeySigner,
     pub relayer: PrivateKeySigner,
@@ -188,6 +193,11 @@ impl Chain {
             chain_id: id,
             gateway: address(id, "gateway", &s.gateway)?,
             forwarder: address(id, "forwarder", &s.forwarder)?,
+            version: Arc::new(match &s.gateway_version {
+                None => tokio::sync::OnceCell::new(),
+                Some(v) if v == "1" || v == "2" => tokio::sync::OnceCell::new_with(Some(v.clone())),
+                Some(v) => return Err(format!("chains[{id}].gateway_version must be \"1\" or \"2\" (it is {v:?})")),
+            }),
             confirmations: s.confirmations.unwrap_or(2),
             signer: key(id, "signer_key", s.signer_key.as_deref())?,
             relayer: key(id, "relayer_key", s.relayer_key.as_deref())?,
@@ -205,6 +215,37 @@ impl Chain {
             test_network: s.test_network,
             state: Default::default(),
         })
+    }
+
+    /// The gateway's EIP-712 version: as configured, or read from its `eip712Domain()` (EIP-5267) once and kept. A
+    /// gateway without `eip712Domain` is of version "1"; a node that does not answer is an error (nothing is signed
+    /// for a domain Settle does not know: terms signed for another version would never be payable).
+    pub async fn gateway_version(&self) -> Result<String, settle_chain::rpc::RpcError> {
+        use settle_chain::alloy_sol::SolCall;
+        use settle_chain::contracts::eip712DomainCall;
+        let read = async {
+            let call = eip712DomainCall {}.abi_encode();
+            match self.rpc.eth_call(None, self.gateway, &call.into()).await {
+                Ok(out) => Ok(eip712DomainCall::abi_decode_returns(&out).map(|d| d.version).unwrap_or_else(|_| "1".to_owned())),
+                Err(e) if settle_chain::rpc::is_revert(&e) => Ok("1".to_owned()),
+                Err(e) => Err(e),
+            }
+        };
+        self.version.get_or_try_init(|| read).await.cloned()
+    }
+
+    /// The gateway's EIP-712 domain ([`Self::gateway_version`]); a node that does not answer is a 503.
+    pub async fn gateway_domain(&self) -> Result<settle_chain::alloy_sol::Eip712Domain, crate::AppError> {
+        let version = self.gateway_version().await.map_err(|e| {
+            tracing::warn!(chain = self.chain_id, error = %e, "the gateway's EIP-712 version could not be read");
+            crate::AppError::ChainUnavailable
+        })?;
+        Ok(settle_chain::eip712::gateway_domain(self.chain_id, self.gateway, &version))
+    }
+
+    /// Whether the gateway takes refunds (version "2" or later); a node that does not answer is a 503.
+    pub async fn refunds_on_chain(&self) -> Result<bool, crate::AppError> {
+        Ok(self.gateway_domain().await?.version.as_deref() != Some("1"))
     }
 
     /// The configured token at `address`.
@@ -239,6 +280,7 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         rpc_urls: vec![rpc_url.to_owned()],
         gateway: "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0".into(),
         forwarder: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512".into(),
+        gateway_version: None,
         confirmations: Some(1),
         signer_key: Some(ANVIL_DEV_KEY.into()),
         relayer_key: Some(ANVIL_DEV_KEY.into()),

@@ -30,8 +30,10 @@ pub fn terms_of(payment_id: &str, token: &str, amount: &str, recipient: &str, fe
 }
 
 /// Signs the terms of a new payment with the chain's signer key, and makes its client secret.
+#[allow(clippy::too_many_arguments)]
 pub fn sign(
     chain: &Chain,
+    domain: &settle_chain::alloy_sol::Eip712Domain,
     payment_id: &str,
     token: Address,
     amount: &str,
@@ -47,8 +49,7 @@ pub fn sign(
         feeBps: fee_bps,
         deadline,
     };
-    let sig = eip712::sign_terms(&chain.signer, &eip712::gateway_domain(chain.chain_id, chain.gateway), &terms)
-        .map_err(|e| AppError::internal(std::io::Error::other(e)))?;
+    let sig = eip712::sign_terms(&chain.signer, domain, &terms).map_err(|e| AppError::internal(std::io::Error::other(e)))?;
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let client_secret = format!("pcs_{}", hex::encode(secret));

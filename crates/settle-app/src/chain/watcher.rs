@@ -11,7 +11,8 @@
 //! fee) once the log has `confirmations` blocks on the canonical chain — re-checking its block hash first;
 //! (4) expires payments whose deadline is before the timestamp of a confirmed block, after asking the gateway's
 //! `getPayment` at that very block (the contract is the source of truth; a lagging node asked at "latest" could
-//! say unpaid). A payment paid directly, without Settle, completes the same way.
+//! say unpaid). A payment paid directly, without Settle, completes the same way; (5) decides open refunds at the
+//! same confirmed block ([`super::refunds::follow`]).
 
 use std::{
     collections::HashMap,
@@ -206,6 +207,7 @@ impl Watcher {
             let at = block.timestamp.saturating_to::<u64>() as i64;
             worked += self.expire(confirmed, at).await?;
             worked += self.settle_cancellations(confirmed, at).await?;
+            worked += super::refunds::follow(&self.ctx, &self.chain, confirmed, at).await?;
         }
         Ok(if worked > 0 || more { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
     }

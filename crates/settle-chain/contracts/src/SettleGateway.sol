@@ -13,11 +13,16 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
 /// @title Settle's payment gateway: the source of truth for whether a payment was paid.
-/// @notice Pays only terms Settle signed (EIP-712, domain "SettleGateway" "1"), before their deadline, once.
+/// @notice Pays only terms Settle signed (EIP-712, domain "SettleGateway" "2"), before their deadline, once.
 ///         The payer is `_msgSender()`: the caller, or the signer of a request relayed by the trusted
 ///         ERC2771Forwarder, so a payer holding no ETH pays with signatures alone (with `payWithPermit`).
 ///         Terms Settle has cancelled (a `Cancellation` it signed, submitted by anyone) are never paid. Ownership
 ///         moves in two steps (the new owner accepts).
+///         Version 2 adds refunds: `refund` pays the payer back from the payment's recipient (the merchant), through
+///         the allowance the recipient gave this contract, for refund terms Settle signed; a refund id is used once
+///         and a payment's refunds never sum past what it paid. Anyone may submit them (Settle's relayer does, so the
+///         merchant pays no gas). The fee the payment paid is not given back by the contract: a refund of the whole
+///         amount comes from the recipient alone.
 contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -35,12 +40,29 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         address token;
         uint256 amount;
         uint256 blockNumber;
+        address recipient;
+        uint256 refunded;
+    }
+
+    struct RefundTerms {
+        bytes32 refundId;
+        bytes32 paymentId;
+        uint256 amount;
+        uint64 deadline;
+    }
+
+    struct Refund {
+        bytes32 paymentId;
+        uint256 amount;
+        uint256 blockNumber;
     }
 
     bytes32 public constant PAYMENT_TERMS_TYPEHASH = keccak256(
         "PaymentTerms(bytes32 paymentId,address token,uint256 amount,address recipient,uint16 feeBps,uint64 deadline)"
     );
     bytes32 public constant CANCELLATION_TYPEHASH = keccak256("Cancellation(bytes32 paymentId)");
+    bytes32 public constant REFUND_TERMS_TYPEHASH =
+        keccak256("RefundTerms(bytes32 refundId,bytes32 paymentId,uint256 amount,uint64 deadline)");
 
     /// @notice The key whose signature makes terms payable.
     address public signer;
@@ -49,11 +71,15 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     mapping(bytes32 => Payment) private _payments;
     /// @notice Payments Settle cancelled: their terms are refused from then on.
     mapping(bytes32 => bool) public cancelled;
+    mapping(bytes32 => Refund) private _refunds;
 
     event PaymentCompleted(
         bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, uint256 fee, address recipient
     );
     event PaymentCancelled(bytes32 indexed paymentId);
+    event RefundCompleted(
+        bytes32 indexed refundId, bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, address from
+    );
     event SignerChanged(address signer);
     event TreasuryChanged(address treasury);
 
@@ -63,11 +89,15 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     error InvalidTerms();
     error ZeroAddress();
     error PaymentIsCancelled();
+    error NotPaid();
+    error AlreadyRefunded();
+    error RefundExceedsPaid();
+    error RefundExpired();
 
     constructor(address trustedForwarder_, address signer_, address treasury_, address owner_)
         ERC2771Context(trustedForwarder_)
         Ownable(owner_)
-        EIP712("SettleGateway", "1")
+        EIP712("SettleGateway", "2")
     {
         if (signer_ == address(0) || treasury_ == address(0)) revert ZeroAddress();
         signer = signer_;
@@ -106,6 +136,50 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     /// @notice The EIP-712 digest Settle signs to cancel `paymentId`.
     function hashCancellation(bytes32 paymentId) public view returns (bytes32) {
         return _hashTypedDataV4(keccak256(abi.encode(CANCELLATION_TYPEHASH, paymentId)));
+    }
+
+    /// @notice Pays the payer of `terms.paymentId` back `terms.amount` from the payment's recipient, through the
+    ///         allowance the recipient gave this contract. Refused: terms Settle did not sign, past their deadline,
+    ///         a refund id used before, an unpaid payment, a zero amount or one that takes the refunds past the paid
+    ///         amount.
+    function refund(RefundTerms calldata terms, bytes calldata serverSignature) external whenNotPaused {
+        _refund(terms, serverSignature);
+    }
+
+    /// @notice Sets the recipient's allowance with its EIP-2612 permit, then refunds. A permit already used is
+    ///         ignored: the allowance it set is what refunds.
+    function refundWithPermit(
+        RefundTerms calldata terms,
+        bytes calldata serverSignature,
+        uint256 permitValue,
+        uint256 permitDeadline,
+        uint8 v,
+        bytes32 r,
+        bytes32 s
+    ) external whenNotPaused {
+        Payment storage p = _payments[terms.paymentId];
+        if (p.payer == address(0)) revert NotPaid();
+        try IERC20Permit(p.token).permit(p.recipient, address(this), permitValue, permitDeadline, v, r, s) {} catch {}
+        _refund(terms, serverSignature);
+    }
+
+    /// @notice The payment a refund id refunded, how much, and in which block (zeros when unused).
+    function getRefund(bytes32 refundId) external view returns (bytes32 paymentId, uint256 amount, uint256 blockNumber) {
+        Refund storage f = _refunds[refundId];
+        return (f.paymentId, f.amount, f.blockNumber);
+    }
+
+    /// @notice How much of `paymentId` was refunded, and who received the payment (the refunds' source).
+    function getRefunded(bytes32 paymentId) external view returns (uint256 refunded, address recipient) {
+        Payment storage p = _payments[paymentId];
+        return (p.refunded, p.recipient);
+    }
+
+    /// @notice The EIP-712 digest Settle signs for refund `terms`.
+    function hashRefundTerms(RefundTerms calldata terms) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(REFUND_TERMS_TYPEHASH, terms.refundId, terms.paymentId, terms.amount, terms.deadline))
+        );
     }
 
     /// @notice Who paid `paymentId`, with what, and in which block (zeros when unpaid).
@@ -164,12 +238,25 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         if (ECDSA.recover(hashTerms(terms), serverSignature) != signer) revert InvalidSignature();
         address payer = _msgSender();
         uint256 fee = (terms.amount * terms.feeBps) / 10_000;
-        _payments[terms.paymentId] = Payment(payer, terms.token, terms.amount, block.number);
+        _payments[terms.paymentId] = Payment(payer, terms.token, terms.amount, block.number, terms.recipient, 0);
         IERC20(terms.token).safeTransferFrom(payer, terms.recipient, terms.amount - fee);
         if (fee > 0) {
             IERC20(terms.token).safeTransferFrom(payer, treasury, fee);
         }
         emit PaymentCompleted(terms.paymentId, payer, terms.token, terms.amount, fee, terms.recipient);
+    }
+
+    function _refund(RefundTerms calldata terms, bytes calldata serverSignature) private {
+        if (block.timestamp > terms.deadline) revert RefundExpired();
+        if (_refunds[terms.refundId].blockNumber != 0) revert AlreadyRefunded();
+        Payment storage p = _payments[terms.paymentId];
+        if (p.payer == address(0)) revert NotPaid();
+        if (terms.amount == 0 || p.refunded + terms.amount > p.amount) revert RefundExceedsPaid();
+        if (ECDSA.recover(hashRefundTerms(terms), serverSignature) != signer) revert InvalidSignature();
+        p.refunded += terms.amount;
+        _refunds[terms.refundId] = Refund(terms.paymentId, terms.amount, block.number);
+        IERC20(p.token).safeTransferFrom(p.recipient, p.payer, terms.amount);
+        emit RefundCompleted(terms.refundId, terms.paymentId, p.payer, p.token, terms.amount, p.recipient);
     }
 
     function _msgSender() internal view override(Context, ERC2771Context) returns (address) {

@@ -119,7 +119,7 @@ async fn the_contracts_take_a_gasless_payment_with_a_permit() {
 
     let terms =
         PaymentTerms { paymentId: B256::repeat_byte(9), token, amount: U256::from(1000), recipient, feeBps: 250, deadline: now_secs() + 1800 };
-    let server_sig = eip712::sign_terms(&signer, &eip712::gateway_domain(anvil.chain_id, d.gateway), &terms).unwrap();
+    let server_sig = eip712::sign_terms(&signer, &eip712::gateway_domain(anvil.chain_id, d.gateway, eip712::GATEWAY_VERSION), &terms).unwrap();
     let permit =
         Permit { owner: payer.address(), spender: d.gateway, value: terms.amount, nonce: U256::ZERO, deadline: U256::from(now_secs() + 1800) };
     let psig = eip712::sign_struct(&payer, &eip712::token_domain(deploy::TEST_TOKEN_NAME.into(), anvil.chain_id, token), &permit).unwrap();
@@ -201,7 +201,7 @@ async fn chain_payments_are_created_only_for_configured_chains_and_tokens() {
     assert!((now_secs() + 590..=now_secs() + 610).contains(&deadline));
     // The signature is the chain signer's, over exactly these terms.
     let terms = terms_of(&p.body);
-    let hash = terms.eip712_signing_hash(&eip712::gateway_domain(31337, DEV_GATEWAY.parse().unwrap()));
+    let hash = terms.eip712_signing_hash(&eip712::gateway_domain(31337, DEV_GATEWAY.parse().unwrap(), eip712::GATEWAY_VERSION));
     let sig = hex::decode(p.body["serverSignature"].as_str().unwrap().trim_start_matches("0x")).unwrap();
     assert_eq!(eip712::recover(&hash, &sig), Ok(key(0).address()));
     app.finish().await;

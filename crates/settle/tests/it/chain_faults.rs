@@ -168,7 +168,7 @@ impl Drop for RpcProxy {
 
 /// Settle on `rpc_url` (anvil, or a proxy in front of it) with the development contracts deployed on `anvil`,
 /// two confirmations, the watcher and relayer polling fast; `tweak` changes the chain's settings.
-async fn app_on(anvil: &Anvil, rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> TestApp {
+pub(crate) async fn app_on(anvil: &Anvil, rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> TestApp {
     deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
     TestApp::spawn_with(setup_on(rpc_url, tweak)).await.unwrap()
 }
@@ -187,7 +187,7 @@ fn setup_on(rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)
 }
 
 /// A payer holding test tokens and no ETH.
-async fn payer(anvil: &Anvil) -> PrivateKeySigner {
+pub(crate) async fn payer(anvil: &Anvil) -> PrivateKeySigner {
     let p = PrivateKeySigner::random();
     deploy::mint(&anvil.rpc(), &key(0), crate::helpers::TOKEN.parse().unwrap(), p.address(), U256::from(10_000)).await.unwrap();
     p
@@ -204,7 +204,7 @@ async fn chain_health(app: &TestApp) -> Value {
 }
 
 /// Keeps mining until the payment is COMPLETED (the watcher needs its confirmations).
-async fn mine_until_completed(app: &TestApp, anvil: &Anvil, id: &str) {
+pub(crate) async fn mine_until_completed(app: &TestApp, anvil: &Anvil, id: &str) {
     mine_until(app, anvil, id, "COMPLETED").await;
 }
 

@@ -15,6 +15,7 @@ mod card;
 mod card_hardening;
 mod chain;
 mod chain_faults;
+mod chain_refunds;
 mod cli;
 mod concurrency;
 mod db_check;

@@ -76,6 +76,7 @@ from .payment_list import PaymentList
 from .payment_view import PaymentView
 from .payment_view_card_type import PaymentViewCardType
 from .payment_view_metadata import PaymentViewMetadata
+from .permit_request import PermitRequest
 from .place_order_request import PlaceOrderRequest
 from .place_order_request_metadata_type_0 import PlaceOrderRequestMetadataType0
 from .place_order_request_pattern_type_1 import PlaceOrderRequestPatternType1
@@ -95,6 +96,9 @@ from .purchase_request_pattern_type_3_type_1 import PurchaseRequestPatternType3T
 from .read_only_request import ReadOnlyRequest
 from .read_only_state import ReadOnlyState
 from .refund_list import RefundList
+from .refund_typed_data import RefundTypedData
+from .refund_typed_data_permit_type_0 import RefundTypedDataPermitType0
+from .refund_typed_data_transaction import RefundTypedDataTransaction
 from .refund_view import RefundView
 from .refund_view_metadata import RefundViewMetadata
 from .relay_accepted import RelayAccepted
@@ -117,6 +121,7 @@ from .status_view import StatusView
 from .step_view import StepView
 from .stream_events_response_200 import StreamEventsResponse200
 from .stuck_nonce import StuckNonce
+from .submit_refund_request import SubmitRefundRequest
 from .table_stats import TableStats
 from .terms_view import TermsView
 from .typed_data import TypedData
@@ -209,6 +214,7 @@ __all__ = (
     "PaymentView",
     "PaymentViewCardType",
     "PaymentViewMetadata",
+    "PermitRequest",
     "PlaceOrderRequest",
     "PlaceOrderRequestMetadataType0",
     "PlaceOrderRequestPatternType1",
@@ -224,6 +230,9 @@ __all__ = (
     "ReadOnlyRequest",
     "ReadOnlyState",
     "RefundList",
+    "RefundTypedData",
+    "RefundTypedDataPermitType0",
+    "RefundTypedDataTransaction",
     "RefundView",
     "RefundViewMetadata",
     "RelayAccepted",
@@ -246,6 +255,7 @@ __all__ = (
     "StepView",
     "StreamEventsResponse200",
     "StuckNonce",
+    "SubmitRefundRequest",
     "TableStats",
     "TermsView",
     "TypedData",

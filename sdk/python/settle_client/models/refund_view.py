@@ -32,8 +32,9 @@ class RefundView:
         status (str): PENDING, REQUIRES_ACTION, SUCCEEDED or FAILED.
         updated_at (str):
         version (int):
-        failure_code (None | str | Unset): FAILED: why, as a stable code (`refund_refused`, `gateway_unreachable`,
-            `not_recorded`, ...) and in words.
+        failure_code (None | str | Unset): FAILED or REQUIRES_ACTION: why, as a stable code (`refund_refused`,
+            `gateway_unreachable`, `not_recorded`,
+            `expired`, `insufficient_allowance`, `insufficient_balance`, `relay_failed`, ...) and in words.
         failure_message (None | str | Unset):
         flag_reason (None | str | Unset): Set when the gateway reported something Settle would not apply as it is (the
             refund recorded twice, another

@@ -1,0 +1,406 @@
+//! Refunds of CHAIN payments, without gas for the merchant.
+//!
+//! A refund is recorded PENDING like any other ([`crate::refunds::record_in`]: the payment locked, its remaining
+//! amount checked) and, in the same transaction, Settle signs `RefundTerms{refundId, paymentId, amount, deadline}`
+//! for the gateway (version 2) and queues the gateway's `refund` call for its relayer. The contract pays the payer
+//! back from the payment's recipient (the merchant) through the allowance the recipient gave the gateway; it refuses
+//! a refund id twice, a sum above the paid amount and terms Settle did not sign.
+//!
+//! The watcher decides each open CHAIN refund at the newest confirmed block ([`follow`]): the gateway's `getRefund`
+//! there shows it made (SUCCEEDED: confirmed, and a reorg below the confirmations undoes nothing Settle said), or
+//! its terms' deadline passed unused (FAILED `expired`: no transaction can use them any more), or its relay failed
+//! (REQUIRES_ACTION with what is missing: the recipient's allowance or balance). The merchant then signs the permit
+//! `GET /v1/refunds/{id}/typed-data` offers and posts it (`POST /v1/refunds/{id}/submit`), or sends the offered
+//! transaction from its own wallet; either way the contract's state decides, once.
+//!
+//! The latest deadline of any terms signed for a refund is kept in its `next_check_at` (milliseconds), written before
+//! the terms are handed out: a refund is never FAILED while terms for it are still usable.
+
+use serde::Serialize;
+use settle_chain::{
+    Address, B256, Bytes, U256,
+    alloy_sol::{Eip712Domain, SolCall},
+    contracts::{self, Permit, RefundTerms, allowanceCall, balanceOfCall, getRefundCall, nameCall, noncesCall, refundCall, refundWithPermitCall},
+    eip712,
+    rpc::is_revert,
+};
+use settle_domain::{RefundId, RefundStatus};
+use settle_store::{
+    StoreError,
+    payments::{self as payments_store, PaymentRow},
+    refunds::{self as store, Changes, RefundRow},
+    relay,
+};
+
+use super::Chain;
+use crate::{
+    AppError, Context,
+    idempotency::{Claim, Reply},
+    refunds::{self, CreateRefund, REFUND_RESOURCE, RefundView},
+};
+
+/// Gas a relayed refund may use (the permit, the checks and two token writes).
+pub const REFUND_GAS: u64 = 200_000;
+
+/// How long signed refund terms stay usable (seconds): a refund whose terms all passed their deadline unused, at a
+/// confirmed block, is FAILED `expired`.
+pub const TERMS_SECS: u64 = 24 * 3600;
+
+/// A refund's id on chain: its 16 id bytes, left-padded to 32.
+pub fn key_of(refund_id: &str) -> Option<B256> {
+    let bytes = hex::decode(refund_id.strip_prefix("re_")?).ok()?;
+    (bytes.len() == 16).then(|| B256::left_padding_from(&bytes))
+}
+
+/// The chain and gateway domain that refund `payment` on chain: refused (409) when the chain's gateway predates
+/// refunds, or the payment was made on another gateway of the chain.
+async fn rail_of(ctx: &Context, payment: &PaymentRow) -> Result<(Chain, Eip712Domain), AppError> {
+    let chain_id = payment.chain_id.ok_or_else(|| AppError::InvalidState("the CHAIN payment has no chain".into()))?;
+    let chain = ctx.chains.get(chain_id).cloned().ok_or(AppError::ChainNotConfigured(chain_id))?;
+    let domain = chain.gateway_domain().await?;
+    if domain.version.as_deref() == Some("1") {
+        return Err(AppError::InvalidState(format!(
+            "chain {chain_id}'s gateway predates refunds (version 1): deploy the current one (settle chain deploy) to refund on chain; meanwhile pay the payer back from the recipient's wallet"
+        )));
+    }
+    if !super::cancel::signed_here(&chain, &domain, payment) {
+        return Err(AppError::InvalidState(format!(
+            "the payment was made on another gateway of chain {chain_id} (one since replaced): pay the payer back from the recipient's wallet"
+        )));
+    }
+    Ok((chain, domain))
+}
+
+/// `refund`'s terms for `row`, until `deadline` (Unix seconds), and Settle's signature over them.
+fn signed_terms(chain: &Chain, domain: &Eip712Domain, row: &RefundRow, deadline: u64) -> Result<(RefundTerms, Bytes), AppError> {
+    let bad = |what: &str| AppError::InvalidState(format!("the refund's stored {what} is unreadable"));
+    let terms = RefundTerms {
+        refundId: key_of(&row.refund_id).ok_or_else(|| bad("id"))?,
+        paymentId: row.payment_id.parse().map_err(|_| bad("payment id"))?,
+        amount: U256::from_str_radix(&row.amount, 10).map_err(|_| bad("amount"))?,
+        deadline,
+    };
+    let sig = eip712::sign_struct(&chain.signer, domain, &terms).map_err(|e| AppError::internal(std::io::Error::other(e)))?;
+    Ok((terms, Bytes::from(sig.as_bytes().to_vec())))
+}
+
+/// A merchant's EIP-2612 permit for the gateway, as `POST /v1/refunds/{id}/submit` takes it.
+#[derive(Clone, Debug)]
+pub struct PermitInput {
+    pub value: U256,
+    pub deadline: U256,
+    pub signature: Vec<u8>,
+}
+
+impl PermitInput {
+    /// Parses a permit's decimal `value` and `deadline` and its 0x-hex 65-byte `signature`.
+    pub fn parse(value: &str, deadline: &str, signature: &str) -> Result<Self, AppError> {
+        let uint = |field: &'static str, v: &str| {
+            U256::from_str_radix(v, 10).map_err(|_| AppError::invalid(field, format!("{field} must be a decimal integer")))
+        };
+        let signature = signature
+            .strip_prefix("0x")
+            .and_then(|h| hex::decode(h).ok())
+            .filter(|b| b.len() == 65)
+            .ok_or_else(|| AppError::invalid("permit.signature", "permit.signature must be 0x and 65 bytes of hex"))?;
+        Ok(Self { value: uint("permit.value", value)?, deadline: uint("permit.deadline", deadline)?, signature })
+    }
+}
+
+/// The gateway call that carries out `row` (with the recipient's permit when given).
+fn call_for(chain: &Chain, domain: &Eip712Domain, row: &RefundRow, deadline: u64, permit: Option<&PermitInput>) -> Result<Bytes, AppError> {
+    let (terms, server_signature) = signed_terms(chain, domain, row, deadline)?;
+    Ok(match permit {
+        None => refundCall { terms, serverSignature: server_signature }.abi_encode().into(),
+        Some(p) => {
+            let sig = settle_chain::primitives::Signature::from_raw(&p.signature)
+                .map_err(|_| AppError::InvalidSignature("permit.signature must be 65 bytes (r, s, v)".into()))?;
+            refundWithPermitCall {
+                terms,
+                serverSignature: server_signature,
+                permitValue: p.value,
+                permitDeadline: p.deadline,
+                v: 27 + u8::from(sig.v()),
+                r: sig.r().into(),
+                s: sig.s().into(),
+            }
+            .abi_encode()
+            .into()
+        }
+    })
+}
+
+/// Queues the relayer's transaction carrying `data` for `row` and records it on the refund (PENDING, its failure
+/// cleared, its terms' deadline kept), in the caller's transaction.
+async fn queue(txn: &impl settle_store::ConnectionTrait, chain: &Chain, row: &RefundRow, data: &Bytes, deadline: u64) -> Result<RefundRow, AppError> {
+    let now = settle_store::now_ms();
+    let relay_request_id = format!("rr_{}", uuid::Uuid::now_v7().simple());
+    let request = serde_json::json!({"refund": format!("0x{}", hex::encode(data)), "refundId": row.refund_id, "gas": REFUND_GAS});
+    relay::insert_request(
+        txn,
+        &relay_request_id,
+        &row.payment_id,
+        chain.chain_id as i64,
+        &chain.relayer.address().to_checksum(None),
+        &chain.gateway.to_checksum(None),
+        &request.to_string(),
+        now,
+    )
+    .await?;
+    let changes = Changes {
+        status: Some(RefundStatus::Pending),
+        gateway_refund_key: Some(relay_request_id),
+        next_check_at: Some(row.next_check_at.unwrap_or(0).max(deadline as i64 * 1000)),
+        clear_failure: true,
+        ..Default::default()
+    };
+    store::update(txn, row, changes, now).await?.ok_or_else(|| AppError::InvalidState("the refund changed concurrently; read it again".into()))
+}
+
+/// Refunds a COMPLETED CHAIN payment through the gateway (the relayer sends it; the merchant pays no gas).
+pub(crate) async fn refund(ctx: &Context, merchant_id: &str, payment: PaymentRow, input: CreateRefund, claim: Claim) -> Result<Reply, AppError> {
+    let (chain, domain) = rail_of(ctx, &payment).await?;
+    let deadline = settle_store::now_ms() as u64 / 1000 + TERMS_SECS;
+    let row = crate::retrying(|| async {
+        let txn = settle_store::begin(&ctx.db).await?;
+        let payment = payments_store::find_locked(&txn, merchant_id, &payment.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        let row = refunds::record_in(&txn, &payment, &input, deadline as i64 * 1000).await?;
+        let data = call_for(&chain, &domain, &row, deadline, None)?;
+        let row = queue(&txn, &chain, &row, &data, deadline).await?;
+        claim.bind_in(&txn, &format!("{REFUND_RESOURCE}{}", row.refund_id)).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(row)
+    })
+    .await?;
+    refunds::recorded(ctx, &row);
+    ctx.relay_wake.notify_one();
+    refunds::reply_with_current(ctx, &claim, &row.refund_id).await
+}
+
+/// A merchant's open CHAIN refund, its payment, chain and gateway domain (404 for another merchant's; 409 when it is
+/// over or not on chain).
+async fn open_refund(ctx: &Context, merchant_id: &str, refund_id: &str) -> Result<(RefundRow, PaymentRow, Chain, Eip712Domain), AppError> {
+    let id = RefundId::parse("refundId", refund_id)?;
+    let row = store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("refund"))?;
+    if row.rail != settle_domain::Rail::Chain {
+        return Err(AppError::InvalidState("only a CHAIN refund is signed for or submitted on chain".into()));
+    }
+    if row.status.is_final() {
+        return Err(AppError::InvalidState(format!("the refund is {}", row.status)));
+    }
+    let payment = payments_store::find_any(&ctx.db, &row.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+    let (chain, domain) = rail_of(ctx, &payment).await?;
+    Ok((row, payment, chain, domain))
+}
+
+/// The recipient's allowance to the gateway and balance of the payment's token, at the latest block.
+async fn funds(chain: &Chain, token: Address, owner: Address) -> Result<(U256, U256), AppError> {
+    let rpc = &chain.rpc;
+    let (a, b): (Bytes, Bytes) =
+        (allowanceCall { owner, spender: chain.gateway }.abi_encode().into(), balanceOfCall { account: owner }.abi_encode().into());
+    let (allowance, balance) = tokio::join!(rpc.eth_call(None, token, &a), rpc.eth_call(None, token, &b));
+    let read = |r: Result<Bytes, settle_chain::rpc::RpcError>, f: fn(&[u8]) -> Option<U256>| match r {
+        Ok(out) => f(&out).ok_or(AppError::ChainUnavailable),
+        Err(_) => Err(AppError::ChainUnavailable),
+    };
+    Ok((read(allowance, |o| allowanceCall::abi_decode_returns(o).ok())?, read(balance, |o| balanceOfCall::abi_decode_returns(o).ok())?))
+}
+
+fn token_and_owner(payment: &PaymentRow) -> Result<(Address, Address), AppError> {
+    let bad = |what: &str| AppError::InvalidState(format!("the payment's stored {what} is unreadable"));
+    let token = payment.token_address.as_deref().and_then(|t| t.parse().ok()).ok_or_else(|| bad("token"))?;
+    let owner = payment.recipient_address.as_deref().and_then(|t| t.parse().ok()).ok_or_else(|| bad("recipient"))?;
+    Ok((token, owner))
+}
+
+/// What `GET /v1/refunds/{id}/typed-data` answers.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundTypedData {
+    pub refund_id: String,
+    #[schema(value_type = String)]
+    pub status: RefundStatus,
+    pub chain_id: u64,
+    pub gateway: String,
+    pub token: String,
+    /// The payment's recipient: the refund's source, whose allowance to the gateway pays it.
+    pub owner: String,
+    /// Decimal strings, in the token's minor units.
+    pub amount: String,
+    pub allowance: String,
+    pub balance: String,
+    /// Until when (Unix seconds) the permit and the transaction below are usable.
+    pub deadline: u64,
+    /// The token's EIP-2612 permit for the owner to sign (`eth_signTypedData_v4`), raising the gateway's allowance
+    /// by the refund's amount; post its signature to `POST /v1/refunds/{id}/submit`. Null when the token has no
+    /// permit.
+    #[schema(value_type = Option<Object>)]
+    pub permit: Option<serde_json::Value>,
+    /// Or: the owner approves the gateway and sends this transaction itself (paying its gas).
+    #[schema(value_type = Object)]
+    pub transaction: serde_json::Value,
+}
+
+/// Signs fresh terms for an open CHAIN refund and offers the merchant's wallet what it can sign or send. The terms'
+/// deadline is recorded before they are handed out.
+pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Result<RefundTypedData, AppError> {
+    let (row, payment, chain, domain) = open_refund(ctx, merchant_id, refund_id).await?;
+    let (token, owner) = token_and_owner(&payment)?;
+    let deadline = settle_store::now_ms() as u64 / 1000 + TERMS_SECS;
+    let until = row.next_check_at.unwrap_or(0).max(deadline as i64 * 1000);
+    let row = store::update(&ctx.db, &row, Changes { next_check_at: Some(until), ..Default::default() }, settle_store::now_ms())
+        .await?
+        .ok_or_else(|| AppError::InvalidState("the refund changed concurrently; read it again".into()))?;
+    let data = call_for(&chain, &domain, &row, deadline, None)?;
+    let (allowance, balance) = funds(&chain, token, owner).await?;
+    let amount = U256::from_str_radix(&row.amount, 10).map_err(|_| AppError::InvalidState("the refund's stored amount is unreadable".into()))?;
+    // The permit needs the token's name (its domain) and the owner's nonce; a token without them has no permit.
+    let (a, b): (Bytes, Bytes) = (nameCall {}.abi_encode().into(), noncesCall { owner }.abi_encode().into());
+    let (name, nonce) = tokio::join!(chain.rpc.eth_call(None, token, &a), chain.rpc.eth_call(None, token, &b));
+    let permit =
+        match (name.ok().and_then(|o| nameCall::abi_decode_returns(&o).ok()), nonce.ok().and_then(|o| noncesCall::abi_decode_returns(&o).ok())) {
+            (Some(name), Some(nonce)) => {
+                let p = Permit { owner, spender: chain.gateway, value: allowance.saturating_add(amount), nonce, deadline: U256::from(deadline) };
+                Some(eip712::permit_typed_data(&eip712::token_domain(name, chain.chain_id, token), &p))
+            }
+            _ => None,
+        };
+    Ok(RefundTypedData {
+        refund_id: row.refund_id.clone(),
+        status: row.status,
+        chain_id: chain.chain_id,
+        gateway: chain.gateway.to_checksum(None),
+        token: token.to_checksum(None),
+        owner: owner.to_checksum(None),
+        amount: row.amount.clone(),
+        allowance: allowance.to_string(),
+        balance: balance.to_string(),
+        deadline,
+        permit,
+        transaction: serde_json::json!({"from": owner.to_checksum(None), "to": chain.gateway.to_checksum(None), "data": data, "gas": REFUND_GAS}),
+    })
+}
+
+/// Sends a REQUIRES_ACTION refund again through the relayer, with the recipient's permit when given: refused (400
+/// `simulation_failed`) when the call would still revert; a PENDING refund is answered as it is.
+pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, permit: Option<PermitInput>) -> Result<RefundView, AppError> {
+    let (row, _payment, chain, domain) = open_refund(ctx, merchant_id, refund_id).await?;
+    if row.status == RefundStatus::Pending {
+        return Ok(RefundView::from(&row));
+    }
+    let deadline = settle_store::now_ms() as u64 / 1000 + TERMS_SECS;
+    let data = call_for(&chain, &domain, &row, deadline, permit.as_ref())?;
+    match chain.rpc.eth_call(Some(chain.relayer.address()), chain.gateway, &data).await {
+        Ok(_) => {}
+        Err(e) if is_revert(&e) => {
+            let why = e.revert_data().map(|d| contracts::revert_reason(d)).unwrap_or_else(|| e.message());
+            return Err(AppError::RelayRefused {
+                code: "simulation_failed",
+                param: permit.is_some().then_some("permit"),
+                message: format!("the refund would revert on chain ({why}): raise the recipient's allowance or balance, or sign the permit again"),
+            });
+        }
+        Err(_) => return Err(AppError::ChainUnavailable),
+    }
+    let row = crate::retrying(|| async {
+        let txn = settle_store::begin(&ctx.db).await?;
+        payments_store::find_locked(&txn, &row.merchant_id, &row.payment_id).await?;
+        let now_row = store::find_any(&txn, &row.refund_id).await?.ok_or(AppError::NotFound("refund"))?;
+        if now_row.status != RefundStatus::RequiresAction {
+            return Ok(now_row);
+        }
+        let next = queue(&txn, &chain, &now_row, &data, deadline).await?;
+        txn.commit().await.map_err(StoreError::from)?;
+        Ok(next)
+    })
+    .await?;
+    ctx.relay_wake.notify_one();
+    Ok(RefundView::from(&row))
+}
+
+/// What the recipient lacks for `row`, as a failure code and message; None when nothing is missing (or the node did
+/// not say).
+async fn shortfall(chain: &Chain, payment: &PaymentRow, row: &RefundRow) -> Option<(&'static str, String)> {
+    let (token, owner) = token_and_owner(payment).ok()?;
+    let (allowance, balance) = funds(chain, token, owner).await.ok()?;
+    let amount = U256::from_str_radix(&row.amount, 10).ok()?;
+    let next = "GET /v1/refunds/{id}/typed-data offers a permit to sign, or the transaction to send".replace("{id}", &row.refund_id);
+    if balance < amount {
+        Some(("insufficient_balance", format!("the recipient {owner} holds {balance} of the token; the refund needs {amount}")))
+    } else if allowance < amount {
+        Some((
+            "insufficient_allowance",
+            format!("the recipient {owner} allows the gateway {allowance}; the refund needs {amount}: approve the gateway, or {next}"),
+        ))
+    } else {
+        None
+    }
+}
+
+/// The watcher's look at the open CHAIN refunds of `chain`, at its newest confirmed block (`confirmed`, whose
+/// timestamp is `at`, Unix seconds); returns how many changed.
+pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64) -> Result<usize, AppError> {
+    let mut n = 0;
+    for row in store::open_on_chain(&ctx.db, 200).await? {
+        let Some(payment) = payments_store::find_any(&ctx.db, &row.payment_id).await? else { continue };
+        if payment.chain_id != Some(chain.chain_id as i64) {
+            continue;
+        }
+        let Some(key) = key_of(&row.refund_id) else { continue };
+        let out = match chain.rpc.eth_call_at(None, chain.gateway, &getRefundCall { refundId: key }.abi_encode().into(), Some(confirmed)).await {
+            Ok(out) => out,
+            // One refund's trouble never holds up the others or the watcher's step.
+            Err(e) => {
+                tracing::warn!(chain = chain.chain_id, refund = %row.refund_id, error = %e, "an open refund could not be checked; next step");
+                continue;
+            }
+        };
+        let made = getRefundCall::abi_decode_returns(&out).ok();
+        if let Some(made) = made.filter(|m| !m.blockNumber.is_zero()) {
+            // The gateway refunds an id only with terms Settle signed for it (its payment, its amount).
+            if row.payment_id.parse::<B256>().ok() != Some(made.paymentId) || made.amount.to_string() != row.amount {
+                tracing::error!(chain = chain.chain_id, refund = %row.refund_id, "the gateway shows the refund made with other terms; not applied");
+                metrics::counter!("settle_chain_mismatches_total").increment(1);
+                continue;
+            }
+            if refunds::finish(ctx, &row, RefundStatus::Succeeded, Changes::default()).await?.is_some() {
+                metrics::counter!("settle_chain_refunds_total", "chain" => chain.chain_id.to_string(), "status" => "SUCCEEDED").increment(1);
+                n += 1;
+            }
+            continue;
+        }
+        if row.next_check_at.unwrap_or(0) < at * 1000 {
+            let changes = Changes {
+                failure_code: Some("expired".into()),
+                failure_message: Some(
+                    "the refund's signed terms passed their deadline unused (at a confirmed block): nothing was refunded; refund again".into(),
+                ),
+                ..Default::default()
+            };
+            if refunds::finish(ctx, &row, RefundStatus::Failed, changes).await?.is_some() {
+                metrics::counter!("settle_chain_refunds_total", "chain" => chain.chain_id.to_string(), "status" => "FAILED").increment(1);
+                n += 1;
+            }
+            continue;
+        }
+        if row.status != RefundStatus::Pending {
+            continue;
+        }
+        let relay = match &row.gateway_refund_key {
+            Some(k) => relay::find_request(&ctx.db, k).await?,
+            None => None,
+        };
+        let Some(rr) = relay.filter(|r| r.status == relay::FAILED || r.status == relay::CANCELLED) else { continue };
+        let (code, message) = match shortfall(chain, &payment, &row).await {
+            Some(s) => s,
+            None => (
+                "relay_failed",
+                format!("the relayer could not carry the refund out ({}); submit it again", rr.last_error.as_deref().unwrap_or("no reason given")),
+            ),
+        };
+        if refunds::require_action(ctx, &row, code, &message).await?.is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
