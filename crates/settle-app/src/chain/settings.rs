@@ -217,19 +217,21 @@ impl Chain {
         })
     }
 
-    /// The gateway's EIP-712 version: as configured, or read from its `eip712Domain()` (EIP-5267) once and kept. A
-    /// gateway without `eip712Domain` is of version "1"; a node that does not answer is an error (nothing is signed
-    /// for a domain Settle does not know: terms signed for another version would never be payable).
+    /// The gateway's EIP-712 version: as configured, or read from its `eip712Domain()` (EIP-5267) once and kept
+    /// (every gateway Settle deployed has it). A node that does not answer, or an answer that is not this gateway's
+    /// domain, is an error and nothing is kept: terms signed for another version would never be payable.
     pub async fn gateway_version(&self) -> Result<String, settle_chain::rpc::RpcError> {
         use settle_chain::alloy_sol::SolCall;
         use settle_chain::contracts::eip712DomainCall;
         let read = async {
             let call = eip712DomainCall {}.abi_encode();
-            match self.rpc.eth_call(None, self.gateway, &call.into()).await {
-                Ok(out) => Ok(eip712DomainCall::abi_decode_returns(&out).map(|d| d.version).unwrap_or_else(|_| "1".to_owned())),
-                Err(e) if settle_chain::rpc::is_revert(&e) => Ok("1".to_owned()),
-                Err(e) => Err(e),
+            let out = self.rpc.eth_call(None, self.gateway, &call.into()).await?;
+            let unreadable = || settle_chain::rpc::RpcError::Unavailable("the gateway's eip712Domain() is not a SettleGateway's domain here".into());
+            let d = eip712DomainCall::abi_decode_returns(&out).map_err(|_| unreadable())?;
+            if d.name != "SettleGateway" || d.verifyingContract != self.gateway || d.chainId != settle_chain::U256::from(self.chain_id) {
+                return Err(unreadable());
             }
+            Ok(d.version)
         };
         self.version.get_or_try_init(|| read).await.cloned()
     }
@@ -280,7 +282,8 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         rpc_urls: vec![rpc_url.to_owned()],
         gateway: "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0".into(),
         forwarder: "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512".into(),
-        gateway_version: None,
+        // What this Settle's `chain deploy` deploys: the demo signs terms with no node running.
+        gateway_version: Some(settle_chain::eip712::GATEWAY_VERSION.into()),
         confirmations: Some(1),
         signer_key: Some(ANVIL_DEV_KEY.into()),
         relayer_key: Some(ANVIL_DEV_KEY.into()),

@@ -30,10 +30,7 @@ pub(super) async fn workload(cfg: &Config, url: &str) -> anyhow::Result<Vec<sett
     c.test_gateway_url = Some(sim.url());
     c.app.nats = None;
     c.app.webhooks.allow_hosts = vec!["127.0.0.1".into()];
-    // No node answers there: the gateway's version is given, so terms are signed without asking it.
-    let mut chain = settle_app::chain::settings::dev_chain("http://127.0.0.1:9");
-    chain.gateway_version = Some(settle_chain::eip712::GATEWAY_VERSION.into());
-    c.chains = vec![chain];
+    c.chains = vec![settle_app::chain::settings::dev_chain("http://127.0.0.1:9")];
     c.api.admin_token = Some(admin.clone().into());
     c.api.rate_limit = None;
     c.api.statement_sink = Some(sink.clone());

@@ -174,7 +174,7 @@ pub(crate) async fn app_on(anvil: &Anvil, rpc_url: &str, tweak: impl FnOnce(&mut
 }
 
 /// [`app_on`]'s setup, contracts not deployed.
-fn setup_on(rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> Setup {
+pub(crate) fn setup_on(rpc_url: &str, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> Setup {
     let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
     let mut spec = settle_app::chain::settings::dev_chain(rpc_url);
     spec.confirmations = Some(2);

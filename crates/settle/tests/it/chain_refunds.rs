@@ -16,9 +16,17 @@ use settle_chain::{
 
 use crate::{
     chain::{Anvil, key, mine, relayed, submit_gasless, wait_for},
-    chain_faults::{app_on, mine_until_completed, payer},
+    chain_faults::{mine_until_completed, payer, setup_on},
     helpers::{RECIPIENT, TOKEN, TestApp},
 };
+
+/// A Settle on `anvil` (contracts deployed) with refunds of CHAIN payments on (SETTLE_CHAIN_REFUNDS).
+async fn app_on(anvil: &Anvil, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> TestApp {
+    deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let mut setup = setup_on(&anvil.url, tweak);
+    setup.settings.chain_refunds = true;
+    TestApp::spawn_with(setup).await.unwrap()
+}
 
 fn token() -> Address {
     TOKEN.parse().unwrap()
@@ -105,7 +113,8 @@ async fn refused(rpc: &Rpc, data: &Bytes) -> Option<String> {
 async fn a_chain_payment_is_refunded_in_parts_and_a_short_allowance_waits_on_the_merchant() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     let rpc = anvil.rpc();
-    let app = app_on(&anvil, &anvil.url, |_| {}).await;
+    // The gateway's version is read from its eip712Domain() (EIP-5267), not configured.
+    let app = app_on(&anvil, |spec| spec.gateway_version = None).await;
     let (id, p) = paid(&app, &anvil, "refund-parts").await;
     approve(&rpc, 1000).await;
     let recipient = key(1).address();
@@ -187,7 +196,7 @@ async fn a_chain_payment_is_refunded_in_parts_and_a_short_allowance_waits_on_the
 async fn a_refund_whose_block_a_reorg_removes_is_made_once() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     let rpc = anvil.rpc();
-    let app = app_on(&anvil, &anvil.url, |spec| spec.confirmations = Some(4)).await;
+    let app = app_on(&anvil, |spec| spec.confirmations = Some(4)).await;
     let (id, p) = paid(&app, &anvil, "refund-reorg").await;
     approve(&rpc, 1500).await;
     let payer_before = balance(&rpc, p.address()).await;
@@ -210,5 +219,38 @@ async fn a_refund_whose_block_a_reorg_removes_is_made_once() {
     assert_eq!(balance(&rpc, p.address()).await, payer_before + U256::from(500), "refunded exactly once");
     let payment = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(payment["amountRefunded"], "500", "{payment}");
+    app.finish().await;
+}
+
+/// A payment's first refund, with no allowance at all: REQUIRES_ACTION, then the recipient's permit alone carries it
+/// out through the relayer (the permit path's gas: it ran out at 200,000 before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_first_refund_with_no_allowance_is_made_with_the_recipients_permit() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, |_| {}).await;
+    let (id, p) = paid(&app, &anvil, "refund-permit").await;
+    let payer_before = balance(&rpc, p.address()).await;
+    let r = refund(&app, &id, json!({}), "refund-permit-1").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
+    let waiting = mine_until_refund(&app, &rpc, &refund_id, "REQUIRES_ACTION").await;
+    assert_eq!(waiting["failureCode"], "insufficient_allowance", "{waiting}");
+    let td = app.get(&format!("/v1/refunds/{refund_id}/typed-data")).await;
+    assert_eq!(td.status, 200, "{}", td.text);
+    assert_eq!(td.body["allowance"], "0");
+    let eip712::CheckoutSigned::Permit { signature, deadline } = eip712::sign_checkout_step(&key(1), &td.body).unwrap() else {
+        panic!("a permit is offered: {}", td.text)
+    };
+    let value = td.body["permit"]["message"]["value"].as_str().unwrap().to_owned();
+    assert_eq!(value, "1500");
+    let body = json!({"permit": {"value": value, "deadline": deadline.to_string(), "signature": format!("0x{}", hex::encode(signature.as_bytes()))}});
+    let r = app.post(&format!("/v1/refunds/{refund_id}/submit"), &body).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&app, &rpc, &refund_id, "SUCCEEDED").await;
+    assert_eq!(balance(&rpc, p.address()).await, payer_before + U256::from(1500));
+    // Nothing to sign or submit once it is over.
+    assert_eq!(app.get(&format!("/v1/refunds/{refund_id}/typed-data")).await.status, 409);
+    assert_eq!(app.post(&format!("/v1/refunds/{refund_id}/submit"), &json!({})).await.status, 409);
     app.finish().await;
 }

@@ -198,7 +198,7 @@ pub struct Setup {
     /// SETTLE_REDIS_CA_FILE.
     pub redis_ca_file: Option<String>,
     /// The chains; by default the development chain 31337 (with TOKEN as USDC) on an address where no node
-    /// answers, its gateway's version given: creating a CHAIN payment signs its terms and needs no node.
+    /// answers (its gateway's version is given): creating a CHAIN payment signs its terms and needs no node.
     pub chains: Vec<settle_app::chain::ChainSpec>,
     pub card: CardSetup,
 }
@@ -245,10 +245,7 @@ impl Setup {
             shutdown_timeout: None,
             db_url_suffix: None,
             redis_ca_file: None,
-            chains: vec![settle_app::chain::ChainSpec {
-                gateway_version: Some(settle_chain::eip712::GATEWAY_VERSION.into()),
-                ..settle_app::chain::settings::dev_chain("http://127.0.0.1:9")
-            }],
+            chains: vec![settle_app::chain::settings::dev_chain("http://127.0.0.1:9")],
             card: CardSetup::default(),
         }
     }
