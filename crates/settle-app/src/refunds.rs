@@ -304,26 +304,9 @@ async fn settle(ctx: &Context, row: &RefundRow, to: RefundStatus, mut changes: s
 /// Moves a PENDING refund to REQUIRES_ACTION (a CHAIN refund its relayer could not carry out), with why and its
 /// event, as a compare-and-set; None when another writer changed it first.
 pub(crate) async fn require_action(ctx: &Context, row: &RefundRow, code: &str, message: &str) -> Result<Option<RefundRow>, AppError> {
-    let changes = store::Changes {
-        status: Some(RefundStatus::RequiresAction),
-        failure_code: Some(code.to_owned()),
-        failure_message: Some(message.to_owned()),
-        ..Default::default()
-    };
     let next = crate::retrying(|| async {
         let txn = settle_store::begin(&ctx.db).await?;
-        let now = settle_store::now_ms();
-        let Some(next) = store::update(&txn, row, changes.clone(), now).await? else { return Ok(None) };
-        let view = RefundView::from(&next);
-        settle_store::outbox::enqueue(
-            &txn,
-            &next.merchant_id,
-            TOPIC_REQUIRES_ACTION,
-            &next.refund_id,
-            &event_payload(TOPIC_REQUIRES_ACTION, &view),
-            now,
-        )
-        .await?;
+        let Some(next) = require_action_in(&txn, row, code, message).await? else { return Ok(None) };
         txn.commit().await.map_err(StoreError::from)?;
         Ok(Some(next))
     })
@@ -332,6 +315,27 @@ pub(crate) async fn require_action(ctx: &Context, row: &RefundRow, code: &str, m
         ctx.outbox_wake.notify_one();
     }
     Ok(next)
+}
+
+/// [`require_action`]'s change and event in `txn` (the caller commits and wakes the outbox).
+pub(crate) async fn require_action_in(
+    txn: &impl settle_store::ConnectionTrait,
+    row: &RefundRow,
+    code: &str,
+    message: &str,
+) -> Result<Option<RefundRow>, AppError> {
+    let changes = store::Changes {
+        status: Some(RefundStatus::RequiresAction),
+        failure_code: Some(code.to_owned()),
+        failure_message: Some(message.to_owned()),
+        ..Default::default()
+    };
+    let now = settle_store::now_ms();
+    let Some(next) = store::update(txn, row, changes, now).await? else { return Ok(None) };
+    let view = RefundView::from(&next);
+    settle_store::outbox::enqueue(txn, &next.merchant_id, TOPIC_REQUIRES_ACTION, &next.refund_id, &event_payload(TOPIC_REQUIRES_ACTION, &view), now)
+        .await?;
+    Ok(Some(next))
 }
 
 /// The refund checker's last look at a refund FAILED as never recorded: it is not asked about again (its amount is

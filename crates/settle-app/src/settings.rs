@@ -21,11 +21,6 @@ pub struct Settings {
     pub card: CardSettings,
     /// How long `POST /v1/payments/{id}/relay` waits for the payment to complete before answering 504.
     pub relay_wait: Duration,
-    /// Whether CHAIN payments may be refunded through the gateway (SETTLE_CHAIN_REFUNDS, default false). Off by
-    /// default: the gateway pulls a refund from the recipient's standing allowance, and a merchant may name any
-    /// recipient, so with several merchants one could refund its own payment to another's address out of that
-    /// address's allowance (costing it the fee). Turn it on only when each recipient address is one merchant's.
-    pub chain_refunds: bool,
     /// How `POST /v1/orders` runs its saga when the request does not say.
     pub saga_pattern: Pattern,
     /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
@@ -104,7 +99,6 @@ impl Default for Settings {
             step_bound: Duration::from_secs(300),
             card: CardSettings::default(),
             relay_wait: Duration::from_secs(20),
-            chain_refunds: false,
             saga_pattern: Default::default(),
             follow_poll: Duration::from_millis(250),
             sse_max_streams: 10_000,

@@ -71,8 +71,8 @@ alloy::sol! {
     function cancel(bytes32 paymentId, bytes signature) external;
     function cancelled(bytes32 paymentId) external view returns (bool);
     event PaymentCancelled(bytes32 indexed paymentId);
-    function refund(RefundTerms terms, bytes serverSignature) external;
-    function refundWithPermit(RefundTerms terms, bytes serverSignature, uint256 permitValue, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
+    function refund(RefundTerms terms, bytes serverSignature, bytes recipientSignature) external;
+    function refundWithPermit(RefundTerms terms, bytes serverSignature, bytes recipientSignature, uint256 permitValue, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
     function getRefund(bytes32 refundId) external view returns (bytes32 paymentId, uint256 amount, uint256 blockNumber);
     function getRefunded(bytes32 paymentId) external view returns (uint256 refunded, address recipient);
     event RefundCompleted(bytes32 indexed refundId, bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, address from);
@@ -108,6 +108,7 @@ alloy::sol! {
     error AlreadyRefunded();
     error RefundExceedsPaid();
     error RefundExpired();
+    error NotAuthorizedByRecipient();
     error EnforcedPause();
     error ECDSAInvalidSignature();
     error ECDSAInvalidSignatureS(bytes32 s);

@@ -8,7 +8,7 @@ use alloy::{
 };
 use serde_json::{Value, json};
 
-use crate::contracts::{ForwardRequest, PaymentTerms, Permit};
+use crate::contracts::{ForwardRequest, PaymentTerms, Permit, RefundTerms};
 
 /// The gateway's domain on `chain_id`, for the gateway's `version` (what its `eip712Domain()` says: "1" before
 /// refunds, "2" with them).
@@ -125,6 +125,56 @@ pub fn permit_typed_data(domain: &Eip712Domain, p: &Permit) -> Value {
             "deadline": p.deadline.to_string(),
         },
     })
+}
+
+/// Refund terms as `eth_signTypedData_v4` takes them: what the payment's recipient signs (the gateway's domain) to
+/// authorize one refund.
+pub fn refund_terms_typed_data(domain: &Eip712Domain, t: &RefundTerms) -> Value {
+    json!({
+        "types": {
+            "EIP712Domain": domain_type(),
+            "RefundTerms": [
+                {"name": "refundId", "type": "bytes32"},
+                {"name": "paymentId", "type": "bytes32"},
+                {"name": "amount", "type": "uint256"},
+                {"name": "deadline", "type": "uint64"},
+            ],
+        },
+        "primaryType": "RefundTerms",
+        "domain": domain_json(domain),
+        "message": {"refundId": t.refundId, "paymentId": t.paymentId, "amount": t.amount.to_string(), "deadline": t.deadline.to_string()},
+    })
+}
+
+/// Signs refund terms from their `eth_signTypedData_v4` JSON (development: `settle chain sign`; tests).
+pub fn sign_refund_terms(signer: &PrivateKeySigner, typed: &Value) -> Result<Signature, String> {
+    let m = field(typed, "message")?;
+    let b32 = |path: &str| field(m, path)?.as_str().and_then(|s| s.parse::<B256>().ok()).ok_or_else(|| format!("{path} is not 32 bytes of hex"));
+    let t = RefundTerms {
+        refundId: b32("refundId")?,
+        paymentId: b32("paymentId")?,
+        amount: uint(m, "amount")?,
+        deadline: uint(m, "deadline")?.try_into().map_err(|_| "deadline is too large".to_owned())?,
+    };
+    sign_struct(signer, &domain_of(typed, "refundTerms")?, &t)
+}
+
+/// The body of `POST /v1/refunds/{id}/submit` from the answer of `GET /v1/refunds/{id}/typed-data`, signed with the
+/// recipient's local key (development: `settle chain sign`; tests): the refund's terms, and the permit when one is
+/// offered.
+pub fn sign_refund_authorization(signer: &PrivateKeySigner, typed_data: &Value) -> Result<Value, String> {
+    let terms = sign_refund_terms(signer, field(typed_data, "refundTerms")?)?;
+    let mut body = json!({"deadline": field(typed_data, "deadline")?, "recipientSignature": format!("0x{}", hex::encode(terms.as_bytes()))});
+    if typed_data.get("permit").is_some_and(|p| !p.is_null()) {
+        let CheckoutSigned::Permit { signature, deadline } = sign_checkout_step(signer, typed_data)? else {
+            return Err("permit: not a permit".into());
+        };
+        body["permit"] = json!({
+            "value": field(typed_data, "permit.message.value")?, "deadline": deadline.to_string(),
+            "signature": format!("0x{}", hex::encode(signature.as_bytes())),
+        });
+    }
+    Ok(body)
 }
 
 /// A step of a checkout signed with a local key (development: `settle chain sign`; tests).

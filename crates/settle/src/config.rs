@@ -171,17 +171,6 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_REQUEST_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.api.request_timeout) },
     // The application.
     Setting { var: "SETTLE_RELAY_WAIT_SECS", set: |c, v| secs(v, &mut c.app.relay_wait) },
-    Setting {
-        var: "SETTLE_CHAIN_REFUNDS",
-        set: |c, v| {
-            c.app.chain_refunds = match v {
-                "true" | "1" => true,
-                "false" | "0" => false,
-                _ => return Err("must be true or false".into()),
-            };
-            Ok(())
-        },
-    },
     Setting { var: "SETTLE_IDEMPOTENCY_STALE_SECS", set: |c, v| secs(v, &mut c.app.idempotency_stale) },
     Setting {
         var: "SETTLE_SAGA_PATTERN",

@@ -855,9 +855,9 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with the
-         *     recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a PENDING refund
-         *     is answered as it is.
+         * Sends a REQUIRES_ACTION CHAIN refund through Settle's relayer (the merchant pays no gas), with the recipient's
+         *     signature of its terms and its signed permit when given. Refused, with nothing changed, when a signature is not the
+         *     recipient's or the call would revert; a PENDING refund is answered as it is.
          */
         post: operations["submit_refund"];
         delete?: never;
@@ -874,9 +874,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance is short) needs:
-         *     the token's permit for the recipient to sign, or the gateway transaction to send from its wallet. Each call signs
-         *     fresh terms (usable for 24 hours).
+         * What a CHAIN refund waiting on the merchant (REQUIRES_ACTION) needs: the refund's terms for the payment's recipient
+         *     to sign (its authorization of this refund), the token's permit when its allowance is short, or the gateway
+         *     transaction to send from its own wallet. Each call gives terms with a fresh deadline (24 hours).
          */
         get: operations["refund_typed_data"];
         put?: never;
@@ -1961,22 +1961,27 @@ export interface components {
             chainId: number;
             /**
              * Format: int64
-             * @description Until when (Unix seconds) the permit and the transaction below are usable.
+             * @description Until when (Unix seconds) the terms, the permit and the transaction below are usable; `submit` takes it back.
              */
             deadline: number;
             gateway: string;
             /** @description The payment's recipient: the refund's source, whose allowance to the gateway pays it. */
             owner: string;
             /**
-             * @description The token's EIP-2612 permit for the owner to sign (`eth_signTypedData_v4`), raising the gateway's allowance
-             *     by the refund's amount; post its signature to `POST /v1/refunds/{id}/submit`. Null when the token has no
-             *     permit.
+             * @description When the allowance is short: the token's EIP-2612 permit for the owner to sign, raising the gateway's
+             *     allowance by the refund's amount (post it as `permit`). Null when the allowance covers the refund, or the
+             *     token has no permit.
              */
             permit?: Record<string, never> | null;
             refundId: string;
+            /**
+             * @description The refund's terms for the owner to sign (`eth_signTypedData_v4`, the gateway's domain): its authorization of
+             *     this one refund. Post the signature to `POST /v1/refunds/{id}/submit` as `recipientSignature`.
+             */
+            refundTerms: Record<string, never>;
             status: string;
             token: string;
-            /** @description Or: the owner approves the gateway and sends this transaction itself (paying its gas). */
+            /** @description Or: the owner sends this transaction itself (paying its gas; its allowance must cover the refund). */
             transaction: Record<string, never>;
         };
         /** @description A refund as the API shows it. */
@@ -2194,7 +2199,18 @@ export interface components {
         };
         /** @description `POST /v1/refunds/{refundId}/submit`. */
         SubmitRefundRequest: {
+            /**
+             * Format: int64
+             * @description The `deadline` of the terms `typed-data` gave (Unix seconds).
+             * @example 1796390685
+             */
+            deadline: number;
             permit?: null | components["schemas"]["PermitRequest"];
+            /**
+             * @description The recipient's signature of `refundTerms` (0x and 65 bytes of hex).
+             * @example 0x…
+             */
+            recipientSignature: string;
         };
         /**
          * @description One table: rows (PostgreSQL and MySQL: the planner's estimate; SQLite: counted) and bytes on disk with its
@@ -6719,7 +6735,7 @@ export interface operations {
                     "application/json": components["schemas"]["RefundView"];
                 };
             };
-            /** @description Invalid input, or simulation_failed: the refund would revert on chain */
+            /** @description Invalid input, invalid_signature (not the recipient's), or simulation_failed: the refund would revert on chain */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::Deserialize;
 use settle_app::{
-    chain::refunds::{self as chain_refunds, PermitInput, RefundTypedData},
+    chain::refunds::{self as chain_refunds, PermitInput, RefundTypedData, SubmitInput},
     refunds::{self, CreateRefund, ListQuery, RefundList, RefundView},
 };
 use settle_domain::{Amount, PaymentId, RefundId, RefundReason, RefundStatus};
@@ -138,9 +138,9 @@ pub async fn list_refunds(State(st): State<AppState>, Merchant(m): Merchant, Raw
     Ok(Json(refunds::list(&st.ctx, &m, q).await?))
 }
 
-/// What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance is short) needs:
-/// the token's permit for the recipient to sign, or the gateway transaction to send from its wallet. Each call signs
-/// fresh terms (usable for 24 hours).
+/// What a CHAIN refund waiting on the merchant (REQUIRES_ACTION) needs: the refund's terms for the payment's recipient
+/// to sign (its authorization of this refund), the token's permit when its allowance is short, or the gateway
+/// transaction to send from its own wallet. Each call gives terms with a fresh deadline (24 hours).
 #[utoipa::path(
     get, path = "/v1/refunds/{refundId}/typed-data", tag = "refunds",
     params(("refundId" = String, Path, description = "re_ + 32 hex")),
@@ -161,7 +161,13 @@ pub async fn refund_typed_data(State(st): State<AppState>, Merchant(m): Merchant
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubmitRefundRequest {
-    /// The recipient's signature of the permit `typed-data` offered; absent when the allowance was raised otherwise.
+    /// The `deadline` of the terms `typed-data` gave (Unix seconds).
+    #[schema(example = 1796390685)]
+    pub deadline: u64,
+    /// The recipient's signature of `refundTerms` (0x and 65 bytes of hex).
+    #[schema(example = "0x…")]
+    pub recipient_signature: String,
+    /// The recipient's signature of the permit `typed-data` offered; absent when the allowance covers the refund.
     pub permit: Option<PermitRequest>,
 }
 
@@ -183,16 +189,16 @@ impl PermitRequest {
     }
 }
 
-/// Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with the
-/// recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a PENDING refund
-/// is answered as it is.
+/// Sends a REQUIRES_ACTION CHAIN refund through Settle's relayer (the merchant pays no gas), with the recipient's
+/// signature of its terms and its signed permit when given. Refused, with nothing changed, when a signature is not the
+/// recipient's or the call would revert; a PENDING refund is answered as it is.
 #[utoipa::path(
     post, path = "/v1/refunds/{refundId}/submit", tag = "refunds",
     params(("refundId" = String, Path, description = "re_ + 32 hex")),
     request_body = SubmitRefundRequest,
     responses(
         (status = 202, description = "The refund, PENDING again", body = schemas::RefundView),
-        (status = 400, description = "Invalid input, or simulation_failed: the refund would revert on chain", body = ErrorBody),
+        (status = 400, description = "Invalid input, invalid_signature (not the recipient's), or simulation_failed: the refund would revert on chain", body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, description = "invalid_state: not a CHAIN refund, or the refund is over", body = ErrorBody),
         (status = 503, description = "chain_unavailable: the chain's node did not answer", body = ErrorBody),
@@ -200,7 +206,14 @@ impl PermitRequest {
     security(("bearer" = []))
 )]
 pub async fn submit_refund(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<SubmitRefundRequest>) -> Result<Response, ApiError> {
-    let permit = m.body.permit.map(PermitRequest::parse).transpose()?;
-    let view = chain_refunds::submit(&st.ctx, &m.merchant, &id, permit).await?;
+    let body = m.body;
+    let permit = body.permit.map(PermitRequest::parse).transpose()?;
+    let recipient_signature = body
+        .recipient_signature
+        .strip_prefix("0x")
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|b| b.len() == 65)
+        .ok_or_else(|| ApiError::invalid("recipientSignature", "recipientSignature must be 0x and 65 bytes of hex"))?;
+    let view = chain_refunds::submit(&st.ctx, &m.merchant, &id, SubmitInput { deadline: body.deadline, recipient_signature, permit }).await?;
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }

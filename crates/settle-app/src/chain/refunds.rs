@@ -1,17 +1,21 @@
 //! Refunds of CHAIN payments, without gas for the merchant.
 //!
-//! A refund is recorded PENDING like any other ([`crate::refunds::record_in`]: the payment locked, its remaining
-//! amount checked) and, in the same transaction, Settle signs `RefundTerms{refundId, paymentId, amount, deadline}`
-//! for the gateway (version 2) and queues the gateway's `refund` call for its relayer. The contract pays the payer
-//! back from the payment's recipient (the merchant) through the allowance the recipient gave the gateway; it refuses
-//! a refund id twice, a sum above the paid amount and terms Settle did not sign.
+//! A refund is recorded like any other ([`crate::refunds::record_in`]: the payment locked, its remaining amount
+//! checked, its amount held) and waits on the payment's recipient (REQUIRES_ACTION `recipient_signature_required`):
+//! the gateway (version 2) refunds only `RefundTerms{refundId, paymentId, amount, deadline}` that both Settle and the
+//! recipient signed (or that the recipient sends itself), paying the payer back from the recipient's allowance. An
+//! allowance alone never lets anyone refund out of it: a merchant who names another's address as a payment's
+//! recipient cannot refund out of that address. `GET /v1/refunds/{id}/typed-data` gives the terms to sign (and the
+//! token's permit when the allowance is short); `POST /v1/refunds/{id}/submit` checks the signatures, simulates, and
+//! queues the gateway's `refund` (or `refundWithPermit`) for Settle's relayer: the merchant pays no gas. The contract
+//! refuses a refund id twice, a sum above the paid amount and terms Settle or the recipient did not sign.
 //!
 //! The watcher decides each open CHAIN refund at the newest confirmed block ([`follow`]): the gateway's `getRefund`
 //! there shows it made (SUCCEEDED: confirmed, and a reorg below the confirmations undoes nothing Settle said), or
 //! its terms' deadline passed unused (FAILED `expired`: no transaction can use them any more), or its relay failed
-//! (REQUIRES_ACTION with what is missing: the recipient's allowance or balance). The merchant then signs the permit
-//! `GET /v1/refunds/{id}/typed-data` offers and posts it (`POST /v1/refunds/{id}/submit`), or sends the offered
-//! transaction from its own wallet; either way the contract's state decides, once.
+//! (REQUIRES_ACTION with what is missing: the recipient's allowance or balance), to be signed and submitted again;
+//! the recipient may also send the offered transaction from its own wallet. Either way the contract's state decides,
+//! once.
 //!
 //! The latest deadline of any terms signed for a refund is kept in its `next_check_at` (milliseconds), written before
 //! the terms are handed out: a refund is never FAILED while terms for it are still usable.
@@ -57,11 +61,6 @@ pub fn key_of(refund_id: &str) -> Option<B256> {
 /// The chain and gateway domain that refund `payment` on chain: refused (409) when the chain's gateway predates
 /// refunds, or the payment was made on another gateway of the chain.
 async fn rail_of(ctx: &Context, payment: &PaymentRow) -> Result<(Chain, Eip712Domain), AppError> {
-    if !ctx.settings.chain_refunds {
-        return Err(AppError::InvalidState(
-            "refunds of CHAIN payments through the gateway are off on this server (SETTLE_CHAIN_REFUNDS): pay the payer back from the recipient's wallet".into(),
-        ));
-    }
     let chain_id = payment.chain_id.ok_or_else(|| AppError::InvalidState("the CHAIN payment has no chain".into()))?;
     let chain = ctx.chains.get(chain_id).cloned().ok_or(AppError::ChainNotConfigured(chain_id))?;
     let domain = chain.gateway_domain().await?;
@@ -114,17 +113,27 @@ impl PermitInput {
     }
 }
 
-/// The gateway call that carries out `row` (with the recipient's permit when given).
-fn call_for(chain: &Chain, domain: &Eip712Domain, row: &RefundRow, deadline: u64, permit: Option<&PermitInput>) -> Result<Bytes, AppError> {
+/// The gateway call that carries out `row` with the recipient's signature of its terms (empty: the recipient sends it
+/// itself) and the recipient's permit when given.
+fn call_for(
+    chain: &Chain,
+    domain: &Eip712Domain,
+    row: &RefundRow,
+    deadline: u64,
+    recipient_signature: &[u8],
+    permit: Option<&PermitInput>,
+) -> Result<Bytes, AppError> {
     let (terms, server_signature) = signed_terms(chain, domain, row, deadline)?;
+    let recipient_signature = Bytes::from(recipient_signature.to_vec());
     Ok(match permit {
-        None => refundCall { terms, serverSignature: server_signature }.abi_encode().into(),
+        None => refundCall { terms, serverSignature: server_signature, recipientSignature: recipient_signature }.abi_encode().into(),
         Some(p) => {
             let sig = settle_chain::primitives::Signature::from_raw(&p.signature)
                 .map_err(|_| AppError::InvalidSignature("permit.signature must be 65 bytes (r, s, v)".into()))?;
             refundWithPermitCall {
                 terms,
                 serverSignature: server_signature,
+                recipientSignature: recipient_signature,
                 permitValue: p.value,
                 permitDeadline: p.deadline,
                 v: 27 + u8::from(sig.v()),
@@ -164,23 +173,29 @@ async fn queue(txn: &impl settle_store::ConnectionTrait, chain: &Chain, row: &Re
     store::update(txn, row, changes, now).await?.ok_or_else(|| AppError::InvalidState("the refund changed concurrently; read it again".into()))
 }
 
-/// Refunds a COMPLETED CHAIN payment through the gateway (the relayer sends it; the merchant pays no gas).
+/// Records a refund of a COMPLETED CHAIN payment, waiting on the recipient's signature (REQUIRES_ACTION
+/// `recipient_signature_required`): its amount is held from now on.
 pub(crate) async fn refund(ctx: &Context, merchant_id: &str, payment: PaymentRow, input: CreateRefund, claim: Claim) -> Result<Reply, AppError> {
-    let (chain, domain) = rail_of(ctx, &payment).await?;
-    let deadline = settle_store::now_ms() as u64 / 1000 + TERMS_SECS;
+    rail_of(ctx, &payment).await?;
+    // A refund nobody authorizes within this time is FAILED `expired` (each typed-data answer extends it).
+    let until = (settle_store::now_ms() as u64 / 1000 + TERMS_SECS) as i64 * 1000;
     let row = crate::retrying(|| async {
         let txn = settle_store::begin(&ctx.db).await?;
         let payment = payments_store::find_locked(&txn, merchant_id, &payment.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
-        let row = refunds::record_in(&txn, &payment, &input, deadline as i64 * 1000).await?;
-        let data = call_for(&chain, &domain, &row, deadline, None)?;
-        let row = queue(&txn, &chain, &row, &data, deadline).await?;
+        let row = refunds::record_in(&txn, &payment, &input, until).await?;
+        let message = format!(
+            "the recipient {} must sign the refund's terms: GET /v1/refunds/{{id}}/typed-data, then POST /v1/refunds/{{id}}/submit",
+            payment.recipient_address.as_deref().unwrap_or_default()
+        );
+        let row = refunds::require_action_in(&txn, &row, "recipient_signature_required", &message)
+            .await?
+            .ok_or_else(|| AppError::InvalidState("the refund changed concurrently; read it again".into()))?;
         claim.bind_in(&txn, &format!("{REFUND_RESOURCE}{}", row.refund_id)).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok(row)
     })
     .await?;
     refunds::recorded(ctx, &row);
-    ctx.relay_wake.notify_one();
     refunds::reply_with_current(ctx, &claim, &row.refund_id).await
 }
 
@@ -254,14 +269,18 @@ pub struct RefundTypedData {
     pub amount: String,
     pub allowance: String,
     pub balance: String,
-    /// Until when (Unix seconds) the permit and the transaction below are usable.
+    /// Until when (Unix seconds) the terms, the permit and the transaction below are usable; `submit` takes it back.
     pub deadline: u64,
-    /// The token's EIP-2612 permit for the owner to sign (`eth_signTypedData_v4`), raising the gateway's allowance
-    /// by the refund's amount; post its signature to `POST /v1/refunds/{id}/submit`. Null when the token has no
-    /// permit.
+    /// The refund's terms for the owner to sign (`eth_signTypedData_v4`, the gateway's domain): its authorization of
+    /// this one refund. Post the signature to `POST /v1/refunds/{id}/submit` as `recipientSignature`.
+    #[schema(value_type = Object)]
+    pub refund_terms: serde_json::Value,
+    /// When the allowance is short: the token's EIP-2612 permit for the owner to sign, raising the gateway's
+    /// allowance by the refund's amount (post it as `permit`). Null when the allowance covers the refund, or the
+    /// token has no permit.
     #[schema(value_type = Option<Object>)]
     pub permit: Option<serde_json::Value>,
-    /// Or: the owner approves the gateway and sends this transaction itself (paying its gas).
+    /// Or: the owner sends this transaction itself (paying its gas; its allowance must cover the refund).
     #[schema(value_type = Object)]
     pub transaction: serde_json::Value,
 }
@@ -276,7 +295,8 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
     if row.status.is_final() {
         return Err(AppError::InvalidState(format!("the refund is {}", row.status)));
     }
-    let data = call_for(&chain, &domain, &row, deadline, None)?;
+    let data = call_for(&chain, &domain, &row, deadline, &[], None)?;
+    let (terms, _) = signed_terms(&chain, &domain, &row, deadline)?;
     let (allowance, balance) = funds(&chain, token, owner).await?;
     let amount = U256::from_str_radix(&row.amount, 10).map_err(|_| AppError::InvalidState("the refund's stored amount is unreadable".into()))?;
     // The permit needs the token's name (its domain) and the owner's nonce; a token without them has no permit.
@@ -284,7 +304,7 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
     let (name, nonce) = tokio::join!(chain.rpc.eth_call(None, token, &a), chain.rpc.eth_call(None, token, &b));
     let permit =
         match (name.ok().and_then(|o| nameCall::abi_decode_returns(&o).ok()), nonce.ok().and_then(|o| noncesCall::abi_decode_returns(&o).ok())) {
-            (Some(name), Some(nonce)) => {
+            (Some(name), Some(nonce)) if allowance < amount => {
                 let p = Permit { owner, spender: chain.gateway, value: allowance.saturating_add(amount), nonce, deadline: U256::from(deadline) };
                 Some(eip712::permit_typed_data(&eip712::token_domain(name, chain.chain_id, token), &p))
             }
@@ -301,25 +321,44 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
         allowance: allowance.to_string(),
         balance: balance.to_string(),
         deadline,
+        refund_terms: eip712::refund_terms_typed_data(&domain, &terms),
         permit,
         transaction: serde_json::json!({"from": owner.to_checksum(None), "to": chain.gateway.to_checksum(None), "data": data, "gas": REFUND_GAS}),
     })
 }
 
-/// Sends a REQUIRES_ACTION refund again through the relayer, with the recipient's permit when given: refused (400
-/// `simulation_failed`) when the call would still revert; a PENDING refund is answered as it is.
-pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, permit: Option<PermitInput>) -> Result<RefundView, AppError> {
-    let (row, _payment, chain, domain) = open_refund(ctx, merchant_id, refund_id).await?;
+/// What `POST /v1/refunds/{id}/submit` takes: the terms' `deadline` (from typed-data), the recipient's signature of
+/// them, and its permit when the allowance was short.
+#[derive(Clone, Debug)]
+pub struct SubmitInput {
+    pub deadline: u64,
+    pub recipient_signature: Vec<u8>,
+    pub permit: Option<PermitInput>,
+}
+
+/// Sends a REQUIRES_ACTION refund through the relayer with the recipient's signature of its terms (and its permit
+/// when given): refused (400) when the signature is not the recipient's, the deadline is not one typed-data gave or
+/// is too near, or the call would revert (`simulation_failed`); a PENDING refund is answered as it is.
+pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: SubmitInput) -> Result<RefundView, AppError> {
+    let (row, payment, chain, domain) = open_refund(ctx, merchant_id, refund_id).await?;
     if row.status == RefundStatus::Pending {
         return Ok(RefundView::from(&row));
     }
-    let deadline = settle_store::now_ms() as u64 / 1000 + TERMS_SECS;
-    // The terms' deadline is recorded before they are signed and shown to any node.
-    let row = extend(ctx, &row, deadline).await?;
-    if row.status != RefundStatus::RequiresAction {
-        return Ok(RefundView::from(&row));
+    // Only terms whose deadline Settle recorded are signed (a refund is never FAILED while terms are usable).
+    let deadline = input.deadline;
+    if deadline as i64 * 1000 > row.next_check_at.unwrap_or(0) {
+        return Err(AppError::invalid("deadline", "deadline must be the one GET /v1/refunds/{id}/typed-data gave"));
     }
-    let data = call_for(&chain, &domain, &row, deadline, permit.as_ref())?;
+    if deadline <= settle_store::now_ms() as u64 / 1000 + 60 {
+        return Err(AppError::invalid("deadline", "the terms' deadline has passed or is too near: get typed-data again and sign anew"));
+    }
+    let (terms, _) = signed_terms(&chain, &domain, &row, deadline)?;
+    let (_, owner) = token_and_owner(&payment)?;
+    if eip712::recover(&settle_chain::alloy_sol::SolStruct::eip712_signing_hash(&terms, &domain), &input.recipient_signature) != Ok(owner) {
+        return Err(AppError::InvalidSignature(format!("recipientSignature is not {owner}'s signature of the refund's terms")));
+    }
+    let permit = input.permit;
+    let data = call_for(&chain, &domain, &row, deadline, &input.recipient_signature, permit.as_ref())?;
     match chain.rpc.eth_call(Some(chain.relayer.address()), chain.gateway, &data).await {
         Ok(_) => {}
         Err(e) if is_revert(&e) => {
@@ -371,9 +410,16 @@ async fn shortfall(chain: &Chain, payment: &PaymentRow, row: &RefundRow) -> Opti
 /// timestamp is `at`, Unix seconds); returns how many changed.
 pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64) -> Result<usize, AppError> {
     let mut n = 0;
+    let domain = chain.gateway_domain().await?;
     for row in store::open_on_chain(&ctx.db, 200).await? {
         let Some(payment) = payments_store::find_any(&ctx.db, &row.payment_id).await? else { continue };
         if payment.chain_id != Some(chain.chain_id as i64) {
+            continue;
+        }
+        // A refund of a payment made on another gateway (the chain's gateway was switched while it was open) is never
+        // decided by this one: it would read "not made" and expire a refund the other gateway may have made.
+        if !super::cancel::signed_here(chain, &domain, &payment) {
+            tracing::error!(chain = chain.chain_id, refund = %row.refund_id, "an open refund's payment was made on another gateway of this chain; it stays open: settle it by hand");
             continue;
         }
         let Some(key) = key_of(&row.refund_id) else { continue };

@@ -19,10 +19,11 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 ///         Terms Settle has cancelled (a `Cancellation` it signed, submitted by anyone) are never paid. Ownership
 ///         moves in two steps (the new owner accepts).
 ///         Version 2 adds refunds: `refund` pays the payer back from the payment's recipient (the merchant), through
-///         the allowance the recipient gave this contract, for refund terms Settle signed; a refund id is used once
-///         and a payment's refunds never sum past what it paid. Anyone may submit them (Settle's relayer does, so the
-///         merchant pays no gas). The fee the payment paid is not given back by the contract: a refund of the whole
-///         amount comes from the recipient alone.
+///         the allowance the recipient gave this contract, for refund terms both Settle and the recipient signed (or
+///         Settle signed and the recipient sends itself); a refund id is used once and a payment's refunds never sum
+///         past what it paid. Anyone may submit signed terms (Settle's relayer does, so the merchant pays no gas). The
+///         fee the payment paid is not given back by the contract: a refund of the whole amount comes from the
+///         recipient alone.
 contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -93,6 +94,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     error AlreadyRefunded();
     error RefundExceedsPaid();
     error RefundExpired();
+    error NotAuthorizedByRecipient();
 
     constructor(address trustedForwarder_, address signer_, address treasury_, address owner_)
         ERC2771Context(trustedForwarder_)
@@ -139,11 +141,15 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     }
 
     /// @notice Pays the payer of `terms.paymentId` back `terms.amount` from the payment's recipient, through the
-    ///         allowance the recipient gave this contract. Refused: terms Settle did not sign, past their deadline,
-    ///         a refund id used before, an unpaid payment, a zero amount or one that takes the refunds past the paid
-    ///         amount.
-    function refund(RefundTerms calldata terms, bytes calldata serverSignature) external whenNotPaused {
-        _refund(terms, serverSignature);
+    ///         allowance the recipient gave this contract. Refused: terms Settle did not sign, terms the recipient
+    ///         neither signed (`recipientSignature`, the same `RefundTerms`) nor sends itself, past their deadline, a
+    ///         refund id used before, an unpaid payment, a zero amount or one that takes the refunds past the paid
+    ///         amount. (An allowance alone never lets anyone refund out of it: each refund is the recipient's.)
+    function refund(RefundTerms calldata terms, bytes calldata serverSignature, bytes calldata recipientSignature)
+        external
+        whenNotPaused
+    {
+        _refund(terms, serverSignature, recipientSignature);
     }
 
     /// @notice Sets the recipient's allowance with its EIP-2612 permit, then refunds. A permit already used is
@@ -151,6 +157,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     function refundWithPermit(
         RefundTerms calldata terms,
         bytes calldata serverSignature,
+        bytes calldata recipientSignature,
         uint256 permitValue,
         uint256 permitDeadline,
         uint8 v,
@@ -160,7 +167,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         Payment storage p = _payments[terms.paymentId];
         if (p.payer == address(0)) revert NotPaid();
         try IERC20Permit(p.token).permit(p.recipient, address(this), permitValue, permitDeadline, v, r, s) {} catch {}
-        _refund(terms, serverSignature);
+        _refund(terms, serverSignature, recipientSignature);
     }
 
     /// @notice The payment a refund id refunded, how much, and in which block (zeros when unused).
@@ -246,13 +253,21 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         emit PaymentCompleted(terms.paymentId, payer, terms.token, terms.amount, fee, terms.recipient);
     }
 
-    function _refund(RefundTerms calldata terms, bytes calldata serverSignature) private {
+    function _refund(RefundTerms calldata terms, bytes calldata serverSignature, bytes calldata recipientSignature)
+        private
+    {
         if (block.timestamp > terms.deadline) revert RefundExpired();
         if (_refunds[terms.refundId].blockNumber != 0) revert AlreadyRefunded();
         Payment storage p = _payments[terms.paymentId];
         if (p.payer == address(0)) revert NotPaid();
         if (terms.amount == 0 || p.refunded + terms.amount > p.amount) revert RefundExceedsPaid();
-        if (ECDSA.recover(hashRefundTerms(terms), serverSignature) != signer) revert InvalidSignature();
+        bytes32 digest = hashRefundTerms(terms);
+        if (ECDSA.recover(digest, serverSignature) != signer) revert InvalidSignature();
+        if (_msgSender() != p.recipient) {
+            if (recipientSignature.length == 0 || ECDSA.recover(digest, recipientSignature) != p.recipient) {
+                revert NotAuthorizedByRecipient();
+            }
+        }
         p.refunded += terms.amount;
         _refunds[terms.refundId] = Refund(terms.paymentId, terms.amount, block.number);
         IERC20(p.token).safeTransferFrom(p.recipient, p.payer, terms.amount);

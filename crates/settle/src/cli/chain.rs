@@ -95,6 +95,12 @@ pub(super) async fn chain_command(cfg: &Config, action: ChainAction, format: Opt
             if td.get("error").is_some() {
                 anyhow::bail!("stdin is an error answer, not typed data: {td}");
             }
+            // A refund's typed data (GET /v1/refunds/{id}/typed-data): the recipient's authorization, as submit takes it.
+            if td.get("refundTerms").is_some() {
+                let body = settle_chain::eip712::sign_refund_authorization(&payer, &td).map_err(|e| anyhow::anyhow!("stdin: {e}"))?;
+                println!("{body}");
+                return Ok(());
+            }
             match sign_checkout_step(&payer, &td).map_err(|e| anyhow::anyhow!("stdin: {e}"))? {
                 CheckoutSigned::Permit { signature, deadline } => {
                     println!("permitSignature=0x{}&permitDeadline={deadline}", hex::encode(signature.as_bytes()))

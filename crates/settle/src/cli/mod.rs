@@ -171,7 +171,8 @@ pub enum ChainAction {
     /// Development only: signs the next step of a gasless checkout with a local key, reading the answer of
     /// `GET /v1/payments/{id}/typed-data` from stdin. Given a permit to sign, prints the query parameters of the next
     /// typed-data call (`permitSignature=..&permitDeadline=..`); given the forward request, prints the body of
-    /// `POST /v1/payments/{id}/gasless`.
+    /// `POST /v1/payments/{id}/gasless`. Given the answer of `GET /v1/refunds/{id}/typed-data` and the recipient's key,
+    /// prints the body of `POST /v1/refunds/{id}/submit` (the refund's terms signed, and the permit when offered).
     Sign {
         /// The payer's key (hex). Also read from SETTLE_PAYER_KEY.
         #[arg(long, env = "SETTLE_PAYER_KEY", hide_env_values = true)]

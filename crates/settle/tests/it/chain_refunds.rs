@@ -1,7 +1,8 @@
-//! Refunds of CHAIN payments on anvil: the gateway (version 2) pays the payer back from the recipient's allowance,
-//! Settle's relayer sends it (the merchant pays no gas), the watcher decides it at a confirmed block. A short
-//! allowance makes the refund REQUIRES_ACTION; the merchant's signed permit carries it out. The contract refuses a
-//! refund id twice and a sum above what was paid; a reorg of the refund's block refunds nothing twice.
+//! Refunds of CHAIN payments on anvil: the gateway (version 2) pays the payer back from the recipient's allowance for
+//! terms Settle and the recipient signed, Settle's relayer sends it (the merchant pays no gas), the watcher decides it
+//! at a confirmed block. Nobody but the recipient can authorize a refund out of its allowance; a short allowance
+//! takes the recipient's permit too. The contract refuses a refund id twice and a sum above what was paid; a reorg of
+//! the refund's block refunds nothing twice.
 
 use std::time::Duration;
 
@@ -20,12 +21,10 @@ use crate::{
     helpers::{RECIPIENT, TOKEN, TestApp},
 };
 
-/// A Settle on `anvil` (contracts deployed) with refunds of CHAIN payments on (SETTLE_CHAIN_REFUNDS).
+/// A Settle on `anvil`, contracts deployed.
 async fn app_on(anvil: &Anvil, tweak: impl FnOnce(&mut settle_app::chain::ChainSpec)) -> TestApp {
     deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
-    let mut setup = setup_on(&anvil.url, tweak);
-    setup.settings.chain_refunds = true;
-    TestApp::spawn_with(setup).await.unwrap()
+    TestApp::spawn_with(setup_on(&anvil.url, tweak)).await.unwrap()
 }
 
 fn token() -> Address {
@@ -80,8 +79,9 @@ async fn refund(app: &TestApp, payment: &str, body: Value, key: &str) -> crate::
     .await
 }
 
-/// Refund terms for `refund_id` signed by `signer` (the chain's signer is anvil's first key).
-fn signed_call(signer: &PrivateKeySigner, refund_id: &str, payment: &str, amount: u64) -> Bytes {
+/// The gateway's `refund` call for `refund_id`, its terms signed by `server` (the chain's signer is anvil's first key)
+/// and, when given, by `recipient`.
+fn signed_call(server: &PrivateKeySigner, recipient: Option<&PrivateKeySigner>, refund_id: &str, payment: &str, amount: u64) -> Bytes {
     let terms = RefundTerms {
         refundId: settle_app::chain::refunds::key_of(refund_id).unwrap(),
         paymentId: payment.parse().unwrap(),
@@ -89,8 +89,19 @@ fn signed_call(signer: &PrivateKeySigner, refund_id: &str, payment: &str, amount
         deadline: crate::chain::now_secs() + 3600,
     };
     let domain = eip712::gateway_domain(31337, crate::chain::DEV_GATEWAY.parse().unwrap(), eip712::GATEWAY_VERSION);
-    let sig = eip712::sign_struct(signer, &domain, &terms).unwrap();
-    refundCall { terms, serverSignature: Bytes::from(sig.as_bytes().to_vec()) }.abi_encode().into()
+    let sign = |k: &PrivateKeySigner| Bytes::from(eip712::sign_struct(k, &domain, &terms).unwrap().as_bytes().to_vec());
+    let (server_signature, recipient_signature) = (sign(server), recipient.map(sign).unwrap_or_default());
+    refundCall { terms, serverSignature: server_signature, recipientSignature: recipient_signature }.abi_encode().into()
+}
+
+/// The recipient's authorization of a refund, as its wallet gives it: the refund's typed data, its terms signed by
+/// `signer` (and the permit when one is offered), submitted. The typed data and submit's answer.
+async fn authorize(app: &TestApp, refund_id: &str, signer: &PrivateKeySigner) -> (Value, crate::helpers::Resp) {
+    let td = app.get(&format!("/v1/refunds/{refund_id}/typed-data")).await;
+    assert_eq!(td.status, 200, "{}", td.text);
+    let body = eip712::sign_refund_authorization(signer, &td.body).unwrap();
+    let r = app.post(&format!("/v1/refunds/{refund_id}/submit"), &body).await;
+    (td.body, r)
 }
 
 /// The contract's answer to `data` sent by anyone (anvil's fourth account): its revert reason, or None when it would
@@ -105,12 +116,14 @@ async fn refused(rpc: &Rpc, data: &Bytes) -> Option<String> {
     }
 }
 
-/// A partial refund through the relayer (the merchant pays no gas; an Idempotency-Key retry is the same refund); the
-/// rest with an allowance too short: REQUIRES_ACTION with what is missing, then the merchant's signed permit carries
-/// it out. The payer gets back exactly what was paid, the recipient gives exactly that, and the contract refuses a
-/// refund id twice and a sum above the paid amount.
+/// A partial refund: recorded REQUIRES_ACTION until the recipient signs its terms (an Idempotency-Key retry is the same
+/// refund); a signature of anyone else is refused, and so is the offered transaction sent by anyone else; the
+/// recipient's signature has the relayer carry it out (the merchant pays no gas). The rest with an allowance too
+/// short: refused before anything is sent until the recipient's permit comes with it. The payer gets back exactly
+/// what was paid, the recipient gives exactly that, and the contract refuses a refund id twice, a sum above the paid
+/// amount, terms Settle did not sign and terms the recipient did not sign.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_chain_payment_is_refunded_in_parts_and_a_short_allowance_waits_on_the_merchant() {
+async fn a_chain_payment_is_refunded_in_parts_with_the_recipients_signature() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     let rpc = anvil.rpc();
     // The gateway's version is read from its eip712Domain() (EIP-5267), not configured.
@@ -118,51 +131,63 @@ async fn a_chain_payment_is_refunded_in_parts_and_a_short_allowance_waits_on_the
     let (id, p) = paid(&app, &anvil, "refund-parts").await;
     approve(&rpc, 1000).await;
     let recipient = key(1).address();
+    let gateway: Address = crate::chain::DEV_GATEWAY.parse().unwrap();
     let (payer_before, recipient_before) = (balance(&rpc, p.address()).await, balance(&rpc, recipient).await);
     let eth_before = rpc.balance(recipient).await.unwrap();
 
     let first = refund(&app, &id, json!({"amount": "400"}), "refund-parts-1").await;
     assert_eq!(first.status, 201, "{}", first.text);
     assert_eq!(first.body["rail"], "CHAIN");
-    assert_eq!(first.body["status"], "PENDING");
+    assert_eq!(first.body["status"], "REQUIRES_ACTION");
+    assert_eq!(first.body["failureCode"], "recipient_signature_required");
     let first_id = first.body["refundId"].as_str().unwrap().to_owned();
     let again = refund(&app, &id, json!({"amount": "400"}), "refund-parts-1").await;
     assert_eq!(again.body["refundId"], first_id.as_str(), "a retry is the same refund");
+    // Someone else (another merchant naming this address as its payment's recipient) cannot authorize it...
+    let (td, r) = authorize(&app, &first_id, &key(3)).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "invalid_signature", "{}", r.text);
+    assert!(td["permit"].is_null(), "the allowance covers it: {td}");
+    // ...nor send the offered transaction itself: only the recipient may.
+    let data: Bytes = td["transaction"]["data"].as_str().unwrap().parse().unwrap();
+    let by_other = rpc.eth_call(Some(key(3).address()), gateway, &data).await.unwrap_err();
+    assert!(by_other.revert_data().map(|d| settle_chain::contracts::revert_reason(d)).unwrap_or_default().contains("NotAuthorizedByRecipient"));
+    assert!(rpc.eth_call(Some(recipient), gateway, &data).await.is_ok(), "the recipient may send it itself");
+    assert_eq!(app.get(&format!("/v1/refunds/{first_id}")).await.body["status"], "REQUIRES_ACTION");
+    let (_, r) = authorize(&app, &first_id, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["status"], "PENDING");
     mine_until_refund(&app, &rpc, &first_id, "SUCCEEDED").await;
     assert_eq!(balance(&rpc, p.address()).await, payer_before + U256::from(400));
     assert_eq!(balance(&rpc, recipient).await, recipient_before - U256::from(400));
     assert_eq!(rpc.balance(recipient).await.unwrap(), eth_before, "the merchant paid no gas");
 
-    // The rest (1100) with 600 allowed: the relayer cannot send it, and the merchant is told what is missing.
+    // The rest (1100) with 600 allowed.
     let rest = refund(&app, &id, json!({}), "refund-parts-2").await;
     assert_eq!(rest.status, 201, "{}", rest.text);
     assert_eq!(rest.body["amount"], "1100");
     let rest_id = rest.body["refundId"].as_str().unwrap().to_owned();
-    let waiting = mine_until_refund(&app, &rpc, &rest_id, "REQUIRES_ACTION").await;
-    assert_eq!(waiting["failureCode"], "insufficient_allowance", "{waiting}");
     // While it waits, nothing more can be refunded.
     let over = refund(&app, &id, json!({"amount": "1"}), "refund-parts-3").await;
     assert_eq!(over.status, 409, "{}", over.text);
-
     let td = app.get(&format!("/v1/refunds/{rest_id}/typed-data")).await;
     assert_eq!(td.status, 200, "{}", td.text);
     assert_eq!(td.body["allowance"], "600");
     assert_eq!(td.body["owner"], recipient.to_checksum(None));
-    assert_eq!(td.body["transaction"]["to"], crate::chain::DEV_GATEWAY);
-    let eip712::CheckoutSigned::Permit { signature, deadline } = eip712::sign_checkout_step(&key(1), &td.body).unwrap() else {
-        panic!("a permit is offered: {}", td.text)
-    };
-    let value = td.body["permit"]["message"]["value"].as_str().unwrap().to_owned();
-    assert_eq!(value, "1700", "the allowance raised by the refund's amount");
-    // A signature that is not the recipient's is refused before anything is sent.
-    let forged = json!({"permit": {"value": value, "deadline": deadline.to_string(), "signature": format!("0x{}", hex::encode([7u8; 65]))}});
-    let r = app.post(&format!("/v1/refunds/{rest_id}/submit"), &forged).await;
+    assert_eq!(td.body["permit"]["message"]["value"], "1700", "the allowance raised by the refund's amount");
+    // The terms signed without the permit: it would revert (the allowance), refused before anything is sent.
+    let terms = eip712::sign_refund_terms(&key(1), &td.body["refundTerms"]).unwrap();
+    let signed = format!("0x{}", hex::encode(terms.as_bytes()));
+    let r = app.post(&format!("/v1/refunds/{rest_id}/submit"), &json!({"deadline": td.body["deadline"], "recipientSignature": signed})).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"]["code"], "simulation_failed", "{}", r.text);
+    // A deadline typed-data did not give is refused.
+    let later = td.body["deadline"].as_u64().unwrap() + 3600;
+    let r = app.post(&format!("/v1/refunds/{rest_id}/submit"), &json!({"deadline": later, "recipientSignature": signed})).await;
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(app.get(&format!("/v1/refunds/{rest_id}")).await.body["status"], "REQUIRES_ACTION");
-    let body = json!({"permit": {"value": value, "deadline": deadline.to_string(), "signature": format!("0x{}", hex::encode(signature.as_bytes()))}});
-    let r = app.post(&format!("/v1/refunds/{rest_id}/submit"), &body).await;
+    let (_, r) = authorize(&app, &rest_id, &key(1)).await;
     assert_eq!(r.status, 202, "{}", r.text);
-    assert_eq!(r.body["status"], "PENDING");
     mine_until_refund(&app, &rpc, &rest_id, "SUCCEEDED").await;
 
     assert_eq!(balance(&rpc, p.address()).await, payer_before + U256::from(1500), "the payer got back exactly what was paid");
@@ -171,22 +196,25 @@ async fn a_chain_payment_is_refunded_in_parts_and_a_short_allowance_waits_on_the
     let payment = app.get(&format!("/v1/payments/{id}")).await.body;
     assert_eq!(payment["amountRefunded"], "1500", "{payment}");
     assert_eq!(payment["refundStatus"], "full", "{payment}");
-    let gateway: Address = crate::chain::DEV_GATEWAY.parse().unwrap();
     let out = rpc.eth_call(None, gateway, &getRefundedCall { paymentId: id.parse().unwrap() }.abi_encode().into()).await.unwrap();
     assert_eq!(getRefundedCall::abi_decode_returns(&out).unwrap().refunded, U256::from(1500));
     let nothing_left = refund(&app, &id, json!({}), "refund-parts-4").await;
     assert_eq!(nothing_left.status, 409, "{}", nothing_left.text);
 
-    // The contract: a refund id twice, a sum above the paid amount, terms Settle did not sign.
-    let replay = refused(&rpc, &signed_call(&key(0), &first_id, &id, 400)).await;
+    // The contract: a refund id twice, a sum above the paid amount, terms Settle or the recipient did not sign.
+    let replay = refused(&rpc, &signed_call(&key(0), Some(&key(1)), &first_id, &id, 400)).await;
     assert!(replay.as_deref().is_some_and(|r| r.contains("AlreadyRefunded")), "{replay:?}");
     let fresh = "re_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b";
-    let over = refused(&rpc, &signed_call(&key(0), fresh, &id, 1)).await;
+    let over = refused(&rpc, &signed_call(&key(0), Some(&key(1)), fresh, &id, 1)).await;
     assert!(over.as_deref().is_some_and(|r| r.contains("RefundExceedsPaid")), "{over:?}");
     let (other, _) = paid(&app, &anvil, "refund-unsigned").await;
-    let forged = refused(&rpc, &signed_call(&PrivateKeySigner::random(), fresh, &other, 1)).await;
+    let forged = refused(&rpc, &signed_call(&PrivateKeySigner::random(), Some(&key(1)), fresh, &other, 1)).await;
     assert!(forged.as_deref().is_some_and(|r| r.contains("InvalidSignature")), "{forged:?}");
-    assert!(refused(&rpc, &signed_call(&key(0), fresh, &other, 1)).await.is_none(), "the same terms signed by Settle would pay");
+    let unauthorized = refused(&rpc, &signed_call(&key(0), None, fresh, &other, 1)).await;
+    assert!(unauthorized.as_deref().is_some_and(|r| r.contains("NotAuthorizedByRecipient")), "{unauthorized:?}");
+    let someone_else = refused(&rpc, &signed_call(&key(0), Some(&key(3)), fresh, &other, 1)).await;
+    assert!(someone_else.as_deref().is_some_and(|r| r.contains("NotAuthorizedByRecipient")), "{someone_else:?}");
+    assert!(refused(&rpc, &signed_call(&key(0), Some(&key(1)), fresh, &other, 1)).await.is_none(), "signed by both, it would pay");
     app.finish().await;
 }
 
@@ -205,6 +233,8 @@ async fn a_refund_whose_block_a_reorg_removes_is_made_once() {
     let r = refund(&app, &id, json!({"amount": "500"}), "refund-reorg-1").await;
     assert_eq!(r.status, 201, "{}", r.text);
     let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
+    let (_, r) = authorize(&app, &refund_id, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
     wait_for("the relayer records the refund mined", Duration::from_secs(30), || async {
         relayed(&app).await.iter().filter(|t| t.status == "MINED").count() > mined_before
     })
@@ -222,8 +252,8 @@ async fn a_refund_whose_block_a_reorg_removes_is_made_once() {
     app.finish().await;
 }
 
-/// A payment's first refund, with no allowance at all: REQUIRES_ACTION, then the recipient's permit alone carries it
-/// out through the relayer (the permit path's gas: it ran out at 200,000 before).
+/// A payment's first refund, with no allowance at all: the recipient's permit comes with its signature and the
+/// relayer carries both out in one transaction (the permit path's gas: it ran out at 200,000 before).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_first_refund_with_no_allowance_is_made_with_the_recipients_permit() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
@@ -234,23 +264,16 @@ async fn a_first_refund_with_no_allowance_is_made_with_the_recipients_permit() {
     let r = refund(&app, &id, json!({}), "refund-permit-1").await;
     assert_eq!(r.status, 201, "{}", r.text);
     let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
-    let waiting = mine_until_refund(&app, &rpc, &refund_id, "REQUIRES_ACTION").await;
-    assert_eq!(waiting["failureCode"], "insufficient_allowance", "{waiting}");
-    let td = app.get(&format!("/v1/refunds/{refund_id}/typed-data")).await;
-    assert_eq!(td.status, 200, "{}", td.text);
-    assert_eq!(td.body["allowance"], "0");
-    let eip712::CheckoutSigned::Permit { signature, deadline } = eip712::sign_checkout_step(&key(1), &td.body).unwrap() else {
-        panic!("a permit is offered: {}", td.text)
-    };
-    let value = td.body["permit"]["message"]["value"].as_str().unwrap().to_owned();
-    assert_eq!(value, "1500");
-    let body = json!({"permit": {"value": value, "deadline": deadline.to_string(), "signature": format!("0x{}", hex::encode(signature.as_bytes()))}});
-    let r = app.post(&format!("/v1/refunds/{refund_id}/submit"), &body).await;
+    let (td, r) = authorize(&app, &refund_id, &key(1)).await;
+    assert_eq!(td["allowance"], "0");
+    assert_eq!(td["permit"]["message"]["value"], "1500");
     assert_eq!(r.status, 202, "{}", r.text);
     mine_until_refund(&app, &rpc, &refund_id, "SUCCEEDED").await;
     assert_eq!(balance(&rpc, p.address()).await, payer_before + U256::from(1500));
     // Nothing to sign or submit once it is over.
     assert_eq!(app.get(&format!("/v1/refunds/{refund_id}/typed-data")).await.status, 409);
-    assert_eq!(app.post(&format!("/v1/refunds/{refund_id}/submit"), &json!({})).await.status, 409);
+    let r =
+        app.post(&format!("/v1/refunds/{refund_id}/submit"), &json!({"deadline": 1, "recipientSignature": format!("0x{}", "00".repeat(65))})).await;
+    assert_eq!(r.status, 409, "{}", r.text);
     app.finish().await;
 }

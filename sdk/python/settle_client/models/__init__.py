@@ -98,6 +98,7 @@ from .read_only_state import ReadOnlyState
 from .refund_list import RefundList
 from .refund_typed_data import RefundTypedData
 from .refund_typed_data_permit_type_0 import RefundTypedDataPermitType0
+from .refund_typed_data_refund_terms import RefundTypedDataRefundTerms
 from .refund_typed_data_transaction import RefundTypedDataTransaction
 from .refund_view import RefundView
 from .refund_view_metadata import RefundViewMetadata
@@ -232,6 +233,7 @@ __all__ = (
     "RefundList",
     "RefundTypedData",
     "RefundTypedDataPermitType0",
+    "RefundTypedDataRefundTerms",
     "RefundTypedDataTransaction",
     "RefundView",
     "RefundViewMetadata",

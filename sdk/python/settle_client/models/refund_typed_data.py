@@ -10,6 +10,7 @@ from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
     from ..models.refund_typed_data_permit_type_0 import RefundTypedDataPermitType0
+    from ..models.refund_typed_data_refund_terms import RefundTypedDataRefundTerms
     from ..models.refund_typed_data_transaction import RefundTypedDataTransaction
 
 
@@ -25,18 +26,22 @@ class RefundTypedData:
         amount (str): Decimal strings, in the token's minor units.
         balance (str):
         chain_id (int):
-        deadline (int): Until when (Unix seconds) the permit and the transaction below are usable.
+        deadline (int): Until when (Unix seconds) the terms, the permit and the transaction below are usable; `submit`
+            takes it back.
         gateway (str):
         owner (str): The payment's recipient: the refund's source, whose allowance to the gateway pays it.
         refund_id (str):
+        refund_terms (RefundTypedDataRefundTerms): The refund's terms for the owner to sign (`eth_signTypedData_v4`, the
+            gateway's domain): its authorization of
+            this one refund. Post the signature to `POST /v1/refunds/{id}/submit` as `recipientSignature`.
         status (str):
         token (str):
-        transaction (RefundTypedDataTransaction): Or: the owner approves the gateway and sends this transaction itself
-            (paying its gas).
-        permit (None | RefundTypedDataPermitType0 | Unset): The token's EIP-2612 permit for the owner to sign
-            (`eth_signTypedData_v4`), raising the gateway's allowance
-            by the refund's amount; post its signature to `POST /v1/refunds/{id}/submit`. Null when the token has no
-            permit.
+        transaction (RefundTypedDataTransaction): Or: the owner sends this transaction itself (paying its gas; its
+            allowance must cover the refund).
+        permit (None | RefundTypedDataPermitType0 | Unset): When the allowance is short: the token's EIP-2612 permit for
+            the owner to sign, raising the gateway's
+            allowance by the refund's amount (post it as `permit`). Null when the allowance covers the refund, or the
+            token has no permit.
     """
 
     allowance: str
@@ -47,6 +52,7 @@ class RefundTypedData:
     gateway: str
     owner: str
     refund_id: str
+    refund_terms: RefundTypedDataRefundTerms
     status: str
     token: str
     transaction: RefundTypedDataTransaction
@@ -71,6 +77,8 @@ class RefundTypedData:
         owner = self.owner
 
         refund_id = self.refund_id
+
+        refund_terms = self.refund_terms.to_dict()
 
         status = self.status
 
@@ -98,6 +106,7 @@ class RefundTypedData:
                 "gateway": gateway,
                 "owner": owner,
                 "refundId": refund_id,
+                "refundTerms": refund_terms,
                 "status": status,
                 "token": token,
                 "transaction": transaction,
@@ -111,6 +120,7 @@ class RefundTypedData:
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         from ..models.refund_typed_data_permit_type_0 import RefundTypedDataPermitType0
+        from ..models.refund_typed_data_refund_terms import RefundTypedDataRefundTerms
         from ..models.refund_typed_data_transaction import RefundTypedDataTransaction
 
         d = dict(src_dict)
@@ -129,6 +139,8 @@ class RefundTypedData:
         owner = d.pop("owner")
 
         refund_id = d.pop("refundId")
+
+        refund_terms = RefundTypedDataRefundTerms.from_dict(d.pop("refundTerms"))
 
         status = d.pop("status")
 
@@ -162,6 +174,7 @@ class RefundTypedData:
             gateway=gateway,
             owner=owner,
             refund_id=refund_id,
+            refund_terms=refund_terms,
             status=status,
             token=token,
             transaction=transaction,

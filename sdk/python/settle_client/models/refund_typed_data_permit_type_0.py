@@ -11,9 +11,9 @@ T = TypeVar("T", bound="RefundTypedDataPermitType0")
 
 @_attrs_define
 class RefundTypedDataPermitType0:
-    """The token's EIP-2612 permit for the owner to sign (`eth_signTypedData_v4`), raising the gateway's allowance
-    by the refund's amount; post its signature to `POST /v1/refunds/{id}/submit`. Null when the token has no
-    permit.
+    """When the allowance is short: the token's EIP-2612 permit for the owner to sign, raising the gateway's
+    allowance by the refund's amount (post it as `permit`). Null when the allowance covers the refund, or the
+    token has no permit.
 
     """
 

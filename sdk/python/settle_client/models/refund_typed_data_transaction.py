@@ -11,7 +11,7 @@ T = TypeVar("T", bound="RefundTypedDataTransaction")
 
 @_attrs_define
 class RefundTypedDataTransaction:
-    """Or: the owner approves the gateway and sends this transaction itself (paying its gas)."""
+    """Or: the owner sends this transaction itself (paying its gas; its allowance must cover the refund)."""
 
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 

@@ -19,13 +19,21 @@ class SubmitRefundRequest:
     """`POST /v1/refunds/{refundId}/submit`.
 
     Attributes:
+        deadline (int): The `deadline` of the terms `typed-data` gave (Unix seconds). Example: 1796390685.
+        recipient_signature (str): The recipient's signature of `refundTerms` (0x and 65 bytes of hex). Example: 0x….
         permit (None | PermitRequest | Unset):
     """
 
+    deadline: int
+    recipient_signature: str
     permit: None | PermitRequest | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         from ..models.permit_request import PermitRequest
+
+        deadline = self.deadline
+
+        recipient_signature = self.recipient_signature
 
         permit: dict[str, Any] | None | Unset
         if isinstance(self.permit, Unset):
@@ -37,7 +45,12 @@ class SubmitRefundRequest:
 
         field_dict: dict[str, Any] = {}
 
-        field_dict.update({})
+        field_dict.update(
+            {
+                "deadline": deadline,
+                "recipientSignature": recipient_signature,
+            }
+        )
         if permit is not UNSET:
             field_dict["permit"] = permit
 
@@ -48,6 +61,9 @@ class SubmitRefundRequest:
         from ..models.permit_request import PermitRequest
 
         d = dict(src_dict)
+        deadline = d.pop("deadline")
+
+        recipient_signature = d.pop("recipientSignature")
 
         def _parse_permit(data: object) -> None | PermitRequest | Unset:
             if data is None:
@@ -67,6 +83,8 @@ class SubmitRefundRequest:
         permit = _parse_permit(d.pop("permit", UNSET))
 
         submit_refund_request = cls(
+            deadline=deadline,
+            recipient_signature=recipient_signature,
             permit=permit,
         )
 

@@ -90,11 +90,11 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[ErrorBody | RefundTypedData]:
-    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance
-    is short) needs:
-    the token's permit for the recipient to sign, or the gateway transaction to send from its wallet.
-    Each call signs
-    fresh terms (usable for 24 hours).
+    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION) needs: the refund's terms for the
+    payment's recipient
+    to sign (its authorization of this refund), the token's permit when its allowance is short, or the
+    gateway
+    transaction to send from its own wallet. Each call gives terms with a fresh deadline (24 hours).
 
     Args:
         refund_id (str):
@@ -123,11 +123,11 @@ def sync(
     *,
     client: AuthenticatedClient,
 ) -> ErrorBody | RefundTypedData | None:
-    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance
-    is short) needs:
-    the token's permit for the recipient to sign, or the gateway transaction to send from its wallet.
-    Each call signs
-    fresh terms (usable for 24 hours).
+    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION) needs: the refund's terms for the
+    payment's recipient
+    to sign (its authorization of this refund), the token's permit when its allowance is short, or the
+    gateway
+    transaction to send from its own wallet. Each call gives terms with a fresh deadline (24 hours).
 
     Args:
         refund_id (str):
@@ -151,11 +151,11 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[ErrorBody | RefundTypedData]:
-    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance
-    is short) needs:
-    the token's permit for the recipient to sign, or the gateway transaction to send from its wallet.
-    Each call signs
-    fresh terms (usable for 24 hours).
+    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION) needs: the refund's terms for the
+    payment's recipient
+    to sign (its authorization of this refund), the token's permit when its allowance is short, or the
+    gateway
+    transaction to send from its own wallet. Each call gives terms with a fresh deadline (24 hours).
 
     Args:
         refund_id (str):
@@ -182,11 +182,11 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
 ) -> ErrorBody | RefundTypedData | None:
-    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION: the recipient's allowance or balance
-    is short) needs:
-    the token's permit for the recipient to sign, or the gateway transaction to send from its wallet.
-    Each call signs
-    fresh terms (usable for 24 hours).
+    """What a CHAIN refund waiting on the merchant (REQUIRES_ACTION) needs: the refund's terms for the
+    payment's recipient
+    to sign (its authorization of this refund), the token's permit when its allowance is short, or the
+    gateway
+    transaction to send from its own wallet. Each call gives terms with a fresh deadline (24 hours).
 
     Args:
         refund_id (str):

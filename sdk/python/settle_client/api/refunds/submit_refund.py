@@ -110,11 +110,11 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: SubmitRefundRequest,
 ) -> Response[ErrorBody | RefundView]:
-    """Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with
-    the
-    recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a
-    PENDING refund
-    is answered as it is.
+    """Sends a REQUIRES_ACTION CHAIN refund through Settle's relayer (the merchant pays no gas), with the
+    recipient's
+    signature of its terms and its signed permit when given. Refused, with nothing changed, when a
+    signature is not the
+    recipient's or the call would revert; a PENDING refund is answered as it is.
 
     Args:
         refund_id (str):
@@ -146,11 +146,11 @@ def sync(
     client: AuthenticatedClient,
     body: SubmitRefundRequest,
 ) -> ErrorBody | RefundView | None:
-    """Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with
-    the
-    recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a
-    PENDING refund
-    is answered as it is.
+    """Sends a REQUIRES_ACTION CHAIN refund through Settle's relayer (the merchant pays no gas), with the
+    recipient's
+    signature of its terms and its signed permit when given. Refused, with nothing changed, when a
+    signature is not the
+    recipient's or the call would revert; a PENDING refund is answered as it is.
 
     Args:
         refund_id (str):
@@ -177,11 +177,11 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: SubmitRefundRequest,
 ) -> Response[ErrorBody | RefundView]:
-    """Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with
-    the
-    recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a
-    PENDING refund
-    is answered as it is.
+    """Sends a REQUIRES_ACTION CHAIN refund through Settle's relayer (the merchant pays no gas), with the
+    recipient's
+    signature of its terms and its signed permit when given. Refused, with nothing changed, when a
+    signature is not the
+    recipient's or the call would revert; a PENDING refund is answered as it is.
 
     Args:
         refund_id (str):
@@ -211,11 +211,11 @@ async def asyncio(
     client: AuthenticatedClient,
     body: SubmitRefundRequest,
 ) -> ErrorBody | RefundView | None:
-    """Sends a REQUIRES_ACTION CHAIN refund again through Settle's relayer (the merchant pays no gas), with
-    the
-    recipient's signed permit when given. Refused, with nothing changed, when it would still revert; a
-    PENDING refund
-    is answered as it is.
+    """Sends a REQUIRES_ACTION CHAIN refund through Settle's relayer (the merchant pays no gas), with the
+    recipient's
+    signature of its terms and its signed permit when given. Refused, with nothing changed, when a
+    signature is not the
+    recipient's or the call would revert; a PENDING refund is answered as it is.
 
     Args:
         refund_id (str):
