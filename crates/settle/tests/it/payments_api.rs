@@ -451,6 +451,14 @@ async fn a_read_that_outlasts_the_timeout_answers_504_and_leaves_nothing_behind(
     };
     let p = app.create_payment("slow-read").await;
     let id = p["paymentId"].as_str().unwrap();
+    // The follower puts each published payment event's status in the cache: the eviction comes after it has applied
+    // the creation's (under load it came later and filled the cache again, and the read never missed).
+    app.drain_outbox().await;
+    let published = settle_store::outbox::max_seq(&app.ctx.db).await.unwrap();
+    crate::helpers::eventually(std::time::Duration::from_secs(30), "the follower applies the creation", async || {
+        app.ctx.fanout.head().is_some_and(|h| h >= published).then_some(())
+    })
+    .await;
     app.ctx.cache.evict(id).await;
     let started = std::time::Instant::now();
     app.get(&format!("/payments/{id}/status")).await.assert_error(504, "request_timeout");
