@@ -64,6 +64,14 @@ pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result
     let fee = crate::merchants::fee_bps(ctx, p.merchant_id).await?;
     let recipient: settle_chain::Address =
         p.recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
+    // Settle's own addresses never receive a payment: the signer's or the relayer's would let Settle's keys authorize
+    // refunds out of it, the contracts' would lock it.
+    if [chain.signer.address(), chain.relayer.address(), chain.gateway, chain.forwarder].contains(&recipient) {
+        return Err(AppError::invalid(
+            "recipientAddress",
+            "recipientAddress must be the merchant's address, not one of Settle's (its signer, relayer or contracts)",
+        ));
+    }
     let deadline = (p.now / 1000) as u64 + expires;
     let domain = chain.gateway_domain().await?;
     let signed = crate::chain::terms::sign(chain, &domain, p.payment_id, token_addr, &p.amount.to_string(), recipient, fee.get(), deadline)?;

@@ -149,12 +149,19 @@ pub async fn due(conn: &impl ConnectionTrait, now: i64, limit: u64) -> Result<Ve
         .await?)
 }
 
-/// Open CHAIN refunds (PENDING or REQUIRES_ACTION), the nearest deadline first: the chain watchers decide them.
-pub async fn open_on_chain(conn: &impl ConnectionTrait, limit: u64) -> Result<Vec<RefundRow>, StoreError> {
+/// Open refunds (PENDING or REQUIRES_ACTION, not left to a person by a `flag_reason`) of CHAIN payments on
+/// `chain_id`, after row `after_id`, in row order: the chain's watcher decides them a page at a time.
+pub async fn open_on_chain(conn: &impl ConnectionTrait, chain_id: i64, after_id: i64, limit: u64) -> Result<Vec<RefundRow>, StoreError> {
+    use sea_orm::sea_query::Query;
+    let on_chain =
+        Query::select().column(payment::Column::PaymentId).from(payment::Entity).and_where(payment::Column::ChainId.eq(chain_id)).to_owned();
     Ok(refund::Entity::find()
         .filter(refund::Column::Status.is_in([RefundStatus::Pending, RefundStatus::RequiresAction]))
         .filter(refund::Column::Rail.eq(Rail::Chain))
-        .order_by_asc(refund::Column::NextCheckAt)
+        .filter(refund::Column::FlagReason.is_null())
+        .filter(refund::Column::Id.gt(after_id))
+        .filter(refund::Column::PaymentId.in_subquery(on_chain))
+        .order_by_asc(refund::Column::Id)
         .limit(limit)
         .all(conn)
         .await?)

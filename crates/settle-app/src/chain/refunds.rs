@@ -24,7 +24,10 @@ use serde::Serialize;
 use settle_chain::{
     Address, B256, Bytes, U256,
     alloy_sol::{Eip712Domain, SolCall},
-    contracts::{self, Permit, RefundTerms, allowanceCall, balanceOfCall, getRefundCall, nameCall, noncesCall, refundCall, refundWithPermitCall},
+    contracts::{
+        self, Permit, RefundTerms, allowanceCall, balanceOfCall, getPaymentCall, getRefundCall, nameCall, noncesCall, refundCall,
+        refundWithPermitCall,
+    },
     eip712,
     rpc::is_revert,
 };
@@ -69,12 +72,26 @@ async fn rail_of(ctx: &Context, payment: &PaymentRow) -> Result<(Chain, Eip712Do
             "chain {chain_id}'s gateway predates refunds (version 1): deploy the current one (settle chain deploy) to refund on chain; meanwhile pay the payer back from the recipient's wallet"
         )));
     }
-    if !super::cancel::signed_here(&chain, &domain, payment) {
+    // The gateway itself says whether the payment was made there (its signer may have been rotated since).
+    let out = chain
+        .rpc
+        .eth_call(None, chain.gateway, &getPaymentCall { paymentId: made_payment_id(&payment.payment_id)? }.abi_encode().into())
+        .await
+        .map_err(|_| AppError::ChainUnavailable)?;
+    if getPaymentCall::abi_decode_returns(&out).map_err(|_| AppError::ChainUnavailable)?.payer.is_zero() {
         return Err(AppError::InvalidState(format!(
             "the payment was made on another gateway of chain {chain_id} (one since replaced): pay the payer back from the recipient's wallet"
         )));
     }
     Ok((chain, domain))
+}
+
+fn made_payment_id(payment_id: &str) -> Result<B256, AppError> {
+    payment_id.parse().map_err(|_| AppError::InvalidState("the payment's stored id is not 32 bytes".into()))
+}
+
+fn made_payment(row: &RefundRow) -> Result<B256, AppError> {
+    made_payment_id(&row.payment_id)
 }
 
 /// `refund`'s terms for `row`, until `deadline` (Unix seconds), and Settle's signature over them.
@@ -166,7 +183,7 @@ async fn queue(txn: &impl settle_store::ConnectionTrait, chain: &Chain, row: &Re
     let changes = Changes {
         status: Some(RefundStatus::Pending),
         gateway_refund_key: Some(relay_request_id),
-        next_check_at: Some(row.next_check_at.unwrap_or(0).max(deadline as i64 * 1000)),
+        next_check_at: Some(row.next_check_at.unwrap_or(0).max(i64::try_from(deadline).unwrap_or(i64::MAX / 1000).saturating_mul(1000))),
         clear_failure: true,
         ..Default::default()
     };
@@ -346,7 +363,8 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
     }
     // Only terms whose deadline Settle recorded are signed (a refund is never FAILED while terms are usable).
     let deadline = input.deadline;
-    if deadline as i64 * 1000 > row.next_check_at.unwrap_or(0) {
+    let recorded = i64::try_from(deadline).ok().and_then(|d| d.checked_mul(1000)).is_some_and(|ms| ms <= row.next_check_at.unwrap_or(0));
+    if !recorded || deadline > settle_store::now_ms() as u64 / 1000 + TERMS_SECS + 60 {
         return Err(AppError::invalid("deadline", "deadline must be the one GET /v1/refunds/{id}/typed-data gave"));
     }
     if deadline <= settle_store::now_ms() as u64 / 1000 + 60 {
@@ -357,8 +375,13 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
     if eip712::recover(&settle_chain::alloy_sol::SolStruct::eip712_signing_hash(&terms, &domain), &input.recipient_signature) != Ok(owner) {
         return Err(AppError::InvalidSignature(format!("recipientSignature is not {owner}'s signature of the refund's terms")));
     }
+    // The contract takes v as 27 or 28; some wallets sign with 0 or 1.
+    let recipient_signature = settle_chain::primitives::Signature::from_raw(&input.recipient_signature)
+        .map_err(|_| AppError::InvalidSignature("recipientSignature must be 65 bytes (r, s, v)".into()))?
+        .as_bytes()
+        .to_vec();
     let permit = input.permit;
-    let data = call_for(&chain, &domain, &row, deadline, &input.recipient_signature, permit.as_ref())?;
+    let data = call_for(&chain, &domain, &row, deadline, &recipient_signature, permit.as_ref())?;
     match chain.rpc.eth_call(Some(chain.relayer.address()), chain.gateway, &data).await {
         Ok(_) => {}
         Err(e) if is_revert(&e) => {
@@ -406,22 +429,26 @@ async fn shortfall(chain: &Chain, payment: &PaymentRow, row: &RefundRow) -> Opti
     }
 }
 
-/// The watcher's look at the open CHAIN refunds of `chain`, at its newest confirmed block (`confirmed`, whose
-/// timestamp is `at`, Unix seconds); returns how many changed.
-pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64) -> Result<usize, AppError> {
+/// Open refunds the watcher looks at in one step, at most; the next step goes on after the last one (a cursor that
+/// wraps around), so every open refund is looked at in turn however many there are.
+const FOLLOW_PAGE: u64 = 100;
+
+/// Leaves an open refund to a person (`flagReason`): the watcher no longer looks at it.
+async fn hand_over(ctx: &Context, row: &RefundRow, why: &str) -> Result<(), AppError> {
+    tracing::error!(refund = %row.refund_id, "{why}");
+    store::update(&ctx.db, row, Changes { flag_reason: Some(why.to_owned()), ..Default::default() }, settle_store::now_ms()).await?;
+    Ok(())
+}
+
+/// The watcher's look at a page of the open CHAIN refunds of `chain` (those after `cursor`, which moves on), at its
+/// newest confirmed block (`confirmed`, whose timestamp is `at`, Unix seconds); returns how many changed.
+pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64, cursor: &std::sync::atomic::AtomicI64) -> Result<usize, AppError> {
+    use std::sync::atomic::Ordering;
     let mut n = 0;
-    let domain = chain.gateway_domain().await?;
-    for row in store::open_on_chain(&ctx.db, 200).await? {
+    let page = store::open_on_chain(&ctx.db, chain.chain_id as i64, cursor.load(Ordering::Relaxed), FOLLOW_PAGE).await?;
+    cursor.store(if (page.len() as u64) < FOLLOW_PAGE { 0 } else { page.last().map_or(0, |r| r.id) }, Ordering::Relaxed);
+    for row in page {
         let Some(payment) = payments_store::find_any(&ctx.db, &row.payment_id).await? else { continue };
-        if payment.chain_id != Some(chain.chain_id as i64) {
-            continue;
-        }
-        // A refund of a payment made on another gateway (the chain's gateway was switched while it was open) is never
-        // decided by this one: it would read "not made" and expire a refund the other gateway may have made.
-        if !super::cancel::signed_here(chain, &domain, &payment) {
-            tracing::error!(chain = chain.chain_id, refund = %row.refund_id, "an open refund's payment was made on another gateway of this chain; it stays open: settle it by hand");
-            continue;
-        }
         let Some(key) = key_of(&row.refund_id) else { continue };
         let out = match chain.rpc.eth_call_at(None, chain.gateway, &getRefundCall { refundId: key }.abi_encode().into(), Some(confirmed)).await {
             Ok(out) => out,
@@ -439,8 +466,8 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
         if !made.blockNumber.is_zero() {
             // The gateway refunds an id only with terms Settle signed for it (its payment, its amount).
             if row.payment_id.parse::<B256>().ok() != Some(made.paymentId) || made.amount.to_string() != row.amount {
-                tracing::error!(chain = chain.chain_id, refund = %row.refund_id, "the gateway shows the refund made with other terms; not applied");
                 metrics::counter!("settle_chain_mismatches_total").increment(1);
+                hand_over(ctx, &row, "the gateway shows this refund id made with other terms: not applied").await?;
                 continue;
             }
             if refunds::finish(ctx, &row, RefundStatus::Succeeded, Changes::default()).await?.is_some() {
@@ -450,6 +477,25 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
             continue;
         }
         if row.next_check_at.unwrap_or(0) < at * 1000 {
+            // Only the gateway the payment was made on decides that nothing was refunded (after a switch of the chain's
+            // gateway, the new one would read "not made" of a refund the old one made).
+            let paid_here = match chain
+                .rpc
+                .eth_call_at(None, chain.gateway, &getPaymentCall { paymentId: made_payment(&row)? }.abi_encode().into(), Some(confirmed))
+                .await
+            {
+                Ok(out) => getPaymentCall::abi_decode_returns(&out).ok().map(|p| !p.payer.is_zero()),
+                Err(_) => None,
+            };
+            match paid_here {
+                Some(true) => {}
+                Some(false) => {
+                    hand_over(ctx, &row, "the refund's payment was made on another gateway of this chain (since switched): settle it by hand")
+                        .await?;
+                    continue;
+                }
+                None => continue,
+            }
             let changes = Changes {
                 failure_code: Some("expired".into()),
                 failure_message: Some(

@@ -50,6 +50,8 @@ pub struct Watcher {
     lease: LeaseHolder,
     /// Blocks per `eth_getLogs`: the chain's `logs_range`, halved while a node refuses a range as too large.
     span: Arc<AtomicU64>,
+    /// Where the next step's look at open refunds starts ([`super::refunds::follow`]).
+    refunds_cursor: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Why a step stopped.
@@ -77,7 +79,7 @@ impl Watcher {
     pub fn new(ctx: Context, chain: Chain) -> Self {
         let name = format!("chain-watcher:{}", chain.chain_id);
         let span = Arc::new(AtomicU64::new(chain.logs_range));
-        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, span }
+        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, span, refunds_cursor: Default::default() }
     }
 
     pub fn poll(&self) -> std::time::Duration {
@@ -207,7 +209,7 @@ impl Watcher {
             let at = block.timestamp.saturating_to::<u64>() as i64;
             worked += self.expire(confirmed, at).await?;
             worked += self.settle_cancellations(confirmed, at).await?;
-            worked += super::refunds::follow(&self.ctx, &self.chain, confirmed, at).await?;
+            worked += super::refunds::follow(&self.ctx, &self.chain, confirmed, at, &self.refunds_cursor).await?;
         }
         Ok(if worked > 0 || more { Outcome::Worked(worked.max(1)) } else { Outcome::Idle })
     }

@@ -130,6 +130,12 @@ async fn a_chain_payment_is_refunded_in_parts_with_the_recipients_signature() {
     let app = app_on(&anvil, |spec| spec.gateway_version = None).await;
     let (id, p) = paid(&app, &anvil, "refund-parts").await;
     approve(&rpc, 1000).await;
+    // Settle's own addresses never receive a payment (its signer's signature would then authorize refunds out of it).
+    let mut own = TestApp::chain_payment("refund-own");
+    own["recipientAddress"] = json!(key(0).address().to_checksum(None));
+    let r = app.post("/v1/payments", &own).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"]["param"], "recipientAddress");
     let recipient = key(1).address();
     let gateway: Address = crate::chain::DEV_GATEWAY.parse().unwrap();
     let (payer_before, recipient_before) = (balance(&rpc, p.address()).await, balance(&rpc, recipient).await);
@@ -154,7 +160,22 @@ async fn a_chain_payment_is_refunded_in_parts_with_the_recipients_signature() {
     assert!(by_other.revert_data().map(|d| settle_chain::contracts::revert_reason(d)).unwrap_or_default().contains("NotAuthorizedByRecipient"));
     assert!(rpc.eth_call(Some(recipient), gateway, &data).await.is_ok(), "the recipient may send it itself");
     assert_eq!(app.get(&format!("/v1/refunds/{first_id}")).await.body["status"], "REQUIRES_ACTION");
-    let (_, r) = authorize(&app, &first_id, &key(1)).await;
+    let td = app.get(&format!("/v1/refunds/{first_id}/typed-data")).await.body;
+    let mut body = eip712::sign_refund_authorization(&key(1), &td).unwrap();
+    // Terms with a deadline typed-data did not give are never signed by Settle: one that would never expire (it
+    // passed the check as a negative number of milliseconds before), one that overflows, one a day too late.
+    for deadline in [json!(u64::MAX), json!(10_000_000_000_000_000u64), json!(td["deadline"].as_u64().unwrap() + 86_400)] {
+        let r = app
+            .post(&format!("/v1/refunds/{first_id}/submit"), &json!({"deadline": deadline, "recipientSignature": body["recipientSignature"]}))
+            .await;
+        assert_eq!(r.status, 400, "{deadline}: {}", r.text);
+        assert_eq!(r.body["error"]["param"], "deadline", "{}", r.text);
+    }
+    // A wallet that signs with v = 0 or 1 (the contract takes 27 or 28): Settle sends it as the contract takes it.
+    let sig = body["recipientSignature"].as_str().unwrap().to_owned();
+    let v = u8::from_str_radix(&sig[sig.len() - 2..], 16).unwrap();
+    body["recipientSignature"] = json!(format!("{}{:02x}", &sig[..sig.len() - 2], v - 27));
+    let r = app.post(&format!("/v1/refunds/{first_id}/submit"), &body).await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.body["status"], "PENDING");
     mine_until_refund(&app, &rpc, &first_id, "SUCCEEDED").await;
@@ -275,5 +296,48 @@ async fn a_first_refund_with_no_allowance_is_made_with_the_recipients_permit() {
     let r =
         app.post(&format!("/v1/refunds/{refund_id}/submit"), &json!({"deadline": 1, "recipientSignature": format!("0x{}", "00".repeat(65))})).await;
     assert_eq!(r.status, 409, "{}", r.text);
+    app.finish().await;
+}
+
+/// Refunds the recipient never authorizes end FAILED `expired` once a confirmed block is past their terms'
+/// deadline (their amount free again), however many are open: the watcher looks at them a page at a time (105 here,
+/// more than one page), so none is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn unauthorized_refunds_expire_a_page_at_a_time_and_free_their_amount() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, |_| {}).await;
+    let (a, _) = paid(&app, &anvil, "refund-expire-a").await;
+    let (b, _) = paid(&app, &anvil, "refund-expire-b").await;
+    for (payment, count) in [(&a, 100), (&b, 5)] {
+        for i in 0..count {
+            let r = refund(&app, payment, json!({"amount": "1"}), &format!("expire-{payment}-{i}")).await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            assert_eq!(r.body["status"], "REQUIRES_ACTION");
+        }
+    }
+    assert_eq!(refund(&app, &b, json!({"amount": "1496"}), "expire-b-over").await.status, 409, "the open refunds hold their amount");
+    let _: Value = rpc.call("evm_increaseTime", json!([86_400 + 300])).await.unwrap();
+    mine(&rpc, 3).await;
+    let statuses = async |payment: &str| -> Vec<String> {
+        let list = app.get(&format!("/v1/payments/{payment}/refunds")).await.body;
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{}/{}", r["status"].as_str().unwrap(), r["failureCode"].as_str().unwrap_or("")))
+            .collect()
+    };
+    let all_expired = crate::helpers::within(Duration::from_secs(90), async || {
+        let (sa, sb) = (statuses(&a).await, statuses(&b).await);
+        (sa.len() == 100 && sb.len() == 5 && sa.iter().chain(&sb).all(|s| s == "FAILED/expired")).then_some(())
+    })
+    .await;
+    assert!(all_expired.is_some(), "{:?} {:?}", statuses(&a).await, statuses(&b).await);
+    let payment = app.get(&format!("/v1/payments/{b}")).await.body;
+    assert_eq!(payment["amountRefunded"], "0", "{payment}");
+    let again = refund(&app, &b, json!({}), "expire-b-again").await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.body["amount"], "1500", "the expired refunds' amount is free again");
     app.finish().await;
 }
