@@ -208,12 +208,7 @@ impl PermitRequest {
 pub async fn submit_refund(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<SubmitRefundRequest>) -> Result<Response, ApiError> {
     let body = m.body;
     let permit = body.permit.map(PermitRequest::parse).transpose()?;
-    let recipient_signature = body
-        .recipient_signature
-        .strip_prefix("0x")
-        .and_then(|h| hex::decode(h).ok())
-        .filter(|b| b.len() == 65)
-        .ok_or_else(|| ApiError::invalid("recipientSignature", "recipientSignature must be 0x and 65 bytes of hex"))?;
-    let view = chain_refunds::submit(&st.ctx, &m.merchant, &id, SubmitInput { deadline: body.deadline, recipient_signature, permit }).await?;
+    let input = SubmitInput::parse(body.deadline, &body.recipient_signature, permit)?;
+    let view = chain_refunds::submit(&st.ctx, &m.merchant, &id, input).await?;
     Ok((StatusCode::ACCEPTED, Json(view)).into_response())
 }

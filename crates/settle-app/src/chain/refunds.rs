@@ -90,8 +90,18 @@ fn made_payment_id(payment_id: &str) -> Result<B256, AppError> {
     payment_id.parse().map_err(|_| AppError::InvalidState("the payment's stored id is not 32 bytes".into()))
 }
 
-fn made_payment(row: &RefundRow) -> Result<B256, AppError> {
-    made_payment_id(&row.payment_id)
+/// A deadline (Unix seconds) in milliseconds, as `next_check_at` keeps it (saturating: never negative).
+fn ms(deadline: u64) -> i64 {
+    i64::try_from(deadline).unwrap_or(i64::MAX).saturating_mul(1000)
+}
+
+/// A 65-byte signature (r, s, v) given as 0x and hex; 400 naming `field` otherwise.
+fn signature_bytes(field: &'static str, hex_sig: &str) -> Result<Vec<u8>, AppError> {
+    hex_sig
+        .strip_prefix("0x")
+        .and_then(|h| hex::decode(h).ok())
+        .filter(|b| b.len() == 65)
+        .ok_or_else(|| AppError::invalid(field, format!("{field} must be 0x and 65 bytes of hex")))
 }
 
 /// `refund`'s terms for `row`, until `deadline` (Unix seconds), and Settle's signature over them.
@@ -99,7 +109,7 @@ fn signed_terms(chain: &Chain, domain: &Eip712Domain, row: &RefundRow, deadline:
     let bad = |what: &str| AppError::InvalidState(format!("the refund's stored {what} is unreadable"));
     let terms = RefundTerms {
         refundId: key_of(&row.refund_id).ok_or_else(|| bad("id"))?,
-        paymentId: row.payment_id.parse().map_err(|_| bad("payment id"))?,
+        paymentId: made_payment_id(&row.payment_id)?,
         amount: U256::from_str_radix(&row.amount, 10).map_err(|_| bad("amount"))?,
         deadline,
     };
@@ -121,26 +131,17 @@ impl PermitInput {
         let uint = |field: &'static str, v: &str| {
             U256::from_str_radix(v, 10).map_err(|_| AppError::invalid(field, format!("{field} must be a decimal integer")))
         };
-        let signature = signature
-            .strip_prefix("0x")
-            .and_then(|h| hex::decode(h).ok())
-            .filter(|b| b.len() == 65)
-            .ok_or_else(|| AppError::invalid("permit.signature", "permit.signature must be 0x and 65 bytes of hex"))?;
-        Ok(Self { value: uint("permit.value", value)?, deadline: uint("permit.deadline", deadline)?, signature })
+        Ok(Self {
+            value: uint("permit.value", value)?,
+            deadline: uint("permit.deadline", deadline)?,
+            signature: signature_bytes("permit.signature", signature)?,
+        })
     }
 }
 
-/// The gateway call that carries out `row` with the recipient's signature of its terms (empty: the recipient sends it
-/// itself) and the recipient's permit when given.
-fn call_for(
-    chain: &Chain,
-    domain: &Eip712Domain,
-    row: &RefundRow,
-    deadline: u64,
-    recipient_signature: &[u8],
-    permit: Option<&PermitInput>,
-) -> Result<Bytes, AppError> {
-    let (terms, server_signature) = signed_terms(chain, domain, row, deadline)?;
+/// The gateway call that carries out `terms` signed by Settle, with the recipient's signature of them (empty: the
+/// recipient sends it itself) and the recipient's permit when given.
+fn call_for(terms: RefundTerms, server_signature: Bytes, recipient_signature: &[u8], permit: Option<&PermitInput>) -> Result<Bytes, AppError> {
     let recipient_signature = Bytes::from(recipient_signature.to_vec());
     Ok(match permit {
         None => refundCall { terms, serverSignature: server_signature, recipientSignature: recipient_signature }.abi_encode().into(),
@@ -183,7 +184,7 @@ async fn queue(txn: &impl settle_store::ConnectionTrait, chain: &Chain, row: &Re
     let changes = Changes {
         status: Some(RefundStatus::Pending),
         gateway_refund_key: Some(relay_request_id),
-        next_check_at: Some(row.next_check_at.unwrap_or(0).max(i64::try_from(deadline).unwrap_or(i64::MAX / 1000).saturating_mul(1000))),
+        next_check_at: Some(row.next_check_at.unwrap_or(0).max(ms(deadline))),
         clear_failure: true,
         ..Default::default()
     };
@@ -240,7 +241,7 @@ async fn extend(ctx: &Context, row: &RefundRow, deadline: u64) -> Result<RefundR
         if row.status.is_final() {
             return Ok(row);
         }
-        let until = row.next_check_at.unwrap_or(0).max(deadline as i64 * 1000);
+        let until = row.next_check_at.unwrap_or(0).max(ms(deadline));
         if let Some(next) = store::update(&ctx.db, &row, Changes { next_check_at: Some(until), ..Default::default() }, settle_store::now_ms()).await?
         {
             return Ok(next);
@@ -312,8 +313,9 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
     if row.status.is_final() {
         return Err(AppError::InvalidState(format!("the refund is {}", row.status)));
     }
-    let data = call_for(&chain, &domain, &row, deadline, &[], None)?;
-    let (terms, _) = signed_terms(&chain, &domain, &row, deadline)?;
+    let (terms, server_signature) = signed_terms(&chain, &domain, &row, deadline)?;
+    let typed_terms = eip712::refund_terms_typed_data(&domain, &terms);
+    let data = call_for(terms, server_signature, &[], None)?;
     let (allowance, balance) = funds(&chain, token, owner).await?;
     let amount = U256::from_str_radix(&row.amount, 10).map_err(|_| AppError::InvalidState("the refund's stored amount is unreadable".into()))?;
     // The permit needs the token's name (its domain) and the owner's nonce; a token without them has no permit.
@@ -338,7 +340,7 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
         allowance: allowance.to_string(),
         balance: balance.to_string(),
         deadline,
-        refund_terms: eip712::refund_terms_typed_data(&domain, &terms),
+        refund_terms: typed_terms,
         permit,
         transaction: serde_json::json!({"from": owner.to_checksum(None), "to": chain.gateway.to_checksum(None), "data": data, "gas": REFUND_GAS}),
     })
@@ -353,6 +355,13 @@ pub struct SubmitInput {
     pub permit: Option<PermitInput>,
 }
 
+impl SubmitInput {
+    /// Parses the recipient's 0x-hex 65-byte signature.
+    pub fn parse(deadline: u64, recipient_signature: &str, permit: Option<PermitInput>) -> Result<Self, AppError> {
+        Ok(Self { deadline, recipient_signature: signature_bytes("recipientSignature", recipient_signature)?, permit })
+    }
+}
+
 /// Sends a REQUIRES_ACTION refund through the relayer with the recipient's signature of its terms (and its permit
 /// when given): refused (400) when the signature is not the recipient's, the deadline is not one typed-data gave or
 /// is too near, or the call would revert (`simulation_failed`); a PENDING refund is answered as it is.
@@ -363,14 +372,13 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
     }
     // Only terms whose deadline Settle recorded are signed (a refund is never FAILED while terms are usable).
     let deadline = input.deadline;
-    let recorded = i64::try_from(deadline).ok().and_then(|d| d.checked_mul(1000)).is_some_and(|ms| ms <= row.next_check_at.unwrap_or(0));
-    if !recorded || deadline > settle_store::now_ms() as u64 / 1000 + TERMS_SECS + 60 {
+    if ms(deadline) > row.next_check_at.unwrap_or(0) || deadline > settle_store::now_ms() as u64 / 1000 + TERMS_SECS + 60 {
         return Err(AppError::invalid("deadline", "deadline must be the one GET /v1/refunds/{id}/typed-data gave"));
     }
     if deadline <= settle_store::now_ms() as u64 / 1000 + 60 {
         return Err(AppError::invalid("deadline", "the terms' deadline has passed or is too near: get typed-data again and sign anew"));
     }
-    let (terms, _) = signed_terms(&chain, &domain, &row, deadline)?;
+    let (terms, server_signature) = signed_terms(&chain, &domain, &row, deadline)?;
     let (_, owner) = token_and_owner(&payment)?;
     if eip712::recover(&settle_chain::alloy_sol::SolStruct::eip712_signing_hash(&terms, &domain), &input.recipient_signature) != Ok(owner) {
         return Err(AppError::InvalidSignature(format!("recipientSignature is not {owner}'s signature of the refund's terms")));
@@ -381,7 +389,7 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
         .as_bytes()
         .to_vec();
     let permit = input.permit;
-    let data = call_for(&chain, &domain, &row, deadline, &recipient_signature, permit.as_ref())?;
+    let data = call_for(terms, server_signature, &recipient_signature, permit.as_ref())?;
     match chain.rpc.eth_call(Some(chain.relayer.address()), chain.gateway, &data).await {
         Ok(_) => {}
         Err(e) if is_revert(&e) => {
@@ -481,7 +489,12 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
             // gateway, the new one would read "not made" of a refund the old one made).
             let paid_here = match chain
                 .rpc
-                .eth_call_at(None, chain.gateway, &getPaymentCall { paymentId: made_payment(&row)? }.abi_encode().into(), Some(confirmed))
+                .eth_call_at(
+                    None,
+                    chain.gateway,
+                    &getPaymentCall { paymentId: made_payment_id(&row.payment_id)? }.abi_encode().into(),
+                    Some(confirmed),
+                )
                 .await
             {
                 Ok(out) => getPaymentCall::abi_decode_returns(&out).ok().map(|p| !p.payer.is_zero()),
