@@ -137,7 +137,11 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
     let (code, out, _) = settle(&dir, &url, &["db", "check", "--format", "json"]);
     assert_eq!(code, 1);
     let report: Value = serde_json::from_str(&out).unwrap();
-    let rules: Vec<&str> = report["findings"].as_array().unwrap().iter().map(|f| f["ruleId"].as_str().unwrap()).collect();
+    // Errors only: the workload's request warnings (SETTLE012, a statement repeated in one request) depend on what
+    // earlier checks of this same database left open; a card callback that settles several refunds at once repeats
+    // its per-refund statements (seen once in CI).
+    let rules: Vec<&str> =
+        report["findings"].as_array().unwrap().iter().filter(|f| f["level"] == "error").map(|f| f["ruleId"].as_str().unwrap()).collect();
     // The migrations rolled back are pending; m0015 made the janitor's index and m0018 the event id's and the
     // publishing time's: their lookups are reported as unindexed too.
     let mut want = vec!["SETTLE001"; after_m0014];
