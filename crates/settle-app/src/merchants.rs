@@ -46,6 +46,16 @@ pub struct Merchant {
     pub name: String,
     /// Fee on chain payments, in basis points, for payments created from now on.
     pub fee_bps: u16,
+    /// Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is refunded in full
+    /// automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
+    pub refund_late_payments: bool,
+}
+
+/// What [`update`] changes; None leaves a setting as it is.
+#[derive(Clone, Debug, Default)]
+pub struct MerchantChanges {
+    pub fee: Option<FeeBps>,
+    pub refund_late_payments: Option<bool>,
 }
 
 pub fn hash_key(key: &str) -> String {
@@ -143,17 +153,33 @@ async fn create_in_txn(ctx: &Context, name: &str, fee: FeeBps, claim: &idempoten
 
 /// Changes a merchant's fee on chain payments. Payments already created keep the fee signed into their terms.
 pub async fn set_fee(ctx: &Context, merchant_id: &str, fee: FeeBps) -> Result<Merchant, AppError> {
+    update(ctx, merchant_id, MerchantChanges { fee: Some(fee), ..Default::default() }).await
+}
+
+/// Changes a merchant's settings, audited with what they were. A fee applies to payments created from now on.
+pub async fn update(ctx: &Context, merchant_id: &str, changes: MerchantChanges) -> Result<Merchant, AppError> {
     if merchant_id.len() > 64 || merchant_id.contains(':') {
         return Err(AppError::NotFound("merchant"));
     }
     let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.filter(|m| m.deleted_at.is_none()).ok_or(AppError::NotFound("merchant"))?;
+    let fee_bps = changes.fee.map_or_else(|| u16::try_from(m.fee_bps).unwrap_or(0), FeeBps::get);
+    let refund_late_payments = changes.refund_late_payments.unwrap_or(m.refund_late_payments);
     let txn = settle_store::begin(&ctx.db).await?;
-    settle_store::merchants::set_fee(&txn, merchant_id, fee.stored()).await?;
-    audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &serde_json::json!({"feeBps": fee, "was": m.fee_bps})).await?;
+    if let Some(fee) = changes.fee {
+        settle_store::merchants::set_fee(&txn, merchant_id, fee.stored()).await?;
+    }
+    if let Some(on) = changes.refund_late_payments {
+        settle_store::merchants::set_refund_late_payments(&txn, merchant_id, on).await?;
+    }
+    let record = serde_json::json!({
+        "feeBps": fee_bps, "refundLatePayments": refund_late_payments,
+        "was": {"feeBps": m.fee_bps, "refundLatePayments": m.refund_late_payments},
+    });
+    audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &record).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     ctx.merchant_fees.invalidate(merchant_id).await;
-    tracing::info!(merchant_id, fee_bps = fee.get(), was = m.fee_bps, "merchant fee changed");
-    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps: fee.get() })
+    tracing::info!(merchant_id, fee_bps, was = m.fee_bps, refund_late_payments, "merchant settings changed");
+    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps, refund_late_payments })
 }
 
 /// A merchant's fee on chain payments, remembered for [`FEE_TTL`](crate::context::FEE_TTL): a create reads no

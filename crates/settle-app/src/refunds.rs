@@ -149,12 +149,21 @@ fn sum(refunds: &[RefundRow], counts: impl Fn(&RefundRow) -> bool) -> Result<Amo
     Ok(total)
 }
 
-/// Whether a payment can be refunded at all (its status; the amount is checked under its lock).
+/// Whether a payment can be refunded at all (its status; the amount is checked under its lock): a COMPLETED one, or
+/// a CHAIN one Settle ended CANCELLED or EXPIRED, which its rail refunds only when the gateway shows it paid after all.
 pub(crate) fn refundable(p: &PaymentRow) -> Result<(), AppError> {
-    if p.status != PaymentStatus::Completed {
-        return Err(AppError::InvalidState(format!("only a COMPLETED payment can be refunded; this one is {}", p.status)));
+    if p.status != PaymentStatus::Completed && !paid_late_maybe(p) {
+        return Err(AppError::InvalidState(format!(
+            "only a COMPLETED payment can be refunded (or a CHAIN payment the chain shows paid after it was CANCELLED or EXPIRED); this one is {}",
+            p.status
+        )));
     }
     Ok(())
+}
+
+/// A CHAIN payment Settle ended unpaid (CANCELLED, EXPIRED): refundable only if the chain shows it paid all the same.
+pub(crate) fn paid_late_maybe(p: &PaymentRow) -> bool {
+    p.rail == Rail::Chain && matches!(p.status, PaymentStatus::Cancelled | PaymentStatus::Expired)
 }
 
 /// Records a PENDING refund of `payment_id` in one transaction: the payment locked, its remaining amount checked,

@@ -39,12 +39,14 @@ crate::names::names! {
         Duplicate => "duplicate",
         Fraudulent => "fraudulent",
         RequestedByCustomer => "requested_by_customer",
+        /// Settle's own: a CHAIN payment paid after it ended CANCELLED or EXPIRED, refunded automatically.
+        PaidAfterFinal => "paid_after_final",
     }
 }
 
 impl RefundReason {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        s.parse().map_err(|()| DomainError::invalid(field, "must be duplicate, fraudulent or requested_by_customer"))
+        s.parse().map_err(|()| DomainError::invalid(field, "must be duplicate, fraudulent, requested_by_customer or paid_after_final"))
     }
 }
 

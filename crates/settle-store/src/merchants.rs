@@ -121,6 +121,16 @@ pub async fn set_fee(conn: &impl ConnectionTrait, merchant_id: &str, fee_bps: i3
     Ok(())
 }
 
+/// Sets whether a merchant's CHAIN payments paid after they ended unpaid are refunded automatically.
+pub async fn set_refund_late_payments(conn: &impl ConnectionTrait, merchant_id: &str, on: bool) -> Result<(), StoreError> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::RefundLatePayments, sea_orm::sea_query::Expr::value(on))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// The merchant's fingerprint secret (hex), stored as `fresh` if it has none yet; None for an unknown merchant.
 /// Concurrent first uses agree: only the first write of `fresh` lands, and every caller reads the stored one.
 pub async fn fingerprint_secret(conn: &impl ConnectionTrait, merchant_id: &str, fresh: &str) -> Result<Option<String>, StoreError> {

@@ -27,6 +27,7 @@ mod m0018_event_ids;
 mod m0019_payment_details;
 mod m0020_refunds;
 mod m0021_order_cancellations;
+mod m0022_late_payment_refunds;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0019_payment_details::Migration),
             Box::new(m0020_refunds::Migration),
             Box::new(m0021_order_cancellations::Migration),
+            Box::new(m0022_late_payment_refunds::Migration),
         ]
     }
 }

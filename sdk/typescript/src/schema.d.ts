@@ -553,7 +553,7 @@ export interface paths {
         delete: operations["delete_merchant"];
         options?: never;
         head?: never;
-        /** Change a merchant's fee. Needs the admin token. */
+        /** Change a merchant's settings (at least one). Needs the admin token. */
         patch: operations["update_merchant"];
         trace?: never;
     };
@@ -1711,6 +1711,11 @@ export interface components {
             feeBps: number;
             merchantId: string;
             name: string;
+            /**
+             * @description Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is refunded in full
+             *     automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
+             */
+            refundLatePayments: boolean;
         };
         OrderCard: {
             /** @example 4111-1111-1111-1111 */
@@ -2263,7 +2268,12 @@ export interface components {
              *     signed terms keep the fee they were signed with.
              * @example 150
              */
-            feeBps: number;
+            feeBps?: number | null;
+            /**
+             * @description Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is refunded in full automatically (default
+             *     true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
+             */
+            refundLatePayments?: boolean | null;
         };
         /** @description `POST /v1/payments/{paymentId}`: the fields to change; a field left out is kept. */
         UpdatePaymentRequest: {

@@ -59,10 +59,13 @@ pub struct UpdateMerchantRequest {
     /// Fee on chain payments in basis points, 0 to 10000. Applies to payments created from now on; a payment's
     /// signed terms keep the fee they were signed with.
     #[schema(example = 150)]
-    pub fee_bps: u16,
+    pub fee_bps: Option<u16>,
+    /// Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is refunded in full automatically (default
+    /// true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
+    pub refund_late_payments: Option<bool>,
 }
 
-/// Change a merchant's fee. Needs the admin token.
+/// Change a merchant's settings (at least one). Needs the admin token.
 #[utoipa::path(
     patch, path = "/v1/merchants/{merchantId}", tag = "merchants",
     params(("merchantId" = String, Path, description = "The merchant")),
@@ -82,7 +85,11 @@ pub async fn update_merchant(
     body: axum::body::Bytes,
 ) -> Result<Json<merchants::Merchant>, ApiError> {
     let req: UpdateMerchantRequest = parse_json(&body)?;
-    Ok(Json(merchants::set_fee(&st.ctx, &merchant_id, fee(req.fee_bps)?).await?))
+    if req.fee_bps.is_none() && req.refund_late_payments.is_none() {
+        return Err(settle_app::AppError::invalid("feeBps", "give feeBps or refundLatePayments").into());
+    }
+    let changes = merchants::MerchantChanges { fee: req.fee_bps.map(fee).transpose()?, refund_late_payments: req.refund_late_payments };
+    Ok(Json(merchants::update(&st.ctx, &merchant_id, changes).await?))
 }
 
 /// Delete a merchant: its API keys stop authenticating at once (on every instance within a follower interval);

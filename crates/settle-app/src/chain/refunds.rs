@@ -79,6 +79,9 @@ async fn rail_of(ctx: &Context, payment: &PaymentRow) -> Result<(Chain, Eip712Do
         .await
         .map_err(|_| AppError::ChainUnavailable)?;
     if getPaymentCall::abi_decode_returns(&out).map_err(|_| AppError::ChainUnavailable)?.payer.is_zero() {
+        if refunds::paid_late_maybe(payment) {
+            return Err(AppError::InvalidState(format!("the payment is {} and the gateway shows it unpaid: nothing to refund", payment.status)));
+        }
         return Err(AppError::InvalidState(format!(
             "the payment was made on another gateway of chain {chain_id} (one since replaced): pay the payer back from the recipient's wallet"
         )));
@@ -215,6 +218,31 @@ pub(crate) async fn refund(ctx: &Context, merchant_id: &str, payment: PaymentRow
     .await?;
     refunds::recorded(ctx, &row);
     refunds::reply_with_current(ctx, &claim, &row.refund_id).await
+}
+
+/// Records, in the watcher's `txn`, the full refund of `payment`, which the chain shows paid after Settle ended it
+/// CANCELLED or EXPIRED (a confirmed `PaymentCompleted` of this chain's gateway), unless its merchant turned that off
+/// (`refundLatePayments`): REQUIRES_ACTION `recipient_signature_required` like any CHAIN refund, its amount held.
+/// None when turned off or when nothing is left to refund (the merchant refunded it already).
+pub(crate) async fn refund_late_in(txn: &impl settle_store::ConnectionTrait, payment: &PaymentRow) -> Result<Option<RefundRow>, AppError> {
+    let merchant = settle_store::merchants::find(txn, settle_domain::mode::merchant_of(&payment.merchant_id)).await?;
+    if !merchant.is_some_and(|m| m.refund_late_payments) {
+        return Ok(None);
+    }
+    let Some(payment) = payments_store::find_locked(txn, &payment.merchant_id, &payment.payment_id).await? else { return Ok(None) };
+    let until = (settle_store::now_ms() as u64 / 1000 + TERMS_SECS) as i64 * 1000;
+    let input = CreateRefund { amount: None, reason: Some(settle_domain::RefundReason::PaidAfterFinal), metadata: Default::default() };
+    let row = match refunds::record_in(txn, &payment, &input, until).await {
+        Ok(row) => row,
+        Err(AppError::RefundExceedsRemaining(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let message = format!(
+        "the payment was paid after it was {}: the recipient {} must sign the refund's terms (GET /v1/refunds/{{id}}/typed-data, then POST /v1/refunds/{{id}}/submit)",
+        payment.status,
+        payment.recipient_address.as_deref().unwrap_or_default()
+    );
+    refunds::require_action_in(txn, &row, "recipient_signature_required", &message).await
 }
 
 /// A merchant's open CHAIN refund, its payment, chain and gateway domain (404 for another merchant's; 409 when it is

@@ -390,15 +390,23 @@ impl Watcher {
                 if status != PaymentStatus::Completed {
                     tracing::error!(chain = id, payment_id = %row.payment_id, %status, tx = %log.tx_hash, "the chain shows a payment Settle had finished otherwise");
                     metrics::counter!("settle_chain_paid_after_final_total").increment(1);
-                    // The merchant sees it (refunding it comes with refunds).
-                    let data = serde_json::json!({
+                    // The merchant sees it, and the payer is refunded in full unless the merchant turned that off
+                    // (a refund waiting on the recipient's signature); a gateway that predates refunds is only
+                    // reported. Asked before the transaction: a node that does not answer leaves the log for the
+                    // next step.
+                    let refunds_here = self.chain.gateway_domain().await?.version.as_deref() != Some("1");
+                    let mut data = serde_json::json!({
                         "paymentId": row.payment_id, "merchantId": settle_domain::mode::merchant_of(&row.merchant_id), "livemode": settle_domain::mode::is_live(&row.merchant_id), "status": status.as_str(), "chainId": id,
                         "txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "amount": log.amount, "token": log.token,
+                        "refundId": null,
                     });
-                    let payload = serde_json::json!({"type": "payment.paid_after_final", "data": data});
-                    // Reported once: the event with the log's marking, whoever marks it first.
+                    // Reported once: the event and the refund with the log's marking, whoever marks it first.
                     let txn = self.fenced().await?;
                     if store::mark_applied_once(&txn, log.id).await? {
+                        if refunds_here && let Some(refund) = super::refunds::refund_late_in(&txn, &row).await? {
+                            data["refundId"] = refund.refund_id.into();
+                        }
+                        let payload = serde_json::json!({"type": "payment.paid_after_final", "data": data});
                         settle_store::outbox::enqueue(
                             &txn,
                             &row.merchant_id,

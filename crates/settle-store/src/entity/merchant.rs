@@ -17,6 +17,8 @@ pub struct Model {
     pub idem_secret: Option<String>,
     /// When the merchant was deleted (its keys stop authenticating); None while it is active.
     pub deleted_at: Option<i64>,
+    /// Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is refunded automatically (default true).
+    pub refund_late_payments: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,7 +17,7 @@ pub(super) async fn seed(cfg: &Config, format: Option<Format>) -> anyhow::Result
     emit(&m, format, Format::Json)
 }
 
-/// `settle merchant create` or `settle merchant set-fee`.
+/// `settle merchant create`, `set-fee` or `set`.
 pub(super) async fn merchant(cfg: &Config, action: MerchantAction, format: Option<Format>) -> anyhow::Result<()> {
     match action {
         MerchantAction::Create { name, fee_bps } => {
@@ -32,6 +32,14 @@ pub(super) async fn merchant(cfg: &Config, action: MerchantAction, format: Optio
             let m = settle_app::merchants::set_fee(&ctx, &merchant_id, settle_domain::FeeBps::new("--fee-bps", fee_bps)?)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
+            emit(&m, format, Format::Json)
+        }
+        MerchantAction::Set { merchant_id, fee_bps, refund_late_payments } => {
+            anyhow::ensure!(fee_bps.is_some() || refund_late_payments.is_some(), "give --fee-bps or --refund-late-payments");
+            let ctx = context(cfg).await?;
+            let fee = fee_bps.map(|b| settle_domain::FeeBps::new("--fee-bps", b)).transpose()?;
+            let changes = settle_app::merchants::MerchantChanges { fee, refund_late_payments };
+            let m = settle_app::merchants::update(&ctx, &merchant_id, changes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&m, format, Format::Json)
         }
     }

@@ -343,6 +343,17 @@ pub enum MerchantAction {
         #[arg(long)]
         fee_bps: u16,
     },
+    /// Change a merchant's settings; prints the merchant as JSON.
+    Set {
+        #[arg(long)]
+        merchant_id: String,
+        /// Fee on chain payments in basis points, 0 to 10000 (payments created from now on).
+        #[arg(long)]
+        fee_bps: Option<u16>,
+        /// Whether CHAIN payments paid after they ended CANCELLED or EXPIRED are refunded automatically.
+        #[arg(long)]
+        refund_late_payments: Option<bool>,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -981,6 +981,12 @@ async fn a_merchant_fee_goes_to_the_treasury() {
         Some("feeBps")
     );
     assert_eq!(patch(merchant_id.clone(), admin, serde_json::json!({"fee": 1})).await.status, 400);
+    // The automatic refund of late payments: on by default, changed alone (the fee stays); an empty change is refused.
+    assert_eq!(changed.body["refundLatePayments"], true);
+    let off = patch(merchant_id.clone(), admin, serde_json::json!({"refundLatePayments": false})).await;
+    assert_eq!((off.body["refundLatePayments"].as_bool(), off.body["feeBps"].as_u64()), (Some(false), Some(100)), "{}", off.text);
+    assert_eq!(patch(merchant_id.clone(), admin, serde_json::json!({})).await.assert_error(400, "parameter_invalid").as_deref(), Some("feeBps"));
+    assert_eq!(patch(merchant_id.clone(), admin, serde_json::json!({"refundLatePayments": "no"})).await.status, 400);
     patch("mch_nobody".into(), admin, serde_json::json!({"feeBps": 1})).await.assert_error(404, "not_found");
     patch(merchant_id.clone(), None, serde_json::json!({"feeBps": 0})).await.assert_error(401, "unauthorized");
     patch(merchant_id.clone(), Some("sk_not_the_admin"), serde_json::json!({"feeBps": 0})).await.assert_error(401, "unauthorized");

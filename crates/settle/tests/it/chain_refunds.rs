@@ -341,3 +341,88 @@ async fn unauthorized_refunds_expire_a_page_at_a_time_and_free_their_amount() {
     assert_eq!(again.body["amount"], "1500", "the expired refunds' amount is free again");
     app.finish().await;
 }
+
+/// The `payment.paid_after_final` event of `payment`, once published.
+async fn paid_after_final(app: &TestApp, rpc: &Rpc, payment: &str) -> Value {
+    let found = crate::helpers::within(Duration::from_secs(60), async || {
+        let rows = settle_store::outbox::read_all_after(&app.ctx.db, 0, 10_000).await.unwrap();
+        if let Some(row) = rows.iter().find(|r| r.topic == "payment.paid_after_final" && r.aggregate_id == payment) {
+            return Some(serde_json::from_str::<Value>(&row.payload).unwrap());
+        }
+        mine(rpc, 1).await;
+        None
+    })
+    .await;
+    match found {
+        Some(event) => event,
+        None => panic!("{payment} was never reported paid after final\n{}", crate::chain::chain_state(app).await),
+    }
+}
+
+/// A CHAIN payment CANCELLED at a confirmed block, then paid in a fork deeper than the confirmations that took the
+/// cancellation away (the payer's token balance once it paid).
+async fn paid_after_its_cancel(app: &TestApp, rpc: &Rpc, order: &str) -> (String, U256) {
+    let created = app.create_payment(order).await;
+    let id = created["paymentId"].as_str().unwrap().to_owned();
+    let snapshot: U256 = rpc.call("evm_snapshot", json!([])).await.unwrap();
+    let r = app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await;
+    assert_eq!(r.body["status"], "CANCELLING", "{}", r.text);
+    crate::chain::mine_until_status(app, rpc, &id, "CANCELLED", Duration::from_secs(60)).await;
+    let reverted: bool = rpc.call("evm_revert", json!([snapshot])).await.unwrap();
+    assert!(reverted);
+    crate::chain::pay_directly(rpc, &key(3), &created).await.unwrap();
+    (id, balance(rpc, key(3).address()).await)
+}
+
+/// A payment paid after Settle ended it (a reorg deeper than the confirmations took its cancellation away, and the
+/// payer paid in the new fork): it stays CANCELLED (what Settle reported stays reported), `payment.paid_after_final`
+/// names the refund of the whole amount Settle started, waiting on the recipient's signature like any CHAIN refund;
+/// signed, the payer gets everything back. With the merchant's `refundLatePayments` off, the same payment is only
+/// reported, and the merchant can refund it itself; a payment Settle ended that the chain shows unpaid is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payment_paid_after_it_was_cancelled_is_refunded_in_full() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, |spec| spec.confirmations = Some(2)).await;
+    approve(&rpc, 3000).await;
+    let (id, payer_paid) = paid_after_its_cancel(&app, &rpc, "late-refunded").await;
+    let event = paid_after_final(&app, &rpc, &id).await;
+    let refund_id = event["data"]["refundId"].as_str().unwrap_or_else(|| panic!("no refund started: {event}")).to_owned();
+    assert_eq!(event["data"]["status"], "CANCELLED", "{event}");
+    let made = app.get(&format!("/v1/refunds/{refund_id}")).await.body;
+    assert_eq!(
+        (made["status"].as_str(), made["amount"].as_str(), made["reason"].as_str(), made["failureCode"].as_str()),
+        (Some("REQUIRES_ACTION"), Some("1500"), Some("paid_after_final"), Some("recipient_signature_required")),
+        "{made}"
+    );
+    assert_eq!(refund(&app, &id, json!({"amount": "1"}), "late-more").await.status, 409, "the whole amount is held");
+    let (_, r) = authorize(&app, &refund_id, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&app, &rpc, &refund_id, "SUCCEEDED").await;
+    assert_eq!(balance(&rpc, key(3).address()).await, payer_paid + U256::from(1500), "the payer has everything back");
+    let payment = app.get(&format!("/v1/payments/{id}")).await.body;
+    assert_eq!(
+        (payment["status"].as_str(), payment["amountRefunded"].as_str(), payment["refundStatus"].as_str()),
+        (Some("CANCELLED"), Some("1500"), Some("full")),
+        "{payment}"
+    );
+
+    // Turned off: only reported; the merchant refunds it itself.
+    let off = settle_app::merchants::MerchantChanges { refund_late_payments: Some(false), ..Default::default() };
+    assert!(!settle_app::merchants::update(&app.ctx, "mch_demo", off).await.unwrap().refund_late_payments);
+    let (id, _) = paid_after_its_cancel(&app, &rpc, "late-reported").await;
+    let event = paid_after_final(&app, &rpc, &id).await;
+    assert!(event["data"]["refundId"].is_null(), "{event}");
+    assert!(app.get(&format!("/v1/payments/{id}/refunds")).await.body["data"].as_array().unwrap().is_empty());
+    let r = refund(&app, &id, json!({}), "late-by-hand").await;
+    assert_eq!((r.status.as_u16(), r.body["amount"].as_str()), (201, Some("1500")), "{}", r.text);
+
+    // Ended unpaid, and unpaid on chain: nothing to refund.
+    let created = app.create_payment("late-unpaid").await;
+    let unpaid = created["paymentId"].as_str().unwrap().to_owned();
+    assert_eq!(app.post(&format!("/v1/payments/{unpaid}/cancel"), &json!({})).await.body["status"], "CANCELLING");
+    crate::chain::mine_until_status(&app, &rpc, &unpaid, "CANCELLED", Duration::from_secs(60)).await;
+    let r = refund(&app, &unpaid, json!({}), "late-unpaid").await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    app.finish().await;
+}

@@ -17,11 +17,15 @@ class Merchant:
         fee_bps (int): Fee on chain payments, in basis points, for payments created from now on.
         merchant_id (str):
         name (str):
+        refund_late_payments (bool): Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is
+            refunded in full
+            automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
     """
 
     fee_bps: int
     merchant_id: str
     name: str
+    refund_late_payments: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -31,6 +35,8 @@ class Merchant:
 
         name = self.name
 
+        refund_late_payments = self.refund_late_payments
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -38,6 +44,7 @@ class Merchant:
                 "feeBps": fee_bps,
                 "merchantId": merchant_id,
                 "name": name,
+                "refundLatePayments": refund_late_payments,
             }
         )
 
@@ -52,10 +59,13 @@ class Merchant:
 
         name = d.pop("name")
 
+        refund_late_payments = d.pop("refundLatePayments")
+
         merchant = cls(
             fee_bps=fee_bps,
             merchant_id=merchant_id,
             name=name,
+            refund_late_payments=refund_late_payments,
         )
 
         merchant.additional_properties = d

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
+
+from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="UpdateMerchantRequest")
 
@@ -13,33 +15,67 @@ class UpdateMerchantRequest:
     """`PATCH /v1/merchants/{merchantId}`.
 
     Attributes:
-        fee_bps (int): Fee on chain payments in basis points, 0 to 10000. Applies to payments created from now on; a
-            payment's
+        fee_bps (int | None | Unset): Fee on chain payments in basis points, 0 to 10000. Applies to payments created
+            from now on; a payment's
             signed terms keep the fee they were signed with. Example: 150.
+        refund_late_payments (bool | None | Unset): Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is
+            refunded in full automatically (default
+            true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
     """
 
-    fee_bps: int
+    fee_bps: int | None | Unset = UNSET
+    refund_late_payments: bool | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
-        fee_bps = self.fee_bps
+        fee_bps: int | None | Unset
+        if isinstance(self.fee_bps, Unset):
+            fee_bps = UNSET
+        else:
+            fee_bps = self.fee_bps
+
+        refund_late_payments: bool | None | Unset
+        if isinstance(self.refund_late_payments, Unset):
+            refund_late_payments = UNSET
+        else:
+            refund_late_payments = self.refund_late_payments
 
         field_dict: dict[str, Any] = {}
 
-        field_dict.update(
-            {
-                "feeBps": fee_bps,
-            }
-        )
+        field_dict.update({})
+        if fee_bps is not UNSET:
+            field_dict["feeBps"] = fee_bps
+        if refund_late_payments is not UNSET:
+            field_dict["refundLatePayments"] = refund_late_payments
 
         return field_dict
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
         d = dict(src_dict)
-        fee_bps = d.pop("feeBps")
+
+        def _parse_fee_bps(data: object) -> int | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(int | None | Unset, data)
+
+        fee_bps = _parse_fee_bps(d.pop("feeBps", UNSET))
+
+        def _parse_refund_late_payments(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        refund_late_payments = _parse_refund_late_payments(
+            d.pop("refundLatePayments", UNSET)
+        )
 
         update_merchant_request = cls(
             fee_bps=fee_bps,
+            refund_late_payments=refund_late_payments,
         )
 
         return update_merchant_request

@@ -105,7 +105,7 @@ def sync_detailed(
     client: AuthenticatedClient,
     body: UpdateMerchantRequest,
 ) -> Response[ErrorBody | Merchant]:
-    """Change a merchant's fee. Needs the admin token.
+    """Change a merchant's settings (at least one). Needs the admin token.
 
     Args:
         merchant_id (str):
@@ -137,7 +137,7 @@ def sync(
     client: AuthenticatedClient,
     body: UpdateMerchantRequest,
 ) -> ErrorBody | Merchant | None:
-    """Change a merchant's fee. Needs the admin token.
+    """Change a merchant's settings (at least one). Needs the admin token.
 
     Args:
         merchant_id (str):
@@ -164,7 +164,7 @@ async def asyncio_detailed(
     client: AuthenticatedClient,
     body: UpdateMerchantRequest,
 ) -> Response[ErrorBody | Merchant]:
-    """Change a merchant's fee. Needs the admin token.
+    """Change a merchant's settings (at least one). Needs the admin token.
 
     Args:
         merchant_id (str):
@@ -194,7 +194,7 @@ async def asyncio(
     client: AuthenticatedClient,
     body: UpdateMerchantRequest,
 ) -> ErrorBody | Merchant | None:
-    """Change a merchant's fee. Needs the admin token.
+    """Change a merchant's settings (at least one). Needs the admin token.
 
     Args:
         merchant_id (str):
