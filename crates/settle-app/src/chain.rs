@@ -20,4 +20,4 @@ pub mod settings;
 pub mod terms;
 pub mod watcher;
 
-pub use settings::{Chain, ChainSpec, Chains, Token, TokenSpec};
+pub use settings::{Chain, ChainSpec, Chains, Contracts, PreviousGateway, Token, TokenSpec};

@@ -66,7 +66,7 @@ pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result
         p.recipient_address.to_string().parse().map_err(|_| AppError::invalid("recipientAddress", "not an address"))?;
     // Settle's own addresses never receive a payment: the signer's or the relayer's would let Settle's keys authorize
     // refunds out of it, the contracts' would lock it.
-    if [chain.signer.address(), chain.relayer.address(), chain.gateway, chain.forwarder].contains(&recipient) {
+    if chain.is_own(recipient) {
         return Err(AppError::invalid(
             "recipientAddress",
             "recipientAddress must be the merchant's address, not one of Settle's (its signer, relayer or contracts)",
@@ -81,6 +81,7 @@ pub(crate) async fn chain_terms(ctx: &Context, p: ChainTermsInput<'_>) -> Result
             fee_bps: fee.stored(),
             server_signature: signed.signature,
             client_secret_hash: signed.client_secret_hash,
+            gateway_address: chain.gateway.to_checksum(None),
         },
         client_secret: signed.client_secret,
         gateway: chain.gateway.to_checksum(None),

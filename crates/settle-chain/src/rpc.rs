@@ -318,7 +318,7 @@ impl Rpc {
     }
 
     /// Logs of `address` with `topic0` in `[from, to]`.
-    pub async fn logs(&self, address: Address, topic0: B256, from: u64, to: u64) -> Result<Vec<Log>, RpcError> {
+    pub async fn logs(&self, address: &[Address], topic0: B256, from: u64, to: u64) -> Result<Vec<Log>, RpcError> {
         self.call(
             "eth_getLogs",
             json!([{"address": address, "topics": [topic0], "fromBlock": format!("0x{from:x}"), "toBlock": format!("0x{to:x}")}]),

@@ -28,6 +28,7 @@ mod m0019_payment_details;
 mod m0020_refunds;
 mod m0021_order_cancellations;
 mod m0022_late_payment_refunds;
+mod m0023_payment_gateway;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0020_refunds::Migration),
             Box::new(m0021_order_cancellations::Migration),
             Box::new(m0022_late_payment_refunds::Migration),
+            Box::new(m0023_payment_gateway::Migration),
         ]
     }
 }

@@ -65,6 +65,8 @@ pub struct ChainTerms {
     pub fee_bps: i32,
     pub server_signature: String,
     pub client_secret_hash: String,
+    /// The gateway the terms were signed for.
+    pub gateway_address: String,
 }
 
 /// Inserts a PENDING payment at version 1, its CREATED event and its metadata rows. A second payment for an order
@@ -137,7 +139,8 @@ impl NewPayment {
             deadline: terms.as_ref().map(|t| t.deadline),
             fee_bps: terms.as_ref().map(|t| t.fee_bps),
             server_signature: terms.as_ref().map(|t| t.server_signature.clone()),
-            client_secret_hash: terms.map(|t| t.client_secret_hash),
+            client_secret_hash: terms.as_ref().map(|t| t.client_secret_hash.clone()),
+            gateway_address: terms.map(|t| t.gateway_address),
             payer: None,
             tx_hash: None,
             block_number: None,
@@ -175,15 +178,15 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
     // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
     let (with_claim, from_claim) = match done {
         Some(_) => (
-            "u AS (UPDATE idempotency_keys SET state = $21, response_status = $22, response_body = $23 \
-             WHERE merchant_id = $2 AND idem_key = $24 AND owner = $25 AND state = $26 RETURNING 1),",
+            "u AS (UPDATE idempotency_keys SET state = $22, response_status = $23, response_body = $24 \
+             WHERE merchant_id = $2 AND idem_key = $25 AND owner = $26 AND state = $27 RETURNING 1),",
             " FROM u",
         ),
         None => ("", ""),
     };
     // Inside an audit scope the event's audit row is one more insert of the statement.
     let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
-    let first = if done.is_some() { 27 } else { 21 };
+    let first = if done.is_some() { 28 } else { 22 };
     let with_audit = match &audit {
         Some(v) => {
             let params = (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
@@ -194,8 +197,8 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
     let sql = format!(
         "WITH {with_claim} p AS (INSERT INTO payments (payment_id, merchant_id, order_id, rail, amount, currency, chain_id, token_address, \
            recipient_address, status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash, \
-           description, customer_email) \
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20{from_claim} RETURNING id), \
+           description, customer_email, gateway_address) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20, $21{from_claim} RETURNING id), \
          e AS (INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) SELECT $1, $16, $10, 1, $11 FROM p), \
          o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at) SELECT $2, $17, $1, $18, $11 FROM p){with_audit} \
          SELECT id FROM p"
@@ -221,6 +224,7 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         payload.into(),
         row.description.clone().into(),
         row.customer_email.clone().into(),
+        row.gateway_address.clone().into(),
     ];
     if let Some(d) = done {
         values.extend([

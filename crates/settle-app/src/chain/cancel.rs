@@ -49,6 +49,8 @@ pub(crate) fn signed_here(chain: &Chain, domain: &settle_chain::alloy_sol::Eip71
 /// recorded for the Idempotency-Key).
 pub async fn request(ctx: &Context, chain: &Chain, row: &PaymentRow, claim: &Claim) -> Result<Reply, AppError> {
     let pid: B256 = row.payment_id.parse().map_err(|_| AppError::internal(std::io::Error::other("a stored payment id is not 32 bytes")))?;
+    // The gateway the payment was made on, which may be one the chain has since replaced.
+    let chain = &chain.for_payment(row).await?;
     // Terms signed for another gateway (one since redeployed) or by another signer stay payable there: a
     // cancellation here would not hold, so none is pretended.
     let domain = chain.gateway_domain().await?;

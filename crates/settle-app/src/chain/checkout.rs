@@ -124,7 +124,9 @@ async fn payable(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<(
         .get(row.chain_id.unwrap_or_default())
         .filter(|c| c.test_network != settle_domain::mode::is_live(&row.merchant_id))
         .cloned()
-        .ok_or(AppError::ChainNotConfigured(row.chain_id.unwrap_or_default()))?;
+        .ok_or(AppError::ChainNotConfigured(row.chain_id.unwrap_or_default()))?
+        .for_payment(&row)
+        .await?;
     let (Some(token), Some(recipient), Some(fee), Some(deadline), Some(sig)) =
         (&row.token_address, &row.recipient_address, row.fee_bps, row.deadline, &row.server_signature)
     else {

@@ -65,11 +65,13 @@ pub fn key_of(refund_id: &str) -> Option<B256> {
 /// refunds, or the payment was made on another gateway of the chain.
 async fn rail_of(ctx: &Context, payment: &PaymentRow) -> Result<(Chain, Eip712Domain), AppError> {
     let chain_id = payment.chain_id.ok_or_else(|| AppError::InvalidState("the CHAIN payment has no chain".into()))?;
-    let chain = ctx.chains.get(chain_id).cloned().ok_or(AppError::ChainNotConfigured(chain_id))?;
+    // The gateway the payment was made on: the chain's current one, or one it replaced.
+    let chain = ctx.chains.get(chain_id).ok_or(AppError::ChainNotConfigured(chain_id))?.for_payment(payment).await?;
     let domain = chain.gateway_domain().await?;
     if domain.version.as_deref() == Some("1") {
         return Err(AppError::InvalidState(format!(
-            "chain {chain_id}'s gateway predates refunds (version 1): deploy the current one (settle chain deploy) to refund on chain; meanwhile pay the payer back from the recipient's wallet"
+            "the payment was made on gateway {} of chain {chain_id}, which predates refunds (version 1): pay the payer back from the recipient's wallet",
+            chain.gateway
         )));
     }
     // The gateway itself says whether the payment was made there (its signer may have been rotated since).
@@ -83,7 +85,7 @@ async fn rail_of(ctx: &Context, payment: &PaymentRow) -> Result<(Chain, Eip712Do
             return Err(AppError::InvalidState(format!("the payment is {} and the gateway shows it unpaid: nothing to refund", payment.status)));
         }
         return Err(AppError::InvalidState(format!(
-            "the payment was made on another gateway of chain {chain_id} (one since replaced): pay the payer back from the recipient's wallet"
+            "the payment was made on another gateway of chain {chain_id} (one since replaced): list it in the chain's previous_gateways to refund through it, or pay the payer back from the recipient's wallet"
         )));
     }
     Ok((chain, domain))
@@ -486,6 +488,16 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
     for row in page {
         let Some(payment) = payments_store::find_any(&ctx.db, &row.payment_id).await? else { continue };
         let Some(key) = key_of(&row.refund_id) else { continue };
+        // Asked of the gateway the payment was made on (one the chain replaced is still asked); a gateway the chain
+        // no longer lists decides nothing, and the refund waits until it is listed again.
+        let chain = &match chain.for_payment(&payment).await {
+            Ok(c) => c,
+            Err(e) => {
+                metrics::counter!("settle_chain_unknown_gateway_total", "chain" => chain.chain_id.to_string()).increment(1);
+                tracing::error!(chain = chain.chain_id, refund = %row.refund_id, error = %e, "a refund of a payment on a gateway this chain no longer lists: left open");
+                continue;
+            }
+        };
         let out = match chain.rpc.eth_call_at(None, chain.gateway, &getRefundCall { refundId: key }.abi_encode().into(), Some(confirmed)).await {
             Ok(out) => out,
             // One refund's trouble never holds up the others or the watcher's step.

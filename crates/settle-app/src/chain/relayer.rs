@@ -565,7 +565,8 @@ impl Relayer {
         let now = settle_store::now_ms();
         let txn = self.fenced().await?;
         if ok {
-            for l in receipt.logs.iter().filter(|l| l.address == self.chain.gateway) {
+            let gateways = self.chain.gateways();
+            for l in receipt.logs.iter().filter(|l| gateways.contains(&l.address)) {
                 super::watcher::record_log(&txn, id, l).await?;
             }
         }
@@ -754,16 +755,16 @@ impl Relayer {
         if row.status != PaymentStatus::Processing {
             return Ok(None);
         }
+        // The payment's own gateway (a chain no longer listing it: the payment goes back to PENDING, as unpaid here).
+        let gateway = self.chain.for_payment(&row).await.map_or(self.chain.gateway, |c| c.gateway);
         if let Ok(pid) = payment_id.parse::<B256>() {
             let call = getPaymentCall { paymentId: pid }.abi_encode();
             let call: Bytes = call.into();
-            let out = match self.chain.rpc.eth_call_at(None, self.chain.gateway, &call, at).await {
+            let out = match self.chain.rpc.eth_call_at(None, gateway, &call, at).await {
                 Ok(out) => out,
                 // A node that pruned (or has not reached) that block: the latest state says as much (a payment made
                 // stays made).
-                Err(RpcError::Node { .. }) if at.is_some() => {
-                    self.chain.rpc.eth_call(None, self.chain.gateway, &call).await.map_err(|e| self.rpc_err(e))?
-                }
+                Err(RpcError::Node { .. }) if at.is_some() => self.chain.rpc.eth_call(None, gateway, &call).await.map_err(|e| self.rpc_err(e))?,
                 Err(e) => return Err(self.rpc_err(e)),
             };
             if getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) {
@@ -803,15 +804,20 @@ impl Relayer {
         d.as_u64().or_else(|| d.as_str()?.parse().ok())
     }
 
-    /// What a relay request sends: a payer's forward request (the forwarder's `execute`, with its gas and the
-    /// forwarder's overhead), Settle's cancellation of a payment (the gateway's `cancel`) or a refund (the gateway's
-    /// `refund` or `refundWithPermit`).
+    /// What a relay request sends, to the contract it was made for (recorded with it: the payment's forwarder or
+    /// gateway, which may be one the chain has since replaced): a payer's forward request (the forwarder's `execute`,
+    /// with its gas and the forwarder's overhead), Settle's cancellation of a payment (the gateway's `cancel`) or a
+    /// refund (the gateway's `refund` or `refundWithPermit`). None for a contract that is not one of the chain's.
     fn call_of(&self, rr: &relay::RelayRequestRow) -> Option<(settle_chain::Address, Bytes, u64)> {
         let v: serde_json::Value = serde_json::from_str(rr.request.as_deref()?).ok()?;
         let gas = v["gas"].as_u64()?;
+        let to: settle_chain::Address = rr.forwarder_address.parse().ok()?;
+        if !self.chain.is_contract(to) {
+            return None;
+        }
         match v["cancel"].as_str().or_else(|| v["refund"].as_str()) {
-            Some(call) => Some((self.chain.gateway, call.parse().ok()?, gas)),
-            None => Some((self.chain.forwarder, v["execute"].as_str()?.parse().ok()?, gas + EXECUTE_OVERHEAD_GAS)),
+            Some(call) => Some((to, call.parse().ok()?, gas)),
+            None => Some((to, v["execute"].as_str()?.parse().ok()?, gas + EXECUTE_OVERHEAD_GAS)),
         }
     }
 

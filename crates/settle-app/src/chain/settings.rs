@@ -47,6 +47,20 @@ pub struct ChainSpec {
     #[serde(default)]
     pub test_network: bool,
     pub tokens: Vec<TokenSpec>,
+    /// Gateways this chain used before `gateway` (each with its forwarder): Settle keeps following, cancelling and
+    /// refunding the payments made on them, and makes new payments on `gateway` only.
+    #[serde(default)]
+    pub previous_gateways: Vec<PreviousGateway>,
+}
+
+/// A gateway a chain used before its current one.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousGateway {
+    pub gateway: String,
+    pub forwarder: String,
+    /// Its EIP-712 version ("1" or "2"); absent: read from the gateway.
+    pub gateway_version: Option<String>,
 }
 
 /// A token payments may be made in.
@@ -91,6 +105,8 @@ pub struct Chain {
     pub logs_range: u64,
     /// Only test-mode payments use it; live ones never do.
     pub test_network: bool,
+    /// The gateways (and their forwarders) the chain used before `gateway`, followed for the payments made on them.
+    pub previous: Vec<Contracts>,
     /// What the watcher and the relayer last saw (for /health, without a chain call per request).
     pub state: Arc<std::sync::Mutex<ChainState>>,
 }
@@ -127,6 +143,23 @@ pub struct Stuck {
     pub replacements: usize,
     /// Every replacement allowed was made, or the fee cap was reached: only funds, lower fees or an operator help.
     pub exhausted: bool,
+}
+
+/// A gateway of a chain, its forwarder and its EIP-712 version (read once).
+#[derive(Clone, Debug)]
+pub struct Contracts {
+    pub gateway: Address,
+    pub forwarder: Address,
+    pub version: Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// A configured gateway version: "1" or "2" (absent: read from the gateway).
+fn version_cell(chain: u64, field: &str, v: &Option<String>) -> Result<Arc<tokio::sync::OnceCell<String>>, String> {
+    Ok(Arc::new(match v {
+        None => tokio::sync::OnceCell::new(),
+        Some(v) if v == "1" || v == "2" => tokio::sync::OnceCell::new_with(Some(v.clone())),
+        Some(v) => return Err(format!("chains[{chain}].{field} must be \"1\" or \"2\" (it is {v:?})")),
+    }))
 }
 
 impl Chain {
@@ -182,6 +215,14 @@ impl Chain {
         if s.rpc_urls.is_empty() || s.rpc_urls.iter().any(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
             return Err(format!("chains[{id}].rpc_urls must list http(s) URLs"));
         }
+        let mut previous = Vec::new();
+        for p in &s.previous_gateways {
+            previous.push(Contracts {
+                gateway: address(id, "previous_gateways.gateway", &p.gateway)?,
+                forwarder: address(id, "previous_gateways.forwarder", &p.forwarder)?,
+                version: version_cell(id, "previous_gateways.gateway_version", &p.gateway_version)?,
+            });
+        }
         let mut tokens = Vec::new();
         for t in &s.tokens {
             if t.symbol.is_empty() || t.symbol.len() > 10 || !t.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -193,11 +234,7 @@ impl Chain {
             chain_id: id,
             gateway: address(id, "gateway", &s.gateway)?,
             forwarder: address(id, "forwarder", &s.forwarder)?,
-            version: Arc::new(match &s.gateway_version {
-                None => tokio::sync::OnceCell::new(),
-                Some(v) if v == "1" || v == "2" => tokio::sync::OnceCell::new_with(Some(v.clone())),
-                Some(v) => return Err(format!("chains[{id}].gateway_version must be \"1\" or \"2\" (it is {v:?})")),
-            }),
+            version: version_cell(id, "gateway_version", &s.gateway_version)?,
             confirmations: s.confirmations.unwrap_or(2),
             signer: key(id, "signer_key", s.signer_key.as_deref())?,
             relayer: key(id, "relayer_key", s.relayer_key.as_deref())?,
@@ -213,8 +250,67 @@ impl Chain {
             max_fee: u128::from(bounded(id, "max_fee_gwei", s.max_fee_gwei, 1000, 1, 1_000_000)?) * 1_000_000_000,
             logs_range: bounded(id, "logs_range", s.logs_range, 500, 1, 100_000)?,
             test_network: s.test_network,
+            previous,
             state: Default::default(),
         })
+    }
+
+    /// Every gateway of the chain: the current one first, then the ones it replaced.
+    pub fn gateways(&self) -> Vec<Address> {
+        std::iter::once(self.gateway).chain(self.previous.iter().map(|c| c.gateway)).collect()
+    }
+
+    /// Whether `address` is one of Settle's own on this chain: its signer, relayer, or a gateway or forwarder it uses
+    /// or used.
+    pub fn is_own(&self, address: Address) -> bool {
+        [self.signer.address(), self.relayer.address()].contains(&address) || self.is_contract(address)
+    }
+
+    /// Whether `address` is a gateway or forwarder this chain uses or used.
+    pub fn is_contract(&self, address: Address) -> bool {
+        address == self.gateway || address == self.forwarder || self.previous.iter().any(|c| c.gateway == address || c.forwarder == address)
+    }
+
+    /// This chain with `c` as its gateway and forwarder.
+    fn using(&self, c: &Contracts) -> Chain {
+        let mut chain = self.clone();
+        chain.gateway = c.gateway;
+        chain.forwarder = c.forwarder;
+        chain.version = c.version.clone();
+        chain
+    }
+
+    /// This chain as the payment `row` uses it: its `gateway`, `forwarder` and version are those of the gateway the
+    /// payment's terms were signed for. 409 when that gateway is neither the chain's gateway nor one of its
+    /// `previous_gateways`: nothing is asked of another contract. A payment made before Settle stored its gateway
+    /// belongs to the listed gateway whose EIP-712 domain its signature recovers to this chain's signer for (the
+    /// current one when none does, as with a signer rotated since).
+    pub async fn for_payment(&self, row: &settle_store::payments::PaymentRow) -> Result<Chain, crate::AppError> {
+        let Some(stored) = row.gateway_address.as_deref() else {
+            if self.previous.is_empty() {
+                return Ok(self.clone());
+            }
+            for c in &self.previous {
+                // A version that cannot be read decides nothing: never the current gateway by default.
+                let candidate = self.using(c);
+                let domain = candidate.gateway_domain().await?;
+                if super::cancel::signed_here(&candidate, &domain, row) {
+                    return Ok(candidate);
+                }
+            }
+            return Ok(self.clone());
+        };
+        let gateway: Address = stored.parse().map_err(|_| crate::AppError::InvalidState("the payment's stored gateway is not an address".into()))?;
+        if gateway == self.gateway {
+            return Ok(self.clone());
+        }
+        match self.previous.iter().find(|c| c.gateway == gateway) {
+            Some(c) => Ok(self.using(c)),
+            None => Err(crate::AppError::InvalidState(format!(
+                "the payment was made on gateway {stored}, which chain {} no longer lists: add it to the chain's previous_gateways",
+                self.chain_id
+            ))),
+        }
     }
 
     /// The gateway's EIP-712 version: as configured, or read from its `eip712Domain()` (EIP-5267) once and kept
@@ -297,5 +393,69 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         logs_range: None,
         test_network: true,
         tokens: vec![TokenSpec { address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(), symbol: "USDC".into(), decimals: 6 }],
+        previous_gateways: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OLD_GATEWAY: &str = "0x0000000000000000000000000000000000000a01";
+    const OLD_FORWARDER: &str = "0x0000000000000000000000000000000000000a02";
+
+    fn spec(previous: Vec<PreviousGateway>) -> ChainSpec {
+        ChainSpec { previous_gateways: previous, ..dev_chain("http://127.0.0.1:1") }
+    }
+
+    fn previous(gateway: &str, version: Option<&str>) -> PreviousGateway {
+        PreviousGateway { gateway: gateway.into(), forwarder: OLD_FORWARDER.into(), gateway_version: version.map(Into::into) }
+    }
+
+    #[test]
+    fn previous_gateways_are_settle_s_own_and_checked_by_field() {
+        let chain = Chain::from_spec(&spec(vec![previous(OLD_GATEWAY, Some("1"))])).unwrap();
+        let old: Address = OLD_GATEWAY.parse().unwrap();
+        assert_eq!(chain.gateways(), vec![chain.gateway, old]);
+        assert!(chain.is_contract(old) && chain.is_contract(OLD_FORWARDER.parse().unwrap()));
+        assert!(chain.is_own(chain.signer.address()) && !chain.is_contract(chain.signer.address()));
+        let bad = Chain::from_spec(&spec(vec![previous("0xnope", None)])).unwrap_err();
+        assert!(bad.contains("previous_gateways.gateway"), "{bad}");
+        let bad = Chain::from_spec(&spec(vec![previous(OLD_GATEWAY, Some("3"))])).unwrap_err();
+        assert!(bad.contains("previous_gateways.gateway_version"), "{bad}");
+    }
+
+    #[tokio::test]
+    async fn a_payment_is_followed_on_the_gateway_it_was_made_on() {
+        let chain = Chain::from_spec(&spec(vec![previous(OLD_GATEWAY, Some("1"))])).unwrap();
+        let row = |gateway: Option<&str>| {
+            let mut row = settle_store::payments::NewPayment {
+                payment_id: format!("0x{}", "11".repeat(32)),
+                merchant_id: "mch_a".into(),
+                order_id: "o".into(),
+                rail: settle_domain::Rail::Chain,
+                amount: "1".into(),
+                currency: "USDC".into(),
+                chain_id: Some(31337),
+                token_address: None,
+                recipient_address: None,
+                chain_terms: None,
+                details: Default::default(),
+            }
+            .row(0);
+            row.gateway_address = gateway.map(Into::into);
+            row
+        };
+        let old: Address = OLD_GATEWAY.parse().unwrap();
+        let on_old = chain.for_payment(&row(Some(OLD_GATEWAY))).await.unwrap();
+        assert_eq!((on_old.gateway, on_old.forwarder), (old, OLD_FORWARDER.parse().unwrap()));
+        assert_eq!(on_old.gateway_version().await.unwrap(), "1", "the old gateway's own version");
+        let current = chain.gateway.to_checksum(None);
+        assert_eq!(chain.for_payment(&row(Some(&current))).await.unwrap().gateway, chain.gateway);
+        let unknown = chain.for_payment(&row(Some("0x0000000000000000000000000000000000000b01"))).await.unwrap_err();
+        assert!(unknown.to_string().contains("previous_gateways"), "{unknown}");
+        // Made before the gateway was stored, with no signature this chain's signer made for the old gateway: the
+        // current one.
+        assert_eq!(chain.for_payment(&row(None)).await.unwrap().gateway, chain.gateway);
     }
 }

@@ -150,7 +150,8 @@ impl Watcher {
             // across two forks is put behind the cursor.
             let before = self.block_hash(settled).await?;
             let topic = PaymentCompleted::SIGNATURE_HASH;
-            let logs = match rpc.logs(self.chain.gateway, topic, from, to).await {
+            // Every gateway of the chain: payments made on one it replaced are still followed.
+            let logs = match rpc.logs(&self.chain.gateways(), topic, from, to).await {
                 Ok(logs) => logs,
                 Err(e) if is_range_too_large(&e) && to > from => {
                     let smaller = (to - from).div_ceil(2).max(1);
@@ -291,7 +292,7 @@ impl Watcher {
             }
             match row.status {
                 PaymentStatus::Completed => {
-                    let still_paid = self.paid_on_chain(&row.payment_id).await.ok();
+                    let still_paid = self.paid_on_chain(&row).await.ok().flatten();
                     reports.push((row, log, still_paid));
                 }
                 PaymentStatus::Processing if !settle_store::relay::has_open_request(&self.ctx.db, &row.payment_id).await? => unseen.push((row, log)),
@@ -336,16 +337,13 @@ impl Watcher {
         Ok(fork as u64)
     }
 
-    /// Whether the gateway shows the payment paid (at the latest block).
-    async fn paid_on_chain(&self, payment_id: &str) -> Result<bool, WatchError> {
-        let Ok(pid) = payment_id.parse::<B256>() else { return Ok(false) };
-        let out = self
-            .chain
-            .rpc
-            .eth_call(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into())
-            .await
-            .map_err(|e| self.rpc_err(e))?;
-        Ok(getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()))
+    /// Whether the payment's gateway shows it paid (at the latest block); None when the chain no longer lists it.
+    async fn paid_on_chain(&self, row: &settle_store::payments::PaymentRow) -> Result<Option<bool>, WatchError> {
+        let Ok(pid) = row.payment_id.parse::<B256>() else { return Ok(Some(false)) };
+        let Some(gateway) = self.gateway_of(row).await else { return Ok(None) };
+        let out =
+            self.chain.rpc.eth_call(None, gateway, &getPaymentCall { paymentId: pid }.abi_encode().into()).await.map_err(|e| self.rpc_err(e))?;
+        Ok(Some(getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero())))
     }
 
     /// Applies logs: seen -> PROCESSING; confirmed and still canonical -> COMPLETED.
@@ -394,7 +392,10 @@ impl Watcher {
                     // (a refund waiting on the recipient's signature); a gateway that predates refunds is only
                     // reported. Asked before the transaction: a node that does not answer leaves the log for the
                     // next step.
-                    let refunds_here = self.chain.gateway_domain().await?.version.as_deref() != Some("1");
+                    let refunds_here = match self.chain.for_payment(&row).await {
+                        Ok(made_on) => made_on.gateway_domain().await?.version.as_deref() != Some("1"),
+                        Err(_) => false,
+                    };
                     let mut data = serde_json::json!({
                         "paymentId": row.payment_id, "merchantId": settle_domain::mode::merchant_of(&row.merchant_id), "livemode": settle_domain::mode::is_live(&row.merchant_id), "status": status.as_str(), "chainId": id,
                         "txHash": log.tx_hash, "blockNumber": log.block_number, "payer": log.payer, "amount": log.amount, "token": log.token,
@@ -460,9 +461,9 @@ impl Watcher {
                 continue;
             }
             let Ok(pid) = row.payment_id.parse::<B256>() else { continue };
+            let Some(gateway) = self.gateway_of(&row).await else { continue };
             let ask = |call: Vec<u8>| {
                 let rpc = self.chain.rpc.clone();
-                let gateway = self.chain.gateway;
                 async move { rpc.eth_call_at(None, gateway, &call.into(), Some(confirmed)).await }
             };
             // One row's trouble (a node failing this call) never holds up the others or the watcher's step.
@@ -496,6 +497,19 @@ impl Watcher {
         Ok(n)
     }
 
+    /// The gateway payment `row` was made on; None (logged) when the chain no longer lists it: its payment is
+    /// left as it is rather than judged by another contract.
+    async fn gateway_of(&self, row: &settle_store::payments::PaymentRow) -> Option<settle_chain::Address> {
+        match self.chain.for_payment(row).await {
+            Ok(chain) => Some(chain.gateway),
+            Err(e) => {
+                metrics::counter!("settle_chain_unknown_gateway_total", "chain" => self.chain.chain_id.to_string()).increment(1);
+                tracing::error!(chain = self.chain.chain_id, payment_id = %row.payment_id, error = %e, "a payment of a gateway this chain no longer lists: left as it is");
+                None
+            }
+        }
+    }
+
     /// Expires unpaid payments whose deadline is before the timestamp of the newest confirmed block.
     async fn expire(&self, confirmed: u64, before: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
@@ -504,12 +518,14 @@ impl Watcher {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
                 continue;
             }
-            // The contract is the source of truth: never expire what it shows as paid.
+            // The contract is the source of truth: never expire what it shows as paid (asked of the payment's own
+            // gateway; one the chain no longer lists decides nothing).
             let Ok(pid) = row.payment_id.parse::<B256>() else { continue };
+            let Some(gateway) = self.gateway_of(&row).await else { continue };
             let out = self
                 .chain
                 .rpc
-                .eth_call_at(None, self.chain.gateway, &getPaymentCall { paymentId: pid }.abi_encode().into(), Some(confirmed))
+                .eth_call_at(None, gateway, &getPaymentCall { paymentId: pid }.abi_encode().into(), Some(confirmed))
                 .await
                 .map_err(|e| self.rpc_err(e))?;
             let paid = getPaymentCall::abi_decode_returns(&out).map(|p| !p.payer.is_zero()).unwrap_or(true);
@@ -559,7 +575,7 @@ pub(super) async fn record_log(conn: &impl settle_store::ConnectionTrait, chain_
 /// completes it at its confirmations. Returns the new row; None when nothing changed or the chain did not
 /// answer within two seconds.
 pub async fn reconcile_pending(ctx: &Context, row: &settle_store::payments::PaymentRow) -> Option<settle_store::payments::PaymentRow> {
-    let chain = ctx.chains.get(row.chain_id?)?;
+    let chain = ctx.chains.get(row.chain_id?)?.for_payment(row).await.ok()?;
     let pid = row.payment_id.parse::<B256>().ok()?;
     let call = getPaymentCall { paymentId: pid }.abi_encode();
     let out = tokio::time::timeout(std::time::Duration::from_secs(2), chain.rpc.eth_call(None, chain.gateway, &call.into())).await.ok()?.ok()?;

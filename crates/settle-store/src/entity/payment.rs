@@ -57,6 +57,9 @@ pub struct Model {
     pub metadata: Option<String>,
     /// The sum of the payment's SUCCEEDED refunds (canonical digits).
     pub amount_refunded: String,
+    /// Chain rail: the gateway its terms were signed for (checksummed); None for one made before it was stored (the
+    /// chain's current gateway).
+    pub gateway_address: Option<String>,
     // `open_order_id` (m0019) is the database's to compute and is never read or written here: `order_id` while the
     // payment may still be paid, NULL once FAILED, EXPIRED or CANCELLED; unique per merchant.
 }

@@ -36,6 +36,10 @@ pub(super) async fn chain_command(cfg: &Config, action: ChainAction, format: Opt
             } else {
                 println!("# test_network = true  # for a testnet: only test keys pay here (leave it out for a live chain)");
             }
+            println!("# replacing an earlier gateway of this chain? Keep its payments followed, cancelled and refunded:");
+            println!("# [[chains.previous_gateways]]");
+            println!("# gateway = \"0x...\"    # the earlier gateway and its forwarder");
+            println!("# forwarder = \"0x...\"");
             println!("# signer_key and relayer_key: set SETTLE_CHAIN_{id}_SIGNER_KEY and SETTLE_CHAIN_{id}_RELAYER_KEY", id = d.chain_id);
             if generated {
                 // The one time this key is shown: the gateway pays only terms it signs.

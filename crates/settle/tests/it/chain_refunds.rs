@@ -426,3 +426,99 @@ async fn a_payment_paid_after_it_was_cancelled_is_refunded_in_full() {
     assert_eq!(r.status, 409, "{}", r.text);
     app.finish().await;
 }
+
+/// A chain moved to a new gateway (a second deployment; the first listed in `previous_gateways`) keeps what was made
+/// on the first: a payment PENDING at the switch is still paid through the first gateway's forwarder and completed
+/// from its log, a payment paid before is refunded through the first gateway, a cancel is sent to it; new payments
+/// are made on the new one; a payment made before Settle stored a payment's gateway is placed by its signature. A Settle that no longer lists the first gateway refuses to act on its payments (409)
+/// rather than ask the new gateway about them, and never expires one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let mut first = app_on(&anvil, |_| {}).await;
+    approve(&rpc, 1500).await;
+    let (paid_old, payer_old) = paid(&first, &anvil, "move-paid").await;
+    let pending = first.create_payment("move-pending").await;
+    let cancelled = first.create_payment("move-cancel").await;
+    let left = first.create_payment("move-left").await;
+    assert_eq!(pending["gatewayAddress"], crate::chain::DEV_GATEWAY, "{pending}");
+    // The paid one as a payment made before Settle stored a payment's gateway: its signature tells.
+    let unstored = format!("UPDATE payments SET gateway_address = NULL WHERE payment_id = '{paid_old}'");
+    settle_store::ConnectionTrait::execute_unprepared(first.ctx.db.writes(), &unstored).await.unwrap();
+    first.shutdown().await;
+
+    let new = deploy::deploy(&rpc, &key(0), key(0).address(), key(2).address(), false).await.unwrap();
+    let moved = |spec: &mut settle_app::chain::ChainSpec| {
+        spec.gateway = new.gateway.to_checksum(None);
+        spec.forwarder = new.forwarder.to_checksum(None);
+        spec.previous_gateways = vec![settle_app::chain::PreviousGateway {
+            gateway: crate::chain::DEV_GATEWAY.into(),
+            forwarder: crate::chain::DEV_FORWARDER.into(),
+            gateway_version: None,
+        }];
+    };
+    let mut app = TestApp::start(setup_on(&anvil.url, moved), first.db.clone()).await;
+
+    // Paid through the old gateway's forwarder after the switch, and completed from the old gateway's log.
+    let id = pending["paymentId"].as_str().unwrap();
+    let p = payer(&anvil).await;
+    let body = crate::chain::sign_checkout(&app, &pending, &p).await;
+    assert_eq!(body["request"]["to"], crate::chain::DEV_GATEWAY, "{body}");
+    let r = app
+        .request(reqwest::Method::POST, &format!("/v1/payments/{id}/gasless"), pending["clientSecret"].as_str(), Some(&body.to_string()), &[])
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_completed(&app, &anvil, id).await;
+
+    // Refunded through the old gateway.
+    let before = balance(&rpc, payer_old.address()).await;
+    let r = refund(&app, &paid_old, json!({"amount": "700"}), "move-refund").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
+    let (td, r) = authorize(&app, &refund_id, &key(1)).await;
+    assert_eq!(td["transaction"]["to"], crate::chain::DEV_GATEWAY, "{td}");
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&app, &rpc, &refund_id, "SUCCEEDED").await;
+    assert_eq!(balance(&rpc, payer_old.address()).await, before + U256::from(700));
+
+    // Cancelled on the old gateway: its terms there are what a payer could still use.
+    let cid = cancelled["paymentId"].as_str().unwrap();
+    let r = app.post(&format!("/v1/payments/{cid}/cancel"), &json!({})).await;
+    assert_eq!(r.body["status"], "CANCELLING", "{}", r.text);
+    crate::chain::mine_until_status(&app, &rpc, cid, "CANCELLED", Duration::from_secs(60)).await;
+    assert!(crate::chain::pay_directly(&rpc, &key(3), &cancelled).await.is_err(), "the old gateway refuses the cancelled terms");
+
+    // New payments are made on the new gateway, and complete there.
+    let fresh = app.create_payment("move-new").await;
+    assert_eq!(fresh["gatewayAddress"], new.gateway.to_checksum(None), "{fresh}");
+    let fid = fresh["paymentId"].as_str().unwrap();
+    let body = crate::chain::sign_checkout(&app, &fresh, &payer(&anvil).await).await;
+    let r = app
+        .request(reqwest::Method::POST, &format!("/v1/payments/{fid}/gasless"), fresh["clientSecret"].as_str(), Some(&body.to_string()), &[])
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_completed(&app, &anvil, fid).await;
+    app.shutdown().await;
+
+    // The old gateway dropped from the settings: its payments are refused, never judged by the new gateway.
+    let forgot = |spec: &mut settle_app::chain::ChainSpec| {
+        spec.gateway = new.gateway.to_checksum(None);
+        spec.forwarder = new.forwarder.to_checksum(None);
+    };
+    let app = TestApp::start(setup_on(&anvil.url, forgot), first.db.clone()).await;
+    let r = refund(&app, &paid_old, json!({"amount": "1"}), "move-forgotten").await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("previous_gateways"), "{}", r.text);
+    let lid = left["paymentId"].as_str().unwrap().to_owned();
+    let _: Value = rpc.call("evm_increaseTime", json!([3600])).await.unwrap();
+    mine(&rpc, 4).await;
+    let head = rpc.block_number().await.unwrap();
+    wait_for("the watcher reads the new blocks", Duration::from_secs(30), || async {
+        settle_store::chain::cursor(&app.ctx.db, 31337).await.unwrap().map_or(0, |c| c.block_number as u64) + 1 >= head
+    })
+    .await;
+    crate::chain::watch_once(&app).await;
+    assert_eq!(crate::chain::status_of(&app, &lid).await, "PENDING", "never expired by a gateway it was not made on");
+    app.finish().await;
+}
