@@ -574,7 +574,7 @@ async fn a_payment_mined_before_its_cancellation_completes() {
 /// Two instances on one database with a 1.5 s lease: the first, behind `proxy`, holds the relayer's lease (waited
 /// for), the second talks to anvil directly. Then the first's node answers simulations 4 s late. `step_bound`: how
 /// long a step keeps its lease renewed (None: the default).
-async fn two_instances(anvil: &Anvil, proxy: &RpcProxy, step_bound: Option<Duration>) -> (TestApp, TestApp) {
+pub(crate) async fn two_instances(anvil: &Anvil, proxy: &RpcProxy, step_bound: Option<Duration>) -> (TestApp, TestApp) {
     deploy::deploy(&anvil.rpc(), &key(0), key(0).address(), key(2).address(), true).await.unwrap();
     let setup = |url: &str| {
         let mut setup = setup_on(url, |_| {});

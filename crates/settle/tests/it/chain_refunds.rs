@@ -522,3 +522,34 @@ async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one()
     assert_eq!(crate::chain::status_of(&app, &lid).await, "PENDING", "never expired by a gateway it was not made on");
     app.finish().await;
 }
+
+/// Two instances on one database, the first one's node answering calls 4 s late (its relayer's lease, 1.5 s, lapses
+/// mid-step): a refund authorized on either is sent by one relayer, in one transaction, and the payer is refunded
+/// once; both instances then report it SUCCEEDED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relayers_send_a_refund_once() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = crate::chain_faults::RpcProxy::start(&anvil.url).await;
+    let (slow, fast) = crate::chain_faults::two_instances(&anvil, &proxy, Some(Duration::from_secs(1))).await;
+    let (id, p) = paid(&fast, &anvil, "two-relayers-refund").await;
+    approve(&rpc, 1500).await;
+    let before = balance(&rpc, p.address()).await;
+    let relayer = key(0).address().to_checksum(None);
+    let txs = || async { settle_store::relay::all_txs(&fast.ctx.db, 31337, &relayer).await.unwrap() };
+    let sent_before = txs().await.len();
+    let r = refund(&fast, &id, json!({"amount": "900"}), "two-relayers-refund").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
+    let (_, r) = authorize(&fast, &refund_id, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&fast, &rpc, &refund_id, "SUCCEEDED").await;
+    proxy.clear();
+    assert_eq!(balance(&rpc, p.address()).await, before + U256::from(900), "refunded once");
+    let sent = txs().await;
+    let brief: Vec<_> = sent.iter().map(|t| (t.nonce, &t.status, &t.relay_request_id)).collect();
+    assert_eq!(sent.len(), sent_before + 1, "one transaction for the refund: {brief:?}");
+    mine_until_refund(&slow, &rpc, &refund_id, "SUCCEEDED").await;
+    fast.finish().await;
+    slow.finish().await;
+}
