@@ -252,7 +252,8 @@ async function paymentPage(view, id) {
     const facts = [["Payment", p.paymentId], ["Order", p.orderId], ["Rail", p.rail], ["Amount", `${p.amount} ${p.currency}`], ["Status", status(p.status)], ["Created", when(p.createdAt)], ["Updated", when(p.updatedAt)]];
     if (p.rail === "CARD") facts.push(["Gateway transaction", p.externalPaymentKey || "—"], ["Card", p.cardType ? `${p.cardType} ••••${p.cardLast4 || ""}` : "—"]);
     if (p.rail === "CHAIN") facts.push(["Chain", p.chainId], ["Recipient", p.recipientAddress], ["Payer", p.payer || "—"], ["Transaction", p.txHash || "—"]);
-    if (p.status === "COMPLETED") facts.push(["Refunded", `${p.amountRefunded} ${p.currency} (${p.refundStatus})`]);
+    // A CHAIN payment paid after it was CANCELLED or EXPIRED is refunded too (Settle starts it).
+    if (p.status === "COMPLETED" || p.amountRefunded !== "0" || refunds.data.length) facts.push(["Refunded", `${p.amountRefunded} ${p.currency} (${p.refundStatus})`]);
     // A refund of what is left (an empty amount) or of part of it; the refund and its outcome join the timeline.
     const refundNote = h("p", { class: "error", role: "alert", id: "refund-error" });
     // One Idempotency-Key per amount on this page: trying again after an error never refunds twice.
