@@ -45,8 +45,12 @@ crate::names::names! {
 }
 
 impl RefundReason {
+    /// A merchant's reason: `paid_after_final` is Settle's own (its automatic refunds), never a merchant's.
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
-        s.parse().map_err(|()| DomainError::invalid(field, "must be duplicate, fraudulent, requested_by_customer or paid_after_final"))
+        match s.parse() {
+            Ok(r) if r != Self::PaidAfterFinal => Ok(r),
+            _ => Err(DomainError::invalid(field, "must be duplicate, fraudulent or requested_by_customer")),
+        }
     }
 }
 

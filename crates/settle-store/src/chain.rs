@@ -183,10 +183,22 @@ pub async fn has_log(conn: &impl ConnectionTrait, chain_id: i64, payment_id: &st
         .is_some())
 }
 
+/// Payments made on one of `gateways` (checksummed), or before a payment's gateway was stored: the ones a chain's
+/// watcher may judge. A payment of a gateway the chain no longer lists is left out, so it never takes a page's room.
+fn on_gateways(gateways: &[String]) -> Condition {
+    Condition::any().add(payment::Column::GatewayAddress.is_null()).add(payment::Column::GatewayAddress.is_in(gateways.iter().cloned()))
+}
+
 /// A chain's CANCELLING payments that may be decided now, oldest first: those whose cancellation was mined (its
 /// relay request CONFIRMED) or whose terms' deadline is before `before` (epoch seconds). The others wait for their
-/// cancellation without costing the watcher a call, however many there are.
-pub async fn cancelling(conn: &impl ConnectionTrait, chain_id: i64, before: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
+/// cancellation without costing the watcher a call, however many there are. Only payments of `gateways`.
+pub async fn cancelling(
+    conn: &impl ConnectionTrait,
+    chain_id: i64,
+    gateways: &[String],
+    before: i64,
+    limit: u64,
+) -> Result<Vec<payment::Model>, StoreError> {
     let mined = Query::select()
         .expr(Expr::val(1))
         .from(relay_request::Entity)
@@ -196,6 +208,7 @@ pub async fn cancelling(conn: &impl ConnectionTrait, chain_id: i64, before: i64,
     Ok(payment::Entity::find()
         .filter(payment::Column::Status.eq(PaymentStatus::Cancelling))
         .filter(payment::Column::ChainId.eq(chain_id))
+        .filter(on_gateways(gateways))
         .filter(Condition::any().add(payment::Column::Deadline.lt(before)).add(Expr::exists(mined)))
         .order_by_asc(payment::Column::Id)
         .limit(limit)
@@ -203,10 +216,17 @@ pub async fn cancelling(conn: &impl ConnectionTrait, chain_id: i64, before: i64,
         .await?)
 }
 
-/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds).
-pub async fn past_deadline(conn: &impl ConnectionTrait, chain_id: i64, before: i64, limit: u64) -> Result<Vec<payment::Model>, StoreError> {
+/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds), made on one of `gateways`.
+pub async fn past_deadline(
+    conn: &impl ConnectionTrait,
+    chain_id: i64,
+    gateways: &[String],
+    before: i64,
+    limit: u64,
+) -> Result<Vec<payment::Model>, StoreError> {
     Ok(payment::Entity::find()
         .filter(payment::Column::ChainId.eq(chain_id))
+        .filter(on_gateways(gateways))
         .filter(payment::Column::Deadline.lt(before))
         .filter(payment::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Processing]))
         .order_by_asc(payment::Column::Deadline)

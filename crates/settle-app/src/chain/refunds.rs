@@ -234,9 +234,14 @@ pub(crate) async fn refund_late_in(txn: &impl settle_store::ConnectionTrait, pay
     let Some(payment) = payments_store::find_locked(txn, &payment.merchant_id, &payment.payment_id).await? else { return Ok(None) };
     let until = (settle_store::now_ms() as u64 / 1000 + TERMS_SECS) as i64 * 1000;
     let input = CreateRefund { amount: None, reason: Some(settle_domain::RefundReason::PaidAfterFinal), metadata: Default::default() };
+    // The merchant refunded it already, or as many times as a payment takes: reported without a refund (the watcher
+    // never stops on it). A database error is the watcher's to retry.
     let row = match refunds::record_in(txn, &payment, &input, until).await {
         Ok(row) => row,
-        Err(AppError::RefundExceedsRemaining(_)) => return Ok(None),
+        Err(e @ (AppError::RefundExceedsRemaining(_) | AppError::InvalidState(_) | AppError::Invalid { .. })) => {
+            tracing::warn!(payment_id = %payment.payment_id, error = %e, "a payment paid after it ended is not refunded automatically");
+            return Ok(None);
+        }
         Err(e) => return Err(e),
     };
     let message = format!(
@@ -542,6 +547,8 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
             };
             match paid_here {
                 Some(true) => {}
+                // A payment paid after it ended whose payment a reorg took away: nothing to refund any more.
+                Some(false) if refunds::paid_late_maybe(&payment) => {}
                 Some(false) => {
                     hand_over(ctx, &row, "the refund's payment was made on another gateway of this chain (since switched): settle it by hand")
                         .await?;

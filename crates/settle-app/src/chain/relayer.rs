@@ -755,8 +755,13 @@ impl Relayer {
         if row.status != PaymentStatus::Processing {
             return Ok(None);
         }
-        // The payment's own gateway (a chain no longer listing it: the payment goes back to PENDING, as unpaid here).
-        let gateway = self.chain.for_payment(&row).await.map_or(self.chain.gateway, |c| c.gateway);
+        // Asked of the payment's own gateway. A node that does not answer decides nothing; a gateway the chain no
+        // longer lists cannot say the payment unpaid: it stays PROCESSING.
+        let gateway = match self.chain.for_payment(&row).await {
+            Ok(c) => c.gateway,
+            Err(crate::AppError::ChainUnavailable) => return Err(RelayError::App(crate::AppError::ChainUnavailable)),
+            Err(_) => return Ok(None),
+        };
         if let Ok(pid) = payment_id.parse::<B256>() {
             let call = getPaymentCall { paymentId: pid }.abi_encode();
             let call: Bytes = call.into();
@@ -944,17 +949,21 @@ impl Relayer {
                     (!payment.as_ref().is_some_and(|p| p.status == wanted)).then(|| format!("the payment is no longer {wanted}"))
                 }
             };
-            let Some((to, call, gas)) = self.call_of(&rr).filter(|_| unwanted.is_none()) else {
-                let why = unwanted.unwrap_or_else(|| "the stored request is unreadable".into());
+            if let Some(why) = unwanted {
                 let txn = self.fenced().await?;
                 relay::set_request_status(&txn, rr.id, relay::PENDING, relay::CANCELLED, None, Some(&why), now).await?;
                 txn.commit().await.map_err(StoreError::from)?;
                 continue;
-            };
-            // Never send what cannot succeed: the deadline near or passed, or the request no longer simulating.
-            let hopeless = match Self::deadline_of(&rr) {
-                Some(d) if d <= now_secs() + DEADLINE_MARGIN_SECS => Some(format!("its forward request's deadline ({d}) has passed or is too near")),
-                _ => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), to, &call).await {
+            }
+            let sendable = self.call_of(&rr);
+            // Never send what cannot succeed: unreadable or for a contract the chain no longer lists, the deadline near
+            // or passed, or the request no longer simulating. Its payment goes back to PENDING (unless paid).
+            let hopeless = match (&sendable, Self::deadline_of(&rr)) {
+                (None, _) => Some("the stored request is unreadable, or its contract is not one this chain lists".to_owned()),
+                (_, Some(d)) if d <= now_secs() + DEADLINE_MARGIN_SECS => {
+                    Some(format!("its forward request's deadline ({d}) has passed or is too near"))
+                }
+                (Some((to, call, _)), _) => match self.chain.rpc.eth_call(Some(self.chain.relayer.address()), *to, call).await {
                     Ok(_) => None,
                     Err(e) if is_revert(&e) => Some(format!("it no longer simulates: {}", e.message())),
                     Err(e) => return Err(self.rpc_err(e)),
@@ -970,6 +979,7 @@ impl Relayer {
                 tracing::warn!(chain = id, relay = %rr.relay_request_id, "a relay request was not sent: {why}");
                 continue;
             }
+            let Some((to, call, gas)) = sendable else { continue };
             // Take the nonce and record the signed transaction in one database transaction, fenced by the lease, and
             // only while the request is still PENDING (a compare-and-set: it is sent once, whoever sent it).
             let txn = self.fenced().await?;

@@ -215,10 +215,15 @@ impl Chain {
         if s.rpc_urls.is_empty() || s.rpc_urls.iter().any(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
             return Err(format!("chains[{id}].rpc_urls must list http(s) URLs"));
         }
-        let mut previous = Vec::new();
+        let mut previous: Vec<Contracts> = Vec::new();
+        let current = address(id, "gateway", &s.gateway)?;
         for p in &s.previous_gateways {
+            let gateway = address(id, "previous_gateways.gateway", &p.gateway)?;
+            if gateway == current || previous.iter().any(|c| c.gateway == gateway) {
+                return Err(format!("chains[{id}].previous_gateways: {gateway} is listed twice (or is the current gateway)"));
+            }
             previous.push(Contracts {
-                gateway: address(id, "previous_gateways.gateway", &p.gateway)?,
+                gateway,
                 forwarder: address(id, "previous_gateways.forwarder", &p.forwarder)?,
                 version: version_cell(id, "previous_gateways.gateway_version", &p.gateway_version)?,
             });
@@ -271,6 +276,40 @@ impl Chain {
         address == self.gateway || address == self.forwarder || self.previous.iter().any(|c| c.gateway == address || c.forwarder == address)
     }
 
+    /// The gateway of a payment made before Settle stored a payment's gateway: with no previous gateway listed, the
+    /// current one (as Settle always judged them). Otherwise the listed gateway whose EIP-712 domain its signature
+    /// recovers to this chain's signer for, the current one tried first; failing that (a signer rotated since), the
+    /// listed gateway that shows it paid; failing that, the current one (a payment unpaid everywhere). A gateway whose
+    /// version or answer cannot be read makes it unplaceable for now (503): never placed by default.
+    async fn place(&self, row: &settle_store::payments::PaymentRow) -> Result<Chain, crate::AppError> {
+        use settle_chain::alloy_sol::SolCall;
+        if self.previous.is_empty() {
+            return Ok(self.clone());
+        }
+        let candidates: Vec<Chain> = std::iter::once(self.clone()).chain(self.previous.iter().map(|c| self.using(c))).collect();
+        let mut unreadable = false;
+        for candidate in &candidates {
+            match candidate.gateway_domain().await {
+                Ok(domain) if super::cancel::signed_here(candidate, &domain, row) => return Ok(candidate.clone()),
+                Ok(_) => {}
+                Err(_) => unreadable = true,
+            }
+        }
+        let pid: settle_chain::B256 =
+            row.payment_id.parse().map_err(|_| crate::AppError::InvalidState("the payment's stored id is not 32 bytes".into()))?;
+        let call: settle_chain::Bytes = settle_chain::contracts::getPaymentCall { paymentId: pid }.abi_encode().into();
+        for candidate in &candidates {
+            match candidate.rpc.eth_call(None, candidate.gateway, &call).await {
+                Ok(out) if settle_chain::contracts::getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) => {
+                    return Ok(candidate.clone());
+                }
+                Ok(_) => {}
+                Err(_) => unreadable = true,
+            }
+        }
+        if unreadable { Err(crate::AppError::ChainUnavailable) } else { Ok(self.clone()) }
+    }
+
     /// This chain with `c` as its gateway and forwarder.
     fn using(&self, c: &Contracts) -> Chain {
         let mut chain = self.clone();
@@ -283,23 +322,9 @@ impl Chain {
     /// This chain as the payment `row` uses it: its `gateway`, `forwarder` and version are those of the gateway the
     /// payment's terms were signed for. 409 when that gateway is neither the chain's gateway nor one of its
     /// `previous_gateways`: nothing is asked of another contract. A payment made before Settle stored its gateway
-    /// belongs to the listed gateway whose EIP-712 domain its signature recovers to this chain's signer for (the
-    /// current one when none does, as with a signer rotated since).
+    /// is placed by [`Self::place`].
     pub async fn for_payment(&self, row: &settle_store::payments::PaymentRow) -> Result<Chain, crate::AppError> {
-        let Some(stored) = row.gateway_address.as_deref() else {
-            if self.previous.is_empty() {
-                return Ok(self.clone());
-            }
-            for c in &self.previous {
-                // A version that cannot be read decides nothing: never the current gateway by default.
-                let candidate = self.using(c);
-                let domain = candidate.gateway_domain().await?;
-                if super::cancel::signed_here(&candidate, &domain, row) {
-                    return Ok(candidate);
-                }
-            }
-            return Ok(self.clone());
-        };
+        let Some(stored) = row.gateway_address.as_deref() else { return self.place(row).await };
         let gateway: Address = stored.parse().map_err(|_| crate::AppError::InvalidState("the payment's stored gateway is not an address".into()))?;
         if gateway == self.gateway {
             return Ok(self.clone());
@@ -423,6 +448,10 @@ mod tests {
         assert!(bad.contains("previous_gateways.gateway"), "{bad}");
         let bad = Chain::from_spec(&spec(vec![previous(OLD_GATEWAY, Some("3"))])).unwrap_err();
         assert!(bad.contains("previous_gateways.gateway_version"), "{bad}");
+        for twice in [vec![previous(OLD_GATEWAY, None), previous(OLD_GATEWAY, None)], vec![previous(&dev_chain("").gateway, None)]] {
+            let bad = Chain::from_spec(&spec(twice)).unwrap_err();
+            assert!(bad.contains("listed twice"), "{bad}");
+        }
     }
 
     #[tokio::test]
@@ -454,8 +483,11 @@ mod tests {
         assert_eq!(chain.for_payment(&row(Some(&current))).await.unwrap().gateway, chain.gateway);
         let unknown = chain.for_payment(&row(Some("0x0000000000000000000000000000000000000b01"))).await.unwrap_err();
         assert!(unknown.to_string().contains("previous_gateways"), "{unknown}");
-        // Made before the gateway was stored, with no signature this chain's signer made for the old gateway: the
-        // current one.
-        assert_eq!(chain.for_payment(&row(None)).await.unwrap().gateway, chain.gateway);
+        // Made before the gateway was stored, its signature no listed gateway's, and no node to ask which shows it
+        // paid: not placed (never the current gateway by default).
+        assert!(matches!(chain.for_payment(&row(None)).await, Err(crate::AppError::ChainUnavailable)));
+        // With no previous gateway listed, such a payment is the current gateway's, as it always was.
+        let alone = Chain::from_spec(&spec(vec![])).unwrap();
+        assert_eq!(alone.for_payment(&row(None)).await.unwrap().gateway, alone.gateway);
     }
 }

@@ -394,6 +394,7 @@ impl Watcher {
                     // next step.
                     let refunds_here = match self.chain.for_payment(&row).await {
                         Ok(made_on) => made_on.gateway_domain().await?.version.as_deref() != Some("1"),
+                        Err(e @ crate::AppError::ChainUnavailable) => return Err(e.into()),
                         Err(_) => false,
                     };
                     let mut data = serde_json::json!({
@@ -403,9 +404,11 @@ impl Watcher {
                     });
                     // Reported once: the event and the refund with the log's marking, whoever marks it first.
                     let txn = self.fenced().await?;
+                    let mut started = None;
                     if store::mark_applied_once(&txn, log.id).await? {
                         if refunds_here && let Some(refund) = super::refunds::refund_late_in(&txn, &row).await? {
-                            data["refundId"] = refund.refund_id.into();
+                            data["refundId"] = refund.refund_id.clone().into();
+                            started = Some(refund);
                         }
                         let payload = serde_json::json!({"type": "payment.paid_after_final", "data": data});
                         settle_store::outbox::enqueue(
@@ -420,6 +423,9 @@ impl Watcher {
                     }
                     txn.commit().await.map_err(StoreError::from)?;
                     self.ctx.outbox_wake.notify_one();
+                    if let Some(refund) = &started {
+                        crate::refunds::recorded(&self.ctx, refund);
+                    }
                     continue;
                 }
                 store::mark_applied(&self.ctx.db, log.id).await?;
@@ -454,7 +460,7 @@ impl Watcher {
     async fn settle_cancellations(&self, confirmed: u64, at: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
         // Only those whose cancellation was mined or whose deadline passed are asked about.
-        let rows = store::cancelling(&self.ctx.db, id, at, 100).await?;
+        let rows = store::cancelling(&self.ctx.db, id, &self.listed(), at, 100).await?;
         let mut n = 0;
         for row in rows {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
@@ -497,6 +503,31 @@ impl Watcher {
         Ok(n)
     }
 
+    /// Records the `PaymentCompleted` logs of `gateway` in block `number` (applied at their confirmations, on the
+    /// canonical chain, like any other).
+    async fn read_again(&self, gateway: settle_chain::Address, number: u64) -> Result<(), WatchError> {
+        let id = self.chain.chain_id as i64;
+        let logs = self.chain.rpc.logs(&[gateway], PaymentCompleted::SIGNATURE_HASH, number, number).await.map_err(|e| self.rpc_err(e))?;
+        let txn = self.fenced().await?;
+        let mut found = 0;
+        for l in &logs {
+            if record_log(&txn, id, l).await? {
+                found += 1;
+            }
+        }
+        txn.commit().await.map_err(StoreError::from)?;
+        if found > 0 {
+            metrics::counter!("settle_chain_logs_read_again_total", "chain" => id.to_string()).increment(found);
+            tracing::warn!(chain = id, block = number, %gateway, found, "payments paid with no log read: their block's logs were read again");
+        }
+        Ok(())
+    }
+
+    /// The chain's gateways as payments store them.
+    fn listed(&self) -> Vec<String> {
+        self.chain.gateways().iter().map(|g| g.to_checksum(None)).collect()
+    }
+
     /// The gateway payment `row` was made on; None (logged) when the chain no longer lists it: its payment is
     /// left as it is rather than judged by another contract.
     async fn gateway_of(&self, row: &settle_store::payments::PaymentRow) -> Option<settle_chain::Address> {
@@ -514,7 +545,7 @@ impl Watcher {
     async fn expire(&self, confirmed: u64, before: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
         let mut n = 0;
-        for row in store::past_deadline(&self.ctx.db, id, before, 100).await? {
+        for row in store::past_deadline(&self.ctx.db, id, &self.listed(), before, 100).await? {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
                 continue;
             }
@@ -528,8 +559,16 @@ impl Watcher {
                 .eth_call_at(None, gateway, &getPaymentCall { paymentId: pid }.abi_encode().into(), Some(confirmed))
                 .await
                 .map_err(|e| self.rpc_err(e))?;
-            let paid = getPaymentCall::abi_decode_returns(&out).map(|p| !p.payer.is_zero()).unwrap_or(true);
-            if paid {
+            let made = getPaymentCall::abi_decode_returns(&out);
+            if let Ok(p) = &made
+                && !p.payer.is_zero()
+            {
+                // Paid, with no log read: its gateway was not listed (on this instance, or on the one that held the
+                // watcher) when the watcher passed its block. Its block's logs are read again: it completes from them.
+                self.read_again(gateway, p.blockNumber.saturating_to::<u64>()).await?;
+                continue;
+            }
+            if made.is_err() {
                 continue;
             }
             let data = serde_json::json!({"deadline": row.deadline, "confirmedBlock": confirmed, "blockTimestamp": before});
@@ -575,10 +614,14 @@ pub(super) async fn record_log(conn: &impl settle_store::ConnectionTrait, chain_
 /// completes it at its confirmations. Returns the new row; None when nothing changed or the chain did not
 /// answer within two seconds.
 pub async fn reconcile_pending(ctx: &Context, row: &settle_store::payments::PaymentRow) -> Option<settle_store::payments::PaymentRow> {
-    let chain = ctx.chains.get(row.chain_id?)?.for_payment(row).await.ok()?;
     let pid = row.payment_id.parse::<B256>().ok()?;
     let call = getPaymentCall { paymentId: pid }.abi_encode();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(2), chain.rpc.eth_call(None, chain.gateway, &call.into())).await.ok()?.ok()?;
+    // Two seconds for all of it, the payment's gateway placed (a version read) included.
+    let ask = async {
+        let chain = ctx.chains.get(row.chain_id?)?.for_payment(row).await.ok()?;
+        chain.rpc.eth_call(None, chain.gateway, &call.into()).await.ok()
+    };
+    let out = tokio::time::timeout(std::time::Duration::from_secs(2), ask).await.ok()??;
     let paid = getPaymentCall::abi_decode_returns(&out).ok()?;
     if paid.payer.is_zero() {
         return None;

@@ -430,8 +430,10 @@ async fn a_payment_paid_after_it_was_cancelled_is_refunded_in_full() {
 /// A chain moved to a new gateway (a second deployment; the first listed in `previous_gateways`) keeps what was made
 /// on the first: a payment PENDING at the switch is still paid through the first gateway's forwarder and completed
 /// from its log, a payment paid before is refunded through the first gateway, a cancel is sent to it; new payments
-/// are made on the new one; a payment made before Settle stored a payment's gateway is placed by its signature. A Settle that no longer lists the first gateway refuses to act on its payments (409)
-/// rather than ask the new gateway about them, and never expires one.
+/// are made on the new one; a payment made before Settle stored a payment's gateway is placed by its signature. A
+/// Settle that no longer lists the first gateway refuses to act on its payments (409) rather than ask the new gateway
+/// about them, and never completes or expires one; listed again, one paid there meanwhile completes (its block's logs
+/// read again: the watcher had passed it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
@@ -501,16 +503,18 @@ async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one()
     mine_until_completed(&app, &anvil, fid).await;
     app.shutdown().await;
 
-    // The old gateway dropped from the settings: its payments are refused, never judged by the new gateway.
+    // The old gateway dropped from the settings: its payments are refused, never judged by the new gateway, and one
+    // paid there meanwhile is neither completed nor expired.
     let forgot = |spec: &mut settle_app::chain::ChainSpec| {
         spec.gateway = new.gateway.to_checksum(None);
         spec.forwarder = new.forwarder.to_checksum(None);
     };
-    let app = TestApp::start(setup_on(&anvil.url, forgot), first.db.clone()).await;
+    let mut app = TestApp::start(setup_on(&anvil.url, forgot), first.db.clone()).await;
     let r = refund(&app, &paid_old, json!({"amount": "1"}), "move-forgotten").await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("previous_gateways"), "{}", r.text);
     let lid = left["paymentId"].as_str().unwrap().to_owned();
+    crate::chain::pay_directly(&rpc, &key(3), &left).await.unwrap();
     let _: Value = rpc.call("evm_increaseTime", json!([3600])).await.unwrap();
     mine(&rpc, 4).await;
     let head = rpc.block_number().await.unwrap();
@@ -519,7 +523,12 @@ async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one()
     })
     .await;
     crate::chain::watch_once(&app).await;
-    assert_eq!(crate::chain::status_of(&app, &lid).await, "PENDING", "never expired by a gateway it was not made on");
+    assert_eq!(crate::chain::status_of(&app, &lid).await, "PENDING", "neither completed nor expired by a gateway it was not made on");
+    app.shutdown().await;
+
+    // Listed again: the payment the watcher passed over completes, its block's logs read again.
+    let app = TestApp::start(setup_on(&anvil.url, moved), first.db.clone()).await;
+    mine_until_completed(&app, &anvil, &lid).await;
     app.finish().await;
 }
 

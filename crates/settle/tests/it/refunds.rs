@@ -100,6 +100,8 @@ async fn whole_partial_and_several_refunds_never_exceed_the_payment(v: Variant) 
         (json!({"amount": "0"}), "amount"),
         (json!({"amount": "1.5"}), "amount"),
         (json!({"reason": "because"}), "reason"),
+        // Settle's own reason, for its automatic refunds of payments paid after they ended.
+        (json!({"reason": "paid_after_final"}), "reason"),
         (json!({"metadata": {"k": 1}}), "metadata.k"),
     ] {
         let r = refund(&app, &id, &body, None).await;
