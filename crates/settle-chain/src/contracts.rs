@@ -67,6 +67,8 @@ alloy::sol! {
     function pay(PaymentTerms terms, bytes serverSignature) external;
     function payWithPermit(PaymentTerms terms, bytes serverSignature, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
     function getPayment(bytes32 paymentId) external view returns (address payer, address token, uint256 amount, uint256 blockNumber);
+    /// The key whose signature makes terms payable at this gateway.
+    function signer() external view returns (address);
     event PaymentCompleted(bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, uint256 fee, address recipient);
     function cancel(bytes32 paymentId, bytes signature) external;
     function cancelled(bytes32 paymentId) external view returns (bool);

@@ -33,15 +33,19 @@ pub fn cancel_call(chain: &Chain, domain: &settle_chain::alloy_sol::Eip712Domain
 
 /// Whether the payment's terms were signed by this chain's signer for its gateway (the ones `cancel` refuses).
 pub(crate) fn signed_here(chain: &Chain, domain: &settle_chain::alloy_sol::Eip712Domain, row: &PaymentRow) -> bool {
+    terms_signer(domain, row) == Some(chain.signer.address())
+}
+
+/// Who signed the payment's stored terms for the gateway of `domain` (None: no terms, or an unreadable signature).
+pub(crate) fn terms_signer(domain: &settle_chain::alloy_sol::Eip712Domain, row: &PaymentRow) -> Option<settle_chain::Address> {
     let (Some(token), Some(recipient), Some(fee), Some(deadline), Some(sig)) =
         (&row.token_address, &row.recipient_address, row.fee_bps, row.deadline, &row.server_signature)
     else {
-        return false;
+        return None;
     };
-    let Ok(terms) = super::terms::terms_of(&row.payment_id, token, &row.amount, recipient, fee, deadline) else { return false };
-    let Ok(sig) = hex::decode(sig.trim_start_matches("0x")) else { return false };
-    let hash = terms.eip712_signing_hash(domain);
-    eip712::recover(&hash, &sig) == Ok(chain.signer.address())
+    let terms = super::terms::terms_of(&row.payment_id, token, &row.amount, recipient, fee, deadline).ok()?;
+    let sig = hex::decode(sig.trim_start_matches("0x")).ok()?;
+    eip712::recover(&terms.eip712_signing_hash(domain), &sig).ok()
 }
 
 /// Starts the cancel of a PENDING CHAIN payment: refused (409) when the gateway already shows it paid; otherwise the

@@ -277,37 +277,51 @@ impl Chain {
     }
 
     /// The gateway of a payment made before Settle stored a payment's gateway: with no previous gateway listed, the
-    /// current one (as Settle always judged them). Otherwise the listed gateway whose EIP-712 domain its signature
-    /// recovers to this chain's signer for, the current one tried first; failing that (a signer rotated since), the
-    /// listed gateway that shows it paid; failing that, the current one (a payment unpaid everywhere). A gateway whose
-    /// version or answer cannot be read makes it unplaceable for now (503): never placed by default.
+    /// current one (as Settle always judged them). Otherwise the listed gateway (the current one tried first) whose
+    /// EIP-712 domain its signature recovers to this chain's signer for, or to that gateway's own signer (a key Settle
+    /// rotated since: the gateway still takes the terms); failing that, the listed gateway that shows it paid. Never
+    /// placed by default: a payment no listed gateway accounts for is unplaceable (409: its gateway may be one
+    /// dropped from the list), and a gateway that cannot be read makes it unplaceable for now (503).
     async fn place(&self, row: &settle_store::payments::PaymentRow) -> Result<Chain, crate::AppError> {
         use settle_chain::alloy_sol::SolCall;
+        use settle_chain::contracts::{getPaymentCall, signerCall};
         if self.previous.is_empty() {
             return Ok(self.clone());
         }
         let candidates: Vec<Chain> = std::iter::once(self.clone()).chain(self.previous.iter().map(|c| self.using(c))).collect();
         let mut unreadable = false;
         for candidate in &candidates {
-            match candidate.gateway_domain().await {
-                Ok(domain) if super::cancel::signed_here(candidate, &domain, row) => return Ok(candidate.clone()),
+            let Ok(domain) = candidate.gateway_domain().await else {
+                unreadable = true;
+                continue;
+            };
+            let Some(signer) = super::cancel::terms_signer(&domain, row) else { continue };
+            if signer == self.signer.address() {
+                return Ok(candidate.clone());
+            }
+            match candidate.rpc.eth_call(None, candidate.gateway, &signerCall {}.abi_encode().into()).await {
+                Ok(out) if signerCall::abi_decode_returns(&out).is_ok_and(|s| s == signer) => return Ok(candidate.clone()),
                 Ok(_) => {}
                 Err(_) => unreadable = true,
             }
         }
         let pid: settle_chain::B256 =
             row.payment_id.parse().map_err(|_| crate::AppError::InvalidState("the payment's stored id is not 32 bytes".into()))?;
-        let call: settle_chain::Bytes = settle_chain::contracts::getPaymentCall { paymentId: pid }.abi_encode().into();
+        let call: settle_chain::Bytes = getPaymentCall { paymentId: pid }.abi_encode().into();
         for candidate in &candidates {
             match candidate.rpc.eth_call(None, candidate.gateway, &call).await {
-                Ok(out) if settle_chain::contracts::getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) => {
-                    return Ok(candidate.clone());
-                }
+                Ok(out) if getPaymentCall::abi_decode_returns(&out).is_ok_and(|p| !p.payer.is_zero()) => return Ok(candidate.clone()),
                 Ok(_) => {}
                 Err(_) => unreadable = true,
             }
         }
-        if unreadable { Err(crate::AppError::ChainUnavailable) } else { Ok(self.clone()) }
+        if unreadable {
+            return Err(crate::AppError::ChainUnavailable);
+        }
+        Err(crate::AppError::InvalidState(format!(
+            "no gateway chain {} lists took or holds this payment's terms (made before Settle stored a payment's gateway): list its gateway in the chain's previous_gateways",
+            self.chain_id
+        )))
     }
 
     /// This chain with `c` as its gateway and forwarder.

@@ -473,15 +473,21 @@ impl Watcher {
                 async move { rpc.eth_call_at(None, gateway, &call.into(), Some(confirmed)).await }
             };
             // One row's trouble (a node failing this call) never holds up the others or the watcher's step.
-            let paid = match ask(getPaymentCall { paymentId: pid }.abi_encode()).await {
-                Ok(out) => getPaymentCall::abi_decode_returns(&out).map(|p| !p.payer.is_zero()).unwrap_or(true),
+            let made = match ask(getPaymentCall { paymentId: pid }.abi_encode()).await {
+                Ok(out) => getPaymentCall::abi_decode_returns(&out),
                 Err(e) => {
                     tracing::warn!(chain = id, payment_id = %row.payment_id, error = %e, "a cancelling payment could not be checked; next step");
                     continue;
                 }
             };
-            if paid {
-                continue;
+            match &made {
+                // Paid first, with no log read (its gateway listed late): it completes from its block's logs.
+                Ok(p) if !p.payer.is_zero() => {
+                    self.read_again(&row, gateway, p.blockNumber.saturating_to::<u64>()).await;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(_) => continue,
             }
             let past_deadline = row.deadline.is_some_and(|d| d < at);
             // A gateway without `cancel` (one an earlier Settle deployed) reverts here: not cancelled, and the
@@ -503,24 +509,32 @@ impl Watcher {
         Ok(n)
     }
 
-    /// Records the `PaymentCompleted` logs of `gateway` in block `number` (applied at their confirmations, on the
-    /// canonical chain, like any other).
-    async fn read_again(&self, gateway: settle_chain::Address, number: u64) -> Result<(), WatchError> {
+    /// Records the `PaymentCompleted` logs of `gateway` in block `number`, where the gateway says `row` was paid
+    /// (applied at their confirmations, on the canonical chain, like any other). One row's trouble (a node refusing
+    /// old logs, a log not where the gateway said) is said and counted, and holds up nothing else.
+    async fn read_again(&self, row: &settle_store::payments::PaymentRow, gateway: settle_chain::Address, number: u64) {
         let id = self.chain.chain_id as i64;
-        let logs = self.chain.rpc.logs(&[gateway], PaymentCompleted::SIGNATURE_HASH, number, number).await.map_err(|e| self.rpc_err(e))?;
-        let txn = self.fenced().await?;
-        let mut found = 0;
-        for l in &logs {
-            if record_log(&txn, id, l).await? {
-                found += 1;
+        let read = async {
+            let logs = self.chain.rpc.logs(&[gateway], PaymentCompleted::SIGNATURE_HASH, number, number).await.map_err(|e| self.rpc_err(e))?;
+            let txn = self.fenced().await?;
+            let mut found = false;
+            for l in &logs {
+                record_log(&txn, id, l).await?;
+                found |= l.topics.get(1).is_some_and(|t| hex_hash(t) == row.payment_id.to_ascii_lowercase());
+            }
+            txn.commit().await.map_err(StoreError::from)?;
+            Ok::<bool, WatchError>(found)
+        };
+        match read.await {
+            Ok(true) => {
+                metrics::counter!("settle_chain_logs_read_again_total", "chain" => id.to_string()).increment(1);
+                tracing::warn!(chain = id, block = number, %gateway, payment_id = %row.payment_id, "a payment paid with no log read: its block's logs were read again");
+            }
+            Ok(false) | Err(_) => {
+                metrics::counter!("settle_chain_log_not_found_total", "chain" => id.to_string()).increment(1);
+                tracing::error!(chain = id, block = number, %gateway, payment_id = %row.payment_id, "the gateway shows a payment paid with no log read, and its log could not be read again: left as it is");
             }
         }
-        txn.commit().await.map_err(StoreError::from)?;
-        if found > 0 {
-            metrics::counter!("settle_chain_logs_read_again_total", "chain" => id.to_string()).increment(found);
-            tracing::warn!(chain = id, block = number, %gateway, found, "payments paid with no log read: their block's logs were read again");
-        }
-        Ok(())
     }
 
     /// The chain's gateways as payments store them.
@@ -533,6 +547,10 @@ impl Watcher {
     async fn gateway_of(&self, row: &settle_store::payments::PaymentRow) -> Option<settle_chain::Address> {
         match self.chain.for_payment(row).await {
             Ok(chain) => Some(chain.gateway),
+            Err(crate::AppError::ChainUnavailable) => {
+                tracing::warn!(chain = self.chain.chain_id, payment_id = %row.payment_id, "the payment's gateway could not be told (a node did not answer); next step");
+                None
+            }
             Err(e) => {
                 metrics::counter!("settle_chain_unknown_gateway_total", "chain" => self.chain.chain_id.to_string()).increment(1);
                 tracing::error!(chain = self.chain.chain_id, payment_id = %row.payment_id, error = %e, "a payment of a gateway this chain no longer lists: left as it is");
@@ -565,7 +583,7 @@ impl Watcher {
             {
                 // Paid, with no log read: its gateway was not listed (on this instance, or on the one that held the
                 // watcher) when the watcher passed its block. Its block's logs are read again: it completes from them.
-                self.read_again(gateway, p.blockNumber.saturating_to::<u64>()).await?;
+                self.read_again(&row, gateway, p.blockNumber.saturating_to::<u64>()).await;
                 continue;
             }
             if made.is_err() {
