@@ -49,6 +49,10 @@ pub struct Merchant {
     /// Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is refunded in full
     /// automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
     pub refund_late_payments: bool,
+    /// Whether a CHAIN refund gives back its share of the fee the payment paid (the treasury pays that part, the
+    /// recipient the rest), at gateways of version 3 and later. Default false: the treasury keeps the fee and the
+    /// recipient pays the whole refund.
+    pub return_fee_on_refund: bool,
 }
 
 /// What [`update`] changes; None leaves a setting as it is.
@@ -56,6 +60,14 @@ pub struct Merchant {
 pub struct MerchantChanges {
     pub fee: Option<FeeBps>,
     pub refund_late_payments: Option<bool>,
+    pub return_fee_on_refund: Option<bool>,
+}
+
+impl MerchantChanges {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.fee.is_none() && self.refund_late_payments.is_none() && self.return_fee_on_refund.is_none()
+    }
 }
 
 pub fn hash_key(key: &str) -> String {
@@ -120,7 +132,8 @@ async fn create_in_txn(ctx: &Context, name: &str, fee: FeeBps, claim: &idempoten
     let test_tenant = settle_domain::mode::test_tenant(&merchant_id);
     settle_store::merchants::add_key(&txn, &test_tenant, &hash_key(&test_key), shown(&test_key), now).await?;
     if fee != FeeBps::default() {
-        settle_store::merchants::set_fee(&txn, &merchant_id, fee.stored()).await?;
+        let settings = settle_store::merchants::Settings { fee_bps: Some(fee.stored()), ..Default::default() };
+        settle_store::merchants::update_settings(&txn, &merchant_id, settings).await?;
     }
     audit::record(
         &txn,
@@ -164,22 +177,23 @@ pub async fn update(ctx: &Context, merchant_id: &str, changes: MerchantChanges) 
     let m = settle_store::merchants::find(&ctx.db, merchant_id).await?.filter(|m| m.deleted_at.is_none()).ok_or(AppError::NotFound("merchant"))?;
     let fee_bps = changes.fee.map_or_else(|| u16::try_from(m.fee_bps).unwrap_or(0), FeeBps::get);
     let refund_late_payments = changes.refund_late_payments.unwrap_or(m.refund_late_payments);
+    let return_fee_on_refund = changes.return_fee_on_refund.unwrap_or(m.return_fee_on_refund);
     let txn = settle_store::begin(&ctx.db).await?;
-    if let Some(fee) = changes.fee {
-        settle_store::merchants::set_fee(&txn, merchant_id, fee.stored()).await?;
-    }
-    if let Some(on) = changes.refund_late_payments {
-        settle_store::merchants::set_refund_late_payments(&txn, merchant_id, on).await?;
-    }
+    let settings = settle_store::merchants::Settings {
+        fee_bps: changes.fee.map(FeeBps::stored),
+        refund_late_payments: changes.refund_late_payments,
+        return_fee_on_refund: changes.return_fee_on_refund,
+    };
+    settle_store::merchants::update_settings(&txn, merchant_id, settings).await?;
     let record = serde_json::json!({
-        "feeBps": fee_bps, "refundLatePayments": refund_late_payments,
-        "was": {"feeBps": m.fee_bps, "refundLatePayments": m.refund_late_payments},
+        "feeBps": fee_bps, "refundLatePayments": refund_late_payments, "returnFeeOnRefund": return_fee_on_refund,
+        "was": {"feeBps": m.fee_bps, "refundLatePayments": m.refund_late_payments, "returnFeeOnRefund": m.return_fee_on_refund},
     });
     audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &record).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     ctx.merchant_fees.invalidate(merchant_id).await;
-    tracing::info!(merchant_id, fee_bps, was = m.fee_bps, refund_late_payments, "merchant settings changed");
-    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps, refund_late_payments })
+    tracing::info!(merchant_id, fee_bps, was = m.fee_bps, refund_late_payments, return_fee_on_refund, "merchant settings changed");
+    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps, refund_late_payments, return_fee_on_refund })
 }
 
 /// A merchant's fee on chain payments, remembered for [`FEE_TTL`](crate::context::FEE_TTL): a create reads no

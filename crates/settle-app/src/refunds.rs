@@ -60,6 +60,11 @@ pub struct RefundView {
     /// Exact integer amount in minor units, as a decimal string.
     #[schema(example = "500")]
     pub amount: String,
+    /// CHAIN: the part of `amount` the treasury pays back (the refund's share of the fee the payment paid), when the
+    /// merchant returns fees (`returnFeeOnRefund`); the payment's recipient pays the rest. Absent: the recipient pays
+    /// it all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fee_returned: Option<String>,
     pub currency: String,
     /// PENDING, REQUIRES_ACTION, SUCCEEDED or FAILED.
     #[schema(value_type = String)]
@@ -68,7 +73,8 @@ pub struct RefundView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// FAILED or REQUIRES_ACTION: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`,
-    /// `expired`, `insufficient_allowance`, `insufficient_balance`, `relay_failed`, ...) and in words.
+    /// `expired`, `insufficient_allowance`, `insufficient_balance`, `treasury_allowance_required`, `relay_failed`, ...)
+    /// and in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +100,7 @@ impl From<&RefundRow> for RefundView {
             livemode: settle_domain::mode::is_live(&r.merchant_id),
             rail: r.rail,
             amount: r.amount.clone(),
+            fee_returned: r.fee_returned.clone(),
             currency: r.currency.clone(),
             status: r.status,
             reason: r.reason.clone(),
@@ -180,7 +187,7 @@ pub(crate) async fn record(
     let (payment, row) = crate::retrying(|| async {
         let txn = settle_store::begin(&ctx.db).await?;
         let payment = payments_store::find_locked(&txn, merchant_id, payment_id).await?.ok_or(AppError::NotFound("payment"))?;
-        let row = record_in(&txn, &payment, input, next_check_at).await?;
+        let row = record_in(&txn, &payment, input, next_check_at, None).await?;
         claim.bind_in(&txn, &format!("{REFUND_RESOURCE}{}", row.refund_id)).await?;
         txn.commit().await.map_err(StoreError::from)?;
         Ok((payment, row))
@@ -207,12 +214,14 @@ fn left_of(payment: &PaymentRow, refunds: &[RefundRow]) -> Result<(Amount, Amoun
 }
 
 /// [`record`]'s check and insert in `txn`, for a `payment` read by `find_locked` in it: the refund PENDING with its
-/// `refund.created` event (nothing bound to an Idempotency-Key).
+/// `refund.created` event (nothing bound to an Idempotency-Key). With `return_fee_bps`, the refund's share of that
+/// fee is its `fee_returned` (none when it rounds to 0).
 pub(crate) async fn record_in(
     txn: &impl settle_store::ConnectionTrait,
     payment: &PaymentRow,
     input: &CreateRefund,
     next_check_at: i64,
+    return_fee_bps: Option<u16>,
 ) -> Result<RefundRow, AppError> {
     refundable(payment)?;
     let refunds = store::of_payment(txn, &payment.payment_id).await?;
@@ -241,6 +250,7 @@ pub(crate) async fn record_in(
         merchant_id: payment.merchant_id.clone(),
         payment_id: payment.payment_id.clone(),
         rail: payment.rail,
+        fee_returned: return_fee_bps.map(|bps| refund::fee_share(&amount, bps)).filter(|f| !f.is_zero()).map(|f| f.to_string()),
         amount: amount.to_string(),
         currency: payment.currency.clone(),
         status: RefundStatus::Pending,

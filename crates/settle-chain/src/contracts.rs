@@ -4,7 +4,7 @@
 use alloy::primitives::Bytes;
 
 alloy::sol! {
-    /// What Settle signs for a payment (EIP-712, the gateway's domain: "SettleGateway", version "1" or "2").
+    /// What Settle signs for a payment (EIP-712, the gateway's domain: "SettleGateway", version "1", "2" or "3").
     #[derive(Debug, PartialEq, Eq)]
     struct PaymentTerms {
         bytes32 paymentId;
@@ -43,12 +43,14 @@ alloy::sol! {
         bytes32 paymentId;
     }
 
-    /// What Settle signs for a refund (EIP-712, the domain of a gateway of version "2" or later).
+    /// What Settle signs for a refund (EIP-712, the domain of a gateway of version "3"; [`v2`] before): the part of
+    /// `amount` the treasury pays back (the fee returned), the rest paid by the payment's recipient.
     #[derive(Debug, PartialEq, Eq)]
     struct RefundTerms {
         bytes32 refundId;
         bytes32 paymentId;
         uint256 amount;
+        uint256 feeReturned;
         uint64 deadline;
     }
 
@@ -77,6 +79,9 @@ alloy::sol! {
     function refundWithPermit(RefundTerms terms, bytes serverSignature, bytes recipientSignature, uint256 permitValue, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
     function getRefund(bytes32 refundId) external view returns (bytes32 paymentId, uint256 amount, uint256 blockNumber);
     function getRefunded(bytes32 paymentId) external view returns (uint256 refunded, address recipient);
+    /// Version 3: the fee a payment paid to the treasury, and how much of it its refunds gave back.
+    function getFee(bytes32 paymentId) external view returns (uint256 fee, uint256 feeReturned);
+    function treasury() external view returns (address);
     event RefundCompleted(bytes32 indexed refundId, bytes32 indexed paymentId, address indexed payer, address token, uint256 amount, address from);
     /// EIP-5267: the EIP-712 domain a contract signs under (its version tells the gateway's).
     function eip712Domain() external view returns (bytes1 fields, string name, string version, uint256 chainId, address verifyingContract, bytes32 salt, uint256[] extensions);
@@ -111,6 +116,7 @@ alloy::sol! {
     error RefundExceedsPaid();
     error RefundExpired();
     error NotAuthorizedByRecipient();
+    error FeeReturnExceedsFee();
     error EnforcedPause();
     error ECDSAInvalidSignature();
     error ECDSAInvalidSignatureS(bytes32 s);
@@ -130,8 +136,27 @@ pub struct Artifact {
     json: &'static str,
 }
 
+/// Refunds at a gateway of version 2 (whose terms have no fee returned: the recipient pays all of a refund).
+pub mod v2 {
+    alloy::sol! {
+        /// What Settle signs for a refund at a gateway of version "2".
+        #[derive(Debug, PartialEq, Eq)]
+        struct RefundTerms {
+            bytes32 refundId;
+            bytes32 paymentId;
+            uint256 amount;
+            uint64 deadline;
+        }
+
+        function refund(RefundTerms terms, bytes serverSignature, bytes recipientSignature) external;
+        function refundWithPermit(RefundTerms terms, bytes serverSignature, bytes recipientSignature, uint256 permitValue, uint256 permitDeadline, uint8 v, bytes32 r, bytes32 s) external;
+    }
+}
+
 pub const GATEWAY: Artifact = Artifact { name: "SettleGateway", json: include_str!("../contracts/artifacts/SettleGateway.json") };
 pub const FORWARDER: Artifact = Artifact { name: "SettleForwarder", json: include_str!("../contracts/artifacts/SettleForwarder.json") };
+/// The gateway of version 2, as it was compiled (kept to test a chain moving from it to the current one).
+pub const GATEWAY_V2: Artifact = Artifact { name: "SettleGateway", json: include_str!("../contracts/fixtures/SettleGatewayV2.json") };
 pub const TEST_TOKEN: Artifact = Artifact { name: "TestToken", json: include_str!("../contracts/artifacts/TestToken.json") };
 
 impl Artifact {

@@ -54,6 +54,18 @@ async fn create(rpc: &Rpc, key: &PrivateKeySigner, artifact: &Artifact, args: Ve
 /// Deploys the forwarder and the gateway (owned by the deployer, paying terms `signer` signs, fees to
 /// `treasury`), and a test token when asked.
 pub async fn deploy(rpc: &Rpc, deployer: &PrivateKeySigner, signer: Address, treasury: Address, test_token: bool) -> Result<Deployment, String> {
+    deploy_with(rpc, deployer, &contracts::GATEWAY, signer, treasury, test_token).await
+}
+
+/// [`deploy`] with the gateway `artifact`: the current one, or an earlier version (tests of a chain moving on).
+pub async fn deploy_with(
+    rpc: &Rpc,
+    deployer: &PrivateKeySigner,
+    artifact: &Artifact,
+    signer: Address,
+    treasury: Address,
+    test_token: bool,
+) -> Result<Deployment, String> {
     let chain_id = rpc.chain_id().await.map_err(|e| e.to_string())?;
     // The token first: on a fresh anvil with its first key, the addresses are always the same (the token at
     // 0x5FbDB2315678afecb367f032d93F642f64180aa3, the forwarder next, then the gateway).
@@ -64,7 +76,7 @@ pub async fn deploy(rpc: &Rpc, deployer: &PrivateKeySigner, signer: Address, tre
         None
     };
     let forwarder = create(rpc, deployer, &contracts::FORWARDER, Vec::new()).await?;
-    let gateway = create(rpc, deployer, &contracts::GATEWAY, (forwarder, signer, treasury, deployer.address()).abi_encode_params()).await?;
+    let gateway = create(rpc, deployer, artifact, (forwarder, signer, treasury, deployer.address()).abi_encode_params()).await?;
     Ok(Deployment { chain_id, forwarder, gateway, test_token })
 }
 

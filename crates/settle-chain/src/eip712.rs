@@ -4,11 +4,11 @@
 use alloy::{
     primitives::{Address, B256, Bytes, Signature, U256},
     signers::{SignerSync, local::PrivateKeySigner},
-    sol_types::{Eip712Domain, SolStruct},
+    sol_types::{Eip712Domain, SolCall, SolStruct},
 };
 use serde_json::{Value, json};
 
-use crate::contracts::{ForwardRequest, PaymentTerms, Permit, RefundTerms};
+use crate::contracts::{self, ForwardRequest, PaymentTerms, Permit, RefundTerms, v2};
 
 /// The gateway's domain on `chain_id`, for the gateway's `version` (what its `eip712Domain()` says: "1" before
 /// refunds, "2" with them).
@@ -17,7 +17,7 @@ pub fn gateway_domain(chain_id: u64, gateway: Address, version: &str) -> Eip712D
 }
 
 /// The version of the gateway this Settle deploys.
-pub const GATEWAY_VERSION: &str = "2";
+pub const GATEWAY_VERSION: &str = "3";
 
 /// The forwarder's domain on `chain_id` (OpenZeppelin's ERC2771Forwarder named "SettleForwarder").
 pub fn forwarder_domain(chain_id: u64, forwarder: Address) -> Eip712Domain {
@@ -127,36 +127,126 @@ pub fn permit_typed_data(domain: &Eip712Domain, p: &Permit) -> Value {
     })
 }
 
-/// Refund terms as `eth_signTypedData_v4` takes them: what the payment's recipient signs (the gateway's domain) to
-/// authorize one refund.
-pub fn refund_terms_typed_data(domain: &Eip712Domain, t: &RefundTerms) -> Value {
-    json!({
-        "types": {
-            "EIP712Domain": domain_type(),
-            "RefundTerms": [
-                {"name": "refundId", "type": "bytes32"},
-                {"name": "paymentId", "type": "bytes32"},
-                {"name": "amount", "type": "uint256"},
-                {"name": "deadline", "type": "uint64"},
-            ],
-        },
-        "primaryType": "RefundTerms",
-        "domain": domain_json(domain),
-        "message": {"refundId": t.refundId, "paymentId": t.paymentId, "amount": t.amount.to_string(), "deadline": t.deadline.to_string()},
-    })
+/// A refund's terms at a gateway of either version: version 2's have no fee returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GatewayRefundTerms {
+    V2(v2::RefundTerms),
+    V3(RefundTerms),
 }
 
-/// Signs refund terms from their `eth_signTypedData_v4` JSON (development: `settle chain sign`; tests).
+impl GatewayRefundTerms {
+    /// The terms for a gateway of `version` ("2" or "3"); a fee returned at a gateway of version 2 (which cannot
+    /// return it), and a version Settle does not know, are refused.
+    pub fn new(version: &str, refund_id: B256, payment_id: B256, amount: U256, fee_returned: U256, deadline: u64) -> Result<Self, String> {
+        match version {
+            "1" => Err("a gateway of version 1 has no refunds".into()),
+            "2" if !fee_returned.is_zero() => Err("a gateway of version 2 cannot return the fee".into()),
+            "2" => Ok(Self::V2(v2::RefundTerms { refundId: refund_id, paymentId: payment_id, amount, deadline })),
+            "3" => Ok(Self::V3(RefundTerms { refundId: refund_id, paymentId: payment_id, amount, feeReturned: fee_returned, deadline })),
+            v => Err(format!("gateway version {v:?} is not one this Settle knows (1, 2 or 3)")),
+        }
+    }
+
+    /// The EIP-712 digest Settle and the recipient sign.
+    pub fn signing_hash(&self, domain: &Eip712Domain) -> B256 {
+        match self {
+            Self::V2(t) => t.eip712_signing_hash(domain),
+            Self::V3(t) => t.eip712_signing_hash(domain),
+        }
+    }
+
+    /// `signer`'s signature of the terms (Settle's, or the recipient's in tests and `settle chain sign`).
+    pub fn sign(&self, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<Signature, String> {
+        signer.sign_hash_sync(&self.signing_hash(domain)).map_err(|e| format!("signing refund terms: {e}"))
+    }
+
+    /// The terms as `eth_signTypedData_v4` takes them: what the payment's recipient signs (the gateway's domain) to
+    /// authorize one refund.
+    pub fn typed_data(&self, domain: &Eip712Domain) -> Value {
+        let (t, fee) = match self {
+            Self::V2(t) => ((t.refundId, t.paymentId, t.amount, t.deadline), None),
+            Self::V3(t) => ((t.refundId, t.paymentId, t.amount, t.deadline), Some(t.feeReturned)),
+        };
+        let mut fields = vec![
+            json!({"name": "refundId", "type": "bytes32"}),
+            json!({"name": "paymentId", "type": "bytes32"}),
+            json!({"name": "amount", "type": "uint256"}),
+        ];
+        let mut message = json!({"refundId": t.0, "paymentId": t.1, "amount": t.2.to_string(), "deadline": t.3.to_string()});
+        if let Some(fee) = fee {
+            fields.push(json!({"name": "feeReturned", "type": "uint256"}));
+            message["feeReturned"] = json!(fee.to_string());
+        }
+        fields.push(json!({"name": "deadline", "type": "uint64"}));
+        json!({
+            "types": {"EIP712Domain": domain_type(), "RefundTerms": fields},
+            "primaryType": "RefundTerms",
+            "domain": domain_json(domain),
+            "message": message,
+        })
+    }
+
+    /// The gateway's `refund` with Settle's and the recipient's signatures (empty: the recipient sends it itself).
+    pub fn refund_call(self, server_signature: Bytes, recipient_signature: Bytes) -> Bytes {
+        match self {
+            Self::V2(terms) => {
+                v2::refundCall { terms, serverSignature: server_signature, recipientSignature: recipient_signature }.abi_encode().into()
+            }
+            Self::V3(terms) => {
+                contracts::refundCall { terms, serverSignature: server_signature, recipientSignature: recipient_signature }.abi_encode().into()
+            }
+        }
+    }
+
+    /// The gateway's `refundWithPermit`: the recipient's EIP-2612 permit of `value` until `deadline`, then the refund.
+    pub fn refund_with_permit_call(
+        self,
+        server_signature: Bytes,
+        recipient_signature: Bytes,
+        value: U256,
+        deadline: U256,
+        permit: &Signature,
+    ) -> Bytes {
+        let (v, r, s) = (27 + u8::from(permit.v()), permit.r().into(), permit.s().into());
+        match self {
+            Self::V2(terms) => v2::refundWithPermitCall {
+                terms,
+                serverSignature: server_signature,
+                recipientSignature: recipient_signature,
+                permitValue: value,
+                permitDeadline: deadline,
+                v,
+                r,
+                s,
+            }
+            .abi_encode()
+            .into(),
+            Self::V3(terms) => contracts::refundWithPermitCall {
+                terms,
+                serverSignature: server_signature,
+                recipientSignature: recipient_signature,
+                permitValue: value,
+                permitDeadline: deadline,
+                v,
+                r,
+                s,
+            }
+            .abi_encode()
+            .into(),
+        }
+    }
+}
+
+/// Signs refund terms from their `eth_signTypedData_v4` JSON (development: `settle chain sign`; tests): version 3's
+/// when they name a `feeReturned`, version 2's otherwise.
 pub fn sign_refund_terms(signer: &PrivateKeySigner, typed: &Value) -> Result<Signature, String> {
     let m = field(typed, "message")?;
     let b32 = |path: &str| field(m, path)?.as_str().and_then(|s| s.parse::<B256>().ok()).ok_or_else(|| format!("{path} is not 32 bytes of hex"));
-    let t = RefundTerms {
-        refundId: b32("refundId")?,
-        paymentId: b32("paymentId")?,
-        amount: uint(m, "amount")?,
-        deadline: uint(m, "deadline")?.try_into().map_err(|_| "deadline is too large".to_owned())?,
-    };
-    sign_struct(signer, &domain_of(typed, "refundTerms")?, &t)
+    let deadline: u64 = uint(m, "deadline")?.try_into().map_err(|_| "deadline is too large".to_owned())?;
+    let version = if m.get("feeReturned").is_some() { "3" } else { "2" };
+    let fee = if version == "3" { uint(m, "feeReturned")? } else { U256::ZERO };
+    let t = GatewayRefundTerms::new(version, b32("refundId")?, b32("paymentId")?, uint(m, "amount")?, fee, deadline)?;
+    t.sign(signer, &domain_of(typed, "refundTerms")?)
 }
 
 /// The body of `POST /v1/refunds/{id}/submit` from the answer of `GET /v1/refunds/{id}/typed-data`, signed with the

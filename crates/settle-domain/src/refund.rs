@@ -114,6 +114,27 @@ pub fn add(a: &Amount, b: &Amount) -> Option<Amount> {
     Amount::parse("amount", std::str::from_utf8(&out).ok()?).ok()
 }
 
+/// The share of a fee of `bps` basis points in `a`: `floor(a * bps / 10000)`, exact. The shares of a payment's
+/// refunds never sum past the fee the payment paid (`floor(x) + floor(y) <= floor(x + y)`).
+pub fn fee_share(a: &Amount, bps: u16) -> Amount {
+    // a * bps, digit by digit (bps <= 10000 keeps every carry within u32), then drop the last four digits.
+    let mut out = Vec::with_capacity(a.as_str().len() + 5);
+    let mut carry = 0u32;
+    for d in a.as_str().bytes().rev() {
+        let v = u32::from(d - b'0') * u32::from(bps) + carry;
+        out.push(b'0' + (v % 10) as u8);
+        carry = v / 10;
+    }
+    while carry > 0 {
+        out.push(b'0' + (carry % 10) as u8);
+        carry /= 10;
+    }
+    out.reverse();
+    let digits = std::str::from_utf8(&out).unwrap_or("0");
+    let whole = digits.get(..digits.len().saturating_sub(4)).unwrap_or("").trim_start_matches('0');
+    if whole.is_empty() { Amount::from_u128(0) } else { Amount::parse("amount", whole).unwrap_or_else(|_| Amount::from_u128(0)) }
+}
+
 /// `a - b` when `b <= a`, else None.
 pub fn sub(a: &Amount, b: &Amount) -> Option<Amount> {
     if b > a {
@@ -158,6 +179,23 @@ mod tests {
         assert_eq!(sub(&a(big), &a(big)).unwrap().as_str(), "0");
         assert_eq!(add(&sub(&a(big), &a("1")).unwrap(), &a("1")).unwrap().as_str(), big);
         assert!(add(&a(big), &a("1")).is_none());
+    }
+
+    #[test]
+    fn fee_shares_are_floored_and_never_sum_past_the_fee() {
+        let a = |s: &str| Amount::parse("a", s).unwrap();
+        assert_eq!(fee_share(&a("1000000"), 250).as_str(), "25000");
+        assert_eq!(fee_share(&a("399"), 250).as_str(), "9");
+        assert_eq!(fee_share(&a("39"), 250).as_str(), "0");
+        assert_eq!(fee_share(&a("0"), 250).as_str(), "0");
+        assert_eq!(fee_share(&a("12345"), 10000).as_str(), "12345");
+        assert_eq!(fee_share(&a("12345"), 0).as_str(), "0");
+        let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+        assert_eq!(fee_share(&a(max), 10000).as_str(), max);
+        // Parts of 1001 at 333 bps: 33 (the whole) against 3 + 3 + ... of ten parts of 100 and one of 1.
+        let whole = fee_share(&a("1001"), 333);
+        let parts: u64 = (0..10).map(|_| fee_share(&a("100"), 333).to_u64().unwrap()).sum::<u64>() + fee_share(&a("1"), 333).to_u64().unwrap();
+        assert!(parts <= whole.to_u64().unwrap(), "{parts} > {whole}");
     }
 
     #[test]

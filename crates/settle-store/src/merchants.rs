@@ -111,23 +111,37 @@ pub async fn purge_revoked_keys(conn: &impl ConnectionTrait, before: i64, batch:
     crate::delete_batch(conn, api_key::Entity::find().filter(api_key::Column::RevokedAt.lt(before)), api_key::Column::Id, batch).await
 }
 
-/// Sets a merchant's fee on chain payments (basis points).
-pub async fn set_fee(conn: &impl ConnectionTrait, merchant_id: &str, fee_bps: i32) -> Result<(), StoreError> {
-    merchant::Entity::update_many()
-        .col_expr(merchant::Column::FeeBps, sea_orm::sea_query::Expr::value(fee_bps))
-        .filter(merchant::Column::MerchantId.eq(merchant_id))
-        .exec(conn)
-        .await?;
-    Ok(())
+/// A merchant's settings to change; None leaves one as it is.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Settings {
+    /// Fee on chain payments (basis points).
+    pub fee_bps: Option<i32>,
+    /// Whether CHAIN payments paid after they ended unpaid are refunded automatically.
+    pub refund_late_payments: Option<bool>,
+    /// Whether a CHAIN refund gives back its share of the payment's fee.
+    pub return_fee_on_refund: Option<bool>,
 }
 
-/// Sets whether a merchant's CHAIN payments paid after they ended unpaid are refunded automatically.
-pub async fn set_refund_late_payments(conn: &impl ConnectionTrait, merchant_id: &str, on: bool) -> Result<(), StoreError> {
-    merchant::Entity::update_many()
-        .col_expr(merchant::Column::RefundLatePayments, sea_orm::sea_query::Expr::value(on))
-        .filter(merchant::Column::MerchantId.eq(merchant_id))
-        .exec(conn)
-        .await?;
+/// Writes a merchant's changed settings in one statement (nothing when none changes).
+pub async fn update_settings(conn: &impl ConnectionTrait, merchant_id: &str, s: Settings) -> Result<(), StoreError> {
+    use sea_orm::sea_query::Expr;
+    let mut update = merchant::Entity::update_many().filter(merchant::Column::MerchantId.eq(merchant_id));
+    let mut any = false;
+    if let Some(v) = s.fee_bps {
+        update = update.col_expr(merchant::Column::FeeBps, Expr::value(v));
+        any = true;
+    }
+    if let Some(v) = s.refund_late_payments {
+        update = update.col_expr(merchant::Column::RefundLatePayments, Expr::value(v));
+        any = true;
+    }
+    if let Some(v) = s.return_fee_on_refund {
+        update = update.col_expr(merchant::Column::ReturnFeeOnRefund, Expr::value(v));
+        any = true;
+    }
+    if any {
+        update.exec(conn).await?;
+    }
     Ok(())
 }
 

@@ -29,6 +29,7 @@ mod m0020_refunds;
 mod m0021_order_cancellations;
 mod m0022_late_payment_refunds;
 mod m0023_payment_gateway;
+mod m0024_fee_returns;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0021_order_cancellations::Migration),
             Box::new(m0022_late_payment_refunds::Migration),
             Box::new(m0023_payment_gateway::Migration),
+            Box::new(m0024_fee_returns::Migration),
         ]
     }
 }

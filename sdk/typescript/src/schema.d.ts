@@ -1716,6 +1716,12 @@ export interface components {
              *     automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
              */
             refundLatePayments: boolean;
+            /**
+             * @description Whether a CHAIN refund gives back its share of the fee the payment paid (the treasury pays that part, the
+             *     recipient the rest), at gateways of version 3 and later. Default false: the treasury keeps the fee and the
+             *     recipient pays the whole refund.
+             */
+            returnFeeOnRefund: boolean;
         };
         OrderCard: {
             /** @example 4111-1111-1111-1111 */
@@ -1969,6 +1975,11 @@ export interface components {
              * @description Until when (Unix seconds) the terms, the permit and the transaction below are usable; `submit` takes it back.
              */
             deadline: number;
+            /**
+             * @description The part of `amount` the treasury pays back (the refund's share of the fee; "0" when none): the owner pays
+             *     `amount` less this.
+             */
+            feeReturned: string;
             gateway: string;
             /** @description The payment's recipient: the refund's source, whose allowance to the gateway pays it. */
             owner: string;
@@ -2000,10 +2011,17 @@ export interface components {
             currency: string;
             /**
              * @description FAILED or REQUIRES_ACTION: why, as a stable code (`refund_refused`, `gateway_unreachable`, `not_recorded`,
-             *     `expired`, `insufficient_allowance`, `insufficient_balance`, `relay_failed`, ...) and in words.
+             *     `expired`, `insufficient_allowance`, `insufficient_balance`, `treasury_allowance_required`, `relay_failed`, ...)
+             *     and in words.
              */
             failureCode?: string | null;
             failureMessage?: string | null;
+            /**
+             * @description CHAIN: the part of `amount` the treasury pays back (the refund's share of the fee the payment paid), when the
+             *     merchant returns fees (`returnFeeOnRefund`); the payment's recipient pays the rest. Absent: the recipient pays
+             *     it all.
+             */
+            feeReturned?: string | null;
             /**
              * @description Set when the gateway reported something Settle would not apply as it is (the refund recorded twice, another
              *     amount): an operator must look at this refund.
@@ -2274,6 +2292,12 @@ export interface components {
              *     true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
              */
             refundLatePayments?: boolean | null;
+            /**
+             * @description Whether a CHAIN refund gives back its share of the fee the payment paid (default false: the treasury keeps
+             *     the fee, and the payment's recipient pays the whole refund). With true, the treasury pays that share, through
+             *     the allowance the operator gave the gateway; at a gateway of version 2 the fee is never given back.
+             */
+            returnFeeOnRefund?: boolean | null;
         };
         /** @description `POST /v1/payments/{paymentId}`: the fields to change; a field left out is kept. */
         UpdatePaymentRequest: {

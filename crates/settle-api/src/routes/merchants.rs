@@ -63,6 +63,10 @@ pub struct UpdateMerchantRequest {
     /// Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is refunded in full automatically (default
     /// true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
     pub refund_late_payments: Option<bool>,
+    /// Whether a CHAIN refund gives back its share of the fee the payment paid (default false: the treasury keeps
+    /// the fee, and the payment's recipient pays the whole refund). With true, the treasury pays that share, through
+    /// the allowance the operator gave the gateway; at a gateway of version 2 the fee is never given back.
+    pub return_fee_on_refund: Option<bool>,
 }
 
 /// Change a merchant's settings (at least one). Needs the admin token.
@@ -85,10 +89,14 @@ pub async fn update_merchant(
     body: axum::body::Bytes,
 ) -> Result<Json<merchants::Merchant>, ApiError> {
     let req: UpdateMerchantRequest = parse_json(&body)?;
-    if req.fee_bps.is_none() && req.refund_late_payments.is_none() {
-        return Err(settle_app::AppError::invalid("feeBps", "give feeBps or refundLatePayments").into());
+    let changes = merchants::MerchantChanges {
+        fee: req.fee_bps.map(fee).transpose()?,
+        refund_late_payments: req.refund_late_payments,
+        return_fee_on_refund: req.return_fee_on_refund,
+    };
+    if changes.is_empty() {
+        return Err(settle_app::AppError::invalid("feeBps", "give feeBps, refundLatePayments or returnFeeOnRefund").into());
     }
-    let changes = merchants::MerchantChanges { fee: req.fee_bps.map(fee).transpose()?, refund_late_payments: req.refund_late_payments };
     Ok(Json(merchants::update(&st.ctx, &merchant_id, changes).await?))
 }
 

@@ -2,8 +2,10 @@
 //!
 //! A refund is recorded like any other ([`crate::refunds::record_in`]: the payment locked, its remaining amount
 //! checked, its amount held) and waits on the payment's recipient (REQUIRES_ACTION `recipient_signature_required`):
-//! the gateway (version 2) refunds only `RefundTerms{refundId, paymentId, amount, deadline}` that both Settle and the
-//! recipient signed (or that the recipient sends itself), paying the payer back from the recipient's allowance. An
+//! the gateway refunds only `RefundTerms{refundId, paymentId, amount, feeReturned, deadline}` (version 3; version 2's
+//! have no `feeReturned`) that both Settle and the recipient signed (or that the recipient sends itself), paying the
+//! payer back from the recipient's allowance, and `feeReturned` of it from the treasury's: a merchant that returns fees
+//! (`returnFeeOnRefund`) gives back each refund's share of the fee the payment paid, which the treasury had kept. An
 //! allowance alone never lets anyone refund out of it: a merchant who names another's address as a payment's
 //! recipient cannot refund out of that address. `GET /v1/refunds/{id}/typed-data` gives the terms to sign (and the
 //! token's permit when the allowance is short); `POST /v1/refunds/{id}/submit` checks the signatures, simulates, and
@@ -24,11 +26,8 @@ use serde::Serialize;
 use settle_chain::{
     Address, B256, Bytes, U256,
     alloy_sol::{Eip712Domain, SolCall},
-    contracts::{
-        self, Permit, RefundTerms, allowanceCall, balanceOfCall, getPaymentCall, getRefundCall, nameCall, noncesCall, refundCall,
-        refundWithPermitCall,
-    },
-    eip712,
+    contracts::{self, Permit, allowanceCall, balanceOfCall, getPaymentCall, getRefundCall, nameCall, noncesCall, treasuryCall},
+    eip712::{self, GatewayRefundTerms},
     rpc::is_revert,
 };
 use settle_domain::{RefundId, RefundStatus};
@@ -109,16 +108,42 @@ fn signature_bytes(field: &'static str, hex_sig: &str) -> Result<Vec<u8>, AppErr
         .ok_or_else(|| AppError::invalid(field, format!("{field} must be 0x and 65 bytes of hex")))
 }
 
-/// `refund`'s terms for `row`, until `deadline` (Unix seconds), and Settle's signature over them.
-fn signed_terms(chain: &Chain, domain: &Eip712Domain, row: &RefundRow, deadline: u64) -> Result<(RefundTerms, Bytes), AppError> {
+/// The basis points of `payment`'s fee its refunds give back: the fee signed into its terms when its merchant returns
+/// fees and its gateway can (version 3 and later); None otherwise.
+fn fee_to_return(return_fee_on_refund: bool, fee_bps: Option<i32>, gateway_version: &str) -> Option<u16> {
+    let bps = fee_bps.and_then(|b| u16::try_from(b).ok()).filter(|b| *b > 0)?;
+    (return_fee_on_refund && gateway_version == "3").then_some(bps)
+}
+
+/// Whether `merchant_id` (a tenant) returns fees on refunds.
+async fn returns_fee(conn: &impl settle_store::ConnectionTrait, merchant_id: &str) -> Result<bool, AppError> {
+    let merchant = settle_store::merchants::find(conn, settle_domain::mode::merchant_of(merchant_id)).await?;
+    Ok(merchant.is_some_and(|m| m.return_fee_on_refund))
+}
+
+/// A refund's amount and fee returned (0 when none), as the chain counts them.
+fn amounts_of(row: &RefundRow) -> Result<(U256, U256), AppError> {
     let bad = |what: &str| AppError::InvalidState(format!("the refund's stored {what} is unreadable"));
-    let terms = RefundTerms {
-        refundId: key_of(&row.refund_id).ok_or_else(|| bad("id"))?,
-        paymentId: made_payment_id(&row.payment_id)?,
-        amount: U256::from_str_radix(&row.amount, 10).map_err(|_| bad("amount"))?,
-        deadline,
+    let amount = U256::from_str_radix(&row.amount, 10).map_err(|_| bad("amount"))?;
+    let fee = match &row.fee_returned {
+        Some(f) => U256::from_str_radix(f, 10).map_err(|_| bad("fee returned"))?,
+        None => U256::ZERO,
     };
-    let sig = eip712::sign_struct(&chain.signer, domain, &terms).map_err(|e| AppError::internal(std::io::Error::other(e)))?;
+    if fee > amount {
+        return Err(bad("fee returned"));
+    }
+    Ok((amount, fee))
+}
+
+/// `refund`'s terms for `row` at the gateway of `domain`, until `deadline` (Unix seconds), and Settle's signature
+/// over them.
+fn signed_terms(chain: &Chain, domain: &Eip712Domain, row: &RefundRow, deadline: u64) -> Result<(GatewayRefundTerms, Bytes), AppError> {
+    let refund_id = key_of(&row.refund_id).ok_or_else(|| AppError::InvalidState("the refund's stored id is unreadable".into()))?;
+    let (amount, fee) = amounts_of(row)?;
+    let version = domain.version.as_deref().unwrap_or_default();
+    let terms = GatewayRefundTerms::new(version, refund_id, made_payment_id(&row.payment_id)?, amount, fee, deadline)
+        .map_err(|e| AppError::InvalidState(format!("the refund cannot be made at gateway {}: {e}", chain.gateway)))?;
+    let sig = terms.sign(&chain.signer, domain).map_err(|e| AppError::internal(std::io::Error::other(e)))?;
     Ok((terms, Bytes::from(sig.as_bytes().to_vec())))
 }
 
@@ -146,25 +171,14 @@ impl PermitInput {
 
 /// The gateway call that carries out `terms` signed by Settle, with the recipient's signature of them (empty: the
 /// recipient sends it itself) and the recipient's permit when given.
-fn call_for(terms: RefundTerms, server_signature: Bytes, recipient_signature: &[u8], permit: Option<&PermitInput>) -> Result<Bytes, AppError> {
+fn call_for(terms: GatewayRefundTerms, server_signature: Bytes, recipient_signature: &[u8], permit: Option<&PermitInput>) -> Result<Bytes, AppError> {
     let recipient_signature = Bytes::from(recipient_signature.to_vec());
     Ok(match permit {
-        None => refundCall { terms, serverSignature: server_signature, recipientSignature: recipient_signature }.abi_encode().into(),
+        None => terms.refund_call(server_signature, recipient_signature),
         Some(p) => {
             let sig = settle_chain::primitives::Signature::from_raw(&p.signature)
                 .map_err(|_| AppError::InvalidSignature("permit.signature must be 65 bytes (r, s, v)".into()))?;
-            refundWithPermitCall {
-                terms,
-                serverSignature: server_signature,
-                recipientSignature: recipient_signature,
-                permitValue: p.value,
-                permitDeadline: p.deadline,
-                v: 27 + u8::from(sig.v()),
-                r: sig.r().into(),
-                s: sig.s().into(),
-            }
-            .abi_encode()
-            .into()
+            terms.refund_with_permit_call(server_signature, recipient_signature, p.value, p.deadline, &sig)
         }
     })
 }
@@ -199,13 +213,14 @@ async fn queue(txn: &impl settle_store::ConnectionTrait, chain: &Chain, row: &Re
 /// Records a refund of a COMPLETED CHAIN payment, waiting on the recipient's signature (REQUIRES_ACTION
 /// `recipient_signature_required`): its amount is held from now on.
 pub(crate) async fn refund(ctx: &Context, merchant_id: &str, payment: PaymentRow, input: CreateRefund, claim: Claim) -> Result<Reply, AppError> {
-    rail_of(ctx, &payment).await?;
+    let (_, domain) = rail_of(ctx, &payment).await?;
+    let return_fee = fee_to_return(returns_fee(&ctx.db, merchant_id).await?, payment.fee_bps, domain.version.as_deref().unwrap_or_default());
     // A refund nobody authorizes within this time is FAILED `expired` (each typed-data answer extends it).
     let until = (settle_store::now_ms() as u64 / 1000 + TERMS_SECS) as i64 * 1000;
     let row = crate::retrying(|| async {
         let txn = settle_store::begin(&ctx.db).await?;
         let payment = payments_store::find_locked(&txn, merchant_id, &payment.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
-        let row = refunds::record_in(&txn, &payment, &input, until).await?;
+        let row = refunds::record_in(&txn, &payment, &input, until, return_fee).await?;
         let message = format!(
             "the recipient {} must sign the refund's terms: GET /v1/refunds/{{id}}/typed-data, then POST /v1/refunds/{{id}}/submit",
             payment.recipient_address.as_deref().unwrap_or_default()
@@ -224,19 +239,23 @@ pub(crate) async fn refund(ctx: &Context, merchant_id: &str, payment: PaymentRow
 
 /// Records, in the watcher's `txn`, the full refund of `payment`, which the chain shows paid after Settle ended it
 /// CANCELLED or EXPIRED (a confirmed `PaymentCompleted` of this chain's gateway), unless its merchant turned that off
-/// (`refundLatePayments`): REQUIRES_ACTION `recipient_signature_required` like any CHAIN refund, its amount held.
+/// (`refundLatePayments`): REQUIRES_ACTION `recipient_signature_required` like any CHAIN refund, its amount held (and
+/// its share of the fee returned when the merchant returns fees and the payment's gateway, of `gateway_version`, can).
 /// None when turned off or when nothing is left to refund (the merchant refunded it already).
-pub(crate) async fn refund_late_in(txn: &impl settle_store::ConnectionTrait, payment: &PaymentRow) -> Result<Option<RefundRow>, AppError> {
+pub(crate) async fn refund_late_in(
+    txn: &impl settle_store::ConnectionTrait,
+    payment: &PaymentRow,
+    gateway_version: &str,
+) -> Result<Option<RefundRow>, AppError> {
     let merchant = settle_store::merchants::find(txn, settle_domain::mode::merchant_of(&payment.merchant_id)).await?;
-    if !merchant.is_some_and(|m| m.refund_late_payments) {
-        return Ok(None);
-    }
+    let Some(merchant) = merchant.filter(|m| m.refund_late_payments) else { return Ok(None) };
+    let return_fee = fee_to_return(merchant.return_fee_on_refund, payment.fee_bps, gateway_version);
     let Some(payment) = payments_store::find_locked(txn, &payment.merchant_id, &payment.payment_id).await? else { return Ok(None) };
     let until = (settle_store::now_ms() as u64 / 1000 + TERMS_SECS) as i64 * 1000;
     let input = CreateRefund { amount: None, reason: Some(settle_domain::RefundReason::PaidAfterFinal), metadata: Default::default() };
     // The merchant refunded it already, or as many times as a payment takes: reported without a refund (the watcher
     // never stops on it). A database error is the watcher's to retry.
-    let row = match refunds::record_in(txn, &payment, &input, until).await {
+    let row = match refunds::record_in(txn, &payment, &input, until, return_fee).await {
         Ok(row) => row,
         Err(e @ (AppError::RefundExceedsRemaining(_) | AppError::InvalidState(_) | AppError::Invalid { .. })) => {
             tracing::warn!(payment_id = %payment.payment_id, error = %e, "a payment paid after it ended is not refunded automatically");
@@ -299,6 +318,27 @@ async fn funds(chain: &Chain, token: Address, owner: Address) -> Result<(U256, U
     Ok((read(allowance, |o| allowanceCall::abi_decode_returns(o).ok())?, read(balance, |o| balanceOfCall::abi_decode_returns(o).ok())?))
 }
 
+/// The treasury of the chain's gateway (`chain` placed on the payment's): what pays a refund's fee returned.
+async fn treasury_of(chain: &Chain) -> Result<Address, AppError> {
+    let out = chain.rpc.eth_call(None, chain.gateway, &treasuryCall {}.abi_encode().into()).await.map_err(|_| AppError::ChainUnavailable)?;
+    treasuryCall::abi_decode_returns(&out).map_err(|_| AppError::ChainUnavailable)
+}
+
+/// What the treasury lacks to pay `fee` of the payment's token back; None when it covers it.
+async fn treasury_shortfall(chain: &Chain, token: Address, fee: U256) -> Result<Option<String>, AppError> {
+    if fee.is_zero() {
+        return Ok(None);
+    }
+    let treasury = treasury_of(chain).await?;
+    let (allowance, balance) = funds(chain, token, treasury).await?;
+    Ok((allowance < fee || balance < fee).then(|| {
+        format!(
+            "the refund gives back {fee} of the payment's fee from the treasury {treasury}, which holds {balance} of the token and allows the gateway {} {allowance}: the operator must fund the treasury and approve the gateway from it",
+            chain.gateway
+        )
+    }))
+}
+
 fn token_and_owner(payment: &PaymentRow) -> Result<(Address, Address), AppError> {
     let bad = |what: &str| AppError::InvalidState(format!("the payment's stored {what} is unreadable"));
     let token = payment.token_address.as_deref().and_then(|t| t.parse().ok()).ok_or_else(|| bad("token"))?;
@@ -320,6 +360,9 @@ pub struct RefundTypedData {
     pub owner: String,
     /// Decimal strings, in the token's minor units.
     pub amount: String,
+    /// The part of `amount` the treasury pays back (the refund's share of the fee; "0" when none): the owner pays
+    /// `amount` less this.
+    pub fee_returned: String,
     pub allowance: String,
     pub balance: String,
     /// Until when (Unix seconds) the terms, the permit and the transaction below are usable; `submit` takes it back.
@@ -349,10 +392,12 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
         return Err(AppError::InvalidState(format!("the refund is {}", row.status)));
     }
     let (terms, server_signature) = signed_terms(&chain, &domain, &row, deadline)?;
-    let typed_terms = eip712::refund_terms_typed_data(&domain, &terms);
+    let typed_terms = terms.typed_data(&domain);
     let data = call_for(terms, server_signature, &[], None)?;
     let (allowance, balance) = funds(&chain, token, owner).await?;
-    let amount = U256::from_str_radix(&row.amount, 10).map_err(|_| AppError::InvalidState("the refund's stored amount is unreadable".into()))?;
+    let (amount, fee) = amounts_of(&row)?;
+    // What the owner pays: the refund less what the treasury gives back.
+    let amount = amount - fee;
     // The permit needs the token's name (its domain) and the owner's nonce; a token without them has no permit.
     let (a, b): (Bytes, Bytes) = (nameCall {}.abi_encode().into(), noncesCall { owner }.abi_encode().into());
     let (name, nonce) = tokio::join!(chain.rpc.eth_call(None, token, &a), chain.rpc.eth_call(None, token, &b));
@@ -372,6 +417,7 @@ pub async fn typed_data(ctx: &Context, merchant_id: &str, refund_id: &str) -> Re
         token: token.to_checksum(None),
         owner: owner.to_checksum(None),
         amount: row.amount.clone(),
+        fee_returned: fee.to_string(),
         allowance: allowance.to_string(),
         balance: balance.to_string(),
         deadline,
@@ -414,9 +460,13 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
         return Err(AppError::invalid("deadline", "the terms' deadline has passed or is too near: get typed-data again and sign anew"));
     }
     let (terms, server_signature) = signed_terms(&chain, &domain, &row, deadline)?;
-    let (_, owner) = token_and_owner(&payment)?;
-    if eip712::recover(&settle_chain::alloy_sol::SolStruct::eip712_signing_hash(&terms, &domain), &input.recipient_signature) != Ok(owner) {
+    let (token, owner) = token_and_owner(&payment)?;
+    if eip712::recover(&terms.signing_hash(&domain), &input.recipient_signature) != Ok(owner) {
         return Err(AppError::InvalidSignature(format!("recipientSignature is not {owner}'s signature of the refund's terms")));
+    }
+    // The fee returned comes from the treasury: its shortfall is the operator's to fix, not the merchant's.
+    if let Some(why) = treasury_shortfall(&chain, token, amounts_of(&row)?.1).await? {
+        return Err(AppError::InvalidState(format!("{why}; then submit again")));
     }
     // The contract takes v as 27 or 28; some wallets sign with 0 or 1.
     let recipient_signature = settle_chain::primitives::Signature::from_raw(&input.recipient_signature)
@@ -458,7 +508,12 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
 async fn shortfall(chain: &Chain, payment: &PaymentRow, row: &RefundRow) -> Option<(&'static str, String)> {
     let (token, owner) = token_and_owner(payment).ok()?;
     let (allowance, balance) = funds(chain, token, owner).await.ok()?;
-    let amount = U256::from_str_radix(&row.amount, 10).ok()?;
+    let (amount, fee) = amounts_of(row).ok()?;
+    if let Some(why) = treasury_shortfall(chain, token, fee).await.ok()? {
+        return Some(("treasury_allowance_required", format!("{why}; then submit the refund again")));
+    }
+    // The owner pays the refund less the fee returned.
+    let amount = amount - fee;
     let next = "GET /v1/refunds/{id}/typed-data offers a permit to sign, or the transaction to send".replace("{id}", &row.refund_id);
     if balance < amount {
         Some(("insufficient_balance", format!("the recipient {owner} holds {balance} of the token; the refund needs {amount}")))
@@ -595,4 +650,20 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fee_is_returned_only_when_the_merchant_asks_and_the_gateway_can() {
+        assert_eq!(fee_to_return(true, Some(250), "3"), Some(250));
+        assert_eq!(fee_to_return(true, Some(250), "4"), None, "a version Settle does not know");
+        assert_eq!(fee_to_return(false, Some(250), "3"), None, "off by default");
+        assert_eq!(fee_to_return(true, Some(250), "2"), None, "version 2 cannot return it");
+        assert_eq!(fee_to_return(true, Some(250), "1"), None);
+        assert_eq!(fee_to_return(true, Some(0), "3"), None, "no fee, nothing to return");
+        assert_eq!(fee_to_return(true, None, "3"), None);
+    }
 }

@@ -18,7 +18,7 @@ pub struct ChainSpec {
     pub rpc_urls: Vec<String>,
     pub gateway: String,
     pub forwarder: String,
-    /// The gateway's EIP-712 version ("1" before refunds, "2" with them). Absent: read from the gateway's
+    /// The gateway's EIP-712 version ("1" before refunds, "2" with them, "3" returning fees). Absent: read from the gateway's
     /// `eip712Domain()` (EIP-5267) the first time terms are signed, and kept.
     pub gateway_version: Option<String>,
     /// Blocks on top of a payment's block before it is COMPLETED (default 2).
@@ -59,7 +59,7 @@ pub struct ChainSpec {
 pub struct PreviousGateway {
     pub gateway: String,
     pub forwarder: String,
-    /// Its EIP-712 version ("1" or "2"); absent: read from the gateway.
+    /// Its EIP-712 version ("1", "2" or "3"); absent: read from the gateway.
     pub gateway_version: Option<String>,
 }
 
@@ -153,12 +153,12 @@ pub struct Contracts {
     pub version: Arc<tokio::sync::OnceCell<String>>,
 }
 
-/// A configured gateway version: "1" or "2" (absent: read from the gateway).
+/// A configured gateway version: "1", "2" or "3" (absent: read from the gateway).
 fn version_cell(chain: u64, field: &str, v: &Option<String>) -> Result<Arc<tokio::sync::OnceCell<String>>, String> {
     Ok(Arc::new(match v {
         None => tokio::sync::OnceCell::new(),
-        Some(v) if v == "1" || v == "2" => tokio::sync::OnceCell::new_with(Some(v.clone())),
-        Some(v) => return Err(format!("chains[{chain}].{field} must be \"1\" or \"2\" (it is {v:?})")),
+        Some(v) if matches!(v.as_str(), "1" | "2" | "3") => tokio::sync::OnceCell::new_with(Some(v.clone())),
+        Some(v) => return Err(format!("chains[{chain}].{field} must be \"1\", \"2\" or \"3\" (it is {v:?})")),
     }))
 }
 
@@ -460,7 +460,7 @@ mod tests {
         assert!(chain.is_own(chain.signer.address()) && !chain.is_contract(chain.signer.address()));
         let bad = Chain::from_spec(&spec(vec![previous("0xnope", None)])).unwrap_err();
         assert!(bad.contains("previous_gateways.gateway"), "{bad}");
-        let bad = Chain::from_spec(&spec(vec![previous(OLD_GATEWAY, Some("3"))])).unwrap_err();
+        let bad = Chain::from_spec(&spec(vec![previous(OLD_GATEWAY, Some("4"))])).unwrap_err();
         assert!(bad.contains("previous_gateways.gateway_version"), "{bad}");
         for twice in [vec![previous(OLD_GATEWAY, None), previous(OLD_GATEWAY, None)], vec![previous(&dev_chain("").gateway, None)]] {
             let bad = Chain::from_spec(&spec(twice)).unwrap_err();

@@ -393,9 +393,9 @@ impl Watcher {
                     // reported. Asked before the transaction: a node that does not answer leaves the log for the
                     // next step.
                     let refunds_here = match self.chain.for_payment(&row).await {
-                        Ok(made_on) => made_on.gateway_domain().await?.version.as_deref() != Some("1"),
+                        Ok(made_on) => made_on.gateway_domain().await?.version.map(|v| v.into_owned()).filter(|v| v != "1"),
                         Err(e @ crate::AppError::ChainUnavailable) => return Err(e.into()),
-                        Err(_) => false,
+                        Err(_) => None,
                     };
                     let mut data = serde_json::json!({
                         "paymentId": row.payment_id, "merchantId": settle_domain::mode::merchant_of(&row.merchant_id), "livemode": settle_domain::mode::is_live(&row.merchant_id), "status": status.as_str(), "chainId": id,
@@ -406,7 +406,9 @@ impl Watcher {
                     let txn = self.fenced().await?;
                     let mut started = None;
                     if store::mark_applied_once(&txn, log.id).await? {
-                        if refunds_here && let Some(refund) = super::refunds::refund_late_in(&txn, &row).await? {
+                        if let Some(version) = &refunds_here
+                            && let Some(refund) = super::refunds::refund_late_in(&txn, &row, version).await?
+                        {
                             data["refundId"] = refund.refund_id.clone().into();
                             started = Some(refund);
                         }

@@ -247,7 +247,7 @@ async fn record(
                     reason: Some(input.reason.unwrap_or(RefundReason::RequestedByCustomer)),
                     metadata,
                 };
-                Some(crate::refunds::record_in(&txn, p, &refund, crate::card::refunds::first_check(ctx)).await?)
+                Some(crate::refunds::record_in(&txn, p, &refund, crate::card::refunds::first_check(ctx), None).await?)
             }
             (None, _) => return Err(AppError::InvalidState("the order's card part has no payment to refund".into())),
         };

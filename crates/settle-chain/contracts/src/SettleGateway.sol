@@ -13,7 +13,7 @@ import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC2
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 
 /// @title Settle's payment gateway: the source of truth for whether a payment was paid.
-/// @notice Pays only terms Settle signed (EIP-712, domain "SettleGateway" "2"), before their deadline, once.
+/// @notice Pays only terms Settle signed (EIP-712, domain "SettleGateway" "3"), before their deadline, once.
 ///         The payer is `_msgSender()`: the caller, or the signer of a request relayed by the trusted
 ///         ERC2771Forwarder, so a payer holding no ETH pays with signatures alone (with `payWithPermit`).
 ///         Terms Settle has cancelled (a `Cancellation` it signed, submitted by anyone) are never paid. Ownership
@@ -21,9 +21,11 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 ///         Version 2 adds refunds: `refund` pays the payer back from the payment's recipient (the merchant), through
 ///         the allowance the recipient gave this contract, for refund terms both Settle and the recipient signed (or
 ///         Settle signed and the recipient sends itself); a refund id is used once and a payment's refunds never sum
-///         past what it paid. Anyone may submit signed terms (Settle's relayer does, so the merchant pays no gas). The
-///         fee the payment paid is not given back by the contract: a refund of the whole amount comes from the
-///         recipient alone.
+///         past what it paid. Anyone may submit signed terms (Settle's relayer does, so the merchant pays no gas).
+///         Version 3 can give the fee back: a refund's terms name the part of it (`feeReturned`) that the treasury
+///         pays, through the allowance the treasury gave this contract, and the recipient pays the rest; the fee a
+///         payment's refunds give back never sums past the fee it paid. Terms with `feeReturned` 0 leave the fee
+///         with the treasury, and the recipient pays the whole refund.
 contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -43,12 +45,15 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         uint256 blockNumber;
         address recipient;
         uint256 refunded;
+        uint256 fee;
+        uint256 feeReturned;
     }
 
     struct RefundTerms {
         bytes32 refundId;
         bytes32 paymentId;
         uint256 amount;
+        uint256 feeReturned;
         uint64 deadline;
     }
 
@@ -63,7 +68,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     );
     bytes32 public constant CANCELLATION_TYPEHASH = keccak256("Cancellation(bytes32 paymentId)");
     bytes32 public constant REFUND_TERMS_TYPEHASH =
-        keccak256("RefundTerms(bytes32 refundId,bytes32 paymentId,uint256 amount,uint64 deadline)");
+        keccak256("RefundTerms(bytes32 refundId,bytes32 paymentId,uint256 amount,uint256 feeReturned,uint64 deadline)");
 
     /// @notice The key whose signature makes terms payable.
     address public signer;
@@ -95,11 +100,12 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     error RefundExceedsPaid();
     error RefundExpired();
     error NotAuthorizedByRecipient();
+    error FeeReturnExceedsFee();
 
     constructor(address trustedForwarder_, address signer_, address treasury_, address owner_)
         ERC2771Context(trustedForwarder_)
         Ownable(owner_)
-        EIP712("SettleGateway", "2")
+        EIP712("SettleGateway", "3")
     {
         if (signer_ == address(0) || treasury_ == address(0)) revert ZeroAddress();
         signer = signer_;
@@ -140,11 +146,13 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         return _hashTypedDataV4(keccak256(abi.encode(CANCELLATION_TYPEHASH, paymentId)));
     }
 
-    /// @notice Pays the payer of `terms.paymentId` back `terms.amount` from the payment's recipient, through the
-    ///         allowance the recipient gave this contract. Refused: terms Settle did not sign, terms the recipient
-    ///         neither signed (`recipientSignature`, the same `RefundTerms`) nor sends itself, past their deadline, a
-    ///         refund id used before, an unpaid payment, a zero amount or one that takes the refunds past the paid
-    ///         amount. (An allowance alone never lets anyone refund out of it: each refund is the recipient's.)
+    /// @notice Pays the payer of `terms.paymentId` back `terms.amount`: `terms.feeReturned` of it from the treasury
+    ///         and the rest from the payment's recipient, each through the allowance it gave this contract. Refused:
+    ///         terms Settle did not sign, terms the recipient neither signed (`recipientSignature`, the same
+    ///         `RefundTerms`) nor sends itself, past their deadline, a refund id used before, an unpaid payment, a zero
+    ///         amount or one that takes the refunds past the paid amount, a fee returned above the amount or one that
+    ///         takes the fees returned past the fee paid. (An allowance alone never lets anyone refund out of it: each
+    ///         refund is the recipient's.)
     function refund(RefundTerms calldata terms, bytes calldata serverSignature, bytes calldata recipientSignature)
         external
         whenNotPaused
@@ -182,10 +190,16 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         return (p.refunded, p.recipient);
     }
 
+    /// @notice The fee `paymentId` paid to the treasury, and how much of it its refunds gave back.
+    function getFee(bytes32 paymentId) external view returns (uint256 fee, uint256 feeReturned) {
+        Payment storage p = _payments[paymentId];
+        return (p.fee, p.feeReturned);
+    }
+
     /// @notice The EIP-712 digest Settle signs for refund `terms`.
     function hashRefundTerms(RefundTerms calldata terms) public view returns (bytes32) {
         return _hashTypedDataV4(
-            keccak256(abi.encode(REFUND_TERMS_TYPEHASH, terms.refundId, terms.paymentId, terms.amount, terms.deadline))
+            keccak256(abi.encode(REFUND_TERMS_TYPEHASH, terms.refundId, terms.paymentId, terms.amount, terms.feeReturned, terms.deadline))
         );
     }
 
@@ -245,7 +259,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         if (ECDSA.recover(hashTerms(terms), serverSignature) != signer) revert InvalidSignature();
         address payer = _msgSender();
         uint256 fee = (terms.amount * terms.feeBps) / 10_000;
-        _payments[terms.paymentId] = Payment(payer, terms.token, terms.amount, block.number, terms.recipient, 0);
+        _payments[terms.paymentId] = Payment(payer, terms.token, terms.amount, block.number, terms.recipient, 0, fee, 0);
         IERC20(terms.token).safeTransferFrom(payer, terms.recipient, terms.amount - fee);
         if (fee > 0) {
             IERC20(terms.token).safeTransferFrom(payer, treasury, fee);
@@ -261,6 +275,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         Payment storage p = _payments[terms.paymentId];
         if (p.payer == address(0)) revert NotPaid();
         if (terms.amount == 0 || p.refunded + terms.amount > p.amount) revert RefundExceedsPaid();
+        if (terms.feeReturned > terms.amount || p.feeReturned + terms.feeReturned > p.fee) revert FeeReturnExceedsFee();
         bytes32 digest = hashRefundTerms(terms);
         if (ECDSA.recover(digest, serverSignature) != signer) revert InvalidSignature();
         if (_msgSender() != p.recipient) {
@@ -269,8 +284,14 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
             }
         }
         p.refunded += terms.amount;
+        p.feeReturned += terms.feeReturned;
         _refunds[terms.refundId] = Refund(terms.paymentId, terms.amount, block.number);
-        IERC20(p.token).safeTransferFrom(p.recipient, p.payer, terms.amount);
+        if (terms.amount > terms.feeReturned) {
+            IERC20(p.token).safeTransferFrom(p.recipient, p.payer, terms.amount - terms.feeReturned);
+        }
+        if (terms.feeReturned > 0) {
+            IERC20(p.token).safeTransferFrom(treasury, p.payer, terms.feeReturned);
+        }
         emit RefundCompleted(terms.refundId, terms.paymentId, p.payer, p.token, terms.amount, p.recipient);
     }
 

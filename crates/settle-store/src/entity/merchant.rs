@@ -19,6 +19,8 @@ pub struct Model {
     pub deleted_at: Option<i64>,
     /// Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is refunded automatically (default true).
     pub refund_late_payments: bool,
+    /// Whether a CHAIN refund gives back its share of the fee the payment paid (the treasury pays it).
+    pub return_fee_on_refund: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,9 @@ pub struct Model {
     pub payment_id: String,
     pub rail: Rail,
     pub amount: String,
+    /// Chain rail: the part of `amount` the treasury pays back (the payment's fee, in proportion), signed into the
+    /// refund's terms; the recipient pays the rest. None: the recipient pays it all.
+    pub fee_returned: Option<String>,
     pub currency: String,
     pub status: RefundStatus,
     /// duplicate, fraudulent or requested_by_customer.

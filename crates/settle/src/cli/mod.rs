@@ -353,6 +353,9 @@ pub enum MerchantAction {
         /// Whether CHAIN payments paid after they ended CANCELLED or EXPIRED are refunded automatically.
         #[arg(long)]
         refund_late_payments: Option<bool>,
+        /// Whether a CHAIN refund gives back its share of the fee the payment paid (the treasury pays it).
+        #[arg(long)]
+        return_fee_on_refund: Option<bool>,
     },
 }
 

@@ -987,6 +987,9 @@ async fn a_merchant_fee_goes_to_the_treasury() {
     assert_eq!((off.body["refundLatePayments"].as_bool(), off.body["feeBps"].as_u64()), (Some(false), Some(100)), "{}", off.text);
     assert_eq!(patch(merchant_id.clone(), admin, serde_json::json!({})).await.assert_error(400, "parameter_invalid").as_deref(), Some("feeBps"));
     assert_eq!(patch(merchant_id.clone(), admin, serde_json::json!({"refundLatePayments": "no"})).await.status, 400);
+    assert_eq!(off.body["returnFeeOnRefund"], false, "fees are kept by default: {}", off.text);
+    let back = patch(merchant_id.clone(), admin, serde_json::json!({"returnFeeOnRefund": true})).await;
+    assert_eq!((back.body["returnFeeOnRefund"].as_bool(), back.body["refundLatePayments"].as_bool()), (Some(true), Some(false)), "{}", back.text);
     patch("mch_nobody".into(), admin, serde_json::json!({"feeBps": 1})).await.assert_error(404, "not_found");
     patch(merchant_id.clone(), None, serde_json::json!({"feeBps": 0})).await.assert_error(401, "unauthorized");
     patch(merchant_id.clone(), Some("sk_not_the_admin"), serde_json::json!({"feeBps": 0})).await.assert_error(401, "unauthorized");

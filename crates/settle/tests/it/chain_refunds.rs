@@ -1,4 +1,4 @@
-//! Refunds of CHAIN payments on anvil: the gateway (version 2) pays the payer back from the recipient's allowance for
+//! Refunds of CHAIN payments on anvil: the gateway (version 3) pays the payer back from the recipient's allowance for
 //! terms Settle and the recipient signed, Settle's relayer sends it (the merchant pays no gas), the watcher decides it
 //! at a confirmed block. Nobody but the recipient can authorize a refund out of its allowance; a short allowance
 //! takes the recipient's permit too. The contract refuses a refund id twice and a sum above what was paid; a reorg of
@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use settle_chain::{
     Address, Bytes, PrivateKeySigner, U256,
     alloy_sol::SolCall,
-    contracts::{RefundTerms, approveCall, getRefundedCall, refundCall},
+    contracts::{RefundTerms, approveCall, getFeeCall, getRefundedCall, refundCall},
     deploy, eip712,
     rpc::{Rpc, is_revert},
 };
@@ -86,6 +86,7 @@ fn signed_call(server: &PrivateKeySigner, recipient: Option<&PrivateKeySigner>, 
         refundId: settle_app::chain::refunds::key_of(refund_id).unwrap(),
         paymentId: payment.parse().unwrap(),
         amount: U256::from(amount),
+        feeReturned: U256::ZERO,
         deadline: crate::chain::now_secs() + 3600,
     };
     let domain = eip712::gateway_domain(31337, crate::chain::DEV_GATEWAY.parse().unwrap(), eip712::GATEWAY_VERSION);
@@ -427,6 +428,108 @@ async fn a_payment_paid_after_it_was_cancelled_is_refunded_in_full() {
     app.finish().await;
 }
 
+/// The treasury (anvil's third account, where fees go) allows the gateway `value` of the token.
+async fn treasury_approves(rpc: &Rpc, value: u64) {
+    let call = approveCall { spender: crate::chain::DEV_GATEWAY.parse().unwrap(), value: U256::from(value) }.abi_encode();
+    deploy::send_and_wait(rpc, &key(2), Some(token()), call.into(), 100_000).await.unwrap();
+}
+
+/// The fee a payment paid and how much of it its refunds gave back, as the gateway counts them.
+async fn fee_at_gateway(rpc: &Rpc, payment: &str) -> (U256, U256) {
+    let call = getFeeCall { paymentId: payment.parse().unwrap() }.abi_encode();
+    let out = rpc.eth_call(None, crate::chain::DEV_GATEWAY.parse().unwrap(), &call.into()).await.unwrap();
+    let f = getFeeCall::abi_decode_returns(&out).unwrap();
+    (f.fee, f.feeReturned)
+}
+
+/// A merchant charging 2.5% that returns fees (`returnFeeOnRefund`): each refund's share of the fee (floored) is
+/// signed into its terms and paid by the treasury, the recipient pays the rest, and the shares of two partial refunds
+/// sum to exactly the fee paid. While the treasury's allowance is short the submit is refused (409, naming the
+/// treasury) and nothing is sent. By default (the setting off) the treasury keeps the fee and the recipient pays the
+/// whole refund. The contract refuses terms returning more fee than the payment paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_merchant_that_returns_fees_has_the_treasury_pay_its_share_back() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, |_| {}).await;
+    let fee = settle_app::merchants::MerchantChanges {
+        fee: Some(settle_domain::FeeBps::new("feeBps", 250).unwrap()),
+        return_fee_on_refund: Some(true),
+        ..Default::default()
+    };
+    assert!(settle_app::merchants::update(&app.ctx, "mch_demo", fee).await.unwrap().return_fee_on_refund);
+    approve(&rpc, 10_000).await;
+    let (id, p) = paid(&app, &anvil, "fee-back").await;
+    assert_eq!(fee_at_gateway(&rpc, &id).await, (U256::from(37), U256::ZERO), "1500 at 2.5%, floored");
+    let (treasury, recipient) = (key(2).address(), key(1).address());
+    let start = (balance(&rpc, p.address()).await, balance(&rpc, recipient).await, balance(&rpc, treasury).await);
+
+    // 1000 of it: 25 of fee back. The treasury has not approved the gateway: refused before anything is sent.
+    let r = refund(&app, &id, json!({"amount": "1000"}), "fee-back-1").await;
+    assert_eq!((r.status.as_u16(), r.body["feeReturned"].as_str()), (201, Some("25")), "{}", r.text);
+    let first = r.body["refundId"].as_str().unwrap().to_owned();
+    let sent_before = relayed(&app).await.len();
+    let (td, r) = authorize(&app, &first, &key(1)).await;
+    assert_eq!((td["feeReturned"].as_str(), td["refundTerms"]["message"]["feeReturned"].as_str()), (Some("25"), Some("25")), "{td}");
+    assert_eq!(td["refundTerms"]["domain"]["version"], "3", "{td}");
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains(&treasury.to_checksum(None)), "the answer names the treasury: {}", r.text);
+    assert_eq!(relayed(&app).await.len(), sent_before, "nothing was sent");
+    assert_eq!(app.get(&format!("/v1/refunds/{first}")).await.body["status"], "REQUIRES_ACTION");
+
+    // The operator approves the gateway from the treasury: the refund goes through.
+    treasury_approves(&rpc, 1000).await;
+    let (_, r) = authorize(&app, &first, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&app, &rpc, &first, "SUCCEEDED").await;
+
+    // The rest (500): 12 of fee back (12.5, floored); the two shares are the whole fee.
+    let r = refund(&app, &id, json!({}), "fee-back-2").await;
+    assert_eq!((r.status.as_u16(), r.body["amount"].as_str(), r.body["feeReturned"].as_str()), (201, Some("500"), Some("12")), "{}", r.text);
+    let second = r.body["refundId"].as_str().unwrap().to_owned();
+    let (_, r) = authorize(&app, &second, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&app, &rpc, &second, "SUCCEEDED").await;
+    assert_eq!(fee_at_gateway(&rpc, &id).await, (U256::from(37), U256::from(37)));
+    assert_eq!(balance(&rpc, p.address()).await, start.0 + U256::from(1500), "the payer has everything back");
+    assert_eq!(balance(&rpc, recipient).await, start.1 - U256::from(1463), "the recipient gave back what it received");
+    assert_eq!(balance(&rpc, treasury).await, start.2 - U256::from(37), "the treasury gave back the fee");
+    let payment = app.get(&format!("/v1/payments/{id}")).await.body;
+    assert_eq!((payment["amountRefunded"].as_str(), payment["refundStatus"].as_str()), (Some("1500"), Some("full")), "{payment}");
+
+    // Terms returning more than the fee are refused by the contract, even signed by Settle and the recipient.
+    let (id3, _) = paid(&app, &anvil, "fee-back-over").await;
+    treasury_approves(&rpc, 10_000).await;
+    let terms = RefundTerms {
+        refundId: settle_app::chain::refunds::key_of("re_00000000000000000000000000000fee").unwrap(),
+        paymentId: id3.parse().unwrap(),
+        amount: U256::from(100),
+        feeReturned: U256::from(38),
+        deadline: crate::chain::now_secs() + 3600,
+    };
+    let domain = eip712::gateway_domain(31337, crate::chain::DEV_GATEWAY.parse().unwrap(), eip712::GATEWAY_VERSION);
+    let sign = |k: &PrivateKeySigner| Bytes::from(eip712::sign_struct(k, &domain, &terms).unwrap().as_bytes().to_vec());
+    let data: Bytes = refundCall { terms: terms.clone(), serverSignature: sign(&key(0)), recipientSignature: sign(&key(1)) }.abi_encode().into();
+    assert_eq!(refused(&rpc, &data).await.as_deref(), Some("FeeReturnExceedsFee(FeeReturnExceedsFee)"));
+
+    // Off (the default): the treasury keeps the fee, the recipient pays the whole refund.
+    let off = settle_app::merchants::MerchantChanges { return_fee_on_refund: Some(false), ..Default::default() };
+    settle_app::merchants::update(&app.ctx, "mch_demo", off).await.unwrap();
+    let r = refund(&app, &id3, json!({}), "fee-kept").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body.get("feeReturned").is_none(), "{}", r.text);
+    let kept = r.body["refundId"].as_str().unwrap().to_owned();
+    // The recipient gave back all it received above: it needs the whole 1500 now, fee included.
+    deploy::mint(&rpc, &key(0), token(), recipient, U256::from(100)).await.unwrap();
+    let treasury_before = balance(&rpc, treasury).await;
+    let (td, r) = authorize(&app, &kept, &key(1)).await;
+    assert_eq!((td["feeReturned"].as_str(), r.status.as_u16()), (Some("0"), 202), "{td} {}", r.text);
+    mine_until_refund(&app, &rpc, &kept, "SUCCEEDED").await;
+    assert_eq!(balance(&rpc, treasury).await, treasury_before, "the treasury kept the fee");
+    assert_eq!(fee_at_gateway(&rpc, &id3).await, (U256::from(37), U256::ZERO));
+    app.finish().await;
+}
+
 /// A chain moved to a new gateway (a second deployment; the first listed in `previous_gateways`) keeps what was made
 /// on the first: a payment PENDING at the switch is still paid through the first gateway's forwarder and completed
 /// from its log, a payment paid before is refunded through the first gateway, a cancel is sent to it; new payments
@@ -438,7 +541,10 @@ async fn a_payment_paid_after_it_was_cancelled_is_refunded_in_full() {
 async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one() {
     let Some(anvil) = Anvil::start(31337, &[]).await else { return };
     let rpc = anvil.rpc();
-    let mut first = app_on(&anvil, |_| {}).await;
+    // The first gateway is of version 2 (its refund terms have no fee returned), at the development addresses.
+    let v2 = deploy::deploy_with(&rpc, &key(0), &settle_chain::contracts::GATEWAY_V2, key(0).address(), key(2).address(), true).await.unwrap();
+    assert_eq!(v2.gateway, crate::chain::DEV_GATEWAY.parse::<Address>().unwrap());
+    let mut first = TestApp::spawn_with(setup_on(&anvil.url, |spec| spec.gateway_version = None)).await.unwrap();
     approve(&rpc, 1500).await;
     let (paid_old, payer_old) = paid(&first, &anvil, "move-paid").await;
     let pending = first.create_payment("move-pending").await;
@@ -473,13 +579,18 @@ async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one()
     assert_eq!(r.status, 202, "{}", r.text);
     mine_until_completed(&app, &anvil, id).await;
 
-    // Refunded through the old gateway.
+    // Refunded through the old gateway, with its version's terms, even for a merchant that returns fees (version 2
+    // cannot: the recipient pays it all).
+    let on = settle_app::merchants::MerchantChanges { return_fee_on_refund: Some(true), ..Default::default() };
+    settle_app::merchants::update(&app.ctx, "mch_demo", on).await.unwrap();
     let before = balance(&rpc, payer_old.address()).await;
     let r = refund(&app, &paid_old, json!({"amount": "700"}), "move-refund").await;
     assert_eq!(r.status, 201, "{}", r.text);
     let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
     let (td, r) = authorize(&app, &refund_id, &key(1)).await;
     assert_eq!(td["transaction"]["to"], crate::chain::DEV_GATEWAY, "{td}");
+    assert_eq!(td["refundTerms"]["domain"]["version"], "2", "{td}");
+    assert!(td["refundTerms"]["message"].get("feeReturned").is_none(), "{td}");
     assert_eq!(r.status, 202, "{}", r.text);
     mine_until_refund(&app, &rpc, &refund_id, "SUCCEEDED").await;
     assert_eq!(balance(&rpc, payer_old.address()).await, before + U256::from(700));

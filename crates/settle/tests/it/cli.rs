@@ -43,9 +43,10 @@ fn merchant_create_seed_and_migrate_commands() {
     assert_eq!((changed["merchantId"].as_str(), changed["feeBps"].as_u64()), (Some(id), Some(120)));
     let o = settle(&dir, &["merchant", "set-fee", "--merchant-id", "mch_nobody", "--fee-bps", "1"], &[]);
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("merchant not found"), "{}", String::from_utf8_lossy(&o.stderr));
-    let set = settle(&dir, &["merchant", "set", "--merchant-id", id, "--refund-late-payments", "false"], &[]);
+    let set = settle(&dir, &["merchant", "set", "--merchant-id", id, "--refund-late-payments", "false", "--return-fee-on-refund", "true"], &[]);
     let set: serde_json::Value = serde_json::from_str(stdout(&set).trim()).unwrap();
-    assert_eq!((set["feeBps"].as_u64(), set["refundLatePayments"].as_bool()), (Some(120), Some(false)), "{set}");
+    let got = (set["feeBps"].as_u64(), set["refundLatePayments"].as_bool(), set["returnFeeOnRefund"].as_bool());
+    assert_eq!(got, (Some(120), Some(false), Some(true)), "{set}");
     assert!(!settle(&dir, &["merchant", "set", "--merchant-id", id], &[]).status.success(), "nothing to change");
     // The CLI's changes are audited as the CLI's, with what changed; the refused one left nothing.
     let url = format!("sqlite://{}", dir.0.join("settle.db").display());
@@ -54,9 +55,9 @@ fn merchant_create_seed_and_migrate_commands() {
         settle_store::audit::list(&db, id, None, None, settle_store::Cursor::First, 10).await.unwrap().0
     });
     let got: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r.action.as_str(), r.actor_type.as_str(), r.changes.as_str())).collect();
-    let late_off = r#"{"feeBps":120,"refundLatePayments":false,"was":{"feeBps":120,"refundLatePayments":true}}"#;
+    let late_off = r#"{"feeBps":120,"refundLatePayments":false,"returnFeeOnRefund":true,"was":{"feeBps":120,"refundLatePayments":true,"returnFeeOnRefund":false}}"#;
     assert_eq!(got[0], ("merchant.updated", "cli", late_off), "{rows:?}");
-    let fee = r#"{"feeBps":120,"refundLatePayments":true,"was":{"feeBps":0,"refundLatePayments":true}}"#;
+    let fee = r#"{"feeBps":120,"refundLatePayments":true,"returnFeeOnRefund":false,"was":{"feeBps":0,"refundLatePayments":true,"returnFeeOnRefund":false}}"#;
     assert_eq!(got[1], ("merchant.updated", "cli", fee), "{rows:?}");
     assert_eq!((got.len(), got[2].0, got[2].1), (3, "merchant.created", "cli"), "{rows:?}");
 

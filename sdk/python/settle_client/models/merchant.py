@@ -20,12 +20,17 @@ class Merchant:
         refund_late_payments (bool): Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is
             refunded in full
             automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
+        return_fee_on_refund (bool): Whether a CHAIN refund gives back its share of the fee the payment paid (the
+            treasury pays that part, the
+            recipient the rest), at gateways of version 3 and later. Default false: the treasury keeps the fee and the
+            recipient pays the whole refund.
     """
 
     fee_bps: int
     merchant_id: str
     name: str
     refund_late_payments: bool
+    return_fee_on_refund: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -37,6 +42,8 @@ class Merchant:
 
         refund_late_payments = self.refund_late_payments
 
+        return_fee_on_refund = self.return_fee_on_refund
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -45,6 +52,7 @@ class Merchant:
                 "merchantId": merchant_id,
                 "name": name,
                 "refundLatePayments": refund_late_payments,
+                "returnFeeOnRefund": return_fee_on_refund,
             }
         )
 
@@ -61,11 +69,14 @@ class Merchant:
 
         refund_late_payments = d.pop("refundLatePayments")
 
+        return_fee_on_refund = d.pop("returnFeeOnRefund")
+
         merchant = cls(
             fee_bps=fee_bps,
             merchant_id=merchant_id,
             name=name,
             refund_late_payments=refund_late_payments,
+            return_fee_on_refund=return_fee_on_refund,
         )
 
         merchant.additional_properties = d

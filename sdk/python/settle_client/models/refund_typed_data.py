@@ -28,6 +28,9 @@ class RefundTypedData:
         chain_id (int):
         deadline (int): Until when (Unix seconds) the terms, the permit and the transaction below are usable; `submit`
             takes it back.
+        fee_returned (str): The part of `amount` the treasury pays back (the refund's share of the fee; "0" when none):
+            the owner pays
+            `amount` less this.
         gateway (str):
         owner (str): The payment's recipient: the refund's source, whose allowance to the gateway pays it.
         refund_id (str):
@@ -49,6 +52,7 @@ class RefundTypedData:
     balance: str
     chain_id: int
     deadline: int
+    fee_returned: str
     gateway: str
     owner: str
     refund_id: str
@@ -71,6 +75,8 @@ class RefundTypedData:
         chain_id = self.chain_id
 
         deadline = self.deadline
+
+        fee_returned = self.fee_returned
 
         gateway = self.gateway
 
@@ -103,6 +109,7 @@ class RefundTypedData:
                 "balance": balance,
                 "chainId": chain_id,
                 "deadline": deadline,
+                "feeReturned": fee_returned,
                 "gateway": gateway,
                 "owner": owner,
                 "refundId": refund_id,
@@ -133,6 +140,8 @@ class RefundTypedData:
         chain_id = d.pop("chainId")
 
         deadline = d.pop("deadline")
+
+        fee_returned = d.pop("feeReturned")
 
         gateway = d.pop("gateway")
 
@@ -171,6 +180,7 @@ class RefundTypedData:
             balance=balance,
             chain_id=chain_id,
             deadline=deadline,
+            fee_returned=fee_returned,
             gateway=gateway,
             owner=owner,
             refund_id=refund_id,

@@ -34,8 +34,13 @@ class RefundView:
         version (int):
         failure_code (None | str | Unset): FAILED or REQUIRES_ACTION: why, as a stable code (`refund_refused`,
             `gateway_unreachable`, `not_recorded`,
-            `expired`, `insufficient_allowance`, `insufficient_balance`, `relay_failed`, ...) and in words.
+            `expired`, `insufficient_allowance`, `insufficient_balance`, `treasury_allowance_required`, `relay_failed`, ...)
+            and in words.
         failure_message (None | str | Unset):
+        fee_returned (None | str | Unset): CHAIN: the part of `amount` the treasury pays back (the refund's share of the
+            fee the payment paid), when the
+            merchant returns fees (`returnFeeOnRefund`); the payment's recipient pays the rest. Absent: the recipient pays
+            it all.
         flag_reason (None | str | Unset): Set when the gateway reported something Settle would not apply as it is (the
             refund recorded twice, another
             amount): an operator must look at this refund.
@@ -56,6 +61,7 @@ class RefundView:
     version: int
     failure_code: None | str | Unset = UNSET
     failure_message: None | str | Unset = UNSET
+    fee_returned: None | str | Unset = UNSET
     flag_reason: None | str | Unset = UNSET
     reason: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -97,6 +103,12 @@ class RefundView:
         else:
             failure_message = self.failure_message
 
+        fee_returned: None | str | Unset
+        if isinstance(self.fee_returned, Unset):
+            fee_returned = UNSET
+        else:
+            fee_returned = self.fee_returned
+
         flag_reason: None | str | Unset
         if isinstance(self.flag_reason, Unset):
             flag_reason = UNSET
@@ -131,6 +143,8 @@ class RefundView:
             field_dict["failureCode"] = failure_code
         if failure_message is not UNSET:
             field_dict["failureMessage"] = failure_message
+        if fee_returned is not UNSET:
+            field_dict["feeReturned"] = fee_returned
         if flag_reason is not UNSET:
             field_dict["flagReason"] = flag_reason
         if reason is not UNSET:
@@ -185,6 +199,15 @@ class RefundView:
 
         failure_message = _parse_failure_message(d.pop("failureMessage", UNSET))
 
+        def _parse_fee_returned(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        fee_returned = _parse_fee_returned(d.pop("feeReturned", UNSET))
+
         def _parse_flag_reason(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -218,6 +241,7 @@ class RefundView:
             version=version,
             failure_code=failure_code,
             failure_message=failure_message,
+            fee_returned=fee_returned,
             flag_reason=flag_reason,
             reason=reason,
         )

@@ -21,10 +21,15 @@ class UpdateMerchantRequest:
         refund_late_payments (bool | None | Unset): Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is
             refunded in full automatically (default
             true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
+        return_fee_on_refund (bool | None | Unset): Whether a CHAIN refund gives back its share of the fee the payment
+            paid (default false: the treasury keeps
+            the fee, and the payment's recipient pays the whole refund). With true, the treasury pays that share, through
+            the allowance the operator gave the gateway; at a gateway of version 2 the fee is never given back.
     """
 
     fee_bps: int | None | Unset = UNSET
     refund_late_payments: bool | None | Unset = UNSET
+    return_fee_on_refund: bool | None | Unset = UNSET
 
     def to_dict(self) -> dict[str, Any]:
         fee_bps: int | None | Unset
@@ -39,6 +44,12 @@ class UpdateMerchantRequest:
         else:
             refund_late_payments = self.refund_late_payments
 
+        return_fee_on_refund: bool | None | Unset
+        if isinstance(self.return_fee_on_refund, Unset):
+            return_fee_on_refund = UNSET
+        else:
+            return_fee_on_refund = self.return_fee_on_refund
+
         field_dict: dict[str, Any] = {}
 
         field_dict.update({})
@@ -46,6 +57,8 @@ class UpdateMerchantRequest:
             field_dict["feeBps"] = fee_bps
         if refund_late_payments is not UNSET:
             field_dict["refundLatePayments"] = refund_late_payments
+        if return_fee_on_refund is not UNSET:
+            field_dict["returnFeeOnRefund"] = return_fee_on_refund
 
         return field_dict
 
@@ -73,9 +86,21 @@ class UpdateMerchantRequest:
             d.pop("refundLatePayments", UNSET)
         )
 
+        def _parse_return_fee_on_refund(data: object) -> bool | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(bool | None | Unset, data)
+
+        return_fee_on_refund = _parse_return_fee_on_refund(
+            d.pop("returnFeeOnRefund", UNSET)
+        )
+
         update_merchant_request = cls(
             fee_bps=fee_bps,
             refund_late_payments=refund_late_payments,
+            return_fee_on_refund=return_fee_on_refund,
         )
 
         return update_merchant_request
