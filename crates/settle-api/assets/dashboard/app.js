@@ -234,6 +234,33 @@ async function paymentsPage(view) {
   await load();
 }
 
+// A CHAIN refund waiting on its recipient, signed in the recipient's wallet (an EIP-1193 provider: window.ethereum)
+// and submitted: Settle's relayer sends it, and the merchant pays no gas. The wallet signs the refund's terms, and the
+// token's permit when the recipient's allowance is short.
+async function signRefund(refundId, button, note, done) {
+  const wallet = window.ethereum;
+  if (!wallet) {
+    note.textContent = "No wallet in this browser: have the recipient sign GET /v1/refunds/{id}/typed-data, then POST /v1/refunds/{id}/submit.";
+    return;
+  }
+  button.disabled = true;
+  note.textContent = "";
+  try {
+    const td = await api("GET", `/v1/refunds/${encodeURIComponent(refundId)}/typed-data`);
+    const accounts = await wallet.request({ method: "eth_requestAccounts" });
+    const owner = (accounts || []).find((a) => a.toLowerCase() === td.owner.toLowerCase());
+    if (!owner) throw new Error(`Connect the recipient's account ${td.owner} in your wallet: only it can authorize this refund.`);
+    const sign = (typed) => wallet.request({ method: "eth_signTypedData_v4", params: [owner, JSON.stringify(typed)] });
+    const body = { deadline: td.deadline, recipientSignature: await sign(td.refundTerms) };
+    if (td.permit) body.permit = { value: String(td.permit.message.value), deadline: String(td.permit.message.deadline), signature: await sign(td.permit) };
+    await api("POST", `/v1/refunds/${encodeURIComponent(refundId)}/submit`, body);
+    done();
+  } catch (err) {
+    note.textContent = err.message || String(err);
+    button.disabled = false;
+  }
+}
+
 async function paymentPage(view, id) {
   const box = h("div");
   view.append(h("p", {}, h("a", { href: "#/payments" }, "← Payments")), box);
@@ -302,19 +329,29 @@ async function paymentPage(view, id) {
           e.createdAt,
           h("li", {}, h("strong", {}, e.eventType), " → ", status(e.toStatus), h("br"), h("small", {}, when(e.createdAt)), e.data ? h("div", { class: "mono" }, relayOrGateway(e.data)) : null),
         ]),
-        ...refunds.data.map((r) => [
-          r.createdAt,
-          h(
-            "li",
-            { class: "refund", "data-refund": r.refundId },
-            h("strong", {}, `REFUND ${r.amount} ${r.currency}`),
-            " → ",
-            status(r.status),
-            h("br"),
-            h("small", {}, when(r.createdAt)),
-            r.failureCode || r.flagReason ? h("div", { class: "mono" }, [r.failureCode, r.failureMessage, r.flagReason].filter(Boolean).join(" · ")) : null,
-          ),
-        ]),
+        ...refunds.data.map((r) => {
+          const note = h("p", { class: "error", role: "alert" });
+          const sign =
+            r.rail === "CHAIN" && r.status === "REQUIRES_ACTION"
+              ? h("button", { type: "button", class: "sign", "data-sign": r.refundId, onclick: (e) => signRefund(r.refundId, e.target, note, render) }, "Sign with the recipient's wallet")
+              : null;
+          return [
+            r.createdAt,
+            h(
+              "li",
+              { class: "refund", "data-refund": r.refundId },
+              h("strong", {}, `REFUND ${r.amount} ${r.currency}`),
+              r.feeReturned ? h("small", {}, ` (fee returned ${r.feeReturned})`) : null,
+              " → ",
+              status(r.status),
+              h("br"),
+              h("small", {}, when(r.createdAt)),
+              r.failureCode || r.flagReason ? h("div", { class: "mono" }, [r.failureCode, r.failureMessage, r.flagReason].filter(Boolean).join(" · ")) : null,
+              sign,
+              sign ? note : null,
+            ),
+          ];
+        }),
       ]
         .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
         .map(([, li]) => li),

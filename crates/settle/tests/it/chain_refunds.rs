@@ -530,6 +530,41 @@ async fn a_merchant_that_returns_fees_has_the_treasury_pay_its_share_back() {
     app.finish().await;
 }
 
+/// The dashboard's refund of a CHAIN payment in Debian's Chromium (tests/browser/chain_refund.mjs): asked for from
+/// the payment's page, signed by the recipient's wallet (the page's EIP-1193 provider, signing with anvil's key of the
+/// recipient) with the token's permit (no allowance given), submitted, sent by Settle's relayer and followed to
+/// SUCCEEDED on the page; the payer has exactly the refund back and the recipient gave exactly that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_dashboard_signs_a_chain_refund_with_the_recipients_wallet_in_chromium() {
+    let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("SETTLE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() || !browser_dir.join("node_modules/playwright-core").exists() {
+        crate::helpers::unavailable("chromium and playwright-core", "are not installed (scripts/test installs them)");
+        return;
+    }
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let app = app_on(&anvil, |_| {}).await;
+    let (id, p) = paid(&app, &anvil, "dash-chain-refund").await;
+    let (payer_before, recipient_before) = (balance(&rpc, p.address()).await, balance(&rpc, key(1).address()).await);
+    let run = tokio::process::Command::new("node")
+        .arg(browser_dir.join("chain_refund.mjs"))
+        .args([&app.base, &app.key, &id, &anvil.url, &key(1).address().to_checksum(None)])
+        .env("SETTLE_CHROMIUM", &chromium)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(150), run).await.expect("the browser test ends").expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("a JSON summary");
+    let refund_id = summary["refundId"].as_str().unwrap();
+    let made = app.get(&format!("/v1/refunds/{refund_id}")).await.body;
+    assert_eq!((made["status"].as_str(), made["amount"].as_str()), (Some("SUCCEEDED"), Some("400")), "{made}");
+    assert_eq!(balance(&rpc, p.address()).await, payer_before + U256::from(400));
+    assert_eq!(balance(&rpc, key(1).address()).await, recipient_before - U256::from(400));
+    app.finish().await;
+}
+
 /// A chain moved to a new gateway (a second deployment; the first listed in `previous_gateways`) keeps what was made
 /// on the first: a payment PENDING at the switch is still paid through the first gateway's forwarder and completed
 /// from its log, a payment paid before is refunded through the first gateway, a cancel is sent to it; new payments
