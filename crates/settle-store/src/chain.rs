@@ -197,6 +197,7 @@ pub async fn cancelling(
     chain_id: i64,
     gateways: &[String],
     before: i64,
+    after_id: i64,
     limit: u64,
 ) -> Result<Vec<payment::Model>, StoreError> {
     let mined = Query::select()
@@ -210,18 +211,21 @@ pub async fn cancelling(
         .filter(payment::Column::ChainId.eq(chain_id))
         .filter(on_gateways(gateways))
         .filter(Condition::any().add(payment::Column::Deadline.lt(before)).add(Expr::exists(mined)))
+        .filter(payment::Column::Id.gt(after_id))
         .order_by_asc(payment::Column::Id)
         .limit(limit)
         .all(conn)
         .await?)
 }
 
-/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds), made on one of `gateways`.
+/// Unfinished CHAIN payments of a chain whose deadline is before `before` (epoch seconds), made on one of `gateways`,
+/// after row `after_id` (a page of them, by row id: a caller that leaves some as they are goes on past them).
 pub async fn past_deadline(
     conn: &impl ConnectionTrait,
     chain_id: i64,
     gateways: &[String],
     before: i64,
+    after_id: i64,
     limit: u64,
 ) -> Result<Vec<payment::Model>, StoreError> {
     Ok(payment::Entity::find()
@@ -229,7 +233,8 @@ pub async fn past_deadline(
         .filter(on_gateways(gateways))
         .filter(payment::Column::Deadline.lt(before))
         .filter(payment::Column::Status.is_in([PaymentStatus::Pending, PaymentStatus::Processing]))
-        .order_by_asc(payment::Column::Deadline)
+        .filter(payment::Column::Id.gt(after_id))
+        .order_by_asc(payment::Column::Id)
         .limit(limit)
         .all(conn)
         .await?)

@@ -550,14 +550,7 @@ pub(super) async fn follow(ctx: &Context, chain: &Chain, confirmed: u64, at: i64
         let Some(key) = key_of(&row.refund_id) else { continue };
         // Asked of the gateway the payment was made on (one the chain replaced is still asked); a gateway the chain
         // no longer lists decides nothing, and the refund waits until it is listed again.
-        let chain = &match chain.for_payment(&payment).await {
-            Ok(c) => c,
-            Err(e) => {
-                metrics::counter!("settle_chain_unknown_gateway_total", "chain" => chain.chain_id.to_string()).increment(1);
-                tracing::error!(chain = chain.chain_id, refund = %row.refund_id, error = %e, "a refund of a payment on a gateway this chain no longer lists: left open");
-                continue;
-            }
-        };
+        let Some(chain) = &chain.for_payment_or_skip(&payment).await else { continue };
         let out = match chain.rpc.eth_call_at(None, chain.gateway, &getRefundCall { refundId: key }.abi_encode().into(), Some(confirmed)).await {
             Ok(out) => out,
             // One refund's trouble never holds up the others or the watcher's step.

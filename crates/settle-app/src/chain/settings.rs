@@ -352,6 +352,25 @@ impl Chain {
         }
     }
 
+    /// [`Self::for_payment`] for a worker's step over many payments: None when the payment's gateway cannot be told
+    /// now (a node did not answer: logged, tried again next step) or is not listed any more (logged as an error and
+    /// counted in `settle_chain_unknown_gateway_total`): the payment is left as it is, never judged by another
+    /// contract.
+    pub async fn for_payment_or_skip(&self, row: &settle_store::payments::PaymentRow) -> Option<Chain> {
+        match self.for_payment(row).await {
+            Ok(chain) => Some(chain),
+            Err(crate::AppError::ChainUnavailable) => {
+                tracing::warn!(chain = self.chain_id, payment_id = %row.payment_id, "the payment's gateway could not be told (a node did not answer); next step");
+                None
+            }
+            Err(e) => {
+                metrics::counter!("settle_chain_unknown_gateway_total", "chain" => self.chain_id.to_string()).increment(1);
+                tracing::error!(chain = self.chain_id, payment_id = %row.payment_id, error = %e, "a payment of a gateway this chain no longer lists: left as it is");
+                None
+            }
+        }
+    }
+
     /// The gateway's EIP-712 version: as configured, or read from its `eip712Domain()` (EIP-5267) once and kept
     /// (every gateway Settle deployed has it). A node that does not answer, or an answer that is not this gateway's
     /// domain, is an error and nothing is kept: terms signed for another version would never be payable.

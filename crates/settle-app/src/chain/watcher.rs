@@ -52,6 +52,24 @@ pub struct Watcher {
     span: Arc<AtomicU64>,
     /// Where the next step's look at open refunds starts ([`super::refunds::follow`]).
     refunds_cursor: Arc<std::sync::atomic::AtomicI64>,
+    /// Where the next step's look at CANCELLING payments, and at payments past their deadline, starts: a page of
+    /// payments the step leaves as they are (a gateway not listed, a paid one whose log is not found) never keeps the
+    /// others waiting.
+    cancel_cursor: Arc<std::sync::atomic::AtomicI64>,
+    expire_cursor: Arc<std::sync::atomic::AtomicI64>,
+}
+
+/// Payments a watcher step looks at in one page, at most.
+const PAGE: u64 = 100;
+
+/// The row id a page starts after, and the next one's: the last row's when the page was full, else the start again.
+fn page_from(cursor: &std::sync::atomic::AtomicI64) -> i64 {
+    cursor.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn page_read(cursor: &std::sync::atomic::AtomicI64, rows: &[settle_store::payments::PaymentRow]) {
+    let next = if (rows.len() as u64) < PAGE { 0 } else { rows.last().map_or(0, |r| r.id) };
+    cursor.store(next, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Why a step stopped.
@@ -79,7 +97,15 @@ impl Watcher {
     pub fn new(ctx: Context, chain: Chain) -> Self {
         let name = format!("chain-watcher:{}", chain.chain_id);
         let span = Arc::new(AtomicU64::new(chain.logs_range));
-        Self { lease: LeaseHolder::new(ctx.clone(), name), ctx, chain, span, refunds_cursor: Default::default() }
+        Self {
+            lease: LeaseHolder::new(ctx.clone(), name),
+            ctx,
+            chain,
+            span,
+            refunds_cursor: Default::default(),
+            cancel_cursor: Default::default(),
+            expire_cursor: Default::default(),
+        }
     }
 
     pub fn poll(&self) -> std::time::Duration {
@@ -462,7 +488,8 @@ impl Watcher {
     async fn settle_cancellations(&self, confirmed: u64, at: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
         // Only those whose cancellation was mined or whose deadline passed are asked about.
-        let rows = store::cancelling(&self.ctx.db, id, &self.listed(), at, 100).await?;
+        let rows = store::cancelling(&self.ctx.db, id, &self.listed(), at, page_from(&self.cancel_cursor), PAGE).await?;
+        page_read(&self.cancel_cursor, &rows);
         let mut n = 0;
         for row in rows {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
@@ -547,25 +574,16 @@ impl Watcher {
     /// The gateway payment `row` was made on; None (logged) when the chain no longer lists it: its payment is
     /// left as it is rather than judged by another contract.
     async fn gateway_of(&self, row: &settle_store::payments::PaymentRow) -> Option<settle_chain::Address> {
-        match self.chain.for_payment(row).await {
-            Ok(chain) => Some(chain.gateway),
-            Err(crate::AppError::ChainUnavailable) => {
-                tracing::warn!(chain = self.chain.chain_id, payment_id = %row.payment_id, "the payment's gateway could not be told (a node did not answer); next step");
-                None
-            }
-            Err(e) => {
-                metrics::counter!("settle_chain_unknown_gateway_total", "chain" => self.chain.chain_id.to_string()).increment(1);
-                tracing::error!(chain = self.chain.chain_id, payment_id = %row.payment_id, error = %e, "a payment of a gateway this chain no longer lists: left as it is");
-                None
-            }
-        }
+        self.chain.for_payment_or_skip(row).await.map(|c| c.gateway)
     }
 
     /// Expires unpaid payments whose deadline is before the timestamp of the newest confirmed block.
     async fn expire(&self, confirmed: u64, before: i64) -> Result<usize, WatchError> {
         let id = self.chain.chain_id as i64;
         let mut n = 0;
-        for row in store::past_deadline(&self.ctx.db, id, &self.listed(), before, 100).await? {
+        let rows = store::past_deadline(&self.ctx.db, id, &self.listed(), before, page_from(&self.expire_cursor), PAGE).await?;
+        page_read(&self.expire_cursor, &rows);
+        for row in rows {
             if store::has_log(&self.ctx.db, id, &row.payment_id).await? {
                 continue;
             }

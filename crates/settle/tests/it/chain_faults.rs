@@ -788,3 +788,44 @@ async fn a_reorg_of_the_cursors_block_is_read_again_whoever_remembered_it() {
     mine_until_completed(&app, &anvil, &id).await;
     app.finish().await;
 }
+
+/// Payments the watcher leaves as they are never keep others from expiring: 100 payments past their deadline that no
+/// listed gateway accounts for (made before Settle stored a payment's gateway, their signature unrecognizable, while
+/// the chain lists an earlier gateway) fill a whole page of the expiry, and the payment after them still expires
+/// (the expiry goes on page by page, as the look at open refunds does). Before the fix the expiry read the same 100
+/// every step, and the last payment stayed PENDING forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn payments_the_watcher_leaves_never_keep_the_others_from_expiring() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    deploy::deploy(&rpc, &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let listed = |spec: &mut settle_app::chain::ChainSpec| {
+        spec.previous_gateways = vec![settle_app::chain::PreviousGateway {
+            gateway: "0x000000000000000000000000000000000000dEaD".into(),
+            forwarder: "0x000000000000000000000000000000000000bEEF".into(),
+            gateway_version: Some("2".into()),
+        }];
+    };
+    let app = TestApp::spawn_with(setup_on(&anvil.url, listed)).await.unwrap();
+    let mut left = Vec::new();
+    for i in 0..100 {
+        left.push(app.create_payment(&format!("unplaceable-{i}")).await["paymentId"].as_str().unwrap().to_owned());
+    }
+    let last = app.create_payment("expires").await["paymentId"].as_str().unwrap().to_owned();
+    // As made before the column: no gateway stored, and a signature no gateway's signer made.
+    let bad = format!("0x{}", "11".repeat(65));
+    for id in &left {
+        let sql = format!("UPDATE payments SET gateway_address = NULL, server_signature = '{bad}' WHERE payment_id = '{id}'");
+        settle_store::ConnectionTrait::execute_unprepared(app.ctx.db.writes(), &sql).await.unwrap();
+    }
+    let _: Value = rpc.call("evm_increaseTime", json!([3600])).await.unwrap();
+    mine(&rpc, 4).await;
+    for _ in 0..3 {
+        crate::chain::watch_once(&app).await;
+    }
+    assert_eq!(status_of(&app, &last).await, "EXPIRED", "the payment after a page of unplaceable ones expires");
+    for id in left.iter().step_by(33) {
+        assert_eq!(status_of(&app, id).await, "PENDING", "an unplaceable payment is left as it is");
+    }
+    app.finish().await;
+}
