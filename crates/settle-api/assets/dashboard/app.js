@@ -250,8 +250,16 @@ async function signRefund(refundId, button, note, done) {
     const accounts = await wallet.request({ method: "eth_requestAccounts" });
     const owner = (accounts || []).find((a) => a.toLowerCase() === td.owner.toLowerCase());
     if (!owner) throw new Error(`Connect the recipient's account ${td.owner} in your wallet: only it can authorize this refund.`);
+    // Only what this refund needs is signed: its terms at the payment's gateway, and a permit of the recipient's
+    // token to that gateway.
+    const same = (a, b) => typeof a === "string" && typeof b === "string" && a.toLowerCase() === b.toLowerCase();
+    const terms = td.refundTerms;
+    if (terms?.primaryType !== "RefundTerms" || !same(terms.domain?.verifyingContract, td.gateway) || terms.message?.amount !== td.amount)
+      throw new Error("The refund's terms do not match the refund: nothing was signed.");
+    if (td.permit && (td.permit.primaryType !== "Permit" || !same(td.permit.domain?.verifyingContract, td.token) || !same(td.permit.message?.spender, td.gateway) || !same(td.permit.message?.owner, owner)))
+      throw new Error("The permit offered is not one for this refund's gateway: nothing was signed.");
     const sign = (typed) => wallet.request({ method: "eth_signTypedData_v4", params: [owner, JSON.stringify(typed)] });
-    const body = { deadline: td.deadline, recipientSignature: await sign(td.refundTerms) };
+    const body = { deadline: td.deadline, recipientSignature: await sign(terms) };
     if (td.permit) body.permit = { value: String(td.permit.message.value), deadline: String(td.permit.message.deadline), signature: await sign(td.permit) };
     await api("POST", `/v1/refunds/${encodeURIComponent(refundId)}/submit`, body);
     done();

@@ -464,8 +464,12 @@ pub async fn submit(ctx: &Context, merchant_id: &str, refund_id: &str, input: Su
     if eip712::recover(&terms.signing_hash(&domain), &input.recipient_signature) != Ok(owner) {
         return Err(AppError::InvalidSignature(format!("recipientSignature is not {owner}'s signature of the refund's terms")));
     }
-    // The fee returned comes from the treasury: its shortfall is the operator's to fix, not the merchant's.
+    // The fee returned comes from the treasury: its shortfall is the operator's to fix, not the merchant's. The
+    // refund says so (REQUIRES_ACTION `treasury_allowance_required`, with its event), and nothing is sent.
     if let Some(why) = treasury_shortfall(&chain, token, amounts_of(&row)?.1).await? {
+        if row.failure_code.as_deref() != Some("treasury_allowance_required") {
+            refunds::require_action(ctx, &row, "treasury_allowance_required", &format!("{why}; then submit the refund again")).await?;
+        }
         return Err(AppError::InvalidState(format!("{why}; then submit again")));
     }
     // The contract takes v as 27 or 28; some wallets sign with 0 or 1.

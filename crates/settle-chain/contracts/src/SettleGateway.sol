@@ -25,7 +25,8 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 ///         Version 3 can give the fee back: a refund's terms name the part of it (`feeReturned`) that the treasury
 ///         pays, through the allowance the treasury gave this contract, and the recipient pays the rest; the fee a
 ///         payment's refunds give back never sums past the fee it paid. Terms with `feeReturned` 0 leave the fee
-///         with the treasury, and the recipient pays the whole refund.
+///         with the treasury, and the recipient pays the whole refund. The treasury that pays a fee back is the one
+///         named when the refund is made (after `setTreasury`, the new one: the operator moves the fee budget along).
 contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     using SafeERC20 for IERC20;
 
@@ -40,12 +41,13 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
 
     struct Payment {
         address payer;
+        // Packed with the payer (one storage write): the fee is (amount * feeBps) / 10000, as paid.
+        uint16 feeBps;
         address token;
         uint256 amount;
         uint256 blockNumber;
         address recipient;
         uint256 refunded;
-        uint256 fee;
         uint256 feeReturned;
     }
 
@@ -193,7 +195,12 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
     /// @notice The fee `paymentId` paid to the treasury, and how much of it its refunds gave back.
     function getFee(bytes32 paymentId) external view returns (uint256 fee, uint256 feeReturned) {
         Payment storage p = _payments[paymentId];
-        return (p.fee, p.feeReturned);
+        return (_feeOf(p), p.feeReturned);
+    }
+
+    /// @dev The fee a paid payment paid to the treasury (the product never overflows: paying computed it).
+    function _feeOf(Payment storage p) private view returns (uint256) {
+        return (p.amount * p.feeBps) / 10_000;
     }
 
     /// @notice The EIP-712 digest Settle signs for refund `terms`.
@@ -259,7 +266,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         if (ECDSA.recover(hashTerms(terms), serverSignature) != signer) revert InvalidSignature();
         address payer = _msgSender();
         uint256 fee = (terms.amount * terms.feeBps) / 10_000;
-        _payments[terms.paymentId] = Payment(payer, terms.token, terms.amount, block.number, terms.recipient, 0, fee, 0);
+        _payments[terms.paymentId] = Payment(payer, terms.feeBps, terms.token, terms.amount, block.number, terms.recipient, 0, 0);
         IERC20(terms.token).safeTransferFrom(payer, terms.recipient, terms.amount - fee);
         if (fee > 0) {
             IERC20(terms.token).safeTransferFrom(payer, treasury, fee);
@@ -275,7 +282,7 @@ contract SettleGateway is ERC2771Context, Ownable2Step, Pausable, EIP712 {
         Payment storage p = _payments[terms.paymentId];
         if (p.payer == address(0)) revert NotPaid();
         if (terms.amount == 0 || p.refunded + terms.amount > p.amount) revert RefundExceedsPaid();
-        if (terms.feeReturned > terms.amount || p.feeReturned + terms.feeReturned > p.fee) revert FeeReturnExceedsFee();
+        if (terms.feeReturned > terms.amount || p.feeReturned + terms.feeReturned > _feeOf(p)) revert FeeReturnExceedsFee();
         bytes32 digest = hashRefundTerms(terms);
         if (ECDSA.recover(digest, serverSignature) != signer) revert InvalidSignature();
         if (_msgSender() != p.recipient) {

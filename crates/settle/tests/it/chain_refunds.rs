@@ -475,7 +475,12 @@ async fn a_merchant_that_returns_fees_has_the_treasury_pay_its_share_back() {
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains(&treasury.to_checksum(None)), "the answer names the treasury: {}", r.text);
     assert_eq!(relayed(&app).await.len(), sent_before, "nothing was sent");
-    assert_eq!(app.get(&format!("/v1/refunds/{first}")).await.body["status"], "REQUIRES_ACTION");
+    let waiting = app.get(&format!("/v1/refunds/{first}")).await.body;
+    assert_eq!(
+        (waiting["status"].as_str(), waiting["failureCode"].as_str()),
+        (Some("REQUIRES_ACTION"), Some("treasury_allowance_required")),
+        "{waiting}"
+    );
 
     // The operator approves the gateway from the treasury: the refund goes through.
     treasury_approves(&rpc, 1000).await;
