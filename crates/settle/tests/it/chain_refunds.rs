@@ -17,7 +17,7 @@ use settle_chain::{
 
 use crate::{
     chain::{Anvil, key, mine, relayed, submit_gasless, wait_for},
-    chain_faults::{mine_until_completed, payer, setup_on},
+    chain_faults::{Fault, mine_until_completed, payer, setup_on},
     helpers::{RECIPIENT, TOKEN, TestApp},
 };
 
@@ -680,6 +680,44 @@ async fn a_chain_moved_to_a_new_gateway_keeps_the_payments_made_on_the_old_one()
     // Listed again: the payment the watcher passed over completes, its block's logs read again.
     let app = TestApp::start(setup_on(&anvil.url, moved), first.db.clone()).await;
     mine_until_completed(&app, &anvil, &lid).await;
+    app.finish().await;
+}
+
+/// A relayed refund whose recipient's allowance is spent before the node takes it is never sent to revert: the relayer
+/// withdraws it (a 0-value transfer takes its nonce), the refund goes back to REQUIRES_ACTION `insufficient_allowance`
+/// with the figures, and once the recipient approves and signs again it SUCCEEDS, the payer refunded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_refund_whose_allowance_is_spent_before_it_is_sent_asks_the_recipient_again() {
+    let Some(anvil) = Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let proxy = crate::chain_faults::RpcProxy::start(&anvil.url).await;
+    deploy::deploy(&rpc, &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let app = TestApp::spawn_with(setup_on(&proxy.url, |_| {})).await.unwrap();
+    approve(&rpc, 1500).await;
+    let (id, p) = paid(&app, &anvil, "spent-meanwhile").await;
+    let before = balance(&rpc, p.address()).await;
+    let r = refund(&app, &id, json!({"amount": "600"}), "spent-meanwhile").await;
+    let refund_id = r.body["refundId"].as_str().unwrap().to_owned();
+    // The node takes no transaction: the refund's is recorded, not broadcast.
+    proxy.fault("eth_sendRawTransaction", Fault::Refuse("txpool is full"), None);
+    let sent_before = relayed(&app).await.len();
+    let (_, r) = authorize(&app, &refund_id, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    wait_for("the refund's transaction is recorded", Duration::from_secs(30), || async { relayed(&app).await.len() > sent_before }).await;
+    approve(&rpc, 0).await;
+    wait_for("the refund's relay is being withdrawn", Duration::from_secs(60), || async {
+        !settle_store::relay::requests(&app.ctx.db, 31337, settle_store::relay::WITHDRAWING, 10).await.unwrap().is_empty()
+    })
+    .await;
+    proxy.clear();
+    let asked = mine_until_refund(&app, &rpc, &refund_id, "REQUIRES_ACTION").await;
+    assert_eq!(asked["failureCode"], "insufficient_allowance", "{asked}");
+    assert!(asked["failureMessage"].as_str().unwrap().contains("needs 600"), "{asked}");
+    approve(&rpc, 600).await;
+    let (_, r) = authorize(&app, &refund_id, &key(1)).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    mine_until_refund(&app, &rpc, &refund_id, "SUCCEEDED").await;
+    assert_eq!(balance(&rpc, p.address()).await, before + U256::from(600), "refunded once");
     app.finish().await;
 }
 
