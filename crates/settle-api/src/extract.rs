@@ -42,8 +42,9 @@ impl FromRequestParts<AppState> for Merchant {
     }
 }
 
-/// The caller of a payment's checkout route: its merchant's API key, or the payment's client secret
-/// (`pcs_...`, from the create answer), which opens that one payment and nothing else. The merchant, and the
+/// The caller of a payment's checkout route: its merchant's API key, the payment's client secret (`pcs_...`, from
+/// the create answer) or one of its checkout sessions' ids (`cs_...`), each of which opens that one payment and
+/// nothing else. The merchant, and the
 /// payment id when the caller is the payer (by its client secret).
 pub struct PaymentCaller(pub String, pub Option<String>);
 
@@ -52,6 +53,12 @@ impl FromRequestParts<AppState> for PaymentCaller {
 
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
         let key = bearer(parts).ok_or_else(ApiError::unauthorized)?.to_owned();
+        if key.starts_with("cs_") {
+            let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, st).await.map_err(|_| ApiError::unauthorized())?;
+            let merchant = settle_app::checkout::authorize_session(&st.ctx, &id, &key).await.map_err(|_| ApiError::unauthorized())?;
+            settle_app::audit::set_actor(settle_app::audit::Actor::new("checkout", None));
+            return Ok(Self(merchant, Some(id)));
+        }
         if key.starts_with("pcs_") {
             let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, st).await.map_err(|_| ApiError::unauthorized())?;
             let merchant = settle_app::chain::checkout::authorize_secret(&st.ctx, &id, &key).await.map_err(|e| match e {
@@ -216,6 +223,26 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
     async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
         let (mut parts, body) = req.into_parts();
         let Merchant(merchant) = Merchant::from_request_parts(&mut parts, st).await?;
+        let (idem, raw) = keyed_body(parts, body, st, &merchant).await?;
+        let body = parse_json(&raw)?;
+        Ok(Self { merchant, idem, body })
+    }
+}
+
+/// A mutating request on one payment by its merchant's key or by its payer ([`PaymentCaller`]: a client secret or a
+/// checkout session's id), its Idempotency-Key and its parsed JSON body.
+pub struct PaymentMutation<T> {
+    pub merchant: String,
+    pub idem: Option<IdemKey>,
+    pub body: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PaymentMutation<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let (mut parts, body) = req.into_parts();
+        let PaymentCaller(merchant, _) = PaymentCaller::from_request_parts(&mut parts, st).await?;
         let (idem, raw) = keyed_body(parts, body, st, &merchant).await?;
         let body = parse_json(&raw)?;
         Ok(Self { merchant, idem, body })

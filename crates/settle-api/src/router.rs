@@ -23,7 +23,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{
     ApiError, AppState,
     middleware::{Limiter, envelope, rate_limit, request_context},
-    routes::{events, health, merchants, meta, orders, payments, refunds, seed, webhooks},
+    routes::{checkout, events, health, merchants, meta, orders, payments, refunds, seed, webhooks},
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,7 @@ use crate::{
     tags(
         (name = "payments", description = "Create, read, update, list and cancel payments"),
         (name = "refunds", description = "Refunds of completed payments, whole or in parts, exactly once"),
+        (name = "checkout", description = "Settle's hosted checkout page: a session opens one payment to its payer"),
         (name = "chain", description = "The gasless checkout of a CHAIN payment: what the payer signs, and the signed request relayed"),
         (name = "events", description = "A merchant's events: Server-Sent Events, and a list by seq"),
         (name = "webhooks", description = "Webhook endpoints and their signed deliveries"),
@@ -84,6 +85,11 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(refunds::refund_typed_data))
         .routes(routes!(refunds::submit_refund))
         .routes(routes!(refunds::list_refunds))
+        .routes(routes!(checkout::create_session))
+        .routes(routes!(checkout::get_session))
+        .routes(routes!(checkout::checkout_secret))
+        .routes(routes!(checkout::page_session))
+        .routes(routes!(checkout::session_return))
         .routes(routes!(payments::gasless::typed_data))
         .routes(routes!(payments::gasless::gasless))
         .routes(routes!(payments::gasless::relay))
@@ -179,7 +185,9 @@ pub fn router(state: AppState) -> Router {
     router = router.route("/docs/{asset}", axum::routing::get(crate::routes::meta::docs_asset));
     router = router
         .route("/dashboard", axum::routing::get(crate::routes::dashboard::page))
-        .route("/dashboard/{asset}", axum::routing::get(crate::routes::dashboard::asset));
+        .route("/dashboard/{asset}", axum::routing::get(crate::routes::dashboard::asset))
+        .route("/checkout/{session_id}", axum::routing::get(crate::routes::checkout_page::page))
+        .route("/checkout/assets/{asset}", axum::routing::get(crate::routes::checkout_page::asset));
     router = router.fallback(fallback).layer(middleware::from_fn(envelope));
     if let Some(rl) = state.cfg.rate_limit {
         router = router.layer(middleware::from_fn_with_state(

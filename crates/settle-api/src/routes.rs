@@ -1,5 +1,7 @@
 //! Handlers, grouped by resource.
 
+pub mod checkout;
+pub mod checkout_page;
 pub mod dashboard;
 pub mod events;
 pub mod health;

@@ -23,6 +23,7 @@ pub mod backup;
 pub mod cache;
 pub mod card;
 pub mod chain;
+pub mod checkout;
 pub mod context;
 pub mod crypto;
 pub mod error;

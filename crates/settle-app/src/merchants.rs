@@ -53,6 +53,8 @@ pub struct Merchant {
     /// recipient the rest), at gateways of version 3 and later. Default false: the treasury keeps the fee and the
     /// recipient pays the whole refund.
     pub return_fee_on_refund: bool,
+    /// The hosts its checkout sessions may send payers back to (`successUrl`, `cancelUrl`).
+    pub redirect_hosts: Vec<String>,
 }
 
 /// What [`update`] changes; None leaves a setting as it is.
@@ -61,12 +63,14 @@ pub struct MerchantChanges {
     pub fee: Option<FeeBps>,
     pub refund_late_payments: Option<bool>,
     pub return_fee_on_refund: Option<bool>,
+    /// Replaces the hosts checkout sessions may send payers back to.
+    pub redirect_hosts: Option<Vec<String>>,
 }
 
 impl MerchantChanges {
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
-        self.fee.is_none() && self.refund_late_payments.is_none() && self.return_fee_on_refund.is_none()
+        self.fee.is_none() && self.refund_late_payments.is_none() && self.return_fee_on_refund.is_none() && self.redirect_hosts.is_none()
     }
 }
 
@@ -178,22 +182,30 @@ pub async fn update(ctx: &Context, merchant_id: &str, changes: MerchantChanges) 
     let fee_bps = changes.fee.map_or_else(|| u16::try_from(m.fee_bps).unwrap_or(0), FeeBps::get);
     let refund_late_payments = changes.refund_late_payments.unwrap_or(m.refund_late_payments);
     let return_fee_on_refund = changes.return_fee_on_refund.unwrap_or(m.return_fee_on_refund);
+    let stored_hosts = changes.redirect_hosts.as_deref().map(crate::checkout::parse_redirect_hosts).transpose()?;
+    let redirect_hosts = crate::checkout::hosts_of(stored_hosts.as_deref().or(m.redirect_hosts.as_deref()));
     let txn = settle_store::begin(&ctx.db).await?;
     let settings = settle_store::merchants::Settings {
         fee_bps: changes.fee.map(FeeBps::stored),
         refund_late_payments: changes.refund_late_payments,
         return_fee_on_refund: changes.return_fee_on_refund,
+        redirect_hosts: stored_hosts,
     };
     settle_store::merchants::update_settings(&txn, merchant_id, settings).await?;
     let record = serde_json::json!({
         "feeBps": fee_bps, "refundLatePayments": refund_late_payments, "returnFeeOnRefund": return_fee_on_refund,
         "was": {"feeBps": m.fee_bps, "refundLatePayments": m.refund_late_payments, "returnFeeOnRefund": m.return_fee_on_refund},
     });
+    let mut record = record;
+    if changes.redirect_hosts.is_some() {
+        record["redirectHosts"] = serde_json::json!(redirect_hosts);
+        record["was"]["redirectHosts"] = serde_json::json!(crate::checkout::hosts_of(m.redirect_hosts.as_deref()));
+    }
     audit::record(&txn, Some(merchant_id), "merchant.updated", merchant_id, &record).await?;
     txn.commit().await.map_err(settle_store::StoreError::from)?;
     ctx.merchant_fees.invalidate(merchant_id).await;
     tracing::info!(merchant_id, fee_bps, was = m.fee_bps, refund_late_payments, return_fee_on_refund, "merchant settings changed");
-    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps, refund_late_payments, return_fee_on_refund })
+    Ok(Merchant { merchant_id: m.merchant_id, name: m.name, fee_bps, refund_late_payments, return_fee_on_refund, redirect_hosts })
 }
 
 /// A merchant's fee on chain payments, remembered for [`FEE_TTL`](crate::context::FEE_TTL): a create reads no

@@ -128,6 +128,7 @@ pub fn tables() -> Vec<Table> {
         table::<payment_event::Entity>(),
         table::<payment_metadata::Entity>(),
         table::<refund::Entity>(),
+        table::<checkout_session::Entity>(),
         table::<transaction_log::Entity>(),
         table::<gateway_void::Entity>(),
         table::<relayer_nonce::Entity>(),

@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod chain_block;
+pub mod checkout_session;
 pub mod chain_cursor;
 pub mod chain_log;
 pub mod cluster_flag;

@@ -23,6 +23,7 @@ pub mod audit;
 pub mod backup;
 pub mod cancellations;
 pub mod chain;
+pub mod checkout_sessions;
 pub mod connect;
 pub mod entity;
 pub mod error;

@@ -112,7 +112,7 @@ pub async fn purge_revoked_keys(conn: &impl ConnectionTrait, before: i64, batch:
 }
 
 /// A merchant's settings to change; None leaves one as it is.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Settings {
     /// Fee on chain payments (basis points).
     pub fee_bps: Option<i32>,
@@ -120,6 +120,8 @@ pub struct Settings {
     pub refund_late_payments: Option<bool>,
     /// Whether a CHAIN refund gives back its share of the payment's fee.
     pub return_fee_on_refund: Option<bool>,
+    /// The hosts checkout sessions may send payers back to, as stored (a JSON array).
+    pub redirect_hosts: Option<String>,
 }
 
 /// Writes a merchant's changed settings in one statement (nothing when none changes).
@@ -139,10 +141,26 @@ pub async fn update_settings(conn: &impl ConnectionTrait, merchant_id: &str, s: 
         update = update.col_expr(merchant::Column::ReturnFeeOnRefund, Expr::value(v));
         any = true;
     }
+    if let Some(v) = s.redirect_hosts {
+        update = update.col_expr(merchant::Column::RedirectHosts, Expr::value(v));
+        any = true;
+    }
     if any {
         update.exec(conn).await?;
     }
     Ok(())
+}
+
+/// Stores a merchant's checkout secret (sealed) if it has none yet; the one stored, or None for an unknown merchant.
+/// Concurrent first uses agree: only the first write lands, and every caller reads the stored one.
+pub async fn checkout_secret(conn: &impl ConnectionTrait, merchant_id: &str, fresh_sealed: &str) -> Result<Option<String>, StoreError> {
+    merchant::Entity::update_many()
+        .col_expr(merchant::Column::CheckoutSecret, sea_orm::sea_query::Expr::value(fresh_sealed))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .filter(merchant::Column::CheckoutSecret.is_null())
+        .exec(conn)
+        .await?;
+    Ok(find(conn, merchant_id).await?.and_then(|m| m.checkout_secret))
 }
 
 /// The merchant's fingerprint secret (hex), stored as `fresh` if it has none yet; None for an unknown merchant.

@@ -30,6 +30,7 @@ mod m0021_order_cancellations;
 mod m0022_late_payment_refunds;
 mod m0023_payment_gateway;
 mod m0024_fee_returns;
+mod m0025_checkout_sessions;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0022_late_payment_refunds::Migration),
             Box::new(m0023_payment_gateway::Migration),
             Box::new(m0024_fee_returns::Migration),
+            Box::new(m0025_checkout_sessions::Migration),
         ]
     }
 }

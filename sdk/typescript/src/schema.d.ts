@@ -407,6 +407,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/checkout-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The merchant's checkout secret: verify the `signature` of a success redirect with it (and check `timestamp` is
+         *     recent). Made on first use; the same for both modes.
+         */
+        get: operations["checkout_secret"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout-sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open a PENDING payment to its payer on Settle's hosted page: the answer's `url` is the page (send the payer
+         *     there). The session's id opens that payment's checkout, and nothing else: treat it as the payer's key.
+         */
+        post: operations["create_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout-sessions/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A checkout session. */
+        get: operations["get_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout/{sessionId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the hosted page shows of a session: the merchant's name, the amount, the payment's status, until when.
+         *     Needs no key: the session id is the payer's.
+         */
+        get: operations["page_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/checkout/{sessionId}/return": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The signed success URL, once the session's payment is COMPLETED (409 before). */
+        get: operations["session_return"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/coupons": {
         parameters: {
             query?: never;
@@ -660,7 +754,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Retrieve a payment. */
+        /**
+         * Retrieve a payment: with the merchant's key, or with the payment's `clientSecret` (the payer's page: that one
+         *     payment, without what is the merchant's alone: its metadata, the customer's email and an operator's flag).
+         */
         get: operations["get_payment"];
         put?: never;
         /**
@@ -704,7 +801,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Pay a CARD payment with a card through the gateway. */
+        /**
+         * Pay a CARD payment with a card through the gateway: with the merchant's key, or on the payer's side with one of the
+         *     payment's checkout session ids (the hosted page: the merchant's server never sees the card number).
+         */
         post: operations["pay_with_card"];
         delete?: never;
         options?: never;
@@ -1323,6 +1423,11 @@ export interface components {
             /** Format: int64 */
             watcherLagBlocks?: number | null;
         };
+        /** @description The key of the success redirect's signature. */
+        CheckoutSecret: {
+            /** @description `whsec_` + base64: `signature` is `v1,` + base64(HMAC-SHA256(key, "{session_id}.{payment_id}.{timestamp}")). */
+            secret: string;
+        };
         CouponView: {
             couponId: string;
             /** Format: int64 */
@@ -1473,6 +1578,24 @@ export interface components {
              * @example requested_by_customer
              */
             reason?: string | null;
+        };
+        /** @description `POST /v1/checkout-sessions`. */
+        CreateSessionRequest: {
+            /**
+             * @description Where "Cancel" sends the payer (the same rules).
+             * @example https://shop.example/cart
+             */
+            cancelUrl: string;
+            /** @description `en` or `ko`; absent: the payer's browser decides. */
+            locale?: string | null;
+            /** @description A PENDING payment of the merchant (0x + 64 hex). */
+            paymentId: string;
+            /**
+             * @description Where the page sends the payer once the payment is COMPLETED (https, on one of the merchant's
+             *     `redirectHosts`; http only on localhost). Settle adds `session_id`, `payment_id`, `timestamp` and `signature`.
+             * @example https://shop.example/paid
+             */
+            successUrl: string;
         };
         /** @description `POST /v1/users`. */
         CreateUserRequest: {
@@ -1711,6 +1834,8 @@ export interface components {
             feeBps: number;
             merchantId: string;
             name: string;
+            /** @description The hosts its checkout sessions may send payers back to (`successUrl`, `cancelUrl`). */
+            redirectHosts: string[];
             /**
              * @description Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is refunded in full
              *     automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
@@ -1776,6 +1901,33 @@ export interface components {
             /** Format: int64 */
             usedPoints: number;
             userId: string;
+        };
+        /** @description What the hosted page shows of a session (to whoever holds its id). */
+        PageView: {
+            /** @description Minor units, as a decimal string. */
+            amount: string;
+            /** @description Where "Cancel" sends the payer. */
+            cancelUrl: string;
+            /** Format: int64 */
+            chainId?: number | null;
+            currency: string;
+            /**
+             * Format: int32
+             * @description CHAIN: the token's decimals and address, and the chain.
+             */
+            decimals?: number | null;
+            expired: boolean;
+            /** @description Until when the page takes the payment (RFC 3339); past it, the session is expired. */
+            expiresAt: string;
+            livemode: boolean;
+            locale?: string | null;
+            merchantName: string;
+            paymentId: string;
+            /** @description `CARD` or `CHAIN`. */
+            rail: string;
+            sessionId: string;
+            status: string;
+            tokenAddress?: string | null;
         };
         /** @description A page of payments. */
         PaymentList: {
@@ -2068,6 +2220,10 @@ export interface components {
             payment: components["schemas"]["PaymentView"];
             relayRequestId: string;
         };
+        /** @description Where the payer goes back to. */
+        ReturnUrl: {
+            url: string;
+        };
         /** @description `GET /v1/sagas`: a page of the merchant's sagas, newest first. */
         SagaList: {
             data: components["schemas"]["SagaView"][];
@@ -2159,6 +2315,23 @@ export interface components {
             status: string;
             /** @description check_user, reserve_stock, deduct_points, ... */
             step: string;
+        };
+        /** @description A session as the merchant sees it. */
+        SessionView: {
+            cancelUrl: string;
+            createdAt: string;
+            /** @description Until when the page takes the payment (RFC 3339). */
+            expiresAt: string;
+            /**
+             * @description `cs_` and 32 hex digits: the payer's key to the payment (keep it out of logs and analytics).
+             * @example cs_0193a1b2c3d47e5f8a9b0c1d2e3f4a5b
+             */
+            id: string;
+            locale?: string | null;
+            paymentId: string;
+            successUrl: string;
+            /** @description The page to send the payer to. */
+            url: string;
         };
         /** @description What to simulate. */
         SimulateRequest: {
@@ -2287,6 +2460,14 @@ export interface components {
              * @example 150
              */
             feeBps?: number | null;
+            /**
+             * @description The hosts checkout sessions may send payers back to (host names; replaces the list). `localhost` allows http.
+             * @example [
+             *       "shop.example",
+             *       "localhost"
+             *     ]
+             */
+            redirectHosts?: string[] | null;
             /**
              * @description Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is refunded in full automatically (default
              *     true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
@@ -4055,6 +4236,388 @@ export interface operations {
             };
         };
     };
+    checkout_secret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckoutSecret"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_session: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Replays the first response for the same key and body */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSessionRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            /** @description Invalid input: a redirect URL not https or not on the merchant's redirectHosts, a bad locale */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown payment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description invalid_state: the payment is not PENDING */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description body_too_large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unsupported_media_type: send the body as Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used with another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description cs_ + 32 hex */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_error: no API key, or one Settle does not know */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    page_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description cs_ + 32 hex */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageView"];
+                };
+            };
+            /** @description invalid_request_error: a path, query or header value is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    session_return: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description cs_ + 32 hex */
+                sessionId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReturnUrl"];
+                };
+            };
+            /** @description invalid_request_error: a path, query or header value is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     create_coupon: {
         parameters: {
             query?: never;
@@ -5558,7 +6121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description authentication_error: no API key, or one Settle does not know */
+            /** @description No key, or a client secret of another payment */
             401: {
                 headers: {
                     [name: string]: unknown;

@@ -20,17 +20,22 @@ pub async fn page() -> impl IntoResponse {
 }
 
 pub async fn asset(Path(name): Path<String>) -> Response {
-    let (body, kind): (&'static str, &str) = match name.as_str() {
+    let (body, kind): (&'static str, &'static str) = match name.as_str() {
         "app.js" => (include_str!("../../assets/dashboard/app.js"), "text/javascript; charset=utf-8"),
         "app.css" => (include_str!("../../assets/dashboard/app.css"), "text/css; charset=utf-8"),
         _ => return crate::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response(),
     };
+    static_asset(body, kind, CSP)
+}
+
+/// A file of a page served from the binary (`kind` its content type), under the page's `csp`.
+pub(crate) fn static_asset(body: &'static str, kind: &'static str, csp: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "no-cache"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CONTENT_SECURITY_POLICY, CSP),
+            (header::CONTENT_SECURITY_POLICY, csp),
         ],
         body,
     )

@@ -67,6 +67,9 @@ pub struct UpdateMerchantRequest {
     /// the fee, and the payment's recipient pays the whole refund). With true, the treasury pays that share, through
     /// the allowance the operator gave the gateway; at a gateway of version 2 the fee is never given back.
     pub return_fee_on_refund: Option<bool>,
+    /// The hosts checkout sessions may send payers back to (host names; replaces the list). `localhost` allows http.
+    #[schema(example = json!(["shop.example", "localhost"]))]
+    pub redirect_hosts: Option<Vec<String>>,
 }
 
 /// Change a merchant's settings (at least one). Needs the admin token.
@@ -93,9 +96,10 @@ pub async fn update_merchant(
         fee: req.fee_bps.map(fee).transpose()?,
         refund_late_payments: req.refund_late_payments,
         return_fee_on_refund: req.return_fee_on_refund,
+        redirect_hosts: req.redirect_hosts,
     };
     if changes.is_empty() {
-        return Err(settle_app::AppError::invalid("feeBps", "give feeBps, refundLatePayments or returnFeeOnRefund").into());
+        return Err(settle_app::AppError::invalid("feeBps", "give feeBps, refundLatePayments, returnFeeOnRefund or redirectHosts").into());
     }
     Ok(Json(merchants::update(&st.ctx, &merchant_id, changes).await?))
 }

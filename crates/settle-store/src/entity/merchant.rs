@@ -21,6 +21,12 @@ pub struct Model {
     pub refund_late_payments: bool,
     /// Whether a CHAIN refund gives back its share of the fee the payment paid (the treasury pays it).
     pub return_fee_on_refund: bool,
+    /// The hosts a merchant's checkout sessions may send payers back to: a JSON array of host names (None: none).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub redirect_hosts: Option<String>,
+    /// The key of the signature on a checkout session's success redirect, sealed under the master key.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub checkout_secret: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

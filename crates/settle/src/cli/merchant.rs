@@ -34,10 +34,11 @@ pub(super) async fn merchant(cfg: &Config, action: MerchantAction, format: Optio
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&m, format, Format::Json)
         }
-        MerchantAction::Set { merchant_id, fee_bps, refund_late_payments, return_fee_on_refund } => {
+        MerchantAction::Set { merchant_id, fee_bps, refund_late_payments, return_fee_on_refund, redirect_hosts } => {
             let fee = fee_bps.map(|b| settle_domain::FeeBps::new("--fee-bps", b)).transpose()?;
-            let changes = settle_app::merchants::MerchantChanges { fee, refund_late_payments, return_fee_on_refund };
-            anyhow::ensure!(!changes.is_empty(), "give --fee-bps, --refund-late-payments or --return-fee-on-refund");
+            let redirect_hosts = redirect_hosts.map(|h| h.split(',').map(str::trim).filter(|h| !h.is_empty()).map(str::to_owned).collect());
+            let changes = settle_app::merchants::MerchantChanges { fee, refund_late_payments, return_fee_on_refund, redirect_hosts };
+            anyhow::ensure!(!changes.is_empty(), "give --fee-bps, --refund-late-payments, --return-fee-on-refund or --redirect-hosts");
             let ctx = context(cfg).await?;
             let m = settle_app::merchants::update(&ctx, &merchant_id, changes).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&m, format, Format::Json)

@@ -356,6 +356,9 @@ pub enum MerchantAction {
         /// Whether a CHAIN refund gives back its share of the fee the payment paid (the treasury pays it).
         #[arg(long)]
         return_fee_on_refund: Option<bool>,
+        /// The hosts checkout sessions may send payers back to, comma-separated (replaces the list; "" clears it).
+        #[arg(long)]
+        redirect_hosts: Option<String>,
     },
 }
 

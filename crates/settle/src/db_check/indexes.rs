@@ -32,6 +32,7 @@ pub(super) const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("refunds", &["payment_id"], "crates/settle-store/src/refunds.rs", "refund::Column::PaymentId.eq(payment_id)"),
     ("refunds", &["merchant_id", "id"], "crates/settle-store/src/refunds.rs", "refund::Column::MerchantId.eq(merchant_id)"),
     ("refunds", &["status", "next_check_at"], "crates/settle-store/src/refunds.rs", "Column::NextCheckAt.lte(now)"),
+    ("checkout_sessions", &["session_id"], "crates/settle-store/src/checkout_sessions.rs", "Column::SessionId.eq(session_id)"),
     ("order_cancellations", &["cancellation_id"], "crates/settle-store/src/cancellations.rs", "Column::CancellationId.eq(cancellation_id)"),
     ("order_cancellations", &["order_id"], "crates/settle-store/src/cancellations.rs", "Column::OrderId.eq(order_id)"),
     ("order_cancellations", &["refund_id"], "crates/settle-store/src/cancellations.rs", "Column::RefundId.eq(refund_id)"),

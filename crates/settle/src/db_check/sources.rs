@@ -19,7 +19,9 @@ const SOURCES: &[(&str, &str)] = &[
         "crates/settle-store/src/migration/m0021_order_cancellations.rs",
         include_str!("../../../settle-store/src/migration/m0021_order_cancellations.rs"),
     ),
+    ("crates/settle-store/src/migration/m0025_checkout_sessions.rs", include_str!("../../../settle-store/src/migration/m0025_checkout_sessions.rs")),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
+    ("crates/settle-store/src/checkout_sessions.rs", include_str!("../../../settle-store/src/checkout_sessions.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../../settle-store/src/payments.rs")),
     ("crates/settle-store/src/refunds.rs", include_str!("../../../settle-store/src/refunds.rs")),
     ("crates/settle-store/src/cancellations.rs", include_str!("../../../settle-store/src/cancellations.rs")),
@@ -79,6 +81,7 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("payment_metadata", "m0019_payment_details"),
     ("refunds", "m0020_refunds"),
     ("order_cancellations", "m0021_order_cancellations"),
+    ("checkout_sessions", "m0025_checkout_sessions"),
 ];
 
 /// Where a table's definition is: its migration file and the line that names it.

@@ -626,6 +626,13 @@ async fn a_payer_without_eth_pays_with_two_signatures() {
         .await;
     r.assert_error(401, "unauthorized");
     app.request(reqwest::Method::GET, "/v1/payments", created["clientSecret"].as_str(), None, &[]).await.assert_error(401, "unauthorized");
+    // It reads its own payment's status (the payer's page), without what is the merchant's alone.
+    let secret = created["clientSecret"].as_str();
+    let own = app.request(reqwest::Method::GET, &format!("/v1/payments/{id}"), secret, None, &[]).await;
+    assert_eq!((own.status.as_u16(), own.body["status"].as_str()), (200, Some("COMPLETED")), "{}", own.text);
+    assert_eq!(own.body["metadata"], serde_json::json!({}), "{}", own.text);
+    let path = format!("/v1/payments/{}", other["paymentId"].as_str().unwrap());
+    app.request(reqwest::Method::GET, &path, secret, None, &[]).await.assert_error(401, "unauthorized");
     app.finish().await;
 }
 

@@ -270,7 +270,7 @@ fn data_commands_print_only_data_and_exit_with_documented_codes() {
     assert_eq!(json(&["merchant", "set-fee", "--merchant-id", id, "--fee-bps", "5"])["feeBps"], 5);
     assert_eq!(json(&["db", "stats"])["backend"], "sqlite");
     assert_eq!(json(&["db", "check", "--format", "json"])["summary"]["errors"], 0);
-    assert_eq!(json(&["backup", "--out", "b"])["tables"].as_u64(), Some(33));
+    assert_eq!(json(&["backup", "--out", "b"])["tables"].as_u64(), Some(34));
     assert_eq!(json(&["backup", "verify", "b"])["ok"], true);
     assert_eq!(text(&["backup", "verify", "b", "--format", "text"])["ok"], "true");
     let restored = settle(&dir, &["restore", "--from", "b"], &[("DATABASE_URL", "sqlite://restored.db"), ("SETTLE_LOG", "trace")]);

@@ -16,6 +16,7 @@ mod card_hardening;
 mod chain;
 mod chain_faults;
 mod chain_refunds;
+mod checkout;
 mod cli;
 mod concurrency;
 mod db_check;

@@ -16,6 +16,7 @@ from .cancellation_view import CancellationView
 from .card_request import CardRequest
 from .card_request_card_type import CardRequestCardType
 from .chain_health import ChainHealth
+from .checkout_secret import CheckoutSecret
 from .coupon_view import CouponView
 from .create_api_key_request import CreateApiKeyRequest
 from .create_coupon_request import CreateCouponRequest
@@ -33,6 +34,7 @@ from .create_payment_request_rail_type_3_type_1 import (
 )
 from .create_refund_request import CreateRefundRequest
 from .create_refund_request_metadata_type_0 import CreateRefundRequestMetadataType0
+from .create_session_request import CreateSessionRequest
 from .create_user_request import CreateUserRequest
 from .create_user_request_status_type_1 import CreateUserRequestStatusType1
 from .create_user_request_status_type_2_type_1 import CreateUserRequestStatusType2Type1
@@ -72,6 +74,7 @@ from .order_line import OrderLine
 from .order_line_view import OrderLineView
 from .order_view import OrderView
 from .order_view_metadata import OrderViewMetadata
+from .page_view import PageView
 from .payment_list import PaymentList
 from .payment_view import PaymentView
 from .payment_view_card_type import PaymentViewCardType
@@ -105,6 +108,7 @@ from .refund_view_metadata import RefundViewMetadata
 from .relay_accepted import RelayAccepted
 from .relay_done import RelayDone
 from .relay_view import RelayView
+from .return_url import ReturnUrl
 from .saga_list import SagaList
 from .saga_stats import SagaStats
 from .saga_stats_by_status import SagaStatsByStatus
@@ -115,6 +119,7 @@ from .seed_saga_page import SeedSagaPage
 from .seed_saga_stats import SeedSagaStats
 from .seed_step import SeedStep
 from .seed_stream_events_response_200 import SeedStreamEventsResponse200
+from .session_view import SessionView
 from .simulate_request import SimulateRequest
 from .simulated import Simulated
 from .statement_stats import StatementStats
@@ -159,6 +164,7 @@ __all__ = (
     "CardRequest",
     "CardRequestCardType",
     "ChainHealth",
+    "CheckoutSecret",
     "CouponView",
     "CreateApiKeyRequest",
     "CreateCouponRequest",
@@ -172,6 +178,7 @@ __all__ = (
     "CreatePaymentRequestRailType3Type1",
     "CreateRefundRequest",
     "CreateRefundRequestMetadataType0",
+    "CreateSessionRequest",
     "CreateUserRequest",
     "CreateUserRequestStatusType1",
     "CreateUserRequestStatusType2Type1",
@@ -211,6 +218,7 @@ __all__ = (
     "OrderLineView",
     "OrderView",
     "OrderViewMetadata",
+    "PageView",
     "PaymentList",
     "PaymentView",
     "PaymentViewCardType",
@@ -240,6 +248,7 @@ __all__ = (
     "RelayAccepted",
     "RelayDone",
     "RelayView",
+    "ReturnUrl",
     "SagaList",
     "SagaStats",
     "SagaStatsByStatus",
@@ -250,6 +259,7 @@ __all__ = (
     "SeedSagaStats",
     "SeedStep",
     "SeedStreamEventsResponse200",
+    "SessionView",
     "SimulateRequest",
     "Simulated",
     "StatementStats",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -17,6 +17,7 @@ class Merchant:
         fee_bps (int): Fee on chain payments, in basis points, for payments created from now on.
         merchant_id (str):
         name (str):
+        redirect_hosts (list[str]): The hosts its checkout sessions may send payers back to (`successUrl`, `cancelUrl`).
         refund_late_payments (bool): Whether a CHAIN payment the chain shows paid after it ended CANCELLED or EXPIRED is
             refunded in full
             automatically (a refund waiting on the recipient's signature, like any CHAIN refund). Default true.
@@ -29,6 +30,7 @@ class Merchant:
     fee_bps: int
     merchant_id: str
     name: str
+    redirect_hosts: list[str]
     refund_late_payments: bool
     return_fee_on_refund: bool
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -39,6 +41,8 @@ class Merchant:
         merchant_id = self.merchant_id
 
         name = self.name
+
+        redirect_hosts = self.redirect_hosts
 
         refund_late_payments = self.refund_late_payments
 
@@ -51,6 +55,7 @@ class Merchant:
                 "feeBps": fee_bps,
                 "merchantId": merchant_id,
                 "name": name,
+                "redirectHosts": redirect_hosts,
                 "refundLatePayments": refund_late_payments,
                 "returnFeeOnRefund": return_fee_on_refund,
             }
@@ -67,6 +72,8 @@ class Merchant:
 
         name = d.pop("name")
 
+        redirect_hosts = cast(list[str], d.pop("redirectHosts"))
+
         refund_late_payments = d.pop("refundLatePayments")
 
         return_fee_on_refund = d.pop("returnFeeOnRefund")
@@ -75,6 +82,7 @@ class Merchant:
             fee_bps=fee_bps,
             merchant_id=merchant_id,
             name=name,
+            redirect_hosts=redirect_hosts,
             refund_late_payments=refund_late_payments,
             return_fee_on_refund=return_fee_on_refund,
         )

@@ -18,6 +18,8 @@ class UpdateMerchantRequest:
         fee_bps (int | None | Unset): Fee on chain payments in basis points, 0 to 10000. Applies to payments created
             from now on; a payment's
             signed terms keep the fee they were signed with. Example: 150.
+        redirect_hosts (list[str] | None | Unset): The hosts checkout sessions may send payers back to (host names;
+            replaces the list). `localhost` allows http. Example: ['shop.example', 'localhost'].
         refund_late_payments (bool | None | Unset): Whether a CHAIN payment paid after it ended CANCELLED or EXPIRED is
             refunded in full automatically (default
             true); false only reports it (`payment.paid_after_final`) and leaves the refund to the merchant.
@@ -28,6 +30,7 @@ class UpdateMerchantRequest:
     """
 
     fee_bps: int | None | Unset = UNSET
+    redirect_hosts: list[str] | None | Unset = UNSET
     refund_late_payments: bool | None | Unset = UNSET
     return_fee_on_refund: bool | None | Unset = UNSET
 
@@ -37,6 +40,15 @@ class UpdateMerchantRequest:
             fee_bps = UNSET
         else:
             fee_bps = self.fee_bps
+
+        redirect_hosts: list[str] | None | Unset
+        if isinstance(self.redirect_hosts, Unset):
+            redirect_hosts = UNSET
+        elif isinstance(self.redirect_hosts, list):
+            redirect_hosts = self.redirect_hosts
+
+        else:
+            redirect_hosts = self.redirect_hosts
 
         refund_late_payments: bool | None | Unset
         if isinstance(self.refund_late_payments, Unset):
@@ -55,6 +67,8 @@ class UpdateMerchantRequest:
         field_dict.update({})
         if fee_bps is not UNSET:
             field_dict["feeBps"] = fee_bps
+        if redirect_hosts is not UNSET:
+            field_dict["redirectHosts"] = redirect_hosts
         if refund_late_payments is not UNSET:
             field_dict["refundLatePayments"] = refund_late_payments
         if return_fee_on_refund is not UNSET:
@@ -74,6 +88,23 @@ class UpdateMerchantRequest:
             return cast(int | None | Unset, data)
 
         fee_bps = _parse_fee_bps(d.pop("feeBps", UNSET))
+
+        def _parse_redirect_hosts(data: object) -> list[str] | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, list):
+                    raise TypeError()
+                redirect_hosts_type_0 = cast(list[str], data)
+
+                return redirect_hosts_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(list[str] | None | Unset, data)
+
+        redirect_hosts = _parse_redirect_hosts(d.pop("redirectHosts", UNSET))
 
         def _parse_refund_late_payments(data: object) -> bool | None | Unset:
             if data is None:
@@ -99,6 +130,7 @@ class UpdateMerchantRequest:
 
         update_merchant_request = cls(
             fee_bps=fee_bps,
+            redirect_hosts=redirect_hosts,
             refund_late_payments=refund_late_payments,
             return_fee_on_refund=return_fee_on_refund,
         )

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::{DeclineBody, Declined, ErrorBody},
-    extract::{Mutation, reply_v1},
+    extract::{PaymentMutation, reply_v1},
     schemas,
 };
 
@@ -29,7 +29,8 @@ pub struct CardRequest {
     pub card_no: String,
 }
 
-/// Pay a CARD payment with a card through the gateway.
+/// Pay a CARD payment with a card through the gateway: with the merchant's key, or on the payer's side with one of the
+/// payment's checkout session ids (the hosted page: the merchant's server never sees the card number).
 #[utoipa::path(
     post, path = "/v1/payments/{paymentId}/card", tag = "payments",
     request_body = CardRequest,
@@ -47,7 +48,7 @@ pub struct CardRequest {
     ),
     security(("bearer" = []))
 )]
-pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m: Mutation<CardRequest>) -> Result<Response, ApiError> {
+pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m: PaymentMutation<CardRequest>) -> Result<Response, ApiError> {
     let input = CardInput {
         card_type: CardType::parse("cardType", &m.body.card_type).map_err(ApiError::from_domain)?,
         card_no: CardNumber::parse("cardNo", &m.body.card_no).map_err(ApiError::from_domain)?,

@@ -85,7 +85,10 @@ def sync_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[ErrorBody | PaymentView]:
-    """Retrieve a payment.
+    """Retrieve a payment: with the merchant's key, or with the payment's `clientSecret` (the payer's page:
+    that one
+    payment, without what is the merchant's alone: its metadata, the customer's email and an operator's
+    flag).
 
     Args:
         payment_id (str):
@@ -114,7 +117,10 @@ def sync(
     *,
     client: AuthenticatedClient,
 ) -> ErrorBody | PaymentView | None:
-    """Retrieve a payment.
+    """Retrieve a payment: with the merchant's key, or with the payment's `clientSecret` (the payer's page:
+    that one
+    payment, without what is the merchant's alone: its metadata, the customer's email and an operator's
+    flag).
 
     Args:
         payment_id (str):
@@ -138,7 +144,10 @@ async def asyncio_detailed(
     *,
     client: AuthenticatedClient,
 ) -> Response[ErrorBody | PaymentView]:
-    """Retrieve a payment.
+    """Retrieve a payment: with the merchant's key, or with the payment's `clientSecret` (the payer's page:
+    that one
+    payment, without what is the merchant's alone: its metadata, the customer's email and an operator's
+    flag).
 
     Args:
         payment_id (str):
@@ -165,7 +174,10 @@ async def asyncio(
     *,
     client: AuthenticatedClient,
 ) -> ErrorBody | PaymentView | None:
-    """Retrieve a payment.
+    """Retrieve a payment: with the merchant's key, or with the payment's `clientSecret` (the payer's page:
+    that one
+    payment, without what is the merchant's alone: its metadata, the customer's email and an operator's
+    flag).
 
     Args:
         payment_id (str):

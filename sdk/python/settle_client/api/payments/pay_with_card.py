@@ -125,7 +125,9 @@ def sync_detailed(
     body: CardRequest,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[DeclineBody | ErrorBody | PaymentView]:
-    """Pay a CARD payment with a card through the gateway.
+    """Pay a CARD payment with a card through the gateway: with the merchant's key, or on the payer's side
+    with one of the
+    payment's checkout session ids (the hosted page: the merchant's server never sees the card number).
 
     Args:
         payment_id (str):
@@ -162,7 +164,9 @@ def sync(
     body: CardRequest,
     idempotency_key: str | Unset = UNSET,
 ) -> DeclineBody | ErrorBody | PaymentView | None:
-    """Pay a CARD payment with a card through the gateway.
+    """Pay a CARD payment with a card through the gateway: with the merchant's key, or on the payer's side
+    with one of the
+    payment's checkout session ids (the hosted page: the merchant's server never sees the card number).
 
     Args:
         payment_id (str):
@@ -194,7 +198,9 @@ async def asyncio_detailed(
     body: CardRequest,
     idempotency_key: str | Unset = UNSET,
 ) -> Response[DeclineBody | ErrorBody | PaymentView]:
-    """Pay a CARD payment with a card through the gateway.
+    """Pay a CARD payment with a card through the gateway: with the merchant's key, or on the payer's side
+    with one of the
+    payment's checkout session ids (the hosted page: the merchant's server never sees the card number).
 
     Args:
         payment_id (str):
@@ -229,7 +235,9 @@ async def asyncio(
     body: CardRequest,
     idempotency_key: str | Unset = UNSET,
 ) -> DeclineBody | ErrorBody | PaymentView | None:
-    """Pay a CARD payment with a card through the gateway.
+    """Pay a CARD payment with a card through the gateway: with the merchant's key, or on the payer's side
+    with one of the
+    payment's checkout session ids (the hosted page: the merchant's server never sees the card number).
 
     Args:
         payment_id (str):

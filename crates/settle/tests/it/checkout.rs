@@ -1,0 +1,164 @@
+//! Hosted checkout sessions: a merchant opens a PENDING payment to its payer (`POST /v1/checkout-sessions`) with
+//! redirect URLs on the hosts it registered; the session id opens that one payment (reading it, paying it by card on
+//! the payer's side) and nothing else; once the payment is COMPLETED the way back carries a signature the merchant
+//! verifies with its checkout secret, and a forged one does not verify.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+async fn allow_hosts(app: &TestApp, hosts: &[&str]) {
+    let changes =
+        settle_app::merchants::MerchantChanges { redirect_hosts: Some(hosts.iter().map(|h| (*h).to_owned()).collect()), ..Default::default() };
+    let m = settle_app::merchants::update(&app.ctx, "mch_demo", changes).await.unwrap();
+    assert_eq!(m.redirect_hosts.len(), hosts.len());
+}
+
+async fn session(app: &TestApp, body: &Value, key: &str) -> Resp {
+    app.request(Method::POST, "/v1/checkout-sessions", Some(&app.key), Some(&body.to_string()), &[("idempotency-key", key)]).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_back() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let card = app.create_card_payment("cs-card", 9000).await;
+    let other = app.create_card_payment("cs-other", 100).await;
+    let body = json!({"paymentId": card, "successUrl": "https://shop.example/paid?order=7", "cancelUrl": "https://shop.example/cart"});
+    // No host registered yet: refused, naming the field; nothing recorded.
+    assert_eq!(session(&app, &body, "cs-1").await.assert_error(400, "parameter_invalid").as_deref(), Some("successUrl"));
+    allow_hosts(&app, &["shop.example", "localhost"]).await;
+    let r = session(&app, &body, "cs-2").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("cs_") && r.body["url"].as_str().unwrap().ends_with(&format!("/checkout/{id}")), "{}", r.text);
+    assert_eq!(session(&app, &body, "cs-2").await.body["id"], id.as_str(), "a retry with the same key is the same session");
+
+    // Bad input: 400 naming the field; another merchant's or unknown payment: 404.
+    let bad = [
+        ("successUrl", json!({"successUrl": "http://shop.example/paid"})),
+        ("cancelUrl", json!({"cancelUrl": "https://evil.example/"})),
+        ("successUrl", json!({"successUrl": "/paid"})),
+        ("locale", json!({"locale": "fr"})),
+    ];
+    for (i, (field, change)) in bad.into_iter().enumerate() {
+        let mut b = body.clone();
+        b.as_object_mut().unwrap().extend(change.as_object().unwrap().clone());
+        assert_eq!(session(&app, &b, &format!("cs-bad-{i}")).await.assert_error(400, "parameter_invalid").as_deref(), Some(field), "{b}");
+    }
+    let mut unknown = body.clone();
+    unknown["paymentId"] = json!(format!("0x{}", "ab".repeat(32)));
+    session(&app, &unknown, "cs-unknown").await.assert_error(404, "payment_not_found");
+    let local = json!({"paymentId": other, "successUrl": "http://localhost:8080/paid", "cancelUrl": "http://localhost:8080/cart", "locale": "ko"});
+    assert_eq!(session(&app, &local, "cs-local").await.status, 201, "http on localhost");
+
+    // What the page reads with the session id alone.
+    let page = app.request(Method::GET, &format!("/v1/checkout/{id}"), None, None, &[]).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let got = (page.body["merchantName"].as_str(), page.body["amount"].as_str(), page.body["rail"].as_str(), page.body["status"].as_str());
+    assert_eq!(got, (Some("Demo Shop"), Some("9000"), Some("CARD"), Some("PENDING")), "{}", page.text);
+    assert_eq!((page.body["cancelUrl"].as_str(), page.body["expired"].as_bool()), (Some("https://shop.example/cart"), Some(false)));
+    let nobody = format!("/v1/checkout/cs_{}", "0".repeat(32));
+    app.request(Method::GET, &nobody, None, None, &[]).await.assert_error(404, "not_found");
+
+    // The session id opens its payment, and nothing else.
+    let own = app.request(Method::GET, &format!("/v1/payments/{card}"), Some(id.as_str()), None, &[]).await;
+    assert_eq!((own.status.as_u16(), own.body["status"].as_str()), (200, Some("PENDING")), "{}", own.text);
+    app.request(Method::GET, &format!("/v1/payments/{other}"), Some(id.as_str()), None, &[]).await.assert_error(401, "unauthorized");
+    app.request(Method::GET, "/v1/payments", Some(id.as_str()), None, &[]).await.assert_error(401, "unauthorized");
+    app.request(Method::GET, &format!("/v1/checkout/{id}/return"), None, None, &[]).await.assert_error(409, "invalid_state");
+
+    // The payer pays by card on Settle's side, with the session id: the merchant's server never sees the number.
+    let card_body = json!({"cardType": "SAMSUNG", "cardNo": "4111-1111-1111-1111"}).to_string();
+    let paid = app.request(Method::POST, &format!("/v1/payments/{card}/card"), Some(id.as_str()), Some(&card_body), &[]).await;
+    assert_eq!(paid.status, 202, "{}", paid.text);
+    eventually(std::time::Duration::from_secs(20), "the card payment completes", async || {
+        (app.get(&format!("/v1/payments/{card}")).await.body["status"] == "COMPLETED").then_some(())
+    })
+    .await;
+
+    // The way back, signed: it verifies with the merchant's checkout secret, and a forged one does not.
+    let back = app.request(Method::GET, &format!("/v1/checkout/{id}/return"), None, None, &[]).await;
+    assert_eq!(back.status, 200, "{}", back.text);
+    let url = reqwest::Url::parse(back.body["url"].as_str().unwrap()).unwrap();
+    assert_eq!((url.host_str(), url.path()), (Some("shop.example"), "/paid"));
+    let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!((q["order"].as_str(), q["session_id"].as_str(), q["payment_id"].as_str()), ("7", id.as_str(), card.as_str()));
+    let secret = app.get("/v1/checkout-secret").await.body["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"));
+    assert_eq!(app.get("/v1/checkout-secret").await.body["secret"], secret.as_str(), "the same secret every time");
+    let ts: i64 = q["timestamp"].parse().unwrap();
+    assert_eq!(settle_app::checkout::signature(&secret, &id, &card, ts).as_deref(), Some(q["signature"].as_str()));
+    assert_ne!(settle_app::checkout::signature(&secret, &id, &other, ts).as_deref(), Some(q["signature"].as_str()), "another payment's is forged");
+    // A merchant's read of the session; a session for a COMPLETED payment is refused.
+    let read = app.get(&format!("/v1/checkout-sessions/{id}")).await;
+    assert_eq!((read.status.as_u16(), read.body["paymentId"].as_str()), (200, Some(card.as_str())), "{}", read.text);
+    session(&app, &body, "cs-after").await.assert_error(409, "invalid_state");
+    app.finish().await;
+}
+
+/// Anvil's fifth dev account (unlocked: anvil signs for it), the hosted page's payer.
+const PAYER: &str = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
+
+/// The hosted page in Debian's Chromium (tests/browser/checkout.mjs), keyboard only: a payer holding tokens and no
+/// ETH pays a CHAIN payment with a wallet that starts on another network and whose first signature request it
+/// rejects; a CARD payment is paid on the page after a bad number is refused there. Both end COMPLETED and send the
+/// payer back to the merchant with a signature that verifies; the payer still holds no ETH (Settle paid the gas).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payer_pays_on_the_hosted_page_with_a_wallet_and_by_card_in_chromium() {
+    use settle_chain::{U256, deploy};
+    let browser_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    let chromium = std::env::var("SETTLE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).exists() || !browser_dir.join("node_modules/playwright-core").exists() {
+        unavailable("chromium and playwright-core", "are not installed (scripts/test installs them)");
+        return;
+    }
+    let Some(anvil) = crate::chain::Anvil::start(31337, &[]).await else { return };
+    let rpc = anvil.rpc();
+    let key = crate::chain::key;
+    deploy::deploy(&rpc, &key(0), key(0).address(), key(2).address(), true).await.unwrap();
+    let app = TestApp::spawn_with(crate::chain_faults::setup_on(&anvil.url, |_| {})).await.unwrap();
+    let payer: settle_chain::Address = PAYER.parse().unwrap();
+    deploy::mint(&rpc, &key(0), TOKEN.parse().unwrap(), payer, U256::from(10_000)).await.unwrap();
+    let _: Value = rpc.call("anvil_setBalance", json!([PAYER, "0x0"])).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let origin = format!("http://127.0.0.1:{port}");
+    allow_hosts(&app, &["127.0.0.1"]).await;
+    let chain_payment = app.create_payment("hosted-chain").await["paymentId"].as_str().unwrap().to_owned();
+    let card_payment = app.create_card_payment("hosted-card", 9000).await;
+    let mut sessions = Vec::new();
+    for (payment, key) in [(&chain_payment, "hosted-chain"), (&card_payment, "hosted-card")] {
+        let body = json!({"paymentId": payment, "successUrl": format!("{origin}/paid"), "cancelUrl": format!("{origin}/cart")});
+        let r = session(&app, &body, key).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        sessions.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let (chain_session, card_session) = (sessions[0].clone(), sessions[1].clone());
+    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let run = tokio::process::Command::new("node")
+        .arg(browser_dir.join("checkout.mjs"))
+        .args([&app.base, &chain_session, &card_session, &anvil.url, PAYER, &origin])
+        .arg(&artifacts)
+        .env("SETTLE_CHROMIUM", &chromium)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(150), run).await.expect("the browser test ends").expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("a JSON summary");
+    let secret = app.get("/v1/checkout-secret").await.body["secret"].as_str().unwrap().to_owned();
+    for (field, session_id, payment) in [("chainReturn", &chain_session, &chain_payment), ("cardReturn", &card_session, &card_payment)] {
+        let url = reqwest::Url::parse(summary[field].as_str().unwrap_or_else(|| panic!("no {field}: {summary}"))).unwrap();
+        assert_eq!(url.path(), "/paid", "{url}");
+        let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
+        assert_eq!((q["session_id"].as_str(), q["payment_id"].as_str()), (session_id.as_str(), payment.as_str()), "{url}");
+        let ts: i64 = q["timestamp"].parse().unwrap();
+        assert_eq!(settle_app::checkout::signature(&secret, session_id, payment, ts).as_deref(), Some(q["signature"].as_str()), "{url}");
+        assert_eq!(app.get(&format!("/v1/payments/{payment}")).await.body["status"], "COMPLETED");
+    }
+    let eth: Value = rpc.call("eth_getBalance", json!([PAYER, "latest"])).await.unwrap();
+    assert_eq!(eth, json!("0x0"), "the payer paid no gas");
+    assert_eq!(deploy::balance_of(&rpc, TOKEN.parse().unwrap(), payer).await.unwrap(), U256::from(10_000 - 1500));
+    app.finish().await;
+}
