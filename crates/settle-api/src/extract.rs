@@ -55,7 +55,13 @@ impl FromRequestParts<AppState> for PaymentCaller {
         let key = bearer(parts).ok_or_else(ApiError::unauthorized)?.to_owned();
         if key.starts_with("cs_") {
             let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, st).await.map_err(|_| ApiError::unauthorized())?;
-            let merchant = settle_app::checkout::authorize_session(&st.ctx, &id, &key).await.map_err(|_| ApiError::unauthorized())?;
+            // An expired session reads its payment, and pays nothing (409).
+            let write = parts.method != axum::http::Method::GET;
+            let merchant = settle_app::checkout::authorize_session(&st.ctx, &id, &key, write).await.map_err(|e| match e {
+                settle_app::AppError::InvalidState(_) => ApiError::from(e),
+                settle_app::AppError::DatabaseUnavailable(_) => ApiError::from(e),
+                _ => ApiError::unauthorized(),
+            })?;
             settle_app::audit::set_actor(settle_app::audit::Actor::new("checkout", None));
             return Ok(Self(merchant, Some(id)));
         }
@@ -229,26 +235,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Mutation<T> {
     }
 }
 
-/// A mutating request on one payment by its merchant's key or by its payer ([`PaymentCaller`]: a client secret or a
-/// checkout session's id), its Idempotency-Key and its parsed JSON body.
-pub struct PaymentMutation<T> {
-    pub merchant: String,
-    pub idem: Option<IdemKey>,
-    pub body: T,
-}
-
-impl<T: DeserializeOwned> FromRequest<AppState> for PaymentMutation<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
-        let (mut parts, body) = req.into_parts();
-        let PaymentCaller(merchant, _) = PaymentCaller::from_request_parts(&mut parts, st).await?;
-        let (idem, raw) = keyed_body(parts, body, st, &merchant).await?;
-        let body = parse_json(&raw)?;
-        Ok(Self { merchant, idem, body })
-    }
-}
-
 /// The request's body and its Idempotency-Key (bound to the merchant, the method, the path and the body), for a
 /// caller already authenticated as `merchant`.
 pub(crate) async fn keyed_body(parts: Parts, body: axum::body::Body, st: &AppState, merchant: &str) -> Result<(Option<IdemKey>, Bytes), ApiError> {
@@ -294,6 +280,8 @@ pub struct Checkout<T> {
     pub merchant: String,
     pub idem: Option<IdemKey>,
     pub body: T,
+    /// Whether the caller is the payer (a client secret or a checkout session), not the merchant.
+    pub payer: bool,
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Checkout<T> {
@@ -305,14 +293,35 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Checkout<T> {
         let (mut idem, raw) = keyed_body(parts, body, st, &merchant).await?;
         // A payer's keys live in a namespace of their payment's: a client secret can neither see whether the merchant
         // used a key (a 422 would say so) nor take one of the merchant's for 24 h.
+        let payer = payer_of.is_some();
         if let (Some(k), Some(payment)) = (idem.as_mut(), payer_of) {
             use sha2::{Digest, Sha256};
             let scoped = Sha256::digest(format!("{payment}\0{}", k.key).as_bytes());
             k.key = format!("pcs:{}", hex::encode(&scoped[..30]));
         }
         let body = parse_json(&raw)?;
-        Ok(Self { merchant, idem, body })
+        Ok(Self { merchant, idem, body, payer })
     }
+}
+
+/// A reply as the payer sees it: a payment in it (the answer itself, its `payment`, or a decline's `error.payment`)
+/// without what is the merchant's alone (its metadata, the customer's email, an operator's flag).
+pub fn for_payer(mut r: Reply) -> Reply {
+    let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&r.body) else { return r };
+    let strip = |p: &mut serde_json::Value| {
+        if let Some(o) = p.as_object_mut().filter(|o| o.contains_key("paymentId")) {
+            o.remove("customerEmail");
+            o.remove("flagReason");
+            o.insert("metadata".into(), serde_json::json!({}));
+        }
+    };
+    strip(&mut v);
+    strip(&mut v["payment"]);
+    strip(&mut v["error"]["payment"]);
+    if let Ok(body) = serde_json::to_string(&v) {
+        r.body = body;
+    }
+    r
 }
 
 /// The HTTP status of an outcome: 200, 201, 202, or 402 for a decline (the body says what was declined).

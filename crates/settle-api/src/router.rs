@@ -155,6 +155,18 @@ pub fn openapi_json() -> &'static str {
     })
 }
 
+/// A request path as logs show it: a checkout session's id (the payer's key to its payment) masked.
+fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
+    match path.find("/cs_") {
+        None => path.into(),
+        Some(i) => {
+            let start = i + 4;
+            let end = path[start..].find('/').map_or(path.len(), |j| start + j);
+            format!("{}…{}", &path[..start], &path[end..]).into()
+        }
+    }
+}
+
 async fn fallback() -> impl IntoResponse {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")
 }
@@ -204,10 +216,21 @@ pub fn router(state: AppState) -> Router {
     router
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+            tracing::info_span!("request", method = %req.method(), path = %loggable(req.uri().path()), request_id = %id)
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, crate::middleware::FastRequestId))
         .layer(middleware::map_request(crate::middleware::refuse_odd_request_id))
         .with_state(state)
+}
+
+#[cfg(test)]
+mod log_tests {
+    #[test]
+    fn a_checkout_session_id_is_masked_in_logged_paths() {
+        let id = "cs_0123456789abcdef0123456789abcdef";
+        assert_eq!(super::loggable(&format!("/checkout/{id}")), "/checkout/cs_…");
+        assert_eq!(super::loggable(&format!("/v1/checkout/{id}/return")), "/v1/checkout/cs_…/return");
+        assert_eq!(super::loggable("/v1/payments"), "/v1/payments");
+    }
 }

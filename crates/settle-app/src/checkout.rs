@@ -212,13 +212,20 @@ pub async fn get(ctx: &Context, merchant_id: &str, base: &str, session_id: &str)
 }
 
 /// The session `session_id` opens, if it is the session of `payment_id` (the payer's key to that payment's
-/// checkout routes); its merchant. An expired session still reads its payment (the page shows how it ended).
-pub async fn authorize_session(ctx: &Context, payment_id: &str, session_id: &str) -> Result<String, AppError> {
+/// checkout routes); its merchant. An expired session still reads its payment (the page shows how it ended), and
+/// pays nothing any more (`write`: 409).
+pub async fn authorize_session(ctx: &Context, payment_id: &str, session_id: &str, write: bool) -> Result<String, AppError> {
     if !is_session_id(session_id) {
         return Err(AppError::Unauthenticated);
     }
     let row = store::find_any(&ctx.db, session_id).await?.ok_or(AppError::Unauthenticated)?;
-    if row.payment_id != payment_id { Err(AppError::Unauthenticated) } else { Ok(row.merchant_id) }
+    if row.payment_id != payment_id {
+        return Err(AppError::Unauthenticated);
+    }
+    if write && settle_store::now_ms() >= row.expires_at {
+        return Err(AppError::InvalidState("the checkout session has expired: nothing can be paid through it".into()));
+    }
+    Ok(row.merchant_id)
 }
 
 /// What the hosted page shows of a session (to whoever holds its id).
@@ -287,18 +294,54 @@ pub async fn page(ctx: &Context, session_id: &str) -> Result<PageView, AppError>
     })
 }
 
-/// The merchant's checkout secret (`whsec_` and base64 of 32 bytes), made on first use and kept sealed.
-pub async fn secret(ctx: &Context, merchant_id: &str) -> Result<String, AppError> {
-    let merchant_id = settle_domain::mode::merchant_of(merchant_id);
+/// The checkout secret of a tenant's mode (`whsec_` and base64 of 32 bytes): the live one is made on first use and
+/// kept sealed; the test one is derived from it (one-way), so a test key never learns the live secret.
+pub async fn secret(ctx: &Context, tenant: &str) -> Result<String, AppError> {
+    let merchant_id = settle_domain::mode::merchant_of(tenant);
     let context = format!("checkout-secret:{merchant_id}");
     let keys = ctx.settings.keyring.as_deref();
-    let mut b = [0u8; 32];
-    rand::rng().fill_bytes(&mut b);
-    let fresh = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(b));
-    let stored = settle_store::merchants::checkout_secret(&ctx.db, merchant_id, &crate::crypto::seal(keys, &fresh, &context))
-        .await?
-        .ok_or(AppError::NotFound("merchant"))?;
-    crate::crypto::open(keys, &stored, &context).map_err(|e| AppError::InvalidState(format!("the checkout secret cannot be opened ({e})")))
+    let stored = match settle_store::merchants::find(&ctx.db, merchant_id).await?.ok_or(AppError::NotFound("merchant"))?.checkout_secret {
+        Some(s) => s,
+        None => {
+            let mut b = [0u8; 32];
+            rand::rng().fill_bytes(&mut b);
+            let fresh = format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(b));
+            settle_store::merchants::checkout_secret(&ctx.db, merchant_id, &crate::crypto::seal(keys, &fresh, &context))
+                .await?
+                .ok_or(AppError::NotFound("merchant"))?
+        }
+    };
+    let live =
+        crate::crypto::open(keys, &stored, &context).map_err(|e| AppError::InvalidState(format!("the checkout secret cannot be opened ({e})")))?;
+    if settle_domain::mode::is_live(tenant) {
+        return Ok(live);
+    }
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(live.strip_prefix("whsec_").unwrap_or_default())
+        .map_err(|_| AppError::InvalidState("the checkout secret is unreadable".into()))?;
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&key).map_err(|_| AppError::InvalidState("the checkout secret is unreadable".into()))?;
+    mac.update(b"settle/checkout-secret/test-mode");
+    Ok(format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())))
+}
+
+/// Seals every merchant's checkout secret again under the current master key (after `settle keys rotate`); how
+/// many were sealed again.
+pub async fn reseal_all(ctx: &Context) -> Result<usize, AppError> {
+    let Some(keys) = ctx.settings.keyring.as_deref() else { return Ok(0) };
+    let mut n = 0;
+    for (merchant_id, stored) in settle_store::merchants::checkout_secrets(&ctx.db).await? {
+        if keys.is_current(&stored) {
+            continue;
+        }
+        let context = format!("checkout-secret:{merchant_id}");
+        let plain = keys
+            .open(&stored, &context)
+            .map_err(|e| AppError::invalid("SETTLE_MASTER_KEY", format!("the checkout secret of merchant {merchant_id}: {e}")))?;
+        if settle_store::merchants::reseal_checkout_secret(&ctx.db, &merchant_id, &stored, &keys.seal(&plain, &context)).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// `v1,` and the base64 HMAC-SHA256 of `session_id.payment_id.timestamp` under `secret` (`whsec_` and base64).

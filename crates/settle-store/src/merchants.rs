@@ -163,6 +163,23 @@ pub async fn checkout_secret(conn: &impl ConnectionTrait, merchant_id: &str, fre
     Ok(find(conn, merchant_id).await?.and_then(|m| m.checkout_secret))
 }
 
+/// Every merchant's sealed checkout secret: (merchant id, secret).
+pub async fn checkout_secrets(conn: &impl ConnectionTrait) -> Result<Vec<(String, String)>, StoreError> {
+    let rows = merchant::Entity::find().filter(merchant::Column::CheckoutSecret.is_not_null()).all(conn).await?;
+    Ok(rows.into_iter().filter_map(|m| Some((m.merchant_id, m.checkout_secret?))).collect())
+}
+
+/// Replaces a merchant's sealed checkout secret if it is still `old` (a compare-and-set); whether it did.
+pub async fn reseal_checkout_secret(conn: &impl ConnectionTrait, merchant_id: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+    let res = merchant::Entity::update_many()
+        .col_expr(merchant::Column::CheckoutSecret, sea_orm::sea_query::Expr::value(new))
+        .filter(merchant::Column::MerchantId.eq(merchant_id))
+        .filter(merchant::Column::CheckoutSecret.eq(old))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
 /// The merchant's fingerprint secret (hex), stored as `fresh` if it has none yet; None for an unknown merchant.
 /// Concurrent first uses agree: only the first write of `fresh` lands, and every caller reads the stored one.
 pub async fn fingerprint_secret(conn: &impl ConnectionTrait, merchant_id: &str, fresh: &str) -> Result<Option<String>, StoreError> {

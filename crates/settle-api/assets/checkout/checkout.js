@@ -41,6 +41,7 @@ const sessionId = location.pathname.split("/").filter(Boolean).pop();
 let t = TEXT[navigator.language?.toLowerCase().startsWith("ko") ? "ko" : "en"];
 let view = null;
 let polling = false;
+let reloadedAtZero = false;
 
 const $ = (sel) => document.querySelector(sel);
 function h(tag, attrs = {}, ...children) {
@@ -105,7 +106,11 @@ function timeLeft() {
   if (!el || !view) return;
   const s = Math.max(0, Math.floor((Date.parse(view.expiresAt) - Date.now()) / 1000));
   el.textContent = `${t.expiresIn} ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
-  if (s === 0 && view.status === "PENDING") load();
+  // Once at zero (a browser clock ahead of Settle's must not reload the page every second): Settle says whether it expired.
+  if (s === 0 && view.status === "PENDING" && !reloadedAtZero) {
+    reloadedAtZero = true;
+    load();
+  }
 }
 
 async function load() {

@@ -24,7 +24,8 @@ pub(super) async fn keys(cfg: &Config, action: KeysAction, format: Option<Format
             settle_store::migration::up(&db).await?;
             let settings = settle_app::Settings { keyring: Some(keys.clone()), ..Default::default() };
             let ctx = settle_app::Context::new(db, settle_app::cache::PaymentCache::memory(), settings);
-            let n = settle_app::webhooks::reseal_all(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let n = settle_app::webhooks::reseal_all(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?
+                + settle_app::checkout::reseal_all(&ctx).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             emit(&serde_json::json!({"resealed": n, "keyId": keys.current_id()}), format, Format::Text)
         }
     }

@@ -22,7 +22,11 @@ async fn session(app: &TestApp, body: &Value, key: &str) -> Resp {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_back() {
     let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
-    let card = app.create_card_payment("cs-card", 9000).await;
+    let created = app
+        .post("/v1/payments", &json!({"orderId": "cs-card", "amount": "9000", "currency": "KRW", "rail": "CARD", "metadata": {"margin": "31%"}}))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let card = created.body["paymentId"].as_str().unwrap().to_owned();
     let other = app.create_card_payment("cs-other", 100).await;
     let body = json!({"paymentId": card, "successUrl": "https://shop.example/paid?order=7", "cancelUrl": "https://shop.example/cart"});
     // No host registered yet: refused, naming the field; nothing recorded.
@@ -64,14 +68,27 @@ async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_bac
     // The session id opens its payment, and nothing else.
     let own = app.request(Method::GET, &format!("/v1/payments/{card}"), Some(id.as_str()), None, &[]).await;
     assert_eq!((own.status.as_u16(), own.body["status"].as_str()), (200, Some("PENDING")), "{}", own.text);
+    assert_eq!(own.body["metadata"], json!({}), "the merchant's metadata is not the payer's: {}", own.text);
     app.request(Method::GET, &format!("/v1/payments/{other}"), Some(id.as_str()), None, &[]).await.assert_error(401, "unauthorized");
     app.request(Method::GET, "/v1/payments", Some(id.as_str()), None, &[]).await.assert_error(401, "unauthorized");
     app.request(Method::GET, &format!("/v1/checkout/{id}/return"), None, None, &[]).await.assert_error(409, "invalid_state");
 
-    // The payer pays by card on Settle's side, with the session id: the merchant's server never sees the number.
+    // An expired session reads its payment and pays nothing.
+    let expired =
+        session(&app, &json!({"paymentId": other, "successUrl": "https://shop.example/p", "cancelUrl": "https://shop.example/c"}), "cs-exp").await;
+    let expired = expired.body["id"].as_str().unwrap().to_owned();
+    let sql = format!("UPDATE checkout_sessions SET expires_at = 1 WHERE session_id = '{expired}'");
+    settle_store::ConnectionTrait::execute_unprepared(app.ctx.db.writes(), &sql).await.unwrap();
     let card_body = json!({"cardType": "SAMSUNG", "cardNo": "4111-1111-1111-1111"}).to_string();
+    let late = app.request(Method::POST, &format!("/v1/payments/{other}/card"), Some(expired.as_str()), Some(&card_body), &[]).await;
+    late.assert_error(409, "invalid_state");
+    assert_eq!(app.request(Method::GET, &format!("/v1/payments/{other}"), Some(expired.as_str()), None, &[]).await.status, 200);
+    assert_eq!(app.get(&format!("/v1/payments/{other}")).await.body["status"], "PENDING", "nothing was charged");
+
+    // The payer pays by card on Settle's side, with the session id: the merchant's server never sees the number.
     let paid = app.request(Method::POST, &format!("/v1/payments/{card}/card"), Some(id.as_str()), Some(&card_body), &[]).await;
     assert_eq!(paid.status, 202, "{}", paid.text);
+    assert_eq!(paid.body["metadata"], json!({}), "the payer's answer holds none of the merchant's metadata: {}", paid.text);
     eventually(std::time::Duration::from_secs(20), "the card payment completes", async || {
         (app.get(&format!("/v1/payments/{card}")).await.body["status"] == "COMPLETED").then_some(())
     })
@@ -86,6 +103,9 @@ async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_bac
     assert_eq!((q["order"].as_str(), q["session_id"].as_str(), q["payment_id"].as_str()), ("7", id.as_str(), card.as_str()));
     let secret = app.get("/v1/checkout-secret").await.body["secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
+    // A test key's secret (the demo key is one) is its mode's: it never tells the live one.
+    let live = settle_app::checkout::secret(&app.ctx, "mch_demo").await.unwrap();
+    assert_ne!(live, secret, "test and live modes sign with different keys");
     assert_eq!(app.get("/v1/checkout-secret").await.body["secret"], secret.as_str(), "the same secret every time");
     let ts: i64 = q["timestamp"].parse().unwrap();
     assert_eq!(settle_app::checkout::signature(&secret, &id, &card, ts).as_deref(), Some(q["signature"].as_str()));

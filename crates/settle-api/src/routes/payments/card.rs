@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::{
     ApiError, AppState,
     error::{DeclineBody, Declined, ErrorBody},
-    extract::{PaymentMutation, reply_v1},
+    extract::{Checkout, for_payer, reply_v1},
     schemas,
 };
 
@@ -48,10 +48,11 @@ pub struct CardRequest {
     ),
     security(("bearer" = []))
 )]
-pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m: PaymentMutation<CardRequest>) -> Result<Response, ApiError> {
+pub async fn pay_with_card(State(st): State<AppState>, Path(id): Path<String>, m: Checkout<CardRequest>) -> Result<Response, ApiError> {
     let input = CardInput {
         card_type: CardType::parse("cardType", &m.body.card_type).map_err(ApiError::from_domain)?,
         card_no: CardNumber::parse("cardNo", &m.body.card_no).map_err(ApiError::from_domain)?,
     };
-    Ok(reply_v1(card::charge(&st.ctx, &m.merchant, &id, input, m.idem).await?, Declined::Payment))
+    let r = card::charge(&st.ctx, &m.merchant, &id, input, m.idem).await?;
+    Ok(reply_v1(if m.payer { for_payer(r) } else { r }, Declined::Payment))
 }

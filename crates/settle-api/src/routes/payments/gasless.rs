@@ -82,7 +82,8 @@ pub async fn typed_data(
     security(("bearer" = []))
 )]
 pub async fn gasless(State(st): State<AppState>, Path(id): Path<String>, c: Checkout<schemas::GaslessInput>) -> Result<Response, ApiError> {
-    Ok(reply(checkout::gasless(&st.ctx, &c.merchant, &id, c.body, c.idem).await?))
+    let r = checkout::gasless(&st.ctx, &c.merchant, &id, c.body, c.idem).await?;
+    Ok(reply(if c.payer { crate::extract::for_payer(r) } else { r }))
 }
 
 /// Relay the payer's signed ForwardRequest (verified as `gasless` does) and wait until the payment is
@@ -121,6 +122,12 @@ pub async fn relay(State(st): State<AppState>, Path(id): Path<String>, c: Checko
 /// the relay request is a replayed one.
 pub(crate) async fn relay_and_wait(st: &AppState, id: &str, c: Checkout<schemas::GaslessInput>) -> Result<(Relayed, RelayView, bool), ApiError> {
     let accepted = checkout::gasless(&st.ctx, &c.merchant, id, c.body, c.idem).await?;
-    let (how, view) = checkout::wait_for_relay(&st.ctx, &c.merchant, &accepted, st.ctx.settings.relay_wait).await?;
+    let (how, mut view) = checkout::wait_for_relay(&st.ctx, &c.merchant, &accepted, st.ctx.settings.relay_wait).await?;
+    if c.payer {
+        // The payer's view: without what is the merchant's alone.
+        view.payment.metadata = Default::default();
+        view.payment.customer_email = None;
+        view.payment.flag_reason = None;
+    }
     Ok((how, view, accepted.replayed))
 }
