@@ -199,7 +199,8 @@ pub fn router(state: AppState) -> Router {
         .route("/dashboard", axum::routing::get(crate::routes::dashboard::page))
         .route("/dashboard/{asset}", axum::routing::get(crate::routes::dashboard::asset))
         .route("/checkout/{session_id}", axum::routing::get(crate::routes::checkout_page::page))
-        .route("/checkout/assets/{asset}", axum::routing::get(crate::routes::checkout_page::asset));
+        .route("/checkout/assets/{asset}", axum::routing::get(crate::routes::checkout_page::asset))
+        .route("/v1/checkout.js", axum::routing::get(crate::routes::checkout_page::embed_script));
     router = router.fallback(fallback).layer(middleware::from_fn(envelope));
     if let Some(rl) = state.cfg.rate_limit {
         router = router.layer(middleware::from_fn_with_state(

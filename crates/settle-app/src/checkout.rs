@@ -122,6 +122,34 @@ pub fn parse_redirect_hosts(hosts: &[String]) -> Result<String, AppError> {
     serde_json::to_string(&out).map_err(AppError::internal)
 }
 
+/// Whether a merchant URL's scheme is allowed: https, or http on localhost.
+fn scheme_ok(url: &reqwest::Url, host: &str) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && is_local(host))
+}
+
+/// The origin of a merchant page that embeds a session's checkout (`Settle.checkout` in `/v1/checkout.js`), if it
+/// may: an origin alone (no path, query or credentials) on one of `hosts`, https except on localhost.
+fn embed_origin_on(raw: &str, hosts: &[String]) -> Option<String> {
+    if raw.len() > 300 {
+        return None;
+    }
+    let url = reqwest::Url::parse(raw).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none() && url.username().is_empty() && url.password().is_none();
+    (bare && scheme_ok(&url, &host) && hosts.contains(&host)).then(|| url.origin().ascii_serialization())
+}
+
+/// The origin a session's page may be embedded in and tell its outcome to (`origin` asked by the embedding page):
+/// None unless it is on the session's merchant's `redirectHosts`.
+pub async fn embed_origin(ctx: &Context, session_id: &str, origin: &str) -> Result<Option<String>, AppError> {
+    if !is_session_id(session_id) {
+        return Ok(None);
+    }
+    let Some(s) = store::find_any(&ctx.db, session_id).await? else { return Ok(None) };
+    let merchant = settle_store::merchants::find(&ctx.db, settle_domain::mode::merchant_of(&s.merchant_id)).await?;
+    Ok(merchant.and_then(|m| embed_origin_on(origin, &hosts_of(m.redirect_hosts.as_deref()))))
+}
+
 /// Checks a session's redirect URL: absolute, https (http only on localhost), no credentials, on a registered host.
 fn check_url(field: &'static str, raw: &str, hosts: &[String]) -> Result<String, AppError> {
     if raw.len() > 2000 {
@@ -129,8 +157,7 @@ fn check_url(field: &'static str, raw: &str, hosts: &[String]) -> Result<String,
     }
     let url = reqwest::Url::parse(raw).map_err(|_| AppError::invalid(field, format!("{field} must be an absolute URL")))?;
     let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && is_local(&host));
-    if !scheme_ok {
+    if !scheme_ok(&url, &host) {
         return Err(AppError::invalid(field, format!("{field} must be https (http only on localhost)")));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -258,10 +285,14 @@ pub struct PageView {
     pub cancel_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The merchant page embedding this checkout (`origin` asked, and on the merchant's `redirectHosts`): the page
+    /// tells its outcome there (postMessage) instead of redirecting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embed_origin: Option<String>,
 }
 
-/// The session as the hosted page shows it; 404 for an unknown id.
-pub async fn page(ctx: &Context, session_id: &str) -> Result<PageView, AppError> {
+/// The session as the hosted page shows it, embedded in `origin` if it may be; 404 for an unknown id.
+pub async fn page(ctx: &Context, session_id: &str, origin: Option<&str>) -> Result<PageView, AppError> {
     if !is_session_id(session_id) {
         return Err(AppError::NotFound("checkout session"));
     }
@@ -273,6 +304,10 @@ pub async fn page(ctx: &Context, session_id: &str) -> Result<PageView, AppError>
             let token: Option<settle_chain::Address> = token.parse().ok();
             ctx.chains.get(chain).and_then(|c| token.and_then(|t| c.token(&t)).map(|t| t.decimals))
         }
+        _ => None,
+    };
+    let embed_origin = match (origin, &merchant) {
+        (Some(o), Some(m)) => embed_origin_on(o, &hosts_of(m.redirect_hosts.as_deref())),
         _ => None,
     };
     Ok(PageView {
@@ -291,6 +326,7 @@ pub async fn page(ctx: &Context, session_id: &str) -> Result<PageView, AppError>
         expired: settle_store::now_ms() >= s.expires_at && p.status == PaymentStatus::Pending,
         cancel_url: s.cancel_url.clone(),
         locale: s.locale.clone(),
+        embed_origin,
     })
 }
 
@@ -398,6 +434,17 @@ mod tests {
         assert_eq!(parse_redirect_hosts(&["Shop.Example".into(), "shop.example".into()]).unwrap(), r#"["shop.example"]"#);
         for bad in ["https://shop.example", "shop.example:443", "shop.example/path", "", "a b"] {
             assert!(parse_redirect_hosts(&[bad.into()]).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_embedding_page_is_an_origin_on_a_registered_host() {
+        let hosts = vec!["shop.example".to_owned(), "localhost".to_owned()];
+        assert_eq!(embed_origin_on("https://shop.example", &hosts).as_deref(), Some("https://shop.example"));
+        assert_eq!(embed_origin_on("https://Shop.Example:8443", &hosts).as_deref(), Some("https://shop.example:8443"));
+        assert_eq!(embed_origin_on("http://localhost:5173", &hosts).as_deref(), Some("http://localhost:5173"));
+        for bad in ["http://shop.example", "https://evil.example", "https://shop.example/cart", "https://shop.example?x", "null", "*", ""] {
+            assert_eq!(embed_origin_on(bad, &hosts), None, "{bad}");
         }
     }
 

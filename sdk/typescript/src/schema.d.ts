@@ -1916,6 +1916,11 @@ export interface components {
              * @description CHAIN: the token's decimals and address, and the chain.
              */
             decimals?: number | null;
+            /**
+             * @description The merchant page embedding this checkout (`origin` asked, and on the merchant's `redirectHosts`): the page
+             *     tells its outcome there (postMessage) instead of redirecting.
+             */
+            embedOrigin?: string | null;
             expired: boolean;
             /** @description Until when the page takes the payment (RFC 3339); past it, the session is expired. */
             expiresAt: string;
@@ -4494,7 +4499,13 @@ export interface operations {
     };
     page_session: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description The origin of the merchant page embedding the checkout (`Settle.checkout`); answered back as `embedOrigin`
+                 *     when it is on the merchant's `redirectHosts`.
+                 */
+                origin?: string;
+            };
             header?: never;
             path: {
                 /** @description cs_ + 32 hex */
@@ -4512,7 +4523,6 @@ export interface operations {
                     "application/json": components["schemas"]["PageView"];
                 };
             };
-            /** @description invalid_request_error: a path, query or header value is not valid */
             400: {
                 headers: {
                     [name: string]: unknown;

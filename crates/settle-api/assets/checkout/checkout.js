@@ -38,6 +38,11 @@ const TEXT = {
 };
 const CARD_TYPES = ["SAMSUNG", "KB", "HYUNDAI"];
 const sessionId = location.pathname.split("/").filter(Boolean).pop();
+// Opened by a merchant page's Settle.checkout (/v1/checkout.js): a popup or an overlay iframe. The outcome is told to
+// that page (postMessage) instead of a redirect, and only to its origin as Settle checked it (view.embedOrigin).
+const query = new URLSearchParams(location.search);
+const embed = ["popup", "overlay"].includes(query.get("embed")) ? query.get("embed") : null;
+const askedOrigin = embed ? query.get("origin") : null;
 let t = TEXT[navigator.language?.toLowerCase().startsWith("ko") ? "ko" : "en"];
 let view = null;
 let polling = false;
@@ -105,7 +110,9 @@ function timeLeft() {
   const el = $("#left");
   if (!el || !view) return;
   const s = Math.max(0, Math.floor((Date.parse(view.expiresAt) - Date.now()) / 1000));
-  el.textContent = `${t.expiresIn} ${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  const two = (n) => String(n).padStart(2, "0");
+  const clock = s >= 3600 ? `${Math.floor(s / 3600)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}` : `${Math.floor(s / 60)}:${two(s % 60)}`;
+  el.textContent = `${t.expiresIn} ${clock}`;
   // Once at zero (a browser clock ahead of Settle's must not reload the page every second): Settle says whether it expired.
   if (s === 0 && view.status === "PENDING" && !reloadedAtZero) {
     reloadedAtZero = true;
@@ -115,7 +122,8 @@ function timeLeft() {
 
 async function load() {
   try {
-    view = await api("GET", `/v1/checkout/${encodeURIComponent(sessionId)}`);
+    const origin = askedOrigin ? `?origin=${encodeURIComponent(askedOrigin)}` : "";
+    view = await api("GET", `/v1/checkout/${encodeURIComponent(sessionId)}${origin}`);
   } catch (e) {
     $("#checkout").replaceChildren(h("div", { class: "card" }, h("p", { class: "error", role: "alert" }, e.status === 404 ? t.notFound : e.message)));
     return;
@@ -140,7 +148,7 @@ function render() {
       h("p", { class: "note", id: "note", role: "status" }),
       h("p", { class: "error", id: "error", role: "alert" }),
     ),
-    h("footer", {}, h("a", { href: view.cancelUrl, id: "cancel" }, t.cancel)),
+    h("footer", {}, h("a", { href: view.cancelUrl, id: "cancel", onclick: cancel }, t.cancel)),
   );
   timeLeft();
   if (view.status === "COMPLETED") return goBack();
@@ -159,12 +167,31 @@ function render() {
   }
 }
 
-// Once paid: the signed way back to the merchant.
+// The merchant page that embeds this checkout, if any (and if Settle let it: its origin is on redirectHosts).
+function embedder() {
+  if (!embed || !view?.embedOrigin) return null;
+  const target = embed === "popup" ? window.opener : window.parent !== window ? window.parent : null;
+  return target ? { target, origin: view.embedOrigin } : null;
+}
+
+function tell(message) {
+  const to = embedder();
+  if (!to) return false;
+  to.target.postMessage({ type: "settle:checkout", sessionId, ...message }, to.origin);
+  return true;
+}
+
+function cancel(e) {
+  if (tell({ status: "cancelled" })) e.preventDefault();
+}
+
+// Once paid: the signed way back to the merchant (told to the embedding page, or followed).
 async function goBack() {
   note(t.paid);
   try {
     const { url } = await api("GET", `/v1/checkout/${encodeURIComponent(sessionId)}/return`);
     $("#actions").replaceChildren(h("a", { class: "button", href: url, id: "back" }, t.back));
+    if (tell({ status: "completed", paymentId: view.paymentId, returnUrl: url })) return;
     setTimeout(() => location.assign(url), 1500);
   } catch (e) {
     fail(e.message);

@@ -4,13 +4,13 @@
 
 use axum::{
     Json,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::HeaderMap,
     response::Response,
 };
 use serde::{Deserialize, Serialize};
 use settle_app::checkout::{self, CreateSession, PageView, SessionView};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     ApiError, AppState,
@@ -100,15 +100,25 @@ pub async fn checkout_secret(State(st): State<AppState>, Merchant(m): Merchant) 
     Ok(Json(CheckoutSecret { secret: checkout::secret(&st.ctx, &m).await? }))
 }
 
+/// `GET /v1/checkout/{sessionId}`'s query.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// The origin of the merchant page embedding the checkout (`Settle.checkout`); answered back as `embedOrigin`
+    /// when it is on the merchant's `redirectHosts`.
+    pub origin: Option<String>,
+}
+
 /// What the hosted page shows of a session: the merchant's name, the amount, the payment's status, until when.
 /// Needs no key: the session id is the payer's.
 #[utoipa::path(
     get, path = "/v1/checkout/{sessionId}", tag = "checkout",
-    params(("sessionId" = String, Path, description = "cs_ + 32 hex")),
-    responses((status = 200, body = PageView), (status = 404, body = ErrorBody))
+    params(("sessionId" = String, Path, description = "cs_ + 32 hex"), PageQuery),
+    responses((status = 200, body = PageView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody))
 )]
-pub async fn page_session(State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<PageView>, ApiError> {
-    Ok(Json(checkout::page(&st.ctx, &id).await?))
+pub async fn page_session(State(st): State<AppState>, Path(id): Path<String>, Query(q): Query<PageQuery>) -> Result<Json<PageView>, ApiError> {
+    Ok(Json(checkout::page(&st.ctx, &id, q.origin.as_deref()).await?))
 }
 
 /// Where the payer goes back to.

@@ -3,26 +3,44 @@
 //! URL as the payer's key.
 
 use axum::{
-    extract::Path,
-    http::{StatusCode, header},
+    extract::{Path, Query, State},
+    http::{HeaderValue, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
+use serde::Deserialize;
 
-/// Everything from this server only; no inline script or style, no form posts, never framed; the page navigates to
-/// the merchant's URLs itself.
+use crate::AppState;
+
+/// Everything from this server only; no inline script or style, no form posts, never framed (but by the merchant
+/// page that embeds it, [`page`]); the page navigates to the merchant's URLs itself.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
                    form-action 'none'; frame-ancestors 'none'";
 
-pub async fn page(Path(session_id): Path<String>) -> Response {
+/// `?embed=popup|overlay&origin=…`: set by `/v1/checkout.js` when a merchant page opens the checkout.
+#[derive(Deserialize)]
+pub struct Embed {
+    origin: Option<String>,
+}
+
+pub async fn page(State(st): State<AppState>, Path(session_id): Path<String>, Query(embed): Query<Embed>) -> Response {
     if !settle_app::checkout::is_session_id(&session_id) {
         return crate::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such checkout session").into_response();
     }
+    // Framed only by the merchant page that asked, and only when it is on the merchant's redirectHosts.
+    let origin = match embed.origin {
+        Some(o) => settle_app::checkout::embed_origin(&st.ctx, &session_id, &o).await.ok().flatten(),
+        None => None,
+    };
+    let csp = match origin {
+        Some(o) => HeaderValue::from_str(&CSP.replace("frame-ancestors 'none'", &format!("frame-ancestors {o}"))),
+        None => Ok(HeaderValue::from_static(CSP)),
+    };
     (
         [
-            (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_SECURITY_POLICY, csp.unwrap_or(HeaderValue::from_static(CSP))),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         Html(include_str!("../../assets/checkout/index.html")),
     )
@@ -36,4 +54,18 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         _ => return crate::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response(),
     };
     super::dashboard::static_asset(body, kind, CSP)
+}
+
+/// `/v1/checkout.js`: the embeddable button's script, loaded by merchant pages of any origin.
+pub async fn embed_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::HeaderName::from_static("cross-origin-resource-policy"), "cross-origin"),
+        ],
+        include_str!("../../assets/checkout/embed.js"),
+    )
+        .into_response()
 }

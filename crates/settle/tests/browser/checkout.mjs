@@ -1,17 +1,22 @@
 // Settle's hosted checkout in a real browser, as a payer: a CHAIN payment paid with a wallet that starts on another
 // network (the page switches it), whose first signature request the payer rejects (explained, then retried); the
 // payer holds tokens and no ETH, signs the permit and the forward request, and Settle relays. The page follows the
-// payment to COMPLETED and sends the payer back to the merchant with a signed URL. Then a CARD payment: a bad card
-// number is refused in the page, a good one is paid on Settle's side, and the payer is sent back. Keyboard only,
-// readable at a phone's width, no console error, no request leaves Settle but the way back to the merchant.
+// payment to COMPLETED and sends the payer back to the merchant with a signed URL; opened again, the page shows it
+// paid. A CHAIN payment above the payer's balance is explained before anything is signed; an expired session pays
+// nothing. Then CARD: a bad card number is refused in the page, a good one is paid on Settle's side, and the payer is
+// sent back; a declined card is explained. Then the embeddable button (/v1/checkout.js) on the merchant's page, of
+// another origin: in a popup and in an overlay iframe, its promise resolving with the signed way back, and deaf to a
+// message forged by another window. Keyboard only, readable at a phone's width, no console error, no request leaves
+// Settle but the merchant's own pages.
 // The wallet is an EIP-1193 provider in the page whose accounts and signatures are anvil's (an unlocked dev account
 // holding no ETH), reached through Node.
-// Usage: node checkout.mjs <base URL> <chain session> <card session> <anvil URL> <payer> <merchant origin> <shots>;
-// prints a JSON summary; exits 1 on a failure.
+// Usage: node checkout.mjs <base URL> <sessions JSON> <anvil URL> <payer> <merchant origin> <shots>; the sessions are
+// {chain, card, short, expired, declined, popup, overlay}; prints a JSON summary; exits 1 on a failure.
 import { createServer } from "node:http";
 import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
 
-const [base, chainSession, cardSession, rpc, payer, merchantOrigin, shots] = process.argv.slice(2);
+const [base, sessionsJson, rpc, payer, merchantOrigin, shots] = process.argv.slice(2);
+const sessions = JSON.parse(sessionsJson);
 const failures = [];
 const check = (ok, what) => ok || failures.push(what);
 const anvil = async (method, params) => {
@@ -19,9 +24,22 @@ const anvil = async (method, params) => {
   if (res.error) throw Object.assign(new Error(res.error.message), { code: res.error.code });
   return res.result;
 };
-// The merchant's page the payer comes back to.
+// The merchant's pages: the one the payer comes back to, and a shop page with Settle's button.
 const back = [];
+const shop = (session, mode) => `<!doctype html><title>Shop</title>
+<script src="${base}/v1/checkout.js"></script>
+<button id="buy">Buy</button><pre id="result"></pre>
+<script>
+  document.getElementById("buy").addEventListener("click", async () => {
+    const result = await Settle.checkout(${JSON.stringify(session)}, { mode: ${JSON.stringify(mode)} });
+    document.getElementById("result").textContent = JSON.stringify(result);
+  });
+</script>`;
 const merchant = createServer((req, res) => {
+  const url = new URL(req.url, merchantOrigin);
+  if (url.pathname === "/shop") {
+    return res.writeHead(200, { "content-type": "text/html" }).end(shop(url.searchParams.get("session"), url.searchParams.get("mode")));
+  }
   back.push(req.url);
   res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>Thanks</title><p>Thanks</p>");
 });
@@ -32,9 +50,14 @@ const { browser, page, errors } = seen;
 const asked = [];
 let chainId = "0x1";
 let rejectNext = true;
-const summary = { chainReturn: null, cardReturn: null, asked };
+const summary = { chainReturn: null, cardReturn: null, popup: null, overlay: null, asked };
+const context = page.context();
+context.on("page", (p) => {
+  p.on("console", (m) => m.type() === "error" && errors.push(`popup: ${m.text()}`));
+  p.on("pageerror", (e) => errors.push(`popup: ${e}`));
+});
 try {
-  await page.exposeFunction("settleTestWallet", async (method, params) => {
+  await context.exposeFunction("settleTestWallet", async (method, params) => {
     asked.push(method);
     switch (method) {
       case "eth_requestAccounts":
@@ -57,7 +80,7 @@ try {
         throw Object.assign(new Error(`the test wallet does not do ${method}`), { code: 4200 });
     }
   });
-  await page.addInitScript(() => {
+  await context.addInitScript(() => {
     window.ethereum = {
       request: async ({ method, params }) => {
         try {
@@ -73,7 +96,7 @@ try {
   });
 
   // CHAIN, keyboard only.
-  await page.goto(`${base}/checkout/${chainSession}`, { waitUntil: "load" });
+  await page.goto(`${base}/checkout/${sessions.chain}`, { waitUntil: "load" });
   await page.waitForSelector("#pay", { timeout: 15000 });
   check((await page.textContent("#amount")).includes("0.0015 USDC"), `the amount shows with its decimals: ${await page.textContent("#amount")}`);
   check((await page.textContent("#merchant")) === "Demo Shop", "the merchant's name shows");
@@ -95,9 +118,34 @@ try {
   summary.chainReturn = page.url();
   check(asked.filter((m) => m === "eth_signTypedData_v4").length === 3, `the wallet was asked ${asked.join(", ")}: one rejected, the permit and the request`);
 
+  // Opened again once paid: the page shows it paid and sends the payer back, asking the wallet nothing.
+  const askedBefore = asked.length;
+  await page.goto(`${base}/checkout/${sessions.chain}`, { waitUntil: "load" });
+  await page.waitForSelector("#status:has-text('COMPLETED')", { timeout: 15000 });
+  check((await page.textContent("#note")).length > 0, "a paid payment says so");
+  await page.waitForURL(`${merchantOrigin}/**`, { timeout: 20000 });
+  check(asked.length === askedBefore, `the wallet was asked nothing for a paid payment: ${asked.slice(askedBefore)}`);
+
+  // More than the payer holds: explained with both figures before anything is signed.
+  await page.goto(`${base}/checkout/${sessions.short}`, { waitUntil: "load" });
+  await page.waitForSelector("#pay", { timeout: 15000 });
+  const signedBefore = asked.filter((m) => m === "eth_signTypedData_v4").length;
+  await page.focus("#pay");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
+  const short = await page.textContent("#error");
+  check(short.includes("0.0085 USDC") && short.includes("1 USDC"), `insufficient balance is explained with both figures: ${short}`);
+  check(asked.filter((m) => m === "eth_signTypedData_v4").length === signedBefore, "nothing was signed for a payment above the balance");
+
+  // An expired session: explained, nothing to pay with.
+  await page.goto(`${base}/checkout/${sessions.expired}`, { waitUntil: "load" });
+  await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
+  check(/expired/i.test(await page.textContent("#error")), "an expired session is explained");
+  check((await page.$("#pay")) === null, "an expired session offers nothing to pay with");
+
   // CARD: a bad number refused in the page; a good one paid; phone width.
   await page.setViewportSize({ width: 390, height: 844 });
-  await page.goto(`${base}/checkout/${cardSession}`, { waitUntil: "load" });
+  await page.goto(`${base}/checkout/${sessions.card}`, { waitUntil: "load" });
   await page.waitForSelector("#card-no", { timeout: 15000 });
   check(!(await scrollsSideways(page)), "the checkout page scrolls sideways at 390 px");
   await page.focus("#card-no");
@@ -110,6 +158,45 @@ try {
   await page.keyboard.press("Enter");
   await page.waitForURL(`${merchantOrigin}/**`, { timeout: 30000 });
   summary.cardReturn = page.url();
+
+  // A declined card: explained, nothing charged.
+  await page.goto(`${base}/checkout/${sessions.declined}`, { waitUntil: "load" });
+  await page.waitForSelector("#card-no", { timeout: 15000 });
+  await page.fill("#card-no", "4111111111111111");
+  await page.focus("#card-no");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#error:not(:empty)", { timeout: 30000 });
+  check(/declined/i.test(await page.textContent("#error")), `a decline is explained: ${await page.textContent("#error")}`);
+  // The browser logs the 402 answer itself: that one is expected.
+  const declinedLog = errors.findIndex((e) => /status of 402/.test(e));
+  check(declinedLog >= 0, "the decline was Settle's 402");
+  if (declinedLog >= 0) errors.splice(declinedLog, 1);
+
+  // The embeddable button on the merchant's own page (another origin): a popup.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${merchantOrigin}/shop?session=${sessions.popup}&mode=popup`, { waitUntil: "load" });
+  const [popup] = await Promise.all([context.waitForEvent("page"), page.click("#buy")]);
+  await popup.waitForSelector("#card-no", { timeout: 15000 });
+  await popup.fill("#card-no", "4111111111111111");
+  await popup.focus("#card-no");
+  await popup.keyboard.press("Enter");
+  await page.waitForSelector("#result:not(:empty)", { timeout: 30000 });
+  summary.popup = JSON.parse(await page.textContent("#result"));
+  check(page.url().startsWith(`${merchantOrigin}/shop`), "the merchant's page stays where it was");
+
+  // The same in an overlay iframe; a message forged by the merchant page's own window is not heard.
+  await page.goto(`${merchantOrigin}/shop?session=${sessions.overlay}&mode=overlay`, { waitUntil: "load" });
+  await page.click("#buy");
+  const frame = page.frameLocator("iframe[title=Checkout]");
+  await frame.locator("#card-no").waitFor({ timeout: 15000 });
+  await page.evaluate((sessionId) => window.postMessage({ type: "settle:checkout", sessionId, status: "completed", paymentId: "0xforged" }, "*"), sessions.overlay);
+  if (shots) await page.screenshot({ path: `${shots}/checkout-overlay.png` });
+  await frame.locator("#card-no").fill("4111111111111111");
+  await frame.locator("#card-no").press("Enter");
+  await page.waitForSelector("#result:not(:empty)", { timeout: 30000 });
+  summary.overlay = JSON.parse(await page.textContent("#result"));
+  check(summary.overlay.paymentId !== "0xforged", "the message forged before the payment was not heard");
+  check((await page.$("iframe[title=Checkout]")) === null, "the overlay is gone once paid");
 
   // The page talked to Settle alone; the way back is the merchant's.
   seen.outside.splice(0, seen.outside.length, ...seen.outside.filter((u) => !u.startsWith(merchantOrigin + "/")));

@@ -124,6 +124,9 @@ const PAYER: &str = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
 /// ETH pays a CHAIN payment with a wallet that starts on another network and whose first signature request it
 /// rejects; a CARD payment is paid on the page after a bad number is refused there. Both end COMPLETED and send the
 /// payer back to the merchant with a signature that verifies; the payer still holds no ETH (Settle paid the gas).
+/// A payment above the payer's balance, an expired session and a declined card are explained and charge nothing.
+/// The embeddable button (`/v1/checkout.js`) on the merchant's page, in a popup and in an overlay iframe, resolves
+/// with the signed way back; the page is framed only by, and talks only to, an origin on the merchant's hosts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_payer_pays_on_the_hosted_page_with_a_wallet_and_by_card_in_chromium() {
     use settle_chain::{U256, deploy};
@@ -137,7 +140,9 @@ async fn a_payer_pays_on_the_hosted_page_with_a_wallet_and_by_card_in_chromium()
     let rpc = anvil.rpc();
     let key = crate::chain::key;
     deploy::deploy(&rpc, &key(0), key(0).address(), key(2).address(), true).await.unwrap();
-    let app = TestApp::spawn_with(crate::chain_faults::setup_on(&anvil.url, |_| {})).await.unwrap();
+    let mut setup = crate::chain_faults::setup_on(&anvil.url, |_| {});
+    setup.card.knobs = settle_card::sim::Knobs { decline_above: Some(50_000), ..settle_card::sim::Knobs::calm() };
+    let app = TestApp::spawn_with(setup).await.unwrap();
     let payer: settle_chain::Address = PAYER.parse().unwrap();
     deploy::mint(&rpc, &key(0), TOKEN.parse().unwrap(), payer, U256::from(10_000)).await.unwrap();
     let _: Value = rpc.call("anvil_setBalance", json!([PAYER, "0x0"])).await.unwrap();
@@ -145,20 +150,38 @@ async fn a_payer_pays_on_the_hosted_page_with_a_wallet_and_by_card_in_chromium()
     let origin = format!("http://127.0.0.1:{port}");
     allow_hosts(&app, &["127.0.0.1"]).await;
     let chain_payment = app.create_payment("hosted-chain").await["paymentId"].as_str().unwrap().to_owned();
-    let card_payment = app.create_card_payment("hosted-card", 9000).await;
-    let mut sessions = Vec::new();
-    for (payment, key) in [(&chain_payment, "hosted-chain"), (&card_payment, "hosted-card")] {
-        let body = json!({"paymentId": payment, "successUrl": format!("{origin}/paid"), "cancelUrl": format!("{origin}/cart")});
-        let r = session(&app, &body, key).await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        sessions.push(r.body["id"].as_str().unwrap().to_owned());
+    let mut short = TestApp::chain_payment("hosted-short");
+    short["amount"] = json!("1000000");
+    let short = app.post("/v1/payments", &short).await.body["paymentId"].as_str().unwrap().to_owned();
+    let mut payments = serde_json::Map::new();
+    payments.insert("chain".into(), json!(chain_payment));
+    payments.insert("short".into(), json!(short));
+    for (name, amount) in [("card", 9000), ("expired", 9000), ("declined", 60_000), ("popup", 7000), ("overlay", 8000)] {
+        payments.insert(name.into(), json!(app.create_card_payment(&format!("hosted-{name}"), amount).await));
     }
-    let (chain_session, card_session) = (sessions[0].clone(), sessions[1].clone());
+    let mut sessions = serde_json::Map::new();
+    for (name, payment) in &payments {
+        let body = json!({"paymentId": payment, "successUrl": format!("{origin}/paid"), "cancelUrl": format!("{origin}/cart")});
+        let r = session(&app, &body, &format!("hosted-{name}")).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        sessions.insert(name.clone(), r.body["id"].clone());
+    }
+    let sql = format!("UPDATE checkout_sessions SET expires_at = 1 WHERE session_id = '{}'", sessions["expired"].as_str().unwrap());
+    settle_store::ConnectionTrait::execute_unprepared(app.ctx.db.writes(), &sql).await.unwrap();
+    // The page may be framed by, and tells its outcome to, a merchant page on the merchant's hosts only.
+    let framed = |origin: &str| {
+        let url = format!("{}/checkout/{}?embed=overlay&origin={origin}", app.base, sessions["overlay"].as_str().unwrap());
+        async move { reqwest::get(url).await.unwrap().headers()["content-security-policy"].to_str().unwrap().to_owned() }
+    };
+    assert!(framed(&origin).await.ends_with(&format!("frame-ancestors {origin}")));
+    assert!(framed("https://evil.example").await.ends_with("frame-ancestors 'none'"));
+    let evil = format!("/v1/checkout/{}?origin=https://evil.example", sessions["overlay"].as_str().unwrap());
+    assert_eq!(app.request(Method::GET, &evil, None, None, &[]).await.body.get("embedOrigin"), None);
     let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser");
     std::fs::create_dir_all(&artifacts).unwrap();
     let run = tokio::process::Command::new("node")
         .arg(browser_dir.join("checkout.mjs"))
-        .args([&app.base, &chain_session, &card_session, &anvil.url, PAYER, &origin])
+        .args([&app.base, &Value::Object(sessions.clone()).to_string(), &anvil.url, PAYER, &origin])
         .arg(&artifacts)
         .env("SETTLE_CHROMIUM", &chromium)
         .kill_on_drop(true)
@@ -168,14 +191,29 @@ async fn a_payer_pays_on_the_hosted_page_with_a_wallet_and_by_card_in_chromium()
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let summary: Value = serde_json::from_str(stdout.trim()).expect("a JSON summary");
     let secret = app.get("/v1/checkout-secret").await.body["secret"].as_str().unwrap().to_owned();
-    for (field, session_id, payment) in [("chainReturn", &chain_session, &chain_payment), ("cardReturn", &card_session, &card_payment)] {
-        let url = reqwest::Url::parse(summary[field].as_str().unwrap_or_else(|| panic!("no {field}: {summary}"))).unwrap();
+    for (field, name) in [("chainReturn", "chain"), ("cardReturn", "card"), ("popup", "popup"), ("overlay", "overlay")] {
+        let (session_id, payment) = (sessions[name].as_str().unwrap(), payments[name].as_str().unwrap());
+        let url = match &summary[field] {
+            // The embeddable button's promise: completed, with the signed way back.
+            Value::Object(r) => {
+                assert_eq!(
+                    (r["status"].as_str(), r["sessionId"].as_str(), r["paymentId"].as_str()),
+                    (Some("completed"), Some(session_id), Some(payment))
+                );
+                r["returnUrl"].as_str()
+            }
+            v => v.as_str(),
+        };
+        let url = reqwest::Url::parse(url.unwrap_or_else(|| panic!("no {field}: {summary}"))).unwrap();
         assert_eq!(url.path(), "/paid", "{url}");
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
-        assert_eq!((q["session_id"].as_str(), q["payment_id"].as_str()), (session_id.as_str(), payment.as_str()), "{url}");
+        assert_eq!((q["session_id"].as_str(), q["payment_id"].as_str()), (session_id, payment), "{url}");
         let ts: i64 = q["timestamp"].parse().unwrap();
         assert_eq!(settle_app::checkout::signature(&secret, session_id, payment, ts).as_deref(), Some(q["signature"].as_str()), "{url}");
         assert_eq!(app.get(&format!("/v1/payments/{payment}")).await.body["status"], "COMPLETED");
+    }
+    for (name, status) in [("short", "PENDING"), ("expired", "PENDING"), ("declined", "FAILED")] {
+        assert_eq!(app.get(&format!("/v1/payments/{}", payments[name].as_str().unwrap())).await.body["status"], status, "{name}");
     }
     let eth: Value = rpc.call("eth_getBalance", json!([PAYER, "latest"])).await.unwrap();
     assert_eq!(eth, json!("0x0"), "the payer paid no gas");

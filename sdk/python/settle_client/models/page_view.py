@@ -29,6 +29,9 @@ class PageView:
         status (str):
         chain_id (int | None | Unset):
         decimals (int | None | Unset): CHAIN: the token's decimals and address, and the chain.
+        embed_origin (None | str | Unset): The merchant page embedding this checkout (`origin` asked, and on the
+            merchant's `redirectHosts`): the page
+            tells its outcome there (postMessage) instead of redirecting.
         locale (None | str | Unset):
         token_address (None | str | Unset):
     """
@@ -46,6 +49,7 @@ class PageView:
     status: str
     chain_id: int | None | Unset = UNSET
     decimals: int | None | Unset = UNSET
+    embed_origin: None | str | Unset = UNSET
     locale: None | str | Unset = UNSET
     token_address: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -85,6 +89,12 @@ class PageView:
         else:
             decimals = self.decimals
 
+        embed_origin: None | str | Unset
+        if isinstance(self.embed_origin, Unset):
+            embed_origin = UNSET
+        else:
+            embed_origin = self.embed_origin
+
         locale: None | str | Unset
         if isinstance(self.locale, Unset):
             locale = UNSET
@@ -118,6 +128,8 @@ class PageView:
             field_dict["chainId"] = chain_id
         if decimals is not UNSET:
             field_dict["decimals"] = decimals
+        if embed_origin is not UNSET:
+            field_dict["embedOrigin"] = embed_origin
         if locale is not UNSET:
             field_dict["locale"] = locale
         if token_address is not UNSET:
@@ -168,6 +180,15 @@ class PageView:
 
         decimals = _parse_decimals(d.pop("decimals", UNSET))
 
+        def _parse_embed_origin(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        embed_origin = _parse_embed_origin(d.pop("embedOrigin", UNSET))
+
         def _parse_locale(data: object) -> None | str | Unset:
             if data is None:
                 return data
@@ -200,6 +221,7 @@ class PageView:
             status=status,
             chain_id=chain_id,
             decimals=decimals,
+            embed_origin=embed_origin,
             locale=locale,
             token_address=token_address,
         )

@@ -8,18 +8,27 @@ from ... import errors
 from ...client import AuthenticatedClient, Client
 from ...models.error_body import ErrorBody
 from ...models.page_view import PageView
-from ...types import Response
+from ...types import UNSET, Response, Unset
 
 
 def _get_kwargs(
     session_id: str,
+    *,
+    origin: str | Unset = UNSET,
 ) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["origin"] = origin
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
 
     _kwargs: dict[str, Any] = {
         "method": "get",
         "url": "/v1/checkout/{session_id}".format(
             session_id=quote(str(session_id), safe=""),
         ),
+        "params": params,
     }
 
     return _kwargs
@@ -74,6 +83,7 @@ def sync_detailed(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    origin: str | Unset = UNSET,
 ) -> Response[ErrorBody | PageView]:
     """What the hosted page shows of a session: the merchant's name, the amount, the payment's status,
     until when.
@@ -81,6 +91,7 @@ def sync_detailed(
 
     Args:
         session_id (str):
+        origin (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -92,6 +103,7 @@ def sync_detailed(
 
     kwargs = _get_kwargs(
         session_id=session_id,
+        origin=origin,
     )
 
     response = client.get_httpx_client().request(
@@ -105,6 +117,7 @@ def sync(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    origin: str | Unset = UNSET,
 ) -> ErrorBody | PageView | None:
     """What the hosted page shows of a session: the merchant's name, the amount, the payment's status,
     until when.
@@ -112,6 +125,7 @@ def sync(
 
     Args:
         session_id (str):
+        origin (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -124,6 +138,7 @@ def sync(
     return sync_detailed(
         session_id=session_id,
         client=client,
+        origin=origin,
     ).parsed
 
 
@@ -131,6 +146,7 @@ async def asyncio_detailed(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    origin: str | Unset = UNSET,
 ) -> Response[ErrorBody | PageView]:
     """What the hosted page shows of a session: the merchant's name, the amount, the payment's status,
     until when.
@@ -138,6 +154,7 @@ async def asyncio_detailed(
 
     Args:
         session_id (str):
+        origin (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -149,6 +166,7 @@ async def asyncio_detailed(
 
     kwargs = _get_kwargs(
         session_id=session_id,
+        origin=origin,
     )
 
     response = await client.get_async_httpx_client().request(**kwargs)
@@ -160,6 +178,7 @@ async def asyncio(
     session_id: str,
     *,
     client: AuthenticatedClient | Client,
+    origin: str | Unset = UNSET,
 ) -> ErrorBody | PageView | None:
     """What the hosted page shows of a session: the merchant's name, the amount, the payment's status,
     until when.
@@ -167,6 +186,7 @@ async def asyncio(
 
     Args:
         session_id (str):
+        origin (str | Unset):
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -180,5 +200,6 @@ async def asyncio(
         await asyncio_detailed(
             session_id=session_id,
             client=client,
+            origin=origin,
         )
     ).parsed
