@@ -37,10 +37,20 @@ pub const SESSION_TTL_MS: i64 = 24 * 3600 * 1000;
 /// Hosts a merchant may register at most.
 pub const MAX_REDIRECT_HOSTS: usize = 20;
 
+/// The payment a session opens.
+#[derive(Clone, Debug)]
+pub enum SessionPayment {
+    /// One of the merchant's PENDING payments (`paymentId`).
+    Existing(String),
+    /// A payment the session creates (`payment`, the fields of `POST /v1/payments`), under the session's
+    /// Idempotency-Key: a retry after a failure that followed the payment's creation finds that payment again.
+    New(Box<(crate::payments::CreatePayment, crate::payments::Details)>),
+}
+
 /// A parsed `POST /v1/checkout-sessions`.
 #[derive(Clone, Debug)]
 pub struct CreateSession {
-    pub payment_id: String,
+    pub payment: SessionPayment,
     pub success_url: String,
     pub cancel_url: String,
     /// `en` or `ko`; None: the payer's browser decides.
@@ -177,7 +187,16 @@ fn check_url(field: &'static str, raw: &str, hosts: &[String]) -> Result<String,
 
 /// Opens a merchant's PENDING payment to its payer on Settle's hosted page; `base` is Settle's public origin.
 pub async fn create(ctx: &Context, merchant_id: &str, base: &str, input: CreateSession, key: Option<IdemKey>) -> Result<Reply, AppError> {
-    let id = PaymentId::parse("paymentId", &input.payment_id)?;
+    if let SessionPayment::Existing(id) = &input.payment {
+        PaymentId::parse("paymentId", id)?;
+    }
+    // The key of the payment a session creates: the session's own, in a space of its own, with the session
+    // request's fingerprint (the same request retried finds the same payment).
+    let payment_key = key.as_ref().map(|k| IdemKey {
+        key: format!("checkout-payment:{}", k.key),
+        fingerprint: k.fingerprint.clone(),
+        accepted: k.accepted.clone(),
+    });
     if let Some(l) = &input.locale
         && !matches!(l.as_str(), "en" | "ko")
     {
@@ -193,7 +212,19 @@ pub async fn create(ctx: &Context, merchant_id: &str, base: &str, input: CreateS
         let hosts = hosts_of(merchant.redirect_hosts.as_deref());
         let success_url = check_url("successUrl", &input.success_url, &hosts)?;
         let cancel_url = check_url("cancelUrl", &input.cancel_url, &hosts)?;
-        let payment = payments_store::find(&ctx.db, merchant_id, id.as_str()).await?.ok_or(AppError::NotFound("payment"))?;
+        let id = match input.payment {
+            SessionPayment::Existing(id) => id,
+            SessionPayment::New(new) => {
+                let (payment, details) = *new;
+                let created = crate::payments::create(ctx, merchant_id, payment, details, payment_key).await?;
+                let body: serde_json::Value = serde_json::from_str(&created.body).map_err(AppError::internal)?;
+                body["paymentId"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| AppError::internal(std::io::Error::other("a created payment without its id")))?
+            }
+        };
+        let payment = payments_store::find(&ctx.db, merchant_id, &id).await?.ok_or(AppError::NotFound("payment"))?;
         if payment.status != PaymentStatus::Pending {
             return Err(AppError::InvalidState(format!("the payment is {}: a checkout session opens a PENDING payment", payment.status)));
         }

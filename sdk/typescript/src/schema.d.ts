@@ -1588,8 +1588,9 @@ export interface components {
             cancelUrl: string;
             /** @description `en` or `ko`; absent: the payer's browser decides. */
             locale?: string | null;
-            /** @description A PENDING payment of the merchant (0x + 64 hex). */
-            paymentId: string;
+            payment?: null | components["schemas"]["CreatePaymentRequest"];
+            /** @description A PENDING payment of the merchant (0x + 64 hex); or, instead, `payment`. */
+            paymentId?: string | null;
             /**
              * @description Where the page sends the payer once the payment is COMPLETED (https, on one of the merchant's
              *     `redirectHosts`; http only on localhost). Settle adds `session_id`, `payment_id`, `timestamp` and `signature`.
@@ -4350,7 +4351,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description invalid_state: the payment is not PENDING */
+            /** @description invalid_state: the payment is not PENDING; a payment's conflict (its order already has one) */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -9,21 +9,25 @@ use axum::{
     response::Response,
 };
 use serde::{Deserialize, Serialize};
-use settle_app::checkout::{self, CreateSession, PageView, SessionView};
+use settle_app::checkout::{self, CreateSession, PageView, SessionPayment, SessionView};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     ApiError, AppState,
     error::ErrorBody,
     extract::{Merchant, Mutation, reply},
+    routes::payments::create::CreatePaymentRequest,
 };
 
 /// `POST /v1/checkout-sessions`.
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateSessionRequest {
-    /// A PENDING payment of the merchant (0x + 64 hex).
-    pub payment_id: String,
+    /// A PENDING payment of the merchant (0x + 64 hex); or, instead, `payment`.
+    pub payment_id: Option<String>,
+    /// The payment to create and open (the fields of `POST /v1/payments`), instead of `paymentId`. With an
+    /// Idempotency-Key, a retry creates neither a second payment nor a second session.
+    pub payment: Option<CreatePaymentRequest>,
     /// Where the page sends the payer once the payment is COMPLETED (https, on one of the merchant's
     /// `redirectHosts`; http only on localhost). Settle adds `session_id`, `payment_id`, `timestamp` and `signature`.
     #[schema(example = "https://shop.example/paid")]
@@ -56,13 +60,19 @@ fn origin_of(headers: &HeaderMap) -> String {
         (status = 201, body = SessionView),
         (status = 400, description = "Invalid input: a redirect URL not https or not on the merchant's redirectHosts, a bad locale", body = ErrorBody),
         (status = 404, description = "Unknown payment", body = ErrorBody),
-        (status = 409, description = "invalid_state: the payment is not PENDING", body = ErrorBody),
+        (status = 409, description = "invalid_state: the payment is not PENDING; a payment's conflict (its order already has one)", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
 pub async fn create_session(State(st): State<AppState>, headers: HeaderMap, m: Mutation<CreateSessionRequest>) -> Result<Response, ApiError> {
     let b = m.body;
-    let input = CreateSession { payment_id: b.payment_id, success_url: b.success_url, cancel_url: b.cancel_url, locale: b.locale };
+    let payment = match (b.payment_id, b.payment) {
+        (Some(id), None) => SessionPayment::Existing(id),
+        (None, Some(p)) => SessionPayment::New(Box::new(p.parse()?)),
+        (Some(_), Some(_)) => return Err(ApiError::invalid("payment", "give paymentId or payment, not both")),
+        (None, None) => return Err(ApiError::missing("paymentId")),
+    };
+    let input = CreateSession { payment, success_url: b.success_url, cancel_url: b.cancel_url, locale: b.locale };
     Ok(reply(checkout::create(&st.ctx, &m.merchant, &origin_of(&headers), input, m.idem).await?))
 }
 

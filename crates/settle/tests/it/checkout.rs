@@ -117,6 +117,55 @@ async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_bac
     app.finish().await;
 }
 
+/// A session may create its payment (`payment`, the fields of `POST /v1/payments`). When the session's recording
+/// fails after the payment committed, the retry with the same Idempotency-Key finds that payment: one payment, one
+/// session. Bad payment fields are 400 naming the field and create nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    allow_hosts(&app, &["shop.example"]).await;
+    let payment = json!({"orderId": "cs-new", "amount": "12000", "currency": "KRW", "rail": "CARD", "metadata": {"cart": "7"}});
+    let body = json!({"payment": payment, "successUrl": "https://shop.example/paid", "cancelUrl": "https://shop.example/cart"});
+    let count = async |sql: &str| {
+        let stmt = settle_store::Statement::from_string(settle_store::DbBackend::Sqlite, sql.to_owned());
+        let row = settle_store::ConnectionTrait::query_one_raw(app.ctx.db.writes(), stmt).await.unwrap().unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    };
+    let exec = async |sql: &str| settle_store::ConnectionTrait::execute_unprepared(app.ctx.db.writes(), sql).await.unwrap();
+
+    // Bad input: 400 naming the field, nothing created.
+    let mut bad = body.clone();
+    bad["payment"]["amount"] = json!("12.5");
+    assert_eq!(session(&app, &bad, "cs-new-bad").await.assert_error(400, "parameter_invalid").as_deref(), Some("amount"));
+    let mut both = body.clone();
+    both["paymentId"] = json!(format!("0x{}", "ab".repeat(32)));
+    assert_eq!(session(&app, &both, "cs-new-both").await.assert_error(400, "parameter_invalid").as_deref(), Some("payment"));
+    let neither = json!({"successUrl": "https://shop.example/paid", "cancelUrl": "https://shop.example/cart"});
+    assert_eq!(session(&app, &neither, "cs-new-none").await.status, 400);
+    assert_eq!(count("SELECT COUNT(*) FROM payments WHERE order_id = 'cs-new'").await, 0);
+
+    // The session's recording fails after the payment committed (its table is away): an error, and the payment stays.
+    exec("ALTER TABLE checkout_sessions RENAME TO checkout_sessions_away").await;
+    let failed = session(&app, &body, "cs-new-1").await;
+    exec("ALTER TABLE checkout_sessions_away RENAME TO checkout_sessions").await;
+    assert!(failed.status.is_server_error(), "{} {}", failed.status, failed.text);
+    assert_eq!(count("SELECT COUNT(*) FROM payments WHERE order_id = 'cs-new'").await, 1);
+
+    // The retry: the same payment, now with its session; once more, the same session.
+    let r = session(&app, &body, "cs-new-1").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let again = session(&app, &body, "cs-new-1").await;
+    assert_eq!((again.body["id"].as_str(), again.body["paymentId"].as_str()), (r.body["id"].as_str(), r.body["paymentId"].as_str()));
+    assert_eq!(count("SELECT COUNT(*) FROM payments WHERE order_id = 'cs-new'").await, 1, "one payment");
+    assert_eq!(count("SELECT COUNT(*) FROM checkout_sessions").await, 1, "one session");
+    let paid = app.get(&format!("/v1/payments/{}", r.body["paymentId"].as_str().unwrap())).await;
+    assert_eq!((paid.body["amount"].as_str(), paid.body["metadata"]["cart"].as_str()), (Some("12000"), Some("7")), "{}", paid.text);
+    // The page reads it.
+    let page = app.request(Method::GET, &format!("/v1/checkout/{}", r.body["id"].as_str().unwrap()), None, None, &[]).await;
+    assert_eq!((page.body["amount"].as_str(), page.body["status"].as_str()), (Some("12000"), Some("PENDING")), "{}", page.text);
+    app.finish().await;
+}
+
 /// Anvil's fifth dev account (unlocked: anvil signs for it), the hosted page's payer.
 const PAYER: &str = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
 
