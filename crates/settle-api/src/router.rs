@@ -77,6 +77,7 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::get::get_payment, payments::update::update_payment))
         .routes(routes!(payments::status::payment_status))
         .routes(routes!(payments::events::payment_events))
+        .routes(routes!(payments::stream::payment_stream))
         .routes(routes!(payments::cancel::cancel_payment))
         .routes(routes!(payments::simulate::simulate_payment))
         .routes(routes!(payments::card::pay_with_card))

@@ -183,6 +183,17 @@ pub async fn has_log(conn: &impl ConnectionTrait, chain_id: i64, payment_id: &st
         .is_some())
 }
 
+/// The block of a payment's latest log on a chain (applied or not): where it was paid, before its confirmations.
+pub async fn payment_log_block(conn: &impl ConnectionTrait, chain_id: i64, payment_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(chain_log::Entity::find()
+        .filter(chain_log::Column::ChainId.eq(chain_id))
+        .filter(chain_log::Column::PaymentId.eq(payment_id))
+        .order_by_desc(chain_log::Column::BlockNumber)
+        .one(conn)
+        .await?
+        .map(|l| l.block_number))
+}
+
 /// Payments made on one of `gateways` (checksummed), or before a payment's gateway was stored: the ones a chain's
 /// watcher may judge. A payment of a gateway the chain no longer lists is left out, so it never takes a page's room.
 fn on_gateways(gateways: &[String]) -> Condition {

@@ -31,6 +31,7 @@ mod m0022_late_payment_refunds;
 mod m0023_payment_gateway;
 mod m0024_fee_returns;
 mod m0025_checkout_sessions;
+mod m0026_chain_log_payment;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0023_payment_gateway::Migration),
             Box::new(m0024_fee_returns::Migration),
             Box::new(m0025_checkout_sessions::Migration),
+            Box::new(m0026_chain_log_payment::Migration),
         ]
     }
 }

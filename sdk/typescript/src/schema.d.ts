@@ -891,6 +891,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payments/{paymentId}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow one payment: an event `payment` with the payment as it stands, then one each time it changes, until it is
+         *     final (COMPLETED, FAILED, CANCELLED or EXPIRED). With the merchant's key, the payment's `clientSecret` or one
+         *     of its checkout sessions' ids (what the payer's page holds: browsers' EventSource sends no header, so read it
+         *     with `fetch`). A comment line is sent as a heartbeat while nothing changes.
+         */
+        get: operations["payment_stream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/payments/{paymentId}/typed-data": {
         parameters: {
             query?: never;
@@ -1939,6 +1961,21 @@ export interface components {
         PaymentList: {
             data: components["schemas"]["PaymentView"][];
             hasMore: boolean;
+        };
+        /** @description One event of the stream (`event: payment`). */
+        PaymentUpdate: {
+            /**
+             * Format: int64
+             * @description CHAIN, once its block is known: the confirmations it has (capped at `confirmationsRequired`).
+             */
+            confirmations?: number | null;
+            /**
+             * Format: int64
+             * @description CHAIN: the confirmations that make it COMPLETED.
+             */
+            confirmationsRequired?: number | null;
+            /** @description The payment, as `GET /v1/payments/{paymentId}` answers the caller. */
+            payment: components["schemas"]["PaymentView"];
         };
         /** @description A payment as the API shows it. */
         PaymentView: {
@@ -7050,6 +7087,83 @@ export interface operations {
             /** @description chain_unavailable */
             503: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    payment_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description 0x + 64 hex */
+                paymentId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream; each event is `payment`, its data a PaymentUpdate as JSON */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["PaymentUpdate"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No key, or a client secret or session of another payment */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description too_many_streams: this payment's payer holds its most streams on this instance */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

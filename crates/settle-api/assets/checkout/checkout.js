@@ -19,6 +19,7 @@ const TEXT = {
     declined: "The card was declined: nothing was charged. Go back to the shop to pay again.", busy: "Payments are briefly unavailable. Nothing was charged; try again in a moment.",
     unreachable: "Settle could not be reached. Check your connection; nothing was charged twice.", retry: "Try again",
     notFound: "This checkout link is not valid.", gasless: "You pay no network fee: Settle sends the transaction.",
+    confirmations: (n, of) => `Confirmations: ${n} of ${of}`,
   },
   ko: {
     pay: "결제", payWallet: "지갑으로 결제", payCard: "카드로 결제", cancel: "취소하고 돌아가기", to: "받는 곳",
@@ -34,6 +35,7 @@ const TEXT = {
     declined: "카드가 거절되었습니다. 청구되지 않았습니다. 상점으로 돌아가 다시 결제해 주세요.", busy: "잠시 결제할 수 없습니다. 청구되지 않았습니다. 잠시 후 다시 시도해 주세요.",
     unreachable: "Settle에 연결할 수 없습니다. 연결을 확인해 주세요. 두 번 청구되지 않습니다.", retry: "다시 시도",
     notFound: "올바르지 않은 결제 링크입니다.", gasless: "네트워크 수수료가 없습니다. Settle이 거래를 보냅니다.",
+    confirmations: (n, of) => `블록 확인: ${of}회 중 ${n}회`,
   },
 };
 const CARD_TYPES = ["SAMSUNG", "KB", "HYUNDAI"];
@@ -144,6 +146,7 @@ function render() {
       h("p", { class: "amount", id: "amount" }, amount),
       h("p", {}, h("span", { class: `status s-${view.status}`, id: "status" }, view.status)),
       view.status === "PENDING" && !view.expired ? h("p", { class: "muted", id: "left" }) : null,
+      view.rail === "CHAIN" ? h("p", { class: "muted", id: "confirmations", "aria-live": "polite" }) : null,
       actions,
       h("p", { class: "note", id: "note", role: "status" }),
       h("p", { class: "error", id: "error", role: "alert" }),
@@ -160,6 +163,8 @@ function render() {
     note(t.processing);
     return follow();
   }
+  // Followed while PENDING too: the payer may pay from another device (the QR code).
+  follow();
   if (view.rail === "CHAIN") {
     actions.append(h("p", { class: "muted" }, t.gasless), h("button", { type: "button", id: "pay", onclick: payWithWallet }, t.payWallet));
   } else {
@@ -198,34 +203,76 @@ async function goBack() {
   }
 }
 
-// The payment's status, read until it is final.
+// The payment's status, followed until it is final: its stream (GET /v1/payments/{id}/stream, read with fetch
+// because EventSource sends no Authorization header), or, while the stream is unavailable, a read every second.
 async function follow() {
   if (polling) return;
   polling = true;
   try {
     for (;;) {
+      if (await streamUpdates().catch(() => false)) return;
       await new Promise((r) => setTimeout(r, 1000));
-      let p;
       try {
-        p = await api("GET", `/v1/payments/${encodeURIComponent(view.paymentId)}`);
+        if (show(await api("GET", `/v1/payments/${encodeURIComponent(view.paymentId)}`))) return;
       } catch (e) {
         note(e.message);
-        continue;
-      }
-      if (p.status !== view.status) {
-        view.status = p.status;
-        $("#status").textContent = p.status;
-        $("#status").className = `status s-${p.status}`;
-      }
-      if (p.status === "COMPLETED") return goBack();
-      if (p.status === "FAILED" || p.status === "EXPIRED" || p.status === "CANCELLED") {
-        note("");
-        return fail(p.status === "FAILED" ? t.failed : p.status === "EXPIRED" ? t.expired : t.cancelled);
       }
     }
   } finally {
     polling = false;
   }
+}
+
+// Reads the payment's stream until the payment is final (true) or the stream ends early (false).
+async function streamUpdates() {
+  const res = await fetch(`/v1/payments/${encodeURIComponent(view.paymentId)}/stream`, { headers: { authorization: `Bearer ${sessionId}` } });
+  if (!res.ok || !res.body) return false;
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return false;
+    buf += value.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buf.indexOf("\n\n")) >= 0) {
+      const block = buf.slice(0, end);
+      buf = buf.slice(end + 2);
+      const data = block.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).replace(/^ /, "")).join("\n");
+      if (!data) continue;
+      const u = JSON.parse(data);
+      if (show(u.payment, u)) {
+        reader.cancel().catch(() => {});
+        return true;
+      }
+    }
+  }
+}
+
+// Shows the payment as read; true once it is final (and what follows is done).
+function show(p, u = {}) {
+  if (p.status !== view.status) {
+    view.status = p.status;
+    $("#status").textContent = p.status;
+    $("#status").className = `status s-${p.status}`;
+    if (p.status !== "PENDING") $("#left")?.remove();
+    if (p.status === "PROCESSING") note(t.processing);
+  }
+  const conf = $("#confirmations");
+  if (conf && u.confirmations !== undefined && u.confirmationsRequired) {
+    conf.textContent = t.confirmations(u.confirmations, u.confirmationsRequired);
+  }
+  if (p.status === "COMPLETED") {
+    goBack();
+    return true;
+  }
+  if (p.status === "FAILED" || p.status === "EXPIRED" || p.status === "CANCELLED") {
+    note("");
+    $("#actions").replaceChildren();
+    // A decline already said why.
+    if (!$("#error").textContent) fail(p.status === "FAILED" ? t.failed : p.status === "EXPIRED" ? t.expired : t.cancelled);
+    return true;
+  }
+  return false;
 }
 
 // ---- CHAIN: an EIP-1193 wallet ----------------------------------------------------------------------------

@@ -10,4 +10,5 @@ pub mod get;
 pub mod list;
 pub mod simulate;
 pub mod status;
+pub mod stream;
 pub mod update;

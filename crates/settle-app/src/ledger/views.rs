@@ -84,6 +84,17 @@ pub struct PaymentView {
     pub updated_at: String,
 }
 
+impl PaymentView {
+    /// The payment as its payer sees it (by its client secret or checkout session): without what is the merchant's
+    /// alone, its metadata, the customer's email and an operator's flag.
+    pub fn for_payer(mut self) -> Self {
+        self.metadata = Default::default();
+        self.customer_email = None;
+        self.flag_reason = None;
+        self
+    }
+}
+
 impl From<&PaymentRow> for PaymentView {
     fn from(r: &PaymentRow) -> Self {
         Self {

@@ -200,6 +200,23 @@ async fn load(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<Paym
 }
 
 /// A merchant's payment.
+/// A CHAIN payment's confirmations (capped at those that complete it; once its block is known: the watcher's log
+/// before it is COMPLETED), and the confirmations that complete it; from the head the chain's watcher last read,
+/// without a node call. (None, None) for a CARD payment.
+pub async fn confirmations(ctx: &Context, view: &PaymentView) -> Result<(Option<u64>, Option<u64>), AppError> {
+    let Some((chain_id, chain)) = view.chain_id.and_then(|c| Some((c, ctx.chains.get(c)?))) else { return Ok((None, None)) };
+    let required = chain.confirmations;
+    if view.status == PaymentStatus::Completed {
+        return Ok((Some(required), Some(required)));
+    }
+    let block = match (view.block_number, view.status) {
+        (None, PaymentStatus::Processing) => settle_store::chain::payment_log_block(&ctx.db, chain_id, &view.payment_id).await?,
+        (block, _) => block,
+    };
+    let have = block.map(|b| (chain.observed().head.unwrap_or(0) as i64 - b + 1).clamp(0, required as i64) as u64);
+    Ok((have, Some(required)))
+}
+
 pub async fn get(ctx: &Context, merchant_id: &str, payment_id: &str) -> Result<PaymentView, AppError> {
     Ok(PaymentView::from(&load(ctx, merchant_id, payment_id).await?))
 }

@@ -51,6 +51,7 @@ pub(super) const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("relayer_nonces", &["chain_id", "relayer"], "crates/settle-store/src/relay.rs", "Column::Relayer"),
     ("chain_blocks", &["chain_id", "number"], "crates/settle-store/src/chain.rs", "Column::Number"),
     ("chain_logs", &["chain_id", "block_number"], "crates/settle-store/src/chain.rs", "Column::ChainId"),
+    ("chain_logs", &["chain_id", "payment_id"], "crates/settle-store/src/chain.rs", "chain_log::Column::PaymentId.eq(payment_id)"),
     ("shop_users", &["merchant_id", "user_id"], "crates/settle-store/src/shop.rs", "Column::UserId"),
     ("items", &["merchant_id", "item_id"], "crates/settle-store/src/shop.rs", "Column::ItemId"),
     ("coupons", &["merchant_id", "coupon_id"], "crates/settle-store/src/shop.rs", "Column::CouponId"),

@@ -20,6 +20,7 @@ const SOURCES: &[(&str, &str)] = &[
         include_str!("../../../settle-store/src/migration/m0021_order_cancellations.rs"),
     ),
     ("crates/settle-store/src/migration/m0025_checkout_sessions.rs", include_str!("../../../settle-store/src/migration/m0025_checkout_sessions.rs")),
+    ("crates/settle-store/src/migration/m0026_chain_log_payment.rs", include_str!("../../../settle-store/src/migration/m0026_chain_log_payment.rs")),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
     ("crates/settle-store/src/checkout_sessions.rs", include_str!("../../../settle-store/src/checkout_sessions.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../../settle-store/src/payments.rs")),

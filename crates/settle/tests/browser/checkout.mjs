@@ -110,6 +110,8 @@ try {
   await page.focus("#pay");
   await page.keyboard.press("Enter");
   await page.waitForSelector("#status:has-text('PROCESSING'), #status:has-text('COMPLETED')", { timeout: 30000 });
+  // The relay's block is the first of two confirmations: the page counts them from the payment's stream.
+  await page.waitForSelector("#confirmations:has-text('1 of 2')", { timeout: 20000 });
   for (let i = 0; i < 120 && !page.url().startsWith(merchantOrigin); i++) {
     await anvil("evm_mine", []);
     await page.waitForTimeout(250);

@@ -166,6 +166,56 @@ async fn a_session_that_creates_its_payment_creates_it_once_when_the_step_after_
     app.finish().await;
 }
 
+/// A payment's stream (`GET /v1/payments/{id}/stream`), as the payer's page reads it with its session: the payment
+/// as it stands (without the merchant's metadata), then each change, ending once it is final. Another payment's
+/// session is refused, and a payer holds at most three streams of one payment on an instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_payments_stream_follows_it_for_its_payer_until_it_is_final() {
+    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    allow_hosts(&app, &["shop.example"]).await;
+    let mut ids = Vec::new();
+    for (i, order) in ["stream-1", "stream-2"].into_iter().enumerate() {
+        let payment = json!({"orderId": order, "amount": "5000", "currency": "KRW", "rail": "CARD", "metadata": {"cart": "9"}});
+        let body = json!({"payment": payment, "successUrl": "https://shop.example/paid", "cancelUrl": "https://shop.example/cart"});
+        let r = session(&app, &body, &format!("stream-{i}")).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push((r.body["paymentId"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned()));
+    }
+    let ((payment, session_id), (_, other_session)) = (ids[0].clone(), ids[1].clone());
+    let path = format!("/v1/payments/{payment}/stream");
+    app.request(Method::GET, &path, Some(other_session.as_str()), None, &[]).await.assert_error(401, "unauthorized");
+    app.request(Method::GET, &path, None, None, &[]).await.assert_error(401, "unauthorized");
+
+    let mut rx = crate::sse::open_path(&app, &path, &session_id, None).await;
+    let first = crate::sse::next(&mut rx).await;
+    assert_eq!((first.event.as_str(), first.data["payment"]["status"].as_str()), ("payment", Some("PENDING")), "{:?}", first.data);
+    assert_eq!(first.data["payment"]["metadata"], json!({}), "the payer's stream holds none of the merchant's metadata");
+    // Three streams of one payment for its payer; the fourth is refused.
+    let more = [crate::sse::open_path(&app, &path, &session_id, None).await, crate::sse::open_path(&app, &path, &session_id, None).await];
+    app.request(Method::GET, &path, Some(session_id.as_str()), None, &[]).await.assert_error(429, "too_many_streams");
+    drop(more);
+
+    // Paid: the stream says each change, and ends after the final one.
+    let card = json!({"cardType": "KB", "cardNo": "4111-1111-1111-1111"}).to_string();
+    let paid = app.request(Method::POST, &format!("/v1/payments/{payment}/card"), Some(session_id.as_str()), Some(&card), &[]).await;
+    assert_eq!(paid.status, 202, "{}", paid.text);
+    let mut seen = vec!["PENDING".to_owned()];
+    while seen.last().map(String::as_str) != Some("COMPLETED") {
+        let e = crate::sse::next(&mut rx).await;
+        seen.push(e.data["payment"]["status"].as_str().unwrap_or_default().to_owned());
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]), "each event is a change: {seen:?}");
+    let end = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("the stream ends");
+    assert!(end.is_none(), "nothing after the final status: {end:?}");
+
+    // The merchant's key reads the whole payment, and a final payment's stream is one event.
+    let mut rx = crate::sse::open_path(&app, &path, &app.key, None).await;
+    let only = crate::sse::next(&mut rx).await;
+    assert_eq!((only.data["payment"]["status"].as_str(), only.data["payment"]["metadata"]["cart"].as_str()), (Some("COMPLETED"), Some("9")));
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await.expect("the stream ends").is_none());
+    app.finish().await;
+}
+
 /// Anvil's fifth dev account (unlocked: anvil signs for it), the hosted page's payer.
 const PAYER: &str = "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65";
 

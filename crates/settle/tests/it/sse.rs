@@ -18,7 +18,13 @@ pub(crate) struct Sse {
 
 /// Opens /events and returns a receiver of parsed events.
 pub(crate) async fn open(app: &TestApp, last: Option<&str>) -> tokio::sync::mpsc::Receiver<Sse> {
-    let mut rb = app.client.get(format!("{}/v1/events/stream", app.base)).bearer_auth(&app.key);
+    open_path(app, "/v1/events/stream", &app.key, last).await
+}
+
+/// Opens an event stream at `path` with `key` and returns a receiver of parsed events (an event without an SSE id
+/// has the id ""); the receiver ends when the stream does.
+pub(crate) async fn open_path(app: &TestApp, path: &str, key: &str, last: Option<&str>) -> tokio::sync::mpsc::Receiver<Sse> {
+    let mut rb = app.client.get(format!("{}{path}", app.base)).bearer_auth(key);
     if let Some(l) = last {
         rb = rb.header("last-event-id", l);
     }
@@ -46,9 +52,8 @@ pub(crate) async fn open(app: &TestApp, last: Option<&str>) -> tokio::sync::mpsc
                 }
                 let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
                 let seq = data["seq"].as_i64().unwrap_or(-1);
-                if let Some(id) = id
-                    && tx.send(Sse { id, seq, event, data }).await.is_err()
-                {
+                // A frame of comments alone (a heartbeat) is no event.
+                if (id.is_some() || !event.is_empty()) && tx.send(Sse { id: id.unwrap_or_default(), seq, event, data }).await.is_err() {
                     return;
                 }
             }

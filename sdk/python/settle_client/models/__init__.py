@@ -76,6 +76,7 @@ from .order_view import OrderView
 from .order_view_metadata import OrderViewMetadata
 from .page_view import PageView
 from .payment_list import PaymentList
+from .payment_update import PaymentUpdate
 from .payment_view import PaymentView
 from .payment_view_card_type import PaymentViewCardType
 from .payment_view_metadata import PaymentViewMetadata
@@ -220,6 +221,7 @@ __all__ = (
     "OrderViewMetadata",
     "PageView",
     "PaymentList",
+    "PaymentUpdate",
     "PaymentView",
     "PaymentViewCardType",
     "PaymentViewMetadata",

@@ -124,10 +124,7 @@ pub(crate) async fn relay_and_wait(st: &AppState, id: &str, c: Checkout<schemas:
     let accepted = checkout::gasless(&st.ctx, &c.merchant, id, c.body, c.idem).await?;
     let (how, mut view) = checkout::wait_for_relay(&st.ctx, &c.merchant, &accepted, st.ctx.settings.relay_wait).await?;
     if c.payer {
-        // The payer's view: without what is the merchant's alone.
-        view.payment.metadata = Default::default();
-        view.payment.customer_email = None;
-        view.payment.flag_reason = None;
+        view.payment = view.payment.for_payer();
     }
     Ok((how, view, accepted.replayed))
 }

@@ -26,11 +26,6 @@ pub async fn get_payment(
     PaymentCaller(m, payer): PaymentCaller,
     Path(id): Path<String>,
 ) -> Result<Json<PaymentView>, ApiError> {
-    let mut view = payments::get(&st.ctx, &m, &id).await?;
-    if payer.is_some() {
-        view.metadata = Default::default();
-        view.customer_email = None;
-        view.flag_reason = None;
-    }
-    Ok(Json(view))
+    let view = payments::get(&st.ctx, &m, &id).await?;
+    Ok(Json(if payer.is_some() { view.for_payer() } else { view }))
 }
