@@ -316,10 +316,48 @@ pub struct PageView {
     pub cancel_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// CHAIN: the chain as the payer's wallet adds it when it lacks it (`wallet_addEthereumChain`), if Settle is
+    /// configured with its public RPC URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub add_chain: Option<AddChain>,
     /// The merchant page embedding this checkout (`origin` asked, and on the merchant's `redirectHosts`): the page
     /// tells its outcome there (postMessage) instead of redirecting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub embed_origin: Option<String>,
+}
+
+/// A chain as `wallet_addEthereumChain` takes it (EIP-3085).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddChain {
+    /// 0x and hex.
+    pub chain_id: String,
+    pub chain_name: String,
+    pub native_currency: NativeCurrency,
+    pub rpc_urls: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub block_explorer_urls: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct NativeCurrency {
+    pub name: String,
+    pub symbol: String,
+    pub decimals: u8,
+}
+
+impl AddChain {
+    fn of(chain: &crate::chain::Chain) -> Option<Self> {
+        let w = chain.wallet.as_ref()?;
+        let symbol = w.currency_symbol.clone().unwrap_or_else(|| "ETH".into());
+        Some(Self {
+            chain_id: format!("0x{:x}", chain.chain_id),
+            chain_name: w.name.clone(),
+            native_currency: NativeCurrency { name: symbol.clone(), symbol, decimals: 18 },
+            rpc_urls: w.rpc_urls.clone(),
+            block_explorer_urls: w.explorer_urls.clone(),
+        })
+    }
 }
 
 /// The session as the hosted page shows it, embedded in `origin` if it may be; 404 for an unknown id.
@@ -330,13 +368,10 @@ pub async fn page(ctx: &Context, session_id: &str, origin: Option<&str>) -> Resu
     let s = store::find_any(&ctx.db, session_id).await?.ok_or(AppError::NotFound("checkout session"))?;
     let p = payments_store::find(&ctx.db, &s.merchant_id, &s.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
     let merchant = settle_store::merchants::find(&ctx.db, settle_domain::mode::merchant_of(&s.merchant_id)).await?;
-    let decimals = match (p.chain_id, p.token_address.as_deref()) {
-        (Some(chain), Some(token)) => {
-            let token: Option<settle_chain::Address> = token.parse().ok();
-            ctx.chains.get(chain).and_then(|c| token.and_then(|t| c.token(&t)).map(|t| t.decimals))
-        }
-        _ => None,
-    };
+    let chain = p.chain_id.and_then(|c| ctx.chains.get(c));
+    let token: Option<settle_chain::Address> = p.token_address.as_deref().and_then(|t| t.parse().ok());
+    let decimals = chain.and_then(|c| token.and_then(|t| c.token(&t)).map(|t| t.decimals));
+    let add_chain = chain.and_then(AddChain::of);
     let embed_origin = match (origin, &merchant) {
         (Some(o), Some(m)) => embed_origin_on(o, &hosts_of(m.redirect_hosts.as_deref())),
         _ => None,
@@ -357,6 +392,7 @@ pub async fn page(ctx: &Context, session_id: &str, origin: Option<&str>) -> Resu
         expired: settle_store::now_ms() >= s.expires_at && p.status == PaymentStatus::Pending,
         cancel_url: s.cancel_url.clone(),
         locale: s.locale.clone(),
+        add_chain,
         embed_origin,
     })
 }

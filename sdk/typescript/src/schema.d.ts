@@ -1229,6 +1229,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A chain as `wallet_addEthereumChain` takes it (EIP-3085). */
+        AddChain: {
+            blockExplorerUrls?: string[];
+            /** @description 0x and hex. */
+            chainId: string;
+            chainName: string;
+            nativeCurrency: components["schemas"]["NativeCurrency"];
+            rpcUrls: string[];
+        };
         /** @description A merchant's keys. */
         ApiKeyList: {
             data: components["schemas"]["ApiKeyView"][];
@@ -1871,6 +1880,12 @@ export interface components {
              */
             returnFeeOnRefund: boolean;
         };
+        NativeCurrency: {
+            /** Format: int32 */
+            decimals: number;
+            name: string;
+            symbol: string;
+        };
         OrderCard: {
             /** @example 4111-1111-1111-1111 */
             cardNo: string;
@@ -1927,6 +1942,7 @@ export interface components {
         };
         /** @description What the hosted page shows of a session (to whoever holds its id). */
         PageView: {
+            addChain?: null | components["schemas"]["AddChain"];
             /** @description Minor units, as a decimal string. */
             amount: string;
             /** @description Where "Cancel" sends the payer. */

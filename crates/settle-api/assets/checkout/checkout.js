@@ -4,6 +4,8 @@
 // to the merchant's server. The payment's status is read live; once COMPLETED the payer goes back to the merchant
 // with a signed URL. No framework, no build step, nothing loaded from elsewhere.
 
+import qrcode from "./qrcode.mjs";
+
 const TEXT = {
   en: {
     pay: "Pay", payWallet: "Pay with your wallet", payCard: "Pay by card", cancel: "Cancel and go back", to: "to",
@@ -20,6 +22,9 @@ const TEXT = {
     unreachable: "Settle could not be reached. Check your connection; nothing was charged twice.", retry: "Try again",
     notFound: "This checkout link is not valid.", gasless: "You pay no network fee: Settle sends the transaction.",
     confirmations: (n, of) => `Confirmations: ${n} of ${of}`,
+    addChain: (id) => `Your wallet does not know chain ${id}: add it to your wallet, then try again.`,
+    chooseWallet: "Choose the wallet to pay with:", onPhone: "Pay on your phone", qrAlt: "QR code of this page",
+    qrHint: "Scan it with your phone's camera or wallet to open this page there.",
   },
   ko: {
     pay: "결제", payWallet: "지갑으로 결제", payCard: "카드로 결제", cancel: "취소하고 돌아가기", to: "받는 곳",
@@ -36,6 +41,9 @@ const TEXT = {
     unreachable: "Settle에 연결할 수 없습니다. 연결을 확인해 주세요. 두 번 청구되지 않습니다.", retry: "다시 시도",
     notFound: "올바르지 않은 결제 링크입니다.", gasless: "네트워크 수수료가 없습니다. Settle이 거래를 보냅니다.",
     confirmations: (n, of) => `블록 확인: ${of}회 중 ${n}회`,
+    addChain: (id) => `지갑에 체인 ${id}이(가) 없습니다. 지갑에 추가한 뒤 다시 시도해 주세요.`,
+    chooseWallet: "결제할 지갑을 선택해 주세요:", onPhone: "휴대폰으로 결제", qrAlt: "이 페이지의 QR 코드",
+    qrHint: "휴대폰 카메라나 지갑으로 스캔하면 이 페이지가 열립니다.",
   },
 };
 const CARD_TYPES = ["SAMSUNG", "KB", "HYUNDAI"];
@@ -166,7 +174,18 @@ function render() {
   // Followed while PENDING too: the payer may pay from another device (the QR code).
   follow();
   if (view.rail === "CHAIN") {
-    actions.append(h("p", { class: "muted" }, t.gasless), h("button", { type: "button", id: "pay", onclick: payWithWallet }, t.payWallet));
+    actions.append(
+      h("p", { class: "muted" }, t.gasless),
+      h("button", { type: "button", id: "pay", onclick: () => payWithWallet() }, t.payWallet),
+      h("div", { id: "wallets" }),
+      h(
+        "details",
+        { id: "phone" },
+        h("summary", {}, t.onPhone),
+        h("img", { class: "qr", id: "qr", alt: t.qrAlt, src: qrOf(`${location.origin}/checkout/${sessionId}`) }),
+        h("p", { class: "muted" }, t.qrHint),
+      ),
+    );
   } else {
     actions.append(cardForm());
   }
@@ -275,14 +294,49 @@ function show(p, u = {}) {
   return false;
 }
 
-// ---- CHAIN: an EIP-1193 wallet ----------------------------------------------------------------------------
-function wallets() {
-  // EIP-6963: every wallet announces itself; window.ethereum is the fallback.
-  const found = [];
-  window.addEventListener("eip6963:announceProvider", (e) => found.push(e.detail), { once: false });
-  window.dispatchEvent(new Event("eip6963:requestProvider"));
-  return found.length ? found[0].provider : window.ethereum;
+// The QR code of a URL, drawn here (the vendored qrcode-generator): a GIF data URL.
+function qrOf(url) {
+  const qr = qrcode(0, "M");
+  qr.addData(url);
+  qr.make();
+  return qr.createDataURL(4, 4);
 }
+
+// ---- CHAIN: an EIP-1193 wallet ----------------------------------------------------------------------------
+// EIP-6963: every wallet in the page announces itself (asked once at start; a wallet loaded later announces
+// itself unasked); window.ethereum is the fallback when none does. Several: the payer chooses.
+const announced = [];
+window.addEventListener("eip6963:announceProvider", (e) => {
+  const d = e.detail;
+  if (d?.info?.uuid && typeof d.provider?.request === "function" && !announced.some((a) => a.info.uuid === d.info.uuid)) announced.push(d);
+});
+window.dispatchEvent(new Event("eip6963:requestProvider"));
+let chosen = null;
+
+function pickWallet() {
+  if (chosen) return chosen;
+  if (announced.length === 1) return announced[0].provider;
+  return announced.length ? null : window.ethereum || null;
+}
+
+function chooseWallet() {
+  const list = $("#wallets");
+  list.replaceChildren(
+    h("p", {}, t.chooseWallet),
+    ...announced.map((w) =>
+      h(
+        "button",
+        { type: "button", class: "secondary wallet", "data-wallet": w.info.name, onclick: () => ((chosen = w.provider), list.replaceChildren(), payWithWallet()) },
+        /^data:image\/(png|svg\+xml|webp|gif);/.test(w.info.icon || "") ? h("img", { src: w.info.icon, alt: "", width: "20", height: "20" }) : null,
+        ` ${w.info.name}`,
+      ),
+    ),
+  );
+  list.querySelector("button")?.focus();
+}
+
+// The wallet's error code: EIP-1193's, or one a wallet nests (4902 in MetaMask's data.originalError).
+const codeOf = (e) => e?.code ?? e?.data?.originalError?.code;
 
 async function ensureChain(wallet) {
   const want = `0x${Number(view.chainId).toString(16)}`;
@@ -291,7 +345,13 @@ async function ensureChain(wallet) {
   try {
     await wallet.request({ method: "wallet_switchEthereumChain", params: [{ chainId: want }] });
   } catch (e) {
-    throw new Error(t.wrongChain(view.chainId));
+    if (codeOf(e) === 4001) throw e;
+    if (codeOf(e) !== 4902) throw new Error(t.wrongChain(view.chainId));
+    // The wallet lacks the chain: added with the public RPC Settle was given (adding switches to it).
+    if (!view.addChain) throw new Error(t.addChain(view.chainId));
+    await wallet.request({ method: "wallet_addEthereumChain", params: [view.addChain] });
+    const added = await wallet.request({ method: "eth_chainId" });
+    if (String(added).toLowerCase() !== want) await wallet.request({ method: "wallet_switchEthereumChain", params: [{ chainId: want }] });
   }
   const now = await wallet.request({ method: "eth_chainId" });
   if (String(now).toLowerCase() !== want) throw new Error(t.wrongChain(view.chainId));
@@ -306,7 +366,8 @@ async function balanceOf(wallet, owner) {
 async function payWithWallet() {
   const button = $("#pay");
   fail("");
-  const wallet = wallets();
+  const wallet = pickWallet();
+  if (!wallet && announced.length > 1) return chooseWallet();
   if (!wallet) return fail(t.noWallet);
   button.disabled = true;
   try {

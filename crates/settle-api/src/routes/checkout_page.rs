@@ -51,6 +51,8 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     let (body, kind): (&'static str, &'static str) = match name.as_str() {
         "checkout.js" => (include_str!("../../assets/checkout/checkout.js"), "text/javascript; charset=utf-8"),
         "checkout.css" => (include_str!("../../assets/checkout/checkout.css"), "text/css; charset=utf-8"),
+        // Vendored unchanged (assets/checkout/vendor/README.md).
+        "qrcode.mjs" => (include_str!("../../assets/checkout/vendor/qrcode.mjs"), "text/javascript; charset=utf-8"),
         _ => return crate::ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route").into_response(),
     };
     super::dashboard::static_asset(body, kind, CSP)

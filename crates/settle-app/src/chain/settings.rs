@@ -51,6 +51,48 @@ pub struct ChainSpec {
     /// refunding the payments made on them, and makes new payments on `gateway` only.
     #[serde(default)]
     pub previous_gateways: Vec<PreviousGateway>,
+    /// What the hosted checkout asks a payer's wallet to add when it lacks the chain (`wallet_addEthereumChain`,
+    /// EIP-3085): its name and public RPC URLs, never `rpc_urls` (a node's URL may hold a key). Absent: the page
+    /// asks the payer to add the chain to the wallet.
+    #[serde(default)]
+    pub wallet: Option<WalletChain>,
+}
+
+/// A chain as a payer's wallet adds it (EIP-3085).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WalletChain {
+    /// The chain's name, as wallets show it.
+    pub name: String,
+    /// Public RPC URLs (https; http only on localhost).
+    pub rpc_urls: Vec<String>,
+    /// Block explorers (https).
+    #[serde(default)]
+    pub explorer_urls: Vec<String>,
+    /// The native currency's symbol (default ETH; 18 decimals).
+    pub currency_symbol: Option<String>,
+}
+
+impl WalletChain {
+    fn check(&self, chain: u64) -> Result<(), String> {
+        let local = |u: &str| {
+            ["http://localhost", "http://127.0.0.1"].iter().any(|p| u.strip_prefix(p).is_some_and(|r| r.is_empty() || r.starts_with([':', '/'])))
+        };
+        let url_ok = |u: &String| u.len() <= 500 && (u.starts_with("https://") || local(u)) && !u.contains(char::is_whitespace);
+        if self.name.trim().is_empty() || self.name.len() > 64 {
+            return Err(format!("chains[{chain}].wallet.name must be 1 to 64 characters"));
+        }
+        if self.rpc_urls.is_empty() || !self.rpc_urls.iter().all(url_ok) {
+            return Err(format!("chains[{chain}].wallet.rpc_urls must list https URLs (http only on localhost)"));
+        }
+        if !self.explorer_urls.iter().all(|u| u.len() <= 500 && u.starts_with("https://")) {
+            return Err(format!("chains[{chain}].wallet.explorer_urls must be https URLs"));
+        }
+        if self.currency_symbol.as_ref().is_some_and(|c| c.is_empty() || c.len() > 6 || !c.bytes().all(|b| b.is_ascii_alphanumeric())) {
+            return Err(format!("chains[{chain}].wallet.currency_symbol must be 1 to 6 letters or digits"));
+        }
+        Ok(())
+    }
 }
 
 /// A gateway a chain used before its current one.
@@ -109,6 +151,8 @@ pub struct Chain {
     pub previous: Vec<Contracts>,
     /// What the watcher and the relayer last saw (for /health, without a chain call per request).
     pub state: Arc<std::sync::Mutex<ChainState>>,
+    /// What a payer's wallet is asked to add when it lacks the chain.
+    pub wallet: Option<WalletChain>,
 }
 
 /// A chain's state as its workers last saw it.
@@ -228,6 +272,9 @@ impl Chain {
                 version: version_cell(id, "previous_gateways.gateway_version", &p.gateway_version)?,
             });
         }
+        if let Some(w) = &s.wallet {
+            w.check(id)?;
+        }
         let mut tokens = Vec::new();
         for t in &s.tokens {
             if t.symbol.is_empty() || t.symbol.len() > 10 || !t.symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -257,6 +304,7 @@ impl Chain {
             test_network: s.test_network,
             previous,
             state: Default::default(),
+            wallet: s.wallet.clone(),
         })
     }
 
@@ -452,6 +500,9 @@ pub fn dev_chain(rpc_url: &str) -> ChainSpec {
         test_network: true,
         tokens: vec![TokenSpec { address: "0x5FbDB2315678afecb367f032d93F642f64180aa3".into(), symbol: "USDC".into(), decimals: 6 }],
         previous_gateways: Vec::new(),
+        // A node on this machine (the demo's): a payer's browser here reaches it too.
+        wallet: Some(WalletChain { name: "Anvil (Settle demo)".into(), rpc_urls: vec![rpc_url.to_owned()], ..Default::default() })
+            .filter(|w| w.check(31337).is_ok()),
     }
 }
 
@@ -464,6 +515,26 @@ mod tests {
 
     fn spec(previous: Vec<PreviousGateway>) -> ChainSpec {
         ChainSpec { previous_gateways: previous, ..dev_chain("http://127.0.0.1:1") }
+    }
+
+    #[test]
+    fn a_chain_for_wallets_to_add_has_public_https_urls() {
+        assert!(dev_chain("http://127.0.0.1:8545").wallet.is_some(), "the demo's local node");
+        assert!(dev_chain("http://anvil:8545").wallet.is_none(), "a node the payer's browser may not reach is not offered");
+        let with = |w: WalletChain| Chain::from_spec(&ChainSpec { wallet: Some(w), ..dev_chain("http://127.0.0.1:1") });
+        let good = WalletChain { name: "Base".into(), rpc_urls: vec!["https://rpc.example".into()], ..Default::default() };
+        assert!(with(good.clone()).is_ok());
+        for bad in [
+            WalletChain { rpc_urls: vec!["http://rpc.example".into()], ..good.clone() },
+            WalletChain { rpc_urls: vec!["http://localhost.evil.example".into()], ..good.clone() },
+            WalletChain { rpc_urls: vec![], ..good.clone() },
+            WalletChain { name: String::new(), ..good.clone() },
+            WalletChain { explorer_urls: vec!["javascript:alert(1)".into()], ..good.clone() },
+            WalletChain { currency_symbol: Some("E TH".into()), ..good.clone() },
+        ] {
+            let err = with(bad.clone()).err().unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(err.starts_with("chains[31337].wallet."), "{err}");
+        }
     }
 
     fn previous(gateway: &str, version: Option<&str>) -> PreviousGateway {

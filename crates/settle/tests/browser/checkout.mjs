@@ -1,19 +1,21 @@
-// Settle's hosted checkout in a real browser, as a payer: a CHAIN payment paid with a wallet that starts on another
-// network (the page switches it), whose first signature request the payer rejects (explained, then retried); the
-// payer holds tokens and no ETH, signs the permit and the forward request, and Settle relays. The page follows the
+// Settle's hosted checkout in a real browser, as a payer: a CHAIN payment paid with a wallet chosen among two EIP-6963
+// wallets, which starts on another network and lacks the payment's (the page adds it), and whose first signature
+// request the payer rejects (explained, then retried); the payer holds tokens and no ETH, signs the permit and the
+// forward request, and Settle relays. The page counts the confirmations from the payment's stream, follows the
 // payment to COMPLETED and sends the payer back to the merchant with a signed URL; opened again, the page shows it
 // paid. A CHAIN payment above the payer's balance is explained before anything is signed; an expired session pays
 // nothing. Then CARD: a bad card number is refused in the page, a good one is paid on Settle's side, and the payer is
 // sent back; a declined card is explained. Then the embeddable button (/v1/checkout.js) on the merchant's page, of
 // another origin: in a popup and in an overlay iframe, its promise resolving with the signed way back, and deaf to a
 // message forged by another window. Keyboard only, readable at a phone's width, no console error, no request leaves
-// Settle but the merchant's own pages.
+// Settle but the merchant's own pages; the page's QR code is its own URL.
 // The wallet is an EIP-1193 provider in the page whose accounts and signatures are anvil's (an unlocked dev account
 // holding no ETH), reached through Node.
 // Usage: node checkout.mjs <base URL> <sessions JSON> <anvil URL> <payer> <merchant origin> <shots>; the sessions are
 // {chain, card, short, expired, declined, popup, overlay}; prints a JSON summary; exits 1 on a failure.
 import { createServer } from "node:http";
 import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
+import qrcode from "../../../settle-api/assets/checkout/vendor/qrcode.mjs";
 
 const [base, sessionsJson, rpc, payer, merchantOrigin, shots] = process.argv.slice(2);
 const sessions = JSON.parse(sessionsJson);
@@ -49,6 +51,8 @@ const seen = await openPage(base);
 const { browser, page, errors } = seen;
 const asked = [];
 let chainId = "0x1";
+const known = new Set(["0x1"]);
+let added = null;
 let rejectNext = true;
 const summary = { chainReturn: null, cardReturn: null, popup: null, overlay: null, asked };
 const context = page.context();
@@ -66,7 +70,13 @@ try {
       case "eth_chainId":
         return chainId;
       case "wallet_switchEthereumChain":
+        if (!known.has(params[0].chainId)) throw new Error(`[4902] Unrecognized chain ID ${params[0].chainId}`);
         chainId = params[0].chainId;
+        return null;
+      case "wallet_addEthereumChain":
+        added = params[0];
+        known.add(added.chainId);
+        chainId = added.chainId;
         return null;
       case "eth_call":
         return anvil(method, params);
@@ -81,18 +91,30 @@ try {
     }
   });
   await context.addInitScript(() => {
-    window.ethereum = {
+    const testWallet = {
       request: async ({ method, params }) => {
         try {
           return await window.settleTestWallet(method, params || []);
         } catch (e) {
-          // An exposed function's error loses its code: the message carries the wallet's 4001.
+          // An exposed function's error loses its code: the message carries it ([4902]), or says rejected (4001).
           const err = new Error(e.message);
-          if (/rejected/i.test(e.message)) err.code = 4001;
+          const code = /\[(\d{4})\]/.exec(e.message);
+          if (code) err.code = Number(code[1]);
+          else if (/rejected/i.test(e.message)) err.code = 4001;
           throw err;
         }
       },
     };
+    const otherWallet = { request: async () => Promise.reject(Object.assign(new Error("the other wallet was used"), { code: 4100 })) };
+    window.ethereum = otherWallet;
+    // EIP-6963: two wallets announce themselves; the payer chooses the test one.
+    const announce = () => {
+      for (const [name, provider] of [["Other Wallet", otherWallet], ["Test Wallet", testWallet]]) {
+        const info = { uuid: `00000000-0000-4000-8000-00000000000${name.length}`, name, rdns: `test.${name.split(" ")[0].toLowerCase()}`, icon: "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E" };
+        window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail: Object.freeze({ info, provider }) }));
+      }
+    };
+    window.addEventListener("eip6963:requestProvider", announce);
   });
 
   // CHAIN, keyboard only.
@@ -100,13 +122,26 @@ try {
   await page.waitForSelector("#pay", { timeout: 15000 });
   check((await page.textContent("#amount")).includes("0.0015 USDC"), `the amount shows with its decimals: ${await page.textContent("#amount")}`);
   check((await page.textContent("#merchant")) === "Demo Shop", "the merchant's name shows");
+  // The QR code of the page's own URL, drawn in the page by the vendored library.
+  await page.focus("#phone summary");
+  await page.keyboard.press("Enter");
+  const qrSrc = await page.getAttribute("#qr", "src");
+  const qr = qrcode(0, "M");
+  qr.addData(`${new URL(base).origin}/checkout/${sessions.chain}`);
+  qr.make();
+  check(qrSrc === qr.createDataURL(4, 4), "the QR code is the page's URL");
   if (shots) await page.screenshot({ path: `${shots}/checkout-chain.png` });
   await page.focus("#pay");
+  await page.keyboard.press("Enter");
+  // Two wallets: the payer chooses.
+  await page.waitForSelector("button[data-wallet='Test Wallet']", { timeout: 15000 });
+  await page.focus("button[data-wallet='Test Wallet']");
   await page.keyboard.press("Enter");
   await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
   const rejected = await page.textContent("#error");
   check(/rejected/i.test(rejected), `a rejected signature is explained: ${rejected}`);
   check(chainId === "0x7a69", `the wallet was switched to 31337: ${chainId}`);
+  check(added?.rpcUrls?.[0] === rpc && added?.chainName && added?.nativeCurrency?.decimals === 18, `the wallet lacking the chain was asked to add it: ${JSON.stringify(added)}`);
   await page.focus("#pay");
   await page.keyboard.press("Enter");
   await page.waitForSelector("#status:has-text('PROCESSING'), #status:has-text('COMPLETED')", { timeout: 30000 });
@@ -133,6 +168,9 @@ try {
   await page.waitForSelector("#pay", { timeout: 15000 });
   const signedBefore = asked.filter((m) => m === "eth_signTypedData_v4").length;
   await page.focus("#pay");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("button[data-wallet='Test Wallet']", { timeout: 15000 });
+  await page.focus("button[data-wallet='Test Wallet']");
   await page.keyboard.press("Enter");
   await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
   const short = await page.textContent("#error");
@@ -206,6 +244,8 @@ try {
 } catch (e) {
   failures.push(String(e));
   summary.errors = errors;
+  summary.at = page.url();
+  if (shots) await page.screenshot({ path: `${shots}/checkout-failure.png` }).catch(() => {});
 } finally {
   await browser.close();
   merchant.close();

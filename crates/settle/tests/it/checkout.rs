@@ -110,6 +110,17 @@ async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_bac
     let ts: i64 = q["timestamp"].parse().unwrap();
     assert_eq!(settle_app::checkout::signature(&secret, &id, &card, ts).as_deref(), Some(q["signature"].as_str()));
     assert_ne!(settle_app::checkout::signature(&secret, &id, &other, ts).as_deref(), Some(q["signature"].as_str()), "another payment's is forged");
+    // The page's QR library is the vendored one, byte for byte (assets/checkout/vendor/SHA256SUMS); the
+    // embeddable button's script is served to pages of any origin.
+    let vendored = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../settle-api/assets/checkout/vendor");
+    let sums = std::fs::read_to_string(vendored.join("SHA256SUMS")).unwrap();
+    let (sum, name) = sums.trim().split_once("  ").unwrap();
+    let served = app.client.get(format!("{}/checkout/assets/{name}", app.base)).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(served.as_ref(), std::fs::read(vendored.join(name)).unwrap().as_slice(), "{name} is served as vendored");
+    assert_eq!(hex::encode(sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), &served))), sum, "{name}: SHA256SUMS");
+    let embed = app.client.get(format!("{}/v1/checkout.js", app.base)).send().await.unwrap();
+    assert_eq!(embed.headers()["cross-origin-resource-policy"], "cross-origin");
+    assert!(embed.text().await.unwrap().contains("Settle = Object.assign"));
     // A merchant's read of the session; a session for a COMPLETED payment is refused.
     let read = app.get(&format!("/v1/checkout-sessions/{id}")).await;
     assert_eq!((read.status.as_u16(), read.body["paymentId"].as_str()), (200, Some(card.as_str())), "{}", read.text);

@@ -1,5 +1,6 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .add_chain import AddChain
 from .api_key_list import ApiKeyList
 from .api_key_view import ApiKeyView
 from .audit_actor import AuditActor
@@ -67,6 +68,7 @@ from .list_payments_metadata import ListPaymentsMetadata
 from .list_payments_status import ListPaymentsStatus
 from .list_sagas_status import ListSagasStatus
 from .merchant import Merchant
+from .native_currency import NativeCurrency
 from .openapi_json_response_200 import OpenapiJsonResponse200
 from .order_card import OrderCard
 from .order_card_card_type import OrderCardCardType
@@ -149,6 +151,7 @@ from .webhook_event_page import WebhookEventPage
 from .webhook_test_sent import WebhookTestSent
 
 __all__ = (
+    "AddChain",
     "ApiKeyList",
     "ApiKeyView",
     "AuditActor",
@@ -212,6 +215,7 @@ __all__ = (
     "ListPaymentsStatus",
     "ListSagasStatus",
     "Merchant",
+    "NativeCurrency",
     "OpenapiJsonResponse200",
     "OrderCard",
     "OrderCardCardType",

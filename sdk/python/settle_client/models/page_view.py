@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
 from ..types import UNSET, Unset
+
+if TYPE_CHECKING:
+    from ..models.add_chain import AddChain
+
 
 T = TypeVar("T", bound="PageView")
 
@@ -27,6 +31,7 @@ class PageView:
         rail (str): `CARD` or `CHAIN`.
         session_id (str):
         status (str):
+        add_chain (AddChain | None | Unset):
         chain_id (int | None | Unset):
         decimals (int | None | Unset): CHAIN: the token's decimals and address, and the chain.
         embed_origin (None | str | Unset): The merchant page embedding this checkout (`origin` asked, and on the
@@ -47,6 +52,7 @@ class PageView:
     rail: str
     session_id: str
     status: str
+    add_chain: AddChain | None | Unset = UNSET
     chain_id: int | None | Unset = UNSET
     decimals: int | None | Unset = UNSET
     embed_origin: None | str | Unset = UNSET
@@ -55,6 +61,8 @@ class PageView:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.add_chain import AddChain
+
         amount = self.amount
 
         cancel_url = self.cancel_url
@@ -76,6 +84,14 @@ class PageView:
         session_id = self.session_id
 
         status = self.status
+
+        add_chain: dict[str, Any] | None | Unset
+        if isinstance(self.add_chain, Unset):
+            add_chain = UNSET
+        elif isinstance(self.add_chain, AddChain):
+            add_chain = self.add_chain.to_dict()
+        else:
+            add_chain = self.add_chain
 
         chain_id: int | None | Unset
         if isinstance(self.chain_id, Unset):
@@ -124,6 +140,8 @@ class PageView:
                 "status": status,
             }
         )
+        if add_chain is not UNSET:
+            field_dict["addChain"] = add_chain
         if chain_id is not UNSET:
             field_dict["chainId"] = chain_id
         if decimals is not UNSET:
@@ -139,6 +157,8 @@ class PageView:
 
     @classmethod
     def from_dict(cls, src_dict: Mapping[str, Any]) -> Self:
+        from ..models.add_chain import AddChain
+
         d = dict(src_dict)
         amount = d.pop("amount")
 
@@ -161,6 +181,23 @@ class PageView:
         session_id = d.pop("sessionId")
 
         status = d.pop("status")
+
+        def _parse_add_chain(data: object) -> AddChain | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                add_chain_type_1 = AddChain.from_dict(data)
+
+                return add_chain_type_1
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(AddChain | None | Unset, data)
+
+        add_chain = _parse_add_chain(d.pop("addChain", UNSET))
 
         def _parse_chain_id(data: object) -> int | None | Unset:
             if data is None:
@@ -219,6 +256,7 @@ class PageView:
             rail=rail,
             session_id=session_id,
             status=status,
+            add_chain=add_chain,
             chain_id=chain_id,
             decimals=decimals,
             embed_origin=embed_origin,
