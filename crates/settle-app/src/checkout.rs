@@ -190,10 +190,11 @@ pub async fn create(ctx: &Context, merchant_id: &str, base: &str, input: CreateS
     if let SessionPayment::Existing(id) = &input.payment {
         PaymentId::parse("paymentId", id)?;
     }
-    // The key of the payment a session creates: the session's own, in a space of its own, with the session
-    // request's fingerprint (the same request retried finds the same payment).
+    // The key of the payment a session creates: the session's own, hashed into a space no client key can name (a
+    // space, which Idempotency-Keys never hold) and within the column's 255 characters, with the session request's
+    // fingerprint (the same request retried finds the same payment).
     let payment_key = key.as_ref().map(|k| IdemKey {
-        key: format!("checkout-payment:{}", k.key),
+        key: format!("checkout payment {}", hex::encode(<Sha256 as sha2::Digest>::digest(k.key.as_bytes()))),
         fingerprint: k.fingerprint.clone(),
         accepted: k.accepted.clone(),
     });

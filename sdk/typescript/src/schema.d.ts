@@ -7166,7 +7166,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description too_many_streams: this payment's payer holds its most streams on this instance */
+            /** @description too_many_streams: this payment has its most streams (3) open on this instance, or the instance its most payment streams */
             429: {
                 headers: {
                     [name: string]: unknown;

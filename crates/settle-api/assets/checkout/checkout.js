@@ -209,6 +209,11 @@ function cancel(e) {
   if (tell({ status: "cancelled" })) e.preventDefault();
 }
 
+// Embedded: Escape closes the popup or the overlay (the merchant page does not see keys pressed in this frame).
+document.addEventListener("keydown", (e) => {
+  if (e.key === "Escape") tell({ status: "closed" });
+});
+
 // Once paid: the signed way back to the merchant (told to the embedding page, or followed).
 async function goBack() {
   note(t.paid);

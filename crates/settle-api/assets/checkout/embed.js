@@ -7,7 +7,8 @@
 // with the id of a checkout session its server made (POST /v1/checkout-sessions). The payer pays on Settle's page;
 // the promise resolves with { status: "completed", sessionId, paymentId, returnUrl } (returnUrl is the signed
 // successUrl the page would have sent the payer to), { status: "cancelled", sessionId } or
-// { status: "closed", sessionId } (the payer closed the popup or the overlay). It rejects when the popup is blocked.
+// { status: "closed", sessionId } (the payer closed the popup or the overlay: its close button, a click beside it,
+// or Escape). It rejects when the popup is blocked.
 // Only messages from this script's Settle origin and from the window it opened are heard; Settle's page tells its
 // outcome only to this page's origin, and only when that origin is on the merchant's redirectHosts. Fulfil orders on
 // the webhook: the promise is the payer's view, and a closed tab loses it.
@@ -36,12 +37,13 @@
         resolve(result);
       };
       const onMessage = (e) => {
-        const from = overlay ? overlay.firstChild.contentWindow : win;
+        const from = overlay ? overlay.querySelector("iframe").contentWindow : win;
         if (e.origin !== settle || !from || e.source !== from) return;
         const d = e.data;
         if (!d || d.type !== "settle:checkout" || d.sessionId !== sessionId) return;
         if (d.status === "completed") done({ status: "completed", sessionId, paymentId: d.paymentId, returnUrl: d.returnUrl });
         else if (d.status === "cancelled") done({ status: "cancelled", sessionId });
+        else if (d.status === "closed") done({ status: "closed", sessionId });
       };
       const onKey = (e) => {
         if (e.key === "Escape") done({ status: "closed", sessionId });
@@ -65,6 +67,18 @@
         position: "fixed", inset: "0", zIndex: "2147483647", background: "rgba(15, 20, 25, 0.55)",
         display: "flex", alignItems: "center", justifyContent: "center",
       });
+      // Closing never depends on the frame (which may be refused: an origin not on the merchant's redirectHosts).
+      const close = document.createElement("button");
+      close.type = "button";
+      close.textContent = "\u00d7";
+      close.setAttribute("aria-label", "Close the checkout");
+      Object.assign(close.style, {
+        position: "absolute", top: "12px", right: "12px", width: "40px", height: "40px", border: "0", borderRadius: "20px",
+        background: "#ffffff", color: "#1b1f24", font: "24px/40px system-ui, sans-serif", cursor: "pointer",
+      });
+      close.addEventListener("click", () => done({ status: "closed", sessionId }));
+      overlay.addEventListener("click", (e) => e.target === overlay && done({ status: "closed", sessionId }));
+      overlay.append(close);
       const frame = document.createElement("iframe");
       frame.src = url;
       frame.title = "Checkout";

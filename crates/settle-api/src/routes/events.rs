@@ -143,14 +143,18 @@ pub async fn stream_events(
 }
 
 fn open(st: &AppState, merchant: &str) -> Result<Option<Subscription>, ApiError> {
-    st.ctx.fanout.open(merchant).map_err(|r| {
-        metrics::counter!("settle_sse_refused_total").increment(1);
-        let message = match r {
-            Refused::Merchant => "this merchant has its most event streams open on this instance; close one or retry later",
-            Refused::Instance => "this instance serves its most event streams; retry later",
-        };
-        let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message);
-        e.retry_after = Some(5);
-        e
-    })
+    st.ctx.fanout.open(merchant).map_err(refused)
+}
+
+/// 429 `too_many_streams`, saying which cap was reached.
+pub(crate) fn refused(r: Refused) -> ApiError {
+    metrics::counter!("settle_sse_refused_total").increment(1);
+    let message = match r {
+        Refused::Merchant => "this merchant has its most event streams open on this instance; close one or retry later",
+        Refused::Instance => "this instance serves its most event streams; retry later",
+        Refused::Payment => "this payment has its most streams open on this instance; close one or retry later",
+    };
+    let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_streams", message);
+    e.retry_after = Some(5);
+    e
 }

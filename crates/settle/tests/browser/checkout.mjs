@@ -229,6 +229,14 @@ try {
   await page.click("#buy");
   const frame = page.frameLocator("iframe[title=Checkout]");
   await frame.locator("#card-no").waitFor({ timeout: 15000 });
+  // Escape in the frame closes it, unpaid; opened again, it is paid.
+  await frame.locator("#card-no").press("Escape");
+  await page.waitForSelector("#result:not(:empty)", { timeout: 15000 });
+  check(JSON.parse(await page.textContent("#result")).status === "closed", `Escape closes the overlay: ${await page.textContent("#result")}`);
+  check((await page.$("iframe[title=Checkout]")) === null, "the closed overlay is gone");
+  await page.evaluate(() => (document.getElementById("result").textContent = ""));
+  await page.click("#buy");
+  await frame.locator("#card-no").waitFor({ timeout: 15000 });
   await page.evaluate((sessionId) => window.postMessage({ type: "settle:checkout", sessionId, status: "completed", paymentId: "0xforged" }, "*"), sessions.overlay);
   if (shots) await page.screenshot({ path: `${shots}/checkout-overlay.png` });
   await frame.locator("#card-no").fill("4111111111111111");

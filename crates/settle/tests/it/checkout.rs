@@ -130,15 +130,18 @@ async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_bac
 
 /// A session may create its payment (`payment`, the fields of `POST /v1/payments`). When the session's recording
 /// fails after the payment committed, the retry with the same Idempotency-Key finds that payment: one payment, one
-/// session. Bad payment fields are 400 naming the field and create nothing.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails() {
-    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+/// session. Bad payment fields are 400 naming the field and create nothing; the longest Idempotency-Key works too
+/// (the payment's key derived from it fits the column on every backend).
+crate::per_db!(a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails);
+
+async fn a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
     allow_hosts(&app, &["shop.example"]).await;
     let payment = json!({"orderId": "cs-new", "amount": "12000", "currency": "KRW", "rail": "CARD", "metadata": {"cart": "7"}});
     let body = json!({"payment": payment, "successUrl": "https://shop.example/paid", "cancelUrl": "https://shop.example/cart"});
     let count = async |sql: &str| {
-        let stmt = settle_store::Statement::from_string(settle_store::DbBackend::Sqlite, sql.to_owned());
+        let backend = settle_store::ConnectionTrait::get_database_backend(app.ctx.db.writes());
+        let stmt = settle_store::Statement::from_string(backend, sql.to_owned());
         let row = settle_store::ConnectionTrait::query_one_raw(app.ctx.db.writes(), stmt).await.unwrap().unwrap();
         row.try_get_by_index::<i64>(0).unwrap()
     };
@@ -168,21 +171,31 @@ async fn a_session_that_creates_its_payment_creates_it_once_when_the_step_after_
     let again = session(&app, &body, "cs-new-1").await;
     assert_eq!((again.body["id"].as_str(), again.body["paymentId"].as_str()), (r.body["id"].as_str(), r.body["paymentId"].as_str()));
     assert_eq!(count("SELECT COUNT(*) FROM payments WHERE order_id = 'cs-new'").await, 1, "one payment");
-    assert_eq!(count("SELECT COUNT(*) FROM checkout_sessions").await, 1, "one session");
+    assert_eq!(count("SELECT COUNT(*) FROM checkout_sessions WHERE payment_id IN (SELECT payment_id FROM payments WHERE order_id = 'cs-new')").await, 1, "one session");
     let paid = app.get(&format!("/v1/payments/{}", r.body["paymentId"].as_str().unwrap())).await;
     assert_eq!((paid.body["amount"].as_str(), paid.body["metadata"]["cart"].as_str()), (Some("12000"), Some("7")), "{}", paid.text);
     // The page reads it.
     let page = app.request(Method::GET, &format!("/v1/checkout/{}", r.body["id"].as_str().unwrap()), None, None, &[]).await;
     assert_eq!((page.body["amount"].as_str(), page.body["status"].as_str()), (Some("12000"), Some("PENDING")), "{}", page.text);
+    // The longest key a client may send.
+    let mut long = body.clone();
+    long["payment"]["orderId"] = json!("cs-new-long");
+    let r = session(&app, &long, &"k".repeat(255)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(session(&app, &long, &"k".repeat(255)).await.body["id"], r.body["id"]);
     app.finish().await;
 }
 
 /// A payment's stream (`GET /v1/payments/{id}/stream`), as the payer's page reads it with its session: the payment
 /// as it stands (without the merchant's metadata), then each change, ending once it is final. Another payment's
-/// session is refused, and a payer holds at most three streams of one payment on an instance.
+/// session is refused; one payment has at most three streams on an instance, and payment streams have a budget of
+/// their own: however many a merchant's payers open, the merchant's own event stream still opens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_payments_stream_follows_it_for_its_payer_until_it_is_final() {
-    let Some(app) = TestApp::spawn(Variant { db: Db::Sqlite, cache: Cache::Memory }).await else { return };
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.settings.sse_max_streams = 3;
+    setup.settings.sse_max_per_merchant = 1;
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
     allow_hosts(&app, &["shop.example"]).await;
     let mut ids = Vec::new();
     for (i, order) in ["stream-1", "stream-2"].into_iter().enumerate() {
@@ -192,7 +205,7 @@ async fn a_payments_stream_follows_it_for_its_payer_until_it_is_final() {
         assert_eq!(r.status, 201, "{}", r.text);
         ids.push((r.body["paymentId"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned()));
     }
-    let ((payment, session_id), (_, other_session)) = (ids[0].clone(), ids[1].clone());
+    let ((payment, session_id), (other, other_session)) = (ids[0].clone(), ids[1].clone());
     let path = format!("/v1/payments/{payment}/stream");
     app.request(Method::GET, &path, Some(other_session.as_str()), None, &[]).await.assert_error(401, "unauthorized");
     app.request(Method::GET, &path, None, None, &[]).await.assert_error(401, "unauthorized");
@@ -201,10 +214,15 @@ async fn a_payments_stream_follows_it_for_its_payer_until_it_is_final() {
     let first = crate::sse::next(&mut rx).await;
     assert_eq!((first.event.as_str(), first.data["payment"]["status"].as_str()), ("payment", Some("PENDING")), "{:?}", first.data);
     assert_eq!(first.data["payment"]["metadata"], json!({}), "the payer's stream holds none of the merchant's metadata");
-    // Three streams of one payment for its payer; the fourth is refused.
+    // Three streams of one payment; the fourth is refused, and so is another payment's once the instance's payment
+    // streams (3 here) are taken; the merchant's own event stream still opens (its budget is apart).
     let more = [crate::sse::open_path(&app, &path, &session_id, None).await, crate::sse::open_path(&app, &path, &session_id, None).await];
     app.request(Method::GET, &path, Some(session_id.as_str()), None, &[]).await.assert_error(429, "too_many_streams");
-    drop(more);
+    let other_path = format!("/v1/payments/{other}/stream");
+    app.request(Method::GET, &other_path, Some(other_session.as_str()), None, &[]).await.assert_error(429, "too_many_streams");
+    let merchants = crate::sse::open(&app, None).await;
+    app.request(Method::GET, "/v1/events/stream", Some(&app.key), None, &[]).await.assert_error(429, "too_many_streams");
+    drop((more, merchants));
 
     // Paid: the stream says each change, and ends after the final one.
     let card = json!({"cardType": "KB", "cardNo": "4111-1111-1111-1111"}).to_string();

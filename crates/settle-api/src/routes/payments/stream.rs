@@ -5,15 +5,14 @@
 //! the confirmations its block has (from the head the chain's watcher last read, no node call per stream). A change
 //! is looked for when the follower delivers one of the merchant's events naming the payment (the merchant's
 //! channel, [`settle_app::fanout`]), and on a tick besides: every second while the payment is PROCESSING (the
-//! confirmations count up with blocks, which make no event), every 5 s otherwise (a stream without a place in the
-//! channel, or one that fell behind it, still sees every change). The stream ends after the payment is final.
+//! confirmations count up with blocks, which make no event), every 5 s otherwise (a stream that fell behind the
+//! channel still sees every change). The stream ends after the payment is final, or after [`LIFETIME`] (a payer
+//! whose session expired meanwhile is asked again when it reconnects; a CARD payment left PENDING never ends).
+//!
+//! Payment streams have a budget of their own on each instance ([`settle_app::fanout::Fanout::open_payment`]): as
+//! many as the merchants' event streams, at most 3 per payment, and they never take a merchant's places.
 
-use std::{
-    collections::HashMap,
-    convert::Infallible,
-    sync::{LazyLock, Mutex},
-    time::Duration,
-};
+use std::{convert::Infallible, time::Duration};
 
 use axum::{
     extract::{Path, State},
@@ -29,8 +28,8 @@ use utoipa::ToSchema;
 
 use crate::{ApiError, AppState, error::ErrorBody, extract::PaymentCaller, schemas};
 
-/// Streams a payer may hold open on one payment on this instance (a page in a few tabs).
-const PAYER_STREAMS_PER_PAYMENT: usize = 3;
+/// How long a stream lasts at most; the page reconnects.
+pub const LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// One event of the stream (`event: payment`).
 #[derive(Serialize, ToSchema)]
@@ -59,7 +58,7 @@ pub struct PaymentUpdate {
         (status = 400, body = ErrorBody),
         (status = 401, description = "No key, or a client secret or session of another payment", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 429, description = "too_many_streams: this payment's payer holds its most streams on this instance", body = ErrorBody),
+        (status = 429, description = "too_many_streams: this payment has its most streams (3) open on this instance, or the instance its most payment streams", body = ErrorBody),
     ),
     security(("bearer" = []))
 )]
@@ -70,28 +69,20 @@ pub async fn payment_stream(
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let payer = payer.is_some();
     let first = update(&st, &merchant, &id, payer).await?;
-    let place = if payer { Some(PayerPlace::take(&first.payment.payment_id)?) } else { None };
-    // A place in the merchant's channel if there is one free; without it, the ticks alone.
-    let sub = match st.ctx.fanout.open(&merchant) {
-        Ok(Some(s)) => Some(s),
-        Ok(None) => match settle_app::follower::Follower::start(&st.ctx).await {
-            Ok(()) => st.ctx.fanout.open(&merchant).ok().flatten(),
-            Err(_) => None,
-        },
-        Err(_) => None,
+    let id = first.payment.payment_id.clone();
+    let sub = match st.ctx.fanout.open_payment(&merchant, &id).map_err(super::super::events::refused)? {
+        Some(s) => s,
+        None => {
+            settle_app::follower::Follower::start(&st.ctx).await.map_err(settle_app::AppError::from)?;
+            st.ctx
+                .fanout
+                .open_payment(&merchant, &id)
+                .map_err(super::super::events::refused)?
+                .ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "event streams are starting"))?
+        }
     };
-    let watch = Watch {
-        id: first.payment.payment_id.clone(),
-        st,
-        merchant,
-        payer,
-        sub,
-        last: None,
-        status: None,
-        next: Some(first),
-        done: false,
-        _place: place,
-    };
+    let until = tokio::time::Instant::now() + LIFETIME;
+    let watch = Watch { id, st, merchant, payer, sub: Some(sub), last: None, status: None, next: Some(first), done: false, until };
     let heartbeat = KeepAlive::new().interval(watch.st.ctx.settings.sse_heartbeat).text("heartbeat");
     let stream = futures::stream::unfold(watch, |mut w| async move {
         loop {
@@ -125,6 +116,7 @@ pub async fn payment_stream(
             tokio::select! {
                 open = named => if !open { w.sub = None },
                 _ = tokio::time::sleep(tick) => {}
+                _ = tokio::time::sleep_until(w.until) => return None,
                 _ = stopping.changed() => return None,
             }
             match update(&w.st, &w.merchant, &w.id, w.payer).await {
@@ -149,7 +141,8 @@ struct Watch {
     next: Option<PaymentUpdate>,
     /// The last event sent was final.
     done: bool,
-    _place: Option<PayerPlace>,
+    /// When the stream ends if the payment is not final by then.
+    until: tokio::time::Instant,
 }
 
 fn is_final(s: PaymentStatus) -> bool {
@@ -162,40 +155,4 @@ async fn update(st: &AppState, merchant: &str, id: &str, payer: bool) -> Result<
     let payment = if payer { view.for_payer() } else { view };
     let (confirmations, confirmations_required) = payments::confirmations(&st.ctx, &payment).await?;
     Ok(PaymentUpdate { payment, confirmations, confirmations_required })
-}
-
-/// A payer's stream on one payment, counted on this instance (at most [`PAYER_STREAMS_PER_PAYMENT`]): a payer
-/// cannot take every place of its merchant's channel.
-struct PayerPlace(String);
-
-static PAYER_STREAMS: LazyLock<Mutex<HashMap<String, usize>>> = LazyLock::new(Default::default);
-
-impl PayerPlace {
-    fn take(payment_id: &str) -> Result<Self, ApiError> {
-        let mut open = PAYER_STREAMS.lock().unwrap_or_else(|p| p.into_inner());
-        let n = open.entry(payment_id.to_owned()).or_default();
-        if *n >= PAYER_STREAMS_PER_PAYMENT {
-            let mut e = ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "too_many_streams",
-                "this payment has its most payer streams open on this instance; close one, or read GET /v1/payments/{paymentId}",
-            );
-            e.retry_after = Some(5);
-            return Err(e);
-        }
-        *n += 1;
-        Ok(Self(payment_id.to_owned()))
-    }
-}
-
-impl Drop for PayerPlace {
-    fn drop(&mut self) {
-        let mut open = PAYER_STREAMS.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = open.get_mut(&self.0) {
-            *n -= 1;
-            if *n == 0 {
-                open.remove(&self.0);
-            }
-        }
-    }
 }
