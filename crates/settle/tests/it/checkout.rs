@@ -128,12 +128,12 @@ async fn a_checkout_session_opens_one_payment_to_its_payer_and_signs_the_way_bac
     app.finish().await;
 }
 
+crate::per_db!(a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails);
+
 /// A session may create its payment (`payment`, the fields of `POST /v1/payments`). When the session's recording
 /// fails after the payment committed, the retry with the same Idempotency-Key finds that payment: one payment, one
 /// session. Bad payment fields are 400 naming the field and create nothing; the longest Idempotency-Key works too
 /// (the payment's key derived from it fits the column on every backend).
-crate::per_db!(a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails);
-
 async fn a_session_that_creates_its_payment_creates_it_once_when_the_step_after_fails(v: Variant) {
     let Some(app) = TestApp::spawn(v).await else { return };
     allow_hosts(&app, &["shop.example"]).await;
