@@ -5,14 +5,15 @@
 // payment to COMPLETED and sends the payer back to the merchant with a signed URL; opened again, the page shows it
 // paid. A CHAIN payment above the payer's balance is explained before anything is signed; an expired session pays
 // nothing. Then CARD: a bad card number is refused in the page, a good one is paid on Settle's side, and the payer is
-// sent back; a declined card is explained. Then the embeddable button (/v1/checkout.js) on the merchant's page, of
+// sent back; an unreachable Settle and a declined card are explained. In Korean, a browser without a wallet is told
+// what to do. Then the embeddable button (/v1/checkout.js) on the merchant's page, of
 // another origin: in a popup and in an overlay iframe, its promise resolving with the signed way back, and deaf to a
 // message forged by another window. Keyboard only, readable at a phone's width, no console error, no request leaves
 // Settle but the merchant's own pages; the page's QR code is its own URL.
 // The wallet is an EIP-1193 provider in the page whose accounts and signatures are anvil's (an unlocked dev account
 // holding no ETH), reached through Node.
 // Usage: node checkout.mjs <base URL> <sessions JSON> <anvil URL> <payer> <merchant origin> <shots>; the sessions are
-// {chain, card, short, expired, declined, popup, overlay}; prints a JSON summary; exits 1 on a failure.
+// {chain, card, short, korean, expired, declined, popup, overlay}; prints a JSON summary; exits 1 on a failure.
 import { createServer } from "node:http";
 import { checkClean, openPage, scrollsSideways } from "./lib.mjs";
 import qrcode from "../../../settle-api/assets/checkout/vendor/qrcode.mjs";
@@ -199,18 +200,40 @@ try {
   await page.waitForURL(`${merchantOrigin}/**`, { timeout: 30000 });
   summary.cardReturn = page.url();
 
-  // A declined card: explained, nothing charged.
+  // Settle unreachable: said, nothing charged; then a declined card: explained, nothing charged.
   await page.goto(`${base}/checkout/${sessions.declined}`, { waitUntil: "load" });
   await page.waitForSelector("#card-no", { timeout: 15000 });
   await page.fill("#card-no", "4111111111111111");
+  const cut = (route) => (route.request().method() === "POST" ? route.abort("connectionrefused") : route.continue());
+  await page.route("**/card", cut);
   await page.focus("#card-no");
   await page.keyboard.press("Enter");
-  await page.waitForSelector("#error:not(:empty)", { timeout: 30000 });
+  await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
+  check(/could not be reached/i.test(await page.textContent("#error")), `an unreachable Settle is said: ${await page.textContent("#error")}`);
+  await page.unroute("**/card", cut);
+  const cutLog = errors.findIndex((e) => /ERR_CONNECTION_REFUSED|Failed to load resource/.test(e));
+  if (cutLog >= 0) errors.splice(cutLog, 1);
+  await page.focus("#pay");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#error:has-text('declined')", { timeout: 30000 });
   check(/declined/i.test(await page.textContent("#error")), `a decline is explained: ${await page.textContent("#error")}`);
   // The browser logs the 402 answer itself: that one is expected.
   const declinedLog = errors.findIndex((e) => /status of 402/.test(e));
   check(declinedLog >= 0, "the decline was Settle's 402");
   if (declinedLog >= 0) errors.splice(declinedLog, 1);
+
+  // In Korean (the session's locale), in a browser without a wallet: said, with the way forward.
+  const bare = await browser.newContext();
+  const plain = await bare.newPage();
+  plain.on("console", (m) => m.type() === "error" && errors.push(`no wallet: ${m.text()}`));
+  await plain.goto(`${base}/checkout/${sessions.korean}`, { waitUntil: "load" });
+  await plain.waitForSelector("#pay", { timeout: 15000 });
+  check((await plain.textContent("#pay")) === "지갑으로 결제" && (await plain.getAttribute("html", "lang")) === "ko", "the page speaks the session's Korean");
+  await plain.focus("#pay");
+  await plain.keyboard.press("Enter");
+  await plain.waitForSelector("#error:not(:empty)", { timeout: 15000 });
+  check((await plain.textContent("#error")).includes("지갑이 없습니다"), `a missing wallet is said: ${await plain.textContent("#error")}`);
+  await bare.close();
 
   // The embeddable button on the merchant's own page (another origin): a popup.
   await page.setViewportSize({ width: 1280, height: 900 });

@@ -288,8 +288,10 @@ async fn a_payer_pays_on_the_hosted_page_with_a_wallet_and_by_card_in_chromium()
         payments.insert(name.into(), json!(app.create_card_payment(&format!("hosted-{name}"), amount).await));
     }
     let mut sessions = serde_json::Map::new();
+    payments.insert("korean".into(), json!(short));
     for (name, payment) in &payments {
-        let body = json!({"paymentId": payment, "successUrl": format!("{origin}/paid"), "cancelUrl": format!("{origin}/cart")});
+        let locale = if name == "korean" { json!("ko") } else { json!(null) };
+        let body = json!({"paymentId": payment, "successUrl": format!("{origin}/paid"), "cancelUrl": format!("{origin}/cart"), "locale": locale});
         let r = session(&app, &body, &format!("hosted-{name}")).await;
         assert_eq!(r.status, 201, "{}", r.text);
         sessions.insert(name.clone(), r.body["id"].clone());
