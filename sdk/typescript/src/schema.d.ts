@@ -2146,7 +2146,7 @@ export interface components {
             /**
              * Format: int64
              * @description The item's unit price as the buyer saw it, in minor units: checked against the item's, never trusted (a
-             *     different price is refused, nothing bought).
+             *     different price is refused with 409 `price_changed`, nothing bought).
              * @example 15000
              */
             price?: number | null;
@@ -3490,7 +3490,6 @@ export interface operations {
                     "application/json": components["schemas"]["PlacedOrder"];
                 };
             };
-            /** @description price: not the item's price; nothing bought */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3516,6 +3515,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description price_changed: price is not the item's (both named; nothing bought); out of stock, points short */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -248,7 +248,7 @@ pub struct PurchaseRequest {
     #[schema(example = 1)]
     pub quantity: i64,
     /// The item's unit price as the buyer saw it, in minor units: checked against the item's, never trusted (a
-    /// different price is refused, nothing bought).
+    /// different price is refused with 409 `price_changed`, nothing bought).
     #[schema(example = 15000)]
     pub price: Option<i64>,
     /// `orchestration` or `choreography`.
@@ -261,9 +261,9 @@ pub struct PurchaseRequest {
     params(("Idempotency-Key" = Option<String>, Header)),
     responses(
         (status = 200, body = schemas::PlacedOrder),
-        (status = 400, description = "price: not the item's price; nothing bought", body = ErrorBody),
+        (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody),
+        (status = 409, description = "price_changed: price is not the item's (both named; nothing bought); out of stock, points short", body = ErrorBody),
     ),
     security(("bearer" = [])))]
 pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) -> Result<Response, ApiError> {
@@ -272,7 +272,15 @@ pub async fn purchase(State(st): State<AppState>, m: Mutation<PurchaseRequest>) 
         shop::check_id("itemId", &b.item_id)?;
         let item = shop::item(&st.ctx, &m.merchant, &b.item_id).await?;
         if price != item.price {
-            return Err(ApiError::invalid("price", format!("price {price} is not the item's price, {}: nothing was bought", item.price)));
+            // The buyer saw another price than the item's (it changed, or the client is wrong): nothing is charged
+            // at a price the buyer did not see, and the client's price is never trusted.
+            let mut e = ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "price_changed",
+                format!("the price seen, {price}, is not the item's price, {}: nothing was bought", item.price),
+            );
+            e.param = Some("price".into());
+            return Err(e);
         }
     }
     let mut input = order_input(PlaceOrderRequest {

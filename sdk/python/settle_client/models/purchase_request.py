@@ -29,7 +29,7 @@ class PurchaseRequest:
             PurchaseRequestPatternType3Type1 | Unset): `orchestration` or `choreography`.
         price (int | None | Unset): The item's unit price as the buyer saw it, in minor units: checked against the
             item's, never trusted (a
-            different price is refused, nothing bought). Example: 15000.
+            different price is refused with 409 `price_changed`, nothing bought). Example: 15000.
     """
 
     item_id: str
