@@ -23,6 +23,9 @@ pub struct Settings {
     pub relay_wait: Duration,
     /// How `POST /v1/orders` runs its saga when the request does not say.
     pub saga_pattern: Pattern,
+    /// How long an order placed without a card may wait for its payment: past it, the order is cancelled and
+    /// gives back its stock, coupon and points (saga COMPENSATED, its payment FAILED `order_expired`).
+    pub order_unpaid_ttl: Duration,
     /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
     /// bound on how stale a cached status can be on any instance).
     pub follow_poll: Duration,
@@ -100,6 +103,7 @@ impl Default for Settings {
             card: CardSettings::default(),
             relay_wait: Duration::from_secs(20),
             saga_pattern: Default::default(),
+            order_unpaid_ttl: Duration::from_secs(30 * 60),
             follow_poll: Duration::from_millis(250),
             sse_max_streams: 10_000,
             sse_max_per_merchant: 1_000,

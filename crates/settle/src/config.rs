@@ -172,6 +172,7 @@ const SETTINGS: &[Setting] = &[
     // The application.
     Setting { var: "SETTLE_RELAY_WAIT_SECS", set: |c, v| secs(v, &mut c.app.relay_wait) },
     Setting { var: "SETTLE_IDEMPOTENCY_STALE_SECS", set: |c, v| secs(v, &mut c.app.idempotency_stale) },
+    Setting { var: "SETTLE_ORDER_UNPAID_TTL_SECS", set: |c, v| secs(v, &mut c.app.order_unpaid_ttl) },
     Setting {
         var: "SETTLE_SAGA_PATTERN",
         set: |c, v| put(&mut c.app.saga_pattern, settle_app::orders::Pattern::parse(v).ok_or("must be orchestration or choreography")?),
@@ -447,6 +448,9 @@ impl Config {
             bail!(
                 "SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 202 (504 relay_timeout on the seed path)"
             );
+        }
+        if self.app.order_unpaid_ttl < Duration::from_secs(60) {
+            bail!("SETTLE_ORDER_UNPAID_TTL_SECS must be at least 60: a payer needs time to pay");
         }
         if self.app.idempotency_stale <= self.api.request_timeout {
             bail!(

@@ -172,13 +172,13 @@ pub(crate) async fn start(ctx: &Context, merchant_id: &str, input: &OrderInput, 
 /// Fails an order's PENDING payment that was never charged (the circuit is open, or the request that held the
 /// card was cut off); its `payment.failed` starts the compensation. False when the payment was not PENDING
 /// (a charge started meanwhile).
-pub(crate) async fn fail_uncharged(ctx: &Context, merchant_id: &str, payment_id: &str, why: &str) -> Result<bool, AppError> {
+pub(crate) async fn fail_uncharged(ctx: &Context, merchant_id: &str, payment_id: &str, code: &str, why: &str) -> Result<bool, AppError> {
     let txn = settle_store::begin(&ctx.db).await?;
     let Some(p) = payments_store::find(&txn, merchant_id, payment_id).await? else { return Ok(false) };
     if p.status != PaymentStatus::Pending {
         return Ok(false);
     }
-    let data = json!({"code": "order_compensated", "message": why});
+    let data = json!({"code": code, "message": why});
     let changes = Changes { failure_message: Some(why.to_owned()), ..Default::default() };
     let Some((row, _)) = transition_in(&txn, &p, Fact::Failed, changes, Some(data), None).await? else { return Ok(false) };
     txn.commit().await.map_err(StoreError::from)?;
@@ -200,7 +200,16 @@ pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<SagaStatus, Ap
         && row.status == PaymentStatus::Pending
         && now - row.created_at > super::CHARGE_GRACE_MS
     {
-        fail_uncharged(ctx, &s.merchant_id, p, "the charge never started: the request was cut off").await?;
+        fail_uncharged(ctx, &s.merchant_id, p, "order_compensated", "the charge never started: the request was cut off").await?;
+    }
+    // An order placed without a card nobody paid in time: its payment FAILED, and the handlers give everything back.
+    if s.status == IN_PROGRESS
+        && let Some(o) = store::find_order(&ctx.db, &s.merchant_id, &s.order_id).await?
+        && let Some(p) = &o.payment_id
+        && let Some(row) = payments_store::find(&ctx.db, &s.merchant_id, p).await?
+        && let Some(why) = super::recovery::unpaid_past_ttl(ctx, &o, Some(&row))
+    {
+        fail_uncharged(ctx, &s.merchant_id, p, "order_expired", &why).await?;
     }
     Ok(s.status)
 }

@@ -135,7 +135,7 @@ async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card:
         match crate::card::charge::charge(ctx, merchant_id, payment_id, card, None).await {
             Ok(_) => {}
             Err(e) if nothing_charged(&e) => {
-                match choreography::fail_uncharged(ctx, merchant_id, payment_id, &e.to_string()).await {
+                match choreography::fail_uncharged(ctx, merchant_id, payment_id, "order_compensated", &e.to_string()).await {
                     Ok(_) => drop(wait_saga(ctx, merchant_id, saga_id, |s, _, _| ended(s)).await),
                     Err(f) => tracing::warn!(saga = %saga_id, error = %f, "failing an uncharged payment failed; the recovery worker will"),
                 }

@@ -48,7 +48,11 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
     // compensation below also needs), so the order is given back.
     let cut_off =
         (o.card_given && settle_store::now_ms() - s.created_at > CHARGE_GRACE_MS).then_some("the charge never started: the request was cut off");
-    let nothing_charged = nothing_charged.or(cut_off);
+    // An order placed without a card whose payment is still PENDING past the unpaid TTL: nobody paid it, and it
+    // must not hold its stock, coupon and points for ever. Nothing was charged (a charge starting meanwhile wins the
+    // payment's compare-and-set below, and the order waits for it).
+    let unpaid = unpaid_past_ttl(ctx, &o, payment.as_ref());
+    let nothing_charged = nothing_charged.or(cut_off).or(unpaid.as_deref());
     let complete = match status {
         None => true,
         Some(PaymentStatus::Completed) => true,
@@ -74,7 +78,8 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
         let Some(_) = store::set_saga(&txn, s, COMPENSATED, SagaStep::Done, Some(&why), now).await? else { return reload(ctx, saga_id).await };
         // Reverse order: the payment, points, coupon, stock, then the order.
         if let Some(p) = payment.as_ref().filter(|p| p.status == PaymentStatus::Pending) {
-            let data = serde_json::json!({"code": "order_compensated", "message": why});
+            let code = if unpaid.is_some() { "order_expired" } else { "order_compensated" };
+            let data = serde_json::json!({"code": code, "message": why});
             let changes = Changes { failure_message: Some(why.clone()), ..Default::default() };
             match transition_in(&txn, p, Fact::Failed, changes, Some(data), None).await? {
                 Some((row, _)) => moved_payment = Some(row),
@@ -95,6 +100,19 @@ async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) 
     }
     metrics::counter!("settle_sagas_ended_total", "status" => if complete { COMPLETED } else { COMPENSATED }.as_str()).increment(1);
     Ok(if complete { COMPLETED } else { COMPENSATED })
+}
+
+/// Why an order placed without a card is given back: its payment still PENDING past the unpaid TTL.
+pub(super) fn unpaid_past_ttl(ctx: &Context, o: &store::OrderRow, payment: Option<&payments_store::PaymentRow>) -> Option<String> {
+    let ttl = ctx.settings.order_unpaid_ttl;
+    let p = payment.filter(|p| p.status == PaymentStatus::Pending)?;
+    let overdue = !o.card_given && settle_store::now_ms() - p.created_at > ttl.as_millis() as i64;
+    let within = match ttl.as_secs() {
+        60 => "a minute".to_owned(),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    };
+    overdue.then(|| format!("the order was not paid within {within}"))
 }
 
 async fn reload(ctx: &Context, saga_id: &str) -> Result<SagaStatus, AppError> {

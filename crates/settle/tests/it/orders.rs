@@ -18,7 +18,8 @@ per_db!(
     a_gateway_that_is_down_compensates_at_once,
     both_patterns_give_the_same_results,
     an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one,
-    choreography_under_concurrency_never_oversells_and_handles_each_event_once
+    choreography_under_concurrency_never_oversells_and_handles_each_event_once,
+    an_unpaid_order_gives_everything_back_after_its_ttl
 );
 
 pub(crate) async fn create(app: &TestApp, path: &str, body: Value) -> Value {
@@ -167,6 +168,54 @@ async fn concurrent_orders_never_oversell_and_conserve_points(v: Variant) {
         assert_eq!(points_of(&app, &user).await + spent, 5000, "{user}: points conserved");
     }
     Arc::into_inner(app).unwrap().finish().await;
+}
+
+/// An order placed without a card waits for its payment; nobody pays it, and past the unpaid TTL (1 s here, 30
+/// minutes by default) it gives back its stock, coupon and points, in both saga patterns: saga COMPENSATED, order
+/// CANCELLED, payment FAILED (code `order_expired` in its history and its `payment.failed` event). A card paid afterwards is refused, nothing
+/// charged. An order paid in time is left alone.
+async fn an_unpaid_order_gives_everything_back_after_its_ttl(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.settings.order_unpaid_ttl = Duration::from_secs(1);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    create(&app, "/v1/items", json!({"itemId": "lamp", "name": "Lamp", "price": 1000, "stock": 10})).await;
+    create(&app, "/v1/users", json!({"userId": "park", "name": "Park", "points": 5000})).await;
+    create(&app, "/v1/coupons", json!({"couponId": "c100", "name": "100 off", "discount": 100})).await;
+    let mut placed = Vec::new();
+    for pattern in ["orchestration", "choreography"] {
+        let issued = create(&app, "/v1/coupons/c100/issue", json!({"userId": "park"})).await;
+        let body = json!({"userId": "park", "items": [{"itemId": "lamp", "quantity": 2}], "issuedCouponId": issued["issuedCouponId"],
+            "usePoints": 400, "pattern": pattern});
+        let r = app.post("/v1/orders", &body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!((r.body["saga"]["status"].as_str(), r.body["payment"]["status"].as_str()), (Some("IN_PROGRESS"), Some("PENDING")), "{}", r.text);
+        // Held while unpaid (read from the answer: the TTL here is shorter than a read could be sure to beat).
+        assert_eq!((r.body["order"]["usedPoints"].as_i64(), r.body["order"]["couponDiscount"].as_i64()), (Some(400), Some(100)), "{}", r.text);
+        placed.push((r.body["order"]["orderId"].as_str().unwrap().to_owned(), issued["issuedCouponId"].as_str().unwrap().to_owned()));
+    }
+    for (order, coupon) in &placed {
+        let ended = within(Duration::from_secs(30), async || {
+            let o = app.get(&format!("/v1/orders/{order}")).await.body;
+            (o["saga"]["status"] == "COMPENSATED").then_some(o)
+        })
+        .await
+        .unwrap_or_else(|| panic!("the unpaid order {order} is given back"));
+        assert_eq!(ended["order"]["status"], "CANCELLED", "{ended}");
+        let payment = ended["payment"]["paymentId"].as_str().unwrap().to_owned();
+        let p = app.get(&format!("/v1/payments/{payment}")).await.body;
+        assert_eq!(p["status"], "FAILED", "{p}");
+        assert!(p["failureMessage"].as_str().is_some_and(|m| m.contains("not paid within")), "{p}");
+        let events = app.get(&format!("/v1/payments/{payment}/events")).await.body;
+        let failed = events["data"].as_array().unwrap().iter().find(|e| e["eventType"] == "FAILED").cloned().unwrap_or_default();
+        assert_eq!(failed["data"]["code"], "order_expired", "{events}");
+        // Paid too late: refused, nothing charged.
+        let late = app.pay(&payment, "KB", CARD, None).await;
+        assert_eq!(late.status, 409, "{}", late.text);
+        let c = settle_store::shop::find_issued(&app.ctx.db, DEMO_TENANT, coupon).await.unwrap().unwrap();
+        assert_eq!(c.status, settle_domain::CouponStatus::Available, "the coupon is given back");
+    }
+    assert_eq!((stock_of(&app, "lamp").await, points_of(&app, "park").await), (10, 5000), "everything given back");
+    app.finish().await;
 }
 
 /// A declined card: the saga is compensated and the stock, the coupon, the points and the order are exactly as
