@@ -62,7 +62,8 @@ where
 {
     for pause_ms in [20u64, 80] {
         match attempt().await {
-            Err(AppError::Retryable(why)) => {
+            // A write that already waited its whole turn (10 s) is not queued again: the caller hears 503 now.
+            Err(AppError::Retryable(why)) if why != settle_store::connect::TURN_LATE => {
                 metrics::counter!("settle_db_retries_total").increment(1);
                 tracing::debug!(why, pause_ms, "trying the transaction again");
                 tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await;

@@ -49,11 +49,12 @@ impl Backend {
     }
 }
 
-/// How many write transactions may wait for their turn on SQLite before another is refused (503, retry later): as
-/// many as the connections Settle accepts by default (`SETTLE_MAX_CONNECTIONS`), so a burst waits its turn, each
-/// write at most [`TURN_WAIT`], rather than being refused at once; the 503 is kept for real overload (a turn that
-/// did not come in time). At 512, seed 002's own load test (1000 concurrent purchases) had 193 refused.
-pub const WRITE_QUEUE: usize = 16_384;
+/// How many write transactions may wait for their turn on SQLite before another is refused (503, retry later): a
+/// burst of a few thousand requests waits its turn, each write at most [`TURN_WAIT`], rather than being refused at
+/// once, and the 503 is kept for real overload. At 512, seed 002's own load test (1000 concurrent purchases) had
+/// 193 refused. Not larger: the queue is first come, first served for every writer, the workers' lease renewals
+/// included, and a deeper backlog only turns a quick 503 into a slow one.
+pub const WRITE_QUEUE: usize = 4096;
 /// At most this many write transactions are committed together on SQLite.
 pub const MAX_BATCH: usize = 64;
 /// A group of write transactions on SQLite is committed once its first write has waited this long, even while
@@ -81,7 +82,7 @@ impl Default for WriterSettings {
 /// Why a write was refused before it began: the message travels through `DbErr::Custom` where a single statement
 /// ran in a group ([`Db::in_group`]), and [`StoreError`] recognises it again as retryable.
 pub(crate) const QUEUE_FULL: &str = "the database's write queue is full";
-pub(crate) const TURN_LATE: &str = "the database's write turn did not come in time";
+pub const TURN_LATE: &str = "the database's write turn did not come in time";
 /// A member of a batch that has not heard of the batch's end after this long takes the turn and ends it itself
 /// (the writer it passed the turn to went away without taking it).
 const BATCH_STALL: Duration = Duration::from_millis(200);

@@ -449,8 +449,11 @@ impl Config {
                 "SETTLE_RELAY_WAIT_SECS must be shorter than SETTLE_REQUEST_TIMEOUT_SECS, so a relay that takes longer answers 202 (504 relay_timeout on the seed path)"
             );
         }
-        if self.app.order_unpaid_ttl < Duration::from_secs(60) {
-            bail!("SETTLE_ORDER_UNPAID_TTL_SECS must be at least 60: a payer needs time to pay");
+        if !(Duration::from_secs(60)..=Duration::from_secs(30 * 24 * 3600)).contains(&self.app.order_unpaid_ttl) {
+            bail!("SETTLE_ORDER_UNPAID_TTL_SECS must be 60 (a payer needs time to pay) to 2592000 (30 days)");
+        }
+        if self.sqlite_writer.queue == 0 {
+            bail!("SETTLE_SQLITE_WRITE_QUEUE must be at least 1");
         }
         if self.app.idempotency_stale <= self.api.request_timeout {
             bail!(
