@@ -119,7 +119,9 @@ impl TestDb {
 
     /// Creates an empty database; None when the backend is unavailable (skipped).
     pub async fn create(kind: Db) -> Option<Self> {
-        let name = format!("settle_t_{}", &uuid::Uuid::now_v7().simple().to_string()[16..]);
+        // The whole UUIDv7: its first 12 hex digits are when it was made, so scripts/test drops only databases
+        // old enough to be an interrupted run's, never those of a suite running beside it.
+        let name = format!("settle_t_{}", uuid::Uuid::now_v7().simple());
         match kind {
             Db::Sqlite => {
                 let dir = Arc::new(TempDir::new());
