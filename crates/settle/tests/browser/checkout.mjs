@@ -55,6 +55,14 @@ let chainId = "0x1";
 const known = new Set(["0x1"]);
 let added = null;
 let rejectNext = true;
+// "Pay with your wallet", then, among the two wallets the page lists, the test one: keyboard only.
+async function payWithTestWallet() {
+  await page.focus("#pay");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("button[data-wallet='Test Wallet']", { timeout: 15000 });
+  await page.focus("button[data-wallet='Test Wallet']");
+  await page.keyboard.press("Enter");
+}
 const summary = { chainReturn: null, cardReturn: null, popup: null, overlay: null, asked };
 const context = page.context();
 context.on("page", (p) => {
@@ -132,12 +140,7 @@ try {
   qr.make();
   check(qrSrc === qr.createDataURL(4, 4), "the QR code is the page's URL");
   if (shots) await page.screenshot({ path: `${shots}/checkout-chain.png` });
-  await page.focus("#pay");
-  await page.keyboard.press("Enter");
-  // Two wallets: the payer chooses.
-  await page.waitForSelector("button[data-wallet='Test Wallet']", { timeout: 15000 });
-  await page.focus("button[data-wallet='Test Wallet']");
-  await page.keyboard.press("Enter");
+  await payWithTestWallet();
   await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
   const rejected = await page.textContent("#error");
   check(/rejected/i.test(rejected), `a rejected signature is explained: ${rejected}`);
@@ -168,11 +171,7 @@ try {
   await page.goto(`${base}/checkout/${sessions.short}`, { waitUntil: "load" });
   await page.waitForSelector("#pay", { timeout: 15000 });
   const signedBefore = asked.filter((m) => m === "eth_signTypedData_v4").length;
-  await page.focus("#pay");
-  await page.keyboard.press("Enter");
-  await page.waitForSelector("button[data-wallet='Test Wallet']", { timeout: 15000 });
-  await page.focus("button[data-wallet='Test Wallet']");
-  await page.keyboard.press("Enter");
+  await payWithTestWallet();
   await page.waitForSelector("#error:not(:empty)", { timeout: 15000 });
   const short = await page.textContent("#error");
   check(short.includes("0.0085 USDC") && short.includes("1 USDC"), `insufficient balance is explained with both figures: ${short}`);
