@@ -26,6 +26,9 @@ pub struct Settings {
     /// How long an order placed without a card may wait for its payment: past it, the order is cancelled and
     /// gives back its stock, coupon and points (saga COMPENSATED, its payment FAILED `order_expired`).
     pub order_unpaid_ttl: Duration,
+    /// How often the recovery sweep reads every open saga for what time decides (a request cut off before its charge,
+    /// an unpaid order past its TTL). A saga whose payment ends is woken by the payment's event, not by the sweep.
+    pub saga_sweep: Duration,
     /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
     /// bound on how stale a cached status can be on any instance).
     pub follow_poll: Duration,
@@ -104,6 +107,7 @@ impl Default for Settings {
             relay_wait: Duration::from_secs(20),
             saga_pattern: Default::default(),
             order_unpaid_ttl: Duration::from_secs(30 * 60),
+            saga_sweep: Duration::from_secs(5),
             follow_poll: Duration::from_millis(250),
             sse_max_streams: 10_000,
             sse_max_per_merchant: 1_000,

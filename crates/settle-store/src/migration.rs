@@ -32,6 +32,7 @@ mod m0023_payment_gateway;
 mod m0024_fee_returns;
 mod m0025_checkout_sessions;
 mod m0026_chain_log_payment;
+mod m0027_saga_sweep;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0024_fee_returns::Migration),
             Box::new(m0025_checkout_sessions::Migration),
             Box::new(m0026_chain_log_payment::Migration),
+            Box::new(m0027_saga_sweep::Migration),
         ]
     }
 }

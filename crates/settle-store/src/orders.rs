@@ -162,16 +162,6 @@ pub async fn set_saga(
     Ok(Some(SagaRow { status, current_step: step, error: error.map(str::to_owned), version: s.version + 1, updated_at: now, ..s.clone() }))
 }
 
-/// Marks a saga as looked at (its `updated_at`), so the recovery worker's next batch moves on to others.
-pub async fn touch_saga(conn: &impl ConnectionTrait, id: i64, now: i64) -> Result<(), StoreError> {
-    saga_state::Entity::update_many()
-        .col_expr(saga_state::Column::UpdatedAt, Expr::value(now))
-        .filter(saga_state::Column::Id.eq(id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
 /// Records what a step did; a second record of the same (saga, step, outcome) is a no-op.
 pub async fn record_step(
     conn: &impl ConnectionTrait,
@@ -224,12 +214,12 @@ pub async fn steps(conn: &impl ConnectionTrait, saga_id: &str) -> Result<Vec<Ste
         .await?)
 }
 
-/// Sagas in one of `statuses` last changed before `before`, oldest first (the recovery worker's work).
-pub async fn open_sagas(conn: &impl ConnectionTrait, statuses: &[SagaStatus], before: i64, limit: u64) -> Result<Vec<SagaRow>, StoreError> {
+/// Sagas of one status after `after_id`, by id: a page of the recovery sweep (index `saga_states_sweep`).
+pub async fn sagas_after(conn: &impl ConnectionTrait, status: SagaStatus, after_id: i64, limit: u64) -> Result<Vec<SagaRow>, StoreError> {
     Ok(saga_state::Entity::find()
-        .filter(saga_state::Column::Status.is_in(statuses.iter().copied()))
-        .filter(saga_state::Column::UpdatedAt.lt(before))
-        .order_by_asc(saga_state::Column::UpdatedAt)
+        .filter(saga_state::Column::Status.eq(status))
+        .filter(saga_state::Column::Id.gt(after_id))
+        .order_by_asc(saga_state::Column::Id)
         .limit(limit)
         .all(conn)
         .await?)

@@ -404,7 +404,7 @@ fn spawn_workers(ctx: &Context, stop: watch::Receiver<bool>) -> Vec<tokio::task:
         ));
     }
     run(settle_app::worker::spawn(ctx, settle_app::orders::Choreographer::new(ctx.clone()), chor_wake, Duration::from_millis(200), stop.clone()));
-    run(settle_app::worker::spawn(ctx, settle_app::orders::SagaWorker::new(ctx.clone()), never(), Duration::from_millis(500), stop.clone()));
+    run(settle_app::worker::spawn(ctx, settle_app::orders::SagaWorker::new(ctx.clone()), never(), ctx.settings.saga_sweep, stop.clone()));
     for chain in ctx.chains.0.iter() {
         let w = settle_app::chain::watcher::Watcher::new(ctx.clone(), chain.clone());
         let poll = w.poll();

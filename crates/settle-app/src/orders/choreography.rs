@@ -19,6 +19,9 @@
 //!
 //! A compensation gives back only what its step's recorded result says was taken. One instance at a time
 //! dispatches (lease `saga-choreography`); its read position is kept in `consumer_offsets`.
+//!
+//! The dispatcher also wakes the orchestrated sagas: the end of an orchestrated order's payment ends its saga
+//! (`recovery`), so that it never waits for the recovery sweep.
 
 use std::sync::{Arc, Mutex};
 
@@ -283,7 +286,12 @@ async fn handle(ctx: &Context, consumer: Consumer, ev: &OutboxRow, saga_id: &str
     }
     let Some(saga) = store::find_saga(&txn, Some(&ev.merchant_id), saga_id).await? else { return Ok(()) };
     if saga.pattern != CHOREOGRAPHY {
-        // An orchestrated order's payment: nothing to do, and nothing to remember.
+        // An orchestrated order's payment ended: its saga ends now, woken by the event rather than by the sweep.
+        // Nothing is remembered in the inbox: ending a saga is a compare-and-set on its version, safe to repeat.
+        drop(txn);
+        if PAYMENT_ENDS.contains(&ev.topic.as_str()) {
+            super::recovery::settle_saga(ctx, &saga, None).await?;
+        }
         return Ok(());
     }
     let o = store::find_order(&txn, &saga.merchant_id, &saga.order_id).await?.ok_or(AppError::NotFound("order"))?;

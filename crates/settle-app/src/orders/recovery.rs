@@ -1,5 +1,8 @@
 //! How a saga ends: COMPLETED once its payment is, COMPENSATED once it is known to have failed, a compare-and-set
-//! on its version; [`SagaWorker`] ends the sagas a request left (a later callback, a crash).
+//! on its version. A payment's end wakes its saga (see `choreography`); [`SagaWorker`] sweeps for what time decides
+//! (a crash, an unpaid order).
+
+use std::sync::{Arc, Mutex};
 
 use settle_domain::{OrderStatus, PaymentStatus, SagaStep, StepOutcome};
 use settle_store::{
@@ -28,7 +31,7 @@ pub async fn settle(ctx: &Context, merchant_id: &str, saga_id: &str, nothing_cha
 }
 
 /// [`settle`] for a saga row already read.
-async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) -> Result<SagaStatus, AppError> {
+pub(super) async fn settle_saga(ctx: &Context, s: &SagaRow, nothing_charged: Option<&str>) -> Result<SagaStatus, AppError> {
     let (merchant_id, saga_id) = (s.merchant_id.as_str(), s.saga_id.as_str());
     if s.pattern == CHOREOGRAPHY {
         return choreography::recover(ctx, s).await;
@@ -119,32 +122,58 @@ async fn reload(ctx: &Context, saga_id: &str) -> Result<SagaStatus, AppError> {
     Ok(store::find_saga(&ctx.db, None, saga_id).await?.map_or(SagaStatus::Pending, |s| s.status))
 }
 
-/// Ends sagas whose payment was decided later (a callback, the reconciler, a card paid afterwards) and sagas
-/// cut off by a crash; one instance at a time (lease `saga-recovery`).
+/// Sagas whose payment ends are ended by the payment's event (the choreography's dispatcher reads it); this sweep
+/// ends what time decides: a saga cut off by a crash (its card charge never started), an unpaid order past its TTL,
+/// and any saga whose event could not end it. It reads every open saga, a page at a time by id from a cursor, every
+/// [`Settings::saga_sweep`](crate::settings::Settings::saga_sweep), and writes only the sagas it ends. One saga's
+/// error is logged and counted, and the sweep goes on to the next. One instance at a time (lease `saga-recovery`).
 #[derive(Clone)]
 pub struct SagaWorker {
     ctx: Context,
     lease: LeaseHolder,
+    /// Where the sweep stands: the status it reads (an index in [`SWEPT`]) and the last saga id read.
+    cursor: Arc<Mutex<(usize, i64)>>,
 }
+
+/// The statuses of open sagas, in the order the sweep reads them.
+const SWEPT: [SagaStatus; 2] = [IN_PROGRESS, COMPENSATING];
+/// Sagas read per step.
+const PAGE: u64 = 100;
 
 impl SagaWorker {
     pub fn new(ctx: Context) -> Self {
-        Self { lease: LeaseHolder::new(ctx.clone(), "saga-recovery"), ctx }
+        Self { lease: LeaseHolder::new(ctx.clone(), "saga-recovery"), ctx, cursor: Default::default() }
     }
 
     async fn run_held(&self, now: i64) -> Result<Outcome, AppError> {
-        // Sagas a request is still driving are left alone for a moment.
-        let open = store::open_sagas(&self.ctx.db, &[IN_PROGRESS, COMPENSATING], now - 500, 100).await?;
-        let mut n = 0;
-        for s in open {
-            let status = settle_saga(&self.ctx, &s, None).await?;
-            if status != s.status {
-                n += 1;
-            } else {
-                store::touch_saga(&self.ctx.db, s.id, now).await?;
+        let (i, after) = *self.cursor.lock().expect("cursor");
+        let page = store::sagas_after(&self.ctx.db, SWEPT[i], after, PAGE).await?;
+        let mut ended = 0;
+        for s in &page {
+            // A request is still driving it.
+            if now - s.updated_at < 500 {
+                continue;
+            }
+            match settle_saga(&self.ctx, s, None).await {
+                Ok(status) if status != s.status => ended += 1,
+                Ok(_) => {}
+                Err(e) => {
+                    metrics::counter!("settle_saga_sweep_errors_total").increment(1);
+                    tracing::warn!(saga = %s.saga_id, error = %e, "the sweep could not settle a saga; it tries again on its next pass");
+                }
             }
         }
-        Ok(if n > 0 { Outcome::Worked(n) } else { Outcome::Idle })
+        let next = match page.last() {
+            Some(last) if page.len() as u64 == PAGE => (i, last.id),
+            _ if i + 1 < SWEPT.len() => (i + 1, 0),
+            // Every open saga was read: the sweep rests until its next pass.
+            _ => {
+                *self.cursor.lock().expect("cursor") = (0, 0);
+                return Ok(Outcome::Idle);
+            }
+        };
+        *self.cursor.lock().expect("cursor") = next;
+        Ok(Outcome::Worked(ended))
     }
 }
 

@@ -19,7 +19,8 @@ per_db!(
     both_patterns_give_the_same_results,
     an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one,
     choreography_under_concurrency_never_oversells_and_handles_each_event_once,
-    an_unpaid_order_gives_everything_back_after_its_ttl
+    an_unpaid_order_gives_everything_back_after_its_ttl,
+    a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing
 );
 
 pub(crate) async fn create(app: &TestApp, path: &str, body: Value) -> Value {
@@ -215,6 +216,64 @@ async fn an_unpaid_order_gives_everything_back_after_its_ttl(v: Variant) {
         assert_eq!(c.status, settle_domain::CouponStatus::Available, "the coupon is given back");
     }
     assert_eq!((stock_of(&app, "lamp").await, points_of(&app, "park").await), (10, 5000), "everything given back");
+    app.finish().await;
+}
+
+/// A payment that ends wakes its order's saga through its event, in both patterns, with the recovery sweep resting
+/// (an hour between passes here); and a sweep over 30 open sagas with nothing to do reads them and writes none
+/// (it used to rewrite every open saga on each pass, and a decided saga waited for its turn).
+async fn a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.settings.saga_sweep = Duration::from_secs(3600);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    create(&app, "/v1/items", json!({"itemId": "mug", "name": "Mug", "price": 1000, "stock": 100})).await;
+    create(&app, "/v1/users", json!({"userId": "lee", "name": "Lee", "points": 100_000})).await;
+    let mut orders = Vec::new();
+    for i in 0..32 {
+        let pattern = if i % 2 == 0 { "orchestration" } else { "choreography" };
+        let body = json!({"userId": "lee", "items": [{"itemId": "mug", "quantity": 1}], "usePoints": 100, "pattern": pattern});
+        let r = app.post("/v1/orders", &body).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        orders.push(r.body);
+    }
+    // Choreographed orders reach their payment through the dispatcher.
+    let payment_of = async |o: &Value| -> Option<(String, String)> {
+        let o = app.get(&format!("/v1/orders/{}", o["order"]["orderId"].as_str().unwrap())).await.body;
+        Some((o["payment"]["paymentId"].as_str()?.to_owned(), o["saga"]["transactionId"].as_str()?.to_owned()))
+    };
+    let mut open = Vec::new();
+    for o in &orders {
+        open.push(within(Duration::from_secs(30), async || payment_of(o).await).await.expect("the order has its payment"));
+    }
+    // One order of each pattern is paid; its saga ends by its payment's event alone.
+    for (payment, saga) in &open[..2] {
+        let r = app.pay(payment, "KB", CARD, None).await;
+        // COMPLETED at once, or PROCESSING until the gateway's callback or the reconciler decides it.
+        assert!(matches!(r.status.as_u16(), 200 | 202), "{}", r.text);
+        let ended = within(Duration::from_secs(30), async || {
+            let s = settle_store::orders::find_saga(&app.ctx.db, None, saga).await.unwrap().unwrap();
+            (s.status == settle_domain::SagaStatus::Completed).then_some(s)
+        })
+        .await;
+        assert!(ended.is_some(), "the saga {saga} of the paid payment {payment} ended without the sweep");
+    }
+    // The sweep over the 30 left open: it ends none and writes none.
+    let before = async || {
+        let mut rows = Vec::new();
+        for (_, saga) in &open[2..] {
+            let s = settle_store::orders::find_saga(&app.ctx.db, None, saga).await.unwrap().unwrap();
+            rows.push((s.saga_id, s.status, s.version, s.updated_at));
+        }
+        rows
+    };
+    let was = before().await;
+    tokio::time::sleep(Duration::from_millis(600)).await; // past the sweep's "a request is still driving it"
+    let sweep = settle_app::orders::SagaWorker::new(app.ctx.clone());
+    let ended = settle_app::worker::run_until_idle(|| sweep.run_once()).await.unwrap();
+    assert_eq!(ended, 0, "nothing to end");
+    assert_eq!(before().await, was, "the sweep wrote no saga it left open");
+    assert!(was.iter().all(|s| s.1 == settle_domain::SagaStatus::InProgress), "{was:?}");
+    assert_eq!(stock_of(&app, "mug").await, 100 - 32);
     app.finish().await;
 }
 
