@@ -73,6 +73,8 @@ fn table() -> OpenApiRouter<AppState> {
         .routes(routes!(merchants::audit_log))
         .routes(routes!(merchants::set_read_only))
         .routes(routes!(merchants::db_stats))
+        .routes(routes!(merchants::dead_letters))
+        .routes(routes!(merchants::retry_dead_letter))
         .routes(routes!(payments::create::create_payment, payments::list::list_payments))
         .routes(routes!(payments::get::get_payment, payments::update::update_payment))
         .routes(routes!(payments::status::payment_status))

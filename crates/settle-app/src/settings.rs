@@ -47,6 +47,9 @@ pub struct Settings {
     pub deleted_grace: Duration,
     /// Audit log entries older than this are deleted.
     pub audit_retention: Duration,
+    /// Seed 002's records (notifications, transaction logs, the step results of ended sagas) older than this are
+    /// deleted.
+    pub order_record_retention: Duration,
     /// NATS JetStream, when events are to be published there too.
     pub nats: Option<NatsSettings>,
     /// The master keys that seal secrets at rest (None: stored as given).
@@ -116,6 +119,7 @@ impl Default for Settings {
             event_retention: Duration::from_secs(30 * 24 * 3600),
             delivery_retention: Duration::from_secs(30 * 24 * 3600),
             audit_retention: Duration::from_secs(365 * 24 * 3600),
+            order_record_retention: Duration::from_secs(365 * 24 * 3600),
             deleted_grace: Duration::from_secs(30 * 24 * 3600),
             nats: None,
             keyring: None,

@@ -9,6 +9,7 @@ pub mod chain_log;
 pub mod cluster_flag;
 pub mod consumer_offset;
 pub mod coupon;
+pub mod dead_letter;
 pub mod gateway_void;
 pub mod idempotency_key;
 pub mod inbox;

@@ -25,6 +25,7 @@ pub mod cancellations;
 pub mod chain;
 pub mod checkout_sessions;
 pub mod connect;
+pub mod dead_letters;
 pub mod entity;
 pub mod error;
 pub mod flags;

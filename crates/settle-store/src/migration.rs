@@ -33,6 +33,7 @@ mod m0024_fee_returns;
 mod m0025_checkout_sessions;
 mod m0026_chain_log_payment;
 mod m0027_saga_sweep;
+mod m0028_dead_letters;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0025_checkout_sessions::Migration),
             Box::new(m0026_chain_log_payment::Migration),
             Box::new(m0027_saga_sweep::Migration),
+            Box::new(m0028_dead_letters::Migration),
         ]
     }
 }

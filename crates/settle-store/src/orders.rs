@@ -394,6 +394,36 @@ pub async fn claim_event(conn: &impl ConnectionTrait, consumer: &str, event_seq:
     Ok(true)
 }
 
+/// Deletes `consumer`'s inbox rows of events below seq `below` (events the outbox no longer holds, so never read
+/// again), a batch at a time.
+pub async fn purge_inbox_below(conn: &impl ConnectionTrait, consumer: &str, below: i64, batch: u64) -> Result<u64, StoreError> {
+    let q = inbox::Entity::find()
+        .filter(inbox::Column::Consumer.eq(consumer))
+        .filter(inbox::Column::EventSeq.lt(below))
+        .order_by_asc(inbox::Column::EventSeq);
+    crate::delete_batch(conn, q, inbox::Column::Id, batch).await
+}
+
+/// Deletes a batch of seed 002's records older than `before`: notifications, transaction logs, and the step results of
+/// sagas that have ended (an open saga's results say what its compensation gives back, and are never deleted).
+pub async fn purge_records_before(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
+    let q = notification::Entity::find().filter(notification::Column::CreatedAt.lt(before)).order_by_asc(notification::Column::CreatedAt);
+    let mut n = crate::delete_batch(conn, q, notification::Column::Id, batch).await?;
+    let q = transaction_log::Entity::find().filter(transaction_log::Column::CreatedAt.lt(before)).order_by_asc(transaction_log::Column::CreatedAt);
+    n += crate::delete_batch(conn, q, transaction_log::Column::Id, batch).await?;
+    let open = sea_orm::sea_query::Query::select()
+        .column(saga_state::Column::SagaId)
+        .from(saga_state::Entity)
+        .and_where(saga_state::Column::Status.is_in([SagaStatus::Pending, SagaStatus::InProgress, SagaStatus::Compensating]))
+        .to_owned();
+    let q = saga_step_result::Entity::find()
+        .filter(saga_step_result::Column::CreatedAt.lt(before))
+        .filter(saga_step_result::Column::SagaId.not_in_subquery(open))
+        .order_by_asc(saga_step_result::Column::CreatedAt);
+    n += crate::delete_batch(conn, q, saga_step_result::Column::Id, batch).await?;
+    Ok(n)
+}
+
 /// How many events `consumer` has handled (for tests and operators).
 pub async fn handled_count(conn: &impl ConnectionTrait, consumer: &str) -> Result<u64, StoreError> {
     Ok(inbox::Entity::find().filter(inbox::Column::Consumer.eq(consumer)).count(conn).await?)

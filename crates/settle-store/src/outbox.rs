@@ -160,6 +160,12 @@ pub async fn max_seq(conn: &impl ConnectionTrait) -> Result<i64, StoreError> {
     Ok(row.and_then(|r| r.seq).unwrap_or(0))
 }
 
+/// The lowest seq the outbox still holds (0: none): every seq below it was purged.
+pub async fn min_seq(conn: &impl ConnectionTrait) -> Result<i64, StoreError> {
+    let row = outbox::Entity::find().filter(outbox::Column::Seq.is_not_null()).order_by_asc(outbox::Column::Seq).one(conn).await?;
+    Ok(row.and_then(|r| r.seq).unwrap_or(0))
+}
+
 /// Whether any committed row waits for a seq (a read: an idle relay takes no write lock).
 pub async fn has_unpublished(conn: &impl ConnectionTrait) -> Result<bool, StoreError> {
     Ok(outbox::Entity::find()
@@ -286,9 +292,10 @@ pub async fn list_events(
 }
 
 /// Deletes published events older than `before` (epoch ms), in batches of `batch`; the newest published row is
-/// always kept, so seqs never start over. Returns how many were deleted.
-pub async fn purge_published_before(conn: &impl ConnectionTrait, before: i64, batch: u64) -> Result<u64, StoreError> {
-    let keep = max_seq(conn).await?;
+/// always kept, so seqs never start over, and so is every row from seq `keep_from` on (events a consumer has not read
+/// yet). Returns how many were deleted.
+pub async fn purge_published_before(conn: &impl ConnectionTrait, before: i64, keep_from: i64, batch: u64) -> Result<u64, StoreError> {
+    let keep = max_seq(conn).await?.min(keep_from);
     let oldest = outbox::Entity::find()
         .filter(outbox::Column::Seq.is_not_null())
         .filter(outbox::Column::Seq.lt(keep))

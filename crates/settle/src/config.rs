@@ -222,6 +222,7 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_DELIVERY_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.delivery_retention) },
     Setting { var: "SETTLE_DELETED_GRACE_DAYS", set: |c, v| days(v, &mut c.app.deleted_grace) },
     Setting { var: "SETTLE_AUDIT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.audit_retention) },
+    Setting { var: "SETTLE_ORDER_RECORD_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.order_record_retention) },
     Setting {
         var: "SETTLE_NATS_URL",
         set: |c, v| {
@@ -473,8 +474,8 @@ impl Config {
         if w.schedule.len() > 50 {
             bail!("SETTLE_WEBHOOK_RETRY_SCHEDULE may list at most 50 pauses");
         }
-        if self.app.event_retention.is_zero() {
-            bail!("SETTLE_EVENT_RETENTION_DAYS must be at least 1");
+        if self.app.event_retention.is_zero() || self.app.order_record_retention.is_zero() {
+            bail!("SETTLE_EVENT_RETENTION_DAYS and SETTLE_ORDER_RECORD_RETENTION_DAYS must be at least 1");
         }
         if self.sqlite_writer.group == 0 {
             bail!("SETTLE_SQLITE_WRITE_GROUP must be at least 1");
@@ -723,6 +724,7 @@ impl Config {
                 "deliveries": secs(a.delivery_retention) / 86_400.0,
                 "deletedGrace": secs(a.deleted_grace) / 86_400.0,
                 "audit": secs(a.audit_retention) / 86_400.0,
+                "orderRecords": secs(a.order_record_retention) / 86_400.0,
             },
         })
     }

@@ -323,6 +323,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/dead-letters": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events the saga dispatcher parked after their handler failed 5 times for a reason of its own (not the database
+         *     being unavailable), oldest first, each with its consumer and last error; `settle_dead_letters` counts them. Needs
+         *     the admin token.
+         */
+        get: operations["dead_letters"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/dead-letters/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Handles a dead letter's event again. Handled: it leaves the dead letters (200). Failed again: it stays, with one
+         *     more attempt and the new error (409 `invalid_state` naming it; 503 when the database is unavailable). Retry a saga's
+         *     events in the order the list gives. Needs the admin token.
+         */
+        post: operations["retry_dead_letter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/read-only": {
         parameters: {
             query?: never;
@@ -1700,6 +1742,30 @@ export interface components {
             statements: components["schemas"]["StatementStats"][];
             tables: components["schemas"]["TableStats"][];
         };
+        /** @description A page of dead letters, oldest first (retry them in this order: a saga's events keep their order). */
+        DeadLetterPage: {
+            data: components["schemas"]["DeadLetterView"][];
+            hasMore: boolean;
+        };
+        /** @description An event parked in the dead letters: the consumer that kept failing on it, the event, its last error. */
+        DeadLetterView: {
+            /** @description The saga (or, for a payment's event, the payment) the event is about. */
+            aggregateId: string;
+            /** Format: int64 */
+            attempts: number;
+            /** @description The choreography consumer: users, stock, coupons, points, payments or orders. */
+            consumer: string;
+            createdAt: string;
+            error: string;
+            eventId?: string | null;
+            /** Format: int64 */
+            eventSeq: number;
+            /** Format: int64 */
+            id: number;
+            merchantId: string;
+            topic: string;
+            updatedAt: string;
+        };
         /**
          * @description The body of a declined charge (402): the error, and what was declined as it now stands (Stripe's
          *     `error.payment_intent`).
@@ -2278,6 +2344,12 @@ export interface components {
         RelayView: {
             payment: components["schemas"]["PaymentView"];
             relayRequestId: string;
+        };
+        /** @description A retried dead letter, handled and gone. */
+        RetriedDeadLetter: {
+            handled: boolean;
+            /** Format: int64 */
+            id: number;
         };
         /** @description Where the payer goes back to. */
         ReturnUrl: {
@@ -3848,6 +3920,170 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    dead_letters: {
+        parameters: {
+            query?: {
+                /** @description A dead letter's id: the page holds later ones */
+                startingAfter?: number;
+                /** @description 1 to 100, default 10 */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeadLetterPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Disabled: SETTLE_ADMIN_TOKEN is not set */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description unavailable: the database (or a dependency) cannot serve this now; retry after Retry-After */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description request_timeout: the request took longer than the server's request timeout */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    retry_dead_letter: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The dead letter's id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetriedDeadLetter"];
+                };
+            };
+            /** @description invalid_request_error: a path, query or header value is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The event failed again */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests from this caller; retry after Retry-After */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {

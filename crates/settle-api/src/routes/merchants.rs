@@ -227,6 +227,70 @@ pub async fn db_stats(State(st): State<AppState>, _admin: Admin) -> Result<Json<
     Ok(Json(st.ctx.db_stats().await.map_err(settle_app::AppError::from)?))
 }
 
+/// Events the saga dispatcher parked after their handler failed 5 times for a reason of its own (not the database
+/// being unavailable), oldest first, each with its consumer and last error; `settle_dead_letters` counts them. Needs
+/// the admin token.
+#[utoipa::path(
+    get, path = "/v1/admin/dead-letters", tag = "health",
+    params(
+        ("startingAfter" = Option<i64>, Query, description = "A dead letter's id: the page holds later ones"),
+        ("limit" = Option<u64>, Query, description = "1 to 100, default 10"),
+    ),
+    responses(
+        (status = 200, body = settle_app::orders::DeadLetterPage),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "Disabled: SETTLE_ADMIN_TOKEN is not set", body = ErrorBody),
+    ),
+    security(("admin" = []))
+)]
+pub async fn dead_letters(
+    State(st): State<AppState>,
+    _admin: Admin,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<settle_app::orders::DeadLetterPage>, ApiError> {
+    let (mut after, mut limit) = (0i64, 10u64);
+    for (k, v) in query_pairs(raw.as_deref())? {
+        match k.as_str() {
+            "startingAfter" => {
+                after =
+                    v.parse().ok().filter(|n| *n >= 0).ok_or_else(|| settle_app::AppError::invalid("startingAfter", "must be a dead letter's id"))?
+            }
+            "limit" => limit = query_limit(&v)?,
+            _ => return Err(crate::extract::unknown_query(&k)),
+        }
+    }
+    Ok(Json(settle_app::orders::dead_letters(&st.ctx, after, limit).await?))
+}
+
+/// Handles a dead letter's event again. Handled: it leaves the dead letters (200). Failed again: it stays, with one
+/// more attempt and the new error (409 `invalid_state` naming it; 503 when the database is unavailable). Retry a saga's
+/// events in the order the list gives. Needs the admin token.
+#[utoipa::path(
+    post, path = "/v1/admin/dead-letters/{id}/retry", tag = "health",
+    params(("id" = i64, Path, description = "The dead letter's id")),
+    responses(
+        (status = 200, body = RetriedDeadLetter),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "The event failed again", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("admin" = []))
+)]
+pub async fn retry_dead_letter(State(st): State<AppState>, _admin: Admin, Path(id): Path<String>) -> Result<Json<RetriedDeadLetter>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::from(settle_app::AppError::NotFound("dead letter")))?;
+    settle_app::orders::retry_dead_letter(&st.ctx, id).await?;
+    Ok(Json(RetriedDeadLetter { id, handled: true }))
+}
+
+/// A retried dead letter, handled and gone.
+#[derive(serde::Serialize, ToSchema)]
+pub struct RetriedDeadLetter {
+    pub id: i64,
+    pub handled: bool,
+}
+
 /// The merchant's audit log, newest first: every change its API keys, the admin or the CLI made to its data, with
 /// who, from where, the request id and what changed. Append-only: no route changes or deletes an entry.
 #[utoipa::path(

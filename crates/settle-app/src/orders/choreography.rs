@@ -49,7 +49,7 @@ use crate::{
 
 pub const CHOREOGRAPHY: &str = "choreography";
 /// The dispatcher's lease and read position.
-const NAME: &str = "saga-choreography";
+pub(crate) const NAME: &str = "saga-choreography";
 const BATCH: u64 = 500;
 /// When this many events past the stored read position hold none for the consumers, the position is stored.
 const SKIP_STORED: i64 = 100;
@@ -446,11 +446,14 @@ pub struct Choreographer {
     /// for the consumers. Published seqs never change, so that stretch needs no second read; it is kept in memory
     /// only (a position is written when events were handled), and forgotten when the stored position moves.
     scanned: Arc<Mutex<Option<(i64, i64)>>>,
+    /// How often each (event seq, consumer) has failed for a reason of its own, in this instance's memory (a new
+    /// holder of the lease counts afresh).
+    failures: Arc<Mutex<std::collections::HashMap<(i64, &'static str), u32>>>,
 }
 
 impl Choreographer {
     pub fn new(ctx: Context) -> Self {
-        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx, scanned: Default::default() }
+        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx, scanned: Default::default(), failures: Default::default() }
     }
 
     async fn run_held(&self, now: i64) -> Result<Outcome, AppError> {
@@ -489,20 +492,113 @@ impl Choreographer {
                 None => sagas.push((saga_id, vec![(consumer, ev)])),
             }
         }
-        let results: Vec<Result<(), AppError>> =
+        let results: Vec<Result<(), Stuck>> =
             futures::stream::iter(sagas).map(|(saga_id, evs)| handle_all(self.ctx.clone(), saga_id, evs)).buffer_unordered(PARALLEL).collect().await;
-        // A failed handler is retried from the same position: what was handled is in the inbox and is skipped.
-        results.into_iter().collect::<Result<Vec<()>, AppError>>()?;
+        let stuck: Vec<Stuck> = results.into_iter().filter_map(Result::err).collect();
+        if !stuck.is_empty() {
+            self.park_or_retry(stuck, now).await?;
+        }
         store::set_offset(&self.ctx.db, NAME, last, now).await?;
         Ok(Outcome::Worked(n))
     }
+
+    /// Saga events whose handler failed. A failed handler is retried from the same position (what was handled is in
+    /// the inbox and is skipped), so this returns the error while any of them may yet succeed: the database was
+    /// unavailable, or it has failed fewer than [`PARK_AFTER`] times. Once each has failed that often for a reason of
+    /// its own, each is parked in the dead letters with its error, and with it the events of its saga that came after
+    /// it in the batch (its saga's order is kept), and the dispatcher moves on.
+    async fn park_or_retry(&self, stuck: Vec<Stuck>, now: i64) -> Result<(), AppError> {
+        let mut park = true;
+        {
+            let mut failures = self.failures.lock().expect("failures");
+            for s in &stuck {
+                let (consumer, ev) = &s.events[0];
+                if transient(&s.error) {
+                    park = false;
+                    continue;
+                }
+                let n = failures.entry((ev.seq.unwrap_or_default(), consumer.name())).or_default();
+                *n += 1;
+                park &= *n >= PARK_AFTER;
+            }
+        }
+        if !park {
+            let first = stuck.into_iter().next().expect("a stuck saga");
+            return Err(first.error);
+        }
+        for s in stuck {
+            for (i, (consumer, ev)) in s.events.iter().enumerate() {
+                let seq = ev.seq.unwrap_or_default();
+                let attempts = self.failures.lock().expect("failures").remove(&(seq, consumer.name())).unwrap_or(0);
+                let why = if i == 0 { detail(&s.error) } else { "an earlier event of its saga was parked".to_owned() };
+                settle_store::dead_letters::park(&self.ctx.db, consumer.name(), ev, &why, i64::from(attempts), now).await?;
+                metrics::counter!("settle_dead_letters_total", "consumer" => consumer.name()).increment(1);
+                tracing::error!(consumer = consumer.name(), seq, topic = %ev.topic, error = %why, "an event was parked in the dead letters");
+            }
+        }
+        metrics::gauge!("settle_dead_letters").set(settle_store::dead_letters::count(&self.ctx.db).await? as f64);
+        Ok(())
+    }
+}
+
+/// Times a handler fails for a reason of its own before its event is parked.
+const PARK_AFTER: u32 = 5;
+
+/// A saga whose handler failed: the event it failed on first, then the saga's later events of the batch.
+struct Stuck {
+    error: AppError,
+    events: Vec<(Consumer, OutboxRow)>,
+}
+
+/// An error as a dead letter keeps it for the operator: with its causes (an internal error's cause is otherwise for
+/// the logs only).
+fn detail(e: &AppError) -> String {
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// An error that says nothing of the event: the database unavailable, busy or refusing writes.
+fn transient(e: &AppError) -> bool {
+    matches!(e, AppError::DatabaseUnavailable(_) | AppError::Retryable(_) | AppError::ReadOnly)
 }
 
 /// One saga's events, in order.
-async fn handle_all(ctx: Context, saga_id: String, evs: Vec<(Consumer, OutboxRow)>) -> Result<(), AppError> {
-    for (consumer, ev) in evs {
-        handle(&ctx, consumer, &ev, &saga_id).await?;
+async fn handle_all(ctx: Context, saga_id: String, mut evs: Vec<(Consumer, OutboxRow)>) -> Result<(), Stuck> {
+    for i in 0..evs.len() {
+        let (consumer, ev) = &evs[i];
+        if let Err(error) = handle(&ctx, *consumer, ev, &saga_id).await {
+            return Err(Stuck { error, events: evs.split_off(i) });
+        }
     }
+    Ok(())
+}
+
+/// Handles a parked event again (the operator's retry, in the order the events happened): it leaves the dead
+/// letters once handled; else it stays, with one more attempt and the new error, and that error is returned.
+pub async fn retry_dead_letter(ctx: &Context, id: i64) -> Result<(), AppError> {
+    use settle_store::dead_letters;
+    let d = dead_letters::find(&ctx.db, id).await?.ok_or(AppError::NotFound("dead letter"))?;
+    let consumer = Consumer::ALL.into_iter().find(|c| c.name() == d.consumer).ok_or(AppError::NotFound("dead letter's consumer"))?;
+    let ev = dead_letters::as_event(&d);
+    let handled = match saga_of(ctx, &ev).await {
+        Ok(Some(saga_id)) => handle(ctx, consumer, &ev, &saga_id).await,
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    match handled {
+        Ok(()) => dead_letters::remove(&ctx.db, id).await?,
+        Err(e) => {
+            dead_letters::failed_again(&ctx.db, id, &detail(&e), settle_store::now_ms()).await?;
+            return Err(if transient(&e) { e } else { AppError::InvalidState(format!("the event failed again: {e}")) });
+        }
+    }
+    metrics::gauge!("settle_dead_letters").set(dead_letters::count(&ctx.db).await? as f64);
     Ok(())
 }
 

@@ -28,14 +28,14 @@ mod views;
 
 pub(crate) use cancellation::refund_moved;
 pub use cancellation::{CancelOrder, CancellationLine, CancellationView, MAX_CANCELLATIONS, cancel};
-pub use choreography::{CHOREOGRAPHY, Choreographer, Consumer, progress, rewind};
+pub use choreography::{CHOREOGRAPHY, Choreographer, Consumer, progress, retry_dead_letter, rewind};
 pub use place::place;
 pub use recovery::{SagaWorker, settle};
 pub use settle_store::orders::SagaFilter;
 pub(crate) use steps::*;
 pub use views::{
-    OrderLineView, OrderView, PlacedOrder, SagaList, SagaListQuery, SagaPage, SagaQuery, SagaStats, SagaView, StepView, list_sagas, placed, saga,
-    saga_lines, saga_list, saga_stats,
+    DeadLetterPage, DeadLetterView, OrderLineView, OrderView, PlacedOrder, SagaList, SagaListQuery, SagaPage, SagaQuery, SagaStats, SagaView,
+    StepView, dead_letters, list_sagas, placed, saga, saga_lines, saga_list, saga_stats,
 };
 
 pub use crate::settings::{ORCHESTRATION, Pattern};

@@ -127,7 +127,9 @@ fn nothing_charged(e: &AppError) -> bool {
 async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card: Option<CardInput>, claim: &Claim) -> Result<Reply, AppError> {
     let saga_id = order.saga_id.as_str();
     let ended = |s: &SagaRow| s.status.is_ended();
-    let (s, o, p) = wait_saga(ctx, merchant_id, saga_id, |s, o, _| ended(s) || o.payment_id.is_some()).await?;
+    // One deadline for every wait of the request (two waits of the whole time each outlasted the request's timeout).
+    let deadline = tokio::time::Instant::now() + CHOREOGRAPHY_WAIT;
+    let (s, o, p) = wait_saga(ctx, merchant_id, saga_id, deadline, |s, o, _| ended(s) || o.payment_id.is_some()).await?;
     if s.status == IN_PROGRESS
         && p == Some(PaymentStatus::Pending)
         && let (Some(payment_id), Some(card)) = (&o.payment_id, card)
@@ -136,7 +138,7 @@ async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card:
             Ok(_) => {}
             Err(e) if nothing_charged(&e) => {
                 match choreography::fail_uncharged(ctx, merchant_id, payment_id, "order_compensated", &e.to_string()).await {
-                    Ok(_) => drop(wait_saga(ctx, merchant_id, saga_id, |s, _, _| ended(s)).await),
+                    Ok(_) => drop(wait_saga(ctx, merchant_id, saga_id, deadline, |s, _, _| ended(s)).await),
                     Err(f) => tracing::warn!(saga = %saga_id, error = %f, "failing an uncharged payment failed; the recovery worker will"),
                 }
                 claim.forget().await;
@@ -147,7 +149,7 @@ async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card:
     }
     // Ended, or waiting on the payment: for a card (none was given) or for the gateway (an unknown outcome).
     let undecided = |p: Option<PaymentStatus>| matches!(p, Some(PaymentStatus::Pending | PaymentStatus::Processing));
-    let (s, _, _) = wait_saga(ctx, merchant_id, saga_id, |s, _, p| ended(s) || (s.status == IN_PROGRESS && undecided(p))).await?;
+    let (s, _, _) = wait_saga(ctx, merchant_id, saga_id, deadline, |s, _, p| ended(s) || (s.status == IN_PROGRESS && undecided(p))).await?;
     if s.status == FAILED {
         // Refused by a step, each step taken given back: a retry with the key runs afresh (points may have been
         // added since), as a refusal before anything is written does.
@@ -157,16 +159,16 @@ async fn choreographed(ctx: &Context, merchant_id: &str, order: &OrderRow, card:
     answer(ctx, merchant_id, &order.order_id, claim).await
 }
 
-/// Reads a saga, its order and its payment's status until `done` says so or [`CHOREOGRAPHY_WAIT`] passes,
+/// Reads a saga, its order and its payment's status until `done` says so or `deadline` passes,
 /// waking when a handler of this instance changed the saga, and every second (a handler
 /// of another instance).
 async fn wait_saga(
     ctx: &Context,
     merchant_id: &str,
     saga_id: &str,
+    deadline: tokio::time::Instant,
     done: impl Fn(&SagaRow, &OrderRow, Option<PaymentStatus>) -> bool,
 ) -> Result<(SagaRow, OrderRow, Option<PaymentStatus>), AppError> {
-    let deadline = tokio::time::Instant::now() + CHOREOGRAPHY_WAIT;
     let mut changed = ctx.saga_changed.subscribe();
     loop {
         let s = store::find_saga(&ctx.db, Some(merchant_id), saga_id).await?.ok_or(AppError::NotFound("saga"))?;

@@ -293,3 +293,55 @@ pub async fn saga_stats(ctx: &Context, merchant_id: &str) -> Result<SagaStats, A
 fn live() -> bool {
     true
 }
+
+/// An event parked in the dead letters: the consumer that kept failing on it, the event, its last error.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterView {
+    pub id: i64,
+    /// The choreography consumer: users, stock, coupons, points, payments or orders.
+    pub consumer: String,
+    pub event_seq: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    pub merchant_id: String,
+    pub topic: String,
+    /// The saga (or, for a payment's event, the payment) the event is about.
+    pub aggregate_id: String,
+    pub error: String,
+    pub attempts: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// A page of dead letters, oldest first (retry them in this order: a saga's events keep their order).
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetterPage {
+    pub data: Vec<DeadLetterView>,
+    pub has_more: bool,
+}
+
+/// The dead letters after the one with id `after` (0: from the oldest), at most `limit`.
+pub async fn dead_letters(ctx: &Context, after: i64, limit: u64) -> Result<DeadLetterPage, AppError> {
+    let mut rows = settle_store::dead_letters::list(&ctx.db, after, limit + 1).await?;
+    let has_more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    let data = rows
+        .into_iter()
+        .map(|d| DeadLetterView {
+            id: d.id,
+            consumer: d.consumer,
+            event_seq: d.event_seq,
+            event_id: d.event_id,
+            merchant_id: d.merchant_id,
+            topic: d.topic,
+            aggregate_id: d.aggregate_id,
+            error: d.error,
+            attempts: d.attempts,
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+        })
+        .collect();
+    Ok(DeadLetterPage { data, has_more })
+}

@@ -21,7 +21,10 @@ const SOURCES: &[(&str, &str)] = &[
     ),
     ("crates/settle-store/src/migration/m0025_checkout_sessions.rs", include_str!("../../../settle-store/src/migration/m0025_checkout_sessions.rs")),
     ("crates/settle-store/src/migration/m0026_chain_log_payment.rs", include_str!("../../../settle-store/src/migration/m0026_chain_log_payment.rs")),
+    ("crates/settle-store/src/migration/m0027_saga_sweep.rs", include_str!("../../../settle-store/src/migration/m0027_saga_sweep.rs")),
+    ("crates/settle-store/src/migration/m0028_dead_letters.rs", include_str!("../../../settle-store/src/migration/m0028_dead_letters.rs")),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
+    ("crates/settle-store/src/dead_letters.rs", include_str!("../../../settle-store/src/dead_letters.rs")),
     ("crates/settle-store/src/checkout_sessions.rs", include_str!("../../../settle-store/src/checkout_sessions.rs")),
     ("crates/settle-store/src/payments.rs", include_str!("../../../settle-store/src/payments.rs")),
     ("crates/settle-store/src/refunds.rs", include_str!("../../../settle-store/src/refunds.rs")),
@@ -83,6 +86,7 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("refunds", "m0020_refunds"),
     ("order_cancellations", "m0021_order_cancellations"),
     ("checkout_sessions", "m0025_checkout_sessions"),
+    ("dead_letters", "m0028_dead_letters"),
 ];
 
 /// Where a table's definition is: its migration file and the line that names it.

@@ -2,6 +2,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use settle_card::sim::Knobs;
 
@@ -20,7 +21,8 @@ per_db!(
     an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one,
     choreography_under_concurrency_never_oversells_and_handles_each_event_once,
     an_unpaid_order_gives_everything_back_after_its_ttl,
-    a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing
+    a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing,
+    an_event_that_keeps_failing_is_parked_and_the_others_go_on
 );
 
 pub(crate) async fn create(app: &TestApp, path: &str, body: Value) -> Value {
@@ -274,6 +276,101 @@ async fn a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing(v: Vari
     assert_eq!(before().await, was, "the sweep wrote no saga it left open");
     assert!(was.iter().all(|s| s.1 == settle_domain::SagaStatus::InProgress), "{was:?}");
     assert_eq!(stock_of(&app, "mug").await, 100 - 32);
+    app.finish().await;
+}
+
+/// One choreographed saga's event keeps failing (a trigger refuses its transaction log: a fault of that event alone):
+/// after 5 attempts it is parked in the dead letters with its error, and every other saga goes on. The janitor, a
+/// year on, deletes ended sagas' records, the events and their inbox rows, never the open saga's step results; the
+/// operator's retry then handles the parked event from its own copy: once the fault is gone, the saga completes.
+async fn an_event_that_keeps_failing_is_parked_and_the_others_go_on(v: Variant) {
+    let Some(app) = TestApp::spawn(v).await else { return };
+    let exec = async |sql: &str| settle_store::ConnectionTrait::execute_unprepared(app.ctx.db.writes(), sql).await.unwrap();
+    let refuse: &[&str] = match v.db {
+        Db::Sqlite => &["CREATE TRIGGER refuse_bad BEFORE INSERT ON transaction_logs WHEN NEW.user_id = 'bad' \
+            BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"],
+        Db::Postgres => &[
+            "CREATE FUNCTION refuse_bad() RETURNS trigger AS $$ BEGIN IF NEW.user_id = 'bad' THEN \
+             RAISE EXCEPTION 'refused for the test'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER refuse_bad BEFORE INSERT ON transaction_logs FOR EACH ROW EXECUTE FUNCTION refuse_bad()",
+        ],
+        Db::Mysql => &["CREATE TRIGGER refuse_bad BEFORE INSERT ON transaction_logs FOR EACH ROW BEGIN IF NEW.user_id = 'bad' THEN \
+            SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused for the test'; END IF; END"],
+    };
+    for sql in refuse {
+        exec(sql).await;
+    }
+    create(&app, "/v1/items", json!({"itemId": "pen", "name": "Pen", "price": 100, "stock": 100})).await;
+    for user in ["bad", "good"] {
+        create(&app, "/v1/users", json!({"userId": user, "name": user, "points": 1000})).await;
+    }
+    let order = async |user: &str| {
+        let body = json!({"userId": user, "items": [{"itemId": "pen", "quantity": 1}], "usePoints": 100, "pattern": "choreography"});
+        let r = app.post("/v1/orders", &body).await;
+        assert!(r.status == 201 || r.status == 202, "{}", r.text);
+        r.body["order"]["orderId"].as_str().unwrap().to_owned()
+    };
+    let saga_of = async |order: &str| app.get(&format!("/v1/orders/{order}")).await.body["saga"].clone();
+    let bad = order("bad").await;
+    // The bad saga reaches its last step, whose handler fails; only then are the others placed (behind it).
+    let at_last = within(Duration::from_secs(30), async || Some(saga_of(&bad).await).filter(|s| s["currentStep"] == "PAYMENT")).await;
+    assert!(at_last.is_some(), "{}", saga_of(&bad).await);
+    let mut good = Vec::new();
+    for _ in 0..3 {
+        good.push(order("good").await);
+    }
+    let all_good = within(Duration::from_secs(60), async || {
+        for o in &good {
+            if saga_of(o).await["status"] != "COMPLETED" {
+                return None;
+            }
+        }
+        Some(())
+    })
+    .await;
+    assert!(all_good.is_some(), "the other sagas went on: {}", saga_of(&good[0]).await);
+    let letters = app.request(Method::GET, "/v1/admin/dead-letters", Some(ADMIN_TOKEN), None, &[]).await;
+    assert_eq!(letters.status, 200, "{}", letters.text);
+    let data = letters.body["data"].as_array().unwrap().clone();
+    assert_eq!(data.len(), 1, "{}", letters.text);
+    let bad_saga = saga_of(&bad).await;
+    let d = &data[0];
+    assert_eq!(
+        (d["consumer"].as_str(), d["topic"].as_str(), d["aggregateId"].as_str()),
+        (Some("orders"), Some("saga.payment_created"), bad_saga["transactionId"].as_str()),
+        "{d}"
+    );
+    assert!(d["error"].as_str().unwrap().contains("refused for the test") && d["attempts"].as_i64() >= Some(5), "{d}");
+    assert_eq!(bad_saga["status"], "IN_PROGRESS", "{bad_saga}");
+    // The dispatcher's read position moved past it (it used to stay before it for ever, rereading an ever longer
+    // stretch until 500 events waited behind it, and then handling nothing at all).
+    let (position, _) = settle_app::orders::progress(&app.ctx).await.unwrap();
+    assert!(position >= d["eventSeq"].as_i64().unwrap(), "read up to {position}: {d}");
+    let metrics = app.request(Method::GET, "/metrics", None, None, &[]).await.text;
+    assert!(metrics.lines().any(|l| l == "settle_dead_letters 1"), "the alert's gauge");
+    let retry = format!("/v1/admin/dead-letters/{}/retry", d["id"]);
+    let again = app.request(Method::POST, &retry, Some(ADMIN_TOKEN), None, &[]).await;
+    again.assert_error(409, "invalid_state");
+    // A year on: the janitor deletes what outlived its retention, but never the open saga's step results.
+    let year = 366 * 24 * 3600 * 1000;
+    settle_app::janitor::Janitor::new(app.ctx.clone()).purge(settle_store::now_ms() + year).await.unwrap();
+    let steps = async |o: &str| saga_of(o).await["steps"].as_array().map_or(0, Vec::len);
+    assert_eq!(steps(&good[0]).await, 0, "an ended saga's step results are gone");
+    assert!(steps(&bad).await >= 4, "the open saga keeps its step results: {}", saga_of(&bad).await);
+    let db = &app.ctx.db;
+    let oldest = settle_store::outbox::min_seq(db).await.unwrap();
+    for c in settle_app::orders::Consumer::ALL {
+        let kept = settle_store::orders::purge_inbox_below(db, c.name(), oldest, 1).await.unwrap();
+        assert_eq!(kept, 0, "the inbox rows of purged events are gone");
+    }
+    // The fault is mended: the retry handles the parked event (the outbox no longer holds it) and the saga completes.
+    exec(if v.db == Db::Postgres { "DROP TRIGGER refuse_bad ON transaction_logs" } else { "DROP TRIGGER refuse_bad" }).await;
+    let ok = app.request(Method::POST, &retry, Some(ADMIN_TOKEN), None, &[]).await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(saga_of(&bad).await["status"], "COMPLETED");
+    let letters = app.request(Method::GET, "/v1/admin/dead-letters", Some(ADMIN_TOKEN), None, &[]).await;
+    assert_eq!(letters.body["data"], json!([]), "{}", letters.text);
+    assert_eq!((points_of(&app, "bad").await, points_of(&app, "good").await, stock_of(&app, "pen").await), (900, 700, 96));
     app.finish().await;
 }
 

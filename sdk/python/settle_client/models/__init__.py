@@ -45,6 +45,8 @@ from .created_merchant import CreatedMerchant
 from .created_payment import CreatedPayment
 from .database_health import DatabaseHealth
 from .db_stats import DbStats
+from .dead_letter_page import DeadLetterPage
+from .dead_letter_view import DeadLetterView
 from .decline_body import DeclineBody
 from .decline_detail import DeclineDetail
 from .eip_712_domain import Eip712Domain
@@ -111,6 +113,7 @@ from .refund_view_metadata import RefundViewMetadata
 from .relay_accepted import RelayAccepted
 from .relay_done import RelayDone
 from .relay_view import RelayView
+from .retried_dead_letter import RetriedDeadLetter
 from .return_url import ReturnUrl
 from .saga_list import SagaList
 from .saga_stats import SagaStats
@@ -192,6 +195,8 @@ __all__ = (
     "CreatedPayment",
     "DatabaseHealth",
     "DbStats",
+    "DeadLetterPage",
+    "DeadLetterView",
     "DeclineBody",
     "DeclineDetail",
     "Eip712Domain",
@@ -254,6 +259,7 @@ __all__ = (
     "RelayAccepted",
     "RelayDone",
     "RelayView",
+    "RetriedDeadLetter",
     "ReturnUrl",
     "SagaList",
     "SagaStats",
