@@ -168,7 +168,8 @@ impl Fanout {
         let mut s = self.lock();
         for r in rows {
             let Some(seq) = r.seq else { continue };
-            if let Some(slot) = s.merchants.get(&r.merchant_id)
+            if !outbox::is_internal(&r.topic)
+                && let Some(slot) = s.merchants.get(&r.merchant_id)
                 && let Some(ev) = Event::of(&r)
             {
                 let _ = slot.tx.send(Arc::new(ev));

@@ -164,7 +164,8 @@ impl Publisher {
             let Some(ev) = EventView::of(r) else { continue };
             // NATS carries live events only (unless a staging setup asks for test ones too): a consumer of the
             // stream never acts on a test payment. Test events reach their mode's webhooks, event list and stream.
-            if !settle_domain::mode::is_live(&r.merchant_id) && !self.settings.test_events {
+            // Settle's own events (`saga.*`) are no merchant's.
+            if (!settle_domain::mode::is_live(&r.merchant_id) && !self.settings.test_events) || outbox::is_internal(&r.topic) {
                 st.position = Some(ev.seq);
                 continue;
             }

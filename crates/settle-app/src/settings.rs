@@ -165,6 +165,12 @@ pub struct WebhookSettings {
     pub per_endpoint: usize,
     /// Deliveries sent at once by one instance.
     pub in_flight: usize,
+    /// Deliveries sent at once for one merchant by one instance (so one merchant's slow endpoints never take every
+    /// send of the instance).
+    pub per_merchant: usize,
+    /// The timeout of a send to a failing endpoint (one whose last attempt failed): its circuit lets one send at a
+    /// time through, and waits this long at most (capped by `timeout`).
+    pub failing_timeout: Duration,
     /// How long a rotated-out secret keeps signing alongside the new one.
     pub rotation_overlap: Duration,
     /// How often an idle sender looks for due deliveries.
@@ -185,6 +191,8 @@ impl Default for WebhookSettings {
             allow_hosts: Vec::new(),
             per_endpoint: 4,
             in_flight: 64,
+            per_merchant: 16,
+            failing_timeout: Duration::from_secs(2),
             rotation_overlap: Duration::from_secs(24 * h),
             poll: Duration::from_secs(1),
         }

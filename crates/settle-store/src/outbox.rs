@@ -221,11 +221,21 @@ pub async fn publish_batch(conn: &impl ConnectionTrait, limit: u64, now: i64) ->
     Ok(out)
 }
 
-/// A merchant's published events after `after_seq`, in seq order.
+/// The topics of Settle's own events (the choreography's steps, `saga.*`): they are written to the outbox like the
+/// merchants' events, but no merchant receives them (no webhook, event list, event stream or NATS subject).
+pub const INTERNAL_PREFIX: &str = "saga.";
+
+/// Whether a topic is one of Settle's own events ([`INTERNAL_PREFIX`]).
+pub fn is_internal(topic: &str) -> bool {
+    topic.starts_with(INTERNAL_PREFIX)
+}
+
+/// A merchant's published events after `after_seq`, in seq order (Settle's own left out).
 pub async fn read_after(conn: &impl ConnectionTrait, merchant_id: &str, after_seq: i64, limit: u64) -> Result<Vec<OutboxRow>, StoreError> {
     Ok(outbox::Entity::find()
         .filter(outbox::Column::MerchantId.eq(merchant_id))
         .filter(outbox::Column::Seq.gt(after_seq))
+        .filter(outbox::Column::Topic.not_like(format!("{INTERNAL_PREFIX}%")))
         .order_by_asc(outbox::Column::Seq)
         .limit(limit)
         .all(conn)
@@ -265,7 +275,7 @@ pub async fn backlog(conn: &impl ConnectionTrait) -> Result<(u64, Option<i64>), 
 }
 
 /// A merchant's published events after `after_seq`, in seq order, of the given types (exact, or `prefix.*`, or
-/// `*`; none: every type). One more than `limit` is read to tell whether more follow.
+/// `*`; none: every type), Settle's own left out. One more than `limit` is read to tell whether more follow.
 pub async fn list_events(
     conn: &impl ConnectionTrait,
     merchant_id: &str,
@@ -273,7 +283,10 @@ pub async fn list_events(
     after_seq: i64,
     limit: u64,
 ) -> Result<(Vec<OutboxRow>, bool), StoreError> {
-    let mut q = outbox::Entity::find().filter(outbox::Column::MerchantId.eq(merchant_id)).filter(outbox::Column::Seq.gt(after_seq));
+    let mut q = outbox::Entity::find()
+        .filter(outbox::Column::MerchantId.eq(merchant_id))
+        .filter(outbox::Column::Seq.gt(after_seq))
+        .filter(outbox::Column::Topic.not_like(format!("{INTERNAL_PREFIX}%")));
     if !types.is_empty() && !types.iter().any(|t| t == "*") {
         let mut any = sea_orm::Condition::any();
         for t in types {

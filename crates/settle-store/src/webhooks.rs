@@ -225,8 +225,14 @@ pub async fn insert_deliveries(conn: &impl ConnectionTrait, rows: Vec<NewDeliver
 }
 
 /// PENDING deliveries of enabled endpoints that are due, oldest due first, leaving out the endpoints in
-/// `busy` (those already sending their most at once on this instance).
-pub async fn due(conn: &impl ConnectionTrait, now: i64, busy: &[String], limit: u64) -> Result<Vec<DeliveryRow>, StoreError> {
+/// `busy` and the merchants in `busy_merchants` (those already sending their most at once on this instance).
+pub async fn due(
+    conn: &impl ConnectionTrait,
+    now: i64,
+    busy: &[String],
+    busy_merchants: &[String],
+    limit: u64,
+) -> Result<Vec<DeliveryRow>, StoreError> {
     let enabled = Query::select()
         .column(webhook_endpoint::Column::EndpointId)
         .from(webhook_endpoint::Entity)
@@ -238,6 +244,9 @@ pub async fn due(conn: &impl ConnectionTrait, now: i64, busy: &[String], limit: 
         .filter(webhook_delivery::Column::EndpointId.in_subquery(enabled));
     if !busy.is_empty() {
         q = q.filter(webhook_delivery::Column::EndpointId.is_not_in(busy.iter().cloned()));
+    }
+    if !busy_merchants.is_empty() {
+        q = q.filter(webhook_delivery::Column::MerchantId.is_not_in(busy_merchants.iter().cloned()));
     }
     Ok(q.order_by_asc(webhook_delivery::Column::NextAttemptAt).limit(limit).all(conn).await?)
 }

@@ -218,6 +218,8 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_WEBHOOK_DISABLE_AFTER_HOURS", set: |c, v| hours(v, &mut c.app.webhooks.disable_after) },
     Setting { var: "SETTLE_WEBHOOK_PER_ENDPOINT", set: |c, v| num(v, &mut c.app.webhooks.per_endpoint) },
     Setting { var: "SETTLE_WEBHOOK_MAX_IN_FLIGHT", set: |c, v| num(v, &mut c.app.webhooks.in_flight) },
+    Setting { var: "SETTLE_WEBHOOK_PER_MERCHANT", set: |c, v| num(v, &mut c.app.webhooks.per_merchant) },
+    Setting { var: "SETTLE_WEBHOOK_FAILING_TIMEOUT_MS", set: |c, v| millis(v, &mut c.app.webhooks.failing_timeout) },
     Setting { var: "SETTLE_EVENT_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.event_retention) },
     Setting { var: "SETTLE_DELIVERY_RETENTION_DAYS", set: |c, v| days(v, &mut c.app.delivery_retention) },
     Setting { var: "SETTLE_DELETED_GRACE_DAYS", set: |c, v| days(v, &mut c.app.deleted_grace) },
@@ -468,8 +470,11 @@ impl Config {
             bail!("SETTLE_DB_MAX_CONNECTIONS must be at least 1");
         }
         let w = &self.app.webhooks;
-        if w.timeout.is_zero() || w.per_endpoint == 0 || w.in_flight == 0 {
-            bail!("SETTLE_WEBHOOK_TIMEOUT_MS, SETTLE_WEBHOOK_PER_ENDPOINT and SETTLE_WEBHOOK_MAX_IN_FLIGHT must be at least 1");
+        if w.timeout.is_zero() || w.per_endpoint == 0 || w.in_flight == 0 || w.per_merchant == 0 || w.failing_timeout.is_zero() {
+            bail!(
+                "SETTLE_WEBHOOK_TIMEOUT_MS, SETTLE_WEBHOOK_PER_ENDPOINT, SETTLE_WEBHOOK_MAX_IN_FLIGHT, SETTLE_WEBHOOK_PER_MERCHANT and \
+                 SETTLE_WEBHOOK_FAILING_TIMEOUT_MS must be at least 1"
+            );
         }
         if w.schedule.len() > 50 {
             bail!("SETTLE_WEBHOOK_RETRY_SCHEDULE may list at most 50 pauses");

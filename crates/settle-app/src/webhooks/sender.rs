@@ -34,27 +34,63 @@ pub struct Sender {
 }
 
 pub(super) struct SenderState {
-    /// Sends running per endpoint on this instance.
-    per_endpoint: Mutex<HashMap<String, usize>>,
+    running: Mutex<Running>,
     permits: Arc<tokio::sync::Semaphore>,
 }
 
-/// An endpoint's slot on this instance, given back when dropped.
+/// Sends running on this instance.
+#[derive(Default)]
+struct Running {
+    /// Per endpoint: how many, and how many it may have (1 while it is failing: its circuit).
+    endpoints: HashMap<String, (usize, usize)>,
+    /// Per merchant.
+    merchants: HashMap<String, usize>,
+}
+
+/// A send's place on this instance (its endpoint's and its merchant's), given back when dropped.
 pub(super) struct Slot {
     state: Arc<SenderState>,
     endpoint: String,
+    merchant: String,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut m = self.state.per_endpoint.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = m.get_mut(&self.endpoint) {
+        let mut r = self.state.running.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, _)) = r.endpoints.get_mut(&self.endpoint) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                m.remove(&self.endpoint);
+                r.endpoints.remove(&self.endpoint);
+            }
+        }
+        if let Some(n) = r.merchants.get_mut(&self.merchant) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                r.merchants.remove(&self.merchant);
             }
         }
     }
+}
+
+/// Due deliveries taken in turn from each merchant (the oldest due of each first), so that one merchant's backlog
+/// never comes before every other merchant's.
+fn round_robin(due: Vec<store::DeliveryRow>) -> Vec<store::DeliveryRow> {
+    let n = due.len();
+    let mut queues: Vec<std::collections::VecDeque<store::DeliveryRow>> = Vec::new();
+    for d in due {
+        match queues.iter_mut().find(|q| q.front().is_some_and(|f| f.merchant_id == d.merchant_id)) {
+            Some(q) => q.push_back(d),
+            None => queues.push(std::collections::VecDeque::from([d])),
+        }
+    }
+    let mut out = Vec::with_capacity(n);
+    while !queues.is_empty() {
+        queues.retain_mut(|q| {
+            out.extend(q.pop_front());
+            !q.is_empty()
+        });
+    }
+    out
 }
 
 /// What an attempt got.
@@ -77,24 +113,35 @@ impl Sender {
             .user_agent("Settle-Webhooks/1")
             .build()
             .map_err(|e| format!("cannot build the webhook client: {e}"))?;
-        let state =
-            Arc::new(SenderState { per_endpoint: Mutex::new(HashMap::new()), permits: Arc::new(tokio::sync::Semaphore::new(s.in_flight.max(1))) });
+        let state = Arc::new(SenderState { running: Mutex::default(), permits: Arc::new(tokio::sync::Semaphore::new(s.in_flight.max(1))) });
         Ok(Self { ctx, http, state })
     }
 
-    fn take_slot(&self, endpoint: &str) -> Option<Slot> {
-        let mut m = self.state.per_endpoint.lock().unwrap_or_else(|p| p.into_inner());
-        let n = m.entry(endpoint.to_owned()).or_insert(0);
-        if *n >= self.ctx.settings.webhooks.per_endpoint.max(1) {
+    /// A place for one send to `ep`: none when its endpoint (a failing one: its circuit lets one send through at a
+    /// time) or its merchant already sends its most at once on this instance.
+    fn take_slot(&self, ep: &store::EndpointRow) -> Option<Slot> {
+        let s = &self.ctx.settings.webhooks;
+        let cap = if ep.failing_since.is_some() { 1 } else { s.per_endpoint.max(1) };
+        let mut r = self.state.running.lock().unwrap_or_else(|p| p.into_inner());
+        if r.merchants.get(&ep.merchant_id).copied().unwrap_or(0) >= s.per_merchant.max(1) {
             return None;
         }
-        *n += 1;
-        Some(Slot { state: self.state.clone(), endpoint: endpoint.to_owned() })
+        let e = r.endpoints.entry(ep.endpoint_id.clone()).or_insert((0, cap));
+        if e.0 >= cap {
+            return None;
+        }
+        *e = (e.0 + 1, cap);
+        *r.merchants.entry(ep.merchant_id.clone()).or_insert(0) += 1;
+        Some(Slot { state: self.state.clone(), endpoint: ep.endpoint_id.clone(), merchant: ep.merchant_id.clone() })
     }
 
-    fn busy(&self) -> Vec<String> {
-        let per = self.ctx.settings.webhooks.per_endpoint.max(1);
-        self.state.per_endpoint.lock().unwrap_or_else(|p| p.into_inner()).iter().filter(|(_, n)| **n >= per).map(|(e, _)| e.clone()).collect()
+    /// The endpoints and the merchants sending their most at once on this instance (their due deliveries are not read).
+    fn busy(&self) -> (Vec<String>, Vec<String>) {
+        let per_merchant = self.ctx.settings.webhooks.per_merchant.max(1);
+        let r = self.state.running.lock().unwrap_or_else(|p| p.into_inner());
+        let endpoints = r.endpoints.iter().filter(|(_, (n, cap))| n >= cap).map(|(e, _)| e.clone()).collect();
+        let merchants = r.merchants.iter().filter(|(_, n)| **n >= per_merchant).map(|(m, _)| m.clone()).collect();
+        (endpoints, merchants)
     }
 
     /// Claims the due deliveries this instance has room for and starts sending each in a task of its own.
@@ -104,7 +151,8 @@ impl Sender {
             return Ok(Outcome::Idle);
         }
         let now = settle_store::now_ms();
-        let due = store::due(&self.ctx.db, now, &self.busy(), room.min(100) as u64).await?;
+        let (busy, busy_merchants) = self.busy();
+        let due = round_robin(store::due(&self.ctx.db, now, &busy, &busy_merchants, room.min(100) as u64).await?);
         if due.is_empty() {
             return Ok(Outcome::Idle);
         }
@@ -117,7 +165,7 @@ impl Sender {
         let mut started = 0;
         for d in due {
             let Some(ep) = endpoints.get(&d.endpoint_id).filter(|e| e.enabled).cloned() else { continue };
-            let Some(slot) = self.take_slot(&d.endpoint_id) else { continue };
+            let Some(slot) = self.take_slot(&ep) else { continue };
             let Ok(permit) = self.state.permits.clone().try_acquire_owned() else { break };
             if !store::claim(&self.ctx.db, d.id, d.attempts, now, claim_until).await? {
                 continue;
@@ -240,9 +288,14 @@ impl Sender {
             Ok(s) => s,
             Err(e) => return refused(format!("the endpoint's secret cannot be opened: {e}")),
         };
+        // A failing endpoint's send waits less: a receiver that keeps timing out holds a place for seconds, not for the
+        // whole timeout.
+        let s = &self.ctx.settings.webhooks;
+        let timeout = if ep.failing_since.is_some() { s.failing_timeout.min(s.timeout) } else { s.timeout };
         let sent = self
             .http
             .post(url)
+            .timeout(timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header("webhook-id", &id)
             .header("webhook-timestamp", ts.to_string())

@@ -75,6 +75,12 @@ pub fn parse_patterns(param: &str, patterns: &[String]) -> Result<Vec<String>, A
                 format!("{param}: {p:?} is not an event type (such as payment.completed), a prefix (payment.*) or *"),
             ));
         }
+        if settle_store::outbox::is_internal(&format!("{name}.")) || settle_store::outbox::is_internal(p) {
+            return Err(AppError::invalid(
+                param,
+                format!("{param}: {p:?} names Settle's own saga events, which no merchant receives: use payment.*, order.*, refund.* or *"),
+            ));
+        }
         if !out.iter().any(|o| o == p) {
             out.push(p.to_owned());
         }
@@ -103,7 +109,7 @@ pub async fn create_deliveries(conn: &impl ConnectionTrait, rows: &[OutboxRow], 
     let patterns: Vec<(&store::EndpointRow, Vec<String>)> =
         endpoints.iter().map(|e| (e, serde_json::from_str::<Vec<String>>(&e.events).unwrap_or_default())).collect();
     let mut out = Vec::new();
-    for r in rows {
+    for r in rows.iter().filter(|r| !settle_store::outbox::is_internal(&r.topic)) {
         // A test event goes to the endpoint it names, and to no other.
         let test = r.topic == super::TEST_EVENT;
         let mut targets = patterns

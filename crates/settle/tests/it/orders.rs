@@ -227,7 +227,12 @@ async fn an_unpaid_order_gives_everything_back_after_its_ttl(v: Variant) {
 async fn a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing(v: Variant) {
     let mut setup = Setup::new(v);
     setup.settings.saga_sweep = Duration::from_secs(3600);
+    setup.settings.webhooks.allow_hosts = vec!["127.0.0.1".into()];
     let Some(app) = TestApp::spawn_with(setup).await else { return };
+    // Settle's own saga events reach no merchant: an endpoint for everything, the events API.
+    let rx = crate::webhooks::Receiver::start(crate::webhooks::Behaviour::Ok).await;
+    crate::webhooks::endpoint(&app, &rx.url, &["*"]).await;
+    app.post("/v1/webhook-endpoints", &json!({"url": rx.url, "events": ["saga.*"]})).await.assert_error(400, "parameter_invalid");
     create(&app, "/v1/items", json!({"itemId": "mug", "name": "Mug", "price": 1000, "stock": 100})).await;
     create(&app, "/v1/users", json!({"userId": "lee", "name": "Lee", "points": 100_000})).await;
     let mut orders = Vec::new();
@@ -276,6 +281,15 @@ async fn a_payment_that_ends_wakes_its_saga_and_the_sweep_writes_nothing(v: Vari
     assert_eq!(before().await, was, "the sweep wrote no saga it left open");
     assert!(was.iter().all(|s| s.1 == settle_domain::SagaStatus::InProgress), "{was:?}");
     assert_eq!(stock_of(&app, "mug").await, 100 - 32);
+    // 32 payments created and 2 completed reach the endpoint; no saga event does (they came before the completions).
+    let got = rx.wait_succeeded(34, Duration::from_secs(30)).await;
+    assert!(got.len() >= 34, "{}", got.len());
+    let kinds: Vec<String> = rx.got().iter().map(|g| serde_json::from_str::<Value>(&g.body).unwrap()["type"].as_str().unwrap().to_owned()).collect();
+    assert!(!kinds.iter().any(|k| k.starts_with("saga.")), "{kinds:?}");
+    let events = app.get("/v1/events?limit=100").await.body;
+    let types: Vec<&str> = events["data"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"payment.created") && !types.iter().any(|t| t.starts_with("saga.")), "{types:?}");
+    app.get("/v1/events?type=saga.completed").await.assert_error(400, "parameter_invalid");
     app.finish().await;
 }
 

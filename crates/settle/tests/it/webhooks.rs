@@ -832,3 +832,71 @@ async fn settle_listen_forwards_a_merchants_events_signed() {
     assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("401"), "{refused:?}");
     app.finish().await;
 }
+
+/// One merchant's 16 endpoints that never answer (8 payments: 128 sends) hold at most 16 of the instance's 64 sends,
+/// taken in turn with other merchants': another merchant's deliveries arrive while they hang (before, they waited
+/// for the hanging sends' timeout, 30 s here). An endpoint that is failing gets a circuit: one send at a time, each
+/// waiting the shorter failing timeout (2 s), not the whole timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_merchants_hanging_endpoints_never_hold_up_another() {
+    let mut setup = webhook_setup(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.settings.webhooks.timeout = Duration::from_secs(30);
+    setup.settings.webhooks.schedule = vec![Duration::from_secs(120)];
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let mut hanging = Vec::new();
+    for _ in 0..16 {
+        let rx = Receiver::start(Behaviour::Hang).await;
+        endpoint(&app, &rx.url, &["payment.created"]).await;
+        hanging.push(rx);
+    }
+    let arrived = |rxs: &[Receiver]| rxs.iter().map(Receiver::arrived).sum::<usize>();
+    for i in 0..8 {
+        app.create_payment(&format!("slow-{i}")).await;
+    }
+    eventually(Duration::from_secs(20), "the hanging endpoints take their share", async || (arrived(&hanging) >= 16).then_some(())).await;
+    let (_, key) = app.new_merchant("Other shop").await;
+    let post = async |path: &str, body: Value| {
+        let r = app.request(Method::POST, path, Some(&key), Some(&body.to_string()), &[]).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body
+    };
+    let fine = Receiver::start(Behaviour::Ok).await;
+    post("/v1/webhook-endpoints", json!({"url": fine.url, "events": ["payment.created"]})).await;
+    for i in 0..3 {
+        post("/v1/payments", TestApp::chain_payment(&format!("other-{i}"))).await;
+    }
+    let done = fine.wait_succeeded(3, Duration::from_secs(15)).await;
+    assert_eq!(done.len(), 3, "the other merchant's deliveries arrive while the hanging ones wait: {done:?}");
+    assert_eq!(arrived(&hanging), 16, "one merchant holds at most 16 sends at once");
+
+    // The other merchant's endpoint starts failing, then hangs: one send at a time, each cut off after 2 s.
+    let flaky = Receiver::start(Behaviour::Fail).await;
+    let ep = post("/v1/webhook-endpoints", json!({"url": flaky.url, "events": ["payment.created"]})).await;
+    let ep = ep["id"].as_str().unwrap().to_owned();
+    post("/v1/payments", TestApp::chain_payment("flaky-0")).await;
+    eventually(Duration::from_secs(15), "the endpoint failed once", async || (flaky.arrived() >= 1).then_some(())).await;
+    flaky.set(Behaviour::Hang);
+    eventually(Duration::from_secs(15), "the endpoint is failing", async || {
+        let e = app.request(Method::GET, &format!("/v1/webhook-endpoints/{ep}/deliveries"), Some(&key), None, &[]).await.body;
+        e["data"][0]["attempts"].as_array().is_some_and(|a| !a.is_empty()).then_some(())
+    })
+    .await;
+    for i in 1..5 {
+        post("/v1/payments", TestApp::chain_payment(&format!("flaky-{i}"))).await;
+    }
+    eventually(Duration::from_secs(15), "a send to the failing endpoint", async || (flaky.arrived() >= 2).then_some(())).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(flaky.arrived(), 2, "a failing endpoint gets one send at a time");
+    let cut = eventually(Duration::from_secs(15), "a hanging send to the failing endpoint is cut off", async || {
+        let d = app.request(Method::GET, &format!("/v1/webhook-endpoints/{ep}/deliveries?limit=10"), Some(&key), None, &[]).await.body;
+        d["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["attempts"].as_array().unwrap().clone())
+            .find(|a| a["error"].as_str().is_some_and(|e| e.contains("timeout")))
+    })
+    .await;
+    assert!(cut["latencyMs"].as_i64().unwrap() < 10_000, "the failing timeout, not the 30 s one: {cut}");
+    app.finish().await;
+}
