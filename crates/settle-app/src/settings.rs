@@ -29,6 +29,9 @@ pub struct Settings {
     /// How often the recovery sweep reads every open saga for what time decides (a request cut off before its charge,
     /// an unpaid order past its TTL). A saga whose payment ends is woken by the payment's event, not by the sweep.
     pub saga_sweep: Duration,
+    /// How long a choreography handler must keep failing (at least 5 times) for a reason of its own before its event
+    /// is parked in the dead letters: a database that misbehaves for less never parks anything.
+    pub park_after: Duration,
     /// How often the follower looks for rows another instance's relay published (with the relay's poll, the
     /// bound on how stale a cached status can be on any instance).
     pub follow_poll: Duration,
@@ -111,6 +114,7 @@ impl Default for Settings {
             saga_pattern: Default::default(),
             order_unpaid_ttl: Duration::from_secs(30 * 60),
             saga_sweep: Duration::from_secs(5),
+            park_after: Duration::from_secs(5 * 60),
             follow_poll: Duration::from_millis(250),
             sse_max_streams: 10_000,
             sse_max_per_merchant: 1_000,

@@ -17,9 +17,8 @@ pub use dead_letter::Model as DeadLetterRow;
 /// How much of an error is kept.
 const ERROR_CHARS: usize = 1000;
 
-/// Parks `ev` for `consumer` with its last error; parking it again (after a failed retry) updates the error.
+/// Parks `ev` for `consumer` with its last error (in the transaction that claims the event in the consumer's inbox).
 pub async fn park(conn: &impl ConnectionTrait, consumer: &str, ev: &OutboxRow, error: &str, attempts: i64, now: i64) -> Result<(), StoreError> {
-    let error: String = error.chars().take(ERROR_CHARS).collect();
     let row = dead_letter::ActiveModel {
         consumer: Set(consumer.to_owned()),
         event_seq: Set(ev.seq.unwrap_or_default()),
@@ -28,27 +27,14 @@ pub async fn park(conn: &impl ConnectionTrait, consumer: &str, ev: &OutboxRow, e
         topic: Set(ev.topic.clone()),
         aggregate_id: Set(ev.aggregate_id.clone()),
         payload: Set(ev.payload.clone()),
-        error: Set(error.clone()),
+        error: Set(error.chars().take(ERROR_CHARS).collect()),
         attempts: Set(attempts),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     };
-    match dead_letter::Entity::insert(row).exec_without_returning(conn).await.map_err(StoreError::from) {
-        Ok(_) => Ok(()),
-        Err(StoreError::Unique(_)) => {
-            dead_letter::Entity::update_many()
-                .col_expr(Column::Error, Expr::value(error))
-                .col_expr(Column::Attempts, Expr::value(attempts))
-                .col_expr(Column::UpdatedAt, Expr::value(now))
-                .filter(Column::Consumer.eq(consumer))
-                .filter(Column::EventSeq.eq(ev.seq.unwrap_or_default()))
-                .exec(conn)
-                .await?;
-            Ok(())
-        }
-        Err(e) => Err(e),
-    }
+    dead_letter::Entity::insert(row).exec_without_returning(conn).await?;
+    Ok(())
 }
 
 /// A failed retry: one more attempt, and its error.
@@ -72,10 +58,9 @@ pub async fn find(conn: &impl ConnectionTrait, id: i64) -> Result<Option<DeadLet
     Ok(dead_letter::Entity::find_by_id(id).one(conn).await?)
 }
 
-/// A retried event was handled: it leaves the dead letters.
-pub async fn remove(conn: &impl ConnectionTrait, id: i64) -> Result<(), StoreError> {
-    dead_letter::Entity::delete_by_id(id).exec(conn).await?;
-    Ok(())
+/// Takes a dead letter away (in the transaction that handles its event); false when another retry took it first.
+pub async fn take(conn: &impl ConnectionTrait, id: i64) -> Result<bool, StoreError> {
+    Ok(dead_letter::Entity::delete_by_id(id).exec(conn).await?.rows_affected == 1)
 }
 
 pub async fn count(conn: &impl ConnectionTrait) -> Result<u64, StoreError> {

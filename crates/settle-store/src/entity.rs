@@ -3,9 +3,9 @@
 pub mod api_key;
 pub mod audit_log;
 pub mod chain_block;
-pub mod checkout_session;
 pub mod chain_cursor;
 pub mod chain_log;
+pub mod checkout_session;
 pub mod cluster_flag;
 pub mod consumer_offset;
 pub mod coupon;

@@ -411,14 +411,16 @@ pub async fn purge_records_before(conn: &impl ConnectionTrait, before: i64, batc
     let mut n = crate::delete_batch(conn, q, notification::Column::Id, batch).await?;
     let q = transaction_log::Entity::find().filter(transaction_log::Column::CreatedAt.lt(before)).order_by_asc(transaction_log::Column::CreatedAt);
     n += crate::delete_batch(conn, q, transaction_log::Column::Id, batch).await?;
+    // NOT EXISTS, by the saga's unique key (an anti-join; NOT IN over every open saga would not be one on PostgreSQL).
     let open = sea_orm::sea_query::Query::select()
-        .column(saga_state::Column::SagaId)
+        .expr(Expr::val(1))
         .from(saga_state::Entity)
+        .and_where(Expr::col((saga_state::Entity, saga_state::Column::SagaId)).equals((saga_step_result::Entity, saga_step_result::Column::SagaId)))
         .and_where(saga_state::Column::Status.is_in([SagaStatus::Pending, SagaStatus::InProgress, SagaStatus::Compensating]))
         .to_owned();
     let q = saga_step_result::Entity::find()
         .filter(saga_step_result::Column::CreatedAt.lt(before))
-        .filter(saga_step_result::Column::SagaId.not_in_subquery(open))
+        .filter(Expr::exists(open).not())
         .order_by_asc(saga_step_result::Column::CreatedAt);
     n += crate::delete_batch(conn, q, saga_step_result::Column::Id, batch).await?;
     Ok(n)

@@ -214,6 +214,26 @@ pub(crate) async fn recover(ctx: &Context, s: &SagaRow) -> Result<SagaStatus, Ap
     {
         fail_uncharged(ctx, &s.merchant_id, p, "order_expired", &why).await?;
     }
+    // A saga that never reached its payment within the unpaid TTL (an event of it parked in the dead letters, or the
+    // dispatcher down that long): it gives everything back rather than hold it for ever. A parked event retried later
+    // finds the saga compensating and does nothing.
+    let ttl = ctx.settings.order_unpaid_ttl.as_millis() as i64;
+    if s.status == IN_PROGRESS
+        && now - s.created_at > ttl
+        && let Some(o) = store::find_order(&ctx.db, &s.merchant_id, &s.order_id).await?
+        && o.payment_id.is_none()
+        && !store::step_recorded(&ctx.db, &s.saga_id, SagaStep::CreatePayment, StepOutcome::Done).await?
+    {
+        let why = "the order did not reach its payment in time".to_owned();
+        let txn = settle_store::begin(&ctx.db).await?;
+        if store::set_saga(&txn, s, COMPENSATING, SagaStep::Compensate, Some(&why), now).await?.is_some() {
+            let data = json!({"sagaId": s.saga_id, "orderId": o.order_id, "userId": o.user_id});
+            outbox::enqueue(&txn, &s.merchant_id, COMPENSATE, &s.saga_id, &json!({"type": COMPENSATE, "data": data}), now).await?;
+            txn.commit().await.map_err(StoreError::from)?;
+            ctx.outbox_wake.notify_one();
+            return Ok(COMPENSATING);
+        }
+    }
     Ok(s.status)
 }
 
@@ -275,25 +295,50 @@ async fn saga_of(ctx: &Context, ev: &OutboxRow) -> Result<Option<String>, AppErr
     Ok(Some(ev.aggregate_id.clone()))
 }
 
+/// What makes one handling of an event happen at most once.
+#[derive(Clone, Copy)]
+enum Once {
+    /// The consumer's inbox claim (the dispatcher).
+    Inbox,
+    /// Taking the dead letter away (an operator's retry): its inbox claim was made when it was parked.
+    DeadLetter(i64),
+}
+
 /// Handles one event for its consumer, in one transaction with the consumer's inbox claim.
 async fn handle(ctx: &Context, consumer: Consumer, ev: &OutboxRow, saga_id: &str) -> Result<(), AppError> {
+    handle_once(ctx, consumer, ev, saga_id, Once::Inbox).await.map(drop)
+}
+
+/// Handles one event for its consumer, in one transaction with what makes it happen once (`once`). False when it
+/// had happened already (claimed in the inbox, or the dead letter taken by another retry).
+async fn handle_once(ctx: &Context, consumer: Consumer, ev: &OutboxRow, saga_id: &str, once: Once) -> Result<bool, AppError> {
     let now = settle_store::now_ms();
     let seq = ev.seq.unwrap_or_default();
     let payload: Value = serde_json::from_str(&ev.payload).unwrap_or(Value::Null);
-    let txn = settle_store::begin(&ctx.db).await?;
-    if !store::claim_event(&txn, consumer.name(), seq, now).await? {
-        return Ok(());
-    }
-    let Some(saga) = store::find_saga(&txn, Some(&ev.merchant_id), saga_id).await? else { return Ok(()) };
-    if saga.pattern != CHOREOGRAPHY {
+    let saga = store::find_saga(&ctx.db, Some(&ev.merchant_id), saga_id).await?;
+    if let Some(saga) = saga.as_ref().filter(|s| s.pattern != CHOREOGRAPHY) {
         // An orchestrated order's payment ended: its saga ends now, woken by the event rather than by the sweep.
-        // Nothing is remembered in the inbox: ending a saga is a compare-and-set on its version, safe to repeat.
-        drop(txn);
+        // Nothing is claimed in the inbox: ending a saga is a compare-and-set on its version, safe to repeat.
         if PAYMENT_ENDS.contains(&ev.topic.as_str()) {
-            super::recovery::settle_saga(ctx, &saga, None).await?;
+            super::recovery::settle_saga(ctx, saga, None).await?;
         }
-        return Ok(());
+        return match once {
+            Once::Inbox => Ok(true),
+            Once::DeadLetter(id) => Ok(settle_store::dead_letters::take(&ctx.db, id).await?),
+        };
     }
+    let txn = settle_store::begin(&ctx.db).await?;
+    let first = match once {
+        Once::Inbox => store::claim_event(&txn, consumer.name(), seq, now).await?,
+        Once::DeadLetter(id) => settle_store::dead_letters::take(&txn, id).await?,
+    };
+    if !first {
+        return Ok(false);
+    }
+    let Some(saga) = store::find_saga(&txn, Some(&ev.merchant_id), saga_id).await? else {
+        txn.commit().await.map_err(StoreError::from)?;
+        return Ok(true);
+    };
     let o = store::find_order(&txn, &saga.merchant_id, &saga.order_id).await?.ok_or(AppError::NotFound("order"))?;
     let data = match payload.get("data") {
         Some(d) if d.get("sagaId").is_some() => d.clone(),
@@ -309,7 +354,7 @@ async fn handle(ctx: &Context, consumer: Consumer, ev: &OutboxRow, saga_id: &str
     txn.commit().await.map_err(StoreError::from)?;
     ctx.outbox_wake.notify_one();
     let _ = ctx.saga_changed.send(saga.saga_id.clone());
-    Ok(())
+    Ok(true)
 }
 
 /// The consumer's step for this event: None when there is nothing to do (the saga is past it).
@@ -446,9 +491,9 @@ pub struct Choreographer {
     /// for the consumers. Published seqs never change, so that stretch needs no second read; it is kept in memory
     /// only (a position is written when events were handled), and forgotten when the stored position moves.
     scanned: Arc<Mutex<Option<(i64, i64)>>>,
-    /// How often each (event seq, consumer) has failed for a reason of its own, in this instance's memory (a new
-    /// holder of the lease counts afresh).
-    failures: Arc<Mutex<std::collections::HashMap<(i64, &'static str), u32>>>,
+    /// How often each (event seq, consumer) has failed for a reason of its own, and since when, in this instance's
+    /// memory (a new holder of the lease counts afresh: parking only waits longer).
+    failures: Arc<Mutex<Failures>>,
 }
 
 impl Choreographer {
@@ -495,50 +540,83 @@ impl Choreographer {
         let results: Vec<Result<(), Stuck>> =
             futures::stream::iter(sagas).map(|(saga_id, evs)| handle_all(self.ctx.clone(), saga_id, evs)).buffer_unordered(PARALLEL).collect().await;
         let stuck: Vec<Stuck> = results.into_iter().filter_map(Result::err).collect();
-        if !stuck.is_empty() {
-            self.park_or_retry(stuck, now).await?;
+        if let Some(retrying) = self.park_or_keep(stuck, now).await? {
+            // Everything before the earliest event still tried again is handled or parked: the position moves up to it.
+            if retrying.seq - 1 > stored {
+                store::set_offset(&self.ctx.db, NAME, retrying.seq - 1, now).await?;
+            }
+            return Err(retrying.error);
         }
         store::set_offset(&self.ctx.db, NAME, last, now).await?;
         Ok(Outcome::Worked(n))
     }
 
-    /// Saga events whose handler failed. A failed handler is retried from the same position (what was handled is in
-    /// the inbox and is skipped), so this returns the error while any of them may yet succeed: the database was
-    /// unavailable, or it has failed fewer than [`PARK_AFTER`] times. Once each has failed that often for a reason of
-    /// its own, each is parked in the dead letters with its error, and with it the events of its saga that came after
-    /// it in the batch (its saga's order is kept), and the dispatcher moves on.
-    async fn park_or_retry(&self, stuck: Vec<Stuck>, now: i64) -> Result<(), AppError> {
-        let mut park = true;
+    /// Saga events whose handler failed. Each saga is decided alone: one whose event has failed [`PARK_AFTER`] times
+    /// for a reason of its own, over at least [`Settings::park_after`](crate::settings::Settings::park_after), is
+    /// parked in the dead letters (its event, with its error, and the saga's later events of the batch, each claimed
+    /// in its consumer's inbox in the same transaction, so the dispatcher never handles them again and a retry
+    /// handles each once). The others are tried again from the same position (what was handled is in the inbox and is
+    /// skipped): returned is the earliest of them, with its error. A database unavailable, busy, refusing writes, or a
+    /// saga changed meanwhile says nothing of the event: its count starts over.
+    async fn park_or_keep(&self, stuck: Vec<Stuck>, now: i64) -> Result<Option<Retrying>, AppError> {
+        let park_after = self.ctx.settings.park_after.as_millis() as i64;
+        let mut park = Vec::new();
+        let mut retrying: Option<Retrying> = None;
         {
             let mut failures = self.failures.lock().expect("failures");
-            for s in &stuck {
-                let (consumer, ev) = &s.events[0];
-                if transient(&s.error) {
-                    park = false;
-                    continue;
+            let keys: Vec<(i64, &'static str)> = stuck.iter().map(|s| (s.events[0].1.seq.unwrap_or_default(), s.events[0].0.name())).collect();
+            // Forget the events that were handled (or parked) since.
+            failures.retain(|k, _| keys.contains(k));
+            for (s, key) in stuck.into_iter().zip(keys) {
+                let due = if transient(&s.error) {
+                    failures.remove(&key);
+                    false
+                } else {
+                    let (n, first) = failures.entry(key).or_insert((0, now));
+                    *n += 1;
+                    *n >= PARK_AFTER && now - *first >= park_after
+                };
+                if due {
+                    let attempts = failures.remove(&key).map_or(PARK_AFTER, |(n, _)| n);
+                    park.push((s, attempts));
+                } else if retrying.as_ref().is_none_or(|r| key.0 < r.seq) {
+                    retrying = Some(Retrying { seq: key.0, error: s.error });
                 }
-                let n = failures.entry((ev.seq.unwrap_or_default(), consumer.name())).or_default();
-                *n += 1;
-                park &= *n >= PARK_AFTER;
             }
         }
-        if !park {
-            let first = stuck.into_iter().next().expect("a stuck saga");
-            return Err(first.error);
-        }
-        for s in stuck {
+        for (s, attempts) in park {
+            let txn = settle_store::begin(&self.ctx.db).await?;
+            // Parked by the holder of the lease only (a holder that lost it leaves the event to the next).
+            if !self.lease.fence(&txn).await? {
+                return Err(AppError::InvalidState("the saga-choreography lease was lost".into()));
+            }
+            let mut parked = Vec::new();
             for (i, (consumer, ev)) in s.events.iter().enumerate() {
                 let seq = ev.seq.unwrap_or_default();
-                let attempts = self.failures.lock().expect("failures").remove(&(seq, consumer.name())).unwrap_or(0);
+                if !store::claim_event(&txn, consumer.name(), seq, now).await? {
+                    continue;
+                }
                 let why = if i == 0 { detail(&s.error) } else { "an earlier event of its saga was parked".to_owned() };
-                settle_store::dead_letters::park(&self.ctx.db, consumer.name(), ev, &why, i64::from(attempts), now).await?;
-                metrics::counter!("settle_dead_letters_total", "consumer" => consumer.name()).increment(1);
-                tracing::error!(consumer = consumer.name(), seq, topic = %ev.topic, error = %why, "an event was parked in the dead letters");
+                settle_store::dead_letters::park(&txn, consumer.name(), ev, &why, i64::from(if i == 0 { attempts } else { 0 }), now).await?;
+                parked.push((consumer.name(), seq, ev.topic.clone(), why));
+            }
+            txn.commit().await.map_err(StoreError::from)?;
+            for (consumer, seq, topic, why) in parked {
+                metrics::counter!("settle_dead_letters_total", "consumer" => consumer).increment(1);
+                tracing::error!(consumer, seq, topic = %topic, error = %why, "an event was parked in the dead letters");
             }
         }
-        metrics::gauge!("settle_dead_letters").set(settle_store::dead_letters::count(&self.ctx.db).await? as f64);
-        Ok(())
+        Ok(retrying)
     }
+}
+
+/// Per (event seq, consumer): how often its handler failed for a reason of its own, and since when (epoch ms).
+type Failures = std::collections::HashMap<(i64, &'static str), (u32, i64)>;
+
+/// The earliest event still tried again, and its error.
+struct Retrying {
+    seq: i64,
+    error: AppError,
 }
 
 /// Times a handler fails for a reason of its own before its event is parked.
@@ -563,9 +641,10 @@ fn detail(e: &AppError) -> String {
     out
 }
 
-/// An error that says nothing of the event: the database unavailable, busy or refusing writes.
+/// An error that says nothing of the event: the database unavailable, busy or refusing writes, or a saga (an order)
+/// changed meanwhile.
 fn transient(e: &AppError) -> bool {
-    matches!(e, AppError::DatabaseUnavailable(_) | AppError::Retryable(_) | AppError::ReadOnly)
+    matches!(e, AppError::DatabaseUnavailable(_) | AppError::Retryable(_) | AppError::ReadOnly | AppError::InvalidState(_))
 }
 
 /// One saga's events, in order.
@@ -579,27 +658,30 @@ async fn handle_all(ctx: Context, saga_id: String, mut evs: Vec<(Consumer, Outbo
     Ok(())
 }
 
-/// Handles a parked event again (the operator's retry, in the order the events happened): it leaves the dead
-/// letters once handled; else it stays, with one more attempt and the new error, and that error is returned.
+/// Handles a parked event again (the operator's retry, in the order the events happened): once handled, in the same
+/// transaction as its handling, it leaves the dead letters; else it stays, with one more attempt and the new error,
+/// and that error is returned. A retry that finds it taken by another is NotFound.
 pub async fn retry_dead_letter(ctx: &Context, id: i64) -> Result<(), AppError> {
     use settle_store::dead_letters;
     let d = dead_letters::find(&ctx.db, id).await?.ok_or(AppError::NotFound("dead letter"))?;
     let consumer = Consumer::ALL.into_iter().find(|c| c.name() == d.consumer).ok_or(AppError::NotFound("dead letter's consumer"))?;
     let ev = dead_letters::as_event(&d);
     let handled = match saga_of(ctx, &ev).await {
-        Ok(Some(saga_id)) => handle(ctx, consumer, &ev, &saga_id).await,
-        Ok(None) => Ok(()),
+        Ok(Some(saga_id)) => handle_once(ctx, consumer, &ev, &saga_id, Once::DeadLetter(id)).await,
+        Ok(None) => Ok(dead_letters::take(&ctx.db, id).await?),
         Err(e) => Err(e),
     };
     match handled {
-        Ok(()) => dead_letters::remove(&ctx.db, id).await?,
+        Ok(true) => {
+            metrics::counter!("settle_dead_letters_retried_total").increment(1);
+            Ok(())
+        }
+        Ok(false) => Err(AppError::NotFound("dead letter")),
         Err(e) => {
             dead_letters::failed_again(&ctx.db, id, &detail(&e), settle_store::now_ms()).await?;
-            return Err(if transient(&e) { e } else { AppError::InvalidState(format!("the event failed again: {e}")) });
+            Err(if transient(&e) { e } else { AppError::InvalidState(format!("the event failed again: {e}")) })
         }
     }
-    metrics::gauge!("settle_dead_letters").set(dead_letters::count(&ctx.db).await? as f64);
-    Ok(())
 }
 
 /// How far the dispatcher has read the outbox, and how many events each consumer has handled.
