@@ -50,7 +50,7 @@ impl Janitor {
         if p != Purged::default() {
             tracing::info!(?p, "janitor purged");
         }
-        metrics::gauge!("settle_dead_letters").set(settle_store::dead_letters::count(&self.ctx.db).await? as f64);
+        metrics::gauge!("settle_dead_letters").set(settle_store::dead_letters::waiting(&self.ctx.db).await? as f64);
         // Table sizes for /metrics, refreshed by the lease holder alone (the queries read catalogs, or count on SQLite).
         for t in settle_store::stats::tables(&self.ctx.db).await? {
             metrics::gauge!("settle_table_rows", "table" => t.name.clone()).set(t.rows as f64);

@@ -1763,6 +1763,8 @@ export interface components {
             /** Format: int64 */
             id: number;
             merchantId: string;
+            /** @description When Settle tries it again by itself; absent: it waits for an operator's retry. */
+            nextAttemptAt?: string | null;
             topic: string;
             updatedAt: string;
         };

@@ -491,17 +491,15 @@ pub struct Choreographer {
     /// for the consumers. Published seqs never change, so that stretch needs no second read; it is kept in memory
     /// only (a position is written when events were handled), and forgotten when the stored position moves.
     scanned: Arc<Mutex<Option<(i64, i64)>>>,
-    /// How often each (event seq, consumer) has failed for a reason of its own, and since when, in this instance's
-    /// memory (a new holder of the lease counts afresh: parking only waits longer).
-    failures: Arc<Mutex<Failures>>,
 }
 
 impl Choreographer {
     pub fn new(ctx: Context) -> Self {
-        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx, scanned: Default::default(), failures: Default::default() }
+        Self { lease: LeaseHolder::new(ctx.clone(), NAME), ctx, scanned: Default::default() }
     }
 
     async fn run_held(&self, now: i64) -> Result<Outcome, AppError> {
+        let retried = retry_due(&self.ctx, now).await?;
         let stored = store::offset(&self.ctx.db, NAME).await?;
         let after = match *self.scanned.lock().expect("scanned") {
             Some((from, upto)) if from == stored => upto,
@@ -510,7 +508,7 @@ impl Choreographer {
         // Every seq up to the highest is committed (the relay assigns them in order, in one transaction a batch).
         let upto = outbox::max_seq(&self.ctx.db).await?;
         if upto <= after {
-            return Ok(Outcome::Idle);
+            return Ok(if retried > 0 { Outcome::Worked(retried) } else { Outcome::Idle });
         }
         let rows = outbox::read_topics_between(&self.ctx.db, &TOPICS, after, upto, BATCH).await?;
         let last = match rows.last().and_then(|r| r.seq) {
@@ -540,87 +538,103 @@ impl Choreographer {
         let results: Vec<Result<(), Stuck>> =
             futures::stream::iter(sagas).map(|(saga_id, evs)| handle_all(self.ctx.clone(), saga_id, evs)).buffer_unordered(PARALLEL).collect().await;
         let stuck: Vec<Stuck> = results.into_iter().filter_map(Result::err).collect();
-        if let Some(retrying) = self.park_or_keep(stuck, now).await? {
-            // Everything before the earliest event still tried again is handled or parked: the position moves up to it.
-            if retrying.seq - 1 > stored {
-                store::set_offset(&self.ctx.db, NAME, retrying.seq - 1, now).await?;
+        // The database unavailable, busy or refusing writes says nothing of the events: they are read again.
+        if let Some(first) = stuck.iter().filter(|s| transient(&s.error)).min_by_key(|s| s.events[0].1.seq) {
+            let seq = first.events[0].1.seq.unwrap_or_default();
+            let retry_from = stuck.into_iter().find(|s| s.events[0].1.seq == Some(seq)).expect("the stuck saga");
+            // Everything before it is handled or parked.
+            if seq - 1 > stored {
+                store::set_offset(&self.ctx.db, NAME, seq - 1, now).await?;
             }
-            return Err(retrying.error);
+            return Err(retry_from.error);
+        }
+        for s in stuck {
+            self.park(s, now).await?;
         }
         store::set_offset(&self.ctx.db, NAME, last, now).await?;
         Ok(Outcome::Worked(n))
     }
 
-    /// Saga events whose handler failed. Each saga is decided alone: one whose event has failed [`PARK_AFTER`] times
-    /// for a reason of its own, over at least [`Settings::park_after`](crate::settings::Settings::park_after), is
-    /// parked in the dead letters (its event, with its error, and the saga's later events of the batch, each claimed
-    /// in its consumer's inbox in the same transaction, so the dispatcher never handles them again and a retry
-    /// handles each once). The others are tried again from the same position (what was handled is in the inbox and is
-    /// skipped): returned is the earliest of them, with its error. A database unavailable, busy, refusing writes, or a
-    /// saga changed meanwhile says nothing of the event: its count starts over.
-    async fn park_or_keep(&self, stuck: Vec<Stuck>, now: i64) -> Result<Option<Retrying>, AppError> {
-        let park_after = self.ctx.settings.park_after.as_millis() as i64;
-        let mut park = Vec::new();
-        let mut retrying: Option<Retrying> = None;
-        {
-            let mut failures = self.failures.lock().expect("failures");
-            let keys: Vec<(i64, &'static str)> = stuck.iter().map(|s| (s.events[0].1.seq.unwrap_or_default(), s.events[0].0.name())).collect();
-            // Forget the events that were handled (or parked) since.
-            failures.retain(|k, _| keys.contains(k));
-            for (s, key) in stuck.into_iter().zip(keys) {
-                let due = if transient(&s.error) {
-                    failures.remove(&key);
-                    false
-                } else {
-                    let (n, first) = failures.entry(key).or_insert((0, now));
-                    *n += 1;
-                    *n >= PARK_AFTER && now - *first >= park_after
-                };
-                if due {
-                    let attempts = failures.remove(&key).map_or(PARK_AFTER, |(n, _)| n);
-                    park.push((s, attempts));
-                } else if retrying.as_ref().is_none_or(|r| key.0 < r.seq) {
-                    retrying = Some(Retrying { seq: key.0, error: s.error });
-                }
-            }
+    /// A saga whose handler failed for a reason of its own: its event, and the saga's later events of the batch, are
+    /// parked in the dead letters with the error, each claimed in its consumer's inbox in the same transaction (so the
+    /// dispatcher never handles it again, and a retry handles it once), fenced by the lease. The dispatcher moves on at
+    /// once: one bad event never holds up the others. [`retry_due`] tries it again on a schedule.
+    async fn park(&self, s: Stuck, now: i64) -> Result<(), AppError> {
+        let txn = settle_store::begin(&self.ctx.db).await?;
+        if !self.lease.fence(&txn).await? {
+            return Err(AppError::InvalidState("the saga-choreography lease was lost".into()));
         }
-        for (s, attempts) in park {
-            let txn = settle_store::begin(&self.ctx.db).await?;
-            // Parked by the holder of the lease only (a holder that lost it leaves the event to the next).
-            if !self.lease.fence(&txn).await? {
-                return Err(AppError::InvalidState("the saga-choreography lease was lost".into()));
-            }
-            let mut parked = Vec::new();
-            for (i, (consumer, ev)) in s.events.iter().enumerate() {
-                let seq = ev.seq.unwrap_or_default();
-                if !store::claim_event(&txn, consumer.name(), seq, now).await? {
-                    continue;
+        let mut parked = Vec::new();
+        for (i, (consumer, ev)) in s.events.iter().enumerate() {
+            let seq = ev.seq.unwrap_or_default();
+            if !store::claim_event(&txn, consumer.name(), seq, now).await? {
+                // Handled already: so were none of the saga's later events, and they are read again.
+                if i == 0 {
+                    return Ok(());
                 }
-                let why = if i == 0 { detail(&s.error) } else { "an earlier event of its saga was parked".to_owned() };
-                settle_store::dead_letters::park(&txn, consumer.name(), ev, &why, i64::from(if i == 0 { attempts } else { 0 }), now).await?;
-                parked.push((consumer.name(), seq, ev.topic.clone(), why));
+                continue;
             }
-            txn.commit().await.map_err(StoreError::from)?;
-            for (consumer, seq, topic, why) in parked {
-                metrics::counter!("settle_dead_letters_total", "consumer" => consumer).increment(1);
-                tracing::error!(consumer, seq, topic = %topic, error = %why, "an event was parked in the dead letters");
-            }
+            let why = if i == 0 { detail(&s.error) } else { "an earlier event of its saga was parked".to_owned() };
+            let next = now + retry_pause(&self.ctx, 0);
+            settle_store::dead_letters::park(&txn, consumer.name(), ev, &why, i64::from(i == 0), Some(next), now).await?;
+            parked.push((consumer.name(), seq, ev.topic.clone(), why));
         }
-        Ok(retrying)
+        txn.commit().await.map_err(StoreError::from)?;
+        for (consumer, seq, topic, why) in parked {
+            metrics::counter!("settle_dead_letters_total", "consumer" => consumer).increment(1);
+            tracing::warn!(consumer, seq, topic = %topic, error = %why, "an event was parked in the dead letters; it is tried again on a schedule");
+        }
+        Ok(())
     }
 }
 
-/// Per (event seq, consumer): how often its handler failed for a reason of its own, and since when (epoch ms).
-type Failures = std::collections::HashMap<(i64, &'static str), (u32, i64)>;
-
-/// The earliest event still tried again, and its error.
-struct Retrying {
-    seq: i64,
-    error: AppError,
+/// The pause before a parked event's next automatic try, after `attempts` tries: 1 s, then doubling, at most a fifth
+/// of [`Settings::park_after`](crate::settings::Settings::park_after).
+fn retry_pause(ctx: &Context, attempts: i64) -> i64 {
+    let cap = (ctx.settings.park_after.as_millis() as i64 / PARK_AFTER).max(1);
+    (1000i64 << attempts.clamp(0, 20)).min(cap)
 }
 
-/// Times a handler fails for a reason of its own before its event is parked.
-const PARK_AFTER: u32 = 5;
+/// Tries again the parked events that are due, oldest first (a saga's events in their order: one that fails keeps its
+/// saga's later ones for the next round). One that has failed [`PARK_AFTER`] times over at least `park_after` stays
+/// parked for the operator (`settle_dead_letters`, `POST /v1/admin/dead-letters/{id}/retry`). Returns how many were
+/// handled.
+async fn retry_due(ctx: &Context, now: i64) -> Result<usize, AppError> {
+    use settle_store::dead_letters;
+    let due = dead_letters::due(&ctx.db, now, 50).await?;
+    let (mut handled, mut held) = (0, Vec::<String>::new());
+    for d in due {
+        if held.contains(&d.aggregate_id) {
+            continue;
+        }
+        let (consumer, ev) = match Consumer::ALL.into_iter().find(|c| c.name() == d.consumer) {
+            Some(c) => (c, dead_letters::as_event(&d)),
+            None => continue,
+        };
+        let result = match saga_of(ctx, &ev).await {
+            Ok(Some(saga_id)) => handle_once(ctx, consumer, &ev, &saga_id, Once::DeadLetter(d.id)).await,
+            Ok(None) => Ok(dead_letters::take(&ctx.db, d.id).await?),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(_) => handled += 1,
+            Err(e) => {
+                held.push(d.aggregate_id.clone());
+                let attempts = if transient(&e) { d.attempts } else { d.attempts + 1 };
+                let exhausted = attempts >= PARK_AFTER && now - d.created_at >= ctx.settings.park_after.as_millis() as i64;
+                let next = (!exhausted).then(|| now + retry_pause(ctx, attempts));
+                dead_letters::failed_again(&ctx.db, d.id, &detail(&e), attempts, next, now).await?;
+                if exhausted {
+                    tracing::error!(consumer = %d.consumer, seq = d.event_seq, error = %e, "a parked event keeps failing; it waits for an operator");
+                }
+            }
+        }
+    }
+    Ok(handled)
+}
+
+/// Automatic tries of a parked event before it waits for an operator (with at least `park_after` since it was parked).
+const PARK_AFTER: i64 = 5;
 
 /// A saga whose handler failed: the event it failed on first, then the saga's later events of the batch.
 struct Stuck {
@@ -641,10 +655,9 @@ fn detail(e: &AppError) -> String {
     out
 }
 
-/// An error that says nothing of the event: the database unavailable, busy or refusing writes, or a saga (an order)
-/// changed meanwhile.
+/// An error that says nothing of the event: the database unavailable, busy or refusing writes.
 fn transient(e: &AppError) -> bool {
-    matches!(e, AppError::DatabaseUnavailable(_) | AppError::Retryable(_) | AppError::ReadOnly | AppError::InvalidState(_))
+    matches!(e, AppError::DatabaseUnavailable(_) | AppError::Retryable(_) | AppError::ReadOnly)
 }
 
 /// One saga's events, in order.
@@ -678,7 +691,8 @@ pub async fn retry_dead_letter(ctx: &Context, id: i64) -> Result<(), AppError> {
         }
         Ok(false) => Err(AppError::NotFound("dead letter")),
         Err(e) => {
-            dead_letters::failed_again(&ctx.db, id, &detail(&e), settle_store::now_ms()).await?;
+            // An operator's retry that fails leaves the letter for the operator (no more automatic tries).
+            dead_letters::failed_again(&ctx.db, id, &detail(&e), d.attempts + 1, None, settle_store::now_ms()).await?;
             Err(if transient(&e) { e } else { AppError::InvalidState(format!("the event failed again: {e}")) })
         }
     }

@@ -310,6 +310,9 @@ pub struct DeadLetterView {
     pub aggregate_id: String,
     pub error: String,
     pub attempts: i64,
+    /// When Settle tries it again by itself; absent: it waits for an operator's retry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -339,6 +342,7 @@ pub async fn dead_letters(ctx: &Context, after: i64, limit: u64) -> Result<DeadL
             aggregate_id: d.aggregate_id,
             error: d.error,
             attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at.map(rfc3339),
             created_at: rfc3339(d.created_at),
             updated_at: rfc3339(d.updated_at),
         })

@@ -22,6 +22,8 @@ pub struct Model {
     pub error: String,
     /// Attempts so far, the operator's retries included.
     pub attempts: i64,
+    /// When it is tried again automatically (None: it waits for an operator).
+    pub next_attempt_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -28,6 +28,7 @@ impl MigrationTrait for Migration {
                 .col(text("payload"))
                 .col(string_len("error", 1000))
                 .col(big_integer("attempts"))
+                .col(big_integer_null("next_attempt_at"))
                 .col(big_integer("created_at"))
                 .col(big_integer("updated_at"))
                 .to_owned(),
@@ -38,6 +39,7 @@ impl MigrationTrait for Migration {
             m.get_connection().execute_unprepared("ALTER TABLE `dead_letters` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").await?;
         }
         m.create_index(Index::create().name("dead_letters_key").table("dead_letters").unique().col("consumer").col("event_seq").to_owned()).await?;
+        m.create_index(Index::create().name("dead_letters_due").table("dead_letters").col("next_attempt_at").to_owned()).await?;
         for table in ["notifications", "transaction_logs", "saga_step_results"] {
             m.create_index(Index::create().name(format!("{table}_created")).table(table).col("created_at").to_owned()).await?;
         }

@@ -62,6 +62,7 @@ pub(super) const LOOKUPS: &[(&str, &[&str], &str, &str)] = &[
     ("notifications", &["created_at"], "crates/settle-store/src/orders.rs", "notification::Column::CreatedAt.lt(before)"),
     ("transaction_logs", &["created_at"], "crates/settle-store/src/orders.rs", "transaction_log::Column::CreatedAt.lt(before)"),
     ("saga_step_results", &["created_at"], "crates/settle-store/src/orders.rs", "saga_step_result::Column::CreatedAt.lt(before)"),
+    ("dead_letters", &["next_attempt_at"], "crates/settle-store/src/dead_letters.rs", "Column::NextAttemptAt.lte(now)"),
     ("webhook_endpoints", &["endpoint_id"], "crates/settle-store/src/webhooks.rs", "Column::EndpointId.eq("),
     ("webhook_endpoints", &["merchant_id"], "crates/settle-store/src/webhooks.rs", "webhook_endpoint::Column::MerchantId.eq("),
     ("webhook_deliveries", &["delivery_id"], "crates/settle-store/src/webhooks.rs", "Column::DeliveryId.eq("),

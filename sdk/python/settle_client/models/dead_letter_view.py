@@ -27,6 +27,8 @@ class DeadLetterView:
         topic (str):
         updated_at (str):
         event_id (None | str | Unset):
+        next_attempt_at (None | str | Unset): When Settle tries it again by itself; absent: it waits for an operator's
+            retry.
     """
 
     aggregate_id: str
@@ -40,6 +42,7 @@ class DeadLetterView:
     topic: str
     updated_at: str
     event_id: None | str | Unset = UNSET
+    next_attempt_at: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +72,12 @@ class DeadLetterView:
         else:
             event_id = self.event_id
 
+        next_attempt_at: None | str | Unset
+        if isinstance(self.next_attempt_at, Unset):
+            next_attempt_at = UNSET
+        else:
+            next_attempt_at = self.next_attempt_at
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -87,6 +96,8 @@ class DeadLetterView:
         )
         if event_id is not UNSET:
             field_dict["eventId"] = event_id
+        if next_attempt_at is not UNSET:
+            field_dict["nextAttemptAt"] = next_attempt_at
 
         return field_dict
 
@@ -122,6 +133,15 @@ class DeadLetterView:
 
         event_id = _parse_event_id(d.pop("eventId", UNSET))
 
+        def _parse_next_attempt_at(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        next_attempt_at = _parse_next_attempt_at(d.pop("nextAttemptAt", UNSET))
+
         dead_letter_view = cls(
             aggregate_id=aggregate_id,
             attempts=attempts,
@@ -134,6 +154,7 @@ class DeadLetterView:
             topic=topic,
             updated_at=updated_at,
             event_id=event_id,
+            next_attempt_at=next_attempt_at,
         )
 
         dead_letter_view.additional_properties = d
