@@ -568,10 +568,7 @@ impl Choreographer {
         for (i, (consumer, ev)) in s.events.iter().enumerate() {
             let seq = ev.seq.unwrap_or_default();
             if !store::claim_event(&txn, consumer.name(), seq, now).await? {
-                // Handled already: so were none of the saga's later events, and they are read again.
-                if i == 0 {
-                    return Ok(());
-                }
+                // Handled already (the saga's later events are still parked: the position moves past them).
                 continue;
             }
             let why = if i == 0 { detail(&s.error) } else { "an earlier event of its saga was parked".to_owned() };
@@ -687,6 +684,11 @@ pub async fn retry_dead_letter(ctx: &Context, id: i64) -> Result<(), AppError> {
     match handled {
         Ok(true) => {
             metrics::counter!("settle_dead_letters_retried_total").increment(1);
+            // The operator's retry is the merchant's audit entry (who, from where: the request's actor).
+            let changes = json!({"consumer": d.consumer, "eventSeq": d.event_seq, "topic": d.topic, "aggregateId": d.aggregate_id});
+            let txn = settle_store::begin(&ctx.db).await?;
+            settle_store::audit::record(&txn, Some(&d.merchant_id), "dead_letter.retried", &id.to_string(), &changes).await?;
+            txn.commit().await.map_err(StoreError::from)?;
             Ok(())
         }
         Ok(false) => Err(AppError::NotFound("dead letter")),
