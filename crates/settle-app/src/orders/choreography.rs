@@ -94,6 +94,10 @@ impl Consumer {
         }
     }
 
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     fn of(topic: &str) -> Option<Self> {
         Some(match topic {
             STARTED => Self::Users,
@@ -315,13 +319,14 @@ async fn handle_once(ctx: &Context, consumer: Consumer, ev: &OutboxRow, saga_id:
     let now = settle_store::now_ms();
     let seq = ev.seq.unwrap_or_default();
     let payload: Value = serde_json::from_str(&ev.payload).unwrap_or(Value::Null);
-    let saga = store::find_saga(&ctx.db, Some(&ev.merchant_id), saga_id).await?;
-    if let Some(saga) = saga.as_ref().filter(|s| s.pattern != CHOREOGRAPHY) {
+    // Only a payment's end can be an orchestrated order's (a `saga.*` event is always a choreographed saga's).
+    if PAYMENT_ENDS.contains(&ev.topic.as_str())
+        && let Some(saga) = store::find_saga(&ctx.db, Some(&ev.merchant_id), saga_id).await?
+        && saga.pattern != CHOREOGRAPHY
+    {
         // An orchestrated order's payment ended: its saga ends now, woken by the event rather than by the sweep.
         // Nothing is claimed in the inbox: ending a saga is a compare-and-set on its version, safe to repeat.
-        if PAYMENT_ENDS.contains(&ev.topic.as_str()) {
-            super::recovery::settle_saga(ctx, saga, None).await?;
-        }
+        super::recovery::settle_saga(ctx, &saga, None).await?;
         return match once {
             Once::Inbox => Ok(true),
             Once::DeadLetter(id) => Ok(settle_store::dead_letters::take(&ctx.db, id).await?),
@@ -604,16 +609,7 @@ async fn retry_due(ctx: &Context, now: i64) -> Result<usize, AppError> {
         if held.contains(&d.aggregate_id) {
             continue;
         }
-        let (consumer, ev) = match Consumer::ALL.into_iter().find(|c| c.name() == d.consumer) {
-            Some(c) => (c, dead_letters::as_event(&d)),
-            None => continue,
-        };
-        let result = match saga_of(ctx, &ev).await {
-            Ok(Some(saga_id)) => handle_once(ctx, consumer, &ev, &saga_id, Once::DeadLetter(d.id)).await,
-            Ok(None) => Ok(dead_letters::take(&ctx.db, d.id).await?),
-            Err(e) => Err(e),
-        };
-        match result {
+        match handle_parked(ctx, &d).await {
             Ok(_) => handled += 1,
             Err(e) => {
                 held.push(d.aggregate_id.clone());
@@ -668,20 +664,24 @@ async fn handle_all(ctx: Context, saga_id: String, mut evs: Vec<(Consumer, Outbo
     Ok(())
 }
 
+/// Handles a parked event from its own copy, in one transaction with taking its dead letter away (false: another
+/// retry took it first). An event of no saga (a payment of no order) has nothing to do: its letter is taken away.
+async fn handle_parked(ctx: &Context, d: &settle_store::dead_letters::DeadLetterRow) -> Result<bool, AppError> {
+    let consumer = Consumer::named(&d.consumer).ok_or(AppError::NotFound("dead letter's consumer"))?;
+    let ev = settle_store::dead_letters::as_event(d);
+    match saga_of(ctx, &ev).await? {
+        Some(saga_id) => handle_once(ctx, consumer, &ev, &saga_id, Once::DeadLetter(d.id)).await,
+        None => Ok(settle_store::dead_letters::take(&ctx.db, d.id).await?),
+    }
+}
+
 /// Handles a parked event again (the operator's retry, in the order the events happened): once handled, in the same
 /// transaction as its handling, it leaves the dead letters; else it stays, with one more attempt and the new error,
 /// and that error is returned. A retry that finds it taken by another is NotFound.
 pub async fn retry_dead_letter(ctx: &Context, id: i64) -> Result<(), AppError> {
     use settle_store::dead_letters;
     let d = dead_letters::find(&ctx.db, id).await?.ok_or(AppError::NotFound("dead letter"))?;
-    let consumer = Consumer::ALL.into_iter().find(|c| c.name() == d.consumer).ok_or(AppError::NotFound("dead letter's consumer"))?;
-    let ev = dead_letters::as_event(&d);
-    let handled = match saga_of(ctx, &ev).await {
-        Ok(Some(saga_id)) => handle_once(ctx, consumer, &ev, &saga_id, Once::DeadLetter(id)).await,
-        Ok(None) => Ok(dead_letters::take(&ctx.db, id).await?),
-        Err(e) => Err(e),
-    };
-    match handled {
+    match handle_parked(ctx, &d).await {
         Ok(true) => {
             metrics::counter!("settle_dead_letters_retried_total").increment(1);
             // The operator's retry is the merchant's audit entry (who, from where: the request's actor).
