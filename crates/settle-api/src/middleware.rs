@@ -1,37 +1,39 @@
-//! Middleware: request context (id, span, timeout), per-caller rate limit, per-route metrics.
+//! The edge every request passes ([`Edge`] around the application, [`RouteEdge`] around each route): request id,
+//! span, timeout, per-caller rate limit, per-route metrics, the error envelope.
 
 use std::{net::SocketAddr, num::NonZeroU32, sync::Arc, time::Instant};
 
 use axum::{
-    extract::{ConnectInfo, MatchedPath, Request, State},
-    http::{Method, StatusCode, header},
-    middleware::Next,
+    extract::{ConnectInfo, MatchedPath, Request},
+    http::{HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter, clock::Clock};
 
 use crate::{ApiError, AppState, RateLimit, client_ip::TrustedProxy, error::REQUEST_ID};
 
+/// A body sent with a Content-Type that is not JSON is refused with 415 (no Content-Type at all is read as JSON).
+fn unsupported_media(req: &Request) -> Option<Response> {
+    let sends_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
+    let ct = req.headers().get(header::CONTENT_TYPE).filter(|_| sends_body)?;
+    let essence = ct.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    if essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json")) {
+        return None;
+    }
+    Some(
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "the body must be JSON, sent with Content-Type: application/json",
+        )
+        .into_response(),
+    )
+}
+
 /// Every error answered outside Settle's handlers (axum's own rejections: a wrong method, a path segment that
 /// is not UTF-8, a body over the limit on a raw-body route) becomes the JSON error envelope, keeping its status
 /// and headers (`Allow`, `Retry-After`).
-///
-/// A body sent with a Content-Type that is not JSON is refused here with 415 (no Content-Type at all is read as
-/// JSON).
-pub async fn envelope(req: Request, next: Next) -> Response {
-    let sends_body = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH);
-    if sends_body && let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let essence = ct.to_str().unwrap_or_default().split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-        if essence != "application/json" && !(essence.starts_with("application/") && essence.ends_with("+json")) {
-            return ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the body must be JSON, sent with Content-Type: application/json",
-            )
-            .into_response();
-        }
-    }
-    let res = next.run(req).await;
+async fn envelope(res: Response) -> Response {
     let status = res.status();
     let json = res.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     if !(status.is_client_error() || status.is_server_error()) || json {
@@ -77,9 +79,13 @@ pub(crate) fn client_address(req: &Request, trusted_proxies: &[TrustedProxy]) ->
     crate::client_ip::client_of(peer, &forwarded, trusted_proxies)
 }
 
-/// Runs the request inside its request id (for error bodies), bounds it by the request timeout (SSE streams
-/// excepted), and records its latency per route.
-pub async fn request_context(State(st): State<AppState>, req: Request, next: Next) -> Response {
+/// Runs the request (`run`) inside its request id (for error bodies), bounds it by the request timeout (SSE
+/// streams excepted), and records its latency per route.
+async fn request_context<F, Fut>(st: AppState, req: Request, run: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response> + Send + 'static,
+{
     let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
@@ -87,8 +93,8 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
     let started = Instant::now();
     let timeout = st.cfg.request_timeout;
     if streaming {
-        let res = REQUEST_ID.scope(id, next.run(req)).await;
-        return record(route.as_ref(), &method, started, res);
+        let res = REQUEST_ID.scope(id, run(req)).await;
+        return record(route.as_ref().map(MatchedPath::as_str), &method, started, res);
     }
     let read = matches!(method, Method::GET | Method::HEAD);
     if !read
@@ -97,7 +103,7 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         && route.as_ref().is_none_or(|r| r.as_str() != "/v1/admin/read-only")
     {
         let res = REQUEST_ID.scope(id, async { crate::error::read_only().into_response() }).await;
-        return record(route.as_ref(), &method, started, res);
+        return record(route.as_ref().map(MatchedPath::as_str), &method, started, res);
     }
     // Traced (db check's workload): every statement of the request is recorded in its scope, reads' too.
     let traced = st
@@ -111,7 +117,7 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         // on chain) or hold a transaction (an order read as one snapshot) run those parts in tasks of their own
         // in settle-app, so the timeout or a client that goes away never cuts them off either.
         use futures::FutureExt;
-        let run = std::panic::AssertUnwindSafe(REQUEST_ID.scope(id.clone(), settle_app::audit::carry(traced.clone(), next.run(req)))).catch_unwind();
+        let run = std::panic::AssertUnwindSafe(REQUEST_ID.scope(id.clone(), settle_app::audit::carry(traced.clone(), run(req)))).catch_unwind();
         tokio::time::timeout(timeout, run).await.map(|r| r.map_err(|_| "a read panicked".to_owned()))
     } else {
         // A write runs in a task of its own, to its end: a client that goes away, or the timeout, never drops it
@@ -121,7 +127,7 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         let scope = traced
             .clone()
             .unwrap_or_else(|| settle_app::audit::Scope::new(Some(id.clone()), Some(client_address(&req, &st.cfg.trusted_proxies)), anonymous()));
-        let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), settle_app::audit::within(scope, next.run(req))));
+        let mut task = tokio::spawn(REQUEST_ID.scope(id.clone(), settle_app::audit::within(scope, run(req))));
         tokio::time::timeout(timeout, &mut task).await.map(|r| r.map_err(|e| format!("a request's task failed: {e}")))
     };
     let res = REQUEST_ID
@@ -144,7 +150,7 @@ pub async fn request_context(State(st): State<AppState>, req: Request, next: Nex
         let route = route.as_ref().map_or("unmatched", |r| r.as_str()).to_owned();
         sink.push(crate::state::RequestTrace { method: method.to_string(), route, status: res.status().as_u16(), statements: scope.statements() });
     }
-    record(route.as_ref(), &method, started, res)
+    record(route.as_ref().map(MatchedPath::as_str), &method, started, res)
 }
 
 fn anonymous() -> settle_app::audit::Actor {
@@ -152,8 +158,8 @@ fn anonymous() -> settle_app::audit::Actor {
 }
 
 /// Records a request's latency and count per route, method and status.
-fn record(route: Option<&MatchedPath>, method: &Method, started: Instant, res: Response) -> Response {
-    let m = http_metrics(route.map_or("unmatched", |r| r.as_str()), method, res.status().as_u16());
+fn record(route: Option<&str>, method: &Method, started: Instant, res: Response) -> Response {
+    let m = http_metrics(route.unwrap_or("unmatched"), method, res.status().as_u16());
     m.duration.record(started.elapsed().as_secs_f64());
     m.requests.increment(1);
     res
@@ -196,30 +202,206 @@ fn http_metrics(route: &str, method: &Method, status: u16) -> Arc<HttpMetrics> {
     m
 }
 
-/// A client's `X-Request-Id` is kept only when it is a bounded token (`[A-Za-z0-9._-]{1,64}`): it goes into log
-/// lines and the audit log as sent. Anything else is dropped, and Settle makes the request an id of its own.
-pub async fn refuse_odd_request_id(mut req: Request) -> Request {
-    let ok = |v: &axum::http::HeaderValue| {
+/// The request's id: the client's `X-Request-Id` when it is a bounded token (`[A-Za-z0-9._-]{1,64}`, sent once),
+/// since it goes into log lines and the audit log as sent; otherwise one of Settle's own (a UUID v4 from the
+/// thread's random generator: no system call per request), which replaces the client's in the request.
+fn request_id(req: &mut Request) -> HeaderValue {
+    let ok = |v: &HeaderValue| {
         let b = v.as_bytes();
         (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
     };
-    let headers = req.headers_mut();
-    let values = headers.get_all("x-request-id").iter().count();
-    if values > 1 || headers.get("x-request-id").is_some_and(|v| !ok(v)) {
-        headers.remove("x-request-id");
+    let mut sent = req.headers().get_all(X_REQUEST_ID).iter();
+    if let (Some(v), None) = (sent.next(), sent.next())
+        && ok(v)
+    {
+        return v.clone();
     }
-    req
+    let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let value = HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    req.headers_mut().insert(X_REQUEST_ID, value.clone());
+    value
 }
 
-/// Request ids: UUID v4 from the thread's random generator (no system call per request).
-#[derive(Clone, Copy, Default)]
-pub struct FastRequestId;
+const X_REQUEST_ID: &str = "x-request-id";
 
-impl tower_http::request_id::MakeRequestId for FastRequestId {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
-        let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
-        let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        axum::http::HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).ok().map(tower_http::request_id::RequestId::new)
+type BoxFuture = std::pin::Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
+
+/// The outside of the whole application, once per request (not once per route): the request's id (kept or made,
+/// and answered in `X-Request-Id`), its log span, and the body limit. One hand-written service rather than a stack
+/// of layers, each of which would box the request's future once more.
+///
+/// It also answers the most polled read, `GET /payments/{paymentId}/status`, without routing it when this instance
+/// holds both the caller's key (authenticated here before) and the payment's status in memory: the same answer,
+/// headers, rate limit and metrics as the route's, at a fraction of the cost. Anything else about such a request
+/// (a key or status not held, a query, the rate limit reached) takes the route, which answers as it always does.
+/// Not while CORS is configured (its headers are the route's) or requests are traced (`db check`).
+#[derive(Clone)]
+pub struct Edge<S> {
+    inner: S,
+    body_limit: axum::extract::DefaultBodyLimit,
+    held_status: Option<(AppState, Option<Limiter>)>,
+}
+
+impl<S> Edge<S> {
+    pub fn new(inner: S, state: AppState, limiter: Option<Limiter>) -> Self {
+        let body_limit = axum::extract::DefaultBodyLimit::max(state.cfg.body_limit);
+        let direct = state.cfg.cors_origins.is_empty() && state.cfg.statement_sink.is_none();
+        Self { inner, body_limit, held_status: direct.then_some((state, limiter)) }
+    }
+}
+
+/// The route a status read answered without routing is counted under.
+const STATUS_ROUTE: &str = "/payments/{paymentId}/status";
+
+/// The payment id of `GET /payments/{id}/status` with an id that needs no decoding and no query, with the bearer
+/// key it presents.
+fn status_read(req: &Request) -> Option<(&str, &str)> {
+    if req.method() != Method::GET || req.uri().query().is_some() {
+        return None;
+    }
+    let id = req.uri().path().strip_prefix("/payments/")?.strip_suffix("/status")?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
+    Some((id, crate::extract::bearer_token(req.headers())?))
+}
+
+/// [`status_read`] answered from memory, or the request back to be routed.
+async fn held_status(state: &AppState, limiter: Option<&Limiter>, started: Instant, mut req: Request) -> Result<Response, Request> {
+    let Some((id, key)) = status_read(&req) else { return Err(req) };
+    let Some(view) = settle_app::payments::status_held(&state.ctx, key, id).await else { return Err(req) };
+    if let Some(l) = limiter
+        && rate_check(l, &mut req).await.is_some()
+    {
+        return Err(req); // the route refuses it, in its own words
+    }
+    Ok(record(Some(STATUS_ROUTE), &Method::GET, started, axum::Json(view).into_response()))
+}
+
+impl<S> tower::Service<Request> for Edge<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        use tracing::Instrument;
+        let id = request_id(&mut req);
+        self.body_limit.apply(&mut req);
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = %crate::router::loggable(req.uri().path()),
+            request_id = %id.to_str().unwrap_or_default()
+        );
+        let started = Instant::now();
+        let inner = self.inner.clone();
+        let routed = std::mem::replace(&mut self.inner, inner);
+        // Each way its own future: the routed one is large, and a future is moved whole into its box.
+        match &self.held_status {
+            Some((state, limiter)) if status_read(&req).is_some() => {
+                let (state, limiter) = (state.clone(), limiter.clone());
+                let answer = async move {
+                    match held_status(&state, limiter.as_ref(), started, req).await {
+                        Ok(res) => Ok(res),
+                        Err(req) => Box::pin(tower::ServiceExt::oneshot(routed, req)).await,
+                    }
+                };
+                Box::pin(finish(answer, id, started).instrument(span))
+            }
+            _ => Box::pin(finish(tower::ServiceExt::oneshot(routed, req), id, started).instrument(span)),
+        }
+    }
+}
+
+/// The edge's end of every request: its id answered, and its log lines.
+async fn finish(
+    answer: impl Future<Output = Result<Response, std::convert::Infallible>>,
+    id: HeaderValue,
+    started: Instant,
+) -> Result<Response, std::convert::Infallible> {
+    tracing::debug!("started processing request");
+    let Ok(mut res) = answer.await;
+    let latency = started.elapsed();
+    if res.status().is_server_error() {
+        tracing::error!(status = res.status().as_u16(), ?latency, "response failed");
+    } else {
+        tracing::debug!(status = res.status().as_u16(), ?latency, "finished processing request");
+    }
+    res.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+    Ok(res)
+}
+
+/// Each route's part of the edge (it needs the matched route): the request context ([`request_context`]: read-only
+/// mode, timeout, a write's own task, audit scope, metrics), the rate limit, a body that is not JSON (415), a query
+/// parameter the route does not take (400), and the error envelope around whatever else answered.
+#[derive(Clone)]
+pub struct RouteEdgeLayer {
+    state: AppState,
+    limiter: Option<Limiter>,
+}
+
+impl RouteEdgeLayer {
+    pub fn new(state: AppState, limiter: Option<Limiter>) -> Self {
+        Self { state, limiter }
+    }
+}
+
+impl<S> tower::Layer<S> for RouteEdgeLayer {
+    type Service = RouteEdge<S>;
+    fn layer(&self, inner: S) -> RouteEdge<S> {
+        RouteEdge { inner, state: self.state.clone(), limiter: self.limiter.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct RouteEdge<S> {
+    inner: S,
+    state: AppState,
+    limiter: Option<Limiter>,
+}
+
+impl<S> tower::Service<Request> for RouteEdge<S>
+where
+    S: tower::Service<Request, Response = Response, Error = std::convert::Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = BoxFuture;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        // The service that was made ready answers; its clone waits for the next request.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let (state, limiter) = (self.state.clone(), self.limiter.clone());
+        Box::pin(async move {
+            Ok(request_context(state, req, move |mut req| async move {
+                if let Some(l) = &limiter
+                    && let Some(refused) = rate_check(l, &mut req).await
+                {
+                    return refused;
+                }
+                if let Some(refused) = unsupported_media(&req).or_else(|| unknown_query(&req)) {
+                    return refused;
+                }
+                let Ok(res) = inner.call(req).await;
+                envelope(res).await
+            })
+            .await)
+        })
     }
 }
 
@@ -288,7 +470,7 @@ impl Limiter {
 /// Rate limits a merchant's calls by merchant (a key this instance has authenticated: no lookup), and every
 /// other call (no key, an unknown or wrong key, the admin token) by client address: random bearer tokens from
 /// one address share one bucket, so they cannot buy a database lookup each.
-pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: Next) -> Response {
+async fn rate_check(limiter: &Limiter, req: &mut Request) -> Option<Response> {
     let merchant = match crate::extract::bearer_token(req.headers()) {
         Some(t) => settle_app::merchants::known_merchant(&limiter.ctx, t).await,
         None => None,
@@ -297,7 +479,7 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
         req.extensions_mut().insert(crate::extract::KnownMerchant(m.clone()));
     }
     // A write's client address was worked out once already, for its audit scope.
-    let client = settle_app::audit::current().and_then(|s| s.client.clone()).unwrap_or_else(|| limiter.client(&req));
+    let client = settle_app::audit::current().and_then(|s| s.client.clone()).unwrap_or_else(|| limiter.client(req));
     let key = match merchant {
         // One bucket per merchant, whichever mode's key calls: test keys do not double a merchant's rate.
         Some(m) => format!("merchant:{}", settle_domain::mode::merchant_of(&m)),
@@ -308,7 +490,7 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
     let checked = if path.starts_with("/v1/merchants") || path.starts_with("/v1/admin") {
         // Failures are limited, not the operator: a right admin token is never refused by the guessers' bucket of
         // its address (only by the general rate).
-        let guess = if limiter.is_admin(&req) { Ok(()) } else { limiter.admin.check_key(&client) };
+        let guess = if limiter.is_admin(req) { Ok(()) } else { limiter.admin.check_key(&client) };
         guess.and_then(|()| limiter.calls.check_key(&key))
     } else if path == "/v1/payments/callback" || path == "/payments/callback" {
         limiter.callbacks.check_key(&client)
@@ -316,15 +498,13 @@ pub async fn rate_limit(State(limiter): State<Limiter>, mut req: Request, next: 
         limiter.calls.check_key(&key)
     };
     match checked {
-        Ok(()) => next.run(req).await,
+        Ok(()) => None,
         Err(not_until) => {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             metrics::counter!("settle_rate_limited_total").increment(1);
             let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; retry after the time in Retry-After");
             e.retry_after = Some(wait.as_secs().max(1));
-            REQUEST_ID
-                .scope(req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(), async { e.into_response() })
-                .await
+            Some(e.into_response())
         }
     }
 }
@@ -355,7 +535,7 @@ fn query_params() -> &'static std::collections::HashMap<(String, String), Vec<St
 /// a misspelt filter (`?stauts=FAILED`) would otherwise list everything. HEAD is checked as its GET; a method the
 /// route does not have is left to its 405. Left alone: the seed's paths (they keep their leniency) and the
 /// gateway's callback (its URL is configured, and may carry a query of the operator's own).
-pub async fn refuse_unknown_query(req: Request, next: Next) -> Response {
+fn unknown_query(req: &Request) -> Option<Response> {
     if let (Some(route), Some(query)) = (req.extensions().get::<MatchedPath>(), req.uri().query())
         && route.as_str().starts_with("/v1/")
         && route.as_str() != "/v1/payments/callback"
@@ -369,10 +549,12 @@ pub async fn refuse_unknown_query(req: Request, next: Next) -> Response {
                 let base = decoded.as_deref().unwrap_or(name);
                 let base = if base.starts_with("metadata[") { "metadata" } else { name };
                 if !allowed.iter().any(|a| a == base) {
-                    return crate::extract::unknown_query(&crate::extract::percent_decode(name).unwrap_or_else(|| name.to_owned())).into_response();
+                    return Some(
+                        crate::extract::unknown_query(&crate::extract::percent_decode(name).unwrap_or_else(|| name.to_owned())).into_response(),
+                    );
                 }
             }
         }
     }
-    next.run(req).await
+    None
 }

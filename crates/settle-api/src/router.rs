@@ -4,16 +4,11 @@ use std::sync::OnceLock;
 
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
     http::{HeaderName, HeaderValue, Method, StatusCode, header},
-    middleware,
     response::IntoResponse,
 };
-use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
-    request_id::{PropagateRequestIdLayer, SetRequestIdLayer},
-    trace::TraceLayer,
-};
+use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -22,7 +17,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     ApiError, AppState,
-    middleware::{Limiter, envelope, rate_limit, request_context},
+    middleware::{Edge, Limiter, RouteEdgeLayer},
     routes::{checkout, events, health, merchants, meta, orders, payments, refunds, seed, webhooks},
 };
 
@@ -159,7 +154,7 @@ pub fn openapi_json() -> &'static str {
 }
 
 /// A request path as logs show it: a checkout session's id (the payer's key to its payment) masked.
-fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn loggable(path: &str) -> std::borrow::Cow<'_, str> {
     match path.find("/cs_") {
         None => path.into(),
         Some(i) => {
@@ -192,10 +187,14 @@ fn cors(origins: &[String]) -> CorsLayer {
         .expose_headers([HeaderName::from_static("x-request-id"), HeaderName::from_static("idempotent-replayed"), header::RETRY_AFTER])
 }
 
-/// The whole HTTP application.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP application, as [`router`] makes it.
+pub type App = Edge<tower::util::Either<tower_http::cors::Cors<Router>, Router>>;
+
+/// The whole HTTP application: the routes, each inside its part of the edge ([`crate::middleware::RouteEdge`]),
+/// CORS when origins are allowed, all inside the [`Edge`].
+pub fn router(state: AppState) -> App {
     let (mut router, _) = table().split_for_parts();
-    router = seed_aliases(router).route_layer(middleware::from_fn(crate::middleware::refuse_unknown_query));
+    router = seed_aliases(router);
     // The docs page's assets are not API routes: outside the OpenAPI document.
     router = router.route("/docs/{asset}", axum::routing::get(crate::routes::meta::docs_asset));
     router = router
@@ -204,28 +203,14 @@ pub fn router(state: AppState) -> Router {
         .route("/checkout/{session_id}", axum::routing::get(crate::routes::checkout_page::page))
         .route("/checkout/assets/{asset}", axum::routing::get(crate::routes::checkout_page::asset))
         .route("/v1/checkout.js", axum::routing::get(crate::routes::checkout_page::embed_script));
-    router = router.fallback(fallback).layer(middleware::from_fn(envelope));
-    if let Some(rl) = state.cfg.rate_limit {
-        router = router.layer(middleware::from_fn_with_state(
-            Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone()),
-            rate_limit,
-        ));
-    }
-    let request_id = HeaderName::from_static("x-request-id");
-    router = router.layer(middleware::from_fn_with_state(state.clone(), request_context)).layer(DefaultBodyLimit::max(state.cfg.body_limit));
+    let limiter =
+        state.cfg.rate_limit.map(|rl| Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone()));
+    let router = router.fallback(fallback).layer(RouteEdgeLayer::new(state.clone(), limiter.clone()));
     // No allowed origin: no CORS layer (it would add nothing a browser could use, at a cost on every request).
-    if !state.cfg.cors_origins.is_empty() {
-        router = router.layer(cors(&state.cfg.cors_origins));
-    }
-    router
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %req.method(), path = %loggable(req.uri().path()), request_id = %id)
-        }))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(SetRequestIdLayer::new(request_id, crate::middleware::FastRequestId))
-        .layer(middleware::map_request(crate::middleware::refuse_odd_request_id))
-        .with_state(state)
+    let cors_origins = state.cfg.cors_origins.clone();
+    let routes = router.with_state(state.clone());
+    let app = if cors_origins.is_empty() { tower::util::Either::Right(routes) } else { tower::util::Either::Left(cors(&cors_origins).layer(routes)) };
+    Edge::new(app, state, limiter)
 }
 
 #[cfg(test)]

@@ -274,7 +274,7 @@ fn fit_to_open_files(max: usize) -> usize {
 /// (which also closes a keep-alive connection left idle that long), and at most `max_connections` are open at
 /// once: one over the cap is closed as soon as it is accepted, so a flood of idle sockets costs no more than the
 /// cap and cannot starve the process of file descriptors.
-async fn serve(listener: TcpListener, router: axum::Router, limits: ConnLimits, mut drain: watch::Receiver<bool>) -> std::io::Result<()> {
+async fn serve(listener: TcpListener, router: settle_api::router::App, limits: ConnLimits, mut drain: watch::Receiver<bool>) -> std::io::Result<()> {
     use hyper_util::{
         rt::{TokioIo, TokioTimer},
         server::graceful::GracefulShutdown,

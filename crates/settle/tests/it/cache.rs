@@ -136,3 +136,57 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     assert_eq!(now["version"], 2);
     app.finish().await;
 }
+
+/// The counter of `GET /payments/{paymentId}/status` answers with `status`, from /metrics.
+async fn status_reads_counted(app: &TestApp, status: u16) -> u64 {
+    let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
+    let series = format!("settle_http_requests_total{{method=\"GET\",route=\"/payments/{{paymentId}}/status\",status=\"{status}\"}}");
+    m.lines().find_map(|l| l.strip_prefix(&series)).map_or(0, |v| v.trim().parse().expect("a count"))
+}
+
+/// The edge answers a status read from memory when this instance holds the key and the status, without routing
+/// it: the answer is the route's (status, body, the same headers), counted under the route, rate limited like
+/// it, and closed to other merchants' keys and wrong keys as the route is.
+#[tokio::test]
+async fn a_status_read_answered_from_memory_is_the_routes_answer() {
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.rate_limit = Some((1, 8));
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let id = app.create_payment("held-1").await["paymentId"].as_str().unwrap().to_owned();
+    let path = format!("/payments/{id}/status");
+    let counted = status_reads_counted(&app, 200).await;
+    // Held: the key and the status are this instance's. Routed: the seed path ignores a query, which only the
+    // route reads.
+    let held = app.get(&path).await;
+    let routed = app.get(&format!("{path}?via=route")).await;
+    assert_eq!(held.status, 200, "{}", held.text);
+    assert_eq!((held.status, &held.body), (routed.status, &routed.body));
+    assert_eq!(held.body["status"], "PENDING");
+    let names = |r: &Resp| {
+        let mut n: Vec<String> = r.headers.keys().map(|k| k.as_str().to_owned()).collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&held), names(&routed));
+    assert_eq!(held.header("content-type"), routed.header("content-type"));
+    assert!(held.header("x-request-id").is_some_and(|v| v.len() == 36), "{:?}", held.headers);
+    let mine = app.request(reqwest::Method::GET, &path, Some(&app.key), None, &[("x-request-id", "my-id-1")]).await;
+    assert_eq!(mine.header("x-request-id"), Some("my-id-1"));
+    assert_eq!(status_reads_counted(&app, 200).await, counted + 3);
+    // Another merchant's key, known here after its first read, never reads this payment; a wrong key is 401.
+    let other = app.other_merchant("held-other").await;
+    for _ in 0..2 {
+        app.request(reqwest::Method::GET, &path, Some(&other), None, &[]).await.assert_error(404, "payment_not_found");
+    }
+    app.request(reqwest::Method::GET, &path, Some("sk_test_wrong"), None, &[]).await.assert_error(401, "unauthorized");
+    // The merchant's rate limit (1 per second, a burst of 8) holds for reads answered from memory: of 20 at once,
+    // at most the burst's remainder and a second's token pass, and the rest are the route's 429.
+    let answers = futures::future::join_all((0..20).map(|_| app.get(&path))).await;
+    let ok = answers.iter().filter(|r| r.status == 200).count();
+    let limited: Vec<&Resp> = answers.iter().filter(|r| r.status == 429).collect();
+    assert_eq!(ok + limited.len(), 20, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert!(ok <= 8, "{ok} passed a burst of 8 (4 were spent)");
+    limited[0].assert_error(429, "rate_limited");
+    assert!(limited[0].header("retry-after").is_some());
+    app.finish().await;
+}

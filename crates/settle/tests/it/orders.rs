@@ -433,7 +433,8 @@ async fn an_event_that_keeps_failing_is_parked_and_the_others_go_on(v: Variant) 
     assert_eq!(letters.body["data"], json!([]), "{}", letters.text);
     // The operator's retry is in the merchant's audit log.
     let audit = app.get("/v1/audit-log?action=dead_letter.retried").await;
-    assert!(audit.body["data"].as_array().is_some_and(|a| a.iter().any(|e| e["targetId"] == d["id"].to_string())), "{}", audit.text);
+    let target = d["id"].to_string();
+    assert!(audit.body["data"].as_array().is_some_and(|a| a.iter().any(|e| e["targetId"] == target)), "{}", audit.text);
     assert_eq!((points_of(&app, "bad").await, points_of(&app, "good").await, stock_of(&app, "pen").await), (900, 700, 96));
     app.finish().await;
 }
