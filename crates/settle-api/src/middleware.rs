@@ -240,14 +240,14 @@ type BoxFuture = std::pin::Pin<Box<dyn Future<Output = Result<Response, std::con
 pub struct Edge<S> {
     inner: S,
     body_limit: axum::extract::DefaultBodyLimit,
-    held_status: Option<(AppState, Option<Limiter>)>,
+    held_status: Option<Arc<(AppState, Option<Arc<Limiter>>)>>,
 }
 
 impl<S> Edge<S> {
-    pub fn new(inner: S, state: AppState, limiter: Option<Limiter>) -> Self {
+    pub fn new(inner: S, state: AppState, limiter: Option<Arc<Limiter>>) -> Self {
         let body_limit = axum::extract::DefaultBodyLimit::max(state.cfg.body_limit);
         let direct = state.cfg.cors_origins.is_empty() && state.cfg.statement_sink.is_none();
-        Self { inner, body_limit, held_status: direct.then_some((state, limiter)) }
+        Self { inner, body_limit, held_status: direct.then(|| Arc::new((state, limiter))) }
     }
 }
 
@@ -267,15 +267,20 @@ fn status_read(req: &Request) -> Option<(&str, &str)> {
     Some((id, crate::extract::bearer_token(req.headers())?))
 }
 
-/// [`status_read`] answered from memory, or the request back to be routed.
+/// [`status_read`] answered from memory, or the request back to be routed. The rate limit is checked once the
+/// answer is known to be held (a request that is then routed is checked there, and never charged twice), and
+/// refuses as the route would: the same 429, counted under the route.
 async fn held_status(state: &AppState, limiter: Option<&Limiter>, started: Instant, mut req: Request) -> Result<Response, Request> {
     let Some((id, key)) = status_read(&req) else { return Err(req) };
     let Some(view) = settle_app::payments::status_held(&state.ctx, key, id).await else { return Err(req) };
-    if let Some(l) = limiter
-        && rate_check(l, &mut req).await.is_some()
-    {
-        return Err(req); // the route refuses it, in its own words
+    let took = started.elapsed();
+    if let Some(l) = limiter {
+        let request_id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if let Some(refused) = REQUEST_ID.scope(request_id, rate_check(l, &mut req)).await {
+            return Ok(record(Some(STATUS_ROUTE), &Method::GET, started, refused));
+        }
     }
+    settle_app::payments::status_held_served(&state.ctx, took);
     Ok(record(Some(STATUS_ROUTE), &Method::GET, started, axum::Json(view).into_response()))
 }
 
@@ -307,10 +312,11 @@ where
         let routed = std::mem::replace(&mut self.inner, inner);
         // Each way its own future: the routed one is large, and a future is moved whole into its box.
         match &self.held_status {
-            Some((state, limiter)) if status_read(&req).is_some() => {
-                let (state, limiter) = (state.clone(), limiter.clone());
+            Some(held) if status_read(&req).is_some() => {
+                let held = held.clone();
                 let answer = async move {
-                    match held_status(&state, limiter.as_ref(), started, req).await {
+                    let (state, limiter) = &*held;
+                    match held_status(state, limiter.as_deref(), started, req).await {
                         Ok(res) => Ok(res),
                         Err(req) => Box::pin(tower::ServiceExt::oneshot(routed, req)).await,
                     }
@@ -346,11 +352,11 @@ async fn finish(
 #[derive(Clone)]
 pub struct RouteEdgeLayer {
     state: AppState,
-    limiter: Option<Limiter>,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl RouteEdgeLayer {
-    pub fn new(state: AppState, limiter: Option<Limiter>) -> Self {
+    pub fn new(state: AppState, limiter: Option<Arc<Limiter>>) -> Self {
         Self { state, limiter }
     }
 }
@@ -366,7 +372,7 @@ impl<S> tower::Layer<S> for RouteEdgeLayer {
 pub struct RouteEdge<S> {
     inner: S,
     state: AppState,
-    limiter: Option<Limiter>,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl<S> tower::Service<Request> for RouteEdge<S>

@@ -203,8 +203,10 @@ pub fn router(state: AppState) -> App {
         .route("/checkout/{session_id}", axum::routing::get(crate::routes::checkout_page::page))
         .route("/checkout/assets/{asset}", axum::routing::get(crate::routes::checkout_page::asset))
         .route("/v1/checkout.js", axum::routing::get(crate::routes::checkout_page::embed_script));
-    let limiter =
-        state.cfg.rate_limit.map(|rl| Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone()));
+    let limiter = state
+        .cfg
+        .rate_limit
+        .map(|rl| std::sync::Arc::new(Limiter::new(rl, state.ctx.clone(), state.cfg.trusted_proxies.clone(), state.cfg.admin_token.clone())));
     let router = router.fallback(fallback).layer(RouteEdgeLayer::new(state.clone(), limiter.clone()));
     // No allowed origin: no CORS layer (it would add nothing a browser could use, at a cost on every request).
     let cors_origins = state.cfg.cors_origins.clone();

@@ -199,16 +199,19 @@ impl PaymentCache {
     }
 
     /// The status of a payment as this instance holds it in memory (the in-process cache, or what it knows in
-    /// front of Redis), never asking Redis; counted as a lookup only when found (a miss goes on to
-    /// [`Self::get_status`], which counts it).
+    /// front of Redis), never asking Redis, and not counted: the caller counts what it serves ([`Self::count_held`]);
+    /// a miss goes on to [`Self::get_status`], which counts it.
     pub async fn get_status_held(&self, payment_id: &str) -> Option<CachedStatus> {
-        let started = std::time::Instant::now();
         let key = status_key(payment_id);
-        let v = match &self.inner.backend {
+        match &self.inner.backend {
             Backend::Memory(c, _) | Backend::Redis(_, c) => c.get(&key).await,
-        }?;
-        self.metrics().get.record(started.elapsed().as_secs_f64());
-        Some(v)
+        }
+    }
+
+    /// Counts a status served from [`Self::get_status_held`], found in `took`: a get and a hit.
+    pub fn count_held(&self, took: std::time::Duration) {
+        self.metrics().get.record(took.as_secs_f64());
+        self.count_lookup(true);
     }
 
     async fn get_status_inner(&self, payment_id: &str) -> Option<CachedStatus> {

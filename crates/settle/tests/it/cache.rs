@@ -137,11 +137,21 @@ async fn redis_outage_falls_back_and_never_serves_stale(v: Variant) {
     app.finish().await;
 }
 
-/// The counter of `GET /payments/{paymentId}/status` answers with `status`, from /metrics.
-async fn status_reads_counted(app: &TestApp, status: u16) -> u64 {
-    let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await.text;
-    let series = format!("settle_http_requests_total{{method=\"GET\",route=\"/payments/{{paymentId}}/status\",status=\"{status}\"}}");
-    m.lines().find_map(|l| l.strip_prefix(&series)).map_or(0, |v| v.trim().parse().expect("a count"))
+/// /metrics, once (its reads count against the address's rate limit).
+async fn metrics_text(app: &TestApp) -> String {
+    let m = app.request(reqwest::Method::GET, "/metrics", None, None, &[]).await;
+    assert_eq!(m.status, 200, "{}", m.text);
+    m.text
+}
+
+/// A counter's value (one series, named with its labels) in a /metrics text.
+fn series_value(metrics: &str, series: &str) -> u64 {
+    metrics.lines().find_map(|l| l.strip_prefix(series).filter(|v| v.starts_with(' '))).map_or(0, |v| v.trim().parse().expect("a count"))
+}
+
+/// The count of `GET /payments/{paymentId}/status` answers with `status` in a /metrics text.
+fn status_reads_counted(metrics: &str, status: u16) -> u64 {
+    series_value(metrics, &format!("settle_http_requests_total{{method=\"GET\",route=\"/payments/{{paymentId}}/status\",status=\"{status}\"}}"))
 }
 
 /// The edge answers a status read from memory when this instance holds the key and the status, without routing
@@ -154,7 +164,7 @@ async fn a_status_read_answered_from_memory_is_the_routes_answer() {
     let Some(app) = TestApp::spawn_with(setup).await else { return };
     let id = app.create_payment("held-1").await["paymentId"].as_str().unwrap().to_owned();
     let path = format!("/payments/{id}/status");
-    let counted = status_reads_counted(&app, 200).await;
+    let counted = status_reads_counted(&metrics_text(&app).await, 200);
     // Held: the key and the status are this instance's. Routed: the seed path ignores a query, which only the
     // route reads.
     let held = app.get(&path).await;
@@ -172,7 +182,7 @@ async fn a_status_read_answered_from_memory_is_the_routes_answer() {
     assert!(held.header("x-request-id").is_some_and(|v| v.len() == 36), "{:?}", held.headers);
     let mine = app.request(reqwest::Method::GET, &path, Some(&app.key), None, &[("x-request-id", "my-id-1")]).await;
     assert_eq!(mine.header("x-request-id"), Some("my-id-1"));
-    assert_eq!(status_reads_counted(&app, 200).await, counted + 3);
+    assert_eq!(status_reads_counted(&metrics_text(&app).await, 200), counted + 3);
     // Another merchant's key, known here after its first read, never reads this payment; a wrong key is 401.
     let other = app.other_merchant("held-other").await;
     for _ in 0..2 {
@@ -181,6 +191,7 @@ async fn a_status_read_answered_from_memory_is_the_routes_answer() {
     app.request(reqwest::Method::GET, &path, Some("sk_test_wrong"), None, &[]).await.assert_error(401, "unauthorized");
     // The merchant's rate limit (1 per second, a burst of 8) holds for reads answered from memory: of 20 at once,
     // at most the burst's remainder and a second's token pass, and the rest are the route's 429.
+    let before = metrics_text(&app).await;
     let answers = futures::future::join_all((0..20).map(|_| app.get(&path))).await;
     let ok = answers.iter().filter(|r| r.status == 200).count();
     let limited: Vec<&Resp> = answers.iter().filter(|r| r.status == 429).collect();
@@ -188,5 +199,12 @@ async fn a_status_read_answered_from_memory_is_the_routes_answer() {
     assert!(ok <= 8, "{ok} passed a burst of 8 (4 were spent)");
     limited[0].assert_error(429, "rate_limited");
     assert!(limited[0].header("retry-after").is_some());
+    // Each answer is counted once, as what it was: a refusal is not a cache hit, nor refused twice.
+    let after = metrics_text(&app).await;
+    let grew = |series: &str| series_value(&after, series) - series_value(&before, series);
+    assert_eq!(grew("settle_cache_requests_total{result=\"hit\"}"), ok as u64);
+    assert_eq!(grew("settle_rate_limited_total"), limited.len() as u64);
+    assert_eq!(status_reads_counted(&after, 200) - status_reads_counted(&before, 200), ok as u64);
+    assert_eq!(status_reads_counted(&after, 429) - status_reads_counted(&before, 429), limited.len() as u64);
     app.finish().await;
 }
