@@ -272,11 +272,12 @@ fn status_read(req: &Request) -> Option<(&str, &str)> {
 /// refuses as the route would: the same 429, counted under the route.
 async fn held_status(state: &AppState, limiter: Option<&Limiter>, started: Instant, mut req: Request) -> Result<Response, Request> {
     let Some((id, key)) = status_read(&req) else { return Err(req) };
-    let Some(view) = settle_app::payments::status_held(&state.ctx, key, id).await else { return Err(req) };
+    let Some(merchant) = settle_app::merchants::known_merchant(&state.ctx, key).await else { return Err(req) };
+    let Some(view) = settle_app::payments::status_held(&state.ctx, &merchant, id).await else { return Err(req) };
     let took = started.elapsed();
     if let Some(l) = limiter {
         let request_id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        if let Some(refused) = REQUEST_ID.scope(request_id, rate_check(l, &mut req)).await {
+        if let Some(refused) = REQUEST_ID.sync_scope(request_id, || rate_check_as(l, &mut req, Some(merchant))) {
             return Ok(record(Some(STATUS_ROUTE), &Method::GET, started, refused));
         }
     }
@@ -481,6 +482,11 @@ async fn rate_check(limiter: &Limiter, req: &mut Request) -> Option<Response> {
         Some(t) => settle_app::merchants::known_merchant(&limiter.ctx, t).await,
         None => None,
     };
+    rate_check_as(limiter, req, merchant)
+}
+
+/// [`rate_check`] for a request whose key's merchant is already known (None: no key this instance knows).
+fn rate_check_as(limiter: &Limiter, req: &mut Request, merchant: Option<String>) -> Option<Response> {
     if let Some(m) = &merchant {
         req.extensions_mut().insert(crate::extract::KnownMerchant(m.clone()));
     }

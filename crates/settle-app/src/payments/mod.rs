@@ -247,16 +247,15 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     Ok(StatusView { payment_id: row.payment_id, status: row.status.as_str().to_owned(), chain_id: row.chain_id, updated_at: rfc3339(row.updated_at) })
 }
 
-/// A payment's status for the holder of `api_key`, when this instance holds both in memory: the key as
-/// authenticated here before, and the payment's status. None otherwise (an unknown key, a malformed id, a status
-/// not held, another merchant's payment): [`status`], behind the key's authentication, then answers, exactly as
-/// it would have. The edge answers the most polled read this way without routing it; nothing is counted until it
-/// answers ([`status_held_served`]), since its rate limit may still refuse it.
-pub async fn status_held(ctx: &Context, api_key: &str, payment_id: &str) -> Option<StatusView> {
-    let merchant = crate::merchants::known_merchant(ctx, api_key).await?;
+/// A payment's status for `merchant_id` (a key's merchant as [`crate::merchants::known_merchant`] finds it in
+/// memory), when this instance holds the status in memory. None otherwise (a malformed id, a status not held,
+/// another merchant's payment): [`status`], behind the key's authentication, then answers, exactly as it would
+/// have. The edge answers the most polled read this way without routing it; nothing is counted until it answers
+/// ([`status_held_served`]), since its rate limit may still refuse it.
+pub async fn status_held(ctx: &Context, merchant_id: &str, payment_id: &str) -> Option<StatusView> {
     let id = parse_id(payment_id).ok()?;
     let c = ctx.cache.get_status_held(id.as_str()).await?;
-    (c.merchant_id == merchant).then(|| {
+    (c.merchant_id == merchant_id).then(|| {
         tracing::debug!(payment_id = %c.payment_id, "status cache hit");
         StatusView { payment_id: c.payment_id, status: c.status, chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) }
     })
