@@ -61,6 +61,48 @@ fn retryable(e: &DbErr) -> Option<&'static str> {
     }
 }
 
+/// The server ended the session the statement ran on, or the connection under it broke: PostgreSQL's
+/// admin_shutdown, crash_shutdown and cannot_connect_now (57P01-57P03: a failover, a restart, an operator's
+/// pg_terminate_backend), MySQL's killed connection and server shutdown (1927, 1053, 4031: KILL, a restart, the
+/// server's idle timeout), or the socket failing. Whatever the statement was, it did not commit unless the session
+/// ended in the instant between its commit and the answer, which nobody can tell from here: a write is answered
+/// 503 (the client retries under its Idempotency-Key), never run again unseen; a read is (see `Db`). Seeing one
+/// is noted ([`session_ended_seen`]).
+pub fn session_ended(e: &DbErr) -> bool {
+    let ended = ended_under(e);
+    if ended {
+        SESSION_ENDED_SEEN.store(crate::now_ms(), std::sync::atomic::Ordering::Relaxed);
+    }
+    ended
+}
+
+fn ended_under(e: &DbErr) -> bool {
+    use sea_orm::{RuntimeErr, sqlx};
+    let (DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Conn(RuntimeErr::SqlxError(e))) = e else {
+        return false;
+    };
+    match e.as_ref() {
+        sqlx::Error::Database(d) => {
+            if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(m.number(), 1053 | 1927 | 4031);
+            }
+            matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+        }
+        sqlx::Error::Io(_) => true,
+        _ => false,
+    }
+}
+
+/// When this process last saw a session ended under a statement (epoch ms; 0: never): for a while after, the pool
+/// tests each connection before handing it out, so one ended session does not become one failure per pooled
+/// connection (a failover ends them all).
+static SESSION_ENDED_SEEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// When this process last saw a session ended under a statement (epoch ms; 0: never).
+pub fn session_ended_seen() -> i64 {
+    SESSION_ENDED_SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// When this process last saw the database refuse a write (epoch ms; 0: never). Process-wide: a process serves
 /// one database (the test suite runs each test in a process of its own, under nextest).
 static READ_ONLY_SEEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
@@ -105,6 +147,9 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         use sea_orm::{RuntimeErr, sqlx};
         let Self::Db(e) = self else { return false };
+        if session_ended(e) {
+            return true;
+        }
         match e {
             DbErr::ConnectionAcquire(_) => true,
             DbErr::Conn(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => {
