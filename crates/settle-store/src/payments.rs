@@ -178,15 +178,15 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
     // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
     let (with_claim, from_claim) = match done {
         Some(_) => (
-            "u AS (UPDATE idempotency_keys SET state = $22, response_status = $23, response_body = $24 \
-             WHERE merchant_id = $2 AND idem_key = $25 AND owner = $26 AND state = $27 RETURNING 1),",
+            "u AS (UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
+             WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28 RETURNING 1),",
             " FROM u",
         ),
         None => ("", ""),
     };
     // Inside an audit scope the event's audit row is one more insert of the statement.
     let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
-    let first = if done.is_some() { 28 } else { 22 };
+    let first = if done.is_some() { 29 } else { 23 };
     let with_audit = match &audit {
         Some(v) => {
             let params = (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
@@ -200,7 +200,7 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
            description, customer_email, gateway_address) \
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20, $21{from_claim} RETURNING id), \
          e AS (INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) SELECT $1, $16, $10, 1, $11 FROM p), \
-         o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at) SELECT $2, $17, $1, $18, $11 FROM p){with_audit} \
+         o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at, event_id) SELECT $2, $17, $1, $18, $11, $22 FROM p){with_audit} \
          SELECT id FROM p"
     );
     let mut values: Vec<sea_orm::Value> = vec![
@@ -225,6 +225,7 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         row.description.clone().into(),
         row.customer_email.clone().into(),
         row.gateway_address.clone().into(),
+        crate::outbox::new_event_id().into(),
     ];
     if let Some(d) = done {
         values.extend([

@@ -219,6 +219,28 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
     app.finish().await;
 }
 
+crate::per_db!(an_event_is_written_with_its_id);
+
+/// Every event is written with its id, a created payment's too (one statement on PostgreSQL): the relay never
+/// has to make one as it publishes (on PostgreSQL it did, one UPDATE per created payment).
+async fn an_event_is_written_with_its_id(v: Variant) {
+    if !v.available().await {
+        return;
+    }
+    let Some(tdb) = TestDb::create(v.db).await else { return };
+    let db = settle_store::connect(&tdb.url, 2).await.unwrap();
+    settle_store::migration::up(&db).await.unwrap();
+    let row = card_row("written-with-its-id");
+    settle_store::payments::insert_published(&db, &row, "{}", None).await.unwrap();
+    let ids = db.query_all_raw(settle_store::Statement::from_string(db.get_database_backend(), "SELECT event_id FROM outbox")).await.unwrap();
+    let ids: Vec<Option<String>> = ids.iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
+    assert_eq!(ids.len(), 1);
+    let id = ids[0].as_deref().expect("the event's id, made with its row");
+    assert!(matches!(settle_store::outbox::event_id_form(id), Some(settle_store::outbox::EventIdForm::Made(_))), "{id}");
+    let _ = db.close().await;
+    tdb.drop_now().await;
+}
+
 /// A restore of an older backup issues seqs again, never event ids: the event made after it has an id no receiver
 /// has seen, so a webhook receiver deduping on `webhook-id` takes it, NATS (deduping on `Nats-Msg-Id`) holds it,
 /// and a stream or a poller resuming with an id the restore lost gets it.
