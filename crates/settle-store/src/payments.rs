@@ -159,11 +159,14 @@ impl NewPayment {
 /// (index `payments_merchant_order`) and writes nothing.
 ///
 /// On PostgreSQL the writes are one statement (a statement is a transaction of its own there): a create costs one
-/// round trip to the database instead of six (BEGIN, three inserts, the record's update, COMMIT). Elsewhere they
-/// run in one transaction.
+/// round trip to the database instead of six (BEGIN, three inserts, the record's update, COMMIT). On SQLite the
+/// inserts are one batch of statements sent at once in the create's transaction: SQLite writes one transaction at a
+/// time, and each statement sent alone is one more turn of the connection's thread while the write turn is held
+/// (BEGIN, four inserts, the record's update, COMMIT became BEGIN, the update, the batch, COMMIT). MySQL runs them
+/// one by one in a transaction, as does a payment with metadata (one more insert per key).
 pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, done: Option<Completion<'_>>) -> Result<Option<i64>, StoreError> {
-    // Metadata rows are one insert per key: a payment with metadata takes the transaction.
-    if db.get_database_backend() != DbBackend::Postgres || row.metadata.is_some() {
+    let backend = db.get_database_backend();
+    if backend == DbBackend::MySql || row.metadata.is_some() {
         let txn = crate::begin(db).await?;
         let id = insert_row(&txn, row).await?;
         crate::outbox::enqueue_raw(&txn, &row.merchant_id, TOPIC_CREATED, &row.payment_id, payload, row.created_at).await?;
@@ -175,34 +178,7 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         txn.commit().await?;
         return Ok(Some(id));
     }
-    // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
-    let (with_claim, from_claim) = match done {
-        Some(_) => (
-            "u AS (UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
-             WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28 RETURNING 1),",
-            " FROM u",
-        ),
-        None => ("", ""),
-    };
-    // Inside an audit scope the event's audit row is one more insert of the statement.
-    let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
-    let first = if done.is_some() { 29 } else { 23 };
-    let with_audit = match &audit {
-        Some(v) => {
-            let params = (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
-            format!(", a AS (INSERT INTO audit_log ({}) SELECT {params} FROM p)", crate::audit::COLUMNS)
-        }
-        None => String::new(),
-    };
-    let sql = format!(
-        "WITH {with_claim} p AS (INSERT INTO payments (payment_id, merchant_id, order_id, rail, amount, currency, chain_id, token_address, \
-           recipient_address, status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash, \
-           description, customer_email, gateway_address) \
-           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20, $21{from_claim} RETURNING id), \
-         e AS (INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) SELECT $1, $16, $10, 1, $11 FROM p), \
-         o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at, event_id) SELECT $2, $17, $1, $18, $11, $22 FROM p){with_audit} \
-         SELECT id FROM p"
-    );
+    // The values every form binds: $1..$22 (?1..?22 on SQLite).
     let mut values: Vec<sea_orm::Value> = vec![
         row.payment_id.clone().into(),
         row.merchant_id.clone().into(),
@@ -227,6 +203,45 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         row.gateway_address.clone().into(),
         crate::outbox::new_event_id().into(),
     ];
+    const PAYMENT_COLUMNS: &str = "payment_id, merchant_id, order_id, rail, amount, currency, chain_id, token_address, recipient_address, \
+        status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash, description, \
+        customer_email, gateway_address";
+    const PAYMENT_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20, $21";
+    // Inside an audit scope the event's audit row is one more insert.
+    let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
+    let audit_params = |first: usize| audit.as_ref().map(|v| (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "));
+    if backend == DbBackend::Sqlite {
+        let mut sql = format!(
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({PAYMENT_VALUES}) RETURNING id; \
+             INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) VALUES ($1, $16, $10, 1, $11); \
+             INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at, event_id) VALUES ($2, $17, $1, $18, $11, $22);"
+        );
+        if let Some(params) = audit_params(values.len() + 1) {
+            sql.push_str(&format!(" INSERT INTO audit_log ({}) VALUES ({params});", crate::audit::COLUMNS));
+        }
+        values.extend(audit.into_iter().flatten());
+        let (sql, values) = positional(&sql, &values);
+        let txn = crate::begin(db).await?;
+        if let Some(d) = done
+            && !crate::idempotency::complete(&txn, d.merchant_id, d.key, d.owner, d.status, d.body).await?
+        {
+            return Ok(None); // the transaction rolls back as it drops
+        }
+        // All rows of the batch are read, so every statement of it runs; the first row is the payment's id.
+        let rows = txn.query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
+        let id = rows.first().ok_or(StoreError::Conflict("the create's insert returned no id"))?.try_get_by_index::<i64>(0)?;
+        txn.commit().await?;
+        return Ok(Some(id));
+    }
+    // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
+    let (with_claim, from_claim) = match done {
+        Some(_) => (
+            "u AS (UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
+             WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28 RETURNING 1),",
+            " FROM u",
+        ),
+        None => ("", ""),
+    };
     if let Some(d) = done {
         values.extend([
             crate::idempotency::DONE.into(),
@@ -237,14 +252,42 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
             crate::idempotency::IN_FLIGHT.into(),
         ]);
     }
-    debug_assert_eq!(values.len() + 1, first);
+    let with_audit = match audit_params(values.len() + 1) {
+        Some(params) => format!(", a AS (INSERT INTO audit_log ({}) SELECT {params} FROM p)", crate::audit::COLUMNS),
+        None => String::new(),
+    };
     values.extend(audit.into_iter().flatten());
+    let sql = format!(
+        "WITH {with_claim} p AS (INSERT INTO payments ({PAYMENT_COLUMNS}) SELECT {PAYMENT_VALUES}{from_claim} RETURNING id), \
+         e AS (INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) SELECT $1, $16, $10, 1, $11 FROM p), \
+         o AS (INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at, event_id) SELECT $2, $17, $1, $18, $11, $22 FROM p){with_audit} \
+         SELECT id FROM p"
+    );
     // The SQL is this function's text; every value is bound.
     let found = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
     Ok(match found {
         Some(r) => Some(r.try_get_by_index::<i64>(0)?),
         None => None,
     })
+}
+
+/// `sql` with each `$N` made a `?` and the values in the order they appear (`$N` is `values[N - 1]`): a batch of
+/// SQLite statements binds its values in turn, statement after statement (a numbered `?N` there would bind the
+/// wrong values once the statements before it skipped some numbers).
+fn positional(sql: &str, values: &[sea_orm::Value]) -> (String, Vec<sea_orm::Value>) {
+    let mut out = String::with_capacity(sql.len());
+    let mut bound = Vec::new();
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..].bytes().take_while(u8::is_ascii_digit).count();
+        let n: usize = rest[at + 1..at + 1 + digits].parse().expect("a numbered parameter of this module's SQL");
+        bound.push(values[n - 1].clone());
+        out.push('?');
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    (out, bound)
 }
 
 /// An idempotency record to complete with the write that answers its request: `owner`'s claim on `key` gets the

@@ -100,6 +100,53 @@ async fn reads(app: &TestApp) {
     }
 }
 
+crate::per_db!(a_create_whose_last_insert_fails_writes_nothing);
+
+/// A create's writes are all or nothing whatever their form (one statement on PostgreSQL, one batch of statements
+/// on SQLite, statements one by one on MySQL): the database refusing the last of them (the outbox row, here by a
+/// trigger) leaves no payment and no event, under an idempotency claim too; accepted again, the create writes all.
+async fn a_create_whose_last_insert_fails_writes_nothing(v: Variant) {
+    use settle_store::ConnectionTrait;
+    if !v.available().await {
+        return;
+    }
+    let Some(tdb) = TestDb::create(v.db).await else { return };
+    let db = settle_store::connect(&tdb.url, 2).await.unwrap();
+    settle_store::migration::up(&db).await.unwrap();
+    let (refuse, allow): (&[&str], &str) = match v.db {
+        Db::Sqlite => {
+            (&["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END"], "DROP TRIGGER refuse_outbox")
+        }
+        Db::Postgres => (
+            &[
+                "CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()",
+            ],
+            "DROP TRIGGER refuse_outbox ON outbox",
+        ),
+        Db::Mysql => (
+            &["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'"],
+            "DROP TRIGGER refuse_outbox",
+        ),
+    };
+    for sql in refuse {
+        db.writes().execute_unprepared(sql).await.unwrap();
+    }
+    let count = async |table: &str| -> i64 {
+        let sql = format!("SELECT count(*) FROM {table}");
+        let r = db.query_one_raw(settle_store::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+        r.try_get_by_index(0).unwrap()
+    };
+    let row = card_row("refused-outbox");
+    assert!(settle_store::payments::insert_published(&db, &row, "{}", None).await.is_err(), "the outbox row was refused");
+    assert_eq!((count("payments").await, count("payment_events").await, count("outbox").await), (0, 0, 0), "nothing of it stays");
+    db.writes().execute_unprepared(allow).await.unwrap();
+    settle_store::payments::insert_published(&db, &row, "{}", None).await.unwrap().expect("written");
+    assert_eq!((count("payments").await, count("payment_events").await, count("outbox").await), (1, 1, 1));
+    let _ = db.close().await;
+    tdb.drop_now().await;
+}
+
 /// The database connection is cut (a proxy drops every connection and refuses new ones): requests that need
 /// the database get 503 in the envelope, never a 500; /health is 503; once the network is back, Settle
 /// reconnects by itself and nothing that was acknowledged is lost.
