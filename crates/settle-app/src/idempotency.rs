@@ -309,9 +309,19 @@ impl Claim {
 }
 
 impl Held {
+    /// Gives the key back; while the database is unavailable (a session ended under the statement, a failover),
+    /// tried again a few times over about a second: it deletes only this owner's unfinished claim, so running it
+    /// twice is harmless, and a key left held refuses every retry of its request 409 until it is stale.
     async fn release(&self) {
-        if let Err(e) = store::release(&self.db, &self.merchant_id, &self.key, &self.owner).await {
-            tracing::warn!(error = %e, "could not release an idempotency key; it frees itself when stale");
+        for pause_ms in [50u64, 250, 1000, 0] {
+            match store::release(&self.db, &self.merchant_id, &self.key, &self.owner).await {
+                Ok(_) => return,
+                Err(e) if e.is_unavailable() && pause_ms > 0 => tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not release an idempotency key; it frees itself when stale");
+                    return;
+                }
+            }
         }
     }
 }

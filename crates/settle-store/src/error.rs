@@ -63,8 +63,8 @@ fn retryable(e: &DbErr) -> Option<&'static str> {
 
 /// The server ended the session the statement ran on, or the connection under it broke: PostgreSQL's
 /// admin_shutdown, crash_shutdown and cannot_connect_now (57P01-57P03: a failover, a restart, an operator's
-/// pg_terminate_backend), MySQL's killed connection and server shutdown (1927, 1053, 4031: KILL, a restart, the
-/// server's idle timeout), or the socket failing. Whatever the statement was, it did not commit unless the session
+/// pg_terminate_backend), MySQL's killed connection and server shutdown (1927, 1053: KILL, a restart; MySQL's 4031, its idle
+/// timeout, is left out: MariaDB uses that number for a DDL error), or the socket failing. Whatever the statement was, it did not commit unless the session
 /// ended in the instant between its commit and the answer, which nobody can tell from here: a write is answered
 /// 503 (the client retries under its Idempotency-Key), never run again unseen; a read is (see `Db`). Seeing one
 /// is noted ([`session_ended_seen`]).
@@ -84,7 +84,7 @@ fn ended_under(e: &DbErr) -> bool {
     match e.as_ref() {
         sqlx::Error::Database(d) => {
             if let Some(m) = d.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                return matches!(m.number(), 1053 | 1927 | 4031);
+                return matches!(m.number(), 1053 | 1927);
             }
             matches!(d.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
         }

@@ -57,6 +57,16 @@ pub async fn claim(
         Ok(_) => return Ok(Claim::Claimed { resource: None }),
         Err(e) => {
             let e = StoreError::from(e);
+            if e.is_unavailable() {
+                // The session ended under the insert: it may have committed with its answer lost. The row then
+                // names this request's owner token (unique to it), and the claim is this request's; otherwise it
+                // was not made, and the caller hears the database was unavailable (a retry claims afresh). Left
+                // unanswered, a committed claim held the key for the stale period, every retry refused 409.
+                return match find(conn, merchant_id, key).await {
+                    Ok(Some(r)) if r.owner.as_deref() == Some(owner) && r.state == IN_FLIGHT => Ok(Claim::Claimed { resource: None }),
+                    _ => Err(e),
+                };
+            }
             if !e.is_unique() {
                 return Err(e);
             }

@@ -643,6 +643,53 @@ impl Proxy {
     }
 }
 
+/// A proxy that relays until the client sends, in one read, bytes holding every one of `needles` (once; on
+/// PostgreSQL a statement's bound values travel apart from its text, which was parsed earlier): those
+/// are forwarded, the server's answer is never relayed, and the connection is cut a moment later. The server did
+/// what it was asked; the client never hears it (an answer lost after a commit). Plain protocol only (no TLS).
+pub async fn losing_answer(upstream: SocketAddr, needles: Vec<Vec<u8>>) -> SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let addr = listener.local_addr().expect("addr");
+    let fired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            let (needles, fired) = (needles.clone(), fired.clone());
+            tokio::spawn(async move {
+                let Ok(out) = tokio::net::TcpStream::connect(upstream).await else { return };
+                let (mut ci, mut co) = inbound.into_split();
+                let (mut si, mut so) = out.into_split();
+                let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let lost_answers = lost.clone();
+                let answers = tokio::spawn(async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = si.read(&mut buf).await {
+                        if lost_answers.load(std::sync::atomic::Ordering::Acquire) || co.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = ci.read(&mut buf).await {
+                    let chunk = &buf[..n];
+                    let hit = needles.iter().all(|w| chunk.windows(w.len()).any(|x| x == w.as_slice()));
+                    if hit && !fired.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        lost.store(true, std::sync::atomic::Ordering::Release);
+                        let _ = so.write_all(chunk).await;
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        break;
+                    }
+                    if so.write_all(chunk).await.is_err() {
+                        break;
+                    }
+                }
+                answers.abort();
+            });
+        }
+    });
+    addr
+}
+
 /// One HTTP request to a Settle at `base` (in this process or a spawned binary).
 pub async fn request_at(
     client: &reqwest::Client,

@@ -147,6 +147,40 @@ async fn a_create_whose_last_insert_fails_writes_nothing(v: Variant) {
     tdb.drop_now().await;
 }
 
+/// The answer to an Idempotency-Key's claim is lost after the claim committed (the connection cut just after the
+/// server took the insert): the request still goes through (the claim is found to be its own) or is answered 503,
+/// and a retry under the same key is never refused 409 for the key being held (it was, for the stale period: 60 s,
+/// each retry waiting 10 s first). One payment in the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_claim_whose_answer_was_lost_does_not_hold_its_key() {
+    let v = Variant { db: Db::Postgres, cache: Cache::Memory };
+    if !v.available().await {
+        return;
+    }
+    let Some(real) = TestDb::create(v.db).await else { return };
+    let key = "claim-answer-lost-1";
+    // The first statement that carries the key is the claim's insert.
+    let proxy = losing_answer(real.server_addr().expect("server address"), vec![key.as_bytes().to_vec()]).await;
+    let mut db = real.via(proxy);
+    // In the clear, so the proxy sees the statement.
+    db.url.push_str(if db.url.contains('?') { "&sslmode=disable" } else { "?sslmode=disable" });
+    let app = TestApp::start(Setup::new(v), Arc::new(db)).await;
+    let body = TestApp::chain_payment("claim-answer-lost").to_string();
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let r = app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("Idempotency-Key", key)]).await;
+        answers.push(r.status.as_u16());
+        if r.status == 201 {
+            break;
+        }
+        r.assert_error(503, "database_unavailable");
+    }
+    assert_eq!(answers.last(), Some(&201), "answers: {answers:?}");
+    let listed = app.get("/v1/payments?orderId=claim-answer-lost").await;
+    assert_eq!(listed.body["data"].as_array().map(Vec::len), Some(1), "{}", listed.text);
+    app.finish().await;
+}
+
 /// The database connection is cut (a proxy drops every connection and refuses new ones): requests that need
 /// the database get 503 in the envelope, never a 500; /health is 503; once the network is back, Settle
 /// reconnects by itself and nothing that was acknowledged is lost.
