@@ -227,7 +227,8 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         {
             return Ok(None); // the transaction rolls back as it drops
         }
-        // All rows of the batch are read, so every statement of it runs; the first row is the payment's id.
+        // All rows of the batch are read, so every statement of it runs (a read of one row, `query_one_raw`, would stop
+        // sqlx after the payment's insert, the others never run); the first row is the payment's id.
         let rows = txn.query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
         let id = rows.first().ok_or(StoreError::Conflict("the create's insert returned no id"))?.try_get_by_index::<i64>(0)?;
         txn.commit().await?;

@@ -41,12 +41,15 @@ pub fn prometheus() -> PrometheusHandle {
             // this upkeep. Without it, an instance nobody scrapes grew by every request's latency (1.6 MB/s under a
             // status read load), for ever.
             let upkeep = handle.clone();
-            let _ = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+            let spawned = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
                 loop {
                     std::thread::sleep(UPKEEP_EVERY);
                     upkeep.run_upkeep();
                 }
             });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "could not start the metrics upkeep: histograms keep their samples until a scrape");
+            }
             handle
         })
         .clone()
