@@ -225,10 +225,7 @@ impl Db {
     /// transaction (a lone statement on the pool would contend for SQLite's lock with the group and could wait in
     /// the busy handler for seconds under load).
     fn writes_alone(&self, sql: &str) -> bool {
-        self.writer.is_some() && {
-            let verb = sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-            ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|w| verb.eq_ignore_ascii_case(w))
-        }
+        self.writer.is_some() && ["INSERT", "UPDATE", "DELETE", "REPLACE"].iter().any(|w| verb(sql).eq_ignore_ascii_case(w))
     }
 
     async fn in_group<T, F, Fut>(&self, run: F) -> Result<T, DbErr>
@@ -330,8 +327,7 @@ async fn read_again<'a, T, Fut>(
 where
     Fut: std::future::Future<Output = Result<T, DbErr>>,
 {
-    let verb = stmt.sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
-    if !verb.eq_ignore_ascii_case("SELECT") {
+    if !verb(&stmt.sql).eq_ignore_ascii_case("SELECT") {
         return run(conn, stmt).await;
     }
     for _ in 0..2 {
@@ -344,6 +340,11 @@ where
         }
     }
     run(conn, stmt).await
+}
+
+/// A statement's first word (`INSERT`, `SELECT`, `WITH`...), as written.
+fn verb(sql: &str) -> &str {
+    sql.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("")
 }
 
 /// Before a pooled PostgreSQL or MySQL connection is handed out: tested (one round trip) when it has been idle for

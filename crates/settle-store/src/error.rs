@@ -63,11 +63,11 @@ fn retryable(e: &DbErr) -> Option<&'static str> {
 
 /// The server ended the session the statement ran on, or the connection under it broke: PostgreSQL's
 /// admin_shutdown, crash_shutdown and cannot_connect_now (57P01-57P03: a failover, a restart, an operator's
-/// pg_terminate_backend), MySQL's killed connection and server shutdown (1927, 1053: KILL, a restart; MySQL's 4031, its idle
-/// timeout, is left out: MariaDB uses that number for a DDL error), or the socket failing. Whatever the statement was, it did not commit unless the session
-/// ended in the instant between its commit and the answer, which nobody can tell from here: a write is answered
-/// 503 (the client retries under its Idempotency-Key), never run again unseen; a read is (see `Db`). Seeing one
-/// is noted ([`session_ended_seen`]).
+/// pg_terminate_backend), MySQL's killed connection and server shutdown (1927, 1053: KILL, a restart; MySQL's
+/// 4031, its idle timeout, is left out: MariaDB uses that number for a DDL error), or the socket failing.
+/// Whatever the statement was, it did not commit unless the session ended in the instant between its commit and
+/// the answer, which nobody can tell from here: a write is answered 503 (the client retries under its
+/// Idempotency-Key), never run again unseen; a read is (see `Db`). Seeing one is noted ([`session_ended_seen`]).
 pub fn session_ended(e: &DbErr) -> bool {
     let ended = ended_under(e);
     if ended {

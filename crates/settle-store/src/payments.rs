@@ -178,7 +178,7 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         txn.commit().await?;
         return Ok(Some(id));
     }
-    // The values every form binds: $1..$22 (?1..?22 on SQLite).
+    // The values both forms bind, $1..$22 (on SQLite made positional, see `positional`).
     let mut values: Vec<sea_orm::Value> = vec![
         row.payment_id.clone().into(),
         row.merchant_id.clone().into(),
