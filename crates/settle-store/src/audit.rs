@@ -160,9 +160,15 @@ pub(crate) async fn record_event(
 
 /// The columns (in [`COLUMNS`] order) of the audit row of an event queued by a statement of its own making (the
 /// single-statement create on PostgreSQL); None outside a scope.
-pub(crate) fn event_values(merchant_id: &str, topic: &str, aggregate_id: &str, payload: &str) -> Option<Vec<sea_orm::Value>> {
+pub(crate) fn event_values(
+    merchant_id: &str,
+    topic: &str,
+    aggregate_id: &str,
+    payload: &str,
+    parsed: &serde_json::Value,
+) -> Option<Vec<sea_orm::Value>> {
     let scope = current()?;
-    let (digest, changes) = event_changes(payload, None);
+    let (digest, changes) = event_changes(payload, Some(parsed));
     let actor = scope.actor();
     Some(vec![
         merchant_id.into(),

@@ -393,43 +393,7 @@ impl Txn {
             end_or_pass(w, turn).await;
             return Err(e);
         }
-        let mut batch = w.batch.lock().await;
-        let b = batch.as_mut().expect("an open batch while the turn is held");
-        b.members += 1;
-        let generation = b.generation;
-        let mut done = b.done.subscribe();
-        if w.waiting.load(Ordering::Acquire) == 0 || b.members >= w.max_batch || b.opened.elapsed() >= w.group_wait {
-            let b = batch.take().expect("an open batch");
-            drop(batch);
-            let res = end(&w, b).await;
-            drop(turn);
-            return res;
-        }
-        drop(batch);
-        drop(turn); // the next writer joins this group
-        loop {
-            // The outcome, copied out at once (the channel's guard must not live across an await).
-            let outcome = match tokio::time::timeout(BATCH_STALL, done.wait_for(Option::is_some)).await {
-                Ok(Ok(v)) => Some(v.clone()),
-                Ok(Err(_)) => Some(Some(Err("the write group ended without an outcome".to_owned()))),
-                Err(_) => None,
-            };
-            match outcome {
-                Some(v) => return v.unwrap_or_else(|| Err("the write group ended without an outcome".to_owned())).map_err(DbErr::Custom),
-                None => {
-                    // Whoever took the turn has not ended the group: take the turn and end it, unless it ended.
-                    let turn = w.turn.clone().acquire_owned().await.map_err(|_| DbErr::Custom("the write turn closed".into()))?;
-                    let mut batch = w.batch.lock().await;
-                    if batch.as_ref().is_some_and(|b| b.generation == generation) {
-                        let b = batch.take().expect("an open batch");
-                        drop(batch);
-                        let res = end(&w, b).await;
-                        drop(turn);
-                        return res;
-                    }
-                }
-            }
-        }
+        joined(w, turn).await
     }
 
     pub async fn rollback(mut self) -> Result<(), DbErr> {
@@ -439,6 +403,49 @@ impl Txn {
             end_or_pass(w, self.turn.take()).await;
         }
         res
+    }
+}
+
+/// A write released into the open group (its turn `turn` still held): ends the group when nobody waits to join it
+/// or it is full or old enough, else passes the turn on and waits for whoever ends it. Returns once the group's
+/// commit is durable (or failed, and with it this write).
+async fn joined(w: Arc<Writer>, turn: Option<OwnedSemaphorePermit>) -> Result<(), DbErr> {
+    let mut batch = w.batch.lock().await;
+    let b = batch.as_mut().expect("an open batch while the turn is held");
+    b.members += 1;
+    let generation = b.generation;
+    let mut done = b.done.subscribe();
+    if w.waiting.load(Ordering::Acquire) == 0 || b.members >= w.max_batch || b.opened.elapsed() >= w.group_wait {
+        let b = batch.take().expect("an open batch");
+        drop(batch);
+        let res = end(&w, b).await;
+        drop(turn);
+        return res;
+    }
+    drop(batch);
+    drop(turn); // the next writer joins this group
+    loop {
+        // The outcome, copied out at once (the channel's guard must not live across an await).
+        let outcome = match tokio::time::timeout(BATCH_STALL, done.wait_for(Option::is_some)).await {
+            Ok(Ok(v)) => Some(v.clone()),
+            Ok(Err(_)) => Some(Some(Err("the write group ended without an outcome".to_owned()))),
+            Err(_) => None,
+        };
+        match outcome {
+            Some(v) => return v.unwrap_or_else(|| Err("the write group ended without an outcome".to_owned())).map_err(DbErr::Custom),
+            None => {
+                // Whoever took the turn has not ended the group: take the turn and end it, unless it ended.
+                let turn = w.turn.clone().acquire_owned().await.map_err(|_| DbErr::Custom("the write turn closed".into()))?;
+                let mut batch = w.batch.lock().await;
+                if batch.as_ref().is_some_and(|b| b.generation == generation) {
+                    let b = batch.take().expect("an open batch");
+                    drop(batch);
+                    let res = end(&w, b).await;
+                    drop(turn);
+                    return res;
+                }
+            }
+        }
     }
 }
 
@@ -568,18 +575,10 @@ pub async fn begin(db: &Db) -> Result<Txn, StoreError> {
         return Ok(Txn { inner: Some(db.conn.begin_with_options(opts).await?), turn, writer: None });
     };
     let mut batch = w.batch.lock().await;
-    if batch.is_none() {
-        let outer = match w.conn.begin_with_options(opts).await {
-            Ok(t) => t,
-            Err(e) => {
-                drop(batch);
-                drop(turn);
-                return Err(e.into());
-            }
-        };
-        let generation = w.generation.fetch_add(1, Ordering::AcqRel);
-        let opened = std::time::Instant::now();
-        *batch = Some(Batch { outer, opened, members: 0, generation, done: tokio::sync::watch::channel(None).0 });
+    if let Err(e) = open_group(w, &mut batch).await {
+        drop(batch);
+        drop(turn);
+        return Err(e.into());
     }
     let savepoint = batch.as_ref().expect("an open batch").outer.begin().await;
     drop(batch);
@@ -590,6 +589,79 @@ pub async fn begin(db: &Db) -> Result<Txn, StoreError> {
             Err(e.into())
         }
     }
+}
+
+/// Opens a group transaction (IMMEDIATE: it takes SQLite's write lock at once) unless one is open; the caller holds
+/// the turn.
+async fn open_group(w: &Writer, batch: &mut Option<Batch>) -> Result<(), DbErr> {
+    if batch.is_none() {
+        let opts = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+        let outer = w.conn.begin_with_options(opts).await?;
+        let generation = w.generation.fetch_add(1, Ordering::AcqRel);
+        let opened = std::time::Instant::now();
+        *batch = Some(Batch { outer, opened, members: 0, generation, done: tokio::sync::watch::channel(None).0 });
+    }
+    Ok(())
+}
+
+/// The savepoint a [`write_batch`] runs in on SQLite (one at a time: its writer holds the turn).
+const BATCH_SAVEPOINT: &str = "settle_batch";
+
+/// Runs `stmt`, a batch of statements (`;`-separated, values bound in the order they appear), as one write
+/// transaction, and returns the rows all its statements return. Either every statement of it is written or none.
+///
+/// On SQLite the batch joins the write group like a [`begin`]'s transaction, in one turn of the writer connection's
+/// thread: its savepoint, statements and release are sent as one text (a transaction from [`begin`] costs a turn
+/// for its savepoint, one per statement and one for its release, all while the write turn is held). A statement
+/// that fails rolls the savepoint back (one more turn) and nothing of the batch stays. It runs in a task of its own:
+/// a caller that goes away (a client that hung up) cannot leave the batch half sent and the savepoint open while
+/// the next writer joins the group. It returns once the group's commit is durable.
+///
+/// Elsewhere it runs in a transaction of its own (MySQL does not take a batch of statements at once).
+pub async fn write_batch(db: &Db, stmt: Statement) -> Result<Vec<QueryResult>, StoreError> {
+    let Some(w) = db.writer.clone() else {
+        let txn = begin(db).await?;
+        let rows = txn.query_all_raw(stmt).await?;
+        txn.commit().await?;
+        return Ok(rows);
+    };
+    let turn = db.write_turn().await?;
+    let run = async move {
+        let mut batch = w.batch.lock().await;
+        if let Err(e) = open_group(&w, &mut batch).await {
+            drop(batch);
+            drop(turn);
+            return Err(StoreError::from(e));
+        }
+        let outer = &batch.as_ref().expect("an open batch").outer;
+        let sql = format!("SAVEPOINT {BATCH_SAVEPOINT}; {}; RELEASE {BATCH_SAVEPOINT};", stmt.sql.trim_end().trim_end_matches(';'));
+        match outer.query_all_raw(Statement { sql, ..stmt }).await {
+            Ok(rows) => {
+                drop(batch);
+                joined(w, turn).await?;
+                Ok(rows)
+            }
+            Err(e) => {
+                // The statements before the failed one are undone; the group's earlier members are untouched. A
+                // savepoint that cannot be rolled back (SQLite ended the whole transaction on an I/O error, say)
+                // ends the group without its commit, and its members are told.
+                let undone = outer.execute_unprepared(&format!("ROLLBACK TO {BATCH_SAVEPOINT}; RELEASE {BATCH_SAVEPOINT}")).await;
+                if let Err(undo) = undone {
+                    let b = batch.take().expect("an open batch");
+                    tracing::error!(error = %undo, members = b.members, "a write batch could not be undone; its group is rolled back");
+                    let _ = b.outer.rollback().await;
+                    b.done.send_replace(Some(Err("the write group was rolled back".to_owned())));
+                    drop(batch);
+                    drop(turn);
+                } else {
+                    drop(batch);
+                    end_or_pass(w, turn).await;
+                }
+                Err(StoreError::from(e))
+            }
+        }
+    };
+    tokio::spawn(run).await.map_err(|e| StoreError::Db(DbErr::Custom(format!("a write batch ended: {e}"))))?
 }
 
 /// Begins a read-only transaction whose reads all see one snapshot (REPEATABLE READ on PostgreSQL and MySQL;

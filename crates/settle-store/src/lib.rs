@@ -44,7 +44,7 @@ pub mod stats;
 pub mod voids;
 pub mod webhooks;
 
-pub use connect::{Backend, Db, Txn, begin, begin_snapshot, connect, ping, tls_in_use};
+pub use connect::{Backend, Db, Txn, begin, begin_snapshot, connect, ping, tls_in_use, write_batch};
 pub use error::StoreError;
 pub use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, Statement, TransactionTrait};
 

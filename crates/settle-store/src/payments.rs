@@ -160,12 +160,18 @@ impl NewPayment {
 ///
 /// On PostgreSQL the writes are one statement (a statement is a transaction of its own there): a create costs one
 /// round trip to the database instead of six (BEGIN, three inserts, the record's update, COMMIT). On SQLite the
-/// inserts are one batch of statements sent at once in the create's transaction: SQLite writes one transaction at a
-/// time, and each statement sent alone is one more turn of the connection's thread while the write turn is held
-/// (BEGIN, four inserts, the record's update, COMMIT became BEGIN, the update, the batch, COMMIT). MySQL runs them
+/// record's update and the inserts are one batch of statements ([`crate::write_batch`]): SQLite writes one
+/// transaction at a time, and each statement sent alone is one more turn of the connection's thread while the write
+/// turn is held (its savepoint, four inserts, the record's update and its release became one turn). MySQL runs them
 /// one by one in a transaction, as does a payment with metadata (one more insert per key).
-pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, done: Option<Completion<'_>>) -> Result<Option<i64>, StoreError> {
+pub async fn insert_published(
+    db: &crate::Db,
+    row: &PaymentRow,
+    event: &serde_json::Value,
+    done: Option<Completion<'_>>,
+) -> Result<Option<i64>, StoreError> {
     let backend = db.get_database_backend();
+    let payload = &event.to_string();
     if backend == DbBackend::MySql || row.metadata.is_some() {
         let txn = crate::begin(db).await?;
         let id = insert_row(&txn, row).await?;
@@ -208,31 +214,50 @@ pub async fn insert_published(db: &crate::Db, row: &PaymentRow, payload: &str, d
         customer_email, gateway_address";
     const PAYMENT_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20, $21";
     // Inside an audit scope the event's audit row is one more insert.
-    let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload);
+    let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload, event);
     let audit_params = |first: usize| audit.as_ref().map(|v| (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "));
     if backend == DbBackend::Sqlite {
+        // With a record to complete, its update comes first and every insert is conditional on the statement before
+        // it having written its row (`changes()` is the count of the last statement's rows): a lost claim writes
+        // nothing and returns no id.
+        let claim = match done {
+            Some(_) => {
+                "UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
+                WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28; "
+            }
+            None => "",
+        };
+        let rows = |v: &str| if done.is_some() { format!("SELECT {v} WHERE changes() = 1") } else { format!("VALUES ({v})") };
+        if let Some(d) = done {
+            values.extend([
+                crate::idempotency::DONE.into(),
+                d.status.into(),
+                d.body.into(),
+                d.key.into(),
+                d.owner.into(),
+                crate::idempotency::IN_FLIGHT.into(),
+            ]);
+        }
         let mut sql = format!(
-            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({PAYMENT_VALUES}) RETURNING id; \
-             INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) VALUES ($1, $16, $10, 1, $11); \
-             INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at, event_id) VALUES ($2, $17, $1, $18, $11, $22);"
+            "{claim}INSERT INTO payments ({PAYMENT_COLUMNS}) {} RETURNING id; \
+             INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) {}; \
+             INSERT INTO outbox (merchant_id, topic, aggregate_id, payload, created_at, event_id) {};",
+            rows(PAYMENT_VALUES),
+            rows("$1, $16, $10, 1, $11"),
+            rows("$2, $17, $1, $18, $11, $22"),
         );
         if let Some(params) = audit_params(values.len() + 1) {
-            sql.push_str(&format!(" INSERT INTO audit_log ({}) VALUES ({params});", crate::audit::COLUMNS));
+            sql.push_str(&format!(" INSERT INTO audit_log ({}) {};", crate::audit::COLUMNS, rows(&params)));
         }
         values.extend(audit.into_iter().flatten());
         let (sql, values) = positional(&sql, &values);
-        let txn = crate::begin(db).await?;
-        if let Some(d) = done
-            && !crate::idempotency::complete(&txn, d.merchant_id, d.key, d.owner, d.status, d.body).await?
-        {
-            return Ok(None); // the transaction rolls back as it drops
-        }
-        // All rows of the batch are read, so every statement of it runs (a read of one row, `query_one_raw`, would stop
-        // sqlx after the payment's insert, the others never run); the first row is the payment's id.
-        let rows = txn.query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
-        let id = rows.first().ok_or(StoreError::Conflict("the create's insert returned no id"))?.try_get_by_index::<i64>(0)?;
-        txn.commit().await?;
-        return Ok(Some(id));
+        // Every row of the batch is read, so every statement of it runs (a read of one row would stop sqlx after the
+        // payment's insert); the first row is the payment's id, none when the claim was lost.
+        let rows = crate::write_batch(db, Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
+        return match rows.first() {
+            Some(r) => Ok(Some(r.try_get_by_index::<i64>(0)?)),
+            None => Ok(None),
+        };
     }
     // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
     let (with_claim, from_claim) = match done {

@@ -137,7 +137,7 @@ async fn create_once(
     };
     let mut row = new.row(now);
     let view = PaymentView::from(&row);
-    let payload = event_payload(store::TOPIC_CREATED, &view).to_string();
+    let event = event_payload(store::TOPIC_CREATED, &view);
     // The answer as sent holds the checkout's client secret; the answer recorded for a replay holds it sealed under
     // the master key (the payments table keeps only its hash), opened again when it is replayed.
     let (body, recorded) = match secret {
@@ -163,7 +163,7 @@ async fn create_once(
     // The payment, its event, its outbox row and the idempotency record's answer, in one atomic write.
     // Only the (merchant, open order id) index means a duplicate order; any other unique violation is a fault, said as
     // one.
-    let id = store::insert_published(&ctx.db, &row, &payload, claim.completion(&record)).await.map_err(|e| {
+    let id = store::insert_published(&ctx.db, &row, &event, claim.completion(&record)).await.map_err(|e| {
         if e.violates("payments_merchant_order", "payments", &["merchant_id", "open_order_id"]) { AppError::DuplicateOrder } else { e.into() }
     })?;
     row.id = id.ok_or_else(|| claim.lost())?;

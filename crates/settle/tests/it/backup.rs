@@ -231,7 +231,7 @@ async fn an_event_is_written_with_its_id(v: Variant) {
     let db = settle_store::connect(&tdb.url, 2).await.unwrap();
     settle_store::migration::up(&db).await.unwrap();
     let row = card_row("written-with-its-id");
-    settle_store::payments::insert_published(&db, &row, "{}", None).await.unwrap();
+    settle_store::payments::insert_published(&db, &row, &serde_json::json!({}), None).await.unwrap();
     let ids = db.query_all_raw(settle_store::Statement::from_string(db.get_database_backend(), "SELECT event_id FROM outbox")).await.unwrap();
     let ids: Vec<Option<String>> = ids.iter().map(|r| r.try_get_by_index(0).unwrap()).collect();
     assert_eq!(ids.len(), 1);

@@ -8,28 +8,6 @@ use crate::{helpers::*, matrix, per_db};
 matrix!(fifty_concurrent_cancels_have_one_winner);
 per_db!(requests_their_clients_abandon_finish_whole_and_leave_no_transaction_open, a_lease_fence_lets_only_the_holder_write);
 
-/// Spawns `f` and returns once its task has polled it once. A write on SQLite takes its place in the queue for the
-/// write turn within its first poll (nothing before that waits), so when this returns a write that must wait for
-/// its turn is queued: the positive sign that it had its chance to go through.
-async fn spawn_polled<F>(f: F) -> tokio::task::JoinHandle<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let (polled, first_poll) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let mut f = std::pin::pin!(f);
-        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(f.as_mut(), cx))).await;
-        let _ = polled.send(());
-        match first {
-            std::task::Poll::Ready(out) => out,
-            std::task::Poll::Pending => f.await,
-        }
-    });
-    first_poll.await.expect("the task polled its future");
-    task
-}
-
 /// The fence of a lease holder's writes: true only for the holder whose lease has not lapsed, twice in the same
 /// millisecond too (MySQL counts an unchanged row as unaffected); false for another instance and after the lease
 /// lapsed or passed on; a takeover waits for the holder's fenced transaction, so what it wrote committed first.
@@ -192,7 +170,7 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
         let (db, r, order) = (db.clone(), card_row(&format!("turn-{i}")), order.clone());
         // Each is queued for the turn once it returns.
         let waiter = spawn_polled(async move {
-            let id = settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap();
+            let id = settle_store::payments::insert_published(&db, &r, &serde_json::json!({}), None).await.unwrap();
             order.lock().unwrap().push(i);
             id
         });
@@ -238,7 +216,9 @@ async fn sqlite_writers_take_turns_and_a_full_queue_is_refused() {
         for i in 0..3 {
             let (db, r) = (db.clone(), card_row(&format!("wait-{}-{i}", wait.as_secs())));
             // Queued for the turn once it returns: all three wait when the held one commits.
-            waiters.push(spawn_polled(async move { settle_store::payments::insert_published(&db, &r, "{}", None).await.unwrap() }).await);
+            waiters.push(
+                spawn_polled(async move { settle_store::payments::insert_published(&db, &r, &serde_json::json!({}), None).await.unwrap() }).await,
+            );
         }
         held.commit().await.unwrap();
         for w in waiters {

@@ -833,3 +833,25 @@ pub fn card_row(order_id: &str) -> settle_store::payments::PaymentRow {
     }
     .row(settle_store::now_ms())
 }
+
+/// Spawns `f` and returns once its task has polled it once. A write on SQLite takes its place in the queue for the
+/// write turn within its first poll (nothing before that waits), so when this returns a write that must wait for
+/// its turn is queued: the positive sign that it had its chance to go through.
+pub async fn spawn_polled<F>(f: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let (polled, first_poll) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut f = std::pin::pin!(f);
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(f.as_mut(), cx))).await;
+        let _ = polled.send(());
+        match first {
+            std::task::Poll::Ready(out) => out,
+            std::task::Poll::Pending => f.await,
+        }
+    });
+    first_poll.await.expect("the task polled its future");
+    task
+}

@@ -214,7 +214,7 @@ async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
 
     let late = card_row("lost-claim-1");
     let (late_reply, late_id) = (reply(r#"{"by":"first"}"#), late.payment_id.clone());
-    let out = settle_store::payments::insert_published(&app.ctx.db, &late, "{}", first.completion(&late_reply)).await.unwrap();
+    let out = settle_store::payments::insert_published(&app.ctx.db, &late, &serde_json::json!({}), first.completion(&late_reply)).await.unwrap();
     assert_eq!(out, None, "the first owner lost its claim");
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 0, "no payment");
     assert_eq!(written(late_id).await, (0, 0), "no event, no outbox row");
@@ -222,7 +222,7 @@ async fn a_create_under_a_lost_claim_writes_nothing(v: Variant) {
 
     let mine = card_row("lost-claim-2");
     let (my_reply, my_id) = (reply(r#"{"by":"second"}"#), mine.payment_id.clone());
-    let out = settle_store::payments::insert_published(&app.ctx.db, &mine, "{}", second.completion(&my_reply)).await.unwrap();
+    let out = settle_store::payments::insert_published(&app.ctx.db, &mine, &serde_json::json!({}), second.completion(&my_reply)).await.unwrap();
     assert!(out.is_some(), "the owner's write goes through");
     second.committed();
     assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1);

@@ -104,7 +104,9 @@ crate::per_db!(a_create_whose_last_insert_fails_writes_nothing);
 
 /// A create's writes are all or nothing whatever their form (one statement on PostgreSQL, one batch of statements
 /// on SQLite, statements one by one on MySQL): the database refusing the last of them (the outbox row, here by a
-/// trigger) leaves no payment and no event, under an idempotency claim too; accepted again, the create writes all.
+/// trigger) leaves no payment and no event; accepted again, the create writes all. Among concurrent creates (on
+/// SQLite committed together in groups, each in its own savepoint) the refused ones leave nothing and every other
+/// is written whole.
 async fn a_create_whose_last_insert_fails_writes_nothing(v: Variant) {
     use settle_store::ConnectionTrait;
     if !v.available().await {
@@ -113,36 +115,68 @@ async fn a_create_whose_last_insert_fails_writes_nothing(v: Variant) {
     let Some(tdb) = TestDb::create(v.db).await else { return };
     let db = settle_store::connect(&tdb.url, 2).await.unwrap();
     settle_store::migration::up(&db).await.unwrap();
+    let refused = serde_json::json!({ "refused": true });
     let (refuse, allow): (&[&str], &str) = match v.db {
-        Db::Sqlite => {
-            (&["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused'); END"], "DROP TRIGGER refuse_outbox")
-        }
+        Db::Sqlite => (
+            &["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox WHEN NEW.payload LIKE '%refused%' BEGIN SELECT RAISE(ABORT, 'refused'); END"],
+            "DROP TRIGGER refuse_outbox",
+        ),
         Db::Postgres => (
             &[
-                "CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+                "CREATE FUNCTION refuse_outbox() RETURNS trigger AS $$ BEGIN IF NEW.payload LIKE '%refused%' THEN RAISE EXCEPTION 'refused'; \
+                 END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
                 "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_outbox()",
             ],
             "DROP TRIGGER refuse_outbox ON outbox",
         ),
         Db::Mysql => (
-            &["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'"],
+            &["CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox FOR EACH ROW BEGIN IF NEW.payload LIKE '%refused%' THEN \
+               SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF; END"],
             "DROP TRIGGER refuse_outbox",
         ),
     };
     for sql in refuse {
         db.writes().execute_unprepared(sql).await.unwrap();
     }
-    let count = async |table: &str| -> i64 {
-        let sql = format!("SELECT count(*) FROM {table}");
-        let r = db.query_one_raw(settle_store::Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    let count = async |sql: &str| -> i64 {
+        let r = db.query_one_raw(settle_store::Statement::from_string(db.get_database_backend(), sql.to_owned())).await.unwrap().unwrap();
         r.try_get_by_index(0).unwrap()
     };
+    let counts = async || {
+        (count("SELECT count(*) FROM payments").await, count("SELECT count(*) FROM payment_events").await, count("SELECT count(*) FROM outbox").await)
+    };
     let row = card_row("refused-outbox");
-    assert!(settle_store::payments::insert_published(&db, &row, "{}", None).await.is_err(), "the outbox row was refused");
-    assert_eq!((count("payments").await, count("payment_events").await, count("outbox").await), (0, 0, 0), "nothing of it stays");
+    assert!(settle_store::payments::insert_published(&db, &row, &refused, None).await.is_err(), "the outbox row was refused");
+    assert_eq!(counts().await, (0, 0, 0), "nothing of it stays");
+
+    // On SQLite all of them wait for the turn a held transaction has, so that they are committed in groups.
+    let held = settle_store::begin(&db).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (db, r) = (db.clone(), card_row(&format!("mixed-{i}")));
+        let payload = if i % 2 == 1 { refused.clone() } else { serde_json::json!({}) };
+        tasks.push(spawn_polled(async move { settle_store::payments::insert_published(&db, &r, &payload, None).await }).await);
+    }
+    held.commit().await.unwrap();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let out = t.await.unwrap();
+        if i % 2 == 1 {
+            assert!(out.is_err(), "create {i} was refused: {out:?}");
+        } else {
+            assert!(matches!(out, Ok(Some(_))), "create {i} was written: {out:?}");
+        }
+    }
+    assert_eq!(counts().await, (12, 12, 12), "exactly the accepted creates");
+    let whole = "SELECT count(*) FROM payments p JOIN payment_events e ON e.payment_id = p.payment_id \
+                 JOIN outbox o ON o.aggregate_id = p.payment_id WHERE p.order_id LIKE 'mixed-%'";
+    assert_eq!(count(whole).await, 12, "each with its event and outbox row");
+    if let Some((groups, members)) = db.write_groups() {
+        assert!(members > groups, "SQLite committed them in groups: {groups} groups of {members} writes");
+    }
+
     db.writes().execute_unprepared(allow).await.unwrap();
-    settle_store::payments::insert_published(&db, &row, "{}", None).await.unwrap().expect("written");
-    assert_eq!((count("payments").await, count("payment_events").await, count("outbox").await), (1, 1, 1));
+    settle_store::payments::insert_published(&db, &row, &refused, None).await.unwrap().expect("written");
+    assert_eq!(counts().await, (13, 13, 13));
     let _ = db.close().await;
     tdb.drop_now().await;
 }
