@@ -1,22 +1,35 @@
 //! Portable backups: `settle backup` writes every table as NDJSON (one file per table, rows in primary-key
-//! order, read in one snapshot so the backup is one consistent state) and a `manifest.json` with the format and
-//! schema versions, the source backend, and each table's row count and SHA-256; `settle backup verify` checks a
-//! backup; `settle restore` verifies it, migrates the target (any backend), refuses a target with data unless
-//! forced, and inserts everything in one transaction, so a restore that fails leaves the target as it was.
+//! order, read in one snapshot so the backup is one consistent state, paged by key) and a `manifest.json` with the
+//! format and schema versions, the writer's version, the source backend, and each table's row count and SHA-256;
+//! with a master key the manifest is signed (`manifest.sig`, an HMAC under a key derived from it), so whoever edits
+//! rows and recomputes the manifest is caught. The directory and files are the owner's alone (0700/0600): they hold
+//! merchants' secrets. `settle backup verify` checks a backup exactly as a restore would; `settle restore` verifies
+//! it, migrates the target (any backend), refuses a target with data unless forced, and inserts everything in one
+//! transaction, streaming each file in batches (memory stays bounded whatever a table's size), so a restore that
+//! fails leaves the target as it was. Leases are not restored: their holders are gone.
 
 use std::{
     io::{BufRead, Write},
     path::{Path, PathBuf},
 };
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 use settle_store::{Db, StoreError, backup::Table};
 use sha2::{Digest, Sha256};
 
+use crate::crypto::Keyring;
+
 /// The backup format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 const MANIFEST: &str = "manifest.json";
+/// The manifest's signature: `hmac-sha256 <master key id> <hex>` of the manifest file's bytes.
+const SIGNATURE: &str = "manifest.sig";
+/// What the key that signs manifests is derived for (from each master key).
+const SIGNING_PURPOSE: &str = "settle backup manifest v1";
+/// The table whose rows a restore leaves out: a lease names an instance of the database it was taken on.
+const NOT_RESTORED: &str = "leases";
 /// Rows read per query, and inserted per statement.
 const PAGE: u64 = 1000;
 const INSERT_BATCH: usize = 200;
@@ -45,6 +58,9 @@ pub struct Manifest {
     /// sqlite, postgres or mysql.
     pub source_backend: String,
     pub created_at: String,
+    /// The version of the Settle that wrote it (absent in backups written before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle_version: Option<String>,
     /// In restore order.
     pub tables: Vec<TableEntry>,
 }
@@ -70,15 +86,26 @@ pub trait Progress: Sync {
 pub struct Quiet;
 impl Progress for Quiet {}
 
-/// Writes a backup of `db` into `dir` (created; it must be absent or empty).
-pub async fn backup(db: &Db, dir: &Path, progress: &dyn Progress) -> Result<Manifest, BackupError> {
+/// Writes a backup of `db` into `dir` (created; it must be absent or empty), signed under `keys` when given.
+pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn Progress) -> Result<Manifest, BackupError> {
     if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
         return Err(BackupError::Invalid(format!("{} is not empty; back up into a new directory", dir.display())));
     }
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let pending = settle_store::migration::pending(db).await?;
-    if !pending.is_empty() {
-        return Err(BackupError::Invalid(format!("the database has pending migrations ({}); run `settle migrate up` first", pending.join(", "))));
+    private_dir(dir)?;
+    // Read only: a backup runs under a role that may only read, and on a standby.
+    let schema = settle_store::migration::compare(db.pool()).await?;
+    if !schema.unknown.is_empty() {
+        return Err(BackupError::Invalid(format!(
+            "the database was migrated by a newer Settle (migrations {} are unknown to this one, {}): back it up with that Settle",
+            schema.unknown.join(", "),
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    if !schema.pending.is_empty() {
+        return Err(BackupError::Invalid(format!(
+            "the database has pending migrations ({}); run `settle migrate up` first",
+            schema.pending.join(", ")
+        )));
     }
     let schema_version = settle_store::migration::head();
     // One snapshot for every table: the backup is one state of the database, whatever writes meanwhile.
@@ -88,10 +115,11 @@ pub async fn backup(db: &Db, dir: &Path, progress: &dyn Progress) -> Result<Mani
         let file = format!("{}.ndjson", t.name);
         let path = dir.join(&file);
         progress.table(t.name, t.count(&txn).await?);
-        let mut out = std::io::BufWriter::new(std::fs::File::create(&path).map_err(io(&path))?);
+        let mut out = std::io::BufWriter::new(private_file(&path)?);
         let (mut hash, mut rows) = (Sha256::new(), 0u64);
+        let mut last: Option<Map<String, Json>> = None;
         loop {
-            let page = t.read(&txn, rows, PAGE).await?;
+            let page = t.read(&txn, last.as_ref(), PAGE).await?;
             for r in &page {
                 let mut line = serde_json::to_vec(r).map_err(|e| BackupError::Invalid(e.to_string()))?;
                 line.push(b'\n');
@@ -103,6 +131,7 @@ pub async fn backup(db: &Db, dir: &Path, progress: &dyn Progress) -> Result<Mani
             if (page.len() as u64) < PAGE {
                 break;
             }
+            last = page.into_iter().next_back();
         }
         out.into_inner().map_err(|e| BackupError::Io { path: path.display().to_string(), source: e.into_error() })?.sync_all().map_err(io(&path))?;
         tables.push(TableEntry { name: t.name.to_owned(), file, rows, sha256: hex::encode(hash.finalize()) });
@@ -114,13 +143,60 @@ pub async fn backup(db: &Db, dir: &Path, progress: &dyn Progress) -> Result<Mani
         schema_version,
         source_backend: backend_name(db).to_owned(),
         created_at: crate::time::rfc3339(settle_store::now_ms()),
+        settle_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
         tables,
     };
+    let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+    if let Some(keys) = keys {
+        let sig = format!("hmac-sha256 {} {}\n", keys.current_id(), hex::encode(sign(&keys.derive(SIGNING_PURPOSE)[0], &text)));
+        write_whole(dir, SIGNATURE, sig.as_bytes())?;
+    }
     // Written last, and whole or not at all: a backup without its manifest is visibly unfinished.
-    let tmp = dir.join("manifest.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, dir.join(MANIFEST)).map_err(io(dir))?;
+    write_whole(dir, MANIFEST, &text)?;
     Ok(manifest)
+}
+
+/// Writes `name` in `dir` through a temporary file renamed into place, readable by its owner alone.
+fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BackupError> {
+    let tmp = dir.join(format!("{name}.tmp"));
+    let mut f = private_file(&tmp)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, dir.join(name)).map_err(io(dir))
+}
+
+/// Creates `dir` (and any missing parent) for its owner alone, or makes an existing one so: a backup holds
+/// merchants' secrets, whatever the umask.
+fn private_dir(dir: &Path) -> Result<(), BackupError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(io(dir))
+}
+
+/// Creates a new file readable and writable by its owner alone (0600 whatever the umask).
+fn private_file(path: &Path) -> Result<std::fs::File, BackupError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        o.mode(0o600);
+        let f = o.open(path).map_err(io(path))?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io(path))?;
+        Ok(f)
+    }
+    #[cfg(not(unix))]
+    o.open(path).map_err(io(path))
+}
+
+fn sign(key: &[u8; 32], bytes: &[u8]) -> Vec<u8> {
+    let mut h = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes a key of any length");
+    h.update(bytes);
+    h.finalize().into_bytes().to_vec()
 }
 
 fn backend_name(db: &Db) -> &'static str {
@@ -131,68 +207,161 @@ fn backend_name(db: &Db) -> &'static str {
     }
 }
 
-/// Checks a backup without restoring it: the manifest's format, every table this build has (and no other),
-/// each file's SHA-256 and row count, and that every row is a JSON object of its table's columns.
-pub fn verify(dir: &Path) -> Result<Manifest, BackupError> {
+/// How a backup's authenticity is checked: `keys`, the master keys its signature may be under; an unsigned backup
+/// is refused while keys are given, unless `unsigned` accepts it (one written without a master key).
+#[derive(Clone, Copy, Default)]
+pub struct Trust<'a> {
+    pub keys: Option<&'a Keyring>,
+    pub unsigned: bool,
+}
+
+/// What [`verify`] found: the manifest, and whether its signature was checked (false: no keys to check it with,
+/// or an unsigned backup accepted as such).
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub manifest: Manifest,
+    pub authenticated: bool,
+}
+
+/// Checks a backup exactly as a restore does, without restoring it: the manifest's signature (see [`Trust`]), its
+/// format and schema (this build restores backups of its own schema only, and says which Settle can restore
+/// another), every table this build has (and no other), each file's SHA-256 and row count, and that every row is a
+/// JSON object of its table's columns.
+pub fn verify(dir: &Path, trust: Trust<'_>) -> Result<Verified, BackupError> {
     let path = dir.join(MANIFEST);
     let text = std::fs::read(&path).map_err(io(&path))?;
+    let authenticated = authenticate(dir, &text, trust)?;
     let m: Manifest = serde_json::from_slice(&text).map_err(|e| BackupError::Invalid(format!("{}: not a backup manifest: {e}", path.display())))?;
     if m.format_version != FORMAT_VERSION {
         return Err(BackupError::Invalid(format!("backup format {} is not the format this Settle reads ({FORMAT_VERSION})", m.format_version)));
     }
+    restorable(&m)?;
     let known = settle_store::backup::tables();
     for e in &m.tables {
         if !known.iter().any(|t| t.name == e.name) {
             return Err(BackupError::Invalid(format!("the backup holds table {}, which this Settle does not know", e.name)));
         }
     }
-    if m.schema_version == settle_store::migration::head()
-        && let Some(t) = known.iter().find(|t| !m.tables.iter().any(|e| e.name == t.name))
-    {
+    if let Some(t) = known.iter().find(|t| !m.tables.iter().any(|e| e.name == t.name)) {
         return Err(BackupError::Invalid(format!("the backup lacks table {}", t.name)));
     }
     for e in &m.tables {
         let t = known.iter().find(|t| t.name == e.name).expect("checked above");
-        let (sha, rows) = scan(dir, e, t, |_| Ok(()))?;
-        if sha != e.sha256 {
-            return Err(BackupError::Invalid(format!("{}: its SHA-256 is not the manifest's; the file changed or is damaged", e.file)));
-        }
-        if rows != e.rows {
-            return Err(BackupError::Invalid(format!("{}: {rows} rows, the manifest says {}", e.file, e.rows)));
-        }
+        let mut rows = Rows::open(dir, e, t)?;
+        while rows.next()?.is_some() {}
+        rows.finish()?;
     }
-    Ok(m)
+    Ok(Verified { manifest: m, authenticated })
 }
 
-/// Reads a table's file line by line, hashing it and checking each row against the table's columns; gives each
-/// row to `each`. Returns the file's SHA-256 and its row count.
-fn scan(
-    dir: &Path,
-    e: &TableEntry,
-    t: &Table,
-    mut each: impl FnMut(Map<String, Json>) -> Result<(), BackupError>,
-) -> Result<(String, u64), BackupError> {
-    if e.file.contains(['/', '\\']) || e.file.starts_with('.') {
-        return Err(BackupError::Invalid(format!("the manifest names a file outside the backup: {}", e.file)));
-    }
-    let path = dir.join(&e.file);
-    let mut r = std::io::BufReader::new(std::fs::File::open(&path).map_err(io(&path))?);
-    let (mut hash, mut rows, mut line) = (Sha256::new(), 0u64, Vec::new());
-    loop {
-        line.clear();
-        if r.read_until(b'\n', &mut line).map_err(io(&path))? == 0 {
-            break;
+/// Checks `manifest.sig` against the manifest's bytes `text`; true when it was checked and holds.
+fn authenticate(dir: &Path, text: &[u8], trust: Trust<'_>) -> Result<bool, BackupError> {
+    let path = dir.join(SIGNATURE);
+    let sig = match std::fs::read_to_string(&path) {
+        Ok(s) => Some(s),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let Some(keys) = trust.keys else { return Ok(false) };
+    let Some(sig) = sig else {
+        if trust.unsigned {
+            return Ok(false);
         }
-        hash.update(&line);
-        rows += 1;
+        return Err(BackupError::Invalid(
+            "the backup is not signed (no manifest.sig), so it cannot be told from one edited after it was written; \
+             pass --unsigned to accept it (a backup written without SETTLE_MASTER_KEY)"
+                .into(),
+        ));
+    };
+    let tampered = || {
+        BackupError::Invalid("manifest.sig does not match the manifest: the backup was changed after it was written (or signed under a master key SETTLE_MASTER_KEY does not hold)".into())
+    };
+    let mut parts = sig.split_whitespace();
+    let (Some("hmac-sha256"), Some(_key_id), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(tampered());
+    };
+    let mac = hex::decode(mac).map_err(|_| tampered())?;
+    // Any master key may have signed it (the current one, or one rotated out but still held).
+    let holds = keys.derive(SIGNING_PURPOSE).iter().any(|k| {
+        let mut h = <Hmac<Sha256> as Mac>::new_from_slice(k).expect("HMAC takes a key of any length");
+        h.update(text);
+        h.verify_slice(&mac).is_ok()
+    });
+    if holds { Ok(true) } else { Err(tampered()) }
+}
+
+/// Whether this build restores a backup of `m`'s schema: its own only. Another says which Settle restores it.
+fn restorable(m: &Manifest) -> Result<(), BackupError> {
+    let head = settle_store::migration::head();
+    if m.schema_version == head {
+        return Ok(());
+    }
+    let writer = match &m.settle_version {
+        Some(v) => format!("Settle {v}"),
+        None => "the Settle that wrote it".to_owned(),
+    };
+    let this = env!("CARGO_PKG_VERSION");
+    Err(BackupError::Invalid(if settle_store::migration::names().contains(&m.schema_version) {
+        format!(
+            "the backup's schema is {} (older than this Settle's, {head}): restore it with {writer} (schema {}), then upgrade to Settle {this}",
+            m.schema_version, m.schema_version
+        )
+    } else {
+        format!(
+            "the backup's schema is {}, newer than this Settle's ({this}, schema {head}): restore it with {writer} or a later one whose migrations reach {}",
+            m.schema_version, m.schema_version
+        )
+    }))
+}
+
+/// A table's file read row by row: each line hashed and checked against the table's columns; [`Rows::finish`]
+/// then checks the file's SHA-256 and row count against the manifest's.
+struct Rows<'a> {
+    e: &'a TableEntry,
+    t: &'a Table,
+    path: PathBuf,
+    r: std::io::BufReader<std::fs::File>,
+    hash: Sha256,
+    rows: u64,
+    line: Vec<u8>,
+}
+
+impl<'a> Rows<'a> {
+    fn open(dir: &Path, e: &'a TableEntry, t: &'a Table) -> Result<Self, BackupError> {
+        if e.file.contains(['/', '\\']) || e.file.starts_with('.') {
+            return Err(BackupError::Invalid(format!("the manifest names a file outside the backup: {}", e.file)));
+        }
+        let path = dir.join(&e.file);
+        let r = std::io::BufReader::new(std::fs::File::open(&path).map_err(io(&path))?);
+        Ok(Self { e, t, path, r, hash: Sha256::new(), rows: 0, line: Vec::new() })
+    }
+
+    fn next(&mut self) -> Result<Option<Map<String, Json>>, BackupError> {
+        self.line.clear();
+        if self.r.read_until(b'\n', &mut self.line).map_err(io(&self.path))? == 0 {
+            return Ok(None);
+        }
+        self.hash.update(&self.line);
+        self.rows += 1;
+        let (file, n) = (&self.e.file, self.rows);
         let row: Map<String, Json> =
-            serde_json::from_slice(&line).map_err(|err| BackupError::Invalid(format!("{} line {rows}: not a JSON object: {err}", e.file)))?;
-        if let Some(k) = row.keys().find(|k| !t.has_column(k)) {
-            return Err(BackupError::Invalid(format!("{} line {rows}: {} has no column {k}", e.file, t.name)));
+            serde_json::from_slice(&self.line).map_err(|err| BackupError::Invalid(format!("{file} line {n}: not a JSON object: {err}")))?;
+        if let Some(k) = row.keys().find(|k| !self.t.has_column(k)) {
+            return Err(BackupError::Invalid(format!("{file} line {n}: {} has no column {k}", self.t.name)));
         }
-        each(row)?;
+        Ok(Some(row))
     }
-    Ok((hex::encode(hash.finalize()), rows))
+
+    /// Checks what was read against the manifest (call it once `next` gave None).
+    fn finish(self) -> Result<(), BackupError> {
+        if hex::encode(self.hash.finalize()) != self.e.sha256 {
+            return Err(BackupError::Invalid(format!("{}: its SHA-256 is not the manifest's; the file changed or is damaged", self.e.file)));
+        }
+        if self.rows != self.e.rows {
+            return Err(BackupError::Invalid(format!("{}: {} rows, the manifest says {}", self.e.file, self.rows, self.e.rows)));
+        }
+        Ok(())
+    }
 }
 
 /// What a restore did.
@@ -205,16 +374,11 @@ pub struct Restored {
     pub schema_version: String,
 }
 
-/// Restores the backup in `dir` onto `db` (migrated first); `force` replaces what the target holds.
-pub async fn restore(db: &Db, dir: &Path, force: bool, progress: &dyn Progress) -> Result<Restored, BackupError> {
-    let m = verify(dir)?;
-    let head = settle_store::migration::head();
-    if m.schema_version != head {
-        return Err(BackupError::Invalid(format!(
-            "the backup's schema is {}, this Settle's is {head}: restore it with the Settle that wrote it, then upgrade",
-            m.schema_version
-        )));
-    }
+/// Restores the backup in `dir` onto `db` (migrated first), checked as [`verify`] checks it; `force` replaces
+/// what the target holds. Each file is read again as it is inserted, in batches, and checked against the manifest
+/// before the commit (a file changed since the check rolls the restore back).
+pub async fn restore(db: &Db, dir: &Path, force: bool, trust: Trust<'_>, progress: &dyn Progress) -> Result<Restored, BackupError> {
+    let m = verify(dir, trust)?.manifest;
     settle_store::migration::up(db).await?;
     let tables = settle_store::backup::tables();
     if !force {
@@ -236,23 +400,29 @@ pub async fn restore(db: &Db, dir: &Path, force: bool, progress: &dyn Progress) 
     let mut total = 0;
     for e in &m.tables {
         let t = tables.iter().find(|t| t.name == e.name).expect("verified");
-        progress.table(t.name, e.rows);
-        // Rows are parsed while the file is read and inserted in batches; the batches are collected first
-        // because inserting needs an await the line reader cannot hold.
-        let mut batches: Vec<Vec<Map<String, Json>>> = vec![Vec::new()];
-        scan(dir, e, t, |row| {
-            let last = batches.last_mut().expect("one batch");
-            last.push(row);
-            if last.len() >= INSERT_BATCH {
-                batches.push(Vec::new());
+        let restored = t.name != NOT_RESTORED;
+        progress.table(t.name, if restored { e.rows } else { 0 });
+        let mut rows = Rows::open(dir, e, t)?;
+        let mut batch = Vec::with_capacity(INSERT_BATCH);
+        loop {
+            let row = rows.next()?;
+            let end = row.is_none();
+            if let Some(r) = row
+                && restored
+            {
+                batch.push(r);
             }
-            Ok(())
-        })?;
-        for b in batches {
-            t.write(&txn, &b).await.map_err(|err| BackupError::Invalid(format!("{}: {err}", e.file)))?;
-            progress.advance(b.len() as u64);
-            total += b.len() as u64;
+            if batch.len() >= INSERT_BATCH || (end && !batch.is_empty()) {
+                t.write(&txn, &batch).await.map_err(|err| BackupError::Invalid(format!("{}: {err}", e.file)))?;
+                progress.advance(batch.len() as u64);
+                total += batch.len() as u64;
+                batch.clear();
+            }
+            if end {
+                break;
+            }
         }
+        rows.finish()?;
         t.reset_sequence(&txn).await?;
     }
     settle_store::audit::record(

@@ -4,8 +4,8 @@
 //! booleans), so a table read from one backend and written to another reads back the same.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, QueryOrder, QuerySelect, QueryTrait,
-    Statement, Value,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, Iterable, PrimaryKeyToColumn, PrimaryKeyTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement, Value,
     sea_query::{ColumnType, Query},
 };
 use serde_json::{Map, Value as Json};
@@ -20,6 +20,10 @@ pub enum Kind {
     Text,
     Bool,
 }
+
+/// Builds the SELECT of a page of rows in primary-key order: up to `limit` after the row given (its key's
+/// columns are read), or from the first.
+type SelectFn = fn(Option<&Map<String, Json>>, u64, DbBackend) -> Result<Statement, StoreError>;
 
 /// Builds one INSERT of rows (as [`Table::read`] gives them) for a backend.
 type InsertFn = fn(&[Map<String, Json>], &[Column], DbBackend) -> Result<Statement, StoreError>;
@@ -38,7 +42,7 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// A single auto-increment `id` key (its sequence is reset after a restore on PostgreSQL).
     pub auto_id: bool,
-    select: fn(u64, u64, DbBackend) -> Statement,
+    select: SelectFn,
     insert: InsertFn,
 }
 
@@ -70,12 +74,30 @@ where
         name: E::default().table_name(),
         columns,
         auto_id: pk == ["id"] && <E::PrimaryKey as PrimaryKeyTrait>::auto_increment(),
-        select: |offset, limit, backend| {
+        // Paged by key (the rows after the last one read), never by OFFSET: a page costs the same at the end of
+        // a table of millions as at its start.
+        select: |after, limit, backend| {
+            let keys: Vec<E::Column> = E::PrimaryKey::iter().map(|k| k.into_column()).collect();
             let mut q = E::find();
-            for k in E::PrimaryKey::iter() {
-                q = q.order_by_asc(k.into_column());
+            if let Some(last) = after {
+                // (k1, k2, ...) > (v1, v2, ...), spelled out: k1 > v1 OR (k1 = v1 AND k2 > v2) OR ...
+                let mut after = Condition::any();
+                for i in 0..keys.len() {
+                    let mut this = Condition::all();
+                    for (j, k) in keys[..=i].iter().enumerate() {
+                        let name = sea_orm::IdenStatic::as_str(k);
+                        let kind = kind_of(k.def().get_column_type()).ok_or_else(|| bad(format!("key {name} has no known kind")))?;
+                        let v = to_value(last.get(name).unwrap_or(&Json::Null), kind, false).map_err(|e| bad(format!("key {name}: {e}")))?;
+                        this = this.add(if j < i { k.eq(v) } else { k.gt(v) });
+                    }
+                    after = after.add(this);
+                }
+                q = q.filter(after);
             }
-            q.offset(offset).limit(limit).build(backend)
+            for k in keys {
+                q = q.order_by_asc(k);
+            }
+            Ok(q.limit(limit).build(backend))
         },
         insert: |rows, columns, backend| {
             let mut q = Query::insert();
@@ -160,9 +182,15 @@ pub fn tables() -> Vec<Table> {
 }
 
 impl Table {
-    /// Up to `limit` rows from `offset` in primary-key order (call it in one snapshot for a consistent read).
-    pub async fn read(&self, conn: &impl ConnectionTrait, offset: u64, limit: u64) -> Result<Vec<Map<String, Json>>, StoreError> {
-        let rows = conn.query_all_raw((self.select)(offset, limit, conn.get_database_backend())).await?;
+    /// Up to `limit` rows in primary-key order, after the row `after` (as this gives them) or from the first (call
+    /// it in one snapshot for a consistent read).
+    pub async fn read(
+        &self,
+        conn: &impl ConnectionTrait,
+        after: Option<&Map<String, Json>>,
+        limit: u64,
+    ) -> Result<Vec<Map<String, Json>>, StoreError> {
+        let rows = conn.query_all_raw((self.select)(after, limit, conn.get_database_backend())?).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut m = Map::new();

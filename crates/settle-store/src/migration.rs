@@ -100,6 +100,28 @@ pub async fn pending(db: &crate::Db) -> Result<Vec<String>, StoreError> {
     Ok(Migrator::get_pending_migrations(db.writes()).await?.iter().map(|m| m.name().to_owned()).collect())
 }
 
+/// The database's schema against this build's migrations, read without writing anything (so under a role that may
+/// only read, and on a standby): the migrations it has not applied, and those it applied that this build does not
+/// know (a newer Settle migrated it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub pending: Vec<String>,
+    pub unknown: Vec<String>,
+}
+
+/// Reads the migration ledger (absent: nothing applied) and compares it with this build's migrations.
+pub async fn compare(db: &DatabaseConnection) -> Result<Schema, StoreError> {
+    let applied = if tables(db).await?.iter().any(|t| t == LEDGER) { crate::schema::applied_migrations(db).await? } else { Vec::new() };
+    let known = names();
+    Ok(Schema {
+        pending: known.iter().filter(|n| !applied.contains(n)).cloned().collect(),
+        unknown: applied.into_iter().filter(|n| !known.contains(n)).collect(),
+    })
+}
+
+/// The table where the applied migrations are recorded.
+const LEDGER: &str = "seaql_migrations";
+
 /// The tables of the current database/schema, sorted.
 pub async fn tables(db: &DatabaseConnection) -> Result<Vec<String>, StoreError> {
     let backend = db.get_database_backend();

@@ -4,6 +4,8 @@ use super::{
     BackupAction, Format,
     output::{emit, usage},
 };
+use settle_app::backup::Trust;
+
 use crate::{Config, startup};
 
 /// `settle backup --out DIR`, or `settle backup verify DIR`.
@@ -13,28 +15,31 @@ pub(super) async fn backup(
     out: Option<std::path::PathBuf>,
     format: Option<Format>,
 ) -> anyhow::Result<()> {
+    let keys = cfg.app.keyring.as_deref();
     match action {
-        Some(BackupAction::Verify { dir }) => {
-            let m = settle_app::backup::verify(&dir)?;
+        Some(BackupAction::Verify { dir, unsigned }) => {
+            let v = settle_app::backup::verify(&dir, Trust { keys, unsigned })?;
+            let m = v.manifest;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
-            let v = serde_json::json!({"ok": true, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "sourceBackend": m.source_backend, "createdAt": m.created_at});
+            let v = serde_json::json!({"ok": true, "authenticated": v.authenticated, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "settleVersion": m.settle_version, "sourceBackend": m.source_backend, "createdAt": m.created_at});
             emit(&v, format, Format::Json)
         }
         None => {
             let Some(out) = out else { return Err(usage("settle backup --out DIR (or settle backup verify DIR)")) };
             let db = startup::open_database(cfg).await?;
-            let m = settle_app::backup::backup(&db, &out, &Bars::new()).await?;
+            let m = settle_app::backup::backup(&db, &out, keys, &Bars::new()).await?;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
-            let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version});
+            let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "signed": keys.is_some()});
             emit(&v, format, Format::Json)
         }
     }
 }
 
 /// `settle restore --from DIR`.
-pub(super) async fn restore(cfg: &Config, from: std::path::PathBuf, force: bool, format: Option<Format>) -> anyhow::Result<()> {
+pub(super) async fn restore(cfg: &Config, from: std::path::PathBuf, force: bool, unsigned: bool, format: Option<Format>) -> anyhow::Result<()> {
     let db = startup::open_database(cfg).await?;
-    let r = settle_app::backup::restore(&db, &from, force, &Bars::new()).await?;
+    let trust = Trust { keys: cfg.app.keyring.as_deref(), unsigned };
+    let r = settle_app::backup::restore(&db, &from, force, trust, &Bars::new()).await?;
     emit(&r, format, Format::Json)
 }
 

@@ -67,7 +67,8 @@ pub enum Command {
         #[command(subcommand)]
         action: DbAction,
     },
-    /// Back up every table into a new directory (NDJSON per table and manifest.json), or check a backup.
+    /// Back up every table into a new directory (NDJSON per table and manifest.json, signed with manifest.sig under
+    /// SETTLE_MASTER_KEY; the owner's alone, 0700/0600), or check a backup.
     #[command(args_conflicts_with_subcommands = true)]
     Backup {
         #[command(subcommand)]
@@ -84,6 +85,9 @@ pub enum Command {
         /// Replace the data of a target that has some (otherwise refused).
         #[arg(long)]
         force: bool,
+        /// Accept a backup without a signature although SETTLE_MASTER_KEY is set (one written without it).
+        #[arg(long)]
+        unsigned: bool,
     },
     /// Database migrations.
     Migrate {
@@ -305,10 +309,14 @@ pub enum ConfigAction {
 
 #[derive(Subcommand, Debug)]
 pub enum BackupAction {
-    /// Check a backup without restoring it: manifest, checksums, row counts, every row's columns.
+    /// Check a backup exactly as a restore would, without restoring it: signature (under SETTLE_MASTER_KEY), manifest,
+    /// schema, checksums, row counts, every row's columns.
     Verify {
         /// The backup's directory.
         dir: std::path::PathBuf,
+        /// Accept a backup without a signature although SETTLE_MASTER_KEY is set (one written without it).
+        #[arg(long)]
+        unsigned: bool,
     },
 }
 
@@ -488,7 +496,7 @@ async fn other_command(cfg: Config, cmd: Command, format: Option<Format>) -> any
         Command::PgSim(_) => Ok(()),
         Command::Db { action: DbAction::Stats { server } } => db::stats(&cfg, server, format).await,
         Command::Backup { action, out } => backup::backup(&cfg, action, out, format).await,
-        Command::Restore { from, force } => backup::restore(&cfg, from, force, format).await,
+        Command::Restore { from, force, unsigned } => backup::restore(&cfg, from, force, unsigned, format).await,
         Command::Keys { action } => keys::keys(&cfg, action, format).await,
         Command::Migrate { action } => db::migrate(&cfg, action, format).await,
         Command::Seed { demo: _ } => merchant::seed(&cfg, format).await,

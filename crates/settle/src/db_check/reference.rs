@@ -77,7 +77,7 @@ pub(super) async fn seed_twice(db: &settle_store::Db) -> anyhow::Result<Vec<Stri
     let snapshot = || async {
         let mut out = BTreeMap::new();
         for t in settle_store::backup::tables() {
-            out.insert(t.name, serde_json::to_string(&t.read(db, 0, 100_000).await?)?);
+            out.insert(t.name, serde_json::to_string(&t.read(db, None, 100_000).await?)?);
         }
         anyhow::Ok(out)
     };

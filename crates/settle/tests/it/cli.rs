@@ -223,7 +223,7 @@ fn backup_verify_and_restore_commands() {
     let url = format!("sqlite://{}", dir.0.join("restored.db").display());
     let rows = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let db = settle_store::connect(&url, 1).await.unwrap();
-        settle_store::backup::tables().into_iter().find(|t| t.name == "audit_log").unwrap().read(&db, 0, 100).await.unwrap()
+        settle_store::backup::tables().into_iter().find(|t| t.name == "audit_log").unwrap().read(&db, None, 100).await.unwrap()
     });
     let restored: Vec<_> = rows.iter().filter(|r| r["action"] == "backup.restored").collect();
     assert_eq!(restored.len(), 1, "the forced restore replaced the first one's row: {rows:?}");
