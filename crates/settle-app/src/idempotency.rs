@@ -309,14 +309,17 @@ impl Claim {
 }
 
 impl Held {
-    /// Gives the key back; while the database is unavailable (a session ended under the statement, a failover),
-    /// tried again a few times over about a second: it deletes only this owner's unfinished claim, so running it
+    /// Gives the key back; while the database is unavailable (a session ended under the statement, a failover) or
+    /// refuses the write for now (SQLite's write queue full), tried again a few times over about a second: it deletes only this owner's unfinished claim, so running it
     /// twice is harmless, and a key left held refuses every retry of its request 409 until it is stale.
     async fn release(&self) {
         for pause_ms in [50u64, 250, 1000, 0] {
             match store::release(&self.db, &self.merchant_id, &self.key, &self.owner).await {
                 Ok(_) => return,
-                Err(e) if e.is_unavailable() && pause_ms > 0 => tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await,
+                // A full SQLite write queue too: it empties as turns pass.
+                Err(e) if (e.is_unavailable() || matches!(e, settle_store::StoreError::Retryable(_))) && pause_ms > 0 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(pause_ms)).await
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "could not release an idempotency key; it frees itself when stale");
                     return;

@@ -626,6 +626,8 @@ pub async fn write_batch(db: &Db, stmt: Statement) -> Result<Vec<QueryResult>, S
         return Ok(rows);
     };
     let turn = db.write_turn().await?;
+    // Traced as a transaction's statement (`db check`), here: the task below is outside the request's scope.
+    crate::audit::trace(&stmt.sql, true);
     let run = async move {
         let mut batch = w.batch.lock().await;
         if let Err(e) = open_group(&w, &mut batch).await {
