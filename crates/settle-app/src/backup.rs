@@ -91,7 +91,6 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
     if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
         return Err(BackupError::Invalid(format!("{} is not empty; back up into a new directory", dir.display())));
     }
-    private_dir(dir)?;
     // Read only: a backup runs under a role that may only read, and on a standby.
     let schema = settle_store::migration::compare(db.pool()).await?;
     if !schema.unknown.is_empty() {
@@ -107,6 +106,7 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
             schema.pending.join(", ")
         )));
     }
+    private_dir(dir)?;
     let schema_version = settle_store::migration::head();
     // One snapshot for every table: the backup is one state of the database, whatever writes meanwhile.
     let txn = settle_store::begin_snapshot(db.pool()).await?;
@@ -165,11 +165,27 @@ fn write_whole(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), BackupError> 
 }
 
 /// Creates `dir` (and any missing parent) for its owner alone, or makes an existing one so: a backup holds
-/// merchants' secrets, whatever the umask.
+/// merchants' secrets, whatever the umask. An existing directory must be a directory of this user's own, not a
+/// link: another user who owns it could replace the files in it after they are written.
 fn private_dir(dir: &Path) -> Result<(), BackupError> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        if let Ok(m) = std::fs::symlink_metadata(dir) {
+            if !m.file_type().is_dir() {
+                return Err(BackupError::Invalid(format!("{} is not a directory (a link?); back up into a new directory", dir.display())));
+            }
+            // The process's own user owns /proc/self.
+            if let Ok(me) = std::fs::metadata("/proc/self")
+                && m.uid() != me.uid()
+            {
+                return Err(BackupError::Invalid(format!(
+                    "{} belongs to another user (uid {}), who could replace the backup's files; back up into a new directory",
+                    dir.display(),
+                    m.uid()
+                )));
+            }
+        }
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))
     }
@@ -262,7 +278,17 @@ fn authenticate(dir: &Path, text: &[u8], trust: Trust<'_>) -> Result<bool, Backu
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(io(&path)(e)),
     };
-    let Some(keys) = trust.keys else { return Ok(false) };
+    let Some(keys) = trust.keys else {
+        // A signed backup is not taken on its integrity alone unless asked: its signature is what catches an edit.
+        if sig.is_some() && !trust.unsigned {
+            return Err(BackupError::Invalid(
+                "the backup is signed (manifest.sig) and SETTLE_MASTER_KEY is not set to check it; set it (a key rotated out may \
+                 stay listed after the current one), or pass --unsigned to check its integrity only"
+                    .into(),
+            ));
+        }
+        return Ok(false);
+    };
     let Some(sig) = sig else {
         if trust.unsigned {
             return Ok(false);
@@ -368,6 +394,8 @@ impl<'a> Rows<'a> {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Restored {
+    /// Whether the backup's signature was checked (see [`Trust`]).
+    pub authenticated: bool,
     pub tables: usize,
     pub rows: u64,
     pub source_backend: String,
@@ -378,7 +406,7 @@ pub struct Restored {
 /// what the target holds. Each file is read again as it is inserted, in batches, and checked against the manifest
 /// before the commit (a file changed since the check rolls the restore back).
 pub async fn restore(db: &Db, dir: &Path, force: bool, trust: Trust<'_>, progress: &dyn Progress) -> Result<Restored, BackupError> {
-    let m = verify(dir, trust)?.manifest;
+    let Verified { manifest: m, authenticated } = verify(dir, trust)?;
     settle_store::migration::up(db).await?;
     let tables = settle_store::backup::tables();
     if !force {
@@ -435,7 +463,7 @@ pub async fn restore(db: &Db, dir: &Path, force: bool, trust: Trust<'_>, progres
     .await?;
     txn.commit().await.map_err(StoreError::from)?;
     progress.finish();
-    Ok(Restored { tables: m.tables.len(), rows: total, source_backend: m.source_backend, schema_version: m.schema_version })
+    Ok(Restored { authenticated, tables: m.tables.len(), rows: total, source_backend: m.source_backend, schema_version: m.schema_version })
 }
 
 /// The path of a table's file in a backup.

@@ -172,6 +172,7 @@ pub fn tables() -> Vec<Table> {
         table::<idempotency_key::Entity>(),
         table::<outbox::Entity>(),
         table::<inbox::Entity>(),
+        table::<dead_letter::Entity>(),
         table::<consumer_offset::Entity>(),
         table::<lease::Entity>(),
         table::<webhook_endpoint::Entity>(),

@@ -34,6 +34,7 @@ mod m0025_checkout_sessions;
 mod m0026_chain_log_payment;
 mod m0027_saga_sweep;
 mod m0028_dead_letters;
+mod m0029_migration_compatibility;
 
 /// All of Settle's migrations, in order.
 pub struct Migrator;
@@ -70,17 +71,126 @@ impl MigratorTrait for Migrator {
             Box::new(m0026_chain_log_payment::Migration),
             Box::new(m0027_saga_sweep::Migration),
             Box::new(m0028_dead_letters::Migration),
+            Box::new(m0029_migration_compatibility::Migration),
         ]
     }
 }
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use crate::StoreError;
 
-/// Applies every pending migration (on SQLite through its writer).
+/// Whether the release before the one that added each migration runs on a database that has it: true for an
+/// expand step (a new table, a nullable column, an index: what the previous release does not know it ignores),
+/// false for a contract step (a column dropped or renamed, a constraint the previous release's writes may break).
+/// Every migration is listed (a test holds it to [`names`]); a new one says which it is. Migrations older than
+/// this record are marked false: no release before it reads the record.
+const PREVIOUS_RELEASE_RUNS: &[(&str, bool)] = &[
+    ("m0001_merchants", false),
+    ("m0002_payments", false),
+    ("m0003_mechanisms", false),
+    ("m0004_card_reconcile", false),
+    ("m0005_card_hardening", false),
+    ("m0006_chain", false),
+    ("m0007_commerce", false),
+    ("m0008_mysql_binary_collation", false),
+    ("m0009_idempotency_owner", false),
+    ("m0010_lease_without_token", false),
+    ("m0011_outbox_unpublished", false),
+    ("m0012_webhooks", false),
+    ("m0013_soft_delete", false),
+    ("m0014_audit_log", false),
+    ("m0015_revoked_keys_index", false),
+    ("m0016_idempotency_resource", false),
+    ("m0017_cluster_flags", false),
+    ("m0018_event_ids", false),
+    ("m0019_payment_details", false),
+    ("m0020_refunds", false),
+    ("m0021_order_cancellations", false),
+    ("m0022_late_payment_refunds", false),
+    ("m0023_payment_gateway", false),
+    ("m0024_fee_returns", false),
+    ("m0025_checkout_sessions", false),
+    ("m0026_chain_log_payment", false),
+    ("m0027_saga_sweep", false),
+    ("m0028_dead_letters", false),
+    ("m0029_migration_compatibility", true),
+];
+
+/// Each migration this build knows, with whether the previous release runs on it ([`PREVIOUS_RELEASE_RUNS`]).
+pub fn compatibility() -> &'static [(&'static str, bool)] {
+    PREVIOUS_RELEASE_RUNS
+}
+
+/// The table where [`PREVIOUS_RELEASE_RUNS`] is recorded for the migrations applied.
+const COMPATIBILITY: &str = "migration_compatibility";
+
+/// Applies every pending migration (on SQLite through its writer), and records for each whether the previous
+/// release runs on it. Refused, with nothing applied, when a newer Settle migrated the database ([`ahead`]).
 pub async fn up(db: &crate::Db) -> Result<(), StoreError> {
-    Ok(Migrator::up(db.writes(), None).await?)
+    let schema = compare(db.pool()).await?;
+    if !schema.unknown.is_empty() {
+        return Err(StoreError::Db(DbErr::Custom(format!(
+            "the database was migrated by a newer Settle (migrations {} are unknown to this one); migrate it with that Settle",
+            schema.unknown.join(", ")
+        ))));
+    }
+    Migrator::up(db.writes(), None).await?;
+    record_compatibility(db).await
+}
+
+/// Writes [`PREVIOUS_RELEASE_RUNS`] for the applied migrations not yet recorded.
+async fn record_compatibility(db: &crate::Db) -> Result<(), StoreError> {
+    let conn = db.writes();
+    let backend = conn.get_database_backend();
+    let recorded: Vec<String> = {
+        let sql = format!("SELECT version FROM {COMPATIBILITY}");
+        let rows = conn.query_all_raw(Statement::from_string(backend, sql)).await?;
+        rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<_, _>>()?
+    };
+    let missing: Vec<&(&str, bool)> = PREVIOUS_RELEASE_RUNS.iter().filter(|(n, _)| !recorded.iter().any(|r| r == n)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut q = sea_orm::sea_query::Query::insert();
+    q.into_table(sea_orm::sea_query::Alias::new(COMPATIBILITY))
+        .columns([sea_orm::sea_query::Alias::new("version"), sea_orm::sea_query::Alias::new("previous_release_runs")]);
+    for (name, runs) in missing {
+        q.values_panic([(*name).into(), (*runs).into()]);
+    }
+    conn.execute_raw(backend.build(&q)).await?;
+    Ok(())
+}
+
+/// A database a newer Settle migrated, as this build finds it ([`ahead`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ahead {
+    /// Every migration applied is one this build knows.
+    No,
+    /// Migrations this build does not know, each marked as one the previous release runs on: this build may serve
+    /// (it applies no migration).
+    Compatible(Vec<String>),
+    /// Migrations this build does not know, and those of them not marked so (or not recorded at all).
+    Incompatible { unknown: Vec<String>, blocking: Vec<String> },
+}
+
+/// Whether a newer Settle migrated the database, and whether this build may run on it (read only).
+pub async fn ahead(db: &DatabaseConnection) -> Result<Ahead, StoreError> {
+    let schema = compare(db).await?;
+    if schema.unknown.is_empty() {
+        return Ok(Ahead::No);
+    }
+    let runs: Vec<String> = if tables(db).await?.iter().any(|t| t == COMPATIBILITY) {
+        let backend = db.get_database_backend();
+        let sql = format!("SELECT version FROM {COMPATIBILITY} WHERE previous_release_runs = $1");
+        let sql = if backend == DbBackend::Postgres { sql } else { sql.replace("$1", "?") };
+        let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [true.into()])).await?;
+        rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<_, _>>()?
+    } else {
+        Vec::new()
+    };
+    let blocking: Vec<String> = schema.unknown.iter().filter(|u| !runs.contains(u)).cloned().collect();
+    Ok(if blocking.is_empty() { Ahead::Compatible(schema.unknown) } else { Ahead::Incompatible { unknown: schema.unknown, blocking } })
 }
 
 /// Rolls back the last `steps` migrations.

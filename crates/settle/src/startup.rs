@@ -72,7 +72,27 @@ impl App {
         // The metrics recorder first: handles registered before it would record nothing.
         let prometheus = crate::telemetry::prometheus();
         let db = open_database(cfg).await?;
-        if opts.migrate {
+        // During a rolling restart a newer Settle may have migrated the database: this one serves on it when each
+        // migration it does not know is one the previous release runs on (an expand step), and applies none.
+        let ahead = settle_store::migration::ahead(db.pool()).await.context("cannot read the migration status")?;
+        if let settle_store::migration::Ahead::Incompatible { unknown, blocking } = &ahead {
+            bail!(
+                "the database was migrated by a newer Settle (migrations {} are unknown to this one), and {} cannot run on it \
+                 (not marked as one the previous release runs on): upgrade this instance to the newer Settle",
+                unknown.join(", "),
+                blocking.join(", ")
+            );
+        }
+        if let settle_store::migration::Ahead::Compatible(unknown) = &ahead {
+            let pending = settle_store::migration::compare(db.pool()).await?.pending;
+            if !pending.is_empty() {
+                bail!("the database was migrated by a newer Settle, yet migrations {} that this one knows are not applied", pending.join(", "));
+            }
+            tracing::warn!(
+                newer = %unknown.join(", "),
+                "the database was migrated by a newer Settle; each of its migrations is one this version runs on: serving, no migration applied"
+            );
+        } else if opts.migrate {
             settle_store::migration::up(&db).await.context("migrations failed")?;
         } else {
             let pending = settle_store::migration::pending(&db).await.context("cannot read the migration status")?;

@@ -26,13 +26,24 @@ pub(super) async fn backup(
         }
         None => {
             let Some(out) = out else { return Err(usage("settle backup --out DIR (or settle backup verify DIR)")) };
-            let db = startup::open_database(cfg).await?;
+            let db = startup::open_database(&existing(cfg)).await?;
             let m = settle_app::backup::backup(&db, &out, keys, &Bars::new()).await?;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
             let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "signed": keys.is_some()});
             emit(&v, format, Format::Json)
         }
     }
+}
+
+/// The configuration with a SQLite database opened only if it exists: a backup of a mistyped path must not create
+/// an empty database there.
+fn existing(cfg: &Config) -> Config {
+    let mut cfg = cfg.clone();
+    let url = &mut cfg.database_url;
+    if settle_store::Backend::of_url(url) == Some(settle_store::Backend::Sqlite) && !url.contains(":memory:") && !url.contains("mode=") {
+        url.push_str(if url.contains('?') { "&mode=rw" } else { "?mode=rw" });
+    }
+    cfg
 }
 
 /// `settle restore --from DIR`.

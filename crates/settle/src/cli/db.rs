@@ -55,10 +55,14 @@ pub(super) async fn db_check(
 
 /// `settle migrate`: up, down or status.
 pub(super) async fn migrate(cfg: &Config, action: MigrateAction, format: Option<Format>) -> anyhow::Result<()> {
+    // The same usage error for every action, before anything is done.
+    if format == Some(Format::Sarif) {
+        return Err(usage("--format sarif is for `settle db check` only"));
+    }
     let db = startup::open_database(cfg).await?;
     match action {
         MigrateAction::Up => {
-            let before = settle_store::migration::pending(&db).await?;
+            let before = settle_store::migration::compare(db.pool()).await?.pending;
             settle_store::migration::up(&db).await?;
             match format {
                 Some(Format::Json) => emit(&serde_json::json!({"applied": before}), format, Format::Json)?,
@@ -73,16 +77,29 @@ pub(super) async fn migrate(cfg: &Config, action: MigrateAction, format: Option<
             }
         }
         MigrateAction::Status => {
-            let all = settle_store::migration::status(&db).await?;
+            // Read only; a migration a newer Settle applied is listed as such.
+            let schema = settle_store::migration::compare(db.pool()).await?;
+            let mut all: Vec<(String, bool, bool)> =
+                settle_store::migration::names().into_iter().map(|n| (n.clone(), !schema.pending.contains(&n), true)).collect();
+            all.extend(schema.unknown.into_iter().map(|n| (n, true, false)));
             match format {
                 Some(Format::Json) => {
-                    let v: Vec<_> = all.iter().map(|(name, applied)| serde_json::json!({"name": name, "applied": applied})).collect();
+                    let v: Vec<_> =
+                        all.iter().map(|(name, applied, known)| serde_json::json!({"name": name, "applied": applied, "known": known})).collect();
                     emit(&v, format, Format::Json)?;
                 }
-                Some(Format::Sarif) => return Err(usage("--format sarif is for `settle db check` only")),
                 _ => {
-                    let lines: String =
-                        all.iter().map(|(name, applied)| format!("{} {name}\n", if *applied { "applied" } else { "pending" })).collect();
+                    let lines: String = all
+                        .iter()
+                        .map(|(name, applied, known)| {
+                            let state = match (applied, known) {
+                                (_, false) => "applied by a newer Settle",
+                                (true, true) => "applied",
+                                (false, true) => "pending",
+                            };
+                            format!("{state} {name}\n")
+                        })
+                        .collect();
                     say(&lines)?;
                 }
             }

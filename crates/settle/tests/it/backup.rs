@@ -174,15 +174,7 @@ async fn a_damaged_backup_is_refused_before_anything_is_written() {
     let e = backup::backup(&app.ctx.db, &good, None, &Quiet).await.unwrap_err();
     assert!(e.to_string().contains("not empty"), "{e}");
 
-    let copy = |name: &str| {
-        let d = dir.0.join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        for f in std::fs::read_dir(&good).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), d.join(f.file_name())).unwrap();
-        }
-        d
-    };
+    let copy = |name: &str| copy_backup(&good, dir.0.join(name));
     let cases: Vec<(std::path::PathBuf, &str)> = vec![
         {
             // One amount changed: the checksum tells.
@@ -385,6 +377,34 @@ async fn a_cursor_from_a_lost_timeline_never_skips_new_events() {
     app.finish().await;
 }
 
+/// A copy of the backup `from` at `to`.
+fn copy_backup(from: &std::path::Path, to: std::path::PathBuf) -> std::path::PathBuf {
+    std::fs::create_dir_all(&to).unwrap();
+    for f in std::fs::read_dir(from).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), to.join(f.file_name())).unwrap();
+    }
+    to
+}
+
+/// Edits a backup's payments file and its manifest, with the file's checksum recomputed as whoever edits a
+/// backup would.
+fn edit_payments(dir: &std::path::Path, rows: impl FnOnce(String) -> String, manifest: impl FnOnce(&mut serde_json::Value)) {
+    use sha2::Digest;
+    let p = dir.join("payments.ndjson");
+    let text = rows(std::fs::read_to_string(&p).unwrap());
+    std::fs::write(&p, &text).unwrap();
+    let m = dir.join("manifest.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
+    for t in v["tables"].as_array_mut().unwrap() {
+        if t["name"] == "payments" {
+            t["sha256"] = hex::encode(sha2::Sha256::digest(text.as_bytes())).into();
+        }
+    }
+    manifest(&mut v);
+    std::fs::write(&m, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
 /// A backup is its owner's alone (0700 directory, 0600 files, whatever the umask: it holds merchants' secrets), and
 /// signed under the master key: whoever edits a row and recomputes the manifest's checksum passes an integrity
 /// check but not the signature, so `verify` and `restore` refuse it; a backup whose signature was removed is
@@ -416,33 +436,21 @@ async fn a_backup_is_its_owners_alone_and_its_signature_catches_an_edit() {
     // Rotated: the new key seals, the old one still verifies.
     let rotated = Keyring::parse(&format!("{new_key},{old_key}")).unwrap();
     assert!(backup::verify(&good, trust(&rotated)).unwrap().authenticated);
-    // Without a master key only integrity is checked, and said so.
-    assert!(!backup::verify(&good, Trust::default()).unwrap().authenticated);
+    // Without a master key a signed backup is refused, unless its integrity alone is asked for (and said so).
+    let e = backup::verify(&good, Trust::default()).unwrap_err();
+    assert!(e.to_string().contains("SETTLE_MASTER_KEY is not set"), "{e}");
+    let integrity = Trust { keys: None, unsigned: true };
+    assert!(!backup::verify(&good, integrity).unwrap().authenticated);
 
-    let copy = |name: &str| {
-        let d = dir.0.join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        for f in std::fs::read_dir(&good).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), d.join(f.file_name())).unwrap();
-        }
-        d
-    };
+    let copy = |name: &str| copy_backup(&good, dir.0.join(name));
     // An amount changed and the manifest's checksum recomputed, as whoever edits a backup would.
     let edited = copy("edited");
-    let p = edited.join("payments.ndjson");
-    let text = std::fs::read_to_string(&p).unwrap().replacen("\"1500\"", "\"9500\"", 1);
-    std::fs::write(&p, &text).unwrap();
-    let m = edited.join("manifest.json");
-    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
-    for t in manifest["tables"].as_array_mut().unwrap() {
-        if t["name"] == "payments" {
-            use sha2::Digest;
-            t["sha256"] = hex::encode(sha2::Sha256::digest(text.as_bytes())).into();
-        }
-    }
-    std::fs::write(&m, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
-    assert!(backup::verify(&edited, Trust::default()).is_ok(), "its integrity holds");
+    edit_payments(&edited, |text| text.replacen("\"1500\"", "\"9500\"", 1), |_| {});
+    assert!(backup::verify(&edited, integrity).is_ok(), "its integrity holds");
+    let Some(unkeyed) = TestDb::create(Db::Sqlite).await else { return };
+    let unkeyed = settle_store::connect(&unkeyed.url, 2).await.unwrap();
+    let e = backup::restore(&unkeyed, &edited, false, Trust::default(), &Quiet).await.unwrap_err();
+    assert!(e.to_string().contains("SETTLE_MASTER_KEY is not set"), "without a key, the edited backup is refused too: {e}");
     let e = backup::verify(&edited, trust(&keys)).unwrap_err();
     assert!(e.to_string().contains("does not match"), "{e}");
     let e = backup::verify(&good, trust(&Keyring::parse(&new_key).unwrap())).unwrap_err();
@@ -458,10 +466,37 @@ async fn a_backup_is_its_owners_alone_and_its_signature_catches_an_edit() {
     let db = settle_store::connect(&target.url, 2).await.unwrap();
     let e = backup::restore(&db, &edited, false, trust(&keys), &Quiet).await.unwrap_err();
     assert!(e.to_string().contains("not signed"), "{e}");
-    backup::restore(&db, &good, false, trust(&keys), &Quiet).await.unwrap();
+    assert!(backup::restore(&db, &good, false, trust(&keys), &Quiet).await.unwrap().authenticated);
     let amounts = settle_store::backup::tables().into_iter().find(|t| t.name == "payments").unwrap().read(&db, None, 10).await.unwrap();
     assert_eq!(amounts.iter().map(|r| r["amount"].as_str().unwrap()).collect::<Vec<_>>(), ["1500"]);
+
+    // Not into a link, nor into a directory another user owns (who could replace the files once written).
+    let link = dir.0.join("link");
+    std::os::unix::fs::symlink(dir.0.join("elsewhere"), &link).unwrap();
+    std::fs::create_dir(dir.0.join("elsewhere")).unwrap();
+    let e = backup::backup(&app.ctx.db, &link, Some(&keys), &Quiet).await.unwrap_err();
+    assert!(e.to_string().contains("not a directory"), "{e}");
+    let theirs = dir.0.join("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    if std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).is_ok() {
+        let e = backup::backup(&app.ctx.db, &theirs, Some(&keys), &Quiet).await.unwrap_err();
+        assert!(e.to_string().contains("another user"), "{e}");
+    }
     app.finish().await;
+}
+
+/// Every table Settle keeps is in a backup (the cluster's switches and the migration records excepted: a restore
+/// leaves the first as they are and writes the others as it migrates); dead letters were left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_table_is_backed_up() {
+    let Some(tdb) = TestDb::create(Db::Sqlite).await else { return };
+    let db = settle_store::connect(&tdb.url, 2).await.unwrap();
+    settle_store::migration::up(&db).await.unwrap();
+    let mut kept = settle_store::migration::tables(db.pool()).await.unwrap();
+    kept.retain(|t| !["seaql_migrations", "migration_compatibility", "cluster_flags"].contains(&t.as_str()));
+    let mut backed_up: Vec<String> = settle_store::backup::tables().iter().map(|t| t.name.to_owned()).collect();
+    backed_up.sort();
+    assert_eq!(backed_up, kept);
 }
 
 /// `verify` and `restore` agree on a backup of another schema, and say which Settle restores it: one written by
@@ -478,27 +513,16 @@ async fn verify_and_restore_agree_on_a_backup_of_another_schema() {
     let db = settle_store::connect(&target.url, 2).await.unwrap();
     let names = settle_store::migration::names();
     for (name, schema, says) in [("newer", "m9999_from_the_future", "newer"), ("older", names[names.len() - 2].as_str(), "older")] {
-        let d = dir.0.join(name);
-        std::fs::create_dir_all(&d).unwrap();
-        for f in std::fs::read_dir(&good).unwrap() {
-            let f = f.unwrap();
-            std::fs::copy(f.path(), d.join(f.file_name())).unwrap();
-        }
+        let d = copy_backup(&good, dir.0.join(name));
         // Its payments have a column this build lacks (the newer) and its manifest says who wrote it.
-        let p = d.join("payments.ndjson");
-        let text = std::fs::read_to_string(&p).unwrap().replace("{\"id\":", "{\"a_later_column\":1,\"id\":");
-        std::fs::write(&p, &text).unwrap();
-        let m = d.join("manifest.json");
-        let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&m).unwrap()).unwrap();
-        manifest["schemaVersion"] = schema.into();
-        manifest["settleVersion"] = "9.9.9".into();
-        for t in manifest["tables"].as_array_mut().unwrap() {
-            if t["name"] == "payments" {
-                use sha2::Digest;
-                t["sha256"] = hex::encode(sha2::Sha256::digest(text.as_bytes())).into();
-            }
-        }
-        std::fs::write(&m, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+        edit_payments(
+            &d,
+            |text| text.replace("{\"id\":", "{\"a_later_column\":1,\"id\":"),
+            |m| {
+                m["schemaVersion"] = schema.into();
+                m["settleVersion"] = "9.9.9".into();
+            },
+        );
         let verified = backup::verify(&d, Trust::default()).unwrap_err().to_string();
         let restored = backup::restore(&db, &d, false, Trust::default(), &Quiet).await.unwrap_err().to_string();
         assert_eq!(verified, restored, "{name}: verify and restore say the same");
@@ -574,9 +598,9 @@ async fn a_backup_pages_by_key(v: Variant) {
     tdb.drop_now().await;
 }
 
-/// A backup runs under the permissions operators grant it on PostgreSQL: a role that may only SELECT, and a
-/// session that may not write at all (a standby's `default_transaction_read_only`). It used to run
-/// `CREATE TABLE IF NOT EXISTS` for the migration ledger and failed under both.
+/// A backup (and `db stats`) runs under the permissions operators grant it on PostgreSQL: a role that may only
+/// SELECT, and a session that may not write at all (a standby's `default_transaction_read_only`). A backup used to
+/// run `CREATE TABLE IF NOT EXISTS` for the migration ledger and failed under both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_read_only_role_backs_up_on_postgres() {
     use settle_store::ConnectionTrait;
@@ -605,6 +629,11 @@ async fn a_read_only_role_backs_up_on_postgres() {
     let m = backup::backup(&ro, &dir.0.join("b"), None, &Quiet).await.expect("a read-only role backs up");
     assert_eq!(m.tables.iter().find(|t| t.name == "payments").unwrap().rows, 1);
     backup::verify(&dir.0.join("b"), Trust::default()).unwrap();
+    // `settle db stats` reads under it too.
+    let ctx = settle_app::Context::new(ro.clone(), settle_app::cache::PaymentCache::memory(), Default::default());
+    let stats = ctx.db_stats().await.expect("a read-only role reads the database's statistics");
+    assert!(stats.tables.iter().any(|t| t.name == "payments"), "{stats:?}");
+    drop(ctx);
     ro.close().await.unwrap();
     for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
         let _ = app.ctx.db.execute_unprepared(&sql).await;

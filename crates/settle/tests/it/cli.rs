@@ -238,6 +238,10 @@ fn backup_verify_and_restore_commands() {
     assert_eq!(settle(&dir, &["restore"], &[]).status.code(), Some(2));
     // Into a directory that holds something: refused.
     assert_eq!(settle(&dir, &["backup", "--out", "b1"], &[]).status.code(), Some(1));
+    // A mistyped SQLite path: refused, and neither a database nor a backup directory is made.
+    let o = settle(&dir, &["backup", "--out", "b2"], &[("DATABASE_URL", "sqlite://mistyped.db")]);
+    assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dir.0.join("mistyped.db").exists() && !dir.0.join("b2").exists());
 }
 
 /// Every command that prints data, run with SETTLE_LOG=trace: stdout is only its output (JSON parses, text is
@@ -270,11 +274,16 @@ fn data_commands_print_only_data_and_exit_with_documented_codes() {
     assert_eq!(json(&["merchant", "set-fee", "--merchant-id", id, "--fee-bps", "5"])["feeBps"], 5);
     assert_eq!(json(&["db", "stats"])["backend"], "sqlite");
     assert_eq!(json(&["db", "check", "--format", "json"])["summary"]["errors"], 0);
-    assert_eq!(json(&["backup", "--out", "b"])["tables"].as_u64(), Some(34));
+    assert_eq!(json(&["backup", "--out", "b"])["tables"].as_u64(), Some(35));
     assert_eq!(json(&["backup", "verify", "b"])["ok"], true);
     assert_eq!(text(&["backup", "verify", "b", "--format", "text"])["ok"], "true");
-    let restored = settle(&dir, &["restore", "--from", "b"], &[("DATABASE_URL", "sqlite://restored.db"), ("SETTLE_LOG", "trace")]);
-    assert!(serde_json::from_str::<serde_json::Value>(&stdout(&restored)).unwrap()["rows"].as_u64().unwrap() > 0);
+    assert_eq!(json(&["backup", "verify", "b"])["authenticated"], true, "signed under SETTLE_MASTER_KEY");
+    // Signed: without the master key it is refused, unless its integrity alone is asked for.
+    let target = [("DATABASE_URL", "sqlite://restored.db"), ("SETTLE_LOG", "trace")];
+    assert_eq!(settle(&dir, &["restore", "--from", "b"], &target).status.code(), Some(1));
+    let restored = settle(&dir, &["restore", "--from", "b", "--unsigned"], &target);
+    let restored: serde_json::Value = serde_json::from_str(&stdout(&restored)).unwrap();
+    assert!(restored["rows"].as_u64().unwrap() > 0 && restored["authenticated"] == false, "{restored}");
     assert!(json(&["keys", "generate", "--format", "json"])["masterKey"].is_string());
     assert_eq!(json(&["keys", "rotate", "--format", "json"])["resealed"], 0);
     assert_eq!(text(&["keys", "rotate"])["resealed"], "0");
@@ -295,6 +304,11 @@ fn data_commands_print_only_data_and_exit_with_documented_codes() {
     let code = |args: &[&str], env: &[(&str, &str)]| settle(&dir, args, env).status.code();
     assert_eq!(code(&["no-such-command"], &[]), Some(2));
     assert_eq!(code(&["seed", "--format", "sarif"], &[]), Some(2));
+    // The same usage error for every migrate action (`up` applied the migrations and exited 0).
+    for action in ["up", "status"] {
+        assert_eq!(code(&["migrate", action, "--format", "sarif"], &[("DATABASE_URL", "sqlite://sarif.db")]), Some(2), "migrate {action}");
+    }
+    assert!(!dir.0.join("sarif.db").exists(), "refused before anything was done");
     let o = settle(&dir, &["config", "check"], &[("SETTLE_LISTEN", "not-an-address")]);
     assert_eq!(o.status.code(), Some(2));
     assert_eq!(String::from_utf8_lossy(&o.stderr).trim().lines().count(), 1, "one line naming the setting");
