@@ -206,6 +206,30 @@ pub async fn record_new_steps(conn: &impl ConnectionTrait, saga_id: &str, steps:
     Ok(())
 }
 
+/// The step results of several sagas in one read (a list's page), in the order they were written.
+pub async fn steps_of(conn: &impl ConnectionTrait, saga_ids: &[&str]) -> Result<Vec<StepRow>, StoreError> {
+    if saga_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(saga_step_result::Entity::find()
+        .filter(saga_step_result::Column::SagaId.is_in(saga_ids.iter().copied()))
+        .order_by_asc(saga_step_result::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The lines of several orders in one read (a list's page), in the order they were written.
+pub async fn order_items_of(conn: &impl ConnectionTrait, order_ids: &[&str]) -> Result<Vec<OrderItemRow>, StoreError> {
+    if order_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(order_item::Entity::find()
+        .filter(order_item::Column::OrderId.is_in(order_ids.iter().copied()))
+        .order_by_asc(order_item::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 pub async fn steps(conn: &impl ConnectionTrait, saga_id: &str) -> Result<Vec<StepRow>, StoreError> {
     Ok(saga_step_result::Entity::find()
         .filter(saga_step_result::Column::SagaId.eq(saga_id))

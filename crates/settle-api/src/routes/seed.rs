@@ -112,11 +112,10 @@ pub struct SeedStep {
 
 /// Seed 002's SagaState of a saga: its order's item, quantity and unit price (seed 002 buys one item; of an order of
 /// several lines, the first: `GET /v1/sagas/{id}` and `/v1/orders/{id}` show them all).
-async fn seed_saga(st: &AppState, s: SagaView) -> Result<SeedSaga, ApiError> {
-    let lines = orders::saga_lines(&st.ctx, &s).await?;
-    let line = lines.first();
+fn seed_saga(s: SagaView, lines: &std::collections::HashMap<String, Vec<orders::OrderLineView>>) -> SeedSaga {
+    let line = lines.get(&s.order_id).and_then(|l| l.first());
     let done = s.status == orders::SagaStatus::Completed;
-    Ok(SeedSaga {
+    SeedSaga {
         transaction_id: s.transaction_id,
         status: s.status.as_str().to_ascii_lowercase(),
         user_id: s.user_id,
@@ -139,7 +138,7 @@ async fn seed_saga(st: &AppState, s: SagaView) -> Result<SeedSaga, ApiError> {
         completed_at: done.then(|| s.updated_at.clone()),
         created_at: s.created_at,
         updated_at: s.updated_at,
-    })
+    }
 }
 
 /// Seed 002's saga read: its SagaState.
@@ -147,7 +146,8 @@ async fn seed_saga(st: &AppState, s: SagaView) -> Result<SeedSaga, ApiError> {
     responses((status = 200, body = SeedSaga), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_saga(State(st): State<AppState>, Merchant(m): Merchant, Path(id): Path<String>) -> Result<Json<SeedSaga>, ApiError> {
     let s = orders::saga(&st.ctx, &m, &id).await?;
-    Ok(Json(seed_saga(&st, s).await?))
+    let lines = orders::saga_lines(&st.ctx, std::slice::from_ref(&s)).await?;
+    Ok(Json(seed_saga(s, &lines)))
 }
 
 /// Seed 002's page of sagas.
@@ -194,10 +194,9 @@ fn saga_query(raw: Option<&str>) -> Result<orders::SagaQuery, ApiError> {
 pub async fn list_sagas(State(st): State<AppState>, Merchant(m): Merchant, RawQuery(raw): RawQuery) -> Result<Json<SeedSagaPage>, ApiError> {
     let q = saga_query(raw.as_deref())?;
     let page = orders::list_sagas(&st.ctx, &m, q).await?;
-    let mut data = Vec::with_capacity(page.data.len());
-    for s in page.data {
-        data.push(seed_saga(&st, s).await?);
-    }
+    // The lines of the page's orders in one read, not one per saga.
+    let lines = orders::saga_lines(&st.ctx, &page.data).await?;
+    let data = page.data.into_iter().map(|s| seed_saga(s, &lines)).collect();
     Ok(Json(SeedSagaPage { data, total: page.total, page: page.page, limit: page.limit, total_pages: page.total_pages }))
 }
 

@@ -126,7 +126,21 @@ async fn order_view(conn: &impl settle_store::ConnectionTrait, o: &OrderRow) -> 
 
 async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Result<SagaView, AppError> {
     let steps = store::steps(conn, &s.saga_id).await?;
-    Ok(SagaView {
+    Ok(saga_view_of(s, steps))
+}
+
+/// The views of a page of sagas, their steps read in one query (not one per saga).
+async fn saga_views(conn: &impl settle_store::ConnectionTrait, rows: &[SagaRow]) -> Result<Vec<SagaView>, AppError> {
+    let ids: Vec<&str> = rows.iter().map(|r| r.saga_id.as_str()).collect();
+    let mut steps: std::collections::HashMap<String, Vec<store::StepRow>> = std::collections::HashMap::new();
+    for step in store::steps_of(conn, &ids).await? {
+        steps.entry(step.saga_id.clone()).or_default().push(step);
+    }
+    Ok(rows.iter().map(|r| saga_view_of(r, steps.remove(&r.saga_id).unwrap_or_default())).collect())
+}
+
+fn saga_view_of(s: &SagaRow, steps: Vec<store::StepRow>) -> SagaView {
+    SagaView {
         transaction_id: s.saga_id.clone(),
         livemode: settle_domain::mode::is_live(&s.merchant_id),
         order_id: s.order_id.clone(),
@@ -139,7 +153,7 @@ async fn saga_view(conn: &impl settle_store::ConnectionTrait, s: &SagaRow) -> Re
         steps: steps.into_iter().map(|r| StepView { step: r.step, outcome: r.outcome, at: rfc3339(r.created_at) }).collect(),
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),
-    })
+    }
 }
 
 /// The order, its payment and its saga, as of one moment (one snapshot: an order is never shown PLACED beside
@@ -227,17 +241,18 @@ pub async fn list_sagas(ctx: &Context, merchant_id: &str, q: SagaQuery) -> Resul
         return Err(AppError::invalid("page", "page must be 1 to 100000"));
     }
     let (rows, total) = store::list_sagas(&ctx.db, merchant_id, status, q.user_id.as_deref(), q.date_from, (q.page - 1) * q.limit, q.limit).await?;
-    let mut data = Vec::with_capacity(rows.len());
-    for r in &rows {
-        data.push(saga_view(&ctx.db, r).await?);
-    }
+    let data = saga_views(&ctx.db, &rows).await?;
     Ok(SagaPage { data, total, page: q.page, limit: q.limit, total_pages: total.div_ceil(q.limit) })
 }
 
-/// The lines of a saga's order, in one read (seed 002's SagaState names its item, quantity and price).
-pub async fn saga_lines(ctx: &Context, s: &SagaView) -> Result<Vec<OrderLineView>, AppError> {
-    let items = store::order_items(&ctx.db, &s.order_id).await?;
-    Ok(items.into_iter().map(|i| OrderLineView { item_id: i.item_id, quantity: i.quantity, unit_price: i.unit_price }).collect())
+/// The lines of sagas' orders, by order id, in one read (seed 002's SagaState names its item, quantity and price).
+pub async fn saga_lines(ctx: &Context, sagas: &[SagaView]) -> Result<std::collections::HashMap<String, Vec<OrderLineView>>, AppError> {
+    let ids: Vec<&str> = sagas.iter().map(|s| s.order_id.as_str()).collect();
+    let mut lines: std::collections::HashMap<String, Vec<OrderLineView>> = std::collections::HashMap::new();
+    for i in store::order_items_of(&ctx.db, &ids).await? {
+        lines.entry(i.order_id).or_default().push(OrderLineView { item_id: i.item_id, quantity: i.quantity, unit_price: i.unit_price });
+    }
+    Ok(lines)
 }
 
 /// `GET /v1/sagas`: a page of the merchant's sagas, newest first.
@@ -266,10 +281,7 @@ pub async fn saga_list(ctx: &Context, merchant_id: &str, q: SagaListQuery) -> Re
             settle_store::StoreError::NotFound => AppError::invalid(cursor, format!("{cursor} names no saga of yours")),
             other => other.into(),
         })?;
-    let mut data = Vec::with_capacity(rows.len());
-    for r in &rows {
-        data.push(saga_view(&ctx.db, r).await?);
-    }
+    let data = saga_views(&ctx.db, &rows).await?;
     Ok(SagaList { data, has_more })
 }
 

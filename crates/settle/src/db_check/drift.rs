@@ -3,7 +3,10 @@
 
 use settle_store::schema::Schema;
 
-use super::{Level, Report, sources::table_location};
+use super::{
+    Level, Report,
+    sources::{index_location, table_location},
+};
 
 pub(super) fn drift(report: &mut Report, expected: &Schema, live: &Schema) {
     for (name, want) in &expected.tables {
@@ -37,6 +40,8 @@ pub(super) fn drift(report: &mut Report, expected: &Schema, live: &Schema) {
             );
         }
         for i in &want.indexes {
+            // Located where the index is made, which is often not where its table is.
+            let loc = index_location(name, &i.name);
             match got.indexes.iter().find(|g| g.name == i.name) {
                 None => report.push("SETTLE005", format!("index {} on {name} ({}) is missing", i.name, i.columns.join(", ")), loc),
                 Some(g) if g.columns != i.columns || g.unique != i.unique || g.partial != i.partial => report.push(

@@ -82,7 +82,9 @@ pub async fn run(cfg: &Config, long_transaction_secs: i64) -> anyhow::Result<Rep
     report.summary.requests = traces.len();
     report.summary.statements = traces.iter().map(|t| t.statements.len()).sum();
     statements(&mut report, &traces);
-    if applied.len() == known.len() && report.findings.is_empty() {
+    // Whatever else was found (a request's N+1, a migration a newer Settle applied): only a database missing some of
+    // this build's migrations has a drift that means nothing.
+    if known.iter().all(|m| applied.contains(m)) {
         drift(&mut report, &expected, &live);
     }
     for t in seed {

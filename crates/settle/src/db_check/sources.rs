@@ -7,22 +7,56 @@ const SOURCES: &[(&str, &str)] = &[
     ("crates/settle-store/src/migration/m0001_merchants.rs", include_str!("../../../settle-store/src/migration/m0001_merchants.rs")),
     ("crates/settle-store/src/migration/m0002_payments.rs", include_str!("../../../settle-store/src/migration/m0002_payments.rs")),
     ("crates/settle-store/src/migration/m0003_mechanisms.rs", include_str!("../../../settle-store/src/migration/m0003_mechanisms.rs")),
+    ("crates/settle-store/src/migration/m0004_card_reconcile.rs", include_str!("../../../settle-store/src/migration/m0004_card_reconcile.rs")),
     ("crates/settle-store/src/migration/m0005_card_hardening.rs", include_str!("../../../settle-store/src/migration/m0005_card_hardening.rs")),
     ("crates/settle-store/src/migration/m0006_chain.rs", include_str!("../../../settle-store/src/migration/m0006_chain.rs")),
     ("crates/settle-store/src/migration/m0007_commerce.rs", include_str!("../../../settle-store/src/migration/m0007_commerce.rs")),
+    (
+        "crates/settle-store/src/migration/m0008_mysql_binary_collation.rs",
+        include_str!("../../../settle-store/src/migration/m0008_mysql_binary_collation.rs"),
+    ),
+    ("crates/settle-store/src/migration/m0009_idempotency_owner.rs", include_str!("../../../settle-store/src/migration/m0009_idempotency_owner.rs")),
+    (
+        "crates/settle-store/src/migration/m0010_lease_without_token.rs",
+        include_str!("../../../settle-store/src/migration/m0010_lease_without_token.rs"),
+    ),
+    (
+        "crates/settle-store/src/migration/m0011_outbox_unpublished.rs",
+        include_str!("../../../settle-store/src/migration/m0011_outbox_unpublished.rs"),
+    ),
     ("crates/settle-store/src/migration/m0012_webhooks.rs", include_str!("../../../settle-store/src/migration/m0012_webhooks.rs")),
+    ("crates/settle-store/src/migration/m0013_soft_delete.rs", include_str!("../../../settle-store/src/migration/m0013_soft_delete.rs")),
     ("crates/settle-store/src/migration/m0014_audit_log.rs", include_str!("../../../settle-store/src/migration/m0014_audit_log.rs")),
+    (
+        "crates/settle-store/src/migration/m0015_revoked_keys_index.rs",
+        include_str!("../../../settle-store/src/migration/m0015_revoked_keys_index.rs"),
+    ),
+    (
+        "crates/settle-store/src/migration/m0016_idempotency_resource.rs",
+        include_str!("../../../settle-store/src/migration/m0016_idempotency_resource.rs"),
+    ),
     ("crates/settle-store/src/migration/m0017_cluster_flags.rs", include_str!("../../../settle-store/src/migration/m0017_cluster_flags.rs")),
+    ("crates/settle-store/src/migration/m0018_event_ids.rs", include_str!("../../../settle-store/src/migration/m0018_event_ids.rs")),
     ("crates/settle-store/src/migration/m0019_payment_details.rs", include_str!("../../../settle-store/src/migration/m0019_payment_details.rs")),
     ("crates/settle-store/src/migration/m0020_refunds.rs", include_str!("../../../settle-store/src/migration/m0020_refunds.rs")),
     (
         "crates/settle-store/src/migration/m0021_order_cancellations.rs",
         include_str!("../../../settle-store/src/migration/m0021_order_cancellations.rs"),
     ),
+    (
+        "crates/settle-store/src/migration/m0022_late_payment_refunds.rs",
+        include_str!("../../../settle-store/src/migration/m0022_late_payment_refunds.rs"),
+    ),
+    ("crates/settle-store/src/migration/m0023_payment_gateway.rs", include_str!("../../../settle-store/src/migration/m0023_payment_gateway.rs")),
+    ("crates/settle-store/src/migration/m0024_fee_returns.rs", include_str!("../../../settle-store/src/migration/m0024_fee_returns.rs")),
     ("crates/settle-store/src/migration/m0025_checkout_sessions.rs", include_str!("../../../settle-store/src/migration/m0025_checkout_sessions.rs")),
     ("crates/settle-store/src/migration/m0026_chain_log_payment.rs", include_str!("../../../settle-store/src/migration/m0026_chain_log_payment.rs")),
     ("crates/settle-store/src/migration/m0027_saga_sweep.rs", include_str!("../../../settle-store/src/migration/m0027_saga_sweep.rs")),
     ("crates/settle-store/src/migration/m0028_dead_letters.rs", include_str!("../../../settle-store/src/migration/m0028_dead_letters.rs")),
+    (
+        "crates/settle-store/src/migration/m0029_migration_compatibility.rs",
+        include_str!("../../../settle-store/src/migration/m0029_migration_compatibility.rs"),
+    ),
     ("crates/settle-store/src/merchants.rs", include_str!("../../../settle-store/src/merchants.rs")),
     ("crates/settle-store/src/dead_letters.rs", include_str!("../../../settle-store/src/dead_letters.rs")),
     ("crates/settle-store/src/checkout_sessions.rs", include_str!("../../../settle-store/src/checkout_sessions.rs")),
@@ -87,7 +121,18 @@ const CREATED_BY: &[(&str, &str)] = &[
     ("order_cancellations", "m0021_order_cancellations"),
     ("checkout_sessions", "m0025_checkout_sessions"),
     ("dead_letters", "m0028_dead_letters"),
+    ("migration_compatibility", "m0029_migration_compatibility"),
 ];
+
+/// Where an index is made: the first migration that names it (and the line), else its table's definition.
+pub(super) fn index_location(table: &str, index: &str) -> (&'static str, Option<usize>) {
+    let needle = format!("\"{index}\"");
+    SOURCES
+        .iter()
+        .filter(|(f, _)| f.contains("/migration/"))
+        .find_map(|(f, _)| line_of(f, &needle).map(|l| (*f, Some(l))))
+        .unwrap_or_else(|| table_location(table))
+}
 
 /// Where a table's definition is: its migration file and the line that names it.
 pub(super) fn table_location(table: &str) -> (&'static str, Option<usize>) {

@@ -89,10 +89,16 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
     assert!(results(&sarif).is_empty(), "{sarif}");
     assert!(sarif["runs"][0]["tool"]["driver"]["rules"].as_array().unwrap().len() >= 13);
 
-    // Drift by hand: a dropped index, an extra column, a stray table without a primary key.
+    // Drift by hand: a dropped index, an extra column, a stray table without a primary key; and a migration a newer
+    // Settle applied, a finding of its own that no longer turns the drift comparison off.
     let db = settle_store::connect(&url, 1).await.unwrap();
     let drop_index = if v.db == Db::Mysql { "DROP INDEX payments_merchant_order_id ON payments" } else { "DROP INDEX payments_merchant_order_id" };
-    for sql in [drop_index, "ALTER TABLE payments ADD COLUMN extra_col INTEGER", "CREATE TABLE stray (a INTEGER)"] {
+    for sql in [
+        drop_index,
+        "ALTER TABLE payments ADD COLUMN extra_col INTEGER",
+        "CREATE TABLE stray (a INTEGER)",
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('m9999_newer', 0)",
+    ] {
         db.writes().execute_unprepared(sql).await.unwrap();
     }
     let sarif_file = dir.0.join("drift.sarif");
@@ -108,6 +114,7 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
     assert!(has("SETTLE004", "error", "payments.extra_col is not declared"), "{found:#?}");
     assert!(has("SETTLE003", "warning", "table stray is not Settle's"), "{found:#?}");
     assert!(has("SETTLE006", "error", "table stray has no primary key"), "{found:#?}");
+    assert!(found.iter().any(|(r, _, m)| r == "SETTLE002" && m.contains("m9999_newer")), "{found:#?}");
     // Every result points at a file of this repository, with a line where one is known.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     for r in sarif["runs"][0]["results"].as_array().unwrap() {
@@ -118,6 +125,13 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
             assert!(line as usize <= std::fs::read_to_string(root.join(uri)).unwrap().lines().count());
         }
     }
+    // An index's finding points at the migration that made it (m0019), not at its table's (m0002).
+    let index = sarif["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "SETTLE005").unwrap();
+    let at = &index["locations"][0]["physicalLocation"];
+    assert_eq!(at["artifactLocation"]["uri"], "crates/settle-store/src/migration/m0019_payment_details.rs", "{index}");
+    let line = at["region"]["startLine"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(root.join("crates/settle-store/src/migration/m0019_payment_details.rs")).unwrap();
+    assert!(text.lines().nth(line - 1).unwrap().contains("\"payments_merchant_order_id\""), "line {line}");
     let lookup = sarif["runs"][0]["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "SETTLE007").unwrap();
     assert_eq!(lookup["locations"][0]["physicalLocation"]["artifactLocation"]["uri"], "crates/settle-store/src/payments.rs");
     // The text report says the same, one line each.
@@ -127,7 +141,9 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
 
     // Put right; then a migration rolled back is pending, and nothing else is reported.
     let create_index = "CREATE INDEX payments_merchant_order_id ON payments (merchant_id, order_id)";
-    for sql in [create_index, "ALTER TABLE payments DROP COLUMN extra_col", "DROP TABLE stray"] {
+    for sql in
+        [create_index, "ALTER TABLE payments DROP COLUMN extra_col", "DROP TABLE stray", "DELETE FROM seaql_migrations WHERE version = 'm9999_newer'"]
+    {
         db.writes().execute_unprepared(sql).await.unwrap();
     }
     assert_eq!(settle(&dir, &url, &["db", "check"]).0, 0);
