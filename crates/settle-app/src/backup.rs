@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 
 use crate::crypto::Keyring;
 
+mod sealed;
+
 /// The backup format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 const MANIFEST: &str = "manifest.json";
@@ -28,6 +30,8 @@ const MANIFEST: &str = "manifest.json";
 const SIGNATURE: &str = "manifest.sig";
 /// What the key that signs manifests is derived for (from each master key).
 const SIGNING_PURPOSE: &str = "settle backup manifest v1";
+/// What the key that encrypts table files is derived for (from each master key).
+const SEALING_PURPOSE: &str = "settle backup files v1";
 /// The table whose rows a restore leaves out: a lease names an instance of the database it was taken on.
 const NOT_RESTORED: &str = "leases";
 /// Rows read per query, and inserted per statement.
@@ -61,8 +65,20 @@ pub struct Manifest {
     /// The version of the Settle that wrote it (absent in backups written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle_version: Option<String>,
+    /// The table files are sealed under a key derived from the master key (`settle backup --encrypt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
     /// In restore order.
     pub tables: Vec<TableEntry>,
+}
+
+/// How a backup's table files are sealed: AES-256-GCM in chunks (see `sealed`), under the key derived from the
+/// master key `key_id`; each file's SHA-256 in the manifest is of its rows as written before sealing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Encryption {
+    pub cipher: String,
+    pub key_id: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +104,16 @@ impl Progress for Quiet {}
 
 /// Writes a backup of `db` into `dir` (created; it must be absent or empty), signed under `keys` when given.
 pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn Progress) -> Result<Manifest, BackupError> {
+    backup_with(db, dir, keys, false, progress).await
+}
+
+/// [`backup`], its table files sealed under a key derived from `keys` when `encrypt` (which needs them).
+pub async fn backup_with(db: &Db, dir: &Path, keys: Option<&Keyring>, encrypt: bool, progress: &dyn Progress) -> Result<Manifest, BackupError> {
+    let sealing = match (encrypt, keys) {
+        (false, _) => None,
+        (true, Some(k)) => Some(k.derive(SEALING_PURPOSE)[0]),
+        (true, None) => return Err(BackupError::Invalid("an encrypted backup needs SETTLE_MASTER_KEY".into())),
+    };
     if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
         return Err(BackupError::Invalid(format!("{} is not empty; back up into a new directory", dir.display())));
     }
@@ -112,10 +138,14 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
     let txn = settle_store::begin_snapshot(db.pool()).await?;
     let mut tables = Vec::new();
     for t in settle_store::backup::tables() {
-        let file = format!("{}.ndjson", t.name);
+        let file = if sealing.is_some() { format!("{}.ndjson.enc", t.name) } else { format!("{}.ndjson", t.name) };
         let path = dir.join(&file);
         progress.table(t.name, t.count(&txn).await?);
-        let mut out = std::io::BufWriter::new(private_file(&path)?);
+        let plain = std::io::BufWriter::new(private_file(&path)?);
+        let mut out = match &sealing {
+            Some(k) => Out::Sealed(Box::new(sealed::Seal::new(plain, k, &file).map_err(io(&path))?)),
+            None => Out::Plain(plain),
+        };
         let (mut hash, mut rows) = (Sha256::new(), 0u64);
         let mut last: Option<Map<String, Json>> = None;
         loop {
@@ -133,7 +163,7 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
             }
             last = page.into_iter().next_back();
         }
-        out.into_inner().map_err(|e| BackupError::Io { path: path.display().to_string(), source: e.into_error() })?.sync_all().map_err(io(&path))?;
+        out.finish().map_err(io(&path))?.sync_all().map_err(io(&path))?;
         tables.push(TableEntry { name: t.name.to_owned(), file, rows, sha256: hex::encode(hash.finalize()) });
     }
     drop(txn);
@@ -144,6 +174,10 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
         source_backend: backend_name(db).to_owned(),
         created_at: crate::time::rfc3339(settle_store::now_ms()),
         settle_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        encryption: match (&sealing, keys) {
+            (Some(_), Some(k)) => Some(Encryption { cipher: "AES-256-GCM".into(), key_id: k.current_id().to_owned() }),
+            _ => None,
+        },
         tables,
     };
     let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
@@ -154,6 +188,30 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
     // Written last, and whole or not at all: a backup without its manifest is visibly unfinished.
     write_whole(dir, MANIFEST, &text)?;
     Ok(manifest)
+}
+
+/// A table file being written: as is, or sealed.
+enum Out {
+    Plain(std::io::BufWriter<std::fs::File>),
+    Sealed(Box<sealed::Seal<std::io::BufWriter<std::fs::File>>>),
+}
+
+impl Out {
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Out::Plain(w) => w.write_all(bytes),
+            Out::Sealed(w) => w.write_all(bytes),
+        }
+    }
+
+    /// Ends the file (a sealed one with its last chunk) and gives it back to be synced.
+    fn finish(self) -> std::io::Result<std::fs::File> {
+        let w = match self {
+            Out::Plain(w) => w,
+            Out::Sealed(w) => w.finish()?,
+        };
+        w.into_inner().map_err(|e| e.into_error())
+    }
 }
 
 /// Writes `name` in `dir` through a temporary file renamed into place, readable by its owner alone.
@@ -252,6 +310,7 @@ pub fn verify(dir: &Path, trust: Trust<'_>) -> Result<Verified, BackupError> {
         return Err(BackupError::Invalid(format!("backup format {} is not the format this Settle reads ({FORMAT_VERSION})", m.format_version)));
     }
     restorable(&m)?;
+    let opening = opening_keys(&m, trust)?;
     let known = settle_store::backup::tables();
     for e in &m.tables {
         if !known.iter().any(|t| t.name == e.name) {
@@ -263,11 +322,23 @@ pub fn verify(dir: &Path, trust: Trust<'_>) -> Result<Verified, BackupError> {
     }
     for e in &m.tables {
         let t = known.iter().find(|t| t.name == e.name).expect("checked above");
-        let mut rows = Rows::open(dir, e, t)?;
+        let mut rows = Rows::open(dir, e, t, opening.as_deref())?;
         while rows.next()?.is_some() {}
         rows.finish()?;
     }
     Ok(Verified { manifest: m, authenticated })
+}
+
+/// The keys an encrypted backup's files may be sealed under (the manifest's master key's first); None for a backup
+/// not encrypted.
+fn opening_keys(m: &Manifest, trust: Trust<'_>) -> Result<Option<Vec<[u8; 32]>>, BackupError> {
+    let Some(enc) = &m.encryption else { return Ok(None) };
+    let Some(keys) = trust.keys else {
+        return Err(BackupError::Invalid(format!("the backup is encrypted (under master key {}): set SETTLE_MASTER_KEY to read it", enc.key_id)));
+    };
+    let mut derived = keys.derive_with_ids(SEALING_PURPOSE);
+    derived.sort_by_key(|(id, _)| *id != enc.key_id);
+    Ok(Some(derived.into_iter().map(|(_, k)| k).collect()))
 }
 
 /// Checks `manifest.sig` against the manifest's bytes `text`; true when it was checked and holds.
@@ -346,25 +417,36 @@ struct Rows<'a> {
     e: &'a TableEntry,
     t: &'a Table,
     path: PathBuf,
-    r: std::io::BufReader<std::fs::File>,
+    r: Box<dyn BufRead + Send>,
     hash: Sha256,
     rows: u64,
     line: Vec<u8>,
 }
 
 impl<'a> Rows<'a> {
-    fn open(dir: &Path, e: &'a TableEntry, t: &'a Table) -> Result<Self, BackupError> {
+    /// Opens a table's file; `sealed`, the keys its file may be sealed under (an encrypted backup's).
+    fn open(dir: &Path, e: &'a TableEntry, t: &'a Table, sealed: Option<&[[u8; 32]]>) -> Result<Self, BackupError> {
         if e.file.contains(['/', '\\']) || e.file.starts_with('.') {
             return Err(BackupError::Invalid(format!("the manifest names a file outside the backup: {}", e.file)));
         }
         let path = dir.join(&e.file);
-        let r = std::io::BufReader::new(std::fs::File::open(&path).map_err(io(&path))?);
+        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        let r: Box<dyn BufRead + Send> = match sealed {
+            Some(keys) => Box::new(std::io::BufReader::new(
+                sealed::Open::new(std::io::BufReader::new(file), keys, &e.file).map_err(|err| BackupError::Invalid(format!("{}: {err}", e.file)))?,
+            )),
+            None => Box::new(std::io::BufReader::new(file)),
+        };
         Ok(Self { e, t, path, r, hash: Sha256::new(), rows: 0, line: Vec::new() })
     }
 
     fn next(&mut self) -> Result<Option<Map<String, Json>>, BackupError> {
         self.line.clear();
-        if self.r.read_until(b'\n', &mut self.line).map_err(io(&self.path))? == 0 {
+        let read = self.r.read_until(b'\n', &mut self.line).map_err(|err| match err.kind() {
+            std::io::ErrorKind::InvalidData => BackupError::Invalid(format!("{}: {err}", self.e.file)),
+            _ => io(&self.path)(err),
+        })?;
+        if read == 0 {
             return Ok(None);
         }
         self.hash.update(&self.line);
@@ -407,6 +489,7 @@ pub struct Restored {
 /// before the commit (a file changed since the check rolls the restore back).
 pub async fn restore(db: &Db, dir: &Path, force: bool, trust: Trust<'_>, progress: &dyn Progress) -> Result<Restored, BackupError> {
     let Verified { manifest: m, authenticated } = verify(dir, trust)?;
+    let opening = opening_keys(&m, trust)?;
     settle_store::migration::up(db).await?;
     let tables = settle_store::backup::tables();
     if !force {
@@ -430,7 +513,7 @@ pub async fn restore(db: &Db, dir: &Path, force: bool, trust: Trust<'_>, progres
         let t = tables.iter().find(|t| t.name == e.name).expect("verified");
         let restored = t.name != NOT_RESTORED;
         progress.table(t.name, if restored { e.rows } else { 0 });
-        let mut rows = Rows::open(dir, e, t)?;
+        let mut rows = Rows::open(dir, e, t, opening.as_deref())?;
         let mut batch = Vec::with_capacity(INSERT_BATCH);
         loop {
             let row = rows.next()?;

@@ -87,6 +87,11 @@ impl Keyring {
             .collect()
     }
 
+    /// [`Self::derive`], each derived key with the id of the master key it comes from.
+    pub fn derive_with_ids(&self, purpose: &str) -> Vec<(&str, [u8; 32])> {
+        self.keys.iter().map(|k| k.id.as_str()).zip(self.derive(purpose)).collect()
+    }
+
     /// The id of the key that seals.
     pub fn current_id(&self) -> &str {
         &self.keys[0].id

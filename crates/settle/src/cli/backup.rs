@@ -13,6 +13,7 @@ pub(super) async fn backup(
     cfg: &Config,
     action: Option<BackupAction>,
     out: Option<std::path::PathBuf>,
+    encrypt: bool,
     format: Option<Format>,
 ) -> anyhow::Result<()> {
     let keys = cfg.app.keyring.as_deref();
@@ -21,15 +22,18 @@ pub(super) async fn backup(
             let v = settle_app::backup::verify(&dir, Trust { keys, unsigned })?;
             let m = v.manifest;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
-            let v = serde_json::json!({"ok": true, "authenticated": v.authenticated, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "settleVersion": m.settle_version, "sourceBackend": m.source_backend, "createdAt": m.created_at});
+            let v = serde_json::json!({"ok": true, "authenticated": v.authenticated, "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "settleVersion": m.settle_version, "encrypted": m.encryption.is_some(), "sourceBackend": m.source_backend, "createdAt": m.created_at});
             emit(&v, format, Format::Json)
         }
         None => {
-            let Some(out) = out else { return Err(usage("settle backup --out DIR (or settle backup verify DIR)")) };
+            let Some(out) = out else { return Err(usage("settle backup --out DIR [--encrypt] (or settle backup verify DIR)")) };
+            if encrypt && keys.is_none() {
+                return Err(usage("--encrypt needs SETTLE_MASTER_KEY (`settle keys generate` makes one)"));
+            }
             let db = startup::open_database(&existing(cfg)).await?;
-            let m = settle_app::backup::backup(&db, &out, keys, &Bars::new()).await?;
+            let m = settle_app::backup::backup_with(&db, &out, keys, encrypt, &Bars::new()).await?;
             let rows: u64 = m.tables.iter().map(|t| t.rows).sum();
-            let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "signed": keys.is_some()});
+            let v = serde_json::json!({"dir": out.display().to_string(), "tables": m.tables.len(), "rows": rows, "schemaVersion": m.schema_version, "signed": keys.is_some(), "encrypted": m.encryption.is_some()});
             emit(&v, format, Format::Json)
         }
     }

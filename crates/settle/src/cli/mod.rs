@@ -76,6 +76,10 @@ pub enum Command {
         /// The directory to write (absent or empty).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
+        /// Seal the table files under a key derived from SETTLE_MASTER_KEY (AES-256-GCM); verify and restore then
+        /// need the master key.
+        #[arg(long)]
+        encrypt: bool,
     },
     /// Restore a backup onto the configured database (any backend): verified, migrated, loaded in one transaction.
     Restore {
@@ -495,7 +499,7 @@ async fn other_command(cfg: Config, cmd: Command, format: Option<Format>) -> any
         c @ (Command::Serve { .. } | Command::Chain { .. } | Command::Db { action: DbAction::Check { .. } }) => command(cfg, c, format).await,
         Command::PgSim(_) => Ok(()),
         Command::Db { action: DbAction::Stats { server } } => db::stats(&cfg, server, format).await,
-        Command::Backup { action, out } => backup::backup(&cfg, action, out, format).await,
+        Command::Backup { action, out, encrypt } => backup::backup(&cfg, action, out, encrypt, format).await,
         Command::Restore { from, force, unsigned } => backup::restore(&cfg, from, force, unsigned, format).await,
         Command::Keys { action } => keys::keys(&cfg, action, format).await,
         Command::Migrate { action } => db::migrate(&cfg, action, format).await,

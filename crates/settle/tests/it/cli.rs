@@ -278,6 +278,8 @@ fn data_commands_print_only_data_and_exit_with_documented_codes() {
     assert_eq!(json(&["backup", "verify", "b"])["ok"], true);
     assert_eq!(text(&["backup", "verify", "b", "--format", "text"])["ok"], "true");
     assert_eq!(json(&["backup", "verify", "b"])["authenticated"], true, "signed under SETTLE_MASTER_KEY");
+    assert_eq!(json(&["backup", "--out", "sealed", "--encrypt"])["encrypted"], true);
+    assert_eq!(json(&["backup", "verify", "sealed"])["encrypted"], true);
     // Signed: without the master key it is refused, unless its integrity alone is asked for.
     let target = [("DATABASE_URL", "sqlite://restored.db"), ("SETTLE_LOG", "trace")];
     assert_eq!(settle(&dir, &["restore", "--from", "b"], &target).status.code(), Some(1));
@@ -304,6 +306,7 @@ fn data_commands_print_only_data_and_exit_with_documented_codes() {
     let code = |args: &[&str], env: &[(&str, &str)]| settle(&dir, args, env).status.code();
     assert_eq!(code(&["no-such-command"], &[]), Some(2));
     assert_eq!(code(&["seed", "--format", "sarif"], &[]), Some(2));
+    assert_eq!(code(&["backup", "--out", "no-key", "--encrypt"], &[]), Some(2), "--encrypt without SETTLE_MASTER_KEY");
     // The same usage error for every migrate action (`up` applied the migrations and exited 0).
     for action in ["up", "status"] {
         assert_eq!(code(&["migrate", action, "--format", "sarif"], &[("DATABASE_URL", "sqlite://sarif.db")]), Some(2), "migrate {action}");
