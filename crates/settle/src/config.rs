@@ -53,6 +53,9 @@ pub struct Config {
     pub max_connections: usize,
     /// SETTLE_DB_MAX_CONNECTIONS: database pool size.
     pub db_max_connections: u32,
+    /// SETTLE_DB_CHECK_REFERENCE_URL: where `settle db check` makes its throwaway reference (a schema on PostgreSQL,
+    /// a database on MySQL) when the configured role may not (a read-only role); unset: on DATABASE_URL's server.
+    pub db_check_reference_url: Option<String>,
     /// SQLite's writer: SETTLE_SQLITE_WRITE_QUEUE (write transactions that may wait for their turn before the next
     /// is refused), SETTLE_SQLITE_WRITE_GROUP (at most this many are committed together; 1: each alone) and
     /// SETTLE_SQLITE_GROUP_WAIT_MS (a group is committed once its first write has waited this long).
@@ -90,6 +93,7 @@ impl Default for Config {
             allow_demo_key: false,
             max_connections: 16_384,
             db_max_connections: 20,
+            db_check_reference_url: None,
             sqlite_writer: settle_store::connect::WriterSettings::default(),
             gateway_url: None,
             test_gateway_url: None,
@@ -130,6 +134,7 @@ const SETTINGS: &[Setting] = &[
     Setting { var: "SETTLE_HEADER_TIMEOUT_SECS", set: |c, v| secs(v, &mut c.header_timeout) },
     Setting { var: "SETTLE_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.max_connections) },
     Setting { var: "SETTLE_DB_MAX_CONNECTIONS", set: |c, v| num(v, &mut c.db_max_connections) },
+    Setting { var: "SETTLE_DB_CHECK_REFERENCE_URL", set: |c, v| put(&mut c.db_check_reference_url, Some(v.to_owned())) },
     Setting { var: "SETTLE_SQLITE_WRITE_QUEUE", set: |c, v| num(v, &mut c.sqlite_writer.queue) },
     Setting { var: "SETTLE_SQLITE_WRITE_GROUP", set: |c, v| num(v, &mut c.sqlite_writer.group) },
     Setting { var: "SETTLE_SQLITE_GROUP_WAIT_MS", set: |c, v| millis(v, &mut c.sqlite_writer.group_wait) },

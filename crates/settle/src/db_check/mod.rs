@@ -66,33 +66,45 @@ pub async fn run(cfg: &Config, long_transaction_secs: i64) -> anyhow::Result<Rep
     let live = settle_store::schema::read(db.pool()).await?;
     report.summary.tables = live.tables.len();
 
-    // Drift, against this build's migrations applied to a throwaway database; the seed checked there too.
-    let reference = Reference::create(cfg, &db).await?;
-    let outcome = async {
-        settle_store::migration::up(&reference.db).await?;
-        let expected = settle_store::schema::read(reference.db.pool()).await?;
-        // Boxed, as `settle`'s commands are: a whole server nested in this future made it too deep to lay out.
-        let seed = Box::pin(seed_twice(&reference.db)).await?;
-        let traces = Box::pin(workload(cfg, &reference.url)).await?;
-        anyhow::Ok((expected, seed, traces))
-    }
-    .await;
-    reference.drop().await;
-    let (expected, seed, traces) = outcome?;
-    report.summary.requests = traces.len();
-    report.summary.statements = traces.iter().map(|t| t.statements.len()).sum();
-    statements(&mut report, &traces);
-    // Whatever else was found (a request's N+1, a migration a newer Settle applied): only a database missing some of
-    // this build's migrations has a drift that means nothing.
-    if known.iter().all(|m| applied.contains(m)) {
-        drift(&mut report, &expected, &live);
-    }
-    for t in seed {
-        report.push(
-            "SETTLE011",
-            format!("seeding the demo data a second time changed table {t}"),
-            ("crates/settle-app/src/merchants.rs", line_of("crates/settle-app/src/merchants.rs", "pub async fn seed_demo")),
-        );
+    // Drift, against this build's migrations applied to a throwaway database; the seed checked there too. A role
+    // that may only read cannot make one on the live server: the rest is checked, and the report says what was not.
+    match Reference::create(cfg, &db).await {
+        Ok(reference) => {
+            let outcome = async {
+                settle_store::migration::up(&reference.db).await?;
+                let expected = settle_store::schema::read(reference.db.pool()).await?;
+                // Boxed, as `settle`'s commands are: a whole server nested in this future made it too deep to lay out.
+                let seed = Box::pin(seed_twice(&reference.db)).await?;
+                let traces = Box::pin(workload(cfg, &reference.url)).await?;
+                anyhow::Ok((expected, seed, traces))
+            }
+            .await;
+            reference.drop().await;
+            let (expected, seed, traces) = outcome?;
+            report.summary.requests = traces.len();
+            report.summary.statements = traces.iter().map(|t| t.statements.len()).sum();
+            statements(&mut report, &traces);
+            // Whatever else was found (a request's N+1, a migration a newer Settle applied): only a database missing
+            // some of this build's migrations has a drift that means nothing.
+            if known.iter().all(|m| applied.contains(m)) {
+                drift(&mut report, &expected, &live);
+            }
+            for t in seed {
+                report.push(
+                    "SETTLE011",
+                    format!("seeding the demo data a second time changed table {t}"),
+                    ("crates/settle-app/src/merchants.rs", line_of("crates/settle-app/src/merchants.rs", "pub async fn seed_demo")),
+                );
+            }
+        }
+        Err(e) => report.push(
+            "SETTLE014",
+            format!(
+                "drift, the seed and the workload were not checked: no reference database could be made ({e:#}); for a role that may \
+                 only read, set SETTLE_DB_CHECK_REFERENCE_URL to one that may create a schema (PostgreSQL) or a database (MySQL)"
+            ),
+            (migration_file, None),
+        ),
     }
 
     // Keys and indexes.

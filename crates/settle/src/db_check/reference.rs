@@ -16,11 +16,23 @@ pub(super) struct Reference {
 }
 
 impl Reference {
+    /// Makes the reference on SETTLE_DB_CHECK_REFERENCE_URL's server when it is set (a role that may create there),
+    /// else on the live database's.
     pub(super) async fn create(cfg: &Config, live: &settle_store::Db) -> anyhow::Result<Self> {
         use settle_store::ConnectionTrait;
         // The name is generated here, never input.
         let name = format!("settle_check_{}_{}", std::process::id(), settle_store::now_ms());
-        let url = &cfg.database_url;
+        let own;
+        let (url, live) = match &cfg.db_check_reference_url {
+            Some(u) => {
+                own = settle_store::connect(u, 2).await.map_err(|e| anyhow::anyhow!("SETTLE_DB_CHECK_REFERENCE_URL: cannot connect: {e}"))?;
+                if own.get_database_backend() != live.get_database_backend() {
+                    anyhow::bail!("SETTLE_DB_CHECK_REFERENCE_URL must be a database of DATABASE_URL's kind");
+                }
+                (u, &own)
+            }
+            None => (&cfg.database_url, live),
+        };
         let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
         match live.get_database_backend() {
             settle_store::DbBackend::Postgres => {

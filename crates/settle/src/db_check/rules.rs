@@ -97,6 +97,12 @@ pub const RULES: &[Rule] = &[
         description: "A request made several writes outside a transaction: a failure between them leaves half a change.",
         level: Level::Error,
     },
+    Rule {
+        id: "SETTLE014",
+        name: "ReferenceUnavailable",
+        description: "No reference database could be made (a role that may only read): drift, the seed and the workload were not checked.",
+        level: Level::Warning,
+    },
 ];
 
 pub(super) fn rule(id: &str) -> &'static Rule {

@@ -606,21 +606,7 @@ async fn a_read_only_role_backs_up_on_postgres() {
     use settle_store::ConnectionTrait;
     let Some(app) = TestApp::spawn(Variant { db: Db::Postgres, cache: Cache::Memory }).await else { return };
     app.create_payment("ro-1").await;
-    let role = format!("settle_ro_{}", std::process::id());
-    let db_name = app.db.url.rsplit_once('/').unwrap().1.to_owned();
-    for sql in [
-        format!("DROP ROLE IF EXISTS {role}"),
-        format!("CREATE ROLE {role} LOGIN"),
-        format!("GRANT CONNECT ON DATABASE {db_name} TO {role}"),
-        format!("GRANT USAGE ON SCHEMA public TO {role}"),
-        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
-        format!("ALTER ROLE {role} SET default_transaction_read_only = on"),
-    ] {
-        app.ctx.db.execute_unprepared(&sql).await.unwrap();
-    }
-    let (scheme, rest) = app.db.url.split_once("://").unwrap();
-    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let ro_url = format!("{scheme}://{role}@{host_and_db}");
+    let (role, ro_url) = read_only_role(&app.ctx.db, &app.db.url, "backup").await;
     let ro = settle_store::connect(&ro_url, 2).await.unwrap();
     // It may read, and may not write.
     let write = ro.execute_unprepared("CREATE TABLE ro_probe (id INT)").await;
@@ -635,9 +621,7 @@ async fn a_read_only_role_backs_up_on_postgres() {
     assert!(stats.tables.iter().any(|t| t.name == "payments"), "{stats:?}");
     drop(ctx);
     ro.close().await.unwrap();
-    for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
-        let _ = app.ctx.db.execute_unprepared(&sql).await;
-    }
+    drop_role(&app.ctx.db, &role).await;
     app.finish().await;
 }
 

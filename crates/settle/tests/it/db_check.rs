@@ -188,3 +188,37 @@ async fn a_migrated_database_is_clean_and_drift_is_found(v: Variant) {
     db.close().await.unwrap();
     target.drop_now().await;
 }
+
+/// `settle db check` under a role that may only read (PostgreSQL): it cannot make its reference on the live
+/// server, so it checks the rest and says what it did not (warning SETTLE014, exit 0); given
+/// SETTLE_DB_CHECK_REFERENCE_URL (a role that may create a schema) it checks everything, and the database is clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn db_check_runs_under_a_read_only_role() {
+    let Some(target) = TestDb::create(Db::Postgres).await else { return };
+    let dir = TempDir::new();
+    assert_eq!(settle(&dir, &target.url, &["migrate", "up"]).0, 0);
+    let admin = settle_store::connect(&target.url, 1).await.unwrap();
+    let (role, ro_url) = read_only_role(&admin, &target.url, "check").await;
+    let (code, out, err) = settle(&dir, &ro_url, &["db", "check", "--format", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let rules: Vec<(&str, &str)> =
+        report["findings"].as_array().unwrap().iter().map(|f| (f["ruleId"].as_str().unwrap(), f["level"].as_str().unwrap())).collect();
+    assert_eq!(rules, [("SETTLE014", "warning")], "{report}");
+    let o = Command::new(env!("CARGO_BIN_EXE_settle"))
+        .args(["db", "check", "--format", "json"])
+        .current_dir(&dir.0)
+        .env("DATABASE_URL", &ro_url)
+        .env("SETTLE_DB_CHECK_REFERENCE_URL", &target.url)
+        .env_remove("REDIS_URL")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert!(report["findings"].as_array().unwrap().is_empty(), "{report}");
+    assert!(report["summary"]["requests"].as_u64().unwrap() >= 30, "the workload ran: {report}");
+    drop_role(&admin, &role).await;
+    let _ = admin.close().await;
+    target.drop_now().await;
+}

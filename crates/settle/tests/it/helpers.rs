@@ -855,3 +855,32 @@ where
     first_poll.await.expect("the task polled its future");
     task
 }
+
+/// A PostgreSQL role of the database at `url` (reached through `admin`) that may only SELECT, in sessions that may not
+/// write at all (a standby's `default_transaction_read_only`), as operators grant backups and checks; gives its
+/// name and a URL that logs in as it. `drop_role` removes it.
+pub async fn read_only_role(admin: &settle_store::Db, url: &str, purpose: &str) -> (String, String) {
+    use settle_store::ConnectionTrait;
+    let role = format!("settle_ro_{purpose}_{}", std::process::id());
+    let db_name = url.rsplit_once('/').unwrap().1.split('?').next().unwrap().to_owned();
+    for sql in [
+        format!("DROP ROLE IF EXISTS {role}"),
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT CONNECT ON DATABASE {db_name} TO {role}"),
+        format!("GRANT USAGE ON SCHEMA public TO {role}"),
+        format!("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role}"),
+        format!("ALTER ROLE {role} SET default_transaction_read_only = on"),
+    ] {
+        admin.execute_unprepared(&sql).await.unwrap();
+    }
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let host_and_db = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    (role.clone(), format!("{scheme}://{role}@{host_and_db}"))
+}
+
+pub async fn drop_role(admin: &settle_store::Db, role: &str) {
+    use settle_store::ConnectionTrait;
+    for sql in [format!("DROP OWNED BY {role}"), format!("DROP ROLE {role}")] {
+        let _ = admin.execute_unprepared(&sql).await;
+    }
+}
