@@ -79,6 +79,14 @@ pub struct Manifest {
 pub struct Encryption {
     pub cipher: String,
     pub key_id: String,
+    /// This backup's own id, bound into every sealed chunk: a file from another backup under the same key does not
+    /// open in this one.
+    pub backup_id: String,
+}
+
+/// What a sealed table file's chunks are bound to: its backup and its name.
+fn sealing_context(e: &Encryption, file: &str) -> String {
+    format!("{}/{file}", e.backup_id)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,7 +119,12 @@ pub async fn backup(db: &Db, dir: &Path, keys: Option<&Keyring>, progress: &dyn 
 pub async fn backup_with(db: &Db, dir: &Path, keys: Option<&Keyring>, encrypt: bool, progress: &dyn Progress) -> Result<Manifest, BackupError> {
     let sealing = match (encrypt, keys) {
         (false, _) => None,
-        (true, Some(k)) => Some(k.derive(SEALING_PURPOSE)[0]),
+        (true, Some(k)) => {
+            let mut id = [0u8; 16];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut id);
+            let e = Encryption { cipher: "AES-256-GCM".into(), key_id: k.current_id().to_owned(), backup_id: hex::encode(id) };
+            Some((k.derive(SEALING_PURPOSE)[0], e))
+        }
         (true, None) => return Err(BackupError::Invalid("an encrypted backup needs SETTLE_MASTER_KEY".into())),
     };
     if dir.exists() && std::fs::read_dir(dir).map_err(io(dir))?.next().is_some() {
@@ -143,7 +156,7 @@ pub async fn backup_with(db: &Db, dir: &Path, keys: Option<&Keyring>, encrypt: b
         progress.table(t.name, t.count(&txn).await?);
         let plain = std::io::BufWriter::new(private_file(&path)?);
         let mut out = match &sealing {
-            Some(k) => Out::Sealed(Box::new(sealed::Seal::new(plain, k, &file).map_err(io(&path))?)),
+            Some((k, e)) => Out::Sealed(Box::new(sealed::Seal::new(plain, k, &sealing_context(e, &file)).map_err(io(&path))?)),
             None => Out::Plain(plain),
         };
         let (mut hash, mut rows) = (Sha256::new(), 0u64);
@@ -174,10 +187,7 @@ pub async fn backup_with(db: &Db, dir: &Path, keys: Option<&Keyring>, encrypt: b
         source_backend: backend_name(db).to_owned(),
         created_at: crate::time::rfc3339(settle_store::now_ms()),
         settle_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-        encryption: match (&sealing, keys) {
-            (Some(_), Some(k)) => Some(Encryption { cipher: "AES-256-GCM".into(), key_id: k.current_id().to_owned() }),
-            _ => None,
-        },
+        encryption: sealing.map(|(_, e)| e),
         tables,
     };
     let text = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
@@ -304,8 +314,11 @@ pub struct Verified {
 pub fn verify(dir: &Path, trust: Trust<'_>) -> Result<Verified, BackupError> {
     let path = dir.join(MANIFEST);
     let text = std::fs::read(&path).map_err(io(&path))?;
-    let authenticated = authenticate(dir, &text, trust)?;
     let m: Manifest = serde_json::from_slice(&text).map_err(|e| BackupError::Invalid(format!("{}: not a backup manifest: {e}", path.display())))?;
+    // An encrypted backup was written with the master key, so it was signed: one without its signature was changed,
+    // whatever --unsigned says (tables of another backup could be mixed in).
+    let trust = if m.encryption.is_some() { Trust { unsigned: false, ..trust } } else { trust };
+    let authenticated = authenticate(dir, &text, trust)?;
     if m.format_version != FORMAT_VERSION {
         return Err(BackupError::Invalid(format!("backup format {} is not the format this Settle reads ({FORMAT_VERSION})", m.format_version)));
     }
@@ -322,7 +335,7 @@ pub fn verify(dir: &Path, trust: Trust<'_>) -> Result<Verified, BackupError> {
     }
     for e in &m.tables {
         let t = known.iter().find(|t| t.name == e.name).expect("checked above");
-        let mut rows = Rows::open(dir, e, t, opening.as_deref())?;
+        let mut rows = Rows::open(dir, e, t, opening.as_deref().zip(m.encryption.as_ref()))?;
         while rows.next()?.is_some() {}
         rows.finish()?;
     }
@@ -333,6 +346,9 @@ pub fn verify(dir: &Path, trust: Trust<'_>) -> Result<Verified, BackupError> {
 /// not encrypted.
 fn opening_keys(m: &Manifest, trust: Trust<'_>) -> Result<Option<Vec<[u8; 32]>>, BackupError> {
     let Some(enc) = &m.encryption else { return Ok(None) };
+    if !m.tables.is_empty() && enc.backup_id.is_empty() {
+        return Err(BackupError::Invalid("the manifest's encryption names no backup id".into()));
+    }
     let Some(keys) = trust.keys else {
         return Err(BackupError::Invalid(format!("the backup is encrypted (under master key {}): set SETTLE_MASTER_KEY to read it", enc.key_id)));
     };
@@ -424,16 +440,17 @@ struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
-    /// Opens a table's file; `sealed`, the keys its file may be sealed under (an encrypted backup's).
-    fn open(dir: &Path, e: &'a TableEntry, t: &'a Table, sealed: Option<&[[u8; 32]]>) -> Result<Self, BackupError> {
+    /// Opens a table's file; `sealed`, the keys its file may be sealed under and how (an encrypted backup's).
+    fn open(dir: &Path, e: &'a TableEntry, t: &'a Table, sealed: Option<(&[[u8; 32]], &Encryption)>) -> Result<Self, BackupError> {
         if e.file.contains(['/', '\\']) || e.file.starts_with('.') {
             return Err(BackupError::Invalid(format!("the manifest names a file outside the backup: {}", e.file)));
         }
         let path = dir.join(&e.file);
         let file = std::fs::File::open(&path).map_err(io(&path))?;
         let r: Box<dyn BufRead + Send> = match sealed {
-            Some(keys) => Box::new(std::io::BufReader::new(
-                sealed::Open::new(std::io::BufReader::new(file), keys, &e.file).map_err(|err| BackupError::Invalid(format!("{}: {err}", e.file)))?,
+            Some((keys, how)) => Box::new(std::io::BufReader::new(
+                sealed::Open::new(std::io::BufReader::new(file), keys, &sealing_context(how, &e.file))
+                    .map_err(|err| BackupError::Invalid(format!("{}: {err}", e.file)))?,
             )),
             None => Box::new(std::io::BufReader::new(file)),
         };
@@ -513,7 +530,7 @@ pub async fn restore(db: &Db, dir: &Path, force: bool, trust: Trust<'_>, progres
         let t = tables.iter().find(|t| t.name == e.name).expect("verified");
         let restored = t.name != NOT_RESTORED;
         progress.table(t.name, if restored { e.rows } else { 0 });
-        let mut rows = Rows::open(dir, e, t, opening.as_deref())?;
+        let mut rows = Rows::open(dir, e, t, opening.as_deref().zip(m.encryption.as_ref()))?;
         let mut batch = Vec::with_capacity(INSERT_BATCH);
         loop {
             let row = rows.next()?;

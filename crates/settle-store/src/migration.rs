@@ -80,53 +80,54 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
 use crate::StoreError;
 
-/// Whether the release before the one that added each migration runs on a database that has it: true for an
-/// expand step (a new table, a nullable column, an index: what the previous release does not know it ignores),
-/// false for a contract step (a column dropped or renamed, a constraint the previous release's writes may break).
-/// Every migration is listed (a test holds it to [`names`]); a new one says which it is. Migrations older than
-/// this record are marked false: no release before it reads the record.
-const PREVIOUS_RELEASE_RUNS: &[(&str, bool)] = &[
-    ("m0001_merchants", false),
-    ("m0002_payments", false),
-    ("m0003_mechanisms", false),
-    ("m0004_card_reconcile", false),
-    ("m0005_card_hardening", false),
-    ("m0006_chain", false),
-    ("m0007_commerce", false),
-    ("m0008_mysql_binary_collation", false),
-    ("m0009_idempotency_owner", false),
-    ("m0010_lease_without_token", false),
-    ("m0011_outbox_unpublished", false),
-    ("m0012_webhooks", false),
-    ("m0013_soft_delete", false),
-    ("m0014_audit_log", false),
-    ("m0015_revoked_keys_index", false),
-    ("m0016_idempotency_resource", false),
-    ("m0017_cluster_flags", false),
-    ("m0018_event_ids", false),
-    ("m0019_payment_details", false),
-    ("m0020_refunds", false),
-    ("m0021_order_cancellations", false),
-    ("m0022_late_payment_refunds", false),
-    ("m0023_payment_gateway", false),
-    ("m0024_fee_returns", false),
-    ("m0025_checkout_sessions", false),
-    ("m0026_chain_log_payment", false),
-    ("m0027_saga_sweep", false),
-    ("m0028_dead_letters", false),
-    ("m0029_migration_compatibility", true),
+/// For each migration, the oldest build that runs on a database that has it, named by that build's last migration:
+/// for an expand step (a new table, a nullable column, an index: what an older build does not know it ignores) the
+/// last migration of the release before the one that adds it, or an older one; for a contract step (a column dropped
+/// or renamed, a constraint an older build's writes may break) the migration itself, so only builds that know it run.
+/// A build runs on a database whose every migration it does not know names a build no newer than itself ([`ahead`]).
+/// Every migration is listed (a test holds it to [`names`]); migrations older than this record name themselves.
+const RUNS_FROM: &[(&str, &str)] = &[
+    ("m0001_merchants", "m0001_merchants"),
+    ("m0002_payments", "m0002_payments"),
+    ("m0003_mechanisms", "m0003_mechanisms"),
+    ("m0004_card_reconcile", "m0004_card_reconcile"),
+    ("m0005_card_hardening", "m0005_card_hardening"),
+    ("m0006_chain", "m0006_chain"),
+    ("m0007_commerce", "m0007_commerce"),
+    ("m0008_mysql_binary_collation", "m0008_mysql_binary_collation"),
+    ("m0009_idempotency_owner", "m0009_idempotency_owner"),
+    ("m0010_lease_without_token", "m0010_lease_without_token"),
+    ("m0011_outbox_unpublished", "m0011_outbox_unpublished"),
+    ("m0012_webhooks", "m0012_webhooks"),
+    ("m0013_soft_delete", "m0013_soft_delete"),
+    ("m0014_audit_log", "m0014_audit_log"),
+    ("m0015_revoked_keys_index", "m0015_revoked_keys_index"),
+    ("m0016_idempotency_resource", "m0016_idempotency_resource"),
+    ("m0017_cluster_flags", "m0017_cluster_flags"),
+    ("m0018_event_ids", "m0018_event_ids"),
+    ("m0019_payment_details", "m0019_payment_details"),
+    ("m0020_refunds", "m0020_refunds"),
+    ("m0021_order_cancellations", "m0021_order_cancellations"),
+    ("m0022_late_payment_refunds", "m0022_late_payment_refunds"),
+    ("m0023_payment_gateway", "m0023_payment_gateway"),
+    ("m0024_fee_returns", "m0024_fee_returns"),
+    ("m0025_checkout_sessions", "m0025_checkout_sessions"),
+    ("m0026_chain_log_payment", "m0026_chain_log_payment"),
+    ("m0027_saga_sweep", "m0027_saga_sweep"),
+    ("m0028_dead_letters", "m0028_dead_letters"),
+    ("m0029_migration_compatibility", "m0028_dead_letters"),
 ];
 
-/// Each migration this build knows, with whether the previous release runs on it ([`PREVIOUS_RELEASE_RUNS`]).
-pub fn compatibility() -> &'static [(&'static str, bool)] {
-    PREVIOUS_RELEASE_RUNS
+/// Each migration this build knows, with the oldest build that runs on it ([`RUNS_FROM`]).
+pub fn compatibility() -> &'static [(&'static str, &'static str)] {
+    RUNS_FROM
 }
 
-/// The table where [`PREVIOUS_RELEASE_RUNS`] is recorded for the migrations applied.
+/// The table where [`RUNS_FROM`] is recorded for the migrations applied.
 const COMPATIBILITY: &str = "migration_compatibility";
 
 /// Applies every pending migration (on SQLite through its writer), and records for each whether the previous
-/// release runs on it. Refused, with nothing applied, when a newer Settle migrated the database ([`ahead`]).
+/// build runs on it. Refused, with nothing applied, when a newer Settle migrated the database ([`ahead`]).
 pub async fn up(db: &crate::Db) -> Result<(), StoreError> {
     let schema = compare(db.pool()).await?;
     if !schema.unknown.is_empty() {
@@ -139,7 +140,8 @@ pub async fn up(db: &crate::Db) -> Result<(), StoreError> {
     record_compatibility(db).await
 }
 
-/// Writes [`PREVIOUS_RELEASE_RUNS`] for the applied migrations not yet recorded.
+/// Writes [`RUNS_FROM`] for the applied migrations not yet recorded. Two instances migrating at once may both write
+/// a row: the second's duplicate is the same row, and is taken as written.
 async fn record_compatibility(db: &crate::Db) -> Result<(), StoreError> {
     let conn = db.writes();
     let backend = conn.get_database_backend();
@@ -148,17 +150,16 @@ async fn record_compatibility(db: &crate::Db) -> Result<(), StoreError> {
         let rows = conn.query_all_raw(Statement::from_string(backend, sql)).await?;
         rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<_, _>>()?
     };
-    let missing: Vec<&(&str, bool)> = PREVIOUS_RELEASE_RUNS.iter().filter(|(n, _)| !recorded.iter().any(|r| r == n)).collect();
-    if missing.is_empty() {
-        return Ok(());
+    for (name, runs_from) in RUNS_FROM.iter().filter(|(n, _)| !recorded.iter().any(|r| r == n)) {
+        let mut q = sea_orm::sea_query::Query::insert();
+        q.into_table(sea_orm::sea_query::Alias::new(COMPATIBILITY))
+            .columns([sea_orm::sea_query::Alias::new("version"), sea_orm::sea_query::Alias::new("runs_from")])
+            .values_panic([(*name).into(), (*runs_from).into()]);
+        match conn.execute_raw(backend.build(&q)).await.map_err(StoreError::from) {
+            Ok(_) | Err(StoreError::Unique(_)) => {}
+            Err(e) => return Err(e),
+        }
     }
-    let mut q = sea_orm::sea_query::Query::insert();
-    q.into_table(sea_orm::sea_query::Alias::new(COMPATIBILITY))
-        .columns([sea_orm::sea_query::Alias::new("version"), sea_orm::sea_query::Alias::new("previous_release_runs")]);
-    for (name, runs) in missing {
-        q.values_panic([(*name).into(), (*runs).into()]);
-    }
-    conn.execute_raw(backend.build(&q)).await?;
     Ok(())
 }
 
@@ -167,34 +168,43 @@ async fn record_compatibility(db: &crate::Db) -> Result<(), StoreError> {
 pub enum Ahead {
     /// Every migration applied is one this build knows.
     No,
-    /// Migrations this build does not know, each marked as one the previous release runs on: this build may serve
-    /// (it applies no migration).
+    /// Migrations this build does not know, each naming a build no newer than this one as the oldest that runs on
+    /// it: this build may serve (it applies no migration).
     Compatible(Vec<String>),
-    /// Migrations this build does not know, and those of them not marked so (or not recorded at all).
+    /// Migrations this build does not know, and those of them only newer builds run on (or not recorded at all).
     Incompatible { unknown: Vec<String>, blocking: Vec<String> },
 }
 
-/// Whether a newer Settle migrated the database, and whether this build may run on it (read only).
+/// Whether a newer Settle migrated the database, and whether this build may run on it (read only): it may when every
+/// migration it does not know names, as the oldest build that runs on it, one no newer than this build's last.
 pub async fn ahead(db: &DatabaseConnection) -> Result<Ahead, StoreError> {
     let schema = compare(db).await?;
     if schema.unknown.is_empty() {
         return Ok(Ahead::No);
     }
-    let runs: Vec<String> = if tables(db).await?.iter().any(|t| t == COMPATIBILITY) {
-        let backend = db.get_database_backend();
-        let sql = format!("SELECT version FROM {COMPATIBILITY} WHERE previous_release_runs = $1");
-        let sql = if backend == DbBackend::Postgres { sql } else { sql.replace("$1", "?") };
-        let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [true.into()])).await?;
-        rows.iter().map(|r| r.try_get_by_index::<String>(0)).collect::<Result<_, _>>()?
+    let recorded: Vec<(String, String)> = if tables(db).await?.iter().any(|t| t == COMPATIBILITY) {
+        let sql = format!("SELECT version, runs_from FROM {COMPATIBILITY}");
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
+        rows.iter().map(|r| Ok((r.try_get_by_index::<String>(0)?, r.try_get_by_index::<String>(1)?))).collect::<Result<_, StoreError>>()?
     } else {
         Vec::new()
     };
-    let blocking: Vec<String> = schema.unknown.iter().filter(|u| !runs.contains(u)).cloned().collect();
+    let own = head();
+    // Migration names sort in their order (m0001_..., m0002_...).
+    let runs = |u: &String| recorded.iter().any(|(v, from)| v == u && from.as_str() <= own.as_str());
+    let blocking: Vec<String> = schema.unknown.iter().filter(|u| !runs(u)).cloned().collect();
     Ok(if blocking.is_empty() { Ahead::Compatible(schema.unknown) } else { Ahead::Incompatible { unknown: schema.unknown, blocking } })
 }
 
-/// Rolls back the last `steps` migrations.
+/// Rolls back the last `steps` migrations; refused when a newer Settle migrated the database (roll back with it).
 pub async fn down(db: &crate::Db, steps: u32) -> Result<(), StoreError> {
+    let schema = compare(db.pool()).await?;
+    if !schema.unknown.is_empty() {
+        return Err(StoreError::Db(DbErr::Custom(format!(
+            "the database was migrated by a newer Settle (migrations {} are unknown to this one); roll it back with that Settle",
+            schema.unknown.join(", ")
+        ))));
+    }
     Ok(Migrator::down(db.writes(), Some(steps)).await?)
 }
 

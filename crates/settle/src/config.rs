@@ -583,6 +583,19 @@ fn millis(v: &str, into: &mut Duration) -> Result<(), String> {
 }
 
 /// A URL with its password replaced by `***`, for messages and logs.
+/// `text` (a driver's error, say) with `url` and its password, wherever they appear, replaced by the URL redacted:
+/// a driver that quotes the connection string it could not parse would otherwise print the password.
+pub fn scrub(text: &str, url: &str) -> String {
+    let mut out = text.replace(url, &redact(url));
+    if let Some(userinfo) = url.split_once("://").and_then(|(_, rest)| rest.rsplit_once('@')).map(|(u, _)| u)
+        && let Some((_, password)) = userinfo.split_once(':')
+        && !password.is_empty()
+    {
+        out = out.replace(password, "***");
+    }
+    out
+}
+
 pub fn redact(url: &str) -> String {
     // A list of URLs (NATS takes several servers): each is redacted.
     if url.contains(',') && url.matches("://").count() > 1 {
@@ -836,6 +849,9 @@ mod tests {
     #[test]
     fn redacts_passwords() {
         assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        let url = "postgres://u:s3cret-pw@[bad/x";
+        let scrubbed = scrub(&format!("the connection string '{url}' cannot be parsed (s3cret-pw)"), url);
+        assert!(!scrubbed.contains("s3cret-pw") && scrubbed.contains("u:***@"), "{scrubbed}");
         assert_eq!(redact("sqlite://settle.db"), "sqlite://settle.db");
         let file = "sqlite:///tmp/settle-test-01a2399ad23b774fb228b6803ce0a636/settle.db?mode=rwc";
         assert_eq!(redact(file), file, "a file path is kept");

@@ -61,7 +61,9 @@ pub struct App {
 pub async fn open_database(cfg: &Config) -> anyhow::Result<settle_store::Db> {
     let db = settle_store::connect(&database_url(cfg), cfg.db_max_connections)
         .await
-        .with_context(|| format!("DATABASE_URL {}: cannot connect", redact(&cfg.database_url)))?
+        .map_err(|e| {
+            anyhow::anyhow!("DATABASE_URL {}: cannot connect: {}", redact(&cfg.database_url), crate::config::scrub(&e.to_string(), &cfg.database_url))
+        })?
         .with_writer(cfg.sqlite_writer);
     settle_store::ping(&db).await.with_context(|| format!("DATABASE_URL {}: the database does not answer", redact(&cfg.database_url)))?;
     Ok(db)
@@ -73,12 +75,13 @@ impl App {
         let prometheus = crate::telemetry::prometheus();
         let db = open_database(cfg).await?;
         // During a rolling restart a newer Settle may have migrated the database: this one serves on it when each
-        // migration it does not know is one the previous release runs on (an expand step), and applies none.
+        // migration it does not know names this version, or an older one, as the oldest that runs on it (an expand
+        // step), and applies none.
         let ahead = settle_store::migration::ahead(db.pool()).await.context("cannot read the migration status")?;
         if let settle_store::migration::Ahead::Incompatible { unknown, blocking } = &ahead {
             bail!(
-                "the database was migrated by a newer Settle (migrations {} are unknown to this one), and {} cannot run on it \
-                 (not marked as one the previous release runs on): upgrade this instance to the newer Settle",
+                "the database was migrated by a newer Settle (migrations {} are unknown to this one), and this version cannot \
+                 run on {} (only newer versions do): upgrade this instance to the newer Settle",
                 unknown.join(", "),
                 blocking.join(", ")
             );
@@ -90,7 +93,7 @@ impl App {
             }
             tracing::warn!(
                 newer = %unknown.join(", "),
-                "the database was migrated by a newer Settle; each of its migrations is one this version runs on: serving, no migration applied"
+                "the database was migrated by a newer Settle; this version runs on each of its migrations: serving, no migration applied"
             );
         } else if opts.migrate {
             settle_store::migration::up(&db).await.context("migrations failed")?;

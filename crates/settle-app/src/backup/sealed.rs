@@ -1,34 +1,43 @@
 //! A backup's table files sealed under the master key (`settle backup --encrypt`): AES-256-GCM over chunks of at
 //! most [`CHUNK`] bytes, streamed (memory stays one chunk whatever the file's size).
 //!
-//! A file is [`MAGIC`], an 8-byte random prefix, then chunks: a 4-byte big-endian length and the sealed chunk (its
-//! tag included). Chunk `i`'s nonce is the prefix and `i` (4 bytes, big-endian); its additional data is the file's
-//! name, `i`, and whether it is the last chunk, so a chunk moved to another file or place, a file cut short, or one
-//! with chunks added after its last does not open.
+//! A file is [`MAGIC`], a 16-byte random salt, then chunks: a 4-byte big-endian length and the sealed chunk (its tag
+//! included). Each file has a key of its own, HMAC-SHA256 of its salt under the backup key, so nonces never repeat
+//! under one key however many files a key seals; chunk `i`'s nonce is `i`. A chunk's additional data is its
+//! `context` (the backup's id and the file's name), `i`, and whether it is the last chunk, so a chunk moved to another
+//! place, file or backup, a file cut short, or one with chunks added after its last does not open.
 
 use std::io::{Read, Write};
 
+use hmac::{Hmac, Mac};
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
 /// What a sealed file starts with.
-pub(super) const MAGIC: &[u8; 9] = b"SETTLEBK1";
+pub(super) const MAGIC: &[u8; 9] = b"SETTLEBK2";
+const SALT: usize = 16;
+/// The bytes before the first chunk.
+pub(super) const HEADER: usize = MAGIC.len() + SALT;
 /// The plaintext bytes of a full chunk.
 pub(super) const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
 
-fn key(raw: &[u8; 32]) -> LessSafeKey {
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, raw).expect("a 32-byte AES-256 key"))
+/// The file's own key: HMAC-SHA256 of its salt under the backup key.
+fn key(raw: &[u8; 32], salt: &[u8; SALT]) -> LessSafeKey {
+    let mut h = <Hmac<sha2::Sha256> as Mac>::new_from_slice(raw).expect("HMAC takes a key of any length");
+    h.update(b"settle backup file key");
+    h.update(salt);
+    let k = h.finalize().into_bytes();
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &k).expect("a 32-byte AES-256 key"))
 }
 
-fn nonce(prefix: &[u8; 8], i: u32) -> Nonce {
+fn nonce(i: u32) -> Nonce {
     let mut n = [0u8; NONCE_LEN];
-    n[..8].copy_from_slice(prefix);
-    n[8..].copy_from_slice(&i.to_be_bytes());
+    n[NONCE_LEN - 4..].copy_from_slice(&i.to_be_bytes());
     Nonce::assume_unique_for_key(n)
 }
 
-fn aad(name: &str, i: u32, last: bool) -> Vec<u8> {
-    let mut a = name.as_bytes().to_vec();
+fn aad(context: &str, i: u32, last: bool) -> Vec<u8> {
+    let mut a = context.as_bytes().to_vec();
     a.push(0);
     a.extend_from_slice(&i.to_be_bytes());
     a.push(u8::from(last));
@@ -39,26 +48,25 @@ fn aad(name: &str, i: u32, last: bool) -> Vec<u8> {
 pub(super) struct Seal<W: Write> {
     inner: W,
     key: LessSafeKey,
-    name: String,
-    prefix: [u8; 8],
+    context: String,
     index: u32,
     buf: Vec<u8>,
 }
 
 impl<W: Write> Seal<W> {
-    pub(super) fn new(mut inner: W, raw: &[u8; 32], name: &str) -> std::io::Result<Self> {
-        let mut prefix = [0u8; 8];
-        rand::RngCore::fill_bytes(&mut rand::rng(), &mut prefix);
+    pub(super) fn new(mut inner: W, raw: &[u8; 32], context: &str) -> std::io::Result<Self> {
+        let mut salt = [0u8; SALT];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut salt);
         inner.write_all(MAGIC)?;
-        inner.write_all(&prefix)?;
-        Ok(Self { inner, key: key(raw), name: name.to_owned(), prefix, index: 0, buf: Vec::with_capacity(CHUNK + TAG) })
+        inner.write_all(&salt)?;
+        Ok(Self { inner, key: key(raw, &salt), context: context.to_owned(), index: 0, buf: Vec::with_capacity(CHUNK + TAG) })
     }
 
     fn seal_chunk(&mut self, last: bool) -> std::io::Result<()> {
         let i = self.index;
         self.index = i.checked_add(1).ok_or_else(|| std::io::Error::other("a sealed file of more than 2^32 chunks"))?;
         self.key
-            .seal_in_place_append_tag(nonce(&self.prefix, i), Aad::from(aad(&self.name, i, last)), &mut self.buf)
+            .seal_in_place_append_tag(nonce(i), Aad::from(aad(&self.context, i, last)), &mut self.buf)
             .map_err(|_| std::io::Error::other("sealing a chunk failed"))?;
         self.inner.write_all(&(self.buf.len() as u32).to_be_bytes())?;
         self.inner.write_all(&self.buf)?;
@@ -93,8 +101,7 @@ impl<W: Write> Write for Seal<W> {
 pub(super) struct Open<R: Read> {
     inner: R,
     key: LessSafeKey,
-    name: String,
-    prefix: [u8; 8],
+    context: String,
     index: u32,
     buf: Vec<u8>,
     at: usize,
@@ -107,36 +114,40 @@ fn damaged(what: &str) -> std::io::Error {
 
 impl<R: Read> Open<R> {
     /// Opens `inner` with the first of `keys` its first chunk opens under (a rotated master key still opens).
-    pub(super) fn new(mut inner: R, keys: &[[u8; 32]], name: &str) -> std::io::Result<Self> {
-        let mut head = [0u8; 17];
+    pub(super) fn new(mut inner: R, keys: &[[u8; 32]], context: &str) -> std::io::Result<Self> {
+        let mut head = [0u8; HEADER];
         inner.read_exact(&mut head).map_err(|_| damaged("too short to be one"))?;
-        if &head[..9] != MAGIC {
+        if &head[..MAGIC.len()] != MAGIC {
             return Err(damaged("not a sealed backup file (is the backup encrypted?)"));
         }
-        let prefix: [u8; 8] = head[9..].try_into().expect("8 bytes");
-        let mut chunk = Self::read_chunk(&mut inner)?.ok_or_else(|| damaged("it ends before its last chunk"))?;
+        let salt: [u8; SALT] = head[MAGIC.len()..].try_into().expect("the salt's bytes");
+        let chunk = Self::read_chunk(&mut inner)?.ok_or_else(|| damaged("it ends before its last chunk"))?;
         for raw in keys {
-            let k = key(raw);
-            let mut attempt = chunk.clone();
+            let k = key(raw, &salt);
             for last in [false, true] {
-                if let Ok(plain) = k.open_in_place(nonce(&prefix, 0), Aad::from(aad(name, 0, last)), &mut attempt) {
+                let mut attempt = chunk.clone();
+                if let Ok(plain) = k.open_in_place(nonce(0), Aad::from(aad(context, 0, last)), &mut attempt) {
                     let len = plain.len();
                     attempt.truncate(len);
-                    chunk = attempt;
-                    return Ok(Self { inner, key: k, name: name.to_owned(), prefix, index: 1, buf: chunk, at: 0, ended: last });
+                    return Ok(Self { inner, key: k, context: context.to_owned(), index: 1, buf: attempt, at: 0, ended: last });
                 }
-                attempt = chunk.clone();
             }
         }
-        Err(damaged("it does not open under SETTLE_MASTER_KEY (another master key, or changed)"))
+        Err(damaged("it does not open under SETTLE_MASTER_KEY (another master key, another backup's file, or changed)"))
     }
 
+    /// The next chunk as stored; None at a clean end (no byte left), an error inside a chunk or its length.
     fn read_chunk(inner: &mut R) -> std::io::Result<Option<Vec<u8>>> {
         let mut len = [0u8; 4];
-        match inner.read_exact(&mut len) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-            Err(e) => return Err(e),
+        let mut got = 0;
+        while got < len.len() {
+            match inner.read(&mut len[got..]) {
+                Ok(0) if got == 0 => return Ok(None),
+                Ok(0) => return Err(damaged("it ends inside a chunk's length")),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
         }
         let len = u32::from_be_bytes(len) as usize;
         if !(TAG..=CHUNK + TAG).contains(&len) {
@@ -159,7 +170,7 @@ impl<R: Read> Open<R> {
         let i = self.index;
         for last in [false, true] {
             let mut attempt = chunk.clone();
-            if let Ok(plain) = self.key.open_in_place(nonce(&self.prefix, i), Aad::from(aad(&self.name, i, last)), &mut attempt) {
+            if let Ok(plain) = self.key.open_in_place(nonce(i), Aad::from(aad(&self.context, i, last)), &mut attempt) {
                 let len = plain.len();
                 attempt.truncate(len);
                 self.buf = attempt;
@@ -213,7 +224,7 @@ mod tests {
             assert!(opened(&[other], "t.ndjson", &file).is_err(), "size {size}: another key");
             assert!(opened(&[k], "u.ndjson", &file).is_err(), "size {size}: another file's name");
             // Cut short at every chunk boundary and inside one: never read as a whole file.
-            for cut in [file.len() - 1, file.len() - TAG - 4, 17 + 4 + CHUNK.min(size) + TAG] {
+            for cut in [file.len() - 1, file.len() - TAG - 4, HEADER + 4 + CHUNK.min(size) + TAG] {
                 if cut < file.len() {
                     assert!(opened(&[k], "t.ndjson", &file[..cut]).is_err(), "size {size}: cut at {cut} of {}", file.len());
                 }
@@ -223,8 +234,13 @@ mod tests {
             flipped[at] ^= 1;
             assert!(opened(&[k], "t.ndjson", &flipped).is_err(), "size {size}: a flipped bit");
             let mut extended = file.clone();
-            extended.extend_from_slice(&file[17..]);
+            extended.extend_from_slice(&file[HEADER..]);
             assert!(opened(&[k], "t.ndjson", &extended).is_err(), "size {size}: chunks after the last");
+            for trailing in 1..4 {
+                let mut longer = file.clone();
+                longer.extend_from_slice(&b"abc"[..trailing]);
+                assert!(opened(&[k], "t.ndjson", &longer).is_err(), "size {size}: {trailing} bytes after the last chunk");
+            }
         }
     }
 }

@@ -5,10 +5,10 @@ use sea_orm_migration::{prelude::*, schema::*, sea_orm::DbBackend};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// `migration_compatibility`: for each applied migration, whether the release before the one that added it can run
-/// on a database that has it (an expand step), written as migrations are applied ([`super::up`]). A release that
-/// finds migrations it does not know (a newer one migrated the database during a rolling restart) reads it: it
-/// starts when every one of them is marked so, and refuses otherwise, naming them.
+/// `migration_compatibility`: for each applied migration, the oldest build that runs on a database that has it, named
+/// by that build's last migration (`runs_from`, see `RUNS_FROM`), written as migrations are applied ([`super::up`]).
+/// A build that finds migrations it does not know (a newer one migrated the database during a rolling restart)
+/// reads it: it starts when every one of them names a build no newer than itself, and refuses otherwise, naming them.
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
@@ -16,7 +16,7 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table("migration_compatibility")
                 .col(string_len("version", 255).primary_key())
-                .col(boolean("previous_release_runs"))
+                .col(string_len("runs_from", 255))
                 .to_owned(),
         )
         .await?;

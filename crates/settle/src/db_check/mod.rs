@@ -97,6 +97,8 @@ pub async fn run(cfg: &Config, long_transaction_secs: i64) -> anyhow::Result<Rep
                 );
             }
         }
+        // A reference the operator named and that fails is an error, not a check quietly made smaller.
+        Err(e) if cfg.db_check_reference_url.is_some() => return Err(e),
         Err(e) => report.push(
             "SETTLE014",
             format!(

@@ -25,7 +25,13 @@ impl Reference {
         let own;
         let (url, live) = match &cfg.db_check_reference_url {
             Some(u) => {
-                own = settle_store::connect(u, 2).await.map_err(|e| anyhow::anyhow!("SETTLE_DB_CHECK_REFERENCE_URL: cannot connect: {e}"))?;
+                own = settle_store::connect(u, 2).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "SETTLE_DB_CHECK_REFERENCE_URL {}: cannot connect: {}",
+                        crate::config::redact(u),
+                        crate::config::scrub(&e.to_string(), u)
+                    )
+                })?;
                 if own.get_database_backend() != live.get_database_backend() {
                     anyhow::bail!("SETTLE_DB_CHECK_REFERENCE_URL must be a database of DATABASE_URL's kind");
                 }
@@ -34,24 +40,31 @@ impl Reference {
             None => (&cfg.database_url, live),
         };
         let (base, query) = url.split_once('?').map_or((url.as_str(), None), |(b, q)| (b, Some(q)));
+        // Made, then reached: a reference that cannot be reached is dropped again, never left behind.
+        let reach = async |url: String, drop_sql: String| match settle_store::connect(&url, 2).await {
+            Ok(db) => Ok(Self { db, url, drop_sql: Some(drop_sql), live: live.clone(), file: None }),
+            Err(e) => {
+                let _ = live.execute_unprepared(&drop_sql).await;
+                Err(anyhow::anyhow!("reaching the reference {}: {}", crate::config::redact(&url), crate::config::scrub(&e.to_string(), &url)))
+            }
+        };
         match live.get_database_backend() {
             settle_store::DbBackend::Postgres => {
                 live.execute_unprepared(&format!("CREATE SCHEMA {name}"))
                     .await
                     .map_err(|e| anyhow::anyhow!("creating a temporary schema for the reference: {e}"))?;
                 let sep = if query.is_some() { '&' } else { '?' };
-                let url = format!("{url}{sep}options=-c%20search_path%3D{name}");
-                let db = settle_store::connect(&url, 2).await?;
-                Ok(Self { db, url, drop_sql: Some(format!("DROP SCHEMA IF EXISTS {name} CASCADE")), live: live.clone(), file: None })
+                reach(format!("{url}{sep}options=-c%20search_path%3D{name}"), format!("DROP SCHEMA IF EXISTS {name} CASCADE")).await
             }
             settle_store::DbBackend::MySql => {
                 live.execute_unprepared(&format!("CREATE DATABASE {name}"))
                     .await
                     .map_err(|e| anyhow::anyhow!("creating a temporary database for the reference: {e}"))?;
-                let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
-                let url = format!("{server}/{name}{}", query.map(|q| format!("?{q}")).unwrap_or_default());
-                let db = settle_store::connect(&url, 2).await?;
-                Ok(Self { db, url, drop_sql: Some(format!("DROP DATABASE IF EXISTS {name}")), live: live.clone(), file: None })
+                // The server's address, whatever the URL's path (`mysql://host:3306`, `mysql://host:3306/db`).
+                let (scheme, rest) = base.split_once("://").unwrap_or(("mysql", base));
+                let server = rest.split_once('/').map_or(rest, |(s, _)| s);
+                let url = format!("{scheme}://{server}/{name}{}", query.map(|q| format!("?{q}")).unwrap_or_default());
+                reach(url, format!("DROP DATABASE IF EXISTS {name}")).await
             }
             _ => {
                 let file = std::env::temp_dir().join(format!("{name}.db"));

@@ -650,7 +650,7 @@ async fn an_encrypted_backup_shows_nothing_and_restores_under_the_master_key() {
     let rotated = Keyring::parse(&format!("{new_key},{old_key}")).unwrap();
     assert!(backup::verify(&sealed, trust(&rotated)).unwrap().authenticated);
     let e = backup::verify(&sealed, Trust { keys: None, unsigned: true }).unwrap_err();
-    assert!(e.to_string().contains("encrypted"), "{e}");
+    assert!(e.to_string().contains("SETTLE_MASTER_KEY"), "{e}");
     let stranger = Keyring::parse(&new_key).unwrap();
     assert!(backup::verify(&sealed, Trust { keys: Some(&stranger), unsigned: true }).is_err(), "another master key opens nothing");
 
@@ -659,6 +659,27 @@ async fn an_encrypted_backup_shows_nothing_and_restores_under_the_master_key() {
     std::fs::copy(sealed.join("outbox.ndjson.enc"), swapped.join("payment_events.ndjson.enc")).unwrap();
     let e = backup::verify(&swapped, trust(&keys)).unwrap_err();
     assert!(e.to_string().contains("payment_events.ndjson.enc"), "{e}");
+
+    // A table of another encrypted backup under the same key, its file and manifest entry both, and the signature
+    // removed (whoever mixes them in cannot sign): refused, even when unsigned backups are accepted.
+    let other = dir.0.join("other");
+    let m2 = backup::backup_with(&app.ctx.db, &other, Some(&keys), true, &Quiet).await.unwrap();
+    let mixed = copy_backup(&sealed, dir.0.join("mixed"));
+    std::fs::copy(other.join("payments.ndjson.enc"), mixed.join("payments.ndjson.enc")).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(mixed.join("manifest.json")).unwrap()).unwrap();
+    let entry = m2.tables.iter().find(|t| t.name == "payments").unwrap();
+    for t in manifest["tables"].as_array_mut().unwrap() {
+        if t["name"] == "payments" {
+            t["sha256"] = entry.sha256.clone().into();
+            t["rows"] = entry.rows.into();
+        }
+    }
+    std::fs::write(mixed.join("manifest.json"), serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    let e = backup::verify(&mixed, trust(&keys)).unwrap_err();
+    assert!(e.to_string().contains("does not match"), "the signature catches it: {e}");
+    std::fs::remove_file(mixed.join("manifest.sig")).unwrap();
+    let e = backup::verify(&mixed, Trust { keys: Some(&keys), unsigned: true }).unwrap_err();
+    assert!(e.to_string().contains("not signed"), "an encrypted backup is always signed: {e}");
 
     let Some(target) = TestDb::create(Db::Sqlite).await else { return };
     let db = settle_store::connect(&target.url, 2).await.unwrap();

@@ -87,69 +87,93 @@ async fn ids_that_differ_only_by_case_are_different_on_every_backend(v: Variant)
     app.finish().await;
 }
 
-/// Every migration says whether the previous release runs on it (an expand step) or not (a contract step), and
-/// the record of the applied ones is written as they are applied.
+/// Every migration names the oldest build that runs on it (itself for a contract step), and the record of the
+/// applied ones is written as they are applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_migration_says_whether_the_previous_release_runs_on_it() {
+async fn every_migration_names_the_oldest_build_that_runs_on_it() {
     use settle_store::ConnectionTrait;
     let listed: Vec<String> = settle_store::migration::compatibility().iter().map(|(n, _)| (*n).to_owned()).collect();
     assert_eq!(listed, settle_store::migration::names(), "one entry per migration, in order");
+    assert!(settle_store::migration::compatibility().iter().all(|(n, from)| from <= n), "none runs on builds newer than itself");
     let Some(tdb) = TestDb::create(Db::Sqlite).await else { return };
     let db = settle_store::connect(&tdb.url, 2).await.unwrap();
     settle_store::migration::up(&db).await.unwrap();
     let rows = db
         .query_all_raw(settle_store::Statement::from_string(
             settle_store::DbBackend::Sqlite,
-            "SELECT version, previous_release_runs FROM migration_compatibility ORDER BY version",
+            "SELECT version, runs_from FROM migration_compatibility ORDER BY version",
         ))
         .await
         .unwrap();
-    let recorded: Vec<(String, bool)> = rows.iter().map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap())).collect();
-    let expected: Vec<(String, bool)> = settle_store::migration::compatibility().iter().map(|(n, c)| ((*n).to_owned(), *c)).collect();
+    let recorded: Vec<(String, String)> = rows.iter().map(|r| (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap())).collect();
+    let expected: Vec<(String, String)> = settle_store::migration::compatibility().iter().map(|(n, f)| ((*n).to_owned(), (*f).to_owned())).collect();
     assert_eq!(recorded, expected);
+    // Recorded again (a second instance migrating at once, or after a partial record): the same rows, no error.
+    db.writes().execute_unprepared("DELETE FROM migration_compatibility WHERE version > 'm0020'").await.unwrap();
+    settle_store::migration::up(&db).await.unwrap();
+    settle_store::migration::up(&db).await.unwrap();
+    let n = db.query_one_raw(settle_store::Statement::from_string(settle_store::DbBackend::Sqlite, "SELECT count(*) FROM migration_compatibility"));
+    assert_eq!(n.await.unwrap().unwrap().try_get_by_index::<i64>(0).unwrap() as usize, expected.len());
     let _ = db.close().await;
 }
 
-/// A rolling restart across versions: a newer Settle migrated the database, and this build (standing for the
-/// previous release; the newer migration is a recorded fixture) finds a migration it does not know. Marked as an
-/// expand step, it starts and serves (with and without --no-migrate) and applies nothing; `migrate up` refuses
-/// with a message, not "migration file is missing". Once a contract step (or a migration the record does not hold)
-/// is there, it refuses to start and names it. It used to refuse every newer migration with "migration file of
-/// version ... is missing".
+/// A rolling restart across versions: a newer Settle migrated the database, and this build (standing for an older
+/// release; the newer migrations are recorded fixtures) finds migrations it does not know. One whose oldest build
+/// is this one or older (an expand step) lets it start and serve (with and without --no-migrate), applying
+/// nothing; `migrate up` and `migrate down` refuse with a message, not "migration file is missing". Once there is
+/// one that only newer builds run on (a contract step, or an expand step for a release after this one's successor)
+/// or one the record does not hold, it refuses to start and names it. It used to refuse every newer migration with
+/// "migration file of version ... is missing".
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_previous_release_runs_on_an_expand_step_and_refuses_a_contract_step() {
+async fn an_older_build_runs_on_an_expand_step_and_refuses_a_contract_step() {
     use settle::{App, BuildOptions, Config};
     use settle_store::ConnectionTrait;
     let Some(tdb) = TestDb::create(Db::Sqlite).await else { return };
     let db = settle_store::connect(&tdb.url, 2).await.unwrap();
     settle_store::migration::up(&db).await.unwrap();
-    let newer = async |version: &str, runs: Option<bool>| {
+    let newer = async |version: &str, runs_from: Option<&str>| {
         let sqlite = settle_store::DbBackend::Sqlite;
         let sql = "INSERT INTO seaql_migrations (version, applied_at) VALUES (?, 0)";
         db.writes().execute_raw(settle_store::Statement::from_sql_and_values(sqlite, sql, [version.into()])).await.unwrap();
-        if let Some(runs) = runs {
-            let sql = "INSERT INTO migration_compatibility (version, previous_release_runs) VALUES (?, ?)";
-            db.writes().execute_raw(settle_store::Statement::from_sql_and_values(sqlite, sql, [version.into(), runs.into()])).await.unwrap();
+        if let Some(from) = runs_from {
+            let sql = "INSERT INTO migration_compatibility (version, runs_from) VALUES (?, ?)";
+            db.writes().execute_raw(settle_store::Statement::from_sql_and_values(sqlite, sql, [version.into(), from.into()])).await.unwrap();
         }
     };
     let cfg = Config { database_url: tdb.url.clone(), listen: ([127, 0, 0, 1], 0).into(), db_max_connections: 4, ..Config::default() };
     let build = async |migrate: bool| App::build(&cfg, BuildOptions { migrate, demo: false, local_master_key: false }).await;
+    let head = settle_store::migration::head();
 
-    newer("m9001_newer_expand", Some(true)).await;
+    newer("m9001_newer_expand", Some(&head)).await;
     for migrate in [true, false] {
         let app = build(migrate).await.unwrap_or_else(|e| panic!("serves on an expand step (migrate: {migrate}): {e:#}"));
         drop(app);
     }
-    let e = settle_store::migration::up(&db).await.unwrap_err().to_string();
-    assert!(e.contains("newer Settle") && e.contains("m9001_newer_expand"), "{e}");
+    for e in [settle_store::migration::up(&db).await.unwrap_err(), settle_store::migration::down(&db, 1).await.unwrap_err()] {
+        let e = e.to_string();
+        assert!(e.contains("newer Settle") && e.contains("m9001_newer_expand"), "{e}");
+    }
 
-    for (version, runs) in [("m9002_newer_contract", Some(false)), ("m9003_newer_unrecorded", None)] {
-        newer(version, runs).await;
+    for (version, from) in [
+        ("m9002_newer_contract", Some("m9002_newer_contract")),
+        ("m9003_two_releases_on", Some("m9001_newer_expand")),
+        ("m9004_newer_unrecorded", None),
+    ] {
+        newer(version, from).await;
         for migrate in [true, false] {
             let e = format!("{:#}", build(migrate).await.err().expect("refused"));
             assert!(e.contains(version) && e.contains("upgrade this instance"), "{e}");
-            assert!(!e.contains("cannot run on it (m9001") && !e.contains("is missing"), "{e}");
+            assert!(!e.contains("is missing"), "{e}");
         }
+        // Taken out again: each is refused on its own account.
+        db.writes()
+            .execute_raw(settle_store::Statement::from_sql_and_values(
+                settle_store::DbBackend::Sqlite,
+                "DELETE FROM seaql_migrations WHERE version = ?",
+                [version.into()],
+            ))
+            .await
+            .unwrap();
     }
     let _ = db.close().await;
 }
