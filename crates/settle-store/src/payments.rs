@@ -213,6 +213,19 @@ pub async fn insert_published(
         status, version, created_at, updated_at, recon_attempts, deadline, fee_bps, server_signature, client_secret_hash, description, \
         customer_email, gateway_address";
     const PAYMENT_VALUES: &str = "$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1, $11, $11, 0, $12, $13, $14, $15, $19, $20, $21";
+    // With a record to complete, its values are $23..$28 of both forms' update (`COMPLETE`).
+    if let Some(d) = done {
+        values.extend([
+            crate::idempotency::DONE.into(),
+            d.status.into(),
+            d.body.into(),
+            d.key.into(),
+            d.owner.into(),
+            crate::idempotency::IN_FLIGHT.into(),
+        ]);
+    }
+    const COMPLETE: &str = "UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
+        WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28";
     // Inside an audit scope the event's audit row is one more insert.
     let audit = crate::audit::event_values(&row.merchant_id, TOPIC_CREATED, &row.payment_id, payload, event);
     let audit_params = |first: usize| audit.as_ref().map(|v| (first..first + v.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "));
@@ -220,24 +233,8 @@ pub async fn insert_published(
         // With a record to complete, its update comes first and every insert is conditional on the statement before
         // it having written its row (`changes()` is the count of the last statement's rows): a lost claim writes
         // nothing and returns no id.
-        let claim = match done {
-            Some(_) => {
-                "UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
-                WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28; "
-            }
-            None => "",
-        };
+        let claim = if done.is_some() { format!("{COMPLETE}; ") } else { String::new() };
         let rows = |v: &str| if done.is_some() { format!("SELECT {v} WHERE changes() = 1") } else { format!("VALUES ({v})") };
-        if let Some(d) = done {
-            values.extend([
-                crate::idempotency::DONE.into(),
-                d.status.into(),
-                d.body.into(),
-                d.key.into(),
-                d.owner.into(),
-                crate::idempotency::IN_FLIGHT.into(),
-            ]);
-        }
         let mut sql = format!(
             "{claim}INSERT INTO payments ({PAYMENT_COLUMNS}) {} RETURNING id; \
              INSERT INTO payment_events (payment_id, event_type, to_status, version, created_at) {}; \
@@ -261,23 +258,9 @@ pub async fn insert_published(
     }
     // With a record to complete, every insert is conditional on its update (`FROM u`): a lost claim writes nothing.
     let (with_claim, from_claim) = match done {
-        Some(_) => (
-            "u AS (UPDATE idempotency_keys SET state = $23, response_status = $24, response_body = $25 \
-             WHERE merchant_id = $2 AND idem_key = $26 AND owner = $27 AND state = $28 RETURNING 1),",
-            " FROM u",
-        ),
-        None => ("", ""),
+        Some(_) => (format!("u AS ({COMPLETE} RETURNING 1),"), " FROM u"),
+        None => (String::new(), ""),
     };
-    if let Some(d) = done {
-        values.extend([
-            crate::idempotency::DONE.into(),
-            d.status.into(),
-            d.body.into(),
-            d.key.into(),
-            d.owner.into(),
-            crate::idempotency::IN_FLIGHT.into(),
-        ]);
-    }
     let with_audit = match audit_params(values.len() + 1) {
         Some(params) => format!(", a AS (INSERT INTO audit_log ({}) SELECT {params} FROM p)", crate::audit::COLUMNS),
         None => String::new(),

@@ -44,6 +44,16 @@ fn aad(context: &str, i: u32, last: bool) -> Vec<u8> {
     a
 }
 
+/// Chunk `i` of `context` opened under `key`, with whether it is the file's last; None when it opens as neither.
+fn open_chunk(key: &LessSafeKey, context: &str, i: u32, chunk: &[u8]) -> Option<(Vec<u8>, bool)> {
+    [false, true].into_iter().find_map(|last| {
+        let mut buf = chunk.to_vec();
+        let len = key.open_in_place(nonce(i), Aad::from(aad(context, i, last)), &mut buf).ok()?.len();
+        buf.truncate(len);
+        Some((buf, last))
+    })
+}
+
 /// Writes a sealed file through `inner`; [`Seal::finish`] seals the last chunk (a file not finished does not open).
 pub(super) struct Seal<W: Write> {
     inner: W,
@@ -124,13 +134,8 @@ impl<R: Read> Open<R> {
         let chunk = Self::read_chunk(&mut inner)?.ok_or_else(|| damaged("it ends before its last chunk"))?;
         for raw in keys {
             let k = key(raw, &salt);
-            for last in [false, true] {
-                let mut attempt = chunk.clone();
-                if let Ok(plain) = k.open_in_place(nonce(0), Aad::from(aad(context, 0, last)), &mut attempt) {
-                    let len = plain.len();
-                    attempt.truncate(len);
-                    return Ok(Self { inner, key: k, context: context.to_owned(), index: 1, buf: attempt, at: 0, ended: last });
-                }
+            if let Some((buf, last)) = open_chunk(&k, context, 0, &chunk) {
+                return Ok(Self { inner, key: k, context: context.to_owned(), index: 1, buf, at: 0, ended: last });
             }
         }
         Err(damaged("it does not open under SETTLE_MASTER_KEY (another master key, another backup's file, or changed)"))
@@ -168,19 +173,13 @@ impl<R: Read> Open<R> {
         }
         let chunk = Self::read_chunk(&mut self.inner)?.ok_or_else(|| damaged("it ends before its last chunk"))?;
         let i = self.index;
-        for last in [false, true] {
-            let mut attempt = chunk.clone();
-            if let Ok(plain) = self.key.open_in_place(nonce(i), Aad::from(aad(&self.context, i, last)), &mut attempt) {
-                let len = plain.len();
-                attempt.truncate(len);
-                self.buf = attempt;
-                self.at = 0;
-                self.index = i.checked_add(1).ok_or_else(|| damaged("too many chunks"))?;
-                self.ended = last;
-                return Ok(true);
-            }
-        }
-        Err(damaged("a chunk does not open (changed, moved or from another file)"))
+        let (buf, last) =
+            open_chunk(&self.key, &self.context, i, &chunk).ok_or_else(|| damaged("a chunk does not open (changed, moved or from another file)"))?;
+        self.buf = buf;
+        self.at = 0;
+        self.index = i.checked_add(1).ok_or_else(|| damaged("too many chunks"))?;
+        self.ended = last;
+        Ok(true)
     }
 }
 
