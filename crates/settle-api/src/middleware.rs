@@ -210,7 +210,7 @@ fn request_id(req: &mut Request) -> HeaderValue {
         let b = v.as_bytes();
         (1..=64).contains(&b.len()) && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
     };
-    let mut sent = req.headers().get_all(X_REQUEST_ID).iter();
+    let mut sent = req.headers().get_all(&X_REQUEST_ID).iter();
     if let (Some(v), None) = (sent.next(), sent.next())
         && ok(v)
     {
@@ -219,11 +219,12 @@ fn request_id(req: &mut Request) -> HeaderValue {
     let id = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
     let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
     let value = HeaderValue::from_str(id.hyphenated().encode_lower(&mut buf)).unwrap_or_else(|_| HeaderValue::from_static("unknown"));
-    req.headers_mut().insert(X_REQUEST_ID, value.clone());
+    req.headers_mut().insert(&X_REQUEST_ID, value.clone());
     value
 }
 
-const X_REQUEST_ID: &str = "x-request-id";
+/// A header name made once (a `&str` name is parsed again on every use).
+static X_REQUEST_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-request-id");
 
 type BoxFuture = std::pin::Pin<Box<dyn Future<Output = Result<Response, std::convert::Infallible>> + Send>>;
 
@@ -254,35 +255,44 @@ impl<S> Edge<S> {
 /// The route a status read answered without routing is counted under.
 const STATUS_ROUTE: &str = "/payments/{paymentId}/status";
 
-/// The payment id of `GET /payments/{id}/status` with an id that needs no decoding and no query, with the bearer
-/// key it presents.
-fn status_read(req: &Request) -> Option<(&str, &str)> {
+/// The payment id of `GET /payments/{id}/status` without a query, as sent: [`settle_app::payments::status_held`]
+/// holds only ids as Settle writes them, so any other (encoded, or with a slash) is answered by the route.
+fn status_path(req: &Request) -> Option<&str> {
     if req.method() != Method::GET || req.uri().query().is_some() {
         return None;
     }
     let id = req.uri().path().strip_prefix("/payments/")?.strip_suffix("/status")?;
-    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return None;
-    }
-    Some((id, crate::extract::bearer_token(req.headers())?))
+    (!id.is_empty()).then_some(id)
 }
 
-/// [`status_read`] answered from memory, or the request back to be routed. The rate limit is checked once the
+/// [`status_path`]'s payment id, with the bearer key the request presents.
+fn status_read(req: &Request) -> Option<(&str, &str)> {
+    Some((status_path(req)?, crate::extract::bearer_token(req.headers())?))
+}
+
+/// [`status_read`] answered from memory, or None for the request to be routed. The rate limit is checked once the
 /// answer is known to be held (a request that is then routed is checked there, and never charged twice), and
 /// refuses as the route would: the same 429, counted under the route.
-async fn held_status(state: &AppState, limiter: Option<&Limiter>, started: Instant, mut req: Request) -> Result<Response, Request> {
-    let Some((id, key)) = status_read(&req) else { return Err(req) };
-    let Some(merchant) = settle_app::merchants::known_merchant(&state.ctx, key).await else { return Err(req) };
-    let Some(view) = settle_app::payments::status_held(&state.ctx, &merchant, id).await else { return Err(req) };
+async fn held_status(state: &AppState, limiter: Option<&Limiter>, started: Instant, req: &mut Request) -> Option<Response> {
+    let (id, key) = status_read(req)?;
+    let merchant = settle_app::merchants::known_merchant(&state.ctx, key).await?;
+    let body = settle_app::payments::status_held(&state.ctx, &merchant, id).await?;
     let took = started.elapsed();
     if let Some(l) = limiter {
-        let request_id = req.headers().get(X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-        if let Some(refused) = REQUEST_ID.sync_scope(request_id, || rate_check_as(l, &mut req, Some(merchant))) {
-            return Ok(record(Some(STATUS_ROUTE), &Method::GET, started, refused));
+        let request_id = req.headers().get(&X_REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        if let Some(refused) = REQUEST_ID.sync_scope(request_id, || rate_check_as(l, req, Some(merchant))) {
+            return Some(record(Some(STATUS_ROUTE), &Method::GET, started, refused));
         }
     }
     settle_app::payments::status_held_served(&state.ctx, took);
-    Ok(record(Some(STATUS_ROUTE), &Method::GET, started, axum::Json(view).into_response()))
+    let mut res = Response::new(axum::body::Body::from(body));
+    res.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // Its metric handles, looked up once.
+    static SERVED: std::sync::OnceLock<Arc<HttpMetrics>> = std::sync::OnceLock::new();
+    let m = SERVED.get_or_init(|| http_metrics(STATUS_ROUTE, &Method::GET, 200));
+    m.duration.record(started.elapsed().as_secs_f64());
+    m.requests.increment(1);
+    Some(res)
 }
 
 impl<S> tower::Service<Request> for Edge<S>
@@ -313,13 +323,14 @@ where
         let routed = std::mem::replace(&mut self.inner, inner);
         // Each way its own future: the routed one is large, and a future is moved whole into its box.
         match &self.held_status {
-            Some(held) if status_read(&req).is_some() => {
+            Some(held) if status_path(&req).is_some() => {
                 let held = held.clone();
                 let answer = async move {
                     let (state, limiter) = &*held;
-                    match held_status(state, limiter.as_deref(), started, req).await {
-                        Ok(res) => Ok(res),
-                        Err(req) => Box::pin(tower::ServiceExt::oneshot(routed, req)).await,
+                    let mut req = req;
+                    match held_status(state, limiter.as_deref(), started, &mut req).await {
+                        Some(res) => Ok(res),
+                        None => Box::pin(tower::ServiceExt::oneshot(routed, req)).await,
                     }
                 };
                 Box::pin(finish(answer, id, started).instrument(span))
@@ -343,7 +354,7 @@ async fn finish(
     } else {
         tracing::debug!(status = res.status().as_u16(), ?latency, "finished processing request");
     }
-    res.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+    res.headers_mut().entry(&X_REQUEST_ID).or_insert(id);
     Ok(res)
 }
 

@@ -44,6 +44,25 @@ pub struct CachedStatus {
     pub updated_at: i64,
 }
 
+/// A status as this instance holds it in memory, with its answer to `GET /payments/{id}/status` rendered once
+/// when it is stored: the most polled read then costs a lookup and a reference count, not a serialization.
+#[derive(Debug)]
+pub struct HeldStatus {
+    pub status: CachedStatus,
+    /// The JSON of [`crate::ledger::views::StatusView`] for `status`.
+    pub body: bytes::Bytes,
+}
+
+impl HeldStatus {
+    fn of(status: CachedStatus) -> Arc<Self> {
+        let body = crate::ledger::views::status_body(&status);
+        Arc::new(Self { status, body })
+    }
+}
+
+/// Statuses in memory, keyed by payment id (Redis keys are [`status_key`]).
+type Statuses = moka::future::Cache<String, Arc<HeldStatus>>;
+
 /// The state `/health` reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CacheHealth {
@@ -69,8 +88,8 @@ pub struct PaymentCache {
 
 enum Backend {
     /// Redis, and the statuses this instance knows in front of it.
-    Redis(ConnectionManager, moka::future::Cache<String, CachedStatus>),
-    Memory(moka::future::Cache<String, CachedStatus>, moka::future::Cache<String, (i64, Arc<str>)>),
+    Redis(ConnectionManager, Statuses),
+    Memory(Statuses, moka::future::Cache<String, (i64, Arc<str>)>),
 }
 
 struct Inner {
@@ -113,18 +132,17 @@ fn now_ms() -> i64 {
 }
 
 /// An in-memory status cache (the whole cache without Redis, the near cache with it).
-fn statuses() -> moka::future::Cache<String, CachedStatus> {
+fn statuses() -> Statuses {
     moka::future::Cache::builder().max_capacity(100_000).time_to_live(TTL).build()
 }
 
 /// Stores `v` in `c` unless `c` holds the same or a newer version.
-async fn put_newer(c: &moka::future::Cache<String, CachedStatus>, key: String, v: &CachedStatus) {
-    let new = v.clone();
-    c.entry(key)
+async fn put_newer(c: &Statuses, v: &CachedStatus) {
+    c.entry(v.payment_id.clone())
         .and_compute_with(|cur| {
             let op = match cur {
-                Some(e) if e.value().version >= new.version => moka::ops::compute::Op::Nop,
-                _ => moka::ops::compute::Op::Put(new),
+                Some(e) if e.value().status.version >= v.version => moka::ops::compute::Op::Nop,
+                _ => moka::ops::compute::Op::Put(HeldStatus::of(v.clone())),
             };
             std::future::ready(op)
         })
@@ -133,6 +151,11 @@ async fn put_newer(c: &moka::future::Cache<String, CachedStatus>, key: String, v
 
 pub fn status_key(payment_id: &str) -> String {
     format!("payment:{{{payment_id}}}")
+}
+
+/// The payment id of a Redis key made by [`status_key`].
+fn payment_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix("payment:{")?.strip_suffix('}')
 }
 
 impl PaymentCache {
@@ -201,10 +224,9 @@ impl PaymentCache {
     /// The status of a payment as this instance holds it in memory (the in-process cache, or what it knows in
     /// front of Redis), never asking Redis, and not counted: the caller counts what it serves ([`Self::count_held`]);
     /// a miss goes on to [`Self::get_status`], which counts it.
-    pub async fn get_status_held(&self, payment_id: &str) -> Option<CachedStatus> {
-        let key = status_key(payment_id);
+    pub async fn get_status_held(&self, payment_id: &str) -> Option<Arc<HeldStatus>> {
         match &self.inner.backend {
-            Backend::Memory(c, _) | Backend::Redis(_, c) => c.get(&key).await,
+            Backend::Memory(c, _) | Backend::Redis(_, c) => c.get(payment_id).await,
         }
     }
 
@@ -215,15 +237,19 @@ impl PaymentCache {
     }
 
     async fn get_status_inner(&self, payment_id: &str) -> Option<CachedStatus> {
-        let key = status_key(payment_id);
         match &self.inner.backend {
-            Backend::Memory(c, _) => c.get(&key).await,
+            Backend::Memory(c, _) => c.get(payment_id).await.map(|h| h.status.clone()),
             Backend::Redis(mgr, near) => {
-                if let Some(v) = near.get(&key).await {
-                    return Some(v);
+                if let Some(h) = near.get(payment_id).await {
+                    return Some(h.status.clone());
                 }
-                let v: CachedStatus = self.redis_get(mgr, &key).await.and_then(|s| serde_json::from_str(&s).ok())?;
-                put_newer(near, key, &v).await;
+                let v: CachedStatus = self.redis_get(mgr, &status_key(payment_id)).await.and_then(|s| serde_json::from_str(&s).ok())?;
+                // What Redis holds under this key is this payment's (a key is only ever written from its own
+                // payment's status, but the near cache must never answer for another payment).
+                if v.payment_id != payment_id {
+                    return None;
+                }
+                put_newer(near, &v).await;
                 Some(v)
             }
         }
@@ -303,7 +329,7 @@ impl PaymentCache {
     /// died before its write.
     pub async fn apply_published(&self, v: &CachedStatus) {
         if let Backend::Redis(_, near) = &self.inner.backend
-            && near.get(&status_key(&v.payment_id)).await.is_some_and(|c| c.version >= v.version)
+            && near.get(&v.payment_id).await.is_some_and(|c| c.status.version >= v.version)
         {
             return;
         }
@@ -311,13 +337,12 @@ impl PaymentCache {
     }
 
     async fn put_status_inner(&self, v: &CachedStatus) {
-        let key = status_key(&v.payment_id);
         match &self.inner.backend {
-            Backend::Memory(c, _) => put_newer(c, key, v).await,
+            Backend::Memory(c, _) => put_newer(c, v).await,
             Backend::Redis(mgr, near) => {
-                put_newer(near, key.clone(), v).await;
+                put_newer(near, v).await;
                 let body = serde_json::to_string(v).unwrap_or_default();
-                self.redis_set_if_newer(mgr, &key, body, v.version).await;
+                self.redis_set_if_newer(mgr, &status_key(&v.payment_id), body, v.version).await;
             }
         }
     }
@@ -359,14 +384,14 @@ impl PaymentCache {
             Backend::Memory(..) => None,
         };
         for key in dirty {
-            let known = match near {
-                Some(n) => n.get(key).await,
-                None => None,
+            let known = match (near, payment_of_key(key)) {
+                (Some(n), Some(id)) => n.get(id).await,
+                _ => None,
             };
             match known {
-                Some(v) => {
-                    let body = serde_json::to_string(&v).unwrap_or_default();
-                    let _: i32 = set_if_newer().key(key).arg(body).arg(v.version).arg(TTL.as_secs()).invoke_async(conn).await?;
+                Some(h) => {
+                    let body = serde_json::to_string(&h.status).unwrap_or_default();
+                    let _: i32 = set_if_newer().key(key).arg(body).arg(h.status.version).arg(TTL.as_secs()).invoke_async(conn).await?;
                 }
                 None => conn.del::<_, ()>(key).await?,
             }
@@ -401,9 +426,9 @@ impl PaymentCache {
     pub async fn evict(&self, payment_id: &str) {
         let key = status_key(payment_id);
         match &self.inner.backend {
-            Backend::Memory(c, _) => c.invalidate(&key).await,
+            Backend::Memory(c, _) => c.invalidate(payment_id).await,
             Backend::Redis(mgr, near) => {
-                near.invalidate(&key).await;
+                near.invalidate(payment_id).await;
                 if let Some(mut conn) = self.usable(mgr).await {
                     let res: redis::RedisResult<()> = conn.del(&key).await;
                     if let Err(e) = res {

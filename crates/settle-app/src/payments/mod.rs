@@ -250,14 +250,19 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
 /// A payment's status for `merchant_id` (a key's merchant as [`crate::merchants::known_merchant`] finds it in
 /// memory), when this instance holds the status in memory. None otherwise (a malformed id, a status not held,
 /// another merchant's payment): [`status`], behind the key's authentication, then answers, exactly as it would
-/// have. The edge answers the most polled read this way without routing it; nothing is counted until it answers
+/// have. The edge answers the most polled read this way without routing it: the answer is the JSON body of the
+/// [`StatusView`], rendered when the status was stored. Nothing is counted until it answers
 /// ([`status_held_served`]), since its rate limit may still refuse it.
-pub async fn status_held(ctx: &Context, merchant_id: &str, payment_id: &str) -> Option<StatusView> {
-    let id = parse_id(payment_id).ok()?;
-    let c = ctx.cache.get_status_held(id.as_str()).await?;
-    (c.merchant_id == merchant_id).then(|| {
-        tracing::debug!(payment_id = %c.payment_id, "status cache hit");
-        StatusView { payment_id: c.payment_id, status: c.status, chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) }
+pub async fn status_held(ctx: &Context, merchant_id: &str, payment_id: &str) -> Option<bytes::Bytes> {
+    // Only an id as Settle writes it: any other spelling is for [`status`] to parse.
+    let hex = payment_id.strip_prefix("0x")?;
+    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let held = ctx.cache.get_status_held(payment_id).await?;
+    (held.status.merchant_id == merchant_id).then(|| {
+        tracing::debug!(payment_id, "status cache hit");
+        held.body.clone()
     })
 }
 
