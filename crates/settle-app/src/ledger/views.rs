@@ -191,13 +191,13 @@ pub struct EventList {
     pub data: Vec<EventView>,
 }
 
-/// What the cache keeps of a payment row.
 /// The answer to `GET /payments/{id}/status` for a cached status: a [`StatusView`]'s JSON.
 pub(crate) fn status_body(c: &CachedStatus) -> bytes::Bytes {
     let view = StatusView { payment_id: c.payment_id.clone(), status: c.status.clone(), chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) };
     serde_json::to_vec(&view).map(bytes::Bytes::from).unwrap_or_default()
 }
 
+/// What the cache keeps of a payment row.
 pub(crate) fn cached(r: &PaymentRow) -> CachedStatus {
     CachedStatus {
         payment_id: r.payment_id.clone(),

@@ -192,11 +192,11 @@ async fn a_status_read_answered_from_memory_is_the_routes_answer() {
     // The id in capitals is not held as such: the route parses it and answers the same.
     let upper = app.get(&format!("/payments/0x{}/status", id[2..].to_ascii_uppercase())).await;
     assert_eq!((upper.status, &upper.body), (held.status, &held.body));
-    // The answer held is rendered when a status is stored: after a change, the held read shows the change, and
-    // it is still the route's answer.
+    // The answer held is rendered when a status is stored: after a change (the cancel asked of the contract),
+    // the held read shows the change, and it is still the route's answer.
     assert_eq!(app.post(&format!("/v1/payments/{id}/cancel"), &json!({})).await.status, 200);
     let changed = app.get(&path).await;
-    assert_eq!(changed.body["status"], "CANCELLED", "{}", changed.text);
+    assert_eq!(changed.body["status"], "CANCELLING", "{}", changed.text);
     let routed = app.get(&format!("{path}?via=route")).await;
     assert_eq!((changed.status, &changed.body), (routed.status, &routed.body));
     assert_ne!(changed.body["updatedAt"], held.body["updatedAt"], "{} {}", changed.text, held.text);
