@@ -287,6 +287,19 @@ async fn a_busy_or_forgetful_node_gets_the_same_transaction_again_never_a_replac
     for (n, p) in payers.iter().enumerate() {
         ids.push(submit_gasless(&app, &format!("busy-{n}"), p).await);
     }
+    // No block is mined until the node holds both (asked directly, not through the proxy): blocks mined while it
+    // refused would leave a transaction unmined for the chain's bump_after_blocks, which is replaced, rightly.
+    let rpc = anvil.rpc();
+    wait_for("the node holds both relays", Duration::from_secs(60), || async {
+        let txs = relayed(&app).await;
+        let mut held = 0;
+        for t in &txs {
+            let known: Value = rpc.call("eth_getTransactionByHash", json!([t.tx_hash])).await.unwrap_or(Value::Null);
+            held += usize::from(!known.is_null());
+        }
+        txs.len() == 2 && held == 2
+    })
+    .await;
     for id in &ids {
         mine_until_completed(&app, &anvil, id).await;
     }
