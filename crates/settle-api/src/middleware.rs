@@ -159,10 +159,14 @@ fn anonymous() -> settle_app::audit::Actor {
 
 /// Records a request's latency and count per route, method and status.
 fn record(route: Option<&str>, method: &Method, started: Instant, res: Response) -> Response {
-    let m = http_metrics(route.unwrap_or("unmatched"), method, res.status().as_u16());
+    observe(&http_metrics(route.unwrap_or("unmatched"), method, res.status().as_u16()), started);
+    res
+}
+
+/// Counts one request under `m`, with its latency since `started`.
+fn observe(m: &HttpMetrics, started: Instant) {
     m.duration.record(started.elapsed().as_secs_f64());
     m.requests.increment(1);
-    res
 }
 
 /// The HTTP metrics of one route, method and status.
@@ -289,9 +293,7 @@ async fn held_status(state: &AppState, limiter: Option<&Limiter>, started: Insta
     res.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     // Its metric handles, looked up once.
     static SERVED: std::sync::OnceLock<Arc<HttpMetrics>> = std::sync::OnceLock::new();
-    let m = SERVED.get_or_init(|| http_metrics(STATUS_ROUTE, &Method::GET, 200));
-    m.duration.record(started.elapsed().as_secs_f64());
-    m.requests.increment(1);
+    observe(SERVED.get_or_init(|| http_metrics(STATUS_ROUTE, &Method::GET, 200)), started);
     Some(res)
 }
 

@@ -18,6 +18,12 @@ impl PaymentId {
         Self(format!("0x{}", hex::encode(bytes)))
     }
 
+    /// Whether `s` is an id as Settle writes it (`0x` and 64 lowercase hex digits): what [`Self::parse`] returns
+    /// unchanged.
+    pub fn is_canonical(s: &str) -> bool {
+        s.strip_prefix("0x").is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    }
+
     pub fn parse(field: &'static str, s: &str) -> Result<Self, DomainError> {
         let hex = s.strip_prefix("0x").ok_or_else(|| DomainError::invalid(field, "must be 0x followed by 64 hex digits"))?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -65,6 +71,12 @@ mod tests {
         assert_eq!(PaymentId::parse("p", id.as_str()).unwrap(), id);
         assert!(PaymentId::parse("p", "0x1234").is_err());
         assert!(PaymentId::parse("p", &"0".repeat(66)).is_err());
+        // Canonical: exactly what parse gives back unchanged.
+        assert!(PaymentId::is_canonical(id.as_str()));
+        let upper = format!("0x{}", id.as_str()[2..].to_ascii_uppercase());
+        assert_eq!(PaymentId::parse("p", &upper).unwrap(), id);
+        assert!(!PaymentId::is_canonical(&upper) || upper == id.as_str());
+        assert!(!PaymentId::is_canonical("0x1234") && !PaymentId::is_canonical(&"0".repeat(66)));
     }
 
     #[test]

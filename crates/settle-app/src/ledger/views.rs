@@ -191,10 +191,15 @@ pub struct EventList {
     pub data: Vec<EventView>,
 }
 
+impl From<CachedStatus> for StatusView {
+    fn from(c: CachedStatus) -> Self {
+        Self { payment_id: c.payment_id, status: c.status, chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) }
+    }
+}
+
 /// The answer to `GET /payments/{id}/status` for a cached status: a [`StatusView`]'s JSON.
 pub(crate) fn status_body(c: &CachedStatus) -> bytes::Bytes {
-    let view = StatusView { payment_id: c.payment_id.clone(), status: c.status.clone(), chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) };
-    serde_json::to_vec(&view).map(bytes::Bytes::from).unwrap_or_default()
+    serde_json::to_vec(&StatusView::from(c.clone())).map(bytes::Bytes::from).unwrap_or_default()
 }
 
 /// What the cache keeps of a payment row.

@@ -229,7 +229,7 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
     {
         ctx.cache.count_lookup(true);
         tracing::debug!(payment_id = %id, "status cache hit");
-        return Ok(StatusView { payment_id: c.payment_id, status: c.status, chain_id: c.chain_id, updated_at: rfc3339(c.updated_at) });
+        return Ok(StatusView::from(c));
     }
     ctx.cache.count_lookup(false);
     tracing::debug!(payment_id = %id, "status cache miss");
@@ -255,8 +255,7 @@ pub async fn status(ctx: &Context, merchant_id: &str, payment_id: &str) -> Resul
 /// ([`status_held_served`]), since its rate limit may still refuse it.
 pub async fn status_held(ctx: &Context, merchant_id: &str, payment_id: &str) -> Option<bytes::Bytes> {
     // Only an id as Settle writes it: any other spelling is for [`status`] to parse.
-    let hex = payment_id.strip_prefix("0x")?;
-    if hex.len() != 64 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+    if !PaymentId::is_canonical(payment_id) {
         return None;
     }
     let held = ctx.cache.get_status_held(payment_id).await?;
