@@ -197,6 +197,8 @@ pub struct Setup {
     pub shutdown_timeout: Option<Duration>,
     /// Appended to the database URL (`?sslmode=require`).
     pub db_url_suffix: Option<String>,
+    /// SQLite's write queue and groups (SETTLE_SQLITE_WRITE_QUEUE and its kin), when not the defaults.
+    pub sqlite_writer: Option<settle_store::connect::WriterSettings>,
     /// SETTLE_REDIS_CA_FILE.
     pub redis_ca_file: Option<String>,
     /// The chains; by default the development chain 31337 (with TOKEN as USDC) on an address where no node
@@ -246,6 +248,7 @@ impl Setup {
             request_timeout: None,
             shutdown_timeout: None,
             db_url_suffix: None,
+            sqlite_writer: None,
             redis_ca_file: None,
             chains: vec![settle_app::chain::settings::dev_chain("http://127.0.0.1:9")],
             card: CardSetup::default(),
@@ -332,6 +335,9 @@ impl TestApp {
             cfg.api.request_timeout = t;
         }
         cfg.redis_ca_file = setup.redis_ca_file.clone();
+        if let Some(w) = setup.sqlite_writer {
+            cfg.sqlite_writer = w;
+        }
         cfg.chains = setup.chains.clone();
         cfg.app = setup.settings.clone();
         if let Some(t) = setup.shutdown_timeout {

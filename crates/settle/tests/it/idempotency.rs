@@ -261,6 +261,55 @@ async fn a_dropped_request_frees_its_key_and_waiters_only_read(v: Variant) {
     app.finish().await;
 }
 
+/// SQLite: a failed request gives its key back even when the write queue is full at that moment. The release is
+/// refused (retryable) while the write turn is held and the queue's one place taken, waits, and goes through once
+/// they empty; a retry of the request then runs afresh and makes the one payment. Were the refusal taken as final,
+/// the key would stay held and refuse every retry 409 until it went stale.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_key_is_given_back_through_a_full_write_queue() {
+    let mut setup = Setup::new(Variant { db: Db::Sqlite, cache: Cache::Memory });
+    setup.sqlite_writer = Some(settle_store::connect::WriterSettings { queue: 1, group: 1, ..Default::default() });
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    let body = TestApp::chain_payment("idem-full-queue").to_string();
+    // The app's workers write too, through the same queue of one: the test's own writes are tried until they are not
+    // refused.
+    let wait = std::time::Duration::from_secs(10);
+    let held = eventually(wait, "the claim", async || match try_claim(&app, "fq-1", "/v1/payments", &body).await {
+        Ok(c) => Some(c),
+        Err(settle_app::AppError::Retryable(_)) => None,
+        Err(e) => panic!("claiming: {e}"),
+    })
+    .await;
+
+    // The write turn held, and the queue's one place taken: by this waiter, or by a worker's write before it (then
+    // this one is refused, and the queue is full all the same). Another write is refused at once: the sign it is full.
+    let turn = eventually(wait, "the write turn", async || match settle_store::begin(&app.ctx.db).await {
+        Ok(t) => Some(t),
+        Err(settle_store::StoreError::Retryable(_)) => None,
+        Err(e) => panic!("beginning: {e}"),
+    })
+    .await;
+    let db = app.ctx.db.clone();
+    let waiter = spawn_polled(async move { settle_store::begin(&db).await.map(drop) }).await;
+    let refused = settle_store::begin(&app.ctx.db).await;
+    assert!(matches!(refused, Err(settle_store::StoreError::Retryable(_))), "the queue is full: {:?}", refused.map(drop));
+
+    // The request failed: its key is given back, as `idempotency::once` does. Its first try was refused in its first poll.
+    let release = spawn_polled(async move { held.release().await }).await;
+    assert!(!release.is_finished(), "the refused release waits to try again");
+    assert!(record(&app, "fq-1").await.is_some(), "the key is still held while the queue is full");
+    turn.commit().await.unwrap();
+    let _ = waiter.await.unwrap();
+    release.await.unwrap();
+    assert!(record(&app, "fq-1").await.is_none(), "the key was given back once the queue emptied");
+
+    let r = unless_busy(|| app.request(Method::POST, "/v1/payments", Some(&app.key), Some(&body), &[("idempotency-key", "fq-1")])).await;
+    assert_eq!(r.status, 201, "a retry runs afresh: {}", r.text);
+    assert_eq!(r.header("idempotent-replayed"), None);
+    assert_eq!(settle_store::payments::count(&app.ctx.db).await.unwrap(), 1, "one payment");
+    app.finish().await;
+}
+
 async fn record(app: &TestApp, key: &str) -> Option<settle_store::idempotency::IdempotencyRow> {
     settle_store::idempotency::find(&app.ctx.db, DEMO_TENANT, key).await.unwrap()
 }
