@@ -107,27 +107,22 @@ async fn charge_inner(
         }
         Ok(ChargeOutcome::NotRecorded { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge reached no gateway; nothing was charged");
-            revert(ctx, &row, code, "the card gateway could not be reached; nothing was charged").await?;
-            Err(AppError::GatewayUnavailable)
+            let message = "the card gateway could not be reached; nothing was charged";
+            revert(ctx, claim, &row, code, message, AppError::GatewayUnavailable).await
         }
         Ok(ChargeOutcome::Misconfigured { detail }) => {
             tracing::error!(payment_id = %row.payment_id, %detail, "the card gateway refused Settle's credentials or URL; nothing was charged");
-            revert(
-                ctx,
-                &row,
-                settle_card::client::reason::MISCONFIGURED,
-                "the card gateway refused this server's configuration; nothing was charged",
-            )
-            .await?;
-            Err(AppError::GatewayMisconfigured)
+            let message = "the card gateway refused this server's configuration; nothing was charged";
+            revert(ctx, claim, &row, settle_card::client::reason::MISCONFIGURED, message, AppError::GatewayMisconfigured).await
         }
         Err(e) => {
             tracing::warn!(payment_id = %row.payment_id, error = %e, "card charge not sent");
-            revert(ctx, &row, settle_card::client::reason::CIRCUIT_OPEN, "the card gateway was not called; nothing was charged").await?;
-            Err(match e {
+            let refusal = match e {
                 GatewayError::BulkheadFull => AppError::GatewayBusy,
                 _ => AppError::CircuitOpen,
-            })
+            };
+            let message = "the card gateway was not called; nothing was charged";
+            revert(ctx, claim, &row, settle_card::client::reason::CIRCUIT_OPEN, message, refusal).await
         }
         Ok(ChargeOutcome::Unknown { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge outcome unknown; the reconciler will ask the gateway");
@@ -139,13 +134,20 @@ async fn charge_inner(
     }
 }
 
-/// PROCESSING -> PENDING: the charge certainly recorded nothing, so the payer may try again.
-async fn revert(ctx: &Context, row: &PaymentRow, code: &str, message: &str) -> Result<(), AppError> {
+/// PROCESSING -> PENDING: the charge recorded nothing, so the payer may try again; answered `refusal` ("nothing was
+/// charged"). Unless another writer changed the payment first: what moves a PROCESSING payment is the gateway's
+/// word (its callback, or the reconciler asking it), so the gateway may well have recorded this charge, whatever
+/// the client concluded (a gateway slower to show a transaction to order lookups than the client assumes). Then
+/// the answer is the payment as it stands, never "nothing was charged": an order would be given back and its key
+/// forgotten, and a retry would charge the card again.
+async fn revert(ctx: &Context, claim: &Claim, row: &PaymentRow, code: &str, message: &str, refusal: AppError) -> Result<Reply, AppError> {
     let data = serde_json::json!({"code": code, "message": message});
-    if change(ctx, row, Fact::Reopened, Changes::default(), data, None).await?.is_none() {
-        tracing::warn!(payment_id = %row.payment_id, "a charge that recorded nothing found its payment changed by another writer");
+    if change(ctx, row, Fact::Reopened, Changes::default(), data, None).await?.is_some() {
+        return Err(refusal);
     }
-    Ok(())
+    tracing::warn!(payment_id = %row.payment_id, "a charge judged unrecorded found its payment changed by another writer; answered as it stands");
+    metrics::counter!("settle_card_unrecorded_but_changed_total").increment(1);
+    reply_with_current(ctx, claim, &row.payment_id, Outcome::Accepted).await
 }
 
 /// The gateway took the charge: record its key (ACCEPTED), unless a callback got there first; a key other than

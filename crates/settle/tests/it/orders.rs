@@ -17,6 +17,7 @@ per_db!(
     an_unknown_outcome_waits_for_the_gateway_then_completes_or_compensates,
     orders_on_seed_004s_gateway_end_paid_or_cancelled_and_the_books_agree,
     a_gateway_that_is_down_compensates_at_once,
+    a_charge_judged_unrecorded_that_the_gateway_recorded_is_never_given_back,
     both_patterns_give_the_same_results,
     an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one,
     choreography_under_concurrency_never_oversells_and_handles_each_event_once,
@@ -721,6 +722,55 @@ async fn a_gateway_that_is_down_compensates_at_once(v: Variant) {
         let o = app.get(&format!("/v1/orders/{}", s["orderId"].as_str().unwrap())).await.body;
         assert_eq!((o["order"]["status"].as_str(), o["payment"]["status"].as_str()), (Some("CANCELLED"), Some("FAILED")), "{o}");
     }
+    app.finish().await;
+}
+
+/// The gateway records each charge but answers 500, and shows a transaction to order lookups only 3 s after (far
+/// slower than the client's `lookup_settle` assumes): the client judges the charge unrecorded, having tried it three
+/// times, while the gateway's callback records the first. An order, orchestrated or choreographed, is never answered
+/// "nothing was charged" and given back with its key forgotten (a retry would then charge the card again): it is
+/// answered as it stands, PAID; a retry with its Idempotency-Key replays it; the gateway holds one un-voided SUCCESS
+/// per order (the client's own retries' transactions are voided, found by the final check once lookups show them);
+/// the stock and the points are what the paid orders take. A payment charged directly is answered as it stands too.
+async fn a_charge_judged_unrecorded_that_the_gateway_recorded_is_never_given_back(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.card.knobs = Knobs { fail_after_record_rate: 1.0, lookup_lag_ms: 3000, ..Knobs::calm() };
+    // After the lag: the check that finds the retries' transactions.
+    setup.settings.card.final_check_after = Duration::from_secs(5);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    create(&app, "/v1/items", json!({"itemId": "lag-lamp", "name": "Lamp", "price": 10000, "stock": 5})).await;
+    create(&app, "/v1/users", json!({"userId": "lag-lee", "name": "Lee", "points": 10000})).await;
+    let mut payments = Vec::new();
+    for pattern in ["orchestration", "choreography"] {
+        let body = json!({"userId": "lag-lee", "items": [{"itemId": "lag-lamp", "quantity": 1}], "usePoints": 2000,
+            "card": {"cardType": "KB", "cardNo": CARD}, "pattern": pattern})
+        .to_string();
+        let key = [("idempotency-key", pattern)];
+        let send = || app.request(Method::POST, "/v1/orders", Some(&app.key), Some(&body), &key);
+        let first = send().await;
+        assert_eq!(first.status, 201, "{pattern}: answered as it stands, not 'nothing was charged': {}", first.text);
+        let order_id = first.body["order"]["orderId"].as_str().unwrap().to_owned();
+        let again = send().await;
+        assert_eq!(again.status, 201, "{pattern}: {}", again.text);
+        assert_eq!((again.header("idempotent-replayed"), again.body["order"]["orderId"].as_str()), (Some("true"), Some(order_id.as_str())));
+        let ended = wait_sagas_end(&app, std::slice::from_ref(&order_id), Duration::from_secs(30)).await;
+        let (order, payment) = (&ended[0]["order"], &ended[0]["payment"]);
+        assert_eq!((order["status"].as_str(), payment["status"].as_str()), (Some("PAID"), Some("COMPLETED")), "{pattern}: {}", ended[0]);
+        payments.push(payment["paymentId"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(app.get("/v1/sagas?userId=lag-lee&limit=100").await.body["data"].as_array().unwrap().len(), 2, "one order per pattern");
+    assert_eq!((stock_of(&app, "lag-lamp").await, points_of(&app, "lag-lee").await), (3, 6000));
+    crate::card::wait_books_agree(&app, &payments, Duration::from_secs(30)).await;
+    let successes = app.sim_transactions().await.into_iter().filter(|t| t.status == settle_card::wire::GatewayStatus::Success).count();
+    assert_eq!(successes, 2, "each order's card is charged once");
+
+    // A payment charged directly: answered as it stands (202, recorded by the callback), not 503.
+    let direct = app.create_card_payment("lag-direct", 5000).await;
+    let r = app.pay(&direct, "KB", CARD, Some("lag-2")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_ne!(r.body["status"], "PENDING", "{}", r.text);
+    payments.push(direct);
+    crate::card::wait_books_agree(&app, &payments, Duration::from_secs(30)).await;
     app.finish().await;
 }
 
