@@ -640,13 +640,19 @@ pub async fn due_for_final_check(conn: &impl ConnectionTrait, now: i64, limit: u
         .await?)
 }
 
-/// Sets (or, with None, clears) when a finished payment is checked at the gateway, and how many checks it had
-/// (bookkeeping only: no version change).
-pub async fn set_final_check(conn: &impl ConnectionTrait, id: i64, at: Option<i64>, attempts: i32) -> Result<(), StoreError> {
+/// Sets (or, with None, clears) when a payment is checked at the gateway, and how many checks it had (bookkeeping
+/// only: no version change), unless its check was moved since `row` was read: a transition that ended the payment
+/// meanwhile scheduled its own check, which a check of the row as it was must not clear.
+pub async fn set_final_check(conn: &impl ConnectionTrait, row: &PaymentRow, at: Option<i64>, attempts: i32) -> Result<(), StoreError> {
+    let as_read = match row.final_check_at {
+        Some(v) => payment::Column::FinalCheckAt.eq(v),
+        None => payment::Column::FinalCheckAt.is_null(),
+    };
     payment::Entity::update_many()
         .col_expr(payment::Column::FinalCheckAt, Expr::value(at))
         .col_expr(payment::Column::ReconAttempts, Expr::value(attempts))
-        .filter(payment::Column::Id.eq(id))
+        .filter(payment::Column::Id.eq(row.id))
+        .filter(as_read)
         .exec(conn)
         .await?;
     Ok(())

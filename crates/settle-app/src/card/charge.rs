@@ -108,12 +108,15 @@ async fn charge_inner(
         Ok(ChargeOutcome::NotRecorded { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge reached no gateway; nothing was charged");
             let message = "the card gateway could not be reached; nothing was charged";
-            revert(ctx, claim, &row, code, message, AppError::GatewayUnavailable).await
+            // Something was sent: were the gateway to show it to lookups later than the client assumes, and its
+            // callback be lost, the payment's final check (once it has ended) finds and voids it.
+            let check = settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64;
+            revert(ctx, claim, &row, code, message, Some(check), AppError::GatewayUnavailable).await
         }
         Ok(ChargeOutcome::Misconfigured { detail }) => {
             tracing::error!(payment_id = %row.payment_id, %detail, "the card gateway refused Settle's credentials or URL; nothing was charged");
             let message = "the card gateway refused this server's configuration; nothing was charged";
-            revert(ctx, claim, &row, settle_card::client::reason::MISCONFIGURED, message, AppError::GatewayMisconfigured).await
+            revert(ctx, claim, &row, settle_card::client::reason::MISCONFIGURED, message, None, AppError::GatewayMisconfigured).await
         }
         Err(e) => {
             tracing::warn!(payment_id = %row.payment_id, error = %e, "card charge not sent");
@@ -122,7 +125,7 @@ async fn charge_inner(
                 _ => AppError::CircuitOpen,
             };
             let message = "the card gateway was not called; nothing was charged";
-            revert(ctx, claim, &row, settle_card::client::reason::CIRCUIT_OPEN, message, refusal).await
+            revert(ctx, claim, &row, settle_card::client::reason::CIRCUIT_OPEN, message, None, refusal).await
         }
         Ok(ChargeOutcome::Unknown { code, detail }) => {
             tracing::warn!(payment_id = %row.payment_id, code, %detail, "card charge outcome unknown; the reconciler will ask the gateway");
@@ -139,10 +142,20 @@ async fn charge_inner(
 /// word (its callback, or the reconciler asking it), so the gateway may well have recorded this charge, whatever
 /// the client concluded (a gateway slower to show a transaction to order lookups than the client assumes). Then
 /// the answer is the payment as it stands, never "nothing was charged": an order would be given back and its key
-/// forgotten, and a retry would charge the card again.
-async fn revert(ctx: &Context, claim: &Claim, row: &PaymentRow, code: &str, message: &str, refusal: AppError) -> Result<Reply, AppError> {
+/// forgotten, and a retry would charge the card again. `final_check`: when the payment is looked at once more at the
+/// gateway (once it has ended; see the reconciler's final check).
+async fn revert(
+    ctx: &Context,
+    claim: &Claim,
+    row: &PaymentRow,
+    code: &str,
+    message: &str,
+    final_check: Option<i64>,
+    refusal: AppError,
+) -> Result<Reply, AppError> {
     let data = serde_json::json!({"code": code, "message": message});
-    if change(ctx, row, Fact::Reopened, Changes::default(), data, None).await?.is_some() {
+    let changes = Changes { final_check_at: final_check, ..Default::default() };
+    if change(ctx, row, Fact::Reopened, changes, data, None).await?.is_some() {
         return Err(refusal);
     }
     tracing::warn!(payment_id = %row.payment_id, "a charge judged unrecorded found its payment changed by another writer; answered as it stands");

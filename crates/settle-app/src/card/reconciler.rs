@@ -6,13 +6,18 @@
 //!   Every outcome, including a status Settle does not know, moves the payment's next check forward, so no
 //!   row is asked about in a tight loop.
 //! - Finished card payments, `final_check_after` after they became final: the gateway is asked about the
-//!   order once more, and any transaction Settle may not keep (a duplicate, a late success) is voided.
+//!   order once more, and any transaction Settle may not keep (a duplicate, a late success) is voided. A charge
+//!   answered "nothing was charged" after the gateway's error answer and empty lookups schedules the same check,
+//!   `final_check_after` later, whether the payment has ended since (another charge paid it, its order was given
+//!   back) or is still PENDING: what the gateway recorded after all and showed late is voided.
 
 use futures::StreamExt;
 use settle_store::{
     StoreError,
     payments::{self as store, Changes, PaymentRow},
 };
+
+use settle_domain::PaymentStatus;
 
 use super::{
     apply::{Applied, apply_order},
@@ -107,17 +112,17 @@ impl Reconciler {
     }
 
     /// The last look at a finished payment's order: voids what must not be kept; asks again later while the
-    /// gateway cannot answer or reports a status Settle does not know.
+    /// gateway cannot answer or reports a status Settle does not know. A PENDING payment (its charge was answered
+    /// "nothing was charged") is looked at alike: whatever the gateway holds for it is not Settle's to keep.
     async fn final_check(&self, row: PaymentRow) -> Result<(), StoreError> {
-        let terminal = row.status.is_terminal();
-        if !terminal {
-            return store::set_final_check(&self.ctx.db, row.id, None, row.recon_attempts).await;
+        if !row.status.is_terminal() && row.status != PaymentStatus::Pending {
+            return store::set_final_check(&self.ctx.db, &row, None, row.recon_attempts).await;
         }
         // No gateway for the payment's mode now: the check counts as one that could not answer.
         let Some(gateway) = self.ctx.card_gateway(&row.merchant_id) else {
             let attempts = row.recon_attempts + 1;
             let next = (attempts < FINAL_CHECKS).then(|| settle_store::now_ms() + self.pause(attempts - 1).max(1000));
-            return store::set_final_check(&self.ctx.db, row.id, next, attempts).await;
+            return store::set_final_check(&self.ctx.db, &row, next, attempts).await;
         };
         metrics::counter!("settle_card_final_checks_total").increment(1);
         let again = match gateway.transactions_of_order(&row.payment_id, &row.merchant_id).await {
@@ -147,7 +152,7 @@ impl Reconciler {
             metrics::counter!("settle_card_final_checks_given_up_total").increment(1);
         }
         let next = (again && attempts < FINAL_CHECKS).then(|| settle_store::now_ms() + self.pause(attempts - 1).max(1000));
-        store::set_final_check(&self.ctx.db, row.id, next, attempts).await
+        store::set_final_check(&self.ctx.db, &row, next, attempts).await
     }
 }
 

@@ -18,6 +18,7 @@ per_db!(
     orders_on_seed_004s_gateway_end_paid_or_cancelled_and_the_books_agree,
     a_gateway_that_is_down_compensates_at_once,
     a_charge_judged_unrecorded_that_the_gateway_recorded_is_never_given_back,
+    what_the_gateway_showed_late_is_voided_when_nothing_was_said_charged,
     both_patterns_give_the_same_results,
     an_ended_saga_is_read_from_the_cache_and_never_replaced_by_an_older_one,
     choreography_under_concurrency_never_oversells_and_handles_each_event_once,
@@ -771,6 +772,40 @@ async fn a_charge_judged_unrecorded_that_the_gateway_recorded_is_never_given_bac
     assert_ne!(r.body["status"], "PENDING", "{}", r.text);
     payments.push(direct);
     crate::card::wait_books_agree(&app, &payments, Duration::from_secs(30)).await;
+    app.finish().await;
+}
+
+/// The same gateway, whose callbacks are all lost: the client judges the charge unrecorded and nothing tells Settle
+/// otherwise, so the order is answered 503 "nothing was charged" and given back (its payment FAILED), and a payment
+/// charged directly stays PENDING. The gateway did record the charges (three each, the client's retries), and shows
+/// them 3 s later: the final check each such charge schedules finds and voids them all, so no card is left charged
+/// for what Settle said it did not charge, whether the payment ended since or not.
+async fn what_the_gateway_showed_late_is_voided_when_nothing_was_said_charged(v: Variant) {
+    let mut setup = Setup::new(v);
+    setup.card.knobs = Knobs { fail_after_record_rate: 1.0, lookup_lag_ms: 3000, callback_drop_rate: 1.0, ..Knobs::calm() };
+    setup.settings.card.final_check_after = Duration::from_secs(5);
+    let Some(app) = TestApp::spawn_with(setup).await else { return };
+    create(&app, "/v1/items", json!({"itemId": "late-lamp", "name": "Lamp", "price": 10000, "stock": 5})).await;
+    create(&app, "/v1/users", json!({"userId": "late-lee", "name": "Lee", "points": 10000})).await;
+    let order = json!({"userId": "late-lee", "items": [{"itemId": "late-lamp", "quantity": 1}], "usePoints": 2000,
+        "card": {"cardType": "KB", "cardNo": CARD}, "pattern": "orchestration"});
+    app.post("/v1/orders", &order).await.assert_error(503, "gateway_unavailable");
+    assert_eq!((stock_of(&app, "late-lamp").await, points_of(&app, "late-lee").await), (5, 10000), "given back");
+    let saga = &app.get("/v1/sagas?userId=late-lee&limit=1").await.body["data"][0];
+    let placed = app.get(&format!("/v1/orders/{}", saga["orderId"].as_str().unwrap())).await.body;
+    assert_eq!(placed["payment"]["status"], "FAILED", "{placed}");
+    let given_back = placed["payment"]["paymentId"].as_str().unwrap().to_owned();
+
+    let direct = app.create_card_payment("late-direct", 5000).await;
+    app.pay(&direct, "KB", CARD, None).await.assert_error(503, "gateway_unavailable");
+    assert_eq!(app.get(&format!("/v1/payments/{direct}")).await.body["status"], "PENDING");
+
+    let ids = [given_back, direct];
+    let recorded = |txs: &[settle_card::wire::Transaction]| ids.iter().map(|id| txs.iter().filter(|t| &t.order_id == id).count()).collect::<Vec<_>>();
+    assert_eq!(recorded(&app.sim_transactions().await), [3, 3], "the gateway recorded every try");
+    crate::card::wait_books_agree(&app, &ids, Duration::from_secs(30)).await;
+    let kept = app.sim_transactions().await.into_iter().filter(|t| t.status == settle_card::wire::GatewayStatus::Success).count();
+    assert_eq!(kept, 0, "nothing is left charged");
     app.finish().await;
 }
 
