@@ -641,8 +641,9 @@ pub async fn due_for_final_check(conn: &impl ConnectionTrait, now: i64, limit: u
 }
 
 /// Sets (or, with None, clears) when a payment is checked at the gateway, and how many checks it had (bookkeeping
-/// only: no version change), unless its check was moved since `row` was read: a transition that ended the payment
-/// meanwhile scheduled its own check, which a check of the row as it was must not clear.
+/// only: no version change), unless its status or its check moved since `row` was read: a transition that ended
+/// the payment meanwhile scheduled its own check, and a new charge started its own count, which a check of the row
+/// as it was must not clear or overwrite.
 pub async fn set_final_check(conn: &impl ConnectionTrait, row: &PaymentRow, at: Option<i64>, attempts: i32) -> Result<(), StoreError> {
     let as_read = match row.final_check_at {
         Some(v) => payment::Column::FinalCheckAt.eq(v),
@@ -652,6 +653,7 @@ pub async fn set_final_check(conn: &impl ConnectionTrait, row: &PaymentRow, at: 
         .col_expr(payment::Column::FinalCheckAt, Expr::value(at))
         .col_expr(payment::Column::ReconAttempts, Expr::value(attempts))
         .filter(payment::Column::Id.eq(row.id))
+        .filter(payment::Column::Status.eq(row.status))
         .filter(as_read)
         .exec(conn)
         .await?;

@@ -138,12 +138,13 @@ async fn charge_inner(
 }
 
 /// PROCESSING -> PENDING: the charge recorded nothing, so the payer may try again; answered `refusal` ("nothing was
-/// charged"). Unless another writer changed the payment first: what moves a PROCESSING payment is the gateway's
-/// word (its callback, or the reconciler asking it), so the gateway may well have recorded this charge, whatever
-/// the client concluded (a gateway slower to show a transaction to order lookups than the client assumes). Then
-/// the answer is the payment as it stands, never "nothing was charged": an order would be given back and its key
-/// forgotten, and a retry would charge the card again. `final_check`: when the payment is looked at once more at the
-/// gateway (once it has ended; see the reconciler's final check).
+/// charged"). A payment another writer only annotated meanwhile (still PROCESSING, no transaction key: a void's
+/// event, a flag) is reverted as it now stands. One the gateway's word moved (its callback recorded a key or an
+/// outcome, or the reconciler asking it did) is answered as it stands, never "nothing was charged": the gateway
+/// recorded this charge after all, whatever the client concluded (a gateway slower to show a transaction to order
+/// lookups than the client assumes), and an order answered so would be given back and its key forgotten, and a
+/// retry would charge the card again. `final_check`: when the payment is looked at once more at the gateway, once
+/// it has ended (see the reconciler's final check).
 async fn revert(
     ctx: &Context,
     claim: &Claim,
@@ -155,10 +156,17 @@ async fn revert(
 ) -> Result<Reply, AppError> {
     let data = serde_json::json!({"code": code, "message": message});
     let changes = Changes { final_check_at: final_check, ..Default::default() };
-    if change(ctx, row, Fact::Reopened, changes, data, None).await?.is_some() {
-        return Err(refusal);
+    let mut current = row.clone();
+    for _ in 0..5 {
+        if change(ctx, &current, Fact::Reopened, changes.clone(), data.clone(), None).await?.is_some() {
+            return Err(refusal);
+        }
+        current = store::find_any(&ctx.db, &row.payment_id).await?.ok_or(AppError::NotFound("payment"))?;
+        if current.status != PaymentStatus::Processing || current.external_payment_key.is_some() {
+            break;
+        }
     }
-    tracing::warn!(payment_id = %row.payment_id, "a charge judged unrecorded found its payment changed by another writer; answered as it stands");
+    tracing::warn!(payment_id = %row.payment_id, status = %current.status, "a charge judged unrecorded found its payment moved by the gateway's word; answered as it stands");
     metrics::counter!("settle_card_unrecorded_but_changed_total").increment(1);
     reply_with_current(ctx, claim, &row.payment_id, Outcome::Accepted).await
 }

@@ -7,9 +7,10 @@
 //!   row is asked about in a tight loop.
 //! - Finished card payments, `final_check_after` after they became final: the gateway is asked about the
 //!   order once more, and any transaction Settle may not keep (a duplicate, a late success) is voided. A charge
-//!   answered "nothing was charged" after the gateway's error answer and empty lookups schedules the same check,
-//!   `final_check_after` later, whether the payment has ended since (another charge paid it, its order was given
-//!   back) or is still PENDING: what the gateway recorded after all and showed late is voided.
+//!   answered "nothing was charged" after the gateway's error answer and empty lookups schedules the same check:
+//!   it waits while the payment is PENDING (a later charge may still pay it, and could take up a transaction the
+//!   check would void), and once the payment has ended (paid by another charge, given back with its order,
+//!   cancelled) voids what the gateway recorded after all and showed late.
 
 use futures::StreamExt;
 use settle_store::{
@@ -113,9 +114,16 @@ impl Reconciler {
 
     /// The last look at a finished payment's order: voids what must not be kept; asks again later while the
     /// gateway cannot answer or reports a status Settle does not know. A PENDING payment (its charge was answered
-    /// "nothing was charged") is looked at alike: whatever the gateway holds for it is not Settle's to keep.
+    /// "nothing was charged") is looked at once it has ended: asked about again later, `FINAL_CHECKS` times at
+    /// most (about an hour with the default pauses).
     async fn final_check(&self, row: PaymentRow) -> Result<(), StoreError> {
-        if !row.status.is_terminal() && row.status != PaymentStatus::Pending {
+        if row.status == PaymentStatus::Pending {
+            let attempts = row.recon_attempts + 1;
+            let wait = self.pause(attempts - 1).max(self.ctx.settings.card.final_check_after.as_millis() as i64);
+            let next = (attempts < FINAL_CHECKS).then(|| settle_store::now_ms() + wait);
+            return store::set_final_check(&self.ctx.db, &row, next, attempts).await;
+        }
+        if !row.status.is_terminal() {
             return store::set_final_check(&self.ctx.db, &row, None, row.recon_attempts).await;
         }
         // No gateway for the payment's mode now: the check counts as one that could not answer.

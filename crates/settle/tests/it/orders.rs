@@ -778,8 +778,9 @@ async fn a_charge_judged_unrecorded_that_the_gateway_recorded_is_never_given_bac
 /// The same gateway, whose callbacks are all lost: the client judges the charge unrecorded and nothing tells Settle
 /// otherwise, so the order is answered 503 "nothing was charged" and given back (its payment FAILED), and a payment
 /// charged directly stays PENDING. The gateway did record the charges (three each, the client's retries), and shows
-/// them 3 s later: the final check each such charge schedules finds and voids them all, so no card is left charged
-/// for what Settle said it did not charge, whether the payment ended since or not.
+/// them 3 s later: the final check each such charge schedules finds and voids them all once the payment has ended
+/// (given back with its order; the direct one once it is cancelled), so no card is left charged for what Settle
+/// said it did not charge.
 async fn what_the_gateway_showed_late_is_voided_when_nothing_was_said_charged(v: Variant) {
     let mut setup = Setup::new(v);
     setup.card.knobs = Knobs { fail_after_record_rate: 1.0, lookup_lag_ms: 3000, callback_drop_rate: 1.0, ..Knobs::calm() };
@@ -799,6 +800,9 @@ async fn what_the_gateway_showed_late_is_voided_when_nothing_was_said_charged(v:
     let direct = app.create_card_payment("late-direct", 5000).await;
     app.pay(&direct, "KB", CARD, None).await.assert_error(503, "gateway_unavailable");
     assert_eq!(app.get(&format!("/v1/payments/{direct}")).await.body["status"], "PENDING");
+
+    let c = app.post(&format!("/v1/payments/{direct}/cancel"), &json!({})).await;
+    assert_eq!((c.status.as_u16(), c.body["status"].as_str()), (200, Some("CANCELLED")), "{}", c.text);
 
     let ids = [given_back, direct];
     let recorded = |txs: &[settle_card::wire::Transaction]| ids.iter().map(|id| txs.iter().filter(|t| &t.order_id == id).count()).collect::<Vec<_>>();
