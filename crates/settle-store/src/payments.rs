@@ -641,20 +641,16 @@ pub async fn due_for_final_check(conn: &impl ConnectionTrait, now: i64, limit: u
 }
 
 /// Sets (or, with None, clears) when a payment is checked at the gateway, and how many checks it had (bookkeeping
-/// only: no version change), unless its status or its check moved since `row` was read: a transition that ended
-/// the payment meanwhile scheduled its own check, and a new charge started its own count, which a check of the row
-/// as it was must not clear or overwrite.
+/// only: no version change), unless the payment moved on since `row` was read: a transition that ended it meanwhile
+/// scheduled its own check, and a new charge started its own count, which a check of the row as it was must not
+/// clear or overwrite (an event recorded meanwhile, a void's, only has the check run again). Filtered on the primary
+/// key and the version, as a transition is: the row lock is the only lock taken.
 pub async fn set_final_check(conn: &impl ConnectionTrait, row: &PaymentRow, at: Option<i64>, attempts: i32) -> Result<(), StoreError> {
-    let as_read = match row.final_check_at {
-        Some(v) => payment::Column::FinalCheckAt.eq(v),
-        None => payment::Column::FinalCheckAt.is_null(),
-    };
     payment::Entity::update_many()
         .col_expr(payment::Column::FinalCheckAt, Expr::value(at))
         .col_expr(payment::Column::ReconAttempts, Expr::value(attempts))
         .filter(payment::Column::Id.eq(row.id))
-        .filter(payment::Column::Status.eq(row.status))
-        .filter(as_read)
+        .filter(payment::Column::Version.eq(row.version))
         .exec(conn)
         .await?;
     Ok(())

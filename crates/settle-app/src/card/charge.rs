@@ -166,7 +166,7 @@ async fn revert(
             break;
         }
     }
-    tracing::warn!(payment_id = %row.payment_id, status = %current.status, "a charge judged unrecorded found its payment moved by the gateway's word; answered as it stands");
+    tracing::warn!(payment_id = %row.payment_id, status = %current.status, "a charge judged unrecorded found its payment moved by another writer; answered as it stands");
     metrics::counter!("settle_card_unrecorded_but_changed_total").increment(1);
     reply_with_current(ctx, claim, &row.payment_id, Outcome::Accepted).await
 }
