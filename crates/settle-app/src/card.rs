@@ -48,6 +48,11 @@ pub(crate) use refunds::refund;
 pub use refunds::{REFUND_LEASE, RefundChecker, callback as refund_callback};
 pub use voids::{VOID_LEASE, Voider};
 
+/// When a payment's last look at the gateway is due if scheduled now: `final_check_after` from now.
+fn final_check_due(ctx: &Context) -> i64 {
+    settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64
+}
+
 /// [`apply_transition`] for the card rail: counts payments that reach a final status, and schedules the last
 /// look at the gateway for a charged payment that became final.
 async fn change(
@@ -60,7 +65,7 @@ async fn change(
 ) -> Result<Option<(PaymentRow, Option<Reply>)>, AppError> {
     let to = fact.status();
     if to.is_terminal() && row.status == PaymentStatus::Processing {
-        changes.final_check_at = Some(settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64);
+        changes.final_check_at = Some(final_check_due(ctx));
     }
     let res = apply_transition(ctx, row, fact, changes, Some(data), idem).await?;
     if res.is_some() && to.is_terminal() {

@@ -110,8 +110,7 @@ async fn charge_inner(
             let message = "the card gateway could not be reached; nothing was charged";
             // Something was sent: were the gateway to show it to lookups later than the client assumes, and its
             // callback be lost, the payment's final check (once it has ended) finds and voids it.
-            let check = settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64;
-            revert(ctx, claim, &row, code, message, Some(check), AppError::GatewayUnavailable).await
+            revert(ctx, claim, &row, code, message, Some(super::final_check_due(ctx)), AppError::GatewayUnavailable).await
         }
         Ok(ChargeOutcome::Misconfigured { detail }) => {
             tracing::error!(payment_id = %row.payment_id, %detail, "the card gateway refused Settle's credentials or URL; nothing was charged");

@@ -261,7 +261,7 @@ pub(crate) async fn sync(ctx: &Context, gateway: &GatewayClient, payment: &Payme
                 metrics::counter!("settle_card_missing_transactions_total").increment(1);
             } else if settle_store::now_ms() - r.created_at > deadline {
                 // Looked at again after `final_check_after`: a gateway that records it late is caught and reported.
-                let again = settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64;
+                let again = super::final_check_due(ctx);
                 let c = Changes {
                     failure_code: Some(NOT_RECORDED.into()),
                     failure_message: Some("the card gateway never recorded this refund; nothing was refunded".into()),
@@ -313,7 +313,7 @@ async fn report_final(ctx: &Context, r: &RefundRow, found: &[&GatewayRefund]) ->
     // Failed as never recorded, and the gateway now lists it, not yet decided: it is looked at again from now on (its
     // amount held, an order's cancellation it carries kept PENDING), never given up on while the gateway is deciding.
     if not_recorded && found.iter().any(|g| g.status != "FAILED") {
-        let again = settle_store::now_ms() + ctx.settings.card.final_check_after.as_millis() as i64;
+        let again = super::final_check_due(ctx);
         tracing::warn!(refund_id = %r.refund_id, "the gateway lists a refund Settle failed as never recorded; looking at it again");
         store::update(&ctx.db, r, Changes { next_check_at: Some(again), ..Default::default() }, settle_store::now_ms()).await?;
         return Ok(());
